@@ -1,0 +1,3 @@
+from llmkube.cli import main
+
+main()
