@@ -1,0 +1,376 @@
+"""CRD CEL rules (`x-kubernetes-validations`) evaluated offline, as the API server would.
+
+kubeconform and friends skip these rules, yet they carry real admission checks
+(Kueue: borrowing/lending limits need a cohort). Semantics follow Kubernetes:
+
+- a rule runs with `self` bound to the value at the schema node that declares it,
+  only when that value is present (and not null); array items and map values get
+  the rules of `items` / `additionalProperties`;
+- the value is the pruned, defaulted object (the caller prepares it);
+- transition rules (those that reference `oldSelf`) are skipped: we validate
+  creates, where there is no old object, and the API server skips them on create
+  too (`optionalOldSelf` rules would run with oldSelf absent; we skip those as
+  well, a documented simplification);
+- a false result is a problem carrying `message`, or the evaluated
+  `messageExpression`, or `failed rule: <rule>`; `fieldPath` and `reason` are
+  honoured; an evaluation error is a problem saying so, never a crash.
+
+The engine is the `common-expression-language` package (Rust). `import cel` also
+imports its CLI and prompt_toolkit (~370 ms), so only the extension module is
+loaded, and only when a rule must run. Kubernetes' CEL library extensions that
+the engine lacks are registered as Python functions (`EXTENSION_FUNCTIONS`);
+those neither built in nor registered are listed in `KNOWN_GAPS`.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.machinery
+import importlib.util
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+_engine: Any = None
+_programs: dict[str, Any] = {}
+
+# Built into the engine (checked by tests/check/test_cel.py): functions, methods,
+# macros and operator overloads a Kubernetes rule may reference.
+BUILTIN_FUNCTIONS = frozenset(
+    {
+        "size", "matches", "startsWith", "endsWith", "contains", "has",
+        "all", "exists", "exists_one", "map", "filter",
+        "int", "uint", "double", "string", "bytes", "bool", "type", "dyn",
+        "duration", "timestamp",
+        "getFullYear", "getMonth", "getDate", "getDayOfMonth", "getDayOfWeek",
+        "getDayOfYear", "getHours", "getMinutes", "getSeconds", "getMilliseconds",
+    }
+)
+
+# Kubernetes CEL library functions the engine lacks and that we do not emulate.
+# None of the CRDs under ../shared/crds use them; a rule that does is reported as
+# "could not be evaluated" rather than passed silently.
+KNOWN_GAPS = frozenset(
+    {
+        "quantity", "isQuantity", "url", "isURL", "ip", "isIP", "cidr", "isCIDR",
+        "format", "semver", "isSemver",
+        "base64.encode", "base64.decode", "math.greatest", "math.least",
+        "sets.contains", "sets.equivalent", "sets.intersects",
+    }
+)
+
+
+def _load_engine() -> Any:
+    """The compiled `cel.cel` extension, without the package's CLI imports."""
+    global _engine
+    if _engine is None:
+        try:
+            spec = importlib.util.find_spec("cel")
+            locations = list(spec.submodule_search_locations or []) if spec else []
+            paths = [p for loc in locations for p in glob.glob(os.path.join(loc, "cel.*.so"))]
+            paths += [p for loc in locations for p in glob.glob(os.path.join(loc, "cel.*.pyd"))]
+            loader = importlib.machinery.ExtensionFileLoader("cel.cel", paths[0])
+            module_spec = importlib.util.spec_from_file_location("cel.cel", paths[0], loader=loader)
+            module = importlib.util.module_from_spec(module_spec)  # type: ignore[arg-type]
+            loader.exec_module(module)
+            _engine = module
+        except Exception:  # noqa: BLE001 - any layout surprise: use the public import
+            import cel as module  # type: ignore[no-redef]
+
+            _engine = module
+    return _engine
+
+
+# --------------------------------------------------------------------------- extensions
+
+
+def _split(s: str, sep: str, limit: int = -1) -> list[str]:
+    if limit == 0:
+        return []
+    if sep == "":
+        parts = list(s)
+        if limit > 0 and len(parts) > limit:
+            parts = parts[: limit - 1] + ["".join(parts[limit - 1 :])]
+        return parts
+    return s.split(sep, limit - 1 if limit > 0 else -1)
+
+
+def _replace(s: str, old: str, new: str, count: int = -1) -> str:
+    return s.replace(old, new, count if count >= 0 else -1)
+
+
+def _index_of(haystack: Any, needle: Any, offset: int = 0) -> int:
+    if isinstance(haystack, str):
+        if offset < 0 or offset > len(haystack):
+            raise ValueError("indexOf offset out of range")
+        return haystack.find(needle, offset)
+    return next((i for i, v in enumerate(haystack) if v == needle), -1)
+
+
+def _last_index_of(haystack: Any, needle: Any, offset: int | None = None) -> int:
+    if isinstance(haystack, str):
+        end = len(haystack) if offset is None else offset + len(needle)
+        return haystack.rfind(needle, 0, end)
+    return next((i for i in range(len(haystack) - 1, -1, -1) if haystack[i] == needle), -1)
+
+
+def _is_sorted(values: list[Any]) -> bool:
+    return all(a <= b for a, b in zip(values, values[1:]))
+
+
+def _sum(values: list[Any]) -> Any:
+    return sum(values) if values else 0
+
+
+def _min(values: list[Any]) -> Any:
+    if not values:
+        raise ValueError("min called on an empty list")
+    return min(values)
+
+
+def _max(values: list[Any]) -> Any:
+    if not values:
+        raise ValueError("max called on an empty list")
+    return max(values)
+
+
+def _substring(s: str, start: int, end: int | None = None) -> str:
+    if start < 0 or start > len(s) or (end is not None and (end < start or end > len(s))):
+        raise ValueError("substring index out of range")
+    return s[start:end]
+
+
+def _char_at(s: str, i: int) -> str:
+    if i < 0 or i > len(s):
+        raise ValueError("charAt index out of range")
+    return s[i : i + 1]
+
+
+# Kubernetes' strings and lists extensions, same semantics as cel-go's ext library.
+EXTENSION_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "lowerAscii": lambda s: s.lower() if s.isascii() else "".join(
+        c.lower() if c.isascii() else c for c in s
+    ),
+    "upperAscii": lambda s: s.upper() if s.isascii() else "".join(
+        c.upper() if c.isascii() else c for c in s
+    ),
+    "trim": lambda s: s.strip(),
+    "split": _split,
+    "join": lambda values, sep="": sep.join(values),
+    "replace": _replace,
+    "substring": _substring,
+    "charAt": _char_at,
+    "reverse": lambda s: s[::-1],
+    "indexOf": _index_of,
+    "lastIndexOf": _last_index_of,
+    "isSorted": _is_sorted,
+    "sum": _sum,
+    "min": _min,
+    "max": _max,
+}
+
+
+# --------------------------------------------------------------------------- rules
+
+
+class CelCompileError(ValueError):
+    """A rule that the engine cannot parse."""
+
+
+def compile_rule(rule: str) -> Any:
+    """Compile once per process; raises CelCompileError."""
+    program = _programs.get(rule)
+    if program is None:
+        try:
+            program = _load_engine().compile(rule)
+        except Exception as exc:  # noqa: BLE001 - the engine raises assorted types
+            raise CelCompileError(f"cannot compile CEL rule {rule!r}: {exc}") from None
+        _programs[rule] = program
+    return program
+
+
+def referenced_functions(rule: str) -> set[str]:
+    """Named functions a rule calls (operators excluded)."""
+    return {f for f in compile_rule(rule).functions() if not f.startswith(("_", "@", "!"))}
+
+
+def unsupported_functions(rule: str) -> set[str]:
+    """Functions the rule calls that are neither built in nor registered here."""
+    return referenced_functions(rule) - BUILTIN_FUNCTIONS - set(EXTENSION_FUNCTIONS)
+
+
+def is_transition_rule(rule: str) -> bool:
+    """True when the rule reads `oldSelf` (only meaningful on updates)."""
+    try:
+        return "oldSelf" in compile_rule(rule).variables()
+    except CelCompileError:
+        return re.search(r"\boldSelf\b", rule) is not None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One `x-kubernetes-validations` entry."""
+
+    rule: str
+    message: str | None = None
+    message_expression: str | None = None
+    field_path: str | None = None
+    reason: str | None = None
+
+    @classmethod
+    def from_schema(cls, entry: Mapping[str, Any]) -> Rule:
+        return cls(
+            rule=str(entry.get("rule", "")),
+            message=entry.get("message") or None,
+            message_expression=entry.get("messageExpression") or None,
+            field_path=entry.get("fieldPath") or None,
+            reason=entry.get("reason") or None,
+        )
+
+
+@dataclass
+class RuleTree:
+    """Only the schema branches that hold rules, so evaluation never walks a 2 MB schema."""
+
+    rules: tuple[Rule, ...] = ()
+    properties: dict[str, RuleTree] | None = None
+    items: RuleTree | None = None
+    additional: RuleTree | None = None
+
+
+def rule_tree(schema: Mapping[str, Any]) -> RuleTree | None:
+    """The rules of a structural schema, by location; None when it has none."""
+    if not isinstance(schema, Mapping):
+        return None
+    rules = tuple(
+        Rule.from_schema(e)
+        for e in schema.get("x-kubernetes-validations") or ()
+        if isinstance(e, Mapping) and e.get("rule")
+    )
+    props = {}
+    for name, sub in (schema.get("properties") or {}).items():
+        tree = rule_tree(sub)
+        if tree is not None:
+            props[name] = tree
+    items = rule_tree(schema["items"]) if isinstance(schema.get("items"), Mapping) else None
+    add = schema.get("additionalProperties")
+    additional = rule_tree(add) if isinstance(add, Mapping) else None
+    if not (rules or props or items or additional):
+        return None
+    return RuleTree(rules, props or None, items, additional)
+
+
+@dataclass(frozen=True)
+class CelProblem:
+    """A rule that returned false or could not be evaluated, at a path in the object."""
+
+    path: tuple[str | int, ...]
+    message: str
+    rule: str
+
+
+_REASON_PREFIX = {
+    "FieldValueForbidden": "forbidden: ",
+    "FieldValueRequired": "required: ",
+    "FieldValueDuplicate": "duplicate: ",
+}
+_FIELD_PATH_TOKEN = re.compile(r"\.([A-Za-z0-9_$-]+)|\[\s*'([^']*)'\s*\]|\[\s*(\d+)\s*\]")
+
+
+def _field_path(expr: str) -> tuple[str | int, ...]:
+    """`.spec.foo['a.b'][0]` → ("spec", "foo", "a.b", 0)."""
+    out: list[str | int] = []
+    for m in _FIELD_PATH_TOKEN.finditer(expr):
+        name, quoted, index = m.groups()
+        out.append(int(index) if index is not None else (name if name is not None else quoted))
+    return tuple(out)
+
+
+def _activation(program: Any, value: Any) -> Any:
+    needed = set(program.functions()) & set(EXTENSION_FUNCTIONS)
+    if not needed:
+        return {"self": value}
+    engine = _load_engine()
+    return engine.Context(
+        variables={"self": value}, functions={n: EXTENSION_FUNCTIONS[n] for n in needed}
+    )
+
+
+def _message(rule: Rule, value: Any) -> str:
+    if rule.message_expression:
+        try:
+            program = compile_rule(rule.message_expression)
+            text = program.execute(_activation(program, value))
+            if isinstance(text, str) and text.strip():
+                return text
+        except Exception:  # noqa: BLE001 - K8s falls back to message on any failure
+            pass
+    return rule.message or f"failed rule: {rule.rule}"
+
+
+def evaluate_rule(rule: Rule, value: Any, path: tuple[str | int, ...]) -> CelProblem | None:
+    """Run one rule with `self` = value; None when it holds or is a skipped transition rule."""
+    try:
+        program = compile_rule(rule.rule)
+    except CelCompileError as exc:
+        return CelProblem(path, f"CEL rule could not be compiled: {exc}", rule.rule)
+    if "oldSelf" in program.variables():
+        return None
+    try:
+        result = program.execute(_activation(program, value))
+    except Exception as exc:  # noqa: BLE001 - evaluation errors become problems
+        detail = str(exc).split(". ")[0]
+        return CelProblem(path, f"CEL rule could not be evaluated: {detail}", rule.rule)
+    if result is True:
+        return None
+    if result is not False:
+        return CelProblem(
+            path, f"CEL rule returned {result!r}, not a boolean", rule.rule
+        )
+    where = path + (_field_path(rule.field_path) if rule.field_path else ())
+    prefix = _REASON_PREFIX.get(rule.reason or "", "")
+    return CelProblem(where, prefix + _message(rule, value), rule.rule)
+
+
+def evaluate(tree: RuleTree | None, value: Any, path: tuple[str | int, ...] = ()) -> list[CelProblem]:
+    """Every failing rule of `tree` over `value` (the pruned, defaulted object)."""
+    problems: list[CelProblem] = []
+    if tree is None or value is None:
+        return problems
+    for rule in tree.rules:
+        problem = evaluate_rule(rule, value, path)
+        if problem is not None:
+            problems.append(problem)
+    if isinstance(value, Mapping):
+        if tree.properties:
+            for name, sub in tree.properties.items():
+                if name in value:
+                    problems.extend(evaluate(sub, value[name], path + (name,)))
+        if tree.additional is not None:
+            known = tree.properties or {}
+            for name, item in value.items():
+                if name not in known:
+                    problems.extend(evaluate(tree.additional, item, path + (name,)))
+    elif isinstance(value, list) and tree.items is not None:
+        for i, item in enumerate(value):
+            problems.extend(evaluate(tree.items, item, path + (i,)))
+    return problems
+
+
+__all__ = [
+    "BUILTIN_FUNCTIONS",
+    "CelCompileError",
+    "CelProblem",
+    "EXTENSION_FUNCTIONS",
+    "KNOWN_GAPS",
+    "Rule",
+    "RuleTree",
+    "compile_rule",
+    "evaluate",
+    "evaluate_rule",
+    "is_transition_rule",
+    "referenced_functions",
+    "rule_tree",
+    "unsupported_functions",
+]

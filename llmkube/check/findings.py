@@ -1,0 +1,50 @@
+"""Findings: what a check reports about one object. Plain, sortable data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from llmkube.errors import SourceMark
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem with one object, pointing at the line that caused it."""
+
+    code: str  # "schema", "cel", "no-schema", or a rule code such as "LK201"
+    severity: Severity
+    message: str
+    object: str  # "ClusterQueue/gpu-training-queue" or "PyTorchJob/ns/name"
+    path: str = ""  # field path inside the object, e.g. spec.resourceGroups[0]
+    mark: SourceMark | None = None
+    hint: str | None = None
+    spec_mark: SourceMark | None = field(default=None, compare=False)
+
+    def sort_key(self) -> tuple:
+        m = self.mark
+        return (m.file if m else "", m.line or 0 if m else 0, m.column or 0 if m else 0, self.object, self.path, self.code)
+
+
+def object_label(obj: dict) -> str:
+    kind = obj.get("kind", "?")
+    meta = obj.get("metadata") or {}
+    name = meta.get("name", "?") if isinstance(meta, dict) else "?"
+    ns = meta.get("namespace") if isinstance(meta, dict) else None
+    return f"{kind}/{ns}/{name}" if ns else f"{kind}/{name}"
+
+
+def dotted(path: tuple[str | int, ...] | list[str | int]) -> str:
+    out = ""
+    for elem in path:
+        if isinstance(elem, int):
+            out += f"[{elem}]"
+        else:
+            out += ("." if out else "") + str(elem)
+    return out

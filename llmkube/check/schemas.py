@@ -1,0 +1,530 @@
+"""Schema validation of Kubernetes objects, offline, the way the API server would do it.
+
+Core kinds are checked against kubernetes-validate's bundled *strict* JSON schemas
+for one Kubernetes version, loaded and compiled once per process (its own
+`validate()` re-reads 1.3 MB of JSON per call). Custom resources are checked
+against their CRD's `openAPIV3Schema`, translated as the API server reads a
+structural schema: int-or-string, nullable, unknown fields rejected (kubectl's
+default field validation is Strict) unless preserved, embedded resources,
+root metadata as ObjectMeta, formats not asserted. Before that the object is
+prepared like the API server does: nulls in non-nullable fields pruned, then
+schema defaults applied. The CRD's CEL rules then run over that prepared object.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import importlib.util
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import jsonschema_rs
+
+from llmkube.check import cel
+from llmkube.check.crdstore import CRDStore, CRDVersion
+from llmkube.errors import InputError
+
+DEFS_URI = "https://kubernetes.io/api/_definitions.json"
+OBJECT_META_REF = DEFS_URI + "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+_CRD_HINT = "pass the CRD files with --crds DIR, or fetch them with `llmkube crds pull`"
+_VERSION_DIR = re.compile(r"^v(\d+)\.(\d+)\.0-local-strict$")
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, order=True)
+class SchemaProblem:
+    """One way an object breaks its schema: where, what, and which checker said so."""
+
+    path: Path_
+    message: str
+    source: str = "schema"  # "schema" | "cel" | "no-schema"
+    rule: str | None = None
+
+    @property
+    def dotted_path(self) -> str:
+        out = ""
+        for part in self.path:
+            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        return out
+
+
+# --------------------------------------------------------------------------- core kinds
+
+
+@lru_cache(maxsize=1)
+def _schema_root() -> Path:
+    # find_spec, not import: kubernetes_validate imports jsonschema + referencing (slow).
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError("kubernetes-validate is not installed; it bundles the core schemas")
+    return Path(list(spec.submodule_search_locations)[0]) / "kubernetes-json-schema"
+
+
+@lru_cache(maxsize=1)
+def available_kube_versions() -> tuple[str, ...]:
+    """Kubernetes minor versions with bundled strict schemas, e.g. ("1.28", ..., "1.37")."""
+    found = []
+    for d in _schema_root().iterdir():
+        m = _VERSION_DIR.match(d.name)
+        if m:
+            found.append((int(m.group(1)), int(m.group(2))))
+    return tuple(f"{a}.{b}" for a, b in sorted(found))
+
+
+def _version_dir(kube_version: str) -> Path:
+    m = re.match(r"^v?(\d+)\.(\d+)(?:\.\d+)?$", kube_version.strip())
+    versions = available_kube_versions()
+    if not m or f"{int(m.group(1))}.{int(m.group(2))}" not in versions:
+        raise InputError(
+            f"no bundled schemas for Kubernetes version {kube_version!r}",
+            field="--kube-version",
+            hint="available: " + ", ".join(versions),
+        )
+    return _schema_root() / f"v{int(m.group(1))}.{int(m.group(2))}.0-local-strict"
+
+
+@lru_cache(maxsize=4)
+def _definitions(version_dir: Path) -> tuple[dict[str, Any], Any]:
+    """The version's `_definitions.json` and a jsonschema_rs registry holding it."""
+    defs = json.loads((version_dir / "_definitions.json").read_text(encoding="utf-8"))
+    return defs, jsonschema_rs.Registry([(DEFS_URI, defs)])
+
+
+@lru_cache(maxsize=4)
+def _core_files(version_dir: Path) -> frozenset[str]:
+    return frozenset(p.name for p in version_dir.iterdir())
+
+
+@lru_cache(maxsize=4)
+def _core_group_heads(version_dir: Path) -> frozenset[str]:
+    """First label of every built-in group (apps, batch, networking, ...)."""
+    heads = set()
+    for name in _core_files(version_dir):
+        parts = name[: -len(".json")].split("-")
+        if len(parts) == 3:
+            heads.add(parts[1])
+    return frozenset(heads)
+
+
+def _core_file_name(group: str, version: str, kind: str) -> str:
+    head = group.split(".")[0]
+    return f"{kind.lower()}-{head}-{version}.json" if group else f"{kind.lower()}-{version}.json"
+
+
+def _serves(schema: Mapping[str, Any], api_version: str, kind: str) -> bool:
+    props = schema.get("properties") or {}
+    return api_version in ((props.get("apiVersion") or {}).get("enum") or ()) and kind in (
+        (props.get("kind") or {}).get("enum") or ()
+    )
+
+
+@lru_cache(maxsize=256)
+def _core_validator(version_dir: Path, api_version: str, kind: str) -> tuple[Any, dict] | None:
+    group, _, version = api_version.rpartition("/")
+    name = _core_file_name(group, version, kind)
+    if name not in _core_files(version_dir):
+        return None
+    schema = json.loads((version_dir / name).read_text(encoding="utf-8"))
+    if not _serves(schema, api_version, kind):
+        return None
+    _, registry = _definitions(version_dir)
+    return jsonschema_rs.validator_for(schema, registry=registry, validate_formats=False), schema
+
+
+def _core_api_versions(version_dir: Path, kind: str) -> list[str]:
+    """apiVersions under which this Kubernetes version serves `kind`."""
+    out = []
+    prefix = kind.lower() + "-"
+    for name in sorted(_core_files(version_dir)):
+        if not name.startswith(prefix) or len(name[len(prefix) :].split("-")) > 2:
+            continue
+        props = json.loads((version_dir / name).read_text(encoding="utf-8")).get("properties") or {}
+        if kind in ((props.get("kind") or {}).get("enum") or ()):
+            out.extend((props.get("apiVersion") or {}).get("enum") or ())
+    return out
+
+
+def _is_builtin_group(version_dir: Path, group: str) -> bool:
+    if group == "" or "." not in group:
+        return True
+    return group.endswith(".k8s.io") and group.split(".")[0] in _core_group_heads(version_dir)
+
+
+# --------------------------------------------------------------------------- CRD schemas
+
+
+_VALUE_KEYWORDS = (
+    "minimum", "maximum", "minLength", "maxLength", "pattern", "minItems", "maxItems",
+    "uniqueItems", "minProperties", "maxProperties", "multipleOf", "required",
+)
+
+
+def _translate(s: Mapping[str, Any], *, structural: bool = True, root: bool = False) -> dict:
+    """One OpenAPI v3 structural-schema node → JSON Schema 2020-12, as the API server reads it."""
+    out: dict[str, Any] = {}
+    nullable = structural and s.get("nullable") is True
+    preserve = s.get("x-kubernetes-preserve-unknown-fields") is True
+    types: list[str] = []
+    if s.get("x-kubernetes-int-or-string") is True:
+        types = ["integer", "string"]
+    elif isinstance(s.get("type"), str):
+        types = [s["type"]]
+    if types:
+        if nullable:
+            types.append("null")
+        out["type"] = types[0] if len(types) == 1 else types
+    for key in _VALUE_KEYWORDS:
+        if key in s:
+            out[key] = s[key]
+    if s.get("exclusiveMinimum") is True and "minimum" in s:
+        out["exclusiveMinimum"] = out.pop("minimum")
+    if s.get("exclusiveMaximum") is True and "maximum" in s:
+        out["exclusiveMaximum"] = out.pop("maximum")
+    if "enum" in s:
+        out["enum"] = list(s["enum"]) + ([None] if nullable and None not in s["enum"] else [])
+    if s.get("x-kubernetes-list-type") == "set":
+        out["uniqueItems"] = True
+
+    props = {k: _translate(v, structural=structural) for k, v in (s.get("properties") or {}).items()}
+    if s.get("x-kubernetes-embedded-resource") is True:
+        props.setdefault("apiVersion", {"type": "string"})
+        props.setdefault("kind", {"type": "string"})
+        props["metadata"] = _metadata_schema(s.get("properties", {}).get("metadata"))
+    if root:
+        props["metadata"] = _metadata_schema((s.get("properties") or {}).get("metadata"))
+    if props:
+        out["properties"] = props
+    if isinstance(s.get("items"), Mapping):
+        out["items"] = _translate(s["items"], structural=structural)
+    add = s.get("additionalProperties")
+    if isinstance(add, Mapping):
+        out["additionalProperties"] = _translate(add, structural=structural)
+    elif add is True or preserve:
+        pass
+    elif structural and (s.get("type") == "object" or "properties" in s) and not (
+        s.get("x-kubernetes-int-or-string") is True
+    ):
+        out["additionalProperties"] = False
+    for key in ("allOf", "anyOf", "oneOf"):
+        if isinstance(s.get(key), list):
+            out[key] = [_translate(x, structural=False) for x in s[key]]
+    if isinstance(s.get("not"), Mapping):
+        out["not"] = _translate(s["not"], structural=False)
+    return out
+
+
+def _metadata_schema(declared: Mapping[str, Any] | None) -> dict:
+    """ObjectMeta, plus only the name/generateName constraints a CRD may add."""
+    extra = {}
+    for key in ("name", "generateName"):
+        sub = ((declared or {}).get("properties") or {}).get(key)
+        if isinstance(sub, Mapping):
+            extra[key] = _translate(sub, structural=False)
+    if not extra:
+        return {"$ref": OBJECT_META_REF}
+    return {"allOf": [{"$ref": OBJECT_META_REF}, {"properties": extra}]}
+
+
+def _prepare(value: Any, s: Mapping[str, Any], path: Path_, problems: list, root: bool) -> None:
+    """In place: prune non-nullable nulls, apply defaults, check list-map key uniqueness."""
+    if isinstance(value, dict):
+        props = s.get("properties") or {}
+        add = s.get("additionalProperties")
+        add = add if isinstance(add, Mapping) else None
+        for k in [k for k, v in value.items() if v is None]:
+            sub = props.get(k, add)
+            if sub is not None and sub.get("nullable") is not True and "default" not in sub:
+                del value[k]
+        for k, sub in props.items():
+            if "default" in sub and (
+                k not in value or (value[k] is None and sub.get("nullable") is not True)
+            ):
+                value[k] = copy.deepcopy(sub["default"])
+        for k, v in value.items():
+            if root and k == "metadata":
+                continue
+            sub = props.get(k, add)
+            if sub is not None and isinstance(v, (dict, list)):
+                _prepare(v, sub, path + (k,), problems, False)
+    elif isinstance(value, list):
+        items = s.get("items")
+        if not isinstance(items, Mapping):
+            return
+        for i, item in enumerate(value):
+            if isinstance(item, (dict, list)):
+                _prepare(item, items, path + (i,), problems, False)
+        keys = s.get("x-kubernetes-list-map-keys")
+        if s.get("x-kubernetes-list-type") == "map" and keys:
+            seen: dict[tuple, int] = {}
+            for i, item in enumerate(value):
+                if not isinstance(item, dict):
+                    continue
+                ident = tuple(json.dumps(item.get(k), sort_keys=True) for k in keys)
+                if ident in seen:
+                    shown = ", ".join(f"{k}={json.dumps(item.get(k))}" for k in keys)
+                    problems.append(
+                        SchemaProblem(
+                            path + (i,),
+                            f"duplicate entry ({shown}); same keys as item {seen[ident]}",
+                        )
+                    )
+                else:
+                    seen[ident] = i
+
+
+@dataclass
+class _CompiledCRD:
+    crd: CRDVersion
+    schema: dict  # translated JSON Schema
+    validator: Any
+    rules: cel.RuleTree | None
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _plain(value: Any) -> Any:
+    """A plain-JSON deep copy (ruamel's CommentedMap, ScalarInt, timestamps → dict, int, str)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {_show(value)}"
+    if isinstance(value, int):
+        return f"integer {value}"
+    if isinstance(value, float):
+        return f"number {value}"
+    if isinstance(value, str):
+        return f"string {_show(value)}"
+    if isinstance(value, dict):
+        return "object"
+    return "array"
+
+
+def _types_of(schema: Any) -> list[str]:
+    """The JSON types a simple schema node allows (for oneOf/anyOf of plain types)."""
+    if not isinstance(schema, Mapping) or set(schema) - {"type", "description"}:
+        return []
+    t = schema.get("type")
+    return [t] if isinstance(t, str) else list(t or [])
+
+
+def _expected(types: list[str]) -> str:
+    shown = [t for t in dict.fromkeys(types) if t != "null"] or ["null"]
+    return " or ".join(shown)
+
+
+def _node_at(err: Any, root: Mapping[str, Any], defs: Mapping[str, Any]) -> Any:
+    """The schema node holding the failed keyword (its parent), or None."""
+    loc = err.absolute_keyword_location
+    if loc and loc.startswith(DEFS_URI + "#"):
+        doc, parts = defs, loc[len(DEFS_URI) + 2 :].split("/")
+    else:
+        doc, parts = root, [str(p) for p in err.schema_path]
+    node: Any = doc
+    for part in parts[:-1]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, list):
+            node = node[int(part)]
+        elif isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
+            return None
+    return node
+
+
+def _problems_from(err: Any, root: Mapping[str, Any], defs: Mapping[str, Any]) -> list[SchemaProblem]:
+    path = tuple(err.instance_path)
+    name = err.kind.name
+    detail = err.kind.as_dict()
+    instance = err.instance
+    if name == "additionalProperties":
+        node = _node_at(err, root, defs)
+        known = list((node or {}).get("properties") or {}) if isinstance(node, Mapping) else []
+        out = []
+        for field in detail.get("unexpected") or []:
+            msg = f'unknown field "{field}"'
+            close = difflib.get_close_matches(field, known, n=1, cutoff=0.6)
+            if close:
+                msg += f' (did you mean "{close[0]}"?)'
+            elif known and len(known) <= 12:
+                msg += "; expected one of: " + ", ".join(sorted(known))
+            out.append(SchemaProblem(path, msg))
+        return out
+    if name == "required":
+        return [SchemaProblem(path, f'missing required field "{detail.get("property")}"')]
+    if name == "type":
+        return [SchemaProblem(path, f"expected {_expected(detail.get('types') or [])}, got {_describe(instance)}")]
+    if name == "enum":
+        options = [o for o in detail.get("options") or [] if o is not None]
+        return [
+            SchemaProblem(
+                path,
+                f"unsupported value {_show(instance)}: expected one of "
+                + ", ".join(_show(o) for o in options),
+            )
+        ]
+    if name in ("oneOf", "anyOf"):
+        node = _node_at(err, root, defs)
+        branches = (node or {}).get(name) if isinstance(node, Mapping) else None
+        types = [t for b in branches or [] for t in _types_of(b)]
+        if branches and all(_types_of(b) for b in branches):
+            return [SchemaProblem(path, f"expected {_expected(types)}, got {_describe(instance)}")]
+        return [SchemaProblem(path, f"{_show(instance)} matches none of the allowed forms ({name})")]
+    message = err.message
+    if name == "pattern":
+        message = f"{_show(instance)} does not match the pattern {detail.get('pattern')!r}"
+    elif name in ("minLength", "maxLength", "minItems", "maxItems", "minimum", "maximum",
+                  "exclusiveMinimum", "exclusiveMaximum", "minProperties", "maxProperties"):
+        limit = next(iter(detail.values()), None)
+        message = f"{message} (limit {limit})" if str(limit) not in message else message
+    return [SchemaProblem(path, message)]
+
+
+def _sort_key(p: SchemaProblem) -> tuple:
+    return (tuple((0, x, "") if isinstance(x, int) else (1, 0, x) for x in p.path), p.message, p.source, p.rule or "")
+
+
+# --------------------------------------------------------------------------- validator
+
+
+class SchemaValidator:
+    """Checks Kubernetes objects against core schemas and CRD schemas (+ CEL rules)."""
+
+    def __init__(self, crds: CRDStore, kube_version: str = "1.32") -> None:
+        self.crds = crds
+        self.kube_version = kube_version
+        self._dir = _version_dir(kube_version)
+        self._compiled: dict[tuple[str, str, str, str], _CompiledCRD] = {}
+
+    def has_schema(self, api_version: str, kind: str) -> bool:
+        """True when a core schema or a served CRD version describes this apiVersion/kind."""
+        return (
+            _core_validator(self._dir, api_version, kind) is not None
+            or self.crds.lookup(api_version, kind) is not None
+        )
+
+    def validate(self, obj: Mapping[str, Any]) -> list[SchemaProblem]:
+        """Every schema and CEL problem of one object, sorted by path."""
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        problems: list[SchemaProblem] = []
+        for key, val in (("apiVersion", api_version), ("kind", kind)):
+            if not isinstance(val, str) or not val:
+                problems.append(SchemaProblem((), f'missing required field "{key}"'))
+        if problems:
+            return problems
+        data = _plain(obj)
+        core = _core_validator(self._dir, api_version, kind)
+        if core is not None:
+            validator, schema = core
+            problems.extend(self._run(validator, data, schema))
+        else:
+            crd = self.crds.lookup(api_version, kind)
+            if crd is None:
+                return [self._no_schema(api_version, kind)]
+            problems.extend(self._validate_custom(crd, data))
+        problems.extend(self._api_server_rules(data))
+        return sorted(set(problems), key=_sort_key)
+
+    # -- pieces
+
+    def _run(self, validator: Any, data: Any, schema: Mapping[str, Any]) -> list[SchemaProblem]:
+        defs, _ = _definitions(self._dir)
+        out: list[SchemaProblem] = []
+        for err in validator.iter_errors(data):
+            out.extend(_problems_from(err, schema, defs))
+        return out
+
+    def _compile(self, crd: CRDVersion) -> _CompiledCRD:
+        key = (crd.group, crd.version, crd.kind, crd.source)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            translated = _translate(crd.schema, root=True)
+            translated["$schema"] = _DRAFT
+            _, registry = _definitions(self._dir)
+            validator = jsonschema_rs.validator_for(
+                translated, registry=registry, validate_formats=False
+            )
+            compiled = _CompiledCRD(crd, translated, validator, cel.rule_tree(crd.schema))
+            self._compiled[key] = compiled
+        return compiled
+
+    def _validate_custom(self, crd: CRDVersion, data: dict) -> list[SchemaProblem]:
+        compiled = self._compile(crd)
+        problems: list[SchemaProblem] = []
+        _prepare(data, crd.schema, (), problems, True)
+        schema_problems = self._run(compiled.validator, data, compiled.schema)
+        problems.extend(schema_problems)
+        broken = {p.path for p in schema_problems}
+        for cp in cel.evaluate(compiled.rules, data):
+            # An evaluation error under a node that already broke its schema is only an echo.
+            if "could not be evaluated" in cp.message and any(
+                b[: len(cp.path)] == cp.path for b in broken
+            ):
+                continue
+            problems.append(SchemaProblem(cp.path, cp.message, "cel", cp.rule))
+        return problems
+
+    def _api_server_rules(self, data: Mapping[str, Any]) -> list[SchemaProblem]:
+        """Checks the API server makes that schemas cannot express."""
+        meta = data.get("metadata")
+        if not isinstance(meta, Mapping):
+            if meta is None:
+                return [SchemaProblem((), 'missing required field "metadata"')]
+            return []
+        if not meta.get("name") and not meta.get("generateName"):
+            return [SchemaProblem(("metadata",), 'missing required field "name"')]
+        return []
+
+    def _no_schema(self, api_version: str, kind: str) -> SchemaProblem:
+        group, _, version = api_version.rpartition("/")
+        served = self.crds.known_versions(group, kind)
+        if served:
+            msg = (
+                f"{kind} is not served as {api_version}: its CRD serves "
+                + ", ".join(f"{group}/{v}" for v in served)
+            )
+        elif _is_builtin_group(self._dir, group):
+            core = _core_api_versions(self._dir, kind)
+            if core:
+                msg = (
+                    f"Kubernetes {self.kube_version} does not serve {kind} as {api_version}; "
+                    "it serves " + ", ".join(core)
+                )
+            else:
+                msg = f"Kubernetes {self.kube_version} has no kind {kind} in {api_version}"
+        else:
+            msg = f"no schema for {kind} ({api_version}): its CRD is not loaded; {_CRD_HINT}"
+        return SchemaProblem((), msg, "no-schema")
+
+
+__all__ = ["SchemaProblem", "SchemaValidator", "available_kube_versions"]

@@ -1,0 +1,65 @@
+"""What every planner needs besides its own spec."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from llmkube.profiles import GPUProfile, ModelProfile, ProfileStore
+
+KueueAPI = Literal["v1beta1", "v1beta2"]
+DEFAULT_KUEUE_API: KueueAPI = "v1beta2"
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "llmkube"}
+
+
+class PlanError(Exception):
+    """A spec that is well-formed but cannot be planned (unknown profile, missing pool)."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str, hint: str | None = None):
+        super().__init__(message)
+        self.path = path
+        self.message = message
+        self.hint = hint
+
+
+@dataclass
+class PoolInfo:
+    """A Fleet pool as other specs see it: its flavor name and GPU resource."""
+
+    name: str
+    gpu: GPUProfile
+    gpu_resource: str = GPU_RESOURCE
+    gpus_per_node: int = 8
+
+
+@dataclass
+class PlanContext:
+    profiles: ProfileStore
+    kueue_api: KueueAPI = DEFAULT_KUEUE_API
+    pools: dict[str, PoolInfo] = field(default_factory=dict)
+
+    @property
+    def kueue_api_version(self) -> str:
+        return f"kueue.x-k8s.io/{self.kueue_api}"
+
+    def gpu(self, name: str, path: tuple[str | int, ...]) -> GPUProfile:
+        found = self.profiles.gpu(name)
+        if found is None:
+            raise PlanError(path, f"unknown GPU profile {name!r}", self.profiles.suggest_gpu(name))
+        return found
+
+    def model(self, name: str, path: tuple[str | int, ...]) -> ModelProfile:
+        found = self.profiles.model(name)
+        if found is None:
+            raise PlanError(path, f"unknown model {name!r}", self.profiles.suggest_model(name))
+        return found
+
+
+def standard_labels(name: str, component: str | None = None) -> dict[str, str]:
+    """The labels every object llmkube emits carries."""
+    labels = {"app.kubernetes.io/name": name, **MANAGED_BY}
+    if component:
+        labels["app.kubernetes.io/component"] = component
+    return labels

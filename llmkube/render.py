@@ -1,0 +1,107 @@
+"""The Jinja environment: values are JSON, templates carry structure.
+
+Every `{{ … }}` is emitted through `json.dumps` (a YAML 1.2 flow scalar or
+collection), so no value — a colon, a newline, `{{`, a quote — can add keys
+or documents. The rendered text is parsed back and re-emitted by yamlio, so
+template whitespace never reaches the output. Null values are dropped: the
+API server prunes them anyway, and templates stay free of `if` guards.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+
+from llmkube.errors import InputError, SourceMark
+
+BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def _finalize(value: Any) -> str:
+    if isinstance(value, _Block):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+class Renderer:
+    """Renders templates by name, searching user dirs before the built-ins."""
+
+    def __init__(self, template_dirs: Sequence[str | Path] = ()) -> None:
+        dirs = [Path(d) for d in template_dirs]
+        for d in dirs:
+            if not d.is_dir():
+                raise InputError(
+                    "template directory not found",
+                    mark=SourceMark(str(d)),
+                    hint="--templates takes a directory of *.yaml.j2 files that override built-ins by name",
+                )
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([*dirs, BUILTIN_TEMPLATES]),
+            undefined=jinja2.StrictUndefined,
+            finalize=_finalize,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+            autoescape=False,
+        )
+        self.env.filters["block"] = _block
+        self._yaml = YAML(typ="safe")
+
+    def render(self, template: str, values: dict[str, Any]) -> list[dict[str, Any]]:
+        """Render one template into the objects it describes."""
+        try:
+            text = self.env.get_template(template).render(**values)
+        except jinja2.TemplateNotFound:
+            raise InputError(f"template {template!r} not found", hint="is a --templates dir missing it?") from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise InputError(
+                f"template syntax error: {exc.message}",
+                mark=SourceMark(exc.filename or template, exc.lineno),
+            ) from None
+        except jinja2.UndefinedError as exc:
+            raise InputError(f"template {template!r}: {exc.message}", hint="the template uses a value llmkube does not provide") from None
+        try:
+            docs = list(self._yaml.load_all(text))
+        except MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            raise InputError(
+                f"template {template!r} rendered invalid YAML: {exc.problem}",
+                mark=SourceMark(f"{template} (rendered)", mark.line + 1, mark.column + 1) if mark else None,
+                hint="check the template's indentation around this line",
+            ) from None
+        out = []
+        for doc in docs:
+            pruned = drop_nulls(doc)
+            if pruned:
+                if not isinstance(pruned, dict):
+                    raise InputError(f"template {template!r} rendered a document that is not a mapping")
+                out.append(pruned)
+        return out
+
+
+def _block(text: Any, width: int = 4) -> _Block:
+    """Place a macro's rendered YAML block under its parent key.
+
+    `finalize` passes a `_Block` through as YAML text; every value inside the
+    macro was already emitted as JSON, so no spec value escapes quoting.
+    """
+    return _Block(jinja2.filters.do_indent(str(text), width, False))
+
+
+class _Block(str):
+    """A rendered YAML block (macro output) that `finalize` passes through."""
+
+
+def drop_nulls(node: Any) -> Any:
+    """Remove null values from mappings, recursively (lists keep their shape)."""
+    if isinstance(node, dict):
+        return {k: drop_nulls(v) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [drop_nulls(v) for v in node]
+    return node

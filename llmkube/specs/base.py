@@ -1,0 +1,106 @@
+"""Shared pieces of every llmkube spec kind: config, metadata, quantities."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+API_VERSION = "llmkube.dev/v1alpha1"
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_QUANTITY = re.compile(
+    r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$"
+)
+_LABEL_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+
+
+class SpecModel(BaseModel):
+    """Base for spec models: camelCase keys, unknown keys rejected, no coercion."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        strict=True,
+        frozen=True,
+    )
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise ValueError(
+            "must be a DNS-1123 label: at most 63 lowercase letters, digits or '-', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+        raise ValueError("must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'")
+    return value
+
+
+def _quantity(value: int | float | str) -> int | str:
+    """Integers stay integers (as users wrote them); everything else is a string."""
+    if isinstance(value, bool):
+        raise ValueError("must be a Kubernetes quantity such as 96, 500m, 1500Gi or 8Ti")
+    text = str(value)
+    if not _QUANTITY.match(text):
+        raise ValueError("must be a Kubernetes quantity such as 96, 500m, 1500Gi or 8Ti")
+    return value if isinstance(value, int) else text
+
+
+def _label_key(value: str) -> str:
+    if len(value) > 317 or not _LABEL_KEY.match(value):
+        raise ValueError("must be a label key such as topology.kubernetes.io/zone")
+    return value
+
+
+DNSLabel = Annotated[str, AfterValidator(_dns_label)]
+DNSSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
+Quantity = Annotated[int | float | str, AfterValidator(_quantity)]  # validated as int | str
+LabelKey = Annotated[str, AfterValidator(_label_key)]
+PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+class Metadata(SpecModel):
+    """Kubernetes-style metadata of a spec; `namespace` goes onto namespaced output."""
+
+    name: DNSLabel
+    namespace: DNSLabel | None = None
+    labels: dict[LabelKey, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class Toleration(SpecModel):
+    """A node taint, or the toleration for it (same fields as core/v1)."""
+
+    key: LabelKey
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+
+
+class SecretKeyRef(SpecModel):
+    """A reference to one key of a Secret; secrets are never written literally."""
+
+    name: DNSSubdomain
+    key: str = "token"
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """A mistake found after the shape is known valid: a path, a message, a hint."""
+
+    path: tuple[str | int, ...]
+    message: str
+    hint: str | None = None

@@ -1,0 +1,209 @@
+"""`TrainingJob`: a distributed training or fine-tuning run, as an ML engineer writes it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from llmkube.specs.base import (
+    DNSSubdomain,
+    LabelKey,
+    Metadata,
+    NonNegativeInt,
+    PositiveInt,
+    Quantity,
+    SecretKeyRef,
+    SpecModel,
+    SpecProblem,
+    Toleration,
+)
+
+
+class NodeRange(SpecModel):
+    """Elastic size: the job runs with any node count from min to max."""
+
+    min: PositiveInt
+    max: PositiveInt
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NodeRange:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        return self
+
+
+class Resources(SpecModel):
+    """CPU and memory per pod (GPUs come from `gpu` and `gpusPerNode`)."""
+
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+
+
+class NetworkSpec(SpecModel):
+    """NCCL settings for the collective traffic between pods."""
+
+    infiniband: bool = False
+    nccl_debug: Literal["VERSION", "WARN", "INFO", "TRACE"] | None = None
+    socket_ifname: str | None = None
+
+
+class TopologySpec(SpecModel):
+    """Co-locate the job's pods within one domain of a node label."""
+
+    prefer: LabelKey | None = None
+    require: LabelKey | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> TopologySpec:
+        if self.prefer and self.require:
+            raise ValueError("set either prefer or require, not both")
+        if not (self.prefer or self.require):
+            raise ValueError("set prefer or require to a node label key")
+        return self
+
+
+class ClaimMount(SpecModel):
+    """A PersistentVolumeClaim mounted into every pod."""
+
+    claim: DNSSubdomain
+    mount_path: str = Field(pattern=r"^/")
+    read_only: bool = False
+
+
+class Volumes(SpecModel):
+    checkpoints: ClaimMount | None = None
+    hf_cache: ClaimMount | None = None
+
+
+class HuggingFace(SpecModel):
+    """Hugging Face access: the token only ever comes from a Secret."""
+
+    token_secret: SecretKeyRef | None = None
+
+
+class Training(SpecModel):
+    """What is trained and how; read by sizing checks, not passed to the script."""
+
+    method: Literal["full", "lora", "qlora"] = "full"
+    precision: Literal["bf16", "fp16", "fp32"] = "bf16"
+
+
+class RuntimeRef(SpecModel):
+    name: DNSSubdomain = "torch-distributed"
+    kind: Literal["ClusterTrainingRuntime", "TrainingRuntime"] = "ClusterTrainingRuntime"
+
+
+class TrainingJobSpec(SpecModel):
+    image: str = Field(min_length=1)
+    script: str | None = None
+    command: list[str] | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    model: str | None = None
+    nodes: PositiveInt | NodeRange = 1
+    gpu: str
+    gpus_per_node: PositiveInt | None = None
+    resources: Resources = Field(default_factory=Resources)
+    framework: Literal["pytorchjob", "trainjob", "volcano"] = "pytorchjob"
+    scheduler: Literal["kueue", "volcano", "default"] | None = None
+    queue: DNSSubdomain | None = None
+    priority_class: DNSSubdomain | None = None
+    gang: bool = True
+    on_eviction: Literal["restart-job", "restart-task", "fail"] = "restart-job"
+    max_restarts: NonNegativeInt = 3
+    topology: TopologySpec | None = None
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
+    shm_size: Quantity | None = None
+    volumes: Volumes = Field(default_factory=Volumes)
+    hugging_face: HuggingFace = Field(default_factory=HuggingFace)
+    tolerations: list[Toleration] = Field(default_factory=list)
+    node_selector: dict[LabelKey, str] = Field(default_factory=dict)
+    service_account: DNSSubdomain | None = None
+    training: Training = Field(default_factory=Training)
+    runtime_ref: RuntimeRef = Field(default_factory=RuntimeRef)
+
+
+class TrainingJob(SpecModel):
+    api_version: Literal["llmkube.dev/v1alpha1"]
+    kind: Literal["TrainingJob"]
+    metadata: Metadata
+    spec: TrainingJobSpec
+
+
+
+_TOKEN_ENV = {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_TOKEN", "HF_API_TOKEN"}
+
+
+def effective_scheduler(spec: TrainingJobSpec) -> str:
+    """The scheduler the job will use when the spec leaves it open."""
+    if spec.scheduler:
+        return spec.scheduler
+    if spec.framework == "volcano":
+        return "volcano"
+    return "kueue" if spec.queue else "default"
+
+
+def semantic_problems(job: TrainingJob) -> list[SpecProblem]:
+    """Combinations the shape allows but no cluster would run."""
+    spec = job.spec
+    out: list[SpecProblem] = []
+    if not spec.script and not spec.command:
+        out.append(
+            SpecProblem(
+                ("spec",),
+                "missing the program to run: set `script` (run with torchrun) or `command`",
+                "e.g. `script: train.py`",
+            )
+        )
+    if spec.script and spec.command:
+        out.append(
+            SpecProblem(
+                ("spec", "command"),
+                "`script` and `command` are exclusive",
+                "use `script` to have torchrun start it, or `command` to start it yourself",
+            )
+        )
+    scheduler = effective_scheduler(spec)
+    if spec.framework == "volcano" and scheduler != "volcano":
+        out.append(
+            SpecProblem(
+                ("spec", "scheduler"),
+                f"framework volcano runs on the Volcano scheduler, not {scheduler}",
+                "remove `scheduler` or set it to volcano",
+            )
+        )
+    if spec.framework != "volcano" and scheduler == "volcano":
+        out.append(
+            SpecProblem(
+                ("spec", "scheduler"),
+                f"scheduler volcano needs framework volcano (a Volcano Job), not {spec.framework}",
+                "set `framework: volcano`, or use `scheduler: kueue` with a queue",
+            )
+        )
+    if scheduler == "kueue" and not spec.queue:
+        out.append(
+            SpecProblem(
+                ("spec", "queue"),
+                "a Kueue job must name its LocalQueue",
+                "set `queue: <local queue name>` (the LocalQueue in the job's namespace)",
+            )
+        )
+    if isinstance(spec.nodes, NodeRange) and spec.framework != "pytorchjob":
+        out.append(
+            SpecProblem(
+                ("spec", "nodes"),
+                f"an elastic node range needs framework pytorchjob; {spec.framework} runs a fixed node count",
+                "give `nodes` as one number, or set `framework: pytorchjob`",
+            )
+        )
+    for key, value in spec.env.items():
+        if key.upper() in _TOKEN_ENV or value.startswith("hf_"):
+            out.append(
+                SpecProblem(
+                    ("spec", "env", key),
+                    "a Hugging Face token must not be written into the spec",
+                    "store it in a Secret and set `huggingFace.tokenSecret: {name: <secret>, key: <key>}`",
+                )
+            )
+    return out
