@@ -402,7 +402,11 @@ def _problems_from(err: Any, root: Mapping[str, Any], defs: Mapping[str, Any]) -
         return [SchemaProblem(path, f"{_show(instance)} matches none of the allowed forms ({name})")]
     message = err.message
     if name == "pattern":
-        message = f"{_show(instance)} does not match the pattern {detail.get('pattern')!r}"
+        pattern = str(detail.get("pattern"))
+        if "[KMGTPE]i" in pattern:
+            message = f"{_show(instance)} is not a quantity (expected e.g. 8, 500m, 16Gi)"
+        else:
+            message = f"{_show(instance)} does not match the pattern {pattern}"
     elif name in ("minLength", "maxLength", "minItems", "maxItems", "minimum", "maximum",
                   "exclusiveMinimum", "exclusiveMaximum", "minProperties", "maxProperties"):
         limit = next(iter(detail.values()), None)

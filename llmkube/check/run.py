@@ -1,0 +1,61 @@
+"""Run the checks over output objects and turn problems into findings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from llmkube.check.findings import Finding, Severity, dotted, object_label
+from llmkube.errors import SourceMark
+from llmkube.specs.parse import LoadedSpec
+from llmkube.yamlio import Document
+
+
+@dataclass
+class Target:
+    """An object to check, and where it came from: a manifest or a spec."""
+
+    obj: dict[str, Any]
+    document: Document | None = None  # a hand-written manifest
+    spec: LoadedSpec | None = None  # the spec it was rendered from
+
+    def mark(self, path: tuple[str | int, ...] = ()) -> SourceMark | None:
+        if self.document is not None:
+            return self.document.mark(path)
+        if self.spec is not None:
+            return self.spec.document.mark()
+        return None
+
+
+def schema_findings(targets: Iterable[Target], validator: Any) -> list[Finding]:
+    """Schema, CEL and missing-schema problems as findings."""
+    findings: list[Finding] = []
+    for target in targets:
+        label = object_label(target.obj)
+        for problem in validator.validate(target.obj):
+            if problem.source == "no-schema":
+                findings.append(
+                    Finding(
+                        code="no-schema",
+                        severity=Severity.ERROR,
+                        message=problem.message,
+                        object=label,
+                        mark=target.mark(),
+                        hint="pass the CRD with --crds DIR, or fetch it once with `llmkube crds pull`",
+                    )
+                )
+                continue
+            findings.append(
+                Finding(
+                    code=problem.source,
+                    severity=Severity.ERROR,
+                    message=problem.message,
+                    object=label,
+                    path=dotted(problem.path),
+                    mark=target.mark(tuple(problem.path)),
+                    hint=("from the CRD rule: " + problem.rule) if problem.rule else None,
+                    spec_mark=target.spec.document.mark() if target.spec else None,
+                )
+            )
+    return sorted(findings, key=Finding.sort_key)

@@ -1,0 +1,203 @@
+"""The `llmkube` command line: parse options, call the pipeline, pick the exit code.
+
+Exit codes: 0 ok · 1 findings · 2 bad input or usage · 3 internal error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from llmkube import __version__
+from llmkube.errors import InputError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+REPORT_URL = "https://github.com/llmkube/llmkube/issues"
+
+app = typer.Typer(
+    name="llmkube",
+    help="Typed specs for LLM training and serving → validated Kubernetes manifests.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+crds_app = typer.Typer(help="Fetch and list the CRD schemas used to check custom resources.", no_args_is_help=True)
+app.add_typer(crds_app, name="crds")
+
+
+class State:
+    debug = False
+    color = "auto"
+
+
+class OutputFormat(str, Enum):
+    yaml = "yaml"
+    json = "json"
+
+
+class ReportFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class KueueAPIChoice(str, Enum):
+    v1beta2 = "v1beta2"
+    v1beta1 = "v1beta1"
+
+
+class ColorChoice(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"llmkube {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")] = False,
+    color: Annotated[ColorChoice, typer.Option("--color", help="Colour in text output.")] = ColorChoice.auto,
+) -> None:
+    State.debug = debug
+    State.color = color.value
+
+
+PathsArg = Annotated[list[str], typer.Argument(help="Spec or manifest files, directories, or - for stdin.", show_default=False)]
+ProfilesOpt = Annotated[list[Path], typer.Option("--profiles", help="Extra GPU/model profile directory (repeatable; searched first).")]
+TemplatesOpt = Annotated[list[Path], typer.Option("--templates", help="Template directory searched before the built-ins (repeatable).")]
+CrdsOpt = Annotated[list[Path], typer.Option("--crds", help="Directory of CRD YAML files (repeatable).")]
+KubeVersionOpt = Annotated[str, typer.Option("--kube-version", help="Kubernetes version of the core schemas, X.Y.")]
+KueueOpt = Annotated[KueueAPIChoice, typer.Option("--kueue-api", help="Kueue API version to emit: v1beta2 (Kueue ≥ 0.16) or v1beta1.")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read CRDs from the user cache (`llmkube crds pull`).")]
+
+
+@app.command()
+def render(
+    paths: PathsArg,
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-d", help="Write one file per object here (all or nothing).")] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.yaml,
+    profiles: ProfilesOpt = [],
+    templates: TemplatesOpt = [],
+    crds: CrdsOpt = [],
+    kube_version: KubeVersionOpt = "1.32",
+    kueue_api: KueueOpt = KueueAPIChoice.v1beta2,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Render llmkube specs into Kubernetes manifests, checked against the schemas at hand."""
+    from llmkube.commands.render import run_render
+
+    code = run_render(
+        paths,
+        output_dir=output_dir,
+        fmt=fmt.value,
+        profile_dirs=[str(p) for p in profiles],
+        template_dirs=[str(p) for p in templates],
+        crd_dirs=crds,
+        kube_version=kube_version,
+        kueue_api=kueue_api.value,
+        use_cache=not no_cache,
+        color=State.color,
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
+def validate(
+    paths: PathsArg,
+    output: Annotated[ReportFormat, typer.Option("--output", "-o", help="Report format.")] = ReportFormat.text,
+    profiles: ProfilesOpt = [],
+    templates: TemplatesOpt = [],
+    crds: CrdsOpt = [],
+    kube_version: KubeVersionOpt = "1.32",
+    kueue_api: KueueOpt = KueueAPIChoice.v1beta2,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Check llmkube specs and plain Kubernetes manifests against the real API schemas."""
+    from llmkube.commands.validate import run_validate
+
+    code = run_validate(
+        paths,
+        report=output.value,
+        profile_dirs=[str(p) for p in profiles],
+        template_dirs=[str(p) for p in templates],
+        crd_dirs=crds,
+        kube_version=kube_version,
+        kueue_api=kueue_api.value,
+        use_cache=not no_cache,
+        color=State.color,
+    )
+    raise typer.Exit(code)
+
+
+@crds_app.command("pull")
+def crds_pull(
+    sources: Annotated[list[str], typer.Argument(help="CRD file, directory or http(s) URL of a YAML file.", show_default=False)] = [],
+    from_cluster: Annotated[bool, typer.Option("--from-cluster", help="Fetch every CRD from the current kubectl context.")] = False,
+    context: Annotated[Optional[str], typer.Option("--context", help="kubectl context (with --from-cluster).")] = None,
+    kubeconfig: Annotated[Optional[str], typer.Option("--kubeconfig", help="kubeconfig file (with --from-cluster).")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Cache directory (default: $LLMKUBE_CACHE_DIR or ~/.cache/llmkube/crds).")] = None,
+) -> None:
+    """Store CRD schemas in the user cache that `validate` and `render` read."""
+    from llmkube.commands.crds import run_pull
+
+    raise typer.Exit(run_pull(sources, from_cluster=from_cluster, context=context, kubeconfig=kubeconfig, cache_dir=cache_dir))
+
+
+@crds_app.command("list")
+def crds_list(
+    crds: CrdsOpt = [],
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """List the custom resource kinds whose schemas are available."""
+    from llmkube.commands.crds import run_list
+
+    raise typer.Exit(run_list(crds, use_cache=not no_cache))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: every failure ends in one of the documented exit codes."""
+    try:
+        app(args=argv, prog_name="llmkube")
+    except InputError as exc:
+        _print_input_error(exc)
+        sys.exit(EXIT_INPUT)
+    except KeyboardInterrupt:
+        sys.stderr.write("llmkube: interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(EXIT_OK)
+    except Exception as exc:  # noqa: BLE001 - last line of defence
+        if State.debug or os.environ.get("LLMKUBE_DEBUG"):
+            traceback.print_exc()
+        sys.stderr.write(
+            f"llmkube: internal error: {type(exc).__name__}: {exc}\n"
+            f"This is a bug in llmkube {__version__}; please report it at {REPORT_URL}"
+            " (run with --debug for the traceback).\n"
+        )
+        sys.exit(EXIT_INTERNAL)
+
+
+def _print_input_error(exc: InputError) -> None:
+    from llmkube.errors import InputErrors
+
+    errors = exc.errors if isinstance(exc, InputErrors) else [exc]
+    for err in errors:
+        sys.stderr.write(f"llmkube: error: {err}\n")
+    if len(errors) > 1:
+        sys.stderr.write(f"llmkube: {len(errors)} errors\n")

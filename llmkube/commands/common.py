@@ -1,0 +1,43 @@
+"""Pieces the render and validate commands share."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from llmkube.check.findings import Finding
+from llmkube.check.run import Target, schema_findings
+from llmkube.pipeline import Options, Rendered, load_inputs, render_specs
+from llmkube.yamlio import to_plain
+
+
+def build_validator(crd_dirs: Sequence[Path], kube_version: str, use_cache: bool):
+    """The schema validator for core kinds and every CRD we can find."""
+    from llmkube.check.crdstore import CRDStore
+    from llmkube.check.schemas import SchemaValidator
+
+    store = CRDStore.load(list(crd_dirs), include_cache=use_cache)
+    return SchemaValidator(store, kube_version=kube_version)
+
+
+def rendered_targets(items: Sequence[Rendered]) -> list[Target]:
+    return [Target(obj=r.obj, spec=r.source) for r in items]
+
+
+def load_and_render(paths: Sequence[str], options: Options) -> tuple[list[Rendered], list[Target]]:
+    """Specs rendered to objects, plus the plain manifests found beside them."""
+    inputs = load_inputs(paths)
+    rendered = render_specs(inputs.specs, options) if inputs.specs else []
+    manifests = [Target(obj=to_plain(d.data), document=d) for d in inputs.manifests]
+    return rendered, manifests
+
+
+def note(message: str) -> None:
+    sys.stderr.write(f"llmkube: note: {message}\n")
+
+
+def split_missing_schemas(findings: list[Finding]) -> tuple[list[Finding], list[Finding]]:
+    missing = [f for f in findings if f.code == "no-schema"]
+    rest = [f for f in findings if f.code != "no-schema"]
+    return missing, rest

@@ -1,0 +1,104 @@
+"""`llmkube render`: specs → manifests, on stdout or into a directory."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from llmkube.commands.common import build_validator, load_and_render, note, rendered_targets, split_missing_schemas
+from llmkube.check.run import schema_findings
+from llmkube.errors import InputError, SourceMark
+from llmkube.pipeline import Options, Rendered
+from llmkube.report import write_report
+from llmkube.yamlio import dump_json_documents, dump_yaml, dump_yaml_documents
+
+
+def run_render(
+    paths: Sequence[str],
+    *,
+    output_dir: Path | None,
+    fmt: str,
+    profile_dirs: Sequence[str],
+    template_dirs: Sequence[str],
+    crd_dirs: Sequence[Path],
+    kube_version: str,
+    kueue_api: str,
+    use_cache: bool,
+    color: str = "auto",
+) -> int:
+    options = Options(profile_dirs=profile_dirs, template_dirs=template_dirs, kueue_api=kueue_api)  # type: ignore[arg-type]
+    rendered, manifests = load_and_render(paths, options)
+    if manifests:
+        first = manifests[0].document
+        raise InputError(
+            "render takes llmkube specs only; this is a plain Kubernetes manifest",
+            mark=first.mark() if first else None,
+            hint="check plain manifests with `llmkube validate`",
+        )
+    if not rendered:
+        raise InputError("no llmkube specs found in the given paths", hint="specs have apiVersion: llmkube.dev/v1alpha1")
+
+    # Render checks its own output, so a template override is held to the same schemas.
+    validator = build_validator(crd_dirs, kube_version, use_cache)
+    findings = schema_findings(rendered_targets(rendered), validator)
+    missing, problems = split_missing_schemas(findings)
+    if missing:
+        kinds = sorted({f.object.split("/")[0] for f in missing})
+        note(
+            f"not checked, no schema for {', '.join(kinds)}: "
+            "pass --crds DIR or run `llmkube crds pull` to check them"
+        )
+    if problems:
+        sys.stderr.write("llmkube: the rendered manifests fail their schemas; nothing was written\n")
+        write_report(problems, "text", checked=len(rendered), stream=sys.stderr, color=color)
+        return 1
+
+    if output_dir is None:
+        text = dump_json_documents(r.obj for r in rendered) if fmt == "json" else dump_yaml_documents(r.obj for r in rendered)
+        sys.stdout.write(text)
+    else:
+        write_output_dir(rendered, output_dir, fmt)
+    return 0
+
+
+def file_name(obj: dict, fmt: str) -> str:
+    meta = obj.get("metadata") or {}
+    parts = [str(obj.get("kind", "object")).lower()]
+    if meta.get("namespace"):
+        parts.append(str(meta["namespace"]))
+    parts.append(str(meta.get("name", "unnamed")))
+    return "_".join(parts) + (".json" if fmt == "json" else ".yaml")
+
+
+def write_output_dir(rendered: Sequence[Rendered], output_dir: Path, fmt: str) -> list[Path]:
+    """All files are produced in memory and staged first; then moved in place.
+
+    A failure before the move leaves the directory as it was.
+    """
+    import json
+
+    contents: dict[str, str] = {}
+    for r in rendered:
+        name = file_name(r.obj, fmt)
+        text = json.dumps(r.obj, indent=2) + "\n" if fmt == "json" else dump_yaml(r.obj)
+        contents[name] = text
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create output directory: {exc.strerror}", mark=SourceMark(str(output_dir))) from None
+    staging = Path(tempfile.mkdtemp(prefix=".llmkube-", dir=output_dir))
+    try:
+        for name, text in contents.items():
+            (staging / name).write_text(text, encoding="utf-8")
+        written = []
+        for name in contents:
+            os.replace(staging / name, output_dir / name)
+            written.append(output_dir / name)
+        return written
+    finally:
+        for leftover in staging.iterdir():
+            leftover.unlink()
+        staging.rmdir()

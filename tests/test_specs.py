@@ -1,0 +1,163 @@
+"""Bad specs get one clear error each: file:line:col, the field path, a hint."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from llmkube.errors import InputError, InputErrors
+from llmkube.specs.parse import parse_specs
+from llmkube.yamlio import parse_documents
+
+JOB = """\
+apiVersion: llmkube.dev/v1alpha1
+kind: TrainingJob
+metadata: {name: job, namespace: team}
+spec:
+  image: nvcr.io/nvidia/pytorch:24.07-py3
+  script: train.py
+  gpu: h100-80gb
+"""
+
+
+def errors_of(text: str) -> list[InputError]:
+    with pytest.raises(InputError) as exc:
+        parse_specs(parse_documents(textwrap.dedent(text), "spec.yaml"))
+    err = exc.value
+    return err.errors if isinstance(err, InputErrors) else [err]
+
+
+def test_a_valid_job_parses_with_defaults():
+    (loaded,) = parse_specs(parse_documents(JOB, "spec.yaml"))
+    assert loaded.kind == "TrainingJob"
+    assert loaded.spec.spec.nodes == 1
+    assert loaded.spec.spec.framework == "pytorchjob"
+
+
+def test_misspelt_field_gets_did_you_mean_at_its_line():
+    (err,) = errors_of(JOB + "  gpusPerNod: 8\n")
+    assert str(err.mark) == "spec.yaml:8:3"
+    assert err.field == "spec.gpusPerNod"
+    assert err.message == "unknown field 'gpusPerNod'"
+    assert err.hint == "did you mean 'gpusPerNode'?"
+
+
+def test_wrong_type_names_what_was_expected_and_what_was_found():
+    (err,) = errors_of(JOB + '  gpusPerNode: "8"\n')
+    assert str(err.mark) == "spec.yaml:8:3"
+    assert "expected an integer" in err.message and "'8'" in err.message
+    assert err.hint == "write the number without quotes: 8"
+
+
+def test_union_of_int_and_range_gives_one_error():
+    (err,) = errors_of(JOB + "  nodes: lots\n")
+    assert err.field == "spec.nodes"
+    assert err.message == "expected an integer or a mapping, got string 'lots'"
+
+
+def test_missing_required_field_points_at_the_parent():
+    text = JOB.replace("  gpu: h100-80gb\n", "")
+    (err,) = errors_of(text)
+    assert err.message == "missing required field 'gpu'"
+    assert err.field == "spec"
+    assert str(err.mark) == "spec.yaml:4:1"
+
+
+def test_enum_value_lists_the_choices():
+    (err,) = errors_of(JOB + "  framework: volcan\n")
+    assert "'volcan'" in err.message and "'volcano'" in err.message
+    assert str(err.mark) == "spec.yaml:8:3"
+
+
+def test_misplaced_gpu_count_gets_a_pointed_hint():
+    (err,) = errors_of(JOB + "  resources: {cpu: 8, gpu: 4}\n")
+    assert err.field == "spec.resources.gpu"
+    assert "gpusPerNode" in err.hint
+
+
+def test_every_error_in_a_file_is_reported():
+    errs = errors_of(JOB + "  gpusPerNod: 8\n  framework: volcan\n")
+    assert [str(e.mark) for e in errs] == ["spec.yaml:8:3", "spec.yaml:9:3"]
+
+
+def test_unknown_kind_and_api_version():
+    (err,) = errors_of(JOB.replace("kind: TrainingJob", "kind: TrainigJob"))
+    assert err.message == "unknown kind 'TrainigJob'" and err.hint == "did you mean 'TrainingJob'?"
+    (err,) = errors_of(JOB.replace("llmkube.dev/v1alpha1", "llmkube.dev/v1"))
+    assert "apiVersion" in err.message and str(err.mark) == "spec.yaml:1:1"
+
+
+def test_quantities_are_checked():
+    (err,) = errors_of(JOB + "  resources: {memory: 12 GB}\n")
+    assert err.field == "spec.resources.memory"
+    assert "quantity" in err.message
+
+
+def test_names_must_be_dns_labels():
+    (err,) = errors_of(JOB.replace("name: job", "name: My_Job"))
+    assert err.field == "metadata.name"
+    assert "DNS-1123" in err.message
+
+
+QUOTA = """\
+apiVersion: llmkube.dev/v1alpha1
+kind: Quota
+metadata: {name: gpu-training-queue}
+spec:
+  resources:
+    - pool: h100-pool
+      gpu: 128
+      borrowingLimit: {gpu: 32}
+      lendingLimit: {gpu: 64}
+"""
+
+
+def test_borrowing_and_lending_need_a_cohort_and_say_why():
+    errs = errors_of(QUOTA)
+    assert [e.field for e in errs] == ["spec.resources[0].borrowingLimit", "spec.resources[0].lendingLimit"]
+    assert str(errs[0].mark) == "spec.yaml:8:7"
+    assert "needs a cohort" in errs[0].message and "Kueue API rejects" in errs[0].message
+    assert "cohort:" in errs[0].hint
+
+
+def test_with_a_cohort_the_quota_is_fine():
+    (loaded,) = parse_specs(parse_documents(QUOTA.replace("spec:\n", "spec:\n  cohort: org\n"), "q.yaml"))
+    assert loaded.spec.spec.cohort == "org"
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "words"),
+    [
+        ("  framework: volcano\n  scheduler: kueue\n  queue: q\n", "spec.scheduler", "Volcano scheduler"),
+        ("  scheduler: kueue\n", "spec.queue", "LocalQueue"),
+        ("  framework: trainjob\n  nodes: {min: 2, max: 4}\n", "spec.nodes", "elastic"),
+        ("  env: {HF_TOKEN: hf_abcdef}\n", "spec.env.HF_TOKEN", "token"),
+        ("  command: [python, x.py]\n", "spec.command", "exclusive"),
+        ("  nodes: {min: 4, max: 2}\n", "spec.nodes", "must not exceed"),
+    ],
+)
+def test_job_combinations_that_cannot_run(extra, field, words):
+    errs = errors_of(JOB + extra)
+    assert any(e.field == field and words in e.message for e in errs), [str(e) for e in errs]
+
+
+def test_a_literal_token_error_points_at_the_env_line_and_says_where_it_belongs():
+    (err,) = errors_of(JOB + "  env:\n    HF_TOKEN: hf_abcdef\n")
+    assert str(err.mark) == "spec.yaml:9:5"
+    assert "tokenSecret" in err.hint
+
+
+def test_duplicate_pool_names_in_a_fleet():
+    text = """\
+    apiVersion: llmkube.dev/v1alpha1
+    kind: Fleet
+    metadata: {name: f}
+    spec:
+      pools:
+        - {name: a, gpu: h100-80gb}
+        - {name: a, gpu: l4}
+    """
+    (err,) = errors_of(text)
+    assert err.field == "spec.pools[1].name"
+    assert str(err.mark) == "spec.yaml:7:8"  # the `name` key of the second pool
