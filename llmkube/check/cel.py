@@ -41,7 +41,7 @@ BUILTIN_FUNCTIONS = frozenset(
     {
         "size", "matches", "startsWith", "endsWith", "contains", "has",
         "all", "exists", "exists_one", "map", "filter",
-        "int", "uint", "double", "string", "bytes", "bool", "type", "dyn",
+        "int", "uint", "double", "string", "bytes", "type", "dyn",
         "duration", "timestamp",
         "getFullYear", "getMonth", "getDate", "getDayOfMonth", "getDayOfWeek",
         "getDayOfYear", "getHours", "getMinutes", "getSeconds", "getMilliseconds",
@@ -115,6 +115,21 @@ def _last_index_of(haystack: Any, needle: Any, offset: int | None = None) -> int
     return next((i for i in range(len(haystack) - 1, -1, -1) if haystack[i] == needle), -1)
 
 
+_BOOL_STRINGS = {
+    **dict.fromkeys(("1", "t", "true", "TRUE", "True"), True),
+    **dict.fromkeys(("0", "f", "false", "FALSE", "False"), False),
+}
+
+
+def _to_bool(value: Any) -> bool:
+    """CEL's bool() conversion, missing from the engine."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value in _BOOL_STRINGS:
+        return _BOOL_STRINGS[value]
+    raise ValueError(f"cannot convert {value!r} to bool")
+
+
 def _is_sorted(values: list[Any]) -> bool:
     return all(a <= b for a, b in zip(values, values[1:]))
 
@@ -147,7 +162,7 @@ def _char_at(s: str, i: int) -> str:
     return s[i : i + 1]
 
 
-# Kubernetes' strings and lists extensions, same semantics as cel-go's ext library.
+# Kubernetes' strings and lists extensions (and bool()), same semantics as cel-go's.
 EXTENSION_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "lowerAscii": lambda s: s.lower() if s.isascii() else "".join(
         c.lower() if c.isascii() else c for c in s
@@ -165,6 +180,7 @@ EXTENSION_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "indexOf": _index_of,
     "lastIndexOf": _last_index_of,
     "isSorted": _is_sorted,
+    "bool": _to_bool,
     "sum": _sum,
     "min": _min,
     "max": _max,

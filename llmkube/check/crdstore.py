@@ -300,6 +300,8 @@ class CRDStore:
 
     def _versions(self, group: str, kind: str) -> list[CRDVersion] | None:
         key = (group, kind)
+        if not group:  # core kinds (apiVersion "v1") never come from a CRD
+            return None
         if key not in self._resolved:
             found = None
             for f in self._files:

@@ -42,9 +42,10 @@ def run_list(crd_dirs: Sequence[Path], *, use_cache: bool) -> int:
     from llmkube.check.crdstore import CRDStore
 
     store = CRDStore.load(list(crd_dirs), include_cache=use_cache)
-    rows = sorted({(v.group, v.kind, v.version, v.source) for v in store.versions()})
-    for group, kind, version, source in rows:
-        sys.stdout.write(f"{group}/{version}\t{kind}\t{source}\n")
+    rows = sorted(store.kinds())
+    for group, kind in rows:
+        versions = ", ".join(store.known_versions(group, kind))
+        sys.stdout.write(f"{kind}\t{group}\t{versions}\n")
     if not rows:
         sys.stdout.write("no CRDs found (pass --crds DIR or run `llmkube crds pull`)\n")
     return 0

@@ -197,9 +197,14 @@ def test_cel_runs_on_defaulted_object(validator) -> None:
     # flavorFungibility defaults to whenCanBorrow/whenCanPreempt; the rule on it
     # (preference needs TryNextFlavor for both) must see those defaults.
     cq = _cluster_queue(flavorFungibility={"preference": "BorrowingOverPreemption"})
-    problems = validator.validate(cq)
-    assert [p.source for p in problems] == ["cel"]
-    assert problems[0].path == ("spec", "flavorFungibility")
+    (p,) = validator.validate(cq)
+    assert (p.path, p.source) == (("spec", "flavorFungibility"), "cel")
+    assert p.message == (
+        "preference can only be set when both whenCanBorrow and whenCanPreempt are TryNextFlavor"
+    )
+    fungibility = cq["spec"]["flavorFungibility"]
+    fungibility.update(whenCanBorrow="TryNextFlavor", whenCanPreempt="TryNextFlavor")
+    assert validator.validate(cq) == []
 
 
 # ---------------------------------------------------------------- other CRDs

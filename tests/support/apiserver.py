@@ -905,7 +905,7 @@ class ApiServer:
             if name in seen:
                 self.replaced_crds.append(name)
             seen.add(name)
-            self.put(crd, manager="kubectl-create")
+            self.put(crd, manager="kubectl-create", _copy=False)
         self.clear_requests()
 
     # ----------------------------------------------------------------- lifecycle
@@ -1048,7 +1048,7 @@ class ApiServer:
             obj = self._store.get((rt.group, rt.plural), {}).get((ns, name))
             return copy.deepcopy(obj)
 
-    def put(self, obj: dict, *, manager: str = "test-fixture") -> dict:
+    def put(self, obj: dict, *, manager: str = "test-fixture", _copy: bool = True) -> dict:
         """Store an object directly (create or replace, as an Update by `manager`)."""
         api_version = obj["apiVersion"]
         group, _, version = api_version.rpartition("/")
@@ -1062,8 +1062,19 @@ class ApiServer:
             ns = (obj["metadata"].get("namespace") or "default") if rt.namespaced else ""
             name = obj["metadata"]["name"]
             current = self._store.get((rt.group, rt.plural), {}).get((ns, name))
-            new = copy.deepcopy(obj)
-            return self._commit_update(rt, ns, name, current, new, manager, dry_run=False)
+            new = copy.deepcopy(obj) if _copy else obj
+            stored = self._commit_update(rt, ns, name, current, new, manager, dry_run=False)
+            return copy.deepcopy(stored) if _copy else stored
+
+    def delete(self, kind_or_resource: str, name: str, namespace: str | None = None) -> bool:
+        """Delete a stored object directly (watchers see DELETED). False if it did not exist."""
+        rt = self.resource_type(kind_or_resource)
+        ns = (namespace or "default") if rt.namespaced else ""
+        with self._lock:
+            if (ns, name) not in self._store.get((rt.group, rt.plural), {}):
+                return False
+            self._remove(rt, ns, name)
+            return True
 
     def add_namespace(self, name: str, labels: dict[str, str] | None = None) -> dict:
         return self.put(
@@ -1348,7 +1359,7 @@ class ApiServer:
             paths[coll] = {
                 "get": _op("list", f"list{op_base}{'Namespaced' if rt.namespaced else ''}{rt.kind}", gvk, ok),
                 "post": _op("post", f"create{op_base}{'Namespaced' if rt.namespaced else ''}{rt.kind}", gvk, ok, body),
-                "parameters": ns_param + _write_params(),
+                "parameters": ns_param + [_PRETTY],
             }
             paths[f"{coll}/{{name}}"] = {
                 "get": _op("get", f"read{op_base}{rt.kind}", gvk, ok),
@@ -1372,7 +1383,7 @@ class ApiServer:
                         "required": True,
                     },
                 ),
-                "parameters": name_param + ns_param + _write_params(),
+                "parameters": name_param + ns_param + [_PRETTY],
             }
         doc = {
             "openapi": "3.0.0",
@@ -1437,7 +1448,7 @@ class ApiServer:
 
     def _present(self, rt: ResourceType, obj: dict) -> dict:
         """The stored object as served in the requested version (None conversion)."""
-        out = copy.deepcopy(obj)
+        out = dict(obj)  # stored objects are never mutated in place; responses are serialized at once
         out["apiVersion"] = rt.group_version
         out["kind"] = rt.kind
         return out
@@ -1566,7 +1577,7 @@ class ApiServer:
         return _Response(200, None, "application/json", stream=stream())
 
     def _emit(self, kind: str, rt: ResourceType, obj: dict) -> None:
-        self._events.append((self._rv, kind, (rt.group, rt.plural), copy.deepcopy(obj)))
+        self._events.append((self._rv, kind, (rt.group, rt.plural), obj))
         del self._events[:-1000]
         self._changed.notify_all()
 
@@ -1986,6 +1997,8 @@ def _schema_name(rt: ResourceType) -> str:
 
 
 def _op(action: str, op_id: str, gvk: dict, responses: dict, body: dict | None = None) -> dict:
+    """One operation. Write operations carry their query parameters on the operation itself:
+    kubectl looks for `fieldValidation` among the PATCH operation's parameters (not the path's)."""
     op: dict[str, Any] = {
         "operationId": op_id,
         "responses": responses,
@@ -1994,6 +2007,7 @@ def _op(action: str, op_id: str, gvk: dict, responses: dict, body: dict | None =
     }
     if body is not None:
         op["requestBody"] = body
+        op["parameters"] = _write_params()
     return op
 
 
@@ -2010,14 +2024,24 @@ def _write_params() -> list[dict]:
             "or duplicate fields. Valid values are: Ignore, Warn, Strict.",
         ),
         q("force", "Force is going to \"force\" Apply requests.", "boolean"),
-        q("pretty", "If 'true', then the output is pretty printed."),
     ]
+
+
+_PRETTY = {
+    "name": "pretty",
+    "in": "query",
+    "description": "If 'true', then the output is pretty printed.",
+    "schema": {"type": "string", "uniqueItems": True},
+}
 
 
 def _warning_headers(warnings: list[str]) -> dict[str, str]:
     if not warnings:
         return {}
-    return {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)}
+    def quoted(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return {"Warning": ", ".join(f"299 - {quoted(w)}" for w in warnings)}
 
 
 def _conflict_error(rt: ResourceType, name: str, conflicts: list[tuple[_Manager, FieldPath]]) -> ApiError:

@@ -1,0 +1,605 @@
+"""MIG layouts: is a per-GPU mix of instances physically placeable, and what does it advertise.
+
+The model is the one in the facts file (§1.1): a GPU has `computeSlices`
+compute slices and `memorySlots` slots on a memory-slot axis; each instance
+starts at one of its profile's listed start indices, occupies `memorySlots`
+consecutive slots, and instances may not overlap. Compute slices add up to at
+most the GPU's total, a profile appears at most `maxCount` times, and at most
+one instance per GPU owns the media engines (`+me`). mig-parted only takes
+profile *names and counts*; the driver finds the geometry — so we search for
+one to tell, before anything reaches a node, whether the driver can.
+
+Everything here is pure: no I/O, no profile loading. Callers pass the
+`MigSpec`/`GPUProfile` they already hold.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from llmkube.profiles import GPUProfile, MigProfile, MigSpec
+
+MIG_RESOURCE_PREFIX = "nvidia.com/mig-"
+GPU_RESOURCE = "nvidia.com/gpu"
+MIG_CONFIG_LABEL = "nvidia.com/mig.config"
+DISABLED_CONFIG = "all-disabled"
+CONFIG_NAME_PREFIX = "llmkube-"
+_LABEL_VALUE_MAX = 63
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_GENERIC_NAME = re.compile(r"^(?P<g>[0-9]+)g\.(?P<gb>[0-9]+)gb(?P<suffix>[+-].*)?$")
+
+Strategy = Literal["single", "mixed"]
+
+
+# ---- data --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlacedInstance:
+    """One GPU instance at a concrete start slot; `slots` is what it occupies."""
+
+    profile: str
+    start: int
+    memory_slots: int
+    compute_slices: int
+
+    @property
+    def slots(self) -> range:
+        return range(self.start, self.start + self.memory_slots)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A geometry the driver could create: instances in search order (larger first)."""
+
+    instances: tuple[PlacedInstance, ...]
+
+    @property
+    def compute_slices(self) -> int:
+        return sum(i.compute_slices for i in self.instances)
+
+    @property
+    def memory_slots(self) -> int:
+        return sum(i.memory_slots for i in self.instances)
+
+    def pairs(self) -> list[tuple[str, int]]:
+        """(profile, start) per instance — the `nvidia-smi mig -cgi name:start` view."""
+        return [(i.profile, i.start) for i in self.instances]
+
+
+@dataclass(frozen=True)
+class LayoutProblem:
+    """Why a layout cannot be applied, and what to write instead.
+
+    `code` is a stable short id for rule engines: unknown-profile, no-mig,
+    empty-layout, negative-count, over-max, media-engines, unplaceable, strategy.
+    """
+
+    code: str
+    message: str
+    hint: str | None = None
+
+
+class LayoutError(ValueError):
+    """Raised where a function cannot return a value for a bad layout; carries the problem."""
+
+    def __init__(self, problem: LayoutProblem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A valid layout near a rejected one, with the edits that lead there."""
+
+    layout: dict[str, int]
+    placement: Placement
+    edits: tuple[str, ...]
+
+
+# ---- helpers on profiles -----------------------------------------------------
+
+
+def is_media_variant(name: str) -> bool:
+    """`+me` and `+me.all` own the media engines; `-me` and `+gfx` do not."""
+    _, plus, suffix = name.partition("+")
+    return bool(plus) and suffix.split(".", 1)[0] == "me"
+
+
+def _by_name(mig: MigSpec) -> dict[str, MigProfile]:
+    return {p.name: p for p in mig.profiles}
+
+
+def _size_key(p: MigProfile) -> tuple[int, int, float, str]:
+    """Larger first when sorted descending: compute, then memory slots, then GiB."""
+    return (p.compute_slices, p.memory_slots, p.memory_gi_b, p.name)
+
+
+def _counts(layout: Mapping[str, int]) -> dict[str, int]:
+    """Drop zero counts: `{x: 0}` means "none of x", not a problem."""
+    return {name: int(n) for name, n in layout.items() if n}
+
+
+def format_layout(layout: Mapping[str, int], mig: MigSpec | None = None) -> str:
+    """`4g.40gb + 2×2g.20gb` — larger profiles first when the spec is known, else by name."""
+    counts = _counts(layout)
+    if mig is not None:
+        profiles = _by_name(mig)
+        order = sorted(counts, key=lambda n: (_size_key(profiles[n]) if n in profiles else (0, 0, 0, n)), reverse=True)
+    else:
+        order = sorted(counts)
+    parts = [name if counts[name] == 1 else f"{counts[name]}×{name}" for name in order]
+    return " + ".join(parts) if parts else "(no instances)"
+
+
+# ---- placement search --------------------------------------------------------
+
+
+def place_layout(mig: MigSpec, layout: Mapping[str, int]) -> Placement | None:
+    """A concrete placement of `layout` (profile → per-GPU count) on one GPU, or None.
+
+    Rule (facts §1.1): each instance at one of its profile's start indices, no
+    overlap on the memory-slot axis, compute slices summed ≤ `mig.compute_slices`,
+    at most one `+me` instance, each count ≤ `maxCount`. Deterministic:
+    instances are placed larger first, each at its lowest free start, with
+    backtracking (at most 8 slots, so the search is tiny). Zero counts are
+    ignored; an empty layout places trivially.
+
+    Raises ValueError for a profile name this GPU does not have or a negative
+    count — those are input errors, not geometry (use `check_layout` to report them).
+    """
+    profiles = _by_name(mig)
+    counts = _counts(layout)
+    for name, n in counts.items():
+        if name not in profiles:
+            raise ValueError(f"unknown MIG profile {name!r}")
+        if n < 0:
+            raise ValueError(f"negative count for MIG profile {name!r}")
+    if any(n > profiles[name].max_count for name, n in counts.items()):
+        return None
+    if sum(n for name, n in counts.items() if is_media_variant(name)) > 1:
+        return None
+    if sum(profiles[name].compute_slices * n for name, n in counts.items()) > mig.compute_slices:
+        return None
+    if sum(profiles[name].memory_slots * n for name, n in counts.items()) > mig.memory_slots:
+        return None
+
+    order = sorted(counts, key=lambda name: _size_key(profiles[name]), reverse=True)
+    todo = [profiles[name] for name in order for _ in range(counts[name])]
+    full = (1 << mig.memory_slots) - 1
+    chosen: list[int] = []
+
+    def masks(p: MigProfile) -> list[tuple[int, int]]:
+        out = []
+        for start in sorted(set(p.placements)):
+            if 0 <= start and start + p.memory_slots <= mig.memory_slots:
+                out.append((start, ((1 << p.memory_slots) - 1) << start))
+        return out
+
+    options = {p.name: masks(p) for p in todo}
+
+    def search(i: int, used: int) -> bool:
+        if i == len(todo):
+            return True
+        p = todo[i]
+        # identical instances are interchangeable: keep their starts increasing
+        floor = chosen[-1] + 1 if i and todo[i - 1].name == p.name else 0
+        for start, mask in options[p.name]:
+            if start < floor or used & mask or (used | mask) & ~full:
+                continue
+            chosen.append(start)
+            if search(i + 1, used | mask):
+                return True
+            chosen.pop()
+        return False
+
+    if not search(0, 0):
+        return None
+    return Placement(
+        tuple(
+            PlacedInstance(p.name, start, p.memory_slots, p.compute_slices)
+            for p, start in zip(todo, chosen, strict=True)
+        )
+    )
+
+
+# ---- nearest valid layout ----------------------------------------------------
+
+
+def _next_smaller(mig: MigSpec, p: MigProfile) -> list[MigProfile]:
+    """Profiles one step down from `p`.
+
+    Within the same family (media-engine owners with media-engine owners, the
+    rest with the rest) the next smaller one in (compute, memory slots, GiB)
+    order; for a `+me` profile also its plain twin of the same size, which
+    gives the media engines back.
+    """
+    media = is_media_variant(p.name)
+    family = sorted(
+        (q for q in mig.profiles if is_media_variant(q.name) == media and _size_key(q) < _size_key(p)),
+        key=_size_key,
+    )
+    out = family[-1:]
+    if media:
+        twins = [
+            q for q in mig.profiles
+            if not is_media_variant(q.name)
+            and (q.compute_slices, q.memory_slots) == (p.compute_slices, p.memory_slots)
+        ]
+        out += sorted(twins, key=_size_key)[-1:]
+    return out
+
+
+def closest_valid_layout(mig: MigSpec, layout: Mapping[str, int]) -> Alternative | None:
+    """The valid layout nearest to `layout`, for a hint; None if `layout` is already valid.
+
+    Rule: counts that could not fit even by compute slices alone are first
+    cut to what could. Then a breadth-first search over single edits — drop one
+    instance, or shrink one instance to the next smaller profile (4g→3g→2g→
+    double-memory 1g→1g; a `+me` instance may also become its plain twin) —
+    stops at the fewest edits that give a placeable, non-empty layout. Among
+    those it picks, in order: most compute slices used; most instances kept
+    (each is usually a workload); the largest instances kept (sizes compared
+    largest first); most memory; then profile names, for determinism.
+    E.g. H100 4g+2g+2g → 4g.40gb + 2g.20gb + 1g.20gb (one shrink, 7 slices,
+    the 4g kept).
+    """
+    profiles = _by_name(mig)
+    counts = _counts(layout)
+    unknown = [n for n in counts if n not in profiles]
+    if unknown or any(n < 0 for n in counts.values()):
+        raise ValueError(f"cannot suggest a layout with unknown profiles or negative counts: {unknown}")
+    if not counts or place_layout(mig, counts) is not None:
+        return None
+
+    edits: list[str] = []
+    for name in sorted(counts):
+        # more instances than fit by compute alone can never be kept: cut them up front
+        # (this also bounds the search for absurd counts)
+        cap = max(1, mig.compute_slices // profiles[name].compute_slices)
+        if counts[name] > cap:
+            edits.append(f"cut {name} from {counts[name]} to {cap}")
+            counts[name] = cap
+
+    def key(state: dict[str, int]) -> tuple[tuple[str, int], ...]:
+        return tuple(sorted((n, c) for n, c in state.items() if c))
+
+    def score(state: dict[str, int]) -> tuple[Any, ...]:
+        sizes = sorted(
+            ((profiles[n].compute_slices, profiles[n].memory_slots) for n, c in state.items() for _ in range(c)),
+            reverse=True,
+        )
+        return (
+            -sum(profiles[n].compute_slices * c for n, c in state.items()),
+            -sum(state.values()),
+            [(-a, -b) for a, b in sizes],
+            -sum(profiles[n].memory_gi_b * c for n, c in state.items()),
+            key(state),
+        )
+
+    start = {n: c for n, c in counts.items() if c}
+    placement = place_layout(mig, start)
+    if placement is not None:
+        return Alternative(dict(sorted(start.items())), placement, tuple(edits))
+
+    smaller_of = {name: _next_smaller(mig, profiles[name]) for name in profiles}
+    frontier: dict[tuple[tuple[str, int], ...], tuple[dict[str, int], tuple[str, ...]]] = {
+        key(start): (start, tuple(edits))
+    }
+    seen = set(frontier)
+    while frontier:
+        nxt: dict[tuple[tuple[str, int], ...], tuple[dict[str, int], tuple[str, ...]]] = {}
+        for k in sorted(frontier):
+            state, path = frontier[k]
+            for name in sorted(state):
+                moves: list[tuple[dict[str, int], str]] = []
+                dropped = dict(state)
+                dropped[name] -= 1
+                moves.append((dropped, f"drop one {name}"))
+                for smaller in smaller_of[name]:
+                    shrunk = dict(dropped)
+                    shrunk[smaller.name] = shrunk.get(smaller.name, 0) + 1
+                    if shrunk[smaller.name] <= smaller.max_count:
+                        moves.append((shrunk, f"shrink one {name} to {smaller.name}"))
+                for cand, what in moves:
+                    cand = {n: c for n, c in cand.items() if c}
+                    ck = key(cand)
+                    if not cand or ck in seen:
+                        continue
+                    seen.add(ck)
+                    nxt[ck] = (cand, (*path, what))
+        valid = [(s, p) for s, p in nxt.values() if place_layout(mig, s) is not None]
+        if valid:
+            best, path = min(valid, key=lambda sp: score(sp[0]))
+            placement = place_layout(mig, best)
+            assert placement is not None
+            return Alternative(dict(sorted(best.items())), placement, path)
+        frontier = nxt
+    return None  # only if no single profile fits on its own: broken profile data
+
+
+# ---- checks with messages ----------------------------------------------------
+
+
+def _equivalent(gpu: GPUProfile, name: str, others: Iterable[GPUProfile]) -> tuple[list[str], str | None]:
+    """Which other GPUs have profile `name`, and this GPU's profile of the same shape.
+
+    Same shape = same compute slices, memory slots and media-engine ownership
+    as on the GPU that has the name; without such a GPU, the compute slices
+    parsed from the name (`3g.…`) and the nearest memory size.
+    """
+    assert gpu.spec.mig is not None
+    mine = gpu.spec.mig.profiles
+    owners: list[str] = []
+    shapes: list[tuple[int, int, bool]] = []
+    for other in sorted(others, key=lambda g: g.name):
+        if other.name == gpu.name or other.spec.mig is None:
+            continue
+        for p in other.spec.mig.profiles:
+            if p.name == name:
+                owners.append(other.name)
+                shapes.append((p.compute_slices, p.memory_slots, is_media_variant(p.name)))
+    for shape in shapes:
+        same = [p for p in mine if (p.compute_slices, p.memory_slots, is_media_variant(p.name)) == shape]
+        if same:
+            return owners, same[0].name
+    m = _GENERIC_NAME.match(name)
+    if m:
+        g, gb = int(m["g"]), int(m["gb"])
+        media = is_media_variant(name)
+        same = [p for p in mine if p.compute_slices == g and is_media_variant(p.name) == media]
+        if same:
+            return owners, min(same, key=lambda p: (abs(p.memory_gi_b - gb), p.name)).name
+    return owners, None
+
+
+def _unknown_profile(gpu: GPUProfile, name: str, others: Iterable[GPUProfile]) -> LayoutProblem:
+    assert gpu.spec.mig is not None
+    names = [p.name for p in gpu.spec.mig.profiles]
+    owners, same = _equivalent(gpu, name, others)
+    parts = []
+    if owners:
+        parts.append(f"{name} is a profile of {'/'.join(owners)}")
+    if same is not None:
+        m = _GENERIC_NAME.match(same)
+        shape = f"the {m['g']}-slice profile" if m else "the matching profile"
+        parts.append(f"on {gpu.name} {shape} is {same}")
+    else:
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+        if close:
+            parts.append(f"did you mean {close[0]!r}?")
+    hint = "; ".join(parts)
+    hint = (hint + " — " if hint else "") + f"{gpu.name} profiles: {', '.join(names)}"
+    return LayoutProblem("unknown-profile", f"unknown MIG profile {name!r} for {gpu.name}", hint)
+
+
+def balanced_layout(mig: MigSpec) -> dict[str, int]:
+    """mig-parted's `all-balanced` formula: 2×1g + 1×2g (+ 1×3g on 7-slice GPUs), base profiles."""
+    plain = [p for p in mig.profiles if "+" not in p.name and "-" not in p.name]
+
+    def smallest(g: int) -> str | None:
+        cands = sorted((p for p in plain if p.compute_slices == g), key=_size_key)
+        return cands[0].name if cands else None
+
+    want = {smallest(1): 2, smallest(2): 1}
+    if mig.compute_slices >= 7:
+        want[smallest(3)] = 1
+    layout = {n: c for n, c in want.items() if n is not None}
+    return layout if place_layout(mig, layout) is not None else {}
+
+
+def _alternative_hint(gpu: GPUProfile, layout: Mapping[str, int]) -> str | None:
+    mig = gpu.spec.mig
+    assert mig is not None
+    alt = closest_valid_layout(mig, layout)
+    if alt is None:
+        return None
+    used = alt.placement.compute_slices
+    return (
+        f"closest valid layout: {format_layout(alt.layout, mig)} ({'; '.join(_summarise(alt.edits))}; "
+        f"uses {used} of {mig.compute_slices} compute slices)"
+    )
+
+
+def _summarise(edits: Iterable[str]) -> list[str]:
+    """`drop one 2g.20gb` twice → `drop 2×2g.20gb`, in first-seen order."""
+    seen: dict[str, int] = {}
+    for e in edits:
+        seen[e] = seen.get(e, 0) + 1
+    out = []
+    for e, n in seen.items():
+        out.append(e if n == 1 else re.sub(r"\bone (\S+)", rf"{n}×\1", e, count=1))
+    return out
+
+
+def _why_unplaceable(mig: MigSpec, counts: Mapping[str, int]) -> str:
+    profiles = _by_name(mig)
+    compute = sum(profiles[n].compute_slices * c for n, c in counts.items())
+    slots = sum(profiles[n].memory_slots * c for n, c in counts.items())
+    if compute > mig.compute_slices:
+        return f"it needs {compute} compute slices, the GPU has {mig.compute_slices}"
+    if slots > mig.memory_slots:
+        return f"it needs {slots} memory slots, the GPU has {mig.memory_slots}"
+    starts = ", ".join(
+        f"{n} at {'/'.join(map(str, profiles[n].placements))}" for n in sorted(counts, key=lambda n: _size_key(profiles[n]), reverse=True)
+    )
+    return f"no arrangement of the allowed start slots avoids overlap ({starts})"
+
+
+def check_layout(
+    gpu: GPUProfile,
+    layout: Mapping[str, int],
+    *,
+    known_gpus: Iterable[GPUProfile] = (),
+) -> list[LayoutProblem]:
+    """Everything wrong with a per-GPU MIG layout on `gpu`; [] when mig-parted can apply it.
+
+    `known_gpus` (e.g. `store.gpus.values()`) lets an unknown-name hint say
+    which GPU the name belongs to. Name, count and media-engine problems are
+    reported first; the geometric check runs only when those pass, so one
+    mistake gives one problem. Hints carry a valid alternative
+    (`closest_valid_layout`).
+    """
+    mig = gpu.spec.mig
+    if mig is None:
+        capable = sorted(g.name for g in known_gpus if g.spec.mig is not None)
+        hint = "share it with time-slicing or MPS instead, or pick a MIG-capable GPU"
+        if capable:
+            hint += f" ({', '.join(capable)})"
+        return [LayoutProblem("no-mig", f"{gpu.name} ({gpu.spec.display_name}) does not support MIG", hint)]
+
+    others = list(known_gpus)
+    problems = [_unknown_profile(gpu, n, others) for n in layout if n not in _by_name(mig)]
+    problems += [
+        LayoutProblem("negative-count", f"MIG profile {n} has a negative count ({c})", "counts are instances per GPU, 0 or more")
+        for n, c in layout.items()
+        if c < 0
+    ]
+    if problems:
+        return problems
+    counts = _counts(layout)
+    if not counts:
+        example = balanced_layout(mig)
+        hint = "list at least one profile with a count of 1 or more"
+        if example:
+            hint += f", e.g. {format_layout(example, mig)} (mig-parted's all-balanced)"
+        return [LayoutProblem("empty-layout", f"the MIG layout for {gpu.name} has no instances", hint)]
+
+    profiles = _by_name(mig)
+    alt = _alternative_hint(gpu, counts)
+    for n in sorted(counts):
+        cap = profiles[n].max_count
+        if counts[n] > cap:
+            problems.append(
+                LayoutProblem(
+                    "over-max",
+                    f"{counts[n]}×{n} exceeds the per-GPU maximum of {cap} on {gpu.name}",
+                    alt or f"at most {cap}×{n} fit on one GPU",
+                )
+            )
+    media = {n: c for n, c in counts.items() if is_media_variant(n)}
+    # 2×1g.10gb+me is already an over-max problem; this one is for two different +me profiles
+    if sum(min(c, profiles[n].max_count) for n, c in media.items()) > 1:
+        problems.append(
+            LayoutProblem(
+                "media-engines",
+                f"{format_layout(media, mig)}: only one +me instance per GPU can own the media engines",
+                alt or "keep one +me instance and use the plain profile for the rest",
+            )
+        )
+    if problems:
+        return problems
+    if place_layout(mig, counts) is None:
+        problems.append(
+            LayoutProblem(
+                "unplaceable",
+                f"{format_layout(counts, mig)} cannot be placed on one {gpu.name}: {_why_unplaceable(mig, counts)}",
+                alt,
+            )
+        )
+    return problems
+
+
+# ---- what the node advertises ------------------------------------------------
+
+
+def check_strategy(layout: Mapping[str, int], strategy: Strategy) -> list[LayoutProblem]:
+    """The single strategy needs one identical profile on every GPU (else GFD reports MIG-INVALID)."""
+    if strategy not in ("single", "mixed"):
+        raise ValueError(f"unknown MIG strategy {strategy!r} (single or mixed)")
+    if strategy == "mixed":
+        return []
+    kinds = sorted(_counts(layout))
+    if len(kinds) == 1:
+        return []
+    if not kinds:
+        return [
+            LayoutProblem(
+                "strategy",
+                "under the single strategy a MIG-enabled GPU without instances advertises nothing (product MIG-INVALID)",
+                "give the layout one profile, or turn MIG off for this pool",
+            )
+        ]
+    return [
+        LayoutProblem(
+            "strategy",
+            "under the single strategy every GPU of a node must carry one identical profile; "
+            f"got {' and '.join(kinds)} — use mixed",
+            "set the ClusterPolicy mig.strategy to mixed, or keep one profile per pool",
+        )
+    ]
+
+
+def mig_resource_name(profile: str) -> str:
+    """Mixed-strategy extended resource: `nvidia.com/mig-<profile>` with `+` written as `.`."""
+    return MIG_RESOURCE_PREFIX + profile.replace("+", ".")
+
+
+def resource_names(layout: Mapping[str, int], strategy: Strategy) -> dict[str, int]:
+    """Extended resources one GPU with this layout advertises (facts §2).
+
+    mixed → one `nvidia.com/mig-<profile>` per profile; single → `nvidia.com/gpu`
+    counting every instance. Raises LayoutError when single gets several profiles.
+    """
+    problems = check_strategy(layout, strategy)
+    if problems:
+        raise LayoutError(problems[0])
+    counts = _counts(layout)
+    if strategy == "single":
+        return {GPU_RESOURCE: sum(counts.values())}
+    return {mig_resource_name(n): counts[n] for n in sorted(counts)}
+
+
+def mig_product_label(gpu_product: str, profile: str) -> str:
+    """GFD `nvidia.com/gpu.product` of a MIG device (single) or `mig-<p>.product` (mixed)."""
+    return f"{gpu_product}-MIG-{profile.replace('+', '.')}"
+
+
+# ---- mig-parted config -------------------------------------------------------
+
+
+def mig_parted_config_name(pool: str) -> str:
+    """`llmkube-<pool>`: the `nvidia.com/mig.config` value selecting a pool's layout.
+
+    The prefix keeps it apart from mig-parted's own `all-*` names. A label
+    value holds at most 63 characters, so a longer name is cut and ends in 8
+    hex digits of its SHA-256 — stable, and still unique per pool.
+    """
+    name = CONFIG_NAME_PREFIX + pool
+    if len(name) > _LABEL_VALUE_MAX:
+        digest = hashlib.sha256(pool.encode()).hexdigest()[:8]
+        name = name[: _LABEL_VALUE_MAX - 9].rstrip("-._") + "-" + digest
+    if not _LABEL_VALUE.match(name):
+        raise ValueError(f"pool name {pool!r} does not make a valid label value ({name!r})")
+    return name
+
+
+def mig_parted_config(configs: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
+    """The mig-parted `version: v1` document: config name → per-GPU layout, all devices.
+
+    Always includes `all-disabled` (MIG off) so a node can be reset by label.
+    Config names are sorted and profiles within a layout too, so the output is
+    byte-stable; zero counts are dropped (an empty layout = MIG on, no instances).
+    """
+    out: dict[str, Any] = {DISABLED_CONFIG: [{"devices": "all", "mig-enabled": False}]}
+    for name in sorted(configs):
+        if name == DISABLED_CONFIG:
+            raise ValueError(f"config name {DISABLED_CONFIG!r} is reserved for MIG off")
+        if len(name) > _LABEL_VALUE_MAX or not _LABEL_VALUE.match(name):
+            raise ValueError(f"config name {name!r} is not a valid label value")
+        counts = _counts(configs[name])
+        if any(c < 0 for c in counts.values()):
+            raise ValueError(f"config {name!r} has a negative count")
+        out[name] = [
+            {
+                "devices": "all",
+                "mig-enabled": True,
+                "mig-devices": {p: counts[p] for p in sorted(counts)},
+            }
+        ]
+    return {"version": "v1", "mig-configs": out}

@@ -1,0 +1,107 @@
+"""Derived values of a TrainingJob: GPUs per pod, torchrun, gang, /dev/shm."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmkube.plan.context import PlanContext
+from llmkube.plan.training import plan_training_job, shm_size, torchrun_command
+from llmkube.profiles import ProfileStore
+from llmkube.specs.parse import parse_specs
+from llmkube.yamlio import parse_documents
+
+BASE = """\
+apiVersion: llmkube.dev/v1alpha1
+kind: TrainingJob
+metadata: {name: job, namespace: team}
+spec:
+  image: img:1
+  script: train.py
+"""
+
+
+@pytest.fixture(scope="module")
+def ctx() -> PlanContext:
+    return PlanContext(profiles=ProfileStore.load())
+
+
+def plan(ctx: PlanContext, extra: str) -> dict:
+    (loaded,) = parse_specs(parse_documents(BASE + extra, "job.yaml"))
+    return plan_training_job(loaded.spec, ctx)
+
+
+@pytest.mark.parametrize(("gpu", "per_node"), [("h100-80gb", 8), ("l4", None)])
+def test_gpus_per_pod_default_to_the_profile(ctx, gpu, per_node):
+    p = plan(ctx, f"  gpu: {gpu}\n")
+    expected = ctx.profiles.gpu(gpu).spec.gpus_per_node
+    assert p["gpus_per_pod"] == expected
+    assert p["pod"]["resources"]["limits"]["nvidia.com/gpu"] == expected
+    assert f"--nproc_per_node={expected}" in p["pod"]["command"]
+    if per_node is not None:
+        assert expected == per_node
+
+
+def test_explicit_gpus_per_node_wins(ctx):
+    p = plan(ctx, "  gpu: h100-80gb\n  gpusPerNode: 4\n")
+    assert p["pod"]["command"][:2] == ["torchrun", "--nproc_per_node=4"]
+    assert p["nproc_per_node"] == 4
+
+
+def test_volcano_gets_an_explicit_rendezvous_and_a_gang(ctx):
+    p = plan(ctx, "  gpu: h100-80gb\n  nodes: 8\n  framework: volcano\n")
+    cmd = p["pod"]["command"]
+    assert "--nnodes=8" in cmd
+    assert "--rdzv_endpoint=job-worker-0.job:29500" in cmd
+    assert p["min_available"] == 8
+    assert p["scheduler"] == "volcano"
+
+
+def test_volcano_without_gang_needs_only_one_pod(ctx):
+    p = plan(ctx, "  gpu: h100-80gb\n  nodes: 8\n  framework: volcano\n  gang: false\n")
+    assert p["min_available"] == 1
+
+
+def test_elastic_range(ctx):
+    p = plan(ctx, "  gpu: h100-80gb\n  nodes: {min: 2, max: 4}\n  queue: q\n")
+    assert (p["min_nodes"], p["max_nodes"], p["elastic"]) == (2, 4, True)
+    assert p["labels"]["kueue.x-k8s.io/queue-name"] == "q"
+
+
+def test_kueue_topology_uses_the_podset_annotation_others_use_affinity(ctx):
+    p = plan(ctx, "  gpu: h100-80gb\n  queue: q\n  topology: {prefer: example.com/rack}\n")
+    assert p["pod"]["annotations"] == {"kueue.x-k8s.io/podset-preferred-topology": "example.com/rack"}
+    assert p["pod"]["affinity"] is None
+    p = plan(ctx, "  gpu: h100-80gb\n  framework: volcano\n  topology: {require: example.com/rack}\n")
+    term = p["pod"]["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    assert term["topologyKey"] == "example.com/rack"
+
+
+def test_token_comes_from_a_secret_and_infiniband_toggles_nccl(ctx):
+    p = plan(ctx, "  gpu: l4\n  network: {infiniband: true}\n  huggingFace: {tokenSecret: {name: hf}}\n")
+    env = {e["name"]: e for e in p["pod"]["env"]}
+    assert env["NCCL_IB_DISABLE"]["value"] == "0"
+    assert env["HF_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "hf", "key": "token"}}
+    assert "value" not in env["HF_TOKEN"]
+
+
+@pytest.mark.parametrize(("gpus", "explicit", "expected"), [(1, None, None), (2, None, "16Gi"), (8, None, "64Gi"), (16, None, "64Gi"), (1, "1Gi", "1Gi")])
+def test_shm_size(gpus, explicit, expected):
+    assert shm_size(gpus, explicit) == expected
+
+
+def test_torchrun_command_keeps_user_args_after_the_script():
+    assert torchrun_command("t.py", ["--lr", "1e-4"], 2, None) == ["torchrun", "--nproc_per_node=2", "t.py", "--lr", "1e-4"]
+
+
+def test_unknown_gpu_profile_is_a_plan_error_with_a_suggestion(ctx):
+    from llmkube.plan.context import PlanError
+
+    with pytest.raises(PlanError) as exc:
+        plan(ctx, "  gpu: h100-80g\n")
+    assert exc.value.path == ("spec", "gpu")
+    assert "h100-80gb" in exc.value.hint
+
+
+def test_model_found_by_hugging_face_id(ctx):
+    p = plan(ctx, "  gpu: h100-80gb\n  model: meta-llama/Llama-3.1-70B-Instruct\n")
+    assert p["model"] == "llama-3.1-70b"

@@ -1,0 +1,232 @@
+"""End to end through the real CLI entry point: render, output files, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from tests.conftest import EXAMPLES, REPO, SHARED_CRDS
+
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
+
+
+def llmkube(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "llmkube", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        env={**os.environ},
+        timeout=120,
+    )
+
+
+def load_all(text: str) -> list[dict]:
+    return [d for d in YAML(typ="safe").load_all(text) if d is not None]
+
+
+def test_version_and_help():
+    out = llmkube("--version")
+    assert out.returncode == 0 and out.stdout.startswith("llmkube 0.")
+    out = llmkube("--help")
+    assert out.returncode == 0
+    for command in ("render", "validate", "crds"):
+        assert command in out.stdout
+
+
+@pytest.mark.parametrize("example", EXAMPLE_FILES, ids=lambda p: p.name)
+def test_every_example_renders_and_passes_the_upstream_crds(example):
+    out = llmkube("render", str(example), "--crds", str(SHARED_CRDS))
+    assert out.returncode == 0, out.stderr
+    docs = load_all(out.stdout)
+    assert docs, "an example must produce objects"
+    # Render already checked them; check again through `validate` on the output,
+    # as a user would on a GitOps repo, with no llmkube specs involved.
+    check = llmkube("validate", "-", "--crds", str(SHARED_CRDS), stdin=out.stdout)
+    assert check.returncode == 0, check.stdout + check.stderr
+    noun = "object" if len(docs) == 1 else "objects"
+    assert f"{len(docs)} {noun} checked: 0 errors" in check.stdout
+
+
+def test_render_is_byte_identical_across_runs():
+    first = llmkube("render", str(EXAMPLES), "--crds", str(SHARED_CRDS))
+    second = llmkube("render", str(EXAMPLES), "--crds", str(SHARED_CRDS))
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+
+
+def test_kueue_v1beta1_uses_cohort_and_passes_the_crds():
+    example = EXAMPLES / "01-h100-fleet-and-team-quota.yaml"
+    out = llmkube("render", str(example), "--kueue-api", "v1beta1", "--crds", str(SHARED_CRDS))
+    assert out.returncode == 0, out.stderr
+    (cq,) = [d for d in load_all(out.stdout) if d["kind"] == "ClusterQueue"]
+    assert cq["apiVersion"] == "kueue.x-k8s.io/v1beta1"
+    assert cq["spec"]["cohort"] == "llm-org" and "cohortName" not in cq["spec"]
+
+
+def test_textbook_quota_values():
+    out = llmkube("render", str(EXAMPLES / "01-h100-fleet-and-team-quota.yaml"))
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in load_all(out.stdout)}
+    flavor = docs[("ResourceFlavor", "h100-pool")]
+    assert flavor["spec"]["nodeLabels"] == {
+        "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3",
+        "topology.kubernetes.io/zone": "us-central1-a",
+    }
+    assert flavor["spec"]["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    cq = docs[("ClusterQueue", "gpu-training-queue")]["spec"]
+    assert cq["cohortName"] == "llm-org"
+    (group,) = cq["resourceGroups"]
+    assert group["coveredResources"] == ["cpu", "memory", "nvidia.com/gpu"]
+    gpu = group["flavors"][0]["resources"][2]
+    assert gpu == {"name": "nvidia.com/gpu", "nominalQuota": 128, "borrowingLimit": 32, "lendingLimit": 64}
+    assert cq["preemption"] == {"reclaimWithinCohort": "Any", "withinClusterQueue": "LowerPriority"}
+    lq = docs[("LocalQueue", "training-queue")]
+    assert lq["metadata"]["namespace"] == "llm-team-alpha" and lq["spec"]["clusterQueue"] == "gpu-training-queue"
+
+
+def test_textbook_volcano_job_values():
+    out = llmkube("render", str(EXAMPLES / "02-llama-70b-pretraining-volcano.yaml"))
+    (job,) = load_all(out.stdout)
+    spec = job["spec"]
+    assert (spec["schedulerName"], spec["minAvailable"], spec["tasks"][0]["replicas"]) == ("volcano", 8, 8)
+    assert {"event": "PodEvicted", "action": "RestartJob"} in spec["policies"]
+    assert {"event": "TaskCompleted", "action": "CompleteJob"} in spec["policies"]
+    assert set(spec["plugins"]) >= {"svc", "ssh"}
+    pod = spec["tasks"][0]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 8
+    assert "--nproc_per_node=8" in container["command"]
+    assert {"name": "NCCL_IB_DISABLE", "value": "0"} in container["env"]
+    affinity = pod["affinity"]["podAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+    assert affinity["podAffinityTerm"]["topologyKey"] == "topology.kubernetes.io/rack"
+    shm = next(v for v in pod["volumes"] if v["name"] == "dshm")
+    assert shm["emptyDir"]["medium"] == "Memory"
+
+
+def test_textbook_elastic_pytorchjob_values():
+    out = llmkube("render", str(EXAMPLES / "03-llama-8b-finetune-elastic.yaml"))
+    (job,) = load_all(out.stdout)
+    assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "training-queue"
+    elastic = job["spec"]["elasticPolicy"]
+    assert (elastic["minReplicas"], elastic["maxReplicas"], elastic["maxRestarts"]) == (2, 4, 3)
+    worker = job["spec"]["pytorchReplicaSpecs"]["Worker"]
+    assert "Master" not in job["spec"]["pytorchReplicaSpecs"]
+    (container,) = worker["template"]["spec"]["containers"]
+    assert container["name"] == "pytorch"
+    assert container["command"][:2] == ["torchrun", "--nproc_per_node=8"]
+    assert "--lora_r=16" in container["command"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["checkpoints"] == "/shared" and mounts["dshm"] == "/dev/shm"
+
+
+def test_values_cannot_inject_structure(tmp_path):
+    spec = tmp_path / "job.yaml"
+    evil = 'x: y\nkind: Secret\n---\napiVersion: v1 {{ 7*7 }} "quoted"'
+    spec.write_text(
+        "apiVersion: llmkube.dev/v1alpha1\nkind: TrainingJob\nmetadata: {name: job, namespace: ns}\n"
+        f'spec:\n  image: img:1\n  script: {json.dumps(evil)}\n  gpu: l4\n  env: {{NOTE: "a: b"}}\n'
+    )
+    out = llmkube("render", str(spec))
+    assert out.returncode == 0, out.stderr
+    (job,) = load_all(out.stdout)
+    container = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]
+    assert container["command"][-1] == 'x: y\nkind: Secret\n---\napiVersion: v1 {{ 7*7 }} "quoted"'
+    assert {"name": "NOTE", "value": "a: b"} in container["env"]
+
+
+def test_output_dir_one_file_per_object(tmp_path):
+    out_dir = tmp_path / "out"
+    out = llmkube("render", str(EXAMPLES / "01-h100-fleet-and-team-quota.yaml"), "--output-dir", str(out_dir))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ""
+    names = sorted(p.name for p in out_dir.iterdir())
+    assert names == [
+        "clusterqueue_gpu-training-queue.yaml",
+        "cohort_llm-org.yaml",
+        "localqueue_llm-team-alpha_training-queue.yaml",
+        "resourceflavor_h100-pool.yaml",
+        "workloadpriorityclass_training-high.yaml",
+        "workloadpriorityclass_training-low.yaml",
+    ]
+    (cq,) = load_all((out_dir / "clusterqueue_gpu-training-queue.yaml").read_text())
+    assert cq["kind"] == "ClusterQueue"
+
+
+def test_json_format_is_a_kubectl_list():
+    out = llmkube("render", str(EXAMPLES / "02-llama-70b-pretraining-volcano.yaml"), "--format", "json")
+    data = json.loads(out.stdout)
+    assert data["kind"] == "List" and data["items"][0]["kind"] == "Job"
+
+
+def test_a_bad_spec_exits_2_with_the_line_and_writes_nothing(tmp_path):
+    spec = tmp_path / "job.yaml"
+    spec.write_text(
+        "apiVersion: llmkube.dev/v1alpha1\nkind: TrainingJob\nmetadata: {name: job}\n"
+        "spec:\n  image: img:1\n  script: t.py\n  gpu: h100-80gb\n  gpusPerNod: 8\n"
+    )
+    out_dir = tmp_path / "out"
+    out = llmkube("render", str(spec), "--output-dir", str(out_dir))
+    assert out.returncode == 2
+    assert f"{spec}:8:3: unknown field 'gpusPerNod'" in out.stderr
+    assert "did you mean 'gpusPerNode'?" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not out_dir.exists()
+
+
+def test_unknown_profile_exits_2_with_a_suggestion(tmp_path):
+    spec = tmp_path / "job.yaml"
+    spec.write_text(
+        "apiVersion: llmkube.dev/v1alpha1\nkind: TrainingJob\nmetadata: {name: job}\n"
+        "spec:\n  image: img:1\n  script: t.py\n  gpu: h100\n"
+    )
+    out = llmkube("render", str(spec))
+    assert out.returncode == 2
+    assert f"{spec}:7:3: unknown GPU profile 'h100'" in out.stderr
+    assert "did you mean" in out.stderr
+
+
+def test_yaml_syntax_error_exits_2(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("apiVersion: llmkube.dev/v1alpha1\nkind: Fleet\nspec: [\n")
+    out = llmkube("render", str(spec))
+    assert out.returncode == 2
+    assert f"{spec}:4:1: YAML syntax error" in out.stderr
+
+
+def test_missing_file_and_bad_option_exit_2(tmp_path):
+    assert llmkube("render", str(tmp_path / "nope.yaml")).returncode == 2
+    assert llmkube("render", str(EXAMPLES), "--format", "toml").returncode == 2
+
+
+def test_user_profiles_and_template_overrides(tmp_path):
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    h100 = (REPO / "profiles" / "gpus" / "h100-80gb.yaml").read_text()
+    (profiles / "my-gpu.yaml").write_text(
+        h100.replace("name: h100-80gb", "name: my-gpu").replace("gpusPerNode: 8", "gpusPerNode: 2")
+    )
+    spec = tmp_path / "job.yaml"
+    spec.write_text(
+        "apiVersion: llmkube.dev/v1alpha1\nkind: TrainingJob\nmetadata: {name: job, namespace: ns}\n"
+        "spec:\n  image: img:1\n  script: t.py\n  gpu: my-gpu\n"
+    )
+    out = llmkube("render", str(spec), "--profiles", str(profiles))
+    assert out.returncode == 0, out.stderr
+    assert "--nproc_per_node=2" in out.stdout
+
+    # An override template that breaks the schema is caught by render's own check.
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    original = (REPO / "templates" / "pytorchjob.yaml.j2").read_text()
+    (templates / "pytorchjob.yaml.j2").write_text(original.replace("  runPolicy:", "  runPolcy:"))
+    out = llmkube("render", str(spec), "--profiles", str(profiles), "--templates", str(templates), "--crds", str(SHARED_CRDS))
+    assert out.returncode == 1
+    assert "runPolcy" in out.stderr and "nothing was written" in out.stderr
+    assert out.stdout == ""
