@@ -27,7 +27,7 @@ DEFAULT_FIELD_MANAGER = "llmkube"
 
 # kubectl's messages when the API server cannot be reached at all
 _UNREACHABLE = re.compile(
-    r"connection refused|no such host|i/o timeout|network is unreachable|no route to host|"
+    r"connection refused|was refused|no such host|i/o timeout|network is unreachable|no route to host|"
     r"Unable to connect to the server|TLS handshake timeout|connection reset by peer|"
     r"dial tcp|server misbehaving",
     re.IGNORECASE,
@@ -202,7 +202,7 @@ class Kubectl:
         """Run `kubectl [--kubeconfig] [--context] ARGS`. Unreachable cluster → InputError."""
         self.check_context()
         result = self._exec([*self._global_args(), *args], input=input, extra_env=extra_env)
-        if not result.ok and _UNREACHABLE.search(result.stderr):
+        if not result.ok and is_unreachable(result.stderr):
             raise InputError(
                 f"cannot reach the Kubernetes API server: {_unreachable_line(result.stderr)}",
                 hint="check the cluster address, --context and your network/VPN",
@@ -346,15 +346,33 @@ class Kubectl:
         return self.run(args, input=doc)
 
 
+def is_unreachable(stderr: str) -> bool:
+    """Did kubectl fail because it could not talk to the API server at all?
+
+    An answer from the server (e.g. a webhook the server could not call: "Error from
+    server (InternalError): ... dial tcp 10.0.0.5:443: connect: connection refused")
+    means the cluster is reachable.
+    """
+    return bool(_UNREACHABLE.search(stderr)) and "Error from server" not in stderr
+
+
 def _unreachable_line(stderr: str) -> str:
-    """The one line that says why: kubectl's own summary when there is one."""
+    """The one line that says why: kubectl's own summary when there is one.
+
+    kubectl prints e.g. "The connection to the server 127.0.0.1:9 was refused - did you
+    specify the right host or port?" or "Unable to connect to the server: dial tcp:
+    lookup x on ...: no such host", after several klog lines repeating the cause.
+    """
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    plain = [line for line in lines if not _KLOG.match(line)]
+    plain = [line.removeprefix("error: ") for line in lines if not _KLOG.match(line)]
+    for line in plain:
+        if line.startswith(("The connection to the server", "Unable to connect to the server")):
+            return line
+    for line in lines:
+        m = re.search(r"(dial tcp[^\"]*)", line)
+        if m:
+            return m.group(1).rstrip()
     for line in plain:
         if _UNREACHABLE.search(line):
-            return line.removeprefix("error: ")
-    for line in lines:
-        m = re.search(r"(dial tcp[^\"]*|Get \"[^\"]+\": [^\"]+)", line)
-        if m:
-            return m.group(1)
+            return line
     return (plain or lines or ["unknown error"])[-1]

@@ -11,13 +11,14 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from llmkube.errors import InputError, SourceMark
 from llmkube.specs.base import DNSSubdomain, PositiveInt, SpecModel
-from llmkube.yamlio import load_paths
+from llmkube.fastyaml import load_plain
+from llmkube.yamlio import expand_paths
 
 BUILTIN_PROFILES = Path(__file__).resolve().parent.parent / "profiles"
 
@@ -123,8 +124,6 @@ class ProfileStore:
     @classmethod
     def load(cls, extra_dirs: Sequence[str | Path] = ()) -> ProfileStore:
         """User dirs first (they override), then the built-ins."""
-        from llmkube.specs.parse import validate_document
-
         store = cls()
         dirs = [Path(d) for d in extra_dirs] + [BUILTIN_PROFILES]
         for d in dirs:
@@ -133,25 +132,38 @@ class ProfileStore:
                     "profile directory not found", mark=SourceMark(str(d)),
                     hint="--profiles takes a directory of GPUProfile/ModelProfile YAML files",
                 )
-        for doc in load_paths([str(d) for d in dirs]):
-            kind = doc.data.get("kind") if hasattr(doc.data, "get") else None
-            if kind == "GPUProfile":
-                gpu = validate_document(doc, GPUProfile)
-                store.gpus.setdefault(gpu.name, gpu)
-            elif kind == "ModelProfile":
-                model = validate_document(doc, ModelProfile)
-                if model.name not in store.models:
-                    store.models[model.name] = model
-                    for hf_id in model.spec.hugging_face_ids:
-                        store._by_hf_id.setdefault(hf_id.lower(), model)
-            else:
-                raise InputError(
-                    f"not a profile: kind {kind!r}",
-                    mark=doc.mark(("kind",)),
-                    field="kind",
-                    hint="profile files hold kind GPUProfile or ModelProfile",
-                )
+        for path in expand_paths([str(d) for d in dirs]):
+            for data in load_plain(Path(path).read_text(encoding="utf-8"), path, what="profile"):
+                store._add(path, data)
         return store
+
+    def _add(self, path: str, data: Any) -> None:
+        kind = data.get("kind") if isinstance(data, dict) else None
+        model_cls = {"GPUProfile": GPUProfile, "ModelProfile": ModelProfile}.get(kind)  # type: ignore[arg-type]
+        if model_cls is None:
+            raise InputError(
+                f"not a profile: kind {kind!r}",
+                mark=SourceMark(path),
+                hint="profile files hold kind GPUProfile or ModelProfile",
+            )
+        try:
+            profile = model_cls.model_validate(data)
+        except ValidationError:
+            # Re-read with line marks only now, to point at the bad line.
+            from llmkube.specs.parse import validate_document
+            from llmkube.yamlio import parse_documents
+
+            name = (data.get("metadata") or {}).get("name")
+            for doc in parse_documents(Path(path).read_text(encoding="utf-8"), path):
+                if (doc.data.get("metadata") or {}).get("name") == name:
+                    validate_document(doc, model_cls)
+            raise
+        if isinstance(profile, GPUProfile):
+            self.gpus.setdefault(profile.name, profile)
+        elif profile.name not in self.models:
+            self.models[profile.name] = profile
+            for hf_id in profile.spec.hugging_face_ids:
+                self._by_hf_id.setdefault(hf_id.lower(), profile)
 
     def gpu(self, name: str) -> GPUProfile | None:
         return self.gpus.get(name)

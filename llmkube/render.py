@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
-
 from llmkube.errors import InputError, SourceMark
+from llmkube.fastyaml import load_plain
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -51,7 +49,6 @@ class Renderer:
             autoescape=False,
         )
         self.env.filters["block"] = _block
-        self._yaml = YAML(typ="safe")
 
     def render(self, template: str, values: dict[str, Any]) -> list[dict[str, Any]]:
         """Render one template into the objects it describes."""
@@ -67,14 +64,11 @@ class Renderer:
         except jinja2.UndefinedError as exc:
             raise InputError(f"template {template!r}: {exc.message}", hint="the template uses a value llmkube does not provide") from None
         try:
-            docs = list(self._yaml.load_all(text))
-        except MarkedYAMLError as exc:
-            mark = exc.problem_mark
-            raise InputError(
-                f"template {template!r} rendered invalid YAML: {exc.problem}",
-                mark=SourceMark(f"{template} (rendered)", mark.line + 1, mark.column + 1) if mark else None,
-                hint="check the template's indentation around this line",
-            ) from None
+            docs = load_plain(text, f"{template} (rendered)", what="rendered template")
+        except InputError as exc:
+            exc.message = f"template {template!r} rendered invalid YAML: {exc.message}"
+            exc.hint = "check the template's indentation around this line"
+            raise
         out = []
         for doc in docs:
             pruned = drop_nulls(doc)

@@ -371,6 +371,22 @@ def test_label_nodes_by_selector(server):
     assert "x" not in server.get("node", "gpu-a-1")["metadata"]["labels"]
 
 
+def test_strategic_merge_and_json_patch(server):
+    r = server.kubectl("patch", "node", "gpu-b-1", "-p", json.dumps({"metadata": {"labels": {"smp": "1"}}}))
+    assert r.returncode == 0, r.stderr
+    assert server.requests[-1].content_type == "application/strategic-merge-patch+json"
+    assert server.get("node", "gpu-b-1")["metadata"]["labels"]["smp"] == "1"
+    ops = [{"op": "replace", "path": "/metadata/labels/smp", "value": "2"}]
+    r = server.kubectl("patch", "node", "gpu-b-1", "--type=json", "-p", json.dumps(ops))
+    assert r.returncode == 0, r.stderr
+    assert server.get("node", "gpu-b-1")["metadata"]["labels"]["smp"] == "2"
+    # custom resources do not take strategic merge patches, like on a real server
+    assert apply(server, cq("smp")).returncode == 0
+    r = server.kubectl("patch", "cq", "smp", "-p", json.dumps({"spec": {"cohortName": "x"}}))
+    assert r.returncode == 1
+    assert "UnsupportedMediaType" in r.stderr or "unknown format" in r.stderr
+
+
 def test_legacy_prune_is_refused_by_kubectl_with_server_side(server):
     r = apply(server, cm("p", {"a": "1"}), "--prune", "-l", "app=x", "--prune-allowlist=core/v1/ConfigMap")
     assert r.returncode == 1

@@ -16,6 +16,7 @@ Everything here is pure: no I/O, no profile loading. Callers pass the
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
@@ -235,19 +236,67 @@ def _next_smaller(mig: MigSpec, p: MigProfile) -> list[MigProfile]:
     return out
 
 
+def _shape(mig: MigSpec) -> tuple[Any, ...]:
+    """Everything about a MigSpec that validity depends on, hashable (the cache key)."""
+    return (
+        mig.compute_slices,
+        mig.memory_slots,
+        tuple(
+            (p.name, p.memory_slots, p.compute_slices, p.max_count, tuple(p.placements))
+            for p in sorted(mig.profiles, key=lambda p: p.name)
+        ),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _valid_layouts(shape: tuple[Any, ...]) -> tuple[tuple[tuple[str, int], ...], ...]:
+    compute_total, slots_total, rows = shape
+    mig = MigSpec.model_validate(
+        {
+            "computeSlices": compute_total,
+            "memorySlots": slots_total,
+            "profiles": [
+                {"name": n, "memorySlots": s, "computeSlices": c, "memoryGiB": 1, "maxCount": m, "placements": list(pl)}
+                for n, s, c, m, pl in rows
+            ],
+        }
+    )
+    found: list[tuple[tuple[str, int], ...]] = []
+
+    def walk(i: int, chosen: dict[str, int], compute: int, slots: int) -> None:
+        if i == len(rows):
+            if chosen and place_layout(mig, chosen) is not None:
+                found.append(tuple(sorted(chosen.items())))
+            return
+        name, s, c, m, _ = rows[i]
+        for n in range(m + 1):
+            if compute + n * c > compute_total or slots + n * s > slots_total:
+                break
+            if n and is_media_variant(name) and any(is_media_variant(k) for k in chosen):
+                break
+            walk(i + 1, {**chosen, name: n} if n else chosen, compute + n * c, slots + n * s)
+
+    walk(0, {}, 0, 0)
+    return tuple(found)
+
+
+def valid_layouts(mig: MigSpec) -> list[dict[str, int]]:
+    """Every non-empty per-GPU layout `place_layout` accepts (a few hundred on 7-slice GPUs)."""
+    return [dict(t) for t in _valid_layouts(_shape(mig))]
+
+
 def closest_valid_layout(mig: MigSpec, layout: Mapping[str, int]) -> Alternative | None:
     """The valid layout nearest to `layout`, for a hint; None if `layout` is already valid.
 
-    Rule: counts that could not fit even by compute slices alone are first
-    cut to what could. Then a breadth-first search over single edits — drop one
-    instance, or shrink one instance to the next smaller profile (4g→3g→2g→
-    double-memory 1g→1g; a `+me` instance may also become its plain twin) —
-    stops at the fewest edits that give a placeable, non-empty layout. Among
-    those it picks, in order: most compute slices used; most instances kept
-    (each is usually a workload); the largest instances kept (sizes compared
-    largest first); most memory; then profile names, for determinism.
-    E.g. H100 4g+2g+2g → 4g.40gb + 2g.20gb + 1g.20gb (one shrink, 7 slices,
-    the 4g kept).
+    Rule: the candidates are the valid layouts that keep a sub-multiset of the
+    requested instances (drop any), optionally after replacing *one* instance
+    by the next smaller profile (4g→3g→2g→double-memory 1g→1g, within the
+    same media-engine family; a `+me` instance may instead become its plain
+    twin). Among them, in order: most compute slices used; most instances kept
+    (each is usually a workload); no shrink over a shrink; the largest
+    instances kept (sizes compared largest first); most memory; then names,
+    for determinism. E.g. H100 4g+2g+2g → 4g.40gb + 2g.20gb + 1g.20gb (7
+    slices, the 4g kept), 4g+4g → 4g+3g, 7g+1g → 7g.
     """
     profiles = _by_name(mig)
     counts = _counts(layout)
@@ -257,70 +306,48 @@ def closest_valid_layout(mig: MigSpec, layout: Mapping[str, int]) -> Alternative
     if not counts or place_layout(mig, counts) is not None:
         return None
 
-    edits: list[str] = []
+    # the request itself, then each one-shrink variant, with the edit that made it
+    sources: list[tuple[dict[str, int], str | None]] = [(counts, None)]
     for name in sorted(counts):
-        # more instances than fit by compute alone can never be kept: cut them up front
-        # (this also bounds the search for absurd counts)
-        cap = max(1, mig.compute_slices // profiles[name].compute_slices)
-        if counts[name] > cap:
-            edits.append(f"cut {name} from {counts[name]} to {cap}")
-            counts[name] = cap
+        for smaller in _next_smaller(mig, profiles[name]):
+            shrunk = dict(counts)
+            shrunk[name] -= 1
+            shrunk[smaller.name] = shrunk.get(smaller.name, 0) + 1
+            sources.append((shrunk, f"shrink one {name} to {smaller.name}"))
 
-    def key(state: dict[str, int]) -> tuple[tuple[str, int], ...]:
-        return tuple(sorted((n, c) for n, c in state.items() if c))
-
-    def score(state: dict[str, int]) -> tuple[Any, ...]:
+    def score(cand: dict[str, int], shrink: str | None) -> tuple[Any, ...]:
         sizes = sorted(
-            ((profiles[n].compute_slices, profiles[n].memory_slots) for n, c in state.items() for _ in range(c)),
+            ((profiles[n].compute_slices, profiles[n].memory_slots) for n, c in cand.items() for _ in range(c)),
             reverse=True,
         )
         return (
-            -sum(profiles[n].compute_slices * c for n, c in state.items()),
-            -sum(state.values()),
+            -sum(profiles[n].compute_slices * c for n, c in cand.items()),
+            -sum(cand.values()),
+            shrink is not None,
             [(-a, -b) for a, b in sizes],
-            -sum(profiles[n].memory_gi_b * c for n, c in state.items()),
-            key(state),
+            -sum(profiles[n].memory_gi_b * c for n, c in cand.items()),
+            sorted(cand.items()),
+            shrink or "",
         )
 
-    start = {n: c for n, c in counts.items() if c}
-    placement = place_layout(mig, start)
-    if placement is not None:
-        return Alternative(dict(sorted(start.items())), placement, tuple(edits))
-
-    smaller_of = {name: _next_smaller(mig, profiles[name]) for name in profiles}
-    frontier: dict[tuple[tuple[str, int], ...], tuple[dict[str, int], tuple[str, ...]]] = {
-        key(start): (start, tuple(edits))
-    }
-    seen = set(frontier)
-    while frontier:
-        nxt: dict[tuple[tuple[str, int], ...], tuple[dict[str, int], tuple[str, ...]]] = {}
-        for k in sorted(frontier):
-            state, path = frontier[k]
-            for name in sorted(state):
-                moves: list[tuple[dict[str, int], str]] = []
-                dropped = dict(state)
-                dropped[name] -= 1
-                moves.append((dropped, f"drop one {name}"))
-                for smaller in smaller_of[name]:
-                    shrunk = dict(dropped)
-                    shrunk[smaller.name] = shrunk.get(smaller.name, 0) + 1
-                    if shrunk[smaller.name] <= smaller.max_count:
-                        moves.append((shrunk, f"shrink one {name} to {smaller.name}"))
-                for cand, what in moves:
-                    cand = {n: c for n, c in cand.items() if c}
-                    ck = key(cand)
-                    if not cand or ck in seen:
-                        continue
-                    seen.add(ck)
-                    nxt[ck] = (cand, (*path, what))
-        valid = [(s, p) for s, p in nxt.values() if place_layout(mig, s) is not None]
-        if valid:
-            best, path = min(valid, key=lambda sp: score(sp[0]))
-            placement = place_layout(mig, best)
-            assert placement is not None
-            return Alternative(dict(sorted(best.items())), placement, path)
-        frontier = nxt
-    return None  # only if no single profile fits on its own: broken profile data
+    best: tuple[tuple[Any, ...], dict[str, int], dict[str, int], str | None] | None = None
+    for cand in valid_layouts(mig):
+        for source, shrink in sources:
+            if all(c <= source.get(n, 0) for n, c in cand.items()):
+                key = score(cand, shrink)
+                if best is None or key < best[0]:
+                    best = (key, cand, source, shrink)
+    if best is None:
+        return None  # only if no single profile fits on its own: broken profile data
+    _, cand, source, shrink = best
+    edits = [shrink] if shrink else []
+    for n in sorted(source, key=lambda n: _size_key(profiles[n]), reverse=True):
+        gone = source[n] - cand.get(n, 0)
+        if gone:
+            edits.append(f"drop {'one ' if gone == 1 else f'{gone}×'}{n}")
+    placement = place_layout(mig, cand)
+    assert placement is not None
+    return Alternative(dict(sorted(cand.items())), placement, tuple(edits))
 
 
 # ---- checks with messages ----------------------------------------------------
@@ -401,20 +428,9 @@ def _alternative_hint(gpu: GPUProfile, layout: Mapping[str, int]) -> str | None:
         return None
     used = alt.placement.compute_slices
     return (
-        f"closest valid layout: {format_layout(alt.layout, mig)} ({'; '.join(_summarise(alt.edits))}; "
+        f"closest valid layout: {format_layout(alt.layout, mig)} ({'; '.join(alt.edits)}; "
         f"uses {used} of {mig.compute_slices} compute slices)"
     )
-
-
-def _summarise(edits: Iterable[str]) -> list[str]:
-    """`drop one 2g.20gb` twice → `drop 2×2g.20gb`, in first-seen order."""
-    seen: dict[str, int] = {}
-    for e in edits:
-        seen[e] = seen.get(e, 0) + 1
-    out = []
-    for e, n in seen.items():
-        out.append(e if n == 1 else re.sub(r"\bone (\S+)", rf"{n}×\1", e, count=1))
-    return out
 
 
 def _why_unplaceable(mig: MigSpec, counts: Mapping[str, int]) -> str:
@@ -514,7 +530,7 @@ def check_strategy(layout: Mapping[str, int], strategy: Strategy) -> list[Layout
         raise ValueError(f"unknown MIG strategy {strategy!r} (single or mixed)")
     if strategy == "mixed":
         return []
-    kinds = sorted(_counts(layout))
+    kinds = list(_counts(layout))  # in the user's order
     if len(kinds) == 1:
         return []
     if not kinds:
@@ -529,7 +545,7 @@ def check_strategy(layout: Mapping[str, int], strategy: Strategy) -> list[Layout
         LayoutProblem(
             "strategy",
             "under the single strategy every GPU of a node must carry one identical profile; "
-            f"got {' and '.join(kinds)} — use mixed",
+            f"got {', '.join(kinds[:-1])} and {kinds[-1]} — use mixed",
             "set the ClusterPolicy mig.strategy to mixed, or keep one profile per pool",
         )
     ]

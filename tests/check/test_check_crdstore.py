@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from llmkube import fastyaml
+
 from llmkube.check import crdstore
 from llmkube.check.crdstore import (
     CRDStore,
@@ -130,7 +132,7 @@ def test_unreadable_inputs(tmp_path: Path) -> None:
 
 def test_fast_reader_matches_pyyaml(shared_crds: Path) -> None:
     text = (shared_crds / "kueue" / "kueue.x-k8s.io_clusterqueues.yaml").read_text()
-    assert crdstore._fast_documents(text) == list(yaml.load_all(text, Loader=yaml.CSafeLoader))
+    assert fastyaml._fast_documents(text) == list(yaml.load_all(text, Loader=yaml.CSafeLoader))
     tricky = (
         "a: yes\nb: off\nc: 0x1F\nd: 1_000\ne: 1.5e+3\nf: ~\ng: '007'\nh: 2024-01-02\n"
         "i: 12:30\nj: .inf\nk: !!str 12\n---\n---\n[1, {x: y}]\n"

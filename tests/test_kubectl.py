@@ -1,0 +1,275 @@
+"""llmkube.kubectl against the test API server, with the real kubectl."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+
+import pytest
+import yaml
+from support.apiserver import DEFAULT_CRD_DIR, ApiServer
+
+from llmkube.errors import InputError
+from llmkube.kubectl import Kubectl, format_selector, is_unreachable
+
+KUEUE = DEFAULT_CRD_DIR / "kueue"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ApiServer([KUEUE, DEFAULT_CRD_DIR / "training-operator"]) as s:
+        s.add_node("h100-1", {"pool": "h100", "zone": "a"})
+        s.add_node("h100-2", {"pool": "h100", "zone": "b"})
+        s.add_node("a100-1", {"pool": "a100"})
+        yield s
+
+
+@pytest.fixture
+def kc(server):
+    return Kubectl(kubeconfig=server.kubeconfig, env=server.env)
+
+
+def cq(name: str, gpus: int = 8) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "kueue.x-k8s.io/v1beta2",
+            "kind": "ClusterQueue",
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "llmkube"}},
+            "spec": {
+                "namespaceSelector": {},
+                "resourceGroups": [
+                    {
+                        "coveredResources": ["nvidia.com/gpu"],
+                        "flavors": [{"name": "h100", "resources": [{"name": "nvidia.com/gpu", "nominalQuota": gpus}]}],
+                    }
+                ],
+            },
+        }
+    )
+
+
+def cm(name: str, value: str) -> str:
+    return yaml.safe_dump(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}, "data": {"k": value}}
+    )
+
+
+# ---------------------------------------------------------------------------- get_crds
+
+
+def test_get_crds_returns_all_crds(server, kc):
+    crds = kc.get_crds()
+    names = {c["metadata"]["name"] for c in crds}
+    assert names == {c["metadata"]["name"] for c in server.objects("crd")}
+    assert {"clusterqueues.kueue.x-k8s.io", "pytorchjobs.kubeflow.org"} <= names
+    cq_crd = next(c for c in crds if c["metadata"]["name"] == "clusterqueues.kueue.x-k8s.io")
+    assert cq_crd["kind"] == "CustomResourceDefinition"
+    assert [v["name"] for v in cq_crd["spec"]["versions"]] == ["v1beta1", "v1beta2"]
+    assert "openAPIV3Schema" in cq_crd["spec"]["versions"][1]["schema"]
+
+
+def test_get_crds_by_name_skips_missing(kc):
+    crds = kc.get_crds(["pytorchjobs.kubeflow.org", "nope.example.com"])
+    assert [c["metadata"]["name"] for c in crds] == ["pytorchjobs.kubeflow.org"]
+    assert kc.get_crds(["nope.example.com"]) == []
+    one = kc.get_crds(["localqueues.kueue.x-k8s.io"])
+    assert len(one) == 1 and one[0]["spec"]["names"]["kind"] == "LocalQueue"
+
+
+# ---------------------------------------------------------------------------- failures before/at the cluster
+
+
+def test_missing_binary_is_input_error(server):
+    kc = Kubectl(kubeconfig=server.kubeconfig, binary="kubectl-does-not-exist", env=server.env)
+    server.clear_requests()
+    with pytest.raises(InputError) as e:
+        kc.get_crds()
+    assert e.value.message.startswith("kubectl not found on PATH")
+    assert e.value.hint and "install kubectl" in e.value.hint
+    assert server.requests == []
+
+
+def test_unreachable_cluster_is_one_line_input_error(server, tmp_path):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "gone", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+                "users": [{"name": "u", "user": {}}],
+                "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
+                "current-context": "gone",
+            }
+        )
+    )
+    kc = Kubectl(kubeconfig=str(kubeconfig), env={**server.env, "KUBECONFIG": str(kubeconfig)})
+    with pytest.raises(InputError) as e:
+        kc.get_crds()
+    assert e.value.message.startswith("cannot reach the Kubernetes API server")
+    assert "refused" in e.value.message and f"127.0.0.1:{port}" in e.value.message
+    assert "\n" not in e.value.message
+    with pytest.raises(InputError, match="cannot reach"):
+        kc.apply(cm("x", "1"))
+
+
+def test_unknown_context_fails_before_any_request(server):
+    kc = Kubectl(context="prod", kubeconfig=server.kubeconfig, env=server.env)
+    server.clear_requests()
+    with pytest.raises(InputError) as e:
+        kc.apply(cq("never"))
+    assert "'prod' not found in the kubeconfig" in e.value.message
+    assert e.value.hint == f"available contexts: {ApiServer.CONTEXT}"
+    assert server.requests == []
+    assert server.get("cq", "never") is None
+
+
+def test_known_context_is_used(server, tmp_path):
+    kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig", contexts=["staging", "prod"])
+    kc = Kubectl(context="prod", kubeconfig=kubeconfig, env=server.env)
+    assert "prod" in kc.contexts()
+    assert kc.apply(cm("via-context", "1")).ok
+    assert server.get("cm", "via-context")["data"] == {"k": "1"}
+
+
+def test_diff_needs_a_diff_program(server, tmp_path):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    os.symlink(shutil.which("kubectl"), bindir / "kubectl")
+    kc = Kubectl(kubeconfig=server.kubeconfig, env={**server.env, "PATH": str(bindir)})
+    server.clear_requests()
+    with pytest.raises(InputError, match="needs the 'diff' program"):
+        kc.diff(cq("x"))
+    assert server.requests == []
+
+
+# ---------------------------------------------------------------------------- apply / diff / delete
+
+
+def test_apply_then_diff(server, kc):
+    manifest = cq("team-a", 8) + "---\n" + cm("team-a", "1")
+    result = kc.apply(manifest)
+    assert result.ok, result.stderr
+    assert "clusterqueue.kueue.x-k8s.io/team-a serverside-applied" in result.stdout
+    stored = server.get("cq", "team-a")
+    assert [m["manager"] for m in stored["metadata"]["managedFields"]] == ["llmkube"]
+
+    same = kc.diff(manifest)
+    assert (same.returncode, same.stdout) == (0, "")
+    changed = kc.diff(cq("team-a", 16))
+    assert changed.returncode == 1
+    assert "+        nominalQuota: 16" in changed.stdout
+    assert server.get("cq", "team-a") == stored
+
+
+def test_apply_dry_run_server(server, kc):
+    result = kc.apply(cq("dry-run"), dry_run_server=True)
+    assert result.ok, result.stderr
+    assert "(server dry run)" in result.stdout
+    assert server.get("cq", "dry-run") is None
+
+
+def test_apply_conflict_is_returned_and_force_resolves_it(server, kc):
+    assert kc.apply(cm("contested", "theirs"), field_manager="helm").ok
+    result = kc.apply(cm("contested", "ours"))
+    assert result.returncode == 1
+    assert 'conflict with "helm": .data.k' in result.message()
+    assert server.get("cm", "contested")["data"] == {"k": "theirs"}
+    diff = kc.diff(cm("contested", "ours"))
+    assert diff.returncode > 1 and "conflict" in diff.stderr
+    assert kc.diff(cm("contested", "ours"), force_conflicts=True).returncode == 1
+    assert kc.apply(cm("contested", "ours"), force_conflicts=True).ok
+    assert server.get("cm", "contested")["data"] == {"k": "ours"}
+
+
+def test_apply_error_from_server_is_returned(server, kc):
+    bad = yaml.safe_load(cq("typo"))
+    bad["spec"]["cohort_name"] = "x"
+    result = kc.apply(yaml.safe_dump(bad))
+    assert result.returncode == 1
+    assert "field not declared in schema" in result.message()
+    assert server.get("cq", "typo") is None
+
+
+def test_apply_with_applyset_prunes_objects_left_out(server, kc):
+    first = kc.apply(cq("keep") + "---\n" + cq("drop"), applyset="llmkube-pool", namespace="default")
+    assert first.ok, first.stderr
+    assert server.get("secret", "llmkube-pool", "default") is not None
+    second = kc.apply(cq("keep"), applyset="llmkube-pool", namespace="default")
+    assert second.ok, second.stderr
+    assert "clusterqueue.kueue.x-k8s.io/drop pruned" in second.stdout
+    assert server.get("cq", "keep") and server.get("cq", "drop") is None
+
+
+def test_delete_objects(server, kc):
+    assert kc.apply(cq("gone-1") + "---\n" + cm("gone-2", "v")).ok
+    objects = [yaml.safe_load(cq("gone-1")), yaml.safe_load(cm("gone-2", "v")), yaml.safe_load(cq("never-existed"))]
+    result = kc.delete(objects)
+    assert result.ok, result.stderr
+    assert server.get("cq", "gone-1") is None and server.get("cm", "gone-2") is None
+    assert kc.delete([]).ok
+    with pytest.raises(InputError):
+        kc.delete([{"kind": "ConfigMap", "metadata": {"name": "x"}}])
+
+
+# ---------------------------------------------------------------------------- nodes
+
+
+def test_list_nodes(kc):
+    assert sorted(n["metadata"]["name"] for n in kc.list_nodes({"pool": "h100"})) == ["h100-1", "h100-2"]
+    assert [n["metadata"]["name"] for n in kc.list_nodes({"pool": "h100", "zone": "b"})] == ["h100-2"]
+    assert len(kc.list_nodes()) == 3
+    assert kc.list_nodes({"pool": "tpu"}) == []
+
+
+def test_label_nodes(server, kc):
+    labels = {"nvidia.com/mig.config": "all-3g.40gb"}
+    dry = kc.label_nodes({"pool": "h100"}, labels, dry_run=True)
+    assert dry.ok, dry.stderr
+    assert "nvidia.com/mig.config" not in server.get("node", "h100-1")["metadata"]["labels"]
+    result = kc.label_nodes({"pool": "h100"}, labels)
+    assert result.ok, result.stderr
+    for name in ("h100-1", "h100-2"):
+        assert server.get("node", name)["metadata"]["labels"]["nvidia.com/mig.config"] == "all-3g.40gb"
+    assert "nvidia.com/mig.config" not in server.get("node", "a100-1")["metadata"]["labels"]
+    removed = kc.label_nodes({"pool": "h100"}, {"nvidia.com/mig.config": None})
+    assert removed.ok, removed.stderr
+    assert "nvidia.com/mig.config" not in server.get("node", "h100-1")["metadata"]["labels"]
+
+
+@pytest.mark.parametrize(
+    ("selector", "labels"),
+    [
+        ({}, {"a": "b"}),  # would label every node
+        ({"pool": "h100,zone=a"}, {"a": "b"}),  # a value that smuggles in a requirement
+        ({"pool": "h100"}, {"a": "b c"}),
+        ({"pool": "h100"}, {"bad key": "x"}),
+        ({"pool": "h100"}, {}),
+    ],
+)
+def test_label_nodes_rejects_bad_input_before_kubectl(server, kc, selector, labels):
+    server.clear_requests()
+    with pytest.raises(InputError):
+        kc.label_nodes(selector, labels)
+    assert server.requests == []
+
+
+def test_format_selector_is_sorted_and_validated():
+    assert format_selector({"zone": "a", "app.kubernetes.io/name": "x"}) == "app.kubernetes.io/name=x,zone=a"
+    with pytest.raises(InputError):
+        format_selector({"pool": "a)"})
+
+
+def test_unreachable_classification():
+    assert is_unreachable("The connection to the server 127.0.0.1:9 was refused - did you specify the right host or port?")
+    assert is_unreachable("Unable to connect to the server: dial tcp: lookup x.invalid: no such host")
+    webhook = (
+        'Error from server (InternalError): Internal error occurred: failed calling webhook "mcq.kb.io": '
+        'Post "https://kueue-webhook.kueue-system.svc:443/mutate": dial tcp 10.0.0.5:443: connect: connection refused'
+    )
+    assert not is_unreachable(webhook)
+    assert not is_unreachable('Error from server (NotFound): namespaces "x" not found')
