@@ -74,8 +74,6 @@ def test_get_crd_lists_every_loaded_crd(server):
     assert r.returncode == 0, r.stderr
     got = {line.split("/", 1)[1] for line in r.stdout.split()}
     assert got == expected
-    table = server.kubectl("get", "crd")
-    assert table.stdout.split()[:3] == ["NAME", "CREATED", "AT"]
 
 
 def test_get_crd_by_name_returns_it_as_stored(server):
@@ -163,6 +161,9 @@ def test_apply_creates_configmap_and_clusterqueue(server):
     assert stored["metadata"]["uid"] and stored["metadata"]["creationTimestamp"]
     assert int(stored["metadata"]["resourceVersion"]) > 0
     assert managers(stored) == {("llmkube", "Apply"): {"f:data": {"f:a": {}}}}
+    table = server.kubectl("get", "clusterqueue", "create-me")  # server-side Table with the CRD's printer columns
+    assert table.stdout.split("\n")[0].split() == ["NAME", "COHORT", "PENDING", "WORKLOADS", "AGE"]
+    assert table.stdout.split("\n")[1].split()[0] == "create-me"
     queue = server.get("clusterqueues.kueue.x-k8s.io", "create-me")
     assert queue["metadata"]["generation"] == 1
     assert queue["spec"]["resourceGroups"][0]["flavors"][0]["resources"][0]["nominalQuota"] == 8

@@ -416,14 +416,15 @@ def test_unplaceable_message_names_the_mix_and_reason():
     assert "9 memory slots" in problem.message
     # On the real 7-slice tables every mix that fits by slot and compute totals is placeable
     # (checked by enumeration below); a made-up table shows the geometric case.
-    gpu = GPUS["h100-80gb"].model_copy(deep=True)
-    gpu.spec.mig = MigSpec.model_validate({
+    base = GPUS["h100-80gb"]
+    made_up = MigSpec.model_validate({
         "computeSlices": 7, "memorySlots": 8,
         "profiles": [
             {"name": "3g.40gb", "memorySlots": 4, "computeSlices": 3, "memoryGiB": 39.5, "maxCount": 1, "placements": [0]},
             {"name": "2g.20gb", "memorySlots": 2, "computeSlices": 2, "memoryGiB": 19.6, "maxCount": 2, "placements": [0, 2]},
         ],
     })
+    gpu = base.model_copy(update={"spec": base.spec.model_copy(update={"mig": made_up})})
     (problem,) = check_layout(gpu, {"3g.40gb": 1, "2g.20gb": 1})
     assert problem.code == "unplaceable"
     assert "overlap" in problem.message and "3g.40gb at 0" in problem.message
@@ -647,3 +648,15 @@ def test_valid_layouts_agree_with_brute_force(gpu):
 
 def test_gpu_profile_type_is_what_check_layout_takes():
     assert isinstance(GPUS["h100-80gb"], GPUProfile)
+
+
+def test_compute_limit_is_enforced_apart_from_geometry():
+    """On real tables slot geometry alone already caps compute; a made-up table whose
+    1g may also start at slot 7 shows the compute rule on its own (8 × 1g > 7 slices)."""
+    mig = MigSpec.model_validate({
+        "computeSlices": 7, "memorySlots": 8,
+        "profiles": [{"name": "1g.10gb", "memorySlots": 1, "computeSlices": 1, "memoryGiB": 9.75,
+                      "maxCount": 8, "placements": list(range(8))}],
+    })
+    assert place_layout(mig, {"1g.10gb": 7}) is not None
+    assert place_layout(mig, {"1g.10gb": 8}) is None

@@ -159,7 +159,7 @@ def _files_under(root: Path) -> list[Path]:
 
 
 class CRDStore:
-    """CRD schemas by (group, kind); the first definition in load order wins."""
+    """CRD schemas by (group, kind, version); the first definition in load order wins."""
 
     def __init__(self, files: Sequence[_CRDFile] = ()) -> None:
         self._files = list(files)
@@ -191,17 +191,22 @@ class CRDStore:
         return cls(files)
 
     def _versions(self, group: str, kind: str) -> list[CRDVersion] | None:
+        """Every version of (group, kind) across the files; the first file wins per version.
+
+        Two CRDs may define one kind at different versions (the Training
+        Operator's kubeflow.org/v1 MPIJob and the MPI Operator's v2beta1): a
+        repository can hold manifests for either, so both are kept.
+        """
         key = (group, kind)
         if not group:  # core kinds (apiVersion "v1") never come from a CRD
             return None
         if key not in self._resolved:
-            found = None
+            merged: dict[str, CRDVersion] = {}
             for f in self._files:
                 if f.may_define(group, kind):
-                    found = f.definitions().get(key)
-                    if found is not None:
-                        break
-            self._resolved[key] = found
+                    for v in f.definitions().get(key) or []:
+                        merged.setdefault(v.version, v)
+            self._resolved[key] = list(merged.values()) or None
         return self._resolved[key]
 
     def lookup(self, api_version: str, kind: str) -> CRDVersion | None:

@@ -378,7 +378,7 @@ def _problems_from(err: Any, root: Mapping[str, Any], defs: Mapping[str, Any]) -
                 msg += f' (did you mean "{close[0]}"?)'
             elif known and len(known) <= 12:
                 msg += "; expected one of: " + ", ".join(sorted(known))
-            out.append(SchemaProblem(path, msg))
+            out.append(SchemaProblem((*path, field), msg))
         return out
     if name == "required":
         return [SchemaProblem(path, f'missing required field "{detail.get("property")}"')]

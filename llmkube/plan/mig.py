@@ -131,7 +131,11 @@ def format_layout(layout: Mapping[str, int], mig: MigSpec | None = None) -> str:
     counts = _counts(layout)
     if mig is not None:
         profiles = _by_name(mig)
-        order = sorted(counts, key=lambda n: (_size_key(profiles[n]) if n in profiles else (0, 0, 0, n)), reverse=True)
+
+        def size(n: str) -> tuple[int, int, float, str]:
+            return _size_key(profiles[n]) if n in profiles else (0, 0, 0.0, n)
+
+        order = sorted(counts, key=size, reverse=True)
     else:
         order = sorted(counts)
     parts = [name if counts[name] == 1 else f"{counts[name]}×{name}" for name in order]
@@ -172,10 +176,10 @@ def place_layout(mig: MigSpec, layout: Mapping[str, int]) -> Placement | None:
 
     order = sorted(counts, key=lambda name: _size_key(profiles[name]), reverse=True)
     todo = [profiles[name] for name in order for _ in range(counts[name])]
-    full = (1 << mig.memory_slots) - 1
     chosen: list[int] = []
 
     def masks(p: MigProfile) -> list[tuple[int, int]]:
+        """(start, occupied-slots bitmask) per allowed start that stays on the slot axis."""
         out = []
         for start in sorted(set(p.placements)):
             if 0 <= start and start + p.memory_slots <= mig.memory_slots:
@@ -191,7 +195,7 @@ def place_layout(mig: MigSpec, layout: Mapping[str, int]) -> Placement | None:
         # identical instances are interchangeable: keep their starts increasing
         floor = chosen[-1] + 1 if i and todo[i - 1].name == p.name else 0
         for start, mask in options[p.name]:
-            if start < floor or used & mask or (used | mask) & ~full:
+            if start < floor or used & mask:
                 continue
             chosen.append(start)
             if search(i + 1, used | mask):
@@ -441,9 +445,8 @@ def _why_unplaceable(mig: MigSpec, counts: Mapping[str, int]) -> str:
         return f"it needs {compute} compute slices, the GPU has {mig.compute_slices}"
     if slots > mig.memory_slots:
         return f"it needs {slots} memory slots, the GPU has {mig.memory_slots}"
-    starts = ", ".join(
-        f"{n} at {'/'.join(map(str, profiles[n].placements))}" for n in sorted(counts, key=lambda n: _size_key(profiles[n]), reverse=True)
-    )
+    order = sorted(counts, key=lambda n: _size_key(profiles[n]), reverse=True)
+    starts = ", ".join(f"{n} at {'/'.join(map(str, profiles[n].placements))}" for n in order)
     return f"no arrangement of the allowed start slots avoids overlap ({starts})"
 
 
@@ -472,7 +475,9 @@ def check_layout(
     others = list(known_gpus)
     problems = [_unknown_profile(gpu, n, others) for n in layout if n not in _by_name(mig)]
     problems += [
-        LayoutProblem("negative-count", f"MIG profile {n} has a negative count ({c})", "counts are instances per GPU, 0 or more")
+        LayoutProblem(
+            "negative-count", f"MIG profile {n} has a negative count ({c})", "counts are instances per GPU, 0 or more"
+        )
         for n, c in layout.items()
         if c < 0
     ]
@@ -537,7 +542,8 @@ def check_strategy(layout: Mapping[str, int], strategy: Strategy) -> list[Layout
         return [
             LayoutProblem(
                 "strategy",
-                "under the single strategy a MIG-enabled GPU without instances advertises nothing (product MIG-INVALID)",
+                "under the single strategy a MIG-enabled GPU without instances advertises nothing "
+                "(product MIG-INVALID)",
                 "give the layout one profile, or turn MIG off for this pool",
             )
         ]

@@ -111,7 +111,7 @@ def _cluster_queue(api_version: str = "kueue.x-k8s.io/v1beta2", **spec) -> dict:
 def test_unknown_field_suggests_close_name(validator) -> None:
     problems = validator.validate(_cluster_queue(cohrt="all"))
     assert problems == [
-        SchemaProblem(("spec",), 'unknown field "cohrt" (did you mean "cohortName"?)')
+        SchemaProblem(("spec", "cohrt"), 'unknown field "cohrt" (did you mean "cohortName"?)')
     ]
 
 
@@ -119,7 +119,7 @@ def test_unknown_field_in_nested_list_item(validator) -> None:
     cq = _cluster_queue()
     cq["spec"]["resourceGroups"][0]["flavors"][0]["resources"][1]["nominalQuot"] = 8
     problems = validator.validate(cq)
-    path = ("spec", "resourceGroups", 0, "flavors", 0, "resources", 1)
+    path = ("spec", "resourceGroups", 0, "flavors", 0, "resources", 1, "nominalQuot")
     assert SchemaProblem(path, 'unknown field "nominalQuot" (did you mean "nominalQuota"?)') in problems
 
 
@@ -214,7 +214,7 @@ def test_volcano_job_with_typo(validator, shared_crds: Path) -> None:
     doc = yaml.safe_load((shared_crds / "examples/volcano/job.yaml").read_text())
     doc["spec"]["minAvailble"] = doc["spec"].pop("minAvailable")
     assert validator.validate(doc) == [
-        SchemaProblem(("spec",), 'unknown field "minAvailble" (did you mean "minAvailable"?)')
+        SchemaProblem(("spec", "minAvailble"), 'unknown field "minAvailble" (did you mean "minAvailable"?)')
     ]
 
 
@@ -224,7 +224,7 @@ def test_pytorchjob_with_typo(training_operator_validator, shared_crds: Path) ->
     problems = training_operator_validator.validate(doc)
     assert problems == [
         SchemaProblem(
-            ("spec", "pytorchReplicaSpecs", "Worker"),
+            ("spec", "pytorchReplicaSpecs", "Worker", "replica"),
             'unknown field "replica" (did you mean "replicas"?)',
         )
     ]
@@ -235,7 +235,7 @@ def test_pod_template_typo_inside_crd_is_found(validator, shared_crds: Path) -> 
     pod = doc["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]
     pod["containers"][0]["resorces"] = {}
     (p,) = validator.validate(doc)
-    assert p.path[-2:] == ("containers", 0)
+    assert p.path[-3:] == ("containers", 0, "resorces")
     assert p.message == 'unknown field "resorces" (did you mean "resources"?)'
 
 
@@ -257,11 +257,19 @@ def test_known_kind_at_unserved_version(validator) -> None:
     )
 
 
-def test_first_definition_wins_for_mpijob(validator, training_operator_validator) -> None:
-    doc = {"apiVersion": "kubeflow.org/v1", "kind": "MPIJob", "metadata": {"name": "m"}, "spec": {"mpiReplicaSpecs": {}}}
-    (p,) = validator.validate(doc)
-    assert p.source == "no-schema" and "kubeflow.org/v2beta1" in p.message
-    assert training_operator_validator.validate(doc) == []
+def test_both_mpijob_crds_are_served(validator, training_operator_validator) -> None:
+    """Two CRDs define MPIJob at different versions; each version keeps its own schema."""
+    v1 = {"apiVersion": "kubeflow.org/v1", "kind": "MPIJob", "metadata": {"name": "m"}, "spec": {"mpiReplicaSpecs": {}}}
+    assert validator.validate(v1) == []
+    assert training_operator_validator.validate(v1) == []
+    v2 = {"apiVersion": "kubeflow.org/v2beta1", "kind": "MPIJob", "metadata": {"name": "m"}, "spec": {"mpiReplicaSpecs": {}}}
+    assert validator.validate(v2) == []
+    v2["spec"]["runPolicy"] = {"cleanPodPolicyy": "All"}
+    (p,) = validator.validate(v2)
+    assert p.path == ("spec", "runPolicy", "cleanPodPolicyy")
+    v3 = dict(v1, apiVersion="kubeflow.org/v3")
+    (p,) = validator.validate(v3)
+    assert p.source == "no-schema" and "kubeflow.org/v1" in p.message and "kubeflow.org/v2beta1" in p.message
 
 
 # ---------------------------------------------------------------- core kinds
@@ -307,7 +315,7 @@ def test_core_deployment_bad_fields(validator) -> None:
     c = ("spec", "template", "spec", "containers", 0)
     assert validator.validate(doc) == [
         SchemaProblem(("spec", "replicas"), 'expected integer, got string "2"'),
-        SchemaProblem(c, 'unknown field "imagePullPolcy" (did you mean "imagePullPolicy"?)'),
+        SchemaProblem(c + ("imagePullPolcy",), 'unknown field "imagePullPolcy" (did you mean "imagePullPolicy"?)'),
         SchemaProblem(c + ("ports", 0, "containerPort"), 'expected integer, got string "8000"'),
         SchemaProblem(c + ("resources", "limits", "nvidia.com/gpu"), "expected string or number, got array"),
     ]
@@ -327,8 +335,8 @@ def test_crd_root_metadata_is_object_meta(validator) -> None:
     doc["metadata"]["lables"] = {"a": "b"}
     doc["metadata"]["annotations"] = {"a": 1}
     assert validator.validate(doc) == [
-        SchemaProblem(("metadata",), 'unknown field "lables" (did you mean "labels"?)'),
         SchemaProblem(("metadata", "annotations", "a"), "expected string, got integer 1"),
+        SchemaProblem(("metadata", "lables"), 'unknown field "lables" (did you mean "labels"?)'),
     ]
 
 
@@ -489,7 +497,7 @@ def test_embedded_resource_gets_object_meta(widget_validator) -> None:
     bad = _widget(template={"apiVersion": 1, "metadata": {"labls": {}}})
     assert widget_validator.validate(bad) == [
         SchemaProblem(("spec", "template", "apiVersion"), "expected string, got integer 1"),
-        SchemaProblem(("spec", "template", "metadata"), 'unknown field "labls" (did you mean "labels"?)'),
+        SchemaProblem(("spec", "template", "metadata", "labls"), 'unknown field "labls" (did you mean "labels"?)'),
     ]
 
 
@@ -514,7 +522,7 @@ def test_crd_metadata_name_constraint_applies(widget_validator) -> None:
 def test_problems_sorted_and_hashable(widget_validator) -> None:
     problems = widget_validator.validate(_widget(replicas=-1, extra={"level": "x"}, bogus=1))
     assert problems == [
-        SchemaProblem(("spec",), 'unknown field "bogus"; expected one of: created, extra, labels, '
+        SchemaProblem(("spec", "bogus"), 'unknown field "bogus"; expected one of: created, extra, labels, '
                       "maxReplicas, mode, note, port, ports, replicas, size, template"),
         SchemaProblem(("spec", "extra", "level"), 'expected integer, got string "x"'),
         SchemaProblem(("spec", "replicas"), "-1 is less than the minimum of 0"),
