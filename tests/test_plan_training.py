@@ -105,3 +105,11 @@ def test_unknown_gpu_profile_is_a_plan_error_with_a_suggestion(ctx):
 def test_model_found_by_hugging_face_id(ctx):
     p = plan(ctx, "  gpu: h100-80gb\n  model: meta-llama/Llama-3.1-70B-Instruct\n")
     assert p["model"] == "llama-3.1-70b"
+
+
+def test_user_env_overrides_a_derived_variable(ctx):
+    p = plan(ctx, "  gpu: l4\n  network: {infiniband: true}\n  env: {NCCL_IB_DISABLE: '1', EXTRA: x}\n")
+    names = [e["name"] for e in p["pod"]["env"]]
+    assert names.count("NCCL_IB_DISABLE") == 1
+    assert {"name": "NCCL_IB_DISABLE", "value": "1"} in p["pod"]["env"]
+    assert {"name": "EXTRA", "value": "x"} in p["pod"]["env"]

@@ -181,8 +181,9 @@ def _env(job: TrainingJob) -> list[dict[str, Any]]:
         env.append(
             {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": token.name, "key": token.key}}}
         )
-    names = {e["name"] for e in env}
-    env.extend({"name": k, "value": v} for k, v in sorted(spec.env.items()) if k not in names)
+    # The user's own env wins over a derived variable of the same name.
+    env = [e for e in env if e["name"] not in spec.env]
+    env.extend({"name": k, "value": v} for k, v in sorted(spec.env.items()))
     return env
 
 
