@@ -145,6 +145,88 @@ def validate(
     raise typer.Exit(code)
 
 
+KubeContextOpt = Annotated[Optional[str], typer.Option("--context", help="kubectl context to use (must exist in the kubeconfig).")]
+KubeconfigOpt = Annotated[Optional[str], typer.Option("--kubeconfig", help="Path to the kubeconfig file.")]
+NamespaceOpt = Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace for namespaced objects that name none.")]
+
+
+@app.command()
+def diff(
+    paths: PathsArg,
+    context: KubeContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    namespace: NamespaceOpt = None,
+    profiles: ProfilesOpt = [],
+    templates: TemplatesOpt = [],
+    crds: CrdsOpt = [],
+    kube_version: KubeVersionOpt = "1.32",
+    kueue_api: KueueOpt = KueueAPIChoice.v1beta2,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Show what `apply` would change (kubectl diff --server-side); exit 1 when something would."""
+    from llmkube.commands.kubeapply import run_diff
+
+    raise typer.Exit(
+        run_diff(
+            paths,
+            context=context,
+            kubeconfig=kubeconfig,
+            namespace=namespace,
+            profile_dirs=[str(p) for p in profiles],
+            template_dirs=[str(p) for p in templates],
+            crd_dirs=crds,
+            kube_version=kube_version,
+            kueue_api=kueue_api.value,
+            use_cache=not no_cache,
+            color=State.color,
+        )
+    )
+
+
+class DryRunChoice(str, Enum):
+    none = "none"
+    server = "server"
+
+
+@app.command()
+def apply(
+    paths: PathsArg,
+    context: KubeContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    namespace: NamespaceOpt = None,
+    dry_run: Annotated[DryRunChoice, typer.Option("--dry-run", help="server: send everything with dryRun, persist nothing.")] = DryRunChoice.none,
+    force_conflicts: Annotated[bool, typer.Option("--force-conflicts", help="Take over fields another field manager owns.")] = False,
+    prune: Annotated[bool, typer.Option("--prune/--no-prune", help="Delete objects llmkube applied earlier that left the specs.")] = False,
+    profiles: ProfilesOpt = [],
+    templates: TemplatesOpt = [],
+    crds: CrdsOpt = [],
+    kube_version: KubeVersionOpt = "1.32",
+    kueue_api: KueueOpt = KueueAPIChoice.v1beta2,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Render, check, and apply with kubectl server-side apply (refuses on any check error)."""
+    from llmkube.commands.kubeapply import run_apply
+
+    raise typer.Exit(
+        run_apply(
+            paths,
+            context=context,
+            kubeconfig=kubeconfig,
+            namespace=namespace,
+            dry_run_server=dry_run is DryRunChoice.server,
+            force_conflicts=force_conflicts,
+            prune=prune,
+            profile_dirs=[str(p) for p in profiles],
+            template_dirs=[str(p) for p in templates],
+            crd_dirs=crds,
+            kube_version=kube_version,
+            kueue_api=kueue_api.value,
+            use_cache=not no_cache,
+            color=State.color,
+        )
+    )
+
+
 @crds_app.command("pull")
 def crds_pull(
     sources: Annotated[list[str], typer.Argument(help="CRD file, directory or http(s) URL of a YAML file.", show_default=False)] = [],

@@ -53,6 +53,29 @@ class Rendered:
     source: LoadedSpec | None = None
 
 
+@dataclass(frozen=True)
+class NodeLabelStep:
+    """Labels to put on the nodes a selector matches (MIG or sharing config)."""
+
+    pool: str
+    selector: dict[str, str]
+    labels: dict[str, str]
+    source: LoadedSpec | None = None
+
+    def kubectl_command(self) -> str:
+        sel = ",".join(f"{k}={v}" for k, v in self.selector.items())
+        labels = " ".join(f"{k}={v}" for k, v in self.labels.items())
+        return f"kubectl label nodes -l {sel} {labels} --overwrite"
+
+
+@dataclass
+class Rendering:
+    """Everything the specs produce: objects to apply, and node labels to set."""
+
+    objects: list[Rendered] = field(default_factory=list)
+    node_labels: list[NodeLabelStep] = field(default_factory=list)
+
+
 @dataclass
 class Inputs:
     specs: list[LoadedSpec] = field(default_factory=list)
@@ -81,7 +104,7 @@ def _template_for(spec: Any) -> tuple[str, Planner]:
     raise AssertionError(f"no planner for {kind}")
 
 
-def render_specs(specs: Sequence[LoadedSpec], options: Options) -> list[Rendered]:
+def render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:
     """Plan and render every spec; output is deterministic and in apply order."""
     profiles = ProfileStore.load(options.profile_dirs)
     renderer = Renderer(options.template_dirs)
@@ -96,6 +119,7 @@ def render_specs(specs: Sequence[LoadedSpec], options: Options) -> list[Rendered
                 errors.append(_plan_error(loaded, exc))
 
     out: list[Rendered] = []
+    steps: list[NodeLabelStep] = []
     for loaded in specs:
         template, planner = _template_for(loaded.spec)
         try:
@@ -105,10 +129,11 @@ def render_specs(specs: Sequence[LoadedSpec], options: Options) -> list[Rendered
             continue
         for obj in renderer.render(template, values):
             out.append(Rendered(obj, loaded))
+        steps.extend(NodeLabelStep(**step, source=loaded) for step in values.get("node_label_steps", []))
     if errors:
         unique = list({str(e): e for e in errors}.values())
         raise unique[0] if len(unique) == 1 else InputErrors(unique)
-    return order_objects(dedupe(out))
+    return Rendering(order_objects(dedupe(out)), steps)
 
 
 def _plan_error(loaded: LoadedSpec, exc: PlanError) -> InputError:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from llmkube.check.findings import Finding
 from llmkube.check.run import Target, schema_findings
-from llmkube.pipeline import Options, Rendered, load_inputs, render_specs
+from llmkube.pipeline import Options, Rendered, Rendering, load_inputs, render_specs
 from llmkube.yamlio import to_plain
 
 
@@ -25,12 +25,12 @@ def rendered_targets(items: Sequence[Rendered]) -> list[Target]:
     return [Target(obj=r.obj, spec=r.source) for r in items]
 
 
-def load_and_render(paths: Sequence[str], options: Options) -> tuple[list[Rendered], list[Target]]:
+def load_and_render(paths: Sequence[str], options: Options) -> tuple[Rendering, list[Target]]:
     """Specs rendered to objects, plus the plain manifests found beside them."""
     inputs = load_inputs(paths)
-    rendered = render_specs(inputs.specs, options) if inputs.specs else []
+    rendering = render_specs(inputs.specs, options) if inputs.specs else Rendering()
     manifests = [Target(obj=to_plain(d.data), document=d) for d in inputs.manifests]
-    return rendered, manifests
+    return rendering, manifests
 
 
 def note(message: str) -> None:

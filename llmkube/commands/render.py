@@ -30,7 +30,8 @@ def run_render(
     color: str = "auto",
 ) -> int:
     options = Options(profile_dirs=profile_dirs, template_dirs=template_dirs, kueue_api=kueue_api)  # type: ignore[arg-type]
-    rendered, manifests = load_and_render(paths, options)
+    rendering, manifests = load_and_render(paths, options)
+    rendered = rendering.objects
     if manifests:
         first = manifests[0].document
         raise InputError(
@@ -61,6 +62,8 @@ def run_render(
         sys.stdout.write(text)
     else:
         write_output_dir(rendered, output_dir, fmt)
+    for step in rendering.node_labels:
+        note(f"pool {step.pool!r} needs its nodes labelled (llmkube apply does this): {step.kubectl_command()}")
     return 0
 
 

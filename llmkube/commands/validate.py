@@ -27,8 +27,8 @@ def run_validate(
     color: str = "auto",
 ) -> int:
     options = Options(profile_dirs=profile_dirs, template_dirs=template_dirs, kueue_api=kueue_api)  # type: ignore[arg-type]
-    rendered, manifests = load_and_render(paths, options)
-    targets = rendered_targets(rendered) + manifests
+    rendering, manifests = load_and_render(paths, options)
+    targets = rendered_targets(rendering.objects) + manifests
     if not targets:
         raise InputError("no Kubernetes objects or llmkube specs found in the given paths")
     validator = build_validator(crd_dirs, kube_version, use_cache)

@@ -26,12 +26,30 @@ class PlanError(Exception):
 
 @dataclass
 class PoolInfo:
-    """A Fleet pool as other specs see it: its flavor name and GPU resource."""
+    """A Fleet pool as other specs see it: flavor name, GPU resources, node selection.
+
+    `resources` maps each extended resource the pool's nodes advertise to its
+    count per node; `product` is the GFD product label its nodes carry once
+    MIG or sharing is applied; `node_labels` select its nodes.
+    """
 
     name: str
     gpu: GPUProfile
-    gpu_resource: str = GPU_RESOURCE
     gpus_per_node: int = 8
+    resources: dict[str, int] = field(default_factory=dict)
+    product: str = ""
+    node_labels: dict[str, str] = field(default_factory=dict)
+    tolerations: list[dict[str, str]] = field(default_factory=list)
+    mig_strategy: str | None = None
+    mig_layout: dict[str, int] = field(default_factory=dict)
+    shared: bool = False
+
+    @property
+    def gpu_resource(self) -> str | None:
+        """The one resource that `gpu` means for this pool (None for mixed MIG)."""
+        if self.mig_strategy == "mixed":
+            return None
+        return next(iter(self.resources), GPU_RESOURCE)
 
 
 @dataclass

@@ -1,60 +1,184 @@
-"""Fleet → Kueue ResourceFlavors (one per pool) and a Topology."""
+"""Fleet → Kueue ResourceFlavors and Topology; MIG and sharing → GPU Operator config.
+
+MIG is applied the way the GPU Operator really does it: a mig-parted
+ConfigMap (`version: v1`, `mig-configs:`), the ClusterPolicy pointing its MIG
+manager at it, and the `nvidia.com/mig.config=<name>` label on the pool's
+nodes. Sharing likewise: a device-plugin config ConfigMap, the ClusterPolicy
+`devicePlugin.config` reference, and the `nvidia.com/device-plugin.config`
+node label. There is no MIGConfig kind.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from llmkube.plan.context import GPU_PRODUCT_LABEL, PlanContext, PoolInfo, standard_labels
-from llmkube.specs.fleet import Fleet
+from llmkube.plan import mig as migplan
+from llmkube.plan.context import GPU_PRODUCT_LABEL, GPU_RESOURCE, PlanContext, PlanError, PoolInfo, standard_labels
+from llmkube.specs.fleet import Fleet, Pool
+from llmkube.yamlio import dump_yaml
+
+MIG_CONFIG_LABEL = "nvidia.com/mig.config"
+DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
+DEVICE_PLUGIN_DEFAULT_CONFIG = "default"
+RESOURCES_ANNOTATION = "llmkube.dev/gpu-resources"
+
+
+def _tolerations(pool: Pool) -> list[dict[str, str]]:
+    return [
+        {
+            "key": t.key,
+            "operator": "Equal" if t.value is not None else "Exists",
+            **({"value": t.value} if t.value is not None else {}),
+            "effect": t.effect,
+        }
+        for t in pool.taints
+    ]
+
+
+def _sharing(pool: Pool) -> tuple[str, Any] | None:
+    if pool.sharing is None:
+        return None
+    if pool.sharing.time_slicing:
+        return "timeSlicing", pool.sharing.time_slicing
+    return "mps", pool.sharing.mps
+
+
+def pool_info(fleet: Fleet, i: int, ctx: PlanContext) -> PoolInfo:
+    """Resolve one pool: check its MIG layout, derive resources and labels."""
+    pool = fleet.spec.pools[i]
+    gpu = ctx.gpu(pool.gpu, ("spec", "pools", i, "gpu"))
+    per_node = pool.gpus_per_node or gpu.spec.gpus_per_node
+    product = gpu.spec.product
+    labels: dict[str, str] = {}
+    resources: dict[str, int] = {GPU_RESOURCE: per_node}
+    layout: dict[str, int] = {}
+    if pool.mig:
+        problems = migplan.check_layout(gpu, pool.mig.layout, known_gpus=ctx.profiles.gpus.values())
+        if problems:
+            first = problems[0]
+            raise PlanError(("spec", "pools", i, "mig", "layout"), f"pool {pool.name!r}: {first.message}", first.hint)
+        layout = dict(pool.mig.layout)
+        per_gpu = migplan.resource_names(layout, pool.mig.strategy)
+        resources = {name: count * per_node for name, count in per_gpu.items()}
+        if pool.mig.strategy == "single":
+            (profile,) = layout
+            product = migplan.mig_product_label(product, profile)
+        labels[MIG_CONFIG_LABEL] = migplan.mig_parted_config_name(pool.name)
+    sharing = _sharing(pool)
+    if sharing:
+        _, settings = sharing
+        if settings.rename_by_default:
+            resources = {f"{name}.shared": count * settings.replicas for name, count in resources.items()}
+        else:
+            resources = {name: count * settings.replicas for name, count in resources.items()}
+            product = f"{product}-SHARED"
+        labels[DEVICE_PLUGIN_CONFIG_LABEL] = migplan.mig_parted_config_name(pool.name)
+    node_labels = {GPU_PRODUCT_LABEL: product, **labels, **pool.node_labels}
+    return PoolInfo(
+        name=pool.name,
+        gpu=gpu,
+        gpus_per_node=per_node,
+        resources=resources,
+        product=product,
+        node_labels=dict(sorted(node_labels.items())),
+        tolerations=_tolerations(pool),
+        mig_strategy=pool.mig.strategy if pool.mig else None,
+        mig_layout=layout,
+        shared=sharing is not None,
+    )
 
 
 def pool_infos(fleet: Fleet, ctx: PlanContext) -> dict[str, PoolInfo]:
-    """What Quotas and jobs in the same run need to know about each pool."""
-    out = {}
-    for i, pool in enumerate(fleet.spec.pools):
-        gpu = ctx.gpu(pool.gpu, ("spec", "pools", i, "gpu"))
-        out[pool.name] = PoolInfo(
-            name=pool.name,
-            gpu=gpu,
-            gpus_per_node=pool.gpus_per_node or gpu.spec.gpus_per_node,
-        )
-    return out
+    """What Quotas and endpoints in the same run need to know about each pool."""
+    return {pool.name: pool_info(fleet, i, ctx) for i, pool in enumerate(fleet.spec.pools)}
+
+
+def device_plugin_config(kind: str, settings: Any, resource_names: list[str]) -> dict[str, Any]:
+    """One named config of the device plugin (`version: v1`, `sharing:`).
+
+    Time-slicing shares whole GPUs or (mixed strategy) each MIG resource.
+    """
+    body: dict[str, Any] = {}
+    if settings.rename_by_default:
+        body["renameByDefault"] = True
+    if settings.fail_requests_greater_than_one is not None:
+        body["failRequestsGreaterThanOne"] = settings.fail_requests_greater_than_one
+    body["resources"] = [{"name": name, "replicas": settings.replicas} for name in resource_names]
+    return {"version": "v1", "sharing": {kind: body}}
+
+
+def node_label_steps(fleet: Fleet, infos: dict[str, PoolInfo]) -> list[dict[str, Any]]:
+    """The node labels that select each pool's MIG or sharing config."""
+    steps = []
+    for pool in fleet.spec.pools:
+        info = infos[pool.name]
+        labels = {k: v for k, v in info.node_labels.items() if k in (MIG_CONFIG_LABEL, DEVICE_PLUGIN_CONFIG_LABEL)}
+        if labels:
+            steps.append({"pool": pool.name, "selector": dict(sorted(pool.node_labels.items())), "labels": labels})
+    return steps
 
 
 def plan_fleet(fleet: Fleet, ctx: PlanContext) -> dict[str, Any]:
+    infos = pool_infos(fleet, ctx)
     topology = fleet.spec.topology
     topology_name = (topology.name or fleet.metadata.name) if topology else None
+    operator = fleet.spec.gpu_operator
     flavors = []
-    for i, pool in enumerate(fleet.spec.pools):
-        gpu = ctx.gpu(pool.gpu, ("spec", "pools", i, "gpu"))
-        node_labels = {GPU_PRODUCT_LABEL: gpu.spec.product, **pool.node_labels}
+    mig_configs: dict[str, dict[str, int]] = {}
+    sharing_configs: dict[str, str] = {}
+    strategy = None
+    for pool in fleet.spec.pools:
+        info = infos[pool.name]
         flavors.append(
             {
                 "name": pool.name,
-                "labels": standard_labels(fleet.metadata.name, "resource-flavor"),
-                "node_labels": dict(sorted(node_labels.items())),
-                "tolerations": [
-                    {
-                        "key": t.key,
-                        "operator": "Equal" if t.value is not None else "Exists",
-                        **({"value": t.value} if t.value is not None else {}),
-                        "effect": t.effect,
-                    }
-                    for t in pool.taints
-                ],
+                "labels": {**standard_labels(fleet.metadata.name, "resource-flavor"), **fleet.metadata.labels},
+                "annotations": {RESOURCES_ANNOTATION: ",".join(f"{k}={v}" for k, v in info.resources.items())},
+                "node_labels": info.node_labels,
+                "tolerations": info.tolerations,
                 "topology_name": topology_name if pool.topology else None,
             }
         )
+        if pool.mig:
+            mig_configs[migplan.mig_parted_config_name(pool.name)] = dict(pool.mig.layout)
+            strategy = pool.mig.strategy
+        sharing = _sharing(pool)
+        if sharing:
+            names = (
+                [migplan.mig_resource_name(p) for p in sorted(pool.mig.layout)]
+                if pool.mig and pool.mig.strategy == "mixed"
+                else [GPU_RESOURCE]
+            )
+            sharing_configs[migplan.mig_parted_config_name(pool.name)] = dump_yaml(
+                device_plugin_config(*sharing, names)
+            )
+    if sharing_configs:
+        sharing_configs = {DEVICE_PLUGIN_DEFAULT_CONFIG: dump_yaml({"version": "v1"}), **dict(sorted(sharing_configs.items()))}
+    gpu_operator = None
+    if mig_configs or sharing_configs:
+        gpu_operator = {
+            "namespace": operator.namespace,
+            "cluster_policy": operator.cluster_policy,
+            "labels": {**standard_labels(fleet.metadata.name, "gpu-operator-config"), **fleet.metadata.labels},
+            "mig_strategy": strategy,
+            "mig_config_map": operator.mig_config_map if mig_configs else None,
+            "mig_config": dump_yaml(migplan.mig_parted_config(mig_configs)) if mig_configs else None,
+            "device_plugin_config_map": operator.device_plugin_config_map if sharing_configs else None,
+            "device_plugin_configs": sharing_configs or None,
+            "device_plugin_default": DEVICE_PLUGIN_DEFAULT_CONFIG if sharing_configs else None,
+        }
     return {
         "api_version": ctx.kueue_api_version,
         "topology": (
             {
                 "name": topology_name,
-                "labels": standard_labels(fleet.metadata.name, "topology"),
+                "labels": {**standard_labels(fleet.metadata.name, "topology"), **fleet.metadata.labels},
                 "levels": list(topology.levels),
             }
             if topology
             else None
         ),
         "flavors": flavors,
+        "gpu_operator": gpu_operator,
+        "node_label_steps": node_label_steps(fleet, infos),
     }
