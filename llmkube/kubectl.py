@@ -82,6 +82,53 @@ def _check_label_value(key: str, value: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class APIResource:
+    """One resource type the API server serves (a row of `kubectl api-resources`)."""
+
+    name: str  # plural, e.g. "clusterqueues"
+    group: str  # "" for the core group
+    version: str  # the version discovery prefers
+    kind: str
+    namespaced: bool
+    verbs: tuple[str, ...] = ()
+
+    @property
+    def qualified_name(self) -> str:
+        """`configmaps` or `clusterqueues.kueue.x-k8s.io`: the name kubectl get takes (and a CRD's name)."""
+        return f"{self.name}.{self.group}" if self.group else self.name
+
+
+def parse_api_resources(table: str) -> list[APIResource]:
+    """Rows of `kubectl api-resources -o wide` (columns found by the header's offsets:
+    the SHORTNAMES and CATEGORIES cells may be empty)."""
+    lines = [line for line in table.splitlines() if line.strip()]
+    if not lines or not lines[0].startswith("NAME"):
+        return []
+    header = lines[0]
+    starts = [(m.group(0), m.start()) for m in re.finditer(r"\S+", header)]
+    out = []
+    for line in lines[1:]:
+        cells = {}
+        for i, (col, start) in enumerate(starts):
+            end = starts[i + 1][1] if i + 1 < len(starts) else None
+            cells[col] = line[start:end].strip()
+        group, _, version = cells.get("APIVERSION", "").rpartition("/")
+        if not cells.get("NAME") or not cells.get("KIND"):
+            continue
+        out.append(
+            APIResource(
+                name=cells["NAME"],
+                group=group,
+                version=version,
+                kind=cells["KIND"],
+                namespaced=cells.get("NAMESPACED") == "true",
+                verbs=tuple(v for v in cells.get("VERBS", "").split(",") if v),
+            )
+        )
+    return out
+
+
 def format_selector(selector: Mapping[str, str]) -> str:
     """`{"pool": "a", "gpu": "h100"}` → `gpu=h100,pool=a` (validated, so no value can add a requirement)."""
     parts = []
@@ -233,6 +280,63 @@ class Kubectl:
             return [doc]
         return list(doc.get("items") or [])
 
+    def api_resources(self) -> list[APIResource]:
+        """The resource types the cluster serves (`kubectl api-resources -o wide`).
+
+        A group whose discovery fails (e.g. an unavailable metrics API) makes kubectl
+        exit 1 but still print the others: those are returned.
+        """
+        result = self.run(["api-resources", "-o", "wide"])
+        resources = parse_api_resources(result.stdout)
+        if not result.ok and not resources:
+            raise InputError(
+                f"kubectl api-resources failed: {result.message() or f'kubectl exit code {result.returncode}'}"
+            )
+        return resources
+
+    def api_versions(self) -> list[str]:
+        """Every group/version the cluster serves (`kubectl api-versions`), e.g. `kueue.x-k8s.io/v1beta2`."""
+        result = self.run(["api-versions"])
+        versions = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+        if not result.ok and not versions:
+            raise InputError(
+                f"kubectl api-versions failed: {result.message() or f'kubectl exit code {result.returncode}'}"
+            )
+        return versions
+
+    def default_namespace(self) -> str:
+        """The namespace of the (current or `--context`) context, else `default` (a local read)."""
+        result = self.run(["config", "view", "--minify", "-o", "jsonpath={.contexts[0].context.namespace}"])
+        return (result.stdout.strip() if result.ok else "") or "default"
+
+    def get_objects(
+        self,
+        resources: Iterable[str],
+        *,
+        names: Iterable[str] = (),
+        selector: Mapping[str, str] | None = None,
+        all_namespaces: bool = False,
+    ) -> list[dict]:
+        """Objects of several resource types (`configmaps`, `clusterqueues.kueue.x-k8s.io`) in one run.
+
+        With `names`, only those objects (missing ones are skipped); otherwise a list,
+        filtered by `selector`, across all namespaces with `all_namespaces`.
+        """
+        types = sorted(set(resources))
+        if not types:
+            return []
+        args = ["get", ",".join(types), *names]
+        if names:
+            args.append("--ignore-not-found")
+        if all_namespaces:
+            args.append("--all-namespaces")
+        if selector:
+            args += ["-l", format_selector(selector)]
+        doc = self._run_json([*args, "-o", "json"], "kubectl get")
+        if "items" not in doc and doc.get("kind"):
+            return [doc]
+        return list(doc.get("items") or [])
+
     def diff(
         self,
         manifest_yaml: str,
@@ -325,10 +429,11 @@ class Kubectl:
             args += ["-l", format_selector(selector)]
         return list(self._run_json([*args, "-o", "json"], "kubectl get nodes").get("items") or [])
 
-    def delete(self, objects: Iterable[Mapping], *, wait: bool = False) -> KubectlResult:
+    def delete(self, objects: Iterable[Mapping], *, wait: bool = False, dry_run: bool = False) -> KubectlResult:
         """Delete objects (dicts with apiVersion, kind, metadata.name[, metadata.namespace]).
 
-        Objects that are already gone are not an error.
+        Objects that are already gone are not an error. `dry_run` asks the server
+        to check the deletes and persist nothing.
         """
         items = []
         for obj in objects:
@@ -342,7 +447,10 @@ class Kubectl:
         if not items:
             return KubectlResult([], 0, "", "")
         doc = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
-        args = ["delete", "--ignore-not-found", f"--wait={'true' if wait else 'false'}", "-f", "-"]
+        args = ["delete", "--ignore-not-found", f"--wait={'true' if wait else 'false'}"]
+        if dry_run:
+            args.append("--dry-run=server")
+        args += ["-f", "-"]
         return self.run(args, input=doc)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from llmkube.errors import InputError, InputErrors
 from llmkube.plan.context import KueueAPI, PlanContext, PlanError
 from llmkube.plan.fleet import plan_fleet, pool_infos
+from llmkube.plan.inference import plan_inference_endpoint
 from llmkube.plan.quota import plan_quota
 from llmkube.plan.training import plan_training_job
 from llmkube.profiles import ProfileStore
@@ -35,6 +36,7 @@ KIND_ORDER = [
     "Secret",
     "ClusterPolicy",
     "Service",
+    "PodDisruptionBudget",
 ]
 
 
@@ -74,6 +76,7 @@ class Rendering:
 
     objects: list[Rendered] = field(default_factory=list)
     node_labels: list[NodeLabelStep] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -101,6 +104,9 @@ def _template_for(spec: Any) -> tuple[str, Planner]:
         return "quota.yaml.j2", plan_quota
     if kind == "TrainingJob":
         return TRAINING_TEMPLATES[spec.spec.framework], plan_training_job
+    if kind == "InferenceEndpoint":
+        template = "inferenceservice.yaml.j2" if spec.spec.target == "kserve" else "deployment.yaml.j2"
+        return template, plan_inference_endpoint
     raise AssertionError(f"no planner for {kind}")
 
 
@@ -120,6 +126,7 @@ def render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:
 
     out: list[Rendered] = []
     steps: list[NodeLabelStep] = []
+    notes: list[str] = []
     for loaded in specs:
         template, planner = _template_for(loaded.spec)
         try:
@@ -130,10 +137,11 @@ def render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:
         for obj in renderer.render(template, values):
             out.append(Rendered(obj, loaded))
         steps.extend(NodeLabelStep(**step, source=loaded) for step in values.get("node_label_steps", []))
+        notes.extend(values.get("notes", []))
     if errors:
         unique = list({str(e): e for e in errors}.values())
         raise unique[0] if len(unique) == 1 else InputErrors(unique)
-    return Rendering(order_objects(dedupe(out)), steps)
+    return Rendering(order_objects(dedupe(out)), steps, notes)
 
 
 def _plan_error(loaded: LoadedSpec, exc: PlanError) -> InputError:
@@ -156,6 +164,11 @@ def dedupe(items: list[Rendered]) -> list[Rendered]:
     out = []
     for item in items:
         key = object_key(item.obj)
+        if key in seen and key[1] in MERGEABLE_KINDS:
+            merged = merge_disjoint(seen[key].obj, item.obj)
+            if merged is not None:
+                seen[key].obj = merged
+                continue
         if key in seen:
             if seen[key].obj != item.obj:
                 first = seen[key].source
@@ -168,6 +181,27 @@ def dedupe(items: list[Rendered]) -> list[Rendered]:
         seen[key] = item
         out.append(item)
     return out
+
+
+# Cluster-wide singletons that several specs may each set some fields of (as
+# server-side apply would merge them): the GPU Operator's ClusterPolicy.
+MERGEABLE_KINDS = {"ClusterPolicy"}
+
+
+def merge_disjoint(a: Any, b: Any) -> Any:
+    """Deep-merge two objects; None if they set the same leaf differently."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = dict(a)
+        for k, v in b.items():
+            if k in out:
+                merged = merge_disjoint(out[k], v)
+                if merged is None:
+                    return None
+                out[k] = merged
+            else:
+                out[k] = v
+        return out
+    return a if a == b else None
 
 
 def order_objects(items: list[Rendered]) -> list[Rendered]:

@@ -24,6 +24,8 @@ BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 def _finalize(value: Any) -> str:
     if isinstance(value, _Block):
         return value
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # StrictUndefined raises UndefinedError naming the missing value
     return json.dumps(value, ensure_ascii=False)
 
 

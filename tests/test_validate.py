@@ -108,3 +108,10 @@ def llmkube_env(env: dict[str, str], *args: str):
     return subprocess.run(
         [sys.executable, "-m", "llmkube", *args], capture_output=True, text=True, cwd=REPO, env={**os.environ, **env}, timeout=120
     )
+
+
+def test_the_textbook_migconfig_kind_is_called_out():
+    out = llmkube("validate", str(CASES / "textbook-migconfig.yaml"), "--crds", str(SHARED_CRDS))
+    assert out.returncode == 1
+    assert "MIGConfig is not a real kind" in out.stdout
+    assert "mig-parted ConfigMap" in out.stdout

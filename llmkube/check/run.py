@@ -28,12 +28,30 @@ class Target:
         return None
 
 
+def _is_fictional_mig_config(obj: dict[str, Any]) -> bool:
+    return obj.get("kind") == "MIGConfig" and str(obj.get("apiVersion", "")).startswith("nvidia.com/")
+
+
 def schema_findings(targets: Iterable[Target], validator: Any) -> list[Finding]:
     """Schema, CEL and missing-schema problems as findings."""
     findings: list[Finding] = []
     for target in targets:
         label = object_label(target.obj)
         for problem in validator.validate(target.obj):
+            if problem.source == "no-schema" and _is_fictional_mig_config(target.obj):
+                findings.append(
+                    Finding(
+                        code="no-schema",
+                        severity=Severity.ERROR,
+                        message="MIGConfig is not a real kind: the GPU Operator has no MIGConfig CRD",
+                        object=label,
+                        mark=target.mark(),
+                        hint="MIG layouts live in a mig-parted ConfigMap (version: v1, mig-configs:) named in "
+                        "ClusterPolicy spec.migManager.config.name and chosen per node by the "
+                        "nvidia.com/mig.config label; a Fleet pool with `mig:` renders all three",
+                    )
+                )
+                continue
             if problem.source == "no-schema":
                 findings.append(
                     Finding(

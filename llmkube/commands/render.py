@@ -62,6 +62,8 @@ def run_render(
         sys.stdout.write(text)
     else:
         write_output_dir(rendered, output_dir, fmt)
+    for message in rendering.notes:
+        note(message)
     for step in rendering.node_labels:
         note(f"pool {step.pool!r} needs its nodes labelled (llmkube apply does this): {step.kubectl_command()}")
     return 0

@@ -159,7 +159,8 @@ def plan_fleet(fleet: Fleet, ctx: PlanContext) -> dict[str, Any]:
         gpu_operator = {
             "namespace": operator.namespace,
             "cluster_policy": operator.cluster_policy,
-            "labels": {**standard_labels(fleet.metadata.name, "gpu-operator-config"), **fleet.metadata.labels},
+            # Shared by every Fleet of a cluster (one ClusterPolicy), so not named after this one.
+            "labels": standard_labels("nvidia-gpu-operator", "gpu-config"),
             "mig_strategy": strategy,
             "mig_config_map": operator.mig_config_map if mig_configs else None,
             "mig_config": dump_yaml(migplan.mig_parted_config(mig_configs)) if mig_configs else None,

@@ -33,6 +33,13 @@ def plan_quota(quota: Quota, ctx: PlanContext) -> dict[str, Any]:
                 "known pools: " + ", ".join(sorted(ctx.pools)),
             )
         gpu_resource = pool.gpu_resource if pool else GPU_RESOURCE
+        if gpu_resource is None and res.gpu is not None:
+            names = ", ".join(f"{name}: <count>" for name in pool.resources)
+            raise PlanError(
+                ("spec", "resources", i, "gpu"),
+                f"pool {res.pool!r} advertises MIG slices, not whole GPUs (mixed strategy)",
+                f"give the quota per slice resource under `extra`, e.g. extra: {{{names}}}",
+            )
         nominal = _amounts(res, gpu_resource)
         if not nominal:
             raise PlanError(

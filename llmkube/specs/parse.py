@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from llmkube.errors import InputError, InputErrors
-from llmkube.specs import fleet, quota, trainingjob
+from llmkube.specs import fleet, inferenceendpoint, quota, trainingjob
 from llmkube.specs.base import API_VERSION, SpecProblem
 from llmkube.yamlio import Document, to_plain
 
@@ -33,6 +33,7 @@ KINDS: dict[str, KindInfo] = {
     "Fleet": KindInfo(fleet.Fleet, fleet.semantic_problems),
     "Quota": KindInfo(quota.Quota, quota.semantic_problems),
     "TrainingJob": KindInfo(trainingjob.TrainingJob, trainingjob.semantic_problems),
+    "InferenceEndpoint": KindInfo(inferenceendpoint.InferenceEndpoint, inferenceendpoint.semantic_problems),
 }
 
 

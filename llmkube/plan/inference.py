@@ -1,0 +1,256 @@
+"""InferenceEndpoint → values for a KServe InferenceService or a Deployment + Service.
+
+One spec, either runtime: the spec speaks of the model and its limits, and
+`runtime_args` turns them into vLLM's or TGI's own flags. Probe budgets,
+GPU resources and node selection are decided here, not in templates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmkube.plan import mig as migplan
+from llmkube.plan.context import GPU_PRODUCT_LABEL, GPU_RESOURCE, PlanContext, PlanError, standard_labels
+from llmkube.plan.sizing import load_seconds, startup_budget, weight_bytes
+from llmkube.specs.inferenceendpoint import InferenceEndpoint, InferenceEndpointSpec
+
+# Pinned, never `:latest`: a rollout must not change the server under you.
+DEFAULT_IMAGES = {
+    "vllm": "vllm/vllm-openai:v0.11.0",
+    "tgi": "ghcr.io/huggingface/text-generation-inference:3.3.6",
+}
+HEALTH_PATH = {"vllm": "/health", "tgi": "/health"}
+ENDPOINT_LABEL = "llmkube.dev/inference-endpoint"
+KSERVE_ISVC_LABEL = "serving.kserve.io/inferenceservice"
+UNKNOWN_MODEL_LOAD_SECONDS = 1800
+# vLLM quantization methods; TGI calls the same idea --quantize.
+VLLM_QUANT = {"awq", "gptq", "fp8", "bitsandbytes", "marlin"}
+TGI_QUANT = {"awq", "gptq", "fp8", "bitsandbytes", "marlin", "eetq", "exl2"}
+# Prometheus queries for scaling on the server's own metrics (per-replica targets).
+METRIC_QUERIES = {
+    ("vllm", "queued-requests"): 'sum(vllm:num_requests_waiting{{namespace="{ns}",model_name="{model}"}})',
+    ("vllm", "kv-cache-usage"): 'avg(vllm:kv_cache_usage_perc{{namespace="{ns}",model_name="{model}"}})',
+    ("tgi", "queued-requests"): 'sum(tgi_queue_size{{namespace="{ns}",pod=~"{name}-predictor-.*"}})',
+}
+
+
+def runtime_args(spec: InferenceEndpointSpec, served_name: str) -> list[str]:
+    """The server's command-line flags for this spec's limits."""
+    if spec.runtime == "vllm":
+        if spec.quantization and spec.quantization not in VLLM_QUANT:
+            raise PlanError(("spec", "quantization"), f"vLLM has no {spec.quantization!r} quantization", f"vLLM supports {', '.join(sorted(VLLM_QUANT))}")
+        args = ["--model", spec.model, "--served-model-name", served_name, "--port", str(spec.port)]
+        args += ["--tensor-parallel-size", str(spec.tensor_parallel)]
+        args += ["--gpu-memory-utilization", _num(spec.gpu_memory_utilization)]
+        if spec.max_model_len:
+            args += ["--max-model-len", str(spec.max_model_len)]
+        if spec.max_num_seqs:
+            args += ["--max-num-seqs", str(spec.max_num_seqs)]
+        if spec.chunked_prefill is True:
+            args.append("--enable-chunked-prefill")
+        elif spec.chunked_prefill is False:
+            args.append("--no-enable-chunked-prefill")
+        if spec.dtype:
+            args += ["--dtype", spec.dtype]
+        if spec.quantization:
+            args += ["--quantization", spec.quantization]
+        return args + list(spec.extra_args)
+    # TGI's launcher: its own names for the same limits.
+    args = ["--model-id", spec.model, "--port", str(spec.port), "--num-shard", str(spec.tensor_parallel)]
+    args += ["--cuda-memory-fraction", _num(spec.gpu_memory_utilization)]
+    if spec.max_model_len:
+        args += ["--max-total-tokens", str(spec.max_model_len), "--max-input-tokens", str(spec.max_model_len - 1)]
+    if spec.max_num_seqs:
+        args += ["--max-concurrent-requests", str(spec.max_num_seqs)]
+    if spec.dtype == "float32":
+        raise PlanError(("spec", "dtype"), "TGI serves float16 or bfloat16 only", "set dtype to bfloat16 or float16")
+    if spec.dtype in ("bfloat16", "float16"):
+        args += ["--dtype", spec.dtype]
+    if spec.quantization:
+        args += ["--quantize", spec.quantization]
+    return args + list(spec.extra_args)
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def _gpu_placement(ep: InferenceEndpoint, ctx: PlanContext) -> dict[str, Any]:
+    """GPU resource and count, node selector, tolerations and GPU memory per server."""
+    spec = ep.spec
+    node_selector: dict[str, str] = {}
+    tolerations: list[dict[str, str]] = []
+    if spec.pool:
+        pool = ctx.pools.get(spec.pool)
+        if pool is None:
+            known = ", ".join(sorted(ctx.pools)) or "none"
+            raise PlanError(("spec", "pool"), f"pool {spec.pool!r} is not in any Fleet given with this endpoint", f"pass the Fleet spec in the same run (pools: {known}), or use `gpu:`")
+        gpu = pool.gpu
+        node_selector.update(pool.node_labels)
+        tolerations = list(pool.tolerations)
+        strategy = pool.mig_strategy
+        if pool.mig_layout and not spec.mig_profile:
+            raise PlanError(("spec", "pool"), f"pool {spec.pool!r} is split into MIG slices", f"set `migProfile` to one of {', '.join(sorted(pool.mig_layout))}")
+        if spec.mig_profile and spec.mig_profile not in pool.mig_layout:
+            have = ", ".join(sorted(pool.mig_layout)) or "none (MIG is not enabled on it)"
+            raise PlanError(("spec", "migProfile"), f"pool {spec.pool!r} has no {spec.mig_profile} slices", f"its slices: {have}")
+        if pool.shared and spec.tensor_parallel > 1:
+            raise PlanError(("spec", "tensorParallel"), f"pool {spec.pool!r} shares its GPUs: a replica is a time slice, not a GPU", "use a pool of whole GPUs for tensorParallel > 1")
+        shared_resource = pool.gpu_resource if pool.shared and not spec.mig_profile else None
+    else:
+        gpu = ctx.gpu(spec.gpu or "", ("spec", "gpu"))
+        strategy = "mixed" if spec.mig_profile else None
+        shared_resource = None
+        node_selector[GPU_PRODUCT_LABEL] = gpu.spec.product
+    if spec.mig_profile:
+        mig = gpu.spec.mig
+        profile = next((p for p in mig.profiles if p.name == spec.mig_profile), None) if mig else None
+        if profile is None:
+            hint = "this GPU has no MIG" if mig is None else "profiles: " + ", ".join(p.name for p in mig.profiles)
+            raise PlanError(("spec", "migProfile"), f"{gpu.name} has no MIG profile {spec.mig_profile!r}", hint)
+        if strategy == "single":
+            resource = GPU_RESOURCE
+            if not spec.pool:
+                node_selector[GPU_PRODUCT_LABEL] = migplan.mig_product_label(gpu.spec.product, profile.name)
+        else:
+            resource = migplan.mig_resource_name(profile.name)
+        return {"resource": resource, "count": 1, "gpu": gpu, "memory_gib": profile.memory_gi_b,
+                "node_selector": node_selector, "tolerations": tolerations}
+    if spec.tensor_parallel > gpu.spec.gpus_per_node:
+        raise PlanError(
+            ("spec", "tensorParallel"),
+            f"tensorParallel {spec.tensor_parallel} exceeds the {gpu.spec.gpus_per_node} GPUs of one {gpu.name} node",
+            "tensor parallelism must stay inside one node (NVLink); use pipeline parallelism across nodes",
+        )
+    return {"resource": shared_resource or GPU_RESOURCE, "count": spec.tensor_parallel, "gpu": gpu,
+            "memory_gib": gpu.spec.memory_gi_b, "node_selector": node_selector, "tolerations": tolerations}
+
+
+def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> dict[str, Any]:
+    spec = ep.spec
+    name = ep.metadata.name
+    namespace = ep.metadata.namespace
+    served_name = spec.served_model_name or spec.model.rsplit("/", 1)[-1].lower()
+    placement = _gpu_placement(ep, ctx)
+    model = ctx.profiles.model(spec.model)
+    notes: list[str] = []
+    if model is not None:
+        estimate = load_seconds(weight_bytes(model, spec.dtype, spec.quantization), spec.startup.load_throughput_g_bps, spec.startup.overhead_seconds)
+    else:
+        estimate = UNKNOWN_MODEL_LOAD_SECONDS
+        notes.append(
+            f"{ep.kind} {name}: no profile for model {spec.model!r}; startup probe sized for "
+            f"{UNKNOWN_MODEL_LOAD_SECONDS} s (add a ModelProfile with --profiles to size it)"
+        )
+    budget = startup_budget(estimate)
+    health = HEALTH_PATH[spec.runtime]
+    probe = {"httpGet": {"path": health, "port": spec.port}}
+    probes = {
+        "startup": {**probe, "periodSeconds": budget.period_seconds, "failureThreshold": budget.failure_threshold, "timeoutSeconds": 5},
+        "readiness": {**probe, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5},
+        "liveness": {**probe, "periodSeconds": 30, "failureThreshold": 5, "timeoutSeconds": 10},
+    }
+
+    kserve = spec.target == "kserve"
+    selector = {KSERVE_ISVC_LABEL: name} if kserve else {ENDPOINT_LABEL: name}
+    pod_labels = {**standard_labels(name, "inference"), ENDPOINT_LABEL: name, **ep.metadata.labels}
+
+    env: list[dict[str, Any]] = []
+    if spec.cache:
+        env.append({"name": "HF_HOME", "value": spec.cache.mount_path})
+    if spec.hugging_face.token_secret:
+        ref = spec.hugging_face.token_secret
+        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+    env = [e for e in env if e["name"] not in spec.env]
+    env.extend({"name": k, "value": v} for k, v in sorted(spec.env.items()))
+
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    shm = str(spec.shm_size) if spec.shm_size is not None else ("2Gi" if placement["count"] > 1 else None)
+    if shm:
+        volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": shm}})
+        mounts.append({"name": "dshm", "mountPath": "/dev/shm"})
+    if spec.cache:
+        volumes.append({"name": "model-cache", "persistentVolumeClaim": {"claimName": spec.cache.claim}})
+        mounts.append({"name": "model-cache", "mountPath": spec.cache.mount_path})
+
+    requests: dict[str, Any] = {}
+    limits: dict[str, Any] = {}
+    if spec.resources.cpu is not None:
+        requests["cpu"] = spec.resources.cpu
+    if spec.resources.memory is not None:
+        requests["memory"] = limits["memory"] = spec.resources.memory
+    requests[placement["resource"]] = limits[placement["resource"]] = placement["count"]
+
+    tolerations = list(placement["tolerations"]) + [
+        {"key": t.key, "operator": "Equal" if t.value is not None else "Exists",
+         **({"value": t.value} if t.value is not None else {}), "effect": t.effect}
+        for t in spec.tolerations
+    ]
+    ha = spec.replicas.min > 1
+    affinity = (
+        {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 100, "podAffinityTerm": {"labelSelector": {"matchLabels": selector}, "topologyKey": "kubernetes.io/hostname"}}
+        ]}}
+        if ha else None
+    )
+
+    isvc_annotations: dict[str, str] = {}
+    predictor_annotations: dict[str, str] = {}
+    scale: dict[str, Any] = {"scale_metric": None, "scale_target": None, "auto_scaling": None}
+    knative = spec.deployment_mode in ("Serverless", "KNative")
+    if kserve:
+        isvc_annotations["serving.kserve.io/deploymentMode"] = spec.deployment_mode
+        if knative:
+            # Knative kills a revision that is not ready within its progress deadline (default 600 s).
+            predictor_annotations["serving.knative.dev/progress-deadline"] = f"{budget.seconds + 60}s"
+    if spec.autoscaling:
+        metric = spec.autoscaling.metric
+        if metric in ("concurrency", "rps"):
+            scale.update(scale_metric=metric, scale_target=int(spec.autoscaling.target))
+        else:
+            isvc_annotations["serving.kserve.io/autoscalerClass"] = "keda"
+            query = METRIC_QUERIES[(spec.runtime, metric)].format(ns=namespace or "default", model=served_name, name=name)
+            target = (
+                {"type": "AverageValue", "averageValue": _num(spec.autoscaling.target)}
+                if metric == "queued-requests"
+                else {"type": "Value", "value": _num(spec.autoscaling.target)}
+            )
+            scale["auto_scaling"] = ({"metrics": [{"type": "External", "external": {
+                "metric": {"backend": "prometheus", "serverAddress": spec.autoscaling.prometheus, "query": query},
+                "target": target}}]})
+
+    container = {
+        "image": spec.image or DEFAULT_IMAGES[spec.runtime],
+        "args": runtime_args(spec, served_name),
+        "port": spec.port,
+        "env": env,
+        "resources": {"requests": requests, "limits": limits},
+        "volume_mounts": mounts,
+        "probes": probes,
+    }
+    return {
+        "name": name,
+        "namespace": namespace,
+        "labels": {**standard_labels(name, "inference"), **ep.metadata.labels},
+        "annotations": {**ep.metadata.annotations, **isvc_annotations},
+        "pod_labels": pod_labels,
+        "predictor_annotations": predictor_annotations,
+        "selector": selector,
+        "runtime": spec.runtime,
+        "container": container,
+        "volumes": volumes,
+        "node_selector": dict(sorted(placement["node_selector"].items())),
+        "tolerations": tolerations,
+        "affinity": affinity,
+        "service_account": spec.service_account,
+        "min_replicas": spec.replicas.min,
+        "max_replicas": spec.replicas.max,
+        "canary_percent": spec.canary.traffic_percent if spec.canary else None,
+        "pdb": {"max_unavailable": 1} if ha else None,
+        # a Deployment must outlive a slow model load before it is marked failed
+        "progress_deadline": max(600, budget.seconds + 120),
+        "load_estimate_seconds": round(estimate),
+        "notes": notes,
+        **scale,
+    }

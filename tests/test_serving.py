@@ -1,0 +1,312 @@
+"""InferenceEndpoint and Fleet GPU partitioning (issue 3), through the real CLI."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+from ruamel.yaml import YAML
+
+from llmkube.plan.sizing import load_seconds, startup_budget, weight_bytes
+from llmkube.profiles import ProfileStore
+from tests.conftest import EXAMPLES, SHARED_CRDS
+from tests.test_render import llmkube, load_all
+
+NVIDIA = SHARED_CRDS / "nvidia-examples"
+HEAD = "apiVersion: llmkube.dev/v1alpha1\n"
+
+
+def render(path_or_text, tmp_path=None, *extra: str) -> tuple[int, list[dict], str]:
+    if tmp_path is not None:
+        spec = tmp_path / "spec.yaml"
+        spec.write_text(path_or_text)
+        path_or_text = spec
+    out = llmkube("render", str(path_or_text), "--crds", str(SHARED_CRDS), *extra)
+    return out.returncode, load_all(out.stdout) if out.returncode == 0 else [], out.stderr
+
+
+def by_kind(docs: list[dict], kind: str) -> list[dict]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def predictor_container(isvc: dict) -> dict:
+    (container,) = isvc["spec"]["predictor"]["containers"]
+    return container
+
+
+# ---- the textbook endpoint -------------------------------------------------------------
+
+
+def test_vllm_endpoint_carries_the_spec_in_vllm_flags():
+    rc, docs, err = render(EXAMPLES / "05-llama-70b-vllm-endpoint.yaml")
+    assert rc == 0, err
+    (isvc,) = by_kind(docs, "InferenceService")
+    predictor = isvc["spec"]["predictor"]
+    assert (predictor["minReplicas"], predictor["maxReplicas"]) == (2, 8)
+    assert (predictor["scaleMetric"], predictor["scaleTarget"]) == ("concurrency", 5)
+    assert predictor["canaryTrafficPercent"] == 10
+    assert "serving.kserve.io/canaryTrafficPercent" not in (isvc["metadata"].get("annotations") or {})
+    c = predictor_container(isvc)
+    args = c["args"]
+    pairs = dict(zip(args[::2], args[1::2]))
+    assert pairs["--model"] == "meta-llama/Llama-3.1-70B-Instruct"
+    assert pairs["--tensor-parallel-size"] == "4"
+    assert pairs["--max-model-len"] == "8192"
+    assert pairs["--gpu-memory-utilization"] == "0.9"
+    assert pairs["--max-num-seqs"] == "128"
+    assert "--enable-chunked-prefill" in args
+    assert c["resources"]["limits"]["nvidia.com/gpu"] == 4
+    assert any(v.get("emptyDir", {}).get("medium") == "Memory" for v in predictor["volumes"])
+    (pdb,) = by_kind(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["selector"]["matchLabels"] == {"serving.kserve.io/inferenceservice": "llama-70b-chat"}
+    anti = predictor["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+    assert anti["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+
+
+def test_startup_probe_budget_covers_the_load_time_and_others_do_not_restart_a_loading_model():
+    rc, docs, _ = render(EXAMPLES / "05-llama-70b-vllm-endpoint.yaml")
+    c = predictor_container(by_kind(docs, "InferenceService")[0])
+    store = ProfileStore.load()
+    model = store.model("meta-llama/Llama-3.1-70B-Instruct")
+    # 70.55 B params × 2 bytes = 141.1 GB at the default 0.5 GB/s + 120 s start-up
+    estimate = load_seconds(weight_bytes(model), 0.5, 120)
+    assert math.isclose(estimate, 70.55e9 * 2 / 0.5e9 + 120)
+    startup = c["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= estimate
+    assert "initialDelaySeconds" not in c["livenessProbe"]
+    assert c["livenessProbe"]["httpGet"]["path"] == "/health"
+    # Knative's progress deadline must outlast the startup budget
+    deadline = by_kind(docs, "InferenceService")[0]["spec"]["predictor"]["annotations"]["serving.knative.dev/progress-deadline"]
+    assert int(deadline.rstrip("s")) > startup["periodSeconds"] * startup["failureThreshold"]
+
+
+def strip_runtime(isvc: dict) -> dict:
+    out = copy.deepcopy(isvc)
+    c = predictor_container(out)
+    for key in ("args", "image"):
+        c.pop(key)
+    return out
+
+
+def test_vllm_and_tgi_from_the_same_spec_differ_only_in_runtime_parts():
+    _, vllm_docs, _ = render(EXAMPLES / "05-llama-70b-vllm-endpoint.yaml")
+    _, tgi_docs, _ = render(EXAMPLES / "06-llama-70b-tgi-endpoint.yaml")
+    vllm = by_kind(vllm_docs, "InferenceService")[0]
+    tgi = by_kind(tgi_docs, "InferenceService")[0]
+    a, b = strip_runtime(vllm), strip_runtime(tgi)
+    # the examples differ only in `runtime` and the endpoint name
+    def rename(node):
+        if isinstance(node, dict):
+            return {k: rename(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [rename(v) for v in node]
+        return node.replace("llama-70b-chat-tgi", "llama-70b-chat") if isinstance(node, str) else node
+
+    assert rename(b) == a
+    targs = predictor_container(tgi)["args"]
+    pairs = dict(zip(targs[::2], targs[1::2]))
+    assert pairs["--model-id"] == "meta-llama/Llama-3.1-70B-Instruct"
+    assert pairs["--num-shard"] == "4"
+    assert pairs["--max-total-tokens"] == "8192" and pairs["--max-input-tokens"] == "8191"
+    assert pairs["--max-concurrent-requests"] == "128"
+    assert pairs["--cuda-memory-fraction"] == "0.9"
+    assert "text-generation-inference" in predictor_container(tgi)["image"]
+    assert "vllm" in predictor_container(vllm)["image"] and not predictor_container(vllm)["image"].endswith(":latest")
+
+
+ENDPOINT = HEAD + """kind: InferenceEndpoint
+metadata: {name: ep, namespace: serving}
+spec:
+  model: meta-llama/Llama-3.1-8B-Instruct
+  gpu: h100-80gb
+"""
+
+
+def test_scaling_on_queued_requests_uses_keda_and_prometheus(tmp_path):
+    text = ENDPOINT + "  deploymentMode: RawDeployment\n  autoscaling: {metric: queued-requests, target: 4, prometheus: 'http://prometheus.monitoring:9090'}\n"
+    rc, docs, err = render(text, tmp_path)
+    assert rc == 0, err
+    (isvc,) = by_kind(docs, "InferenceService")
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/autoscalerClass"] == "keda"
+    (metric,) = isvc["spec"]["predictor"]["autoScaling"]["metrics"]
+    assert metric["external"]["metric"]["query"] == 'sum(vllm:num_requests_waiting{namespace="serving",model_name="llama-3.1-8b-instruct"})'
+    assert metric["external"]["target"] == {"type": "AverageValue", "averageValue": "4"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ("  autoscaling: {metric: concurrency, target: 5}\n  deploymentMode: RawDeployment\n", "Serverless"),
+        ("  autoscaling: {metric: queued-requests, target: 5}\n", "RawDeployment"),
+        ("  target: deployment\n  canary: {trafficPercent: 10}\n", "KServe"),
+        ("  tensorParallel: 16\n", "inside one node"),
+        ("  migProfile: 3g.40gb\n  tensorParallel: 2\n", "MIG"),
+        ("  migProfile: 3g.71gb\n", "no MIG profile"),
+        ("  runtime: tgi\n  dtype: float32\n", "TGI"),
+    ],
+)
+def test_endpoint_mistakes_exit_2(tmp_path, extra, words):
+    rc, _, err = render(ENDPOINT + extra, tmp_path)
+    assert rc == 2, err
+    assert words in err and "Traceback" not in err
+
+
+def test_a_deployment_target_outlives_the_model_load(tmp_path):
+    rc, docs, err = render(ENDPOINT + "  target: deployment\n  tensorParallel: 2\n", tmp_path)
+    assert rc == 0, err
+    (deploy,) = by_kind(docs, "Deployment")
+    (container,) = deploy["spec"]["template"]["spec"]["containers"]
+    budget = container["startupProbe"]["periodSeconds"] * container["startupProbe"]["failureThreshold"]
+    assert deploy["spec"]["progressDeadlineSeconds"] > budget
+    (service,) = by_kind(docs, "Service")
+    assert service["spec"]["selector"] == deploy["spec"]["selector"]["matchLabels"]
+    assert not by_kind(docs, "PodDisruptionBudget")  # one replica: no HA objects
+
+
+# ---- MIG ------------------------------------------------------------------------------
+
+
+def test_mig_pool_renders_the_real_gpu_operator_mechanism():
+    rc, docs, err = render(EXAMPLES / "07-h100-mig-pool-with-8b-endpoint.yaml")
+    assert rc == 0, err
+    (cm,) = by_kind(docs, "ConfigMap")
+    config = YAML(typ="safe").load(cm["data"]["config.yaml"])
+    upstream = YAML(typ="safe").load((NVIDIA / "mig-parted_examples_config.yaml").read_text())
+    assert config["version"] == upstream["version"] == "v1"
+    entry = config["mig-configs"]["llmkube-h100-mig"][0]
+    assert set(entry) == set(upstream["mig-configs"]["all-balanced"][0]) - {"device-filter"} | {"devices", "mig-enabled", "mig-devices"}
+    assert entry == {"devices": "all", "mig-enabled": True, "mig-devices": {"2g.20gb": 2, "3g.40gb": 1}}
+    assert config["mig-configs"]["all-disabled"] == upstream["mig-configs"]["all-disabled"]
+    (policy,) = by_kind(docs, "ClusterPolicy")
+    assert policy["spec"]["mig"] == {"strategy": "mixed"}
+    assert policy["spec"]["migManager"]["config"]["name"] == cm["metadata"]["name"]
+    (flavor,) = by_kind(docs, "ResourceFlavor")
+    assert flavor["spec"]["nodeLabels"]["nvidia.com/mig.config"] == "llmkube-h100-mig"
+    assert "kubectl label nodes -l cloud.google.com/gke-nodepool=h100-mig nvidia.com/mig.config=llmkube-h100-mig --overwrite" in err
+    (deploy,) = by_kind(docs, "Deployment")
+    (container,) = deploy["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["limits"] == {"memory": "32Gi", "nvidia.com/mig-3g.40gb": 1}
+    assert deploy["spec"]["template"]["spec"]["nodeSelector"]["nvidia.com/mig.config"] == "llmkube-h100-mig"
+
+
+FLEET = HEAD + """kind: Fleet
+metadata: {name: f}
+spec:
+  pools:
+    - name: gpus
+      gpu: GPU
+      nodeLabels: {pool: gpus}
+"""
+
+
+def fleet(gpu: str) -> str:
+    return FLEET.replace("GPU", gpu)
+
+
+def test_impossible_mig_layout_names_the_pool_and_a_valid_alternative(tmp_path):
+    text = fleet("h100-80gb") + "      mig: {layout: {4g.40gb: 1, 2g.20gb: 2}}\n"
+    rc, _, err = render(text, tmp_path)
+    assert rc == 2
+    assert "pool 'gpus'" in err
+    assert "4g.40gb + 2g.20gb + 1g.20gb" in err  # the closest valid layout
+    assert "spec.pools[0].mig.layout" in err
+
+
+def test_mig_profile_of_another_gpu_gets_a_cross_gpu_hint(tmp_path):
+    text = fleet("h200-141gb") + "      mig: {layout: {3g.40gb: 2}}\n"
+    rc, _, err = render(text, tmp_path)
+    assert rc == 2 and "3g.71gb" in err
+
+
+def test_single_strategy_uses_nvidia_gpu_and_the_mig_product_label(tmp_path):
+    fleet_text = fleet("a100-80gb") + "      mig: {strategy: single, layout: {1g.10gb: 7}}\n"
+    endpoint = "---\n" + HEAD + """kind: InferenceEndpoint
+metadata: {name: small, namespace: serving}
+spec:
+  model: meta-llama/Llama-3.2-1B-Instruct
+  pool: gpus
+  migProfile: 1g.10gb
+  target: deployment
+"""
+    rc, docs, err = render(fleet_text + endpoint, tmp_path)
+    assert rc == 0, err
+    (flavor,) = by_kind(docs, "ResourceFlavor")
+    assert flavor["spec"]["nodeLabels"]["nvidia.com/gpu.product"] == "NVIDIA-A100-SXM4-80GB-MIG-1g.10gb"
+    assert flavor["metadata"]["annotations"]["llmkube.dev/gpu-resources"] == "nvidia.com/gpu=56"
+    (deploy,) = by_kind(docs, "Deployment")
+    (container,) = deploy["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["limits"] == {"nvidia.com/gpu": 1}
+
+
+def test_single_strategy_with_two_profiles_is_refused(tmp_path):
+    rc, _, err = render(fleet("h100-80gb") + "      mig: {strategy: single, layout: {3g.40gb: 1, 2g.20gb: 2}}\n", tmp_path)
+    assert rc == 2 and "mixed" in err
+
+
+def test_quota_on_a_mixed_mig_pool_asks_for_slice_resources(tmp_path):
+    fleet_text = fleet("h100-80gb") + "      mig: {layout: {3g.40gb: 2}}\n"
+    quota = "---\n" + HEAD + "kind: Quota\nmetadata: {name: q}\nspec:\n  resources:\n    - {pool: gpus, gpu: 8}\n"
+    rc, _, err = render(fleet_text + quota, tmp_path)
+    assert rc == 2 and "nvidia.com/mig-3g.40gb" in err
+    quota_ok = quota.replace("gpu: 8", "extra: {nvidia.com/mig-3g.40gb: 16}")
+    rc, docs, err = render(fleet_text + quota_ok, tmp_path)
+    assert rc == 0, err
+    (cq,) = by_kind(docs, "ClusterQueue")
+    assert cq["spec"]["resourceGroups"][0]["coveredResources"] == ["nvidia.com/mig-3g.40gb"]
+
+
+# ---- sharing ----------------------------------------------------------------------------
+
+
+def test_time_slicing_config_matches_the_device_plugin_format():
+    rc, docs, err = render(EXAMPLES / "08-l4-time-slicing-embeddings.yaml")
+    assert rc == 0, err
+    (cm,) = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"] == "llmkube-device-plugin-config"]
+    config = YAML(typ="safe").load(cm["data"]["llmkube-l4-shared"])
+    upstream = YAML(typ="safe").load((NVIDIA / "k8s-device-plugin_readme_time-slicing.yaml").read_text())
+    assert set(config) == set(upstream) == {"version", "sharing"}
+    assert config["sharing"]["timeSlicing"]["resources"] == [{"name": "nvidia.com/gpu", "replicas": 4}]
+    (policy,) = by_kind(docs, "ClusterPolicy")
+    assert policy["spec"]["devicePlugin"]["config"] == {"name": "llmkube-device-plugin-config", "default": "default"}
+    (flavor,) = by_kind(docs, "ResourceFlavor")
+    assert flavor["spec"]["nodeLabels"]["nvidia.com/gpu.product"] == "NVIDIA-L4-SHARED"
+    assert flavor["spec"]["nodeLabels"]["nvidia.com/device-plugin.config"] == "llmkube-l4-shared"
+    assert "nvidia.com/device-plugin.config=llmkube-l4-shared" in err
+
+
+def test_mps_with_rename_matches_the_upstream_shape(tmp_path):
+    rc, docs, err = render(fleet("l4") + "      sharing: {mps: {replicas: 10, renameByDefault: true}}\n", tmp_path)
+    assert rc == 0, err
+    (cm,) = [d for d in by_kind(docs, "ConfigMap")]
+    config = YAML(typ="safe").load(cm["data"]["llmkube-gpus"])
+    upstream = YAML(typ="safe").load((NVIDIA / "k8s-device-plugin_readme_mps-rename.yaml").read_text())
+    assert config == upstream
+    (flavor,) = by_kind(docs, "ResourceFlavor")
+    assert flavor["metadata"]["annotations"]["llmkube.dev/gpu-resources"] == "nvidia.com/gpu.shared=80"
+
+
+@pytest.mark.parametrize(
+    ("pool_extra", "words"),
+    [
+        ("      sharing: {timeSlicing: {replicas: 4}, mps: {replicas: 4}}\n", "exclude each other"),
+        ("      sharing: {mps: {replicas: 1}}\n", "at least 2 replicas"),
+        ("      mig: {layout: {3g.40gb: 2}}\n      sharing: {mps: {replicas: 2}}\n", "not available on MIG"),
+    ],
+)
+def test_conflicting_sharing_settings_are_refused_naming_the_pool(tmp_path, pool_extra, words):
+    rc, _, err = render(fleet("h100-80gb") + pool_extra, tmp_path)
+    assert rc == 2
+    assert "pool 'gpus'" in err and words in err
+
+
+def test_mig_or_sharing_pools_need_node_labels(tmp_path):
+    text = fleet("l4").replace("      nodeLabels: {pool: gpus}\n", "") + "      sharing: {timeSlicing: {replicas: 2}}\n"
+    rc, _, err = render(text, tmp_path)
+    assert rc == 2 and "nodeLabels" in err
+
+
+def test_startup_budget_rounds_up_with_a_margin():
+    budget = startup_budget(402)
+    assert budget.seconds >= 402 * 1.25 and budget.period_seconds == 10
+    assert startup_budget(1).failure_threshold == 3
