@@ -316,11 +316,13 @@ class Kubectl:
         names: Iterable[str] = (),
         selector: Mapping[str, str] | None = None,
         all_namespaces: bool = False,
+        managed_fields: bool = False,
     ) -> list[dict]:
         """Objects of several resource types (`configmaps`, `clusterqueues.kueue.x-k8s.io`) in one run.
 
         With `names`, only those objects (missing ones are skipped); otherwise a list,
         filtered by `selector`, across all namespaces with `all_namespaces`.
+        `managed_fields` keeps `metadata.managedFields` (kubectl drops it by default).
         """
         types = sorted(set(resources))
         if not types:
@@ -332,6 +334,8 @@ class Kubectl:
             args.append("--all-namespaces")
         if selector:
             args += ["-l", format_selector(selector)]
+        if managed_fields:
+            args.append("--show-managed-fields")
         doc = self._run_json([*args, "-o", "json"], "kubectl get")
         if "items" not in doc and doc.get("kind"):
             return [doc]

@@ -8,19 +8,18 @@ else (`on`, `yes`, `012`, `1:30`) are always quoted.
 
 from __future__ import annotations
 
-import io
 import json
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import ScalarNode
-from ruamel.yaml.representer import SafeRepresenter
 from ruamel.yaml.resolver import VersionedResolver
 
 from llmkube.errors import InputError, SourceMark
@@ -204,58 +203,37 @@ def _needs_quotes(value: str) -> bool:
     return False
 
 
-class _Representer(SafeRepresenter):
-    def represent_str(self, data: str) -> Any:
-        style = None
-        if "\n" in data:
-            style = "|"
-        elif data == "" or _needs_quotes(data):
-            style = '"'
-        return self.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """libyaml's emitter; strings quoted where a YAML 1.1 or 1.2 reader would misread them."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # never emit anchors: kubectl users read this output
 
 
-_Representer.add_representer(str, _Representer.represent_str)
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> Any:
+    style = None
+    if "\n" in data:
+        style = "|"
+    elif data == "" or _needs_quotes(data):
+        style = '"'
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 
-def _dumper() -> YAML:
-    yaml = YAML(typ="safe", pure=True)
-    yaml.Representer = _Representer
-    yaml.default_flow_style = False
-    yaml.width = 4096
-    yaml.indent(mapping=2, sequence=2, offset=0)
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
-    return yaml
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump_yaml(obj: Any) -> str:
+    """One document, block style, keys in the order given."""
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=True)
 
 
 def dump_yaml_documents(objects: Iterable[Any]) -> str:
     """Objects → one multi-document YAML stream (`---` between documents)."""
-    yaml = _dumper()
-    parts = []
-    for obj in objects:
-        buf = io.StringIO()
-        yaml.dump(obj, buf)
-        parts.append(buf.getvalue())
+    parts = [dump_yaml(obj) for obj in objects]
     return "---\n" + "---\n".join(parts) if parts else ""
-
-
-def dump_yaml(obj: Any) -> str:
-    buf = io.StringIO()
-    _dumper().dump(obj, buf)
-    return buf.getvalue()
 
 
 def dump_json_documents(objects: Iterable[Any]) -> str:
     """Objects → a JSON `List` (kubectl reads it like a multi-doc YAML stream)."""
     items = list(objects)
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=2) + "\n"
-
-
-def iter_mapping_paths(node: Any, prefix: tuple[PathElem, ...] = ()) -> Iterator[tuple[PathElem, ...]]:
-    """Every path in a nested structure (used to find marks for derived values)."""
-    yield prefix
-    if isinstance(node, Mapping):
-        for k, v in node.items():
-            yield from iter_mapping_paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from iter_mapping_paths(v, (*prefix, i))

@@ -474,7 +474,9 @@ def _prune(kc: Kubectl, plan: _Plan, dry_run: bool) -> int:
         kinds.add((group, str(obj.get("kind"))))
     kinds -= NEVER_PRUNED
     resources = [plan.resources[k].qualified_name for k in sorted(kinds) if k in plan.resources and "list" in plan.resources[k].verbs]
-    found = kc.get_objects(resources, selector={APPLY_SET_LABEL: plan.apply_set}, all_namespaces=True)
+    found = kc.get_objects(
+        resources, selector={APPLY_SET_LABEL: plan.apply_set}, all_namespaces=True, managed_fields=True
+    )
     current = {_key(o) for o in plan.objects}
     doomed, shared = [], []
     for obj in found:

@@ -241,3 +241,23 @@ def test_pull_from_unreachable_url(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         pull_from_source(url, tmp_path / "cache")
     assert url in info.value.message
+
+
+def test_parsed_crds_are_reused_and_a_corrupt_entry_is_reparsed(shared_crds, tmp_path, monkeypatch):
+    from llmkube.check import crdstore as store_mod
+
+    monkeypatch.setenv("LLMKUBE_CACHE_DIR", str(tmp_path / "crds"))
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "rf.yaml").write_text((shared_crds / "kueue" / "kueue.x-k8s.io_resourceflavors.yaml").read_text())
+    first = CRDStore.load([src], include_cache=False).lookup("kueue.x-k8s.io/v1beta2", "ResourceFlavor")
+    (entry,) = store_mod.parsed_cache_dir().glob("*.json")
+    calls = []
+    monkeypatch.setattr(store_mod, "parse_documents", lambda *a: calls.append(a) or [])
+    again = CRDStore.load([src], include_cache=False).lookup("kueue.x-k8s.io/v1beta2", "ResourceFlavor")
+    assert again is not None and again.schema == first.schema and calls == []
+    entry.write_text("{not json")
+    monkeypatch.undo()
+    monkeypatch.setenv("LLMKUBE_CACHE_DIR", str(tmp_path / "crds"))
+    third = CRDStore.load([src], include_cache=False).lookup("kueue.x-k8s.io/v1beta2", "ResourceFlavor")
+    assert third is not None and third.schema == first.schema

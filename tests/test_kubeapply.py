@@ -1,0 +1,336 @@
+"""`llmkube diff` and `llmkube apply` end to end: the CLI as a subprocess, the real
+kubectl, and the test API server (tests/support/apiserver.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from support.apiserver import DEFAULT_CRD_DIR, ApiServer
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "docs" / "examples"
+MIG_EXAMPLE = next(EXAMPLES.glob("07-*.yaml"))
+FLEET_QUOTA = next(EXAMPLES.glob("01-*.yaml"))
+VOLCANO_JOB = next(EXAMPLES.glob("02-*.yaml"))
+SET_LABEL = "llmkube.dev/apply-set"
+EXAMPLE_NAMESPACES = ("llm-team-alpha", "llm-training", "llm-serving", "gpu-operator")
+
+
+def llmkube(server: ApiServer, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the CLI against `server` (its kubeconfig, HOME and kubectl cache)."""
+    return subprocess.run(
+        [sys.executable, "-m", "llmkube", *args, "--kubeconfig", server.kubeconfig],
+        capture_output=True,
+        text=True,
+        env={**server.env, **(env or {})},
+        cwd=REPO,
+        timeout=120,
+    )
+
+
+def write_docs(path: Path, *docs: dict) -> str:
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    return str(path)
+
+
+def cm(name: str, ns: str | None = "prune-test", data: dict | None = None, labels: dict | None = None) -> dict:
+    md: dict = {"name": name}
+    if ns:
+        md["namespace"] = ns
+    if labels:
+        md["labels"] = labels
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": md, "data": data or {"k": "v"}}
+
+
+def local_queue(name: str, ns: str = "prune-test") -> dict:
+    return {
+        "apiVersion": "kueue.x-k8s.io/v1beta2",
+        "kind": "LocalQueue",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"clusterQueue": "gpu-training-queue"},
+    }
+
+
+def managers(obj: dict) -> set[str]:
+    return {m["manager"] for m in obj["metadata"].get("managedFields", [])}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One server with every upstream CRD; the example namespaces exist, nothing else."""
+    with ApiServer() as s:
+        for ns in (*EXAMPLE_NAMESPACES, "prune-test", "ns-x"):
+            s.add_namespace(ns)
+        yield s
+
+
+# ---------------------------------------------------------------------------- examples on an empty cluster
+
+
+def test_apply_examples_to_empty_cluster_then_diff_is_clean(cluster):
+    result = llmkube(cluster, "apply", str(EXAMPLES))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    # order that works on an empty cluster: flavors and cluster queues before local queues,
+    # ConfigMaps before the ClusterPolicy that names them, workloads last
+    assert out.index("resourceflavor.kueue.x-k8s.io/h100-pool") < out.index("clusterqueue.kueue.x-k8s.io/gpu-training-queue")
+    assert out.index("clusterqueue.kueue.x-k8s.io/gpu-training-queue") < out.index("localqueue.kueue.x-k8s.io/training-queue")
+    assert out.index("configmap/llmkube-mig-parted-config") < out.index("clusterpolicy.nvidia.com/cluster-policy")
+    assert out.index("localqueue.kueue.x-k8s.io/training-queue") < out.index("pytorchjob.kubeflow.org/llama-8b-finetune")
+
+    lq = cluster.get("localqueue", "training-queue", "llm-team-alpha")
+    assert lq["metadata"]["labels"][SET_LABEL] == "default"
+    assert managers(lq) == {"llmkube"}
+    assert cluster.get("job.batch.volcano.sh", "llama-70b-pretraining", "llm-training") is not None
+    assert cluster.get("trainjob", "qwen-7b-sft", "llm-team-alpha") is not None
+    assert cluster.get("cm", "llmkube-mig-parted-config", "gpu-operator") is not None
+
+    before = cluster.resource_version
+    again = llmkube(cluster, "diff", str(EXAMPLES))
+    assert (again.returncode, again.stdout) == (0, ""), again.stderr
+    assert cluster.resource_version == before
+
+
+def test_diff_shows_a_changed_spec(cluster, tmp_path):
+    changed = tmp_path / "quota.yaml"
+    changed.write_text(FLEET_QUOTA.read_text().replace("gpu: 128", "gpu: 96"))
+    if cluster.get("cq", "gpu-training-queue") is None:  # run alone: apply the original first
+        assert llmkube(cluster, "apply", str(FLEET_QUOTA)).returncode == 0
+    before = cluster.get("cq", "gpu-training-queue")
+    result = llmkube(cluster, "diff", str(changed))
+    assert result.returncode == 1, result.stderr
+    assert "-            nominalQuota: 128" in result.stdout
+    assert "+            nominalQuota: 96" in result.stdout
+    assert cluster.get("cq", "gpu-training-queue") == before
+
+
+# ---------------------------------------------------------------------------- checks before kubectl
+
+
+def test_check_error_stops_apply_before_anything_is_written(cluster, tmp_path):
+    bad_cq = {
+        "apiVersion": "kueue.x-k8s.io/v1beta2",
+        "kind": "ClusterQueue",
+        "metadata": {"name": "bad-cq"},
+        "spec": {"namespaceSelector": {}, "cohort_name": "x"},
+    }
+    path = write_docs(tmp_path / "bad.yaml", cm("fine"), bad_cq)
+    cluster.clear_requests()
+    result = llmkube(cluster, "apply", path)
+    assert result.returncode == 1
+    assert "nothing was applied" in result.stderr and "cohort_name" in result.stderr
+    # the schema came from the cluster (no --crds, empty cache): reads only, no writes
+    assert cluster.writes() == []
+    assert cluster.get("cm", "fine", "prune-test") is None and cluster.get("cq", "bad-cq") is None
+
+    diff = llmkube(cluster, "diff", path)
+    assert diff.returncode == 2, "a failed check is an error for diff (1 means changes)"
+
+
+def test_core_schema_error_stops_before_kubectl_runs(cluster, tmp_path):
+    path = write_docs(tmp_path / "bad.yaml", {**cm("bad"), "data": ["not", "a", "map"]})
+    cluster.clear_requests()
+    for command, code in (("apply", 1), ("diff", 2)):
+        result = llmkube(cluster, command, path)
+        assert result.returncode == code, result.stderr
+        assert "kubectl was not run" in result.stderr
+    assert cluster.requests == []
+
+
+def test_plain_manifests_get_the_namespace_option(cluster, tmp_path):
+    path = write_docs(tmp_path / "cm.yaml", cm("no-ns", ns=None))
+    assert llmkube(cluster, "apply", path, "--namespace", "ns-x").returncode == 0
+    assert cluster.get("cm", "no-ns", "ns-x") is not None
+    result = llmkube(cluster, "apply", path)  # else kubectl's default: the context's namespace
+    assert result.returncode == 0, result.stderr
+    assert cluster.get("cm", "no-ns", "default") is not None
+
+
+def test_conflict_is_refused_until_forced(cluster, tmp_path):
+    cluster.kubectl("apply", "--server-side", "--field-manager=helm", "-f", "-",
+                    input=yaml.safe_dump(cm("contested", data={"k": "theirs"})))
+    path = write_docs(tmp_path / "cm.yaml", cm("contested", data={"k": "ours"}))
+    result = llmkube(cluster, "apply", path)
+    assert result.returncode == 1
+    assert 'conflict with "helm"' in result.stderr and "--force-conflicts" in result.stderr
+    assert llmkube(cluster, "apply", path, "--force-conflicts").returncode == 0
+    assert cluster.get("cm", "contested", "prune-test")["data"] == {"k": "ours"}
+
+
+# ---------------------------------------------------------------------------- pruning
+
+
+def test_prune_removes_only_what_left_this_apply_set(cluster, tmp_path):
+    set_a = {"LLMKUBE_APPLY_SET": "prune-a"}
+    full = write_docs(tmp_path / "full.yaml", cm("keep"), cm("drop"), cm("shared"), local_queue("drop-lq"))
+    assert llmkube(cluster, "apply", full, env=set_a).returncode == 0
+    # another apply set of llmkube's
+    other = write_docs(tmp_path / "other.yaml", cm("other-set"))
+    assert llmkube(cluster, "apply", other, env={"LLMKUBE_APPLY_SET": "prune-b"}).returncode == 0
+    # our label, but another field manager applied it
+    impostor = cm("by-kubectl", labels={SET_LABEL: "prune-a"})
+    assert cluster.kubectl("apply", "--server-side", "--field-manager=kubectl", "-f", "-",
+                           input=yaml.safe_dump(impostor)).returncode == 0
+    # a kubectl ApplySet
+    r = subprocess.run(
+        ["kubectl", "apply", "--server-side", "--prune", "--applyset=their-set", "--namespace=prune-test", "-f", "-"],
+        input=yaml.safe_dump(cm("kubectl-applyset", labels={SET_LABEL: "prune-a"})),
+        capture_output=True,
+        text=True,
+        env={**cluster.env, "KUBECTL_APPLYSET": "true"},
+    )
+    assert r.returncode == 0, r.stderr
+    # llmkube applied it, and so did someone else: shared, never pruned
+    assert cluster.kubectl("apply", "--server-side", "--field-manager=helm", "-f", "-",
+                           input=yaml.safe_dump(cm("shared", data={"other": "x"}))).returncode == 0
+
+    small = write_docs(tmp_path / "small.yaml", cm("keep"))
+    everything = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in cluster.objects()}
+
+    dry = llmkube(cluster, "apply", small, "--prune", "--dry-run=server", env=set_a)
+    assert dry.returncode == 0, dry.stderr
+    assert 'configmap "drop" deleted (server dry run)' in dry.stdout
+    assert {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in cluster.objects()} == everything
+
+    result = llmkube(cluster, "apply", small, "--prune", env=set_a)
+    assert result.returncode == 0, result.stderr
+    assert 'configmap "drop" deleted' in result.stdout
+    assert 'localqueue.kueue.x-k8s.io "drop-lq" deleted' in result.stdout
+    assert "ConfigMap/prune-test/shared left the specs but other field managers own it too" in result.stderr
+    after = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in cluster.objects()}
+    assert everything - after == {("ConfigMap", "prune-test", "drop"), ("LocalQueue", "prune-test", "drop-lq")}
+    for name in ("keep", "shared", "other-set", "by-kubectl", "kubectl-applyset"):
+        assert cluster.get("cm", name, "prune-test") is not None, name
+
+    # without --prune nothing is deleted
+    nothing = write_docs(tmp_path / "nothing.yaml", cm("unrelated"))
+    assert llmkube(cluster, "apply", nothing, env=set_a).returncode == 0
+    assert cluster.get("cm", "keep", "prune-test") is not None
+
+
+# ---------------------------------------------------------------------------- before any request
+
+
+def test_kubectl_missing_is_one_clear_line(cluster, tmp_path):
+    path = write_docs(tmp_path / "cm.yaml", cm("x"))
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    cluster.clear_requests()
+    for command in ("apply", "diff"):
+        result = llmkube(cluster, command, path, env={"PATH": str(empty)})
+        assert result.returncode == 2
+        assert result.stderr.splitlines()[0] == "llmkube: error: kubectl not found on PATH"
+        assert "Traceback" not in result.stderr
+    assert cluster.requests == []
+
+
+def test_unknown_context_fails_before_any_request(cluster, tmp_path):
+    path = write_docs(tmp_path / "cm.yaml", cm("x"))
+    cluster.clear_requests()
+    for command in ("apply", "diff"):
+        result = llmkube(cluster, command, path, "--context", "prod")
+        assert result.returncode == 2
+        assert "kubectl context 'prod' not found in the kubeconfig" in result.stderr
+    assert cluster.requests == []
+
+
+# ---------------------------------------------------------------------------- missing CRDs, namespaces
+
+
+@pytest.fixture(scope="module")
+def kueue_only():
+    with ApiServer([DEFAULT_CRD_DIR / "kueue"]) as s:
+        yield s
+
+
+def test_missing_crd_is_refused_before_anything_is_applied(kueue_only):
+    for ns in EXAMPLE_NAMESPACES:
+        kueue_only.add_namespace(ns)
+    kueue_only.clear_requests()
+    for command in ("apply", "diff"):
+        result = llmkube(kueue_only, command, str(FLEET_QUOTA), str(VOLCANO_JOB))
+        assert result.returncode == 2, result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("llmkube: error:")]
+        assert errors == [
+            "llmkube: error: the cluster does not serve Job (batch.volcano.sh/v1alpha1): "
+            "install the CRD jobs.batch.volcano.sh (from Volcano)"
+        ]
+        assert "nothing was" in result.stderr
+    assert kueue_only.writes() == []
+    assert kueue_only.objects("clusterqueue") == []
+
+
+def test_missing_namespace_is_refused(kueue_only, tmp_path):
+    path = write_docs(tmp_path / "cm.yaml", cm("x", ns="nowhere"), cm("y", ns="default"))
+    kueue_only.clear_requests()
+    result = llmkube(kueue_only, "apply", path)
+    assert result.returncode == 2
+    assert "namespace 'nowhere' does not exist (needed by ConfigMap/nowhere/x)" in result.stderr
+    assert kueue_only.writes() == []
+
+
+def test_served_version_mismatch_names_the_fix(tmp_path):
+    crd = yaml.safe_load((DEFAULT_CRD_DIR / "kueue" / "kueue.x-k8s.io_localqueues.yaml").read_text())
+    crd["spec"]["versions"] = [v for v in crd["spec"]["versions"] if v["name"] == "v1beta1"]
+    crd_file = tmp_path / "lq-v1beta1.yaml"
+    crd_file.write_text(yaml.safe_dump(crd))
+    path = write_docs(tmp_path / "lq.yaml", local_queue("q", ns="default"))
+    with ApiServer([crd_file]) as s:
+        result = llmkube(s, "apply", path)
+        assert result.returncode == 2
+        assert ("the cluster serves LocalQueue (kueue.x-k8s.io) at v1beta1, not v1beta2: upgrade the CRD "
+                "localqueues.kueue.x-k8s.io (or render with --kueue-api v1beta1)") in result.stderr
+        assert s.writes() == []
+
+
+# ---------------------------------------------------------------------------- MIG node labels
+
+
+@pytest.fixture
+def mig_cluster():
+    with ApiServer([DEFAULT_CRD_DIR / "kueue", DEFAULT_CRD_DIR / "gpu-operator"]) as s:
+        for ns in EXAMPLE_NAMESPACES:
+            s.add_namespace(ns)
+        s.add_node("mig-1", {"cloud.google.com/gke-nodepool": "h100-mig"})
+        s.add_node("other-1", {"cloud.google.com/gke-nodepool": "a100"})
+        yield s
+
+
+def test_mig_example_labels_the_pool_nodes(mig_cluster):
+    s = mig_cluster
+    label = "nvidia.com/mig.config"
+
+    diff = llmkube(s, "diff", str(MIG_EXAMPLE))
+    assert diff.returncode == 1, diff.stderr
+    assert "  node/mig-1: nvidia.com/mig.config: (unset) -> llmkube-h100-mig" in diff.stdout
+    assert "other-1" not in diff.stdout
+
+    before = s.resource_version
+    dry = llmkube(s, "apply", str(MIG_EXAMPLE), "--dry-run=server")
+    assert dry.returncode == 0, dry.stderr
+    assert "node/mig-1 labeled (server dry run)" in dry.stdout
+    assert s.resource_version == before
+    assert label not in s.get("node", "mig-1")["metadata"]["labels"]
+    assert s.get("cm", "llmkube-mig-parted-config", "gpu-operator") is None
+
+    result = llmkube(s, "apply", str(MIG_EXAMPLE))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.index("clusterpolicy.nvidia.com/cluster-policy") < result.stdout.index("node/mig-1 labeled")
+    assert s.get("node", "mig-1")["metadata"]["labels"][label] == "llmkube-h100-mig"
+    assert label not in s.get("node", "other-1")["metadata"]["labels"]
+    assert "other-1" not in result.stdout
+
+    clean = llmkube(s, "diff", str(MIG_EXAMPLE))
+    assert (clean.returncode, clean.stdout) == (0, ""), clean.stderr
+
+    s.add_node("mig-1", {"cloud.google.com/gke-nodepool": "h100-mig", label: "all-disabled"})
+    drift = llmkube(s, "diff", str(MIG_EXAMPLE))
+    assert drift.returncode == 1
+    assert drift.stdout == (
+        "node labels for pool 'h100-mig' (nodes matching cloud.google.com/gke-nodepool=h100-mig):\n"
+        "  node/mig-1: nvidia.com/mig.config: all-disabled -> llmkube-h100-mig\n"
+    )
