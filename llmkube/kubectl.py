@@ -313,23 +313,26 @@ class Kubectl:
         self,
         resources: Iterable[str],
         *,
-        names: Iterable[str] = (),
         selector: Mapping[str, str] | None = None,
         all_namespaces: bool = False,
         managed_fields: bool = False,
     ) -> list[dict]:
-        """Objects of several resource types (`configmaps`, `clusterqueues.kueue.x-k8s.io`) in one run.
+        """Objects of several resource types in one kubectl run.
 
-        With `names`, only those objects (missing ones are skipped); otherwise a list,
-        filtered by `selector`, across all namespaces with `all_namespaces`.
-        `managed_fields` keeps `metadata.managedFields` (kubectl drops it by default).
+        `resources` are either resource types (`configmaps`,
+        `clusterqueues.kueue.x-k8s.io`): all their objects, filtered by `selector`,
+        across all namespaces with `all_namespaces`; or `type/name` references
+        (`namespaces/team-a`, `customresourcedefinitions.apiextensions.k8s.io/x`):
+        those objects, skipping the ones that do not exist. `managed_fields` keeps
+        `metadata.managedFields` (kubectl drops it by default).
         """
-        types = sorted(set(resources))
-        if not types:
+        items = sorted(set(resources))
+        if not items:
             return []
-        args = ["get", ",".join(types), *names]
-        if names:
-            args.append("--ignore-not-found")
+        refs = [r for r in items if "/" in r]
+        if refs and len(refs) != len(items):
+            raise ValueError("get_objects takes resource types or type/name references, not both")
+        args = ["get", *refs, "--ignore-not-found"] if refs else ["get", ",".join(items)]
         if all_namespaces:
             args.append("--all-namespaces")
         if selector:

@@ -172,6 +172,17 @@ def mark_of(
     return SourceMark(file, line, col)
 
 
+def dotted(path: Iterable[PathElem]) -> str:
+    """("spec", "pools", 0, "gpu") → "spec.pools[0].gpu", as users read field paths."""
+    out = ""
+    for elem in path:
+        if isinstance(elem, int):
+            out += f"[{elem}]"
+        else:
+            out += ("." if out else "") + str(elem)
+    return out
+
+
 def to_plain(node: Any) -> Any:
     """ruamel round-trip types → plain dict/list/str/int/float/bool/None."""
     if isinstance(node, Mapping):

@@ -103,8 +103,8 @@ def test_diff_shows_a_changed_spec(cluster, tmp_path):
     before = cluster.get("cq", "gpu-training-queue")
     result = llmkube(cluster, "diff", str(changed))
     assert result.returncode == 1, result.stderr
-    assert "-            nominalQuota: 128" in result.stdout
-    assert "+            nominalQuota: 96" in result.stdout
+    assert "-        nominalQuota: 128" in result.stdout
+    assert "+        nominalQuota: 96" in result.stdout
     assert cluster.get("cq", "gpu-training-queue") == before
 
 

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from llmkube.errors import SourceMark
+from llmkube.yamlio import dotted
+
+__all__ = ["Finding", "Severity", "dotted", "object_label"]
 
 
 class Severity(str, Enum):
@@ -38,13 +41,3 @@ def object_label(obj: dict) -> str:
     name = meta.get("name", "?") if isinstance(meta, dict) else "?"
     ns = meta.get("namespace") if isinstance(meta, dict) else None
     return f"{kind}/{ns}/{name}" if ns else f"{kind}/{name}"
-
-
-def dotted(path: tuple[str | int, ...] | list[str | int]) -> str:
-    out = ""
-    for elem in path:
-        if isinstance(elem, int):
-            out += f"[{elem}]"
-        else:
-            out += ("." if out else "") + str(elem)
-    return out

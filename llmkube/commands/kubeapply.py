@@ -52,6 +52,7 @@ APPLY_SET_LABEL = "llmkube.dev/apply-set"
 DEFAULT_APPLY_SET = "default"
 APPLY_SET_ENV = "LLMKUBE_APPLY_SET"
 FIELD_MANAGER = "llmkube"
+CRD_RESOURCE = "customresourcedefinitions.apiextensions.k8s.io"
 
 # Apply order for an empty cluster: what others refer to first, workloads last.
 _FIRST = ["Namespace", "CustomResourceDefinition", "PriorityClass", "StorageClass", "ServiceAccount",
@@ -232,11 +233,12 @@ def _prepare(
     validator = build_validator(crd_dirs, kube_version, use_cache)
     missing, problems = split_missing_schemas(schema_findings(targets, validator))
     if _has_errors(problems):
-        return _refuse(problems, len(targets), color, for_apply)
+        return _refuse(problems, len(targets), color, for_apply, offline=True)
+    warnings = list(problems)
 
     # 2. the cluster: context, served kinds
     kc.check_context()
-    served = _served(kc)
+    served = _Served(kc)
     unserved = _unserved_lines(targets, served, validator)
     if unserved:
         for line in unserved:
@@ -244,20 +246,7 @@ def _prepare(
         sys.stderr.write("llmkube: nothing was " + ("applied" if for_apply else "compared") + "\n")
         return 2
 
-    # 3. custom resources with no schema offline: check them against the cluster's CRDs
-    if missing:
-        problems, still_missing = _check_with_cluster_crds(kc, targets, missing, served, crd_dirs, kube_version, use_cache)
-        if _has_errors(problems):
-            return _refuse(problems, len(targets), color, for_apply)
-        if still_missing:
-            kinds = sorted({f.object.split("/")[0] for f in still_missing})
-            note(f"not checked, no schema for {', '.join(kinds)} (the API server checks them)")
-    for f in problems:  # warnings
-        if f.severity is not Severity.ERROR:
-            write_report(problems, "text", checked=len(targets), stream=sys.stderr, color=color)
-            break
-
-    # 4. namespaces, apply-set label, order
+    # 3. namespaces and the apply-set label, on copies
     objects = [copy.deepcopy(t.obj) for t in targets]
     default_ns = namespace
     for obj in objects:
@@ -274,23 +263,50 @@ def _prepare(
         meta["labels"] = labels
     objects = order_for_apply(objects)
 
-    wanted = {obj["metadata"]["namespace"]: object_label(obj) for obj in reversed(objects) if obj["metadata"].get("namespace")}
-    if wanted:
-        try:
-            existing = {n["metadata"]["name"] for n in kc.get_objects(["namespaces"], names=sorted(wanted))}
-        except InputError as exc:  # e.g. no permission to read namespaces: let kubectl report per object
-            note(f"could not check that the target namespaces exist ({exc.message})")
-            existing = set(wanted)
-        existing |= {o["metadata"].get("name") for o in objects if o.get("kind") == "Namespace" and "/" not in o.get("apiVersion", "")}
-        absent = sorted(set(wanted) - existing)
-        if absent:
-            for ns in absent:
-                sys.stderr.write(
-                    f"llmkube: error: namespace {ns!r} does not exist (needed by {wanted[ns]}): "
-                    f"create it (kubectl create namespace {ns}) or pass a Namespace manifest with the specs\n"
-                )
-            sys.stderr.write("llmkube: nothing was " + ("applied" if for_apply else "compared") + "\n")
-            return 2
+    # 4. one read for what the checks still need: the target namespaces, and the CRDs
+    #    of custom resources that had no schema offline
+    wanted = {o["metadata"]["namespace"]: object_label(o) for o in reversed(objects) if o["metadata"].get("namespace")}
+    for o in objects:
+        if o.get("kind") == "Namespace" and "/" not in str(o.get("apiVersion")):
+            wanted.pop(o["metadata"].get("name"), None)
+    labels_missing = {f.object for f in missing}
+    crd_names = sorted(
+        {
+            res.qualified_name
+            for t in targets
+            if object_label(t.obj) in labels_missing and (res := served.resource(t.obj)) is not None and res.group
+        }
+    )
+    refs = [f"namespaces/{ns}" for ns in sorted(wanted)] + [f"{CRD_RESOURCE}/{n}" for n in crd_names]
+    try:
+        found = kc.get_objects(refs)
+    except InputError as exc:  # e.g. no permission to read namespaces: fetch the CRDs alone
+        note(f"could not check that the target namespaces exist ({exc.message})")
+        found = [*kc.get_crds(crd_names)] if crd_names else []
+        found += [{"kind": "Namespace", "metadata": {"name": ns}} for ns in wanted]
+    existing = {o["metadata"]["name"] for o in found if o.get("kind") == "Namespace"}
+    crds = [o for o in found if o.get("kind") == "CustomResourceDefinition"]
+
+    if missing:
+        problems, still_missing = _check_with_crds(crds, targets, missing, crd_dirs, kube_version, use_cache)
+        if _has_errors(problems):
+            return _refuse(problems, len(targets), color, for_apply, offline=False)
+        warnings += problems
+        if still_missing:
+            kinds = sorted({f.object.split("/")[0] for f in still_missing})
+            note(f"not checked, no schema for {', '.join(kinds)} (the API server checks them)")
+
+    absent = sorted(set(wanted) - existing)
+    if absent:
+        for ns in absent:
+            sys.stderr.write(
+                f"llmkube: error: namespace {ns!r} does not exist (needed by {wanted[ns]}): "
+                f"create it (kubectl create namespace {ns}) or pass a Namespace manifest with the specs\n"
+            )
+        sys.stderr.write("llmkube: nothing was " + ("applied" if for_apply else "compared") + "\n")
+        return 2
+    if warnings:
+        write_report(warnings, "text", checked=len(targets), stream=sys.stderr, color=color)
     resources = {(r.group, r.kind): r for r in served.resources}
     return _Plan(objects=objects, node_labels=list(rendering.node_labels), apply_set=set_name, resources=resources)
 
@@ -305,9 +321,10 @@ def _has_errors(findings: Sequence[Finding]) -> bool:
     return any(f.severity is Severity.ERROR for f in findings)
 
 
-def _refuse(problems: list[Finding], checked: int, color: str, for_apply: bool) -> int:
+def _refuse(problems: list[Finding], checked: int, color: str, for_apply: bool, *, offline: bool) -> int:
     what = "nothing was applied" if for_apply else "nothing was compared"
-    sys.stderr.write(f"llmkube: the manifests fail their checks; {what} (kubectl was not run)\n")
+    how = " (kubectl was not run)" if offline else " (only read from the cluster)"
+    sys.stderr.write(f"llmkube: the manifests fail their checks; {what}{how}\n")
     write_report(problems, "text", checked=checked, stream=sys.stderr, color=color)
     return 1
 
@@ -315,17 +332,25 @@ def _refuse(problems: list[Finding], checked: int, color: str, for_apply: bool) 
 # --------------------------------------------------------------------------- what the cluster serves
 
 
-@dataclass
 class _Served:
-    resources: list[APIResource]
-    versions: set[str]
+    """What the cluster serves: resource types by group and kind (`kubectl api-resources`);
+    every served group/version (`kubectl api-versions`) only when an object asks for a
+    version other than the one discovery prefers."""
 
-    def __post_init__(self) -> None:
+    def __init__(self, kc: Kubectl) -> None:
+        self._kc = kc
+        self.resources = kc.api_resources()
         self._by_kind = {(r.group, r.kind): r for r in self.resources}
-        self.groups: dict[str, list[str]] = {}
-        for gv in sorted(self.versions):
-            group, _, version = gv.rpartition("/")
-            self.groups.setdefault(group, []).append(version)
+        self._versions: set[str] | None = None
+
+    @property
+    def versions(self) -> set[str]:
+        if self._versions is None:
+            self._versions = set(self._kc.api_versions())
+        return self._versions
+
+    def group_versions(self, group: str) -> list[str]:
+        return sorted(gv.rpartition("/")[2] for gv in self.versions if gv.rpartition("/")[0] == group)
 
     def resource(self, obj: dict) -> APIResource | None:
         """The served resource type of obj's group and kind (None if the cluster lacks it)."""
@@ -333,11 +358,12 @@ class _Served:
         return self._by_kind.get((group, str(obj.get("kind"))))
 
     def serves(self, obj: dict) -> bool:
-        return self.resource(obj) is not None and str(obj.get("apiVersion")) in self.versions
-
-
-def _served(kc: Kubectl) -> _Served:
-    return _Served(kc.api_resources(), set(kc.api_versions()))
+        res = self.resource(obj)
+        if res is None:
+            return False
+        api_version = str(obj.get("apiVersion"))
+        preferred = f"{res.group}/{res.version}" if res.group else res.version
+        return api_version == preferred or api_version in self.versions
 
 
 def _unserved_lines(targets: Sequence[Target], served: _Served, validator: Any) -> list[str]:
@@ -354,7 +380,7 @@ def _unserved_lines(targets: Sequence[Target], served: _Served, validator: Any) 
             continue
         res = served.resource({"apiVersion": api_version, "kind": kind})
         if res is not None:  # the kind exists, this version does not
-            other = ", ".join(served.groups.get(group, [])) or res.version
+            other = ", ".join(served.group_versions(group)) or res.version
             hint = " (or render with --kueue-api v1beta1)" if group == "kueue.x-k8s.io" and "v1beta1" in other else ""
             lines.append(
                 f"the cluster serves {kind} ({group}) at {other}, not {version}: "
@@ -383,27 +409,18 @@ def _plural(group: str, kind: str, validator: Any) -> str:
     return low + "s"
 
 
-def _check_with_cluster_crds(
-    kc: Kubectl,
+def _check_with_crds(
+    crds: Sequence[dict],
     targets: Sequence[Target],
     missing: Sequence[Finding],
-    served: _Served,
     crd_dirs: Sequence[Path],
     kube_version: str,
     use_cache: bool,
 ) -> tuple[list[Finding], list[Finding]]:
-    """Fetch the CRDs of the kinds that had no schema from the cluster, and check again."""
-    labels = {f.object for f in missing}
-    names = sorted(
-        {
-            res.qualified_name
-            for t in targets
-            if object_label(t.obj) in labels and (res := served.resource(t.obj)) is not None and res.group
-        }
-    )
-    crds = kc.get_crds(names) if names else []
+    """Check the objects that had no schema again, with the CRDs read from the cluster."""
     if not crds:
         return [], list(missing)
+    labels = {f.object for f in missing}
     with tempfile.TemporaryDirectory(prefix="llmkube-cluster-crds-") as tmp:
         for crd in crds:  # JSON: much faster to write than YAML, and the store reads it alike
             name = str(crd.get("metadata", {}).get("name", ""))

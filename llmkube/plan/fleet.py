@@ -13,7 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 from llmkube.plan import mig as migplan
-from llmkube.plan.context import GPU_PRODUCT_LABEL, GPU_RESOURCE, PlanContext, PlanError, PoolInfo, standard_labels
+from llmkube.plan.context import (
+    GPU_PRODUCT_LABEL,
+    GPU_RESOURCE,
+    PlanContext,
+    PlanError,
+    PoolInfo,
+    standard_labels,
+    toleration,
+)
 from llmkube.specs.fleet import Fleet, Pool
 from llmkube.yamlio import dump_yaml
 
@@ -24,15 +32,7 @@ RESOURCES_ANNOTATION = "llmkube.dev/gpu-resources"
 
 
 def _tolerations(pool: Pool) -> list[dict[str, str]]:
-    return [
-        {
-            "key": t.key,
-            "operator": "Equal" if t.value is not None else "Exists",
-            **({"value": t.value} if t.value is not None else {}),
-            "effect": t.effect,
-        }
-        for t in pool.taints
-    ]
+    return [toleration(t) for t in pool.taints]
 
 
 def _sharing(pool: Pool) -> tuple[str, Any] | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmkube.plan import mig as migplan
-from llmkube.plan.context import GPU_PRODUCT_LABEL, GPU_RESOURCE, PlanContext, PlanError, standard_labels
+from llmkube.plan.context import GPU_PRODUCT_LABEL, GPU_RESOURCE, PlanContext, PlanError, standard_labels, toleration
 from llmkube.plan.sizing import load_seconds, startup_budget, weight_bytes
 from llmkube.specs.inferenceendpoint import InferenceEndpoint, InferenceEndpointSpec
 
@@ -182,11 +182,7 @@ def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> dict[str
         requests["memory"] = limits["memory"] = spec.resources.memory
     requests[placement["resource"]] = limits[placement["resource"]] = placement["count"]
 
-    tolerations = list(placement["tolerations"]) + [
-        {"key": t.key, "operator": "Equal" if t.value is not None else "Exists",
-         **({"value": t.value} if t.value is not None else {}), "effect": t.effect}
-        for t in spec.tolerations
-    ]
+    tolerations = list(placement["tolerations"]) + [toleration(t) for t in spec.tolerations]
     ha = spec.replicas.min > 1
     affinity = (
         {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [

@@ -13,6 +13,7 @@ from llmkube.plan.context import (
     GPU_RESOURCE,
     PlanContext,
     standard_labels,
+    toleration,
 )
 from llmkube.specs.trainingjob import NodeRange, TrainingJob, effective_scheduler
 
@@ -132,11 +133,7 @@ def plan_training_job(job: TrainingJob, ctx: PlanContext) -> dict[str, Any]:
         "volume_mounts": mounts,
         "volumes": volumes,
         "node_selector": dict(sorted(node_selector.items())),
-        "tolerations": [
-            {"key": t.key, "operator": "Equal" if t.value is not None else "Exists",
-             **({"value": t.value} if t.value is not None else {}), "effect": t.effect}
-            for t in spec.tolerations
-        ],
+        "tolerations": [toleration(t) for t in spec.tolerations],
         "affinity": affinity,
         "service_account": spec.service_account,
         "priority_class_name": spec.priority_class if scheduler != "kueue" else None,

@@ -104,3 +104,19 @@ class SpecProblem:
     path: tuple[str | int, ...]
     message: str
     hint: str | None = None
+
+
+TOKEN_ENV_NAMES = {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_TOKEN", "HF_API_TOKEN"}
+
+
+def literal_token_problems(env: dict[str, str]) -> list[SpecProblem]:
+    """A Hugging Face token written into a spec ends up in Git and in `kubectl get -o yaml`."""
+    return [
+        SpecProblem(
+            ("spec", "env", key),
+            "a Hugging Face token must not be written into the spec",
+            "store it in a Secret and set `huggingFace.tokenSecret: {name: <secret>, key: <key>}`",
+        )
+        for key, value in env.items()
+        if key.upper() in TOKEN_ENV_NAMES or value.startswith("hf_")
+    ]

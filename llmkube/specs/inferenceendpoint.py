@@ -20,6 +20,7 @@ from llmkube.specs.base import (
     SecretKeyRef,
     SpecModel,
     SpecProblem,
+    literal_token_problems,
     Toleration,
 )
 
@@ -108,7 +109,6 @@ class InferenceEndpoint(SpecModel):
     spec: InferenceEndpointSpec
 
 
-_TOKEN_ENV = {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_TOKEN", "HF_API_TOKEN"}
 _KNATIVE_MODES = {"Serverless", "KNative"}
 
 
@@ -170,13 +170,5 @@ def semantic_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
                 "set `target: kserve`, or roll out a Deployment with its own strategy",
             )
         )
-    for key, value in spec.env.items():
-        if key.upper() in _TOKEN_ENV or value.startswith("hf_"):
-            out.append(
-                SpecProblem(
-                    ("spec", "env", key),
-                    "a Hugging Face token must not be written into the spec",
-                    "store it in a Secret and set `huggingFace.tokenSecret: {name: <secret>, key: <key>}`",
-                )
-            )
+    out.extend(literal_token_problems(spec.env))
     return out

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from llmkube.errors import InputError, InputErrors
 from llmkube.specs import fleet, inferenceendpoint, quota, trainingjob
 from llmkube.specs.base import API_VERSION, SpecProblem
-from llmkube.yamlio import Document, to_plain
+from llmkube.yamlio import Document, dotted, to_plain
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -84,7 +84,7 @@ def parse_spec(doc: Document) -> LoadedSpec:
     problems = info.semantic(spec)
     if problems:
         errors = [
-            InputError(p.message, mark=doc.mark(p.path), field=_dotted(p.path), hint=p.hint)
+            InputError(p.message, mark=doc.mark(p.path), field=dotted(p.path), hint=p.hint)
             for p in problems
         ]
         raise errors[0] if len(errors) == 1 else InputErrors(errors)
@@ -115,16 +115,6 @@ def parse_specs(docs: Iterable[Document]) -> list[LoadedSpec]:
     return out
 
 
-def _dotted(path: Iterable[str | int]) -> str:
-    out = ""
-    for elem in path:
-        if isinstance(elem, int):
-            out += f"[{elem}]"
-        else:
-            out += ("." if out else "") + str(elem)
-    return out
-
-
 def _errors(doc: Document, model: type[BaseModel], exc: ValidationError) -> InputError:
     errors = []
     seen: set[tuple[Any, ...]] = set()
@@ -134,7 +124,7 @@ def _errors(doc: Document, model: type[BaseModel], exc: ValidationError) -> Inpu
         if (loc, message) in seen:
             continue
         seen.add((loc, message))
-        errors.append(InputError(message, mark=doc.mark(loc), field=_dotted(loc), hint=hint))
+        errors.append(InputError(message, mark=doc.mark(loc), field=dotted(loc), hint=hint))
     errors = _collapse_unions(errors)
     return errors[0] if len(errors) == 1 else InputErrors(errors)
 

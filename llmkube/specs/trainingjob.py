@@ -16,6 +16,7 @@ from llmkube.specs.base import (
     SecretKeyRef,
     SpecModel,
     SpecProblem,
+    literal_token_problems,
     Toleration,
 )
 
@@ -132,7 +133,6 @@ class TrainingJob(SpecModel):
 
 
 
-_TOKEN_ENV = {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_TOKEN", "HF_API_TOKEN"}
 
 
 def effective_scheduler(spec: TrainingJobSpec) -> str:
@@ -197,13 +197,5 @@ def semantic_problems(job: TrainingJob) -> list[SpecProblem]:
                 "give `nodes` as one number, or set `framework: pytorchjob`",
             )
         )
-    for key, value in spec.env.items():
-        if key.upper() in _TOKEN_ENV or value.startswith("hf_"):
-            out.append(
-                SpecProblem(
-                    ("spec", "env", key),
-                    "a Hugging Face token must not be written into the spec",
-                    "store it in a Secret and set `huggingFace.tokenSecret: {name: <secret>, key: <key>}`",
-                )
-            )
+    out.extend(literal_token_problems(spec.env))
     return out
