@@ -46,6 +46,9 @@ class OutputFormat(str, Enum):
 class ReportFormat(str, Enum):
     text = "text"
     json = "json"
+    junit = "junit"
+    sarif = "sarif"
+    github = "github"
 
 
 class KueueAPIChoice(str, Enum):
@@ -127,8 +130,11 @@ def validate(
     kube_version: KubeVersionOpt = "1.32",
     kueue_api: KueueOpt = KueueAPIChoice.v1beta2,
     no_cache: NoCacheOpt = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the run too (exit 1).")] = False,
+    ignore: Annotated[list[str], typer.Option("--ignore", help="Rule code to silence for this run (repeatable), e.g. LK301.")] = [],
+    output_file: Annotated[Optional[Path], typer.Option("--output-file", help="Also write the report here (.json, .sarif, .xml pick the format).")] = None,
 ) -> None:
-    """Check llmkube specs and plain Kubernetes manifests against the real API schemas."""
+    """Check llmkube specs and plain Kubernetes manifests: API schemas, CEL rules and LLM-aware rules."""
     from llmkube.commands.validate import run_validate
 
     code = run_validate(
@@ -141,8 +147,39 @@ def validate(
         kueue_api=kueue_api.value,
         use_cache=not no_cache,
         color=State.color,
+        strict=strict,
+        ignore=[c.strip() for item in ignore for c in item.split(",") if c.strip()],
+        output_file=output_file,
     )
     raise typer.Exit(code)
+
+
+class PlanFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def plan(
+    paths: PathsArg,
+    output: Annotated[PlanFormat, typer.Option("--output", "-o", help="Table for people, or json.")] = PlanFormat.text,
+    profiles: ProfilesOpt = [],
+    templates: TemplatesOpt = [],
+    kueue_api: KueueOpt = KueueAPIChoice.v1beta2,
+) -> None:
+    """Size every endpoint and job: memory per GPU, headroom, concurrency, load time, a recommendation."""
+    from llmkube.commands.plan import run_plan
+
+    raise typer.Exit(
+        run_plan(
+            paths,
+            report=output.value,
+            profile_dirs=[str(p) for p in profiles],
+            template_dirs=[str(p) for p in templates],
+            kueue_api=kueue_api.value,
+            color=State.color,
+        )
+    )
 
 
 KubeContextOpt = Annotated[Optional[str], typer.Option("--context", help="kubectl context to use (must exist in the kubeconfig).")]

@@ -6,12 +6,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from llmkube.check.findings import Severity
+from llmkube.check.findings import Finding, Severity
 from llmkube.check.run import schema_findings
 from llmkube.commands.common import build_validator, load_and_render, rendered_targets
 from llmkube.errors import InputError
 from llmkube.pipeline import Options
 from llmkube.report import write_report
+
+
+def failing(findings: Sequence[Finding], strict: bool) -> bool:
+    """Errors fail a run; with --strict, warnings do too."""
+    bad = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
+    return any(f.severity in bad for f in findings)
 
 
 def run_validate(
@@ -25,7 +31,16 @@ def run_validate(
     kueue_api: str,
     use_cache: bool,
     color: str = "auto",
+    strict: bool = False,
+    ignore: Sequence[str] = (),
+    output_file: Path | None = None,
 ) -> int:
+    from llmkube.check.rules import run_rules, unknown_codes
+    from llmkube.profiles import ProfileStore
+
+    unknown = unknown_codes(c for c in ignore if c.startswith("LK"))
+    if unknown:
+        raise InputError(f"--ignore names unknown rule codes: {', '.join(unknown)}", hint="see docs/rules.md for the codes")
     options = Options(profile_dirs=profile_dirs, template_dirs=template_dirs, kueue_api=kueue_api)  # type: ignore[arg-type]
     rendering, manifests = load_and_render(paths, options)
     targets = rendered_targets(rendering.objects) + manifests
@@ -33,5 +48,18 @@ def run_validate(
         raise InputError("no Kubernetes objects or llmkube specs found in the given paths")
     validator = build_validator(crd_dirs, kube_version, use_cache)
     findings = schema_findings(targets, validator)
+    findings = [f for f in findings if f.code not in ignore]
+    findings += run_rules(targets, ProfileStore.load(profile_dirs), ignore=ignore)
+    findings.sort(key=Finding.sort_key)
     write_report(findings, report, checked=len(targets), stream=sys.stdout, color=color)
-    return 1 if any(f.severity is Severity.ERROR for f in findings) else 0
+    if output_file is not None:
+        fmt = report_format_for(output_file, report)
+        with open(output_file, "w", encoding="utf-8") as fh:
+            write_report(findings, fmt, checked=len(targets), stream=fh, color="never")
+    return 1 if failing(findings, strict) else 0
+
+
+def report_format_for(path: Path, default: str) -> str:
+    """The machine format a file name asks for (.json, .sarif, .xml); else the -o format."""
+    suffix = path.suffix.lower()
+    return {".json": "json", ".sarif": "sarif", ".xml": "junit"}.get(suffix, default)

@@ -1,0 +1,130 @@
+"""LLM-aware rules: a registry of small checks that read manifests.
+
+Rules read **manifests**, not llmkube specs, so hand-written YAML gets the
+same findings as llmkube's own output. Each rule has a stable code
+(`LK1xx` sizing, `LK2xx` scheduling, `LK3xx` serving, `LK4xx` GPU sharing,
+`LK5xx` security), a severity, a one-line summary and a docstring that
+becomes its entry in docs/rules.md (with a failing and a passing example).
+
+A finding is silenced for one object by the annotation
+`llmkube.dev/ignore: "LK101,LK302"`, and for a whole run by `--ignore`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmkube.check.findings import Finding, Severity, dotted, object_label
+from llmkube.check.run import Target
+
+IGNORE_ANNOTATION = "llmkube.dev/ignore"
+FAMILIES = {"1": "sizing", "2": "scheduling", "3": "serving", "4": "GPU sharing", "5": "security"}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a rule reports: the object, the field path, a message and a hint."""
+
+    target: Target
+    path: tuple[str | int, ...]
+    message: str
+    hint: str | None = None
+    severity: Severity | None = None  # overrides the rule's default when set
+
+
+@dataclass
+class RuleContext:
+    """Everything a rule may look at: all objects of the run, and the profiles."""
+
+    targets: Sequence[Target]
+    profiles: Any  # llmkube.profiles.ProfileStore
+
+    def of_kind(self, *kinds: str) -> list[Target]:
+        return [t for t in self.targets if t.obj.get("kind") in kinds]
+
+
+Check = Callable[[RuleContext], Iterable[Hit]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: Severity
+    summary: str
+    check: Check = field(compare=False)
+
+    @property
+    def doc(self) -> str:
+        return (self.check.__doc__ or "").strip()
+
+
+REGISTRY: dict[str, Rule] = {}
+
+
+def rule(code: str, name: str, severity: Severity, summary: str) -> Callable[[Check], Check]:
+    """Register a rule; codes are unique and of the form LKnnn."""
+
+    def register(fn: Check) -> Check:
+        if not (len(code) == 5 and code.startswith("LK") and code[2:].isdigit() and code[2] in FAMILIES):
+            raise ValueError(f"rule code {code!r} is not LK1nn..LK5nn")
+        if code in REGISTRY:
+            raise ValueError(f"rule code {code} is registered twice")
+        if not (fn.__doc__ or "").strip():
+            raise ValueError(f"rule {code} has no docstring (it is the rule's documentation)")
+        REGISTRY[code] = Rule(code, name, severity, summary, fn)
+        return fn
+
+    return register
+
+
+def load_rules() -> dict[str, Rule]:
+    """Import every rule module of this package once; returns the registry."""
+    if not getattr(load_rules, "_done", False):
+        for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"{__name__}.{info.name}")
+        load_rules._done = True  # type: ignore[attr-defined]
+    return dict(sorted(REGISTRY.items()))
+
+
+def unknown_codes(codes: Iterable[str]) -> list[str]:
+    known = load_rules()
+    return sorted(c for c in codes if c not in known)
+
+
+def _ignored_by_annotation(obj: dict[str, Any]) -> set[str]:
+    meta = obj.get("metadata") or {}
+    value = (meta.get("annotations") or {}).get(IGNORE_ANNOTATION, "") if isinstance(meta, dict) else ""
+    return {c.strip() for c in str(value).split(",") if c.strip()}
+
+
+def run_rules(targets: Sequence[Target], profiles: Any, ignore: Iterable[str] = ()) -> list[Finding]:
+    """Every registered rule over every object; silenced codes dropped."""
+    rules = load_rules()
+    ignored = set(ignore)
+    ctx = RuleContext(targets=targets, profiles=profiles)
+    findings: list[Finding] = []
+    for code, r in rules.items():
+        if code in ignored:
+            continue
+        for hit in r.check(ctx):
+            if code in _ignored_by_annotation(hit.target.obj):
+                continue
+            findings.append(
+                Finding(
+                    code=code,
+                    severity=hit.severity or r.severity,
+                    message=hit.message,
+                    object=object_label(hit.target.obj),
+                    path=dotted(hit.path),
+                    mark=hit.target.mark(hit.path),
+                    hint=hit.hint,
+                    spec_mark=hit.target.spec.document.mark() if hit.target.spec else None,
+                )
+            )
+    return sorted(findings, key=Finding.sort_key)
