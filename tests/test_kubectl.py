@@ -11,7 +11,7 @@ import yaml
 from support.apiserver import DEFAULT_CRD_DIR, ApiServer
 
 from llmkube.errors import InputError
-from llmkube.kubectl import Kubectl, format_selector, is_unreachable
+from llmkube.kubectl import APIResource, Kubectl, format_selector, is_unreachable, parse_api_resources
 
 KUEUE = DEFAULT_CRD_DIR / "kueue"
 
@@ -273,3 +273,77 @@ def test_unreachable_classification():
     )
     assert not is_unreachable(webhook)
     assert not is_unreachable('Error from server (NotFound): namespaces "x" not found')
+
+
+# ---------------------------------------------------------------------------- discovery, reads
+
+
+def test_api_resources(server, kc):
+    resources = {(r.group, r.kind): r for r in kc.api_resources()}
+    cqr = resources[("kueue.x-k8s.io", "ClusterQueue")]
+    assert (cqr.name, cqr.version, cqr.namespaced) == ("clusterqueues", "v1beta2", False)
+    assert cqr.qualified_name == "clusterqueues.kueue.x-k8s.io"
+    assert "list" in cqr.verbs
+    cm_res = resources[("", "ConfigMap")]
+    assert (cm_res.qualified_name, cm_res.version, cm_res.namespaced) == ("configmaps", "v1", True)
+    assert resources[("", "Secret")].namespaced  # a row with no short names
+    assert ("batch.volcano.sh", "Job") not in resources  # CRD not loaded
+
+
+def test_parse_api_resources_reads_columns_by_header_offsets():
+    table = (
+        "NAME          SHORTNAMES   APIVERSION        NAMESPACED   KIND         VERBS      CATEGORIES\n"
+        "secrets                    v1                true         Secret       get,list   \n"
+        "pytorchjobs   ptj          kubeflow.org/v1   true         PyTorchJob   get        all\n"
+        "nodes         no           v1                false        Node         list\n"
+    )
+    assert parse_api_resources(table) == [
+        APIResource("secrets", "", "v1", "Secret", True, ("get", "list")),
+        APIResource("pytorchjobs", "kubeflow.org", "v1", "PyTorchJob", True, ("get",)),
+        APIResource("nodes", "", "v1", "Node", False, ("list",)),
+    ]
+    assert parse_api_resources("") == [] and parse_api_resources("error: boom\n") == []
+
+
+def test_api_versions(kc):
+    versions = kc.api_versions()
+    assert {"v1", "kueue.x-k8s.io/v1beta1", "kueue.x-k8s.io/v1beta2", "kubeflow.org/v1"} <= set(versions)
+
+
+def test_default_namespace(server, tmp_path):
+    assert Kubectl(kubeconfig=server.kubeconfig, env=server.env).default_namespace() == "default"
+    config = yaml.safe_load(open(server.kubeconfig))
+    config["contexts"][0]["context"]["namespace"] = "team-a"
+    other = tmp_path / "kubeconfig"
+    other.write_text(yaml.safe_dump(config))
+    assert Kubectl(kubeconfig=str(other), env=server.env).default_namespace() == "team-a"
+
+
+def test_get_objects_by_type_selector_and_reference(server, kc):
+    assert kc.apply(cm("sel-a", "1") + "---\n" + cq("sel-b")).ok
+    server.put(yaml.safe_load(cm("sel-c", "1")))  # no label
+    labelled = yaml.safe_load(cm("sel-a", "1"))
+    labelled["metadata"]["labels"] = {"team": "a"}
+    assert kc.apply(yaml.safe_dump(labelled)).ok
+    found = kc.get_objects(["configmaps", "clusterqueues.kueue.x-k8s.io"], selector={"team": "a"}, all_namespaces=True)
+    assert [(o["kind"], o["metadata"]["name"]) for o in found] == [("ConfigMap", "sel-a")]
+    assert "managedFields" not in found[0]["metadata"]
+    with_fields = kc.get_objects(["configmaps"], selector={"team": "a"}, all_namespaces=True, managed_fields=True)
+    assert [m["manager"] for m in with_fields[0]["metadata"]["managedFields"]] == ["llmkube"]
+    refs = kc.get_objects(["namespaces/default", "namespaces/nope", "customresourcedefinitions.apiextensions.k8s.io/clusterqueues.kueue.x-k8s.io"])
+    assert sorted((o["kind"], o["metadata"]["name"]) for o in refs) == [
+        ("CustomResourceDefinition", "clusterqueues.kueue.x-k8s.io"),
+        ("Namespace", "default"),
+    ]
+    assert [o["metadata"]["name"] for o in kc.get_objects(["namespaces/default"])] == ["default"]
+    assert kc.get_objects(["namespaces/nope"]) == [] and kc.get_objects([]) == []
+    with pytest.raises(ValueError):
+        kc.get_objects(["namespaces", "namespaces/default"])
+
+
+def test_delete_dry_run_keeps_objects(server, kc):
+    assert kc.apply(cm("dry-delete", "v")).ok
+    result = kc.delete([yaml.safe_load(cm("dry-delete", "v"))], dry_run=True)
+    assert result.ok, result.stderr
+    assert "(server dry run)" in result.stdout
+    assert server.get("cm", "dry-delete") is not None

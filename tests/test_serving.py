@@ -144,6 +144,8 @@ def test_scaling_on_queued_requests_uses_keda_and_prometheus(tmp_path):
         ("  migProfile: 3g.40gb\n  tensorParallel: 2\n", "MIG"),
         ("  migProfile: 3g.71gb\n", "no MIG profile"),
         ("  runtime: tgi\n  dtype: float32\n", "TGI"),
+        ("  pool: somewhere\n", "exclusive"),
+        ("  autoscaling: {metric: concurrency, target: 0.5}\n", "whole number"),
     ],
 )
 def test_endpoint_mistakes_exit_2(tmp_path, extra, words):
@@ -310,3 +312,25 @@ def test_startup_budget_rounds_up_with_a_margin():
     budget = startup_budget(402)
     assert budget.seconds >= 402 * 1.25 and budget.period_seconds == 10
     assert startup_budget(1).failure_threshold == 3
+
+
+def test_endpoint_node_selector_is_merged_over_the_derived_one(tmp_path):
+    rc, docs, err = render(ENDPOINT + "  nodeSelector: {cloud.google.com/gke-nodepool: serving}\n", tmp_path)
+    assert rc == 0, err
+    (isvc,) = by_kind(docs, "InferenceService")
+    assert isvc["spec"]["predictor"]["nodeSelector"] == {
+        "cloud.google.com/gke-nodepool": "serving",
+        "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3",
+    }
+
+
+def test_tensor_parallel_is_bounded_by_the_pools_node_size(tmp_path):
+    text = fleet("h100-80gb").replace("      nodeLabels:", "      gpusPerNode: 2\n      nodeLabels:") + "---\n" + HEAD + """kind: InferenceEndpoint
+metadata: {name: big, namespace: serving}
+spec:
+  model: meta-llama/Llama-3.1-70B-Instruct
+  pool: gpus
+  tensorParallel: 4
+"""
+    rc, _, err = render(text, tmp_path)
+    assert rc == 2 and "exceeds the 2 GPUs of one pool 'gpus' node" in err

@@ -3,8 +3,9 @@
 Both commands take the same path:
 
 1. load and render the specs; plain manifests given beside them come along;
-2. check everything offline against the schemas at hand -- an error stops here,
-   before kubectl runs at all;
+2. check everything offline -- the schemas at hand, CEL rules, the LLM-aware
+   rules (as `llmkube validate` does) -- an error stops here, before kubectl runs
+   at all; warnings are shown and do not stop;
 3. ask the cluster (through `llmkube.kubectl`, the only module that runs kubectl)
    which kinds it serves: a kind it does not serve is refused with one line naming
    the CRD to install, before anything is sent; custom resources that had no schema
@@ -230,8 +231,12 @@ def _prepare(
         raise InputError("no Kubernetes objects or llmkube specs found in the given paths")
 
     # 1. offline checks: an error stops before kubectl runs
+    from llmkube.check.rules import run_rules
+    from llmkube.profiles import ProfileStore
+
     validator = build_validator(crd_dirs, kube_version, use_cache)
     missing, problems = split_missing_schemas(schema_findings(targets, validator))
+    problems = sorted(problems + run_rules(targets, ProfileStore.load(profile_dirs)), key=Finding.sort_key)
     if _has_errors(problems):
         return _refuse(problems, len(targets), color, for_apply, offline=True)
     warnings = list(problems)
@@ -443,7 +448,7 @@ class _LabelChange:
     changes: list[tuple[str, str | None, str]]
 
 
-def _node_label_changes(kc: Kubectl, steps: Sequence[NodeLabelStep]) -> list[_LabelChange] | list:
+def _node_label_changes(kc: Kubectl, steps: Sequence[NodeLabelStep]) -> list[_LabelChange]:
     out: list[_LabelChange] = []
     for step in steps:
         nodes = kc.list_nodes(step.selector)

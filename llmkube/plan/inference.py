@@ -23,6 +23,7 @@ HEALTH_PATH = {"vllm": "/health", "tgi": "/health"}
 ENDPOINT_LABEL = "llmkube.dev/inference-endpoint"
 KSERVE_ISVC_LABEL = "serving.kserve.io/inferenceservice"
 UNKNOWN_MODEL_LOAD_SECONDS = 1800
+KNATIVE_DEFAULT_DEADLINE = 600
 # vLLM quantization methods; TGI calls the same idea --quantize.
 VLLM_QUANT = {"awq", "gptq", "fp8", "bitsandbytes", "marlin"}
 TGI_QUANT = {"awq", "gptq", "fp8", "bitsandbytes", "marlin", "eetq", "exl2"}
@@ -114,12 +115,16 @@ def _gpu_placement(ep: InferenceEndpoint, ctx: PlanContext) -> dict[str, Any]:
                 node_selector[GPU_PRODUCT_LABEL] = migplan.mig_product_label(gpu.spec.product, profile.name)
         else:
             resource = migplan.mig_resource_name(profile.name)
+        if spec.pool and f"{resource}.shared" in pool.resources:
+            resource = f"{resource}.shared"  # time-sliced with renameByDefault
         return {"resource": resource, "count": 1, "gpu": gpu, "memory_gib": profile.memory_gi_b,
                 "node_selector": node_selector, "tolerations": tolerations}
-    if spec.tensor_parallel > gpu.spec.gpus_per_node:
+    per_node = pool.gpus_per_node if spec.pool else gpu.spec.gpus_per_node
+    if spec.tensor_parallel > per_node:
+        where = f"pool {spec.pool!r}" if spec.pool else gpu.name
         raise PlanError(
             ("spec", "tensorParallel"),
-            f"tensorParallel {spec.tensor_parallel} exceeds the {gpu.spec.gpus_per_node} GPUs of one {gpu.name} node",
+            f"tensorParallel {spec.tensor_parallel} exceeds the {per_node} GPUs of one {where} node",
             "tensor parallelism must stay inside one node (NVLink); use pipeline parallelism across nodes",
         )
     return {"resource": shared_resource or GPU_RESOURCE, "count": spec.tensor_parallel, "gpu": gpu,
@@ -194,12 +199,12 @@ def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> dict[str
     isvc_annotations: dict[str, str] = {}
     predictor_annotations: dict[str, str] = {}
     scale: dict[str, Any] = {"scale_metric": None, "scale_target": None, "auto_scaling": None}
-    knative = spec.deployment_mode in ("Serverless", "KNative")
+    knative = spec.deployment_mode in ("Serverless", "Knative")
     if kserve:
         isvc_annotations["serving.kserve.io/deploymentMode"] = spec.deployment_mode
         if knative:
             # Knative kills a revision that is not ready within its progress deadline (default 600 s).
-            predictor_annotations["serving.knative.dev/progress-deadline"] = f"{budget.seconds + 60}s"
+            predictor_annotations["serving.knative.dev/progress-deadline"] = f"{max(KNATIVE_DEFAULT_DEADLINE, budget.seconds + 60)}s"
     if spec.autoscaling:
         metric = spec.autoscaling.metric
         if metric in ("concurrency", "rps"):
@@ -236,7 +241,7 @@ def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> dict[str
         "runtime": spec.runtime,
         "container": container,
         "volumes": volumes,
-        "node_selector": dict(sorted(placement["node_selector"].items())),
+        "node_selector": dict(sorted({**placement["node_selector"], **spec.node_selector}.items())),
         "tolerations": tolerations,
         "affinity": affinity,
         "service_account": spec.service_account,

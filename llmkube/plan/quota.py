@@ -33,7 +33,8 @@ def plan_quota(quota: Quota, ctx: PlanContext) -> dict[str, Any]:
                 "known pools: " + ", ".join(sorted(ctx.pools)),
             )
         gpu_resource = pool.gpu_resource if pool else GPU_RESOURCE
-        if gpu_resource is None and res.gpu is not None:
+        limits_gpu = any(lim is not None and lim.gpu is not None for lim in (res.borrowing_limit, res.lending_limit))
+        if gpu_resource is None and (res.gpu is not None or limits_gpu):
             names = ", ".join(f"{name}: <count>" for name in pool.resources)
             raise PlanError(
                 ("spec", "resources", i, "gpu"),
@@ -45,7 +46,7 @@ def plan_quota(quota: Quota, ctx: PlanContext) -> dict[str, Any]:
             raise PlanError(
                 ("spec", "resources", i),
                 f"no quota given for pool {res.pool!r}",
-                "set at least one of gpu, cpu, memory",
+                "set at least one of gpu, cpu, memory, extra",
             )
         borrowing = _amounts(res.borrowing_limit, gpu_resource) if res.borrowing_limit else {}
         lending = _amounts(res.lending_limit, gpu_resource) if res.lending_limit else {}

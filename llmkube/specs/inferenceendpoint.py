@@ -75,7 +75,7 @@ class InferenceEndpointSpec(SpecModel):
     runtime: Literal["vllm", "tgi"] = "vllm"
     image: str | None = None
     target: Literal["kserve", "deployment"] = "kserve"
-    deployment_mode: Literal["Serverless", "RawDeployment", "Standard", "KNative"] = "Serverless"
+    deployment_mode: Literal["Serverless", "RawDeployment", "Standard", "Knative"] = "Serverless"
     gpu: str | None = None
     pool: DNSLabel | None = None
     mig_profile: str | None = None
@@ -109,7 +109,7 @@ class InferenceEndpoint(SpecModel):
     spec: InferenceEndpointSpec
 
 
-_KNATIVE_MODES = {"Serverless", "KNative"}
+_KNATIVE_MODES = {"Serverless", "Knative"}
 
 
 def semantic_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
@@ -118,6 +118,14 @@ def semantic_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
     out: list[SpecProblem] = []
     if not spec.gpu and not spec.pool:
         out.append(SpecProblem(("spec",), "missing the GPU: set `gpu` (a GPU profile) or `pool` (a Fleet pool)", "e.g. `gpu: h100-80gb`"))
+    if spec.gpu and spec.pool:
+        out.append(
+            SpecProblem(
+                ("spec", "gpu"),
+                "`gpu` and `pool` are exclusive: a pool already names its GPU",
+                "keep `pool` to run on a Fleet pool, or `gpu` to select nodes by GPU model",
+            )
+        )
     if spec.mig_profile and spec.tensor_parallel > 1:
         out.append(
             SpecProblem(
@@ -129,6 +137,14 @@ def semantic_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
     scaling = spec.autoscaling
     if scaling:
         knative = spec.target == "kserve" and spec.deployment_mode in _KNATIVE_MODES
+        if scaling.metric in ("concurrency", "rps") and scaling.target != int(scaling.target):
+            out.append(
+                SpecProblem(
+                    ("spec", "autoscaling", "target"),
+                    f"a {scaling.metric} target is a whole number of requests per replica, got {scaling.target:g}",
+                    "KServe's scaleTarget is an integer",
+                )
+            )
         if scaling.metric in ("concurrency", "rps") and not knative:
             out.append(
                 SpecProblem(

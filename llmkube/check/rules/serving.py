@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
+import re
 
 from llmkube.check.findings import Severity
 from llmkube.check.rules import Hit, RuleContext, rule
+from llmkube.check.rules.sizing import server_setups
+from llmkube.plan.sizing import startup_budget, tp_problems, valid_tensor_parallel
 
 CANARY_ANNOTATION = "serving.kserve.io/canaryTrafficPercent"
 
@@ -52,3 +56,407 @@ def canary_annotation(ctx: RuleContext) -> Iterator[Hit]:
                 f"the {CANARY_ANNOTATION} annotation is not read by KServe: use the field",
                 f"set spec.predictor.canaryTrafficPercent: {annotations[CANARY_ANNOTATION]} and remove the annotation",
             )
+
+
+# --------------------------------------------------------------------------- shape and startup of model servers
+# (LK302–LK307 read vLLM/TGI containers through llmkube.check.rules.sizing.server_setups)
+
+PROGRESS_DEADLINE_ANNOTATION = "serving.knative.dev/progress-deadline"
+DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+KNATIVE_DEFAULT_DEADLINE = 600  # Knative's default progress deadline, seconds
+DEPLOYMENT_DEFAULT_DEADLINE = 600  # Deployment progressDeadlineSeconds default
+FIXED_DELAY_THRESHOLD = 60  # seconds of initialDelaySeconds that stand in for a startup probe
+
+
+@rule("LK302", "tensor-parallel-heads", Severity.ERROR, "the tensor-parallel size does not divide the model's attention heads")
+def tensor_parallel_heads(ctx: RuleContext) -> Iterator[Hit]:
+    """Tensor parallelism splits the attention heads evenly over the GPUs: vLLM and TGI
+    refuse to start when `--tensor-parallel-size` / `--num-shard` does not divide the
+    model's attention heads, or its KV heads (when it has more KV heads than GPUs; with
+    fewer, the size must be a multiple of them, and each is replicated).
+
+    Fails:
+
+    ```yaml
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: llama-70b}
+    spec:
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.11.0
+          args: [--model, meta-llama/Llama-3.1-70B-Instruct, --tensor-parallel-size, "3"]
+          resources: {limits: {nvidia.com/gpu: 3}}
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: llama-70b}
+    spec:
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.11.0
+          args: [--model, meta-llama/Llama-3.1-70B-Instruct, --tensor-parallel-size, "4"]
+          resources: {limits: {nvidia.com/gpu: 4}}
+    ```
+    """
+    for s in server_setups(ctx):
+        if s.model is None or s.tensor_parallel <= 1:
+            continue
+        problems = tp_problems(s.model, s.tensor_parallel)
+        if problems:
+            valid = ", ".join(str(t) for t in valid_tensor_parallel(s.model, 8))
+            flag = "--num-shard" if s.runtime == "tgi" else "--tensor-parallel-size"
+            yield Hit(
+                s.target, s.tp_path,
+                f"{flag} {s.tensor_parallel} does not fit {s.model.spec.display_name}: {'; '.join(problems)}",
+                f"valid sizes up to 8: {valid}",
+            )
+
+
+@rule("LK303", "tensor-parallel-beyond-node", Severity.ERROR, "the tensor-parallel size exceeds the GPUs of one node")
+def tensor_parallel_beyond_node(ctx: RuleContext) -> Iterator[Hit]:
+    """Tensor parallelism exchanges activations at every layer and belongs inside one
+    node (NVLink). A size larger than the GPU's nodes hold (its profile's
+    `gpusPerNode`, 8 on HGX H100) cannot be scheduled as one pod; across pods it runs
+    over the network at a fraction of the speed. Use pipeline parallelism across nodes.
+
+    Fails:
+
+    ```yaml
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: llama-405b}
+    spec:
+      nodeSelector: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.11.0
+          args: [--model, meta-llama/Llama-3.1-405B-Instruct, --tensor-parallel-size, "16"]
+          resources: {limits: {nvidia.com/gpu: 16}}
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: llama-405b}
+    spec:
+      nodeSelector: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.11.0
+          args: [--model, meta-llama/Llama-3.1-405B-Instruct, --tensor-parallel-size, "8",
+                 --pipeline-parallel-size, "2"]
+          resources: {limits: {nvidia.com/gpu: 16}}
+    ```
+    """
+    for s in server_setups(ctx):
+        per_node = s.gpu.gpus_per_node if s.gpu else None
+        if per_node is None or s.tensor_parallel <= per_node:
+            continue
+        yield Hit(
+            s.target, s.tp_path,
+            f"tensor-parallel size {s.tensor_parallel} exceeds the {per_node} GPUs of one {s.gpu.name} node",
+            f"keep tensor parallelism within a node (≤ {per_node}); add --pipeline-parallel-size across nodes",
+        )
+
+
+@rule("LK304", "gpus-match-parallelism", Severity.ERROR, "the GPU request is not tensor × pipeline parallel size")
+def gpus_match_parallelism(ctx: RuleContext) -> Iterator[Hit]:
+    """A vLLM server starts one worker per GPU of its tensor × pipeline parallel group and
+    needs exactly that many GPUs in its pod. Fewer and it fails to start (or waits for
+    GPUs forever); more and the extra GPUs sit idle (a warning). TGI without
+    `--num-shard` shards over every GPU it sees, so it always matches. Multi-node
+    servers (LeaderWorkerSet, KServe `workerSpec`) are compared per pod with the
+    tensor-parallel size.
+
+    Fails:
+
+    ```yaml
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: llama-70b}
+    spec:
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.11.0
+          args: [--model, meta-llama/Llama-3.1-70B-Instruct, --tensor-parallel-size, "4"]
+          resources: {limits: {nvidia.com/gpu: 2}}
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: llama-70b}
+    spec:
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.11.0
+          args: [--model, meta-llama/Llama-3.1-70B-Instruct, --tensor-parallel-size, "4"]
+          resources: {limits: {nvidia.com/gpu: 4}}
+    ```
+    """
+    for s in server_setups(ctx):
+        if s.gpu_count is None or s.gpu_resource is None:
+            continue
+        multi_node = s.target.obj.get("kind") == "LeaderWorkerSet" or bool(s.group.spec.get("workerSpec"))
+        expected = s.tensor_parallel if multi_node else s.tensor_parallel * s.pipeline_parallel
+        if s.gpu_count == expected:
+            continue
+        section = "limits" if (s.container.get("resources") or {}).get("limits", {}).get(s.gpu_resource) is not None else "requests"
+        path = (*s.path, "resources", section, s.gpu_resource)
+        par = f"tensor-parallel {s.tensor_parallel}" + (f" × pipeline-parallel {s.pipeline_parallel}" if s.pipeline_parallel > 1 and not multi_node else "")
+        if s.gpu_count < expected:
+            yield Hit(s.target, path, f"{s.gpu_resource}: {s.gpu_count} but {par} needs {expected} GPUs",
+                      f"request {expected} GPUs, or lower the parallel size to {s.gpu_count}")
+        else:
+            yield Hit(s.target, path, f"{s.gpu_resource}: {s.gpu_count} but {par} uses {expected}: {s.gpu_count - expected} GPUs idle",
+                      f"request {expected} GPUs, or set the parallel size to use all {s.gpu_count}", Severity.WARNING)
+
+
+def _probe_budget(probe: Any) -> int | None:
+    """Seconds a probe tolerates failures before acting: delay + period × threshold."""
+    if not isinstance(probe, dict):
+        return None
+    period = probe.get("periodSeconds", 10)
+    threshold = probe.get("failureThreshold", 3)
+    delay = probe.get("initialDelaySeconds", 0)
+    if not all(isinstance(v, int) for v in (period, threshold, delay)):
+        return None
+    return delay + period * threshold
+
+
+@rule("LK305", "startup-budget-below-load-time", Severity.WARNING, "the startup probe gives up before the model has loaded")
+def startup_budget_below_load(ctx: RuleContext) -> Iterator[Hit]:
+    """Loading a model reads its weights (≈141 GB for a 70B model in bf16) before the
+    server answers `/health`. The kubelet restarts the container when the startup probe
+    has failed `failureThreshold` times `periodSeconds` apart (after
+    `initialDelaySeconds`) — or, without a startup probe, when the liveness probe does —
+    so a budget shorter than the load time is a restart loop that never serves.
+
+    The load time is estimated as weights ÷ 0.5 GB/s + 120 s engine start-up (an
+    InferenceEndpoint's `startup` settings when the manifest came from one). Storage
+    faster than that may load sooner, hence a warning.
+
+    Fails:
+
+    ```yaml
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: llama-70b}
+    spec:
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.11.0
+          args: [--model, meta-llama/Llama-3.1-70B-Instruct, --tensor-parallel-size, "4"]
+          resources: {limits: {nvidia.com/gpu: 4}}
+          startupProbe: {httpGet: {path: /health, port: 8000}, periodSeconds: 10, failureThreshold: 30}
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: llama-70b}
+    spec:
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.11.0
+          args: [--model, meta-llama/Llama-3.1-70B-Instruct, --tensor-parallel-size, "4"]
+          resources: {limits: {nvidia.com/gpu: 4}}
+          startupProbe: {httpGet: {path: /health, port: 8000}, periodSeconds: 10, failureThreshold: 60}
+    ```
+    """
+    for s in server_setups(ctx):
+        estimate = s.load_estimate()
+        if estimate is None:
+            continue
+        startup = s.container.get("startupProbe")
+        if startup is not None:
+            probe_name, probe = "startupProbe", startup
+        elif s.container.get("livenessProbe") is not None:
+            probe_name, probe = "livenessProbe", s.container.get("livenessProbe")
+        else:
+            continue
+        budget = _probe_budget(probe)
+        if budget is None or budget >= estimate:
+            continue
+        advice = startup_budget(estimate)
+        what = "the startup probe" if startup is not None else "with no startup probe, the liveness probe"
+        yield Hit(
+            s.target, (*s.path, probe_name),
+            f"{what} allows {budget} s but loading {s.model.spec.display_name} takes about {estimate:.0f} s: "
+            "the container is restarted before it serves",
+            f"add/size a startupProbe: periodSeconds: {advice.period_seconds}, failureThreshold: {advice.failure_threshold} "
+            f"({advice.seconds} s)",
+        )
+
+
+@rule("LK306", "fixed-initial-delay", Severity.WARNING, "a fixed initialDelaySeconds on liveness/readiness does a startup probe's job")
+def fixed_initial_delay(ctx: RuleContext) -> Iterator[Hit]:
+    """A long `initialDelaySeconds` (≥ 60 s) on a model server's liveness or readiness
+    probe guesses the load time: too short and a slow load is killed, too long and
+    every restart waits the full delay before traffic — even when the weights are
+    cached. A startup probe adapts: it succeeds as soon as the server is up, and
+    liveness starts only then.
+
+    Fails:
+
+    ```yaml
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: llama-8b}
+    spec:
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.11.0
+          args: [--model, meta-llama/Llama-3.1-8B-Instruct]
+          resources: {limits: {nvidia.com/gpu: 1}}
+          livenessProbe: {httpGet: {path: /health, port: 8000}, initialDelaySeconds: 300}
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: llama-8b}
+    spec:
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.11.0
+          args: [--model, meta-llama/Llama-3.1-8B-Instruct]
+          resources: {limits: {nvidia.com/gpu: 1}}
+          startupProbe: {httpGet: {path: /health, port: 8000}, periodSeconds: 10, failureThreshold: 30}
+          livenessProbe: {httpGet: {path: /health, port: 8000}}
+    ```
+    """
+    for s in server_setups(ctx):
+        for name in ("livenessProbe", "readinessProbe"):
+            probe = s.container.get(name)
+            delay = probe.get("initialDelaySeconds") if isinstance(probe, dict) else None
+            if isinstance(delay, int) and delay >= FIXED_DELAY_THRESHOLD:
+                estimate = s.load_estimate()
+                advice = startup_budget(estimate) if estimate else None
+                hint = "use a startupProbe on the same endpoint and drop initialDelaySeconds"
+                if advice:
+                    hint += f" (periodSeconds: {advice.period_seconds}, failureThreshold: {advice.failure_threshold})"
+                yield Hit(s.target, (*s.path, name, "initialDelaySeconds"),
+                          f"{name} waits a fixed {delay} s for the model to load", hint)
+
+
+def parse_duration(value: Any) -> int | None:
+    """Seconds of a Go duration such as 600s, 10m, 1h30m (or a bare number)."""
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|m|s)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return int(sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts))
+
+
+def _knative_deadline(s: Any) -> tuple[int, tuple, str] | None:
+    """(seconds, path, source) of the progress deadline that governs a Knative-served pod."""
+    obj = s.target.obj
+    kind = obj.get("kind")
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    if kind == "InferenceService":
+        mode = annotations.get(DEPLOYMENT_MODE_ANNOTATION, "Serverless")
+        pred = (obj.get("spec") or {}).get("predictor") or {}
+        pred_ann = pred.get("annotations") or {}
+        if PROGRESS_DEADLINE_ANNOTATION in pred_ann:
+            return parse_duration(pred_ann[PROGRESS_DEADLINE_ANNOTATION]), ("spec", "predictor", "annotations", PROGRESS_DEADLINE_ANNOTATION), "annotation"
+        if PROGRESS_DEADLINE_ANNOTATION in annotations:
+            return parse_duration(annotations[PROGRESS_DEADLINE_ANNOTATION]), ("metadata", "annotations", PROGRESS_DEADLINE_ANNOTATION), "annotation"
+        if mode in ("Serverless", "KNative"):
+            return KNATIVE_DEFAULT_DEADLINE, ("spec", "predictor"), "default"
+        return None
+    if kind == "Service" and str(obj.get("apiVersion", "")).startswith("serving.knative.dev/"):
+        tmpl_ann = ((((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("annotations")) or {}
+        if PROGRESS_DEADLINE_ANNOTATION in tmpl_ann:
+            return parse_duration(tmpl_ann[PROGRESS_DEADLINE_ANNOTATION]), ("spec", "template", "metadata", "annotations", PROGRESS_DEADLINE_ANNOTATION), "annotation"
+        return KNATIVE_DEFAULT_DEADLINE, ("spec", "template"), "default"
+    return None
+
+
+@rule("LK307", "progress-deadline-below-load-time", Severity.WARNING, "a progress deadline shorter than the model's load time")
+def progress_deadline_below_load(ctx: RuleContext) -> Iterator[Hit]:
+    """Knative (KServe's Serverless mode, the default unless the
+    `serving.kserve.io/deploymentMode` annotation says RawDeployment/Standard) fails a
+    revision whose pods are not ready within its progress deadline — the annotation
+    `serving.knative.dev/progress-deadline` on the predictor, 600 s by default — and
+    scales it away: a model that loads for longer never serves. A Deployment's
+    `progressDeadlineSeconds` (default 600) does not kill pods, but marks the rollout
+    failed, which stops GitOps tools and `kubectl rollout status`. The load time is
+    estimated as for LK305.
+
+    Fails:
+
+    ```yaml
+    apiVersion: serving.kserve.io/v1beta1
+    kind: InferenceService
+    metadata: {name: llama-405b}
+    spec:
+      predictor:
+        nodeSelector: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}
+        containers:
+          - name: kserve-container
+            image: vllm/vllm-openai:v0.11.0
+            args: [--model, meta-llama/Llama-3.1-405B-Instruct, --tensor-parallel-size, "8",
+                   --quantization, fp8, --max-model-len, "8192"]
+            resources: {limits: {nvidia.com/gpu: 8}}
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: serving.kserve.io/v1beta1
+    kind: InferenceService
+    metadata: {name: llama-405b}
+    spec:
+      predictor:
+        annotations: {serving.knative.dev/progress-deadline: 1800s}
+        nodeSelector: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}
+        containers:
+          - name: kserve-container
+            image: vllm/vllm-openai:v0.11.0
+            args: [--model, meta-llama/Llama-3.1-405B-Instruct, --tensor-parallel-size, "8",
+                   --quantization, fp8, --max-model-len, "8192"]
+            resources: {limits: {nvidia.com/gpu: 8}}
+    ```
+    """
+    for s in server_setups(ctx):
+        estimate = s.load_estimate()
+        if estimate is None:
+            continue
+        obj = s.target.obj
+        name = s.model.spec.display_name
+        knative = _knative_deadline(s)
+        if knative is not None:
+            seconds, path, source = knative
+            if seconds is None or seconds >= estimate:
+                continue
+            where = f"the Knative progress deadline ({seconds} s{', the default' if source == 'default' else ''})"
+            yield Hit(s.target, path,
+                      f"{where} is shorter than loading {name} (about {estimate:.0f} s): Knative fails the revision mid-load",
+                      f"set the predictor annotation {PROGRESS_DEADLINE_ANNOTATION}: {int(startup_budget(estimate).seconds + 60)}s")
+        elif obj.get("kind") == "Deployment":
+            value = (obj.get("spec") or {}).get("progressDeadlineSeconds", DEPLOYMENT_DEFAULT_DEADLINE)
+            if not isinstance(value, int) or value >= estimate:
+                continue
+            path = ("spec", "progressDeadlineSeconds") if "progressDeadlineSeconds" in (obj.get("spec") or {}) else ("spec",)
+            yield Hit(s.target, path,
+                      f"progressDeadlineSeconds {value} is shorter than loading {name} (about {estimate:.0f} s): "
+                      "every rollout is reported failed",
+                      f"set spec.progressDeadlineSeconds: {int(startup_budget(estimate).seconds + 120)}")

@@ -1,0 +1,1088 @@
+"""LK2xx: scheduling rules — process shape, gangs, Kueue admission, /dev/shm.
+
+Each rule reads manifests only (hand-written or rendered) and stays quiet
+when the manifests do not carry the evidence it needs: a queue that is not
+in the run, a quantity it cannot parse, a launcher flag set from an
+environment variable.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shlex
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from llmkube.check.findings import Severity
+from llmkube.check.rules import Hit, RuleContext, rule
+from llmkube.check.rules._workloads import GPU_RESOURCE, MIG_RESOURCE, PodGroup, gpu_request, pod_groups
+from llmkube.check.run import Target
+
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+NPROC_FLAGS = ("--nproc_per_node", "--nproc-per-node")
+Path = tuple[str | int, ...]
+
+
+# ---- small helpers ------------------------------------------------------------
+
+_SUFFIX = {
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 1,
+    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+}
+_QUANTITY = re.compile(r"^\s*([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)\s*(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?\s*$")
+
+
+def quantity(value: Any) -> Decimal | None:
+    """A Kubernetes quantity as a number (bytes for memory); None if it is not one."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return Decimal(str(value))
+    m = _QUANTITY.match(str(value))
+    if not m:
+        return None
+    try:
+        return Decimal(m[1]) * Decimal(_SUFFIX[m[2] or ""])
+    except InvalidOperation:
+        return None
+
+
+def human_bytes(n: Decimal) -> str:
+    for unit, size in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if n >= size and (n / size) == (n / size).to_integral_value():
+            return f"{int(n / size)}{unit}"
+    for unit, size in (("Gi", 2**30), ("Mi", 2**20)):
+        if n >= size:
+            return f"{float(n / size):.1f}{unit}"
+    return str(int(n))
+
+
+def is_gpu_resource(name: str) -> bool:
+    return name == GPU_RESOURCE or name.startswith("nvidia.com/gpu.") or bool(MIG_RESOURCE.match(name))
+
+
+def pod_gpus(spec: Mapping[str, Any]) -> dict[str, int]:
+    """GPU-like resources one pod asks for, summed over its containers."""
+    out: dict[str, int] = {}
+    for c in spec.get("containers") or []:
+        if isinstance(c, Mapping):
+            req = gpu_request(c)
+            if req and req[1] > 0:
+                out[req[0]] = out.get(req[0], 0) + req[1]
+    return out
+
+
+def gpu_container(group: PodGroup) -> tuple[Path, str] | None:
+    """Path of the first container's GPU limit (or request) line, and the resource name."""
+    for path, c in group.containers():
+        req = gpu_request(c)
+        if req and req[1] > 0:
+            resources = c.get("resources") or {}
+            section = "limits" if req[0] in (resources.get("limits") or {}) else "requests"
+            return (*path, "resources", section, req[0]), req[0]
+    return None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+@dataclass(frozen=True)
+class JobPods:
+    """Pods of one role of a job, normalised across job kinds (TrainJob included)."""
+
+    role: str
+    replicas: int
+    gpus: dict[str, int]  # per pod
+    node_selector: Mapping[str, str]
+    gpu_path: Path | None  # the line to point at for GPU findings
+    min_available: int | None = None  # Volcano task-level gang size
+
+
+def job_pods(target: Target) -> list[JobPods]:
+    obj = target.obj
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "TrainJob" and isinstance(spec, Mapping):
+        trainer = spec.get("trainer") or {}
+        res = trainer.get("resourcesPerNode") or {}
+        req = gpu_request({"resources": res})
+        if not req:
+            return []
+        section = "limits" if req[0] in (res.get("limits") or {}) else "requests"
+        nodes = _int(trainer.get("numNodes")) or 1
+        return [JobPods("node", nodes, {req[0]: req[1]}, {}, ("spec", "trainer", "resourcesPerNode", section, req[0]))]
+    out = []
+    tasks = spec.get("tasks") if isinstance(spec, Mapping) else None
+    for group in pod_groups(target):
+        where = gpu_container(group)
+        min_avail = None
+        if str(obj.get("apiVersion", "")).startswith("batch.volcano.sh/") and isinstance(tasks, list):
+            idx = group.spec_path[2] if len(group.spec_path) > 2 else None
+            if isinstance(idx, int) and isinstance(tasks[idx], Mapping):
+                min_avail = _int(tasks[idx].get("minAvailable"))
+        out.append(JobPods(group.role, group.replicas, pod_gpus(group.spec), group.node_selector, where[0] if where else None, min_avail))
+    return out
+
+
+def _tokens(container: Mapping[str, Any], base: Path) -> list[tuple[Path, str]]:
+    """command + args as tokens, each with the path of the list item it came from.
+
+    A shell line (`bash -c "torchrun --nproc_per_node=8 …"`) is split into words.
+    """
+    out: list[tuple[Path, str]] = []
+    for key in ("command", "args"):
+        items = container.get(key) or []
+        if not isinstance(items, list):
+            continue
+        for i, item in enumerate(items):
+            text = str(item)
+            if any(ch.isspace() for ch in text.strip()) and ("torchrun" in text or "torch.distributed" in text):
+                try:
+                    words = shlex.split(text)
+                except ValueError:
+                    words = text.split()
+                out += [((*base, key, i), w) for w in words]
+            else:
+                out.append(((*base, key, i), text))
+    return out
+
+
+def _launcher_nproc(tokens: Sequence[tuple[Path, str]]) -> tuple[Path, str] | None:
+    """(path, value) of --nproc_per_node when the line runs torchrun / torch.distributed.run."""
+    words = [w for _, w in tokens]
+    start = None
+    for i, w in enumerate(words):
+        if w.rsplit("/", 1)[-1] == "torchrun" or (
+            w in ("torch.distributed.run", "torch.distributed.launch") and i and words[i - 1] == "-m"
+        ):
+            start = i
+            break
+    if start is None:
+        return None
+    for i in range(start + 1, len(words)):
+        w = words[i]
+        for flag in NPROC_FLAGS:
+            if w == flag and i + 1 < len(words):
+                return tokens[i + 1][0], words[i + 1]
+            if w.startswith(flag + "="):
+                return tokens[i][0], w[len(flag) + 1 :]
+        if w.endswith(".py") or w == "-m" and i > start + 1:
+            break  # the training script's own flags start here
+    return None
+
+
+def _nproc_hit(target: Target, path: Path, what: str, value: Any, gpus: dict[str, int], role: str) -> Hit | None:
+    n = _int(value)
+    total = sum(gpus.values())
+    if n is None or total == 0 or n == total:
+        return None
+    res = ", ".join(f"{v}× {k}" for k, v in sorted(gpus.items()))
+    effect = (
+        f"{total - n} GPU{'s' * (total - n != 1)} per pod sit idle"
+        if n < total
+        else "ranks beyond the GPU count fail with 'invalid device ordinal' or share a GPU"
+    )
+    return Hit(
+        target,
+        path,
+        f"{what} is {n} but each {role} pod gets {_plural(total, 'GPU')} ({res}): {effect}",
+        f"start one process per GPU: {what} {total}" + (" (or 'auto'/'gpu')" if "nprocPerNode" in what else ""),
+    )
+
+
+# ---- LK201 ---------------------------------------------------------------------
+
+
+@rule("LK201", "nproc-per-node", Severity.ERROR, "torchrun --nproc_per_node differs from the GPUs per pod")
+def nproc_per_node(ctx: RuleContext) -> Iterator[Hit]:
+    """Distributed PyTorch starts `--nproc_per_node` processes per pod, one per
+    GPU. Fewer processes leave GPUs idle (and still paid for); more processes
+    than GPUs make ranks fail with "invalid device ordinal" or fight over one
+    GPU. The rule compares the GPUs a pod requests (`nvidia.com/gpu` or a MIG
+    resource, summed over its containers) with: `torchrun` /
+    `python -m torch.distributed.run` on the container command line (also
+    inside `bash -c "…"`), a PyTorchJob's `spec.nprocPerNode` and
+    `spec.elasticPolicy.nProcPerNode`, and a TrainJob's
+    `spec.trainer.numProcPerNode`. `auto`, `gpu` and values from environment
+    variables are not checked; pods without GPUs are skipped.
+
+    Fails:
+
+    ```yaml
+    apiVersion: kubeflow.org/v1
+    kind: PyTorchJob
+    metadata: {name: llama-ft, namespace: ml}
+    spec:
+      pytorchReplicaSpecs:
+        Worker:
+          replicas: 2
+          template:
+            spec:
+              containers:
+              - name: pytorch
+                image: nvcr.io/nvidia/pytorch:24.07-py3
+                command: [torchrun, --nproc_per_node=4, train.py]
+                resources:
+                  limits: {nvidia.com/gpu: 8}
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: kubeflow.org/v1
+    kind: PyTorchJob
+    metadata: {name: llama-ft, namespace: ml}
+    spec:
+      pytorchReplicaSpecs:
+        Worker:
+          replicas: 2
+          template:
+            spec:
+              containers:
+              - name: pytorch
+                image: nvcr.io/nvidia/pytorch:24.07-py3
+                command: [torchrun, --nproc_per_node=8, train.py]
+                resources:
+                  limits: {nvidia.com/gpu: 8}
+    ```
+    """
+    for target in ctx.targets:
+        obj = target.obj
+        spec = obj.get("spec")
+        if not isinstance(spec, Mapping):
+            continue
+        if obj.get("kind") == "TrainJob":
+            trainer = spec.get("trainer") or {}
+            (pods,) = job_pods(target) or (None,)
+            if pods is None:
+                continue
+            if "numProcPerNode" in trainer:
+                hit = _nproc_hit(target, ("spec", "trainer", "numProcPerNode"), "numProcPerNode", trainer["numProcPerNode"], pods.gpus, "node")
+                if hit:
+                    yield hit
+            found = _launcher_nproc(_tokens(trainer, ("spec", "trainer")))
+            if found:
+                hit = _nproc_hit(target, found[0], "--nproc_per_node", found[1], pods.gpus, "node")
+                if hit:
+                    yield hit
+            continue
+        for group in pod_groups(target):
+            gpus = pod_gpus(group.spec)
+            if not gpus:
+                continue
+            for path, c in group.containers():
+                found = _launcher_nproc(_tokens(c, path))
+                if found:
+                    hit = _nproc_hit(target, found[0], "--nproc_per_node", found[1], gpus, group.role)
+                    if hit:
+                        yield hit
+            if obj.get("kind") == "PyTorchJob":
+                for path, what in ((("spec", "nprocPerNode"), "nprocPerNode"), (("spec", "elasticPolicy", "nProcPerNode"), "elasticPolicy.nProcPerNode")):
+                    cur: Any = obj
+                    for p in path:
+                        cur = cur.get(p) if isinstance(cur, Mapping) else None
+                    if cur is not None:
+                        hit = _nproc_hit(target, path, what, cur, gpus, group.role)
+                        if hit:
+                            yield hit
+
+
+# ---- LK202 ---------------------------------------------------------------------
+
+
+@rule("LK202", "gang-min-available", Severity.ERROR, "a gang's minAvailable exceeds its replicas")
+def gang_min_available(ctx: RuleContext) -> Iterator[Hit]:
+    """A gang starts only when `minAvailable` pods can run together. More than
+    the job has pods can never be met: Volcano's admission webhook rejects a
+    Job whose `spec.minAvailable` exceeds the sum of its tasks' replicas, or a
+    task whose `minAvailable` exceeds its `replicas`; a Kubeflow job's
+    `runPolicy.schedulingPolicy.minAvailable` above its replicas leaves the
+    PodGroup pending forever.
+
+    Fails:
+
+    ```yaml
+    apiVersion: batch.volcano.sh/v1alpha1
+    kind: Job
+    metadata: {name: llama-70b, namespace: ml}
+    spec:
+      schedulerName: volcano
+      minAvailable: 16
+      tasks:
+      - name: worker
+        replicas: 8
+        template:
+          spec:
+            containers:
+            - name: trainer
+              image: nvcr.io/nvidia/pytorch:24.07-py3
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: batch.volcano.sh/v1alpha1
+    kind: Job
+    metadata: {name: llama-70b, namespace: ml}
+    spec:
+      schedulerName: volcano
+      minAvailable: 8
+      tasks:
+      - name: worker
+        replicas: 8
+        template:
+          spec:
+            containers:
+            - name: trainer
+              image: nvcr.io/nvidia/pytorch:24.07-py3
+    ```
+    """
+    for target in ctx.targets:
+        obj = target.obj
+        spec = obj.get("spec")
+        if not isinstance(spec, Mapping):
+            continue
+        if obj.get("kind") == "Job" and str(obj.get("apiVersion", "")).startswith("batch.volcano.sh/"):
+            tasks = [t for t in spec.get("tasks") or [] if isinstance(t, Mapping)]
+            total = 0
+            for i, task in enumerate(spec.get("tasks") or []):
+                if not isinstance(task, Mapping):
+                    continue
+                replicas = _int(task.get("replicas"))
+                replicas = 1 if replicas is None else replicas
+                total += replicas
+                tmin = _int(task.get("minAvailable"))
+                if tmin is not None and tmin > replicas:
+                    yield Hit(
+                        target,
+                        ("spec", "tasks", i, "minAvailable"),
+                        f"task {task.get('name', i)!r} has minAvailable {tmin} but only {replicas} replicas: "
+                        "Volcano rejects the Job",
+                        f"set minAvailable ≤ {replicas}, or raise replicas to {tmin}",
+                    )
+            jmin = _int(spec.get("minAvailable"))
+            if tasks and jmin is not None and jmin > total:
+                yield Hit(
+                    target,
+                    ("spec", "minAvailable"),
+                    f"minAvailable {jmin} exceeds the job's {_plural(total, 'pod')} (sum of task replicas): "
+                    "Volcano rejects the Job, and the gang could never start",
+                    f"set spec.minAvailable to at most {total} (all pods: {total})",
+                )
+        elif obj.get("kind") in ("PyTorchJob", "MPIJob", "TFJob", "XGBoostJob", "PaddleJob", "JAXJob"):
+            policy = ((spec.get("runPolicy") or {}).get("schedulingPolicy") or {}) if isinstance(spec.get("runPolicy"), Mapping) else {}
+            jmin = _int(policy.get("minAvailable")) if isinstance(policy, Mapping) else None
+            total = sum(g.replicas for g in pod_groups(target))
+            if jmin is not None and total and jmin > total:
+                yield Hit(
+                    target,
+                    ("spec", "runPolicy", "schedulingPolicy", "minAvailable"),
+                    f"minAvailable {jmin} exceeds the job's {_plural(total, 'pod')}: the PodGroup never becomes ready",
+                    f"set minAvailable to at most {total}",
+                )
+
+
+# ---- Kueue: queues and quotas -------------------------------------------------
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def queue_label(target: Target) -> tuple[str, Path] | None:
+    """The LocalQueue a workload names, and where (object labels, else its pod template)."""
+    labels = _meta(target.obj).get("labels") or {}
+    if isinstance(labels, Mapping) and labels.get(QUEUE_LABEL):
+        return str(labels[QUEUE_LABEL]), ("metadata", "labels", QUEUE_LABEL)
+    for group in pod_groups(target):
+        if group.labels.get(QUEUE_LABEL) and group.spec_path[-1] == "spec":
+            return str(group.labels[QUEUE_LABEL]), (*group.spec_path[:-1], "metadata", "labels", QUEUE_LABEL)
+    return None
+
+
+def _is_kueue(target: Target, kind: str) -> bool:
+    return target.obj.get("kind") == kind and str(target.obj.get("apiVersion", "")).startswith("kueue.x-k8s.io/")
+
+
+def find_local_queue(ctx: RuleContext, name: str, namespace: str | None) -> Target | None:
+    for lq in ctx.targets:
+        if _is_kueue(lq, "LocalQueue") and _meta(lq.obj).get("name") == name:
+            if namespace is None or _meta(lq.obj).get("namespace") in (None, namespace):
+                return lq
+    return None
+
+
+def resolve_cluster_queue(ctx: RuleContext, target: Target) -> tuple[Target, Path] | None:
+    """Workload → LocalQueue (same namespace) → ClusterQueue, all inside this run."""
+    found = queue_label(target)
+    if not found:
+        return None
+    lq = find_local_queue(ctx, found[0], _meta(target.obj).get("namespace"))
+    if lq is None:
+        return None
+    cq_name = (lq.obj.get("spec") or {}).get("clusterQueue")
+    for cq in ctx.targets:
+        if _is_kueue(cq, "ClusterQueue") and _meta(cq.obj).get("name") == cq_name:
+            return cq, found[1]
+    return None
+
+
+def cohort_of(cq: Mapping[str, Any]) -> str | None:
+    spec = cq.get("spec") or {}
+    return (spec.get("cohortName") or spec.get("cohort") or None) if isinstance(spec, Mapping) else None
+
+
+def _flavor_labels(ctx: RuleContext, name: str) -> Mapping[str, str] | None:
+    for rf in ctx.targets:
+        if _is_kueue(rf, "ResourceFlavor") and _meta(rf.obj).get("name") == name:
+            return (rf.obj.get("spec") or {}).get("nodeLabels") or {}
+    return None
+
+
+def _compatible(flavor_labels: Mapping[str, str] | None, selectors: Sequence[Mapping[str, str]]) -> bool:
+    """Kueue skips a flavor whose nodeLabels contradict the pods' nodeSelector."""
+    if flavor_labels is None:
+        return True
+    for sel in selectors:
+        for k, v in sel.items():
+            if k in flavor_labels and str(flavor_labels[k]) != str(v):
+                return False
+    return True
+
+
+def _workloads(ctx: RuleContext) -> Iterator[Target]:
+    for t in ctx.targets:
+        if t.obj.get("kind") == "TrainJob" or pod_groups(t):
+            if not str(t.obj.get("apiVersion", "")).startswith("kueue.x-k8s.io/"):
+                yield t
+
+
+def gang_gpus(target: Target, pods: Sequence[JobPods]) -> dict[str, int]:
+    """GPUs that must be admitted together: all pods, or Volcano's minAvailable pods."""
+    spec = target.obj.get("spec") or {}
+    volcano = str(target.obj.get("apiVersion", "")).startswith("batch.volcano.sh/")
+    out: dict[str, int] = {}
+    if volcano and _int(spec.get("minAvailable")) is not None:
+        need = _int(spec.get("minAvailable")) or 0
+        each = sorted((p.gpus for p in pods for _ in range(p.replicas)), key=lambda g: sum(g.values()))
+        for g in each[:need]:
+            for k, v in g.items():
+                out[k] = out.get(k, 0) + v
+        return out
+    for p in pods:
+        n = p.min_available if volcano and p.min_available is not None else p.replicas
+        for k, v in p.gpus.items():
+            out[k] = out.get(k, 0) + v * n
+    return out
+
+
+@rule("LK203", "gang-exceeds-quota", Severity.ERROR, "a gang needs more GPUs than its ClusterQueue can ever admit")
+def gang_exceeds_quota(ctx: RuleContext) -> Iterator[Hit]:
+    """Kueue admits a workload whole. If all its pods together need more GPUs
+    than its ClusterQueue's `nominalQuota` plus `borrowingLimit` for the
+    flavors the pods can use, the workload stays pending forever. The rule
+    follows the job's `kueue.x-k8s.io/queue-name` label to the LocalQueue of
+    that name in the job's namespace and on to its ClusterQueue — when both
+    are in the same run. A Volcano gang counts its `minAvailable` pods.
+    Flavors whose `nodeLabels` contradict the pods' `nodeSelector` do not
+    count. Skipped when borrowing is unbounded (a cohort without a
+    `borrowingLimit`), since the cohort's size is not known offline.
+
+    Fails:
+
+    ```yaml
+    apiVersion: kueue.x-k8s.io/v1beta1
+    kind: ClusterQueue
+    metadata: {name: team-a}
+    spec:
+      namespaceSelector: {}
+      resourceGroups:
+      - coveredResources: [nvidia.com/gpu]
+        flavors:
+        - name: h100
+          resources:
+          - {name: nvidia.com/gpu, nominalQuota: 16}
+    ---
+    apiVersion: kueue.x-k8s.io/v1beta1
+    kind: LocalQueue
+    metadata: {name: training, namespace: ml}
+    spec: {clusterQueue: team-a}
+    ---
+    apiVersion: kubeflow.org/v1
+    kind: PyTorchJob
+    metadata:
+      name: llama-70b
+      namespace: ml
+      labels: {kueue.x-k8s.io/queue-name: training}
+    spec:
+      pytorchReplicaSpecs:
+        Worker:
+          replicas: 4
+          template:
+            spec:
+              containers:
+              - name: pytorch
+                image: nvcr.io/nvidia/pytorch:24.07-py3
+                resources:
+                  limits: {nvidia.com/gpu: 8}
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: kueue.x-k8s.io/v1beta1
+    kind: ClusterQueue
+    metadata: {name: team-a}
+    spec:
+      namespaceSelector: {}
+      cohort: org
+      resourceGroups:
+      - coveredResources: [nvidia.com/gpu]
+        flavors:
+        - name: h100
+          resources:
+          - {name: nvidia.com/gpu, nominalQuota: 16, borrowingLimit: 16}
+    ---
+    apiVersion: kueue.x-k8s.io/v1beta1
+    kind: LocalQueue
+    metadata: {name: training, namespace: ml}
+    spec: {clusterQueue: team-a}
+    ---
+    apiVersion: kubeflow.org/v1
+    kind: PyTorchJob
+    metadata:
+      name: llama-70b
+      namespace: ml
+      labels: {kueue.x-k8s.io/queue-name: training}
+    spec:
+      pytorchReplicaSpecs:
+        Worker:
+          replicas: 4
+          template:
+            spec:
+              containers:
+              - name: pytorch
+                image: nvcr.io/nvidia/pytorch:24.07-py3
+                resources:
+                  limits: {nvidia.com/gpu: 8}
+    ```
+    """
+    for target in _workloads(ctx):
+        found = resolve_cluster_queue(ctx, target)
+        if not found:
+            continue
+        cq, _ = found
+        pods = job_pods(target)
+        need = gang_gpus(target, pods)
+        if not need:
+            continue
+        cohort = cohort_of(cq.obj)
+        selectors = [p.node_selector for p in pods if p.gpus]
+        cq_name = _meta(cq.obj).get("name")
+        for res, n in sorted(need.items()):
+            cap = Decimal(0)
+            flavors: list[str] = []
+            skipped: list[str] = []
+            covered = False
+            unbounded = False
+            for group in (cq.obj.get("spec") or {}).get("resourceGroups") or []:
+                if res not in (group.get("coveredResources") or []):
+                    continue
+                covered = True
+                for flavor in group.get("flavors") or []:
+                    fname = str(flavor.get("name"))
+                    if not _compatible(_flavor_labels(ctx, fname), selectors):
+                        skipped.append(fname)
+                        continue
+                    for r in flavor.get("resources") or []:
+                        if r.get("name") != res:
+                            continue
+                        nominal = quantity(r.get("nominalQuota")) or Decimal(0)
+                        if cohort and r.get("borrowingLimit") is None:
+                            unbounded = True
+                        borrow = quantity(r.get("borrowingLimit")) if cohort else Decimal(0)
+                        cap += nominal + (borrow or 0)
+                        flavors.append(fname)
+            if not covered or unbounded or cap >= n:
+                continue  # not covered: LK205's finding
+            pod = next((p for p in pods if res in p.gpus and p.gpu_path), None)
+            path = pod.gpu_path if pod and pod.gpu_path else ("metadata",)
+            if flavors:
+                limit = "nominal quota" + (" + borrowing limit" if cohort else "")
+                msg = (
+                    f"the gang needs {n} {res} at once but ClusterQueue {cq_name} can admit at most "
+                    f"{int(cap)} ({limit} over flavor{'s' * (len(flavors) != 1)} {', '.join(flavors)}): "
+                    "the workload stays pending forever"
+                )
+            else:
+                msg = (
+                    f"the gang needs {n} {res} but none of ClusterQueue {cq_name}'s flavors for it "
+                    f"({', '.join(skipped)}) match the pods' nodeSelector: the workload stays pending forever"
+                )
+            hint = (
+                f"raise nominalQuota (or borrowingLimit, in a cohort) to {n} or more, or shrink the job"
+                if flavors
+                else "make the pods' nodeSelector agree with the ResourceFlavor's nodeLabels"
+            )
+            yield Hit(target, path, msg, hint)
+
+
+@rule("LK204", "limits-without-cohort", Severity.ERROR, "borrowingLimit or lendingLimit on a ClusterQueue without a cohort")
+def limits_without_cohort(ctx: RuleContext) -> Iterator[Hit]:
+    """Borrowing and lending happen inside a cohort. A ClusterQueue with no
+    cohort (`spec.cohort` in v1beta1, `spec.cohortName` in v1beta2) that sets
+    `borrowingLimit` is rejected by the ClusterQueue CRD's validation rule;
+    one that sets `lendingLimit` passes the CRD's schema but is rejected by
+    Kueue's admission webhook — so offline schema checks alone miss it. This
+    is the textbook mistake llmkube was started from.
+
+    Fails:
+
+    ```yaml
+    apiVersion: kueue.x-k8s.io/v1beta1
+    kind: ClusterQueue
+    metadata: {name: gpu-training-queue}
+    spec:
+      namespaceSelector: {}
+      resourceGroups:
+      - coveredResources: [nvidia.com/gpu]
+        flavors:
+        - name: h100-80gb
+          resources:
+          - name: nvidia.com/gpu
+            nominalQuota: 128
+            lendingLimit: 64
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: kueue.x-k8s.io/v1beta1
+    kind: ClusterQueue
+    metadata: {name: gpu-training-queue}
+    spec:
+      namespaceSelector: {}
+      cohort: llm-org
+      resourceGroups:
+      - coveredResources: [nvidia.com/gpu]
+        flavors:
+        - name: h100-80gb
+          resources:
+          - name: nvidia.com/gpu
+            nominalQuota: 128
+            borrowingLimit: 32
+            lendingLimit: 64
+    ```
+    """
+    for cq in ctx.targets:
+        if not _is_kueue(cq, "ClusterQueue") or cohort_of(cq.obj):
+            continue
+        field = "cohortName" if str(cq.obj.get("apiVersion", "")).endswith("v1beta2") else "cohort"
+        for g, group in enumerate((cq.obj.get("spec") or {}).get("resourceGroups") or []):
+            for f, flavor in enumerate(group.get("flavors") or []):
+                for r, res in enumerate(flavor.get("resources") or []):
+                    for key in ("borrowingLimit", "lendingLimit"):
+                        if res.get(key) is None:
+                            continue
+                        why = (
+                            "there is no cohort to borrow from; the ClusterQueue CRD's validation rule rejects it"
+                            if key == "borrowingLimit"
+                            else "there is no cohort to lend to; Kueue's admission webhook rejects it "
+                            "(the CRD's schema does not, so a schema check alone passes it)"
+                        )
+                        yield Hit(
+                            cq,
+                            ("spec", "resourceGroups", g, "flavors", f, "resources", r, key),
+                            f"{key} for {res.get('name')} on flavor {flavor.get('name')} without a cohort: {why}",
+                            f"put the ClusterQueue in a cohort (spec.{field}: <name>) shared with the queues "
+                            f"it borrows from and lends to, or remove {key}",
+                        )
+
+
+@rule("LK205", "resource-not-covered", Severity.ERROR, "a job requests a GPU resource its ClusterQueue does not cover")
+def resource_not_covered(ctx: RuleContext) -> Iterator[Hit]:
+    """Kueue admits a workload only if its ClusterQueue covers every resource
+    the pods request. A job asking for `nvidia.com/mig-3g.40gb` through a
+    queue that covers only `nvidia.com/gpu` (or the other way round) is never
+    admitted. The rule checks GPU resources (`nvidia.com/gpu…` and MIG
+    resources) along the queue-name label → LocalQueue → ClusterQueue chain
+    when those objects are in the run.
+
+    Fails:
+
+    ```yaml
+    apiVersion: kueue.x-k8s.io/v1beta1
+    kind: ClusterQueue
+    metadata: {name: serving}
+    spec:
+      namespaceSelector: {}
+      resourceGroups:
+      - coveredResources: [nvidia.com/gpu]
+        flavors:
+        - name: h100
+          resources:
+          - {name: nvidia.com/gpu, nominalQuota: 8}
+    ---
+    apiVersion: kueue.x-k8s.io/v1beta1
+    kind: LocalQueue
+    metadata: {name: serving, namespace: llm}
+    spec: {clusterQueue: serving}
+    ---
+    apiVersion: batch/v1
+    kind: Job
+    metadata:
+      name: eval
+      namespace: llm
+      labels: {kueue.x-k8s.io/queue-name: serving}
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - name: eval
+            image: vllm/vllm-openai:v0.11.0
+            resources:
+              limits: {nvidia.com/mig-3g.40gb: 1}
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: kueue.x-k8s.io/v1beta1
+    kind: ClusterQueue
+    metadata: {name: serving}
+    spec:
+      namespaceSelector: {}
+      resourceGroups:
+      - coveredResources: [nvidia.com/mig-3g.40gb]
+        flavors:
+        - name: h100-mig
+          resources:
+          - {name: nvidia.com/mig-3g.40gb, nominalQuota: 8}
+    ---
+    apiVersion: kueue.x-k8s.io/v1beta1
+    kind: LocalQueue
+    metadata: {name: serving, namespace: llm}
+    spec: {clusterQueue: serving}
+    ---
+    apiVersion: batch/v1
+    kind: Job
+    metadata:
+      name: eval
+      namespace: llm
+      labels: {kueue.x-k8s.io/queue-name: serving}
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - name: eval
+            image: vllm/vllm-openai:v0.11.0
+            resources:
+              limits: {nvidia.com/mig-3g.40gb: 1}
+    ```
+    """
+    for target in _workloads(ctx):
+        found = resolve_cluster_queue(ctx, target)
+        if not found:
+            continue
+        cq, _ = found
+        covered = {
+            str(r)
+            for group in (cq.obj.get("spec") or {}).get("resourceGroups") or []
+            for r in group.get("coveredResources") or []
+        }
+        seen: set[str] = set()
+        for pods in job_pods(target):
+            for res in sorted(pods.gpus):
+                if res in covered or res in seen:
+                    continue
+                seen.add(res)
+                gpu_like = sorted(c for c in covered if is_gpu_resource(c))
+                yield Hit(
+                    target,
+                    pods.gpu_path or ("metadata",),
+                    f"requests {res} but ClusterQueue {_meta(cq.obj).get('name')} does not cover it "
+                    f"(covers {', '.join(sorted(covered)) or 'nothing'}): Kueue never admits the workload",
+                    (f"request one of {', '.join(gpu_like)}, or " if gpu_like else "")
+                    + f"add {res} to the ClusterQueue's coveredResources with a quota",
+                )
+
+
+@rule("LK206", "unknown-local-queue", Severity.WARNING, "a job names a LocalQueue that is not among the manifests")
+def unknown_local_queue(ctx: RuleContext) -> Iterator[Hit]:
+    """A workload whose `kueue.x-k8s.io/queue-name` names a LocalQueue that
+    does not exist in its namespace stays suspended ("LocalQueue … doesn't
+    exist"). The rule speaks only with evidence from the same run: other
+    LocalQueues in the job's namespace (then the name is most likely a typo)
+    or a LocalQueue of that name in another namespace (the wrong namespace).
+
+    Fails:
+
+    ```yaml
+    apiVersion: kueue.x-k8s.io/v1beta1
+    kind: LocalQueue
+    metadata: {name: training-queue, namespace: ml}
+    spec: {clusterQueue: team-a}
+    ---
+    apiVersion: batch/v1
+    kind: Job
+    metadata:
+      name: eval
+      namespace: ml
+      labels: {kueue.x-k8s.io/queue-name: trainig-queue}
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: eval, image: "python:3.12-slim"}]
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: kueue.x-k8s.io/v1beta1
+    kind: LocalQueue
+    metadata: {name: training-queue, namespace: ml}
+    spec: {clusterQueue: team-a}
+    ---
+    apiVersion: batch/v1
+    kind: Job
+    metadata:
+      name: eval
+      namespace: ml
+      labels: {kueue.x-k8s.io/queue-name: training-queue}
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: eval, image: "python:3.12-slim"}]
+    ```
+    """
+    queues = [t for t in ctx.targets if _is_kueue(t, "LocalQueue")]
+    if not queues:
+        return
+    for target in _workloads(ctx):
+        found = queue_label(target)
+        if not found:
+            continue
+        name, path = found
+        ns = _meta(target.obj).get("namespace")
+        if find_local_queue(ctx, name, ns) is not None:
+            continue
+        here = sorted({str(_meta(q.obj).get("name")) for q in queues if _meta(q.obj).get("namespace") == ns})
+        elsewhere = sorted({str(_meta(q.obj).get("namespace")) for q in queues if _meta(q.obj).get("name") == name})
+        if elsewhere and ns is not None:
+            hint = f"LocalQueue {name} exists in namespace {', '.join(elsewhere)}: run the job there, or create the queue in {ns}"
+        elif here:
+            close = difflib.get_close_matches(name, here, n=1, cutoff=0.6)
+            hint = (f"did you mean {close[0]!r}? " if close else "") + f"LocalQueues in {ns or 'the manifests'}: {', '.join(here)}"
+        else:
+            continue  # no LocalQueue of this namespace in the run: no evidence either way
+        yield Hit(
+            target,
+            path,
+            f"queue-name {name!r} matches no LocalQueue{' in namespace ' + ns if ns else ''} among the manifests: "
+            "Kueue keeps the workload suspended",
+            hint,
+        )
+
+
+# ---- /dev/shm --------------------------------------------------------------------
+
+
+def _shm_mount(container: Mapping[str, Any]) -> tuple[int, str] | None:
+    for i, m in enumerate(container.get("volumeMounts") or []):
+        if isinstance(m, Mapping) and str(m.get("mountPath", "")).rstrip("/") == "/dev/shm":
+            return i, str(m.get("name"))
+    return None
+
+
+def _volume(spec: Mapping[str, Any], name: str) -> tuple[int, Mapping[str, Any]] | None:
+    for i, v in enumerate(spec.get("volumes") or []):
+        if isinstance(v, Mapping) and v.get("name") == name:
+            return i, v
+    return None
+
+
+def _memory_backed(volume: Mapping[str, Any]) -> bool:
+    empty = volume.get("emptyDir")
+    return isinstance(empty, Mapping) and empty.get("medium") == "Memory"
+
+
+@rule("LK207", "missing-dev-shm", Severity.WARNING, "a multi-GPU pod without an in-memory /dev/shm")
+def missing_dev_shm(ctx: RuleContext) -> Iterator[Hit]:
+    """Containers get a 64 MiB `/dev/shm` by default. NCCL, PyTorch
+    DataLoader workers and vLLM's tensor-parallel workers exchange data
+    through shared memory, so a pod with two or more GPUs needs a bigger one:
+    an `emptyDir` with `medium: Memory` mounted at `/dev/shm` in the GPU
+    containers (a `hostPath` of `/dev/shm`, or `hostIPC: true`, also does).
+    Without it, jobs die with "No space left on device" or NCCL "unhandled
+    system error" — usually only at scale.
+
+    Fails:
+
+    ```yaml
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: llama-70b, namespace: llm}
+    spec:
+      selector: {matchLabels: {app: llama-70b}}
+      template:
+        metadata: {labels: {app: llama-70b}}
+        spec:
+          containers:
+          - name: vllm
+            image: vllm/vllm-openai:v0.11.0
+            args: [--model, meta-llama/Llama-3.1-70B-Instruct, --tensor-parallel-size, "4"]
+            resources:
+              limits: {nvidia.com/gpu: 4}
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: llama-70b, namespace: llm}
+    spec:
+      selector: {matchLabels: {app: llama-70b}}
+      template:
+        metadata: {labels: {app: llama-70b}}
+        spec:
+          containers:
+          - name: vllm
+            image: vllm/vllm-openai:v0.11.0
+            args: [--model, meta-llama/Llama-3.1-70B-Instruct, --tensor-parallel-size, "4"]
+            resources:
+              limits: {nvidia.com/gpu: 4, memory: 96Gi}
+              requests: {memory: 64Gi}
+            volumeMounts: [{name: dshm, mountPath: /dev/shm}]
+          volumes:
+          - name: dshm
+            emptyDir: {medium: Memory, sizeLimit: 32Gi}
+    ```
+    """
+    for target in ctx.targets:
+        for group in pod_groups(target):
+            if sum(pod_gpus(group.spec).values()) < 2 or group.spec.get("hostIPC") is True:
+                continue
+            for path, c in group.containers():
+                req = gpu_request(c)
+                if not req or req[1] <= 0:
+                    continue
+                mount = _shm_mount(c)
+                vol = _volume(group.spec, mount[1]) if mount else None
+                if vol is not None:
+                    v = vol[1]
+                    host = v.get("hostPath")
+                    if _memory_backed(v) or (isinstance(host, Mapping) and str(host.get("path", "")).rstrip("/") == "/dev/shm"):
+                        continue
+                total = sum(pod_gpus(group.spec).values())
+                yield Hit(
+                    target,
+                    (*path, "volumeMounts", mount[0]) if mount else path,
+                    f"container {c.get('name')!r} runs on {total} GPUs with "
+                    + ("a /dev/shm that is not memory-backed" if mount else "the default 64 MiB /dev/shm")
+                    + ": NCCL and DataLoader workers run out of shared memory",
+                    "add a volume {name: dshm, emptyDir: {medium: Memory, sizeLimit: 16Gi}} and mount it at "
+                    "/dev/shm (and count its size in the memory limit)",
+                )
+
+
+@rule("LK208", "dev-shm-not-in-memory-limit", Severity.WARNING, "a memory-backed /dev/shm is not counted in the memory limit")
+def shm_not_in_limit(ctx: RuleContext) -> Iterator[Hit]:
+    """Pages written to a memory-backed `emptyDir` (`medium: Memory`) are
+    charged to the container's memory cgroup. A container whose memory limit
+    leaves no room for its `/dev/shm` on top of what the process itself uses
+    (its memory request) is OOM-killed when shared memory fills up — a crash
+    that looks like a training bug. The rule wants
+    `limits.memory ≥ requests.memory + sizeLimit`, and a memory limit at all
+    (without one, a full `/dev/shm` takes node memory the scheduler did not
+    reserve).
+
+    Fails:
+
+    ```yaml
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: trainer}
+    spec:
+      containers:
+      - name: trainer
+        image: nvcr.io/nvidia/pytorch:24.07-py3
+        resources:
+          requests: {memory: 64Gi}
+          limits: {memory: 64Gi, nvidia.com/gpu: 8}
+        volumeMounts: [{name: dshm, mountPath: /dev/shm}]
+      volumes:
+      - name: dshm
+        emptyDir: {medium: Memory, sizeLimit: 16Gi}
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: trainer}
+    spec:
+      containers:
+      - name: trainer
+        image: nvcr.io/nvidia/pytorch:24.07-py3
+        resources:
+          requests: {memory: 64Gi}
+          limits: {memory: 80Gi, nvidia.com/gpu: 8}
+        volumeMounts: [{name: dshm, mountPath: /dev/shm}]
+      volumes:
+      - name: dshm
+        emptyDir: {medium: Memory, sizeLimit: 16Gi}
+    ```
+    """
+    for target in ctx.targets:
+        for group in pod_groups(target):
+            for path, c in group.containers():
+                mount = _shm_mount(c)
+                vol = _volume(group.spec, mount[1]) if mount else None
+                if vol is None or not _memory_backed(vol[1]):
+                    continue
+                size = quantity((vol[1].get("emptyDir") or {}).get("sizeLimit"))
+                if not size:
+                    continue
+                resources = c.get("resources") or {}
+                limit = quantity((resources.get("limits") or {}).get("memory"))
+                request = quantity((resources.get("requests") or {}).get("memory"))
+                name = c.get("name")
+                if limit is None:
+                    yield Hit(
+                        target,
+                        (*path, "resources") if "resources" in c else path,
+                        f"container {name!r} mounts a {human_bytes(size)} in-memory /dev/shm but has no memory limit: "
+                        "shared memory takes node memory the scheduler never reserved",
+                        f"set resources.limits.memory to at least requests.memory + {human_bytes(size)}",
+                    )
+                    continue
+                base = request if request is not None else limit
+                if limit < base + size:
+                    yield Hit(
+                        target,
+                        (*path, "resources", "limits", "memory"),
+                        f"container {name!r}: memory limit {human_bytes(limit)} < request {human_bytes(base)} + "
+                        f"/dev/shm {human_bytes(size)}: a full /dev/shm is charged to the container and OOM-kills it",
+                        f"set limits.memory to {human_bytes(base + size)} or more, or lower the /dev/shm sizeLimit",
+                    )

@@ -1,0 +1,218 @@
+"""LK5xx: security and supply-chain rules — secrets in manifests, unpinned images."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from llmkube.check.findings import Severity
+from llmkube.check.rules import Hit, RuleContext, rule
+from llmkube.check.run import Target
+
+Path = tuple[str | int, ...]
+
+TOKEN_VARS = {
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "HUGGINGFACE_HUB_TOKEN",
+    "HUGGINGFACEHUB_API_TOKEN",
+    "HUGGINGFACE_TOKEN",
+    "HF_API_TOKEN",
+    "HF_HUB_TOKEN",
+}
+# A Hugging Face access token: `hf_` and (today) 34 letters; allow some slack.
+HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b")
+CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+# `$HF_TOKEN`, `${HF_TOKEN}`, `$(HF_TOKEN)`, `{{ .Values.token }}`: filled in later, not a literal.
+_REFERENCE = re.compile(r"^\s*(\$\{?\(?[A-Za-z_][A-Za-z0-9_]*\)?\}?|\{\{.*\}\})\s*$")
+
+
+def _walk(node: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
+    yield path, node
+    if isinstance(node, Mapping):
+        for k, v in node.items():
+            yield from _walk(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _walk(v, (*path, i))
+
+
+def _env_entries(obj: Mapping[str, Any]) -> Iterator[tuple[Path, Mapping[str, Any]]]:
+    """Every `env:` item anywhere in an object (pods, job templates, TrainJob trainer, KServe…)."""
+    for path, node in _walk(obj):
+        if path and path[-1] == "env" and isinstance(node, list):
+            for i, item in enumerate(node):
+                if isinstance(item, Mapping) and "name" in item:
+                    yield (*path, i), item
+
+
+def _redact(token: str) -> str:
+    return token[:5] + "…" if len(token) > 8 else "hf_…"
+
+
+@rule("LK501", "literal-hf-token", Severity.ERROR, "a literal Hugging Face token in a manifest")
+def literal_hf_token(ctx: RuleContext) -> Iterator[Hit]:
+    """A Hugging Face access token written into a manifest ends up in git,
+    in `kubectl get -o yaml`, in every CI log that prints the manifest, and
+    in the pod spec that anyone with read access to the namespace sees. The
+    rule flags `HF_TOKEN`, `HUGGING_FACE_HUB_TOKEN` and similar variables set
+    with a literal `value`, and any env value, container argument or
+    ConfigMap value that looks like a token (`hf_` followed by 20 or more
+    letters and digits). Secrets are not flagged: that is where the token
+    belongs; nor are references filled in later (`$HF_TOKEN`, `$(HF_TOKEN)`,
+    `{{ … }}`).
+
+    Fails:
+
+    ```yaml
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: llama-8b, namespace: llm}
+    spec:
+      selector: {matchLabels: {app: llama-8b}}
+      template:
+        metadata: {labels: {app: llama-8b}}
+        spec:
+          containers:
+          - name: vllm
+            image: vllm/vllm-openai:v0.11.0
+            env:
+            - name: HF_TOKEN
+              value: hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: llama-8b, namespace: llm}
+    spec:
+      selector: {matchLabels: {app: llama-8b}}
+      template:
+        metadata: {labels: {app: llama-8b}}
+        spec:
+          containers:
+          - name: vllm
+            image: vllm/vllm-openai:v0.11.0
+            env:
+            - name: HF_TOKEN
+              valueFrom:
+                secretKeyRef: {name: hf-token, key: token}
+    ```
+    """
+    hint = (
+        "revoke this token on huggingface.co, store the new one in a Secret "
+        "(kubectl create secret generic hf-token --from-literal=token=…) and use "
+        "valueFrom.secretKeyRef: {name: hf-token, key: token}"
+    )
+    for t in ctx.targets:
+        obj = t.obj
+        if obj.get("kind") == "Secret":
+            continue
+        flagged: set[Path] = set()
+        for path, item in _env_entries(obj):
+            name = str(item.get("name", ""))
+            value = item.get("value")
+            if not isinstance(value, str) or not value.strip() or _REFERENCE.match(value):
+                continue
+            if name.upper() in TOKEN_VARS or HF_TOKEN.search(value):
+                flagged.add(path)
+                yield Hit(
+                    t,
+                    (*path, "value"),
+                    f"env {name} holds a literal Hugging Face token"
+                    + (f" ({_redact(value)})" if HF_TOKEN.search(value) else "")
+                    + ": anyone who can read the manifest can use it",
+                    hint,
+                )
+        for path, node in _walk(obj):
+            if not isinstance(node, str) or not HF_TOKEN.search(node):
+                continue
+            if any(path[: len(p)] == p for p in flagged):
+                continue
+            in_args = len(path) >= 2 and path[-2] in ("command", "args")
+            in_configmap = obj.get("kind") == "ConfigMap" and path[:1] in (("data",),)
+            if in_args or in_configmap:
+                where = "a container argument" if in_args else f"ConfigMap key {path[-1]}"
+                yield Hit(
+                    t,
+                    path,
+                    f"{where} holds a literal Hugging Face token ({_redact(HF_TOKEN.search(node)[0])})",
+                    hint,
+                )
+
+
+def image_reference_problem(image: str) -> str | None:
+    """'latest' / 'untagged' for a floating reference; None when pinned by tag or digest."""
+    image = image.strip()
+    if not image or "${" in image or "{{" in image or "$(" in image:
+        return None
+    if "@" in image:
+        return None  # pinned by digest (repo@sha256:…, or repo:tag@sha256:…)
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return "untagged"
+    if last.rsplit(":", 1)[1] == "latest":
+        return "latest"
+    return None
+
+
+def _images(obj: Mapping[str, Any]) -> Iterator[tuple[Path, str]]:
+    """Container images anywhere in an object, plus a TrainJob's trainer image."""
+    for path, node in _walk(obj):
+        if len(path) >= 2 and isinstance(path[-1], int) and path[-2] in CONTAINER_LISTS and isinstance(node, Mapping):
+            image = node.get("image")
+            if isinstance(image, str):
+                yield (*path, "image"), image
+    if obj.get("kind") == "TrainJob":
+        image = ((obj.get("spec") or {}).get("trainer") or {}).get("image")
+        if isinstance(image, str):
+            yield ("spec", "trainer", "image"), image
+
+
+@rule("LK502", "floating-image", Severity.WARNING, "a container image tagged :latest or not tagged at all")
+def floating_image(ctx: RuleContext) -> Iterator[Hit]:
+    """An image without a tag means `:latest`, and `:latest` moves. Two pods of
+    one Deployment, or two nodes of one training job, can then run different
+    code — and a CUDA, PyTorch or vLLM upgrade lands unannounced on the next
+    node restart (with `imagePullPolicy: Always` implied for `:latest`).
+    Pin a version tag, or better a digest (`@sha256:…`).
+
+    Fails:
+
+    ```yaml
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: trainer}
+    spec:
+      containers:
+      - name: trainer
+        image: nvcr.io/nvidia/pytorch:latest
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: trainer}
+    spec:
+      containers:
+      - name: trainer
+        image: nvcr.io/nvidia/pytorch:24.07-py3
+    ```
+    """
+    for t in ctx.targets:
+        for path, image in _images(t.obj):
+            problem = image_reference_problem(image)
+            if problem is None:
+                continue
+            what = "has no tag, so it means :latest" if problem == "untagged" else "uses the :latest tag"
+            yield Hit(
+                t,
+                path,
+                f"image {image} {what}: pods can run different builds, and upgrades arrive unannounced",
+                "pin a version tag (e.g. vllm/vllm-openai:v0.11.0) or a digest (image@sha256:…)",
+            )
