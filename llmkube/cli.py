@@ -185,6 +185,10 @@ def plan(
 KubeContextOpt = Annotated[Optional[str], typer.Option("--context", help="kubectl context to use (must exist in the kubeconfig).")]
 KubeconfigOpt = Annotated[Optional[str], typer.Option("--kubeconfig", help="Path to the kubeconfig file.")]
 NamespaceOpt = Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace for namespaced objects that name none.")]
+ApplySetOpt = Annotated[
+    Optional[str],
+    typer.Option("--apply-set", help="Name of the set of objects llmkube manages (label llmkube.dev/apply-set; default $LLMKUBE_APPLY_SET or 'default'); pruning only touches this set."),
+]
 
 
 @app.command()
@@ -193,6 +197,7 @@ def diff(
     context: KubeContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
     namespace: NamespaceOpt = None,
+    apply_set: ApplySetOpt = None,
     profiles: ProfilesOpt = [],
     templates: TemplatesOpt = [],
     crds: CrdsOpt = [],
@@ -209,6 +214,7 @@ def diff(
             context=context,
             kubeconfig=kubeconfig,
             namespace=namespace,
+            apply_set=apply_set,
             profile_dirs=[str(p) for p in profiles],
             template_dirs=[str(p) for p in templates],
             crd_dirs=crds,
@@ -234,6 +240,7 @@ def apply(
     dry_run: Annotated[DryRunChoice, typer.Option("--dry-run", help="server: send everything with dryRun, persist nothing.")] = DryRunChoice.none,
     force_conflicts: Annotated[bool, typer.Option("--force-conflicts", help="Take over fields another field manager owns.")] = False,
     prune: Annotated[bool, typer.Option("--prune/--no-prune", help="Delete objects llmkube applied earlier that left the specs.")] = False,
+    apply_set: ApplySetOpt = None,
     profiles: ProfilesOpt = [],
     templates: TemplatesOpt = [],
     crds: CrdsOpt = [],
@@ -252,6 +259,7 @@ def apply(
             namespace=namespace,
             dry_run_server=dry_run is DryRunChoice.server,
             force_conflicts=force_conflicts,
+            apply_set=apply_set,
             prune=prune,
             profile_dirs=[str(p) for p in profiles],
             template_dirs=[str(p) for p in templates],

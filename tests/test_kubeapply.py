@@ -170,7 +170,8 @@ def test_prune_removes_only_what_left_this_apply_set(cluster, tmp_path):
     assert llmkube(cluster, "apply", full, env=set_a).returncode == 0
     # another apply set of llmkube's
     other = write_docs(tmp_path / "other.yaml", cm("other-set"))
-    assert llmkube(cluster, "apply", other, env={"LLMKUBE_APPLY_SET": "prune-b"}).returncode == 0
+    assert llmkube(cluster, "apply", other, "--apply-set", "prune-b").returncode == 0
+    assert cluster.get("configmaps", "other-set", "prune-test")["metadata"]["labels"][SET_LABEL] == "prune-b"
     # our label, but another field manager applied it
     impostor = cm("by-kubectl", labels={SET_LABEL: "prune-a"})
     assert cluster.kubectl("apply", "--server-side", "--field-manager=kubectl", "-f", "-",

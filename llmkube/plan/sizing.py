@@ -361,12 +361,23 @@ def recommend_serving(
     if whole.fits and share <= SHARE_LIMIT:
         mig = gpu.spec.mig
         if mig is not None:
+            first: tuple[str, ServingFit] | None = None
             for p in sorted(mig.profiles, key=lambda p: (p.memory_gi_b, p.compute_slices)):
                 if "+" in p.name or p.name.endswith("-me"):
                     continue
                 fit = serving_fit(model, p.memory_gi_b, tensor_parallel=1, **common)
-                if fit.fits:
-                    return Recommendation("mig", 1, p.name, f"MIG {p.name} ({share:.0%} of a GPU; or share via MPS)", fit)
+                if not fit.fits:
+                    continue
+                first = first or (p.name, fit)
+                if max_num_seqs is None or fit.fits_requested:
+                    break
+            if first is not None:
+                name, fit0 = first
+                text = f"MIG {name} (needs {share:.0%} of a GPU; or share it via MPS)"
+                if max_num_seqs is not None and not fit0.fits_requested:
+                    text += (f"; MIG {p.name} holds {max_num_seqs} full sequences" if fit.fits_requested and p.name != name
+                             else f"; {max_num_seqs} full sequences need more than one slice")
+                return Recommendation("mig", 1, name, text, fit0)
         return Recommendation("whole", 1, None, f"share one GPU (MPS/time-slicing): needs {share:.0%} of it", whole)
     first_fit: ServingFit | None = None
     reach: ServingFit | None = None

@@ -151,8 +151,8 @@ def tensor_parallel_beyond_node(ctx: RuleContext) -> Iterator[Hit]:
         - name: vllm
           image: vllm/vllm-openai:v0.11.0
           args: [--model, meta-llama/Llama-3.1-405B-Instruct, --tensor-parallel-size, "8",
-                 --pipeline-parallel-size, "2"]
-          resources: {limits: {nvidia.com/gpu: 16}}
+                 --quantization, fp8]
+          resources: {limits: {nvidia.com/gpu: 8}}
     ```
     """
     for s in server_setups(ctx):

@@ -1,0 +1,152 @@
+"""LK2xx, LK4xx and LK5xx rules, driven by the case corpus in tests/cases/rules/.
+
+A case is a file: `tests/cases/rules/<CODE>/fail/*.yaml` names every finding
+of <CODE> it expects in header comments (`# expect: LK202 line 9`), and the
+rule must report exactly those lines; `…/pass/*.yaml` must give no finding
+of <CODE>. Adding a case is adding a file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from llmkube.check.findings import Finding, Severity
+from llmkube.check.rules import load_rules, run_rules
+from llmkube.check.run import Target
+from llmkube.profiles import ProfileStore
+from llmkube.yamlio import parse_documents, to_plain
+from tests.conftest import EXAMPLES, SHARED_CRDS
+from tests.test_render import llmkube
+
+CASES = Path(__file__).parent / "cases" / "rules"
+MINE = re.compile(r"^LK[245]\d\d$")
+EXPECT = re.compile(r"^#\s*expect:\s*(LK\d{3})\s+line\s+(\d+)\s*$", re.M)
+
+
+@pytest.fixture(scope="module")
+def store() -> ProfileStore:
+    return ProfileStore.load()
+
+
+def findings_for(path: Path, store: ProfileStore) -> list[Finding]:
+    docs = parse_documents(path.read_text(encoding="utf-8"), str(path))
+    targets = [Target(obj=to_plain(d.data), document=d) for d in docs]
+    return run_rules(targets, store)
+
+
+def corpus(kind: str) -> list[Path]:
+    return sorted(p for p in CASES.glob(f"*/{kind}/*.yaml") if MINE.match(p.parent.parent.name))
+
+
+def test_the_corpus_covers_every_rule_of_these_families():
+    codes = {c for c in load_rules() if MINE.match(c)}
+    assert codes == {f"LK20{i}" for i in range(1, 9)} | {f"LK40{i}" for i in range(1, 7)} | {"LK501", "LK502"}
+    for code in codes:
+        assert list((CASES / code / "fail").glob("*.yaml")), f"{code} has no failing case"
+        assert list((CASES / code / "pass").glob("*.yaml")), f"{code} has no passing case"
+
+
+@pytest.mark.parametrize("path", corpus("fail"), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_fail_case_reports_its_code_on_the_expected_lines(path: Path, store: ProfileStore):
+    code = path.parent.parent.name
+    expected = sorted((c, int(n)) for c, n in EXPECT.findall(path.read_text(encoding="utf-8")))
+    assert expected and all(c == code for c, _ in expected), "a fail case names its expected findings"
+    found = findings_for(path, store)
+    got = sorted((f.code, f.mark.line) for f in found if f.code == code and f.mark)
+    assert got == expected, "\n".join(f"{f.mark}: {f.code} {f.message}" for f in found)
+    for f in found:
+        if f.code == code:
+            assert f.message and f.hint, f"{code} findings carry a message and a hint"
+            assert f.mark and f.mark.file == str(path)
+
+
+@pytest.mark.parametrize("path", corpus("pass"), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_pass_case_is_quiet_for_its_code(path: Path, store: ProfileStore):
+    code = path.parent.parent.name
+    found = [f for f in findings_for(path, store) if f.code == code]
+    assert found == [], "\n".join(f"{f.mark}: {f.code} {f.message}" for f in found)
+
+
+# ---- messages that matter ---------------------------------------------------------
+
+
+def _one(path: Path, code: str, store: ProfileStore) -> list[Finding]:
+    return [f for f in findings_for(path, store) if f.code == code]
+
+
+def test_lk204_says_why_for_each_limit(store):
+    found = _one(CASES / "LK204" / "fail" / "textbook-clusterqueue.yaml", "LK204", store)
+    borrowing, lending = sorted(found, key=lambda f: f.mark.line)
+    assert "CRD's validation rule" in borrowing.message
+    assert "webhook" in lending.message and "schema does not" in lending.message
+    assert "spec.cohort:" in borrowing.hint  # v1beta1 field name
+    (v1beta2,) = _one(CASES / "LK204" / "fail" / "lending-only-v1beta2.yaml", "LK204", store)
+    assert "spec.cohortName:" in v1beta2.hint
+
+
+def test_lk402_hint_carries_a_valid_alternative_and_points_inside_the_block(store):
+    (f,) = _one(CASES / "LK402" / "fail" / "textbook-layout-on-h100.yaml", "LK402", store)
+    assert "h100-80gb" in f.message and "4g.40gb + 2×2g.20gb" in f.message
+    assert f.hint and "closest valid layout: 4g.40gb + 2g.20gb + 1g.20gb" in f.hint
+    assert f.path == "data.config.yaml.mig-configs.h100-mixed[0].mig-devices"
+    (a30,) = _one(CASES / "LK402" / "fail" / "device-filter-a30.yaml", "LK402", store)
+    assert "a30-24gb" in a30.message and "device-filter" in a30.message
+
+
+def test_lk203_counts_only_flavors_the_pods_can_use(store):
+    (f,) = _one(CASES / "LK203" / "fail" / "pytorchjob-over-nominal.yaml", "LK203", store)
+    assert "needs 24 nvidia.com/gpu" in f.message and "at most 16" in f.message and "h100" in f.message
+    (g,) = _one(CASES / "LK203" / "fail" / "volcano-gang-min-available.yaml", "LK203", store)
+    assert "needs 64" in g.message and "at most 48" in g.message
+
+
+def test_lk201_names_the_gpu_count_in_the_hint(store):
+    (f,) = _one(CASES / "LK201" / "fail" / "volcano-torchrun-4-of-8.yaml", "LK201", store)
+    assert "--nproc_per_node is 4" in f.message and "8 GPUs" in f.message and "idle" in f.message
+    assert f.hint.endswith("--nproc_per_node 8")
+
+
+def test_lk501_never_prints_the_whole_token(store):
+    for f in _one(CASES / "LK501" / "fail" / "literal-tokens.yaml", "LK501", store):
+        assert "hf_QwErTyUiOpAsDfGhJkLzXcVbNm12345678" not in f.message
+        assert "hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789" not in f.message
+        assert "Secret" in (f.hint or "")
+
+
+def test_severities():
+    rules = load_rules()
+    warnings = {"LK206", "LK207", "LK208", "LK502"}
+    for code, r in rules.items():
+        if MINE.match(code):
+            assert r.severity is (Severity.WARNING if code in warnings else Severity.ERROR), code
+
+
+def test_a_finding_is_silenced_by_the_ignore_annotation(store, tmp_path):
+    text = (CASES / "LK502" / "fail" / "latest-and-untagged.yaml").read_text(encoding="utf-8")
+    text = text.replace("metadata: {name: p}", 'metadata: {name: p, annotations: {llmkube.dev/ignore: "LK502"}}')
+    path = tmp_path / "ignored.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert [f for f in findings_for(path, store) if f.code == "LK502"] == []
+
+
+# ---- through the CLI -----------------------------------------------------------------
+
+
+def test_the_examples_give_none_of_these_rules_errors():
+    out = llmkube("validate", str(EXAMPLES), "--crds", str(SHARED_CRDS), "-o", "json")
+    report = json.loads(out.stdout)
+    mine = [f for f in report["findings"] if MINE.match(f["code"]) and f["severity"] == "error"]
+    assert mine == [], mine
+
+
+def test_validate_reports_a_rule_finding_with_its_line_and_exit_code():
+    path = CASES / "LK202" / "fail" / "volcano-job-and-task.yaml"
+    out = llmkube("validate", str(path), "--crds", str(SHARED_CRDS))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert f"{path}:8:3: error [LK202] Job/ml/llama-70b spec.minAvailable:" in out.stdout
+    out = llmkube("validate", str(path), "--crds", str(SHARED_CRDS), "--ignore", "LK202")
+    assert out.returncode == 0, out.stdout
