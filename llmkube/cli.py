@@ -90,6 +90,21 @@ KueueOpt = Annotated[KueueAPIChoice, typer.Option("--kueue-api", help="Kueue API
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read CRDs from the user cache (`llmkube crds pull`).")]
 
 
+def _inputs(profiles, templates, crds, kube_version: str, kueue_api: KueueAPIChoice, no_cache: bool):
+    """The options every spec-reading command shares, as one value."""
+    from llmkube.commands.common import InputOptions
+
+    return InputOptions(
+        profile_dirs=[str(p) for p in profiles],
+        template_dirs=[str(p) for p in templates],
+        crd_dirs=list(crds),
+        kube_version=kube_version,
+        kueue_api=kueue_api.value,
+        use_cache=not no_cache,
+        color=State.color,
+    )
+
+
 @app.command()
 def render(
     paths: PathsArg,
@@ -105,19 +120,8 @@ def render(
     """Render llmkube specs into Kubernetes manifests, checked against the schemas at hand."""
     from llmkube.commands.render import run_render
 
-    code = run_render(
-        paths,
-        output_dir=output_dir,
-        fmt=fmt.value,
-        profile_dirs=[str(p) for p in profiles],
-        template_dirs=[str(p) for p in templates],
-        crd_dirs=crds,
-        kube_version=kube_version,
-        kueue_api=kueue_api.value,
-        use_cache=not no_cache,
-        color=State.color,
-    )
-    raise typer.Exit(code)
+    opts = _inputs(profiles, templates, crds, kube_version, kueue_api, no_cache)
+    raise typer.Exit(run_render(paths, opts, output_dir=output_dir, fmt=fmt.value))
 
 
 @app.command()
@@ -139,14 +143,8 @@ def validate(
 
     code = run_validate(
         paths,
+        _inputs(profiles, templates, crds, kube_version, kueue_api, no_cache),
         report=output.value,
-        profile_dirs=[str(p) for p in profiles],
-        template_dirs=[str(p) for p in templates],
-        crd_dirs=crds,
-        kube_version=kube_version,
-        kueue_api=kueue_api.value,
-        use_cache=not no_cache,
-        color=State.color,
         strict=strict,
         ignore=[c.strip() for item in ignore for c in item.split(",") if c.strip()],
         output_file=output_file,
@@ -211,17 +209,11 @@ def diff(
     raise typer.Exit(
         run_diff(
             paths,
+            _inputs(profiles, templates, crds, kube_version, kueue_api, no_cache),
             context=context,
             kubeconfig=kubeconfig,
             namespace=namespace,
             apply_set=apply_set,
-            profile_dirs=[str(p) for p in profiles],
-            template_dirs=[str(p) for p in templates],
-            crd_dirs=crds,
-            kube_version=kube_version,
-            kueue_api=kueue_api.value,
-            use_cache=not no_cache,
-            color=State.color,
         )
     )
 
@@ -254,6 +246,7 @@ def apply(
     raise typer.Exit(
         run_apply(
             paths,
+            _inputs(profiles, templates, crds, kube_version, kueue_api, no_cache),
             context=context,
             kubeconfig=kubeconfig,
             namespace=namespace,
@@ -261,13 +254,6 @@ def apply(
             force_conflicts=force_conflicts,
             apply_set=apply_set,
             prune=prune,
-            profile_dirs=[str(p) for p in profiles],
-            template_dirs=[str(p) for p in templates],
-            crd_dirs=crds,
-            kube_version=kube_version,
-            kueue_api=kueue_api.value,
-            use_cache=not no_cache,
-            color=State.color,
         )
     )
 

@@ -29,6 +29,7 @@ the checks or rejected by the API server · 2 as for diff.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import re
@@ -40,11 +41,11 @@ from pathlib import Path
 from typing import Any
 
 from llmkube.check.findings import Finding, Severity, object_label
-from llmkube.check.run import Target, schema_findings
-from llmkube.commands.common import build_validator, load_and_render, note, rendered_targets, split_missing_schemas
+from llmkube.check.run import Target
+from llmkube.commands.common import InputOptions, build_validator, check_targets, load_and_render, note, rendered_targets, split_missing_schemas
 from llmkube.errors import InputError
 from llmkube.kubectl import APIResource, Kubectl
-from llmkube.pipeline import KIND_ORDER, NodeLabelStep, Options
+from llmkube.pipeline import KIND_ORDER, NodeLabelStep
 from llmkube.report import write_report
 from llmkube.yamlio import dump_yaml_documents
 
@@ -99,23 +100,16 @@ _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 
 def run_diff(
     paths: Sequence[str],
+    opts: InputOptions,
     *,
     context: str | None,
     kubeconfig: str | None,
     namespace: str | None,
-    profile_dirs: Sequence[str],
-    template_dirs: Sequence[str],
-    crd_dirs: Sequence[Path],
-    kube_version: str,
-    kueue_api: str,
-    use_cache: bool,
-    color: str = "auto",
     apply_set: str | None = None,
     kubectl: Kubectl | None = None,
 ) -> int:
     kc = kubectl or Kubectl(context=context, kubeconfig=kubeconfig)
-    plan = _prepare(paths, kc, namespace, profile_dirs, template_dirs, crd_dirs, kube_version, kueue_api,
-                    use_cache, color, apply_set, for_apply=False)
+    plan = _prepare(paths, opts, kc, namespace, apply_set, for_apply=False)
     if isinstance(plan, int):
         return 2  # a failed check is an error for diff: 1 means "changes"
 
@@ -136,6 +130,7 @@ def run_diff(
 
 def run_apply(
     paths: Sequence[str],
+    opts: InputOptions,
     *,
     context: str | None,
     kubeconfig: str | None,
@@ -143,19 +138,11 @@ def run_apply(
     dry_run_server: bool,
     force_conflicts: bool,
     prune: bool,
-    profile_dirs: Sequence[str],
-    template_dirs: Sequence[str],
-    crd_dirs: Sequence[Path],
-    kube_version: str,
-    kueue_api: str,
-    use_cache: bool,
-    color: str = "auto",
     apply_set: str | None = None,
     kubectl: Kubectl | None = None,
 ) -> int:
     kc = kubectl or Kubectl(context=context, kubeconfig=kubeconfig)
-    plan = _prepare(paths, kc, namespace, profile_dirs, template_dirs, crd_dirs, kube_version, kueue_api,
-                    use_cache, color, apply_set, for_apply=True)
+    plan = _prepare(paths, opts, kc, namespace, apply_set, for_apply=True)
     if isinstance(plan, int):
         return plan
 
@@ -204,15 +191,9 @@ class _Plan:
 
 def _prepare(
     paths: Sequence[str],
+    opts: InputOptions,
     kc: Kubectl,
     namespace: str | None,
-    profile_dirs: Sequence[str],
-    template_dirs: Sequence[str],
-    crd_dirs: Sequence[Path],
-    kube_version: str,
-    kueue_api: str,
-    use_cache: bool,
-    color: str,
     apply_set: str | None,
     *,
     for_apply: bool,
@@ -224,27 +205,21 @@ def _prepare(
     if namespace is not None and not re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", namespace):
         raise InputError(f"invalid --namespace {namespace!r}", hint="a namespace name is a DNS label: [a-z0-9-]")
 
-    options = Options(profile_dirs=profile_dirs, template_dirs=template_dirs, kueue_api=kueue_api)  # type: ignore[arg-type]
-    rendering, manifests = load_and_render(paths, options)
+    rendering, manifests = load_and_render(paths, opts.pipeline())
     targets = rendered_targets(rendering.objects) + manifests
     if not targets and not rendering.node_labels:
         raise InputError("no Kubernetes objects or llmkube specs found in the given paths")
 
     # 1. offline checks: an error stops before kubectl runs
-    from llmkube.check.rules import run_rules
-    from llmkube.profiles import ProfileStore
-
-    validator = build_validator(crd_dirs, kube_version, use_cache)
-    missing, problems = split_missing_schemas(schema_findings(targets, validator))
-    problems = sorted(problems + run_rules(targets, ProfileStore.load(profile_dirs)), key=Finding.sort_key)
+    missing, problems = split_missing_schemas(check_targets(targets, opts))
     if _has_errors(problems):
-        return _refuse(problems, len(targets), color, for_apply, offline=True)
+        return _refuse(problems, len(targets), opts.color, for_apply, offline=True)
     warnings = list(problems)
 
     # 2. the cluster: context, served kinds
     kc.check_context()
     served = _Served(kc)
-    unserved = _unserved_lines(targets, served, validator)
+    unserved = _unserved_lines(targets, served, build_validator(opts.crd_dirs, opts.kube_version, opts.use_cache))
     if unserved:
         for line in unserved:
             sys.stderr.write(f"llmkube: error: {line}\n")
@@ -293,9 +268,9 @@ def _prepare(
     crds = [o for o in found if o.get("kind") == "CustomResourceDefinition"]
 
     if missing:
-        problems, still_missing = _check_with_crds(crds, targets, missing, crd_dirs, kube_version, use_cache)
+        problems, still_missing = _check_with_crds(crds, targets, missing, opts)
         if _has_errors(problems):
-            return _refuse(problems, len(targets), color, for_apply, offline=False)
+            return _refuse(problems, len(targets), opts.color, for_apply, offline=False)
         warnings += problems
         if still_missing:
             kinds = sorted({f.object.split("/")[0] for f in still_missing})
@@ -311,7 +286,7 @@ def _prepare(
         sys.stderr.write("llmkube: nothing was " + ("applied" if for_apply else "compared") + "\n")
         return 2
     if warnings:
-        write_report(warnings, "text", checked=len(targets), stream=sys.stderr, color=color)
+        write_report(warnings, "text", checked=len(targets), stream=sys.stderr, color=opts.color)
     resources = {(r.group, r.kind): r for r in served.resources}
     return _Plan(objects=objects, node_labels=list(rendering.node_labels), apply_set=set_name, resources=resources)
 
@@ -418,9 +393,7 @@ def _check_with_crds(
     crds: Sequence[dict],
     targets: Sequence[Target],
     missing: Sequence[Finding],
-    crd_dirs: Sequence[Path],
-    kube_version: str,
-    use_cache: bool,
+    opts: InputOptions,
 ) -> tuple[list[Finding], list[Finding]]:
     """Check the objects that had no schema again, with the CRDs read from the cluster."""
     if not crds:
@@ -432,9 +405,9 @@ def _check_with_crds(
             if re.match(r"^[a-z0-9][a-z0-9.-]*$", name):
                 crd = {k: v for k, v in crd.items() if k != "status"}
                 (Path(tmp) / f"{name}.json").write_text(json.dumps(crd), encoding="utf-8")
-        validator = build_validator([*crd_dirs, Path(tmp)], kube_version, use_cache)
         again = [t for t in targets if object_label(t.obj) in labels]
-        still_missing, problems = split_missing_schemas(schema_findings(again, validator))
+        with_cluster_crds = dataclasses.replace(opts, crd_dirs=[*opts.crd_dirs, Path(tmp)])
+        still_missing, problems = split_missing_schemas(check_targets(again, with_cluster_crds, rules=False))
     return problems, still_missing
 
 

@@ -8,29 +8,15 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from llmkube.commands.common import build_validator, load_and_render, note, rendered_targets, split_missing_schemas
-from llmkube.check.run import schema_findings
+from llmkube.commands.common import InputOptions, check_targets, load_and_render, note, rendered_targets, split_missing_schemas
 from llmkube.errors import InputError, SourceMark
-from llmkube.pipeline import Options, Rendered
+from llmkube.pipeline import Rendered
 from llmkube.report import write_report
 from llmkube.yamlio import dump_json_documents, dump_yaml, dump_yaml_documents
 
 
-def run_render(
-    paths: Sequence[str],
-    *,
-    output_dir: Path | None,
-    fmt: str,
-    profile_dirs: Sequence[str],
-    template_dirs: Sequence[str],
-    crd_dirs: Sequence[Path],
-    kube_version: str,
-    kueue_api: str,
-    use_cache: bool,
-    color: str = "auto",
-) -> int:
-    options = Options(profile_dirs=profile_dirs, template_dirs=template_dirs, kueue_api=kueue_api)  # type: ignore[arg-type]
-    rendering, manifests = load_and_render(paths, options)
+def run_render(paths: Sequence[str], opts: InputOptions, *, output_dir: Path | None, fmt: str) -> int:
+    rendering, manifests = load_and_render(paths, opts.pipeline())
     rendered = rendering.objects
     if manifests:
         first = manifests[0].document
@@ -43,8 +29,7 @@ def run_render(
         raise InputError("no llmkube specs found in the given paths", hint="specs have apiVersion: llmkube.dev/v1alpha1")
 
     # Render checks its own output, so a template override is held to the same schemas.
-    validator = build_validator(crd_dirs, kube_version, use_cache)
-    findings = schema_findings(rendered_targets(rendered), validator)
+    findings = check_targets(rendered_targets(rendered), opts, rules=False)
     missing, problems = split_missing_schemas(findings)
     if missing:
         kinds = sorted({f.object.split("/")[0] for f in missing})
@@ -54,7 +39,7 @@ def run_render(
         )
     if problems:
         sys.stderr.write("llmkube: the rendered manifests fail their schemas; nothing was written\n")
-        write_report(problems, "text", checked=len(rendered), stream=sys.stderr, color=color)
+        write_report(problems, "text", checked=len(rendered), stream=sys.stderr, color=opts.color)
         return 1
 
     if output_dir is None:

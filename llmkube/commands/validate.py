@@ -7,10 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from llmkube.check.findings import Finding, Severity
-from llmkube.check.run import schema_findings
-from llmkube.commands.common import build_validator, load_and_render, rendered_targets
+from llmkube.commands.common import InputOptions, check_targets, load_and_render, rendered_targets
 from llmkube.errors import InputError
-from llmkube.pipeline import Options
 from llmkube.report import write_report
 
 
@@ -22,36 +20,24 @@ def failing(findings: Sequence[Finding], strict: bool) -> bool:
 
 def run_validate(
     paths: Sequence[str],
+    opts: InputOptions,
     *,
     report: str,
-    profile_dirs: Sequence[str],
-    template_dirs: Sequence[str],
-    crd_dirs: Sequence[Path],
-    kube_version: str,
-    kueue_api: str,
-    use_cache: bool,
-    color: str = "auto",
     strict: bool = False,
     ignore: Sequence[str] = (),
     output_file: Path | None = None,
 ) -> int:
-    from llmkube.check.rules import run_rules, unknown_codes
-    from llmkube.profiles import ProfileStore
+    from llmkube.check.rules import unknown_codes
 
     unknown = unknown_codes(c for c in ignore if c.startswith("LK"))
     if unknown:
         raise InputError(f"--ignore names unknown rule codes: {', '.join(unknown)}", hint="see docs/rules.md for the codes")
-    options = Options(profile_dirs=profile_dirs, template_dirs=template_dirs, kueue_api=kueue_api)  # type: ignore[arg-type]
-    rendering, manifests = load_and_render(paths, options)
+    rendering, manifests = load_and_render(paths, opts.pipeline())
     targets = rendered_targets(rendering.objects) + manifests
     if not targets:
         raise InputError("no Kubernetes objects or llmkube specs found in the given paths")
-    validator = build_validator(crd_dirs, kube_version, use_cache)
-    findings = schema_findings(targets, validator)
-    findings = [f for f in findings if f.code not in ignore]
-    findings += run_rules(targets, ProfileStore.load(profile_dirs), ignore=ignore)
-    findings.sort(key=Finding.sort_key)
-    write_report(findings, report, checked=len(targets), stream=sys.stdout, color=color)
+    findings = check_targets(targets, opts, ignore=ignore)
+    write_report(findings, report, checked=len(targets), stream=sys.stdout, color=opts.color)
     if output_file is not None:
         fmt = report_format_for(output_file, report)
         with open(output_file, "w", encoding="utf-8") as fh:

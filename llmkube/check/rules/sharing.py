@@ -220,7 +220,8 @@ def mig_strategy_resource(ctx: RuleContext) -> Iterator[Hit]:
     schedules. The rule acts only on evidence in the manifests: the pod's
     `nodeSelector` (a `-MIG-<profile>` product label means single; a
     `nvidia.com/mig.strategy` label), the one ClusterPolicy's
-    `spec.mig.strategy`, and the mig-parted layout named by the pod's
+    `spec.mig.strategy` (unless the pod selects a strategy label itself), and
+    the mig-parted layout named by the pod's
     `nvidia.com/mig.config` selector (a MIG resource whose profile that
     layout does not create).
 
@@ -279,7 +280,7 @@ def mig_strategy_resource(ctx: RuleContext) -> Iterator[Hit]:
                         why = f"its nodeSelector {GPU_PRODUCT_LABEL}={product} is the label of a single-strategy node"
                     elif label_strategy in ("single", "none"):
                         why = f"its nodeSelector picks {MIG_STRATEGY_LABEL}={label_strategy} nodes"
-                    elif policy and policy[1] in ("single", "none"):
+                    elif policy and policy[1] in ("single", "none") and label_strategy is None:
                         why = f"the ClusterPolicy sets mig.strategy: {policy[1]}"
                     if why:
                         yield Hit(
@@ -307,7 +308,7 @@ def mig_strategy_resource(ctx: RuleContext) -> Iterator[Hit]:
                     why = None
                     if label_strategy == "mixed":
                         why = f"its nodeSelector picks {MIG_STRATEGY_LABEL}=mixed nodes"
-                    elif policy and policy[1] == "mixed":
+                    elif policy and policy[1] == "mixed" and label_strategy is None:
                         why = "the ClusterPolicy sets mig.strategy: mixed"
                     if why:
                         yield Hit(
@@ -423,10 +424,15 @@ def mig_layout_unplaceable(ctx: RuleContext) -> Iterator[Hit]:
                 for problem in problems:
                     if problem.code == "empty-layout":
                         continue
+                    others = [g.name for g, _ in verdicts if g is not gpu]
+                    which = f"GPU {gpu.name}" + (
+                        f"; {', '.join(others)} {'has' if len(others) == 1 else 'have'} the same profile names"
+                        if basis == "its profile names" and others else ""
+                    )
                     yield Hit(
                         e.target,
                         path,
-                        f"mig-parted config {name!r} (GPU {gpu.name}, from {basis}): {problem.message}",
+                        f"mig-parted config {name!r} ({which}; from {basis}): {problem.message}",
                         problem.hint,
                     )
                 if basis == "its profile names" and problems:

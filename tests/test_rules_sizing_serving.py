@@ -1,0 +1,262 @@
+"""LK1xx sizing and LK302–LK307 serving rules, and `llmkube plan`.
+
+Driven by the case corpus in tests/cases/rules/: `<CODE>/fail/*.yaml` names the
+findings of <CODE> it expects in header comments (`# expect: LK101 line 17`) and
+the rule must report exactly those lines; `<CODE>/pass/*.yaml` must give no
+finding of <CODE>. Cases may be plain manifests or llmkube specs (rendered
+through the pipeline; their findings point at the spec). Adding a case is
+adding a file. One failing case per rule also runs through `llmkube validate`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from llmkube.check.findings import Finding, Severity
+from llmkube.check.rules import load_rules, run_rules
+from llmkube.commands.common import load_and_render, rendered_targets
+from llmkube.pipeline import Options
+from llmkube.profiles import ProfileStore
+from tests.conftest import EXAMPLES, SHARED_CRDS
+from tests.test_render import llmkube
+
+CASES = Path(__file__).parent / "cases" / "rules"
+MINE = re.compile(r"^LK(1\d\d|30[2-9])$")
+EXPECT = re.compile(r"^#\s*expect:\s*(LK\d{3})\s+line\s+(\d+)\s*$", re.M)
+FENCE = re.compile(r"(Fails|Passes):\s*```yaml\n(.*?)```", re.S)
+
+
+@pytest.fixture(scope="module")
+def store() -> ProfileStore:
+    return ProfileStore.load()
+
+
+def findings_for(path: Path, store: ProfileStore) -> list[Finding]:
+    rendering, manifests = load_and_render([str(path)], Options())
+    return run_rules(rendered_targets(rendering.objects) + manifests, store)
+
+
+def corpus(kind: str) -> list[Path]:
+    return sorted(p for p in CASES.glob(f"*/{kind}/*.yaml") if MINE.match(p.parent.parent.name))
+
+
+def expected_of(path: Path) -> list[tuple[str, int]]:
+    return sorted((c, int(n)) for c, n in EXPECT.findall(path.read_text(encoding="utf-8")))
+
+
+def test_the_corpus_covers_every_rule_of_mine():
+    codes = {c for c in load_rules() if MINE.match(c)}
+    assert codes == {"LK101", "LK102", "LK103", "LK104", "LK302", "LK303", "LK304", "LK305", "LK306", "LK307"}
+    for code in codes:
+        assert list((CASES / code / "fail").glob("*.yaml")), f"{code} has no failing case"
+        assert list((CASES / code / "pass").glob("*.yaml")), f"{code} has no passing case"
+
+
+@pytest.mark.parametrize("path", corpus("fail"), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_fail_case_reports_its_code_on_the_expected_lines(path: Path, store: ProfileStore):
+    code = path.parent.parent.name
+    expected = expected_of(path)
+    assert expected and all(c == code for c, _ in expected), "a fail case names its expected findings"
+    found = findings_for(path, store)
+    got = sorted((f.code, f.mark.line) for f in found if f.code == code and f.mark)
+    assert got == expected, "\n".join(f"{f.mark}: {f.code} {f.message}" for f in found)
+    for f in found:
+        if f.code == code:
+            assert f.message and f.hint, f"{code} findings carry a message and a hint"
+            assert f.mark and f.mark.file == str(path)
+
+
+@pytest.mark.parametrize("path", corpus("pass"), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_pass_case_is_quiet_for_its_code(path: Path, store: ProfileStore):
+    code = path.parent.parent.name
+    found = [f for f in findings_for(path, store) if f.code == code]
+    assert found == [], "\n".join(f"{f.mark}: {f.code} {f.message}" for f in found)
+
+
+def _first_fail_per_rule() -> list[Path]:
+    seen: dict[str, Path] = {}
+    for p in corpus("fail"):
+        seen.setdefault(p.parent.parent.name, p)
+    return list(seen.values())
+
+
+@pytest.mark.parametrize("path", _first_fail_per_rule(), ids=lambda p: p.parent.parent.name)
+def test_validate_cli_reports_the_case(path: Path):
+    code = path.parent.parent.name
+    proc = llmkube("validate", str(path), "--crds", str(SHARED_CRDS), "-o", "json")
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads(proc.stdout)
+    got = sorted((f["code"], f["line"]) for f in report["findings"] if f["code"] == code)
+    assert got == expected_of(path), proc.stdout
+    severity = load_rules()[code].severity
+    if severity is Severity.ERROR:
+        assert proc.returncode == 1
+    # the real upstream CRDs accept every case: the finding is the rule's, not a schema's
+    assert not [f for f in report["findings"] if f["code"] in ("schema", "no-schema", "cel")], proc.stdout
+
+
+# ---- the rule docs carry working examples ------------------------------------------
+
+
+@pytest.mark.parametrize("code", sorted(c for c in load_rules() if MINE.match(c)))
+def test_docstring_examples_fail_and_pass(code: str, store: ProfileStore, tmp_path: Path):
+    doc = load_rules()[code].doc
+    blocks = FENCE.findall(doc)
+    assert [k for k, _ in blocks] == ["Fails", "Passes"], f"{code} documents one failing and one passing example"
+    for kind, body in blocks:
+        path = tmp_path / f"{kind}.yaml"
+        path.write_text(re.sub(r"^    ", "", body, flags=re.M), encoding="utf-8")
+        codes = {f.code for f in findings_for(path, store)}
+        assert (code in codes) == (kind == "Fails"), f"{code} {kind} example: got {sorted(codes)}"
+
+
+# ---- the examples are meant to be right --------------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def test_examples_have_no_sizing_or_serving_errors(path: Path, store: ProfileStore):
+    found = [f for f in findings_for(path, store) if MINE.match(f.code) and f.severity is Severity.ERROR]
+    assert found == [], "\n".join(f"{f.mark}: {f.code} {f.message}" for f in found)
+
+
+# ---- messages that matter -----------------------------------------------------------
+
+
+def _only(path: Path, code: str, store: ProfileStore) -> Finding:
+    found = [f for f in findings_for(path, store) if f.code == code]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_lk101_message_has_the_numbers_and_the_fix(store: ProfileStore):
+    f = _only(CASES / "LK101" / "fail" / "llama-70b-one-h100.yaml", "LK101", store)
+    assert f.severity is Severity.ERROR
+    # v0.11 image: 131.4 weights + 2.5 KV (8192 × 320 KiB) + 4.8 + 0.13 runtime = 138.8 > 0.9 × 79.19
+    assert "138.8 GiB per GPU at TP 1" in f.message and "131.4 weights" in f.message
+    assert "71.3 GiB (0.9 × 79.19 GiB h100-80gb)" in f.message
+    assert "TP 4" in f.hint
+
+
+def test_lk101_reads_a_mig_slice(store: ProfileStore):
+    f = _only(CASES / "LK101" / "fail" / "llama-8b-mig-1g.yaml", "LK101", store)
+    assert "h100-80gb MIG 1g.10gb" in f.message and "9.75 GiB" in f.message
+
+
+def test_lk101_points_at_the_spec(store: ProfileStore):
+    f = _only(CASES / "LK101" / "fail" / "endpoint-spec-full-context.yaml", "LK101", store)
+    assert "131072-token sequence" in f.message
+    assert f.spec_mark is not None
+
+
+def test_lk102_is_a_note_not_a_guess(store: ProfileStore):
+    found = findings_for(CASES / "LK102" / "fail" / "private-model.yaml", store)
+    assert [f.severity for f in found if f.code == "LK102"] == [Severity.INFO]
+    assert not [f for f in found if f.code in ("LK101", "LK103", "LK302", "LK305")]
+
+
+def test_lk103_counts_sequences(store: ProfileStore):
+    f = _only(CASES / "LK103" / "fail" / "llama-8b-32k-64-seqs.yaml", "LK103", store)
+    # v0.11: 71.27 − 14.96 − 4.8 − 0.13 = 51.38 GiB ÷ 128 KiB = 420,928 tokens → 12 × 32768
+    assert "holds 12 full 32768-token sequences (420928 tokens" in f.message
+    assert f.severity is Severity.WARNING
+
+
+def test_lk104_names_the_gpus_needed(store: ProfileStore):
+    f = _only(CASES / "LK104" / "fail" / "lora-405b-one-node.yaml", "LK104", store)
+    assert "LoRA of Llama 3.1 405B" in f.message and "over 8 GPUs" in f.message
+    assert "at least 10 GPUs" in f.hint
+
+
+def test_lk304_extra_gpus_is_a_warning(store: ProfileStore, tmp_path: Path):
+    text = (CASES / "LK304" / "pass" / "tp4-four-gpus.yaml").read_text().replace("nvidia.com/gpu: 4", "nvidia.com/gpu: 8")
+    path = tmp_path / "idle.yaml"
+    path.write_text(text)
+    f = _only(path, "LK304", store)
+    assert f.severity is Severity.WARNING and "4 GPUs idle" in f.message
+
+
+def test_ignore_annotation_silences_a_sizing_rule(store: ProfileStore, tmp_path: Path):
+    text = (CASES / "LK101" / "fail" / "llama-70b-one-h100.yaml").read_text().replace(
+        "metadata: {name: llama-70b, namespace: serving}",
+        "metadata: {name: llama-70b, namespace: serving, annotations: {llmkube.dev/ignore: LK101}}",
+    )
+    path = tmp_path / "ignored.yaml"
+    path.write_text(text)
+    assert not [f for f in findings_for(path, store) if f.code == "LK101"]
+
+
+# ---- llmkube plan -------------------------------------------------------------------
+
+ENDPOINT_70B = """\
+apiVersion: llmkube.dev/v1alpha1
+kind: InferenceEndpoint
+metadata: {name: llama-70b-chat, namespace: serving}
+spec:
+  model: llama-3.1-70b
+  gpu: h100-80gb
+  tensorParallel: 4
+  maxModelLen: 8192
+  maxNumSeqs: 128
+"""
+
+
+def test_plan_json_for_the_70b_endpoint(tmp_path: Path):
+    spec = tmp_path / "endpoint.yaml"
+    spec.write_text(ENDPOINT_70B)
+    proc = llmkube("plan", str(spec), "-o", "json")
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)["items"]
+    assert row["model"] == "llama-3.1-70b" and row["gpu"] == "h100-80gb" and row["tensor_parallel"] == 4
+    # rendered with the pinned vLLM v0.11.0 image: 32.85 weights + 4.8 + 0.55 runtime + 0.625 KV
+    assert row["weights_gib"] == pytest.approx(32.85, abs=0.01)
+    assert row["need_gib"] == pytest.approx(32.85 + 4.8 + 0.55 + 0.625, abs=0.01)
+    assert row["budget_gib"] == pytest.approx(71.27, abs=0.01)
+    assert row["headroom_gib"] == pytest.approx(71.27 - 38.83, abs=0.02)
+    assert row["max_sequences"] == 52 and row["max_model_len"] == 8192 and row["max_num_seqs"] == 128
+    # 141.1 GB at 0.5 GB/s + 120 s; the rendered startup probe allows 51 × 10 s
+    assert row["load_seconds"] == 402 and row["startup_budget_seconds"] == 510
+    assert row["fits"] is True and row["recommendation"].startswith("TP 4")
+
+
+def test_plan_text_table_without_colour(tmp_path: Path):
+    spec = tmp_path / "endpoint.yaml"
+    spec.write_text(ENDPOINT_70B)
+    proc = llmkube("plan", str(spec))  # NO_COLOR=1 in every test
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b[" not in proc.stdout
+    for text in ("Model servers", "llama-3.1-70b", "h100-80gb", "38.8", "71.3", "52 @ 8192 (asks 128)", "402", "510"):
+        assert text in proc.stdout
+
+
+def test_plan_colour_on_request(tmp_path: Path):
+    spec = tmp_path / "endpoint.yaml"
+    spec.write_text(ENDPOINT_70B)
+    proc = llmkube("--color", "always", "plan", str(spec))
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b[" in proc.stdout
+
+
+def test_plan_reads_plain_manifests_and_training_jobs():
+    proc = llmkube("plan", str(CASES / "LK101" / "fail" / "llama-70b-one-h100.yaml"),
+                   str(CASES / "LK104" / "fail" / "lora-405b-one-node.yaml"),
+                   str(CASES / "LK104" / "pass" / "full-method-not-stated.yaml"), "-o", "json")
+    assert proc.returncode == 1, proc.stderr  # something does not fit
+    rows = {r["object"]: r for r in json.loads(proc.stdout)["items"]}
+    server = rows["Deployment/serving/llama-70b"]
+    assert server["fits"] is False and "TP 4" in server["recommendation"]
+    lora = rows["PyTorchJob/training/lora-405b"]
+    assert lora["method"] == "lora" and lora["gpus"] == 8 and lora["fits"] is False
+    unknown = rows["PyTorchJob/training/train-70b"]
+    assert unknown["method"] is None and unknown["need_gib"] is None and unknown["gpus"] == 8
+
+
+def test_plan_examples():
+    proc = llmkube("plan", str(EXAMPLES), "-o", "json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)["items"]
+    assert {r["kind"] for r in rows} == {"server", "training"}
+    assert all(r["fits"] in (True, None) for r in rows)
