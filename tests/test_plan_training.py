@@ -113,3 +113,13 @@ def test_user_env_overrides_a_derived_variable(ctx):
     assert names.count("NCCL_IB_DISABLE") == 1
     assert {"name": "NCCL_IB_DISABLE", "value": "1"} in p["pod"]["env"]
     assert {"name": "EXTRA", "value": "x"} in p["pod"]["env"]
+
+
+@pytest.mark.parametrize(
+    ("request_", "shm", "expected"),
+    [("1500Gi", "64Gi", "1564Gi"), ("512Mi", "1Gi", "1536Mi"), (1024, "1Ki", "2Ki"), ("100Gi", None, "100Gi"), ("1G", "1Gi", "2073741824")],
+)
+def test_memory_limit_counts_dev_shm(request_, shm, expected):
+    from llmkube.plan.training import memory_limit
+
+    assert str(memory_limit(request_, shm)) == expected

@@ -39,19 +39,7 @@ def schema_findings(targets: Iterable[Target], validator: Any) -> list[Finding]:
         label = object_label(target.obj)
         for problem in validator.validate(target.obj):
             if problem.source == "no-schema" and _is_fictional_mig_config(target.obj):
-                findings.append(
-                    Finding(
-                        code="no-schema",
-                        severity=Severity.ERROR,
-                        message="MIGConfig is not a real kind: the GPU Operator has no MIGConfig CRD",
-                        object=label,
-                        mark=target.mark(),
-                        hint="MIG layouts live in a mig-parted ConfigMap (version: v1, mig-configs:) named in "
-                        "ClusterPolicy spec.migManager.config.name and chosen per node by the "
-                        "nvidia.com/mig.config label; a Fleet pool with `mig:` renders all three",
-                    )
-                )
-                continue
+                continue  # rule LK406 says what to use instead
             if problem.source == "no-schema":
                 findings.append(
                     Finding(

@@ -11,6 +11,7 @@ from typing import Any
 
 from llmkube.plan import mig as migplan
 from llmkube.plan.context import GPU_PRODUCT_LABEL, GPU_RESOURCE, PlanContext, PlanError, standard_labels, toleration
+from llmkube.plan.training import memory_limit
 from llmkube.plan.sizing import load_seconds, startup_budget, weight_bytes
 from llmkube.specs.inferenceendpoint import InferenceEndpoint, InferenceEndpointSpec
 
@@ -184,7 +185,8 @@ def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> dict[str
     if spec.resources.cpu is not None:
         requests["cpu"] = spec.resources.cpu
     if spec.resources.memory is not None:
-        requests["memory"] = limits["memory"] = spec.resources.memory
+        requests["memory"] = spec.resources.memory
+        limits["memory"] = memory_limit(spec.resources.memory, shm)
     requests[placement["resource"]] = limits[placement["resource"]] = placement["count"]
 
     tolerations = list(placement["tolerations"]) + [toleration(t) for t in spec.tolerations]

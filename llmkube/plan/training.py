@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmkube.plan import quantity
 from llmkube.plan.context import (
     GPU_PRODUCT_LABEL,
     GPU_RESOURCE,
@@ -40,6 +41,11 @@ def shm_size(gpus_per_pod: int, explicit: str | None) -> str | None:
     if gpus_per_pod <= 1:
         return None
     return f"{min(8 * gpus_per_pod, 64)}Gi"
+
+
+def memory_limit(request: int | str, shm: str | None) -> int | str:
+    """Memory limit = request + /dev/shm: a memory-backed emptyDir is charged to the container."""
+    return quantity.add(request, shm) if shm else request
 
 
 def node_counts(job: TrainingJob) -> tuple[int, int]:
@@ -107,7 +113,7 @@ def plan_training_job(job: TrainingJob, ctx: PlanContext) -> dict[str, Any]:
         resources["requests"]["cpu"] = spec.resources.cpu
     if spec.resources.memory is not None:
         resources["requests"]["memory"] = spec.resources.memory
-        resources["limits"]["memory"] = spec.resources.memory
+        resources["limits"]["memory"] = memory_limit(spec.resources.memory, shm_size(gpus, spec.shm_size))
     resources["requests"][GPU_RESOURCE] = gpus
     resources["limits"][GPU_RESOURCE] = gpus
 
