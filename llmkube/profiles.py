@@ -18,9 +18,10 @@ from pydantic import Field, ValidationError
 from llmkube.errors import InputError, SourceMark
 from llmkube.specs.base import DNSSubdomain, PositiveInt, SpecModel
 from llmkube.fastyaml import load_plain
+from llmkube.resources import builtin_profiles
 from llmkube.yamlio import expand_paths
 
-BUILTIN_PROFILES = Path(__file__).resolve().parent.parent / "profiles"
+BUILTIN_PROFILES = builtin_profiles()
 
 
 class ProfileMeta(SpecModel):

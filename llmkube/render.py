@@ -17,8 +17,9 @@ from typing import Any
 import jinja2
 from llmkube.errors import InputError, SourceMark
 from llmkube.fastyaml import load_plain
+from llmkube.resources import builtin_templates
 
-BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+BUILTIN_TEMPLATES = builtin_templates()
 
 
 def _finalize(value: Any) -> str:

@@ -111,12 +111,6 @@ def test_system_hook_passes_a_good_file_and_fails_a_bad_one_with_the_finding(tmp
     assert "bad.yaml:17:5: error [LK202]" in bad.stdout
 
 
-@pytest.mark.skipif(not os.environ.get("LLMKUBE_SLOW_TESTS"), reason="builds a virtualenv from PyPI (~1 min); set LLMKUBE_SLOW_TESTS=1")
-@pytest.mark.xfail(
-    strict=True,
-    reason="a non-editable install lacks profiles/ and templates/ (they sit beside the package, not in it): "
-    "llmkube exits 2 'profile directory not found'; drop this mark once they are packaged",
-)
 def test_python_hook_installs_llmkube_and_checks(tmp_path, isolated_home):
     repo = hooks_repo(tmp_path, project_files())
     work = user_repo(tmp_path, repo, "llmkube-validate")

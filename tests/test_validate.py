@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 
 from tests.conftest import EXAMPLES, SHARED_CRDS
 from tests.test_render import llmkube

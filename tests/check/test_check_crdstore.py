@@ -12,7 +12,6 @@ import yaml
 
 from llmkube import fastyaml
 
-from llmkube.check import crdstore
 from llmkube.check.crdstore import (
     CRDStore,
     default_cache_dir,

@@ -1819,7 +1819,7 @@ class ApiServer:
                 raise ApiError(
                     415,
                     "UnsupportedMediaType",
-                    f'the body of the request was in an unknown format - accepted media types include: '
+                    'the body of the request was in an unknown format - accepted media types include: '
                     f'application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
                 )
             new = strategic_merge_patch(base, patch)

@@ -8,7 +8,6 @@ from typing import Any
 
 from llmkube.check.findings import Severity
 from llmkube.check.rules import Hit, RuleContext, rule
-from llmkube.check.run import Target
 
 Path = tuple[str | int, ...]
 
