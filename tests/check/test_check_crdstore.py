@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from llmkube import fastyaml
-
 from llmkube.check.crdstore import (
     CRDStore,
     default_cache_dir,

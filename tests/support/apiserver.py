@@ -1820,7 +1820,7 @@ class ApiServer:
                     415,
                     "UnsupportedMediaType",
                     'the body of the request was in an unknown format - accepted media types include: '
-                    f'application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
+                    'application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
                 )
             new = strategic_merge_patch(base, patch)
         elif ctype == "application/json-patch+json":
