@@ -28,3 +28,11 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 def shared_crds() -> Path:
     assert SHARED_CRDS.is_dir(), f"upstream CRDs expected at {SHARED_CRDS}"
     return SHARED_CRDS
+
+
+@pytest.fixture(scope="session")
+def store():
+    """The built-in GPU and model profiles, loaded once."""
+    from llmkube.profiles import ProfileStore
+
+    return ProfileStore.load()

@@ -12,63 +12,16 @@ import json
 import re
 from pathlib import Path
 
-import pytest
-
 from llmkube.check.findings import Finding, Severity
-from llmkube.check.rules import load_rules, run_rules
-from llmkube.check.run import Target
+from llmkube.check.rules import load_rules
 from llmkube.profiles import ProfileStore
-from llmkube.yamlio import parse_documents, to_plain
 from tests.conftest import EXAMPLES, SHARED_CRDS
 from tests.test_render import llmkube
+from tests.test_rule_cases import findings_for
 
 CASES = Path(__file__).parent / "cases" / "rules"
 MINE = re.compile(r"^LK[245]\d\d$")
 EXPECT = re.compile(r"^#\s*expect:\s*(LK\d{3})\s+line\s+(\d+)\s*$", re.M)
-
-
-@pytest.fixture(scope="module")
-def store() -> ProfileStore:
-    return ProfileStore.load()
-
-
-def findings_for(path: Path, store: ProfileStore) -> list[Finding]:
-    docs = parse_documents(path.read_text(encoding="utf-8"), str(path))
-    targets = [Target(obj=to_plain(d.data), document=d) for d in docs]
-    return run_rules(targets, store)
-
-
-def corpus(kind: str) -> list[Path]:
-    return sorted(p for p in CASES.glob(f"*/{kind}/*.yaml") if MINE.match(p.parent.parent.name))
-
-
-def test_the_corpus_covers_every_rule_of_these_families():
-    codes = {c for c in load_rules() if MINE.match(c)}
-    assert codes == {f"LK20{i}" for i in range(1, 9)} | {f"LK40{i}" for i in range(1, 7)} | {"LK501", "LK502"}
-    for code in codes:
-        assert list((CASES / code / "fail").glob("*.yaml")), f"{code} has no failing case"
-        assert list((CASES / code / "pass").glob("*.yaml")), f"{code} has no passing case"
-
-
-@pytest.mark.parametrize("path", corpus("fail"), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
-def test_fail_case_reports_its_code_on_the_expected_lines(path: Path, store: ProfileStore):
-    code = path.parent.parent.name
-    expected = sorted((c, int(n)) for c, n in EXPECT.findall(path.read_text(encoding="utf-8")))
-    assert expected and all(c == code for c, _ in expected), "a fail case names its expected findings"
-    found = findings_for(path, store)
-    got = sorted((f.code, f.mark.line) for f in found if f.code == code and f.mark)
-    assert got == expected, "\n".join(f"{f.mark}: {f.code} {f.message}" for f in found)
-    for f in found:
-        if f.code == code:
-            assert f.message and f.hint, f"{code} findings carry a message and a hint"
-            assert f.mark and f.mark.file == str(path)
-
-
-@pytest.mark.parametrize("path", corpus("pass"), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
-def test_pass_case_is_quiet_for_its_code(path: Path, store: ProfileStore):
-    code = path.parent.parent.name
-    found = [f for f in findings_for(path, store) if f.code == code]
-    assert found == [], "\n".join(f"{f.mark}: {f.code} {f.message}" for f in found)
 
 
 # ---- messages that matter ---------------------------------------------------------

@@ -17,12 +17,11 @@ from pathlib import Path
 import pytest
 
 from llmkube.check.findings import Finding, Severity
-from llmkube.check.rules import load_rules, run_rules
-from llmkube.commands.common import load_and_render, rendered_targets
-from llmkube.pipeline import Options
+from llmkube.check.rules import load_rules
 from llmkube.profiles import ProfileStore
 from tests.conftest import EXAMPLES, SHARED_CRDS
 from tests.test_render import llmkube
+from tests.test_rule_cases import expected_of, findings_for
 
 CASES = Path(__file__).parent / "cases" / "rules"
 MINE = re.compile(r"^LK(1\d\d|30[2-9])$")
@@ -30,51 +29,8 @@ EXPECT = re.compile(r"^#\s*expect:\s*(LK\d{3})\s+line\s+(\d+)\s*$", re.M)
 FENCE = re.compile(r"(Fails|Passes):\s*```yaml\n(.*?)```", re.S)
 
 
-@pytest.fixture(scope="module")
-def store() -> ProfileStore:
-    return ProfileStore.load()
-
-
-def findings_for(path: Path, store: ProfileStore) -> list[Finding]:
-    rendering, manifests = load_and_render([str(path)], Options())
-    return run_rules(rendered_targets(rendering.objects) + manifests, store)
-
-
 def corpus(kind: str) -> list[Path]:
     return sorted(p for p in CASES.glob(f"*/{kind}/*.yaml") if MINE.match(p.parent.parent.name))
-
-
-def expected_of(path: Path) -> list[tuple[str, int]]:
-    return sorted((c, int(n)) for c, n in EXPECT.findall(path.read_text(encoding="utf-8")))
-
-
-def test_the_corpus_covers_every_rule_of_mine():
-    codes = {c for c in load_rules() if MINE.match(c)}
-    assert codes == {"LK101", "LK102", "LK103", "LK104", "LK302", "LK303", "LK304", "LK305", "LK306", "LK307"}
-    for code in codes:
-        assert list((CASES / code / "fail").glob("*.yaml")), f"{code} has no failing case"
-        assert list((CASES / code / "pass").glob("*.yaml")), f"{code} has no passing case"
-
-
-@pytest.mark.parametrize("path", corpus("fail"), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
-def test_fail_case_reports_its_code_on_the_expected_lines(path: Path, store: ProfileStore):
-    code = path.parent.parent.name
-    expected = expected_of(path)
-    assert expected and all(c == code for c, _ in expected), "a fail case names its expected findings"
-    found = findings_for(path, store)
-    got = sorted((f.code, f.mark.line) for f in found if f.code == code and f.mark)
-    assert got == expected, "\n".join(f"{f.mark}: {f.code} {f.message}" for f in found)
-    for f in found:
-        if f.code == code:
-            assert f.message and f.hint, f"{code} findings carry a message and a hint"
-            assert f.mark and f.mark.file == str(path)
-
-
-@pytest.mark.parametrize("path", corpus("pass"), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
-def test_pass_case_is_quiet_for_its_code(path: Path, store: ProfileStore):
-    code = path.parent.parent.name
-    found = [f for f in findings_for(path, store) if f.code == code]
-    assert found == [], "\n".join(f"{f.mark}: {f.code} {f.message}" for f in found)
 
 
 def _first_fail_per_rule() -> list[Path]:

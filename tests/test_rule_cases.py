@@ -1,0 +1,67 @@
+"""Every LLM-aware rule against the case corpus in tests/cases/rules/.
+
+A case is a file: `<CODE>/fail/*.yaml` names every finding of <CODE> it
+expects in header comments (`# expect: LK202 line 9`), and the rule must
+report exactly those lines, each with a message and a hint;
+`<CODE>/pass/*.yaml` must give no finding of <CODE>. Cases may be plain
+manifests or llmkube specs (rendered through the pipeline; their findings
+point at the spec). Adding a case is adding a file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from llmkube.check.findings import Finding
+from llmkube.check.rules import load_rules, run_rules
+from llmkube.commands.common import load_and_render, rendered_targets
+from llmkube.pipeline import Options
+from llmkube.profiles import ProfileStore
+
+CASES = Path(__file__).parent / "cases" / "rules"
+EXPECT = re.compile(r"^#\s*expect:\s*(LK\d{3})\s+line\s+(\d+)\s*$", re.M)
+
+
+def findings_for(path: Path, store: ProfileStore) -> list[Finding]:
+    rendering, manifests = load_and_render([str(path)], Options())
+    return run_rules(rendered_targets(rendering.objects) + manifests, store)
+
+
+def corpus(kind: str) -> list[Path]:
+    return sorted(CASES.glob(f"*/{kind}/*.yaml"))
+
+
+def expected_of(path: Path) -> list[tuple[str, int]]:
+    return sorted((c, int(n)) for c, n in EXPECT.findall(path.read_text(encoding="utf-8")))
+
+
+def test_every_rule_has_a_failing_and_a_passing_case():
+    for code in load_rules():
+        assert list((CASES / code / "fail").glob("*.yaml")), f"{code} has no failing case"
+        assert list((CASES / code / "pass").glob("*.yaml")), f"{code} has no passing case"
+    unknown = {p.name for p in CASES.iterdir()} - set(load_rules())
+    assert not unknown, f"cases for rules that do not exist: {unknown}"
+
+
+@pytest.mark.parametrize("path", corpus("fail"), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_fail_case_reports_its_code_on_the_expected_lines(path: Path, store: ProfileStore):
+    code = path.parent.parent.name
+    expected = expected_of(path)
+    assert expected and all(c == code for c, _ in expected), "a fail case names its expected findings"
+    found = findings_for(path, store)
+    got = sorted((f.code, f.mark.line) for f in found if f.code == code and f.mark)
+    assert got == expected, "\n".join(f"{f.mark}: {f.code} {f.message}" for f in found)
+    for f in found:
+        if f.code == code:
+            assert f.message and f.hint, f"{code} findings carry a message and a hint"
+            assert f.mark and f.mark.file == str(path)
+
+
+@pytest.mark.parametrize("path", corpus("pass"), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_pass_case_is_quiet_for_its_code(path: Path, store: ProfileStore):
+    code = path.parent.parent.name
+    found = [f for f in findings_for(path, store) if f.code == code]
+    assert found == [], "\n".join(f"{f.mark}: {f.code} {f.message}" for f in found)
