@@ -335,3 +335,27 @@ def test_mig_example_labels_the_pool_nodes(mig_cluster):
         "node labels for pool 'h100-mig' (nodes matching cloud.google.com/gke-nodepool=h100-mig):\n"
         "  node/mig-1: nvidia.com/mig.config: all-disabled -> llmkube-h100-mig\n"
     )
+
+
+def test_crds_pull_from_the_cluster_fills_the_cache_validate_reads(kueue_only, tmp_path):
+    cache = tmp_path / "cache"
+    pulled = subprocess.run(
+        [sys.executable, "-m", "llmkube", "crds", "pull", "--from-cluster", "--kubeconfig", kueue_only.kubeconfig, "--cache-dir", str(cache)],
+        capture_output=True, text=True, env=kueue_only.env, cwd=REPO, timeout=120,
+    )
+    assert pulled.returncode == 0, pulled.stderr
+    stored = sorted(p.name for p in cache.glob("*.yaml"))
+    assert "clusterqueues.kueue.x-k8s.io.yaml" in stored and "jobs.batch.volcano.sh.yaml" not in stored
+    check = subprocess.run(
+        [sys.executable, "-m", "llmkube", "validate", str(REPO / "tests" / "cases" / "validate" / "textbook-clusterqueue.yaml")],
+        capture_output=True, text=True, env={**kueue_only.env, "LLMKUBE_CACHE_DIR": str(cache)}, cwd=REPO, timeout=120,
+    )
+    assert check.returncode == 1 and "[cel] ClusterQueue/gpu-training-queue" in check.stdout, check.stdout + check.stderr
+
+
+def test_crds_pull_with_an_unknown_context_is_exit_2(kueue_only, tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "llmkube", "crds", "pull", "--from-cluster", "--kubeconfig", kueue_only.kubeconfig, "--context", "nope", "--cache-dir", str(tmp_path)],
+        capture_output=True, text=True, env=kueue_only.env, cwd=REPO, timeout=120,
+    )
+    assert out.returncode == 2 and "nope" in out.stderr and "Traceback" not in out.stderr
