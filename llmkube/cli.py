@@ -18,7 +18,6 @@ from llmkube import __version__
 from llmkube.errors import InputError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
-REPORT_URL = "https://github.com/llmkube/llmkube/issues"
 
 app = typer.Typer(
     name="llmkube",
@@ -300,8 +299,8 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         sys.stderr.write(
             f"llmkube: internal error: {type(exc).__name__}: {exc}\n"
-            f"This is a bug in llmkube {__version__}; please report it at {REPORT_URL}"
-            " (run with --debug for the traceback).\n"
+            f"This is a bug in llmkube {__version__}: please report it to the llmkube maintainers"
+            " with the output of the same command run with --debug.\n"
         )
         sys.exit(EXIT_INTERNAL)
 

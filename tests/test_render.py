@@ -230,3 +230,23 @@ def test_user_profiles_and_template_overrides(tmp_path):
     assert out.returncode == 1
     assert "runPolcy" in out.stderr and "nothing was written" in out.stderr
     assert out.stdout == ""
+
+
+def test_an_internal_error_is_exit_3_with_a_report_line_and_no_traceback(monkeypatch, capsys):
+    import llmkube.commands.render as render_cmd
+    from llmkube.cli import State, main
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(render_cmd, "run_render", boom)
+    monkeypatch.setattr(State, "debug", False)
+    with pytest.raises(SystemExit) as exc:
+        main(["render", str(EXAMPLES)])
+    assert exc.value.code == 3
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: kaboom" in err and "please report" in err
+    assert "Traceback" not in err
+    with pytest.raises(SystemExit):
+        main(["--debug", "render", str(EXAMPLES)])
+    assert "Traceback" in capsys.readouterr().err
