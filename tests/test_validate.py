@@ -120,3 +120,21 @@ def test_the_textbook_migconfig_kind_is_called_out():
     assert "[LK406]" in out.stdout and "MIGConfig is not a real kind" in out.stdout
     assert "mig-parted ConfigMap" in out.stdout
     assert "no-schema" not in out.stdout  # LK406 says it better
+
+
+def test_findings_on_rendered_specs_point_at_the_spec_field_that_caused_them(tmp_path):
+    spec = tmp_path / "endpoint.yaml"
+    spec.write_text(
+        "apiVersion: llmkube.dev/v1alpha1\n"
+        "kind: InferenceEndpoint\n"
+        "metadata: {name: ep, namespace: serving}\n"
+        "spec:\n"
+        "  model: meta-llama/Llama-3.1-70B-Instruct\n"
+        "  gpu: h100-80gb\n"
+        "  tensorParallel: 3\n"
+        "  maxModelLen: 8192\n"
+    )
+    out = llmkube("validate", str(spec), "--crds", str(SHARED_CRDS), "-o", "json")
+    findings = {f["code"]: f for f in json.loads(out.stdout)["findings"]}
+    # TP 3 does not divide Llama-70B's 64 attention heads: the line is `tensorParallel: 3`
+    assert (findings["LK302"]["file"], findings["LK302"]["line"]) == (str(spec), 7)

@@ -21,10 +21,16 @@ class Target:
     spec: LoadedSpec | None = None  # the spec it was rendered from
 
     def mark(self, path: tuple[str | int, ...] = ()) -> SourceMark | None:
+        """The user's line: in the manifest, or the spec field the output field came from."""
         if self.document is not None:
             return self.document.mark(path)
         if self.spec is not None:
-            return self.spec.document.mark()
+            from llmkube.check.provenance import spec_path
+
+            data = self.spec.document.data
+            spec = data.get("spec") if hasattr(data, "get") else None
+            where = spec_path(self.spec.kind, self.obj, path, spec or {}) if path else ()
+            return self.spec.document.mark(where)
         return None
 
 
