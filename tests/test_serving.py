@@ -186,6 +186,7 @@ def test_mig_pool_renders_the_real_gpu_operator_mechanism():
     (flavor,) = by_kind(docs, "ResourceFlavor")
     assert flavor["spec"]["nodeLabels"]["nvidia.com/mig.config"] == "llmkube-h100-mig"
     assert "kubectl label nodes -l cloud.google.com/gke-nodepool=h100-mig nvidia.com/mig.config=llmkube-h100-mig --overwrite" in err
+    assert "apply it server-side" in err  # a client-side apply would wipe the operator's ClusterPolicy
     (deploy,) = by_kind(docs, "Deployment")
     (container,) = deploy["spec"]["template"]["spec"]["containers"]
     assert container["resources"]["limits"] == {"memory": "32Gi", "nvidia.com/mig-3g.40gb": 1}

@@ -49,6 +49,12 @@ def run_render(paths: Sequence[str], opts: InputOptions, *, output_dir: Path | N
         write_output_dir(rendered, output_dir, fmt)
     for message in rendering.notes:
         note(message)
+    if any(r.obj.get("kind") == "ClusterPolicy" for r in rendered):
+        note(
+            "the ClusterPolicy holds only the fields llmkube sets: apply it server-side "
+            "(`llmkube apply`, or `kubectl apply --server-side`); a client-side apply would replace "
+            "the GPU Operator's own settings"
+        )
     for step in rendering.node_labels:
         note(f"pool {step.pool!r} needs its nodes labelled (llmkube apply does this): {step.kubectl_command()}")
     return 0
