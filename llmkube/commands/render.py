@@ -52,8 +52,8 @@ def run_render(paths: Sequence[str], opts: InputOptions, *, output_dir: Path | N
     if any(r.obj.get("kind") == "ClusterPolicy" for r in rendered):
         note(
             "the ClusterPolicy holds only the fields llmkube sets: apply it server-side "
-            "(`llmkube apply`, or `kubectl apply --server-side`); a client-side apply would replace "
-            "the GPU Operator's own settings"
+            "(`llmkube apply`, or `kubectl apply --server-side`), never with `kubectl create` or "
+            "`replace`, which would drop the GPU Operator's own settings"
         )
     for step in rendering.node_labels:
         note(f"pool {step.pool!r} needs its nodes labelled (llmkube apply does this): {step.kubectl_command()}")
