@@ -15,7 +15,7 @@ from llmkube.plan.training import plan_training_job
 from llmkube.profiles import ProfileStore
 from llmkube.render import Renderer
 from llmkube.specs.parse import LoadedSpec, is_spec_document, parse_specs
-from llmkube.yamlio import Document, load_paths
+from llmkube.yamlio import Document, dotted, load_paths
 
 TRAINING_TEMPLATES = {
     "pytorchjob": "pytorchjob.yaml.j2",
@@ -145,8 +145,6 @@ def render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:
 
 
 def _plan_error(loaded: LoadedSpec, exc: PlanError) -> InputError:
-    from llmkube.check.findings import dotted
-
     return InputError(exc.message, mark=loaded.document.mark(exc.path), field=dotted(exc.path), hint=exc.hint)
 
 

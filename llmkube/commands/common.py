@@ -1,4 +1,4 @@
-"""Pieces the render and validate commands share."""
+"""What every spec-reading command shares: options, loading and rendering, checking."""
 
 from __future__ import annotations
 

@@ -25,9 +25,8 @@ ENDPOINT_LABEL = "llmkube.dev/inference-endpoint"
 KSERVE_ISVC_LABEL = "serving.kserve.io/inferenceservice"
 UNKNOWN_MODEL_LOAD_SECONDS = 1800
 KNATIVE_DEFAULT_DEADLINE = 600
-# vLLM quantization methods; TGI calls the same idea --quantize.
+# vLLM's quantization methods among the spec's choices; TGI's --quantize takes them all.
 VLLM_QUANT = {"awq", "gptq", "fp8", "bitsandbytes", "marlin"}
-TGI_QUANT = {"awq", "gptq", "fp8", "bitsandbytes", "marlin", "eetq", "exl2"}
 # Prometheus queries for scaling on the server's own metrics (per-replica targets).
 METRIC_QUERIES = {
     ("vllm", "queued-requests"): 'sum(vllm:num_requests_waiting{{namespace="{ns}",model_name="{model}"}})',

@@ -35,8 +35,7 @@ def weight_bytes(model: ModelProfile, dtype: str | None = None, quantization: st
             return (params - embed) * per + embed * 2.0
         return params * per
     native = DTYPE_BYTES.get(model.spec.dtype, 2.0)
-    chosen = DTYPE_BYTES.get(dtype or "auto", 2.0) if dtype not in (None, "auto") else native
-    return params * chosen
+    return params * (native if dtype in (None, "auto") else DTYPE_BYTES.get(dtype, 2.0))
 
 
 def kv_bytes_per_token(model: ModelProfile, kv_dtype_bytes: float = 2.0, tensor_parallel: int = 1) -> float:

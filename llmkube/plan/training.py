@@ -24,7 +24,6 @@ KUEUE_PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
 KUEUE_PREFERRED_TOPOLOGY = "kueue.x-k8s.io/podset-preferred-topology"
 KUEUE_REQUIRED_TOPOLOGY = "kueue.x-k8s.io/podset-required-topology"
 JOB_LABEL = "llmkube.dev/training-job"
-HF_HOME = "/root/.cache/huggingface"
 
 # Volcano policy actions for what happens when a pod is evicted.
 EVICTION_ACTIONS = {"restart-job": "RestartJob", "restart-task": "RestartTask", "fail": "AbortJob"}

@@ -185,11 +185,6 @@ def base_product(product: str) -> str:
     return m["gpu"] if m else product
 
 
-def gpus_for_product(ctx: RuleContext, product: str) -> list[Any]:
-    want = base_product(product)
-    return [g for g in ctx.profiles.gpus.values() if g.spec.product == want]
-
-
 def gpus_for_filter(ctx: RuleContext, device_filter: Any) -> list[Any]:
     ids = device_filter if isinstance(device_filter, list) else [device_filter]
     want = {str(i).lower().removeprefix("0x") for i in ids}
