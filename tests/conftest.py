@@ -1,38 +1,44 @@
-"""Shared fixtures: the upstream CRDs (read in place, never copied) and an isolated home."""
+"""Test configuration: the shared fixtures, the `slow` marker and the `--slow` option.
+
+A plain `pytest` is the quick suite (a few minutes at most); `pytest --slow`
+adds the tests marked slow (the pre-commit environment build, the end-to-end
+kubectl runs), as `.ci/run` does.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_CRDS = (REPO.parent / "shared" / "crds").resolve()
-EXAMPLES = REPO / "docs" / "examples"
+from tests.support import crds
+from tests.support.fixtures import crd_store, isolated_home, store, training_operator_validator, upstream_crds, validator
+
+__all__ = ["crd_store", "isolated_home", "store", "training_operator_validator", "upstream_crds", "validator"]
 
 
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No test reads or writes the real user cache, kubeconfig or discovery cache."""
-    home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("LLMKUBE_CACHE_DIR", str(home / "llmkube-cache"))
-    monkeypatch.setenv("KUBECACHEDIR", str(home / "kube-cache"))
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-    return home
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", help="also run the tests marked slow (as .ci/run does)")
 
 
-@pytest.fixture(scope="session")
-def shared_crds() -> Path:
-    assert SHARED_CRDS.is_dir(), f"upstream CRDs expected at {SHARED_CRDS}"
-    return SHARED_CRDS
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: takes long (end-to-end kubectl, pre-commit env build); run with --slow")
+    if crds.required() and not crds.found():
+        raise pytest.UsageError(crds.missing_reason())
 
 
-@pytest.fixture(scope="session")
-def store():
-    """The built-in GPU and model profiles, loaded once."""
-    from llmkube.profiles import ProfileStore
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without --slow, slow tests are deselected (counted as such, never as passed or skipped)."""
+    if config.getoption("--slow"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+        config.hook.pytest_deselected(items=slow)
 
-    return ProfileStore.load()
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """Tests skipped for want of the upstream CRDs are summed up as one line, not one per test."""
+    report = yield
+    if report.skipped and isinstance(report.longrepr, tuple) and report.longrepr[2].endswith(crds.missing_reason()):
+        report.longrepr = (crds.__file__, 1, report.longrepr[2])
+    return report

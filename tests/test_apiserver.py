@@ -10,7 +10,10 @@ import urllib.request
 
 import pytest
 import yaml
-from support.apiserver import DEFAULT_CRD_DIR, ApiServer, load_crd_files, parse_label_selector
+from tests.support.apiserver import DEFAULT_CRD_DIR, ApiServer, load_crd_files, parse_label_selector
+
+# The test API server talks to the real kubectl: end-to-end, so slow.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("upstream_crds")]
 
 @pytest.fixture(scope="module")
 def server():

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.apiserver import DEFAULT_CRD_DIR, ApiServer
+from tests.support.apiserver import DEFAULT_CRD_DIR, ApiServer
+
+# End-to-end kubectl runs against the test API server with the upstream CRDs.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("upstream_crds")]
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "docs" / "examples"

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 import yaml
-from support.apiserver import DEFAULT_CRD_DIR, ApiServer
+from tests.support.apiserver import DEFAULT_CRD_DIR, ApiServer
 
 from llmkube.errors import InputError
 from llmkube.kubectl import APIResource, Kubectl, format_selector, is_unreachable, parse_api_resources
@@ -17,7 +17,7 @@ KUEUE = DEFAULT_CRD_DIR / "kueue"
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(upstream_crds):
     with ApiServer([KUEUE, DEFAULT_CRD_DIR / "training-operator"]) as s:
         s.add_node("h100-1", {"pool": "h100", "zone": "a"})
         s.add_node("h100-2", {"pool": "h100", "zone": "b"})
@@ -58,6 +58,7 @@ def cm(name: str, value: str) -> str:
 # ---------------------------------------------------------------------------- get_crds
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_get_crds_returns_all_crds(server, kc):
     crds = kc.get_crds()
     names = {c["metadata"]["name"] for c in crds}
@@ -69,6 +70,7 @@ def test_get_crds_returns_all_crds(server, kc):
     assert "openAPIV3Schema" in cq_crd["spec"]["versions"][1]["schema"]
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_get_crds_by_name_skips_missing(kc):
     crds = kc.get_crds(["pytorchjobs.kubeflow.org", "nope.example.com"])
     assert [c["metadata"]["name"] for c in crds] == ["pytorchjobs.kubeflow.org"]
@@ -80,6 +82,7 @@ def test_get_crds_by_name_skips_missing(kc):
 # ---------------------------------------------------------------------------- failures before/at the cluster
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_missing_binary_is_input_error(server):
     kc = Kubectl(kubeconfig=server.kubeconfig, binary="kubectl-does-not-exist", env=server.env)
     server.clear_requests()
@@ -90,6 +93,7 @@ def test_missing_binary_is_input_error(server):
     assert server.requests == []
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_unreachable_cluster_is_one_line_input_error(server, tmp_path):
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
@@ -117,6 +121,7 @@ def test_unreachable_cluster_is_one_line_input_error(server, tmp_path):
         kc.apply(cm("x", "1"))
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_unknown_context_fails_before_any_request(server):
     kc = Kubectl(context="prod", kubeconfig=server.kubeconfig, env=server.env)
     server.clear_requests()
@@ -128,6 +133,7 @@ def test_unknown_context_fails_before_any_request(server):
     assert server.get("cq", "never") is None
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_known_context_is_used(server, tmp_path):
     kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig", contexts=["staging", "prod"])
     kc = Kubectl(context="prod", kubeconfig=kubeconfig, env=server.env)
@@ -136,6 +142,7 @@ def test_known_context_is_used(server, tmp_path):
     assert server.get("cm", "via-context")["data"] == {"k": "1"}
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_diff_needs_a_diff_program(server, tmp_path):
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -150,6 +157,7 @@ def test_diff_needs_a_diff_program(server, tmp_path):
 # ---------------------------------------------------------------------------- apply / diff / delete
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_apply_then_diff(server, kc):
     manifest = cq("team-a", 8) + "---\n" + cm("team-a", "1")
     result = kc.apply(manifest)
@@ -166,6 +174,7 @@ def test_apply_then_diff(server, kc):
     assert server.get("cq", "team-a") == stored
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_apply_dry_run_server(server, kc):
     result = kc.apply(cq("dry-run"), dry_run_server=True)
     assert result.ok, result.stderr
@@ -173,6 +182,7 @@ def test_apply_dry_run_server(server, kc):
     assert server.get("cq", "dry-run") is None
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_apply_conflict_is_returned_and_force_resolves_it(server, kc):
     assert kc.apply(cm("contested", "theirs"), field_manager="helm").ok
     result = kc.apply(cm("contested", "ours"))
@@ -186,6 +196,7 @@ def test_apply_conflict_is_returned_and_force_resolves_it(server, kc):
     assert server.get("cm", "contested")["data"] == {"k": "ours"}
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_apply_error_from_server_is_returned(server, kc):
     bad = yaml.safe_load(cq("typo"))
     bad["spec"]["cohort_name"] = "x"
@@ -195,6 +206,7 @@ def test_apply_error_from_server_is_returned(server, kc):
     assert server.get("cq", "typo") is None
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_apply_with_applyset_prunes_objects_left_out(server, kc):
     first = kc.apply(cq("keep") + "---\n" + cq("drop"), applyset="llmkube-pool", namespace="default")
     assert first.ok, first.stderr
@@ -205,6 +217,7 @@ def test_apply_with_applyset_prunes_objects_left_out(server, kc):
     assert server.get("cq", "keep") and server.get("cq", "drop") is None
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_delete_objects(server, kc):
     assert kc.apply(cq("gone-1") + "---\n" + cm("gone-2", "v")).ok
     objects = [yaml.safe_load(cq("gone-1")), yaml.safe_load(cm("gone-2", "v")), yaml.safe_load(cq("never-existed"))]
@@ -219,6 +232,7 @@ def test_delete_objects(server, kc):
 # ---------------------------------------------------------------------------- nodes
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_list_nodes(kc):
     assert sorted(n["metadata"]["name"] for n in kc.list_nodes({"pool": "h100"})) == ["h100-1", "h100-2"]
     assert [n["metadata"]["name"] for n in kc.list_nodes({"pool": "h100", "zone": "b"})] == ["h100-2"]
@@ -226,6 +240,7 @@ def test_list_nodes(kc):
     assert kc.list_nodes({"pool": "tpu"}) == []
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_label_nodes(server, kc):
     labels = {"nvidia.com/mig.config": "all-3g.40gb"}
     dry = kc.label_nodes({"pool": "h100"}, labels, dry_run=True)
@@ -251,6 +266,7 @@ def test_label_nodes(server, kc):
         ({"pool": "h100"}, {}),
     ],
 )
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_label_nodes_rejects_bad_input_before_kubectl(server, kc, selector, labels):
     server.clear_requests()
     with pytest.raises(InputError):
@@ -278,6 +294,7 @@ def test_unreachable_classification():
 # ---------------------------------------------------------------------------- discovery, reads
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_api_resources(server, kc):
     resources = {(r.group, r.kind): r for r in kc.api_resources()}
     cqr = resources[("kueue.x-k8s.io", "ClusterQueue")]
@@ -305,11 +322,13 @@ def test_parse_api_resources_reads_columns_by_header_offsets():
     assert parse_api_resources("") == [] and parse_api_resources("error: boom\n") == []
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_api_versions(kc):
     versions = kc.api_versions()
     assert {"v1", "kueue.x-k8s.io/v1beta1", "kueue.x-k8s.io/v1beta2", "kubeflow.org/v1"} <= set(versions)
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_default_namespace(server, tmp_path):
     assert Kubectl(kubeconfig=server.kubeconfig, env=server.env).default_namespace() == "default"
     config = yaml.safe_load(open(server.kubeconfig))
@@ -319,6 +338,7 @@ def test_default_namespace(server, tmp_path):
     assert Kubectl(kubeconfig=str(other), env=server.env).default_namespace() == "team-a"
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_get_objects_by_type_selector_and_reference(server, kc):
     assert kc.apply(cm("sel-a", "1") + "---\n" + cq("sel-b")).ok
     server.put(yaml.safe_load(cm("sel-c", "1")))  # no label
@@ -341,6 +361,7 @@ def test_get_objects_by_type_selector_and_reference(server, kc):
         kc.get_objects(["namespaces", "namespaces/default"])
 
 
+@pytest.mark.slow  # end-to-end: real kubectl against the test API server
 def test_delete_dry_run_keeps_objects(server, kc):
     assert kc.apply(cm("dry-delete", "v")).ok
     result = kc.delete([yaml.safe_load(cm("dry-delete", "v"))], dry_run=True)

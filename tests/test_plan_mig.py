@@ -35,9 +35,9 @@ from llmkube.plan.mig import (
     valid_layouts,
 )
 from llmkube.profiles import GPUProfile, MigSpec, ProfileStore
+from tests.support.crds import UPSTREAM_CRDS
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-MIG_PARTED_EXAMPLE = SHARED / "crds" / "nvidia-examples" / "mig-parted_examples_config.yaml"
+MIG_PARTED_EXAMPLE = UPSTREAM_CRDS / "nvidia-examples" / "mig-parted_examples_config.yaml"
 
 STORE = ProfileStore.load()
 GPUS = STORE.gpus
@@ -554,7 +554,7 @@ def _shape(node):
     return type(node).__name__
 
 
-def test_mig_parted_config_matches_upstream_shape():
+def test_mig_parted_config_matches_upstream_shape(upstream_crds):
     upstream = YAML(typ="safe").load(MIG_PARTED_EXAMPLE.read_text())
     ours = mig_parted_config({
         "llmkube-h100-split": {"3g.40gb": 1, "2g.20gb": 2},

@@ -4,7 +4,7 @@
 here the project's own, so the test is quick. `llmkube-validate`
 (language: python) makes pre-commit build a virtualenv and pip-install this
 repository from PyPI dependencies: about a minute on this machine, so that
-test runs only with LLMKUBE_SLOW_TESTS=1.
+test is marked slow and runs with `pytest --slow` (as `.ci/run` does).
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, SHARED_CRDS
+from tests.support.crds import UPSTREAM_CRDS
+from tests.support.paths import REPO, RULE_CASES
 
-CASES = REPO / "tests" / "cases" / "rules"
+CASES = RULE_CASES
 GOOD = CASES / "LK202" / "pass" / "volcano-all-pods.yaml"
 BAD = CASES / "LK202" / "fail" / "volcano-job-and-task.yaml"
 PRE_COMMIT = shutil.which("pre-commit", path=str(Path(sys.executable).parent)) or shutil.which("pre-commit")
@@ -67,7 +68,7 @@ def user_repo(tmp: Path, hook_repo: Path, hook_id: str) -> Path:
     shutil.copy(BAD, work / "bad.yaml")
     config = {
         "repos": [
-            {"repo": str(hook_repo), "rev": head(hook_repo), "hooks": [{"id": hook_id, "args": ["--crds", str(SHARED_CRDS)]}]}
+            {"repo": str(hook_repo), "rev": head(hook_repo), "hooks": [{"id": hook_id, "args": ["--crds", str(UPSTREAM_CRDS)]}]}
         ]
     }
     (work / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -98,7 +99,7 @@ def test_the_hooks_file_declares_both_hooks():
     assert hooks["llmkube-validate-system"]["language"] == "system"
 
 
-def test_system_hook_passes_a_good_file_and_fails_a_bad_one_with_the_finding(tmp_path, isolated_home):
+def test_system_hook_passes_a_good_file_and_fails_a_bad_one_with_the_finding(tmp_path, isolated_home, upstream_crds):
     repo = hooks_repo(tmp_path, [".pre-commit-hooks.yaml"])
     work = user_repo(tmp_path, repo, "llmkube-validate-system")
     good = pre_commit(work, isolated_home, "good.yaml")
@@ -111,7 +112,8 @@ def test_system_hook_passes_a_good_file_and_fails_a_bad_one_with_the_finding(tmp
     assert "bad.yaml:17:5: error [LK202]" in bad.stdout
 
 
-def test_python_hook_installs_llmkube_and_checks(tmp_path, isolated_home):
+@pytest.mark.slow  # builds a virtualenv from PyPI
+def test_python_hook_installs_llmkube_and_checks(tmp_path, isolated_home, upstream_crds):
     repo = hooks_repo(tmp_path, project_files())
     work = user_repo(tmp_path, repo, "llmkube-validate")
     started = time.monotonic()

@@ -11,25 +11,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from tests.conftest import EXAMPLES, REPO, SHARED_CRDS
-
-EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
-
-
-def llmkube(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "llmkube", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=cwd or REPO,
-        env={**os.environ},
-        timeout=120,
-    )
-
-
-def load_all(text: str) -> list[dict]:
-    return [d for d in YAML(typ="safe").load_all(text) if d is not None]
+from tests.support.cli import llmkube, load_all
+from tests.support.paths import EXAMPLE_FILES, EXAMPLES, REPO
 
 
 def test_version_and_help():
@@ -42,29 +25,29 @@ def test_version_and_help():
 
 
 @pytest.mark.parametrize("example", EXAMPLE_FILES, ids=lambda p: p.name)
-def test_every_example_renders_and_passes_the_upstream_crds(example):
-    out = llmkube("render", str(example), "--crds", str(SHARED_CRDS))
+def test_every_example_renders_and_passes_the_upstream_crds(upstream_crds, example):
+    out = llmkube("render", str(example), "--crds", str(upstream_crds))
     assert out.returncode == 0, out.stderr
     docs = load_all(out.stdout)
     assert docs, "an example must produce objects"
     # Render already checked them; check again through `validate` on the output,
     # as a user would on a GitOps repo, with no llmkube specs involved.
-    check = llmkube("validate", "-", "--crds", str(SHARED_CRDS), stdin=out.stdout)
+    check = llmkube("validate", "-", "--crds", str(upstream_crds), stdin=out.stdout)
     assert check.returncode == 0, check.stdout + check.stderr
     noun = "object" if len(docs) == 1 else "objects"
     assert f"{len(docs)} {noun} checked: 0 errors" in check.stdout
 
 
-def test_render_is_byte_identical_across_runs():
-    first = llmkube("render", str(EXAMPLES), "--crds", str(SHARED_CRDS))
-    second = llmkube("render", str(EXAMPLES), "--crds", str(SHARED_CRDS))
+def test_render_is_byte_identical_across_runs(upstream_crds):
+    first = llmkube("render", str(EXAMPLES), "--crds", str(upstream_crds))
+    second = llmkube("render", str(EXAMPLES), "--crds", str(upstream_crds))
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout
 
 
-def test_kueue_v1beta1_uses_cohort_and_passes_the_crds():
+def test_kueue_v1beta1_uses_cohort_and_passes_the_crds(upstream_crds):
     example = EXAMPLES / "01-h100-fleet-and-team-quota.yaml"
-    out = llmkube("render", str(example), "--kueue-api", "v1beta1", "--crds", str(SHARED_CRDS))
+    out = llmkube("render", str(example), "--kueue-api", "v1beta1", "--crds", str(upstream_crds))
     assert out.returncode == 0, out.stderr
     (cq,) = [d for d in load_all(out.stdout) if d["kind"] == "ClusterQueue"]
     assert cq["apiVersion"] == "kueue.x-k8s.io/v1beta1"
@@ -205,7 +188,7 @@ def test_missing_file_and_bad_option_exit_2(tmp_path):
     assert llmkube("render", str(EXAMPLES), "--format", "toml").returncode == 2
 
 
-def test_user_profiles_and_template_overrides(tmp_path):
+def test_user_profiles_and_template_overrides(upstream_crds, tmp_path):
     profiles = tmp_path / "profiles"
     profiles.mkdir()
     h100 = (REPO / "profiles" / "gpus" / "h100-80gb.yaml").read_text()
@@ -226,7 +209,7 @@ def test_user_profiles_and_template_overrides(tmp_path):
     templates.mkdir()
     original = (REPO / "templates" / "pytorchjob.yaml.j2").read_text()
     (templates / "pytorchjob.yaml.j2").write_text(original.replace("  runPolicy:", "  runPolcy:"))
-    out = llmkube("render", str(spec), "--profiles", str(profiles), "--templates", str(templates), "--crds", str(SHARED_CRDS))
+    out = llmkube("render", str(spec), "--profiles", str(profiles), "--templates", str(templates), "--crds", str(upstream_crds))
     assert out.returncode == 1
     assert "runPolcy" in out.stderr and "nothing was written" in out.stderr
     assert out.stdout == ""

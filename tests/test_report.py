@@ -12,9 +12,8 @@ from llmkube.check.findings import Finding, Severity
 from llmkube.check.rules import load_rules
 from llmkube.errors import SourceMark
 from llmkube.report import FORMATS, render_json, render_text, write_report
-from tests.conftest import SHARED_CRDS
-from tests.test_render import llmkube
-from tests.test_rules_scheduling_sharing_security import CASES
+from tests.support.cli import llmkube
+from tests.support.paths import RULE_CASES as CASES
 
 FINDINGS = [
     Finding(
@@ -150,9 +149,9 @@ def test_github_clean_run_is_just_the_summary():
 
 
 @pytest.mark.parametrize("fmt", ["junit", "sarif", "github"])
-def test_validate_writes_each_format(fmt, tmp_path):
+def test_validate_writes_each_format(upstream_crds, fmt, tmp_path):
     path = CASES / "LK202" / "fail" / "volcano-job-and-task.yaml"
-    out = llmkube("validate", str(path), "--crds", str(SHARED_CRDS), "-o", fmt)
+    out = llmkube("validate", str(path), "--crds", str(upstream_crds), "-o", fmt)
     assert out.returncode == 1, out.stderr
     if fmt == "junit":
         failures = ET.fromstring(out.stdout).findall(".//failure")
@@ -166,11 +165,11 @@ def test_validate_writes_each_format(fmt, tmp_path):
         assert out.stdout.startswith(f"::error file={path},line=8,col=3,title=LK202::")
 
 
-def test_output_file_picks_the_format_from_its_suffix(tmp_path):
+def test_output_file_picks_the_format_from_its_suffix(upstream_crds, tmp_path):
     good = CASES / "LK202" / "pass" / "volcano-all-pods.yaml"
     sarif, junit = tmp_path / "r.sarif", tmp_path / "r.xml"
     for target in (sarif, junit):
-        out = llmkube("validate", str(good), "--crds", str(SHARED_CRDS), "--output-file", str(target))
+        out = llmkube("validate", str(good), "--crds", str(upstream_crds), "--output-file", str(target))
         assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads(sarif.read_text())["runs"][0]["results"] == []
     assert ET.parse(junit).getroot().find(".//testcase").find("failure") is None

@@ -12,7 +12,7 @@ from llmkube.check.rules._docs import examples, render, rule_doc
 from llmkube.check.run import Target
 from llmkube.profiles import ProfileStore
 from llmkube.yamlio import parse_documents, to_plain
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 RULES = load_rules()
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from llmkube.check.findings import Finding, Severity
 from llmkube.check.rules import load_rules
 from llmkube.profiles import ProfileStore
-from tests.conftest import EXAMPLES, SHARED_CRDS
-from tests.test_render import llmkube
+from tests.support.cli import llmkube
+from tests.support.paths import EXAMPLES
 from tests.test_rule_cases import findings_for
 
 CASES = Path(__file__).parent / "cases" / "rules"
@@ -89,17 +89,17 @@ def test_a_finding_is_silenced_by_the_ignore_annotation(store, tmp_path):
 # ---- through the CLI -----------------------------------------------------------------
 
 
-def test_the_examples_give_none_of_these_rules_errors():
-    out = llmkube("validate", str(EXAMPLES), "--crds", str(SHARED_CRDS), "-o", "json")
+def test_the_examples_give_none_of_these_rules_errors(upstream_crds):
+    out = llmkube("validate", str(EXAMPLES), "--crds", str(upstream_crds), "-o", "json")
     report = json.loads(out.stdout)
     mine = [f for f in report["findings"] if MINE.match(f["code"]) and f["severity"] == "error"]
     assert mine == [], mine
 
 
-def test_validate_reports_a_rule_finding_with_its_line_and_exit_code():
+def test_validate_reports_a_rule_finding_with_its_line_and_exit_code(upstream_crds):
     path = CASES / "LK202" / "fail" / "volcano-job-and-task.yaml"
-    out = llmkube("validate", str(path), "--crds", str(SHARED_CRDS))
+    out = llmkube("validate", str(path), "--crds", str(upstream_crds))
     assert out.returncode == 1, out.stdout + out.stderr
     assert f"{path}:8:3: error [LK202] Job/ml/llama-70b spec.minAvailable:" in out.stdout
-    out = llmkube("validate", str(path), "--crds", str(SHARED_CRDS), "--ignore", "LK202")
+    out = llmkube("validate", str(path), "--crds", str(upstream_crds), "--ignore", "LK202")
     assert out.returncode == 0, out.stdout

@@ -19,8 +19,8 @@ import pytest
 from llmkube.check.findings import Finding, Severity
 from llmkube.check.rules import load_rules
 from llmkube.profiles import ProfileStore
-from tests.conftest import EXAMPLES, SHARED_CRDS
-from tests.test_render import llmkube
+from tests.support.cli import llmkube
+from tests.support.paths import EXAMPLES
 from tests.test_rule_cases import expected_of, findings_for
 
 CASES = Path(__file__).parent / "cases" / "rules"
@@ -41,9 +41,9 @@ def _first_fail_per_rule() -> list[Path]:
 
 
 @pytest.mark.parametrize("path", _first_fail_per_rule(), ids=lambda p: p.parent.parent.name)
-def test_validate_cli_reports_the_case(path: Path):
+def test_validate_cli_reports_the_case(upstream_crds, path: Path):
     code = path.parent.parent.name
-    proc = llmkube("validate", str(path), "--crds", str(SHARED_CRDS), "-o", "json")
+    proc = llmkube("validate", str(path), "--crds", str(upstream_crds), "-o", "json")
     assert proc.returncode in (0, 1), proc.stderr
     report = json.loads(proc.stdout)
     got = sorted((f["code"], f["line"]) for f in report["findings"] if f["code"] == code)

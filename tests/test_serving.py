@@ -10,10 +10,14 @@ from ruamel.yaml import YAML
 
 from llmkube.plan.sizing import load_seconds, startup_budget, weight_bytes
 from llmkube.profiles import ProfileStore
-from tests.conftest import EXAMPLES, SHARED_CRDS
-from tests.test_render import llmkube, load_all
+from tests.support.cli import llmkube, load_all
+from tests.support.crds import UPSTREAM_CRDS
+from tests.support.paths import EXAMPLES
 
-NVIDIA = SHARED_CRDS / "nvidia-examples"
+NVIDIA = UPSTREAM_CRDS / "nvidia-examples"
+
+# Every test here renders with the upstream CRDs or reads NVIDIA's config examples.
+pytestmark = pytest.mark.usefixtures("upstream_crds")
 HEAD = "apiVersion: llmkube.dev/v1alpha1\n"
 
 
@@ -22,7 +26,7 @@ def render(path_or_text, tmp_path=None, *extra: str) -> tuple[int, list[dict], s
         spec = tmp_path / "spec.yaml"
         spec.write_text(path_or_text)
         path_or_text = spec
-    out = llmkube("render", str(path_or_text), "--crds", str(SHARED_CRDS), *extra)
+    out = llmkube("render", str(path_or_text), "--crds", str(UPSTREAM_CRDS), *extra)
     return out.returncode, load_all(out.stdout) if out.returncode == 0 else [], out.stderr
 
 

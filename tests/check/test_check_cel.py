@@ -24,10 +24,10 @@ def _rules(schema: Any) -> Iterator[dict]:
 
 
 @pytest.fixture(scope="module")
-def all_rules(shared_crds: Path) -> dict[str, str]:
+def all_rules(upstream_crds: Path) -> dict[str, str]:
     """rule text → CRD kind, across every CRD file (both MPIJob CRDs included)."""
     out: dict[str, str] = {}
-    for sub in sorted(p for p in shared_crds.iterdir() if p.is_dir() and p.name != "examples"):
+    for sub in sorted(p for p in upstream_crds.iterdir() if p.is_dir() and p.name != "examples"):
         store = CRDStore.load([sub], include_cache=False)
         for group, kind in store.kinds():
             for version in store.known_versions(group, kind):

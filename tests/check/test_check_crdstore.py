@@ -47,14 +47,14 @@ def _tiny(kind: str = "Gadget", desc: str = "first", scope: str = "Namespaced") 
     return TINY_CRD.format(kind=kind, plural=kind.lower() + "s", desc=desc, scope=scope)
 
 
-def test_lookup_returns_the_served_version(crd_store: CRDStore, shared_crds: Path) -> None:
+def test_lookup_returns_the_served_version(crd_store: CRDStore, upstream_crds: Path) -> None:
     v = crd_store.lookup("kueue.x-k8s.io/v1beta2", "ClusterQueue")
     assert v is not None
     assert (v.group, v.version, v.kind, v.plural, v.scope) == (
         "kueue.x-k8s.io", "v1beta2", "ClusterQueue", "clusterqueues", "Cluster"
     )
     assert v.storage and v.served and not v.deprecated
-    assert v.source == str(shared_crds / "kueue" / "kueue.x-k8s.io_clusterqueues.yaml")
+    assert v.source == str(upstream_crds / "kueue" / "kueue.x-k8s.io_clusterqueues.yaml")
     assert v.schema["type"] == "object" and "spec" in v.schema["properties"]
     old = crd_store.lookup("kueue.x-k8s.io/v1beta1", "ClusterQueue")
     assert old.deprecated and not old.storage
@@ -77,9 +77,9 @@ def _crd_names(directory: Path) -> list[tuple[str, str, str]]:
     return out
 
 
-def test_store_counts_every_kind_once(crd_store: CRDStore, shared_crds: Path) -> None:
+def test_store_counts_every_kind_once(crd_store: CRDStore, upstream_crds: Path) -> None:
     # The two mpijobs.kubeflow.org files (training-operator, mpi-operator) define one (group, kind).
-    files = _crd_names(shared_crds)
+    files = _crd_names(upstream_crds)
     assert len(files) > len(set(files)) and ("kubeflow.org", "MPIJob", "mpijobs") in files
     assert len(crd_store) == len({(g, k) for g, k, _ in files})
     assert ("serving.kserve.io", "LLMInferenceService") in crd_store.kinds()
@@ -143,8 +143,8 @@ def test_unreadable_inputs(tmp_path: Path) -> None:
         CRDStore.load([tmp_path], include_cache=False)
 
 
-def test_fast_reader_matches_pyyaml(shared_crds: Path) -> None:
-    text = (shared_crds / "kueue" / "kueue.x-k8s.io_clusterqueues.yaml").read_text()
+def test_fast_reader_matches_pyyaml(upstream_crds: Path) -> None:
+    text = (upstream_crds / "kueue" / "kueue.x-k8s.io_clusterqueues.yaml").read_text()
     assert fastyaml._fast_documents(text) == list(yaml.load_all(text, Loader=yaml.CSafeLoader))
     tricky = (
         "a: yes\nb: off\nc: 0x1F\nd: 1_000\ne: 1.5e+3\nf: ~\ng: '007'\nh: 2024-01-02\n"
@@ -190,13 +190,13 @@ def test_save_crds_writes_only_crds_atomically(tmp_path: Path) -> None:
         save_crds([{**crd, "metadata": {"name": "../evil"}}], tmp_path / "c")
 
 
-def test_pull_from_directory_and_file(shared_crds: Path, tmp_path: Path) -> None:
+def test_pull_from_directory_and_file(upstream_crds: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    paths = pull_from_source(str(shared_crds / "kueue"), cache)
-    expected = sorted(f"{plural}.{group}.yaml" for group, _, plural in _crd_names(shared_crds / "kueue"))
+    paths = pull_from_source(str(upstream_crds / "kueue"), cache)
+    expected = sorted(f"{plural}.{group}.yaml" for group, _, plural in _crd_names(upstream_crds / "kueue"))
     assert "clusterqueues.kueue.x-k8s.io.yaml" in expected
     assert sorted(p.name for p in paths) == expected
-    paths = pull_from_source(str(shared_crds / "jobset" / "jobset.x-k8s.io_jobsets.yaml"), cache)
+    paths = pull_from_source(str(upstream_crds / "jobset" / "jobset.x-k8s.io_jobsets.yaml"), cache)
     assert [p.name for p in paths] == ["jobsets.jobset.x-k8s.io.yaml"]
     store = CRDStore.load([], cache_dir=cache)
     assert store.lookup("kueue.x-k8s.io/v1beta2", "ClusterQueue") is not None
@@ -211,8 +211,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture()
-def crd_server(shared_crds: Path):
-    handler = functools.partial(_QuietHandler, directory=str(shared_crds))
+def crd_server(upstream_crds: Path):
+    handler = functools.partial(_QuietHandler, directory=str(upstream_crds))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -255,13 +255,13 @@ def test_pull_from_unreachable_url(tmp_path: Path) -> None:
     assert url in info.value.message
 
 
-def test_parsed_crds_are_reused_and_a_corrupt_entry_is_reparsed(shared_crds, tmp_path, monkeypatch):
+def test_parsed_crds_are_reused_and_a_corrupt_entry_is_reparsed(upstream_crds, tmp_path, monkeypatch):
     from llmkube.check import crdstore as store_mod
 
     monkeypatch.setenv("LLMKUBE_CACHE_DIR", str(tmp_path / "crds"))
     src = tmp_path / "src"
     src.mkdir()
-    (src / "rf.yaml").write_text((shared_crds / "kueue" / "kueue.x-k8s.io_resourceflavors.yaml").read_text())
+    (src / "rf.yaml").write_text((upstream_crds / "kueue" / "kueue.x-k8s.io_resourceflavors.yaml").read_text())
     first = CRDStore.load([src], include_cache=False).lookup("kueue.x-k8s.io/v1beta2", "ResourceFlavor")
     (entry,) = store_mod.parsed_cache_dir().glob("*.json")
     calls = []

@@ -1,6 +1,11 @@
-"""Test support code (not part of the llmkube package).
+"""Test support code, shared by every test module (not part of the llmkube package).
 
-`apiserver` is a small Kubernetes API server that the real `kubectl` can talk to.
-Test modules import it as `from support.apiserver import ApiServer` (pytest puts
-`tests/` on `sys.path` because `tests/` is not a package).
+- `paths`: where the repository, the examples and the case corpora are;
+- `crds`: where the upstream CRDs are (``$LLMKUBE_TEST_CRDS``, then ``../shared/crds``);
+- `cli`: the llmkube CLI run as a subprocess, as a user runs it;
+- `fixtures`: the pytest fixtures, registered by ``tests/conftest.py``;
+- `apiserver`: a small Kubernetes API server that the real `kubectl` can talk to.
+
+Import them as ``from tests.support.cli import llmkube`` (pyproject's pytest
+``pythonpath`` puts the repository root on ``sys.path``).
 """

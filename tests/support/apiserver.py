@@ -74,11 +74,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from tests.support.crds import UPSTREAM_CRDS
+
 KUBE_VERSION = "v1.32.4"
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 #: The upstream CRDs shared by all checkouts (never copied into the project).
-DEFAULT_CRD_DIR = REPO_ROOT.parent / "shared" / "crds"
+DEFAULT_CRD_DIR = UPSTREAM_CRDS
 
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 STATUS_VERBS = ["get", "patch", "update"]

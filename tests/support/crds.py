@@ -1,0 +1,41 @@
+"""Where the upstream CRDs are: the test oracle, read in place and never copied here.
+
+Looked up once: ``$LLMKUBE_TEST_CRDS`` when set, else ``../shared/crds`` beside the
+repository. A fresh clone without them still runs every test that needs no CRD;
+the others skip with one reason (the `upstream_crds` fixture). CI sets
+``LLMKUBE_REQUIRE_TEST_CRDS=1``, which turns their absence into one error at start.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.support.paths import REPO
+
+ENV_DIR = "LLMKUBE_TEST_CRDS"
+ENV_REQUIRE = "LLMKUBE_REQUIRE_TEST_CRDS"
+
+
+def upstream_crd_dir() -> Path:
+    """The directory the upstream CRDs should be in (it may not exist)."""
+    return Path(os.environ.get(ENV_DIR) or REPO.parent / "shared" / "crds").resolve()
+
+
+#: The upstream CRD directory; use it only in tests that take the `upstream_crds` fixture.
+UPSTREAM_CRDS = upstream_crd_dir()
+
+
+def found() -> bool:
+    return (UPSTREAM_CRDS / "SOURCES.md").is_file()
+
+
+def missing_reason() -> str:
+    return (
+        f"upstream CRDs not found at {UPSTREAM_CRDS}: set ${ENV_DIR} to a copy of shared/crds "
+        "(these tests read them as their oracle)"
+    )
+
+
+def required() -> bool:
+    return os.environ.get(ENV_REQUIRE, "") not in ("", "0")

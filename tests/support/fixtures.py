@@ -1,0 +1,63 @@
+"""The fixtures every test module may use; `tests/conftest.py` registers them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support import crds
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test reads or writes the real user cache, kubeconfig or discovery cache."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("LLMKUBE_CACHE_DIR", str(home / "llmkube-cache"))
+    monkeypatch.setenv("KUBECACHEDIR", str(home / "kube-cache"))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return home
+
+
+@pytest.fixture(scope="session")
+def upstream_crds() -> Path:
+    """The upstream CRD directory (see its SOURCES.md); skips the test when there is none."""
+    if not crds.found():
+        pytest.skip(crds.missing_reason())
+    return crds.UPSTREAM_CRDS
+
+
+@pytest.fixture(scope="session")
+def store():
+    """The built-in GPU and model profiles, loaded once."""
+    from llmkube.profiles import ProfileStore
+
+    return ProfileStore.load()
+
+
+@pytest.fixture(scope="session")
+def crd_store(upstream_crds: Path):
+    """All upstream CRDs; the MPI Operator's v2beta1 MPIJob wins (sorted file order)."""
+    from llmkube.check.crdstore import CRDStore
+
+    return CRDStore.load([upstream_crds], include_cache=False)
+
+
+@pytest.fixture(scope="session")
+def validator(crd_store):
+    from llmkube.check.schemas import SchemaValidator
+
+    return SchemaValidator(crd_store, kube_version="1.32")
+
+
+@pytest.fixture(scope="session")
+def training_operator_validator(upstream_crds: Path):
+    """Training Operator v1 CRDs first, so its kubeflow.org/v1 MPIJob wins."""
+    from llmkube.check.crdstore import CRDStore
+    from llmkube.check.schemas import SchemaValidator
+
+    store = CRDStore.load([upstream_crds / "training-operator", upstream_crds], include_cache=False)
+    return SchemaValidator(store, kube_version="1.32")
