@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmkube.errors import InputError, InputErrors
+from llmkube.plan.base import Plan
 from llmkube.plan.context import KueueAPI, PlanContext, PlanError
 from llmkube.plan.fleet import plan_fleet, pool_infos
 from llmkube.plan.inference import plan_inference_endpoint
@@ -93,7 +94,7 @@ def load_inputs(paths: Sequence[str]) -> Inputs:
     return Inputs(specs=parse_specs(spec_docs), manifests=manifests)
 
 
-Planner = Callable[[Any, PlanContext], dict[str, Any]]
+Planner = Callable[[Any, PlanContext], Plan]
 
 
 def _template_for(spec: Any) -> tuple[str, Planner]:
@@ -130,14 +131,14 @@ def render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:
     for loaded in specs:
         template, planner = _template_for(loaded.spec)
         try:
-            values = planner(loaded.spec, ctx)
+            plan = planner(loaded.spec, ctx)
         except PlanError as exc:
             errors.append(_plan_error(loaded, exc))
             continue
-        for obj in renderer.render(template, values):
+        for obj in renderer.render(template, plan.template_context()):
             out.append(Rendered(obj, loaded))
-        steps.extend(NodeLabelStep(**step, source=loaded) for step in values.get("node_label_steps", []))
-        notes.extend(values.get("notes", []))
+        steps.extend(NodeLabelStep(s.pool, s.selector, s.labels, source=loaded) for s in plan.node_label_steps)
+        notes.extend(plan.notes)
     if errors:
         unique = list({str(e): e for e in errors}.values())
         raise unique[0] if len(unique) == 1 else InputErrors(unique)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from llmkube.plan.context import PlanContext
-from llmkube.plan.training import plan_training_job, shm_size, torchrun_command
+from llmkube.plan.training import Rendezvous, TrainingPlan, plan_training_job, shm_size, torchrun_command
 from llmkube.profiles import ProfileStore
 from llmkube.specs.parse import parse_specs
 from llmkube.yamlio import parse_documents
@@ -25,7 +25,7 @@ def ctx() -> PlanContext:
     return PlanContext(profiles=ProfileStore.load())
 
 
-def plan(ctx: PlanContext, extra: str) -> dict:
+def plan(ctx: PlanContext, extra: str) -> TrainingPlan:
     (loaded,) = parse_specs(parse_documents(BASE + extra, "job.yaml"))
     return plan_training_job(loaded.spec, ctx)
 
@@ -34,51 +34,52 @@ def plan(ctx: PlanContext, extra: str) -> dict:
 def test_gpus_per_pod_default_to_the_profile(ctx, gpu, per_node):
     p = plan(ctx, f"  gpu: {gpu}\n")
     expected = ctx.profiles.gpu(gpu).spec.gpus_per_node
-    assert p["gpus_per_pod"] == expected
-    assert p["pod"]["resources"]["limits"]["nvidia.com/gpu"] == expected
-    assert f"--nproc_per_node={expected}" in p["pod"]["command"]
+    assert p.gpus_per_pod == expected
+    assert p.pod.resources["limits"]["nvidia.com/gpu"] == expected
+    assert f"--nproc_per_node={expected}" in p.pod.command
     if per_node is not None:
         assert expected == per_node
 
 
 def test_explicit_gpus_per_node_wins(ctx):
     p = plan(ctx, "  gpu: h100-80gb\n  gpusPerNode: 4\n")
-    assert p["pod"]["command"][:2] == ["torchrun", "--nproc_per_node=4"]
-    assert p["nproc_per_node"] == 4
+    assert p.pod.command[:2] == ("torchrun", "--nproc_per_node=4")
+    assert p.gpus_per_pod == 4
+    assert p.template_context()["nproc_per_node"] == 4
 
 
 def test_volcano_gets_an_explicit_rendezvous_and_a_gang(ctx):
     p = plan(ctx, "  gpu: h100-80gb\n  nodes: 8\n  framework: volcano\n")
-    cmd = p["pod"]["command"]
+    cmd = p.pod.command
     assert "--nnodes=8" in cmd
     assert "--rdzv_endpoint=job-worker-0.job:29500" in cmd
-    assert p["min_available"] == 8
-    assert p["scheduler"] == "volcano"
+    assert p.min_available == 8
+    assert p.scheduler == "volcano"
 
 
 def test_volcano_without_gang_needs_only_one_pod(ctx):
     p = plan(ctx, "  gpu: h100-80gb\n  nodes: 8\n  framework: volcano\n  gang: false\n")
-    assert p["min_available"] == 1
+    assert p.min_available == 1
 
 
 def test_elastic_range(ctx):
     p = plan(ctx, "  gpu: h100-80gb\n  nodes: {min: 2, max: 4}\n  queue: q\n")
-    assert (p["min_nodes"], p["max_nodes"], p["elastic"]) == (2, 4, True)
-    assert p["labels"]["kueue.x-k8s.io/queue-name"] == "q"
+    assert (p.min_nodes, p.max_nodes, p.elastic) == (2, 4, True)
+    assert p.labels["kueue.x-k8s.io/queue-name"] == "q"
 
 
 def test_kueue_topology_uses_the_podset_annotation_others_use_affinity(ctx):
     p = plan(ctx, "  gpu: h100-80gb\n  queue: q\n  topology: {prefer: example.com/rack}\n")
-    assert p["pod"]["annotations"] == {"kueue.x-k8s.io/podset-preferred-topology": "example.com/rack"}
-    assert p["pod"]["affinity"] is None
+    assert p.pod.annotations == {"kueue.x-k8s.io/podset-preferred-topology": "example.com/rack"}
+    assert p.pod.affinity is None
     p = plan(ctx, "  gpu: h100-80gb\n  framework: volcano\n  topology: {require: example.com/rack}\n")
-    term = p["pod"]["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    term = p.pod.affinity["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
     assert term["topologyKey"] == "example.com/rack"
 
 
 def test_token_comes_from_a_secret_and_infiniband_toggles_nccl(ctx):
     p = plan(ctx, "  gpu: l4\n  network: {infiniband: true}\n  huggingFace: {tokenSecret: {name: hf}}\n")
-    env = {e["name"]: e for e in p["pod"]["env"]}
+    env = {e["name"]: e for e in p.pod.env}
     assert env["NCCL_IB_DISABLE"]["value"] == "0"
     assert env["HF_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "hf", "key": "token"}}
     assert "value" not in env["HF_TOKEN"]
@@ -93,6 +94,14 @@ def test_torchrun_command_keeps_user_args_after_the_script():
     assert torchrun_command("t.py", ["--lr", "1e-4"], 2, None) == ["torchrun", "--nproc_per_node=2", "t.py", "--lr", "1e-4"]
 
 
+def test_torchrun_command_with_an_explicit_rendezvous():
+    rdzv = Rendezvous(nnodes=2, endpoint="j-worker-0.j:29500", id="j")
+    assert torchrun_command("t.py", [], 8, rdzv) == [
+        "torchrun", "--nproc_per_node=8", "--nnodes=2", "--rdzv_backend=c10d",
+        "--rdzv_endpoint=j-worker-0.j:29500", "--rdzv_id=j", "t.py",
+    ]
+
+
 def test_unknown_gpu_profile_is_a_plan_error_with_a_suggestion(ctx):
     from llmkube.plan.context import PlanError
 
@@ -104,15 +113,15 @@ def test_unknown_gpu_profile_is_a_plan_error_with_a_suggestion(ctx):
 
 def test_model_found_by_hugging_face_id(ctx):
     p = plan(ctx, "  gpu: h100-80gb\n  model: meta-llama/Llama-3.1-70B-Instruct\n")
-    assert p["model"] == "llama-3.1-70b"
+    assert p.model == "llama-3.1-70b"
 
 
 def test_user_env_overrides_a_derived_variable(ctx):
     p = plan(ctx, "  gpu: l4\n  network: {infiniband: true}\n  env: {NCCL_IB_DISABLE: '1', EXTRA: x}\n")
-    names = [e["name"] for e in p["pod"]["env"]]
+    names = [e["name"] for e in p.pod.env]
     assert names.count("NCCL_IB_DISABLE") == 1
-    assert {"name": "NCCL_IB_DISABLE", "value": "1"} in p["pod"]["env"]
-    assert {"name": "EXTRA", "value": "x"} in p["pod"]["env"]
+    assert {"name": "NCCL_IB_DISABLE", "value": "1"} in p.pod.env
+    assert {"name": "EXTRA", "value": "x"} in p.pod.env
 
 
 @pytest.mark.parametrize(
@@ -120,6 +129,6 @@ def test_user_env_overrides_a_derived_variable(ctx):
     [("1500Gi", "64Gi", "1564Gi"), ("512Mi", "1Gi", "1536Mi"), (1024, "1Ki", "2Ki"), ("100Gi", None, "100Gi"), ("1G", "1Gi", "2073741824")],
 )
 def test_memory_limit_counts_dev_shm(request_, shm, expected):
-    from llmkube.plan.training import memory_limit
+    from llmkube.plan.pods import memory_limit
 
     assert str(memory_limit(request_, shm)) == expected

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from llmkube.profiles import GPUProfile, ModelProfile, ProfileStore
 
@@ -74,19 +74,3 @@ class PlanContext:
             raise PlanError(path, f"unknown model {name!r}", self.profiles.suggest_model(name))
         return found
 
-
-def standard_labels(name: str, component: str | None = None) -> dict[str, str]:
-    """The labels every object llmkube emits carries."""
-    labels = {"app.kubernetes.io/name": name, **MANAGED_BY}
-    if component:
-        labels["app.kubernetes.io/component"] = component
-    return labels
-
-
-def toleration(t: Any) -> dict[str, str]:
-    """A spec Toleration → core/v1 toleration (Exists when no value is given)."""
-    out = {"key": t.key, "operator": "Equal" if t.value is not None else "Exists"}
-    if t.value is not None:
-        out["value"] = t.value
-    out["effect"] = t.effect
-    return out

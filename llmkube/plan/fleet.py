@@ -10,19 +10,14 @@ node label. There is no MIGConfig kind.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from llmkube.plan import mig as migplan
-from llmkube.plan.context import (
-    GPU_PRODUCT_LABEL,
-    GPU_RESOURCE,
-    PlanContext,
-    PlanError,
-    PoolInfo,
-    standard_labels,
-    toleration,
-)
-from llmkube.specs.fleet import Fleet, Pool
+from llmkube.plan.base import NodeLabels, Plan, template_values
+from llmkube.plan.context import GPU_PRODUCT_LABEL, GPU_RESOURCE, PlanContext, PlanError, PoolInfo
+from llmkube.plan.pods import standard_labels, tolerations
+from llmkube.specs.fleet import Fleet, Pool, SharingReplicas
 from llmkube.yamlio import dump_yaml
 
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
@@ -31,16 +26,71 @@ DEVICE_PLUGIN_DEFAULT_CONFIG = "default"
 RESOURCES_ANNOTATION = "llmkube.dev/gpu-resources"
 
 
-def _tolerations(pool: Pool) -> list[dict[str, str]]:
-    return [toleration(t) for t in pool.taints]
+@dataclass(frozen=True)
+class FleetTopology:
+    """A Kueue Topology: node-label levels, widest first."""
+
+    name: str
+    labels: dict[str, str]
+    levels: tuple[str, ...]
 
 
-def _sharing(pool: Pool) -> tuple[str, Any] | None:
+@dataclass(frozen=True)
+class Flavor:
+    """One pool as a Kueue ResourceFlavor."""
+
+    name: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    node_labels: dict[str, str]
+    tolerations: tuple[dict[str, str], ...]
+    topology_name: str | None
+
+
+@dataclass(frozen=True)
+class GPUOperatorConfig:
+    """The GPU Operator's MIG and device-plugin ConfigMaps and the ClusterPolicy fields that use them."""
+
+    namespace: str
+    cluster_policy: str
+    labels: dict[str, str]
+    mig_strategy: str | None
+    mig_config_map: str | None
+    mig_config: str | None  # mig-parted's config.yaml
+    device_plugin_config_map: str | None
+    device_plugin_configs: dict[str, str] | None  # config name → device plugin config YAML
+    device_plugin_default: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetPlan(Plan):
+    """One Fleet, decided: what fleet.yaml.j2 renders, and the node labels to set."""
+
+    api_version: str
+    topology: FleetTopology | None
+    flavors: tuple[Flavor, ...]
+    gpu_operator: GPUOperatorConfig | None
+
+    def template_context(self) -> dict[str, Any]:
+        """The variables of fleet.yaml.j2 (`node_label_steps` included, as it always was).
+
+        Templates are overridable (`--templates DIR`), so these names and
+        shapes are a public interface: they stay as they are.
+        """
+        values = template_values(self)
+        del values["notes"]
+        return values
+
+
+def _sharing(pool: Pool) -> tuple[str, SharingReplicas] | None:
+    """The device plugin's sharing method of a pool and its settings."""
     if pool.sharing is None:
         return None
     if pool.sharing.time_slicing:
         return "timeSlicing", pool.sharing.time_slicing
-    return "mps", pool.sharing.mps
+    if pool.sharing.mps:
+        return "mps", pool.sharing.mps
+    return None  # a spec error, reported before planning
 
 
 def pool_info(fleet: Fleet, i: int, ctx: PlanContext) -> PoolInfo:
@@ -81,7 +131,7 @@ def pool_info(fleet: Fleet, i: int, ctx: PlanContext) -> PoolInfo:
         resources=resources,
         product=product,
         node_labels=dict(sorted(node_labels.items())),
-        tolerations=_tolerations(pool),
+        tolerations=tolerations(pool.taints),
         mig_strategy=pool.mig.strategy if pool.mig else None,
         mig_layout=layout,
         shared=sharing is not None,
@@ -93,7 +143,7 @@ def pool_infos(fleet: Fleet, ctx: PlanContext) -> dict[str, PoolInfo]:
     return {pool.name: pool_info(fleet, i, ctx) for i, pool in enumerate(fleet.spec.pools)}
 
 
-def device_plugin_config(kind: str, settings: Any, resource_names: list[str]) -> dict[str, Any]:
+def device_plugin_config(kind: str, settings: SharingReplicas, resource_names: list[str]) -> dict[str, Any]:
     """One named config of the device plugin (`version: v1`, `sharing:`).
 
     Time-slicing shares whole GPUs or (mixed strategy) each MIG resource.
@@ -107,18 +157,18 @@ def device_plugin_config(kind: str, settings: Any, resource_names: list[str]) ->
     return {"version": "v1", "sharing": {kind: body}}
 
 
-def node_label_steps(fleet: Fleet, infos: dict[str, PoolInfo]) -> list[dict[str, Any]]:
+def node_label_steps(fleet: Fleet, infos: dict[str, PoolInfo]) -> list[NodeLabels]:
     """The node labels that select each pool's MIG or sharing config."""
     steps = []
     for pool in fleet.spec.pools:
         info = infos[pool.name]
         labels = {k: v for k, v in info.node_labels.items() if k in (MIG_CONFIG_LABEL, DEVICE_PLUGIN_CONFIG_LABEL)}
         if labels:
-            steps.append({"pool": pool.name, "selector": dict(sorted(pool.node_labels.items())), "labels": labels})
+            steps.append(NodeLabels(pool=pool.name, selector=dict(sorted(pool.node_labels.items())), labels=labels))
     return steps
 
 
-def plan_fleet(fleet: Fleet, ctx: PlanContext) -> dict[str, Any]:
+def plan_fleet(fleet: Fleet, ctx: PlanContext) -> FleetPlan:
     infos = pool_infos(fleet, ctx)
     topology = fleet.spec.topology
     topology_name = (topology.name or fleet.metadata.name) if topology else None
@@ -130,14 +180,14 @@ def plan_fleet(fleet: Fleet, ctx: PlanContext) -> dict[str, Any]:
     for pool in fleet.spec.pools:
         info = infos[pool.name]
         flavors.append(
-            {
-                "name": pool.name,
-                "labels": {**standard_labels(fleet.metadata.name, "resource-flavor"), **fleet.metadata.labels},
-                "annotations": {RESOURCES_ANNOTATION: ",".join(f"{k}={v}" for k, v in info.resources.items())},
-                "node_labels": info.node_labels,
-                "tolerations": info.tolerations,
-                "topology_name": topology_name if pool.topology else None,
-            }
+            Flavor(
+                name=pool.name,
+                labels={**standard_labels(fleet.metadata.name, "resource-flavor"), **fleet.metadata.labels},
+                annotations={RESOURCES_ANNOTATION: ",".join(f"{k}={v}" for k, v in info.resources.items())},
+                node_labels=info.node_labels,
+                tolerations=tuple(info.tolerations),
+                topology_name=topology_name if pool.topology else None,
+            )
         )
         if pool.mig:
             mig_configs[migplan.mig_parted_config_name(pool.name)] = dict(pool.mig.layout)
@@ -156,30 +206,29 @@ def plan_fleet(fleet: Fleet, ctx: PlanContext) -> dict[str, Any]:
         sharing_configs = {DEVICE_PLUGIN_DEFAULT_CONFIG: dump_yaml({"version": "v1"}), **dict(sorted(sharing_configs.items()))}
     gpu_operator = None
     if mig_configs or sharing_configs:
-        gpu_operator = {
-            "namespace": operator.namespace,
-            "cluster_policy": operator.cluster_policy,
+        gpu_operator = GPUOperatorConfig(
+            namespace=operator.namespace,
+            cluster_policy=operator.cluster_policy,
             # Shared by every Fleet of a cluster (one ClusterPolicy), so not named after this one.
-            "labels": standard_labels("nvidia-gpu-operator", "gpu-config"),
-            "mig_strategy": strategy,
-            "mig_config_map": operator.mig_config_map if mig_configs else None,
-            "mig_config": dump_yaml(migplan.mig_parted_config(mig_configs)) if mig_configs else None,
-            "device_plugin_config_map": operator.device_plugin_config_map if sharing_configs else None,
-            "device_plugin_configs": sharing_configs or None,
-            "device_plugin_default": DEVICE_PLUGIN_DEFAULT_CONFIG if sharing_configs else None,
-        }
-    return {
-        "api_version": ctx.kueue_api_version,
-        "topology": (
-            {
-                "name": topology_name,
-                "labels": {**standard_labels(fleet.metadata.name, "topology"), **fleet.metadata.labels},
-                "levels": list(topology.levels),
-            }
-            if topology
-            else None
-        ),
-        "flavors": flavors,
-        "gpu_operator": gpu_operator,
-        "node_label_steps": node_label_steps(fleet, infos),
-    }
+            labels=standard_labels("nvidia-gpu-operator", "gpu-config"),
+            mig_strategy=strategy,
+            mig_config_map=operator.mig_config_map if mig_configs else None,
+            mig_config=dump_yaml(migplan.mig_parted_config(mig_configs)) if mig_configs else None,
+            device_plugin_config_map=operator.device_plugin_config_map if sharing_configs else None,
+            device_plugin_configs=sharing_configs or None,
+            device_plugin_default=DEVICE_PLUGIN_DEFAULT_CONFIG if sharing_configs else None,
+        )
+    fleet_topology = None
+    if topology:
+        fleet_topology = FleetTopology(
+            name=topology.name or fleet.metadata.name,
+            labels={**standard_labels(fleet.metadata.name, "topology"), **fleet.metadata.labels},
+            levels=tuple(topology.levels),
+        )
+    return FleetPlan(
+        api_version=ctx.kueue_api_version,
+        topology=fleet_topology,
+        flavors=tuple(flavors),
+        gpu_operator=gpu_operator,
+        node_label_steps=tuple(node_label_steps(fleet, infos)),
+    )

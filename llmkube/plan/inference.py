@@ -1,4 +1,4 @@
-"""InferenceEndpoint → values for a KServe InferenceService or a Deployment + Service.
+"""InferenceEndpoint → the plan of a KServe InferenceService or a Deployment + Service.
 
 One spec, either runtime: the spec speaks of the model and its limits, and
 `runtime_args` turns them into vLLM's or TGI's own flags. Probe budgets,
@@ -7,12 +7,24 @@ GPU resources and node selection are decided here, not in templates.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from llmkube.plan import mig as migplan
-from llmkube.plan.context import GPU_PRODUCT_LABEL, GPU_RESOURCE, PlanContext, PlanError, standard_labels, toleration
-from llmkube.plan.training import memory_limit
-from llmkube.plan.sizing import load_seconds, startup_budget, weight_bytes
+from llmkube.plan.base import Plan, template_values
+from llmkube.plan.context import GPU_PRODUCT_LABEL, GPU_RESOURCE, PlanContext, PlanError, PoolInfo
+from llmkube.plan.pods import (
+    K8sObject,
+    claim_volume,
+    container_resources,
+    merge_env,
+    secret_env,
+    shm_volume,
+    standard_labels,
+    tolerations,
+)
+from llmkube.plan.sizing import ProbeBudget, load_seconds, startup_budget, weight_bytes
+from llmkube.profiles import GPUProfile
 from llmkube.specs.inferenceendpoint import InferenceEndpoint, InferenceEndpointSpec
 
 # Pinned, never `:latest`: a rollout must not change the server under you.
@@ -76,19 +88,105 @@ def _num(value: float) -> str:
     return f"{value:g}"
 
 
-def _gpu_placement(ep: InferenceEndpoint, ctx: PlanContext) -> dict[str, Any]:
+@dataclass(frozen=True)
+class GPUPlacement:
+    """Where one server runs: the GPU resource and count it requests, and on which nodes."""
+
+    resource: str
+    count: int
+    gpu: GPUProfile
+    memory_gib: float  # GPU memory per server (a MIG slice's or the whole GPUs')
+    node_selector: dict[str, str]
+    tolerations: tuple[dict[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Probes:
+    """core/v1 probes of the server: startup sized for the model load."""
+
+    startup: K8sObject
+    readiness: K8sObject
+    liveness: K8sObject
+
+
+@dataclass(frozen=True)
+class ServerContainer:
+    """The model server container (vLLM or TGI)."""
+
+    image: str
+    args: tuple[str, ...]
+    port: int
+    env: tuple[K8sObject, ...]
+    resources: dict[str, dict[str, Any]]
+    volume_mounts: tuple[K8sObject, ...]
+    probes: Probes
+
+
+@dataclass(frozen=True)
+class DisruptionBudget:
+    max_unavailable: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointPlan(Plan):
+    """One InferenceEndpoint, decided: what inferenceservice/deployment.yaml.j2 render."""
+
+    name: str
+    namespace: str | None
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    pod_labels: dict[str, str]
+    predictor_annotations: dict[str, str]
+    selector: dict[str, str]
+    runtime: str
+    container: ServerContainer
+    volumes: tuple[K8sObject, ...]
+    node_selector: dict[str, str]
+    tolerations: tuple[dict[str, str], ...]
+    affinity: K8sObject | None
+    service_account: str | None
+    min_replicas: int
+    max_replicas: int
+    canary_percent: int | None
+    pdb: DisruptionBudget | None
+    # a Deployment must outlive a slow model load before it is marked failed
+    progress_deadline: int
+    load_estimate_seconds: int
+    # KServe scaling: on its request metrics (Knative) or a Prometheus query (KEDA)
+    scale_metric: str | None = None
+    scale_target: int | None = None
+    auto_scaling: K8sObject | None = None
+
+    def template_context(self) -> dict[str, Any]:
+        """The variables of inferenceservice.yaml.j2 and deployment.yaml.j2.
+
+        Templates are overridable (`--templates DIR`), so these names and
+        shapes are a public interface: they stay as they are (`notes`
+        included, which templates have always seen).
+        """
+        values = template_values(self)
+        del values["node_label_steps"]
+        return values
+
+
+def _pool(ctx: PlanContext, name: str) -> PoolInfo:
+    pool = ctx.pools.get(name)
+    if pool is None:
+        known = ", ".join(sorted(ctx.pools)) or "none"
+        raise PlanError(("spec", "pool"), f"pool {name!r} is not in any Fleet given with this endpoint", f"pass the Fleet spec in the same run (pools: {known}), or use `gpu:`")
+    return pool
+
+
+def _gpu_placement(ep: InferenceEndpoint, ctx: PlanContext) -> GPUPlacement:
     """GPU resource and count, node selector, tolerations and GPU memory per server."""
     spec = ep.spec
     node_selector: dict[str, str] = {}
-    tolerations: list[dict[str, str]] = []
-    if spec.pool:
-        pool = ctx.pools.get(spec.pool)
-        if pool is None:
-            known = ", ".join(sorted(ctx.pools)) or "none"
-            raise PlanError(("spec", "pool"), f"pool {spec.pool!r} is not in any Fleet given with this endpoint", f"pass the Fleet spec in the same run (pools: {known}), or use `gpu:`")
+    pool_tolerations: tuple[dict[str, str], ...] = ()
+    pool = _pool(ctx, spec.pool) if spec.pool else None
+    if pool is not None:
         gpu = pool.gpu
         node_selector.update(pool.node_labels)
-        tolerations = list(pool.tolerations)
+        pool_tolerations = tuple(pool.tolerations)
         strategy = pool.mig_strategy
         if pool.mig_layout and not spec.mig_profile:
             raise PlanError(("spec", "pool"), f"pool {spec.pool!r} is split into MIG slices", f"set `migProfile` to one of {', '.join(sorted(pool.mig_layout))}")
@@ -111,15 +209,15 @@ def _gpu_placement(ep: InferenceEndpoint, ctx: PlanContext) -> dict[str, Any]:
             raise PlanError(("spec", "migProfile"), f"{gpu.name} has no MIG profile {spec.mig_profile!r}", hint)
         if strategy == "single":
             resource = GPU_RESOURCE
-            if not spec.pool:
+            if pool is None:
                 node_selector[GPU_PRODUCT_LABEL] = migplan.mig_product_label(gpu.spec.product, profile.name)
         else:
             resource = migplan.mig_resource_name(profile.name)
-        if spec.pool and f"{resource}.shared" in pool.resources:
+        if pool is not None and f"{resource}.shared" in pool.resources:
             resource = f"{resource}.shared"  # time-sliced with renameByDefault
-        return {"resource": resource, "count": 1, "gpu": gpu, "memory_gib": profile.memory_gi_b,
-                "node_selector": node_selector, "tolerations": tolerations}
-    per_node = pool.gpus_per_node if spec.pool else gpu.spec.gpus_per_node
+        return GPUPlacement(resource=resource, count=1, gpu=gpu, memory_gib=profile.memory_gi_b,
+                            node_selector=node_selector, tolerations=pool_tolerations)
+    per_node = pool.gpus_per_node if pool is not None else gpu.spec.gpus_per_node
     if spec.tensor_parallel > per_node:
         where = f"pool {spec.pool!r}" if spec.pool else gpu.name
         raise PlanError(
@@ -127,11 +225,37 @@ def _gpu_placement(ep: InferenceEndpoint, ctx: PlanContext) -> dict[str, Any]:
             f"tensorParallel {spec.tensor_parallel} exceeds the {per_node} GPUs of one {where} node",
             "tensor parallelism must stay inside one node (NVLink); use pipeline parallelism across nodes",
         )
-    return {"resource": shared_resource or GPU_RESOURCE, "count": spec.tensor_parallel, "gpu": gpu,
-            "memory_gib": gpu.spec.memory_gi_b, "node_selector": node_selector, "tolerations": tolerations}
+    return GPUPlacement(resource=shared_resource or GPU_RESOURCE, count=spec.tensor_parallel, gpu=gpu,
+                        memory_gib=gpu.spec.memory_gi_b, node_selector=node_selector, tolerations=pool_tolerations)
 
 
-def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> dict[str, Any]:
+def _probes(spec: InferenceEndpointSpec, startup: ProbeBudget) -> Probes:
+    probe = {"httpGet": {"path": HEALTH_PATH[spec.runtime], "port": spec.port}}
+    return Probes(
+        startup={**probe, "periodSeconds": startup.period_seconds, "failureThreshold": startup.failure_threshold, "timeoutSeconds": 5},
+        readiness={**probe, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5},
+        liveness={**probe, "periodSeconds": 30, "failureThreshold": 5, "timeoutSeconds": 10},
+    )
+
+
+def _env(spec: InferenceEndpointSpec) -> list[K8sObject]:
+    """The Hugging Face cache and token, then the user's env."""
+    env: list[K8sObject] = []
+    if spec.cache:
+        env.append({"name": "HF_HOME", "value": spec.cache.mount_path})
+    if spec.hugging_face.token_secret:
+        env.append(secret_env("HF_TOKEN", spec.hugging_face.token_secret))
+    return merge_env(env, spec.env)
+
+
+def _volumes(spec: InferenceEndpointSpec, shm: str | None) -> tuple[list[K8sObject], list[K8sObject]]:
+    pairs = [shm_volume(shm)] if shm else []
+    if spec.cache:
+        pairs.append(claim_volume("model-cache", spec.cache.claim, spec.cache.mount_path))
+    return [volume for volume, _ in pairs], [mount for _, mount in pairs]
+
+
+def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> EndpointPlan:
     spec = ep.spec
     name = ep.metadata.name
     namespace = ep.metadata.namespace
@@ -148,47 +272,15 @@ def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> dict[str
             f"{UNKNOWN_MODEL_LOAD_SECONDS} s (add a ModelProfile with --profiles to size it)"
         )
     budget = startup_budget(estimate)
-    health = HEALTH_PATH[spec.runtime]
-    probe = {"httpGet": {"path": health, "port": spec.port}}
-    probes = {
-        "startup": {**probe, "periodSeconds": budget.period_seconds, "failureThreshold": budget.failure_threshold, "timeoutSeconds": 5},
-        "readiness": {**probe, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5},
-        "liveness": {**probe, "periodSeconds": 30, "failureThreshold": 5, "timeoutSeconds": 10},
-    }
 
     kserve = spec.target == "kserve"
     selector = {KSERVE_ISVC_LABEL: name} if kserve else {ENDPOINT_LABEL: name}
     pod_labels = {**standard_labels(name, "inference"), ENDPOINT_LABEL: name, **ep.metadata.labels}
 
-    env: list[dict[str, Any]] = []
-    if spec.cache:
-        env.append({"name": "HF_HOME", "value": spec.cache.mount_path})
-    if spec.hugging_face.token_secret:
-        ref = spec.hugging_face.token_secret
-        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
-    env = [e for e in env if e["name"] not in spec.env]
-    env.extend({"name": k, "value": v} for k, v in sorted(spec.env.items()))
+    # /dev/shm for the tensor-parallel workers' NCCL traffic
+    shm = str(spec.shm_size) if spec.shm_size is not None else ("2Gi" if placement.count > 1 else None)
+    volumes, mounts = _volumes(spec, shm)
 
-    volumes: list[dict[str, Any]] = []
-    mounts: list[dict[str, Any]] = []
-    shm = str(spec.shm_size) if spec.shm_size is not None else ("2Gi" if placement["count"] > 1 else None)
-    if shm:
-        volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": shm}})
-        mounts.append({"name": "dshm", "mountPath": "/dev/shm"})
-    if spec.cache:
-        volumes.append({"name": "model-cache", "persistentVolumeClaim": {"claimName": spec.cache.claim}})
-        mounts.append({"name": "model-cache", "mountPath": spec.cache.mount_path})
-
-    requests: dict[str, Any] = {}
-    limits: dict[str, Any] = {}
-    if spec.resources.cpu is not None:
-        requests["cpu"] = spec.resources.cpu
-    if spec.resources.memory is not None:
-        requests["memory"] = spec.resources.memory
-        limits["memory"] = memory_limit(spec.resources.memory, shm)
-    requests[placement["resource"]] = limits[placement["resource"]] = placement["count"]
-
-    tolerations = list(placement["tolerations"]) + [toleration(t) for t in spec.tolerations]
     ha = spec.replicas.min > 1
     affinity = (
         {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
@@ -199,7 +291,9 @@ def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> dict[str
 
     isvc_annotations: dict[str, str] = {}
     predictor_annotations: dict[str, str] = {}
-    scale: dict[str, Any] = {"scale_metric": None, "scale_target": None, "auto_scaling": None}
+    scale_metric: str | None = None
+    scale_target: int | None = None
+    auto_scaling: K8sObject | None = None
     knative = spec.deployment_mode in ("Serverless", "Knative")
     if kserve:
         isvc_annotations["serving.kserve.io/deploymentMode"] = spec.deployment_mode
@@ -209,7 +303,7 @@ def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> dict[str
     if spec.autoscaling:
         metric = spec.autoscaling.metric
         if metric in ("concurrency", "rps"):
-            scale.update(scale_metric=metric, scale_target=int(spec.autoscaling.target))
+            scale_metric, scale_target = metric, int(spec.autoscaling.target)
         else:
             isvc_annotations["serving.kserve.io/autoscalerClass"] = "keda"
             query = METRIC_QUERIES[(spec.runtime, metric)].format(ns=namespace or "default", model=served_name, name=name)
@@ -218,41 +312,42 @@ def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> dict[str
                 if metric == "queued-requests"
                 else {"type": "Value", "value": _num(spec.autoscaling.target)}
             )
-            scale["auto_scaling"] = ({"metrics": [{"type": "External", "external": {
+            auto_scaling = {"metrics": [{"type": "External", "external": {
                 "metric": {"backend": "prometheus", "serverAddress": spec.autoscaling.prometheus, "query": query},
-                "target": target}}]})
+                "target": target}}]}
 
-    container = {
-        "image": spec.image or DEFAULT_IMAGES[spec.runtime],
-        "args": runtime_args(spec, served_name),
-        "port": spec.port,
-        "env": env,
-        "resources": {"requests": requests, "limits": limits},
-        "volume_mounts": mounts,
-        "probes": probes,
-    }
-    return {
-        "name": name,
-        "namespace": namespace,
-        "labels": {**standard_labels(name, "inference"), **ep.metadata.labels},
-        "annotations": {**ep.metadata.annotations, **isvc_annotations},
-        "pod_labels": pod_labels,
-        "predictor_annotations": predictor_annotations,
-        "selector": selector,
-        "runtime": spec.runtime,
-        "container": container,
-        "volumes": volumes,
-        "node_selector": dict(sorted({**placement["node_selector"], **spec.node_selector}.items())),
-        "tolerations": tolerations,
-        "affinity": affinity,
-        "service_account": spec.service_account,
-        "min_replicas": spec.replicas.min,
-        "max_replicas": spec.replicas.max,
-        "canary_percent": spec.canary.traffic_percent if spec.canary else None,
-        "pdb": {"max_unavailable": 1} if ha else None,
-        # a Deployment must outlive a slow model load before it is marked failed
-        "progress_deadline": max(600, budget.seconds + 120),
-        "load_estimate_seconds": round(estimate),
-        "notes": notes,
-        **scale,
-    }
+    container = ServerContainer(
+        image=spec.image or DEFAULT_IMAGES[spec.runtime],
+        args=tuple(runtime_args(spec, served_name)),
+        port=spec.port,
+        env=tuple(_env(spec)),
+        resources=container_resources(spec.resources.cpu, spec.resources.memory, shm, placement.resource, placement.count),
+        volume_mounts=tuple(mounts),
+        probes=_probes(spec, budget),
+    )
+    return EndpointPlan(
+        name=name,
+        namespace=namespace,
+        labels={**standard_labels(name, "inference"), **ep.metadata.labels},
+        annotations={**ep.metadata.annotations, **isvc_annotations},
+        pod_labels=pod_labels,
+        predictor_annotations=predictor_annotations,
+        selector=selector,
+        runtime=spec.runtime,
+        container=container,
+        volumes=tuple(volumes),
+        node_selector=dict(sorted({**placement.node_selector, **spec.node_selector}.items())),
+        tolerations=placement.tolerations + tuple(tolerations(spec.tolerations)),
+        affinity=affinity,
+        service_account=spec.service_account,
+        min_replicas=spec.replicas.min,
+        max_replicas=spec.replicas.max,
+        canary_percent=spec.canary.traffic_percent if spec.canary else None,
+        pdb=DisruptionBudget(max_unavailable=1) if ha else None,
+        progress_deadline=max(600, budget.seconds + 120),
+        load_estimate_seconds=round(estimate),
+        scale_metric=scale_metric,
+        scale_target=scale_target,
+        auto_scaling=auto_scaling,
+        notes=tuple(notes),
+    )

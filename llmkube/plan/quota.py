@@ -2,24 +2,107 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from llmkube.plan.context import GPU_RESOURCE, PlanContext, PlanError, standard_labels
+from llmkube.plan.base import Plan, template_values
+from llmkube.plan.context import GPU_RESOURCE, PlanContext, PlanError
+from llmkube.plan.pods import standard_labels
+from llmkube.specs.base import Quantity
 from llmkube.specs.quota import PoolQuota, Quota, ResourceAmounts
 
 
-def _amounts(res: PoolQuota | ResourceAmounts, gpu_resource: str) -> dict[str, str | int | float]:
-    """Spec resource keys → Kubernetes resource names, in a fixed order."""
-    out: dict[str, Any] = {}
+@dataclass(frozen=True)
+class FlavorResource:
+    """One covered resource of a flavor; Kueue reads an absent nominal quota as 0."""
+
+    name: str
+    nominal_quota: Quantity
+    borrowing_limit: Quantity | None
+    lending_limit: Quantity | None
+
+
+@dataclass(frozen=True)
+class FlavorQuota:
+    """A pool's quota: every covered resource, in the resource group's order."""
+
+    name: str
+    resources: tuple[FlavorResource, ...]
+
+
+@dataclass(frozen=True)
+class BorrowWithinCohort:
+    policy: str
+    max_priority_threshold: int | None
+
+
+@dataclass(frozen=True)
+class Preemption:
+    reclaim_within_cohort: str
+    within_cluster_queue: str
+    borrow_within_cohort: BorrowWithinCohort | None
+
+
+@dataclass(frozen=True)
+class LocalQueue:
+    name: str
+    namespace: str
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class PriorityClass:
+    """A Kueue WorkloadPriorityClass."""
+
+    name: str
+    value: int
+    description: str | None
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuotaPlan(Plan):
+    """One Quota, decided: what quota.yaml.j2 renders."""
+
+    api_version: str
+    cohort_field: str  # cohortName (v1beta2) or cohort (v1beta1)
+    name: str
+    labels: dict[str, str]
+    cohort: str | None
+    queueing_strategy: str
+    stop_policy: str | None
+    covered_resources: tuple[str, ...]
+    flavors: tuple[FlavorQuota, ...]
+    preemption: Preemption | None
+    local_queues: tuple[LocalQueue, ...]
+    priority_classes: tuple[PriorityClass, ...]
+
+    def template_context(self) -> dict[str, Any]:
+        """The variables of quota.yaml.j2.
+
+        Templates are overridable (`--templates DIR`), so these names and
+        shapes are a public interface: they stay as they are.
+        """
+        values = template_values(self)
+        del values["node_label_steps"], values["notes"]
+        return values
+
+
+def _amounts(res: PoolQuota | ResourceAmounts, gpu_resource: str | None) -> dict[str, Quantity]:
+    """Spec resource keys → Kubernetes resource names, in a fixed order.
+
+    `gpu_resource` is None for a mixed-MIG pool, where plan_quota has refused a `gpu` amount.
+    """
+    out: dict[str, Quantity] = {}
     for key, name in (("cpu", "cpu"), ("memory", "memory"), ("gpu", gpu_resource)):
         value = getattr(res, key)
-        if value is not None:
+        if value is not None and name is not None:
             out[name] = value
     out.update(sorted(res.extra.items()))
     return out
 
 
-def plan_quota(quota: Quota, ctx: PlanContext) -> dict[str, Any]:
+def plan_quota(quota: Quota, ctx: PlanContext) -> QuotaPlan:
     spec = quota.spec
     name = quota.metadata.name
     flavors = []
@@ -34,7 +117,7 @@ def plan_quota(quota: Quota, ctx: PlanContext) -> dict[str, Any]:
             )
         gpu_resource = pool.gpu_resource if pool else GPU_RESOURCE
         limits_gpu = any(lim is not None and lim.gpu is not None for lim in (res.borrowing_limit, res.lending_limit))
-        if gpu_resource is None and (res.gpu is not None or limits_gpu):
+        if pool is not None and gpu_resource is None and (res.gpu is not None or limits_gpu):
             names = ", ".join(f"{name}: <count>" for name in pool.resources)
             raise PlanError(
                 ("spec", "resources", i, "gpu"),
@@ -65,63 +148,51 @@ def plan_quota(quota: Quota, ctx: PlanContext) -> dict[str, Any]:
 
     # Kueue requires every flavor of a resource group to list every covered
     # resource, in the group's order; absent amounts are a nominal quota of 0.
-    flavor_plans = [
-        {
-            "name": pool,
-            "resources": [
-                {
-                    "name": rname,
-                    "nominal_quota": nominal.get(rname, 0),
-                    "borrowing_limit": borrowing.get(rname),
-                    "lending_limit": lending.get(rname),
-                }
+    flavor_plans = tuple(
+        FlavorQuota(
+            name=pool_name,
+            resources=tuple(
+                FlavorResource(
+                    name=rname,
+                    nominal_quota=nominal.get(rname, 0),
+                    borrowing_limit=borrowing.get(rname),
+                    lending_limit=lending.get(rname),
+                )
                 for rname in covered
-            ],
-        }
-        for pool, nominal, borrowing, lending in flavors
-    ]
+            ),
+        )
+        for pool_name, nominal, borrowing, lending in flavors
+    )
     namespaces = list(spec.namespaces) or ([quota.metadata.namespace] if quota.metadata.namespace else [])
     preemption = None
     if spec.preemption:
         p = spec.preemption
-        preemption = {
-            "reclaim_within_cohort": p.reclaim_within_cohort,
-            "within_cluster_queue": p.within_cluster_queue,
-            "borrow_within_cohort": (
-                {
-                    "policy": p.borrow_within_cohort,
-                    "max_priority_threshold": p.borrow_max_priority_threshold,
-                }
+        preemption = Preemption(
+            reclaim_within_cohort=p.reclaim_within_cohort,
+            within_cluster_queue=p.within_cluster_queue,
+            borrow_within_cohort=(
+                BorrowWithinCohort(policy=p.borrow_within_cohort, max_priority_threshold=p.borrow_max_priority_threshold)
                 if p.borrow_within_cohort
                 else None
             ),
-        }
-    return {
-        "api_version": ctx.kueue_api_version,
-        "cohort_field": "cohortName" if ctx.kueue_api == "v1beta2" else "cohort",
-        "name": name,
-        "labels": standard_labels(name, "cluster-queue"),
-        "cohort": spec.cohort,
-        "queueing_strategy": spec.queueing_strategy,
-        "stop_policy": spec.stop_policy,
-        "covered_resources": covered,
-        "flavors": flavor_plans,
-        "preemption": preemption,
-        "local_queues": [
-            {
-                "name": spec.local_queue_name or name,
-                "namespace": ns,
-                "labels": standard_labels(name, "local-queue"),
-            }
+        )
+    return QuotaPlan(
+        api_version=ctx.kueue_api_version,
+        cohort_field="cohortName" if ctx.kueue_api == "v1beta2" else "cohort",
+        name=name,
+        labels=standard_labels(name, "cluster-queue"),
+        cohort=spec.cohort,
+        queueing_strategy=spec.queueing_strategy,
+        stop_policy=spec.stop_policy,
+        covered_resources=tuple(covered),
+        flavors=flavor_plans,
+        preemption=preemption,
+        local_queues=tuple(
+            LocalQueue(name=spec.local_queue_name or name, namespace=ns, labels=standard_labels(name, "local-queue"))
             for ns in namespaces
-        ],
-        "priority_classes": [
-            {
-                "name": pc.name,
-                "value": pc.value,
-                "description": pc.description,
-                "labels": standard_labels(name, "priority-class"),
-            }
+        ),
+        priority_classes=tuple(
+            PriorityClass(name=pc.name, value=pc.value, description=pc.description, labels=standard_labels(name, "priority-class"))
             for pc in spec.priority_classes
-        ],
-    }
+        ),
+    )

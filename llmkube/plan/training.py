@@ -1,4 +1,4 @@
-"""TrainingJob → the values a PyTorchJob, TrainJob or Volcano Job template needs.
+"""TrainingJob → the plan a PyTorchJob, TrainJob or Volcano Job template renders.
 
 Every number here (GPUs per pod, torchrun arguments, gang size, /dev/shm
 size) is decided in Python and reaches the templates as a plain value.
@@ -6,16 +6,22 @@ size) is decided in Python and reaches the templates as a plain value.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from llmkube.plan import quantity
-from llmkube.plan.context import (
-    GPU_PRODUCT_LABEL,
-    GPU_RESOURCE,
-    PlanContext,
+from llmkube.plan.base import Plan, template_values
+from llmkube.plan.context import GPU_PRODUCT_LABEL, GPU_RESOURCE, PlanContext
+from llmkube.plan.pods import (
+    K8sObject,
+    claim_volume,
+    container_resources,
+    merge_env,
+    secret_env,
+    shm_volume,
     standard_labels,
-    toleration,
+    tolerations,
 )
+from llmkube.specs.base import Quantity
 from llmkube.specs.trainingjob import NodeRange, TrainingJob, effective_scheduler
 
 RDZV_PORT = 29500
@@ -29,7 +35,88 @@ JOB_LABEL = "llmkube.dev/training-job"
 EVICTION_ACTIONS = {"restart-job": "RestartJob", "restart-task": "RestartTask", "fail": "AbortJob"}
 
 
-def shm_size(gpus_per_pod: int, explicit: str | None) -> str | None:
+@dataclass(frozen=True)
+class Rendezvous:
+    """torchrun's explicit rendezvous, where no operator injects PET_* variables."""
+
+    nnodes: int
+    endpoint: str
+    id: str
+
+
+@dataclass(frozen=True)
+class TrainingPod:
+    """The pod every node of the job runs (the same for master and workers)."""
+
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    image: str
+    command: tuple[str, ...]
+    args: tuple[str, ...]
+    env: tuple[K8sObject, ...]
+    resources: dict[str, dict[str, Any]]
+    volume_mounts: tuple[K8sObject, ...]
+    volumes: tuple[K8sObject, ...]
+    node_selector: dict[str, str]
+    tolerations: tuple[dict[str, str], ...]
+    affinity: K8sObject | None
+    service_account: str | None
+    priority_class_name: str | None
+
+
+@dataclass(frozen=True)
+class RuntimeRef:
+    """The TrainingRuntime a TrainJob runs on."""
+
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingPlan(Plan):
+    """One TrainingJob, decided: what every framework's template needs."""
+
+    name: str
+    namespace: str | None
+    annotations: dict[str, str]
+    labels: dict[str, str]
+    framework: str
+    scheduler: str
+    gpus_per_pod: int
+    min_nodes: int
+    max_nodes: int
+    max_restarts: int
+    pod: TrainingPod
+    # Volcano
+    queue: str
+    min_available: int
+    eviction_action: str
+    # TrainJob
+    runtime_ref: RuntimeRef
+    model: str | None
+
+    @property
+    def elastic(self) -> bool:
+        return self.min_nodes != self.max_nodes
+
+    @property
+    def worker_replicas(self) -> int:
+        """Workers besides the master of a fixed-size PyTorchJob."""
+        return self.max_nodes - 1
+
+    def template_context(self) -> dict[str, Any]:
+        """The variables of pytorchjob/trainjob/volcano-job.yaml.j2.
+
+        Templates are overridable (`--templates DIR`), so these names and
+        shapes are a public interface: they stay as they are.
+        """
+        values = template_values(self)
+        del values["node_label_steps"], values["notes"]
+        values.update(elastic=self.elastic, worker_replicas=self.worker_replicas, nproc_per_node=self.gpus_per_pod)
+        return values
+
+
+def shm_size(gpus_per_pod: int, explicit: Quantity | None) -> str | None:
     """In-memory /dev/shm for multi-GPU pods: NCCL and dataloader workers use it.
 
     Docker's 64 MiB default breaks NCCL's shared-memory transport between
@@ -42,11 +129,6 @@ def shm_size(gpus_per_pod: int, explicit: str | None) -> str | None:
     return f"{min(8 * gpus_per_pod, 64)}Gi"
 
 
-def memory_limit(request: int | str, shm: str | None) -> int | str:
-    """Memory limit = request + /dev/shm: a memory-backed emptyDir is charged to the container."""
-    return quantity.add(request, shm) if shm else request
-
-
 def node_counts(job: TrainingJob) -> tuple[int, int]:
     """(min, max) nodes; equal for a fixed-size job."""
     nodes = job.spec.nodes
@@ -55,9 +137,7 @@ def node_counts(job: TrainingJob) -> tuple[int, int]:
     return nodes, nodes
 
 
-def torchrun_command(
-    script: str, args: list[str], nproc: int, rendezvous: dict[str, Any] | None
-) -> list[str]:
+def torchrun_command(script: str, args: list[str], nproc: int, rendezvous: Rendezvous | None) -> list[str]:
     """torchrun with --nproc_per_node = GPUs per pod.
 
     Under the Kubeflow operators the node count and rendezvous come from the
@@ -66,15 +146,15 @@ def torchrun_command(
     cmd = ["torchrun", f"--nproc_per_node={nproc}"]
     if rendezvous:
         cmd += [
-            f"--nnodes={rendezvous['nnodes']}",
+            f"--nnodes={rendezvous.nnodes}",
             "--rdzv_backend=c10d",
-            f"--rdzv_endpoint={rendezvous['endpoint']}",
-            f"--rdzv_id={rendezvous['id']}",
+            f"--rdzv_endpoint={rendezvous.endpoint}",
+            f"--rdzv_id={rendezvous.id}",
         ]
     return [*cmd, script, *args]
 
 
-def plan_training_job(job: TrainingJob, ctx: PlanContext) -> dict[str, Any]:
+def plan_training_job(job: TrainingJob, ctx: PlanContext) -> TrainingPlan:
     spec = job.spec
     name = job.metadata.name
     gpu = ctx.gpu(spec.gpu, ("spec", "gpu"))
@@ -85,11 +165,7 @@ def plan_training_job(job: TrainingJob, ctx: PlanContext) -> dict[str, Any]:
 
     rendezvous = None
     if spec.framework == "volcano":
-        rendezvous = {
-            "nnodes": max_nodes,
-            "endpoint": f"{name}-worker-0.{name}:{RDZV_PORT}",
-            "id": name,
-        }
+        rendezvous = Rendezvous(nnodes=max_nodes, endpoint=f"{name}-worker-0.{name}:{RDZV_PORT}", id=name)
     if spec.script:
         command = torchrun_command(spec.script, list(spec.args), gpus, rendezvous)
         args: list[str] = []
@@ -100,114 +176,85 @@ def plan_training_job(job: TrainingJob, ctx: PlanContext) -> dict[str, Any]:
     labels = {**standard_labels(name, "training"), JOB_LABEL: name, **job.metadata.labels}
     job_labels = dict(labels)
     if scheduler == "kueue":
-        job_labels[KUEUE_QUEUE_LABEL] = spec.queue
+        if spec.queue:  # a Kueue job without one is a spec error, found before planning
+            job_labels[KUEUE_QUEUE_LABEL] = spec.queue
         if spec.priority_class:
             job_labels[KUEUE_PRIORITY_LABEL] = spec.priority_class
 
-    env = _env(job)
-    volumes, mounts = _volumes(job, gpus)
-
-    resources: dict[str, dict[str, Any]] = {"requests": {}, "limits": {}}
-    if spec.resources.cpu is not None:
-        resources["requests"]["cpu"] = spec.resources.cpu
-    if spec.resources.memory is not None:
-        resources["requests"]["memory"] = spec.resources.memory
-        resources["limits"]["memory"] = memory_limit(spec.resources.memory, shm_size(gpus, spec.shm_size))
-    resources["requests"][GPU_RESOURCE] = gpus
-    resources["limits"][GPU_RESOURCE] = gpus
+    shm = shm_size(gpus, spec.shm_size)
+    volumes, mounts = _volumes(job, shm)
 
     pod_annotations: dict[str, str] = {}
     affinity = None
-    if spec.topology:
-        key = spec.topology.prefer or spec.topology.require
+    topology = spec.topology
+    if topology and (key := topology.prefer or topology.require):
         if scheduler == "kueue":
-            ann = KUEUE_PREFERRED_TOPOLOGY if spec.topology.prefer else KUEUE_REQUIRED_TOPOLOGY
-            pod_annotations[ann] = key
+            pod_annotations[KUEUE_PREFERRED_TOPOLOGY if topology.prefer else KUEUE_REQUIRED_TOPOLOGY] = key
         else:
-            affinity = _co_location(name, key, required=spec.topology.require is not None)
+            affinity = _co_location(name, key, required=topology.require is not None)
 
     node_selector = {GPU_PRODUCT_LABEL: gpu.spec.product, **spec.node_selector}
-    pod = {
-        "labels": labels,
-        "annotations": pod_annotations,
-        "image": spec.image,
-        "command": command,
-        "args": args,
-        "env": env,
-        "resources": resources,
-        "volume_mounts": mounts,
-        "volumes": volumes,
-        "node_selector": dict(sorted(node_selector.items())),
-        "tolerations": [toleration(t) for t in spec.tolerations],
-        "affinity": affinity,
-        "service_account": spec.service_account,
-        "priority_class_name": spec.priority_class if scheduler != "kueue" else None,
-    }
-    return {
-        "name": name,
-        "namespace": job.metadata.namespace,
-        "annotations": dict(job.metadata.annotations),
-        "labels": job_labels,
-        "framework": spec.framework,
-        "scheduler": scheduler,
-        "gpus_per_pod": gpus,
-        "min_nodes": min_nodes,
-        "max_nodes": max_nodes,
-        "elastic": min_nodes != max_nodes,
-        "worker_replicas": max_nodes - 1,
-        "max_restarts": spec.max_restarts,
-        "nproc_per_node": gpus,
-        "pod": pod,
-        # Volcano
-        "queue": spec.queue or "default",
-        "min_available": max_nodes if spec.gang else 1,
-        "eviction_action": EVICTION_ACTIONS[spec.on_eviction],
-        # TrainJob
-        "runtime_ref": {"name": spec.runtime_ref.name, "kind": spec.runtime_ref.kind},
-        "model": model.name if model else None,
-    }
+    pod = TrainingPod(
+        labels=labels,
+        annotations=pod_annotations,
+        image=spec.image,
+        command=tuple(command),
+        args=tuple(args),
+        env=tuple(_env(job)),
+        resources=container_resources(spec.resources.cpu, spec.resources.memory, shm, GPU_RESOURCE, gpus),
+        volume_mounts=tuple(mounts),
+        volumes=tuple(volumes),
+        node_selector=dict(sorted(node_selector.items())),
+        tolerations=tuple(tolerations(spec.tolerations)),
+        affinity=affinity,
+        service_account=spec.service_account,
+        priority_class_name=spec.priority_class if scheduler != "kueue" else None,
+    )
+    return TrainingPlan(
+        name=name,
+        namespace=job.metadata.namespace,
+        annotations=dict(job.metadata.annotations),
+        labels=job_labels,
+        framework=spec.framework,
+        scheduler=scheduler,
+        gpus_per_pod=gpus,
+        min_nodes=min_nodes,
+        max_nodes=max_nodes,
+        max_restarts=spec.max_restarts,
+        pod=pod,
+        queue=spec.queue or "default",
+        min_available=max_nodes if spec.gang else 1,
+        eviction_action=EVICTION_ACTIONS[spec.on_eviction],
+        runtime_ref=RuntimeRef(name=spec.runtime_ref.name, kind=spec.runtime_ref.kind),
+        model=model.name if model else None,
+    )
 
 
-def _env(job: TrainingJob) -> list[dict[str, Any]]:
+def _env(job: TrainingJob) -> list[K8sObject]:
+    """NCCL's settings, the Hugging Face cache and token, then the user's env."""
     spec = job.spec
-    env: list[dict[str, Any]] = []
-    env.append({"name": "NCCL_IB_DISABLE", "value": "0" if spec.network.infiniband else "1"})
+    env: list[K8sObject] = [{"name": "NCCL_IB_DISABLE", "value": "0" if spec.network.infiniband else "1"}]
     if spec.network.nccl_debug:
         env.append({"name": "NCCL_DEBUG", "value": spec.network.nccl_debug})
     if spec.network.socket_ifname:
         env.append({"name": "NCCL_SOCKET_IFNAME", "value": spec.network.socket_ifname})
     if spec.volumes.hf_cache:
         env.append({"name": "HF_HOME", "value": spec.volumes.hf_cache.mount_path})
-    token = spec.hugging_face.token_secret
-    if token:
-        env.append(
-            {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": token.name, "key": token.key}}}
-        )
-    # The user's own env wins over a derived variable of the same name.
-    env = [e for e in env if e["name"] not in spec.env]
-    env.extend({"name": k, "value": v} for k, v in sorted(spec.env.items()))
-    return env
+    if spec.hugging_face.token_secret:
+        env.append(secret_env("HF_TOKEN", spec.hugging_face.token_secret))
+    return merge_env(env, spec.env)
 
 
-def _volumes(job: TrainingJob, gpus: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _volumes(job: TrainingJob, shm: str | None) -> tuple[list[K8sObject], list[K8sObject]]:
     spec = job.spec
-    volumes: list[dict[str, Any]] = []
-    mounts: list[dict[str, Any]] = []
-    size = shm_size(gpus, spec.shm_size)
-    if size:
-        volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": size}})
-        mounts.append({"name": "dshm", "mountPath": "/dev/shm"})
+    pairs = [shm_volume(shm)] if shm else []
     for vol_name, claim in (("checkpoints", spec.volumes.checkpoints), ("hf-cache", spec.volumes.hf_cache)):
-        if claim is None:
-            continue
-        volumes.append(
-            {"name": vol_name, "persistentVolumeClaim": {"claimName": claim.claim, **({"readOnly": True} if claim.read_only else {})}}
-        )
-        mounts.append({"name": vol_name, "mountPath": claim.mount_path, **({"readOnly": True} if claim.read_only else {})})
-    return volumes, mounts
+        if claim is not None:
+            pairs.append(claim_volume(vol_name, claim.claim, claim.mount_path, read_only=claim.read_only))
+    return [volume for volume, _ in pairs], [mount for _, mount in pairs]
 
 
-def _co_location(name: str, key: str, *, required: bool) -> dict[str, Any]:
+def _co_location(name: str, key: str, *, required: bool) -> K8sObject:
     term = {"labelSelector": {"matchLabels": {JOB_LABEL: name}}, "topologyKey": key}
     if required:
         return {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}

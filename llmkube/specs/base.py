@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -67,7 +67,11 @@ def _label_key(value: str) -> str:
 
 DNSLabel = Annotated[str, AfterValidator(_dns_label)]
 DNSSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
-Quantity = Annotated[int | float | str, AfterValidator(_quantity)]  # validated as int | str
+if TYPE_CHECKING:
+    Quantity = int | str  # what a validated spec holds
+else:
+    # YAML may give a float (1.5); the validator turns everything but an int into a string.
+    Quantity = Annotated[int | float | str, AfterValidator(_quantity)]
 LabelKey = Annotated[str, AfterValidator(_label_key)]
 PositiveInt = Annotated[int, Field(ge=1)]
 NonNegativeInt = Annotated[int, Field(ge=0)]

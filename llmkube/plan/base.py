@@ -1,0 +1,50 @@
+"""What every planner returns: a frozen plan, and the values its template sees.
+
+A plan is typed so that Python code (the pipeline, tests, `llmkube plan`)
+reads named attributes; a template sees the same values as plain dicts and
+lists, because templates are a public interface (`--templates DIR` overrides
+them by name) whose variable names and shapes do not change with the code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class NodeLabels:
+    """Labels to put on the nodes a selector matches (a pool's MIG or sharing config)."""
+
+    pool: str
+    selector: dict[str, str]
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """Base of every plan: node labels to set before applying, and notes for the user."""
+
+    node_label_steps: tuple[NodeLabels, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def template_context(self) -> dict[str, Any]:
+        """The variables the kind's template is rendered with."""
+        raise NotImplementedError
+
+
+def template_values(value: Any) -> Any:
+    """A plan's value as Jinja sees it: dataclasses become dicts, tuples lists.
+
+    Field names are the template's variable names, so a plan's fields are
+    named as its template reads them.
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: template_values(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [template_values(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: template_values(v) for k, v in value.items()}
+    return value
