@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,21 @@ class Plan:
     node_label_steps: tuple[NodeLabels, ...] = ()
     notes: tuple[str, ...] = ()
 
+    # Fields its templates never saw; a kind whose templates did see one lists fewer.
+    hidden_from_template: ClassVar[tuple[str, ...]] = ("node_label_steps", "notes")
+
     def template_context(self) -> dict[str, Any]:
-        """The variables the kind's template is rendered with."""
-        raise NotImplementedError
+        """The variables the kind's templates are rendered with.
+
+        Templates are overridable (`--templates DIR`), so these names and
+        shapes are a public interface that must not move with the code: a
+        plan's fields are named as its templates read them, and a subclass
+        adds the derived values they have always seen.
+        """
+        values = template_values(self)
+        for name in self.hidden_from_template:
+            del values[name]
+        return values
 
 
 def template_values(value: Any) -> Any:

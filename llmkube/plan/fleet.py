@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmkube.plan import mig as migplan
-from llmkube.plan.base import NodeLabels, Plan, template_values
+from llmkube.plan.base import NodeLabels, Plan
 from llmkube.plan.context import GPU_PRODUCT_LABEL, GPU_RESOURCE, PlanContext, PlanError, PoolInfo
 from llmkube.plan.pods import standard_labels, tolerations
 from llmkube.specs.fleet import Fleet, Pool, SharingReplicas
@@ -71,15 +71,7 @@ class FleetPlan(Plan):
     flavors: tuple[Flavor, ...]
     gpu_operator: GPUOperatorConfig | None
 
-    def template_context(self) -> dict[str, Any]:
-        """The variables of fleet.yaml.j2 (`node_label_steps` included, as it always was).
-
-        Templates are overridable (`--templates DIR`), so these names and
-        shapes are a public interface: they stay as they are.
-        """
-        values = template_values(self)
-        del values["notes"]
-        return values
+    hidden_from_template = ("notes",)  # fleet.yaml.j2 has always seen node_label_steps
 
 
 def _sharing(pool: Pool) -> tuple[str, SharingReplicas] | None:

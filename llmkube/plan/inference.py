@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmkube.plan import mig as migplan
-from llmkube.plan.base import Plan, template_values
+from llmkube.plan.base import Plan
 from llmkube.plan.context import GPU_PRODUCT_LABEL, GPU_RESOURCE, PlanContext, PlanError, PoolInfo
 from llmkube.plan.pods import (
     K8sObject,
@@ -157,16 +157,7 @@ class EndpointPlan(Plan):
     scale_target: int | None = None
     auto_scaling: K8sObject | None = None
 
-    def template_context(self) -> dict[str, Any]:
-        """The variables of inferenceservice.yaml.j2 and deployment.yaml.j2.
-
-        Templates are overridable (`--templates DIR`), so these names and
-        shapes are a public interface: they stay as they are (`notes`
-        included, which templates have always seen).
-        """
-        values = template_values(self)
-        del values["node_label_steps"]
-        return values
+    hidden_from_template = ("node_label_steps",)  # the templates have always seen notes
 
 
 def _pool(ctx: PlanContext, name: str) -> PoolInfo:

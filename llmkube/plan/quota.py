@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from llmkube.plan.base import Plan, template_values
+from llmkube.plan.base import Plan
 from llmkube.plan.context import GPU_RESOURCE, PlanContext, PlanError
 from llmkube.plan.pods import standard_labels
 from llmkube.specs.base import Quantity
@@ -76,16 +74,6 @@ class QuotaPlan(Plan):
     preemption: Preemption | None
     local_queues: tuple[LocalQueue, ...]
     priority_classes: tuple[PriorityClass, ...]
-
-    def template_context(self) -> dict[str, Any]:
-        """The variables of quota.yaml.j2.
-
-        Templates are overridable (`--templates DIR`), so these names and
-        shapes are a public interface: they stay as they are.
-        """
-        values = template_values(self)
-        del values["node_label_steps"], values["notes"]
-        return values
 
 
 def _amounts(res: PoolQuota | ResourceAmounts, gpu_resource: str | None) -> dict[str, Quantity]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from llmkube.plan.base import Plan, template_values
+from llmkube.plan.base import Plan
 from llmkube.plan.context import GPU_PRODUCT_LABEL, GPU_RESOURCE, PlanContext
 from llmkube.plan.pods import (
     K8sObject,
@@ -105,13 +105,8 @@ class TrainingPlan(Plan):
         return self.max_nodes - 1
 
     def template_context(self) -> dict[str, Any]:
-        """The variables of pytorchjob/trainjob/volcano-job.yaml.j2.
-
-        Templates are overridable (`--templates DIR`), so these names and
-        shapes are a public interface: they stay as they are.
-        """
-        values = template_values(self)
-        del values["node_label_steps"], values["notes"]
+        """The plan's fields, and the derived values the training templates have always seen."""
+        values = super().template_context()
         values.update(elastic=self.elastic, worker_replicas=self.worker_replicas, nproc_per_node=self.gpus_per_pod)
         return values
 
