@@ -114,6 +114,9 @@ class ModelProfile(SpecModel):
         return self.metadata.name
 
 
+_PROFILE_KINDS: dict[str, type[GPUProfile] | type[ModelProfile]] = {"GPUProfile": GPUProfile, "ModelProfile": ModelProfile}
+
+
 @dataclass
 class ProfileStore:
     """All profiles found on the search path, by name (and models by HF id)."""
@@ -140,7 +143,7 @@ class ProfileStore:
 
     def _add(self, path: str, data: Any) -> None:
         kind = data.get("kind") if isinstance(data, dict) else None
-        model_cls = {"GPUProfile": GPUProfile, "ModelProfile": ModelProfile}.get(kind)  # type: ignore[arg-type]
+        model_cls = _PROFILE_KINDS.get(kind) if isinstance(kind, str) else None
         if model_cls is None:
             raise InputError(
                 f"not a profile: kind {kind!r}",

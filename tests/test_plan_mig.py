@@ -45,6 +45,11 @@ MIG_GPUS = sorted(n for n, g in GPUS.items() if g.spec.mig is not None)
 SEVEN_SLICE = sorted(n for n in MIG_GPUS if GPUS[n].spec.mig.compute_slices == 7)
 
 
+def pairs(placement: Placement) -> list[tuple[str, int]]:
+    """(profile, start) per instance — the `nvidia-smi mig -cgi name:start` view."""
+    return [(i.profile, i.start) for i in placement.instances]
+
+
 def mig_of(gpu: str) -> MigSpec:
     spec = GPUS[gpu].spec.mig
     assert spec is not None
@@ -136,18 +141,18 @@ FULL_COMPUTE: list[dict[str, int]] = [
 def assert_valid_placement(mig: MigSpec, layout: Mapping[str, int], placement: Placement) -> None:
     """§1.1 rule, checked from scratch on a returned placement."""
     profiles = {p.name: p for p in mig.profiles}
-    assert Counter(name for name, _ in placement.pairs()) == Counter({n: c for n, c in layout.items() if c})
+    assert Counter(name for name, _ in pairs(placement)) == Counter({n: c for n, c in layout.items() if c})
     used: set[int] = set()
-    for name, start in placement.pairs():
+    for name, start in pairs(placement):
         p = profiles[name]
         assert start in p.placements, f"{name} at {start} is not an allowed start"
         slots = set(range(start, start + p.memory_slots))
         assert slots <= set(range(mig.memory_slots)), f"{name}@{start} runs off the slot axis"
         assert not slots & used, f"{name}@{start} overlaps"
         used |= slots
-    assert sum(profiles[n].compute_slices for n, _ in placement.pairs()) <= mig.compute_slices
-    assert sum(1 for n, _ in placement.pairs() if "+me" in n) <= 1
-    for name, count in Counter(n for n, _ in placement.pairs()).items():
+    assert sum(profiles[n].compute_slices for n, _ in pairs(placement)) <= mig.compute_slices
+    assert sum(1 for n, _ in pairs(placement) if "+me" in n) <= 1
+    for name, count in Counter(n for n, _ in pairs(placement)).items():
         assert count <= profiles[name].max_count
 
 
@@ -218,10 +223,10 @@ def test_spot_check_geometry_from_the_facts():
     """3g + 2g + 2g only works with the 3g in the upper half (facts: 3g@4, 2g@0, 2g@2)."""
     placement = place_layout(mig_of("h100-80gb"), {"3g.40gb": 1, "2g.20gb": 2})
     assert placement is not None
-    assert sorted(placement.pairs()) == [("2g.20gb", 0), ("2g.20gb", 2), ("3g.40gb", 4)]
+    assert sorted(pairs(placement)) == [("2g.20gb", 0), ("2g.20gb", 2), ("3g.40gb", 4)]
     placement = place_layout(mig_of("h100-80gb"), {"4g.40gb": 1, "2g.20gb": 1, "1g.10gb": 1})
     assert placement is not None
-    assert sorted(placement.pairs()) == [("1g.10gb", 6), ("2g.20gb", 4), ("4g.40gb", 0)]
+    assert sorted(pairs(placement)) == [("1g.10gb", 6), ("2g.20gb", 4), ("4g.40gb", 0)]
 
 
 # ---- §1.4 full-compute multisets -------------------------------------------------
@@ -493,7 +498,7 @@ def test_placement_is_deterministic_and_order_independent():
     a = place_layout(mig, {"1g.10gb": 2, "2g.20gb": 1, "3g.40gb": 1})
     b = place_layout(mig, {"3g.40gb": 1, "2g.20gb": 1, "1g.10gb": 2})
     assert a == b and a is not None
-    assert a.pairs()[0][0] == "3g.40gb"  # larger instances are placed first
+    assert pairs(a)[0][0] == "3g.40gb"  # larger instances are placed first
 
 
 # ---- strategies, resources, labels -------------------------------------------------------

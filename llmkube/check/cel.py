@@ -211,19 +211,6 @@ def referenced_functions(rule: str) -> set[str]:
     return {f for f in compile_rule(rule).functions() if not f.startswith(("_", "@", "!"))}
 
 
-def unsupported_functions(rule: str) -> set[str]:
-    """Functions the rule calls that are neither built in nor registered here."""
-    return referenced_functions(rule) - BUILTIN_FUNCTIONS - set(EXTENSION_FUNCTIONS)
-
-
-def is_transition_rule(rule: str) -> bool:
-    """True when the rule reads `oldSelf` (only meaningful on updates)."""
-    try:
-        return "oldSelf" in compile_rule(rule).variables()
-    except CelCompileError:
-        return re.search(r"\boldSelf\b", rule) is not None
-
-
 @dataclass(frozen=True)
 class Rule:
     """One `x-kubernetes-validations` entry."""
@@ -385,8 +372,6 @@ __all__ = [
     "compile_rule",
     "evaluate",
     "evaluate_rule",
-    "is_transition_rule",
     "referenced_functions",
     "rule_tree",
-    "unsupported_functions",
 ]

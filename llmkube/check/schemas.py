@@ -47,13 +47,6 @@ class SchemaProblem:
     source: str = "schema"  # "schema" | "cel" | "no-schema"
     rule: str | None = None
 
-    @property
-    def dotted_path(self) -> str:
-        out = ""
-        for part in self.path:
-            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-        return out
-
 
 # --------------------------------------------------------------------------- core kinds
 
@@ -140,7 +133,7 @@ def _core_validator(version_dir: Path, api_version: str, kind: str) -> tuple[Any
 
 def _core_api_versions(version_dir: Path, kind: str) -> list[str]:
     """apiVersions under which this Kubernetes version serves `kind`."""
-    out = []
+    out: list[str] = []
     prefix = kind.lower() + "-"
     for name in sorted(_core_files(version_dir)):
         if not name.startswith(prefix) or len(name[len(prefix) :].split("-")) > 2:
@@ -430,22 +423,16 @@ class SchemaValidator:
         self._dir = _version_dir(kube_version)
         self._compiled: dict[tuple[str, str, str, str], _CompiledCRD] = {}
 
-    def has_schema(self, api_version: str, kind: str) -> bool:
-        """True when a core schema or a served CRD version describes this apiVersion/kind."""
-        return (
-            _core_validator(self._dir, api_version, kind) is not None
-            or self.crds.lookup(api_version, kind) is not None
-        )
-
     def validate(self, obj: Mapping[str, Any]) -> list[SchemaProblem]:
         """Every schema and CEL problem of one object, sorted by path."""
         api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        if not (isinstance(api_version, str) and api_version and isinstance(kind, str) and kind):
+            return [
+                SchemaProblem((), f'missing required field "{key}"')
+                for key, val in (("apiVersion", api_version), ("kind", kind))
+                if not isinstance(val, str) or not val
+            ]
         problems: list[SchemaProblem] = []
-        for key, val in (("apiVersion", api_version), ("kind", kind)):
-            if not isinstance(val, str) or not val:
-                problems.append(SchemaProblem((), f'missing required field "{key}"'))
-        if problems:
-            return problems
         data = _plain(obj)
         core = _core_validator(self._dir, api_version, kind)
         if core is not None:

@@ -68,10 +68,6 @@ class Placement:
     def memory_slots(self) -> int:
         return sum(i.memory_slots for i in self.instances)
 
-    def pairs(self) -> list[tuple[str, int]]:
-        """(profile, start) per instance — the `nvidia-smi mig -cgi name:start` view."""
-        return [(i.profile, i.start) for i in self.instances]
-
 
 @dataclass(frozen=True)
 class LayoutProblem:
