@@ -24,7 +24,6 @@ from llmkube.plan.pods import (
     tolerations,
 )
 from llmkube.plan.sizing import ProbeBudget, load_seconds, startup_budget, weight_bytes
-from llmkube.profiles import GPUProfile
 from llmkube.specs.inferenceendpoint import InferenceEndpoint, InferenceEndpointSpec
 
 # Pinned, never `:latest`: a rollout must not change the server under you.
@@ -94,8 +93,6 @@ class GPUPlacement:
 
     resource: str
     count: int
-    gpu: GPUProfile
-    memory_gib: float  # GPU memory per server (a MIG slice's or the whole GPUs')
     node_selector: dict[str, str]
     tolerations: tuple[dict[str, str], ...]
 
@@ -169,7 +166,7 @@ def _pool(ctx: PlanContext, name: str) -> PoolInfo:
 
 
 def _gpu_placement(ep: InferenceEndpoint, ctx: PlanContext) -> GPUPlacement:
-    """GPU resource and count, node selector, tolerations and GPU memory per server."""
+    """GPU resource and count, node selector and tolerations of one server."""
     spec = ep.spec
     node_selector: dict[str, str] = {}
     pool_tolerations: tuple[dict[str, str], ...] = ()
@@ -206,8 +203,7 @@ def _gpu_placement(ep: InferenceEndpoint, ctx: PlanContext) -> GPUPlacement:
             resource = migplan.mig_resource_name(profile.name)
         if pool is not None and f"{resource}.shared" in pool.resources:
             resource = f"{resource}.shared"  # time-sliced with renameByDefault
-        return GPUPlacement(resource=resource, count=1, gpu=gpu, memory_gib=profile.memory_gi_b,
-                            node_selector=node_selector, tolerations=pool_tolerations)
+        return GPUPlacement(resource=resource, count=1, node_selector=node_selector, tolerations=pool_tolerations)
     per_node = pool.gpus_per_node if pool is not None else gpu.spec.gpus_per_node
     if spec.tensor_parallel > per_node:
         where = f"pool {spec.pool!r}" if spec.pool else gpu.name
@@ -216,8 +212,9 @@ def _gpu_placement(ep: InferenceEndpoint, ctx: PlanContext) -> GPUPlacement:
             f"tensorParallel {spec.tensor_parallel} exceeds the {per_node} GPUs of one {where} node",
             "tensor parallelism must stay inside one node (NVLink); use pipeline parallelism across nodes",
         )
-    return GPUPlacement(resource=shared_resource or GPU_RESOURCE, count=spec.tensor_parallel, gpu=gpu,
-                        memory_gib=gpu.spec.memory_gi_b, node_selector=node_selector, tolerations=pool_tolerations)
+    return GPUPlacement(
+        resource=shared_resource or GPU_RESOURCE, count=spec.tensor_parallel, node_selector=node_selector, tolerations=pool_tolerations
+    )
 
 
 def _probes(spec: InferenceEndpointSpec, startup: ProbeBudget) -> Probes:

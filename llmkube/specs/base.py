@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 API_VERSION = "llmkube.dev/v1alpha1"
@@ -99,6 +99,32 @@ class SecretKeyRef(SpecModel):
 
     name: DNSSubdomain
     key: str = "token"
+
+
+class CountRange(SpecModel):
+    """A count that may vary from min to max (replicas, nodes)."""
+
+    min: PositiveInt
+    max: PositiveInt
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        return self
+
+
+class Resources(SpecModel):
+    """CPU and memory per pod (GPUs come from the spec's GPU fields)."""
+
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+
+
+class HuggingFace(SpecModel):
+    """Hugging Face access: the token only ever comes from a Secret."""
+
+    token_secret: SecretKeyRef | None = None
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from llmkube.specs.base import (
+    CountRange,
     DNSLabel,
     DNSSubdomain,
+    HuggingFace,
     LabelKey,
     Metadata,
     PositiveInt,
     Quantity,
-    SecretKeyRef,
+    Resources,
     SpecModel,
     SpecProblem,
     literal_token_problems,
@@ -25,15 +27,9 @@ from llmkube.specs.base import (
 )
 
 
-class Replicas(SpecModel):
+class Replicas(CountRange):
     min: PositiveInt = 1
     max: PositiveInt = 1
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Replicas:
-        if self.min > self.max:
-            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
-        return self
 
 
 class Autoscaling(SpecModel):
@@ -58,15 +54,6 @@ class Startup(SpecModel):
 class CacheVolume(SpecModel):
     claim: DNSSubdomain
     mount_path: str = Field(default="/models", pattern=r"^/")
-
-
-class HuggingFace(SpecModel):
-    token_secret: SecretKeyRef | None = None
-
-
-class Resources(SpecModel):
-    cpu: Quantity | None = None
-    memory: Quantity | None = None
 
 
 class InferenceEndpointSpec(SpecModel):

@@ -7,13 +7,15 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from llmkube.specs.base import (
+    CountRange,
     DNSSubdomain,
+    HuggingFace,
     LabelKey,
     Metadata,
     NonNegativeInt,
     PositiveInt,
     Quantity,
-    SecretKeyRef,
+    Resources,
     SpecModel,
     SpecProblem,
     literal_token_problems,
@@ -21,24 +23,8 @@ from llmkube.specs.base import (
 )
 
 
-class NodeRange(SpecModel):
+class NodeRange(CountRange):
     """Elastic size: the job runs with any node count from min to max."""
-
-    min: PositiveInt
-    max: PositiveInt
-
-    @model_validator(mode="after")
-    def _ordered(self) -> NodeRange:
-        if self.min > self.max:
-            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
-        return self
-
-
-class Resources(SpecModel):
-    """CPU and memory per pod (GPUs come from `gpu` and `gpusPerNode`)."""
-
-    cpu: Quantity | None = None
-    memory: Quantity | None = None
 
 
 class NetworkSpec(SpecModel):
@@ -75,12 +61,6 @@ class ClaimMount(SpecModel):
 class Volumes(SpecModel):
     checkpoints: ClaimMount | None = None
     hf_cache: ClaimMount | None = None
-
-
-class HuggingFace(SpecModel):
-    """Hugging Face access: the token only ever comes from a Secret."""
-
-    token_secret: SecretKeyRef | None = None
 
 
 class Training(SpecModel):
