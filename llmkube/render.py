@@ -10,7 +10,7 @@ API server prunes them anyway, and templates stay free of `if` guards.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ class Renderer:
         )
         self.env.filters["block"] = _block
 
-    def render(self, template: str, values: dict[str, Any]) -> list[dict[str, Any]]:
+    def render(self, template: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Render one template into the objects it describes."""
         try:
             text = self.env.get_template(template).render(**values)

@@ -206,11 +206,6 @@ def compile_rule(rule: str) -> Any:
     return program
 
 
-def referenced_functions(rule: str) -> set[str]:
-    """Named functions a rule calls (operators excluded)."""
-    return {f for f in compile_rule(rule).functions() if not f.startswith(("_", "@", "!"))}
-
-
 @dataclass(frozen=True)
 class Rule:
     """One `x-kubernetes-validations` entry."""
@@ -372,6 +367,5 @@ __all__ = [
     "compile_rule",
     "evaluate",
     "evaluate_rule",
-    "referenced_functions",
     "rule_tree",
 ]

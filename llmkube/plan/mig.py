@@ -236,7 +236,11 @@ def _next_smaller(mig: MigSpec, p: MigProfile) -> list[MigProfile]:
     return out
 
 
-def _shape(mig: MigSpec) -> tuple[Any, ...]:
+# (compute slices, memory slots, (name, memory slots, compute slices, max count, placements) per profile)
+_MigShape = tuple[int, int, tuple[tuple[str, int, int, int, tuple[int, ...]], ...]]
+
+
+def _shape(mig: MigSpec) -> _MigShape:
     """Everything about a MigSpec that validity depends on, hashable (the cache key)."""
     return (
         mig.compute_slices,
@@ -249,7 +253,7 @@ def _shape(mig: MigSpec) -> tuple[Any, ...]:
 
 
 @functools.lru_cache(maxsize=64)
-def _valid_layouts(shape: tuple[Any, ...]) -> tuple[tuple[tuple[str, int], ...], ...]:
+def _valid_layouts(shape: _MigShape) -> tuple[tuple[tuple[str, int], ...], ...]:
     compute_total, slots_total, rows = shape
     mig = MigSpec.model_validate(
         {
