@@ -24,7 +24,7 @@ class PlanError(Exception):
         self.hint = hint
 
 
-@dataclass
+@dataclass(frozen=True)
 class PoolInfo:
     """A Fleet pool as other specs see it: flavor name, GPU resources, node selection.
 
