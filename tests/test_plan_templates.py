@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from llmkube.pipeline import load_inputs
@@ -14,8 +12,7 @@ from llmkube.plan.inference import EndpointPlan, plan_inference_endpoint
 from llmkube.plan.quota import QuotaPlan, plan_quota
 from llmkube.plan.training import TrainingPlan, plan_training_job
 from llmkube.profiles import ProfileStore
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
+from tests.support.paths import EXAMPLES
 
 # What each kind's templates have been rendered with; a user's template may read any of these.
 TEMPLATE_VARIABLES = {

@@ -76,7 +76,7 @@ def _load_engine() -> Any:
             loader.exec_module(module)
             _engine = module
         except Exception:  # noqa: BLE001 - any layout surprise: use the public import
-            import cel as module  # type: ignore[no-redef]
+            import cel as module
 
             _engine = module
     return _engine
