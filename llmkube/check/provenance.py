@@ -3,8 +3,10 @@
 A finding on a rendered object names a path in that object (say
 `spec.predictor.containers[0].args[5]`, the value of
 `--tensor-parallel-size`). The user wrote `tensorParallel:` in a spec; that
-is the line to show. This table maps the output fields llmkube derives to the
-spec keys they come from. Unknown paths fall back to the spec document.
+is the line to show. A server flag is mapped by the engines table
+(`llmkube.engines`), which knows the spec field behind every flag llmkube
+writes; other output fields by the tables below. Unknown paths fall back to
+the spec document.
 """
 
 from __future__ import annotations
@@ -12,28 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-# Server and torchrun flags → the spec key that sets them.
-FLAG_KEYS = {
-    "--model": "model",
-    "--model-id": "model",
-    "--served-model-name": "servedModelName",
-    "--tensor-parallel-size": "tensorParallel",
-    "--num-shard": "tensorParallel",
-    "--max-model-len": "maxModelLen",
-    "--max-total-tokens": "maxModelLen",
-    "--max-input-tokens": "maxModelLen",
-    "--max-num-seqs": "maxNumSeqs",
-    "--max-concurrent-requests": "maxNumSeqs",
-    "--gpu-memory-utilization": "gpuMemoryUtilization",
-    "--cuda-memory-fraction": "gpuMemoryUtilization",
-    "--enable-chunked-prefill": "chunkedPrefill",
-    "--dtype": "dtype",
-    "--quantization": "quantization",
-    "--quantize": "quantization",
-    "--port": "port",
-    "--nproc_per_node": "gpusPerNode",
-    "--nnodes": "nodes",
-}
+from llmkube.engines import written_flags
+from llmkube.names import GPU_RESOURCE, KUEUE_PRIORITY_LABEL, KUEUE_QUEUE_LABEL
+
+# Flags llmkube writes → the spec key that sets them: every vLLM/TGI flag of the
+# engines table, and the torchrun flags of a TrainingJob.
+TORCHRUN_FLAG_KEYS = {"--nproc_per_node": "gpusPerNode", "--nnodes": "nodes"}
+FLAG_KEYS = {**written_flags(), **TORCHRUN_FLAG_KEYS}
 
 # The last key of an output path (or the key under a known parent) → spec key.
 FIELD_KEYS = {
@@ -61,9 +48,9 @@ FIELD_KEYS = {
     "numNodes": "nodes",
     "elasticPolicy": "nodes",
     "queue": "queue",
-    "kueue.x-k8s.io/queue-name": "queue",
-    "kueue.x-k8s.io/priority-class": "priorityClass",
-    "nvidia.com/gpu": "gpusPerNode",
+    KUEUE_QUEUE_LABEL: "queue",
+    KUEUE_PRIORITY_LABEL: "priorityClass",
+    GPU_RESOURCE: "gpusPerNode",
     "memory": "resources",
     "cpu": "resources",
     "borrowingLimit": "resources",
@@ -92,11 +79,11 @@ def _value(obj: Any, path: Sequence[str | int]) -> Any:
 def _flag_key(obj: Mapping[str, Any], path: Sequence[str | int]) -> str | None:
     """For a path into args/command, the spec key of the flag there (or just before)."""
     for i in range(len(path) - 1, 0, -1):
-        if path[i - 1] in ("args", "command") and isinstance(path[i], int):
+        index = path[i]
+        if path[i - 1] in ("args", "command") and isinstance(index, int):
             line = _value(obj, path[:i])
             if not isinstance(line, list):
                 return None
-            index = path[i]
             for j in (index, index - 1):
                 if 0 <= j < len(line):
                     flag = str(line[j]).split("=", 1)[0]

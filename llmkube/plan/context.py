@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from llmkube.names import GPU_RESOURCE, KUEUE_GROUP, MANAGED_BY_LABEL
 from llmkube.profiles import GPUProfile, ModelProfile, ProfileStore
 
 KueueAPI = Literal["v1beta1", "v1beta2"]
 DEFAULT_KUEUE_API: KueueAPI = "v1beta2"
-GPU_RESOURCE = "nvidia.com/gpu"
-GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "llmkube"}
+MANAGED_BY = {MANAGED_BY_LABEL: "llmkube"}
 
 
 class PlanError(Exception):
@@ -60,7 +59,7 @@ class PlanContext:
 
     @property
     def kueue_api_version(self) -> str:
-        return f"kueue.x-k8s.io/{self.kueue_api}"
+        return f"{KUEUE_GROUP}/{self.kueue_api}"
 
     def gpu(self, name: str, path: tuple[str | int, ...]) -> GPUProfile:
         found = self.profiles.gpu(name)
@@ -73,4 +72,3 @@ class PlanContext:
         if found is None:
             raise PlanError(path, f"unknown model {name!r}", self.profiles.suggest_model(name))
         return found
-

@@ -13,17 +13,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from llmkube.names import (
+    DEVICE_PLUGIN_CONFIG_LABEL,
+    GPU_PRODUCT_LABEL,
+    GPU_RESOURCE,
+    GPU_RESOURCES_ANNOTATION,
+    MIG_CONFIG_LABEL,
+)
 from llmkube.plan import mig as migplan
 from llmkube.plan.base import NodeLabels, Plan
-from llmkube.plan.context import GPU_PRODUCT_LABEL, GPU_RESOURCE, PlanContext, PlanError, PoolInfo
+from llmkube.plan.context import PlanContext, PlanError, PoolInfo
 from llmkube.plan.pods import standard_labels, tolerations
 from llmkube.specs.fleet import Fleet, Pool, SharingReplicas
 from llmkube.yamlio import dump_yaml
 
-MIG_CONFIG_LABEL = "nvidia.com/mig.config"
-DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 DEVICE_PLUGIN_DEFAULT_CONFIG = "default"
-RESOURCES_ANNOTATION = "llmkube.dev/gpu-resources"
 
 
 @dataclass(frozen=True)
@@ -175,7 +179,7 @@ def plan_fleet(fleet: Fleet, ctx: PlanContext) -> FleetPlan:
             Flavor(
                 name=pool.name,
                 labels={**standard_labels(fleet.metadata.name, "resource-flavor"), **fleet.metadata.labels},
-                annotations={RESOURCES_ANNOTATION: ",".join(f"{k}={v}" for k, v in info.resources.items())},
+                annotations={GPU_RESOURCES_ANNOTATION: ",".join(f"{k}={v}" for k, v in info.resources.items())},
                 node_labels=info.node_labels,
                 tolerations=tuple(info.tolerations),
                 topology_name=topology_name if pool.topology else None,

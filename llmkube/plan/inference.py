@@ -10,9 +10,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from llmkube.engines import (
+    DEFAULT_IMAGES,
+    HEALTH_PATH,
+    METRIC_QUERIES,
+    TGI_DTYPES,
+    VLLM_QUANTIZATIONS,
+    FlagValue,
+    command_line,
+)
+from llmkube.names import (
+    ENDPOINT_LABEL,
+    GPU_PRODUCT_LABEL,
+    GPU_RESOURCE,
+    HOSTNAME_LABEL,
+    KNATIVE_PROGRESS_DEADLINE_ANNOTATION,
+    KSERVE_AUTOSCALER_CLASS_ANNOTATION,
+    KSERVE_DEPLOYMENT_MODE_ANNOTATION,
+    KSERVE_ISVC_LABEL,
+)
 from llmkube.plan import mig as migplan
 from llmkube.plan.base import Plan
-from llmkube.plan.context import GPU_PRODUCT_LABEL, GPU_RESOURCE, PlanContext, PlanError, PoolInfo
+from llmkube.plan.context import PlanContext, PlanError, PoolInfo
 from llmkube.plan.pods import (
     K8sObject,
     claim_volume,
@@ -26,61 +45,30 @@ from llmkube.plan.pods import (
 from llmkube.plan.sizing import ProbeBudget, load_seconds, startup_budget, weight_bytes
 from llmkube.specs.inferenceendpoint import InferenceEndpoint, InferenceEndpointSpec
 
-# Pinned, never `:latest`: a rollout must not change the server under you.
-DEFAULT_IMAGES = {
-    "vllm": "vllm/vllm-openai:v0.11.0",
-    "tgi": "ghcr.io/huggingface/text-generation-inference:3.3.6",
-}
-HEALTH_PATH = {"vllm": "/health", "tgi": "/health"}
-ENDPOINT_LABEL = "llmkube.dev/inference-endpoint"
-KSERVE_ISVC_LABEL = "serving.kserve.io/inferenceservice"
 UNKNOWN_MODEL_LOAD_SECONDS = 1800
 KNATIVE_DEFAULT_DEADLINE = 600
-# vLLM's quantization methods among the spec's choices; TGI's --quantize takes them all.
-VLLM_QUANT = {"awq", "gptq", "fp8", "bitsandbytes", "marlin"}
-# Prometheus queries for scaling on the server's own metrics (per-replica targets).
-METRIC_QUERIES = {
-    ("vllm", "queued-requests"): 'sum(vllm:num_requests_waiting{{namespace="{ns}",model_name="{model}"}})',
-    ("vllm", "kv-cache-usage"): 'avg(vllm:kv_cache_usage_perc{{namespace="{ns}",model_name="{model}"}})',
-    ("tgi", "queued-requests"): 'sum(tgi_queue_size{{namespace="{ns}",pod=~"{name}-predictor-.*"}})',
-}
 
 
 def runtime_args(spec: InferenceEndpointSpec, served_name: str) -> list[str]:
-    """The server's command-line flags for this spec's limits."""
-    if spec.runtime == "vllm":
-        if spec.quantization and spec.quantization not in VLLM_QUANT:
-            raise PlanError(("spec", "quantization"), f"vLLM has no {spec.quantization!r} quantization", f"vLLM supports {', '.join(sorted(VLLM_QUANT))}")
-        args = ["--model", spec.model, "--served-model-name", served_name, "--port", str(spec.port)]
-        args += ["--tensor-parallel-size", str(spec.tensor_parallel)]
-        args += ["--gpu-memory-utilization", _num(spec.gpu_memory_utilization)]
-        if spec.max_model_len:
-            args += ["--max-model-len", str(spec.max_model_len)]
-        if spec.max_num_seqs:
-            args += ["--max-num-seqs", str(spec.max_num_seqs)]
-        if spec.chunked_prefill is True:
-            args.append("--enable-chunked-prefill")
-        elif spec.chunked_prefill is False:
-            args.append("--no-enable-chunked-prefill")
-        if spec.dtype:
-            args += ["--dtype", spec.dtype]
-        if spec.quantization:
-            args += ["--quantization", spec.quantization]
-        return args + list(spec.extra_args)
-    # TGI's launcher: its own names for the same limits.
-    args = ["--model-id", spec.model, "--port", str(spec.port), "--num-shard", str(spec.tensor_parallel)]
-    args += ["--cuda-memory-fraction", _num(spec.gpu_memory_utilization)]
-    if spec.max_model_len:
-        args += ["--max-total-tokens", str(spec.max_model_len), "--max-input-tokens", str(spec.max_model_len - 1)]
-    if spec.max_num_seqs:
-        args += ["--max-concurrent-requests", str(spec.max_num_seqs)]
-    if spec.dtype == "float32":
+    """The server's command-line flags for this spec's limits, spelled by the engines table."""
+    if spec.runtime == "vllm" and spec.quantization and spec.quantization not in VLLM_QUANTIZATIONS:
+        raise PlanError(("spec", "quantization"), f"vLLM has no {spec.quantization!r} quantization", f"vLLM supports {', '.join(sorted(VLLM_QUANTIZATIONS))}")
+    if spec.runtime == "tgi" and spec.dtype == "float32":
         raise PlanError(("spec", "dtype"), "TGI serves float16 or bfloat16 only", "set dtype to bfloat16 or float16")
-    if spec.dtype in ("bfloat16", "float16"):
-        args += ["--dtype", spec.dtype]
-    if spec.quantization:
-        args += ["--quantize", spec.quantization]
-    return args + list(spec.extra_args)
+    values: dict[str, FlagValue] = {
+        "model": spec.model,
+        "served_model_name": served_name,
+        "port": spec.port,
+        "tensor_parallel": spec.tensor_parallel,
+        "gpu_memory_utilization": spec.gpu_memory_utilization,
+        "max_model_len": spec.max_model_len,
+        "max_input_tokens": spec.max_model_len - 1 if spec.max_model_len else None,
+        "max_num_seqs": spec.max_num_seqs,
+        "chunked_prefill": spec.chunked_prefill,
+        "dtype": spec.dtype if spec.runtime == "vllm" or spec.dtype in TGI_DTYPES else None,
+        "quantization": spec.quantization,
+    }
+    return command_line(spec.runtime, values) + list(spec.extra_args)
 
 
 def _num(value: float) -> str:
@@ -272,7 +260,7 @@ def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> Endpoint
     ha = spec.replicas.min > 1
     affinity = (
         {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
-            {"weight": 100, "podAffinityTerm": {"labelSelector": {"matchLabels": selector}, "topologyKey": "kubernetes.io/hostname"}}
+            {"weight": 100, "podAffinityTerm": {"labelSelector": {"matchLabels": selector}, "topologyKey": HOSTNAME_LABEL}}
         ]}}
         if ha else None
     )
@@ -284,16 +272,16 @@ def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> Endpoint
     auto_scaling: K8sObject | None = None
     knative = spec.deployment_mode in ("Serverless", "Knative")
     if kserve:
-        isvc_annotations["serving.kserve.io/deploymentMode"] = spec.deployment_mode
+        isvc_annotations[KSERVE_DEPLOYMENT_MODE_ANNOTATION] = spec.deployment_mode
         if knative:
             # Knative kills a revision that is not ready within its progress deadline (default 600 s).
-            predictor_annotations["serving.knative.dev/progress-deadline"] = f"{max(KNATIVE_DEFAULT_DEADLINE, budget.seconds + 60)}s"
+            predictor_annotations[KNATIVE_PROGRESS_DEADLINE_ANNOTATION] = f"{max(KNATIVE_DEFAULT_DEADLINE, budget.seconds + 60)}s"
     if spec.autoscaling:
         metric = spec.autoscaling.metric
         if metric in ("concurrency", "rps"):
             scale_metric, scale_target = metric, int(spec.autoscaling.target)
         else:
-            isvc_annotations["serving.kserve.io/autoscalerClass"] = "keda"
+            isvc_annotations[KSERVE_AUTOSCALER_CLASS_ANNOTATION] = "keda"
             query = METRIC_QUERIES[(spec.runtime, metric)].format(ns=namespace or "default", model=served_name, name=name)
             target = (
                 {"type": "AverageValue", "averageValue": _num(spec.autoscaling.target)}

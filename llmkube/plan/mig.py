@@ -23,11 +23,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from llmkube.names import GPU_RESOURCE, MIG_RESOURCE_PREFIX
 from llmkube.profiles import GPUProfile, MigProfile, MigSpec
 
-MIG_RESOURCE_PREFIX = "nvidia.com/mig-"
-GPU_RESOURCE = "nvidia.com/gpu"
-MIG_CONFIG_LABEL = "nvidia.com/mig.config"
 DISABLED_CONFIG = "all-disabled"
 CONFIG_NAME_PREFIX = "llmkube-"
 _LABEL_VALUE_MAX = 63

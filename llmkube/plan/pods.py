@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llmkube.plan import quantity
+from llmkube import quantity
+from llmkube.names import APP_COMPONENT_LABEL, APP_NAME_LABEL
 from llmkube.plan.context import MANAGED_BY
 from llmkube.specs.base import Quantity, SecretKeyRef, Toleration
 
@@ -27,9 +28,9 @@ SHM_VOLUME = "dshm"
 
 def standard_labels(name: str, component: str | None = None) -> dict[str, str]:
     """The labels every object llmkube emits carries."""
-    labels = {"app.kubernetes.io/name": name, **MANAGED_BY}
+    labels = {APP_NAME_LABEL: name, **MANAGED_BY}
     if component:
-        labels["app.kubernetes.io/component"] = component
+        labels[APP_COMPONENT_LABEL] = component
     return labels
 
 

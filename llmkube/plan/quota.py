@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from llmkube.names import GPU_RESOURCE
 from llmkube.plan.base import Plan
-from llmkube.plan.context import GPU_RESOURCE, PlanContext, PlanError
+from llmkube.plan.context import PlanContext, PlanError
 from llmkube.plan.pods import standard_labels
 from llmkube.specs.base import Quantity
 from llmkube.specs.quota import PoolQuota, Quota, ResourceAmounts

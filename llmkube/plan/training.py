@@ -9,8 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from llmkube.names import (
+    GPU_PRODUCT_LABEL,
+    GPU_RESOURCE,
+    KUEUE_PREFERRED_TOPOLOGY,
+    KUEUE_PRIORITY_LABEL,
+    KUEUE_QUEUE_LABEL,
+    KUEUE_REQUIRED_TOPOLOGY,
+    TRAINING_JOB_LABEL,
+)
 from llmkube.plan.base import Plan
-from llmkube.plan.context import GPU_PRODUCT_LABEL, GPU_RESOURCE, PlanContext
+from llmkube.plan.context import PlanContext
 from llmkube.plan.pods import (
     K8sObject,
     claim_volume,
@@ -25,11 +34,6 @@ from llmkube.specs.base import Quantity
 from llmkube.specs.trainingjob import NodeRange, TrainingJob, effective_scheduler
 
 RDZV_PORT = 29500
-KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
-KUEUE_PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
-KUEUE_PREFERRED_TOPOLOGY = "kueue.x-k8s.io/podset-preferred-topology"
-KUEUE_REQUIRED_TOPOLOGY = "kueue.x-k8s.io/podset-required-topology"
-JOB_LABEL = "llmkube.dev/training-job"
 
 # Volcano policy actions for what happens when a pod is evicted.
 EVICTION_ACTIONS = {"restart-job": "RestartJob", "restart-task": "RestartTask", "fail": "AbortJob"}
@@ -168,7 +172,7 @@ def plan_training_job(job: TrainingJob, ctx: PlanContext) -> TrainingPlan:
         command = list(spec.command or [])
         args = list(spec.args)
 
-    labels = {**standard_labels(name, "training"), JOB_LABEL: name, **job.metadata.labels}
+    labels = {**standard_labels(name, "training"), TRAINING_JOB_LABEL: name, **job.metadata.labels}
     job_labels = dict(labels)
     if scheduler == "kueue":
         if spec.queue:  # a Kueue job without one is a spec error, found before planning
@@ -250,7 +254,7 @@ def _volumes(job: TrainingJob, shm: str | None) -> tuple[list[K8sObject], list[K
 
 
 def _co_location(name: str, key: str, *, required: bool) -> K8sObject:
-    term = {"labelSelector": {"matchLabels": {JOB_LABEL: name}}, "topologyKey": key}
+    term = {"labelSelector": {"matchLabels": {TRAINING_JOB_LABEL: name}}, "topologyKey": key}
     if required:
         return {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
     return {

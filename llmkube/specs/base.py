@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING, Annotated, Literal, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from llmkube.quantity import parse_quantity
+
 API_VERSION = "llmkube.dev/v1alpha1"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_QUANTITY = re.compile(
-    r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$"
-)
 _LABEL_KEY = re.compile(
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
@@ -54,7 +53,11 @@ def _quantity(value: int | float | str) -> int | str:
     if isinstance(value, bool):
         raise ValueError("must be a Kubernetes quantity such as 96, 500m, 1500Gi or 8Ti")
     text = str(value)
-    if not _QUANTITY.match(text):
+    try:
+        parse_quantity(text)
+    except ValueError:
+        raise ValueError("must be a Kubernetes quantity such as 96, 500m, 1500Gi or 8Ti") from None
+    if text.startswith("-"):  # the API server takes negative quantities; a spec's sizes never are
         raise ValueError("must be a Kubernetes quantity such as 96, 500m, 1500Gi or 8Ti")
     return value if isinstance(value, int) else text
 

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from llmkube.names import HOSTNAME_LABEL
 from llmkube.specs.base import (
     DNSLabel,
     DNSSubdomain,
@@ -16,8 +17,6 @@ from llmkube.specs.base import (
     SpecProblem,
     Toleration,
 )
-
-HOSTNAME_LABEL = "kubernetes.io/hostname"
 
 
 class TopologySpec(SpecModel):

@@ -1,0 +1,123 @@
+"""Model servers llmkube knows — vLLM and TGI — and how each spells the same settings.
+
+One table, three users: the planner writes an InferenceEndpoint's limits as
+these flags (`plan.inference.runtime_args`), the manifest reader reads them back
+from any vLLM/TGI container (`check.read.servers`), and provenance maps a flag
+in rendered output to the spec field that set it (`check.provenance`). A new
+engine flag is one row here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+Engine = Literal["vllm", "tgi"]
+ENGINES: tuple[Engine, ...] = ("vllm", "tgi")
+FlagValue = int | float | str | bool | None  # None: not set; True/False: a switch
+
+# Pinned, never `:latest`: a rollout must not change the server under you.
+DEFAULT_IMAGES: dict[str, str] = {
+    "vllm": "vllm/vllm-openai:v0.11.0",
+    "tgi": "ghcr.io/huggingface/text-generation-inference:3.3.6",
+}
+HEALTH_PATH: dict[str, str] = {"vllm": "/health", "tgi": "/health"}
+DEFAULT_GPU_MEMORY_UTILIZATION = 0.90  # vLLM --gpu-memory-utilization default (facts §7.1; one newer snapshot 0.92)
+DEFAULT_TGI_MEMORY_FRACTION = 1.0  # TGI --cuda-memory-fraction default
+# vLLM's quantization methods among the spec's choices; TGI's --quantize takes them all.
+VLLM_QUANTIZATIONS = {"awq", "gptq", "fp8", "bitsandbytes", "marlin"}
+TGI_DTYPES = {"bfloat16", "float16"}  # what TGI's --dtype accepts
+# Prometheus queries for scaling on the server's own metrics (per-replica targets).
+METRIC_QUERIES = {
+    ("vllm", "queued-requests"): 'sum(vllm:num_requests_waiting{{namespace="{ns}",model_name="{model}"}})',
+    ("vllm", "kv-cache-usage"): 'avg(vllm:kv_cache_usage_perc{{namespace="{ns}",model_name="{model}"}})',
+    ("tgi", "queued-requests"): 'sum(tgi_queue_size{{namespace="{ns}",pod=~"{name}-predictor-.*"}})',
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One server setting: the InferenceEndpoint field it comes from and each engine's spelling.
+
+    The first flag of an engine is the one llmkube writes; the others are
+    spellings the engine also accepts (read from manifests only). `off` is the
+    flag that turns a boolean setting off.
+    """
+
+    name: str
+    field: str | None  # spec key (camelCase); None for settings only read from manifests
+    vllm: tuple[str, ...] = ()
+    tgi: tuple[str, ...] = ()
+    tgi_env: str | None = None  # TGI's launcher also reads its settings from the environment
+    vllm_off: str | None = None
+
+    def flags(self, engine: str) -> tuple[str, ...]:
+        return self.vllm if engine == "vllm" else self.tgi
+
+    def written(self, engine: str) -> tuple[str, ...]:
+        """The flags llmkube itself may write for this setting."""
+        first = self.flags(engine)[:1]
+        return (*first, self.vllm_off) if engine == "vllm" and self.vllm_off else first
+
+
+# In the order llmkube writes them.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("model", "model", ("--model",), ("--model-id",), "MODEL_ID"),
+    Setting("served_model_name", "servedModelName", ("--served-model-name",)),
+    Setting("port", "port", ("--port",), ("--port",)),
+    Setting("tensor_parallel", "tensorParallel", ("--tensor-parallel-size", "-tp"), ("--num-shard",), "NUM_SHARD"),
+    Setting("gpu_memory_utilization", "gpuMemoryUtilization", ("--gpu-memory-utilization",),
+            ("--cuda-memory-fraction",), "CUDA_MEMORY_FRACTION"),
+    Setting("max_model_len", "maxModelLen", ("--max-model-len",), ("--max-total-tokens",), "MAX_TOTAL_TOKENS"),
+    Setting("max_input_tokens", "maxModelLen", (), ("--max-input-tokens",)),  # TGI: max-model-len − 1
+    Setting("max_num_seqs", "maxNumSeqs", ("--max-num-seqs",), ("--max-concurrent-requests",)),
+    Setting("chunked_prefill", "chunkedPrefill", ("--enable-chunked-prefill",), vllm_off="--no-enable-chunked-prefill"),
+    Setting("dtype", "dtype", ("--dtype",), ("--dtype",)),
+    Setting("quantization", "quantization", ("--quantization", "-q"), ("--quantize",), "QUANTIZE"),
+    Setting("pipeline_parallel", None, ("--pipeline-parallel-size", "-pp")),
+    Setting("kv_cache_dtype", None, ("--kv-cache-dtype",), ("--kv-cache-dtype",)),
+)
+SETTING = {s.name: s for s in SETTINGS}
+
+
+def flag(engine: str, setting: str) -> str:
+    """The flag llmkube writes for a setting on this engine ('--num-shard' for TGI's tensor_parallel)."""
+    return SETTING[setting].flags(engine)[0]
+
+
+def format_value(value: int | float | str) -> str:
+    """A flag value as the engines read it: 0.9 not 0.90000001, integers as written."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def command_line(engine: str, values: Mapping[str, FlagValue]) -> list[str]:
+    """Flags for the given settings, in table order; None (and False without an off flag) is left out."""
+    args: list[str] = []
+    for setting in SETTINGS:
+        value = values.get(setting.name)
+        flags = setting.flags(engine)
+        if value is None or not flags:
+            continue
+        if value is True:
+            args.append(flags[0])
+        elif value is False:
+            if engine == "vllm" and setting.vllm_off:
+                args.append(setting.vllm_off)
+        else:
+            args += [flags[0], format_value(value)]
+    return args
+
+
+def written_flags() -> dict[str, str]:
+    """Every flag llmkube writes, on any engine → the spec field it comes from."""
+    return {f: s.field for s in SETTINGS if s.field for engine in ENGINES for f in s.written(engine)}
+
+
+def engine_of(image: str, command: str) -> Engine | None:
+    """'vllm' or 'tgi' when an image or command line runs one of those servers."""
+    if "vllm" in image or "vllm" in command:
+        return "vllm"
+    if "text-generation-inference" in image or "text-generation-launcher" in command:
+        return "tgi"
+    return None

@@ -1,0 +1,59 @@
+"""Kubernetes names llmkube writes and reads: resource names, label keys, annotations.
+
+One place for every string another system defines (the GPU Operator, Kueue,
+KServe, Knative, Kubernetes itself) or that llmkube stamps on its output, so
+the planners that write a label and the rules that read it cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+
+# ---- NVIDIA GPU Operator: extended resources and node labels ------------------
+
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_RESOURCE_PREFIX = "nvidia.com/gpu."  # nvidia.com/gpu.shared (time-slicing with renameByDefault)
+MIG_RESOURCE_PREFIX = "nvidia.com/mig-"
+# nvidia.com/mig-3g.40gb, nvidia.com/mig-1g.10gb.shared: the profile is a MIG profile name
+MIG_RESOURCE = re.compile(r"^nvidia\.com/mig-(?P<profile>[0-9]+g\.[0-9]+gb(\.[a-z.]+)?)$")
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"  # set by GPU Feature Discovery
+MIG_CONFIG_LABEL = "nvidia.com/mig.config"  # which mig-parted layout a node takes
+MIG_STRATEGY_LABEL = "nvidia.com/mig.strategy"
+DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"  # which sharing config a node takes
+
+
+def is_gpu_resource(name: str) -> bool:
+    """A full GPU, a shared GPU or a MIG slice, as the device plugin advertises them."""
+    return name == GPU_RESOURCE or name.startswith(GPU_RESOURCE_PREFIX) or bool(MIG_RESOURCE.match(name))
+
+
+# ---- Kueue ----------------------------------------------------------------------
+
+KUEUE_GROUP = "kueue.x-k8s.io"
+KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+KUEUE_PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
+KUEUE_PREFERRED_TOPOLOGY = "kueue.x-k8s.io/podset-preferred-topology"
+KUEUE_REQUIRED_TOPOLOGY = "kueue.x-k8s.io/podset-required-topology"
+
+# ---- KServe and Knative -------------------------------------------------------
+
+KSERVE_ISVC_LABEL = "serving.kserve.io/inferenceservice"
+KSERVE_DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+KSERVE_AUTOSCALER_CLASS_ANNOTATION = "serving.kserve.io/autoscalerClass"
+# Not a KServe setting (the field spec.predictor.canaryTrafficPercent is): rule LK301 looks for it.
+KSERVE_CANARY_ANNOTATION = "serving.kserve.io/canaryTrafficPercent"
+KNATIVE_PROGRESS_DEADLINE_ANNOTATION = "serving.knative.dev/progress-deadline"
+
+# ---- Kubernetes -----------------------------------------------------------------
+
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+APP_NAME_LABEL = "app.kubernetes.io/name"
+APP_COMPONENT_LABEL = "app.kubernetes.io/component"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+
+# ---- llmkube's own --------------------------------------------------------------
+
+ENDPOINT_LABEL = "llmkube.dev/inference-endpoint"
+TRAINING_JOB_LABEL = "llmkube.dev/training-job"
+GPU_RESOURCES_ANNOTATION = "llmkube.dev/gpu-resources"  # on a ResourceFlavor: what its nodes advertise
+IGNORE_ANNOTATION = "llmkube.dev/ignore"  # silences rule codes for one object
