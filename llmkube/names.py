@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import re
 
+# ---- API groups whose kinds llmkube recognises by group -----------------------
+
+NVIDIA_GROUP = "nvidia.com"  # GPU Operator: ClusterPolicy (and the fictional MIGConfig)
+VOLCANO_BATCH_GROUP = "batch.volcano.sh"  # Volcano's Job (not batch/v1 Job)
+KNATIVE_SERVING_GROUP = "serving.knative.dev"  # Knative Service
+
 # ---- NVIDIA GPU Operator: extended resources and node labels ------------------
 
 GPU_RESOURCE = "nvidia.com/gpu"

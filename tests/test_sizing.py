@@ -12,6 +12,7 @@ import pytest
 from llmkube.plan import sizing
 from llmkube.plan.sizing import (
     GIB,
+    ServerConfig,
     kv_bytes_per_token,
     parse_engine_version,
     recommend_serving,
@@ -72,7 +73,7 @@ def test_kv_heads_split_over_tp_never_below_one(m):
 
 def test_weights_per_gpu_llama_70b_tp4(m):
     # 70.55e9 params × 2 B = 141.1 GB (facts: "141 GB") = 131.41 GiB; ÷ 4 = 32.85 GiB per GPU
-    fit = serving_fit(m("llama-3.1-70b"), H100, tensor_parallel=4, max_model_len=8192)
+    fit = serving_fit(m("llama-3.1-70b"), H100, ServerConfig(tensor_parallel=4, max_model_len=8192))
     assert fit.weights_gib == pytest.approx(32.85, abs=0.01)
     assert weight_bytes(m("llama-3.1-70b")) == pytest.approx(141.1e9)
 
@@ -82,14 +83,14 @@ def test_weights_within_one_percent_of_vllm_logs(m):
     # Llama-3.1-8B at TP 2: 7.51 GiB (facts §7.1b: params × bytes ÷ 2^30 ÷ TP within ~1 %)
     assert serving_fit(m("llama-3.1-8b"), H100).weights_gib == pytest.approx(14.99, rel=0.01)
     assert serving_fit(m("qwen2.5-7b"), H100).weights_gib == pytest.approx(14.25, rel=0.01)
-    assert serving_fit(m("llama-3.1-8b"), H100, tensor_parallel=2).weights_gib == pytest.approx(7.51, rel=0.01)
+    assert serving_fit(m("llama-3.1-8b"), H100, ServerConfig(tensor_parallel=2)).weights_gib == pytest.approx(7.51, rel=0.01)
 
 
 def test_runtime_quantization_keeps_embeddings_16_bit(m):
     # vLLM 0.19, Llama-3.1-8B --quantization fp8: "model weights take 8.49 GiB".
     # 8.03e9 params, of which 2 × 128256 × 4096 = 1.05e9 embedding/LM-head params stay bf16:
     # (6.98e9 × 1 + 1.05e9 × 2) / 2^30 = 8.46 GiB
-    fit = serving_fit(m("llama-3.1-8b"), H100, quantization="fp8")
+    fit = serving_fit(m("llama-3.1-8b"), H100, ServerConfig(quantization="fp8"))
     assert fit.weights_gib == pytest.approx(8.49, rel=0.01)
     # the existing weight_bytes (load-time estimate) is unchanged: params × 1 B
     assert weight_bytes(m("llama-3.1-8b"), quantization="fp8") == pytest.approx(8.03e9)
@@ -100,7 +101,7 @@ def test_runtime_quantization_keeps_embeddings_16_bit(m):
 
 def test_kv_budget_identity_llama_8b_one_h100(m):
     # util 0.9 × 79.19 = 71.27 GiB; − 14.96 weights − activation − non-torch
-    fit = serving_fit(m("llama-3.1-8b"), H100, utilization=0.9, max_model_len=8192)
+    fit = serving_fit(m("llama-3.1-8b"), H100, ServerConfig(utilization=0.9, max_model_len=8192))
     assert fit.budget_gib == pytest.approx(71.27, abs=0.01)
     assert fit.weights_gib == pytest.approx(14.96, abs=0.01)
     assert fit.activation_gib == sizing.ACTIVATION_GIB["llama"] == 1.9
@@ -114,9 +115,9 @@ def test_kv_budget_identity_llama_8b_one_h100(m):
 
 
 def test_non_torch_by_tensor_parallel(m):
-    assert serving_fit(m("llama-3.1-8b"), H100, tensor_parallel=1).non_torch_gib == 0.25
-    assert serving_fit(m("llama-3.1-8b"), H100, tensor_parallel=2).non_torch_gib == 2.1
-    assert serving_fit(m("llama-3.1-8b"), H100, pipeline_parallel=2).non_torch_gib == 0.07
+    assert serving_fit(m("llama-3.1-8b"), H100, ServerConfig(tensor_parallel=1)).non_torch_gib == 0.25
+    assert serving_fit(m("llama-3.1-8b"), H100, ServerConfig(tensor_parallel=2)).non_torch_gib == 2.1
+    assert serving_fit(m("llama-3.1-8b"), H100, ServerConfig(pipeline_parallel=2)).non_torch_gib == 0.07
 
 
 # Real start-ups. "actual KV" is what vLLM logged, or — where only the parts were
@@ -144,8 +145,9 @@ REAL_STARTUPS = [
 @pytest.mark.parametrize("case", REAL_STARTUPS, ids=lambda c: f"{c[0]}-tp{c[3]}-pp{c[4]}-v{'.'.join(map(str, c[6]))}")
 def test_matches_real_vllm_startups(m, case):
     model, mem, util, tp, pp, quant, version, weights, kv, tokens = case
-    fit = serving_fit(m(model), mem, utilization=util, tensor_parallel=tp, pipeline_parallel=pp,
-                      quantization=quant, engine_version=version, max_model_len=8192)
+    config = ServerConfig(utilization=util, tensor_parallel=tp, pipeline_parallel=pp,
+                          quantization=quant, engine_version=version, max_model_len=8192)
+    fit = serving_fit(m(model), mem, config)
     assert fit.weights_gib == pytest.approx(weights, rel=0.01)
     # half of the best public planner's 6.7 % mean KV error, per run
     assert fit.kv_budget_gib == pytest.approx(kv, rel=0.0335)
@@ -156,8 +158,9 @@ def test_matches_real_vllm_startups(m, case):
 def test_mean_kv_error_beats_half_the_public_bar(m):
     errors = []
     for model, mem, util, tp, pp, quant, version, _, kv, _ in REAL_STARTUPS:
-        fit = serving_fit(m(model), mem, utilization=util, tensor_parallel=tp, pipeline_parallel=pp,
-                          quantization=quant, engine_version=version)
+        config = ServerConfig(utilization=util, tensor_parallel=tp, pipeline_parallel=pp,
+                              quantization=quant, engine_version=version)
+        fit = serving_fit(m(model), mem, config)
         errors.append(abs(fit.kv_budget_gib - kv) / kv)
     # llm-d planner: 6.70 % mean abs KV error (and 9.90 % on concurrency); aim for half
     assert sum(errors) / len(errors) < 0.0335
@@ -165,8 +168,8 @@ def test_mean_kv_error_beats_half_the_public_bar(m):
 
 
 def test_fp8_kv_doubles_tokens_pool_unchanged(m):
-    auto = serving_fit(m("llama-3.1-8b"), H100, max_model_len=8192)
-    fp8 = serving_fit(m("llama-3.1-8b"), H100, max_model_len=8192, kv_cache_dtype="fp8")
+    auto = serving_fit(m("llama-3.1-8b"), H100, ServerConfig(max_model_len=8192))
+    fp8 = serving_fit(m("llama-3.1-8b"), H100, ServerConfig(max_model_len=8192, kv_cache_dtype="fp8"))
     assert fp8.kv_budget_gib == auto.kv_budget_gib
     assert fp8.kv_tokens == pytest.approx(2 * auto.kv_tokens, abs=16)
 
@@ -186,7 +189,7 @@ def test_engine_version_from_image():
 def test_llama_70b_tp4_h100_8k(m):
     # per GPU (current engine): 32.85 weights + 1.9 activation + 2.1 non-torch + one 8192-token
     # sequence of 80 KiB/token = 0.625 GiB → 37.48 GiB need, 71.27 budget, 33.79 headroom
-    fit = serving_fit(m("llama-3.1-70b"), H100, tensor_parallel=4, max_model_len=8192, max_num_seqs=128)
+    fit = serving_fit(m("llama-3.1-70b"), H100, ServerConfig(tensor_parallel=4, max_model_len=8192, max_num_seqs=128))
     assert fit.kv_sequence_gib == pytest.approx(0.625)
     assert fit.need_gib == pytest.approx(32.85 + 1.9 + 2.1 + 0.625, abs=0.01)
     assert fit.headroom_gib == pytest.approx(71.27 - 37.48, abs=0.02)
@@ -198,7 +201,7 @@ def test_llama_70b_tp4_h100_8k(m):
 
 
 def test_llama_70b_does_not_fit_one_h100(m):
-    fit = serving_fit(m("llama-3.1-70b"), H100, max_model_len=8192)
+    fit = serving_fit(m("llama-3.1-70b"), H100, ServerConfig(max_model_len=8192))
     assert not fit.fits and fit.kv_blocks == 0 and fit.max_sequences == 0
     assert fit.need_gib > 131
 
@@ -222,21 +225,21 @@ def test_tp_must_divide_heads(m):
 
 def test_recommendations(store, m):
     h100 = store.gpu("h100-80gb")
-    big = recommend_serving(m("llama-3.1-70b"), h100, max_model_len=8192)
+    big = recommend_serving(m("llama-3.1-70b"), h100, ServerConfig(max_model_len=8192))
     assert big.kind == "whole" and big.tensor_parallel == 2  # 65.7 + 4.0 + 1.25 = 70.9 ≤ 71.27
-    legacy = recommend_serving(m("llama-3.1-70b"), h100, max_model_len=8192, engine_version=(0, 11, 0))
+    legacy = recommend_serving(m("llama-3.1-70b"), h100, ServerConfig(max_model_len=8192, engine_version=(0, 11, 0)))
     assert legacy.tensor_parallel == 4  # v0.11's 4.8 + 0.55 GiB overhead leaves TP 2 short
-    many = recommend_serving(m("llama-3.1-70b"), h100, max_model_len=8192, max_num_seqs=128)
+    many = recommend_serving(m("llama-3.1-70b"), h100, ServerConfig(max_model_len=8192, max_num_seqs=128))
     assert many.tensor_parallel == 2 and "TP 8 holds 128" in many.text
-    small = recommend_serving(m("llama-3.1-8b"), h100, max_model_len=8192)
+    small = recommend_serving(m("llama-3.1-8b"), h100, ServerConfig(max_model_len=8192))
     assert small.kind == "mig" and small.mig_profile == "3g.40gb"  # 20.9 GiB > 2g.20gb × 0.9
-    tiny = recommend_serving(m("llama-3.2-1b"), h100, max_model_len=8192)
+    tiny = recommend_serving(m("llama-3.2-1b"), h100, ServerConfig(max_model_len=8192))
     assert tiny.kind == "mig" and tiny.mig_profile == "1g.10gb"
-    assert recommend_serving(m("llama-3.1-405b"), h100, max_model_len=8192).kind == "none"
+    assert recommend_serving(m("llama-3.1-405b"), h100, ServerConfig(max_model_len=8192)).kind == "none"
     # no MIG on L4: share the GPU only below 40 %
     l4 = store.gpu("l4")
-    assert recommend_serving(m("llama-3.2-1b"), l4, max_model_len=4096).text.startswith("share one GPU")
-    assert recommend_serving(m("llama-3.1-8b"), l4, max_model_len=4096).tensor_parallel == 1
+    assert recommend_serving(m("llama-3.2-1b"), l4, ServerConfig(max_model_len=4096)).text.startswith("share one GPU")
+    assert recommend_serving(m("llama-3.1-8b"), l4, ServerConfig(max_model_len=4096)).tensor_parallel == 1
 
 
 def test_sliding_window_marks_kv_inexact(m):

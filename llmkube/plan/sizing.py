@@ -6,10 +6,13 @@ in ../shared/reference/gpu-and-model-facts.md (§6, §7).
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 from dataclasses import dataclass
 
-from llmkube.profiles import ModelProfile
+from llmkube.engines import DEFAULT_GPU_MEMORY_UTILIZATION
+from llmkube.profiles import GPUProfile, ModelProfile
 
 GIB = 2**30
 
@@ -101,8 +104,6 @@ def startup_budget(estimate_seconds: float, period_seconds: int = 10, margin: fl
 # CUDA graphs are captured after the KV pool is sized: not part of the identity
 # (real usage exceeds util × memory by ≈0.5–2 GiB, facts §7.1b).
 
-DEFAULT_GPU_MEMORY_UTILIZATION = 0.90  # vLLM default (facts §7.1; one newer snapshot 0.92)
-DEFAULT_TGI_MEMORY_FRACTION = 1.0  # TGI --cuda-memory-fraction default
 BLOCK_SIZE = 16  # vLLM DEFAULT_BLOCK_SIZE (facts §7.1)
 SHARE_LIMIT = 0.40  # a model needing more than this share of one GPU should not share it
 
@@ -137,8 +138,6 @@ def served_weight_bytes(model: ModelProfile, dtype: str | None = None, quantizat
 
 def parse_engine_version(image: str) -> tuple[int, ...] | None:
     """(major, minor, patch) from an image tag such as vllm/vllm-openai:v0.11.0; None if not pinned."""
-    import re
-
     m = re.search(r":v?(\d+)\.(\d+)(?:\.(\d+))?", image.rsplit("/", 1)[-1])
     if not m:
         return None
@@ -179,6 +178,26 @@ def kv_dtype_bytes(kv_cache_dtype: str | None, model: ModelProfile) -> float:
     native = DTYPE_BYTES.get(model.spec.dtype, 2.0)
     # fp8 checkpoints (DeepSeek-V3) still keep a 16-bit KV cache unless asked otherwise
     return 2.0 if native < 2.0 else native
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """What sizes one model server's memory: its parallelism and the engine flags that matter.
+
+    Built from an InferenceEndpoint spec or read from a vLLM/TGI container's
+    flags; `serving_fit` and `recommend_serving` take it whole.
+    """
+
+    tensor_parallel: int = 1
+    pipeline_parallel: int = 1
+    utilization: float = DEFAULT_GPU_MEMORY_UTILIZATION  # --gpu-memory-utilization / --cuda-memory-fraction
+    max_model_len: int | None = None  # None: the model's whole context (vLLM's default)
+    max_num_seqs: int | None = None
+    dtype: str | None = None
+    quantization: str | None = None
+    kv_cache_dtype: str | None = None
+    runtime: str = "vllm"
+    engine_version: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -266,40 +285,27 @@ class ServingFit:
         return self.max_sequences >= self.max_num_seqs
 
 
-def serving_fit(
-    model: ModelProfile,
-    memory_gib: float,
-    *,
-    tensor_parallel: int = 1,
-    pipeline_parallel: int = 1,
-    utilization: float = DEFAULT_GPU_MEMORY_UTILIZATION,
-    max_model_len: int | None = None,
-    max_num_seqs: int | None = None,
-    dtype: str | None = None,
-    quantization: str | None = None,
-    kv_cache_dtype: str | None = None,
-    runtime: str = "vllm",
-    engine_version: tuple[int, ...] | None = None,
-) -> ServingFit:
+def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = ServerConfig()) -> ServingFit:
     """Per-GPU memory of one server: weights/(TP·PP) + overheads + KV, against util × memory.
 
     `max_model_len` defaults to the model's context (as vLLM does). Layers
     split across pipeline stages (the largest stage counts); KV heads split
     across TP ranks (never below one per rank); MLA keeps the latent per rank.
     """
-    legacy = is_legacy_engine(runtime, engine_version)
-    tp, pp = max(1, tensor_parallel), max(1, pipeline_parallel)
-    weights = served_weight_bytes(model, dtype, quantization) / GIB / (tp * pp)
+    c = config
+    legacy = is_legacy_engine(c.runtime, c.engine_version)
+    tp, pp = max(1, c.tensor_parallel), max(1, c.pipeline_parallel)
+    weights = served_weight_bytes(model, c.dtype, c.quantization) / GIB / (tp * pp)
     layers_on_gpu = math.ceil(model.spec.layers / pp)
-    per_token = kv_bytes_per_token(model, kv_dtype_bytes(kv_cache_dtype, model), tp) * layers_on_gpu / model.spec.layers
+    per_token = kv_bytes_per_token(model, kv_dtype_bytes(c.kv_cache_dtype, model), tp) * layers_on_gpu / model.spec.layers
     return ServingFit(
         model=model.name,
         memory_gib=memory_gib,
-        utilization=utilization,
+        utilization=c.utilization,
         tensor_parallel=tp,
         pipeline_parallel=pp,
-        max_model_len=max_model_len or model.spec.max_context,
-        max_num_seqs=max_num_seqs,
+        max_model_len=c.max_model_len or model.spec.max_context,
+        max_num_seqs=c.max_num_seqs,
         weights_gib=weights,
         activation_gib=activation_gib(model, pp, legacy),
         non_torch_gib=non_torch_gib(tp, pp, legacy),
@@ -338,24 +344,16 @@ class Recommendation:
     fit: ServingFit | None
 
 
-def recommend_serving(
-    model: ModelProfile,
-    gpu,  # GPUProfile
-    *,
-    utilization: float = DEFAULT_GPU_MEMORY_UTILIZATION,
-    max_model_len: int | None = None,
-    max_num_seqs: int | None = None,
-    dtype: str | None = None,
-    quantization: str | None = None,
-    kv_cache_dtype: str | None = None,
-    runtime: str = "vllm",
-    engine_version: tuple[int, ...] | None = None,
-) -> Recommendation:
+def recommend_serving(model: ModelProfile, gpu: GPUProfile, config: ServerConfig = ServerConfig()) -> Recommendation:
     """The smallest placement that fits one full sequence: a MIG slice or sharing for a model
-    that needs little of the GPU, else the smallest valid TP on whole GPUs."""
-    common = dict(utilization=utilization, max_model_len=max_model_len, max_num_seqs=max_num_seqs, dtype=dtype,
-                  quantization=quantization, kv_cache_dtype=kv_cache_dtype, runtime=runtime, engine_version=engine_version)
-    whole = serving_fit(model, gpu.spec.memory_gi_b, tensor_parallel=1, **common)
+    that needs little of the GPU, else the smallest valid TP on whole GPUs (one pipeline stage;
+    the config's own parallel sizes are what is being replaced)."""
+    max_num_seqs = config.max_num_seqs
+
+    def at(tensor_parallel: int) -> ServerConfig:
+        return dataclasses.replace(config, tensor_parallel=tensor_parallel, pipeline_parallel=1)
+
+    whole = serving_fit(model, gpu.spec.memory_gi_b, at(1))
     share = whole.need_gib / gpu.spec.memory_gi_b
     if whole.fits and share <= SHARE_LIMIT:
         mig = gpu.spec.mig
@@ -364,7 +362,7 @@ def recommend_serving(
             for p in sorted(mig.profiles, key=lambda p: (p.memory_gi_b, p.compute_slices)):
                 if "+" in p.name or p.name.endswith("-me"):
                     continue
-                fit = serving_fit(model, p.memory_gi_b, tensor_parallel=1, **common)
+                fit = serving_fit(model, p.memory_gi_b, at(1))
                 if not fit.fits:
                     continue
                 first = first or (p.name, fit)
@@ -381,7 +379,7 @@ def recommend_serving(
     first_fit: ServingFit | None = None
     reach: ServingFit | None = None
     for tp in valid_tensor_parallel(model, gpu.spec.gpus_per_node):
-        fit = serving_fit(model, gpu.spec.memory_gi_b, tensor_parallel=tp, **common)
+        fit = serving_fit(model, gpu.spec.memory_gi_b, at(tp))
         if not fit.fits:
             continue
         first_fit = first_fit or fit
@@ -431,6 +429,12 @@ class TrainingFit:
     @property
     def headroom_gib(self) -> float:
         return self.memory_gib - self.low_gib
+
+    @property
+    def gpus_needed(self) -> int:
+        """GPUs the model states need at least, sharded evenly (the lower bound)."""
+        states_gib = (self.low_gib - CUDA_CONTEXT_GIB) * self.gpus
+        return math.ceil(states_gib / (self.memory_gib - CUDA_CONTEXT_GIB))
 
 
 def training_fit(model: ModelProfile, method: str, gpus: int, memory_gib: float) -> TrainingFit:

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmkube.check.findings import Finding, Severity, dotted, object_label
+from llmkube.check.read.context import ReadContext
 from llmkube.check.run import Target
+from llmkube.names import IGNORE_ANNOTATION
+from llmkube.profiles import ProfileStore
 
-IGNORE_ANNOTATION = "llmkube.dev/ignore"
 FAMILIES = {"1": "sizing", "2": "scheduling", "3": "serving", "4": "GPU sharing", "5": "security"}
 
 
@@ -36,18 +38,8 @@ class Hit:
     severity: Severity | None = None  # overrides the rule's default when set
 
 
-@dataclass
-class RuleContext:
-    """Everything a rule may look at: all objects of the run, and the profiles."""
-
-    targets: Sequence[Target]
-    profiles: Any  # llmkube.profiles.ProfileStore
-
-    def of_kind(self, *kinds: str) -> list[Target]:
-        return [t for t in self.targets if t.obj.get("kind") in kinds]
-
-
-Check = Callable[[RuleContext], Iterable[Hit]]
+# A rule reads the run through a ReadContext (llmkube.check.read) and yields what it finds.
+Check = Callable[[ReadContext], Iterable[Hit]]
 
 
 @dataclass(frozen=True)
@@ -103,11 +95,11 @@ def _ignored_by_annotation(obj: dict[str, Any]) -> set[str]:
     return {c.strip() for c in str(value).split(",") if c.strip()}
 
 
-def run_rules(targets: Sequence[Target], profiles: Any, ignore: Iterable[str] = ()) -> list[Finding]:
+def run_rules(targets: Sequence[Target], profiles: ProfileStore, ignore: Iterable[str] = ()) -> list[Finding]:
     """Every registered rule over every object; silenced codes dropped."""
     rules = load_rules()
     ignored = set(ignore)
-    ctx = RuleContext(targets=targets, profiles=profiles)
+    ctx = ReadContext(targets=targets, profiles=profiles)
     findings: list[Finding] = []
     for code, r in rules.items():
         if code in ignored:

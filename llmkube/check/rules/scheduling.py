@@ -9,184 +9,42 @@ environment variable.
 from __future__ import annotations
 
 import difflib
-import re
-import shlex
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from llmkube.check.findings import Severity
-from llmkube.check.rules import Hit, RuleContext, rule
-from llmkube.check.rules._workloads import GPU_RESOURCE, MIG_RESOURCE, PodGroup, gpu_request, pod_groups
+from llmkube.check.read.context import ReadContext
+from llmkube.check.read.kueue import cohort_of, is_kueue, queue_label
+from llmkube.check.read.torchrun import launcher_nproc, tokens
+from llmkube.check.read.workloads import (
+    KUBEFLOW_JOB_KINDS,
+    Path,
+    as_int,
+    gang_gpus,
+    gpu_request,
+    is_volcano,
+    is_workload,
+    job_pods,
+    memory_backed,
+    meta,
+    pod_gpus,
+    pod_groups,
+    shm_mount,
+    volume,
+)
+from llmkube.check.rules import Hit, rule
 from llmkube.check.run import Target
-
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
-NPROC_FLAGS = ("--nproc_per_node", "--nproc-per-node")
-Path = tuple[str | int, ...]
-
-
-# ---- small helpers ------------------------------------------------------------
-
-_SUFFIX = {
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 1,
-    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-}
-_QUANTITY = re.compile(r"^\s*([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)\s*(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?\s*$")
-
-
-def quantity(value: Any) -> Decimal | None:
-    """A Kubernetes quantity as a number (bytes for memory); None if it is not one."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return Decimal(str(value))
-    m = _QUANTITY.match(str(value))
-    if not m:
-        return None
-    try:
-        return Decimal(m[1]) * Decimal(_SUFFIX[m[2] or ""])
-    except InvalidOperation:
-        return None
-
-
-def human_bytes(n: Decimal) -> str:
-    for unit, size in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
-        if n >= size and (n / size) == (n / size).to_integral_value():
-            return f"{int(n / size)}{unit}"
-    for unit, size in (("Gi", 2**30), ("Mi", 2**20)):
-        if n >= size:
-            return f"{float(n / size):.1f}{unit}"
-    return str(int(n))
-
-
-def is_gpu_resource(name: str) -> bool:
-    return name == GPU_RESOURCE or name.startswith("nvidia.com/gpu.") or bool(MIG_RESOURCE.match(name))
-
-
-def pod_gpus(spec: Mapping[str, Any]) -> dict[str, int]:
-    """GPU-like resources one pod asks for, summed over its containers."""
-    out: dict[str, int] = {}
-    for c in spec.get("containers") or []:
-        if isinstance(c, Mapping):
-            req = gpu_request(c)
-            if req and req[1] > 0:
-                out[req[0]] = out.get(req[0], 0) + req[1]
-    return out
-
-
-def gpu_container(group: PodGroup) -> tuple[Path, str] | None:
-    """Path of the first container's GPU limit (or request) line, and the resource name."""
-    for path, c in group.containers():
-        req = gpu_request(c)
-        if req and req[1] > 0:
-            resources = c.get("resources") or {}
-            section = "limits" if req[0] in (resources.get("limits") or {}) else "requests"
-            return (*path, "resources", section, req[0]), req[0]
-    return None
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+from llmkube.names import is_gpu_resource
+from llmkube.quantity import human_bytes, quantity_value
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
 
 
-@dataclass(frozen=True)
-class JobPods:
-    """Pods of one role of a job, normalised across job kinds (TrainJob included)."""
-
-    role: str
-    replicas: int
-    gpus: dict[str, int]  # per pod
-    node_selector: Mapping[str, str]
-    gpu_path: Path | None  # the line to point at for GPU findings
-    min_available: int | None = None  # Volcano task-level gang size
-
-
-def job_pods(target: Target) -> list[JobPods]:
-    obj = target.obj
-    spec = obj.get("spec") or {}
-    if obj.get("kind") == "TrainJob" and isinstance(spec, Mapping):
-        trainer = spec.get("trainer") or {}
-        res = trainer.get("resourcesPerNode") or {}
-        req = gpu_request({"resources": res})
-        if not req:
-            return []
-        section = "limits" if req[0] in (res.get("limits") or {}) else "requests"
-        nodes = _int(trainer.get("numNodes")) or 1
-        return [JobPods("node", nodes, {req[0]: req[1]}, {}, ("spec", "trainer", "resourcesPerNode", section, req[0]))]
-    out = []
-    tasks = spec.get("tasks") if isinstance(spec, Mapping) else None
-    for group in pod_groups(target):
-        where = gpu_container(group)
-        min_avail = None
-        if str(obj.get("apiVersion", "")).startswith("batch.volcano.sh/") and isinstance(tasks, list):
-            idx = group.spec_path[2] if len(group.spec_path) > 2 else None
-            if isinstance(idx, int) and isinstance(tasks[idx], Mapping):
-                min_avail = _int(tasks[idx].get("minAvailable"))
-        out.append(JobPods(group.role, group.replicas, pod_gpus(group.spec), group.node_selector, where[0] if where else None, min_avail))
-    return out
-
-
-def _tokens(container: Mapping[str, Any], base: Path) -> list[tuple[Path, str]]:
-    """command + args as tokens, each with the path of the list item it came from.
-
-    A shell line (`bash -c "torchrun --nproc_per_node=8 …"`) is split into words.
-    """
-    out: list[tuple[Path, str]] = []
-    for key in ("command", "args"):
-        items = container.get(key) or []
-        if not isinstance(items, list):
-            continue
-        for i, item in enumerate(items):
-            text = str(item)
-            if any(ch.isspace() for ch in text.strip()) and ("torchrun" in text or "torch.distributed" in text):
-                try:
-                    words = shlex.split(text)
-                except ValueError:
-                    words = text.split()
-                out += [((*base, key, i), w) for w in words]
-            else:
-                out.append(((*base, key, i), text))
-    return out
-
-
-def _launcher_nproc(tokens: Sequence[tuple[Path, str]]) -> tuple[Path, str] | None:
-    """(path, value) of --nproc_per_node when the line runs torchrun / torch.distributed.run."""
-    words = [w for _, w in tokens]
-    start = None
-    for i, w in enumerate(words):
-        if w.rsplit("/", 1)[-1] == "torchrun" or (
-            w in ("torch.distributed.run", "torch.distributed.launch") and i and words[i - 1] == "-m"
-        ):
-            start = i
-            break
-    if start is None:
-        return None
-    for i in range(start + 1, len(words)):
-        w = words[i]
-        for flag in NPROC_FLAGS:
-            if w == flag and i + 1 < len(words):
-                return tokens[i + 1][0], words[i + 1]
-            if w.startswith(flag + "="):
-                return tokens[i][0], w[len(flag) + 1 :]
-        if w.endswith(".py") or w == "-m" and i > start + 1:
-            break  # the training script's own flags start here
-    return None
-
-
 def _nproc_hit(target: Target, path: Path, what: str, value: Any, gpus: dict[str, int], role: str) -> Hit | None:
-    n = _int(value)
+    n = as_int(value)
     total = sum(gpus.values())
     if n is None or total == 0 or n == total:
         return None
@@ -208,7 +66,7 @@ def _nproc_hit(target: Target, path: Path, what: str, value: Any, gpus: dict[str
 
 
 @rule("LK201", "nproc-per-node", Severity.ERROR, "torchrun --nproc_per_node differs from the GPUs per pod")
-def nproc_per_node(ctx: RuleContext) -> Iterator[Hit]:
+def nproc_per_node(ctx: ReadContext) -> Iterator[Hit]:
     """Distributed PyTorch starts `--nproc_per_node` processes per pod, one per
     GPU. Fewer processes leave GPUs idle (and still paid for); more processes
     than GPUs make ranks fail with "invalid device ordinal" or fight over one
@@ -274,7 +132,7 @@ def nproc_per_node(ctx: RuleContext) -> Iterator[Hit]:
                 hit = _nproc_hit(target, ("spec", "trainer", "numProcPerNode"), "numProcPerNode", trainer["numProcPerNode"], pods.gpus, "node")
                 if hit:
                     yield hit
-            found = _launcher_nproc(_tokens(trainer, ("spec", "trainer")))
+            found = launcher_nproc(tokens(trainer, ("spec", "trainer")))
             if found:
                 hit = _nproc_hit(target, found[0], "--nproc_per_node", found[1], pods.gpus, "node")
                 if hit:
@@ -285,7 +143,7 @@ def nproc_per_node(ctx: RuleContext) -> Iterator[Hit]:
             if not gpus:
                 continue
             for path, c in group.containers():
-                found = _launcher_nproc(_tokens(c, path))
+                found = launcher_nproc(tokens(c, path))
                 if found:
                     hit = _nproc_hit(target, found[0], "--nproc_per_node", found[1], gpus, group.role)
                     if hit:
@@ -305,7 +163,7 @@ def nproc_per_node(ctx: RuleContext) -> Iterator[Hit]:
 
 
 @rule("LK202", "gang-min-available", Severity.ERROR, "a gang's minAvailable exceeds its replicas")
-def gang_min_available(ctx: RuleContext) -> Iterator[Hit]:
+def gang_min_available(ctx: ReadContext) -> Iterator[Hit]:
     """A gang starts only when `minAvailable` pods can run together. More than
     the job has pods can never be met: Volcano's admission webhook rejects a
     Job whose `spec.minAvailable` exceeds the sum of its tasks' replicas, or a
@@ -356,16 +214,16 @@ def gang_min_available(ctx: RuleContext) -> Iterator[Hit]:
         spec = obj.get("spec")
         if not isinstance(spec, Mapping):
             continue
-        if obj.get("kind") == "Job" and str(obj.get("apiVersion", "")).startswith("batch.volcano.sh/"):
+        if obj.get("kind") == "Job" and is_volcano(obj):
             tasks = [t for t in spec.get("tasks") or [] if isinstance(t, Mapping)]
             total = 0
             for i, task in enumerate(spec.get("tasks") or []):
                 if not isinstance(task, Mapping):
                     continue
-                replicas = _int(task.get("replicas"))
+                replicas = as_int(task.get("replicas"))
                 replicas = 1 if replicas is None else replicas
                 total += replicas
-                tmin = _int(task.get("minAvailable"))
+                tmin = as_int(task.get("minAvailable"))
                 if tmin is not None and tmin > replicas:
                     yield Hit(
                         target,
@@ -374,7 +232,7 @@ def gang_min_available(ctx: RuleContext) -> Iterator[Hit]:
                         "Volcano rejects the Job",
                         f"set minAvailable ≤ {replicas}, or raise replicas to {tmin}",
                     )
-            jmin = _int(spec.get("minAvailable"))
+            jmin = as_int(spec.get("minAvailable"))
             if tasks and jmin is not None and jmin > total:
                 yield Hit(
                     target,
@@ -383,9 +241,9 @@ def gang_min_available(ctx: RuleContext) -> Iterator[Hit]:
                     "Volcano rejects the Job, and the gang could never start",
                     f"set spec.minAvailable to at most {total} (all pods: {total})",
                 )
-        elif obj.get("kind") in ("PyTorchJob", "MPIJob", "TFJob", "XGBoostJob", "PaddleJob", "JAXJob"):
+        elif obj.get("kind") in KUBEFLOW_JOB_KINDS:
             policy = ((spec.get("runPolicy") or {}).get("schedulingPolicy") or {}) if isinstance(spec.get("runPolicy"), Mapping) else {}
-            jmin = _int(policy.get("minAvailable")) if isinstance(policy, Mapping) else None
+            jmin = as_int(policy.get("minAvailable")) if isinstance(policy, Mapping) else None
             total = sum(g.replicas for g in pod_groups(target))
             if jmin is not None and total and jmin > total:
                 yield Hit(
@@ -399,61 +257,6 @@ def gang_min_available(ctx: RuleContext) -> Iterator[Hit]:
 # ---- Kueue: queues and quotas -------------------------------------------------
 
 
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    meta = obj.get("metadata")
-    return meta if isinstance(meta, Mapping) else {}
-
-
-def queue_label(target: Target) -> tuple[str, Path] | None:
-    """The LocalQueue a workload names, and where (object labels, else its pod template)."""
-    labels = _meta(target.obj).get("labels") or {}
-    if isinstance(labels, Mapping) and labels.get(QUEUE_LABEL):
-        return str(labels[QUEUE_LABEL]), ("metadata", "labels", QUEUE_LABEL)
-    for group in pod_groups(target):
-        if group.labels.get(QUEUE_LABEL) and group.spec_path[-1] == "spec":
-            return str(group.labels[QUEUE_LABEL]), (*group.spec_path[:-1], "metadata", "labels", QUEUE_LABEL)
-    return None
-
-
-def _is_kueue(target: Target, kind: str) -> bool:
-    return target.obj.get("kind") == kind and str(target.obj.get("apiVersion", "")).startswith("kueue.x-k8s.io/")
-
-
-def find_local_queue(ctx: RuleContext, name: str, namespace: str | None) -> Target | None:
-    for lq in ctx.targets:
-        if _is_kueue(lq, "LocalQueue") and _meta(lq.obj).get("name") == name:
-            if namespace is None or _meta(lq.obj).get("namespace") in (None, namespace):
-                return lq
-    return None
-
-
-def resolve_cluster_queue(ctx: RuleContext, target: Target) -> tuple[Target, Path] | None:
-    """Workload → LocalQueue (same namespace) → ClusterQueue, all inside this run."""
-    found = queue_label(target)
-    if not found:
-        return None
-    lq = find_local_queue(ctx, found[0], _meta(target.obj).get("namespace"))
-    if lq is None:
-        return None
-    cq_name = (lq.obj.get("spec") or {}).get("clusterQueue")
-    for cq in ctx.targets:
-        if _is_kueue(cq, "ClusterQueue") and _meta(cq.obj).get("name") == cq_name:
-            return cq, found[1]
-    return None
-
-
-def cohort_of(cq: Mapping[str, Any]) -> str | None:
-    spec = cq.get("spec") or {}
-    return (spec.get("cohortName") or spec.get("cohort") or None) if isinstance(spec, Mapping) else None
-
-
-def _flavor_labels(ctx: RuleContext, name: str) -> Mapping[str, str] | None:
-    for rf in ctx.targets:
-        if _is_kueue(rf, "ResourceFlavor") and _meta(rf.obj).get("name") == name:
-            return (rf.obj.get("spec") or {}).get("nodeLabels") or {}
-    return None
-
-
 def _compatible(flavor_labels: Mapping[str, str] | None, selectors: Sequence[Mapping[str, str]]) -> bool:
     """Kueue skips a flavor whose nodeLabels contradict the pods' nodeSelector."""
     if flavor_labels is None:
@@ -465,34 +268,8 @@ def _compatible(flavor_labels: Mapping[str, str] | None, selectors: Sequence[Map
     return True
 
 
-def _workloads(ctx: RuleContext) -> Iterator[Target]:
-    for t in ctx.targets:
-        if t.obj.get("kind") == "TrainJob" or pod_groups(t):
-            if not str(t.obj.get("apiVersion", "")).startswith("kueue.x-k8s.io/"):
-                yield t
-
-
-def gang_gpus(target: Target, pods: Sequence[JobPods]) -> dict[str, int]:
-    """GPUs that must be admitted together: all pods, or Volcano's minAvailable pods."""
-    spec = target.obj.get("spec") or {}
-    volcano = str(target.obj.get("apiVersion", "")).startswith("batch.volcano.sh/")
-    out: dict[str, int] = {}
-    if volcano and _int(spec.get("minAvailable")) is not None:
-        need = _int(spec.get("minAvailable")) or 0
-        each = sorted((p.gpus for p in pods for _ in range(p.replicas)), key=lambda g: sum(g.values()))
-        for g in each[:need]:
-            for k, v in g.items():
-                out[k] = out.get(k, 0) + v
-        return out
-    for p in pods:
-        n = p.min_available if volcano and p.min_available is not None else p.replicas
-        for k, v in p.gpus.items():
-            out[k] = out.get(k, 0) + v * n
-    return out
-
-
 @rule("LK203", "gang-exceeds-quota", Severity.ERROR, "a gang needs more GPUs than its ClusterQueue can ever admit")
-def gang_exceeds_quota(ctx: RuleContext) -> Iterator[Hit]:
+def gang_exceeds_quota(ctx: ReadContext) -> Iterator[Hit]:
     """Kueue admits a workload whole. If all its pods together need more GPUs
     than its ClusterQueue's `nominalQuota` plus `borrowingLimit` for the
     flavors the pods can use, the workload stays pending forever. The rule
@@ -582,8 +359,8 @@ def gang_exceeds_quota(ctx: RuleContext) -> Iterator[Hit]:
                   limits: {nvidia.com/gpu: 8}
     ```
     """
-    for target in _workloads(ctx):
-        found = resolve_cluster_queue(ctx, target)
+    for target in filter(is_workload, ctx.targets):
+        found = ctx.kueue.cluster_queue_of(target)
         if not found:
             continue
         cq, _ = found
@@ -593,7 +370,7 @@ def gang_exceeds_quota(ctx: RuleContext) -> Iterator[Hit]:
             continue
         cohort = cohort_of(cq.obj)
         selectors = [p.node_selector for p in pods if p.gpus]
-        cq_name = _meta(cq.obj).get("name")
+        cq_name = meta(cq.obj).get("name")
         for res, n in sorted(need.items()):
             cap = Decimal(0)
             flavors: list[str] = []
@@ -606,16 +383,16 @@ def gang_exceeds_quota(ctx: RuleContext) -> Iterator[Hit]:
                 covered = True
                 for flavor in group.get("flavors") or []:
                     fname = str(flavor.get("name"))
-                    if not _compatible(_flavor_labels(ctx, fname), selectors):
+                    if not _compatible(ctx.kueue.flavor_labels(fname), selectors):
                         skipped.append(fname)
                         continue
                     for r in flavor.get("resources") or []:
                         if r.get("name") != res:
                             continue
-                        nominal = quantity(r.get("nominalQuota")) or Decimal(0)
+                        nominal = quantity_value(r.get("nominalQuota")) or Decimal(0)
                         if cohort and r.get("borrowingLimit") is None:
                             unbounded = True
-                        borrow = quantity(r.get("borrowingLimit")) if cohort else Decimal(0)
+                        borrow = quantity_value(r.get("borrowingLimit")) if cohort else Decimal(0)
                         cap += nominal + (borrow or 0)
                         flavors.append(fname)
             if not covered or unbounded or cap >= n:
@@ -643,7 +420,7 @@ def gang_exceeds_quota(ctx: RuleContext) -> Iterator[Hit]:
 
 
 @rule("LK204", "limits-without-cohort", Severity.ERROR, "borrowingLimit or lendingLimit on a ClusterQueue without a cohort")
-def limits_without_cohort(ctx: RuleContext) -> Iterator[Hit]:
+def limits_without_cohort(ctx: ReadContext) -> Iterator[Hit]:
     """Borrowing and lending happen inside a cohort. A ClusterQueue with no
     cohort (`spec.cohort` in v1beta1, `spec.cohortName` in v1beta2) that sets
     `borrowingLimit` is rejected by the ClusterQueue CRD's validation rule;
@@ -690,7 +467,7 @@ def limits_without_cohort(ctx: RuleContext) -> Iterator[Hit]:
     ```
     """
     for cq in ctx.targets:
-        if not _is_kueue(cq, "ClusterQueue") or cohort_of(cq.obj):
+        if not is_kueue(cq, "ClusterQueue") or cohort_of(cq.obj):
             continue
         field = "cohortName" if str(cq.obj.get("apiVersion", "")).endswith("v1beta2") else "cohort"
         for g, group in enumerate((cq.obj.get("spec") or {}).get("resourceGroups") or []):
@@ -715,7 +492,7 @@ def limits_without_cohort(ctx: RuleContext) -> Iterator[Hit]:
 
 
 @rule("LK205", "resource-not-covered", Severity.ERROR, "a job requests a GPU resource its ClusterQueue does not cover")
-def resource_not_covered(ctx: RuleContext) -> Iterator[Hit]:
+def resource_not_covered(ctx: ReadContext) -> Iterator[Hit]:
     """Kueue admits a workload only if its ClusterQueue covers every resource
     the pods request. A job asking for `nvidia.com/mig-3g.40gb` through a
     queue that covers only `nvidia.com/gpu` (or the other way round) is never
@@ -797,8 +574,8 @@ def resource_not_covered(ctx: RuleContext) -> Iterator[Hit]:
               limits: {nvidia.com/mig-3g.40gb: 1}
     ```
     """
-    for target in _workloads(ctx):
-        found = resolve_cluster_queue(ctx, target)
+    for target in filter(is_workload, ctx.targets):
+        found = ctx.kueue.cluster_queue_of(target)
         if not found:
             continue
         cq, _ = found
@@ -817,7 +594,7 @@ def resource_not_covered(ctx: RuleContext) -> Iterator[Hit]:
                 yield Hit(
                     target,
                     pods.gpu_path or ("metadata",),
-                    f"requests {res} but ClusterQueue {_meta(cq.obj).get('name')} does not cover it "
+                    f"requests {res} but ClusterQueue {meta(cq.obj).get('name')} does not cover it "
                     f"(covers {', '.join(sorted(covered)) or 'nothing'}): Kueue never admits the workload",
                     (f"request one of {', '.join(gpu_like)}, or " if gpu_like else "")
                     + f"add {res} to the ClusterQueue's coveredResources with a quota",
@@ -825,7 +602,7 @@ def resource_not_covered(ctx: RuleContext) -> Iterator[Hit]:
 
 
 @rule("LK206", "unknown-local-queue", Severity.WARNING, "a job names a LocalQueue that is not among the manifests")
-def unknown_local_queue(ctx: RuleContext) -> Iterator[Hit]:
+def unknown_local_queue(ctx: ReadContext) -> Iterator[Hit]:
     """A workload whose `kueue.x-k8s.io/queue-name` names a LocalQueue that
     does not exist in its namespace stays suspended ("LocalQueue … doesn't
     exist"). The rule speaks only with evidence from the same run: other
@@ -874,19 +651,19 @@ def unknown_local_queue(ctx: RuleContext) -> Iterator[Hit]:
           containers: [{name: eval, image: "python:3.12-slim"}]
     ```
     """
-    queues = [t for t in ctx.targets if _is_kueue(t, "LocalQueue")]
+    queues = ctx.kueue.local_queues
     if not queues:
         return
-    for target in _workloads(ctx):
+    for target in filter(is_workload, ctx.targets):
         found = queue_label(target)
         if not found:
             continue
         name, path = found
-        ns = _meta(target.obj).get("namespace")
-        if find_local_queue(ctx, name, ns) is not None:
+        ns = meta(target.obj).get("namespace")
+        if ctx.kueue.local_queue(name, ns) is not None:
             continue
-        here = sorted({str(_meta(q.obj).get("name")) for q in queues if _meta(q.obj).get("namespace") == ns})
-        elsewhere = sorted({str(_meta(q.obj).get("namespace")) for q in queues if _meta(q.obj).get("name") == name})
+        here = sorted({str(meta(q.obj).get("name")) for q in queues if meta(q.obj).get("namespace") == ns})
+        elsewhere = sorted({str(meta(q.obj).get("namespace")) for q in queues if meta(q.obj).get("name") == name})
         if elsewhere and ns is not None:
             hint = f"LocalQueue {name} exists in namespace {', '.join(elsewhere)}: run the job there, or create the queue in {ns}"
         elif here:
@@ -906,27 +683,8 @@ def unknown_local_queue(ctx: RuleContext) -> Iterator[Hit]:
 # ---- /dev/shm --------------------------------------------------------------------
 
 
-def _shm_mount(container: Mapping[str, Any]) -> tuple[int, str] | None:
-    for i, m in enumerate(container.get("volumeMounts") or []):
-        if isinstance(m, Mapping) and str(m.get("mountPath", "")).rstrip("/") == "/dev/shm":
-            return i, str(m.get("name"))
-    return None
-
-
-def _volume(spec: Mapping[str, Any], name: str) -> tuple[int, Mapping[str, Any]] | None:
-    for i, v in enumerate(spec.get("volumes") or []):
-        if isinstance(v, Mapping) and v.get("name") == name:
-            return i, v
-    return None
-
-
-def _memory_backed(volume: Mapping[str, Any]) -> bool:
-    empty = volume.get("emptyDir")
-    return isinstance(empty, Mapping) and empty.get("medium") == "Memory"
-
-
 @rule("LK207", "missing-dev-shm", Severity.WARNING, "a multi-GPU pod without an in-memory /dev/shm")
-def missing_dev_shm(ctx: RuleContext) -> Iterator[Hit]:
+def missing_dev_shm(ctx: ReadContext) -> Iterator[Hit]:
     """Containers get a 64 MiB `/dev/shm` by default. NCCL, PyTorch
     DataLoader workers and vLLM's tensor-parallel workers exchange data
     through shared memory, so a pod with two or more GPUs needs a bigger one:
@@ -986,12 +744,12 @@ def missing_dev_shm(ctx: RuleContext) -> Iterator[Hit]:
                 req = gpu_request(c)
                 if not req or req[1] <= 0:
                     continue
-                mount = _shm_mount(c)
-                vol = _volume(group.spec, mount[1]) if mount else None
+                mount = shm_mount(c)
+                vol = volume(group.spec, mount[1]) if mount else None
                 if vol is not None:
                     v = vol[1]
                     host = v.get("hostPath")
-                    if _memory_backed(v) or (isinstance(host, Mapping) and str(host.get("path", "")).rstrip("/") == "/dev/shm"):
+                    if memory_backed(v) or (isinstance(host, Mapping) and str(host.get("path", "")).rstrip("/") == "/dev/shm"):
                         continue
                 total = sum(pod_gpus(group.spec).values())
                 yield Hit(
@@ -1006,7 +764,7 @@ def missing_dev_shm(ctx: RuleContext) -> Iterator[Hit]:
 
 
 @rule("LK208", "dev-shm-not-in-memory-limit", Severity.WARNING, "a memory-backed /dev/shm is not counted in the memory limit")
-def shm_not_in_limit(ctx: RuleContext) -> Iterator[Hit]:
+def shm_not_in_limit(ctx: ReadContext) -> Iterator[Hit]:
     """Pages written to a memory-backed `emptyDir` (`medium: Memory`) are
     charged to the container's memory cgroup. A container whose memory limit
     leaves no room for its `/dev/shm` on top of what the process itself uses
@@ -1057,16 +815,16 @@ def shm_not_in_limit(ctx: RuleContext) -> Iterator[Hit]:
     for target in ctx.targets:
         for group in pod_groups(target):
             for path, c in group.containers():
-                mount = _shm_mount(c)
-                vol = _volume(group.spec, mount[1]) if mount else None
-                if vol is None or not _memory_backed(vol[1]):
+                mount = shm_mount(c)
+                vol = volume(group.spec, mount[1]) if mount else None
+                if vol is None or not memory_backed(vol[1]):
                     continue
-                size = quantity((vol[1].get("emptyDir") or {}).get("sizeLimit"))
+                size = quantity_value((vol[1].get("emptyDir") or {}).get("sizeLimit"))
                 if not size:
                     continue
                 resources = c.get("resources") or {}
-                limit = quantity((resources.get("limits") or {}).get("memory"))
-                request = quantity((resources.get("requests") or {}).get("memory"))
+                limit = quantity_value((resources.get("limits") or {}).get("memory"))
+                request = quantity_value((resources.get("requests") or {}).get("memory"))
                 name = c.get("name")
                 if limit is None:
                     yield Hit(

@@ -7,7 +7,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from llmkube.check.findings import Severity
-from llmkube.check.rules import Hit, RuleContext, rule
+from llmkube.check.read.context import ReadContext
+from llmkube.check.rules import Hit, rule
 
 Path = tuple[str | int, ...]
 
@@ -51,7 +52,7 @@ def _redact(token: str) -> str:
 
 
 @rule("LK501", "literal-hf-token", Severity.ERROR, "a literal Hugging Face token in a manifest")
-def literal_hf_token(ctx: RuleContext) -> Iterator[Hit]:
+def literal_hf_token(ctx: ReadContext) -> Iterator[Hit]:
     """A Hugging Face access token written into a manifest ends up in git,
     in `kubectl get -o yaml`, in every CI log that prints the manifest, and
     in the pod spec that anyone with read access to the namespace sees. The
@@ -127,7 +128,8 @@ def literal_hf_token(ctx: RuleContext) -> Iterator[Hit]:
                     hint,
                 )
         for path, node in _walk(obj):
-            if not isinstance(node, str) or not HF_TOKEN.search(node):
+            token = HF_TOKEN.search(node) if isinstance(node, str) else None
+            if token is None:
                 continue
             if any(path[: len(p)] == p for p in flagged):
                 continue
@@ -138,7 +140,7 @@ def literal_hf_token(ctx: RuleContext) -> Iterator[Hit]:
                 yield Hit(
                     t,
                     path,
-                    f"{where} holds a literal Hugging Face token ({_redact(HF_TOKEN.search(node)[0])})",
+                    f"{where} holds a literal Hugging Face token ({_redact(token[0])})",
                     hint,
                 )
 
@@ -172,7 +174,7 @@ def _images(obj: Mapping[str, Any]) -> Iterator[tuple[Path, str]]:
 
 
 @rule("LK502", "floating-image", Severity.WARNING, "a container image tagged :latest or not tagged at all")
-def floating_image(ctx: RuleContext) -> Iterator[Hit]:
+def floating_image(ctx: ReadContext) -> Iterator[Hit]:
     """An image without a tag means `:latest`, and `:latest` moves. Two pods of
     one Deployment, or two nodes of one training job, can then run different
     code — and a CUDA, PyTorch or vLLM upgrade lands unannounced on the next

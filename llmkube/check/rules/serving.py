@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
-import re
 
 from llmkube.check.findings import Severity
-from llmkube.check.rules import Hit, RuleContext, rule
-from llmkube.check.rules.sizing import server_setups
+from llmkube.check.read.context import ReadContext
+from llmkube.check.read.deadlines import DEPLOYMENT_DEFAULT_DEADLINE, knative_deadline, probe_budget
+from llmkube.check.rules import Hit, rule
+from llmkube.engines import flag
+from llmkube.names import KNATIVE_PROGRESS_DEADLINE_ANNOTATION, KSERVE_CANARY_ANNOTATION
 from llmkube.plan.sizing import startup_budget, tp_problems, valid_tensor_parallel
-
-CANARY_ANNOTATION = "serving.kserve.io/canaryTrafficPercent"
 
 
 @rule("LK301", "canary-annotation", Severity.ERROR, "canary traffic set by an annotation KServe does not read")
-def canary_annotation(ctx: RuleContext) -> Iterator[Hit]:
+def canary_annotation(ctx: ReadContext) -> Iterator[Hit]:
     """KServe splits traffic between the previous and the latest revision by the
     field `spec.predictor.canaryTrafficPercent`. The annotation
     `serving.kserve.io/canaryTrafficPercent` is not a KServe setting: with it,
@@ -49,27 +48,23 @@ def canary_annotation(ctx: RuleContext) -> Iterator[Hit]:
     """
     for target in ctx.of_kind("InferenceService"):
         annotations = (target.obj.get("metadata") or {}).get("annotations") or {}
-        if CANARY_ANNOTATION in annotations:
+        if KSERVE_CANARY_ANNOTATION in annotations:
             yield Hit(
                 target,
-                ("metadata", "annotations", CANARY_ANNOTATION),
-                f"the {CANARY_ANNOTATION} annotation is not read by KServe: use the field",
-                f"set spec.predictor.canaryTrafficPercent: {annotations[CANARY_ANNOTATION]} and remove the annotation",
+                ("metadata", "annotations", KSERVE_CANARY_ANNOTATION),
+                f"the {KSERVE_CANARY_ANNOTATION} annotation is not read by KServe: use the field",
+                f"set spec.predictor.canaryTrafficPercent: {annotations[KSERVE_CANARY_ANNOTATION]} and remove the annotation",
             )
 
 
 # --------------------------------------------------------------------------- shape and startup of model servers
-# (LK302–LK307 read vLLM/TGI containers through llmkube.check.rules.sizing.server_setups)
+# (LK302–LK307 read vLLM/TGI containers as llmkube.check.read.servers reads them: ctx.servers)
 
-PROGRESS_DEADLINE_ANNOTATION = "serving.knative.dev/progress-deadline"
-DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
-KNATIVE_DEFAULT_DEADLINE = 600  # Knative's default progress deadline, seconds
-DEPLOYMENT_DEFAULT_DEADLINE = 600  # Deployment progressDeadlineSeconds default
 FIXED_DELAY_THRESHOLD = 60  # seconds of initialDelaySeconds that stand in for a startup probe
 
 
 @rule("LK302", "tensor-parallel-heads", Severity.ERROR, "the tensor-parallel size does not divide the model's attention heads")
-def tensor_parallel_heads(ctx: RuleContext) -> Iterator[Hit]:
+def tensor_parallel_heads(ctx: ReadContext) -> Iterator[Hit]:
     """Tensor parallelism splits the attention heads evenly over the GPUs: vLLM and TGI
     refuse to start when `--tensor-parallel-size` / `--num-shard` does not divide the
     model's attention heads, or its KV heads (when it has more KV heads than GPUs; with
@@ -103,22 +98,21 @@ def tensor_parallel_heads(ctx: RuleContext) -> Iterator[Hit]:
           resources: {limits: {nvidia.com/gpu: 4}}
     ```
     """
-    for s in server_setups(ctx):
-        if s.model is None or s.tensor_parallel <= 1:
+    for s in ctx.servers:
+        if s.model is None or s.config.tensor_parallel <= 1:
             continue
-        problems = tp_problems(s.model, s.tensor_parallel)
+        problems = tp_problems(s.model, s.config.tensor_parallel)
         if problems:
             valid = ", ".join(str(t) for t in valid_tensor_parallel(s.model, 8))
-            flag = "--num-shard" if s.runtime == "tgi" else "--tensor-parallel-size"
             yield Hit(
                 s.target, s.tp_path,
-                f"{flag} {s.tensor_parallel} does not fit {s.model.spec.display_name}: {'; '.join(problems)}",
+                f"{flag(s.runtime, 'tensor_parallel')} {s.config.tensor_parallel} does not fit {s.model.spec.display_name}: {'; '.join(problems)}",
                 f"valid sizes up to 8: {valid}",
             )
 
 
 @rule("LK303", "tensor-parallel-beyond-node", Severity.ERROR, "the tensor-parallel size exceeds the GPUs of one node")
-def tensor_parallel_beyond_node(ctx: RuleContext) -> Iterator[Hit]:
+def tensor_parallel_beyond_node(ctx: ReadContext) -> Iterator[Hit]:
     """Tensor parallelism exchanges activations at every layer and belongs inside one
     node (NVLink). A size larger than the GPU's nodes hold (its profile's
     `gpusPerNode`, 8 on HGX H100) cannot be scheduled as one pod; across pods it runs
@@ -155,19 +149,19 @@ def tensor_parallel_beyond_node(ctx: RuleContext) -> Iterator[Hit]:
           resources: {limits: {nvidia.com/gpu: 8}}
     ```
     """
-    for s in server_setups(ctx):
+    for s in ctx.servers:
         per_node = s.gpu.gpus_per_node if s.gpu else None
-        if per_node is None or s.tensor_parallel <= per_node:
+        if s.gpu is None or per_node is None or s.config.tensor_parallel <= per_node:
             continue
         yield Hit(
             s.target, s.tp_path,
-            f"tensor-parallel size {s.tensor_parallel} exceeds the {per_node} GPUs of one {s.gpu.name} node",
+            f"tensor-parallel size {s.config.tensor_parallel} exceeds the {per_node} GPUs of one {s.gpu.name} node",
             f"keep tensor parallelism within a node (≤ {per_node}); add --pipeline-parallel-size across nodes",
         )
 
 
 @rule("LK304", "gpus-match-parallelism", Severity.ERROR, "the GPU request is not tensor × pipeline parallel size")
-def gpus_match_parallelism(ctx: RuleContext) -> Iterator[Hit]:
+def gpus_match_parallelism(ctx: ReadContext) -> Iterator[Hit]:
     """A vLLM server starts one worker per GPU of its tensor × pipeline parallel group and
     needs exactly that many GPUs in its pod. Fewer and it fails to start (or waits for
     GPUs forever); more and the extra GPUs sit idle (a warning). TGI without
@@ -203,16 +197,16 @@ def gpus_match_parallelism(ctx: RuleContext) -> Iterator[Hit]:
           resources: {limits: {nvidia.com/gpu: 4}}
     ```
     """
-    for s in server_setups(ctx):
+    for s in ctx.servers:
         if s.gpu_count is None or s.gpu_resource is None:
             continue
         multi_node = s.target.obj.get("kind") == "LeaderWorkerSet" or bool(s.group.spec.get("workerSpec"))
-        expected = s.tensor_parallel if multi_node else s.tensor_parallel * s.pipeline_parallel
+        expected = s.config.tensor_parallel if multi_node else s.config.tensor_parallel * s.config.pipeline_parallel
         if s.gpu_count == expected:
             continue
         section = "limits" if (s.container.get("resources") or {}).get("limits", {}).get(s.gpu_resource) is not None else "requests"
         path = (*s.path, "resources", section, s.gpu_resource)
-        par = f"tensor-parallel {s.tensor_parallel}" + (f" × pipeline-parallel {s.pipeline_parallel}" if s.pipeline_parallel > 1 and not multi_node else "")
+        par = f"tensor-parallel {s.config.tensor_parallel}" + (f" × pipeline-parallel {s.config.pipeline_parallel}" if s.config.pipeline_parallel > 1 and not multi_node else "")
         if s.gpu_count < expected:
             yield Hit(s.target, path, f"{s.gpu_resource}: {s.gpu_count} but {par} needs {expected} GPUs",
                       f"request {expected} GPUs, or lower the parallel size to {s.gpu_count}")
@@ -221,20 +215,8 @@ def gpus_match_parallelism(ctx: RuleContext) -> Iterator[Hit]:
                       f"request {expected} GPUs, or set the parallel size to use all {s.gpu_count}", Severity.WARNING)
 
 
-def _probe_budget(probe: Any) -> int | None:
-    """Seconds a probe tolerates failures before acting: delay + period × threshold."""
-    if not isinstance(probe, dict):
-        return None
-    period = probe.get("periodSeconds", 10)
-    threshold = probe.get("failureThreshold", 3)
-    delay = probe.get("initialDelaySeconds", 0)
-    if not all(isinstance(v, int) for v in (period, threshold, delay)):
-        return None
-    return delay + period * threshold
-
-
 @rule("LK305", "startup-budget-below-load-time", Severity.WARNING, "the startup probe gives up before the model has loaded")
-def startup_budget_below_load(ctx: RuleContext) -> Iterator[Hit]:
+def startup_budget_below_load(ctx: ReadContext) -> Iterator[Hit]:
     """Loading a model reads its weights (≈141 GB for a 70B model in bf16) before the
     server answers `/health`. The kubelet restarts the container when the startup probe
     has failed `failureThreshold` times `periodSeconds` apart (after
@@ -275,9 +257,9 @@ def startup_budget_below_load(ctx: RuleContext) -> Iterator[Hit]:
           startupProbe: {httpGet: {path: /health, port: 8000}, periodSeconds: 10, failureThreshold: 60}
     ```
     """
-    for s in server_setups(ctx):
+    for s in ctx.servers:
         estimate = s.load_estimate()
-        if estimate is None:
+        if estimate is None or s.model is None:
             continue
         startup = s.container.get("startupProbe")
         if startup is not None:
@@ -286,7 +268,7 @@ def startup_budget_below_load(ctx: RuleContext) -> Iterator[Hit]:
             probe_name, probe = "livenessProbe", s.container.get("livenessProbe")
         else:
             continue
-        budget = _probe_budget(probe)
+        budget = probe_budget(probe)
         if budget is None or budget >= estimate:
             continue
         advice = startup_budget(estimate)
@@ -301,7 +283,7 @@ def startup_budget_below_load(ctx: RuleContext) -> Iterator[Hit]:
 
 
 @rule("LK306", "fixed-initial-delay", Severity.WARNING, "a fixed initialDelaySeconds on liveness/readiness does a startup probe's job")
-def fixed_initial_delay(ctx: RuleContext) -> Iterator[Hit]:
+def fixed_initial_delay(ctx: ReadContext) -> Iterator[Hit]:
     """A long `initialDelaySeconds` (≥ 60 s) on a model server's liveness or readiness
     probe guesses the load time: too short and a slow load is killed, too long and
     every restart waits the full delay before traffic — even when the weights are
@@ -339,7 +321,7 @@ def fixed_initial_delay(ctx: RuleContext) -> Iterator[Hit]:
           livenessProbe: {httpGet: {path: /health, port: 8000}}
     ```
     """
-    for s in server_setups(ctx):
+    for s in ctx.servers:
         for name in ("livenessProbe", "readinessProbe"):
             probe = s.container.get(name)
             delay = probe.get("initialDelaySeconds") if isinstance(probe, dict) else None
@@ -353,45 +335,8 @@ def fixed_initial_delay(ctx: RuleContext) -> Iterator[Hit]:
                           f"{name} waits a fixed {delay} s for the model to load", hint)
 
 
-def parse_duration(value: Any) -> int | None:
-    """Seconds of a Go duration such as 600s, 10m, 1h30m (or a bare number)."""
-    if isinstance(value, int):
-        return value
-    text = str(value).strip()
-    if text.isdigit():
-        return int(text)
-    parts = re.findall(r"(\d+(?:\.\d+)?)(h|m|s)", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        return None
-    return int(sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts))
-
-
-def _knative_deadline(s: Any) -> tuple[int, tuple, str] | None:
-    """(seconds, path, source) of the progress deadline that governs a Knative-served pod."""
-    obj = s.target.obj
-    kind = obj.get("kind")
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    if kind == "InferenceService":
-        mode = annotations.get(DEPLOYMENT_MODE_ANNOTATION, "Serverless")
-        pred = (obj.get("spec") or {}).get("predictor") or {}
-        pred_ann = pred.get("annotations") or {}
-        if PROGRESS_DEADLINE_ANNOTATION in pred_ann:
-            return parse_duration(pred_ann[PROGRESS_DEADLINE_ANNOTATION]), ("spec", "predictor", "annotations", PROGRESS_DEADLINE_ANNOTATION), "annotation"
-        if PROGRESS_DEADLINE_ANNOTATION in annotations:
-            return parse_duration(annotations[PROGRESS_DEADLINE_ANNOTATION]), ("metadata", "annotations", PROGRESS_DEADLINE_ANNOTATION), "annotation"
-        if mode in ("Serverless", "KNative"):
-            return KNATIVE_DEFAULT_DEADLINE, ("spec", "predictor"), "default"
-        return None
-    if kind == "Service" and str(obj.get("apiVersion", "")).startswith("serving.knative.dev/"):
-        tmpl_ann = ((((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("annotations")) or {}
-        if PROGRESS_DEADLINE_ANNOTATION in tmpl_ann:
-            return parse_duration(tmpl_ann[PROGRESS_DEADLINE_ANNOTATION]), ("spec", "template", "metadata", "annotations", PROGRESS_DEADLINE_ANNOTATION), "annotation"
-        return KNATIVE_DEFAULT_DEADLINE, ("spec", "template"), "default"
-    return None
-
-
 @rule("LK307", "progress-deadline-below-load-time", Severity.WARNING, "a progress deadline shorter than the model's load time")
-def progress_deadline_below_load(ctx: RuleContext) -> Iterator[Hit]:
+def progress_deadline_below_load(ctx: ReadContext) -> Iterator[Hit]:
     """Knative (KServe's Serverless mode, the default unless the
     `serving.kserve.io/deploymentMode` annotation says RawDeployment/Standard) fails a
     revision whose pods are not ready within its progress deadline — the annotation
@@ -436,13 +381,13 @@ def progress_deadline_below_load(ctx: RuleContext) -> Iterator[Hit]:
             resources: {limits: {nvidia.com/gpu: 8}}
     ```
     """
-    for s in server_setups(ctx):
+    for s in ctx.servers:
         estimate = s.load_estimate()
-        if estimate is None:
+        if estimate is None or s.model is None:
             continue
         obj = s.target.obj
         name = s.model.spec.display_name
-        knative = _knative_deadline(s)
+        knative = knative_deadline(s.target)
         if knative is not None:
             seconds, path, source = knative
             if seconds is None or seconds >= estimate:
@@ -450,7 +395,7 @@ def progress_deadline_below_load(ctx: RuleContext) -> Iterator[Hit]:
             where = f"the Knative progress deadline ({seconds} s{', the default' if source == 'default' else ''})"
             yield Hit(s.target, path,
                       f"{where} is shorter than loading {name} (about {estimate:.0f} s): Knative fails the revision mid-load",
-                      f"set the predictor annotation {PROGRESS_DEADLINE_ANNOTATION}: {int(startup_budget(estimate).seconds + 60)}s")
+                      f"set the predictor annotation {KNATIVE_PROGRESS_DEADLINE_ANNOTATION}: {int(startup_budget(estimate).seconds + 60)}s")
         elif obj.get("kind") == "Deployment":
             value = (obj.get("spec") or {}).get("progressDeadlineSeconds", DEPLOYMENT_DEFAULT_DEADLINE)
             if not isinstance(value, int) or value >= estimate:

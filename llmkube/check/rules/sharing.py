@@ -2,211 +2,45 @@
 
 The GPU Operator takes MIG layouts from a mig-parted config (`version: v1`,
 `mig-configs:`) and sharing from a device-plugin config (`version: v1`,
-`sharing:`), both usually held as text inside a ConfigMap's `data`. These
-rules parse those texts, and also accept the config documents themselves
-(a mig-parted `config.yaml` checked in as a file). A finding inside a
-ConfigMap's block text points at the line inside the block.
+`sharing:`), both usually held as text inside a ConfigMap's `data`. `llmkube.check.read.gpu_operator`
+reads those texts (and config documents checked in as files); a finding
+inside a ConfigMap's block text points at the line inside the block.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
-
-import yaml
 
 from llmkube.check.findings import Severity
-from llmkube.check.rules import Hit, RuleContext, rule
-from llmkube.check.rules._workloads import GPU_PRODUCT_LABEL, GPU_RESOURCE, MIG_RESOURCE, gpu_request, pod_groups
-from llmkube.check.run import Target
-from llmkube.errors import InputError, SourceMark
+from llmkube.check.read.context import ReadContext
+from llmkube.check.read.gpu_operator import (
+    MIG_PRODUCT,
+    cluster_policy_strategy,
+    config_products,
+    gpus_for_filter,
+    mig_entries,
+    mig_layout,
+    mps_configs,
+)
+from llmkube.check.read.workloads import gpu_request, pod_groups, resource_line
+from llmkube.check.rules import Hit, rule
+from llmkube.names import (
+    DEVICE_PLUGIN_CONFIG_LABEL,
+    GPU_PRODUCT_LABEL,
+    GPU_RESOURCE,
+    MIG_CONFIG_LABEL,
+    MIG_RESOURCE,
+    MIG_STRATEGY_LABEL,
+    NVIDIA_GROUP,
+)
 from llmkube.plan.mig import check_layout, mig_resource_name
-from llmkube.yamlio import mark_of, parse_documents
-
-MIG_CONFIG_LABEL = "nvidia.com/mig.config"
-PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
-MIG_STRATEGY_LABEL = "nvidia.com/mig.strategy"
-_MIG_PRODUCT = re.compile(r"^(?P<gpu>.+)-MIG-(?P<profile>[0-9]+g\.[0-9]+gb[.a-z-]*?)(?:-SHARED)?$")
-Path = tuple[str | int, ...]
-
-
-# ---- where config texts live -------------------------------------------------
-
-
-@dataclass
-class InBlock(Target):
-    """A target whose marks are shifted into a ConfigMap's block text.
-
-    The rule engine asks `hit.target.mark(hit.path)`; for a path inside an
-    embedded config we answer with the line inside the `|` block (the text is
-    re-read with line marks, so the position is exact).
-    """
-
-    base: Path = ()
-    inner: Any = None  # the block text parsed with line marks, or None
-
-    def mark(self, path: tuple[str | int, ...] = ()) -> SourceMark | None:
-        outer = Target.mark(self, self.base)
-        if self.document is None or self.inner is None or outer is None or outer.line is None:
-            return outer
-        if tuple(path[: len(self.base)]) != self.base or len(path) == len(self.base):
-            return outer
-        m = mark_of(self.inner, tuple(path[len(self.base) :]), outer.file)
-        return SourceMark(outer.file, outer.line + (m.line or 1), (outer.column or 1) + 1 + (m.column or 1))
-
-
-@dataclass(frozen=True)
-class Embedded:
-    """One config document: where it is, and what it says."""
-
-    target: Target  # an InBlock for ConfigMap data, the document itself otherwise
-    base: Path  # path of the config inside the object ("data", key) or ()
-    config: Mapping[str, Any]
-    where: str  # "ConfigMap gpu-operator/x key config.yaml" or the object label
-
-
-def _embedded(ctx: RuleContext) -> Iterator[Embedded]:
-    for t in ctx.targets:
-        obj = t.obj
-        if obj.get("kind") == "ConfigMap" and isinstance(obj.get("data"), Mapping):
-            meta = obj.get("metadata") or {}
-            for key, text in obj["data"].items():
-                if not isinstance(text, str) or "version" not in text:
-                    continue
-                try:
-                    config = yaml.safe_load(text)
-                except yaml.YAMLError:
-                    continue
-                if not isinstance(config, Mapping) or str(config.get("version")) != "v1":
-                    continue
-                inner = None
-                if t.document is not None and _is_block(t, ("data", key)):
-                    try:
-                        docs = parse_documents(text, t.document.file)
-                        inner = docs[0].data if docs else None
-                    except InputError:
-                        inner = None
-                target = InBlock(obj=obj, document=t.document, spec=t.spec, base=("data", key), inner=inner)
-                yield Embedded(target, ("data", key), config, f"ConfigMap {meta.get('name')} key {key}")
-        elif "kind" not in obj and str(obj.get("version")) == "v1" and ("mig-configs" in obj or "sharing" in obj or "flags" in obj):
-            yield Embedded(t, (), obj, "config")
-
-
-def _raw(t: Target, path: Path) -> Any:
-    cur: Any = t.document.data if t.document is not None else None
-    for p in path:
-        if isinstance(cur, Mapping) and p in cur:
-            cur = cur[p]
-        else:
-            return None
-    return cur
-
-
-def _is_block(t: Target, path: Path) -> bool:
-    from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
-
-    return isinstance(_raw(t, path), LiteralScalarString | FoldedScalarString)
-
-
-def mig_parted_configs(ctx: RuleContext) -> list[Embedded]:
-    return [e for e in _embedded(ctx) if isinstance(e.config.get("mig-configs"), Mapping)]
-
-
-def plugin_configs(ctx: RuleContext) -> list[Embedded]:
-    return [
-        e for e in _embedded(ctx)
-        if "mig-configs" not in e.config and (isinstance(e.config.get("sharing"), Mapping) or isinstance(e.config.get("flags"), Mapping))
-    ]
-
-
-def _entries(config: Mapping[str, Any]) -> Iterator[tuple[str, int, Mapping[str, Any]]]:
-    for name, entries in (config.get("mig-configs") or {}).items():
-        for i, entry in enumerate(entries if isinstance(entries, list) else []):
-            if isinstance(entry, Mapping):
-                yield str(name), i, entry
-
-
-def _layout(entry: Mapping[str, Any]) -> dict[str, int] | None:
-    devices = entry.get("mig-devices")
-    if entry.get("mig-enabled") is not True or not isinstance(devices, Mapping):
-        return None
-    out = {}
-    for k, v in devices.items():
-        if isinstance(v, bool) or not isinstance(v, int):
-            return None
-        out[str(k)] = v
-    return out
-
-
-def layouts_by_name(ctx: RuleContext) -> dict[str, list[dict[str, int]]]:
-    """mig-parted config name → the per-GPU layouts of its entries (MIG on only)."""
-    out: dict[str, list[dict[str, int]]] = {}
-    disabled: set[str] = set()
-    for e in mig_parted_configs(ctx):
-        for name, _, entry in _entries(e.config):
-            layout = _layout(entry)
-            if layout is not None:
-                out.setdefault(name, []).append(layout)
-            elif entry.get("mig-enabled") is False:
-                disabled.add(name)
-    for name in disabled - set(out):
-        out[name] = []
-    return out
-
-
-# ---- node selection evidence ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Node labels an object selects by: a ResourceFlavor's nodeLabels or a pod's nodeSelector."""
-
-    target: Target
-    path: Path
-    labels: Mapping[str, str]
-
-
-def selections(ctx: RuleContext) -> Iterator[Selection]:
-    for t in ctx.targets:
-        if t.obj.get("kind") == "ResourceFlavor":
-            labels = (t.obj.get("spec") or {}).get("nodeLabels")
-            if isinstance(labels, Mapping):
-                yield Selection(t, ("spec", "nodeLabels"), labels)
-        for g in pod_groups(t):
-            if g.node_selector:
-                yield Selection(t, (*g.spec_path, "nodeSelector"), g.node_selector)
-
-
-def base_product(product: str) -> str:
-    product = product.removesuffix("-SHARED")
-    m = _MIG_PRODUCT.match(product)
-    return m["gpu"] if m else product
-
-
-def gpus_for_filter(ctx: RuleContext, device_filter: Any) -> list[Any]:
-    ids = device_filter if isinstance(device_filter, list) else [device_filter]
-    want = {str(i).lower().removeprefix("0x") for i in ids}
-    return [
-        g for g in ctx.profiles.gpus.values()
-        if any(p.lower().removeprefix("0x") in want for p in g.spec.pci_device_ids)
-    ]
-
-
-def cluster_policy_strategy(ctx: RuleContext) -> tuple[Target, str] | None:
-    policies = [t for t in ctx.targets if t.obj.get("kind") == "ClusterPolicy" and str(t.obj.get("apiVersion", "")).startswith("nvidia.com/")]
-    if len(policies) != 1:
-        return None
-    strategy = ((policies[0].obj.get("spec") or {}).get("mig") or {}).get("strategy")
-    return (policies[0], str(strategy)) if strategy else None
 
 
 # ---- LK401 ---------------------------------------------------------------------
 
 
 @rule("LK401", "mig-strategy-resource", Severity.ERROR, "MIG resource name does not match the pool's MIG strategy or layout")
-def mig_strategy_resource(ctx: RuleContext) -> Iterator[Hit]:
+def mig_strategy_resource(ctx: ReadContext) -> Iterator[Hit]:
     """The device plugin advertises MIG devices differently per strategy:
     `single` → `nvidia.com/gpu` (and GFD labels the node
     `nvidia.com/gpu.product=<GPU>-MIG-<profile>`), `mixed` →
@@ -252,21 +86,20 @@ def mig_strategy_resource(ctx: RuleContext) -> Iterator[Hit]:
           limits: {nvidia.com/gpu: 1}
     ```
     """
-    policy = cluster_policy_strategy(ctx)
-    layouts = layouts_by_name(ctx)
+    policy = cluster_policy_strategy(ctx.targets)
+    layouts = ctx.mig_layouts
     for t in ctx.targets:
         for g in pod_groups(t):
             sel = g.node_selector
             product = str(sel.get(GPU_PRODUCT_LABEL, ""))
-            single_product = _MIG_PRODUCT.match(product.removesuffix("-SHARED"))
+            single_product = MIG_PRODUCT.match(product.removesuffix("-SHARED"))
             label_strategy = sel.get(MIG_STRATEGY_LABEL)
             for path, c in g.containers():
                 req = gpu_request(c)
                 if not req or req[1] <= 0:
                     continue
                 name = req[0]
-                resources = c.get("resources") or {}
-                line = (*path, "resources", "limits" if name in (resources.get("limits") or {}) else "requests", name)
+                line = resource_line(c, path, name)
                 mig = MIG_RESOURCE.match(name)
                 if mig:
                     profile = mig["profile"]
@@ -333,18 +166,8 @@ def mig_strategy_resource(ctx: RuleContext) -> Iterator[Hit]:
 # ---- LK402 ---------------------------------------------------------------------
 
 
-def _config_products(ctx: RuleContext) -> dict[str, set[str]]:
-    """mig-parted config name → GPU products of the nodes that select it."""
-    out: dict[str, set[str]] = {}
-    for s in selections(ctx):
-        cfg, product = s.labels.get(MIG_CONFIG_LABEL), s.labels.get(GPU_PRODUCT_LABEL)
-        if cfg and product:
-            out.setdefault(str(cfg), set()).add(base_product(str(product)))
-    return out
-
-
 @rule("LK402", "mig-layout-unplaceable", Severity.ERROR, "a mig-parted layout cannot be created on its GPU")
-def mig_layout_unplaceable(ctx: RuleContext) -> Iterator[Hit]:
+def mig_layout_unplaceable(ctx: ReadContext) -> Iterator[Hit]:
     """mig-parted takes profile names and counts; the driver must find a
     geometry for them, and fails the whole node's reconfiguration
     (`nvidia.com/mig.config.state=failed`) when it cannot. The rule checks
@@ -391,23 +214,23 @@ def mig_layout_unplaceable(ctx: RuleContext) -> Iterator[Hit]:
                 2g.20gb: 2
     ```
     """
-    products = _config_products(ctx)
+    products = config_products(ctx.selections)
     all_gpus = list(ctx.profiles.gpus.values())
     mig_gpus = [g for g in all_gpus if g.spec.mig is not None]
-    for e in mig_parted_configs(ctx):
-        for name, i, entry in _entries(e.config):
-            layout = _layout(entry)
+    for e in ctx.mig_parted_configs:
+        for name, i, entry in mig_entries(e.config):
+            layout = mig_layout(entry)
             if not layout or not any(layout.values()):
                 continue
             if "device-filter" in entry:
-                gpus = gpus_for_filter(ctx, entry["device-filter"])
+                gpus = gpus_for_filter(ctx.profiles, entry["device-filter"])
                 basis = "its device-filter"
             elif name in products:
                 gpus = [g for p in sorted(products[name]) for g in all_gpus if g.spec.product == p]
                 basis = f"the nodes selecting {MIG_CONFIG_LABEL}={name}"
             else:
                 names = {n for n, c in layout.items() if c}
-                gpus = [g for g in mig_gpus if names <= {p.name for p in g.spec.mig.profiles}]
+                gpus = [g for g in mig_gpus if g.spec.mig and names <= {p.name for p in g.spec.mig.profiles}]
                 basis = "its profile names"
             if not gpus:
                 continue
@@ -437,13 +260,8 @@ def mig_layout_unplaceable(ctx: RuleContext) -> Iterator[Hit]:
 # ---- device-plugin sharing -----------------------------------------------------
 
 
-def _sharing(e: Embedded) -> Mapping[str, Any]:
-    s = e.config.get("sharing")
-    return s if isinstance(s, Mapping) else {}
-
-
 @rule("LK403", "time-slicing-and-mps", Severity.ERROR, "a device-plugin config sets both timeSlicing and mps")
-def time_slicing_and_mps(ctx: RuleContext) -> Iterator[Hit]:
+def time_slicing_and_mps(ctx: ReadContext) -> Iterator[Hit]:
     """The device plugin shares a node's GPUs one way: time-slicing *or* MPS.
     A config with both under `sharing:` is ambiguous — the plugin takes MPS
     and silently drops the time-slicing replicas, so the node advertises a
@@ -482,8 +300,8 @@ def time_slicing_and_mps(ctx: RuleContext) -> Iterator[Hit]:
             - {name: nvidia.com/gpu, replicas: 4}
     ```
     """
-    for e in plugin_configs(ctx):
-        s = _sharing(e)
+    for e in ctx.plugin_configs:
+        s = e.sharing
         if s.get("timeSlicing") and s.get("mps"):
             yield Hit(
                 e.target,
@@ -491,20 +309,12 @@ def time_slicing_and_mps(ctx: RuleContext) -> Iterator[Hit]:
                 f"{e.where}: sharing has both timeSlicing and mps; a node shares its GPUs one way only "
                 "(the plugin uses mps and ignores timeSlicing)",
                 "keep one of them; put the other in a second config key and select it per node with "
-                f"the {PLUGIN_CONFIG_LABEL} label",
+                f"the {DEVICE_PLUGIN_CONFIG_LABEL} label",
             )
 
 
-def _mps_configs(ctx: RuleContext) -> dict[str, Embedded]:
-    out = {}
-    for e in plugin_configs(ctx):
-        if _sharing(e).get("mps") and e.base:
-            out[str(e.base[-1])] = e
-    return out
-
-
 @rule("LK404", "mps-with-mig", Severity.ERROR, "MPS sharing on MIG devices")
-def mps_with_mig(ctx: RuleContext) -> Iterator[Hit]:
+def mps_with_mig(ctx: ReadContext) -> Iterator[Hit]:
     """The device plugin's MPS sharing works on full GPUs only; it is not
     supported on MIG-enabled devices. The rule flags a device-plugin config
     that enables `sharing.mps` together with `flags.migStrategy` single or
@@ -547,8 +357,8 @@ def mps_with_mig(ctx: RuleContext) -> Iterator[Hit]:
             - {name: nvidia.com/gpu, replicas: 4}
     ```
     """
-    for e in plugin_configs(ctx):
-        mps = _sharing(e).get("mps")
+    for e in ctx.plugin_configs:
+        mps = e.sharing.get("mps")
         if not isinstance(mps, Mapping):
             continue
         strategy = (e.config.get("flags") or {}).get("migStrategy") if isinstance(e.config.get("flags"), Mapping) else None
@@ -567,13 +377,13 @@ def mps_with_mig(ctx: RuleContext) -> Iterator[Hit]:
                     f"{e.where}: MPS cannot share {r.get('name')}: MPS works on full GPUs only",
                     "use timeSlicing for MIG resources, or MPS on nvidia.com/gpu of a non-MIG pool",
                 )
-    mps_keys = _mps_configs(ctx)
-    for s in selections(ctx):
-        key, mig = s.labels.get(PLUGIN_CONFIG_LABEL), s.labels.get(MIG_CONFIG_LABEL)
+    mps_keys = mps_configs(ctx.plugin_configs)
+    for s in ctx.selections:
+        key, mig = s.labels.get(DEVICE_PLUGIN_CONFIG_LABEL), s.labels.get(MIG_CONFIG_LABEL)
         if key in mps_keys and mig and mig != "all-disabled":
             yield Hit(
                 s.target,
-                (*s.path, PLUGIN_CONFIG_LABEL),
+                (*s.path, DEVICE_PLUGIN_CONFIG_LABEL),
                 f"nodes with {MIG_CONFIG_LABEL}={mig} use device-plugin config {key!r}, which shares with MPS: "
                 "MPS is not supported on MIG-enabled GPUs",
                 "use a timeSlicing config for MIG pools, or MPS on a pool with MIG disabled",
@@ -581,7 +391,7 @@ def mps_with_mig(ctx: RuleContext) -> Iterator[Hit]:
 
 
 @rule("LK405", "mps-replicas", Severity.ERROR, "MPS sharing with fewer than 2 replicas")
-def mps_replicas(ctx: RuleContext) -> Iterator[Hit]:
+def mps_replicas(ctx: ReadContext) -> Iterator[Hit]:
     """MPS splits each GPU among `replicas` clients. With `replicas: 1` the
     device plugin sees nothing to share and starts no MPS at all (the node
     advertises plain GPUs while the config says MPS); 0 or less is rejected
@@ -617,8 +427,8 @@ def mps_replicas(ctx: RuleContext) -> Iterator[Hit]:
             - {name: nvidia.com/gpu, replicas: 2}
     ```
     """
-    for e in plugin_configs(ctx):
-        mps = _sharing(e).get("mps")
+    for e in ctx.plugin_configs:
+        mps = e.sharing.get("mps")
         if not isinstance(mps, Mapping):
             continue
         for i, r in enumerate(mps.get("resources") or []):
@@ -634,7 +444,7 @@ def mps_replicas(ctx: RuleContext) -> Iterator[Hit]:
 
 
 @rule("LK406", "migconfig-kind", Severity.ERROR, "nvidia.com MIGConfig is not a real kind")
-def migconfig_kind(ctx: RuleContext) -> Iterator[Hit]:
+def migconfig_kind(ctx: ReadContext) -> Iterator[Hit]:
     """There is no `MIGConfig` custom resource in the GPU Operator (its CRDs
     are ClusterPolicy, NVIDIADriver and the DRA kinds). MIG layouts are
     declared in a mig-parted ConfigMap (`version: v1`, `mig-configs:`), named
@@ -671,7 +481,7 @@ def migconfig_kind(ctx: RuleContext) -> Iterator[Hit]:
     ```
     """
     for t in ctx.targets:
-        if t.obj.get("kind") == "MIGConfig" and str(t.obj.get("apiVersion", "")).startswith("nvidia.com/"):
+        if t.obj.get("kind") == "MIGConfig" and str(t.obj.get("apiVersion", "")).startswith(NVIDIA_GROUP + "/"):
             yield Hit(
                 t,
                 ("kind",),

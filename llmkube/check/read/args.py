@@ -1,0 +1,56 @@
+"""Command lines of containers: flag values, and where a flag sits in the manifest."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from llmkube.check.read.workloads import Path
+
+FALSE = {"false", "0", "no", "off"}
+
+
+def command_line(container: Mapping[str, Any]) -> list[str]:
+    """command + args as one list of strings."""
+    return [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
+
+
+def arg_value(args: list[str], *flags: str) -> str | None:
+    """The value of `--flag value` or `--flag=value` in a command line."""
+    for i, arg in enumerate(args):
+        for flag in flags:
+            if arg == flag and i + 1 < len(args):
+                return args[i + 1]
+            if arg.startswith(flag + "="):
+                return arg[len(flag) + 1 :]
+    return None
+
+
+def flag_on(line: list[str], *flags: str) -> bool:
+    """A boolean flag is set (`--x`, `--x true`, `--x=1`; not `--x false`)."""
+    for i, arg in enumerate(line):
+        for flag in flags:
+            if arg == flag:
+                nxt = line[i + 1] if i + 1 < len(line) else ""
+                return nxt.lower() not in FALSE
+            if arg.startswith(flag + "="):
+                return arg.split("=", 1)[1].lower() not in FALSE
+    return False
+
+
+def flag_path(container_path: Path, container: Mapping[str, Any], *flags: str) -> Path:
+    """Path of the command-line item holding one of `flags` (the flag or flag=value)."""
+    for key in ("args", "command"):
+        for i, arg in enumerate(container.get(key) or []):
+            a = str(arg)
+            if any(a == f or a.startswith(f + "=") for f in flags):
+                return (*container_path, key, i)
+    return container_path
+
+
+def env_value(container: Mapping[str, Any], name: str) -> str | None:
+    """A literal environment variable of the container (valueFrom is not followed)."""
+    for e in container.get("env") or []:
+        if isinstance(e, Mapping) and e.get("name") == name and "value" in e:
+            return str(e["value"])
+    return None

@@ -1,0 +1,75 @@
+"""`ReadContext`: the objects of one run and the profiles, each reading done once.
+
+Rules and `llmkube plan` ask the context (`ctx.servers`, `ctx.kueue`,
+`ctx.mig_parted_configs` …) instead of re-reading manifests; every answer is
+computed on first use and kept for the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from llmkube.check.read import gpu_operator
+from llmkube.check.read.gpu_operator import Embedded, Selection
+from llmkube.check.read.kueue import KueueIndex
+from llmkube.check.read.servers import ServerSetup, server_setups
+from llmkube.check.read.training import TrainingSetup, torchrun_job, training_setups
+from llmkube.check.run import Target
+from llmkube.profiles import ProfileStore
+
+
+@dataclass
+class ReadContext:
+    """Everything a rule may look at: all objects of the run, and the profiles."""
+
+    targets: Sequence[Target]
+    profiles: ProfileStore
+
+    def of_kind(self, *kinds: str) -> list[Target]:
+        return [t for t in self.targets if t.obj.get("kind") in kinds]
+
+    @cached_property
+    def servers(self) -> list[ServerSetup]:
+        """Every vLLM/TGI container of the run."""
+        return server_setups(self.targets, self.profiles)
+
+    @cached_property
+    def training_jobs(self) -> list[TrainingSetup]:
+        """Every training job whose method is known (from its spec, or LoRA/QLoRA flags)."""
+        return training_setups(self.targets, self.profiles)
+
+    @cached_property
+    def torchrun_jobs(self) -> list[TrainingSetup]:
+        """Jobs that run torchrun but are neither a known training job nor a server (method unknown)."""
+        covered = {id(t.target) for t in self.training_jobs} | {id(s.target) for s in self.servers}
+        jobs = (torchrun_job(self.profiles, t) for t in self.targets if id(t) not in covered)
+        return [j for j in jobs if j is not None]
+
+    @cached_property
+    def kueue(self) -> KueueIndex:
+        return KueueIndex.of(self.targets)
+
+    @cached_property
+    def gpu_configs(self) -> list[Embedded]:
+        """GPU Operator configs (mig-parted and device-plugin), in ConfigMaps or as files."""
+        return list(gpu_operator.embedded_configs(self.targets))
+
+    @cached_property
+    def mig_parted_configs(self) -> list[Embedded]:
+        return [e for e in self.gpu_configs if gpu_operator.is_mig_parted(e)]
+
+    @cached_property
+    def plugin_configs(self) -> list[Embedded]:
+        return [e for e in self.gpu_configs if gpu_operator.is_device_plugin(e)]
+
+    @cached_property
+    def mig_layouts(self) -> dict[str, list[dict[str, int]]]:
+        """mig-parted config name → its per-GPU layouts (MIG on only; [] when only disabled)."""
+        return gpu_operator.layouts_by_name(self.mig_parted_configs)
+
+    @cached_property
+    def selections(self) -> list[Selection]:
+        """Node labels selected by ResourceFlavors and pod nodeSelectors."""
+        return list(gpu_operator.selections(self.targets))

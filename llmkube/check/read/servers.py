@@ -1,0 +1,212 @@
+"""vLLM and TGI containers as rules and `llmkube plan` see them: model, GPU, engine flags.
+
+The model comes from vLLM's `--model` (or `vllm serve MODEL`) / TGI's
+`--model-id`, matched to a model profile by Hugging Face id; the flags that
+size the server are read as the engines table spells them; the GPU as
+`check.read.gpus` finds it. What cannot be read is left None, not guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from llmkube.check.read.args import arg_value, command_line, env_value, flag_path
+from llmkube.check.read.gpus import GPUTarget, gpu_target
+from llmkube.check.read.workloads import Path, PodGroup, gpu_request, pod_groups
+from llmkube.check.run import Target
+from llmkube.engines import DEFAULT_GPU_MEMORY_UTILIZATION, DEFAULT_TGI_MEMORY_FRACTION, SETTING, engine_of
+from llmkube.names import GPU_RESOURCE
+from llmkube.plan.sizing import (
+    ServerConfig,
+    ServingFit,
+    load_seconds,
+    parse_engine_version,
+    recommend_serving,
+    serving_fit,
+    weight_bytes,
+)
+from llmkube.profiles import ModelProfile, ProfileStore
+
+# Startup defaults of an InferenceEndpoint (spec `startup`), used for plain manifests too.
+DEFAULT_LOAD_THROUGHPUT_GBPS = 0.5
+DEFAULT_LOAD_OVERHEAD_SECONDS = 120
+
+
+def _int_arg(value: str | None) -> int | None:
+    """An integer flag value; vLLM also reads 8k (×1000) and 8K (×1024)."""
+    if value is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*([kKmM]?)\s*", value)
+    if not m:
+        return None
+    scale = {"": 1, "k": 1000, "K": 1024, "m": 10**6, "M": 2**20}[m.group(2)]
+    return int(m.group(1)) * scale
+
+
+def _float_arg(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class ServerSetup:
+    """One vLLM/TGI container as the rules see it."""
+
+    target: Target
+    group: PodGroup
+    path: Path  # the container
+    container: Mapping[str, Any]
+    model_id: str | None
+    model_path: Path
+    model: ModelProfile | None
+    config: ServerConfig  # as read: max_model_len None = not set
+    tp_flag: str | None  # the flag that set TP ("--tensor-parallel-size"), None = default
+    gpu_resource: str | None
+    gpu_count: int | None
+    gpu: GPUTarget | None
+
+    @property
+    def runtime(self) -> str:
+        return self.config.runtime
+
+    def arg_path(self, *flags: str) -> Path:
+        return flag_path(self.path, self.container, *flags)
+
+    @property
+    def tp_path(self) -> Path:
+        return self.arg_path(self.tp_flag) if self.tp_flag else self.path
+
+    @property
+    def length_known(self) -> bool:
+        """vLLM defaults max-model-len to the model's context; TGI decides at start-up."""
+        return self.runtime == "vllm" or self.config.max_model_len is not None
+
+    @property
+    def sizing_config(self) -> ServerConfig:
+        """The config to size with: a TGI server of unknown length is sized for one token."""
+        return self.config if self.length_known else replace(self.config, max_model_len=1)
+
+    def fit(self) -> ServingFit | None:
+        if self.model is None or self.gpu is None:
+            return None
+        return serving_fit(self.model, self.gpu.memory_gib, self.sizing_config)
+
+    def load_estimate(self) -> float | None:
+        """Seconds to load the weights and start the engine (as the InferenceEndpoint planner sizes it)."""
+        if self.model is None:
+            return None
+        throughput: float = DEFAULT_LOAD_THROUGHPUT_GBPS
+        overhead: int = DEFAULT_LOAD_OVERHEAD_SECONDS
+        spec = self.target.spec.spec if self.target.spec is not None else None
+        if spec is not None and getattr(spec, "kind", None) == "InferenceEndpoint":
+            throughput = spec.spec.startup.load_throughput_g_bps
+            overhead = spec.spec.startup.overhead_seconds
+        return load_seconds(weight_bytes(self.model, self.config.dtype, self.config.quantization), throughput, overhead)
+
+    def recommendation(self) -> str | None:
+        if self.model is None or self.gpu is None or self.gpu.gpu is None:
+            return None
+        return recommend_serving(self.model, self.gpu.gpu, self.sizing_config).text
+
+
+def _vllm_model(line: list[str]) -> tuple[str | None, tuple[str, ...]]:
+    value = arg_value(line, *SETTING["model"].vllm)
+    if value:
+        return value, SETTING["model"].vllm
+    for i, arg in enumerate(line[:-1]):
+        if arg == "serve" and not line[i + 1].startswith("-"):
+            return line[i + 1], ("serve",)
+    return None, ()
+
+
+def _read_vllm(line: list[str]) -> tuple[str | None, tuple[str, ...], str | None, ServerConfig]:
+    """(model id, the flags that named it, the flag that set TP, config) of a vLLM command line."""
+    def arg(setting: str) -> str | None:
+        return arg_value(line, *SETTING[setting].vllm)
+
+    model_id, model_flags = _vllm_model(line)
+    tp_flag = next((f for f in SETTING["tensor_parallel"].vllm if arg_value(line, f) is not None), None)
+    tp = _int_arg(arg_value(line, tp_flag)) if tp_flag else 1
+    quant = arg("quantization")
+    config = ServerConfig(
+        tensor_parallel=tp or 1,
+        pipeline_parallel=_int_arg(arg("pipeline_parallel")) or 1,
+        utilization=_float_arg(arg("gpu_memory_utilization")) or DEFAULT_GPU_MEMORY_UTILIZATION,
+        max_model_len=_int_arg(arg("max_model_len")),
+        max_num_seqs=_int_arg(arg("max_num_seqs")),
+        quantization=quant.lower() if quant else None,
+        kv_cache_dtype=arg("kv_cache_dtype"),
+        runtime="vllm",
+    )
+    return model_id, model_flags, tp_flag, config
+
+
+def _read_tgi(line: list[str], container: Mapping[str, Any], gpus: tuple[str, int] | None) -> tuple[str | None, tuple[str, ...], str | None, ServerConfig]:
+    """The same for TGI's launcher, whose settings may also come from its environment."""
+    def arg(setting: str) -> str | None:
+        return arg_value(line, *SETTING[setting].tgi)
+
+    def arg_or_env(setting: str) -> str | None:
+        env = SETTING[setting].tgi_env
+        return arg(setting) or (env_value(container, env) if env else None)
+
+    model_id = arg_or_env("model")
+    tp_flag = SETTING["tensor_parallel"].tgi[0] if arg("tensor_parallel") is not None else None
+    shards = arg_or_env("tensor_parallel")
+    resource, count = gpus if gpus else (None, None)
+    # TGI shards over every visible GPU unless told otherwise
+    tp = _int_arg(shards) if shards else (count if count and resource == GPU_RESOURCE else 1)
+    quant = arg_or_env("quantization")
+    config = ServerConfig(
+        tensor_parallel=tp or 1,
+        utilization=_float_arg(arg_or_env("gpu_memory_utilization")) or DEFAULT_TGI_MEMORY_FRACTION,
+        max_model_len=_int_arg(arg_or_env("max_model_len")),
+        quantization=quant.lower() if quant else None,
+        kv_cache_dtype=arg("kv_cache_dtype"),
+        runtime="tgi",
+    )
+    return model_id, SETTING["model"].tgi, tp_flag, config
+
+
+def read_server(profiles: ProfileStore, target: Target, group: PodGroup, path: Path, container: Mapping[str, Any]) -> ServerSetup | None:
+    """The server one container runs, or None when it runs neither vLLM nor TGI."""
+    line = command_line(container)
+    runtime = engine_of(str(container.get("image", "")), " ".join(line))
+    if runtime is None:
+        return None
+    request = gpu_request(container)
+    if runtime == "vllm":
+        model_id, model_flags, tp_flag, config = _read_vllm(line)
+        version = parse_engine_version(str(container.get("image", "")))
+    else:
+        model_id, model_flags, tp_flag, config = _read_tgi(line, container, request)
+        version = None
+    dtype = arg_value(line, *SETTING["dtype"].flags(runtime))
+    config = replace(config, dtype=dtype if dtype not in (None, "auto") else None, engine_version=version)
+    resource, count = request if request else (None, None)
+    return ServerSetup(
+        target=target, group=group, path=path, container=container,
+        model_id=model_id,
+        model_path=flag_path(path, container, *model_flags) if model_flags else path,
+        model=profiles.model(model_id) if model_id else None,
+        config=config, tp_flag=tp_flag,
+        gpu_resource=resource, gpu_count=count,
+        gpu=gpu_target(profiles, group, resource),
+    )
+
+
+def server_setups(targets: Iterable[Target], profiles: ProfileStore) -> list[ServerSetup]:
+    """Every vLLM/TGI container of the run, in manifest order."""
+    out = []
+    for target in targets:
+        for group in pod_groups(target):
+            for path, container in group.containers():
+                setup = read_server(profiles, target, group, path, container)
+                if setup is not None:
+                    out.append(setup)
+    return out

@@ -1,0 +1,272 @@
+"""Find the pods inside any workload manifest, the way rules need to see them.
+
+A rule asks "which pods does this object make, how many, with which
+containers, GPUs and node selection?" — the answer lives at a different path
+in a Deployment, a PyTorchJob, a Volcano Job, a TrainJob, a JobSet, a
+LeaderWorkerSet or a KServe InferenceService. This module knows those paths so
+rules do not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from llmkube.check.run import Target
+from llmkube.names import KUEUE_GROUP, VOLCANO_BATCH_GROUP, is_gpu_resource
+
+Path = tuple[str | int, ...]
+KUBEFLOW_JOB_KINDS = ("PyTorchJob", "MPIJob", "TFJob", "XGBoostJob", "PaddleJob", "JAXJob")
+
+
+@dataclass(frozen=True)
+class PodGroup:
+    """A set of identical pods an object makes: where its pod spec is, and how many."""
+
+    target: Target
+    role: str  # "Worker", "Master", task name, "predictor", …
+    spec_path: Path  # path of the pod spec (or of the inline pod spec for KServe)
+    spec: Mapping[str, Any]
+    replicas: int
+    labels: Mapping[str, str]  # pod template labels
+    annotations: Mapping[str, str]
+
+    def containers(self) -> Iterator[tuple[Path, Mapping[str, Any]]]:
+        for i, c in enumerate(self.spec.get("containers") or []):
+            if isinstance(c, Mapping):
+                yield (*self.spec_path, "containers", i), c
+
+    @property
+    def node_selector(self) -> Mapping[str, str]:
+        return self.spec.get("nodeSelector") or {}
+
+
+def count(value: Any, default: int = 1) -> int:
+    """A replica count as written (an int), else `default`."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def as_int(value: Any) -> int | None:
+    """An int, or a string of digits; None for anything else (booleans included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An object's metadata, or {} when it has none (or not a mapping)."""
+    m = obj.get("metadata")
+    return m if isinstance(m, Mapping) else {}
+
+
+def is_volcano(obj: Mapping[str, Any]) -> bool:
+    return str(obj.get("apiVersion", "")).startswith(VOLCANO_BATCH_GROUP + "/")
+
+
+def _template(target: Target, role: str, path: Path, template: Any, replicas: int) -> PodGroup | None:
+    if not isinstance(template, Mapping):
+        return None
+    spec = template.get("spec")
+    if not isinstance(spec, Mapping):
+        return None
+    meta = template.get("metadata") or {}
+    return PodGroup(
+        target, role, (*path, "spec"), spec, replicas, meta.get("labels") or {}, meta.get("annotations") or {}
+    )
+
+
+def pod_groups(target: Target) -> list[PodGroup]:
+    """Every pod group of one object (empty for kinds that make no pods)."""
+    obj = target.obj
+    kind = obj.get("kind")
+    spec = obj.get("spec")
+    if not isinstance(spec, Mapping):
+        return []
+    groups: list[PodGroup | None] = []
+    if kind == "Pod":
+        meta = obj.get("metadata") or {}
+        groups.append(PodGroup(target, "pod", ("spec",), spec, 1, meta.get("labels") or {}, meta.get("annotations") or {}))
+    elif kind in ("Deployment", "StatefulSet", "ReplicaSet"):
+        groups.append(_template(target, kind.lower(), ("spec", "template"), spec.get("template"), count(spec.get("replicas"))))
+    elif kind == "DaemonSet":
+        groups.append(_template(target, "daemonset", ("spec", "template"), spec.get("template"), 1))
+    elif kind == "Job":
+        if is_volcano(obj):
+            for i, task in enumerate(spec.get("tasks") or []):
+                if isinstance(task, Mapping):
+                    groups.append(
+                        _template(target, str(task.get("name", i)), ("spec", "tasks", i, "template"), task.get("template"), count(task.get("replicas")))
+                    )
+        else:
+            groups.append(_template(target, "job", ("spec", "template"), spec.get("template"), count(spec.get("parallelism"))))
+    elif kind in KUBEFLOW_JOB_KINDS:
+        key = next((k for k in spec if k.endswith("ReplicaSpecs")), None)
+        for role, rs in (spec.get(key) or {}).items() if key else []:
+            if isinstance(rs, Mapping):
+                groups.append(_template(target, role, ("spec", str(key), role, "template"), rs.get("template"), count(rs.get("replicas"))))
+    elif kind == "InferenceService":
+        for component in ("predictor", "transformer", "explainer"):
+            comp = spec.get(component)
+            if isinstance(comp, Mapping) and (comp.get("containers") or comp.get("model")):
+                inline = dict(comp)
+                if comp.get("model") and not comp.get("containers"):
+                    inline["containers"] = [comp["model"]]
+                groups.append(
+                    PodGroup(target, component, ("spec", component), inline, count(comp.get("minReplicas")), comp.get("labels") or {}, comp.get("annotations") or {})
+                )
+    elif kind == "LeaderWorkerSet":
+        lwt = spec.get("leaderWorkerTemplate") or {}
+        size = count(lwt.get("size"))
+        replicas = count(spec.get("replicas"))
+        if lwt.get("leaderTemplate"):
+            groups.append(_template(target, "leader", ("spec", "leaderWorkerTemplate", "leaderTemplate"), lwt.get("leaderTemplate"), replicas))
+            groups.append(_template(target, "worker", ("spec", "leaderWorkerTemplate", "workerTemplate"), lwt.get("workerTemplate"), replicas * max(size - 1, 0)))
+        else:
+            groups.append(_template(target, "worker", ("spec", "leaderWorkerTemplate", "workerTemplate"), lwt.get("workerTemplate"), replicas * size))
+    elif kind == "JobSet":
+        for i, rj in enumerate(spec.get("replicatedJobs") or []):
+            job = ((rj or {}).get("template") or {}).get("spec") or {}
+            groups.append(
+                _template(target, str(rj.get("name", i)), ("spec", "replicatedJobs", i, "template", "spec", "template"), job.get("template"), count(rj.get("replicas")) * count(job.get("parallelism")))
+            )
+    return [g for g in groups if g is not None]
+
+
+def is_workload(target: Target) -> bool:
+    """An object Kueue admits: it makes pods (or is a TrainJob), and is not Kueue's own."""
+    obj = target.obj
+    if obj.get("kind") == "TrainJob" or pod_groups(target):
+        return not str(obj.get("apiVersion", "")).startswith(KUEUE_GROUP + "/")
+    return False
+
+
+# ---- GPUs -----------------------------------------------------------------------
+
+
+def gpu_request(container: Mapping[str, Any]) -> tuple[str, int] | None:
+    """(resource name, count) of the container's GPU or MIG limit (limits win over requests)."""
+    resources = container.get("resources") or {}
+    for section in ("limits", "requests"):
+        for name, value in (resources.get(section) or {}).items():
+            if is_gpu_resource(name):
+                try:
+                    return name, int(str(value))
+                except ValueError:
+                    return name, 0
+    return None
+
+
+def pod_gpus(spec: Mapping[str, Any]) -> dict[str, int]:
+    """GPU-like resources one pod asks for, summed over its containers."""
+    out: dict[str, int] = {}
+    for c in spec.get("containers") or []:
+        if isinstance(c, Mapping):
+            req = gpu_request(c)
+            if req and req[1] > 0:
+                out[req[0]] = out.get(req[0], 0) + req[1]
+    return out
+
+
+def _section(resources: Mapping[str, Any], resource: str) -> str:
+    """Where a resource is set: "limits", or "requests" when only that has it."""
+    return "limits" if resource in (resources.get("limits") or {}) else "requests"
+
+
+def resource_line(container: Mapping[str, Any], container_path: Path, resource: str) -> Path:
+    """Path of a container's `resources.limits.<resource>` line (`requests` when only that has it)."""
+    return (*container_path, "resources", _section(container.get("resources") or {}, resource), resource)
+
+
+def gpu_line(group: PodGroup) -> tuple[Path, str] | None:
+    """Path of the first container's GPU limit (or request) line, and the resource name."""
+    for path, c in group.containers():
+        req = gpu_request(c)
+        if req and req[1] > 0:
+            return resource_line(c, path, req[0]), req[0]
+    return None
+
+
+@dataclass(frozen=True)
+class JobPods:
+    """Pods of one role of a job, normalised across job kinds (TrainJob included)."""
+
+    role: str
+    replicas: int
+    gpus: dict[str, int]  # per pod
+    node_selector: Mapping[str, str]
+    gpu_path: Path | None  # the line to point at for GPU findings
+    min_available: int | None = None  # Volcano task-level gang size
+
+
+def job_pods(target: Target) -> list[JobPods]:
+    obj = target.obj
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "TrainJob" and isinstance(spec, Mapping):
+        trainer = spec.get("trainer") or {}
+        res = trainer.get("resourcesPerNode") or {}
+        req = gpu_request({"resources": res})
+        if not req:
+            return []
+        nodes = as_int(trainer.get("numNodes")) or 1
+        path = ("spec", "trainer", "resourcesPerNode", _section(res, req[0]), req[0])
+        return [JobPods("node", nodes, {req[0]: req[1]}, {}, path)]
+    out = []
+    tasks = spec.get("tasks") if isinstance(spec, Mapping) else None
+    for group in pod_groups(target):
+        where = gpu_line(group)
+        min_avail = None
+        if is_volcano(obj) and isinstance(tasks, list):
+            idx = group.spec_path[2] if len(group.spec_path) > 2 else None
+            if isinstance(idx, int) and isinstance(tasks[idx], Mapping):
+                min_avail = as_int(tasks[idx].get("minAvailable"))
+        out.append(JobPods(group.role, group.replicas, pod_gpus(group.spec), group.node_selector, where[0] if where else None, min_avail))
+    return out
+
+
+def gang_gpus(target: Target, pods: Sequence[JobPods]) -> dict[str, int]:
+    """GPUs that must be admitted together: all pods, or Volcano's minAvailable pods."""
+    spec = target.obj.get("spec") or {}
+    volcano = is_volcano(target.obj)
+    out: dict[str, int] = {}
+    if volcano and as_int(spec.get("minAvailable")) is not None:
+        need = as_int(spec.get("minAvailable")) or 0
+        each = sorted((p.gpus for p in pods for _ in range(p.replicas)), key=lambda g: sum(g.values()))
+        for g in each[:need]:
+            for k, v in g.items():
+                out[k] = out.get(k, 0) + v
+        return out
+    for p in pods:
+        n = p.min_available if volcano and p.min_available is not None else p.replicas
+        for k, v in p.gpus.items():
+            out[k] = out.get(k, 0) + v * n
+    return out
+
+
+# ---- /dev/shm -------------------------------------------------------------------
+
+
+def shm_mount(container: Mapping[str, Any]) -> tuple[int, str] | None:
+    """(index, volume name) of the container's mount at /dev/shm."""
+    for i, m in enumerate(container.get("volumeMounts") or []):
+        if isinstance(m, Mapping) and str(m.get("mountPath", "")).rstrip("/") == "/dev/shm":
+            return i, str(m.get("name"))
+    return None
+
+
+def volume(spec: Mapping[str, Any], name: str) -> tuple[int, Mapping[str, Any]] | None:
+    """(index, volume) of the pod's volume of this name."""
+    for i, v in enumerate(spec.get("volumes") or []):
+        if isinstance(v, Mapping) and v.get("name") == name:
+            return i, v
+    return None
+
+
+def memory_backed(vol: Mapping[str, Any]) -> bool:
+    """An emptyDir with medium: Memory (charged to the container's memory cgroup)."""
+    empty = vol.get("emptyDir")
+    return isinstance(empty, Mapping) and empty.get("medium") == "Memory"

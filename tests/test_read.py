@@ -1,0 +1,60 @@
+"""The manifest readers of llmkube.check.read, on small hand-written objects."""
+
+from __future__ import annotations
+
+from llmkube.check.read.context import ReadContext
+from llmkube.check.read.kueue import KueueIndex
+from llmkube.check.read.torchrun import launcher_nproc, tokens
+from llmkube.check.run import Target
+from llmkube.plan.sizing import ServerConfig
+
+
+def _lq(name: str, ns: str | None, cq: str) -> Target:
+    meta = {"name": name, **({"namespace": ns} if ns else {})}
+    return Target({"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "LocalQueue", "metadata": meta, "spec": {"clusterQueue": cq}})
+
+
+def _cq(name: object) -> Target:
+    return Target({"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ClusterQueue", "metadata": {"name": name}, "spec": {}})
+
+
+def _job(queue: str, ns: str = "ml") -> Target:
+    return Target({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "j", "namespace": ns, "labels": {"kueue.x-k8s.io/queue-name": queue}},
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x:1"}]}}},
+    })
+
+
+def test_kueue_chain_takes_the_first_of_each_name() -> None:
+    first, second = _cq("team-a"), _cq("team-a")
+    index = KueueIndex.of([_cq(["odd"]), _lq("q", "other", "nope"), _lq("q", "ml", "team-a"), first, second])
+    job = _job("q")
+    assert index.local_queue("q", "ml") is index.local_queues[1]
+    assert index.cluster_queue_of(job) == (first, ("metadata", "labels", "kueue.x-k8s.io/queue-name"))
+    assert index.cluster_queues.get(["odd"]) is not None  # a schema-invalid name still resolves as a scan would
+    assert index.cluster_queue_of(_job("missing")) is None
+    assert index.flavor_labels("h100") is None
+
+
+def test_tgi_settings_from_flags_and_environment(store) -> None:
+    pod = Target({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "tgi"}, "spec": {
+        "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"},
+        "containers": [{
+            "name": "tgi", "image": "ghcr.io/huggingface/text-generation-inference:3.3.6",
+            "args": ["--max-total-tokens", "8k", "--quantize", "AWQ"],
+            "env": [{"name": "MODEL_ID", "value": "meta-llama/Llama-3.1-8B-Instruct"}],
+            "resources": {"limits": {"nvidia.com/gpu": 2}},
+        }],
+    }})
+    (server,) = ReadContext(targets=[pod], profiles=store).servers
+    assert server.model_id == "meta-llama/Llama-3.1-8B-Instruct" and server.model is not None
+    assert server.config == ServerConfig(tensor_parallel=2, utilization=1.0, max_model_len=8000, quantization="awq", runtime="tgi")
+    assert server.gpu is not None and server.gpu.name == "h100-80gb"
+    assert server.tp_path == ("spec", "containers", 0)  # TP from the GPU count, not a flag
+
+
+def test_torchrun_inside_a_shell_line() -> None:
+    container = {"command": ["bash", "-c", "torchrun --nnodes=2 --nproc_per_node 4 train.py --nproc_per_node 9"]}
+    assert launcher_nproc(tokens(container, ("c",))) == (("c", "command", 2), "4")
+    assert launcher_nproc(tokens({"args": ["python", "train.py", "--nproc_per_node=4"]}, ())) is None
