@@ -197,7 +197,6 @@ def test_llama_70b_tp4_h100_8k(m):
     # KV pool 34.42 GiB ÷ 80 KiB → ~451k tokens → 55 full 8k sequences < 128 requested
     assert fit.max_sequences == 55
     assert fit.fits_requested is False
-    assert fit.need_requested_gib == pytest.approx(32.85 + 4.0 + 128 * 0.625, abs=0.02)
 
 
 def test_llama_70b_does_not_fit_one_h100(m):

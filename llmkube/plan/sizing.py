@@ -243,13 +243,6 @@ class ServingFit:
         return self.weights_gib + self.overhead_gib + self.kv_sequence_gib
 
     @property
-    def need_requested_gib(self) -> float | None:
-        """Per-GPU need for --max-num-seqs full sequences at once."""
-        if self.max_num_seqs is None:
-            return None
-        return self.weights_gib + self.overhead_gib + self.kv_sequence_gib * self.max_num_seqs
-
-    @property
     def headroom_gib(self) -> float:
         return self.budget_gib - self.need_gib
 
