@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from llmkube.errors import SourceMark
 from llmkube.yamlio import dotted
@@ -30,12 +32,14 @@ class Finding:
     hint: str | None = None
     spec_mark: SourceMark | None = field(default=None, compare=False)
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[str, int, int, str, str, str]:
+        """File, line, column first: findings read top to bottom like the files."""
         m = self.mark
         return (m.file if m else "", m.line or 0 if m else 0, m.column or 0 if m else 0, self.object, self.path, self.code)
 
 
-def object_label(obj: dict) -> str:
+def object_label(obj: Mapping[str, Any]) -> str:
+    """Kind/name, or Kind/namespace/name for a namespaced object."""
     kind = obj.get("kind", "?")
     meta = obj.get("metadata") or {}
     name = meta.get("name", "?") if isinstance(meta, dict) else "?"

@@ -74,12 +74,13 @@ class ServerSetup:
     def runtime(self) -> str:
         return self.config.runtime
 
-    def arg_path(self, *flags: str) -> Path:
-        return flag_path(self.path, self.container, *flags)
+    def setting_path(self, setting: str) -> Path:
+        """Path of the command-line item that sets an engines-table setting (the container if none)."""
+        return flag_path(self.path, self.container, *SETTING[setting].flags(self.runtime))
 
     @property
     def tp_path(self) -> Path:
-        return self.arg_path(self.tp_flag) if self.tp_flag else self.path
+        return flag_path(self.path, self.container, self.tp_flag) if self.tp_flag else self.path
 
     @property
     def length_known(self) -> bool:

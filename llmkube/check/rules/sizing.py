@@ -204,7 +204,7 @@ def concurrency_exceeds_kv(ctx: ReadContext) -> Iterator[Hit]:
             continue
         yield Hit(
             s.target,
-            s.arg_path("--max-num-seqs"),
+            s.setting_path("max_num_seqs"),
             f"the KV cache holds {fit.max_sequences} full {fit.max_model_len}-token sequences "
             f"({fit.kv_tokens} tokens, {_gib(fit.kv_budget_gib)} GiB per GPU) but --max-num-seqs is {fit.max_num_seqs}",
             (s.recommendation() or "raise the tensor-parallel size") +
