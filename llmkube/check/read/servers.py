@@ -29,11 +29,7 @@ from llmkube.plan.sizing import (
     weight_bytes,
 )
 from llmkube.profiles import ModelProfile, ProfileStore
-
-# Startup defaults of an InferenceEndpoint (spec `startup`), used for plain manifests too.
-DEFAULT_LOAD_THROUGHPUT_GBPS = 0.5
-DEFAULT_LOAD_OVERHEAD_SECONDS = 120
-
+from llmkube.specs.inferenceendpoint import InferenceEndpoint, Startup
 
 def _int_arg(value: str | None) -> int | None:
     """An integer flag value; vLLM also reads 8k (×1000) and 8K (×1024)."""
@@ -101,13 +97,11 @@ class ServerSetup:
         """Seconds to load the weights and start the engine (as the InferenceEndpoint planner sizes it)."""
         if self.model is None:
             return None
-        throughput: float = DEFAULT_LOAD_THROUGHPUT_GBPS
-        overhead: int = DEFAULT_LOAD_OVERHEAD_SECONDS
+        # an InferenceEndpoint's `startup` settings; their defaults for plain manifests
         spec = self.target.spec.spec if self.target.spec is not None else None
-        if spec is not None and getattr(spec, "kind", None) == "InferenceEndpoint":
-            throughput = spec.spec.startup.load_throughput_g_bps
-            overhead = spec.spec.startup.overhead_seconds
-        return load_seconds(weight_bytes(self.model, self.config.dtype, self.config.quantization), throughput, overhead)
+        startup = spec.spec.startup if isinstance(spec, InferenceEndpoint) else Startup()
+        weights = weight_bytes(self.model, self.config.dtype, self.config.quantization)
+        return load_seconds(weights, startup.load_throughput_g_bps, startup.overhead_seconds)
 
     def recommendation(self) -> str | None:
         if self.model is None or self.gpu is None or self.gpu.gpu is None:
@@ -163,6 +157,7 @@ def _read_tgi(line: list[str], container: Mapping[str, Any], gpus: tuple[str, in
     # TGI shards over every visible GPU unless told otherwise
     tp = _int_arg(shards) if shards else (count if count and resource == GPU_RESOURCE else 1)
     quant = arg_or_env("quantization")
+    # --max-concurrent-requests caps requests, not the sequences the KV cache must hold: not read
     config = ServerConfig(
         tensor_parallel=tp or 1,
         utilization=_float_arg(arg_or_env("gpu_memory_utilization")) or DEFAULT_TGI_MEMORY_FRACTION,
