@@ -2,9 +2,10 @@
 
 The GPU Operator takes MIG layouts from a mig-parted config (`version: v1`,
 `mig-configs:`) and sharing from a device-plugin config (`version: v1`,
-`sharing:`), both usually held as text inside a ConfigMap's `data`. `llmkube.check.read.gpu_operator`
-reads those texts (and config documents checked in as files); a finding
-inside a ConfigMap's block text points at the line inside the block.
+`sharing:`), both usually held as text inside a ConfigMap's `data`.
+`llmkube.check.read.gpu_operator` reads those texts (and config documents
+checked in as files); a finding inside a ConfigMap's block text points at the
+line inside the block.
 """
 
 from __future__ import annotations
