@@ -5,19 +5,24 @@ Exit codes: 0 ok · 1 findings · 2 bad input or usage · 3 internal error.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import os
 import sys
 import traceback
+from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from llmkube import __version__
 from llmkube.errors import InputError
+from llmkube.options import APPLY_SET_ENV, DEFAULT_APPLY_SET, Options
 
-EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_INPUT, EXIT_INTERNAL = 0, 2, 3
 
 app = typer.Typer(
     name="llmkube",
@@ -81,6 +86,9 @@ def _root(
 
 
 PathsArg = Annotated[list[str], typer.Argument(help="Spec or manifest files, directories, or - for stdin.", show_default=False)]
+
+# --------------------------------------------------------------------------- the shared options, declared once
+
 ProfilesOpt = Annotated[list[Path], typer.Option("--profiles", help="Extra GPU/model profile directory (repeatable; searched first).")]
 TemplatesOpt = Annotated[list[Path], typer.Option("--templates", help="Template directory searched before the built-ins (repeatable).")]
 CrdsOpt = Annotated[list[Path], typer.Option("--crds", help="Directory of CRD YAML files (repeatable).")]
@@ -88,51 +96,96 @@ KubeVersionOpt = Annotated[str, typer.Option("--kube-version", help="Kubernetes 
 KueueOpt = Annotated[KueueAPIChoice, typer.Option("--kueue-api", help="Kueue API version to emit: v1beta2 (Kueue ≥ 0.16) or v1beta1.")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read CRDs from the user cache (`llmkube crds pull`).")]
 
+_DEFAULTS = Options()
 
-def _inputs(profiles, templates, crds, kube_version: str, kueue_api: KueueAPIChoice, no_cache: bool):
-    """The options every spec-reading command shares, as one value."""
-    from llmkube.commands.common import InputOptions
+#: Parameter name → (its typer declaration, its default), in the order --help lists them.
+_SHARED: dict[str, tuple[Any, Any]] = {
+    "profiles": (ProfilesOpt, []),
+    "templates": (TemplatesOpt, []),
+    "crds": (CrdsOpt, []),
+    "kube_version": (KubeVersionOpt, _DEFAULTS.kube_version),
+    "kueue_api": (KueueOpt, KueueAPIChoice(_DEFAULTS.kueue_api)),
+    "no_cache": (NoCacheOpt, not _DEFAULTS.use_cache),
+}
+SPEC_OPTIONS = tuple(_SHARED)
+PLAN_OPTIONS = ("profiles", "templates", "kueue_api")
+CRD_OPTIONS = ("crds", "no_cache")
 
-    return InputOptions(
-        profile_dirs=[str(p) for p in profiles],
-        template_dirs=[str(p) for p in templates],
-        crd_dirs=list(crds),
+
+def _options(
+    profiles: Sequence[Path] = (),
+    templates: Sequence[Path] = (),
+    crds: Sequence[Path] = (),
+    kube_version: str = _DEFAULTS.kube_version,
+    kueue_api: KueueAPIChoice = KueueAPIChoice(_DEFAULTS.kueue_api),
+    no_cache: bool = not _DEFAULTS.use_cache,
+) -> Options:
+    """The shared options as given on the command line, as one value."""
+    return Options(
+        profile_dirs=tuple(str(p) for p in profiles),
+        template_dirs=tuple(str(p) for p in templates),
+        crd_dirs=tuple(crds),
         kube_version=kube_version,
         kueue_api=kueue_api.value,
         use_cache=not no_cache,
-        color=State.color,
     )
 
 
+def with_options(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the shared options `names`, collected into its `options: Options` parameter.
+
+    typer sees the shared options where `options` stands in the command's signature (so
+    --help lists them there); the command receives them as one `Options` value.
+    """
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command, eval_str=True)
+        params: list[inspect.Parameter] = []
+        for param in signature.parameters.values():
+            if param.name != "options":
+                params.append(param)
+                continue
+            params += [
+                inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=_SHARED[name][0], default=_SHARED[name][1])
+                for name in names
+            ]
+
+        @functools.wraps(command)
+        def with_shared(**kwargs: Any) -> None:
+            shared = {name: kwargs.pop(name) for name in names}
+            command(options=_options(**shared), **kwargs)
+
+        del with_shared.__wrapped__  # typer reads the signature below, not the command's
+        setattr(with_shared, "__signature__", signature.replace(parameters=params))
+        with_shared.__annotations__ = {p.name: p.annotation for p in params}
+        return with_shared
+
+    return decorate
+
+
+# --------------------------------------------------------------------------- commands
+
+
 @app.command()
+@with_options(*SPEC_OPTIONS)
 def render(
     paths: PathsArg,
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-d", help="Write one file per object here (all or nothing).")] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.yaml,
-    profiles: ProfilesOpt = [],
-    templates: TemplatesOpt = [],
-    crds: CrdsOpt = [],
-    kube_version: KubeVersionOpt = "1.32",
-    kueue_api: KueueOpt = KueueAPIChoice.v1beta2,
-    no_cache: NoCacheOpt = False,
+    options: Options = _DEFAULTS,
 ) -> None:
     """Render llmkube specs into Kubernetes manifests, checked against the schemas at hand."""
     from llmkube.commands.render import run_render
 
-    opts = _inputs(profiles, templates, crds, kube_version, kueue_api, no_cache)
-    raise typer.Exit(run_render(paths, opts, output_dir=output_dir, fmt=fmt.value))
+    raise typer.Exit(run_render(paths, options, output_dir=output_dir, fmt=fmt.value, color=State.color))
 
 
 @app.command()
+@with_options(*SPEC_OPTIONS)
 def validate(
     paths: PathsArg,
     output: Annotated[ReportFormat, typer.Option("--output", "-o", help="Report format.")] = ReportFormat.text,
-    profiles: ProfilesOpt = [],
-    templates: TemplatesOpt = [],
-    crds: CrdsOpt = [],
-    kube_version: KubeVersionOpt = "1.32",
-    kueue_api: KueueOpt = KueueAPIChoice.v1beta2,
-    no_cache: NoCacheOpt = False,
+    options: Options = _DEFAULTS,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the run too (exit 1).")] = False,
     ignore: Annotated[list[str], typer.Option("--ignore", help="Rule code to silence for this run (repeatable), e.g. LK301.")] = [],
     output_file: Annotated[Optional[Path], typer.Option("--output-file", help="Also write the report here (.json, .sarif, .xml pick the format).")] = None,
@@ -140,15 +193,9 @@ def validate(
     """Check llmkube specs and plain Kubernetes manifests: API schemas, CEL rules and LLM-aware rules."""
     from llmkube.commands.validate import run_validate
 
-    code = run_validate(
-        paths,
-        _inputs(profiles, templates, crds, kube_version, kueue_api, no_cache),
-        report=output.value,
-        strict=strict,
-        ignore=[c.strip() for item in ignore for c in item.split(",") if c.strip()],
-        output_file=output_file,
-    )
-    raise typer.Exit(code)
+    codes = tuple(c.strip() for item in ignore for c in item.split(",") if c.strip())
+    options = dataclasses.replace(options, ignore=codes)
+    raise typer.Exit(run_validate(paths, options, report=output.value, strict=strict, output_file=output_file, color=State.color))
 
 
 class PlanFormat(str, Enum):
@@ -157,26 +204,16 @@ class PlanFormat(str, Enum):
 
 
 @app.command()
+@with_options(*PLAN_OPTIONS)
 def plan(
     paths: PathsArg,
     output: Annotated[PlanFormat, typer.Option("--output", "-o", help="Table for people, or json.")] = PlanFormat.text,
-    profiles: ProfilesOpt = [],
-    templates: TemplatesOpt = [],
-    kueue_api: KueueOpt = KueueAPIChoice.v1beta2,
+    options: Options = _DEFAULTS,
 ) -> None:
     """Size every endpoint and job: memory per GPU, headroom, concurrency, load time, a recommendation."""
     from llmkube.commands.plan import run_plan
 
-    raise typer.Exit(
-        run_plan(
-            paths,
-            report=output.value,
-            profile_dirs=[str(p) for p in profiles],
-            template_dirs=[str(p) for p in templates],
-            kueue_api=kueue_api.value,
-            color=State.color,
-        )
-    )
+    raise typer.Exit(run_plan(paths, options, report=output.value, color=State.color))
 
 
 KubeContextOpt = Annotated[Optional[str], typer.Option("--context", help="kubectl context to use (must exist in the kubeconfig).")]
@@ -184,23 +221,23 @@ KubeconfigOpt = Annotated[Optional[str], typer.Option("--kubeconfig", help="Path
 NamespaceOpt = Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace for namespaced objects that name none.")]
 ApplySetOpt = Annotated[
     Optional[str],
-    typer.Option("--apply-set", help="Name of the set of objects llmkube manages (label llmkube.dev/apply-set; default $LLMKUBE_APPLY_SET or 'default'); pruning only touches this set."),
+    typer.Option(
+        "--apply-set",
+        help="Name of the set of objects llmkube manages (label llmkube.dev/apply-set;"
+        f" default ${APPLY_SET_ENV} or {DEFAULT_APPLY_SET!r}); pruning only touches this set.",
+    ),
 ]
 
 
 @app.command()
+@with_options(*SPEC_OPTIONS)
 def diff(
     paths: PathsArg,
     context: KubeContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
     namespace: NamespaceOpt = None,
     apply_set: ApplySetOpt = None,
-    profiles: ProfilesOpt = [],
-    templates: TemplatesOpt = [],
-    crds: CrdsOpt = [],
-    kube_version: KubeVersionOpt = "1.32",
-    kueue_api: KueueOpt = KueueAPIChoice.v1beta2,
-    no_cache: NoCacheOpt = False,
+    options: Options = _DEFAULTS,
 ) -> None:
     """Show what `apply` would change (kubectl diff --server-side); exit 1 when something would."""
     from llmkube.commands.kubeapply import run_diff
@@ -208,11 +245,12 @@ def diff(
     raise typer.Exit(
         run_diff(
             paths,
-            _inputs(profiles, templates, crds, kube_version, kueue_api, no_cache),
+            options,
             context=context,
             kubeconfig=kubeconfig,
             namespace=namespace,
             apply_set=apply_set,
+            color=State.color,
         )
     )
 
@@ -223,6 +261,7 @@ class DryRunChoice(str, Enum):
 
 
 @app.command()
+@with_options(*SPEC_OPTIONS)
 def apply(
     paths: PathsArg,
     context: KubeContextOpt = None,
@@ -232,12 +271,7 @@ def apply(
     force_conflicts: Annotated[bool, typer.Option("--force-conflicts", help="Take over fields another field manager owns.")] = False,
     prune: Annotated[bool, typer.Option("--prune/--no-prune", help="Delete objects llmkube applied earlier that left the specs.")] = False,
     apply_set: ApplySetOpt = None,
-    profiles: ProfilesOpt = [],
-    templates: TemplatesOpt = [],
-    crds: CrdsOpt = [],
-    kube_version: KubeVersionOpt = "1.32",
-    kueue_api: KueueOpt = KueueAPIChoice.v1beta2,
-    no_cache: NoCacheOpt = False,
+    options: Options = _DEFAULTS,
 ) -> None:
     """Render, check, and apply with kubectl server-side apply (refuses on any check error)."""
     from llmkube.commands.kubeapply import run_apply
@@ -245,7 +279,7 @@ def apply(
     raise typer.Exit(
         run_apply(
             paths,
-            _inputs(profiles, templates, crds, kube_version, kueue_api, no_cache),
+            options,
             context=context,
             kubeconfig=kubeconfig,
             namespace=namespace,
@@ -253,6 +287,7 @@ def apply(
             force_conflicts=force_conflicts,
             apply_set=apply_set,
             prune=prune,
+            color=State.color,
         )
     )
 
@@ -272,14 +307,12 @@ def crds_pull(
 
 
 @crds_app.command("list")
-def crds_list(
-    crds: CrdsOpt = [],
-    no_cache: NoCacheOpt = False,
-) -> None:
+@with_options(*CRD_OPTIONS)
+def crds_list(options: Options = _DEFAULTS) -> None:
     """List the custom resource kinds whose schemas are available."""
     from llmkube.commands.crds import run_list
 
-    raise typer.Exit(run_list(crds, use_cache=not no_cache))
+    raise typer.Exit(run_list(options))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,28 +1,32 @@
-"""The one path every command takes: load → specs → plan → render → check."""
+"""The one path every command takes: load → specs → plan → render → check.
+
+`run(paths, options)` reads the inputs, renders the specs in apply order and
+gathers the objects to check; its `findings` (schema, CEL and, unless
+`options.rules` is off, the LLM-aware rules) are computed when first asked for,
+so a command can refuse its inputs before paying for the checks.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+from llmkube.check.crdstore import CRDStore
+from llmkube.check.findings import Finding
+from llmkube.check.run import Target, schema_findings
+from llmkube.check.schemas import SchemaValidator
 from llmkube.errors import InputError, InputErrors
-from llmkube.plan.base import Plan
-from llmkube.plan.context import KueueAPI, PlanContext, PlanError
-from llmkube.plan.fleet import plan_fleet, pool_infos
-from llmkube.plan.inference import plan_inference_endpoint
-from llmkube.plan.quota import plan_quota
-from llmkube.plan.training import plan_training_job
+from llmkube.kinds import KINDS
+from llmkube.options import Options
+from llmkube.plan.context import PlanContext, PlanError
 from llmkube.profiles import ProfileStore
 from llmkube.render import Renderer
 from llmkube.specs.parse import LoadedSpec, is_spec_document, parse_specs
-from llmkube.yamlio import Document, dotted, load_paths
+from llmkube.yamlio import Document, dotted, load_paths, to_plain
 
-TRAINING_TEMPLATES = {
-    "pytorchjob": "pytorchjob.yaml.j2",
-    "trainjob": "trainjob.yaml.j2",
-    "volcano": "volcano-job.yaml.j2",
-}
+__all__ = ["Options", "Run", "run", "check"]
 
 # Apply order that works on an empty cluster: what others refer to comes first.
 KIND_ORDER = [
@@ -40,12 +44,8 @@ KIND_ORDER = [
     "PodDisruptionBudget",
 ]
 
-
-@dataclass(frozen=True)
-class Options:
-    profile_dirs: Sequence[str] = ()
-    template_dirs: Sequence[str] = ()
-    kueue_api: KueueAPI = "v1beta2"
+#: The code of the finding for an object no schema at hand describes.
+NO_SCHEMA = "no-schema"
 
 
 @dataclass
@@ -80,6 +80,82 @@ class Rendering:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Run:
+    """One pass of the pipeline over the inputs: what was rendered, what to check, what was found."""
+
+    options: Options
+    rendering: Rendering
+    manifests: list[Target]  # plain manifests given beside the specs
+
+    @cached_property
+    def targets(self) -> list[Target]:
+        """Every object to check or apply: the rendered ones, then the plain manifests."""
+        return [Target(obj=r.obj, spec=r.source) for r in self.rendering.objects] + self.manifests
+
+    @cached_property
+    def crds(self) -> CRDStore:
+        """The CRD schemas at hand: --crds directories, then the user cache."""
+        return load_crds(self.options)
+
+    @cached_property
+    def findings(self) -> list[Finding]:
+        """Schema, CEL and (with options.rules) LLM-aware findings on the targets, sorted."""
+        return check(self.targets, self.options, crds=self.crds)
+
+    @property
+    def missing_schemas(self) -> list[Finding]:
+        """Objects that were not checked: no schema at hand describes them."""
+        return split_missing_schemas(self.findings)[0]
+
+    @property
+    def problems(self) -> list[Finding]:
+        """Every finding but the missing schemas."""
+        return split_missing_schemas(self.findings)[1]
+
+
+def run(paths: Sequence[str], options: Options) -> Run:
+    """Load the inputs and render the specs; the findings follow on first use."""
+    check_ignore_codes(options.ignore)
+    inputs = load_inputs(paths)
+    rendering = render_specs(inputs.specs, options) if inputs.specs else Rendering()
+    manifests = [Target(obj=to_plain(d.data), document=d) for d in inputs.manifests]
+    return Run(options, rendering, manifests)
+
+
+def check_ignore_codes(codes: Sequence[str]) -> None:
+    """A silenced LK code must name a rule: a typo would silence nothing."""
+    if not any(c.startswith("LK") for c in codes):
+        return
+    from llmkube.check.rules import unknown_codes
+
+    unknown = unknown_codes(c for c in codes if c.startswith("LK"))
+    if unknown:
+        raise InputError(f"--ignore names unknown rule codes: {', '.join(unknown)}", hint="see docs/rules.md for the codes")
+
+
+def load_crds(options: Options) -> CRDStore:
+    return CRDStore.load(list(options.crd_dirs), include_cache=options.use_cache)
+
+
+def check(targets: Sequence[Target], options: Options, *, crds: CRDStore | None = None) -> list[Finding]:
+    """Schema, CEL and (with options.rules) LLM-aware findings, sorted; options.ignore drops codes."""
+    validator = SchemaValidator(crds if crds is not None else load_crds(options), kube_version=options.kube_version)
+    findings = [f for f in schema_findings(targets, validator) if f.code not in options.ignore]
+    if options.rules:
+        from llmkube.check.rules import run_rules
+
+        findings += run_rules(targets, ProfileStore.load(options.profile_dirs), ignore=options.ignore)
+    return sorted(findings, key=Finding.sort_key)
+
+
+def split_missing_schemas(findings: Sequence[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """(objects no schema describes, every other finding)."""
+    missing = [f for f in findings if f.code == NO_SCHEMA]
+    rest = [f for f in findings if f.code != NO_SCHEMA]
+    return missing, rest
+
+
 @dataclass
 class Inputs:
     specs: list[LoadedSpec] = field(default_factory=list)
@@ -94,23 +170,6 @@ def load_inputs(paths: Sequence[str]) -> Inputs:
     return Inputs(specs=parse_specs(spec_docs), manifests=manifests)
 
 
-Planner = Callable[[Any, PlanContext], Plan]
-
-
-def _template_for(spec: Any) -> tuple[str, Planner]:
-    kind = spec.kind
-    if kind == "Fleet":
-        return "fleet.yaml.j2", plan_fleet
-    if kind == "Quota":
-        return "quota.yaml.j2", plan_quota
-    if kind == "TrainingJob":
-        return TRAINING_TEMPLATES[spec.spec.framework], plan_training_job
-    if kind == "InferenceEndpoint":
-        template = "inferenceservice.yaml.j2" if spec.spec.target == "kserve" else "deployment.yaml.j2"
-        return template, plan_inference_endpoint
-    raise AssertionError(f"no planner for {kind}")
-
-
 def render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:
     """Plan and render every spec; output is deterministic and in apply order."""
     profiles = ProfileStore.load(options.profile_dirs)
@@ -119,9 +178,10 @@ def render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:
     errors: list[InputError] = []
 
     for loaded in specs:
-        if loaded.kind == "Fleet":
+        prepare = KINDS[loaded.kind].prepare
+        if prepare is not None:
             try:
-                ctx.pools.update(pool_infos(loaded.spec, ctx))
+                prepare(loaded.spec, ctx)
             except PlanError as exc:
                 errors.append(_plan_error(loaded, exc))
 
@@ -129,9 +189,10 @@ def render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:
     steps: list[NodeLabelStep] = []
     notes: list[str] = []
     for loaded in specs:
-        template, planner = _template_for(loaded.spec)
+        kind = KINDS[loaded.kind]
+        template = kind.template(loaded.spec)
         try:
-            plan = planner(loaded.spec, ctx)
+            plan = kind.planner(loaded.spec, ctx)
         except PlanError as exc:
             errors.append(_plan_error(loaded, exc))
             continue

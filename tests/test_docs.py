@@ -11,7 +11,7 @@ table (header `| field | ...`) of its kind's section (`## Fleet`, ...) or, for t
 fields every kind shares (`apiVersion`, `kind`, `metadata.*`, `spec`), of the
 `## Common fields` section. Conversely every path in a field table must exist
 in the model. A new kind (e.g. `InferenceEndpoint`) is covered as soon as
-it is registered in `llmkube.specs.parse.KINDS`.
+it is registered in `llmkube.kinds.KINDS`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pytest
 from pydantic import BaseModel
 
 from llmkube.profiles import GPUProfile, ModelProfile
-from llmkube.specs.parse import KINDS
+from llmkube.kinds import KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_REFERENCE = ROOT / "docs" / "spec-reference.md"

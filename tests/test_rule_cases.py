@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from llmkube import pipeline
 from llmkube.check.findings import Finding
 from llmkube.check.rules import load_rules, run_rules
-from llmkube.commands.common import load_and_render, rendered_targets
-from llmkube.pipeline import Options
+from llmkube.options import Options
 from llmkube.profiles import ProfileStore
 
 CASES = Path(__file__).parent / "cases" / "rules"
@@ -26,8 +26,7 @@ EXPECT = re.compile(r"^#\s*expect:\s*(LK\d{3})\s+line\s+(\d+)\s*$", re.M)
 
 
 def findings_for(path: Path, store: ProfileStore) -> list[Finding]:
-    rendering, manifests = load_and_render([str(path)], Options())
-    return run_rules(rendered_targets(rendering.objects) + manifests, store)
+    return run_rules(pipeline.run([str(path)], Options()).targets, store)
 
 
 def corpus(kind: str) -> list[Path]:

@@ -254,6 +254,10 @@ class CRDStore:
                 return v
         return None
 
+    def plural(self, group: str, kind: str) -> str | None:
+        """The resource plural a local CRD gives (group, kind), or None if none does."""
+        return next((v.plural for v in self._versions(group, kind) or [] if v.plural), None)
+
     def known_versions(self, group: str, kind: str) -> list[str]:
         """Versions the CRD for (group, kind) serves, in CRD order; [] if unknown."""
         return [v.version for v in self._versions(group, kind) or [] if v.served]

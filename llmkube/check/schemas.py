@@ -28,6 +28,7 @@ import jsonschema_rs
 from llmkube.check import cel
 from llmkube.check.crdstore import CRDStore, CRDVersion
 from llmkube.errors import InputError
+from llmkube.options import DEFAULT_KUBE_VERSION
 
 DEFS_URI = "https://kubernetes.io/api/_definitions.json"
 OBJECT_META_REF = DEFS_URI + "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
@@ -417,7 +418,7 @@ def _sort_key(p: SchemaProblem) -> tuple:
 class SchemaValidator:
     """Checks Kubernetes objects against core schemas and CRD schemas (+ CEL rules)."""
 
-    def __init__(self, crds: CRDStore, kube_version: str = "1.32") -> None:
+    def __init__(self, crds: CRDStore, kube_version: str = DEFAULT_KUBE_VERSION) -> None:
         self.crds = crds
         self.kube_version = kube_version
         self._dir = _version_dir(kube_version)

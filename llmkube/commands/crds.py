@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from llmkube.errors import InputError
+from llmkube.options import Options
 
 
 def run_pull(
@@ -38,10 +39,10 @@ def run_pull(
     return 0
 
 
-def run_list(crd_dirs: Sequence[Path], *, use_cache: bool) -> int:
+def run_list(options: Options) -> int:
     from llmkube.check.crdstore import CRDStore
 
-    store = CRDStore.load(list(crd_dirs), include_cache=use_cache)
+    store = CRDStore.load(list(options.crd_dirs), include_cache=options.use_cache)
     rows = sorted(store.kinds())
     for group, kind in rows:
         versions = ", ".join(store.known_versions(group, kind))

@@ -14,32 +14,24 @@ import json
 import sys
 from collections.abc import Sequence
 
-from llmkube.commands.common import load_and_render, note, rendered_targets
+from llmkube import pipeline
+from llmkube.commands.common import note
 from llmkube.errors import InputError
-from llmkube.pipeline import Options
+from llmkube.options import Options
 from llmkube.report import use_color
 from llmkube.sizing_report import plan_rows, render_table
 
 
-def run_plan(
-    paths: Sequence[str],
-    *,
-    report: str = "text",
-    profile_dirs: Sequence[str] = (),
-    template_dirs: Sequence[str] = (),
-    kueue_api: str = "v1beta2",
-    color: str = "auto",
-) -> int:
+def run_plan(paths: Sequence[str], options: Options = Options(), *, report: str = "text", color: str = "auto") -> int:
     from llmkube.profiles import ProfileStore
 
-    options = Options(profile_dirs=profile_dirs, template_dirs=template_dirs, kueue_api=kueue_api)  # type: ignore[arg-type]
-    rendering, manifests = load_and_render(paths, options)
-    targets = rendered_targets(rendering.objects) + manifests
+    result = pipeline.run(paths, options)
+    targets = result.targets
     if not targets:
         raise InputError("no Kubernetes objects or llmkube specs found in the given paths")
-    for message in rendering.notes:
+    for message in result.rendering.notes:
         note(message)
-    rows = plan_rows(targets, ProfileStore.load(profile_dirs))
+    rows = plan_rows(targets, ProfileStore.load(options.profile_dirs))
     if report == "json":
         sys.stdout.write(json.dumps({"items": rows}, indent=2, ensure_ascii=False) + "\n")
     else:

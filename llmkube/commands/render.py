@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from llmkube.commands.common import InputOptions, check_targets, load_and_render, note, rendered_targets, split_missing_schemas
+from llmkube import pipeline
+from llmkube.commands.common import note
 from llmkube.errors import InputError, SourceMark
+from llmkube.options import Options
 from llmkube.pipeline import Rendered
 from llmkube.report import write_report
 from llmkube.yamlio import dump_json_documents, dump_yaml, dump_yaml_documents
 
 
-def run_render(paths: Sequence[str], opts: InputOptions, *, output_dir: Path | None, fmt: str) -> int:
-    rendering, manifests = load_and_render(paths, opts.pipeline())
+def run_render(paths: Sequence[str], options: Options, *, output_dir: Path | None, fmt: str, color: str = "auto") -> int:
+    # Render checks its own output against the schemas (not the LLM-aware rules: that is
+    # `validate`), so a template override is held to the same schemas.
+    result = pipeline.run(paths, dataclasses.replace(options, rules=False))
+    rendering = result.rendering
     rendered = rendering.objects
-    if manifests:
-        first = manifests[0].document
+    if result.manifests:
+        first = result.manifests[0].document
         raise InputError(
             "render takes llmkube specs only; this is a plain Kubernetes manifest",
             mark=first.mark() if first else None,
@@ -28,9 +34,7 @@ def run_render(paths: Sequence[str], opts: InputOptions, *, output_dir: Path | N
     if not rendered:
         raise InputError("no llmkube specs found in the given paths", hint="specs have apiVersion: llmkube.dev/v1alpha1")
 
-    # Render checks its own output, so a template override is held to the same schemas.
-    findings = check_targets(rendered_targets(rendered), opts, rules=False)
-    missing, problems = split_missing_schemas(findings)
+    missing, problems = result.missing_schemas, result.problems
     if missing:
         kinds = sorted({f.object.split("/")[0] for f in missing})
         note(
@@ -39,7 +43,7 @@ def run_render(paths: Sequence[str], opts: InputOptions, *, output_dir: Path | N
         )
     if problems:
         sys.stderr.write("llmkube: the rendered manifests fail their schemas; nothing was written\n")
-        write_report(problems, "text", checked=len(rendered), stream=sys.stderr, color=opts.color)
+        write_report(problems, "text", checked=len(rendered), stream=sys.stderr, color=color)
         return 1
 
     if output_dir is None:

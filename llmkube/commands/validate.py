@@ -6,9 +6,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from llmkube import pipeline
 from llmkube.check.findings import Finding, Severity
-from llmkube.commands.common import InputOptions, check_targets, load_and_render, rendered_targets
 from llmkube.errors import InputError
+from llmkube.options import Options
 from llmkube.report import write_report
 
 
@@ -20,24 +21,19 @@ def failing(findings: Sequence[Finding], strict: bool) -> bool:
 
 def run_validate(
     paths: Sequence[str],
-    opts: InputOptions,
+    options: Options,
     *,
     report: str,
     strict: bool = False,
-    ignore: Sequence[str] = (),
     output_file: Path | None = None,
+    color: str = "auto",
 ) -> int:
-    from llmkube.check.rules import unknown_codes
-
-    unknown = unknown_codes(c for c in ignore if c.startswith("LK"))
-    if unknown:
-        raise InputError(f"--ignore names unknown rule codes: {', '.join(unknown)}", hint="see docs/rules.md for the codes")
-    rendering, manifests = load_and_render(paths, opts.pipeline())
-    targets = rendered_targets(rendering.objects) + manifests
+    result = pipeline.run(paths, options)
+    targets = result.targets
     if not targets:
         raise InputError("no Kubernetes objects or llmkube specs found in the given paths")
-    findings = check_targets(targets, opts, ignore=ignore)
-    write_report(findings, report, checked=len(targets), stream=sys.stdout, color=opts.color)
+    findings = result.findings
+    write_report(findings, report, checked=len(targets), stream=sys.stdout, color=color)
     if output_file is not None:
         fmt = report_format_for(output_file, report)
         with open(output_file, "w", encoding="utf-8") as fh:

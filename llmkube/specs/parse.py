@@ -8,33 +8,19 @@ was expected and a hint (a "did you mean" for misspelt keys).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from llmkube.errors import InputError, InputErrors
-from llmkube.specs import fleet, inferenceendpoint, quota, trainingjob
-from llmkube.specs.base import API_VERSION, SpecProblem
+from llmkube.kinds import KINDS
+from llmkube.specs.base import API_VERSION
 from llmkube.yamlio import Document, dotted, to_plain
 
 
 M = TypeVar("M", bound=BaseModel)
-
-
-@dataclass(frozen=True)
-class KindInfo:
-    model: type[BaseModel]
-    semantic: Callable[[Any], list[SpecProblem]]
-
-
-KINDS: dict[str, KindInfo] = {
-    "Fleet": KindInfo(fleet.Fleet, fleet.semantic_problems),
-    "Quota": KindInfo(quota.Quota, quota.semantic_problems),
-    "TrainingJob": KindInfo(trainingjob.TrainingJob, trainingjob.semantic_problems),
-    "InferenceEndpoint": KindInfo(inferenceendpoint.InferenceEndpoint, inferenceendpoint.semantic_problems),
-}
 
 
 @dataclass(frozen=True)

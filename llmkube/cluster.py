@@ -1,0 +1,330 @@
+"""What `diff` and `apply` decide about a cluster, as pure functions of what it told us.
+
+`llmkube.kubectl` asks the cluster; these functions take its answers (served
+resource types, namespaces, nodes, objects of an apply set) and return values:
+the lines that refuse a run, the objects to send, the node labels to change,
+the objects to prune. `commands/kubeapply.py` prints them and picks the exit code.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from llmkube.check.crdstore import CRDStore
+from llmkube.check.findings import Finding, object_label
+from llmkube.errors import InputError
+from llmkube.kubectl import DEFAULT_FIELD_MANAGER, APIResource
+from llmkube.options import APPLY_SET_ENV, DEFAULT_APPLY_SET
+from llmkube.pipeline import KIND_ORDER, NodeLabelStep
+
+#: Label on every object llmkube applies; `apply --prune` deletes objects of the set that left the specs.
+APPLY_SET_LABEL = "llmkube.dev/apply-set"
+FIELD_MANAGER = DEFAULT_FIELD_MANAGER
+CRD_RESOURCE = "customresourcedefinitions.apiextensions.k8s.io"
+
+# Apply order for an empty cluster: what others refer to first, workloads last.
+_FIRST = ["Namespace", "CustomResourceDefinition", "PriorityClass", "StorageClass", "ServiceAccount",
+          "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "PersistentVolume", "PersistentVolumeClaim"]
+APPLY_ORDER = _FIRST + [k for k in KIND_ORDER if k not in _FIRST]
+
+# Kinds `apply --prune` looks for (besides the kinds of the current inputs): what llmkube renders.
+RENDERED_KINDS = {
+    ("kueue.x-k8s.io", k)
+    for k in ("ResourceFlavor", "Topology", "Cohort", "WorkloadPriorityClass", "ClusterQueue", "LocalQueue")
+} | {
+    ("", "ConfigMap"),
+    ("", "Service"),
+    ("apps", "Deployment"),
+    ("policy", "PodDisruptionBudget"),
+    ("autoscaling", "HorizontalPodAutoscaler"),
+    ("nvidia.com", "ClusterPolicy"),
+    ("kubeflow.org", "PyTorchJob"),
+    ("trainer.kubeflow.org", "TrainJob"),
+    ("batch.volcano.sh", "Job"),
+    ("serving.kserve.io", "InferenceService"),
+}
+# Never pruned: deleting them deletes everything in them / of their kind.
+NEVER_PRUNED = {("", "Namespace"), ("apiextensions.k8s.io", "CustomResourceDefinition")}
+
+# Who ships the CRDs of a group (for the "install the CRD" line).
+_PROJECTS = {
+    "kueue.x-k8s.io": "Kueue",
+    "batch.volcano.sh": "Volcano",
+    "scheduling.volcano.sh": "Volcano",
+    "kubeflow.org": "the Kubeflow Training Operator",
+    "trainer.kubeflow.org": "Kubeflow Trainer",
+    "serving.kserve.io": "KServe",
+    "nvidia.com": "the NVIDIA GPU Operator",
+    "jobset.x-k8s.io": "JobSet",
+    "leaderworkerset.x-k8s.io": "LeaderWorkerSet",
+}
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+# --------------------------------------------------------------------------- the run's parameters
+
+
+def apply_set_name(given: str | None, environ: Mapping[str, str]) -> str:
+    """--apply-set, else $LLMKUBE_APPLY_SET, else the default; it must be a label value."""
+    name = given or environ.get(APPLY_SET_ENV) or DEFAULT_APPLY_SET
+    if not _LABEL_VALUE.match(name):
+        raise InputError(f"invalid apply set name {name!r}", hint="use at most 63 characters [A-Za-z0-9-_.]")
+    return name
+
+
+def check_namespace_name(namespace: str | None) -> None:
+    if namespace is not None and not _NAMESPACE.match(namespace):
+        raise InputError(f"invalid --namespace {namespace!r}", hint="a namespace name is a DNS label: [a-z0-9-]")
+
+
+# --------------------------------------------------------------------------- what the cluster serves
+
+
+def group_of(obj: Mapping[str, Any]) -> str:
+    return str(obj.get("apiVersion", "")).rpartition("/")[0]
+
+
+class Served:
+    """What the cluster serves: resource types by group and kind (`kubectl api-resources`);
+    every served group/version (`api_versions`, asked only when an object names a
+    version other than the one discovery prefers)."""
+
+    def __init__(self, resources: Sequence[APIResource], api_versions: Callable[[], Iterable[str]]) -> None:
+        self.resources = list(resources)
+        self._api_versions = api_versions
+        self._by_kind = {(r.group, r.kind): r for r in self.resources}
+        self._versions: set[str] | None = None
+
+    @property
+    def versions(self) -> set[str]:
+        if self._versions is None:
+            self._versions = set(self._api_versions())
+        return self._versions
+
+    def by_kind(self) -> dict[tuple[str, str], APIResource]:
+        return dict(self._by_kind)
+
+    def group_versions(self, group: str) -> list[str]:
+        return sorted(gv.rpartition("/")[2] for gv in self.versions if gv.rpartition("/")[0] == group)
+
+    def resource(self, obj: Mapping[str, Any]) -> APIResource | None:
+        """The served resource type of obj's group and kind (None if the cluster lacks it)."""
+        return self._by_kind.get((group_of(obj), str(obj.get("kind"))))
+
+    def serves(self, obj: Mapping[str, Any]) -> bool:
+        res = self.resource(obj)
+        if res is None:
+            return False
+        api_version = str(obj.get("apiVersion"))
+        preferred = f"{res.group}/{res.version}" if res.group else res.version
+        return api_version == preferred or api_version in self.versions
+
+
+def unserved_lines(objects: Iterable[Mapping[str, Any]], served: Served, crds: CRDStore | None) -> list[str]:
+    """One line per apiVersion/kind the cluster does not serve, naming the CRD to install."""
+    seen: dict[tuple[str, str], None] = {}
+    for obj in objects:
+        if not served.serves(obj):
+            seen.setdefault((str(obj.get("apiVersion")), str(obj.get("kind"))), None)
+    return [_unserved_line(api_version, kind, served, crds) for api_version, kind in seen]
+
+
+def _unserved_line(api_version: str, kind: str, served: Served, crds: CRDStore | None) -> str:
+    group, _, version = api_version.rpartition("/")
+    if not group:
+        return f"the cluster does not serve {kind} ({api_version})"
+    res = served.resource({"apiVersion": api_version, "kind": kind})
+    if res is not None:  # the kind exists, this version does not
+        other = ", ".join(served.group_versions(group)) or res.version
+        hint = " (or render with --kueue-api v1beta1)" if group == "kueue.x-k8s.io" and "v1beta1" in other else ""
+        return f"the cluster serves {kind} ({group}) at {other}, not {version}: upgrade the CRD {res.qualified_name}{hint}"
+    project = _PROJECTS.get(group)
+    by = f" (from {project})" if project else ""
+    return f"the cluster does not serve {kind} ({api_version}): install the CRD {crd_plural(group, kind, crds)}.{group}{by}"
+
+
+def crd_plural(group: str, kind: str, crds: CRDStore | None) -> str:
+    """The CRD's plural from a local CRD when there is one, else the usual English plural."""
+    plural = crds.plural(group, kind) if crds is not None else None
+    if plural:
+        return plural
+    low = kind.lower()
+    if low.endswith("y") and low[-2:-1] not in "aeiou":
+        return low[:-1] + "ies"
+    if low.endswith(("s", "x", "ch", "sh")):
+        return low + "es"
+    return low + "s"
+
+
+# --------------------------------------------------------------------------- the objects to send
+
+
+def objects_to_send(
+    objects: Iterable[dict[str, Any]],
+    served: Served,
+    apply_set: str,
+    namespace: str | None,
+    default_namespace: Callable[[], str],
+) -> list[dict[str, Any]]:
+    """Copies in apply order, labelled with the apply set; namespaced objects that name no
+    namespace get `namespace` (else `default_namespace()`, asked once, only if needed),
+    cluster-scoped ones lose theirs."""
+    out = [copy.deepcopy(obj) for obj in objects]
+    for obj in out:
+        meta = obj.setdefault("metadata", {})
+        res = served.resource(obj)
+        if res is not None and res.namespaced and not meta.get("namespace"):
+            if namespace is None:
+                namespace = default_namespace()
+            meta["namespace"] = namespace
+        elif res is not None and not res.namespaced:
+            meta.pop("namespace", None)
+        labels = meta.get("labels") or {}
+        labels[APPLY_SET_LABEL] = apply_set
+        meta["labels"] = labels
+    return order_for_apply(out)
+
+
+def order_for_apply(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stable sort by kind so that an empty cluster accepts the objects in one pass."""
+    rank = {kind: i for i, kind in enumerate(APPLY_ORDER)}
+    return sorted(objects, key=lambda o: rank.get(str(o.get("kind")), len(APPLY_ORDER)))
+
+
+def namespaces_needed(objects: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Namespace → the first object (in apply order) that needs it; Namespaces sent along don't count."""
+    wanted = {o["metadata"]["namespace"]: object_label(o) for o in reversed(objects) if o["metadata"].get("namespace")}
+    for o in objects:
+        if o.get("kind") == "Namespace" and "/" not in str(o.get("apiVersion")):
+            wanted.pop(o["metadata"].get("name"), None)
+    return wanted
+
+
+def crds_to_read(objects: Iterable[dict[str, Any]], missing: Sequence[Finding], served: Served) -> list[str]:
+    """Names of the served CRDs of the custom resources that had no schema offline."""
+    labels = {f.object for f in missing}
+    return sorted(
+        {
+            res.qualified_name
+            for obj in objects
+            if object_label(obj) in labels and (res := served.resource(obj)) is not None and res.group
+        }
+    )
+
+
+def cluster_reads(wanted: Mapping[str, str], crd_names: Sequence[str]) -> list[str]:
+    """What to read in one `kubectl get`: the target namespaces and the CRDs."""
+    return [f"namespaces/{ns}" for ns in sorted(wanted)] + [f"{CRD_RESOURCE}/{n}" for n in crd_names]
+
+
+def absent_namespace_lines(wanted: Mapping[str, str], found: Iterable[Mapping[str, Any]]) -> list[str]:
+    """One line per target namespace the cluster does not have."""
+    existing = {o["metadata"]["name"] for o in found if o.get("kind") == "Namespace"}
+    return [
+        f"namespace {ns!r} does not exist (needed by {wanted[ns]}): "
+        f"create it (kubectl create namespace {ns}) or pass a Namespace manifest with the specs"
+        for ns in sorted(set(wanted) - existing)
+    ]
+
+
+# --------------------------------------------------------------------------- node labels
+
+
+@dataclass(frozen=True)
+class LabelChange:
+    """Labels one node would get: (key, current value or None, new value)."""
+
+    step: NodeLabelStep
+    node: str
+    changes: tuple[tuple[str, str | None, str], ...]
+
+
+def node_label_changes(step: NodeLabelStep, nodes: Iterable[Mapping[str, Any]]) -> list[LabelChange]:
+    """The label changes `step` makes on the nodes its selector matches, by node name."""
+    out = []
+    for node in sorted(nodes, key=lambda n: n["metadata"]["name"]):
+        current = node["metadata"].get("labels") or {}
+        changes = tuple((k, current.get(k), v) for k, v in sorted(step.labels.items()) if current.get(k) != v)
+        if changes:
+            out.append(LabelChange(step, node["metadata"]["name"], changes))
+    return out
+
+
+def format_label_changes(changes: Sequence[LabelChange]) -> str:
+    lines = []
+    last = None
+    for c in changes:
+        if c.step is not last:
+            lines.append(f"node labels for pool {c.step.pool!r} (nodes matching {selector_text(c.step.selector)}):")
+            last = c.step
+        for key, old, new in c.changes:
+            before = "(unset)" if old is None else old
+            lines.append(f"  node/{c.node}: {key}: {before} -> {new}")
+    return "\n".join(lines) + "\n"
+
+
+def selector_text(selector: Mapping[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+
+
+# --------------------------------------------------------------------------- pruning
+
+
+def prune_resources(objects: Iterable[Mapping[str, Any]], resources: Mapping[tuple[str, str], APIResource]) -> list[str]:
+    """The resource types to list for pruning: what llmkube renders and what is sent now, if listable."""
+    kinds = set(RENDERED_KINDS)
+    for obj in objects:
+        kinds.add((group_of(obj), str(obj.get("kind"))))
+    kinds -= NEVER_PRUNED
+    return [resources[k].qualified_name for k in sorted(kinds) if k in resources and "list" in resources[k].verbs]
+
+
+@dataclass(frozen=True)
+class PruneCandidates:
+    doomed: list[dict[str, Any]]  # to delete, in reverse apply order
+    shared: list[dict[str, Any]]  # left the specs, but other field managers own them too
+
+
+def prune_candidates(found: Iterable[dict[str, Any]], objects: Iterable[Mapping[str, Any]]) -> PruneCandidates:
+    """Objects of the apply set that llmkube applied earlier and that left the specs.
+
+    An object is pruned only when llmkube (field manager "llmkube") applied it and
+    no other manager applied or edited its spec -- a shared object (say the GPU
+    Operator's ClusterPolicy, whose MIG fields llmkube sets) is left alone.
+    """
+    current = {object_key(o) for o in objects}
+    doomed: list[dict[str, Any]] = []
+    shared: list[dict[str, Any]] = []
+    for obj in found:
+        if object_key(obj) in current or not applied_by_llmkube(obj):
+            continue
+        (shared if has_other_managers(obj) else doomed).append(obj)
+    return PruneCandidates(list(reversed(order_for_apply(doomed))), shared)
+
+
+def object_key(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    meta = obj.get("metadata") or {}
+    return (group_of(obj), str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name")))
+
+
+def applied_by_llmkube(obj: Mapping[str, Any]) -> bool:
+    return any(
+        m.get("manager") == FIELD_MANAGER and m.get("operation") == "Apply"
+        for m in (obj.get("metadata") or {}).get("managedFields") or []
+    )
+
+
+def has_other_managers(obj: Mapping[str, Any]) -> bool:
+    """Another manager applied it, or edited its spec (controllers writing status or metadata don't count)."""
+    for m in (obj.get("metadata") or {}).get("managedFields") or []:
+        if m.get("manager") == FIELD_MANAGER or m.get("subresource"):
+            continue
+        fields = m.get("fieldsV1") or {}
+        if m.get("operation") == "Apply" or any(k != "f:metadata" and k != "f:status" for k in fields):
+            return True
+    return False

@@ -1,0 +1,36 @@
+"""What a run of llmkube may be told, and every default, in one place.
+
+The pipeline takes one `Options` value; the command line builds it (and shows
+these defaults in `--help`). Kept free of heavy imports so that `llmkube --help`
+stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+KueueAPI = Literal["v1beta1", "v1beta2"]
+
+#: Kubernetes version of the bundled core schemas checked against.
+DEFAULT_KUBE_VERSION = "1.32"
+#: Kueue API version llmkube writes (v1beta2 needs Kueue ≥ 0.16).
+DEFAULT_KUEUE_API: KueueAPI = "v1beta2"
+#: Apply set of `diff`/`apply` when neither --apply-set nor $LLMKUBE_APPLY_SET names one.
+DEFAULT_APPLY_SET = "default"
+APPLY_SET_ENV = "LLMKUBE_APPLY_SET"
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to read, render and check: profiles, templates, schemas and which checks run."""
+
+    profile_dirs: tuple[str, ...] = ()  # searched before the built-in profiles
+    template_dirs: tuple[str, ...] = ()  # searched before the built-in templates
+    crd_dirs: tuple[Path, ...] = ()  # CRD files beside the user cache
+    kube_version: str = DEFAULT_KUBE_VERSION
+    kueue_api: KueueAPI = DEFAULT_KUEUE_API
+    use_cache: bool = True  # read CRDs from the user cache (`llmkube crds pull`)
+    rules: bool = True  # the LLM-aware rules run beside the schema and CEL checks
+    ignore: tuple[str, ...] = ()  # finding codes dropped from the results
