@@ -26,8 +26,6 @@ from llmkube.render import Renderer
 from llmkube.specs.parse import LoadedSpec, is_spec_document, parse_specs
 from llmkube.yamlio import Document, dotted, load_paths, to_plain
 
-__all__ = ["Options", "Run", "run", "check"]
-
 # Apply order that works on an empty cluster: what others refer to comes first.
 KIND_ORDER = [
     "Namespace",

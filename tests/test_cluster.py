@@ -1,0 +1,211 @@
+"""The cluster decisions of `diff`/`apply` (llmkube.cluster), without an API server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llmkube import cluster
+from llmkube.check.crdstore import CRDStore
+from llmkube.check.findings import Finding, Severity
+from llmkube.errors import InputError
+from llmkube.kubectl import APIResource
+from llmkube.pipeline import NodeLabelStep
+
+CM = APIResource("configmaps", "", "v1", "ConfigMap", True, ("get", "list", "create", "delete"))
+NS = APIResource("namespaces", "", "v1", "Namespace", False, ("get", "list"))
+CQ = APIResource("clusterqueues", "kueue.x-k8s.io", "v1beta2", "ClusterQueue", False, ("get", "list"))
+LQ = APIResource("localqueues", "kueue.x-k8s.io", "v1beta2", "LocalQueue", True, ("get", "list"))
+DEPLOY = APIResource("deployments", "apps", "v1", "Deployment", True, ("get",))  # not listable
+RESOURCES = [CM, NS, CQ, LQ, DEPLOY]
+
+
+def served(versions: tuple[str, ...] = ("v1", "apps/v1", "kueue.x-k8s.io/v1beta2", "kueue.x-k8s.io/v1beta1")) -> cluster.Served:
+    return cluster.Served(RESOURCES, lambda: versions)
+
+
+def obj(api_version: str, kind: str, name: str, namespace: str | None = None, **meta) -> dict:
+    md = {"name": name, **meta}
+    if namespace:
+        md["namespace"] = namespace
+    return {"apiVersion": api_version, "kind": kind, "metadata": md}
+
+
+# ---------------------------------------------------------------------------- the run's parameters
+
+
+def test_apply_set_name_comes_from_the_flag_then_the_environment_then_the_default():
+    assert cluster.apply_set_name("team-a", {"LLMKUBE_APPLY_SET": "env"}) == "team-a"
+    assert cluster.apply_set_name(None, {"LLMKUBE_APPLY_SET": "env"}) == "env"
+    assert cluster.apply_set_name(None, {}) == "default"
+    with pytest.raises(InputError, match="invalid apply set name"):
+        cluster.apply_set_name("not a label!", {})
+
+
+def test_namespace_flag_must_be_a_dns_label():
+    cluster.check_namespace_name(None)
+    cluster.check_namespace_name("llm-serving")
+    with pytest.raises(InputError, match="invalid --namespace"):
+        cluster.check_namespace_name("Bad_NS")
+
+
+# ---------------------------------------------------------------------------- what the cluster serves
+
+
+def test_served_asks_for_every_version_only_when_an_object_names_a_non_preferred_one():
+    asked = []
+
+    def versions():
+        asked.append(1)
+        return ["kueue.x-k8s.io/v1beta2", "kueue.x-k8s.io/v1beta1"]
+
+    s = cluster.Served(RESOURCES, versions)
+    assert s.serves(obj("kueue.x-k8s.io/v1beta2", "ClusterQueue", "q"))
+    assert s.serves(obj("v1", "ConfigMap", "c"))
+    assert asked == []
+    assert s.serves(obj("kueue.x-k8s.io/v1beta1", "ClusterQueue", "q"))
+    assert not s.serves(obj("kueue.x-k8s.io/v1alpha1", "ClusterQueue", "q"))
+    assert asked == [1]
+    assert not s.serves(obj("batch.volcano.sh/v1alpha1", "Job", "j"))
+
+
+def test_unserved_lines_name_the_crd_to_install_or_upgrade():
+    objects = [
+        obj("batch.volcano.sh/v1alpha1", "Job", "a"),
+        obj("batch.volcano.sh/v1alpha1", "Job", "b"),  # one line per apiVersion/kind
+        obj("kueue.x-k8s.io/v1alpha9", "ClusterQueue", "q"),
+        obj("v1", "Secret", "s"),
+        obj("v1", "ConfigMap", "c"),
+    ]
+    assert cluster.unserved_lines(objects, served(), None) == [
+        "the cluster does not serve Job (batch.volcano.sh/v1alpha1): install the CRD jobs.batch.volcano.sh (from Volcano)",
+        "the cluster serves ClusterQueue (kueue.x-k8s.io) at v1beta1, v1beta2, not v1alpha9: "
+        "upgrade the CRD clusterqueues.kueue.x-k8s.io (or render with --kueue-api v1beta1)",
+        "the cluster does not serve Secret (v1)",
+    ]
+
+
+def test_crd_plural_prefers_a_local_crd_then_english(tmp_path: Path):
+    crd = tmp_path / "crd.yaml"
+    crd.write_text(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+        "metadata: {name: octopi.example.com}\n"
+        "spec:\n  group: example.com\n  scope: Namespaced\n"
+        "  names: {kind: Octopus, plural: octopi, singular: octopus, listKind: OctopusList}\n"
+        "  versions:\n  - name: v1\n    served: true\n    storage: true\n"
+        "    schema: {openAPIV3Schema: {type: object}}\n"
+    )
+    store = CRDStore.load([tmp_path], include_cache=False)
+    assert store.plural("example.com", "Octopus") == "octopi"
+    assert store.plural("example.com", "Squid") is None
+    assert cluster.crd_plural("example.com", "Octopus", store) == "octopi"
+    assert cluster.crd_plural("example.com", "Policy", store) == "policies"
+    assert cluster.crd_plural("example.com", "Gateway", None) == "gateways"
+    assert cluster.crd_plural("example.com", "Mesh", None) == "meshes"
+    assert cluster.crd_plural("example.com", "Box", None) == "boxes"
+
+
+# ---------------------------------------------------------------------------- the objects to send
+
+
+def test_objects_to_send_get_namespaces_and_the_apply_set_label_on_copies_in_apply_order():
+    given = [
+        obj("v1", "ConfigMap", "no-ns"),
+        obj("kueue.x-k8s.io/v1beta2", "ClusterQueue", "q", namespace="stray"),
+        obj("v1", "ConfigMap", "has-ns", namespace="mine", labels={"a": "b"}),
+        obj("v1", "Namespace", "mine"),
+    ]
+    asked = []
+
+    def default_namespace() -> str:
+        asked.append(1)
+        return "ctx-ns"
+
+    out = cluster.objects_to_send(given, served(), "set-1", None, default_namespace)
+    assert [o["kind"] for o in out] == ["Namespace", "ClusterQueue", "ConfigMap", "ConfigMap"]
+    by_name = {o["metadata"]["name"]: o["metadata"] for o in out}
+    assert by_name["no-ns"]["namespace"] == "ctx-ns" and asked == [1]
+    assert "namespace" not in by_name["q"]  # cluster-scoped
+    assert by_name["has-ns"]["labels"] == {"a": "b", cluster.APPLY_SET_LABEL: "set-1"}
+    assert "namespace" not in given[0]["metadata"] and "labels" not in given[0]["metadata"]
+
+    out = cluster.objects_to_send(given[:1], served(), "s", "flag-ns", default_namespace)
+    assert out[0]["metadata"]["namespace"] == "flag-ns" and asked == [1]
+
+
+def test_namespaces_needed_skips_namespaces_sent_along_and_names_the_first_user():
+    objects = [
+        obj("v1", "Namespace", "new"),
+        obj("v1", "ConfigMap", "a", namespace="old"),
+        obj("v1", "ConfigMap", "b", namespace="old"),
+        obj("v1", "ConfigMap", "c", namespace="new"),
+    ]
+    wanted = cluster.namespaces_needed(objects)
+    assert wanted == {"old": "ConfigMap/old/a"}
+    assert cluster.cluster_reads(wanted, ["x.example.com"]) == [
+        "namespaces/old",
+        "customresourcedefinitions.apiextensions.k8s.io/x.example.com",
+    ]
+    found = [{"kind": "Namespace", "metadata": {"name": "other"}}]
+    assert cluster.absent_namespace_lines(wanted, found) == [
+        "namespace 'old' does not exist (needed by ConfigMap/old/a): "
+        "create it (kubectl create namespace old) or pass a Namespace manifest with the specs"
+    ]
+    assert cluster.absent_namespace_lines(wanted, [{"kind": "Namespace", "metadata": {"name": "old"}}]) == []
+
+
+def test_crds_to_read_are_the_served_crds_of_objects_without_a_schema():
+    objects = [obj("kueue.x-k8s.io/v1beta2", "LocalQueue", "lq", namespace="n"), obj("v1", "ConfigMap", "c", namespace="n")]
+    missing = [
+        Finding(code="no-schema", severity=Severity.ERROR, message="m", object="LocalQueue/n/lq"),
+        Finding(code="no-schema", severity=Severity.ERROR, message="m", object="ConfigMap/n/c"),  # core: no CRD
+    ]
+    assert cluster.crds_to_read(objects, missing, served()) == ["localqueues.kueue.x-k8s.io"]
+
+
+# ---------------------------------------------------------------------------- node labels
+
+
+def test_node_label_changes_list_only_what_differs_by_node():
+    step = NodeLabelStep(pool="h100", selector={"pool": "h100"}, labels={"nvidia.com/mig.config": "all-1g.10gb", "x": "1"})
+    nodes = [
+        {"metadata": {"name": "n2", "labels": {"nvidia.com/mig.config": "all-1g.10gb", "x": "1"}}},  # nothing to do
+        {"metadata": {"name": "n1", "labels": {"x": "1"}}},
+    ]
+    changes = cluster.node_label_changes(step, nodes)
+    assert changes == [cluster.LabelChange(step, "n1", (("nvidia.com/mig.config", None, "all-1g.10gb"),))]
+    assert cluster.format_label_changes(changes) == (
+        "node labels for pool 'h100' (nodes matching pool=h100):\n"
+        "  node/n1: nvidia.com/mig.config: (unset) -> all-1g.10gb\n"
+    )
+    assert cluster.selector_text({"b": "2", "a": "1"}) == "a=1,b=2"
+
+
+# ---------------------------------------------------------------------------- pruning
+
+
+def test_prune_resources_are_listable_rendered_or_sent_kinds_never_namespaces():
+    resources = {(r.group, r.kind): r for r in RESOURCES}
+    sent = [obj("v1", "Namespace", "n"), obj("apps/v1", "Deployment", "d", namespace="n")]
+    assert cluster.prune_resources(sent, resources) == ["configmaps", "clusterqueues.kueue.x-k8s.io", "localqueues.kueue.x-k8s.io"]
+
+
+def test_prune_candidates_are_llmkube_applied_objects_that_left_the_specs():
+    llmkube_apply = {"manager": "llmkube", "operation": "Apply", "fieldsV1": {"f:data": {}}}
+    status_writer = {"manager": "kueue", "operation": "Update", "subresource": "status", "fieldsV1": {"f:status": {}}}
+    other_apply = {"manager": "gitops", "operation": "Apply", "fieldsV1": {"f:data": {}}}
+    other_edit = {"manager": "kubectl-edit", "operation": "Update", "fieldsV1": {"f:spec": {}}}
+    found = [
+        obj("v1", "ConfigMap", "kept", namespace="n", managedFields=[llmkube_apply]),
+        obj("v1", "ConfigMap", "gone", namespace="n", managedFields=[llmkube_apply, status_writer]),
+        obj("kueue.x-k8s.io/v1beta2", "ClusterQueue", "gone-q", managedFields=[llmkube_apply]),
+        obj("v1", "ConfigMap", "not-ours", namespace="n", managedFields=[other_apply]),
+        obj("v1", "ConfigMap", "co-applied", namespace="n", managedFields=[llmkube_apply, other_apply]),
+        obj("v1", "ConfigMap", "edited", namespace="n", managedFields=[llmkube_apply, other_edit]),
+    ]
+    current = [obj("v1", "ConfigMap", "kept", namespace="n")]
+    candidates = cluster.prune_candidates(found, current)
+    # reverse apply order: the ConfigMap goes before the ClusterQueue
+    assert [o["metadata"]["name"] for o in candidates.doomed] == ["gone", "gone-q"]
+    assert [o["metadata"]["name"] for o in candidates.shared] == ["co-applied", "edited"]
