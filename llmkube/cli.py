@@ -113,12 +113,7 @@ CRD_OPTIONS = ("crds", "no_cache")
 
 
 def _options(
-    profiles: Sequence[Path] = (),
-    templates: Sequence[Path] = (),
-    crds: Sequence[Path] = (),
-    kube_version: str = _DEFAULTS.kube_version,
-    kueue_api: KueueAPIChoice = KueueAPIChoice(_DEFAULTS.kueue_api),
-    no_cache: bool = not _DEFAULTS.use_cache,
+    *, profiles: Sequence[Path], templates: Sequence[Path], crds: Sequence[Path], kube_version: str, kueue_api: KueueAPIChoice, no_cache: bool
 ) -> Options:
     """The shared options as given on the command line, as one value."""
     return Options(
@@ -152,7 +147,7 @@ def with_options(*names: str) -> Callable[[Callable[..., None]], Callable[..., N
 
         @functools.wraps(command)
         def with_shared(**kwargs: Any) -> None:
-            shared = {name: kwargs.pop(name) for name in names}
+            shared = {name: kwargs.pop(name) if name in names else default for name, (_, default) in _SHARED.items()}
             command(options=_options(**shared), **kwargs)
 
         del with_shared.__wrapped__  # typer reads the signature below, not the command's

@@ -61,9 +61,9 @@ def run_diff(
     context: str | None,
     kubeconfig: str | None,
     namespace: str | None,
+    color: str,
     apply_set: str | None = None,
     kubectl: Kubectl | None = None,
-    color: str = "auto",
 ) -> int:
     kc = kubectl or Kubectl(context=context, kubeconfig=kubeconfig)
     try:
@@ -98,12 +98,12 @@ def run_apply(
     context: str | None,
     kubeconfig: str | None,
     namespace: str | None,
+    color: str,
     dry_run_server: bool,
     force_conflicts: bool,
     prune: bool,
     apply_set: str | None = None,
     kubectl: Kubectl | None = None,
-    color: str = "auto",
 ) -> int:
     kc = kubectl or Kubectl(context=context, kubeconfig=kubeconfig)
     try:

@@ -18,7 +18,7 @@ from llmkube.report import write_report
 from llmkube.yamlio import dump_json_documents, dump_yaml, dump_yaml_documents
 
 
-def run_render(paths: Sequence[str], options: Options, *, output_dir: Path | None, fmt: str, color: str = "auto") -> int:
+def run_render(paths: Sequence[str], options: Options, *, output_dir: Path | None, fmt: str, color: str) -> int:
     # Render checks its own output against the schemas (not the LLM-aware rules: that is
     # `validate`), so a template override is held to the same schemas.
     result = pipeline.run(paths, dataclasses.replace(options, rules=False))

@@ -24,9 +24,9 @@ def run_validate(
     options: Options,
     *,
     report: str,
+    color: str,
     strict: bool = False,
     output_file: Path | None = None,
-    color: str = "auto",
 ) -> int:
     result = pipeline.run(paths, options)
     targets = result.targets
