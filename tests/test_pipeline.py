@@ -11,7 +11,7 @@ from llmkube.errors import InputError
 from llmkube.kinds import KINDS, TRAINING_TEMPLATES
 from llmkube.options import Options
 from llmkube.render import BUILTIN_TEMPLATES
-from tests.conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
 
 
 def test_every_kind_in_the_examples_is_registered_with_a_built_in_template():
