@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from llmkube.kinds import KINDS
 from llmkube.pipeline import load_inputs
 from llmkube.plan.base import NodeLabels, Plan, template_values
 from llmkube.plan.context import PlanContext
-from llmkube.plan.fleet import FleetPlan, plan_fleet, pool_infos
-from llmkube.plan.inference import EndpointPlan, plan_inference_endpoint
-from llmkube.plan.quota import QuotaPlan, plan_quota
-from llmkube.plan.training import TrainingPlan, plan_training_job
+from llmkube.plan.fleet import FleetPlan
+from llmkube.plan.inference import EndpointPlan
+from llmkube.plan.quota import QuotaPlan
+from llmkube.plan.training import TrainingPlan
 from llmkube.profiles import ProfileStore
 from tests.support.paths import EXAMPLES
 
@@ -33,16 +34,16 @@ TEMPLATE_VARIABLES = {
         "scale_metric", "scale_target", "auto_scaling",
     },
 }
-PLANNERS = {"Fleet": plan_fleet, "Quota": plan_quota, "TrainingJob": plan_training_job, "InferenceEndpoint": plan_inference_endpoint}
 
 
 def example_plans() -> list[Plan]:
     inputs = load_inputs([str(EXAMPLES)])
     ctx = PlanContext(profiles=ProfileStore.load())
     for loaded in inputs.specs:
-        if loaded.kind == "Fleet":
-            ctx.pools.update(pool_infos(loaded.spec, ctx))
-    return [PLANNERS[loaded.kind](loaded.spec, ctx) for loaded in inputs.specs]
+        prepare = KINDS[loaded.kind].prepare
+        if prepare is not None:
+            prepare(loaded.spec, ctx)
+    return [KINDS[loaded.kind].planner(loaded.spec, ctx) for loaded in inputs.specs]
 
 
 @pytest.fixture(scope="module")
