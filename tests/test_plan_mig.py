@@ -12,7 +12,6 @@ import itertools
 import re
 from collections import Counter
 from collections.abc import Mapping
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings

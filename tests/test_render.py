@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
 
 from tests.support.cli import llmkube, load_all
 from tests.support.paths import EXAMPLE_FILES, EXAMPLES, REPO

@@ -10,31 +10,14 @@ point at the spec). Adding a case is adding a file.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
-from llmkube import pipeline
-from llmkube.check.findings import Finding
-from llmkube.check.rules import load_rules, run_rules
-from llmkube.options import Options
+from llmkube.check.rules import load_rules
 from llmkube.profiles import ProfileStore
-
-CASES = Path(__file__).parent / "cases" / "rules"
-EXPECT = re.compile(r"^#\s*expect:\s*(LK\d{3})\s+line\s+(\d+)\s*$", re.M)
-
-
-def findings_for(path: Path, store: ProfileStore) -> list[Finding]:
-    return run_rules(pipeline.run([str(path)], Options()).targets, store)
-
-
-def corpus(kind: str) -> list[Path]:
-    return sorted(CASES.glob(f"*/{kind}/*.yaml"))
-
-
-def expected_of(path: Path) -> list[tuple[str, int]]:
-    return sorted((c, int(n)) for c, n in EXPECT.findall(path.read_text(encoding="utf-8")))
+from tests.support.paths import RULE_CASES as CASES
+from tests.support.rules import corpus, expected_of, findings_for
 
 
 def test_every_rule_has_a_failing_and_a_passing_case():

@@ -17,7 +17,7 @@ from llmkube.check.rules import load_rules
 from llmkube.profiles import ProfileStore
 from tests.support.cli import llmkube
 from tests.support.paths import EXAMPLES
-from tests.test_rule_cases import findings_for
+from tests.support.rules import findings_for
 
 CASES = Path(__file__).parent / "cases" / "rules"
 MINE = re.compile(r"^LK[245]\d\d$")

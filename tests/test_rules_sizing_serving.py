@@ -21,7 +21,7 @@ from llmkube.check.rules import load_rules
 from llmkube.profiles import ProfileStore
 from tests.support.cli import llmkube
 from tests.support.paths import EXAMPLES
-from tests.test_rule_cases import expected_of, findings_for
+from tests.support.rules import expected_of, findings_for
 
 CASES = Path(__file__).parent / "cases" / "rules"
 MINE = re.compile(r"^LK(1\d\d|30[2-9])$")

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 from llmkube.names import GPU_RESOURCE, KUEUE_GROUP, MANAGED_BY_LABEL
+from llmkube.options import DEFAULT_KUEUE_API, KueueAPI
 from llmkube.profiles import GPUProfile, ModelProfile, ProfileStore
 
-KueueAPI = Literal["v1beta1", "v1beta2"]
-DEFAULT_KUEUE_API: KueueAPI = "v1beta2"
 MANAGED_BY = {MANAGED_BY_LABEL: "llmkube"}
 
 

@@ -12,6 +12,7 @@ A finding is silenced for one object by the annotation
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterable, Sequence
@@ -75,13 +76,17 @@ def rule(code: str, name: str, severity: Severity, summary: str) -> Callable[[Ch
 
 
 def load_rules() -> dict[str, Rule]:
-    """Import every rule module of this package once; returns the registry."""
-    if not getattr(load_rules, "_done", False):
-        for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-            if not info.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{info.name}")
-        load_rules._done = True  # type: ignore[attr-defined]
+    """Every registered rule by code (importing the rule modules on first use)."""
+    _import_rule_modules()
     return dict(sorted(REGISTRY.items()))
+
+
+@functools.cache
+def _import_rule_modules() -> None:
+    """Registering happens on import; the modules are imported once, in name order."""
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
 
 
 def unknown_codes(codes: Iterable[str]) -> list[str]:
