@@ -62,3 +62,12 @@ def test_container_resources_charge_dev_shm_to_the_memory_limit():
         "requests": {"nvidia.com/mig-1g.10gb": 1},
         "limits": {"nvidia.com/mig-1g.10gb": 1},
     }
+
+
+def test_container_resources_write_a_cpu_limit_only_when_given_and_never_below_the_request():
+    assert container_resources(4, None, None, "nvidia.com/gpu", 1, cpu_limit=8) == {
+        "requests": {"cpu": 4, "nvidia.com/gpu": 1},
+        "limits": {"cpu": 8, "nvidia.com/gpu": 1},
+    }
+    # a limit alone is also the request, as Kubernetes would default it
+    assert container_resources(None, None, None, "nvidia.com/gpu", 1, cpu_limit="500m")["requests"]["cpu"] == "500m"

@@ -19,6 +19,11 @@ NVIDIA = UPSTREAM_CRDS / "nvidia-examples"
 # Every test here renders with the upstream CRDs or reads NVIDIA's config examples.
 pytestmark = pytest.mark.usefixtures("upstream_crds")
 HEAD = "apiVersion: llmkube.dev/v1alpha1\n"
+# Knative mode for example 05: the flags its node selector, anti-affinity and writable cache claim need.
+KNATIVE_70B = (
+    "deploymentMode: Knative\n  knativeFeatures: [kubernetes.podspec-nodeselector, kubernetes.podspec-affinity, "
+    "kubernetes.podspec-persistent-volume-claim, kubernetes.podspec-persistent-volume-write]"
+)
 
 
 def render(path_or_text, tmp_path=None, *extra: str) -> tuple[int, list[dict], str]:
@@ -48,9 +53,9 @@ def test_vllm_endpoint_carries_the_spec_in_vllm_flags():
     (isvc,) = by_kind(docs, "InferenceService")
     predictor = isvc["spec"]["predictor"]
     assert (predictor["minReplicas"], predictor["maxReplicas"]) == (2, 8)
-    assert (predictor["scaleMetric"], predictor["scaleTarget"]) == ("concurrency", 5)
-    assert predictor["canaryTrafficPercent"] == 10
-    assert "serving.kserve.io/canaryTrafficPercent" not in (isvc["metadata"].get("annotations") or {})
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/autoscalerClass"] == "keda"
+    assert "canaryTrafficPercent" not in predictor  # KServe ignores it in Standard mode
     c = predictor_container(isvc)
     args = c["args"]
     pairs = dict(zip(args[::2], args[1::2]))
@@ -80,8 +85,18 @@ def test_startup_probe_budget_covers_the_load_time_and_others_do_not_restart_a_l
     assert startup["periodSeconds"] * startup["failureThreshold"] >= estimate
     assert "initialDelaySeconds" not in c["livenessProbe"]
     assert c["livenessProbe"]["httpGet"]["path"] == "/health"
-    # Knative's progress deadline must outlast the startup budget
-    deadline = by_kind(docs, "InferenceService")[0]["spec"]["predictor"]["annotations"]["serving.knative.dev/progress-deadline"]
+    # Standard mode: no Knative revision deadline to outlast
+    assert "serving.knative.dev/progress-deadline" not in (by_kind(docs, "InferenceService")[0]["spec"]["predictor"].get("annotations") or {})
+
+
+def test_knative_progress_deadline_outlasts_the_startup_budget(tmp_path):
+    text = (EXAMPLES / "05-llama-70b-vllm-endpoint.yaml").read_text().replace("deploymentMode: Standard", KNATIVE_70B)
+    text = text.replace("autoscaling: {metric: queued-requests, target: 4, prometheus: \"http://prometheus-operated.monitoring:9090\"}", "autoscaling: {metric: concurrency, target: 5}")
+    rc, docs, err = render(text, tmp_path)
+    assert rc == 0, err
+    predictor = by_kind(docs, "InferenceService")[0]["spec"]["predictor"]
+    startup = predictor_container(by_kind(docs, "InferenceService")[0])["startupProbe"]
+    deadline = predictor["annotations"]["serving.knative.dev/progress-deadline"]
     assert int(deadline.rstrip("s")) > startup["periodSeconds"] * startup["failureThreshold"]
 
 
@@ -90,6 +105,7 @@ def strip_runtime(isvc: dict) -> dict:
     c = predictor_container(out)
     for key in ("args", "image"):
         c.pop(key)
+    out["spec"]["predictor"].pop("autoScaling")  # each server's own queue metric
     return out
 
 
@@ -142,7 +158,7 @@ def test_scaling_on_queued_requests_uses_keda_and_prometheus(tmp_path):
     ("extra", "words"),
     [
         ("  autoscaling: {metric: concurrency, target: 5}\n  deploymentMode: RawDeployment\n", "Serverless"),
-        ("  autoscaling: {metric: queued-requests, target: 5}\n", "RawDeployment"),
+        ("  autoscaling: {metric: queued-requests, target: 5}\n  deploymentMode: Knative\n", "RawDeployment"),
         ("  target: deployment\n  canary: {trafficPercent: 10}\n", "KServe"),
         ("  tensorParallel: 16\n", "inside one node"),
         ("  migProfile: 3g.40gb\n  tensorParallel: 2\n", "MIG"),

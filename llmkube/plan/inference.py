@@ -43,10 +43,38 @@ from llmkube.plan.pods import (
     tolerations,
 )
 from llmkube.plan.sizing import ProbeBudget, load_seconds, startup_budget, weight_bytes
-from llmkube.specs.inferenceendpoint import InferenceEndpoint, InferenceEndpointSpec
+from llmkube.quantity import quantity_value
+from llmkube.specs.inferenceendpoint import KNATIVE_MODES, InferenceEndpoint, InferenceEndpointSpec
 
 UNKNOWN_MODEL_LOAD_SECONDS = 1800
 KNATIVE_DEFAULT_DEADLINE = 600
+
+# The serving port's name. Knative (knative-v1.21.1 `pkg/apis/serving/k8s_validation.go`
+# `validPortNames`, checked by `validateContainerPorts`) accepts only "", "http1" or "h2c" on the one
+# port of a Service; vLLM and TGI speak HTTP/1.1, so "http1". In Standard mode KServe v0.20.0 copies
+# the name onto its predictor Service port (`reconcilers/service/service_reconciler.go`
+# `createService`), where "http1" is a valid name too. The Deployment target's own Service refers
+# to the port by the name "http".
+KSERVE_PORT_NAME = "http1"
+DEPLOYMENT_PORT_NAME = "http"
+
+# KServe v0.20.0 `config/configmap/inferenceservice.yaml`, key `inferenceService.resource`: what its
+# defaulter (`inference_service_defaults.go` `setResourceRequirementDefaults`, applied by
+# `CustomPredictor.Default` to `containers[0]`) fills into each request and limit the container
+# leaves out, key by key, without comparing a request with its limit.
+KSERVE_DEFAULT_REQUESTS = {"cpu": "1", "memory": "2Gi"}
+KSERVE_DEFAULT_LIMITS = {"cpu": "1", "memory": "2Gi"}
+
+# Knative `config-features` flags (knative-v1.21.1 `pkg/apis/config/features.go`, all Disabled by
+# default) that gate pod fields: `pkg/apis/serving/fieldmask.go` `PodSpecMask` drops nodeSelector,
+# affinity and tolerations unless the flag is not Disabled (the field is then refused as "must not
+# set the field(s)"); `k8s_validation.go` `validatePersistentVolumeClaims` needs the claim flag, and
+# the write flag for a claim that is not read-only, to be exactly `enabled`.
+FEATURE_NODE_SELECTOR = "kubernetes.podspec-nodeselector"
+FEATURE_AFFINITY = "kubernetes.podspec-affinity"
+FEATURE_TOLERATIONS = "kubernetes.podspec-tolerations"
+FEATURE_PVC = "kubernetes.podspec-persistent-volume-claim"
+FEATURE_PVC_WRITE = "kubernetes.podspec-persistent-volume-write"
 
 
 def runtime_args(spec: InferenceEndpointSpec, served_name: str) -> list[str]:
@@ -101,6 +129,7 @@ class ServerContainer:
     image: str
     args: tuple[str, ...]
     port: int
+    port_name: str
     env: tuple[K8sObject, ...]
     resources: dict[str, dict[str, Any]]
     volume_mounts: tuple[K8sObject, ...]
@@ -231,6 +260,74 @@ def _volumes(spec: InferenceEndpointSpec, shm: str | None) -> tuple[list[K8sObje
     return [volume for volume, _ in pairs], [mount for _, mount in pairs]
 
 
+def _resources(spec: InferenceEndpointSpec, shm: str | None, placement: GPUPlacement) -> dict[str, dict[str, Any]]:
+    """The container's requests and limits. On KServe the CPU limit is always written when a CPU
+    request is: left out, KServe's defaulter would fill the 1-CPU default under a larger request and
+    the pod would be refused. A Deployment gets a CPU limit only when the spec sets one."""
+    cpu_limit = spec.resources.cpu_limit
+    if cpu_limit is None and spec.target == "kserve":
+        cpu_limit = spec.resources.cpu
+    resources = container_resources(spec.resources.cpu, spec.resources.memory, shm, placement.resource, placement.count, cpu_limit=cpu_limit)
+    if spec.target == "kserve":
+        _check_after_kserve_defaults(resources)
+    return resources
+
+
+def kserve_defaulted(resources: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The requests and limits KServe's defaulter leaves on the predictor container (see
+    KSERVE_DEFAULT_REQUESTS): each missing cpu/memory key filled on its own."""
+    requests = {**KSERVE_DEFAULT_REQUESTS, **resources.get("requests", {})}
+    limits = {**KSERVE_DEFAULT_LIMITS, **resources.get("limits", {})}
+    return {"requests": requests, "limits": limits}
+
+
+def _check_after_kserve_defaults(resources: dict[str, dict[str, Any]]) -> None:
+    """No request may exceed the limit in effect once KServe has defaulted the container."""
+    after = kserve_defaulted(resources)
+    for key in ("cpu", "memory"):
+        request, limit = quantity_value(after["requests"][key]), quantity_value(after["limits"][key])
+        if request is not None and limit is not None and request > limit:
+            field = "cpu" if key == "cpu" else "memory"
+            raise PlanError(
+                ("spec", "resources", field),
+                f"after KServe's defaulting the {key} request {after['requests'][key]} would exceed the {key} limit "
+                f"{after['limits'][key]}, and Kubernetes refuses the pod",
+                f"set `resources.{field}` explicitly",
+            )
+
+
+def _knative_features_needed(
+    node_selector: dict[str, str], pod_tolerations: tuple[dict[str, str], ...], volumes: list[K8sObject]
+) -> dict[str, str]:
+    """The `config-features` flags a Knative predictor with these fields needs: flag → why."""
+    needed: dict[str, str] = {}
+    if node_selector:
+        needed[FEATURE_NODE_SELECTOR] = "nodeSelector (" + ", ".join(sorted(node_selector)) + ")"
+    if pod_tolerations:
+        needed[FEATURE_TOLERATIONS] = "tolerations"
+    for volume in volumes:
+        claim = volume.get("persistentVolumeClaim")
+        if claim is not None:
+            needed[FEATURE_PVC] = f"the PersistentVolumeClaim {claim['claimName']}"
+            if not claim.get("readOnly"):
+                needed[FEATURE_PVC_WRITE] = f"the writable PersistentVolumeClaim {claim['claimName']}"
+    return needed
+
+
+def _check_knative_features(spec: InferenceEndpointSpec, needed: dict[str, str]) -> None:
+    missing = {flag: why for flag, why in needed.items() if flag not in spec.knative_features}
+    if not missing:
+        return
+    flags = ", ".join(missing)
+    raise PlanError(
+        ("spec", "knativeFeatures"),
+        f"in {spec.deployment_mode} mode the predictor is a Knative Service, and a default Knative install refuses "
+        + "; ".join(f"{why} unless `{flag}` is on" for flag, why in missing.items()),
+        f"turn on {flags} in the `config-features` ConfigMap of `knative-serving` (the claim flags must be `enabled`) "
+        "and list them under `knativeFeatures`, or use `deploymentMode: Standard`",
+    )
+
+
 def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> EndpointPlan:
     spec = ep.spec
     name = ep.metadata.name
@@ -258,19 +355,30 @@ def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> Endpoint
     volumes, mounts = _volumes(spec, shm)
 
     ha = spec.replicas.min > 1
+    knative = kserve and spec.deployment_mode in KNATIVE_MODES
+    # The anti-affinity only spreads replicas when it can; on Knative without the affinity flag it is left out.
+    spread = ha and (not knative or FEATURE_AFFINITY in spec.knative_features)
     affinity = (
         {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
             {"weight": 100, "podAffinityTerm": {"labelSelector": {"matchLabels": selector}, "topologyKey": HOSTNAME_LABEL}}
         ]}}
-        if ha else None
+        if spread else None
     )
+    if ha and not spread:
+        notes.append(
+            f"{ep.kind} {name}: no pod anti-affinity in {spec.deployment_mode} mode (Knative refuses `affinity` unless "
+            f"`{FEATURE_AFFINITY}` is on; list it under `knativeFeatures` to spread the replicas over nodes)"
+        )
+    node_selector = dict(sorted({**placement.node_selector, **spec.node_selector}.items()))
+    pod_tolerations = placement.tolerations + tuple(tolerations(spec.tolerations))
+    if knative:
+        _check_knative_features(spec, _knative_features_needed(node_selector, pod_tolerations, volumes))
 
     isvc_annotations: dict[str, str] = {}
     predictor_annotations: dict[str, str] = {}
     scale_metric: str | None = None
     scale_target: int | None = None
     auto_scaling: K8sObject | None = None
-    knative = spec.deployment_mode in ("Serverless", "Knative")
     if kserve:
         isvc_annotations[KSERVE_DEPLOYMENT_MODE_ANNOTATION] = spec.deployment_mode
         if knative:
@@ -296,8 +404,9 @@ def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> Endpoint
         image=spec.image or DEFAULT_IMAGES[spec.runtime],
         args=tuple(runtime_args(spec, served_name)),
         port=spec.port,
+        port_name=KSERVE_PORT_NAME if kserve else DEPLOYMENT_PORT_NAME,
         env=tuple(_env(spec)),
-        resources=container_resources(spec.resources.cpu, spec.resources.memory, shm, placement.resource, placement.count),
+        resources=_resources(spec, shm, placement),
         volume_mounts=tuple(mounts),
         probes=_probes(spec, budget),
     )
@@ -312,8 +421,8 @@ def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> Endpoint
         runtime=spec.runtime,
         container=container,
         volumes=tuple(volumes),
-        node_selector=dict(sorted({**placement.node_selector, **spec.node_selector}.items())),
-        tolerations=placement.tolerations + tuple(tolerations(spec.tolerations)),
+        node_selector=node_selector,
+        tolerations=pod_tolerations,
         affinity=affinity,
         service_account=spec.service_account,
         min_replicas=spec.replicas.min,

@@ -82,13 +82,24 @@ def merge_env(derived: Sequence[K8sObject], user: Mapping[str, str]) -> list[K8s
 
 
 def container_resources(
-    cpu: Quantity | None, memory: Quantity | None, shm: str | None, gpu_resource: str, gpus: int
+    cpu: Quantity | None,
+    memory: Quantity | None,
+    shm: str | None,
+    gpu_resource: str,
+    gpus: int,
+    *,
+    cpu_limit: Quantity | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """requests and limits: CPU and memory as given, the memory limit counting /dev/shm, GPUs in both."""
+    """requests and limits: CPU and memory as given, the memory limit counting /dev/shm, GPUs in both.
+
+    A CPU limit is written only when given; a CPU request is then at most the limit (the limit
+    when no request is given, as Kubernetes itself would default it)."""
     requests: dict[str, Any] = {}
     limits: dict[str, Any] = {}
-    if cpu is not None:
-        requests["cpu"] = cpu
+    if cpu is not None or cpu_limit is not None:
+        requests["cpu"] = cpu if cpu is not None else cpu_limit
+    if cpu_limit is not None:
+        limits["cpu"] = cpu_limit
     if memory is not None:
         requests["memory"] = memory
         limits["memory"] = memory_limit(memory, shm)

@@ -6,9 +6,12 @@ decides the flags.
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
 from pydantic import Field
+
+from llmkube.quantity import quantity_value
 
 from llmkube.specs.base import (
     CountRange,
@@ -25,6 +28,33 @@ from llmkube.specs.base import (
     literal_token_problems,
     Toleration,
 )
+
+
+# KServe v0.20.0 `pkg/apis/serving/v1beta1/inference_service_validation.go`: `IsvcNameFmt`, matched
+# whole by `validateInferenceServiceName`. It is also the DNS-1035 label the Service of
+# `target: deployment` (and KServe's `<name>-predictor` Service) must be.
+ISVC_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+# KServe v0.20.0 `pkg/constants/constants.go` `PredictorServiceName`: the predictor's Service (and,
+# in Standard mode, Deployment) is `<name>-predictor`; a Service name is a DNS-1035 label, ≤ 63.
+PREDICTOR_SUFFIX = "-predictor"
+DNS_LABEL_MAX = 63
+
+# knative/serving knative-v1.21.1 (the version KServe v0.20.0 pins) `pkg/apis/serving/k8s_validation.go`
+# `reservedPorts`: queue-proxy's ports (`pkg/networking/constants.go`: 8012, 8013, 8022, 9090, 9091)
+# and knative.dev/pkg's profiling port (`observability/runtime/pprof.go`: 8008).
+KNATIVE_RESERVED_PORTS = frozenset({8008, 8012, 8013, 8022, 9090, 9091})
+
+KNATIVE_MODES = frozenset({"Knative", "Serverless"})
+STANDARD_MODES = frozenset({"Standard", "RawDeployment"})
+
+# A Knative `config-features` flag name (knative-v1.21.1 `pkg/apis/config/features.go`).
+KnativeFeature = Annotated[str, Field(pattern=r"^kubernetes\.(podspec|containerspec)-[a-z0-9-]+$")]
+
+
+class ServingResources(Resources):
+    """CPU and memory of one server replica, plus the CPU limit KServe would otherwise default to 1."""
+
+    cpu_limit: Quantity | None = None
 
 
 class Replicas(CountRange):
@@ -62,7 +92,8 @@ class InferenceEndpointSpec(SpecModel):
     runtime: Literal["vllm", "tgi"] = "vllm"
     image: str | None = None
     target: Literal["kserve", "deployment"] = "kserve"
-    deployment_mode: Literal["Serverless", "RawDeployment", "Standard", "Knative"] = "Serverless"
+    deployment_mode: Literal["Standard", "RawDeployment", "Knative", "Serverless"] = "Standard"
+    knative_features: list[KnativeFeature] = Field(default_factory=list)
     gpu: str | None = None
     pool: DNSLabel | None = None
     mig_profile: str | None = None
@@ -80,7 +111,7 @@ class InferenceEndpointSpec(SpecModel):
     autoscaling: Autoscaling | None = None
     canary: Canary | None = None
     startup: Startup = Field(default_factory=Startup)
-    resources: Resources = Field(default_factory=Resources)
+    resources: ServingResources = Field(default_factory=ServingResources)
     shm_size: Quantity | None = None
     cache: CacheVolume | None = None
     hugging_face: HuggingFace = Field(default_factory=HuggingFace)
@@ -94,9 +125,6 @@ class InferenceEndpoint(SpecModel):
     kind: Literal["InferenceEndpoint"]
     metadata: Metadata
     spec: InferenceEndpointSpec
-
-
-_KNATIVE_MODES = {"Serverless", "Knative"}
 
 
 def semantic_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
@@ -123,7 +151,7 @@ def semantic_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
         )
     scaling = spec.autoscaling
     if scaling:
-        knative = spec.target == "kserve" and spec.deployment_mode in _KNATIVE_MODES
+        knative = spec.target == "kserve" and spec.deployment_mode in KNATIVE_MODES
         if scaling.metric in ("concurrency", "rps") and scaling.target != int(scaling.target):
             out.append(
                 SpecProblem(
@@ -141,7 +169,7 @@ def semantic_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
                 )
             )
         if scaling.metric in ("queued-requests", "kv-cache-usage"):
-            if spec.target != "kserve" or spec.deployment_mode in _KNATIVE_MODES:
+            if spec.target != "kserve" or spec.deployment_mode in KNATIVE_MODES:
                 out.append(
                     SpecProblem(
                         ("spec", "autoscaling", "metric"),
@@ -173,5 +201,79 @@ def semantic_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
                 "set `target: kserve`, or roll out a Deployment with its own strategy",
             )
         )
+    elif spec.canary and spec.deployment_mode in STANDARD_MODES:
+        out.append(_canary_in_standard_mode(spec.deployment_mode))
+    out.extend(_name_problems(ep))
+    out.extend(_cpu_limit_problems(spec))
+    if spec.target == "kserve" and spec.deployment_mode in KNATIVE_MODES and spec.port in KNATIVE_RESERVED_PORTS:
+        out.append(
+            SpecProblem(
+                ("spec", "port"),
+                f"Knative reserves port {spec.port} for its queue-proxy sidecar and refuses it as the container port",
+                f"pick another port (reserved: {', '.join(map(str, sorted(KNATIVE_RESERVED_PORTS)))}), e.g. the default 8080",
+            )
+        )
     out.extend(literal_token_problems(spec.env))
     return out
+
+
+def _canary_in_standard_mode(mode: str) -> SpecProblem:
+    """KServe v0.20.0 reads `predictor.canaryTrafficPercent` only in its Knative reconciler
+    (`reconcilers/knative/ksvc_reconciler.go`); in Standard mode nothing validates or applies it, so
+    the new version would take 100 % of the traffic at once. The Standard-mode `spec.canary[]` of
+    v0.20.0 is a second, separately specified predictor, and `validateCanarySpecs`
+    (`inference_service_validation.go`) refuses it unless the stable predictor has a `model` or
+    `storageUri`, which an endpoint (a custom container) does not have."""
+    return SpecProblem(
+        ("spec", "canary"),
+        f"KServe ignores a canary traffic split in {mode} mode: the new version would get 100 % of the traffic at once",
+        "remove `canary` (the Deployment rolls out replica by replica), or set `deploymentMode: Knative` for a revision-based canary",
+    )
+
+
+def _name_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
+    """The name by the rule of the object it becomes: KServe's InferenceService name, or a
+    Service name (DNS-1035 label) for `target: deployment`; the DNS-1123 check of the metadata
+    lets `8b-chat` through, and KServe's webhook / the API server would refuse it."""
+    name = ep.metadata.name
+    path = ("metadata", "name")
+    kserve = ep.spec.target == "kserve"
+    if not ISVC_NAME.match(name):
+        what = "an InferenceService name (KServe)" if kserve else "a Service name (DNS-1035 label)"
+        family = re.match(r"[a-z]+", ep.spec.model.rsplit("/", 1)[-1].lower())
+        fixed = f"{family[0] if family else 'model'}-{name}"
+        return [
+            SpecProblem(
+                path,
+                f"{name!r} cannot be {what}: it must start with a lowercase letter, then lowercase letters, "
+                "digits or '-', ending with a letter or digit (regex [a-z]([-a-z0-9]*[a-z0-9])?)",
+                f"start the name with a letter, e.g. {fixed!r}",
+            )
+        ]
+    if kserve and len(name) + len(PREDICTOR_SUFFIX) > DNS_LABEL_MAX:
+        return [
+            SpecProblem(
+                path,
+                f"{name!r} is too long: KServe names the predictor's Service {name + PREDICTOR_SUFFIX!r}, "
+                f"which must fit a {DNS_LABEL_MAX}-character DNS label",
+                f"use at most {DNS_LABEL_MAX - len(PREDICTOR_SUFFIX)} characters",
+            )
+        ]
+    return []
+
+
+def _cpu_limit_problems(spec: InferenceEndpointSpec) -> list[SpecProblem]:
+    """A CPU request above its limit makes the pod invalid (the API server refuses request > limit)."""
+    res = spec.resources
+    if res.cpu is None or res.cpu_limit is None:
+        return []
+    request, limit = quantity_value(res.cpu), quantity_value(res.cpu_limit)
+    if request is None or limit is None or request <= limit:
+        return []
+    return [
+        SpecProblem(
+            ("spec", "resources", "cpuLimit"),
+            f"the CPU limit {res.cpu_limit} is below the CPU request {res.cpu}: Kubernetes refuses a pod whose request exceeds its limit",
+            f"set `cpuLimit` ≥ {res.cpu}, or leave it unset (the limit is then the request)",
+        )
+    ]
