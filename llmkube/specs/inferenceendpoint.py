@@ -44,6 +44,10 @@ DNS_LABEL_MAX = 63
 # and knative.dev/pkg's profiling port (`observability/runtime/pprof.go`: 8008).
 KNATIVE_RESERVED_PORTS = frozenset({8008, 8012, 8013, 8022, 9090, 9091})
 
+# KServe v0.20.0 `pkg/constants/constants.go` `DeploymentModeType`: `Knative` and `Standard`, with the
+# legacy `Serverless` and `RawDeployment` that `DefaultInferenceService` (`inference_service_defaults.go`)
+# rewrites to them before validation. The default here is Standard (docs/spec-reference.md says why),
+# not the Knative default of KServe's shipped `inferenceservice-config`.
 KNATIVE_MODES = frozenset({"Knative", "Serverless"})
 STANDARD_MODES = frozenset({"Standard", "RawDeployment"})
 
