@@ -62,7 +62,7 @@ DEPLOYMENT_PORT_NAME = "http"
 # defaulter (`inference_service_defaults.go` `setResourceRequirementDefaults`, applied by
 # `CustomPredictor.Default` to `containers[0]`) fills into each request and limit the container
 # leaves out, key by key, without comparing a request with its limit. No ServingRuntime container is
-# merged under an endpoint's: the controller (`components/predictor.go` `reconcilePodSpec`) looks up
+# merged under an endpoint's: the controller (`components/predictor.go` `buildPredictorResources`) looks up
 # and merges a runtime only for `predictor.model`, and an endpoint's predictor is a custom container.
 KSERVE_DEFAULT_REQUESTS = {"cpu": "1", "memory": "2Gi"}
 KSERVE_DEFAULT_LIMITS = {"cpu": "1", "memory": "2Gi"}
