@@ -53,7 +53,7 @@ KNATIVE_DEFAULT_DEADLINE = 600
 # `validPortNames`, checked by `validateContainerPorts`) accepts only "", "http1" or "h2c" on the one
 # port of a Service; vLLM and TGI speak HTTP/1.1, so "http1". In Standard mode KServe v0.20.0 copies
 # the name onto its predictor Service port (`reconcilers/service/service_reconciler.go`
-# `createService`), where "http1" is a valid name too. The Deployment target's own Service refers
+# `createDefaultSvc`), where "http1" is a valid name too. The Deployment target's own Service refers
 # to the port by the name "http".
 KSERVE_PORT_NAME = "http1"
 DEPLOYMENT_PORT_NAME = "http"
