@@ -289,12 +289,11 @@ def _check_after_kserve_defaults(resources: dict[str, dict[str, Any]]) -> None:
     for key in ("cpu", "memory"):
         request, limit = quantity_value(after["requests"][key]), quantity_value(after["limits"][key])
         if request is not None and limit is not None and request > limit:
-            field = "cpu" if key == "cpu" else "memory"
             raise PlanError(
-                ("spec", "resources", field),
+                ("spec", "resources", key),
                 f"after KServe's defaulting the {key} request {after['requests'][key]} would exceed the {key} limit "
                 f"{after['limits'][key]}, and Kubernetes refuses the pod",
-                f"set `resources.{field}` explicitly",
+                f"set `resources.{key}` explicitly",
             )
 
 
