@@ -34,8 +34,9 @@ from llmkube.specs.base import (
 # whole by `validateInferenceServiceName`. It is also the DNS-1035 label the Service of
 # `target: deployment` (and KServe's `<name>-predictor` Service) must be.
 ISVC_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-# KServe v0.20.0 `pkg/constants/constants.go` `PredictorServiceName`: the predictor's Service (and,
-# in Standard mode, Deployment) is `<name>-predictor`; a Service name is a DNS-1035 label, ≤ 63.
+# KServe v0.20.0 `pkg/constants/constants.go` `PredictorServiceName`, used unshortened by
+# `components/predictor.go` as the name of the predictor's objects: its Deployment and Service
+# (Standard) or Knative Service (Knative) is `<name>-predictor`; a Service name is a DNS-1035 label, ≤ 63.
 PREDICTOR_SUFFIX = "-predictor"
 DNS_LABEL_MAX = 63
 
