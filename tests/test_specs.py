@@ -100,6 +100,41 @@ def test_names_must_be_dns_labels():
     assert "DNS-1123" in err.message
 
 
+@pytest.mark.parametrize(
+    ("framework", "nodes"), [("pytorchjob", "1"), ("pytorchjob", "{min: 2, max: 4}"), ("trainjob", "2"), ("volcano", "2")]
+)
+def test_a_job_name_must_be_an_rfc_1035_label_for_every_framework(framework, nodes):
+    # Kubeflow v1 webhooks (NameIsDNS1035Label), TrainJob CEL, and the Service Volcano's svc plugin names
+    # after the job all refuse a leading digit that a DNS-1123 label allows.
+    spec = JOB.replace("name: job", "name: 8b-chat") + f"  framework: {framework}\n  nodes: {nodes}\n"
+    (err,) = errors_of(spec + "  model: meta-llama/Llama-3.1-8B-Instruct\n")
+    assert err.field == "metadata.name" and str(err.mark) == "spec.yaml:3:12"
+    assert "start with a letter" in err.message
+    assert "`llama-8b-chat`" in err.hint
+    (err,) = errors_of(spec)
+    assert "`job-8b-chat`" in err.hint
+
+
+@pytest.mark.parametrize(
+    ("framework", "nodes", "longest", "room"),
+    [
+        ("pytorchjob", 1, "-master-0", 54),  # the master's pod and Service
+        ("pytorchjob", 12, "-worker-10", 53),  # Workers 0..10 beside the Master
+        ("pytorchjob", "{min: 2, max: 12}", "-worker-11", 53),  # elastic: Workers 0..11
+        ("trainjob", 10, "-node-0-9-abcde", 48),  # JobSet pod names with their random suffix
+        ("volcano", 10, "-worker-9", 54),
+    ],
+)
+def test_a_name_too_long_for_what_the_operator_derives_from_it(framework, nodes, longest, room):
+    name = "a" * (63 - len(longest) + 1)
+    (err,) = errors_of(JOB.replace("name: job", f"name: {name}") + f"  framework: {framework}\n  nodes: {nodes}\n")
+    assert err.field == "metadata.name"
+    assert f"`{name}{longest}`" in err.message and "at most 63" in err.message
+    assert f"at most {room} characters" in err.hint
+    ok = JOB.replace("name: job", f"name: {name[:-1]}") + f"  framework: {framework}\n  nodes: {nodes}\n"
+    assert parse_specs(parse_documents(ok, "spec.yaml"))
+
+
 QUOTA = """\
 apiVersion: llmkube.dev/v1alpha1
 kind: Quota

@@ -14,6 +14,7 @@ from llmkube.quantity import parse_quantity
 API_VERSION = "llmkube.dev/v1alpha1"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_KEY = re.compile(
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
@@ -40,6 +41,21 @@ def _dns_label(value: str) -> str:
             "starting and ending with a letter or digit"
         )
     return value
+
+
+def dns1035_label_error(value: str) -> str | None:
+    """Why `value` is not an RFC 1035 label (None if it is one).
+
+    Stricter than a DNS-1123 label: it must start with a letter. It is the
+    rule of apimachinery's `NameIsDNS1035Label` (Service names, Kubeflow v1
+    jobs) and of the `[a-z]([-a-z0-9]*[a-z0-9])?` patterns KServe and Trainer
+    v2 apply; see the callers for the upstream source of each.
+    """
+    if len(value) > 63:
+        return f"is {len(value)} characters long; at most 63 are allowed"
+    if not _DNS_1035_LABEL.match(value):
+        return "must start with a letter and hold only lowercase letters, digits and '-', ending in a letter or digit (an RFC 1035 label)"
+    return None
 
 
 def _dns_subdomain(value: str) -> str:

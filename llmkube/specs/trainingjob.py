@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -18,6 +20,7 @@ from llmkube.specs.base import (
     Resources,
     SpecModel,
     SpecProblem,
+    dns1035_label_error,
     literal_token_problems,
     Toleration,
 )
@@ -177,5 +180,77 @@ def semantic_problems(job: TrainingJob) -> list[SpecProblem]:
                 "give `nodes` as one number, or set `framework: pytorchjob`",
             )
         )
+    out.extend(name_problems(job))
     out.extend(literal_token_problems(spec.env))
     return out
+
+
+# Names the operators derive from metadata.name, and the rule each must pass.
+# PyTorchJob (kubeflow/trainer v1.9.4): `pkg/webhooks/pytorch/pytorchjob_webhook.go`
+#   `validatePyTorchJob` refuses a name that fails apimachinery's NameIsDNS1035Label; the
+#   controller then creates a pod and a Service per replica named `<job>-<type>-<index>`
+#   (`pkg/controller.v1/common/util.go` `GenGeneralName`, `service.go`), and Service
+#   names are DNS-1035 labels too.
+# TrainJob (kubeflow/trainer v2.3.0): CEL on the type (`pkg/apis/trainer/v1alpha1/trainjob_types.go`)
+#   requires `^[a-z]([-a-z0-9]*[a-z0-9])?$` and at most 63 characters. Its JobSet (same name)
+#   runs Jobs `<name>-<replicatedJob>-<index>` whose pods get `-<index>-<5 random>`; the JobSet
+#   webhook (kubernetes-sigs/jobset `pkg/webhooks/jobset_webhook.go` `ValidateCreate`) checks that
+#   the longest of those is a DNS-1035 label. The torch runtime's replicated job is `node`, one Job.
+# Volcano Job (volcano v1.15.1): `pkg/webhooks/admission/jobs/validate/admit_job.go`
+#   `validateJobName` and `validateK8sPodNameLength` only require qualified names (pods are
+#   `<job>-<task>-<index>`), but the `svc` plugin we enable creates a Service named after the job
+#   (`pkg/controllers/job/plugins/svc/svc.go` `createServiceIfNotExist`): that is a DNS-1035 label.
+def derived_names(job: TrainingJob) -> list[tuple[str, str]]:
+    """(name, what it is) for every object name the operator derives from the job's name."""
+    spec = job.spec
+    name = job.metadata.name
+    nodes = spec.nodes.max if isinstance(spec.nodes, NodeRange) else spec.nodes
+    if spec.framework == "pytorchjob":
+        elastic = isinstance(spec.nodes, NodeRange) and spec.nodes.min != spec.nodes.max
+        last_worker = nodes - 1 if elastic else nodes - 2
+        out = [(f"{name}-master-0", "the master pod and Service")] if not elastic else []
+        if last_worker >= 0:
+            out.append((f"{name}-worker-{last_worker}", "the last worker pod and Service"))
+        return out
+    if spec.framework == "trainjob":
+        return [(f"{name}-node-0-{nodes - 1}-abcde", "the last pod of the JobSet's Job, with its 5-character suffix")]
+    return [(f"{name}-worker-{nodes - 1}", "the last pod of the task `worker`")]
+
+
+def name_problems(job: TrainingJob) -> list[SpecProblem]:
+    """The job's name must pass the rule of the object it becomes, and so must the names derived from it."""
+    name = job.metadata.name
+    kind = {"pytorchjob": "PyTorchJob", "trainjob": "TrainJob", "volcano": "Volcano Job (whose svc plugin makes a Service of that name)"}[
+        job.spec.framework
+    ]
+    path = ("metadata", "name")
+    error = dns1035_label_error(name)
+    if error:
+        return [
+            SpecProblem(
+                path,
+                f"`{name}` cannot name a {kind}: the name {error}",
+                f"start the name with a letter, e.g. `{suggest_name(name, job.spec.model)}`",
+            )
+        ]
+    for derived, what in derived_names(job):
+        if len(derived) > 63:
+            room = 63 - (len(derived) - len(name))
+            return [
+                SpecProblem(
+                    path,
+                    f"`{name}` is too long for a {kind}: {what} would be named `{derived}` "
+                    f"({len(derived)} characters; at most 63)",
+                    f"shorten the name to at most {room} characters",
+                )
+            ]
+    return []
+
+
+def suggest_name(name: str, model: str | None) -> str:
+    """A close valid name: lowercased, invalid characters dashed, prefixed with a word when it starts badly."""
+    fixed = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "job"
+    if not fixed[0].isalpha():
+        word = re.match(r"[a-z]+", (model or "").rsplit("/", 1)[-1].lower())
+        fixed = f"{word.group(0) if word else 'job'}-{fixed}"
+    return fixed[:63].rstrip("-")
