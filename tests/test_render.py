@@ -94,6 +94,9 @@ def test_textbook_elastic_pytorchjob_values():
     assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "training-queue"
     elastic = job["spec"]["elasticPolicy"]
     assert (elastic["minReplicas"], elastic["maxReplicas"], elastic["maxRestarts"]) == (2, 4, 3)
+    # The training-operator v1.9.4 webhook refuses elasticPolicy.nProcPerNode beside spec.nprocPerNode.
+    assert "nProcPerNode" not in elastic
+    assert job["spec"]["nprocPerNode"] == "8"
     worker = job["spec"]["pytorchReplicaSpecs"]["Worker"]
     assert "Master" not in job["spec"]["pytorchReplicaSpecs"]
     (container,) = worker["template"]["spec"]["containers"]
@@ -228,3 +231,31 @@ def test_an_internal_error_is_exit_3_with_a_report_line_and_no_traceback(monkeyp
     with pytest.raises(SystemExit):
         main(["--debug", "render", str(EXAMPLES)])
     assert "Traceback" in capsys.readouterr().err
+
+
+def pytorchjob_webhook_problems(job: dict) -> list[str]:
+    """What kubeflow/trainer v1.9.4 `pkg/webhooks/pytorch/pytorchjob_webhook.go` `validatePyTorchJob` refuses."""
+    spec = job["spec"]
+    out = []
+    if "nprocPerNode" in spec and "nProcPerNode" in spec.get("elasticPolicy", {}):
+        out.append("both nprocPerNode fields")
+    replicas = spec["pytorchReplicaSpecs"]
+    if "elasticPolicy" in spec and "Worker" not in replicas:
+        out.append("elastic without Worker")
+    for key, replica in replicas.items():
+        if key not in ("Master", "Worker"):
+            out.append(f"key {key}")
+        containers = replica["template"]["spec"]["containers"]
+        if not any(c["name"] == "pytorch" and c.get("image") for c in containers):
+            out.append(f"{key}: no pytorch container with an image")
+    if "Master" in replicas and replicas["Master"].get("replicas") != 1:
+        out.append("Master.replicas must be 1")
+    return out
+
+
+@pytest.mark.parametrize("example", [p for p in EXAMPLE_FILES if "elastic" in p.name or "pytorch" in p.name], ids=lambda p: p.name)
+def test_example_pytorchjobs_pass_the_training_operator_webhook(example):
+    out = llmkube("render", str(example))
+    for doc in load_all(out.stdout):
+        if doc["kind"] == "PyTorchJob":
+            assert pytorchjob_webhook_problems(doc) == []
