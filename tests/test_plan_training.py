@@ -132,3 +132,28 @@ def test_memory_limit_counts_dev_shm(request_, shm, expected):
     from llmkube.plan.pods import memory_limit
 
     assert str(memory_limit(request_, shm)) == expected
+
+
+def test_volcano_priority_goes_to_the_job_for_its_podgroup(ctx):
+    p = plan(ctx, "  gpu: h100-80gb\n  framework: volcano\n  priorityClass: high\n")
+    assert p.priority_class_name == "high"
+    assert p.pod.priority_class_name == "high"
+    assert plan(ctx, "  gpu: h100-80gb\n  priorityClass: high\n").priority_class_name is None  # PyTorchJob: pods only
+
+
+@pytest.mark.parametrize(("on_eviction", "action"), [("restart-job", "RestartJob"), ("restart-task", "RestartTask"), ("fail", "AbortJob")])
+def test_volcano_policies_follow_on_eviction_and_a_failed_pod_restarts_the_job(ctx, on_eviction, action):
+    p = plan(ctx, f"  gpu: h100-80gb\n  framework: volcano\n  onEviction: {on_eviction}\n")
+    assert p.policies == (
+        {"event": "PodEvicted", "action": action},
+        {"event": "PodFailed", "action": "RestartJob"},
+        {"event": "TaskCompleted", "action": "CompleteJob"},
+    )
+    assert len({pol["event"] for pol in p.policies}) == len(p.policies)  # Volcano refuses a repeated event
+
+
+@pytest.mark.parametrize(("max_restarts", "max_retry"), [(0, 1), (3, 4)])
+def test_volcano_max_retry_allows_exactly_max_restarts(ctx, max_restarts, max_retry):
+    # Volcano fails the job at the restart that makes retryCount reach maxRetry, and turns 0 into 3.
+    p = plan(ctx, f"  gpu: h100-80gb\n  framework: volcano\n  maxRestarts: {max_restarts}\n")
+    assert p.max_retry == max_retry

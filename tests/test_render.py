@@ -74,10 +74,15 @@ def test_textbook_volcano_job_values():
     (job,) = load_all(out.stdout)
     spec = job["spec"]
     assert (spec["schedulerName"], spec["minAvailable"], spec["tasks"][0]["replicas"]) == ("volcano", 8, 8)
-    assert {"event": "PodEvicted", "action": "RestartJob"} in spec["policies"]
-    assert {"event": "TaskCompleted", "action": "CompleteJob"} in spec["policies"]
+    assert spec["policies"] == [
+        {"event": "PodEvicted", "action": "RestartJob"},
+        {"event": "PodFailed", "action": "RestartJob"},  # fires because the pods never restart in place
+        {"event": "TaskCompleted", "action": "CompleteJob"},
+    ]
+    assert spec["maxRetry"] == 4  # maxRestarts 3: the 4th restart action fails the job
     assert set(spec["plugins"]) >= {"svc", "ssh"}
     pod = spec["tasks"][0]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
     (container,) = pod["containers"]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 8
     assert "--nproc_per_node=8" in container["command"]

@@ -95,6 +95,9 @@ class TrainingPlan(Plan):
     queue: str
     min_available: int
     eviction_action: str
+    policies: tuple[dict[str, str], ...]
+    max_retry: int
+    priority_class_name: str | None
     # TrainJob
     runtime_ref: RuntimeRef
     model: str | None
@@ -151,6 +154,36 @@ def torchrun_command(script: str, args: list[str], nproc: int, rendezvous: Rende
             f"--rdzv_id={rendezvous.id}",
         ]
     return [*cmd, script, *args]
+
+
+def volcano_policies(eviction_action: str) -> list[dict[str, str]]:
+    """The Volcano Job's lifecycle policies: what a lost pod, a failed pod and a finished task do.
+
+    volcano v1.15.1: `PodFailed` fires when a pod's phase turns Failed
+    (`pkg/controllers/job/job_controller_handler.go` `updatePod`), which needs
+    `restartPolicy: Never` in the template (with OnFailure the kubelet restarts the
+    container in place and the event never comes); torchrun's ranks share one
+    rendezvous, so a failed rank restarts the whole job. Each event appears once, as
+    `pkg/webhooks/admission/jobs/validate/util.go` `validatePolicies` requires.
+    """
+    return [
+        {"event": "PodEvicted", "action": eviction_action},
+        {"event": "PodFailed", "action": "RestartJob"},
+        {"event": "TaskCompleted", "action": "CompleteJob"},
+    ]
+
+
+def volcano_max_retry(max_restarts: int) -> int:
+    """Volcano `maxRetry` that allows exactly `max_restarts` restarts.
+
+    volcano v1.15.1 counts restart actions, not pod restarts: each RestartJob/RestartTask
+    raises `status.retryCount` (`pkg/controllers/job/state/running.go`, `pending.go`),
+    and the job fails in Restarting once `retryCount >= maxRetry`
+    (`state/restarting.go` `restartingUpdateStatus`): the maxRetry-th restart is
+    never carried out. A maxRetry of 0 is also replaced by 3
+    (`pkg/webhooks/admission/jobs/mutate/mutate_job.go`), so 0 restarts is maxRetry 1.
+    """
+    return max_restarts + 1
 
 
 def plan_training_job(job: TrainingJob, ctx: PlanContext) -> TrainingPlan:
@@ -224,6 +257,13 @@ def plan_training_job(job: TrainingJob, ctx: PlanContext) -> TrainingPlan:
         queue=spec.queue or "default",
         min_available=max_nodes if spec.gang else 1,
         eviction_action=EVICTION_ACTIONS[spec.on_eviction],
+        policies=tuple(volcano_policies(EVICTION_ACTIONS[spec.on_eviction])),
+        max_retry=volcano_max_retry(spec.max_restarts),
+        # volcano v1.15.1: the PodGroup takes the job's priorityClassName
+        # (`pkg/controllers/job/job_controller_actions.go` `createOrUpdatePodGroup`) and the
+        # scheduler orders and preempts gangs by it (`pkg/scheduler/cache/cache.go`); the
+        # pods' own priorityClassName orders only tasks within the job.
+        priority_class_name=spec.priority_class if spec.framework == "volcano" else None,
         runtime_ref=RuntimeRef(name=spec.runtime_ref.name, kind=spec.runtime_ref.kind),
         model=model.name if model else None,
     )
