@@ -25,7 +25,7 @@ TEMPLATE_VARIABLES = {
     TrainingPlan: {
         "name", "namespace", "annotations", "labels", "framework", "scheduler", "gpus_per_pod", "min_nodes",
         "max_nodes", "elastic", "worker_replicas", "max_restarts", "nproc_per_node", "pod", "queue",
-        "min_available", "eviction_action", "runtime_ref", "model", "policies", "max_retry",
+        "min_available", "eviction_action", "runtime_ref", "model", "suspend", "policies", "max_retry",
         "priority_class_name",
     },
     EndpointPlan: {

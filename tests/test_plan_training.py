@@ -134,6 +134,39 @@ def test_memory_limit_counts_dev_shm(request_, shm, expected):
     assert str(memory_limit(request_, shm)) == expected
 
 
+@pytest.mark.parametrize(
+    ("extra", "grouped"),
+    [
+        ("  nodes: 4\n", True),  # Master (1) + Worker (3): exactly the 2 PodSets Kueue groups
+        ("  nodes: 1\n", False),  # a Master alone: one PodSet
+        ("  nodes: {min: 2, max: 4}\n", False),  # elastic: Workers only
+        ("  nodes: 4\n  framework: trainjob\n", False),  # the runtime's single `node` PodSet
+    ],
+)
+def test_podset_group_only_where_kueue_allows_it(ctx, extra, grouped):
+    p = plan(ctx, "  gpu: h100-80gb\n  queue: q\n  topology: {require: example.com/rack}\n" + extra)
+    assert p.pod.annotations.get("kueue.x-k8s.io/podset-group-name") == ("pytorch" if grouped else None)
+    assert p.pod.annotations["kueue.x-k8s.io/podset-required-topology"] == "example.com/rack"
+    assert not p.pod.annotations.get("kueue.x-k8s.io/podset-group-name", "x").isdigit()
+
+
+def test_no_podset_group_without_topology(ctx):
+    p = plan(ctx, "  gpu: h100-80gb\n  queue: q\n  nodes: 4\n")
+    assert p.pod.annotations == {}
+
+
+@pytest.mark.parametrize(("framework", "note"), [("pytorchjob", True), ("trainjob", False)])
+def test_kueue_jobs_are_created_suspended(ctx, framework, note):
+    p = plan(ctx, f"  gpu: h100-80gb\n  queue: q\n  framework: {framework}\n")
+    assert p.suspend is True
+    assert any("kubeflow.org/pytorchjob" in n and "Kueue 0.19" in n for n in p.notes) is note
+
+
+def test_jobs_outside_kueue_are_not_suspended(ctx):
+    assert plan(ctx, "  gpu: h100-80gb\n").suspend is False
+    assert plan(ctx, "  gpu: h100-80gb\n  framework: volcano\n  queue: q\n").suspend is False
+
+
 def test_volcano_priority_goes_to_the_job_for_its_podgroup(ctx):
     p = plan(ctx, "  gpu: h100-80gb\n  framework: volcano\n  priorityClass: high\n")
     assert p.priority_class_name == "high"

@@ -102,6 +102,7 @@ def test_textbook_elastic_pytorchjob_values():
     # The training-operator v1.9.4 webhook refuses elasticPolicy.nProcPerNode beside spec.nprocPerNode.
     assert "nProcPerNode" not in elastic
     assert job["spec"]["nprocPerNode"] == "8"
+    assert job["spec"]["runPolicy"]["suspend"] is True  # Kueue-managed: created suspended
     worker = job["spec"]["pytorchReplicaSpecs"]["Worker"]
     assert "Master" not in job["spec"]["pytorchReplicaSpecs"]
     (container,) = worker["template"]["spec"]["containers"]

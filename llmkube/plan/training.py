@@ -12,6 +12,7 @@ from typing import Any
 from llmkube.names import (
     GPU_PRODUCT_LABEL,
     GPU_RESOURCE,
+    KUEUE_PODSET_GROUP,
     KUEUE_PREFERRED_TOPOLOGY,
     KUEUE_PRIORITY_LABEL,
     KUEUE_QUEUE_LABEL,
@@ -37,6 +38,10 @@ RDZV_PORT = 29500
 
 # Volcano policy actions for what happens when a pod is evicted.
 EVICTION_ACTIONS = {"restart-job": "RestartJob", "restart-task": "RestartTask", "fail": "AbortJob"}
+
+# The value that groups a fixed PyTorchJob's Master and Worker PodSets for Kueue's
+# topology-aware scheduling; Kueue refuses a numeric one (see `podset_group`).
+PODSET_GROUP = "pytorch"
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,8 @@ class TrainingPlan(Plan):
     max_nodes: int
     max_restarts: int
     pod: TrainingPod
+    # Kueue: create the job suspended (PyTorchJob `runPolicy.suspend`, TrainJob `spec.suspend`)
+    suspend: bool
     # Volcano
     queue: str
     min_available: int
@@ -186,6 +193,20 @@ def volcano_max_retry(max_restarts: int) -> int:
     return max_restarts + 1
 
 
+def podset_group(framework: str, scheduler: str, topology: bool, elastic: bool, worker_replicas: int) -> bool:
+    """Whether the pod templates carry `kueue.x-k8s.io/podset-group-name`.
+
+    kueue v0.19.2: the annotation reaches the Workload only beside a required or preferred
+    topology annotation (`pkg/controller/jobframework/tas.go` `Build`, which the
+    Kubeflow v1 integration calls in `kubeflowjob_controller.go`). Its webhook rules
+    (`tas_validation.go` `ValidatePodSetGroupingTopology`, run for JobSet, LWS, MPIJob and
+    Ray, not for Kubeflow v1 jobs) are kept anyway: exactly 2 PodSets, one of count 1,
+    the same topology level, a non-numeric value. Only a fixed PyTorchJob with a Master
+    (1) and Workers has that shape; grouping keeps the Master in the Workers' domain.
+    """
+    return framework == "pytorchjob" and scheduler == "kueue" and topology and not elastic and worker_replicas >= 1
+
+
 def plan_training_job(job: TrainingJob, ctx: PlanContext) -> TrainingPlan:
     spec = job.spec
     name = job.metadata.name
@@ -222,8 +243,12 @@ def plan_training_job(job: TrainingJob, ctx: PlanContext) -> TrainingPlan:
     if topology and (key := topology.prefer or topology.require):
         if scheduler == "kueue":
             pod_annotations[KUEUE_PREFERRED_TOPOLOGY if topology.prefer else KUEUE_REQUIRED_TOPOLOGY] = key
+            if podset_group(spec.framework, scheduler, True, min_nodes != max_nodes, max_nodes - 1):
+                pod_annotations[KUEUE_PODSET_GROUP] = PODSET_GROUP
         else:
             affinity = _co_location(name, key, required=topology.require is not None)
+
+    notes = _notes(job, scheduler)
 
     node_selector = {GPU_PRODUCT_LABEL: gpu.spec.product, **spec.node_selector}
     pod = TrainingPod(
@@ -254,6 +279,7 @@ def plan_training_job(job: TrainingJob, ctx: PlanContext) -> TrainingPlan:
         max_nodes=max_nodes,
         max_restarts=spec.max_restarts,
         pod=pod,
+        suspend=scheduler == "kueue",
         queue=spec.queue or "default",
         min_available=max_nodes if spec.gang else 1,
         eviction_action=EVICTION_ACTIONS[spec.on_eviction],
@@ -266,7 +292,23 @@ def plan_training_job(job: TrainingJob, ctx: PlanContext) -> TrainingPlan:
         priority_class_name=spec.priority_class if spec.framework == "volcano" else None,
         runtime_ref=RuntimeRef(name=spec.runtime_ref.name, kind=spec.runtime_ref.kind),
         model=model.name if model else None,
+        notes=tuple(notes),
     )
+
+
+def _notes(job: TrainingJob, scheduler: str) -> list[str]:
+    spec = job.spec
+    name = job.metadata.name
+    notes = []
+    if spec.framework == "pytorchjob" and scheduler == "kueue":
+        # kubernetes-sigs/kueue v0.19.0+: `config/components/manager/controller_manager_config.yaml`
+        # and the Helm chart's `values.yaml` list `kubeflow.org/pytorchjob` commented out.
+        notes.append(
+            f"PyTorchJob {name} is created suspended for Kueue queue {spec.queue}: Kueue 0.19 and later ship with the "
+            "`kubeflow.org/pytorchjob` integration disabled; add it to `integrations.frameworks` in the Kueue "
+            "configuration, or the job is never admitted and stays suspended."
+        )
+    return notes
 
 
 def _env(job: TrainingJob) -> list[K8sObject]:
