@@ -33,6 +33,14 @@ def is_gpu_resource(name: str) -> bool:
     return name == GPU_RESOURCE or name.startswith(GPU_RESOURCE_PREFIX) or bool(MIG_RESOURCE.match(name))
 
 
+# ---- RDMA device plugins ------------------------------------------------------
+
+# The NVIDIA Network Operator's examples name the RDMA shared device plugin's resource this
+# (Mellanox/k8s-rdma-shared-dev-plugin's own example uses rdma/hca_shared_devices_a): a
+# convention of the installer's ConfigMap, not a fixed name.
+DEFAULT_RDMA_RESOURCE = "rdma/rdma_shared_device_a"
+EFA_RESOURCE = "vpc.amazonaws.com/efa"  # aws-efa-k8s-device-plugin (aws/eks-charts)
+
 # ---- Kueue ----------------------------------------------------------------------
 
 KUEUE_GROUP = "kueue.x-k8s.io"

@@ -134,6 +134,40 @@ def test_memory_limit_counts_dev_shm(request_, shm, expected):
     assert str(memory_limit(request_, shm)) == expected
 
 
+def env_of(p: TrainingPlan) -> dict[str, str | None]:
+    return {e["name"]: e.get("value") for e in p.pod.env}
+
+
+@pytest.mark.parametrize(("network", "ib_disable"), [("", None), ("  network: {infiniband: false}\n", "1"), ("  network: {infiniband: true}\n", "0")])
+def test_nccl_ib_is_disabled_only_when_asked(ctx, network, ib_disable):
+    # Unset lets NCCL probe for IB/RoCE devices; the old default forced RDMA clusters onto TCP.
+    assert env_of(plan(ctx, "  gpu: h100-80gb\n" + network)).get("NCCL_IB_DISABLE") == ib_disable
+
+
+def test_an_rdma_device_is_requested_with_ipc_lock(ctx):
+    p = plan(ctx, "  gpu: h100-80gb\n  network: {rdma: {resource: rdma/hca_shared_devices_a, count: 2}}\n")
+    assert p.pod.resources["requests"]["rdma/hca_shared_devices_a"] == 2
+    assert p.pod.resources["limits"]["rdma/hca_shared_devices_a"] == 2
+    assert p.pod.security_context == {"capabilities": {"add": ["IPC_LOCK"]}}
+    assert "NCCL_IB_DISABLE" not in env_of(p)
+    assert p.notes == ()
+
+
+def test_efa_gets_the_device_and_no_nccl_ib_settings(ctx):
+    p = plan(ctx, "  gpu: h100-80gb\n  network: {rdma: {resource: vpc.amazonaws.com/efa, count: 32}}\n")
+    assert p.pod.resources["limits"]["vpc.amazonaws.com/efa"] == 32
+    assert not any(name.startswith("NCCL_IB") for name in env_of(p))
+    assert p.pod.security_context is None
+
+
+def test_infiniband_without_a_named_device_requests_the_usual_one_and_says_so(ctx):
+    p = plan(ctx, "  gpu: h100-80gb\n  network: {infiniband: true}\n")
+    assert p.pod.resources["limits"]["rdma/rdma_shared_device_a"] == 1
+    assert p.pod.security_context == {"capabilities": {"add": ["IPC_LOCK"]}}
+    (note,) = p.notes
+    assert "rdma/rdma_shared_device_a" in note and "network.rdma.resource" in note
+
+
 @pytest.mark.parametrize(
     ("extra", "grouped"),
     [

@@ -86,7 +86,11 @@ def test_textbook_volcano_job_values():
     (container,) = pod["containers"]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 8
     assert "--nproc_per_node=8" in container["command"]
-    assert {"name": "NCCL_IB_DISABLE", "value": "0"} in container["env"]
+    # An RDMA device and the capability to pin memory for it; NCCL is left to find it.
+    assert container["resources"]["limits"]["rdma/rdma_shared_device_a"] == 1
+    assert container["resources"]["requests"]["rdma/rdma_shared_device_a"] == 1
+    assert container["securityContext"] == {"capabilities": {"add": ["IPC_LOCK"]}}
+    assert "NCCL_IB_DISABLE" not in {e["name"] for e in container["env"]}
     affinity = pod["affinity"]["podAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
     assert affinity["podAffinityTerm"]["topologyKey"] == "topology.kubernetes.io/rack"
     shm = next(v for v in pod["volumes"] if v["name"] == "dshm")
@@ -239,6 +243,46 @@ def test_an_internal_error_is_exit_3_with_a_report_line_and_no_traceback(monkeyp
     assert "Traceback" in capsys.readouterr().err
 
 
+ADMISSION_JOBS = """\
+apiVersion: llmkube.dev/v1alpha1
+kind: TrainingJob
+metadata: {name: fixed-kueue, namespace: ns}
+spec:
+  image: img:1
+  script: train.py
+  gpu: h100-80gb
+  nodes: 4
+  queue: q
+  topology: {require: topology.kubernetes.io/rack}
+  network: {rdma: {resource: rdma/rdma_shared_device_a}}
+---
+apiVersion: llmkube.dev/v1alpha1
+kind: TrainingJob
+metadata: {name: volcano-efa, namespace: ns}
+spec:
+  image: img:1
+  script: train.py
+  gpu: h100-80gb
+  nodes: 2
+  framework: volcano
+  priorityClass: high
+  maxRestarts: 0
+  network: {rdma: {resource: vpc.amazonaws.com/efa, count: 32}}
+---
+apiVersion: llmkube.dev/v1alpha1
+kind: TrainingJob
+metadata: {name: trainjob-rdma, namespace: ns}
+spec:
+  image: img:1
+  script: train.py
+  gpu: h100-80gb
+  nodes: 2
+  framework: trainjob
+  queue: q
+  network: {infiniband: true}
+"""
+
+
 def pytorchjob_webhook_problems(job: dict) -> list[str]:
     """What kubeflow/trainer v1.9.4 `pkg/webhooks/pytorch/pytorchjob_webhook.go` `validatePyTorchJob` refuses."""
     spec = job["spec"]
@@ -257,6 +301,38 @@ def pytorchjob_webhook_problems(job: dict) -> list[str]:
     if "Master" in replicas and replicas["Master"].get("replicas") != 1:
         out.append("Master.replicas must be 1")
     return out
+
+
+def test_training_objects_are_what_the_controllers_admit(upstream_crds, tmp_path):
+    spec = tmp_path / "jobs.yaml"
+    spec.write_text(ADMISSION_JOBS)
+    out = llmkube("render", str(spec), "--crds", str(upstream_crds))
+    assert out.returncode == 0, out.stderr
+    docs = {d["metadata"]["name"]: d for d in load_all(out.stdout)}
+
+    pytorch = docs["fixed-kueue"]
+    assert pytorchjob_webhook_problems(pytorch) == []
+    assert pytorch["spec"]["runPolicy"]["suspend"] is True
+    for replica in pytorch["spec"]["pytorchReplicaSpecs"].values():
+        annotations = replica["template"]["metadata"]["annotations"]
+        assert annotations["kueue.x-k8s.io/podset-group-name"] == "pytorch"
+        assert annotations["kueue.x-k8s.io/podset-required-topology"] == "topology.kubernetes.io/rack"
+    assert "kubeflow.org/pytorchjob" in out.stderr  # the Kueue >= 0.19 integration note
+
+    volcano = docs["volcano-efa"]["spec"]
+    assert volcano["priorityClassName"] == "high"  # copied to the PodGroup: the gang's priority
+    assert volcano["maxRetry"] == 1
+    (container,) = volcano["tasks"][0]["template"]["spec"]["containers"]
+    assert container["resources"]["limits"]["vpc.amazonaws.com/efa"] == 32
+    assert "securityContext" not in container
+    assert not any(e["name"].startswith("NCCL_IB") for e in container.get("env", []))
+
+    trainjob = docs["trainjob-rdma"]["spec"]
+    assert trainjob["suspend"] is True
+    assert trainjob["trainer"]["resourcesPerNode"]["limits"]["rdma/rdma_shared_device_a"] == 1
+    (patch,) = trainjob["runtimePatches"]
+    node = patch["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]
+    assert node["containers"][0]["securityContext"] == {"capabilities": {"add": ["IPC_LOCK"]}}
 
 
 @pytest.mark.parametrize("example", [p for p in EXAMPLE_FILES if "elastic" in p.name or "pytorch" in p.name], ids=lambda p: p.name)

@@ -170,6 +170,9 @@ def test_with_a_cohort_the_quota_is_fine():
         ("  env: {HF_TOKEN: hf_abcdef}\n", "spec.env.HF_TOKEN", "token"),
         ("  command: [python, x.py]\n", "spec.command", "exclusive"),
         ("  nodes: {min: 4, max: 2}\n", "spec.nodes", "must not exceed"),
+        ("  network: {infiniband: false, rdma: {resource: rdma/ib}}\n", "spec.network.infiniband", "disables"),
+        ("  network: {infiniband: true, rdma: {resource: vpc.amazonaws.com/efa}}\n", "spec.network.infiniband", "EFA"),
+        ("  network: {rdma: {resource: efa}}\n", "spec.network.rdma.resource", "domain-prefixed"),
     ],
 )
 def test_job_combinations_that_cannot_run(extra, field, words):

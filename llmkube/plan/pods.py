@@ -87,13 +87,17 @@ def container_resources(
     shm: str | None,
     gpu_resource: str,
     gpus: int,
+    devices: Mapping[str, int] | None = None,
     *,
     cpu_limit: Quantity | None = None,
 ) -> dict[str, dict[str, Any]]:
     """requests and limits: CPU and memory as given, the memory limit counting /dev/shm, GPUs in both.
 
     A CPU limit is written only when given; a CPU request is then at most the limit (the limit
-    when no request is given, as Kubernetes itself would default it)."""
+    when no request is given, as Kubernetes itself would default it). `devices` are further
+    extended resources (an RDMA NIC, EFA interfaces): like GPUs they cannot be overcommitted,
+    so requests and limits are equal.
+    """
     requests: dict[str, Any] = {}
     limits: dict[str, Any] = {}
     if cpu is not None or cpu_limit is not None:
@@ -104,4 +108,6 @@ def container_resources(
         requests["memory"] = memory
         limits["memory"] = memory_limit(memory, shm)
     requests[gpu_resource] = limits[gpu_resource] = gpus
+    for name, count in (devices or {}).items():
+        requests[name] = limits[name] = count
     return {"requests": requests, "limits": limits}

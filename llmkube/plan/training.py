@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmkube.names import (
+    DEFAULT_RDMA_RESOURCE,
     GPU_PRODUCT_LABEL,
     GPU_RESOURCE,
     KUEUE_PODSET_GROUP,
@@ -32,7 +33,7 @@ from llmkube.plan.pods import (
     tolerations,
 )
 from llmkube.specs.base import Quantity
-from llmkube.specs.trainingjob import NodeRange, TrainingJob, effective_scheduler
+from llmkube.specs.trainingjob import NodeRange, RdmaSpec, TrainingJob, effective_rdma, effective_scheduler
 
 RDZV_PORT = 29500
 
@@ -71,6 +72,7 @@ class TrainingPod:
     affinity: K8sObject | None
     service_account: str | None
     priority_class_name: str | None
+    security_context: K8sObject | None
 
 
 @dataclass(frozen=True)
@@ -248,7 +250,8 @@ def plan_training_job(job: TrainingJob, ctx: PlanContext) -> TrainingPlan:
         else:
             affinity = _co_location(name, key, required=topology.require is not None)
 
-    notes = _notes(job, scheduler)
+    rdma = effective_rdma(spec.network)
+    notes = _notes(job, scheduler, rdma)
 
     node_selector = {GPU_PRODUCT_LABEL: gpu.spec.product, **spec.node_selector}
     pod = TrainingPod(
@@ -258,7 +261,9 @@ def plan_training_job(job: TrainingJob, ctx: PlanContext) -> TrainingPlan:
         command=tuple(command),
         args=tuple(args),
         env=tuple(_env(job)),
-        resources=container_resources(spec.resources.cpu, spec.resources.memory, shm, GPU_RESOURCE, gpus),
+        resources=container_resources(
+            spec.resources.cpu, spec.resources.memory, shm, GPU_RESOURCE, gpus, {rdma.resource: rdma.count} if rdma else None
+        ),
         volume_mounts=tuple(mounts),
         volumes=tuple(volumes),
         node_selector=dict(sorted(node_selector.items())),
@@ -266,6 +271,7 @@ def plan_training_job(job: TrainingJob, ctx: PlanContext) -> TrainingPlan:
         affinity=affinity,
         service_account=spec.service_account,
         priority_class_name=spec.priority_class if scheduler != "kueue" else None,
+        security_context=rdma_security_context() if rdma and not rdma.efa else None,
     )
     return TrainingPlan(
         name=name,
@@ -296,7 +302,19 @@ def plan_training_job(job: TrainingJob, ctx: PlanContext) -> TrainingPlan:
     )
 
 
-def _notes(job: TrainingJob, scheduler: str) -> list[str]:
+def rdma_security_context() -> K8sObject:
+    """IPC_LOCK lifts the locked-memory limit that RDMA memory registration runs into.
+
+    The upstream RDMA examples add it beside the device request
+    (Mellanox/k8s-rdma-shared-dev-plugin `example/test-hca-pod.yaml`; the NVIDIA Network
+    Operator's RDMA pods). Not for EFA: AWS's EKS examples request only
+    `vpc.amazonaws.com/efa`, and an added capability is refused by the Pod Security
+    `baseline` level, so it is not added where it is not known to be needed.
+    """
+    return {"capabilities": {"add": ["IPC_LOCK"]}}
+
+
+def _notes(job: TrainingJob, scheduler: str, rdma: RdmaSpec | None) -> list[str]:
     spec = job.spec
     name = job.metadata.name
     notes = []
@@ -308,13 +326,22 @@ def _notes(job: TrainingJob, scheduler: str) -> list[str]:
             "`kubeflow.org/pytorchjob` integration disabled; add it to `integrations.frameworks` in the Kueue "
             "configuration, or the job is never admitted and stays suspended."
         )
+    if rdma is not None and spec.network.rdma is None:
+        notes.append(
+            f"TrainingJob {name}: `network.infiniband: true` requests {DEFAULT_RDMA_RESOURCE} (the NVIDIA Network "
+            "Operator's usual name); set `network.rdma.resource` to what your RDMA device plugin advertises."
+        )
     return notes
 
 
 def _env(job: TrainingJob) -> list[K8sObject]:
     """NCCL's settings, the Hugging Face cache and token, then the user's env."""
     spec = job.spec
-    env: list[K8sObject] = [{"name": "NCCL_IB_DISABLE", "value": "0" if spec.network.infiniband else "1"}]
+    env: list[K8sObject] = []
+    if spec.network.infiniband is not None:
+        # Only an explicit choice: NCCL probes IB/RoCE devices itself when unset, and "1" sends
+        # NCCL's traffic over TCP sockets (NVIDIA/nccl `src/transport/net_ib/init.cc`, IB_DISABLE).
+        env.append({"name": "NCCL_IB_DISABLE", "value": "0" if spec.network.infiniband else "1"})
     if spec.network.nccl_debug:
         env.append({"name": "NCCL_DEBUG", "value": spec.network.nccl_debug})
     if spec.network.socket_ifname:

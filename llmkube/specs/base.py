@@ -84,6 +84,16 @@ def _label_key(value: str) -> str:
     return value
 
 
+def _extended_resource(value: str) -> str:
+    """An extended resource is a qualified name with a domain prefix (`rdma/…`, `vpc.amazonaws.com/…`)."""
+    prefix, slash, _ = value.partition("/")
+    if not (slash and prefix) or prefix.endswith("kubernetes.io") or not _LABEL_KEY.match(value):
+        raise ValueError(
+            "must be a domain-prefixed resource name such as rdma/rdma_shared_device_a or vpc.amazonaws.com/efa"
+        )
+    return value
+
+
 DNSLabel = Annotated[str, AfterValidator(_dns_label)]
 DNSSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
 if TYPE_CHECKING:
@@ -92,6 +102,7 @@ else:
     # YAML may give a float (1.5); the validator turns everything but an int into a string.
     Quantity = Annotated[int | float | str, AfterValidator(_quantity)]
 LabelKey = Annotated[str, AfterValidator(_label_key)]
+ExtendedResource = Annotated[str, AfterValidator(_extended_resource)]  # a device plugin's resource
 PositiveInt = Annotated[int, Field(ge=1)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 

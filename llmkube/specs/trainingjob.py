@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 from llmkube.specs.base import (
     CountRange,
     DNSSubdomain,
+    ExtendedResource,
     HuggingFace,
     LabelKey,
     Metadata,
@@ -24,16 +25,35 @@ from llmkube.specs.base import (
     literal_token_problems,
     Toleration,
 )
+from llmkube.names import DEFAULT_RDMA_RESOURCE, EFA_RESOURCE
 
 
 class NodeRange(CountRange):
     """Elastic size: the job runs with any node count from min to max."""
 
 
-class NetworkSpec(SpecModel):
-    """NCCL settings for the collective traffic between pods."""
+class RdmaSpec(SpecModel):
+    """The RDMA device each pod requests: which device plugin resource, how many."""
 
-    infiniband: bool = False
+    resource: ExtendedResource
+    count: PositiveInt = 1
+
+    @property
+    def efa(self) -> bool:
+        """AWS EFA: NCCL reaches it through the aws-ofi-nccl plugin, not its own IB transport."""
+        return self.resource == EFA_RESOURCE
+
+
+class NetworkSpec(SpecModel):
+    """NCCL settings for the collective traffic between pods.
+
+    `infiniband` is a switch on NCCL's own IB/RoCE transport: unset lets NCCL
+    probe (it uses RDMA when the pod can see a device), `false` disables it,
+    `true` asks for it. `rdma` names the device the pods request.
+    """
+
+    infiniband: bool | None = None
+    rdma: RdmaSpec | None = None
     nccl_debug: Literal["VERSION", "WARN", "INFO", "TRACE"] | None = None
     socket_ifname: str | None = None
 
@@ -118,6 +138,15 @@ class TrainingJob(SpecModel):
 
 
 
+def effective_rdma(network: NetworkSpec) -> RdmaSpec | None:
+    """The RDMA device the pods request: the one named, or the default for `infiniband: true`."""
+    if network.rdma is not None:
+        return network.rdma
+    if network.infiniband:
+        return RdmaSpec(resource=DEFAULT_RDMA_RESOURCE)
+    return None
+
+
 def effective_scheduler(spec: TrainingJobSpec) -> str:
     """The scheduler the job will use when the spec leaves it open."""
     if spec.scheduler:
@@ -180,9 +209,34 @@ def semantic_problems(job: TrainingJob) -> list[SpecProblem]:
                 "give `nodes` as one number, or set `framework: pytorchjob`",
             )
         )
+    out.extend(_network_problems(spec.network))
     out.extend(name_problems(job))
     out.extend(literal_token_problems(spec.env))
     return out
+
+
+def _network_problems(network: NetworkSpec) -> list[SpecProblem]:
+    """RDMA and the NCCL IB switch must not contradict each other."""
+    rdma = network.rdma
+    if rdma is None:
+        return []
+    if rdma.efa and network.infiniband is not None:
+        return [
+            SpecProblem(
+                ("spec", "network", "infiniband"),
+                "EFA does not use NCCL's InfiniBand transport, so `infiniband` has no meaning with it",
+                "remove `infiniband`: NCCL reaches EFA through the aws-ofi-nccl plugin in the image",
+            )
+        ]
+    if network.infiniband is False:
+        return [
+            SpecProblem(
+                ("spec", "network", "infiniband"),
+                f"`infiniband: false` disables NCCL's RDMA transport, but the pods request {rdma.resource}",
+                "remove `infiniband` to let NCCL use the device, or remove `rdma` to run over TCP",
+            )
+        ]
+    return []
 
 
 # Names the operators derive from metadata.name, and the rule each must pass.
