@@ -224,3 +224,20 @@ def test_volcano_max_retry_allows_exactly_max_restarts(ctx, max_restarts, max_re
     # Volcano fails the job at the restart that makes retryCount reach maxRetry, and turns 0 into 3.
     p = plan(ctx, f"  gpu: h100-80gb\n  framework: volcano\n  maxRestarts: {max_restarts}\n")
     assert p.max_retry == max_retry
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        (("spec", "maxRetry"), "maxRestarts"),
+        (("spec", "policies", 1, "action"), "onEviction"),
+        (("spec", "priorityClassName"), "priorityClass"),
+        (("spec", "runPolicy", "suspend"), "queue"),
+        (("spec", "tasks", 0, "template", "spec", "containers", 0, "securityContext"), "network"),
+    ],
+)
+def test_findings_on_the_new_job_fields_point_at_the_spec_field_behind_them(path, key):
+    from llmkube.check.provenance import spec_path
+
+    spec = {"maxRestarts": 3, "onEviction": "fail", "priorityClass": "p", "queue": "q", "network": {}}
+    assert spec_path("TrainingJob", {}, path, spec) == ("spec", key)

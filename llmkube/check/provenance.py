@@ -48,6 +48,13 @@ FIELD_KEYS = {
     "numNodes": "nodes",
     "elasticPolicy": "nodes",
     "queue": "queue",
+    "suspend": "queue",  # a Kueue job is created suspended
+    "backoffLimit": "maxRestarts",
+    "maxRetry": "maxRestarts",
+    "maxRestarts": "maxRestarts",
+    "policies": "onEviction",
+    "priorityClassName": "priorityClass",
+    "securityContext": "network",  # IPC_LOCK for an RDMA device
     KUEUE_QUEUE_LABEL: "queue",
     KUEUE_PRIORITY_LABEL: "priorityClass",
     GPU_RESOURCE: "gpusPerNode",
