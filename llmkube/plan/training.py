@@ -195,7 +195,7 @@ def volcano_max_retry(max_restarts: int) -> int:
     return max_restarts + 1
 
 
-def podset_group(framework: str, scheduler: str, topology: bool, elastic: bool, worker_replicas: int) -> bool:
+def podset_group(framework: str, elastic: bool, worker_replicas: int) -> bool:
     """Whether the pod templates carry `kueue.x-k8s.io/podset-group-name`.
 
     kueue v0.19.2: the annotation reaches the Workload only beside a required or preferred
@@ -205,8 +205,9 @@ def podset_group(framework: str, scheduler: str, topology: bool, elastic: bool, 
     Ray, not for Kubeflow v1 jobs) are kept anyway: exactly 2 PodSets, one of count 1,
     the same topology level, a non-numeric value. Only a fixed PyTorchJob with a Master
     (1) and Workers has that shape; grouping keeps the Master in the Workers' domain.
+    Called only for a Kueue job with a topology.
     """
-    return framework == "pytorchjob" and scheduler == "kueue" and topology and not elastic and worker_replicas >= 1
+    return framework == "pytorchjob" and not elastic and worker_replicas >= 1
 
 
 def plan_training_job(job: TrainingJob, ctx: PlanContext) -> TrainingPlan:
@@ -245,7 +246,7 @@ def plan_training_job(job: TrainingJob, ctx: PlanContext) -> TrainingPlan:
     if topology and (key := topology.prefer or topology.require):
         if scheduler == "kueue":
             pod_annotations[KUEUE_PREFERRED_TOPOLOGY if topology.prefer else KUEUE_REQUIRED_TOPOLOGY] = key
-            if podset_group(spec.framework, scheduler, True, min_nodes != max_nodes, max_nodes - 1):
+            if podset_group(spec.framework, elastic=min_nodes != max_nodes, worker_replicas=max_nodes - 1):
                 pod_annotations[KUEUE_PODSET_GROUP] = PODSET_GROUP
         else:
             affinity = _co_location(name, key, required=topology.require is not None)
