@@ -117,10 +117,10 @@ def test_model_found_by_hugging_face_id(ctx):
 
 
 def test_user_env_overrides_a_derived_variable(ctx):
-    p = plan(ctx, "  gpu: l4\n  network: {infiniband: true}\n  env: {NCCL_IB_DISABLE: '1', EXTRA: x}\n")
+    p = plan(ctx, "  gpu: l4\n  network: {infiniband: false}\n  env: {NCCL_IB_DISABLE: '0', EXTRA: x}\n")
     names = [e["name"] for e in p.pod.env]
     assert names.count("NCCL_IB_DISABLE") == 1
-    assert {"name": "NCCL_IB_DISABLE", "value": "1"} in p.pod.env
+    assert {"name": "NCCL_IB_DISABLE", "value": "0"} in p.pod.env
     assert {"name": "EXTRA", "value": "x"} in p.pod.env
 
 

@@ -173,6 +173,7 @@ def test_with_a_cohort_the_quota_is_fine():
         ("  network: {infiniband: false, rdma: {resource: rdma/ib}}\n", "spec.network.infiniband", "disables"),
         ("  network: {infiniband: true, rdma: {resource: vpc.amazonaws.com/efa}}\n", "spec.network.infiniband", "EFA"),
         ("  network: {rdma: {resource: efa}}\n", "spec.network.rdma.resource", "domain-prefixed"),
+        ("  network: {infiniband: true}\n  env: {NCCL_IB_DISABLE: '1'}\n", "spec.env.NCCL_IB_DISABLE", "RDMA transport"),
     ],
 )
 def test_job_combinations_that_cannot_run(extra, field, words):

@@ -209,17 +209,25 @@ def semantic_problems(job: TrainingJob) -> list[SpecProblem]:
                 "give `nodes` as one number, or set `framework: pytorchjob`",
             )
         )
-    out.extend(_network_problems(spec.network))
+    out.extend(_network_problems(spec.network, spec.env))
     out.extend(name_problems(job))
     out.extend(literal_token_problems(spec.env))
     return out
 
 
-def _network_problems(network: NetworkSpec) -> list[SpecProblem]:
-    """RDMA and the NCCL IB switch must not contradict each other."""
-    rdma = network.rdma
+def _network_problems(network: NetworkSpec, env: dict[str, str]) -> list[SpecProblem]:
+    """RDMA and the NCCL IB switch (the field, or the variable in `env`) must not contradict each other."""
+    rdma = effective_rdma(network)
     if rdma is None:
         return []
+    if not rdma.efa and env.get("NCCL_IB_DISABLE", "0").strip() not in ("", "0"):
+        return [
+            SpecProblem(
+                ("spec", "env", "NCCL_IB_DISABLE"),
+                f"NCCL_IB_DISABLE={env['NCCL_IB_DISABLE']} turns off NCCL's RDMA transport, but the pods request {rdma.resource}",
+                "remove NCCL_IB_DISABLE from `env`, or remove `network.rdma` (and `infiniband`) to run over TCP",
+            )
+        ]
     if rdma.efa and network.infiniband is not None:
         return [
             SpecProblem(
