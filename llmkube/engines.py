@@ -9,6 +9,7 @@ engine flag is one row here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -71,14 +72,66 @@ SETTINGS: tuple[Setting, ...] = (
             ("--cuda-memory-fraction",), "CUDA_MEMORY_FRACTION"),
     Setting("max_model_len", "maxModelLen", ("--max-model-len",), ("--max-total-tokens",), "MAX_TOTAL_TOKENS"),
     Setting("max_input_tokens", "maxModelLen", (), ("--max-input-tokens",)),  # TGI: max-model-len − 1
-    Setting("max_num_seqs", "maxNumSeqs", ("--max-num-seqs",), ("--max-concurrent-requests",)),
+    # The batch: sequences one scheduler step runs. vLLM queues the rest (vllm/config/scheduler.py
+    # SchedulerConfig.max_num_seqs; the V1 Scheduler.schedule stops admitting from its waiting queue
+    # at that many running requests). TGI v3 caps its first batch by --max-batch-size
+    # (backends/v3/src/backend.rs batching_task; with prefill chunking the running batch is bounded
+    # by tokens instead, see docs/spec-reference.md).
+    Setting("max_num_seqs", "maxNumSeqs", ("--max-num-seqs",), ("--max-batch-size",), "MAX_BATCH_SIZE"),
+    # Tokens one forward step may process: vLLM --max-num-batched-tokens (must be >= max-num-seqs,
+    # SchedulerConfig.verify_max_model_len); TGI --max-batch-prefill-tokens (launcher/src/main.rs v3.3.6).
+    Setting("max_batch_tokens", "maxBatchTokens", ("--max-num-batched-tokens",), ("--max-batch-prefill-tokens",),
+            "MAX_BATCH_PREFILL_TOKENS"),
+    # Admission cap, TGI only: the router takes a semaphore permit per request without waiting and
+    # answers 429 "Model is overloaded" when none is left (router/src/infer/mod.rs, server.rs, v3.3.7;
+    # launcher default 128). vLLM has no such cap: every request waits in its queue.
+    Setting("max_concurrent_requests", "maxConcurrentRequests", (), ("--max-concurrent-requests",),
+            "MAX_CONCURRENT_REQUESTS"),
     Setting("chunked_prefill", "chunkedPrefill", ("--enable-chunked-prefill",), vllm_off="--no-enable-chunked-prefill"),
+    # Embedding models on vLLM: --runner pooling (+ --convert embed) from 0.10.1, --task before (see embedding_values).
+    Setting("task", "task", ("--task",)),
+    Setting("runner", "task", ("--runner",)),
+    Setting("convert", "task", ("--convert",)),
     Setting("dtype", "dtype", ("--dtype",), ("--dtype",)),
     Setting("quantization", "quantization", ("--quantization", "-q"), ("--quantize",), "QUANTIZE"),
     Setting("pipeline_parallel", None, ("--pipeline-parallel-size", "-pp")),
     Setting("kv_cache_dtype", None, ("--kv-cache-dtype",), ("--kv-cache-dtype",)),
 )
 SETTING = {s.name: s for s in SETTINGS}
+
+
+TGI_DEFAULT_MAX_CONCURRENT_REQUESTS = 128  # launcher/src/main.rs `max_concurrent_requests` default (v3.3.6/v3.3.7)
+
+# vLLM replaced `--task` by `--runner`/`--convert` in 0.10.1 (PR #21470, "[Deprecation][2/N] Replace
+# `--task` with `--runner` and `--convert`"); `ModelConfig` warns that `task` goes in v0.13.0, and
+# PR #30397 removed it (merged 2025-12-10).
+VLLM_RUNNER_SINCE = (0, 10, 1)
+VLLM_TASK_REMOVED_IN = (0, 13, 0)
+
+
+def parse_engine_version(image: str) -> tuple[int, ...] | None:
+    """(major, minor, patch) from an image tag such as vllm/vllm-openai:v0.11.0; None if not pinned."""
+    m = re.search(r":v?(\d+)\.(\d+)(?:\.(\d+))?", image.rsplit("/", 1)[-1])
+    if not m:
+        return None
+    return tuple(int(g) for g in m.groups(default="0"))
+
+
+def vllm_has_runner(version: tuple[int, ...] | None) -> bool:
+    """True when this vLLM takes `--runner`/`--convert` (0.10.1 on; an unpinned tag counts as current)."""
+    return version is None or version >= VLLM_RUNNER_SINCE
+
+
+def embedding_values(version: tuple[int, ...] | None, convert: bool) -> dict[str, FlagValue]:
+    """The settings that make vLLM serve embeddings, spelled for its version.
+
+    0.10.1 and later: `--runner pooling`, plus `--convert embed` when a generative
+    architecture must be adapted (a native embedding model is detected as one);
+    earlier: `--task embed`.
+    """
+    if vllm_has_runner(version):
+        return {"runner": "pooling", "convert": "embed" if convert else None}
+    return {"task": "embed"}
 
 
 def flag(engine: str, setting: str) -> str:

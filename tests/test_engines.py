@@ -27,8 +27,32 @@ def test_tgi_spells_the_same_limits_its_own_way() -> None:
     assert runtime_args(spec, "llama") == [
         "--model-id", "meta-llama/Llama-3.1-8B-Instruct", "--port", "8080", "--num-shard", "2",
         "--cuda-memory-fraction", "0.9", "--max-total-tokens", "4096", "--max-input-tokens", "4095",
-        "--max-concurrent-requests", "8", "--quantize", "awq",
+        "--max-batch-size", "8", "--quantize", "awq",
     ]
+
+
+def test_batch_size_step_tokens_and_admission_cap_map_to_their_own_flags() -> None:
+    vllm = runtime_args(_spec(maxNumSeqs=64, maxBatchTokens=8192), "m")
+    assert vllm[vllm.index("--max-num-seqs") + 1] == "64"
+    assert vllm[vllm.index("--max-num-batched-tokens") + 1] == "8192"
+    tgi = runtime_args(_spec(runtime="tgi", maxNumSeqs=64, maxBatchTokens=8192, maxConcurrentRequests=512), "m")
+    pairs = dict(zip(tgi[::2], tgi[1::2]))
+    assert pairs["--max-batch-size"] == "64" and pairs["--max-batch-prefill-tokens"] == "8192"
+    assert pairs["--max-concurrent-requests"] == "512"
+    # a batch larger than TGI's default admission cap (128) raises the cap, else 429s would keep it from filling
+    big = runtime_args(_spec(runtime="tgi", maxNumSeqs=256), "m")
+    assert big[big.index("--max-concurrent-requests") + 1] == "256"
+    assert "--max-concurrent-requests" not in runtime_args(_spec(runtime="tgi", maxNumSeqs=128), "m")
+
+
+def test_embedding_flags_follow_the_vllm_version() -> None:
+    assert "--runner" in runtime_args(_spec(task="embed"), "m")  # the default image, v0.11.0
+    current = runtime_args(_spec(task="embed", image="vllm/vllm-openai:v0.13.0"), "m", generative_model=True)
+    assert current[current.index("--runner") + 1] == "pooling" and current[current.index("--convert") + 1] == "embed"
+    assert "--convert" not in runtime_args(_spec(task="embed"), "m", generative_model=False)
+    old = runtime_args(_spec(task="embed", image="vllm/vllm-openai:v0.10.0"), "m")
+    assert old[old.index("--task") + 1] == "embed" and "--runner" not in old
+    assert "--runner" in runtime_args(_spec(task="embed", image="vllm/vllm-openai:latest"), "m")
 
 
 def test_lookups() -> None:

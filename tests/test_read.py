@@ -58,3 +58,27 @@ def test_torchrun_inside_a_shell_line() -> None:
     container = {"command": ["bash", "-c", "torchrun --nnodes=2 --nproc_per_node 4 train.py --nproc_per_node 9"]}
     assert launcher_nproc(tokens(container, ("c",))) == (("c", "command", 2), "4")
     assert launcher_nproc(tokens({"args": ["python", "train.py", "--nproc_per_node=4"]}, ())) is None
+
+
+def _group_with(volumes: list, mounts: list, env: list | None = None):
+    from llmkube.check.read.workloads import PodGroup
+
+    container = {"name": "s", "volumeMounts": mounts, "env": env or []}
+    return PodGroup(None, "pod", ("spec",), {"volumes": volumes, "containers": [container]}, 1, {}, {}), container  # type: ignore[arg-type]
+
+
+def test_weights_source_is_read_off_the_manifest():
+    from llmkube.check.read.servers import manifest_weights_source as source
+
+    claim = [{"name": "c", "persistentVolumeClaim": {"claimName": "x"}}]
+    group, c = _group_with([], [])
+    assert source(group, c, "meta-llama/Llama-3.1-8B-Instruct", "vllm") == "hub"
+    assert source(group, c, "s3://bucket/llama", "vllm") == "object-store"
+    assert source(group, c, "/mnt/models", "vllm") == "image"
+    group, c = _group_with(claim, [{"name": "c", "mountPath": "/mnt/models"}])
+    assert source(group, c, "/mnt/models/llama", "vllm") == "pvc"
+    group, c = _group_with(claim, [{"name": "c", "mountPath": "/data"}])
+    assert source(group, c, "meta-llama/Llama-3.1-8B-Instruct", "tgi") == "pvc"  # TGI's default cache is /data
+    assert source(group, c, "meta-llama/Llama-3.1-8B-Instruct", "vllm") == "hub"
+    group, c = _group_with(claim, [{"name": "c", "mountPath": "/models"}], [{"name": "HF_HOME", "value": "/models/hf"}])
+    assert source(group, c, "meta-llama/Llama-3.1-8B-Instruct", "vllm") == "pvc"

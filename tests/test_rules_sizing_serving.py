@@ -173,9 +173,20 @@ def test_plan_json_for_the_70b_endpoint(tmp_path: Path):
     assert row["budget_gib"] == pytest.approx(71.27, abs=0.01)
     assert row["headroom_gib"] == pytest.approx(71.27 - 38.83, abs=0.02)
     assert row["max_sequences"] == 52 and row["max_model_len"] == 8192 and row["max_num_seqs"] == 128
-    # 141.1 GB at 0.5 GB/s + 120 s; the rendered startup probe allows 51 × 10 s
-    assert row["load_seconds"] == 402 and row["startup_budget_seconds"] == 510
+    # no cache: 141.1 GB pulled from the hub at 0.1 GB/s, read at 0.5 GB/s, + 120 s; the startup probe allows 227 × 10 s
+    assert row["load_seconds"] == 1813 and row["startup_budget_seconds"] == 2270
     assert row["fits"] is True and row["recommendation"].startswith("TP 4")
+
+
+def test_plan_reads_each_engines_own_batch_flag(tmp_path: Path):
+    # TGI's batch is --max-batch-size; its admission cap (--max-concurrent-requests) does not size the KV cache
+    spec = tmp_path / "endpoint.yaml"
+    spec.write_text(ENDPOINT_70B + "  runtime: tgi\n  maxConcurrentRequests: 512\n  cache: {claim: hf-cache}\n")
+    proc = llmkube("plan", str(spec), "-o", "json")
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)["items"]
+    assert row["max_num_seqs"] == 128
+    assert row["load_seconds"] == 402 and row["startup_budget_seconds"] == 510  # read from the cache claim
 
 
 def test_plan_text_table_without_colour(tmp_path: Path):
@@ -184,7 +195,7 @@ def test_plan_text_table_without_colour(tmp_path: Path):
     proc = llmkube("plan", str(spec))  # NO_COLOR=1 in every test
     assert proc.returncode == 0, proc.stderr
     assert "\x1b[" not in proc.stdout
-    for text in ("Model servers", "llama-3.1-70b", "h100-80gb", "38.8", "71.3", "52 @ 8192 (asks 128)", "402", "510"):
+    for text in ("Model servers", "llama-3.1-70b", "h100-80gb", "38.8", "71.3", "52 @ 8192 (asks 128)", "1813", "2270"):
         assert text in proc.stdout
 
 

@@ -129,7 +129,8 @@ def test_vllm_and_tgi_from_the_same_spec_differ_only_in_runtime_parts():
     assert pairs["--model-id"] == "meta-llama/Llama-3.1-70B-Instruct"
     assert pairs["--num-shard"] == "4"
     assert pairs["--max-total-tokens"] == "8192" and pairs["--max-input-tokens"] == "8191"
-    assert pairs["--max-concurrent-requests"] == "128"
+    assert pairs["--max-batch-size"] == "128"  # the batch; TGI's admission cap stays at its default 128
+    assert "--max-concurrent-requests" not in pairs
     assert pairs["--cuda-memory-fraction"] == "0.9"
     assert "text-generation-inference" in predictor_container(tgi)["image"]
     assert "vllm" in predictor_container(vllm)["image"] and not predictor_container(vllm)["image"].endswith(":latest")
@@ -166,6 +167,14 @@ def test_scaling_on_queued_requests_uses_keda_and_prometheus(tmp_path):
         ("  runtime: tgi\n  dtype: float32\n", "TGI"),
         ("  pool: somewhere\n", "exclusive"),
         ("  autoscaling: {metric: concurrency, target: 0.5}\n", "whole number"),
+        ("  maxConcurrentRequests: 64\n", "no admission cap"),
+        ("  runtime: tgi\n  maxNumSeqs: 64\n  maxConcurrentRequests: 32\n", "refuses (429)"),
+        ("  maxNumSeqs: 256\n  maxBatchTokens: 128\n", "below max-num-seqs"),
+        ("  maxModelLen: 8192\n  chunkedPrefill: false\n  maxBatchTokens: 4096\n", "without chunked prefill"),
+        ("  runtime: tgi\n  task: embed\n", "text-embeddings-inference"),
+        ("  image: vllm/vllm-openai:v0.13.0\n  extraArgs: [--task, embed]\n", "removed in vLLM 0.13"),
+        ("  startup: {source: pvc}\n", "`cache` claim"),
+        ("  image: vllm/vllm-openai:v0.11.0\n  startup: {source: image, downloadThroughputGBps: 1}\n", "no effect"),
     ],
 )
 def test_endpoint_mistakes_exit_2(tmp_path, extra, words):
@@ -355,3 +364,70 @@ spec:
 """
     rc, _, err = render(text, tmp_path)
     assert rc == 2 and "exceeds the 2 GPUs of one pool 'gpus' node" in err
+
+
+def test_memory_limit_is_the_request_plus_dev_shm_as_the_reference_says():
+    rc, docs, err = render(EXAMPLES / "05-llama-70b-vllm-endpoint.yaml")
+    assert rc == 0, err
+    c = predictor_container(by_kind(docs, "InferenceService")[0])
+    assert c["resources"]["requests"]["memory"] == "128Gi"
+    assert c["resources"]["limits"]["memory"] == "130Gi"  # + the 2Gi /dev/shm of a tensor-parallel replica
+    reference = (EXAMPLES.parent / "spec-reference.md").read_text()
+    assert "`128Gi` with a `2Gi` `/dev/shm` → limit `130Gi`" in reference
+
+
+def test_deprecated_task_flag_is_noted_and_embedding_uses_the_runner():
+    rc, docs, err = render(EXAMPLES / "08-l4-time-slicing-embeddings.yaml")
+    assert rc == 0, err
+    (deploy,) = by_kind(docs, "Deployment")
+    args = deploy["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--runner") + 1] == "pooling" and "--task" not in args
+    assert "--convert" not in args  # bge is a native embedding model (no ModelProfile)
+
+
+def test_task_in_extra_args_on_a_runner_era_vllm_is_a_note(tmp_path):
+    rc, _, err = render(ENDPOINT + "  extraArgs: [--task, embed]\n", tmp_path)
+    assert rc == 0, err
+    assert "deprecated since vLLM 0.10.1" in err
+
+
+def _startup_seconds(docs: list[dict]) -> int:
+    (deploy,) = by_kind(docs, "Deployment")
+    probe = deploy["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
+    return probe["periodSeconds"] * probe["failureThreshold"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "download_gbps"),
+    [
+        ("", 0.1),  # no cache: every start pulls from the hub
+        ("  cache: {claim: hf-cache}\n", None),  # a cache claim: read, not pulled
+        ("  startup: {source: object-store}\n", 0.5),
+        ("  startup: {source: hub, downloadThroughputGBps: 1}\n", 1.0),
+        ("  cache: {claim: hf-cache}\n  startup: {source: hub}\n", 0.1),  # a first pull into an empty claim
+        ("  startup: {source: image}\n", None),
+    ],
+)
+def test_the_weights_source_is_part_of_the_startup_budget(tmp_path, extra, download_gbps):
+    rc, docs, err = render(ENDPOINT + "  target: deployment\n" + extra, tmp_path)
+    assert rc == 0, err
+    weights = weight_bytes(ProfileStore.load().model("meta-llama/Llama-3.1-8B-Instruct"))
+    estimate = load_seconds(weights, 0.5, 120, download_gbps)
+    assert _startup_seconds(docs) == startup_budget(estimate).seconds
+    if download_gbps:
+        assert estimate > load_seconds(weights, 0.5, 120)
+
+
+def test_validate_reads_the_source_as_the_planner_budgets_it(tmp_path):
+    # what llmkube renders for a hub-sourced endpoint passes its own start-up rules, spec or not
+    spec = ENDPOINT + "  target: deployment\n"
+    rc, docs, err = render(spec, tmp_path)
+    assert rc == 0, err
+    out = tmp_path / "rendered.yaml"
+    from ruamel.yaml import YAML as _Y
+    import io
+    buf = io.StringIO()
+    _Y().dump_all(docs, buf)
+    out.write_text(buf.getvalue())
+    result = llmkube("validate", str(out), "--crds", str(UPSTREAM_CRDS))
+    assert not any(code in result.stdout + result.stderr for code in ("LK305", "LK306", "LK307")), result.stdout

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import pytest
 
+from llmkube.engines import parse_engine_version
 from llmkube.plan import sizing
 from llmkube.plan.sizing import (
     GIB,
     ServerConfig,
     kv_bytes_per_token,
-    parse_engine_version,
     recommend_serving,
     serving_fit,
     tp_problems,

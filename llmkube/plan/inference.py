@@ -14,10 +14,15 @@ from llmkube.engines import (
     DEFAULT_IMAGES,
     HEALTH_PATH,
     METRIC_QUERIES,
+    TGI_DEFAULT_MAX_CONCURRENT_REQUESTS,
     TGI_DTYPES,
     VLLM_QUANTIZATIONS,
+    VLLM_TASK_REMOVED_IN,
     FlagValue,
     command_line,
+    embedding_values,
+    parse_engine_version,
+    vllm_has_runner,
 )
 from llmkube.names import (
     ENDPOINT_LABEL,
@@ -42,9 +47,9 @@ from llmkube.plan.pods import (
     standard_labels,
     tolerations,
 )
-from llmkube.plan.sizing import ProbeBudget, load_seconds, startup_budget, weight_bytes
+from llmkube.plan.sizing import ProbeBudget, download_gbps, load_seconds, startup_budget, weight_bytes
 from llmkube.quantity import quantity_value
-from llmkube.specs.inferenceendpoint import KNATIVE_MODES, InferenceEndpoint, InferenceEndpointSpec
+from llmkube.specs.inferenceendpoint import KNATIVE_MODES, InferenceEndpoint, InferenceEndpointSpec, weights_source
 
 UNKNOWN_MODEL_LOAD_SECONDS = 1800
 KNATIVE_DEFAULT_DEADLINE = 600
@@ -79,12 +84,48 @@ FEATURE_PVC = "kubernetes.podspec-persistent-volume-claim"
 FEATURE_PVC_WRITE = "kubernetes.podspec-persistent-volume-write"
 
 
-def runtime_args(spec: InferenceEndpointSpec, served_name: str) -> list[str]:
-    """The server's command-line flags for this spec's limits, spelled by the engines table."""
+def server_image(spec: InferenceEndpointSpec) -> str:
+    return spec.image or DEFAULT_IMAGES[spec.runtime]
+
+
+def _max_concurrent_requests(spec: InferenceEndpointSpec) -> int | None:
+    """TGI's admission cap: as set, else raised to the batch size when that exceeds TGI's default
+    (below it the batch could never fill: the surplus is refused with 429, not queued)."""
+    if spec.runtime != "tgi":
+        return None
+    if spec.max_concurrent_requests is not None:
+        return spec.max_concurrent_requests
+    if spec.max_num_seqs is not None and spec.max_num_seqs > TGI_DEFAULT_MAX_CONCURRENT_REQUESTS:
+        return spec.max_num_seqs
+    return None
+
+
+def task_flag_problem(spec: InferenceEndpointSpec) -> tuple[str, bool] | None:
+    """(message, refused) when `extraArgs` passes vLLM's `--task` to a version that replaced it."""
+    if spec.runtime != "vllm" or not any(a == "--task" or a.startswith("--task=") for a in spec.extra_args):
+        return None
+    version = parse_engine_version(server_image(spec))
+    if not vllm_has_runner(version):
+        return None
+    removed = version is None or version >= VLLM_TASK_REMOVED_IN
+    what = "was removed in vLLM 0.13" if removed else "is deprecated since vLLM 0.10.1 (removed in 0.13)"
+    return f"`--task` in extraArgs {what}: use `task: embed` (→ --runner pooling)", removed
+
+
+def runtime_args(spec: InferenceEndpointSpec, served_name: str, *, generative_model: bool = False) -> list[str]:
+    """The server's command-line flags for this spec's limits, spelled by the engines table.
+
+    `generative_model`: the model is a decoder LM (it has a ModelProfile), so serving it
+    for embeddings needs vLLM's `--convert embed`.
+    """
     if spec.runtime == "vllm" and spec.quantization and spec.quantization not in VLLM_QUANTIZATIONS:
         raise PlanError(("spec", "quantization"), f"vLLM has no {spec.quantization!r} quantization", f"vLLM supports {', '.join(sorted(VLLM_QUANTIZATIONS))}")
     if spec.runtime == "tgi" and spec.dtype == "float32":
         raise PlanError(("spec", "dtype"), "TGI serves float16 or bfloat16 only", "set dtype to bfloat16 or float16")
+    task = task_flag_problem(spec)
+    if task is not None and task[1]:
+        raise PlanError(("spec", "extraArgs"), task[0], f"image {server_image(spec)}; drop `--task` from extraArgs")
+    embed = embedding_values(parse_engine_version(server_image(spec)), generative_model) if spec.task == "embed" else {}
     values: dict[str, FlagValue] = {
         "model": spec.model,
         "served_model_name": served_name,
@@ -94,6 +135,9 @@ def runtime_args(spec: InferenceEndpointSpec, served_name: str) -> list[str]:
         "max_model_len": spec.max_model_len,
         "max_input_tokens": spec.max_model_len - 1 if spec.max_model_len else None,
         "max_num_seqs": spec.max_num_seqs,
+        "max_batch_tokens": spec.max_batch_tokens,
+        "max_concurrent_requests": _max_concurrent_requests(spec),
+        **embed,
         "chunked_prefill": spec.chunked_prefill,
         "dtype": spec.dtype if spec.runtime == "vllm" or spec.dtype in TGI_DTYPES else None,
         "quantization": spec.quantization,
@@ -337,8 +381,14 @@ def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> Endpoint
     placement = _gpu_placement(ep, ctx)
     model = ctx.profiles.model(spec.model)
     notes: list[str] = []
+    task = task_flag_problem(spec)
+    if task is not None:
+        notes.append(f"{ep.kind} {name}: {task[0]}")
     if model is not None:
-        estimate = load_seconds(weight_bytes(model, spec.dtype, spec.quantization), spec.startup.load_throughput_g_bps, spec.startup.overhead_seconds)
+        download = download_gbps(weights_source(spec), spec.startup.download_throughput_g_bps)
+        estimate = load_seconds(
+            weight_bytes(model, spec.dtype, spec.quantization), spec.startup.load_throughput_g_bps, spec.startup.overhead_seconds, download
+        )
     else:
         estimate = UNKNOWN_MODEL_LOAD_SECONDS
         notes.append(
@@ -402,8 +452,8 @@ def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> Endpoint
                 "target": target}}]}
 
     container = ServerContainer(
-        image=spec.image or DEFAULT_IMAGES[spec.runtime],
-        args=tuple(runtime_args(spec, served_name)),
+        image=server_image(spec),
+        args=tuple(runtime_args(spec, served_name, generative_model=model is not None)),
         port=spec.port,
         port_name=KSERVE_PORT_NAME if kserve else DEPLOYMENT_PORT_NAME,
         env=tuple(_env(spec)),

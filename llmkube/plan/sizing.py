@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from dataclasses import dataclass
 
 from llmkube.engines import DEFAULT_GPU_MEMORY_UTILIZATION
@@ -54,9 +53,27 @@ def kv_bytes_per_token(model: ModelProfile, kv_dtype_bytes: float = 2.0, tensor_
     return 2 * s.layers * heads_per_gpu * s.head_dim * kv_dtype_bytes
 
 
-def load_seconds(weights: float, throughput_gbps: float, overhead_seconds: int) -> float:
-    """Time to read the weights at `throughput_gbps` GB/s, plus engine start-up."""
-    return weights / (throughput_gbps * 1e9) + overhead_seconds
+# Where a starting server finds its weights (InferenceEndpoint `startup.source`), and the rate at
+# which a start without a warm cache pulls them, GB/s. Conservative defaults, not measurements: a
+# pod's download from the Hugging Face hub rarely sustains more than ~100 MB/s; an object store
+# in the cluster's own region does better. `pvc` and `image` are on the node when the server starts
+# (a pull into an empty claim resumes after a restart, and an image pull precedes the container).
+WEIGHT_SOURCES = ("hub", "pvc", "image", "object-store")
+DEFAULT_DOWNLOAD_GBPS = {"hub": 0.1, "object-store": 0.5}
+
+
+def download_gbps(source: str, explicit: float | None = None) -> float | None:
+    """GB/s at which a start downloads the weights from `source`; None when nothing is downloaded."""
+    if source not in DEFAULT_DOWNLOAD_GBPS:
+        return None
+    return explicit if explicit is not None else DEFAULT_DOWNLOAD_GBPS[source]
+
+
+def load_seconds(weights: float, throughput_gbps: float, overhead_seconds: int, download: float | None = None) -> float:
+    """Time to download the weights (at `download` GB/s, when they are pulled at start-up), read
+    them at `throughput_gbps` GB/s, plus engine start-up."""
+    pull = weights / (download * 1e9) if download else 0.0
+    return pull + weights / (throughput_gbps * 1e9) + overhead_seconds
 
 
 @dataclass(frozen=True)
@@ -134,14 +151,6 @@ def served_weight_bytes(model: ModelProfile, dtype: str | None = None, quantizat
         embed = embedding_params(model)
         return (model.spec.parameters_b * 1e9 - embed) * QUANT_BYTES[quantization] + embed * 2.0
     return weight_bytes(model, dtype, quantization)
-
-
-def parse_engine_version(image: str) -> tuple[int, ...] | None:
-    """(major, minor, patch) from an image tag such as vllm/vllm-openai:v0.11.0; None if not pinned."""
-    m = re.search(r":v?(\d+)\.(\d+)(?:\.(\d+))?", image.rsplit("/", 1)[-1])
-    if not m:
-        return None
-    return tuple(int(g) for g in m.groups(default="0"))
 
 
 def is_legacy_engine(runtime: str, version: tuple[int, ...] | None) -> bool:

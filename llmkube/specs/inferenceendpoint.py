@@ -79,11 +79,22 @@ class Canary(SpecModel):
     traffic_percent: int = Field(ge=0, le=100)
 
 
+WeightSource = Literal["hub", "pvc", "image", "object-store"]
+
+
 class Startup(SpecModel):
-    """How long the model takes to load, to size the startup probe."""
+    """How long the model takes to load, to size the startup probe.
+
+    `source` says where a starting server finds the weights: a pull from the
+    Hugging Face hub or an object store is part of every start that has no
+    warm cache, so it is part of the budget; weights on a PVC or baked into the
+    image are not downloaded. Unset, it follows `cache` (see `weights_source`).
+    """
 
     load_throughput_g_bps: float = Field(default=0.5, alias="loadThroughputGBps", gt=0)
     overhead_seconds: int = Field(default=120, ge=0)
+    source: WeightSource | None = None
+    download_throughput_g_bps: float | None = Field(default=None, alias="downloadThroughputGBps", gt=0)
 
 
 class CacheVolume(SpecModel):
@@ -106,6 +117,9 @@ class InferenceEndpointSpec(SpecModel):
     max_model_len: PositiveInt | None = None
     gpu_memory_utilization: float = Field(default=0.90, gt=0, le=1)
     max_num_seqs: PositiveInt | None = None
+    max_batch_tokens: PositiveInt | None = None
+    max_concurrent_requests: PositiveInt | None = None
+    task: Literal["generate", "embed"] = "generate"
     chunked_prefill: bool | None = None
     dtype: Literal["auto", "bfloat16", "float16", "float32"] | None = None
     quantization: Literal["awq", "gptq", "fp8", "bitsandbytes", "marlin", "eetq", "exl2"] | None = None
@@ -130,6 +144,66 @@ class InferenceEndpoint(SpecModel):
     kind: Literal["InferenceEndpoint"]
     metadata: Metadata
     spec: InferenceEndpointSpec
+
+
+def weights_source(spec: InferenceEndpointSpec) -> WeightSource:
+    """Where the server reads its weights: `startup.source`, else `pvc` with a `cache`, else `hub`."""
+    if spec.startup.source is not None:
+        return spec.startup.source
+    return "pvc" if spec.cache is not None else "hub"
+
+
+def _batching_problems(spec: InferenceEndpointSpec) -> list[SpecProblem]:
+    """Batch size, step tokens and admission cap as each engine checks them at start-up."""
+    out: list[SpecProblem] = []
+    if spec.max_concurrent_requests is not None and spec.runtime == "vllm":
+        out.append(SpecProblem(
+            ("spec", "maxConcurrentRequests"),
+            "vLLM has no admission cap: requests beyond `maxNumSeqs` wait in its queue",
+            "remove it (cap requests in a gateway in front of vLLM), or use `runtime: tgi`",
+        ))
+    if (spec.max_concurrent_requests is not None and spec.max_num_seqs is not None
+            and spec.max_concurrent_requests < spec.max_num_seqs):
+        out.append(SpecProblem(
+            ("spec", "maxConcurrentRequests"),
+            f"maxConcurrentRequests {spec.max_concurrent_requests} is below maxNumSeqs {spec.max_num_seqs}: "
+            "TGI refuses (429) the requests that would fill the batch",
+            f"set maxConcurrentRequests ≥ {spec.max_num_seqs} (the client concurrency you expect)",
+        ))
+    if spec.max_batch_tokens is not None and spec.runtime == "vllm":
+        # vllm/config/scheduler.py SchedulerConfig.verify_max_model_len: both are ValueErrors at start-up
+        if spec.max_num_seqs is not None and spec.max_batch_tokens < spec.max_num_seqs:
+            out.append(SpecProblem(
+                ("spec", "maxBatchTokens"),
+                f"vLLM refuses max-num-batched-tokens {spec.max_batch_tokens} below max-num-seqs {spec.max_num_seqs}",
+                f"set maxBatchTokens ≥ {spec.max_num_seqs}, or lower maxNumSeqs",
+            ))
+        if spec.chunked_prefill is False and spec.max_model_len is not None and spec.max_batch_tokens < spec.max_model_len:
+            out.append(SpecProblem(
+                ("spec", "maxBatchTokens"),
+                f"without chunked prefill vLLM refuses max-num-batched-tokens {spec.max_batch_tokens} "
+                f"below max-model-len {spec.max_model_len}",
+                f"set maxBatchTokens ≥ {spec.max_model_len}, or enable chunkedPrefill",
+            ))
+    return out
+
+
+def _startup_problems(spec: InferenceEndpointSpec) -> list[SpecProblem]:
+    source = weights_source(spec)
+    out: list[SpecProblem] = []
+    if source == "pvc" and spec.cache is None:
+        out.append(SpecProblem(
+            ("spec", "startup", "source"),
+            "`source: pvc` reads the weights from the `cache` claim, and none is set",
+            "set `cache: {claim: <pvc>}`, or choose `hub`, `image` or `object-store`",
+        ))
+    if spec.startup.download_throughput_g_bps is not None and source in ("pvc", "image"):
+        out.append(SpecProblem(
+            ("spec", "startup", "downloadThroughputGBps"),
+            f"weights from `{source}` are not downloaded at start-up, so a download rate has no effect",
+            "remove it, or set `startup.source: hub` / `object-store`",
+        ))
+    return out
 
 
 def semantic_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
@@ -218,6 +292,14 @@ def semantic_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
                 f"pick another port (reserved: {', '.join(map(str, sorted(KNATIVE_RESERVED_PORTS)))}), e.g. the default 8080",
             )
         )
+    if spec.task == "embed" and spec.runtime == "tgi":
+        out.append(SpecProblem(
+            ("spec", "task"),
+            "TGI serves text generation only; embedding models are served by text-embeddings-inference",
+            "use `runtime: vllm` for `task: embed`",
+        ))
+    out.extend(_batching_problems(spec))
+    out.extend(_startup_problems(spec))
     out.extend(literal_token_problems(spec.env))
     return out
 

@@ -17,19 +17,25 @@ from llmkube.check.read.args import arg_value, command_line, env_value, flag_pat
 from llmkube.check.read.gpus import GPUTarget, gpu_target
 from llmkube.check.read.workloads import Path, PodGroup, gpu_request, pod_groups
 from llmkube.check.run import Target
-from llmkube.engines import DEFAULT_GPU_MEMORY_UTILIZATION, DEFAULT_TGI_MEMORY_FRACTION, SETTING, engine_of
+from llmkube.engines import (
+    DEFAULT_GPU_MEMORY_UTILIZATION,
+    DEFAULT_TGI_MEMORY_FRACTION,
+    SETTING,
+    engine_of,
+    parse_engine_version,
+)
 from llmkube.names import GPU_RESOURCE
 from llmkube.plan.sizing import (
     ServerConfig,
     ServingFit,
+    download_gbps,
     load_seconds,
-    parse_engine_version,
     recommend_serving,
     serving_fit,
     weight_bytes,
 )
 from llmkube.profiles import ModelProfile, ProfileStore
-from llmkube.specs.inferenceendpoint import InferenceEndpoint, Startup
+from llmkube.specs.inferenceendpoint import InferenceEndpoint, Startup, weights_source
 
 def _int_arg(value: str | None) -> int | None:
     """An integer flag value; vLLM also reads 8k (×1000) and 8K (×1024)."""
@@ -93,20 +99,73 @@ class ServerSetup:
             return None
         return serving_fit(self.model, self.gpu.memory_gib, self.sizing_config)
 
+    @property
+    def weights_source(self) -> str:
+        """Where this server's weights come from: the InferenceEndpoint's `startup.source` (or its
+        default), else as the manifest shows it (`manifest_weights_source`)."""
+        spec = self.target.spec.spec if self.target.spec is not None else None
+        if isinstance(spec, InferenceEndpoint):
+            return weights_source(spec.spec)
+        return manifest_weights_source(self.group, self.container, self.model_id, self.runtime)
+
     def load_estimate(self) -> float | None:
-        """Seconds to load the weights and start the engine (as the InferenceEndpoint planner sizes it)."""
+        """Seconds to pull (when the source is downloaded at start-up) and load the weights and start
+        the engine — as the InferenceEndpoint planner sizes it, so LK305–LK307 judge what it emitted."""
         if self.model is None:
             return None
         # an InferenceEndpoint's `startup` settings; their defaults for plain manifests
         spec = self.target.spec.spec if self.target.spec is not None else None
         startup = spec.spec.startup if isinstance(spec, InferenceEndpoint) else Startup()
         weights = weight_bytes(self.model, self.config.dtype, self.config.quantization)
-        return load_seconds(weights, startup.load_throughput_g_bps, startup.overhead_seconds)
+        download = download_gbps(self.weights_source, startup.download_throughput_g_bps)
+        return load_seconds(weights, startup.load_throughput_g_bps, startup.overhead_seconds, download)
 
     def recommendation(self) -> str | None:
         if self.model is None or self.gpu is None or self.gpu.gpu is None:
             return None
         return recommend_serving(self.model, self.gpu.gpu, self.sizing_config).text
+
+
+# Where the Hugging Face cache of a container is: the variables the hub library and TGI read, in
+# order, else the image's default (vLLM's image runs as root with ~/.cache/huggingface; TGI's
+# Dockerfile sets HF_HUB_CACHE=/data).
+HF_CACHE_ENV = ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "TRANSFORMERS_CACHE")
+DEFAULT_HF_CACHE = {"vllm": "/root/.cache/huggingface", "tgi": "/data"}
+OBJECT_STORE_SCHEMES = ("s3://", "gs://", "gcs://", "az://", "abfs://", "abfss://")
+
+
+def _claim_mounts(group: PodGroup, container: Mapping[str, Any]) -> list[str]:
+    """Mount paths of the container's PersistentVolumeClaim volumes."""
+    claims = {
+        v.get("name") for v in group.spec.get("volumes") or []
+        if isinstance(v, Mapping) and isinstance(v.get("persistentVolumeClaim"), Mapping)
+    }
+    return [
+        str(m.get("mountPath", "")) for m in container.get("volumeMounts") or []
+        if isinstance(m, Mapping) and m.get("name") in claims and m.get("mountPath")
+    ]
+
+
+def _under(path: str, mounts: Iterable[str]) -> bool:
+    return any(path == m or path.startswith(m.rstrip("/") + "/") for m in mounts)
+
+
+def manifest_weights_source(group: PodGroup, container: Mapping[str, Any], model_id: str | None, runtime: str) -> str:
+    """The InferenceEndpoint `startup.source` a hand-written server amounts to.
+
+    A model in an object store (`s3://…`) is `object-store`; a local path is `pvc` when a claim
+    is mounted over it, else `image` (baked in, or put there by an init container such as
+    KServe's storage initializer); a hub id is `pvc` when the Hugging Face cache is on a claim,
+    else `hub` — it is downloaded at every start into a cache that does not survive the container.
+    """
+    claims = _claim_mounts(group, container)
+    model = model_id or ""
+    if model.startswith(OBJECT_STORE_SCHEMES):
+        return "object-store"
+    if model.startswith(("/", "./")):
+        return "pvc" if _under(model, claims) else "image"
+    cache = next((v for v in (env_value(container, e) for e in HF_CACHE_ENV) if v), DEFAULT_HF_CACHE.get(runtime, ""))
+    return "pvc" if cache and _under(cache, claims) else "hub"
 
 
 def _vllm_model(line: list[str]) -> tuple[str | None, tuple[str, ...]]:
@@ -157,11 +216,13 @@ def _read_tgi(line: list[str], container: Mapping[str, Any], gpus: tuple[str, in
     # TGI shards over every visible GPU unless told otherwise
     tp = _int_arg(shards) if shards else (count if count and resource == GPU_RESOURCE else 1)
     quant = arg_or_env("quantization")
-    # --max-concurrent-requests caps requests, not the sequences the KV cache must hold: not read
+    # the batch is --max-batch-size; --max-concurrent-requests is an admission cap (overflow → 429),
+    # not sequences the KV cache must hold, so it does not size the server
     config = ServerConfig(
         tensor_parallel=tp or 1,
         utilization=_float_arg(arg_or_env("gpu_memory_utilization")) or DEFAULT_TGI_MEMORY_FRACTION,
         max_model_len=_int_arg(arg_or_env("max_model_len")),
+        max_num_seqs=_int_arg(arg_or_env("max_num_seqs")),
         quantization=quant.lower() if quant else None,
         kv_cache_dtype=arg("kv_cache_dtype"),
         runtime="tgi",

@@ -223,9 +223,14 @@ def startup_budget_below_load(ctx: ReadContext) -> Iterator[Hit]:
     `initialDelaySeconds`) — or, without a startup probe, when the liveness probe does —
     so a budget shorter than the load time is a restart loop that never serves.
 
-    The load time is estimated as weights ÷ 0.5 GB/s + 120 s engine start-up (an
-    InferenceEndpoint's `startup` settings when the manifest came from one). Storage
-    faster than that may load sooner, hence a warning.
+    The load time is estimated as weights ÷ 0.5 GB/s + 120 s engine start-up, plus the
+    download when the weights are pulled at every start: from the Hugging Face hub at
+    0.1 GB/s, from an object store (`s3://…`) at 0.5 GB/s. Weights on a
+    PersistentVolumeClaim (the model path, or the Hugging Face cache — `HF_HOME`,
+    `HF_HUB_CACHE`, TGI's `/data` — on a claim) or in the image (a local path) are not
+    downloaded. A manifest rendered from an InferenceEndpoint uses its `startup`
+    settings (`source`, throughputs) instead. Faster storage or networks may load
+    sooner, hence a warning.
 
     Fails:
 
@@ -239,7 +244,7 @@ def startup_budget_below_load(ctx: ReadContext) -> Iterator[Hit]:
           image: vllm/vllm-openai:v0.11.0
           args: [--model, meta-llama/Llama-3.1-70B-Instruct, --tensor-parallel-size, "4"]
           resources: {limits: {nvidia.com/gpu: 4}}
-          startupProbe: {httpGet: {path: /health, port: 8000}, periodSeconds: 10, failureThreshold: 30}
+          startupProbe: {httpGet: {path: /health, port: 8000}, periodSeconds: 10, failureThreshold: 60}
     ```
 
     Passes:
@@ -253,8 +258,11 @@ def startup_budget_below_load(ctx: ReadContext) -> Iterator[Hit]:
         - name: vllm
           image: vllm/vllm-openai:v0.11.0
           args: [--model, meta-llama/Llama-3.1-70B-Instruct, --tensor-parallel-size, "4"]
+          env: [{name: HF_HOME, value: /models}]
           resources: {limits: {nvidia.com/gpu: 4}}
+          volumeMounts: [{name: model-cache, mountPath: /models}]
           startupProbe: {httpGet: {path: /health, port: 8000}, periodSeconds: 10, failureThreshold: 60}
+      volumes: [{name: model-cache, persistentVolumeClaim: {claimName: hf-model-cache}}]
     ```
     """
     for s in ctx.servers:
@@ -378,7 +386,10 @@ def progress_deadline_below_load(ctx: ReadContext) -> Iterator[Hit]:
             image: vllm/vllm-openai:v0.11.0
             args: [--model, meta-llama/Llama-3.1-405B-Instruct, --tensor-parallel-size, "8",
                    --quantization, fp8, --max-model-len, "8192"]
+            env: [{name: HF_HOME, value: /models}]
             resources: {limits: {nvidia.com/gpu: 8}}
+            volumeMounts: [{name: model-cache, mountPath: /models}]
+        volumes: [{name: model-cache, persistentVolumeClaim: {claimName: hf-model-cache}}]
     ```
     """
     for s in ctx.servers:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from llmkube.check.findings import Severity
 from llmkube.check.read.context import ReadContext
 from llmkube.check.rules import Hit, rule
+from llmkube.engines import flag
 
 
 def _gib(x: float) -> str:
@@ -206,9 +207,9 @@ def concurrency_exceeds_kv(ctx: ReadContext) -> Iterator[Hit]:
             s.target,
             s.setting_path("max_num_seqs"),
             f"the KV cache holds {fit.max_sequences} full {fit.max_model_len}-token sequences "
-            f"({fit.kv_tokens} tokens, {_gib(fit.kv_budget_gib)} GiB per GPU) but --max-num-seqs is {fit.max_num_seqs}",
+            f"({fit.kv_tokens} tokens, {_gib(fit.kv_budget_gib)} GiB per GPU) but {flag(s.runtime, 'max_num_seqs')} is {fit.max_num_seqs}",
             (s.recommendation() or "raise the tensor-parallel size") +
-            "; or shorten --max-model-len, use --kv-cache-dtype fp8, or lower --max-num-seqs",
+            f"; or shorten {flag(s.runtime, 'max_model_len')}, use --kv-cache-dtype fp8, or lower {flag(s.runtime, 'max_num_seqs')}",
         )
 
 
