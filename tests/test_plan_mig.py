@@ -31,12 +31,14 @@ from llmkube.plan.mig import (
     mig_product_label,
     place_layout,
     resource_names,
+    stock_configs,
     valid_layouts,
 )
 from llmkube.profiles import GPUProfile, MigSpec, ProfileStore
 from tests.support.crds import UPSTREAM_CRDS
 
 MIG_PARTED_EXAMPLE = UPSTREAM_CRDS / "nvidia-examples" / "mig-parted_examples_config.yaml"
+OPERATOR_DEFAULT = UPSTREAM_CRDS / "nvidia-examples" / "gpu-operator_default-mig-parted-config_configmap.yaml"
 
 STORE = ProfileStore.load()
 GPUS = STORE.gpus
@@ -598,9 +600,50 @@ def test_mig_parted_config_round_trips_and_is_stable():
     assert yaml.load(buf.getvalue()) == doc
 
 
+def _upstream_layout(entries: list, pci: str) -> dict | None:
+    """The mig-devices the operator's default config gives a GPU with this PCI id (None: not offered)."""
+    for e in entries:
+        if "device-filter" not in e or pci.lower() in {d.lower() for d in e["device-filter"]}:
+            return e.get("mig-devices")
+    return None
+
+
+@pytest.mark.parametrize("gpu", ["h100-80gb", "a100-80gb", "a100-40gb", "h200-141gb"])
+def test_stock_configs_match_the_operators_default_for_the_gpu(upstream_crds, gpu):
+    # a custom mig-parted ConfigMap replaces the operator's default: the stock names must stay
+    cm = YAML(typ="safe").load(OPERATOR_DEFAULT.read_text())
+    upstream = YAML(typ="safe").load(cm["data"]["config.yaml"])["mig-configs"]
+    profile = STORE.gpus[gpu]
+    (pci,) = profile.spec.pci_device_ids
+    ours = stock_configs([profile])
+    assert {"all-disabled", "all-enabled", "all-balanced"} <= set(ours)
+    names = {p.name for p in profile.spec.mig.profiles}
+    # the entries upstream gives this GPU (its device id, or unfiltered ones in its profiles)
+    offered = {name for name, entries in upstream.items()
+               if (layout := _upstream_layout(entries, pci)) is not None and set(layout) <= names}
+    assert offered <= set(ours), f"missing stock configs for {gpu}: {offered - set(ours)}"
+    for name in offered:
+        (entry,) = ours[name]
+        assert "device-filter" not in entry  # one GPU type: as mig-manager generates it
+        assert entry.get("mig-devices", None) == _upstream_layout(upstream[name], pci) or (
+            name == "all-disabled" and entry == upstream[name][0]), name
+
+
+def test_stock_configs_filter_by_device_when_the_pools_mix_gpus():
+    configs = stock_configs([STORE.gpus["h100-80gb"], STORE.gpus["a100-40gb"]])
+    entries = configs["all-1g.10gb"]  # 7 per H100, 4 per A100-40GB (the double-memory 1g)
+    assert {tuple(e["device-filter"]): e["mig-devices"]["1g.10gb"] for e in entries} == {
+        ("0x233010DE",): 7, ("0x20B010DE",): 4}
+    assert configs["all-1g.5gb"] == [{"device-filter": ["0x20B010DE"], "devices": "all", "mig-enabled": True,
+                                     "mig-devices": {"1g.5gb": 7}}]
+    assert "device-filter" not in configs["all-disabled"][0]
+
+
 def test_mig_parted_config_rejects_reserved_and_bad_names():
     with pytest.raises(ValueError, match="reserved"):
         mig_parted_config({"all-disabled": {"1g.10gb": 1}})
+    with pytest.raises(ValueError, match="reserved"):
+        mig_parted_config({"all-1g.10gb": {"1g.10gb": 1}})
     with pytest.raises(ValueError, match="label value"):
         mig_parted_config({"bad name": {"1g.10gb": 1}})
 

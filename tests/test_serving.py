@@ -209,11 +209,16 @@ def test_mig_pool_renders_the_real_gpu_operator_mechanism():
     assert set(entry) == set(upstream["mig-configs"]["all-balanced"][0]) - {"device-filter"} | {"devices", "mig-enabled", "mig-devices"}
     assert entry == {"devices": "all", "mig-enabled": True, "mig-devices": {"2g.20gb": 2, "3g.40gb": 1}}
     assert config["mig-configs"]["all-disabled"] == upstream["mig-configs"]["all-disabled"]
+    # the operator's stock configs for the pool's H100s survive the custom ConfigMap
+    assert config["mig-configs"]["all-1g.10gb"] == [{"devices": "all", "mig-enabled": True, "mig-devices": {"1g.10gb": 7}}]
+    assert {"all-enabled", "all-balanced", "all-7g.80gb", "all-1g.10gb.me"} <= set(config["mig-configs"])
     (policy,) = by_kind(docs, "ClusterPolicy")
     assert policy["spec"]["mig"] == {"strategy": "mixed"}
     assert policy["spec"]["migManager"]["config"]["name"] == cm["metadata"]["name"]
     (flavor,) = by_kind(docs, "ResourceFlavor")
     assert flavor["spec"]["nodeLabels"]["nvidia.com/mig.config"] == "llmkube-h100-mig"
+    # not gated on mig-manager's state label: it flips to pending/rebooting on every change (see spec-reference)
+    assert "nvidia.com/mig.config.state" not in flavor["spec"]["nodeLabels"]
     assert "kubectl label nodes -l cloud.google.com/gke-nodepool=h100-mig nvidia.com/mig.config=llmkube-h100-mig --overwrite" in err
     assert "apply it server-side" in err  # a client-side apply would wipe the operator's ClusterPolicy
     (deploy,) = by_kind(docs, "Deployment")

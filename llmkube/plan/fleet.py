@@ -24,6 +24,7 @@ from llmkube.plan import mig as migplan
 from llmkube.plan.base import NodeLabels, Plan
 from llmkube.plan.context import PlanContext, PlanError, PoolInfo
 from llmkube.plan.pods import standard_labels, tolerations
+from llmkube.profiles import GPUProfile
 from llmkube.specs.fleet import Fleet, Pool, SharingReplicas
 from llmkube.yamlio import dump_yaml
 
@@ -171,6 +172,7 @@ def plan_fleet(fleet: Fleet, ctx: PlanContext) -> FleetPlan:
     operator = fleet.spec.gpu_operator
     flavors = []
     mig_configs: dict[str, dict[str, int]] = {}
+    mig_gpus: list[GPUProfile] = []
     sharing_configs: dict[str, str] = {}
     strategy = None
     for pool in fleet.spec.pools:
@@ -187,6 +189,7 @@ def plan_fleet(fleet: Fleet, ctx: PlanContext) -> FleetPlan:
         )
         if pool.mig:
             mig_configs[migplan.mig_parted_config_name(pool.name)] = dict(pool.mig.layout)
+            mig_gpus.append(info.gpu)
             strategy = pool.mig.strategy
         sharing = _sharing(pool)
         if sharing:
@@ -209,7 +212,8 @@ def plan_fleet(fleet: Fleet, ctx: PlanContext) -> FleetPlan:
             labels=standard_labels("nvidia-gpu-operator", "gpu-config"),
             mig_strategy=strategy,
             mig_config_map=operator.mig_config_map if mig_configs else None,
-            mig_config=dump_yaml(migplan.mig_parted_config(mig_configs)) if mig_configs else None,
+            # the operator's stock configs for the pools' GPUs stay selectable (see migplan.stock_configs)
+            mig_config=dump_yaml(migplan.mig_parted_config(mig_configs, mig_gpus)) if mig_configs else None,
             device_plugin_config_map=operator.device_plugin_config_map if sharing_configs else None,
             device_plugin_configs=sharing_configs or None,
             device_plugin_default=DEVICE_PLUGIN_DEFAULT_CONFIG if sharing_configs else None,

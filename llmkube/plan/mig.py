@@ -27,6 +27,9 @@ from llmkube.names import GPU_RESOURCE, MIG_RESOURCE_PREFIX
 from llmkube.profiles import GPUProfile, MigProfile, MigSpec
 
 DISABLED_CONFIG = "all-disabled"
+ENABLED_CONFIG = "all-enabled"
+BALANCED_CONFIG = "all-balanced"
+STOCK_PREFIX = "all-"
 CONFIG_NAME_PREFIX = "llmkube-"
 _LABEL_VALUE_MAX = 63
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
@@ -599,17 +602,72 @@ def mig_parted_config_name(pool: str) -> str:
     return name
 
 
-def mig_parted_config(configs: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
+def stock_config_name(profile: str) -> str:
+    """mig-manager's name for "every GPU split into this profile": `all-1g.10gb`, `all-1g.10gb.me`."""
+    return STOCK_PREFIX + profile.replace("+", ".")
+
+
+def _stock_entries(per_gpu: list[tuple[GPUProfile, dict[str, int]]], filtered: bool) -> list[dict[str, Any]]:
+    """One entry per distinct layout; `device-filter` = the PCI ids of the GPUs that take it."""
+    by_layout: dict[tuple[tuple[str, int], ...], list[str]] = {}
+    for gpu, layout in per_gpu:
+        by_layout.setdefault(tuple(sorted(layout.items())), []).extend(gpu.spec.pci_device_ids)
+    entries = []
+    for layout_items, ids in sorted(by_layout.items(), key=lambda kv: kv[0]):
+        entry: dict[str, Any] = {"device-filter": sorted(set(ids))} if filtered else {}
+        entry.update({"devices": "all", "mig-enabled": True, "mig-devices": dict(layout_items)})
+        entries.append(entry)
+    return entries
+
+
+def stock_configs(gpus: Iterable[GPUProfile]) -> dict[str, list[dict[str, Any]]]:
+    """The configs the GPU Operator's own MIG manager offers for these GPUs, which a custom
+    mig-parted ConfigMap replaces — kept so that nodes labelled with them stay reconfigurable.
+
+    Upstream: with a custom ConfigMap the operator neither creates nor mounts its
+    `default-mig-parted-config` (gpu-operator v26.7.0 controllers/object_controls.go), and
+    mig-manager then uses that file alone (mig-parted v0.15.0 cmd/nvidia-mig-manager/main.go
+    `setupMigConfig`); without one, mig-manager generates `all-disabled`, `all-enabled`,
+    `all-balanced` and `all-<profile>` (each profile at its max count, `+` written as `.`) from
+    the hardware (pkg/mig/builder `BuildMigConfigSpec`, balanced.go). We build the same names
+    from the GPU profiles: `device-filter` (PCI ids) only when the GPUs differ, as upstream
+    does; with several GPU types a GPU without PCI ids in its profile gets no filtered entries.
+    """
+    mig_gpus = sorted({g.name: g for g in gpus if g.spec.mig is not None}.values(), key=lambda g: g.name)
+    filtered = len(mig_gpus) > 1
+    usable = [g for g in mig_gpus if g.spec.pci_device_ids or not filtered]
+    out: dict[str, list[dict[str, Any]]] = {DISABLED_CONFIG: [{"devices": "all", "mig-enabled": False}]}
+    if not mig_gpus:
+        return out
+    out[ENABLED_CONFIG] = [{"devices": "all", "mig-enabled": True, "mig-devices": {}}]
+    balanced = [(g, balanced_layout(g.spec.mig)) for g in usable if g.spec.mig is not None]
+    balanced = [(g, layout) for g, layout in balanced if layout]
+    if balanced:
+        out[BALANCED_CONFIG] = _stock_entries(balanced, filtered)
+    per_profile: dict[str, list[tuple[GPUProfile, dict[str, int]]]] = {}
+    for g in usable:
+        assert g.spec.mig is not None
+        for p in g.spec.mig.profiles:
+            per_profile.setdefault(p.name, []).append((g, {p.name: p.max_count}))
+    for profile in sorted(per_profile):
+        out[stock_config_name(profile)] = _stock_entries(per_profile[profile], filtered)
+    return out
+
+
+def mig_parted_config(configs: Mapping[str, Mapping[str, int]], gpus: Iterable[GPUProfile] = ()) -> dict[str, Any]:
     """The mig-parted `version: v1` document: config name → per-GPU layout, all devices.
 
-    Always includes `all-disabled` (MIG off) so a node can be reset by label.
-    Config names are sorted and profiles within a layout too, so the output is
-    byte-stable; zero counts are dropped (an empty layout = MIG on, no instances).
+    Always includes `all-disabled` (MIG off) so a node can be reset by label, and,
+    for the GPUs of the pools (`gpus`), the stock configs the operator's MIG manager
+    would otherwise offer (`stock_configs`). Config names are sorted and profiles
+    within a layout too, so the output is byte-stable; zero counts are dropped (an
+    empty layout = MIG on, no instances).
     """
     out: dict[str, Any] = {DISABLED_CONFIG: [{"devices": "all", "mig-enabled": False}]}
+    out.update(stock_configs(gpus))
     for name in sorted(configs):
-        if name == DISABLED_CONFIG:
-            raise ValueError(f"config name {DISABLED_CONFIG!r} is reserved for MIG off")
+        if name == DISABLED_CONFIG or name.startswith(STOCK_PREFIX):
+            raise ValueError(f"config name {name!r} is reserved for mig-manager's stock configs")
         if len(name) > _LABEL_VALUE_MAX or not _LABEL_VALUE.match(name):
             raise ValueError(f"config name {name!r} is not a valid label value")
         counts = _counts(configs[name])
