@@ -22,7 +22,9 @@ from llmkube.names import (
 
 KNATIVE_DEFAULT_DEADLINE = 600  # Knative's default progress deadline, seconds
 DEPLOYMENT_DEFAULT_DEADLINE = 600  # Deployment progressDeadlineSeconds default
-KNATIVE_MODES = ("Serverless", "KNative")  # KServe deployment modes served by Knative
+# KServe deployment modes served by Knative: the legacy name and its current one
+# (kserve v0.20.0 pkg/apis/serving/v1beta1/configmap.go NewDeployConfig maps Serverless → Knative)
+KNATIVE_MODES = ("Serverless", "Knative")
 
 
 def probe_budget(probe: Any) -> int | None:

@@ -126,9 +126,9 @@ class ServerSetup:
         return recommend_serving(self.model, self.gpu.gpu, self.sizing_config).text
 
 
-# Where the Hugging Face cache of a container is: the variables the hub library and TGI read, in
-# order, else the image's default (vLLM's image runs as root with ~/.cache/huggingface; TGI's
-# Dockerfile sets HF_HUB_CACHE=/data).
+# Where the Hugging Face cache of a container is: the variables huggingface_hub reads (the hub
+# cache first, then its legacy name, then HF_HOME), else the image's default: vLLM's image runs as
+# root with the library default ~/.cache/huggingface; TGI's Dockerfile sets HF_HOME=/data (v3.3.6).
 HF_CACHE_ENV = ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "TRANSFORMERS_CACHE")
 DEFAULT_HF_CACHE = {"vllm": "/root/.cache/huggingface", "tgi": "/data"}
 OBJECT_STORE_SCHEMES = ("s3://", "gs://", "gcs://", "az://", "abfs://", "abfss://")
