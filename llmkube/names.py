@@ -48,7 +48,9 @@ KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 KUEUE_PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
 KUEUE_PREFERRED_TOPOLOGY = "kueue.x-k8s.io/podset-preferred-topology"
 KUEUE_REQUIRED_TOPOLOGY = "kueue.x-k8s.io/podset-required-topology"
-KUEUE_PODSET_GROUP = "kueue.x-k8s.io/podset-group-name"
+KUEUE_PODSET_GROUP = "kueue.x-k8s.io/podset-group-name"  # PodSets that share a flavor and a topology domain
+KUEUE_SLICE_SIZE = "kueue.x-k8s.io/podset-slice-size"
+KUEUE_SLICE_REQUIRED_TOPOLOGY = "kueue.x-k8s.io/podset-slice-required-topology"
 
 # ---- KServe and Knative -------------------------------------------------------
 
@@ -58,6 +60,8 @@ KSERVE_AUTOSCALER_CLASS_ANNOTATION = "serving.kserve.io/autoscalerClass"
 # Not a KServe setting (the field spec.predictor.canaryTrafficPercent is): rule LK301 looks for it.
 KSERVE_CANARY_ANNOTATION = "serving.kserve.io/canaryTrafficPercent"
 KNATIVE_PROGRESS_DEADLINE_ANNOTATION = "serving.knative.dev/progress-deadline"
+KSERVE_CONFIG_MAP = "inferenceservice-config"  # KServe's defaults (resources, deployment mode)
+KNATIVE_FEATURES_CONFIG_MAP = "config-features"  # Knative Serving's kubernetes.podspec-* flags
 
 # ---- Kubernetes -----------------------------------------------------------------
 

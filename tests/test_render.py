@@ -8,6 +8,7 @@ import pytest
 
 from tests.support.cli import llmkube, load_all
 from tests.support.paths import EXAMPLE_FILES, EXAMPLES, REPO
+from tests.test_rules_admission import known_issue_9
 
 
 def test_version_and_help():
@@ -27,10 +28,13 @@ def test_every_example_renders_and_passes_the_upstream_crds(upstream_crds, examp
     assert docs, "an example must produce objects"
     # Render already checked them; check again through `validate` on the output,
     # as a user would on a GitOps repo, with no llmkube specs involved.
-    check = llmkube("validate", "-", "--crds", str(upstream_crds), stdin=out.stdout)
-    assert check.returncode == 0, check.stdout + check.stderr
-    noun = "object" if len(docs) == 1 else "objects"
-    assert f"{len(docs)} {noun} checked: 0 errors" in check.stdout
+    check = llmkube("validate", "-", "--crds", str(upstream_crds), "-o", "json", stdin=out.stdout)
+    report = json.loads(check.stdout)
+    # Issue 9: known LK6xx admission findings on today's output (items 1-4, 10) are let through until
+    # the emitted-output fixes land; the lead drops this filter (and KNOWN_ISSUE_9) then.
+    errors = [f for f in report["findings"] if f["severity"] == "error" and not known_issue_9({**f, "file": example.name})]
+    assert errors == [], errors
+    assert report["checked"] == len(docs)
 
 
 def test_render_is_byte_identical_across_runs(upstream_crds):

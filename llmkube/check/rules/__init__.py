@@ -3,7 +3,8 @@
 Rules read **manifests**, not llmkube specs, so hand-written YAML gets the
 same findings as llmkube's own output. Each rule has a stable code
 (`LK1xx` sizing, `LK2xx` scheduling, `LK3xx` serving, `LK4xx` GPU sharing,
-`LK5xx` security), a severity, a one-line summary and a docstring that
+`LK5xx` security, `LK6xx` admission: what the controllers' webhooks and
+defaulters refuse or rewrite after the schema has passed), a severity, a one-line summary and a docstring that
 becomes its entry in docs/rules.md (with a failing and a passing example).
 
 A finding is silenced for one object by the annotation
@@ -25,7 +26,7 @@ from llmkube.check.run import Target
 from llmkube.names import IGNORE_ANNOTATION
 from llmkube.profiles import ProfileStore
 
-FAMILIES = {"1": "sizing", "2": "scheduling", "3": "serving", "4": "GPU sharing", "5": "security"}
+FAMILIES = {"1": "sizing", "2": "scheduling", "3": "serving", "4": "GPU sharing", "5": "security", "6": "admission"}
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def rule(code: str, name: str, severity: Severity, summary: str) -> Callable[[Ch
 
     def register(fn: Check) -> Check:
         if not (len(code) == 5 and code.startswith("LK") and code[2:].isdigit() and code[2] in FAMILIES):
-            raise ValueError(f"rule code {code!r} is not LK1nn..LK5nn")
+            raise ValueError(f"rule code {code!r} is not LK1nn..LK{max(FAMILIES)}nn")
         if code in REGISTRY:
             raise ValueError(f"rule code {code} is registered twice")
         if not (fn.__doc__ or "").strip():

@@ -277,7 +277,8 @@ def gang_exceeds_quota(ctx: ReadContext) -> Iterator[Hit]:
     that name in the job's namespace and on to its ClusterQueue — when both
     are in the same run. A Volcano gang counts its `minAvailable` pods.
     Flavors whose `nodeLabels` contradict the pods' `nodeSelector` do not
-    count. Skipped when borrowing is unbounded (a cohort without a
+    count; when none is left, the job can never be admitted at all and
+    LK609 says so. Skipped when borrowing is unbounded (a cohort without a
     `borrowingLimit`), since the cohort's size is not known offline.
 
     Fails:
@@ -395,27 +396,17 @@ def gang_exceeds_quota(ctx: ReadContext) -> Iterator[Hit]:
                         borrow = quantity_value(r.get("borrowingLimit")) if cohort else Decimal(0)
                         cap += nominal + (borrow or 0)
                         flavors.append(fname)
-            if not covered or unbounded or cap >= n:
-                continue  # not covered: LK205's finding
+            if not covered or unbounded or cap >= n or (skipped and not flavors):
+                continue  # not covered: LK205's finding; no flavor fits the pods: LK609's
             pod = next((p for p in pods if res in p.gpus and p.gpu_path), None)
             path = pod.gpu_path if pod and pod.gpu_path else ("metadata",)
-            if flavors:
-                limit = "nominal quota" + (" + borrowing limit" if cohort else "")
-                msg = (
-                    f"the gang needs {n} {res} at once but ClusterQueue {cq_name} can admit at most "
-                    f"{int(cap)} ({limit} over flavor{'s' * (len(flavors) != 1)} {', '.join(flavors)}): "
-                    "the workload stays pending forever"
-                )
-            else:
-                msg = (
-                    f"the gang needs {n} {res} but none of ClusterQueue {cq_name}'s flavors for it "
-                    f"({', '.join(skipped)}) match the pods' nodeSelector: the workload stays pending forever"
-                )
-            hint = (
-                f"raise nominalQuota (or borrowingLimit, in a cohort) to {n} or more, or shrink the job"
-                if flavors
-                else "make the pods' nodeSelector agree with the ResourceFlavor's nodeLabels"
+            limit = "nominal quota" + (" + borrowing limit" if cohort else "")
+            msg = (
+                f"the gang needs {n} {res} at once but ClusterQueue {cq_name} can admit at most "
+                f"{int(cap)} ({limit} over flavor{'s' * (len(flavors) != 1)} {', '.join(flavors)}): "
+                "the workload stays pending forever"
             )
+            hint = f"raise nominalQuota (or borrowingLimit, in a cohort) to {n} or more, or shrink the job"
             yield Hit(target, path, msg, hint)
 
 
