@@ -60,6 +60,7 @@ KSERVE_AUTOSCALER_CLASS_ANNOTATION = "serving.kserve.io/autoscalerClass"
 # Not a KServe setting (the field spec.predictor.canaryTrafficPercent is): rule LK301 looks for it.
 KSERVE_CANARY_ANNOTATION = "serving.kserve.io/canaryTrafficPercent"
 KNATIVE_PROGRESS_DEADLINE_ANNOTATION = "serving.knative.dev/progress-deadline"
+KNATIVE_AUTOSCALING_CLASS_ANNOTATION = "autoscaling.knative.dev/class"
 KSERVE_CONFIG_MAP = "inferenceservice-config"  # KServe's defaults (resources, deployment mode)
 KNATIVE_FEATURES_CONFIG_MAP = "config-features"  # Knative Serving's kubernetes.podspec-* flags
 

@@ -14,7 +14,12 @@ from llmkube.check.read import kserve
 from llmkube.check.read.context import ReadContext
 from llmkube.check.read.workloads import Path, as_int
 from llmkube.check.rules import Hit, rule
-from llmkube.names import KNATIVE_FEATURES_CONFIG_MAP, KSERVE_DEPLOYMENT_MODE_ANNOTATION
+from llmkube.names import (
+    KNATIVE_AUTOSCALING_CLASS_ANNOTATION,
+    KNATIVE_FEATURES_CONFIG_MAP,
+    KSERVE_AUTOSCALER_CLASS_ANNOTATION,
+    KSERVE_DEPLOYMENT_MODE_ANNOTATION,
+)
 from llmkube.quantity import quantity_value
 
 
@@ -480,3 +485,134 @@ def knative_feature_flag(ctx: ReadContext) -> Iterator[Hit]:
                     "set readOnly: true on the volume mount",
                     sev,
                 )
+
+
+# ---- LK613 -------------------------------------------------------------------
+
+# kserve v0.20.0 pkg/constants/constants.go: AutoscalerAllowedClassList, AutoscalerAllowedHPAMetricsList,
+# AutoscalerAllowedKPAMetricsList; knative's class for HPA-based autoscaling.
+AUTOSCALER_CLASSES = ("hpa", "external", "keda", "none")
+HPA_METRICS = ("cpu", "memory")
+KPA_METRICS = ("concurrency", "rps")
+KNATIVE_HPA_CLASS = "hpa.autoscaling.knative.dev"
+
+
+@rule("LK613", "kserve-mode-fields", Severity.ERROR, "an InferenceService field its deployment mode refuses or ignores")
+def kserve_mode_fields(ctx: ReadContext) -> Iterator[Hit]:
+    """KServe validates autoscaling fields by deployment mode. In Knative
+    (Serverless) mode a component may not set `deploymentStrategy` (raw
+    deployment only) and `scaleMetric` must be `concurrency` or `rps` (or
+    `cpu`/`memory` under Knative's HPA class). In Standard (RawDeployment)
+    mode with `serving.kserve.io/autoscalerClass: hpa` the metric must be
+    `cpu` or `memory` and a CPU `scaleTarget` a percentage (1-100), and
+    with `keda` no `scaleMetric` may be set (KEDA reads `autoScaling`); without
+    an autoscalerClass KServe does not validate, but its HPA reconciler only
+    knows cpu and memory, so a `concurrency` or `rps` metric is dropped and
+    the HPA scales on CPU (warning). An autoscalerClass other than `hpa`,
+    `external`, `keda` or `none` is refused in every mode. Without a
+    deploymentMode annotation the stock default (Serverless) is assumed and
+    the finding is a warning. Source: kserve v0.20.0
+    `pkg/apis/serving/v1beta1/inference_service_validation.go`
+    `validateInferenceServiceAutoscaler`, `validateAutoScalingCompExtension`,
+    `validateScalingHPACompExtension`, `validateScalingKedaCompExtension`,
+    `validateScalingKPACompExtension`;
+    `reconcilers/hpa/hpa_reconciler.go` `getHPAMetrics`.
+
+    Fails:
+
+    ```yaml
+    apiVersion: serving.kserve.io/v1beta1
+    kind: InferenceService
+    metadata:
+      name: llama
+      annotations:
+        serving.kserve.io/deploymentMode: Standard
+        serving.kserve.io/autoscalerClass: hpa
+    spec:
+      predictor:
+        scaleMetric: concurrency
+        scaleTarget: 5
+        containers: [{name: kserve-container, image: vllm/vllm-openai:v0.11.0}]
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: serving.kserve.io/v1beta1
+    kind: InferenceService
+    metadata:
+      name: llama
+      annotations: {serving.kserve.io/deploymentMode: Serverless}
+    spec:
+      predictor:
+        scaleMetric: concurrency
+        scaleTarget: 5
+        containers: [{name: kserve-container, image: vllm/vllm-openai:v0.11.0}]
+    ```
+    """
+    for target in ctx.of_kind("InferenceService"):
+        annotations = (target.obj.get("metadata") or {}).get("annotations") or {}
+        mode = kserve.mode_of(target, ctx.targets)
+        certain = mode.explicit
+        cls = annotations.get(KSERVE_AUTOSCALER_CLASS_ANNOTATION)
+        if cls is not None and str(cls) not in AUTOSCALER_CLASSES:
+            yield Hit(
+                target,
+                ("metadata", "annotations", KSERVE_AUTOSCALER_CLASS_ANNOTATION),
+                f"autoscalerClass {cls!r} is not supported: KServe refuses the InferenceService",
+                f"use one of {', '.join(AUTOSCALER_CLASSES)} (Knative's KPA is the Serverless default and needs no class)",
+            )
+        for name, path, comp in kserve.components(target):
+            metric = comp.get("scaleMetric")
+            metric_path = (*path, "scaleMetric")
+            if mode.name == kserve.KNATIVE:
+                note = _mode_note(certain)
+                if comp.get("deploymentStrategy") is not None:
+                    yield Hit(
+                        target,
+                        (*path, "deploymentStrategy"),
+                        f"{name}.deploymentStrategy is only supported in Standard (raw deployment) mode{note}",
+                        "remove it, or set serving.kserve.io/deploymentMode: Standard",
+                        _certainty(certain),
+                    )
+                allowed = HPA_METRICS if annotations.get(KNATIVE_AUTOSCALING_CLASS_ANNOTATION) == KNATIVE_HPA_CLASS else KPA_METRICS
+                if metric is not None and str(metric) not in allowed:
+                    yield Hit(
+                        target,
+                        metric_path,
+                        f"{name}.scaleMetric {metric!r} is not supported in Knative mode (allowed: {', '.join(allowed)}){note}",
+                        f"use scaleMetric: {allowed[0]}",
+                        _certainty(certain),
+                    )
+            elif mode.name == kserve.STANDARD and metric is not None:
+                if str(cls) == "hpa" and str(metric) not in HPA_METRICS:
+                    yield Hit(
+                        target,
+                        metric_path,
+                        f"{name}.scaleMetric {metric!r} is not an HPA metric (cpu, memory): KServe refuses the InferenceService",
+                        "scale on cpu or memory, or use autoscalerClass keda for request-based metrics",
+                    )
+                elif str(cls) == "keda":
+                    yield Hit(
+                        target,
+                        metric_path,
+                        f"{name}.scaleMetric is not supported with autoscalerClass keda: KServe refuses the InferenceService",
+                        "describe KEDA metrics under autoScaling.metrics instead",
+                    )
+                elif cls is None and str(metric) not in HPA_METRICS:
+                    yield Hit(
+                        target,
+                        metric_path,
+                        f"{name}.scaleMetric {metric!r} is ignored in Standard mode: KServe's default HPA knows only cpu "
+                        "and memory, so the HPA scales on CPU instead",
+                        "scale on cpu or memory, or use autoscalerClass keda with a request-based metric",
+                        Severity.WARNING,
+                    )
+                target_value = as_int(comp.get("scaleTarget"))
+                if str(cls) == "hpa" and str(metric) == "cpu" and target_value is not None and not 1 <= target_value <= 100:
+                    yield Hit(
+                        target,
+                        (*path, "scaleTarget"),
+                        f"{name}.scaleTarget {target_value} is not a CPU utilisation percentage (1-100): KServe refuses the InferenceService",
+                        "set scaleTarget between 1 and 100",
+                    )

@@ -160,8 +160,9 @@ def pytorchjob_webhook(ctx: ReadContext) -> Iterator[Hit]:
 def elastic_min_above_max(ctx: ReadContext) -> Iterator[Hit]:
     """The training operator does not check `elasticPolicy.minReplicas` against
     `maxReplicas` (no webhook rule, no CEL, no schema minimum): it passes them
-    to torchrun as `PET_NNODES=<min>:<max>`, and torchrun then refuses to
-    start ("min_nodes … must be ≤ max_nodes"), so every pod crash-loops. This
+    to torchrun as `PET_NNODES=<min>:<max>`, and torch elastic's rendezvous
+    refuses a maximum below the minimum (`RendezvousParameters`), so every
+    pod's launcher exits at start. This
     is llmkube's own check, filling that gap. Source: kubeflow/trainer v1.9.4
     `pkg/controller.v1/pytorch/elastic.go` `generateEnvNnodes`,
     `pkg/apis/kubeflow.org/v1/pytorch_defaults.go` `setElasticPolicy`.
@@ -207,6 +208,6 @@ def elastic_min_above_max(ctx: ReadContext) -> Iterator[Hit]:
             yield Hit(
                 target,
                 ("spec", "elasticPolicy", "minReplicas"),
-                f"elasticPolicy.minReplicas {lo} exceeds maxReplicas {hi}: torchrun gets --nnodes={lo}:{hi} and refuses to start",
+                f"elasticPolicy.minReplicas {lo} exceeds maxReplicas {hi}: torchrun gets --nnodes={lo}:{hi}, which its rendezvous refuses, so every pod's launcher exits",
                 f"set minReplicas ≤ maxReplicas (e.g. minReplicas: {hi})",
             )
