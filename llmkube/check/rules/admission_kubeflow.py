@@ -211,3 +211,80 @@ def elastic_min_above_max(ctx: ReadContext) -> Iterator[Hit]:
                 f"elasticPolicy.minReplicas {lo} exceeds maxReplicas {hi}: torchrun gets --nnodes={lo}:{hi}, which its rendezvous refuses, so every pod's launcher exits",
                 f"set minReplicas ≤ maxReplicas (e.g. minReplicas: {hi})",
             )
+
+
+# ---- Trainer v2 -------------------------------------------------------------------
+
+# kubeflow/trainer v2.3.0 pkg/constants/constants.go TorchRunReservedEnvNames: the torch plugin sets them.
+TORCH_RESERVED_ENV = ("PET_NNODES", "PET_NPROC_PER_NODE", "PET_NODE_RANK", "PET_MASTER_ADDR", "PET_MASTER_PORT")
+
+
+def _runtime_of(ctx: ReadContext, ref: Mapping[str, object]) -> Target | None:
+    kind = ref.get("kind") or "ClusterTrainingRuntime"
+    for t in ctx.of_kind(str(kind)):
+        if str(t.obj.get("apiVersion", "")).startswith("trainer.kubeflow.org/") and (t.obj.get("metadata") or {}).get("name") == ref.get("name"):
+            return t
+    return None
+
+
+@rule("LK614", "trainjob-reserved-env", Severity.ERROR, "a TrainJob sets an environment variable its torch runtime reserves")
+def trainjob_reserved_env(ctx: ReadContext) -> Iterator[Hit]:
+    """With a runtime whose `mlPolicy` is `torch`, Kubeflow Trainer's webhook
+    refuses a TrainJob whose `spec.trainer.env` sets any of the variables the
+    torch plugin fills in itself (`PET_NNODES`, `PET_NPROC_PER_NODE`,
+    `PET_NODE_RANK`, `PET_MASTER_ADDR`, `PET_MASTER_PORT`): set
+    `numNodes` / `numProcPerNode` instead. Error when the runtime is in the
+    run with a torch policy; a warning when the runtime is not in the run
+    (its policy is unknown). The rest of the TrainJob's admission rules are
+    CEL rules of its CRD, which the schema check reports. Source:
+    kubeflow/trainer v2.3.0 `pkg/runtime/framework/plugins/torch/torch.go`
+    `Torch.Validate`, `pkg/constants/constants.go`
+    `TorchRunReservedEnvNames`, `pkg/webhooks/trainjob_webhook.go`.
+
+    Fails:
+
+    ```yaml
+    apiVersion: trainer.kubeflow.org/v1alpha1
+    kind: TrainJob
+    metadata: {name: qwen-7b-sft}
+    spec:
+      runtimeRef: {name: torch-distributed}
+      trainer:
+        numNodes: 2
+        env: [{name: PET_NPROC_PER_NODE, value: "4"}]
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: trainer.kubeflow.org/v1alpha1
+    kind: TrainJob
+    metadata: {name: qwen-7b-sft}
+    spec:
+      runtimeRef: {name: torch-distributed}
+      trainer:
+        numNodes: 2
+        numProcPerNode: 4
+    ```
+    """
+    for target in ctx.of_kind("TrainJob"):
+        spec = target.obj.get("spec")
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("trainer"), Mapping):
+            continue
+        raw_ref = spec.get("runtimeRef")
+        ref: Mapping[str, object] = raw_ref if isinstance(raw_ref, Mapping) else {}
+        runtime = _runtime_of(ctx, ref)
+        if runtime is not None:
+            policy = ((runtime.obj.get("spec") or {}).get("mlPolicy") or {}) if isinstance(runtime.obj.get("spec"), Mapping) else {}
+            if not isinstance(policy, Mapping) or "torch" not in policy:
+                continue
+        for i, env in enumerate(spec["trainer"].get("env") or []):
+            if isinstance(env, Mapping) and env.get("name") in TORCH_RESERVED_ENV:
+                yield Hit(
+                    target,
+                    ("spec", "trainer", "env", i, "name"),
+                    f"{env['name']} is set by the torch runtime itself: Kubeflow Trainer refuses a TrainJob that sets it"
+                    + ("" if runtime is not None else f" (runtime {ref.get('name')!r} is not in the run; assuming a torch policy)"),
+                    "remove it; use spec.trainer.numNodes / numProcPerNode",
+                    None if runtime is not None else Severity.WARNING,
+                )
