@@ -117,6 +117,8 @@ def test_untolerated_taints():
     assert placement.untolerated_taint(podset(tolerations=[{"key": "dedicated", "operator": "Exists"}]), flavor) is None
     assert placement.untolerated_taint(podset(tolerations=[{"key": "dedicated", "value": "serving"}]), flavor) is not None
     assert placement.untolerated_taint(podset(), {"nodeTaints": [{"key": "k", "effect": "PreferNoSchedule"}]}) is None
+    # the flavor's own tolerations are added to the pods it admits (checkFlavorForPodSets)
+    assert placement.untolerated_taint(podset(), {**flavor, "tolerations": [{"key": "dedicated", "operator": "Exists"}]}) is None
 
 
 def test_a_trainjobs_selection_comes_from_its_runtime_patches():

@@ -154,8 +154,14 @@ def _tolerates(tolerations: Sequence[Mapping[str, Any]], taint: Mapping[str, Any
 
 
 def untolerated_taint(podset: PodSet, flavor_spec: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The first NoSchedule/NoExecute nodeTaint of the flavor the PodSet does not tolerate."""
+    """The first NoSchedule/NoExecute nodeTaint of the flavor the PodSet does not tolerate.
+
+    The flavor's own `tolerations` (added to the pods it admits) count too, as in
+    `checkFlavorForPodSets`.
+    """
+    extra = flavor_spec.get("tolerations")
+    tolerations = [*podset.tolerations, *(t for t in extra if isinstance(t, Mapping))] if isinstance(extra, list) else podset.tolerations
     for taint in flavor_spec.get("nodeTaints") or []:
-        if isinstance(taint, Mapping) and taint.get("effect") in ("NoSchedule", "NoExecute") and not _tolerates(podset.tolerations, taint):
+        if isinstance(taint, Mapping) and taint.get("effect") in ("NoSchedule", "NoExecute") and not _tolerates(tolerations, taint):
             return taint
     return None

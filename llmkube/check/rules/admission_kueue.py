@@ -187,7 +187,8 @@ def _describe(ps: placement.PodSet) -> str:
 def kueue_no_flavor_fits(ctx: ReadContext) -> Iterator[Hit]:
     """Kueue gives each PodSet a ResourceFlavor from every resource group that
     covers its resources. It skips a flavor whose `nodeTaints`
-    (NoSchedule/NoExecute) the pods do not tolerate, and one whose
+    (NoSchedule/NoExecute) neither the pods nor the flavor's own
+    `tolerations` tolerate, and one whose
     `nodeLabels` contradict the pods' nodeSelector or required node affinity
     — judging only the label keys that flavor defines. When every flavor of
     a group is skipped the Workload is never admitted (error): the TrainJob
