@@ -8,6 +8,7 @@ from typing import Any
 from llmkube.check.findings import Severity
 from llmkube.check.read import placement
 from llmkube.check.read.context import ReadContext
+from llmkube.check.read.kueue import queue_label
 from llmkube.check.read.workloads import PodGroup, as_int, is_workload, meta, pod_groups
 from llmkube.check.rules import Hit, rule
 from llmkube.names import (
@@ -56,6 +57,8 @@ def kueue_podset_group(ctx: ReadContext) -> Iterator[Hit]:
     and — for JobSet, LeaderWorkerSet, MPIJob and Ray, whose webhooks check
     grouping — when a group does not have exactly 2 PodSets, neither of the
     two has a single pod, or the two ask for different topology levels.
+    Checked on jobs with a `kueue.x-k8s.io/queue-name` label (the jobs Kueue
+    manages by default).
     Source: kubernetes-sigs/kueue v0.19.2
     `pkg/controller/jobframework/tas_validation.go`
     `ValidateTASPodSetRequest`, `validatePodSetGroupNameAnnotation`,
@@ -113,8 +116,8 @@ def kueue_podset_group(ctx: ReadContext) -> Iterator[Hit]:
     ```
     """
     for target in ctx.targets:
-        if str(target.obj.get("apiVersion", "")).startswith(KUEUE_GROUP + "/"):
-            continue
+        if str(target.obj.get("apiVersion", "")).startswith(KUEUE_GROUP + "/") or queue_label(target) is None:
+            continue  # Kueue's own objects; a job without a queue-name is not Kueue's to admit
         groups: dict[str, list[PodGroup]] = {}
         for group in pod_groups(target):
             value = group.annotations.get(KUEUE_PODSET_GROUP)
