@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from llmkube.check.read.shape import dig
 from llmkube.check.read.workloads import Path, meta
 from llmkube.check.run import Target
 from llmkube.names import (
@@ -94,8 +95,14 @@ def default_resources(targets: Sequence[Target]) -> dict[str, dict[str, str]]:
     return out
 
 
+def annotations_of(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An object's annotations, or {} when missing or not a mapping (schema-invalid)."""
+    found = meta(obj).get("annotations")
+    return found if isinstance(found, Mapping) else {}
+
+
 def mode_of(target: Target, targets: Sequence[Target]) -> Mode:
-    raw = (meta(target.obj).get("annotations") or {}).get(KSERVE_DEPLOYMENT_MODE_ANNOTATION)
+    raw = annotations_of(target.obj).get(KSERVE_DEPLOYMENT_MODE_ANNOTATION)
     if raw is not None and str(raw).lower() in _MODES:
         return Mode(_MODES[str(raw).lower()], True, str(raw))
     return Mode(default_mode(targets), False, None if raw is None else str(raw))
@@ -190,7 +197,7 @@ def revision_pods(targets: Sequence[Target]) -> Iterator[RevisionPod]:
     for t in targets:
         obj = t.obj
         if obj.get("kind") == "Service" and str(obj.get("apiVersion", "")).startswith(KNATIVE_SERVING_GROUP + "/"):
-            spec = ((obj.get("spec") or {}).get("template") or {}).get("spec")
+            spec = dig(obj, "spec", "template", "spec")
             if isinstance(spec, Mapping):
                 yield RevisionPod(t, "template", ("spec", "template", "spec"), spec, True)
         elif obj.get("kind") == "InferenceService":

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from llmkube.check.read.shape import as_list, dig
 from llmkube.check.read.workloads import Path, pod_groups
 from llmkube.check.run import Target
 
@@ -75,16 +76,15 @@ def _podset(role: str, path: Path, spec: Mapping[str, Any], resources: frozenset
 
 def _trainjob_pod_specs(spec: Mapping[str, Any]) -> Iterator[tuple[Path, Mapping[str, Any]]]:
     """Pod specs a TrainJob patches into its runtime (v2.3 runtimePatches; older podTemplateOverrides)."""
-    for i, patch in enumerate(spec.get("runtimePatches") or []):
-        tmpl = ((patch or {}).get("trainingRuntimeSpec") or {}).get("template") or {} if isinstance(patch, Mapping) else {}
-        for j, rj in enumerate(((tmpl.get("spec") or {}).get("replicatedJobs") or []) if isinstance(tmpl, Mapping) else []):
-            pod = (((rj or {}).get("template") or {}).get("spec") or {}).get("template") or {} if isinstance(rj, Mapping) else {}
-            if isinstance(pod, Mapping) and isinstance(pod.get("spec"), Mapping):
+    for i, patch in enumerate(as_list(spec.get("runtimePatches"))):
+        for j, rj in enumerate(as_list(dig(patch, "trainingRuntimeSpec", "template", "spec", "replicatedJobs"))):
+            pod = dig(rj, "template", "spec", "template", "spec")
+            if isinstance(pod, Mapping):
                 yield (
                     ("spec", "runtimePatches", i, "trainingRuntimeSpec", "template", "spec", "replicatedJobs", j, "template", "spec", "template", "spec"),
-                    pod["spec"],
+                    pod,
                 )
-    for i, override in enumerate(spec.get("podTemplateOverrides") or []):
+    for i, override in enumerate(as_list(spec.get("podTemplateOverrides"))):
         if isinstance(override, Mapping) and isinstance(override.get("spec"), Mapping):
             yield ("spec", "podTemplateOverrides", i, "spec"), override["spec"]
 

@@ -12,6 +12,7 @@ from typing import Any
 from llmkube.check.findings import Severity
 from llmkube.check.read import kserve
 from llmkube.check.read.context import ReadContext
+from llmkube.check.read.shape import as_list, as_mapping, dig
 from llmkube.check.read.workloads import Path, as_int
 from llmkube.check.rules import Hit, rule
 from llmkube.names import (
@@ -88,7 +89,7 @@ def kserve_request_above_limit(ctx: ReadContext) -> Iterator[Hit]:
             res = served.container.get("resources") or {}
             if not isinstance(res, Mapping):
                 continue
-            own = {s: (res.get(s) or {}) for s in ("requests", "limits")}
+            own = {s: as_mapping(res.get(s)) for s in ("requests", "limits")}
             for name in ("cpu", "memory"):
                 req_own, lim_own = own["requests"].get(name), own["limits"].get(name)
                 req = req_own if req_own is not None else served.base["requests"].get(name)
@@ -193,7 +194,8 @@ def kserve_canary_mode(ctx: ReadContext) -> Iterator[Hit]:
         for i, item in enumerate(canary):
             if not isinstance(item, Mapping):
                 continue
-            cname = (item.get("predictor") or {}).get("name") if isinstance(item.get("predictor"), Mapping) else None
+            cname = dig(item, "predictor", "name")
+            cname = cname if isinstance(cname, str) else None
             if not cname or cname in seen or (stable and cname == stable):
                 yield Hit(
                     target,
@@ -289,7 +291,7 @@ def knative_port(ctx: ReadContext) -> Iterator[Hit]:
             if not isinstance(c, Mapping):
                 continue
             cpath: Path = (*pod.path, key) if key == "model" else (*pod.path, key, ci)
-            for pi, p in enumerate(c.get("ports") or []):
+            for pi, p in enumerate(as_list(c.get("ports"))):
                 if isinstance(p, Mapping):
                     ports.append(((*cpath, "ports", pi), p))
         note = _mode_note(pod.certain)
@@ -434,10 +436,11 @@ def knative_feature_flag(ctx: ReadContext) -> Iterator[Hit]:
                     sev,
                 )
         volumes = {}
-        for vi, vol in enumerate(pod.spec.get("volumes") or []):
+        for vi, vol in enumerate(as_list(pod.spec.get("volumes"))):
             if not isinstance(vol, Mapping):
                 continue
-            volumes[vol.get("name")] = (vi, vol)
+            if isinstance(vol.get("name"), str):
+                volumes[vol["name"]] = (vi, vol)
             vpath = (*pod.path, "volumes", vi)
             for source, flag in GATED_VOLUMES.items():
                 if vol.get(source) is not None and not on(flag):
@@ -467,8 +470,8 @@ def knative_feature_flag(ctx: ReadContext) -> Iterator[Hit]:
             if not isinstance(c, Mapping):
                 continue
             cpath: Path = (*pod.path, "model") if pod.spec.get("model") and not pod.spec.get("containers") else (*pod.path, "containers", ci)
-            for mi, m in enumerate(c.get("volumeMounts") or []):
-                if not isinstance(m, Mapping) or m.get("name") not in volumes or m.get("readOnly"):
+            for mi, m in enumerate(as_list(c.get("volumeMounts"))):
+                if not isinstance(m, Mapping) or not isinstance(m.get("name"), str) or m["name"] not in volumes or m.get("readOnly"):
                     continue
                 _, vol = volumes[m.get("name")]
                 pvc = vol.get("persistentVolumeClaim")
@@ -551,7 +554,7 @@ def kserve_mode_fields(ctx: ReadContext) -> Iterator[Hit]:
     ```
     """
     for target in ctx.of_kind("InferenceService"):
-        annotations = (target.obj.get("metadata") or {}).get("annotations") or {}
+        annotations = kserve.annotations_of(target.obj)
         mode = kserve.mode_of(target, ctx.targets)
         certain = mode.explicit
         cls = annotations.get(KSERVE_AUTOSCALER_CLASS_ANNOTATION)

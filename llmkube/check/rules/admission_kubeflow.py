@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 
 from llmkube.check.findings import Severity
 from llmkube.check.read.context import ReadContext
+from llmkube.check.read.shape import dig
 from llmkube.check.read.workloads import as_int
 from llmkube.check.rules import Hit, rule
 from llmkube.check.run import Target
@@ -130,7 +131,7 @@ def pytorchjob_webhook(ctx: ReadContext) -> Iterator[Hit]:
                 )
             rs = rs if isinstance(rs, Mapping) else {}
             cpath = (*rpath, "template", "spec", "containers")
-            containers = ((rs.get("template") or {}).get("spec") or {}).get("containers") if isinstance(rs.get("template"), Mapping) else None
+            containers = dig(rs, "template", "spec", "containers")
             if not isinstance(containers, list) or not containers:
                 yield Hit(target, rpath, f"{role} has no containers: the training operator refuses the job", f"add a container named {CONTAINER} with an image")
             else:
@@ -278,7 +279,8 @@ def trainjob_reserved_env(ctx: ReadContext) -> Iterator[Hit]:
             policy = ((runtime.obj.get("spec") or {}).get("mlPolicy") or {}) if isinstance(runtime.obj.get("spec"), Mapping) else {}
             if not isinstance(policy, Mapping) or "torch" not in policy:
                 continue
-        for i, env in enumerate(spec["trainer"].get("env") or []):
+        env_list = spec["trainer"].get("env")
+        for i, env in enumerate(env_list if isinstance(env_list, list) else []):
             if isinstance(env, Mapping) and env.get("name") in TORCH_RESERVED_ENV:
                 yield Hit(
                     target,

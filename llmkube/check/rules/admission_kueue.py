@@ -120,7 +120,7 @@ def kueue_podset_group(ctx: ReadContext) -> Iterator[Hit]:
             continue  # Kueue's own objects; a job without a queue-name is not Kueue's to admit
         groups: dict[str, list[PodGroup]] = {}
         for group in pod_groups(target):
-            value = group.annotations.get(KUEUE_PODSET_GROUP)
+            value = group.annotations.get(KUEUE_PODSET_GROUP) if isinstance(group.annotations, Mapping) else None
             if value is None:
                 continue
             value = str(value)

@@ -33,13 +33,18 @@ def _vcjobs(ctx: ReadContext) -> Iterator[Target]:
             yield t
 
 
+def _list(value: Any) -> list[Any]:
+    """A list as written, else [] (schema-invalid input is the schema check's to report)."""
+    return value if isinstance(value, list) else []
+
+
 def _tasks(spec: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
-    return [(i, t) for i, t in enumerate(spec.get("tasks") or []) if isinstance(t, Mapping)]
+    return [(i, t) for i, t in enumerate(_list(spec.get("tasks"))) if isinstance(t, Mapping)]
 
 
 def _events(policy: Mapping[str, Any]) -> list[str]:
     out = [str(policy["event"])] if policy.get("event") else []
-    return out + [str(e) for e in policy.get("events") or []]
+    return out + [str(e) for e in _list(policy.get("events"))]
 
 
 def _policy_problems(policies: Any, path: Path) -> Iterator[tuple[Path, str]]:
@@ -174,7 +179,7 @@ def volcano_job_webhook(ctx: ReadContext) -> Iterator[Hit]:
                 if pname not in PLUGINS:
                     yield Hit(target, ("spec", "plugins", pname), f"Volcano has no job plugin {pname!r}: it refuses the Job", f"use one of {', '.join(PLUGINS)}")
                 elif pname == "mpi":
-                    master = next((str(a).split("=", 1)[1] for a in args or [] if str(a).startswith("--master=")), "master")
+                    master = next((str(a).split("=", 1)[1] for a in _list(args) if str(a).startswith("--master=")), "master")
                     if tasks and master not in names:
                         yield Hit(target, ("spec", "plugins", "mpi"), f"the mpi plugin's master task {master!r} is not among the tasks: Volcano refuses the Job", f"name the launcher task {master!r} or pass --master=<task>")
 
@@ -232,9 +237,9 @@ def volcano_policy_never_fires(ctx: ReadContext) -> Iterator[Hit]:
     """
     for target in _vcjobs(ctx):
         spec = target.obj["spec"]
-        job_policies = [p for p in spec.get("policies") or [] if isinstance(p, Mapping)]
+        job_policies = [p for p in _list(spec.get("policies")) if isinstance(p, Mapping)]
         for i, task in _tasks(spec):
-            policies = [p for p in task.get("policies") or [] if isinstance(p, Mapping)] + job_policies
+            policies = [p for p in _list(task.get("policies")) if isinstance(p, Mapping)] + job_policies
             failing = [p for p in policies if "PodFailed" in _events(p) or "*" in _events(p) or p.get("exitCode") is not None]
             pod = ((task.get("template") or {}).get("spec") or {}) if isinstance(task.get("template"), Mapping) else {}
             restart = pod.get("restartPolicy") if isinstance(pod, Mapping) else None
