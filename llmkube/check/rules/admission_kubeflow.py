@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from llmkube.check.findings import Severity
 from llmkube.check.read.context import ReadContext
 from llmkube.check.read.shape import dig
-from llmkube.check.read.workloads import as_int
+from llmkube.check.read.workloads import as_int, meta
 from llmkube.check.rules import Hit, rule
 from llmkube.check.run import Target
 
@@ -223,7 +223,7 @@ TORCH_RESERVED_ENV = ("PET_NNODES", "PET_NPROC_PER_NODE", "PET_NODE_RANK", "PET_
 def _runtime_of(ctx: ReadContext, ref: Mapping[str, object]) -> Target | None:
     kind = ref.get("kind") or "ClusterTrainingRuntime"
     for t in ctx.of_kind(str(kind)):
-        if str(t.obj.get("apiVersion", "")).startswith("trainer.kubeflow.org/") and (t.obj.get("metadata") or {}).get("name") == ref.get("name"):
+        if str(t.obj.get("apiVersion", "")).startswith("trainer.kubeflow.org/") and meta(t.obj).get("name") == ref.get("name"):
             return t
     return None
 
