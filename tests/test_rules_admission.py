@@ -185,12 +185,6 @@ def test_validate_refuses_a_hand_written_isvc_with_line_and_hint(upstream_crds):
 KNOWN_ISSUE_9 = {
     ("03-llama-8b-finetune-elastic.yaml", "LK606", "spec.elasticPolicy.nProcPerNode"),  # issue 9 item 1
     ("04-qwen-7b-sft-trainjob.yaml", "LK609", "spec.runtimePatches"),  # issue 9 item 10
-    ("05-llama-70b-vllm-endpoint.yaml", "LK602", "spec.predictor.containers[0].resources"),  # issue 9 item 2
-    ("06-llama-70b-tgi-endpoint.yaml", "LK602", "spec.predictor.containers[0].resources"),  # issue 9 item 2
-    ("05-llama-70b-vllm-endpoint.yaml", "LK604", "spec.predictor.containers[0].ports"),  # issue 9 item 3
-    ("06-llama-70b-tgi-endpoint.yaml", "LK604", "spec.predictor.containers[0].ports"),  # issue 9 item 3
-    ("05-llama-70b-vllm-endpoint.yaml", "LK605", "spec.predictor"),  # issue 9 item 4
-    ("06-llama-70b-tgi-endpoint.yaml", "LK605", "spec.predictor"),  # issue 9 item 4
 }
 
 
