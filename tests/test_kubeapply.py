@@ -85,7 +85,7 @@ def cluster():
 def test_apply_examples_to_empty_cluster_then_diff_is_clean(cluster):
     result = llmkube(cluster, "apply", str(EXAMPLES))
     if result.returncode != 0 and only_known_issue_9(result.stderr):
-        # Issue 9 (items 1, 10): apply refuses today's examples on known LK6xx admission findings
+        # Issue 9 (item 10): apply refuses today's examples on known LK6xx admission findings
         # until the emitted-output fixes land; the lead removes this then.
         pytest.xfail("known issue-9 admission findings on the examples")
     assert result.returncode == 0, result.stderr

@@ -30,7 +30,7 @@ def test_every_example_renders_and_passes_the_upstream_crds(upstream_crds, examp
     # as a user would on a GitOps repo, with no llmkube specs involved.
     check = llmkube("validate", "-", "--crds", str(upstream_crds), "-o", "json", stdin=out.stdout)
     report = json.loads(check.stdout)
-    # Issue 9: known LK6xx admission findings on today's output (items 1, 10) are let through until
+    # Issue 9: known LK6xx admission findings on today's output (item 10) are let through until
     # the emitted-output fixes land; the lead drops this filter (and KNOWN_ISSUE_9) then.
     errors = [f for f in report["findings"] if f["severity"] == "error" and not known_issue_9({**f, "file": example.name})]
     assert errors == [], errors

@@ -183,7 +183,6 @@ def test_validate_refuses_a_hand_written_isvc_with_line_and_hint(upstream_crds):
 # Known on today's rendered examples until the emitted-output fixes of issue 9 land (other
 # helpers own them); the lead removes these marks then. (file, code, path prefix)
 KNOWN_ISSUE_9 = {
-    ("03-llama-8b-finetune-elastic.yaml", "LK606", "spec.elasticPolicy.nProcPerNode"),  # issue 9 item 1
     ("04-qwen-7b-sft-trainjob.yaml", "LK609", "spec.runtimePatches"),  # issue 9 item 10
 }
 
