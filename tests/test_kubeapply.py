@@ -3,7 +3,6 @@ kubectl, and the test API server (tests/support/apiserver.py)."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,6 @@ from pathlib import Path
 import pytest
 import yaml
 from tests.support.apiserver import DEFAULT_CRD_DIR, ApiServer
-from tests.test_rules_admission import known_issue_9
 
 # End-to-end kubectl runs against the test API server with the upstream CRDs.
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("upstream_crds")]
@@ -35,12 +33,6 @@ def llmkube(server: ApiServer, *args: str, env: dict | None = None) -> subproces
         cwd=REPO,
         timeout=120,
     )
-
-
-def only_known_issue_9(stderr: str) -> bool:
-    """Every error line names a finding of KNOWN_ISSUE_9 (file:line:col: error [CODE] object path: …)."""
-    errors = re.findall(r"^(\S+):\d+:\d+: error \[([\w-]+)\] \S+ (\S+?): ", stderr, re.M)
-    return bool(errors) and all(known_issue_9({"file": f, "code": c, "path": p}) for f, c, p in errors)
 
 
 def write_docs(path: Path, *docs: dict) -> str:
@@ -84,10 +76,6 @@ def cluster():
 
 def test_apply_examples_to_empty_cluster_then_diff_is_clean(cluster):
     result = llmkube(cluster, "apply", str(EXAMPLES))
-    if result.returncode != 0 and only_known_issue_9(result.stderr):
-        # Issue 9 (item 10): apply refuses today's examples on known LK6xx admission findings
-        # until the emitted-output fixes land; the lead removes this then.
-        pytest.xfail("known issue-9 admission findings on the examples")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     # order that works on an empty cluster: flavors and cluster queues before local queues,

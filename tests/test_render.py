@@ -8,7 +8,6 @@ import pytest
 
 from tests.support.cli import llmkube, load_all
 from tests.support.paths import EXAMPLE_FILES, EXAMPLES, REPO
-from tests.test_rules_admission import known_issue_9
 
 
 def test_version_and_help():
@@ -30,9 +29,7 @@ def test_every_example_renders_and_passes_the_upstream_crds(upstream_crds, examp
     # as a user would on a GitOps repo, with no llmkube specs involved.
     check = llmkube("validate", "-", "--crds", str(upstream_crds), "-o", "json", stdin=out.stdout)
     report = json.loads(check.stdout)
-    # Issue 9: known LK6xx admission findings on today's output (item 10) are let through until
-    # the emitted-output fixes land; the lead drops this filter (and KNOWN_ISSUE_9) then.
-    errors = [f for f in report["findings"] if f["severity"] == "error" and not known_issue_9({**f, "file": example.name})]
+    errors = [f for f in report["findings"] if f["severity"] == "error"]
     assert errors == [], errors
     assert report["checked"] == len(docs)
 

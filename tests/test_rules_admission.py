@@ -180,21 +180,10 @@ def test_validate_refuses_a_hand_written_isvc_with_line_and_hint(upstream_crds):
 
 # ---- the examples -------------------------------------------------------------------
 
-# Known on today's rendered examples until the emitted-output fixes of issue 9 land (other
-# helpers own them); the lead removes these marks then. (file, code, path prefix)
-KNOWN_ISSUE_9 = {
-    ("04-qwen-7b-sft-trainjob.yaml", "LK609", "spec.runtimePatches"),  # issue 9 item 10
-}
-
-
-def known_issue_9(f: dict[str, Any]) -> bool:
-    return any(f["file"].endswith(name) and f["code"] == code and f["path"].startswith(prefix) for name, code, prefix in KNOWN_ISSUE_9)
-
-
 def test_the_examples_give_no_admission_errors(upstream_crds):
     out = llmkube("validate", str(EXAMPLES), "--crds", str(upstream_crds), "-o", "json")
     report = json.loads(out.stdout)
-    mine = [f for f in report["findings"] if MINE.match(f["code"]) and f["severity"] == "error" and not known_issue_9(f)]
+    mine = [f for f in report["findings"] if MINE.match(f["code"]) and f["severity"] == "error"]
     assert mine == [], mine
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from tests.support.cli import llmkube
 from tests.support.paths import EXAMPLES
-from tests.test_rules_admission import known_issue_9
 
 CASES = Path(__file__).parent / "cases" / "validate"
 # SOURCES.md names the upstream examples that only pass after a webhook fills a field in.
@@ -81,9 +80,7 @@ def test_a_custom_resource_without_a_schema_is_an_error_that_says_how_to_fix_it(
 
 def test_specs_are_rendered_and_checked_too(upstream_crds):
     out = llmkube("validate", str(EXAMPLES), "--crds", str(upstream_crds), "-o", "json")
-    # Issue 9: the LK6xx admission findings on today's examples (item 10) are known until the
-    # emitted-output fixes land; the lead drops this filter (and KNOWN_ISSUE_9) then.
-    errors = [f for f in json.loads(out.stdout)["findings"] if f["severity"] == "error" and not known_issue_9(f)]
+    errors = [f for f in json.loads(out.stdout)["findings"] if f["severity"] == "error"]
     assert errors == [], errors
     assert out.returncode in (0, 1), out.stderr
 
