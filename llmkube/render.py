@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 from llmkube.errors import InputError, SourceMark
 from llmkube.fastyaml import load_plain
+from llmkube.yamlio import UNSAFE_RAW
 from llmkube.resources import builtin_templates
 
 BUILTIN_TEMPLATES = builtin_templates()
@@ -27,7 +28,13 @@ def _finalize(value: Any) -> str:
         return value
     if isinstance(value, jinja2.Undefined):
         str(value)  # StrictUndefined raises UndefinedError naming the missing value
-    return json.dumps(value, ensure_ascii=False)
+    return _escape_unsafe(json.dumps(value, ensure_ascii=False))
+
+
+def _escape_unsafe(text: str) -> str:
+    """JSON leaves U+2028, U+2029, U+0085, DEL and C1 controls raw; a YAML reader folds
+    the first three into a space and refuses the rest, so they go in as `\\uXXXX` escapes."""
+    return UNSAFE_RAW.sub(lambda m: "\\u%04x" % ord(m.group()) if ord(m.group()) < 0x10000 else m.group(), text)
 
 
 class Renderer:

@@ -9,6 +9,7 @@ else (`on`, `yes`, `012`, `1:30`) are always quoted.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -221,9 +222,18 @@ class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[mi
         return True  # never emit anchors: kubectl users read this output
 
 
+#: Characters a YAML 1.1 or 1.2 reader treats as a line break (besides "\n"), and the
+#: characters YAML does not allow raw in a stream (c-printable's complement): written
+#: raw they would be folded into a space or refused, so such strings are double-quoted,
+#: where the emitter writes them as escapes (\\L, \\P, \\N, \\r, \\x7F, …).
+UNSAFE_RAW = re.compile("[^\\x09\\x0a\\x20-\\x7e\\xa0-\\u2027\\u202a-\\ud7ff\\ue000-\\ufefe\\uff00-\\ufffd\\U00010000-\\U0010ffff]")
+
+
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> Any:
     style = None
-    if "\n" in data:
+    if UNSAFE_RAW.search(data):
+        style = '"'
+    elif "\n" in data:
         style = "|"
     elif data == "" or _needs_quotes(data):
         style = '"'
