@@ -7,7 +7,7 @@ stays fast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -34,3 +34,17 @@ class Options:
     use_cache: bool = True  # read CRDs from the user cache (`llmkube crds pull`)
     rules: bool = True  # the LLM-aware rules run beside the schema and CEL checks
     ignore: tuple[str, ...] = ()  # finding codes dropped from the results
+    limits: InputLimits = field(default_factory=lambda: InputLimits())
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """How much input one run reads before it refuses (each raised by a flag)."""
+
+    max_input_mb: int = 100  # --max-input-mb: size of one file or of stdin, in MiB
+    max_documents: int = 100_000  # --max-documents: YAML documents over all inputs
+    max_alias_nodes: int = 10_000  # --max-alias-nodes: nodes YAML aliases may bring in, per document
+
+
+#: Deepest nesting of mappings and lists a document may have (no real manifest comes close).
+MAX_NESTING = 100

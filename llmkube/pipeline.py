@@ -19,12 +19,12 @@ from llmkube.check.run import Target, schema_findings
 from llmkube.check.schemas import SchemaValidator
 from llmkube.errors import InputError, InputErrors
 from llmkube.kinds import KINDS
-from llmkube.options import Options
+from llmkube.options import InputLimits, Options
 from llmkube.plan.context import PlanContext, PlanError
 from llmkube.profiles import ProfileStore
 from llmkube.render import Renderer
 from llmkube.specs.parse import LoadedSpec, is_spec_document, parse_specs
-from llmkube.yamlio import Document, dotted, load_paths, to_plain
+from llmkube.yamlio import Document, dotted, read_documents, to_plain
 
 # Apply order that works on an empty cluster: what others refer to comes first.
 KIND_ORDER = [
@@ -115,7 +115,7 @@ class Run:
 def run(paths: Sequence[str], options: Options) -> Run:
     """Load the inputs and render the specs; the findings follow on first use."""
     check_ignore_codes(options.ignore)
-    inputs = load_inputs(paths)
+    inputs = load_inputs(paths, options.limits)
     rendering = render_specs(inputs.specs, options) if inputs.specs else Rendering()
     manifests = [Target(obj=to_plain(d.data), document=d) for d in inputs.manifests]
     return Run(options, rendering, manifests)
@@ -160,12 +160,23 @@ class Inputs:
     manifests: list[Document] = field(default_factory=list)
 
 
-def load_inputs(paths: Sequence[str]) -> Inputs:
-    """Split the documents in `paths` into llmkube specs and plain manifests."""
-    docs = load_paths(paths)
+def load_inputs(paths: Sequence[str], limits: InputLimits | None = None) -> Inputs:
+    """Split the documents in `paths` into llmkube specs and plain manifests.
+
+    Every input error is reported, a broken file's beside the other files' spec errors.
+    """
+    docs, errors = read_documents(paths, limits)
     spec_docs = [d for d in docs if is_spec_document(d)]
     manifests = [d for d in docs if not is_spec_document(d)]
-    return Inputs(specs=parse_specs(spec_docs), manifests=manifests)
+    try:
+        specs = parse_specs(spec_docs)
+    except InputErrors as exc:
+        errors.extend(exc.errors)
+    except InputError as exc:
+        errors.append(exc)
+    if errors:
+        raise errors[0] if len(errors) == 1 else InputErrors(errors)
+    return Inputs(specs=specs, manifests=manifests)
 
 
 def render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:

@@ -9,7 +9,10 @@ else (`on`, `yes`, `012`, `1:30`) are always quoted.
 from __future__ import annotations
 
 import json
+import math
+import os
 import re
+import stat
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +26,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
-from llmkube.errors import InputError, SourceMark
+from llmkube.errors import InputError, InputErrors, SourceMark
+from llmkube.options import MAX_NESTING, InputLimits
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN_NAME = "<stdin>"
@@ -51,12 +55,37 @@ def _loader() -> YAML:
     return yaml
 
 
-def parse_documents(text: str, file: str) -> list[Document]:
-    """Parse multi-document YAML; empty documents are dropped."""
+#: Characters no YAML reader takes raw in a stream (the complement of YAML's c-printable).
+_NOT_YAML = re.compile("[^\\x09\\x0a\\x0d\\x20-\\x7e\\x85\\xa0-\\ud7ff\\ue000-\\ufffd\\U00010000-\\U0010ffff]")
+_SURROGATE = re.compile("[\\ud800-\\udfff]")
+_INT64 = 2**63
+
+
+def parse_documents(text: str, file: str, limits: InputLimits | None = None) -> list[Document]:
+    """Parse multi-document YAML; empty documents are dropped.
+
+    Every failure is an `InputError` at the line: a character YAML forbids, bad
+    syntax, nesting too deep for the parser, an integer too long to convert, or
+    more documents than `limits.max_documents`.
+    """
+    limits = limits or InputLimits()
+    bad = _NOT_YAML.search(text)
+    if bad:
+        raise InputError(
+            f"control character U+{ord(bad.group()):04X} is not allowed in YAML",
+            mark=position(text, bad.start(), file),
+            hint='write it as an escape inside a double-quoted string, such as "\\x00" or "\\u0007"',
+        )
     yaml = _loader()
     docs: list[Document] = []
     try:
         for index, data in enumerate(yaml.load_all(text)):
+            if index >= limits.max_documents:
+                raise InputError(
+                    f"more than {limits.max_documents} YAML documents",
+                    mark=SourceMark(file),
+                    hint="split the input, or raise the limit with --max-documents",
+                )
             if data is None:
                 continue
             line = data.lc.line + 1 if hasattr(data, "lc") and data.lc.line is not None else 1
@@ -71,7 +100,47 @@ def parse_documents(text: str, file: str) -> list[Document]:
         ) from None
     except YAMLError as exc:
         raise InputError(f"YAML error: {exc}", mark=SourceMark(file)) from None
+    except (RecursionError, ValueError):
+        # ruamel's composer recurses once per level, and int() refuses > 4300 digits
+        raise _locate_overload(text, file) from None
     return docs
+
+
+def position(text: str, offset: int, file: str) -> SourceMark:
+    """The 1-based line and column of a character offset in `text`."""
+    line = text.count("\n", 0, offset) + 1
+    return SourceMark(file, line, offset - (text.rfind("\n", 0, offset) + 1) + 1)
+
+
+def _locate_overload(text: str, file: str) -> InputError:
+    """Find, with libyaml's iterative parser, the node too deep or the number too long."""
+    depth = 0
+    loader = yaml.CSafeLoader(text) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(text)
+    try:
+        while (event := loader.get_event()) is not None:
+            start = event.start_mark
+            mark = SourceMark(file, start.line + 1, start.column + 1) if start else SourceMark(file)
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_NESTING:
+                    return InputError(
+                        f"nested more than {MAX_NESTING} levels deep",
+                        mark=mark,
+                        hint="no Kubernetes object nests this deep; check the brackets",
+                    )
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+            elif isinstance(event, yaml.ScalarEvent) and event.implicit[0] and len(event.value) > 1000:
+                return InputError(
+                    f"number with {len(event.value)} characters is too long",
+                    mark=mark,
+                    hint="Kubernetes numbers are 64-bit; quote the value if it is text",
+                )
+    except yaml.YAMLError:
+        pass
+    finally:
+        loader.dispose()
+    return InputError("the YAML is too deeply nested or holds a number too long to read", mark=SourceMark(file))
 
 
 def _syntax_hint(problem: str) -> str | None:
@@ -84,18 +153,61 @@ def _syntax_hint(problem: str) -> str | None:
     return "check the indentation and quoting around this position"
 
 
-def read_text(path: str) -> tuple[str, str]:
-    """Read a file (or stdin for `-`); returns (display name, text)."""
+def read_text(path: str, limits: InputLimits | None = None) -> tuple[str, str]:
+    """Read a file (or stdin for `-`) as UTF-8; returns (display name, text).
+
+    FIFOs and devices are refused (they may never end); stdin is read up to the size limit.
+    """
+    limits = limits or InputLimits()
+    cap = limits.max_input_mb * 1024 * 1024
     if path == "-":
-        return STDIN_NAME, sys.stdin.read()
+        name, data = STDIN_NAME, _read_stdin(cap)
+    else:
+        name, data = path, _read_file(path, cap)
+    if len(data) > cap:
+        raise InputError(
+            f"input is larger than {limits.max_input_mb} MiB",
+            mark=SourceMark(name),
+            hint="split the input, or raise the limit with --max-input-mb",
+        )
     try:
-        return path, Path(path).read_text(encoding="utf-8")
+        return name, data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start].decode("utf-8")
+        raise InputError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x}: {exc.reason})",
+            mark=position(good, len(good), name),
+            hint="llmkube reads UTF-8; convert the file, e.g. with iconv -t UTF-8",
+        ) from None
+
+
+def _read_stdin(cap: int) -> bytes:
+    stream = getattr(sys.stdin, "buffer", None) if sys.stdin is not None else None
+    try:
+        if stream is None:
+            raise ValueError
+        return bytes(stream.read(cap + 1))
+    except (OSError, ValueError):
+        raise InputError("cannot read standard input: it is closed", mark=SourceMark(STDIN_NAME)) from None
+
+
+def _read_file(path: str, cap: int) -> bytes:
+    try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(mode):
+            raise InputError(
+                "not a regular file (a FIFO, socket or device)",
+                mark=SourceMark(path),
+                hint="pass files or directories; pipe data in with `-` for stdin",
+            )
+        with open(path, "rb") as fh:
+            return fh.read(cap + 1)
     except FileNotFoundError:
         raise InputError("no such file or directory", mark=SourceMark(path)) from None
     except IsADirectoryError:
         raise InputError("is a directory", mark=SourceMark(path)) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason})", mark=SourceMark(path)) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", mark=SourceMark(path)) from None
 
@@ -126,23 +238,215 @@ def _hidden(f: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in f.relative_to(root).parts)
 
 
-def load_paths(paths: Iterable[str]) -> list[Document]:
-    """Read and parse every file; all syntax errors are collected, then raised."""
-    from llmkube.errors import InputErrors
+def read_documents(paths: Iterable[str], limits: InputLimits | None = None) -> tuple[list[Document], list[InputError]]:
+    """Read, parse and shape-check every input; the good documents and every error found.
 
+    A broken file or document does not hide the others' errors: the caller reports them all.
+    """
+    limits = limits or InputLimits()
     docs: list[Document] = []
     errors: list[InputError] = []
-    for p in expand_paths(paths):
+    count = 0
+    try:
+        files = expand_paths(paths)
+    except InputError as exc:
+        return [], [exc]
+    for p in files:
         try:
-            name, text = read_text(p)
-            docs.extend(parse_documents(text, name))
+            name, text = read_text(p, limits)
+            left = InputLimits(limits.max_input_mb, max(limits.max_documents - count, 0), limits.max_alias_nodes)
+            parsed = parse_documents(text, name, left)
         except InputError as exc:
             errors.append(exc)
+            continue
+        count += len(parsed)
+        for doc in parsed:
+            problems = document_problems(doc, limits)
+            errors.extend(problems)
+            if not problems:
+                docs.append(doc)
+    return docs, errors
+
+
+def load_paths(paths: Iterable[str], limits: InputLimits | None = None) -> list[Document]:
+    """Read and parse every file; all input errors are collected, then raised."""
+    docs, errors = read_documents(paths, limits)
     if len(errors) == 1:
         raise errors[0]
     if errors:
         raise InputErrors(errors)
     return docs
+
+
+def document_problems(doc: Document, limits: InputLimits | None = None) -> list[InputError]:
+    """What makes a document unusable as a Kubernetes object or spec, each at its line.
+
+    Keys that are not strings, numbers JSON cannot carry (.inf, .nan, beyond 64 bits),
+    unpaired UTF-16 surrogates from `\\u` escapes (pairs are joined into their character),
+    nesting deeper than MAX_NESTING and aliases that bring in more than
+    `limits.max_alias_nodes` nodes (a "billion laughs"). A document must be a mapping
+    whose apiVersion and kind, when given, are strings.
+    """
+    limits = limits or InputLimits()
+    data = doc.data
+    if not isinstance(data, Mapping):
+        return [
+            InputError(
+                f"a document must be a mapping (a Kubernetes object or an llmkube spec), got {kind_word(data)}",
+                mark=doc.mark(),
+                hint="start the document with `apiVersion:` and `kind:`",
+            )
+        ]
+    walker = _Walker(doc, limits)
+    try:
+        walker.walk(data, (), 0)
+    except _Stop:
+        pass
+    problems = walker.problems
+    for path in (("apiVersion",), ("kind",), ("metadata",), ("metadata", "name"), ("metadata", "namespace")):
+        value = _get(data, path)
+        want_map = path == ("metadata",)
+        if value is None or isinstance(value, Mapping if want_map else str):
+            continue
+        problems.append(
+            InputError(
+                f"expected {'a mapping' if want_map else 'a string'}, got {kind_word(value)}",
+                mark=doc.mark(path),
+                field=dotted(path),
+            )
+        )
+    return problems
+
+
+def _get(data: Any, path: Sequence[str]) -> Any:
+    for elem in path:
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(elem)
+    return data
+
+
+def kind_word(value: Any) -> str:
+    """A YAML user's word for a value's type: never a Python class name."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if hasattr(value, "isoformat"):
+        return "a date"
+    return "a value"
+
+
+class _Stop(Exception):
+    """The walk must end (alias budget spent, or nesting too deep)."""
+
+
+class _Walker:
+    """One pass over a document's tree; aliased nodes are counted, not walked again."""
+
+    def __init__(self, doc: Document, limits: InputLimits) -> None:
+        self.doc = doc
+        self.limits = limits
+        self.problems: list[InputError] = []
+        self.sizes: dict[int, int] = {}  # id(container) → nodes it expands to; -1 while walking it
+        self.alias_nodes = 0
+
+    def error(self, path: tuple[PathElem, ...], message: str, hint: str | None = None) -> None:
+        self.problems.append(InputError(message, mark=self.doc.mark(path), field=dotted(path) or None, hint=hint))
+
+    def walk(self, node: Any, path: tuple[PathElem, ...], depth: int) -> int:
+        if not isinstance(node, (Mapping, list)):
+            self.scalar(node, path)
+            return 1
+        size = self.sizes.get(id(node))
+        if size is not None:
+            return self.alias(size, path)
+        if depth >= MAX_NESTING:
+            self.error(path, f"nested more than {MAX_NESTING} levels deep", "no Kubernetes object nests this deep")
+            raise _Stop
+        self.sizes[id(node)] = -1
+        total = 1
+        if isinstance(node, Mapping):
+            for key in list(node.keys()):
+                if not isinstance(key, str):
+                    self.key_error(node, key, path)
+                    continue
+                if _SURROGATE.search(key):
+                    self.error((*path, key), "a key holds a UTF-16 surrogate escape", "write the character itself")
+                    continue
+                total += self.child(node, key, (*path, key), depth)
+        else:
+            for i in range(len(node)):
+                total += self.child(node, i, (*path, i), depth)
+        self.sizes[id(node)] = total
+        return total
+
+    def key_error(self, node: Mapping[Any, Any], key: Any, path: tuple[PathElem, ...]) -> None:
+        mark = self.doc.mark((*path, key))
+        if isinstance(key, (Mapping, list, tuple)):
+            message, hint = f"{kind_word(key)} is used as a key", "keys are text: write a plain key"
+        else:
+            shown = _show(key)
+            message = f"key {shown} is {kind_word(key)}, not a string"
+            hint = f'quote the key so it is read as text: "{shown}": …'
+        self.problems.append(InputError(message, mark=mark, field=dotted(path) or None, hint=hint))
+
+    def child(self, parent: Any, key: PathElem, path: tuple[PathElem, ...], depth: int) -> int:
+        value = parent[key]
+        if isinstance(value, str) and _SURROGATE.search(value):
+            fixed = join_surrogates(value)
+            if fixed is None:
+                self.error(path, "a \\u escape is an unpaired UTF-16 surrogate", "escape a character above U+FFFF as a pair (\\ud83d\\ude80) or write it directly")
+                return 1
+            parent[key] = value = fixed
+        return self.walk(value, path, depth + 1)
+
+    def alias(self, size: int, path: tuple[PathElem, ...]) -> int:
+        if size < 0:
+            self.error(path, "an alias refers to a node that contains it", "YAML objects for Kubernetes cannot be recursive")
+            raise _Stop
+        self.alias_nodes += size
+        if self.alias_nodes > self.limits.max_alias_nodes:
+            self.error(
+                path,
+                f"YAML aliases here bring in more than {self.limits.max_alias_nodes} nodes",
+                "aliases that expand exponentially (a \"billion laughs\") are refused; raise the limit with --max-alias-nodes",
+            )
+            raise _Stop
+        return size
+
+    def scalar(self, value: Any, path: tuple[PathElem, ...]) -> None:
+        if isinstance(value, float) and not math.isfinite(value):
+            word = ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+            self.error(path, f"{word} is not a number Kubernetes can store", "JSON has no infinity or NaN; write a finite number")
+        elif isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64:
+            self.error(path, "integer out of range", "Kubernetes integers are 64-bit; quote the value if it is text")
+
+
+def _show(key: Any) -> str:
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)
+
+
+def join_surrogates(text: str) -> str | None:
+    """Join UTF-16 surrogate pairs (from JSON-style `\\ud83d\\ude80`) into one character; None if one is unpaired."""
+    try:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        return None
 
 
 def mark_of(
