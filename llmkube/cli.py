@@ -20,7 +20,7 @@ import typer
 
 from llmkube import __version__
 from llmkube.errors import InputError
-from llmkube.options import APPLY_SET_ENV, DEFAULT_APPLY_SET, Options
+from llmkube.options import APPLY_SET_ENV, DEFAULT_APPLY_SET, InputLimits, Options
 
 EXIT_OK, EXIT_INPUT, EXIT_INTERNAL = 0, 2, 3
 
@@ -95,6 +95,9 @@ CrdsOpt = Annotated[list[Path], typer.Option("--crds", help="Directory of CRD YA
 KubeVersionOpt = Annotated[str, typer.Option("--kube-version", help="Kubernetes version of the core schemas, X.Y.")]
 KueueOpt = Annotated[KueueAPIChoice, typer.Option("--kueue-api", help="Kueue API version to emit: v1beta2 (Kueue ≥ 0.16) or v1beta1.")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read CRDs from the user cache (`llmkube crds pull`).")]
+MaxInputOpt = Annotated[int, typer.Option("--max-input-mb", min=1, help="Largest input file (or stdin) read, in MiB.")]
+MaxDocsOpt = Annotated[int, typer.Option("--max-documents", min=1, help="Most YAML documents read over all inputs.")]
+MaxAliasOpt = Annotated[int, typer.Option("--max-alias-nodes", min=0, help="Most nodes YAML aliases may bring into one document.")]
 
 _DEFAULTS = Options()
 
@@ -106,14 +109,27 @@ _SHARED: dict[str, tuple[Any, Any]] = {
     "kube_version": (KubeVersionOpt, _DEFAULTS.kube_version),
     "kueue_api": (KueueOpt, KueueAPIChoice(_DEFAULTS.kueue_api)),
     "no_cache": (NoCacheOpt, not _DEFAULTS.use_cache),
+    "max_input_mb": (MaxInputOpt, _DEFAULTS.limits.max_input_mb),
+    "max_documents": (MaxDocsOpt, _DEFAULTS.limits.max_documents),
+    "max_alias_nodes": (MaxAliasOpt, _DEFAULTS.limits.max_alias_nodes),
 }
 SPEC_OPTIONS = tuple(_SHARED)
-PLAN_OPTIONS = ("profiles", "templates", "kueue_api")
+LIMIT_OPTIONS = ("max_input_mb", "max_documents", "max_alias_nodes")
+PLAN_OPTIONS = ("profiles", "templates", "kueue_api", *LIMIT_OPTIONS)
 CRD_OPTIONS = ("crds", "no_cache")
 
 
 def _options(
-    *, profiles: Sequence[Path], templates: Sequence[Path], crds: Sequence[Path], kube_version: str, kueue_api: KueueAPIChoice, no_cache: bool
+    *,
+    profiles: Sequence[Path],
+    templates: Sequence[Path],
+    crds: Sequence[Path],
+    kube_version: str,
+    kueue_api: KueueAPIChoice,
+    no_cache: bool,
+    max_input_mb: int,
+    max_documents: int,
+    max_alias_nodes: int,
 ) -> Options:
     """The shared options as given on the command line, as one value."""
     return Options(
@@ -123,6 +139,7 @@ def _options(
         kube_version=kube_version,
         kueue_api=kueue_api.value,
         use_cache=not no_cache,
+        limits=InputLimits(max_input_mb, max_documents, max_alias_nodes),
     )
 
 

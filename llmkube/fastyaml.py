@@ -93,6 +93,38 @@ def _fast_documents(text: str) -> list[Any]:
     return docs
 
 
+#: Nodes one document may expand to through YAML aliases before it is refused.
+MAX_EXPANDED_NODES = 1_000_000
+
+
+def _bounded(doc: Any, source: str) -> Any:
+    """Refuse a document whose aliases expand past MAX_EXPANDED_NODES (a "billion laughs").
+
+    PyYAML shares an aliased node; sizes are counted once per node, so this is linear.
+    """
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(doc, False)]
+    while stack:
+        node, done = stack.pop()
+        if not isinstance(node, (dict, list)) or (not done and id(node) in sizes):
+            continue
+        children = list(node.values()) if isinstance(node, dict) else node
+        if not done:
+            sizes[id(node)] = -1
+            stack.append((node, True))
+            stack.extend((c, False) for c in children)
+            continue
+        total = 1 + sum(max(sizes.get(id(c), 1), 1) if isinstance(c, (dict, list)) else 1 for c in children)
+        sizes[id(node)] = total
+        if total > MAX_EXPANDED_NODES:
+            raise InputError(
+                f"YAML aliases expand to more than {MAX_EXPANDED_NODES} nodes",
+                mark=SourceMark(source),
+                hint="aliases that expand exponentially (a \"billion laughs\") are refused",
+            )
+    return doc
+
+
 def _jsonable(value: Any) -> Any:
     """Turn PyYAML's dates into strings, as the API server's JSON view would have them."""
     if isinstance(value, dict):
@@ -110,7 +142,7 @@ def load_plain(text: str, source: str, what: str = "file") -> list[Any]:
         try:
             docs = _fast_documents(text)
         except _NeedsFullLoader:
-            docs = [_jsonable(d) for d in yaml.load_all(text, Loader=_Loader)]
+            docs = [_jsonable(_bounded(d, source)) for d in yaml.load_all(text, Loader=_Loader)]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = SourceMark(source, mark.line + 1, mark.column + 1) if mark else SourceMark(source)
@@ -121,4 +153,8 @@ def load_plain(text: str, source: str, what: str = "file") -> list[Any]:
         ) from None
     except yaml.YAMLError as exc:
         raise InputError(f"cannot parse {what}: {exc}", mark=SourceMark(source)) from None
+    except (ValueError, RecursionError):
+        raise InputError(
+            f"cannot parse {what}: a number too long or nesting too deep", mark=SourceMark(source)
+        ) from None
     return [d for d in docs if d is not None]

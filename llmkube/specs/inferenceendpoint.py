@@ -106,7 +106,7 @@ class InferenceEndpointSpec(SpecModel):
     model: str = Field(min_length=1)
     served_model_name: str | None = None
     runtime: Literal["vllm", "tgi"] = "vllm"
-    image: str | None = None
+    image: str | None = Field(default=None, min_length=1)  # "" is an error, not the default image
     target: Literal["kserve", "deployment"] = "kserve"
     deployment_mode: Literal["Standard", "RawDeployment", "Knative", "Serverless"] = "Standard"
     knative_features: list[KnativeFeature] = Field(default_factory=list)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from llmkube.errors import InputError, InputErrors
 from llmkube.kinds import KINDS
 from llmkube.specs.base import API_VERSION
-from llmkube.yamlio import Document, dotted, to_plain
+from llmkube.yamlio import Document, dotted, kind_word, to_plain
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -183,10 +183,12 @@ def _describe(
         return f"missing required field {key!r}", f"add `{key}:` here", loc[:-1]
     if etype == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
-        got = _value_at(data, loc)
+        got = to_plain(_value_at(data, loc))
         return f"invalid value {got!r}: expected one of {expected}", None, loc
+    if etype == "string_too_short":
+        return "expected a non-empty string, got \"\"", "remove the key to use the default, or give a value", loc
     if etype in _TYPE_WORDS:
-        got = _value_at(data, loc)
+        got = to_plain(_value_at(data, loc))
         hint = None
         if isinstance(got, str) and etype.startswith("int") and got.strip().isdigit():
             hint = f"write the number without quotes: {got.strip()}"
@@ -195,16 +197,13 @@ def _describe(
         msg = str(err.get("ctx", {}).get("error", err["msg"]))
         return msg, None, loc
     if etype in ("greater_than_equal", "greater_than", "less_than_equal", "too_short", "too_long"):
-        return f"{err['msg'].lower()} (got {_value_at(data, loc)!r})", None, loc
+        return f"{err['msg'].lower()} (got {to_plain(_value_at(data, loc))!r})", None, loc
     return err["msg"], None, loc
 
 
 def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "mapping"}.get(
-        type(value), type(value).__name__
-    )
+    """`a mapping`, `an integer`: YAML words, never a Python class name (CommentedMap)."""
+    return kind_word(value).split(" ", 1)[-1]
 
 
 def _collapse_unions(errors: list[InputError]) -> list[InputError]:
