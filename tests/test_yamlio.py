@@ -60,3 +60,75 @@ def test_multiline_strings_use_block_style():
 def test_document_stream_separators():
     assert dump_yaml_documents([{"a": 1}, {"b": 2}]) == "---\na: 1\n---\nb: 2\n"
     assert dump_yaml_documents([]) == ""
+
+
+# --- values arrive exactly ------------------------------------------------------------
+
+import io  # noqa: E402
+import json  # noqa: E402
+
+import yaml as pyyaml  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from llmkube.options import Options  # noqa: E402
+from llmkube.pipeline import render_specs  # noqa: E402
+from llmkube.specs.parse import parse_specs  # noqa: E402
+from llmkube.yamlio import document_problems, dump_json_documents  # noqa: E402
+
+#: Every character YAML 1.1 or 1.2 reads as a line break, and the ones it forbids raw.
+BREAKS = "\n\r\x85\u2028\u2029"
+HOSTILE = st.text(alphabet=st.one_of(st.sampled_from(BREAKS + "\t\x00\x07\x7f\x9f\ufeff\ufffe \"'\\:#&*!|>%@`{}[],-?"), st.characters(exclude_categories=("Cs",))))
+
+
+def readers(text: str) -> list:
+    """The same YAML stream read by libyaml (PyYAML) and by ruamel in YAML 1.1 and 1.2 modes."""
+    out = [list(pyyaml.load_all(text, Loader=getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)))]
+    for version in ((1, 1), (1, 2)):
+        reader = YAML(typ="safe", pure=True)
+        reader.version = version
+        out.append(list(reader.load_all(io.StringIO(text))))
+    return out
+
+
+@pytest.mark.parametrize("value", ["a\u2028b", "a\u2029b", "a\x85b", "a\rb", "a\r\nb", "\u2028", "x\n\u2028y\n", "\ufeffbom"])
+def test_line_break_characters_round_trip(value):
+    text = dump_yaml({"v": value, value: "k"})
+    for docs in readers(text):
+        assert docs == [{"v": value, value: "k"}]
+
+
+@settings(max_examples=300, deadline=None)
+@given(HOSTILE)
+def test_any_text_round_trips_through_the_emitter(value):
+    text = dump_yaml({"v": value, "l": [value], value: 1})
+    for docs in readers(text):
+        assert docs == [{"v": value, "l": [value], value: 1}]
+
+
+SPEC = """\
+apiVersion: llmkube.dev/v1alpha1
+kind: InferenceEndpoint
+metadata:
+  name: ep
+  annotations: {note: %(v)s}
+spec:
+  model: meta-llama/Llama-3.1-8B-Instruct
+  gpu: h100-80gb
+  env: {USER_VALUE: %(v)s}
+"""
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(HOSTILE)
+def test_spec_values_arrive_exactly_in_yaml_and_json_output(value):
+    docs = parse_documents(SPEC % {"v": json.dumps(value)}, "ep.yaml")
+    assert [p for d in docs for p in document_problems(d)] == []
+    rendering = render_specs(parse_specs(docs), Options())
+    objects = [r.obj for r in rendering.objects]
+    streams = readers(dump_yaml_documents(objects)) + [json.loads(dump_json_documents(objects))["items"]]
+    for out in streams:
+        (isvc,) = [o for o in out if o and o["kind"] == "InferenceService"]
+        assert isvc["metadata"]["annotations"]["note"] == value
+        env = {e["name"]: e.get("value") for e in isvc["spec"]["predictor"]["containers"][0]["env"]}
+        assert env["USER_VALUE"] == value
