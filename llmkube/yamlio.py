@@ -78,6 +78,7 @@ def parse_documents(text: str, file: str, limits: InputLimits | None = None) -> 
         )
     yaml = _loader()
     docs: list[Document] = []
+    lines: list[int] = []
     try:
         for index, data in enumerate(yaml.load_all(text)):
             if index >= limits.max_documents:
@@ -88,7 +89,11 @@ def parse_documents(text: str, file: str, limits: InputLimits | None = None) -> 
                 )
             if data is None:
                 continue
-            line = data.lc.line + 1 if hasattr(data, "lc") and data.lc.line is not None else 1
+            if hasattr(data, "lc") and data.lc.line is not None:
+                line = data.lc.line + 1
+            else:  # a scalar document: ruamel keeps no mark, libyaml's events have it
+                lines = lines or _document_lines(text)
+                line = lines[index] if index < len(lines) else 1
             docs.append(Document(data=data, file=file, index=index, line=line))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -110,6 +115,27 @@ def position(text: str, offset: int, file: str) -> SourceMark:
     """The 1-based line and column of a character offset in `text`."""
     line = text.count("\n", 0, offset) + 1
     return SourceMark(file, line, offset - (text.rfind("\n", 0, offset) + 1) + 1)
+
+
+def _document_lines(text: str) -> list[int]:
+    """The 1-based line of each document's first node (its start line for an empty one)."""
+    out: list[int] = []
+    want = False
+    loader = yaml.CSafeLoader(text) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(text)
+    try:
+        while (event := loader.get_event()) is not None:
+            if isinstance(event, yaml.DocumentStartEvent):
+                want = True
+            elif isinstance(event, yaml.DocumentEndEvent):
+                if want:
+                    out.append(event.start_mark.line + 1 if event.start_mark else 1)
+                want = False
+            elif want and isinstance(event, yaml.NodeEvent):
+                out.append(event.start_mark.line + 1 if event.start_mark else 1)
+                want = False
+    finally:
+        loader.dispose()
+    return out
 
 
 def _locate_overload(text: str, file: str) -> InputError:

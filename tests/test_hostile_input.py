@@ -1,0 +1,217 @@
+"""Hostile input is normal input: every case is a clear exit-2 error at the user's line, never exit 3.
+
+Each test runs the real CLI (`python -m llmkube`), as a user or a CI job would.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import llmkube, load_all
+from tests.support.paths import REPO
+
+CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+SPEC = """\
+apiVersion: llmkube.dev/v1alpha1
+kind: InferenceEndpoint
+metadata:
+  name: ep
+  namespace: ns
+spec:
+  model: meta-llama/Llama-3.1-8B-Instruct
+  gpu: h100-80gb
+"""
+
+
+def refused(result: subprocess.CompletedProcess[str], where: str, *words: str) -> None:
+    """Exit 2, the position in the message, the words, and nothing internal."""
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert where in result.stderr, result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr
+    for internal in ("Traceback", "internal error", "Commented", "ruamel", "rendered invalid YAML"):
+        assert internal not in result.stderr, result.stderr
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> str:
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "word"),
+    [
+        ("hello\n", "f.yaml:1:1", "got a string"),
+        ("- a\n- b\n", "f.yaml:1:1", "got a list"),
+        (CONFIGMAP + "---\n42\n", "f.yaml:5:1", "got an integer"),
+    ],
+)
+def test_a_document_that_is_not_a_mapping(tmp_path, text, where, word):
+    refused(llmkube("validate", write(tmp_path, "f.yaml", text)), where, "must be a mapping", word)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("kind: {a: b}\napiVersion: v1\n", "f.yaml:1:1"),
+        ("apiVersion: llmkube.dev/v1alpha1\nkind: {a: b}\n", "f.yaml:2:1"),
+        ("apiVersion: [v1]\nkind: ConfigMap\n", "f.yaml:1:1"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: {a: 1}}\n", "f.yaml:3:12"),
+    ],
+)
+def test_a_mapping_where_a_string_is_expected(tmp_path, text, where):
+    refused(llmkube("validate", write(tmp_path, "f.yaml", text)), where, "expected a string, got a mapping" if "{a" in text else "expected a string")
+
+
+def test_a_mapping_where_a_spec_string_is_expected(tmp_path):
+    spec = SPEC.replace("gpu: h100-80gb", "gpu: {a: [1]}")
+    refused(llmkube("render", write(tmp_path, "s.yaml", spec)), "s.yaml:8:3", "expected a string, got mapping", "spec.gpu")
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "key"),
+    [
+        (SPEC + "  env: {null: a}\n", "s.yaml:9:9", "key null is null"),
+        (SPEC.replace("  namespace: ns\n", "  namespace: ns\n  annotations: {true: x}\n"), "s.yaml:6:17", "key true is a boolean"),
+        (CONFIGMAP + "data:\n  1: x\n", "s.yaml:5:3", "key 1 is an integer"),
+        (CONFIGMAP + "data:\n  ? [a]\n  : x\n", "s.yaml:5:5", "a list is used as a key; keys are text"),
+    ],
+)
+def test_keys_that_are_not_strings_are_refused_at_their_line(tmp_path, text, where, key):
+    for command in ("render", "validate"):
+        if command == "render" and "llmkube.dev" not in text:
+            continue
+        refused(llmkube(command, write(tmp_path, "s.yaml", text)), where, *key.split("; "))
+
+
+def test_a_json_surrogate_pair_decodes_to_its_character(tmp_path):
+    spec = '{"apiVersion": "llmkube.dev/v1alpha1", "kind": "InferenceEndpoint", "metadata": {"name": "ep", "annotations": {"rocket": "\\ud83d\\ude80"}}, "spec": {"model": "m/x", "gpu": "h100-80gb"}}'
+    result = llmkube("render", write(tmp_path, "s.json", spec))
+    assert result.returncode == 0, result.stderr
+    (isvc,) = [d for d in load_all(result.stdout) if d["kind"] == "InferenceService"]
+    assert isvc["metadata"]["annotations"]["rocket"] == "\N{ROCKET}"
+
+
+def test_a_lone_surrogate_is_an_error(tmp_path):
+    manifest = '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"a": "\\ud83d"}}'
+    refused(llmkube("validate", write(tmp_path, "m.json", manifest)), "m.json:1:", "unpaired UTF-16 surrogate", "data.a")
+
+
+def test_deep_nesting(tmp_path):
+    refused(llmkube("validate", write(tmp_path, "f.yaml", "[" * 500 + "\n")), "f.yaml:1:101", "nested more than 100 levels")
+    refused(llmkube("validate", write(tmp_path, "f.yaml", "a: " + "[" * 150 + "]" * 150 + "\n")), "f.yaml:", "nested more than 100 levels")
+
+
+def test_huge_integers(tmp_path):
+    refused(llmkube("validate", write(tmp_path, "f.yaml", CONFIGMAP + "n: " + "9" * 5000 + "\n")), "f.yaml:4:4", "too long")
+    refused(llmkube("validate", write(tmp_path, "f.yaml", CONFIGMAP + "n: " + "9" * 30 + "\n")), "f.yaml:4:1", "integer out of range")
+    spec = SPEC + "  maxModelLen: " + "9" * 5000 + "\n"
+    refused(llmkube("render", write(tmp_path, "s.yaml", spec)), "s.yaml:9:16", "too long")
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", ".NaN"])
+def test_infinity_and_nan_where_a_number_is_expected(tmp_path, value):
+    spec = SPEC + f"  gpuMemoryUtilization: {value}\n"
+    refused(llmkube("render", write(tmp_path, "s.yaml", spec)), "s.yaml:9:3", "not a number Kubernetes can store", "spec.gpuMemoryUtilization")
+
+
+def test_a_closed_stdin():
+    result = subprocess.run([sys.executable, "-m", "llmkube", "validate", "-"], stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode in (0, 2), result.stderr  # an empty stdin: nothing to check, or a clear error
+    closed = subprocess.run(
+        f"{sys.executable} -m llmkube validate - <&-", shell=True, capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    refused(closed, "<stdin>", "closed")
+
+
+def test_a_nul_byte_is_reported_at_its_line(tmp_path):
+    refused(llmkube("validate", write(tmp_path, "f.yaml", CONFIGMAP.encode() + b"data: {a: x\x00y}\n")), "f.yaml:4:12", "U+0000")
+
+
+def test_non_utf8_input_is_reported_at_its_line(tmp_path):
+    refused(llmkube("validate", write(tmp_path, "f.yaml", CONFIGMAP.encode() + b"data: {a: caf\xe9}\n")), "f.yaml:4:14", "not UTF-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "llmkube", "validate", "-"], input=b"a:\n  b: \xff\n", capture_output=True, cwd=REPO, timeout=120
+    )
+    assert result.returncode == 2 and b"<stdin>:2:6: not UTF-8" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("char", ["\x07", "\x7f", "\x9f", "\x00", "\x1b"])
+def test_control_characters_in_values_are_reported_at_the_users_line(tmp_path, char):
+    spec = SPEC + f"  servedModelName: a{char}b\n"
+    refused(llmkube("render", write(tmp_path, "s.yaml", spec)), "s.yaml:9:21", f"U+{ord(char):04X}", "double-quoted")
+
+
+@pytest.mark.parametrize("escape", ["\\x07", "\\x7f", "\\x9f", "\\u2028", "\\x85", "\\e"])
+def test_escaped_control_characters_arrive_exactly(tmp_path, escape):
+    spec = SPEC.replace("  namespace: ns\n", f'  namespace: ns\n  annotations: {{note: "a{escape}b"}}\n')
+    result = llmkube("render", write(tmp_path, "s.yaml", spec))
+    assert result.returncode == 0, result.stderr
+    expected = "a" + escape.encode().decode("unicode_escape").replace("\\e", "\x1b") + "b" if escape != "\\e" else "a\x1bb"
+    (isvc,) = [d for d in load_all(result.stdout) if d["kind"] == "InferenceService"]
+    assert isvc["metadata"]["annotations"]["note"] == expected
+
+
+def test_a_directory_with_one_broken_file_reports_every_files_errors(tmp_path):
+    (tmp_path / "a-broken.yaml").write_text("a: [1, 2\n")
+    (tmp_path / "b-spec.yaml").write_text(SPEC.replace("gpu: h100-80gb", "gpu: h100-80gb\n  tensorParalel: 2"))
+    (tmp_path / "c-keys.yaml").write_text(CONFIGMAP + "data: {1: x}\n")
+    result = llmkube("validate", str(tmp_path))
+    refused(result, "a-broken.yaml:2:1", "b-spec.yaml:9:3", "tensorParalel", "c-keys.yaml:4:8")
+
+
+def test_an_empty_image_is_an_error(tmp_path):
+    spec = SPEC + '  image: ""\n'
+    refused(llmkube("render", write(tmp_path, "s.yaml", spec)), "s.yaml:9:3", "non-empty string", "spec.image")
+
+
+# --- bounded work -------------------------------------------------------------------
+
+def billion_laughs(levels: int = 9) -> str:
+    lines = [CONFIGMAP.rstrip("\n"), 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_fails_fast_with_little_memory(tmp_path):
+    path = write(tmp_path, "bomb.yaml", billion_laughs())
+    started = time.monotonic()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result = llmkube("validate", path)
+    assert time.monotonic() - started < 30
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < max(before, 400_000)  # KiB
+    refused(result, "bomb.yaml:", "aliases here bring in more than 10000 nodes", "--max-alias-nodes")
+
+
+def test_aliases_within_the_limit_are_read_and_the_limit_can_be_raised(tmp_path):
+    small = CONFIGMAP + "data:\n  a: &v hello\n  b: *v\n"
+    assert llmkube("validate", write(tmp_path, "ok.yaml", small)).returncode == 0
+    three = billion_laughs(3)  # 9**4 nodes
+    refused(llmkube("validate", "--max-alias-nodes", "100", write(tmp_path, "b.yaml", three)), "b.yaml:", "more than 100 nodes")
+    assert "aliases" not in llmkube("validate", "--max-alias-nodes", "100000", write(tmp_path, "b.yaml", three)).stderr
+
+
+def test_input_size_and_document_count_are_capped_with_flags_to_raise_them(tmp_path):
+    big = write(tmp_path, "big.yaml", CONFIGMAP + "data: {a: '" + "x" * (1024 * 1024 + 10) + "'}\n")
+    refused(llmkube("validate", "--max-input-mb", "1", big), "big.yaml", "larger than 1 MiB", "--max-input-mb")
+    assert "larger than" not in llmkube("validate", "--max-input-mb", "2", big).stderr
+    many = write(tmp_path, "many.yaml", "---\n".join(CONFIGMAP.replace("name: x", f"name: x{i}") for i in range(5)))
+    refused(llmkube("validate", "--max-documents", "3", many), "many.yaml", "more than 3 YAML documents", "--max-documents")
+    refused(llmkube("validate", "--max-documents", "3", "-", stdin=CONFIGMAP * 0 + "---\n".join([CONFIGMAP] * 4)), "<stdin>", "more than 3")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_fifos_and_devices_are_refused_stdin_is_not(tmp_path):
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    refused(llmkube("validate", str(fifo)), "pipe.yaml", "not a regular file")
+    refused(llmkube("validate", "/dev/zero"), "/dev/zero", "not a regular file")
+    assert llmkube("validate", "-", stdin=CONFIGMAP).returncode == 0
