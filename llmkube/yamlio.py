@@ -23,7 +23,7 @@ import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from llmkube.errors import InputError, InputErrors, SourceMark
@@ -106,8 +106,9 @@ def parse_documents(text: str, file: str, limits: InputLimits | None = None) -> 
     except YAMLError as exc:
         raise InputError(f"YAML error: {exc}", mark=SourceMark(file)) from None
     except (RecursionError, ValueError):
-        # ruamel's composer recurses once per level, and int() refuses > 4300 digits
-        raise _locate_overload(text, file) from None
+        # ruamel's composer recurses once per level; int() refuses > 4300 digits; a
+        # timestamp like 2020-02-30 or `!!int x` fails to construct
+        raise _locate_overload(text, file) or _locate_bad_value(text, file) from None
     return docs
 
 
@@ -138,7 +139,7 @@ def _document_lines(text: str) -> list[int]:
     return out
 
 
-def _locate_overload(text: str, file: str) -> InputError:
+def _locate_overload(text: str, file: str) -> InputError | None:
     """Find, with libyaml's iterative parser, the node too deep or the number too long."""
     depth = 0
     loader = yaml.CSafeLoader(text) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(text)
@@ -166,7 +167,34 @@ def _locate_overload(text: str, file: str) -> InputError:
         pass
     finally:
         loader.dispose()
-    return InputError("the YAML is too deeply nested or holds a number too long to read", mark=SourceMark(file))
+    return None
+
+
+def _locate_bad_value(text: str, file: str) -> InputError:
+    """Find the scalar ruamel cannot construct (an impossible date, `!!int x`), by composing."""
+    reader = _loader()
+    try:
+        for root in reader.compose_all(text):
+            stack = [root]
+            while stack:
+                node = stack.pop()
+                if isinstance(node, ScalarNode):
+                    try:
+                        reader.constructor.construct_object(node, deep=True)
+                    except (ValueError, YAMLError) as exc:
+                        what = str(node.tag).rsplit(":", 1)[-1]
+                        return InputError(
+                            f"cannot read {node.value!r} as {what}: {exc}",
+                            mark=SourceMark(file, node.start_mark.line + 1, node.start_mark.column + 1),
+                            hint="quote the value if it is text",
+                        )
+                elif isinstance(node, SequenceNode):
+                    stack.extend(node.value)
+                elif isinstance(node, MappingNode):
+                    stack.extend(n for pair in node.value for n in pair)
+    except (YAMLError, ValueError, RecursionError):
+        pass
+    return InputError("a value cannot be read", mark=SourceMark(file), hint="quote values that are text")
 
 
 def _syntax_hint(problem: str) -> str | None:

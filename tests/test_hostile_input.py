@@ -5,6 +5,7 @@ Each test runs the real CLI (`python -m llmkube`), as a user or a CI job would.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml as pyyaml
 
 from tests.support.cli import llmkube, load_all
 from tests.support.paths import REPO
@@ -215,3 +217,28 @@ def test_fifos_and_devices_are_refused_stdin_is_not(tmp_path):
     refused(llmkube("validate", str(fifo)), "pipe.yaml", "not a regular file")
     refused(llmkube("validate", "/dev/zero"), "/dev/zero", "not a regular file")
     assert llmkube("validate", "-", stdin=CONFIGMAP).returncode == 0
+
+
+@pytest.mark.parametrize(("value", "words"), [("2020-02-30", "as timestamp"), ('!!int "x"', "as int"), ("!!float x", "as float")])
+def test_a_value_that_cannot_be_constructed_is_reported_at_its_line(tmp_path, value, words):
+    refused(llmkube("validate", write(tmp_path, "f.yaml", CONFIGMAP + f"data:\n  a: {value}\n")), "f.yaml:5:6", words, "quote the value")
+
+
+@pytest.mark.parametrize("char", ["\u2028", "\u2029", "\x85", "\r"])
+def test_line_break_characters_arrive_exactly_in_every_output(tmp_path, char):
+    value = f"a{char}b{char}"
+    spec = SPEC.replace("  namespace: ns\n", f"  namespace: ns\n  annotations: {{note: {json.dumps(value)}}}\n") + f"  env: {{K: {json.dumps(value)}}}\n"
+    path = write(tmp_path, "s.yaml", spec)
+    yaml_out = llmkube("render", path)
+    json_out = llmkube("render", "-f", "json", path)
+    assert llmkube("render", "-d", str(tmp_path / "out"), path).returncode == 0
+    isvc_file = next((tmp_path / "out").glob("inferenceservice_*.yaml")).read_text(encoding="utf-8")
+    streams = [
+        pyyaml.load_all(yaml_out.stdout, Loader=pyyaml.CSafeLoader),
+        pyyaml.load_all(isvc_file, Loader=pyyaml.CSafeLoader),
+        json.loads(json_out.stdout)["items"],
+    ]
+    for docs in streams:
+        (isvc,) = [d for d in docs if d and d["kind"] == "InferenceService"]
+        assert isvc["metadata"]["annotations"]["note"] == value
+        assert {"name": "K", "value": value} in isvc["spec"]["predictor"]["containers"][0]["env"]
