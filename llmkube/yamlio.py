@@ -81,10 +81,11 @@ def parse_documents(text: str, file: str, limits: InputLimits | None = None) -> 
     lines: list[int] = []
     try:
         for index, data in enumerate(yaml.load_all(text)):
-            if index >= limits.max_documents:
+            if data is not None and len(docs) >= limits.max_documents:
+                start = data.lc.line + 1 if hasattr(data, "lc") and data.lc.line is not None else None
                 raise InputError(
                     f"more than {limits.max_documents} YAML documents",
-                    mark=SourceMark(file),
+                    mark=SourceMark(file, start),
                     hint="split the input, or raise the limit with --max-documents",
                 )
             if data is None:

@@ -205,8 +205,9 @@ def test_input_size_and_document_count_are_capped_with_flags_to_raise_them(tmp_p
     big = write(tmp_path, "big.yaml", CONFIGMAP + "data: {a: '" + "x" * (1024 * 1024 + 10) + "'}\n")
     refused(llmkube("validate", "--max-input-mb", "1", big), "big.yaml", "larger than 1 MiB", "--max-input-mb")
     assert "larger than" not in llmkube("validate", "--max-input-mb", "2", big).stderr
-    many = write(tmp_path, "many.yaml", "---\n".join(CONFIGMAP.replace("name: x", f"name: x{i}") for i in range(5)))
-    refused(llmkube("validate", "--max-documents", "3", many), "many.yaml", "more than 3 YAML documents", "--max-documents")
+    many = write(tmp_path, "many.yaml", "".join(CONFIGMAP.replace("name: x", f"name: x{i}") + "---\n" for i in range(5)))
+    refused(llmkube("validate", "--max-documents", "3", many), "many.yaml:13", "more than 3 YAML documents", "--max-documents")
+    assert llmkube("validate", "--max-documents", "5", many).returncode == 0  # the empty document after the last --- is not counted
     refused(llmkube("validate", "--max-documents", "3", "-", stdin=CONFIGMAP * 0 + "---\n".join([CONFIGMAP] * 4)), "<stdin>", "more than 3")
 
 
