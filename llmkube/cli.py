@@ -353,8 +353,10 @@ def main(argv: list[str] | None = None) -> None:
 def _print_input_error(exc: InputError) -> None:
     from llmkube.errors import InputErrors
 
+    from llmkube.commands.common import input_error_lines
+
     errors = exc.errors if isinstance(exc, InputErrors) else [exc]
     for err in errors:
-        sys.stderr.write(f"llmkube: error: {err}\n")
+        sys.stderr.write("".join(line + "\n" for line in input_error_lines(err)))
     if len(errors) > 1:
         sys.stderr.write(f"llmkube: {len(errors)} errors\n")

@@ -8,6 +8,7 @@ so a command can refuse its inputs before paying for the checks.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -64,9 +65,10 @@ class NodeLabelStep:
     source: LoadedSpec | None = None
 
     def kubectl_command(self) -> str:
+        """The command, shell-quoted: a value is one argument of it, never shell text."""
         sel = ",".join(f"{k}={v}" for k, v in self.selector.items())
-        labels = " ".join(f"{k}={v}" for k, v in self.labels.items())
-        return f"kubectl label nodes -l {sel} {labels} --overwrite"
+        labels = " ".join(shlex.quote(f"{k}={v}") for k, v in self.labels.items())
+        return f"kubectl label nodes -l {shlex.quote(sel)} {labels} --overwrite"
 
 
 @dataclass

@@ -21,13 +21,16 @@ Choices the formats leave open, made once here:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import TextIO
 
 from llmkube.check.findings import Finding, Severity
+from llmkube.oneline import one_line
 
 FORMATS = ("text", "json", "junit", "sarif", "github")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -59,12 +62,12 @@ def render_text(findings: Sequence[Finding], *, color: bool = False, checked: in
         sev = f.severity.value
         if color:
             sev = f"{_STYLE[f.severity]}{sev}{_RESET}"
-        head = f"{where}: {sev} [{f.code}] {f.object}"
+        head = f"{one_line(where)}: {sev} [{f.code}] {one_line(f.object)}"
         if f.path:
-            head += f" {f.path}"
-        lines.append(f"{head}: {f.message}")
+            head += f" {one_line(f.path)}"
+        lines.append(f"{head}: {one_line(f.message)}")
         if f.hint:
-            hint = f"  hint: {f.hint}"
+            hint = f"  hint: {one_line(f.hint)}"
             lines.append(f"{_DIM}{hint}{_RESET}" if color else hint)
     errors = sum(1 for f in findings if f.severity is Severity.ERROR)
     warnings = sum(1 for f in findings if f.severity is Severity.WARNING)
@@ -120,8 +123,28 @@ def _version() -> str:
 # ---- junit ----------------------------------------------------------------------
 
 
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _xml_text(text: str) -> str:
+    """Characters XML 1.0 cannot carry at all (C0 controls but tab/LF/CR, surrogates, U+FFFE/F) as escapes."""
+    return _XML_FORBIDDEN.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
+
+
 def render_junit(findings: Sequence[Finding], *, checked: int | None = None) -> str:
     import xml.etree.ElementTree as ET
+
+    findings = [
+        dataclasses.replace(
+            f,
+            object=_xml_text(f.object),
+            path=_xml_text(f.path) if f.path else f.path,
+            message=_xml_text(f.message),
+            hint=_xml_text(f.hint) if f.hint else f.hint,
+            mark=dataclasses.replace(f.mark, file=_xml_text(f.mark.file)) if f.mark else f.mark,
+        )
+        for f in findings
+    ]
 
     failing = [f for f in findings if f.severity in (Severity.ERROR, Severity.WARNING)]
     suite = ET.Element(
@@ -246,7 +269,13 @@ def render_sarif(findings: Sequence[Finding], *, checked: int | None = None) -> 
 
 
 def _gh_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """GitHub's workflow-command data escaping (%, CR, LF); other line breaks and controls as escapes.
+
+    The runner reads commands line by line, so a raw U+2028 or NEL could still
+    start a line in some viewers: they are shown as backslash escapes.
+    """
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return one_line(text)
 
 
 def _gh_property(text: str) -> str:

@@ -1,9 +1,33 @@
-"""What every command's output shares."""
+"""What every command's output shares: one-line notes and errors on stderr.
+
+A value in a message (a pool name, a label, a path) may carry a newline or
+another line break; written raw it would start a line of its own and could
+forge an `llmkube: error:` line for whoever reads the log. Every note and
+error is therefore exactly one line (llmkube.oneline).
+"""
 
 from __future__ import annotations
 
 import sys
 
+from llmkube.errors import InputError
+from llmkube.oneline import one_line
+
 
 def note(message: str) -> None:
-    sys.stderr.write(f"llmkube: note: {message}\n")
+    sys.stderr.write(f"llmkube: note: {one_line(message)}\n")
+
+
+def error(message: str) -> None:
+    sys.stderr.write(f"llmkube: error: {one_line(message)}\n")
+
+
+def input_error_lines(err: InputError) -> list[str]:
+    """An input error as its stderr lines: the error line, then its field and hint lines, each one line."""
+    head = f"{err.mark}: {err.message}" if err.mark else err.message
+    lines = [f"llmkube: error: {one_line(head)}"]
+    if err.field:
+        lines.append(f"  field: {one_line(err.field)}")
+    if err.hint:
+        lines.append(f"  hint: {one_line(err.hint)}")
+    return lines

@@ -43,7 +43,7 @@ from llmkube import cluster, pipeline
 from llmkube.check.findings import Finding, Severity, object_label
 from llmkube.check.run import Target
 from llmkube.cluster import FIELD_MANAGER
-from llmkube.commands.common import note
+from llmkube.commands.common import error, note
 from llmkube.errors import InputError
 from llmkube.kubectl import APIResource, Kubectl, KubectlResult
 from llmkube.options import Options
@@ -76,7 +76,7 @@ def run_diff(
         result = kc.diff(plan.manifest, field_manager=FIELD_MANAGER)
         sys.stdout.write(result.stdout)
         if result.returncode > 1:
-            _error(f"kubectl diff failed: {_why(result)}")
+            error(f"kubectl diff failed: {_why(result)}")
             return result.returncode
         code = result.returncode
     label_changes = []
@@ -117,7 +117,7 @@ def run_apply(
         )
         sys.stdout.write(result.stdout)
         if not result.ok:
-            _error(f"kubectl apply failed: {_why(result)}")
+            error(f"kubectl apply failed: {_why(result)}")
             if "conflict" in result.stderr.lower() and not force_conflicts:
                 sys.stderr.write("  hint: another field manager owns these fields; --force-conflicts takes them over\n")
             sys.stderr.write("llmkube: node labels were not set and nothing was pruned\n")
@@ -131,16 +131,12 @@ def run_apply(
             continue
         sys.stdout.write(result.stdout)
         if not result.ok:
-            _error(f"kubectl label nodes failed: {_why(result)}")
+            error(f"kubectl label nodes failed: {_why(result)}")
             return 1
 
     if prune:
         return _prune(kc, plan, dry_run_server)
     return 0
-
-
-def _error(message: str) -> None:
-    sys.stderr.write(f"llmkube: error: {message}\n")
 
 
 def _why(result: KubectlResult) -> str:
@@ -237,7 +233,7 @@ def _stop_on(errors: Sequence[str], what: str) -> None:
     if not errors:
         return
     for line in errors:
-        _error(line)
+        error(line)
     sys.stderr.write(f"llmkube: {what}\n")
     raise _Stopped(2)
 
@@ -299,6 +295,6 @@ def _prune(kc: Kubectl, plan: _Plan, dry_run: bool) -> int:
     result = kc.delete(candidates.doomed, dry_run=dry_run)
     sys.stdout.write(result.stdout)
     if not result.ok:
-        _error(f"pruning failed: {_why(result)}")
+        error(f"pruning failed: {_why(result)}")
         return 1
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from llmkube import promql
 from llmkube.engines import (
     DEFAULT_IMAGES,
     HEALTH_PATH,
@@ -441,7 +442,7 @@ def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> Endpoint
             scale_metric, scale_target = metric, int(spec.autoscaling.target)
         else:
             isvc_annotations[KSERVE_AUTOSCALER_CLASS_ANNOTATION] = "keda"
-            query = METRIC_QUERIES[(spec.runtime, metric)].format(ns=namespace or "default", model=served_name, name=name)
+            query = promql.fill(METRIC_QUERIES[(spec.runtime, metric)], ns=namespace or "default", model=served_name, name=name)
             target = (
                 {"type": "AverageValue", "averageValue": _num(spec.autoscaling.target)}
                 if metric == "queued-requests"
