@@ -230,6 +230,10 @@ def plan(
 
 KubeContextOpt = Annotated[Optional[str], typer.Option("--context", help="kubectl context to use (must exist in the kubeconfig).")]
 KubeconfigOpt = Annotated[Optional[str], typer.Option("--kubeconfig", help="Path to the kubeconfig file.")]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option("--timeout", min=1, help="Seconds each kubectl run may take; an apply that runs out of time exits 4 (outcome unknown)."),
+]
 NamespaceOpt = Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace for namespaced objects that name none.")]
 ApplySetOpt = Annotated[
     Optional[str],
@@ -249,6 +253,7 @@ def diff(
     kubeconfig: KubeconfigOpt = None,
     namespace: NamespaceOpt = None,
     apply_set: ApplySetOpt = None,
+    timeout: TimeoutOpt = 300.0,
     options: Options = _DEFAULTS,
 ) -> None:
     """Show what `apply` would change (kubectl diff --server-side); exit 1 when something would."""
@@ -262,6 +267,7 @@ def diff(
             kubeconfig=kubeconfig,
             namespace=namespace,
             apply_set=apply_set,
+            timeout=timeout,
             color=State.color,
         )
     )
@@ -283,6 +289,7 @@ def apply(
     force_conflicts: Annotated[bool, typer.Option("--force-conflicts", help="Take over fields another field manager owns.")] = False,
     prune: Annotated[bool, typer.Option("--prune/--no-prune", help="Delete objects llmkube applied earlier that left the specs.")] = False,
     apply_set: ApplySetOpt = None,
+    timeout: TimeoutOpt = 300.0,
     options: Options = _DEFAULTS,
 ) -> None:
     """Render, check, and apply with kubectl server-side apply (refuses on any check error)."""
@@ -299,6 +306,7 @@ def apply(
             force_conflicts=force_conflicts,
             apply_set=apply_set,
             prune=prune,
+            timeout=timeout,
             color=State.color,
         )
     )

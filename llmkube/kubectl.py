@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from llmkube.errors import InputError
 
 DEFAULT_FIELD_MANAGER = "llmkube"
+DEFAULT_TIMEOUT = 300.0  # seconds for one kubectl run (`--timeout`): a large apply takes minutes, not hours
 
 # kubectl's messages when the API server cannot be reached at all
 _UNREACHABLE = re.compile(
@@ -48,10 +49,13 @@ class KubectlResult:
     returncode: int
     stdout: str
     stderr: str
+    # A change kubectl was making may or may not have reached the cluster:
+    # it ran out of time or was killed by a signal midway.
+    unknown: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.returncode == 0
+        return self.returncode == 0 and not self.unknown
 
     def message(self) -> str:
         """kubectl's stderr without klog noise, for showing to the user."""
@@ -153,7 +157,7 @@ class Kubectl:
         binary: str = "kubectl",
         *,
         env: Mapping[str, str] | None = None,
-        timeout: float | None = 300,
+        timeout: float | None = DEFAULT_TIMEOUT,
     ) -> None:
         self.context = context
         self.kubeconfig = kubeconfig
@@ -190,7 +194,16 @@ class Kubectl:
             args.append(f"--context={self.context}")
         return args
 
-    def _exec(self, args: list[str], *, input: str | None, extra_env: Mapping[str, str] | None = None) -> KubectlResult:
+    def _exec(
+        self,
+        args: list[str],
+        *,
+        input: str | None,
+        extra_env: Mapping[str, str] | None = None,
+        changes: bool = False,
+    ) -> KubectlResult:
+        """Run kubectl. A read that times out is an InputError (nothing changed); a run that
+        `changes` the cluster and times out or is killed returns a result marked `unknown`."""
         argv = [self.resolve_binary(), *args]
         env = dict(self.env if self.env is not None else os.environ)
         if extra_env:
@@ -207,12 +220,15 @@ class Kubectl:
             )
         except FileNotFoundError:
             raise InputError(f"kubectl not found on PATH (looked for {self.binary!r})") from None
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as exc:
+            if changes:
+                return KubectlResult(argv, -1, _text(exc.stdout), _text(exc.stderr), unknown=True)
             raise InputError(
                 f"kubectl did not finish within {self.timeout:g} s: {' '.join(args[:3])}",
-                hint="check that the cluster is reachable",
+                hint="check that the cluster is reachable, or raise --timeout",
             ) from None
-        return KubectlResult(argv, proc.returncode, proc.stdout, proc.stderr)
+        killed = proc.returncode < 0  # ended by a signal: it may have sent part of the change
+        return KubectlResult(argv, proc.returncode, proc.stdout, proc.stderr, unknown=changes and killed)
 
     def contexts(self) -> list[str]:
         """Context names in the kubeconfig (a local read: nothing is sent to a cluster)."""
@@ -245,11 +261,16 @@ class Kubectl:
         *,
         input: str | None = None,
         extra_env: Mapping[str, str] | None = None,
+        changes: bool = False,
     ) -> KubectlResult:
-        """Run `kubectl [--kubeconfig] [--context] ARGS`. Unreachable cluster → InputError."""
+        """Run `kubectl [--kubeconfig] [--context] ARGS`. Unreachable cluster → InputError.
+
+        `changes`: the run writes to the cluster, so a timeout or a kill leaves its
+        outcome unknown (a result with `unknown`), not "nothing happened".
+        """
         self.check_context()
-        result = self._exec([*self._global_args(), *args], input=input, extra_env=extra_env)
-        if not result.ok and is_unreachable(result.stderr):
+        result = self._exec([*self._global_args(), *args], input=input, extra_env=extra_env, changes=changes)
+        if not result.ok and not result.unknown and is_unreachable(result.stderr):
             raise InputError(
                 f"cannot reach the Kubernetes API server: {_unreachable_line(result.stderr)}",
                 hint="check the cluster address, --context and your network/VPN",
@@ -399,7 +420,7 @@ class Kubectl:
             extra_env = {"KUBECTL_APPLYSET": "true"}
         if namespace:
             args.append(f"--namespace={namespace}")
-        return self.run([*args, "-f", "-"], input=manifest_yaml, extra_env=extra_env)
+        return self.run([*args, "-f", "-"], input=manifest_yaml, extra_env=extra_env, changes=not dry_run_server)
 
     def label_nodes(
         self,
@@ -427,7 +448,7 @@ class Kubectl:
         args = ["label", "nodes", "-l", format_selector(selector), *changes, "--overwrite"]
         if dry_run:
             args.append("--dry-run=server")
-        return self.run(args)
+        return self.run(args, changes=not dry_run)
 
     def list_nodes(self, selector: Mapping[str, str] | None = None) -> list[dict]:
         """Nodes matching `selector` (all nodes when empty)."""
@@ -458,7 +479,14 @@ class Kubectl:
         if dry_run:
             args.append("--dry-run=server")
         args += ["-f", "-"]
-        return self.run(args, input=doc)
+        return self.run(args, input=doc, changes=not dry_run)
+
+
+def _text(output: str | bytes | None) -> str:
+    """What a timed-out run had printed (subprocess gives bytes or str, or None)."""
+    if output is None:
+        return ""
+    return output.decode("utf-8", "replace") if isinstance(output, bytes) else output
 
 
 def is_unreachable(stderr: str) -> bool:

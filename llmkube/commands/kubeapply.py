@@ -23,7 +23,9 @@ Both commands take the same path:
 Exit codes. diff: 0 no changes · 1 changes (objects or node labels) · 2 check
 errors, missing CRDs/namespaces, no kubectl, unknown context, unreachable cluster
 (kubectl's own exit code above 1 is passed on). apply: 0 applied · 1 refused by
-the checks or rejected by the API server · 2 as for diff.
+the checks or rejected by the API server · 2 as for diff (nothing was applied) ·
+4 a kubectl run that changes the cluster (apply, label, delete) timed out
+(`--timeout`) or was killed: its outcome is unknown.
 """
 
 from __future__ import annotations
@@ -45,13 +47,15 @@ from llmkube.check.run import Target
 from llmkube.cluster import FIELD_MANAGER
 from llmkube.commands.common import error, note
 from llmkube.errors import InputError
-from llmkube.kubectl import APIResource, Kubectl, KubectlResult
+from llmkube.kubectl import DEFAULT_TIMEOUT, APIResource, Kubectl, KubectlResult
 from llmkube.options import Options
 from llmkube.pipeline import NodeLabelStep
 from llmkube.report import write_report
 from llmkube.yamlio import dump_yaml_documents
 
 # --------------------------------------------------------------------------- entry points
+
+EXIT_UNKNOWN = 4  # a kubectl run that changes the cluster timed out or was killed: outcome unknown
 
 
 def run_diff(
@@ -64,8 +68,9 @@ def run_diff(
     color: str,
     apply_set: str | None = None,
     kubectl: Kubectl | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> int:
-    kc = kubectl or Kubectl(context=context, kubeconfig=kubeconfig)
+    kc = kubectl or Kubectl(context=context, kubeconfig=kubeconfig, timeout=timeout)
     try:
         plan = _prepare(paths, options, kc, namespace, apply_set, for_apply=False, color=color)
     except _Stopped:
@@ -104,8 +109,9 @@ def run_apply(
     prune: bool,
     apply_set: str | None = None,
     kubectl: Kubectl | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> int:
-    kc = kubectl or Kubectl(context=context, kubeconfig=kubeconfig)
+    kc = kubectl or Kubectl(context=context, kubeconfig=kubeconfig, timeout=timeout)
     try:
         plan = _prepare(paths, options, kc, namespace, apply_set, for_apply=True, color=color)
     except _Stopped as stop:
@@ -116,6 +122,8 @@ def run_apply(
             plan.manifest, dry_run_server=dry_run_server, force_conflicts=force_conflicts, field_manager=FIELD_MANAGER
         )
         sys.stdout.write(result.stdout)
+        if result.unknown:
+            return _unknown("kubectl apply", result, kc, "node labels were not set and nothing was pruned")
         if not result.ok:
             error(f"kubectl apply failed: {_why(result)}")
             if "conflict" in result.stderr.lower() and not force_conflicts:
@@ -130,6 +138,8 @@ def run_apply(
             note(f"pool {step.pool!r}: no node matches {cluster.selector_text(step.selector)}; no node was labelled")
             continue
         sys.stdout.write(result.stdout)
+        if result.unknown:
+            return _unknown(f"kubectl label nodes (pool {step.pool!r})", result, kc, "the objects were applied; nothing was pruned")
         if not result.ok:
             error(f"kubectl label nodes failed: {_why(result)}")
             return 1
@@ -137,6 +147,14 @@ def run_apply(
     if prune:
         return _prune(kc, plan, dry_run_server)
     return 0
+
+
+def _unknown(step: str, result: KubectlResult, kc: Kubectl, before: str) -> int:
+    """A change that may or may not have reached the cluster: say so, never "nothing was applied"."""
+    how = f"did not finish within {kc.timeout:g} s" if result.returncode == -1 else f"was killed (signal {-result.returncode})"
+    error(f"{step} {how}: its outcome is unknown, part or all of it may have been applied")
+    sys.stderr.write(f"llmkube: {before}; check the cluster (llmkube diff) before running apply again\n")
+    return EXIT_UNKNOWN
 
 
 def _why(result: KubectlResult) -> str:
@@ -294,6 +312,8 @@ def _prune(kc: Kubectl, plan: _Plan, dry_run: bool) -> int:
         return 0
     result = kc.delete(candidates.doomed, dry_run=dry_run)
     sys.stdout.write(result.stdout)
+    if result.unknown:
+        return _unknown("kubectl delete (pruning)", result, kc, "the objects were applied and the nodes labelled")
     if not result.ok:
         error(f"pruning failed: {_why(result)}")
         return 1
