@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from llmkube.check.findings import Finding, Severity
+from llmkube.check.metadata import CODES as METADATA_CODES
 from llmkube.oneline import one_line
 
 FORMATS = ("text", "json", "junit", "sarif", "github")
@@ -39,6 +40,7 @@ _OTHER_CODES = {
     "schema": "The object does not match the API schema of its kind (core kinds: the bundled Kubernetes schemas; custom resources: the CRD's openAPIV3Schema).",
     "cel": "The object breaks one of its CRD's validation rules (x-kubernetes-validations, CEL), evaluated offline.",
     "no-schema": "No schema is known for this custom resource; pass its CRD with --crds DIR or fetch it with `llmkube crds pull`.",
+    **METADATA_CODES,
 }
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmkube.check.findings import Finding, Severity, dotted, object_label
+from llmkube.check.metadata import metadata_findings
 from llmkube.errors import SourceMark
 from llmkube.specs.parse import LoadedSpec
 from llmkube.yamlio import Document
@@ -39,10 +40,11 @@ def _is_fictional_mig_config(obj: dict[str, Any]) -> bool:
 
 
 def schema_findings(targets: Iterable[Target], validator: Any) -> list[Finding]:
-    """Schema, CEL and missing-schema problems as findings."""
+    """Schema, CEL and missing-schema problems, and what apimachinery refuses (check.metadata), as findings."""
     findings: list[Finding] = []
     for target in targets:
         label = object_label(target.obj)
+        findings += metadata_findings(target.obj, target.mark)
         for problem in validator.validate(target.obj):
             if problem.source == "no-schema" and _is_fictional_mig_config(target.obj):
                 continue  # rule LK406 says what to use instead

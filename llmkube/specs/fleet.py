@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from llmkube import apimachinery
 from llmkube.names import HOSTNAME_LABEL
 from llmkube.specs.base import (
     DNSLabel,
@@ -92,6 +93,22 @@ class Fleet(SpecModel):
     spec: FleetSpec
 
 
+def _node_label_problems(i: int, pool: Pool) -> list[SpecProblem]:
+    """nodeLabels select the nodes `apply` labels: refuse what the API server would, before kubectl runs."""
+    out = []
+    for key, value in pool.node_labels.items():
+        errors = apimachinery.qualified_name_errors(key) + apimachinery.label_value_errors(value)
+        if errors:
+            out.append(
+                SpecProblem(
+                    ("spec", "pools", i, "nodeLabels", key),
+                    f"pool {pool.name!r}: node label {key!r}: {value!r}: {'; '.join(errors)}",
+                    "nodeLabels must be real node labels (e.g. cloud.google.com/gke-nodepool: h100-pool)",
+                )
+            )
+    return out
+
+
 def semantic_problems(fleet: Fleet) -> list[SpecProblem]:
     """Pool names become ResourceFlavor names, so they must be unique."""
     seen: set[str] = set()
@@ -107,6 +124,7 @@ def semantic_problems(fleet: Fleet) -> list[SpecProblem]:
             )
         seen.add(pool.name)
         out.extend(_sharing_problems(i, pool))
+        out.extend(_node_label_problems(i, pool))
         if (pool.mig or pool.sharing) and not pool.node_labels:
             what = "MIG" if pool.mig else "GPU sharing"
             out.append(

@@ -1,0 +1,163 @@
+"""Check, then send: what apimachinery refuses is found offline, for specs and plain manifests (issue 10)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from llmkube import apimachinery as am
+from llmkube.check.metadata import metadata_findings, selector_matches
+from llmkube.commands import kubeapply
+from llmkube.errors import InputError
+from llmkube.kubectl import Kubectl
+from llmkube.options import Options
+
+# apimachinery's regexes, anchored as Go anchors them (no trailing-newline slack)
+_GO_LABEL_VALUE = re.compile(r"\A(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?\Z")
+
+
+@given(st.text(max_size=70) | st.from_regex(r"\A[a-z0-9][a-z0-9._-]{0,70}\n?\Z"))
+def test_label_value_rule_is_apimachinerys(value: str) -> None:
+    ok = len(value) <= 63 and bool(_GO_LABEL_VALUE.match(value))
+    assert (am.label_value_errors(value) == []) == ok
+
+
+@pytest.mark.parametrize("bad", ["a\n", "a b", "-a", "x" * 64, "a;rm", "a\u2028"])
+def test_bad_label_values(bad: str) -> None:
+    assert am.label_value_errors(bad)
+
+
+@pytest.mark.parametrize("bad", ["a/b/c", "/a", "Bad_Prefix.com/a", "a\n", "a" * 64, "example.com/"])
+def test_bad_qualified_names(bad: str) -> None:
+    assert am.qualified_name_errors(bad)
+
+
+@pytest.mark.parametrize("good", ["a", "example.com/a-b_c.d", "nvidia.com/mig.config", "A1"])
+def test_good_qualified_names(good: str) -> None:
+    assert am.qualified_name_errors(good) == []
+
+
+def _deployment(**over) -> dict:
+    dep = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "c", "image": "x", "ports": [{"containerPort": 80}]}]},
+            },
+        },
+    }
+    for path, value in over.items():
+        node = dep
+        *head, last = path.split(".")
+        for p in head:
+            node = node[int(p)] if isinstance(node, list) else node[p]
+        node[last] = value
+    return dep
+
+
+def _codes(obj: dict) -> list[tuple[str, str]]:
+    return [(f.code, f.path) for f in metadata_findings(obj, lambda path: None)]
+
+
+def test_a_clean_deployment_has_no_findings() -> None:
+    assert _codes(_deployment()) == []
+
+
+@pytest.mark.parametrize(
+    ("over", "expected"),
+    [
+        ({"metadata.labels": {"app": "we b"}}, ("label", "metadata.labels.app")),
+        ({"metadata.name": "Web"}, ("name", "metadata.name")),
+        ({"metadata.name": "web\n"}, ("name", "metadata.name")),
+        ({"metadata.namespace": "a.b"}, ("name", "metadata.namespace")),
+        ({"spec.replicas": 2**31}, ("range", "spec.replicas")),
+        ({"spec.template.spec.containers.0.ports.0.containerPort": 70000}, ("range", "spec.template.spec.containers[0].ports[0].containerPort")),
+        ({"spec.template.spec.nodeSelector": {"pool": "a\nb"}}, ("label", "spec.template.spec.nodeSelector.pool")),
+        ({"spec.template.metadata.annotations": {"a/b/c": "x"}}, ("label", "spec.template.metadata.annotations.a/b/c")),
+        ({"spec.selector": {"matchLabels": {"app": "other"}}}, ("selector", "spec.selector")),
+    ],
+)
+def test_each_apimachinery_refusal_is_found(over: dict, expected: tuple[str, str]) -> None:
+    assert expected in _codes(_deployment(**over))
+
+
+def test_selector_expressions() -> None:
+    labels = {"app": "web", "tier": "a"}
+    assert selector_matches({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}]}, labels)
+    assert not selector_matches({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["a"]}]}, labels)
+    assert not selector_matches({"matchExpressions": [{"key": "x", "operator": "Exists"}]}, labels)
+    assert selector_matches({"matchExpressions": [{"key": "x", "operator": "DoesNotExist"}]}, labels)
+
+
+def test_service_names_are_dns1035() -> None:
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "1web"}, "spec": {}}
+    assert ("name", "metadata.name") in _codes(svc)
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "system:x"}}
+    assert _codes(role) == []
+
+
+class _Recording(Kubectl):
+    calls: list[str] = []
+
+    def run(self, args, **kw):  # pragma: no cover - must not be reached
+        self.calls.append(" ".join(args))
+        raise AssertionError(f"kubectl ran: {args}")
+
+    def check_context(self) -> None:
+        self.calls.append("check_context")
+
+
+FLEET = """\
+apiVersion: llmkube.dev/v1alpha1
+kind: Fleet
+metadata:
+  name: f
+spec:
+  pools:
+    - name: h100
+      gpu: h100-80gb
+      nodes: 2
+      nodeLabels:
+        pool: "{value}"
+      sharing:
+        timeSlicing:
+          replicas: 2
+"""
+
+
+@pytest.mark.parametrize("value", ["a b", "x\\nllmkube: note: forged", "a" * 64, "ok;rm -rf /"])
+def test_invalid_pool_node_labels_stop_apply_before_kubectl(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "fleet.yaml"
+    path.write_text(FLEET.format(value=value))
+    kc = _Recording()
+    kc.calls = []
+    with pytest.raises(InputError, match="node label 'pool'") as err:
+        kubeapply.run_apply(
+            [str(path)], Options(), context=None, kubeconfig=None, namespace=None, color="never",
+            dry_run_server=False, force_conflicts=False, prune=False, kubectl=kc,
+        )
+    assert err.value.mark is not None and err.value.mark.line == 11
+    assert kc.calls == []
+
+
+def test_invalid_manifest_label_stops_apply_before_kubectl(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "dep.yaml"
+    path.write_text(yaml.safe_dump(_deployment(**{"spec.template.spec.nodeSelector": {"pool": "a b"}})))
+    kc = _Recording()
+    kc.calls = []
+    code = kubeapply.run_apply(
+        [str(path)], Options(), context=None, kubeconfig=None, namespace=None, color="never",
+        dry_run_server=False, force_conflicts=False, prune=False, kubectl=kc,
+    )
+    assert code == 1 and kc.calls == []
+    assert "[label]" in capsys.readouterr().err
