@@ -123,6 +123,18 @@ def run(paths: Sequence[str], options: Options) -> Run:
     return Run(options, rendering, manifests)
 
 
+def token_findings(targets: Sequence[Target], options: Options) -> list[Finding]:
+    """LK501 alone, as warnings: what `render` (which runs no other rule) says about literal tokens."""
+    import dataclasses
+
+    from llmkube.check.findings import Severity
+    from llmkube.check.rules import load_rules, run_rules
+
+    others = set(load_rules()) - {"LK501"}
+    found = run_rules(targets, ProfileStore.load(options.profile_dirs), ignore=others)
+    return [dataclasses.replace(f, severity=Severity.WARNING) for f in found]
+
+
 def check_ignore_codes(codes: Sequence[str]) -> None:
     """A silenced LK code must name a rule: a typo would silence nothing."""
     if not any(c.startswith("LK") for c in codes):

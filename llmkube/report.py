@@ -32,6 +32,7 @@ from typing import TextIO
 from llmkube.check.findings import Finding, Severity
 from llmkube.check.metadata import CODES as METADATA_CODES
 from llmkube.oneline import one_line
+from llmkube.secrets import mask
 
 FORMATS = ("text", "json", "junit", "sarif", "github")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -42,6 +43,20 @@ _OTHER_CODES = {
     "no-schema": "No schema is known for this custom resource; pass its CRD with --crds DIR or fetch it with `llmkube crds pull`.",
     **METADATA_CODES,
 }
+
+
+def masked(findings: Sequence[Finding]) -> list[Finding]:
+    """The findings with token-shaped values in their texts masked: no format prints a token in full."""
+    return [
+        dataclasses.replace(
+            f,
+            message=mask(f.message),
+            object=mask(f.object),
+            path=mask(f.path),
+            hint=mask(f.hint) if f.hint else f.hint,
+        )
+        for f in findings
+    ]
 
 
 def use_color(stream: TextIO, mode: str = "auto") -> bool:
@@ -58,6 +73,7 @@ _DIM = "\033[2m"
 
 
 def render_text(findings: Sequence[Finding], *, color: bool = False, checked: int | None = None) -> str:
+    findings = masked(findings)
     lines = []
     for f in findings:
         where = str(f.mark) if f.mark else "<input>"
@@ -81,6 +97,7 @@ def render_text(findings: Sequence[Finding], *, color: bool = False, checked: in
 
 
 def render_json(findings: Sequence[Finding], *, checked: int | None = None) -> str:
+    findings = masked(findings)
     def one(f: Finding) -> dict:
         return {
             "code": f.code,
@@ -134,6 +151,7 @@ def _xml_text(text: str) -> str:
 
 
 def render_junit(findings: Sequence[Finding], *, checked: int | None = None) -> str:
+    findings = masked(findings)
     import xml.etree.ElementTree as ET
 
     findings = [
@@ -203,6 +221,7 @@ def _uri(path: str) -> tuple[str, bool]:
 
 
 def render_sarif(findings: Sequence[Finding], *, checked: int | None = None) -> str:
+    findings = masked(findings)
     from llmkube.check.rules import load_rules
 
     registry = load_rules()
@@ -285,6 +304,7 @@ def _gh_property(text: str) -> str:
 
 
 def render_github(findings: Sequence[Finding], *, checked: int | None = None) -> str:
+    findings = masked(findings)
     command = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
     lines = []
     for f in findings:

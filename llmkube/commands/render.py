@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -61,6 +62,9 @@ def run_render(paths: Sequence[str], options: Options, *, output_dir: Path | Non
         )
     for step in rendering.node_labels:
         note(f"pool {step.pool!r} needs its nodes labelled (llmkube apply does this): {step.kubectl_command()}")
+    tokens = pipeline.token_findings(result.targets, options)
+    if tokens:
+        write_report(tokens, "text", stream=sys.stderr, color=color)
     return 0
 
 
@@ -74,31 +78,97 @@ def file_name(obj: dict, fmt: str) -> str:
 
 
 def write_output_dir(rendered: Sequence[Rendered], output_dir: Path, fmt: str) -> list[Path]:
-    """All files are produced in memory and staged first; then moved in place.
+    """Write one file per object, all or nothing.
 
-    A failure before the move leaves the directory as it was.
+    Every file is written to a staging directory inside `output_dir` first (same
+    file system, so a rename is atomic); only then are they renamed into place,
+    each existing file moved aside first. Any failure -- a target that is a
+    directory, an immutable file, a full disk, a read-only directory -- undoes
+    what was done and is an InputError (exit 2): the directory is as it was.
     """
     import json
 
     contents: dict[str, str] = {}
     for r in rendered:
         name = file_name(r.obj, fmt)
-        text = json.dumps(r.obj, indent=2) + "\n" if fmt == "json" else dump_yaml(r.obj)
-        contents[name] = text
+        if name in (".", "..") or Path(name).name != name:
+            mark = r.source.document.mark() if r.source else None
+            raise InputError(f"cannot name an output file {name!r}: it is not a plain file name", mark=mark)
+        contents[name] = json.dumps(r.obj, indent=2) + "\n" if fmt == "json" else dump_yaml(r.obj)
+    created = _make_dirs(output_dir)
+    try:
+        for name in contents:
+            target = output_dir / name
+            if target.is_dir() and not target.is_symlink():
+                raise _refusal(target, "it is a directory; remove it or choose another --output-dir")
+        try:
+            staging = Path(tempfile.mkdtemp(prefix=".llmkube-", dir=output_dir))
+        except OSError as exc:
+            raise _refusal(output_dir, f"cannot write in it: {exc.strerror}") from None
+        try:
+            for name, text in contents.items():
+                try:
+                    (staging / name).write_text(text, encoding="utf-8")
+                except OSError as exc:
+                    raise _refusal(output_dir / name, f"cannot write it: {exc.strerror}") from None
+            return _swap_in(staging, output_dir, list(contents))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        for d in reversed(created):
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+        raise
+
+
+def _refusal(path: Path, why: str) -> InputError:
+    return InputError(f"{why}; nothing was written", mark=SourceMark(str(path)))
+
+
+def _make_dirs(output_dir: Path) -> list[Path]:
+    """Create `output_dir` and missing parents; return the ones created (to remove on failure)."""
+    missing = [p for p in (output_dir, *output_dir.parents) if not p.exists()]
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        for d in missing:
+            try:
+                d.rmdir()
+            except OSError:
+                pass
         raise InputError(f"cannot create output directory: {exc.strerror}", mark=SourceMark(str(output_dir))) from None
-    staging = Path(tempfile.mkdtemp(prefix=".llmkube-", dir=output_dir))
+    return list(reversed(missing))
+
+
+def _swap_in(staging: Path, output_dir: Path, names: list[str]) -> list[Path]:
+    """Rename the staged files into place; on any failure put every old file back."""
+    backup = staging / ".previous"
+    backup.mkdir()
+    moved_aside: list[str] = []
+    placed: list[str] = []
     try:
-        for name, text in contents.items():
-            (staging / name).write_text(text, encoding="utf-8")
-        written = []
-        for name in contents:
-            os.replace(staging / name, output_dir / name)
-            written.append(output_dir / name)
-        return written
-    finally:
-        for leftover in staging.iterdir():
-            leftover.unlink()
-        staging.rmdir()
+        for name in names:
+            target = output_dir / name
+            if target.is_symlink() or target.exists():
+                if target.is_dir() and not target.is_symlink():
+                    raise IsADirectoryError(21, "Is a directory")
+                os.replace(target, backup / name)
+                moved_aside.append(name)
+            os.replace(staging / name, target)
+            placed.append(name)
+    except OSError as exc:
+        failed = output_dir / name
+        for name in placed:
+            try:
+                os.unlink(output_dir / name)
+            except OSError:
+                pass
+        for name in moved_aside:
+            try:
+                os.replace(backup / name, output_dir / name)
+            except OSError:
+                pass
+        raise _refusal(failed, f"cannot replace it: {exc.strerror}") from None
+    return [output_dir / name for name in names]

@@ -9,6 +9,7 @@ from typing import Any
 from llmkube.check.findings import Severity
 from llmkube.check.read.context import ReadContext
 from llmkube.check.rules import Hit, rule
+from llmkube.secrets import find_tokens, redact
 
 Path = tuple[str | int, ...]
 
@@ -47,19 +48,19 @@ def _env_entries(obj: Mapping[str, Any]) -> Iterator[tuple[Path, Mapping[str, An
                     yield (*path, i), item
 
 
-def _redact(token: str) -> str:
-    return token[:5] + "…" if len(token) > 8 else "hf_…"
-
-
-@rule("LK501", "literal-hf-token", Severity.ERROR, "a literal Hugging Face token in a manifest")
+@rule("LK501", "literal-hf-token", Severity.ERROR, "a literal Hugging Face (or other access) token in a manifest")
 def literal_hf_token(ctx: ReadContext) -> Iterator[Hit]:
     """A Hugging Face access token written into a manifest ends up in git,
     in `kubectl get -o yaml`, in every CI log that prints the manifest, and
     in the pod spec that anyone with read access to the namespace sees. The
     rule flags `HF_TOKEN`, `HUGGING_FACE_HUB_TOKEN` and similar variables set
-    with a literal `value`, and any env value, container argument or
-    ConfigMap value that looks like a token (`hf_` followed by 20 or more
-    letters and digits). Secrets are not flagged: that is where the token
+    with a literal `value`, and any env value, container argument (`args`,
+    `command`, and so a spec's `extraArgs`), annotation or ConfigMap value
+    that looks like a token: `hf_` followed by 20 or more letters and digits,
+    and the other well-known shapes (GitHub `ghp_…`/`github_pat_…`, GitLab
+    `glpat-…`, AWS access key ids `AKIA…`, OpenAI/Anthropic `sk-…`, Slack
+    `xox…-`, NGC `nvapi-…`). Messages show only the token's first five
+    characters. Secrets are not flagged: that is where the token
     belongs; nor are references filled in later (`$HF_TOKEN`, `$(HF_TOKEN)`,
     `{{ … }}`).
 
@@ -117,32 +118,37 @@ def literal_hf_token(ctx: ReadContext) -> Iterator[Hit]:
             value = item.get("value")
             if not isinstance(value, str) or not value.strip() or _REFERENCE.match(value):
                 continue
-            if name.upper() in TOKEN_VARS or HF_TOKEN.search(value):
+            tokens = find_tokens(value)
+            if name.upper() in TOKEN_VARS or tokens:
                 flagged.add(path)
+                what = "a literal Hugging Face token" if name.upper() in TOKEN_VARS or HF_TOKEN.search(value) else "a literal access token"
                 yield Hit(
                     t,
                     (*path, "value"),
-                    f"env {name} holds a literal Hugging Face token"
-                    + (f" ({_redact(value)})" if HF_TOKEN.search(value) else "")
+                    f"env {name} holds {what}"
+                    + (f" ({redact(tokens[0])})" if tokens else "")
                     + ": anyone who can read the manifest can use it",
                     hint,
                 )
         for path, node in _walk(obj):
-            token = HF_TOKEN.search(node) if isinstance(node, str) else None
-            if token is None:
+            tokens = find_tokens(node) if isinstance(node, str) else []
+            if not tokens or any(path[: len(p)] == p for p in flagged):
                 continue
-            if any(path[: len(p)] == p for p in flagged):
-                continue
-            in_args = len(path) >= 2 and path[-2] in ("command", "args")
-            in_configmap = obj.get("kind") == "ConfigMap" and path[:1] in (("data",),)
-            if in_args or in_configmap:
-                where = "a container argument" if in_args else f"ConfigMap key {path[-1]}"
-                yield Hit(
-                    t,
-                    path,
-                    f"{where} holds a literal Hugging Face token ({_redact(token[0])})",
-                    hint,
-                )
+            where = _token_place(obj, path)
+            if where:
+                kind = "Hugging Face token" if HF_TOKEN.search(node) else "access token"
+                yield Hit(t, path, f"{where} holds a literal {kind} ({redact(tokens[0])})", hint)
+
+
+def _token_place(obj: Mapping[str, Any], path: Path) -> str | None:
+    """Where a token was found, in words, when it is a place LK501 watches: args, annotations, ConfigMap data."""
+    if len(path) >= 2 and path[-2] in ("command", "args", "extraArgs"):
+        return "a container argument"
+    if len(path) >= 3 and path[-2] == "annotations" and path[-3] == "metadata":
+        return f"annotation {path[-1]}"
+    if obj.get("kind") == "ConfigMap" and path[:1] in (("data",),):
+        return f"ConfigMap key {path[-1]}"
+    return None
 
 
 def image_reference_problem(image: str) -> str | None:

@@ -1,0 +1,47 @@
+"""Token-shaped values: find them, and never print one in full.
+
+A token pasted into a spec or manifest must not travel on into a CI log
+through an error message ("value 'hf_…' is not one of …"). Every place that
+prints a message (reports, notes, errors) masks what looks like a token:
+the first few characters stay so the user can tell which one it was.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Shapes of well-known credentials (prefix + enough entropy that ordinary words never match).
+TOKEN = re.compile(
+    r"\b("
+    r"hf_[A-Za-z0-9]{20,}"  # Hugging Face
+    r"|gh[pousr]_[A-Za-z0-9]{30,}"  # GitHub classic / OAuth / app tokens
+    r"|github_pat_[A-Za-z0-9_]{40,}"  # GitHub fine-grained
+    r"|glpat-[A-Za-z0-9_-]{20,}"  # GitLab
+    r"|(?:AKIA|ASIA)[A-Z0-9]{16}"  # AWS access key id
+    r"|sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}"  # OpenAI / Anthropic API keys
+    r"|xox[abprs]-[A-Za-z0-9-]{10,}"  # Slack
+    r"|AIza[0-9A-Za-z_-]{35}"  # Google API key
+    r"|nvapi-[A-Za-z0-9_-]{20,}"  # NVIDIA NGC
+    r")"
+)
+# An AWS secret access key next to its name (40 base64 characters alone are too common to flag).
+AWS_SECRET = re.compile(r"(?i)(aws_secret_access_key\s*[=:]\s*['\"]?)([A-Za-z0-9/+=]{40})")
+_KEEP = 5
+
+
+def redact(token: str) -> str:
+    """`hf_AbCd…`: enough to recognise it, not enough to use it."""
+    return token[:_KEEP] + "…" if len(token) > 8 else "…"
+
+
+def find_tokens(text: str) -> list[str]:
+    """The token-shaped substrings of `text`."""
+    return [m.group(0) for m in TOKEN.finditer(text)] + [m.group(2) for m in AWS_SECRET.finditer(text)]
+
+
+def mask(text: str) -> str:
+    """`text` with every token-shaped substring shortened to its first characters."""
+    if not text:
+        return text
+    text = TOKEN.sub(lambda m: redact(m.group(0)), text)
+    return AWS_SECRET.sub(lambda m: m.group(1) + redact(m.group(2)), text)

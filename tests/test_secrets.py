@@ -1,0 +1,110 @@
+"""Secrets stay secret: no message prints a token in full; LK501 and render see args, extraArgs, annotations (issue 10)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llmkube.check.findings import Finding, Severity
+from llmkube.cli import main
+from llmkube.commands.common import input_error_lines
+from llmkube.errors import InputError
+from llmkube.report import FORMATS, render_github, render_json, render_junit, render_sarif, render_text
+from llmkube.secrets import find_tokens, mask
+
+REPO = Path(__file__).resolve().parents[1]
+CRDS = REPO.parent / "shared" / "crds"
+TOKENS = [
+    "hf_ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210",
+    "ghp_" + "a1B2" * 9,
+    "github_pat_" + "x9" * 30,
+    "AKIAIOSFODNN7EXAMPLE",
+    "sk-proj-" + "Q" * 40,
+    "glpat-" + "z" * 20,
+]
+
+
+@pytest.mark.parametrize("token", TOKENS)
+def test_every_shape_is_found_and_masked(token: str) -> None:
+    assert find_tokens(f"x {token} y") == [token]
+    assert token not in mask(f"value '{token}' is not one of ['a']")
+    assert token[:5] in mask(token)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(TOKENS), st.text(max_size=20), st.text(max_size=20))
+def test_no_report_format_prints_a_token(token: str, before: str, after: str) -> None:
+    f = Finding("schema", Severity.ERROR, f"{before} {token} {after}", f"ConfigMap/{token}", "data.x", hint=f"h {token}")
+    for render in (render_text, render_json, render_junit, render_sarif, render_github):
+        assert token not in render([f])
+    err = InputError(f"bad {token}", field=token, hint=token)
+    assert all(token not in line for line in input_error_lines(err))
+    assert len(FORMATS) == 5
+
+
+def _spec(tmp_path: Path, body: str) -> str:
+    p = tmp_path / "s.yaml"
+    p.write_text(body)
+    return str(p)
+
+
+ENDPOINT = """\
+apiVersion: llmkube.dev/v1alpha1
+kind: Fleet
+metadata: {{name: f}}
+spec:
+  pools:
+    - name: l4
+      gpu: l4
+      gpusPerNode: 4
+      nodeLabels: {{cloud.google.com/gke-nodepool: l4}}
+---
+apiVersion: llmkube.dev/v1alpha1
+kind: InferenceEndpoint
+metadata:
+  name: e
+  namespace: llm
+spec:
+  model: BAAI/bge-large-en-v1.5
+  runtime: {runtime}
+  target: deployment
+  pool: l4
+  maxModelLen: 512
+  extraArgs: [--api-key, {token}]
+  resources: {{cpu: 2, memory: 8Gi}}
+"""
+
+
+def test_render_warns_on_a_token_in_extra_args(tmp_path: Path, capsys) -> None:
+    token = TOKENS[1]
+    with pytest.raises(SystemExit) as exit_:
+        main(["render", _spec(tmp_path, ENDPOINT.format(runtime="vllm", token=token)), "--crds", str(CRDS)])
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 0
+    assert "warning [LK501]" in err and "container argument" in err
+    assert token not in err and token in out  # the manifest is the user's; the log is not
+
+
+def test_validate_errors_on_a_token_in_an_annotation(tmp_path: Path, capsys) -> None:
+    token = TOKENS[3]
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "annotations": {"x": f"key={token}"}}, "data": {}}
+    path = tmp_path / "cm.yaml"
+    path.write_text(yaml.safe_dump(cm))
+    with pytest.raises(SystemExit) as exit_:
+        main(["validate", str(path)])
+    err_out = capsys.readouterr()
+    text = err_out.out + err_out.err
+    assert exit_.value.code == 1
+    assert "[LK501]" in text and "annotation x" in text and token not in text
+
+
+def test_schema_enum_error_masks_the_token(tmp_path: Path, capsys) -> None:
+    token = TOKENS[0]
+    with pytest.raises(SystemExit):
+        main(["render", _spec(tmp_path, ENDPOINT.format(runtime=token, token="x")), "--crds", str(CRDS)])
+    err = capsys.readouterr().err
+    assert "runtime" in err and token not in err
