@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from llmkube.check.read.workloads import Path
+from llmkube.check.read.workloads import Path, as_list
 
 FALSE = {"false", "0", "no", "off"}
 
 
 def command_line(container: Mapping[str, Any]) -> list[str]:
     """command + args as one list of strings."""
-    return [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
+    return [str(a) for a in as_list(container.get("command")) + as_list(container.get("args"))]
 
 
 def arg_value(args: list[str], *flags: str) -> str | None:

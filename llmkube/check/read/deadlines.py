@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from llmkube.check.read.workloads import Path
+from llmkube.check.read.workloads import Path, as_list, as_mapping
 from llmkube.check.run import Target
 from llmkube.names import (
     KNATIVE_PROGRESS_DEADLINE_ANNOTATION,
@@ -63,12 +63,12 @@ def knative_deadline(target: Target) -> tuple[int | None, Path, str] | None:
     None when Knative does not serve the object. Seconds is None for an unreadable annotation."""
     obj = target.obj
     kind = obj.get("kind")
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    annotations = as_mapping(as_mapping(obj.get("metadata")).get("annotations"))
     key = KNATIVE_PROGRESS_DEADLINE_ANNOTATION
     if kind == "InferenceService":
         mode = annotations.get(KSERVE_DEPLOYMENT_MODE_ANNOTATION, "Serverless")
-        pred = (obj.get("spec") or {}).get("predictor") or {}
-        pred_ann = pred.get("annotations") or {}
+        pred = as_mapping(as_mapping(obj.get("spec")).get("predictor"))
+        pred_ann = as_mapping(pred.get("annotations"))
         if key in pred_ann:
             return parse_duration(pred_ann[key]), ("spec", "predictor", "annotations", key), "annotation"
         if key in annotations:

@@ -106,7 +106,7 @@ def training_setups(targets: Iterable[Target], profiles: ProfileStore) -> list[T
     """Every training job of the run whose method is known, in manifest order."""
     out = []
     for target in targets:
-        if target.obj.get("kind") not in TRAINING_KINDS:
+        if not isinstance(target.obj.get("kind"), str) or target.obj.get("kind") not in TRAINING_KINDS:
             continue
         if target.spec is not None and target.spec.kind == "TrainingJob":
             setup = _from_spec(profiles, target, target.spec)

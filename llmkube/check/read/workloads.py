@@ -33,13 +33,23 @@ class PodGroup:
     annotations: Mapping[str, str]
 
     def containers(self) -> Iterator[tuple[Path, Mapping[str, Any]]]:
-        for i, c in enumerate(self.spec.get("containers") or []):
+        for i, c in enumerate(as_list(self.spec.get("containers"))):
             if isinstance(c, Mapping):
                 yield (*self.spec_path, "containers", i), c
 
     @property
     def node_selector(self) -> Mapping[str, str]:
-        return self.spec.get("nodeSelector") or {}
+        return as_mapping(self.spec.get("nodeSelector"))
+
+
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """`value` when it is a mapping, else {}: readers take any shape (the schema reports the wrong one)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """`value` when it is a list, else []."""
+    return value if isinstance(value, list) else []
 
 
 def count(value: Any, default: int = 1) -> int:
@@ -150,10 +160,10 @@ def is_workload(target: Target) -> bool:
 
 def gpu_request(container: Mapping[str, Any]) -> tuple[str, int] | None:
     """(resource name, count) of the container's GPU or MIG limit (limits win over requests)."""
-    resources = container.get("resources") or {}
+    resources = as_mapping(container.get("resources"))
     for section in ("limits", "requests"):
-        for name, value in (resources.get(section) or {}).items():
-            if is_gpu_resource(name):
+        for name, value in as_mapping(resources.get(section)).items():
+            if isinstance(name, str) and is_gpu_resource(name):
                 try:
                     return name, int(str(value))
                 except ValueError:
@@ -164,7 +174,7 @@ def gpu_request(container: Mapping[str, Any]) -> tuple[str, int] | None:
 def pod_gpus(spec: Mapping[str, Any]) -> dict[str, int]:
     """GPU-like resources one pod asks for, summed over its containers."""
     out: dict[str, int] = {}
-    for c in spec.get("containers") or []:
+    for c in as_list(spec.get("containers")):
         if isinstance(c, Mapping):
             req = gpu_request(c)
             if req and req[1] > 0:
@@ -260,7 +270,7 @@ def shm_mount(container: Mapping[str, Any]) -> tuple[int, str] | None:
 
 def volume(spec: Mapping[str, Any], name: str) -> tuple[int, Mapping[str, Any]] | None:
     """(index, volume) of the pod's volume of this name."""
-    for i, v in enumerate(spec.get("volumes") or []):
+    for i, v in enumerate(as_list(spec.get("volumes"))):
         if isinstance(v, Mapping) and v.get("name") == name:
             return i, v
     return None

@@ -21,6 +21,8 @@ from llmkube.check.read.workloads import (
     KUBEFLOW_JOB_KINDS,
     Path,
     as_int,
+    as_list,
+    as_mapping,
     gang_gpus,
     gpu_request,
     is_volcano,
@@ -461,9 +463,10 @@ def limits_without_cohort(ctx: ReadContext) -> Iterator[Hit]:
         if not is_kueue(cq, "ClusterQueue") or cohort_of(cq.obj):
             continue
         field = "cohortName" if str(cq.obj.get("apiVersion", "")).endswith("v1beta2") else "cohort"
-        for g, group in enumerate((cq.obj.get("spec") or {}).get("resourceGroups") or []):
-            for f, flavor in enumerate(group.get("flavors") or []):
-                for r, res in enumerate(flavor.get("resources") or []):
+        for g, group in enumerate(as_list(as_mapping(cq.obj.get("spec")).get("resourceGroups"))):
+            for f, flavor in enumerate(as_list(as_mapping(group).get("flavors"))):
+                for r, res in enumerate(as_list(as_mapping(flavor).get("resources"))):
+                    res = as_mapping(res)
                     for key in ("borrowingLimit", "lendingLimit"):
                         if res.get(key) is None:
                             continue
