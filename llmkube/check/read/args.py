@@ -41,7 +41,7 @@ def flag_on(line: list[str], *flags: str) -> bool:
 def flag_path(container_path: Path, container: Mapping[str, Any], *flags: str) -> Path:
     """Path of the command-line item holding one of `flags` (the flag or flag=value)."""
     for key in ("args", "command"):
-        for i, arg in enumerate(container.get(key) or []):
+        for i, arg in enumerate(as_list(container.get(key))):
             a = str(arg)
             if any(a == f or a.startswith(f + "=") for f in flags):
                 return (*container_path, key, i)
@@ -50,7 +50,7 @@ def flag_path(container_path: Path, container: Mapping[str, Any], *flags: str) -
 
 def env_value(container: Mapping[str, Any], name: str) -> str | None:
     """A literal environment variable of the container (valueFrom is not followed)."""
-    for e in container.get("env") or []:
+    for e in as_list(container.get("env")):
         if isinstance(e, Mapping) and e.get("name") == name and "value" in e:
             return str(e["value"])
     return None
