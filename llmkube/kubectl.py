@@ -21,6 +21,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from llmkube import apimachinery
 from llmkube.errors import InputError
 
 DEFAULT_FIELD_MANAGER = "llmkube"
@@ -36,9 +37,6 @@ _UNREACHABLE = re.compile(
 # klog lines (E1127 19:32:47.105912    8292 file.go:166] ...) are noise for users
 _KLOG = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+:\d+\]")
 
-_LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -68,9 +66,7 @@ def _clean_stderr(stderr: str) -> str:
 
 
 def _check_label_key(key: str) -> None:
-    prefix, slash, name = key.rpartition("/")
-    ok = bool(_LABEL_NAME.match(name)) and (not slash or (len(prefix) <= 253 and _DNS_SUBDOMAIN.match(prefix)))
-    if not ok:
+    if not isinstance(key, str) or apimachinery.qualified_name_errors(key):
         raise InputError(
             f"invalid label key {key!r}",
             hint="a label key is an optional DNS-subdomain prefix and '/', then a name of at most 63 "
@@ -79,7 +75,7 @@ def _check_label_key(key: str) -> None:
 
 
 def _check_label_value(key: str, value: str) -> None:
-    if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
+    if not isinstance(value, str) or apimachinery.label_value_errors(value):
         raise InputError(
             f"invalid value {value!r} for label {key!r}",
             hint="a label value is at most 63 characters [A-Za-z0-9-_.], starting and ending alphanumeric",
