@@ -73,8 +73,9 @@ def _run(docs: list[Any]) -> None:
         metadata_findings(t.obj, lambda path: None)
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(reason="issue 10: readers and rules still assume shapes in places (open work; see the report)", strict=False)
+# Open work (issue 10): some readers and rules still assume shapes, so this fails today; it runs
+# only with `pytest --fuzz` and lists what is left to harden.
+@pytest.mark.fuzz
 @pytest.mark.parametrize("case", CASES, ids=lambda p: f"{p.parts[-3]}/{p.parts[-2]}/{p.name}")
 @settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
