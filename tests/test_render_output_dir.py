@@ -114,7 +114,7 @@ def test_output_dir_that_is_a_file(tmp_path: Path) -> None:
     assert f.read_text() == "x"
 
 
-def test_cli_exit_2_on_directory_conflict(tmp_path: Path, capsys) -> None:
+def test_cli_exit_2_on_directory_conflict(tmp_path: Path, capsys, upstream_crds: Path) -> None:
     from llmkube.cli import main
 
     repo = Path(__file__).resolve().parents[1]
@@ -122,14 +122,14 @@ def test_cli_exit_2_on_directory_conflict(tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     write_output_dir([], out, "yaml")
     with pytest.raises(SystemExit) as exit_:
-        main(["render", str(example), "--crds", str(repo.parent / "shared" / "crds"), "-d", str(out)])
+        main(["render", str(example), "--crds", str(upstream_crds), "-d", str(out)])
     assert exit_.value.code == 0
     first = sorted(out.iterdir())[0]
     first.unlink()
     first.mkdir()
     before = _snapshot(out)
     with pytest.raises(SystemExit) as exit_:
-        main(["render", str(example), "--crds", str(repo.parent / "shared" / "crds"), "-d", str(out)])
+        main(["render", str(example), "--crds", str(upstream_crds), "-d", str(out)])
     assert exit_.value.code == 2
     assert "is a directory" in capsys.readouterr().err
     assert _snapshot(out) == before

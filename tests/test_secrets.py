@@ -17,7 +17,6 @@ from llmkube.report import FORMATS, render_github, render_json, render_junit, re
 from llmkube.secrets import find_tokens, mask
 
 REPO = Path(__file__).resolve().parents[1]
-CRDS = REPO.parent / "shared" / "crds"
 TOKENS = [
     "hf_ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210",
     "ghp_" + "a1B2" * 9,
@@ -79,10 +78,10 @@ spec:
 """
 
 
-def test_render_warns_on_a_token_in_extra_args(tmp_path: Path, capsys) -> None:
+def test_render_warns_on_a_token_in_extra_args(upstream_crds, tmp_path: Path, capsys) -> None:
     token = TOKENS[1]
     with pytest.raises(SystemExit) as exit_:
-        main(["render", _spec(tmp_path, ENDPOINT.format(runtime="vllm", token=token)), "--crds", str(CRDS)])
+        main(["render", _spec(tmp_path, ENDPOINT.format(runtime="vllm", token=token)), "--crds", str(upstream_crds)])
     out, err = capsys.readouterr()
     assert exit_.value.code == 0
     assert "warning [LK501]" in err and "container argument" in err
@@ -102,9 +101,9 @@ def test_validate_errors_on_a_token_in_an_annotation(tmp_path: Path, capsys) -> 
     assert "[LK501]" in text and "annotation x" in text and token not in text
 
 
-def test_schema_enum_error_masks_the_token(tmp_path: Path, capsys) -> None:
+def test_schema_enum_error_masks_the_token(upstream_crds, tmp_path: Path, capsys) -> None:
     token = TOKENS[0]
     with pytest.raises(SystemExit):
-        main(["render", _spec(tmp_path, ENDPOINT.format(runtime=token, token="x")), "--crds", str(CRDS)])
+        main(["render", _spec(tmp_path, ENDPOINT.format(runtime=token, token="x")), "--crds", str(upstream_crds)])
     err = capsys.readouterr().err
     assert "runtime" in err and token not in err
