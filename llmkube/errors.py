@@ -6,6 +6,7 @@ traceback: `file:line:col: message`, then the field path and a hint.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -61,3 +62,13 @@ class InputErrors(InputError):
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in self.errors)
+
+
+def combined(errors: Sequence[InputError]) -> InputError:
+    """One error as itself, several as one `InputErrors` (reported together)."""
+    return errors[0] if len(errors) == 1 else InputErrors(list(errors))
+
+
+def each(exc: InputError) -> list[InputError]:
+    """The errors an exception stands for: its members for `InputErrors`, else itself."""
+    return list(exc.errors) if isinstance(exc, InputErrors) else [exc]

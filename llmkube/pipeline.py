@@ -18,7 +18,7 @@ from llmkube.check.crdstore import CRDStore
 from llmkube.check.findings import Finding
 from llmkube.check.run import Target, schema_findings
 from llmkube.check.schemas import SchemaValidator
-from llmkube.errors import InputError, InputErrors
+from llmkube.errors import InputError, combined, each
 from llmkube.kinds import KINDS
 from llmkube.options import InputLimits, Options
 from llmkube.plan.context import PlanContext, PlanError
@@ -184,12 +184,10 @@ def load_inputs(paths: Sequence[str], limits: InputLimits | None = None) -> Inpu
     manifests = [d for d in docs if not is_spec_document(d)]
     try:
         specs = parse_specs(spec_docs)
-    except InputErrors as exc:
-        errors.extend(exc.errors)
     except InputError as exc:
-        errors.append(exc)
+        errors.extend(each(exc))
     if errors:
-        raise errors[0] if len(errors) == 1 else InputErrors(errors)
+        raise combined(errors)
     return Inputs(specs=specs, manifests=manifests)
 
 
@@ -225,7 +223,7 @@ def render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:
         notes.extend(plan.notes)
     if errors:
         unique = list({str(e): e for e in errors}.values())
-        raise unique[0] if len(unique) == 1 else InputErrors(unique)
+        raise combined(unique)
     return Rendering(order_objects(dedupe(out)), steps, notes)
 
 

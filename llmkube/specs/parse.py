@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from llmkube.errors import InputError, InputErrors
+from llmkube.errors import InputError, combined, each
 from llmkube.kinds import KINDS
 from llmkube.specs.base import API_VERSION
 from llmkube.yamlio import Document, dotted, kind_word, to_plain
@@ -73,7 +73,7 @@ def parse_spec(doc: Document) -> LoadedSpec:
             InputError(p.message, mark=doc.mark(p.path), field=dotted(p.path), hint=p.hint)
             for p in problems
         ]
-        raise errors[0] if len(errors) == 1 else InputErrors(errors)
+        raise combined(errors)
     return LoadedSpec(spec, doc)
 
 
@@ -92,12 +92,10 @@ def parse_specs(docs: Iterable[Document]) -> list[LoadedSpec]:
     for doc in docs:
         try:
             out.append(parse_spec(doc))
-        except InputErrors as exc:
-            errors.extend(exc.errors)
         except InputError as exc:
-            errors.append(exc)
+            errors.extend(each(exc))
     if errors:
-        raise errors[0] if len(errors) == 1 else InputErrors(errors)
+        raise combined(errors)
     return out
 
 
@@ -112,7 +110,7 @@ def _errors(doc: Document, model: type[BaseModel], exc: ValidationError) -> Inpu
         seen.add((loc, message))
         errors.append(InputError(message, mark=doc.mark(loc), field=dotted(loc), hint=hint))
     errors = _collapse_unions(errors)
-    return errors[0] if len(errors) == 1 else InputErrors(errors)
+    return combined(errors)
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
