@@ -72,13 +72,13 @@ _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 def apply_set_name(given: str | None, environ: Mapping[str, str]) -> str:
     """--apply-set, else $LLMKUBE_APPLY_SET, else the default; it must be a label value."""
     name = given or environ.get(APPLY_SET_ENV) or DEFAULT_APPLY_SET
-    if not _LABEL_VALUE.match(name):
+    if not _LABEL_VALUE.fullmatch(name):
         raise InputError(f"invalid apply set name {name!r}", hint="use at most 63 characters [A-Za-z0-9-_.]")
     return name
 
 
 def check_namespace_name(namespace: str | None) -> None:
-    if namespace is not None and not _NAMESPACE.match(namespace):
+    if namespace is not None and not _NAMESPACE.fullmatch(namespace):
         raise InputError(f"invalid --namespace {namespace!r}", hint="a namespace name is a DNS label: [a-z0-9-]")
 
 

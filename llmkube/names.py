@@ -30,7 +30,7 @@ DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"  # which sharing 
 
 def is_gpu_resource(name: str) -> bool:
     """A full GPU, a shared GPU or a MIG slice, as the device plugin advertises them."""
-    return name == GPU_RESOURCE or name.startswith(GPU_RESOURCE_PREFIX) or bool(MIG_RESOURCE.match(name))
+    return name == GPU_RESOURCE or name.startswith(GPU_RESOURCE_PREFIX) or bool(MIG_RESOURCE.fullmatch(name))
 
 
 # ---- RDMA device plugins ------------------------------------------------------

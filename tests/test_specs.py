@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
@@ -200,3 +201,11 @@ def test_duplicate_pool_names_in_a_fleet():
     (err,) = errors_of(text)
     assert err.field == "spec.pools[1].name"
     assert str(err.mark) == "spec.yaml:7:8"  # the `name` key of the second pool
+
+
+@pytest.mark.parametrize("name", ["job\n", "job\r\n"])
+def test_a_name_with_a_trailing_line_break_is_not_a_dns_label(name):
+    # `$` also matches before a final newline; the name checks must match the whole value.
+    (err,) = errors_of(JOB.replace("name: job", f"name: {json.dumps(name)}"))
+    assert err.field == "metadata.name"
+    assert "DNS-1123" in err.message

@@ -288,7 +288,7 @@ def save_crds(documents: Iterable[Any], cache_dir: Path) -> list[Path]:
     written: list[Path] = []
     for crd in _crd_documents(documents):
         name = str((crd.get("metadata") or {}).get("name", ""))
-        if not _SAFE_NAME.match(name):
+        if not _SAFE_NAME.fullmatch(name):
             raise InputError(
                 f"CRD has no usable metadata.name ({name!r}); cannot cache it",
                 hint="a CRD is named <plural>.<group>",

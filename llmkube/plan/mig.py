@@ -597,7 +597,7 @@ def mig_parted_config_name(pool: str) -> str:
     if len(name) > _LABEL_VALUE_MAX:
         digest = hashlib.sha256(pool.encode()).hexdigest()[:8]
         name = name[: _LABEL_VALUE_MAX - 9].rstrip("-._") + "-" + digest
-    if not _LABEL_VALUE.match(name):
+    if not _LABEL_VALUE.fullmatch(name):
         raise ValueError(f"pool name {pool!r} does not make a valid label value ({name!r})")
     return name
 
@@ -668,7 +668,7 @@ def mig_parted_config(configs: Mapping[str, Mapping[str, int]], gpus: Iterable[G
     for name in sorted(configs):
         if name == DISABLED_CONFIG or name.startswith(STOCK_PREFIX):
             raise ValueError(f"config name {name!r} is reserved for mig-manager's stock configs")
-        if len(name) > _LABEL_VALUE_MAX or not _LABEL_VALUE.match(name):
+        if len(name) > _LABEL_VALUE_MAX or not _LABEL_VALUE.fullmatch(name):
             raise ValueError(f"config name {name!r} is not a valid label value")
         counts = _counts(configs[name])
         if any(c < 0 for c in counts.values()):

@@ -35,7 +35,7 @@ class SpecModel(BaseModel):
 
 
 def _dns_label(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.match(value):
+    if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
         raise ValueError(
             "must be a DNS-1123 label: at most 63 lowercase letters, digits or '-', "
             "starting and ending with a letter or digit"
@@ -53,13 +53,13 @@ def dns1035_label_error(value: str) -> str | None:
     """
     if len(value) > 63:
         return f"is {len(value)} characters long; at most 63 are allowed"
-    if not _DNS_1035_LABEL.match(value):
+    if not _DNS_1035_LABEL.fullmatch(value):
         return "must start with a letter and hold only lowercase letters, digits and '-', ending in a letter or digit (an RFC 1035 label)"
     return None
 
 
 def _dns_subdomain(value: str) -> str:
-    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+    if len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value):
         raise ValueError("must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'")
     return value
 
@@ -79,7 +79,7 @@ def _quantity(value: int | float | str) -> int | str:
 
 
 def _label_key(value: str) -> str:
-    if len(value) > 317 or not _LABEL_KEY.match(value):
+    if len(value) > 317 or not _LABEL_KEY.fullmatch(value):
         raise ValueError("must be a label key such as topology.kubernetes.io/zone")
     return value
 
@@ -87,7 +87,7 @@ def _label_key(value: str) -> str:
 def _extended_resource(value: str) -> str:
     """An extended resource is a qualified name with a domain prefix (`rdma/…`, `vpc.amazonaws.com/…`)."""
     prefix, slash, _ = value.partition("/")
-    if not (slash and prefix) or prefix.endswith("kubernetes.io") or not _LABEL_KEY.match(value):
+    if not (slash and prefix) or prefix.endswith("kubernetes.io") or not _LABEL_KEY.fullmatch(value):
         raise ValueError(
             "must be a domain-prefixed resource name such as rdma/rdma_shared_device_a or vpc.amazonaws.com/efa"
         )

@@ -325,7 +325,7 @@ def _name_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
     name = ep.metadata.name
     path = ("metadata", "name")
     kserve = ep.spec.target == "kserve"
-    if not ISVC_NAME.match(name):
+    if not ISVC_NAME.fullmatch(name):
         what = "an InferenceService name (KServe)" if kserve else "a Service name (DNS-1035 label)"
         family = re.match(r"[a-z]+", ep.spec.model.rsplit("/", 1)[-1].lower())
         fixed = f"{family[0] if family else 'model'}-{name}"

@@ -78,7 +78,7 @@ def _one_product(profiles: ProfileStore, product: str, mig_resource: str | None)
 def gpu_target(profiles: ProfileStore, group: PodGroup, resource: str | None) -> GPUTarget | None:
     """The GPU of a pod group; with several possible products, the one with the most memory
     (so a "does not fit" holds on every one of them)."""
-    m = MIG_RESOURCE.match(resource or "")
+    m = MIG_RESOURCE.fullmatch(resource or "")
     mig_resource = m.group("profile") if m else None
     found = [t for t in (_one_product(profiles, p, mig_resource) for p in products(group)) if t is not None]
     if not found and mig_resource:

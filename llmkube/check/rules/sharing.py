@@ -101,7 +101,7 @@ def mig_strategy_resource(ctx: ReadContext) -> Iterator[Hit]:
                     continue
                 name = req[0]
                 line = resource_line(c, path, name)
-                mig = MIG_RESOURCE.match(name)
+                mig = MIG_RESOURCE.fullmatch(name)
                 if mig:
                     profile = mig["profile"]
                     why = None
@@ -371,7 +371,7 @@ def mps_with_mig(ctx: ReadContext) -> Iterator[Hit]:
                 "share full GPUs with MPS (migStrategy: none), or share MIG devices with timeSlicing",
             )
         for i, r in enumerate(mps.get("resources") or []):
-            if isinstance(r, Mapping) and MIG_RESOURCE.match(str(r.get("name", ""))):
+            if isinstance(r, Mapping) and MIG_RESOURCE.fullmatch(str(r.get("name", ""))):
                 yield Hit(
                     e.target,
                     (*e.base, "sharing", "mps", "resources", i, "name"),
