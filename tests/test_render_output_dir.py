@@ -133,3 +133,25 @@ def test_cli_exit_2_on_directory_conflict(tmp_path: Path, capsys, upstream_crds:
     assert exit_.value.code == 2
     assert "is a directory" in capsys.readouterr().err
     assert _snapshot(out) == before
+
+
+def test_kinds_of_one_name_from_two_api_groups_get_two_files(tmp_path: Path) -> None:
+    # batch/v1 Job and Volcano's Job share a kind name: the plain names collide, so both carry their group.
+    jobs = [
+        Rendered(obj={"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "train", "namespace": "ml"}}),
+        Rendered(obj={"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "metadata": {"name": "train", "namespace": "ml"}}),
+        Rendered(obj={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "train", "namespace": "ml"}}),
+    ]
+    write_output_dir(jobs, tmp_path, "yaml")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "configmap_ml_train.yaml", "job.batch.volcano.sh_ml_train.yaml", "job.batch_ml_train.yaml",
+    ]
+    assert "volcano" in (tmp_path / "job.batch.volcano.sh_ml_train.yaml").read_text()
+
+
+def test_the_same_object_twice_is_refused_and_nothing_is_written(out: Path) -> None:
+    twice = _objs(2) + _objs(1)
+    before = _snapshot(out)
+    with pytest.raises(InputError, match="'configmap_cm0.yaml'.*rendered twice"):
+        write_output_dir(twice, out, "yaml")
+    assert _snapshot(out) == before

@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -68,13 +69,38 @@ def run_render(paths: Sequence[str], options: Options, *, output_dir: Path | Non
     return 0
 
 
-def file_name(obj: dict, fmt: str) -> str:
+def file_name(obj: dict, fmt: str, *, qualified: bool = False) -> str:
+    """`kind[_namespace]_name.yaml`; `qualified` adds the API group (`job.batch.volcano.sh_…`)
+    for objects whose plain names would collide."""
     meta = obj.get("metadata") or {}
-    parts = [str(obj.get("kind", "object")).lower()]
+    kind = str(obj.get("kind", "object")).lower()
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    parts = [f"{kind}.{group}" if qualified and group else kind]
     if meta.get("namespace"):
         parts.append(str(meta["namespace"]))
     parts.append(str(meta.get("name", "unnamed")))
     return "_".join(parts) + (".json" if fmt == "json" else ".yaml")
+
+
+def file_names(rendered: Sequence[Rendered], fmt: str) -> list[str]:
+    """One distinct file name per object. Two kinds of one name from different API groups
+    (batch/v1 and Volcano's `Job`) are told apart by their group; the same object rendered
+    twice is an error, since one file would silently replace the other."""
+    plain = [file_name(r.obj, fmt) for r in rendered]
+    counts = Counter(plain)
+    names = [file_name(r.obj, fmt, qualified=True) if counts[n] > 1 else n for r, n in zip(rendered, plain)]
+    first: dict[str, Rendered] = {}
+    for r, name in zip(rendered, names):
+        if name in first:
+            earlier = first[name].source
+            where = f" (first from {earlier.document.mark()})" if earlier else ""
+            raise InputError(
+                f"two objects would be written to {name!r}{where}: the same object is rendered twice",
+                mark=r.source.document.mark() if r.source else None,
+                hint="give one of the specs another name or namespace",
+            )
+        first[name] = r
+    return names
 
 
 def write_output_dir(rendered: Sequence[Rendered], output_dir: Path, fmt: str) -> list[Path]:
@@ -89,8 +115,7 @@ def write_output_dir(rendered: Sequence[Rendered], output_dir: Path, fmt: str) -
     import json
 
     contents: dict[str, str] = {}
-    for r in rendered:
-        name = file_name(r.obj, fmt)
+    for r, name in zip(rendered, file_names(rendered, fmt)):
         if name in (".", "..") or Path(name).name != name:
             mark = r.source.document.mark() if r.source else None
             raise InputError(f"cannot name an output file {name!r}: it is not a plain file name", mark=mark)
