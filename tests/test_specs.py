@@ -209,3 +209,16 @@ def test_a_name_with_a_trailing_line_break_is_not_a_dns_label(name):
     (err,) = errors_of(JOB.replace("name: job", f"name: {json.dumps(name)}"))
     assert err.field == "metadata.name"
     assert "DNS-1123" in err.message
+
+
+def test_a_node_range_with_min_above_max_is_one_error_not_a_union_member_s_type_error():
+    # `nodes` is `int | NodeRange`: the mapping took the NodeRange branch, so "expected an integer" is noise.
+    (err,) = errors_of(JOB + "  framework: pytorchjob\n  nodes: {min: 3, max: 2}\n")
+    assert err.field == "spec.nodes"
+    assert "must not exceed max" in err.message
+
+
+def test_a_bad_member_inside_a_node_range_is_reported_at_that_member():
+    (err,) = errors_of(JOB + "  framework: pytorchjob\n  nodes: {min: x, max: 2}\n")
+    assert err.field == "spec.nodes.min"
+    assert err.message.startswith("expected an integer")

@@ -205,7 +205,12 @@ def _type_name(value: Any) -> str:
 
 
 def _collapse_unions(errors: list[InputError]) -> list[InputError]:
-    """A value of a union type fails once per member: merge them into one error."""
+    """A value of a union type fails once per member: merge them into one error.
+
+    When one member took the value's shape and failed on its content (`nodes: {min: 3, max: 2}`
+    against `int | NodeRange`), the other members' "expected an integer" is noise: drop it.
+    """
+    errors = [e for e in errors if not _type_error_beside_a_deeper_one(e, errors)]
     out: list[InputError] = []
     by_field: dict[str | None, InputError] = {}
     for e in errors:
@@ -221,6 +226,20 @@ def _collapse_unions(errors: list[InputError]) -> list[InputError]:
             by_field[e.field] = e
         out.append(e)
     return sorted(out, key=lambda e: (e.mark.line or 0, e.mark.column or 0) if e.mark else (0, 0))
+
+
+def _type_error_beside_a_deeper_one(error: InputError, errors: list[InputError]) -> bool:
+    if not error.message.startswith("expected ") or error.field is None:
+        return False
+    field = error.field
+    return any(
+        other is not error and other.field is not None
+        and (
+            (other.field == field and not other.message.startswith("expected "))
+            or other.field.startswith((field + ".", field + "["))
+        )
+        for other in errors
+    )
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
