@@ -96,6 +96,23 @@ def test_the_examples_give_none_of_these_rules_errors(upstream_crds):
     assert mine == [], mine
 
 
+def test_cross_object_findings_do_not_depend_on_the_order_of_the_files(upstream_crds):
+    # Kueue's tas_sample-queues.yaml and tas_sample-gpu-queues.yaml both define tas-cluster-queue;
+    # which one LK205 judged the LeaderWorkerSet against used to follow the file order.
+    files = sorted(str(p) for p in (upstream_crds / "examples").rglob("*.yaml"))
+
+    def rule_findings(order: list[str]) -> set[tuple[str, str, int]]:
+        out = llmkube("validate", *order, "--crds", str(upstream_crds), "-o", "json")
+        report = json.loads(out.stdout)
+        return {(f["code"], f["file"], f["line"]) for f in report["findings"] if f["code"].startswith("LK2")}
+
+    forward, backward = rule_findings(files), rule_findings(files[::-1])
+    assert not any(code == "LK205" for code, _, _ in forward)
+    # LK209 reports the later definition of each pair, so the two orders name different files
+    assert {f for f in forward if f[0] != "LK209"} == {f for f in backward if f[0] != "LK209"}
+    assert sum(f[0] == "LK209" for f in forward) == sum(f[0] == "LK209" for f in backward) > 0
+
+
 def test_validate_reports_a_rule_finding_with_its_line_and_exit_code(upstream_crds):
     path = CASES / "LK202" / "fail" / "volcano-job-and-task.yaml"
     out = llmkube("validate", str(path), "--crds", str(upstream_crds))

@@ -3,8 +3,8 @@
 A workload names a LocalQueue by the `kueue.x-k8s.io/queue-name` label; the
 LocalQueue (in the workload's namespace) names a ClusterQueue; the
 ClusterQueue's flavors name ResourceFlavors. `KueueIndex` indexes those
-objects by name once per run, keeping the first of each name in manifest
-order (what a scan would find).
+objects by name once per run; a name the run defines twice, differently, is
+ambiguous and is not followed (the answer would depend on the input order).
 """
 
 from __future__ import annotations
@@ -40,20 +40,38 @@ def cohort_of(cq: Mapping[str, Any]) -> str | None:
 
 
 class _ByName:
-    """The first object of each name, in manifest order (a scan would find the same one)."""
+    """Cluster-scoped objects by name. A name defined twice with different content (two
+    upstream examples in one run, each with its own `tas-cluster-queue`) is ambiguous: the
+    cluster would hold whichever was applied last, so rules that follow the reference do not
+    judge it (`get` answers None); LK209 reports the duplicate itself."""
 
     def __init__(self, targets: Iterable[Target]):
         self.targets = list(targets)
         self._first: dict[Any, Target] = {}
-        for t in reversed(self.targets):
+        self._ambiguous: set[Any] = set()
+        for t in self.targets:
             name = meta(t.obj).get("name")
-            if isinstance(name, Hashable):
+            if not isinstance(name, Hashable):
+                continue
+            if name not in self._first:
                 self._first[name] = t
+            elif self._first[name].obj != t.obj:
+                self._ambiguous.add(name)
 
     def get(self, name: Any) -> Target | None:
         if isinstance(name, Hashable):
-            return self._first.get(name)
+            return None if name in self._ambiguous else self._first.get(name)
         return next((t for t in self.targets if meta(t.obj).get("name") == name), None)  # a list or map: schema-invalid
+
+
+def _serves(local_queue: Target, namespace: str | None) -> bool:
+    """A LocalQueue serves a workload of its namespace (either side without one: any)."""
+    return namespace is None or meta(local_queue.obj).get("namespace") in (None, namespace)
+
+
+def _cluster_queue_name(local_queue: Target) -> Any:
+    spec = local_queue.obj.get("spec")
+    return spec.get("clusterQueue") if isinstance(spec, Mapping) else None
 
 
 @dataclass
@@ -82,20 +100,21 @@ class KueueIndex:
 
     def local_queue(self, name: str, namespace: str | None) -> Target | None:
         """The LocalQueue of this name in the namespace (any namespace when the workload has none)."""
-        for lq in self._local_by_name.get(name, []):
-            if namespace is None or meta(lq.obj).get("namespace") in (None, namespace):
-                return lq
-        return None
+        return next((lq for lq in self._local_by_name.get(name, []) if _serves(lq, namespace)), None)
 
     def cluster_queue_of(self, target: Target) -> tuple[Target, Path] | None:
         """Workload → LocalQueue (same namespace) → ClusterQueue, all inside this run; and the label's path."""
         found = queue_label(target)
         if not found:
             return None
-        lq = self.local_queue(found[0], meta(target.obj).get("namespace"))
+        namespace = meta(target.obj).get("namespace")
+        lq = self.local_queue(found[0], namespace)
         if lq is None:
             return None
-        cq = self.cluster_queues.get((lq.obj.get("spec") or {}).get("clusterQueue"))
+        cq_names = {_cluster_queue_name(q) for q in self._local_by_name.get(found[0], []) if _serves(q, namespace)}
+        if len(cq_names) > 1:  # LocalQueues of one name that point at different ClusterQueues: ambiguous
+            return None
+        cq = self.cluster_queues.get(_cluster_queue_name(lq))
         return (cq, found[1]) if cq is not None else None
 
     def flavor_labels(self, name: str) -> Mapping[str, str] | None:

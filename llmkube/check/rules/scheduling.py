@@ -838,3 +838,76 @@ def shm_not_in_limit(ctx: ReadContext) -> Iterator[Hit]:
                         f"/dev/shm {human_bytes(size)}: a full /dev/shm is charged to the container and OOM-kills it",
                         f"set limits.memory to {human_bytes(base + size)} or more, or lower the /dev/shm sizeLimit",
                     )
+
+
+@rule("LK209", "object-defined-twice", Severity.WARNING, "a manifest object is defined twice in the run, differently")
+def object_defined_twice(ctx: ReadContext) -> Iterator[Hit]:
+    """Two manifests in one run that define the same object (API group, kind,
+    namespace, name) with different content: `kubectl apply` applies both and
+    the cluster keeps whichever came last, so the result depends on the order
+    of the files. Rules that follow a reference to such an object (a
+    LocalQueue's ClusterQueue, a flavor's node labels) do not judge it, since
+    either definition could be the one that counts. Often two alternative
+    setups were passed together: check them one run at a time.
+
+    Fails:
+
+    ```yaml
+    apiVersion: kueue.x-k8s.io/v1beta1
+    kind: ClusterQueue
+    metadata: {name: tas-cluster-queue}
+    spec:
+      namespaceSelector: {}
+      resourceGroups:
+      - coveredResources: [cpu]
+        flavors:
+        - name: tas-flavor
+          resources: [{name: cpu, nominalQuota: 100}]
+    ---
+    apiVersion: kueue.x-k8s.io/v1beta1
+    kind: ClusterQueue
+    metadata: {name: tas-cluster-queue}
+    spec:
+      namespaceSelector: {}
+      resourceGroups:
+      - coveredResources: [nvidia.com/gpu]
+        flavors:
+        - name: tas-gpu-flavor
+          resources: [{name: nvidia.com/gpu, nominalQuota: 8}]
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: kueue.x-k8s.io/v1beta1
+    kind: ClusterQueue
+    metadata: {name: tas-cluster-queue}
+    spec:
+      namespaceSelector: {}
+      resourceGroups:
+      - coveredResources: [nvidia.com/gpu]
+        flavors:
+        - name: tas-gpu-flavor
+          resources: [{name: nvidia.com/gpu, nominalQuota: 8}]
+    ```
+    """
+    first: dict[tuple[str, str, str, str], Target] = {}
+    for target in ctx.targets:
+        if target.document is None:
+            continue  # rendered objects: the pipeline refuses a spec set that produces one twice
+        name = meta(target.obj).get("name")
+        if not isinstance(name, str):
+            continue
+        group = str(target.obj.get("apiVersion", "")).rpartition("/")[0]
+        key = (group, str(target.obj.get("kind")), str(meta(target.obj).get("namespace") or ""), name)
+        earlier = first.setdefault(key, target)
+        if earlier is target or earlier.obj == target.obj:
+            continue
+        where = earlier.mark()
+        yield Hit(
+            target,
+            ("metadata", "name"),
+            f"{key[1]} {name} is also defined at {where or 'an earlier manifest'}, differently: kubectl apply keeps "
+            "whichever comes last, so the result depends on the order of the files",
+            "keep one definition, or check alternative setups one run at a time",
+        )
