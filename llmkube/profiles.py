@@ -11,9 +11,9 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from llmkube.errors import InputError, SourceMark
 from llmkube.specs.base import DNSSubdomain, PositiveInt, SpecModel
@@ -72,13 +72,56 @@ class GPUProfile(SpecModel):
 
 
 class Experts(SpecModel):
+    """Mixture-of-experts shapes (HF `num_local_experts`/`n_routed_experts`, `num_experts_per_tok`,
+    `moe_intermediate_size`, `n_shared_experts`, `first_k_dense_replace`)."""
+
     total: PositiveInt
     active: PositiveInt
+    # Per-expert MLP width; falls back to the spec's intermediateSize (Mixtral's config has only that).
+    intermediate_size: PositiveInt | None = None
+    shared: int = Field(default=0, ge=0)  # shared experts every token passes through
+    # Width of one shared expert when it differs from a routed one (Qwen2-MoE's shared_expert_intermediate_size).
+    shared_intermediate_size: PositiveInt | None = None
+    dense_layers: int = Field(default=0, ge=0)  # first layers with a dense MLP (first_k_dense_replace)
+    layer_step: PositiveInt = 1  # every n-th layer is MoE, the others dense (Llama 4 interleave_moe_layer_step)
+    bias: bool = False  # experts and router carry biases (gpt-oss)
 
 
 class MLA(SpecModel):
+    """Multi-head latent attention (DeepSeek V2/V3): KV is one latent of kvLoraRank + qkRopeHeadDim."""
+
     kv_lora_rank: PositiveInt
     qk_rope_head_dim: PositiveInt
+    q_lora_rank: PositiveInt | None = None  # None: q is projected directly (DeepSeek-V2-Lite)
+    qk_nope_head_dim: PositiveInt | None = None  # defaults to headDim
+    v_head_dim: PositiveInt | None = None  # defaults to headDim
+
+
+QuantMethod = Literal["fp8", "compressed-tensors", "awq", "gptq", "mxfp4", "bitsandbytes",
+                      "fbgemm_fp8", "modelopt", "nvfp4", "gguf", "other"]
+
+
+class Quantization(SpecModel):
+    """How the checkpoint stores its weights (HF `quantization_config`, as vLLM detects it)."""
+
+    method: QuantMethod
+    weight_bits: PositiveInt
+    group_size: int | None = Field(default=None, ge=-1)  # -1: one scale per output channel
+    activation_bits: PositiveInt | None = None  # None: weight-only (activations stay 16-bit)
+    # Weight scale granularity: tensor, channel, group or block (fp8 weight_block_size).
+    strategy: Literal["tensor", "channel", "group", "block"] | None = None
+    block_size: list[PositiveInt] | None = Field(default=None, min_length=2, max_length=2)
+    symmetric: bool = True  # asymmetric schemes also store zero points
+    weight_type: Literal["int", "float"] = "int"
+    # Module name patterns kept unquantized (compressed-tensors `ignore`, AWQ `modules_to_not_convert`,
+    # fp8 `ignored_layers`); "re:" prefixes a regular expression, otherwise a substring of the name.
+    ignore: list[str] = Field(default_factory=list)
+    format: str | None = None  # compressed-tensors format: pack-quantized, float-quantized, ...
+    # Which linear layers the scheme covers: all of them, or the MoE experts only (gpt-oss MXFP4).
+    targets: Literal["linear", "experts"] = "linear"
+
+
+LayerType = Literal["full_attention", "sliding_attention", "chunked_attention"]
 
 
 class ModelSpec(SpecModel):
@@ -99,8 +142,41 @@ class ModelSpec(SpecModel):
     dtype: str = "bfloat16"
     experts: Experts | None = None
     sliding_window: PositiveInt | None = None
+    # Per layer (HF `layer_types`): full_attention, sliding_attention (window slidingWindow) or
+    # chunked_attention (Llama 4, chunk attentionChunkSize). Derived when omitted: see layer_types_of.
+    layer_types: list[LayerType] | None = None
+    attention_chunk_size: PositiveInt | None = None
     mla: MLA | None = None
+    quantization: Quantization | None = None
+    qkv_bias: bool = False  # q/k/v projections carry biases (Qwen2, gpt-oss)
+    attention_output_bias: bool = False  # o_proj carries a bias (gpt-oss attention_bias)
+    qk_norm: bool = False  # per-head RMSNorm on q and k (Qwen3, Gemma 3)
+    # Parameters outside the language model that load with it (vision tower, projector), billions.
+    vision_parameters_b: float | None = Field(default=None, alias="visionParametersB", ge=0)
     notes: str | None = None
+
+    @model_validator(mode="after")
+    def _layer_types_match(self) -> Self:
+        if self.layer_types is not None and len(self.layer_types) != self.layers:
+            raise ValueError(f"layerTypes lists {len(self.layer_types)} layers; layers is {self.layers}")
+        if self.layer_types and "sliding_attention" in self.layer_types and self.sliding_window is None:
+            raise ValueError("layerTypes has sliding_attention layers but slidingWindow is not set")
+        return self
+
+
+def layer_types_of(spec: ModelSpec) -> list[str]:
+    """Each layer's attention type: the profile's layerTypes, else derived the way transformers
+    derives `layer_types` (Gemma2Config / Gemma3Config / MistralConfig, transformers 4.5x):
+    Gemma 2 alternates sliding (even layers) and full; Gemma 3 makes every 6th layer full
+    (sliding_window_pattern 6); any other model with a sliding window slides on every layer."""
+    if spec.layer_types is not None:
+        return list(spec.layer_types)
+    if spec.sliding_window is None:
+        return ["full_attention"] * spec.layers
+    pattern = {"gemma2": 2, "gemma3": 6, "gemma3_text": 6}.get(spec.architecture)
+    if pattern is None:
+        return ["sliding_attention"] * spec.layers
+    return ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(spec.layers)]
 
 
 class ModelProfile(SpecModel):

@@ -48,9 +48,14 @@ MODEL_REQUIRED = {
     "hiddenSize", "attentionHeads", "kvHeads", "headDim", "intermediateSize",
     "vocabSize", "maxContext", "tieEmbeddings", "dtype",
 }
-MODEL_OPTIONAL = {"activeParametersB", "experts", "slidingWindow", "mla", "notes"}
-EXPERTS_KEYS = {"total", "active"}
-MLA_KEYS = {"kvLoraRank", "qkRopeHeadDim"}
+MODEL_OPTIONAL = {
+    "activeParametersB", "experts", "slidingWindow", "mla", "notes", "layerTypes", "attentionChunkSize",
+    "quantization", "qkvBias", "attentionOutputBias", "qkNorm", "visionParametersB",
+}
+EXPERTS_REQUIRED = {"total", "active"}
+EXPERTS_KEYS = EXPERTS_REQUIRED | {"intermediateSize", "shared", "sharedIntermediateSize", "denseLayers", "layerStep", "bias"}
+MLA_REQUIRED = {"kvLoraRank", "qkRopeHeadDim"}
+MLA_KEYS = MLA_REQUIRED | {"qLoraRank", "qkNopeHeadDim", "vHeadDim"}
 ARCHITECTURES = {"llama", "mistral", "mixtral", "qwen2", "gemma2", "phi3", "deepseek_v3"}
 MOE_ARCHITECTURES = {"mixtral", "deepseek_v3"}
 
@@ -346,12 +351,12 @@ def test_model_keys_and_types(name):
     assert ("experts" in spec) == moe
     assert ("activeParametersB" in spec) == moe
     if moe:
-        assert set(spec["experts"]) == EXPERTS_KEYS
+        assert EXPERTS_REQUIRED <= set(spec["experts"]) <= EXPERTS_KEYS
         assert 0 < spec["experts"]["active"] < spec["experts"]["total"]
         assert 0 < spec["activeParametersB"] < spec["parametersB"]
     assert ("mla" in spec) == (spec["architecture"] == "deepseek_v3")
     if "mla" in spec:
-        assert set(spec["mla"]) == MLA_KEYS
+        assert MLA_REQUIRED <= set(spec["mla"]) <= MLA_KEYS
         assert all(_is_pos_int(v) for v in spec["mla"].values())
     if "slidingWindow" in spec:
         assert _is_pos_int(spec["slidingWindow"])
@@ -425,8 +430,8 @@ def test_deepseek_v3_shapes():
     assert spec["architecture"] == "deepseek_v3"
     assert (spec["layers"], spec["hiddenSize"], spec["attentionHeads"], spec["kvHeads"]) == (61, 7168, 128, 128)
     assert spec["vocabSize"] == 129280 and spec["maxContext"] == 163840
-    assert spec["experts"] == {"total": 256, "active": 8}
-    assert spec["mla"] == {"kvLoraRank": 512, "qkRopeHeadDim": 64}
+    assert spec["experts"] == {"total": 256, "active": 8, "intermediateSize": 2048, "shared": 1, "denseLayers": 3}
+    assert spec["mla"] == {"kvLoraRank": 512, "qkRopeHeadDim": 64, "qLoraRank": 1536, "qkNopeHeadDim": 128, "vHeadDim": 128}
     assert spec["dtype"] == "float8"
     # MLA latent cache: 61 layers × (512 + 64) elements × 2 bytes = 68.6 KiB/token (facts §6)
     latent = spec["layers"] * (spec["mla"]["kvLoraRank"] + spec["mla"]["qkRopeHeadDim"]) * 2
