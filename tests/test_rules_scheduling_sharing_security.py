@@ -72,7 +72,7 @@ def test_lk501_never_prints_the_whole_token(store):
 
 def test_severities():
     rules = load_rules()
-    warnings = {"LK206", "LK207", "LK208", "LK502"}
+    warnings = {"LK206", "LK207", "LK208", "LK209", "LK502"}
     for code, r in rules.items():
         if MINE.match(code):
             assert r.severity is (Severity.WARNING if code in warnings else Severity.ERROR), code
