@@ -312,27 +312,50 @@ def apply(
     )
 
 
+CacheDirOpt = Annotated[
+    Optional[Path], typer.Option("--cache-dir", help="CRD cache directory (default: $LLMKUBE_CACHE_DIR or ~/.cache/llmkube/crds).")
+]
+
+
 @crds_app.command("pull")
 def crds_pull(
-    sources: Annotated[list[str], typer.Argument(help="CRD file, directory or http(s) URL of a YAML file.", show_default=False)] = [],
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Catalog project (kueue, kueue@v0.19.2; see `llmkube crds catalog`), CRD file, directory,"
+            " or http(s)/file:// URL of a YAML file. None: every catalog project (--all).",
+            show_default=False,
+        ),
+    ] = [],
+    pull_all: Annotated[bool, typer.Option("--all", help="Every catalog project at the release llmkube targets.")] = False,
     from_cluster: Annotated[bool, typer.Option("--from-cluster", help="Fetch every CRD from the current kubectl context.")] = False,
     context: Annotated[Optional[str], typer.Option("--context", help="kubectl context (with --from-cluster).")] = None,
     kubeconfig: Annotated[Optional[str], typer.Option("--kubeconfig", help="kubeconfig file (with --from-cluster).")] = None,
-    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Cache directory (default: $LLMKUBE_CACHE_DIR or ~/.cache/llmkube/crds).")] = None,
+    cache_dir: CacheDirOpt = None,
 ) -> None:
     """Store CRD schemas in the user cache that `validate` and `render` read."""
     from llmkube.commands.crds import run_pull
 
-    raise typer.Exit(run_pull(sources, from_cluster=from_cluster, context=context, kubeconfig=kubeconfig, cache_dir=cache_dir))
+    raise typer.Exit(
+        run_pull(sources, pull_all=pull_all, from_cluster=from_cluster, context=context, kubeconfig=kubeconfig, cache_dir=cache_dir)
+    )
 
 
 @crds_app.command("list")
 @with_options(*CRD_OPTIONS)
-def crds_list(options: Options = _DEFAULTS) -> None:
-    """List the custom resource kinds whose schemas are available."""
+def crds_list(options: Options = _DEFAULTS, cache_dir: CacheDirOpt = None) -> None:
+    """List the custom resource kinds whose schemas are available, and where each came from."""
     from llmkube.commands.crds import run_list
 
-    raise typer.Exit(run_list(options))
+    raise typer.Exit(run_list(options, cache_dir=cache_dir))
+
+
+@crds_app.command("catalog")
+def crds_catalog() -> None:
+    """List the upstream projects `crds pull` knows, with the release llmkube targets."""
+    from llmkube.commands.crds import run_catalog
+
+    raise typer.Exit(run_catalog())
 
 
 def main(argv: list[str] | None = None) -> None:
