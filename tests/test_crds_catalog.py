@@ -191,3 +191,22 @@ def test_cli_pull_with_no_argument_pulls_every_catalog_project(mirror, tmp_path)
     # Both MPIJob releases are cached; the store serves both versions.
     store = CRDStore.load([], cache_dir=cache)
     assert store.known_versions("kubeflow.org", "MPIJob") == ["v2beta1", "v1"]
+
+
+def test_the_options_of_these_commands_are_documented():
+    import typer
+
+    from llmkube.cli import app
+    from tests.support.paths import REPO
+
+    doc = (REPO / "docs" / "cli.md").read_text()
+    root = typer.main.get_command(app)
+    commands = {"render": root.commands["render"], "validate": root.commands["validate"]}
+    commands.update({f"crds {n}": c for n, c in root.commands["crds"].commands.items()})
+    assert {"crds pull", "crds list", "crds catalog"} <= set(commands)
+    for name, command in commands.items():
+        assert f"## `llmkube {name}`" in doc, name
+        for param in command.params:
+            for opt in param.opts:
+                if opt.startswith("--") and opt != "--help":
+                    assert f"`{opt}" in doc, (name, opt)
