@@ -15,7 +15,7 @@ Choices the formats leave open, made once here:
   errors, skipped) are those of the testcases. A run with nothing to report
   still has one passing testcase, so CI shows "1 test, 0 failures" rather than
   an empty suite. The layout follows the JUnit XSD CI servers read (Jenkins'
-  xunit junit-10.xsd; tests/data/junit-10.xsd): no attributes beyond it.
+  xunit junit-10.xsd; tests/data/report-schemas/junit-10.xsd): no attributes beyond it.
 - **sarif**: SARIF 2.1.0; `runs[0].tool.driver.rules` lists every registered
   rule (summary, first paragraph, the docs as help, `helpUri` into docs/rules.md)
   plus the non-rule codes seen; `results` is always present, empty on a clean
@@ -99,7 +99,11 @@ def missing_schema_advice(findings: Sequence[Finding]) -> str | None:
         return None
     kinds = sorted({f.object.split("/")[0] for f in missing})
     projects = sorted({m for f in missing for m in re.findall(r"`llmkube crds pull ([a-z-]+)`", f.hint or "")})
-    fix = f"run `llmkube crds pull {' '.join(projects)}` or pass --crds DIR" if projects else "pass their CRDs with --crds DIR"
+    fix = (
+        f"run `llmkube crds pull {' '.join(projects)}` or pass --crds DIR"
+        if projects
+        else "pass their CRDs with --crds DIR, or cache them with `llmkube crds pull FILE|URL`"
+    )
     n = len(missing)
     return (
         f"{n} object{'s' * (n != 1)} not checked, no schema for {', '.join(kinds)}: {fix}"

@@ -53,8 +53,14 @@ def test_ignore_missing_schemas_skips_them_like_kubeconform(tmp_path):
     junit = llmkube("validate", str(VALIDATE_CASES / "unknown-crd.yaml"), "--no-cache", "--ignore-missing-schemas", "-o", "junit")
     (suite,) = ET.fromstring(junit.stdout).findall("testsuite")
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("1", "0", "1")
-    # Without the flag, a missing schema stays an error (a typo in an apiVersion must not pass).
-    assert llmkube("validate", str(VALIDATE_CASES / "unknown-crd.yaml"), "--no-cache").returncode == 1
+    # Without the flag, a missing schema stays an error (a typo in an apiVersion must not pass);
+    # a kind no catalog project defines gets the general advice.
+    plain = llmkube("validate", str(VALIDATE_CASES / "unknown-crd.yaml"), "--no-cache")
+    assert plain.returncode == 1
+    assert plain.stdout.splitlines()[-1] == (
+        "1 object not checked, no schema for Widget: pass their CRDs with --crds DIR, or cache them with "
+        "`llmkube crds pull FILE|URL` (--ignore-missing-schemas skips them)"
+    )
 
 
 def test_render_notes_missing_schemas_last_so_a_terminal_shows_it(monkeypatch):

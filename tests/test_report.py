@@ -19,7 +19,7 @@ from tests.support.cli import llmkube
 from tests.support.paths import REPO
 from tests.support.paths import RULE_CASES as CASES
 
-JUNIT_XSD = REPO / "tests" / "data" / "junit-10.xsd"  # source: tests/data/README.md
+JUNIT_XSD = REPO / "tests" / "data" / "report-schemas" / "junit-10.xsd"  # source: its README.md
 
 
 def sarif_validator():
