@@ -178,6 +178,15 @@ def with_options(*names: str) -> Callable[[Callable[..., None]], Callable[..., N
 # --------------------------------------------------------------------------- commands
 
 
+IgnoreMissingOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ignore-missing-schemas",
+        help="Skip custom resources whose CRD schema is not at hand instead of failing (validate) or noting it (render).",
+    ),
+]
+
+
 @app.command()
 @with_options(*SPEC_OPTIONS)
 def render(
@@ -185,11 +194,14 @@ def render(
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-d", help="Write one file per object here (all or nothing).")] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.yaml,
     options: Options = _DEFAULTS,
+    ignore_missing_schemas: IgnoreMissingOpt = False,
 ) -> None:
     """Render llmkube specs into Kubernetes manifests, checked against the schemas at hand."""
     from llmkube.commands.render import run_render
 
-    raise typer.Exit(run_render(paths, options, output_dir=output_dir, fmt=fmt.value, color=State.color))
+    raise typer.Exit(
+        run_render(paths, options, output_dir=output_dir, fmt=fmt.value, color=State.color, ignore_missing_schemas=ignore_missing_schemas)
+    )
 
 
 @app.command()
@@ -200,14 +212,31 @@ def validate(
     options: Options = _DEFAULTS,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the run too (exit 1).")] = False,
     ignore: Annotated[list[str], typer.Option("--ignore", help="Rule code to silence for this run (repeatable), e.g. LK301.")] = [],
-    output_file: Annotated[Optional[Path], typer.Option("--output-file", help="Also write the report here (.json, .sarif, .xml pick the format).")] = None,
+    output_file: Annotated[
+        Optional[Path], typer.Option("--output-file", help="Also write the report here (.json, .sarif, .xml pick the format); missing directories are created.")
+    ] = None,
+    ignore_missing_schemas: IgnoreMissingOpt = False,
+    sarif_base: Annotated[
+        Optional[Path], typer.Option("--sarif-base", help="Directory SARIF file URIs are relative to (uriBaseId %SRCROOT%); default: the working directory.")
+    ] = None,
 ) -> None:
     """Check llmkube specs and plain Kubernetes manifests: API schemas, CEL rules and LLM-aware rules."""
     from llmkube.commands.validate import run_validate
 
     codes = tuple(c.strip() for item in ignore for c in item.split(",") if c.strip())
     options = dataclasses.replace(options, ignore=codes)
-    raise typer.Exit(run_validate(paths, options, report=output.value, strict=strict, output_file=output_file, color=State.color))
+    raise typer.Exit(
+        run_validate(
+            paths,
+            options,
+            report=output.value,
+            strict=strict,
+            output_file=output_file,
+            color=State.color,
+            ignore_missing_schemas=ignore_missing_schemas,
+            sarif_base=sarif_base,
+        )
+    )
 
 
 class PlanFormat(str, Enum):
@@ -312,27 +341,50 @@ def apply(
     )
 
 
+CacheDirOpt = Annotated[
+    Optional[Path], typer.Option("--cache-dir", help="CRD cache directory (default: $LLMKUBE_CACHE_DIR or ~/.cache/llmkube/crds).")
+]
+
+
 @crds_app.command("pull")
 def crds_pull(
-    sources: Annotated[list[str], typer.Argument(help="CRD file, directory or http(s) URL of a YAML file.", show_default=False)] = [],
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Catalog project (kueue, kueue@v0.19.2; see `llmkube crds catalog`), CRD file, directory,"
+            " or http(s)/file:// URL of a YAML file. None: every catalog project (--all).",
+            show_default=False,
+        ),
+    ] = [],
+    pull_all: Annotated[bool, typer.Option("--all", help="Every catalog project at the release llmkube targets.")] = False,
     from_cluster: Annotated[bool, typer.Option("--from-cluster", help="Fetch every CRD from the current kubectl context.")] = False,
     context: Annotated[Optional[str], typer.Option("--context", help="kubectl context (with --from-cluster).")] = None,
     kubeconfig: Annotated[Optional[str], typer.Option("--kubeconfig", help="kubeconfig file (with --from-cluster).")] = None,
-    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Cache directory (default: $LLMKUBE_CACHE_DIR or ~/.cache/llmkube/crds).")] = None,
+    cache_dir: CacheDirOpt = None,
 ) -> None:
     """Store CRD schemas in the user cache that `validate` and `render` read."""
     from llmkube.commands.crds import run_pull
 
-    raise typer.Exit(run_pull(sources, from_cluster=from_cluster, context=context, kubeconfig=kubeconfig, cache_dir=cache_dir))
+    raise typer.Exit(
+        run_pull(sources, pull_all=pull_all, from_cluster=from_cluster, context=context, kubeconfig=kubeconfig, cache_dir=cache_dir)
+    )
 
 
 @crds_app.command("list")
 @with_options(*CRD_OPTIONS)
-def crds_list(options: Options = _DEFAULTS) -> None:
-    """List the custom resource kinds whose schemas are available."""
+def crds_list(options: Options = _DEFAULTS, cache_dir: CacheDirOpt = None) -> None:
+    """List the custom resource kinds whose schemas are available, and where each came from."""
     from llmkube.commands.crds import run_list
 
-    raise typer.Exit(run_list(options))
+    raise typer.Exit(run_list(options, cache_dir=cache_dir))
+
+
+@crds_app.command("catalog")
+def crds_catalog() -> None:
+    """List the upstream projects `crds pull` knows, with the release llmkube targets."""
+    from llmkube.commands.crds import run_catalog
+
+    raise typer.Exit(run_catalog())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -123,6 +123,40 @@ def run(paths: Sequence[str], options: Options) -> Run:
     return Run(options, rendering, manifests)
 
 
+def run_partial(paths: Sequence[str], options: Options) -> tuple[Run, list[InputError]]:
+    """Like `run`, but an input error only takes out what it is about; the rest is still checked.
+
+    A file that does not parse, a spec document that is invalid, or a spec that cannot
+    be planned is left out (with every spec of that file, when planning fails), and
+    its errors are returned beside a Run over everything else: a report then carries
+    the errors and the other files' findings together. Errors that name no file
+    (a bad --kube-version) are raised as before.
+    """
+    check_ignore_codes(options.ignore)
+    docs, errors = read_documents(paths, options.limits)
+    specs: list[LoadedSpec] = []
+    for doc in (d for d in docs if is_spec_document(d)):
+        try:
+            specs += parse_specs([doc])
+        except InputError as exc:
+            errors.extend(each(exc))
+    rendering = Rendering()
+    try:
+        rendering = render_specs(specs, options) if specs else Rendering()
+    except InputError as exc:
+        failed = each(exc)
+        errors.extend(failed)
+        bad = {e.mark.file for e in failed if e.mark}
+        rest = [s for s in specs if s.document.file not in bad]
+        if rest and len(rest) < len(specs) and all(e.mark for e in failed):
+            try:
+                rendering = render_specs(rest, options)
+            except InputError:
+                pass  # the others depend on a spec left out: its error is reported already
+    manifests = [Target(obj=to_plain(d.data), document=d) for d in docs if not is_spec_document(d)]
+    return Run(options, rendering, manifests), errors
+
+
 def token_findings(targets: Sequence[Target], options: Options) -> list[Finding]:
     """LK501 alone, as warnings: what `render` (which runs no other rule) says about literal tokens."""
     import dataclasses

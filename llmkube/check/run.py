@@ -39,6 +39,19 @@ def _is_fictional_mig_config(obj: dict[str, Any]) -> bool:
     return obj.get("kind") == "MIGConfig" and str(obj.get("apiVersion", "")).startswith("nvidia.com/")
 
 
+def _pull_hint(obj: dict[str, Any]) -> str:
+    """How to get the missing CRD: the catalog project that defines its group, when one does."""
+    from llmkube.check.crdcatalog import projects_for_group
+
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    names = " or ".join(f"`llmkube crds pull {p.name}`" for p in projects_for_group(group))
+    return (
+        f"fetch it once with {names}, or pass the CRD with --crds DIR"
+        if names
+        else "pass the CRD with --crds DIR, or fetch it once with `llmkube crds pull FILE|URL`"
+    )
+
+
 def schema_findings(targets: Iterable[Target], validator: Any) -> list[Finding]:
     """Schema, CEL and missing-schema problems, and what apimachinery refuses (check.metadata), as findings."""
     findings: list[Finding] = []
@@ -56,7 +69,7 @@ def schema_findings(targets: Iterable[Target], validator: Any) -> list[Finding]:
                         message=problem.message,
                         object=label,
                         mark=target.mark(),
-                        hint="pass the CRD with --crds DIR, or fetch it once with `llmkube crds pull`",
+                        hint=_pull_hint(target.obj),
                     )
                 )
                 continue

@@ -16,11 +16,13 @@ from llmkube.commands.common import note
 from llmkube.errors import InputError, SourceMark
 from llmkube.options import Options
 from llmkube.pipeline import Rendered
-from llmkube.report import write_report
+from llmkube.report import missing_schema_advice, write_report
 from llmkube.yamlio import dump_json_documents, dump_yaml, dump_yaml_documents
 
 
-def run_render(paths: Sequence[str], options: Options, *, output_dir: Path | None, fmt: str, color: str) -> int:
+def run_render(
+    paths: Sequence[str], options: Options, *, output_dir: Path | None, fmt: str, color: str, ignore_missing_schemas: bool = False
+) -> int:
     # Render checks its own output against the schemas (not the LLM-aware rules: that is
     # `validate`), so a template override is held to the same schemas.
     result = pipeline.run(paths, dataclasses.replace(options, rules=False))
@@ -37,12 +39,6 @@ def run_render(paths: Sequence[str], options: Options, *, output_dir: Path | Non
         raise InputError("no llmkube specs found in the given paths", hint="specs have apiVersion: llmkube.dev/v1alpha1")
 
     missing, problems = result.missing_schemas, result.problems
-    if missing:
-        kinds = sorted({f.object.split("/")[0] for f in missing})
-        note(
-            f"not checked, no schema for {', '.join(kinds)}: "
-            "pass --crds DIR or run `llmkube crds pull` to check them"
-        )
     if problems:
         sys.stderr.write("llmkube: the rendered manifests fail their schemas; nothing was written\n")
         write_report(problems, "text", checked=len(rendered), stream=sys.stderr, color=color)
@@ -66,6 +62,10 @@ def run_render(paths: Sequence[str], options: Options, *, output_dir: Path | Non
     tokens = pipeline.token_findings(result.targets, options)
     if tokens:
         write_report(tokens, "text", stream=sys.stderr, color=color)
+    # Last, so that on a terminal it is not scrolled away under the manifests.
+    advice = missing_schema_advice(missing)
+    if advice and not ignore_missing_schemas:
+        note(advice)
     return 0
 
 

@@ -258,18 +258,64 @@ def test_pull_from_unreachable_url(tmp_path: Path) -> None:
 def test_parsed_crds_are_reused_and_a_corrupt_entry_is_reparsed(upstream_crds, tmp_path, monkeypatch):
     from llmkube.check import crdstore as store_mod
 
-    monkeypatch.setenv("LLMKUBE_CACHE_DIR", str(tmp_path / "crds"))
+    cache = tmp_path / "named-cache"
     src = tmp_path / "src"
     src.mkdir()
     (src / "rf.yaml").write_text((upstream_crds / "kueue" / "kueue.x-k8s.io_resourceflavors.yaml").read_text())
-    first = CRDStore.load([src], include_cache=False).lookup("kueue.x-k8s.io/v1beta2", "ResourceFlavor")
-    (entry,) = store_mod.parsed_cache_dir().glob("*.json")
+    first = CRDStore.load([src], cache_dir=cache).lookup("kueue.x-k8s.io/v1beta2", "ResourceFlavor")
+    # The side cache lives inside the cache directory named, and nowhere beside it.
+    (entry,) = (cache / ".parsed").glob("*.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["named-cache", "src"]
     calls = []
     monkeypatch.setattr(store_mod, "parse_documents", lambda *a: calls.append(a) or [])
-    again = CRDStore.load([src], include_cache=False).lookup("kueue.x-k8s.io/v1beta2", "ResourceFlavor")
+    again = CRDStore.load([src], cache_dir=cache).lookup("kueue.x-k8s.io/v1beta2", "ResourceFlavor")
     assert again is not None and again.schema == first.schema and calls == []
+    # ... and is never read as a CRD file itself: the cache holds one definition per version.
+    assert [v.source for v in CRDStore.load([], cache_dir=cache).definitions("kueue.x-k8s.io", "ResourceFlavor")] == []
     entry.write_text("{not json")
     monkeypatch.undo()
-    monkeypatch.setenv("LLMKUBE_CACHE_DIR", str(tmp_path / "crds"))
-    third = CRDStore.load([src], include_cache=False).lookup("kueue.x-k8s.io/v1beta2", "ResourceFlavor")
+    third = CRDStore.load([src], cache_dir=cache).lookup("kueue.x-k8s.io/v1beta2", "ResourceFlavor")
     assert third is not None and third.schema == first.schema
+
+
+def test_no_cache_neither_reads_nor_writes_the_parsed_side_cache(upstream_crds, tmp_path, monkeypatch):
+    from llmkube.check import crdstore as store_mod
+
+    cache = tmp_path / "cache"
+    src = upstream_crds / "kueue" / "kueue.x-k8s.io_resourceflavors.yaml"
+    CRDStore.load([src], cache_dir=cache).lookup("kueue.x-k8s.io/v1beta2", "ResourceFlavor")
+    (entry,) = (cache / ".parsed").glob("*.json")
+    calls = []
+    real = store_mod.parse_documents
+    monkeypatch.setattr(store_mod, "parse_documents", lambda *a: calls.append(a) or real(*a))
+    found = CRDStore.load([src], include_cache=False, cache_dir=cache).lookup("kueue.x-k8s.io/v1beta2", "ResourceFlavor")
+    assert found is not None and len(calls) == 1  # parsed again: the side cache was not read
+    entry.unlink()
+    CRDStore.load([src], include_cache=False, cache_dir=cache).lookup("kueue.x-k8s.io/v1beta2", "ResourceFlavor")
+    assert list((cache / ".parsed").glob("*.json")) == []  # nor written
+
+
+def test_the_parsed_side_cache_is_pruned(tmp_path):
+    import os
+    import time
+
+    from llmkube.check.crdstore import parse_cached, prune_parsed
+
+    parsed = tmp_path / ".parsed"
+    for i in range(5):
+        parse_cached(_tiny(kind=f"K{i}"), f"k{i}.yaml", parsed)
+    assert len(list(parsed.glob("*.json"))) == 5
+    entries = sorted(parsed.glob("*.json"))
+    old = time.time() - 40 * 24 * 3600
+    os.utime(entries[0], (old, old))
+    assert prune_parsed(parsed) == [entries[0]]  # unused for 40 days
+    for i, e in enumerate(sorted(parsed.glob("*.json"))):
+        os.utime(e, (old + 3600 * 24 * 20 + i, old + 3600 * 24 * 20 + i))
+    gone = prune_parsed(parsed, keep=2)
+    assert len(gone) == 2 and len(list(parsed.glob("*.json"))) == 2
+    survivors = set(parsed.glob("*.json"))
+    assert not survivors & set(gone)
+    # Writing a new entry prunes: the side cache never grows past its bound.
+    for i in range(70):
+        parse_cached(_tiny(kind=f"Many{i}"), f"m{i}.yaml", parsed)
+    assert len(list(parsed.glob("*.json"))) <= 64

@@ -39,3 +39,14 @@ def missing_reason() -> str:
 
 def required() -> bool:
     return os.environ.get(ENV_REQUIRE, "") not in ("", "0")
+
+
+def source_rows() -> list[dict[str, str]]:
+    """The Files table of SOURCES.md: local file, upstream repo, path, tag, bytes, sha256 per row."""
+    rows = []
+    keys = ("file", "repo", "path", "tag", "bytes", "sha256")
+    for line in (UPSTREAM_CRDS / "SOURCES.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[0].count("/") == 1 and cells[5] and len(cells[5]) == 64:
+            rows.append(dict(zip(keys, cells)))
+    return rows
