@@ -35,6 +35,8 @@ app = typer.Typer(
 )
 crds_app = typer.Typer(help="Fetch and list the CRD schemas used to check custom resources.", no_args_is_help=True)
 app.add_typer(crds_app, name="crds")
+profiles_app = typer.Typer(help="Import model profiles from Hugging Face configs; list and show profiles.", no_args_is_help=True)
+app.add_typer(profiles_app, name="profiles")
 
 
 class State:
@@ -385,6 +387,47 @@ def crds_catalog() -> None:
     from llmkube.commands.crds import run_catalog
 
     raise typer.Exit(run_catalog())
+
+
+PROFILE_OPTIONS = ("profiles",)
+
+
+@profiles_app.command("import")
+def profiles_import(
+    source: Annotated[str, typer.Argument(help="A config.json, a model directory holding one, or a Hugging Face id (online, needs the hub extra).", show_default=False)],
+    name: Annotated[Optional[str], typer.Option("--name", help="metadata.name of the profile (default: from the id or directory).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the profile to this file (default: stdout).")] = None,
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-d", help="Write <name>.yaml into this profile directory.")] = None,
+) -> None:
+    """Write a ModelProfile from a Hugging Face config.json: shapes, context, dtype, quantization."""
+    from llmkube.commands.profiles import run_import
+
+    raise typer.Exit(run_import(source, name=name, output=output, output_dir=output_dir))
+
+
+@profiles_app.command("list")
+@with_options(*PROFILE_OPTIONS)
+def profiles_list(
+    output: Annotated[PlanFormat, typer.Option("--output", "-o", help="Table for people, or json.")] = PlanFormat.text,
+    options: Options = _DEFAULTS,
+) -> None:
+    """List the GPU and model profiles on the search path."""
+    from llmkube.commands.profiles import run_list
+
+    raise typer.Exit(run_list(options, report=output.value))
+
+
+@profiles_app.command("show")
+@with_options(*PROFILE_OPTIONS)
+def profiles_show(
+    name: Annotated[str, typer.Argument(help="Profile name, Hugging Face id or config.json path.", show_default=False)],
+    output: Annotated[PlanFormat, typer.Option("--output", "-o", help="YAML for people, or json with derived figures.")] = PlanFormat.text,
+    options: Options = _DEFAULTS,
+) -> None:
+    """Show one profile and what its shapes give (parameters per module group, checkpoint bytes)."""
+    from llmkube.commands.profiles import run_show
+
+    raise typer.Exit(run_show(name, options, report=output.value))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -153,6 +153,9 @@ class ModelSpec(SpecModel):
     qk_norm: bool = False  # per-head RMSNorm on q and k (Qwen3, Gemma 3)
     # Parameters outside the language model that load with it (vision tower, projector), billions.
     vision_parameters_b: float | None = Field(default=None, alias="visionParametersB", ge=0)
+    # A derivative (fine-tune, quantized re-upload) names the profile whose spec it starts from;
+    # its own keys replace the base's (see ProfileStore._resolve_derivatives).
+    base_profile: str | None = None
     notes: str | None = None
 
     @model_validator(mode="after")
@@ -166,14 +169,19 @@ class ModelSpec(SpecModel):
 
 def layer_types_of(spec: ModelSpec) -> list[str]:
     """Each layer's attention type: the profile's layerTypes, else derived the way transformers
-    derives `layer_types` (Gemma2Config / Gemma3Config / MistralConfig, transformers 4.5x):
-    Gemma 2 alternates sliding (even layers) and full; Gemma 3 makes every 6th layer full
+    derives `layer_types` (Gemma2Config / Gemma3Config / GptOssConfig / MistralConfig, transformers
+    4.5x): Gemma 2 and gpt-oss alternate sliding (even layers) and full; Gemma 3 makes every 6th layer full;
+    Llama 4 with attentionChunkSize makes every 4th layer full and chunks the others
     (sliding_window_pattern 6); any other model with a sliding window slides on every layer."""
     if spec.layer_types is not None:
         return list(spec.layer_types)
+    if spec.architecture == "llama4" and spec.attention_chunk_size is not None:
+        # Llama4TextConfig no_rope_layer_interval 4: every 4th layer is global (NoPE), the others
+        # attend within chunks (vLLM Llama4Attention `use_chunked_local_attn`)
+        return ["chunked_attention" if (i + 1) % 4 else "full_attention" for i in range(spec.layers)]
     if spec.sliding_window is None:
         return ["full_attention"] * spec.layers
-    pattern = {"gemma2": 2, "gemma3": 6, "gemma3_text": 6}.get(spec.architecture)
+    pattern = {"gemma2": 2, "gemma3": 6, "gemma3_text": 6, "gpt_oss": 2}.get(spec.architecture)
     if pattern is None:
         return ["sliding_attention"] * spec.layers
     return ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(spec.layers)]
@@ -200,6 +208,8 @@ class ProfileStore:
     gpus: dict[str, GPUProfile] = field(default_factory=dict)
     models: dict[str, ModelProfile] = field(default_factory=dict)
     _by_hf_id: dict[str, ModelProfile] = field(default_factory=dict)
+    _derivatives: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    _from_configs: dict[str, ModelProfile] = field(default_factory=dict)
 
     @classmethod
     def load(cls, extra_dirs: Sequence[str | Path] = ()) -> ProfileStore:
@@ -215,6 +225,7 @@ class ProfileStore:
         for path in expand_paths([str(d) for d in dirs]):
             for data in load_plain(Path(path).read_text(encoding="utf-8"), path, what="profile"):
                 store._add(path, data)
+        store._resolve_derivatives()
         return store
 
     def _add(self, path: str, data: Any) -> None:
@@ -226,14 +237,27 @@ class ProfileStore:
                 mark=SourceMark(path),
                 hint="profile files hold kind GPUProfile or ModelProfile",
             )
+        spec = data.get("spec")
+        if model_cls is ModelProfile and isinstance(spec, dict) and spec.get("baseProfile") is not None:
+            self._derivatives.append((path, data))  # validated once its base is known
+            return
+        self._register(path, data, model_cls, data)
+
+    def _register(self, path: str, data: Any, model_cls: type[GPUProfile] | type[ModelProfile], original: Any) -> None:
         try:
             profile = model_cls.model_validate(data)
-        except ValidationError:
+        except ValidationError as exc:
+            name = (original.get("metadata") or {}).get("name")
+            if data is not original:  # a derivative merged with its base: no line of its own
+                first = exc.errors()[0]
+                raise InputError(
+                    f"profile {name!r} with its baseProfile is invalid: {first['msg']}", mark=SourceMark(path),
+                    field=".".join(str(p) for p in first["loc"]),
+                ) from None
             # Re-read with line marks only now, to point at the bad line.
             from llmkube.specs.parse import validate_document
             from llmkube.yamlio import parse_documents
 
-            name = (data.get("metadata") or {}).get("name")
             for doc in parse_documents(Path(path).read_text(encoding="utf-8"), path):
                 if (doc.data.get("metadata") or {}).get("name") == name:
                     validate_document(doc, model_cls)
@@ -245,20 +269,58 @@ class ProfileStore:
             for hf_id in profile.spec.hugging_face_ids:
                 self._by_hf_id.setdefault(hf_id.lower(), profile)
 
+    def _resolve_derivatives(self) -> None:
+        """Profiles with `baseProfile` start from their base's spec (by name or Hugging Face id,
+        derivatives of derivatives too) and replace the keys they set."""
+        pending = list(self._derivatives)
+        while pending:
+            waiting = []
+            for path, data in pending:
+                base_ref = data["spec"]["baseProfile"]
+                base = self.model(str(base_ref))
+                if base is None:
+                    waiting.append((path, data))
+                    continue
+                spec = base.spec.model_dump(by_alias=True, exclude_none=True)
+                spec.pop("notes", None)
+                spec.update(data["spec"])
+                spec.setdefault("notes", f"Derived from {base.name}.")
+                self._register(path, {**data, "spec": spec}, ModelProfile, data)
+            if len(waiting) == len(pending):
+                path, data = waiting[0]
+                ref = data["spec"]["baseProfile"]
+                raise InputError(
+                    f"baseProfile {ref!r} names no model profile", mark=SourceMark(path),
+                    field="spec.baseProfile", hint=self.suggest_model(str(ref)),
+                )
+            pending = waiting
+
     def gpu(self, name: str) -> GPUProfile | None:
         return self.gpus.get(name)
 
     def model(self, name_or_id: str) -> ModelProfile | None:
-        """By profile name, or by Hugging Face id (case-insensitive, revision ignored)."""
+        """By profile name, by Hugging Face id (case-insensitive, revision ignored), or from a
+        local config.json (a path ending in config.json, or a directory holding one)."""
         if name_or_id in self.models:
             return self.models[name_or_id]
         key = name_or_id.split("@", 1)[0].strip().rstrip("/").lower()
-        return self._by_hf_id.get(key)
+        found = self._by_hf_id.get(key)
+        if found is not None:
+            return found
+        from llmkube.modelconfig import import_profile, looks_like_config_path
+
+        if looks_like_config_path(name_or_id) and Path(name_or_id).exists():
+            if name_or_id not in self._from_configs:
+                self._from_configs[name_or_id] = import_profile(name_or_id)
+            return self._from_configs[name_or_id]
+        return None
 
     def suggest_gpu(self, name: str) -> str:
         return _suggest(name, self.gpus)
 
     def suggest_model(self, name: str) -> str:
+        if name.endswith(".json") or "/" in name and Path(name).is_absolute():
+            return f"no config.json at {name} (a model may name a local Hugging Face config.json or a directory holding one)"
         return _suggest(name, list(self.models) + [m for p in self.models.values() for m in p.spec.hugging_face_ids])
 
 

@@ -1,0 +1,559 @@
+"""A Hugging Face `config.json` read into a ModelProfile: any model, not a list.
+
+Reads the keys the transformers config classes define (transformers 4.5x: LlamaConfig,
+Qwen2/Qwen3(Moe)Config, MistralConfig, MixtralConfig, Gemma2/Gemma3(Text)Config, Phi3Config,
+GraniteConfig, DeepseekV2/V3Config, GptOssConfig, Llama4(Text)Config), falling back to a family's
+documented defaults where published configs leave keys out (google/gemma-3-*-it name only a few),
+and `quantization_config` the way vLLM's `get_quant_config` and each quantization config's
+`from_config` read it (vLLM 0.10–0.11: `AWQConfig`, `GPTQConfig`, `Fp8Config`,
+`CompressedTensorsConfig`, `Mxfp4Config`, `BitsAndBytesConfig`, `FBGEMMFp8Config`,
+`ModelOptFp8Config`/`ModelOptNvFp4Config`). Bad or unknown configs are InputErrors naming the
+file and the key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from llmkube.errors import InputError, SourceMark
+from llmkube.modelshape import parameter_counts
+from llmkube.profiles import ModelProfile
+
+# model_type -> the architecture name llmkube profiles use (text part of multimodal models).
+ARCHITECTURES = {
+    "llama": "llama", "mistral": "mistral", "mixtral": "mixtral", "qwen2": "qwen2", "qwen2_moe": "qwen2_moe",
+    "qwen3": "qwen3", "qwen3_moe": "qwen3_moe", "gemma": "gemma", "gemma2": "gemma2", "gemma3": "gemma3",
+    "gemma3_text": "gemma3", "phi3": "phi3", "granite": "granite", "granitemoe": "granitemoe",
+    "deepseek_v2": "deepseek_v2", "deepseek_v3": "deepseek_v3", "gpt_oss": "gpt_oss",
+    "llama4": "llama4", "llama4_text": "llama4", "olmo2": "olmo2", "olmoe": "olmoe",
+}
+# Families whose published configs omit keys that their transformers config class defaults.
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    # Gemma3TextConfig.__init__ defaults (transformers 4.50+)
+    "gemma3_text": {"vocab_size": 262208, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
+                    "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
+                    "max_position_embeddings": 131072, "sliding_window": 4096, "sliding_window_pattern": 6,
+                    "tie_word_embeddings": True},
+    # Gemma2Config.__init__ defaults
+    "gemma2": {"vocab_size": 256000, "head_dim": 256, "max_position_embeddings": 8192, "sliding_window": 4096,
+               "tie_word_embeddings": True},
+    "gemma": {"vocab_size": 256000, "head_dim": 256, "max_position_embeddings": 8192, "tie_word_embeddings": True},
+}
+_QK_NORM = {"qwen3", "qwen3_moe", "gemma3_text", "olmo2"}
+# vLLM `_get_and_verify_max_len`: the keys that may bound the context, smallest wins.
+_MAX_LEN_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "model_max_length",
+                 "max_sequence_length", "max_seq_length", "seq_len")
+_DTYPES = {"bfloat16": "bfloat16", "float16": "float16", "half": "float16", "float32": "float32", "float": "float32"}
+
+
+class ConfigReader:
+    """Typed access to one config dict, with errors that name the file and the key."""
+
+    def __init__(self, data: dict[str, Any], path: str, prefix: str = "") -> None:
+        self.data = data
+        self.path = path
+        self.prefix = prefix
+        self.defaults: dict[str, Any] = {}
+
+    def error(self, key: str, message: str, hint: str | None = None) -> InputError:
+        return InputError(message, mark=SourceMark(self.path), field=self.prefix + key, hint=hint)
+
+    def raw(self, key: str) -> Any:
+        if key in self.data and self.data[key] is not None:
+            return self.data[key]
+        return self.defaults.get(key)
+
+    def integer(self, key: str, default: int | None = None, *, required: bool = True, positive: bool = True) -> int:
+        value = self.raw(key)
+        if value is None:
+            if default is not None or not required:
+                return default  # type: ignore[return-value]
+            raise self.error(key, f"config.json has no {key!r}",
+                             "is this a Hugging Face transformers config.json of a causal language model?")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            raise self.error(key, f"{key!r} must be an integer, not {value!r}")
+        if positive and int(value) <= 0:
+            raise self.error(key, f"{key!r} must be positive, not {value!r}")
+        return int(value)
+
+    def opt_int(self, key: str) -> int | None:
+        return self.integer(key, required=False) if self.raw(key) is not None else None
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.raw(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.error(key, f"{key!r} must be true or false, not {value!r}")
+        return value
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A config.json (or a directory holding one) as a dict; unreadable or not JSON is an InputError."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "config.json"
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read model config: {exc.strerror or exc}", mark=SourceMark(str(p)),
+                         hint="give a Hugging Face config.json file, or a model directory that holds one") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", mark=SourceMark(str(p), exc.lineno, exc.colno)) from None
+    if not isinstance(data, dict):
+        raise InputError("a config.json holds one JSON object", mark=SourceMark(str(p)))
+    return data
+
+
+def _text_config(data: dict[str, Any], path: str) -> tuple[ConfigReader, ConfigReader]:
+    """(top-level reader, reader of the language model's keys): multimodal configs (Gemma 3,
+    Llama 4, ...) nest the language model under `text_config`."""
+    top = ConfigReader(data, path)
+    text = data.get("text_config")
+    if text is None:
+        return top, top
+    if not isinstance(text, dict):
+        raise top.error("text_config", "text_config must be an object")
+    return top, ConfigReader(text, path, "text_config.")
+
+
+def _model_type(top: ConfigReader, text: ConfigReader) -> str:
+    mt = text.raw("model_type") if text is not top else None
+    if mt is None:
+        mt = top.raw("model_type")
+    if mt == "gemma3":  # a Gemma 3 text_config may omit its own model_type
+        mt = "gemma3_text"
+    if mt == "llama4":
+        mt = "llama4_text"
+    if not isinstance(mt, str):
+        raise top.error("model_type", "config.json has no model_type",
+                        "is this a Hugging Face transformers config.json?")
+    if mt not in ARCHITECTURES and not _looks_like_decoder(text):
+        raise text.error("model_type", f"unsupported model_type {mt!r}",
+                         "llmkube reads decoder-only transformers (" + ", ".join(sorted(ARCHITECTURES)) + ")")
+    return mt
+
+
+def _looks_like_decoder(r: ConfigReader) -> bool:
+    return all(r.raw(k) is not None for k in ("hidden_size", "num_hidden_layers", "num_attention_heads",
+                                               "vocab_size", "intermediate_size"))
+
+
+def _dtype(top: ConfigReader, text: ConfigReader) -> tuple[str, str | None]:
+    """The checkpoint dtype (`torch_dtype`, or `dtype` from transformers 4.56); vLLM's `auto`
+    serves a float32 or missing dtype in bfloat16/float16."""
+    for r in (text, top):
+        for key in ("torch_dtype", "dtype"):
+            value = r.raw(key)
+            if isinstance(value, str):
+                name = _DTYPES.get(value.removeprefix("torch."))
+                if name is None:
+                    raise r.error(key, f"unknown {key} {value!r}", "expected bfloat16, float16 or float32")
+                return name, None
+    return "bfloat16", "config.json names no torch_dtype; bfloat16 assumed"
+
+
+def _max_context(text: ConfigReader, model_type: str) -> int:
+    """vLLM `_get_and_verify_max_len` (vllm/config/model.py): the smallest length key, scaled by
+    rope_scaling's factor except for llama3/longrope/su types and Gemma 3 (already scaled); yarn
+    scales original_max_position_embeddings."""
+    lengths = [text.integer(k) for k in _MAX_LEN_KEYS if text.raw(k) is not None]
+    if not lengths:
+        raise text.error("max_position_embeddings", "config.json has no max_position_embeddings")
+    derived = min(lengths)
+    rope = text.raw("rope_scaling")
+    if isinstance(rope, dict) and "gemma3" not in model_type:
+        kind = rope.get("rope_type", rope.get("type"))
+        if kind not in ("su", "longrope", "llama3", "default", "mrope", None) and isinstance(rope.get("factor"), (int, float)):
+            if kind == "yarn" and isinstance(rope.get("original_max_position_embeddings"), int):
+                derived = rope["original_max_position_embeddings"]
+            derived = int(derived * rope["factor"])
+    return derived
+
+
+def _layer_types(text: ConfigReader, model_type: str, layers: int, window: int | None) -> list[str] | None:
+    lt = text.raw("layer_types")
+    if lt is not None:
+        if not isinstance(lt, list) or len(lt) != layers:
+            raise text.error("layer_types", f"layer_types must list one entry per layer ({layers})")
+        known = {"full_attention", "sliding_attention", "chunked_attention"}
+        bad = sorted({str(t) for t in lt} - known)
+        if bad:
+            raise text.error("layer_types", f"unsupported layer types {bad}",
+                             "llmkube sizes full, sliding-window and chunked attention layers")
+        return list(lt)
+    if model_type == "llama4_text":
+        chunk = text.raw("attention_chunk_size")
+        if chunk is None:
+            return None
+        nrl = text.raw("no_rope_layers") or []
+        if not nrl:  # Llama4TextConfig: every no_rope_layer_interval-th layer has no RoPE
+            interval = text.integer("no_rope_layer_interval", 4)
+            nrl = [int((i + 1) % interval != 0) for i in range(layers)]
+        # vLLM Llama4Attention: layers with RoPE use chunked local attention, NoPE layers are global
+        return ["chunked_attention" if nrl[i] else "full_attention" for i in range(layers)]
+    if window is None:
+        return None
+    if model_type == "gemma3_text":
+        pattern = text.integer("sliding_window_pattern", 6)
+        return ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(layers)]
+    if model_type == "gemma2":
+        return ["sliding_attention" if (i + 1) % 2 else "full_attention" for i in range(layers)]
+    return None
+
+
+def _sliding_window(text: ConfigReader, model_type: str, max_context: int) -> int | None:
+    window = text.raw("sliding_window")
+    if window is None:
+        return None
+    if model_type in ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe") and not text.flag("use_sliding_window", False):
+        return None  # Qwen keeps sliding_window in the config but only uses it with use_sliding_window
+    w = text.integer("sliding_window")
+    if w >= max_context and model_type not in ("gemma2", "gemma3_text", "gpt_oss"):
+        return None  # a window no shorter than the context slides nothing (Phi-4-mini's 262144)
+    return w
+
+
+def _experts(text: ConfigReader, model_type: str) -> dict[str, Any] | None:
+    total = next((text.integer(k) for k in ("num_local_experts", "num_experts", "n_routed_experts") if text.raw(k) is not None), None)
+    if total is None or total <= 1:
+        return None
+    active_key = next((k for k in ("num_experts_per_tok", "experts_per_token", "moe_topk") if text.raw(k) is not None), None)
+    if active_key is None:
+        raise text.error("num_experts_per_tok", "a mixture-of-experts config needs num_experts_per_tok")
+    e: dict[str, Any] = {"total": total, "active": text.integer(active_key)}
+    moe_inter = text.opt_int("moe_intermediate_size")
+    if moe_inter is not None:
+        e["intermediateSize"] = moe_inter
+    elif model_type == "llama4_text":
+        e["intermediateSize"] = text.integer("intermediate_size")
+    shared = text.integer("n_shared_experts", 0, positive=False)
+    if model_type == "qwen2_moe" and text.raw("shared_expert_intermediate_size"):
+        shared = 1
+        e["sharedIntermediateSize"] = text.integer("shared_expert_intermediate_size")
+    if model_type == "llama4_text":
+        shared = 1  # Llama4TextMoe: one shared expert of intermediate_size
+    if shared:
+        e["shared"] = shared
+    dense = text.integer("first_k_dense_replace", 0, positive=False)
+    if dense:
+        e["denseLayers"] = dense
+    step = text.integer("interleave_moe_layer_step", 0, positive=False) or text.integer("decoder_sparse_step", 0, positive=False) \
+        or text.integer("moe_layer_freq", 0, positive=False)
+    if step > 1:
+        e["layerStep"] = step
+    mlp_only = text.raw("mlp_only_layers")
+    if mlp_only:
+        raise text.error("mlp_only_layers", "dense layers listed in mlp_only_layers are not supported",
+                         "write the profile by hand (experts.denseLayers counts leading dense layers)")
+    if model_type == "gpt_oss":
+        e["bias"] = True
+    return e
+
+
+def _mla(text: ConfigReader) -> dict[str, Any] | None:
+    if text.raw("kv_lora_rank") is None:
+        return None
+    m: dict[str, Any] = {"kvLoraRank": text.integer("kv_lora_rank"), "qkRopeHeadDim": text.integer("qk_rope_head_dim")}
+    if text.raw("q_lora_rank") is not None:
+        m["qLoraRank"] = text.integer("q_lora_rank")
+    m["qkNopeHeadDim"] = text.integer("qk_nope_head_dim")
+    m["vHeadDim"] = text.integer("v_head_dim")
+    return m
+
+
+def _strings(r: ConfigReader, key: str, value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise r.error(key, f"{key} must be a list of module names")
+    return list(value)
+
+
+def _glob_to_re(patterns: list[str]) -> list[str]:
+    """`model.layers.*.self_attn` (transformers' modules_to_not_convert globs) as llmkube `re:` patterns."""
+    return ["re:" + re.escape(p).replace(r"\*", ".*") if "*" in p else p for p in patterns]
+
+
+def quantization(top: ConfigReader) -> dict[str, Any] | None:
+    """The checkpoint's quantization as a profile's `quantization` block, read the way vLLM's
+    `get_quant_config` reads `quantization_config` (or compressed-tensors' older
+    `compression_config`)."""
+    key = "quantization_config" if top.raw("quantization_config") is not None else "compression_config"
+    qc = top.raw(key)
+    if qc is None:
+        return None
+    r = ConfigReader(qc, top.path, key + ".") if isinstance(qc, dict) else None
+    if r is None:
+        raise top.error(key, f"{key} must be an object")
+    method = r.raw("quant_method")
+    if method is None and key == "compression_config":
+        method = "compressed-tensors"
+    if not isinstance(method, str):
+        raise r.error("quant_method", "quantization_config has no quant_method")
+    method = method.lower()
+    if method == "awq":
+        # AWQConfig.from_config: w_bit|bits, q_group_size|group_size, zero_point, modules_to_not_convert
+        bits = r.integer("w_bit") if r.raw("w_bit") is not None else r.integer("bits")
+        group = r.integer("q_group_size") if r.raw("q_group_size") is not None else r.integer("group_size", positive=False)
+        q: dict[str, Any] = {"method": "awq", "weightBits": bits, "groupSize": group,
+                             "symmetric": not r.flag("zero_point", True)}
+        ignore = _strings(r, "modules_to_not_convert", r.raw("modules_to_not_convert"))
+    elif method == "gptq":
+        # GPTQConfig.from_config: bits, group_size, desc_act, sym, lm_head
+        q = {"method": "gptq", "weightBits": r.integer("bits"), "groupSize": r.integer("group_size", positive=False),
+             "symmetric": r.flag("sym", True)}
+        ignore = []
+    elif method == "fp8":
+        # Fp8Config.from_config: activation_scheme, ignored_layers, weight_block_size
+        block = r.raw("weight_block_size")
+        q = {"method": "fp8", "weightBits": 8, "weightType": "float", "activationBits": 8}
+        if block is not None:
+            if not (isinstance(block, list) and len(block) == 2 and all(isinstance(b, int) and b > 0 for b in block)):
+                raise r.error("weight_block_size", "weight_block_size must be two positive integers")
+            q.update(strategy="block", blockSize=block)
+        else:
+            q["strategy"] = "tensor"
+        ignore = _strings(r, "ignored_layers", r.raw("ignored_layers")) + \
+            _strings(r, "modules_to_not_convert", r.raw("modules_to_not_convert"))
+    elif method in ("compressed-tensors", "compressed_tensors"):
+        q, ignore = _compressed_tensors(r)
+    elif method == "mxfp4":
+        # vLLM Mxfp4Config quantizes FusedMoE experts only; linear layers stay unquantized
+        q = {"method": "mxfp4", "weightBits": 4, "weightType": "float", "groupSize": 32, "targets": "experts"}
+        ignore = _strings(r, "modules_to_not_convert", r.raw("modules_to_not_convert"))
+    elif method == "bitsandbytes":
+        four = r.flag("load_in_4bit", False)
+        q = {"method": "bitsandbytes", "weightBits": 4 if four else 8}
+        if four:
+            kind = r.raw("bnb_4bit_quant_type") or "fp4"
+            q["format"] = f"{kind}-double-quant" if r.flag("bnb_4bit_use_double_quant", False) else str(kind)
+        ignore = _strings(r, "llm_int8_skip_modules", r.raw("llm_int8_skip_modules"))
+    elif method == "fbgemm_fp8":
+        q = {"method": "fbgemm_fp8", "weightBits": 8, "weightType": "float", "strategy": "channel", "activationBits": 8}
+        ignore = _strings(r, "modules_to_not_convert", r.raw("modules_to_not_convert"))
+    elif method == "modelopt":
+        algo = str(r.raw("quant_algo") or "").upper()
+        if algo == "FP8":
+            q = {"method": "modelopt", "weightBits": 8, "weightType": "float", "strategy": "tensor", "activationBits": 8}
+        elif algo == "NVFP4":
+            q = {"method": "nvfp4", "weightBits": 4, "weightType": "float", "groupSize": 16, "activationBits": 4}
+        else:
+            raise r.error("quant_algo", f"unsupported modelopt quant_algo {algo!r}", "supported: FP8, NVFP4")
+        ignore = _strings(r, "exclude_modules", r.raw("exclude_modules"))
+    else:
+        raise r.error("quant_method", f"unsupported quantization method {method!r}",
+                      "supported: awq, gptq, fp8, compressed-tensors, mxfp4, bitsandbytes, fbgemm_fp8, modelopt")
+    if ignore:
+        q["ignore"] = _glob_to_re(ignore)
+    return q
+
+
+def _compressed_tensors(r: ConfigReader) -> tuple[dict[str, Any], list[str]]:
+    """CompressedTensorsConfig.from_config: the scheme of the config group that targets Linear
+    (else the first group), its weights' num_bits/type/strategy/group_size/symmetric/block_structure,
+    input_activations' num_bits, the top-level (or group) `format` and `ignore`."""
+    groups = r.raw("config_groups")
+    if not isinstance(groups, dict) or not groups:
+        raise r.error("config_groups", "compressed-tensors config has no config_groups")
+    name, group = next(((n, g) for n, g in groups.items() if isinstance(g, dict) and "Linear" in (g.get("targets") or [])),
+                       next(iter(groups.items())))
+    g = ConfigReader(group if isinstance(group, dict) else {}, r.path, f"{r.prefix}config_groups.{name}.")
+    weights = g.raw("weights")
+    if not isinstance(weights, dict):
+        raise g.error("weights", "a config group needs a weights scheme")
+    w = ConfigReader(weights, r.path, g.prefix + "weights.")
+    wtype = w.raw("type") or "int"
+    if wtype not in ("int", "float"):
+        raise w.error("type", f"unknown weight type {wtype!r}", "expected int or float")
+    q: dict[str, Any] = {"method": "compressed-tensors", "weightBits": w.integer("num_bits"), "weightType": wtype}
+    strategy = w.raw("strategy")
+    if strategy is not None:
+        if strategy not in ("tensor", "channel", "group", "block", "tensor_group"):
+            raise w.error("strategy", f"unknown strategy {strategy!r}")
+        q["strategy"] = "group" if strategy == "tensor_group" else strategy
+    if w.raw("group_size") is not None:
+        q["groupSize"] = w.integer("group_size", positive=False)
+    if strategy == "block" and w.raw("block_structure") is not None:
+        q["blockSize"] = list(w.raw("block_structure"))
+    q["symmetric"] = w.flag("symmetric", True)
+    acts = g.raw("input_activations")
+    if isinstance(acts, dict) and acts.get("num_bits"):
+        q["activationBits"] = ConfigReader(acts, r.path, g.prefix + "input_activations.").integer("num_bits")
+    fmt = g.raw("format") or r.raw("format")
+    if isinstance(fmt, str):
+        q["format"] = fmt
+        if "nvfp4" in fmt:
+            q["method"] = "nvfp4"
+    return q, _strings(r, "ignore", r.raw("ignore"))
+
+
+def vision_parameters(top: ConfigReader, text_hidden: int) -> tuple[float | None, str | None]:
+    """Parameters of the vision tower and its projector, billions, for the towers whose modules
+    llmkube knows: SigLIP with Gemma 3's projector (transformers SiglipVisionModel,
+    Gemma3MultiModalProjector) and Pixtral with Mistral 3's (PixtralVisionModel,
+    Mistral3MultiModalProjector). Other towers are not counted, and the notes say so."""
+    vc = top.raw("vision_config")
+    if vc is None:
+        return None, None
+    if not isinstance(vc, dict):
+        raise top.error("vision_config", "vision_config must be an object")
+    v = ConfigReader(vc, top.path, "vision_config.")
+    kind = v.raw("model_type")
+    h, inter, layers = v.integer("hidden_size"), v.integer("intermediate_size"), v.integer("num_hidden_layers")
+    patch, channels = v.integer("patch_size"), v.integer("num_channels", 3)
+    if kind == "siglip_vision_model":
+        image = v.integer("image_size")
+        embed = channels * patch * patch * h + h + (image // patch) ** 2 * h
+        layer = 4 * (h * h + h) + 2 * 2 * h + (h * inter + inter) + (inter * h + h)
+        head = 0
+        if v.flag("vision_use_head", True):  # attention-pooling head
+            head = h + 3 * h * h + 3 * h + h * h + h + 2 * h + h * inter + inter + inter * h + h
+        projector = h * text_hidden + h  # mm_input_projection_weight + mm_soft_emb_norm
+        return (embed + layers * layer + 2 * h + head + projector) / 1e9, None
+    if kind == "pixtral":
+        merge = top.integer("spatial_merge_size", 2)
+        bias = top.flag("multimodal_projector_bias", False)
+        tower = channels * patch * patch * h + h + layers * (4 * h * h + 3 * h * inter + 2 * h)
+        projector = h + h * merge * merge * h + h * text_hidden + text_hidden * text_hidden + (2 * text_hidden if bias else 0)
+        return (tower + projector) / 1e9, None
+    return None, f"vision tower ({kind}) not counted in the weights"
+
+
+def profile_from_config(data: dict[str, Any], path: str, name: str, hf_ids: list[str] | None = None) -> ModelProfile:
+    """A ModelProfile from a parsed config.json (`path` is where it came from, for errors)."""
+    top, text = _text_config(data, path)
+    model_type = _model_type(top, text)
+    text.defaults = _DEFAULTS.get(model_type, {})
+    arch = ARCHITECTURES.get(model_type, model_type)
+    hidden = text.integer("hidden_size")
+    layers = text.integer("num_hidden_layers")
+    heads = text.integer("num_attention_heads")
+    kv_heads = text.integer("num_key_value_heads", heads)
+    head_dim = text.integer("head_dim", hidden // heads)
+    if text.raw("kv_lora_rank") is not None:  # MLA: q/k heads are nope + rope, V v_head_dim
+        head_dim = text.integer("v_head_dim")
+    vocab = text.integer("vocab_size")
+    max_context = _max_context(text, model_type)
+    dtype, dtype_note = _dtype(top, text)
+    family_tie = bool(_DEFAULTS.get(model_type, {}).get("tie_word_embeddings", False))
+    if text is not top and top.raw("tie_word_embeddings") is not None:
+        tie = top.flag("tie_word_embeddings", family_tie)  # the multimodal model's own setting wins
+    else:
+        tie = text.flag("tie_word_embeddings", family_tie)
+    window = _sliding_window(text, model_type, max_context)
+    spec: dict[str, Any] = {
+        "displayName": name, "huggingFaceIds": hf_ids or [f"local/{name}"], "architecture": arch,
+        "parametersB": 1.0, "layers": layers, "hiddenSize": hidden, "attentionHeads": heads, "kvHeads": kv_heads,
+        "headDim": head_dim, "vocabSize": vocab, "maxContext": max_context, "tieEmbeddings": tie, "dtype": dtype,
+    }
+    dense_inter = text.opt_int("intermediate_size_mlp") if model_type == "llama4_text" else text.opt_int("intermediate_size")
+    if dense_inter is not None:
+        spec["intermediateSize"] = dense_inter
+    experts = _experts(text, model_type)
+    if experts is not None:
+        spec["experts"] = experts
+    if window is not None:
+        spec["slidingWindow"] = window
+    layer_types = _layer_types(text, model_type, layers, window)
+    if layer_types is not None:
+        spec["layerTypes"] = layer_types
+        if "chunked_attention" in layer_types:
+            spec["attentionChunkSize"] = text.integer("attention_chunk_size")
+    mla = _mla(text)
+    if mla is not None:
+        spec["mla"] = mla
+    q = quantization(top)
+    if q is not None:
+        spec["quantization"] = q
+    if model_type in ("qwen2", "qwen2_moe"):
+        spec["qkvBias"] = True
+    elif text.flag("attention_bias", False):
+        spec["qkvBias"] = True
+        spec["attentionOutputBias"] = True
+    if model_type in _QK_NORM:
+        spec["qkNorm"] = True
+    notes = [f"Imported from {Path(path).name} (model_type {model_type})."]
+    if text is not top:
+        vision_b, vision_note = vision_parameters(top, hidden)
+        if vision_b:
+            spec["visionParametersB"] = round(vision_b, 9)
+        if vision_note:
+            notes.append(vision_note + ".")
+    if dtype_note:
+        notes.append(dtype_note + ".")
+    if text.raw("num_nextn_predict_layers"):
+        notes.append(f"{text.raw('num_nextn_predict_layers')} MTP layer(s) in the checkpoint are not loaded for serving and not counted.")
+    profile = _validate(spec, name, path)
+    counts = parameter_counts(profile.spec)
+    spec["parametersB"] = round(counts.total / 1e9, 3)
+    if experts is not None:
+        spec["activeParametersB"] = round(counts.active / 1e9, 3)
+    spec["notes"] = " ".join(notes)
+    return _validate(spec, name, path)
+
+
+def _validate(spec: dict[str, Any], name: str, path: str) -> ModelProfile:
+    doc = {"apiVersion": "llmkube.dev/v1alpha1", "kind": "ModelProfile", "metadata": {"name": name}, "spec": spec}
+    try:
+        return ModelProfile.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(f"config gives an invalid profile: {first['msg']}", mark=SourceMark(path), field=where) from None
+
+
+def profile_name(text: str) -> str:
+    """A DNS-1123 profile name from a Hugging Face id or file name (`Qwen/Qwen3-8B` → `qwen3-8b`)."""
+    base = text.rstrip("/").split("/")[-1]
+    base = re.sub(r"[^a-z0-9.-]+", "-", base.lower()).strip("-.")
+    return base[:253] or "model"
+
+
+def looks_like_config_path(ref: str) -> bool:
+    """Whether a spec's `model` names a local config.json (or a directory holding one)."""
+    p = Path(ref)
+    return (ref.endswith("config.json") or (ref.endswith(".json") and p.is_file())
+            or (p.is_dir() and (p / "config.json").is_file()))
+
+
+def import_profile(ref: str, name: str | None = None) -> ModelProfile:
+    """A ModelProfile from a local config.json / model directory."""
+    data = read_config_file(ref)
+    p = Path(ref)
+    where = str(p / "config.json") if p.is_dir() else ref
+    default_name = profile_name(p.name if p.is_dir() else (p.parent.name if p.name == "config.json" and p.parent.name else p.stem))
+    return profile_from_config(data, where, name or default_name)
+
+
+def fetch_hub_config(hf_id: str) -> tuple[dict[str, Any], str]:
+    """config.json of a Hugging Face repo through `huggingface_hub` (the `hub` extra)."""
+    try:
+        from huggingface_hub import hf_hub_download  # type: ignore[import-not-found]
+    except ImportError:
+        raise InputError(f"cannot fetch {hf_id!r}: huggingface_hub is not installed",
+                         hint="pip install 'llmkube[hub]', or download the model's config.json and import that file") from None
+    try:
+        path = hf_hub_download(hf_id, "config.json")
+    except Exception as exc:  # network, auth, missing repo: all end the command the same way
+        raise InputError(f"cannot fetch config.json of {hf_id!r}: {type(exc).__name__}: {exc}",
+                         hint="offline? download config.json where you are online (huggingface-cli download "
+                              f"{hf_id} config.json) and import the file; gated models need HF_TOKEN") from None
+    return read_config_file(path), path
+
+
+def import_hub_profile(hf_id: str, name: str | None = None) -> ModelProfile:
+    data, path = fetch_hub_config(hf_id)
+    return profile_from_config(data, path, name or profile_name(hf_id), [hf_id])
+
+
+def is_hub_id(ref: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*", ref)) and not Path(ref).exists()
+

@@ -1,0 +1,350 @@
+"""Hugging Face config.json → ModelProfile (llmkube.modelconfig), derivative profiles and the
+`llmkube profiles` command. Every config here is a published copy (tests/data/hf-configs/README.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from llmkube.cli import main
+from llmkube.errors import InputError
+from llmkube.modelconfig import import_profile, profile_from_config
+from llmkube.modelshape import checkpoint_weight_bytes, parameter_counts
+from llmkube.profiles import ProfileStore, layer_types_of
+
+CONFIGS = Path(__file__).parent / "data" / "hf-configs"
+STORE = ProfileStore.load()
+
+# config file -> built-in profile whose shapes it must reproduce
+BUILTIN = {
+    "llama-3.1-8b.json": "llama-3.1-8b",
+    "qwen2.5-7b.json": "qwen2.5-7b",
+    "qwen3-8b.json": "qwen3-8b",
+    "qwen3-32b.json": "qwen3-32b",
+    "qwen3-30b-a3b.json": "qwen3-30b-a3b",
+    "qwen3-235b-a22b.json": "qwen3-235b-a22b",
+    "gemma-3-4b-it.json": "gemma-3-4b",
+    "gemma-3-12b-it.json": "gemma-3-12b",
+    "gemma-3-27b-it.json": "gemma-3-27b",
+    "gpt-oss-20b.json": "gpt-oss-20b",
+    "phi-4.json": "phi-4",
+    "granite-3.x-8b-instruct.json": "granite-3.3-8b",
+    "deepseek-v3.json": "deepseek-v3",
+    "deepseek-v2-lite-chat.json": "deepseek-v2-lite",
+    "llama-4-scout-17b-16e.json": "llama-4-scout",
+    "mistral-small-3.1-24b-instruct-2503.json": "mistral-small-3.1-24b",
+    "qwen2.5-72b-instruct-awq.json": "qwen2.5-72b-instruct-awq",
+    "mixtral-8x7b-instruct-v0.1-awq.json": "mixtral-8x7b-instruct-awq",
+}
+SHAPE_FIELDS = ("architecture", "layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "intermediate_size",
+                "vocab_size", "tie_embeddings", "experts", "mla", "sliding_window", "qkv_bias", "qk_norm",
+                "attention_chunk_size", "quantization")
+
+
+def test_every_stored_config_has_a_builtin():
+    assert set(BUILTIN) == {p.name for p in CONFIGS.glob("*.json")}
+
+
+@pytest.mark.parametrize("config", sorted(BUILTIN))
+def test_import_reproduces_the_builtin_shapes(config):
+    imported = import_profile(str(CONFIGS / config)).spec
+    builtin = STORE.models[BUILTIN[config]].spec
+    for name in SHAPE_FIELDS:
+        if name == "quantization" and builtin.quantization is None and builtin.dtype == "float8":
+            continue  # the old deepseek-v3 profile says "fp8" with its dtype
+        if name == "intermediate_size" and builtin.architecture == "mixtral":
+            continue
+        got, want = getattr(imported, name), getattr(builtin, name)
+        if name == "experts" and got is not None and want is not None:
+            got = got.model_copy(update={"intermediate_size": got.intermediate_size or imported.intermediate_size})
+            want = want.model_copy(update={"intermediate_size": want.intermediate_size or builtin.intermediate_size})
+        if name == "quantization" and got is not None and want is not None:
+            got, want = got.model_dump(exclude={"ignore"}), want.model_dump(exclude={"ignore"})
+        assert got == want, f"{config}: {name}"
+    assert layer_types_of(imported) == layer_types_of(builtin)
+    assert imported.parameters_b == pytest.approx(builtin.parameters_b, rel=0.002)
+
+
+# Published totals (model cards / safetensors metadata), billions, and the share they allow.
+PUBLISHED = {
+    "qwen3-8b.json": 8.19, "qwen3-32b.json": 32.76, "qwen3-30b-a3b.json": 30.53, "qwen3-235b-a22b.json": 235.09,
+    "gemma-3-4b-it.json": 4.30, "gemma-3-12b-it.json": 12.19, "gemma-3-27b-it.json": 27.43,
+    "gpt-oss-20b.json": 20.91, "phi-4.json": 14.66, "deepseek-v3.json": 671.0, "deepseek-v2-lite-chat.json": 15.71,
+}
+
+
+@pytest.mark.parametrize("config", sorted(PUBLISHED))
+def test_parameter_total_matches_published_size(config):
+    total = parameter_counts(import_profile(str(CONFIGS / config)).spec).total / 1e9
+    assert total == pytest.approx(PUBLISHED[config], rel=0.003)
+
+
+def test_exact_counts_where_published_to_the_parameter():
+    granite = parameter_counts(import_profile(str(CONFIGS / "granite-3.x-8b-instruct.json")).spec)
+    assert granite.total == 8_170_864_640  # ibm-granite/granite-3.3-8b-instruct safetensors
+    mistral = parameter_counts(import_profile(str(CONFIGS / "mistral-small-3.1-24b-instruct-2503.json")).spec)
+    assert mistral.language_model == 23_572_403_200
+    assert mistral.vision == 438_958_080  # Pixtral tower + Mistral 3 projector
+
+
+def test_gemma3_minimal_config_takes_transformers_defaults():
+    s = import_profile(str(CONFIGS / "gemma-3-4b-it.json")).spec
+    assert (s.attention_heads, s.kv_heads, s.head_dim, s.vocab_size, s.max_context) == (8, 4, 256, 262208, 131072)
+    assert s.tie_embeddings and s.qk_norm
+    types = layer_types_of(s)
+    assert types.count("full_attention") == 34 // 6 and types[5] == "full_attention"
+
+
+def test_max_context_follows_vllm_rope_scaling():
+    assert import_profile(str(CONFIGS / "gpt-oss-20b.json")).spec.max_context == 4096 * 32  # yarn
+    assert import_profile(str(CONFIGS / "deepseek-v3.json")).spec.max_context == 4096 * 40
+    assert import_profile(str(CONFIGS / "gemma-3-27b-it.json")).spec.max_context == 131072  # not scaled again
+    assert import_profile(str(CONFIGS / "llama-3.1-8b.json")).spec.max_context == 131072  # llama3 type: no scaling
+
+
+def test_quantization_as_vllm_reads_it():
+    gpt = import_profile(str(CONFIGS / "gpt-oss-20b.json")).spec.quantization
+    assert gpt is not None and (gpt.method, gpt.weight_bits, gpt.targets) == ("mxfp4", 4, "experts")
+    ds = import_profile(str(CONFIGS / "deepseek-v3.json")).spec.quantization
+    assert ds is not None and (ds.method, ds.strategy, ds.block_size) == ("fp8", "block", [128, 128])
+    awq = import_profile(str(CONFIGS / "qwen2.5-72b-instruct-awq.json")).spec.quantization
+    assert awq is not None and (awq.method, awq.weight_bits, awq.group_size, awq.symmetric) == ("awq", 4, 128, False)
+
+
+def test_checkpoint_bytes_of_quantized_configs():
+    # gpt-oss-20b: MXFP4 experts + BF16 rest; a GGUF export keeping MXFP4 holds 13.8 GB (llama.cpp log)
+    assert checkpoint_weight_bytes(import_profile(str(CONFIGS / "gpt-oss-20b.json")).spec) / 1e9 == pytest.approx(13.8, abs=0.1)
+    # DeepSeek-V3 FP8 with 128x128 block scales, 16-bit embeddings/head, no MTP layer
+    ds = import_profile(str(CONFIGS / "deepseek-v3.json")).spec
+    c = parameter_counts(ds)
+    assert c.total < checkpoint_weight_bytes(ds) < c.total * 1.01
+
+
+def _write(tmp_path: Path, data: dict, name: str = "config.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+BASE = json.loads((CONFIGS / "llama-3.1-8b.json").read_text())
+
+
+def test_compressed_tensors_w4a16_group_scheme(tmp_path):
+    cfg = dict(BASE, quantization_config={
+        "quant_method": "compressed-tensors", "format": "pack-quantized", "ignore": ["lm_head"],
+        "config_groups": {"group_0": {"targets": ["Linear"], "input_activations": None,
+                                      "weights": {"num_bits": 4, "type": "int", "strategy": "group", "group_size": 128,
+                                                  "symmetric": True, "dynamic": False}}}})
+    s = import_profile(str(_write(tmp_path, cfg))).spec
+    q = s.quantization
+    assert q is not None and (q.method, q.weight_bits, q.group_size, q.format, q.activation_bits) == \
+        ("compressed-tensors", 4, 128, "pack-quantized", None)
+    c = parameter_counts(s)
+    linear = c.attention + c.dense_mlp
+    # packed int4 + one bf16 scale per 128 weights (+ weight_shape per layer), 16-bit embeddings/head/norms
+    expected = linear * 0.5 + linear / 128 * 2 + 32 * 7 * 16 + (c.embedding + c.lm_head + c.norms) * 2
+    assert checkpoint_weight_bytes(s) == pytest.approx(expected, rel=1e-9)
+
+
+def test_compressed_tensors_fp8_dynamic(tmp_path):
+    cfg = dict(BASE, quantization_config={
+        "quant_method": "compressed-tensors", "format": "float-quantized", "ignore": ["lm_head"],
+        "config_groups": {"group_0": {"targets": ["Linear"],
+                                      "input_activations": {"num_bits": 8, "type": "float", "strategy": "token", "dynamic": True},
+                                      "weights": {"num_bits": 8, "type": "float", "strategy": "channel", "symmetric": True}}}})
+    q = import_profile(str(_write(tmp_path, cfg))).spec.quantization
+    assert q is not None and (q.weight_type, q.strategy, q.activation_bits) == ("float", "channel", 8)
+
+
+def test_bitsandbytes_nf4(tmp_path):
+    cfg = dict(BASE, quantization_config={"quant_method": "bitsandbytes", "load_in_4bit": True,
+                                          "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True})
+    q = import_profile(str(_write(tmp_path, cfg))).spec.quantization
+    assert q is not None and (q.method, q.weight_bits, q.format) == ("bitsandbytes", 4, "nf4-double-quant")
+
+
+@pytest.mark.parametrize(("change", "field", "message"), [
+    ({"quantization_config": {"quant_method": "hqq"}}, "quantization_config.quant_method", "unsupported quantization method"),
+    ({"num_hidden_layers": "32"}, "num_hidden_layers", "must be an integer"),
+    ({"hidden_size": None}, "hidden_size", "has no 'hidden_size'"),
+    ({"model_type": "whisper", "intermediate_size": None}, "model_type", "unsupported model_type"),
+    ({"quantization_config": {"quant_method": "fp8", "weight_block_size": [128]}}, "quantization_config.weight_block_size", "two positive"),
+])
+def test_bad_configs_name_file_and_key(tmp_path, change, field, message):
+    path = _write(tmp_path, {**BASE, **change})
+    with pytest.raises(InputError) as exc:
+        import_profile(str(path))
+    assert exc.value.field == field and message in exc.value.message
+    assert str(path) in str(exc.value)
+
+
+def test_not_json_points_at_the_line(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text('{\n  "hidden_size": 4096,\n  oops\n}')
+    with pytest.raises(InputError) as exc:
+        import_profile(str(path))
+    assert exc.value.mark is not None and exc.value.mark.line == 3
+
+
+def test_a_directory_holding_config_json(tmp_path):
+    model_dir = tmp_path / "Qwen3-8B"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text((CONFIGS / "qwen3-8b.json").read_text())
+    assert import_profile(str(model_dir)).name == "qwen3-8b"
+
+
+def test_spec_may_name_a_local_config(tmp_path):
+    path = _write(tmp_path, json.loads((CONFIGS / "phi-4.json").read_text()))
+    store = ProfileStore.load()
+    model = store.model(str(path))
+    assert model is not None and model.spec.layers == 40
+    assert store.model(str(path)) is model  # read once
+
+
+def test_a_missing_config_is_an_unknown_model_with_a_hint(tmp_path):
+    store = ProfileStore.load()
+    missing = str(tmp_path / "missing" / "config.json")
+    assert store.model(missing) is None
+    assert "no config.json at" in store.suggest_model(missing)
+
+
+def test_a_broken_config_named_by_a_spec_is_an_input_error(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text("{}")
+    with pytest.raises(InputError, match="has no model_type"):
+        ProfileStore.load().model(str(path))
+
+
+def test_profile_from_config_rejects_linear_attention_layers():
+    cfg = dict(BASE, layer_types=["linear_attention"] * 32)
+    with pytest.raises(InputError, match="unsupported layer types"):
+        profile_from_config(cfg, "x/config.json", "x")
+
+
+# ---- derivative profiles (baseProfile) --------------------------------------------------
+
+
+def _profiles_dir(tmp_path: Path, text: str) -> Path:
+    d = tmp_path / "profiles"
+    d.mkdir(exist_ok=True)
+    (d / "derived.yaml").write_text(text)
+    return d
+
+
+DERIVED = """\
+apiVersion: llmkube.dev/v1alpha1
+kind: ModelProfile
+metadata: {name: my-llama-awq}
+spec:
+  baseProfile: meta-llama/Llama-3.1-8B-Instruct
+  displayName: My Llama AWQ
+  huggingFaceIds: [me/llama-awq]
+  quantization: {method: awq, weightBits: 4, groupSize: 128, symmetric: false}
+---
+apiVersion: llmkube.dev/v1alpha1
+kind: ModelProfile
+metadata: {name: my-llama-awq-long}
+spec:
+  baseProfile: my-llama-awq
+  displayName: My Llama AWQ long
+  huggingFaceIds: [me/llama-awq-long]
+  maxContext: 262144
+"""
+
+
+def test_derivative_takes_its_base_and_overrides(tmp_path):
+    store = ProfileStore.load([_profiles_dir(tmp_path, DERIVED)])
+    awq = store.model("me/llama-awq")
+    assert awq is not None and awq.spec.base_profile == "meta-llama/Llama-3.1-8B-Instruct"
+    assert awq.spec.layers == 32 and awq.spec.quantization is not None and awq.spec.quantization.method == "awq"
+    assert awq.spec.notes == "Derived from llama-3.1-8b."
+    long = store.model("my-llama-awq-long")  # a derivative of a derivative
+    assert long is not None and long.spec.max_context == 262144 and long.spec.quantization == awq.spec.quantization
+    assert store.model("llama-3.1-8b").spec.quantization is None  # the base is untouched
+
+
+def test_derivative_of_unknown_base(tmp_path):
+    d = _profiles_dir(tmp_path, DERIVED.replace("meta-llama/Llama-3.1-8B-Instruct", "llama-3.1-8c"))
+    with pytest.raises(InputError) as exc:
+        ProfileStore.load([d])
+    assert exc.value.field == "spec.baseProfile" and "llama-3.1-8b" in (exc.value.hint or "")
+
+
+def test_invalid_derivative_names_the_field(tmp_path):
+    d = _profiles_dir(tmp_path, DERIVED.replace("maxContext: 262144", "maxContext: -1"))
+    with pytest.raises(InputError) as exc:
+        ProfileStore.load([d])
+    assert exc.value.field == "spec.maxContext" and "my-llama-awq-long" in exc.value.message
+
+
+def test_builtin_derivatives_resolve():
+    oss = STORE.models["gpt-oss-120b"].spec
+    assert (oss.layers, oss.experts.total if oss.experts else 0, oss.hidden_size) == (36, 128, 2880)
+    counts = parameter_counts(oss)
+    assert counts.total / 1e9 == pytest.approx(116.83, abs=0.01)  # OpenAI's published total
+    assert (counts.active - counts.embedding) / 1e9 == pytest.approx(5.13, abs=0.01)
+
+
+# ---- the command -------------------------------------------------------------------------
+
+
+def _run(argv: list[str], capsys) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+def test_import_writes_a_loadable_profile(tmp_path, capsys):
+    code, out, _ = _run(["profiles", "import", str(CONFIGS / "qwen3-30b-a3b.json"), "--name", "my-moe", "-d", str(tmp_path)], capsys)
+    assert code == 0 and "my-moe.yaml" in out
+    store = ProfileStore.load([tmp_path])
+    moe = store.models["my-moe"].spec
+    assert moe.experts is not None and (moe.experts.total, moe.experts.intermediate_size) == (128, 768)
+
+
+def test_import_to_stdout_and_file(tmp_path, capsys):
+    code, out, _ = _run(["profiles", "import", str(CONFIGS / "gpt-oss-20b.json")], capsys)
+    assert code == 0 and "kind: ModelProfile" in out and "method: mxfp4" in out and "layerTypes" not in out
+    target = tmp_path / "p.yaml"
+    code, _, _ = _run(["profiles", "import", str(CONFIGS / "phi-4.json"), "-o", str(target)], capsys)
+    assert code == 0 and "architecture: phi3" in target.read_text()
+
+
+def test_import_by_id_offline_says_what_to_do(capsys, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_hub(name, *args, **kwargs):
+        if name.startswith("huggingface_hub"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_hub)
+    code, _, err = _run(["profiles", "import", "Qwen/Qwen3-8B"], capsys)
+    assert code == 2 and "huggingface_hub" in err and "config.json" in err
+
+
+def test_bad_config_exits_2(tmp_path, capsys):
+    path = _write(tmp_path, {**BASE, "num_attention_heads": 0})
+    code, _, err = _run(["profiles", "import", str(path)], capsys)
+    assert code == 2 and "num_attention_heads" in err and "Traceback" not in err
+
+
+def test_list_and_show(capsys):
+    code, out, _ = _run(["profiles", "list"], capsys)
+    assert code == 0 and "gpt-oss-120b" in out and "gpt-oss-20b" in out and "h200-141gb" in out
+    code, out, _ = _run(["profiles", "list", "-o", "json"], capsys)
+    data = json.loads(out)
+    assert {m["name"] for m in data["models"]} == set(STORE.models)
+    code, out, _ = _run(["profiles", "show", "Qwen/Qwen3-8B", "-o", "json"], capsys)
+    shown = json.loads(out)
+    assert shown["metadata"]["name"] == "qwen3-8b"
+    assert shown["derived"]["parameters"]["total"] == parameter_counts(STORE.models["qwen3-8b"].spec).total
+    code, out, _ = _run(["profiles", "show", str(CONFIGS / "deepseek-v3.json")], capsys)
+    assert code == 0 and "671.026 B" in out
+    code, _, err = _run(["profiles", "show", "no-such-model"], capsys)
+    assert code == 2 and "unknown profile" in err
