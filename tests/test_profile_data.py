@@ -22,6 +22,8 @@ API_VERSION = "llmkube.dev/v1alpha1"
 EXPECTED_GPUS = {
     "h100-80gb", "h100-pcie-80gb", "h100-nvl-94gb", "h200-141gb", "a100-80gb",
     "a100-40gb", "a30-24gb", "l40s", "l4", "b200-180gb", "a10g",
+    # issue 11: the cards people serve on
+    "l40", "a10", "t4", "rtx-4090", "rtx-3090", "rtx-6000-ada", "rtx-a6000",
 }
 EXPECTED_MODELS = {
     "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "llama-3.2-1b", "llama-3.2-3b",
@@ -80,6 +82,14 @@ EXPECTED_PRODUCT = {
     "l40s": "NVIDIA-L40S",
     "l4": "NVIDIA-L4",
     "a10g": "NVIDIA-A10G",
+    # nvidia-smi names sanitised by the facts §4 rule (spaces -> '-'); T4 [V]
+    "l40": "NVIDIA-L40",
+    "a10": "NVIDIA-A10",
+    "t4": "Tesla-T4",
+    "rtx-4090": "NVIDIA-GeForce-RTX-4090",
+    "rtx-3090": "NVIDIA-GeForce-RTX-3090",
+    "rtx-6000-ada": "NVIDIA-RTX-6000-Ada-Generation",
+    "rtx-a6000": "NVIDIA-RTX-A6000",
 }
 
 # facts §1.2/§1.3: the MIG profile names listed for each GPU (L4, L40S, A10G: no MIG, §5).
@@ -97,6 +107,7 @@ EXPECTED_MIG_PROFILES = {
     "l40s": None,
     "l4": None,
     "a10g": None,
+    **{n: None for n in ("l40", "a10", "t4", "rtx-4090", "rtx-3090", "rtx-6000-ada", "rtx-a6000")},
 }
 
 # facts §1.1: 7-slice GPUs have 7 compute slices / 8 memory slots; A30 4 / 4.
@@ -109,8 +120,11 @@ EXPECTED_MIG_GEOMETRY["a30-24gb"] = (4, 4)
 # are below the physical total (81559 MiB = 79.65 GiB). H100 PCIe reuses the
 # SXM figures (marked [D] in its notes). For these, allow 0.1 GiB of slack and
 # check against memoryMiB where it is known.
-MIG_MEMORY_EXCEPTIONS = {("h100-80gb", "7g.80gb"), ("h100-pcie-80gb", "7g.80gb")}
-MIG_MEMORY_SLACK_GIB = 0.1
+# The H200 measured the same way (../shared/reference/measured-h200.md): CUDA total 139.80 GiB,
+# `nvidia-smi mig -lgip` 140.00 GiB for 7g.141gb.
+MIG_MEMORY_EXCEPTIONS = {("h100-80gb", "7g.80gb"), ("h100-pcie-80gb", "7g.80gb"), ("h200-141gb", "7g.141gb"),
+                         ("a100-40gb", "7g.40gb")}  # A100-40GB: CUDA 39.38 GiB (vllm#16570), lgip 39.50
+MIG_MEMORY_SLACK_GIB = 0.25
 
 # facts §6, "Derived KV-cache and weight sizes" table, column "KV / token" (KiB, BF16).
 EXPECTED_KV_KIB_PER_TOKEN = {
