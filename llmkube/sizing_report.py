@@ -86,15 +86,16 @@ def training_row(t: TrainingSetup) -> dict[str, Any]:
         "model_known": t.model is not None,
         "gpu": t.gpu.name if t.gpu else None,
         "gpus": t.gpus,
-        "gpu_memory_gib": None, "need_gib": None, "need_high_gib": None, "headroom_gib": None, "fits": None,
+        "gpu_memory_gib": None, "need_gib": None, "need_high_gib": None, "headroom_gib": None, "fits": None, "distribution": None, "assumes": None,
         "recommendation": None,
     }
     fit = t.fit()
     if fit is not None:
         row.update(gpu_memory_gib=_round(fit.memory_gib), need_gib=_round(fit.low_gib), need_high_gib=_round(fit.high_gib),
-                   headroom_gib=_round(fit.headroom_gib), fits=fit.fits)
+                   headroom_gib=_round(fit.headroom_gib), fits=fit.fits, distribution=fit.distribution,
+                   assumes=fit.assumption)
         if fit.fits:
-            row["recommendation"] = f"{fit.gpus} GPUs sharded (FSDP/ZeRO-3); states {fit.low_gib:.1f}–{fit.high_gib:.1f} GiB/GPU before activations"
+            row["recommendation"] = f"{fit.gpus} GPUs, {fit.distribution}; states {fit.low_gib:.1f}–{fit.high_gib:.1f} GiB/GPU before activations"
         else:
             row["recommendation"] = f"does not fit: needs ≥ {fit.gpus_needed} GPUs"
     elif t.method is None:

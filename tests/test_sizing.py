@@ -18,7 +18,6 @@ from llmkube.plan.sizing import (
     recommend_serving,
     serving_fit,
     tp_problems,
-    training_fit,
     valid_tensor_parallel,
     weight_bytes,
 )
@@ -244,34 +243,3 @@ def test_recommendations(store, m):
 def test_sliding_window_marks_kv_inexact(m):
     assert serving_fit(m("gemma-2-9b"), H100).kv_exact is False
     assert serving_fit(m("llama-3.1-8b"), H100).kv_exact is True
-
-
-# --------------------------------------------------------------------------- training (facts §7.2)
-
-
-def test_full_finetune_8b_needs_two_80gb_gpus(m):
-    # facts: 8 × 16–18 ≈ 128–144 GB before activations → needs ≥ 2× 80 GB with ZeRO/FSDP
-    one = training_fit(m("llama-3.1-8b"), "full", 1, H100)
-    assert one.low_gib == pytest.approx(8.03e9 * 16 / GIB + 0.5) and not one.fits
-    assert one.high_gib == pytest.approx(8.03e9 * 18 / GIB + 0.5)
-    assert training_fit(m("llama-3.1-8b"), "full", 2, H100).fits
-
-
-def test_full_finetune_70b_sharded(m):
-    # 70.55e9 × 16 B = 1.13 TB (facts: "70B ≈ 1.1–1.3 TB"); over 8 GPUs 131.4 GiB each; over 64, 16.4
-    assert training_fit(m("llama-3.1-70b"), "full", 8, H100).low_gib == pytest.approx(131.9, abs=0.1)
-    assert not training_fit(m("llama-3.1-70b"), "full", 8, H100).fits
-    assert training_fit(m("llama-3.1-70b"), "full", 64, H100).fits
-
-
-def test_lora_and_qlora(m):
-    # LoRA on 8B ≈ 16 GB base + small (facts)
-    lora = training_fit(m("llama-3.1-8b"), "lora", 1, H100)
-    assert 8.03e9 * 2 / GIB < lora.low_gib < 8.03e9 * 2.2 / GIB + 0.5
-    # QLoRA on 70B ≈ 35–40 GB base (facts); 4-bit body + 16-bit embeddings/LM head (2.1e9 params)
-    qlora = training_fit(m("llama-3.1-70b"), "qlora", 1, H100)
-    base_gb = (qlora.low_gib - sizing.CUDA_CONTEXT_GIB) * GIB / 1e9
-    assert 35 < base_gb < 40 and qlora.fits
-    # LoRA on 405B: 812 GB frozen base does not fit 8 × 79.19 GiB even sharded
-    assert not training_fit(m("llama-3.1-405b"), "lora", 8, H100).fits
-    assert training_fit(m("llama-3.1-405b"), "lora", 16, H100).fits

@@ -402,54 +402,11 @@ def recommend_serving(model: ModelProfile, gpu: GPUProfile, config: ServerConfig
 
 
 # --------------------------------------------------------------------------- training memory model
-#
-# Bytes per parameter, before activations (facts §7.2):
-#   full fine-tune, mixed precision + AdamW: 16 (ZeRO accounting) … 18 (HF model memory
-#     anatomy), sharded across the gang's GPUs with FSDP / ZeRO-3;
-#   LoRA: frozen 16-bit base 2 B/param + adapters (0.1–1 % of params) with full optimizer
-#     state at 16 B each → 2.016 … 2.16;
-#   QLoRA: 4-bit NF4 base 0.5 B/param (embeddings / LM head stay 16-bit) + adapters.
-# Plus the CUDA context per GPU (≈0.5 GiB, facts §7.1 rule of thumb).
-TRAIN_BYTES_PER_PARAM = {"full": (16.0, 18.0), "lora": (2.0 + 0.001 * 16, 2.0 + 0.01 * 16), "qlora": (0.5 + 0.001 * 16, 0.5 + 0.01 * 16)}
-CUDA_CONTEXT_GIB = 0.5
-
-
-@dataclass(frozen=True)
-class TrainingFit:
-    model: str
-    method: str
-    gpus: int
-    memory_gib: float
-    low_gib: float  # per GPU, sharded (FSDP/ZeRO-3), lower bound of the rule of thumb
-    high_gib: float  # per GPU, sharded, upper bound
-
-    @property
-    def fits(self) -> bool:
-        """False only when even the lower bound exceeds the GPU: a certain miss."""
-        return self.low_gib <= self.memory_gib
-
-    @property
-    def headroom_gib(self) -> float:
-        return self.memory_gib - self.low_gib
-
-    @property
-    def gpus_needed(self) -> int:
-        """GPUs the model states need at least, sharded evenly (the lower bound)."""
-        states_gib = (self.low_gib - CUDA_CONTEXT_GIB) * self.gpus
-        return math.ceil(states_gib / (self.memory_gib - CUDA_CONTEXT_GIB))
-
-
-def training_fit(model: ModelProfile, method: str, gpus: int, memory_gib: float) -> TrainingFit:
-    """Per-GPU states of a training job sharded over `gpus` GPUs (excluding activations)."""
-    params = model.spec.parameters_b * 1e9
-    low, high = TRAIN_BYTES_PER_PARAM[method]
-    if method == "qlora":
-        # bitsandbytes keeps embeddings and the LM head in 16-bit
-        embed = embedding_params(model)
-        low_bytes = (params - embed) * low + embed * 2.0
-        high_bytes = (params - embed) * high + embed * 2.0
-    else:
-        low_bytes, high_bytes = params * low, params * high
-    n = max(1, gpus)
-    return TrainingFit(model.name, method, n, memory_gib,
-                       low_bytes / n / GIB + CUDA_CONTEXT_GIB, high_bytes / n / GIB + CUDA_CONTEXT_GIB)
+# Lives in llmkube/plan/training_memory.py (DDP, ZeRO-2 and FSDP/ZeRO-3; LoRA/QLoRA); re-exported
+# here for the callers that import it from this module.
+from llmkube.plan.training_memory import (  # noqa: E402
+    CUDA_CONTEXT_GIB as CUDA_CONTEXT_GIB,
+    TRAIN_BYTES_PER_PARAM as TRAIN_BYTES_PER_PARAM,
+    TrainingFit as TrainingFit,
+    training_fit as training_fit,
+)

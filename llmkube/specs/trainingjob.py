@@ -91,6 +91,9 @@ class Training(SpecModel):
 
     method: Literal["full", "lora", "qlora"] = "full"
     precision: Literal["bf16", "fp16", "fp32"] = "bf16"
+    # How model states spread over the GPUs, for sizing: ddp (every GPU holds all of them), zero2
+    # (gradients and optimizer sharded) or fsdp (FSDP FULL_SHARD / ZeRO-3: everything sharded).
+    distribution: Literal["ddp", "zero2", "fsdp"] = "fsdp"
 
 
 class RuntimeRef(SpecModel):

@@ -52,11 +52,14 @@ class TrainingSetup:
     method: str | None
     gpus: int
     gpu: GPUTarget | None
+    # How model states spread over the GPUs: the spec's training.distribution; a plain manifest
+    # does not say, so the most frugal (fsdp) is assumed and a miss is a certain one.
+    distribution: str = "fsdp"
 
     def fit(self) -> TrainingFit | None:
         if self.model is None or self.gpu is None or self.method is None or self.gpus < 1:
             return None
-        return training_fit(self.model, self.method, self.gpus, self.gpu.memory_gib)
+        return training_fit(self.model, self.method, self.gpus, self.gpu.memory_gib, self.distribution)
 
 
 def _from_spec(profiles: ProfileStore, target: Target, loaded: LoadedSpec) -> TrainingSetup | None:
@@ -68,7 +71,7 @@ def _from_spec(profiles: ProfileStore, target: Target, loaded: LoadedSpec) -> Tr
     nodes = spec.nodes if isinstance(spec.nodes, int) else spec.nodes.min
     return TrainingSetup(
         target, (), spec.model, profiles.model(spec.model), spec.training.method, nodes * per_node,
-        GPUTarget(gpu.name, gpu.spec.memory_gi_b, gpu) if gpu else None,
+        GPUTarget(gpu.name, gpu.spec.memory_gi_b, gpu) if gpu else None, spec.training.distribution,
     )
 
 

@@ -218,8 +218,11 @@ def training_does_not_fit(ctx: ReadContext) -> Iterator[Hit]:
     """Training keeps model states on the GPUs before any activation: a full fine-tune
     with mixed precision and AdamW about 16–18 bytes per parameter, LoRA the frozen
     16-bit base (2 B/param) plus small adapters, QLoRA a 4-bit base (≈0.5 B/param).
-    Even sharded evenly over all of the job's GPUs (FSDP / ZeRO-3) — the best case —
-    the lower bound must fit one GPU, or the job dies with CUDA out-of-memory.
+    How they spread over the GPUs is the spec's `training.distribution`: `ddp` keeps
+    all of them on every GPU, `zero2` shards gradients and optimizer states, `fsdp`
+    (the default) shards everything over all of the job's GPUs. A plain manifest does
+    not say, so it is sized as `fsdp` — the best case. The lower bound must fit one
+    GPU, or the job dies with CUDA out-of-memory.
 
     The method comes from the TrainingJob spec's `training.method`; for plain
     manifests only from obvious flags (`--use_lora`, `--lora_r`, `--use_qlora`,
@@ -274,12 +277,16 @@ def training_does_not_fit(ctx: ReadContext) -> Iterator[Hit]:
             continue
         what = {"full": "a full fine-tune", "lora": "LoRA", "qlora": "QLoRA"}[fit.method]
         params = t.model.spec.parameters_b * 1e9
+        spread = {"ddp": "on every one of its", "zero2": "with ZeRO-2 over", "fsdp": "sharded over"}[fit.distribution]
+        hint = f"use at least {fit.gpus_needed} GPUs with FSDP/ZeRO-3"
+        if fit.distribution != "fsdp":
+            hint += " (training.distribution: fsdp)"
         yield Hit(
             t.target,
             t.path,
             f"{what} of {t.model.spec.display_name} ({params / 1e9:.0f}B parameters) needs at least "
-            f"{_gib(fit.low_gib)} GiB per GPU sharded over {fit.gpus} GPUs, before activations, "
+            f"{_gib(fit.low_gib)} GiB per GPU {spread} {fit.gpus} GPUs, before activations, "
             f"but one {t.gpu.name} has {fit.memory_gib:g} GiB",
-            f"use at least {fit.gpus_needed} GPUs with FSDP/ZeRO-3" + ("" if fit.method == "qlora" else ", or LoRA/QLoRA"),
+            hint + ("" if fit.method == "qlora" else ", or LoRA/QLoRA"),
         )
 
