@@ -201,10 +201,13 @@ def parameter_counts(spec: ModelSpec) -> ParamCounts:
 
 def _matches(pattern: str, name: str) -> bool:
     """vLLM's ignore matching: "re:" patterns are regular expressions matched from the start of
-    the module name (compressed-tensors `_is_equal_or_regex_match`); plain names match the whole
-    name or, as AWQ's `modules_to_not_convert` does, any part of it."""
+    the module name (compressed-tensors `_is_equal_or_regex_match`); `*` globs match from the start
+    too (transformers' `modules_to_not_convert` for gpt-oss, `model.layers.*.self_attn`); other
+    names match the whole name or, as AWQ's `modules_to_not_convert` does, any part of it."""
     if pattern.startswith("re:"):
         return re.match(pattern[3:], name) is not None
+    if "*" in pattern:
+        return re.match(re.escape(pattern).replace(r"\*", ".*"), name) is not None
     return pattern == name or pattern in name
 
 

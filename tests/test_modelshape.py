@@ -158,3 +158,14 @@ def test_layer_types_must_cover_every_layer():
     data["layerTypes"] = ["full_attention"] * 3
     with pytest.raises(ValueError, match="layerTypes lists 3 layers"):
         ModelSpec.model_validate(data)
+
+
+def test_glob_ignore_patterns_match_from_the_start():
+    from llmkube.modelshape import tensors, is_quantized
+
+    s = spec("llama-3.1-8b")
+    q = Quantization(method="fp8", weight_bits=8, weight_type="float", strategy="tensor",
+                     ignore=["model.layers.*.self_attn"])
+    qs = s.model_copy(update={"quantization": q})
+    kinds = {t.group: is_quantized(qs, t) for t in tensors(qs) if t.linear}
+    assert kinds == {"attention": False, "dense_mlp": True, "lm_head": False}
