@@ -37,6 +37,13 @@ BUILTIN = {
     "mistral-small-3.1-24b-instruct-2503.json": "mistral-small-3.1-24b",
     "qwen2.5-72b-instruct-awq.json": "qwen2.5-72b-instruct-awq",
     "mixtral-8x7b-instruct-v0.1-awq.json": "mixtral-8x7b-instruct-awq",
+    "qwen3-14b.json": "qwen3-14b",
+    "qwen3-4b.json": "qwen3-4b",
+    "qwen3-0.6b.json": "qwen3-0.6b",
+    "qwen2.5-14b.json": "qwen2.5-14b",
+    "qwen2.5-32b.json": "qwen2.5-32b",
+    "qwen2.5-3b.json": "qwen2.5-3b",
+    "qwen1.5-moe-a2.7b-chat.json": "qwen1.5-moe-a2.7b",
 }
 SHAPE_FIELDS = ("architecture", "layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "intermediate_size",
                 "vocab_size", "tie_embeddings", "experts", "mla", "sliding_window", "qkv_bias", "qk_norm",
@@ -72,6 +79,7 @@ PUBLISHED = {
     "qwen3-8b.json": 8.19, "qwen3-32b.json": 32.76, "qwen3-30b-a3b.json": 30.53, "qwen3-235b-a22b.json": 235.09,
     "gemma-3-4b-it.json": 4.30, "gemma-3-12b-it.json": 12.19, "gemma-3-27b-it.json": 27.43,
     "gpt-oss-20b.json": 20.91, "phi-4.json": 14.66, "deepseek-v3.json": 671.0, "deepseek-v2-lite-chat.json": 15.71,
+    "qwen3-14b.json": 14.77, "qwen3-0.6b.json": 0.596, "qwen1.5-moe-a2.7b-chat.json": 14.32,
 }
 
 

@@ -33,6 +33,11 @@ EXPECTED_MODELS = {
     "qwen3-8b", "qwen3-32b", "qwen3-30b-a3b", "qwen3-235b-a22b", "gemma-3-4b", "gemma-3-12b", "gemma-3-27b",
     "gpt-oss-20b", "gpt-oss-120b", "phi-4", "granite-3.3-8b", "deepseek-v2-lite", "llama-4-scout",
     "mistral-small-3.1-24b", "qwen2.5-72b-instruct-awq", "mixtral-8x7b-instruct-awq",
+    "qwen3-14b", "qwen3-4b", "qwen3-0.6b", "qwen2.5-14b", "qwen2.5-32b", "qwen2.5-3b", "qwen1.5-moe-a2.7b",
+    # derivatives (spec.baseProfile): fine-tunes and quantized re-uploads
+    "llama-3-8b", "llama-3.3-70b", "deepseek-r1-distill-qwen-14b", "qwen3-235b-a22b-fp8", "granite-3.1-8b",
+    "kimi-dev-72b", "llama-3.1-8b-w8a8", "llama-3.1-8b-w4a16", "llama-3.1-70b-w8a8", "llama-3.3-70b-fp8-dynamic",
+    "llama-3.3-70b-w8a8", "qwen2.5-7b-fp8-dynamic", "qwen2.5-7b-w8a8", "mistral-small-3.1-24b-w8a8",
 }
 
 # ---- allowed keys -----------------------------------------------------------
@@ -63,8 +68,8 @@ EXPERTS_KEYS = EXPERTS_REQUIRED | {"intermediateSize", "shared", "sharedIntermed
 MLA_REQUIRED = {"kvLoraRank", "qkRopeHeadDim"}
 MLA_KEYS = MLA_REQUIRED | {"qLoraRank", "qkNopeHeadDim", "vHeadDim"}
 ARCHITECTURES = {"llama", "mistral", "mixtral", "qwen2", "gemma2", "phi3", "deepseek_v3",
-                 "qwen3", "qwen3_moe", "gemma3", "gpt_oss", "granite", "deepseek_v2", "llama4"}
-MOE_ARCHITECTURES = {"mixtral", "deepseek_v3", "qwen3_moe", "gpt_oss", "deepseek_v2", "llama4"}
+                 "qwen3", "qwen3_moe", "gemma3", "gpt_oss", "granite", "deepseek_v2", "llama4", "qwen2_moe"}
+MOE_ARCHITECTURES = {"mixtral", "deepseek_v3", "qwen3_moe", "gpt_oss", "deepseek_v2", "llama4", "qwen2_moe"}
 MLA_ARCHITECTURES = {"deepseek_v2", "deepseek_v3"}
 
 # ---- expectations taken from the facts file -----------------------------------
