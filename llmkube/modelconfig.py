@@ -473,6 +473,11 @@ def profile_from_config(data: dict[str, Any], path: str, name: str, hf_ids: list
     q = quantization(top)
     if q is not None:
         spec["quantization"] = q
+    groups = (top.raw("quantization_config") or {}).get("config_groups") if isinstance(top.raw("quantization_config"), dict) else None
+    mixed_note = None
+    if isinstance(groups, dict) and len(groups) > 1:
+        mixed_note = (f"quantization_config has {len(groups)} config_groups; the scheme of the one targeting Linear "
+                      "stands for every linear layer here.")
     if model_type in ("qwen2", "qwen2_moe"):
         spec["qkvBias"] = True
     elif text.flag("attention_bias", False):
@@ -489,6 +494,8 @@ def profile_from_config(data: dict[str, Any], path: str, name: str, hf_ids: list
             notes.append(vision_note + ".")
     if dtype_note:
         notes.append(dtype_note + ".")
+    if mixed_note:
+        notes.append(mixed_note)
     if text.raw("num_nextn_predict_layers"):
         notes.append(f"{text.raw('num_nextn_predict_layers')} MTP layer(s) in the checkpoint are not loaded for serving and not counted.")
     profile = _validate(spec, name, path)

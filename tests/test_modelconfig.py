@@ -356,3 +356,14 @@ def test_list_and_show(capsys):
     assert code == 0 and "671.026 B" in out
     code, _, err = _run(["profiles", "show", "no-such-model"], capsys)
     assert code == 2 and "unknown profile" in err
+
+
+def test_several_compressed_tensors_groups_are_noted(tmp_path):
+    weights = {"num_bits": 8, "type": "int", "strategy": "channel", "symmetric": True}
+    cfg = dict(BASE, quantization_config={
+        "quant_method": "compressed-tensors", "format": "int-quantized",
+        "config_groups": {"experts": {"targets": ["re:.*experts.*"], "weights": {**weights, "num_bits": 4}},
+                          "rest": {"targets": ["Linear"], "weights": weights}}})
+    s = import_profile(str(_write(tmp_path, cfg))).spec
+    assert s.quantization is not None and s.quantization.weight_bits == 8
+    assert "2 config_groups" in (s.notes or "")
