@@ -1,0 +1,317 @@
+"""How a model server accounts GPU memory at start-up — vLLM's mechanism, modelled term by term.
+
+vLLM sizes its KV cache once, in the worker, before serving (vllm/v1/worker/gpu_worker.py
+`Worker.determine_available_memory`, v0.11.0 … v0.28):
+
+    KV bytes = util × CUDA total − (weights + torch activation peak + non-torch increase)
+               − CUDA-graph estimate (v0.21.0 on: VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS
+                 defaults to 1; graphs were captured after the KV cache before)
+
+The activation peak is whatever `GPUModelRunner.profile_run` allocates: one forward pass of
+`max_num_batched_tokens` dummy tokens spread over `min(max_num_seqs, tokens)` requests, then
+`_dummy_sampler_run` on one hidden state per request — logits of `requests × vocab`, upcast to
+fp32 and filtered by top-k/top-p. Both sizes come from `EngineArgs.get_batch_defaults`
+(vllm/engine/arg_utils.py, unchanged from v0.11.0 to v0.28): for the OpenAI server 8,192 tokens
+and 1,024 sequences on a GPU whose CUDA total is ≥ 70 GiB and whose name does not contain
+"a100", otherwise 2,048 and 256 (`_set_default_max_num_seqs_and_batched_tokens_args` then caps
+tokens at `max_num_seqs × max_model_len`, raises them to `max_model_len` without chunked prefill,
+and caps sequences at tokens). So the same model has a ~1 GiB activation peak on an L4 and a
+~4–5 GiB one on an H100 under the same engine: the peak follows the batch, not the image tag.
+
+The KV cache is then cut into blocks per KV-cache group (vllm/v1/core/kv_cache_utils.py
+`get_kv_cache_config`, `_get_kv_cache_config_uniform_page_size`, `get_max_concurrency_for_kv_cache_config`,
+`_report_kv_cache_config`): see `kv_layout`. Every worker sizes its own pool and the engine keeps
+the smallest block count of all (`get_kv_cache_configs`), which is why a pipeline stage holding
+the LM head and the sampler can bind.
+
+Versions: the accounting generations below cover vLLM 0.10.0 – 0.28 (the image llmkube renders by
+default, v0.11.0, is the first); an unpinned image is sized as the newest. TGI is sized by the same
+identity with its own defaults (`--cuda-memory-fraction` 1.0, a warm-up prefill of
+`--max-batch-prefill-tokens`, server/text_generation_server/models/flash_causal_lm.py `warmup`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from llmkube.profiles import ModelSpec
+
+GIB = 2**30
+BLOCK_SIZE = 16  # vllm/config/cache.py: CUDA default block size
+
+
+# --------------------------------------------------------------------------- engine generations
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """One engine release line: the parts of its start-up accounting that changed between releases."""
+
+    key: str
+    label: str  # what `llmkube plan` prints
+    runtime: str
+    since: tuple[int, int, int]
+    # Peak bytes per logit element of the profiling sampler run (requests × vocab). vLLM up to 0.16
+    # filters top-k/top-p by a full-vocabulary torch sort (vllm/v1/sample/ops/topk_topp_sampler.py
+    # `apply_top_k_top_p`; the dummy run sets top_k = vocab − 1, top_p < 1): bf16 logits 2 + fp32 copy 4
+    # + sorted values 4 + int64 indices 8 + softmax 4 + mask 1 + the sort's double buffer (4 + 8) ≈ 35 B;
+    # fit: 32.5 B from the v0.11.0 H100 Llama-3.1-8B profile (4.76 GiB activation, facts §7.1b, a fit
+    # row). The Triton/FlashInfer samplers that replaced the sort (PR #33538, #40376) keep logits bf16 2 +
+    # fp32 4 + probabilities 4 ≈ 10 B; fit: 9 B from the v0.19.0 H100 Llama-3.1-8B profile (1.89 GiB).
+    sampler_bytes_per_logit: float
+    # Memory outside torch that appears during profiling (cuBLAS workspace, NCCL and custom all-reduce
+    # buffers), per GPU. Fit rows: facts §7.1b (v0.11.0: 0.13 / 0.55 GiB; v0.19.0: 0.25 / 2.1 / 0.07).
+    non_torch_tp1_gib: float
+    non_torch_tp_gib: float
+    non_torch_pp_gib: float
+    cuda_graphs_counted: bool  # the CUDA-graph estimate is taken from the KV budget by default
+
+
+ACCOUNTINGS: tuple[Accounting, ...] = (
+    Accounting("vllm-0.10", "vLLM 0.10-0.16", "vllm", (0, 0, 0), 32.5, 0.13, 0.55, 0.13, False),
+    # The boundary to 0.17 is where the sort-free top-k/top-p sampler shipped [U: between the
+    # v0.11.0 and v0.19.0 readings; no start-up log from 0.17–0.18 was read].
+    Accounting("vllm-0.17", "vLLM 0.17-0.20", "vllm", (0, 17, 0), 9.0, 0.25, 2.1, 0.07, False),
+    # gpu_worker.py v0.27.1 logs "CUDA graph memory profiling is enabled (default since v0.21.0)".
+    Accounting("vllm-0.21", "vLLM >=0.21", "vllm", (0, 21, 0), 9.0, 0.25, 2.1, 0.07, True),
+    # TGI samples the last token of each warm-up request only: no vocabulary-wide buffers to speak of.
+    Accounting("tgi-3", "TGI 3.x", "tgi", (0, 0, 0), 0.0, 0.13, 0.55, 0.13, False),
+)
+
+
+def accounting_for(runtime: str, version: tuple[int, ...] | None) -> Accounting:
+    """The accounting of an engine version; an unpinned vLLM image counts as the newest release."""
+    lines = [a for a in ACCOUNTINGS if a.runtime == runtime] or [a for a in ACCOUNTINGS if a.runtime == "vllm"]
+    if version is None:
+        return lines[-1]
+    return [a for a in lines if tuple(version[:3]) >= a.since][-1]
+
+
+# --------------------------------------------------------------------------- the profiling batch
+
+BIG_GPU_GIB = 70  # get_batch_defaults: `device_memory >= 70 * GiB_bytes and "a100" not in device_name`
+API_SERVER_DEFAULTS = {True: (8192, 1024), False: (2048, 256)}  # (max_num_batched_tokens, max_num_seqs)
+TGI_DEFAULT_PREFILL_TOKENS = 4096  # launcher --max-batch-prefill-tokens default (v3.3.6) [U: derived lower when max-input-tokens is smaller]
+
+
+@dataclass(frozen=True)
+class ProfilingBatch:
+    tokens: int  # max_num_batched_tokens as the engine resolves it
+    seqs: int  # max_num_seqs as the engine resolves it
+    defaulted: bool  # True when either came from the engine's GPU-dependent defaults
+
+
+def profiling_batch(runtime: str, memory_gib: float, gpu_name: str, max_model_len: int,
+                    max_num_batched_tokens: int | None = None, max_num_seqs: int | None = None,
+                    chunked_prefill: bool | None = None) -> ProfilingBatch:
+    """The batch vLLM profiles with (arg_utils.py `_set_default_max_num_seqs_and_batched_tokens_args`,
+    v0.11.0 … v0.28, OpenAI API server usage context); TGI's warm-up prefill for TGI."""
+    if runtime == "tgi":
+        tokens = max_num_batched_tokens or TGI_DEFAULT_PREFILL_TOKENS
+        return ProfilingBatch(tokens, max_num_seqs or 1, max_num_batched_tokens is None)
+    big = memory_gib >= BIG_GPU_GIB and "a100" not in gpu_name.lower()
+    default_tokens, default_seqs = API_SERVER_DEFAULTS[big]
+    seqs = max_num_seqs or default_seqs
+    if max_num_batched_tokens is not None:
+        tokens = max_num_batched_tokens
+    else:
+        tokens = max(max_model_len, default_tokens) if chunked_prefill is False else default_tokens
+        tokens = min(seqs * max_model_len, tokens)
+    if max_num_seqs is None:
+        seqs = min(seqs, tokens)
+    return ProfilingBatch(tokens, seqs, max_num_batched_tokens is None or max_num_seqs is None)
+
+
+# --------------------------------------------------------------------------- activation peak
+
+
+def _moe_intermediate(spec: ModelSpec) -> int:
+    experts = spec.experts
+    own = getattr(experts, "intermediate_size", None) if experts is not None else None
+    return int(own or spec.intermediate_size or 4 * spec.hidden_size)
+
+
+def forward_peak_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_bytes: float) -> float:
+    """Torch peak of one forward pass over `tokens` tokens (weights excluded), per GPU.
+
+    vLLM keeps the residual and the normed hidden state ([tokens, hidden] each) alive through a
+    layer; on top of them the widest intermediate: the attention's q/k/v and output
+    ([tokens, (heads + 2·kv_heads)·head_dim / TP] + [tokens, heads·head_dim / TP]), the dense MLP's
+    gate_up and activation output ([tokens, 3·intermediate / TP]), or the fused MoE's caches
+    ([tokens·top_k, 3·expert_intermediate / TP + hidden], vllm/model_executor/layers/fused_moe
+    `fused_experts` intermediate_cache1..3).
+    """
+    tp = max(1, tensor_parallel)
+    h = spec.hidden_size
+    attn = ((spec.attention_heads + 2 * max(1, spec.kv_heads)) * spec.head_dim + spec.attention_heads * spec.head_dim) / tp
+    widest = attn
+    if spec.intermediate_size:
+        widest = max(widest, 3 * spec.intermediate_size / tp)
+    if spec.experts is not None:
+        widest = max(widest, spec.experts.active * (3 * _moe_intermediate(spec) / tp + h))
+    return tokens * (2 * h + widest) * act_bytes
+
+
+def sampler_peak_bytes(spec: ModelSpec, requests: int, bytes_per_logit: float) -> float:
+    """Peak of the profiling sampler run: `requests` rows of logits over the vocabulary.
+
+    Gemma 2 soft-caps its logits (vllm/model_executor/layers/logits_processor.py `soft_cap`:
+    divide, tanh, multiply), which keeps one more 16-bit copy alive.
+    """
+    per = bytes_per_logit + (2.0 if spec.architecture in SOFT_CAPPED and bytes_per_logit else 0.0)
+    return requests * spec.vocab_size * per
+
+
+SOFT_CAPPED = {"gemma2"}  # final_logit_softcapping in the HF config
+
+
+def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBatch, tensor_parallel: int,
+                     act_bytes: float, first_stage: bool = True, last_stage: bool = True) -> float:
+    """The torch activation peak `profile_run` measures on one GPU of one pipeline stage.
+
+    Stages after the first also hold the intermediate tensors received from the previous stage
+    (hidden state and residual, [tokens, hidden] each); only the last stage samples.
+    """
+    peak = forward_peak_bytes(spec, batch.tokens, tensor_parallel, act_bytes)
+    if not first_stage:
+        peak += 2 * batch.tokens * spec.hidden_size * act_bytes
+    if last_stage:
+        peak += sampler_peak_bytes(spec, min(batch.seqs, batch.tokens), accounting.sampler_bytes_per_logit)
+    return peak
+
+
+def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_parallel: int) -> float:
+    """Memory outside torch that profiling sees grow (NCCL, cuBLAS), per GPU."""
+    if tensor_parallel >= 2:
+        gib = accounting.non_torch_tp_gib
+    elif pipeline_parallel >= 2:
+        gib = accounting.non_torch_pp_gib
+    else:
+        gib = accounting.non_torch_tp1_gib
+    return gib * GIB
+
+
+# --------------------------------------------------------------------------- CUDA graphs
+
+MAX_CAPTURE_SIZE = 512  # vllm/config/compilation.py: max_cudagraph_capture_size = min(2 × max_num_seqs, 512)
+# The graph pool's fixed part (graph executables, per-graph workspaces) [U]: 0.36 GiB estimated for
+# a 16-size capture in a vLLM 0.27.1 start-up log (gpustack/runner#251), of which the buffers of the
+# largest batch are a few MiB; 0.25 GiB is kept for a default (67-size) capture.
+CUDA_GRAPH_POOL_GIB = 0.25
+
+
+def max_capture_size(max_num_seqs: int) -> int:
+    return min(2 * max_num_seqs, MAX_CAPTURE_SIZE)
+
+
+def cuda_graph_bytes(spec: ModelSpec, max_num_seqs: int, tensor_parallel: int, act_bytes: float) -> float:
+    """Device memory the captured CUDA graphs keep: the buffers of the largest captured batch plus
+    the pool's fixed part (gpu_model_runner.py `profile_cudagraph_memory` measures the same thing)."""
+    return forward_peak_bytes(spec, max_capture_size(max_num_seqs), tensor_parallel, act_bytes) + CUDA_GRAPH_POOL_GIB * GIB
+
+
+# --------------------------------------------------------------------------- KV cache layout
+
+
+def layer_kinds(spec: ModelSpec) -> list[str]:
+    """Each layer's attention kind: HF `layer_types` when the profile has them, else derived
+    (Gemma 2 alternates sliding/full, Gemma 3 keeps every 6th layer full, any other model with a
+    sliding window slides everywhere)."""
+    given = getattr(spec, "layer_types", None)
+    if given:
+        return list(given)
+    if spec.sliding_window is None:
+        return ["full_attention"] * spec.layers
+    pattern = {"gemma2": 2, "gemma3": 6, "gemma3_text": 6}.get(spec.architecture)
+    if pattern is None:
+        return ["sliding_attention"] * spec.layers
+    return ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(spec.layers)]
+
+
+def kv_bytes_per_token_per_layer(spec: ModelSpec, kv_bytes: float, tensor_parallel: int) -> float:
+    """K and V of one token in one layer on one GPU (vllm/v1/kv_cache_interface.py `AttentionSpec.page_size_bytes`
+    ÷ block size): 2 × KV heads per rank × head size; MLA one latent of kv_lora_rank + rope dims,
+    replicated on every TP rank (`MLAAttentionSpec`). KV heads are replicated when fewer than TP."""
+    if spec.mla is not None:
+        return (spec.mla.kv_lora_rank + spec.mla.qk_rope_head_dim) * kv_bytes
+    return 2 * max(1, spec.kv_heads // max(1, tensor_parallel)) * spec.head_dim * kv_bytes
+
+
+def _window(spec: ModelSpec, kind: str) -> int | None:
+    if kind == "sliding_attention":
+        return spec.sliding_window
+    if kind == "chunked_attention":
+        return getattr(spec, "attention_chunk_size", None) or spec.sliding_window
+    return None
+
+
+def _blocks_needed(window: int | None, max_model_len: int, batch_tokens: int) -> int:
+    """Blocks one max-model-len request needs in one layer (`FullAttentionSpec.max_memory_usage_bytes`;
+    `SlidingWindowSpec`: min(window − 1 + max_num_batched_tokens, max_model_len) tokens + 1 block)."""
+    if window is None:
+        return math.ceil(max_model_len / BLOCK_SIZE)
+    return math.ceil(min(window - 1 + batch_tokens, max_model_len) / BLOCK_SIZE) + 1
+
+
+@dataclass(frozen=True)
+class KVLayout:
+    """How one worker cuts its KV memory: `pools` tensors of `page_bytes` per block, shared by
+    `groups` KV-cache groups (one per attention kind in a uniform model)."""
+
+    page_bytes: float  # one block of one layer
+    pools: int  # layers sharing the block count (group size; all layers for a uniform model)
+    groups: int
+    blocks_per_request: int  # blocks a max-model-len request needs, summed over groups
+    request_bytes: float  # what `check_enough_kv_cache_memory` asks for one such request
+    hybrid: bool
+
+    def blocks(self, kv_bytes: float) -> int:
+        """`get_num_blocks`: available // page size // layers per pool."""
+        return max(0, int(kv_bytes // self.page_bytes // self.pools))
+
+    def tokens(self, blocks: int) -> int:
+        """`_report_kv_cache_config`: "GPU KV cache size" = blocks // groups × block size."""
+        return blocks // self.groups * BLOCK_SIZE
+
+    def concurrency(self, blocks: int) -> float:
+        """`get_max_concurrency_for_kv_cache_config`: blocks ÷ blocks one request needs."""
+        return blocks / self.blocks_per_request if self.blocks_per_request else 0.0
+
+
+def kv_layout(spec: ModelSpec, layers: list[str], token_layer_bytes: float, max_model_len: int,
+              batch_tokens: int) -> KVLayout:
+    """The KV-cache groups of the layers one worker holds (kv_cache_utils.py `get_kv_cache_config`).
+
+    One attention kind: one group of all layers (`_get_kv_cache_config_uniform_type`). Several kinds
+    with one page size (Gemma 2/3, gpt-oss, Mistral with mixed windows): layers of each kind split
+    into groups of `group_size` = the smallest kind's layer count (the largest when within 1.25× of
+    it), every group sharing `group_size` pools (`_get_kv_cache_config_uniform_page_size`).
+    """
+    page = BLOCK_SIZE * token_layer_bytes
+    counts: dict[str, int] = {}
+    for kind in layers:
+        counts[kind] = counts.get(kind, 0) + 1
+    request_bytes = sum(_blocks_needed(_window(spec, k), max_model_len, batch_tokens) * page for k in layers)
+    if len(counts) <= 1:
+        kind = next(iter(counts), "full_attention")
+        need = _blocks_needed(_window(spec, kind), max_model_len, batch_tokens)
+        return KVLayout(page, max(1, len(layers)), 1, need, request_bytes, hybrid=False)
+    smallest, largest = min(counts.values()), max(counts.values())
+    group_size = largest if largest < smallest * 1.25 else smallest
+    groups = {k: math.ceil(n / group_size) for k, n in counts.items()}
+    per_request = sum(g * _blocks_needed(_window(spec, k), max_model_len, batch_tokens) for k, g in groups.items())
+    return KVLayout(page, group_size, sum(groups.values()), per_request, request_bytes, hybrid=True)
+
+
+# --------------------------------------------------------------------------- pipeline stages
+
+
+def pp_partition(layers: int, pipeline_parallel: int) -> list[int]:
+    """Layers per pipeline stage as vllm/distributed/utils.py `get_pp_indices` splits them: evenly,
+    the remainder going one each to the stages before the last, from the second-to-last backwards."""
+    pp = max(1, pipeline_parallel)
+    parts = [layers // pp] * pp
+    for i in range(2, layers % pp + 2):
+        parts[-i] += 1
+    return parts
