@@ -165,7 +165,16 @@ def test_profiling_batch_defaults():
     assert profiling_batch("vllm", 22.0, "L4", 4, max_num_seqs=8).tokens == 32
     # default sequences capped at the tokens
     assert profiling_batch("vllm", 22.0, "L4", 8192, max_num_batched_tokens=128).seqs == 128
-    assert profiling_batch("tgi", 79.19, "H100", 8192).tokens == 4096
+    # TGI: --max-batch-prefill-tokens defaults to max-input-tokens (length − 1) + 50
+    assert profiling_batch("tgi", 79.19, "H100", 8192).tokens == 8191 + 50
+
+
+def test_tgi_keeps_five_percent_and_counts_its_context(m):
+    # TGI: KV = free − (1 − fraction × 0.95) × total, the CUDA context among what is in use
+    fit = serving_fit(m("llama-3.1-8b"), H100, ServerConfig(runtime="tgi", utilization=1.0, max_model_len=8192))
+    assert fit.budget_gib == pytest.approx(0.95 * H100)
+    assert fit.non_torch_gib == pytest.approx(0.5 + 0.13)
+    assert fit.cuda_graph_gib == 0 and fit.accounting.label == "TGI 3.x"
 
 
 def test_cuda_graphs_counted_from_0_21(m):

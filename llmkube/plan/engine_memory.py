@@ -66,6 +66,14 @@ class Accounting:
     non_torch_tp_gib: float
     non_torch_pp_gib: float
     cuda_graphs_counted: bool  # the CUDA-graph estimate is taken from the KV budget by default
+    # Share of util × memory the engine hands to the KV cache identity. TGI keeps 5 % back
+    # (server/text_generation_server/models/globals.py TGI_WIGGLE_ROOM = 0.95, v3.3.6).
+    budget_factor: float = 1.0
+    # Memory already in use before profiling that the engine counts against its budget. vLLM's
+    # requested memory excludes the CUDA context (its baseline snapshot is taken after it); TGI's
+    # `get_free_memory` (utils/import_utils.py) subtracts everything in use, the context included:
+    # 0.5 GiB, the bare context measured on an H200 (measured-h200.md: 527 MiB).
+    context_gib: float = 0.0
 
 
 ACCOUNTINGS: tuple[Accounting, ...] = (
@@ -75,8 +83,10 @@ ACCOUNTINGS: tuple[Accounting, ...] = (
     Accounting("vllm-0.17", "vLLM 0.17-0.20", "vllm", (0, 17, 0), 9.0, 0.25, 2.1, 0.07, False),
     # gpu_worker.py v0.27.1 logs "CUDA graph memory profiling is enabled (default since v0.21.0)".
     Accounting("vllm-0.21", "vLLM >=0.21", "vllm", (0, 21, 0), 9.0, 0.25, 2.1, 0.07, True),
-    # TGI samples the last token of each warm-up request only: no vocabulary-wide buffers to speak of.
-    Accounting("tgi-3", "TGI 3.x", "tgi", (0, 0, 0), 0.0, 0.13, 0.55, 0.13, False),
+    # TGI (flash_causal_lm.py `warmup`, v3.3.6): one prefill of --max-batch-prefill-tokens, then
+    # KV = free memory − (1 − fraction × 0.95) × total. It samples the last token of each warm-up
+    # request only: no vocabulary-wide buffers to speak of. CUDA graphs are captured after.
+    Accounting("tgi-3", "TGI 3.x", "tgi", (0, 0, 0), 0.0, 0.13, 0.55, 0.13, False, budget_factor=0.95, context_gib=0.5),
 )
 
 
@@ -92,7 +102,7 @@ def accounting_for(runtime: str, version: tuple[int, ...] | None) -> Accounting:
 
 BIG_GPU_GIB = 70  # get_batch_defaults: `device_memory >= 70 * GiB_bytes and "a100" not in device_name`
 API_SERVER_DEFAULTS = {True: (8192, 1024), False: (2048, 256)}  # (max_num_batched_tokens, max_num_seqs)
-TGI_DEFAULT_PREFILL_TOKENS = 4096  # launcher --max-batch-prefill-tokens default (v3.3.6) [U: derived lower when max-input-tokens is smaller]
+TGI_DEFAULT_PREFILL_TOKENS = 4096  # TGI with a length decided at start-up: its usual 4096-token prefill budget [U]
 
 
 @dataclass(frozen=True)
@@ -108,7 +118,8 @@ def profiling_batch(runtime: str, memory_gib: float, gpu_name: str, max_model_le
     """The batch vLLM profiles with (arg_utils.py `_set_default_max_num_seqs_and_batched_tokens_args`,
     v0.11.0 … v0.28, OpenAI API server usage context); TGI's warm-up prefill for TGI."""
     if runtime == "tgi":
-        tokens = max_num_batched_tokens or TGI_DEFAULT_PREFILL_TOKENS
+        # launcher/src/main.rs: --max-batch-prefill-tokens defaults to max-input-tokens + 50
+        tokens = max_num_batched_tokens or (max_model_len + 49 if max_model_len > 1 else TGI_DEFAULT_PREFILL_TOKENS)
         return ProfilingBatch(tokens, max_num_seqs or 1, max_num_batched_tokens is None)
     big = memory_gib >= BIG_GPU_GIB and "a100" not in gpu_name.lower()
     default_tokens, default_seqs = API_SERVER_DEFAULTS[big]
@@ -182,13 +193,14 @@ def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBa
 
 
 def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_parallel: int) -> float:
-    """Memory outside torch that profiling sees grow (NCCL, cuBLAS), per GPU."""
+    """Memory outside torch that the engine counts (NCCL, cuBLAS; TGI also the CUDA context), per GPU."""
+    gib = accounting.context_gib
     if tensor_parallel >= 2:
-        gib = accounting.non_torch_tp_gib
+        gib += accounting.non_torch_tp_gib
     elif pipeline_parallel >= 2:
-        gib = accounting.non_torch_pp_gib
+        gib += accounting.non_torch_pp_gib
     else:
-        gib = accounting.non_torch_tp1_gib
+        gib += accounting.non_torch_tp1_gib
     return gib * GIB
 
 

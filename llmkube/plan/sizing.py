@@ -206,8 +206,8 @@ class ServingFit:
 
     @property
     def budget_gib(self) -> float:
-        """util × CUDA memory: everything the engine may allocate on one GPU."""
-        return self.utilization * self.memory_gib
+        """util × CUDA memory: everything the engine may allocate on one GPU (TGI: 95 % of it)."""
+        return self.utilization * self.accounting.budget_factor * self.memory_gib
 
     @property
     def overhead_gib(self) -> float:
@@ -311,7 +311,7 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
         activation = em.activation_bytes(s, acc, batch, tp, act_bytes, first, last)
         layout = em.kv_layout(s, kinds[start:start + n], token_layer, max_len, batch.tokens)
         start += n
-        kv_budget = c.utilization * memory_gib * GIB - weights - activation - non_torch - (graphs if counted else 0.0)
+        kv_budget = c.utilization * acc.budget_factor * memory_gib * GIB - weights - activation - non_torch - (graphs if counted else 0.0)
         fit = ServingFit(
             model=model.name, memory_gib=memory_gib, utilization=c.utilization, tensor_parallel=tp,
             pipeline_parallel=pp, max_model_len=max_len, max_num_seqs=c.max_num_seqs, accounting=acc, batch=batch,
