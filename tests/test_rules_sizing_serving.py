@@ -208,9 +208,11 @@ def test_plan_json_for_the_70b_endpoint(tmp_path: Path):
     (row,) = json.loads(proc.stdout)["items"]
     assert row["model"] == "llama-3.1-70b" and row["gpu"] == "h100-80gb" and row["tensor_parallel"] == 4
     # rendered with the pinned vLLM v0.11.0 image: 32.85 weights + runtime + 0.625 KV, the runtime being
-    # the activation of its profiling batch (8192 tokens of Llama-70B shapes at TP 4, 128 sequences
-    # through the sort-based sampler at 32.5 B per logit) + 0.55 non-torch; graphs captured after
-    activation = (8192 * (2 * 8192 + 3 * 28672 / 4) * 2 + 128 * 128256 * 32.5) / GIB
+    # the activation of its profiling batch — the larger of the forward pass over 8192 tokens of
+    # Llama-70B shapes at TP 4 and 128 sequences through the sort-based sampler (38.4 B per logit)
+    # while the [8192, 8192] output is held — + 0.55 non-torch; CUDA graphs are captured after
+    forward = 8192 * (2 * 8192 + 4 * 28672 / 4) * 2
+    activation = max(forward, 128 * 128256 * 38.4 + 8192 * 8192 * 2) / GIB
     assert row["engine_accounting"] == "vLLM 0.10-0.16"
     assert (row["profiling_batch_tokens"], row["profiling_batch_seqs"]) == (8192, 128)
     assert row["weights_gib"] == pytest.approx(32.85, abs=0.01)
@@ -226,7 +228,8 @@ def test_plan_json_for_the_70b_endpoint(tmp_path: Path):
     assert row["kv_cache_gib"] == pytest.approx(kv, abs=0.01)
     assert row["kv_tokens"] == pytest.approx(kv * GIB / (80 * 1024), rel=0.001)
     assert row["max_concurrency"] == pytest.approx(row["kv_tokens"] / 8192, abs=0.01)
-    assert row["max_sequences"] == 58 and row["max_model_len"] == 8192 and row["max_num_seqs"] == 128
+    assert row["max_sequences"] == int(row["max_concurrency"]) == 59
+    assert row["max_model_len"] == 8192 and row["max_num_seqs"] == 128
     # no cache: 141.1 GB pulled from the hub at 0.1 GB/s, read at 0.5 GB/s, + 120 s; the startup probe allows 227 × 10 s
     assert row["load_seconds"] == 1813 and row["startup_budget_seconds"] == 2270
     # 128 sequences profile a small sampler run: TP 2 would start, TP 8 holds all 128
@@ -250,8 +253,11 @@ def test_plan_text_table_without_colour(tmp_path: Path):
     proc = llmkube("plan", str(spec))  # NO_COLOR=1 in every test
     assert proc.returncode == 0, proc.stderr
     assert "\x1b[" not in proc.stdout
-    for text in ("Model servers", "vLLM 0.10-0.16 accounting", "llama-3.1-70b", "h100-80gb×4", "32.9", "36.8",
-                 "482k", "58.9 @ 8192", "36.2", "holds 58 full sequences, asks 128", "1813", "2270"):
+    (row,) = json.loads(llmkube("plan", str(spec), "-o", "json").stdout)["items"]
+    for text in ("Model servers", "vLLM 0.10-0.16 accounting", "llama-3.1-70b", "h100-80gb×4",
+                 f"{row['weights_gib']:.1f}", f"{row['kv_cache_gib']:.1f}", f"{row['kv_tokens'] / 1e3:.0f}k",
+                 f"{row['max_concurrency']:.1f} @ 8192", f"{row['headroom_gib']:.1f}",
+                 f"holds {row['max_sequences']} full sequences, asks 128", "1813", "2270"):
         assert text in proc.stdout
     # a 100-column terminal
     assert max(len(line) for line in proc.stdout.splitlines()) <= 100

@@ -100,9 +100,13 @@ def test_runtime_quantization_keeps_embeddings_16_bit(m):
 
 
 # Llama-3.1-8B shapes: hidden 4096, intermediate 14336, 32 heads, 8 KV heads × 128, vocab 128256.
-# One forward pass of T tokens keeps residual + hidden (2 × 4096) and the MLP's gate_up + act
-# (3 × 14336 = 43008, wider than q/k/v/o: 48 × 128 + 32 × 128 = 10240) per token, 2 bytes each.
-LLAMA8_FORWARD_PER_TOKEN = (2 * 4096 + 3 * 14336) * 2
+# One forward pass of T tokens keeps residual + hidden (2 × 4096) and 4 MLP-wide tensors
+# (4 × 14336 = 57344, wider than q/k/v/o: 48 × 128 + 32 × 128 = 10240) per token, 2 bytes each.
+LLAMA8_FORWARD_PER_TOKEN = (2 * 4096 + 4 * 14336) * 2
+# The sampler run: requests × vocab logits in bf16 (2 B) + the sampler's fp32 work per logit
+# (36.4 B with vLLM ≤ 0.16's sort, 12.9 B after), while the forward's [T, 4096] output is held.
+def llama8_sampler(requests: int, tokens: int, fp32_bytes: float) -> float:
+    return requests * 128256 * (fp32_bytes + 2) + tokens * 4096 * 2
 
 
 def test_kv_budget_identity_llama_8b_one_h100(m):
@@ -112,12 +116,12 @@ def test_kv_budget_identity_llama_8b_one_h100(m):
     assert (fit.batch.tokens, fit.batch.seqs) == (8192, 1024)  # ≥ 70 GiB and not an A100
     assert fit.budget_gib == pytest.approx(71.27, abs=0.01)
     assert fit.weights_gib == pytest.approx(14.96, abs=0.01)
-    # forward at 8192 tokens + 1024 logit rows × 128256 × 9 B (sort-free sampler)
-    activation = (8192 * LLAMA8_FORWARD_PER_TOKEN + 1024 * 128256 * 9) / GIB
-    assert fit.activation_gib == pytest.approx(activation) and fit.activation_gib == pytest.approx(1.88, abs=0.01)
+    # the larger of the forward at 8192 tokens (1.0 GiB) and the sampler run over 1024 rows (1.89 GiB)
+    activation = max(8192 * LLAMA8_FORWARD_PER_TOKEN, llama8_sampler(1024, 8192, 12.9)) / GIB
+    assert fit.activation_gib == pytest.approx(activation) and fit.activation_gib == pytest.approx(1.89, abs=0.01)
     assert fit.non_torch_gib == 0.25
-    # graphs: the buffers of the largest capture (2 × 1024 capped at 512 tokens) + the pool's fixed 0.25 GiB
-    assert fit.cuda_graph_counted and fit.cuda_graph_gib == pytest.approx(512 * LLAMA8_FORWARD_PER_TOKEN / GIB + 0.25)
+    # graphs: 51 capture sizes (1, 2, 4, 8…248 by 8, 256…512 by 16) × 33 pieces (32 layers + 1)
+    assert fit.cuda_graph_counted and fit.cuda_graph_gib == pytest.approx(0.84)
     assert fit.kv_budget_gib == pytest.approx(71.27 - 14.96 - activation - 0.25 - fit.cuda_graph_gib, abs=0.01)
     # KV tokens: the pool ÷ 128 KiB per token, in whole 16-token blocks
     tokens = int(fit.kv_budget_gib * GIB // (128 * KIB * 16)) * 16
@@ -129,12 +133,12 @@ def test_kv_budget_identity_llama_8b_one_h100(m):
 def test_issue_example_llama_8b_one_l4_8k_fits(store, m):
     # Issue 11: Llama-3.1-8B on one L4 at 8,192 tokens with the pinned vLLM v0.11.0 image.
     # The L4 has < 70 GiB, so vLLM profiles 2048 tokens and 256 sequences (get_batch_defaults):
-    # forward 2048 × 102400 B = 0.195 GiB; sampler 256 × 128256 × 32.5 B (sort path) = 0.994 GiB.
+    # forward 2048 × 131072 B = 0.25 GiB; sampler 256 × 128256 × 38.4 B (sort path) = 1.18 GiB.
     l4 = store.gpu("l4")
     config = ServerConfig(max_model_len=8192, engine_version=(0, 11, 0))
     fit = serving_fit(m("llama-3.1-8b"), l4.spec.memory_gi_b, config, gpu_name=l4.spec.display_name)
     assert (fit.batch.tokens, fit.batch.seqs) == (2048, 256)
-    assert fit.activation_gib == pytest.approx((2048 * LLAMA8_FORWARD_PER_TOKEN + 256 * 128256 * 32.5) / GIB)
+    assert fit.activation_gib == pytest.approx(llama8_sampler(256, 2048, 36.4) / GIB)
     assert not fit.cuda_graph_counted  # v0.11 captures graphs after sizing the KV cache
     # 0.9 × memory − 14.96 − 1.19 − 0.13 leaves room for one 8192-token sequence (1 GiB)
     assert fit.kv_budget_gib == pytest.approx(0.9 * l4.spec.memory_gi_b - 14.96 - 1.19 - 0.13, abs=0.01)
@@ -155,7 +159,9 @@ def test_activation_follows_the_profiling_batch(m):
     fewer = serving_fit(llama, H100, ServerConfig(max_model_len=8192, max_num_seqs=64, max_num_batched_tokens=4096,
                                                   engine_version=(0, 11, 0)))
     assert (fewer.batch.tokens, fewer.batch.seqs) == (4096, 64)
-    assert fewer.activation_gib == pytest.approx((4096 * LLAMA8_FORWARD_PER_TOKEN + 64 * 128256 * 32.5) / GIB)
+    # 64 rows: the sampler run (0.32 GiB) is now below the forward pass (0.5 GiB)
+    assert fewer.activation_gib == pytest.approx(4096 * LLAMA8_FORWARD_PER_TOKEN / GIB)
+    assert llama8_sampler(64, 4096, 36.4) < 4096 * LLAMA8_FORWARD_PER_TOKEN
 
 
 def test_profiling_batch_defaults():
@@ -295,7 +301,9 @@ def test_engine_version_from_image():
     assert parse_engine_version("vllm/vllm-openai:latest") is None
     assert parse_engine_version("registry:5000/vllm/vllm-openai") is None
     assert accounting_for("vllm", (0, 11, 0)).key == "vllm-0.10"
-    assert accounting_for("vllm", (0, 19, 1)).key == "vllm-0.17"
+    assert accounting_for("vllm", (0, 16, 3)).key == "vllm-0.10"
+    assert accounting_for("vllm", (0, 17, 0)).key == "vllm-0.17"
+    assert accounting_for("vllm", (0, 19, 1)).key == "vllm-0.18"
     assert accounting_for("vllm", (0, 28, 0)).key == "vllm-0.21"
     assert accounting_for("vllm", None).key == "vllm-0.21"  # unpinned: the newest engine
     assert accounting_for("tgi", None).key == "tgi-3"
@@ -305,18 +313,20 @@ def test_engine_version_from_image():
 
 
 def test_llama_70b_tp4_h100_8k(m):
-    # per GPU (newest engine), 128 sequences asked: 32.85 weights + activation (8192-token forward
-    # of Llama-70B shapes at TP 4 + 128 × 128256 × 9 B) + 2.1 non-torch + graphs + one 8192-token
-    # sequence of 80 KiB/token = 0.625 GiB
+    # per GPU (newest engine), 128 sequences asked: 32.85 weights + activation (the 8192-token
+    # forward of Llama-70B shapes at TP 4 outweighs 128 sampler rows) + 2.1 non-torch + CUDA graphs
+    # (35 sizes up to 256 × 81 pieces) + one 8192-token sequence of 80 KiB/token = 0.625 GiB
     fit = serving_fit(m("llama-3.1-70b"), H100, ServerConfig(tensor_parallel=4, max_model_len=8192, max_num_seqs=128))
-    forward = 8192 * (2 * 8192 + 3 * 28672 / 4) * 2
-    assert fit.activation_gib == pytest.approx((forward + 128 * 128256 * 9) / GIB)
+    forward = 8192 * (2 * 8192 + 4 * 28672 / 4) * 2
+    assert forward > 128 * 128256 * 14.9 + 8192 * 8192 * 2
+    assert fit.activation_gib == pytest.approx(forward / GIB)
+    assert fit.cuda_graph_gib == pytest.approx(0.84 * 35 * 81 / (51 * 33))
     assert fit.kv_sequence_gib == pytest.approx(0.625)
     assert fit.need_gib == pytest.approx(32.85 + fit.activation_gib + 2.1 + fit.cuda_graph_gib + 0.625, abs=0.01)
     assert fit.headroom_gib == pytest.approx(71.27 - fit.need_gib, abs=0.02)
     assert fit.fits
-    # KV pool ~35.5 GiB ÷ 80 KiB → ~463k tokens → 56 full 8k sequences < 128 requested
-    assert fit.max_sequences == 56
+    # KV pool ~34.2 GiB ÷ 80 KiB → ~448k tokens → 54 full 8k sequences < 128 requested
+    assert fit.max_sequences == int(fit.kv_budget_gib * GIB // (80 * KIB)) // 8192 == 54
     assert fit.fits_requested is False
 
 
@@ -348,8 +358,8 @@ def test_recommendations(store, m):
     # TP 2: 65.7 weights + 4.9 activation (1024 sequences through the sampler) + 2.1 + 0.3 + 1.25 KV > 71.27
     big = recommend_serving(m("llama-3.1-70b"), h100, ServerConfig(max_model_len=8192))
     assert big.kind == "whole" and big.tensor_parallel == 4
-    # asking for 128 sequences shrinks the profiling sampler run: TP 2 fits, TP 8 holds them all
-    many = recommend_serving(m("llama-3.1-70b"), h100, ServerConfig(max_model_len=8192, max_num_seqs=128))
+    # with 128 sequences vLLM 0.19 (CUDA graphs captured after the KV cache) starts at TP 2; TP 8 holds them all
+    many = recommend_serving(m("llama-3.1-70b"), h100, ServerConfig(max_model_len=8192, max_num_seqs=128, engine_version=(0, 19, 0)))
     assert many.tensor_parallel == 2 and "TP 8 holds 128" in many.text
     small = recommend_serving(m("llama-3.1-8b"), h100, ServerConfig(max_model_len=8192))
     assert small.kind == "mig" and small.mig_profile == "1g.20gb"  # a < 70 GiB slice profiles a small batch

@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from llmkube.profiles import ModelSpec
+from llmkube.profiles import ModelSpec, layer_types_of
 
 GIB = 2**30
 BLOCK_SIZE = 16  # vllm/config/cache.py: CUDA default block size
@@ -52,16 +52,20 @@ class Accounting:
     label: str  # what `llmkube plan` prints
     runtime: str
     since: tuple[int, int, int]
-    # Peak bytes per logit element of the profiling sampler run (requests × vocab). vLLM up to 0.16
-    # filters top-k/top-p by a full-vocabulary torch sort (vllm/v1/sample/ops/topk_topp_sampler.py
-    # `apply_top_k_top_p`; the dummy run sets top_k = vocab − 1, top_p < 1): bf16 logits 2 + fp32 copy 4
-    # + sorted values 4 + int64 indices 8 + softmax 4 + mask 1 + the sort's double buffer (4 + 8) ≈ 35 B;
-    # fit: 32.5 B from the v0.11.0 H100 Llama-3.1-8B profile (4.76 GiB activation, facts §7.1b, a fit
-    # row). The Triton/FlashInfer samplers that replaced the sort (PR #33538, #40376) keep logits bf16 2 +
-    # fp32 4 + probabilities 4 ≈ 10 B; fit: 9 B from the v0.19.0 H100 Llama-3.1-8B profile (1.89 GiB).
-    sampler_bytes_per_logit: float
+    # fp32 bytes per logit element (requests × vocab) at the peak of the profiling sampler run, on
+    # top of the logits themselves in the model dtype. vLLM ≤ 0.16 filters top-k/top-p by a
+    # full-vocabulary torch sort (vllm/v1/sample/ops/topk_topp_sampler.py `apply_top_k_top_p`; the
+    # dummy run sets top_k = vocab − 1, top_p < 1): fp32 copy 4 + sorted values 4 + int64 indices 8
+    # + the sort's double buffer 12 + softmax 4 + probabilities 4 ≈ 36 B; fit: 36.4 B from the
+    # v0.11.0 H100 Llama-3.1-8B row (4.76 GiB), which then gives Qwen3 5.56 and gpt-oss 7.36 GiB
+    # (readings 5.56 / 7.38, fit rows). From 0.17 (Qwen3-14B: 5.64 GiB on 0.16, 2.23 on 0.17) the
+    # sort-free Triton/FlashInfer sampler (PR #33538, #40376) keeps fp32 logits 4 + probabilities 4
+    # + log-probabilities 4 (the dummy asks for 20 logprobs) ≈ 12 B; fit: 12.9 B from the v0.19.0
+    # H100 Llama-3.1-8B row (1.89 GiB).
+    sampler_fp32_bytes_per_logit: float
     # Memory outside torch that appears during profiling (cuBLAS workspace, NCCL and custom all-reduce
-    # buffers), per GPU. Fit rows: facts §7.1b (v0.11.0: 0.13 / 0.55 GiB; v0.19.0: 0.25 / 2.1 / 0.07).
+    # buffers), per GPU. Fit rows: facts §7.1b (v0.11.0: 0.13 / 0.55 GiB; v0.19.0: 0.25 / 2.1 / 0.07;
+    # the Qwen3-14B series: 0.13 up to 0.17, 0.25 from 0.18).
     non_torch_tp1_gib: float
     non_torch_tp_gib: float
     non_torch_pp_gib: float
@@ -77,12 +81,12 @@ class Accounting:
 
 
 ACCOUNTINGS: tuple[Accounting, ...] = (
-    Accounting("vllm-0.10", "vLLM 0.10-0.16", "vllm", (0, 0, 0), 32.5, 0.13, 0.55, 0.13, False),
-    # The boundary to 0.17 is where the sort-free top-k/top-p sampler shipped [U: between the
-    # v0.11.0 and v0.19.0 readings; no start-up log from 0.17–0.18 was read].
-    Accounting("vllm-0.17", "vLLM 0.17-0.20", "vllm", (0, 17, 0), 9.0, 0.25, 2.1, 0.07, False),
+    # Releases before 0.10 (the V0 engine until 0.8) profile differently; they are sized as 0.10.
+    Accounting("vllm-0.10", "vLLM 0.10-0.16", "vllm", (0, 0, 0), 36.4, 0.13, 0.55, 0.13, False),
+    Accounting("vllm-0.17", "vLLM 0.17", "vllm", (0, 17, 0), 12.9, 0.13, 0.55, 0.13, False),
+    Accounting("vllm-0.18", "vLLM 0.18-0.20", "vllm", (0, 18, 0), 12.9, 0.25, 2.1, 0.07, False),
     # gpu_worker.py v0.27.1 logs "CUDA graph memory profiling is enabled (default since v0.21.0)".
-    Accounting("vllm-0.21", "vLLM >=0.21", "vllm", (0, 21, 0), 9.0, 0.25, 2.1, 0.07, True),
+    Accounting("vllm-0.21", "vLLM >=0.21", "vllm", (0, 21, 0), 12.9, 0.25, 2.1, 0.07, True),
     # TGI (flash_causal_lm.py `warmup`, v3.3.6): one prefill of --max-batch-prefill-tokens, then
     # KV = free memory − (1 − fraction × 0.95) × total. It samples the last token of each warm-up
     # request only: no vocabulary-wide buffers to speak of. CUDA graphs are captured after.
@@ -91,7 +95,8 @@ ACCOUNTINGS: tuple[Accounting, ...] = (
 
 
 def accounting_for(runtime: str, version: tuple[int, ...] | None) -> Accounting:
-    """The accounting of an engine version; an unpinned vLLM image counts as the newest release."""
+    """The accounting of an engine version; an unpinned vLLM image counts as the newest release
+    (vLLM 0.28 is the newest read for this model)."""
     lines = [a for a in ACCOUNTINGS if a.runtime == runtime] or [a for a in ACCOUNTINGS if a.runtime == "vllm"]
     if version is None:
         return lines[-1]
@@ -138,9 +143,15 @@ def profiling_batch(runtime: str, memory_gib: float, gpu_name: str, max_model_le
 
 
 def _moe_intermediate(spec: ModelSpec) -> int:
-    experts = spec.experts
-    own = getattr(experts, "intermediate_size", None) if experts is not None else None
+    own = spec.experts.intermediate_size if spec.experts is not None else None
     return int(own or spec.intermediate_size or 4 * spec.hidden_size)
+
+
+# Live [tokens, intermediate] tensors at a dense MLP's peak: gate_up (2), the activation's
+# output (1) and one more (the down projection's input); fit: 4 from the v0.19.0 H100 fit rows
+# CodeLlama-7B (0.77 GiB), Granite-3.1-8B (0.85) and Llama-3.1-8B's first PP stage (1.10), whose
+# peaks are the forward pass (3 would give 0.63 / 0.71 / 0.91).
+MLP_LIVE = 4
 
 
 def forward_peak_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_bytes: float) -> float:
@@ -149,8 +160,8 @@ def forward_peak_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_b
     vLLM keeps the residual and the normed hidden state ([tokens, hidden] each) alive through a
     layer; on top of them the widest intermediate: the attention's q/k/v and output
     ([tokens, (heads + 2·kv_heads)·head_dim / TP] + [tokens, heads·head_dim / TP]), the dense MLP's
-    gate_up and activation output ([tokens, 3·intermediate / TP]), or the fused MoE's caches
-    ([tokens·top_k, 3·expert_intermediate / TP + hidden], vllm/model_executor/layers/fused_moe
+    ([tokens, MLP_LIVE·intermediate / TP]), or the fused MoE's caches
+    ([tokens·top_k, MLP_LIVE·expert_intermediate / TP + hidden], vllm/model_executor/layers/fused_moe
     `fused_experts` intermediate_cache1..3).
     """
     tp = max(1, tensor_parallel)
@@ -158,38 +169,39 @@ def forward_peak_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_b
     attn = ((spec.attention_heads + 2 * max(1, spec.kv_heads)) * spec.head_dim + spec.attention_heads * spec.head_dim) / tp
     widest = attn
     if spec.intermediate_size:
-        widest = max(widest, 3 * spec.intermediate_size / tp)
+        widest = max(widest, MLP_LIVE * spec.intermediate_size / tp)
     if spec.experts is not None:
-        widest = max(widest, spec.experts.active * (3 * _moe_intermediate(spec) / tp + h))
+        e = spec.experts
+        widest = max(widest, e.active * (MLP_LIVE * _moe_intermediate(spec) / tp + h))
+        if e.shared:  # shared experts run as one dense MLP beside the routed ones
+            widest = max(widest, MLP_LIVE * e.shared * (e.shared_intermediate_size or _moe_intermediate(spec)) / tp)
     return tokens * (2 * h + widest) * act_bytes
 
 
-def sampler_peak_bytes(spec: ModelSpec, requests: int, bytes_per_logit: float) -> float:
-    """Peak of the profiling sampler run: `requests` rows of logits over the vocabulary.
-
-    Gemma 2 soft-caps its logits (vllm/model_executor/layers/logits_processor.py `soft_cap`:
-    divide, tanh, multiply), which keeps one more 16-bit copy alive.
-    """
-    per = bytes_per_logit + (2.0 if spec.architecture in SOFT_CAPPED and bytes_per_logit else 0.0)
-    return requests * spec.vocab_size * per
-
-
-SOFT_CAPPED = {"gemma2"}  # final_logit_softcapping in the HF config
+def sampler_peak_bytes(spec: ModelSpec, requests: int, accounting: Accounting, act_bytes: float) -> float:
+    """Peak of the profiling sampler run: `requests` rows of logits over the whole vocabulary (the
+    LM head's output is gathered to every TP rank), in the model dtype plus the sampler's fp32 work."""
+    if not accounting.sampler_fp32_bytes_per_logit:
+        return 0.0
+    return requests * spec.vocab_size * (accounting.sampler_fp32_bytes_per_logit + act_bytes)
 
 
 def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBatch, tensor_parallel: int,
                      act_bytes: float, first_stage: bool = True, last_stage: bool = True) -> float:
     """The torch activation peak `profile_run` measures on one GPU of one pipeline stage.
 
-    Stages after the first also hold the intermediate tensors received from the previous stage
-    (hidden state and residual, [tokens, hidden] each); only the last stage samples.
+    The forward pass and the sampler run one after the other, so the peak is the larger of the
+    two; while sampling, profile_run still holds the forward's output ([tokens, hidden]). Stages
+    after the first also hold the intermediate tensors received from the previous stage (hidden
+    state and residual, [tokens, hidden] each); only the last stage samples.
     """
+    received = 0.0 if first_stage else 2 * batch.tokens * spec.hidden_size * act_bytes
     peak = forward_peak_bytes(spec, batch.tokens, tensor_parallel, act_bytes)
-    if not first_stage:
-        peak += 2 * batch.tokens * spec.hidden_size * act_bytes
     if last_stage:
-        peak += sampler_peak_bytes(spec, min(batch.seqs, batch.tokens), accounting.sampler_bytes_per_logit)
-    return peak
+        sampling = sampler_peak_bytes(spec, min(batch.seqs, batch.tokens), accounting, act_bytes)
+        if sampling:
+            peak = max(peak, sampling + batch.tokens * spec.hidden_size * act_bytes)
+    return peak + received
 
 
 def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_parallel: int) -> float:
@@ -206,39 +218,39 @@ def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_paral
 
 # --------------------------------------------------------------------------- CUDA graphs
 
-MAX_CAPTURE_SIZE = 512  # vllm/config/compilation.py: max_cudagraph_capture_size = min(2 × max_num_seqs, 512)
-# The graph pool's fixed part (graph executables, per-graph workspaces) [U]: 0.36 GiB estimated for
-# a 16-size capture in a vLLM 0.27.1 start-up log (gpustack/runner#251), of which the buffers of the
-# largest batch are a few MiB; 0.25 GiB is kept for a default (67-size) capture.
-CUDA_GRAPH_POOL_GIB = 0.25
+MAX_CAPTURE_SIZE = 512  # vllm/config/vllm.py: max_cudagraph_capture_size = min(2 × max_num_seqs, 512)
+# Device memory per captured graph piece: piecewise CUDA graphs split the model at every attention
+# layer, so each capture size holds (layers + 1) pieces. Fit: 0.84 GiB estimated for Llama-3.1-8B
+# (51 sizes × 33 pieces) in the v0.19.0 H100 fit row ("Estimated CUDA graph memory"); the same
+# constant gives Qwen3-30B-A3B 1.25 (reading 1.24) and Gemma-2-27B 1.22 (1.13). The estimate is noisy
+# upstream (vLLM issue #45178: linear extrapolation over capture sizes).
+CUDA_GRAPH_PIECE_BYTES = 0.84 * GIB / (51 * 33)
 
 
 def max_capture_size(max_num_seqs: int) -> int:
     return min(2 * max_num_seqs, MAX_CAPTURE_SIZE)
 
 
-def cuda_graph_bytes(spec: ModelSpec, max_num_seqs: int, tensor_parallel: int, act_bytes: float) -> float:
-    """Device memory the captured CUDA graphs keep: the buffers of the largest captured batch plus
-    the pool's fixed part (gpu_model_runner.py `profile_cudagraph_memory` measures the same thing)."""
-    return forward_peak_bytes(spec, max_capture_size(max_num_seqs), tensor_parallel, act_bytes) + CUDA_GRAPH_POOL_GIB * GIB
+def capture_sizes(max_num_seqs: int) -> int:
+    """How many batch sizes vLLM captures (vllm/config/vllm.py `_set_cudagraph_sizes`, v0.11 …):
+    1, 2, 4, then every 8 up to 248, then every 16 from 256, up to the largest capture size."""
+    top = max_capture_size(max_num_seqs)
+    sizes = [1, 2, 4, *range(8, 256, 8), *range(256, top + 1, 16)]
+    return sum(1 for n in sizes if n <= top)
+
+
+def cuda_graph_bytes(max_num_seqs: int, layers: int) -> float:
+    """Device memory of the captured CUDA graphs on one GPU holding `layers` decoder layers
+    (gpu_model_runner.py `profile_cudagraph_memory` estimates the same thing)."""
+    return capture_sizes(max_num_seqs) * (layers + 1) * CUDA_GRAPH_PIECE_BYTES
 
 
 # --------------------------------------------------------------------------- KV cache layout
 
 
 def layer_kinds(spec: ModelSpec) -> list[str]:
-    """Each layer's attention kind: HF `layer_types` when the profile has them, else derived
-    (Gemma 2 alternates sliding/full, Gemma 3 keeps every 6th layer full, any other model with a
-    sliding window slides everywhere)."""
-    given = getattr(spec, "layer_types", None)
-    if given:
-        return list(given)
-    if spec.sliding_window is None:
-        return ["full_attention"] * spec.layers
-    pattern = {"gemma2": 2, "gemma3": 6, "gemma3_text": 6}.get(spec.architecture)
-    if pattern is None:
-        return ["sliding_attention"] * spec.layers
-    return ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(spec.layers)]
+    """Each layer's attention kind (`profiles.layer_types_of`: HF `layer_types`, or derived)."""
+    return layer_types_of(spec)
 
 
 def kv_bytes_per_token_per_layer(spec: ModelSpec, kv_bytes: float, tensor_parallel: int) -> float:
@@ -253,8 +265,8 @@ def kv_bytes_per_token_per_layer(spec: ModelSpec, kv_bytes: float, tensor_parall
 def _window(spec: ModelSpec, kind: str) -> int | None:
     if kind == "sliding_attention":
         return spec.sliding_window
-    if kind == "chunked_attention":
-        return getattr(spec, "attention_chunk_size", None) or spec.sliding_window
+    if kind == "chunked_attention":  # vLLM's ChunkedLocalAttentionSpec keeps one chunk per request
+        return spec.attention_chunk_size or spec.sliding_window
     return None
 
 

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 from llmkube.engines import DEFAULT_GPU_MEMORY_UTILIZATION
+from llmkube import modelshape
 from llmkube.plan import engine_memory as em
 from llmkube.profiles import GPUProfile, ModelProfile
 
@@ -260,19 +261,41 @@ class ServingFit:
         return self.max_sequences >= self.max_num_seqs
 
 
-def _stage_weight_bytes(model: ModelProfile, total: float, emb_bytes: float, pp: int, first: bool, last: bool, layers: int) -> float:
-    """Weights one pipeline stage holds (all TP ranks together): the embedding on the first, the LM
-    head on the last (a tied head is a second copy once the two are on different stages), and its
-    share of the decoder layers (vllm/model_executor/models/utils.py `make_layers`, `PPMissingLayer`)."""
+def stage_weight_bytes(model: ModelProfile, config: ServerConfig, pipeline_parallel: int) -> list[float]:
+    """Weights each pipeline stage holds, all its TP ranks together, as vLLM loads them.
+
+    The checkpoint's own bytes per module (`modelshape.weight_bytes_by_layer`: a quantized
+    checkpoint — compressed-tensors, AWQ/GPTQ with scales and zeros, fp8 keeping some layers
+    16-bit, MXFP4 experts — as its `quantization_config` stores it), at the served `--dtype` for an
+    unquantized one (float32 checkpoints downcast to 16-bit under `auto`). Runtime `--quantization`
+    of a 16-bit checkpoint: `served_weight_bytes`, spread over the layers. The first stage holds
+    the embedding (and a vision tower), the last the LM head — a tied head is a second copy once
+    the two are on different stages (vllm/model_executor/models/utils.py `PPMissingLayer`).
+    """
     s = model.spec
-    table = s.vocab_size * s.hidden_size * emb_bytes
-    head = 0.0 if s.tie_embeddings else table
-    body = max(0.0, total - table - head) / s.layers
-    out = body * layers
-    if first:
-        out += table
-    if last and (head or pp > 1):
-        out += table
+    parts = em.pp_partition(s.layers, pipeline_parallel)
+    if config.quantization in QUANT_BYTES and s.quantization is None:
+        table = s.vocab_size * s.hidden_size * 2.0
+        head = 0.0 if s.tie_embeddings else table
+        per_layer = max(0.0, served_weight_bytes(model, config.dtype, config.quantization) - table - head) / s.layers
+        wb = modelshape.WeightBytes(table, head, tuple([per_layer] * s.layers), 0.0)
+    else:
+        wb = modelshape.weight_bytes_by_layer(s)
+        if s.quantization is None and s.dtype != "float8":
+            scale = served_dtype_bytes(config.dtype) / modelshape.unquantized_bytes(s)
+            wb = modelshape.WeightBytes(wb.embedding * scale, wb.lm_head * scale,
+                                        tuple(b * scale for b in wb.layers), wb.other * scale)
+    out: list[float] = []
+    start = 0
+    for stage, n in enumerate(parts):
+        first, last = stage == 0, stage == len(parts) - 1
+        total = sum(wb.layers[start:start + n])
+        start += n
+        if first:
+            total += wb.embedding + wb.other
+        if last:
+            total += wb.lm_head if wb.lm_head or len(parts) == 1 else wb.embedding
+        out.append(total)
     return out
 
 
@@ -295,20 +318,18 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     act_bytes = served_dtype_bytes(c.dtype)
     kv_bytes = kv_dtype_bytes(c.kv_cache_dtype, c.dtype)
     token_layer = em.kv_bytes_per_token_per_layer(s, kv_bytes, tp)
-    total_weights = served_weight_bytes(model, c.dtype, c.quantization)
-    emb_bytes = 2.0 if c.quantization in QUANT_BYTES else act_bytes
-    graphs = 0.0
-    if c.runtime == "vllm" and not c.enforce_eager:
-        graphs = em.cuda_graph_bytes(s, batch.seqs, tp, act_bytes)
-    counted = graphs > 0 and (c.cuda_graph_estimate if c.cuda_graph_estimate is not None else acc.cuda_graphs_counted)
+    stage_weights = stage_weight_bytes(model, c, pp)
+    graphs_on = c.runtime == "vllm" and not c.enforce_eager
+    counted = graphs_on and (c.cuda_graph_estimate if c.cuda_graph_estimate is not None else acc.cuda_graphs_counted)
     non_torch = em.non_torch_bytes(acc, tp, pp)
     kinds = em.layer_kinds(s)
     best: ServingFit | None = None
     start = 0
     for stage, n in enumerate(em.pp_partition(s.layers, pp)):
         first, last = stage == 0, stage == pp - 1
-        weights = _stage_weight_bytes(model, total_weights, emb_bytes, pp, first, last, n) / tp
+        weights = stage_weights[stage] / tp
         activation = em.activation_bytes(s, acc, batch, tp, act_bytes, first, last)
+        graphs = em.cuda_graph_bytes(batch.seqs, n) if graphs_on else 0.0
         layout = em.kv_layout(s, kinds[start:start + n], token_layer, max_len, batch.tokens)
         start += n
         kv_budget = c.utilization * acc.budget_factor * memory_gib * GIB - weights - activation - non_torch - (graphs if counted else 0.0)
