@@ -416,3 +416,34 @@ def test_lora_and_qlora(m):
     # LoRA on 405B: 812 GB frozen base does not fit 8 × 79.19 GiB even sharded
     assert not training_fit(m("llama-3.1-405b"), "lora", 8, H100).fits
     assert training_fit(m("llama-3.1-405b"), "lora", 16, H100).fits
+
+
+def test_quantized_checkpoint_weights_as_stored(m):
+    # A checkpoint whose config says it is quantized needs no flag: W4A16 with group-128 scales
+    # (compressed-tensors pack-quantized) loads as modelshape counts it; embeddings/LM head stay 16-bit.
+    # RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16 logs 5.38 GiB on vLLM 0.19 (a fit row).
+    from llmkube import modelshape
+    from llmkube.profiles import Quantization
+
+    llama = m("llama-3.1-8b")
+    q = Quantization(method="compressed-tensors", weight_bits=4, group_size=128, strategy="group", format="pack-quantized")
+    w4 = llama.model_copy(update={"spec": llama.spec.model_copy(update={"quantization": q})})
+    fit = serving_fit(w4, H100, ServerConfig(max_model_len=8192))
+    assert fit.weights_gib == pytest.approx(modelshape.checkpoint_weight_bytes(w4.spec) / GIB)
+    assert fit.weights_gib == pytest.approx(5.38, rel=0.02)
+    # at TP 2 each rank holds half
+    assert serving_fit(w4, H100, ServerConfig(tensor_parallel=2)).weights_gib == pytest.approx(fit.weights_gib / 2)
+
+
+def test_pipeline_stage_weights(m):
+    # untied Llama-3.1-8B at PP 2: embedding on stage 0, LM head on stage 1, 16 layers each
+    llama = m("llama-3.1-8b")
+    stages = sizing.stage_weight_bytes(llama, ServerConfig(), 2)
+    assert sum(stages) == pytest.approx(serving_fit(llama, H100).weights_gib * GIB)
+    assert stages[0] == pytest.approx(stages[1], rel=0.001)
+    # a tied model (Llama-3.2-1B) keeps a second copy of the table on the last stage once split
+    tied = m("llama-3.2-1b")
+    assert tied.spec.tie_embeddings
+    one = sizing.stage_weight_bytes(tied, ServerConfig(), 1)[0]
+    table = 128256 * 2048 * 2
+    assert sum(sizing.stage_weight_bytes(tied, ServerConfig(), 2)) == pytest.approx(one + table, rel=0.001)

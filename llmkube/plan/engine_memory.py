@@ -10,7 +10,7 @@ vLLM sizes its KV cache once, in the worker, before serving (vllm/v1/worker/gpu_
 The activation peak is whatever `GPUModelRunner.profile_run` allocates: one forward pass of
 `max_num_batched_tokens` dummy tokens spread over `min(max_num_seqs, tokens)` requests, then
 `_dummy_sampler_run` on one hidden state per request — logits of `requests × vocab`, upcast to
-fp32 and filtered by top-k/top-p. Both sizes come from `EngineArgs.get_batch_defaults`
+fp32 and filtered by top-k/top-p; the peak is the larger of the two. Both sizes come from `EngineArgs.get_batch_defaults`
 (vllm/engine/arg_utils.py, unchanged from v0.11.0 to v0.28): for the OpenAI server 8,192 tokens
 and 1,024 sequences on a GPU whose CUDA total is ≥ 70 GiB and whose name does not contain
 "a100", otherwise 2,048 and 256 (`_set_default_max_num_seqs_and_batched_tokens_args` then caps
@@ -25,9 +25,16 @@ the smallest block count of all (`get_kv_cache_configs`), which is why a pipelin
 the LM head and the sampler can bind.
 
 Versions: the accounting generations below cover vLLM 0.10.0 – 0.28 (the image llmkube renders by
-default, v0.11.0, is the first); an unpinned image is sized as the newest. TGI is sized by the same
+default, v0.11.0, and the newest release read, 0.28); an unpinned image is sized as the newest.
+Older images (the V0 engine) are sized as 0.10, which they are not exactly. TGI is sized by the same
 identity with its own defaults (`--cuda-memory-fraction` 1.0, a warm-up prefill of
 `--max-batch-prefill-tokens`, server/text_generation_server/models/flash_causal_lm.py `warmup`).
+
+Constants fitted to real start-ups say so where they are defined and name the rows (the fit split
+of benchmarks/data/vllm_startups.csv); nothing was fitted to a held-out row. Not modelled: MLA and
+hybrid attention backends that pick other block sizes than 16 (tokens round differently), vLLM's
+refusal to start when util × total exceeds the memory free at start-up (the CUDA context's share),
+expert parallelism, speculative decoding and multimodal encoder profiling.
 """
 
 from __future__ import annotations
