@@ -302,6 +302,7 @@ def test_engine_version_from_image():
     assert parse_engine_version("registry:5000/vllm/vllm-openai") is None
     assert accounting_for("vllm", (0, 11, 0)).key == "vllm-0.10"
     assert accounting_for("vllm", (0, 16, 3)).key == "vllm-0.10"
+    assert accounting_for("vllm", (0, 6, 6)).label == "vLLM <0.10 (as 0.10)"
     assert accounting_for("vllm", (0, 17, 0)).key == "vllm-0.17"
     assert accounting_for("vllm", (0, 19, 1)).key == "vllm-0.18"
     assert accounting_for("vllm", (0, 28, 0)).key == "vllm-0.21"

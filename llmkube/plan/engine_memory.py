@@ -88,8 +88,9 @@ class Accounting:
 
 
 ACCOUNTINGS: tuple[Accounting, ...] = (
-    # Releases before 0.10 (the V0 engine until 0.8) profile differently; they are sized as 0.10.
-    Accounting("vllm-0.10", "vLLM 0.10-0.16", "vllm", (0, 0, 0), 36.4, 0.13, 0.55, 0.13, False),
+    # Releases before 0.10 (the V0 engine until 0.8) profile differently; they are sized as 0.10 and say so.
+    Accounting("vllm-0.9", "vLLM <0.10 (as 0.10)", "vllm", (0, 0, 0), 36.4, 0.13, 0.55, 0.13, False),
+    Accounting("vllm-0.10", "vLLM 0.10-0.16", "vllm", (0, 10, 0), 36.4, 0.13, 0.55, 0.13, False),
     Accounting("vllm-0.17", "vLLM 0.17", "vllm", (0, 17, 0), 12.9, 0.13, 0.55, 0.13, False),
     Accounting("vllm-0.18", "vLLM 0.18-0.20", "vllm", (0, 18, 0), 12.9, 0.25, 2.1, 0.07, False),
     # gpu_worker.py v0.27.1 logs "CUDA graph memory profiling is enabled (default since v0.21.0)".

@@ -202,10 +202,6 @@ class ServingFit:
     kv_exact: bool = True
 
     @property
-    def legacy_engine(self) -> bool:
-        return self.accounting.key == "vllm-0.10"
-
-    @property
     def budget_gib(self) -> float:
         """util × CUDA memory: everything the engine may allocate on one GPU (TGI: 95 % of it)."""
         return self.utilization * self.accounting.budget_factor * self.memory_gib
