@@ -380,11 +380,21 @@ def test_fit_options_are_checked_against_the_same_accounting(store, m):
     fit = serving_fit(m("llama-3.1-8b"), l4.spec.memory_gi_b, config, gpu_name=l4.spec.display_name)
     assert not fit.fits
     options = sizing.fit_options(m("llama-3.1-8b"), fit, config, gpu_name=l4.spec.display_name)
+    # the pool as it stands, in whole blocks of 128 KiB tokens (the L4's batch does not follow the length)
     longest = int(fit.kv_budget_gib * GIB // (128 * KIB)) // 16 * 16
     assert f"maxModelLen ≤ {longest} (--max-model-len)" in options
-    shorter = serving_fit(m("llama-3.1-8b"), l4.spec.memory_gi_b, ServerConfig(engine_version=(0, 11, 0), max_model_len=longest),
-                          gpu_name=l4.spec.display_name)
-    assert shorter.fits
+
+    def at(length: int) -> sizing.ServingFit:
+        return serving_fit(m("llama-3.1-8b"), l4.spec.memory_gi_b, ServerConfig(engine_version=(0, 11, 0), max_model_len=length),
+                           gpu_name=l4.spec.display_name)
+    assert at(longest).fits and not at(longest + 16).fits
+    # TGI's warm-up prefill follows the length (max-input-tokens + 50): the search finds where it fits
+    tgi = ServerConfig(runtime="tgi", max_model_len=32768)
+    fit = serving_fit(m("llama-3.1-8b"), l4.spec.memory_gi_b, tgi, gpu_name=l4.spec.display_name)
+    (option,) = [o for o in sizing.fit_options(m("llama-3.1-8b"), fit, tgi) if o.startswith("maxModelLen")]
+    assert option.endswith("(--max-total-tokens)")
+    length = int(option.split("≤ ")[1].split(" ")[0])
+    assert serving_fit(m("llama-3.1-8b"), l4.spec.memory_gi_b, ServerConfig(runtime="tgi", max_model_len=length)).fits
     assert not any(o.startswith("kvCacheDtype") for o in options)  # 8 GiB of fp8 KV at 128k still too much
 
 

@@ -10,7 +10,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from llmkube.engines import DEFAULT_GPU_MEMORY_UTILIZATION
+from llmkube.engines import DEFAULT_GPU_MEMORY_UTILIZATION, TGI_KV_CACHE_DTYPES, flag
 from llmkube import modelshape
 from llmkube.plan import engine_memory as em
 from llmkube.profiles import GPUProfile, ModelProfile
@@ -430,23 +430,40 @@ def recommend_serving(model: ModelProfile, gpu: GPUProfile, config: ServerConfig
 MAX_UTILIZATION = 0.95  # above this the CUDA context (~0.5 GiB) and graphs captured later no longer fit beside
 
 
+def _longest_fitting_context(model: ModelProfile, fit: ServingFit, config: ServerConfig, gpu_name: str) -> int | None:
+    """The longest max-model-len (whole blocks) below the current one at which the server starts;
+    searched, since the profiling batch (TGI, or vLLM without chunked prefill) follows the length."""
+    def fits(length: int) -> bool:
+        return serving_fit(model, fit.memory_gib, dataclasses.replace(config, max_model_len=length), gpu_name=gpu_name).fits
+
+    lo, hi = 0, (fit.max_model_len - 1) // BLOCK_SIZE  # in blocks
+    if hi < 1 or not fits(BLOCK_SIZE):
+        return None
+    lo = 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(mid * BLOCK_SIZE):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo * BLOCK_SIZE
+
+
 def fit_options(model: ModelProfile, fit: ServingFit, config: ServerConfig, *, gpu_name: str = "") -> list[str]:
     """What would make a server that does not fit start, each option checked against the same
     accounting: a higher gpuMemoryUtilization, a shorter context, an fp8 KV cache, a quantized
     checkpoint. (More GPUs: `recommend_serving`.)"""
     out: list[str] = []
     util = fit.need_gib / fit.memory_gib
+    engine = config.runtime
     if util <= MAX_UTILIZATION and util > fit.utilization:
-        out.append(f"gpuMemoryUtilization {math.ceil(util * 100) / 100:g} (--gpu-memory-utilization)")
-    kv_bytes = fit.kv_budget_gib * GIB
-    if kv_bytes > 0 and not fit.layout.hybrid:
-        per_token = fit.layout.request_bytes / max(1, fit.max_model_len)
-        longest = int(kv_bytes // per_token) // BLOCK_SIZE * BLOCK_SIZE
-        if longest >= BLOCK_SIZE:
-            out.append(f"maxModelLen ≤ {longest} (--max-model-len)")
+        out.append(f"gpuMemoryUtilization {math.ceil(util * 100) / 100:g} ({flag(engine, 'gpu_memory_utilization')})")
+    longest = _longest_fitting_context(model, fit, config, gpu_name)
+    if longest:
+        out.append(f"maxModelLen ≤ {longest} ({flag(engine, 'max_model_len')})")
     if (config.kv_cache_dtype or "auto").lower() in ("auto", "bfloat16", "float16", "half", "float32", "float"):
         if serving_fit(model, fit.memory_gib, dataclasses.replace(config, kv_cache_dtype="fp8"), gpu_name=gpu_name).fits:
-            out.append("kvCacheDtype fp8 (--kv-cache-dtype fp8)")
+            out.append(f"kvCacheDtype fp8 ({flag(engine, 'kv_cache_dtype')} {'fp8' if engine == 'vllm' else TGI_KV_CACHE_DTYPES['fp8']})")
     if config.quantization is None:
         quantized = serving_fit(model, fit.memory_gib, dataclasses.replace(config, quantization="fp8"), gpu_name=gpu_name)
         if quantized.fits:
