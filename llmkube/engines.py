@@ -94,9 +94,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("convert", "task", ("--convert",)),
     Setting("dtype", "dtype", ("--dtype",), ("--dtype",)),
     Setting("quantization", "quantization", ("--quantization", "-q"), ("--quantize",), "QUANTIZE"),
-    Setting("pipeline_parallel", None, ("--pipeline-parallel-size", "-pp")),
-    Setting("kv_cache_dtype", None, ("--kv-cache-dtype",), ("--kv-cache-dtype",)),
+    # Pipeline stages: vLLM only (TGI has no pipeline parallelism); the GPUs are TP × PP.
+    Setting("pipeline_parallel", "pipelineParallel", ("--pipeline-parallel-size", "-pp")),
+    # KV-cache element type: vLLM auto (= the served dtype), fp8, fp8_e4m3, fp8_e5m2
+    # (vllm/config/cache.py CacheDType); TGI fp8_e4m3fn / fp8_e5m2 (launcher KVCacheDtype).
+    Setting("kv_cache_dtype", "kvCacheDtype", ("--kv-cache-dtype",), ("--kv-cache-dtype",)),
+    # No CUDA graphs (vllm/config/model.py enforce_eager): no graph memory, slower decode.
+    Setting("enforce_eager", "enforceEager", ("--enforce-eager",)),
 )
+# vLLM's switch for counting CUDA-graph memory before sizing the KV cache (vllm/envs.py; default
+# 1 from v0.21.0, see plan/engine_memory.py).
+VLLM_CUDAGRAPH_ESTIMATE_ENV = "VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS"
+# TGI spells the fp8 KV types its own way (launcher/src/main.rs KVCacheDtype, v3.3.6).
+TGI_KV_CACHE_DTYPES = {"fp8": "fp8_e4m3fn", "fp8_e4m3": "fp8_e4m3fn", "fp8_e5m2": "fp8_e5m2"}
 SETTING = {s.name: s for s in SETTINGS}
 
 

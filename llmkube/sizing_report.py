@@ -27,7 +27,9 @@ def _round(x: float | None, digits: int = 2) -> float | None:
 
 
 def server_row(s: ServerSetup) -> dict[str, Any]:
-    """One model server: memory per GPU against what the engine may use, load time, advice."""
+    """One model server: memory per GPU as its engine accounts it, against what it may use; load
+    time; advice. Activation, non-torch and CUDA-graph memory stay apart (`runtime_gib` is their
+    sum as counted before the KV cache is sized)."""
     fit = s.fit()
     c = s.config
     estimate = s.load_estimate()
@@ -45,30 +47,38 @@ def server_row(s: ServerSetup) -> dict[str, Any]:
         "gpu_memory_utilization": c.utilization,
         "max_model_len": (fit.max_model_len if fit and s.length_known else c.max_model_len),
         "max_num_seqs": c.max_num_seqs,
-        "weights_gib": None, "runtime_gib": None, "kv_sequence_gib": None,
+        "engine_accounting": None, "profiling_batch_tokens": None, "profiling_batch_seqs": None,
+        "weights_gib": None, "activation_gib": None, "non_torch_gib": None,
+        "cuda_graph_gib": None, "cuda_graph_counted": None, "runtime_gib": None, "kv_sequence_gib": None,
         "need_gib": None, "budget_gib": None, "headroom_gib": None,
         "kv_cache_gib": None, "kv_tokens": None, "max_sequences": None, "max_concurrency": None,
-        "fits": None,
+        "binding_stage": None, "fits": None,
         "load_seconds": _round(estimate, 0),
         "startup_budget_seconds": startup_probe_budget(s.container),
-        "recommendation": None,
+        "recommendation": None, "fit_options": [],
     }
     if fit is not None:
-        exact = fit.kv_exact and s.length_known
+        exact = s.length_known
         need = fit.need_gib if exact else fit.weights_gib + fit.overhead_gib
         row.update(
-            weights_gib=_round(fit.weights_gib), runtime_gib=_round(fit.overhead_gib),
+            engine_accounting=fit.accounting.label,
+            profiling_batch_tokens=fit.batch.tokens, profiling_batch_seqs=fit.batch.seqs,
+            weights_gib=_round(fit.weights_gib), activation_gib=_round(fit.activation_gib),
+            non_torch_gib=_round(fit.non_torch_gib), cuda_graph_gib=_round(fit.cuda_graph_gib),
+            cuda_graph_counted=fit.cuda_graph_counted, runtime_gib=_round(fit.overhead_gib),
             kv_sequence_gib=_round(fit.kv_sequence_gib) if exact else None,
             need_gib=_round(need), budget_gib=_round(fit.budget_gib), headroom_gib=_round(fit.budget_gib - need),
             kv_cache_gib=_round(fit.kv_budget_gib),
-            kv_tokens=fit.kv_tokens if exact else None,
+            kv_tokens=fit.kv_tokens,
             max_sequences=fit.max_sequences if exact else None,
             max_concurrency=_round(fit.max_concurrency) if exact else None,
+            binding_stage=fit.stage if fit.pipeline_parallel > 1 else None,
             fits=need <= fit.budget_gib,
             recommendation=s.recommendation(),
+            fit_options=s.fit_options(),
         )
-        if not fit.kv_exact:
-            row["note"] = "sliding-window model: KV cache not sized"
+        if not exact:
+            row["note"] = "TGI without --max-total-tokens: the length is decided at start-up; KV per sequence not sized"
     elif s.model is None:
         row["recommendation"] = "no model profile: add one with --profiles" if s.model_id else "model not found in the command line"
     else:
@@ -122,13 +132,33 @@ def _fmt(x: Any, unit: str = "") -> str:
     return f"{x}{unit}"
 
 
+TABLE_WIDTH = 100  # the text report fits a 100-column terminal
+
+
+def _tokens(n: int | None) -> str:
+    if n is None:
+        return "—"
+    return f"{n / 1e6:.1f}M" if n >= 10**6 else f"{n / 1e3:.0f}k" if n >= 10**4 else str(n)
+
+
+def _short(label: str | None) -> str:
+    return "—" if label is None else label.replace("vLLM ", "v")
+
+
+def _name(label: str) -> str:
+    """An object's name without kind and namespace (both are in the notes under the table)."""
+    return label.rsplit("/", 1)[-1]
+
+
 def render_table(rows: Sequence[dict[str, Any]], *, color: bool, stream: TextIO) -> None:
-    """The rows as two tables (servers, training jobs); colour marks what does not fit."""
+    """The rows as two tables (servers, training jobs) no wider than 100 columns; colour marks
+    what does not fit. Advice and the settings that would fit follow each table, one line a row."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     console = Console(file=stream, color_system="standard" if color else None, force_terminal=color,
-                      no_color=not color, highlight=False, width=None if color else 220, soft_wrap=False)
+                      no_color=not color, highlight=False, width=TABLE_WIDTH, soft_wrap=False)
     servers = [r for r in rows if r["kind"] == "server"]
     jobs = [r for r in rows if r["kind"] == "training"]
 
@@ -137,36 +167,58 @@ def render_table(rows: Sequence[dict[str, Any]], *, color: bool, stream: TextIO)
             return text
         return f"[{'green' if r['fits'] else 'bold red'}]{text}[/]"
 
+    def table(title: str, columns: Sequence[str]) -> Table:
+        t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1),
+                  collapse_padding=True)
+        for i, col in enumerate(columns):
+            # names fold; numbers and the model name stay whole
+            t.add_column(col, overflow="fold", justify="left" if i < 3 else "right", no_wrap=i not in (0, 2))
+        return t
+
     if servers:
-        table = Table(title="Model servers", title_justify="left", show_lines=False)
-        for col in ("object", "model", "GPU", "TP", "GiB/GPU need", "budget", "headroom", "max seqs @ len",
-                    "load s", "startup s", "recommendation"):
-            table.add_column(col, overflow="fold", no_wrap=col == "object")
+        engines = sorted({r["engine_accounting"] for r in servers if r["engine_accounting"]})
+        columns = ["server", "model", "GPU", "weights", "KV", "tokens", "conc @ len", "headroom"]
+        title = "Model servers: GiB per GPU"
+        if len(engines) == 1:
+            title += f", {engines[0]} accounting"
+        elif engines:
+            columns.append("engine")
+        t = table(title, columns)
+        notes: list[str] = []
         for r in servers:
-            par = str(r["tensor_parallel"]) + (f"×PP{r['pipeline_parallel']}" if r["pipeline_parallel"] > 1 else "")
-            seqs = "—" if r["max_sequences"] is None else f"{r['max_sequences']} @ {r['max_model_len']}"
-            if r["max_num_seqs"] is not None and r["max_sequences"] is not None:
-                seqs += f" (asks {r['max_num_seqs']})"
-            load = r["load_seconds"]
-            startup = r["startup_budget_seconds"]
-            startup_txt = _fmt(startup)
-            if color and load is not None and startup is not None and startup < load:
-                startup_txt = f"[bold red]{startup}[/]"
-            table.add_row(
-                r["object"], _fmt(r["model"]), _fmt(r["gpu"]), par, status(r, _fmt(r["need_gib"])),
-                _fmt(r["budget_gib"]), status(r, _fmt(r["headroom_gib"])), seqs,
-                _fmt(None if load is None else int(load)), startup_txt, _fmt(r["recommendation"]),
-            )
-        console.print(table)
+            gpus = f"{_fmt(r['gpu'])}×{r['tensor_parallel']}" + (f"×{r['pipeline_parallel']}" if r["pipeline_parallel"] > 1 else "")
+            conc = "—" if r["max_concurrency"] is None else f"{r['max_concurrency']:.1f} @ {r['max_model_len']}"
+            t.add_row(_name(r["object"]), _fmt(r["model"]), gpus, _fmt(r["weights_gib"]),
+                      status(r, _fmt(r["kv_cache_gib"])), _tokens(r["kv_tokens"]), conc,
+                      status(r, _fmt(r["headroom_gib"])), *([_short(r["engine_accounting"])] if len(columns) > 8 else []))
+            advice = list(r.get("fit_options") or [])
+            if r["max_num_seqs"] is not None and r["max_sequences"] is not None and r["max_sequences"] < r["max_num_seqs"]:
+                advice.insert(0, f"holds {r['max_sequences']} full sequences, asks {r['max_num_seqs']}")
+            if r["recommendation"]:
+                advice.append(r["recommendation"])
+            load, startup = r["load_seconds"], r["startup_budget_seconds"]
+            if load is not None:
+                timing = f"loads in ~{int(load)} s" + (f", startup probe allows {startup} s" if startup is not None else "")
+                if startup is not None and startup < load:
+                    timing = f"[bold red]{timing}[/]" if color else timing + " (too short)"
+                advice.append(timing)
+            if advice:
+                label = "does not fit; fits with" if r.get("fits") is False else "advice"
+                notes.append(f"{r['object']}: {label}: " + "; ".join(advice))
+        console.print(t)
+        for line in notes:
+            console.print(line, overflow="fold")
     if jobs:
-        table = Table(title="Training jobs", title_justify="left")
-        for col in ("object", "model", "method", "GPU", "GPUs", "GiB/GPU need", "GPU memory", "headroom", "recommendation"):
-            table.add_column(col, overflow="fold", no_wrap=col == "object")
+        t = table("Training jobs", ("object", "model", "method", "GPU", "GPUs", "GiB/GPU need", "GPU GiB", "headroom"))
+        notes = []
         for r in jobs:
             need = "—" if r["need_gib"] is None else f"{r['need_gib']:.1f}–{r['need_high_gib']:.1f}"
-            table.add_row(r["object"], _fmt(r["model"]), _fmt(r["method"]), _fmt(r["gpu"]), _fmt(r["gpus"]),
-                          status(r, need), _fmt(r["gpu_memory_gib"]), status(r, _fmt(r["headroom_gib"])),
-                          _fmt(r["recommendation"]))
-        console.print(table)
+            t.add_row(r["object"], _fmt(r["model"]), _fmt(r["method"]), _fmt(r["gpu"]), _fmt(r["gpus"]),
+                      status(r, need), _fmt(r["gpu_memory_gib"]), status(r, _fmt(r["headroom_gib"])))
+            if r["recommendation"]:
+                notes.append(f"{r['object']}: {r['recommendation']}")
+        console.print(t)
+        for line in notes:
+            console.print(line, overflow="fold")
     if not rows:
         console.print("no model servers or training jobs found")

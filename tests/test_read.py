@@ -82,3 +82,27 @@ def test_weights_source_is_read_off_the_manifest():
     assert source(group, c, "meta-llama/Llama-3.1-8B-Instruct", "vllm") == "hub"
     group, c = _group_with(claim, [{"name": "c", "mountPath": "/models"}], [{"name": "HF_HOME", "value": "/models/hf"}])
     assert source(group, c, "meta-llama/Llama-3.1-8B-Instruct", "vllm") == "pvc"
+
+
+def test_vllm_engine_flags_that_size_memory_are_read_back(store) -> None:
+    # what the engine reads at start-up — batch, chunked prefill, eager mode, KV dtype, PP, the
+    # CUDA-graph switch in the environment — read from a hand-written manifest as the planner writes it
+    pod = Target({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "vllm"}, "spec": {
+        "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-L4"},
+        "containers": [{
+            "name": "vllm", "image": "vllm/vllm-openai:v0.21.1",
+            "args": ["--model", "meta-llama/Llama-3.1-8B-Instruct", "--max-num-batched-tokens", "4k",
+                     "--no-enable-chunked-prefill", "--enforce-eager", "--kv-cache-dtype", "fp8", "-pp", "2",
+                     "--dtype", "float16"],
+            "env": [{"name": "VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS", "value": "0"}],
+            "resources": {"limits": {"nvidia.com/gpu": 2}},
+        }],
+    }})
+    (server,) = ReadContext(targets=[pod], profiles=store).servers
+    c = server.config
+    assert (c.max_num_batched_tokens, c.chunked_prefill, c.enforce_eager) == (4000, False, True)
+    assert (c.kv_cache_dtype, c.pipeline_parallel, c.dtype, c.cuda_graph_estimate) == ("fp8", 2, "float16", False)
+    assert c.engine_version == (0, 21, 1)
+    fit = server.fit()
+    assert fit is not None and fit.batch.tokens == 4000 and fit.cuda_graph_gib == 0
+    assert fit.accounting.key == "vllm-0.21" and server.gpu_name == "NVIDIA L4 24GB"

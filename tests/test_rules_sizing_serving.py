@@ -18,6 +18,7 @@ import pytest
 
 from llmkube.check.findings import Finding, Severity
 from llmkube.check.rules import load_rules
+from llmkube.plan.sizing import GIB, ServerConfig, serving_fit
 from llmkube.profiles import ProfileStore
 from tests.support.cli import llmkube
 from tests.support.paths import EXAMPLES
@@ -91,10 +92,46 @@ def _only(path: Path, code: str, store: ProfileStore) -> Finding:
 def test_lk101_message_has_the_numbers_and_the_fix(store: ProfileStore):
     f = _only(CASES / "LK101" / "fail" / "llama-70b-one-h100.yaml", "LK101", store)
     assert f.severity is Severity.ERROR
-    # v0.11 image: 131.4 weights + 2.5 KV (8192 × 320 KiB) + 4.8 + 0.13 runtime = 138.8 > 0.9 × 79.19
-    assert "138.8 GiB per GPU at TP 1" in f.message and "131.4 weights" in f.message
-    assert "71.3 GiB (0.9 × 79.19 GiB h100-80gb)" in f.message
+    # v0.11 image: 131.4 weights + 2.5 KV (8192 × 320 KiB) + runtime (activation of the H100's
+    # 8192-token / 1024-sequence profiling batch + 0.13 non-torch) > 0.9 × 79.19
+    fit = serving_fit(store.model("llama-3.1-70b"), 79.19, ServerConfig(max_model_len=8192, engine_version=(0, 11, 0)))
+    assert f"{fit.need_gib:.1f} GiB per GPU at TP 1" in f.message and "131.4 weights" in f.message
+    assert f"+ {fit.overhead_gib:.1f} runtime" in f.message and fit.overhead_gib == pytest.approx(fit.activation_gib + 0.13)
+    assert "71.3 GiB (0.9 × 79.19 GiB h100-80gb; vLLM 0.10-0.16 accounting)" in f.message
     assert "TP 4" in f.hint
+
+
+def test_lk101_hint_lists_the_settings_that_fit(store: ProfileStore, tmp_path: Path):
+    # Llama-3.1-8B on one L4 at its whole 131072-token context: a shorter context fits
+    path = tmp_path / "l4.yaml"
+    path.write_text(L4_POD.replace(', "--max-model-len", "8192"]', "]"))
+    f = _only(path, "LK101", store)
+    assert f.hint.startswith("fits with maxModelLen ≤ ") and "TP 1 on whole GPUs" not in f.hint
+
+
+L4_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: llama-8b-l4}
+spec:
+  nodeSelector: {nvidia.com/gpu.product: NVIDIA-L4}
+  containers:
+    - name: vllm
+      image: vllm/vllm-openai:v0.11.0
+      args: ["--model", "meta-llama/Llama-3.1-8B-Instruct", "--max-model-len", "8192"]
+      resources: {limits: {nvidia.com/gpu: 1}}
+"""
+
+
+def test_lk101_issue_example_llama_8b_on_one_l4_passes(store: ProfileStore, tmp_path: Path):
+    # issue 11: vLLM starts this server (its L4 batch profiles ~1.2 GiB of activations), so no LK101
+    path = tmp_path / "l4.yaml"
+    path.write_text(L4_POD)
+    assert not [f for f in findings_for(path, store) if f.code == "LK101"]
+    # the engine flags the rules read move the numbers as they move vLLM's
+    path.write_text(L4_POD.replace('"8192"]', '"8192", "--max-num-batched-tokens", "8192", "--max-num-seqs", "1024", '
+                                             '"--dtype", "float32"]'))
+    assert [f for f in findings_for(path, store) if f.code == "LK101"]
 
 
 def test_lk101_reads_a_mig_slice(store: ProfileStore):
@@ -116,8 +153,11 @@ def test_lk102_is_a_note_not_a_guess(store: ProfileStore):
 
 def test_lk103_counts_sequences(store: ProfileStore):
     f = _only(CASES / "LK103" / "fail" / "llama-8b-32k-64-seqs.yaml", "LK103", store)
-    # v0.11: 71.27 − 14.96 − 4.8 − 0.13 = 51.38 GiB ÷ 128 KiB = 420,928 tokens → 12 × 32768
-    assert "holds 12 full 32768-token sequences (420928 tokens" in f.message
+    # v0.11 on an H100 with 64 sequences: 71.27 − 14.96 − activation − 0.13 ≈ 55 GiB ÷ 128 KiB → 13 × 32768
+    fit = serving_fit(store.model("llama-3.1-8b"), 79.19,
+                      ServerConfig(max_model_len=32768, max_num_seqs=64, engine_version=(0, 11, 0)))
+    assert fit.batch.seqs == 64 and fit.max_sequences == 13
+    assert f"holds 13 full 32768-token sequences ({fit.kv_tokens} tokens" in f.message
     assert f.severity is Severity.WARNING
 
 
@@ -167,15 +207,33 @@ def test_plan_json_for_the_70b_endpoint(tmp_path: Path):
     assert proc.returncode == 0, proc.stderr
     (row,) = json.loads(proc.stdout)["items"]
     assert row["model"] == "llama-3.1-70b" and row["gpu"] == "h100-80gb" and row["tensor_parallel"] == 4
-    # rendered with the pinned vLLM v0.11.0 image: 32.85 weights + 4.8 + 0.55 runtime + 0.625 KV
+    # rendered with the pinned vLLM v0.11.0 image: 32.85 weights + runtime + 0.625 KV, the runtime being
+    # the activation of its profiling batch — the larger of the forward pass over 8192 tokens of
+    # Llama-70B shapes at TP 4 and 128 sequences through the sort-based sampler (38.4 B per logit)
+    # while the [8192, 8192] output is held — + 0.55 non-torch; CUDA graphs are captured after
+    forward = 8192 * (2 * 8192 + 4 * 28672 / 4) * 2
+    activation = max(forward, 128 * 128256 * 38.4 + 8192 * 8192 * 2) / GIB
+    assert row["engine_accounting"] == "vLLM 0.10-0.16"
+    assert (row["profiling_batch_tokens"], row["profiling_batch_seqs"]) == (8192, 128)
     assert row["weights_gib"] == pytest.approx(32.85, abs=0.01)
-    assert row["need_gib"] == pytest.approx(32.85 + 4.8 + 0.55 + 0.625, abs=0.01)
+    assert row["activation_gib"] == pytest.approx(activation, abs=0.01)
+    assert row["non_torch_gib"] == 0.55 and row["cuda_graph_counted"] is False and row["cuda_graph_gib"] > 0
+    assert row["runtime_gib"] == pytest.approx(activation + 0.55, abs=0.01)
+    need = 32.85 + activation + 0.55 + 0.625
+    assert row["need_gib"] == pytest.approx(need, abs=0.01)
     assert row["budget_gib"] == pytest.approx(71.27, abs=0.01)
-    assert row["headroom_gib"] == pytest.approx(71.27 - 38.83, abs=0.02)
-    assert row["max_sequences"] == 52 and row["max_model_len"] == 8192 and row["max_num_seqs"] == 128
+    assert row["headroom_gib"] == pytest.approx(71.27 - need, abs=0.02)
+    # the pool: 71.27 − 32.85 − runtime, in 80 KiB tokens; concurrency = tokens ÷ 8192
+    kv = 71.27 - 32.85 - activation - 0.55
+    assert row["kv_cache_gib"] == pytest.approx(kv, abs=0.01)
+    assert row["kv_tokens"] == pytest.approx(kv * GIB / (80 * 1024), rel=0.001)
+    assert row["max_concurrency"] == pytest.approx(row["kv_tokens"] / 8192, abs=0.01)
+    assert row["max_sequences"] == int(row["max_concurrency"]) == 59
+    assert row["max_model_len"] == 8192 and row["max_num_seqs"] == 128
     # no cache: 141.1 GB pulled from the hub at 0.1 GB/s, read at 0.5 GB/s, + 120 s; the startup probe allows 227 × 10 s
     assert row["load_seconds"] == 1813 and row["startup_budget_seconds"] == 2270
-    assert row["fits"] is True and row["recommendation"].startswith("TP 4")
+    # 128 sequences profile a small sampler run: TP 2 would start, TP 8 holds all 128
+    assert row["fits"] is True and row["recommendation"] == "TP 2 on whole GPUs; TP 8 holds 128 full sequences"
 
 
 def test_plan_reads_each_engines_own_batch_flag(tmp_path: Path):
@@ -195,8 +253,14 @@ def test_plan_text_table_without_colour(tmp_path: Path):
     proc = llmkube("plan", str(spec))  # NO_COLOR=1 in every test
     assert proc.returncode == 0, proc.stderr
     assert "\x1b[" not in proc.stdout
-    for text in ("Model servers", "llama-3.1-70b", "h100-80gb", "38.8", "71.3", "52 @ 8192 (asks 128)", "1813", "2270"):
+    (row,) = json.loads(llmkube("plan", str(spec), "-o", "json").stdout)["items"]
+    for text in ("Model servers", "vLLM 0.10-0.16 accounting", "llama-3.1-70b", "h100-80gb×4",
+                 f"{row['weights_gib']:.1f}", f"{row['kv_cache_gib']:.1f}", f"{row['kv_tokens'] / 1e3:.0f}k",
+                 f"{row['max_concurrency']:.1f} @ 8192", f"{row['headroom_gib']:.1f}",
+                 f"holds {row['max_sequences']} full sequences, asks 128", "1813", "2270"):
         assert text in proc.stdout
+    # a 100-column terminal
+    assert max(len(line) for line in proc.stdout.splitlines()) <= 100
 
 
 def test_plan_colour_on_request(tmp_path: Path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
 
 import pytest
@@ -175,6 +176,9 @@ def test_scaling_on_queued_requests_uses_keda_and_prometheus(tmp_path):
         ("  image: vllm/vllm-openai:v0.13.0\n  extraArgs: [--task, embed]\n", "removed in vLLM 0.13"),
         ("  startup: {source: pvc}\n", "`cache` claim"),
         ("  image: vllm/vllm-openai:v0.11.0\n  startup: {source: image, downloadThroughputGBps: 1}\n", "no effect"),
+        ("  runtime: tgi\n  pipelineParallel: 2\n", "TGI has no pipeline parallelism"),
+        ("  runtime: tgi\n  enforceEager: true\n", "enforceEager is a vLLM setting"),
+        ("  tensorParallel: 4\n  pipelineParallel: 4\n", "16 GPUs exceeds the 8 GPUs"),
     ],
 )
 def test_endpoint_mistakes_exit_2(tmp_path, extra, words):
@@ -436,3 +440,22 @@ def test_validate_reads_the_source_as_the_planner_budgets_it(tmp_path):
     out.write_text(buf.getvalue())
     result = llmkube("validate", str(out), "--crds", str(UPSTREAM_CRDS))
     assert not any(code in result.stdout + result.stderr for code in ("LK305", "LK306", "LK307")), result.stdout
+
+
+def test_pipeline_parallel_requests_tp_times_pp_gpus_and_plan_reads_it_back(tmp_path):
+    # pipelineParallel → --pipeline-parallel-size and a TP × PP GPU request; `llmkube plan` reads the
+    # rendered flags back (fp8 KV, eager mode) and sizes each stage
+    text = ENDPOINT + "  tensorParallel: 2\n  pipelineParallel: 2\n  kvCacheDtype: fp8\n  enforceEager: true\n"
+    rc, docs, err = render(text, tmp_path)
+    assert rc == 0, err
+    (isvc,) = by_kind(docs, "InferenceService")
+    c = predictor_container(isvc)
+    pairs = dict(zip(c["args"][::2], c["args"][1::2]))
+    assert pairs["--pipeline-parallel-size"] == "2" and pairs["--kv-cache-dtype"] == "fp8"
+    assert "--enforce-eager" in c["args"]
+    assert c["resources"]["limits"]["nvidia.com/gpu"] == 4
+    spec = tmp_path / "spec.yaml"
+    out = llmkube("plan", str(spec), "-o", "json")
+    (row,) = json.loads(out.stdout)["items"]
+    assert (row["tensor_parallel"], row["pipeline_parallel"]) == (2, 2)
+    assert row["cuda_graph_gib"] == 0 and row["binding_stage"] == 1

@@ -98,19 +98,139 @@ def test_runtime_quantization_keeps_embeddings_16_bit(m):
 # --------------------------------------------------------------------------- the KV budget identity (facts §7.1b)
 
 
+# Llama-3.1-8B shapes: hidden 4096, intermediate 14336, 32 heads, 8 KV heads × 128, vocab 128256.
+# One forward pass of T tokens keeps residual + hidden (2 × 4096) and 4 MLP-wide tensors
+# (4 × 14336 = 57344, wider than q/k/v/o: 48 × 128 + 32 × 128 = 10240) per token, 2 bytes each.
+LLAMA8_FORWARD_PER_TOKEN = (2 * 4096 + 4 * 14336) * 2
+# The sampler run: requests × vocab logits in bf16 (2 B) + the sampler's fp32 work per logit
+# (36.4 B with vLLM ≤ 0.16's sort, 12.9 B after), while the forward's [T, 4096] output is held.
+def llama8_sampler(requests: int, tokens: int, fp32_bytes: float) -> float:
+    return requests * 128256 * (fp32_bytes + 2) + tokens * 4096 * 2
+
+
 def test_kv_budget_identity_llama_8b_one_h100(m):
-    # util 0.9 × 79.19 = 71.27 GiB; − 14.96 weights − activation − non-torch
-    fit = serving_fit(m("llama-3.1-8b"), H100, ServerConfig(utilization=0.9, max_model_len=8192))
+    # util 0.9 × 79.19 = 71.27 GiB; − 14.96 weights − activation − non-torch − CUDA graphs (≥ 0.21)
+    fit = serving_fit(m("llama-3.1-8b"), H100, ServerConfig(utilization=0.9, max_model_len=8192), gpu_name="NVIDIA H100 80GB HBM3")
+    assert fit.accounting.key == "vllm-0.21"  # unpinned: the newest accounting
+    assert (fit.batch.tokens, fit.batch.seqs) == (8192, 1024)  # ≥ 70 GiB and not an A100
     assert fit.budget_gib == pytest.approx(71.27, abs=0.01)
     assert fit.weights_gib == pytest.approx(14.96, abs=0.01)
-    assert fit.activation_gib == sizing.ACTIVATION_GIB["llama"] == 1.9
-    assert fit.non_torch_gib == sizing.NON_TORCH_TP1_GIB == 0.25
-    assert fit.kv_budget_gib == pytest.approx(71.27 - 14.96 - 1.9 - 0.25, abs=0.01)  # 54.16 GiB
-    # KV tokens: 54.16 GiB ÷ 128 KiB per token, in whole 16-token blocks
+    # the larger of the forward at 8192 tokens (1.0 GiB) and the sampler run over 1024 rows (1.89 GiB)
+    activation = max(8192 * LLAMA8_FORWARD_PER_TOKEN, llama8_sampler(1024, 8192, 12.9)) / GIB
+    assert fit.activation_gib == pytest.approx(activation) and fit.activation_gib == pytest.approx(1.89, abs=0.01)
+    assert fit.non_torch_gib == 0.25
+    # graphs: 51 capture sizes (1, 2, 4, 8…248 by 8, 256…512 by 16) × 33 pieces (32 layers + 1)
+    assert fit.cuda_graph_counted and fit.cuda_graph_gib == pytest.approx(0.84)
+    assert fit.kv_budget_gib == pytest.approx(71.27 - 14.96 - activation - 0.25 - fit.cuda_graph_gib, abs=0.01)
+    # KV tokens: the pool ÷ 128 KiB per token, in whole 16-token blocks
     tokens = int(fit.kv_budget_gib * GIB // (128 * KIB * 16)) * 16
     assert fit.kv_tokens == tokens and tokens % 16 == 0
-    assert fit.max_sequences == tokens // 8192 == 54
+    assert fit.max_sequences == tokens // 8192 == 53
     assert fit.max_concurrency == pytest.approx(tokens / 8192)
+
+
+def test_issue_example_llama_8b_one_l4_8k_fits(store, m):
+    # Issue 11: Llama-3.1-8B on one L4 at 8,192 tokens with the pinned vLLM v0.11.0 image.
+    # The L4 has < 70 GiB, so vLLM profiles 2048 tokens and 256 sequences (get_batch_defaults):
+    # forward 2048 × 131072 B = 0.25 GiB; sampler 256 × 128256 × 38.4 B (sort path) = 1.18 GiB.
+    l4 = store.gpu("l4")
+    config = ServerConfig(max_model_len=8192, engine_version=(0, 11, 0))
+    fit = serving_fit(m("llama-3.1-8b"), l4.spec.memory_gi_b, config, gpu_name=l4.spec.display_name)
+    assert (fit.batch.tokens, fit.batch.seqs) == (2048, 256)
+    assert fit.activation_gib == pytest.approx(llama8_sampler(256, 2048, 36.4) / GIB)
+    assert not fit.cuda_graph_counted  # v0.11 captures graphs after sizing the KV cache
+    # 0.9 × memory − 14.96 − 1.19 − 0.13 leaves room for one 8192-token sequence (1 GiB)
+    assert fit.kv_budget_gib == pytest.approx(0.9 * l4.spec.memory_gi_b - 14.96 - 1.19 - 0.13, abs=0.01)
+    assert fit.fits and fit.kv_budget_gib > 3 * fit.kv_sequence_gib
+    # the old per-image constant (4.8 GiB activation) left 0.2 GiB and refused it
+    assert 0.9 * l4.spec.memory_gi_b - 14.96 - 4.8 - 0.13 < fit.kv_sequence_gib
+
+
+def test_activation_follows_the_profiling_batch(m):
+    llama = m("llama-3.1-8b")
+    h100 = serving_fit(llama, H100, ServerConfig(max_model_len=8192, engine_version=(0, 11, 0)), gpu_name="H100")
+    a100 = serving_fit(llama, 79.15, ServerConfig(max_model_len=8192, engine_version=(0, 11, 0)), gpu_name="NVIDIA A100-SXM4-80GB")
+    assert (h100.batch.tokens, h100.batch.seqs) == (8192, 1024)
+    assert (a100.batch.tokens, a100.batch.seqs) == (2048, 256)  # an A100 keeps the small defaults
+    assert h100.activation_gib == pytest.approx(4.76, abs=0.05)  # the v0.11.0 H100 reading (fit row)
+    assert a100.activation_gib < h100.activation_gib / 3
+    # set flags are taken as they are; fewer sequences, a smaller sampler run
+    fewer = serving_fit(llama, H100, ServerConfig(max_model_len=8192, max_num_seqs=64, max_num_batched_tokens=4096,
+                                                  engine_version=(0, 11, 0)))
+    assert (fewer.batch.tokens, fewer.batch.seqs) == (4096, 64)
+    # 64 rows: the sampler run (0.32 GiB) is now below the forward pass (0.5 GiB)
+    assert fewer.activation_gib == pytest.approx(4096 * LLAMA8_FORWARD_PER_TOKEN / GIB)
+    assert llama8_sampler(64, 4096, 36.4) < 4096 * LLAMA8_FORWARD_PER_TOKEN
+
+
+def test_profiling_batch_defaults():
+    from llmkube.plan.engine_memory import profiling_batch
+    # chunked prefill off: tokens raised to max-model-len; default tokens capped at seqs × length
+    assert profiling_batch("vllm", 22.0, "L4", 32768, chunked_prefill=False).tokens == 32768
+    assert profiling_batch("vllm", 22.0, "L4", 4, max_num_seqs=8).tokens == 32
+    # default sequences capped at the tokens
+    assert profiling_batch("vllm", 22.0, "L4", 8192, max_num_batched_tokens=128).seqs == 128
+    # TGI: --max-batch-prefill-tokens defaults to max-input-tokens (length − 1) + 50
+    assert profiling_batch("tgi", 79.19, "H100", 8192).tokens == 8191 + 50
+
+
+def test_tgi_keeps_five_percent_and_counts_its_context(m):
+    # TGI: KV = free − (1 − fraction × 0.95) × total, the CUDA context among what is in use
+    fit = serving_fit(m("llama-3.1-8b"), H100, ServerConfig(runtime="tgi", utilization=1.0, max_model_len=8192))
+    assert fit.budget_gib == pytest.approx(0.95 * H100)
+    assert fit.non_torch_gib == pytest.approx(0.5 + 0.13)
+    assert fit.cuda_graph_gib == 0 and fit.accounting.label == "TGI 3.x"
+
+
+def test_cuda_graphs_counted_from_0_21(m):
+    llama = m("llama-3.1-8b")
+    for version, counted in (((0, 11, 0), False), ((0, 19, 0), False), ((0, 21, 0), True), (None, True)):
+        assert serving_fit(llama, H100, ServerConfig(engine_version=version)).cuda_graph_counted is counted
+    eager = serving_fit(llama, H100, ServerConfig(engine_version=(0, 21, 0), enforce_eager=True))
+    assert eager.cuda_graph_gib == 0 and not eager.cuda_graph_counted
+    off = serving_fit(llama, H100, ServerConfig(engine_version=(0, 21, 0), cuda_graph_estimate=False))
+    on = serving_fit(llama, H100, ServerConfig(engine_version=(0, 19, 0), cuda_graph_estimate=True))
+    assert not off.cuda_graph_counted and on.cuda_graph_counted
+    assert off.kv_budget_gib - serving_fit(llama, H100, ServerConfig(engine_version=(0, 21, 0))).kv_budget_gib == pytest.approx(off.cuda_graph_gib)
+
+
+def test_float32_server_keeps_a_4_byte_cache(m):
+    llama = m("llama-3.1-8b")
+    bf16 = serving_fit(llama, H100, ServerConfig(max_model_len=8192))
+    fp32 = serving_fit(llama, H100, ServerConfig(max_model_len=8192, dtype="float32"))
+    assert fp32.kv_token_bytes == 2 * bf16.kv_token_bytes  # --kv-cache-dtype auto follows --dtype
+    assert fp32.weights_gib == pytest.approx(2 * bf16.weights_gib)
+    assert sizing.kv_dtype_bytes("fp8", "float32") == 1.0
+
+
+def test_pipeline_stages_split_like_vllm(m):
+    from llmkube.plan.engine_memory import pp_partition
+    # get_pp_indices: the remainder goes to the stages before the last, from the second-to-last back
+    assert pp_partition(32, 2) == [16, 16]
+    assert pp_partition(32, 3) == [11, 11, 10]
+    assert pp_partition(61, 4) == [15, 15, 16, 15]
+    # Llama-3.1-8B at PP 2: the last stage (LM head + sampler + received activations) binds
+    fit = serving_fit(m("llama-3.1-8b"), H100, ServerConfig(pipeline_parallel=2, max_model_len=8192, engine_version=(0, 19, 0)))
+    assert fit.stage == 1
+    assert fit.kv_token_bytes == 16 * 2 * 8 * 128 * 2  # its 16 layers
+
+
+def test_hybrid_sliding_window_kv(m):
+    # Gemma-2-9B: 42 layers alternating sliding (window 4096) and full; vLLM's hybrid allocator
+    # makes 2 groups of 21 layers sharing 21 pools of 16-token blocks (8 KiB/token/layer → 128 KiB pages)
+    fit = serving_fit(m("gemma-2-9b"), H100, ServerConfig(max_model_len=8192, engine_version=(0, 19, 0)))
+    layout = fit.layout
+    assert layout.hybrid and (layout.pools, layout.groups) == (21, 2)
+    assert layout.page_bytes == 16 * 2 * 8 * 256 * 2
+    blocks = int(fit.kv_budget_gib * GIB // layout.page_bytes // 21)
+    assert fit.kv_blocks == blocks
+    assert fit.kv_tokens == blocks // 2 * 16  # _report_kv_cache_config
+    # one request: 512 blocks (full) + min(4095 + 8192, 8192) / 16 + 1 = 513 blocks (sliding)
+    assert layout.blocks_per_request == 512 + 513
+    assert fit.max_concurrency == pytest.approx(blocks / 1025)
+    # the sliding layers need only their window: at 131072 tokens far less than every layer at full length
+    long = serving_fit(m("gemma-2-9b"), H100, ServerConfig(max_model_len=131072, engine_version=(0, 19, 0)))
+    assert long.kv_sequence_gib < 0.6 * 42 * 131072 * 8192 / GIB
 
 
 def test_non_torch_by_tensor_parallel(m):
@@ -174,27 +294,39 @@ def test_fp8_kv_doubles_tokens_pool_unchanged(m):
 
 
 def test_engine_version_from_image():
+    from llmkube.plan.engine_memory import accounting_for
     assert parse_engine_version("vllm/vllm-openai:v0.11.0") == (0, 11, 0)
     assert parse_engine_version("docker.io/vllm/vllm-openai:0.19.1") == (0, 19, 1)
     assert parse_engine_version("vllm/vllm-openai:latest") is None
     assert parse_engine_version("registry:5000/vllm/vllm-openai") is None
-    assert sizing.is_legacy_engine("vllm", (0, 11, 0)) and not sizing.is_legacy_engine("vllm", (0, 19, 0))
-    assert not sizing.is_legacy_engine("vllm", None)  # unpinned: the current engine
+    assert accounting_for("vllm", (0, 11, 0)).key == "vllm-0.10"
+    assert accounting_for("vllm", (0, 16, 3)).key == "vllm-0.10"
+    assert accounting_for("vllm", (0, 6, 6)).label == "vLLM <0.10 (as 0.10)"
+    assert accounting_for("vllm", (0, 17, 0)).key == "vllm-0.17"
+    assert accounting_for("vllm", (0, 19, 1)).key == "vllm-0.18"
+    assert accounting_for("vllm", (0, 28, 0)).key == "vllm-0.21"
+    assert accounting_for("vllm", None).key == "vllm-0.21"  # unpinned: the newest engine
+    assert accounting_for("tgi", None).key == "tgi-3"
 
 
 # --------------------------------------------------------------------------- fit, headroom and recommendations
 
 
 def test_llama_70b_tp4_h100_8k(m):
-    # per GPU (current engine): 32.85 weights + 1.9 activation + 2.1 non-torch + one 8192-token
-    # sequence of 80 KiB/token = 0.625 GiB → 37.48 GiB need, 71.27 budget, 33.79 headroom
+    # per GPU (newest engine), 128 sequences asked: 32.85 weights + activation (the 8192-token
+    # forward of Llama-70B shapes at TP 4 outweighs 128 sampler rows) + 2.1 non-torch + CUDA graphs
+    # (35 sizes up to 256 × 81 pieces) + one 8192-token sequence of 80 KiB/token = 0.625 GiB
     fit = serving_fit(m("llama-3.1-70b"), H100, ServerConfig(tensor_parallel=4, max_model_len=8192, max_num_seqs=128))
+    forward = 8192 * (2 * 8192 + 4 * 28672 / 4) * 2
+    assert forward > 128 * 128256 * 14.9 + 8192 * 8192 * 2
+    assert fit.activation_gib == pytest.approx(forward / GIB)
+    assert fit.cuda_graph_gib == pytest.approx(0.84 * 35 * 81 / (51 * 33))
     assert fit.kv_sequence_gib == pytest.approx(0.625)
-    assert fit.need_gib == pytest.approx(32.85 + 1.9 + 2.1 + 0.625, abs=0.01)
-    assert fit.headroom_gib == pytest.approx(71.27 - 37.48, abs=0.02)
+    assert fit.need_gib == pytest.approx(32.85 + fit.activation_gib + 2.1 + fit.cuda_graph_gib + 0.625, abs=0.01)
+    assert fit.headroom_gib == pytest.approx(71.27 - fit.need_gib, abs=0.02)
     assert fit.fits
-    # KV pool 34.42 GiB ÷ 80 KiB → ~451k tokens → 55 full 8k sequences < 128 requested
-    assert fit.max_sequences == 55
+    # KV pool ~34.2 GiB ÷ 80 KiB → ~448k tokens → 54 full 8k sequences < 128 requested
+    assert fit.max_sequences == int(fit.kv_budget_gib * GIB // (80 * KIB)) // 8192 == 54
     assert fit.fits_requested is False
 
 
@@ -223,14 +355,14 @@ def test_tp_must_divide_heads(m):
 
 def test_recommendations(store, m):
     h100 = store.gpu("h100-80gb")
+    # TP 2: 65.7 weights + 4.9 activation (1024 sequences through the sampler) + 2.1 + 0.3 + 1.25 KV > 71.27
     big = recommend_serving(m("llama-3.1-70b"), h100, ServerConfig(max_model_len=8192))
-    assert big.kind == "whole" and big.tensor_parallel == 2  # 65.7 + 4.0 + 1.25 = 70.9 ≤ 71.27
-    legacy = recommend_serving(m("llama-3.1-70b"), h100, ServerConfig(max_model_len=8192, engine_version=(0, 11, 0)))
-    assert legacy.tensor_parallel == 4  # v0.11's 4.8 + 0.55 GiB overhead leaves TP 2 short
-    many = recommend_serving(m("llama-3.1-70b"), h100, ServerConfig(max_model_len=8192, max_num_seqs=128))
+    assert big.kind == "whole" and big.tensor_parallel == 4
+    # with 128 sequences vLLM 0.19 (CUDA graphs captured after the KV cache) starts at TP 2; TP 8 holds them all
+    many = recommend_serving(m("llama-3.1-70b"), h100, ServerConfig(max_model_len=8192, max_num_seqs=128, engine_version=(0, 19, 0)))
     assert many.tensor_parallel == 2 and "TP 8 holds 128" in many.text
     small = recommend_serving(m("llama-3.1-8b"), h100, ServerConfig(max_model_len=8192))
-    assert small.kind == "mig" and small.mig_profile == "3g.40gb"  # 20.9 GiB > 2g.20gb × 0.9
+    assert small.kind == "mig" and small.mig_profile == "1g.20gb"  # a < 70 GiB slice profiles a small batch
     tiny = recommend_serving(m("llama-3.2-1b"), h100, ServerConfig(max_model_len=8192))
     assert tiny.kind == "mig" and tiny.mig_profile == "1g.10gb"
     assert recommend_serving(m("llama-3.1-405b"), h100, ServerConfig(max_model_len=8192)).kind == "none"
@@ -240,6 +372,60 @@ def test_recommendations(store, m):
     assert recommend_serving(m("llama-3.1-8b"), l4, ServerConfig(max_model_len=4096)).tensor_parallel == 1
 
 
-def test_sliding_window_marks_kv_inexact(m):
-    assert serving_fit(m("gemma-2-9b"), H100).kv_exact is False
-    assert serving_fit(m("llama-3.1-8b"), H100).kv_exact is True
+def test_fit_options_are_checked_against_the_same_accounting(store, m):
+    # Llama-3.1-8B on one L4 at its whole 131072-token context does not fit; each option does
+    l4 = store.gpu("l4")
+    config = ServerConfig(engine_version=(0, 11, 0))
+    fit = serving_fit(m("llama-3.1-8b"), l4.spec.memory_gi_b, config, gpu_name=l4.spec.display_name)
+    assert not fit.fits
+    options = sizing.fit_options(m("llama-3.1-8b"), fit, config, gpu_name=l4.spec.display_name)
+    # the pool as it stands, in whole blocks of 128 KiB tokens (the L4's batch does not follow the length)
+    longest = int(fit.kv_budget_gib * GIB // (128 * KIB)) // 16 * 16
+    assert f"maxModelLen ≤ {longest} (--max-model-len)" in options
+
+    def at(length: int) -> sizing.ServingFit:
+        return serving_fit(m("llama-3.1-8b"), l4.spec.memory_gi_b, ServerConfig(engine_version=(0, 11, 0), max_model_len=length),
+                           gpu_name=l4.spec.display_name)
+    assert at(longest).fits and not at(longest + 16).fits
+    # TGI's warm-up prefill follows the length (max-input-tokens + 50): the search finds where it fits
+    tgi = ServerConfig(runtime="tgi", max_model_len=32768)
+    fit = serving_fit(m("llama-3.1-8b"), l4.spec.memory_gi_b, tgi, gpu_name=l4.spec.display_name)
+    (option,) = [o for o in sizing.fit_options(m("llama-3.1-8b"), fit, tgi) if o.startswith("maxModelLen")]
+    assert option.endswith("(--max-total-tokens)")
+    length = int(option.split("≤ ")[1].split(" ")[0])
+    assert serving_fit(m("llama-3.1-8b"), l4.spec.memory_gi_b, ServerConfig(runtime="tgi", max_model_len=length)).fits
+    assert not any(o.startswith("kvCacheDtype") for o in options)  # 8 GiB of fp8 KV at 128k still too much
+
+
+# Training memory: tests/test_training_memory.py
+
+
+def test_quantized_checkpoint_weights_as_stored(m):
+    # A checkpoint whose config says it is quantized needs no flag: W4A16 with group-128 scales
+    # (compressed-tensors pack-quantized) loads as modelshape counts it; embeddings/LM head stay 16-bit.
+    # RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16 logs 5.38 GiB on vLLM 0.19 (a fit row).
+    from llmkube import modelshape
+    from llmkube.profiles import Quantization
+
+    llama = m("llama-3.1-8b")
+    q = Quantization(method="compressed-tensors", weight_bits=4, group_size=128, strategy="group", format="pack-quantized")
+    w4 = llama.model_copy(update={"spec": llama.spec.model_copy(update={"quantization": q})})
+    fit = serving_fit(w4, H100, ServerConfig(max_model_len=8192))
+    assert fit.weights_gib == pytest.approx(modelshape.checkpoint_weight_bytes(w4.spec) / GIB)
+    assert fit.weights_gib == pytest.approx(5.38, rel=0.02)
+    # at TP 2 each rank holds half
+    assert serving_fit(w4, H100, ServerConfig(tensor_parallel=2)).weights_gib == pytest.approx(fit.weights_gib / 2)
+
+
+def test_pipeline_stage_weights(m):
+    # untied Llama-3.1-8B at PP 2: embedding on stage 0, LM head on stage 1, 16 layers each
+    llama = m("llama-3.1-8b")
+    stages = sizing.stage_weight_bytes(llama, ServerConfig(), 2)
+    assert sum(stages) == pytest.approx(serving_fit(llama, H100).weights_gib * GIB)
+    assert stages[0] == pytest.approx(stages[1], rel=0.001)
+    # a tied model (Llama-3.2-1B) keeps a second copy of the table on the last stage once split
+    tied = m("llama-3.2-1b")
+    assert tied.spec.tie_embeddings
+    one = sizing.stage_weight_bytes(tied, ServerConfig(), 1)[0]
+    table = 128256 * 2048 * 2
+    assert sum(sizing.stage_weight_bytes(tied, ServerConfig(), 2)) == pytest.approx(one + table, rel=0.001)

@@ -17,6 +17,7 @@ from llmkube.engines import (
     METRIC_QUERIES,
     TGI_DEFAULT_MAX_CONCURRENT_REQUESTS,
     TGI_DTYPES,
+    TGI_KV_CACHE_DTYPES,
     VLLM_QUANTIZATIONS,
     VLLM_TASK_REMOVED_IN,
     FlagValue,
@@ -140,10 +141,20 @@ def runtime_args(spec: InferenceEndpointSpec, served_name: str, *, generative_mo
         "max_concurrent_requests": _max_concurrent_requests(spec),
         **embed,
         "chunked_prefill": spec.chunked_prefill,
+        "pipeline_parallel": spec.pipeline_parallel if spec.pipeline_parallel > 1 else None,
+        "kv_cache_dtype": _kv_cache_dtype(spec),
+        "enforce_eager": spec.enforce_eager,
         "dtype": spec.dtype if spec.runtime == "vllm" or spec.dtype in TGI_DTYPES else None,
         "quantization": spec.quantization,
     }
     return command_line(spec.runtime, values) + list(spec.extra_args)
+
+
+def _kv_cache_dtype(spec: InferenceEndpointSpec) -> str | None:
+    """The spec's KV-cache dtype as the engine spells it (TGI: fp8_e4m3fn / fp8_e5m2; `auto` is TGI's default)."""
+    if spec.kv_cache_dtype is None or spec.runtime == "vllm":
+        return spec.kv_cache_dtype
+    return TGI_KV_CACHE_DTYPES.get(spec.kv_cache_dtype)
 
 
 def _num(value: float) -> str:
@@ -269,15 +280,25 @@ def _gpu_placement(ep: InferenceEndpoint, ctx: PlanContext) -> GPUPlacement:
             resource = f"{resource}.shared"  # time-sliced with renameByDefault
         return GPUPlacement(resource=resource, count=1, node_selector=node_selector, tolerations=pool_tolerations)
     per_node = pool.gpus_per_node if pool is not None else gpu.spec.gpus_per_node
+    where = f"pool {spec.pool!r}" if spec.pool else gpu.name
     if spec.tensor_parallel > per_node:
-        where = f"pool {spec.pool!r}" if spec.pool else gpu.name
         raise PlanError(
             ("spec", "tensorParallel"),
             f"tensorParallel {spec.tensor_parallel} exceeds the {per_node} GPUs of one {where} node",
             "tensor parallelism must stay inside one node (NVLink); use pipeline parallelism across nodes",
         )
+    gpus = spec.tensor_parallel * spec.pipeline_parallel
+    if gpus > per_node:
+        raise PlanError(
+            ("spec", "pipelineParallel"),
+            f"tensorParallel × pipelineParallel = {gpus} GPUs exceeds the {per_node} GPUs of one {where} node",
+            "one server runs in one pod on one node: lower pipelineParallel, or use a GPU with more memory",
+        )
+    if pool is not None and pool.shared and spec.pipeline_parallel > 1:
+        raise PlanError(("spec", "pipelineParallel"), f"pool {spec.pool!r} shares its GPUs: a replica is a time slice, not a GPU",
+                        "use a pool of whole GPUs for pipelineParallel > 1")
     return GPUPlacement(
-        resource=shared_resource or GPU_RESOURCE, count=spec.tensor_parallel, node_selector=node_selector, tolerations=pool_tolerations
+        resource=shared_resource or GPU_RESOURCE, count=gpus, node_selector=node_selector, tolerations=pool_tolerations
     )
 
 

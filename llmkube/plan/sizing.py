@@ -10,10 +10,13 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from llmkube.engines import DEFAULT_GPU_MEMORY_UTILIZATION
+from llmkube.engines import DEFAULT_GPU_MEMORY_UTILIZATION, TGI_KV_CACHE_DTYPES, flag
+from llmkube import modelshape
+from llmkube.plan import engine_memory as em
 from llmkube.profiles import GPUProfile, ModelProfile
 
-GIB = 2**30
+GIB = em.GIB
+BLOCK_SIZE = em.BLOCK_SIZE
 
 DTYPE_BYTES = {"bfloat16": 2.0, "float16": 2.0, "float32": 4.0, "float8": 1.0, "auto": 2.0}
 # Bytes per quantized weight. 4-bit schemes keep embeddings and the LM head in
@@ -94,107 +97,64 @@ def startup_budget(estimate_seconds: float, period_seconds: int = 10, margin: fl
 
 # --------------------------------------------------------------------------- serving memory model
 #
-# vLLM sizes its KV cache at start-up by one identity (facts §7.1b, [V] to ±0.01 GiB):
+# vLLM sizes its KV cache at start-up by one identity (facts §7.1b, [V] to ±0.01 GiB;
+# vllm/v1/worker/gpu_worker.py `Worker.determine_available_memory`):
 #
-#     KV GiB = util × physical GPU memory − weights − activation peak − non-torch memory
+#     KV GiB = util × CUDA total − weights − activation peak − non-torch [− CUDA graphs, v0.21 on]
 #
-# Weights and KV per token follow from the model's shapes (above). The two
-# overheads are engine constants, measured from public vLLM start-up logs on
-# H100 (facts §7.1b and the logs behind it). They changed between engine
-# versions, so both generations are kept and chosen by the image tag:
-#
-#   recent engines (the facts file's "2026 versions"; vLLM 0.19.0 sweep of the
-#   llm-d planner, accuracy/results/v0.19.0, 50 runs):
-#     non-torch  TP 1: 0.25 GiB (observed 0.24–0.27; facts "≈0.1–0.3")
-#                TP ≥ 2: 2.1 GiB per GPU (observed 2.06–2.17, NCCL buffers; facts "≈2 GiB")
-#                PP ≥ 2 at TP 1: 0.07 GiB (facts "≈0.07 GiB per pipeline stage")
-#     activation per architecture (TP-invariant, independent of max-model-len):
-#                llama 1.9 (Llama-3.1-8B 1.89), qwen2 2.25 (2.21–2.29), gemma2 3.65
-#                (3.62–3.66), phi3 1.5 (1.52), mixtral 1.2 (1.21), deepseek 1.95
-#                (DeepSeek-V2 1.93); other architectures 2.5 (facts "≈1–4 GiB");
-#                × 0.58 with pipeline parallelism (Llama-3.1-8B: 1.89 → 1.10 at PP 2).
-#   older engines (vLLM ≤ 0.11, e.g. the vllm/vllm-openai:v0.11.0 image llmkube pins;
-#   facts "older versions several GiB more"): public v0.11.0 profiles on H100 show
-#     non-torch 0.13 GiB at TP 1, 0.55 GiB at TP 2; activation 4.76 (Llama-3.1-8B),
-#     4.84 (Llama-3.3-70B TP 2), 5.6 (Qwen3), 7.4 (MoE) GiB.
-#
-# CUDA graphs are captured after the KV pool is sized: not part of the identity
-# (real usage exceeds util × memory by ≈0.5–2 GiB, facts §7.1b).
+# Each term is modelled from what the engine reads, in `llmkube.plan.engine_memory`: the
+# activation peak from the profiling batch (max_num_batched_tokens / max_num_seqs, whose defaults
+# depend on the GPU) and the model's shapes, the KV pool per KV-cache group (sliding-window and
+# hybrid models), the layers each pipeline stage holds. Weights and KV per token follow from the
+# model's shapes (above).
 
-BLOCK_SIZE = 16  # vLLM DEFAULT_BLOCK_SIZE (facts §7.1)
 SHARE_LIMIT = 0.40  # a model needing more than this share of one GPU should not share it
 
-NON_TORCH_TP1_GIB = 0.25
-NON_TORCH_TP_GIB = 2.1
-NON_TORCH_PP_GIB = 0.07
-ACTIVATION_GIB = {"llama": 1.9, "mistral": 1.9, "qwen2": 2.25, "gemma2": 3.65, "phi3": 1.5,
-                  "mixtral": 1.2, "deepseek_v2": 1.95, "deepseek_v3": 1.95}
-ACTIVATION_DEFAULT_GIB = 2.5
-ACTIVATION_PP_FACTOR = 0.58
+KV_DTYPE_BYTES = {"auto": None, "fp8": 1.0, "fp8_e4m3": 1.0, "fp8_e5m2": 1.0, "fp8_inc": 1.0, "fp8_ds_mla": 1.0,
+                  "fp8_e4m3fn": 1.0, "bfloat16": 2.0, "float16": 2.0, "half": 2.0, "float32": 4.0, "float": 4.0}
+# --dtype values (vllm/config/model.py `_STR_DTYPE_TO_TORCH_DTYPE`) → bytes of activations and an auto KV cache
+SERVED_DTYPE_BYTES = {"half": 2.0, "float16": 2.0, "bfloat16": 2.0, "float": 4.0, "float32": 4.0}
 
-LEGACY_MAX_VERSION = (0, 11, 99)  # engines up to this version use the older constants
-LEGACY_NON_TORCH_TP1_GIB = 0.13
-LEGACY_NON_TORCH_TP_GIB = 0.55
-LEGACY_ACTIVATION_GIB = {"llama": 4.8, "mistral": 4.8, "qwen2": 5.6, "gemma2": 5.5, "phi3": 5.5}
-LEGACY_ACTIVATION_DEFAULT_GIB = 4.8
-LEGACY_ACTIVATION_MOE_GIB = 7.4
 
-KV_DTYPE_BYTES = {"auto": None, "fp8": 1.0, "fp8_e4m3": 1.0, "fp8_e5m2": 1.0, "fp8_inc": 1.0,
-                  "bfloat16": 2.0, "float16": 2.0, "half": 2.0, "float32": 4.0}
+def served_dtype_bytes(dtype: str | None) -> float:
+    """Bytes per activation element as served. `--dtype auto` takes the checkpoint's dtype but
+    downcasts float32 checkpoints to 16-bit (vllm/config/model.py `_resolve_auto_dtype`, v0.11.0 …
+    v0.28: "Downcast for float32 models"); fp8 checkpoints compute in bfloat16."""
+    return SERVED_DTYPE_BYTES.get((dtype or "auto").lower(), 2.0)
 
 
 def served_weight_bytes(model: ModelProfile, dtype: str | None = None, quantization: str | None = None) -> float:
-    """Weight bytes as vLLM reports them: like `weight_bytes`, but every runtime
-    quantization (fp8 too) keeps the embeddings and LM head in 16-bit (facts §7.1b;
-    vLLM 0.19 `--quantization fp8` on Llama-3.1-8B: 8.49 GiB = 6.98e9 × 1 B + 1.05e9 × 2 B)."""
+    """Weight bytes as vLLM reports them ("Model loading took X GiB").
+
+    Runtime quantization (fp8 too) keeps the embeddings and LM head in 16-bit (facts §7.1b; vLLM
+    0.19 `--quantization fp8` on Llama-3.1-8B: 8.49 GiB = 6.98e9 × 1 B + 1.05e9 × 2 B); an explicit
+    `--dtype` sets the bytes of every weight; `auto` keeps the checkpoint's, float32 downcast to 16-bit.
+    """
+    params = model.spec.parameters_b * 1e9
     if quantization in QUANT_BYTES:
         embed = embedding_params(model)
-        return (model.spec.parameters_b * 1e9 - embed) * QUANT_BYTES[quantization] + embed * 2.0
-    return weight_bytes(model, dtype, quantization)
+        return (params - embed) * QUANT_BYTES[quantization] + embed * 2.0
+    if dtype not in (None, "auto"):
+        return params * served_dtype_bytes(dtype)
+    native = DTYPE_BYTES.get(model.spec.dtype, 2.0)
+    return params * min(native, 2.0)
 
 
-def is_legacy_engine(runtime: str, version: tuple[int, ...] | None) -> bool:
-    return runtime == "vllm" and version is not None and version <= LEGACY_MAX_VERSION
-
-
-def non_torch_gib(tensor_parallel: int, pipeline_parallel: int = 1, legacy: bool = False) -> float:
-    """Memory vLLM allocates outside torch per GPU (NCCL, CUDA context) (facts §7.1b)."""
-    if tensor_parallel >= 2:
-        return LEGACY_NON_TORCH_TP_GIB if legacy else NON_TORCH_TP_GIB
-    if pipeline_parallel >= 2 and not legacy:
-        return NON_TORCH_PP_GIB
-    return LEGACY_NON_TORCH_TP1_GIB if legacy else NON_TORCH_TP1_GIB
-
-
-def activation_gib(model: ModelProfile, pipeline_parallel: int = 1, legacy: bool = False) -> float:
-    """The torch activation peak of vLLM's profiling run (facts §7.1b): per architecture, TP-invariant."""
-    arch = model.spec.architecture
-    if legacy:
-        if model.spec.experts is not None:
-            value = LEGACY_ACTIVATION_MOE_GIB
-        else:
-            value = LEGACY_ACTIVATION_GIB.get(arch, LEGACY_ACTIVATION_DEFAULT_GIB)
-    else:
-        value = ACTIVATION_GIB.get(arch, ACTIVATION_DEFAULT_GIB)
-    return value * (ACTIVATION_PP_FACTOR if pipeline_parallel >= 2 else 1.0)
-
-
-def kv_dtype_bytes(kv_cache_dtype: str | None, model: ModelProfile) -> float:
-    """Bytes per KV element: the model dtype for auto, 1 for fp8 (facts §7.1)."""
+def kv_dtype_bytes(kv_cache_dtype: str | None, dtype: str | None = None) -> float:
+    """Bytes per KV element: `--kv-cache-dtype auto` is the served model dtype (`--dtype`, so a
+    `--dtype float32` server keeps a 4-byte cache), fp8 variants 1 (vllm/config/cache.py `CacheDType`)."""
     chosen = KV_DTYPE_BYTES.get((kv_cache_dtype or "auto").lower())
     if chosen is not None:
         return chosen
-    native = DTYPE_BYTES.get(model.spec.dtype, 2.0)
-    # fp8 checkpoints (DeepSeek-V3) still keep a 16-bit KV cache unless asked otherwise
-    return 2.0 if native < 2.0 else native
+    return served_dtype_bytes(dtype)
 
 
 @dataclass(frozen=True)
 class ServerConfig:
     """What sizes one model server's memory: its parallelism and the engine flags that matter.
 
-    Built from an InferenceEndpoint spec or read from a vLLM/TGI container's
-    flags; `serving_fit` and `recommend_serving` take it whole.
+    Built from an InferenceEndpoint spec or read from a vLLM/TGI container's flags (engines.py
+    SETTINGS); `serving_fit` and `recommend_serving` take it whole. None = the engine's default.
     """
 
     tensor_parallel: int = 1
@@ -202,6 +162,10 @@ class ServerConfig:
     utilization: float = DEFAULT_GPU_MEMORY_UTILIZATION  # --gpu-memory-utilization / --cuda-memory-fraction
     max_model_len: int | None = None  # None: the model's whole context (vLLM's default)
     max_num_seqs: int | None = None
+    max_num_batched_tokens: int | None = None  # vLLM --max-num-batched-tokens / TGI --max-batch-prefill-tokens
+    chunked_prefill: bool | None = None  # --[no-]enable-chunked-prefill; None: on (V1 default for generative models)
+    enforce_eager: bool = False  # --enforce-eager: no CUDA graphs
+    cuda_graph_estimate: bool | None = None  # VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS; None: the version's default
     dtype: str | None = None
     quantization: str | None = None
     kv_cache_dtype: str | None = None
@@ -211,44 +175,55 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class ServingFit:
-    """One vLLM server's memory per GPU (GiB) against what it may use."""
+    """One server's memory on one GPU (GiB) against what it may use, as the engine accounts it.
+
+    The figures are those of the worker that binds — the pipeline stage with the fewest KV
+    blocks, since the engine keeps the smallest block count of all workers.
+    """
 
     model: str
-    memory_gib: float  # physical memory of one GPU or MIG slice
+    memory_gib: float  # the GPU's (or MIG slice's) memory as CUDA reports it
     utilization: float
     tensor_parallel: int
     pipeline_parallel: int
     max_model_len: int
-    max_num_seqs: int | None
+    max_num_seqs: int | None  # as requested (None: not set)
+    accounting: em.Accounting
+    batch: em.ProfilingBatch
     weights_gib: float
     activation_gib: float
     non_torch_gib: float
-    kv_token_bytes: float  # per GPU
-    legacy_engine: bool
-    kv_exact: bool = True  # False for sliding-window models: KV counted for every layer is an upper bound
+    cuda_graph_gib: float  # 0 with --enforce-eager
+    cuda_graph_counted: bool  # taken from the KV budget (vLLM ≥ 0.21 by default); else captured after
+    kv_token_bytes: float  # per GPU, all the stage's layers, as if every layer kept every token
+    layout: em.KVLayout
+    kv_blocks: int
+    stage: int = 0
 
     @property
     def budget_gib(self) -> float:
-        """util × physical memory: everything vLLM may allocate on one GPU."""
-        return self.utilization * self.memory_gib
+        """util × CUDA memory: everything the engine may allocate on one GPU (TGI: 95 % of it)."""
+        return self.utilization * self.accounting.budget_factor * self.memory_gib
 
     @property
     def overhead_gib(self) -> float:
-        return self.activation_gib + self.non_torch_gib
+        """Everything besides weights and KV that the engine subtracts before sizing the KV cache."""
+        return self.activation_gib + self.non_torch_gib + (self.cuda_graph_gib if self.cuda_graph_counted else 0.0)
 
     @property
     def kv_budget_gib(self) -> float:
-        """The KV pool vLLM will allocate (facts §7.1b identity); negative = no room."""
+        """The KV pool the engine allocates (facts §7.1b identity); negative = no room."""
         return self.budget_gib - self.weights_gib - self.overhead_gib
 
     @property
     def kv_sequence_gib(self) -> float:
-        """KV for one full max-model-len sequence on one GPU."""
-        return self.kv_token_bytes * self.max_model_len / GIB
+        """KV one max-model-len request needs on this GPU (sliding-window layers only their window)."""
+        return self.layout.request_bytes / GIB
 
     @property
     def need_gib(self) -> float:
-        """Per-GPU need for one full sequence: vLLM refuses to start below it."""
+        """Per-GPU need for one full request: the engine refuses to start below it
+        (kv_cache_utils.py `check_enough_kv_cache_memory`)."""
         return self.weights_gib + self.overhead_gib + self.kv_sequence_gib
 
     @property
@@ -260,25 +235,19 @@ class ServingFit:
         return self.need_gib <= self.budget_gib
 
     @property
-    def kv_blocks(self) -> int:
-        if self.kv_budget_gib <= 0:
-            return 0
-        return int(self.kv_budget_gib * GIB // (self.kv_token_bytes * BLOCK_SIZE))
-
-    @property
     def kv_tokens(self) -> int:
-        """Tokens the KV pool holds, in whole 16-token blocks (vLLM's "GPU KV cache size")."""
-        return self.kv_blocks * BLOCK_SIZE
+        """vLLM's "GPU KV cache size: N tokens"."""
+        return self.layout.tokens(self.kv_blocks)
 
     @property
     def max_concurrency(self) -> float:
         """vLLM's "Maximum concurrency for max-model-len tokens per request"."""
-        return self.kv_tokens / self.max_model_len
+        return self.layout.concurrency(self.kv_blocks)
 
     @property
     def max_sequences(self) -> int:
-        """Whole max-model-len sequences the pool holds at once."""
-        return self.kv_blocks // math.ceil(self.max_model_len / BLOCK_SIZE)
+        """Whole max-model-len requests the pool holds at once."""
+        return int(self.max_concurrency)
 
     @property
     def fits_requested(self) -> bool | None:
@@ -287,34 +256,89 @@ class ServingFit:
         return self.max_sequences >= self.max_num_seqs
 
 
-def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = ServerConfig()) -> ServingFit:
-    """Per-GPU memory of one server: weights/(TP·PP) + overheads + KV, against util × memory.
+def stage_weight_bytes(model: ModelProfile, config: ServerConfig, pipeline_parallel: int) -> list[float]:
+    """Weights each pipeline stage holds, all its TP ranks together, as vLLM loads them.
 
-    `max_model_len` defaults to the model's context (as vLLM does). Layers
-    split across pipeline stages (the largest stage counts); KV heads split
-    across TP ranks (never below one per rank); MLA keeps the latent per rank.
+    The checkpoint's own bytes per module (`modelshape.weight_bytes_by_layer`: a quantized
+    checkpoint — compressed-tensors, AWQ/GPTQ with scales and zeros, fp8 keeping some layers
+    16-bit, MXFP4 experts — as its `quantization_config` stores it), at the served `--dtype` for an
+    unquantized one (float32 checkpoints downcast to 16-bit under `auto`). Runtime `--quantization`
+    of a 16-bit checkpoint: `served_weight_bytes`, spread over the layers. The first stage holds
+    the embedding (and a vision tower), the last the LM head — a tied head is a second copy once
+    the two are on different stages (vllm/model_executor/models/utils.py `PPMissingLayer`).
+    """
+    s = model.spec
+    parts = em.pp_partition(s.layers, pipeline_parallel)
+    if config.quantization in QUANT_BYTES and s.quantization is None:
+        table = s.vocab_size * s.hidden_size * 2.0
+        head = 0.0 if s.tie_embeddings else table
+        per_layer = max(0.0, served_weight_bytes(model, config.dtype, config.quantization) - table - head) / s.layers
+        wb = modelshape.WeightBytes(table, head, tuple([per_layer] * s.layers), 0.0)
+    else:
+        wb = modelshape.weight_bytes_by_layer(s)
+        if s.quantization is None and s.dtype != "float8":
+            scale = served_dtype_bytes(config.dtype) / modelshape.unquantized_bytes(s)
+            wb = modelshape.WeightBytes(wb.embedding * scale, wb.lm_head * scale,
+                                        tuple(b * scale for b in wb.layers), wb.other * scale)
+    out: list[float] = []
+    start = 0
+    for stage, n in enumerate(parts):
+        first, last = stage == 0, stage == len(parts) - 1
+        total = sum(wb.layers[start:start + n])
+        start += n
+        if first:
+            total += wb.embedding + wb.other
+        if last:
+            total += wb.lm_head if wb.lm_head or len(parts) == 1 else wb.embedding
+        out.append(total)
+    return out
+
+
+def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = ServerConfig(), *,
+                gpu_name: str = "") -> ServingFit:
+    """Per-GPU memory of one server as its engine accounts it at start-up.
+
+    `memory_gib` is the GPU's memory as CUDA reports it; `gpu_name` its device name, which vLLM
+    reads for its batch defaults (an A100 keeps the small ones). `max_model_len` defaults to the
+    model's context (as vLLM does). Every pipeline stage is sized; the one with the fewest KV
+    blocks binds.
     """
     c = config
-    legacy = is_legacy_engine(c.runtime, c.engine_version)
+    s = model.spec
+    acc = em.accounting_for(c.runtime, c.engine_version)
     tp, pp = max(1, c.tensor_parallel), max(1, c.pipeline_parallel)
-    weights = served_weight_bytes(model, c.dtype, c.quantization) / GIB / (tp * pp)
-    layers_on_gpu = math.ceil(model.spec.layers / pp)
-    per_token = kv_bytes_per_token(model, kv_dtype_bytes(c.kv_cache_dtype, model), tp) * layers_on_gpu / model.spec.layers
-    return ServingFit(
-        model=model.name,
-        memory_gib=memory_gib,
-        utilization=c.utilization,
-        tensor_parallel=tp,
-        pipeline_parallel=pp,
-        max_model_len=c.max_model_len or model.spec.max_context,
-        max_num_seqs=c.max_num_seqs,
-        weights_gib=weights,
-        activation_gib=activation_gib(model, pp, legacy),
-        non_torch_gib=non_torch_gib(tp, pp, legacy),
-        kv_token_bytes=per_token,
-        legacy_engine=legacy,
-        kv_exact=model.spec.sliding_window is None,
-    )
+    max_len = c.max_model_len or s.max_context
+    batch = em.profiling_batch(c.runtime, memory_gib, gpu_name, max_len, c.max_num_batched_tokens,
+                               c.max_num_seqs, c.chunked_prefill)
+    act_bytes = served_dtype_bytes(c.dtype)
+    kv_bytes = kv_dtype_bytes(c.kv_cache_dtype, c.dtype)
+    token_layer = em.kv_bytes_per_token_per_layer(s, kv_bytes, tp)
+    stage_weights = stage_weight_bytes(model, c, pp)
+    graphs_on = c.runtime == "vllm" and not c.enforce_eager
+    counted = graphs_on and (c.cuda_graph_estimate if c.cuda_graph_estimate is not None else acc.cuda_graphs_counted)
+    non_torch = em.non_torch_bytes(acc, tp, pp)
+    kinds = em.layer_kinds(s)
+    best: ServingFit | None = None
+    start = 0
+    for stage, n in enumerate(em.pp_partition(s.layers, pp)):
+        first, last = stage == 0, stage == pp - 1
+        weights = stage_weights[stage] / tp
+        activation = em.activation_bytes(s, acc, batch, tp, act_bytes, first, last)
+        graphs = em.cuda_graph_bytes(batch.seqs, n) if graphs_on else 0.0
+        layout = em.kv_layout(s, kinds[start:start + n], token_layer, max_len, batch.tokens)
+        start += n
+        kv_budget = c.utilization * acc.budget_factor * memory_gib * GIB - weights - activation - non_torch - (graphs if counted else 0.0)
+        fit = ServingFit(
+            model=model.name, memory_gib=memory_gib, utilization=c.utilization, tensor_parallel=tp,
+            pipeline_parallel=pp, max_model_len=max_len, max_num_seqs=c.max_num_seqs, accounting=acc, batch=batch,
+            weights_gib=weights / GIB, activation_gib=activation / GIB, non_torch_gib=non_torch / GIB,
+            cuda_graph_gib=graphs / GIB, cuda_graph_counted=counted, kv_token_bytes=token_layer * n,
+            layout=layout, kv_blocks=layout.blocks(kv_budget) if kv_budget > 0 else 0, stage=stage,
+        )
+        if best is None or (fit.kv_blocks, fit.kv_budget_gib) < (best.kv_blocks, best.kv_budget_gib):
+            best = fit
+    assert best is not None
+    return best
 
 
 def tp_problems(model: ModelProfile, tensor_parallel: int) -> list[str]:
@@ -355,7 +379,8 @@ def recommend_serving(model: ModelProfile, gpu: GPUProfile, config: ServerConfig
     def at(tensor_parallel: int) -> ServerConfig:
         return dataclasses.replace(config, tensor_parallel=tensor_parallel, pipeline_parallel=1)
 
-    whole = serving_fit(model, gpu.spec.memory_gi_b, at(1))
+    device = gpu.spec.display_name
+    whole = serving_fit(model, gpu.spec.memory_gi_b, at(1), gpu_name=device)
     share = whole.need_gib / gpu.spec.memory_gi_b
     if whole.fits and share <= SHARE_LIMIT:
         mig = gpu.spec.mig
@@ -364,7 +389,7 @@ def recommend_serving(model: ModelProfile, gpu: GPUProfile, config: ServerConfig
             for p in sorted(mig.profiles, key=lambda p: (p.memory_gi_b, p.compute_slices)):
                 if "+" in p.name or p.name.endswith("-me"):
                     continue
-                fit = serving_fit(model, p.memory_gi_b, at(1))
+                fit = serving_fit(model, p.memory_gi_b, at(1), gpu_name=device)
                 if not fit.fits:
                     continue
                 first = first or (p.name, fit)
@@ -381,7 +406,7 @@ def recommend_serving(model: ModelProfile, gpu: GPUProfile, config: ServerConfig
     first_fit: ServingFit | None = None
     reach: ServingFit | None = None
     for tp in valid_tensor_parallel(model, gpu.spec.gpus_per_node):
-        fit = serving_fit(model, gpu.spec.memory_gi_b, at(tp))
+        fit = serving_fit(model, gpu.spec.memory_gi_b, at(tp), gpu_name=device)
         if not fit.fits:
             continue
         first_fit = first_fit or fit
@@ -399,6 +424,50 @@ def recommend_serving(model: ModelProfile, gpu: GPUProfile, config: ServerConfig
         text += (f"; TP {reach.tensor_parallel} holds {max_num_seqs} full sequences" if reach
                  else f"; no TP on one node holds {max_num_seqs} full sequences")
     return Recommendation("whole", first_fit.tensor_parallel, None, text, first_fit)
+
+
+MAX_UTILIZATION = 0.95  # above this the CUDA context (~0.5 GiB) and graphs captured later no longer fit beside
+
+
+def _longest_fitting_context(model: ModelProfile, fit: ServingFit, config: ServerConfig, gpu_name: str) -> int | None:
+    """The longest max-model-len (whole blocks) below the current one at which the server starts;
+    searched, since the profiling batch (TGI, or vLLM without chunked prefill) follows the length."""
+    def fits(length: int) -> bool:
+        return serving_fit(model, fit.memory_gib, dataclasses.replace(config, max_model_len=length), gpu_name=gpu_name).fits
+
+    lo, hi = 0, (fit.max_model_len - 1) // BLOCK_SIZE  # in blocks
+    if hi < 1 or not fits(BLOCK_SIZE):
+        return None
+    lo = 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(mid * BLOCK_SIZE):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo * BLOCK_SIZE
+
+
+def fit_options(model: ModelProfile, fit: ServingFit, config: ServerConfig, *, gpu_name: str = "") -> list[str]:
+    """What would make a server that does not fit start, each option checked against the same
+    accounting: a higher gpuMemoryUtilization, a shorter context, an fp8 KV cache, a quantized
+    checkpoint. (More GPUs: `recommend_serving`.)"""
+    out: list[str] = []
+    util = fit.need_gib / fit.memory_gib
+    engine = config.runtime
+    if util <= MAX_UTILIZATION and util > fit.utilization:
+        out.append(f"gpuMemoryUtilization {math.ceil(util * 100) / 100:g} ({flag(engine, 'gpu_memory_utilization')})")
+    longest = _longest_fitting_context(model, fit, config, gpu_name)
+    if longest:
+        out.append(f"maxModelLen ≤ {longest} ({flag(engine, 'max_model_len')})")
+    if (config.kv_cache_dtype or "auto").lower() in ("auto", "bfloat16", "float16", "half", "float32", "float"):
+        if serving_fit(model, fit.memory_gib, dataclasses.replace(config, kv_cache_dtype="fp8"), gpu_name=gpu_name).fits:
+            out.append(f"kvCacheDtype fp8 ({flag(engine, 'kv_cache_dtype')} {'fp8' if engine == 'vllm' else TGI_KV_CACHE_DTYPES['fp8']})")
+    if config.quantization is None:
+        quantized = serving_fit(model, fit.memory_gib, dataclasses.replace(config, quantization="fp8"), gpu_name=gpu_name)
+        if quantized.fits:
+            out.append("an fp8 or 4-bit (AWQ/GPTQ) checkpoint")
+    return out
 
 
 # --------------------------------------------------------------------------- training memory model

@@ -114,6 +114,7 @@ class InferenceEndpointSpec(SpecModel):
     pool: DNSLabel | None = None
     mig_profile: str | None = None
     tensor_parallel: PositiveInt = 1
+    pipeline_parallel: PositiveInt = 1  # vLLM pipeline stages on the same node: the pod asks for TP × PP GPUs
     max_model_len: PositiveInt | None = None
     gpu_memory_utilization: float = Field(default=0.90, gt=0, le=1)
     max_num_seqs: PositiveInt | None = None
@@ -121,6 +122,8 @@ class InferenceEndpointSpec(SpecModel):
     max_concurrent_requests: PositiveInt | None = None
     task: Literal["generate", "embed"] = "generate"
     chunked_prefill: bool | None = None
+    kv_cache_dtype: Literal["auto", "fp8", "fp8_e4m3", "fp8_e5m2"] | None = None
+    enforce_eager: bool | None = None  # vLLM: no CUDA graphs
     dtype: Literal["auto", "bfloat16", "float16", "float32"] | None = None
     quantization: Literal["awq", "gptq", "fp8", "bitsandbytes", "marlin", "eetq", "exl2"] | None = None
     port: int = Field(default=8080, ge=1, le=65535)
@@ -220,6 +223,13 @@ def semantic_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
                 "keep `pool` to run on a Fleet pool, or `gpu` to select nodes by GPU model",
             )
         )
+    if spec.pipeline_parallel > 1 and spec.runtime != "vllm":
+        out.append(SpecProblem(("spec", "pipelineParallel"), "TGI has no pipeline parallelism", "use tensorParallel, or runtime: vllm"))
+    if spec.enforce_eager is not None and spec.runtime != "vllm":
+        out.append(SpecProblem(("spec", "enforceEager"), "enforceEager is a vLLM setting; TGI has no such flag", "drop enforceEager, or use runtime: vllm"))
+    if spec.mig_profile and spec.pipeline_parallel > 1:
+        out.append(SpecProblem(("spec", "pipelineParallel"), "a pod on a MIG slice gets one slice: pipeline parallelism needs one GPU per stage",
+                               "use whole GPUs for pipelineParallel > 1"))
     if spec.mig_profile and spec.tensor_parallel > 1:
         out.append(
             SpecProblem(

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from llmkube.check.read.args import arg_value, command_line, env_value, flag_path
+from llmkube.check.read.args import FALSE, arg_value, command_line, env_value, flag_on, flag_path
 from llmkube.check.read.gpus import GPUTarget, gpu_target
 from llmkube.check.read.workloads import Path, PodGroup, as_list, gpu_request, pod_groups
 from llmkube.check.run import Target
@@ -21,6 +21,7 @@ from llmkube.engines import (
     DEFAULT_GPU_MEMORY_UTILIZATION,
     DEFAULT_TGI_MEMORY_FRACTION,
     SETTING,
+    VLLM_CUDAGRAPH_ESTIMATE_ENV,
     engine_of,
     parse_engine_version,
 )
@@ -29,6 +30,7 @@ from llmkube.plan.sizing import (
     ServerConfig,
     ServingFit,
     download_gbps,
+    fit_options,
     load_seconds,
     recommend_serving,
     serving_fit,
@@ -97,7 +99,14 @@ class ServerSetup:
     def fit(self) -> ServingFit | None:
         if self.model is None or self.gpu is None:
             return None
-        return serving_fit(self.model, self.gpu.memory_gib, self.sizing_config)
+        return serving_fit(self.model, self.gpu.memory_gib, self.sizing_config, gpu_name=self.gpu_name)
+
+    @property
+    def gpu_name(self) -> str:
+        """The device name CUDA reports, as far as it matters to the engine (vLLM keeps small batch
+        defaults on any A100): the GPU profile's display name."""
+        return self.gpu.gpu.spec.display_name if self.gpu is not None and self.gpu.gpu is not None else ""
+
 
     @property
     def weights_source(self) -> str:
@@ -119,6 +128,13 @@ class ServerSetup:
         weights = weight_bytes(self.model, self.config.dtype, self.config.quantization)
         download = download_gbps(self.weights_source, startup.download_throughput_g_bps)
         return load_seconds(weights, startup.load_throughput_g_bps, startup.overhead_seconds, download)
+
+    def fit_options(self) -> list[str]:
+        """Settings that would make this server fit its GPU (`plan.sizing.fit_options`), when it does not."""
+        fit = self.fit()
+        if fit is None or fit.fits or self.model is None:
+            return []
+        return fit_options(self.model, fit, self.sizing_config, gpu_name=self.gpu_name)
 
     def recommendation(self) -> str | None:
         if self.model is None or self.gpu is None or self.gpu.gpu is None:
@@ -178,7 +194,22 @@ def _vllm_model(line: list[str]) -> tuple[str | None, tuple[str, ...]]:
     return None, ()
 
 
-def _read_vllm(line: list[str]) -> tuple[str | None, tuple[str, ...], str | None, ServerConfig]:
+def _switch(line: list[str], setting: str) -> bool | None:
+    """A vLLM boolean flag: True when on, False when turned off (`--no-…` or `--x false`), None if absent."""
+    s = SETTING[setting]
+    if s.vllm_off and s.vllm_off in line:
+        return False
+    if any(a == f or a.startswith(f + "=") for a in line for f in s.vllm):
+        return flag_on(line, *s.vllm)
+    return None
+
+
+def _env_switch(container: Mapping[str, Any], name: str) -> bool | None:
+    value = env_value(container, name)
+    return None if value is None else value.strip().lower() not in FALSE
+
+
+def _read_vllm(line: list[str], container: Mapping[str, Any]) -> tuple[str | None, tuple[str, ...], str | None, ServerConfig]:
     """(model id, the flags that named it, the flag that set TP, config) of a vLLM command line."""
     def arg(setting: str) -> str | None:
         return arg_value(line, *SETTING[setting].vllm)
@@ -193,6 +224,10 @@ def _read_vllm(line: list[str]) -> tuple[str | None, tuple[str, ...], str | None
         utilization=_float_arg(arg("gpu_memory_utilization")) or DEFAULT_GPU_MEMORY_UTILIZATION,
         max_model_len=_int_arg(arg("max_model_len")),
         max_num_seqs=_int_arg(arg("max_num_seqs")),
+        max_num_batched_tokens=_int_arg(arg("max_batch_tokens")),
+        chunked_prefill=_switch(line, "chunked_prefill"),
+        enforce_eager=bool(_switch(line, "enforce_eager")),
+        cuda_graph_estimate=_env_switch(container, VLLM_CUDAGRAPH_ESTIMATE_ENV),
         quantization=quant.lower() if quant else None,
         kv_cache_dtype=arg("kv_cache_dtype"),
         runtime="vllm",
@@ -223,6 +258,7 @@ def _read_tgi(line: list[str], container: Mapping[str, Any], gpus: tuple[str, in
         utilization=_float_arg(arg_or_env("gpu_memory_utilization")) or DEFAULT_TGI_MEMORY_FRACTION,
         max_model_len=_int_arg(arg_or_env("max_model_len")),
         max_num_seqs=_int_arg(arg_or_env("max_num_seqs")),
+        max_num_batched_tokens=_int_arg(arg_or_env("max_batch_tokens")),
         quantization=quant.lower() if quant else None,
         kv_cache_dtype=arg("kv_cache_dtype"),
         runtime="tgi",
@@ -238,7 +274,7 @@ def read_server(profiles: ProfileStore, target: Target, group: PodGroup, path: P
         return None
     request = gpu_request(container)
     if runtime == "vllm":
-        model_id, model_flags, tp_flag, config = _read_vllm(line)
+        model_id, model_flags, tp_flag, config = _read_vllm(line, container)
         version = parse_engine_version(str(container.get("image", "")))
     else:
         model_id, model_flags, tp_flag, config = _read_tgi(line, container, request)

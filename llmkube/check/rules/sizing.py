@@ -32,17 +32,21 @@ def _gib(x: float) -> str:
 @rule("LK101", "model-does-not-fit", Severity.ERROR, "a vLLM/TGI server's model does not fit its GPUs")
 def model_does_not_fit(ctx: ReadContext) -> Iterator[Hit]:
     """A model server needs, on each GPU, its share of the weights (÷ tensor × pipeline
-    parallel size), the engine's runtime memory (activation peak, NCCL and CUDA
-    context) and the KV cache for at least one full `--max-model-len` sequence
-    (vLLM defaults it to the model's whole context). vLLM may use
-    `--gpu-memory-utilization` × the GPU's *physical* memory (79.19 GiB on an
-    "80 GB" H100, the slice's memory on MIG); if the need is larger, the server
-    exits at start-up ("No available memory for the cache blocks") and the pod
-    crash-loops. The message gives the numbers; the hint the smallest
-    tensor-parallel size or MIG profile that fits.
-
-    For sliding-window models (Gemma-2) the KV cache is not counted (the engine may
-    size it per layer); only weights and runtime memory are compared.
+    parallel size; the first stage also holds the embeddings, the last the LM head),
+    the engine's runtime memory and the KV cache for at least one full
+    `--max-model-len` sequence (vLLM defaults it to the model's whole context). The
+    runtime memory is modelled as vLLM's start-up profiling measures it: the activation
+    peak of its profiling batch (`--max-num-batched-tokens` tokens, `--max-num-seqs`
+    sequences through the sampler — defaults that depend on the GPU), memory outside
+    torch (NCCL, cuBLAS) and, from vLLM 0.21, the CUDA-graph estimate; `llmkube plan
+    -o json` shows each term. Sliding-window layers (Gemma 2/3, Mistral) need only their
+    window. vLLM may use `--gpu-memory-utilization` × the GPU's memory as CUDA reports it
+    (79.19 GiB on an "80 GB" H100, the slice's memory on MIG); if the need is larger,
+    the server exits at start-up ("No available memory for the cache blocks", or too
+    little KV cache for one max-model-len request) and the pod crash-loops. The message
+    gives the numbers; the hint the settings that would fit (a higher
+    gpuMemoryUtilization, a shorter context, an fp8 KV cache, a quantized checkpoint)
+    and the smallest tensor-parallel size or MIG profile that does.
 
     Fails:
 
@@ -89,13 +93,14 @@ def model_does_not_fit(ctx: ReadContext) -> Iterator[Hit]:
             continue
         where = f"{fit.utilization:g} × {fit.memory_gib:g} GiB {s.gpu.name}"
         par = f"TP {fit.tensor_parallel}" + (f" × PP {fit.pipeline_parallel}" if fit.pipeline_parallel > 1 else "")
-        if fit.kv_exact and s.length_known:
+        if s.length_known:
             if fit.fits:
                 continue
             message = (
                 f"{s.model.spec.display_name} needs {_gib(fit.need_gib)} GiB per GPU at {par} "
                 f"({_gib(fit.weights_gib)} weights + {_gib(fit.kv_sequence_gib)} KV for one {fit.max_model_len}-token "
-                f"sequence + {_gib(fit.overhead_gib)} runtime) but may use {_gib(fit.budget_gib)} GiB ({where})"
+                f"sequence + {_gib(fit.overhead_gib)} runtime) but may use {_gib(fit.budget_gib)} GiB ({where}; "
+                f"{fit.accounting.label} accounting)"
             )
         else:
             base = fit.weights_gib + fit.overhead_gib
@@ -106,9 +111,12 @@ def model_does_not_fit(ctx: ReadContext) -> Iterator[Hit]:
                 f"({_gib(fit.weights_gib)} weights + {_gib(fit.overhead_gib)} runtime) but may use "
                 f"{_gib(fit.budget_gib)} GiB ({where})"
             )
+        options = s.fit_options()
         advice = s.recommendation()
-        hint = (f"recommended on {s.gpu.gpu.name}: {advice}" if advice and s.gpu.gpu else
-                "raise the tensor-parallel size, shorten --max-model-len, quantize, or use a larger GPU")
+        if advice and s.gpu.gpu:
+            options.append(f"{advice} ({s.gpu.gpu.name})")
+        hint = ("fits with " + "; or ".join(options)) if options else \
+            "raise the tensor-parallel size, shorten --max-model-len, quantize, or use a larger GPU"
         yield Hit(s.target, s.model_path, message, hint)
 
 
@@ -199,7 +207,7 @@ def concurrency_exceeds_kv(ctx: ReadContext) -> Iterator[Hit]:
     """
     for s in ctx.servers:
         fit = s.fit()
-        if fit is None or fit.max_num_seqs is None or not fit.kv_exact or not fit.fits:
+        if fit is None or fit.max_num_seqs is None or not fit.fits:
             continue
         if fit.fits_requested:
             continue

@@ -1,0 +1,349 @@
+"""How a model server accounts GPU memory at start-up — vLLM's mechanism, modelled term by term.
+
+vLLM sizes its KV cache once, in the worker, before serving (vllm/v1/worker/gpu_worker.py
+`Worker.determine_available_memory`, v0.11.0 … v0.28):
+
+    KV bytes = util × CUDA total − (weights + torch activation peak + non-torch increase)
+               − CUDA-graph estimate (v0.21.0 on: VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS
+                 defaults to 1; graphs were captured after the KV cache before)
+
+The activation peak is whatever `GPUModelRunner.profile_run` allocates: one forward pass of
+`max_num_batched_tokens` dummy tokens spread over `min(max_num_seqs, tokens)` requests, then
+`_dummy_sampler_run` on one hidden state per request — logits of `requests × vocab`, upcast to
+fp32 and filtered by top-k/top-p; the peak is the larger of the two. Both sizes come from `EngineArgs.get_batch_defaults`
+(vllm/engine/arg_utils.py, unchanged from v0.11.0 to v0.28): for the OpenAI server 8,192 tokens
+and 1,024 sequences on a GPU whose CUDA total is ≥ 70 GiB and whose name does not contain
+"a100", otherwise 2,048 and 256 (`_set_default_max_num_seqs_and_batched_tokens_args` then caps
+tokens at `max_num_seqs × max_model_len`, raises them to `max_model_len` without chunked prefill,
+and caps sequences at tokens). So the same model has a ~1 GiB activation peak on an L4 and a
+~4–5 GiB one on an H100 under the same engine: the peak follows the batch, not the image tag.
+
+The KV cache is then cut into blocks per KV-cache group (vllm/v1/core/kv_cache_utils.py
+`get_kv_cache_config`, `_get_kv_cache_config_uniform_page_size`, `get_max_concurrency_for_kv_cache_config`,
+`_report_kv_cache_config`): see `kv_layout`. Every worker sizes its own pool and the engine keeps
+the smallest block count of all (`get_kv_cache_configs`), which is why a pipeline stage holding
+the LM head and the sampler can bind.
+
+Versions: the accounting generations below cover vLLM 0.10.0 – 0.28 (the image llmkube renders by
+default, v0.11.0, and the newest release read, 0.28); an unpinned image is sized as the newest.
+Older images (the V0 engine) are sized as 0.10, which they are not exactly. TGI is sized by the same
+identity with its own defaults (`--cuda-memory-fraction` 1.0, a warm-up prefill of
+`--max-batch-prefill-tokens`, server/text_generation_server/models/flash_causal_lm.py `warmup`).
+
+Constants fitted to real start-ups say so where they are defined and name the rows (the fit split
+of benchmarks/data/vllm_startups.csv); nothing was fitted to a held-out row. Not modelled: MLA and
+hybrid attention backends that pick other block sizes than 16 (tokens round differently), vLLM's
+refusal to start when util × total exceeds the memory free at start-up (the CUDA context's share),
+expert parallelism, speculative decoding and multimodal encoder profiling.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from llmkube.profiles import ModelSpec, layer_types_of
+
+GIB = 2**30
+BLOCK_SIZE = 16  # vllm/config/cache.py: CUDA default block size
+
+
+# --------------------------------------------------------------------------- engine generations
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """One engine release line: the parts of its start-up accounting that changed between releases."""
+
+    key: str
+    label: str  # what `llmkube plan` prints
+    runtime: str
+    since: tuple[int, int, int]
+    # fp32 bytes per logit element (requests × vocab) at the peak of the profiling sampler run, on
+    # top of the logits themselves in the model dtype. vLLM ≤ 0.16 filters top-k/top-p by a
+    # full-vocabulary torch sort (vllm/v1/sample/ops/topk_topp_sampler.py `apply_top_k_top_p`; the
+    # dummy run sets top_k = vocab − 1, top_p < 1): fp32 copy 4 + sorted values 4 + int64 indices 8
+    # + the sort's double buffer 12 + softmax 4 + probabilities 4 ≈ 36 B; fit: 36.4 B from the
+    # v0.11.0 H100 Llama-3.1-8B row (4.76 GiB), which then gives Qwen3 5.56 and gpt-oss 7.36 GiB
+    # (readings 5.56 / 7.38, fit rows). From 0.17 (Qwen3-14B: 5.64 GiB on 0.16, 2.23 on 0.17) the
+    # sort-free Triton/FlashInfer sampler (PR #33538, #40376) keeps fp32 logits 4 + probabilities 4
+    # + log-probabilities 4 (the dummy asks for 20 logprobs) ≈ 12 B; fit: 12.9 B from the v0.19.0
+    # H100 Llama-3.1-8B row (1.89 GiB).
+    sampler_fp32_bytes_per_logit: float
+    # Memory outside torch that appears during profiling (cuBLAS workspace, NCCL and custom all-reduce
+    # buffers), per GPU. Fit rows: facts §7.1b (v0.11.0: 0.13 / 0.55 GiB; v0.19.0: 0.25 / 2.1 / 0.07;
+    # the Qwen3-14B series: 0.13 up to 0.17, 0.25 from 0.18).
+    non_torch_tp1_gib: float
+    non_torch_tp_gib: float
+    non_torch_pp_gib: float
+    cuda_graphs_counted: bool  # the CUDA-graph estimate is taken from the KV budget by default
+    # Share of util × memory the engine hands to the KV cache identity. TGI keeps 5 % back
+    # (server/text_generation_server/models/globals.py TGI_WIGGLE_ROOM = 0.95, v3.3.6).
+    budget_factor: float = 1.0
+    # Memory already in use before profiling that the engine counts against its budget. vLLM's
+    # requested memory excludes the CUDA context (its baseline snapshot is taken after it); TGI's
+    # `get_free_memory` (utils/import_utils.py) subtracts everything in use, the context included:
+    # 0.5 GiB, the bare context measured on an H200 (measured-h200.md: 527 MiB).
+    context_gib: float = 0.0
+
+
+ACCOUNTINGS: tuple[Accounting, ...] = (
+    # Releases before 0.10 (the V0 engine until 0.8) profile differently; they are sized as 0.10 and say so.
+    Accounting("vllm-0.9", "vLLM <0.10 (as 0.10)", "vllm", (0, 0, 0), 36.4, 0.13, 0.55, 0.13, False),
+    Accounting("vllm-0.10", "vLLM 0.10-0.16", "vllm", (0, 10, 0), 36.4, 0.13, 0.55, 0.13, False),
+    Accounting("vllm-0.17", "vLLM 0.17", "vllm", (0, 17, 0), 12.9, 0.13, 0.55, 0.13, False),
+    Accounting("vllm-0.18", "vLLM 0.18-0.20", "vllm", (0, 18, 0), 12.9, 0.25, 2.1, 0.07, False),
+    # gpu_worker.py v0.27.1 logs "CUDA graph memory profiling is enabled (default since v0.21.0)".
+    Accounting("vllm-0.21", "vLLM >=0.21", "vllm", (0, 21, 0), 12.9, 0.25, 2.1, 0.07, True),
+    # TGI (flash_causal_lm.py `warmup`, v3.3.6): one prefill of --max-batch-prefill-tokens, then
+    # KV = free memory − (1 − fraction × 0.95) × total. It samples the last token of each warm-up
+    # request only: no vocabulary-wide buffers to speak of. CUDA graphs are captured after.
+    Accounting("tgi-3", "TGI 3.x", "tgi", (0, 0, 0), 0.0, 0.13, 0.55, 0.13, False, budget_factor=0.95, context_gib=0.5),
+)
+
+
+def accounting_for(runtime: str, version: tuple[int, ...] | None) -> Accounting:
+    """The accounting of an engine version; an unpinned vLLM image counts as the newest release
+    (vLLM 0.28 is the newest read for this model)."""
+    lines = [a for a in ACCOUNTINGS if a.runtime == runtime] or [a for a in ACCOUNTINGS if a.runtime == "vllm"]
+    if version is None:
+        return lines[-1]
+    return [a for a in lines if tuple(version[:3]) >= a.since][-1]
+
+
+# --------------------------------------------------------------------------- the profiling batch
+
+BIG_GPU_GIB = 70  # get_batch_defaults: `device_memory >= 70 * GiB_bytes and "a100" not in device_name`
+API_SERVER_DEFAULTS = {True: (8192, 1024), False: (2048, 256)}  # (max_num_batched_tokens, max_num_seqs)
+TGI_DEFAULT_PREFILL_TOKENS = 4096  # TGI with a length decided at start-up: its usual 4096-token prefill budget [U]
+
+
+@dataclass(frozen=True)
+class ProfilingBatch:
+    tokens: int  # max_num_batched_tokens as the engine resolves it
+    seqs: int  # max_num_seqs as the engine resolves it
+    defaulted: bool  # True when either came from the engine's GPU-dependent defaults
+
+
+def profiling_batch(runtime: str, memory_gib: float, gpu_name: str, max_model_len: int,
+                    max_num_batched_tokens: int | None = None, max_num_seqs: int | None = None,
+                    chunked_prefill: bool | None = None) -> ProfilingBatch:
+    """The batch vLLM profiles with (arg_utils.py `_set_default_max_num_seqs_and_batched_tokens_args`,
+    v0.11.0 … v0.28, OpenAI API server usage context); TGI's warm-up prefill for TGI."""
+    if runtime == "tgi":
+        # launcher/src/main.rs: --max-batch-prefill-tokens defaults to max-input-tokens + 50
+        tokens = max_num_batched_tokens or (max_model_len + 49 if max_model_len > 1 else TGI_DEFAULT_PREFILL_TOKENS)
+        return ProfilingBatch(tokens, max_num_seqs or 1, max_num_batched_tokens is None)
+    big = memory_gib >= BIG_GPU_GIB and "a100" not in gpu_name.lower()
+    default_tokens, default_seqs = API_SERVER_DEFAULTS[big]
+    seqs = max_num_seqs or default_seqs
+    if max_num_batched_tokens is not None:
+        tokens = max_num_batched_tokens
+    else:
+        tokens = max(max_model_len, default_tokens) if chunked_prefill is False else default_tokens
+        tokens = min(seqs * max_model_len, tokens)
+    if max_num_seqs is None:
+        seqs = min(seqs, tokens)
+    return ProfilingBatch(tokens, seqs, max_num_batched_tokens is None or max_num_seqs is None)
+
+
+# --------------------------------------------------------------------------- activation peak
+
+
+def _moe_intermediate(spec: ModelSpec) -> int:
+    own = spec.experts.intermediate_size if spec.experts is not None else None
+    return int(own or spec.intermediate_size or 4 * spec.hidden_size)
+
+
+# Live [tokens, intermediate] tensors at a dense MLP's peak: gate_up (2), the activation's
+# output (1) and one more (the down projection's input); fit: 4 from the v0.19.0 H100 fit rows
+# CodeLlama-7B (0.77 GiB), Granite-3.1-8B (0.85) and Llama-3.1-8B's first PP stage (1.10), whose
+# peaks are the forward pass (3 would give 0.63 / 0.71 / 0.91).
+MLP_LIVE = 4
+
+
+def forward_peak_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_bytes: float) -> float:
+    """Torch peak of one forward pass over `tokens` tokens (weights excluded), per GPU.
+
+    vLLM keeps the residual and the normed hidden state ([tokens, hidden] each) alive through a
+    layer; on top of them the widest intermediate: the attention's q/k/v and output
+    ([tokens, (heads + 2·kv_heads)·head_dim / TP] + [tokens, heads·head_dim / TP]), the dense MLP's
+    ([tokens, MLP_LIVE·intermediate / TP]), or the fused MoE's caches
+    ([tokens·top_k, MLP_LIVE·expert_intermediate / TP + hidden], vllm/model_executor/layers/fused_moe
+    `fused_experts` intermediate_cache1..3).
+    """
+    tp = max(1, tensor_parallel)
+    h = spec.hidden_size
+    attn = ((spec.attention_heads + 2 * max(1, spec.kv_heads)) * spec.head_dim + spec.attention_heads * spec.head_dim) / tp
+    widest = attn
+    if spec.intermediate_size:
+        widest = max(widest, MLP_LIVE * spec.intermediate_size / tp)
+    if spec.experts is not None:
+        e = spec.experts
+        widest = max(widest, e.active * (MLP_LIVE * _moe_intermediate(spec) / tp + h))
+        if e.shared:  # shared experts run as one dense MLP beside the routed ones
+            widest = max(widest, MLP_LIVE * e.shared * (e.shared_intermediate_size or _moe_intermediate(spec)) / tp)
+    return tokens * (2 * h + widest) * act_bytes
+
+
+def sampler_peak_bytes(spec: ModelSpec, requests: int, accounting: Accounting, act_bytes: float) -> float:
+    """Peak of the profiling sampler run: `requests` rows of logits over the whole vocabulary (the
+    LM head's output is gathered to every TP rank), in the model dtype plus the sampler's fp32 work."""
+    if not accounting.sampler_fp32_bytes_per_logit:
+        return 0.0
+    return requests * spec.vocab_size * (accounting.sampler_fp32_bytes_per_logit + act_bytes)
+
+
+def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBatch, tensor_parallel: int,
+                     act_bytes: float, first_stage: bool = True, last_stage: bool = True) -> float:
+    """The torch activation peak `profile_run` measures on one GPU of one pipeline stage.
+
+    The forward pass and the sampler run one after the other, so the peak is the larger of the
+    two; while sampling, profile_run still holds the forward's output ([tokens, hidden]). Stages
+    after the first also hold the intermediate tensors received from the previous stage (hidden
+    state and residual, [tokens, hidden] each); only the last stage samples.
+    """
+    received = 0.0 if first_stage else 2 * batch.tokens * spec.hidden_size * act_bytes
+    peak = forward_peak_bytes(spec, batch.tokens, tensor_parallel, act_bytes)
+    if last_stage:
+        sampling = sampler_peak_bytes(spec, min(batch.seqs, batch.tokens), accounting, act_bytes)
+        if sampling:
+            peak = max(peak, sampling + batch.tokens * spec.hidden_size * act_bytes)
+    return peak + received
+
+
+def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_parallel: int) -> float:
+    """Memory outside torch that the engine counts (NCCL, cuBLAS; TGI also the CUDA context), per GPU."""
+    gib = accounting.context_gib
+    if tensor_parallel >= 2:
+        gib += accounting.non_torch_tp_gib
+    elif pipeline_parallel >= 2:
+        gib += accounting.non_torch_pp_gib
+    else:
+        gib += accounting.non_torch_tp1_gib
+    return gib * GIB
+
+
+# --------------------------------------------------------------------------- CUDA graphs
+
+MAX_CAPTURE_SIZE = 512  # vllm/config/vllm.py: max_cudagraph_capture_size = min(2 × max_num_seqs, 512)
+# Device memory per captured graph piece: piecewise CUDA graphs split the model at every attention
+# layer, so each capture size holds (layers + 1) pieces. Fit: 0.84 GiB estimated for Llama-3.1-8B
+# (51 sizes × 33 pieces) in the v0.19.0 H100 fit row ("Estimated CUDA graph memory"); the same
+# constant gives Qwen3-30B-A3B 1.25 (reading 1.24) and Gemma-2-27B 1.22 (1.13). The estimate is noisy
+# upstream (vLLM issue #45178: linear extrapolation over capture sizes).
+CUDA_GRAPH_PIECE_BYTES = 0.84 * GIB / (51 * 33)
+
+
+def max_capture_size(max_num_seqs: int) -> int:
+    return min(2 * max_num_seqs, MAX_CAPTURE_SIZE)
+
+
+def capture_sizes(max_num_seqs: int) -> int:
+    """How many batch sizes vLLM captures (vllm/config/vllm.py `_set_cudagraph_sizes`, v0.11 …):
+    1, 2, 4, then every 8 up to 248, then every 16 from 256, up to the largest capture size."""
+    top = max_capture_size(max_num_seqs)
+    sizes = [1, 2, 4, *range(8, 256, 8), *range(256, top + 1, 16)]
+    return sum(1 for n in sizes if n <= top)
+
+
+def cuda_graph_bytes(max_num_seqs: int, layers: int) -> float:
+    """Device memory of the captured CUDA graphs on one GPU holding `layers` decoder layers
+    (gpu_model_runner.py `profile_cudagraph_memory` estimates the same thing)."""
+    return capture_sizes(max_num_seqs) * (layers + 1) * CUDA_GRAPH_PIECE_BYTES
+
+
+# --------------------------------------------------------------------------- KV cache layout
+
+
+def layer_kinds(spec: ModelSpec) -> list[str]:
+    """Each layer's attention kind (`profiles.layer_types_of`: HF `layer_types`, or derived)."""
+    return layer_types_of(spec)
+
+
+def kv_bytes_per_token_per_layer(spec: ModelSpec, kv_bytes: float, tensor_parallel: int) -> float:
+    """K and V of one token in one layer on one GPU (vllm/v1/kv_cache_interface.py `AttentionSpec.page_size_bytes`
+    ÷ block size): 2 × KV heads per rank × head size; MLA one latent of kv_lora_rank + rope dims,
+    replicated on every TP rank (`MLAAttentionSpec`). KV heads are replicated when fewer than TP."""
+    if spec.mla is not None:
+        return (spec.mla.kv_lora_rank + spec.mla.qk_rope_head_dim) * kv_bytes
+    return 2 * max(1, spec.kv_heads // max(1, tensor_parallel)) * spec.head_dim * kv_bytes
+
+
+def _window(spec: ModelSpec, kind: str) -> int | None:
+    if kind == "sliding_attention":
+        return spec.sliding_window
+    if kind == "chunked_attention":  # vLLM's ChunkedLocalAttentionSpec keeps one chunk per request
+        return spec.attention_chunk_size or spec.sliding_window
+    return None
+
+
+def _blocks_needed(window: int | None, max_model_len: int, batch_tokens: int) -> int:
+    """Blocks one max-model-len request needs in one layer (`FullAttentionSpec.max_memory_usage_bytes`;
+    `SlidingWindowSpec`: min(window − 1 + max_num_batched_tokens, max_model_len) tokens + 1 block)."""
+    if window is None:
+        return math.ceil(max_model_len / BLOCK_SIZE)
+    return math.ceil(min(window - 1 + batch_tokens, max_model_len) / BLOCK_SIZE) + 1
+
+
+@dataclass(frozen=True)
+class KVLayout:
+    """How one worker cuts its KV memory: `pools` tensors of `page_bytes` per block, shared by
+    `groups` KV-cache groups (one per attention kind in a uniform model)."""
+
+    page_bytes: float  # one block of one layer
+    pools: int  # layers sharing the block count (group size; all layers for a uniform model)
+    groups: int
+    blocks_per_request: int  # blocks a max-model-len request needs, summed over groups
+    request_bytes: float  # what `check_enough_kv_cache_memory` asks for one such request
+    hybrid: bool
+
+    def blocks(self, kv_bytes: float) -> int:
+        """`get_num_blocks`: available // page size // layers per pool."""
+        return max(0, int(kv_bytes // self.page_bytes // self.pools))
+
+    def tokens(self, blocks: int) -> int:
+        """`_report_kv_cache_config`: "GPU KV cache size" = blocks // groups × block size."""
+        return blocks // self.groups * BLOCK_SIZE
+
+    def concurrency(self, blocks: int) -> float:
+        """`get_max_concurrency_for_kv_cache_config`: blocks ÷ blocks one request needs."""
+        return blocks / self.blocks_per_request if self.blocks_per_request else 0.0
+
+
+def kv_layout(spec: ModelSpec, layers: list[str], token_layer_bytes: float, max_model_len: int,
+              batch_tokens: int) -> KVLayout:
+    """The KV-cache groups of the layers one worker holds (kv_cache_utils.py `get_kv_cache_config`).
+
+    One attention kind: one group of all layers (`_get_kv_cache_config_uniform_type`). Several kinds
+    with one page size (Gemma 2/3, gpt-oss, Mistral with mixed windows): layers of each kind split
+    into groups of `group_size` = the smallest kind's layer count (the largest when within 1.25× of
+    it), every group sharing `group_size` pools (`_get_kv_cache_config_uniform_page_size`).
+    """
+    page = BLOCK_SIZE * token_layer_bytes
+    counts: dict[str, int] = {}
+    for kind in layers:
+        counts[kind] = counts.get(kind, 0) + 1
+    request_bytes = sum(_blocks_needed(_window(spec, k), max_model_len, batch_tokens) * page for k in layers)
+    if len(counts) <= 1:
+        kind = next(iter(counts), "full_attention")
+        need = _blocks_needed(_window(spec, kind), max_model_len, batch_tokens)
+        return KVLayout(page, max(1, len(layers)), 1, need, request_bytes, hybrid=False)
+    smallest, largest = min(counts.values()), max(counts.values())
+    group_size = largest if largest < smallest * 1.25 else smallest
+    groups = {k: math.ceil(n / group_size) for k, n in counts.items()}
+    per_request = sum(g * _blocks_needed(_window(spec, k), max_model_len, batch_tokens) for k, g in groups.items())
+    return KVLayout(page, group_size, sum(groups.values()), per_request, request_bytes, hybrid=True)
+
+
+# --------------------------------------------------------------------------- pipeline stages
+
+
+def pp_partition(layers: int, pipeline_parallel: int) -> list[int]:
+    """Layers per pipeline stage as vllm/distributed/utils.py `get_pp_indices` splits them: evenly,
+    the remainder going one each to the stages before the last, from the second-to-last backwards."""
+    pp = max(1, pipeline_parallel)
+    parts = [layers // pp] * pp
+    for i in range(2, layers % pp + 2):
+        parts[-i] += 1
+    return parts
