@@ -9,10 +9,28 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import crds
-from tests.support.fixtures import crd_store, isolated_home, store, training_operator_validator, upstream_crds, validator
+from tests.support import crds, kubeserver
+from tests.support.fixtures import (
+    crd_store,
+    isolated_home,
+    kube_namespace,
+    kube_server,
+    store,
+    training_operator_validator,
+    upstream_crds,
+    validator,
+)
 
-__all__ = ["crd_store", "isolated_home", "store", "training_operator_validator", "upstream_crds", "validator"]
+__all__ = [
+    "crd_store",
+    "isolated_home",
+    "kube_namespace",
+    "kube_server",
+    "store",
+    "training_operator_validator",
+    "upstream_crds",
+    "validator",
+]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -25,6 +43,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fuzz: the long shape fuzz over every rule case; run with --fuzz")
     if crds.required() and not crds.found():
         raise pytest.UsageError(crds.missing_reason())
+    if kubeserver.required() and kubeserver.missing_reason():
+        raise pytest.UsageError(f"{kubeserver.ENV_REQUIRE} is set and there is {kubeserver.missing_reason()}")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -39,8 +59,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
-    """Tests skipped for want of the upstream CRDs are summed up as one line, not one per test."""
+    """Tests skipped for want of the upstream CRDs (or of a built kube-apiserver) are summed up as
+    one line, not one per test."""
     report = yield
-    if report.skipped and isinstance(report.longrepr, tuple) and report.longrepr[2].endswith(crds.missing_reason()):
-        report.longrepr = (crds.__file__, 1, report.longrepr[2])
+    if report.skipped and isinstance(report.longrepr, tuple):
+        for module, reason in ((crds, crds.missing_reason()), (kubeserver, kubeserver.missing_reason())):
+            if reason and report.longrepr[2].endswith(reason):
+                report.longrepr = (module.__file__, 1, report.longrepr[2])
     return report

@@ -1,5 +1,5 @@
 """`llmkube diff` and `llmkube apply` end to end: the CLI as a subprocess, the real
-kubectl, and the test API server (tests/support/apiserver.py)."""
+kubectl, and a real kube-apiserver with the upstream CRDs (tests/support/kubeserver.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.support.apiserver import DEFAULT_CRD_DIR, ApiServer
+from tests.support import kubeserver
+from tests.support.crds import UPSTREAM_CRDS
+from tests.support.kubeserver import KubeServer
 
-# End-to-end kubectl runs against the test API server with the upstream CRDs.
+# End-to-end kubectl runs against a real kube-apiserver with the upstream CRDs.
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("upstream_crds")]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,7 +25,7 @@ SET_LABEL = "llmkube.dev/apply-set"
 EXAMPLE_NAMESPACES = ("llm-team-alpha", "llm-training", "llm-serving", "gpu-operator")
 
 
-def llmkube(server: ApiServer, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def llmkube(server: KubeServer, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the CLI against `server` (its kubeconfig, HOME and kubectl cache)."""
     return subprocess.run(
         [sys.executable, "-m", "llmkube", *args, "--kubeconfig", server.kubeconfig],
@@ -40,7 +42,7 @@ def write_docs(path: Path, *docs: dict) -> str:
     return str(path)
 
 
-def cm(name: str, ns: str | None = "prune-test", data: dict | None = None, labels: dict | None = None) -> dict:
+def cm(name: str, ns: str | None, data: dict | None = None, labels: dict | None = None) -> dict:
     md: dict = {"name": name}
     if ns:
         md["namespace"] = ns
@@ -49,7 +51,7 @@ def cm(name: str, ns: str | None = "prune-test", data: dict | None = None, label
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": md, "data": data or {"k": "v"}}
 
 
-def local_queue(name: str, ns: str = "prune-test") -> dict:
+def local_queue(name: str, ns: str) -> dict:
     return {
         "apiVersion": "kueue.x-k8s.io/v1beta2",
         "kind": "LocalQueue",
@@ -63,12 +65,32 @@ def managers(obj: dict) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    """One server with every upstream CRD; the example namespaces exist, nothing else."""
-    with ApiServer() as s:
-        for ns in (*EXAMPLE_NAMESPACES, "prune-test", "ns-x"):
-            s.add_namespace(ns)
-        yield s
+def cluster(kube_server):
+    """The session's server (every upstream CRD); the examples' namespaces exist."""
+    for ns in EXAMPLE_NAMESPACES:
+        kube_server.add_namespace(ns)
+    return kube_server
+
+
+@pytest.fixture
+def ns(kube_namespace):
+    return kube_namespace
+
+
+@pytest.fixture(scope="module")
+def own_server(upstream_crds, tmp_path_factory):
+    """Start a server of a test module's own with only the given CRDs (stopped at the module's end)."""
+    if kubeserver.missing_reason():
+        pytest.skip(kubeserver.missing_reason())
+    started: list[KubeServer] = []
+
+    def start(*crds: Path) -> KubeServer:
+        started.append(kubeserver.start(tmp_path_factory.mktemp("own-server"), list(crds)))
+        return started[-1]
+
+    yield start
+    for server in started:
+        kubeserver.stop(server)
 
 
 # ---------------------------------------------------------------------------- examples on an empty cluster
@@ -92,10 +114,10 @@ def test_apply_examples_to_empty_cluster_then_diff_is_clean(cluster):
     assert cluster.get("trainjob", "qwen-7b-sft", "llm-team-alpha") is not None
     assert cluster.get("cm", "llmkube-mig-parted-config", "gpu-operator") is not None
 
-    before = cluster.resource_version
+    cluster.clear_requests()
     again = llmkube(cluster, "diff", str(EXAMPLES))
     assert (again.returncode, again.stdout) == (0, ""), again.stderr
-    assert cluster.resource_version == before
+    assert cluster.writes() == [] and cluster.requests  # it asked the server, and changed nothing
 
 
 def test_diff_shows_a_changed_spec(cluster, tmp_path):
@@ -114,28 +136,28 @@ def test_diff_shows_a_changed_spec(cluster, tmp_path):
 # ---------------------------------------------------------------------------- checks before kubectl
 
 
-def test_check_error_stops_apply_before_anything_is_written(cluster, tmp_path):
+def test_check_error_stops_apply_before_anything_is_written(cluster, ns, tmp_path):
     bad_cq = {
         "apiVersion": "kueue.x-k8s.io/v1beta2",
         "kind": "ClusterQueue",
         "metadata": {"name": "bad-cq"},
         "spec": {"namespaceSelector": {}, "cohort_name": "x"},
     }
-    path = write_docs(tmp_path / "bad.yaml", cm("fine"), bad_cq)
+    path = write_docs(tmp_path / "bad.yaml", cm("fine", ns), bad_cq)
     cluster.clear_requests()
     result = llmkube(cluster, "apply", path)
     assert result.returncode == 1
     assert "nothing was applied" in result.stderr and "cohort_name" in result.stderr
     # the schema came from the cluster (no --crds, empty cache): reads only, no writes
     assert cluster.writes() == []
-    assert cluster.get("cm", "fine", "prune-test") is None and cluster.get("cq", "bad-cq") is None
+    assert cluster.get("cm", "fine", ns) is None and cluster.get("cq", "bad-cq") is None
 
     diff = llmkube(cluster, "diff", path)
     assert diff.returncode == 2, "a failed check is an error for diff (1 means changes)"
 
 
-def test_core_schema_error_stops_before_kubectl_runs(cluster, tmp_path):
-    path = write_docs(tmp_path / "bad.yaml", {**cm("bad"), "data": ["not", "a", "map"]})
+def test_core_schema_error_stops_before_kubectl_runs(cluster, ns, tmp_path):
+    path = write_docs(tmp_path / "bad.yaml", {**cm("bad", ns), "data": ["not", "a", "map"]})
     cluster.clear_requests()
     for command, code in (("apply", 1), ("diff", 2)):
         result = llmkube(cluster, command, path)
@@ -144,45 +166,57 @@ def test_core_schema_error_stops_before_kubectl_runs(cluster, tmp_path):
     assert cluster.requests == []
 
 
-def test_plain_manifests_get_the_namespace_option(cluster, tmp_path):
-    path = write_docs(tmp_path / "cm.yaml", cm("no-ns", ns=None))
-    assert llmkube(cluster, "apply", path, "--namespace", "ns-x").returncode == 0
-    assert cluster.get("cm", "no-ns", "ns-x") is not None
+def test_plain_manifests_get_the_namespace_option(cluster, ns, tmp_path):
+    name = f"no-ns-{ns}"
+    path = write_docs(tmp_path / "cm.yaml", cm(name, ns=None))
+    assert llmkube(cluster, "apply", path, "--namespace", ns).returncode == 0
+    assert cluster.get("cm", name, ns) is not None
     result = llmkube(cluster, "apply", path)  # else kubectl's default: the context's namespace
     assert result.returncode == 0, result.stderr
-    assert cluster.get("cm", "no-ns", "default") is not None
+    assert cluster.get("cm", name, "default") is not None
+    cluster.delete("cm", name, "default")
 
 
-def test_conflict_is_refused_until_forced(cluster, tmp_path):
-    cluster.kubectl("apply", "--server-side", "--field-manager=helm", "-f", "-",
-                    input=yaml.safe_dump(cm("contested", data={"k": "theirs"})))
-    path = write_docs(tmp_path / "cm.yaml", cm("contested", data={"k": "ours"}))
+def test_conflict_is_refused_until_forced(cluster, ns, tmp_path):
+    helm = cluster.kubectl("apply", "--server-side", "--field-manager=helm", "-f", "-",
+                           input=yaml.safe_dump(cm("contested", ns, data={"k": "theirs"})))
+    assert helm.returncode == 0, helm.stderr
+    path = write_docs(tmp_path / "cm.yaml", cm("contested", ns, data={"k": "ours"}))
     result = llmkube(cluster, "apply", path)
     assert result.returncode == 1
     assert 'conflict with "helm"' in result.stderr and "--force-conflicts" in result.stderr
     assert llmkube(cluster, "apply", path, "--force-conflicts").returncode == 0
-    assert cluster.get("cm", "contested", "prune-test")["data"] == {"k": "ours"}
+    assert cluster.get("cm", "contested", ns)["data"] == {"k": "ours"}
 
 
 # ---------------------------------------------------------------------------- pruning
 
 
-def test_prune_removes_only_what_left_this_apply_set(cluster, tmp_path):
+def state(cluster: KubeServer, ns: str) -> set[tuple[str, str, str]]:
+    """What this test's namespace holds (ConfigMaps and LocalQueues) and the apply-set parents."""
+    return {
+        (o["kind"], o["metadata"]["namespace"], o["metadata"]["name"])
+        for resource in ("configmaps", "localqueues", "secrets")
+        for o in cluster.objects(resource, ns)
+    }
+
+
+def test_prune_removes_only_what_left_this_apply_set(cluster, ns, tmp_path):
     set_a = {"LLMKUBE_APPLY_SET": "prune-a"}
-    full = write_docs(tmp_path / "full.yaml", cm("keep"), cm("drop"), cm("shared"), local_queue("drop-lq"))
+    full = write_docs(tmp_path / "full.yaml", cm("keep", ns), cm("drop", ns), cm("shared", ns), local_queue("drop-lq", ns))
     assert llmkube(cluster, "apply", full, env=set_a).returncode == 0
     # another apply set of llmkube's
-    other = write_docs(tmp_path / "other.yaml", cm("other-set"))
+    other = write_docs(tmp_path / "other.yaml", cm("other-set", ns))
     assert llmkube(cluster, "apply", other, "--apply-set", "prune-b").returncode == 0
-    assert cluster.get("configmaps", "other-set", "prune-test")["metadata"]["labels"][SET_LABEL] == "prune-b"
+    assert cluster.get("configmaps", "other-set", ns)["metadata"]["labels"][SET_LABEL] == "prune-b"
     # our label, but another field manager applied it
-    impostor = cm("by-kubectl", labels={SET_LABEL: "prune-a"})
+    impostor = cm("by-kubectl", ns, labels={SET_LABEL: "prune-a"})
     assert cluster.kubectl("apply", "--server-side", "--field-manager=kubectl", "-f", "-",
                            input=yaml.safe_dump(impostor)).returncode == 0
     # a kubectl ApplySet
     r = subprocess.run(
-        ["kubectl", "apply", "--server-side", "--prune", "--applyset=their-set", "--namespace=prune-test", "-f", "-"],
-        input=yaml.safe_dump(cm("kubectl-applyset", labels={SET_LABEL: "prune-a"})),
+        ["kubectl", "apply", "--server-side", "--prune", "--applyset=their-set", f"--namespace={ns}", "-f", "-"],
+        input=yaml.safe_dump(cm("kubectl-applyset", ns, labels={SET_LABEL: "prune-a"})),
         capture_output=True,
         text=True,
         env={**cluster.env, "KUBECTL_APPLYSET": "true"},
@@ -190,37 +224,37 @@ def test_prune_removes_only_what_left_this_apply_set(cluster, tmp_path):
     assert r.returncode == 0, r.stderr
     # llmkube applied it, and so did someone else: shared, never pruned
     assert cluster.kubectl("apply", "--server-side", "--field-manager=helm", "-f", "-",
-                           input=yaml.safe_dump(cm("shared", data={"other": "x"}))).returncode == 0
+                           input=yaml.safe_dump(cm("shared", ns, data={"other": "x"}))).returncode == 0
 
-    small = write_docs(tmp_path / "small.yaml", cm("keep"))
-    everything = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in cluster.objects()}
+    small = write_docs(tmp_path / "small.yaml", cm("keep", ns))
+    everything = state(cluster, ns)
 
     dry = llmkube(cluster, "apply", small, "--prune", "--dry-run=server", env=set_a)
     assert dry.returncode == 0, dry.stderr
     assert 'configmap "drop" deleted (server dry run)' in dry.stdout
-    assert {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in cluster.objects()} == everything
+    assert state(cluster, ns) == everything
 
     result = llmkube(cluster, "apply", small, "--prune", env=set_a)
     assert result.returncode == 0, result.stderr
     assert 'configmap "drop" deleted' in result.stdout
     assert 'localqueue.kueue.x-k8s.io "drop-lq" deleted' in result.stdout
-    assert "ConfigMap/prune-test/shared left the specs but other field managers own it too" in result.stderr
-    after = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in cluster.objects()}
-    assert everything - after == {("ConfigMap", "prune-test", "drop"), ("LocalQueue", "prune-test", "drop-lq")}
+    assert f"ConfigMap/{ns}/shared left the specs but other field managers own it too" in result.stderr
+    after = state(cluster, ns)
+    assert everything - after == {("ConfigMap", ns, "drop"), ("LocalQueue", ns, "drop-lq")}
     for name in ("keep", "shared", "other-set", "by-kubectl", "kubectl-applyset"):
-        assert cluster.get("cm", name, "prune-test") is not None, name
+        assert cluster.get("cm", name, ns) is not None, name
 
     # without --prune nothing is deleted
-    nothing = write_docs(tmp_path / "nothing.yaml", cm("unrelated"))
+    nothing = write_docs(tmp_path / "nothing.yaml", cm("unrelated", ns))
     assert llmkube(cluster, "apply", nothing, env=set_a).returncode == 0
-    assert cluster.get("cm", "keep", "prune-test") is not None
+    assert cluster.get("cm", "keep", ns) is not None
 
 
 # ---------------------------------------------------------------------------- before any request
 
 
 def test_kubectl_missing_is_one_clear_line(cluster, tmp_path):
-    path = write_docs(tmp_path / "cm.yaml", cm("x"))
+    path = write_docs(tmp_path / "cm.yaml", cm("x", "default"))
     empty = tmp_path / "bin"
     empty.mkdir()
     cluster.clear_requests()
@@ -233,7 +267,7 @@ def test_kubectl_missing_is_one_clear_line(cluster, tmp_path):
 
 
 def test_unknown_context_fails_before_any_request(cluster, tmp_path):
-    path = write_docs(tmp_path / "cm.yaml", cm("x"))
+    path = write_docs(tmp_path / "cm.yaml", cm("x", "default"))
     cluster.clear_requests()
     for command in ("apply", "diff"):
         result = llmkube(cluster, command, path, "--context", "prod")
@@ -246,9 +280,9 @@ def test_unknown_context_fails_before_any_request(cluster, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def kueue_only():
-    with ApiServer([DEFAULT_CRD_DIR / "kueue"]) as s:
-        yield s
+def kueue_only(own_server):
+    """A server of its own with the Kueue CRDs only."""
+    return own_server(UPSTREAM_CRDS / "kueue")
 
 
 def test_missing_crd_is_refused_before_anything_is_applied(kueue_only):
@@ -265,7 +299,7 @@ def test_missing_crd_is_refused_before_anything_is_applied(kueue_only):
         ]
         assert "nothing was" in result.stderr
     assert kueue_only.writes() == []
-    assert kueue_only.objects("clusterqueue") == []
+    assert kueue_only.objects("clusterqueues") == []
 
 
 def test_missing_namespace_is_refused(kueue_only, tmp_path):
@@ -277,31 +311,35 @@ def test_missing_namespace_is_refused(kueue_only, tmp_path):
     assert kueue_only.writes() == []
 
 
-def test_served_version_mismatch_names_the_fix(tmp_path):
-    crd = yaml.safe_load((DEFAULT_CRD_DIR / "kueue" / "kueue.x-k8s.io_localqueues.yaml").read_text())
+def test_served_version_mismatch_names_the_fix(own_server, tmp_path):
+    crd = yaml.safe_load((UPSTREAM_CRDS / "kueue" / "kueue.x-k8s.io_localqueues.yaml").read_text())
     crd["spec"]["versions"] = [v for v in crd["spec"]["versions"] if v["name"] == "v1beta1"]
     crd_file = tmp_path / "lq-v1beta1.yaml"
     crd_file.write_text(yaml.safe_dump(crd))
     path = write_docs(tmp_path / "lq.yaml", local_queue("q", ns="default"))
-    with ApiServer([crd_file]) as s:
-        result = llmkube(s, "apply", path)
-        assert result.returncode == 2
-        assert ("the cluster serves LocalQueue (kueue.x-k8s.io) at v1beta1, not v1beta2: upgrade the CRD "
-                "localqueues.kueue.x-k8s.io (or render with --kueue-api v1beta1)") in result.stderr
-        assert s.writes() == []
+    s = own_server(crd_file)
+    s.clear_requests()
+    result = llmkube(s, "apply", path)
+    assert result.returncode == 2
+    assert ("the cluster serves LocalQueue (kueue.x-k8s.io) at v1beta1, not v1beta2: upgrade the CRD "
+            "localqueues.kueue.x-k8s.io (or render with --kueue-api v1beta1)") in result.stderr
+    assert s.writes() == []
 
 
 # ---------------------------------------------------------------------------- MIG node labels
 
 
 @pytest.fixture
-def mig_cluster():
-    with ApiServer([DEFAULT_CRD_DIR / "kueue", DEFAULT_CRD_DIR / "gpu-operator"]) as s:
-        for ns in EXAMPLE_NAMESPACES:
-            s.add_namespace(ns)
-        s.add_node("mig-1", {"cloud.google.com/gke-nodepool": "h100-mig"})
-        s.add_node("other-1", {"cloud.google.com/gke-nodepool": "a100"})
-        yield s
+def mig_cluster(cluster):
+    """The session's server with the MIG example's objects removed (another test may have applied
+    every example) and two nodes of its own, one in the example's pool."""
+    cluster.delete("cm", "llmkube-mig-parted-config", "gpu-operator")
+    cluster.delete("clusterpolicies.nvidia.com", "cluster-policy")
+    for node in ("mig-1", "other-1"):
+        cluster.delete("nodes", node)
+    cluster.add_node("mig-1", {"cloud.google.com/gke-nodepool": "h100-mig"})
+    cluster.add_node("other-1", {"cloud.google.com/gke-nodepool": "a100"})
+    return cluster
 
 
 def test_mig_example_labels_the_pool_nodes(mig_cluster):
@@ -313,11 +351,11 @@ def test_mig_example_labels_the_pool_nodes(mig_cluster):
     assert "  node/mig-1: nvidia.com/mig.config: (unset) -> llmkube-h100-mig" in diff.stdout
     assert "other-1" not in diff.stdout
 
-    before = s.resource_version
+    s.clear_requests()
     dry = llmkube(s, "apply", str(MIG_EXAMPLE), "--dry-run=server")
     assert dry.returncode == 0, dry.stderr
     assert "node/mig-1 labeled (server dry run)" in dry.stdout
-    assert s.resource_version == before
+    assert s.writes() == []
     assert label not in s.get("node", "mig-1")["metadata"]["labels"]
     assert s.get("cm", "llmkube-mig-parted-config", "gpu-operator") is None
 

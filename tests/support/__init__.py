@@ -4,7 +4,7 @@
 - `crds`: where the upstream CRDs are (``$LLMKUBE_TEST_CRDS``, then ``../shared/crds``);
 - `cli`: the llmkube CLI run as a subprocess, as a user runs it;
 - `fixtures`: the pytest fixtures, registered by ``tests/conftest.py``;
-- `apiserver`: a small Kubernetes API server that the real `kubectl` can talk to.
+- `kubeserver`: a real kube-apiserver + etcd (scripts/kube-test-server) for the kubectl tests.
 
 Import them as ``from tests.support.cli import llmkube`` (pyproject's pytest
 ``pythonpath`` puts the repository root on ``sys.path``).

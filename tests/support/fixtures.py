@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import crds
+from tests.support import crds, kubeserver
 
 
 @pytest.fixture(autouse=True)
@@ -61,3 +61,26 @@ def training_operator_validator(upstream_crds: Path):
 
     store = CRDStore.load([upstream_crds / "training-operator", upstream_crds], include_cache=False)
     return SchemaValidator(store, kube_version="1.32")
+
+
+@pytest.fixture(scope="session")
+def kube_server(upstream_crds: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A real kube-apiserver + etcd with every upstream CRD, one per pytest process (xdist worker),
+    stopped by PID at the end; skips the test when the binaries are not built (tests/support/kubeserver.py)."""
+    reason = kubeserver.missing_reason()
+    if reason:
+        pytest.skip(reason)
+    server = kubeserver.start(tmp_path_factory.mktemp("kube-server"), kubeserver.crd_paths(upstream_crds))
+    try:
+        yield server
+    finally:
+        kubeserver.stop(server)
+
+
+@pytest.fixture
+def kube_namespace(kube_server) -> str:
+    """A namespace of the test's own on the shared server (left Terminating at the end: no
+    namespace controller runs to empty it, and nothing else uses it)."""
+    name = kube_server.namespace()
+    yield name
+    kube_server.delete("namespaces", name)
