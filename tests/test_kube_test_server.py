@@ -92,8 +92,7 @@ def test_server_is_the_pinned_release_on_loopback_only(kube_server):
     assert version["serverVersion"]["gitVersion"] == KTS.KUBE_VERSION
     port = int(kube_server.state["server"].rsplit(":", 1)[1])
     assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1, nothing else
-    etcd = kube_server.workdir / "server" / "state.json"
-    assert json.loads(etcd.read_text())["server"].startswith("https://127.0.0.1:")
+    assert kube_server.state["server"].startswith("https://127.0.0.1:")
 
 
 @pytest.mark.slow  # needs the real server

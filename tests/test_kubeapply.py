@@ -313,7 +313,7 @@ def test_missing_namespace_is_refused(kueue_only, tmp_path):
 
 def test_served_version_mismatch_names_the_fix(own_server, tmp_path):
     crd = yaml.safe_load((UPSTREAM_CRDS / "kueue" / "kueue.x-k8s.io_localqueues.yaml").read_text())
-    crd["spec"]["versions"] = [v for v in crd["spec"]["versions"] if v["name"] == "v1beta1"]
+    crd["spec"]["versions"] = [{**v, "storage": True} for v in crd["spec"]["versions"] if v["name"] == "v1beta1"]
     crd_file = tmp_path / "lq-v1beta1.yaml"
     crd_file.write_text(yaml.safe_dump(crd))
     path = write_docs(tmp_path / "lq.yaml", local_queue("q", ns="default"))

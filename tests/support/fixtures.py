@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -65,16 +66,20 @@ def training_operator_validator(upstream_crds: Path):
 
 @pytest.fixture(scope="session")
 def kube_server(upstream_crds: Path, tmp_path_factory: pytest.TempPathFactory):
-    """A real kube-apiserver + etcd with every upstream CRD, one per pytest process (xdist worker),
-    stopped by PID at the end; skips the test when the binaries are not built (tests/support/kubeserver.py)."""
+    """A real kube-apiserver + etcd with every upstream CRD, one per pytest run (shared by the xdist
+    workers, each with a user of its own), stopped by PID at the end; skips the test when the
+    binaries are not built (tests/support/kubeserver.py)."""
     reason = kubeserver.missing_reason()
     if reason:
         pytest.skip(reason)
-    server = kubeserver.start(tmp_path_factory.mktemp("kube-server"), kubeserver.crd_paths(upstream_crds))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    # the run's temporary root: every worker's basetemp is a directory inside it
+    root = (tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()) / "kube-server"
+    server = kubeserver.shared(root, kubeserver.crd_paths(upstream_crds), worker)
     try:
         yield server
     finally:
-        kubeserver.stop(server)
+        kubeserver.release(root)
 
 
 @pytest.fixture

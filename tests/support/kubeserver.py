@@ -17,6 +17,7 @@ log of the kubeconfig's user (`requests`, `writes`): what llmkube's kubectl actu
 
 from __future__ import annotations
 
+import fcntl
 import importlib.machinery
 import importlib.util
 import json
@@ -80,11 +81,14 @@ class KubeServer:
 
     CONTEXT = "llmkube-test"
 
-    def __init__(self, state: dict, workdir: Path) -> None:
+    def __init__(self, state: dict, workdir: Path, user: str = KTS.USER) -> None:
         self.state = state
         self.workdir = workdir
-        self.kubeconfig = state["kubeconfig"]
+        self.user = user
+        self.token = state["token"] if user == KTS.USER else state["tokens"][user]
+        self.kubeconfig = self.write_kubeconfig(workdir / "kubeconfig")
         self.client = KTS.Client(state["server"], Path(state["ca"]), state["fixture_token"])
+        self.audit_log = Path(state["audit_log"])
         self._audit_mark = 0
 
     # ----------------------------------------------------------------- kubectl
@@ -109,7 +113,7 @@ class KubeServer:
     def write_kubeconfig(self, path: str | os.PathLike, *, contexts: list[str] | tuple[str, ...] = (CONTEXT,), namespace: str | None = None) -> str:
         """A kubeconfig whose contexts all point at this server (the first is current)."""
         Path(path).write_text(
-            KTS.kubeconfig_text(self.state["server"], Path(self.state["ca"]), self.state["token"], list(contexts), namespace)
+            KTS.kubeconfig_text(self.state["server"], Path(self.state["ca"]), self.token, list(contexts), namespace, self.user)
         )
         return str(path)
 
@@ -204,18 +208,27 @@ class KubeServer:
     # ----------------------------------------------------------------- what kubectl sent (audit log)
 
     def _audit(self) -> list[dict]:
+        """The audit events since the mark, less the kubectl dispatcher's version probes: the Google
+        Cloud SDK's `kubectl` is a dispatcher that asks `/version` (once per discovery-cache
+        lifetime) to pick the kubectl release matching the server; that request is the wrapper's,
+        not the caller's, and is sent even when the caller's kubectl then fails before any request."""
         time.sleep(0.3)  # an event is written as its request completes, just after the reply
         try:
-            raw = Path(self.state["audit_log"]).read_bytes()[self._audit_mark :]
+            raw = self.audit_log.read_bytes()[self._audit_mark :]
         except FileNotFoundError:
             return []
-        return [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
+        events = [json.loads(line) for line in raw.decode(errors="replace").splitlines() if line.strip()]
+        return [
+            e
+            for e in events
+            if e.get("user", {}).get("username") == self.user and not str(e.get("userAgent", "")).startswith("kubectl-dispatcher/")
+        ]
 
     def clear_requests(self) -> None:
         """From now on, `requests` and `writes` count only what is sent after this call."""
         self._audit()  # let the events of what came before land first
         try:
-            self._audit_mark = Path(self.state["audit_log"]).stat().st_size
+            self._audit_mark = self.audit_log.stat().st_size
         except FileNotFoundError:
             self._audit_mark = 0
 
@@ -232,6 +245,49 @@ class KubeServer:
             for e in self._audit()
             if e["verb"] in WRITE_VERBS and "dryRun=All" not in e["requestURI"]
         ]
+
+
+class _Locked:
+    """An exclusive lock on a file (fcntl), held for a `with` block: one process at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+def shared(root: Path, crds: list[Path], worker: str) -> KubeServer:
+    """The server shared by every process of a pytest run (`root` is common to all xdist workers):
+    the first to come starts it, the others reuse it; each worker sends as a user of its own, so its
+    audit trail is its own. Counted in `root/users`; the last `release` stops it."""
+    root.mkdir(parents=True, exist_ok=True)
+    with _Locked(root / "lock"):
+        state = KTS.running(root / "server")
+        if state is None:
+            with open(root / "start.log", "a") as log:
+                # without xdist the server is tied to this process; with it, the workers end at
+                # different times, so the last one's `release` stops it
+                state = KTS.start(root / "server", crds=crds, tie_to_parent=not worker, log=log)
+            (root / "users").write_text("0")
+        (root / "users").write_text(str(int((root / "users").read_text()) + 1))
+    user = KTS.EXTRA_USERS[int(worker.removeprefix("gw")) % len(KTS.EXTRA_USERS)] if worker else KTS.USER
+    workdir = root / (worker or "main")
+    workdir.mkdir(exist_ok=True)
+    return KubeServer(state, workdir, user)
+
+
+def release(root: Path) -> None:
+    with _Locked(root / "lock"):
+        left = int((root / "users").read_text()) - 1
+        (root / "users").write_text(str(left))
+        if left <= 0:
+            KTS.stop(root / "server")
 
 
 def start(workdir: Path, crds: list[Path]) -> KubeServer:
