@@ -141,3 +141,10 @@ def test_start_status_env_stop_by_pid(tmp_path):
     assert len(stopped) == 2 and KTS.running(d) is None
     assert not any(KTS._alive(p, b["binary"]) for p, b in zip(pids, state["processes"].values()))
     assert KTS.stop(d) == []  # nothing left to stop
+
+
+def test_start_refuses_a_directory_that_is_not_a_servers(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(KTS.ServerError, match="not empty and holds no stopped server"):
+        KTS.start(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
