@@ -33,7 +33,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from llmkube.check import schemas as core_schemas
 from llmkube.check.crdstore import CRDStore, parse_documents
 from llmkube.check.schemas import SchemaValidator
 
@@ -108,9 +107,22 @@ def openapi_to_jsonschema(node: Any) -> Any:
     return out
 
 
+def core_schema_dir() -> Path:
+    """The core schemas llmkube validates against: kubernetes-validate's bundled
+    kubernetes-json-schema, v1.32 "local-strict" (as llmkube.check.schemas picks them)."""
+    spec = importlib.util.find_spec("kubernetes_validate")
+    assert spec and spec.submodule_search_locations
+    return Path(list(spec.submodule_search_locations)[0]) / "kubernetes-json-schema" / f"v{KUBE_VERSION}.0-local-strict"
+
+
+def core_file_name(group: str, version: str, kind: str) -> str:
+    """kubernetes-json-schema's (and kubeconform's) file name: kind-<first label of the group>-version."""
+    return f"{kind.lower()}-{group.split('.')[0]}-{version}.json" if group else f"{kind.lower()}-{version}.json"
+
+
 def write_schemas(root: Path, docs: list[tuple[Path, dict]], store: CRDStore) -> list[str]:
     """kubeconform's local schema location for the kinds in `docs`; returns the -schema-location templates."""
-    version_dir = core_schemas._version_dir(KUBE_VERSION)
+    version_dir = core_schema_dir()
     defs = json.loads((version_dir / "_definitions.json").read_text())["$defs"]
     for _, doc in docs:
         api_version, kind = str(doc.get("apiVersion", "")), str(doc.get("kind", ""))
@@ -124,7 +136,7 @@ def write_schemas(root: Path, docs: list[tuple[Path, dict]], store: CRDStore) ->
                 schema.setdefault("properties", {})["metadata"] = {"type": "object"}
                 target.write_text(json.dumps(schema))
             continue
-        name = core_schemas._core_file_name(group, version, kind)
+        name = core_file_name(group, version, kind)
         source = version_dir / name
         target = root / "core" / name
         if source.exists() and not target.exists():

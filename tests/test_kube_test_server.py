@@ -135,11 +135,11 @@ def test_start_status_env_stop_by_pid(tmp_path):
         assert KTS.running(d) == state
         assert KTS.main(["env", "--dir", str(d)]) == 0
         pids = [p["pid"] for p in state["processes"].values()]
-        assert all(KTS._alive(p["pid"], p["binary"]) for p in state["processes"].values())
+        assert all(KTS.alive(p["pid"], p["binary"]) for p in state["processes"].values())
     finally:
         stopped = KTS.stop(d)
     assert len(stopped) == 2 and KTS.running(d) is None
-    assert not any(KTS._alive(p, b["binary"]) for p, b in zip(pids, state["processes"].values()))
+    assert not any(KTS.alive(p, b["binary"]) for p, b in zip(pids, state["processes"].values()))
     assert KTS.stop(d) == []  # nothing left to stop
 
 

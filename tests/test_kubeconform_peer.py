@@ -38,3 +38,8 @@ def test_core_refs_are_inlined_into_a_standalone_schema():
     assert out["properties"]["metadata"] == {"type": "object", "properties": {"name": {"type": "string"}}, "description": "d"}
     assert out["properties"]["spec"]["properties"]["name"] == {"type": "string"}  # refs within refs too
     assert "$ref" not in str(out)
+
+
+def test_core_file_names_are_the_bundled_schemas():
+    for group, version, kind in (("apps", "v1", "Deployment"), ("", "v1", "ConfigMap"), ("rbac.authorization.k8s.io", "v1", "Role")):
+        assert (peer.core_schema_dir() / peer.core_file_name(group, version, kind)).is_file(), kind
