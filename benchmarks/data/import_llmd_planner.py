@@ -1,0 +1,102 @@
+"""Rebuild the llm-d-planner rows of vllm_startups.csv from that project's published results.
+
+The rows tagged `llm-d-planner` come from llm-d-incubation/llm-d-planner, accuracy/results/ at
+commit d3121e059da88662db39a926a3ead964be97359b: `v0.19.0/results_raw.csv` (vLLM 0.19.0, H100
+80GB, one row per start-up, parsed by that project from vLLM's own log) and
+`version-sweep/runs/*.json` (Qwen3-14B on vLLM 0.15-0.18). Only start-ups that succeeded are
+kept. Usage: python import_llmd_planner.py RESULTS_DIR > rows.csv (RESULTS_DIR holds the two).
+Not part of the measurement: it documents how those rows were made.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+COMMIT = "d3121e059da88662db39a926a3ead964be97359b"
+BASE = f"https://github.com/llm-d-incubation/llm-d-planner/blob/{COMMIT}/accuracy/results/"
+DEFAULTS_019 = ("v0.19 log: 'Defaulting max_num_batched_tokens to 8192 / max_num_seqs to 1024 for "
+                "OPENAI_API_SERVER usage context' (H100); block size 16 default")
+
+
+def _num(value: str | float | None) -> str:
+    if value in (None, "", "None"):
+        return ""
+    return str(value)
+
+
+def raw_rows(path: Path) -> list[dict[str, str]]:
+    out = []
+    with path.open() as f:
+        for r in csv.DictReader(f):
+            if r["status"] != "ok":
+                continue
+            quant = r["quantization"] if r["quantization"] not in ("", "None") else ""
+            out.append({
+                "source": BASE + "v0.19.0/results_raw.csv#" + r["log_file"],
+                "source_group": "llm-d-planner",
+                "vllm_version": "0.19.0",
+                "gpu": "h100-80gb",
+                "gpu_total_gib": _num(r["init_total_memory_gib"]),
+                "model": r["model"],
+                "tp": r["tp"], "pp": r["pp"],
+                "dtype": r["dtype"].replace("torch.", ""),
+                "quantization": quant,
+                "kv_cache_dtype": r["kv_cache_dtype"] or "auto",
+                "max_model_len": r["max_model_len"],
+                "max_num_seqs": "1024", "max_num_batched_tokens": "8192",
+                "gpu_memory_utilization": r["gpu_memory_utilization"],
+                "enforce_eager": "false", "block_size": "16",
+                "weights_gib": _num(r["weights_memory_gib"] or r["weight_memory_gib"]),
+                "non_torch_gib": _num(r["non_torch_forward_gib"]),
+                "activation_gib": _num(r["activation_memory_gib"]),
+                "cuda_graph_gib": _num(r["cuda_graph_estimated_gib"]),
+                "kv_cache_gib": _num(r["kv_cache_memory_gib"]),
+                "kv_tokens": _num(r["kv_cache_tokens"]),
+                "gpu_blocks": _num(r["kv_cache_blocks"]),
+                "max_concurrency": _num(r["max_concurrency"]),
+                "defaults": DEFAULTS_019,
+                "notes": "cuda_graph_gib is vLLM's pre-KV estimate ('Estimated CUDA graph memory'); prefix caching off",
+            })
+    return out
+
+
+def sweep_rows(runs: Path) -> list[dict[str, str]]:
+    out = []
+    for path in sorted(runs.glob("*.json")):
+        d = json.loads(path.read_text())
+        version = path.name.split("-vllm-v")[1].split("--")[0].replace("-", ".")
+        a = d["vllm_args"]
+        out.append({
+            "source": BASE + "version-sweep/runs/" + path.name,
+            "source_group": "llm-d-planner",
+            "vllm_version": version,
+            "gpu": "h100-80gb", "gpu_total_gib": "",
+            "model": d["model"], "tp": str(a["tensor_parallel_size"]), "pp": str(a["pipeline_parallel_size"]),
+            "dtype": "bfloat16", "quantization": "", "kv_cache_dtype": "auto",
+            "max_model_len": str(a["max_model_len"]),
+            "max_num_seqs": "", "max_num_batched_tokens": "",
+            "gpu_memory_utilization": str(a["gpu_memory_utilization"]),
+            "enforce_eager": "false", "block_size": "16",
+            "weights_gib": _num(d.get("weight_memory_gib")),
+            "non_torch_gib": _num(d.get("non_torch_forward_memory_gib")),
+            "activation_gib": _num(d.get("activation_memory_gib")),
+            "cuda_graph_gib": _num(d.get("cuda_graph_memory_gib")),
+            "kv_cache_gib": _num(d.get("kv_cache_memory_gib")),
+            "kv_tokens": _num(d.get("kv_cache_tokens")),
+            "gpu_blocks": _num(d.get("kv_cache_blocks")),
+            "max_concurrency": _num(d.get("max_concurrency")),
+            "defaults": "max_num_seqs/max_num_batched_tokens not in the JSON: engine defaults of that version",
+            "notes": "dtype auto (Qwen3-14B config: bfloat16)",
+        })
+    return out
+
+
+if __name__ == "__main__":
+    base = Path(sys.argv[1])
+    rows = raw_rows(base / "v0.19.0" / "results_raw.csv") + sweep_rows(base / "version-sweep" / "runs")
+    w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)

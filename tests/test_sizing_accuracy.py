@@ -1,0 +1,83 @@
+"""benchmarks/sizing_accuracy.py runs over the start-up table, and the table is well-formed."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import math
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "benchmarks" / "sizing_accuracy.py"
+DATA = REPO / "benchmarks" / "data" / "vllm_startups.csv"
+
+
+@pytest.fixture(scope="module")
+def accuracy():
+    spec = importlib.util.spec_from_file_location("sizing_accuracy", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def rows():
+    with DATA.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames
+        return header, list(reader)
+
+
+def test_the_table_has_the_documented_columns(accuracy, rows):
+    header, _ = rows
+    assert tuple(header) == accuracy.COLUMNS
+    readme = (DATA.parent / "README.md").read_text(encoding="utf-8")
+    for column in accuracy.COLUMNS:
+        assert f"`{column}`" in readme, f"column {column} is not explained in benchmarks/data/README.md"
+
+
+def test_every_row_has_a_source_a_split_and_numbers(accuracy, rows):
+    _, data = rows
+    assert len(data) >= 60
+    ids = [r["id"] for r in data]
+    assert len(ids) == len(set(ids)), "row ids are unique"
+    for r in data:
+        assert r["source"].startswith("https://"), r["id"]
+        assert r["model"] and r["gpu"] and r["vllm_version"], r["id"]
+        for key in accuracy.NUMERIC:
+            if r[key].strip():
+                assert math.isfinite(float(r[key])), (r["id"], key)
+        # a row observes at least one figure the script compares
+        assert any(r[m].strip() for m in accuracy.METRICS), r["id"]
+
+
+def test_the_split_column_follows_the_readme_rule(accuracy, rows):
+    _, data = rows
+    for r in data:
+        assert r["split"] == accuracy.split_for(r["source_group"], r["source"]), r["id"]
+    assert {r["split"] for r in data} == set(accuracy.SPLITS)
+
+
+def test_the_script_runs_on_the_table_and_reports_both_splits(accuracy):
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert accuracy.main(["--json"]) == 0
+    summary = json.loads(out.getvalue())
+    assert summary["rows"] == len(summary["results"]) >= 60
+    assert set(summary["by_split"]) == {"fit", "heldout"}
+    sized = [r for r in summary["results"] if r["sizable"]]
+    assert sized, "some rows are sized"
+    # errors are computed from the prediction, not copied: recompute one
+    r = next(r for r in sized if "weights_gib" in r["errors"])
+    o, p = r["observed"]["weights_gib"], r["predicted"]["weights_gib"]
+    assert r["errors"]["weights_gib"] == pytest.approx(abs(p - o) / o * 100, rel=1e-3)
+    text = io.StringIO()
+    with redirect_stdout(text):
+        assert accuracy.main([]) == 0
+    assert "heldout MAPE" in text.getvalue()
