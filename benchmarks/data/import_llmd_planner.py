@@ -83,13 +83,15 @@ def sweep_rows(runs: Path) -> list[dict[str, str]]:
             "weights_gib": _num(d.get("weight_memory_gib")),
             "non_torch_gib": _num(d.get("non_torch_forward_memory_gib")),
             "activation_gib": _num(d.get("activation_memory_gib")),
-            "cuda_graph_gib": _num(d.get("cuda_graph_memory_gib")),
+            "cuda_graph_gib": "",
             "kv_cache_gib": _num(d.get("kv_cache_memory_gib")),
             "kv_tokens": _num(d.get("kv_cache_tokens")),
             "gpu_blocks": _num(d.get("kv_cache_blocks")),
             "max_concurrency": _num(d.get("max_concurrency")),
             "defaults": "max_num_seqs/max_num_batched_tokens not in the JSON: engine defaults of that version",
-            "notes": "dtype auto (Qwen3-14B config: bfloat16)",
+            "notes": "dtype auto (Qwen3-14B config: bfloat16)" + (
+                f"; CUDA graphs captured after the KV cache was sized took {d['cuda_graph_memory_gib']} GiB"
+                if d.get("cuda_graph_memory_gib") is not None else ""),
         })
     return out
 
