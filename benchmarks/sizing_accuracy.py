@@ -101,40 +101,52 @@ def version_family(text: str) -> str:
 
 # ----------------------------------------------------------------------------- model profiles
 
+# The config.json a user would import for a row's checkpoint, among the copies in
+# tests/data/hf-configs (README there cites each). Only the same checkpoint family: a base
+# model's config stands for its -Instruct sibling (same shapes), never a quantized re-upload,
+# whose own config carries a quantization_config.
+CONFIGS = {
+    "meta-llama/Llama-3.1-8B-Instruct": "llama-3.1-8b.json",
+    "Qwen/Qwen2.5-7B-Instruct": "qwen2.5-7b.json",
+    "Qwen/Qwen3-8B": "qwen3-8b.json",
+    "Qwen/Qwen3-32B": "qwen3-32b.json",
+    "Qwen/Qwen3-30B-A3B": "qwen3-30b-a3b.json",
+    "google/gemma-3-4b-it": "gemma-3-4b-it.json",
+    "google/gemma-3-12b-it": "gemma-3-12b-it.json",
+    "google/gemma-3-27b-it": "gemma-3-27b-it.json",
+    "openai/gpt-oss-20b": "gpt-oss-20b.json",
+    "microsoft/phi-4": "phi-4.json",
+    "ibm-granite/granite-3.1-8b-instruct": "granite-3.x-8b-instruct.json",
+    "ibm-granite/granite-3.3-8b-instruct": "granite-3.x-8b-instruct.json",
+    "deepseek-ai/DeepSeek-V2-Lite-Chat": "deepseek-v2-lite-chat.json",
+    "meta-llama/Llama-4-Scout-17B-16E-Instruct": "llama-4-scout-17b-16e.json",
+}
+
+
 def _config_path(hf_id: str) -> Path | None:
-    """A Hugging Face config.json for the row's model among the test configs, if any."""
-    if not HF_CONFIGS.is_dir():
-        return None
-    org, _, name = hf_id.partition("/")
-    for candidate in (f"{org}--{name}.json", f"{org}__{name}.json", f"{name}.json",
-                      f"{org}--{name}/config.json", f"{org}/{name}/config.json", f"{name}/config.json"):
-        p = HF_CONFIGS / candidate
-        if p.is_file():
-            return p
-    lowered = {p.name.lower(): p for p in HF_CONFIGS.rglob("*.json")}
-    return lowered.get(f"{name.lower()}.json") or lowered.get(f"{org.lower()}--{name.lower()}.json")
+    name = CONFIGS.get(hf_id)
+    path = HF_CONFIGS / name if name else None
+    return path if path is not None and path.is_file() else None
 
 
-def _from_config(hf_id: str) -> ModelProfile | None:
-    """A profile built from a config.json by llmkube's own importer, when both exist."""
+def _from_config(hf_id: str) -> tuple[ModelProfile | None, str]:
+    """A profile llmkube builds itself from the checkpoint's config.json, when both exist
+    (llmkube.modelconfig, the `llmkube profiles import` code path)."""
     path = _config_path(hf_id)
     if path is None:
-        return None
+        return None, "no config.json"
     try:
         modelconfig = importlib.import_module("llmkube.modelconfig")
     except ImportError:
-        return None
-    for name in ("profile_from_config", "profile_from_file", "load_config_profile", "import_config", "from_config"):
-        fn = getattr(modelconfig, name, None)
-        if callable(fn):
-            for arg in (path, json.loads(path.read_text(encoding="utf-8"))):
-                try:
-                    made = fn(arg)
-                except (TypeError, AttributeError):
-                    continue
-                if isinstance(made, ModelProfile):
-                    return made
-    return None
+        return None, "llmkube.modelconfig missing"
+    importer = getattr(modelconfig, "import_profile", None)
+    if not callable(importer):
+        return None, "llmkube.modelconfig has no import_profile"
+    try:
+        made = importer(str(path))
+    except Exception as exc:  # an import llmkube refuses is a finding about llmkube, recorded per row
+        return None, f"import failed: {type(exc).__name__}: {exc}"
+    return (made, "config") if isinstance(made, ModelProfile) else (None, "import gave no profile")
 
 
 def find_model(store: ProfileStore, hf_id: str) -> tuple[ModelProfile | None, str]:
@@ -142,10 +154,8 @@ def find_model(store: ProfileStore, hf_id: str) -> tuple[ModelProfile | None, st
     profile = store.model(hf_id)
     if profile is not None:
         return profile, "builtin"
-    made = _from_config(hf_id)
-    if made is not None:
-        return made, "config"
-    return None, "none"
+    made, how = _from_config(hf_id)
+    return made, (how if made is not None else f"none ({how})")
 
 
 # ----------------------------------------------------------------------------- one row
