@@ -21,6 +21,24 @@ DEFAULTS_019 = ("v0.19 log: 'Defaulting max_num_batched_tokens to 8192 / max_num
                 "OPENAI_API_SERVER usage context' (H100); block size 16 default")
 
 
+# Pipeline-parallel runs: results_raw.csv mixes workers (weights from one stage, KV from PP0).
+# vLLM keeps the smallest block count of all workers, which is the last stage's (it holds the LM
+# head and its logits peak), so these rows carry the last stage's figures, read from that
+# worker's lines of the same log ("Actual usage is ... for weight, ... peak activation, ...
+# non-torch", "Total non KV cache memory"); its KV GiB = 0.95 x 79.19 GiB - that total, since
+# only PP0 prints "Available KV cache memory". The GPU KV cache size (tokens) is the engine's.
+PP_LAST_STAGE = {
+    "meta-llama-llama-3-1-8b---h100-80gb--tp1pp2dp1--8192.log":
+        {"weights_gib": "7.51", "activation_gib": "2.01", "non_torch_gib": "0.07", "cuda_graph_gib": "0.54",
+         "kv_cache_gib": "65.63", "notes": "worker PP1 (last stage, binds the block count): total non-KV 9.6 GiB, "
+         "KV 75.23 - 9.6 = 65.63 GiB (derived); PP0 printed 7.51 / 1.1 / 0.07 GiB and KV 66.54 GiB"},
+    "meta-llama-llama-3-1-8b---h100-80gb--tp1pp4dp1--8192.log":
+        {"weights_gib": "4.26", "activation_gib": "2.01", "non_torch_gib": "0.07", "cuda_graph_gib": "0.49",
+         "kv_cache_gib": "68.89", "notes": "worker PP3 (last stage, binds the block count): total non-KV 6.34 GiB, "
+         "KV 75.23 - 6.34 = 68.89 GiB (derived); PP0 printed 4.26 / 1.1 GiB and KV 69.8 GiB, middle stages 3.28 / 1.05 GiB"},
+}
+
+
 def _num(value: str | float | None) -> str:
     if value in (None, "", "None"):
         return ""
@@ -60,6 +78,10 @@ def raw_rows(path: Path) -> list[dict[str, str]]:
                 "defaults": DEFAULTS_019,
                 "notes": "cuda_graph_gib is vLLM's pre-KV estimate ('Estimated CUDA graph memory'); prefix caching off",
             })
+            last = PP_LAST_STAGE.get(r["log_file"])
+            if last:
+                out[-1].update(last)
+                out[-1]["notes"] += "; cuda_graph_gib is vLLM's pre-KV estimate; prefix caching off"
     return out
 
 
