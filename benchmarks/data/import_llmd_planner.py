@@ -26,14 +26,14 @@ DEFAULTS_019 = ("v0.19 log: 'Defaulting max_num_batched_tokens to 8192 / max_num
 # head and its logits peak), so these rows carry the last stage's figures, read from that
 # worker's lines of the same log ("Actual usage is ... for weight, ... peak activation, ...
 # non-torch", "Total non KV cache memory"); its KV GiB = 0.95 x 79.19 GiB - that total, since
-# only PP0 prints "Available KV cache memory". The GPU KV cache size (tokens) is the engine's.
+# only PP0 prints "Available KV cache memory" (CUDA graphs are not subtracted in these runs). The GPU KV cache size (tokens) is the engine's.
 PP_LAST_STAGE = {
     "meta-llama-llama-3-1-8b---h100-80gb--tp1pp2dp1--8192.log":
-        {"weights_gib": "7.51", "activation_gib": "2.01", "non_torch_gib": "0.07", "cuda_graph_gib": "0.54",
+        {"weights_gib": "7.51", "activation_gib": "2.01", "non_torch_gib": "0.07",
          "kv_cache_gib": "65.63", "notes": "worker PP1 (last stage, binds the block count): total non-KV 9.6 GiB, "
          "KV 75.23 - 9.6 = 65.63 GiB (derived); PP0 printed 7.51 / 1.1 / 0.07 GiB and KV 66.54 GiB"},
     "meta-llama-llama-3-1-8b---h100-80gb--tp1pp4dp1--8192.log":
-        {"weights_gib": "4.26", "activation_gib": "2.01", "non_torch_gib": "0.07", "cuda_graph_gib": "0.49",
+        {"weights_gib": "4.26", "activation_gib": "2.01", "non_torch_gib": "0.07",
          "kv_cache_gib": "68.89", "notes": "worker PP3 (last stage, binds the block count): total non-KV 6.34 GiB, "
          "KV 75.23 - 6.34 = 68.89 GiB (derived); PP0 printed 4.26 / 1.1 GiB and KV 69.8 GiB, middle stages 3.28 / 1.05 GiB"},
 }
@@ -70,18 +70,23 @@ def raw_rows(path: Path) -> list[dict[str, str]]:
                 "weights_gib": _num(r["weights_memory_gib"] or r["weight_memory_gib"]),
                 "non_torch_gib": _num(r["non_torch_forward_gib"]),
                 "activation_gib": _num(r["activation_memory_gib"]),
-                "cuda_graph_gib": _num(r["cuda_graph_estimated_gib"]),
+                # Every 0.19 log here runs with VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=False: the
+                # engine logs its graph estimate but does not subtract it (KV = util x total -
+                # weights - activation - non-torch), so it goes to the notes, not cuda_graph_gib.
+                "cuda_graph_gib": "",
                 "kv_cache_gib": _num(r["kv_cache_memory_gib"]),
                 "kv_tokens": _num(r["kv_cache_tokens"]),
                 "gpu_blocks": _num(r["kv_cache_blocks"]),
                 "max_concurrency": _num(r["max_concurrency"]),
                 "defaults": DEFAULTS_019,
-                "notes": "cuda_graph_gib is vLLM's pre-KV estimate ('Estimated CUDA graph memory'); prefix caching off",
+                "notes": (f"CUDA graphs: estimated {r['cuda_graph_estimated_gib']} GiB, captured "
+                          f"{r['cuda_graph_actual_gib']} GiB, neither subtracted before sizing the KV cache "
+                          "(VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=False); prefix caching off"),
             })
             last = PP_LAST_STAGE.get(r["log_file"])
             if last:
                 out[-1].update(last)
-                out[-1]["notes"] += "; cuda_graph_gib is vLLM's pre-KV estimate; prefix caching off"
+                out[-1]["notes"] += "; CUDA graph estimate not subtracted (as every 0.19 row); prefix caching off"
     return out
 
 
