@@ -19,6 +19,7 @@ import csv
 import dataclasses
 import hashlib
 import importlib
+import inspect
 import json
 import math
 import statistics
@@ -183,6 +184,21 @@ def server_config(row: dict[str, str]) -> Any:
     return sizing.ServerConfig(**{k: v for k, v in wanted.items() if k in fields and v is not None})
 
 
+def gpu_name(store: ProfileStore, row: dict[str, str]) -> str:
+    """The device name the engine sees (vLLM picks some defaults by it): the GPU profile's
+    display name, else the row's own GPU label."""
+    gpu = store.gpu(row.get("gpu") or "")
+    return gpu.spec.display_name if gpu is not None else (row.get("gpu") or "")
+
+
+def fit_row(profile: ModelProfile, memory: float, config: Any, name: str) -> Any:
+    """serving_fit, passing the device name when this llmkube's serving_fit takes one."""
+    fit: Any = sizing.serving_fit  # its keyword arguments differ between llmkube versions
+    if "gpu_name" in inspect.signature(fit).parameters:
+        return fit(profile, memory, config, gpu_name=name)
+    return fit(profile, memory, config)
+
+
 def gpu_memory(store: ProfileStore, row: dict[str, str]) -> tuple[float | None, str]:
     """The GPU memory llmkube would use: its GPU profile's, else the CUDA total the log shows."""
     gpu = store.gpu(row.get("gpu") or "")
@@ -207,7 +223,7 @@ def evaluate_row(store: ProfileStore, row: dict[str, str]) -> dict[str, Any]:
     memory, memory_from = gpu_memory(store, row)
     out["gpu_memory_from"] = memory_from
     try:
-        fit = sizing.serving_fit(profile, memory or 0.0, server_config(row))
+        fit = fit_row(profile, memory or 0.0, server_config(row), gpu_name(store, row))
     except Exception as exc:  # a row llmkube cannot size is a finding, not a crash of the measurement
         out["sizable"] = False
         out["profile"] = f"error: {type(exc).__name__}: {exc}"
