@@ -124,16 +124,16 @@ CONFIGS = {
 }
 
 
-def _config_path(hf_id: str) -> Path | None:
+def config_path(hf_id: str) -> Path | None:
     name = CONFIGS.get(hf_id)
     path = HF_CONFIGS / name if name else None
     return path if path is not None and path.is_file() else None
 
 
-def _from_config(hf_id: str) -> tuple[ModelProfile | None, str]:
+def from_config(hf_id: str) -> tuple[ModelProfile | None, str]:
     """A profile llmkube builds itself from the checkpoint's config.json, when both exist
     (llmkube.modelconfig, the `llmkube profiles import` code path)."""
-    path = _config_path(hf_id)
+    path = config_path(hf_id)
     if path is None:
         return None, "no config.json"
     try:
@@ -155,7 +155,7 @@ def find_model(store: ProfileStore, hf_id: str) -> tuple[ModelProfile | None, st
     profile = store.model(hf_id)
     if profile is not None:
         return profile, "builtin"
-    made, how = _from_config(hf_id)
+    made, how = from_config(hf_id)
     return made, (how if made is not None else f"none ({how})")
 
 

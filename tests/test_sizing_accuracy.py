@@ -81,3 +81,16 @@ def test_the_script_runs_on_the_table_and_reports_both_splits(accuracy):
     with redirect_stdout(text):
         assert accuracy.main([]) == 0
     assert "heldout MAPE" in text.getvalue()
+
+
+def test_a_model_without_a_builtin_profile_is_sized_from_its_config_json(accuracy):
+    """The benchmark's second route: llmkube imports the checkpoint's config.json itself."""
+    for hf_id, name in accuracy.CONFIGS.items():
+        path = accuracy.HF_CONFIGS / name
+        assert path.is_file(), f"{hf_id}: {path} is missing"
+    profile, how = accuracy.from_config("Qwen/Qwen3-8B")
+    assert how == "config"
+    config = json.loads((accuracy.HF_CONFIGS / "qwen3-8b.json").read_text(encoding="utf-8"))
+    assert profile.spec.layers == config["num_hidden_layers"]
+    assert profile.spec.kv_heads == config["num_key_value_heads"]
+    assert accuracy.from_config("no/such-model") == (None, "no config.json")
