@@ -27,7 +27,9 @@ def test_upstream_examples_are_accepted(upstream_crds):
     out = llmkube("validate", *map(str, files), "--crds", str(upstream_crds), "-o", "json")
     report = json.loads(out.stdout)
     schema = [f for f in report["findings"] if f["code"] in ("schema", "cel", "no-schema")]
-    assert schema == [], schema
+    # One warning: the GPU Operator sample's `spec.validator.plugin: null`, which create prunes and
+    # server-side apply refuses (tests/check/test_check_schemas.py says why).
+    assert [(f["severity"], f["path"]) for f in schema] == [("warning", "spec.validator.plugin")], schema
     assert report["checked"] >= 70
     # The LLM-aware rules only warn on upstream examples (untagged images, LK502, and the like).
     errors = [f for f in report["findings"] if f["severity"] == "error"]

@@ -76,12 +76,13 @@ def schema_findings(targets: Iterable[Target], validator: Any) -> list[Finding]:
             findings.append(
                 Finding(
                     code=problem.source,
-                    severity=Severity.ERROR,
+                    severity=Severity.WARNING if problem.warning else Severity.ERROR,
                     message=problem.message,
                     object=label,
                     path=dotted(problem.path),
                     mark=target.mark(tuple(problem.path)),
-                    hint=("from the CRD rule: " + problem.rule) if problem.rule else None,
+                    hint=("from the CRD rule: " + problem.rule) if problem.rule
+                    else "remove the key, or give it a value" if problem.warning else None,
                     spec_mark=target.spec.document.mark() if target.spec else None,
                 )
             )

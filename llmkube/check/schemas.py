@@ -47,6 +47,7 @@ class SchemaProblem:
     message: str
     source: str = "schema"  # "schema" | "cel" | "no-schema"
     rule: str | None = None
+    warning: bool = False  # accepted on some write paths, refused on others
 
 
 # --------------------------------------------------------------------------- core kinds
@@ -235,7 +236,21 @@ def _prepare(value: Any, s: Mapping[str, Any], path: Path_, problems: list, root
         for k in [k for k, v in value.items() if v is None]:
             sub = props.get(k, add)
             if sub is not None and sub.get("nullable") is not True and "default" not in sub:
+                # Create and update decode the body through the CRD's defaulting, which prunes
+                # the null (apiextensions-apiserver pkg/apiserver/schema/defaulting/prunenulls.go
+                # PruneNonNullableNullsWithoutDefaults); a server-side apply patch is merged
+                # without it, and the real kube-apiserver (v1.34) refuses the null there:
+                # "in body must be of type object: "null"".
                 del value[k]
+                want = sub.get("type") or "a value"
+                problems.append(
+                    SchemaProblem(
+                        path + (k,),
+                        f"null where the schema allows no null (it wants {want}): dropped on create, "
+                        "but refused by server-side apply (llmkube apply, kubectl apply --server-side)",
+                        warning=True,
+                    )
+                )
         for k, sub in props.items():
             if "default" in sub and (
                 k not in value or (value[k] is None and sub.get("nullable") is not True)
