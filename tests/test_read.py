@@ -106,3 +106,14 @@ def test_vllm_engine_flags_that_size_memory_are_read_back(store) -> None:
     fit = server.fit()
     assert fit is not None and fit.batch.tokens == 4000 and fit.cuda_graph_gib == 0
     assert fit.accounting.key == "vllm-0.21" and server.gpu_name == "NVIDIA L4 24GB"
+
+
+def test_a_volcano_gang_with_a_huge_replica_count_is_counted_not_enumerated() -> None:
+    """minAvailable takes the pods with the fewest GPUs first; a replica count of 10**12 must not build 10**12 entries."""
+    from llmkube.check.read.workloads import JobPods, gang_gpus
+
+    job = Target(obj={"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "spec": {"minAvailable": 3}})
+    pods = [JobPods("big", 10**12, {"nvidia.com/gpu": 8}, {}, None), JobPods("small", 2, {"nvidia.com/gpu": 1}, {}, None)]
+    assert gang_gpus(job, pods) == {"nvidia.com/gpu": 1 + 1 + 8}
+    job.obj["spec"]["minAvailable"] = 10**12 + 5  # more than there are pods: all of them
+    assert gang_gpus(job, pods) == {"nvidia.com/gpu": 8 * 10**12 + 2}

@@ -19,8 +19,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmkube.check.read.shape import dig
-from llmkube.check.read.workloads import Path, meta
+
+from llmkube.check.read.shape import as_list, as_mapping, dig, meta
+from llmkube.check.read.workloads import Path
 from llmkube.check.run import Target
 from llmkube.names import (
     KNATIVE_FEATURES_CONFIG_MAP,
@@ -137,11 +138,11 @@ def runtime_resources(targets: Sequence[Target], name: str | None) -> tuple[dict
         return None
     for t in targets:
         if t.obj.get("kind") in ("ServingRuntime", "ClusterServingRuntime") and meta(t.obj).get("name") == name:
-            containers = (t.obj.get("spec") or {}).get("containers") or []
-            first = containers[0] if containers and isinstance(containers[0], Mapping) else {}
-            res = first.get("resources") or {}
+            containers = as_list(dig(t.obj, "spec", "containers"))
+            first = as_mapping(containers[0]) if containers else {}
+            res = as_mapping(first.get("resources"))
             return (
-                {s: {k: str(v) for k, v in (res.get(s) or {}).items()} for s in ("requests", "limits")},
+                {s: {str(k): str(v) for k, v in as_mapping(res.get(s)).items()} for s in ("requests", "limits")},
                 f"{t.obj.get('kind')} {name}",
             )
     return None
