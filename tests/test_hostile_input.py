@@ -243,3 +243,50 @@ def test_line_break_characters_arrive_exactly_in_every_output(tmp_path, char):
         (isvc,) = [d for d in docs if d and d["kind"] == "InferenceService"]
         assert isvc["metadata"]["annotations"]["note"] == value
         assert {"name": "K", "value": value} in isvc["spec"]["predictor"]["containers"][0]["env"]
+
+
+# --- wrong shapes in a plain manifest: the schema check (exit 1) or the loader (exit 2) says where -----------
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: llama
+  namespace: ml
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: llama}
+  template:
+    metadata:
+      labels: {app: llama}
+    spec:
+      nodeSelector: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.11.0
+          args: [--model, meta-llama/Llama-3.1-8B-Instruct]
+          resources: {limits: {nvidia.com/gpu: 1}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "where", "words"),
+    [
+        ("hello\n", 2, "d.yaml:1:1", "must be a mapping"),
+        ("- a\n- b\n", 2, "d.yaml:1:1", "must be a mapping"),
+        (DEPLOYMENT.replace("kind: Deployment", "kind: {a: b}"), 2, "d.yaml:2:1", "expected a string, got a mapping"),
+        (DEPLOYMENT.replace("nodeSelector: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}", "nodeSelector: true"), 1, "d.yaml:14:7", "nodeSelector: expected object"),
+        (DEPLOYMENT[: DEPLOYMENT.index("      containers:")] + "      containers: {}\n", 1, "d.yaml:15:7", "containers: expected array"),
+        (DEPLOYMENT.replace("args: [--model, meta-llama/Llama-3.1-8B-Instruct]", 'args: "x"'), 1, "d.yaml:18:11", "args: expected array"),
+        (DEPLOYMENT.replace("resources: {limits: {nvidia.com/gpu: 1}}", "resources: []"), 1, "d.yaml:19:11", "resources: expected object"),
+    ],
+    ids=["scalar-document", "list-document", "kind-mapping", "nodeSelector-true", "containers-mapping", "args-string", "resources-list"],
+)
+def test_a_wrong_shape_in_a_plain_manifest_is_reported_at_its_line(tmp_path, text, code, where, words):
+    result = llmkube("validate", write(tmp_path, "d.yaml", text))
+    assert result.returncode == code, (result.returncode, result.stderr, result.stdout)
+    out = result.stdout + result.stderr
+    assert where in out and words in out, out
+    for internal in ("Traceback", "internal error", "Commented"):
+        assert internal not in out, out
