@@ -1,6 +1,6 @@
 """The `llmkube` command line: parse options, call the pipeline, pick the exit code.
 
-Exit codes: 0 ok · 1 findings · 2 bad input or usage · 3 internal error.
+Exit codes: 0 ok · 1 findings · 2 bad input or usage · 3 internal error · 4 (apply) outcome unknown · 130 interrupted.
 """
 
 from __future__ import annotations
@@ -443,14 +443,22 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.exit(EXIT_OK)
     except Exception as exc:  # noqa: BLE001 - last line of defence
-        if State.debug or os.environ.get("LLMKUBE_DEBUG"):
-            traceback.print_exc()
-        sys.stderr.write(
-            f"llmkube: internal error: {type(exc).__name__}: {exc}\n"
-            f"This is a bug in llmkube {__version__}: please report it to the llmkube maintainers"
-            " with the output of the same command run with --debug.\n"
-        )
+        _print_internal_error(exc)
         sys.exit(EXIT_INTERNAL)
+
+
+def _print_internal_error(exc: Exception) -> None:
+    """Our own bug, on one line: a value in the exception (a token pasted into a spec) is masked like everywhere else."""
+    from llmkube.oneline import one_line
+    from llmkube.secrets import mask
+
+    if State.debug or os.environ.get("LLMKUBE_DEBUG"):
+        sys.stderr.write(mask(traceback.format_exc()))
+    sys.stderr.write(
+        f"llmkube: internal error: {one_line(mask(f'{type(exc).__name__}: {exc}'))}\n"
+        f"This is a bug in llmkube {__version__}: please report it to the llmkube maintainers"
+        " with the output of the same command run with --debug.\n"
+    )
 
 
 def _print_input_error(exc: InputError) -> None:
