@@ -290,3 +290,33 @@ def test_a_wrong_shape_in_a_plain_manifest_is_reported_at_its_line(tmp_path, tex
     assert where in out and words in out, out
     for internal in ("Traceback", "internal error", "Commented"):
         assert internal not in out, out
+
+
+# --- YAML and JSON inside a ConfigMap value: rules read it, and skip what they cannot read -------------
+
+ISVC = """\
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: {name: x, namespace: kserve}
+spec:
+  predictor:
+    containers: [{name: kserve-container, image: "vllm/vllm-openai:v0.11.0", args: [--model, m]}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "value"),
+    [
+        ("device-plugin", "cfg", "version: v1\nflags: {migStrategy: none}\nx: " + "9" * 5000),
+        ("device-plugin", "cfg", "version: v1\nflags: " + "[" * 500 + "]" * 500),
+        ("device-plugin", "cfg", "version: v1\nflags: {migStrategy: 2020-02-30}"),
+        ("inferenceservice-config", "deploy", "[" * 100_000),
+        ("inferenceservice-config", "deploy", '{"a": ' + "9" * 5000 + "}"),
+    ],
+    ids=["yaml-5000-digits", "yaml-deep", "yaml-bad-date", "json-deep", "json-5000-digits"],
+)
+def test_an_unreadable_config_inside_a_configmap_is_not_a_crash(tmp_path, name, key, value):
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "kserve"}, "data": {key: value}}
+    result = llmkube("validate", write(tmp_path, "cm.yaml", json.dumps(cm)), write(tmp_path, "isvc.yaml", ISVC))
+    assert result.returncode in (0, 1), result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr

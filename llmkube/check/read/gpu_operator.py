@@ -94,8 +94,8 @@ def embedded_configs(targets: Iterable[Target]) -> Iterator[Embedded]:
                     continue
                 try:
                     config = yaml.safe_load(text)
-                except yaml.YAMLError:
-                    continue
+                except (yaml.YAMLError, ValueError, RecursionError):
+                    continue  # not a config we can read (a bad date, a 5,000-digit number, deep nesting): no finding
                 if not isinstance(config, Mapping) or str(config.get("version")) != "v1":
                     continue
                 inner = None

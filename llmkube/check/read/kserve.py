@@ -64,7 +64,7 @@ def _config_map(targets: Sequence[Target], name: str) -> Mapping[str, Any] | Non
 def _json_key(data: Mapping[str, Any] | None, key: str) -> Mapping[str, Any]:
     try:
         value = json.loads(str((data or {}).get(key) or "{}"))
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, a number too long to convert, deep nesting
         return {}
     return value if isinstance(value, Mapping) else {}
 
