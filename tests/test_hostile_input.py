@@ -320,3 +320,33 @@ def test_an_unreadable_config_inside_a_configmap_is_not_a_crash(tmp_path, name, 
     result = llmkube("validate", write(tmp_path, "cm.yaml", json.dumps(cm)), write(tmp_path, "isvc.yaml", ISVC))
     assert result.returncode in (0, 1), result.stderr
     assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+
+
+# --- where the output goes: a directory, nowhere, a full disk ------------------------------------------
+
+
+def test_a_report_file_that_cannot_be_written_is_exit_2(tmp_path):
+    manifest = write(tmp_path, "cm.yaml", CONFIGMAP)
+    (tmp_path / "dir.json").mkdir()
+    refused(llmkube("validate", manifest, "--output-file", str(tmp_path / "dir.json")), "dir.json", "cannot write the report", "Is a directory")
+    refused(llmkube("validate", manifest, "--output-file", str(Path(manifest) / "r.json")), "r.json", "Not a directory")
+    if Path("/dev/full").exists():
+        refused(llmkube("validate", manifest, "--output-file", "/dev/full"), "/dev/full", "No space left on device")
+        assert Path("/dev/full").is_char_device()  # written as a device, never renamed over
+    report = tmp_path / "r.json"
+    assert llmkube("validate", manifest, "--output-file", str(report)).returncode == 0
+    assert json.loads(report.read_text())["checked"] == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+@pytest.mark.parametrize("command", [["render"], ["validate", "-o", "json"]])
+def test_a_full_disk_on_stdout_is_exit_2(tmp_path, command):
+    spec = write(tmp_path, "s.yaml", SPEC)
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "llmkube", *command, spec], stdout=full, stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=120
+        )
+    assert result.returncode == 2, result.stderr
+    assert "cannot write the output: No space left on device" in result.stderr
+    assert "internal error" not in result.stderr and "Exception ignored" not in result.stderr
