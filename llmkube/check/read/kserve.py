@@ -83,7 +83,7 @@ def default_resources(targets: Sequence[Target]) -> dict[str, dict[str, str]]:
     data = _config_map(targets, KSERVE_CONFIG_MAP)
     if data is None:
         return {"requests": dict(DEFAULT_RESOURCES), "limits": dict(DEFAULT_RESOURCES)}
-    res = _json_key(data, "inferenceService").get("resource") or {}
+    res = as_mapping(_json_key(data, "inferenceService").get("resource"))
     out: dict[str, dict[str, str]] = {"requests": {}, "limits": {}}
     for key, section, name in (
         ("cpuRequest", "requests", "cpu"),

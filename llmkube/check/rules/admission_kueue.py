@@ -29,7 +29,7 @@ GROUPING_KINDS = ("JobSet", "LeaderWorkerSet", "MPIJob", "RayCluster", "RayJob")
 def _count(group: PodGroup) -> int:
     """A PodSet's count as Kueue makes it (an LWS workload is one group: leader 1, workers size-1)."""
     if group.target.obj.get("kind") == "LeaderWorkerSet":
-        lwt = (group.target.obj.get("spec") or {}).get("leaderWorkerTemplate") or {}
+        lwt = as_mapping(dig(group.target.obj, "spec", "leaderWorkerTemplate"))
         size = as_int(lwt.get("size")) or 1
         return 1 if group.role == "leader" else (size - 1 if lwt.get("leaderTemplate") else size)
     return group.replicas

@@ -409,10 +409,11 @@ def progress_deadline_below_load(ctx: ReadContext) -> Iterator[Hit]:
                       f"{where} is shorter than loading {name} (about {estimate:.0f} s): Knative fails the revision mid-load",
                       f"set the predictor annotation {KNATIVE_PROGRESS_DEADLINE_ANNOTATION}: {int(startup_budget(estimate).seconds + 60)}s")
         elif obj.get("kind") == "Deployment":
-            value = (obj.get("spec") or {}).get("progressDeadlineSeconds", DEPLOYMENT_DEFAULT_DEADLINE)
-            if not isinstance(value, int) or value >= estimate:
+            spec = as_mapping(obj.get("spec"))
+            value = spec.get("progressDeadlineSeconds", DEPLOYMENT_DEFAULT_DEADLINE)
+            if isinstance(value, bool) or not isinstance(value, int) or value >= estimate:
                 continue
-            path = ("spec", "progressDeadlineSeconds") if "progressDeadlineSeconds" in (obj.get("spec") or {}) else ("spec",)
+            path = ("spec", "progressDeadlineSeconds") if "progressDeadlineSeconds" in spec else ("spec",)
             yield Hit(s.target, path,
                       f"progressDeadlineSeconds {value} is shorter than loading {name} (about {estimate:.0f} s): "
                       "every rollout is reported failed",
