@@ -329,7 +329,7 @@ def test_a_report_file_that_cannot_be_written_is_exit_2(tmp_path):
     manifest = write(tmp_path, "cm.yaml", CONFIGMAP)
     (tmp_path / "dir.json").mkdir()
     refused(llmkube("validate", manifest, "--output-file", str(tmp_path / "dir.json")), "dir.json", "cannot write the report", "Is a directory")
-    refused(llmkube("validate", manifest, "--output-file", str(Path(manifest) / "r.json")), "r.json", "Not a directory")
+    refused(llmkube("validate", manifest, "--output-file", str(Path(manifest) / "r.json")), "r.json", "cm.yaml exists and is not a directory")
     if Path("/dev/full").exists():
         refused(llmkube("validate", manifest, "--output-file", "/dev/full"), "/dev/full", "No space left on device")
         assert Path("/dev/full").is_char_device()  # written as a device, never renamed over

@@ -89,7 +89,9 @@ def write_report_file(path: Path, findings: Sequence[Finding], fmt: str, **kw: o
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"cannot write the report to {path}: {exc.strerror or exc}", hint="check --output-file") from None
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        why = f"{blocker} exists and is not a directory" if blocker is not None else exc.strerror or str(exc)
+        raise InputError(f"cannot write the report to {path}: {why}", hint="check --output-file") from None
     write_file(path, text.getvalue())
 
 
