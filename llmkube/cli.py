@@ -444,6 +444,10 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("llmkube: interrupted\n")
         sys.exit(130)
+    except SystemExit as exc:
+        if exc.code == 130:  # typer turns Ctrl-C inside a command into exit 130, silently
+            sys.stderr.write("llmkube: interrupted\n")
+        raise
     except BrokenPipeError:
         _drop_stdout()
         sys.exit(EXIT_OK)

@@ -92,6 +92,7 @@ def test_ctrl_c_while_kubectl_apply_runs_is_outcome_unknown(tmp_path):
 def test_ctrl_c_before_anything_is_sent_is_an_ordinary_interrupt(tmp_path):
     result, calls = _interrupt_apply(tmp_path, "api-resources")
     assert result.returncode == 130, result.stderr
+    assert "llmkube: interrupted" in result.stderr
     assert "unknown" not in result.stderr and "Traceback" not in result.stderr
     assert not any(c.startswith("apply") for c in calls)
 
