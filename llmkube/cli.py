@@ -1,11 +1,12 @@
 """The `llmkube` command line: parse options, call the pipeline, pick the exit code.
 
-Exit codes: 0 ok · 1 findings · 2 bad input or usage · 3 internal error.
+Exit codes: 0 ok · 1 findings · 2 bad input or usage · 3 internal error · 4 (apply) outcome unknown · 130 interrupted.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import inspect
 import os
@@ -433,24 +434,61 @@ def profiles_show(
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every failure ends in one of the documented exit codes."""
     try:
-        app(args=argv, prog_name="llmkube")
+        try:
+            app(args=argv, prog_name="llmkube")
+        finally:
+            sys.stdout.flush()  # here, not at exit: a full disk or a closed pipe is seen and reported
     except InputError as exc:
         _print_input_error(exc)
         sys.exit(EXIT_INPUT)
     except KeyboardInterrupt:
         sys.stderr.write("llmkube: interrupted\n")
         sys.exit(130)
+    except SystemExit as exc:
+        if exc.code == 130:  # typer turns Ctrl-C inside a command into exit 130, silently
+            sys.stderr.write("llmkube: interrupted\n")
+        raise
     except BrokenPipeError:
+        _drop_stdout()
         sys.exit(EXIT_OK)
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRNOS:
+            _print_internal_error(exc)
+            sys.exit(EXIT_INTERNAL)
+        _drop_stdout()
+        sys.stderr.write(f"llmkube: error: cannot write the output: {exc.strerror}\n")
+        sys.exit(EXIT_INPUT)
     except Exception as exc:  # noqa: BLE001 - last line of defence
-        if State.debug or os.environ.get("LLMKUBE_DEBUG"):
-            traceback.print_exc()
-        sys.stderr.write(
-            f"llmkube: internal error: {type(exc).__name__}: {exc}\n"
-            f"This is a bug in llmkube {__version__}: please report it to the llmkube maintainers"
-            " with the output of the same command run with --debug.\n"
-        )
+        _print_internal_error(exc)
         sys.exit(EXIT_INTERNAL)
+
+
+#: Errors of the device written to (a full disk, a failing one, a quota): the user's to fix, never our bug.
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG})
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's own flush at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (a test's capture)
+        pass
+
+
+def _print_internal_error(exc: Exception) -> None:
+    """Our own bug, on one line: a value in the exception (a token pasted into a spec) is masked like everywhere else."""
+    from llmkube.oneline import one_line
+    from llmkube.secrets import mask
+
+    if State.debug or os.environ.get("LLMKUBE_DEBUG"):
+        sys.stderr.write(mask(traceback.format_exc()))
+    sys.stderr.write(
+        f"llmkube: internal error: {one_line(mask(f'{type(exc).__name__}: {exc}'))}\n"
+        f"This is a bug in llmkube {__version__}: please report it to the llmkube maintainers"
+        " with the output of the same command run with --debug.\n"
+    )
 
 
 def _print_input_error(exc: InputError) -> None:

@@ -244,9 +244,11 @@ def _by_subject(findings: Sequence[Finding], subjects: Sequence[Subject] | None)
 
 
 def _line(f: Finding) -> str:
+    """A finding as JUnit text lines. A CI step may print them: each field stays on its line, as in
+    the text report (a name with a newline must not start a `::error` line of its own)."""
     where = str(f.mark) if f.mark else "<input>"
-    body = f"{where}: {f.severity.value} [{f.code}] {f.object}{' ' + f.path if f.path else ''}: {f.message}"
-    return body + (f"\n  hint: {f.hint}" if f.hint else "")
+    body = f"{one_line(where)}: {f.severity.value} [{f.code}] {one_line(f.object)}{' ' + one_line(f.path) if f.path else ''}: {one_line(f.message)}"
+    return body + (f"\n  hint: {one_line(f.hint)}" if f.hint else "")
 
 
 def render_junit(

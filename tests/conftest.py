@@ -35,12 +35,10 @@ __all__ = [
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--slow", action="store_true", help="also run the tests marked slow (as .ci/run does)")
-    parser.addoption("--fuzz", action="store_true", help="also run the long shape fuzz over the rule cases (open work)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes long (end-to-end kubectl, pre-commit env build); run with --slow")
-    config.addinivalue_line("markers", "fuzz: the long shape fuzz over every rule case; run with --fuzz")
     if crds.required() and not crds.found():
         raise pytest.UsageError(crds.missing_reason())
     if kubeserver.required() and kubeserver.missing_reason():
@@ -48,9 +46,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without --slow (--fuzz), slow (fuzz) tests are deselected: counted as such, never as passed or skipped."""
-    wanted = {marker for marker in ("slow", "fuzz") if config.getoption(f"--{marker}")}
-    dropped = [item for item in items if any(item.get_closest_marker(m) for m in ("slow", "fuzz") if m not in wanted)]
+    """Without --slow, slow tests are deselected: counted as such, never as passed or skipped."""
+    if config.getoption("--slow"):
+        return
+    dropped = [item for item in items if item.get_closest_marker("slow")]
     if dropped:
         gone = set(dropped)
         items[:] = [item for item in items if item not in gone]

@@ -243,3 +243,110 @@ def test_line_break_characters_arrive_exactly_in_every_output(tmp_path, char):
         (isvc,) = [d for d in docs if d and d["kind"] == "InferenceService"]
         assert isvc["metadata"]["annotations"]["note"] == value
         assert {"name": "K", "value": value} in isvc["spec"]["predictor"]["containers"][0]["env"]
+
+
+# --- wrong shapes in a plain manifest: the schema check (exit 1) or the loader (exit 2) says where -----------
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: llama
+  namespace: ml
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: llama}
+  template:
+    metadata:
+      labels: {app: llama}
+    spec:
+      nodeSelector: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.11.0
+          args: [--model, meta-llama/Llama-3.1-8B-Instruct]
+          resources: {limits: {nvidia.com/gpu: 1}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "where", "words"),
+    [
+        ("hello\n", 2, "d.yaml:1:1", "must be a mapping"),
+        ("- a\n- b\n", 2, "d.yaml:1:1", "must be a mapping"),
+        (DEPLOYMENT.replace("kind: Deployment", "kind: {a: b}"), 2, "d.yaml:2:1", "expected a string, got a mapping"),
+        (DEPLOYMENT.replace("nodeSelector: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}", "nodeSelector: true"), 1, "d.yaml:14:7", "nodeSelector: expected object"),
+        (DEPLOYMENT[: DEPLOYMENT.index("      containers:")] + "      containers: {}\n", 1, "d.yaml:15:7", "containers: expected array"),
+        (DEPLOYMENT.replace("args: [--model, meta-llama/Llama-3.1-8B-Instruct]", 'args: "x"'), 1, "d.yaml:18:11", "args: expected array"),
+        (DEPLOYMENT.replace("resources: {limits: {nvidia.com/gpu: 1}}", "resources: []"), 1, "d.yaml:19:11", "resources: expected object"),
+    ],
+    ids=["scalar-document", "list-document", "kind-mapping", "nodeSelector-true", "containers-mapping", "args-string", "resources-list"],
+)
+def test_a_wrong_shape_in_a_plain_manifest_is_reported_at_its_line(tmp_path, text, code, where, words):
+    result = llmkube("validate", write(tmp_path, "d.yaml", text))
+    assert result.returncode == code, (result.returncode, result.stderr, result.stdout)
+    out = result.stdout + result.stderr
+    assert where in out and words in out, out
+    for internal in ("Traceback", "internal error", "Commented"):
+        assert internal not in out, out
+
+
+# --- YAML and JSON inside a ConfigMap value: rules read it, and skip what they cannot read -------------
+
+ISVC = """\
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: {name: x, namespace: kserve}
+spec:
+  predictor:
+    containers: [{name: kserve-container, image: "vllm/vllm-openai:v0.11.0", args: [--model, m]}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "value"),
+    [
+        ("device-plugin", "cfg", "version: v1\nflags: {migStrategy: none}\nx: " + "9" * 5000),
+        ("device-plugin", "cfg", "version: v1\nflags: " + "[" * 500 + "]" * 500),
+        ("device-plugin", "cfg", "version: v1\nflags: {migStrategy: 2020-02-30}"),
+        ("inferenceservice-config", "deploy", "[" * 100_000),
+        ("inferenceservice-config", "deploy", '{"a": ' + "9" * 5000 + "}"),
+    ],
+    ids=["yaml-5000-digits", "yaml-deep", "yaml-bad-date", "json-deep", "json-5000-digits"],
+)
+def test_an_unreadable_config_inside_a_configmap_is_not_a_crash(tmp_path, name, key, value):
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "kserve"}, "data": {key: value}}
+    result = llmkube("validate", write(tmp_path, "cm.yaml", json.dumps(cm)), write(tmp_path, "isvc.yaml", ISVC))
+    assert result.returncode in (0, 1), result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+
+
+# --- where the output goes: a directory, nowhere, a full disk ------------------------------------------
+
+
+def test_a_report_file_that_cannot_be_written_is_exit_2(tmp_path):
+    manifest = write(tmp_path, "cm.yaml", CONFIGMAP)
+    (tmp_path / "dir.json").mkdir()
+    refused(llmkube("validate", manifest, "--output-file", str(tmp_path / "dir.json")), "dir.json", "cannot write the report", "Is a directory")
+    refused(llmkube("validate", manifest, "--output-file", str(Path(manifest) / "r.json")), "r.json", "cm.yaml exists and is not a directory")
+    if Path("/dev/full").exists():
+        refused(llmkube("validate", manifest, "--output-file", "/dev/full"), "/dev/full", "No space left on device")
+        assert Path("/dev/full").is_char_device()  # written as a device, never renamed over
+    report = tmp_path / "r.json"
+    assert llmkube("validate", manifest, "--output-file", str(report)).returncode == 0
+    assert json.loads(report.read_text())["checked"] == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+@pytest.mark.parametrize("command", [["render"], ["validate", "-o", "json"]])
+def test_a_full_disk_on_stdout_is_exit_2(tmp_path, command):
+    spec = write(tmp_path, "s.yaml", SPEC)
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "llmkube", *command, spec], stdout=full, stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=120
+        )
+    assert result.returncode == 2, result.stderr
+    assert "cannot write the output: No space left on device" in result.stderr
+    assert "internal error" not in result.stderr and "Exception ignored" not in result.stderr

@@ -149,3 +149,12 @@ def test_machine_reports_parse(value: str) -> None:
     f = _finding(value)
     assert json.loads(render_json([f]))["findings"][0]["message"] == f"bad {value}"
     ET.fromstring(render_junit([f]).split("\n", 1)[1])  # XML 1.0 well-formed
+
+
+@settings(max_examples=200, deadline=None)
+@given(hostile)
+def test_junit_failure_text_keeps_each_field_on_its_line(value: str) -> None:
+    """A CI step that prints the JUnit failure text must not see a value start a line (`::error`, `::add-mask`)."""
+    (failure,) = ET.fromstring(render_junit([_finding(value)]).split("\n", 1)[1]).iter("failure")
+    lines = (failure.text or "").splitlines()
+    assert len(lines) == 2 and lines[0].startswith("dir/") and lines[1].startswith("  hint: "), lines

@@ -106,3 +106,30 @@ def test_vllm_engine_flags_that_size_memory_are_read_back(store) -> None:
     fit = server.fit()
     assert fit is not None and fit.batch.tokens == 4000 and fit.cuda_graph_gib == 0
     assert fit.accounting.key == "vllm-0.21" and server.gpu_name == "NVIDIA L4 24GB"
+
+
+def test_a_volcano_gang_with_a_huge_replica_count_is_counted_not_enumerated() -> None:
+    """minAvailable takes the pods with the fewest GPUs first; a replica count of 10**12 must not build 10**12 entries."""
+    from llmkube.check.read.workloads import JobPods, gang_gpus
+
+    job = Target(obj={"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "spec": {"minAvailable": 3}})
+    pods = [JobPods("big", 10**12, {"nvidia.com/gpu": 8}, {}, None), JobPods("small", 2, {"nvidia.com/gpu": 1}, {}, None)]
+    assert gang_gpus(job, pods) == {"nvidia.com/gpu": 1 + 1 + 8}
+    job.obj["spec"]["minAvailable"] = 10**12 + 5  # more than there are pods: all of them
+    assert gang_gpus(job, pods) == {"nvidia.com/gpu": 8 * 10**12 + 2}
+
+
+def test_readers_outside_the_rule_cases_take_any_shape() -> None:
+    """Readers no rule case reaches with a wrong shape: a Knative Service's spec, KServe's JSON config."""
+    import json
+
+    from llmkube.check.read.deadlines import knative_deadline
+    from llmkube.check.read.kserve import default_resources
+
+    for spec in (True, [], {"template": "x"}, {"template": {"metadata": []}}, {"template": {"metadata": {"annotations": 3}}}):
+        svc = Target(obj={"apiVersion": "serving.knative.dev/v1", "kind": "Service", "spec": spec})
+        assert knative_deadline(svc) is not None  # the default deadline: no annotation could be read
+    for resource in ([], "x", 3, None):
+        cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "inferenceservice-config"},
+              "data": {"inferenceService": json.dumps({"resource": resource})}}
+        assert default_resources([Target(obj=cm)]) == {"requests": {}, "limits": {}}

@@ -109,9 +109,11 @@ def test_a_new_directory_is_removed_on_failure(tmp_path: Path, monkeypatch) -> N
 def test_output_dir_that_is_a_file(tmp_path: Path) -> None:
     f = tmp_path / "file"
     f.write_text("x")
-    with pytest.raises(InputError, match="cannot create output directory"):
+    with pytest.raises(InputError, match=f"cannot create output directory: {f} exists and is not a directory"):
         write_output_dir(_objs(), f, "yaml")
     assert f.read_text() == "x"
+    with pytest.raises(InputError, match=f"{f} exists and is not a directory"):  # a file on the way there too
+        write_output_dir(_objs(), f / "out", "yaml")
 
 
 def test_cli_exit_2_on_directory_conflict(tmp_path: Path, capsys, upstream_crds: Path) -> None:

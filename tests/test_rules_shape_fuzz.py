@@ -29,8 +29,9 @@ CASES = sorted((Path(__file__).parent / "cases" / "rules").glob("*/*/*.yaml"))
 Path_ = tuple[Any, ...]
 
 other_values = st.sampled_from(
-    [None, True, False, 0, -1, 2**40, 1.5, "", "x", "8", "a b", [], ["a", 1], [None], {}, {"a": "b"}, {"a": {"b": []}}, [{"a": 1}], {1: 2}]
-)
+    [None, True, False, 0, -1, 2**40, 10**12, 1.5, float("inf"), "", "x", "8", "a b", "-3", "1e400",
+     [], ["a", 1], [None], {}, {"a": "b"}, {"a": {"b": []}}, [{"a": 1}], {1: 2}]
+)  # fmt: skip
 
 
 @cache
@@ -73,24 +74,57 @@ def _run(docs: list[Any]) -> None:
         metadata_findings(t.obj, lambda path: None)
 
 
-# Open work (issue 10): some readers and rules still assume shapes, so this fails today; it runs
-# only with `pytest --fuzz` and lists what is left to harden.
-@pytest.mark.fuzz
-@pytest.mark.parametrize("case", CASES, ids=lambda p: f"{p.parts[-3]}/{p.parts[-2]}/{p.name}")
-@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
-def test_rules_survive_mutated_shapes(case: Path, data: st.DataObject) -> None:
-    assert load_rules()  # the registry, whatever rules it holds
-    docs = copy.deepcopy(_docs(case))
-    if not docs:
-        return
+def _mutate(data: st.DataObject, docs: list[Any]) -> None:
+    """Replace one to three values anywhere in the documents (each document stays a mapping)."""
     for _ in range(data.draw(st.integers(1, 3))):
         i = data.draw(st.integers(0, len(docs) - 1))
-        paths = [p for p in _paths(docs[i]) if p]  # keep the document a mapping
+        paths = [p for p in _paths(docs[i]) if p]
         if not paths:
             continue
         where = data.draw(st.sampled_from(paths))
         docs[i] = _set(docs[i], where, copy.deepcopy(data.draw(other_values)))
+
+
+# The quick suite, deterministic: every value of every case replaced, one at a time, by a bool (no
+# `.get`, no iteration) and by a list (unhashable, no `.get`) -- between them they break every
+# shape assumption the readers used to make -- then a fixed set of random multi-value mutations.
+SWEEP = (True, ["a", 1])
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if _docs(c)], ids=lambda p: f"{p.parts[-3]}/{p.parts[-2]}/{p.name}")
+def test_rules_survive_each_value_replaced(case: Path) -> None:
+    base = _docs(case)
+    for i, doc in enumerate(base):
+        for where in _paths(doc):
+            for value in SWEEP if where else ():
+                docs = copy.deepcopy(base)
+                docs[i] = _set(docs[i], where, copy.deepcopy(value))
+                try:
+                    _run(docs)
+                except Exception as exc:  # noqa: BLE001 - name the mutation that broke a rule
+                    raise AssertionError(f"document {i}, {'.'.join(map(str, where))} = {value!r}: {exc!r}") from exc
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_rules_survive_mutated_shapes_quick(data: st.DataObject) -> None:
+    assert load_rules()  # the registry, whatever rules it holds
+    docs = copy.deepcopy(_docs(data.draw(st.sampled_from([c for c in CASES if _docs(c)]))))
+    _mutate(data, docs)
+    _run(docs)
+
+
+# The heavier variant (--slow): every case, more examples each, random each run.
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=lambda p: f"{p.parts[-3]}/{p.parts[-2]}/{p.name}")
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_rules_survive_mutated_shapes(case: Path, data: st.DataObject) -> None:
+    assert load_rules()
+    docs = copy.deepcopy(_docs(case))
+    if not docs:
+        return
+    _mutate(data, docs)
     _run(docs)
 
 

@@ -107,3 +107,26 @@ def test_schema_enum_error_masks_the_token(upstream_crds, tmp_path: Path, capsys
         main(["render", _spec(tmp_path, ENDPOINT.format(runtime=token, token="x")), "--crds", str(upstream_crds)])
     err = capsys.readouterr().err
     assert "runtime" in err and token not in err
+
+
+def test_an_internal_error_line_masks_a_token_and_stays_one_line(monkeypatch, capsys) -> None:
+    """Exit 3 is for our bugs, but the exception may quote a value from the input: it is masked there too."""
+    import llmkube.commands.validate as validate_cmd
+    from llmkube.cli import State, main
+
+    token = "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz012345"
+
+    def boom(*args, **kwargs):
+        raise RuntimeError(f"cannot handle {token!r}\n::add-mask::x")
+
+    monkeypatch.setattr(validate_cmd, "run_validate", boom)
+    monkeypatch.setattr(State, "debug", False)
+    for debug in (False, True):
+        with pytest.raises(SystemExit) as exc:
+            main([*(["--debug"] if debug else []), "validate", "x.yaml"])
+        assert exc.value.code == 3
+        err = capsys.readouterr().err
+        assert token not in err and "hf_Ab…" in err
+        (line,) = [line for line in err.splitlines() if line.startswith("llmkube: internal error:")]
+        assert "RuntimeError: cannot handle 'hf_Ab…'\\n::add-mask::x" in line
+        assert ("Traceback" in err) is debug

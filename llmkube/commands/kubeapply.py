@@ -25,7 +25,8 @@ errors, missing CRDs/namespaces, no kubectl, unknown context, unreachable cluste
 (kubectl's own exit code above 1 is passed on). apply: 0 applied · 1 refused by
 the checks or rejected by the API server · 2 as for diff (nothing was applied) ·
 4 a kubectl run that changes the cluster (apply, label, delete) timed out
-(`--timeout`) or was killed: its outcome is unknown.
+(`--timeout`), was killed, or Ctrl-C came once it had started: its outcome is
+unknown (Ctrl-C before that is an ordinary interrupt, 130).
 """
 
 from __future__ import annotations
@@ -117,7 +118,34 @@ def run_apply(
     except _Stopped as stop:
         return stop.code
 
+    progress = _Progress(dry_run_server)
+    try:
+        return _send(kc, plan, progress, dry_run_server=dry_run_server, force_conflicts=force_conflicts, prune=prune)
+    except KeyboardInterrupt:
+        if progress.step is None:
+            raise  # nothing was sent yet: an ordinary interrupt (exit 130)
+        error(f"interrupted during {progress.step}: its outcome is unknown, part or all of it may have been applied")
+        sys.stderr.write(f"llmkube: {progress.before}; check the cluster (llmkube diff) before running apply again\n")
+        return EXIT_UNKNOWN
+
+
+@dataclass
+class _Progress:
+    """The change being sent, for an interrupt: before the first one (or in a dry run) nothing was applied."""
+
+    dry_run: bool
+    step: str | None = None
+    before: str = ""
+
+    def start(self, step: str, before: str) -> None:
+        if not self.dry_run:
+            self.step, self.before = step, before
+
+
+def _send(kc: Kubectl, plan: _Plan, progress: _Progress, *, dry_run_server: bool, force_conflicts: bool, prune: bool) -> int:
+    """The kubectl runs that change the cluster: apply, node labels, prune."""
     if plan.objects:
+        progress.start("kubectl apply", "node labels were not set and nothing was pruned")
         result = kc.apply(
             plan.manifest, dry_run_server=dry_run_server, force_conflicts=force_conflicts, field_manager=FIELD_MANAGER
         )
@@ -132,6 +160,8 @@ def run_apply(
             return 1
 
     for step in plan.node_labels:
+        done = "the objects were applied" if plan.objects else "no objects to apply"
+        progress.start(f"kubectl label nodes (pool {step.pool!r})", f"{done}; nothing was pruned")
         result = kc.label_nodes(step.selector, step.labels, dry_run=dry_run_server)
         out = result.stdout.strip()
         if result.ok and (not out or "no resources found" in (out + result.stderr).lower()):
@@ -145,6 +175,7 @@ def run_apply(
             return 1
 
     if prune:
+        progress.start("pruning", "the objects were applied and the nodes labelled")
         return _prune(kc, plan, dry_run_server)
     return 0
 

@@ -163,7 +163,11 @@ def _make_dirs(output_dir: Path) -> list[Path]:
                 d.rmdir()
             except OSError:
                 pass
-        raise InputError(f"cannot create output directory: {exc.strerror}", mark=SourceMark(str(output_dir))) from None
+        blocker = next((p for p in (output_dir, *output_dir.parents) if p.exists() and not p.is_dir()), None)
+        why = f"{blocker} exists and is not a directory" if blocker is not None else exc.strerror
+        raise InputError(
+            f"cannot create output directory: {why}", mark=SourceMark(str(output_dir)), hint="give --output-dir a directory, or a path that can become one"
+        ) from None
     return list(reversed(missing))
 
 

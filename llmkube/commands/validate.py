@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
+import io
+import os
+import stat
 import sys
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -78,12 +84,50 @@ def run_validate(
 
 def write_report_file(path: Path, findings: Sequence[Finding], fmt: str, **kw: object) -> None:
     """Write a report file, creating missing parent directories; trouble writing is exit 2."""
+    text = io.StringIO()
+    write_report(findings, fmt, stream=text, color="never", **kw)  # type: ignore[arg-type]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as fh:
-            write_report(findings, fmt, stream=fh, color="never", **kw)  # type: ignore[arg-type]
     except OSError as exc:
-        raise InputError(f"cannot write the report to {path}: {exc.strerror or exc}", hint="check --output-file") from None
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        why = f"{blocker} exists and is not a directory" if blocker is not None else exc.strerror or str(exc)
+        raise InputError(f"cannot write the report to {path}: {why}", hint="check --output-file") from None
+    write_file(path, text.getvalue())
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write the whole report or nothing: a regular file is written beside it and renamed into
+    place (an earlier report stays as it was if the disk is full); a device or pipe
+    (`/dev/stdout`) is written as it is. A directory, an unwritable place or a full disk is the
+    user's to fix (exit 2).
+    """
+    tmp: Path | None = None
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        if path.exists() and not os.access(path, os.W_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        if path.exists() and not path.is_file():
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            return
+        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for open()
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        if path.exists():
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the report to {path}: {exc.strerror or exc}",
+            hint="give --output-file a file in a writable directory with free space",
+        ) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 def report_format_for(path: Path, default: str) -> str:

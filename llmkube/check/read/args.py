@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from llmkube.check.read.workloads import Path, as_list
+from llmkube.check.read.shape import as_list
+from llmkube.check.read.workloads import Path
 
 FALSE = {"false", "0", "no", "off"}
 

@@ -12,7 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from llmkube.check.read.workloads import Path, as_list, as_mapping
+from llmkube.check.read.shape import as_list, as_mapping, dig
+from llmkube.check.read.workloads import Path
 from llmkube.check.run import Target
 from llmkube.names import (
     KNATIVE_PROGRESS_DEADLINE_ANNOTATION,
@@ -77,7 +78,7 @@ def knative_deadline(target: Target) -> tuple[int | None, Path, str] | None:
             return KNATIVE_DEFAULT_DEADLINE, ("spec", "predictor"), "default"
         return None
     if kind == "Service" and str(obj.get("apiVersion", "")).startswith(KNATIVE_SERVING_GROUP + "/"):
-        tmpl_ann = ((((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("annotations")) or {}
+        tmpl_ann = as_mapping(dig(obj, "spec", "template", "metadata", "annotations"))
         if key in tmpl_ann:
             return parse_duration(tmpl_ann[key]), ("spec", "template", "metadata", "annotations", key), "annotation"
         return KNATIVE_DEFAULT_DEADLINE, ("spec", "template"), "default"

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from llmkube.check.read.shape import as_mapping, dig, meta
 from llmkube.check.read.workloads import Path, pod_groups
 from llmkube.check.run import Target
 from llmkube.errors import InputError, SourceMark
@@ -87,14 +88,14 @@ def embedded_configs(targets: Iterable[Target]) -> Iterator[Embedded]:
     for t in targets:
         obj = t.obj
         if obj.get("kind") == "ConfigMap" and isinstance(obj.get("data"), Mapping):
-            meta = obj.get("metadata") or {}
+            name = meta(obj).get("name")
             for key, text in obj["data"].items():
                 if not isinstance(text, str) or "version" not in text:
                     continue
                 try:
                     config = yaml.safe_load(text)
-                except yaml.YAMLError:
-                    continue
+                except (yaml.YAMLError, ValueError, RecursionError):
+                    continue  # not a config we can read (a bad date, a 5,000-digit number, deep nesting): no finding
                 if not isinstance(config, Mapping) or str(config.get("version")) != "v1":
                     continue
                 inner = None
@@ -105,7 +106,7 @@ def embedded_configs(targets: Iterable[Target]) -> Iterator[Embedded]:
                     except InputError:
                         inner = None
                 target = InBlock(obj=obj, document=t.document, spec=t.spec, base=("data", key), inner=inner)
-                yield Embedded(target, ("data", key), config, f"ConfigMap {meta.get('name')} key {key}")
+                yield Embedded(target, ("data", key), config, f"ConfigMap {name} key {key}")
         elif "kind" not in obj and str(obj.get("version")) == "v1" and ("mig-configs" in obj or "sharing" in obj or "flags" in obj):
             yield Embedded(t, (), obj, "config")
 
@@ -122,7 +123,7 @@ def is_device_plugin(e: Embedded) -> bool:
 
 def mig_entries(config: Mapping[str, Any]) -> Iterator[tuple[str, int, Mapping[str, Any]]]:
     """(config name, index, entry) of every entry of a mig-parted config."""
-    for name, entries in (config.get("mig-configs") or {}).items():
+    for name, entries in as_mapping(config.get("mig-configs")).items():
         for i, entry in enumerate(entries if isinstance(entries, list) else []):
             if isinstance(entry, Mapping):
                 yield str(name), i, entry
@@ -181,7 +182,7 @@ class Selection:
 def selections(targets: Iterable[Target]) -> Iterator[Selection]:
     for t in targets:
         if t.obj.get("kind") == "ResourceFlavor":
-            labels = (t.obj.get("spec") or {}).get("nodeLabels")
+            labels = dig(t.obj, "spec", "nodeLabels")
             if isinstance(labels, Mapping):
                 yield Selection(t, ("spec", "nodeLabels"), labels)
         for g in pod_groups(t):
@@ -221,6 +222,6 @@ def cluster_policy_strategy(targets: Sequence[Target]) -> tuple[Target, str] | N
     policies = [t for t in targets if t.obj.get("kind") == "ClusterPolicy" and str(t.obj.get("apiVersion", "")).startswith(NVIDIA_GROUP + "/")]
     if len(policies) != 1:
         return None
-    strategy = ((policies[0].obj.get("spec") or {}).get("mig") or {}).get("strategy")
+    strategy = dig(policies[0].obj, "spec", "mig", "strategy")
     return (policies[0], str(strategy)) if strategy else None
 

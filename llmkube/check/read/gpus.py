@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from llmkube.check.read.shape import as_list, dig
 from llmkube.check.read.workloads import PodGroup
 from llmkube.names import GPU_PRODUCT_LABEL, MIG_RESOURCE
 from llmkube.profiles import GPUProfile, MigProfile, ProfileStore
@@ -36,15 +37,15 @@ class GPUTarget:
 
 def products(group: PodGroup) -> list[str]:
     """Values of nvidia.com/gpu.product the pod must land on (selector or required affinity)."""
-    value = group.node_selector.get(GPU_PRODUCT_LABEL) if isinstance(group.node_selector, Mapping) else None
+    value = group.node_selector.get(GPU_PRODUCT_LABEL)
     if value:
         return [str(value)]
-    affinity = ((group.spec.get("affinity") or {}).get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    terms = dig(group.spec, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
     values: list[str] = []
-    for term in affinity.get("nodeSelectorTerms") or []:
-        for expr in (term or {}).get("matchExpressions") or []:
-            if expr.get("key") == GPU_PRODUCT_LABEL and expr.get("operator") == "In":
-                values.extend(str(v) for v in expr.get("values") or [])
+    for term in as_list(terms):
+        for expr in as_list(dig(term, "matchExpressions")):
+            if isinstance(expr, Mapping) and expr.get("key") == GPU_PRODUCT_LABEL and expr.get("operator") == "In":
+                values.extend(str(v) for v in as_list(expr.get("values")))
     return values
 
 

@@ -19,8 +19,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmkube.check.read.shape import dig
-from llmkube.check.read.workloads import Path, meta
+
+from llmkube.check.read.shape import as_list, as_mapping, dig, meta
+from llmkube.check.read.workloads import Path
 from llmkube.check.run import Target
 from llmkube.names import (
     KNATIVE_FEATURES_CONFIG_MAP,
@@ -63,7 +64,7 @@ def _config_map(targets: Sequence[Target], name: str) -> Mapping[str, Any] | Non
 def _json_key(data: Mapping[str, Any] | None, key: str) -> Mapping[str, Any]:
     try:
         value = json.loads(str((data or {}).get(key) or "{}"))
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, a number too long to convert, deep nesting
         return {}
     return value if isinstance(value, Mapping) else {}
 
@@ -82,7 +83,7 @@ def default_resources(targets: Sequence[Target]) -> dict[str, dict[str, str]]:
     data = _config_map(targets, KSERVE_CONFIG_MAP)
     if data is None:
         return {"requests": dict(DEFAULT_RESOURCES), "limits": dict(DEFAULT_RESOURCES)}
-    res = _json_key(data, "inferenceService").get("resource") or {}
+    res = as_mapping(_json_key(data, "inferenceService").get("resource"))
     out: dict[str, dict[str, str]] = {"requests": {}, "limits": {}}
     for key, section, name in (
         ("cpuRequest", "requests", "cpu"),
@@ -137,11 +138,11 @@ def runtime_resources(targets: Sequence[Target], name: str | None) -> tuple[dict
         return None
     for t in targets:
         if t.obj.get("kind") in ("ServingRuntime", "ClusterServingRuntime") and meta(t.obj).get("name") == name:
-            containers = (t.obj.get("spec") or {}).get("containers") or []
-            first = containers[0] if containers and isinstance(containers[0], Mapping) else {}
-            res = first.get("resources") or {}
+            containers = as_list(dig(t.obj, "spec", "containers"))
+            first = as_mapping(containers[0]) if containers else {}
+            res = as_mapping(first.get("resources"))
             return (
-                {s: {k: str(v) for k, v in (res.get(s) or {}).items()} for s in ("requests", "limits")},
+                {s: {str(k): str(v) for k, v in as_mapping(res.get(s)).items()} for s in ("requests", "limits")},
                 f"{t.obj.get('kind')} {name}",
             )
     return None

@@ -13,7 +13,8 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmkube.check.read.workloads import Path, meta, pod_groups
+from llmkube.check.read.shape import as_mapping, dig, meta
+from llmkube.check.read.workloads import Path, pod_groups
 from llmkube.check.run import Target
 from llmkube.names import KUEUE_GROUP, KUEUE_QUEUE_LABEL
 
@@ -24,8 +25,8 @@ def is_kueue(target: Target, kind: str) -> bool:
 
 def queue_label(target: Target) -> tuple[str, Path] | None:
     """The LocalQueue a workload names, and where (object labels, else its pod template)."""
-    labels = meta(target.obj).get("labels") or {}
-    if isinstance(labels, Mapping) and labels.get(KUEUE_QUEUE_LABEL):
+    labels = as_mapping(meta(target.obj).get("labels"))
+    if labels.get(KUEUE_QUEUE_LABEL):
         return str(labels[KUEUE_QUEUE_LABEL]), ("metadata", "labels", KUEUE_QUEUE_LABEL)
     for group in pod_groups(target):
         if group.labels.get(KUEUE_QUEUE_LABEL) and group.spec_path[-1] == "spec":
@@ -35,8 +36,8 @@ def queue_label(target: Target) -> tuple[str, Path] | None:
 
 def cohort_of(cq: Mapping[str, Any]) -> str | None:
     """A ClusterQueue's cohort (`spec.cohortName` in v1beta2, `spec.cohort` in v1beta1)."""
-    spec = cq.get("spec") or {}
-    return (spec.get("cohortName") or spec.get("cohort") or None) if isinstance(spec, Mapping) else None
+    spec = as_mapping(cq.get("spec"))
+    return spec.get("cohortName") or spec.get("cohort") or None
 
 
 class _ByName:
@@ -70,8 +71,8 @@ def _serves(local_queue: Target, namespace: str | None) -> bool:
 
 
 def _cluster_queue_name(local_queue: Target) -> Any:
-    spec = local_queue.obj.get("spec")
-    return spec.get("clusterQueue") if isinstance(spec, Mapping) else None
+    name = dig(local_queue.obj, "spec", "clusterQueue")
+    return name if isinstance(name, Hashable) else None  # a list or map: schema-invalid, names nothing
 
 
 @dataclass
@@ -120,4 +121,4 @@ class KueueIndex:
     def flavor_labels(self, name: str) -> Mapping[str, str] | None:
         """A ResourceFlavor's nodeLabels ({} when it has none); None when it is not in the run."""
         rf = self.flavors.get(name)
-        return None if rf is None else (rf.obj.get("spec") or {}).get("nodeLabels") or {}
+        return None if rf is None else as_mapping(dig(rf.obj, "spec", "nodeLabels"))

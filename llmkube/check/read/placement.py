@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmkube.check.read.shape import as_list, dig
+from llmkube.check.read.shape import as_list, as_mapping, dig
 from llmkube.check.read.workloads import Path, pod_groups
 from llmkube.check.run import Target
 
@@ -42,22 +42,19 @@ class PodSet:
 
 def _resource_names(spec: Mapping[str, Any]) -> frozenset[str]:
     names: set[str] = set()
-    for c in spec.get("containers") or []:
-        if isinstance(c, Mapping):
-            res = c.get("resources") or {}
-            for section in ("requests", "limits"):
-                names |= {str(k) for k in (res.get(section) or {})} if isinstance(res, Mapping) else set()
+    for c in as_list(spec.get("containers")):
+        res = as_mapping(dig(c, "resources"))
+        for section in ("requests", "limits"):
+            names |= {str(k) for k in as_mapping(res.get(section))}
     return frozenset(names)
 
 
 def _terms(spec: Mapping[str, Any]) -> list[list[Mapping[str, Any]]]:
-    affinity = spec.get("affinity") or {}
-    node = affinity.get("nodeAffinity") if isinstance(affinity, Mapping) else None
-    required = (node or {}).get("requiredDuringSchedulingIgnoredDuringExecution") if isinstance(node, Mapping) else None
+    terms = dig(spec, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
     out = []
-    for term in (required or {}).get("nodeSelectorTerms") or [] if isinstance(required, Mapping) else []:
+    for term in as_list(terms):
         if isinstance(term, Mapping):
-            out.append([e for e in term.get("matchExpressions") or [] if isinstance(e, Mapping)])
+            out.append([e for e in as_list(term.get("matchExpressions")) if isinstance(e, Mapping)])
     return out
 
 
@@ -94,9 +91,8 @@ def podsets(target: Target) -> list[PodSet]:
     obj = target.obj
     spec = obj.get("spec")
     if obj.get("kind") == "TrainJob" and isinstance(spec, Mapping):
-        trainer = spec.get("trainer") or {}
-        res = (trainer.get("resourcesPerNode") or {}) if isinstance(trainer, Mapping) else {}
-        names = frozenset(str(k) for s in ("requests", "limits") for k in (res.get(s) or {})) if isinstance(res, Mapping) else frozenset()
+        res = as_mapping(dig(spec, "trainer", "resourcesPerNode"))
+        names = frozenset(str(k) for s in ("requests", "limits") for k in as_mapping(res.get(s)))
         found = [_podset("node", path, pod, names) for path, pod in _trainjob_pod_specs(spec)]
         return found or [PodSet("node", ("spec", "trainer"), {}, [], [], names)]
     return [_podset(g.role, g.spec_path, g.spec) for g in pod_groups(target)]
@@ -107,7 +103,7 @@ def podsets(target: Target) -> list[PodSet]:
 
 def _expression_matches(expr: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
     key, op = str(expr.get("key")), expr.get("operator")
-    values = [str(v) for v in expr.get("values") or []]
+    values = [str(v) for v in as_list(expr.get("values"))]
     present = key in labels
     value = str(labels.get(key)) if present else None
     if op == "In":
@@ -161,7 +157,7 @@ def untolerated_taint(podset: PodSet, flavor_spec: Mapping[str, Any]) -> Mapping
     """
     extra = flavor_spec.get("tolerations")
     tolerations = [*podset.tolerations, *(t for t in extra if isinstance(t, Mapping))] if isinstance(extra, list) else podset.tolerations
-    for taint in flavor_spec.get("nodeTaints") or []:
+    for taint in as_list(flavor_spec.get("nodeTaints")):
         if isinstance(taint, Mapping) and taint.get("effect") in ("NoSchedule", "NoExecute") and not _tolerates(tolerations, taint):
             return taint
     return None

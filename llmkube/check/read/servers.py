@@ -15,7 +15,8 @@ from typing import Any
 
 from llmkube.check.read.args import FALSE, arg_value, command_line, env_value, flag_on, flag_path
 from llmkube.check.read.gpus import GPUTarget, gpu_target
-from llmkube.check.read.workloads import Path, PodGroup, as_list, gpu_request, pod_groups
+from llmkube.check.read.shape import as_list
+from llmkube.check.read.workloads import Path, PodGroup, gpu_request, pod_groups
 from llmkube.check.run import Target
 from llmkube.engines import (
     DEFAULT_GPU_MEMORY_UTILIZATION,
@@ -154,11 +155,11 @@ def _claim_mounts(group: PodGroup, container: Mapping[str, Any]) -> list[str]:
     """Mount paths of the container's PersistentVolumeClaim volumes."""
     claims = {
         v.get("name") for v in as_list(group.spec.get("volumes"))
-        if isinstance(v, Mapping) and isinstance(v.get("persistentVolumeClaim"), Mapping)
+        if isinstance(v, Mapping) and isinstance(v.get("name"), str) and isinstance(v.get("persistentVolumeClaim"), Mapping)
     }
     return [
         str(m.get("mountPath", "")) for m in as_list(container.get("volumeMounts"))
-        if isinstance(m, Mapping) and m.get("name") in claims and m.get("mountPath")
+        if isinstance(m, Mapping) and isinstance(m.get("name"), str) and m.get("name") in claims and m.get("mountPath")
     ]
 
 

@@ -23,3 +23,29 @@ def dig(value: Any, *keys: str) -> Any:
             return None
         value = value.get(key)
     return value
+
+
+def count(value: Any, default: int = 1) -> int:
+    """A replica count as written (an int), else `default`."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def as_int(value: Any) -> int | None:
+    """An int, or a string of digits; None for anything else (booleans included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def as_str(value: Any) -> str | None:
+    """A string as written, else None (a mapping, list or number where a name belongs is not a name)."""
+    return value if isinstance(value, str) else None
+
+
+def meta(obj: Any) -> Mapping[str, Any]:
+    """An object's metadata, or {} when it has none (or it, or the object, is not a mapping)."""
+    return as_mapping(dig(obj, "metadata"))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from llmkube.check.read.args import arg_value, command_line, flag_on, flag_path
 from llmkube.check.read.gpus import GPUTarget, gpu_target
+from llmkube.check.read.shape import dig
 from llmkube.check.read.torchrun import runs_torchrun
 from llmkube.check.read.workloads import Path, gpu_request, pod_groups
 from llmkube.check.run import Target
@@ -96,9 +97,9 @@ def _from_manifest(profiles: ProfileStore, target: Target) -> TrainingSetup | No
                 per_pod += request[1]
                 gpu = gpu or gpu_target(profiles, group, request[0])
         replicas = group.replicas
-        elastic = (target.obj.get("spec") or {}).get("elasticPolicy") or {}
-        if isinstance(elastic.get("minReplicas"), int) and group.role == "Worker":
-            replicas = elastic["minReplicas"]
+        min_replicas = dig(target.obj, "spec", "elasticPolicy", "minReplicas")
+        if isinstance(min_replicas, int) and not isinstance(min_replicas, bool) and group.role == "Worker":
+            replicas = min_replicas
         gpus += per_pod * replicas
     if method is None:
         return None

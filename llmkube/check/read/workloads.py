@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from llmkube.check.read.shape import as_int, as_list, as_mapping, count, dig, meta
 from llmkube.check.run import Target
 from llmkube.names import KUEUE_GROUP, VOLCANO_BATCH_GROUP, is_gpu_resource
 
@@ -42,38 +43,6 @@ class PodGroup:
         return as_mapping(self.spec.get("nodeSelector"))
 
 
-def as_mapping(value: Any) -> Mapping[str, Any]:
-    """`value` when it is a mapping, else {}: readers take any shape (the schema reports the wrong one)."""
-    return value if isinstance(value, Mapping) else {}
-
-
-def as_list(value: Any) -> list[Any]:
-    """`value` when it is a list, else []."""
-    return value if isinstance(value, list) else []
-
-
-def count(value: Any, default: int = 1) -> int:
-    """A replica count as written (an int), else `default`."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def as_int(value: Any) -> int | None:
-    """An int, or a string of digits; None for anything else (booleans included)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
-def meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    """An object's metadata, or {} when it has none (or not a mapping)."""
-    m = obj.get("metadata")
-    return m if isinstance(m, Mapping) else {}
-
-
 def is_volcano(obj: Mapping[str, Any]) -> bool:
     return str(obj.get("apiVersion", "")).startswith(VOLCANO_BATCH_GROUP + "/")
 
@@ -84,10 +53,8 @@ def _template(target: Target, role: str, path: Path, template: Any, replicas: in
     spec = template.get("spec")
     if not isinstance(spec, Mapping):
         return None
-    meta = template.get("metadata") or {}
-    return PodGroup(
-        target, role, (*path, "spec"), spec, replicas, meta.get("labels") or {}, meta.get("annotations") or {}
-    )
+    tmeta = as_mapping(template.get("metadata"))
+    return PodGroup(target, role, (*path, "spec"), spec, replicas, as_mapping(tmeta.get("labels")), as_mapping(tmeta.get("annotations")))
 
 
 def pod_groups(target: Target) -> list[PodGroup]:
@@ -99,15 +66,15 @@ def pod_groups(target: Target) -> list[PodGroup]:
         return []
     groups: list[PodGroup | None] = []
     if kind == "Pod":
-        meta = obj.get("metadata") or {}
-        groups.append(PodGroup(target, "pod", ("spec",), spec, 1, meta.get("labels") or {}, meta.get("annotations") or {}))
+        m = meta(obj)
+        groups.append(PodGroup(target, "pod", ("spec",), spec, 1, as_mapping(m.get("labels")), as_mapping(m.get("annotations"))))
     elif kind in ("Deployment", "StatefulSet", "ReplicaSet"):
         groups.append(_template(target, kind.lower(), ("spec", "template"), spec.get("template"), count(spec.get("replicas"))))
     elif kind == "DaemonSet":
         groups.append(_template(target, "daemonset", ("spec", "template"), spec.get("template"), 1))
     elif kind == "Job":
         if is_volcano(obj):
-            for i, task in enumerate(spec.get("tasks") or []):
+            for i, task in enumerate(as_list(spec.get("tasks"))):
                 if isinstance(task, Mapping):
                     groups.append(
                         _template(target, str(task.get("name", i)), ("spec", "tasks", i, "template"), task.get("template"), count(task.get("replicas")))
@@ -115,10 +82,10 @@ def pod_groups(target: Target) -> list[PodGroup]:
         else:
             groups.append(_template(target, "job", ("spec", "template"), spec.get("template"), count(spec.get("parallelism"))))
     elif kind in KUBEFLOW_JOB_KINDS:
-        key = next((k for k in spec if k.endswith("ReplicaSpecs")), None)
-        for role, rs in (spec.get(key) or {}).items() if key else []:
+        key = next((k for k in spec if isinstance(k, str) and k.endswith("ReplicaSpecs")), None)
+        for role, rs in as_mapping(spec.get(key)).items() if key else []:
             if isinstance(rs, Mapping):
-                groups.append(_template(target, role, ("spec", str(key), role, "template"), rs.get("template"), count(rs.get("replicas"))))
+                groups.append(_template(target, str(role), ("spec", str(key), role, "template"), rs.get("template"), count(rs.get("replicas"))))
     elif kind == "InferenceService":
         for component in ("predictor", "transformer", "explainer"):
             comp = spec.get(component)
@@ -127,10 +94,12 @@ def pod_groups(target: Target) -> list[PodGroup]:
                 if comp.get("model") and not comp.get("containers"):
                     inline["containers"] = [comp["model"]]
                 groups.append(
-                    PodGroup(target, component, ("spec", component), inline, count(comp.get("minReplicas")), comp.get("labels") or {}, comp.get("annotations") or {})
+                    PodGroup(
+                        target, component, ("spec", component), inline, count(comp.get("minReplicas")), as_mapping(comp.get("labels")), as_mapping(comp.get("annotations"))
+                    )
                 )
     elif kind == "LeaderWorkerSet":
-        lwt = spec.get("leaderWorkerTemplate") or {}
+        lwt = as_mapping(spec.get("leaderWorkerTemplate"))
         size = count(lwt.get("size"))
         replicas = count(spec.get("replicas"))
         if lwt.get("leaderTemplate"):
@@ -139,8 +108,10 @@ def pod_groups(target: Target) -> list[PodGroup]:
         else:
             groups.append(_template(target, "worker", ("spec", "leaderWorkerTemplate", "workerTemplate"), lwt.get("workerTemplate"), replicas * size))
     elif kind == "JobSet":
-        for i, rj in enumerate(spec.get("replicatedJobs") or []):
-            job = ((rj or {}).get("template") or {}).get("spec") or {}
+        for i, rj in enumerate(as_list(spec.get("replicatedJobs"))):
+            if not isinstance(rj, Mapping):
+                continue
+            job = as_mapping(dig(rj, "template", "spec"))
             groups.append(
                 _template(target, str(rj.get("name", i)), ("spec", "replicatedJobs", i, "template", "spec", "template"), job.get("template"), count(rj.get("replicas")) * count(job.get("parallelism")))
             )
@@ -184,12 +155,12 @@ def pod_gpus(spec: Mapping[str, Any]) -> dict[str, int]:
 
 def _section(resources: Mapping[str, Any], resource: str) -> str:
     """Where a resource is set: "limits", or "requests" when only that has it."""
-    return "limits" if resource in (resources.get("limits") or {}) else "requests"
+    return "limits" if resource in as_mapping(resources.get("limits")) else "requests"
 
 
 def resource_line(container: Mapping[str, Any], container_path: Path, resource: str) -> Path:
     """Path of a container's `resources.limits.<resource>` line (`requests` when only that has it)."""
-    return (*container_path, "resources", _section(container.get("resources") or {}, resource), resource)
+    return (*container_path, "resources", _section(as_mapping(container.get("resources")), resource), resource)
 
 
 def gpu_line(group: PodGroup) -> tuple[Path, str] | None:
@@ -215,10 +186,10 @@ class JobPods:
 
 def job_pods(target: Target) -> list[JobPods]:
     obj = target.obj
-    spec = obj.get("spec") or {}
-    if obj.get("kind") == "TrainJob" and isinstance(spec, Mapping):
-        trainer = spec.get("trainer") or {}
-        res = trainer.get("resourcesPerNode") or {}
+    spec = as_mapping(obj.get("spec"))
+    if obj.get("kind") == "TrainJob":
+        trainer = as_mapping(spec.get("trainer"))
+        res = as_mapping(trainer.get("resourcesPerNode"))
         req = gpu_request({"resources": res})
         if not req:
             return []
@@ -226,13 +197,13 @@ def job_pods(target: Target) -> list[JobPods]:
         path = ("spec", "trainer", "resourcesPerNode", _section(res, req[0]), req[0])
         return [JobPods("node", nodes, {req[0]: req[1]}, {}, path)]
     out = []
-    tasks = spec.get("tasks") if isinstance(spec, Mapping) else None
+    tasks = spec.get("tasks")
     for group in pod_groups(target):
         where = gpu_line(group)
         min_avail = None
         if is_volcano(obj) and isinstance(tasks, list):
             idx = group.spec_path[2] if len(group.spec_path) > 2 else None
-            if isinstance(idx, int) and isinstance(tasks[idx], Mapping):
+            if isinstance(idx, int) and idx < len(tasks) and isinstance(tasks[idx], Mapping):
                 min_avail = as_int(tasks[idx].get("minAvailable"))
         out.append(JobPods(group.role, group.replicas, pod_gpus(group.spec), group.node_selector, where[0] if where else None, min_avail))
     return out
@@ -240,15 +211,17 @@ def job_pods(target: Target) -> list[JobPods]:
 
 def gang_gpus(target: Target, pods: Sequence[JobPods]) -> dict[str, int]:
     """GPUs that must be admitted together: all pods, or Volcano's minAvailable pods."""
-    spec = target.obj.get("spec") or {}
+    spec = as_mapping(target.obj.get("spec"))
     volcano = is_volcano(target.obj)
     out: dict[str, int] = {}
     if volcano and as_int(spec.get("minAvailable")) is not None:
         need = as_int(spec.get("minAvailable")) or 0
-        each = sorted((p.gpus for p in pods for _ in range(p.replicas)), key=lambda g: sum(g.values()))
-        for g in each[:need]:
-            for k, v in g.items():
-                out[k] = out.get(k, 0) + v
+        # the `need` pods with the fewest GPUs, counted per group (a replica count may be huge)
+        for p in sorted(pods, key=lambda p: sum(p.gpus.values())):
+            take = min(need, max(p.replicas, 0))
+            need -= take
+            for k, v in p.gpus.items():
+                out[k] = out.get(k, 0) + v * take
         return out
     for p in pods:
         n = p.min_available if volcano and p.min_available is not None else p.replicas
@@ -262,7 +235,7 @@ def gang_gpus(target: Target, pods: Sequence[JobPods]) -> dict[str, int]:
 
 def shm_mount(container: Mapping[str, Any]) -> tuple[int, str] | None:
     """(index, volume name) of the container's mount at /dev/shm."""
-    for i, m in enumerate(container.get("volumeMounts") or []):
+    for i, m in enumerate(as_list(container.get("volumeMounts"))):
         if isinstance(m, Mapping) and str(m.get("mountPath", "")).rstrip("/") == "/dev/shm":
             return i, str(m.get("name"))
     return None

@@ -22,6 +22,7 @@ from typing import Any
 
 from llmkube.check.findings import Finding, Severity, dotted, object_label
 from llmkube.check.read.context import ReadContext
+from llmkube.check.read.shape import dig
 from llmkube.check.run import Target
 from llmkube.names import IGNORE_ANNOTATION
 from llmkube.profiles import ProfileStore
@@ -96,8 +97,7 @@ def unknown_codes(codes: Iterable[str]) -> list[str]:
 
 
 def _ignored_by_annotation(obj: dict[str, Any]) -> set[str]:
-    meta = obj.get("metadata") or {}
-    value = (meta.get("annotations") or {}).get(IGNORE_ANNOTATION, "") if isinstance(meta, dict) else ""
+    value = dig(obj, "metadata", "annotations", IGNORE_ANNOTATION) or ""
     return {c.strip() for c in str(value).split(",") if c.strip()}
 
 

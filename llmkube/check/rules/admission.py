@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 from llmkube.check.findings import Severity
 from llmkube.check.read.context import ReadContext
-from llmkube.check.read.workloads import KUBEFLOW_JOB_KINDS, meta
+from llmkube.check.read.shape import meta
+from llmkube.check.read.workloads import KUBEFLOW_JOB_KINDS
 from llmkube.check.rules import Hit, rule
 
 # kserve v0.20.0 pkg/apis/serving/v1beta1/inference_service_validation.go IsvcNameFmt (matched whole);

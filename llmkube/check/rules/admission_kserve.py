@@ -12,8 +12,9 @@ from typing import Any
 from llmkube.check.findings import Severity
 from llmkube.check.read import kserve
 from llmkube.check.read.context import ReadContext
-from llmkube.check.read.shape import as_list, as_mapping, dig
-from llmkube.check.read.workloads import Path, as_int
+
+from llmkube.check.read.shape import as_int, as_list, as_mapping, dig
+from llmkube.check.read.workloads import Path
 from llmkube.check.rules import Hit, rule
 from llmkube.names import (
     KNATIVE_AUTOSCALING_CLASS_ANNOTATION,

@@ -9,7 +9,8 @@ from llmkube.check.findings import Severity
 from llmkube.check.read import placement
 from llmkube.check.read.context import ReadContext
 from llmkube.check.read.kueue import queue_label
-from llmkube.check.read.workloads import PodGroup, as_int, is_workload, meta, pod_groups
+from llmkube.check.read.shape import as_int, as_list, as_mapping, dig, meta
+from llmkube.check.read.workloads import PodGroup, is_workload, pod_groups
 from llmkube.check.rules import Hit, rule
 from llmkube.names import (
     KUEUE_GROUP,
@@ -28,7 +29,7 @@ GROUPING_KINDS = ("JobSet", "LeaderWorkerSet", "MPIJob", "RayCluster", "RayJob")
 def _count(group: PodGroup) -> int:
     """A PodSet's count as Kueue makes it (an LWS workload is one group: leader 1, workers size-1)."""
     if group.target.obj.get("kind") == "LeaderWorkerSet":
-        lwt = (group.target.obj.get("spec") or {}).get("leaderWorkerTemplate") or {}
+        lwt = as_mapping(dig(group.target.obj, "spec", "leaderWorkerTemplate"))
         size = as_int(lwt.get("size")) or 1
         return 1 if group.role == "leader" else (size - 1 if lwt.get("leaderTemplate") else size)
     return group.replicas
@@ -171,10 +172,10 @@ def kueue_podset_group(ctx: ReadContext) -> Iterator[Hit]:
 def _flavors(ctx: ReadContext, cq: Any) -> list[tuple[list[str], list[str]]]:
     """(covered resources, flavor names) of each resource group of a ClusterQueue."""
     out = []
-    for group in (cq.obj.get("spec") or {}).get("resourceGroups") or []:
+    for group in as_list(dig(cq.obj, "spec", "resourceGroups")):
         if isinstance(group, Mapping):
-            covered = [str(r) for r in group.get("coveredResources") or []]
-            names = [str(f.get("name")) for f in group.get("flavors") or [] if isinstance(f, Mapping)]
+            covered = [str(r) for r in as_list(group.get("coveredResources"))]
+            names = [str(f.get("name")) for f in as_list(group.get("flavors")) if isinstance(f, Mapping)]
             out.append((covered, names))
     return out
 
@@ -182,7 +183,7 @@ def _flavors(ctx: ReadContext, cq: Any) -> list[tuple[list[str], list[str]]]:
 def _describe(ps: placement.PodSet) -> str:
     parts = [f"{k}={v}" for k, v in sorted(ps.node_selector.items())]
     for term in ps.terms:
-        parts += [f"{e.get('key')} {e.get('operator')} {list(e.get('values') or [])}" for e in term]
+        parts += [f"{e.get('key')} {e.get('operator')} {as_list(e.get('values'))}" for e in term]
     return ", ".join(parts) or "no node selection"
 
 
@@ -315,9 +316,9 @@ def kueue_no_flavor_fits(ctx: ReadContext) -> Iterator[Hit]:
                     rf = specs.get(f)
                     if rf is None:
                         break  # a flavor outside the run: it may fit
-                    rspec = rf.obj.get("spec") or {}
-                    labels = rspec.get("nodeLabels") or {} if isinstance(rspec, Mapping) else {}
-                    taint = placement.untolerated_taint(ps, rspec) if isinstance(rspec, Mapping) else None
+                    rspec = as_mapping(rf.obj.get("spec"))
+                    labels = as_mapping(rspec.get("nodeLabels"))
+                    taint = placement.untolerated_taint(ps, rspec)
                     if taint is not None:
                         reasons.append(f"{f}: untolerated taint {taint.get('key')}={taint.get('value', '')}:{taint.get('effect')}")
                     elif not placement.selection_fits(ps, labels):
@@ -338,7 +339,7 @@ def kueue_no_flavor_fits(ctx: ReadContext) -> Iterator[Hit]:
                     break
             if reported or any(specs.get(f) is None for f in all_flavors) or not all_flavors:
                 continue
-            defined = {str(k) for f in all_flavors for k in ((specs[f].obj.get("spec") or {}).get("nodeLabels") or {})}  # type: ignore[union-attr]
+            defined = {str(k) for f in all_flavors for k in as_mapping(dig(specs[f].obj, "spec", "nodeLabels"))}  # type: ignore[union-attr]
             unknown = sorted(ps.keys - defined)
             if unknown:
                 yield Hit(

@@ -13,7 +13,8 @@ from typing import Any
 
 from llmkube.check.findings import Severity
 from llmkube.check.read.context import ReadContext
-from llmkube.check.read.workloads import Path, as_int, is_volcano, meta
+from llmkube.check.read.shape import as_int, meta
+from llmkube.check.read.workloads import Path, is_volcano
 from llmkube.check.rules import Hit, rule
 from llmkube.check.run import Target
 

@@ -17,19 +17,16 @@ from llmkube.check.findings import Severity
 from llmkube.check.read.context import ReadContext
 from llmkube.check.read.kueue import cohort_of, is_kueue, queue_label
 from llmkube.check.read.torchrun import launcher_nproc, tokens
+from llmkube.check.read.shape import as_int, as_list, as_mapping, as_str, dig, meta
 from llmkube.check.read.workloads import (
     KUBEFLOW_JOB_KINDS,
     Path,
-    as_int,
-    as_list,
-    as_mapping,
     gang_gpus,
     gpu_request,
     is_volcano,
     is_workload,
     job_pods,
     memory_backed,
-    meta,
     pod_gpus,
     pod_groups,
     shm_mount,
@@ -126,7 +123,7 @@ def nproc_per_node(ctx: ReadContext) -> Iterator[Hit]:
         if not isinstance(spec, Mapping):
             continue
         if obj.get("kind") == "TrainJob":
-            trainer = spec.get("trainer") or {}
+            trainer = as_mapping(spec.get("trainer"))
             (pods,) = job_pods(target) or (None,)
             if pods is None:
                 continue
@@ -217,9 +214,9 @@ def gang_min_available(ctx: ReadContext) -> Iterator[Hit]:
         if not isinstance(spec, Mapping):
             continue
         if obj.get("kind") == "Job" and is_volcano(obj):
-            tasks = [t for t in spec.get("tasks") or [] if isinstance(t, Mapping)]
+            tasks = [t for t in as_list(spec.get("tasks")) if isinstance(t, Mapping)]
             total = 0
-            for i, task in enumerate(spec.get("tasks") or []):
+            for i, task in enumerate(as_list(spec.get("tasks"))):
                 if not isinstance(task, Mapping):
                     continue
                 replicas = as_int(task.get("replicas"))
@@ -244,8 +241,7 @@ def gang_min_available(ctx: ReadContext) -> Iterator[Hit]:
                     f"set spec.minAvailable to at most {total} (all pods: {total})",
                 )
         elif obj.get("kind") in KUBEFLOW_JOB_KINDS:
-            policy = ((spec.get("runPolicy") or {}).get("schedulingPolicy") or {}) if isinstance(spec.get("runPolicy"), Mapping) else {}
-            jmin = as_int(policy.get("minAvailable")) if isinstance(policy, Mapping) else None
+            jmin = as_int(dig(spec, "runPolicy", "schedulingPolicy", "minAvailable"))
             total = sum(g.replicas for g in pod_groups(target))
             if jmin is not None and total and jmin > total:
                 yield Hit(
@@ -265,7 +261,7 @@ def _compatible(flavor_labels: Mapping[str, str] | None, selectors: Sequence[Map
         return True
     for sel in selectors:
         for k, v in sel.items():
-            if k in flavor_labels and str(flavor_labels[k]) != str(v):
+            if isinstance(k, str) and k in flavor_labels and str(flavor_labels[k]) != str(v):
                 return False
     return True
 
@@ -380,17 +376,19 @@ def gang_exceeds_quota(ctx: ReadContext) -> Iterator[Hit]:
             skipped: list[str] = []
             covered = False
             unbounded = False
-            for group in (cq.obj.get("spec") or {}).get("resourceGroups") or []:
-                if res not in (group.get("coveredResources") or []):
+            for group in as_list(dig(cq.obj, "spec", "resourceGroups")):
+                if not isinstance(group, Mapping) or res not in as_list(group.get("coveredResources")):
                     continue
                 covered = True
-                for flavor in group.get("flavors") or []:
+                for flavor in as_list(group.get("flavors")):
+                    if not isinstance(flavor, Mapping):
+                        continue
                     fname = str(flavor.get("name"))
                     if not _compatible(ctx.kueue.flavor_labels(fname), selectors):
                         skipped.append(fname)
                         continue
-                    for r in flavor.get("resources") or []:
-                        if r.get("name") != res:
+                    for r in as_list(flavor.get("resources")):
+                        if not isinstance(r, Mapping) or r.get("name") != res:
                             continue
                         nominal = quantity_value(r.get("nominalQuota")) or Decimal(0)
                         if cohort and r.get("borrowingLimit") is None:
@@ -575,8 +573,8 @@ def resource_not_covered(ctx: ReadContext) -> Iterator[Hit]:
         cq, _ = found
         covered = {
             str(r)
-            for group in (cq.obj.get("spec") or {}).get("resourceGroups") or []
-            for r in group.get("coveredResources") or []
+            for group in as_list(dig(cq.obj, "spec", "resourceGroups"))
+            for r in as_list(dig(group, "coveredResources"))
         }
         seen: set[str] = set()
         for pods in job_pods(target):
@@ -653,7 +651,7 @@ def unknown_local_queue(ctx: ReadContext) -> Iterator[Hit]:
         if not found:
             continue
         name, path = found
-        ns = meta(target.obj).get("namespace")
+        ns = as_str(meta(target.obj).get("namespace"))
         if ctx.kueue.local_queue(name, ns) is not None:
             continue
         here = sorted({str(meta(q.obj).get("name")) for q in queues if meta(q.obj).get("namespace") == ns})
@@ -813,12 +811,11 @@ def shm_not_in_limit(ctx: ReadContext) -> Iterator[Hit]:
                 vol = volume(group.spec, mount[1]) if mount else None
                 if vol is None or not memory_backed(vol[1]):
                     continue
-                size = quantity_value((vol[1].get("emptyDir") or {}).get("sizeLimit"))
+                size = quantity_value(dig(vol[1], "emptyDir", "sizeLimit"))
                 if not size:
                     continue
-                resources = c.get("resources") or {}
-                limit = quantity_value((resources.get("limits") or {}).get("memory"))
-                request = quantity_value((resources.get("requests") or {}).get("memory"))
+                limit = quantity_value(dig(c, "resources", "limits", "memory"))
+                request = quantity_value(dig(c, "resources", "requests", "memory"))
                 name = c.get("name")
                 if limit is None:
                     yield Hit(

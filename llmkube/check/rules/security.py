@@ -8,6 +8,7 @@ from typing import Any
 
 from llmkube.check.findings import Severity
 from llmkube.check.read.context import ReadContext
+from llmkube.check.read.shape import dig
 from llmkube.check.rules import Hit, rule
 from llmkube.secrets import find_tokens, redact
 
@@ -174,7 +175,7 @@ def _images(obj: Mapping[str, Any]) -> Iterator[tuple[Path, str]]:
             if isinstance(image, str):
                 yield (*path, "image"), image
     if obj.get("kind") == "TrainJob":
-        image = ((obj.get("spec") or {}).get("trainer") or {}).get("image")
+        image = dig(obj, "spec", "trainer", "image")
         if isinstance(image, str):
             yield ("spec", "trainer", "image"), image
 

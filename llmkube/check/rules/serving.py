@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from llmkube.check.findings import Severity
 from llmkube.check.read.context import ReadContext
 from llmkube.check.read.deadlines import DEPLOYMENT_DEFAULT_DEADLINE, knative_deadline, probe_budget
+from llmkube.check.read.shape import as_mapping, dig
 from llmkube.check.rules import Hit, rule
 from llmkube.engines import flag
 from llmkube.names import KNATIVE_PROGRESS_DEADLINE_ANNOTATION, KSERVE_CANARY_ANNOTATION
@@ -47,7 +48,7 @@ def canary_annotation(ctx: ReadContext) -> Iterator[Hit]:
     ```
     """
     for target in ctx.of_kind("InferenceService"):
-        annotations = (target.obj.get("metadata") or {}).get("annotations") or {}
+        annotations = as_mapping(dig(target.obj, "metadata", "annotations"))
         if KSERVE_CANARY_ANNOTATION in annotations:
             yield Hit(
                 target,
@@ -204,7 +205,7 @@ def gpus_match_parallelism(ctx: ReadContext) -> Iterator[Hit]:
         expected = s.config.tensor_parallel if multi_node else s.config.tensor_parallel * s.config.pipeline_parallel
         if s.gpu_count == expected:
             continue
-        section = "limits" if (s.container.get("resources") or {}).get("limits", {}).get(s.gpu_resource) is not None else "requests"
+        section = "limits" if dig(s.container, "resources", "limits", s.gpu_resource) is not None else "requests"
         path = (*s.path, "resources", section, s.gpu_resource)
         par = f"tensor-parallel {s.config.tensor_parallel}" + (f" × pipeline-parallel {s.config.pipeline_parallel}" if s.config.pipeline_parallel > 1 and not multi_node else "")
         if s.gpu_count < expected:
@@ -408,10 +409,11 @@ def progress_deadline_below_load(ctx: ReadContext) -> Iterator[Hit]:
                       f"{where} is shorter than loading {name} (about {estimate:.0f} s): Knative fails the revision mid-load",
                       f"set the predictor annotation {KNATIVE_PROGRESS_DEADLINE_ANNOTATION}: {int(startup_budget(estimate).seconds + 60)}s")
         elif obj.get("kind") == "Deployment":
-            value = (obj.get("spec") or {}).get("progressDeadlineSeconds", DEPLOYMENT_DEFAULT_DEADLINE)
-            if not isinstance(value, int) or value >= estimate:
+            spec = as_mapping(obj.get("spec"))
+            value = spec.get("progressDeadlineSeconds", DEPLOYMENT_DEFAULT_DEADLINE)
+            if isinstance(value, bool) or not isinstance(value, int) or value >= estimate:
                 continue
-            path = ("spec", "progressDeadlineSeconds") if "progressDeadlineSeconds" in (obj.get("spec") or {}) else ("spec",)
+            path = ("spec", "progressDeadlineSeconds") if "progressDeadlineSeconds" in spec else ("spec",)
             yield Hit(s.target, path,
                       f"progressDeadlineSeconds {value} is shorter than loading {name} (about {estimate:.0f} s): "
                       "every rollout is reported failed",

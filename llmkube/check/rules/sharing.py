@@ -23,6 +23,7 @@ from llmkube.check.read.gpu_operator import (
     mig_layout,
     mps_configs,
 )
+from llmkube.check.read.shape import as_list, dig
 from llmkube.check.read.workloads import gpu_request, pod_groups, resource_line
 from llmkube.check.rules import Hit, rule
 from llmkube.names import (
@@ -121,7 +122,7 @@ def mig_strategy_resource(ctx: ReadContext) -> Iterator[Hit]:
                         )
                         continue
                     cfg = sel.get(MIG_CONFIG_LABEL)
-                    if cfg in layouts:
+                    if isinstance(cfg, str) and cfg in layouts:
                         made = {p for layout in layouts[str(cfg)] for p, n in layout.items() if n}
                         offered = sorted(mig_resource_name(p) for p in made)
                         if all(mig_resource_name(p) != name for p in made):
@@ -362,7 +363,7 @@ def mps_with_mig(ctx: ReadContext) -> Iterator[Hit]:
         mps = e.sharing.get("mps")
         if not isinstance(mps, Mapping):
             continue
-        strategy = (e.config.get("flags") or {}).get("migStrategy") if isinstance(e.config.get("flags"), Mapping) else None
+        strategy = dig(e.config, "flags", "migStrategy")
         if strategy in ("single", "mixed"):
             yield Hit(
                 e.target,
@@ -370,7 +371,7 @@ def mps_with_mig(ctx: ReadContext) -> Iterator[Hit]:
                 f"{e.where}: MPS sharing with migStrategy {strategy}: MPS is not supported on MIG devices",
                 "share full GPUs with MPS (migStrategy: none), or share MIG devices with timeSlicing",
             )
-        for i, r in enumerate(mps.get("resources") or []):
+        for i, r in enumerate(as_list(mps.get("resources"))):
             if isinstance(r, Mapping) and MIG_RESOURCE.fullmatch(str(r.get("name", ""))):
                 yield Hit(
                     e.target,
@@ -381,7 +382,7 @@ def mps_with_mig(ctx: ReadContext) -> Iterator[Hit]:
     mps_keys = mps_configs(ctx.plugin_configs)
     for s in ctx.selections:
         key, mig = s.labels.get(DEVICE_PLUGIN_CONFIG_LABEL), s.labels.get(MIG_CONFIG_LABEL)
-        if key in mps_keys and mig and mig != "all-disabled":
+        if isinstance(key, str) and key in mps_keys and mig and mig != "all-disabled":
             yield Hit(
                 s.target,
                 (*s.path, DEVICE_PLUGIN_CONFIG_LABEL),
@@ -432,7 +433,7 @@ def mps_replicas(ctx: ReadContext) -> Iterator[Hit]:
         mps = e.sharing.get("mps")
         if not isinstance(mps, Mapping):
             continue
-        for i, r in enumerate(mps.get("resources") or []):
+        for i, r in enumerate(as_list(mps.get("resources"))):
             n = r.get("replicas") if isinstance(r, Mapping) else None
             if isinstance(n, int) and not isinstance(n, bool) and n < 2:
                 yield Hit(
