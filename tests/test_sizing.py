@@ -301,7 +301,11 @@ def test_engine_version_from_image():
     assert parse_engine_version("registry:5000/vllm/vllm-openai") is None
     assert accounting_for("vllm", (0, 11, 0)).key == "vllm-0.10"
     assert accounting_for("vllm", (0, 16, 3)).key == "vllm-0.10"
-    assert accounting_for("vllm", (0, 6, 6)).label == "vLLM <0.10 (as 0.10)"
+    assert accounting_for("vllm", (0, 5, 5)).key == "vllm-v0"
+    assert accounting_for("vllm", (0, 6, 4)).key == "vllm-v0.6.4"
+    assert accounting_for("vllm", (0, 6, 6)).label == "vLLM 0.6.5-0.6.6 (V0)"
+    assert accounting_for("vllm", (0, 7, 3)).engine == "v0"
+    assert accounting_for("vllm", (0, 9, 2)).engine == "v1"  # V1 is the default from 0.8.0
     assert accounting_for("vllm", (0, 17, 0)).key == "vllm-0.17"
     assert accounting_for("vllm", (0, 19, 1)).key == "vllm-0.18"
     assert accounting_for("vllm", (0, 28, 0)).key == "vllm-0.21"
@@ -429,3 +433,70 @@ def test_pipeline_stage_weights(m):
     one = sizing.stage_weight_bytes(tied, ServerConfig(), 1)[0]
     table = 128256 * 2048 * 2
     assert sum(sizing.stage_weight_bytes(tied, ServerConfig(), 2)) == pytest.approx(one + table, rel=0.001)
+
+
+# --------------------------------------------------------------------------- the V0 engine (vLLM < 0.8)
+
+
+def test_v0_profiling_batch_follows_max_model_len_without_chunked_prefill():
+    from llmkube.plan.engine_memory import accounting_for, profiling_batch
+    v0, v1 = accounting_for("vllm", (0, 6, 4)), accounting_for("vllm", (0, 11, 0))
+    for length in (8192, 20000, 29000):
+        # V0: chunked prefill off below 32K, so max_num_batched_tokens = max(max_model_len, 2048)
+        assert profiling_batch("vllm", 23.58, "RTX 3090", length, accounting=v0).tokens == length
+        # V1: chunked prefill always on; the GPU's default (2048 on a 24 GiB card) whatever the length
+        assert profiling_batch("vllm", 23.58, "RTX 3090", length, accounting=v1).tokens == 2048
+    assert profiling_batch("vllm", 23.58, "RTX 3090", 1024, accounting=v0).tokens == 2048
+    # V0 has no GPU-dependent defaults: 256 sequences on an H100 too (V1 takes 1024 there)
+    assert profiling_batch("vllm", 79.19, "H100", 8192, accounting=v0).seqs == 256
+    assert profiling_batch("vllm", 79.19, "H100", 8192, accounting=v1).seqs == 1024
+
+
+def test_v0_chunked_prefill_above_32k_takes_the_versions_chunked_default():
+    from llmkube.plan.engine_memory import accounting_for, profiling_batch
+    long = 131072
+    assert profiling_batch("vllm", 23.58, "", long, accounting=accounting_for("vllm", (0, 6, 4))).tokens == 512
+    assert profiling_batch("vllm", 23.58, "", long, accounting=accounting_for("vllm", (0, 7, 2))).tokens == 2048
+    # an explicit --no-enable-chunked-prefill raises the batch to the whole context again
+    assert profiling_batch("vllm", 23.58, "", long, chunked_prefill=False,
+                           accounting=accounting_for("vllm", (0, 7, 2))).tokens == long
+    # flags are taken as set
+    batch = profiling_batch("vllm", 23.58, "", 8192, max_num_batched_tokens=16384, max_num_seqs=64,
+                            accounting=accounting_for("vllm", (0, 6, 4)))
+    assert (batch.tokens, batch.seqs) == (16384, 64)
+
+
+def test_v0_activation_is_an_eager_forward_or_the_256_row_sampler(m):
+    llama = m("llama-3.1-8b")
+    # short context: 256 sampler rows over 128,256 logits with the full-vocabulary sort bind;
+    # the fit row vllm-pr10511-llama3-8b-tp1 (V0, H100, 8192 tokens) reads 1.26 GiB
+    short = serving_fit(llama, H100, ServerConfig(max_model_len=8192, engine_version=(0, 6, 5)), gpu_name="H100")
+    assert (short.batch.tokens, short.batch.seqs) == (8192, 256)
+    assert short.activation_gib == pytest.approx(llama8_sampler(256, 8192, 36.4) / GIB)
+    assert short.activation_gib == pytest.approx(1.26, abs=0.05)
+    # long context without chunking: the forward over max_model_len tokens, MLP peak gate_up +
+    # SiluAndMul's output (3 × intermediate; V1's compiled graph holds 4)
+    v0_forward_per_token = (2 * 4096 + 3 * 14336) * 2
+    long = serving_fit(llama, 23.58, ServerConfig(max_model_len=29000, engine_version=(0, 6, 4)), gpu_name="RTX 3090")
+    assert long.activation_gib == pytest.approx(29000 * v0_forward_per_token / GIB)
+    v1 = serving_fit(llama, 23.58, ServerConfig(max_model_len=29000, engine_version=(0, 11, 0)), gpu_name="RTX 3090")
+    assert v1.activation_gib < long.activation_gib / 2  # V1 profiles 2048 tokens whatever the context
+    assert not long.cuda_graph_counted  # V0 captures graphs after sizing the KV cache
+
+
+def test_v0_non_torch_counts_the_cuda_context_in_0_6_4_only(m):
+    llama = m("llama-3.1-8b")
+    fits = {v: serving_fit(llama, 23.58, ServerConfig(max_model_len=8192, engine_version=v))
+            for v in ((0, 6, 3), (0, 6, 4), (0, 6, 5))}
+    assert fits[(0, 6, 4)].non_torch_gib == pytest.approx(fits[(0, 6, 5)].non_torch_gib + 0.5)
+    assert fits[(0, 6, 3)].non_torch_gib == fits[(0, 6, 5)].non_torch_gib
+    assert fits[(0, 6, 4)].kv_budget_gib == pytest.approx(fits[(0, 6, 5)].kv_budget_gib - 0.5)
+
+
+def test_v0_keeps_every_token_in_every_layer(m):
+    # Gemma-2-9B: V1 groups sliding and full layers; V0's cache engine has one block pool for all
+    gemma = m("gemma-2-9b")
+    v0 = serving_fit(gemma, H100, ServerConfig(max_model_len=8192, engine_version=(0, 7, 3)))
+    v1 = serving_fit(gemma, H100, ServerConfig(max_model_len=8192, engine_version=(0, 11, 0)))
+    assert v1.layout.hybrid and not v0.layout.hybrid
+    assert v0.layout.pools == gemma.spec.layers

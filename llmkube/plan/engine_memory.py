@@ -26,7 +26,10 @@ the LM head and the sampler can bind.
 
 Versions: the accounting generations below cover vLLM 0.10.0 – 0.28 (the image llmkube renders by
 default, v0.11.0, and the newest release read, 0.28); an unpinned image is sized as the newest.
-Older images (the V0 engine) are sized as 0.10, which they are not exactly. TGI is sized by the same
+vLLM 0.8 and 0.9 run the V1 engine by default (`VLLM_USE_V1` defaults to 1 from v0.8.0) and are
+sized as V1. Images before 0.8 run the V0 engine, which profiles differently (see `V0_DOC` below
+and `v0_profiling_batch`): a batch of `max_model_len` tokens while chunked prefill is off, 256
+sequences, and — in 0.6.4 only — the CUDA context counted as non-torch memory. TGI is sized by the same
 identity with its own defaults (`--cuda-memory-fraction` 1.0, a warm-up prefill of
 `--max-batch-prefill-tokens`, server/text_generation_server/models/flash_causal_lm.py `warmup`).
 
@@ -49,6 +52,17 @@ BLOCK_SIZE = 16  # vllm/config/cache.py: CUDA default block size
 
 
 # --------------------------------------------------------------------------- engine generations
+
+
+# Live [tokens, intermediate] tensors at a dense MLP's peak: gate_up (2), the activation's
+# output (1) and one more (the down projection's input); fit: 4 from the v0.19.0 H100 fit rows
+# CodeLlama-7B (0.77 GiB), Granite-3.1-8B (0.85) and Llama-3.1-8B's first PP stage (1.10), whose
+# peaks are the forward pass (3 would give 0.63 / 0.71 / 0.91). The V0 engine runs the model
+# eagerly, without torch.compile: its MLP peak is gate_up (2) + SiluAndMul's output (1) = 3
+# (vllm/model_executor/models/llama.py `LlamaMLP.forward`, v0.6.4), the same 2N + N that
+# fused_moe's intermediate_cache1/2 hold for an MoE (`fused_experts`, v0.6.4).
+MLP_LIVE = 4
+V0_MLP_LIVE = 3
 
 
 @dataclass(frozen=True)
@@ -85,11 +99,57 @@ class Accounting:
     # `get_free_memory` (utils/import_utils.py) subtracts everything in use, the context included:
     # 0.5 GiB, the bare context measured on an H200 (measured-h200.md: 527 MiB).
     context_gib: float = 0.0
+    engine: str = "v1"  # "v0": the V0 engine's profiling batch (`v0_profiling_batch`)
+    mlp_live: int = MLP_LIVE  # live [tokens, intermediate] tensors at the MLP's peak
+    # V0 only: max_num_batched_tokens when chunked prefill is on and the flag is unset
+    # (vllm/config.py `SchedulerConfig.__init__`: 512 in v0.6.x — a v0.6.4.dev start-up logs
+    # "Chunked prefill is enabled with max_num_batched_tokens=512" after arg_utils.py's "enabled by
+    # default for models with max_model_len > 32K" —; `_DEFAULT_MAX_NUM_BATCHED_TOKENS` = 2048 by
+    # v0.8; 0.7.x taken as 2048, not read at a 0.7 tag).
+    v0_chunked_tokens: int = 2048
+
+
+# The V0 engine (vLLM 0.4 – 0.7 by default; 0.8 – 0.9 only for models V1 did not support), as
+# vllm/worker/worker.py `Worker.determine_num_available_blocks` sizes its KV cache:
+#   < 0.6.4  KV = util × total − (free before profiling − free after `profile_run`): weights, the
+#            torch peak (kept reserved by the caching allocator) and any non-torch increase; the
+#            CUDA context is already in use before the first reading, so it is not counted.
+#   0.6.4    KV = util × total − (torch allocated peak + non-torch), where non-torch is
+#            everything CUDA reports in use (`mem_get_info`) minus torch's allocations after
+#            `empty_cache` — the CUDA context included (log: "Memory profiling results:
+#            total_gpu_memory=… initial_memory_usage=… non_torch_memory=…").
+#   ≥ 0.6.5  `memory_profiling` (vllm/utils.py, PR #10511): baseline snapshot after the context,
+#            KV = util × total − (weights + torch activation peak + non-torch increase), as V1.
+# The profiling forward is vllm/worker/model_runner.py `GPUModelRunnerBase.profile_run`:
+# `max_num_seqs` dummy prompts sharing `max_num_batched_tokens` tokens, then `execute_model`
+# computes logits for the last token of each prompt and runs the V0 sampler on them with
+# top_k = vocab − 1, top_p = 0.99 — a full-vocabulary sort per row
+# (vllm/model_executor/layers/sampler.py `_apply_top_k_top_p`), the same work V1 ≤ 0.16 does,
+# so the same 36.4 B per logit. CUDA graphs are captured after the KV cache is sized
+# (`Worker._warm_up_model` after `initialize_cache`): never counted. A check on the fit row
+# vllm-pr10511-llama3-8b-tp1 (V0 main between 0.6.4 and 0.6.5, H100, Meta-Llama-3-8B, 8,192
+# tokens, 256 sequences): the sampler run gives 256 × 128,256 × 38.4 B + the forward's output
+# 0.06 GiB = 1.24 GiB against 1.26 read; nothing was fitted to it.
+V0_DOC = "vllm/worker/worker.py determine_num_available_blocks; vllm/worker/model_runner.py profile_run"
+V0_MAX_NUM_SEQS = 256  # vllm/engine/arg_utils.py `EngineArgs.max_num_seqs`, v0.4 … v0.7
+V0_MIN_BATCHED_TOKENS = 2048  # SchedulerConfig: max(max_model_len, 2048) without chunked prefill
+V0_LONG_CONTEXT = 32 * 1024  # arg_utils.py `create_engine_config`: chunked prefill on above 32K (OpenAI server)
 
 
 ACCOUNTINGS: tuple[Accounting, ...] = (
-    # Releases before 0.10 (the V0 engine until 0.8) profile differently; they are sized as 0.10 and say so.
-    Accounting("vllm-0.9", "vLLM <0.10 (as 0.10)", "vllm", (0, 0, 0), 36.4, 0.13, 0.55, 0.13, False),
+    # The V0 engine (V0_DOC above): its own batch, an eager MLP, graphs captured after.
+    Accounting("vllm-v0", "vLLM <0.6.4 (V0)", "vllm", (0, 0, 0), 36.4, 0.13, 0.55, 0.13, False,
+               engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=512),
+    # 0.6.4 counts the CUDA context as non-torch memory: 0.5 GiB, the bare context measured on an
+    # H200 (measured-h200.md: 527 MiB; other GPUs' contexts differ).
+    Accounting("vllm-v0.6.4", "vLLM 0.6.4 (V0)", "vllm", (0, 6, 4), 36.4, 0.13, 0.55, 0.13, False,
+               context_gib=0.5, engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=512),
+    Accounting("vllm-v0.6.5", "vLLM 0.6.5-0.6.6 (V0)", "vllm", (0, 6, 5), 36.4, 0.13, 0.55, 0.13, False,
+               engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=512),
+    Accounting("vllm-v0.7", "vLLM 0.7 (V0)", "vllm", (0, 7, 0), 36.4, 0.13, 0.55, 0.13, False,
+               engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=2048),
+    # 0.8 and 0.9 run V1 by default (vllm/envs.py VLLM_USE_V1, v0.8.0); sized by 0.10's V1 terms.
+    Accounting("vllm-0.8", "vLLM 0.8-0.9 (V1)", "vllm", (0, 8, 0), 36.4, 0.13, 0.55, 0.13, False),
     Accounting("vllm-0.10", "vLLM 0.10-0.16", "vllm", (0, 10, 0), 36.4, 0.13, 0.55, 0.13, False),
     Accounting("vllm-0.17", "vLLM 0.17", "vllm", (0, 17, 0), 12.9, 0.13, 0.55, 0.13, False),
     Accounting("vllm-0.18", "vLLM 0.18-0.20", "vllm", (0, 18, 0), 12.9, 0.25, 2.1, 0.07, False),
@@ -125,11 +185,37 @@ class ProfilingBatch:
     defaulted: bool  # True when either came from the engine's GPU-dependent defaults
 
 
+def v0_profiling_batch(accounting: Accounting, max_model_len: int, max_num_batched_tokens: int | None = None,
+                       max_num_seqs: int | None = None, chunked_prefill: bool | None = None) -> ProfilingBatch:
+    """The batch the V0 engine profiles with: no GPU-dependent defaults, 256 sequences, and
+    without chunked prefill a whole `max_model_len` prompt's worth of tokens.
+
+    vllm/engine/arg_utils.py `EngineArgs.create_engine_config` (v0.6.4, v0.7.3): for the OpenAI
+    server chunked prefill defaults on when max_model_len > 32K, else off; vllm/config.py
+    `SchedulerConfig.__init__`: an unset max_num_batched_tokens is max(max_model_len, 2048)
+    without chunked prefill, the chunked default (512 in v0.6, 2048 in v0.7) with it;
+    `_verify_args` refuses fewer tokens than max_model_len without chunking and more sequences
+    than tokens, so the defaults never need capping.
+    """
+    chunked = chunked_prefill if chunked_prefill is not None else max_model_len > V0_LONG_CONTEXT
+    seqs = max_num_seqs or V0_MAX_NUM_SEQS
+    if max_num_batched_tokens is not None:
+        tokens = max_num_batched_tokens
+    elif chunked:
+        tokens = accounting.v0_chunked_tokens
+    else:
+        tokens = max(max_model_len, V0_MIN_BATCHED_TOKENS)
+    return ProfilingBatch(tokens, min(seqs, tokens), max_num_batched_tokens is None or max_num_seqs is None)
+
+
 def profiling_batch(runtime: str, memory_gib: float, gpu_name: str, max_model_len: int,
                     max_num_batched_tokens: int | None = None, max_num_seqs: int | None = None,
-                    chunked_prefill: bool | None = None) -> ProfilingBatch:
+                    chunked_prefill: bool | None = None, accounting: Accounting | None = None) -> ProfilingBatch:
     """The batch vLLM profiles with (arg_utils.py `_set_default_max_num_seqs_and_batched_tokens_args`,
-    v0.11.0 … v0.28, OpenAI API server usage context); TGI's warm-up prefill for TGI."""
+    v0.11.0 … v0.28, OpenAI API server usage context); TGI's warm-up prefill for TGI; the V0
+    engine's (`v0_profiling_batch`) when `accounting` is a V0 one."""
+    if accounting is not None and accounting.engine == "v0" and runtime == "vllm":
+        return v0_profiling_batch(accounting, max_model_len, max_num_batched_tokens, max_num_seqs, chunked_prefill)
     if runtime == "tgi":
         # launcher/src/main.rs: --max-batch-prefill-tokens defaults to max-input-tokens + 50
         tokens = max_num_batched_tokens or (max_model_len + 49 if max_model_len > 1 else TGI_DEFAULT_PREFILL_TOKENS)
@@ -155,34 +241,28 @@ def _moe_intermediate(spec: ModelSpec) -> int:
     return int(own or spec.intermediate_size or 4 * spec.hidden_size)
 
 
-# Live [tokens, intermediate] tensors at a dense MLP's peak: gate_up (2), the activation's
-# output (1) and one more (the down projection's input); fit: 4 from the v0.19.0 H100 fit rows
-# CodeLlama-7B (0.77 GiB), Granite-3.1-8B (0.85) and Llama-3.1-8B's first PP stage (1.10), whose
-# peaks are the forward pass (3 would give 0.63 / 0.71 / 0.91).
-MLP_LIVE = 4
-
-
-def forward_peak_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_bytes: float) -> float:
+def forward_peak_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_bytes: float,
+                       mlp_live: int = MLP_LIVE) -> float:
     """Torch peak of one forward pass over `tokens` tokens (weights excluded), per GPU.
 
     vLLM keeps the residual and the normed hidden state ([tokens, hidden] each) alive through a
     layer; on top of them the widest intermediate: the attention's q/k/v and output
     ([tokens, (heads + 2·kv_heads)·head_dim / TP] + [tokens, heads·head_dim / TP]), the dense MLP's
-    ([tokens, MLP_LIVE·intermediate / TP]), or the fused MoE's caches
-    ([tokens·top_k, MLP_LIVE·expert_intermediate / TP + hidden], vllm/model_executor/layers/fused_moe
-    `fused_experts` intermediate_cache1..3).
+    ([tokens, mlp_live·intermediate / TP]), or the fused MoE's caches
+    ([tokens·top_k, mlp_live·expert_intermediate / TP + hidden], vllm/model_executor/layers/fused_moe
+    `fused_experts` intermediate_cache1..3). `mlp_live` is the accounting's (V1 4, V0 3).
     """
     tp = max(1, tensor_parallel)
     h = spec.hidden_size
     attn = ((spec.attention_heads + 2 * max(1, spec.kv_heads)) * spec.head_dim + spec.attention_heads * spec.head_dim) / tp
     widest = attn
     if spec.intermediate_size:
-        widest = max(widest, MLP_LIVE * spec.intermediate_size / tp)
+        widest = max(widest, mlp_live * spec.intermediate_size / tp)
     if spec.experts is not None:
         e = spec.experts
-        widest = max(widest, e.active * (MLP_LIVE * _moe_intermediate(spec) / tp + h))
+        widest = max(widest, e.active * (mlp_live * _moe_intermediate(spec) / tp + h))
         if e.shared:  # shared experts run as one dense MLP beside the routed ones
-            widest = max(widest, MLP_LIVE * e.shared * (e.shared_intermediate_size or _moe_intermediate(spec)) / tp)
+            widest = max(widest, mlp_live * e.shared * (e.shared_intermediate_size or _moe_intermediate(spec)) / tp)
     return tokens * (2 * h + widest) * act_bytes
 
 
@@ -204,7 +284,7 @@ def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBa
     state and residual, [tokens, hidden] each); only the last stage samples.
     """
     received = 0.0 if first_stage else 2 * batch.tokens * spec.hidden_size * act_bytes
-    peak = forward_peak_bytes(spec, batch.tokens, tensor_parallel, act_bytes)
+    peak = forward_peak_bytes(spec, batch.tokens, tensor_parallel, act_bytes, accounting.mlp_live)
     if last_stage:
         sampling = sampler_peak_bytes(spec, min(batch.seqs, batch.tokens), accounting, act_bytes)
         if sampling:

@@ -309,7 +309,7 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     tp, pp = max(1, c.tensor_parallel), max(1, c.pipeline_parallel)
     max_len = c.max_model_len or s.max_context
     batch = em.profiling_batch(c.runtime, memory_gib, gpu_name, max_len, c.max_num_batched_tokens,
-                               c.max_num_seqs, c.chunked_prefill)
+                               c.max_num_seqs, c.chunked_prefill, accounting=acc)
     act_bytes = served_dtype_bytes(c.dtype)
     kv_bytes = kv_dtype_bytes(c.kv_cache_dtype, c.dtype)
     token_layer = em.kv_bytes_per_token_per_layer(s, kv_bytes, tp)
@@ -318,6 +318,10 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     counted = graphs_on and (c.cuda_graph_estimate if c.cuda_graph_estimate is not None else acc.cuda_graphs_counted)
     non_torch = em.non_torch_bytes(acc, tp, pp)
     kinds = em.layer_kinds(s)
+    if acc.engine == "v0":
+        # V0 has no hybrid allocator: vllm/worker/cache_engine.py `CacheEngine._allocate_kv_cache`
+        # gives every layer the same blocks, each token held in all of them (v0.6.4, v0.7.3)
+        kinds = ["full_attention"] * len(kinds)
     best: ServingFit | None = None
     start = 0
     for stage, n in enumerate(em.pp_partition(s.layers, pp)):
