@@ -427,3 +427,75 @@ def pp_partition(layers: int, pipeline_parallel: int) -> list[int]:
     for i in range(2, layers % pp + 2):
         parts[-i] += 1
     return parts
+
+
+# --------------------------------------------------------------------------- MXFP4 experts as loaded
+
+# Device-name fragments of the GPUs whose compute capability picks a non-Marlin MXFP4 MoE kernel:
+# Hopper (SM 9.0) runs OpenAI's Triton kernels, Blackwell datacenter parts (SM 10.x) FlashInfer.
+_HOPPER_NAMES = ("h100", "h200", "h800", "h20", "gh200")
+_BLACKWELL_NAMES = ("b200", "b100", "gb200", "b300", "gb300")
+
+
+def mxfp4_moe_backend(gpu_name: str) -> str | None:
+    """The MoE kernel vLLM picks for an MXFP4 checkpoint on this device, or None when the name
+    says too little to tell (the checkpoint's own bytes are used then).
+
+    vllm/model_executor/layers/quantization/mxfp4.py `get_mxfp4_backend` (v0.12 … v0.14, the
+    same choice as v0.10.1's `Mxfp4MoEMethod`): SM 10.x with FlashInfer → FlashInfer; triton_kernels
+    are used only for 9.0 ≤ capability < 11.0; everything else (Ampere, Ada: A100, A10, L4, L40,
+    RTX 4090) → Marlin (`Mxfp4Config.get_min_capability` is 80).
+    """
+    name = gpu_name.lower()
+    if not name:
+        return None
+    if any(n in name for n in _BLACKWELL_NAMES):
+        return "flashinfer"
+    if any(n in name for n in _HOPPER_NAMES):
+        return "triton"
+    return "marlin"
+
+
+def _round_up(x: int, multiple: int) -> int:
+    return -(-x // multiple) * multiple
+
+
+MXFP4_BLOCK = 32  # values per e8m0 scale byte
+HOPPER_SCALE_NUM_WARPS = 8  # Mxfp4MoEMethod.process_weights_after_loading: num_warps 8 without batched (EP) MoE
+
+
+def mxfp4_expert_layer_bytes(spec: ModelSpec, tensor_parallel: int, backend: str) -> float:
+    """Bytes one GPU holds for one MoE layer's MXFP4 experts once vLLM has loaded and prepared them.
+
+    vllm/model_executor/layers/quantization/mxfp4.py `Mxfp4MoEMethod.create_weights` (v0.10.1,
+    v0.12 … v0.14): per rank w13 [E, 2·I', H'/2] and w2 [E, H', I'/2] uint8 (two fp4 per byte),
+    one uint8 scale per 32 values, bf16 biases w13 [E, 2·I'] and w2 [E, H'] (w2's bias is whole
+    on every rank), with the expert width I' = I/TP padded per backend:
+    - Marlin: I' = round_up(I/TP, 128), H' = round_up(H, 256) (its n % 256, k % 128 rule);
+      `prepare_moe_fp4_layer_for_marlin` repacks in place and keeps e8m0 scales.
+    - Triton (Hopper): I' = round_up(I/TP, 64), H' = H. `process_weights_after_loading` casts the
+      biases to float32 and `_swizzle_mxfp4` (utils/mxfp4_utils.py) builds a second copy of the
+      scales in triton_kernels' `HopperMXScaleLayout` — rows padded to 2·num_warps·2·8 = 256,
+      scale columns to 2 — while the original scale parameters stay registered on the layer.
+    - FlashInfer (SM 10.x): I' and H' rounded up to 256, float32 biases, scales shuffled in place.
+    For gpt-oss (H = I = 2880) this is why vLLM reports ~6 % more than the checkpoint on an H100
+    (the duplicated, padded scales) and ~14 % more per GPU at TP 4 on an A100 (Marlin's padding).
+    """
+    e = spec.experts
+    assert e is not None
+    h = spec.hidden_size
+    i_part = -(-_moe_intermediate(spec) // max(1, tensor_parallel))
+    if backend == "marlin":
+        i_pad, h_pad, bias_bytes = _round_up(i_part, 128), _round_up(h, 256), 2.0
+    elif backend == "flashinfer":
+        i_pad, h_pad, bias_bytes = _round_up(i_part, 256), _round_up(h, 256), 4.0
+    else:
+        i_pad, h_pad, bias_bytes = _round_up(i_part, 64), h, 4.0
+    values = 2 * i_pad * h_pad // 2 + h_pad * i_pad // 2
+    scales = 2 * i_pad * (h_pad // MXFP4_BLOCK) + h_pad * (i_pad // MXFP4_BLOCK)
+    if backend == "triton":
+        align = 2 * HOPPER_SCALE_NUM_WARPS * 2 * 8
+        scales += (_round_up(2 * i_pad, align) * _round_up(h_pad // MXFP4_BLOCK, 2)
+                   + _round_up(h_pad, align) * _round_up(-(-i_pad // MXFP4_BLOCK), 2))
+    biases = (2 * i_pad + h_pad) * bias_bytes if e.bias else 0.0
+    return float(e.total * (values + scales + biases))

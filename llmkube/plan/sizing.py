@@ -294,6 +294,29 @@ def stage_weight_bytes(model: ModelProfile, config: ServerConfig, pipeline_paral
     return out
 
 
+def loaded_expert_extra_bytes(model: ModelProfile, config: ServerConfig, gpu_name: str, layers: range) -> float:
+    """What one GPU holds beyond its share of the checkpoint for the MoE layers `layers` once vLLM
+    has prepared an MXFP4 checkpoint's experts for its kernel (padding, float32 biases, Hopper's
+    second, swizzled copy of the scales: `engine_memory.mxfp4_expert_layer_bytes`). Zero for other
+    checkpoints, for TGI and when the device name does not tell the kernel."""
+    s = model.spec
+    q = s.quantization
+    backend = em.mxfp4_moe_backend(gpu_name)
+    if (q is None or q.method != "mxfp4" or s.experts is None or backend is None or config.runtime != "vllm"
+            or config.quantization not in (None, "mxfp4")):
+        return 0.0
+    tp = max(1, config.tensor_parallel)
+    checkpoint = [0.0] * s.layers
+    quantized: set[int] = set()
+    for t in modelshape.tensors(s):
+        if t.group == "experts" and t.layer is not None:
+            checkpoint[t.layer] += modelshape.tensor_bytes(s, t)
+            if modelshape.is_quantized(s, t):
+                quantized.add(t.layer)
+    loaded = em.mxfp4_expert_layer_bytes(s, tp, backend)
+    return sum(loaded - checkpoint[i] / tp for i in layers if i in quantized)
+
+
 def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = ServerConfig(), *,
                 gpu_name: str = "") -> ServingFit:
     """Per-GPU memory of one server as its engine accounts it at start-up.
@@ -326,7 +349,7 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     start = 0
     for stage, n in enumerate(em.pp_partition(s.layers, pp)):
         first, last = stage == 0, stage == pp - 1
-        weights = stage_weights[stage] / tp
+        weights = stage_weights[stage] / tp + loaded_expert_extra_bytes(model, c, gpu_name, range(start, start + n))
         activation = em.activation_bytes(s, acc, batch, tp, act_bytes, first, last)
         graphs = em.cuda_graph_bytes(batch.seqs, n) if graphs_on else 0.0
         layout = em.kv_layout(s, kinds[start:start + n], token_layer, max_len, batch.tokens)

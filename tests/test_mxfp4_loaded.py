@@ -1,0 +1,89 @@
+"""MXFP4 experts as vLLM holds them after loading, not as the checkpoint stores them.
+
+vllm/model_executor/layers/quantization/mxfp4.py `Mxfp4MoEMethod.create_weights` /
+`process_weights_after_loading`: the kernel vLLM picks for the GPU decides the padding of the
+expert shapes, the bias dtype and (Hopper's Triton kernels) a second, swizzled copy of the scales.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from llmkube import modelshape
+from llmkube.plan import engine_memory as em
+from llmkube.plan import sizing
+from llmkube.plan.sizing import ServerConfig, serving_fit
+from llmkube.profiles import ProfileStore
+
+GIB = 1024**3
+
+
+@pytest.fixture(scope="module")
+def store() -> ProfileStore:
+    return ProfileStore.load()
+
+
+def checkpoint_expert_layer_bytes(spec, layer: int) -> float:
+    return sum(modelshape.tensor_bytes(spec, t) for t in modelshape.tensors(spec)
+               if t.group == "experts" and t.layer == layer)
+
+
+@pytest.mark.parametrize("name, backend", [
+    ("NVIDIA H100 80GB HBM3 (SXM5)", "triton"), ("NVIDIA H200", "triton"),
+    ("NVIDIA A100-SXM4-80GB", "marlin"), ("NVIDIA L4", "marlin"), ("NVIDIA GeForce RTX 4090", "marlin"),
+    ("NVIDIA B200", "flashinfer"), ("", None),
+])
+def test_backend_follows_the_device(name, backend):
+    assert em.mxfp4_moe_backend(name) == backend
+
+
+def test_marlin_pads_the_expert_width_and_the_hidden_size(store):
+    """Marlin's n % 256 / k % 128 rule: at TP 4 gpt-oss's 2880-wide experts are 720 per rank,
+    padded to 768, and the hidden size 2880 to 3072; e8m0 scales and bf16 biases stay as loaded."""
+    s = store.model("gpt-oss-120b").spec
+    e, i, h = 128, 768, 3072
+    assert (s.experts.total, s.hidden_size, s.intermediate_size) == (e, 2880, 2880)
+    expected = e * (2 * i * h // 2 + h * i // 2 + 2 * i * h // 32 + h * i // 32 + (2 * i + h) * 2)
+    assert em.mxfp4_expert_layer_bytes(s, 4, "marlin") == expected
+    # more than the rank's share of the checkpoint: the padding is real memory
+    assert expected > checkpoint_expert_layer_bytes(s, 0) / 4 * 1.13
+
+
+def test_hopper_keeps_the_scales_and_adds_a_swizzled_copy(store):
+    """Triton on Hopper: no padding of 2880 (a multiple of 64), float32 biases, and the original
+    scales stay registered beside their swizzled copy (rows padded to 256, columns to 2)."""
+    s = store.model("gpt-oss-20b").spec
+    e, i, h = 32, 2880, 2880
+    checkpoint = checkpoint_expert_layer_bytes(s, 0)
+    swizzled = e * ((2 * i + 255) // 256 * 256 * (h // 32) + (h + 255) // 256 * 256 * (i // 32))
+    bias_upcast = e * (2 * i + h) * 2  # bf16 -> float32
+    assert em.mxfp4_expert_layer_bytes(s, 1, "triton") == pytest.approx(checkpoint + swizzled + bias_upcast)
+
+
+def test_triton_pads_an_odd_rank_width_to_64(store):
+    """At TP 2 gpt-oss's 2880 becomes 1440 per rank, not a multiple of 64: padded to 1472."""
+    s = store.model("gpt-oss-20b").spec
+    at_1440 = s.model_copy(update={"intermediate_size": 2 * 1472})
+    assert em.mxfp4_expert_layer_bytes(s, 2, "triton") == em.mxfp4_expert_layer_bytes(at_1440, 2, "triton")
+
+
+def test_serving_fit_counts_the_loaded_experts(store):
+    model = store.model("gpt-oss-120b")
+    cfg = ServerConfig(max_model_len=16384)
+    unknown = serving_fit(model, 79.19, cfg, gpu_name="")
+    hopper = serving_fit(model, 79.19, cfg, gpu_name="NVIDIA H100 80GB HBM3")
+    extra = 36 * (em.mxfp4_expert_layer_bytes(model.spec, 1, "triton") - checkpoint_expert_layer_bytes(model.spec, 0))
+    assert hopper.weights_gib - unknown.weights_gib == pytest.approx(extra / GIB)
+    # the checkpoint's own bytes without a device name; the weights the KV budget loses
+    assert unknown.weights_gib == pytest.approx(sum(sizing.stage_weight_bytes(model, cfg, 1)) / GIB)
+    assert hopper.kv_budget_gib == pytest.approx(unknown.kv_budget_gib - extra / GIB)
+
+
+def test_other_checkpoints_are_untouched(store):
+    model = store.model("llama-3.1-8b")
+    assert model.spec.quantization is None and model.spec.experts is None
+    cfg = ServerConfig(max_model_len=4096)
+    assert sizing.loaded_expert_extra_bytes(model, cfg, "NVIDIA H100 80GB HBM3", range(model.spec.layers)) == 0.0
+    tgi = ServerConfig(max_model_len=4096, runtime="tgi")
+    gpt = store.model("gpt-oss-20b")
+    assert sizing.loaded_expert_extra_bytes(gpt, tgi, "NVIDIA H100 80GB HBM3", range(gpt.spec.layers)) == 0.0
