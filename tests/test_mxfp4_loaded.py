@@ -87,3 +87,13 @@ def test_other_checkpoints_are_untouched(store):
     tgi = ServerConfig(max_model_len=4096, runtime="tgi")
     gpt = store.model("gpt-oss-20b")
     assert sizing.loaded_expert_extra_bytes(gpt, tgi, "NVIDIA H100 80GB HBM3", range(gpt.spec.layers)) == 0.0
+
+
+def test_marlin_on_one_gpu_pads_2880_to_2944_and_3072(store):
+    """Without triton_kernels (a plain pip install) vLLM falls back to Marlin even on a Hopper GPU
+    (vLLM 0.10.1 log in vllm-project/vllm#23278: 'leveraging the Marlin kernel'): at TP 1 the
+    expert width 2880 pads to 2944 (128) and the hidden size to 3072 (256)."""
+    s = store.model("gpt-oss-120b").spec
+    e, i, h = 128, 2944, 3072
+    expected = e * (2 * i * h // 2 + h * i // 2 + 2 * i * h // 32 + h * i // 32 + (2 * i + h) * 2)
+    assert em.mxfp4_expert_layer_bytes(s, 1, "marlin") == expected

@@ -444,7 +444,10 @@ def mxfp4_moe_backend(gpu_name: str) -> str | None:
     vllm/model_executor/layers/quantization/mxfp4.py `get_mxfp4_backend` (v0.12 … v0.14, the
     same choice as v0.10.1's `Mxfp4MoEMethod`): SM 10.x with FlashInfer → FlashInfer; triton_kernels
     are used only for 9.0 ≤ capability < 11.0; everything else (Ampere, Ada: A100, A10, L4, L40,
-    RTX 4090) → Marlin (`Mxfp4Config.get_min_capability` is 80).
+    RTX 4090) → Marlin (`Mxfp4Config.get_min_capability` is 80). The Hopper pick assumes the
+    vLLM image, which ships triton_kernels; a pip install without them falls back to Marlin on
+    Hopper too (vllm-project/vllm#23278, v0.10.1: "leveraging the Marlin kernel", 65.97 GiB for
+    gpt-oss-120b, which is Marlin's padding) and is not told apart here.
     """
     name = gpu_name.lower()
     if not name:
