@@ -38,6 +38,8 @@ crds_app = typer.Typer(help="Fetch and list the CRD schemas used to check custom
 app.add_typer(crds_app, name="crds")
 profiles_app = typer.Typer(help="Import model profiles from Hugging Face configs; list and show profiles.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
+rules_app = typer.Typer(help="List the LLM-aware rules and show their documentation.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
 
 
 class State:
@@ -429,6 +431,26 @@ def profiles_show(
     from llmkube.commands.profiles import run_show
 
     raise typer.Exit(run_show(name, options, report=output.value))
+
+
+@rules_app.command("list")
+def rules_list(
+    output: Annotated[PlanFormat, typer.Option("--output", "-o", help="Table for people, or json.")] = PlanFormat.text,
+) -> None:
+    """List the LLM-aware rules: code, name, severity, summary."""
+    from llmkube.commands.rules import run_list
+
+    raise typer.Exit(run_list(report=output.value))
+
+
+@rules_app.command("show")
+def rules_show(
+    code: Annotated[str, typer.Argument(help="Rule code (LK201) or name (nproc-per-node).", show_default=False)],
+) -> None:
+    """Show a rule's documentation: what it checks, why, and a failing and a passing example."""
+    from llmkube.commands.rules import run_show
+
+    raise typer.Exit(run_show(code))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -180,6 +180,31 @@ def check_ignore_codes(codes: Sequence[str]) -> None:
         raise InputError(f"--ignore names unknown rule codes: {', '.join(unknown)}", hint="see docs/rules.md for the codes")
 
 
+@dataclass(frozen=True)
+class RuleEntry:
+    """A rule as `llmkube rules` shows it: its code, name, severity, family, summary and
+    documentation (the rule's docstring, dedented: what docs/rules.md holds)."""
+
+    code: str
+    name: str
+    severity: str
+    family: str
+    summary: str
+    doc: str
+
+
+def rule_entries() -> list[RuleEntry]:
+    """Every registered rule, by code: the commands read the registry through here."""
+    import inspect
+
+    from llmkube.check.rules import FAMILIES, load_rules
+
+    return [
+        RuleEntry(code, r.name, r.severity.value, FAMILIES[code[2]], r.summary, inspect.cleandoc(r.doc))
+        for code, r in load_rules().items()
+    ]
+
+
 def load_crds(options: Options) -> CRDStore:
     return CRDStore.load(list(options.crd_dirs), include_cache=options.use_cache)
 
