@@ -433,6 +433,25 @@ def profiles_show(
     raise typer.Exit(run_show(name, options, report=output.value))
 
 
+class StarterChoice(str, Enum):
+    training = "training"
+    serving = "serving"
+    fleet = "fleet"
+    quota = "quota"
+
+
+@app.command()
+def init(
+    kind: Annotated[StarterChoice, typer.Argument(help="What the spec is for.", show_default=False)],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the spec to this file (default: stdout).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the --output file if it exists.")] = False,
+) -> None:
+    """Write a commented starter spec (training, serving, fleet, quota) that renders clean."""
+    from llmkube.commands.init import run_init
+
+    raise typer.Exit(run_init(kind.value, output=output, force=force))
+
+
 @rules_app.command("list")
 def rules_list(
     output: Annotated[PlanFormat, typer.Option("--output", "-o", help="Table for people, or json.")] = PlanFormat.text,
