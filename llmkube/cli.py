@@ -85,9 +85,45 @@ def _root(
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")] = False,
     color: Annotated[ColorChoice, typer.Option("--color", help="Colour in text output.")] = ColorChoice.auto,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr: only errors, warnings and the output.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also say what was read: every object validate checks, with its file and line.")] = False,
 ) -> None:
+    """Global options: given before the command or anywhere after it (see `hoist_global_options`)."""
+    from llmkube.commands.common import set_verbosity
+
+    if quiet and verbose:
+        raise typer.BadParameter("give --quiet or --verbose, not both", param_hint="'--quiet' / '--verbose'")
     State.debug = debug
     State.color = color.value
+    set_verbosity(-1 if quiet else 1 if verbose else 0)
+
+
+#: The root's options, which `hoist_global_options` moves before the command.
+GLOBAL_FLAGS = frozenset({"--debug", "--quiet", "-q", "--verbose", "-v"})
+GLOBAL_VALUED = frozenset({"--color"})
+
+
+def hoist_global_options(argv: Sequence[str]) -> list[str]:
+    """`llmkube validate x --debug` as `llmkube --debug validate x`: global options found after the
+    command move before it (click reads a group's options only there). Nothing after `--` moves,
+    so a file really named `-v` is still reachable as `-- -v` or `./-v`."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i:]
+            break
+        if arg in GLOBAL_FLAGS or arg.split("=", 1)[0] in GLOBAL_VALUED and "=" in arg:
+            front.append(arg)
+        elif arg in GLOBAL_VALUED and i + 1 < len(argv):
+            front += [arg, argv[i + 1]]
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
 
 
 PathsArg = Annotated[list[str], typer.Argument(help="Spec or manifest files, directories, or - for stdin.", show_default=False)]
@@ -476,7 +512,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: every failure ends in one of the documented exit codes."""
     try:
         try:
-            app(args=argv, prog_name="llmkube")
+            app(args=hoist_global_options(sys.argv[1:] if argv is None else argv), prog_name="llmkube")
         finally:
             sys.stdout.flush()  # here, not at exit: a full disk or a closed pipe is seen and reported
     except InputError as exc:

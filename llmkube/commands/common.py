@@ -16,11 +16,28 @@ from llmkube.oneline import one_line
 from llmkube.secrets import mask
 
 
+#: -1 with --quiet (no notes), 0 by default, 1 with -v (also details); set once by the CLI's root.
+_verbosity = 0
+
+
+def set_verbosity(level: int) -> None:
+    global _verbosity
+    _verbosity = level
+
+
+def detail(message: str) -> None:
+    """What only `-v` asks for: which objects were read, from where."""
+    if _verbosity > 0:
+        sys.stderr.write(f"llmkube: info: {one_line(mask(message))}\n")
+
+
 def warning(message: str) -> None:
     sys.stderr.write(f"llmkube: warning: {one_line(mask(message))}\n")
 
 
 def note(message: str) -> None:
+    if _verbosity < 0:
+        return
     sys.stderr.write(f"llmkube: note: {one_line(mask(message))}\n")
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from llmkube import pipeline
 from llmkube.check.findings import Finding, Severity, object_label
+from llmkube.commands.common import detail
 from llmkube.errors import InputError, combined, each
 from llmkube.options import Options
 from llmkube.report import NO_SCHEMA, Subject, input_error_findings, write_report
@@ -64,6 +65,8 @@ def run_validate(
             subjects = [Subject(object_label(t.obj), t.mark()) for t in result.targets]
         except InputError as exc:
             errors += each(exc)
+    for subject in subjects:
+        detail(f"checked {subject.label} at {subject.mark}")
     if not subjects and not errors:
         errors.append(InputError("no Kubernetes objects or llmkube specs found in the given paths"))
     if ignore_missing_schemas:
