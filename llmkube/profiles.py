@@ -19,6 +19,7 @@ from llmkube.errors import InputError, SourceMark
 from llmkube.specs.base import DNSSubdomain, PositiveInt, SpecModel
 from llmkube.fastyaml import load_plain
 from llmkube.resources import builtin_profiles
+from llmkube.suggest import nearest
 from llmkube.yamlio import expand_paths
 
 BUILTIN_PROFILES = builtin_profiles()
@@ -316,17 +317,29 @@ class ProfileStore:
         return None
 
     def suggest_gpu(self, name: str) -> str:
-        return _suggest(name, self.gpus)
+        """The nearest GPU profiles to a mistyped name: `H100` → `h100-80gb`, and the product label or
+        the display name (`NVIDIA-H100-80GB-HBM3`, `NVIDIA H100 80GB HBM3 (SXM5)`, with or
+        without `NVIDIA`) points at its profile."""
+        aliases: dict[str, str] = {}
+        for key, p in self.gpus.items():
+            for alias in (p.spec.product, p.spec.display_name):
+                aliases[alias] = key
+                aliases[alias.removeprefix("NVIDIA").strip(" -")] = key
+        return _suggest(name, self.gpus, aliases)
 
     def suggest_model(self, name: str) -> str:
         if name.endswith(".json") or "/" in name and Path(name).is_absolute():
             return f"no config.json at {name} (a model may name a local Hugging Face config.json or a directory holding one)"
-        return _suggest(name, list(self.models) + [m for p in self.models.values() for m in p.spec.hugging_face_ids])
+        return _suggest(name, self.models, {hf_id: key for key, p in self.models.items() for hf_id in p.spec.hugging_face_ids})
 
 
-def _suggest(name: str, choices: Iterable[str]) -> str:
+def _suggest(name: str, choices: Iterable[str], aliases: dict[str, str] | None = None) -> str:
+    """"did you mean" the nearest profile (llmkube.suggest: case-insensitive, prefix, then difflib),
+    listing the next nearest too; else the known names."""
     choices = sorted(choices)
-    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    close = nearest(name, choices, aliases, n=3)
+    tail = "`llmkube profiles list` lists them all; add your own with --profiles DIR"
     if close:
-        return f"did you mean {close[0]!r}? (add your own with --profiles DIR)"
-    return "known: " + ", ".join(choices[:20]) + " (add your own with --profiles DIR)"
+        others = f"nearest: {', '.join(close)}; " if len(close) > 1 else ""
+        return f"did you mean {close[0]!r}? ({others}{tail})"
+    return "known: " + ", ".join(choices[:20]) + f" ({tail})"

@@ -31,7 +31,9 @@ def nearest(typed: str, names: Iterable[str], aliases: Mapping[str, str] | None 
     if key in spellings:
         add(spellings[key])
     if key:
-        for spelling in sorted(spellings, key=lambda s: (len(s), s)):
+        canonical = {name.lower() for name in names}
+        # Names before aliases, shorter before longer: `h100` → `h100-80gb` before `h100-nvl-94gb`.
+        for spelling in sorted(spellings, key=lambda s: (s not in canonical, len(s), s)):
             if spelling.startswith(key) or _squash(spelling).startswith(_squash(key)):
                 add(spellings[spelling])
     for spelling in difflib.get_close_matches(key, list(spellings), n=len(spellings), cutoff=0.5):
