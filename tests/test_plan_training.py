@@ -241,3 +241,15 @@ def test_findings_on_the_new_job_fields_point_at_the_spec_field_behind_them(path
 
     spec = {"maxRestarts": 3, "onEviction": "fail", "priorityClass": "p", "queue": "q", "network": {}}
     assert spec_path("TrainingJob", {}, path, spec) == ("spec", key)
+
+
+def test_an_unknown_model_is_a_note_naming_the_nearest_profiles(ctx):
+    # The model is not rendered (the script loads it): like an InferenceEndpoint's, an unknown
+    # one leaves only its memory unchecked (LK104), so it renders with a note (issue 13).
+    p = plan(ctx, "  gpu: h100-80gb\n  model: meta-llama/Llama-3.1-8B-Instrukt\n")
+    (note,) = [n for n in p.notes if "no profile for model" in n]
+    assert "'meta-llama/Llama-3.1-8B-Instrukt'" in note and "LK104" in note
+    assert "llama-3.1-8b" in note.lower()  # the suggestion names the profile the typo was near
+    assert p.model is None
+    known = plan(ctx, "  gpu: h100-80gb\n  model: meta-llama/Llama-3.1-8B-Instruct\n")
+    assert known.model == "llama-3.1-8b" and not any("no profile" in n for n in known.notes)

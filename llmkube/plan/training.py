@@ -214,7 +214,9 @@ def plan_training_job(job: TrainingJob, ctx: PlanContext) -> TrainingPlan:
     spec = job.spec
     name = job.metadata.name
     gpu = ctx.gpu(spec.gpu, ("spec", "gpu"))
-    model = ctx.model(spec.model, ("spec", "model")) if spec.model else None
+    # The model is not rendered (the script loads it); an unknown one only leaves its memory
+    # unchecked, as an InferenceEndpoint's does, so it is a note, not an error.
+    model = ctx.profiles.model(spec.model) if spec.model else None
     gpus = spec.gpus_per_node or gpu.spec.gpus_per_node
     min_nodes, max_nodes = node_counts(job)
     scheduler = effective_scheduler(spec)
@@ -253,6 +255,11 @@ def plan_training_job(job: TrainingJob, ctx: PlanContext) -> TrainingPlan:
 
     rdma = effective_rdma(spec.network)
     notes = _notes(job, scheduler, rdma)
+    if spec.model and model is None:
+        notes.append(
+            f"TrainingJob {name}: no profile for model {spec.model!r}, so its training memory is not checked "
+            f"(LK104); {ctx.profiles.suggest_model(spec.model)}; or make one with `llmkube profiles import CONFIG.json`"
+        )
 
     node_selector = {GPU_PRODUCT_LABEL: gpu.spec.product, **spec.node_selector}
     pod = TrainingPod(
