@@ -9,6 +9,8 @@ newline through.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 _LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -79,3 +81,8 @@ def path_segment_errors(value: str) -> list[str]:
     if "/" in value or "%" in value:
         return ["may not contain '/' or '%'"]
     return []
+
+
+def api_group(obj: Mapping[str, Any]) -> str:
+    """The API group of an object's `apiVersion` (`batch.volcano.sh`; "" for the core group)."""
+    return str(obj.get("apiVersion", "")).rpartition("/")[0]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from llmkube.apimachinery import api_group
 from llmkube.check.crdstore import CRDStore
 from llmkube.check.findings import Finding, object_label
 from llmkube.errors import InputError
@@ -85,10 +86,6 @@ def check_namespace_name(namespace: str | None) -> None:
 # --------------------------------------------------------------------------- what the cluster serves
 
 
-def group_of(obj: Mapping[str, Any]) -> str:
-    return str(obj.get("apiVersion", "")).rpartition("/")[0]
-
-
 class Served:
     """What the cluster serves: resource types by group and kind (`kubectl api-resources`);
     every served group/version (`api_versions`, asked only when an object names a
@@ -114,7 +111,7 @@ class Served:
 
     def resource(self, obj: Mapping[str, Any]) -> APIResource | None:
         """The served resource type of obj's group and kind (None if the cluster lacks it)."""
-        return self._by_kind.get((group_of(obj), str(obj.get("kind"))))
+        return self._by_kind.get((api_group(obj), str(obj.get("kind"))))
 
     def serves(self, obj: Mapping[str, Any]) -> bool:
         res = self.resource(obj)
@@ -279,7 +276,7 @@ def prune_resources(objects: Iterable[Mapping[str, Any]], resources: Mapping[tup
     """The resource types to list for pruning: what llmkube renders and what is sent now, if listable."""
     kinds = set(RENDERED_KINDS)
     for obj in objects:
-        kinds.add((group_of(obj), str(obj.get("kind"))))
+        kinds.add((api_group(obj), str(obj.get("kind"))))
     kinds -= NEVER_PRUNED
     return [resources[k].qualified_name for k in sorted(kinds) if k in resources and "list" in resources[k].verbs]
 
@@ -309,7 +306,7 @@ def prune_candidates(found: Iterable[dict[str, Any]], objects: Iterable[Mapping[
 
 def object_key(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
     meta = obj.get("metadata") or {}
-    return (group_of(obj), str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name")))
+    return (api_group(obj), str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name")))
 
 
 def applied_by_llmkube(obj: Mapping[str, Any]) -> bool:

@@ -7,7 +7,6 @@ profile name or by any Hugging Face id it lists.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from llmkube.apimachinery import api_group
 from llmkube.check.findings import Finding, Severity, dotted, object_label
 from llmkube.check.metadata import metadata_findings
 from llmkube.errors import SourceMark
@@ -43,7 +44,7 @@ def _pull_hint(obj: dict[str, Any]) -> str:
     """How to get the missing CRD: the catalog project that defines its group, when one does."""
     from llmkube.check.crdcatalog import projects_for_group
 
-    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    group = api_group(obj)
     names = " or ".join(f"`llmkube crds pull {p.name}`" for p in projects_for_group(group))
     return (
         f"fetch it once with {names}, or pass the CRD with --crds DIR"

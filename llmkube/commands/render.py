@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from llmkube import pipeline
+from llmkube.apimachinery import api_group
 from llmkube.commands.common import note
 from llmkube.errors import InputError, SourceMark
 from llmkube.options import Options
@@ -74,7 +75,7 @@ def file_name(obj: dict, fmt: str, *, qualified: bool = False) -> str:
     for objects whose plain names would collide."""
     meta = obj.get("metadata") or {}
     kind = str(obj.get("kind", "object")).lower()
-    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    group = api_group(obj)
     parts = [f"{kind}.{group}" if qualified and group else kind]
     if meta.get("namespace"):
         parts.append(str(meta["namespace"]))

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from llmkube.check.read.shape import as_list, as_mapping, dig
+from llmkube.check.read.shape import as_mapping, dig
 from llmkube.check.read.workloads import Path
 from llmkube.check.run import Target
 from llmkube.names import (

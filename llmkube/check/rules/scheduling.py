@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from llmkube.apimachinery import api_group
 from llmkube.check.findings import Severity
 from llmkube.check.read.context import ReadContext
 from llmkube.check.read.kueue import cohort_of, is_kueue, queue_label
@@ -895,7 +896,7 @@ def object_defined_twice(ctx: ReadContext) -> Iterator[Hit]:
         name = meta(target.obj).get("name")
         if not isinstance(name, str):
             continue
-        group = str(target.obj.get("apiVersion", "")).rpartition("/")[0]
+        group = api_group(target.obj)
         key = (group, str(target.obj.get("kind")), str(meta(target.obj).get("namespace") or ""), name)
         earlier = first.setdefault(key, target)
         if earlier is target or earlier.obj == target.obj:
