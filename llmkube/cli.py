@@ -508,6 +508,28 @@ def rules_show(
     raise typer.Exit(run_show(code))
 
 
+@app.command()
+def explain(
+    field: Annotated[str, typer.Argument(help="KIND or KIND.field.path, e.g. TrainingJob.spec.gang or Fleet.spec.pools.gpu.", show_default=False)],
+    output: Annotated[PlanFormat, typer.Option("--output", "-o", help="Text for people, or json.")] = PlanFormat.text,
+) -> None:
+    """Describe a spec field: type, default, allowed values, meaning, and the fields below it."""
+    from llmkube.commands.explain import run_explain
+
+    raise typer.Exit(run_explain(field, report=output.value))
+
+
+@app.command()
+def schema(
+    kinds: Annotated[list[str], typer.Argument(help="Spec kinds to include (default: all of them).", show_default=False)] = [],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the schema to this file (default: stdout).")] = None,
+) -> None:
+    """Write a JSON Schema (draft-07) of the spec kinds, for editors such as yaml-language-server."""
+    from llmkube.commands.explain import run_schema
+
+    raise typer.Exit(run_schema(kinds, output=output))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every failure ends in one of the documented exit codes."""
     try:
