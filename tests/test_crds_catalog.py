@@ -8,11 +8,8 @@ prove the catalog names the exact upstream files the test oracle was copied from
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import json
-import threading
 from pathlib import Path
 
 import pytest
@@ -20,40 +17,15 @@ import pytest
 from llmkube.check import crdcatalog
 from llmkube.check.crdstore import CRDStore, pull_from_source, pull_project, read_index
 from llmkube.errors import InputError
-from tests.support import crds
+from tests.support import crdmirror, crds
 from tests.support.cli import llmkube
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
-def _serve(root: Path):
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return server, thread
 
 
 @pytest.fixture()
 def mirror(upstream_crds: Path, tmp_path: Path):
     """(base URL, mirror root): the upstream files at their repository/tag/path, served over HTTP."""
-    root = tmp_path / "mirror"
-    for row in crds.source_rows():
-        if row["file"].startswith("nvidia-examples/"):
-            continue
-        target = root / row["repo"] / row["tag"] / row["path"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.symlink_to(upstream_crds / row["file"])
-    server, thread = _serve(root)
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with crdmirror.mirror(upstream_crds, tmp_path / "mirror") as served:
+        yield served
 
 
 def _rows_by_project() -> dict[str, list[dict[str, str]]]:
