@@ -1,3 +1,3 @@
 """llmkube: typed specs for LLM workloads → validated Kubernetes manifests."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

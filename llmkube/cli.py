@@ -260,6 +260,14 @@ def validate(
     sarif_base: Annotated[
         Optional[Path], typer.Option("--sarif-base", help="Directory SARIF file URIs are relative to (uriBaseId %SRCROOT%); default: the working directory.")
     ] = None,
+    skip_non_manifests: Annotated[
+        bool,
+        typer.Option(
+            "--skip-non-manifests",
+            help="Skip files that are not Kubernetes manifests or llmkube specs (no apiVersion and kind, Helm templates,"
+            " kustomizations, Compose files) instead of failing on them; for pre-commit.",
+        ),
+    ] = False,
 ) -> None:
     """Check llmkube specs and plain Kubernetes manifests: API schemas, CEL rules and LLM-aware rules."""
     from llmkube.commands.validate import run_validate
@@ -276,6 +284,7 @@ def validate(
             color=State.color,
             ignore_missing_schemas=ignore_missing_schemas,
             sarif_base=sarif_base,
+            skip_non_manifests=skip_non_manifests,
         )
     )
 

@@ -10,6 +10,7 @@ test is marked slow and runs with `pytest --slow` (as `.ci/run` does).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -92,7 +93,7 @@ def test_the_hooks_file_declares_both_hooks():
     hooks = {h["id"]: h for h in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))}
     assert set(hooks) == {"llmkube-validate", "llmkube-validate-system"}
     for h in hooks.values():
-        assert h["entry"] == "llmkube validate"
+        assert h["entry"] == "llmkube validate --skip-non-manifests"  # in entry: a user's `args` replace the hook's
         assert h["require_serial"] is True  # rules connect objects across files
         assert h["files"] == r"\.(ya?ml|json)$"
     assert hooks["llmkube-validate"]["language"] == "python"
@@ -123,3 +124,68 @@ def test_python_hook_installs_llmkube_and_checks(tmp_path, isolated_home, upstre
     bad = pre_commit(work, isolated_home, "bad.yaml")
     assert bad.returncode == 1 and "[LK202]" in bad.stdout, bad.stdout + bad.stderr
     print(f"first run with environment build: {took:.0f} s")
+    check_mixed_repo(mixed_user_repo(tmp_path, repo, "llmkube-validate"), isolated_home)  # the environment is built
+
+
+MIXED = REPO / "tests" / "cases" / "mixed-repo"
+
+
+def mixed_user_repo(tmp: Path, hook_repo: Path, hook_id: str) -> Path:
+    """A fresh repository of mixed YAML (tests/cases/mixed-repo: a Helm chart, a kustomization, a
+    Compose file, a CI workflow, tool configs, and two manifests), the hook configured, all staged."""
+    work = tmp / "mixed-repo"
+    shutil.copytree(MIXED, work)
+    config = {
+        "repos": [
+            {"repo": str(hook_repo), "rev": head(hook_repo), "hooks": [{"id": hook_id, "args": ["--crds", str(UPSTREAM_CRDS)]}]}
+        ]
+    }
+    (work / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    git(work, "init", "-q")
+    git(work, "add", "-A")
+    return work
+
+
+def run_all(work: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PRE_COMMIT_HOME"] = str(home / "pre-commit-cache")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("PRE_COMMIT", None)
+    return subprocess.run(
+        [PRE_COMMIT, "run", "--color", "never", "--all-files", "--verbose"],
+        cwd=work, env=env, capture_output=True, text=True, timeout=900,
+    )
+
+
+def check_mixed_repo(work: Path, home: Path) -> None:
+    clean = run_all(work, home)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "Passed" in clean.stdout and "2 objects checked: 0 errors" in clean.stdout
+    shutil.copy(BAD, work / "deploy" / "bad.yaml")
+    git(work, "add", "-A")
+    bad = run_all(work, home)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "deploy/bad.yaml:8:3: error [LK202]" in bad.stdout
+    # only the manifest is reported: no chart, compose, kustomization or tool config
+    for name in ("Chart.yaml", "values.yaml", "templates/deployment.yaml", "kustomization", "compose", "package.json", "mkdocs"):
+        assert name not in bad.stdout, name
+
+
+@pytest.mark.slow  # several pre-commit runs
+def test_system_hook_in_a_repository_of_mixed_yaml_checks_only_manifests(tmp_path, isolated_home, upstream_crds):
+    repo = hooks_repo(tmp_path, [".pre-commit-hooks.yaml"])
+    check_mixed_repo(mixed_user_repo(tmp_path, repo, "llmkube-validate-system"), isolated_home)
+
+
+def test_the_snippets_pin_the_current_release_tag():
+    """README and docs/cli.md pin `rev: v<version>`, the tag of this release (CHANGELOG.md has its entry)."""
+    import tomllib
+
+    from llmkube import __version__
+
+    assert tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"] == __version__
+    for doc in ("README.md", "docs/cli.md"):
+        text = (REPO / doc).read_text(encoding="utf-8")
+        assert f"rev: v{__version__}\n" in text, doc
+        assert all(rev == f"v{__version__}" for rev in re.findall(r"rev: (\S+)", text)), doc
+    assert f"\n## {__version__}\n" in (REPO / "CHANGELOG.md").read_text(encoding="utf-8")

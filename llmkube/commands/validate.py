@@ -45,6 +45,7 @@ def run_validate(
     output_file: Path | None = None,
     ignore_missing_schemas: bool = False,
     sarif_base: Path | None = None,
+    skip_non_manifests: bool = False,
 ) -> int:
     """Check, report, and pick the exit code: 0 clean, 1 failing findings, 2 input errors.
 
@@ -53,6 +54,8 @@ def run_validate(
     line (so a SARIF upload or a JUnit step always gets a complete file). The
     errors are also printed on stderr, as for every command.
     """
+    if skip_non_manifests:
+        paths = keep_manifests(paths, options)
     try:
         result, errors = pipeline.run_partial(paths, options)
     except InputError as exc:
@@ -67,7 +70,7 @@ def run_validate(
             errors += each(exc)
     for subject in subjects:
         detail(f"checked {subject.label} at {subject.mark}")
-    if not subjects and not errors:
+    if not subjects and not errors and not skip_non_manifests:
         errors.append(InputError("no Kubernetes objects or llmkube specs found in the given paths"))
     if ignore_missing_schemas:
         findings = skipping_missing_schemas(findings)
@@ -83,6 +86,19 @@ def run_validate(
     if errors:
         raise combined(errors)
     return 1 if failing(findings, strict) else 0
+
+
+def keep_manifests(paths: Sequence[str], options: Options) -> list[str]:
+    """--skip-non-manifests: the files worth checking; the others are named with -v."""
+    from llmkube.manifestfiles import split
+
+    try:
+        kept, skipped = split(paths, options.limits)
+    except InputError:
+        return list(paths)  # a missing path: the run reports it
+    for path, why in skipped:
+        detail(f"skipped {path}: {why}")
+    return kept
 
 
 def write_report_file(path: Path, findings: Sequence[Finding], fmt: str, **kw: object) -> None:
