@@ -4,6 +4,7 @@ spec reference, an unknown path is exit 2 with the nearest field, and every docu
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -82,3 +83,16 @@ def test_every_documented_field_of_every_kind_explains_with_its_text():
             e = explain(f"{kind}.{path}")
             assert e.path == path
             assert e.description, f"{kind}.{path}"
+
+
+def test_every_explain_the_docs_and_starters_show_works():
+    """`llmkube explain X` as written in the README, docs/ and the starters' comments."""
+    from tests.support.paths import REPO
+
+    sources = [REPO / "README.md", *(REPO / "docs").glob("*.md"), *(REPO / "llmkube" / "starters").glob("*.yaml")]
+    queries = {q for f in sources for q in re.findall(r"llmkube explain ([A-Za-z][\w.\[\]<>]*)", f.read_text(encoding="utf-8"))}
+    assert len(queries) >= 6
+    for query in sorted(queries):
+        if query.startswith(("TrainingJob.gang", "KIND")):
+            continue  # the docs' example of a mistake; the usage line
+        assert explain(query).kind, query
