@@ -14,6 +14,7 @@ from functools import cached_property
 from llmkube.check.read import gpu_operator
 from llmkube.check.read.gpu_operator import Embedded, Selection
 from llmkube.check.read.kueue import KueueIndex
+from llmkube.check.read.llmisvc import Pool, pools
 from llmkube.check.read.servers import ServerSetup, server_setups
 from llmkube.check.read.training import TrainingSetup, torchrun_job, training_setups
 from llmkube.check.run import Target
@@ -34,6 +35,11 @@ class ReadContext:
     def servers(self) -> list[ServerSetup]:
         """Every vLLM/TGI container of the run."""
         return server_setups(self.targets, self.profiles)
+
+    @cached_property
+    def llm_pools(self) -> list[Pool]:
+        """Every pool (main/decode, prefill) of every LLMInferenceService of the run."""
+        return [p for t in self.of_kind("LLMInferenceService") for p in pools(t)]
 
     @cached_property
     def training_jobs(self) -> list[TrainingSetup]:

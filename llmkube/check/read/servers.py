@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from llmkube.check.read import llmisvc
 from llmkube.check.read.args import FALSE, arg_value, command_line, env_value, flag_on, flag_path
 from llmkube.check.read.gpus import GPUTarget, gpu_target
 from llmkube.check.read.shape import as_list
@@ -74,6 +75,12 @@ class ServerSetup:
     gpu_resource: str | None
     gpu_count: int | None
     gpu: GPUTarget | None
+    # An LLMInferenceService pool: TP is `parallelism.tensor`, not a flag; its pods run
+    # tensor × local data ranks GPUs; the storage initializer has the weights on disk before the
+    # server starts (see check/read/llmisvc.py).
+    tp_line: Path | None = None
+    gpus_needed: int | None = None
+    weights: str | None = None
 
     @property
     def runtime(self) -> str:
@@ -85,6 +92,8 @@ class ServerSetup:
 
     @property
     def tp_path(self) -> Path:
+        if self.tp_line is not None:
+            return self.tp_line
         return flag_path(self.path, self.container, self.tp_flag) if self.tp_flag else self.path
 
     @property
@@ -113,6 +122,8 @@ class ServerSetup:
     def weights_source(self) -> str:
         """Where this server's weights come from: the InferenceEndpoint's `startup.source` (or its
         default), else as the manifest shows it (`manifest_weights_source`)."""
+        if self.weights is not None:
+            return self.weights
         spec = self.target.spec.spec if self.target.spec is not None else None
         if isinstance(spec, InferenceEndpoint):
             return weights_source(spec.spec)
@@ -294,10 +305,45 @@ def read_server(profiles: ProfileStore, target: Target, group: PodGroup, path: P
     )
 
 
+def llmisvc_server(profiles: ProfileStore, target: Target, group: PodGroup, pool: llmisvc.Pool) -> ServerSetup | None:
+    """The vLLM server of one LLMInferenceService pool, with the command line its preset builds
+    (`vllm serve` + the model + `--tensor-parallel-size <parallelism.tensor>` + the extra words) and
+    the startup probe in effect (the preset's when the template has none)."""
+    found = pool.main_container()
+    if found is None:
+        return None
+    path, container = found
+    model_id = llmisvc.model_id(target.obj)
+    _, _, _, config = _read_vllm(["vllm", "serve", model_id or "/mnt/models", *pool.words()], container)
+    dtype = arg_value(pool.words(), *SETTING["dtype"].vllm)
+    config = replace(config, tensor_parallel=pool.tensor or 1, dtype=dtype if dtype not in (None, "auto") else None,
+                     engine_version=parse_engine_version(str(container.get("image", ""))))
+    request = gpu_request(container)
+    resource, count = request if request else (None, None)
+    effective = {**container, "startupProbe": pool.startup_probe(container)}
+    return ServerSetup(
+        target=target, group=group, path=path, container=effective,
+        model_id=model_id, model_path=("spec", "model", "uri"),
+        model=profiles.model(model_id) if model_id else None,
+        config=config, tp_flag=None,
+        gpu_resource=resource, gpu_count=count,
+        gpu=gpu_target(profiles, group, resource),
+        tp_line=pool.tensor_path, gpus_needed=pool.gpus_needed, weights="image",
+    )
+
+
 def server_setups(targets: Iterable[Target], profiles: ProfileStore) -> list[ServerSetup]:
     """Every vLLM/TGI container of the run, in manifest order."""
     out = []
     for target in targets:
+        if target.obj.get("kind") == llmisvc.KIND:
+            groups = {g.spec_path: g for g in pod_groups(target)}
+            for pool in llmisvc.pools(target):
+                group = groups.get(pool.template_path)
+                setup = llmisvc_server(profiles, target, group, pool) if group is not None else None
+                if setup is not None:
+                    out.append(setup)
+            continue
         for group in pod_groups(target):
             for path, container in group.containers():
                 setup = read_server(profiles, target, group, path, container)

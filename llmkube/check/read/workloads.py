@@ -107,6 +107,18 @@ def pod_groups(target: Target) -> list[PodGroup]:
             groups.append(_template(target, "worker", ("spec", "leaderWorkerTemplate", "workerTemplate"), lwt.get("workerTemplate"), replicas * max(size - 1, 0)))
         else:
             groups.append(_template(target, "worker", ("spec", "leaderWorkerTemplate", "workerTemplate"), lwt.get("workerTemplate"), replicas * size))
+    elif kind == "LLMInferenceService":
+        # KServe v0.20.0: the main (decode) workload at spec, a prefill one at spec.prefill; each a pod
+        # spec `template` (one pod per replica) and, multi-node, a `worker` pod spec (LWS size − 1 per replica)
+        workloads = [("spec",), ("spec", "prefill")] if isinstance(spec.get("prefill"), Mapping) else [("spec",)]
+        for wpath in workloads:
+            workload = as_mapping(dig(obj, *wpath))
+            role = "prefill" if len(wpath) > 1 else ("decode" if len(workloads) > 1 else "main")
+            replicas = count(workload.get("replicas"))
+            for key, pods in (("template", replicas), ("worker", replicas * max(llmisvc_pods_per_replica(workload) - 1, 0))):
+                pod = workload.get(key)
+                if isinstance(pod, Mapping):
+                    groups.append(PodGroup(target, role if key == "template" else f"{role}-worker", (*wpath, key), with_preset_shm(pod), pods, {}, {}))
     elif kind == "JobSet":
         for i, rj in enumerate(as_list(spec.get("replicatedJobs"))):
             if not isinstance(rj, Mapping):
@@ -116,6 +128,36 @@ def pod_groups(target: Target) -> list[PodGroup]:
                 _template(target, str(rj.get("name", i)), ("spec", "replicatedJobs", i, "template", "spec", "template"), job.get("template"), count(rj.get("replicas")) * count(job.get("parallelism")))
             )
     return [g for g in groups if g is not None]
+
+
+# KServe v0.20.0's LLMInferenceService presets (config/llmisvcconfig/config-llm-*.yaml) give every pod a
+# memory-backed /dev/shm: volume `dshm` (emptyDir, medium Memory, sizeLimit 1Gi) mounted into `main`.
+PRESET_SHM_VOLUME = {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}}
+PRESET_SHM_MOUNT = {"name": "dshm", "mountPath": "/dev/shm"}
+
+
+def with_preset_shm(pod: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An LLMInferenceService pod spec with the presets' /dev/shm merged in as KServe merges it
+    (volumes by name, the `main` container's mounts by path): the user's own win."""
+    volumes = as_list(pod.get("volumes"))
+    if not any(isinstance(v, Mapping) and v.get("name") == PRESET_SHM_VOLUME["name"] for v in volumes):
+        volumes = [*volumes, PRESET_SHM_VOLUME]
+    containers = []
+    for c in as_list(pod.get("containers")):
+        if isinstance(c, Mapping) and c.get("name") == "main" and shm_mount(c) is None:
+            c = {**c, "volumeMounts": [*as_list(c.get("volumeMounts")), PRESET_SHM_MOUNT]}
+        containers.append(c)
+    return {**pod, "volumes": volumes, "containers": containers}
+
+
+def llmisvc_pods_per_replica(workload: Mapping[str, Any]) -> int:
+    """Pods per replica of a multi-node LLMInferenceService workload: KServe v0.20.0
+    `ParallelismSpec.GetSize` (data ÷ dataLocal when data-parallel, else pipeline)."""
+    par = as_mapping(workload.get("parallelism"))
+    data, local, pipeline = as_int(par.get("data")), as_int(par.get("dataLocal")), as_int(par.get("pipeline"))
+    if data or local:
+        return max(max(data or 1, 1) // max(local or 1, 1), 1)
+    return max(pipeline or 1, 1)
 
 
 def is_workload(target: Target) -> bool:

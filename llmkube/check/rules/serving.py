@@ -203,6 +203,8 @@ def gpus_match_parallelism(ctx: ReadContext) -> Iterator[Hit]:
             continue
         multi_node = s.target.obj.get("kind") == "LeaderWorkerSet" or bool(s.group.spec.get("workerSpec"))
         expected = s.config.tensor_parallel if multi_node else s.config.tensor_parallel * s.config.pipeline_parallel
+        if s.gpus_needed is not None:  # an LLMInferenceService pool: tensor × local data ranks (× pipeline on one node)
+            expected = s.gpus_needed * s.config.pipeline_parallel
         if s.gpu_count == expected:
             continue
         section = "limits" if dig(s.container, "resources", "limits", s.gpu_resource) is not None else "requests"
