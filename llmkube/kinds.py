@@ -19,6 +19,7 @@ from llmkube.plan.base import Plan
 from llmkube.plan.context import PlanContext
 from llmkube.plan.fleet import plan_fleet, pool_infos
 from llmkube.plan.inference import plan_inference_endpoint
+from llmkube.plan.llmisvc import plan_llm_inference_service
 from llmkube.plan.quota import plan_quota
 from llmkube.plan.training import plan_training_job
 from llmkube.specs import fleet, inferenceendpoint, quota, trainingjob
@@ -51,8 +52,22 @@ def _training_template(job: trainingjob.TrainingJob) -> str:
     return TRAINING_TEMPLATES[job.spec.framework]
 
 
+ENDPOINT_TEMPLATES = {
+    "kserve": "inferenceservice.yaml.j2",
+    "deployment": "deployment.yaml.j2",
+    "llm-inference-service": "llminferenceservice.yaml.j2",
+}
+
+
 def _endpoint_template(ep: inferenceendpoint.InferenceEndpoint) -> str:
-    return "inferenceservice.yaml.j2" if ep.spec.target == "kserve" else "deployment.yaml.j2"
+    return ENDPOINT_TEMPLATES[ep.spec.target]
+
+
+def _plan_endpoint(ep: inferenceendpoint.InferenceEndpoint, ctx: PlanContext) -> Plan:
+    """An endpoint's planner follows its target: KServe's LLMInferenceService has its own."""
+    if ep.spec.target == "llm-inference-service":
+        return plan_llm_inference_service(ep, ctx)
+    return plan_inference_endpoint(ep, ctx)
 
 
 def _register_pools(spec: fleet.Fleet, ctx: PlanContext) -> None:
@@ -65,6 +80,6 @@ KINDS: dict[str, Kind] = {
     "Quota": Kind(quota.Quota, quota.semantic_problems, plan_quota, _always("quota.yaml.j2")),
     "TrainingJob": Kind(trainingjob.TrainingJob, trainingjob.semantic_problems, plan_training_job, _training_template),
     "InferenceEndpoint": Kind(
-        inferenceendpoint.InferenceEndpoint, inferenceendpoint.semantic_problems, plan_inference_endpoint, _endpoint_template
+        inferenceendpoint.InferenceEndpoint, inferenceendpoint.semantic_problems, _plan_endpoint, _endpoint_template
     ),
 }

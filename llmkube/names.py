@@ -63,6 +63,13 @@ KNATIVE_PROGRESS_DEADLINE_ANNOTATION = "serving.knative.dev/progress-deadline"
 KNATIVE_AUTOSCALING_CLASS_ANNOTATION = "autoscaling.knative.dev/class"
 KSERVE_CONFIG_MAP = "inferenceservice-config"  # KServe's defaults (resources, deployment mode)
 KNATIVE_FEATURES_CONFIG_MAP = "config-features"  # Knative Serving's kubernetes.podspec-* flags
+# LLMInferenceService (KServe v0.20.0 pkg/constants/constants.go): the `app.kubernetes.io/component`
+# of the pods of its main (decode) and prefill Deployments.
+LLMISVC_COMPONENT_WORKLOAD = "llminferenceservice-workload"
+LLMISVC_COMPONENT_PREFILL = "llminferenceservice-workload-prefill"
+# Multus's secondary networks of a pod (k8s.v1.cni.cncf.io); KServe v0.20.0 copies annotations of this
+# prefix from an LLMInferenceService to its pods (workload_single_node.go `approvedAnnotationPrefixes`).
+MULTUS_NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"
 
 # ---- Kubernetes -----------------------------------------------------------------
 

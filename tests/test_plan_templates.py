@@ -10,6 +10,7 @@ from llmkube.plan.base import NodeLabels, Plan, template_values
 from llmkube.plan.context import PlanContext
 from llmkube.plan.fleet import FleetPlan
 from llmkube.plan.inference import EndpointPlan
+from llmkube.plan.llmisvc import LLMServicePlan
 from llmkube.plan.quota import QuotaPlan
 from llmkube.plan.training import TrainingPlan
 from llmkube.profiles import ProfileStore
@@ -33,6 +34,10 @@ TEMPLATE_VARIABLES = {
         "container", "volumes", "node_selector", "tolerations", "affinity", "service_account", "min_replicas",
         "max_replicas", "canary_percent", "pdb", "progress_deadline", "load_estimate_seconds", "notes",
         "scale_metric", "scale_target", "auto_scaling",
+    },
+    LLMServicePlan: {
+        "name", "namespace", "labels", "annotations", "model_uri", "model_name", "base_refs", "router", "main",
+        "prefill",
     },
 }
 

@@ -28,6 +28,7 @@ from llmkube.specs.base import (
     literal_token_problems,
     Toleration,
 )
+from llmkube.specs.llmisvc import Disaggregation, LLMServiceOptions, llmisvc_problems
 
 
 # KServe v0.20.0 `pkg/apis/serving/v1beta1/inference_service_validation.go`: `IsvcNameFmt`, matched
@@ -107,7 +108,7 @@ class InferenceEndpointSpec(SpecModel):
     served_model_name: str | None = None
     runtime: Literal["vllm", "tgi"] = "vllm"
     image: str | None = Field(default=None, min_length=1)  # "" is an error, not the default image
-    target: Literal["kserve", "deployment"] = "kserve"
+    target: Literal["kserve", "deployment", "llm-inference-service"] = "kserve"
     deployment_mode: Literal["Standard", "RawDeployment", "Knative", "Serverless"] = "Standard"
     knative_features: list[KnativeFeature] = Field(default_factory=list)
     gpu: str | None = None
@@ -140,6 +141,8 @@ class InferenceEndpointSpec(SpecModel):
     node_selector: dict[LabelKey, str] = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list)
     service_account: DNSSubdomain | None = None
+    llm_inference_service: LLMServiceOptions = Field(default_factory=LLMServiceOptions)  # target: llm-inference-service
+    disaggregation: Disaggregation | None = None  # prefill/decode pools (target: llm-inference-service)
 
 
 class InferenceEndpoint(SpecModel):
@@ -311,6 +314,7 @@ def semantic_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
     out.extend(_batching_problems(spec))
     out.extend(_startup_problems(spec))
     out.extend(literal_token_problems(spec.env))
+    out.extend(llmisvc_problems(ep))
     return out
 
 

@@ -1,0 +1,204 @@
+"""InferenceEndpoint `target: llm-inference-service` (issue 17): KServe's LLMInferenceService, with
+prefill/decode disaggregation, against the v0.20.0 CRD and KServe's own samples."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ruamel.yaml import YAML
+
+from llmkube.check.read.llmisvc import pools
+from llmkube.check.run import Target
+from llmkube.plan.context import PlanContext
+from llmkube.plan.llmisvc import plan_llm_inference_service, preset_safe
+from llmkube.plan.sizing import ServerConfig, load_seconds, serving_fit, weight_bytes
+from llmkube.specs.inferenceendpoint import InferenceEndpoint, semantic_problems
+from tests.support.cli import llmkube, load_all
+from tests.support.crds import UPSTREAM_CRDS
+from tests.support.paths import EXAMPLES
+
+EXAMPLE = EXAMPLES / "09-llama-70b-disaggregated-llmisvc.yaml"
+SAMPLES = UPSTREAM_CRDS / "examples" / "kserve"
+PD_SAMPLE = SAMPLES / "llm-inference-service-pd-qwen2-7b-gpu.yaml"
+GPU_SAMPLE = SAMPLES / "llm-inference-service-qwen2-7b-gpu.yaml"
+
+
+def spec_of(text: str) -> InferenceEndpoint:
+    return InferenceEndpoint.model_validate(YAML(typ="safe").load(text))
+
+
+BASE = """
+apiVersion: llmkube.dev/v1alpha1
+kind: InferenceEndpoint
+metadata: {name: llama-70b, namespace: serving}
+spec:
+  model: meta-llama/Llama-3.1-70B-Instruct
+  target: llm-inference-service
+  gpu: h100-80gb
+  tensorParallel: 4
+  maxModelLen: 8192
+  resources: {cpu: 8, memory: 64Gi}
+"""
+
+
+def render_text(tmp_path, text: str, *extra: str) -> tuple[int, list[dict], str]:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text)
+    out = llmkube("render", str(spec), "--crds", str(UPSTREAM_CRDS), *extra)
+    return out.returncode, load_all(out.stdout) if out.returncode == 0 else [], out.stderr
+
+
+def target(obj: dict) -> Target:
+    return Target(obj=obj)
+
+
+@pytest.fixture(scope="module")
+def example_out():
+    out = llmkube("render", str(EXAMPLE), "--crds", str(UPSTREAM_CRDS))
+    assert out.returncode == 0, out.stderr
+    (obj,) = load_all(out.stdout)
+    return obj, out.stderr
+
+
+def sample(path) -> dict:
+    return YAML(typ="safe").load(path.read_text())
+
+
+def keys(d: dict) -> set[str]:
+    return set(d)
+
+
+@pytest.mark.usefixtures("upstream_crds")
+def test_example_has_the_shape_of_kserves_pd_sample(example_out):
+    ours, _ = example_out
+    upstream = sample(PD_SAMPLE)
+    assert (ours["apiVersion"], ours["kind"]) == (upstream["apiVersion"], upstream["kind"])
+    # the same sections, and nothing the sample does not have but the parallelism of each pool
+    assert keys(upstream["spec"]) <= keys(ours["spec"]) <= keys(upstream["spec"]) | {"parallelism"}
+    assert keys(upstream["spec"]["router"]) == keys(ours["spec"]["router"])
+    assert keys(upstream["spec"]["prefill"]) <= keys(ours["spec"]["prefill"]) <= keys(upstream["spec"]["prefill"]) | {"parallelism"}
+    network = "k8s.v1.cni.cncf.io/networks"
+    assert ours["metadata"]["annotations"][network] == upstream["metadata"]["annotations"][network] == "roce-p2"
+    # pool by pool: the same container, KV roles, RDMA device and NIXL variables as the sample
+    ours_pools, upstream_pools = pools(target(ours)), pools(target(upstream))
+    assert [p.role for p in ours_pools] == [p.role for p in upstream_pools] == ["decode", "prefill"]
+    for mine, theirs in zip(ours_pools, upstream_pools):
+        (_, c), (_, u) = mine.main_container(), theirs.main_container()
+        assert c["name"] == u["name"] == "main"
+        kv, ukv = mine.kv_transfer(), theirs.kv_transfer()
+        assert (kv.connector, kv.role) == (ukv.connector, ukv.role)
+        assert mine.rdma_resources() == theirs.rdma_resources() == {"rdma/roce_gdr": 1}
+        for section in ("requests", "limits"):
+            assert c["resources"][section]["rdma/roce_gdr"] == u["resources"][section]["rdma/roce_gdr"]
+        env, uenv = ({e["name"]: e for e in x["env"]} for x in (c, u))
+        for name in ("VLLM_NIXL_SIDE_CHANNEL_HOST", "KSERVE_INFER_ROCE", "UCX_TLS"):
+            assert env[name] == uenv[name], name
+
+
+@pytest.mark.usefixtures("upstream_crds")
+def test_example_pools_get_their_own_parallelism_gpus_and_probe_ports(example_out, store):
+    ours, notes = example_out
+    spec = ours["spec"]
+    decode = spec["template"]["containers"][0]
+    prefill = spec["prefill"]["template"]["containers"][0]
+    assert (spec["replicas"], spec["parallelism"]["tensor"], decode["resources"]["limits"]["nvidia.com/gpu"]) == (1, 8, 8)
+    assert (spec["prefill"]["replicas"], spec["prefill"]["parallelism"]["tensor"], prefill["resources"]["limits"]["nvidia.com/gpu"]) == (2, 4, 4)
+    # vLLM listens on 8000; behind the decode preset's routing sidecar, on 8001 (KServe v0.20.0 presets)
+    assert decode["startupProbe"]["httpGet"] == {"path": "/health", "port": 8001, "scheme": "HTTP"}
+    assert prefill["startupProbe"]["httpGet"] == {"path": "/health", "port": 8000, "scheme": "HTTP"}
+    # the probe covers the load from local disk (the storage initializer downloaded the weights before)
+    model = store.model("meta-llama/Llama-3.1-70B-Instruct")
+    load = load_seconds(weight_bytes(model), 0.5, 120)
+    for c in (decode, prefill):
+        probe = c["startupProbe"]
+        assert load <= probe["periodSeconds"] * probe["failureThreshold"] < load * 1.5
+        assert "--tensor-parallel-size" not in c["args"] and "--model" not in c["args"]
+        assert c["resources"]["limits"]["cpu"] == c["resources"]["requests"]["cpu"] == 16
+        assert c["resources"]["limits"]["memory"] == "130Gi"  # 128Gi + the 2Gi /dev/shm
+        assert {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "HF_TOKEN"}}} in c["env"]
+    # the plan sizes both pools: decode (TP 8) holds more KV cache than a prefill pod (TP 4)
+    assert "prefill pool: 2 × 4 h100-80gb (TP 4)" in notes and "decode pool: 1 × 8 h100-80gb (TP 8)" in notes
+    gpu = store.gpu("h100-80gb")
+    tokens = {tp: serving_fit(model, gpu.spec.memory_gi_b, ServerConfig(tensor_parallel=tp, max_model_len=16384),
+                              gpu_name=gpu.spec.display_name).kv_tokens for tp in (4, 8)}
+    assert f"{tokens[8]:,} tokens" in notes and f"{tokens[4]:,} tokens" in notes and tokens[8] > tokens[4]
+
+
+@pytest.mark.usefixtures("upstream_crds")
+def test_single_pool_with_references_passes_the_crd_and_kserves_checks(tmp_path):
+    text = BASE + """  extraArgs: ['--speculative-config={"method":"ngram","num_speculative_tokens":4}']
+  replicas: {min: 2, max: 2}
+  llmInferenceService:
+    gateway: {name: llm-gateway, namespace: gateways}
+    httpRoute: llama-route
+    inferencePool: llama-pool
+    tls: true
+    baseRefs: [team-defaults]
+"""
+    rc, docs, err = render_text(tmp_path, text)
+    assert rc == 0, err
+    (obj,) = docs
+    spec = obj["spec"]
+    assert spec["router"] == {
+        "gateway": {"refs": [{"name": "llm-gateway", "namespace": "gateways"}]},
+        "route": {"http": {"refs": [{"name": "llama-route"}]}},
+        "scheduler": {"pool": {"ref": {"name": "llama-pool"}}},
+    }
+    assert spec["baseRefs"] == [{"name": "team-defaults"}] and "prefill" not in spec
+    c = spec["template"]["containers"][0]
+    assert c["startupProbe"]["httpGet"] == {"path": "/health", "port": 8000, "scheme": "HTTPS"}
+    # quoted for the preset's eval: the words vLLM gets hold the JSON intact
+    (pool,) = pools(target(obj))
+    assert '--speculative-config={"method":"ngram","num_speculative_tokens":4}' in pool.words()
+    assert spec["template"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0][
+        "podAffinityTerm"]["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == "llminferenceservice-workload"
+    check = llmkube("validate", "-", "--crds", str(UPSTREAM_CRDS), "-o", "json", stdin=json.dumps(obj))
+    assert [f for f in json.loads(check.stdout)["findings"] if f["severity"] in ("error", "warning")] == []
+    # same structure as KServe's single-GPU sample
+    upstream = sample(GPU_SAMPLE)
+    assert keys(upstream["spec"]) <= keys(spec) and keys(upstream["spec"]["router"]) == keys(spec["router"])
+
+
+def test_preset_safe_quotes_only_what_eval_would_break():
+    assert preset_safe(["--max-model-len", "8192", '{"a":"b"}']) == ("--max-model-len", "8192", """'{"a":"b"}'""")
+
+
+@pytest.mark.parametrize(("extra", "path", "words"), [
+    ("  runtime: tgi\n", ("spec", "runtime"), "vLLM"),
+    ("  port: 9000\n", ("spec", "port"), "8000"),
+    ("  replicas: {min: 1, max: 4}\n", ("spec", "replicas"), "fixed replica count"),
+    ("  cache: {claim: models}\n", ("spec", "cache"), "/mnt/models"),
+    ("  llmInferenceService: {httpRoute: r}\n", ("spec", "llmInferenceService", "httpRoute"), "managed gateway"),
+    ("  llmInferenceService: {inferencePool: p, scheduler: false}\n", ("spec", "llmInferenceService", "inferencePool"), "scheduler"),
+    ("  disaggregation: {prefill: {replicas: 2}}\n", ("spec", "disaggregation", "rdma"), "RDMA"),
+])
+def test_spec_problems(extra, path, words):
+    problems = semantic_problems(spec_of(BASE + extra))
+    assert [p.path for p in problems] == [path], problems
+    assert words in problems[0].message
+
+
+def test_llm_fields_need_the_llm_target():
+    text = BASE.replace("target: llm-inference-service", "target: kserve")
+    problems = semantic_problems(spec_of(text + "  disaggregation: {rdma: {resource: rdma/ib}}\n  llmInferenceService: {tls: true}\n"))
+    assert [p.path for p in problems] == [("spec", "disaggregation"), ("spec", "llmInferenceService")]
+
+
+def test_pool_tensor_parallel_defaults_to_the_endpoints(store):
+    ep = spec_of(BASE + "  replicas: {min: 3, max: 3}\n  disaggregation: {rdma: {resource: vpc.amazonaws.com/efa}}\n")
+    plan = plan_llm_inference_service(ep, PlanContext(profiles=store))
+    assert (plan.main.role, plan.main.replicas, plan.main.tensor_parallel) == ("decode", 3, 4)
+    assert plan.prefill is not None and (plan.prefill.replicas, plan.prefill.tensor_parallel) == (1, 4)
+    env = {e["name"] for e in plan.prefill.container.env}
+    # EFA: no RoCE discovery, no UCX RDMA transports forced; the side channel still on the pod IP
+    assert "VLLM_NIXL_SIDE_CHANNEL_HOST" in env and not env & {"KSERVE_INFER_ROCE", "UCX_TLS"}
+    assert plan.prefill.container.resources["limits"]["vpc.amazonaws.com/efa"] == 1
+
+
+@pytest.mark.usefixtures("upstream_crds")
+def test_kserves_samples_pass_the_pool_rules():
+    for path in (PD_SAMPLE, GPU_SAMPLE):
+        out = llmkube("validate", str(path), "--crds", str(UPSTREAM_CRDS), "-o", "json")
+        codes = {f["code"] for f in json.loads(out.stdout)["findings"]}
+        assert not codes & {"LK330", "LK331", "LK332", "LK101", "LK302", "LK304", "LK305"}, codes
