@@ -172,6 +172,8 @@ def test_preset_safe_quotes_only_what_eval_would_break():
     ("  llmInferenceService: {httpRoute: r}\n", ("spec", "llmInferenceService", "httpRoute"), "managed gateway"),
     ("  llmInferenceService: {inferencePool: p, scheduler: false}\n", ("spec", "llmInferenceService", "inferencePool"), "scheduler"),
     ("  disaggregation: {prefill: {replicas: 2}}\n", ("spec", "disaggregation", "rdma"), "RDMA"),
+    ("  llmInferenceService: {scheduler: false}\n  disaggregation: {rdma: {resource: rdma/ib}}\n",
+     ("spec", "llmInferenceService", "scheduler"), "prefill pool"),
 ])
 def test_spec_problems(extra, path, words):
     problems = semantic_problems(spec_of(BASE + extra))
@@ -201,4 +203,22 @@ def test_kserves_samples_pass_the_pool_rules():
     for path in (PD_SAMPLE, GPU_SAMPLE):
         out = llmkube("validate", str(path), "--crds", str(UPSTREAM_CRDS), "-o", "json")
         codes = {f["code"] for f in json.loads(out.stdout)["findings"]}
-        assert not codes & {"LK330", "LK331", "LK332", "LK101", "LK302", "LK304", "LK305"}, codes
+        assert not codes & {"LK330", "LK331", "LK332", "LK333", "LK101", "LK302", "LK304", "LK305"}, codes
+
+
+def test_pod_groups_of_a_multi_node_data_parallel_service():
+    from llmkube.check.read.workloads import pod_groups
+
+    obj = {"apiVersion": "serving.kserve.io/v1alpha1", "kind": "LLMInferenceService", "metadata": {"name": "dp"}, "spec": {
+        "replicas": 3, "parallelism": {"tensor": 4, "data": 8, "dataLocal": 2},
+        "template": {"containers": [{"name": "main"}]}, "worker": {"containers": [{"name": "main"}]},
+        "prefill": {"template": {"containers": [{"name": "main", "volumeMounts": [{"name": "big", "mountPath": "/dev/shm"}]}]}},
+    }}
+    groups = {g.role: g for g in pod_groups(target(obj))}
+    # KServe's ParallelismSpec.GetSize: data ÷ dataLocal = 4 pods per replica, one of them the leader
+    assert (groups["decode"].replicas, groups["decode-worker"].replicas, groups["prefill"].replicas) == (3, 9, 1)
+    # the presets' /dev/shm is merged in unless the template mounts its own
+    assert {"name": "dshm", "mountPath": "/dev/shm"} in groups["decode"].spec["containers"][0]["volumeMounts"]
+    assert groups["prefill"].spec["containers"][0]["volumeMounts"] == [{"name": "big", "mountPath": "/dev/shm"}]
+    (decode, prefill) = pools(target(obj))
+    assert (decode.gpus_needed, decode.lws_size, prefill.gpus_needed) == (8, 4, 1)

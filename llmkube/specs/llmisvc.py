@@ -98,6 +98,10 @@ def llmisvc_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
                                "an InferencePool is the scheduler's: `scheduler: false` routes straight to the pods' Service",
                                "remove `inferencePool`, or set `scheduler: true`"))
     dis = spec.disaggregation
+    if dis is not None and not opts.scheduler:
+        out.append(SpecProblem(("spec", "llmInferenceService", "scheduler"),
+                               "only llm-d's scheduler sends prompts to the prefill pool (KServe configures its prefill profile)",
+                               "keep `scheduler: true` with `disaggregation`"))
     if dis is not None and dis.rdma is None:
         out.append(SpecProblem(("spec", "disaggregation", "rdma"),
                                f"{dis.connector} moves the KV cache from prefill to decode pods over RDMA, and no RDMA device is requested",
@@ -126,8 +130,7 @@ def _unsupported(ep: InferenceEndpoint) -> list[SpecProblem]:
         out.append(SpecProblem(("spec", "cache"), "the server reads the weights KServe's storage initializer put in /mnt/models, "
                                "not a Hugging Face cache", "remove `cache`; for weights on a claim set "
                                "`llmInferenceService.modelUri: pvc://<claim>/<path>`"))
-    nodes = getattr(spec, "nodes", 1)
-    if isinstance(nodes, int) and nodes > 1:
+    if "nodes" in spec.model_fields_set and getattr(spec, "nodes", 1) != 1:
         out.append(SpecProblem(("spec", "nodes"), "multi-node LLMInferenceService workers (spec.worker) are not rendered yet",
                                "use `target: kserve` with `nodes`, or fit the model on one node (tensorParallel, disaggregation)"))
     return out

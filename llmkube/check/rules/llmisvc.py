@@ -17,7 +17,7 @@ from llmkube.check.findings import Severity
 from llmkube.check.read.args import flag_path
 from llmkube.check.read.context import ReadContext
 from llmkube.check.read.llmisvc import ADDITIONAL_ARGS_ENV, Pool
-from llmkube.check.read.shape import as_list
+from llmkube.check.read.shape import as_list, as_mapping
 from llmkube.check.read.workloads import Path
 from llmkube.check.rules import Hit, rule
 
@@ -269,3 +269,50 @@ def _json_object(text: str) -> bool:
     except ValueError:
         return False
 
+
+
+@rule("LK333", "prefill-without-scheduler", Severity.WARNING, "a prefill pool with no llm-d scheduler to send it prompts")
+def prefill_without_scheduler(ctx: ReadContext) -> Iterator[Hit]:
+    """The prefill pool only gets work from llm-d's scheduler: for an LLMInferenceService with
+    `spec.prefill`, KServe v0.20.0 configures the endpoint picker with a prefill profile and a
+    disaggregation decider (`pkg/controller/v1alpha2/llmisvc/scheduler.go`, the `Spec.Prefill != nil`
+    case), which picks a prefill pod and tells the decode pod's routing sidecar where it is. Without
+    `spec.router.scheduler` the route targets the workload Service directly, and every request is
+    prefilled and decoded on a decode pod while the prefill pods sit idle. Not judged when
+    `baseRefs` may add a scheduler.
+
+    Fails:
+
+    ```yaml
+    apiVersion: serving.kserve.io/v1alpha1
+    kind: LLMInferenceService
+    metadata: {name: qwen-pd}
+    spec:
+      model: {uri: hf://Qwen/Qwen2.5-7B-Instruct}
+      router: {route: {}, gateway: {}}
+      template: {containers: [{name: main}]}
+      prefill:
+        template: {containers: [{name: main}]}
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: serving.kserve.io/v1alpha1
+    kind: LLMInferenceService
+    metadata: {name: qwen-pd}
+    spec:
+      model: {uri: hf://Qwen/Qwen2.5-7B-Instruct}
+      router: {route: {}, gateway: {}, scheduler: {}}
+      template: {containers: [{name: main}]}
+      prefill:
+        template: {containers: [{name: main}]}
+    ```
+    """
+    for prefill, _ in _pairs(ctx):
+        spec = as_mapping(prefill.target.obj.get("spec"))
+        if spec.get("baseRefs") or "scheduler" in as_mapping(spec.get("router")):
+            continue
+        yield Hit(prefill.target, ("spec", "router") if "router" in spec else ("spec", "prefill"),
+                  "the prefill pool gets no requests without the llm-d scheduler: decode pods prefill every prompt themselves",
+                  "add `scheduler: {}` under spec.router (KServe then configures the prefill/decode profiles)")
