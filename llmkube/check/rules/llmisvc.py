@@ -1,4 +1,4 @@
-"""LK33x: KServe LLMInferenceService (llm-d) rules — prefill/decode disaggregation and its KV transfer.
+"""LK33x (and LK630, admission): KServe LLMInferenceService (llm-d) rules — prefill/decode disaggregation and its KV transfer.
 
 The pools of an LLMInferenceService are also read as model servers (check/read/servers.py), so the
 sizing and serving rules judge each pool too: LK101 (the model fits the pool's GPUs), LK302 (TP
@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from llmkube.check.findings import Severity
 from llmkube.check.read.args import flag_path
 from llmkube.check.read.context import ReadContext
 from llmkube.check.read.llmisvc import ADDITIONAL_ARGS_ENV, Pool
-from llmkube.check.read.shape import as_list, as_mapping
+from llmkube.check.read.shape import as_int, as_list, as_mapping, dig
 from llmkube.check.read.workloads import Path
 from llmkube.check.rules import Hit, rule
 
@@ -316,3 +317,89 @@ def prefill_without_scheduler(ctx: ReadContext) -> Iterator[Hit]:
         yield Hit(prefill.target, ("spec", "router") if "router" in spec else ("spec", "prefill"),
                   "the prefill pool gets no requests without the llm-d scheduler: decode pods prefill every prompt themselves",
                   "add `scheduler: {}` under spec.router (KServe then configures the prefill/decode profiles)")
+
+
+def _webhook_problems(obj: Mapping[str, Any]) -> Iterator[tuple[Path, str, str]]:
+    """(path, message, hint) for what KServe v0.20.0's LLMInferenceService webhook refuses
+    (pkg/apis/serving/v1alpha1/llm_inference_service_validation.go)."""
+    spec = as_mapping(obj.get("spec"))
+    workloads: list[tuple[Path, Mapping[str, Any]]] = [(("spec",), spec)]
+    if isinstance(spec.get("prefill"), Mapping):
+        workloads.append((("spec", "prefill"), spec["prefill"]))
+    for base, w in workloads:  # validateWorkloadParallelism
+        par = w.get("parallelism")
+        p = as_mapping(par)
+        data, local, pipeline = as_int(p.get("data")), as_int(p.get("dataLocal")), as_int(p.get("pipeline"))
+        is_dp, is_pp = bool(data or local), bool(pipeline)
+        if "worker" in w and w.get("worker") is not None and not (is_dp or is_pp):
+            yield ((*base, "worker"), "a worker (multi-node) needs data or pipeline parallelism, and none is set",
+                   "set parallelism.data and dataLocal (the data-parallel preset), or parallelism.pipeline")
+        if is_dp and is_pp:
+            yield ((*base, "parallelism"), "pipeline and data parallelism cannot both be set", "keep one of them")
+        if (data is None) != (local is None) and ("data" in p or "dataLocal" in p):
+            missing = "dataLocal" if local is None else "data"
+            yield ((*base, "parallelism"), f"{missing} must be set with {'data' if missing == 'dataLocal' else 'dataLocal'}",
+                   f"set parallelism.{missing} (data = all ranks, dataLocal = ranks per pod)")
+    router = as_mapping(spec.get("router"))
+    http = as_mapping(dig(router, "route", "http"))
+    refs, route_spec = as_list(http.get("refs")), http.get("spec")
+    gateway = router.get("gateway")
+    gateway_refs = as_list(as_mapping(gateway).get("refs"))
+    if "route" in router:  # validateRouterCrossFieldConstraints
+        if refs and route_spec is not None:
+            yield (("spec", "router", "route", "http"), "an HTTPRoute can be referenced or specified inline, not both",
+                   "remove `refs` or `spec`")
+        if refs and gateway is not None and not gateway_refs:
+            yield (("spec", "router", "route", "http", "refs"), "KServe refuses a user HTTPRoute behind its managed gateway (`gateway: {}`)",
+                   "name the route's Gateway under spec.router.gateway.refs, or remove the route refs")
+        if isinstance(route_spec, Mapping) and as_list(route_spec.get("parentRefs")) and gateway_refs:
+            yield (("spec", "router", "route", "http", "spec"), "an inline route's parentRefs cannot be combined with gateway refs",
+                   "remove spec.router.gateway.refs or the route's parentRefs")
+    config = dig(router, "scheduler", "config")
+    if isinstance(config, Mapping):  # validateSchedulerConfig
+        inline, ref = config.get("inline"), config.get("ref")
+        if inline is None and ref is None:
+            yield (("spec", "router", "scheduler", "config"), "the scheduler config needs `inline` or `ref`", "set one, or remove `config`")
+        elif inline is not None and ref is not None:
+            yield (("spec", "router", "scheduler", "config"), "the scheduler config has both `inline` and `ref`", "keep one")
+
+
+@rule("LK630", "llmisvc-webhook-refuses", Severity.ERROR, "KServe's LLMInferenceService webhook refuses the parallelism or router")
+def llmisvc_webhook_refuses(ctx: ReadContext) -> Iterator[Hit]:
+    """Beyond its CRD schema, KServe v0.20.0 validates an LLMInferenceService in a webhook
+    (`pkg/apis/serving/v1alpha1/llm_inference_service_validation.go`), and `kubectl apply` fails:
+    `validateWorkloadParallelism` (per pool) wants data or pipeline parallelism when a `worker`
+    is set, not both, and `data` together with `dataLocal`; `validateRouterCrossFieldConstraints`
+    refuses an HTTPRoute both referenced and inline, route refs behind the managed gateway
+    (`gateway: {}`), and an inline route's `parentRefs` with gateway refs; `validateSchedulerConfig`
+    wants exactly one of `inline` and `ref`.
+
+    Fails:
+
+    ```yaml
+    apiVersion: serving.kserve.io/v1alpha1
+    kind: LLMInferenceService
+    metadata: {name: llama-405b}
+    spec:
+      model: {uri: hf://meta-llama/Llama-3.1-405B-Instruct}
+      parallelism: {tensor: 8}
+      template: {containers: [{name: main}]}
+      worker: {containers: [{name: main}]}
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: serving.kserve.io/v1alpha1
+    kind: LLMInferenceService
+    metadata: {name: llama-405b}
+    spec:
+      model: {uri: hf://meta-llama/Llama-3.1-405B-Instruct}
+      parallelism: {tensor: 8, data: 2, dataLocal: 1}
+      template: {containers: [{name: main}]}
+      worker: {containers: [{name: main}]}
+    ```
+    """
+    for t in ctx.of_kind("LLMInferenceService"):
+        for path, message, hint in _webhook_problems(t.obj):
+            yield Hit(t, path, message, hint)
