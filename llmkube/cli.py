@@ -5,7 +5,6 @@ Exit codes: 0 ok · 1 findings · 2 bad input or usage · 3 internal error · 4 
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import functools
 import inspect
@@ -45,6 +44,9 @@ app.add_typer(rules_app, name="rules")
 class State:
     debug = False
     color = "auto"
+    config_file: Optional[Path] = None  # --config
+    no_config = False  # --no-config
+    config: Any = None  # the project's Config, read on first use (`project_config`)
 
 
 class OutputFormat(str, Enum):
@@ -87,20 +89,28 @@ def _root(
     color: Annotated[ColorChoice, typer.Option("--color", help="Colour in text output.")] = ColorChoice.auto,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr: only errors, warnings and the output.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also say what was read: every object validate checks, with its file and line.")] = False,
+    config_file: Annotated[
+        Optional[Path],
+        typer.Option("--config", metavar="FILE", help="Settings file to use instead of the nearest .llmkube.yaml or pyproject.toml [tool.llmkube]."),
+    ] = None,
+    no_config: Annotated[bool, typer.Option("--no-config", help="Read no settings file: only flags and defaults.")] = False,
 ) -> None:
     """Global options: given before the command or anywhere after it (see `hoist_global_options`)."""
     from llmkube.commands.common import set_verbosity
 
     if quiet and verbose:
         raise typer.BadParameter("give --quiet or --verbose, not both", param_hint="'--quiet' / '--verbose'")
+    if config_file is not None and no_config:
+        raise typer.BadParameter("give --config or --no-config, not both", param_hint="'--config' / '--no-config'")
     State.debug = debug
     State.color = color.value
+    State.config_file, State.no_config, State.config = config_file, no_config, None
     set_verbosity(-1 if quiet else 1 if verbose else 0)
 
 
 #: The root's options, which `hoist_global_options` moves before the command.
-GLOBAL_FLAGS = frozenset({"--debug", "--quiet", "-q", "--verbose", "-v"})
-GLOBAL_VALUED = frozenset({"--color"})
+GLOBAL_FLAGS = frozenset({"--debug", "--quiet", "-q", "--verbose", "-v", "--no-config"})
+GLOBAL_VALUED = frozenset({"--color", "--config"})
 
 
 def hoist_global_options(argv: Sequence[str]) -> list[str]:
@@ -126,19 +136,20 @@ def hoist_global_options(argv: Sequence[str]) -> list[str]:
     return front + rest
 
 
-PathsArg = Annotated[list[str], typer.Argument(help="Spec or manifest files, directories, or - for stdin.", show_default=False)]
+PathsArg = Annotated[list[str], typer.Argument(metavar="PATH", help="Spec or manifest files, directories, or - for stdin.", show_default=False)]
 
 # --------------------------------------------------------------------------- the shared options, declared once
 
-ProfilesOpt = Annotated[list[Path], typer.Option("--profiles", help="Extra GPU/model profile directory (repeatable; searched first).")]
-TemplatesOpt = Annotated[list[Path], typer.Option("--templates", help="Template directory searched before the built-ins (repeatable).")]
-CrdsOpt = Annotated[list[Path], typer.Option("--crds", help="Directory of CRD YAML files (repeatable).")]
-KubeVersionOpt = Annotated[str, typer.Option("--kube-version", help="Kubernetes version of the core schemas, X.Y.")]
+ProfilesOpt = Annotated[list[Path], typer.Option("--profiles", metavar="DIR", help="Extra GPU/model profile directory (repeatable; searched first).")]
+TemplatesOpt = Annotated[list[Path], typer.Option("--templates", metavar="DIR", help="Template directory searched before the built-ins (repeatable).")]
+CrdsOpt = Annotated[list[Path], typer.Option("--crds", metavar="DIR", help="Directory of CRD YAML files (repeatable).")]
+KubeVersionOpt = Annotated[str, typer.Option("--kube-version", metavar="X.Y", help="Kubernetes version of the core schemas, X.Y.")]
 KueueOpt = Annotated[KueueAPIChoice, typer.Option("--kueue-api", help="Kueue API version to emit: v1beta2 (Kueue ≥ 0.16) or v1beta1.")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read CRDs from the user cache (`llmkube crds pull`).")]
-MaxInputOpt = Annotated[int, typer.Option("--max-input-mb", min=1, help="Largest input file (or stdin) read, in MiB.")]
-MaxDocsOpt = Annotated[int, typer.Option("--max-documents", min=1, help="Most YAML documents read over all inputs.")]
-MaxAliasOpt = Annotated[int, typer.Option("--max-alias-nodes", min=0, help="Most nodes YAML aliases may bring into one document.")]
+MaxInputOpt = Annotated[int, typer.Option("--max-input-mb", metavar="MIB", min=1, help="Largest input file (or stdin) read, in MiB.")]
+MaxDocsOpt = Annotated[int, typer.Option("--max-documents", metavar="N", min=1, help="Most YAML documents read over all inputs.")]
+IgnoreOpt = Annotated[list[str], typer.Option("--ignore", metavar="CODE", help="Rule code to silence for this run (repeatable), e.g. LK301.")]
+MaxAliasOpt = Annotated[int, typer.Option("--max-alias-nodes", metavar="N", min=0, help="Most nodes YAML aliases may bring into one document.")]
 
 _DEFAULTS = Options()
 
@@ -153,48 +164,106 @@ _SHARED: dict[str, tuple[Any, Any]] = {
     "max_input_mb": (MaxInputOpt, _DEFAULTS.limits.max_input_mb),
     "max_documents": (MaxDocsOpt, _DEFAULTS.limits.max_documents),
     "max_alias_nodes": (MaxAliasOpt, _DEFAULTS.limits.max_alias_nodes),
+    "ignore": (IgnoreOpt, []),
 }
-SPEC_OPTIONS = tuple(_SHARED)
+SPEC_OPTIONS = tuple(name for name in _SHARED if name != "ignore")
 LIMIT_OPTIONS = ("max_input_mb", "max_documents", "max_alias_nodes")
 PLAN_OPTIONS = ("profiles", "templates", "kueue_api", *LIMIT_OPTIONS)
 CRD_OPTIONS = ("crds", "no_cache")
 
 
-def _options(
-    *,
-    profiles: Sequence[Path],
-    templates: Sequence[Path],
-    crds: Sequence[Path],
-    kube_version: str,
-    kueue_api: KueueAPIChoice,
-    no_cache: bool,
-    max_input_mb: int,
-    max_documents: int,
-    max_alias_nodes: int,
-) -> Options:
-    """The shared options as given on the command line, as one value."""
+def project_config() -> Any:
+    """The settings file of this run (`--config`, else the nearest one; none with --no-config), read once."""
+    if State.config is None:
+        from llmkube.config import Config, find_config, load_config, unknown_code_problems
+
+        path = None if State.no_config else State.config_file or find_config(Path.cwd())
+        if State.config_file is not None and not State.config_file.is_file():
+            raise InputError(f"--config {State.config_file}: no such file")
+        config = load_config(path) if path is not None else Config()
+        if any(str(c).startswith("LK") for name in ("ignore", "severity") for c in config.values.get(name, ())):
+            from llmkube.check.rules import unknown_codes
+            from llmkube.errors import combined
+
+            problems = unknown_code_problems(config, unknown_codes)
+            if problems:
+                raise combined(problems)
+        State.config = config
+    return State.config
+
+
+def _flag_value(key: Any, value: Any) -> Any:
+    """A flag's value in the settings' terms (what the file would hold)."""
+    if key.kind == "dirs":
+        return tuple(str(p) for p in value)
+    if key.kind == "codes":
+        return tuple(c.strip() for item in value for c in str(item).split(",") if c.strip())
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _given(ctx: Any, name: str) -> bool:
+    """Was parameter `name` given on the command line (click's ParameterSource), not defaulted?"""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+
+def command_settings(ctx: typer.Context, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Every setting of this run, with its source: the flags given on the command line,
+    then the settings file, then the defaults."""
+    from llmkube.config import BY_PARAM, effective
+
+    flags = {}
+    for name, value in kwargs.items():
+        key = BY_PARAM.get(name)
+        if key is not None and _given(ctx, name):
+            flags[key.name] = _flag_value(key, value)
+    if _given(ctx.find_root(), "color"):
+        flags["color"] = State.color
+    return effective(project_config(), flags)
+
+
+def _options(settings: dict[str, Any]) -> Options:
+    """The run's `Options` from its settings."""
+    s = {name: setting.value for name, setting in settings.items()}
     return Options(
-        profile_dirs=tuple(str(p) for p in profiles),
-        template_dirs=tuple(str(p) for p in templates),
-        crd_dirs=tuple(crds),
-        kube_version=kube_version,
-        kueue_api=kueue_api.value,
-        use_cache=not no_cache,
-        limits=InputLimits(max_input_mb, max_documents, max_alias_nodes),
+        profile_dirs=tuple(s["profiles"]),
+        template_dirs=tuple(s["templates"]),
+        crd_dirs=tuple(Path(d) for d in s["crds"]),
+        kube_version=s["kube-version"],
+        kueue_api=s["kueue-api"],
+        use_cache=not s["no-cache"],
+        ignore=tuple(s["ignore"]),
+        severity=tuple(sorted(s["severity"].items())),
+        limits=InputLimits(s["max-input-mb"], s["max-documents"], s["max-alias-nodes"]),
     )
+
+
+_CTX = "llmkube_context"  # the click context typer passes to `with_options` commands
 
 
 def with_options(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Give a command the shared options `names`, collected into its `options: Options` parameter.
 
     typer sees the shared options where `options` stands in the command's signature (so
-    --help lists them there); the command receives them as one `Options` value.
+    --help lists them there); the command receives them as one `Options` value, with the
+    settings file filled in where no flag was given (`command_settings`). The command's own
+    parameters that are settings too (`--strict`, `--apply-set`, ...) get the file's value
+    the same way; a `settings` parameter, if the command has one, receives every setting
+    with its source (`llmkube config`).
     """
 
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        from llmkube.config import BY_PARAM
+
         signature = inspect.signature(command, eval_str=True)
         params: list[inspect.Parameter] = []
         for param in signature.parameters.values():
+            if param.name == "settings":
+                continue
             if param.name != "options":
                 params.append(param)
                 continue
@@ -202,11 +271,23 @@ def with_options(*names: str) -> Callable[[Callable[..., None]], Callable[..., N
                 inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=_SHARED[name][0], default=_SHARED[name][1])
                 for name in names
             ]
+        params.append(inspect.Parameter(_CTX, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context))
+        wants_settings = "settings" in signature.parameters
 
         @functools.wraps(command)
         def with_shared(**kwargs: Any) -> None:
-            shared = {name: kwargs.pop(name) if name in names else default for name, (_, default) in _SHARED.items()}
-            command(options=_options(**shared), **kwargs)
+            settings = command_settings(kwargs.pop(_CTX), kwargs)
+            for name in names:
+                kwargs.pop(name)
+            for name in list(kwargs):
+                key = BY_PARAM.get(name)
+                if key is not None and settings[key.name].source != "flag":
+                    value = settings[key.name].value
+                    kwargs[name] = Path(value) if key.kind == "dir" and value is not None else value
+            State.color = settings["color"].value
+            if wants_settings:
+                kwargs["settings"] = settings
+            command(options=_options(settings), **kwargs)
 
         del with_shared.__wrapped__  # typer reads the signature below, not the command's
         setattr(with_shared, "__signature__", signature.replace(parameters=params))
@@ -232,7 +313,7 @@ IgnoreMissingOpt = Annotated[
 @with_options(*SPEC_OPTIONS)
 def render(
     paths: PathsArg,
-    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-d", help="Write one file per object here (all or nothing).")] = None,
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-d", metavar="DIR", help="Write one file per object here (all or nothing).")] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.yaml,
     options: Options = _DEFAULTS,
     ignore_missing_schemas: IgnoreMissingOpt = False,
@@ -246,19 +327,18 @@ def render(
 
 
 @app.command()
-@with_options(*SPEC_OPTIONS)
+@with_options(*SPEC_OPTIONS, "ignore")
 def validate(
     paths: PathsArg,
     output: Annotated[ReportFormat, typer.Option("--output", "-o", help="Report format.")] = ReportFormat.text,
     options: Options = _DEFAULTS,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the run too (exit 1).")] = False,
-    ignore: Annotated[list[str], typer.Option("--ignore", help="Rule code to silence for this run (repeatable), e.g. LK301.")] = [],
     output_file: Annotated[
-        Optional[Path], typer.Option("--output-file", help="Also write the report here (.json, .sarif, .xml pick the format); missing directories are created.")
+        Optional[Path], typer.Option("--output-file", metavar="FILE", help="Also write the report here (.json, .sarif, .xml pick the format); missing directories are created.")
     ] = None,
     ignore_missing_schemas: IgnoreMissingOpt = False,
     sarif_base: Annotated[
-        Optional[Path], typer.Option("--sarif-base", help="Directory SARIF file URIs are relative to (uriBaseId %SRCROOT%); default: the working directory.")
+        Optional[Path], typer.Option("--sarif-base", metavar="DIR", help="Directory SARIF file URIs are relative to (uriBaseId %SRCROOT%); default: the working directory.")
     ] = None,
     skip_non_manifests: Annotated[
         bool,
@@ -272,8 +352,6 @@ def validate(
     """Check llmkube specs and plain Kubernetes manifests: API schemas, CEL rules and LLM-aware rules."""
     from llmkube.commands.validate import run_validate
 
-    codes = tuple(c.strip() for item in ignore for c in item.split(",") if c.strip())
-    options = dataclasses.replace(options, ignore=codes)
     raise typer.Exit(
         run_validate(
             paths,
@@ -307,17 +385,18 @@ def plan(
     raise typer.Exit(run_plan(paths, options, report=output.value, color=State.color))
 
 
-KubeContextOpt = Annotated[Optional[str], typer.Option("--context", help="kubectl context to use (must exist in the kubeconfig).")]
-KubeconfigOpt = Annotated[Optional[str], typer.Option("--kubeconfig", help="Path to the kubeconfig file.")]
+KubeContextOpt = Annotated[Optional[str], typer.Option("--context", metavar="NAME", help="kubectl context to use (must exist in the kubeconfig).")]
+KubeconfigOpt = Annotated[Optional[str], typer.Option("--kubeconfig", metavar="FILE", help="Path to the kubeconfig file.")]
 TimeoutOpt = Annotated[
     float,
-    typer.Option("--timeout", min=1, help="Seconds each kubectl run may take; an apply that runs out of time exits 4 (outcome unknown)."),
+    typer.Option("--timeout", metavar="SECONDS", min=1, help="Seconds each kubectl run may take; an apply that runs out of time exits 4 (outcome unknown)."),
 ]
-NamespaceOpt = Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace for namespaced objects that name none.")]
+NamespaceOpt = Annotated[Optional[str], typer.Option("--namespace", "-n", metavar="NAME", help="Namespace for namespaced objects that name none.")]
 ApplySetOpt = Annotated[
     Optional[str],
     typer.Option(
         "--apply-set",
+        metavar="NAME",
         help="Name of the set of objects llmkube manages (label llmkube.dev/apply-set;"
         f" default ${APPLY_SET_ENV} or {DEFAULT_APPLY_SET!r}); pruning only touches this set.",
     ),
@@ -392,7 +471,7 @@ def apply(
 
 
 CacheDirOpt = Annotated[
-    Optional[Path], typer.Option("--cache-dir", help="CRD cache directory (default: $LLMKUBE_CACHE_DIR or ~/.cache/llmkube/crds).")
+    Optional[Path], typer.Option("--cache-dir", metavar="DIR", help="CRD cache directory (default: $LLMKUBE_CACHE_DIR or ~/.cache/llmkube/crds).")
 ]
 
 
@@ -401,6 +480,7 @@ def crds_pull(
     sources: Annotated[
         list[str],
         typer.Argument(
+            metavar="SOURCE",
             help="Catalog project (kueue, kueue@v0.19.2; see `llmkube crds catalog`), CRD file, directory,"
             " or http(s)/file:// URL of a YAML file. None: every catalog project (--all).",
             show_default=False,
@@ -408,8 +488,8 @@ def crds_pull(
     ] = [],
     pull_all: Annotated[bool, typer.Option("--all", help="Every catalog project at the release llmkube targets.")] = False,
     from_cluster: Annotated[bool, typer.Option("--from-cluster", help="Fetch every CRD from the current kubectl context.")] = False,
-    context: Annotated[Optional[str], typer.Option("--context", help="kubectl context (with --from-cluster).")] = None,
-    kubeconfig: Annotated[Optional[str], typer.Option("--kubeconfig", help="kubeconfig file (with --from-cluster).")] = None,
+    context: Annotated[Optional[str], typer.Option("--context", metavar="NAME", help="kubectl context (with --from-cluster).")] = None,
+    kubeconfig: Annotated[Optional[str], typer.Option("--kubeconfig", metavar="FILE", help="kubeconfig file (with --from-cluster).")] = None,
     cache_dir: CacheDirOpt = None,
 ) -> None:
     """Store CRD schemas in the user cache that `validate` and `render` read."""
@@ -442,10 +522,10 @@ PROFILE_OPTIONS = ("profiles",)
 
 @profiles_app.command("import")
 def profiles_import(
-    source: Annotated[str, typer.Argument(help="A config.json, a model directory holding one, or a Hugging Face id (online, needs the hub extra).", show_default=False)],
-    name: Annotated[Optional[str], typer.Option("--name", help="metadata.name of the profile (default: from the id or directory).")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the profile to this file (default: stdout).")] = None,
-    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-d", help="Write <name>.yaml into this profile directory.")] = None,
+    source: Annotated[str, typer.Argument(metavar="SOURCE", help="A config.json, a model directory holding one, or a Hugging Face id (online, needs the hub extra).", show_default=False)],
+    name: Annotated[Optional[str], typer.Option("--name", metavar="NAME", help="metadata.name of the profile (default: from the id or directory).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write the profile to this file (default: stdout).")] = None,
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-d", metavar="DIR", help="Write <name>.yaml into this profile directory.")] = None,
 ) -> None:
     """Write a ModelProfile from a Hugging Face config.json: shapes, context, dtype, quantization."""
     from llmkube.commands.profiles import run_import
@@ -468,7 +548,7 @@ def profiles_list(
 @profiles_app.command("show")
 @with_options(*PROFILE_OPTIONS)
 def profiles_show(
-    name: Annotated[str, typer.Argument(help="Profile name, Hugging Face id or config.json path.", show_default=False)],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Profile name, Hugging Face id or config.json path.", show_default=False)],
     output: Annotated[PlanFormat, typer.Option("--output", "-o", help="YAML for people, or json with derived figures.")] = PlanFormat.text,
     options: Options = _DEFAULTS,
 ) -> None:
@@ -487,8 +567,8 @@ class StarterChoice(str, Enum):
 
 @app.command()
 def init(
-    kind: Annotated[StarterChoice, typer.Argument(help="What the spec is for.", show_default=False)],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the spec to this file (default: stdout).")] = None,
+    kind: Annotated[StarterChoice, typer.Argument(metavar="KIND", help="What the spec is for: training, serving, fleet or quota.", show_default=False)],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write the spec to this file (default: stdout).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --output file if it exists.")] = False,
 ) -> None:
     """Write a commented starter spec (training, serving, fleet, quota) that renders clean."""
@@ -509,7 +589,7 @@ def rules_list(
 
 @rules_app.command("show")
 def rules_show(
-    code: Annotated[str, typer.Argument(help="Rule code (LK201) or name (nproc-per-node).", show_default=False)],
+    code: Annotated[str, typer.Argument(metavar="CODE", help="Rule code (LK201) or name (nproc-per-node).", show_default=False)],
 ) -> None:
     """Show a rule's documentation: what it checks, why, and a failing and a passing example."""
     from llmkube.commands.rules import run_show
@@ -519,7 +599,7 @@ def rules_show(
 
 @app.command()
 def explain(
-    field: Annotated[str, typer.Argument(help="KIND or KIND.field.path, e.g. TrainingJob.spec.gang or Fleet.spec.pools.gpu.", show_default=False)],
+    field: Annotated[str, typer.Argument(metavar="KIND[.FIELD]", help="KIND or KIND.field.path, e.g. TrainingJob.spec.gang or Fleet.spec.pools.gpu.", show_default=False)],
     output: Annotated[PlanFormat, typer.Option("--output", "-o", help="Text for people, or json.")] = PlanFormat.text,
 ) -> None:
     """Describe a spec field: type, default, allowed values, meaning, and the fields below it."""
@@ -530,20 +610,91 @@ def explain(
 
 @app.command()
 def schema(
-    kinds: Annotated[list[str], typer.Argument(help="Spec kinds to include (default: all of them).", show_default=False)] = [],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the schema to this file (default: stdout).")] = None,
+    kinds: Annotated[list[str], typer.Argument(metavar="KIND", help="Spec kinds to include (default: all of them).", show_default=False)] = [],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write the schema to this file (default: stdout).")] = None,
 ) -> None:
     """Write a JSON Schema (draft-07) of the spec kinds, for editors such as yaml-language-server."""
     from llmkube.commands.explain import run_schema
 
     raise typer.Exit(run_schema(kinds, output=output))
+class ShellChoice(str, Enum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+
+
+COMPLETE_VAR = "_LLMKUBE_COMPLETE"
+
+
+@app.command()
+def completion(shell: Annotated[ShellChoice, typer.Argument(metavar="SHELL", help="bash, zsh or fish.", show_default=False)]) -> None:
+    """Print the shell completion script (as `kubectl completion` and `helm completion` do); see docs/cli.md to install it."""
+    from typer.completion import get_completion_script
+
+    typer.echo(get_completion_script(prog_name="llmkube", complete_var=COMPLETE_VAR, shell=shell.value))
+
+
+@app.command("config")
+@with_options(*SPEC_OPTIONS, "ignore")
+def config_command(
+    output: Annotated[PlanFormat, typer.Option("--output", "-o", help="Table for people, or json.")] = PlanFormat.text,
+    options: Options = _DEFAULTS,
+    settings: Any = None,
+) -> None:
+    """Show the effective settings and where each came from: a flag, the settings file (path:line), or the default."""
+    from llmkube.commands.config import run_config
+
+    raise typer.Exit(run_config(project_config().path, settings, report=output.value))
+
+
+def _readable_arguments(command: Any) -> None:
+    """Show arguments by their metavar, click's way (`PATH...`, `[SOURCE]...`), in every command.
+
+    typer 0.29 writes an argument as `{paths}...` in the usage line and `paths... <list[str]>`
+    in the help (typer/core.py, TyperArgument._usage_display_name and display_type): Python
+    types where a reader wants a word. The arguments are given a subclass that overrides the
+    public click methods behind both.
+    """
+    from typer.core import TyperArgument
+
+    class ReadableArgument(TyperArgument):
+        def display_type_rich(self, ctx: Any) -> str | None:
+            return None
+
+        def get_usage_pieces(self, ctx: Any) -> list[str]:
+            name = self.metavar or (self.name or "").upper()
+            name = name if self.nargs == 1 or name.endswith("...") else f"{name}..."
+            return [name if self.required else f"[{name}]"]
+
+        def get_help_record(self, ctx: Any) -> tuple[str, str] | None:
+            record = super().get_help_record(ctx)
+            if record is None or self.nargs == 1 or record[0].endswith("..."):
+                return record
+            return f"{record[0]}...", record[1]
+
+    for param in getattr(command, "params", []):
+        if type(param) is TyperArgument:
+            param.__class__ = ReadableArgument
+    for sub in getattr(command, "commands", {}).values():
+        _readable_arguments(sub)
+
+
+def cli_command() -> Any:
+    """The click command tree of `app`, with readable arguments."""
+    command = typer.main.get_command(app)
+    _readable_arguments(command)
+    return command
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every failure ends in one of the documented exit codes."""
     try:
         try:
-            app(args=hoist_global_options(sys.argv[1:] if argv is None else argv), prog_name="llmkube")
+            if COMPLETE_VAR in os.environ:  # a shell asks for completions: register typer's shells only then
+                from typer.completion import completion_init
+
+                completion_init()
+            cli_command()(args=hoist_global_options(sys.argv[1:] if argv is None else argv), prog_name="llmkube")
         finally:
             sys.stdout.flush()  # here, not at exit: a full disk or a closed pipe is seen and reported
     except InputError as exc:

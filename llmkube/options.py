@@ -34,6 +34,7 @@ class Options:
     use_cache: bool = True  # read CRDs from the user cache (`llmkube crds pull`)
     rules: bool = True  # the LLM-aware rules run beside the schema and CEL checks
     ignore: tuple[str, ...] = ()  # finding codes dropped from the results
+    severity: tuple[tuple[str, str], ...] = ()  # (code, error|warning|info): a finding's severity changed
     limits: InputLimits = field(default_factory=lambda: InputLimits())
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
 from llmkube.check.crdstore import CRDStore
-from llmkube.check.findings import Finding
+from llmkube.check.findings import Finding, Severity
 from llmkube.check.run import Target, schema_findings
 from llmkube.check.schemas import SchemaValidator
 from llmkube.errors import InputError, combined, each
@@ -217,6 +217,9 @@ def check(targets: Sequence[Target], options: Options, *, crds: CRDStore | None 
         from llmkube.check.rules import run_rules
 
         findings += run_rules(targets, ProfileStore.load(options.profile_dirs), ignore=options.ignore)
+    if options.severity:  # the settings file's `severity` overrides
+        levels = dict(options.severity)
+        findings = [replace(f, severity=Severity(levels[f.code])) if f.code in levels else f for f in findings]
     return sorted(findings, key=Finding.sort_key)
 
 
