@@ -412,7 +412,14 @@ def diff(
     namespace: NamespaceOpt = None,
     apply_set: ApplySetOpt = None,
     timeout: TimeoutOpt = 300.0,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Also list the objects `apply --prune` would delete (they count as changes: exit 1).")
+    ] = False,
     options: Options = _DEFAULTS,
+    ignore_missing_schemas: Annotated[
+        bool,
+        typer.Option("--ignore-missing-schemas", help="Custom resources without an offline CRD schema are not checked against the cluster's CRDs either; no note."),
+    ] = False,
 ) -> None:
     """Show what `apply` would change (kubectl diff --server-side); exit 1 when something would."""
     from llmkube.commands.kubeapply import run_diff
@@ -427,6 +434,8 @@ def diff(
             apply_set=apply_set,
             timeout=timeout,
             color=State.color,
+            prune=prune,
+            ignore_missing_schemas=ignore_missing_schemas,
         )
     )
 
@@ -448,7 +457,14 @@ def apply(
     prune: Annotated[bool, typer.Option("--prune/--no-prune", help="Delete objects llmkube applied earlier that left the specs.")] = False,
     apply_set: ApplySetOpt = None,
     timeout: TimeoutOpt = 300.0,
+    create_namespace: Annotated[
+        bool, typer.Option("--create-namespace", help="Create the target namespaces the cluster lacks (as helm does) instead of refusing.")
+    ] = False,
     options: Options = _DEFAULTS,
+    ignore_missing_schemas: Annotated[
+        bool,
+        typer.Option("--ignore-missing-schemas", help="Custom resources without an offline CRD schema are not checked against the cluster's CRDs either; no note."),
+    ] = False,
 ) -> None:
     """Render, check, and apply with kubectl server-side apply (refuses on any check error)."""
     from llmkube.commands.kubeapply import run_apply
@@ -466,6 +482,8 @@ def apply(
             prune=prune,
             timeout=timeout,
             color=State.color,
+            create_namespace=create_namespace,
+            ignore_missing_schemas=ignore_missing_schemas,
         )
     )
 

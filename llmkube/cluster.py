@@ -219,14 +219,26 @@ def cluster_reads(wanted: Mapping[str, str], crd_names: Sequence[str]) -> list[s
     return [f"namespaces/{ns}" for ns in sorted(wanted)] + [f"{CRD_RESOURCE}/{n}" for n in crd_names]
 
 
-def absent_namespace_lines(wanted: Mapping[str, str], found: Iterable[Mapping[str, Any]]) -> list[str]:
-    """One line per target namespace the cluster does not have."""
+def absent_namespaces(wanted: Mapping[str, str], found: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The target namespaces the cluster does not have, sorted."""
     existing = {o["metadata"]["name"] for o in found if o.get("kind") == "Namespace"}
+    return sorted(set(wanted) - existing)
+
+
+def absent_namespace_lines(wanted: Mapping[str, str], found: Iterable[Mapping[str, Any]], *, for_apply: bool = True) -> list[str]:
+    """One line per target namespace the cluster does not have."""
+    also = "apply --create-namespace, " if for_apply else ""
     return [
         f"namespace {ns!r} does not exist (needed by {wanted[ns]}): "
-        f"create it (kubectl create namespace {ns}) or pass a Namespace manifest with the specs"
-        for ns in sorted(set(wanted) - existing)
+        f"create it ({also}kubectl create namespace {ns}) or pass a Namespace manifest with the specs"
+        for ns in absent_namespaces(wanted, found)
     ]
+
+
+def namespace_objects(names: Iterable[str]) -> list[dict[str, Any]]:
+    """Namespaces `apply --create-namespace` sends first. Like helm's, they belong to no apply set
+    (and namespaces are never pruned): deleting the specs never deletes a namespace."""
+    return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}} for ns in names]
 
 
 # --------------------------------------------------------------------------- node labels
@@ -302,6 +314,13 @@ def prune_candidates(found: Iterable[dict[str, Any]], objects: Iterable[Mapping[
             continue
         (shared if has_other_managers(obj) else doomed).append(obj)
     return PruneCandidates(list(reversed(order_for_apply(doomed))), shared)
+
+
+def format_prune_list(doomed: Sequence[Mapping[str, Any]], apply_set: str) -> str:
+    """`diff --prune`'s listing of what `apply --prune` would delete, in deletion order."""
+    lines = [f"apply --prune would delete (apply set {apply_set!r}, left the specs):"]
+    lines += [f"  - {object_label(obj)}" for obj in doomed]
+    return "\n".join(lines) + "\n"
 
 
 def object_key(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:

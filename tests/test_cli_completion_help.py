@@ -38,6 +38,7 @@ def test_completion_protocol_completes_commands_subcommands_and_choices():
     assert complete_bash("llmkube crds p") == ["pull"]
     assert complete_bash("llmkube validate --kueue-api v1") == ["v1beta2", "v1beta1"]
     assert "--ignore-missing-schemas" in complete_bash("llmkube validate --ignore-m")
+    assert complete_bash("llmkube apply --create-n") == ["--create-namespace"]
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")

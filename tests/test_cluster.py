@@ -150,7 +150,7 @@ def test_namespaces_needed_skips_namespaces_sent_along_and_names_the_first_user(
     found = [{"kind": "Namespace", "metadata": {"name": "other"}}]
     assert cluster.absent_namespace_lines(wanted, found) == [
         "namespace 'old' does not exist (needed by ConfigMap/old/a): "
-        "create it (kubectl create namespace old) or pass a Namespace manifest with the specs"
+        "create it (apply --create-namespace, kubectl create namespace old) or pass a Namespace manifest with the specs"
     ]
     assert cluster.absent_namespace_lines(wanted, [{"kind": "Namespace", "metadata": {"name": "old"}}]) == []
 

@@ -400,3 +400,61 @@ def test_crds_pull_with_an_unknown_context_is_exit_2(kueue_only, tmp_path):
         capture_output=True, text=True, env=kueue_only.env, cwd=REPO, timeout=120,
     )
     assert out.returncode == 2 and "nope" in out.stderr and "Traceback" not in out.stderr
+
+
+# ---------------------------------------------------------------------------- --create-namespace, diff --prune, --ignore-missing-schemas
+
+
+def test_create_namespace_creates_the_missing_namespaces_and_says_so(cluster, tmp_path):
+    fresh = f"made-{tmp_path.name[-20:].lower().replace('_', '-').strip('-')}"
+    path = write_docs(tmp_path / "cm.yaml", cm("x", fresh), cm("y", "default"))
+    refused = llmkube(cluster, "apply", path)
+    assert refused.returncode == 2 and "apply --create-namespace" in refused.stderr
+    assert cluster.get("namespaces", fresh) is None
+
+    created = llmkube(cluster, "apply", path, "--create-namespace")
+    assert created.returncode == 0, created.stderr
+    assert f"namespace '{fresh}' does not exist (needed by ConfigMap/{fresh}/x): --create-namespace creates it" in created.stderr
+    assert f"namespace/{fresh} serverside-applied" in created.stdout
+    made = cluster.get("namespaces", fresh)
+    assert made is not None and SET_LABEL not in (made["metadata"].get("labels") or {})  # in no apply set: never pruned
+    assert cluster.get("cm", "x", fresh) is not None
+
+    again = llmkube(cluster, "apply", path, "--create-namespace")  # it exists now: nothing to say
+    assert again.returncode == 0 and "creates it" not in again.stderr
+    cluster.delete("namespaces", fresh)
+
+
+def test_diff_lists_what_prune_would_delete(cluster, ns, tmp_path):
+    set_env = {"LLMKUBE_APPLY_SET": f"diff-prune-{ns}"[:63]}
+    both = write_docs(tmp_path / "both.yaml", cm("keep", ns), cm("gone", ns))
+    assert llmkube(cluster, "apply", both, env=set_env).returncode == 0
+    one = write_docs(tmp_path / "one.yaml", cm("keep", ns))
+
+    plain = llmkube(cluster, "diff", one, env=set_env)
+    assert (plain.returncode, plain.stdout) == (0, ""), plain.stderr  # no change to what is sent
+    assert "1 object of apply set" in plain.stderr and "apply --prune would delete them" in plain.stderr
+
+    listed = llmkube(cluster, "diff", one, "--prune", env=set_env)
+    assert listed.returncode == 1, listed.stderr
+    assert f"  - ConfigMap/{ns}/gone\n" in listed.stdout and f"ConfigMap/{ns}/keep" not in listed.stdout
+    assert cluster.get("cm", "gone", ns) is not None  # diff deletes nothing
+
+    assert llmkube(cluster, "apply", one, "--prune", env=set_env).returncode == 0
+    assert llmkube(cluster, "diff", one, "--prune", env=set_env).returncode == 0  # nothing left to prune
+
+
+def test_ignore_missing_schemas_skips_the_cluster_crd_check(cluster, ns, tmp_path):
+    path = write_docs(tmp_path / "lq.yaml", local_queue("q", ns))
+    env = {"LLMKUBE_CACHE_DIR": str(tmp_path / "empty-cache")}  # no LocalQueue schema offline
+    cluster.clear_requests()
+    checked = llmkube(cluster, "diff", path, env=env)
+    assert checked.returncode == 1, checked.stderr  # the LocalQueue would be created
+    assert any("customresourcedefinitions" in r for r in cluster.requests)  # its CRD was read from the cluster
+    for command in ("diff", "apply"):
+        cluster.clear_requests()
+        skipped = llmkube(cluster, command, path, "--ignore-missing-schemas", env=env)
+        assert skipped.returncode in (0, 1), skipped.stderr
+        assert not any("customresourcedefinitions" in r for r in cluster.requests), command
+        assert "not checked" not in skipped.stderr
+    assert cluster.get("localqueue", "q", ns) is not None

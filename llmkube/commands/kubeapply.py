@@ -12,13 +12,14 @@ Both commands take the same path:
    offline are checked against the CRDs fetched from the cluster;
 4. give namespaced objects without a namespace `--namespace` (else the context's
    namespace), refuse when a target namespace does not exist, label every object
-   with its apply set (`llmkube.dev/apply-set`), and order the objects so that an
+   with its apply set (`llmkube.dev/apply-set`) -- `apply --create-namespace` sends the
+   missing namespaces first instead of refusing --, and order the objects so that an
    empty cluster accepts them (namespaces, CRDs, Kueue flavors and cluster queues
    before local queues, ConfigMaps before what reads them, workloads last);
 5. `kubectl diff|apply --server-side --field-manager=llmkube -f -`, then the node
    labels MIG and GPU sharing need (`diff` lists them, `apply` sets them), then --
    for `apply --prune` -- delete what llmkube applied earlier to the same apply set
-   that left the specs.
+   that left the specs (`diff` says how many there are; `diff --prune` lists them).
 
 Exit codes. diff: 0 no changes · 1 changes (objects or node labels) · 2 check
 errors, missing CRDs/namespaces, no kubectl, unknown context, unreachable cluster
@@ -70,10 +71,14 @@ def run_diff(
     apply_set: str | None = None,
     kubectl: Kubectl | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    prune: bool = False,
+    ignore_missing_schemas: bool = False,
 ) -> int:
     kc = kubectl or Kubectl(context=context, kubeconfig=kubeconfig, timeout=timeout)
     try:
-        plan = _prepare(paths, options, kc, namespace, apply_set, for_apply=False, color=color)
+        plan = _prepare(
+            paths, options, kc, namespace, apply_set, for_apply=False, color=color, ignore_missing_schemas=ignore_missing_schemas
+        )
     except _Stopped:
         return 2  # a failed check is an error for diff: 1 means "changes"
 
@@ -94,7 +99,26 @@ def run_diff(
     if label_changes:
         sys.stdout.write(cluster.format_label_changes(label_changes))
         code = 1
-    return code
+    return max(code, _diff_prune(kc, plan, prune))
+
+
+def _diff_prune(kc: Kubectl, plan: _Plan, prune: bool) -> int:
+    """What `apply --prune` would delete: listed on stdout with --prune (a change: exit 1, as
+    `kubectl diff --prune` counts it), else one note saying how many."""
+    try:
+        candidates = _prune_candidates(kc, plan, quiet=not prune)
+    except InputError:
+        if prune:
+            raise
+        return 0  # e.g. no permission to list across namespaces: the note is not worth failing a diff
+    if not candidates.doomed:
+        return 0
+    if not prune:
+        n = len(candidates.doomed)
+        note(f"{n} object{'s' if n != 1 else ''} of apply set {plan.apply_set!r} left the specs: apply --prune would delete them (diff --prune lists them)")
+        return 0
+    sys.stdout.write(cluster.format_prune_list(candidates.doomed, plan.apply_set))
+    return 1
 
 
 def run_apply(
@@ -111,10 +135,22 @@ def run_apply(
     apply_set: str | None = None,
     kubectl: Kubectl | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    create_namespace: bool = False,
+    ignore_missing_schemas: bool = False,
 ) -> int:
     kc = kubectl or Kubectl(context=context, kubeconfig=kubeconfig, timeout=timeout)
     try:
-        plan = _prepare(paths, options, kc, namespace, apply_set, for_apply=True, color=color)
+        plan = _prepare(
+            paths,
+            options,
+            kc,
+            namespace,
+            apply_set,
+            for_apply=True,
+            color=color,
+            create_namespace=create_namespace,
+            ignore_missing_schemas=ignore_missing_schemas,
+        )
     except _Stopped as stop:
         return stop.code
 
@@ -224,8 +260,15 @@ def _prepare(
     *,
     for_apply: bool,
     color: str,
+    create_namespace: bool = False,
+    ignore_missing_schemas: bool = False,
 ) -> _Plan:
-    """Everything up to the kubectl diff/apply run; raises _Stopped after saying why it stops."""
+    """Everything up to the kubectl diff/apply run; raises _Stopped after saying why it stops.
+
+    `create_namespace` (apply): target namespaces the cluster lacks are sent first, as helm's
+    `--create-namespace` does, instead of refusing. `ignore_missing_schemas`: custom resources
+    without an offline schema are not checked against the cluster's CRDs either (the API server
+    still validates them), and the note about them is dropped."""
     set_name = cluster.apply_set_name(apply_set, os.environ)
     cluster.check_namespace_name(namespace)
     what = "nothing was applied" if for_apply else "nothing was compared"
@@ -250,19 +293,26 @@ def _prepare(
     # 4. one read for what the checks still need: the target namespaces, and the CRDs
     #    of custom resources that had no schema offline
     wanted = cluster.namespaces_needed(objects)
-    crd_names = cluster.crds_to_read([t.obj for t in targets], run.missing_schemas, served)
+    missing = [] if ignore_missing_schemas else run.missing_schemas
+    crd_names = cluster.crds_to_read([t.obj for t in targets], missing, served)
     found = _read_cluster(kc, wanted, crd_names)
 
-    if run.missing_schemas:
+    if missing:
         crds = [o for o in found if o.get("kind") == "CustomResourceDefinition"]
-        problems, still_missing = _check_with_crds(crds, targets, run.missing_schemas, options)
+        problems, still_missing = _check_with_crds(crds, targets, missing, options)
         _refuse_errors(problems, len(targets), color, f"{what} (only read from the cluster)")
         warnings += problems
         if still_missing:
             kinds = sorted({f.object.split("/")[0] for f in still_missing})
             note(f"not checked, no schema for {', '.join(kinds)} (the API server checks them)")
 
-    _stop_on(cluster.absent_namespace_lines(wanted, found), what)
+    if create_namespace:
+        created = cluster.absent_namespaces(wanted, found)
+        for ns in created:
+            note(f"namespace {ns!r} does not exist (needed by {wanted[ns]}): --create-namespace creates it")
+        objects = cluster.namespace_objects(created) + objects
+    else:
+        _stop_on(cluster.absent_namespace_lines(wanted, found, for_apply=for_apply), what)
     if warnings:
         write_report(warnings, "text", checked=len(targets), stream=sys.stderr, color=color)
     return _Plan(objects=objects, node_labels=list(run.rendering.node_labels), apply_set=set_name, resources=served.by_kind())
@@ -322,6 +372,20 @@ def _check_with_crds(
 # --------------------------------------------------------------------------- pruning
 
 
+def _prune_candidates(kc: Kubectl, plan: _Plan, *, quiet: bool = False) -> cluster.PruneCandidates:
+    """The objects of this apply set that left the specs (`cluster.prune_candidates` decides)."""
+    found = kc.get_objects(
+        cluster.prune_resources(plan.objects, plan.resources),
+        selector={cluster.APPLY_SET_LABEL: plan.apply_set},
+        all_namespaces=True,
+        managed_fields=True,
+    )
+    candidates = cluster.prune_candidates(found, plan.objects)
+    for obj in [] if quiet else candidates.shared:
+        note(f"{object_label(obj)} left the specs but other field managers own it too; not pruned")
+    return candidates
+
+
 def _prune(kc: Kubectl, plan: _Plan, dry_run: bool) -> int:
     """Delete objects of this apply set that llmkube applied earlier and that left the specs.
 
@@ -330,15 +394,7 @@ def _prune(kc: Kubectl, plan: _Plan, dry_run: bool) -> int:
     spec -- a shared object (say the GPU Operator's ClusterPolicy, whose MIG fields
     llmkube sets) is left alone. Namespaces and CRDs are never pruned.
     """
-    found = kc.get_objects(
-        cluster.prune_resources(plan.objects, plan.resources),
-        selector={cluster.APPLY_SET_LABEL: plan.apply_set},
-        all_namespaces=True,
-        managed_fields=True,
-    )
-    candidates = cluster.prune_candidates(found, plan.objects)
-    for obj in candidates.shared:
-        note(f"{object_label(obj)} left the specs but other field managers own it too; not pruned")
+    candidates = _prune_candidates(kc, plan)
     if not candidates.doomed:
         return 0
     result = kc.delete(candidates.doomed, dry_run=dry_run)
