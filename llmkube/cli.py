@@ -96,6 +96,7 @@ def _root(
     no_config: Annotated[bool, typer.Option("--no-config", help="Read no settings file: only flags and defaults.")] = False,
 ) -> None:
     """Global options: given before the command or anywhere after it (see `hoist_global_options`)."""
+    from llmkube import progress
     from llmkube.commands.common import set_verbosity
 
     if quiet and verbose:
@@ -106,6 +107,7 @@ def _root(
     State.color = color.value
     State.config_file, State.no_config, State.config = config_file, no_config, None
     set_verbosity(-1 if quiet else 1 if verbose else 0)
+    progress.allow(not quiet)
 
 
 #: The root's options, which `hoist_global_options` moves before the command.

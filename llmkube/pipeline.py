@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
+from llmkube import progress
 from llmkube.check.crdstore import CRDStore
 from llmkube.check.findings import Finding, Severity
 from llmkube.check.run import Target, schema_findings
@@ -133,7 +134,8 @@ def run_partial(paths: Sequence[str], options: Options) -> tuple[Run, list[Input
     (a bad --kube-version) are raised as before.
     """
     check_ignore_codes(options.ignore)
-    docs, errors = read_documents(paths, options.limits)
+    with progress.working("reading files", progress.count_files(paths)):
+        docs, errors = read_documents(paths, options.limits)
     specs: list[LoadedSpec] = []
     for doc in (d for d in docs if is_spec_document(d)):
         try:
@@ -212,11 +214,13 @@ def load_crds(options: Options) -> CRDStore:
 def check(targets: Sequence[Target], options: Options, *, crds: CRDStore | None = None) -> list[Finding]:
     """Schema, CEL and (with options.rules) LLM-aware findings, sorted; options.ignore drops codes."""
     validator = SchemaValidator(crds if crds is not None else load_crds(options), kube_version=options.kube_version)
-    findings = [f for f in schema_findings(targets, validator) if f.code not in options.ignore]
+    checked = schema_findings(progress.track(targets, "checking schemas and CEL rules"), validator)
+    findings = [f for f in checked if f.code not in options.ignore]
     if options.rules:
         from llmkube.check.rules import run_rules
 
-        findings += run_rules(targets, ProfileStore.load(options.profile_dirs), ignore=options.ignore)
+        with progress.working("running the LLM-aware rules over the objects", len(targets)):
+            findings += run_rules(targets, ProfileStore.load(options.profile_dirs), ignore=options.ignore)
     if options.severity:  # the settings file's `severity` overrides
         levels = dict(options.severity)
         findings = [replace(f, severity=Severity(levels[f.code])) if f.code in levels else f for f in findings]
@@ -241,7 +245,8 @@ def load_inputs(paths: Sequence[str], limits: InputLimits | None = None) -> Inpu
 
     Every input error is reported, a broken file's beside the other files' spec errors.
     """
-    docs, errors = read_documents(paths, limits)
+    with progress.working("reading files", progress.count_files(paths)):
+        docs, errors = read_documents(paths, limits)
     spec_docs = [d for d in docs if is_spec_document(d)]
     manifests = [d for d in docs if not is_spec_document(d)]
     try:
