@@ -145,7 +145,14 @@ def parse_pyproject(text: str, path: Path) -> Config:
         raise InputError(f"TOML syntax error: {exc}", mark=SourceMark(str(path), line, col)) from None
     table = data.get("tool", {}).get("llmkube", {})
     marks = _toml_marks(text, str(path))
-    return _checked(table, path, lambda key: marks.get(key, marks.get("", SourceMark(str(path)))), TABLE)
+
+    def mark(key: str) -> SourceMark:
+        """The key's line; for a key inside an inline table, the line of the table's key."""
+        while key not in marks and key:
+            key = key.rpartition(".")[0]
+        return marks.get(key, SourceMark(str(path)))
+
+    return _checked(table, path, mark, TABLE)
 
 
 def parse_yaml(text: str, path: Path) -> Config:
@@ -178,6 +185,9 @@ def _toml_marks(text: str, file: str) -> dict[str, SourceMark]:
     marks: dict[str, SourceMark] = {}
     table: str | None = None
     for number, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("[["):  # an array of tables: never ours
+            table = None
+            continue
         header = _HEADER.match(line)
         if header:
             name = _dotted(header.group(1))

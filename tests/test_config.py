@@ -70,6 +70,13 @@ def test_pyproject_errors_name_line_key_expected_and_the_nearest_key(tmp_path):
     assert severity.mark.line == 7 and severity.field == "tool.llmkube.severity.LK207" and "error, warning, info" in severity.hint
 
 
+def test_inline_table_errors_point_at_their_key(tmp_path):
+    text = '[tool.llmkube]\nstrict = true\nseverity = {LK207 = "loud"}\n'
+    with pytest.raises(InputError) as caught:
+        parse_pyproject(text, tmp_path / "pyproject.toml")
+    assert caught.value.mark.line == 3 and caught.value.field == "tool.llmkube.severity.LK207"
+
+
 def test_toml_syntax_error_has_its_position(tmp_path):
     with pytest.raises(InputError) as caught:
         parse_pyproject("[tool.llmkube]\nstrict = \n", tmp_path / "pyproject.toml")
