@@ -225,7 +225,7 @@ def command_settings(ctx: typer.Context, kwargs: dict[str, Any]) -> dict[str, An
             flags[key.name] = _flag_value(key, value)
     if _given(ctx.find_root(), "color"):
         flags["color"] = State.color
-    return effective(project_config(), flags)
+    return effective(project_config(), flags, os.environ)
 
 
 def _options(settings: dict[str, Any]) -> Options:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from llmkube.errors import InputError, SourceMark
-from llmkube.options import DEFAULT_KUBE_VERSION, DEFAULT_KUEUE_API, InputLimits
+from llmkube.options import APPLY_SET_ENV, DEFAULT_KUBE_VERSION, DEFAULT_KUEUE_API, InputLimits
 
 YAML_NAMES = (".llmkube.yaml", ".llmkube.yml")
 PYPROJECT = "pyproject.toml"
@@ -77,6 +77,9 @@ KEYS: dict[str, Key] = {
     )
 }
 BY_PARAM = {k.param: k for k in KEYS.values()}
+#: Settings an environment variable may give: it beats the file, a flag beats it (the usual
+#: flag > environment > file > default order of helm, kubectl and pre-commit).
+ENV_VARS = {"apply-set": APPLY_SET_ENV}
 
 
 @dataclass(frozen=True)
@@ -333,14 +336,19 @@ def unknown_code_problems(config: Config, unknown_codes: Callable[[Iterable[str]
 # --------------------------------------------------------------------------- the effective settings
 
 
-def effective(config: Config, flags: Mapping[str, Any]) -> dict[str, Setting]:
-    """Every key's value and source: a flag given on the command line wins over the file, the file over
-    the default. Repeatable keys (directories, ignored codes) join: the flag's entries first, then the file's."""
+def effective(config: Config, flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, Setting]:
+    """Every key's value and source: a flag given on the command line wins over the environment
+    (`ENV_VARS`), the environment over the file, the file over the default. Repeatable keys
+    (directories, ignored codes) join: the flag's entries first, then the file's."""
+    environ = environ or {}
     out: dict[str, Setting] = {}
     for key in KEYS.values():
         in_file = key.name in config.values
         where = str(config.marks.get(key.name) or config.path) if in_file else "default"
-        if key.name in flags:
+        env_var = ENV_VARS.get(key.name)
+        if key.name not in flags and env_var and environ.get(env_var):
+            out[key.name] = Setting(environ[env_var], f"${env_var}")
+        elif key.name in flags:
             given = flags[key.name]
             if key.kind in ("dirs", "codes") and in_file:
                 merged = tuple(dict.fromkeys((*given, *config.values[key.name])))

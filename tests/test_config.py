@@ -102,6 +102,14 @@ def test_a_flag_wins_and_repeatable_settings_join():
     assert got["kueue-api"] == Setting("v1beta2", "default")
 
 
+def test_the_environment_beats_the_file_and_a_flag_beats_both():
+    config = Config(Path("/p/.llmkube.yaml"), {"apply-set": "from-file"}, {})
+    env = {"LLMKUBE_APPLY_SET": "from-env"}
+    assert effective(config, {}, env)["apply-set"] == Setting("from-env", "$LLMKUBE_APPLY_SET")
+    assert effective(config, {"apply-set": "from-flag"}, env)["apply-set"] == Setting("from-flag", "flag")
+    assert effective(config, {}, {})["apply-set"] == Setting("from-file", "/p/.llmkube.yaml")
+
+
 # --------------------------------------------------------------------------- the commands read it
 
 
