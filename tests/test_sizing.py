@@ -7,6 +7,8 @@ Physical H100 memory is 79.19 GiB (facts §7.1b: "an '80 GB' H100 reports 79.19 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from llmkube.engines import parse_engine_version
@@ -500,3 +502,28 @@ def test_v0_keeps_every_token_in_every_layer(m):
     v1 = serving_fit(gemma, H100, ServerConfig(max_model_len=8192, engine_version=(0, 11, 0)))
     assert v1.layout.hybrid and not v0.layout.hybrid
     assert v0.layout.pools == gemma.spec.layers
+
+
+def test_fit_options_offer_4_bit_when_fp8_is_not_enough_and_nothing_for_a_quantized_checkpoint(store, m):
+    """The not-fit hint names a quantized checkpoint only when one would start: Llama-3.1-70B on one
+    H100 at 8,192 tokens needs ~67 GiB of fp8 weights plus ~5 GiB of runtime (over 0.9 × 79.19), but
+    4-bit weights fit; a checkpoint that is already quantized gets no such advice."""
+    h100 = store.gpu("h100-80gb")
+    config = ServerConfig(max_model_len=8192, engine_version=(0, 11, 0))
+    name = h100.spec.display_name
+    fit = serving_fit(m("llama-3.1-70b"), h100.spec.memory_gi_b, config, gpu_name=name)
+    assert not fit.fits
+    fp8 = serving_fit(m("llama-3.1-70b"), h100.spec.memory_gi_b, dataclasses.replace(config, quantization="fp8"), gpu_name=name)
+    awq = serving_fit(m("llama-3.1-70b"), h100.spec.memory_gi_b, dataclasses.replace(config, quantization="awq"), gpu_name=name)
+    assert not fp8.fits and awq.fits
+    options = sizing.fit_options(m("llama-3.1-70b"), fit, config, gpu_name=name)
+    assert "a 4-bit (AWQ/GPTQ) checkpoint (fp8 is not enough)" in options
+    assert not any(o.startswith("an fp8") for o in options)
+    # an AWQ checkpoint that does not fit one L4 is not told to quantize again
+    l4 = store.gpu("l4")
+    awq_model = m("qwen2.5-72b-instruct-awq")
+    assert awq_model.spec.quantization is not None
+    fit = serving_fit(awq_model, l4.spec.memory_gi_b, ServerConfig(max_model_len=8192), gpu_name=l4.spec.display_name)
+    assert not fit.fits
+    assert not any("checkpoint" in o for o in sizing.fit_options(awq_model, fit, ServerConfig(max_model_len=8192),
+                                                                  gpu_name=l4.spec.display_name))

@@ -478,7 +478,7 @@ def _longest_fitting_context(model: ModelProfile, fit: ServingFit, config: Serve
 def fit_options(model: ModelProfile, fit: ServingFit, config: ServerConfig, *, gpu_name: str = "") -> list[str]:
     """What would make a server that does not fit start, each option checked against the same
     accounting: a higher gpuMemoryUtilization, a shorter context, an fp8 KV cache, a quantized
-    checkpoint. (More GPUs: `recommend_serving`.)"""
+    checkpoint (fp8, else 4-bit). (More GPUs: `recommend_serving`.)"""
     out: list[str] = []
     util = fit.need_gib / fit.memory_gib
     engine = config.runtime
@@ -490,10 +490,14 @@ def fit_options(model: ModelProfile, fit: ServingFit, config: ServerConfig, *, g
     if (config.kv_cache_dtype or "auto").lower() in ("auto", "bfloat16", "float16", "half", "float32", "float"):
         if serving_fit(model, fit.memory_gib, dataclasses.replace(config, kv_cache_dtype="fp8"), gpu_name=gpu_name).fits:
             out.append(f"kvCacheDtype fp8 ({flag(engine, 'kv_cache_dtype')} {'fp8' if engine == 'vllm' else TGI_KV_CACHE_DTYPES['fp8']})")
-    if config.quantization is None:
-        quantized = serving_fit(model, fit.memory_gib, dataclasses.replace(config, quantization="fp8"), gpu_name=gpu_name)
-        if quantized.fits:
+    if config.quantization is None and model.spec.quantization is None and model.spec.dtype != "float8":
+        # A 16-bit checkpoint only: one that is already quantized says so in its config (and
+        # `stage_weight_bytes` sizes it as stored). fp8 first (the smaller step), then 4-bit weights
+        # with 16-bit embeddings and LM head (`served_weight_bytes`), each checked like the others.
+        if serving_fit(model, fit.memory_gib, dataclasses.replace(config, quantization="fp8"), gpu_name=gpu_name).fits:
             out.append("an fp8 or 4-bit (AWQ/GPTQ) checkpoint")
+        elif serving_fit(model, fit.memory_gib, dataclasses.replace(config, quantization="awq"), gpu_name=gpu_name).fits:
+            out.append("a 4-bit (AWQ/GPTQ) checkpoint (fp8 is not enough)")
     return out
 
 
