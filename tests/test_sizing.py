@@ -527,3 +527,18 @@ def test_fit_options_offer_4_bit_when_fp8_is_not_enough_and_nothing_for_a_quanti
     assert not fit.fits
     assert not any("checkpoint" in o for o in sizing.fit_options(awq_model, fit, ServerConfig(max_model_len=8192),
                                                                   gpu_name=l4.spec.display_name))
+
+
+def test_qwen3_32b_awq_derivative_loads_as_a_public_start_up_reports(store, m):
+    """Qwen/Qwen3-32B-AWQ resolves to the qwen3-32b shapes with AWQ int4 weights (group-128 scales
+    and zeros, 16-bit embeddings and LM head): one A100 80GB on vLLM 0.19.0 logs 18.14 GiB of
+    weights and 52.31 GiB of KV at util 0.90, eager (a fit row of benchmarks/data/vllm_startups.csv)."""
+    model = store.model("Qwen/Qwen3-32B-AWQ")
+    assert model is not None and model.name == "qwen3-32b-awq"
+    assert model.spec.layers == m("qwen3-32b").spec.layers and model.spec.quantization.method == "awq"
+    a100 = store.gpu("a100-80gb")
+    fit = serving_fit(model, a100.spec.memory_gi_b, ServerConfig(max_model_len=8192, dtype="float16", quantization="awq",
+                                                                 enforce_eager=True, engine_version=(0, 19, 0)),
+                      gpu_name=a100.spec.display_name)
+    assert fit.weights_gib == pytest.approx(18.14, rel=0.02)
+    assert fit.kv_budget_gib == pytest.approx(52.31, rel=0.02)
