@@ -26,7 +26,7 @@ EXPECTED_GPUS = {
     "l40", "a10", "t4", "rtx-4090", "rtx-3090", "rtx-6000-ada", "rtx-a6000",
 }
 EXPECTED_MODELS = {
-    "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "llama-3.2-1b", "llama-3.2-3b",
+    "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "llama-3.2-1b", "llama-3.2-3b", "llama-2-7b",
     "mistral-7b", "mixtral-8x7b", "qwen2.5-7b", "qwen2.5-72b", "gemma-2-9b",
     "gemma-2-27b", "phi-3-mini", "phi-3-mini-128k", "deepseek-v3",
     # issue 11: shapes imported from published config.json copies (tests/data/hf-configs)

@@ -37,7 +37,12 @@ Constants fitted to real start-ups say so where they are defined and name the ro
 of benchmarks/data/vllm_startups.csv); nothing was fitted to a held-out row. Not modelled: MLA and
 hybrid attention backends that pick other block sizes than 16 (tokens round differently), vLLM's
 refusal to start when util × total exceeds the memory free at start-up (the CUDA context's share),
-expert parallelism, speculative decoding and multimodal encoder profiling.
+expert parallelism, speculative decoding and multimodal encoder profiling; FlashInfer's
+top-k/top-p sampler (vllm/v1/sample/ops/topk_topp_sampler.py `TopKTopPSampler.__init__`, 0.8 on:
+"In V1, None means True", so an image with FlashInfer installed skips the full-vocabulary sort
+unless VLLM_USE_FLASHINFER_SAMPLER=0) — the 0.10–0.16 sampler constant is the sort's, because the
+fit rows of those releases (v0.11.0 and 0.15/0.16 images) measured the sort's peak; and the
+MXFP4 Marlin fallback of a pip install without triton_kernels on Hopper (`mxfp4_moe_backend`).
 """
 
 from __future__ import annotations
