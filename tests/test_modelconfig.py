@@ -71,7 +71,10 @@ def test_import_reproduces_the_builtin_shapes(config):
             got, want = got.model_dump(exclude={"ignore"}), want.model_dump(exclude={"ignore"})
         assert got == want, f"{config}: {name}"
     assert layer_types_of(imported) == layer_types_of(builtin)
-    assert imported.parameters_b == pytest.approx(builtin.parameters_b, rel=0.002)
+    # a stored config without its vision_config (Llama 4 Scout's copy is text-only) imports without the
+    # vision tower the built-in counts: compare the language models
+    text = builtin.parameters_b - (builtin.vision_parameters_b or 0) + (imported.vision_parameters_b or 0)
+    assert imported.parameters_b == pytest.approx(text, rel=0.002)
 
 
 # Published totals (model cards / safetensors metadata), billions, and the share they allow.
