@@ -1,0 +1,234 @@
+"""llmkube's speed beside its peers, measured in the same run, interleaved (A B A B ...).
+
+Scenarios (each prints CPU-time medians — user + system of the child process, steadier than wall time
+on a shared machine —, wall medians, the ratio to the peer, and peak RSS):
+
+- `help`:     `llmkube --help`                              vs `python -c pass` (the same interpreter)
+- `render`:   cold `llmkube render` of one spec              vs `kubectl kustomize` on that spec's output
+- `core N`:   `llmkube validate` of N core-kind documents     vs kubeconform (same schemas) and the
+              `kubernetes-validate` CLI
+- `mixed N`:  `llmkube validate --crds` of N mixed documents (upstream CRD examples + rendered examples):
+              schemas, CEL and every rule                    vs kubeconform (schemas only)
+- `specs N`:  `llmkube validate` of N llmkube specs (plan, render, check)
+- `linear`:   `mixed` at 100, 1,000 and 10,000 documents and `specs` at 10, 100 and 1,000 (add
+              `--large` for 100,000 documents and 10,000 specs): time per document and peak RSS.
+
+`--baseline DIR` adds another llmkube checkout (run with PYTHONPATH=DIR) as a column, to measure a change.
+Corpora are built by benchmarks/perf_corpus.py into a temporary directory. Asserts nothing.
+
+Usage: .venv/bin/python benchmarks/perf.py [--runs N] [--baseline DIR] [--large] [SCENARIO [N]]...
+       (no scenario: help, render, core 2000, mixed 2000, specs 200)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import perf_corpus  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+CRDS = perf_corpus.CRDS
+KUBECONFORM = Path.home() / ".cache" / "llmkube-test" / "kubeconform-v0.7.0" / "kubeconform"
+
+
+@dataclass
+class Sample:
+    cpu: list[float] = field(default_factory=list)
+    wall: list[float] = field(default_factory=list)
+    rss_mb: list[float] = field(default_factory=list)
+    rc: int = 0
+
+
+def measure(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, float, float, int]:
+    """One run: CPU seconds (user + sys), wall seconds, peak RSS in MB, exit code."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd or tempfile.gettempdir())
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024, proc.returncode
+
+
+def compare(commands: dict[str, tuple[list[str], dict[str, str] | None]], runs: int) -> dict[str, Sample]:
+    """Run each command `runs` times, interleaved, after one untimed warm-up each (file cache)."""
+    out = {name: Sample() for name in commands}
+    for name, (cmd, env) in commands.items():
+        measure(cmd, env)
+    for _ in range(runs):
+        for name, (cmd, env) in commands.items():
+            cpu, wall, rss, rc = measure(cmd, env)
+            s = out[name]
+            s.cpu.append(cpu)
+            s.wall.append(wall)
+            s.rss_mb.append(rss)
+            s.rc = rc
+    return out
+
+
+def report(title: str, samples: dict[str, Sample], peer: str, docs: int = 0) -> dict[str, dict[str, float]]:
+    print(f"\n## {title}")
+    head = f"{'':34}{'CPU s':>9}{'wall s':>9}{'× ' + peer:>14}{'peak MB':>9}"
+    if docs:
+        head += f"{'docs/s':>10}"
+    print(head)
+    base = statistics.median(samples[peer].cpu)
+    rows = {}
+    for name, s in samples.items():
+        cpu, wall = statistics.median(s.cpu), statistics.median(s.wall)
+        row = f"{name:34}{cpu:9.3f}{wall:9.3f}{cpu / base:14.2f}{max(s.rss_mb):9.0f}"
+        if docs:
+            row += f"{docs / cpu:10,.0f}"
+        print(row + (f"   (exit {s.rc})" if s.rc not in (0, 1) else ""))
+        rows[name] = {"cpu": cpu, "wall": wall, "ratio": cpu / base, "rss_mb": max(s.rss_mb)}
+    return rows
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
+        self.args = args
+        self.tmp = tmp
+        self.home = tmp / "home"  # an empty user cache: no pulled CRDs, no kubectl cache
+        self.home.mkdir()
+        self.env = {**os.environ, "HOME": str(self.home), "KUBECACHEDIR": str(self.home / "kube")}
+        self._seed: list[dict] | None = None
+
+    def llmkube(self, *args: str) -> dict[str, tuple[list[str], dict[str, str] | None]]:
+        cmds: dict[str, tuple[list[str], dict[str, str] | None]] = {
+            "llmkube": ([sys.executable, "-m", "llmkube", *args], {**self.env, "PYTHONPATH": str(REPO)})
+        }
+        if self.args.baseline:
+            base = str(Path(self.args.baseline).resolve())
+            cmds["llmkube (baseline)"] = ([sys.executable, "-m", "llmkube", *args], {**self.env, "PYTHONPATH": base})
+        return cmds
+
+    def seed(self) -> list[dict]:
+        if self._seed is None:
+            self._seed = perf_corpus.seed_documents()
+        return self._seed
+
+    def help(self) -> dict:
+        cmds = {**self.llmkube("--help"), "python -c pass": ([sys.executable, "-c", "pass"], self.env)}
+        return report("--help", compare(cmds, self.args.runs), "python -c pass")
+
+    def render(self) -> dict:
+        spec = REPO / "docs" / "examples" / "05-llama-70b-vllm-endpoint.yaml"
+        kdir = self.tmp / "kustomize"
+        kdir.mkdir(exist_ok=True)
+        out = subprocess.run([sys.executable, "-m", "llmkube", "render", str(spec)], capture_output=True, text=True, check=True, env=self.env)
+        (kdir / "all.yaml").write_text(out.stdout)
+        (kdir / "kustomization.yaml").write_text("resources: [all.yaml]\n")
+        cmds = {**self.llmkube("render", str(spec)), "kubectl kustomize": (["kubectl", "kustomize", str(kdir)], self.env)}
+        return report(f"cold render of one spec ({spec.name})", compare(cmds, self.args.runs), "kubectl kustomize")
+
+    def core(self, n: int) -> dict:
+        where = self.tmp / f"core{n}"
+        files = perf_corpus.core(n, where, self.seed())
+        cmds = self.llmkube("validate", "--no-cache", str(where))
+        cmds |= self.kubeconform(where, files)
+        kv = shutil.which("kubernetes-validate", path=str(Path(sys.executable).parent)) or shutil.which("kubernetes-validate")
+        if kv:
+            cmds["kubernetes-validate CLI"] = ([kv, "--strict", "--quiet", "-k", "1.32.0", *map(str, files)], self.env)
+        peer = "kubeconform" if "kubeconform" in cmds else "llmkube"
+        return report(f"validate {n:,} core-kind documents", compare(cmds, self.args.runs), peer, n)
+
+    def mixed(self, n: int) -> dict:
+        where = self.tmp / f"mixed{n}"
+        files = perf_corpus.mixed(n, where, self.seed())
+        cmds = self.llmkube("validate", "--no-cache", "--crds", str(CRDS), str(where))
+        cmds |= self.kubeconform(where, files, with_crds=True)
+        peer = "kubeconform" if "kubeconform" in cmds else "llmkube"
+        return report(f"validate {n:,} mixed documents with CRDs (llmkube: + CEL + rules)", compare(cmds, self.args.runs), peer, n)
+
+    def specs(self, n: int) -> dict:
+        where = self.tmp / f"specs{n}"
+        perf_corpus.specs(n, where)
+        cmds = self.llmkube("validate", "--no-cache", "--crds", str(CRDS), str(where))
+        return report(f"validate {n:,} llmkube specs (plan, render, check)", compare(cmds, self.args.runs), "llmkube", n)
+
+    def kubeconform(self, where: Path, files: list[Path], with_crds: bool = False) -> dict:
+        if not os.access(KUBECONFORM, os.X_OK):
+            print(f"(kubeconform not found at {KUBECONFORM}: build it with scripts/kube-test-server kubeconform)")
+            return {}
+        import kubeconform_peer
+
+        from llmkube.check.crdstore import CRDStore
+
+        docs = [(f, d) for f in files for d in perf_corpus._load_all(f.read_text())]
+        locations = kubeconform_peer.write_schemas(where.with_name(where.name + "-schemas"), docs, CRDStore.load([CRDS], include_cache=False))
+        cmd = [str(KUBECONFORM), "-strict", "-summary", "-n", str(os.cpu_count() or 1)]
+        for loc in locations:
+            cmd += ["-schema-location", loc]
+        return {"kubeconform": ([*cmd, str(where)], self.env)}
+
+    def linear(self) -> dict:
+        out = {}
+        sizes = (100, 1_000, 10_000, 100_000) if self.args.large else (100, 1_000, 10_000)
+        print("\n## linearity: validate --crds of mixed documents")
+        print(f"{'docs':>8}{'CPU s':>9}{'ms/doc':>9}{'peak MB':>9}")
+        for n in sizes:
+            where = self.tmp / f"lin-mixed{n}"
+            perf_corpus.mixed(n, where, self.seed())
+            s = compare(self.llmkube("validate", "--no-cache", "--crds", str(CRDS), str(where)), max(1, self.args.runs // 2))["llmkube"]
+            cpu = statistics.median(s.cpu)
+            print(f"{n:>8,}{cpu:9.2f}{1000 * cpu / n:9.3f}{max(s.rss_mb):9.0f}")
+            out[f"mixed {n}"] = {"cpu": cpu, "rss_mb": max(s.rss_mb)}
+            shutil.rmtree(where)
+        print("\n## linearity: validate of llmkube specs")
+        print(f"{'specs':>8}{'CPU s':>9}{'ms/spec':>9}{'peak MB':>9}")
+        for n in (10, 100, 1_000, 10_000) if self.args.large else (10, 100, 1_000):
+            where = self.tmp / f"lin-specs{n}"
+            perf_corpus.specs(n, where)
+            s = compare(self.llmkube("validate", "--no-cache", "--crds", str(CRDS), str(where)), max(1, self.args.runs // 2))["llmkube"]
+            cpu = statistics.median(s.cpu)
+            print(f"{n:>8,}{cpu:9.2f}{1000 * cpu / n:9.3f}{max(s.rss_mb):9.0f}")
+            out[f"specs {n}"] = {"cpu": cpu, "rss_mb": max(s.rss_mb)}
+            shutil.rmtree(where)
+        return out
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    return f"{os.cpu_count()} cores ({cpu}), load {' '.join(load)}, Python {sys.version.split()[0]}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--baseline", help="another llmkube checkout to compare with")
+    parser.add_argument("--large", action="store_true", help="linear: add 100,000 documents and 10,000 specs")
+    parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("scenario", nargs="*")
+    args = parser.parse_args()
+    plan: list[tuple[str, int]] = []
+    words = args.scenario or ["help", "render", "core", "2000", "mixed", "2000", "specs", "200"]
+    for w in words:
+        if w.isdigit() and plan:
+            plan[-1] = (plan[-1][0], int(w))
+        else:
+            plan.append((w, {"core": 2000, "mixed": 2000, "specs": 200}.get(w, 0)))
+    print(f"machine: {machine()}")
+    figures = {}
+    with tempfile.TemporaryDirectory(prefix="llmkube-perf-") as tmp:
+        bench = Bench(args, Path(tmp))
+        for name, n in plan:
+            method = getattr(bench, name)
+            figures[f"{name} {n}" if n else name] = method(n) if n else method()
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": machine(), "figures": figures}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
