@@ -158,3 +158,202 @@ def load_plain(text: str, source: str, what: str = "file") -> list[Any]:
             f"cannot parse {what}: a number too long or nesting too deep", mark=SourceMark(source)
         ) from None
     return [d for d in docs if d is not None]
+
+
+# --- marked documents: libyaml's speed, the round-trip loader's values and marks ------------------
+
+
+class NeedsReference(Exception):
+    """The fast marked loader met input it leaves to the reference (ruamel round-trip) loader:
+    anchors, aliases, tags, directives, merge keys, timestamps, duplicate or complex keys, scalar
+    documents, or a syntax error (whose message the reference loader words)."""
+
+
+class _LineCol:
+    """The part of ruamel's `LineCol` that `yamlio.mark_of` reads (0-based line and column)."""
+
+    __slots__ = ("_node",)
+
+    def __init__(self, node: MarkedMap | MarkedList) -> None:
+        self._node = node
+
+    @property
+    def line(self) -> int:
+        return self._node.start >> _SHIFT
+
+    @property
+    def col(self) -> int:
+        return self._node.start & _MASK
+
+    def key(self, key: Any) -> tuple[int, int] | None:
+        node = self._node
+        assert isinstance(node, MarkedMap)
+        for i, k in enumerate(node):
+            if k == key:
+                packed = node.marks[i]
+                return packed >> _SHIFT, packed & _MASK
+        return None
+
+    def item(self, index: int) -> tuple[int, int] | None:
+        marks = self._node.marks
+        if 0 <= index < len(marks):
+            return marks[index] >> _SHIFT, marks[index] & _MASK
+        return None
+
+
+#: A position packs into one integer: line << _SHIFT | column (columns stay below 2**24).
+_SHIFT = 24
+_MASK = (1 << _SHIFT) - 1
+
+
+class MarkedMap(dict[Any, Any]):
+    """A plain dict that also knows where it and each of its keys start (like ruamel's CommentedMap.lc)."""
+
+    __slots__ = ("start", "marks")
+    start: int  # packed position of the mapping
+    marks: list[int]  # packed position of each key, in key order
+
+    @property
+    def lc(self) -> _LineCol:
+        return _LineCol(self)
+
+
+class MarkedList(list[Any]):
+    """A plain list that also knows where it and each of its items start."""
+
+    __slots__ = ("start", "marks")
+    start: int
+    marks: list[int]  # packed position of each item
+
+    @property
+    def lc(self) -> _LineCol:
+        return _LineCol(self)
+
+
+_RT_SCALARS: dict[str, Any] = {}
+_RT: Any = None
+
+
+def _rt_plain(value: str) -> Any:
+    """An unquoted scalar as ruamel's round-trip loader (YAML 1.2) constructs it: same value, same type
+    (ScalarInt, ScalarFloat, ...). Timestamps, merge keys and other tags go to the reference loader."""
+    global _RT
+    if _RT is None:
+        from ruamel.yaml import YAML
+
+        _RT = YAML(typ="rt")
+    from ruamel.yaml.nodes import ScalarNode
+
+    tag = _RT.resolver.resolve(ScalarNode, value, (True, False))
+    if tag == "tag:yaml.org,2002:str":
+        out: Any = value
+    elif tag == "tag:yaml.org,2002:null":
+        out = None
+    elif tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool"):
+        try:
+            out = _RT.constructor.construct_object(ScalarNode(tag, value), deep=True)
+        except Exception:
+            raise NeedsReference from None
+    else:
+        raise NeedsReference
+    if len(_RT_SCALARS) > 200_000:
+        _RT_SCALARS.clear()
+    _RT_SCALARS[value] = out
+    return out
+
+
+def _block_scalar(value: str, style: str) -> Any:
+    """A `|` or `>` block scalar as the round-trip loader types it (LiteralScalarString, FoldedScalarString)."""
+    from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
+
+    return LiteralScalarString(value) if style == "|" else FoldedScalarString(value)
+
+
+#: Characters YAML 1.1 (libyaml) reads as line breaks and YAML 1.2 (ruamel) does not.
+_BREAKS_11 = ("\x85", "\u2028", "\u2029")
+
+
+def load_marked(text: str) -> list[tuple[Any, int]]:
+    """Every document of `text` (None for an empty one) with its 1-based start line, as the
+    round-trip loader reads it: same values and types for scalars (YAML 1.2), dicts and lists that
+    carry the same line/column marks. Raises NeedsReference for anything it leaves to that loader."""
+    if any(ch in text for ch in _BREAKS_11):
+        raise NeedsReference
+    loader = _Loader(text)
+    docs: list[tuple[Any, int]] = []
+    stack: list[Any] = []
+    keys: list[Any] = []
+    no_key = _NO_KEY
+    cache = _RT_SCALARS
+    scalar_event, map_start, seq_start = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
+    map_end, seq_end, doc_start = yaml.MappingEndEvent, yaml.SequenceEndEvent, yaml.DocumentStartEvent
+    try:
+        while True:
+            event = loader.get_event()
+            if event is None:
+                break
+            etype = type(event)
+            if etype is scalar_event:
+                if event.anchor is not None or event.tag is not None:
+                    raise NeedsReference
+                if event.implicit[0]:
+                    raw = event.value
+                    value = cache[raw] if raw in cache else _rt_plain(raw)
+                elif event.style == "|" or event.style == ">":
+                    value = _block_scalar(event.value, event.style)
+                else:
+                    value = event.value
+                if not stack:
+                    if value is not None:
+                        raise NeedsReference  # a scalar document: the reference loader places it
+                    docs.append((None, 0))
+                    continue
+                mark = event.start_mark
+                pos = mark.line << _SHIFT | mark.column
+            elif etype is map_start or etype is seq_start:
+                if event.anchor is not None or event.tag is not None:
+                    raise NeedsReference
+                container: MarkedMap | MarkedList = MarkedMap() if etype is map_start else MarkedList()
+                mark = event.start_mark
+                container.start = mark.line << _SHIFT | mark.column
+                container.marks = []
+                stack.append(container)
+                keys.append(no_key)
+                continue
+            elif etype is map_end or etype is seq_end:
+                value = stack.pop()
+                keys.pop()
+                pos = value.start
+                if not stack:
+                    docs.append((value, (value.start >> _SHIFT) + 1))
+                    continue
+            elif etype is doc_start:
+                if event.version is not None or event.tags:
+                    raise NeedsReference
+                continue
+            elif etype is yaml.AliasEvent:
+                raise NeedsReference
+            else:  # StreamStart, StreamEnd, DocumentEnd
+                continue
+            top = stack[-1]
+            if type(top) is MarkedList:
+                top.append(value)
+                top.marks.append(pos)
+            elif keys[-1] is no_key:
+                if type(value) is MarkedMap or type(value) is MarkedList or value in top:
+                    raise NeedsReference  # a complex or duplicate key: the reference loader words it
+                keys[-1] = value
+                top.marks.append(pos)
+            else:
+                top[keys[-1]] = value
+                keys[-1] = no_key
+    except yaml.YAMLError:
+        raise NeedsReference from None
+    except (ValueError, RecursionError, TypeError):
+        raise NeedsReference from None
+    finally:
+        loader.dispose()
+    return docs
+
+
+_NO_KEY = object()

@@ -27,6 +27,7 @@ from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from llmkube.errors import InputError, InputErrors, SourceMark
+from llmkube.fastyaml import MarkedList, MarkedMap, NeedsReference, load_marked
 from llmkube.options import MAX_NESTING, InputLimits
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
@@ -61,8 +62,16 @@ _SURROGATE = re.compile("[\\ud800-\\udfff]")
 _INT64 = 2**63
 
 
-def parse_documents(text: str, file: str, limits: InputLimits | None = None) -> list[Document]:
+def parse_documents(
+    text: str, file: str, limits: InputLimits | None = None, *, reference: bool = False
+) -> list[Document]:
     """Parse multi-document YAML; empty documents are dropped.
+
+    Parsed by libyaml (`fastyaml.load_marked`) into dicts and lists that carry their line marks,
+    with the values ruamel's round-trip loader would construct; anything else (anchors, tags,
+    timestamps, a syntax error, ...) goes to that loader, the reference path (`reference=True`
+    forces it). Both give the same data, the same marks and the same errors
+    (tests/test_fastyaml_marked.py).
 
     Every failure is an `InputError` at the line: a character YAML forbids, bad
     syntax, nesting too deep for the parser, an integer too long to convert, or
@@ -76,6 +85,21 @@ def parse_documents(text: str, file: str, limits: InputLimits | None = None) -> 
             mark=position(text, bad.start(), file),
             hint='write it as an escape inside a double-quoted string, such as "\\x00" or "\\u0007"',
         )
+    if not reference:
+        try:
+            loaded = load_marked(text)
+        except NeedsReference:
+            pass
+        else:
+            docs = [Document(data=data, file=file, index=i, line=line) for i, (data, line) in enumerate(loaded) if data is not None]
+            if len(docs) <= limits.max_documents:
+                return docs
+    return _parse_reference(text, file, limits)
+
+
+def _parse_reference(text: str, file: str, limits: InputLimits) -> list[Document]:
+    """The reference path: ruamel's round-trip loader (pure Python), for every input the fast path
+    leaves to it and for the wording of every syntax error."""
     yaml = _loader()
     docs: list[Document] = []
     lines: list[int] = []
@@ -517,12 +541,12 @@ def mark_of(
         line, col = node.lc.line + 1, node.lc.col + 1
     cur = node
     for elem in path:
-        if isinstance(cur, CommentedMap) and elem in cur:
-            pos = cur.lc.key(elem)
+        if isinstance(cur, (CommentedMap, MarkedMap)) and elem in cur:
+            pos = _key_pos(cur, elem)
             if pos:
                 line, col = pos[0] + 1, pos[1] + 1
             cur = cur[elem]
-        elif isinstance(cur, CommentedSeq) and isinstance(elem, int) and 0 <= elem < len(cur):
+        elif isinstance(cur, (CommentedSeq, MarkedList)) and isinstance(elem, int) and 0 <= elem < len(cur):
             pos = cur.lc.item(elem)
             if pos:
                 line, col = pos[0] + 1, pos[1] + 1
@@ -530,6 +554,13 @@ def mark_of(
         else:
             break
     return SourceMark(file, line, col)
+
+
+def _key_pos(node: Any, key: Any) -> Any:
+    try:
+        return node.lc.key(key)
+    except KeyError:  # a key brought in by a merge (`<<: *x`) has no line of its own here
+        return None
 
 
 def dotted(path: Iterable[PathElem]) -> str:

@@ -1,0 +1,160 @@
+"""The fast parse path (libyaml, `fastyaml.load_marked`) against the reference path (ruamel round-trip).
+
+For every input both must give the same documents (values *and* their Python types), the same start
+lines, the same mark for every path inside them, and the same error (message and position) for broken
+input; and a whole `validate` must report the same findings either way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmkube import yamlio
+from llmkube.errors import InputError
+from llmkube.fastyaml import NeedsReference, load_marked
+from llmkube.options import InputLimits
+from tests.support.crds import UPSTREAM_CRDS
+from tests.support.paths import EXAMPLES, REPO
+
+
+def corpus_files() -> list[Path]:
+    files = sorted((REPO / "tests" / "cases").rglob("*.yaml")) + sorted(EXAMPLES.glob("*.yaml"))
+    if (UPSTREAM_CRDS / "examples").is_dir():
+        files += sorted((UPSTREAM_CRDS / "examples").rglob("*.yaml"))
+    return files
+
+
+#: Tricky and broken inputs; each goes through both paths (most are left to the reference path).
+EDGE_CASES = {
+    "scalars-1.2": "a: 0o12\nb: 012\nc: 1_000\nd: 0x1F\ne: 1e3\nf: .5\ng: yes\nh: ~\ni: +12\nj: 0.90\nk: .inf\nl: -0\nm: 0b101\nn: 1:30\no: True\np: NULL\nq: 1.\nr: 00\ns: .NaN\nt: ''\nu:\n",
+    "keys": "2: a\ntrue: b\nnull: c\n3.5: d\n'x': e\n",
+    "block-scalars": "a: |\n  one\n  two\nb: >\n  folded\n  text\nc: |-\n  keep\nd: >+\n  x\n\n",
+    "flow": "a: {b: [1, 2, {c: d}], e: 'f'}\ng: [\n  h,\n  i\n]\n",
+    "comments": "# head\n\napiVersion: v1  # trailing\nkind: ConfigMap\n# middle\ndata:\n  - x # c\n",
+    "empty-docs": "---\n---\na: 1\n---\n...\n---\nb: 2\n",
+    "crlf": "a: 1\r\nb:\r\n  - c\r\n  - d\r\n",
+    "bom": "\ufeffa: 1\n",
+    "nested-seq": "- - - a\n    - b\n  - c\n- d: e\n  f: g\n",
+    "multiline-plain": "a: one\n  two\n  three\nb: 'q\n\n  r'\n",
+    "unicode": "a: h\u00e9llo \U0001F680\nb: \"\\u00e9\\U0001F680\"\n",
+    "surrogate-pair": "a: \"\\ud83d\\ude80\"\n",
+    "json": '{"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "1", "b": [1, 2.5, true, null]}}',
+    # left to the reference path
+    "anchors": "a: &x {b: 1}\nc: *x\n",
+    "merge": "a: &x {b: 1}\nc:\n  <<: *x\n  d: 2\n",
+    "tags": "a: !!str 12\nb: !custom x\n",
+    "timestamp": "a: 2020-01-01\n",
+    "directive": "%YAML 1.1\n---\na: yes\n",
+    "scalar-document": "a: 1\n---\n42\n",
+    "list-document": "- a\n- b\n",
+    "nel": "a: b\x85c\n",
+    "line-separator": "a: b\u2028c\n",
+    "lone-surrogate": 'a: "\\ud83d"\n',
+    "complex-key": "? [a]\n: x\n",
+    # broken
+    "unclosed-flow": "a: 1\nb: [1, 2\n",
+    "duplicate-key": "a: 1\na: 2\n",
+    "tab-indent": "a:\n\t- 1\n",
+    "bad-indent": "a:\n  b: 1\n c: 2\n",
+    "colon-in-value": "a: b: c\n",
+    "unclosed-quote": 'a: "abc\nb: 1\n',
+    "deep": "[" * 500 + "\n",
+    "long-int": "n: " + "9" * 5000 + "\n",
+    "bad-date": "a: 2020-02-30\n",
+    "bad-int-tag": 'a: !!int "x"\n',
+    "nul": "a: b\x00\n",
+    "stray-document-end": "a: 1\n...\nb: [\n",
+}
+
+
+def paths(node: Any, prefix: tuple[Any, ...] = ()) -> Any:
+    yield prefix
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from paths(v, (*prefix, i))
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal values of the same scalar types (containers: dict vs CommentedMap, list vs CommentedSeq)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return list(a) == list(b) and all(type(k1) is type(k2) for k1, k2 in zip(a, b)) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and (a == b or (a != a and b != b) or repr(a) == repr(b))
+
+
+def outcome(text: str, reference: bool, limits: InputLimits | None = None) -> Any:
+    try:
+        return yamlio.parse_documents(text, "f.yaml", limits, reference=reference)
+    except InputError as exc:
+        return ("error", str(exc), str(exc.mark), exc.hint)
+
+
+def assert_same(text: str, limits: InputLimits | None = None) -> None:
+    fast, ref = outcome(text, False, limits), outcome(text, True, limits)
+    if isinstance(ref, tuple) or isinstance(fast, tuple):
+        assert fast == ref
+        return
+    assert [(d.index, d.line) for d in fast] == [(d.index, d.line) for d in ref]
+    for a, b in zip(fast, ref):
+        assert same(a.data, b.data)
+        for path in paths(b.data):
+            assert a.mark(path) == b.mark(path), path
+        assert yamlio.document_problems(a) == yamlio.document_problems(b) or [str(e) for e in yamlio.document_problems(a)] == [
+            str(e) for e in yamlio.document_problems(b)
+        ]
+
+
+@pytest.mark.parametrize("path", corpus_files(), ids=lambda p: str(p.relative_to(p.parents[2])))
+def test_both_paths_read_every_corpus_file_alike(path):
+    assert_same(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_CASES))
+def test_both_paths_read_edge_cases_and_broken_input_alike(name):
+    assert_same(EDGE_CASES[name])
+
+
+def test_the_fast_path_takes_the_common_input_and_leaves_the_rest():
+    """Otherwise the test above would compare the reference path with itself."""
+    for name in ("scalars-1.2", "keys", "block-scalars", "flow", "comments", "empty-docs", "crlf", "json", "unicode"):
+        load_marked(EDGE_CASES[name])
+    for name in ("anchors", "merge", "tags", "timestamp", "directive", "scalar-document", "nel", "complex-key", "duplicate-key", "unclosed-flow"):
+        with pytest.raises(NeedsReference):
+            load_marked(EDGE_CASES[name])
+
+
+def test_the_document_limit_is_worded_alike():
+    assert_same("a: 1\n---\nb: 2\n---\nc: 3\n", InputLimits(max_documents=2))
+
+
+@pytest.mark.usefixtures("upstream_crds")
+def test_validate_reports_the_same_findings_on_either_path(monkeypatch):
+    """The whole check (schemas, CEL, rules, marks in every finding) over examples, cases and upstream examples."""
+    from llmkube import pipeline
+    from llmkube.options import Options
+
+    groups = [[str(p) for p in (REPO / "tests" / "cases" / "rules").rglob("*.yaml")], [str(EXAMPLES)], [str(UPSTREAM_CRDS / "examples")]]
+
+    def findings() -> list[tuple[str, ...]]:
+        out: list[tuple[str, ...]] = []
+        for group in groups:
+            run, errors = pipeline.run_partial(sorted(group), Options(crd_dirs=(UPSTREAM_CRDS,), use_cache=False))
+            out += [(f.code, f.message, str(f.mark), f.path, str(f.spec_mark)) for f in run.findings]
+            out += [("input", str(e), str(e.mark)) for e in errors]
+        return out
+
+    fast = findings()
+
+    def refuse(text: str) -> Any:
+        raise NeedsReference
+
+    monkeypatch.setattr(yamlio, "load_marked", refuse)
+    assert findings() == fast
+    assert len(fast) > 100
