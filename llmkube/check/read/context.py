@@ -13,6 +13,7 @@ from functools import cached_property
 
 from llmkube.check.read import gpu_operator
 from llmkube.check.read.gpu_operator import Embedded, Selection
+from llmkube.check.read.index import IndexedTargets, RunIndex, index_of
 from llmkube.check.read.kueue import KueueIndex
 from llmkube.check.read.llmisvc import Pool, pools
 from llmkube.check.read.servers import ServerSetup, server_setups
@@ -28,8 +29,17 @@ class ReadContext:
     targets: Sequence[Target]
     profiles: ProfileStore
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.targets, IndexedTargets):
+            self.targets = IndexedTargets(self.targets)
+
+    @property
+    def index(self) -> RunIndex:
+        """The run by kind and by (kind, name): ask it instead of scanning `targets` (check/read/index.py)."""
+        return index_of(self.targets)
+
     def of_kind(self, *kinds: str) -> list[Target]:
-        return [t for t in self.targets if t.obj.get("kind") in kinds]
+        return self.index.of_kind(*kinds)
 
     @cached_property
     def servers(self) -> list[ServerSetup]:

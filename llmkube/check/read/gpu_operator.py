@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from llmkube.check.read.index import index_of
 from llmkube.check.read.shape import as_mapping, dig, meta
 from llmkube.check.read.workloads import Path, pod_groups
 from llmkube.check.run import Target
@@ -219,7 +220,7 @@ def gpus_for_filter(profiles: ProfileStore, device_filter: Any) -> list[GPUProfi
 
 def cluster_policy_strategy(targets: Sequence[Target]) -> tuple[Target, str] | None:
     """The MIG strategy of the run's one ClusterPolicy (None with none, several, or no strategy)."""
-    policies = [t for t in targets if t.obj.get("kind") == "ClusterPolicy" and str(t.obj.get("apiVersion", "")).startswith(NVIDIA_GROUP + "/")]
+    policies = [t for t in index_of(targets).of_kind("ClusterPolicy") if str(t.obj.get("apiVersion", "")).startswith(NVIDIA_GROUP + "/")]
     if len(policies) != 1:
         return None
     strategy = dig(policies[0].obj, "spec", "mig", "strategy")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
+from llmkube.check.read.index import index_of
 from llmkube.check.read.shape import as_list, as_mapping, dig, meta
 from llmkube.check.read.workloads import Path
 from llmkube.check.run import Target
@@ -54,10 +55,9 @@ class Mode:
 
 
 def _config_map(targets: Sequence[Target], name: str) -> Mapping[str, Any] | None:
-    for t in targets:
-        if t.obj.get("kind") == "ConfigMap" and meta(t.obj).get("name") == name:
-            data = t.obj.get("data")
-            return data if isinstance(data, Mapping) else {}
+    for t in index_of(targets).named("ConfigMap", name)[:1]:
+        data = t.obj.get("data")
+        return data if isinstance(data, Mapping) else {}
     return None
 
 
@@ -136,15 +136,14 @@ def runtime_resources(targets: Sequence[Target], name: str | None) -> tuple[dict
     """Resources of a (Cluster)ServingRuntime's first container, when it is in the run."""
     if not name:
         return None
-    for t in targets:
-        if t.obj.get("kind") in ("ServingRuntime", "ClusterServingRuntime") and meta(t.obj).get("name") == name:
-            containers = as_list(dig(t.obj, "spec", "containers"))
-            first = as_mapping(containers[0]) if containers else {}
-            res = as_mapping(first.get("resources"))
-            return (
-                {s: {str(k): str(v) for k, v in as_mapping(res.get(s)).items()} for s in ("requests", "limits")},
-                f"{t.obj.get('kind')} {name}",
-            )
+    for t in index_of(targets).named(("ServingRuntime", "ClusterServingRuntime"), name)[:1]:
+        containers = as_list(dig(t.obj, "spec", "containers"))
+        first = as_mapping(containers[0]) if containers else {}
+        res = as_mapping(first.get("resources"))
+        return (
+            {s: {str(k): str(v) for k, v in as_mapping(res.get(s)).items()} for s in ("requests", "limits")},
+            f"{t.obj.get('kind')} {name}",
+        )
     return None
 
 

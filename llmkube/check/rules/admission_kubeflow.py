@@ -222,8 +222,8 @@ TORCH_RESERVED_ENV = ("PET_NNODES", "PET_NPROC_PER_NODE", "PET_NODE_RANK", "PET_
 
 def _runtime_of(ctx: ReadContext, ref: Mapping[str, object]) -> Target | None:
     kind = ref.get("kind") or "ClusterTrainingRuntime"
-    for t in ctx.of_kind(str(kind)):
-        if str(t.obj.get("apiVersion", "")).startswith("trainer.kubeflow.org/") and meta(t.obj).get("name") == ref.get("name"):
+    for t in ctx.index.named(str(kind), ref.get("name")):
+        if str(t.obj.get("apiVersion", "")).startswith("trainer.kubeflow.org/"):
             return t
     return None
 
