@@ -8,6 +8,7 @@ else (`on`, `yes`, `012`, `1:30`) are always quoted.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -597,7 +598,12 @@ _YAML11 = VersionedResolver(version=(1, 1))
 _YAML12 = VersionedResolver(version=(1, 2))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _needs_quotes(value: str) -> bool:
+    """Whether a YAML 1.1 or 1.2 reader would read the plain scalar as something else than this string.
+
+    Cached: rendered manifests repeat the same keys' values (names, labels, flags) many times, and
+    ruamel's resolvers are the slow part of dumping."""
     for resolver in (_YAML11, _YAML12):
         tag = resolver.resolve(ScalarNode, value, (True, False))
         if tag != "tag:yaml.org,2002:str":
