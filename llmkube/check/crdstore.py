@@ -123,6 +123,10 @@ def _crd_versions(crd: dict[str, Any], source: str) -> list[CRDVersion]:
     return out
 
 
+#: `kind: X` / `group: X` entries in YAML (block or flow) or JSON; the value is what follows, unquoted.
+_ENTRY = re.compile(r"""(kind|group)["']?[ \t]*:[ \t]*["']?([A-Za-z0-9][A-Za-z0-9_.-]*)""")
+
+
 class _CRDFile:
     """One file that may hold CRDs: its text now, its parsed CRDs on first need."""
 
@@ -131,10 +135,19 @@ class _CRDFile:
         self.text = text
         self.parsed_cache = parsed_cache
         self._defs: dict[tuple[str, str], list[CRDVersion]] | None = None
+        self._entries: dict[str, set[str]] | None = None
 
     def may_define(self, group: str, kind: str) -> bool:
-        # A file defining (group, kind) spells both out; this skips parsing all others.
-        return CRD_KIND in self.text and kind in self.text and group in self.text
+        """Whether the file has `kind: <kind>` and `group: <group>` entries (YAML or JSON, exact values):
+        a file defining (group, kind) spells both out, so no other file is parsed. Exact values, not
+        substrings: InferenceService does not open the LLMInferenceService CRD (2 MB). One scan per file."""
+        if self._entries is None:
+            found: dict[str, set[str]] = {"kind": set(), "group": set()}
+            if CRD_KIND in self.text:
+                for key, value in _ENTRY.findall(self.text):
+                    found[key].add(value)
+            self._entries = found
+        return kind in self._entries["kind"] and group in self._entries["group"]
 
     def definitions(self) -> dict[tuple[str, str], list[CRDVersion]]:
         if self._defs is None:
