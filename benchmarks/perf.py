@@ -14,7 +14,9 @@ on a shared machine —, wall medians, the ratio to the peer, and peak RSS):
               `--large` for 100,000 documents and 10,000 specs): time per document and peak RSS.
 
 `--baseline DIR` adds another llmkube checkout (run with PYTHONPATH=DIR) as a column, to measure a change.
-Corpora are built by benchmarks/perf_corpus.py into a temporary directory. Asserts nothing.
+Corpora are built by benchmarks/perf_corpus.py into a temporary directory; the user cache (HOME) is an
+empty temporary directory; bytecode is compiled once into a private PYTHONPYCACHEPREFIX (as an installed
+package has it) even when PYTHONDONTWRITEBYTECODE is set. Asserts nothing.
 
 Usage: .venv/bin/python benchmarks/perf.py [--runs N] [--baseline DIR] [--large] [SCENARIO [N]]...
        (no scenario: help, render, core 2000, mixed 2000, specs 200)
@@ -101,7 +103,10 @@ class Bench:
         self.tmp = tmp
         self.home = tmp / "home"  # an empty user cache: no pulled CRDs, no kubectl cache
         self.home.mkdir()
-        self.env = {**os.environ, "HOME": str(self.home), "KUBECACHEDIR": str(self.home / "kube")}
+        # Bytecode is written (as an installed package has it), into a private prefix so that no checkout
+        # is touched; the untimed warm-up run of each command fills it.
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        self.env = {**env, "HOME": str(self.home), "KUBECACHEDIR": str(self.home / "kube"), "PYTHONPYCACHEPREFIX": str(tmp / "pycache")}
         self._seed: list[dict] | None = None
 
     def llmkube(self, *args: str) -> dict[str, tuple[list[str], dict[str, str] | None]]:

@@ -25,8 +25,6 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -463,6 +461,9 @@ def _record(cache_dir: Path, entries: dict[str, dict[str, Any]], *, drop_dirs: I
 
 def _fetch(url: str) -> bytes:
     """The bytes at an http(s) or file URL; failures are InputErrors naming the URL."""
+    import urllib.error  # only `crds pull` fetches: kept off every other command's start-up
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"User-Agent": "llmkube"})
     try:
         with urllib.request.urlopen(request, timeout=_FETCH_TIMEOUT_S) as resp:
@@ -491,11 +492,12 @@ def _local_path(source: str) -> Path:
     """A path, or a file:// URL, as a local path."""
     if source.startswith("file:"):
         from urllib.parse import unquote, urlparse
+        from urllib.request import url2pathname
 
         parsed = urlparse(source)
         if parsed.netloc not in ("", "localhost"):
             raise InputError(f"cannot read {source}: a file URL names a local path (file:///path)")
-        return Path(urllib.request.url2pathname(unquote(parsed.path)))
+        return Path(url2pathname(unquote(parsed.path)))
     return Path(source).expanduser()
 
 
