@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from llmkube.errors import InputError
 from llmkube.names import CLUSTER_ANNOTATION
 from llmkube.plan.base import ClusterTarget
 
@@ -38,6 +39,7 @@ class ClusterSet(Generic[T]):
     name: str  # "" when the run has no federation
     context: str | None
     objects: list[T]
+    manager: bool = False  # the run's own objects (no annotation): the Fleet's, the jobs'
 
 
 def by_cluster(objects: Sequence[T], clusters: Sequence[ClusterTarget]) -> list[ClusterSet[T]]:
@@ -53,7 +55,7 @@ def by_cluster(objects: Sequence[T], clusters: Sequence[ClusterTarget]) -> list[
     order += sorted({n for n in named if n and n not in order})
     contexts = {c.name: c.context for c in clusters}
     home = manager.name if manager else "default"
-    sets = [ClusterSet(home, manager.context if manager else None, [r for r, n in zip(objects, named) if n is None])]
+    sets = [ClusterSet(home, manager.context if manager else None, [r for r, n in zip(objects, named) if n is None], True)]
     sets += [ClusterSet(name, contexts.get(name), [r for r, n in zip(objects, named) if n == name]) for name in order]
     return [s for s in sets if s.objects or s.name in contexts]
 
@@ -74,4 +76,43 @@ def merge_clusters(known: list[ClusterTarget], more: Sequence[ClusterTarget]) ->
                 out.append(c)
         elif same != c:
             raise ValueError(f"cluster {c.name!r} is given differently by two Quotas (context or role)")
+    return out
+
+
+def parse_cluster_contexts(values: Sequence[str]) -> dict[str, str]:
+    """`--cluster-context NAME=CONTEXT`, repeatable."""
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, context = (part.strip() for part in value.partition("="))
+        if not (name and sep and context):
+            raise InputError(f"--cluster-context {value!r}: expected NAME=CONTEXT", hint="e.g. --cluster-context gpu-east=gke-east")
+        out[name] = context
+    return out
+
+
+def cluster_contexts(
+    sets: Sequence[ClusterSet[T]], selected: Sequence[str], contexts: dict[str, str], context: str | None
+) -> list[tuple[ClusterSet[T], str | None]]:
+    """Each cluster's set (only the `selected` ones, when any are) with its kubectl context,
+    workers first and the manager last. A context comes from `--cluster-context NAME=CTX`,
+    else (the manager) `--context`, else the spec; the manager may fall back to the current
+    context, a worker may not (sending its queues to the manager would be wrong silently)."""
+    known = [s.name for s in sets]
+    unknown = sorted((set(selected) | set(contexts)) - set(known))
+    if unknown:
+        raise InputError(
+            f"no cluster {', '.join(unknown)} in these inputs",
+            hint=f"the clusters are {', '.join(known)}",
+        )
+    out = []
+    for s in [*sets[1:], sets[0]]:
+        if selected and s.name not in selected:
+            continue
+        ctx = contexts.get(s.name) or (context if s.manager else None) or s.context
+        if ctx is None and not s.manager:
+            raise InputError(
+                f"no kubectl context for worker cluster {s.name}",
+                hint=f"set spec.multiKueue.clusters[].context in the Quota, or give --cluster-context {s.name}=CONTEXT",
+            )
+        out.append((s, ctx))
     return out

@@ -5,11 +5,13 @@ and, per worker cluster, the same queues and their ResourceFlavors."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from llmkube.names import CLUSTER_ANNOTATION, GPU_RESOURCE, GPU_RESOURCES_ANNOTATION, KUEUE_GROUP, MULTIKUEUE_CONTROLLER
 from llmkube.plan.base import ClusterTarget, Plan
 from llmkube.plan.context import MANAGED_BY, PlanContext, PlanError
 from llmkube.plan.pods import standard_labels
+from llmkube.quantity import human_bytes, parse_quantity
 from llmkube.specs.base import Quantity
 from llmkube.specs.quota import MultiKueue, PoolQuota, Quota, ResourceAmounts
 
@@ -230,6 +232,7 @@ def plan_quota(quota: Quota, ctx: PlanContext) -> QuotaPlan:
         )
     multikueue, workers, clusters = _federation(quota, ctx) if spec.multi_kueue else (None, (), ())
     return QuotaPlan(
+        notes=_quota_sum_notes(name, flavor_plans, workers),
         clusters=clusters,
         admission_check=multikueue.admission_check if multikueue else None,
         multikueue=multikueue,
@@ -331,3 +334,35 @@ def _federation(quota: Quota, ctx: PlanContext) -> tuple[MultiKueuePlan, tuple[W
         *(ClusterTarget(c.name, c.context) for c in mk.clusters),
     )
     return multikueue, tuple(workers), clusters
+
+
+def _quota_sum_notes(name: str, manager: tuple[FlavorQuota, ...], workers: tuple[WorkerPlan, ...]) -> tuple[str, ...]:
+    """Kueue's MultiKueue guide (v0.19.2 site/content/en/docs/concepts/multikueue.md, "Manager
+    Cluster"): the manager's quota should equal the total of the workers'. Lower leaves
+    workers idle, higher dispatches workloads no worker can admit. Said once per resource."""
+    if not workers:
+        return ()
+    totals: dict[tuple[str, str], Decimal] = {}
+    for w in workers:
+        for f in w.flavors:
+            for r in f.resources:
+                totals[(f.name, r.name)] = totals.get((f.name, r.name), Decimal(0)) + parse_quantity(str(r.nominal_quota))
+    notes = []
+    for f in manager:
+        for r in f.resources:
+            mine, theirs = parse_quantity(str(r.nominal_quota)), totals.get((f.name, r.name), Decimal(0))
+            if mine != theirs:
+                how = "lower: workers stay idle" if mine < theirs else "higher: it dispatches workloads no worker can admit"
+                notes.append(
+                    f"Quota {name}: the manager's {r.name} quota in {f.name} is {r.nominal_quota}, the workers' total "
+                    f"is {_plain(theirs, r.name)} ({how}); Kueue advises the manager's quota equal the workers' total "
+                    "(give each worker its own `resources`, or the manager the sum)"
+                )
+    return tuple(notes)
+
+
+def _plain(value: Decimal, resource: str) -> str:
+    """A total as a quantity reads: bytes in binary units for memory, else the number."""
+    if resource in ("memory", "ephemeral-storage"):
+        return human_bytes(value)
+    return format(value.normalize(), "f")
