@@ -393,6 +393,13 @@ TimeoutOpt = Annotated[
     float,
     typer.Option("--timeout", metavar="SECONDS", min=1, help="Seconds each kubectl run may take; an apply that runs out of time exits 4 (outcome unknown)."),
 ]
+ClusterOpt = Annotated[
+    Optional[list[str]], typer.Option("--cluster", metavar="NAME", help="Send only this cluster of a MultiKueue federation (repeatable; default: all).")
+]
+ClusterContextOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--cluster-context", metavar="NAME=CONTEXT", help="NAME=CONTEXT: the kubectl context of a federation's cluster (repeatable; overrides the spec)."),
+]
 NamespaceOpt = Annotated[Optional[str], typer.Option("--namespace", "-n", metavar="NAME", help="Namespace for namespaced objects that name none.")]
 ApplySetOpt = Annotated[
     Optional[str],
@@ -417,6 +424,8 @@ def diff(
     prune: Annotated[
         bool, typer.Option("--prune", help="Also list the objects `apply --prune` would delete (they count as changes: exit 1).")
     ] = False,
+    cluster: ClusterOpt = None,
+    cluster_context: ClusterContextOpt = None,
     options: Options = _DEFAULTS,
     ignore_missing_schemas: Annotated[
         bool,
@@ -438,6 +447,8 @@ def diff(
             color=State.color,
             prune=prune,
             ignore_missing_schemas=ignore_missing_schemas,
+            clusters=cluster or (),
+            cluster_context=cluster_context or (),
         )
     )
 
@@ -462,6 +473,8 @@ def apply(
     create_namespace: Annotated[
         bool, typer.Option("--create-namespace", help="Create the target namespaces the cluster lacks (as helm does) instead of refusing.")
     ] = False,
+    cluster: ClusterOpt = None,
+    cluster_context: ClusterContextOpt = None,
     options: Options = _DEFAULTS,
     ignore_missing_schemas: Annotated[
         bool,
@@ -486,6 +499,8 @@ def apply(
             color=State.color,
             create_namespace=create_namespace,
             ignore_missing_schemas=ignore_missing_schemas,
+            clusters=cluster or (),
+            cluster_context=cluster_context or (),
         )
     )
 

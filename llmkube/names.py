@@ -44,6 +44,12 @@ EFA_RESOURCE = "vpc.amazonaws.com/efa"  # aws-efa-k8s-device-plugin (aws/eks-cha
 # ---- Kueue ----------------------------------------------------------------------
 
 KUEUE_GROUP = "kueue.x-k8s.io"
+# The AdmissionCheck controllerName of MultiKueue (kueue v0.19.2 apis/kueue/v1beta2
+# MultiKueueControllerName); Kueue also defaults Kubeflow jobs' managedBy to it.
+MULTIKUEUE_CONTROLLER = "kueue.x-k8s.io/multikueue"
+# Which cluster of a federation (MultiKueue) a rendered object belongs to; objects
+# without it belong to the run's own (the manager) cluster.
+CLUSTER_ANNOTATION = "llmkube.dev/cluster"
 KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 KUEUE_PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
 KUEUE_PREFERRED_TOPOLOGY = "kueue.x-k8s.io/podset-preferred-topology"

@@ -22,6 +22,8 @@ from llmkube.check.schemas import SchemaValidator
 from llmkube.errors import InputError, combined, each
 from llmkube.kinds import KINDS
 from llmkube.options import InputLimits, Options
+from llmkube.federation import cluster_of, merge_clusters
+from llmkube.plan.base import ClusterTarget
 from llmkube.plan.context import PlanContext, PlanError
 from llmkube.profiles import ProfileStore
 from llmkube.render import Renderer
@@ -35,6 +37,9 @@ KIND_ORDER = [
     "ResourceFlavor",
     "Cohort",
     "WorkloadPriorityClass",
+    "MultiKueueCluster",
+    "MultiKueueConfig",
+    "AdmissionCheck",
     "ClusterQueue",
     "LocalQueue",
     "ConfigMap",
@@ -79,6 +84,7 @@ class Rendering:
     objects: list[Rendered] = field(default_factory=list)
     node_labels: list[NodeLabelStep] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    clusters: list[ClusterTarget] = field(default_factory=list)  # a federation's clusters, manager first
 
 
 @dataclass(frozen=True)
@@ -276,6 +282,7 @@ def render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:
     out: list[Rendered] = []
     steps: list[NodeLabelStep] = []
     notes: list[str] = []
+    clusters: list[ClusterTarget] = []
     for loaded in specs:
         kind = KINDS[loaded.kind]
         template = kind.template(loaded.spec)
@@ -288,19 +295,30 @@ def render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:
             out.append(Rendered(obj, loaded))
         steps.extend(NodeLabelStep(s.pool, s.selector, s.labels, source=loaded) for s in plan.node_label_steps)
         notes.extend(plan.notes)
+        try:
+            clusters = merge_clusters(clusters, plan.clusters)
+        except ValueError as exc:
+            errors.append(InputError(str(exc), mark=loaded.document.mark(("spec",)), hint="give every Quota of one federation the same cluster names and contexts"))
     if errors:
         unique = list({str(e): e for e in errors}.values())
         raise combined(unique)
-    return Rendering(order_objects(dedupe(out)), steps, notes)
+    return Rendering(order_objects(dedupe(out)), steps, notes, clusters)
 
 
 def _plan_error(loaded: LoadedSpec, exc: PlanError) -> InputError:
     return InputError(exc.message, mark=loaded.document.mark(exc.path), field=dotted(exc.path), hint=exc.hint)
 
 
-def object_key(obj: dict[str, Any]) -> tuple[str, str, str, str]:
+def object_key(obj: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    """apiVersion, kind, namespace, name, and the federation cluster it goes to ("" for the run's own)."""
     meta = obj.get("metadata") or {}
-    return (str(obj.get("apiVersion")), str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name")))
+    return (
+        str(obj.get("apiVersion")),
+        str(obj.get("kind")),
+        str(meta.get("namespace") or ""),
+        str(meta.get("name")),
+        cluster_of(obj) or "",
+    )
 
 
 def dedupe(items: list[Rendered]) -> list[Rendered]:
@@ -308,7 +326,7 @@ def dedupe(items: list[Rendered]) -> list[Rendered]:
 
     If they emit it differently, that is a conflict the user must resolve.
     """
-    seen: dict[tuple[str, str, str, str], Rendered] = {}
+    seen: dict[tuple[str, str, str, str, str], Rendered] = {}
     out = []
     for item in items:
         key = object_key(item.obj)

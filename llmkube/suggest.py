@@ -30,6 +30,8 @@ def nearest(typed: str, names: Iterable[str], aliases: Mapping[str, str] | None 
 
     if key in spellings:
         add(spellings[key])
+    if _digits(key) in spellings:  # `LK2O1`: a letter O typed for a zero
+        add(spellings[_digits(key)])
     if key:
         canonical = {name.lower() for name in names}
         # Names before aliases, shorter before longer: `h100` → `h100-80gb` before `h100-nvl-94gb`.
@@ -44,3 +46,11 @@ def nearest(typed: str, names: Iterable[str], aliases: Mapping[str, str] | None 
 def _squash(s: str) -> str:
     """`H100 80GB`, `h100-80gb` and `NVIDIA-H100` compare alike: no separators."""
     return "".join(c for c in s if c.isalnum())
+
+
+def _digits(s: str) -> str:
+    """Letters that look like digits, read as the digits (o → 0, l and i → 1) after the first
+    digit: rule codes (`LK2O1`) and GPU names (`h1OO`) are typed with them. difflib alone ranks
+    `LK212` as near to `LK2O1` as `LK201` (one letter each) and breaks the tie the wrong way."""
+    first = next((i for i, c in enumerate(s) if c.isdigit()), len(s))
+    return s[:first] + s[first:].translate(str.maketrans("oil", "011"))

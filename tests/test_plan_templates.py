@@ -22,6 +22,7 @@ TEMPLATE_VARIABLES = {
     QuotaPlan: {
         "api_version", "cohort_field", "name", "labels", "cohort", "queueing_strategy", "stop_policy",
         "covered_resources", "flavors", "preemption", "local_queues", "priority_classes",
+        "admission_check", "multikueue", "workers",
     },
     TrainingPlan: {
         "name", "namespace", "annotations", "labels", "framework", "scheduler", "gpus_per_pod", "min_nodes",

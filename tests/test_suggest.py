@@ -51,3 +51,10 @@ def test_product_label_and_display_name_find_their_profile(profiles, key):
 
 def test_a_mistyped_hugging_face_id_suggests_its_profile(profiles):
     assert profiles.suggest_model("meta-llama/Llama-3.1-8B-Instruc").startswith("did you mean 'llama-3.1-8b'?")
+
+
+def test_letters_typed_for_digits_find_the_code():
+    # difflib alone scores LK212 and LK201 alike against LK2O1 and puts LK212 first
+    codes = ["LK201", "LK210", "LK211", "LK212"]
+    assert nearest("LK2O1", codes)[0] == "LK201"
+    assert nearest("lk2l2", codes)[0] == "LK212"

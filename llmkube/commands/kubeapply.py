@@ -49,6 +49,7 @@ from llmkube.check.run import Target
 from llmkube.cluster import FIELD_MANAGER
 from llmkube.commands.common import error, note
 from llmkube.errors import InputError
+from llmkube.federation import ClusterSet, by_cluster, cluster_contexts, parse_cluster_contexts
 from llmkube.kubectl import DEFAULT_TIMEOUT, APIResource, Kubectl, KubectlResult
 from llmkube.options import Options
 from llmkube.pipeline import NodeLabelStep
@@ -73,11 +74,40 @@ def run_diff(
     timeout: float = DEFAULT_TIMEOUT,
     prune: bool = False,
     ignore_missing_schemas: bool = False,
+    clusters: Sequence[str] = (),
+    cluster_context: Sequence[str] = (),
 ) -> int:
+    run, sets = _federation(paths, options, context, clusters, cluster_context)
+    if sets is not None:
+        worst = 0
+        for one, kc in _kubectls(sets, kubectl, kubeconfig, timeout):
+            note(f"cluster {one.name} (kubectl context {kc.context or 'current'}):")
+            code = _diff_one(paths, options, kc, namespace, apply_set, color, run, one, prune, ignore_missing_schemas)
+            if code > 1:
+                return code
+            worst = max(worst, code)
+        return worst
     kc = kubectl or Kubectl(context=context, kubeconfig=kubeconfig, timeout=timeout)
+    return _diff_one(paths, options, kc, namespace, apply_set, color, run, None, prune, ignore_missing_schemas)
+
+
+def _diff_one(
+    paths: Sequence[str],
+    options: Options,
+    kc: Kubectl,
+    namespace: str | None,
+    apply_set: str | None,
+    color: str,
+    run: pipeline.Run,
+    only: ClusterSet[Target] | None,
+    prune: bool,
+    ignore_missing_schemas: bool,
+) -> int:
+    """diff for one cluster (all of the run's objects, or one federation cluster's)."""
     try:
         plan = _prepare(
-            paths, options, kc, namespace, apply_set, for_apply=False, color=color, ignore_missing_schemas=ignore_missing_schemas
+            paths, options, kc, namespace, apply_set, for_apply=False, color=color,
+            ignore_missing_schemas=ignore_missing_schemas, run=run, only=only,
         )
     except _Stopped:
         return 2  # a failed check is an error for diff: 1 means "changes"
@@ -137,8 +167,52 @@ def run_apply(
     timeout: float = DEFAULT_TIMEOUT,
     create_namespace: bool = False,
     ignore_missing_schemas: bool = False,
+    clusters: Sequence[str] = (),
+    cluster_context: Sequence[str] = (),
 ) -> int:
-    kc = kubectl or Kubectl(context=context, kubeconfig=kubeconfig, timeout=timeout)
+    run, sets = _federation(paths, options, context, clusters, cluster_context)
+    flags = {
+        "dry_run_server": dry_run_server,
+        "force_conflicts": force_conflicts,
+        "prune": prune,
+        "create_namespace": create_namespace,
+        "ignore_missing_schemas": ignore_missing_schemas,
+    }
+    if sets is None:
+        kc = kubectl or Kubectl(context=context, kubeconfig=kubeconfig, timeout=timeout)
+        return _apply_one(paths, options, kc, namespace, apply_set, color, run, None, **flags)
+    done: list[str] = []
+    for one, kc in _kubectls(sets, kubectl, kubeconfig, timeout):
+        note(f"cluster {one.name} (kubectl context {kc.context or 'current'}):")
+        code = _apply_one(paths, options, kc, namespace, apply_set, color, run, one, **flags)
+        if code:
+            left = [s.name for s, _ in sets if s.name not in done and s.name != one.name]
+            sys.stderr.write(
+                f"llmkube: stopped at cluster {one.name}; applied before it: {', '.join(done) or 'none'}; "
+                f"not attempted: {', '.join(left) or 'none'}\n"
+            )
+            return code
+        done.append(one.name)
+    return 0
+
+
+def _apply_one(
+    paths: Sequence[str],
+    options: Options,
+    kc: Kubectl,
+    namespace: str | None,
+    apply_set: str | None,
+    color: str,
+    run: pipeline.Run,
+    only: ClusterSet[Target] | None,
+    *,
+    dry_run_server: bool,
+    force_conflicts: bool,
+    prune: bool,
+    create_namespace: bool,
+    ignore_missing_schemas: bool,
+) -> int:
+    """apply to one cluster (all of the run's objects, or one federation cluster's)."""
     try:
         plan = _prepare(
             paths,
@@ -150,6 +224,8 @@ def run_apply(
             color=color,
             create_namespace=create_namespace,
             ignore_missing_schemas=ignore_missing_schemas,
+            run=run,
+            only=only,
         )
     except _Stopped as stop:
         return stop.code
@@ -163,6 +239,36 @@ def run_apply(
         error(f"interrupted during {progress.step}: its outcome is unknown, part or all of it may have been applied")
         sys.stderr.write(f"llmkube: {progress.before}; check the cluster (llmkube diff) before running apply again\n")
         return EXIT_UNKNOWN
+
+
+def _federation(
+    paths: Sequence[str], options: Options, context: str | None, selected: Sequence[str], cluster_context: Sequence[str]
+) -> tuple[pipeline.Run, list[tuple[ClusterSet[Target], str | None]] | None]:
+    """The run, and for a federation (Quota `multiKueue`, or manifests annotated
+    `llmkube.dev/cluster`) each cluster's objects with the context to send them with:
+    workers first (their queues exist before the manager dispatches), the manager last.
+    None: one cluster, as always."""
+    run = pipeline.run(paths, options)
+    sets = by_cluster(run.targets, run.rendering.clusters)
+    contexts = parse_cluster_contexts(cluster_context)
+    if len(sets) == 1 and not sets[0].name:
+        if selected or contexts:
+            raise InputError(
+                "--cluster and --cluster-context are for the clusters of a federation; these inputs are for one cluster",
+                hint="use --context to pick the cluster",
+            )
+        return run, None
+    return run, cluster_contexts(sets, selected, contexts, context)
+
+
+def _kubectls(
+    sets: list[tuple[ClusterSet[Target], str | None]], kubectl: Kubectl | None, kubeconfig: str | None, timeout: float
+) -> list[tuple[ClusterSet[Target], Kubectl]]:
+    """A kubectl per cluster, every context checked before the first cluster is touched."""
+    out = [(one, kubectl or Kubectl(context=ctx, kubeconfig=kubeconfig, timeout=timeout)) for one, ctx in sets]
+    for _, kc in out:
+        kc.check_context()
+    return out
 
 
 @dataclass
@@ -262,20 +368,25 @@ def _prepare(
     color: str,
     create_namespace: bool = False,
     ignore_missing_schemas: bool = False,
+    run: pipeline.Run | None = None,
+    only: ClusterSet[Target] | None = None,
 ) -> _Plan:
     """Everything up to the kubectl diff/apply run; raises _Stopped after saying why it stops.
 
     `create_namespace` (apply): target namespaces the cluster lacks are sent first, as helm's
     `--create-namespace` does, instead of refusing. `ignore_missing_schemas`: custom resources
     without an offline schema are not checked against the cluster's CRDs either (the API server
-    still validates them), and the note about them is dropped."""
+    still validates them), and the note about them is dropped. `only`: one cluster's objects of
+    a federation (the checks still cover the whole run; node labels go with the manager's set,
+    where the Fleet's objects are)."""
     set_name = cluster.apply_set_name(apply_set, os.environ)
     cluster.check_namespace_name(namespace)
     what = "nothing was applied" if for_apply else "nothing was compared"
 
-    run = pipeline.run(paths, options)
-    targets = run.targets
-    if not targets and not run.rendering.node_labels:
+    run = run or pipeline.run(paths, options)
+    targets = run.targets if only is None else only.objects
+    node_labels = list(run.rendering.node_labels) if only is None or only.manager else []
+    if not targets and not node_labels:
         raise InputError("no Kubernetes objects or llmkube specs found in the given paths")
 
     # 1. offline checks: an error stops before kubectl runs
@@ -315,7 +426,7 @@ def _prepare(
         _stop_on(cluster.absent_namespace_lines(wanted, found, for_apply=for_apply), what)
     if warnings:
         write_report(warnings, "text", checked=len(targets), stream=sys.stderr, color=color)
-    return _Plan(objects=objects, node_labels=list(run.rendering.node_labels), apply_set=set_name, resources=served.by_kind())
+    return _Plan(objects=objects, node_labels=node_labels, apply_set=set_name, resources=served.by_kind())
 
 
 def _refuse_errors(problems: Sequence[Finding], checked: int, color: str, what: str) -> None:

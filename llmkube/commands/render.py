@@ -15,6 +15,7 @@ from llmkube import pipeline
 from llmkube.apimachinery import api_group
 from llmkube.commands.common import note
 from llmkube.errors import InputError, SourceMark
+from llmkube.federation import ClusterSet, by_cluster
 from llmkube.options import Options
 from llmkube.pipeline import Rendered
 from llmkube.report import missing_schema_advice, write_report
@@ -45,11 +46,14 @@ def run_render(
         write_report(problems, "text", checked=len(rendered), stream=sys.stderr, color=color)
         return 1
 
+    sets = by_cluster(rendered, rendering.clusters)
     if output_dir is None:
-        text = dump_json_documents(r.obj for r in rendered) if fmt == "json" else dump_yaml_documents(r.obj for r in rendered)
-        sys.stdout.write(text)
-    else:
+        sys.stdout.write(_stdout_text(sets, fmt))
+    elif len(sets) == 1 and not sets[0].name:
         write_output_dir(rendered, output_dir, fmt)
+    else:
+        for cluster_set in sets:  # a folder per cluster of a federation: apply each with its own context
+            write_output_dir(cluster_set.objects, output_dir / cluster_set.name, fmt)
     for message in rendering.notes:
         note(message)
     if any(r.obj.get("kind") == "ClusterPolicy" for r in rendered):
@@ -68,6 +72,21 @@ def run_render(
     if advice and not ignore_missing_schemas:
         note(advice)
     return 0
+
+
+def _stdout_text(sets: Sequence[ClusterSet[Rendered]], fmt: str) -> str:
+    """One stream; a federation's sets each under a `# cluster:` comment (YAML stays one
+    valid multi-document stream; JSON stays one List, the cluster in each object's
+    `llmkube.dev/cluster` annotation)."""
+    if fmt == "json":
+        return dump_json_documents(r.obj for s in sets for r in s.objects)
+    if len(sets) == 1 and not sets[0].name:
+        return dump_yaml_documents(r.obj for r in sets[0].objects)
+    parts = []
+    for s in sets:
+        context = f" (kubectl context {s.context})" if s.context else ""
+        parts.append(f"# ==== cluster: {s.name}{context} ====\n" + dump_yaml_documents(r.obj for r in s.objects))
+    return "".join(parts)
 
 
 def file_name(obj: dict, fmt: str, *, qualified: bool = False) -> str:

@@ -23,15 +23,31 @@ class NodeLabels:
     labels: dict[str, str]
 
 
+@dataclass(frozen=True)
+class ClusterTarget:
+    """A cluster a plan renders for: its name (the `llmkube.dev/cluster` annotation of its
+    objects, the folder of `render -d`) and the kubectl context `llmkube apply` uses.
+
+    The manager has no annotation: its objects are the run's own, as without a federation.
+    """
+
+    name: str
+    context: str | None
+    manager: bool = False
+
+
 @dataclass(frozen=True, kw_only=True)
 class Plan:
     """Base of every plan: node labels to set before applying, and notes for the user."""
 
     node_label_steps: tuple[NodeLabels, ...] = ()
     notes: tuple[str, ...] = ()
+    clusters: tuple[ClusterTarget, ...] = ()  # a federation's clusters (manager first); () for one cluster
 
     # Fields its templates never saw; a kind whose templates did see one lists fewer.
     hidden_from_template: ClassVar[tuple[str, ...]] = ("node_label_steps", "notes")
+    # Seen by no template (the templates read a federation from the kind's own fields).
+    _never_in_template: ClassVar[tuple[str, ...]] = ("clusters",)
 
     def template_context(self) -> dict[str, Any]:
         """The variables the kind's templates are rendered with.
@@ -42,7 +58,7 @@ class Plan:
         adds the derived values they have always seen.
         """
         values = template_values(self)
-        for name in self.hidden_from_template:
+        for name in (*self.hidden_from_template, *self._never_in_template):
             del values[name]
         return values
 

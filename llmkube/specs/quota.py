@@ -50,6 +50,56 @@ class PriorityClass(SpecModel):
     description: str | None = None
 
 
+class WorkerCluster(SpecModel):
+    """A MultiKueue worker cluster: how the manager reaches it, and how `llmkube apply` does.
+
+    Kueue v0.19.2 (`MultiKueueCluster` v1beta2 `spec.clusterSource`, exactly one of
+    `kubeConfig` and `clusterProfileRef`; v1beta1 `spec.kubeConfig` only) reads a
+    kubeconfig Secret from the namespace the Kueue controller runs in, under the key
+    `kubeconfig` (site/content/en/docs/tasks/manage/setup_multikueue.md). llmkube
+    names the Secret, it never holds the kubeconfig.
+    """
+
+    name: DNSLabel
+    kube_config_secret: DNSSubdomain | None = None
+    cluster_profile: DNSSubdomain | None = None
+    context: str | None = Field(default=None, min_length=1)
+    resources: list[PoolQuota] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WorkerCluster:
+        given = [f for f in ("kube_config_secret", "cluster_profile") if getattr(self, f) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of kubeConfigSecret (a Secret in Kueue's namespace holding the worker's "
+                "kubeconfig under the key `kubeconfig`) and clusterProfile (a ClusterProfile name)"
+            )
+        return self
+
+
+class MultiKueue(SpecModel):
+    """Dispatch this quota's workloads to worker clusters with Kueue's MultiKueue."""
+
+    clusters: list[WorkerCluster] = Field(min_length=1, max_length=20)
+    admission_check: DNSLabel | None = None
+    config: DNSLabel | None = None
+    manager_name: DNSLabel = "manager"
+    manager_context: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> MultiKueue:
+        names = [c.name for c in self.clusters]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"each worker cluster may appear once; repeated: {', '.join(dupes)}")
+        if self.manager_name in names:
+            raise ValueError(
+                f"managerName {self.manager_name!r} is also a worker's name: Kueue does not support the "
+                "manager cluster as one of its own workers"
+            )
+        return self
+
+
 class QuotaSpec(SpecModel):
     cohort: DNSLabel | None = None
     resources: list[PoolQuota] = Field(min_length=1)
@@ -59,6 +109,7 @@ class QuotaSpec(SpecModel):
     preemption: Preemption | None = None
     priority_classes: list[PriorityClass] = Field(default_factory=list)
     stop_policy: Literal["None", "Hold", "HoldAndDrain"] | None = None
+    multi_kueue: MultiKueue | None = None
 
     @model_validator(mode="after")
     def _checks(self) -> QuotaSpec:
@@ -79,19 +130,33 @@ class Quota(SpecModel):
 def semantic_problems(quota: Quota) -> list[SpecProblem]:
     """Borrowing and lending only mean something inside a cohort."""
     problems: list[SpecProblem] = []
+    lists: list[tuple[tuple[str | int, ...], list[PoolQuota]]] = [(("spec", "resources"), quota.spec.resources)]
+    if quota.spec.multi_kueue:
+        lists += [
+            (("spec", "multiKueue", "clusters", j, "resources"), c.resources)
+            for j, c in enumerate(quota.spec.multi_kueue.clusters)
+            if c.resources
+        ]
     if quota.spec.cohort is None:
-        for i, res in enumerate(quota.spec.resources):
-            for field in ("borrowing_limit", "lending_limit"):
-                if getattr(res, field) is not None:
-                    key = "borrowingLimit" if field == "borrowing_limit" else "lendingLimit"
-                    problems.append(
-                        SpecProblem(
-                            ("spec", "resources", i, key),
-                            f"{key} needs a cohort: a ClusterQueue borrows from and lends to "
-                            "the other queues of its cohort, and the Kueue API rejects "
-                            f"{key} on a ClusterQueue without one",
-                            "add `cohort: <name>` under spec (queues sharing a cohort name "
-                            f"share unused quota), or remove {key}",
-                        )
+        for base, resources in lists:
+            problems += _limits_without_cohort(base, resources)
+    return problems
+
+
+def _limits_without_cohort(base: tuple[str | int, ...], resources: list[PoolQuota]) -> list[SpecProblem]:
+    problems: list[SpecProblem] = []
+    for i, res in enumerate(resources):
+        for field in ("borrowing_limit", "lending_limit"):
+            if getattr(res, field) is not None:
+                key = "borrowingLimit" if field == "borrowing_limit" else "lendingLimit"
+                problems.append(
+                    SpecProblem(
+                        (*base, i, key),
+                        f"{key} needs a cohort: a ClusterQueue borrows from and lends to "
+                        "the other queues of its cohort, and the Kueue API rejects "
+                        f"{key} on a ClusterQueue without one",
+                        "add `cohort: <name>` under spec (queues sharing a cohort name "
+                        f"share unused quota), or remove {key}",
                     )
+                )
     return problems

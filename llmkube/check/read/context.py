@@ -16,6 +16,7 @@ from llmkube.check.read.gpu_operator import Embedded, Selection
 from llmkube.check.read.index import IndexedTargets, RunIndex, index_of
 from llmkube.check.read.kueue import KueueIndex
 from llmkube.check.read.llmisvc import Pool, pools
+from llmkube.check.read.multikueue import Federation, primary_targets
 from llmkube.check.read.servers import ServerSetup, server_setups
 from llmkube.check.read.training import TrainingSetup, torchrun_job, training_setups
 from llmkube.check.run import Target
@@ -65,7 +66,13 @@ class ReadContext:
 
     @cached_property
     def kueue(self) -> KueueIndex:
-        return KueueIndex.of(self.targets)
+        """The queues of the cluster jobs are submitted to (a federation's manager; see multikueue)."""
+        return KueueIndex.of(primary_targets(self.targets))
+
+    @cached_property
+    def federation(self) -> Federation:
+        """Each cluster's Kueue objects, by the `llmkube.dev/cluster` annotation."""
+        return Federation.of(self.targets)
 
     @cached_property
     def gpu_configs(self) -> list[Embedded]:

@@ -35,6 +35,7 @@ from llmkube.check.read.workloads import (
 )
 from llmkube.check.rules import Hit, rule
 from llmkube.check.run import Target
+from llmkube.federation import cluster_of
 from llmkube.names import is_gpu_resource
 from llmkube.quantity import human_bytes, quantity_value
 
@@ -846,7 +847,9 @@ def object_defined_twice(ctx: ReadContext) -> Iterator[Hit]:
     of the files. Rules that follow a reference to such an object (a
     LocalQueue's ClusterQueue, a flavor's node labels) do not judge it, since
     either definition could be the one that counts. Often two alternative
-    setups were passed together: check them one run at a time.
+    setups were passed together: check them one run at a time. Objects for
+    different clusters of a MultiKueue federation (their
+    `llmkube.dev/cluster` annotations differ) are different objects.
 
     Fails:
 
@@ -889,7 +892,7 @@ def object_defined_twice(ctx: ReadContext) -> Iterator[Hit]:
           resources: [{name: nvidia.com/gpu, nominalQuota: 8}]
     ```
     """
-    first: dict[tuple[str, str, str, str], Target] = {}
+    first: dict[tuple[str, str, str, str, str], Target] = {}
     for target in ctx.targets:
         if target.document is None:
             continue  # rendered objects: the pipeline refuses a spec set that produces one twice
@@ -897,7 +900,8 @@ def object_defined_twice(ctx: ReadContext) -> Iterator[Hit]:
         if not isinstance(name, str):
             continue
         group = api_group(target.obj)
-        key = (group, str(target.obj.get("kind")), str(meta(target.obj).get("namespace") or ""), name)
+        # a federation's clusters each hold their own object of a name (llmkube.dev/cluster)
+        key = (group, str(target.obj.get("kind")), str(meta(target.obj).get("namespace") or ""), name, cluster_of(target.obj) or "")
         earlier = first.setdefault(key, target)
         if earlier is target or earlier.obj == target.obj:
             continue
