@@ -236,3 +236,13 @@ def test_kserve_backend_is_accepted_by_the_real_server(kube_server, upstream_crd
     kube_server.add_namespace("llm-serving")
     out = kube_server.kubectl("apply", "--server-side", "--field-manager=llmkube", "--dry-run=server", "-f", "-", input=rendered.stdout)
     assert out.returncode == 0 and "(server dry run)" in out.stdout, out.stderr
+
+
+def test_a_leaderworkerset_name_is_bounded_by_its_leader_service(tmp_path):
+    name = "a" * 56  # KServe's `<name>-predictor` would refuse it; `<name>-leader` is 63
+    path = tmp_path / "ep.yaml"
+    path.write_text(BASE.replace("name: llama-405b", f"name: {name}"))
+    load_inputs([str(path)])
+    path.write_text(BASE.replace("name: llama-405b", f"name: {name}a"))
+    with pytest.raises(InputError, match="the leader's Service"):
+        load_inputs([str(path)])

@@ -360,7 +360,8 @@ def _name_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
     lets `8b-chat` through, and KServe's webhook / the API server would refuse it."""
     name = ep.metadata.name
     path = ("metadata", "name")
-    kserve = ep.spec.target == "kserve"
+    # several nodes: the multi-node backend decides what the name becomes, not `target`
+    kserve = ep.spec.multi_node.backend == "kserve" if ep.spec.nodes > 1 else ep.spec.target == "kserve"
     if not ISVC_NAME.fullmatch(name):
         what = "an InferenceService name (KServe)" if kserve else "a Service name (DNS-1035 label)"
         family = re.match(r"[a-z]+", ep.spec.model.rsplit("/", 1)[-1].lower())

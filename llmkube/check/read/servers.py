@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from llmkube.check.read import llmisvc
-from llmkube.check.read.args import FALSE, arg_value, command_line, env_value, flag_on, flag_path
+from llmkube.check.read.args import FALSE, arg_value, command_line, dashed_flags, env_value, flag_on, flag_path, shell_words
 from llmkube.check.read.gpus import GPUTarget, gpu_target
 from llmkube.check.read.shape import as_list
 from llmkube.check.read.workloads import Path, PodGroup, gpu_request, pod_groups
@@ -296,6 +296,8 @@ def read_server(profiles: ProfileStore, target: Target, group: PodGroup, path: P
     runtime = engine_of(str(container.get("image", "")), " ".join(line))
     if runtime is None:
         return None
+    if runtime == "vllm":
+        line = server_line(container)
     request = gpu_request(container)
     if runtime == "vllm":
         model_id, model_flags, tp_flag, config = _read_vllm(line, container)
@@ -344,6 +346,12 @@ def llmisvc_server(profiles: ProfileStore, target: Target, group: PodGroup, pool
     )
 
 
+def server_line(container: Mapping[str, Any]) -> list[str]:
+    """A vLLM container's command line as vLLM parses it: a `sh -c` script split into words, long
+    options with underscores spelled with dashes."""
+    return dashed_flags(shell_words(command_line(container)))
+
+
 def multi_node_worker(line: list[str]) -> bool:
     """A container that lends its GPUs to a server run elsewhere: vLLM's headless node (`--headless`,
     vLLM's own multi-node mode) or a Ray worker (`multi-node-serving.sh worker`, `ray start
@@ -369,7 +377,7 @@ def server_setups(targets: Iterable[Target], profiles: ProfileStore) -> list[Ser
             continue
         for group in pod_groups(target):
             for path, container in group.containers():
-                if multi_node_worker(command_line(container)):
+                if multi_node_worker(shell_words(command_line(container))):
                     continue
                 setup = read_server(profiles, target, group, path, container)
                 if setup is not None:
