@@ -246,3 +246,15 @@ def test_a_leaderworkerset_name_is_bounded_by_its_leader_service(tmp_path):
     path.write_text(BASE.replace("name: llama-405b", f"name: {name}a"))
     with pytest.raises(InputError, match="the leader's Service"):
         load_inputs([str(path)])
+
+
+def test_two_stages_per_node_render_clean(tmp_path):
+    """TP 4 × PP 4 on 2 × 8 GPUs: each pod holds two stages of 4 GPUs — valid for vLLM, and no rule
+    may count it per pod against the tensor-parallel size alone."""
+    spec = tmp_path / "ep.yaml"
+    spec.write_text(BASE + "  tensorParallel: 4\n  maxModelLen: 8192\n  startup: {source: image}\n")
+    out = llmkube("render", str(spec), "--crds", str(UPSTREAM_CRDS))
+    assert out.returncode == 0, out.stderr
+    check = llmkube("validate", "-", "--crds", str(UPSTREAM_CRDS), "-o", "json", stdin=out.stdout)
+    codes = {f["code"] for f in json.loads(check.stdout)["findings"]}
+    assert not codes & {"LK304", "LK340", "LK341"}, codes
