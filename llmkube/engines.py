@@ -101,6 +101,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("kv_cache_dtype", "kvCacheDtype", ("--kv-cache-dtype",), ("--kv-cache-dtype",)),
     # No CUDA graphs (vllm/config/model.py enforce_eager): no graph memory, slower decode.
     Setting("enforce_eager", "enforceEager", ("--enforce-eager",)),
+    # One server over several nodes without Ray: vLLM 0.12 on (PR #23691, "[V1] Support MP Executor for
+    # multi node distributed inference"; docs/serving/parallelism_scaling.md "Running vLLM with
+    # MultiProcessing"). Every node runs `vllm serve` with the same TP/PP; the others add --headless.
+    Setting("nnodes", "nodes", ("--nnodes",)),
+    Setting("node_rank", None, ("--node-rank",)),
+    Setting("master_addr", None, ("--master-addr",)),
+    Setting("headless", None, ("--headless",)),
+    # Over a Ray cluster, said outright: vLLM's docs add it to the multi-node Ray commands (PR #29173,
+    # "docs: fixes distributed executor backend config for multi-node vllm"), since the automatic
+    # choice looks at the local GPUs only.
+    Setting("distributed_executor_backend", None, ("--distributed-executor-backend",)),
 )
 # vLLM's switch for counting CUDA-graph memory before sizing the KV cache (vllm/envs.py; default
 # 1 from v0.21.0, see plan/engine_memory.py).
@@ -116,6 +127,12 @@ TGI_DEFAULT_MAX_CONCURRENT_REQUESTS = 128  # launcher/src/main.rs `max_concurren
 # `--task` with `--runner` and `--convert`"); `ModelConfig` warns that `task` goes in v0.13.0, and
 # PR #30397 removed it (merged 2025-12-10).
 VLLM_RUNNER_SINCE = (0, 10, 1)
+# vLLM's own multi-node mode (the flags above): PR #23691, merged in the week to 2025-11-21 (vLLM's
+# weekly summary lists it beside #28879, which the v0.12.0 release notes list), so 0.12.0 is the first
+# release with it. Older images join the nodes through Ray: `examples/online_serving/multi-node-serving.sh`
+# in the image (`/vllm-workspace/...`), as kubernetes-sigs/lws v0.10.0 `docs/examples/vllm/GPU/lws.yaml` does.
+VLLM_NATIVE_MULTI_NODE_SINCE = (0, 12, 0)
+VLLM_RAY_SCRIPT = "/vllm-workspace/examples/online_serving/multi-node-serving.sh"
 VLLM_TASK_REMOVED_IN = (0, 13, 0)
 
 

@@ -20,6 +20,7 @@ from llmkube.plan.context import PlanContext
 from llmkube.plan.fleet import plan_fleet, pool_infos
 from llmkube.plan.inference import plan_inference_endpoint
 from llmkube.plan.llmisvc import plan_llm_inference_service
+from llmkube.plan.multinode import plan_multinode_endpoint
 from llmkube.plan.quota import plan_quota
 from llmkube.plan.training import plan_training_job
 from llmkube.specs import fleet, inferenceendpoint, quota, trainingjob
@@ -60,11 +61,16 @@ ENDPOINT_TEMPLATES = {
 
 
 def _endpoint_template(ep: inferenceendpoint.InferenceEndpoint) -> str:
+    if ep.spec.nodes > 1:
+        return "inferenceservice-multinode.yaml.j2" if ep.spec.multi_node.backend == "kserve" else "leaderworkerset.yaml.j2"
     return ENDPOINT_TEMPLATES[ep.spec.target]
 
 
 def _plan_endpoint(ep: inferenceendpoint.InferenceEndpoint, ctx: PlanContext) -> Plan:
-    """An endpoint's planner follows its target: KServe's LLMInferenceService has its own."""
+    """An endpoint's planner: several nodes (`nodes` > 1) plan.multinode; KServe's LLMInferenceService
+    its own; else plan.inference."""
+    if ep.spec.nodes > 1:
+        return plan_multinode_endpoint(ep, ctx)
     if ep.spec.target == "llm-inference-service":
         return plan_llm_inference_service(ep, ctx)
     return plan_inference_endpoint(ep, ctx)

@@ -63,6 +63,7 @@ KUEUE_SLICE_REQUIRED_TOPOLOGY = "kueue.x-k8s.io/podset-slice-required-topology"
 KSERVE_ISVC_LABEL = "serving.kserve.io/inferenceservice"
 KSERVE_DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 KSERVE_AUTOSCALER_CLASS_ANNOTATION = "serving.kserve.io/autoscalerClass"
+KSERVE_GPU_RESOURCE_TYPES_ANNOTATION = "serving.kserve.io/gpu-resource-types"  # extra GPU-like resources, a JSON list
 # Not a KServe setting (the field spec.predictor.canaryTrafficPercent is): rule LK301 looks for it.
 KSERVE_CANARY_ANNOTATION = "serving.kserve.io/canaryTrafficPercent"
 KNATIVE_PROGRESS_DEADLINE_ANNOTATION = "serving.knative.dev/progress-deadline"
@@ -76,6 +77,16 @@ LLMISVC_COMPONENT_PREFILL = "llminferenceservice-workload-prefill"
 # Multus's secondary networks of a pod (k8s.v1.cni.cncf.io); KServe v0.20.0 copies annotations of this
 # prefix from an LLMInferenceService to its pods (workload_single_node.go `approvedAnnotationPrefixes`).
 MULTUS_NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"
+
+# ---- LeaderWorkerSet (kubernetes-sigs/lws v0.10.0 `api/leaderworkerset/v1/leaderworkerset_types.go`) --
+
+LWS_NAME_LABEL = "leaderworkerset.sigs.k8s.io/name"  # on every pod of the set
+LWS_WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"  # "0" on the leader
+# Injected into every container by the pod webhook (`pkg/utils/pod/pod_utils.go` `AddLWSVariables`):
+# the leader's DNS name `<lws>-<group>.<subdomain>.<namespace>`, the group size, the pod's index.
+LWS_LEADER_ADDRESS_ENV = "LWS_LEADER_ADDRESS"
+LWS_GROUP_SIZE_ENV = "LWS_GROUP_SIZE"
+LWS_WORKER_INDEX_ENV = "LWS_WORKER_INDEX"
 
 # ---- Kubernetes -----------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from llmkube.plan.context import PlanContext
 from llmkube.plan.fleet import FleetPlan
 from llmkube.plan.inference import EndpointPlan
 from llmkube.plan.llmisvc import LLMServicePlan
+from llmkube.plan.multinode import MultiNodePlan
 from llmkube.plan.quota import QuotaPlan
 from llmkube.plan.training import TrainingPlan
 from llmkube.profiles import ProfileStore
@@ -39,6 +40,12 @@ TEMPLATE_VARIABLES = {
     LLMServicePlan: {
         "name", "namespace", "labels", "annotations", "model_uri", "model_name", "base_refs", "router", "main",
         "prefill",
+    },
+    MultiNodePlan: {
+        "name", "namespace", "labels", "annotations", "backend", "launcher", "nodes", "replicas", "tensor_parallel",
+        "pipeline_parallel", "gpus_per_node", "leader", "worker", "service_name", "service_selector", "port", "volumes",
+        "node_selector", "tolerations", "service_account", "pdb_selector", "load_estimate_seconds", "storage_uri",
+        "runtime_name", "model_format", "notes",
     },
 }
 

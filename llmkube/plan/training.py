@@ -33,7 +33,7 @@ from llmkube.plan.pods import (
     tolerations,
 )
 from llmkube.specs.base import Quantity
-from llmkube.specs.trainingjob import NodeRange, RdmaSpec, TrainingJob, effective_rdma, effective_scheduler
+from llmkube.specs.trainingjob import NetworkSpec, NodeRange, RdmaSpec, TrainingJob, effective_rdma, effective_scheduler
 
 RDZV_PORT = 29500
 
@@ -345,20 +345,26 @@ def _notes(job: TrainingJob, scheduler: str, rdma: RdmaSpec | None) -> list[str]
 def _env(job: TrainingJob) -> list[K8sObject]:
     """NCCL's settings, the Hugging Face cache and token, then the user's env."""
     spec = job.spec
-    env: list[K8sObject] = []
-    if spec.network.infiniband is not None:
-        # Only an explicit choice: NCCL probes IB/RoCE devices itself when unset, and "1" sends
-        # NCCL's traffic over TCP sockets (NVIDIA/nccl `src/transport/net_ib/init.cc`, IB_DISABLE).
-        env.append({"name": "NCCL_IB_DISABLE", "value": "0" if spec.network.infiniband else "1"})
-    if spec.network.nccl_debug:
-        env.append({"name": "NCCL_DEBUG", "value": spec.network.nccl_debug})
-    if spec.network.socket_ifname:
-        env.append({"name": "NCCL_SOCKET_IFNAME", "value": spec.network.socket_ifname})
+    env = nccl_env(spec.network)
     if spec.volumes.hf_cache:
         env.append({"name": "HF_HOME", "value": spec.volumes.hf_cache.mount_path})
     if spec.hugging_face.token_secret:
         env.append(secret_env("HF_TOKEN", spec.hugging_face.token_secret))
     return merge_env(env, spec.env)
+
+
+def nccl_env(network: NetworkSpec) -> list[K8sObject]:
+    """NCCL's variables for the `network` settings (a TrainingJob's, a multi-node endpoint's)."""
+    env: list[K8sObject] = []
+    if network.infiniband is not None:
+        # Only an explicit choice: NCCL probes IB/RoCE devices itself when unset, and "1" sends
+        # NCCL's traffic over TCP sockets (NVIDIA/nccl `src/transport/net_ib/init.cc`, IB_DISABLE).
+        env.append({"name": "NCCL_IB_DISABLE", "value": "0" if network.infiniband else "1"})
+    if network.nccl_debug:
+        env.append({"name": "NCCL_DEBUG", "value": network.nccl_debug})
+    if network.socket_ifname:
+        env.append({"name": "NCCL_SOCKET_IFNAME", "value": network.socket_ifname})
+    return env
 
 
 def _volumes(job: TrainingJob, shm: str | None) -> tuple[list[K8sObject], list[K8sObject]]:

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from llmkube.quantity import quantity_value
+from llmkube.specs.trainingjob import NetworkSpec, network_problems
 
 from llmkube.specs.base import (
     CountRange,
@@ -103,6 +104,22 @@ class CacheVolume(SpecModel):
     mount_path: str = Field(default="/models", pattern=r"^/")
 
 
+class MultiNode(SpecModel):
+    """How an endpoint spread over `nodes` is deployed (docs/spec-reference.md, multi-node serving).
+
+    `backend`: a LeaderWorkerSet (kubernetes-sigs/lws) or KServe's own multi-node mode (an
+    InferenceService with `workerSpec`). `launcher`: how vLLM joins the nodes on a LeaderWorkerSet —
+    a Ray cluster (`multi-node-serving.sh`, every vLLM image) or vLLM's own multi-node mode
+    (`--nnodes/--node-rank/--master-addr/--headless`, vLLM 0.12 on); unset, by the image's version.
+    `storageUri`: where KServe's multi-node runtime reads the weights (its webhook takes only
+    `pvc://` and `oci://`).
+    """
+
+    backend: Literal["leaderworkerset", "kserve"] = "leaderworkerset"
+    launcher: Literal["ray", "native"] | None = None
+    storage_uri: str | None = Field(default=None, pattern=r"^(pvc|oci)://[^/]+")
+
+
 class InferenceEndpointSpec(SpecModel):
     model: str = Field(min_length=1)
     served_model_name: str | None = None
@@ -115,7 +132,10 @@ class InferenceEndpointSpec(SpecModel):
     pool: DNSLabel | None = None
     mig_profile: str | None = None
     tensor_parallel: PositiveInt = 1
-    pipeline_parallel: PositiveInt = 1  # vLLM pipeline stages on the same node: the pod asks for TP × PP GPUs
+    pipeline_parallel: PositiveInt = 1  # vLLM pipeline stages: on one node, the pod asks for TP × PP GPUs
+    nodes: PositiveInt = 1  # > 1: one server over this many nodes (TP × PP = nodes × GPUs per node)
+    multi_node: MultiNode = Field(default_factory=MultiNode)
+    network: NetworkSpec = Field(default_factory=NetworkSpec)  # NCCL and RDMA between the nodes, as TrainingJob
     max_model_len: PositiveInt | None = None
     gpu_memory_utilization: float = Field(default=0.90, gt=0, le=1)
     max_num_seqs: PositiveInt | None = None
@@ -313,6 +333,8 @@ def semantic_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
         ))
     out.extend(_batching_problems(spec))
     out.extend(_startup_problems(spec))
+    out.extend(multi_node_problems(ep))
+    out.extend(network_problems(spec.network, spec.env))
     out.extend(literal_token_problems(spec.env))
     out.extend(llmisvc_problems(ep))
     return out
@@ -338,7 +360,8 @@ def _name_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
     lets `8b-chat` through, and KServe's webhook / the API server would refuse it."""
     name = ep.metadata.name
     path = ("metadata", "name")
-    kserve = ep.spec.target == "kserve"
+    # several nodes: the multi-node backend decides what the name becomes, not `target`
+    kserve = ep.spec.multi_node.backend == "kserve" if ep.spec.nodes > 1 else ep.spec.target == "kserve"
     if not ISVC_NAME.fullmatch(name):
         what = "an InferenceService name (KServe)" if kserve else "a Service name (DNS-1035 label)"
         family = re.match(r"[a-z]+", ep.spec.model.rsplit("/", 1)[-1].lower())
@@ -378,3 +401,61 @@ def _cpu_limit_problems(spec: InferenceEndpointSpec) -> list[SpecProblem]:
             f"set `cpuLimit` ≥ {res.cpu}, or leave it unset (the limit is then the request)",
         )
     ]
+
+
+# kubernetes-sigs/lws v0.10.0: the LeaderWorkerSet's headless Service takes the LWS's own name
+# (`pkg/webhooks/leaderworkerset_webhook.go` `generalValidate` checks it as a DNS-1035 label), so
+# the leader's client Service is `<name>-leader`, as in the upstream example
+# (`docs/examples/vllm/GPU/lws.yaml`, Service `vllm-leader`).
+LEADER_SERVICE_SUFFIX = "-leader"
+
+
+def multi_node_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
+    """What a server over several nodes cannot have: TGI, MIG, scaling, a canary; and the
+    constraints of each backend (KServe v0.20.0 `inference_service_validation.go`
+    `validateMultiNodeVariables`: pvc/oci storage, autoscaler class `none`; its predictor
+    reconciler builds the workers only in Standard mode, `components/predictor.go` `Reconcile`)."""
+    spec = ep.spec
+    mn = spec.multi_node
+    if spec.nodes == 1:
+        return [SpecProblem(("spec", "multiNode"), "`multiNode` has no effect on one node", "remove it, or set `nodes` > 1")] \
+            if "multi_node" in spec.model_fields_set else []
+    out: list[SpecProblem] = []
+    def add(path: tuple[str, ...], message: str, hint: str) -> None:
+        out.append(SpecProblem(("spec", *path), message, hint))
+    if spec.runtime != "vllm":
+        add(("nodes",), "TGI serves from one node: it has no multi-node mode", "use `runtime: vllm`, or `nodes: 1`")
+    if spec.target == "llm-inference-service":
+        add(("nodes",), "`nodes` renders a LeaderWorkerSet or KServe's multi-node InferenceService, not an LLMInferenceService",
+            "remove `nodes`, or set `target: kserve`")
+    if spec.mig_profile:
+        add(("migProfile",), "a server over several nodes takes whole GPUs, not MIG slices", "remove `migProfile`")
+    if spec.replicas.min != spec.replicas.max:
+        add(("replicas",), "a multi-node server is not autoscaled: neither LeaderWorkerSet nor KServe's multi-node mode scales it",
+            f"set `replicas: {{min: {spec.replicas.min}, max: {spec.replicas.min}}}`")
+    if spec.autoscaling:
+        add(("autoscaling",), "a multi-node server is not autoscaled (KServe's multi-node mode needs autoscaler class `none`)",
+            "remove `autoscaling`")
+    if spec.canary:
+        add(("canary",), "KServe refuses a canary with `workerSpec`, and a LeaderWorkerSet has no traffic split",
+            "remove `canary`")
+    if mn.backend == "kserve":
+        if spec.deployment_mode not in STANDARD_MODES:
+            add(("deploymentMode",), f"KServe builds the worker pods only in Standard mode, not in {spec.deployment_mode}",
+                "set `deploymentMode: Standard`")
+        if mn.storage_uri is None:
+            add(("multiNode", "storageUri"), "KServe's multi-node mode reads the weights from a `pvc://` or `oci://` storageUri",
+                "e.g. `storageUri: pvc://model-cache/meta-llama/Llama-3.1-405B-Instruct`")
+        if mn.launcher is not None:
+            add(("multiNode", "launcher"), "the launcher is the ServingRuntime's choice on KServe (Ray, or its `mp` executor annotation)",
+                "remove `launcher`, or use `backend: leaderworkerset`")
+    else:
+        if mn.storage_uri is not None:
+            add(("multiNode", "storageUri"), "`storageUri` is read by KServe's multi-node mode only",
+                "remove it (a LeaderWorkerSet reads the weights as one node does: hub, `cache` claim or image)")
+        name = ep.metadata.name
+        if ISVC_NAME.fullmatch(name) and len(name) + len(LEADER_SERVICE_SUFFIX) > DNS_LABEL_MAX:
+            add(("nodes",), f"{name!r} is too long: the leader's Service is {name + LEADER_SERVICE_SUFFIX!r}, "
+                f"which must fit a {DNS_LABEL_MAX}-character DNS label",
+                f"use at most {DNS_LABEL_MAX - len(LEADER_SERVICE_SUFFIX)} characters")
+    return out

@@ -212,13 +212,13 @@ def semantic_problems(job: TrainingJob) -> list[SpecProblem]:
                 "give `nodes` as one number, or set `framework: pytorchjob`",
             )
         )
-    out.extend(_network_problems(spec.network, spec.env))
+    out.extend(network_problems(spec.network, spec.env))
     out.extend(name_problems(job))
     out.extend(literal_token_problems(spec.env))
     return out
 
 
-def _network_problems(network: NetworkSpec, env: dict[str, str]) -> list[SpecProblem]:
+def network_problems(network: NetworkSpec, env: dict[str, str]) -> list[SpecProblem]:
     """RDMA and the NCCL IB switch (the field, or the variable in `env`) must not contradict each other."""
     rdma = effective_rdma(network)
     if rdma is None:

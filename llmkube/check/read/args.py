@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,34 @@ FALSE = {"false", "0", "no", "off"}
 def command_line(container: Mapping[str, Any]) -> list[str]:
     """command + args as one list of strings."""
     return [str(a) for a in as_list(container.get("command")) + as_list(container.get("args"))]
+
+
+SHELLS = ("sh", "bash", "/bin/sh", "/bin/bash", "/usr/bin/bash")
+
+
+def shell_words(line: list[str]) -> list[str]:
+    """A command line with the script of `sh -c SCRIPT` split into its words (POSIX shlex), so the
+    flags of a server started from a script (lws v0.10.0 `docs/examples/vllm/GPU/lws.yaml`) read
+    as flags; the line as it is when it runs no shell script or the script does not split."""
+    if len(line) < 3 or line[0] not in SHELLS or line[1] != "-c":
+        return line
+    try:
+        words = shlex.split(line[2], posix=True)
+    except ValueError:
+        return line
+    return [*line[:2], *words, *line[3:]]
+
+
+def dashed_flags(line: list[str]) -> list[str]:
+    """`--flag_name[=v]` spelled `--flag-name[=v]`: vLLM's FlexibleArgumentParser (vllm/utils/
+    argparse_utils.py `parse_args`) reads a long option's underscores as dashes."""
+    out = []
+    for arg in line:
+        if arg.startswith("--") and "_" in arg.split("=", 1)[0]:
+            key, eq, value = arg.partition("=")
+            arg = key.replace("_", "-") + eq + value
+        out.append(arg)
+    return out
 
 
 def arg_value(args: list[str], *flags: str) -> str | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from llmkube.check.read import llmisvc
-from llmkube.check.read.args import FALSE, arg_value, command_line, env_value, flag_on, flag_path
+from llmkube.check.read.args import FALSE, arg_value, command_line, dashed_flags, env_value, flag_on, flag_path, shell_words
 from llmkube.check.read.gpus import GPUTarget, gpu_target
 from llmkube.check.read.shape import as_list
 from llmkube.check.read.workloads import Path, PodGroup, gpu_request, pod_groups
@@ -38,6 +38,7 @@ from llmkube.plan.sizing import (
     serving_fit,
     weight_bytes,
 )
+from llmkube.plan.multinode import node_load_seconds
 from llmkube.profiles import ModelProfile, ProfileStore
 from llmkube.specs.inferenceendpoint import InferenceEndpoint, Startup, weights_source
 
@@ -129,6 +130,11 @@ class ServerSetup:
             return weights_source(spec.spec)
         return manifest_weights_source(self.group, self.container, self.model_id, self.runtime)
 
+    @property
+    def multi_node(self) -> bool:
+        """One server over several pods: a LeaderWorkerSet's, or a KServe predictor with `workerSpec`."""
+        return self.target.obj.get("kind") == "LeaderWorkerSet" or bool(self.group.spec.get("workerSpec"))
+
     def load_estimate(self) -> float | None:
         """Seconds to pull (when the source is downloaded at start-up) and load the weights and start
         the engine — as the InferenceEndpoint planner sizes it, so LK305–LK307 judge what it emitted."""
@@ -137,7 +143,12 @@ class ServerSetup:
         # an InferenceEndpoint's `startup` settings; their defaults for plain manifests
         spec = self.target.spec.spec if self.target.spec is not None else None
         startup = spec.spec.startup if isinstance(spec, InferenceEndpoint) else Startup()
-        weights = weight_bytes(self.model, self.config.dtype, self.config.quantization)
+        c = self.config
+        if self.multi_node and c.pipeline_parallel > 1 and self.gpu_count:
+            # each node loads its pipeline stages (plan.multinode sizes the endpoint's probe the same way)
+            return node_load_seconds(self.model, c.dtype, c.quantization, c.tensor_parallel, c.pipeline_parallel,
+                                     self.gpu_count, startup, self.weights_source)
+        weights = weight_bytes(self.model, c.dtype, c.quantization)
         download = download_gbps(self.weights_source, startup.download_throughput_g_bps)
         return load_seconds(weights, startup.load_throughput_g_bps, startup.overhead_seconds, download)
 
@@ -149,7 +160,8 @@ class ServerSetup:
         return fit_options(self.model, fit, self.sizing_config, gpu_name=self.gpu_name)
 
     def recommendation(self) -> str | None:
-        if self.model is None or self.gpu is None or self.gpu.gpu is None:
+        """One node's advice (`recommend_serving`); none for a server already spread over nodes."""
+        if self.model is None or self.gpu is None or self.gpu.gpu is None or self.multi_node:
             return None
         return recommend_serving(self.model, self.gpu.gpu, self.sizing_config).text
 
@@ -284,6 +296,8 @@ def read_server(profiles: ProfileStore, target: Target, group: PodGroup, path: P
     runtime = engine_of(str(container.get("image", "")), " ".join(line))
     if runtime is None:
         return None
+    if runtime == "vllm":
+        line = server_line(container)
     request = gpu_request(container)
     if runtime == "vllm":
         model_id, model_flags, tp_flag, config = _read_vllm(line, container)
@@ -332,8 +346,25 @@ def llmisvc_server(profiles: ProfileStore, target: Target, group: PodGroup, pool
     )
 
 
+def server_line(container: Mapping[str, Any]) -> list[str]:
+    """A vLLM container's command line as vLLM parses it: a `sh -c` script split into words, long
+    options with underscores spelled with dashes."""
+    return dashed_flags(shell_words(command_line(container)))
+
+
+def multi_node_worker(line: list[str]) -> bool:
+    """A container that lends its GPUs to a server run elsewhere: vLLM's headless node (`--headless`,
+    vLLM's own multi-node mode) or a Ray worker (`multi-node-serving.sh worker`, `ray start
+    --address`) — not a server of its own."""
+    text = " ".join(line)
+    if "--headless" in line:
+        return True
+    serves = "vllm serve" in text or "api_server" in text or "--model" in line
+    return not serves and ("multi-node-serving.sh worker" in text or ("ray start" in text and "--head" not in text))
+
+
 def server_setups(targets: Iterable[Target], profiles: ProfileStore) -> list[ServerSetup]:
-    """Every vLLM/TGI container of the run, in manifest order."""
+    """Every vLLM/TGI container of the run, in manifest order (a multi-node server once, at its leader)."""
     out = []
     for target in targets:
         if target.obj.get("kind") == llmisvc.KIND:
@@ -346,6 +377,8 @@ def server_setups(targets: Iterable[Target], profiles: ProfileStore) -> list[Ser
             continue
         for group in pod_groups(target):
             for path, container in group.containers():
+                if multi_node_worker(shell_words(command_line(container))):
+                    continue
                 setup = read_server(profiles, target, group, path, container)
                 if setup is not None:
                     out.append(setup)

@@ -167,8 +167,8 @@ def gpus_match_parallelism(ctx: ReadContext) -> Iterator[Hit]:
     needs exactly that many GPUs in its pod. Fewer and it fails to start (or waits for
     GPUs forever); more and the extra GPUs sit idle (a warning). TGI without
     `--num-shard` shards over every GPU it sees, so it always matches. Multi-node
-    servers (LeaderWorkerSet, KServe `workerSpec`) are compared per pod with the
-    tensor-parallel size.
+    servers of KServe's `workerSpec` are compared per pod with the tensor-parallel size; a
+    LeaderWorkerSet group is LK340's (a pod may hold several pipeline stages).
 
     Fails:
 
@@ -201,7 +201,9 @@ def gpus_match_parallelism(ctx: ReadContext) -> Iterator[Hit]:
     for s in ctx.servers:
         if s.gpu_count is None or s.gpu_resource is None:
             continue
-        multi_node = s.target.obj.get("kind") == "LeaderWorkerSet" or bool(s.group.spec.get("workerSpec"))
+        if s.target.obj.get("kind") == "LeaderWorkerSet":
+            continue  # a pod may hold several stages (TP 4 × PP 4 on 2 × 8 GPUs): LK340 counts the whole group
+        multi_node = bool(s.group.spec.get("workerSpec"))
         expected = s.config.tensor_parallel if multi_node else s.config.tensor_parallel * s.config.pipeline_parallel
         if s.gpus_needed is not None:  # an LLMInferenceService pool: tensor × local data ranks (× pipeline on one node)
             expected = s.gpus_needed * s.config.pipeline_parallel
