@@ -90,6 +90,16 @@ def server_image(spec: InferenceEndpointSpec) -> str:
     return spec.image or DEFAULT_IMAGES[spec.runtime]
 
 
+def canary_percent(spec: InferenceEndpointSpec) -> int | None:
+    """`canaryTrafficPercent`: `canary.trafficPercent`, else a rollout's first stage, so that a new
+    revision starts its canary there (KServe splits only once a revision was rolled out: the first
+    deployment takes 100 %; with no new revision the split falls on one revision, a no-op —
+    `PropagateStatus` in KServe v0.20.0 `inference_service_status.go`)."""
+    if spec.canary is not None:
+        return spec.canary.traffic_percent
+    return spec.rollout.stages[0] if spec.rollout is not None else None
+
+
 def _max_concurrent_requests(spec: InferenceEndpointSpec) -> int | None:
     """TGI's admission cap: as set, else raised to the batch size when that exceeds TGI's default
     (below it the batch could never fill: the surplus is refused with 429, not queued)."""
@@ -500,7 +510,7 @@ def plan_inference_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> Endpoint
         service_account=spec.service_account,
         min_replicas=spec.replicas.min,
         max_replicas=spec.replicas.max,
-        canary_percent=spec.canary.traffic_percent if spec.canary else None,
+        canary_percent=canary_percent(spec),
         pdb=DisruptionBudget(max_unavailable=1) if ha else None,
         progress_deadline=max(600, budget.seconds + 120),
         load_estimate_seconds=round(estimate),

@@ -30,6 +30,7 @@ from llmkube.specs.base import (
     Toleration,
 )
 from llmkube.specs.llmisvc import Disaggregation, LLMServiceOptions, llmisvc_problems
+from llmkube.specs.rollout import RolloutPolicy
 
 
 # KServe v0.20.0 `pkg/apis/serving/v1beta1/inference_service_validation.go`: `IsvcNameFmt`, matched
@@ -153,6 +154,7 @@ class InferenceEndpointSpec(SpecModel):
     replicas: Replicas = Field(default_factory=Replicas)
     autoscaling: Autoscaling | None = None
     canary: Canary | None = None
+    rollout: RolloutPolicy | None = None  # `llmkube rollout` (llmkube/specs/rollout.py)
     startup: Startup = Field(default_factory=Startup)
     resources: ServingResources = Field(default_factory=ServingResources)
     shm_size: Quantity | None = None
@@ -315,6 +317,7 @@ def semantic_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
         )
     elif spec.canary and spec.deployment_mode in STANDARD_MODES:
         out.append(_canary_in_standard_mode(spec.deployment_mode))
+    out.extend(_rollout_problems(spec))
     out.extend(_name_problems(ep))
     out.extend(_cpu_limit_problems(spec))
     if spec.target == "kserve" and spec.deployment_mode in KNATIVE_MODES and spec.port in KNATIVE_RESERVED_PORTS:
@@ -352,6 +355,27 @@ def _canary_in_standard_mode(mode: str) -> SpecProblem:
         f"KServe ignores a canary traffic split in {mode} mode: the new version would get 100 % of the traffic at once",
         "remove `canary` (the Deployment rolls out replica by replica), or set `deploymentMode: Knative` for a revision-based canary",
     )
+
+
+def _rollout_problems(spec: InferenceEndpointSpec) -> list[SpecProblem]:
+    """A rollout moves KServe's `canaryTrafficPercent`, which only Knative mode applies (see
+    `_canary_in_standard_mode`); a Deployment has no per-request traffic split at all."""
+    if spec.rollout is None:
+        return []
+    if spec.target != "kserve":
+        return [SpecProblem(
+            ("spec", "rollout"),
+            f"a canary rollout moves KServe's revision traffic split (an InferenceService in Knative mode); "
+            f"`target: {spec.target}` has none",
+            "set `target: kserve` and `deploymentMode: Knative`, or remove `rollout`",
+        )]
+    if spec.deployment_mode in STANDARD_MODES:
+        return [SpecProblem(
+            ("spec", "rollout"),
+            f"KServe ignores canaryTrafficPercent in {spec.deployment_mode} mode, so a rollout has no traffic split to move",
+            "set `deploymentMode: Knative` (revisions and a traffic split), or remove `rollout`",
+        )]
+    return []
 
 
 def _name_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
