@@ -39,6 +39,8 @@ profiles_app = typer.Typer(help="Import model profiles from Hugging Face configs
 app.add_typer(profiles_app, name="profiles")
 rules_app = typer.Typer(help="List the LLM-aware rules and show their documentation.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+rollout_app = typer.Typer(help="Move a KServe canary through its stages by its TTFT, TPOT, latency and error gates.", no_args_is_help=True)
+app.add_typer(rollout_app, name="rollout")
 
 
 class State:
@@ -719,6 +721,70 @@ def cli_command() -> Any:
     command = typer.main.get_command(app)
     _readable_arguments(command)
     return command
+
+
+RolloutSpecArg = Annotated[list[str], typer.Argument(help="The InferenceEndpoint spec file (or a directory, or - for stdin).", show_default=False)]
+PrometheusOpt = Annotated[Optional[str], typer.Option("--prometheus", help="Prometheus URL (default: spec.rollout.prometheus).")]
+RolloutNameOpt = Annotated[Optional[str], typer.Option("--name", help="The InferenceEndpoint to roll out, when the inputs hold several.")]
+RolloutDryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Decide and print, change nothing.")]
+RolloutOutputOpt = Annotated[PlanFormat, typer.Option("--output", "-o", help="text: the evidence table; json: decision and evidence.")]
+
+
+def _rollout(command: str, paths: list[str], options: Options, **kwargs: Any) -> None:
+    from llmkube.commands.rollout import run_rollout
+
+    output = kwargs.pop("output")
+    raise typer.Exit(run_rollout(command, paths, options, output=output.value, **kwargs))
+
+
+@rollout_app.command("status")
+@with_options(*LIMIT_OPTIONS)
+def rollout_status(
+    paths: RolloutSpecArg, prometheus: PrometheusOpt = None, name: RolloutNameOpt = None,
+    output: RolloutOutputOpt = PlanFormat.text, context: KubeContextOpt = None, kubeconfig: KubeconfigOpt = None,
+    namespace: NamespaceOpt = None, timeout: TimeoutOpt = 300.0, options: Options = _DEFAULTS,
+) -> None:
+    """Show the canary's stage, its gates against the baseline, and what `step` would do; changes nothing (exit 0)."""
+    _rollout("status", paths, options, prometheus=prometheus, name=name, output=output, context=context,
+             kubeconfig=kubeconfig, namespace=namespace, timeout=timeout)
+
+
+@rollout_app.command("step")
+@with_options(*LIMIT_OPTIONS)
+def rollout_step(
+    paths: RolloutSpecArg, prometheus: PrometheusOpt = None, name: RolloutNameOpt = None, dry_run: RolloutDryRunOpt = False,
+    output: RolloutOutputOpt = PlanFormat.text, context: KubeContextOpt = None, kubeconfig: KubeconfigOpt = None,
+    namespace: NamespaceOpt = None, timeout: TimeoutOpt = 300.0, options: Options = _DEFAULTS,
+) -> None:
+    """Advance one stage when every gate passes, roll back when one fails, else wait. Exit 0 advanced/promoted, 5 waiting, 6 rolled back, 2 error."""
+    _rollout("step", paths, options, prometheus=prometheus, name=name, dry_run=dry_run, output=output,
+             context=context, kubeconfig=kubeconfig, namespace=namespace, timeout=timeout)
+
+
+@rollout_app.command("promote")
+@with_options(*LIMIT_OPTIONS)
+def rollout_promote(
+    paths: RolloutSpecArg, prometheus: PrometheusOpt = None, name: RolloutNameOpt = None, dry_run: RolloutDryRunOpt = False,
+    force: Annotated[bool, typer.Option("--force", help="Promote without reading Prometheus or the gates.")] = False,
+    output: RolloutOutputOpt = PlanFormat.text, context: KubeContextOpt = None, kubeconfig: KubeconfigOpt = None,
+    namespace: NamespaceOpt = None, timeout: TimeoutOpt = 300.0, options: Options = _DEFAULTS,
+) -> None:
+    """Skip the remaining stages: 100 % to the canary if every gate passes now. Exit 0 promoted, 1 refused, 5 traffic too thin."""
+    _rollout("promote", paths, options, prometheus=prometheus, name=name, dry_run=dry_run, force=force, output=output,
+             context=context, kubeconfig=kubeconfig, namespace=namespace, timeout=timeout)
+
+
+@rollout_app.command("rollback")
+@with_options(*LIMIT_OPTIONS)
+def rollout_rollback(
+    paths: RolloutSpecArg, name: RolloutNameOpt = None, dry_run: RolloutDryRunOpt = False,
+    prometheus: Annotated[Optional[str], typer.Option("--prometheus", help="Accepted like the other rollout commands; rollback reads no metrics.")] = None,
+    output: RolloutOutputOpt = PlanFormat.text, context: KubeContextOpt = None, kubeconfig: KubeconfigOpt = None,
+    namespace: NamespaceOpt = None, timeout: TimeoutOpt = 300.0, options: Options = _DEFAULTS,
+) -> None:
+    """All traffic back to the baseline revision (canaryTrafficPercent 0), no metrics read. Exit 6 rolled back."""
+    _rollout("rollback", paths, options, name=name, dry_run=dry_run, output=output, context=context,
+             kubeconfig=kubeconfig, namespace=namespace, timeout=timeout)
 
 
 def main(argv: list[str] | None = None) -> None:

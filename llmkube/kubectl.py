@@ -361,6 +361,32 @@ class Kubectl:
             return [doc]
         return list(doc.get("items") or [])
 
+    def get_object(self, resource: str, name: str, namespace: str) -> dict | None:
+        """One namespaced object (`kubectl get RESOURCE NAME -n NS -o json`); None when it does not exist."""
+        doc = self._run_json(
+            ["get", resource, name, f"--namespace={namespace}", "--ignore-not-found", "-o", "json"], "kubectl get"
+        )
+        return doc if doc.get("kind") and "items" not in doc else None
+
+    def patch(
+        self,
+        resource: str,
+        name: str,
+        namespace: str,
+        patch: Mapping,
+        *,
+        field_manager: str = DEFAULT_FIELD_MANAGER,
+        dry_run: bool = False,
+    ) -> KubectlResult:
+        """A JSON merge patch of one object (`kubectl patch --type=merge`); a None value removes a field."""
+        args = [
+            "patch", resource, name, f"--namespace={namespace}", "--type=merge",
+            f"--field-manager={field_manager}", "-p", json.dumps(patch), "-o", "json",
+        ]
+        if dry_run:
+            args.append("--dry-run=server")
+        return self.run(args, changes=not dry_run)
+
     def diff(
         self,
         manifest_yaml: str,

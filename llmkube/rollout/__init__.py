@@ -1,0 +1,1 @@
+"""Canary rollouts: `llmkube rollout` (policy in specs/rollout.py, docs/rollouts.md)."""
