@@ -42,7 +42,7 @@ def test_the_last_stage_promotes_by_removing_the_split() -> None:
 def test_a_young_stage_waits_even_when_healthy() -> None:
     assert decide(POLICY, 25, 120, sample(), sample()).action == "wait"
     first = decide(POLICY, 25, None, sample(), sample())
-    assert first.action == "wait" and "first seen" in first.reason
+    assert first.action == "wait" and "not seen before" in first.reason
 
 
 @pytest.mark.parametrize("worse", [1.11, 1.15, 2.0])
@@ -240,3 +240,19 @@ def test_a_rollout_policy_sets_the_first_stage_as_the_canary_split(tmp_path) -> 
     rendered = llmkube("render", str(path))
     assert rendered.returncode == 0, rendered.stderr
     assert "canaryTrafficPercent: 5" in rendered.stdout
+
+
+def test_vllm_errors_fall_back_to_the_engine_counter_and_match_both_name_spellings() -> None:
+    pairs = metrics.error_queries("vllm", metrics.Selector("ns", "r"), 60)
+    assert "http_requests_total{" in pairs[0][1] and 'status=~"5.."' in pairs[0][0]
+    assert '__name__=~"vllm[:_]request_success_total"' in pairs[1][1] and 'finished_reason=~"abort|error"' in pairs[1][0]
+    assert metrics.error_queries("tgi", metrics.Selector("ns", "r"), 60) == [
+        ('sum(increase(tgi_request_failure{namespace="ns",pod=~"r-deployment-.+"}[60s]))',
+         'sum(increase(tgi_request_count{namespace="ns",pod=~"r-deployment-.+"}[60s]))'),
+    ]
+
+
+def test_only_the_stage_clock_makes_a_healthy_stage_wait() -> None:
+    assert decide(POLICY, 10, 10, sample(), sample()).young
+    assert not decide(POLICY, 10, 10, sample(requests=5), sample()).young  # thin traffic is not "young"
+    assert not decide(POLICY, 10, 10, sample(ttftP50=None), sample()).young  # nor missing canary data

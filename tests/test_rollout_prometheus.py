@@ -31,11 +31,12 @@ pytestmark = [
 OBSERVE = 6  # seconds a stage is observed; also the query window (scrape interval 1 s)
 MIN_REQUESTS = 30
 CANARY, BASELINE = "chat-predictor-00002", "chat-predictor-00001"
-#: scenario → how the canary serves (the baseline always serves the default Behaviour)
-SCENARIOS = {
+#: scenario → how the canary serves (the baseline serves the default Behaviour, plus `both`)
+SCENARIOS: dict[str, dict] = {
     "healthy": {},
     "slow-ttft": {"ttft_scale": 1.15},
     "errors": {"error_ratio": 0.05},
+    "errors-engine": {"error_ratio": 0.05, "both": {"http_metrics": False}},
     "thin": {"rps": 2.0},
     "unreachable": {},
     "by-hand": {},
@@ -56,7 +57,9 @@ def stack(kube_server: KubeServer, tmp_path_factory: pytest.TempPathFactory):
         targets = {}
         for name, canary in SCENARIOS.items():
             exporter = promsupport.Exporter()
-            exporter.set("canary", **canary)
+            both = canary.get("both", {})
+            exporter.set("baseline", **both)
+            exporter.set("canary", **{k: v for k, v in canary.items() if k != "both"}, **both)
             exporters[name] = exporter
             ns = namespaces[name]
             targets[f"{name}-baseline"] = (exporter.port("baseline"), {"namespace": ns, "pod": f"{BASELINE}-deployment-7d9f8-abcde"})
@@ -106,14 +109,25 @@ spec:
     return path
 
 
-def _deploy(server: KubeServer, spec: Path, ns: str) -> None:
-    """The InferenceService llmkube renders, with the status KServe writes during a canary."""
+def _rendered(spec: Path) -> dict:
     rendered = subprocess.run([sys.executable, "-m", "llmkube", "render", str(spec), "-f", "json"], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert rendered.returncode == 0, rendered.stderr
     doc = json.loads(rendered.stdout)
     (isvc,) = [o for o in doc.get("items", [doc]) if o["kind"] == "InferenceService"]
+    return isvc
+
+
+def _apply_as_llmkube(server: KubeServer, isvc: dict, *extra: str) -> subprocess.CompletedProcess:
+    """What `llmkube apply` runs (its field manager), without its offline checks."""
+    return server.kubectl("apply", "--server-side", "--field-manager=llmkube", *extra, "-f", "-", input=json.dumps(isvc))
+
+
+def _deploy(server: KubeServer, spec: Path, ns: str) -> None:
+    """The InferenceService llmkube renders, with the status KServe writes during a canary."""
+    isvc = _rendered(spec)
     assert isvc["spec"]["predictor"]["canaryTrafficPercent"] == 10  # the first stage
-    server.put(isvc)
+    applied = _apply_as_llmkube(server, isvc)
+    assert applied.returncode == 0, applied.stderr
     status = {
         "status": {
             "deploymentMode": "Knative",
@@ -203,8 +217,9 @@ def test_a_canary_15_percent_slower_to_first_token_rolls_back(stack: Stack, tmp_
     assert code == 6 and doc["decision"]["action"] == "rolled-back" and _percent(stack.server, ns) == 0
 
 
-def test_a_canary_with_more_errors_rolls_back(stack: Stack, tmp_path: Path) -> None:
-    ns, spec = _scenario(stack, tmp_path, "errors")
+@pytest.mark.parametrize("scenario", ["errors", "errors-engine"])  # HTTP 5xx; aborted requests without HTTP metrics
+def test_a_canary_with_more_errors_rolls_back(stack: Stack, tmp_path: Path, scenario: str) -> None:
+    ns, spec = _scenario(stack, tmp_path, scenario)
     code, doc, err = _rollout(stack.server, "step", str(spec))
     assert code == 6, err
     assert [g["gate"] for g in doc["gates"] if g["status"] == "fail"] == ["errorRate"]
@@ -241,3 +256,9 @@ def test_rollback_by_hand_reads_no_metrics(stack: Stack, tmp_path: Path) -> None
     assert code == 6 and doc["applied"] is False and _percent(stack.server, ns) == 10, err
     code, doc, err = _rollout(stack.server, "rollback", str(spec), "--prometheus", "http://127.0.0.1:9")
     assert code == 6 and doc["applied"] is True and _percent(stack.server, ns) == 0, err
+    # the split now belongs to the rollout: re-applying the spec is a conflict naming it ...
+    again = _apply_as_llmkube(stack.server, _rendered(spec))
+    assert again.returncode != 0 and "llmkube-rollout" in again.stderr and _percent(stack.server, ns) == 0
+    # ... until the next rollout is started on purpose
+    forced = _apply_as_llmkube(stack.server, _rendered(spec), "--force-conflicts")
+    assert forced.returncode == 0 and _percent(stack.server, ns) == 10, forced.stderr

@@ -173,13 +173,18 @@ def _samples(prom: Prometheus, engine: str, policy: RolloutPolicy, revs: kserve.
             key: prom.scalar(metrics.quantile_query(names[engine], q, sel, window), at=at) if names[engine] else None
             for key, (_, q, names) in metrics.LATENCY.items()
         }
-        failed, total = metrics.error_queries(engine, sel, window)
+        errors = answered = None
+        for failed, total in metrics.error_queries(engine, sel, window):
+            answered = prom.scalar(total, at=at)
+            if answered is not None:
+                errors = prom.scalar(failed, at=at)
+                break
         out.append(
             Sample(
                 requests=prom.scalar(metrics.count_query(metrics.REQUESTS[engine], sel, window), at=at),
                 latency=latency,
-                errors=prom.scalar(failed, at=at),
-                answered=prom.scalar(total, at=at),
+                errors=errors,
+                answered=answered,
             )
         )
     return out[0], out[1]
@@ -204,7 +209,7 @@ def _manual_promote(revs: kserve.Revisions, decision: Decision) -> Decision:
 
 def _gated_promote(decision: Decision, revs: kserve.Revisions) -> Decision:
     """`promote` skips the remaining stages and the stage clock, never a gate or the minimum traffic."""
-    if decision.action in ("advance", "promote") or (decision.action == "wait" and decision.reason.startswith("stage ")):
+    if decision.action in ("advance", "promote") or decision.young:
         return Decision("promote", revs.percent, None, "promoted by hand: every gate passes", decision.gates)
     if decision.action == "rollback":
         return Decision("refused", revs.percent, revs.percent, "not promoted: " + decision.reason, decision.gates)

@@ -64,6 +64,7 @@ class Decision:
     to_percent: int | None  # after the action (None: the field removed — promoted)
     reason: str
     gates: tuple[GateResult, ...] = ()
+    young: bool = False  # waiting only for the stage's observation time (every gate passes)
 
 
 def latency_gate(key: str, gate: LatencyGate, canary: float | None, baseline: float | None) -> GateResult:
@@ -166,9 +167,9 @@ def decide(
         return Decision("wait", percent, percent, "; ".join(f"{g.label}: {g.why}" for g in pending), gates)
     observe = policy.observe_seconds
     if age_seconds is None:
-        return Decision("wait", percent, percent, f"stage {percent} % first seen now: it is observed for {policy.observe} from here", gates)
+        return Decision("wait", percent, percent, f"stage {percent} % was not seen before: its {policy.observe} of observation start at the first `step`", gates, young=True)
     if age_seconds < observe:
-        return Decision("wait", percent, percent, f"stage {percent} % has run {_dur(age_seconds)} of {policy.observe}", gates)
+        return Decision("wait", percent, percent, f"stage {percent} % has run {_dur(age_seconds)} of {policy.observe}", gates, young=True)
     to = next_stage(policy.stages, percent)
     if to >= 100:
         return Decision("promote", percent, None, f"every gate passed at {percent} %: promote the canary to 100 %", gates)

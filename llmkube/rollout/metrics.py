@@ -13,8 +13,12 @@ Metric names, from the servers at the versions llmkube renders (engines.DEFAULT_
   `vllm:request_success_total{finished_reason}`. Newer vLLM adds `vllm:inter_token_latency_seconds`
   and deprecates the TPOT name for it: TPOT reads the inter-token histogram where it exists, the
   TPOT one otherwise (PromQL `or`, per `le`). vLLM counts no failed request in its engine metrics;
-  its HTTP server's `http_requests_total{handler,status}` (prometheus-fastapi-instrumentator,
-  status grouped as `5xx`) carries the errors: 5xx answers over all answers on `/v1/…` handlers.
+  its HTTP server's `http_requests_total{handler,method,status}` (prometheus-fastapi-instrumentator,
+  status grouped as `2xx`/`5xx`; vllm-project/vllm PR #15657, and #15894 for the V1 engine, both
+  merged in April 2025, before v0.11.0; e.g. `http_requests_total{handler="/v1/completions",method="POST",status="2xx"}`)
+  carries the errors: 5xx answers over all answers on `/v1/…` handlers. A server without those
+  (an API server built without the instrumentator) falls back to the engine's finished requests:
+  `finished_reason` `abort` (or `error`, where vLLM has it) over all of them.
 - TGI 3.3.6 (`router/src/server.rs`, `backends/v3/src/backend.rs`, `router/src/infer/mod.rs`):
   `tgi_request_duration` (end to end) and `tgi_request_mean_time_per_token_duration` (a request's
   mean time per output token) are histograms (buckets set for every metric ending in `duration`,
@@ -49,10 +53,15 @@ LATENCY: dict[str, tuple[str, float, dict[str, tuple[str, ...]]]] = {
 }
 #: Completed requests in the window (what `minRequests` counts).
 REQUESTS = {"vllm": "vllm:e2e_request_latency_seconds_count", "tgi": "tgi_request_duration_count"}
-#: (failed, all) requests in the window.
-ERRORS = {
-    "vllm": ('http_requests_total{{{sel},handler=~"/v1/.*",status=~"5.."}}', 'http_requests_total{{{sel},handler=~"/v1/.*"}}'),
-    "tgi": ("tgi_request_failure{{{sel}}}", "tgi_request_count{{{sel}}}"),
+#: (failed, all) requests in the window: the first pair whose "all" has data is the one used.
+#: `{name}` is filled by `series`, so a `vllm:` name matches both spellings.
+ERRORS: dict[str, tuple[tuple[tuple[str, str], tuple[str, str]], ...]] = {
+    "vllm": (
+        (("http_requests_total", 'handler=~"/v1/.*",status=~"5.."'), ("http_requests_total", 'handler=~"/v1/.*"')),
+        # without the HTTP metrics: the engine's finished requests, aborted (or, where vLLM has it, errored) ones as failures
+        (("vllm:request_success_total", 'finished_reason=~"abort|error"'), ("vllm:request_success_total", "")),
+    ),
+    "tgi": ((("tgi_request_failure", ""), ("tgi_request_count", "")),),
 }
 
 
@@ -109,11 +118,12 @@ def count_query(name: str, sel: Selector, window_s: int) -> str:
     return f"sum(increase({series(name, sel.matchers())}[{_window(window_s)}]))"
 
 
-def error_queries(engine: str, sel: Selector, window_s: int) -> tuple[str, str]:
-    """(failed, all) request counts over the window."""
+def error_queries(engine: str, sel: Selector, window_s: int) -> list[tuple[str, str]]:
+    """(failed, all) request-count queries over the window, in the order to try them."""
     w = _window(window_s)
-    failed, total = ERRORS[engine]
-    return (
-        f"sum(increase({failed.format(sel=sel.matchers())}[{w}]))",
-        f"sum(increase({total.format(sel=sel.matchers())}[{w}]))",
-    )
+
+    def one(name: str, extra: str) -> str:
+        matchers = sel.matchers() + ("," + extra if extra else "")
+        return f"sum(increase({series(name, matchers)}[{w}]))"
+
+    return [(one(*failed), one(*total)) for failed, total in ERRORS[engine]]

@@ -3,7 +3,8 @@
 `Exporter` serves vLLM-shaped metrics for two revisions (baseline and canary), each on a port
 of its own, from prometheus-client registries: the histograms vLLM's `PrometheusStatLogger`
 exports (`vllm:time_to_first_token_seconds`, `vllm:time_per_output_token_seconds`,
-`vllm:e2e_request_latency_seconds`, with vLLM's bucket bounds) and the HTTP server's
+`vllm:e2e_request_latency_seconds`, with vLLM's bucket bounds), `vllm:request_success_total`
+(`finished_reason` `stop`, or `abort` for a failed request) and the HTTP server's
 `http_requests_total{handler,method,status}` (see `_serve_metrics` for the two spellings). A thread records `rps` requests a second per
 revision; each request's latencies are taken in turn from a fixed grid of quantiles of the
 revision's distribution (uniform between `low` and `high`, times `scale`), so two revisions with
@@ -60,6 +61,7 @@ class Behaviour:
     tpot_scale: float = 1.0
     e2e_scale: float = 1.0
     error_ratio: float = 0.0
+    http_metrics: bool = True  # False: no http_requests_total (an API server without the instrumentator)
 
 
 @dataclass
@@ -115,6 +117,7 @@ class Exporter:
                 "tpot": Histogram("vllm:time_per_output_token_seconds", "TPOT", labels, registry=registry, buckets=TPOT_BUCKETS),
                 "e2e": Histogram("vllm:e2e_request_latency_seconds", "E2E", labels, registry=registry, buckets=E2E_BUCKETS),
                 "http": Counter("http_requests", "HTTP", ["handler", "method", "status"], registry=registry),
+                "finished": Counter("vllm:request_success", "finished", [*labels, "finished_reason"], registry=registry),
             }
             server = _serve_metrics(registry, side.port, openmetrics=name == "baseline")
             thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -152,9 +155,13 @@ class Exporter:
             side.errors_owed += b.error_ratio
             if side.errors_owed >= 1:
                 side.errors_owed -= 1
-                m["http"].labels("/v1/chat/completions", "POST", "5xx").inc()
+                if b.http_metrics:
+                    m["http"].labels("/v1/chat/completions", "POST", "5xx").inc()
+                m["finished"].labels("chat", "0", "abort").inc()
                 continue
-            m["http"].labels("/v1/chat/completions", "POST", "2xx").inc()
+            if b.http_metrics:
+                m["http"].labels("/v1/chat/completions", "POST", "2xx").inc()
+            m["finished"].labels("chat", "0", "stop").inc()
             for key, (low, high), scale in (("ttft", b.ttft, b.ttft_scale), ("tpot", b.tpot, b.tpot_scale), ("e2e", b.e2e, b.e2e_scale)):
                 m[key].labels("chat", "0").observe((low + (high - low) * q) * scale)
 
