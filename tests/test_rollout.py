@@ -256,3 +256,61 @@ def test_only_the_stage_clock_makes_a_healthy_stage_wait() -> None:
     assert decide(POLICY, 10, 10, sample(), sample()).young
     assert not decide(POLICY, 10, 10, sample(requests=5), sample()).young  # thin traffic is not "young"
     assert not decide(POLICY, 10, 10, sample(ttftP50=None), sample()).young  # nor missing canary data
+
+
+class _Fake:
+    """A local HTTP server answering every request with one fixed status and body."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    "status, body, message",
+    [
+        (400, b'{"status":"error","errorType":"bad_data","error":"parse error"}', "HTTP 400: parse error"),
+        (200, b"<html>not prometheus</html>", "did not answer with Prometheus JSON"),
+        (200, b'{"status":"error","error":"query timed out"}', "refused a query: query timed out"),
+        (200, b'{"status":"success","data":{"resultType":"matrix","result":[]}}', "not an instant vector"),
+    ],
+)
+def test_anything_but_a_query_result_is_an_input_error(status: int, body: bytes, message: str) -> None:
+    fake = _Fake(status, body)
+    try:
+        with pytest.raises(InputError, match=message):
+            Prometheus(fake.url, timeout=5).scalar("up")
+    finally:
+        fake.close()
+
+
+def test_no_data_and_nan_are_none_and_inf_is_kept() -> None:
+    for body, expected in (
+        (b'{"status":"success","data":{"resultType":"vector","result":[]}}', None),
+        (b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"NaN"]}]}}', None),
+        (b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"+Inf"]}]}}', math.inf),
+        (b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"0.25"]}]}}', 0.25),
+    ):
+        fake = _Fake(200, body)
+        try:
+            assert Prometheus(fake.url).scalar("x") == expected
+        finally:
+            fake.close()
