@@ -723,9 +723,9 @@ def cli_command() -> Any:
     return command
 
 
-RolloutSpecArg = Annotated[list[str], typer.Argument(help="The InferenceEndpoint spec file (or a directory, or - for stdin).", show_default=False)]
-PrometheusOpt = Annotated[Optional[str], typer.Option("--prometheus", help="Prometheus URL (default: spec.rollout.prometheus).")]
-RolloutNameOpt = Annotated[Optional[str], typer.Option("--name", help="The InferenceEndpoint to roll out, when the inputs hold several.")]
+RolloutSpecArg = Annotated[list[str], typer.Argument(metavar="SPEC", help="The InferenceEndpoint spec file (or a directory, or - for stdin).", show_default=False)]
+PrometheusOpt = Annotated[Optional[str], typer.Option("--prometheus", metavar="URL", help="Prometheus URL (default: spec.rollout.prometheus).")]
+RolloutNameOpt = Annotated[Optional[str], typer.Option("--name", metavar="NAME", help="The InferenceEndpoint to roll out, when the inputs hold several.")]
 RolloutDryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Decide and print, change nothing.")]
 RolloutOutputOpt = Annotated[PlanFormat, typer.Option("--output", "-o", help="text: the evidence table; json: decision and evidence.")]
 
@@ -778,7 +778,7 @@ def rollout_promote(
 @with_options(*LIMIT_OPTIONS)
 def rollout_rollback(
     paths: RolloutSpecArg, name: RolloutNameOpt = None, dry_run: RolloutDryRunOpt = False,
-    prometheus: Annotated[Optional[str], typer.Option("--prometheus", help="Accepted like the other rollout commands; rollback reads no metrics.")] = None,
+    prometheus: Annotated[Optional[str], typer.Option("--prometheus", metavar="URL", help="Accepted like the other rollout commands; rollback reads no metrics.")] = None,
     output: RolloutOutputOpt = PlanFormat.text, context: KubeContextOpt = None, kubeconfig: KubeconfigOpt = None,
     namespace: NamespaceOpt = None, timeout: TimeoutOpt = 300.0, options: Options = _DEFAULTS,
 ) -> None:
