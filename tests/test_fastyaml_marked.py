@@ -134,6 +134,7 @@ def test_the_document_limit_is_worded_alike():
     assert_same("a: 1\n---\nb: 2\n---\nc: 3\n", InputLimits(max_documents=2))
 
 
+@pytest.mark.slow  # 13 s: the whole check twice over every case and example
 @pytest.mark.usefixtures("upstream_crds")
 def test_validate_reports_the_same_findings_on_either_path(monkeypatch):
     """The whole check (schemas, CEL, rules, marks in every finding) over examples, cases and upstream examples."""

@@ -303,4 +303,4 @@ def stop(server: KubeServer) -> None:
 
 
 def load_yaml(text: str) -> list[dict]:
-    return [d for d in yaml.safe_load_all(text) if d]
+    return [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d]
