@@ -542,3 +542,14 @@ def test_qwen3_32b_awq_derivative_loads_as_a_public_start_up_reports(store, m):
                       gpu_name=a100.spec.display_name)
     assert fit.weights_gib == pytest.approx(18.14, rel=0.02)
     assert fit.kv_budget_gib == pytest.approx(52.31, rel=0.02)
+
+
+def test_more_pipeline_stages_than_layers_are_sized_without_one_entry_per_stage(m):
+    """A hostile `--pipeline-parallel-size 10**12` once built a list of 10**12 stages (MemoryError):
+    stages beyond the layer count hold no layers (vLLM `get_pp_indices`), so at most one per layer is sized."""
+    model = m("llama-3.1-8b")
+    assert sizing.stage_count(model.spec.layers, 10**12) == model.spec.layers
+    assert sizing.stage_count(model.spec.layers, 0) == 1
+    fit = serving_fit(model, H100, ServerConfig(pipeline_parallel=10**12))
+    assert fit.pipeline_parallel == model.spec.layers
+    assert len(sizing.stage_weight_bytes(model, ServerConfig(), 10**12)) == model.spec.layers

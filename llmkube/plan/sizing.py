@@ -256,6 +256,13 @@ class ServingFit:
         return self.max_sequences >= self.max_num_seqs
 
 
+def stage_count(layers: int, pipeline_parallel: int) -> int:
+    """Pipeline stages worth sizing: at most one per layer. vLLM's `get_pp_indices` gives stages
+    beyond the layer count no layers at all, a configuration no one serves; sizing it stage by
+    stage would only cost memory (a hostile `--pipeline-parallel-size 10**12` once did)."""
+    return min(max(1, pipeline_parallel), max(1, layers))
+
+
 def stage_weight_bytes(model: ModelProfile, config: ServerConfig, pipeline_parallel: int) -> list[float]:
     """Weights each pipeline stage holds, all its TP ranks together, as vLLM loads them.
 
@@ -268,7 +275,7 @@ def stage_weight_bytes(model: ModelProfile, config: ServerConfig, pipeline_paral
     the two are on different stages (vllm/model_executor/models/utils.py `PPMissingLayer`).
     """
     s = model.spec
-    parts = em.pp_partition(s.layers, pipeline_parallel)
+    parts = em.pp_partition(s.layers, stage_count(s.layers, pipeline_parallel))
     if config.quantization in QUANT_BYTES and s.quantization is None:
         table = s.vocab_size * s.hidden_size * 2.0
         head = 0.0 if s.tie_embeddings else table
@@ -329,7 +336,7 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     c = config
     s = model.spec
     acc = em.accounting_for(c.runtime, c.engine_version)
-    tp, pp = max(1, c.tensor_parallel), max(1, c.pipeline_parallel)
+    tp, pp = max(1, c.tensor_parallel), stage_count(s.layers, c.pipeline_parallel)
     max_len = c.max_model_len or s.max_context
     batch = em.profiling_batch(c.runtime, memory_gib, gpu_name, max_len, c.max_num_batched_tokens,
                                c.max_num_seqs, c.chunked_prefill, accounting=acc)
