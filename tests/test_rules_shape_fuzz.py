@@ -11,6 +11,7 @@ are covered too).
 from __future__ import annotations
 
 import copy
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -114,10 +115,13 @@ def test_rules_survive_mutated_shapes_quick(data: st.DataObject) -> None:
     _run(docs)
 
 
-# The heavier variant (--slow): every case, more examples each, random each run.
+# The heavier variant (--slow): every case, more examples each. Derandomized, so the CI run that
+# decides whether a change lands cannot fail on a crash the change did not cause; set
+# LLMKUBE_FUZZ_RANDOM=1 to explore new shapes on every run (docs/testing.md).
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=lambda p: f"{p.parts[-3]}/{p.parts[-2]}/{p.name}")
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, derandomize=not os.environ.get("LLMKUBE_FUZZ_RANDOM"),
+          database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_rules_survive_mutated_shapes(case: Path, data: st.DataObject) -> None:
     assert load_rules()
