@@ -127,8 +127,7 @@ def test_audit_log_tells_requests_and_writes(kube_server, kube_namespace):
 
 @pytest.mark.slow  # starts and stops a server of its own
 def test_start_status_env_stop_by_pid(tmp_path):
-    if kubeserver.missing_reason():
-        pytest.skip(kubeserver.missing_reason())
+    kubeserver.skip_unless_built()
     d = tmp_path / "srv"
     state = KTS.start(d, tie_to_parent=True)
     try:

@@ -82,8 +82,7 @@ def ns(kube_namespace):
 @pytest.fixture(scope="module")
 def own_server(upstream_crds, tmp_path_factory):
     """Start a server of a test module's own with only the given CRDs (stopped at the module's end)."""
-    if kubeserver.missing_reason():
-        pytest.skip(kubeserver.missing_reason())
+    kubeserver.skip_unless_built()
     started: list[KubeServer] = []
 
     def start(*crds: Path) -> KubeServer:

@@ -25,8 +25,7 @@ NAMESPACE = "llm-team-beta"
 @pytest.fixture(scope="module")
 def federation(tmp_path_factory):
     """Two servers and one kubeconfig with the contexts `hub` and `gpu-east`."""
-    if kubeserver.missing_reason():
-        pytest.skip(kubeserver.missing_reason())
+    kubeserver.skip_unless_built()
     servers = {}
     try:
         for name in ("hub", "gpu-east"):

@@ -69,9 +69,7 @@ def kube_server(upstream_crds: Path, tmp_path_factory: pytest.TempPathFactory):
     """A real kube-apiserver + etcd with every upstream CRD, one per pytest run (shared by the xdist
     workers, each with a user of its own), stopped by PID at the end; skips the test when the
     binaries are not built (tests/support/kubeserver.py)."""
-    reason = kubeserver.missing_reason()
-    if reason:
-        pytest.skip(reason)
+    kubeserver.skip_unless_built()
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     # the run's temporary root: every worker's basetemp is a directory inside it
     root = (tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()) / "kube-server"

@@ -30,6 +30,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.support.paths import REPO
@@ -66,6 +67,14 @@ def missing_reason() -> str | None:
         f"no kube-apiserver {KTS.KUBE_VERSION} built in {KTS.bin_dir()}: run `scripts/kube-test-server build` "
         "(needs Go and the Go module proxy)"
     )
+
+
+def skip_unless_built() -> None:
+    """Skip the calling test, saying why, when no server can be started here (CI refuses to start
+    instead: $LLMKUBE_REQUIRE_KUBE_SERVER, tests/conftest.py)."""
+    reason = missing_reason()
+    if reason:
+        pytest.skip(reason)
 
 
 def crd_paths(upstream: Path) -> list[Path]:
