@@ -110,6 +110,7 @@ def _root(
     State.config_file, State.no_config, State.config = config_file, no_config, None
     set_verbosity(-1 if quiet else 1 if verbose else 0)
     progress.allow(not quiet)
+    progress.set_color(color.value)
 
 
 #: The root's options, which `hoist_global_options` moves before the command.
@@ -289,6 +290,9 @@ def with_options(*names: str) -> Callable[[Callable[..., None]], Callable[..., N
                     value = settings[key.name].value
                     kwargs[name] = Path(value) if key.kind == "dir" and value is not None else value
             State.color = settings["color"].value
+            from llmkube import progress
+
+            progress.set_color(State.color)
             if wants_settings:
                 kwargs["settings"] = settings
             command(options=_options(settings), **kwargs)

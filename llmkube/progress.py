@@ -21,11 +21,19 @@ T = TypeVar("T")
 MIN_ITEMS = 100
 
 _allowed = True  # False with --quiet; set once by the CLI's root
+_color = "auto"  # --color (or the settings file's `color`): "never" draws the bar without colour
 
 
 def allow(allowed: bool) -> None:
     global _allowed
     _allowed = allowed
+
+
+def set_color(mode: str) -> None:
+    """Follow --color: `never` keeps the bar monochrome like the rest of the output ($NO_COLOR
+    is honoured by rich itself)."""
+    global _color
+    _color = mode
 
 
 def possible() -> bool:
@@ -43,7 +51,7 @@ def _bar(description: str, total: int | None) -> Iterator[Any]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    console = Console(file=sys.stderr)
+    console = Console(file=sys.stderr, no_color=_color == "never")
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     if total is None:
         columns = [SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()]

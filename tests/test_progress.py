@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -59,6 +60,22 @@ def test_bar_on_a_terminal_and_never_in_the_report(many):
     import json
 
     assert json.loads(stdout)["checked"] == progress.MIN_ITEMS + 20
+
+
+COLOUR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-9]|9[0-7]|38;[25])")  # an SGR foreground colour
+
+
+def test_bar_follows_color(many):
+    """A terminal gets a coloured bar by default; --color never (flag or settings file) a plain one."""
+    _, _, coloured = run_on_pty("validate", str(many))
+    assert BAR_TEXT in coloured and COLOUR.search(coloured)
+    _, _, plain = run_on_pty("--color", "never", "validate", str(many))
+    assert BAR_TEXT in plain and not COLOUR.search(plain)
+    (many.parent / "settings").mkdir(exist_ok=True)
+    settings = many.parent / "settings" / ".llmkube.yaml"
+    settings.write_text("color: never\n")
+    _, _, from_file = run_on_pty("--config", str(settings), "validate", str(many))
+    assert BAR_TEXT in from_file and not COLOUR.search(from_file)
 
 
 def test_no_bar_with_quiet_on_a_terminal(many):
