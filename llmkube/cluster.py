@@ -202,6 +202,32 @@ def namespaces_needed(objects: Sequence[dict[str, Any]]) -> dict[str, str]:
     return wanted
 
 
+def namespaces_sent_along(objects: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Namespace manifests sent with objects inside them: name → the Namespace's label."""
+    used = {o["metadata"]["namespace"] for o in objects if o["metadata"].get("namespace")}
+    return {
+        name: object_label(o)
+        for o in objects
+        if o.get("kind") == "Namespace" and "/" not in str(o.get("apiVersion")) and (name := o["metadata"].get("name")) in used
+    }
+
+
+def hold_back_for_dry_run(objects: Sequence[dict[str, Any]], new: Iterable[str]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """A server dry run persists nothing, so the Namespace it "creates" is not there for the objects
+    after it: the API server would refuse each with `namespaces "x" not found`. Those objects are
+    held back (they were checked offline); returns what is sent and how many were held per namespace."""
+    new = set(new)
+    held: dict[str, int] = {}
+    sent = []
+    for o in objects:
+        ns = o["metadata"].get("namespace")
+        if ns in new:
+            held[ns] = held.get(ns, 0) + 1
+        else:
+            sent.append(o)
+    return sent, dict(sorted(held.items()))
+
+
 def crds_to_read(objects: Iterable[dict[str, Any]], missing: Sequence[Finding], served: Served) -> list[str]:
     """Names of the served CRDs of the custom resources that had no schema offline."""
     labels = {f.object for f in missing}

@@ -426,6 +426,35 @@ def test_create_namespace_creates_the_missing_namespaces_and_says_so(cluster, tm
     cluster.delete("namespaces", fresh)
 
 
+def test_create_namespace_with_server_dry_run(cluster, tmp_path):
+    """A server dry run creates no namespace, so objects in a new one are held back with a note
+    (the server would refuse each: namespace not found); nothing is created."""
+    fresh = f"dry-{tmp_path.name[-20:].lower().replace('_', '-').strip('-')}"
+    path = write_docs(tmp_path / "cm.yaml", cm("x", fresh))
+    out = llmkube(cluster, "apply", path, "--create-namespace", "--dry-run=server")
+    assert out.returncode == 0, out.stderr
+    assert f"namespace/{fresh} serverside-applied (server dry run)" in out.stdout
+    held = f"namespace '{fresh}' does not exist yet and a server dry run creates nothing: its 1 object was checked offline only"
+    assert held in out.stderr
+    assert "configmap/x" not in out.stdout
+    assert cluster.get("namespaces", fresh) is None
+
+    # A Namespace manifest among the inputs: the same, without --create-namespace.
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": fresh}}
+    with_ns = write_docs(tmp_path / "ns.yaml", namespace, cm("x", fresh), cm(fresh, "default"))
+    out = llmkube(cluster, "apply", with_ns, "--dry-run=server")
+    assert out.returncode == 0, out.stderr
+    assert held in out.stderr and f"configmap/{fresh} serverside-applied (server dry run)" in out.stdout
+    assert cluster.get("namespaces", fresh) is None and cluster.get("cm", fresh, "default") is None
+
+    # Once it exists, the server checks them too.
+    cluster.add_namespace(fresh)
+    out = llmkube(cluster, "apply", with_ns, "--dry-run=server")
+    assert out.returncode == 0 and "does not exist yet" not in out.stderr
+    assert "configmap/x serverside-applied (server dry run)" in out.stdout
+    cluster.delete("namespaces", fresh)
+
+
 def test_diff_lists_what_prune_would_delete(cluster, ns, tmp_path):
     set_env = {"LLMKUBE_APPLY_SET": f"diff-prune-{ns}"[:63]}
     both = write_docs(tmp_path / "both.yaml", cm("keep", ns), cm("gone", ns))

@@ -223,6 +223,7 @@ def _apply_one(
             for_apply=True,
             color=color,
             create_namespace=create_namespace,
+            dry_run_server=dry_run_server,
             ignore_missing_schemas=ignore_missing_schemas,
             run=run,
             only=only,
@@ -367,6 +368,7 @@ def _prepare(
     for_apply: bool,
     color: str,
     create_namespace: bool = False,
+    dry_run_server: bool = False,
     ignore_missing_schemas: bool = False,
     run: pipeline.Run | None = None,
     only: ClusterSet[Target] | None = None,
@@ -374,7 +376,9 @@ def _prepare(
     """Everything up to the kubectl diff/apply run; raises _Stopped after saying why it stops.
 
     `create_namespace` (apply): target namespaces the cluster lacks are sent first, as helm's
-    `--create-namespace` does, instead of refusing. `ignore_missing_schemas`: custom resources
+    `--create-namespace` does, instead of refusing. `dry_run_server`: objects in a namespace that
+    does not exist yet (created by `create_namespace` or by a Namespace among the manifests) are
+    held back, since a dry run creates no namespace for them. `ignore_missing_schemas`: custom resources
     without an offline schema are not checked against the cluster's CRDs either (the API server
     still validates them), and the note about them is dropped. `only`: one cluster's objects of
     a federation (the checks still cover the whole run; node labels go with the manager's set,
@@ -404,9 +408,10 @@ def _prepare(
     # 4. one read for what the checks still need: the target namespaces, and the CRDs
     #    of custom resources that had no schema offline
     wanted = cluster.namespaces_needed(objects)
+    sent_along = cluster.namespaces_sent_along(objects) if dry_run_server else {}
     missing = [] if ignore_missing_schemas else run.missing_schemas
     crd_names = cluster.crds_to_read([t.obj for t in targets], missing, served)
-    found = _read_cluster(kc, wanted, crd_names)
+    found = _read_cluster(kc, {**wanted, **sent_along}, crd_names)
 
     if missing:
         crds = [o for o in found if o.get("kind") == "CustomResourceDefinition"]
@@ -417,6 +422,7 @@ def _prepare(
             kinds = sorted({f.object.split("/")[0] for f in still_missing})
             note(f"not checked, no schema for {', '.join(kinds)} (the API server checks them)")
 
+    created: list[str] = []
     if create_namespace:
         created = cluster.absent_namespaces(wanted, found)
         for ns in created:
@@ -424,6 +430,14 @@ def _prepare(
         objects = cluster.namespace_objects(created) + objects
     else:
         _stop_on(cluster.absent_namespace_lines(wanted, found, for_apply=for_apply), what)
+    if dry_run_server:
+        new = [*created, *cluster.absent_namespaces(sent_along, found)]
+        objects, held = cluster.hold_back_for_dry_run(objects, new)
+        for ns, count in held.items():
+            note(
+                f"namespace {ns!r} does not exist yet and a server dry run creates nothing: "
+                f"its {count} object{'s were' if count != 1 else ' was'} checked offline only, not by the API server"
+            )
     if warnings:
         write_report(warnings, "text", checked=len(targets), stream=sys.stderr, color=color)
     return _Plan(objects=objects, node_labels=node_labels, apply_set=set_name, resources=served.by_kind())
