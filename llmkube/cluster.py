@@ -212,20 +212,34 @@ def namespaces_sent_along(objects: Sequence[dict[str, Any]]) -> dict[str, str]:
     }
 
 
-def hold_back_for_dry_run(objects: Sequence[dict[str, Any]], new: Iterable[str]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+def hold_back_for_dry_run(objects: Sequence[dict[str, Any]], new: Iterable[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """A server dry run persists nothing, so the Namespace it "creates" is not there for the objects
     after it: the API server would refuse each with `namespaces "x" not found`. Those objects are
-    held back (they were checked offline); returns what is sent and how many were held per namespace."""
+    held back (they were checked offline): returns (what is sent, what is held back)."""
     new = set(new)
-    held: dict[str, int] = {}
-    sent = []
+    sent = [o for o in objects if o["metadata"].get("namespace") not in new]
+    held = [o for o in objects if o["metadata"].get("namespace") in new]
+    return sent, held
+
+
+def count_by_namespace(objects: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """How many of `objects` are in each namespace, sorted by namespace."""
+    counts: dict[str, int] = {}
     for o in objects:
-        ns = o["metadata"].get("namespace")
-        if ns in new:
-            held[ns] = held.get(ns, 0) + 1
-        else:
-            sent.append(o)
-    return sent, dict(sorted(held.items()))
+        ns = str(o["metadata"].get("namespace"))
+        counts[ns] = counts.get(ns, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def new_object_diff(obj: Mapping[str, Any], manifest: str) -> str:
+    """A unified diff from nothing to `manifest`, named as `kubectl diff` names its files
+    (`<group>.<version>.<Kind>.<namespace>.<name>`), for an object the server cannot dry-run."""
+    import difflib
+
+    md = obj["metadata"]
+    name = ".".join(p for p in (str(obj.get("apiVersion", "")).replace("/", "."), str(obj.get("kind")), md.get("namespace"), md.get("name")) if p)
+    lines = difflib.unified_diff([], manifest.splitlines(keepends=True), f"LIVE/{name}", f"MERGED/{name}")
+    return f"diff -u -N LIVE/{name} MERGED/{name}\n" + "".join(lines)
 
 
 def crds_to_read(objects: Iterable[dict[str, Any]], missing: Sequence[Finding], served: Served) -> list[str]:

@@ -209,3 +209,23 @@ def test_prune_candidates_are_llmkube_applied_objects_that_left_the_specs():
     # reverse apply order: the ConfigMap goes before the ClusterQueue
     assert [o["metadata"]["name"] for o in candidates.doomed] == ["gone", "gone-q"]
     assert [o["metadata"]["name"] for o in candidates.shared] == ["co-applied", "edited"]
+
+
+def test_hold_back_for_dry_run_and_the_new_object_diff():
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fresh"}}
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "fresh"}}
+    other = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "old"}}
+    objects = [ns, deploy, other]
+    assert cluster.namespaces_sent_along(objects) == {"fresh": "Namespace/fresh"}  # "old" is not among the inputs
+    sent, held = cluster.hold_back_for_dry_run(objects, ["fresh"])
+    assert (sent, held) == ([ns, other], [deploy])
+    assert cluster.count_by_namespace([deploy, deploy, other]) == {"fresh": 2, "old": 1}
+    text = cluster.new_object_diff(deploy, "kind: Deployment\nmetadata: {}\n")
+    assert text.splitlines() == [
+        "diff -u -N LIVE/apps.v1.Deployment.fresh.d MERGED/apps.v1.Deployment.fresh.d",
+        "--- LIVE/apps.v1.Deployment.fresh.d",
+        "+++ MERGED/apps.v1.Deployment.fresh.d",
+        "@@ -0,0 +1,2 @@",
+        "+kind: Deployment",
+        "+metadata: {}",
+    ]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from llmkube.options import DEFAULT_APPLY_SET
 from tests.support import kubeserver
 from tests.support.crds import UPSTREAM_CRDS
 from tests.support.kubeserver import KubeServer
@@ -446,6 +447,19 @@ def test_create_namespace_with_server_dry_run(cluster, tmp_path):
     assert out.returncode == 0, out.stderr
     assert held in out.stderr and f"configmap/{fresh} serverside-applied (server dry run)" in out.stdout
     assert cluster.get("namespaces", fresh) is None and cluster.get("cm", fresh, "default") is None
+
+    # diff is a server dry run too: the held-back objects are shown as new, kubectl diff's way.
+    out = llmkube(cluster, "diff", with_ns)
+    assert out.returncode == 1, out.stderr
+    assert f"namespace '{fresh}' does not exist yet and a server dry run creates nothing: its 1 object was shown as new" in out.stderr
+    new_cm = out.stdout[out.stdout.index(f"diff -u -N LIVE/v1.ConfigMap.{fresh}.x MERGED/v1.ConfigMap.{fresh}.x\n") :]
+    assert new_cm.splitlines()[1:4] == [f"--- LIVE/v1.ConfigMap.{fresh}.x", f"+++ MERGED/v1.ConfigMap.{fresh}.x", "@@ -0,0 +1,9 @@"]
+    assert yaml.safe_load("\n".join(line[1:] for line in new_cm.splitlines()[4:13]))["metadata"] == {
+        "name": "x",
+        "namespace": fresh,
+        "labels": {SET_LABEL: DEFAULT_APPLY_SET},  # as apply would send it
+    }
+    assert f"+  name: {fresh}" in out.stdout  # the Namespace itself, from kubectl diff
 
     # Once it exists, the server checks them too.
     cluster.add_namespace(fresh)

@@ -39,7 +39,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ from llmkube.kubectl import DEFAULT_TIMEOUT, APIResource, Kubectl, KubectlResult
 from llmkube.options import Options
 from llmkube.pipeline import NodeLabelStep
 from llmkube.report import write_report
-from llmkube.yamlio import dump_yaml_documents
+from llmkube.yamlio import dump_yaml, dump_yaml_documents
 
 # --------------------------------------------------------------------------- entry points
 
@@ -106,7 +106,7 @@ def _diff_one(
     """diff for one cluster (all of the run's objects, or one federation cluster's)."""
     try:
         plan = _prepare(
-            paths, options, kc, namespace, apply_set, for_apply=False, color=color,
+            paths, options, kc, namespace, apply_set, for_apply=False, color=color, dry_run_server=True,
             ignore_missing_schemas=ignore_missing_schemas, run=run, only=only,
         )
     except _Stopped:
@@ -120,6 +120,9 @@ def _diff_one(
             error(f"kubectl diff failed: {_why(result)}")
             return result.returncode
         code = result.returncode
+    for obj in plan.held_back:
+        sys.stdout.write(cluster.new_object_diff(obj, dump_yaml(obj)))
+        code = 1
     label_changes = []
     for step in plan.node_labels:
         nodes = kc.list_nodes(step.selector)
@@ -344,6 +347,7 @@ class _Plan:
     node_labels: list[NodeLabelStep]
     apply_set: str
     resources: dict[tuple[str, str], APIResource]
+    held_back: list[dict[str, Any]] = field(default_factory=list)  # in a namespace a dry run cannot create
 
     @property
     def manifest(self) -> str:
@@ -423,6 +427,7 @@ def _prepare(
             note(f"not checked, no schema for {', '.join(kinds)} (the API server checks them)")
 
     created: list[str] = []
+    held_back: list[dict[str, Any]] = []
     if create_namespace:
         created = cluster.absent_namespaces(wanted, found)
         for ns in created:
@@ -432,15 +437,16 @@ def _prepare(
         _stop_on(cluster.absent_namespace_lines(wanted, found, for_apply=for_apply), what)
     if dry_run_server:
         new = [*created, *cluster.absent_namespaces(sent_along, found)]
-        objects, held = cluster.hold_back_for_dry_run(objects, new)
-        for ns, count in held.items():
+        objects, held_back = cluster.hold_back_for_dry_run(objects, new)
+        shown = "shown as new, as sent (not defaulted by the server)" if not for_apply else "checked offline only, not by the API server"
+        for ns, count in cluster.count_by_namespace(held_back).items():
             note(
                 f"namespace {ns!r} does not exist yet and a server dry run creates nothing: "
-                f"its {count} object{'s were' if count != 1 else ' was'} checked offline only, not by the API server"
+                f"its {count} object{'s were' if count != 1 else ' was'} {shown}"
             )
     if warnings:
         write_report(warnings, "text", checked=len(targets), stream=sys.stderr, color=color)
-    return _Plan(objects=objects, node_labels=node_labels, apply_set=set_name, resources=served.by_kind())
+    return _Plan(objects=objects, node_labels=node_labels, apply_set=set_name, resources=served.by_kind(), held_back=held_back)
 
 
 def _refuse_errors(problems: Sequence[Finding], checked: int, color: str, what: str) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from llmkube.check.read.kueue import is_kueue
 from llmkube.check.read.shape import as_list, as_mapping, as_str, dig, meta

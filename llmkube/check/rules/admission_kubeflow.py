@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from llmkube.check.findings import Severity
 from llmkube.check.read.context import ReadContext
 
-from llmkube.check.read.shape import as_int, dig, meta
+from llmkube.check.read.shape import as_int, dig
 from llmkube.check.rules import Hit, rule
 from llmkube.check.run import Target
 
