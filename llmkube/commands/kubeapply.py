@@ -426,27 +426,47 @@ def _prepare(
             kinds = sorted({f.object.split("/")[0] for f in still_missing})
             note(f"not checked, no schema for {', '.join(kinds)} (the API server checks them)")
 
+    objects, held_back = _target_namespaces(
+        objects, wanted, sent_along, found, create_namespace=create_namespace, dry_run_server=dry_run_server, for_apply=for_apply
+    )
+    if warnings:
+        write_report(warnings, "text", checked=len(targets), stream=sys.stderr, color=color)
+    return _Plan(objects=objects, node_labels=node_labels, apply_set=set_name, resources=served.by_kind(), held_back=held_back)
+
+
+def _target_namespaces(
+    objects: list[dict[str, Any]],
+    wanted: dict[str, str],
+    sent_along: dict[str, str],
+    found: list[dict[str, Any]],
+    *,
+    create_namespace: bool,
+    dry_run_server: bool,
+    for_apply: bool,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Namespaces the cluster lacks: created first (`--create-namespace`) or the run stops; in a
+    server dry run, the objects inside a namespace that does not exist yet are held back.
+    Returns (objects to send, objects held back)."""
     created: list[str] = []
-    held_back: list[dict[str, Any]] = []
     if create_namespace:
         created = cluster.absent_namespaces(wanted, found)
         for ns in created:
             note(f"namespace {ns!r} does not exist (needed by {wanted[ns]}): --create-namespace creates it")
         objects = cluster.namespace_objects(created) + objects
     else:
+        what = "nothing was applied" if for_apply else "nothing was compared"
         _stop_on(cluster.absent_namespace_lines(wanted, found, for_apply=for_apply), what)
-    if dry_run_server:
-        new = [*created, *cluster.absent_namespaces(sent_along, found)]
-        objects, held_back = cluster.hold_back_for_dry_run(objects, new)
-        shown = "shown as new, as sent (not defaulted by the server)" if not for_apply else "checked offline only, not by the API server"
-        for ns, count in cluster.count_by_namespace(held_back).items():
-            note(
-                f"namespace {ns!r} does not exist yet and a server dry run creates nothing: "
-                f"its {count} object{'s were' if count != 1 else ' was'} {shown}"
-            )
-    if warnings:
-        write_report(warnings, "text", checked=len(targets), stream=sys.stderr, color=color)
-    return _Plan(objects=objects, node_labels=node_labels, apply_set=set_name, resources=served.by_kind(), held_back=held_back)
+    if not dry_run_server:
+        return objects, []
+    new = [*created, *cluster.absent_namespaces(sent_along, found)]
+    objects, held_back = cluster.hold_back_for_dry_run(objects, new)
+    shown = "checked offline only, not by the API server" if for_apply else "shown as new, as sent (not defaulted by the server)"
+    for ns, count in cluster.count_by_namespace(held_back).items():
+        note(
+            f"namespace {ns!r} does not exist yet and a server dry run creates nothing: "
+            f"its {count} object{'s were' if count != 1 else ' was'} {shown}"
+        )
+    return objects, held_back
 
 
 def _refuse_errors(problems: Sequence[Finding], checked: int, color: str, what: str) -> None:
