@@ -141,8 +141,10 @@ def test_issue_example_llama_8b_one_l4_8k_fits(store, m):
     assert (fit.batch.tokens, fit.batch.seqs) == (2048, 256)
     assert fit.activation_gib == pytest.approx(llama8_sampler(256, 2048, 36.4) / GIB)
     assert not fit.cuda_graph_counted  # v0.11 captures graphs after sizing the KV cache
-    # 0.9 × memory − 14.96 − 1.19 − 0.13 leaves room for one 8192-token sequence (1 GiB)
-    assert fit.kv_budget_gib == pytest.approx(0.9 * l4.spec.memory_gi_b - 14.96 - 1.19 - 0.13, abs=0.01)
+    # non-torch memory on an Ada card: the other-generation figure, not the H100's 0.13 GiB
+    assert fit.non_torch_gib == pytest.approx(0.03)
+    # 0.9 × memory − 14.96 − 1.19 − 0.03 leaves room for one 8192-token sequence (1 GiB)
+    assert fit.kv_budget_gib == pytest.approx(0.9 * l4.spec.memory_gi_b - 14.96 - 1.19 - 0.03, abs=0.01)
     assert fit.fits and fit.kv_budget_gib > 3 * fit.kv_sequence_gib
     # the old per-image constant (4.8 GiB activation) left 0.2 GiB and refused it
     assert 0.9 * l4.spec.memory_gi_b - 14.96 - 4.8 - 0.13 < fit.kv_sequence_gib
@@ -471,6 +473,18 @@ def test_which_gpus_get_the_large_v1_batch_defaults_depends_on_the_version():
     assert (batch.tokens, batch.seqs) == (8192, 1024)
     batch = profiling_batch("vllm", *a100, 8192, version=(0, 9, 2))
     assert (batch.tokens, batch.seqs) == (2048, 256)
+
+
+def test_non_torch_memory_depends_on_the_gpu_generation_and_switch():
+    from llmkube.plan.engine_memory import GIB, accounting_for, non_torch_bytes
+    v11, v19 = accounting_for("vllm", (0, 11, 0)), accounting_for("vllm", (0, 19, 0))
+    h100, pcie, l40s, a100 = "NVIDIA H100 80GB HBM3 (SXM5)", "NVIDIA H100 PCIe 80GB", "NVIDIA L40S 48GB", "NVIDIA A100-SXM4-80GB"
+    gib = lambda acc, tp, name: round(non_torch_bytes(acc, tp, 1, name) / GIB, 3)  # noqa: E731
+    # TP 1: the H100 rows' 0.13 GiB on Hopper (and when the name is unknown), 0.03 on other generations
+    assert [gib(v11, 1, n) for n in (h100, pcie, "", l40s, a100)] == [0.13, 0.13, 0.13, 0.03, 0.03]
+    # TP >= 2 from 0.18: 2.1 GiB only on NVSwitch-connected SXM Hopper (or an unnamed GPU), 0.55 elsewhere
+    assert [gib(v19, 2, n) for n in (h100, "", pcie, "NVIDIA H100 NVL 94GB", l40s, a100)] == [2.1, 2.1, 0.55, 0.55, 0.55, 0.55]
+    assert gib(v11, 4, h100) == gib(v11, 4, l40s) == 0.55  # before 0.18 no difference
 
 
 # --------------------------------------------------------------------------- the V0 engine (vLLM < 0.8)

@@ -117,6 +117,12 @@ class Accounting:
     # default for models with max_model_len > 32K" —; `_DEFAULT_MAX_NUM_BATCHED_TOKENS` = 2048 by
     # v0.8; 0.7.x taken as 2048, not read at a 0.7 tag).
     v0_chunked_tokens: int = 2048
+    # Non-torch memory on one GPU of another generation than Hopper/Blackwell (see `non_torch_bytes`);
+    # None: the H100 figures above hold for every GPU.
+    non_torch_tp1_other_gib: float | None = None
+    # Non-torch memory per GPU at TP >= 2 on NVSwitch-connected Hopper/Blackwell GPUs when it differs
+    # from `non_torch_tp_gib` (see `non_torch_bytes`); None: no difference.
+    non_torch_tp_nvswitch_gib: float | None = None
 
 
 # The V0 engine (vLLM 0.4 – 0.7 by default; 0.8 – 0.9 only for models V1 did not support), as
@@ -146,25 +152,41 @@ V0_MIN_BATCHED_TOKENS = 2048  # SchedulerConfig: max(max_model_len, 2048) withou
 V0_LONG_CONTEXT = 32 * 1024  # arg_utils.py `create_engine_config`: chunked prefill on above 32K (OpenAI server)
 
 
+# Non-torch memory at TP 1 on GPUs that are not Hopper/Blackwell. The 0.13 GiB of the v0.11.0 H100
+# rows is not what other generations see: a 24 GB card with vLLM 0.10.2 prints 0.02 GiB
+# (gh-memory-aware-rlhf-qwen2.5-3b-v0102), an A10 with 0.7 0.05 (gh-oci-aqua-llama31-8b-a10-131k),
+# and the A100 rows that print only the KV cache (lmcache-i1739-*, gh-dennislee22-qwen2-7b-a100-80-*,
+# vLLM 0.10.x) are 0.09-0.12 GiB above llmkube's figure with 0.13. Fit: 0.03, the two printed
+# readings' mean. What the difference is made of was not identified (the lazily loaded kernel
+# images of the FlashAttention-3/CUTLASS sm90 paths are one candidate); from 0.18 the A100 fit rows
+# disagree with each other (gh-cssnoeasy-* +0.17, gh-tokenkaki-*-v0191 -0.02), so 0.18+ keeps one figure.
+NON_TORCH_OTHER_GIB = 0.03
+
 ACCOUNTINGS: tuple[Accounting, ...] = (
     # The V0 engine (V0_DOC above): its own batch, an eager MLP, graphs captured after.
     Accounting("vllm-v0", "vLLM <0.6.4 (V0)", "vllm", (0, 0, 0), 36.4, 0.13, 0.55, 0.13, False,
-               engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=512),
+               engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=512, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     # 0.6.4 counts the CUDA context as non-torch memory: 0.5 GiB, the bare context measured on an
     # H200 (measured-h200.md: 527 MiB; other GPUs' contexts differ).
     Accounting("vllm-v0.6.4", "vLLM 0.6.4 (V0)", "vllm", (0, 6, 4), 36.4, 0.13, 0.55, 0.13, False,
-               context_gib=0.5, engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=512),
+               context_gib=0.5, engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=512,
+               non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     Accounting("vllm-v0.6.5", "vLLM 0.6.5-0.6.6 (V0)", "vllm", (0, 6, 5), 36.4, 0.13, 0.55, 0.13, False,
-               engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=512),
+               engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=512, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     Accounting("vllm-v0.7", "vLLM 0.7 (V0)", "vllm", (0, 7, 0), 36.4, 0.13, 0.55, 0.13, False,
-               engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=2048),
+               engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=2048, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     # 0.8 and 0.9 run V1 by default (vllm/envs.py VLLM_USE_V1, v0.8.0); sized by 0.10's V1 terms.
-    Accounting("vllm-0.8", "vLLM 0.8-0.9 (V1)", "vllm", (0, 8, 0), 36.4, 0.13, 0.55, 0.13, False),
-    Accounting("vllm-0.10", "vLLM 0.10-0.16", "vllm", (0, 10, 0), 36.4, 0.13, 0.55, 0.13, False),
-    Accounting("vllm-0.17", "vLLM 0.17", "vllm", (0, 17, 0), SORT_FREE_SAMPLER_BYTES, 0.13, 0.55, 0.13, False),
-    Accounting("vllm-0.18", "vLLM 0.18-0.20", "vllm", (0, 18, 0), SORT_FREE_SAMPLER_BYTES, 0.25, 2.1, 0.07, False),
+    Accounting("vllm-0.8", "vLLM 0.8-0.9 (V1)", "vllm", (0, 8, 0), 36.4, 0.13, 0.55, 0.13, False,
+               non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
+    Accounting("vllm-0.10", "vLLM 0.10-0.16", "vllm", (0, 10, 0), 36.4, 0.13, 0.55, 0.13, False,
+               non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
+    Accounting("vllm-0.17", "vLLM 0.17", "vllm", (0, 17, 0), SORT_FREE_SAMPLER_BYTES, 0.13, 0.55, 0.13, False,
+               non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
+    Accounting("vllm-0.18", "vLLM 0.18-0.20", "vllm", (0, 18, 0), SORT_FREE_SAMPLER_BYTES, 0.25, 0.55, 0.07, False,
+               non_torch_tp_nvswitch_gib=2.1),
     # gpu_worker.py v0.27.1 logs "CUDA graph memory profiling is enabled (default since v0.21.0)".
-    Accounting("vllm-0.21", "vLLM >=0.21", "vllm", (0, 21, 0), SORT_FREE_SAMPLER_BYTES, 0.25, 2.1, 0.07, True),
+    Accounting("vllm-0.21", "vLLM >=0.21", "vllm", (0, 21, 0), SORT_FREE_SAMPLER_BYTES, 0.25, 0.55, 0.07, True,
+               non_torch_tp_nvswitch_gib=2.1),
     # TGI (flash_causal_lm.py `warmup`, v3.3.6): one prefill of --max-batch-prefill-tokens, then
     # KV = free memory − (1 − fraction × 0.95) × total. It samples the last token of each warm-up
     # request only: no vocabulary-wide buffers to speak of. CUDA graphs are captured after.
@@ -350,15 +372,54 @@ def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBa
     return peak + received
 
 
-def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_parallel: int) -> float:
-    """Memory outside torch that the engine counts (NCCL, cuBLAS; TGI also the CUDA context), per GPU."""
+_HOPPER_OR_LATER = ("h100", "h200", "h800", "h20", "gh200", "b100", "b200", "b300", "gb200", "gb300")
+
+
+def hopper_or_later(gpu_name: str) -> bool | None:
+    """Whether the device name is a Hopper or Blackwell datacenter GPU; None when there is no name."""
+    name = gpu_name.lower()
+    if not name:
+        return None
+    return any(n in name for n in _HOPPER_OR_LATER)
+
+
+def nvswitch_hopper(gpu_name: str) -> bool | None:
+    """Whether the device is an SXM Hopper/Blackwell part, the ones HGX systems wire through NVSwitch
+    (NCCL's NVLink SHARP needs that switch); the PCIe and "NVL" cards are not. None without a name."""
+    later = hopper_or_later(gpu_name)
+    if later is None:
+        return None
+    name = gpu_name.lower()
+    return later and "pcie" not in name and "nvl" not in name.replace("nvlink", "")
+
+
+def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_parallel: int,
+                    gpu_name: str = "") -> float:
+    """Memory outside torch that the engine counts (NCCL, cuBLAS; TGI also the CUDA context), per GPU.
+
+    `non_torch_memory` is what CUDA reports in use minus torch's reservation (vllm/utils
+    `MemorySnapshot`, v0.10 …), its increase over the profiling run is subtracted from the KV budget.
+    Two of its parts depend on the GPU, not only on the engine:
+    - at TP 1 the H100 rows read 0.13 GiB (0.25 from 0.18) and other generations much less
+      (`NON_TORCH_OTHER_GIB`);
+    - at TP ≥ 2 the v0.19.0 H100 rows read 2.07-2.21 GiB where v0.11.0 read 0.55. Every one of
+      them is an SXM H100, so the jump is kept to NVSwitch-connected Hopper/Blackwell GPUs: the
+      communication buffers that large exist only there (NCCL's NVLink SHARP multicast buffers —
+      frameworks set NCCL_NVLS_ENABLE=0 "for memory saving", NVIDIA/NeMo-Framework-Launcher#127 —
+      and vLLM's torch symmetric-memory all-reduce, enabled by default by vllm-project/vllm#24111,
+      which needs Hopper or Blackwell with NVLink). Other GPUs keep the 0.55 GiB of the
+      NCCL/custom all-reduce buffers. No fit row checks a 0.18+ TP ≥ 2 start-up off the H100.
+    A GPU without a name is sized with the H100 figures.
+    """
     gib = accounting.context_gib
     if tensor_parallel >= 2:
-        gib += accounting.non_torch_tp_gib
+        nvswitch = accounting.non_torch_tp_nvswitch_gib
+        gib += nvswitch if nvswitch is not None and nvswitch_hopper(gpu_name) is not False else accounting.non_torch_tp_gib
     elif pipeline_parallel >= 2:
         gib += accounting.non_torch_pp_gib
     else:
-        gib += accounting.non_torch_tp1_gib
+        other = accounting.non_torch_tp1_other_gib
+        gib += other if other is not None and hopper_or_later(gpu_name) is False else accounting.non_torch_tp1_gib
     return gib * GIB
 
 

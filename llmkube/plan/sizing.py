@@ -347,7 +347,7 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     stage_weights = stage_weight_bytes(model, c, pp)
     graphs_on = c.runtime == "vllm" and not c.enforce_eager
     counted = graphs_on and (c.cuda_graph_estimate if c.cuda_graph_estimate is not None else acc.cuda_graphs_counted)
-    non_torch = em.non_torch_bytes(acc, tp, pp)
+    non_torch = em.non_torch_bytes(acc, tp, pp, gpu_name)
     kinds = em.layer_kinds(s)
     if acc.engine == "v0":
         # V0 has no hybrid allocator: vllm/worker/cache_engine.py `CacheEngine._allocate_kv_cache`
