@@ -41,7 +41,7 @@ HF_CONFIGS = REPO / "tests" / "data" / "hf-configs"
 COLUMNS = (
     "id", "split", "source", "source_group", "vllm_version", "gpu", "gpu_total_gib", "model", "tp", "pp",
     "dtype", "quantization", "quantization_flag", "kv_cache_dtype", "max_model_len", "max_num_seqs",
-    "max_num_batched_tokens", "gpu_memory_utilization", "enforce_eager", "block_size", "weights_gib",
+    "max_num_batched_tokens", "gpu_memory_utilization", "enforce_eager", "block_size", "topk_topp_sampler", "weights_gib",
     "non_torch_gib", "activation_gib", "cuda_graph_gib", "kv_cache_gib", "kv_tokens", "gpu_blocks",
     "max_concurrency", "defaults", "notes",
 )
@@ -177,6 +177,8 @@ def server_config(row: dict[str, str]) -> Any:
         "kv_cache_dtype": row.get("kv_cache_dtype") or None,
         "enforce_eager": (row.get("enforce_eager") or "").lower() == "true",
         "block_size": int(v) if (v := num(row, "block_size")) else None,
+        # the sampler the log names: FlashInfer's ("Using FlashInfer for top-p & top-k sampling") or torch's
+        "flashinfer_sampler": {"flashinfer": True, "torch": False}.get((row.get("topk_topp_sampler") or "").lower()),
         "engine_version": version_tuple(row.get("vllm_version") or ""),
         "runtime": "vllm",
     }

@@ -116,6 +116,9 @@ SETTINGS: tuple[Setting, ...] = (
 # vLLM's switch for counting CUDA-graph memory before sizing the KV cache (vllm/envs.py; default
 # 1 from v0.21.0, see plan/engine_memory.py).
 VLLM_CUDAGRAPH_ESTIMATE_ENV = "VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS"
+# vLLM's switch for FlashInfer's top-k/top-p sampler (vllm/envs.py; unset = on when FlashInfer is
+# installed, V1; see plan/engine_memory.py `sampler_bytes_per_logit`).
+VLLM_FLASHINFER_SAMPLER_ENV = "VLLM_USE_FLASHINFER_SAMPLER"
 # TGI spells the fp8 KV types its own way (launcher/src/main.rs KVCacheDtype, v3.3.6).
 TGI_KV_CACHE_DTYPES = {"fp8": "fp8_e4m3fn", "fp8_e4m3": "fp8_e4m3fn", "fp8_e5m2": "fp8_e5m2"}
 SETTING = {s.name: s for s in SETTINGS}

@@ -94,7 +94,8 @@ def test_vllm_engine_flags_that_size_memory_are_read_back(store) -> None:
             "args": ["--model", "meta-llama/Llama-3.1-8B-Instruct", "--max-num-batched-tokens", "4k",
                      "--no-enable-chunked-prefill", "--enforce-eager", "--kv-cache-dtype", "fp8", "-pp", "2",
                      "--dtype", "float16"],
-            "env": [{"name": "VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS", "value": "0"}],
+            "env": [{"name": "VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS", "value": "0"},
+                    {"name": "VLLM_USE_FLASHINFER_SAMPLER", "value": "1"}],
             "resources": {"limits": {"nvidia.com/gpu": 2}},
         }],
     }})
@@ -102,6 +103,7 @@ def test_vllm_engine_flags_that_size_memory_are_read_back(store) -> None:
     c = server.config
     assert (c.max_num_batched_tokens, c.chunked_prefill, c.enforce_eager) == (4000, False, True)
     assert (c.kv_cache_dtype, c.pipeline_parallel, c.dtype, c.cuda_graph_estimate) == ("fp8", 2, "float16", False)
+    assert c.flashinfer_sampler is True
     assert c.engine_version == (0, 21, 1)
     fit = server.fit()
     assert fit is not None and fit.batch.tokens == 4000 and fit.cuda_graph_gib == 0

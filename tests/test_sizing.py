@@ -141,8 +141,10 @@ def test_issue_example_llama_8b_one_l4_8k_fits(store, m):
     assert (fit.batch.tokens, fit.batch.seqs) == (2048, 256)
     assert fit.activation_gib == pytest.approx(llama8_sampler(256, 2048, 36.4) / GIB)
     assert not fit.cuda_graph_counted  # v0.11 captures graphs after sizing the KV cache
-    # 0.9 × memory − 14.96 − 1.19 − 0.13 leaves room for one 8192-token sequence (1 GiB)
-    assert fit.kv_budget_gib == pytest.approx(0.9 * l4.spec.memory_gi_b - 14.96 - 1.19 - 0.13, abs=0.01)
+    # non-torch memory on an Ada card: the other-generation figure, not the H100's 0.13 GiB
+    assert fit.non_torch_gib == pytest.approx(0.03)
+    # 0.9 × memory − 14.96 − 1.19 − 0.03 leaves room for one 8192-token sequence (1 GiB)
+    assert fit.kv_budget_gib == pytest.approx(0.9 * l4.spec.memory_gi_b - 14.96 - 1.19 - 0.03, abs=0.01)
     assert fit.fits and fit.kv_budget_gib > 3 * fit.kv_sequence_gib
     # the old per-image constant (4.8 GiB activation) left 0.2 GiB and refused it
     assert 0.9 * l4.spec.memory_gi_b - 14.96 - 4.8 - 0.13 < fit.kv_sequence_gib
@@ -435,6 +437,54 @@ def test_pipeline_stage_weights(m):
     one = sizing.stage_weight_bytes(tied, ServerConfig(), 1)[0]
     table = 128256 * 2048 * 2
     assert sum(sizing.stage_weight_bytes(tied, ServerConfig(), 2)) == pytest.approx(one + table, rel=0.001)
+
+
+# --------------------------------------------------------------------------- sampler and batch defaults by version
+
+
+def test_flashinfer_sampler_drops_the_full_vocabulary_sort(m):
+    from llmkube.plan.engine_memory import SORT_FREE_SAMPLER_BYTES, accounting_for, sampler_bytes_per_logit
+    v10, v19 = accounting_for("vllm", (0, 10, 1)), accounting_for("vllm", (0, 19, 0))
+    assert sampler_bytes_per_logit(v10) == v10.sampler_fp32_bytes_per_logit > SORT_FREE_SAMPLER_BYTES
+    assert sampler_bytes_per_logit(v10, True) == SORT_FREE_SAMPLER_BYTES
+    assert sampler_bytes_per_logit(v10, False) == v10.sampler_fp32_bytes_per_logit
+    # from 0.17 every sampler is sort-free: the flag changes nothing
+    assert sampler_bytes_per_logit(v19, True) == sampler_bytes_per_logit(v19, False) == SORT_FREE_SAMPLER_BYTES
+    # on an A100 the 0.10 server samples 256 rows: FlashInfer frees 256 x vocab x (sort - sort-free) bytes
+    qwen = m("qwen2-7b")
+    base = ServerConfig(max_model_len=16384, utilization=0.5, engine_version=(0, 10, 1))
+    sort = serving_fit(qwen, 79.15, base, gpu_name="NVIDIA A100-SXM4-80GB")
+    flash = serving_fit(qwen, 79.15, dataclasses.replace(base, flashinfer_sampler=True), gpu_name="NVIDIA A100-SXM4-80GB")
+    assert (sort.batch.tokens, sort.batch.seqs) == (2048, 256)
+    freed = 256 * qwen.spec.vocab_size * (v10.sampler_fp32_bytes_per_logit - SORT_FREE_SAMPLER_BYTES) / 2**30
+    assert sort.activation_gib - flash.activation_gib == pytest.approx(freed, rel=0.01)
+    assert flash.kv_budget_gib > sort.kv_budget_gib
+
+
+def test_which_gpus_get_the_large_v1_batch_defaults_depends_on_the_version():
+    from llmkube.plan.engine_memory import big_gpu_defaults, profiling_batch
+    a100, b200, h100 = (79.15, "NVIDIA A100-SXM4-80GB"), (178.4, "NVIDIA B200"), (79.19, "NVIDIA H100 80GB HBM3")
+    # up to 0.8.4 by name (H100/H200 only), 0.8.5 by memory, from 0.9.0 by memory except A100s
+    assert [big_gpu_defaults(*a100, v) for v in ((0, 8, 4), (0, 8, 5), (0, 9, 0), None)] == [False, True, False, False]
+    assert [big_gpu_defaults(*b200, v) for v in ((0, 8, 4), (0, 8, 5), (0, 9, 2))] == [False, True, True]
+    assert all(big_gpu_defaults(*h100, v) for v in ((0, 8, 0), (0, 8, 5), (0, 19, 0), None))
+    assert not big_gpu_defaults(22.05, "NVIDIA L4", (0, 11, 0))
+    batch = profiling_batch("vllm", *a100, 8192, version=(0, 8, 5))
+    assert (batch.tokens, batch.seqs) == (8192, 1024)
+    batch = profiling_batch("vllm", *a100, 8192, version=(0, 9, 2))
+    assert (batch.tokens, batch.seqs) == (2048, 256)
+
+
+def test_non_torch_memory_depends_on_the_gpu_generation_and_switch():
+    from llmkube.plan.engine_memory import GIB, accounting_for, non_torch_bytes
+    v11, v19 = accounting_for("vllm", (0, 11, 0)), accounting_for("vllm", (0, 19, 0))
+    h100, pcie, l40s, a100 = "NVIDIA H100 80GB HBM3 (SXM5)", "NVIDIA H100 PCIe 80GB", "NVIDIA L40S 48GB", "NVIDIA A100-SXM4-80GB"
+    gib = lambda acc, tp, name: round(non_torch_bytes(acc, tp, 1, name) / GIB, 3)  # noqa: E731
+    # TP 1: the H100 rows' 0.13 GiB on Hopper (and when the name is unknown), 0.03 on other generations
+    assert [gib(v11, 1, n) for n in (h100, pcie, "", l40s, a100)] == [0.13, 0.13, 0.13, 0.03, 0.03]
+    # TP >= 2 from 0.18: 2.1 GiB only on NVSwitch-connected SXM Hopper (or an unnamed GPU), 0.55 elsewhere
+    assert [gib(v19, 2, n) for n in (h100, "", pcie, "NVIDIA H100 NVL 94GB", l40s, a100)] == [2.1, 2.1, 0.55, 0.55, 0.55, 0.55]
+    assert gib(v11, 4, h100) == gib(v11, 4, l40s) == 0.55  # before 0.18 no difference
 
 
 # --------------------------------------------------------------------------- the V0 engine (vLLM < 0.8)

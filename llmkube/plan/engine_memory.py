@@ -58,6 +58,11 @@ BLOCK_SIZE = 16  # vllm/config/cache.py: CUDA default block size
 
 # --------------------------------------------------------------------------- engine generations
 
+# fp32 bytes per logit of a sampler that does not sort the vocabulary (see `Accounting`): fp32
+# logits 4 + probabilities 4 + log-probabilities 4; fit: 12.9 B from the v0.19.0 H100 Llama-3.1-8B
+# row (1.89 GiB). FlashInfer's rejection sampler is of that kind too (`flashinfer_sample`, below).
+SORT_FREE_SAMPLER_BYTES = 12.9
+
 
 # Live [tokens, intermediate] tensors at a dense MLP's peak: gate_up (2), the activation's
 # output (1) and one more (the down projection's input); fit: 4 from the v0.19.0 H100 fit rows
@@ -112,6 +117,12 @@ class Accounting:
     # default for models with max_model_len > 32K" —; `_DEFAULT_MAX_NUM_BATCHED_TOKENS` = 2048 by
     # v0.8; 0.7.x taken as 2048, not read at a 0.7 tag).
     v0_chunked_tokens: int = 2048
+    # Non-torch memory on one GPU of another generation than Hopper/Blackwell (see `non_torch_bytes`);
+    # None: the H100 figures above hold for every GPU.
+    non_torch_tp1_other_gib: float | None = None
+    # Non-torch memory per GPU at TP >= 2 on NVSwitch-connected Hopper/Blackwell GPUs when it differs
+    # from `non_torch_tp_gib` (see `non_torch_bytes`); None: no difference.
+    non_torch_tp_nvswitch_gib: float | None = None
 
 
 # The V0 engine (vLLM 0.4 – 0.7 by default; 0.8 – 0.9 only for models V1 did not support), as
@@ -141,25 +152,41 @@ V0_MIN_BATCHED_TOKENS = 2048  # SchedulerConfig: max(max_model_len, 2048) withou
 V0_LONG_CONTEXT = 32 * 1024  # arg_utils.py `create_engine_config`: chunked prefill on above 32K (OpenAI server)
 
 
+# Non-torch memory at TP 1 on GPUs that are not Hopper/Blackwell. The 0.13 GiB of the v0.11.0 H100
+# rows is not what other generations see: a 24 GB card with vLLM 0.10.2 prints 0.02 GiB
+# (gh-memory-aware-rlhf-qwen2.5-3b-v0102), an A10 with 0.7 0.05 (gh-oci-aqua-llama31-8b-a10-131k),
+# and the A100 rows that print only the KV cache (lmcache-i1739-*, gh-dennislee22-qwen2-7b-a100-80-*,
+# vLLM 0.10.x) are 0.09-0.12 GiB above llmkube's figure with 0.13. Fit: 0.03, the two printed
+# readings' mean. What the difference is made of was not identified (the lazily loaded kernel
+# images of the FlashAttention-3/CUTLASS sm90 paths are one candidate); from 0.18 the A100 fit rows
+# disagree with each other (gh-cssnoeasy-* +0.17, gh-tokenkaki-*-v0191 -0.02), so 0.18+ keeps one figure.
+NON_TORCH_OTHER_GIB = 0.03
+
 ACCOUNTINGS: tuple[Accounting, ...] = (
     # The V0 engine (V0_DOC above): its own batch, an eager MLP, graphs captured after.
     Accounting("vllm-v0", "vLLM <0.6.4 (V0)", "vllm", (0, 0, 0), 36.4, 0.13, 0.55, 0.13, False,
-               engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=512),
+               engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=512, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     # 0.6.4 counts the CUDA context as non-torch memory: 0.5 GiB, the bare context measured on an
     # H200 (measured-h200.md: 527 MiB; other GPUs' contexts differ).
     Accounting("vllm-v0.6.4", "vLLM 0.6.4 (V0)", "vllm", (0, 6, 4), 36.4, 0.13, 0.55, 0.13, False,
-               context_gib=0.5, engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=512),
+               context_gib=0.5, engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=512,
+               non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     Accounting("vllm-v0.6.5", "vLLM 0.6.5-0.6.6 (V0)", "vllm", (0, 6, 5), 36.4, 0.13, 0.55, 0.13, False,
-               engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=512),
+               engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=512, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     Accounting("vllm-v0.7", "vLLM 0.7 (V0)", "vllm", (0, 7, 0), 36.4, 0.13, 0.55, 0.13, False,
-               engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=2048),
+               engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=2048, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     # 0.8 and 0.9 run V1 by default (vllm/envs.py VLLM_USE_V1, v0.8.0); sized by 0.10's V1 terms.
-    Accounting("vllm-0.8", "vLLM 0.8-0.9 (V1)", "vllm", (0, 8, 0), 36.4, 0.13, 0.55, 0.13, False),
-    Accounting("vllm-0.10", "vLLM 0.10-0.16", "vllm", (0, 10, 0), 36.4, 0.13, 0.55, 0.13, False),
-    Accounting("vllm-0.17", "vLLM 0.17", "vllm", (0, 17, 0), 12.9, 0.13, 0.55, 0.13, False),
-    Accounting("vllm-0.18", "vLLM 0.18-0.20", "vllm", (0, 18, 0), 12.9, 0.25, 2.1, 0.07, False),
+    Accounting("vllm-0.8", "vLLM 0.8-0.9 (V1)", "vllm", (0, 8, 0), 36.4, 0.13, 0.55, 0.13, False,
+               non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
+    Accounting("vllm-0.10", "vLLM 0.10-0.16", "vllm", (0, 10, 0), 36.4, 0.13, 0.55, 0.13, False,
+               non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
+    Accounting("vllm-0.17", "vLLM 0.17", "vllm", (0, 17, 0), SORT_FREE_SAMPLER_BYTES, 0.13, 0.55, 0.13, False,
+               non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
+    Accounting("vllm-0.18", "vLLM 0.18-0.20", "vllm", (0, 18, 0), SORT_FREE_SAMPLER_BYTES, 0.25, 0.55, 0.07, False,
+               non_torch_tp_nvswitch_gib=2.1),
     # gpu_worker.py v0.27.1 logs "CUDA graph memory profiling is enabled (default since v0.21.0)".
-    Accounting("vllm-0.21", "vLLM >=0.21", "vllm", (0, 21, 0), 12.9, 0.25, 2.1, 0.07, True),
+    Accounting("vllm-0.21", "vLLM >=0.21", "vllm", (0, 21, 0), SORT_FREE_SAMPLER_BYTES, 0.25, 0.55, 0.07, True,
+               non_torch_tp_nvswitch_gib=2.1),
     # TGI (flash_causal_lm.py `warmup`, v3.3.6): one prefill of --max-batch-prefill-tokens, then
     # KV = free memory − (1 − fraction × 0.95) × total. It samples the last token of each warm-up
     # request only: no vocabulary-wide buffers to speak of. CUDA graphs are captured after.
@@ -180,6 +207,25 @@ def accounting_for(runtime: str, version: tuple[int, ...] | None) -> Accounting:
 
 BIG_GPU_GIB = 70  # get_batch_defaults: `device_memory >= 70 * GiB_bytes and "a100" not in device_name`
 API_SERVER_DEFAULTS = {True: (8192, 1024), False: (2048, 256)}  # (max_num_batched_tokens, max_num_seqs)
+
+
+def big_gpu_defaults(memory_gib: float, gpu_name: str, version: tuple[int, ...] | None = None) -> bool:
+    """Whether the V1 OpenAI server gives this GPU the large batch defaults (8,192 tokens, 1,024
+    sequences) rather than 2,048 / 256. The rule changed twice (vllm/engine/arg_utils.py
+    `_set_default_args_v1`, later `get_batch_defaults`):
+    - up to 0.8.4: by name, "h100" or "h200" in the device name (PR #12369, 2025-01; the context
+      of PR #17046 shows the same branch setting `default_max_num_seqs = 1024`);
+    - 0.8.5: by memory, a CUDA total of at least 70 GiB (PR #17073, merged 2025-04-23: "use larger
+      batch sizes … for GPUs with large memory sizes"), so an A100 80GB got them too;
+    - from 0.9.0: at least 70 GiB and "a100" not in the name (PR #17885, merged 2025-05-09: "Use
+      small max_num_batched_tokens for A100"), unchanged to v0.28.
+    An unknown version is sized as the newest."""
+    name = gpu_name.lower()
+    if version is not None and tuple(version[:3]) < (0, 8, 5):
+        return "h100" in name or "h200" in name
+    if version is not None and tuple(version[:3]) < (0, 9, 0):
+        return memory_gib >= BIG_GPU_GIB
+    return memory_gib >= BIG_GPU_GIB and "a100" not in name
 TGI_DEFAULT_PREFILL_TOKENS = 4096  # TGI with a length decided at start-up: its usual 4096-token prefill budget [U]
 
 
@@ -215,17 +261,19 @@ def v0_profiling_batch(accounting: Accounting, max_model_len: int, max_num_batch
 
 def profiling_batch(runtime: str, memory_gib: float, gpu_name: str, max_model_len: int,
                     max_num_batched_tokens: int | None = None, max_num_seqs: int | None = None,
-                    chunked_prefill: bool | None = None, accounting: Accounting | None = None) -> ProfilingBatch:
+                    chunked_prefill: bool | None = None, accounting: Accounting | None = None,
+                    version: tuple[int, ...] | None = None) -> ProfilingBatch:
     """The batch vLLM profiles with (arg_utils.py `_set_default_max_num_seqs_and_batched_tokens_args`,
-    v0.11.0 … v0.28, OpenAI API server usage context); TGI's warm-up prefill for TGI; the V0
-    engine's (`v0_profiling_batch`) when `accounting` is a V0 one."""
+    v0.11.0 … v0.28, OpenAI API server usage context; which GPUs get the large defaults depends on
+    the `version`, see `big_gpu_defaults`); TGI's warm-up prefill for TGI; the V0 engine's
+    (`v0_profiling_batch`) when `accounting` is a V0 one."""
     if accounting is not None and accounting.engine == "v0" and runtime == "vllm":
         return v0_profiling_batch(accounting, max_model_len, max_num_batched_tokens, max_num_seqs, chunked_prefill)
     if runtime == "tgi":
         # launcher/src/main.rs: --max-batch-prefill-tokens defaults to max-input-tokens + 50
         tokens = max_num_batched_tokens or (max_model_len + 49 if max_model_len > 1 else TGI_DEFAULT_PREFILL_TOKENS)
         return ProfilingBatch(tokens, max_num_seqs or 1, max_num_batched_tokens is None)
-    big = memory_gib >= BIG_GPU_GIB and "a100" not in gpu_name.lower()
+    big = big_gpu_defaults(memory_gib, gpu_name, version)
     default_tokens, default_seqs = API_SERVER_DEFAULTS[big]
     seqs = max_num_seqs or default_seqs
     if max_num_batched_tokens is not None:
@@ -271,16 +319,42 @@ def forward_peak_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_b
     return tokens * (2 * h + widest) * act_bytes
 
 
-def sampler_peak_bytes(spec: ModelSpec, requests: int, accounting: Accounting, act_bytes: float) -> float:
+def sampler_bytes_per_logit(accounting: Accounting, flashinfer_sampler: bool | None = None) -> float:
+    """fp32 bytes per logit the profiling sampler run holds at its peak.
+
+    The accounting's own figure is that of the vLLM image's default sampler. With FlashInfer's
+    top-k/top-p sampler the sort goes away: vllm/v1/sample/ops/topk_topp_sampler.py
+    `TopKTopPSampler.__init__` (v0.9 … v0.16) picks `forward_cuda` when FlashInfer ≥ 0.2.3 is
+    installed and VLLM_USE_FLASHINFER_SAMPLER is not 0 ("In V0, None means False, while in V1,
+    None means True"; log "Using FlashInfer for top-p & top-k sampling."), and `flashinfer_sample`
+    calls `flashinfer.sampling.top_k_top_p_sampling_from_logits` on the fp32 logits — a
+    rejection sampler that "avoids sorting the logits tensor": a masked copy and the
+    probabilities, the sort-free sampler's `SORT_FREE_SAMPLER_BYTES`. The default stays the
+    sort for 0.8 … 0.16 because the v0.11.0 image's fit rows measured the sort's peak (and 0.8
+    refuses FlashInfer ≥ 0.2.3: "FlashInfer top-p & top-k sampling sampler is disabled because
+    FlashInfer>=v0.2.3 is not backward compatible", v0.8.4 log); `flashinfer_sampler` True says
+    the server does use it (an install with FlashInfer, or VLLM_USE_FLASHINFER_SAMPLER=1), False
+    that it does not. From 0.17 every sampler is sort-free, so the flag changes nothing there.
+    """
+    base = accounting.sampler_fp32_bytes_per_logit
+    if base and flashinfer_sampler:
+        return min(base, SORT_FREE_SAMPLER_BYTES)
+    return base
+
+
+def sampler_peak_bytes(spec: ModelSpec, requests: int, accounting: Accounting, act_bytes: float,
+                       flashinfer_sampler: bool | None = None) -> float:
     """Peak of the profiling sampler run: `requests` rows of logits over the whole vocabulary (the
     LM head's output is gathered to every TP rank), in the model dtype plus the sampler's fp32 work."""
-    if not accounting.sampler_fp32_bytes_per_logit:
+    per_logit = sampler_bytes_per_logit(accounting, flashinfer_sampler)
+    if not per_logit:
         return 0.0
-    return requests * spec.vocab_size * (accounting.sampler_fp32_bytes_per_logit + act_bytes)
+    return requests * spec.vocab_size * (per_logit + act_bytes)
 
 
 def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBatch, tensor_parallel: int,
-                     act_bytes: float, first_stage: bool = True, last_stage: bool = True) -> float:
+                     act_bytes: float, first_stage: bool = True, last_stage: bool = True,
+                     flashinfer_sampler: bool | None = None) -> float:
     """The torch activation peak `profile_run` measures on one GPU of one pipeline stage.
 
     The forward pass and the sampler run one after the other, so the peak is the larger of the
@@ -291,21 +365,61 @@ def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBa
     received = 0.0 if first_stage else 2 * batch.tokens * spec.hidden_size * act_bytes
     peak = forward_peak_bytes(spec, batch.tokens, tensor_parallel, act_bytes, accounting.mlp_live)
     if last_stage:
-        sampling = sampler_peak_bytes(spec, min(batch.seqs, batch.tokens), accounting, act_bytes)
+        sampling = sampler_peak_bytes(spec, min(batch.seqs, batch.tokens), accounting, act_bytes,
+                                      flashinfer_sampler)
         if sampling:
             peak = max(peak, sampling + batch.tokens * spec.hidden_size * act_bytes)
     return peak + received
 
 
-def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_parallel: int) -> float:
-    """Memory outside torch that the engine counts (NCCL, cuBLAS; TGI also the CUDA context), per GPU."""
+_HOPPER_OR_LATER = ("h100", "h200", "h800", "h20", "gh200", "b100", "b200", "b300", "gb200", "gb300")
+
+
+def hopper_or_later(gpu_name: str) -> bool | None:
+    """Whether the device name is a Hopper or Blackwell datacenter GPU; None when there is no name."""
+    name = gpu_name.lower()
+    if not name:
+        return None
+    return any(n in name for n in _HOPPER_OR_LATER)
+
+
+def nvswitch_hopper(gpu_name: str) -> bool | None:
+    """Whether the device is an SXM Hopper/Blackwell part, the ones HGX systems wire through NVSwitch
+    (NCCL's NVLink SHARP needs that switch); the PCIe and "NVL" cards are not. None without a name."""
+    later = hopper_or_later(gpu_name)
+    if later is None:
+        return None
+    name = gpu_name.lower()
+    return later and "pcie" not in name and "nvl" not in name.replace("nvlink", "")
+
+
+def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_parallel: int,
+                    gpu_name: str = "") -> float:
+    """Memory outside torch that the engine counts (NCCL, cuBLAS; TGI also the CUDA context), per GPU.
+
+    `non_torch_memory` is what CUDA reports in use minus torch's reservation (vllm/utils
+    `MemorySnapshot`, v0.10 …), its increase over the profiling run is subtracted from the KV budget.
+    Two of its parts depend on the GPU, not only on the engine:
+    - at TP 1 the H100 rows read 0.13 GiB (0.25 from 0.18) and other generations much less
+      (`NON_TORCH_OTHER_GIB`);
+    - at TP ≥ 2 the v0.19.0 H100 rows read 2.07-2.21 GiB where v0.11.0 read 0.55. Every one of
+      them is an SXM H100, so the jump is kept to NVSwitch-connected Hopper/Blackwell GPUs: the
+      communication buffers that large exist only there (NCCL's NVLink SHARP multicast buffers —
+      frameworks set NCCL_NVLS_ENABLE=0 "for memory saving", NVIDIA/NeMo-Framework-Launcher#127 —
+      and vLLM's torch symmetric-memory all-reduce, enabled by default by vllm-project/vllm#24111,
+      which needs Hopper or Blackwell with NVLink). Other GPUs keep the 0.55 GiB of the
+      NCCL/custom all-reduce buffers. No fit row checks a 0.18+ TP ≥ 2 start-up off the H100.
+    A GPU without a name is sized with the H100 figures.
+    """
     gib = accounting.context_gib
     if tensor_parallel >= 2:
-        gib += accounting.non_torch_tp_gib
+        nvswitch = accounting.non_torch_tp_nvswitch_gib
+        gib += nvswitch if nvswitch is not None and nvswitch_hopper(gpu_name) is not False else accounting.non_torch_tp_gib
     elif pipeline_parallel >= 2:
         gib += accounting.non_torch_pp_gib
     else:
-        gib += accounting.non_torch_tp1_gib
+        other = accounting.non_torch_tp1_other_gib
+        gib += other if other is not None and hopper_or_later(gpu_name) is False else accounting.non_torch_tp1_gib
     return gib * GIB
 
 

@@ -166,6 +166,7 @@ class ServerConfig:
     chunked_prefill: bool | None = None  # --[no-]enable-chunked-prefill; None: on (V1 default for generative models)
     enforce_eager: bool = False  # --enforce-eager: no CUDA graphs
     cuda_graph_estimate: bool | None = None  # VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS; None: the version's default
+    flashinfer_sampler: bool | None = None  # FlashInfer's top-k/top-p sampler in use (VLLM_USE_FLASHINFER_SAMPLER); None: the image's default
     dtype: str | None = None
     quantization: str | None = None
     kv_cache_dtype: str | None = None
@@ -339,14 +340,14 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     tp, pp = max(1, c.tensor_parallel), stage_count(s.layers, c.pipeline_parallel)
     max_len = c.max_model_len or s.max_context
     batch = em.profiling_batch(c.runtime, memory_gib, gpu_name, max_len, c.max_num_batched_tokens,
-                               c.max_num_seqs, c.chunked_prefill, accounting=acc)
+                               c.max_num_seqs, c.chunked_prefill, accounting=acc, version=c.engine_version)
     act_bytes = served_dtype_bytes(c.dtype)
     kv_bytes = kv_dtype_bytes(c.kv_cache_dtype, c.dtype)
     token_layer = em.kv_bytes_per_token_per_layer(s, kv_bytes, tp)
     stage_weights = stage_weight_bytes(model, c, pp)
     graphs_on = c.runtime == "vllm" and not c.enforce_eager
     counted = graphs_on and (c.cuda_graph_estimate if c.cuda_graph_estimate is not None else acc.cuda_graphs_counted)
-    non_torch = em.non_torch_bytes(acc, tp, pp)
+    non_torch = em.non_torch_bytes(acc, tp, pp, gpu_name)
     kinds = em.layer_kinds(s)
     if acc.engine == "v0":
         # V0 has no hybrid allocator: vllm/worker/cache_engine.py `CacheEngine._allocate_kv_cache`
@@ -357,7 +358,7 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     for stage, n in enumerate(em.pp_partition(s.layers, pp)):
         first, last = stage == 0, stage == pp - 1
         weights = stage_weights[stage] / tp + loaded_expert_extra_bytes(model, c, gpu_name, range(start, start + n))
-        activation = em.activation_bytes(s, acc, batch, tp, act_bytes, first, last)
+        activation = em.activation_bytes(s, acc, batch, tp, act_bytes, first, last, c.flashinfer_sampler)
         graphs = em.cuda_graph_bytes(batch.seqs, n) if graphs_on else 0.0
         layout = em.kv_layout(s, kinds[start:start + n], token_layer, max_len, batch.tokens)
         start += n

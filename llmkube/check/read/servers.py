@@ -24,6 +24,7 @@ from llmkube.engines import (
     DEFAULT_TGI_MEMORY_FRACTION,
     SETTING,
     VLLM_CUDAGRAPH_ESTIMATE_ENV,
+    VLLM_FLASHINFER_SAMPLER_ENV,
     engine_of,
     parse_engine_version,
 )
@@ -252,6 +253,7 @@ def _read_vllm(line: list[str], container: Mapping[str, Any]) -> tuple[str | Non
         chunked_prefill=_switch(line, "chunked_prefill"),
         enforce_eager=bool(_switch(line, "enforce_eager")),
         cuda_graph_estimate=_env_switch(container, VLLM_CUDAGRAPH_ESTIMATE_ENV),
+        flashinfer_sampler=_env_switch(container, VLLM_FLASHINFER_SAMPLER_ENV),
         quantization=quant.lower() if quant else None,
         kv_cache_dtype=arg("kv_cache_dtype"),
         runtime="vllm",
