@@ -315,3 +315,24 @@ def test_max_replicas_below_replicas_is_an_error(tmp_path):
     text = BASE + "  disaggregation: {rdma: {resource: rdma/ib}, prefill: {replicas: 3, maxReplicas: 2}}\n"
     rc, _, err = render_text(tmp_path, text)
     assert rc == 2 and "spec.disaggregation.prefill.maxReplicas" in err
+
+
+def test_plan_table_names_each_pool_within_100_columns():
+    out = llmkube("plan", str(EXAMPLE))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert all(len(line) <= 100 for line in lines), max(lines, key=len)
+    rows = [line.split() for line in lines if "llama-3.1-70b" in line]
+    assert [r[:2] for r in rows] == [["llama-70b-pd", "decode"], ["llama-70b-pd", "prefill"]]
+    # the advice under the table names the pool too, and the JSON rows carry it
+    assert any(line.startswith("LLMInferenceService/llm-serving/llama-70b-pd prefill: ") for line in lines)
+    rows_json = json.loads(llmkube("plan", str(EXAMPLE), "-o", "json").stdout)["items"]
+    assert [(r["pool"], r["pool_pods"], r["tensor_parallel"]) for r in rows_json] == [("decode", 1, 8), ("prefill", 1, 4)]
+
+
+def test_plan_table_counts_a_data_parallel_pools_pods(tmp_path):
+    spec = tmp_path / "dp.yaml"
+    spec.write_text(DP)
+    out = llmkube("plan", str(spec))
+    assert out.returncode == 0, out.stderr
+    assert any(line.split()[:3] == ["llama-70b", "×2", "pods"] for line in out.stdout.splitlines()), out.stdout
