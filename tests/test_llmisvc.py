@@ -336,3 +336,25 @@ def test_plan_table_counts_a_data_parallel_pools_pods(tmp_path):
     out = llmkube("plan", str(spec))
     assert out.returncode == 0, out.stderr
     assert any(line.split()[:3] == ["llama-70b", "×2", "pods"] for line in out.stdout.splitlines()), out.stdout
+
+
+@pytest.mark.usefixtures("upstream_crds")
+def test_example_12_wide_expert_parallel_over_two_nodes(store):
+    example = EXAMPLES / "12-deepseek-v3-wide-ep-llmisvc.yaml"
+    out = llmkube("render", str(example), "--crds", str(UPSTREAM_CRDS))
+    assert out.returncode == 0, out.stderr
+    (obj,) = load_all(out.stdout)
+    spec = obj["spec"]
+    # H200 nodes of 8 GPUs, TP 8: one rank a node, DP 2 over the 2 pods, experts over all 16 GPUs
+    assert spec["parallelism"] == {"tensor": 8, "data": 2, "dataLocal": 1, "expert": True}
+    assert spec["scaling"] == {"minReplicas": 1, "maxReplicas": 2, "wva": {"hpa": {}}} and "replicas" not in spec
+    for pod in (spec["template"], spec["worker"]):
+        limits = pod["containers"][0]["resources"]["limits"]
+        assert (limits["nvidia.com/gpu"], limits["rdma/roce_gdr"]) == (8, 1)
+    # the rank fits an H200 even as if it held every expert (the plan's upper bound)
+    model, gpu = store.model("deepseek-ai/DeepSeek-V3"), store.gpu("h200-141gb")
+    fit = serving_fit(model, gpu.spec.memory_gi_b, ServerConfig(tensor_parallel=8, max_model_len=32768,
+                                                                 quantization=None), gpu_name=gpu.spec.display_name)
+    assert fit.fits and f"{fit.kv_tokens:,} tokens" in out.stderr
+    check = llmkube("validate", "-", "--crds", str(UPSTREAM_CRDS), "-o", "json", stdin=out.stdout)
+    assert [f for f in json.loads(check.stdout)["findings"] if f["severity"] in ("error", "warning")] == []
