@@ -172,6 +172,9 @@ def test_preset_safe_quotes_only_what_eval_would_break():
     ("  nodes: 2\n  pipelineParallel: 2\n", ("spec", "pipelineParallel"), "no pipeline-parallel worker preset"),
     ("  nodes: 2\n  multiNode: {backend: kserve}\n", ("spec", "multiNode"), "data-parallel worker"),
     ("  llmInferenceService: {variantCost: cheap}\n", None, "variantCost"),
+    ("  network: {ncclDebug: INFO}\n", ("spec", "network"), "every pool here is one pod"),
+    ("  nodes: 2\n  network: {rdma: {resource: rdma/ib}}\n  disaggregation: {rdma: {resource: rdma/ib}}\n",
+     ("spec", "network", "rdma"), "disaggregation.rdma"),
     ("  cache: {claim: models}\n", ("spec", "cache"), "/mnt/models"),
     ("  llmInferenceService: {httpRoute: r}\n", ("spec", "llmInferenceService", "httpRoute"), "managed gateway"),
     ("  llmInferenceService: {inferencePool: p, scheduler: false}\n", ("spec", "llmInferenceService", "inferencePool"), "scheduler"),
@@ -239,7 +242,7 @@ DP = BASE.replace("tensorParallel: 4", "tensorParallel: 4\n  nodes: 2")
 
 @pytest.mark.usefixtures("upstream_crds")
 def test_nodes_render_a_data_parallel_worker_that_fills_each_node(tmp_path, store):
-    rc, docs, err = render_text(tmp_path, DP + "  llmInferenceService: {expertParallel: true}\n")
+    rc, docs, err = render_text(tmp_path, DP + "  llmInferenceService: {expertParallel: true}\n  network: {ncclDebug: WARN}\n")
     assert rc == 0, err  # the v0.20.0 CRD's schema and CEL
     (obj,) = docs
     spec = obj["spec"]
@@ -252,6 +255,7 @@ def test_nodes_render_a_data_parallel_worker_that_fills_each_node(tmp_path, stor
         # the preset adds --enable-expert-parallel from parallelism.expert, and the TP/DP flags itself
         assert not {"--enable-expert-parallel", "--tensor-parallel-size", "--data-parallel-size"} & set(c["args"])
     assert "startupProbe" in leader and "startupProbe" not in worker  # the presets' workers have no probes
+    assert {"name": "NCCL_DEBUG", "value": "WARN"} in leader["env"] and leader["env"] == worker["env"]
     assert "affinity" not in spec["template"]  # a LeaderWorkerSet pod carries the leader/worker component label
     # read back as KServe builds it: one LeaderWorkerSet of data ÷ dataLocal = 2 pods, 8 GPUs each
     (pool,) = pools(target(obj))

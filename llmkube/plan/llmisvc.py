@@ -51,6 +51,7 @@ from llmkube.plan.inference import EndpointPlan, plan_inference_endpoint
 from llmkube.plan.multinode import gpu_nodes
 from llmkube.plan.pods import K8sObject, merge_env, standard_labels
 from llmkube.plan.sizing import GIB, ServerConfig, serving_fit, weight_bytes
+from llmkube.plan.training import nccl_env
 from llmkube.specs.inferenceendpoint import InferenceEndpoint, InferenceEndpointSpec, Startup
 from llmkube.specs.llmisvc import Disaggregation, LLMServiceOptions
 from llmkube.specs.trainingjob import RdmaSpec, effective_rdma
@@ -246,6 +247,9 @@ def _pool(ep: InferenceEndpoint, ctx: PlanContext, role: str, tensor_parallel: i
         args += ["--kv-transfer-config", kv_transfer_config(dis.connector, KV_ROLES[role])]
         # NIXL's side channel listens on the pod IP (vLLM envs.py VLLM_NIXL_SIDE_CHANNEL_HOST), as in the sample
         derived_env.append({"name": "VLLM_NIXL_SIDE_CHANNEL_HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}})
+    if dp is not None:
+        # NCCL between the pods of a replica (the MoE all-to-all, the data-parallel all-reduce)
+        derived_env += nccl_env(spec.network)
     if rdma is not None and not rdma.efa:
         # the presets' RoCE discovery (KSERVE_INFER_ROCE: NCCL_IB_HCA, UCX_NET_DEVICES, GID index)
         derived_env += [{"name": "KSERVE_INFER_ROCE", "value": "true"}, {"name": "UCX_TLS", "value": UCX_TLS}]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field
 
 from llmkube.specs.base import DNSLabel, DNSSubdomain, PositiveInt, SpecModel, SpecProblem
-from llmkube.specs.trainingjob import RdmaSpec
+from llmkube.specs.trainingjob import RdmaSpec, effective_rdma
 
 if TYPE_CHECKING:
     from llmkube.specs.inferenceendpoint import InferenceEndpoint
@@ -151,6 +151,14 @@ def _unsupported(ep: InferenceEndpoint) -> list[SpecProblem]:
         out.append(SpecProblem(("spec", "cache"), "the server reads the weights KServe's storage initializer put in /mnt/models, "
                                "not a Hugging Face cache", "remove `cache`; for weights on a claim set "
                                "`llmInferenceService.modelUri: pvc://<claim>/<path>`"))
+    if "network" in spec.model_fields_set:
+        if not _multi_node(ep):
+            out.append(SpecProblem(("spec", "network"), "`network` sets NCCL and RDMA between the pods of a replica, and "
+                                   "every pool here is one pod", "remove `network`, or set `nodes` (a data-parallel worker); "
+                                   "for the KV transfer of disaggregated pools use `disaggregation.rdma`"))
+        elif spec.disaggregation is not None and effective_rdma(spec.network) is not None:
+            out.append(SpecProblem(("spec", "network", "rdma"), "with `disaggregation` the RDMA device of both pools is "
+                                   "`disaggregation.rdma`", "move the device to `disaggregation.rdma`"))
     if spec.pipeline_parallel > 1 and _multi_node(ep):
         # v0.20.0 config_merge.go: the pipeline-parallel worker presets (`kserve-config-llm-worker-
         # pipeline-parallel` and its decode/prefill forms) are named but not shipped ("FIXME move those
