@@ -261,6 +261,7 @@ def test_nodes_render_a_data_parallel_worker_that_fills_each_node(tmp_path, stor
     (pool,) = pools(target(obj))
     assert (pool.lws_size, pool.gpus_needed) == (2, 8)
     assert "DP 4 = 2 ranks per pod × 2 pods, TP 4 each" in err and "expert parallel over 16 GPUs" in err
+    assert "has no experts (a dense model)" in err  # Llama-3.1-70B
     model = store.model("meta-llama/Llama-3.1-70B-Instruct")
     assert f"per node 2 ranks × {weight_bytes(model) / 2**30:.1f} GiB of weights" in err
     check = llmkube("validate", "-", "--crds", str(UPSTREAM_CRDS), "-o", "json", stdin=json.dumps(obj))
@@ -359,6 +360,6 @@ def test_example_12_wide_expert_parallel_over_two_nodes(store):
     model, gpu = store.model("deepseek-ai/DeepSeek-V3"), store.gpu("h200-141gb")
     fit = serving_fit(model, gpu.spec.memory_gi_b, ServerConfig(tensor_parallel=8, max_model_len=32768,
                                                                  quantization=None), gpu_name=gpu.spec.display_name)
-    assert fit.fits and f"{fit.kv_tokens:,} tokens" in out.stderr
+    assert fit.fits and f"{fit.kv_tokens:,} tokens" in out.stderr and "no experts" not in out.stderr
     check = llmkube("validate", "-", "--crds", str(UPSTREAM_CRDS), "-o", "json", stdin=out.stdout)
     assert [f for f in json.loads(check.stdout)["findings"] if f["severity"] in ("error", "warning")] == []

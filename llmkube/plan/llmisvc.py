@@ -366,6 +366,15 @@ def _pool_note(ep: InferenceEndpoint, ctx: PlanContext, pool: PoolPlan) -> str |
     return None
 
 
+def _dense_note(ep: InferenceEndpoint, ctx: PlanContext) -> str | None:
+    """Expert parallelism asked of a model without experts: vLLM has nothing to spread."""
+    model = ctx.profiles.model(ep.spec.model)
+    if not ep.spec.llm_inference_service.expert_parallel or model is None or model.spec.experts is not None:
+        return None
+    return (f"{ep.kind} {ep.metadata.name}: {model.name} has no experts (a dense model): `expertParallel` changes nothing; "
+            "its data-parallel ranks each hold the whole model")
+
+
 def _scaling_note(ep: InferenceEndpoint, pools: list[PoolPlan]) -> str | None:
     """What an autoscaled LLMInferenceService needs in the cluster (v0.20.0 scaling.go)."""
     scaled = [p for p in pools if p.scaling is not None]
@@ -405,7 +414,7 @@ def plan_llm_inference_service(ep: InferenceEndpoint, ctx: PlanContext) -> LLMSe
         dp = data_parallel(ep, ctx, ("spec", "disaggregation", "prefill"), tp, p.nodes or 1, p.data_local or opts.data_local)
         prefill, _ = _pool(ep, ctx, "prefill", tp, replicas, _max_replicas(("prefill",), replicas, p.max_replicas, replicas), dis, dp)
     pools = [x for x in (prefill, main) if x is not None]
-    pool_notes = [n for n in (*(_pool_note(ep, ctx, x) for x in pools), _scaling_note(ep, pools)) if n]
+    pool_notes = [n for n in (*(_pool_note(ep, ctx, x) for x in pools), _scaling_note(ep, pools), _dense_note(ep, ctx)) if n]
     annotations = dict(ep.metadata.annotations)
     if dis is not None and dis.networks:
         annotations[MULTUS_NETWORKS_ANNOTATION] = dis.networks
