@@ -19,7 +19,7 @@ from llmkube.check.findings import Severity
 from llmkube.check.read.args import flag_path
 from llmkube.check.read.context import ReadContext
 from llmkube.check.read.llmisvc import ADDITIONAL_ARGS_ENV, MAIN_CONTAINER, Pool
-from llmkube.check.read.shape import as_int, as_list, as_mapping, dig
+from llmkube.check.read.shape import as_int, as_list, as_mapping, as_str, dig
 from llmkube.check.read.workloads import Path, gpu_request
 from llmkube.check.rules import Hit, rule
 
@@ -454,7 +454,7 @@ def pipeline_worker_no_preset(ctx: ReadContext) -> Iterator[Hit]:
       worker: {containers: [{name: main}]}
     ```
     """
-    have = {as_mapping(t.obj.get("metadata")).get("name") for t in ctx.of_kind(CONFIG_KIND)}
+    have = {as_str(as_mapping(t.obj.get("metadata")).get("name")) for t in ctx.of_kind(CONFIG_KIND)}
     for p in ctx.llm_pools:
         if p.worker is None or not p.pipeline or p.data or p.data_local:
             continue
