@@ -61,18 +61,18 @@ ENDPOINT_TEMPLATES = {
 
 
 def _endpoint_template(ep: inferenceendpoint.InferenceEndpoint) -> str:
-    if ep.spec.nodes > 1:
+    if ep.spec.nodes > 1 and ep.spec.target != "llm-inference-service":
         return "inferenceservice-multinode.yaml.j2" if ep.spec.multi_node.backend == "kserve" else "leaderworkerset.yaml.j2"
     return ENDPOINT_TEMPLATES[ep.spec.target]
 
 
 def _plan_endpoint(ep: inferenceendpoint.InferenceEndpoint, ctx: PlanContext) -> Plan:
-    """An endpoint's planner: several nodes (`nodes` > 1) plan.multinode; KServe's LLMInferenceService
-    its own; else plan.inference."""
-    if ep.spec.nodes > 1:
-        return plan_multinode_endpoint(ep, ctx)
+    """An endpoint's planner: KServe's LLMInferenceService its own (its nodes are a `worker`); other
+    endpoints over several nodes (`nodes` > 1) plan.multinode; else plan.inference."""
     if ep.spec.target == "llm-inference-service":
         return plan_llm_inference_service(ep, ctx)
+    if ep.spec.nodes > 1:
+        return plan_multinode_endpoint(ep, ctx)
     return plan_inference_endpoint(ep, ctx)
 
 

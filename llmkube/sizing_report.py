@@ -37,6 +37,8 @@ def server_row(s: ServerSetup) -> dict[str, Any]:
         "kind": "server",
         "object": object_label(s.target.obj),
         "container": s.container.get("name"),
+        "pool": s.pool,  # an LLMInferenceService's pool (main/decode/prefill), else None
+        "pool_pods": s.pool_pods,
         "runtime": s.runtime,
         "model": s.model.name if s.model else s.model_id,
         "model_known": s.model is not None,
@@ -150,6 +152,16 @@ def _name(label: str) -> str:
     return label.rsplit("/", 1)[-1]
 
 
+def _pool(r: dict[str, Any]) -> str:
+    """The pool a row sizes, when its object has several (an LLMInferenceService's prefill and
+    decode pools) or spreads one over several pods (a data-parallel worker): " decode",
+    " prefill ×2 pods"; empty otherwise."""
+    pool, pods = r.get("pool"), r.get("pool_pods") or 1
+    if pool is None or (pool == "main" and pods == 1):
+        return ""
+    return (f" {pool}" if pool != "main" else "") + (f" ×{pods} pods" if pods > 1 else "")
+
+
 def render_table(rows: Sequence[dict[str, Any]], *, color: bool, stream: TextIO) -> None:
     """The rows as two tables (servers, training jobs) no wider than 100 columns; colour marks
     what does not fit. Advice and the settings that would fit follow each table, one line a row."""
@@ -188,7 +200,7 @@ def render_table(rows: Sequence[dict[str, Any]], *, color: bool, stream: TextIO)
         for r in servers:
             gpus = f"{_fmt(r['gpu'])}×{r['tensor_parallel']}" + (f"×{r['pipeline_parallel']}" if r["pipeline_parallel"] > 1 else "")
             conc = "—" if r["max_concurrency"] is None else f"{r['max_concurrency']:.1f} @ {r['max_model_len']}"
-            t.add_row(_name(r["object"]), _fmt(r["model"]), gpus, _fmt(r["weights_gib"]),
+            t.add_row(_name(r["object"]) + _pool(r), _fmt(r["model"]), gpus, _fmt(r["weights_gib"]),
                       status(r, _fmt(r["kv_cache_gib"])), _tokens(r["kv_tokens"]), conc,
                       status(r, _fmt(r["headroom_gib"])), *([_short(r["engine_accounting"])] if len(columns) > 8 else []))
             advice = list(r.get("fit_options") or [])
@@ -204,7 +216,7 @@ def render_table(rows: Sequence[dict[str, Any]], *, color: bool, stream: TextIO)
                 advice.append(timing)
             if advice:
                 label = "does not fit; fits with" if r.get("fits") is False else "advice"
-                notes.append(f"{r['object']}: {label}: " + "; ".join(advice))
+                notes.append(f"{r['object']}{_pool(r)}: {label}: " + "; ".join(advice))
         console.print(t)
         for line in notes:
             console.print(line, overflow="fold")

@@ -167,7 +167,14 @@ def test_preset_safe_quotes_only_what_eval_would_break():
 @pytest.mark.parametrize(("extra", "path", "words"), [
     ("  runtime: tgi\n", ("spec", "runtime"), "vLLM"),
     ("  port: 9000\n", ("spec", "port"), "8000"),
-    ("  replicas: {min: 1, max: 4}\n", ("spec", "replicas"), "fixed replica count"),
+    ("  replicas: {min: 1, max: 4}\n  autoscaling: {metric: concurrency, target: 8}\n", ("spec", "autoscaling"),
+     "Workload Variant Autoscaler"),
+    ("  nodes: 2\n  pipelineParallel: 2\n", ("spec", "pipelineParallel"), "no pipeline-parallel worker preset"),
+    ("  nodes: 2\n  multiNode: {backend: kserve}\n", ("spec", "multiNode"), "data-parallel worker"),
+    ("  llmInferenceService: {variantCost: cheap}\n", None, "variantCost"),
+    ("  network: {ncclDebug: INFO}\n", ("spec", "network"), "every pool here is one pod"),
+    ("  nodes: 2\n  network: {rdma: {resource: rdma/ib}}\n  disaggregation: {rdma: {resource: rdma/ib}}\n",
+     ("spec", "network", "rdma"), "disaggregation.rdma"),
     ("  cache: {claim: models}\n", ("spec", "cache"), "/mnt/models"),
     ("  llmInferenceService: {httpRoute: r}\n", ("spec", "llmInferenceService", "httpRoute"), "managed gateway"),
     ("  llmInferenceService: {inferencePool: p, scheduler: false}\n", ("spec", "llmInferenceService", "inferencePool"), "scheduler"),
@@ -176,6 +183,10 @@ def test_preset_safe_quotes_only_what_eval_would_break():
      ("spec", "llmInferenceService", "scheduler"), "prefill pool"),
 ])
 def test_spec_problems(extra, path, words):
+    if path is None:  # refused by the spec's schema
+        with pytest.raises(ValueError, match=words):
+            spec_of(BASE + extra)
+        return
     problems = semantic_problems(spec_of(BASE + extra))
     assert [p.path for p in problems] == [path], problems
     assert words in problems[0].message
@@ -222,3 +233,133 @@ def test_pod_groups_of_a_multi_node_data_parallel_service():
     assert groups["prefill"].spec["containers"][0]["volumeMounts"] == [{"name": "big", "mountPath": "/dev/shm"}]
     (decode, prefill) = pools(target(obj))
     assert (decode.gpus_needed, decode.lws_size, prefill.gpus_needed) == (8, 4, 1)
+
+
+# ---- several pods per replica (KServe's data-parallel worker) and autoscaling (the WVA) ----
+
+DP = BASE.replace("tensorParallel: 4", "tensorParallel: 4\n  nodes: 2")
+
+
+@pytest.mark.usefixtures("upstream_crds")
+def test_nodes_render_a_data_parallel_worker_that_fills_each_node(tmp_path, store):
+    rc, docs, err = render_text(tmp_path, DP + "  llmInferenceService: {expertParallel: true}\n  network: {ncclDebug: WARN}\n")
+    assert rc == 0, err  # the v0.20.0 CRD's schema and CEL
+    (obj,) = docs
+    spec = obj["spec"]
+    # an H100 node has 8 GPUs: 8 ÷ TP 4 = 2 ranks a pod, 2 nodes × 2 = DP 4 (the data-parallel preset's flags)
+    assert spec["parallelism"] == {"tensor": 4, "data": 4, "dataLocal": 2, "expert": True}
+    assert set(spec) >= {"template", "worker"} and "scaling" not in spec and spec["replicas"] == 1
+    leader, worker = spec["template"]["containers"][0], spec["worker"]["containers"][0]
+    for c in (leader, worker):
+        assert c["resources"]["limits"]["nvidia.com/gpu"] == 8  # TP 4 × 2 local ranks
+        # the preset adds --enable-expert-parallel from parallelism.expert, and the TP/DP flags itself
+        assert not {"--enable-expert-parallel", "--tensor-parallel-size", "--data-parallel-size"} & set(c["args"])
+    assert "startupProbe" in leader and "startupProbe" not in worker  # the presets' workers have no probes
+    assert {"name": "NCCL_DEBUG", "value": "WARN"} in leader["env"] and leader["env"] == worker["env"]
+    assert "affinity" not in spec["template"]  # a LeaderWorkerSet pod carries the leader/worker component label
+    # read back as KServe builds it: one LeaderWorkerSet of data ÷ dataLocal = 2 pods, 8 GPUs each
+    (pool,) = pools(target(obj))
+    assert (pool.lws_size, pool.gpus_needed) == (2, 8)
+    assert "DP 4 = 2 ranks per pod × 2 pods, TP 4 each" in err and "expert parallel over 16 GPUs" in err
+    assert "has no experts (a dense model)" in err  # Llama-3.1-70B
+    model = store.model("meta-llama/Llama-3.1-70B-Instruct")
+    assert f"per node 2 ranks × {weight_bytes(model) / 2**30:.1f} GiB of weights" in err
+    check = llmkube("validate", "-", "--crds", str(UPSTREAM_CRDS), "-o", "json", stdin=json.dumps(obj))
+    assert [f for f in json.loads(check.stdout)["findings"] if f["severity"] in ("error", "warning")] == []
+
+
+def test_expert_parallel_without_a_worker_is_a_flag(store):
+    """The single-node presets do not read parallelism.expert: the flag goes in the args."""
+    plan = plan_llm_inference_service(spec_of(BASE + "  llmInferenceService: {expertParallel: true}\n"), PlanContext(profiles=store))
+    assert plan.main.data_parallel is None and plan.main.worker is None
+    assert "--enable-expert-parallel" in plan.main.container.args
+
+
+def test_data_local_alone_is_data_parallel_on_one_node(store):
+    plan = plan_llm_inference_service(spec_of(BASE.replace("tensorParallel: 4", "tensorParallel: 2")
+                                              + "  llmInferenceService: {dataLocal: 4}\n"), PlanContext(profiles=store))
+    dp = plan.main.data_parallel
+    assert dp is not None and (dp.data, dp.local, dp.pods, plan.main.gpus) == (4, 4, 1, 8)
+
+
+def test_data_local_beyond_a_node_is_an_error(tmp_path):
+    rc, _, err = render_text(tmp_path, DP + "  llmInferenceService: {dataLocal: 4}\n")
+    assert rc == 2 and "spec.llmInferenceService.dataLocal" in err and "16 GPUs per pod" in err and "Traceback" not in err
+
+
+@pytest.mark.usefixtures("upstream_crds")
+def test_disaggregated_pools_each_get_their_own_worker_and_scaling(tmp_path):
+    text = BASE + """  replicas: {min: 1, max: 4}
+  llmInferenceService: {autoscaler: keda, variantCost: "12.5"}
+  disaggregation:
+    rdma: {resource: rdma/roce_gdr}
+    prefill: {replicas: 2, maxReplicas: 6, tensorParallel: 2}
+    decode: {tensorParallel: 8, nodes: 2}
+"""
+    rc, docs, err = render_text(tmp_path, text)
+    assert rc == 0, err
+    (obj,) = docs
+    spec = obj["spec"]
+    # decode: 2 nodes of one TP-8 rank each; prefill stays one pod a replica
+    assert spec["parallelism"] == {"tensor": 8, "data": 2, "dataLocal": 1} and "worker" in spec
+    assert spec["prefill"]["parallelism"] == {"tensor": 2} and "worker" not in spec["prefill"]
+    # replicas and scaling are exclusive (CEL); both pools use the same actuator (the webhook's consistency check)
+    wva = {"keda": {}, "variantCost": "12.5"}
+    assert "replicas" not in spec and spec["scaling"] == {"minReplicas": 1, "maxReplicas": 4, "wva": wva}
+    assert "replicas" not in spec["prefill"] and spec["prefill"]["scaling"] == {"minReplicas": 2, "maxReplicas": 6, "wva": wva}
+    # the decode worker moves KV over NIXL too, with the RDMA device and the decode role
+    worker = spec["worker"]["containers"][0]
+    assert worker["resources"]["limits"]["rdma/roce_gdr"] == 1
+    assert any("kv_consumer" in a for a in worker["args"])
+    assert "decode 1–4, prefill 2–6" not in err and "prefill 2–6, decode 1–4" in err and "KEDA" in err
+    (decode, prefill) = pools(target(obj))
+    assert (decode.lws_size, decode.gpus_needed, prefill.lws_size) == (2, 8, 1)
+
+
+def test_max_replicas_below_replicas_is_an_error(tmp_path):
+    text = BASE + "  disaggregation: {rdma: {resource: rdma/ib}, prefill: {replicas: 3, maxReplicas: 2}}\n"
+    rc, _, err = render_text(tmp_path, text)
+    assert rc == 2 and "spec.disaggregation.prefill.maxReplicas" in err
+
+
+def test_plan_table_names_each_pool_within_100_columns():
+    out = llmkube("plan", str(EXAMPLE))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert all(len(line) <= 100 for line in lines), max(lines, key=len)
+    rows = [line.split() for line in lines if "llama-3.1-70b" in line]
+    assert [r[:2] for r in rows] == [["llama-70b-pd", "decode"], ["llama-70b-pd", "prefill"]]
+    # the advice under the table names the pool too, and the JSON rows carry it
+    assert any(line.startswith("LLMInferenceService/llm-serving/llama-70b-pd prefill: ") for line in lines)
+    rows_json = json.loads(llmkube("plan", str(EXAMPLE), "-o", "json").stdout)["items"]
+    assert [(r["pool"], r["pool_pods"], r["tensor_parallel"]) for r in rows_json] == [("decode", 1, 8), ("prefill", 1, 4)]
+
+
+def test_plan_table_counts_a_data_parallel_pools_pods(tmp_path):
+    spec = tmp_path / "dp.yaml"
+    spec.write_text(DP)
+    out = llmkube("plan", str(spec))
+    assert out.returncode == 0, out.stderr
+    assert any(line.split()[:3] == ["llama-70b", "×2", "pods"] for line in out.stdout.splitlines()), out.stdout
+
+
+@pytest.mark.usefixtures("upstream_crds")
+def test_example_12_wide_expert_parallel_over_two_nodes(store):
+    example = EXAMPLES / "12-deepseek-v3-wide-ep-llmisvc.yaml"
+    out = llmkube("render", str(example), "--crds", str(UPSTREAM_CRDS))
+    assert out.returncode == 0, out.stderr
+    (obj,) = load_all(out.stdout)
+    spec = obj["spec"]
+    # H200 nodes of 8 GPUs, TP 8: one rank a node, DP 2 over the 2 pods, experts over all 16 GPUs
+    assert spec["parallelism"] == {"tensor": 8, "data": 2, "dataLocal": 1, "expert": True}
+    assert spec["scaling"] == {"minReplicas": 1, "maxReplicas": 2, "wva": {"hpa": {}}} and "replicas" not in spec
+    for pod in (spec["template"], spec["worker"]):
+        limits = pod["containers"][0]["resources"]["limits"]
+        assert (limits["nvidia.com/gpu"], limits["rdma/roce_gdr"]) == (8, 1)
+    # the rank fits an H200 even as if it held every expert (the plan's upper bound)
+    model, gpu = store.model("deepseek-ai/DeepSeek-V3"), store.gpu("h200-141gb")
+    fit = serving_fit(model, gpu.spec.memory_gi_b, ServerConfig(tensor_parallel=8, max_model_len=32768,
+                                                                 quantization=None), gpu_name=gpu.spec.display_name)
+    assert fit.fits and f"{fit.kv_tokens:,} tokens" in out.stderr and "no experts" not in out.stderr
+    check = llmkube("validate", "-", "--crds", str(UPSTREAM_CRDS), "-o", "json", stdin=out.stdout)
+    assert [f for f in json.loads(check.stdout)["findings"] if f["severity"] in ("error", "warning")] == []

@@ -186,7 +186,7 @@ def parallelism(spec: InferenceEndpointSpec, gpus_per_node: int) -> tuple[int, i
     return tp, pp
 
 
-def _gpu_nodes(ep: InferenceEndpoint, ctx: PlanContext) -> tuple[GPUProfile, int, dict[str, str], tuple[dict[str, str], ...]]:
+def gpu_nodes(ep: InferenceEndpoint, ctx: PlanContext) -> tuple[GPUProfile, int, dict[str, str], tuple[dict[str, str], ...]]:
     """(GPU profile, GPUs per node, node selector, pool tolerations) of the nodes the group runs on."""
     spec = ep.spec
     if spec.pool:
@@ -303,7 +303,7 @@ def plan_multinode_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> MultiNod
     spec = ep.spec
     name = ep.metadata.name
     served_name = spec.served_model_name or spec.model.rsplit("/", 1)[-1].lower()
-    gpu, gpus_per_node, node_selector, pool_tolerations = _gpu_nodes(ep, ctx)
+    gpu, gpus_per_node, node_selector, pool_tolerations = gpu_nodes(ep, ctx)
     tp, pp = parallelism(spec, gpus_per_node)
     model = ctx.profiles.model(spec.model)
     kserve = spec.multi_node.backend == "kserve"

@@ -264,7 +264,7 @@ def semantic_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
             )
         )
     scaling = spec.autoscaling
-    if scaling:
+    if scaling and spec.target != "llm-inference-service":  # refused whole there (specs/llmisvc.py)
         knative = spec.target == "kserve" and spec.deployment_mode in KNATIVE_MODES
         if scaling.metric in ("concurrency", "rps") and scaling.target != int(scaling.target):
             out.append(
@@ -447,11 +447,15 @@ def multi_node_problems(ep: InferenceEndpoint) -> list[SpecProblem]:
     out: list[SpecProblem] = []
     def add(path: tuple[str, ...], message: str, hint: str) -> None:
         out.append(SpecProblem(("spec", *path), message, hint))
+    if spec.target == "llm-inference-service":
+        # rendered as the LLMInferenceService's `worker` (KServe makes the LeaderWorkerSet and scales
+        # it with `spec.scaling`); its own problems are in specs/llmisvc.py
+        if "multi_node" in spec.model_fields_set:
+            add(("multiNode",), "`multiNode` chooses a LeaderWorkerSet or KServe InferenceService; an LLMInferenceService "
+                "runs its nodes as KServe's data-parallel worker", "remove `multiNode`")
+        return out
     if spec.runtime != "vllm":
         add(("nodes",), "TGI serves from one node: it has no multi-node mode", "use `runtime: vllm`, or `nodes: 1`")
-    if spec.target == "llm-inference-service":
-        add(("nodes",), "`nodes` renders a LeaderWorkerSet or KServe's multi-node InferenceService, not an LLMInferenceService",
-            "remove `nodes`, or set `target: kserve`")
     if spec.mig_profile:
         add(("migProfile",), "a server over several nodes takes whole GPUs, not MIG slices", "remove `migProfile`")
     if spec.replicas.min != spec.replicas.max:

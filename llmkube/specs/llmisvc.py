@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field
 
 from llmkube.specs.base import DNSLabel, DNSSubdomain, PositiveInt, SpecModel, SpecProblem
-from llmkube.specs.trainingjob import RdmaSpec
+from llmkube.specs.trainingjob import RdmaSpec, effective_rdma
 
 if TYPE_CHECKING:
     from llmkube.specs.inferenceendpoint import InferenceEndpoint
@@ -36,11 +36,17 @@ class GatewayRef(SpecModel):
 
 
 class LLMServiceOptions(SpecModel):
-    """Router, scheduler and cluster settings of the rendered LLMInferenceService.
+    """Router, scheduler, parallelism and cluster settings of the rendered LLMInferenceService.
 
     Unset, KServe manages each part: `router.gateway: {}` is its ingress Gateway, `route: {}` an
     HTTPRoute it creates (preset `kserve-config-llm-router-route`), `scheduler: {}` the llm-d
     endpoint picker and its InferencePool (preset `kserve-config-llm-scheduler`).
+
+    `dataLocal` / `expertParallel`: vLLM data-parallel ranks per pod and `--enable-expert-parallel`
+    (`spec.parallelism.dataLocal` / `expert`); data parallelism is rendered with a `worker`, which
+    makes KServe pick its data-parallel preset (see plan/llmisvc.py). `autoscaler` / `variantCost`:
+    the Workload Variant Autoscaler's actuator and cost (`spec.scaling.wva`), used when
+    `replicas.max` > `replicas.min`.
     """
 
     model_uri: ModelURI | None = None  # default hf://<model>
@@ -50,13 +56,22 @@ class LLMServiceOptions(SpecModel):
     scheduler: bool = True
     tls: bool = False
     base_refs: list[DNSSubdomain] = Field(default_factory=list)
+    data_local: PositiveInt | None = None  # data-parallel ranks per pod; default: a node's GPUs ÷ TP with `nodes` > 1
+    expert_parallel: bool = False
+    autoscaler: Literal["hpa", "keda"] = "hpa"
+    # KServe v0.20.0 llm_inference_service_validation.go `variantCostPattern`
+    variant_cost: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?$")
 
 
 class PoolSpec(SpecModel):
-    """One pool of a disaggregated service: its replicas and tensor-parallel size (GPUs per pod)."""
+    """One pool of a disaggregated service: its replicas (autoscaled up to `maxReplicas`), tensor-parallel
+    size, and with `nodes`/`dataLocal` its data-parallel ranks over several pods (a `worker`)."""
 
     replicas: PositiveInt | None = None
+    max_replicas: PositiveInt | None = None
     tensor_parallel: PositiveInt | None = None
+    nodes: PositiveInt | None = None
+    data_local: PositiveInt | None = None
 
 
 class Disaggregation(SpecModel):
@@ -121,16 +136,53 @@ def _unsupported(ep: InferenceEndpoint) -> list[SpecProblem]:
     if "deployment_mode" in spec.model_fields_set or spec.knative_features:
         out.append(SpecProblem(("spec", "deploymentMode"), "an LLMInferenceService is always plain Deployments (or LeaderWorkerSets): "
                                "it has no deployment mode", "remove `deploymentMode` and `knativeFeatures`"))
-    if spec.autoscaling is not None or spec.replicas.max != spec.replicas.min:
-        out.append(SpecProblem(("spec", "replicas") if spec.autoscaling is None else ("spec", "autoscaling"),
-                               "llmkube renders a fixed replica count for an LLMInferenceService (its autoscaling is the "
-                               "Workload Variant Autoscaler, `spec.scaling.wva`, which llmkube does not render yet)",
-                               "set `replicas: {min: N, max: N}` and remove `autoscaling`"))
+    if spec.autoscaling is not None:
+        # KServe v0.20.0 `pkg/controller/v1alpha2/llmisvc/scaling.go`: `spec.scaling.wva` makes a
+        # VariantAutoscaling for the Workload Variant Autoscaler, which computes the replica count
+        # itself; its HPA or KEDA actuator only enforces `wva_desired_replicas` (target 1). There is no
+        # field for a metric or target of one's own.
+        out.append(SpecProblem(("spec", "autoscaling"),
+                               "an LLMInferenceService is scaled by the Workload Variant Autoscaler (KServe v0.20.0 "
+                               "`spec.scaling.wva`), which picks the replica count from its own model of the servers' "
+                               "load: it takes no metric or target",
+                               "remove `autoscaling`; `replicas: {min: N, max: M}` with M > N renders `spec.scaling` "
+                               "(`llmInferenceService.autoscaler: hpa|keda` picks the actuator)"))
     if spec.cache is not None:
         out.append(SpecProblem(("spec", "cache"), "the server reads the weights KServe's storage initializer put in /mnt/models, "
                                "not a Hugging Face cache", "remove `cache`; for weights on a claim set "
                                "`llmInferenceService.modelUri: pvc://<claim>/<path>`"))
-    if "nodes" in spec.model_fields_set and getattr(spec, "nodes", 1) != 1:
-        out.append(SpecProblem(("spec", "nodes"), "multi-node LLMInferenceService workers (spec.worker) are not rendered yet",
-                               "use `target: kserve` with `nodes`, or fit the model on one node (tensorParallel, disaggregation)"))
+    if "network" in spec.model_fields_set:
+        if not _multi_node(ep):
+            out.append(SpecProblem(("spec", "network"), "`network` sets NCCL and RDMA between the pods of a replica, and "
+                                   "every pool here is one pod", "remove `network`, or set `nodes` (a data-parallel worker); "
+                                   "for the KV transfer of disaggregated pools use `disaggregation.rdma`"))
+        elif spec.disaggregation is not None and effective_rdma(spec.network) is not None:
+            out.append(SpecProblem(("spec", "network", "rdma"), "with `disaggregation` the RDMA device of both pools is "
+                                   "`disaggregation.rdma`", "move the device to `disaggregation.rdma`"))
+    if spec.pipeline_parallel > 1 and _multi_node(ep):
+        # v0.20.0 config_merge.go: the pipeline-parallel worker presets (`kserve-config-llm-worker-
+        # pipeline-parallel` and its decode/prefill forms) are named but not shipped ("FIXME move those
+        # presets to well-known"); a worker with `parallelism.pipeline` stops at ConfigNotFound.
+        out.append(SpecProblem(("spec", "pipelineParallel"),
+                               "KServe v0.20.0 ships no pipeline-parallel worker preset: an LLMInferenceService over "
+                               "several pods is data parallel (vLLM --data-parallel-size, each rank a whole model copy)",
+                               "remove `pipelineParallel` (use `tensorParallel` within a node, `expertParallel` for an "
+                               "MoE model), or serve a model too big for one node with `target: kserve` and `nodes`"))
     return out
+
+
+def pools_of(ep: InferenceEndpoint) -> list[tuple[tuple[str, ...], int, int | None]]:
+    """(spec path, nodes, dataLocal) of each pool as the spec sets them: main/decode, then prefill."""
+    spec = ep.spec
+    opts = spec.llm_inference_service
+    dis = spec.disaggregation
+    if dis is None:
+        return [(("spec",), spec.nodes, opts.data_local)]
+    return [
+        (("spec", "disaggregation", "decode"), dis.decode.nodes or spec.nodes, dis.decode.data_local or opts.data_local),
+        (("spec", "disaggregation", "prefill"), dis.prefill.nodes or 1, dis.prefill.data_local or opts.data_local),
+    ]
+
+
+def _multi_node(ep: InferenceEndpoint) -> bool:
+    return any(nodes > 1 or (local or 1) > 1 for _, nodes, local in pools_of(ep))

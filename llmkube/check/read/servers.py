@@ -83,6 +83,8 @@ class ServerSetup:
     tp_line: Path | None = None
     gpus_needed: int | None = None
     weights: str | None = None
+    pool: str | None = None  # an LLMInferenceService pool: "main", "decode" or "prefill"
+    pool_pods: int = 1  # pods per replica of that pool (a data-parallel worker's LeaderWorkerSet)
 
     @property
     def runtime(self) -> str:
@@ -345,6 +347,7 @@ def llmisvc_server(profiles: ProfileStore, target: Target, group: PodGroup, pool
         gpu_resource=resource, gpu_count=count,
         gpu=gpu_target(profiles, group, resource),
         tp_line=pool.tensor_path, gpus_needed=pool.gpus_needed, weights="image",
+        pool=pool.role, pool_pods=pool.lws_size,
     )
 
 

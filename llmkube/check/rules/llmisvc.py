@@ -1,4 +1,5 @@
-"""LK33x (and LK630, admission): KServe LLMInferenceService (llm-d) rules — prefill/decode disaggregation and its KV transfer.
+"""LK33x (and LK630/LK631, admission): KServe LLMInferenceService (llm-d) rules — prefill/decode
+disaggregation and its KV transfer, multi-pod (data-parallel) workers, autoscaling.
 
 The pools of an LLMInferenceService are also read as model servers (check/read/servers.py), so the
 sizing and serving rules judge each pool too: LK101 (the model fits the pool's GPUs), LK302 (TP
@@ -17,9 +18,9 @@ from typing import Any
 from llmkube.check.findings import Severity
 from llmkube.check.read.args import flag_path
 from llmkube.check.read.context import ReadContext
-from llmkube.check.read.llmisvc import ADDITIONAL_ARGS_ENV, Pool
-from llmkube.check.read.shape import as_int, as_list, as_mapping, dig
-from llmkube.check.read.workloads import Path
+from llmkube.check.read.llmisvc import ADDITIONAL_ARGS_ENV, MAIN_CONTAINER, Pool
+from llmkube.check.read.shape import as_int, as_list, as_mapping, as_str, dig
+from llmkube.check.read.workloads import Path, gpu_request
 from llmkube.check.rules import Hit, rule
 
 NIXL = "NixlConnector"
@@ -402,4 +403,307 @@ def llmisvc_webhook_refuses(ctx: ReadContext) -> Iterator[Hit]:
     """
     for t in ctx.of_kind("LLMInferenceService"):
         for path, message, hint in _webhook_problems(t.obj):
+            yield Hit(t, path, message, hint)
+
+
+# KServe v0.20.0 `pkg/controller/v1alpha2/llmisvc/config_merge.go`: the presets a workload with a
+# `worker` and pipeline parallelism merges, by pool. They are named there but not shipped in
+# config/llmisvcconfig/ ("FIXME move those presets to well-known when they're finally known").
+PIPELINE_PRESETS = {
+    "main": "kserve-config-llm-worker-pipeline-parallel",
+    "decode": "kserve-config-llm-decode-worker-pipeline-parallel",
+    "prefill": "kserve-config-llm-prefill-worker-pipeline-parallel",
+}
+CONFIG_KIND = "LLMInferenceServiceConfig"
+
+
+@rule("LK334", "llmisvc-pipeline-worker-no-preset", Severity.WARNING,
+      "a pipeline-parallel worker needs a preset KServe v0.20.0 does not ship")
+def pipeline_worker_no_preset(ctx: ReadContext) -> Iterator[Hit]:
+    """For a pool with a `worker` and `parallelism.pipeline`, KServe v0.20.0 merges the preset
+    `kserve-config-llm-worker-pipeline-parallel` (`kserve-config-llm-decode-worker-pipeline-parallel`,
+    `kserve-config-llm-prefill-worker-pipeline-parallel` for disaggregated pools:
+    `pkg/controller/v1alpha2/llmisvc/config_merge.go` `combineBaseRefsConfig`) — but v0.20.0 ships
+    only the data-parallel worker presets. Unless the cluster has an LLMInferenceServiceConfig of
+    that name, the service stops at `PresetsCombined: False, ConfigNotFound` and no pod starts.
+    Quiet when the run holds an LLMInferenceServiceConfig of that name.
+
+    Fails:
+
+    ```yaml
+    apiVersion: serving.kserve.io/v1alpha1
+    kind: LLMInferenceService
+    metadata: {name: llama-405b}
+    spec:
+      model: {uri: hf://meta-llama/Llama-3.1-405B-Instruct}
+      parallelism: {tensor: 8, pipeline: 2}
+      template: {containers: [{name: main}]}
+      worker: {containers: [{name: main}]}
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: serving.kserve.io/v1alpha1
+    kind: LLMInferenceService
+    metadata: {name: deepseek}
+    spec:
+      model: {uri: hf://deepseek-ai/DeepSeek-V3}
+      parallelism: {tensor: 1, data: 16, dataLocal: 8, expert: true}
+      template: {containers: [{name: main}]}
+      worker: {containers: [{name: main}]}
+    ```
+    """
+    have = {as_str(as_mapping(t.obj.get("metadata")).get("name")) for t in ctx.of_kind(CONFIG_KIND)}
+    for p in ctx.llm_pools:
+        if p.worker is None or not p.pipeline or p.data or p.data_local:
+            continue
+        preset = PIPELINE_PRESETS[p.role]
+        if preset in have:
+            continue
+        yield Hit(p.target, (*p.path, "parallelism", "pipeline"),
+                  f"the {p.role} pool's pipeline-parallel worker merges the preset {preset}, which KServe v0.20.0 does not ship: "
+                  "the service stops at ConfigNotFound",
+                  f"use data parallelism (parallelism.data/dataLocal, with expert: true for an MoE model), or create the "
+                  f"LLMInferenceServiceConfig {preset} in the service's or KServe's namespace")
+
+
+def _flag_set(words: list[str], *flags: str) -> bool:
+    return any(w == f or w.startswith(f + "=") for w in words for f in flags)
+
+
+@rule("LK335", "llmisvc-parallelism-ignored", Severity.WARNING,
+      "data, pipeline or expert parallelism set on a pool without a worker, where the preset ignores it")
+def parallelism_ignored(ctx: ReadContext) -> Iterator[Hit]:
+    """Without a `worker`, KServe v0.20.0 runs a pool from its single-node preset
+    (`config/llmisvcconfig/config-llm-template.yaml`, and the prefill/decode templates), whose vLLM
+    command reads only `parallelism.tensor` (`--tensor-parallel-size`). `data`, `dataLocal`,
+    `pipeline` and `expert` are read only by the data-parallel worker presets; on a single-node
+    pool they change nothing — vLLM starts one engine without them, and the pod's GPUs beyond
+    `tensor` sit idle. Quiet when the container passes the matching vLLM flag itself.
+
+    Fails:
+
+    ```yaml
+    apiVersion: serving.kserve.io/v1alpha1
+    kind: LLMInferenceService
+    metadata: {name: qwen}
+    spec:
+      model: {uri: hf://Qwen/Qwen3-30B-A3B}
+      parallelism: {tensor: 2, data: 4, dataLocal: 4, expert: true}
+      template: {containers: [{name: main}]}
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: serving.kserve.io/v1alpha1
+    kind: LLMInferenceService
+    metadata: {name: qwen}
+    spec:
+      model: {uri: hf://Qwen/Qwen3-30B-A3B}
+      parallelism: {tensor: 2, data: 4, dataLocal: 4, expert: true}
+      template: {containers: [{name: main}]}
+      worker: {containers: [{name: main}]}
+    ```
+    """
+    for p in ctx.llm_pools:
+        if p.worker is not None:
+            continue
+        par = as_mapping(p.workload.get("parallelism"))
+        words = p.words()
+        ignored = []
+        if ((p.data or 1) > 1 or (p.data_local or 1) > 1) and not _flag_set(words, "--data-parallel-size", "-dp"):
+            ignored.append("data parallelism")
+        if (p.pipeline or 1) > 1 and not _flag_set(words, "--pipeline-parallel-size", "-pp"):
+            ignored.append("pipeline parallelism")
+        if par.get("expert") is True and not _flag_set(words, "--enable-expert-parallel", "-ep"):
+            ignored.append("expert parallelism")
+        if ignored:
+            yield Hit(p.target, (*p.path, "parallelism"),
+                      f"the {p.role} pool has no worker, and the single-node preset passes only parallelism.tensor to vLLM: "
+                      f"{' and '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} ignored",
+                      "add a `worker` (KServe then runs its data-parallel preset, one LeaderWorkerSet of data ÷ dataLocal pods), "
+                      "or pass the vLLM flags in the main container's args")
+
+
+@rule("LK336", "llmisvc-data-ranks-unstarted", Severity.ERROR,
+      "data parallelism that the worker's pods cannot start: data is not a multiple of dataLocal")
+def data_ranks_unstarted(ctx: ReadContext) -> Iterator[Hit]:
+    """KServe v0.20.0 makes a data-parallel pool's LeaderWorkerSet of `ParallelismSpec.GetSize()` =
+    data ÷ dataLocal pods (integer division, at least one), and its preset starts `dataLocal` vLLM
+    ranks in each pod from rank `LWS_WORKER_INDEX × dataLocal`
+    (`config/llmisvcconfig/config-llm-worker-data-parallel.yaml`). When `data` is not a multiple of
+    `dataLocal` the pods start fewer ranks than `--data-parallel-size` says, and vLLM's
+    data-parallel coordinator waits for the missing ones: the service never becomes ready. With
+    `dataLocal` above `data`, vLLM refuses the flags at start-up.
+
+    Fails:
+
+    ```yaml
+    apiVersion: serving.kserve.io/v1alpha1
+    kind: LLMInferenceService
+    metadata: {name: deepseek}
+    spec:
+      model: {uri: hf://deepseek-ai/DeepSeek-V3}
+      parallelism: {tensor: 1, data: 12, dataLocal: 8, expert: true}
+      template: {containers: [{name: main}]}
+      worker: {containers: [{name: main}]}
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: serving.kserve.io/v1alpha1
+    kind: LLMInferenceService
+    metadata: {name: deepseek}
+    spec:
+      model: {uri: hf://deepseek-ai/DeepSeek-V3}
+      parallelism: {tensor: 1, data: 16, dataLocal: 8, expert: true}
+      template: {containers: [{name: main}]}
+      worker: {containers: [{name: main}]}
+    ```
+    """
+    for p in ctx.llm_pools:
+        if p.worker is None or not p.data or not p.data_local:
+            continue
+        started = p.lws_size * p.data_local
+        if started == p.data:
+            continue
+        where = (*p.path, "parallelism", "data")
+        if p.data_local > p.data:
+            yield Hit(p.target, where, f"dataLocal {p.data_local} is above data {p.data}: vLLM refuses more local ranks than ranks",
+                      f"set data to a multiple of dataLocal (e.g. {p.data_local}), or lower dataLocal")
+        else:
+            yield Hit(p.target, where, f"{p.lws_size} pods × dataLocal {p.data_local} start {started} ranks, but vLLM waits for "
+                      f"data = {p.data}: the service never becomes ready",
+                      f"set data to a multiple of dataLocal ({started} or {started + p.data_local})")
+
+
+@rule("LK337", "llmisvc-worker-gpus-differ", Severity.ERROR,
+      "the worker pods of a data-parallel pool ask for other GPUs than its ranks need")
+def worker_gpus_differ(ctx: ReadContext) -> Iterator[Hit]:
+    """Every pod of a data-parallel pool — the leader from `template`, the others from `worker` —
+    starts `dataLocal` vLLM engines of `tensor` GPUs each (KServe v0.20.0's data-parallel presets).
+    LK304 judges the leader's GPUs; this rule the worker's `main` container: fewer GPUs than
+    tensor × dataLocal and its engines fail to start (CUDA sees too few devices), more and they sit
+    idle on every worker pod. Not judged when the worker's container asks for no GPU at all, which
+    a base preset may still add.
+
+    Fails:
+
+    ```yaml
+    apiVersion: serving.kserve.io/v1alpha1
+    kind: LLMInferenceService
+    metadata: {name: llama-70b}
+    spec:
+      model: {uri: hf://meta-llama/Llama-3.1-70B-Instruct}
+      parallelism: {tensor: 4, data: 4, dataLocal: 2}
+      template:
+        containers: [{name: main, resources: {limits: {nvidia.com/gpu: 8}}}]
+      worker:
+        containers: [{name: main, resources: {limits: {nvidia.com/gpu: 4}}}]
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: serving.kserve.io/v1alpha1
+    kind: LLMInferenceService
+    metadata: {name: llama-70b}
+    spec:
+      model: {uri: hf://meta-llama/Llama-3.1-70B-Instruct}
+      parallelism: {tensor: 4, data: 4, dataLocal: 2}
+      template:
+        containers: [{name: main, resources: {limits: {nvidia.com/gpu: 8}}}]
+      worker:
+        containers: [{name: main, resources: {limits: {nvidia.com/gpu: 8}}}]
+    ```
+    """
+    for p in ctx.llm_pools:
+        if p.worker is None or p.lws_size < 2:
+            continue
+        for i, c in enumerate(as_list(p.worker.get("containers"))):
+            if not isinstance(c, Mapping) or c.get("name") != MAIN_CONTAINER:
+                continue
+            request = gpu_request(c)
+            if request is None or request[1] == p.gpus_needed:
+                continue
+            yield Hit(p.target, (*p.path, "worker", "containers", i, "resources"),
+                      f"the {p.role} pool's worker pods ask for {request[1]} GPUs, but each runs dataLocal "
+                      f"{p.data_local or 1} × tensor {p.tensor or 1} = {p.gpus_needed}",
+                      f"set {request[0]}: {p.gpus_needed} in the worker's limits, as in the template")
+
+
+def _scaling_problems(obj: Mapping[str, Any]) -> Iterator[tuple[Path, str, str]]:
+    """(path, message, hint) for what the webhook's scaling checks refuse beyond the CRD's CEL
+    (KServe v0.20.0 `pkg/apis/serving/v1alpha2/llm_inference_service_validation.go`
+    `ValidateWorkloadScaling` and `ValidateActuatorConsistency`, reused by v1alpha1)."""
+    spec = as_mapping(obj.get("spec"))
+    workloads: list[tuple[Path, Mapping[str, Any]]] = [(("spec",), spec)]
+    if isinstance(spec.get("prefill"), Mapping):
+        workloads.append((("spec", "prefill"), spec["prefill"]))
+    actuators: dict[Path, str] = {}
+    for base, w in workloads:
+        wva = as_mapping(as_mapping(w.get("scaling")).get("wva"))
+        cost = wva.get("variantCost")
+        if cost is not None and not (isinstance(cost, str) and VARIANT_COST.fullmatch(cost)):
+            yield ((*base, "scaling", "wva", "variantCost"), f"variantCost {cost!r} is not a non-negative number written as a string",
+                   'write it like "10", "10.0" or "0.5"')
+        backends = [b for b in ("hpa", "keda") if b in wva]
+        if len(backends) == 1:
+            actuators[base] = backends[0]
+    decode, prefill = actuators.get(("spec",)), actuators.get(("spec", "prefill"))
+    if decode and prefill and decode != prefill:
+        yield (("spec", "prefill", "scaling", "wva"),
+               f"decode scales with {decode} but prefill with {prefill}: KServe wants one actuator for both pools",
+               f"use wva.{decode} in both pools (one metrics pipeline, scaling decisions in step)")
+
+
+# `variantCostPattern` of the same file
+VARIANT_COST = re.compile(r"\d+(\.\d+)?")
+
+
+@rule("LK631", "llmisvc-webhook-refuses-scaling", Severity.ERROR, "KServe's LLMInferenceService webhook refuses the autoscaling")
+def llmisvc_webhook_refuses_scaling(ctx: ReadContext) -> Iterator[Hit]:
+    """An LLMInferenceService pool with `scaling` is scaled by the Workload Variant Autoscaler
+    (KServe v0.20.0 `pkg/controller/v1alpha2/llmisvc/scaling.go`). The CRD's CEL rules already
+    refuse `replicas` beside `scaling`, `minReplicas` above `maxReplicas`, and `wva` without exactly
+    one of `hpa` and `keda`; KServe's webhook (`ValidateWorkloadScaling`,
+    `ValidateActuatorConsistency`) also refuses a `variantCost` that is not a non-negative number
+    written as a string, and decode and prefill pools that scale with different actuators (one
+    with `hpa`, the other with `keda`): `kubectl apply` fails.
+
+    Fails:
+
+    ```yaml
+    apiVersion: serving.kserve.io/v1alpha1
+    kind: LLMInferenceService
+    metadata: {name: qwen-pd}
+    spec:
+      model: {uri: hf://Qwen/Qwen2.5-7B-Instruct}
+      scaling: {maxReplicas: 4, wva: {hpa: {}}}
+      template: {containers: [{name: main}]}
+      prefill:
+        scaling: {maxReplicas: 4, wva: {keda: {}, variantCost: "$10"}}
+        template: {containers: [{name: main}]}
+    ```
+
+    Passes:
+
+    ```yaml
+    apiVersion: serving.kserve.io/v1alpha1
+    kind: LLMInferenceService
+    metadata: {name: qwen-pd}
+    spec:
+      model: {uri: hf://Qwen/Qwen2.5-7B-Instruct}
+      scaling: {maxReplicas: 4, wva: {hpa: {}}}
+      template: {containers: [{name: main}]}
+      prefill:
+        scaling: {maxReplicas: 4, wva: {hpa: {}, variantCost: "10"}}
+        template: {containers: [{name: main}]}
+    ```
+    """
+    for t in ctx.of_kind("LLMInferenceService"):
+        for path, message, hint in _scaling_problems(t.obj):
             yield Hit(t, path, message, hint)
