@@ -96,6 +96,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("quantization", "quantization", ("--quantization", "-q"), ("--quantize",), "QUANTIZE"),
     # Pipeline stages: vLLM only (TGI has no pipeline parallelism); the GPUs are TP × PP.
     Setting("pipeline_parallel", "pipelineParallel", ("--pipeline-parallel-size", "-pp")),
+    # Data-parallel engines (vllm/engine/arg_utils.py `--data-parallel-size`): read from manifests
+    # only, for sizing an MoE whose experts spread over TP × DP GPUs (plan/sizing.py ServerConfig).
+    Setting("data_parallel", None, ("--data-parallel-size", "-dp")),
+    # Data-parallel engines this pod starts (default: all of them, on one node).
+    Setting("data_parallel_local", None, ("--data-parallel-size-local", "-dpl")),
     # KV-cache element type: vLLM auto (= the served dtype), fp8, fp8_e4m3, fp8_e5m2
     # (vllm/config/cache.py CacheDType); TGI fp8_e4m3fn / fp8_e5m2 (launcher KVCacheDtype).
     Setting("kv_cache_dtype", "kvCacheDtype", ("--kv-cache-dtype",), ("--kv-cache-dtype",)),

@@ -46,6 +46,7 @@ def server_row(s: ServerSetup) -> dict[str, Any]:
         "gpu_memory_gib": _round(s.gpu.memory_gib) if s.gpu else None,
         "tensor_parallel": c.tensor_parallel,
         "pipeline_parallel": c.pipeline_parallel,
+        "data_parallel": c.data_parallel,
         "gpu_memory_utilization": c.utilization,
         "max_model_len": (fit.max_model_len if fit and s.length_known else c.max_model_len),
         "max_num_seqs": c.max_num_seqs,
@@ -198,7 +199,8 @@ def render_table(rows: Sequence[dict[str, Any]], *, color: bool, stream: TextIO)
         t = table(title, columns)
         notes: list[str] = []
         for r in servers:
-            gpus = f"{_fmt(r['gpu'])}×{r['tensor_parallel']}" + (f"×{r['pipeline_parallel']}" if r["pipeline_parallel"] > 1 else "")
+            gpus = (f"{_fmt(r['gpu'])}×{r['tensor_parallel']}" + (f"×{r['pipeline_parallel']}" if r["pipeline_parallel"] > 1 else "")
+                    + (f"×{r['data_parallel']}" if r["data_parallel"] > 1 else ""))
             conc = "—" if r["max_concurrency"] is None else f"{r['max_concurrency']:.1f} @ {r['max_model_len']}"
             t.add_row(_name(r["object"]) + _pool(r), _fmt(r["model"]), gpus, _fmt(r["weights_gib"]),
                       status(r, _fmt(r["kv_cache_gib"])), _tokens(r["kv_tokens"]), conc,

@@ -260,10 +260,10 @@ def test_nodes_render_a_data_parallel_worker_that_fills_each_node(tmp_path, stor
     # read back as KServe builds it: one LeaderWorkerSet of data ÷ dataLocal = 2 pods, 8 GPUs each
     (pool,) = pools(target(obj))
     assert (pool.lws_size, pool.gpus_needed) == (2, 8)
-    assert "DP 4 = 2 ranks per pod × 2 pods, TP 4 each" in err and "expert parallel over 16 GPUs" in err
+    assert "DP 4 = 2 ranks per pod × 2 pods, TP 4 each" in err and "no experts (a dense model)" in err
     assert "has no experts (a dense model)" in err  # Llama-3.1-70B
     model = store.model("meta-llama/Llama-3.1-70B-Instruct")
-    assert f"per node 2 ranks × {weight_bytes(model) / 2**30:.1f} GiB of weights" in err
+    assert f"per node 2 ranks loading {2 * weight_bytes(model) / 2**30:.1f} GiB of weights ({weight_bytes(model) / 2**30 / 4:.1f} GiB per GPU)" in err
     check = llmkube("validate", "-", "--crds", str(UPSTREAM_CRDS), "-o", "json", stdin=json.dumps(obj))
     assert [f for f in json.loads(check.stdout)["findings"] if f["severity"] in ("error", "warning")] == []
 
@@ -356,10 +356,13 @@ def test_example_12_wide_expert_parallel_over_two_nodes(store):
     for pod in (spec["template"], spec["worker"]):
         limits = pod["containers"][0]["resources"]["limits"]
         assert (limits["nvidia.com/gpu"], limits["rdma/roce_gdr"]) == (8, 1)
-    # the rank fits an H200 even as if it held every expert (the plan's upper bound)
+    # each rank holds 1/16 of the routed experts (DP 2 × TP 8), so half of what DP 1 would hold
     model, gpu = store.model("deepseek-ai/DeepSeek-V3"), store.gpu("h200-141gb")
-    fit = serving_fit(model, gpu.spec.memory_gi_b, ServerConfig(tensor_parallel=8, max_model_len=32768,
+    fit = serving_fit(model, gpu.spec.memory_gi_b, ServerConfig(tensor_parallel=8, data_parallel=2, max_model_len=32768,
                                                                  quantization=None), gpu_name=gpu.spec.display_name)
+    alone = serving_fit(model, gpu.spec.memory_gi_b, ServerConfig(tensor_parallel=8, max_model_len=32768), gpu_name=gpu.spec.display_name)
+    assert fit.weights_gib < alone.weights_gib - 30
     assert fit.fits and f"{fit.kv_tokens:,} tokens" in out.stderr and "no experts" not in out.stderr
+    assert f"({fit.weights_gib:.1f} GiB per GPU), the routed experts spread over all 16 GPUs (whole experts per GPU" in out.stderr
     check = llmkube("validate", "-", "--crds", str(UPSTREAM_CRDS), "-o", "json", stdin=out.stdout)
     assert [f for f in json.loads(check.stdout)["findings"] if f["severity"] in ("error", "warning")] == []

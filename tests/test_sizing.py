@@ -603,3 +603,23 @@ def test_more_pipeline_stages_than_layers_are_sized_without_one_entry_per_stage(
     fit = serving_fit(model, H100, ServerConfig(pipeline_parallel=10**12))
     assert fit.pipeline_parallel == model.spec.layers
     assert len(sizing.stage_weight_bytes(model, ServerConfig(), 10**12)) == model.spec.layers
+
+
+# --------------------------------------------------------------------------- data parallelism and MoE experts
+
+
+def test_data_parallel_spreads_routed_experts_over_tp_times_dp(m):
+    """vLLM shards an MoE's routed experts over all TP × DP GPUs (fused_moe/config.py
+    FusedMoEParallelConfig.make); the rest stays ÷ TP. DeepSeek-V3's routed experts, from its
+    config: 58 MoE layers × 256 experts × 3 matrices of 7168 × 2048, FP8 (1 byte) — 609 GiB;
+    going from DP 1 to DP 2 at TP 8 takes 609/8 − 609/16 = 38.06 GiB off each GPU."""
+    v3 = m("deepseek-v3")
+    routed = 58 * 256 * 3 * 7168 * 2048 / 2**30
+    one = serving_fit(v3, 139.8, ServerConfig(tensor_parallel=8, max_model_len=8192))
+    two = serving_fit(v3, 139.8, ServerConfig(tensor_parallel=8, data_parallel=2, max_model_len=8192))
+    assert one.weights_gib - two.weights_gib == pytest.approx(routed / 8 - routed / 16, rel=0.002)
+    # a dense model holds a whole copy per engine whatever the DP size
+    dense = m("llama-3.1-70b")
+    assert serving_fit(dense, H100, ServerConfig(tensor_parallel=4, data_parallel=4, max_model_len=8192)).weights_gib == (
+        serving_fit(dense, H100, ServerConfig(tensor_parallel=4, max_model_len=8192)).weights_gib
+    )

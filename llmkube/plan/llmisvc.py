@@ -50,7 +50,7 @@ from llmkube.plan.context import PlanContext, PlanError
 from llmkube.plan.inference import EndpointPlan, plan_inference_endpoint
 from llmkube.plan.multinode import gpu_nodes
 from llmkube.plan.pods import K8sObject, merge_env, standard_labels
-from llmkube.plan.sizing import GIB, ServerConfig, serving_fit, weight_bytes
+from llmkube.plan.sizing import ServerConfig, serving_fit
 from llmkube.plan.training import nccl_env
 from llmkube.specs.inferenceendpoint import InferenceEndpoint, InferenceEndpointSpec, Startup
 from llmkube.specs.llmisvc import Disaggregation, LLMServiceOptions
@@ -326,7 +326,8 @@ def _pool_note(ep: InferenceEndpoint, ctx: PlanContext, pool: PoolPlan) -> str |
     """What sizes the pool: prefill pods are busy computing prompts (more replicas, more prompt
     throughput); decode pods hold every running sequence's KV cache, so their KV capacity bounds
     decode concurrency; a data-parallel pool holds a whole model copy per rank, several ranks a
-    node. Sized with the serving memory model (plan/sizing.py `serving_fit`) for one rank."""
+    node, its MoE experts spread over every rank of the pool. Sized with the serving memory model
+    (plan/sizing.py `serving_fit`, data parallelism included) for one rank."""
     spec = ep.spec
     model = ctx.profiles.model(spec.model)
     gpu = ctx.profiles.gpu(spec.gpu) if spec.gpu else (ctx.pools[spec.pool].gpu if spec.pool in ctx.pools else None)
@@ -334,6 +335,7 @@ def _pool_note(ep: InferenceEndpoint, ctx: PlanContext, pool: PoolPlan) -> str |
         return None
     config = ServerConfig(
         tensor_parallel=pool.tensor_parallel, pipeline_parallel=spec.pipeline_parallel,
+        data_parallel=pool.data_parallel.data if pool.data_parallel else 1,
         utilization=spec.gpu_memory_utilization or DEFAULT_GPU_MEMORY_UTILIZATION, max_model_len=spec.max_model_len,
         max_num_seqs=spec.max_num_seqs, max_num_batched_tokens=spec.max_batch_tokens, chunked_prefill=spec.chunked_prefill,
         enforce_eager=bool(spec.enforce_eager), dtype=spec.dtype if spec.dtype != "auto" else None,
@@ -347,18 +349,18 @@ def _pool_note(ep: InferenceEndpoint, ctx: PlanContext, pool: PoolPlan) -> str |
         pods = f"{pool.role} pool: {scaled} × {pool.gpus} {gpu.name} (TP {pool.tensor_parallel})"
     else:
         pods = (f"{pool.role} pool: {scaled} × {dp.pods} pods × {pool.gpus} {gpu.name} "
-                f"(DP {dp.data} = {dp.local} ranks per pod × {dp.pods} pods, TP {pool.tensor_parallel} each)")
+                f"(DP {dp.data} = {dp.local} rank{'s' if dp.local != 1 else ''} per pod × {dp.pods} pods, TP {pool.tensor_parallel} each)")
     if not fit.fits:
         return f"{ep.kind} {ep.metadata.name}: {pods}: the model does not fit ({fit.need_gib:.1f} GiB per GPU needed, {fit.budget_gib:.1f} usable)"
     kv = f"KV cache {fit.kv_budget_gib:.1f} GiB per GPU, {fit.kv_tokens:,} tokens ≈ {fit.max_concurrency:.0f} sequences of {fit.max_model_len}"
     if dp is not None:
-        weights = weight_bytes(model, config.dtype, config.quantization) / GIB
-        per_node = (f"per node {dp.local} rank{'s' if dp.local > 1 else ''} × {weights:.1f} GiB of weights "
-                    f"({weights / pool.tensor_parallel:.1f} GiB/GPU)")
-        spread = (f"; expert parallel over {dp.data * pool.tensor_parallel} GPUs: each GPU holds 1/{dp.data * pool.tensor_parallel} "
-                  "of the routed experts, so these per-rank figures (every expert on every rank) are an upper bound"
-                  if dp.expert else "")
-        return f"{ep.kind} {ep.metadata.name}: {pods}: {per_node}; {kv} per rank{spread}"
+        per_node = (f"per node {dp.local} rank{'s' if dp.local > 1 else ''} loading "
+                    f"{fit.weights_gib * pool.tensor_parallel * dp.local:.1f} GiB of weights ({fit.weights_gib:.1f} GiB per GPU)")
+        gpus = dp.data * pool.tensor_parallel
+        spread = (f", the routed experts spread over all {gpus} GPUs "
+                  f"({'whole experts per GPU: expert parallel' if dp.expert else 'each expert split across them'})"
+                  if model.spec.experts is not None else "")
+        return f"{ep.kind} {ep.metadata.name}: {pods}: {per_node}{spread}; {kv} per rank"
     if pool.role == "prefill":
         return f"{ep.kind} {ep.metadata.name}: {pods}: compute-bound on prompts, replicas scale prompt throughput ({kv}, held only until sent to decode)"
     if pool.role == "decode":

@@ -159,6 +159,11 @@ class ServerConfig:
 
     tensor_parallel: int = 1
     pipeline_parallel: int = 1
+    # --data-parallel-size: engines of TP GPUs each. An MoE's routed experts are spread over all
+    # TP × DP GPUs, with or without --enable-expert-parallel (vllm/model_executor/layers/fused_moe/
+    # config.py `FusedMoEParallelConfig.make`: no EP flattens TP across DP; EP gives each rank
+    # experts ÷ (TP × DP) whole experts); attention, dense and shared-expert weights stay ÷ TP.
+    data_parallel: int = 1
     utilization: float = DEFAULT_GPU_MEMORY_UTILIZATION  # --gpu-memory-utilization / --cuda-memory-fraction
     max_model_len: int | None = None  # None: the model's whole context (vLLM's default)
     max_num_seqs: int | None = None
@@ -277,17 +282,7 @@ def stage_weight_bytes(model: ModelProfile, config: ServerConfig, pipeline_paral
     """
     s = model.spec
     parts = em.pp_partition(s.layers, stage_count(s.layers, pipeline_parallel))
-    if config.quantization in QUANT_BYTES and s.quantization is None:
-        table = s.vocab_size * s.hidden_size * 2.0
-        head = 0.0 if s.tie_embeddings else table
-        per_layer = max(0.0, served_weight_bytes(model, config.dtype, config.quantization) - table - head) / s.layers
-        wb = modelshape.WeightBytes(table, head, tuple([per_layer] * s.layers), 0.0)
-    else:
-        wb = modelshape.weight_bytes_by_layer(s)
-        if s.quantization is None and s.dtype != "float8":
-            scale = served_dtype_bytes(config.dtype) / modelshape.unquantized_bytes(s)
-            wb = modelshape.WeightBytes(wb.embedding * scale, wb.lm_head * scale,
-                                        tuple(b * scale for b in wb.layers), wb.other * scale)
+    wb = _served_weight_bytes(model, config)
     out: list[float] = []
     start = 0
     for stage, n in enumerate(parts):
@@ -300,6 +295,45 @@ def stage_weight_bytes(model: ModelProfile, config: ServerConfig, pipeline_paral
             total += wb.lm_head if wb.lm_head or len(parts) == 1 else wb.embedding
         out.append(total)
     return out
+
+
+def stage_routed_expert_bytes(model: ModelProfile, config: ServerConfig, pipeline_parallel: int) -> list[float]:
+    """The part of each stage's weights (`stage_weight_bytes`) that is routed experts: each layer's
+    served bytes × the experts' share of that layer in the checkpoint. Zero for a dense model."""
+    s = model.spec
+    parts = em.pp_partition(s.layers, stage_count(s.layers, pipeline_parallel))
+    if s.experts is None:
+        return [0.0] * len(parts)
+    experts, whole = [0.0] * s.layers, [0.0] * s.layers
+    for t in modelshape.tensors(s):
+        if t.layer is not None:
+            b = modelshape.tensor_bytes(s, t)
+            whole[t.layer] += b
+            if t.group == "experts":
+                experts[t.layer] += b
+    served = _served_weight_bytes(model, config).layers
+    out, start = [], 0
+    for n in parts:
+        out.append(sum(served[i] * experts[i] / whole[i] for i in range(start, start + n) if whole[i]))
+        start += n
+    return out
+
+
+def _served_weight_bytes(model: ModelProfile, config: ServerConfig) -> modelshape.WeightBytes:
+    """The checkpoint's bytes per module as the engine serves them (see `stage_weight_bytes`)."""
+    s = model.spec
+    if config.quantization in QUANT_BYTES and s.quantization is None:
+        table = s.vocab_size * s.hidden_size * 2.0
+        head = 0.0 if s.tie_embeddings else table
+        per_layer = max(0.0, served_weight_bytes(model, config.dtype, config.quantization) - table - head) / s.layers
+        wb = modelshape.WeightBytes(table, head, tuple([per_layer] * s.layers), 0.0)
+    else:
+        wb = modelshape.weight_bytes_by_layer(s)
+        if s.quantization is None and s.dtype != "float8":
+            scale = served_dtype_bytes(config.dtype) / modelshape.unquantized_bytes(s)
+            wb = modelshape.WeightBytes(wb.embedding * scale, wb.lm_head * scale,
+                                        tuple(b * scale for b in wb.layers), wb.other * scale)
+    return wb
 
 
 def loaded_expert_extra_bytes(model: ModelProfile, config: ServerConfig, gpu_name: str, layers: range) -> float:
@@ -345,6 +379,10 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     kv_bytes = kv_dtype_bytes(c.kv_cache_dtype, c.dtype)
     token_layer = em.kv_bytes_per_token_per_layer(s, kv_bytes, tp)
     stage_weights = stage_weight_bytes(model, c, pp)
+    dp = max(1, c.data_parallel)
+    stage_experts = stage_routed_expert_bytes(model, c, pp) if dp > 1 else [0.0] * pp
+    # MXFP4 experts as prepared for the kernel: their width is split over the flattened TP × DP
+    moe_config = dataclasses.replace(c, tensor_parallel=tp * dp) if dp > 1 else c
     graphs_on = c.runtime == "vllm" and not c.enforce_eager
     counted = graphs_on and (c.cuda_graph_estimate if c.cuda_graph_estimate is not None else acc.cuda_graphs_counted)
     non_torch = em.non_torch_bytes(acc, tp, pp, gpu_name)
@@ -357,7 +395,8 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     start = 0
     for stage, n in enumerate(em.pp_partition(s.layers, pp)):
         first, last = stage == 0, stage == pp - 1
-        weights = stage_weights[stage] / tp + loaded_expert_extra_bytes(model, c, gpu_name, range(start, start + n))
+        weights = ((stage_weights[stage] - stage_experts[stage]) / tp + stage_experts[stage] / (tp * dp)
+                   + loaded_expert_extra_bytes(model, moe_config, gpu_name, range(start, start + n)))
         activation = em.activation_bytes(s, acc, batch, tp, act_bytes, first, last, c.flashinfer_sampler)
         graphs = em.cuda_graph_bytes(batch.seqs, n) if graphs_on else 0.0
         layout = em.kv_layout(s, kinds[start:start + n], token_layer, max_len, batch.tokens)

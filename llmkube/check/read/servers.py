@@ -248,6 +248,7 @@ def _read_vllm(line: list[str], container: Mapping[str, Any]) -> tuple[str | Non
     config = ServerConfig(
         tensor_parallel=tp or 1,
         pipeline_parallel=_int_arg(arg("pipeline_parallel")) or 1,
+        data_parallel=_int_arg(arg("data_parallel")) or 1,
         utilization=_float_arg(arg("gpu_memory_utilization")) or DEFAULT_GPU_MEMORY_UTILIZATION,
         max_model_len=_int_arg(arg("max_model_len")),
         max_num_seqs=_int_arg(arg("max_num_seqs")),
@@ -320,7 +321,17 @@ def read_server(profiles: ProfileStore, target: Target, group: PodGroup, path: P
         config=config, tp_flag=tp_flag,
         gpu_resource=resource, gpu_count=count,
         gpu=gpu_target(profiles, group, resource),
+        gpus_needed=_data_parallel_gpus(line, config) if runtime == "vllm" else None,
     )
+
+
+def _data_parallel_gpus(line: list[str], config: ServerConfig) -> int | None:
+    """GPUs a data-parallel vLLM pod runs on: tensor × its local engines (`--data-parallel-size-local`,
+    by default every engine of `--data-parallel-size`: vllm/engine/arg_utils.py); None without DP."""
+    if config.data_parallel <= 1:
+        return None
+    local = _int_arg(arg_value(line, *SETTING["data_parallel_local"].vllm))
+    return config.tensor_parallel * (local if local is not None else config.data_parallel)
 
 
 def llmisvc_server(profiles: ProfileStore, target: Target, group: PodGroup, pool: llmisvc.Pool) -> ServerSetup | None:
@@ -334,7 +345,10 @@ def llmisvc_server(profiles: ProfileStore, target: Target, group: PodGroup, pool
     model_id = llmisvc.model_id(target.obj)
     _, _, _, config = _read_vllm(["vllm", "serve", model_id or "/mnt/models", *pool.words()], container)
     dtype = arg_value(pool.words(), *SETTING["dtype"].vllm)
-    config = replace(config, tensor_parallel=pool.tensor or 1, dtype=dtype if dtype not in (None, "auto") else None,
+    # A data-parallel worker's preset passes `--data-parallel-size <parallelism.data>`; the single-node
+    # presets ignore parallelism.data (LK335).
+    data = pool.data if pool.worker is not None and pool.data else 1
+    config = replace(config, tensor_parallel=pool.tensor or 1, data_parallel=data, dtype=dtype if dtype not in (None, "auto") else None,
                      engine_version=parse_engine_version(str(container.get("image", ""))))
     request = gpu_request(container)
     resource, count = request if request else (None, None)

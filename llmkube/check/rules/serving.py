@@ -164,7 +164,9 @@ def tensor_parallel_beyond_node(ctx: ReadContext) -> Iterator[Hit]:
 @rule("LK304", "gpus-match-parallelism", Severity.ERROR, "the GPU request is not tensor × pipeline parallel size")
 def gpus_match_parallelism(ctx: ReadContext) -> Iterator[Hit]:
     """A vLLM server starts one worker per GPU of its tensor × pipeline parallel group and
-    needs exactly that many GPUs in its pod. Fewer and it fails to start (or waits for
+    needs exactly that many GPUs in its pod — times its data-parallel engines with
+    `--data-parallel-size` (all of them in the pod unless `--data-parallel-size-local` says
+    how many are). Fewer and it fails to start (or waits for
     GPUs forever); more and the extra GPUs sit idle (a warning). TGI without
     `--num-shard` shards over every GPU it sees, so it always matches. Multi-node
     servers of KServe's `workerSpec` are compared per pod with the tensor-parallel size; a
@@ -205,13 +207,15 @@ def gpus_match_parallelism(ctx: ReadContext) -> Iterator[Hit]:
             continue  # a pod may hold several stages (TP 4 × PP 4 on 2 × 8 GPUs): LK340 counts the whole group
         multi_node = bool(s.group.spec.get("workerSpec"))
         expected = s.config.tensor_parallel if multi_node else s.config.tensor_parallel * s.config.pipeline_parallel
-        if s.gpus_needed is not None:  # an LLMInferenceService pool: tensor × local data ranks (× pipeline on one node)
+        if s.gpus_needed is not None:  # data parallel (a vLLM pod, an LLMInferenceService pool): tensor × local data ranks (× pipeline on one node)
             expected = s.gpus_needed * s.config.pipeline_parallel
         if s.gpu_count == expected:
             continue
         section = "limits" if dig(s.container, "resources", "limits", s.gpu_resource) is not None else "requests"
         path = (*s.path, "resources", section, s.gpu_resource)
         par = f"tensor-parallel {s.config.tensor_parallel}" + (f" × pipeline-parallel {s.config.pipeline_parallel}" if s.config.pipeline_parallel > 1 and not multi_node else "")
+        if s.gpus_needed is not None and s.gpus_needed != s.config.tensor_parallel:
+            par += f" × {s.gpus_needed // max(1, s.config.tensor_parallel)} data-parallel engines"
         if s.gpu_count < expected:
             yield Hit(s.target, path, f"{s.gpu_resource}: {s.gpu_count} but {par} needs {expected} GPUs",
                       f"request {expected} GPUs, or lower the parallel size to {s.gpu_count}")

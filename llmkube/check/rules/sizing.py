@@ -32,7 +32,9 @@ def _gib(x: float) -> str:
 @rule("LK101", "model-does-not-fit", Severity.ERROR, "a vLLM/TGI server's model does not fit its GPUs")
 def model_does_not_fit(ctx: ReadContext) -> Iterator[Hit]:
     """A model server needs, on each GPU, its share of the weights (÷ tensor × pipeline
-    parallel size; the first stage also holds the embeddings, the last the LM head),
+    parallel size; the first stage also holds the embeddings, the last the LM head; an
+    MoE's routed experts are spread over tensor × data-parallel GPUs, with or without
+    `--enable-expert-parallel`),
     the engine's runtime memory and the KV cache for at least one full
     `--max-model-len` sequence (vLLM defaults it to the model's whole context). The
     runtime memory is modelled as vLLM's start-up profiling measures it: the activation
