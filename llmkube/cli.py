@@ -793,6 +793,9 @@ def rollout_rollback(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every failure ends in one of the documented exit codes."""
+    from llmkube import gcpause
+
+    collecting = gcpause.pause()  # start-up builds objects that live until exit: see gcpause
     try:
         try:
             if COMPLETE_VAR in os.environ:  # a shell asks for completions: register typer's shells only then
@@ -801,6 +804,7 @@ def main(argv: list[str] | None = None) -> None:
                 completion_init()
             cli_command()(args=hoist_global_options(sys.argv[1:] if argv is None else argv), prog_name="llmkube")
         finally:
+            gcpause.restore(collecting)
             sys.stdout.flush()  # here, not at exit: a full disk or a closed pipe is seen and reported
     except InputError as exc:
         _print_input_error(exc)
