@@ -25,6 +25,7 @@ from typing import Any, Mapping
 
 import jsonschema_rs
 
+from llmkube import diskcache
 from llmkube.check import cel
 from llmkube.check.crdstore import CRDStore, CRDVersion
 from llmkube.errors import InputError
@@ -427,6 +428,55 @@ def _sort_key(p: SchemaProblem) -> tuple:
     return (tuple((0, x, "") if isinstance(x, int) else (1, 0, x) for x in p.path), p.message, p.source, p.rule or "")
 
 
+# --------------------------------------------------------------------------- translation cache
+#
+# Translating a large CRD's schema and finding its CEL rules costs more than loading the result:
+# KServe's InferenceService, ~45 ms + ~22 ms against ~6 ms of JSON (docs/performance.md). So both
+# are kept on disk (llmkube.diskcache: atomic writes, a bad entry is a miss), keyed by the CRD
+# file's content hash, the version and kind, and a hash of this module and cel.py: editing the
+# translation invalidates every entry. The jsonschema-rs validator itself and the compiled CEL
+# programs cannot be serialised (neither pickles), so they are built from the cached data.
+
+
+@lru_cache(maxsize=1)
+def _code_key() -> str:
+    """A hash of the code that translates schemas and finds rules ("" if unreadable: no caching)."""
+    import hashlib
+
+    try:
+        code = Path(__file__).read_bytes() + b"\0" + Path(cel.__file__).read_bytes()
+    except OSError:
+        return ""
+    return hashlib.sha256(code).hexdigest()
+
+
+def _translation_key(crd: CRDVersion) -> str | None:
+    import hashlib
+
+    code = _code_key()
+    if not (code and crd.digest):
+        return None
+    return hashlib.sha256("\0".join((code, crd.digest, crd.group, crd.version, crd.kind)).encode()).hexdigest()
+
+
+def _cached_translation(cache: Path | None, crd: CRDVersion) -> tuple[dict, cel.RuleTree | None] | None:
+    """The translated schema and rule tree of `crd` from the cache, or None (absent or malformed)."""
+    key = _translation_key(crd) if cache is not None else None
+    entry = diskcache.read(cache, key) if key else None
+    if not (isinstance(entry, dict) and isinstance(entry.get("schema"), dict)):
+        return None
+    try:
+        return entry["schema"], cel.tree_from_json(entry.get("rules"))
+    except (ValueError, TypeError, RecursionError):
+        return None
+
+
+def _store_translation(cache: Path | None, crd: CRDVersion, compiled: _CompiledCRD) -> None:
+    key = _translation_key(crd) if cache is not None else None
+    if key:
+        diskcache.write(cache, key, {"schema": compiled.schema, "rules": cel.tree_to_json(compiled.rules)})
+
+
 # --------------------------------------------------------------------------- validator
 
 
@@ -475,13 +525,21 @@ class SchemaValidator:
         key = (crd.group, crd.version, crd.kind, crd.source)
         compiled = self._compiled.get(key)
         if compiled is None:
-            translated = _translate(crd.schema, root=True)
-            translated["$schema"] = _DRAFT
             _, registry = _definitions(self._dir)
-            validator = jsonschema_rs.validator_for(
-                translated, registry=registry, validate_formats=False
-            )
-            compiled = _CompiledCRD(crd, translated, validator, cel.rule_tree(crd.schema))
+            cache = self.crds.translated_cache
+            found = _cached_translation(cache, crd)
+            if found is not None:
+                try:
+                    validator = jsonschema_rs.validator_for(found[0], registry=registry, validate_formats=False)
+                    compiled = _CompiledCRD(crd, found[0], validator, found[1])
+                except Exception:  # noqa: BLE001 - a cache entry jsonschema-rs refuses: translate afresh
+                    compiled = None
+            if compiled is None:
+                translated = _translate(crd.schema, root=True)
+                translated["$schema"] = _DRAFT
+                validator = jsonschema_rs.validator_for(translated, registry=registry, validate_formats=False)
+                compiled = _CompiledCRD(crd, translated, validator, cel.rule_tree(crd.schema))
+                _store_translation(cache, crd, compiled)
             self._compiled[key] = compiled
         return compiled
 
