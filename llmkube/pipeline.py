@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from llmkube import gcpause, progress
-from llmkube.check.crdstore import CRDStore
+from llmkube.check.crdstore import PROFILES_DIR, CRDStore, side_cache_dir
 from llmkube.check.findings import Finding, Severity
 from llmkube.check.run import Target, schema_findings
 from llmkube.check.schemas import SchemaValidator
@@ -104,7 +104,7 @@ class Run:
     @cached_property
     def profiles(self) -> ProfileStore:
         """The GPU and model profiles: the ones the specs were planned with (read once per run)."""
-        return self.rendering.profiles or ProfileStore.load(self.options.profile_dirs)
+        return self.rendering.profiles or load_profiles(self.options)
 
     @cached_property
     def crds(self) -> CRDStore:
@@ -181,7 +181,7 @@ def token_findings(targets: Sequence[Target], options: Options, profiles: Profil
     from llmkube.check.rules import REGISTRY, run_rules
     from llmkube.check.rules import security  # noqa: F401 - registers LK501; the other rule modules stay unloaded
 
-    found = run_rules(targets, profiles or ProfileStore.load(options.profile_dirs), rules={"LK501": REGISTRY["LK501"]})
+    found = run_rules(targets, profiles or load_profiles(options), rules={"LK501": REGISTRY["LK501"]})
     return [dataclasses.replace(f, severity=Severity.WARNING) for f in found]
 
 
@@ -225,6 +225,12 @@ def load_crds(options: Options) -> CRDStore:
     return CRDStore.load(list(options.crd_dirs), include_cache=options.use_cache)
 
 
+def load_profiles(options: Options) -> ProfileStore:
+    """The GPU and model profiles of options.profile_dirs and the built-ins; their parsed YAML is
+    kept in the user cache unless --no-cache."""
+    return ProfileStore.load(options.profile_dirs, parsed_cache=side_cache_dir(PROFILES_DIR) if options.use_cache else None)
+
+
 def check(
     targets: Sequence[Target], options: Options, *, crds: CRDStore | None = None, profiles: ProfileStore | None = None
 ) -> list[Finding]:
@@ -237,7 +243,7 @@ def check(
         from llmkube.check.rules import run_rules
 
         with progress.working("running the LLM-aware rules over the objects", len(targets)):
-            findings += run_rules(targets, profiles or ProfileStore.load(options.profile_dirs), ignore=options.ignore)
+            findings += run_rules(targets, profiles or load_profiles(options), ignore=options.ignore)
     if options.severity:  # the settings file's `severity` overrides
         levels = dict(options.severity)
         findings = [replace(f, severity=Severity(levels[f.code])) if f.code in levels else f for f in findings]
@@ -277,7 +283,7 @@ def load_inputs(paths: Sequence[str], limits: InputLimits | None = None) -> Inpu
 
 def render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:
     """Plan and render every spec; output is deterministic and in apply order."""
-    profiles = ProfileStore.load(options.profile_dirs)
+    profiles = load_profiles(options)
     renderer = Renderer(options.template_dirs)
     ctx = PlanContext(profiles=profiles, kueue_api=options.kueue_api)
     errors: list[InputError] = []

@@ -165,3 +165,58 @@ def test_unsafe_character_classes_equal_their_yaml_definitions():
     unsafe = re.compile("[^\\x09\\x0a\\x20-\\x7e\\xa0-\\u2027\\u202a-\\ud7ff\\ue000-\\ufefe\\uff00-\\ufffd\\U00010000-\\U0010ffff]")
     for spelled, definition in ((yamlio._NOT_YAML, not_yaml), (yamlio.UNSAFE_RAW, unsafe)):
         assert [m.start() for m in spelled.finditer(every)] == [m.start() for m in definition.finditer(every)]
+
+
+# --------------------------------------------------------------------------- parsed profiles
+
+
+def _store_contents(store) -> tuple:
+    return dict(store.gpus), dict(store.models)
+
+
+def test_parsed_profiles_are_reused_and_an_edit_is_seen(tmp_path, monkeypatch):
+    from llmkube import profiles as profiles_mod
+    from llmkube.profiles import ProfileStore
+
+    cache = tmp_path / ".profiles"
+    user = tmp_path / "user"
+    user.mkdir()
+    h100 = (profiles_mod.BUILTIN_PROFILES / "gpus" / "h100-80gb.yaml").read_text()
+    (user / "mine.yaml").write_text(h100.replace("name: h100-80gb", "name: my-gpu"))
+    first = ProfileStore.load([user], parsed_cache=cache)
+    assert ProfileStore.load([user]).gpus["my-gpu"] == first.gpus["my-gpu"]
+    assert len(list(cache.glob("*.json"))) == 1
+
+    def no_parsing(*_a, **_k):
+        raise AssertionError("parsed again: the cache entry was not used")
+
+    with monkeypatch.context() as m:
+        m.setattr(profiles_mod, "load_plain", no_parsing)
+        assert _store_contents(ProfileStore.load([user], parsed_cache=cache)) == _store_contents(first)
+    (user / "mine.yaml").write_text(h100.replace("name: h100-80gb", "name: my-other-gpu"))
+    again = ProfileStore.load([user], parsed_cache=cache)
+    assert "my-other-gpu" in again.gpus and "my-gpu" not in again.gpus
+
+
+@pytest.mark.parametrize("content", [b"\x00garbage", b"{", b'{"a": 1}', b"[[1, 2]]", b'[["x", 3]]'])
+def test_a_broken_profiles_entry_is_ignored_and_rewritten(tmp_path, content):
+    from llmkube.profiles import ProfileStore
+
+    cache = tmp_path / ".profiles"
+    expected = _store_contents(ProfileStore.load(parsed_cache=cache))
+    (entry,) = cache.glob("*.json")
+    good = entry.read_bytes()
+    entry.write_bytes(content)
+    assert _store_contents(ProfileStore.load(parsed_cache=cache)) == expected
+    assert entry.read_bytes() == good
+
+
+def test_no_cache_leaves_the_profiles_cache_alone(tmp_path, monkeypatch):
+    from llmkube import pipeline
+    from llmkube.options import Options
+
+    monkeypatch.setenv("LLMKUBE_CACHE_DIR", str(tmp_path / "cache"))
+    pipeline.run([str(EXAMPLE)], Options(use_cache=False))
+    assert not (tmp_path / "cache").exists()
+    pipeline.run([str(EXAMPLE)], Options())
+    assert len(list((tmp_path / "cache" / ".profiles").glob("*.json"))) == 1

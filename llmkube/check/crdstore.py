@@ -16,7 +16,8 @@ The user cache (`default_cache_dir()`, or the directory a command names) holds:
 - `.index.json`: where each cached file came from and the sha256 of its bytes;
 - `.parsed/`: parsed CRD files as JSON, keyed by content hash (pruned);
 - `.translated/`: CRD schemas translated for jsonschema-rs and their CEL rule trees, keyed by
-  the file's content hash and the translating code (check/schemas.py; pruned).
+  the file's content hash and the translating code (check/schemas.py; pruned);
+- `.profiles/`: the parsed GPU and model profile files (profiles.py), keyed by their paths and texts.
 
 Hidden entries are never read as CRD files. Nothing is written to disk except by
 the pull functions and the side caches (llmkube.diskcache; `--no-cache` turns them off).
@@ -171,6 +172,13 @@ class _CRDFile:
 PARSED_DIR = ".parsed"
 #: Translated schemas and CEL rule trees (check/schemas.py), beside the parsed files.
 TRANSLATED_DIR = ".translated"
+#: The parsed GPU and model profile files (profiles.py), one entry for the whole search path.
+PROFILES_DIR = ".profiles"
+
+
+def side_cache_dir(name: str, cache_dir: Path | None = None) -> Path:
+    """A side cache (`.parsed`, `.translated`, `.profiles`) inside the cache directory, hidden from the CRD loader."""
+    return Path(cache_dir if cache_dir is not None else default_cache_dir()) / name
 #: The parsed side cache keeps the most recently used entries, and none unused this long.
 PARSED_KEEP = 64
 PARSED_MAX_AGE_S = 30 * 24 * 3600
