@@ -41,7 +41,12 @@ def _validate(crd_file: Path, cache: Path, **load: object) -> list:
 
 
 def _entries(cache: Path) -> list[Path]:
-    return sorted((cache / ".translated").glob("*.json"))
+    """The translated-schema entries (the directory also keeps core definitions: `_defs_entries`)."""
+    return sorted(p for p in (cache / ".translated").glob("*.json") if "schema" in json.loads(p.read_text()))
+
+
+def _defs_entries(cache: Path) -> list[Path]:
+    return sorted(p for p in (cache / ".translated").glob("*.json") if "$defs" in json.loads(p.read_text()))
 
 
 def _forbid_translation(monkeypatch) -> None:
@@ -139,7 +144,7 @@ _WRITER = textwrap.dedent(
     crd_file, cache, obj = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
     seen = set()
     for _ in range(int(sys.argv[4])):
-        for entry in (cache / ".translated").glob("*.json"):
+        for entry in (cache / ".translated").glob("*.json"):  # translations and definitions
             entry.unlink(missing_ok=True)
         found = SchemaValidator(CRDStore.load([crd_file], cache_dir=cache), kube_version="1.32").validate(obj)
         seen.add(json.dumps([[list(p.path), p.message, p.source] for p in found]))
@@ -159,8 +164,7 @@ def test_runs_writing_the_cache_at_once_agree(crd_file, tmp_path):
     assert all(p.returncode == 0 for p in procs)
     assert outputs == [[json.dumps(expected)]] * 3
     assert not list((cache / ".translated").glob("*.tmp"))
-    for entry in _entries(cache):
-        assert set(json.loads(entry.read_text())) == {"schema", "rules"}
+    assert len(_entries(cache)) == 1  # (the definitions are written once per process, then removed)
 
 
 _SAME_KEY_WRITER = textwrap.dedent(
@@ -204,3 +208,68 @@ def test_diskcache_never_fails_a_run(tmp_path):
     diskcache.write(tmp_path / "side", "key", {"not json": object()})  # cannot serialise: no entry, no temp file
     assert list((tmp_path / "side").iterdir()) == []
     assert diskcache.read(None, "key") is None
+
+
+# --------------------------------------------------------------------------- core definitions
+
+
+PDB = {
+    "apiVersion": "policy/v1",
+    "kind": "PodDisruptionBudget",
+    "metadata": {"name": "x", "namespace": "y", "labels": {"a": 1}},
+    "spec": {"maxUnavailable": [], "selector": {"matchLabels": {"a": "b"}, "bogus": True}},
+}
+
+
+def _core(cache: Path, **load: object) -> list:
+    return SchemaValidator(CRDStore.load([], cache_dir=cache, **load), kube_version="1.32").validate(PDB)  # type: ignore[arg-type]
+
+
+def _fresh_processes_caches() -> None:
+    schemas_mod._defs_for.cache_clear()
+    schemas_mod._core_validator.cache_clear()
+
+
+def test_a_core_kind_is_checked_against_the_definitions_it_reaches_kept_on_disk(tmp_path, monkeypatch):
+    _fresh_processes_caches()
+    expected = _core(tmp_path / "no", include_cache=False)
+    assert {p.path for p in expected} >= {("metadata", "labels", "a"), ("spec", "maxUnavailable"), ("spec", "selector", "bogus")}
+    _fresh_processes_caches()
+    assert _core(tmp_path / "cache") == expected
+    (entry,) = _defs_entries(tmp_path / "cache")
+    assert "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta" in json.loads(entry.read_text())["$defs"]
+    _fresh_processes_caches()
+    monkeypatch.setattr(schemas_mod, "_definitions", lambda *_a: pytest.fail("read the 1.3 MB definitions: the entry was not used"))
+    assert _core(tmp_path / "cache") == expected
+
+
+@pytest.mark.parametrize("content", [b"{", b"[]", b'{"$defs": []}', b'{"$defs": {}}', b'{"$defs": {"io.k8s.api.policy.v1.PodDisruptionBudgetSpec": {"$ref": "#/$defs/gone"}}}'])
+def test_a_broken_definitions_entry_is_ignored_and_rewritten(tmp_path, content):
+    _fresh_processes_caches()
+    expected = _core(tmp_path / "cache")
+    (entry,) = _defs_entries(tmp_path / "cache")
+    good = entry.read_bytes()
+    entry.write_bytes(content)
+    _fresh_processes_caches()
+    assert _core(tmp_path / "cache") == expected
+    assert entry.read_bytes() == good
+
+
+def test_every_core_kind_compiles_against_the_definitions_it_reaches(tmp_path):
+    """jsonschema-rs resolves every reference when it compiles: a closure that missed a definition
+    would fail here, for any kind of the bundled Kubernetes version."""
+    import jsonschema_rs
+
+    version_dir = schemas_mod._version_dir("1.32")
+    kinds = [p for p in sorted(version_dir.glob("*-*.json")) if not p.name.startswith("_")]  # kind-[group-]version.json
+    assert len(kinds) > 100
+    for path in kinds:
+        schema = json.loads(path.read_text())
+        defs, registry = schemas_mod._defs_for(version_dir, frozenset(schemas_mod._def_refs(schema)), None)
+        jsonschema_rs.validator_for(schema, registry=registry, validate_formats=False)
+
+
+def test_translated_crd_schemas_refer_only_to_object_meta(crd_store):
+    for group, kind in crd_store.kinds():
+        for crd in crd_store.definitions(group, kind):
+            assert schemas_mod._def_refs(schemas_mod._translate(crd.schema, root=True)) <= schemas_mod._OBJECT_META_ROOT, kind
