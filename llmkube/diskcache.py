@@ -46,23 +46,34 @@ def write(directory: Path | None, key: str, value: Any, *, keep: int = KEEP, max
     if directory is None:
         return
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".entry.", suffix=".tmp", dir=directory)
-    except OSError:
+        data = json.dumps(value, separators=(",", ":")).encode("utf-8")
+    except (TypeError, ValueError):
         return
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(value, fh, separators=(",", ":"))
-        os.replace(tmp, directory / f"{key}.json")
-    except (OSError, TypeError, ValueError):
-        Path(tmp).unlink(missing_ok=True)
+    write_bytes(directory, f"{key}.json", data)
     prune(directory, keep=keep, max_age_s=max_age_s)
 
 
-def prune(directory: Path, *, keep: int = KEEP, max_age_s: float = MAX_AGE_S) -> list[Path]:
-    """Drop entries unused for `max_age_s`, and all but the `keep` most recently used."""
+def write_bytes(directory: Path, name: str, data: bytes) -> bool:
+    """Write `directory/name` atomically: a temporary file beside it, then `os.replace`; False on trouble."""
     try:
-        entries = [(p.stat().st_mtime, p) for p in directory.glob("*.json")]
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".entry.", suffix=".tmp", dir=directory)
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, directory / name)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+        return False
+    return True
+
+
+def prune(directory: Path, *, keep: int = KEEP, max_age_s: float = MAX_AGE_S, pattern: str = "*.json") -> list[Path]:
+    """Drop entries (files matching `pattern`) unused for `max_age_s`, and all but the `keep` most recently used."""
+    try:
+        entries = [(p.stat().st_mtime, p) for p in directory.glob(pattern)]
     except OSError:
         return []
     entries.sort(reverse=True)

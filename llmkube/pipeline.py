@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from llmkube import gcpause, progress
-from llmkube.check.crdstore import PROFILES_DIR, CRDStore, side_cache_dir
+from llmkube.check.crdstore import PROFILES_DIR, TEMPLATES_DIR, CRDStore, side_cache_dir
 from llmkube.check.findings import Finding, Severity
 from llmkube.check.run import Target, schema_findings
 from llmkube.check.schemas import SchemaValidator
@@ -284,7 +284,7 @@ def load_inputs(paths: Sequence[str], limits: InputLimits | None = None) -> Inpu
 def render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:
     """Plan and render every spec; output is deterministic and in apply order."""
     profiles = load_profiles(options)
-    renderer = Renderer(options.template_dirs)
+    renderer = Renderer(options.template_dirs, bytecode_cache=side_cache_dir(TEMPLATES_DIR) if options.use_cache else None)
     ctx = PlanContext(profiles=profiles, kueue_api=options.kueue_api)
     errors: list[InputError] = []
 

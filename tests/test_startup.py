@@ -220,3 +220,56 @@ def test_no_cache_leaves_the_profiles_cache_alone(tmp_path, monkeypatch):
     assert not (tmp_path / "cache").exists()
     pipeline.run([str(EXAMPLE)], Options())
     assert len(list((tmp_path / "cache" / ".profiles").glob("*.json"))) == 1
+
+
+# --------------------------------------------------------------------------- compiled templates
+
+
+@pytest.fixture
+def probe_template(tmp_path):
+    (tmp_path / "templates").mkdir()
+    path = tmp_path / "templates" / "probe.yaml.j2"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ name }}\n")
+    return path
+
+
+def _render_probe(template: Path, cache: Path | None) -> list:
+    from llmkube.render import Renderer
+
+    return Renderer([template.parent], bytecode_cache=cache).render(template.name, {"name": "x"})
+
+
+def test_compiled_templates_are_reused_and_an_edit_is_seen(tmp_path, probe_template, monkeypatch):
+    import jinja2
+
+    cache = tmp_path / ".jinja"
+    expected = _render_probe(probe_template, cache)
+    (entry,) = cache.glob("*.jinja")
+    with monkeypatch.context() as m:
+        m.setattr(jinja2.Environment, "compile", lambda *_a, **_k: pytest.fail("compiled again: the cache entry was not used"))
+        assert _render_probe(probe_template, cache) == expected
+    probe_template.write_text(probe_template.read_text().replace("ConfigMap", "Secret"))
+    assert _render_probe(probe_template, cache)[0]["kind"] == "Secret"  # Jinja checks the source's hash
+
+
+@pytest.mark.parametrize("cut", [0, 3, 12, -5])
+def test_a_broken_compiled_template_is_compiled_again_and_rewritten(tmp_path, probe_template, cut):
+    cache = tmp_path / ".jinja"
+    expected = _render_probe(probe_template, cache)
+    (entry,) = cache.glob("*.jinja")
+    good = entry.read_bytes()
+    entry.write_bytes(good[:cut] + b"\x00garbage" if cut else b"\xff" * 40)
+    assert _render_probe(probe_template, cache) == expected
+    assert entry.read_bytes() == good
+
+
+def test_no_cache_compiles_templates_in_memory_only(tmp_path, monkeypatch):
+    from llmkube import pipeline
+    from llmkube.options import Options
+
+    monkeypatch.setenv("LLMKUBE_CACHE_DIR", str(tmp_path / "cache"))
+    first = pipeline.run([str(EXAMPLE)], Options(use_cache=False)).rendering.objects
+    assert not (tmp_path / "cache").exists()
+    again = pipeline.run([str(EXAMPLE)], Options()).rendering.objects
+    assert [r.obj for r in again] == [r.obj for r in first]
+    assert list((tmp_path / "cache" / ".jinja").glob("*.jinja"))

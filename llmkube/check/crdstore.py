@@ -17,7 +17,8 @@ The user cache (`default_cache_dir()`, or the directory a command names) holds:
 - `.parsed/`: parsed CRD files as JSON, keyed by content hash (pruned);
 - `.translated/`: CRD schemas translated for jsonschema-rs and their CEL rule trees, keyed by
   the file's content hash and the translating code (check/schemas.py; pruned);
-- `.profiles/`: the parsed GPU and model profile files (profiles.py), keyed by their paths and texts.
+- `.profiles/`: the parsed GPU and model profile files (profiles.py), keyed by their paths and texts;
+- `.jinja/`: compiled templates (render.py), keyed by Jinja by template and source.
 
 Hidden entries are never read as CRD files. Nothing is written to disk except by
 the pull functions and the side caches (llmkube.diskcache; `--no-cache` turns them off).
@@ -174,6 +175,8 @@ PARSED_DIR = ".parsed"
 TRANSLATED_DIR = ".translated"
 #: The parsed GPU and model profile files (profiles.py), one entry for the whole search path.
 PROFILES_DIR = ".profiles"
+#: Compiled Jinja templates (render.py).
+TEMPLATES_DIR = ".jinja"
 
 
 def side_cache_dir(name: str, cache_dir: Path | None = None) -> Path:
