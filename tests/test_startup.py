@@ -273,3 +273,32 @@ def test_no_cache_compiles_templates_in_memory_only(tmp_path, monkeypatch):
     again = pipeline.run([str(EXAMPLE)], Options()).rendering.objects
     assert [r.obj for r in again] == [r.obj for r in first]
     assert list((tmp_path / "cache" / ".jinja").glob("*.jinja"))
+
+
+# --------------------------------------------------------------------------- the command tree
+
+
+def _outcome(command, args: list[str], capsys) -> tuple:
+    with pytest.raises(SystemExit) as exit_:
+        command(args=args, prog_name="llmkube")
+    out = capsys.readouterr()
+    return exit_.value.code, out.out, out.err
+
+
+def test_building_only_the_invoked_command_changes_no_help_and_no_usage_error(capsys):
+    """main() builds only the command a run names (cli_command(args)): every help text and the
+    usage errors must read as with the whole tree."""
+    from llmkube.cli import cli_command
+
+    from tests.test_cli_completion_help import every_command
+
+    paths = every_command(cli_command())
+    assert len(paths) > 20
+    cases = [[*path, "--help"] for path in paths] + [
+        ["render"], ["render", "--bogus"], ["crds"], ["crds", "nope"], ["--debug", "rules", "--help"], ["--color", "never", "rules"],
+    ]
+    for args in cases:
+        assert _outcome(cli_command(args), args, capsys) == _outcome(cli_command(), args, capsys), args
+    assert sorted(cli_command(["--debug", "render", "x.yaml"]).commands) == ["render"]
+    assert sorted(cli_command(["--color", "never", "crds", "list"]).commands) == ["crds"]
+    assert len(cli_command(["rendr"]).commands) == len(cli_command().commands)  # the error lists them all
