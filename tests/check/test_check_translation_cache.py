@@ -157,7 +157,7 @@ def test_runs_writing_the_cache_at_once_agree(crd_file, tmp_path):
     cache = tmp_path / "cache"
     expected = [[list(p.path), p.message, p.source] for p in _validate(crd_file, tmp_path / "reference")]
     procs = [
-        subprocess.Popen([sys.executable, "-c", _WRITER, str(crd_file), str(cache), json.dumps(CLUSTER_QUEUE), "15"], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(crd_file), str(cache), json.dumps(CLUSTER_QUEUE), "40"], stdout=subprocess.PIPE, text=True)
         for _ in range(3)
     ]
     outputs = [json.loads(p.communicate(timeout=300)[0]) for p in procs]
@@ -206,7 +206,7 @@ def test_diskcache_never_fails_a_run(tmp_path):
     diskcache.write(blocker / "side", "key", {"a": 1})  # cannot create the directory: nothing happens
     assert diskcache.read(blocker / "side", "key") is None
     diskcache.write(tmp_path / "side", "key", {"not json": object()})  # cannot serialise: no entry, no temp file
-    assert list((tmp_path / "side").iterdir()) == []
+    assert not (tmp_path / "side").exists() or list((tmp_path / "side").iterdir()) == []
     assert diskcache.read(None, "key") is None
 
 
