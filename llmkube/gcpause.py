@@ -8,7 +8,10 @@ collector off, docs/performance.md). So `main()` pauses the collector, and the
 pipeline resumes it once the inputs are read and rendered: `gc.freeze()` moves
 everything alive into the permanent generation (never scanned again; objects
 are still freed by reference counting as usual), then collection restarts for
-the work that follows, whose garbage cycles are collected as before.
+the work that follows, whose garbage cycles are collected as before. The price: garbage cycles
+made while paused are frozen with the rest and kept until exit. Start-up makes few; reading YAML
+makes none on the fast path and ~2 small objects per document on ruamel's reference path (anchors,
+tags: measured over 500 such documents).
 """
 
 from __future__ import annotations
