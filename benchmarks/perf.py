@@ -4,7 +4,8 @@ Scenarios (each prints CPU-time medians — user + system of the child process, 
 on a shared machine —, wall medians, the ratio to the peer, and peak RSS):
 
 - `help`:     `llmkube --help`                              vs `python -c pass` (the same interpreter)
-- `render`:   cold `llmkube render` of one spec              vs `kubectl kustomize` on that spec's output
+- `render`:   cold `llmkube render` of one spec              vs `kubectl kustomize` on that spec's output; also
+              with `--no-cache` (no side caches: a first run) and the import floor (typer, pydantic, jinja2)
 - `core N`:   `llmkube validate` of N core-kind documents     vs kubeconform (same schemas) and the
               `kubernetes-validate` CLI
 - `mixed N`:  `llmkube validate --crds` of N mixed documents (upstream CRD examples + rendered examples):
@@ -43,6 +44,8 @@ import perf_corpus  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 CRDS = perf_corpus.CRDS
 KUBECONFORM = Path.home() / ".cache" / "llmkube-test" / "kubeconform-v0.7.0" / "kubeconform"
+#: The imports a render cannot do without, and typer's argument parsing (a pydantic TypeAdapter per option).
+FLOOR = "import typer, pydantic, jinja2; from pydantic import TypeAdapter; TypeAdapter(int)"
 
 
 @dataclass
@@ -134,7 +137,15 @@ class Bench:
         out = subprocess.run([sys.executable, "-m", "llmkube", "render", str(spec)], capture_output=True, text=True, check=True, env=self.env)
         (kdir / "all.yaml").write_text(out.stdout)
         (kdir / "kustomization.yaml").write_text("resources: [all.yaml]\n")
-        cmds = {**self.llmkube("render", str(spec)), "kubectl kustomize": (["kubectl", "kustomize", str(kdir)], self.env)}
+        cmds = {
+            **self.llmkube("render", str(spec)),
+            # the same without the side caches (parsed profiles, compiled templates, core definitions): a first run
+            "llmkube --no-cache": ([sys.executable, "-m", "llmkube", "render", "--no-cache", str(spec)], {**self.env, "PYTHONPATH": str(REPO)}),
+            # what no render can avoid: the interpreter and the imports of typer (with the pydantic it parses
+            # arguments with) and jinja2
+            "floor: typer+pydantic+jinja2": ([sys.executable, "-c", FLOOR], self.env),
+            "kubectl kustomize": (["kubectl", "kustomize", str(kdir)], self.env),
+        }
         return report(f"cold render of one spec ({spec.name})", compare(cmds, self.args.runs), "kubectl kustomize")
 
     def core(self, n: int) -> dict:

@@ -4,29 +4,34 @@ One entry per kind: the pydantic model and semantic checks that parse it
 (`specs.parse`), the planner and template that render it, and an optional
 pre-pass that runs over every spec of the kind before any spec is planned (a
 Fleet's pools must be known to the endpoints and jobs placed on them). A new
-kind is a spec module, a planner, a template and one line here.
+kind is a spec module, a planner, a template, a loader here and one line in
+`KINDS`.
+
+`KINDS` names every kind without importing any: a kind's spec module and
+planner are imported the first time its entry is read (`KINDS["Fleet"]`), so a
+run that renders one InferenceEndpoint builds the pydantic models of that kind
+only — building a model class is most of the cost of importing it. Iterating
+`KINDS`, `in` and `len` never import; `llmkube schema`, `explain` and the docs
+read every entry and so load them all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
-from llmkube.plan.base import Plan
-from llmkube.plan.context import PlanContext
-from llmkube.plan.fleet import plan_fleet, pool_infos
-from llmkube.plan.inference import plan_inference_endpoint
-from llmkube.plan.llmisvc import plan_llm_inference_service
-from llmkube.plan.multinode import plan_multinode_endpoint
-from llmkube.plan.quota import plan_quota
-from llmkube.plan.training import plan_training_job
-from llmkube.specs import fleet, inferenceendpoint, quota, trainingjob
-from llmkube.specs.base import SpecProblem
+    from llmkube.plan.base import Plan
+    from llmkube.plan.context import PlanContext
+    from llmkube.specs.base import SpecProblem
+    from llmkube.specs.fleet import Fleet
+    from llmkube.specs.inferenceendpoint import InferenceEndpoint
+    from llmkube.specs.trainingjob import TrainingJob
 
-Planner = Callable[[Any, PlanContext], Plan]
+Planner = Callable[[Any, "PlanContext"], "Plan"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ TRAINING_TEMPLATES = {
 }
 
 
-def _training_template(job: trainingjob.TrainingJob) -> str:
+def _training_template(job: TrainingJob) -> str:
     return TRAINING_TEMPLATES[job.spec.framework]
 
 
@@ -60,32 +65,93 @@ ENDPOINT_TEMPLATES = {
 }
 
 
-def _endpoint_template(ep: inferenceendpoint.InferenceEndpoint) -> str:
+def _endpoint_template(ep: InferenceEndpoint) -> str:
     if ep.spec.nodes > 1 and ep.spec.target != "llm-inference-service":
         return "inferenceservice-multinode.yaml.j2" if ep.spec.multi_node.backend == "kserve" else "leaderworkerset.yaml.j2"
     return ENDPOINT_TEMPLATES[ep.spec.target]
 
 
-def _plan_endpoint(ep: inferenceendpoint.InferenceEndpoint, ctx: PlanContext) -> Plan:
+def _plan_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> Plan:
     """An endpoint's planner: KServe's LLMInferenceService its own (its nodes are a `worker`); other
-    endpoints over several nodes (`nodes` > 1) plan.multinode; else plan.inference."""
+    endpoints over several nodes (`nodes` > 1) plan.multinode; else plan.inference (each imported
+    when first used)."""
     if ep.spec.target == "llm-inference-service":
+        from llmkube.plan.llmisvc import plan_llm_inference_service
+
         return plan_llm_inference_service(ep, ctx)
     if ep.spec.nodes > 1:
+        from llmkube.plan.multinode import plan_multinode_endpoint
+
         return plan_multinode_endpoint(ep, ctx)
+    from llmkube.plan.inference import plan_inference_endpoint
+
     return plan_inference_endpoint(ep, ctx)
 
 
-def _register_pools(spec: fleet.Fleet, ctx: PlanContext) -> None:
+def _register_pools(spec: Fleet, ctx: PlanContext) -> None:
     """Endpoints and jobs are placed on a Fleet's pools: make them known first."""
+    from llmkube.plan.fleet import pool_infos
+
     ctx.pools.update(pool_infos(spec, ctx))
 
 
-KINDS: dict[str, Kind] = {
-    "Fleet": Kind(fleet.Fleet, fleet.semantic_problems, plan_fleet, _always("fleet.yaml.j2"), _register_pools),
-    "Quota": Kind(quota.Quota, quota.semantic_problems, plan_quota, _always("quota.yaml.j2")),
-    "TrainingJob": Kind(trainingjob.TrainingJob, trainingjob.semantic_problems, plan_training_job, _training_template),
-    "InferenceEndpoint": Kind(
-        inferenceendpoint.InferenceEndpoint, inferenceendpoint.semantic_problems, _plan_endpoint, _endpoint_template
-    ),
-}
+def _fleet() -> Kind:
+    from llmkube.plan.fleet import plan_fleet
+    from llmkube.specs import fleet
+
+    return Kind(fleet.Fleet, fleet.semantic_problems, plan_fleet, _always("fleet.yaml.j2"), _register_pools)
+
+
+def _quota() -> Kind:
+    from llmkube.plan.quota import plan_quota
+    from llmkube.specs import quota
+
+    return Kind(quota.Quota, quota.semantic_problems, plan_quota, _always("quota.yaml.j2"))
+
+
+def _training_job() -> Kind:
+    from llmkube.plan.training import plan_training_job
+    from llmkube.specs import trainingjob
+
+    return Kind(trainingjob.TrainingJob, trainingjob.semantic_problems, plan_training_job, _training_template)
+
+
+def _inference_endpoint() -> Kind:
+    from llmkube.specs import inferenceendpoint
+
+    return Kind(inferenceendpoint.InferenceEndpoint, inferenceendpoint.semantic_problems, _plan_endpoint, _endpoint_template)
+
+
+class _LazyKinds(Mapping[str, Kind]):
+    """Kind name → `Kind`, each built by its loader on first read and kept."""
+
+    def __init__(self, loaders: Mapping[str, Callable[[], Kind]]) -> None:
+        self._loaders = dict(loaders)
+        self._loaded: dict[str, Kind] = {}
+
+    def __getitem__(self, name: str) -> Kind:
+        found = self._loaded.get(name)
+        if found is None:
+            found = self._loaded[name] = self._loaders[name]()  # KeyError for an unknown kind
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaders)
+
+    def __len__(self) -> int:
+        return len(self._loaders)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._loaders
+
+    def loaded(self) -> list[str]:
+        """The kinds whose modules were imported so far (for tests of what a run loads)."""
+        return list(self._loaded)
+
+
+KINDS = _LazyKinds({
+    "Fleet": _fleet,
+    "Quota": _quota,
+    "TrainingJob": _training_job,
+    "InferenceEndpoint": _inference_endpoint,
+})

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from llmkube import progress
-from llmkube.check.crdstore import CRDStore
+from llmkube import gcpause, progress
+from llmkube.check.crdstore import PROFILES_DIR, TEMPLATES_DIR, CRDStore, side_cache_dir
 from llmkube.check.findings import Finding, Severity
 from llmkube.check.run import Target, schema_findings
 from llmkube.check.schemas import SchemaValidator
@@ -85,6 +85,7 @@ class Rendering:
     node_labels: list[NodeLabelStep] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     clusters: list[ClusterTarget] = field(default_factory=list)  # a federation's clusters, manager first
+    profiles: ProfileStore | None = field(default=None, repr=False, compare=False)  # what the specs were planned with
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,11 @@ class Run:
         return [Target(obj=r.obj, spec=r.source) for r in self.rendering.objects] + self.manifests
 
     @cached_property
+    def profiles(self) -> ProfileStore:
+        """The GPU and model profiles: the ones the specs were planned with (read once per run)."""
+        return self.rendering.profiles or load_profiles(self.options)
+
+    @cached_property
     def crds(self) -> CRDStore:
         """The CRD schemas at hand: --crds directories, then the user cache."""
         return load_crds(self.options)
@@ -108,7 +114,7 @@ class Run:
     @cached_property
     def findings(self) -> list[Finding]:
         """Schema, CEL and (with options.rules) LLM-aware findings on the targets, sorted."""
-        return check(self.targets, self.options, crds=self.crds)
+        return check(self.targets, self.options, crds=self.crds, profiles=self.profiles if self.options.rules else None)
 
     @property
     def missing_schemas(self) -> list[Finding]:
@@ -127,6 +133,7 @@ def run(paths: Sequence[str], options: Options) -> Run:
     inputs = load_inputs(paths, options.limits)
     rendering = render_specs(inputs.specs, options) if inputs.specs else Rendering()
     manifests = [Target(obj=to_plain(d.data), document=d) for d in inputs.manifests]
+    gcpause.resume()  # what the run keeps is built: collect the garbage of the checks that follow
     return Run(options, rendering, manifests)
 
 
@@ -162,18 +169,19 @@ def run_partial(paths: Sequence[str], options: Options) -> tuple[Run, list[Input
             except InputError:
                 pass  # the others depend on a spec left out: its error is reported already
     manifests = [Target(obj=to_plain(d.data), document=d) for d in docs if not is_spec_document(d)]
+    gcpause.resume()
     return Run(options, rendering, manifests), errors
 
 
-def token_findings(targets: Sequence[Target], options: Options) -> list[Finding]:
+def token_findings(targets: Sequence[Target], options: Options, profiles: ProfileStore | None = None) -> list[Finding]:
     """LK501 alone, as warnings: what `render` (which runs no other rule) says about literal tokens."""
     import dataclasses
 
     from llmkube.check.findings import Severity
-    from llmkube.check.rules import load_rules, run_rules
+    from llmkube.check.rules import REGISTRY, run_rules
+    from llmkube.check.rules import security  # noqa: F401 - registers LK501; the other rule modules stay unloaded
 
-    others = set(load_rules()) - {"LK501"}
-    found = run_rules(targets, ProfileStore.load(options.profile_dirs), ignore=others)
+    found = run_rules(targets, profiles or load_profiles(options), rules={"LK501": REGISTRY["LK501"]})
     return [dataclasses.replace(f, severity=Severity.WARNING) for f in found]
 
 
@@ -217,8 +225,17 @@ def load_crds(options: Options) -> CRDStore:
     return CRDStore.load(list(options.crd_dirs), include_cache=options.use_cache)
 
 
-def check(targets: Sequence[Target], options: Options, *, crds: CRDStore | None = None) -> list[Finding]:
-    """Schema, CEL and (with options.rules) LLM-aware findings, sorted; options.ignore drops codes."""
+def load_profiles(options: Options) -> ProfileStore:
+    """The GPU and model profiles of options.profile_dirs and the built-ins; their parsed YAML is
+    kept in the user cache unless --no-cache."""
+    return ProfileStore.load(options.profile_dirs, parsed_cache=side_cache_dir(PROFILES_DIR) if options.use_cache else None)
+
+
+def check(
+    targets: Sequence[Target], options: Options, *, crds: CRDStore | None = None, profiles: ProfileStore | None = None
+) -> list[Finding]:
+    """Schema, CEL and (with options.rules) LLM-aware findings, sorted; options.ignore drops codes.
+    The rules read `profiles` (default: loaded from options.profile_dirs)."""
     validator = SchemaValidator(crds if crds is not None else load_crds(options), kube_version=options.kube_version)
     checked = schema_findings(progress.track(targets, "checking schemas and CEL rules"), validator)
     findings = [f for f in checked if f.code not in options.ignore]
@@ -226,7 +243,7 @@ def check(targets: Sequence[Target], options: Options, *, crds: CRDStore | None 
         from llmkube.check.rules import run_rules
 
         with progress.working("running the LLM-aware rules over the objects", len(targets)):
-            findings += run_rules(targets, ProfileStore.load(options.profile_dirs), ignore=options.ignore)
+            findings += run_rules(targets, profiles or load_profiles(options), ignore=options.ignore)
     if options.severity:  # the settings file's `severity` overrides
         levels = dict(options.severity)
         findings = [replace(f, severity=Severity(levels[f.code])) if f.code in levels else f for f in findings]
@@ -266,8 +283,8 @@ def load_inputs(paths: Sequence[str], limits: InputLimits | None = None) -> Inpu
 
 def render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:
     """Plan and render every spec; output is deterministic and in apply order."""
-    profiles = ProfileStore.load(options.profile_dirs)
-    renderer = Renderer(options.template_dirs)
+    profiles = load_profiles(options)
+    renderer = Renderer(options.template_dirs, bytecode_cache=side_cache_dir(TEMPLATES_DIR) if options.use_cache else None)
     ctx = PlanContext(profiles=profiles, kueue_api=options.kueue_api)
     errors: list[InputError] = []
 
@@ -302,7 +319,7 @@ def render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:
     if errors:
         unique = list({str(e): e for e in errors}.values())
         raise combined(unique)
-    return Rendering(order_objects(dedupe(out)), steps, notes, clusters)
+    return Rendering(order_objects(dedupe(out)), steps, notes, clusters, profiles)
 
 
 def _plan_error(loaded: LoadedSpec, exc: PlanError) -> InputError:

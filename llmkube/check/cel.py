@@ -259,6 +259,43 @@ def rule_tree(schema: Mapping[str, Any]) -> RuleTree | None:
     return RuleTree(rules, props or None, items, additional)
 
 
+def tree_to_json(tree: RuleTree | None) -> Any:
+    """A rule tree as JSON data (the translated-schema cache stores it; compiled programs are not
+    serialisable, and compiling a rule is cheap next to finding them in a 2 MB schema)."""
+    if tree is None:
+        return None
+    return {
+        "rules": [[r.rule, r.message, r.message_expression, r.field_path, r.reason] for r in tree.rules],
+        "properties": {k: tree_to_json(v) for k, v in tree.properties.items()} if tree.properties else None,
+        "items": tree_to_json(tree.items),
+        "additional": tree_to_json(tree.additional),
+    }
+
+
+def tree_from_json(data: Any) -> RuleTree | None:
+    """The inverse of `tree_to_json`; ValueError for anything else."""
+    if data is None:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        raise ValueError("not a rule tree")
+    rules = []
+    for entry in data["rules"]:
+        if not (isinstance(entry, list) and len(entry) == 5 and isinstance(entry[0], str)
+                and all(v is None or isinstance(v, str) for v in entry[1:])):
+            raise ValueError("not a rule")
+        rules.append(Rule(*entry))
+    props = data.get("properties")
+    if props is not None and not isinstance(props, dict):
+        raise ValueError("not a rule tree")
+    properties: dict[str, RuleTree] = {}
+    for name, sub in (props or {}).items():
+        tree = tree_from_json(sub)
+        if tree is None:
+            raise ValueError("not a rule tree")
+        properties[str(name)] = tree
+    return RuleTree(tuple(rules), properties or None, tree_from_json(data.get("items")), tree_from_json(data.get("additional")))
+
+
 @dataclass(frozen=True)
 class CelProblem:
     """A rule that returned false or could not be evaluated, at a path in the object."""

@@ -14,10 +14,14 @@ The user cache (`default_cache_dir()`, or the directory a command names) holds:
   upstream files byte for byte;
 - `<crd name>.yaml`: CRDs pulled from a file, directory, URL or cluster;
 - `.index.json`: where each cached file came from and the sha256 of its bytes;
-- `.parsed/`: parsed CRD files as JSON, keyed by content hash (pruned).
+- `.parsed/`: parsed CRD files as JSON, keyed by content hash (pruned);
+- `.translated/`: CRD schemas translated for jsonschema-rs and their CEL rule trees, keyed by
+  the file's content hash and the translating code (check/schemas.py; pruned);
+- `.profiles/`: the parsed GPU and model profile files (profiles.py), keyed by their paths and texts;
+- `.jinja/`: compiled templates (render.py), keyed by Jinja by template and source.
 
 Hidden entries are never read as CRD files. Nothing is written to disk except by
-the pull functions and the parsed side cache (which `--no-cache` turns off).
+the pull functions and the side caches (llmkube.diskcache; `--no-cache` turns them off).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import yaml
 
+from llmkube import diskcache
 from llmkube.errors import InputError, SourceMark
 from llmkube.fastyaml import load_plain
 
@@ -54,6 +59,7 @@ class CRDVersion:
     storage: bool = False
     deprecated: bool = False
     source: str = ""
+    digest: str = field(default="", compare=False, repr=False)  # sha256 of the source file's text (the side caches' key)
 
     @property
     def api_version(self) -> str:
@@ -91,7 +97,7 @@ def _crd_documents(docs: Iterable[Any]) -> Iterator[dict[str, Any]]:
             yield doc
 
 
-def _crd_versions(crd: dict[str, Any], source: str) -> list[CRDVersion]:
+def _crd_versions(crd: dict[str, Any], source: str, digest: str = "") -> list[CRDVersion]:
     spec = crd.get("spec") or {}
     names = spec.get("names") or {}
     group, kind = spec.get("group"), names.get("kind")
@@ -116,6 +122,7 @@ def _crd_versions(crd: dict[str, Any], source: str) -> list[CRDVersion]:
                 storage=bool(ver.get("storage", False)),
                 deprecated=bool(ver.get("deprecated", False)),
                 source=source,
+                digest=digest,
             )
         )
     return out
@@ -153,8 +160,9 @@ class _CRDFile:
             # concatenated): every version of every document is kept, the first
             # document winning a version both define.
             defs: dict[tuple[str, str], list[CRDVersion]] = {}
-            for crd in _crd_documents(parse_cached(self.text, str(self.path), self.parsed_cache)):
-                for v in _crd_versions(crd, str(self.path)):
+            digest = content_key(self.text)
+            for crd in _crd_documents(parse_cached(self.text, str(self.path), self.parsed_cache, digest)):
+                for v in _crd_versions(crd, str(self.path), digest):
                     known = defs.setdefault((v.group, v.kind), [])
                     if all(k.version != v.version for k in known):
                         known.append(v)
@@ -163,6 +171,17 @@ class _CRDFile:
 
 
 PARSED_DIR = ".parsed"
+#: Translated schemas and CEL rule trees (check/schemas.py), beside the parsed files.
+TRANSLATED_DIR = ".translated"
+#: The parsed GPU and model profile files (profiles.py), one entry for the whole search path.
+PROFILES_DIR = ".profiles"
+#: Compiled Jinja templates (render.py).
+TEMPLATES_DIR = ".jinja"
+
+
+def side_cache_dir(name: str, cache_dir: Path | None = None) -> Path:
+    """A side cache (`.parsed`, `.translated`, `.profiles`) inside the cache directory, hidden from the CRD loader."""
+    return Path(cache_dir if cache_dir is not None else default_cache_dir()) / name
 #: The parsed side cache keeps the most recently used entries, and none unused this long.
 PARSED_KEEP = 64
 PARSED_MAX_AGE_S = 30 * 24 * 3600
@@ -173,59 +192,37 @@ def parsed_cache_dir(cache_dir: Path | None = None) -> Path:
     return Path(cache_dir if cache_dir is not None else default_cache_dir()) / PARSED_DIR
 
 
-def parse_cached(text: str, source: str, parsed_cache: Path | None) -> list[Any]:
+def parse_cached(text: str, source: str, parsed_cache: Path | None, key: str | None = None) -> list[Any]:
     """Parse a CRD file, reusing an earlier parse of the same bytes kept in `parsed_cache`.
 
     YAML parsing of a 2 MB CRD costs ~0.4 s on every run of a pre-commit
     hook; JSON of the same data loads ~20x faster. The key is the content
-    hash, so an edited file is simply parsed again (and its old entry ages
-    out: see `prune_parsed`). Cache trouble (read-only home, a corrupt
-    entry) falls back to parsing; `parsed_cache=None` (`--no-cache`) neither
-    reads nor writes.
+    hash (`key`, when the caller has it already), so an edited file is simply
+    parsed again (and its old entry ages out: see `prune_parsed`). Cache
+    trouble (read-only home, a corrupt entry) falls back to parsing;
+    `parsed_cache=None` (`--no-cache`) neither reads nor writes (llmkube.diskcache).
     """
     if parsed_cache is None:
         return parse_documents(text, source)
-    import hashlib
-    import json
-
-    key = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    entry = parsed_cache / f"{key}.json"
-    try:
-        docs = json.loads(entry.read_text(encoding="utf-8"))
-        os.utime(entry)  # recently used: pruning keeps it
-        return docs if isinstance(docs, list) else parse_documents(text, source)
-    except (OSError, ValueError):
-        pass
-    docs = parse_documents(text, source)
-    try:
-        parsed_cache.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".parsed.", suffix=".tmp", dir=parsed_cache)
-    except OSError:
+    key = key or content_key(text)
+    docs = diskcache.read(parsed_cache, key)
+    if isinstance(docs, list):
         return docs
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(docs, fh, separators=(",", ":"))
-        os.replace(tmp, entry)
-    except (OSError, TypeError, ValueError):
-        Path(tmp).unlink(missing_ok=True)
-    prune_parsed(parsed_cache)
+    docs = parse_documents(text, source)
+    diskcache.write(parsed_cache, key, docs, keep=PARSED_KEEP, max_age_s=PARSED_MAX_AGE_S)
     return docs
+
+
+def content_key(text: str) -> str:
+    """The sha256 of a file's text: the key of its entries in the side caches."""
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def prune_parsed(parsed_cache: Path, *, keep: int = PARSED_KEEP, max_age_s: float = PARSED_MAX_AGE_S) -> list[Path]:
     """Drop side-cache entries unused for `max_age_s`, and all but the `keep` most recently used."""
-    import time
-
-    try:
-        entries = [(p.stat().st_mtime, p) for p in parsed_cache.glob("*.json")]
-    except OSError:
-        return []
-    entries.sort(reverse=True)
-    now = time.time()
-    doomed = [p for i, (mtime, p) in enumerate(entries) if i >= keep or now - mtime > max_age_s]
-    for p in doomed:
-        p.unlink(missing_ok=True)
-    return doomed
+    return diskcache.prune(parsed_cache, keep=keep, max_age_s=max_age_s)
 
 
 def _read_text(path: Path) -> str:
@@ -258,9 +255,10 @@ def _files_under(root: Path) -> list[Path]:
 class CRDStore:
     """CRD schemas by (group, kind, version); the first definition in load order wins."""
 
-    def __init__(self, files: Sequence[_CRDFile] = ()) -> None:
+    def __init__(self, files: Sequence[_CRDFile] = (), translated_cache: Path | None = None) -> None:
         self._files = list(files)
         self._resolved: dict[tuple[str, str], list[CRDVersion] | None] = {}
+        self.translated_cache = translated_cache  # where check/schemas.py keeps translated schemas (None: nowhere)
 
     @classmethod
     def load(
@@ -289,7 +287,7 @@ class CRDStore:
             files.extend(_CRDFile(p, _read_text(p), parsed) for p in _files_under(d))
         if include_cache and cache.is_dir():
             files.extend(_CRDFile(p, _read_text(p), parsed) for p in _files_under(cache))
-        return cls(files)
+        return cls(files, cache / TRANSLATED_DIR if include_cache else None)
 
     def _versions(self, group: str, kind: str) -> list[CRDVersion] | None:
         """Every version of (group, kind) across the files; the first file wins per version.

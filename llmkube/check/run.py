@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmkube.apimachinery import api_group
 from llmkube.check.findings import Finding, Severity, dotted, object_label
 from llmkube.check.metadata import metadata_findings
 from llmkube.errors import SourceMark
-from llmkube.specs.parse import LoadedSpec
 from llmkube.yamlio import Document
+
+if TYPE_CHECKING:  # checking plain manifests needs no spec models
+    from llmkube.specs.parse import LoadedSpec
 
 
 @dataclass

@@ -25,6 +25,7 @@ from typing import Any, Mapping
 
 import jsonschema_rs
 
+from llmkube import diskcache
 from llmkube.check import cel
 from llmkube.check.crdstore import CRDStore, CRDVersion
 from llmkube.errors import InputError
@@ -32,6 +33,9 @@ from llmkube.options import DEFAULT_KUBE_VERSION
 
 DEFS_URI = "https://kubernetes.io/api/_definitions.json"
 OBJECT_META_REF = DEFS_URI + "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+_OBJECT_META_ROOT = frozenset({"io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"})  # what a translated CRD schema refers to
+#: The translated-schema side cache keeps this many entries (CRD versions and core-kind definitions).
+TRANSLATED_KEEP = 128
 _DRAFT = "https://json-schema.org/draft/2020-12/schema"
 _CRD_HINT = "pass the CRD files with --crds DIR, or fetch them with `llmkube crds pull`"
 _VERSION_DIR = re.compile(r"^v(\d+)\.(\d+)\.0-local-strict$")
@@ -86,10 +90,70 @@ def _version_dir(kube_version: str) -> Path:
 
 
 @lru_cache(maxsize=4)
-def _definitions(version_dir: Path) -> tuple[dict[str, Any], Any]:
-    """The version's `_definitions.json` and a jsonschema_rs registry holding it."""
-    defs = json.loads((version_dir / "_definitions.json").read_text(encoding="utf-8"))
-    return defs, jsonschema_rs.Registry([(DEFS_URI, defs)])
+def _definitions(version_dir: Path) -> dict[str, Any]:
+    """The version's `_definitions.json` (1.3 MB, 638 definitions in 1.32)."""
+    return json.loads((version_dir / "_definitions.json").read_text(encoding="utf-8"))
+
+
+def _def_refs(node: Any) -> set[str]:
+    """The names of the definitions a schema node refers to (`…#/$defs/<name>`), at any depth."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, dict):
+            ref = cur.get("$ref")
+            if isinstance(ref, str) and "#/$defs/" in ref:
+                found.add(ref.split("#/$defs/", 1)[1])
+            stack.extend(cur.values())
+        elif isinstance(cur, list):
+            stack.extend(cur)
+    return found
+
+
+def _closure(defs: Mapping[str, Any], roots: frozenset[str]) -> dict[str, Any] | None:
+    """`{"$defs": …}` with the definitions `roots` reach; None if one is missing from `defs`."""
+    out: dict[str, Any] = {}
+    todo = set(roots)
+    while todo:
+        name = todo.pop()
+        if name in out:
+            continue
+        if name not in defs:
+            return None
+        out[name] = defs[name]
+        todo |= _def_refs(defs[name]) - out.keys()
+    return {"$defs": out}
+
+
+@lru_cache(maxsize=64)
+def _defs_for(version_dir: Path, roots: frozenset[str], cache: Path | None) -> tuple[dict[str, Any], Any]:
+    """The definitions `roots` reach and a jsonschema_rs registry holding them.
+
+    A kind's schema needs few of the version's definitions (a PodDisruptionBudget 11 of 638), and
+    loading and registering all 1.3 MB cost ~13 ms of every run: the closure is kept in the side
+    cache (llmkube.diskcache), keyed by the definitions file's path, size and mtime, the roots and
+    this module's code; an entry that is malformed or incomplete is computed again.
+    """
+    key = None
+    if cache is not None and _code_key():
+        import hashlib
+
+        stat = (version_dir / "_definitions.json").stat()
+        ident = "\0".join((_code_key(), str(version_dir), str(stat.st_size), str(stat.st_mtime_ns), *sorted(roots)))
+        key = hashlib.sha256(ident.encode()).hexdigest()
+        found = diskcache.read(cache, key)
+        if isinstance(found, dict) and isinstance(found.get("$defs"), dict):
+            closed = _closure(found["$defs"], roots)  # every definition reached is there
+            if closed is not None and closed["$defs"].keys() == found["$defs"].keys():
+                try:
+                    return found, jsonschema_rs.Registry([(DEFS_URI, found)])
+                except Exception:  # noqa: BLE001 - an entry jsonschema-rs refuses: compute afresh
+                    pass
+    closed = _closure(_definitions(version_dir)["$defs"], roots) or _definitions(version_dir)
+    if key is not None:
+        diskcache.write(cache, key, closed, keep=TRANSLATED_KEEP)
+    return closed, jsonschema_rs.Registry([(DEFS_URI, closed)])
 
 
 @lru_cache(maxsize=4)
@@ -121,7 +185,8 @@ def _serves(schema: Mapping[str, Any], api_version: str, kind: str) -> bool:
 
 
 @lru_cache(maxsize=256)
-def _core_validator(version_dir: Path, api_version: str, kind: str) -> tuple[Any, dict] | None:
+def _core_validator(version_dir: Path, api_version: str, kind: str, cache: Path | None = None) -> tuple[Any, dict, dict] | None:
+    """A core kind's validator, its schema and the definitions it reaches (None: not a core kind here)."""
     group, _, version = api_version.rpartition("/")
     name = _core_file_name(group, version, kind)
     if name not in _core_files(version_dir):
@@ -129,8 +194,8 @@ def _core_validator(version_dir: Path, api_version: str, kind: str) -> tuple[Any
     schema = json.loads((version_dir / name).read_text(encoding="utf-8"))
     if not _serves(schema, api_version, kind):
         return None
-    _, registry = _definitions(version_dir)
-    return jsonschema_rs.validator_for(schema, registry=registry, validate_formats=False), schema
+    defs, registry = _defs_for(version_dir, frozenset(_def_refs(schema)), cache)
+    return jsonschema_rs.validator_for(schema, registry=registry, validate_formats=False), schema, defs
 
 
 def _core_api_versions(version_dir: Path, kind: str) -> list[str]:
@@ -294,6 +359,7 @@ class _CompiledCRD:
     schema: dict  # translated JSON Schema
     validator: Any
     rules: cel.RuleTree | None
+    defs: dict  # the core definitions the schema reaches (ObjectMeta's), for messages
 
 
 # --------------------------------------------------------------------------- messages
@@ -427,6 +493,55 @@ def _sort_key(p: SchemaProblem) -> tuple:
     return (tuple((0, x, "") if isinstance(x, int) else (1, 0, x) for x in p.path), p.message, p.source, p.rule or "")
 
 
+# --------------------------------------------------------------------------- translation cache
+#
+# Translating a large CRD's schema and finding its CEL rules costs more than loading the result:
+# KServe's InferenceService, ~45 ms + ~22 ms against ~6 ms of JSON (docs/performance.md). So both
+# are kept on disk (llmkube.diskcache: atomic writes, a bad entry is a miss), keyed by the CRD
+# file's content hash, the version and kind, and a hash of this module and cel.py: editing the
+# translation invalidates every entry. The jsonschema-rs validator itself and the compiled CEL
+# programs cannot be serialised (neither pickles), so they are built from the cached data.
+
+
+@lru_cache(maxsize=1)
+def _code_key() -> str:
+    """A hash of the code that translates schemas and finds rules ("" if unreadable: no caching)."""
+    import hashlib
+
+    try:
+        code = Path(__file__).read_bytes() + b"\0" + Path(cel.__file__).read_bytes()
+    except OSError:
+        return ""
+    return hashlib.sha256(code).hexdigest()
+
+
+def _translation_key(crd: CRDVersion) -> str | None:
+    import hashlib
+
+    code = _code_key()
+    if not (code and crd.digest):
+        return None
+    return hashlib.sha256("\0".join((code, crd.digest, crd.group, crd.version, crd.kind)).encode()).hexdigest()
+
+
+def _cached_translation(cache: Path | None, crd: CRDVersion) -> tuple[dict, cel.RuleTree | None] | None:
+    """The translated schema and rule tree of `crd` from the cache, or None (absent or malformed)."""
+    key = _translation_key(crd) if cache is not None else None
+    entry = diskcache.read(cache, key) if key else None
+    if not (isinstance(entry, dict) and isinstance(entry.get("schema"), dict)):
+        return None
+    try:
+        return entry["schema"], cel.tree_from_json(entry.get("rules"))
+    except (ValueError, TypeError, RecursionError):
+        return None
+
+
+def _store_translation(cache: Path | None, crd: CRDVersion, compiled: _CompiledCRD) -> None:
+    key = _translation_key(crd) if cache is not None else None
+    if key:
+        diskcache.write(cache, key, {"schema": compiled.schema, "rules": cel.tree_to_json(compiled.rules)}, keep=TRANSLATED_KEEP)
+
+
 # --------------------------------------------------------------------------- validator
 
 
@@ -438,6 +553,7 @@ class SchemaValidator:
         self.kube_version = kube_version
         self._dir = _version_dir(kube_version)
         self._compiled: dict[tuple[str, str, str, str], _CompiledCRD] = {}
+        self._cache: Path | None = getattr(crds, "translated_cache", None)  # None: no side cache (--no-cache)
 
     def validate(self, obj: Mapping[str, Any]) -> list[SchemaProblem]:
         """Every schema and CEL problem of one object, sorted by path."""
@@ -450,10 +566,10 @@ class SchemaValidator:
             ]
         problems: list[SchemaProblem] = []
         data = _plain(obj)
-        core = _core_validator(self._dir, api_version, kind)
+        core = _core_validator(self._dir, api_version, kind, self._cache)
         if core is not None:
-            validator, schema = core
-            problems.extend(self._run(validator, data, schema))
+            validator, schema, defs = core
+            problems.extend(self._run(validator, data, schema, defs))
         else:
             crd = self.crds.lookup(api_version, kind)
             if crd is None:
@@ -464,8 +580,7 @@ class SchemaValidator:
 
     # -- pieces
 
-    def _run(self, validator: Any, data: Any, schema: Mapping[str, Any]) -> list[SchemaProblem]:
-        defs, _ = _definitions(self._dir)
+    def _run(self, validator: Any, data: Any, schema: Mapping[str, Any], defs: Mapping[str, Any]) -> list[SchemaProblem]:
         out: list[SchemaProblem] = []
         for err in validator.iter_errors(data):
             out.extend(_problems_from(err, schema, defs))
@@ -475,13 +590,21 @@ class SchemaValidator:
         key = (crd.group, crd.version, crd.kind, crd.source)
         compiled = self._compiled.get(key)
         if compiled is None:
-            translated = _translate(crd.schema, root=True)
-            translated["$schema"] = _DRAFT
-            _, registry = _definitions(self._dir)
-            validator = jsonschema_rs.validator_for(
-                translated, registry=registry, validate_formats=False
-            )
-            compiled = _CompiledCRD(crd, translated, validator, cel.rule_tree(crd.schema))
+            defs, registry = _defs_for(self._dir, _OBJECT_META_ROOT, self._cache)
+            cache = self._cache
+            found = _cached_translation(cache, crd)
+            if found is not None:
+                try:
+                    validator = jsonschema_rs.validator_for(found[0], registry=registry, validate_formats=False)
+                    compiled = _CompiledCRD(crd, found[0], validator, found[1], defs)
+                except Exception:  # noqa: BLE001 - a cache entry jsonschema-rs refuses: translate afresh
+                    compiled = None
+            if compiled is None:
+                translated = _translate(crd.schema, root=True)
+                translated["$schema"] = _DRAFT
+                validator = jsonschema_rs.validator_for(translated, registry=registry, validate_formats=False)
+                compiled = _CompiledCRD(crd, translated, validator, cel.rule_tree(crd.schema), defs)
+                _store_translation(cache, crd, compiled)
             self._compiled[key] = compiled
         return compiled
 
@@ -489,7 +612,7 @@ class SchemaValidator:
         compiled = self._compile(crd)
         problems: list[SchemaProblem] = []
         _prepare(data, crd.schema, (), problems, True)
-        schema_problems = self._run(compiled.validator, data, compiled.schema)
+        schema_problems = self._run(compiled.validator, data, compiled.schema, compiled.defs)
         problems.extend(schema_problems)
         broken = {p.path for p in schema_problems}
         for cp in cel.evaluate(compiled.rules, data):

@@ -23,15 +23,13 @@ from llmkube.sizing_report import plan_rows, render_table
 
 
 def run_plan(paths: Sequence[str], options: Options = Options(), *, report: str = "text", color: str = "auto") -> int:
-    from llmkube.profiles import ProfileStore
-
     result = pipeline.run(paths, options)
     targets = result.targets
     if not targets:
         raise InputError("no Kubernetes objects or llmkube specs found in the given paths")
     for message in result.rendering.notes:
         note(message)
-    rows = plan_rows(targets, ProfileStore.load(options.profile_dirs))
+    rows = plan_rows(targets, result.profiles)
     if report == "json":
         sys.stdout.write(json.dumps({"items": rows}, indent=2, ensure_ascii=False) + "\n")
     else:

@@ -64,7 +64,7 @@ def run_render(
         )
     for step in rendering.node_labels:
         note(f"pool {step.pool!r} needs its nodes labelled (llmkube apply does this): {step.kubectl_command()}")
-    tokens = pipeline.token_findings(result.targets, options)
+    tokens = pipeline.token_findings(result.targets, options, result.profiles)
     if tokens:
         write_report(tokens, "text", stream=sys.stderr, color=color)
     # Last, so that on a terminal it is not scrolled away under the manifests.

@@ -54,7 +54,7 @@ from llmkube.plan.sizing import ServerConfig, serving_fit
 from llmkube.plan.training import nccl_env
 from llmkube.specs.inferenceendpoint import InferenceEndpoint, InferenceEndpointSpec, Startup
 from llmkube.specs.llmisvc import Disaggregation, LLMServiceOptions
-from llmkube.specs.trainingjob import RdmaSpec, effective_rdma
+from llmkube.specs.network import RdmaSpec, effective_rdma
 
 # The presets' vLLM port: `--port 8000` in config-llm-template.yaml and config-llm-prefill-template.yaml;
 # in config-llm-decode-template.yaml vLLM moves to 8001 and llm-d's routing sidecar (an init container

@@ -61,7 +61,7 @@ from llmkube.plan.sizing import (
 from llmkube.plan.training import nccl_env, rdma_security_context, shm_size
 from llmkube.profiles import GPUProfile, ModelProfile
 from llmkube.specs.inferenceendpoint import LEADER_SERVICE_SUFFIX, InferenceEndpoint, InferenceEndpointSpec, Startup, weights_source
-from llmkube.specs.trainingjob import effective_rdma
+from llmkube.specs.network import effective_rdma
 
 # KServe v0.20.0 `config/runtimes/kserve-huggingfaceserver-multinode.yaml`: the ClusterServingRuntime
 # with a `workerSpec` (Ray head in the predictor, Ray workers in `worker-container`), model format

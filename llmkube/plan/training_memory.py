@@ -17,6 +17,7 @@ Plus the CUDA context per GPU (≈0.5 GiB, facts §7.1 rule of thumb). Activatio
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -49,13 +50,17 @@ TRAIN_BYTES_PER_PARAM = {
     "qlora": (0.5 + ADAPTER_SHARE[0] * ADAPTER_BYTES, 0.5 + ADAPTER_SHARE[1] * ADAPTER_BYTES),
 }
 
-NF4 = Quantization(method="bitsandbytes", weight_bits=4, group_size=64, format="nf4-double-quant")
+@functools.cache
+def nf4() -> Quantization:
+    """QLoRA's base quantization: bitsandbytes NF4 with double quantization. Built on first use, not
+    at import: validating it builds the Quantization model's schema, ~10 ms of every run's start-up."""
+    return Quantization(method="bitsandbytes", weight_bits=4, group_size=64, format="nf4-double-quant")
 
 
 def qlora_base_bytes(model: ModelProfile) -> float:
     """The frozen base as QLoRA loads it: bitsandbytes NF4 (double quantization) over the model's
     linear layers, everything else 16-bit."""
-    spec = model.spec.model_copy(update={"quantization": NF4, "dtype": "bfloat16"})
+    spec = model.spec.model_copy(update={"quantization": nf4(), "dtype": "bfloat16"})
     return checkpoint_weight_bytes(spec)
 
 

@@ -31,6 +31,7 @@ class SpecModel(BaseModel):
         populate_by_name=True,
         strict=True,
         frozen=True,
+        defer_build=True,
     )
 
 

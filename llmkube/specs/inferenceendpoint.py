@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from llmkube.quantity import quantity_value
-from llmkube.specs.trainingjob import NetworkSpec, network_problems
+from llmkube.specs.network import NetworkSpec, network_problems
 
 from llmkube.specs.base import (
     CountRange,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field
 
 from llmkube.specs.base import DNSLabel, DNSSubdomain, PositiveInt, SpecModel, SpecProblem
-from llmkube.specs.trainingjob import RdmaSpec, effective_rdma
+from llmkube.specs.network import RdmaSpec, effective_rdma
 
 if TYPE_CHECKING:
     from llmkube.specs.inferenceendpoint import InferenceEndpoint

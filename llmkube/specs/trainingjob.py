@@ -11,7 +11,6 @@ from pydantic import Field, model_validator
 from llmkube.specs.base import (
     CountRange,
     DNSSubdomain,
-    ExtendedResource,
     HuggingFace,
     LabelKey,
     Metadata,
@@ -25,37 +24,12 @@ from llmkube.specs.base import (
     literal_token_problems,
     Toleration,
 )
-from llmkube.names import DEFAULT_RDMA_RESOURCE, EFA_RESOURCE
+# The network section is shared with InferenceEndpoint (specs/network.py); imported here as before.
+from llmkube.specs.network import NetworkSpec, RdmaSpec, effective_rdma, network_problems  # noqa: F401
 
 
 class NodeRange(CountRange):
     """Elastic size: the job runs with any node count from min to max."""
-
-
-class RdmaSpec(SpecModel):
-    """The RDMA device each pod requests: which device plugin resource, how many."""
-
-    resource: ExtendedResource
-    count: PositiveInt = 1
-
-    @property
-    def efa(self) -> bool:
-        """AWS EFA: NCCL reaches it through the aws-ofi-nccl plugin, not its own IB transport."""
-        return self.resource == EFA_RESOURCE
-
-
-class NetworkSpec(SpecModel):
-    """NCCL settings for the collective traffic between pods.
-
-    `infiniband` is a switch on NCCL's own IB/RoCE transport: unset lets NCCL
-    probe (it uses RDMA when the pod can see a device), `false` disables it,
-    `true` asks for it. `rdma` names the device the pods request.
-    """
-
-    infiniband: bool | None = None
-    rdma: RdmaSpec | None = None
-    nccl_debug: Literal["VERSION", "WARN", "INFO", "TRACE"] | None = None
-    socket_ifname: str | None = None
 
 
 class TopologySpec(SpecModel):
@@ -141,15 +115,6 @@ class TrainingJob(SpecModel):
 
 
 
-def effective_rdma(network: NetworkSpec) -> RdmaSpec | None:
-    """The RDMA device the pods request: the one named, or the default for `infiniband: true`."""
-    if network.rdma is not None:
-        return network.rdma
-    if network.infiniband:
-        return RdmaSpec(resource=DEFAULT_RDMA_RESOURCE)
-    return None
-
-
 def effective_scheduler(spec: TrainingJobSpec) -> str:
     """The scheduler the job will use when the spec leaves it open."""
     if spec.scheduler:
@@ -216,38 +181,6 @@ def semantic_problems(job: TrainingJob) -> list[SpecProblem]:
     out.extend(name_problems(job))
     out.extend(literal_token_problems(spec.env))
     return out
-
-
-def network_problems(network: NetworkSpec, env: dict[str, str]) -> list[SpecProblem]:
-    """RDMA and the NCCL IB switch (the field, or the variable in `env`) must not contradict each other."""
-    rdma = effective_rdma(network)
-    if rdma is None:
-        return []
-    if not rdma.efa and env.get("NCCL_IB_DISABLE", "0").strip() not in ("", "0"):
-        return [
-            SpecProblem(
-                ("spec", "env", "NCCL_IB_DISABLE"),
-                f"NCCL_IB_DISABLE={env['NCCL_IB_DISABLE']} turns off NCCL's RDMA transport, but the pods request {rdma.resource}",
-                "remove NCCL_IB_DISABLE from `env`, or remove `network.rdma` (and `infiniband`) to run over TCP",
-            )
-        ]
-    if rdma.efa and network.infiniband is not None:
-        return [
-            SpecProblem(
-                ("spec", "network", "infiniband"),
-                "EFA does not use NCCL's InfiniBand transport, so `infiniband` has no meaning with it",
-                "remove `infiniband`: NCCL reaches EFA through the aws-ofi-nccl plugin in the image",
-            )
-        ]
-    if network.infiniband is False:
-        return [
-            SpecProblem(
-                ("spec", "network", "infiniband"),
-                f"`infiniband: false` disables NCCL's RDMA transport, but the pods request {rdma.resource}",
-                "remove `infiniband` to let NCCL use the device, or remove `rdma` to run over TCP",
-            )
-        ]
-    return []
 
 
 # Names the operators derive from metadata.name, and the rule each must pass.

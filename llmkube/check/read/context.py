@@ -10,17 +10,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from llmkube.check.read import gpu_operator
-from llmkube.check.read.gpu_operator import Embedded, Selection
 from llmkube.check.read.index import IndexedTargets, RunIndex, index_of
-from llmkube.check.read.kueue import KueueIndex
-from llmkube.check.read.llmisvc import Pool, pools
-from llmkube.check.read.multikueue import Federation, primary_targets
-from llmkube.check.read.servers import ServerSetup, server_setups
-from llmkube.check.read.training import TrainingSetup, torchrun_job, training_setups
 from llmkube.check.run import Target
 from llmkube.profiles import ProfileStore
+
+# Each reader is imported by the property that uses it: a run of one rule (`render` runs LK501
+# alone) does not load the server, training and GPU Operator readers (nor the planners they use).
+if TYPE_CHECKING:
+    from llmkube.check.read.gpu_operator import Embedded, Selection
+    from llmkube.check.read.kueue import KueueIndex
+    from llmkube.check.read.llmisvc import Pool
+    from llmkube.check.read.multikueue import Federation
+    from llmkube.check.read.servers import ServerSetup
+    from llmkube.check.read.training import TrainingSetup
 
 
 @dataclass
@@ -45,21 +49,29 @@ class ReadContext:
     @cached_property
     def servers(self) -> list[ServerSetup]:
         """Every vLLM/TGI container of the run."""
+        from llmkube.check.read.servers import server_setups
+
         return server_setups(self.targets, self.profiles)
 
     @cached_property
     def llm_pools(self) -> list[Pool]:
         """Every pool (main/decode, prefill) of every LLMInferenceService of the run."""
+        from llmkube.check.read.llmisvc import pools
+
         return [p for t in self.of_kind("LLMInferenceService") for p in pools(t)]
 
     @cached_property
     def training_jobs(self) -> list[TrainingSetup]:
         """Every training job whose method is known (from its spec, or LoRA/QLoRA flags)."""
+        from llmkube.check.read.training import training_setups
+
         return training_setups(self.targets, self.profiles)
 
     @cached_property
     def torchrun_jobs(self) -> list[TrainingSetup]:
         """Jobs that run torchrun but are neither a known training job nor a server (method unknown)."""
+        from llmkube.check.read.training import torchrun_job
+
         covered = {id(t.target) for t in self.training_jobs} | {id(s.target) for s in self.servers}
         jobs = (torchrun_job(self.profiles, t) for t in self.targets if id(t) not in covered)
         return [j for j in jobs if j is not None]
@@ -67,32 +79,47 @@ class ReadContext:
     @cached_property
     def kueue(self) -> KueueIndex:
         """The queues of the cluster jobs are submitted to (a federation's manager; see multikueue)."""
+        from llmkube.check.read.kueue import KueueIndex
+        from llmkube.check.read.multikueue import primary_targets
+
         return KueueIndex.of(primary_targets(self.targets))
 
     @cached_property
     def federation(self) -> Federation:
         """Each cluster's Kueue objects, by the `llmkube.dev/cluster` annotation."""
+        from llmkube.check.read.multikueue import Federation
+
         return Federation.of(self.targets)
 
     @cached_property
     def gpu_configs(self) -> list[Embedded]:
         """GPU Operator configs (mig-parted and device-plugin), in ConfigMaps or as files."""
+        from llmkube.check.read import gpu_operator
+
         return list(gpu_operator.embedded_configs(self.targets))
 
     @cached_property
     def mig_parted_configs(self) -> list[Embedded]:
+        from llmkube.check.read import gpu_operator
+
         return [e for e in self.gpu_configs if gpu_operator.is_mig_parted(e)]
 
     @cached_property
     def plugin_configs(self) -> list[Embedded]:
+        from llmkube.check.read import gpu_operator
+
         return [e for e in self.gpu_configs if gpu_operator.is_device_plugin(e)]
 
     @cached_property
     def mig_layouts(self) -> dict[str, list[dict[str, int]]]:
         """mig-parted config name → its per-GPU layouts (MIG on only; [] when only disabled)."""
+        from llmkube.check.read import gpu_operator
+
         return gpu_operator.layouts_by_name(self.mig_parted_configs)
 
     @cached_property
     def selections(self) -> list[Selection]:
         """Node labels selected by ResourceFlavors and pod nodeSelectors."""
+        from llmkube.check.read import gpu_operator
+
         return list(gpu_operator.selections(self.targets))

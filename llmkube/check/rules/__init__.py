@@ -101,9 +101,11 @@ def _ignored_by_annotation(obj: dict[str, Any]) -> set[str]:
     return {c.strip() for c in str(value).split(",") if c.strip()}
 
 
-def run_rules(targets: Sequence[Target], profiles: ProfileStore, ignore: Iterable[str] = ()) -> list[Finding]:
-    """Every registered rule over every object; silenced codes dropped."""
-    rules = load_rules()
+def run_rules(
+    targets: Sequence[Target], profiles: ProfileStore, ignore: Iterable[str] = (), *, rules: dict[str, Rule] | None = None
+) -> list[Finding]:
+    """Every registered rule (or only `rules`) over every object; silenced codes dropped."""
+    rules = load_rules() if rules is None else rules
     ignored = set(ignore)
     ctx = ReadContext(targets=targets, profiles=profiles)
     findings: list[Finding] = []

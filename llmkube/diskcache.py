@@ -1,0 +1,91 @@
+"""Side caches on disk: JSON values under a content key, safe to share between concurrent runs.
+
+Parsed CRD files (`check/crdstore.py`) and translated CRD schemas with their CEL rule trees
+(`check/schemas.py`) are kept here, each in its own directory inside the CRD cache, so that a
+pre-commit hook does not redo on every run what only changes when a file does. The rules:
+
+- the key is a content hash (of the input, and of the code that computes the value where that
+  code may change): an edited input is a new key, and its old entry ages out (`prune`);
+- a write goes to a temporary file in the same directory, then `os.replace`s the entry: a reader
+  sees the old entry, the new one, or none, never half of one, however many runs write at once;
+- anything wrong with an entry (unreadable, truncated, not JSON, not the shape asked for) is a
+  miss: the value is computed again and the entry rewritten. Cache trouble (a read-only home, a
+  full disk) never fails a run; `None` as the directory (`--no-cache`) neither reads nor writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+#: Each side cache keeps its most recently used entries, and none unused this long.
+KEEP = 64
+MAX_AGE_S = 30 * 24 * 3600
+_STALE_TMP_S = 3600
+
+
+def read(directory: Path | None, key: str) -> Any | None:
+    """The value stored under `key`, or None (no cache, no entry, or an entry that is not JSON)."""
+    if directory is None:
+        return None
+    entry = directory / f"{key}.json"
+    try:
+        value = json.loads(entry.read_text(encoding="utf-8"))
+        os.utime(entry)  # recently used: pruning keeps it
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        return None
+    return value
+
+
+def write(directory: Path | None, key: str, value: Any, *, keep: int = KEEP, max_age_s: float = MAX_AGE_S) -> None:
+    """Store `value` under `key` atomically (best effort), then prune the directory."""
+    if directory is None:
+        return
+    try:
+        data = json.dumps(value, separators=(",", ":")).encode("utf-8")
+    except (TypeError, ValueError):
+        return
+    write_bytes(directory, f"{key}.json", data)
+    prune(directory, keep=keep, max_age_s=max_age_s)
+
+
+def write_bytes(directory: Path, name: str, data: bytes) -> bool:
+    """Write `directory/name` atomically: a temporary file beside it, then `os.replace`; False on trouble."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".entry.", suffix=".tmp", dir=directory)
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, directory / name)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+        return False
+    return True
+
+
+def prune(directory: Path, *, keep: int = KEEP, max_age_s: float = MAX_AGE_S, pattern: str = "*.json") -> list[Path]:
+    """Drop entries (files matching `pattern`) unused for `max_age_s`, and all but the `keep` most recently used."""
+    try:
+        entries = [(p.stat().st_mtime, p) for p in directory.glob(pattern)]
+    except OSError:
+        return []
+    entries.sort(reverse=True)
+    now = time.time()
+    doomed = [p for i, (mtime, p) in enumerate(entries) if i >= keep or now - mtime > max_age_s]
+    try:  # the temporary file of a write that was killed midway
+        doomed += [p for p in directory.glob(".entry.*.tmp") if now - p.stat().st_mtime > _STALE_TMP_S]
+    except OSError:
+        pass
+    for p in doomed:
+        try:
+            p.unlink(missing_ok=True)
+        except OSError:
+            pass
+    return doomed

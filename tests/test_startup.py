@@ -1,0 +1,304 @@
+"""Start-up stays lean: what a cold `render` and `--help` import, and the pieces that keep them so.
+
+The timings live in benchmarks/perf.py and docs/performance.md (no timed assertions here); these
+tests fail when a heavy import creeps back onto the render or --help path, or a start-up shortcut
+changes behaviour.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from llmkube import gcpause
+from llmkube.kinds import KINDS
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "docs" / "examples" / "05-llama-70b-vllm-endpoint.yaml"
+
+# Runs llmkube's main() in a fresh interpreter, then reports what was imported and the collector's state.
+_PROBE = """
+import gc, json, sys
+from llmkube.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+modules = sorted(sys.modules)
+kinds = sys.modules.get("llmkube.kinds")
+state = {"modules": modules, "gc_enabled": gc.isenabled(), "frozen": gc.get_freeze_count(),
+         "kinds_loaded": kinds.KINDS.loaded() if kinds else []}
+sys.stderr.write("\\nPROBE " + json.dumps(state) + "\\n")
+"""
+
+
+def _probe(tmp_path: Path, *args: str) -> dict:
+    env = {**os.environ, "HOME": str(tmp_path), "KUBECACHEDIR": str(tmp_path / "kube"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("LLMKUBE_CACHE_DIR", None)
+    proc = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    line = next(line for line in proc.stderr.splitlines() if line.startswith("PROBE "))
+    return json.loads(line[len("PROBE "):])
+
+
+def _loaded(modules: list[str], *prefixes: str) -> list[str]:
+    return [m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes)]
+
+
+# Modules a render of one InferenceEndpoint must not import: the other kinds' models and planners, the
+# readers and rules `validate` runs (render runs LK501 alone), the CEL engine and the Python jsonschema
+# stack (kubernetes-validate's own import), rich, and the network clients.
+NOT_ON_RENDER = (
+    "llmkube.specs.fleet", "llmkube.specs.quota", "llmkube.specs.trainingjob",
+    "llmkube.plan.fleet", "llmkube.plan.quota", "llmkube.plan.training", "llmkube.plan.multinode", "llmkube.plan.llmisvc",
+    "llmkube.check.read.servers", "llmkube.check.read.gpu_operator", "llmkube.check.read.kueue", "llmkube.check.read.training",
+    "llmkube.check.rules.sizing", "llmkube.check.rules.serving", "llmkube.check.rules.scheduling", "llmkube.check.rules.admission",
+    "llmkube.sizing_report", "llmkube.explain", "llmkube.specschema", "llmkube.kubectl", "llmkube.rollout",
+    "cel", "kubernetes_validate", "jsonschema", "referencing", "rich", "urllib.request", "http.client",
+)
+
+# --help builds the command tree only: no spec models, templates, YAML or schema libraries.
+NOT_ON_HELP = (
+    "pydantic", "pydantic_core", "jinja2", "yaml", "ruamel", "jsonschema_rs", "rich",
+    "llmkube.pipeline", "llmkube.kinds", "llmkube.specs", "llmkube.plan", "llmkube.check", "llmkube.render",
+    "llmkube.profiles", "llmkube.yamlio",
+)
+
+
+def test_render_of_one_endpoint_loads_only_what_it_needs(tmp_path):
+    state = _probe(tmp_path, "render", str(EXAMPLE))
+    assert "llmkube.plan.inference" in state["modules"]  # the probe did render
+    assert _loaded(state["modules"], *NOT_ON_RENDER) == []
+    assert state["kinds_loaded"] == ["InferenceEndpoint"]
+
+
+def test_help_loads_no_spec_template_or_yaml_library(tmp_path):
+    state = _probe(tmp_path, "--help")
+    assert "typer" in state["modules"]
+    assert _loaded(state["modules"], *NOT_ON_HELP) == []
+
+
+def test_a_run_resumes_the_collector_with_start_up_frozen(tmp_path):
+    state = _probe(tmp_path, "render", str(EXAMPLE))
+    assert state["gc_enabled"] is True
+    assert state["frozen"] > 10_000  # the pipeline froze what the run keeps (modules, models, inputs)
+
+
+def test_main_leaves_an_in_process_callers_collector_as_it_was(capsys):
+    from llmkube.cli import main
+
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            with pytest.raises(SystemExit):
+                main(["rules", "--help"])
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
+
+
+def test_gcpause_resume_only_undoes_its_own_pause():
+    was = gc.isenabled()
+    try:
+        gc.disable()
+        assert gcpause.pause() is False  # already off: not ours to turn back on
+        gcpause.resume()
+        assert not gc.isenabled()
+        gc.enable()
+        assert gcpause.pause() is True
+        assert not gc.isenabled()
+        gcpause.resume()
+        assert gc.isenabled()
+    finally:
+        gcpause.restore(was)
+        gc.unfreeze()
+
+
+# --------------------------------------------------------------------------- lazy kinds
+
+
+def test_kind_names_are_known_without_importing_any_kind():
+    code = (
+        "import sys\nfrom llmkube.kinds import KINDS\n"
+        "names = list(KINDS); assert 'Fleet' in KINDS and 'Nope' not in KINDS and len(KINDS) == len(names)\n"
+        "assert KINDS.get('Nope') is None\n"
+        "print(names, KINDS.loaded(), [m for m in sys.modules if m.startswith(('llmkube.specs.', 'llmkube.plan.', 'pydantic'))])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['Fleet', 'Quota', 'TrainingJob', 'InferenceEndpoint'] [] []"
+
+
+def test_every_kind_loads_its_own_model():
+    for name in KINDS:
+        kind = KINDS[name]
+        assert kind.model.__name__ == name
+        assert KINDS[name] is kind  # loaded once
+
+
+def test_an_unknown_kind_still_lists_the_kinds(tmp_path):
+    from llmkube.errors import InputError
+    from llmkube.specs.parse import parse_spec
+    from llmkube.yamlio import parse_documents
+
+    doc = parse_documents("apiVersion: llmkube.dev/v1alpha1\nkind: InferenceEndpiont\nmetadata: {name: x}\n", "x.yaml")[0]
+    with pytest.raises(InputError) as err:
+        parse_spec(doc)
+    assert err.value.hint == "did you mean 'InferenceEndpoint'?"
+
+
+# --------------------------------------------------------------------------- regexes
+
+
+def test_unsafe_character_classes_equal_their_yaml_definitions():
+    """yamlio spells two character classes as the complement of YAML's c-printable (faster to compile):
+    every code point must be classified as the definitions do."""
+    from llmkube import yamlio
+
+    every = "".join(map(chr, range(0x110000)))  # surrogates included: Python strings may hold them
+    not_yaml = re.compile("[^\\x09\\x0a\\x0d\\x20-\\x7e\\x85\\xa0-\\ud7ff\\ue000-\\ufffd\\U00010000-\\U0010ffff]")
+    unsafe = re.compile("[^\\x09\\x0a\\x20-\\x7e\\xa0-\\u2027\\u202a-\\ud7ff\\ue000-\\ufefe\\uff00-\\ufffd\\U00010000-\\U0010ffff]")
+    for spelled, definition in ((yamlio._NOT_YAML, not_yaml), (yamlio.UNSAFE_RAW, unsafe)):
+        assert [m.start() for m in spelled.finditer(every)] == [m.start() for m in definition.finditer(every)]
+
+
+# --------------------------------------------------------------------------- parsed profiles
+
+
+def _store_contents(store) -> tuple:
+    return dict(store.gpus), dict(store.models)
+
+
+def test_parsed_profiles_are_reused_and_an_edit_is_seen(tmp_path, monkeypatch):
+    from llmkube import profiles as profiles_mod
+    from llmkube.profiles import ProfileStore
+
+    cache = tmp_path / ".profiles"
+    user = tmp_path / "user"
+    user.mkdir()
+    h100 = (profiles_mod.BUILTIN_PROFILES / "gpus" / "h100-80gb.yaml").read_text()
+    (user / "mine.yaml").write_text(h100.replace("name: h100-80gb", "name: my-gpu"))
+    first = ProfileStore.load([user], parsed_cache=cache)
+    assert ProfileStore.load([user]).gpus["my-gpu"] == first.gpus["my-gpu"]
+    assert len(list(cache.glob("*.json"))) == 1
+
+    def no_parsing(*_a, **_k):
+        raise AssertionError("parsed again: the cache entry was not used")
+
+    with monkeypatch.context() as m:
+        m.setattr(profiles_mod, "load_plain", no_parsing)
+        assert _store_contents(ProfileStore.load([user], parsed_cache=cache)) == _store_contents(first)
+    (user / "mine.yaml").write_text(h100.replace("name: h100-80gb", "name: my-other-gpu"))
+    again = ProfileStore.load([user], parsed_cache=cache)
+    assert "my-other-gpu" in again.gpus and "my-gpu" not in again.gpus
+
+
+@pytest.mark.parametrize("content", [b"\x00garbage", b"{", b'{"a": 1}', b"[[1, 2]]", b'[["x", 3]]'])
+def test_a_broken_profiles_entry_is_ignored_and_rewritten(tmp_path, content):
+    from llmkube.profiles import ProfileStore
+
+    cache = tmp_path / ".profiles"
+    expected = _store_contents(ProfileStore.load(parsed_cache=cache))
+    (entry,) = cache.glob("*.json")
+    good = entry.read_bytes()
+    entry.write_bytes(content)
+    assert _store_contents(ProfileStore.load(parsed_cache=cache)) == expected
+    assert entry.read_bytes() == good
+
+
+def test_no_cache_leaves_the_profiles_cache_alone(tmp_path, monkeypatch):
+    from llmkube import pipeline
+    from llmkube.options import Options
+
+    monkeypatch.setenv("LLMKUBE_CACHE_DIR", str(tmp_path / "cache"))
+    pipeline.run([str(EXAMPLE)], Options(use_cache=False))
+    assert not (tmp_path / "cache").exists()
+    pipeline.run([str(EXAMPLE)], Options())
+    assert len(list((tmp_path / "cache" / ".profiles").glob("*.json"))) == 1
+
+
+# --------------------------------------------------------------------------- compiled templates
+
+
+@pytest.fixture
+def probe_template(tmp_path):
+    (tmp_path / "templates").mkdir()
+    path = tmp_path / "templates" / "probe.yaml.j2"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ name }}\n")
+    return path
+
+
+def _render_probe(template: Path, cache: Path | None) -> list:
+    from llmkube.render import Renderer
+
+    return Renderer([template.parent], bytecode_cache=cache).render(template.name, {"name": "x"})
+
+
+def test_compiled_templates_are_reused_and_an_edit_is_seen(tmp_path, probe_template, monkeypatch):
+    import jinja2
+
+    cache = tmp_path / ".jinja"
+    expected = _render_probe(probe_template, cache)
+    (entry,) = cache.glob("*.jinja")
+    with monkeypatch.context() as m:
+        m.setattr(jinja2.Environment, "compile", lambda *_a, **_k: pytest.fail("compiled again: the cache entry was not used"))
+        assert _render_probe(probe_template, cache) == expected
+    probe_template.write_text(probe_template.read_text().replace("ConfigMap", "Secret"))
+    assert _render_probe(probe_template, cache)[0]["kind"] == "Secret"  # Jinja checks the source's hash
+
+
+@pytest.mark.parametrize("cut", [0, 3, 12, -5])
+def test_a_broken_compiled_template_is_compiled_again_and_rewritten(tmp_path, probe_template, cut):
+    cache = tmp_path / ".jinja"
+    expected = _render_probe(probe_template, cache)
+    (entry,) = cache.glob("*.jinja")
+    good = entry.read_bytes()
+    entry.write_bytes(good[:cut] + b"\x00garbage" if cut else b"\xff" * 40)
+    assert _render_probe(probe_template, cache) == expected
+    assert entry.read_bytes() == good
+
+
+def test_no_cache_compiles_templates_in_memory_only(tmp_path, monkeypatch):
+    from llmkube import pipeline
+    from llmkube.options import Options
+
+    monkeypatch.setenv("LLMKUBE_CACHE_DIR", str(tmp_path / "cache"))
+    first = pipeline.run([str(EXAMPLE)], Options(use_cache=False)).rendering.objects
+    assert not (tmp_path / "cache").exists()
+    again = pipeline.run([str(EXAMPLE)], Options()).rendering.objects
+    assert [r.obj for r in again] == [r.obj for r in first]
+    assert list((tmp_path / "cache" / ".jinja").glob("*.jinja"))
+
+
+# --------------------------------------------------------------------------- the command tree
+
+
+def _outcome(command, args: list[str], capsys) -> tuple:
+    with pytest.raises(SystemExit) as exit_:
+        command(args=args, prog_name="llmkube")
+    out = capsys.readouterr()
+    return exit_.value.code, out.out, out.err
+
+
+def test_building_only_the_invoked_command_changes_no_help_and_no_usage_error(capsys):
+    """main() builds only the command a run names (cli_command(args)): every help text and the
+    usage errors must read as with the whole tree."""
+    from llmkube.cli import cli_command
+
+    from tests.test_cli_completion_help import every_command
+
+    paths = every_command(cli_command())
+    assert len(paths) > 20
+    cases = [[*path, "--help"] for path in paths] + [
+        ["render"], ["render", "--bogus"], ["crds"], ["crds", "nope"], ["--debug", "rules", "--help"], ["--color", "never", "rules"],
+    ]
+    for args in cases:
+        assert _outcome(cli_command(args), args, capsys) == _outcome(cli_command(), args, capsys), args
+    assert sorted(cli_command(["--debug", "render", "x.yaml"]).commands) == ["render"]
+    assert sorted(cli_command(["--color", "never", "crds", "list"]).commands) == ["crds"]
+    assert len(cli_command(["rendr"]).commands) == len(cli_command().commands)  # the error lists them all
