@@ -61,7 +61,7 @@ MODEL_REQUIRED = {
     "vocabSize", "maxContext", "tieEmbeddings", "dtype",
 }
 MODEL_OPTIONAL = {
-    "activeParametersB", "experts", "slidingWindow", "mla", "notes", "layerTypes", "attentionChunkSize",
+    "activeParametersB", "experts", "slidingWindow", "mla", "notes", "layerTypes", "attentionChunkSize", "ropeTablePositions",
     "quantization", "qkvBias", "attentionOutputBias", "qkNorm", "visionParametersB",
 }
 EXPERTS_REQUIRED = {"total", "active"}

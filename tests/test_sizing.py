@@ -617,9 +617,13 @@ def test_rope_cos_sin_table_counts_with_the_weights(m):
     llama = m("llama-3.1-8b")
     assert em.rope_cache_bytes(llama.spec, 2.0) == 131072 * 128 * 2
     assert em.rope_cache_bytes(llama.spec, 4.0) == 131072 * 128 * 4  # --dtype float32
-    # Gemma 3: local (sliding) and global layers build two tables of head_dim 256
+    # Gemma 3: sliding layers build an unscaled table over 131,072 positions, global layers a linearly
+    # scaled one over 131,072 × 8 (LinearScalingRotaryEmbedding), head_dim 256: 576 MiB. The v0.19.0
+    # H100 fit row of gemma-3-4b-it logs 8.58 GiB of weights; 8.01 of them are the checkpoint
     gemma = m("gemma-3-12b")
-    assert em.rope_cache_bytes(gemma.spec, 2.0) == 2 * gemma.spec.max_context * 256 * 2
+    assert em.rope_cache_bytes(gemma.spec, 2.0) == (131072 + 131072 * 8) * 256 * 2
+    small = serving_fit(m("gemma-3-4b"), H100, ServerConfig(max_model_len=8192, engine_version=(0, 19, 0)))
+    assert small.weights_gib == pytest.approx(8.58, rel=0.005)
     # MLA rotates only the rope part of the head
     ds = m("deepseek-v2-lite")
     assert em.rope_cache_bytes(ds.spec, 2.0) == ds.spec.max_context * ds.spec.mla.qk_rope_head_dim * 2

@@ -562,11 +562,18 @@ def rope_cache_bytes(spec: ModelSpec, act_bytes: float) -> float:
     H100 fit rows' 14.99 GiB against 14.96 without it); Llama-4-Scout-Instruct's 10,485,760
     positions make it 2.5 GiB per GPU (vllm/model_executor/models/llama4.py `Llama4Attention`
     passes `max_position=config.max_position_embeddings`; NoPE layers build none). MLA rotates only
-    `qk_rope_head_dim` dimensions (`DeepseekScalingRotaryEmbedding`).
+    `qk_rope_head_dim` dimensions (`DeepseekScalingRotaryEmbedding`). A linearly scaled rope spans
+    max_position_embeddings × factor (rotary_embedding/linear_scaling_rope.py
+    `LinearScalingRotaryEmbedding._compute_cos_sin_cache`: "the maximum length after applying the
+    rope scaling"): Gemma 3's global layers (factor 8: 1,048,576 positions, 512 MiB), whose
+    context does not count the factor — the profile's `ropeTablePositions`; its sliding layers'
+    unscaled table spans `maxContext`.
     """
     rotary = spec.mla.qk_rope_head_dim if spec.mla is not None else spec.head_dim
-    tables = 2 if spec.architecture in _TWO_ROPE_ARCHITECTURES else 1
-    return float(tables * spec.max_context * rotary * act_bytes)
+    positions = spec.rope_table_positions or spec.max_context
+    if spec.architecture in _TWO_ROPE_ARCHITECTURES:
+        positions += spec.max_context
+    return float(positions * rotary * act_bytes)
 
 
 # --------------------------------------------------------------------------- pipeline stages
