@@ -178,6 +178,19 @@ def _max_context(text: ConfigReader, model_type: str) -> int:
     return derived
 
 
+def _rope_table_positions(text: ConfigReader, model_type: str) -> int | None:
+    """Positions of vLLM's RoPE cos/sin table when the context does not count them: Gemma 3's
+    global layers scale linearly (vllm/model_executor/layers/rotary_embedding/linear_scaling_rope.py:
+    max_position_embeddings × factor) while its context is max_position_embeddings itself."""
+    rope = text.raw("rope_scaling")
+    if "gemma3" not in model_type or not isinstance(rope, dict):
+        return None
+    factor = rope.get("factor")
+    if rope.get("rope_type", rope.get("type")) != "linear" or not isinstance(factor, (int, float)) or factor <= 1:
+        return None
+    return int(text.integer("max_position_embeddings") * factor)
+
+
 def _layer_types(text: ConfigReader, model_type: str, layers: int, window: int | None) -> list[str] | None:
     lt = text.raw("layer_types")
     if lt is not None:
@@ -449,11 +462,14 @@ def profile_from_config(data: dict[str, Any], path: str, name: str, hf_ids: list
     else:
         tie = text.flag("tie_word_embeddings", family_tie)
     window = _sliding_window(text, model_type, max_context)
+    rope_positions = _rope_table_positions(text, model_type)
     spec: dict[str, Any] = {
         "displayName": name, "huggingFaceIds": hf_ids or [f"local/{name}"], "architecture": arch,
         "parametersB": 1.0, "layers": layers, "hiddenSize": hidden, "attentionHeads": heads, "kvHeads": kv_heads,
         "headDim": head_dim, "vocabSize": vocab, "maxContext": max_context, "tieEmbeddings": tie, "dtype": dtype,
     }
+    if rope_positions is not None:
+        spec["ropeTablePositions"] = rope_positions
     dense_inter = text.opt_int("intermediate_size_mlp") if model_type == "llama4_text" else text.opt_int("intermediate_size")
     if dense_inter is not None:
         spec["intermediateSize"] = dense_inter

@@ -146,6 +146,9 @@ class ModelSpec(SpecModel):
     # chunked_attention (Llama 4, chunk attentionChunkSize). Derived when omitted: see layer_types_of.
     layer_types: list[LayerType] | None = None
     attention_chunk_size: PositiveInt | None = None
+    # Positions of vLLM's RoPE cos/sin table for the global layers when it spans more than maxContext:
+    # a linearly scaled rope the context does not already count (Gemma 3: max_position_embeddings × factor).
+    rope_table_positions: PositiveInt | None = None
     mla: MLA | None = None
     quantization: Quantization | None = None
     qkv_bias: bool = False  # q/k/v projections carry biases (Qwen2, gpt-oss)

@@ -263,7 +263,10 @@ def test_nodes_render_a_data_parallel_worker_that_fills_each_node(tmp_path, stor
     assert "DP 4 = 2 ranks per pod × 2 pods, TP 4 each" in err and "no experts (a dense model)" in err
     assert "has no experts (a dense model)" in err  # Llama-3.1-70B
     model = store.model("meta-llama/Llama-3.1-70B-Instruct")
-    assert f"per node 2 ranks loading {2 * weight_bytes(model) / 2**30:.1f} GiB of weights ({weight_bytes(model) / 2**30 / 4:.1f} GiB per GPU)" in err
+    from llmkube.plan.engine_memory import rope_cache_bytes
+
+    per_gpu = (weight_bytes(model) / 4 + rope_cache_bytes(model.spec, 2.0)) / 2**30  # TP 4, and vLLM's RoPE table on each GPU
+    assert f"per node 2 ranks loading {8 * per_gpu:.1f} GiB of weights ({per_gpu:.1f} GiB per GPU)" in err
     check = llmkube("validate", "-", "--crds", str(UPSTREAM_CRDS), "-o", "json", stdin=json.dumps(obj))
     assert [f for f in json.loads(check.stdout)["findings"] if f["severity"] in ("error", "warning")] == []
 

@@ -47,7 +47,7 @@ BUILTIN = {
 }
 SHAPE_FIELDS = ("architecture", "layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "intermediate_size",
                 "vocab_size", "tie_embeddings", "experts", "mla", "sliding_window", "qkv_bias", "qk_norm",
-                "attention_chunk_size", "quantization")
+                "attention_chunk_size", "quantization", "rope_table_positions")
 
 
 def test_every_stored_config_has_a_builtin():
@@ -113,6 +113,10 @@ def test_max_context_follows_vllm_rope_scaling():
     assert import_profile(str(CONFIGS / "deepseek-v3.json")).spec.max_context == 4096 * 40
     assert import_profile(str(CONFIGS / "gemma-3-27b-it.json")).spec.max_context == 131072  # not scaled again
     assert import_profile(str(CONFIGS / "llama-3.1-8b.json")).spec.max_context == 131072  # llama3 type: no scaling
+    # ... but vLLM's cos/sin table for Gemma 3's linearly scaled global layers spans 131072 × 8 positions
+    assert import_profile(str(CONFIGS / "gemma-3-27b-it.json")).spec.rope_table_positions == 131072 * 8
+    assert import_profile(str(CONFIGS / "gemma-3-4b-it.json")).spec.rope_table_positions == 131072 * 8  # defaults
+    assert import_profile(str(CONFIGS / "llama-3.1-8b.json")).spec.rope_table_positions is None
 
 
 def test_quantization_as_vllm_reads_it():

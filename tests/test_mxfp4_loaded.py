@@ -74,8 +74,9 @@ def test_serving_fit_counts_the_loaded_experts(store):
     hopper = serving_fit(model, 79.19, cfg, gpu_name="NVIDIA H100 80GB HBM3")
     extra = 36 * (em.mxfp4_expert_layer_bytes(model.spec, 1, "triton") - checkpoint_expert_layer_bytes(model.spec, 0))
     assert hopper.weights_gib - unknown.weights_gib == pytest.approx(extra / GIB)
-    # the checkpoint's own bytes without a device name; the weights the KV budget loses
-    assert unknown.weights_gib == pytest.approx(sum(sizing.stage_weight_bytes(model, cfg, 1)) / GIB)
+    # the checkpoint's own bytes (and the RoPE table) without a device name; the weights the KV budget loses
+    rope = em.rope_cache_bytes(model.spec, 2.0)
+    assert unknown.weights_gib == pytest.approx((sum(sizing.stage_weight_bytes(model, cfg, 1)) + rope) / GIB)
     assert hopper.kv_budget_gib == pytest.approx(unknown.kv_budget_gib - extra / GIB)
 
 

@@ -27,6 +27,8 @@ from llmkube.profiles import ProfileStore
 
 H100 = 79.19
 KIB = 1024
+# vLLM's RoPE cos/sin table for Llama 3.x (131,072 positions × 128 dims × 2 B), GiB: every GPU holds one
+LLAMA31_ROPE = 131072 * 128 * 2 / 2**30
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +75,10 @@ def test_kv_heads_split_over_tp_never_below_one(m):
 
 
 def test_weights_per_gpu_llama_70b_tp4(m):
-    # 70.55e9 params × 2 B = 141.1 GB (facts: "141 GB") = 131.41 GiB; ÷ 4 = 32.85 GiB per GPU
+    # 70.55e9 params × 2 B = 141.1 GB (facts: "141 GB") = 131.41 GiB; ÷ 4 = 32.85 GiB per GPU,
+    # + the RoPE cos/sin table every GPU holds whole (131,072 positions × 128 × 2 B = 1/32 GiB)
     fit = serving_fit(m("llama-3.1-70b"), H100, ServerConfig(tensor_parallel=4, max_model_len=8192))
-    assert fit.weights_gib == pytest.approx(32.85, abs=0.01)
+    assert fit.weights_gib == pytest.approx(32.85 + LLAMA31_ROPE, abs=0.01)
     assert weight_bytes(m("llama-3.1-70b")) == pytest.approx(141.1e9)
 
 
@@ -111,19 +114,19 @@ def llama8_sampler(requests: int, tokens: int, fp32_bytes: float) -> float:
 
 
 def test_kv_budget_identity_llama_8b_one_h100(m):
-    # util 0.9 × 79.19 = 71.27 GiB; − 14.96 weights − activation − non-torch − CUDA graphs (≥ 0.21)
+    # util 0.9 × 79.19 = 71.27 GiB; − 14.99 weights (with the RoPE table) − activation − non-torch − CUDA graphs (≥ 0.21)
     fit = serving_fit(m("llama-3.1-8b"), H100, ServerConfig(utilization=0.9, max_model_len=8192), gpu_name="NVIDIA H100 80GB HBM3")
     assert fit.accounting.key == "vllm-0.21"  # unpinned: the newest accounting
     assert (fit.batch.tokens, fit.batch.seqs) == (8192, 1024)  # ≥ 70 GiB and not an A100
     assert fit.budget_gib == pytest.approx(71.27, abs=0.01)
-    assert fit.weights_gib == pytest.approx(14.96, abs=0.01)
+    assert fit.weights_gib == pytest.approx(14.96 + LLAMA31_ROPE, abs=0.01)  # the v0.19.0 logs: 14.99
     # the larger of the forward at 8192 tokens (1.0 GiB) and the sampler run over 1024 rows (1.89 GiB)
     activation = max(8192 * LLAMA8_FORWARD_PER_TOKEN, llama8_sampler(1024, 8192, 12.9)) / GIB
     assert fit.activation_gib == pytest.approx(activation) and fit.activation_gib == pytest.approx(1.89, abs=0.01)
     assert fit.non_torch_gib == 0.25
     # graphs: 51 capture sizes (1, 2, 4, 8…248 by 8, 256…512 by 16) × 33 pieces (32 layers + 1)
     assert fit.cuda_graph_counted and fit.cuda_graph_gib == pytest.approx(0.84)
-    assert fit.kv_budget_gib == pytest.approx(71.27 - 14.96 - activation - 0.25 - fit.cuda_graph_gib, abs=0.01)
+    assert fit.kv_budget_gib == pytest.approx(71.27 - 14.99 - activation - 0.25 - fit.cuda_graph_gib, abs=0.01)
     # KV tokens: the pool ÷ 128 KiB per token, in whole 16-token blocks
     tokens = int(fit.kv_budget_gib * GIB // (128 * KIB * 16)) * 16
     assert fit.kv_tokens == tokens and tokens % 16 == 0
@@ -143,8 +146,8 @@ def test_issue_example_llama_8b_one_l4_8k_fits(store, m):
     assert not fit.cuda_graph_counted  # v0.11 captures graphs after sizing the KV cache
     # non-torch memory on an Ada card: the other-generation figure, not the H100's 0.13 GiB
     assert fit.non_torch_gib == pytest.approx(0.03)
-    # 0.9 × memory − 14.96 − 1.19 − 0.03 leaves room for one 8192-token sequence (1 GiB)
-    assert fit.kv_budget_gib == pytest.approx(0.9 * l4.spec.memory_gi_b - 14.96 - 1.19 - 0.03, abs=0.01)
+    # 0.9 × memory − 14.99 − 1.19 − 0.03 leaves room for one 8192-token sequence (1 GiB)
+    assert fit.kv_budget_gib == pytest.approx(0.9 * l4.spec.memory_gi_b - 14.99 - 1.19 - 0.03, abs=0.01)
     assert fit.fits and fit.kv_budget_gib > 3 * fit.kv_sequence_gib
     # the old per-image constant (4.8 GiB activation) left 0.2 GiB and refused it
     assert 0.9 * l4.spec.memory_gi_b - 14.96 - 4.8 - 0.13 < fit.kv_sequence_gib
@@ -330,7 +333,7 @@ def test_llama_70b_tp4_h100_8k(m):
     assert fit.activation_gib == pytest.approx(forward / GIB)
     assert fit.cuda_graph_gib == pytest.approx(0.84 * 35 * 81 / (51 * 33))
     assert fit.kv_sequence_gib == pytest.approx(0.625)
-    assert fit.need_gib == pytest.approx(32.85 + fit.activation_gib + 2.1 + fit.cuda_graph_gib + 0.625, abs=0.01)
+    assert fit.need_gib == pytest.approx(32.85 + LLAMA31_ROPE + fit.activation_gib + 2.1 + fit.cuda_graph_gib + 0.625, abs=0.01)
     assert fit.headroom_gib == pytest.approx(71.27 - fit.need_gib, abs=0.02)
     assert fit.fits
     # KV pool ~34.2 GiB ÷ 80 KiB → ~448k tokens → 54 full 8k sequences < 128 requested
@@ -419,17 +422,18 @@ def test_quantized_checkpoint_weights_as_stored(m):
     q = Quantization(method="compressed-tensors", weight_bits=4, group_size=128, strategy="group", format="pack-quantized")
     w4 = llama.model_copy(update={"spec": llama.spec.model_copy(update={"quantization": q})})
     fit = serving_fit(w4, H100, ServerConfig(max_model_len=8192))
-    assert fit.weights_gib == pytest.approx(modelshape.checkpoint_weight_bytes(w4.spec) / GIB)
+    assert fit.weights_gib == pytest.approx(modelshape.checkpoint_weight_bytes(w4.spec) / GIB + LLAMA31_ROPE)
     assert fit.weights_gib == pytest.approx(5.38, rel=0.02)
     # at TP 2 each rank holds half
-    assert serving_fit(w4, H100, ServerConfig(tensor_parallel=2)).weights_gib == pytest.approx(fit.weights_gib / 2)
+    half = serving_fit(w4, H100, ServerConfig(tensor_parallel=2)).weights_gib
+    assert half == pytest.approx((fit.weights_gib - LLAMA31_ROPE) / 2 + LLAMA31_ROPE)
 
 
 def test_pipeline_stage_weights(m):
     # untied Llama-3.1-8B at PP 2: embedding on stage 0, LM head on stage 1, 16 layers each
     llama = m("llama-3.1-8b")
     stages = sizing.stage_weight_bytes(llama, ServerConfig(), 2)
-    assert sum(stages) == pytest.approx(serving_fit(llama, H100).weights_gib * GIB)
+    assert sum(stages) == pytest.approx((serving_fit(llama, H100).weights_gib - LLAMA31_ROPE) * GIB)
     assert stages[0] == pytest.approx(stages[1], rel=0.001)
     # a tied model (Llama-3.2-1B) keeps a second copy of the table on the last stage once split
     tied = m("llama-3.2-1b")
@@ -603,6 +607,40 @@ def test_more_pipeline_stages_than_layers_are_sized_without_one_entry_per_stage(
     fit = serving_fit(model, H100, ServerConfig(pipeline_parallel=10**12))
     assert fit.pipeline_parallel == model.spec.layers
     assert len(sizing.stage_weight_bytes(model, ServerConfig(), 10**12)) == model.spec.layers
+
+
+def test_rope_cos_sin_table_counts_with_the_weights(m):
+    # vLLM's RotaryEmbedding registers a [max_position_embeddings, rotary_dim] cos/sin buffer in the
+    # model dtype while the model loads: one per GPU, whatever the TP/PP split.
+    from llmkube.plan import engine_memory as em
+
+    llama = m("llama-3.1-8b")
+    assert em.rope_cache_bytes(llama.spec, 2.0) == 131072 * 128 * 2
+    assert em.rope_cache_bytes(llama.spec, 4.0) == 131072 * 128 * 4  # --dtype float32
+    # Gemma 3: sliding layers build an unscaled table over 131,072 positions, global layers a linearly
+    # scaled one over 131,072 × 8 (LinearScalingRotaryEmbedding), head_dim 256: 576 MiB. The v0.19.0
+    # H100 fit row of gemma-3-4b-it logs 8.58 GiB of weights; 8.01 of them are the checkpoint
+    gemma = m("gemma-3-12b")
+    assert em.rope_cache_bytes(gemma.spec, 2.0) == (131072 + 131072 * 8) * 256 * 2
+    small = serving_fit(m("gemma-3-4b"), H100, ServerConfig(max_model_len=8192, engine_version=(0, 19, 0)))
+    assert small.weights_gib == pytest.approx(8.58, rel=0.005)
+    # MLA rotates only the rope part of the head
+    ds = m("deepseek-v2-lite")
+    assert em.rope_cache_bytes(ds.spec, 2.0) == ds.spec.max_context * ds.spec.mla.qk_rope_head_dim * 2
+    # Llama-4-Scout-Instruct: 10,485,760 positions → 2.5 GiB on every GPU. The v0.19.0 H100 TP 4 log
+    # (fit row) reads 53.12 GiB of weights; the sharded checkpoint alone is 50.76
+    scout = m("llama-4-scout-instruct")
+    assert scout.spec.max_context == 10485760
+    assert em.rope_cache_bytes(scout.spec, 2.0) / GIB == pytest.approx(2.5)
+    config = ServerConfig(tensor_parallel=4, max_model_len=8192, utilization=0.95, engine_version=(0, 19, 0))
+    fit = serving_fit(scout, H100, config, gpu_name="NVIDIA H100 80GB HBM3")
+    assert fit.weights_gib == pytest.approx(53.12, rel=0.005)
+    base = serving_fit(m("llama-4-scout"), H100, config, gpu_name="NVIDIA H100 80GB HBM3")
+    assert fit.weights_gib - base.weights_gib == pytest.approx(2.5 - 262144 * 128 * 2 / GIB)
+    # TGI computes its cos/sin per batch: no table counted
+    tgi = serving_fit(llama, H100, ServerConfig(runtime="tgi", max_model_len=8192))
+    assert tgi.weights_gib == pytest.approx(serving_fit(llama, H100, ServerConfig(max_model_len=8192)).weights_gib
+                                            - 131072 * 128 * 2 / GIB)
 
 
 # --------------------------------------------------------------------------- data parallelism and MoE experts

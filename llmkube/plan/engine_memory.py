@@ -18,6 +18,10 @@ tokens at `max_num_seqs × max_model_len`, raises them to `max_model_len` withou
 and caps sequences at tokens). So the same model has a ~1 GiB activation peak on an L4 and a
 ~4–5 GiB one on an H100 under the same engine: the peak follows the batch, not the image tag.
 
+The weights term is what loading the model allocated ("Model loading took"): the checkpoint's
+share on this GPU plus buffers built while loading — the RoPE cos/sin table over every position
+the config allows (`rope_cache_bytes`), whole on every GPU.
+
 The KV cache is then cut into blocks per KV-cache group (vllm/v1/core/kv_cache_utils.py
 `get_kv_cache_config`, `_get_kv_cache_config_uniform_page_size`, `get_max_concurrency_for_kv_cache_config`,
 `_report_kv_cache_config`): see `kv_layout`. Every worker sizes its own pool and the engine keeps
@@ -533,6 +537,43 @@ def kv_layout(spec: ModelSpec, layers: list[str], token_layer_bytes: float, max_
     groups = {k: math.ceil(n / group_size) for k, n in counts.items()}
     per_request = sum(g * _blocks_needed(_window(spec, k), max_model_len, batch_tokens) for k, g in groups.items())
     return KVLayout(page, group_size, sum(groups.values()), per_request, request_bytes, hybrid=True)
+
+
+# --------------------------------------------------------------------------- RoPE cos/sin cache
+
+# Architectures whose sliding-window layers build a RoPE of their own (another base, no scaling)
+# beside the global layers' one: two caches per GPU (vllm/model_executor/models/gemma3.py
+# `Gemma3Attention.__init__`: `rope_local_base_freq` for sliding layers).
+_TWO_ROPE_ARCHITECTURES = ("gemma3", "gemma3_text")
+
+
+def rope_cache_bytes(spec: ModelSpec, act_bytes: float) -> float:
+    """The rotary embedding's cos/sin table one GPU holds, counted in vLLM's weights memory.
+
+    vllm/model_executor/layers/rotary_embedding/base.py `RotaryEmbedding.__init__` (the same in
+    V0's rotary_embedding.py): `_compute_cos_sin_cache` builds cos and sin for
+    `torch.arange(max_position_embeddings)` × rotary_dim / 2 each and registers the table as a
+    buffer in the model dtype (`cache.to(dtype)`): positions × rotary_dim × dtype bytes. `get_rope`
+    returns one shared instance per distinct configuration, built while the model loads, so the
+    table is part of "Model loading took" on every GPU (every TP rank and PP stage holds a copy).
+    Positions are `max_position_embeddings` as the checkpoint's config states it — YaRN and linear
+    scaling tables span original × factor, which is the profile's `maxContext` then too — not
+    `--max-model-len`. Usually a few MiB (Llama-3.1-8B: 131,072 × 128 × 2 B = 32 MiB, the v0.19.0
+    H100 fit rows' 14.99 GiB against 14.96 without it); Llama-4-Scout-Instruct's 10,485,760
+    positions make it 2.5 GiB per GPU (vllm/model_executor/models/llama4.py `Llama4Attention`
+    passes `max_position=config.max_position_embeddings`; NoPE layers build none). MLA rotates only
+    `qk_rope_head_dim` dimensions (`DeepseekScalingRotaryEmbedding`). A linearly scaled rope spans
+    max_position_embeddings × factor (rotary_embedding/linear_scaling_rope.py
+    `LinearScalingRotaryEmbedding._compute_cos_sin_cache`: "the maximum length after applying the
+    rope scaling"): Gemma 3's global layers (factor 8: 1,048,576 positions, 512 MiB), whose
+    context does not count the factor — the profile's `ropeTablePositions`; its sliding layers'
+    unscaled table spans `maxContext`.
+    """
+    rotary = spec.mla.qk_rope_head_dim if spec.mla is not None else spec.head_dim
+    positions = spec.rope_table_positions or spec.max_context
+    if spec.architecture in _TWO_ROPE_ARCHITECTURES:
+        positions += spec.max_context
+    return float(positions * rotary * act_bytes)
 
 
 # --------------------------------------------------------------------------- pipeline stages

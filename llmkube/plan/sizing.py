@@ -391,12 +391,14 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
         # V0 has no hybrid allocator: vllm/worker/cache_engine.py `CacheEngine._allocate_kv_cache`
         # gives every layer the same blocks, each token held in all of them (v0.6.4, v0.7.3)
         kinds = ["full_attention"] * len(kinds)
+    # vLLM's RoPE cos/sin table loads with the weights, one copy per GPU (`em.rope_cache_bytes`)
+    rope = em.rope_cache_bytes(s, act_bytes) if c.runtime == "vllm" else 0.0
     best: ServingFit | None = None
     start = 0
     for stage, n in enumerate(em.pp_partition(s.layers, pp)):
         first, last = stage == 0, stage == pp - 1
         weights = ((stage_weights[stage] - stage_experts[stage]) / tp + stage_experts[stage] / (tp * dp)
-                   + loaded_expert_extra_bytes(model, moe_config, gpu_name, range(start, start + n)))
+                   + loaded_expert_extra_bytes(model, moe_config, gpu_name, range(start, start + n)) + rope)
         activation = em.activation_bytes(s, acc, batch, tp, act_bytes, first, last, c.flashinfer_sampler)
         graphs = em.cuda_graph_bytes(batch.seqs, n) if graphs_on else 0.0
         layout = em.kv_layout(s, kinds[start:start + n], token_layer, max_len, batch.tokens)
