@@ -18,6 +18,7 @@ from llmkube.check.read.kueue import KueueIndex
 from llmkube.check.read.llmisvc import Pool, pools
 from llmkube.check.read.multikueue import Federation, primary_targets
 from llmkube.check.read.servers import ServerSetup, server_setups
+from llmkube.check.read.sizing_cache import SizingCache
 from llmkube.check.read.training import TrainingSetup, torchrun_job, training_setups
 from llmkube.check.run import Target
 from llmkube.profiles import ProfileStore
@@ -46,6 +47,11 @@ class ReadContext:
     def servers(self) -> list[ServerSetup]:
         """Every vLLM/TGI container of the run."""
         return server_setups(self.targets, self.profiles)
+
+    @cached_property
+    def sizing(self) -> SizingCache:
+        """The servers' memory-model answers, once per configuration (`ctx.sizing.fit(server)`)."""
+        return SizingCache()
 
     @cached_property
     def llm_pools(self) -> list[Pool]:

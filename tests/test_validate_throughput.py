@@ -1,0 +1,81 @@
+"""What makes `validate` fast must not change what it finds: the sizing cache, configs parsed once."""
+
+from __future__ import annotations
+
+import functools
+
+from llmkube import pipeline
+from llmkube.check.read.context import ReadContext
+from llmkube.check.run import Target
+from llmkube.options import Options
+from llmkube.profiles import ProfileStore
+from llmkube.yamlio import parse_documents, to_plain
+from tests.support.paths import EXAMPLES, RULE_CASES
+
+
+@functools.cache
+def every_case() -> list[Target]:
+    """Every rule case and rendered example, in one run (so copies of one server meet in the cache)."""
+    run, errors = pipeline.run_partial([str(RULE_CASES), str(EXAMPLES)], Options())
+    return list(run.targets)
+
+
+def test_the_sizing_cache_answers_what_each_server_computes():
+    ctx = ReadContext(targets=every_case(), profiles=ProfileStore.load())
+    servers = ctx.servers
+    assert len(servers) > 50
+    for _ in range(2):  # the second pass answers from the cache
+        for s in servers:
+            assert ctx.sizing.fit(s) == s.fit()
+            assert ctx.sizing.fit_options(s) == s.fit_options()
+            assert ctx.sizing.recommendation(s) == s.recommendation()
+            assert ctx.sizing.load_estimate(s) == s.load_estimate()
+
+
+def test_servers_that_differ_in_one_flag_get_their_own_answer():
+    text = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: llama-8b}
+spec:
+  nodeSelector: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}
+  containers:
+    - name: vllm
+      image: vllm/vllm-openai:v0.11.0
+      args: [--model, meta-llama/Llama-3.1-8B-Instruct, --max-model-len, "LEN", --max-num-seqs, "64"]
+      resources: {limits: {nvidia.com/gpu: 1}}
+"""
+    targets = [
+        Target(obj=to_plain(d.data), document=d)
+        for n in ("8192", "32768", "8192")
+        for d in parse_documents(text.replace("LEN", n), f"{n}.yaml")
+    ]
+    ctx = ReadContext(targets=targets, profiles=ProfileStore.load())
+    fits = [ctx.sizing.fit(s) for s in ctx.servers]
+    assert [f.max_model_len for f in fits if f] == [8192, 32768, 8192]
+    assert fits[0] is fits[2] and fits[0] != fits[1]
+
+
+def test_copies_of_one_gpu_operator_configmap_are_each_read_and_placed():
+    one = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: NAME, namespace: gpu-operator}
+data:
+  config.yaml: |
+    version: v1
+    mig-configs:
+      all-3g:
+        - devices: all
+          mig-enabled: true
+          mig-devices: {"3g.40gb": 2}
+"""
+    text = one.replace("NAME", "a") + "---\n" + one.replace("NAME", "b")
+    targets = [Target(obj=to_plain(d.data), document=d) for d in parse_documents(text, "cm.yaml")]
+    ctx = ReadContext(targets=targets, profiles=ProfileStore.load())
+    configs = ctx.gpu_configs
+    assert [c.where for c in configs] == ["ConfigMap a key config.yaml", "ConfigMap b key config.yaml"]
+    assert configs[0].config == configs[1].config
+    # a path inside the block points at the line inside it, in each copy
+    where = ("data", "config.yaml", "mig-configs", "all-3g", 0, "mig-devices")
+    assert [c.target.mark(where).line for c in configs] == [11, 23]
