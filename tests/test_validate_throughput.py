@@ -79,3 +79,33 @@ data:
     # a path inside the block points at the line inside it, in each copy
     where = ("data", "config.yaml", "mig-configs", "all-3g", 0, "mig-devices")
     assert [c.target.mark(where).line for c in configs] == [11, 23]
+
+
+TOKENS = ["hf_ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210", "AKIAIOSFODNN7EXAMPLE",
+          "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYa"]
+
+
+def test_lk501_skips_only_objects_that_hold_nothing_token_shaped():
+    """LK501 first asks whether an object can hold a token at all (all its strings searched at once):
+    a token at the start or end of any value, or a token variable set to a plain word, is still found."""
+    from llmkube.check.rules import load_rules
+
+    check = load_rules()["LK501"].check
+    placed = []
+    for token in TOKENS:
+        for value in (token, f"x {token}", f"{token} x", f"--token={token}"):
+            placed += [
+                {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "a", "z": value}},
+                {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": {"a": value}},
+                 "spec": {"containers": [{"name": "c", "image": "i:1", "args": ["a", value]}]}},
+                {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                 "spec": {"containers": [{"name": "c", "image": "i:1", "env": [{"name": "X", "value": value}]}]}},
+            ]
+    placed.append({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                   "spec": {"containers": [{"name": "c", "image": "i:1", "env": [{"name": "hf_token", "value": "plain"}]}]}})
+    for obj in placed:
+        ctx = ReadContext(targets=[Target(obj=obj)], profiles=ProfileStore.load())
+        assert list(check(ctx)), obj
+    clean = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+             "data": {"a": "hf_", "b": "ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210"}}
+    assert not list(check(ReadContext(targets=[Target(obj=clean)], profiles=ProfileStore.load())))

@@ -10,7 +10,7 @@ from llmkube.check.findings import Severity
 from llmkube.check.read.context import ReadContext
 from llmkube.check.read.shape import dig
 from llmkube.check.rules import Hit, rule
-from llmkube.secrets import find_tokens, redact
+from llmkube.secrets import AWS_SECRET, TOKEN, find_tokens, redact
 
 Path = tuple[str | int, ...]
 
@@ -31,13 +31,37 @@ _REFERENCE = re.compile(r"^\s*(\$\{?\(?[A-Za-z_][A-Za-z0-9_]*\)?\}?|\{\{.*\}\})\
 
 
 def _walk(node: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
-    yield path, node
-    if isinstance(node, Mapping):
-        for k, v in node.items():
-            yield from _walk(v, (*path, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _walk(v, (*path, i))
+    """Every node with its path, parents before children, in document order (a stack, not
+    recursion: these rules walk every object of the run)."""
+    stack = [(path, node)]
+    while stack:
+        path, node = stack.pop()
+        yield path, node
+        if isinstance(node, Mapping):
+            stack.extend(reversed([((*path, k), v) for k, v in node.items()]))
+        elif isinstance(node, list):
+            stack.extend(reversed([((*path, i), v) for i, v in enumerate(node)]))
+
+
+def _may_hold_token(obj: Mapping[str, Any]) -> bool:
+    """Whether LK501 can find anything in `obj`: a token-shaped string, or an item named like a
+    token variable. Most objects have neither; this pass builds no paths, and searches all the
+    strings at once (joined by newlines, which no token pattern starts or ends inside: a token in
+    one string is found in the joined text; a match across two only costs the full walk)."""
+    strings: list[str] = []
+    stack: list[Any] = [obj]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            strings.append(node)
+        elif isinstance(node, Mapping):
+            if "name" in node and str(node.get("name", "")).upper() in TOKEN_VARS:
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    text = "\n".join(strings)
+    return bool(TOKEN.search(text) or AWS_SECRET.search(text))
 
 
 def _env_entries(obj: Mapping[str, Any]) -> Iterator[tuple[Path, Mapping[str, Any]]]:
@@ -111,7 +135,7 @@ def literal_hf_token(ctx: ReadContext) -> Iterator[Hit]:
     )
     for t in ctx.targets:
         obj = t.obj
-        if obj.get("kind") == "Secret":
+        if obj.get("kind") == "Secret" or not _may_hold_token(obj):
             continue
         flagged: set[Path] = set()
         for path, item in _env_entries(obj):
