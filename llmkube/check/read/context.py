@@ -34,6 +34,17 @@ class ReadContext:
     def __post_init__(self) -> None:
         if not isinstance(self.targets, IndexedTargets):
             self.targets = IndexedTargets(self.targets)
+        self._subjects: Sequence[Target] | None = None
+
+    @property
+    def subjects(self) -> Sequence[Target]:
+        """The objects the running rule judges: those of the kinds it declares (`@rule(kinds=…)`),
+        in run order; every object for a rule that declares none, or outside the rule runner."""
+        return self.targets if self._subjects is None else self._subjects
+
+    def judge(self, subjects: Sequence[Target] | None) -> None:
+        """The rule runner: the objects the next rule judges (None: every object)."""
+        self._subjects = subjects
 
     @property
     def index(self) -> RunIndex:

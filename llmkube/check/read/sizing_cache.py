@@ -35,7 +35,7 @@ class SizingCache:
         key = (what, tuple(id(o) for o in objects), values)
         found = self._answers.get(key)
         if found is not None and all(a is b for a, b in zip(found[0], objects, strict=True)):
-            return found[1]  # type: ignore[no-any-return]
+            return found[1]
         answer = compute()
         self._answers[key] = (objects, answer)
         return answer

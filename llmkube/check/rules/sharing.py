@@ -24,7 +24,7 @@ from llmkube.check.read.gpu_operator import (
     mps_configs,
 )
 from llmkube.check.read.shape import as_list, dig
-from llmkube.check.read.workloads import gpu_request, pod_groups, resource_line
+from llmkube.check.read.workloads import POD_KINDS, gpu_request, pod_groups, resource_line
 from llmkube.check.rules import Hit, rule
 from llmkube.names import (
     DEVICE_PLUGIN_CONFIG_LABEL,
@@ -41,7 +41,7 @@ from llmkube.plan.mig import check_layout, mig_resource_name
 # ---- LK401 ---------------------------------------------------------------------
 
 
-@rule("LK401", "mig-strategy-resource", Severity.ERROR, "MIG resource name does not match the pool's MIG strategy or layout")
+@rule("LK401", "mig-strategy-resource", Severity.ERROR, "MIG resource name does not match the pool's MIG strategy or layout", kinds=POD_KINDS)
 def mig_strategy_resource(ctx: ReadContext) -> Iterator[Hit]:
     """The device plugin advertises MIG devices differently per strategy:
     `single` → `nvidia.com/gpu` (and GFD labels the node
@@ -90,7 +90,7 @@ def mig_strategy_resource(ctx: ReadContext) -> Iterator[Hit]:
     """
     policy = cluster_policy_strategy(ctx.targets)
     layouts = ctx.mig_layouts
-    for t in ctx.targets:
+    for t in ctx.subjects:
         for g in pod_groups(t):
             sel = g.node_selector
             product = str(sel.get(GPU_PRODUCT_LABEL, ""))
@@ -445,7 +445,7 @@ def mps_replicas(ctx: ReadContext) -> Iterator[Hit]:
                 )
 
 
-@rule("LK406", "migconfig-kind", Severity.ERROR, "nvidia.com MIGConfig is not a real kind")
+@rule("LK406", "migconfig-kind", Severity.ERROR, "nvidia.com MIGConfig is not a real kind", kinds=("MIGConfig",))
 def migconfig_kind(ctx: ReadContext) -> Iterator[Hit]:
     """There is no `MIGConfig` custom resource in the GPU Operator (its CRDs
     are ClusterPolicy, NVIDIADriver and the DRA kinds). MIG layouts are
@@ -482,7 +482,7 @@ def migconfig_kind(ctx: ReadContext) -> Iterator[Hit]:
               mig-devices: {3g.40gb: 1, 2g.20gb: 2}
     ```
     """
-    for t in ctx.targets:
+    for t in ctx.subjects:
         if t.obj.get("kind") == "MIGConfig" and str(t.obj.get("apiVersion", "")).startswith(NVIDIA_GROUP + "/"):
             yield Hit(
                 t,
