@@ -109,3 +109,35 @@ def test_lk501_skips_only_objects_that_hold_nothing_token_shaped():
     clean = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
              "data": {"a": "hf_", "b": "ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210"}}
     assert not list(check(ReadContext(targets=[Target(obj=clean)], profiles=ProfileStore.load())))
+
+
+CACHED = ("LK101", "LK103", "LK305", "LK306", "LK307", "LK401", "LK402", "LK403", "LK501")
+
+
+def test_a_copy_of_a_case_in_another_file_is_reported_again_at_its_own_place(tmp_path):
+    """The caches (sizing, GPU Operator configs, MIG verdicts) answer a copy from what the first one
+    computed; the copy's findings still name its own file and line."""
+    from llmkube.check.rules import run_rules
+
+    store = ProfileStore.load()
+    checked = 0
+    for code in CACHED:
+        for case in sorted((RULE_CASES / code / "fail").glob("*.yaml")):
+            copies = []
+            for where in ("a", "b"):
+                (tmp_path / code / where).mkdir(parents=True, exist_ok=True)
+                copies.append(tmp_path / code / where / case.name)
+                copies[-1].write_text(case.read_text())
+            one, errors = pipeline.run_partial([str(copies[0])], Options())
+            two, errors2 = pipeline.run_partial([str(c) for c in copies], Options())
+            if errors or errors2 or one.rendering.objects or any(t.obj.get("kind") == "ClusterPolicy" for t in one.targets):
+                continue  # specs: two copies of one spec are refused; the ClusterPolicy is one per cluster
+            once = [f for f in run_rules(one.targets, store) if f.code == code]
+            twice = [f for f in run_rules(two.targets, store) if f.code == code]
+            assert once, case
+            assert sorted((f.mark.file.replace("/b/", "/a/"), f.mark.line, f.message) for f in twice) == sorted(
+                (f.mark.file, f.mark.line, f.message) for f in once * 2
+            ), case
+            assert {f.mark.file for f in twice} == {str(c) for c in copies}
+            checked += 1
+    assert checked >= len(CACHED)

@@ -35,7 +35,8 @@ from llmkube.names import (
     MIG_STRATEGY_LABEL,
     NVIDIA_GROUP,
 )
-from llmkube.plan.mig import check_layout, mig_resource_name
+from llmkube.plan.mig import LayoutProblem, check_layout, mig_resource_name
+from llmkube.profiles import GPUProfile
 
 
 # ---- LK401 ---------------------------------------------------------------------
@@ -219,6 +220,16 @@ def mig_layout_unplaceable(ctx: ReadContext) -> Iterator[Hit]:
     products = config_products(ctx.selections)
     all_gpus = list(ctx.profiles.gpus.values())
     mig_gpus = [g for g in all_gpus if g.spec.mig is not None]
+    # copies of one config (a ConfigMap per cluster or region) ask the same question: one answer per
+    # (GPU profile, layout in its order); the profiles live as long as the run
+    verdict_of: dict[tuple[int, tuple[tuple[str, int], ...]], list[LayoutProblem]] = {}
+
+    def verdict(gpu: GPUProfile, layout: dict[str, int]) -> list[LayoutProblem]:
+        key = (id(gpu), tuple(layout.items()))
+        if key not in verdict_of:
+            verdict_of[key] = check_layout(gpu, layout, known_gpus=all_gpus)
+        return verdict_of[key]
+
     for e in ctx.mig_parted_configs:
         for name, i, entry in mig_entries(e.config):
             layout = mig_layout(entry)
@@ -236,7 +247,7 @@ def mig_layout_unplaceable(ctx: ReadContext) -> Iterator[Hit]:
                 basis = "its profile names"
             if not gpus:
                 continue
-            verdicts = [(g, check_layout(g, layout, known_gpus=all_gpus)) for g in sorted(gpus, key=lambda g: g.name)]
+            verdicts = [(g, verdict(g, layout)) for g in sorted(gpus, key=lambda g: g.name)]
             if basis == "its profile names" and not all(problems for _, problems in verdicts):
                 continue  # ambiguous: some GPU with these profile names accepts it
             path = (*e.base, "mig-configs", name, i, "mig-devices")
