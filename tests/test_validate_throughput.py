@@ -141,3 +141,42 @@ def test_a_copy_of_a_case_in_another_file_is_reported_again_at_its_own_place(tmp
             assert {f.mark.file for f in twice} == {str(c) for c in copies}
             checked += 1
     assert checked >= len(CACHED)
+
+
+HOSTILE = [
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {1: x}\n",
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {? [a]\n : x}\n",
+    'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {"\\ud83d": x}\n',
+    'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: "\\ud83d\\ude80", b: "\\udc00"}\n',
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: .inf, b: -.inf, c: .nan}\n",
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: 18446744073709551616, b: -9223372036854775809, c: 9223372036854775807}\n",
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: " + "[" * 101 + "]" * 101 + "\n",
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: " + "[" * 99 + "]" * 99 + "\n",
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: &m {name: a}\ndata: {x: *m, y: *m}\n",
+    "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+    "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d]\n",
+    "apiVersion: 1\nkind: [Pod]\nmetadata: x\n",
+    "apiVersion: v1\nkind: Pod\nmetadata: {name: é, namespace: 3}\nspec: {a: true, b: 1.5, c: ünïcode}\n",
+]
+
+
+def test_document_problems_fast_check_agrees_with_the_walker(monkeypatch):
+    """`document_problems` skips the walker for clean documents; the answer is the walker's."""
+    from llmkube import yamlio
+
+    texts = list(HOSTILE) + [p.read_text() for p in sorted(RULE_CASES.rglob("*.yaml"))[:400]]
+    texts += [p.read_text() for p in sorted((RULE_CASES.parent / "validate").glob("*.yaml"))]
+    compared = 0
+    for text in texts:
+        try:
+            docs = parse_documents(text, "x.yaml")
+        except Exception:
+            continue
+        for doc in docs:
+            fast = [str(e) for e in yamlio.document_problems(doc)]
+            with monkeypatch.context() as m:
+                m.setattr(yamlio, "_plainly_clean", lambda data: False)
+                reference = [str(e) for e in yamlio.document_problems(doc)]
+            assert fast == reference, text
+            compared += 1
+    assert compared > 300
