@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 from llmkube import pipeline
 from llmkube.check.read.context import ReadContext
 from llmkube.check.run import Target
 from llmkube.options import Options
+from llmkube.plan.sizing import serving_fit
 from llmkube.profiles import ProfileStore
 from llmkube.yamlio import parse_documents, to_plain
 from tests.support.paths import EXAMPLES, RULE_CASES
@@ -30,6 +32,10 @@ def test_the_sizing_cache_answers_what_each_server_computes():
             assert ctx.sizing.fit_options(s) == s.fit_options()
             assert ctx.sizing.recommendation(s) == s.recommendation()
             assert ctx.sizing.load_estimate(s) == s.load_estimate()
+            if s.model is not None and s.gpu is not None:
+                for tp in (1, 2, 8):
+                    config = dataclasses.replace(s.sizing_config, tensor_parallel=tp, pipeline_parallel=1)
+                    assert ctx.sizing.fit_at(s, config) == serving_fit(s.model, s.gpu.memory_gib, config, gpu_name=s.gpu_name)
 
 
 def test_servers_that_differ_in_one_flag_get_their_own_answer():
@@ -111,7 +117,7 @@ def test_lk501_skips_only_objects_that_hold_nothing_token_shaped():
     assert not list(check(ReadContext(targets=[Target(obj=clean)], profiles=ProfileStore.load())))
 
 
-CACHED = ("LK101", "LK103", "LK305", "LK306", "LK307", "LK401", "LK402", "LK403", "LK501")
+CACHED = ("LK101", "LK103", "LK305", "LK306", "LK307", "LK342", "LK401", "LK402", "LK403", "LK501")
 
 
 def test_a_copy_of_a_case_in_another_file_is_reported_again_at_its_own_place(tmp_path):

@@ -20,7 +20,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from llmkube.check.read.servers import ServerSetup
-from llmkube.plan.sizing import ServingFit
+from llmkube.plan.sizing import ServerConfig, ServingFit, serving_fit
 
 T = TypeVar("T")
 
@@ -48,6 +48,14 @@ class SizingCache:
         """`s.fit()`: the server's memory on its GPU."""
         objects, values = self._fit_key(s)
         return self._remember("fit", objects, values, s.fit)
+
+    def fit_at(self, s: ServerSetup, config: ServerConfig) -> ServingFit:
+        """`serving_fit` of the server's model on its GPU with another configuration (LK342: the
+        whole model on one pod). The server must have a model and a GPU."""
+        assert s.model is not None and s.gpu is not None
+        model, gpu = s.model, s.gpu
+        objects, values = self._fit_key(s)
+        return self._remember("fit_at", objects, (*values, config), lambda: serving_fit(model, gpu.memory_gib, config, gpu_name=s.gpu_name))
 
     def fit_options(self, s: ServerSetup) -> list[str]:
         """`s.fit_options()`: the settings that would make it fit (a fresh list each call)."""

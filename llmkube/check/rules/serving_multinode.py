@@ -11,7 +11,7 @@ from llmkube.check.read.context import ReadContext
 from llmkube.check.read.lws import GroupPod, LeaderWorkers, leader_worker_sets
 from llmkube.check.rules import Hit, rule
 from llmkube.engines import SETTING
-from llmkube.plan.sizing import serving_fit, tp_problems
+from llmkube.plan.sizing import tp_problems
 
 # Settings that must be the same on every node of vLLM's own multi-node mode: each node builds the
 # same engine config and joins the same process group (vLLM PR #23691; docs/serving/
@@ -288,7 +288,7 @@ def lws_group_larger_than_model(ctx: ReadContext) -> Iterator[Hit]:
         if s is None or s.model is None or s.gpu is None or tp_problems(s.model, leader.gpus):
             continue
         one_node = replace(s.sizing_config, tensor_parallel=leader.gpus, pipeline_parallel=1)
-        fit = serving_fit(s.model, s.gpu.memory_gib, one_node, gpu_name=s.gpu_name)
+        fit = ctx.sizing.fit_at(s, one_node)
         if not fit.fits:
             continue
         yield Hit(
