@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from llmkube.check.findings import Severity
@@ -43,6 +43,21 @@ def _walk(node: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
             stack.extend(reversed([((*path, i), v) for i, v in enumerate(node)]))
 
 
+def _containers(node: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
+    """`_walk` restricted to mappings and lists (same order): no path is built for a scalar."""
+    stack = [(path, node)]
+    while stack:
+        path, node = stack.pop()
+        yield path, node
+        if isinstance(node, Mapping):
+            items: Iterable[tuple[Any, Any]] = node.items()
+        elif isinstance(node, list):
+            items = enumerate(node)
+        else:
+            continue
+        stack.extend(reversed([((*path, k), v) for k, v in items if isinstance(v, (Mapping, list))]))
+
+
 def _may_hold_token(obj: Mapping[str, Any]) -> bool:
     """Whether LK501 can find anything in `obj`: a token-shaped string, or an item named like a
     token variable. Most objects have neither; this pass builds no paths, and searches all the
@@ -66,7 +81,7 @@ def _may_hold_token(obj: Mapping[str, Any]) -> bool:
 
 def _env_entries(obj: Mapping[str, Any]) -> Iterator[tuple[Path, Mapping[str, Any]]]:
     """Every `env:` item anywhere in an object (pods, job templates, TrainJob trainer, KServe…)."""
-    for path, node in _walk(obj):
+    for path, node in _containers(obj):
         if path and path[-1] == "env" and isinstance(node, list):
             for i, item in enumerate(node):
                 if isinstance(item, Mapping) and "name" in item:
@@ -193,7 +208,7 @@ def image_reference_problem(image: str) -> str | None:
 
 def _images(obj: Mapping[str, Any]) -> Iterator[tuple[Path, str]]:
     """Container images anywhere in an object, plus a TrainJob's trainer image."""
-    for path, node in _walk(obj):
+    for path, node in _containers(obj):
         if len(path) >= 2 and isinstance(path[-1], int) and path[-2] in CONTAINER_LISTS and isinstance(node, Mapping):
             image = node.get("image")
             if isinstance(image, str):
