@@ -186,3 +186,49 @@ def test_document_problems_fast_check_agrees_with_the_walker(monkeypatch):
             assert fast == reference, text
             compared += 1
     assert compared > 300
+
+
+def _recursive_metadata_walk(node, path):
+    """The metadata pass as it was written before it walked with a stack: the reference."""
+    from llmkube.check import metadata as md
+
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _recursive_metadata_walk(item, (*path, i))
+        return
+    if not hasattr(node, "items"):
+        return
+    for key, value in node.items():
+        if not isinstance(key, str):
+            continue
+        here = (*path, key)
+        if key == "metadata" and hasattr(value, "items") and (not path or path[-1] == "template"):
+            yield from md._object_meta(value, here)
+            continue
+        if key in ("nodeSelector", "matchLabels") and hasattr(value, "items"):
+            yield from md._labels(value, here, key)
+            continue
+        if key == "nodeLabels" and path == ("spec",) and hasattr(value, "items"):
+            yield from md._labels(value, here, "nodeLabels")
+            continue
+        if isinstance(value, int) and not isinstance(value, bool):
+            yield from md._range(key, value, here)
+            continue
+        yield from _recursive_metadata_walk(value, here)
+
+
+def test_the_metadata_walk_finds_what_the_recursive_one_found_in_its_order():
+    from llmkube.check import metadata as md
+
+    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "labels": {"a/b/c": "v", "ok": "-bad-"}},
+           "spec": {"replicas": -1, "selector": {"matchLabels": {"k": "v" * 70}}, "template": {
+               "metadata": {"labels": {"_x": "y"}, "annotations": {"Bad Key": "1"}},
+               "spec": {"nodeSelector": {"@": "1"}, "containers": [{"name": "c", "ports": [{"containerPort": 70000}, {"hostPort": 0}]}],
+                        "x": [[{"metadata": {"name": "deep"}, "parallelism": 2**40}]]}}}}
+    objects = [bad, {"spec": {"nodeLabels": {"a b": "c"}}, 3: {"replicas": -5}}] + [t.obj for t in every_case()]
+    found = 0
+    for obj in objects:
+        fast = list(md._walk(obj, ()))
+        assert fast == list(_recursive_metadata_walk(obj, ())), obj
+        found += len(fast)
+    assert found >= 8
