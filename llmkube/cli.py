@@ -356,14 +356,24 @@ def validate(
             " kustomizations, Compose files) instead of failing on them; for pre-commit.",
         ),
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs", "-j", metavar="N", min=0,
+            help="Processes for the schema and CEL checks (the rules run beside them on the whole run);"
+            " 0: as many as there are free cores for a large run, else 1. The report is the same for every N.",
+        ),
+    ] = 0,
 ) -> None:
     """Check llmkube specs and plain Kubernetes manifests: API schemas, CEL rules and LLM-aware rules."""
+    import dataclasses
+
     from llmkube.commands.validate import run_validate
 
     raise typer.Exit(
         run_validate(
             paths,
-            options,
+            dataclasses.replace(options, jobs=jobs),
             report=output.value,
             strict=strict,
             output_file=output_file,

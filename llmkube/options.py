@@ -36,6 +36,7 @@ class Options:
     ignore: tuple[str, ...] = ()  # finding codes dropped from the results
     severity: tuple[tuple[str, str], ...] = ()  # (code, error|warning|info): a finding's severity changed
     limits: InputLimits = field(default_factory=lambda: InputLimits())
+    jobs: int = 1  # processes for the schema and CEL checks (validate -j; 0: auto, see llmkube.parallel)
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,14 @@ so a command can refuse its inputs before paying for the checks.
 
 from __future__ import annotations
 
+import functools
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from llmkube import gcpause, progress
+from llmkube import gcpause, parallel, progress
 from llmkube.check.crdstore import PROFILES_DIR, TEMPLATES_DIR, CRDStore, side_cache_dir
 from llmkube.check.findings import Finding, Severity
 from llmkube.check.run import Target, schema_findings
@@ -235,19 +236,42 @@ def check(
     targets: Sequence[Target], options: Options, *, crds: CRDStore | None = None, profiles: ProfileStore | None = None
 ) -> list[Finding]:
     """Schema, CEL and (with options.rules) LLM-aware findings, sorted; options.ignore drops codes.
-    The rules read `profiles` (default: loaded from options.profile_dirs)."""
+    The rules read `profiles` (default: loaded from options.profile_dirs).
+
+    With `options.jobs` > 1 (0: `parallel.auto_jobs`) the schema and CEL checks, which judge one
+    object at a time, run in forked workers over contiguous chunks of the run while the rules,
+    which look across objects, run here on the whole run; the findings are the same either way.
+    """
     validator = SchemaValidator(crds if crds is not None else load_crds(options), kube_version=options.kube_version)
-    checked = schema_findings(progress.track(targets, "checking schemas and CEL rules"), validator)
-    findings = [f for f in checked if f.code not in options.ignore]
+    jobs = options.jobs or parallel.auto_jobs(len(targets))
+    if jobs > 1:
+        _compile_schemas(targets, validator)  # once, here: the workers inherit what was compiled
+        pending = parallel.start(functools.partial(schema_findings, validator=validator), targets, jobs)
+    else:
+        pending = parallel.Pending(None, [schema_findings(progress.track(targets, "checking schemas and CEL rules"), validator)], None)
+    findings: list[Finding] = []
     if options.rules:
         from llmkube.check.rules import run_rules
 
         with progress.working("running the LLM-aware rules over the objects", len(targets)):
             findings += run_rules(targets, profiles or load_profiles(options), ignore=options.ignore)
+    checked = sorted((f for chunk in pending.results() for f in chunk), key=Finding.sort_key)
+    findings = [f for f in checked if f.code not in options.ignore] + findings
     if options.severity:  # the settings file's `severity` overrides
         levels = dict(options.severity)
         findings = [replace(f, severity=Severity(levels[f.code])) if f.code in levels else f for f in findings]
     return sorted(findings, key=Finding.sort_key)
+
+
+def _compile_schemas(targets: Sequence[Target], validator: SchemaValidator) -> None:
+    """Check one object of each apiVersion and kind, so their schemas and CEL programs are compiled
+    (and a CRD that cannot be read fails here, as it would in one process)."""
+    seen: set[tuple[str, str]] = set()
+    for t in targets:
+        key = (str(t.obj.get("apiVersion")), str(t.obj.get("kind")))
+        if key not in seen:
+            seen.add(key)
+            validator.validate(t.obj)
 
 
 def split_missing_schemas(findings: Sequence[Finding]) -> tuple[list[Finding], list[Finding]]:

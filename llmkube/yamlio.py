@@ -379,12 +379,14 @@ def document_problems(doc: Document, limits: InputLimits | None = None) -> list[
                 hint="start the document with `apiVersion:` and `kind:`",
             )
         ]
-    walker = _Walker(doc, limits)
-    try:
-        walker.walk(data, (), 0)
-    except _Stop:
-        pass
-    problems = walker.problems
+    problems: list[InputError] = []
+    if not _plainly_clean(data):
+        walker = _Walker(doc, limits)
+        try:
+            walker.walk(data, (), 0)
+        except _Stop:
+            pass
+        problems = walker.problems
     for path in (("apiVersion",), ("kind",), ("metadata",), ("metadata", "name"), ("metadata", "namespace")):
         value = _get(data, path)
         want_map = path == ("metadata",)
@@ -427,6 +429,38 @@ def kind_word(value: Any) -> str:
     if hasattr(value, "isoformat"):
         return "a date"
     return "a value"
+
+
+def _plainly_clean(data: Any) -> bool:
+    """True when `_Walker` would find nothing and change nothing: string keys, no surrogate escape,
+    finite floats, 64-bit integers, shallower than MAX_NESTING, no node reached twice (an alias).
+    One pass that builds no paths; anything else goes to the walker, which words and places it."""
+    seen: set[int] = set()
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth >= MAX_NESTING or id(node) in seen:
+            return False
+        seen.add(id(node))
+        if isinstance(node, Mapping):
+            for key in node:
+                if not isinstance(key, str) or (not key.isascii() and _SURROGATE.search(key)):
+                    return False
+            values: Iterable[Any] = node.values()
+        else:
+            values = node
+        for value in values:
+            if isinstance(value, str):
+                if not value.isascii() and _SURROGATE.search(value):
+                    return False
+            elif isinstance(value, (Mapping, list)):
+                stack.append((value, depth + 1))
+            elif isinstance(value, float):
+                if not math.isfinite(value):
+                    return False
+            elif isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64:
+                return False
+    return True
 
 
 class _Stop(Exception):

@@ -96,30 +96,45 @@ def _object_meta(meta: Mapping[str, Any], path: Path) -> Iterator[tuple[Path, st
 
 
 def _walk(node: Any, path: Path) -> Iterator[tuple[Path, str, str]]:
-    """Object metadata (the object's and its templates'), label maps and int32/port fields, anywhere."""
-    if isinstance(node, list):
-        for i, item in enumerate(node):
-            yield from _walk(item, (*path, i))
-        return
-    if not isinstance(node, Mapping):
-        return
+    """Object metadata (the object's and its templates'), label maps and int32/port fields, anywhere.
+
+    Depth first, in document order, with a stack of iterators (one per mapping or list, none per
+    scalar): every object of a run is walked."""
+    stack: list[Iterator[tuple[Path, Any, Any, Path]]] = [iter([(path, None, node, path)])]
+    while stack:
+        step = next(stack[-1], None)
+        if step is None:
+            stack.pop()
+            continue
+        here, key, value, parent = step
+        if key is not None:  # an entry of a mapping: some are judged whole, the rest walked
+            if key == "metadata" and isinstance(value, Mapping) and (not parent or parent[-1] == "template"):
+                yield from _object_meta(value, here)
+                continue
+            if key in ("nodeSelector", "matchLabels") and isinstance(value, Mapping):
+                yield from _labels(value, here, key)
+                continue
+            if key == "nodeLabels" and parent == ("spec",) and isinstance(value, Mapping):
+                yield from _labels(value, here, "nodeLabels")
+                continue
+            if isinstance(value, int) and not isinstance(value, bool):
+                yield from _range(key, value, here)
+                continue
+        if isinstance(value, list):
+            stack.append(_items(value, here))
+        elif isinstance(value, Mapping):
+            stack.append(_entries(value, here))
+
+
+def _items(node: list[Any], path: Path) -> Iterator[tuple[Path, Any, Any, Path]]:
+    for i, item in enumerate(node):
+        yield (*path, i), None, item, path
+
+
+def _entries(node: Mapping[Any, Any], path: Path) -> Iterator[tuple[Path, Any, Any, Path]]:
     for key, value in node.items():
-        if not isinstance(key, str):
-            continue
-        here = (*path, key)
-        if key == "metadata" and isinstance(value, Mapping) and (not path or path[-1] == "template"):
-            yield from _object_meta(value, here)
-            continue
-        if key in ("nodeSelector", "matchLabels") and isinstance(value, Mapping):
-            yield from _labels(value, here, key)
-            continue
-        if key == "nodeLabels" and path == ("spec",) and isinstance(value, Mapping):
-            yield from _labels(value, here, "nodeLabels")
-            continue
-        if isinstance(value, int) and not isinstance(value, bool):
-            yield from _range(key, value, here)
-            continue
-        yield from _walk(value, here)
+        if isinstance(key, str):
+            yield (*path, key), key, value, path
 
 
 def _range(key: str, value: int, path: Path) -> Iterator[tuple[Path, str, str]]:

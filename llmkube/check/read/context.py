@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from llmkube.check.read.llmisvc import Pool
     from llmkube.check.read.multikueue import Federation
     from llmkube.check.read.servers import ServerSetup
+    from llmkube.check.read.sizing_cache import SizingCache
     from llmkube.check.read.training import TrainingSetup
 
 
@@ -37,6 +38,17 @@ class ReadContext:
     def __post_init__(self) -> None:
         if not isinstance(self.targets, IndexedTargets):
             self.targets = IndexedTargets(self.targets)
+        self._subjects: Sequence[Target] | None = None
+
+    @property
+    def subjects(self) -> Sequence[Target]:
+        """The objects the running rule judges: those of the kinds it declares (`@rule(kinds=…)`),
+        in run order; every object for a rule that declares none, or outside the rule runner."""
+        return self.targets if self._subjects is None else self._subjects
+
+    def judge(self, subjects: Sequence[Target] | None) -> None:
+        """The rule runner: the objects the next rule judges (None: every object)."""
+        self._subjects = subjects
 
     @property
     def index(self) -> RunIndex:
@@ -52,6 +64,13 @@ class ReadContext:
         from llmkube.check.read.servers import server_setups
 
         return server_setups(self.targets, self.profiles)
+
+    @cached_property
+    def sizing(self) -> SizingCache:
+        """The servers' memory-model answers, once per configuration (`ctx.sizing.fit(server)`)."""
+        from llmkube.check.read.sizing_cache import SizingCache
+
+        return SizingCache()
 
     @cached_property
     def llm_pools(self) -> list[Pool]:

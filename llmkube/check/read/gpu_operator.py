@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import yaml
@@ -26,6 +27,8 @@ from llmkube.names import GPU_PRODUCT_LABEL, MIG_CONFIG_LABEL, NVIDIA_GROUP
 from llmkube.profiles import GPUProfile, ProfileStore
 from llmkube.yamlio import mark_of, parse_documents
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 # the product label of a single-strategy MIG node: NVIDIA-H100-80GB-HBM3-MIG-3g.40gb
 MIG_PRODUCT = re.compile(r"^(?P<gpu>.+)-MIG-(?P<profile>[0-9]+g\.[0-9]+gb[.a-z-]*?)(?:-SHARED)?$")
 
@@ -36,20 +39,34 @@ class InBlock(Target):
 
     The rule engine asks `hit.target.mark(hit.path)`; for a path inside an
     embedded config we answer with the line inside the `|` block (the text is
-    re-read with line marks, so the position is exact).
+    re-read with line marks, so the position is exact). The re-read happens on
+    the first such question: most configs never have a finding.
     """
 
     base: Path = ()
-    inner: Any = None  # the block text parsed with line marks, or None
+    text: str | None = None  # the block text (a `|` or `>` scalar), None for a quoted or plain one
 
     def mark(self, path: tuple[str | int, ...] = ()) -> SourceMark | None:
         outer = Target.mark(self, self.base)
-        if self.document is None or self.inner is None or outer is None or outer.line is None:
+        if self.document is None or self.text is None or outer is None or outer.line is None:
             return outer
         if tuple(path[: len(self.base)]) != self.base or len(path) == len(self.base):
             return outer
-        m = mark_of(self.inner, tuple(path[len(self.base) :]), outer.file)
+        inner = self.inner
+        if inner is None:
+            return outer
+        m = mark_of(inner, tuple(path[len(self.base) :]), outer.file)
         return SourceMark(outer.file, outer.line + (m.line or 1), (outer.column or 1) + 1 + (m.column or 1))
+
+    @cached_property
+    def inner(self) -> Any:
+        """The block text parsed with line marks, or None when it does not parse."""
+        assert self.document is not None and self.text is not None
+        try:
+            docs = parse_documents(self.text, self.document.file)
+        except InputError:
+            return None
+        return docs[0].data if docs else None
 
 
 @dataclass(frozen=True)
@@ -85,7 +102,13 @@ def _is_block(t: Target, path: Path) -> bool:
 
 
 def embedded_configs(targets: Iterable[Target]) -> Iterator[Embedded]:
-    """Every `version: v1` GPU Operator config: ConfigMap keys, and bare config documents."""
+    """Every `version: v1` GPU Operator config: ConfigMap keys, and bare config documents.
+
+    Each distinct text is parsed once (by libyaml when present: PyYAML's C loader builds the
+    same values with the same safe constructor), so a run with many copies of one ConfigMap
+    pays for one; the configs are read, never changed.
+    """
+    parsed: dict[str, Any] = {}
     for t in targets:
         obj = t.obj
         if obj.get("kind") == "ConfigMap" and isinstance(obj.get("data"), Mapping):
@@ -93,23 +116,25 @@ def embedded_configs(targets: Iterable[Target]) -> Iterator[Embedded]:
             for key, text in obj["data"].items():
                 if not isinstance(text, str) or "version" not in text:
                     continue
-                try:
-                    config = yaml.safe_load(text)
-                except (yaml.YAMLError, ValueError, RecursionError):
-                    continue  # not a config we can read (a bad date, a 5,000-digit number, deep nesting): no finding
+                if text not in parsed:
+                    parsed[text] = _load_config(text)
+                config = parsed[text]
                 if not isinstance(config, Mapping) or str(config.get("version")) != "v1":
                     continue
-                inner = None
-                if t.document is not None and _is_block(t, ("data", key)):
-                    try:
-                        docs = parse_documents(text, t.document.file)
-                        inner = docs[0].data if docs else None
-                    except InputError:
-                        inner = None
-                target = InBlock(obj=obj, document=t.document, spec=t.spec, base=("data", key), inner=inner)
+                block = text if t.document is not None and _is_block(t, ("data", key)) else None
+                target = InBlock(obj=obj, document=t.document, spec=t.spec, base=("data", key), text=block)
                 yield Embedded(target, ("data", key), config, f"ConfigMap {name} key {key}")
         elif "kind" not in obj and str(obj.get("version")) == "v1" and ("mig-configs" in obj or "sharing" in obj or "flags" in obj):
             yield Embedded(t, (), obj, "config")
+
+
+def _load_config(text: str) -> Any:
+    """A ConfigMap value as YAML (safe constructors); None when it is not YAML we can read (a bad
+    date, a 5,000-digit number, deep nesting): no finding."""
+    try:
+        return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - the safe loader
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return None
 
 
 def is_mig_parted(e: Embedded) -> bool:

@@ -19,6 +19,13 @@ from llmkube.names import KUEUE_GROUP, VOLCANO_BATCH_GROUP, is_gpu_resource
 
 Path = tuple[str | int, ...]
 KUBEFLOW_JOB_KINDS = ("PyTorchJob", "MPIJob", "TFJob", "XGBoostJob", "PaddleJob", "JAXJob")
+#: The kinds `pod_groups` finds pods in (any other kind makes none): what a rule about pods judges.
+POD_KINDS = (
+    "Pod", "Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Job", *KUBEFLOW_JOB_KINDS,
+    "InferenceService", "LeaderWorkerSet", "LLMInferenceService", "JobSet",
+)
+#: The kinds `is_workload` can accept: those that make pods, and TrainJob.
+WORKLOAD_KINDS = (*POD_KINDS, "TrainJob")
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,8 @@ class Rule:
     severity: Severity
     summary: str
     check: Check = field(compare=False)
+    kinds: tuple[str, ...] | None = None  # the kinds it judges (ctx.subjects); None: every object
+
 
     @property
     def doc(self) -> str:
@@ -61,8 +63,15 @@ class Rule:
 REGISTRY: dict[str, Rule] = {}
 
 
-def rule(code: str, name: str, severity: Severity, summary: str) -> Callable[[Check], Check]:
-    """Register a rule; codes are unique and of the form LKnnn."""
+def rule(code: str, name: str, severity: Severity, summary: str, *, kinds: Iterable[str] | None = None) -> Callable[[Check], Check]:
+    """Register a rule; codes are unique and of the form LKnnn.
+
+    `kinds`: the object kinds the rule judges. The runner hands it those objects, from the run's
+    index in run order, as `ctx.subjects`, and does not call it when the run has none; a rule
+    that declares no kinds judges every object (`ctx.subjects` is `ctx.targets`). What a rule
+    looks up (queues, runtimes, ConfigMaps) it still finds through `ctx.index` over the whole run.
+    """
+    declared = tuple(dict.fromkeys(kinds)) if kinds is not None else None
 
     def register(fn: Check) -> Check:
         if not (len(code) == 5 and code.startswith("LK") and code[2:].isdigit() and code[2] in FAMILIES):
@@ -71,7 +80,7 @@ def rule(code: str, name: str, severity: Severity, summary: str) -> Callable[[Ch
             raise ValueError(f"rule code {code} is registered twice")
         if not (fn.__doc__ or "").strip():
             raise ValueError(f"rule {code} has no docstring (it is the rule's documentation)")
-        REGISTRY[code] = Rule(code, name, severity, summary, fn)
+        REGISTRY[code] = Rule(code, name, severity, summary, fn, declared)
         return fn
 
     return register
@@ -102,9 +111,19 @@ def _ignored_by_annotation(obj: dict[str, Any]) -> set[str]:
 
 
 def run_rules(
-    targets: Sequence[Target], profiles: ProfileStore, ignore: Iterable[str] = (), *, rules: dict[str, Rule] | None = None
+    targets: Sequence[Target],
+    profiles: ProfileStore,
+    ignore: Iterable[str] = (),
+    *,
+    rules: dict[str, Rule] | None = None,
+    dispatch: bool = True,
 ) -> list[Finding]:
-    """Every registered rule (or only `rules`) over every object; silenced codes dropped."""
+    """Every registered rule (or only `rules`) over the objects it judges; silenced codes dropped.
+
+    With `dispatch` (the fast path) a rule that declares its kinds is handed only the objects of
+    those kinds and is skipped when there are none; without it (the reference path) every rule is
+    handed every object. Both report the same findings (tests/test_rule_dispatch.py).
+    """
     rules = load_rules() if rules is None else rules
     ignored = set(ignore)
     ctx = ReadContext(targets=targets, profiles=profiles)
@@ -112,6 +131,10 @@ def run_rules(
     for code, r in rules.items():
         if code in ignored:
             continue
+        subjects = ctx.index.of_kind(*r.kinds) if dispatch and r.kinds is not None else ctx.targets
+        if dispatch and not subjects:
+            continue
+        ctx.judge(subjects)
         for hit in r.check(ctx):
             if code in _ignored_by_annotation(hit.target.obj):
                 continue
@@ -127,4 +150,5 @@ def run_rules(
                     spec_mark=hit.target.spec.document.mark() if hit.target.spec else None,
                 )
             )
+    ctx.judge(None)
     return sorted(findings, key=Finding.sort_key)

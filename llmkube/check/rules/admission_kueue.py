@@ -10,7 +10,7 @@ from llmkube.check.read import placement
 from llmkube.check.read.context import ReadContext
 from llmkube.check.read.kueue import queue_label
 from llmkube.check.read.shape import as_int, as_list, as_mapping, dig, meta
-from llmkube.check.read.workloads import PodGroup, is_workload, pod_groups
+from llmkube.check.read.workloads import POD_KINDS, WORKLOAD_KINDS, PodGroup, is_workload, pod_groups
 from llmkube.check.rules import Hit, rule
 from llmkube.names import (
     KUEUE_GROUP,
@@ -47,7 +47,7 @@ def _ann_path(group: PodGroup) -> tuple[str | int, ...]:
     return (*base, "metadata", "annotations", KUEUE_PODSET_GROUP)
 
 
-@rule("LK608", "kueue-podset-group", Severity.ERROR, "a kueue.x-k8s.io/podset-group-name annotation Kueue's webhook refuses")
+@rule("LK608", "kueue-podset-group", Severity.ERROR, "a kueue.x-k8s.io/podset-group-name annotation Kueue's webhook refuses", kinds=POD_KINDS)
 def kueue_podset_group(ctx: ReadContext) -> Iterator[Hit]:
     """`kueue.x-k8s.io/podset-group-name` on a pod template asks Kueue's
     topology-aware scheduling to place PodSets with the same value in one
@@ -116,7 +116,7 @@ def kueue_podset_group(ctx: ReadContext) -> Iterator[Hit]:
             containers: [{name: vllm, image: vllm/vllm-openai:v0.11.0}]
     ```
     """
-    for target in ctx.targets:
+    for target in ctx.subjects:
         if str(target.obj.get("apiVersion", "")).startswith(KUEUE_GROUP + "/") or queue_label(target) is None:
             continue  # Kueue's own objects; a job without a queue-name is not Kueue's to admit
         groups: dict[str, list[PodGroup]] = {}
@@ -187,7 +187,7 @@ def _describe(ps: placement.PodSet) -> str:
     return ", ".join(parts) or "no node selection"
 
 
-@rule("LK609", "kueue-no-flavor-fits", Severity.ERROR, "a job's node selection or tolerations rule out every flavor of its ClusterQueue")
+@rule("LK609", "kueue-no-flavor-fits", Severity.ERROR, "a job's node selection or tolerations rule out every flavor of its ClusterQueue", kinds=WORKLOAD_KINDS)
 def kueue_no_flavor_fits(ctx: ReadContext) -> Iterator[Hit]:
     """Kueue gives each PodSet a ResourceFlavor from every resource group that
     covers its resources. It skips a flavor whose `nodeTaints`
@@ -297,7 +297,7 @@ def kueue_no_flavor_fits(ctx: ReadContext) -> Iterator[Hit]:
                 resources: {limits: {nvidia.com/gpu: 4}}
     ```
     """
-    for target in filter(is_workload, ctx.targets):
+    for target in filter(is_workload, ctx.subjects):
         found = ctx.kueue.cluster_queue_of(target)
         if not found:
             continue

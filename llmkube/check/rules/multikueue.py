@@ -16,7 +16,7 @@ from llmkube.check.read.context import ReadContext
 from llmkube.check.read.kueue import queue_label
 from llmkube.check.read.multikueue import check_refs, config_clusters, config_ref
 from llmkube.check.read.shape import dig, meta
-from llmkube.check.read.workloads import is_workload
+from llmkube.check.read.workloads import WORKLOAD_KINDS, is_workload
 from llmkube.check.rules import Hit, rule
 
 # (API group, kind) of every job MultiKueue dispatches in Kueue v0.19.2: the integrations
@@ -334,7 +334,7 @@ def _queue_checks(ctx: ReadContext) -> Iterator[Hit]:
             )
 
 
-@rule("LK212", "multikueue-unsupported-kind", Severity.ERROR, "a job of a kind MultiKueue cannot dispatch is queued to a MultiKueue ClusterQueue")
+@rule("LK212", "multikueue-unsupported-kind", Severity.ERROR, "a job of a kind MultiKueue cannot dispatch is queued to a MultiKueue ClusterQueue", kinds=WORKLOAD_KINDS)
 def unsupported_kind(ctx: ReadContext) -> Iterator[Hit]:
     """MultiKueue dispatches only the job kinds it has an adapter for. In Kueue
     v0.19.2 those are batch/v1 Job, JobSet, the Kubeflow v1 jobs (PyTorchJob,
@@ -435,7 +435,7 @@ def unsupported_kind(ctx: ReadContext) -> Iterator[Hit]:
     """
     kueue = ctx.kueue
     mgr = ctx.federation.manager
-    for target in filter(is_workload, ctx.targets):
+    for target in filter(is_workload, ctx.subjects):
         found = kueue.cluster_queue_of(target)
         if found is None:
             continue

@@ -21,6 +21,8 @@ from llmkube.check.read.torchrun import launcher_nproc, tokens
 from llmkube.check.read.shape import as_int, as_list, as_mapping, as_str, dig, meta
 from llmkube.check.read.workloads import (
     KUBEFLOW_JOB_KINDS,
+    POD_KINDS,
+    WORKLOAD_KINDS,
     Path,
     gang_gpus,
     gpu_request,
@@ -66,7 +68,7 @@ def _nproc_hit(target: Target, path: Path, what: str, value: Any, gpus: dict[str
 # ---- LK201 ---------------------------------------------------------------------
 
 
-@rule("LK201", "nproc-per-node", Severity.ERROR, "torchrun --nproc_per_node differs from the GPUs per pod")
+@rule("LK201", "nproc-per-node", Severity.ERROR, "torchrun --nproc_per_node differs from the GPUs per pod", kinds=(*POD_KINDS, "TrainJob"))
 def nproc_per_node(ctx: ReadContext) -> Iterator[Hit]:
     """Distributed PyTorch starts `--nproc_per_node` processes per pod, one per
     GPU. Fewer processes leave GPUs idle (and still paid for); more processes
@@ -119,7 +121,7 @@ def nproc_per_node(ctx: ReadContext) -> Iterator[Hit]:
                   limits: {nvidia.com/gpu: 8}
     ```
     """
-    for target in ctx.targets:
+    for target in ctx.subjects:
         obj = target.obj
         spec = obj.get("spec")
         if not isinstance(spec, Mapping):
@@ -163,7 +165,7 @@ def nproc_per_node(ctx: ReadContext) -> Iterator[Hit]:
 # ---- LK202 ---------------------------------------------------------------------
 
 
-@rule("LK202", "gang-min-available", Severity.ERROR, "a gang's minAvailable exceeds its replicas")
+@rule("LK202", "gang-min-available", Severity.ERROR, "a gang's minAvailable exceeds its replicas", kinds=("Job", *KUBEFLOW_JOB_KINDS))
 def gang_min_available(ctx: ReadContext) -> Iterator[Hit]:
     """A gang starts only when `minAvailable` pods can run together. More than
     the job has pods can never be met: Volcano's admission webhook rejects a
@@ -210,7 +212,7 @@ def gang_min_available(ctx: ReadContext) -> Iterator[Hit]:
               image: nvcr.io/nvidia/pytorch:24.07-py3
     ```
     """
-    for target in ctx.targets:
+    for target in ctx.subjects:
         obj = target.obj
         spec = obj.get("spec")
         if not isinstance(spec, Mapping):
@@ -268,7 +270,7 @@ def _compatible(flavor_labels: Mapping[str, str] | None, selectors: Sequence[Map
     return True
 
 
-@rule("LK203", "gang-exceeds-quota", Severity.ERROR, "a gang needs more GPUs than its ClusterQueue can ever admit")
+@rule("LK203", "gang-exceeds-quota", Severity.ERROR, "a gang needs more GPUs than its ClusterQueue can ever admit", kinds=WORKLOAD_KINDS)
 def gang_exceeds_quota(ctx: ReadContext) -> Iterator[Hit]:
     """Kueue admits a workload whole. If all its pods together need more GPUs
     than its ClusterQueue's `nominalQuota` plus `borrowingLimit` for the
@@ -360,7 +362,7 @@ def gang_exceeds_quota(ctx: ReadContext) -> Iterator[Hit]:
                   limits: {nvidia.com/gpu: 8}
     ```
     """
-    for target in filter(is_workload, ctx.targets):
+    for target in filter(is_workload, ctx.subjects):
         found = ctx.kueue.cluster_queue_of(target)
         if not found:
             continue
@@ -412,7 +414,7 @@ def gang_exceeds_quota(ctx: ReadContext) -> Iterator[Hit]:
             yield Hit(target, path, msg, hint)
 
 
-@rule("LK204", "limits-without-cohort", Severity.ERROR, "borrowingLimit or lendingLimit on a ClusterQueue without a cohort")
+@rule("LK204", "limits-without-cohort", Severity.ERROR, "borrowingLimit or lendingLimit on a ClusterQueue without a cohort", kinds=("ClusterQueue",))
 def limits_without_cohort(ctx: ReadContext) -> Iterator[Hit]:
     """Borrowing and lending happen inside a cohort. A ClusterQueue with no
     cohort (`spec.cohort` in v1beta1, `spec.cohortName` in v1beta2) that sets
@@ -459,7 +461,7 @@ def limits_without_cohort(ctx: ReadContext) -> Iterator[Hit]:
             lendingLimit: 64
     ```
     """
-    for cq in ctx.targets:
+    for cq in ctx.subjects:
         if not is_kueue(cq, "ClusterQueue") or cohort_of(cq.obj):
             continue
         field = "cohortName" if str(cq.obj.get("apiVersion", "")).endswith("v1beta2") else "cohort"
@@ -485,7 +487,7 @@ def limits_without_cohort(ctx: ReadContext) -> Iterator[Hit]:
                         )
 
 
-@rule("LK205", "resource-not-covered", Severity.ERROR, "a job requests a GPU resource its ClusterQueue does not cover")
+@rule("LK205", "resource-not-covered", Severity.ERROR, "a job requests a GPU resource its ClusterQueue does not cover", kinds=WORKLOAD_KINDS)
 def resource_not_covered(ctx: ReadContext) -> Iterator[Hit]:
     """Kueue admits a workload only if its ClusterQueue covers every resource
     the pods request. A job asking for `nvidia.com/mig-3g.40gb` through a
@@ -568,7 +570,7 @@ def resource_not_covered(ctx: ReadContext) -> Iterator[Hit]:
               limits: {nvidia.com/mig-3g.40gb: 1}
     ```
     """
-    for target in filter(is_workload, ctx.targets):
+    for target in filter(is_workload, ctx.subjects):
         found = ctx.kueue.cluster_queue_of(target)
         if not found:
             continue
@@ -595,7 +597,7 @@ def resource_not_covered(ctx: ReadContext) -> Iterator[Hit]:
                 )
 
 
-@rule("LK206", "unknown-local-queue", Severity.WARNING, "a job names a LocalQueue that is not among the manifests")
+@rule("LK206", "unknown-local-queue", Severity.WARNING, "a job names a LocalQueue that is not among the manifests", kinds=WORKLOAD_KINDS)
 def unknown_local_queue(ctx: ReadContext) -> Iterator[Hit]:
     """A workload whose `kueue.x-k8s.io/queue-name` names a LocalQueue that
     does not exist in its namespace stays suspended ("LocalQueue … doesn't
@@ -648,7 +650,7 @@ def unknown_local_queue(ctx: ReadContext) -> Iterator[Hit]:
     queues = ctx.kueue.local_queues
     if not queues:
         return
-    for target in filter(is_workload, ctx.targets):
+    for target in filter(is_workload, ctx.subjects):
         found = queue_label(target)
         if not found:
             continue
@@ -677,7 +679,7 @@ def unknown_local_queue(ctx: ReadContext) -> Iterator[Hit]:
 # ---- /dev/shm --------------------------------------------------------------------
 
 
-@rule("LK207", "missing-dev-shm", Severity.WARNING, "a multi-GPU pod without an in-memory /dev/shm")
+@rule("LK207", "missing-dev-shm", Severity.WARNING, "a multi-GPU pod without an in-memory /dev/shm", kinds=POD_KINDS)
 def missing_dev_shm(ctx: ReadContext) -> Iterator[Hit]:
     """Containers get a 64 MiB `/dev/shm` by default. NCCL, PyTorch
     DataLoader workers and vLLM's tensor-parallel workers exchange data
@@ -730,7 +732,7 @@ def missing_dev_shm(ctx: ReadContext) -> Iterator[Hit]:
             emptyDir: {medium: Memory, sizeLimit: 32Gi}
     ```
     """
-    for target in ctx.targets:
+    for target in ctx.subjects:
         for group in pod_groups(target):
             if sum(pod_gpus(group.spec).values()) < 2 or group.spec.get("hostIPC") is True:
                 continue
@@ -757,7 +759,7 @@ def missing_dev_shm(ctx: ReadContext) -> Iterator[Hit]:
                 )
 
 
-@rule("LK208", "dev-shm-not-in-memory-limit", Severity.WARNING, "a memory-backed /dev/shm is not counted in the memory limit")
+@rule("LK208", "dev-shm-not-in-memory-limit", Severity.WARNING, "a memory-backed /dev/shm is not counted in the memory limit", kinds=POD_KINDS)
 def shm_not_in_limit(ctx: ReadContext) -> Iterator[Hit]:
     """Pages written to a memory-backed `emptyDir` (`medium: Memory`) are
     charged to the container's memory cgroup. A container whose memory limit
@@ -806,7 +808,7 @@ def shm_not_in_limit(ctx: ReadContext) -> Iterator[Hit]:
         emptyDir: {medium: Memory, sizeLimit: 16Gi}
     ```
     """
-    for target in ctx.targets:
+    for target in ctx.subjects:
         for group in pod_groups(target):
             for path, c in group.containers():
                 mount = shm_mount(c)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from llmkube.check.findings import Severity
 from llmkube.check.read.context import ReadContext
 from llmkube.check.read.shape import dig
 from llmkube.check.rules import Hit, rule
-from llmkube.secrets import find_tokens, redact
+from llmkube.secrets import AWS_SECRET, TOKEN, find_tokens, redact
 
 Path = tuple[str | int, ...]
 
@@ -31,18 +31,57 @@ _REFERENCE = re.compile(r"^\s*(\$\{?\(?[A-Za-z_][A-Za-z0-9_]*\)?\}?|\{\{.*\}\})\
 
 
 def _walk(node: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
-    yield path, node
-    if isinstance(node, Mapping):
-        for k, v in node.items():
-            yield from _walk(v, (*path, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _walk(v, (*path, i))
+    """Every node with its path, parents before children, in document order (a stack, not
+    recursion: these rules walk every object of the run)."""
+    stack = [(path, node)]
+    while stack:
+        path, node = stack.pop()
+        yield path, node
+        if isinstance(node, Mapping):
+            stack.extend(reversed([((*path, k), v) for k, v in node.items()]))
+        elif isinstance(node, list):
+            stack.extend(reversed([((*path, i), v) for i, v in enumerate(node)]))
+
+
+def _containers(node: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
+    """`_walk` restricted to mappings and lists (same order): no path is built for a scalar."""
+    stack = [(path, node)]
+    while stack:
+        path, node = stack.pop()
+        yield path, node
+        if isinstance(node, Mapping):
+            items: Iterable[tuple[Any, Any]] = node.items()
+        elif isinstance(node, list):
+            items = enumerate(node)
+        else:
+            continue
+        stack.extend(reversed([((*path, k), v) for k, v in items if isinstance(v, (Mapping, list))]))
+
+
+def _may_hold_token(obj: Mapping[str, Any]) -> bool:
+    """Whether LK501 can find anything in `obj`: a token-shaped string, or an item named like a
+    token variable. Most objects have neither; this pass builds no paths, and searches all the
+    strings at once (joined by newlines, which no token pattern starts or ends inside: a token in
+    one string is found in the joined text; a match across two only costs the full walk)."""
+    strings: list[str] = []
+    stack: list[Any] = [obj]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            strings.append(node)
+        elif isinstance(node, Mapping):
+            if "name" in node and str(node.get("name", "")).upper() in TOKEN_VARS:
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    text = "\n".join(strings)
+    return bool(TOKEN.search(text) or AWS_SECRET.search(text))
 
 
 def _env_entries(obj: Mapping[str, Any]) -> Iterator[tuple[Path, Mapping[str, Any]]]:
     """Every `env:` item anywhere in an object (pods, job templates, TrainJob trainer, KServe…)."""
-    for path, node in _walk(obj):
+    for path, node in _containers(obj):
         if path and path[-1] == "env" and isinstance(node, list):
             for i, item in enumerate(node):
                 if isinstance(item, Mapping) and "name" in item:
@@ -111,7 +150,7 @@ def literal_hf_token(ctx: ReadContext) -> Iterator[Hit]:
     )
     for t in ctx.targets:
         obj = t.obj
-        if obj.get("kind") == "Secret":
+        if obj.get("kind") == "Secret" or not _may_hold_token(obj):
             continue
         flagged: set[Path] = set()
         for path, item in _env_entries(obj):
@@ -169,7 +208,7 @@ def image_reference_problem(image: str) -> str | None:
 
 def _images(obj: Mapping[str, Any]) -> Iterator[tuple[Path, str]]:
     """Container images anywhere in an object, plus a TrainJob's trainer image."""
-    for path, node in _walk(obj):
+    for path, node in _containers(obj):
         if len(path) >= 2 and isinstance(path[-1], int) and path[-2] in CONTAINER_LISTS and isinstance(node, Mapping):
             image = node.get("image")
             if isinstance(image, str):

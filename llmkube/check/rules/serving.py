@@ -275,7 +275,7 @@ def startup_budget_below_load(ctx: ReadContext) -> Iterator[Hit]:
     ```
     """
     for s in ctx.servers:
-        estimate = s.load_estimate()
+        estimate = ctx.sizing.load_estimate(s)
         if estimate is None or s.model is None:
             continue
         startup = s.container.get("startupProbe")
@@ -343,7 +343,7 @@ def fixed_initial_delay(ctx: ReadContext) -> Iterator[Hit]:
             probe = s.container.get(name)
             delay = probe.get("initialDelaySeconds") if isinstance(probe, dict) else None
             if isinstance(delay, int) and delay >= FIXED_DELAY_THRESHOLD:
-                estimate = s.load_estimate()
+                estimate = ctx.sizing.load_estimate(s)
                 advice = startup_budget(estimate) if estimate else None
                 hint = "use a startupProbe on the same endpoint and drop initialDelaySeconds"
                 if advice:
@@ -402,7 +402,7 @@ def progress_deadline_below_load(ctx: ReadContext) -> Iterator[Hit]:
     ```
     """
     for s in ctx.servers:
-        estimate = s.load_estimate()
+        estimate = ctx.sizing.load_estimate(s)
         if estimate is None or s.model is None:
             continue
         obj = s.target.obj

@@ -11,7 +11,7 @@ from llmkube.check.read.context import ReadContext
 from llmkube.check.read.lws import GroupPod, LeaderWorkers, leader_worker_sets
 from llmkube.check.rules import Hit, rule
 from llmkube.engines import SETTING
-from llmkube.plan.sizing import serving_fit, tp_problems
+from llmkube.plan.sizing import tp_problems
 
 # Settings that must be the same on every node of vLLM's own multi-node mode: each node builds the
 # same engine config and joins the same process group (vLLM PR #23691; docs/serving/
@@ -28,7 +28,7 @@ def _parallel(pod: GroupPod) -> tuple[int, int]:
     return pod.int_value("tensor_parallel") or 1, pod.int_value("pipeline_parallel") or 1
 
 
-@rule("LK340", "lws-parallelism-vs-group", Severity.ERROR, "vLLM's tensor × pipeline parallel size is not the GPUs of the LeaderWorkerSet group")
+@rule("LK340", "lws-parallelism-vs-group", Severity.ERROR, "vLLM's tensor × pipeline parallel size is not the GPUs of the LeaderWorkerSet group", kinds=("LeaderWorkerSet",))
 def lws_parallelism_vs_group(ctx: ReadContext) -> Iterator[Hit]:
     """A vLLM server over a LeaderWorkerSet group runs one rank per GPU of the whole group: its
     tensor × pipeline parallel size must be the leader's GPUs plus `size - 1` workers' GPUs. With
@@ -91,7 +91,7 @@ def lws_parallelism_vs_group(ctx: ReadContext) -> Iterator[Hit]:
                 resources: {limits: {nvidia.com/gpu: 8}}
     ```
     """
-    for lws in leader_worker_sets(ctx.targets):
+    for lws in leader_worker_sets(ctx.subjects):
         leader, gpus = lws.leader, lws.group_gpus
         if leader is None or not leader.vllm or gpus is None or gpus == 0:
             continue
@@ -142,7 +142,7 @@ def _mismatches(lws: LeaderWorkers) -> Iterator[Hit]:
                   "use --node-rank $(LWS_WORKER_INDEX), the index LWS sets in each pod")
 
 
-@rule("LK341", "lws-leader-worker-mismatch", Severity.ERROR, "the leader and workers of a multi-node vLLM disagree")
+@rule("LK341", "lws-leader-worker-mismatch", Severity.ERROR, "the leader and workers of a multi-node vLLM disagree", kinds=("LeaderWorkerSet",))
 def lws_leader_worker_mismatch(ctx: ReadContext) -> Iterator[Hit]:
     """The pods of a LeaderWorkerSet group are one server. The leader and worker templates must run
     the same image; in vLLM's own multi-node mode (vLLM 0.12 on: `--nnodes`, `--node-rank`,
@@ -206,11 +206,11 @@ def lws_leader_worker_mismatch(ctx: ReadContext) -> Iterator[Hit]:
                 resources: {limits: {nvidia.com/gpu: 8}}
     ```
     """
-    for lws in leader_worker_sets(ctx.targets):
+    for lws in leader_worker_sets(ctx.subjects):
         yield from _mismatches(lws)
 
 
-@rule("LK342", "lws-group-larger-than-model", Severity.WARNING, "the model fits one pod of the group: the other nodes only add latency")
+@rule("LK342", "lws-group-larger-than-model", Severity.WARNING, "the model fits one pod of the group: the other nodes only add latency", kinds=("LeaderWorkerSet",))
 def lws_group_larger_than_model(ctx: ReadContext) -> Iterator[Hit]:
     """Spreading a server over nodes costs every decode step a hop over the network (a pipeline
     stage boundary, or worse, tensor parallelism across nodes) and leaves pipeline bubbles. When the
@@ -280,7 +280,7 @@ def lws_group_larger_than_model(ctx: ReadContext) -> Iterator[Hit]:
     ```
     """
     servers = {(id(s.target), s.path): s for s in ctx.servers}
-    for lws in leader_worker_sets(ctx.targets):
+    for lws in leader_worker_sets(ctx.subjects):
         leader = lws.leader
         if lws.size < 2 or leader is None or not leader.gpus:
             continue
@@ -288,7 +288,7 @@ def lws_group_larger_than_model(ctx: ReadContext) -> Iterator[Hit]:
         if s is None or s.model is None or s.gpu is None or tp_problems(s.model, leader.gpus):
             continue
         one_node = replace(s.sizing_config, tensor_parallel=leader.gpus, pipeline_parallel=1)
-        fit = serving_fit(s.model, s.gpu.memory_gib, one_node, gpu_name=s.gpu_name)
+        fit = ctx.sizing.fit_at(s, one_node)
         if not fit.fits:
             continue
         yield Hit(

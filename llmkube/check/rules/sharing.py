@@ -24,7 +24,7 @@ from llmkube.check.read.gpu_operator import (
     mps_configs,
 )
 from llmkube.check.read.shape import as_list, dig
-from llmkube.check.read.workloads import gpu_request, pod_groups, resource_line
+from llmkube.check.read.workloads import POD_KINDS, gpu_request, pod_groups, resource_line
 from llmkube.check.rules import Hit, rule
 from llmkube.names import (
     DEVICE_PLUGIN_CONFIG_LABEL,
@@ -35,13 +35,14 @@ from llmkube.names import (
     MIG_STRATEGY_LABEL,
     NVIDIA_GROUP,
 )
-from llmkube.plan.mig import check_layout, mig_resource_name
+from llmkube.plan.mig import LayoutProblem, check_layout, mig_resource_name
+from llmkube.profiles import GPUProfile
 
 
 # ---- LK401 ---------------------------------------------------------------------
 
 
-@rule("LK401", "mig-strategy-resource", Severity.ERROR, "MIG resource name does not match the pool's MIG strategy or layout")
+@rule("LK401", "mig-strategy-resource", Severity.ERROR, "MIG resource name does not match the pool's MIG strategy or layout", kinds=POD_KINDS)
 def mig_strategy_resource(ctx: ReadContext) -> Iterator[Hit]:
     """The device plugin advertises MIG devices differently per strategy:
     `single` → `nvidia.com/gpu` (and GFD labels the node
@@ -90,7 +91,7 @@ def mig_strategy_resource(ctx: ReadContext) -> Iterator[Hit]:
     """
     policy = cluster_policy_strategy(ctx.targets)
     layouts = ctx.mig_layouts
-    for t in ctx.targets:
+    for t in ctx.subjects:
         for g in pod_groups(t):
             sel = g.node_selector
             product = str(sel.get(GPU_PRODUCT_LABEL, ""))
@@ -219,6 +220,16 @@ def mig_layout_unplaceable(ctx: ReadContext) -> Iterator[Hit]:
     products = config_products(ctx.selections)
     all_gpus = list(ctx.profiles.gpus.values())
     mig_gpus = [g for g in all_gpus if g.spec.mig is not None]
+    # copies of one config (a ConfigMap per cluster or region) ask the same question: one answer per
+    # (GPU profile, layout in its order); the profiles live as long as the run
+    verdict_of: dict[tuple[int, tuple[tuple[str, int], ...]], list[LayoutProblem]] = {}
+
+    def verdict(gpu: GPUProfile, layout: dict[str, int]) -> list[LayoutProblem]:
+        key = (id(gpu), tuple(layout.items()))
+        if key not in verdict_of:
+            verdict_of[key] = check_layout(gpu, layout, known_gpus=all_gpus)
+        return verdict_of[key]
+
     for e in ctx.mig_parted_configs:
         for name, i, entry in mig_entries(e.config):
             layout = mig_layout(entry)
@@ -236,7 +247,7 @@ def mig_layout_unplaceable(ctx: ReadContext) -> Iterator[Hit]:
                 basis = "its profile names"
             if not gpus:
                 continue
-            verdicts = [(g, check_layout(g, layout, known_gpus=all_gpus)) for g in sorted(gpus, key=lambda g: g.name)]
+            verdicts = [(g, verdict(g, layout)) for g in sorted(gpus, key=lambda g: g.name)]
             if basis == "its profile names" and not all(problems for _, problems in verdicts):
                 continue  # ambiguous: some GPU with these profile names accepts it
             path = (*e.base, "mig-configs", name, i, "mig-devices")
@@ -445,7 +456,7 @@ def mps_replicas(ctx: ReadContext) -> Iterator[Hit]:
                 )
 
 
-@rule("LK406", "migconfig-kind", Severity.ERROR, "nvidia.com MIGConfig is not a real kind")
+@rule("LK406", "migconfig-kind", Severity.ERROR, "nvidia.com MIGConfig is not a real kind", kinds=("MIGConfig",))
 def migconfig_kind(ctx: ReadContext) -> Iterator[Hit]:
     """There is no `MIGConfig` custom resource in the GPU Operator (its CRDs
     are ClusterPolicy, NVIDIADriver and the DRA kinds). MIG layouts are
@@ -482,7 +493,7 @@ def migconfig_kind(ctx: ReadContext) -> Iterator[Hit]:
               mig-devices: {3g.40gb: 1, 2g.20gb: 2}
     ```
     """
-    for t in ctx.targets:
+    for t in ctx.subjects:
         if t.obj.get("kind") == "MIGConfig" and str(t.obj.get("apiVersion", "")).startswith(NVIDIA_GROUP + "/"):
             yield Hit(
                 t,

@@ -90,7 +90,7 @@ def model_does_not_fit(ctx: ReadContext) -> Iterator[Hit]:
     ```
     """
     for s in ctx.servers:
-        fit = s.fit()
+        fit = ctx.sizing.fit(s)
         if fit is None or s.model is None or s.gpu is None:
             continue
         where = f"{fit.utilization:g} × {fit.memory_gib:g} GiB {s.gpu.name}"
@@ -113,8 +113,8 @@ def model_does_not_fit(ctx: ReadContext) -> Iterator[Hit]:
                 f"({_gib(fit.weights_gib)} weights + {_gib(fit.overhead_gib)} runtime) but may use "
                 f"{_gib(fit.budget_gib)} GiB ({where})"
             )
-        options = s.fit_options()
-        advice = s.recommendation()
+        options = ctx.sizing.fit_options(s)
+        advice = ctx.sizing.recommendation(s)
         if advice and s.gpu.gpu:
             options.append(f"{advice} ({s.gpu.gpu.name})")
         hint = ("fits with " + "; or ".join(options)) if options else \
@@ -208,7 +208,7 @@ def concurrency_exceeds_kv(ctx: ReadContext) -> Iterator[Hit]:
     ```
     """
     for s in ctx.servers:
-        fit = s.fit()
+        fit = ctx.sizing.fit(s)
         if fit is None or fit.max_num_seqs is None or not fit.fits:
             continue
         if fit.fits_requested:
@@ -218,7 +218,7 @@ def concurrency_exceeds_kv(ctx: ReadContext) -> Iterator[Hit]:
             s.setting_path("max_num_seqs"),
             f"the KV cache holds {fit.max_sequences} full {fit.max_model_len}-token sequences "
             f"({fit.kv_tokens} tokens, {_gib(fit.kv_budget_gib)} GiB per GPU) but {flag(s.runtime, 'max_num_seqs')} is {fit.max_num_seqs}",
-            (s.recommendation() or "raise the tensor-parallel size") +
+            (ctx.sizing.recommendation(s) or "raise the tensor-parallel size") +
             f"; or shorten {flag(s.runtime, 'max_model_len')}, use --kv-cache-dtype fp8, or lower {flag(s.runtime, 'max_num_seqs')}",
         )
 

@@ -1,0 +1,234 @@
+"""What makes `validate` fast must not change what it finds: the sizing cache, configs parsed once."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+from llmkube import pipeline
+from llmkube.check.read.context import ReadContext
+from llmkube.check.run import Target
+from llmkube.options import Options
+from llmkube.plan.sizing import serving_fit
+from llmkube.profiles import ProfileStore
+from llmkube.yamlio import parse_documents, to_plain
+from tests.support.paths import EXAMPLES, RULE_CASES
+
+
+@functools.cache
+def every_case() -> list[Target]:
+    """Every rule case and rendered example, in one run (so copies of one server meet in the cache)."""
+    run, errors = pipeline.run_partial([str(RULE_CASES), str(EXAMPLES)], Options())
+    return list(run.targets)
+
+
+def test_the_sizing_cache_answers_what_each_server_computes():
+    ctx = ReadContext(targets=every_case(), profiles=ProfileStore.load())
+    servers = ctx.servers
+    assert len(servers) > 50
+    for _ in range(2):  # the second pass answers from the cache
+        for s in servers:
+            assert ctx.sizing.fit(s) == s.fit()
+            assert ctx.sizing.fit_options(s) == s.fit_options()
+            assert ctx.sizing.recommendation(s) == s.recommendation()
+            assert ctx.sizing.load_estimate(s) == s.load_estimate()
+            if s.model is not None and s.gpu is not None:
+                for tp in (1, 2, 8):
+                    config = dataclasses.replace(s.sizing_config, tensor_parallel=tp, pipeline_parallel=1)
+                    assert ctx.sizing.fit_at(s, config) == serving_fit(s.model, s.gpu.memory_gib, config, gpu_name=s.gpu_name)
+
+
+def test_servers_that_differ_in_one_flag_get_their_own_answer():
+    text = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: llama-8b}
+spec:
+  nodeSelector: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}
+  containers:
+    - name: vllm
+      image: vllm/vllm-openai:v0.11.0
+      args: [--model, meta-llama/Llama-3.1-8B-Instruct, --max-model-len, "LEN", --max-num-seqs, "64"]
+      resources: {limits: {nvidia.com/gpu: 1}}
+"""
+    targets = [
+        Target(obj=to_plain(d.data), document=d)
+        for n in ("8192", "32768", "8192")
+        for d in parse_documents(text.replace("LEN", n), f"{n}.yaml")
+    ]
+    ctx = ReadContext(targets=targets, profiles=ProfileStore.load())
+    fits = [ctx.sizing.fit(s) for s in ctx.servers]
+    assert [f.max_model_len for f in fits if f] == [8192, 32768, 8192]
+    assert fits[0] is fits[2] and fits[0] != fits[1]
+
+
+def test_copies_of_one_gpu_operator_configmap_are_each_read_and_placed():
+    one = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: NAME, namespace: gpu-operator}
+data:
+  config.yaml: |
+    version: v1
+    mig-configs:
+      all-3g:
+        - devices: all
+          mig-enabled: true
+          mig-devices: {"3g.40gb": 2}
+"""
+    text = one.replace("NAME", "a") + "---\n" + one.replace("NAME", "b")
+    targets = [Target(obj=to_plain(d.data), document=d) for d in parse_documents(text, "cm.yaml")]
+    ctx = ReadContext(targets=targets, profiles=ProfileStore.load())
+    configs = ctx.gpu_configs
+    assert [c.where for c in configs] == ["ConfigMap a key config.yaml", "ConfigMap b key config.yaml"]
+    assert configs[0].config == configs[1].config
+    # a path inside the block points at the line inside it, in each copy
+    where = ("data", "config.yaml", "mig-configs", "all-3g", 0, "mig-devices")
+    assert [c.target.mark(where).line for c in configs] == [11, 23]
+
+
+TOKENS = ["hf_ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210", "AKIAIOSFODNN7EXAMPLE",
+          "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYa"]
+
+
+def test_lk501_skips_only_objects_that_hold_nothing_token_shaped():
+    """LK501 first asks whether an object can hold a token at all (all its strings searched at once):
+    a token at the start or end of any value, or a token variable set to a plain word, is still found."""
+    from llmkube.check.rules import load_rules
+
+    check = load_rules()["LK501"].check
+    placed = []
+    for token in TOKENS:
+        for value in (token, f"x {token}", f"{token} x", f"--token={token}"):
+            placed += [
+                {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "a", "z": value}},
+                {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": {"a": value}},
+                 "spec": {"containers": [{"name": "c", "image": "i:1", "args": ["a", value]}]}},
+                {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                 "spec": {"containers": [{"name": "c", "image": "i:1", "env": [{"name": "X", "value": value}]}]}},
+            ]
+    placed.append({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                   "spec": {"containers": [{"name": "c", "image": "i:1", "env": [{"name": "hf_token", "value": "plain"}]}]}})
+    for obj in placed:
+        ctx = ReadContext(targets=[Target(obj=obj)], profiles=ProfileStore.load())
+        assert list(check(ctx)), obj
+    clean = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+             "data": {"a": "hf_", "b": "ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210"}}
+    assert not list(check(ReadContext(targets=[Target(obj=clean)], profiles=ProfileStore.load())))
+
+
+CACHED = ("LK101", "LK103", "LK305", "LK306", "LK307", "LK342", "LK401", "LK402", "LK403", "LK501")
+
+
+def test_a_copy_of_a_case_in_another_file_is_reported_again_at_its_own_place(tmp_path):
+    """The caches (sizing, GPU Operator configs, MIG verdicts) answer a copy from what the first one
+    computed; the copy's findings still name its own file and line."""
+    from llmkube.check.rules import run_rules
+
+    store = ProfileStore.load()
+    checked = 0
+    for code in CACHED:
+        for case in sorted((RULE_CASES / code / "fail").glob("*.yaml")):
+            copies = []
+            for where in ("a", "b"):
+                (tmp_path / code / where).mkdir(parents=True, exist_ok=True)
+                copies.append(tmp_path / code / where / case.name)
+                copies[-1].write_text(case.read_text())
+            one, errors = pipeline.run_partial([str(copies[0])], Options())
+            two, errors2 = pipeline.run_partial([str(c) for c in copies], Options())
+            if errors or errors2 or one.rendering.objects or any(t.obj.get("kind") == "ClusterPolicy" for t in one.targets):
+                continue  # specs: two copies of one spec are refused; the ClusterPolicy is one per cluster
+            once = [f for f in run_rules(one.targets, store) if f.code == code]
+            twice = [f for f in run_rules(two.targets, store) if f.code == code]
+            assert once, case
+            assert sorted((f.mark.file.replace("/b/", "/a/"), f.mark.line, f.message) for f in twice) == sorted(
+                (f.mark.file, f.mark.line, f.message) for f in once * 2
+            ), case
+            assert {f.mark.file for f in twice} == {str(c) for c in copies}
+            checked += 1
+    assert checked >= len(CACHED)
+
+
+HOSTILE = [
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {1: x}\n",
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {? [a]\n : x}\n",
+    'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {"\\ud83d": x}\n',
+    'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: "\\ud83d\\ude80", b: "\\udc00"}\n',
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: .inf, b: -.inf, c: .nan}\n",
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: 18446744073709551616, b: -9223372036854775809, c: 9223372036854775807}\n",
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: " + "[" * 101 + "]" * 101 + "\n",
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: " + "[" * 99 + "]" * 99 + "\n",
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: &m {name: a}\ndata: {x: *m, y: *m}\n",
+    "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+    "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d]\n",
+    "apiVersion: 1\nkind: [Pod]\nmetadata: x\n",
+    "apiVersion: v1\nkind: Pod\nmetadata: {name: é, namespace: 3}\nspec: {a: true, b: 1.5, c: ünïcode}\n",
+]
+
+
+def test_document_problems_fast_check_agrees_with_the_walker(monkeypatch):
+    """`document_problems` skips the walker for clean documents; the answer is the walker's."""
+    from llmkube import yamlio
+
+    texts = list(HOSTILE) + [p.read_text() for p in sorted(RULE_CASES.rglob("*.yaml"))[:400]]
+    texts += [p.read_text() for p in sorted((RULE_CASES.parent / "validate").glob("*.yaml"))]
+    compared = 0
+    for text in texts:
+        try:
+            docs = parse_documents(text, "x.yaml")
+        except Exception:
+            continue
+        for doc in docs:
+            fast = [str(e) for e in yamlio.document_problems(doc)]
+            with monkeypatch.context() as m:
+                m.setattr(yamlio, "_plainly_clean", lambda data: False)
+                reference = [str(e) for e in yamlio.document_problems(doc)]
+            assert fast == reference, text
+            compared += 1
+    assert compared > 300
+
+
+def _recursive_metadata_walk(node, path):
+    """The metadata pass as it was written before it walked with a stack: the reference."""
+    from llmkube.check import metadata as md
+
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _recursive_metadata_walk(item, (*path, i))
+        return
+    if not hasattr(node, "items"):
+        return
+    for key, value in node.items():
+        if not isinstance(key, str):
+            continue
+        here = (*path, key)
+        if key == "metadata" and hasattr(value, "items") and (not path or path[-1] == "template"):
+            yield from md._object_meta(value, here)
+            continue
+        if key in ("nodeSelector", "matchLabels") and hasattr(value, "items"):
+            yield from md._labels(value, here, key)
+            continue
+        if key == "nodeLabels" and path == ("spec",) and hasattr(value, "items"):
+            yield from md._labels(value, here, "nodeLabels")
+            continue
+        if isinstance(value, int) and not isinstance(value, bool):
+            yield from md._range(key, value, here)
+            continue
+        yield from _recursive_metadata_walk(value, here)
+
+
+def test_the_metadata_walk_finds_what_the_recursive_one_found_in_its_order():
+    from llmkube.check import metadata as md
+
+    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "labels": {"a/b/c": "v", "ok": "-bad-"}},
+           "spec": {"replicas": -1, "selector": {"matchLabels": {"k": "v" * 70}}, "template": {
+               "metadata": {"labels": {"_x": "y"}, "annotations": {"Bad Key": "1"}},
+               "spec": {"nodeSelector": {"@": "1"}, "containers": [{"name": "c", "ports": [{"containerPort": 70000}, {"hostPort": 0}]}],
+                        "x": [[{"metadata": {"name": "deep"}, "parallelism": 2**40}]]}}}}
+    objects = [bad, {"spec": {"nodeLabels": {"a b": "c"}}, 3: {"replicas": -5}}] + [t.obj for t in every_case()]
+    found = 0
+    for obj in objects:
+        fast = list(md._walk(obj, ()))
+        assert fast == list(_recursive_metadata_walk(obj, ())), obj
+        found += len(fast)
+    assert found >= 8
