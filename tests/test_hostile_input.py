@@ -242,7 +242,9 @@ def test_a_value_that_cannot_be_constructed_is_reported_at_its_line(tmp_path, va
     refused(llmkube("validate", write(tmp_path, "f.yaml", CONFIGMAP + f"data:\n  a: {value}\n")), "f.yaml:5:6", words, "quote the value")
 
 
-@pytest.mark.parametrize("char", ["\u2028", "\u2029", "\x85", "\r"])
+@pytest.mark.parametrize(
+    "char", ["\u2028", "\r", pytest.param("\u2029", marks=pytest.mark.slow), pytest.param("\x85", marks=pytest.mark.slow)]
+)
 def test_line_break_characters_arrive_exactly_in_every_output(tmp_path, char):
     value = f"a{char}b{char}"
     spec = SPEC.replace("  namespace: ns\n", f"  namespace: ns\n  annotations: {{note: {json.dumps(value)}}}\n") + f"  env: {{K: {json.dumps(value)}}}\n"

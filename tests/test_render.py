@@ -34,6 +34,7 @@ def test_every_example_renders_and_passes_the_upstream_crds(upstream_crds, examp
     assert report["checked"] == len(docs)
 
 
+@pytest.mark.slow  # ~3 s: renders every example twice
 def test_render_is_byte_identical_across_runs(upstream_crds):
     first = llmkube("render", str(EXAMPLES), "--crds", str(upstream_crds))
     second = llmkube("render", str(EXAMPLES), "--crds", str(upstream_crds))

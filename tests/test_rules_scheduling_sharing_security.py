@@ -12,6 +12,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from llmkube.check.findings import Finding, Severity
 from llmkube.check.rules import load_rules
 from llmkube.profiles import ProfileStore
@@ -96,6 +98,7 @@ def test_the_examples_give_none_of_these_rules_errors(upstream_crds):
     assert mine == [], mine
 
 
+@pytest.mark.slow  # ~3.5 s: every example in several orders
 def test_cross_object_findings_do_not_depend_on_the_order_of_the_files(upstream_crds):
     # Kueue's tas_sample-queues.yaml and tas_sample-gpu-queues.yaml both define tas-cluster-queue;
     # which one LK205 judged the LeaderWorkerSet against used to follow the file order.

@@ -98,6 +98,7 @@ def test_the_report_is_the_same_for_one_and_two_processes(tmp_path: Path, fmt: s
     assert "syntax.yaml" in one.stderr and "bad-spec.yaml" in one.stderr
 
 
+@pytest.mark.slow  # ~7 s; the quick suite keeps the -j1/-j2 json comparison
 def test_any_number_of_workers_finds_what_one_process_finds(upstream_crds: Path):
     options = dataclasses.replace(Options(), crd_dirs=(upstream_crds,), use_cache=False)
     run, _ = pipeline.run_partial([str(upstream_crds / "examples"), str(EXAMPLES), str(RULE_CASES / "LK401")], options)
