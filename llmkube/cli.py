@@ -668,6 +668,8 @@ def schema(
     from llmkube.commands.explain import run_schema
 
     raise typer.Exit(run_schema(kinds, output=output))
+
+
 class ShellChoice(str, Enum):
     bash = "bash"
     zsh = "zsh"

@@ -101,6 +101,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("data_parallel", None, ("--data-parallel-size", "-dp")),
     # Data-parallel engines this pod starts (default: all of them, on one node).
     Setting("data_parallel_local", None, ("--data-parallel-size-local", "-dpl")),
+    # This pod is one engine behind an external load balancer (exactly one local engine).
+    Setting("data_parallel_rank", None, ("--data-parallel-rank", "-dpn")),
     # KV-cache element type: vLLM auto (= the served dtype), fp8, fp8_e4m3, fp8_e5m2
     # (vllm/config/cache.py CacheDType); TGI fp8_e4m3fn / fp8_e5m2 (launcher KVCacheDtype).
     Setting("kv_cache_dtype", "kvCacheDtype", ("--kv-cache-dtype",), ("--kv-cache-dtype",)),

@@ -326,10 +326,14 @@ def read_server(profiles: ProfileStore, target: Target, group: PodGroup, path: P
 
 
 def _data_parallel_gpus(line: list[str], config: ServerConfig) -> int | None:
-    """GPUs a data-parallel vLLM pod runs on: tensor × its local engines (`--data-parallel-size-local`,
-    by default every engine of `--data-parallel-size`: vllm/engine/arg_utils.py); None without DP."""
+    """GPUs a data-parallel vLLM pod runs on: tensor × its local engines — one with
+    `--data-parallel-rank` (external load balancing), else `--data-parallel-size-local`, else every
+    engine of `--data-parallel-size` (vllm/engine/arg_utils.py `EngineArgs.create_engine_config`).
+    None without DP."""
     if config.data_parallel <= 1:
         return None
+    if arg_value(line, *SETTING["data_parallel_rank"].vllm) is not None:
+        return config.tensor_parallel
     local = _int_arg(arg_value(line, *SETTING["data_parallel_local"].vllm))
     return config.tensor_parallel * (local if local is not None else config.data_parallel)
 

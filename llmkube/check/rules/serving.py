@@ -166,7 +166,7 @@ def gpus_match_parallelism(ctx: ReadContext) -> Iterator[Hit]:
     """A vLLM server starts one worker per GPU of its tensor × pipeline parallel group and
     needs exactly that many GPUs in its pod — times its data-parallel engines with
     `--data-parallel-size` (all of them in the pod unless `--data-parallel-size-local` says
-    how many are). Fewer and it fails to start (or waits for
+    how many are, or `--data-parallel-rank` makes the pod one engine). Fewer and it fails to start (or waits for
     GPUs forever); more and the extra GPUs sit idle (a warning). TGI without
     `--num-shard` shards over every GPU it sees, so it always matches. Multi-node
     servers of KServe's `workerSpec` are compared per pod with the tensor-parallel size; a
