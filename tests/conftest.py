@@ -11,7 +11,7 @@ import compileall
 
 import pytest
 
-from tests.support import crds, kubeserver
+from tests.support import crds, kubeserver, skips
 from tests.support.fixtures import (
     crd_store,
     isolated_home,
@@ -73,10 +73,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     """Tests skipped for want of the upstream CRDs (or of a built kube-apiserver) are summed up as
-    one line, not one per test."""
+    one line, not one per test; with $LLMKUBE_FORBID_SKIPS (CI) any skip is a failure."""
     report = yield
     if report.skipped and isinstance(report.longrepr, tuple):
         for module, reason in ((crds, crds.missing_reason()), (kubeserver, kubeserver.missing_reason())):
             if reason and report.longrepr[2].endswith(reason):
                 report.longrepr = (module.__file__, 1, report.longrepr[2])
+    skips.fail_if_forbidden(report)
     return report
