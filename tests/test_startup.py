@@ -26,6 +26,10 @@ EXAMPLE = REPO / "docs" / "examples" / "05-llama-70b-vllm-endpoint.yaml"
 # Runs llmkube's main() in a fresh interpreter, then reports what was imported and the collector's state.
 _PROBE = """
 import gc, json, sys
+import importlib.metadata
+asked = []  # the entry point groups looked up (pydantic's plugin search asks for "pydantic")
+_entry_points = importlib.metadata.entry_points
+importlib.metadata.entry_points = lambda **kw: asked.append(kw.get("group")) or _entry_points(**kw)
 from llmkube.cli import main
 try:
     main(sys.argv[1:])
@@ -34,7 +38,7 @@ except SystemExit:
 modules = sorted(sys.modules)
 kinds = sys.modules.get("llmkube.kinds")
 state = {"modules": modules, "gc_enabled": gc.isenabled(), "frozen": gc.get_freeze_count(),
-         "kinds_loaded": kinds.KINDS.loaded() if kinds else []}
+         "kinds_loaded": kinds.KINDS.loaded() if kinds else [], "entry_point_groups": asked}
 sys.stderr.write("\\nPROBE " + json.dumps(state) + "\\n")
 """
 
@@ -52,11 +56,13 @@ def _loaded(modules: list[str], *prefixes: str) -> list[str]:
 
 
 # Modules a render of one InferenceEndpoint must not import: the other kinds' models and planners, the
+# MIG planner (the endpoint uses whole GPUs), the config.json reader (its model is a profile), the
 # readers and rules `validate` runs (render runs LK501 alone), the CEL engine and the Python jsonschema
 # stack (kubernetes-validate's own import), rich, and the network clients.
 NOT_ON_RENDER = (
     "llmkube.specs.fleet", "llmkube.specs.quota", "llmkube.specs.trainingjob",
     "llmkube.plan.fleet", "llmkube.plan.quota", "llmkube.plan.training", "llmkube.plan.multinode", "llmkube.plan.llmisvc",
+    "llmkube.plan.mig", "llmkube.modelconfig",
     "llmkube.check.read.servers", "llmkube.check.read.gpu_operator", "llmkube.check.read.kueue", "llmkube.check.read.training",
     "llmkube.check.rules.sizing", "llmkube.check.rules.serving", "llmkube.check.rules.scheduling", "llmkube.check.rules.admission",
     "llmkube.sizing_report", "llmkube.explain", "llmkube.specschema", "llmkube.kubectl", "llmkube.rollout",
@@ -76,6 +82,27 @@ def test_render_of_one_endpoint_loads_only_what_it_needs(tmp_path):
     assert "llmkube.plan.inference" in state["modules"]  # the probe did render
     assert _loaded(state["modules"], *NOT_ON_RENDER) == []
     assert state["kinds_loaded"] == ["InferenceEndpoint"]
+
+
+def test_a_run_does_not_search_for_pydantic_plugins(tmp_path, monkeypatch):
+    state = _probe(tmp_path, "render", str(EXAMPLE))
+    assert "llmkube.plan.inference" in state["modules"]  # models were built and validated
+    assert "pydantic" not in state["entry_point_groups"]
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "some-plugin")  # the user's own setting is kept
+    assert "pydantic" in _probe(tmp_path, "render", str(EXAMPLE))["entry_point_groups"]
+
+
+def test_main_leaves_an_in_process_callers_environment_as_it_was(capsys, monkeypatch):
+    from llmkube.cli import PYDANTIC_PLUGINS_ENV, main
+
+    monkeypatch.delenv(PYDANTIC_PLUGINS_ENV, raising=False)
+    with pytest.raises(SystemExit):
+        main(["rules", "--help"])
+    assert PYDANTIC_PLUGINS_ENV not in os.environ
+    monkeypatch.setenv(PYDANTIC_PLUGINS_ENV, "1")
+    with pytest.raises(SystemExit):
+        main(["rules", "--help"])
+    assert os.environ[PYDANTIC_PLUGINS_ENV] == "1"
 
 
 def test_help_loads_no_spec_template_or_yaml_library(tmp_path):
