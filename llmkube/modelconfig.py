@@ -540,13 +540,6 @@ def profile_name(text: str) -> str:
     return base[:253] or "model"
 
 
-def looks_like_config_path(ref: str) -> bool:
-    """Whether a spec's `model` names a local config.json (or a directory holding one)."""
-    p = Path(ref)
-    return (ref.endswith("config.json") or (ref.endswith(".json") and p.is_file())
-            or (p.is_dir() and (p / "config.json").is_file()))
-
-
 def import_profile(ref: str, name: str | None = None) -> ModelProfile:
     """A ModelProfile from a local config.json / model directory."""
     data = read_config_file(ref)

@@ -342,10 +342,10 @@ class ProfileStore:
         found = self._by_hf_id.get(key)
         if found is not None:
             return found
-        from llmkube.modelconfig import import_profile, looks_like_config_path
-
         if looks_like_config_path(name_or_id) and Path(name_or_id).exists():
             if name_or_id not in self._from_configs:
+                from llmkube.modelconfig import import_profile  # only now: the config reader and its tensor shapes
+
                 self._from_configs[name_or_id] = import_profile(name_or_id)
             return self._from_configs[name_or_id]
         return None
@@ -365,6 +365,13 @@ class ProfileStore:
         if name.endswith(".json") or "/" in name and Path(name).is_absolute():
             return f"no config.json at {name} (a model may name a local Hugging Face config.json or a directory holding one)"
         return _suggest(name, self.models, {hf_id: key for key, p in self.models.items() for hf_id in p.spec.hugging_face_ids})
+
+
+def looks_like_config_path(ref: str) -> bool:
+    """Whether a spec's `model` names a local config.json (or a directory holding one)."""
+    p = Path(ref)
+    return (ref.endswith("config.json") or (ref.endswith(".json") and p.is_file())
+            or (p.is_dir() and (p / "config.json").is_file()))
 
 
 def _suggest(name: str, choices: Iterable[str], aliases: dict[str, str] | None = None) -> str:

@@ -47,7 +47,8 @@ def _compact(doc: dict[str, Any]) -> dict[str, Any]:
 def run_import(source: str, *, name: str | None, output: Path | None, output_dir: Path | None) -> int:
     """Write the ModelProfile of a local config.json / model directory, or of a Hugging Face id
     (fetched through huggingface_hub)."""
-    from llmkube.modelconfig import import_hub_profile, import_profile, is_hub_id, looks_like_config_path
+    from llmkube.modelconfig import import_hub_profile, import_profile, is_hub_id
+    from llmkube.profiles import looks_like_config_path
     from llmkube.yamlio import dump_yaml
 
     if output is not None and output_dir is not None:

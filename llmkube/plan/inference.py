@@ -36,7 +36,6 @@ from llmkube.names import (
     KSERVE_DEPLOYMENT_MODE_ANNOTATION,
     KSERVE_ISVC_LABEL,
 )
-from llmkube.plan import mig as migplan
 from llmkube.plan.base import Plan
 from llmkube.plan.context import PlanContext, PlanError, PoolInfo
 from llmkube.plan.pods import (
@@ -280,6 +279,8 @@ def _gpu_placement(ep: InferenceEndpoint, ctx: PlanContext) -> GPUPlacement:
         if profile is None:
             hint = "this GPU has no MIG" if mig is None else "profiles: " + ", ".join(p.name for p in mig.profiles)
             raise PlanError(("spec", "migProfile"), f"{gpu.name} has no MIG profile {spec.mig_profile!r}", hint)
+        from llmkube.plan import mig as migplan  # MIG slices only: an endpoint on whole GPUs never loads it
+
         if strategy == "single":
             resource = GPU_RESOURCE
             if pool is None:
