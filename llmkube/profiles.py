@@ -15,7 +15,7 @@ from typing import Any, Literal, Self
 from pydantic import Field, ValidationError, model_validator
 
 from llmkube.errors import InputError, SourceMark
-from llmkube.specs.base import DNSSubdomain, PositiveInt, SpecModel
+from llmkube.specs.base import DNSSubdomain, PositiveInt, SpecModel, empty_list
 from llmkube.fastyaml import load_plain
 from llmkube.resources import builtin_profiles
 from llmkube.suggest import nearest
@@ -55,7 +55,7 @@ class GPUSpec(SpecModel):
     interconnect: Literal["nvlink", "pcie"]
     gpus_per_node: PositiveInt
     compute_capability: str | None = None
-    pci_device_ids: list[str] = Field(default_factory=list)
+    pci_device_ids: list[str] = Field(default_factory=empty_list)
     notes: str | None = None
     mig: MigSpec | None = None
 
@@ -115,7 +115,7 @@ class Quantization(SpecModel):
     weight_type: Literal["int", "float"] = "int"
     # Module name patterns kept unquantized (compressed-tensors `ignore`, AWQ `modules_to_not_convert`,
     # fp8 `ignored_layers`); "re:" prefixes a regular expression, otherwise a substring of the name.
-    ignore: list[str] = Field(default_factory=list)
+    ignore: list[str] = Field(default_factory=empty_list)
     format: str | None = None  # compressed-tensors format: pack-quantized, float-quantized, ...
     # Which linear layers the scheme covers: all of them, or the MoE experts only (gpt-oss MXFP4).
     targets: Literal["linear", "experts"] = "linear"

@@ -329,3 +329,30 @@ def test_building_only_the_invoked_command_changes_no_help_and_no_usage_error(ca
     assert sorted(cli_command(["--debug", "render", "x.yaml"]).commands) == ["render"]
     assert sorted(cli_command(["--color", "never", "crds", "list"]).commands) == ["crds"]
     assert len(cli_command(["rendr"]).commands) == len(cli_command().commands)  # the error lists them all
+
+
+# --------------------------------------------------------------------------- spec models
+
+
+def test_no_model_field_has_a_default_factory_whose_signature_is_parsed_from_text():
+    """pydantic asks each default factory for its signature; a builtin's (`list`) is parsed from its
+    text by the tokenizer, whose regex compiles in ~5-7 ms on first use: `specs.base.empty_list`."""
+    import importlib
+    import pkgutil
+
+    import pydantic
+
+    import llmkube.specs
+
+    modules = [importlib.import_module("llmkube.profiles")] + [
+        importlib.import_module(f"llmkube.specs.{m.name}") for m in pkgutil.iter_modules(llmkube.specs.__path__)
+    ]
+    models = [v for mod in modules for v in vars(mod).values() if isinstance(v, type) and issubclass(v, pydantic.BaseModel)]
+    assert len(models) > 50
+    parsed = [
+        f"{model.__name__}.{name}"
+        for model in models
+        for name, info in model.model_fields.items()
+        if getattr(info.default_factory, "__text_signature__", None) is not None
+    ]
+    assert parsed == []

@@ -17,6 +17,7 @@ from llmkube.specs.base import (
     SpecModel,
     SpecProblem,
     Toleration,
+    empty_list,
 )
 
 
@@ -65,7 +66,7 @@ class Pool(SpecModel):
     gpus_per_node: PositiveInt | None = None
     nodes: PositiveInt | None = None
     node_labels: dict[LabelKey, str] = Field(default_factory=dict)
-    taints: list[Toleration] = Field(default_factory=list)
+    taints: list[Toleration] = Field(default_factory=empty_list)
     topology: bool = True
     mig: PoolMig | None = None
     sharing: Sharing | None = None

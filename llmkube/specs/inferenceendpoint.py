@@ -28,6 +28,7 @@ from llmkube.specs.base import (
     SpecProblem,
     literal_token_problems,
     Toleration,
+    empty_list,
 )
 from llmkube.specs.llmisvc import Disaggregation, LLMServiceOptions, llmisvc_problems
 from llmkube.specs.rollout import RolloutPolicy
@@ -128,7 +129,7 @@ class InferenceEndpointSpec(SpecModel):
     image: str | None = Field(default=None, min_length=1)  # "" is an error, not the default image
     target: Literal["kserve", "deployment", "llm-inference-service"] = "kserve"
     deployment_mode: Literal["Standard", "RawDeployment", "Knative", "Serverless"] = "Standard"
-    knative_features: list[KnativeFeature] = Field(default_factory=list)
+    knative_features: list[KnativeFeature] = Field(default_factory=empty_list)
     gpu: str | None = None
     pool: DNSLabel | None = None
     mig_profile: str | None = None
@@ -149,7 +150,7 @@ class InferenceEndpointSpec(SpecModel):
     dtype: Literal["auto", "bfloat16", "float16", "float32"] | None = None
     quantization: Literal["awq", "gptq", "fp8", "bitsandbytes", "marlin", "eetq", "exl2"] | None = None
     port: int = Field(default=8080, ge=1, le=65535)
-    extra_args: list[str] = Field(default_factory=list)
+    extra_args: list[str] = Field(default_factory=empty_list)
     env: dict[str, str] = Field(default_factory=dict)
     replicas: Replicas = Field(default_factory=Replicas)
     autoscaling: Autoscaling | None = None
@@ -161,7 +162,7 @@ class InferenceEndpointSpec(SpecModel):
     cache: CacheVolume | None = None
     hugging_face: HuggingFace = Field(default_factory=HuggingFace)
     node_selector: dict[LabelKey, str] = Field(default_factory=dict)
-    tolerations: list[Toleration] = Field(default_factory=list)
+    tolerations: list[Toleration] = Field(default_factory=empty_list)
     service_account: DNSSubdomain | None = None
     llm_inference_service: LLMServiceOptions = Field(default_factory=LLMServiceOptions)  # target: llm-inference-service
     disaggregation: Disaggregation | None = None  # prefill/decode pools (target: llm-inference-service)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
 
-from llmkube.specs.base import DNSLabel, DNSSubdomain, PositiveInt, SpecModel, SpecProblem
+from llmkube.specs.base import DNSLabel, DNSSubdomain, PositiveInt, SpecModel, SpecProblem, empty_list
 from llmkube.specs.network import RdmaSpec, effective_rdma
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class LLMServiceOptions(SpecModel):
     inference_pool: DNSSubdomain | None = None
     scheduler: bool = True
     tls: bool = False
-    base_refs: list[DNSSubdomain] = Field(default_factory=list)
+    base_refs: list[DNSSubdomain] = Field(default_factory=empty_list)
     data_local: PositiveInt | None = None  # data-parallel ranks per pod; default: a node's GPUs ÷ TP with `nodes` > 1
     expert_parallel: bool = False
     autoscaler: Literal["hpa", "keda"] = "hpa"

@@ -13,6 +13,7 @@ from llmkube.specs.base import (
     Quantity,
     SpecModel,
     SpecProblem,
+    empty_list,
 )
 
 
@@ -103,11 +104,11 @@ class MultiKueue(SpecModel):
 class QuotaSpec(SpecModel):
     cohort: DNSLabel | None = None
     resources: list[PoolQuota] = Field(min_length=1)
-    namespaces: list[DNSLabel] = Field(default_factory=list)
+    namespaces: list[DNSLabel] = Field(default_factory=empty_list)
     local_queue_name: DNSSubdomain | None = None
     queueing_strategy: Literal["BestEffortFIFO", "StrictFIFO"] = "BestEffortFIFO"
     preemption: Preemption | None = None
-    priority_classes: list[PriorityClass] = Field(default_factory=list)
+    priority_classes: list[PriorityClass] = Field(default_factory=empty_list)
     stop_policy: Literal["None", "Hold", "HoldAndDrain"] | None = None
     multi_kueue: MultiKueue | None = None
 

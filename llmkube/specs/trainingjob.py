@@ -23,6 +23,7 @@ from llmkube.specs.base import (
     dns1035_label_error,
     literal_token_problems,
     Toleration,
+    empty_list,
 )
 # The network section is shared with InferenceEndpoint (specs/network.py); imported here as before.
 from llmkube.specs.network import NetworkSpec, RdmaSpec, effective_rdma, network_problems  # noqa: F401
@@ -79,7 +80,7 @@ class TrainingJobSpec(SpecModel):
     image: str = Field(min_length=1)
     script: str | None = None
     command: list[str] | None = None
-    args: list[str] = Field(default_factory=list)
+    args: list[str] = Field(default_factory=empty_list)
     env: dict[str, str] = Field(default_factory=dict)
     model: str | None = None
     nodes: PositiveInt | NodeRange = 1
@@ -98,7 +99,7 @@ class TrainingJobSpec(SpecModel):
     shm_size: Quantity | None = None
     volumes: Volumes = Field(default_factory=Volumes)
     hugging_face: HuggingFace = Field(default_factory=HuggingFace)
-    tolerations: list[Toleration] = Field(default_factory=list)
+    tolerations: list[Toleration] = Field(default_factory=empty_list)
     node_selector: dict[LabelKey, str] = Field(default_factory=dict)
     service_account: DNSSubdomain | None = None
     training: Training = Field(default_factory=Training)
