@@ -5,7 +5,8 @@ on a shared machine —, wall medians, the ratio to the peer, and peak RSS):
 
 - `help`:     `llmkube --help`                              vs `python -c pass` (the same interpreter)
 - `render`:   cold `llmkube render` of one spec              vs `kubectl kustomize` on that spec's output; also
-              with `--no-cache` (no side caches: a first run) and the import floor (typer, pydantic, jinja2)
+              with `--no-cache` (no side caches: a first run) and the import floor (typer, pydantic, jinja2;
+              and as a program: a one-option typer CLI that also imports jinja2)
 - `core N`:   `llmkube validate` of N core-kind documents     vs kubeconform (same schemas) and the
               `kubernetes-validate` CLI
 - `mixed N`:  `llmkube validate --crds` of N mixed documents (upstream CRD examples + rendered examples):
@@ -46,6 +47,16 @@ CRDS = perf_corpus.CRDS
 KUBECONFORM = Path.home() / ".cache" / "llmkube-test" / "kubeconform-v0.7.0" / "kubeconform"
 #: The imports a render cannot do without, and typer's argument parsing (a pydantic TypeAdapter per option).
 FLOOR = "import typer, pydantic, jinja2; from pydantic import TypeAdapter; TypeAdapter(int)"
+#: The same floor as a program: a typer CLI parsing one argument and one option (typer builds a TypeAdapter
+#: for each, through its own pydantic modules, with pydantic's plugin search off), and jinja2.
+TYPER_FLOOR = """
+import jinja2, typer
+app = typer.Typer()
+@app.command()
+def render(path: str, n: int = 1) -> None:
+    pass
+app(["spec.yaml", "--n", "2"], standalone_mode=False)
+"""
 
 
 @dataclass
@@ -144,6 +155,7 @@ class Bench:
             # what no render can avoid: the interpreter and the imports of typer (with the pydantic it parses
             # arguments with) and jinja2
             "floor: typer+pydantic+jinja2": ([sys.executable, "-c", FLOOR], self.env),
+            "floor: a typer CLI + jinja2": ([sys.executable, "-c", TYPER_FLOOR], self.env),
             "kubectl kustomize": (["kubectl", "kustomize", str(kdir)], self.env),
         }
         return report(f"cold render of one spec ({spec.name})", compare(cmds, self.args.runs), "kubectl kustomize")

@@ -1,0 +1,271 @@
+"""Where one cold `llmkube render` spends its CPU time, stage by stage.
+
+Each run is a new process that runs `llmkube render SPEC` in itself (as `python -m llmkube
+render SPEC` does) with clocks around the stages below; every module imported inside a stage is
+counted apart, as that stage's imports. The first run (untimed) compiles bytecode into a private
+PYTHONPYCACHEPREFIX and fills the side caches of an empty user cache (HOME), as `perf.py` does;
+the table gives medians and minima of CPU time (`time.process_time`) over the timed runs.
+`--imports` prints instead what `python -X importtime -m llmkube render SPEC` reports, per package
+(the sum of each module's self time, the minimum over the runs), beside the same for a one-option
+typer CLI that also imports jinja2 (`perf.TYPER_FLOOR`): what llmkube imports beyond that floor.
+`--repo DIR` measures another checkout (PYTHONPATH=DIR). Asserts nothing.
+
+    .venv/bin/python benchmarks/render_stages.py [--runs N] [--no-cache] [--imports] [--repo DIR] [SPEC]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Only `os` and `sys` (already loaded by the interpreter) before a measured run: anything this
+# script imported first would be missing from llmkube's imports.
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPEC = os.path.join(REPO, "docs", "examples", "05-llama-70b-vllm-endpoint.yaml")
+
+#: (module, function or attribute path, stage); wrapped once `llmkube.commands.render` is imported.
+#: A stage's own time excludes the stages nested in it and its imports.
+STAGES = [
+    ("llmkube.pipeline", "load_inputs", "load_inputs (the rest)"),
+    ("llmkube.pipeline", "read_documents", "read the spec (YAML with marks)"),
+    ("llmkube.pipeline", "parse_specs", "spec validation (pydantic model build + validate)"),
+    ("llmkube.pipeline", "render_specs", "plan (planner, sizing)"),
+    ("llmkube.pipeline", "load_profiles", "profiles (read cache + validate)"),
+    ("llmkube.pipeline", "Renderer", "jinja2 Environment"),
+    ("llmkube.render.Renderer", "render", "template render + re-read"),
+    ("llmkube.pipeline.Run", "findings", "schema check (+ CRD store)"),
+    ("llmkube.commands.render", "_stdout_text", "dump YAML"),
+    ("llmkube.pipeline", "token_findings", "LK501 (token rule)"),
+]
+
+
+def child(spec: str, no_cache: bool) -> None:
+    """One measured run in this process: prints {stage: CPU seconds} as JSON."""
+    import importlib.abc
+    import json
+    import time
+
+    clock = time.process_time
+    spent: dict[str, float] = {"python start-up (interpreter, site)": clock()}
+    frames: list[list[float]] = [[0.0, 0.0]]  # per open stage: [nested stages' time, imports' time]
+    loading = [0]
+
+    def add(name: str, t: float) -> None:
+        spent[name] = spent.get(name, 0.0) + t
+
+    class Timed(importlib.abc.MetaPathFinder):
+        """Times each outermost module execution and charges it to the open stage."""
+
+        def find_spec(self, name, path, target=None):  # type: ignore[no-untyped-def]
+            for finder in sys.meta_path:
+                if finder is self:
+                    continue
+                found = getattr(finder, "find_spec", None)
+                spec_ = found(name, path, target) if found else None
+                if spec_ is not None:
+                    break
+            else:
+                return None
+            loader = spec_.loader
+            if loader is None or isinstance(loader, type) or not hasattr(loader, "exec_module"):
+                return spec_
+            real_exec = loader.exec_module
+
+            def exec_module(module):  # type: ignore[no-untyped-def]
+                if loading[0]:
+                    return real_exec(module)
+                loading[0] += 1
+                t = clock()
+                try:
+                    return real_exec(module)
+                finally:
+                    loading[0] -= 1
+                    frames[-1][1] += clock() - t
+                    if name == "llmkube.commands.render":
+                        install()
+
+            try:
+                loader.exec_module = exec_module
+            except AttributeError:
+                pass
+            return spec_
+
+    def run_stage(stage, fn, *a, **k):  # type: ignore[no-untyped-def]
+        frames.append([0.0, 0.0])
+        t = clock()
+        try:
+            return fn(*a, **k)
+        finally:
+            dt = clock() - t
+            nested, imported = frames.pop()
+            add(stage, dt - nested - imported)
+            if imported:
+                add(f"  imports during: {stage}", imported)
+            frames[-1][0] += dt
+
+    def wrap(owner: object, attr: str, stage: str) -> None:
+        fn = owner.__dict__[attr] if isinstance(owner, type) else getattr(owner, attr)
+        if hasattr(fn, "func") and hasattr(fn, "attrname"):  # a cached_property
+            inner = fn.func
+            prop = type(fn)(lambda self: run_stage(stage, inner, self))
+            prop.__set_name__(owner, attr)
+            setattr(owner, attr, prop)
+        else:
+            setattr(owner, attr, lambda *a, **k: run_stage(stage, fn, *a, **k))
+
+    def install() -> None:
+        for path, attr, stage in STAGES:
+            parts = path.split(".")
+            for i in range(len(parts), 0, -1):
+                if ".".join(parts[:i]) in sys.modules:
+                    owner: object = sys.modules[".".join(parts[:i])]
+                    for part in parts[i:]:
+                        owner = getattr(owner, part)
+                    wrap(owner, attr, stage)
+                    break
+
+    sys.meta_path.insert(0, Timed())
+    t = clock()
+    import llmkube.cli as cli
+
+    add("import llmkube.cli (typer, its click, llmkube.cli)", clock() - t)
+    frames[-1][1] = 0.0  # counted in the line above
+    real_command = cli.cli_command
+
+    def cli_command(argv):  # type: ignore[no-untyped-def]
+        command = run_stage("build the render command (typer → click)", real_command, argv)
+        real_parse = command.parse_args
+        command.parse_args = lambda ctx, args: run_stage("click parse (typer builds a TypeAdapter per option)", real_parse, ctx, args)
+        real_invoke = command.invoke
+        command.invoke = lambda ctx: run_stage("the command: main(), settings, the rest", real_invoke, ctx)
+        return command
+
+    cli.cli_command = cli_command  # type: ignore[assignment]
+    saved = sys.stdout
+    sys.stdout = open(os.devnull, "w")
+    try:
+        cli.main(["render", *(["--no-cache"] if no_cache else []), spec])
+    except SystemExit:
+        pass
+    finally:
+        sys.stdout.close()
+        sys.stdout = saved
+    if frames[0][1]:
+        add("imports outside the stages", frames[0][1])
+    spent["total CPU"] = clock()
+    print(json.dumps(spent))
+
+
+#: Third-party packages by their top-level modules; every other module outside llmkube is the standard library.
+PACKAGES = {
+    "typer (with its vendored click), annotated_doc": ("typer", "annotated_doc"),
+    "pydantic, pydantic_core, annotated_types, typing_inspection, typing_extensions": (
+        "pydantic", "pydantic_core", "annotated_types", "typing_inspection", "typing_extensions"),
+    "jinja2, markupsafe": ("jinja2", "markupsafe"),
+    "PyYAML (libyaml)": ("yaml", "_yaml"),
+    "ruamel.yaml": ("ruamel", "_ruamel_yaml"),
+    "jsonschema-rs": ("jsonschema_rs",),
+}
+
+
+#: llmkube's modules, in the groups the table shows.
+LLMKUBE_GROUPS = {
+    "llmkube.specs": "llmkube.specs (the InferenceEndpoint's models)",
+    "llmkube.plan": "llmkube.plan (the endpoint planner, sizing)",
+    "llmkube.check": "llmkube.check (schemas, CRD store, findings, LK501)",
+    "llmkube.profiles": "llmkube.profiles (the profile models)",
+    "llmkube.cli": "llmkube.cli, commands, config, options",
+    "llmkube.commands": "llmkube.cli, commands, config, options",
+    "llmkube.config": "llmkube.cli, commands, config, options",
+    "llmkube.options": "llmkube.cli, commands, config, options",
+}
+
+
+def _package(module: str) -> str:
+    top = module.split(".")[0]
+    if top == "llmkube":
+        return LLMKUBE_GROUPS.get(".".join(module.split(".")[:2]), "llmkube: pipeline, yamlio, render, kinds, the rest")
+    if top.startswith("__editable__"):
+        return "the editable install's finder (site)"
+    return next((name for name, tops in PACKAGES.items() if top in tops), "the standard library")
+
+
+def _self_times(cmd: list[str], env: dict[str, str], runs: int) -> dict[str, float]:
+    """Per package, the sum over its modules of each one's minimum self time (ms) over `runs` runs."""
+    import re
+    import subprocess
+
+    best: dict[str, float] = {}
+    for _ in range(runs):
+        err = subprocess.run(cmd, env=env, capture_output=True, text=True).stderr
+        for m in re.finditer(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", err):
+            us, module = int(m.group(1)), m.group(2)
+            best[module] = min(best.get(module, us), us)
+    out: dict[str, float] = {}
+    for module, us in best.items():
+        out[_package(module)] = out.get(_package(module), 0.0) + us / 1000
+    return out
+
+
+def imports(spec: str, runs: int, env: dict[str, str]) -> None:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from perf import TYPER_FLOOR
+
+    render = [sys.executable, "-X", "importtime", "-m", "llmkube", "render", spec]
+    floor = [sys.executable, "-X", "importtime", "-c", TYPER_FLOOR]
+    import subprocess
+
+    subprocess.run(render, env=env, capture_output=True)  # bytecode and side caches
+    subprocess.run(floor, env=env, capture_output=True)
+    r, f = _self_times(render, env, runs), _self_times(floor, env, runs)
+    print(f"{'package (import self time, min of ' + str(runs) + ')':84}{'render ms':>10}{'floor ms':>10}{'beyond':>8}")
+    for name in sorted(set(r) | set(f), key=lambda n: (n.startswith("llmkube"), -(r.get(n, 0.0)))):
+        print(f"{name:84}{r.get(name, 0.0):10.1f}{f.get(name, 0.0):10.1f}{r.get(name, 0.0) - f.get(name, 0.0):8.1f}")
+    own = sum(v for k, v in r.items() if k.startswith("llmkube"))
+    print(f"{'llmkube, all modules':84}{own:10.1f}")
+    print(f"{'all imports':84}{sum(r.values()):10.1f}{sum(f.values()):10.1f}{sum(r.values()) - sum(f.values()):8.1f}")
+
+
+def main() -> None:
+    import argparse
+    import json
+    import statistics
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("spec", nargs="?", default=str(SPEC))
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--no-cache", action="store_true")
+    ap.add_argument("--imports", action="store_true", help="per-package import times instead of the stages")
+    ap.add_argument("--repo", default=REPO, help="the llmkube checkout to measure (default: this one)")
+    args = ap.parse_args()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    with tempfile.TemporaryDirectory() as tmp:
+        env.update(HOME=tmp, KUBECACHEDIR=str(Path(tmp) / "kube"), PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(args.repo).resolve()), env.get("PYTHONPATH")) if p)
+        if args.imports:
+            imports(args.spec, args.runs, env)
+            return
+        cmd = [sys.executable, __file__, "--child", args.spec, *(["--no-cache"] if args.no_cache else [])]
+        subprocess.run(cmd, env=env, check=True, capture_output=True)  # bytecode and side caches
+        runs = [json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout) for _ in range(args.runs)]
+    names = [n for n in runs[0] if n != "total CPU"] + sorted({n for r in runs for n in r} - set(runs[0]))
+    total = statistics.median(r["total CPU"] for r in runs)
+    print(f"{'stage (CPU)':64}{'median ms':>10}{'min ms':>8}{'share':>7}")
+    accounted = 0.0
+    for name in names:
+        values = [r.get(name, 0.0) * 1000 for r in runs]
+        med = statistics.median(values)
+        accounted += med
+        print(f"{name:64}{med:10.1f}{min(values):8.1f}{med / total / 10:6.0f}%")
+    print(f"{'exit and the rest (total less the stages above)':64}{total * 1000 - accounted:10.1f}")
+    print(f"{'total CPU':64}{total * 1000:10.1f}{min(r['total CPU'] for r in runs) * 1000:8.1f}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        child(sys.argv[2], "--no-cache" in sys.argv[3:])
+    else:
+        main()
