@@ -8,9 +8,10 @@ the table gives medians and minima of CPU time (`time.process_time`) over the ti
 `--imports` prints instead what `python -X importtime -m llmkube render SPEC` reports, per package
 (the sum of each module's self time, the minimum over the runs), beside the same for a one-option
 typer CLI that also imports jinja2 (`perf.TYPER_FLOOR`): what llmkube imports beyond that floor.
-`--repo DIR` measures another checkout (PYTHONPATH=DIR). Asserts nothing.
+`--baseline DIR` measures another checkout beside this one (PYTHONPATH=DIR), the runs interleaved.
+Asserts nothing.
 
-    .venv/bin/python benchmarks/render_stages.py [--runs N] [--no-cache] [--imports] [--repo DIR] [SPEC]
+    .venv/bin/python benchmarks/render_stages.py [--runs N] [--no-cache] [--imports] [--baseline DIR] [SPEC]
 """
 
 from __future__ import annotations
@@ -190,15 +191,28 @@ def _package(module: str) -> str:
     return next((name for name, tops in PACKAGES.items() if top in tops), "the standard library")
 
 
-def _self_times(cmd: list[str], env: dict[str, str], runs: int) -> dict[str, float]:
-    """Per package, the sum over its modules of each one's minimum self time (ms) over `runs` runs."""
-    import re
+def _interleaved(commands: dict[str, tuple[list[str], dict[str, str]]], runs: int) -> dict[str, list[str]]:
+    """Each command's stdout and stderr texts: one untimed run each (bytecode, side caches), then
+    `runs` rounds A B A B ..., so that a busy machine slows every checkout alike."""
     import subprocess
 
-    best: dict[str, float] = {}
+    out: dict[str, list[str]] = {label: [] for label in commands}
+    for cmd, env in commands.values():
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
     for _ in range(runs):
-        err = subprocess.run(cmd, env=env, capture_output=True, text=True).stderr
-        for m in re.finditer(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", err):
+        for label, (cmd, env) in commands.items():
+            proc = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+            out[label].append(proc.stdout + "\0" + proc.stderr)
+    return out
+
+
+def _per_package(texts: list[str]) -> dict[str, float]:
+    """Per package, the sum over its modules of each one's minimum self time (ms) over the runs."""
+    import re
+
+    best: dict[str, int] = {}
+    for text in texts:
+        for m in re.finditer(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", text):
             us, module = int(m.group(1)), m.group(2)
             best[module] = min(best.get(module, us), us)
     out: dict[str, float] = {}
@@ -207,30 +221,56 @@ def _self_times(cmd: list[str], env: dict[str, str], runs: int) -> dict[str, flo
     return out
 
 
-def imports(spec: str, runs: int, env: dict[str, str]) -> None:
+def imports(spec: str, runs: int, envs: dict[str, dict[str, str]]) -> None:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from perf import TYPER_FLOOR
 
-    render = [sys.executable, "-X", "importtime", "-m", "llmkube", "render", spec]
-    floor = [sys.executable, "-X", "importtime", "-c", TYPER_FLOOR]
-    import subprocess
+    commands = {label: ([sys.executable, "-X", "importtime", "-m", "llmkube", "render", spec], env) for label, env in envs.items()}
+    commands["floor"] = ([sys.executable, "-X", "importtime", "-c", TYPER_FLOOR], next(iter(envs.values())))
+    tables = {label: _per_package(texts) for label, texts in _interleaved(commands, runs).items()}
+    floor = tables.pop("floor")
+    labels = list(tables)
+    head = "".join(f"{label[:12]:>14}" for label in labels)
+    print(f"{'package: import self time, ms (min of ' + str(runs) + ' runs per module)':80}{head}{'floor':>10}")
+    names = sorted(set(floor).union(*tables.values()), key=lambda n: (n.startswith("llmkube"), -tables[labels[0]].get(n, 0.0)))
+    for name in names:
+        cells = "".join(f"{tables[label].get(name, 0.0):14.1f}" for label in labels)
+        print(f"{name:80}{cells}{floor.get(name, 0.0):10.1f}")
+    own = "".join(f"{sum(v for k, v in tables[label].items() if k.startswith('llmkube')):14.1f}" for label in labels)
+    print(f"{'llmkube, all its modules':80}{own}")
+    every = "".join(f"{sum(tables[label].values()):14.1f}" for label in labels)
+    print(f"{'all imports':80}{every}{sum(floor.values()):10.1f}")
 
-    subprocess.run(render, env=env, capture_output=True)  # bytecode and side caches
-    subprocess.run(floor, env=env, capture_output=True)
-    r, f = _self_times(render, env, runs), _self_times(floor, env, runs)
-    print(f"{'package (import self time, min of ' + str(runs) + ')':84}{'render ms':>10}{'floor ms':>10}{'beyond':>8}")
-    for name in sorted(set(r) | set(f), key=lambda n: (n.startswith("llmkube"), -(r.get(n, 0.0)))):
-        print(f"{name:84}{r.get(name, 0.0):10.1f}{f.get(name, 0.0):10.1f}{r.get(name, 0.0) - f.get(name, 0.0):8.1f}")
-    own = sum(v for k, v in r.items() if k.startswith("llmkube"))
-    print(f"{'llmkube, all modules':84}{own:10.1f}")
-    print(f"{'all imports':84}{sum(r.values()):10.1f}{sum(f.values()):10.1f}{sum(r.values()) - sum(f.values()):8.1f}")
+
+def stages(spec: str, runs: int, no_cache: bool, envs: dict[str, dict[str, str]]) -> None:
+    import json
+    import statistics
+
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", spec, *(["--no-cache"] if no_cache else [])]
+    texts = _interleaved({label: (cmd, env) for label, env in envs.items()}, runs)
+    results = {label: [json.loads(t.split("\0")[0]) for t in ts] for label, ts in texts.items()}
+    labels = list(results)
+    names: list[str] = []
+    for label in labels:
+        for r in results[label]:
+            names += [n for n in r if n not in names and n != "total CPU"]
+    head = "".join(f"{label[:12] + ' median':>20}{'min':>7}" for label in labels)
+    print(f"{'stage: CPU ms (' + str(runs) + ' runs)':72}{head}")
+    accounted = {label: 0.0 for label in labels}
+    for name in names:
+        cells = ""
+        for label in labels:
+            values = [r.get(name, 0.0) * 1000 for r in results[label]]
+            accounted[label] += statistics.median(values)
+            cells += f"{statistics.median(values):20.1f}{min(values):7.1f}"
+        print(f"{name:72}{cells}")
+    totals = {label: statistics.median(r["total CPU"] for r in results[label]) * 1000 for label in labels}
+    print(f"{'the rest (total less the medians above)':72}" + "".join(f"{totals[label] - accounted[label]:20.1f}{'':7}" for label in labels))
+    print(f"{'total CPU':72}" + "".join(f"{totals[label]:20.1f}{min(r['total CPU'] for r in results[label]) * 1000:7.1f}" for label in labels))
 
 
 def main() -> None:
     import argparse
-    import json
-    import statistics
-    import subprocess
     import tempfile
     from pathlib import Path
 
@@ -239,29 +279,20 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--no-cache", action="store_true")
     ap.add_argument("--imports", action="store_true", help="per-package import times instead of the stages")
-    ap.add_argument("--repo", default=REPO, help="the llmkube checkout to measure (default: this one)")
+    ap.add_argument("--baseline", metavar="DIR", help="another llmkube checkout, measured in the same run (interleaved)")
     args = ap.parse_args()
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     with tempfile.TemporaryDirectory() as tmp:
-        env.update(HOME=tmp, KUBECACHEDIR=str(Path(tmp) / "kube"), PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(args.repo).resolve()), env.get("PYTHONPATH")) if p)
+        base.update(HOME=tmp, KUBECACHEDIR=str(Path(tmp) / "kube"), PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
+        checkouts = {"this checkout": REPO, **({"baseline": args.baseline} if args.baseline else {})}
+        envs = {
+            label: {**base, "PYTHONPATH": os.pathsep.join(p for p in (str(Path(repo).resolve()), base.get("PYTHONPATH")) if p)}
+            for label, repo in checkouts.items()
+        }
         if args.imports:
-            imports(args.spec, args.runs, env)
-            return
-        cmd = [sys.executable, __file__, "--child", args.spec, *(["--no-cache"] if args.no_cache else [])]
-        subprocess.run(cmd, env=env, check=True, capture_output=True)  # bytecode and side caches
-        runs = [json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout) for _ in range(args.runs)]
-    names = [n for n in runs[0] if n != "total CPU"] + sorted({n for r in runs for n in r} - set(runs[0]))
-    total = statistics.median(r["total CPU"] for r in runs)
-    print(f"{'stage (CPU)':64}{'median ms':>10}{'min ms':>8}{'share':>7}")
-    accounted = 0.0
-    for name in names:
-        values = [r.get(name, 0.0) * 1000 for r in runs]
-        med = statistics.median(values)
-        accounted += med
-        print(f"{name:64}{med:10.1f}{min(values):8.1f}{med / total / 10:6.0f}%")
-    print(f"{'exit and the rest (total less the stages above)':64}{total * 1000 - accounted:10.1f}")
-    print(f"{'total CPU':64}{total * 1000:10.1f}{min(r['total CPU'] for r in runs) * 1000:8.1f}")
+            imports(args.spec, args.runs, envs)
+        else:
+            stages(args.spec, args.runs, args.no_cache, envs)
 
 
 if __name__ == "__main__":
