@@ -117,6 +117,26 @@ def test_a_run_resumes_the_collector_with_start_up_frozen(tmp_path):
     assert state["frozen"] > 10_000  # the pipeline froze what the run keeps (modules, models, inputs)
 
 
+def test_the_collector_is_paused_before_the_cli_is_imported(tmp_path):
+    """`python -m llmkube` (and the script, `llmkube.__main__:run`) pauses the collector before
+    typer, click and pydantic are imported: no collection from then on in a `--version` run."""
+    code = (
+        "import gc, runpy, sys\n"
+        "seen = []\n"
+        "gc.callbacks.append(lambda phase, info: phase == 'start' and 'llmkube.cli' in sys.modules and seen.append(info))\n"
+        "sys.argv = ['llmkube', '--version']\n"
+        "try:\n"
+        "    runpy.run_module('llmkube', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('COLLECTIONS', len(seen))\n"
+    )
+    env = {**os.environ, "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120).stdout
+    assert "llmkube " in out  # the version line: the CLI ran
+    assert "COLLECTIONS 0" in out
+
+
 def test_main_leaves_an_in_process_callers_collector_as_it_was(capsys):
     from llmkube.cli import main
 
