@@ -661,3 +661,39 @@ def test_data_parallel_spreads_routed_experts_over_tp_times_dp(m):
     assert serving_fit(dense, H100, ServerConfig(tensor_parallel=4, data_parallel=4, max_model_len=8192)).weights_gib == (
         serving_fit(dense, H100, ServerConfig(tensor_parallel=4, max_model_len=8192)).weights_gib
     )
+
+
+def test_fused_moe_workspace_stays_allocated_through_the_sampler_run(m):
+    """vLLM 0.19's fused-MoE experts take their workspaces from the worker's persistent
+    WorkspaceManager buffer (modular_kernel.py `_allocate_buffers`), so the sampler run that follows
+    the profiling forward peaks on top of them: TritonExperts.workspace_shapes, workspace13
+    [M, top_k, max(N/2, K)] + workspace2 [M, top_k, max(N, K)], N = 2 × expert width ÷ TP."""
+    from llmkube.plan.engine_memory import FUSED_MOE_CHUNK_SIZE, moe_workspace_bytes, triton_moe_experts
+    qwen = m("qwen3-30b-a3b").spec  # hidden 2048, expert width 768, top 8
+    assert qwen.experts is not None and (qwen.hidden_size, qwen.experts.intermediate_size, qwen.experts.active) == (2048, 768, 8)
+    # N = 1536 (gate + up), K = 2048: 8192 tokens × 8 × (max(768, 2048) + max(1536, 2048)) × 2 B = 512 MiB
+    assert moe_workspace_bytes(qwen, 8192, 1, 2.0) == 8192 * 8 * (2048 + 2048) * 2
+    # wider experts split over TP: Mixtral (4096 hidden, 14336 wide, top 2) at TP 2 → N = 14336
+    mixtral = m("mixtral-8x7b").spec
+    assert moe_workspace_bytes(mixtral, 8192, 2, 2.0) == 8192 * 2 * (7168 + 14336) * 2
+    # one chunk of at most VLLM_FUSED_MOE_CHUNK_SIZE tokens at a time
+    assert moe_workspace_bytes(qwen, 4 * FUSED_MOE_CHUNK_SIZE, 1, 2.0) == moe_workspace_bytes(qwen, FUSED_MOE_CHUNK_SIZE, 1, 2.0)
+    assert moe_workspace_bytes(m("llama-3.1-8b").spec, 8192, 1, 2.0) == 0.0
+    # only 16-bit experts run TritonExperts; MXFP4 (gpt-oss) and runtime quantization are left out
+    assert triton_moe_experts(qwen) and not triton_moe_experts(qwen, "fp8")
+    assert not triton_moe_experts(m("gpt-oss-20b").spec) and not triton_moe_experts(m("llama-3.1-8b").spec)
+
+    # v0.19 on an H100 (8,192 tokens, 1,024 sequences): the sampler phase holds the workspace too
+    config = ServerConfig(max_model_len=8192, engine_version=(0, 19, 0))
+    fit = serving_fit(m("qwen3-30b-a3b"), H100, config, gpu_name="NVIDIA H100 80GB HBM3")
+    v17 = serving_fit(m("qwen3-30b-a3b"), H100, dataclasses.replace(config, engine_version=(0, 17, 0)),
+                      gpu_name="NVIDIA H100 80GB HBM3")
+    sampler_phase = (1024 * qwen.vocab_size * (fit.accounting.sampler_fp32_bytes_per_logit + 2) + 8192 * 2048 * 2) / GIB
+    assert fit.activation_gib == pytest.approx(sampler_phase + 0.5, abs=1e-9)
+    # the lines before 0.18 are not modelled with it (their MoE path was not read): the same batch, no workspace
+    assert v17.activation_gib == pytest.approx(sampler_phase, abs=1e-9)
+    # a dense model and gpt-oss's MXFP4 experts are unchanged
+    dense = serving_fit(m("qwen3-8b"), H100, config, gpu_name="NVIDIA H100 80GB HBM3")
+    assert dense.activation_gib == pytest.approx(
+        (1024 * m("qwen3-8b").spec.vocab_size * (fit.accounting.sampler_fp32_bytes_per_logit + 2)
+         + 8192 * m("qwen3-8b").spec.hidden_size * 2) / GIB, abs=1e-9)

@@ -127,6 +127,9 @@ class Accounting:
     # Non-torch memory per GPU at TP >= 2 on NVSwitch-connected Hopper/Blackwell GPUs when it differs
     # from `non_torch_tp_gib` (see `non_torch_bytes`); None: no difference.
     non_torch_tp_nvswitch_gib: float | None = None
+    # The fused-MoE kernels' workspaces stay allocated after the forward pass (a shared, persistent
+    # buffer: see `moe_workspace_bytes`), so the profiling sampler run peaks on top of them.
+    moe_workspace_persists: bool = False
 
 
 # The V0 engine (vLLM 0.4 – 0.7 by default; 0.8 – 0.9 only for models V1 did not support), as
@@ -187,10 +190,10 @@ ACCOUNTINGS: tuple[Accounting, ...] = (
     Accounting("vllm-0.17", "vLLM 0.17", "vllm", (0, 17, 0), SORT_FREE_SAMPLER_BYTES, 0.13, 0.55, 0.13, False,
                non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     Accounting("vllm-0.18", "vLLM 0.18-0.20", "vllm", (0, 18, 0), SORT_FREE_SAMPLER_BYTES, 0.25, 0.55, 0.07, False,
-               non_torch_tp_nvswitch_gib=2.1),
+               non_torch_tp_nvswitch_gib=2.1, moe_workspace_persists=True),
     # gpu_worker.py v0.27.1 logs "CUDA graph memory profiling is enabled (default since v0.21.0)".
     Accounting("vllm-0.21", "vLLM >=0.21", "vllm", (0, 21, 0), SORT_FREE_SAMPLER_BYTES, 0.25, 0.55, 0.07, True,
-               non_torch_tp_nvswitch_gib=2.1),
+               non_torch_tp_nvswitch_gib=2.1, moe_workspace_persists=True),
     # TGI (flash_causal_lm.py `warmup`, v3.3.6): one prefill of --max-batch-prefill-tokens, then
     # KV = free memory − (1 − fraction × 0.95) × total. It samples the last token of each warm-up
     # request only: no vocabulary-wide buffers to speak of. CUDA graphs are captured after.
@@ -356,13 +359,52 @@ def sampler_peak_bytes(spec: ModelSpec, requests: int, accounting: Accounting, a
     return requests * spec.vocab_size * (per_logit + act_bytes)
 
 
+FUSED_MOE_CHUNK_SIZE = 16 * 1024  # vllm/envs.py VLLM_FUSED_MOE_CHUNK_SIZE default: tokens per MoE chunk
+
+
+def triton_moe_experts(spec: ModelSpec, quantization: str | None = None) -> bool:
+    """Whether the routed experts run through vLLM's Triton fused-MoE experts (`TritonExperts`),
+    whose workspaces are the ones `moe_workspace_bytes` sizes: checkpoints with 16-bit experts and
+    no runtime `--quantization`. Quantized experts pick other kernels (Marlin, CUTLASS, DeepGEMM,
+    FlashInfer; MXFP4 on Hopper runs triton_kernels' matmul_ogs, which allocates per call: the
+    v0.19.0 H100 gpt-oss-20b fit row measures no workspace on top of its sampler run), whose
+    workspaces were not read; they are left out."""
+    return spec.experts is not None and spec.quantization is None and quantization is None
+
+
+def moe_workspace_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_bytes: float) -> float:
+    """The fused-MoE workspace one GPU keeps allocated once a forward pass has run.
+
+    vllm/model_executor/layers/fused_moe/modular_kernel.py `FusedMoEModularKernel._allocate_buffers`
+    (v0.19) takes the experts' workspaces from the worker's shared `WorkspaceManager`
+    (vllm/v1/worker/workspace.py `current_workspace_manager().get_simultaneous`): one persistent
+    buffer every MoE layer reuses and that is not freed after the forward — so the profiling
+    sampler run, which follows the forward, peaks on top of it. Its size is
+    `TritonExperts.workspace_shapes` (fused_moe.py): workspace13 [M, top_k, max(N/2, K)] (the fused
+    output [M, K] shares it) and workspace2 [M, top_k, max(N, K)], with M the tokens of one chunk
+    (at most VLLM_FUSED_MOE_CHUNK_SIZE), N = 2 × expert width ÷ TP (gate and up), K = hidden, in
+    the activation dtype. Fit rows (v0.19.0, H100, 8,192 tokens, activation peak observed − llmkube
+    before this term): Qwen3-30B-A3B 0.49 GiB (this term 0.50), DeepSeek-V2-Lite 0.44 (0.45),
+    Qwen1.5-MoE-A2.7B 0.28 (0.30), Llama-4-Scout at TP 4 0.24 (0.16); nothing was fitted.
+    """
+    e = spec.experts
+    if e is None:
+        return 0.0
+    m = min(tokens, FUSED_MOE_CHUNK_SIZE)
+    n = 2 * -(-_moe_intermediate(spec) // max(1, tensor_parallel))
+    k = spec.hidden_size
+    return float(m * e.active * (max(n // 2, k) + max(n, k)) * act_bytes)
+
+
 def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBatch, tensor_parallel: int,
                      act_bytes: float, first_stage: bool = True, last_stage: bool = True,
-                     flashinfer_sampler: bool | None = None) -> float:
+                     flashinfer_sampler: bool | None = None, persistent_bytes: float = 0.0) -> float:
     """The torch activation peak `profile_run` measures on one GPU of one pipeline stage.
 
     The forward pass and the sampler run one after the other, so the peak is the larger of the
-    two; while sampling, profile_run still holds the forward's output ([tokens, hidden]). Stages
+    two; while sampling, profile_run still holds the forward's output ([tokens, hidden]) and any
+    `persistent_bytes` the forward left allocated (the fused-MoE workspace, `moe_workspace_bytes`;
+    during the forward the same bytes are the MoE intermediates `forward_peak_bytes` counts). Stages
     after the first also hold the intermediate tensors received from the previous stage (hidden
     state and residual, [tokens, hidden] each); only the last stage samples.
     """
@@ -372,7 +414,7 @@ def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBa
         sampling = sampler_peak_bytes(spec, min(batch.seqs, batch.tokens), accounting, act_bytes,
                                       flashinfer_sampler)
         if sampling:
-            peak = max(peak, sampling + batch.tokens * spec.hidden_size * act_bytes)
+            peak = max(peak, sampling + batch.tokens * spec.hidden_size * act_bytes + persistent_bytes)
     return peak + received
 
 

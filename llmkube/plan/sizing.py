@@ -393,13 +393,18 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
         kinds = ["full_attention"] * len(kinds)
     # vLLM's RoPE cos/sin table loads with the weights, one copy per GPU (`em.rope_cache_bytes`)
     rope = em.rope_cache_bytes(s, act_bytes) if c.runtime == "vllm" else 0.0
+    # The fused-MoE workspace a forward pass leaves allocated (`em.moe_workspace_bytes`)
+    moe_workspace = (em.moe_workspace_bytes(s, batch.tokens, tp, act_bytes)
+                     if c.runtime == "vllm" and acc.moe_workspace_persists and em.triton_moe_experts(s, c.quantization)
+                     else 0.0)
     best: ServingFit | None = None
     start = 0
     for stage, n in enumerate(em.pp_partition(s.layers, pp)):
         first, last = stage == 0, stage == pp - 1
         weights = ((stage_weights[stage] - stage_experts[stage]) / tp + stage_experts[stage] / (tp * dp)
                    + loaded_expert_extra_bytes(model, moe_config, gpu_name, range(start, start + n)) + rope)
-        activation = em.activation_bytes(s, acc, batch, tp, act_bytes, first, last, c.flashinfer_sampler)
+        activation = em.activation_bytes(s, acc, batch, tp, act_bytes, first, last, c.flashinfer_sampler,
+                                         persistent_bytes=moe_workspace)
         graphs = em.cuda_graph_bytes(batch.seqs, n) if graphs_on else 0.0
         layout = em.kv_layout(s, kinds[start:start + n], token_layer, max_len, batch.tokens)
         start += n
