@@ -697,3 +697,23 @@ def test_fused_moe_workspace_stays_allocated_through_the_sampler_run(m):
     assert dense.activation_gib == pytest.approx(
         (1024 * m("qwen3-8b").spec.vocab_size * (fit.accounting.sampler_fp32_bytes_per_logit + 2)
          + 8192 * m("qwen3-8b").spec.hidden_size * 2) / GIB, abs=1e-9)
+
+
+def test_a_tp_group_across_nodes_has_no_intra_node_all_reduce_buffers(m):
+    """vLLM's custom all-reduce (and its NVLink-only successors) refuse a TP group that spans nodes
+    (custom_all_reduce.py `CustomAllreduce.__init__`): its non-torch memory is one GPU's."""
+    from llmkube.plan.engine_memory import GIB as EM_GIB, accounting_for, non_torch_bytes
+    v10, v19 = accounting_for("vllm", (0, 10, 1)), accounting_for("vllm", (0, 19, 0))
+    a100, h100 = "NVIDIA A100-SXM4-40GB", "NVIDIA H100 80GB HBM3"
+    gib = lambda acc, tp, name, spans: round(non_torch_bytes(acc, tp, 1, name, spans) / EM_GIB, 3)  # noqa: E731
+    assert gib(v10, 2, a100, False) == 0.55 and gib(v10, 2, a100, True) == gib(v10, 1, a100, False) == 0.03
+    # the NVSwitch buffers of 0.18+ belong to one node's NVLink domain too
+    assert gib(v19, 4, h100, False) == 2.1 and gib(v19, 4, h100, True) == gib(v19, 1, h100, False) == 0.25
+    # fit row gh-dennislee22-qwen2-7b-2xa100-40-tp2: Qwen2-7B, TP 2 over two nodes, vLLM 0.10.1.1,
+    # util 0.5, 16,384 tokens, torch sampler; the log's KV cache is 11.03 GiB per GPU
+    config = ServerConfig(tensor_parallel=2, utilization=0.5, max_model_len=16384, engine_version=(0, 10, 1),
+                          flashinfer_sampler=False)
+    one_node = serving_fit(m("qwen2-7b"), 39.38, config, gpu_name=a100)
+    two_nodes = serving_fit(m("qwen2-7b"), 39.38, dataclasses.replace(config, tp_spans_nodes=True), gpu_name=a100)
+    assert two_nodes.kv_budget_gib - one_node.kv_budget_gib == pytest.approx(0.55 - 0.03, abs=1e-9)
+    assert two_nodes.kv_budget_gib == pytest.approx(11.03, rel=0.015)  # 11.15: the A100 TP 1 figure is 0.03

@@ -440,7 +440,7 @@ def nvswitch_hopper(gpu_name: str) -> bool | None:
 
 
 def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_parallel: int,
-                    gpu_name: str = "") -> float:
+                    gpu_name: str = "", tp_spans_nodes: bool = False) -> float:
     """Memory outside torch that the engine counts (NCCL, cuBLAS; TGI also the CUDA context), per GPU.
 
     `non_torch_memory` is what CUDA reports in use minus torch's reservation (vllm/utils
@@ -456,9 +456,22 @@ def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_paral
       which needs Hopper or Blackwell with NVLink). Other GPUs keep the 0.55 GiB of the
       NCCL/custom all-reduce buffers. No fit row checks a 0.18+ TP ≥ 2 start-up off the H100.
     A GPU without a name is sized with the H100 figures.
+
+    A TP group that spans nodes (`tp_spans_nodes`: more TP ranks than GPUs per node) gets none of
+    the intra-node buffers: vllm/distributed/device_communicators/custom_all_reduce.py
+    `CustomAllreduce.__init__` (v0.10 … v0.19, the same check in `QuickAllReduce` and the symmetric-
+    memory communicator is NVLink-only) returns early with "Custom allreduce is disabled because this
+    process group spans across nodes", and NCCL reaches the other ranks through its network
+    transport, not NVLink/P2P buffers on the GPU. It is sized as one GPU alone. Fit row
+    gh-dennislee22-qwen2-7b-2xa100-40-tp2 (TP 2 over two nodes, vLLM 0.10.1.1, "custom all-reduce
+    disabled" in its log): weights + activation + non-torch leave 11.03 GiB, which is the TP 1
+    non-torch figure (0.03-0.13 GiB), not 0.55.
     """
     gib = accounting.context_gib
-    if tensor_parallel >= 2:
+    if tensor_parallel >= 2 and tp_spans_nodes:
+        other = accounting.non_torch_tp1_other_gib
+        gib += other if other is not None and hopper_or_later(gpu_name) is False else accounting.non_torch_tp1_gib
+    elif tensor_parallel >= 2:
         nvswitch = accounting.non_torch_tp_nvswitch_gib
         gib += nvswitch if nvswitch is not None and nvswitch_hopper(gpu_name) is not False else accounting.non_torch_tp_gib
     elif pipeline_parallel >= 2:

@@ -172,6 +172,8 @@ class ServerConfig:
     enforce_eager: bool = False  # --enforce-eager: no CUDA graphs
     cuda_graph_estimate: bool | None = None  # VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS; None: the version's default
     flashinfer_sampler: bool | None = None  # FlashInfer's top-k/top-p sampler in use (VLLM_USE_FLASHINFER_SAMPLER); None: the image's default
+    # The TP group spans nodes (TP > GPUs per node): no intra-node all-reduce buffers (`em.non_torch_bytes`)
+    tp_spans_nodes: bool = False
     dtype: str | None = None
     quantization: str | None = None
     kv_cache_dtype: str | None = None
@@ -385,7 +387,7 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     moe_config = dataclasses.replace(c, tensor_parallel=tp * dp) if dp > 1 else c
     graphs_on = c.runtime == "vllm" and not c.enforce_eager
     counted = graphs_on and (c.cuda_graph_estimate if c.cuda_graph_estimate is not None else acc.cuda_graphs_counted)
-    non_torch = em.non_torch_bytes(acc, tp, pp, gpu_name)
+    non_torch = em.non_torch_bytes(acc, tp, pp, gpu_name, c.tp_spans_nodes)
     kinds = em.layer_kinds(s)
     if acc.engine == "v0":
         # V0 has no hybrid allocator: vllm/worker/cache_engine.py `CacheEngine._allocate_kv_cache`
