@@ -41,8 +41,8 @@ HF_CONFIGS = REPO / "tests" / "data" / "hf-configs"
 COLUMNS = (
     "id", "split", "source", "source_group", "vllm_version", "gpu", "gpu_total_gib", "model", "tp", "pp",
     "dtype", "quantization", "quantization_flag", "kv_cache_dtype", "max_model_len", "max_num_seqs",
-    "max_num_batched_tokens", "gpu_memory_utilization", "enforce_eager", "block_size", "topk_topp_sampler", "weights_gib",
-    "non_torch_gib", "activation_gib", "cuda_graph_gib", "kv_cache_gib", "kv_tokens", "gpu_blocks",
+    "max_num_batched_tokens", "gpu_memory_utilization", "enforce_eager", "block_size", "topk_topp_sampler",
+    "tp_spans_nodes", "weights_gib", "non_torch_gib", "activation_gib", "cuda_graph_gib", "kv_cache_gib", "kv_tokens", "gpu_blocks",
     "max_concurrency", "defaults", "notes",
 )
 NUMERIC = ("gpu_total_gib", "tp", "pp", "max_model_len", "max_num_seqs", "max_num_batched_tokens",
@@ -179,6 +179,8 @@ def server_config(row: dict[str, str]) -> Any:
         "block_size": int(v) if (v := num(row, "block_size")) else None,
         # the sampler the log names: FlashInfer's ("Using FlashInfer for top-p & top-k sampling") or torch's
         "flashinfer_sampler": {"flashinfer": True, "torch": False}.get((row.get("topk_topp_sampler") or "").lower()),
+        # the log's "Custom allreduce is disabled because this process group spans across nodes"
+        "tp_spans_nodes": (row.get("tp_spans_nodes") or "").lower() == "true",
         "engine_version": version_tuple(row.get("vllm_version") or ""),
         "runtime": "vllm",
     }

@@ -7,6 +7,7 @@ import importlib.util
 import io
 import json
 import math
+import re
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -62,6 +63,27 @@ def test_the_split_column_follows_the_readme_rule(accuracy, rows):
     for r in data:
         assert r["split"] == accuracy.split_for(r["source_group"], r["source"]), r["id"]
     assert {r["split"] for r in data} == set(accuracy.SPLITS)
+
+
+def test_a_repository_file_is_cited_at_one_commit(accuracy, rows):
+    """The split hashes the source, commit included: one log file cited at two commits would be
+    two threads, and could put the same start-up on both sides (it once did)."""
+    _, data = rows
+    commits: dict[str, set[str]] = {}
+    for r in data:
+        m = re.match(r"https://github\.com/([^/]+/[^/]+)/blob/([^/]+)/([^#]+)", r["source"])
+        if m:
+            commits.setdefault(f"{m[1]}:{m[3]}", set()).add(m[2])
+    assert {f: c for f, c in commits.items() if len(c) > 1} == {}
+
+
+def test_tp_spans_nodes_is_true_or_empty_and_only_with_tp(accuracy, rows):
+    _, data = rows
+    for r in data:
+        assert r["tp_spans_nodes"] in ("", "true"), r["id"]
+        if r["tp_spans_nodes"]:
+            assert int(r["tp"]) >= 2, r["id"]
+    assert accuracy.server_config({**data[0], "tp": "2", "tp_spans_nodes": "true"}).tp_spans_nodes is True
 
 
 def test_the_script_runs_on_the_table_and_reports_both_splits(accuracy):
