@@ -30,7 +30,8 @@ import importlib.util
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 _engine: Any = None
 _programs: dict[str, Any] = {}
