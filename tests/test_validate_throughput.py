@@ -232,3 +232,18 @@ def test_the_metadata_walk_finds_what_the_recursive_one_found_in_its_order():
         assert fast == list(_recursive_metadata_walk(obj, ())), obj
         found += len(fast)
     assert found >= 8
+
+
+def test_each_objects_pod_groups_are_read_once_and_are_what_a_fresh_read_gives(monkeypatch):
+    from llmkube.check.read import workloads
+    from llmkube.check.rules import run_rules
+
+    targets = [Target(obj=t.obj, document=t.document, spec=t.spec) for t in every_case()]
+    reads: list[int] = []
+    fresh = workloads._pod_groups
+    monkeypatch.setattr(workloads, "_pod_groups", lambda t: reads.append(id(t)) or fresh(t))
+    run_rules(targets, ProfileStore.load())
+    assert reads and len(reads) == len(set(reads))  # once per object
+    for t in targets:
+        if "pod_groups" in t.reads:
+            assert t.reads["pod_groups"] == tuple(fresh(t))

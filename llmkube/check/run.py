@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmkube.apimachinery import api_group
@@ -23,6 +23,9 @@ class Target:
     obj: dict[str, Any]
     document: Document | None = None  # a hand-written manifest
     spec: LoadedSpec | None = None  # the spec it was rendered from
+    #: What readers derived from `obj`, kept for the run (check/read: e.g. its pod groups); `obj` is not
+    #: changed once checking starts.
+    reads: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def mark(self, path: tuple[str | int, ...] = ()) -> SourceMark | None:
         """The user's line: in the manifest, or the spec field the output field came from."""

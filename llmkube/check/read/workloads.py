@@ -64,8 +64,16 @@ def _template(target: Target, role: str, path: Path, template: Any, replicas: in
     return PodGroup(target, role, (*path, "spec"), spec, replicas, as_mapping(tmeta.get("labels")), as_mapping(tmeta.get("annotations")))
 
 
-def pod_groups(target: Target) -> list[PodGroup]:
-    """Every pod group of one object (empty for kinds that make no pods)."""
+def pod_groups(target: Target) -> tuple[PodGroup, ...]:
+    """Every pod group of one object (empty for kinds that make no pods), read once per object:
+    a dozen readers and rules ask for them (~14,000 calls over 2,000 objects)."""
+    found = target.reads.get("pod_groups")
+    if found is None:
+        found = target.reads["pod_groups"] = tuple(_pod_groups(target))
+    return found
+
+
+def _pod_groups(target: Target) -> list[PodGroup]:
     obj = target.obj
     kind = obj.get("kind")
     spec = obj.get("spec")
