@@ -25,6 +25,11 @@ def set_verbosity(level: int) -> None:
     _verbosity = level
 
 
+def verbose() -> bool:
+    """Whether -v asked for details (so a command can skip computing them)."""
+    return _verbosity > 0
+
+
 def detail(message: str) -> None:
     """What only `-v` asks for: which objects were read, from where."""
     if _verbosity > 0:

@@ -11,14 +11,39 @@ import stat
 import sys
 import uuid
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, overload
 from pathlib import Path
 
 from llmkube import pipeline
 from llmkube.check.findings import Finding, Severity, object_label
-from llmkube.commands.common import detail
+from llmkube.commands.common import detail, verbose
 from llmkube.errors import InputError, combined, each
 from llmkube.options import Options
 from llmkube.report import NO_SCHEMA, Subject, input_error_findings, write_report
+
+if TYPE_CHECKING:
+    from llmkube.check.run import Target
+
+
+class Subjects(Sequence[Subject]):
+    """The objects checked, each labelled and placed when read: only -v and JUnit reports read them
+    (placing 2,000 objects costs ~0.05 s a run that does not show them would pay)."""
+
+    def __init__(self, targets: Sequence[Target]) -> None:
+        self._targets = targets
+
+    def __len__(self) -> int:
+        return len(self._targets)
+
+    @overload
+    def __getitem__(self, index: int) -> Subject: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Subject]: ...
+    def __getitem__(self, index: int | slice) -> Subject | Sequence[Subject]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        target = self._targets[index]
+        return Subject(object_label(target.obj), target.mark())
 
 
 def failing(findings: Sequence[Finding], strict: bool) -> bool:
@@ -61,15 +86,16 @@ def run_validate(
     except InputError as exc:
         result, errors = None, each(exc)
     findings: list[Finding] = []
-    subjects: list[Subject] = []
+    subjects: Sequence[Subject] = []
     if result is not None:
         try:
             findings = result.findings
-            subjects = [Subject(object_label(t.obj), t.mark()) for t in result.targets]
+            subjects = Subjects(result.targets)
         except InputError as exc:
             errors += each(exc)
-    for subject in subjects:
-        detail(f"checked {subject.label} at {subject.mark}")
+    if verbose():
+        for subject in subjects:
+            detail(f"checked {subject.label} at {subject.mark}")
     if not subjects and not errors and not skip_non_manifests:
         errors.append(InputError("no Kubernetes objects or llmkube specs found in the given paths"))
     if ignore_missing_schemas:
