@@ -247,3 +247,37 @@ def test_each_objects_pod_groups_are_read_once_and_are_what_a_fresh_read_gives(m
     for t in targets:
         if "pod_groups" in t.reads:
             assert t.reads["pod_groups"] == tuple(fresh(t))
+
+
+def _floated(node):
+    """A copy with every image unpinned (`:latest`, or no tag) and every env value a literal token."""
+    if isinstance(node, dict):
+        out = {k: _floated(v) for k, v in node.items()}
+        if isinstance(out.get("image"), str):
+            out["image"] = out["image"].split("@")[0].rsplit(":", 1)[0] + (":latest" if len(out["image"]) % 2 else "")
+        if "name" in out and "valueFrom" in out:
+            out["value"] = "hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789" if len(str(out["name"])) % 2 else "$(HF_TOKEN)"
+        return out
+    if isinstance(node, list):
+        return [_floated(v) for v in node]
+    return node
+
+
+def test_lk501_and_lk502_quick_checks_skip_only_objects_they_would_find_nothing_in(monkeypatch):
+    """LK501 and LK502 first ask, without building paths, whether an object can hold what they look
+    for; with the question always answered yes (the full walk for every object) they find the same."""
+    from llmkube.check.rules import load_rules, security
+
+    targets = every_case() + [Target(obj=_floated(t.obj)) for t in every_case()]
+    rules = load_rules()
+
+    def hits() -> list[tuple[int, tuple, str]]:
+        ctx = ReadContext(targets=targets, profiles=ProfileStore.load())
+        return [(id(h.target), h.path, h.message) for code in ("LK501", "LK502") for h in rules[code].check(ctx)]
+
+    quick = hits()
+    monkeypatch.setattr(security, "_may_float", lambda obj: True)
+    monkeypatch.setattr(security, "_may_hold_token", lambda obj: True)
+    assert hits() == quick
+    assert sum(1 for _, _, m in quick if "latest" in m or "no tag" in m) > 50
+    assert sum(1 for _, _, m in quick if "token" in m) > 20

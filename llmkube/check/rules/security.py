@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from llmkube.check.findings import Severity
 from llmkube.check.read.context import ReadContext
@@ -70,13 +70,18 @@ def _may_hold_token(obj: Mapping[str, Any]) -> bool:
         if isinstance(node, str):
             strings.append(node)
         elif isinstance(node, Mapping):
-            if "name" in node and str(node.get("name", "")).upper() in TOKEN_VARS:
-                return True
+            if "name" in node and str(node.get("name", "")).upper() in TOKEN_VARS and _literal(node.get("value")):
+                return True  # a token variable set to a literal (one set from a Secret is what LK501 asks for)
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
     text = "\n".join(strings)
     return bool(TOKEN.search(text) or AWS_SECRET.search(text))
+
+
+def _literal(value: Any) -> TypeGuard[str]:
+    """An env value LK501 reads as written: a non-blank string that is no reference (`$HF_TOKEN`, `{{ … }}`)."""
+    return isinstance(value, str) and bool(value.strip()) and not _REFERENCE.match(value)
 
 
 def _env_entries(obj: Mapping[str, Any]) -> Iterator[tuple[Path, Mapping[str, Any]]]:
@@ -156,7 +161,7 @@ def literal_hf_token(ctx: ReadContext) -> Iterator[Hit]:
         for path, item in _env_entries(obj):
             name = str(item.get("name", ""))
             value = item.get("value")
-            if not isinstance(value, str) or not value.strip() or _REFERENCE.match(value):
+            if not _literal(value):
                 continue
             tokens = find_tokens(value)
             if name.upper() in TOKEN_VARS or tokens:
@@ -206,6 +211,26 @@ def image_reference_problem(image: str) -> str | None:
     return None
 
 
+def _may_float(obj: Mapping[str, Any]) -> bool:
+    """Whether `_images` can yield a floating reference: the same images, found without building a
+    path per node (most objects pin all theirs, and LK502 looks at every object)."""
+    stack: list[Any] = [obj]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            for key in CONTAINER_LISTS:
+                items = node.get(key)
+                for item in items if isinstance(items, list) else ():
+                    image = item.get("image") if isinstance(item, Mapping) else None
+                    if isinstance(image, str) and image_reference_problem(image):
+                        return True
+            stack.extend(v for v in node.values() if isinstance(v, (Mapping, list)))
+        else:
+            stack.extend(v for v in node if isinstance(v, (Mapping, list)))
+    image = dig(obj, "spec", "trainer", "image") if obj.get("kind") == "TrainJob" else None
+    return isinstance(image, str) and image_reference_problem(image) is not None
+
+
 def _images(obj: Mapping[str, Any]) -> Iterator[tuple[Path, str]]:
     """Container images anywhere in an object, plus a TrainJob's trainer image."""
     for path, node in _containers(obj):
@@ -252,6 +277,8 @@ def floating_image(ctx: ReadContext) -> Iterator[Hit]:
     ```
     """
     for t in ctx.targets:
+        if not _may_float(t.obj):
+            continue
         for path, image in _images(t.obj):
             problem = image_reference_problem(image)
             if problem is None:
