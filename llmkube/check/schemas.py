@@ -308,7 +308,8 @@ def _shared(schema: dict) -> dict:
     compiles in ~10 ms (all: 0.05 s), and the translation cache loads the smaller text. Errors mean
     the same: jsonschema-rs reports `schema_path` through `$defs/<name>/…`, which `_node_at` walks
     like any other path, and findings name the instance path, which does not change
-    (tests/check/test_check_shared_schemas.py).
+    (tests/check/test_check_shared_schemas.py). Finding the repeats costs about what one compile
+    saves, so a schema is shared when its translation is kept in the cache (not with --no-cache).
     """
     # Bottom-up: a node's identity is a number given to its own keywords and its subschemas'
     # identities, so equal subtrees get equal identities in one pass.
@@ -688,7 +689,9 @@ class SchemaValidator:
                 except Exception:  # noqa: BLE001 - a cache entry jsonschema-rs refuses: translate afresh
                     compiled = None
             if compiled is None:
-                translated = _shared(_translate(crd.schema, root=True))
+                translated = _translate(crd.schema, root=True)
+                if cache is not None:  # sharing costs about what it saves once, and saves it in every later run
+                    translated = _shared(translated)
                 translated["$schema"] = _DRAFT
                 validator = jsonschema_rs.validator_for(translated, registry=registry, validate_formats=False)
                 compiled = _CompiledCRD(crd, translated, validator, cel.rule_tree(crd.schema), defs)
