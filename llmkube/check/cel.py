@@ -323,21 +323,31 @@ def _field_path(expr: str) -> tuple[str | int, ...]:
     return tuple(out)
 
 
-def _activation(program: Any, value: Any) -> Any:
-    needed = set(program.functions()) & set(EXTENSION_FUNCTIONS)
-    if not needed:
+#: What each rule's program needs, asked of the engine once per rule text: (refers to oldSelf,
+#: the extension functions it calls).
+_NEEDS: dict[str, tuple[bool, dict[str, Callable[..., Any]]]] = {}
+
+
+def _needs(source: str, program: Any) -> tuple[bool, dict[str, Callable[..., Any]]]:
+    found = _NEEDS.get(source)
+    if found is None:
+        functions = {n: EXTENSION_FUNCTIONS[n] for n in sorted(set(program.functions()) & set(EXTENSION_FUNCTIONS))}
+        found = _NEEDS[source] = ("oldSelf" in program.variables(), functions)
+    return found
+
+
+def _activation(source: str, program: Any, value: Any) -> Any:
+    functions = _needs(source, program)[1]
+    if not functions:
         return {"self": value}
-    engine = _load_engine()
-    return engine.Context(
-        variables={"self": value}, functions={n: EXTENSION_FUNCTIONS[n] for n in needed}
-    )
+    return _load_engine().Context(variables={"self": value}, functions=functions)
 
 
 def _message(rule: Rule, value: Any) -> str:
     if rule.message_expression:
         try:
             program = compile_rule(rule.message_expression)
-            text = program.execute(_activation(program, value))
+            text = program.execute(_activation(rule.message_expression, program, value))
             if isinstance(text, str) and text.strip():
                 return text
         except Exception:  # noqa: BLE001 - K8s falls back to message on any failure
@@ -351,10 +361,10 @@ def evaluate_rule(rule: Rule, value: Any, path: tuple[str | int, ...]) -> CelPro
         program = compile_rule(rule.rule)
     except CelCompileError as exc:
         return CelProblem(path, f"CEL rule could not be compiled: {exc}", rule.rule)
-    if "oldSelf" in program.variables():
+    if _needs(rule.rule, program)[0]:
         return None
     try:
-        result = program.execute(_activation(program, value))
+        result = program.execute(_activation(rule.rule, program, value))
     except Exception as exc:  # noqa: BLE001 - evaluation errors become problems
         detail = str(exc).split(". ")[0]
         return CelProblem(path, f"CEL rule could not be evaluated: {detail}", rule.rule)
