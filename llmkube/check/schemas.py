@@ -19,7 +19,7 @@ import hashlib
 import importlib.util
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from collections.abc import Iterator, Mapping
@@ -383,8 +383,14 @@ def _metadata_schema(declared: Mapping[str, Any] | None) -> dict:
     return {"allOf": [{"$ref": OBJECT_META_REF}, {"properties": extra}]}
 
 
-def _prepare(value: Any, s: Mapping[str, Any], path: Path_, problems: list, root: bool) -> None:
-    """In place: prune non-nullable nulls, apply defaults, check list-map key uniqueness."""
+def _prepare(value: Any, s: Mapping[str, Any], path: Path_, problems: list, root: bool, defaulted: dict[int, list] | None = None) -> None:
+    """In place: prune non-nullable nulls, apply defaults, check list-map key uniqueness.
+
+    `defaulted` remembers, per schema node (by id: the caller keeps the schema alive), its properties
+    that have a default: a pod template's schema has hundreds of properties and few defaults, and
+    looking through them for every object node was most of this walk."""
+    if defaulted is None:
+        defaulted = {}
     if isinstance(value, dict):
         props = s.get("properties") or {}
         add = s.get("additionalProperties")
@@ -407,24 +413,25 @@ def _prepare(value: Any, s: Mapping[str, Any], path: Path_, problems: list, root
                         warning=True,
                     )
                 )
-        for k, sub in props.items():
-            if "default" in sub and (
-                k not in value or (value[k] is None and sub.get("nullable") is not True)
-            ):
+        with_default = defaulted.get(id(s))
+        if with_default is None:
+            with_default = defaulted[id(s)] = [(k, sub) for k, sub in props.items() if "default" in sub]
+        for k, sub in with_default:
+            if k not in value or (value[k] is None and sub.get("nullable") is not True):
                 value[k] = copy.deepcopy(sub["default"])
         for k, v in value.items():
             if root and k == "metadata":
                 continue
             sub = props.get(k, add)
             if sub is not None and isinstance(v, (dict, list)):
-                _prepare(v, sub, path + (k,), problems, False)
+                _prepare(v, sub, path + (k,), problems, False, defaulted)
     elif isinstance(value, list):
         items = s.get("items")
         if not isinstance(items, Mapping):
             return
         for i, item in enumerate(value):
             if isinstance(item, (dict, list)):
-                _prepare(item, items, path + (i,), problems, False)
+                _prepare(item, items, path + (i,), problems, False, defaulted)
         keys = s.get("x-kubernetes-list-map-keys")
         if s.get("x-kubernetes-list-type") == "map" and keys:
             seen: dict[tuple, int] = {}
@@ -451,6 +458,7 @@ class _CompiledCRD:
     validator: Any
     rules: cel.RuleTree | None
     defs: dict  # the core definitions the schema reaches (ObjectMeta's), for messages
+    defaulted: dict[int, list] = field(default_factory=dict)  # `_prepare`'s memo over crd.schema's nodes
 
 
 # --------------------------------------------------------------------------- messages
@@ -702,7 +710,7 @@ class SchemaValidator:
     def _validate_custom(self, crd: CRDVersion, data: dict) -> list[SchemaProblem]:
         compiled = self._compile(crd)
         problems: list[SchemaProblem] = []
-        _prepare(data, crd.schema, (), problems, True)
+        _prepare(data, crd.schema, (), problems, True, compiled.defaulted)
         schema_problems = self._run(compiled.validator, data, compiled.schema, compiled.defs)
         problems.extend(schema_problems)
         broken = {p.path for p in schema_problems}
