@@ -27,7 +27,6 @@ from llmkube.federation import cluster_of, merge_clusters
 from llmkube.plan.base import ClusterTarget
 from llmkube.plan.context import PlanContext, PlanError
 from llmkube.profiles import ProfileStore
-from llmkube.render import Renderer
 from llmkube.specs.parse import LoadedSpec, is_spec_document, parse_specs
 from llmkube.yamlio import Document, dotted, read_documents, to_plain
 
@@ -307,6 +306,8 @@ def load_inputs(paths: Sequence[str], limits: InputLimits | None = None) -> Inpu
 
 def render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:
     """Plan and render every spec; output is deterministic and in apply order."""
+    from llmkube.render import Renderer  # jinja2: not loaded by a run of plain manifests
+
     profiles = load_profiles(options)
     renderer = Renderer(options.template_dirs, bytecode_cache=side_cache_dir(TEMPLATES_DIR) if options.use_cache else None)
     ctx = PlanContext(profiles=profiles, kueue_api=options.kueue_api)

@@ -281,3 +281,22 @@ def test_lk501_and_lk502_quick_checks_skip_only_objects_they_would_find_nothing_
     assert hits() == quick
     assert sum(1 for _, _, m in quick if "latest" in m or "no tag" in m) > 50
     assert sum(1 for _, _, m in quick if "token" in m) > 20
+
+
+def test_checking_plain_manifests_loads_no_template_engine(tmp_path):
+    """jinja2 (~40 ms of imports) is for rendering specs: a run of plain manifests, rules and all, does
+    without it."""
+    import os
+    import subprocess
+    import sys
+
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n")
+    code = (
+        "import sys\nfrom llmkube import pipeline\nfrom llmkube.options import Options\n"
+        f"run, errors = pipeline.run_partial([{str(manifest)!r}], Options())\n"
+        "assert not errors and run.findings == [], (errors, run.findings)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'jinja2' or m == 'llmkube.render'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, "HOME": str(tmp_path)})
+    assert out.stdout.strip() == "[]", out.stdout
