@@ -226,18 +226,26 @@ def _indexed_files(paths: Sequence[Path], parsed_cache: Path, index_cache: Path)
         return [_CRDFile(p, _read_text(p), parsed_cache) for p in paths]
     key = hashlib.sha256(json.dumps([_FILE_INDEX, stats]).encode()).hexdigest()
     entry = diskcache.read(index_cache, key)
-    if isinstance(entry, list) and len(entry) == len(paths):
-        try:
-            return [
-                _CRDFile(p, None, parsed_cache, digest=str(digest), entries={"kind": set(kinds), "group": set(groups)})
-                for p, (digest, kinds, groups) in zip(paths, entry)
-            ]
-        except (TypeError, ValueError):
-            pass  # an entry of another shape: read the files
+    if isinstance(entry, list) and len(entry) == len(paths) and all(map(_index_row, entry)):
+        return [
+            _CRDFile(p, None, parsed_cache, digest=digest, entries={"kind": set(kinds), "group": set(groups)})
+            for p, (digest, kinds, groups) in zip(paths, entry)
+        ]
     files = [_CRDFile(p, _read_text(p), parsed_cache) for p in paths]
     index = [[f.digest, sorted(f.entries["kind"]), sorted(f.entries["group"])] for f in files]
     diskcache.write(index_cache, key, index, keep=PARSED_KEEP, max_age_s=PARSED_MAX_AGE_S)
     return files
+
+
+def _index_row(row: Any) -> bool:
+    """A row of the file index as `_indexed_files` writes it: [sha256, [kind, …], [group, …]]."""
+    return (
+        isinstance(row, list)
+        and len(row) == 3
+        and isinstance(row[0], str)
+        and len(row[0]) == 64
+        and all(isinstance(names, list) and all(isinstance(n, str) for n in names) for names in row[1:])
+    )
 
 
 PARSED_DIR = ".parsed"

@@ -73,7 +73,10 @@ def test_adding_or_removing_a_file_reads_the_files_again(crd_dir, tmp_path, upst
     assert ("kueue.x-k8s.io", "ResourceFlavor") in store.kinds() if change == "added" else ("kueue.x-k8s.io", "LocalQueue") not in store.kinds()
 
 
-@pytest.mark.parametrize("content", [b"{not json", b"[1, 2]", b'[["x", 1, 2], ["y", [], []]]', b'{"a": 1}'])
+@pytest.mark.parametrize(
+    "content",
+    [b"{not json", b"[1, 2]", b'[["x", 1, 2], ["y", [], []]]', b'{"a": 1}', b'[["%s", "ab", "cd"], ["%s", [], []]]' % (b"0" * 64, b"0" * 64)],
+)
 def test_a_broken_index_entry_is_ignored(crd_dir, tmp_path, content):
     cache = tmp_path / "cache"
     first = _check(crd_dir, cache)
