@@ -284,8 +284,9 @@ def test_lk501_and_lk502_quick_checks_skip_only_objects_they_would_find_nothing_
 
 
 def test_checking_plain_manifests_loads_no_template_engine(tmp_path):
-    """jinja2 (~40 ms of imports) is for rendering specs: a run of plain manifests, rules and all, does
-    without it."""
+    """jinja2 (~40 ms of imports) is for rendering specs, and the InferenceEndpoint models and
+    planners (~50 ms) for specs and model servers: a run of plain manifests, rules and all, does
+    without them."""
     import os
     import subprocess
     import sys
@@ -296,7 +297,8 @@ def test_checking_plain_manifests_loads_no_template_engine(tmp_path):
         "import sys\nfrom llmkube import pipeline\nfrom llmkube.options import Options\n"
         f"run, errors = pipeline.run_partial([{str(manifest)!r}], Options())\n"
         "assert not errors and run.findings == [], (errors, run.findings)\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'jinja2' or m == 'llmkube.render'))\n"
+        "heavy = ('llmkube.render', 'llmkube.plan.multinode', 'llmkube.plan.inference', 'llmkube.specs.inferenceendpoint')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'jinja2' or m in heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, "HOME": str(tmp_path)})
     assert out.stdout.strip() == "[]", out.stdout

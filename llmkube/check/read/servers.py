@@ -4,6 +4,10 @@ The model comes from vLLM's `--model` (or `vllm serve MODEL`) / TGI's
 `--model-id`, matched to a model profile by Hugging Face id; the flags that
 size the server are read as the engines table spells them; the GPU as
 `check.read.gpus` finds it. What cannot be read is left None, not guessed.
+
+The InferenceEndpoint spec models and the multi-node planner are imported where a server needs
+them: a run of manifests with no model server does without the spec and planner stack (~50 ms of
+imports, tests/test_validate_throughput.py).
 """
 
 from __future__ import annotations
@@ -39,9 +43,7 @@ from llmkube.plan.sizing import (
     serving_fit,
     weight_bytes,
 )
-from llmkube.plan.multinode import node_load_seconds
 from llmkube.profiles import ModelProfile, ProfileStore
-from llmkube.specs.inferenceendpoint import InferenceEndpoint, Startup, weights_source
 
 def _int_arg(value: str | None) -> int | None:
     """An integer flag value; vLLM also reads 8k (×1000) and 8K (×1024)."""
@@ -121,13 +123,14 @@ class ServerSetup:
         defaults on any A100): the GPU profile's display name."""
         return self.gpu.gpu.spec.display_name if self.gpu is not None and self.gpu.gpu is not None else ""
 
-
     @property
     def weights_source(self) -> str:
         """Where this server's weights come from: the InferenceEndpoint's `startup.source` (or its
         default), else as the manifest shows it (`manifest_weights_source`)."""
         if self.weights is not None:
             return self.weights
+        from llmkube.specs.inferenceendpoint import InferenceEndpoint, weights_source  # lazily: see the module docstring
+
         spec = self.target.spec.spec if self.target.spec is not None else None
         if isinstance(spec, InferenceEndpoint):
             return weights_source(spec.spec)
@@ -143,6 +146,9 @@ class ServerSetup:
         the engine — as the InferenceEndpoint planner sizes it, so LK305–LK307 judge what it emitted."""
         if self.model is None:
             return None
+        from llmkube.plan.multinode import node_load_seconds  # lazily: see the module docstring
+        from llmkube.specs.inferenceendpoint import InferenceEndpoint, Startup
+
         # an InferenceEndpoint's `startup` settings; their defaults for plain manifests
         spec = self.target.spec.spec if self.target.spec is not None else None
         startup = spec.spec.startup if isinstance(spec, InferenceEndpoint) else Startup()
