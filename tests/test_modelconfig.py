@@ -44,6 +44,9 @@ BUILTIN = {
     "qwen2.5-32b.json": "qwen2.5-32b",
     "qwen2.5-3b.json": "qwen2.5-3b",
     "qwen1.5-moe-a2.7b-chat.json": "qwen1.5-moe-a2.7b",
+    # derivatives (spec.baseProfile): the resolved profile must match the checkpoint's own config
+    "qwen3-30b-a3b-instruct-2507.json": "qwen3-30b-a3b-instruct-2507",
+    "qwen3-coder-30b-a3b-instruct.json": "qwen3-coder-30b-a3b-instruct",
 }
 SHAPE_FIELDS = ("architecture", "layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "intermediate_size",
                 "vocab_size", "tie_embeddings", "experts", "mla", "sliding_window", "qkv_bias", "qk_norm",

@@ -38,7 +38,7 @@ EXPECTED_MODELS = {
     "llama-3-8b", "llama-3.3-70b", "deepseek-r1-distill-qwen-14b", "qwen3-235b-a22b-fp8", "granite-3.1-8b",
     "kimi-dev-72b", "llama-3.1-8b-w8a8", "llama-3.1-8b-w4a16", "llama-3.1-70b-w8a8", "llama-3.3-70b-fp8-dynamic",
     "llama-3.3-70b-w8a8", "qwen2.5-7b-fp8-dynamic", "qwen2.5-7b-w8a8", "mistral-small-3.1-24b-w8a8", "qwen3-32b-awq", "qwen2-7b",
-    "llama-4-scout-instruct",
+    "llama-4-scout-instruct", "qwen3-30b-a3b-instruct-2507", "qwen3-coder-30b-a3b-instruct",
 }
 
 # ---- allowed keys -----------------------------------------------------------
