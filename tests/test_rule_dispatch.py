@@ -54,3 +54,63 @@ def test_the_declared_kinds_cover_every_object_with_pods():
     workloads = {t.obj.get("kind") for t in run.targets if is_workload(t)}
     assert with_pods and with_pods <= set(POD_KINDS)
     assert workloads <= set(WORKLOAD_KINDS)
+
+
+def test_rules_over_the_servers_and_training_jobs_declare_the_kinds_they_come_from():
+    """A rule that reads `ctx.servers` (or `ctx.training_jobs`) declares every kind the reader reads
+    them from, so it runs whenever one could be there and is skipped otherwise. LK342 judges
+    LeaderWorkerSets only and looks up their servers."""
+    import inspect
+
+    from llmkube.check.read.servers import SERVER_KINDS
+    from llmkube.check.read.training import TRAINING_KINDS
+
+    readers = {"ctx.servers": set(SERVER_KINDS), "ctx.training_jobs": set(TRAINING_KINDS)}
+    narrower = {"LK342"}
+    seen = set()
+    for code, r in load_rules().items():
+        source = inspect.getsource(r.check)
+        for reader, kinds in readers.items():
+            if reader in source:
+                seen.add(code)
+                assert r.kinds is not None, f"{code} reads {reader} but declares no kinds"
+                assert code in narrower or kinds <= set(r.kinds), f"{code} misses {sorted(kinds - set(r.kinds))}"
+    assert {"LK101", "LK102", "LK103", "LK104", "LK302", "LK307"} <= seen
+
+
+def test_servers_come_only_from_the_declared_kinds(upstream_crds: Path):
+    """Every server the reader finds, over the rule cases, docs/examples and the upstream examples,
+    is of a kind in SERVER_KINDS (and every training job of one in TRAINING_KINDS)."""
+    from llmkube.check.read.context import ReadContext
+    from llmkube.check.read.servers import SERVER_KINDS
+    from llmkube.check.read.training import TRAINING_KINDS
+
+    run, _ = pipeline.run_partial([str(RULE_CASES), str(EXAMPLES), str(upstream_crds / "examples")], Options())
+    ctx = ReadContext(targets=run.targets, profiles=ProfileStore.load())
+    server_kinds = {s.target.obj.get("kind") for s in ctx.servers}
+    assert {"Pod", "Deployment", "InferenceService", "LeaderWorkerSet", "LLMInferenceService"} <= server_kinds
+    assert server_kinds <= set(SERVER_KINDS)
+    training_kinds = {t.target.obj.get("kind") for t in ctx.training_jobs}
+    assert training_kinds and training_kinds <= set(TRAINING_KINDS)
+
+
+def test_a_run_without_server_kinds_reads_no_servers(monkeypatch, tmp_path: Path):
+    """The runner skips the server and training rules when no object could hold one: the readers
+    are not called (the reference path calls them and finds nothing)."""
+    from llmkube.check.read import servers, training
+
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n---\n"
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n"
+    )
+    run, _ = pipeline.run_partial([str(manifest)], Options())
+    calls: list[str] = []
+    real_servers, real_training = servers.server_setups, training.training_setups
+    monkeypatch.setattr(servers, "server_setups", lambda *a: calls.append("servers") or real_servers(*a))
+    monkeypatch.setattr(training, "training_setups", lambda *a: calls.append("training") or real_training(*a))
+    store = ProfileStore.load()
+    assert run_rules(run.targets, store) == []
+    assert calls == []
+    assert run_rules(run.targets, store, dispatch=False) == []
+    assert set(calls) == {"servers", "training"}

@@ -21,7 +21,7 @@ from llmkube.check.read import llmisvc
 from llmkube.check.read.args import FALSE, arg_value, command_line, dashed_flags, env_value, flag_on, flag_path, shell_words
 from llmkube.check.read.gpus import GPUTarget, gpu_target
 from llmkube.check.read.shape import as_list
-from llmkube.check.read.workloads import Path, PodGroup, gpu_request, pod_groups
+from llmkube.check.read.workloads import POD_KINDS, Path, PodGroup, gpu_request, pod_groups
 from llmkube.check.run import Target
 from llmkube.engines import (
     DEFAULT_GPU_MEMORY_UTILIZATION,
@@ -44,6 +44,14 @@ from llmkube.plan.sizing import (
     weight_bytes,
 )
 from llmkube.profiles import ModelProfile, ProfileStore
+
+#: The kinds `server_setups` reads servers from: a vLLM/TGI container may run in any pod an object
+#: makes (`pod_groups`), an LLMInferenceService's pools among them. Rules over `ctx.servers` declare
+#: these kinds (`@rule(kinds=SERVER_KINDS)`), so a run with none of them skips them
+#: (tests/test_rule_dispatch.py holds the list to what the reader finds).
+SERVER_KINDS: tuple[str, ...] = POD_KINDS
+assert llmisvc.KIND in SERVER_KINDS
+
 
 def _int_arg(value: str | None) -> int | None:
     """An integer flag value; vLLM also reads 8k (×1000) and 8K (×1024)."""

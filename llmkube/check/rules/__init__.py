@@ -128,10 +128,16 @@ def run_rules(
     ignored = set(ignore)
     ctx = ReadContext(targets=targets, profiles=profiles)
     findings: list[Finding] = []
+    of_kinds: dict[tuple[str, ...], Sequence[Target]] = {}  # rules that declare the same kinds share one lookup
     for code, r in rules.items():
         if code in ignored:
             continue
-        subjects = ctx.index.of_kind(*r.kinds) if dispatch and r.kinds is not None else ctx.targets
+        if dispatch and r.kinds is not None:
+            subjects = of_kinds.get(r.kinds)
+            if subjects is None:
+                subjects = of_kinds[r.kinds] = tuple(ctx.index.of_kind(*r.kinds))
+        else:
+            subjects = ctx.targets
         if dispatch and not subjects:
             continue
         ctx.judge(subjects)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from llmkube.check.findings import Severity
 from llmkube.check.read.context import ReadContext
 from llmkube.check.read.deadlines import DEPLOYMENT_DEFAULT_DEADLINE, knative_deadline, probe_budget
+from llmkube.check.read.servers import SERVER_KINDS
 from llmkube.check.read.shape import as_mapping, dig
 from llmkube.check.rules import Hit, rule
 from llmkube.engines import flag
@@ -64,7 +65,7 @@ def canary_annotation(ctx: ReadContext) -> Iterator[Hit]:
 FIXED_DELAY_THRESHOLD = 60  # seconds of initialDelaySeconds that stand in for a startup probe
 
 
-@rule("LK302", "tensor-parallel-heads", Severity.ERROR, "the tensor-parallel size does not divide the model's attention heads")
+@rule("LK302", "tensor-parallel-heads", Severity.ERROR, "the tensor-parallel size does not divide the model's attention heads", kinds=SERVER_KINDS)
 def tensor_parallel_heads(ctx: ReadContext) -> Iterator[Hit]:
     """Tensor parallelism splits the attention heads evenly over the GPUs: vLLM and TGI
     refuse to start when `--tensor-parallel-size` / `--num-shard` does not divide the
@@ -112,7 +113,7 @@ def tensor_parallel_heads(ctx: ReadContext) -> Iterator[Hit]:
             )
 
 
-@rule("LK303", "tensor-parallel-beyond-node", Severity.ERROR, "the tensor-parallel size exceeds the GPUs of one node")
+@rule("LK303", "tensor-parallel-beyond-node", Severity.ERROR, "the tensor-parallel size exceeds the GPUs of one node", kinds=SERVER_KINDS)
 def tensor_parallel_beyond_node(ctx: ReadContext) -> Iterator[Hit]:
     """Tensor parallelism exchanges activations at every layer and belongs inside one
     node (NVLink). A size larger than the GPU's nodes hold (its profile's
@@ -161,7 +162,7 @@ def tensor_parallel_beyond_node(ctx: ReadContext) -> Iterator[Hit]:
         )
 
 
-@rule("LK304", "gpus-match-parallelism", Severity.ERROR, "the GPU request is not tensor × pipeline parallel size")
+@rule("LK304", "gpus-match-parallelism", Severity.ERROR, "the GPU request is not tensor × pipeline parallel size", kinds=SERVER_KINDS)
 def gpus_match_parallelism(ctx: ReadContext) -> Iterator[Hit]:
     """A vLLM server starts one worker per GPU of its tensor × pipeline parallel group and
     needs exactly that many GPUs in its pod — times its data-parallel engines with
@@ -224,7 +225,7 @@ def gpus_match_parallelism(ctx: ReadContext) -> Iterator[Hit]:
                       f"request {expected} GPUs, or set the parallel size to use all {s.gpu_count}", Severity.WARNING)
 
 
-@rule("LK305", "startup-budget-below-load-time", Severity.WARNING, "the startup probe gives up before the model has loaded")
+@rule("LK305", "startup-budget-below-load-time", Severity.WARNING, "the startup probe gives up before the model has loaded", kinds=SERVER_KINDS)
 def startup_budget_below_load(ctx: ReadContext) -> Iterator[Hit]:
     """Loading a model reads its weights (≈141 GB for a 70B model in bf16) before the
     server answers `/health`. The kubelet restarts the container when the startup probe
@@ -299,7 +300,7 @@ def startup_budget_below_load(ctx: ReadContext) -> Iterator[Hit]:
         )
 
 
-@rule("LK306", "fixed-initial-delay", Severity.WARNING, "a fixed initialDelaySeconds on liveness/readiness does a startup probe's job")
+@rule("LK306", "fixed-initial-delay", Severity.WARNING, "a fixed initialDelaySeconds on liveness/readiness does a startup probe's job", kinds=SERVER_KINDS)
 def fixed_initial_delay(ctx: ReadContext) -> Iterator[Hit]:
     """A long `initialDelaySeconds` (≥ 60 s) on a model server's liveness or readiness
     probe guesses the load time: too short and a slow load is killed, too long and
@@ -352,7 +353,7 @@ def fixed_initial_delay(ctx: ReadContext) -> Iterator[Hit]:
                           f"{name} waits a fixed {delay} s for the model to load", hint)
 
 
-@rule("LK307", "progress-deadline-below-load-time", Severity.WARNING, "a progress deadline shorter than the model's load time")
+@rule("LK307", "progress-deadline-below-load-time", Severity.WARNING, "a progress deadline shorter than the model's load time", kinds=SERVER_KINDS)
 def progress_deadline_below_load(ctx: ReadContext) -> Iterator[Hit]:
     """Knative (KServe's Serverless mode, the default unless the
     `serving.kserve.io/deploymentMode` annotation says RawDeployment/Standard) fails a

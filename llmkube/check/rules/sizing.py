@@ -18,6 +18,8 @@ from collections.abc import Iterator
 
 from llmkube.check.findings import Severity
 from llmkube.check.read.context import ReadContext
+from llmkube.check.read.servers import SERVER_KINDS
+from llmkube.check.read.training import TRAINING_KINDS
 from llmkube.check.rules import Hit, rule
 from llmkube.engines import flag
 
@@ -29,7 +31,7 @@ def _gib(x: float) -> str:
 # --------------------------------------------------------------------------- rules
 
 
-@rule("LK101", "model-does-not-fit", Severity.ERROR, "a vLLM/TGI server's model does not fit its GPUs")
+@rule("LK101", "model-does-not-fit", Severity.ERROR, "a vLLM/TGI server's model does not fit its GPUs", kinds=SERVER_KINDS)
 def model_does_not_fit(ctx: ReadContext) -> Iterator[Hit]:
     """A model server needs, on each GPU, its share of the weights (÷ tensor × pipeline
     parallel size; the first stage also holds the embeddings, the last the LM head; an
@@ -122,7 +124,8 @@ def model_does_not_fit(ctx: ReadContext) -> Iterator[Hit]:
         yield Hit(s.target, s.model_path, message, hint)
 
 
-@rule("LK102", "unknown-model", Severity.INFO, "no model profile: sizing checks skipped")
+@rule("LK102", "unknown-model", Severity.INFO, "no model profile: sizing checks skipped",
+      kinds=(*SERVER_KINDS, *sorted(TRAINING_KINDS)))
 def unknown_model(ctx: ReadContext) -> Iterator[Hit]:
     """Sizing needs the model's shapes (parameters, layers, KV heads, head size). When the
     served or trained model matches no model profile by name or Hugging Face id, the
@@ -167,7 +170,7 @@ def unknown_model(ctx: ReadContext) -> Iterator[Hit]:
                       "add a ModelProfile with --profiles DIR")
 
 
-@rule("LK103", "concurrency-exceeds-kv-cache", Severity.WARNING, "the KV cache holds fewer full sequences than --max-num-seqs")
+@rule("LK103", "concurrency-exceeds-kv-cache", Severity.WARNING, "the KV cache holds fewer full sequences than --max-num-seqs", kinds=SERVER_KINDS)
 def concurrency_exceeds_kv(ctx: ReadContext) -> Iterator[Hit]:
     """vLLM sizes its KV cache from what is left after weights and runtime memory
     (`--gpu-memory-utilization` × physical memory − weights − runtime), in blocks of 16
@@ -223,7 +226,8 @@ def concurrency_exceeds_kv(ctx: ReadContext) -> Iterator[Hit]:
         )
 
 
-@rule("LK104", "training-does-not-fit", Severity.ERROR, "a training job's per-GPU memory exceeds its GPU")
+@rule("LK104", "training-does-not-fit", Severity.ERROR, "a training job's per-GPU memory exceeds its GPU",
+      kinds=sorted(TRAINING_KINDS))
 def training_does_not_fit(ctx: ReadContext) -> Iterator[Hit]:
     """Training keeps model states on the GPUs before any activation: a full fine-tune
     with mixed precision and AdamW about 16–18 bytes per parameter, LoRA the frozen
