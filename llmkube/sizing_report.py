@@ -16,6 +16,7 @@ from llmkube.check.findings import object_label
 from llmkube.check.read.context import ReadContext
 from llmkube.check.read.deadlines import startup_probe_budget
 from llmkube.check.read.servers import ServerSetup
+from llmkube.check.read.sizing_cache import SizingCache
 from llmkube.check.read.training import TrainingSetup
 from llmkube.check.run import Target
 from llmkube.names import GPU_PRODUCT_LABEL
@@ -26,13 +27,15 @@ def _round(x: float | None, digits: int = 2) -> float | None:
     return None if x is None else round(x, digits)
 
 
-def server_row(s: ServerSetup) -> dict[str, Any]:
+def server_row(s: ServerSetup, sizing: SizingCache | None = None) -> dict[str, Any]:
     """One model server: memory per GPU as its engine accounts it, against what it may use; load
     time; advice. Activation, non-torch and CUDA-graph memory stay apart (`runtime_gib` is their
-    sum as counted before the KV cache is sized)."""
-    fit = s.fit()
+    sum as counted before the KV cache is sized). `sizing`: the run's answers (`ctx.sizing`, as
+    LK101/LK103/LK305 ask them), so copies of one server are sized once."""
+    sizing = sizing if sizing is not None else SizingCache()
+    fit = sizing.fit(s)
     c = s.config
-    estimate = s.load_estimate()
+    estimate = sizing.load_estimate(s)
     row: dict[str, Any] = {
         "kind": "server",
         "object": object_label(s.target.obj),
@@ -77,8 +80,8 @@ def server_row(s: ServerSetup) -> dict[str, Any]:
             max_concurrency=_round(fit.max_concurrency) if exact else None,
             binding_stage=fit.stage if fit.pipeline_parallel > 1 else None,
             fits=need <= fit.budget_gib,
-            recommendation=s.recommendation(),
-            fit_options=s.fit_options(),
+            recommendation=sizing.recommendation(s),
+            fit_options=sizing.fit_options(s),
         )
         if not exact:
             row["note"] = "TGI without --max-total-tokens: the length is decided at start-up; KV per sequence not sized"
@@ -121,7 +124,7 @@ def training_row(t: TrainingSetup) -> dict[str, Any]:
 def plan_rows(targets: Sequence[Target], profiles: ProfileStore) -> list[dict[str, Any]]:
     """Servers, then training jobs, then torchrun jobs of unknown method, in manifest order."""
     ctx = ReadContext(targets=targets, profiles=profiles)
-    rows = [server_row(s) for s in ctx.servers]
+    rows = [server_row(s, ctx.sizing) for s in ctx.servers]
     rows += [training_row(t) for t in ctx.training_jobs]
     rows += [training_row(t) for t in ctx.torchrun_jobs]
     return rows

@@ -38,6 +38,20 @@ def test_the_sizing_cache_answers_what_each_server_computes():
                     assert ctx.sizing.fit_at(s, config) == serving_fit(s.model, s.gpu.memory_gib, config, gpu_name=s.gpu_name)
 
 
+def test_plan_rows_from_the_run_cache_are_those_of_each_server_alone():
+    """`llmkube plan` sizes through the run's SizingCache (as LK101/LK103/LK305 do); every row is
+    what the server sized alone (a fresh cache) gives, the run read twice so each server has a copy."""
+    from llmkube.check.read.sizing_cache import SizingCache
+    from llmkube.sizing_report import plan_rows, server_row
+
+    store = ProfileStore.load()
+    targets = [*every_case(), *pipeline.run_partial([str(RULE_CASES), str(EXAMPLES)], Options())[0].targets]
+    rows = [r for r in plan_rows(targets, store) if r["kind"] == "server"]
+    alone = [server_row(s, SizingCache()) for s in ReadContext(targets=targets, profiles=store).servers]
+    assert len(rows) > 100 and rows == alone
+    assert sum(1 for r in rows if r["fits"] is False) > 5 and sum(1 for r in rows if r["fit_options"]) > 5
+
+
 def test_servers_that_differ_in_one_flag_get_their_own_answer():
     text = """\
 apiVersion: v1
