@@ -383,6 +383,16 @@ def test_recommendations(store, m):
     assert recommend_serving(m("llama-3.1-8b"), l4, ServerConfig(max_model_len=4096)).tensor_parallel == 1
 
 
+def test_a_recommendation_for_a_data_parallel_server_says_its_dp_size_is_kept(store, m):
+    """TP is what the advice replaces; a DP pool's size stays (and spreads the MoE experts), so the
+    text says so rather than reading as the whole server's placement."""
+    h100, v3 = store.gpu("h100-80gb"), m("deepseek-v3")
+    dp = recommend_serving(v3, h100, ServerConfig(max_model_len=8192, data_parallel=2, quantization="fp8"))
+    assert dp.kind == "whole" and "per data-parallel rank (DP 2 kept)" in dp.text, dp.text
+    alone = recommend_serving(m("llama-3.1-70b"), h100, ServerConfig(max_model_len=8192))
+    assert "data-parallel" not in alone.text
+
+
 def test_fit_options_are_checked_against_the_same_accounting(store, m):
     # Llama-3.1-8B on one L4 at its whole 131072-token context does not fit; each option does
     l4 = store.gpu("l4")

@@ -501,6 +501,8 @@ def recommend_serving(model: ModelProfile, gpu: GPUProfile, config: ServerConfig
                               f"does not fit one {gpu.name} node: quantize, shorten max-model-len, "
                               "pipeline-parallel across nodes or a larger GPU", None)
     text = f"TP {first_fit.tensor_parallel} on whole GPUs"
+    if config.data_parallel > 1:  # `at` replaces TP and PP only: the MoE experts stay spread over TP x DP
+        text += f" per data-parallel rank (DP {config.data_parallel} kept)"
     if share > SHARE_LIMIT and first_fit.tensor_parallel == 1:
         text += f" (needs {share:.0%} of one: do not share it)"
     if max_num_seqs is not None and reach is not first_fit:
