@@ -10,6 +10,7 @@ from llmkube.check.findings import Severity
 from llmkube.check.read.context import ReadContext
 from llmkube.check.read.shape import dig
 from llmkube.check.rules import Hit, rule
+from llmkube.check.run import Target
 from llmkube.secrets import AWS_SECRET, TOKEN, find_tokens, redact
 
 Path = tuple[str | int, ...]
@@ -105,9 +106,11 @@ def literal_hf_token(ctx: ReadContext) -> Iterator[Hit]:
     and the other well-known shapes (GitHub `ghp_…`/`github_pat_…`, GitLab
     `glpat-…`, AWS access key ids `AKIA…`, OpenAI/Anthropic `sk-…`, Slack
     `xox…-`, NGC `nvapi-…`). Messages show only the token's first five
-    characters. Secrets are not flagged: that is where the token
-    belongs; nor are references filled in later (`$HF_TOKEN`, `$(HF_TOKEN)`,
-    `{{ … }}`).
+    characters. A Secret's data is not flagged: that is where the token
+    belongs; its annotations are (`kubectl describe` prints them, and a
+    Secret applied from `stringData` keeps its values in plain text in the
+    `last-applied-configuration` annotation). Nor are references filled in
+    later (`$HF_TOKEN`, `$(HF_TOKEN)`, `{{ … }}`).
 
     Fails:
 
@@ -155,7 +158,10 @@ def literal_hf_token(ctx: ReadContext) -> Iterator[Hit]:
     )
     for t in ctx.targets:
         obj = t.obj
-        if obj.get("kind") == "Secret" or not _may_hold_token(obj):
+        if obj.get("kind") == "Secret":
+            yield from _secret_annotation_tokens(t, hint)
+            continue
+        if not _may_hold_token(obj):
             continue
         flagged: set[Path] = set()
         for path, item in _env_entries(obj):
@@ -183,6 +189,23 @@ def literal_hf_token(ctx: ReadContext) -> Iterator[Hit]:
             if where:
                 kind = "Hugging Face token" if HF_TOKEN.search(node) else "access token"
                 yield Hit(t, path, f"{where} holds a literal {kind} ({redact(tokens[0])})", hint)
+
+
+def _secret_annotation_tokens(t: Target, hint: str) -> Iterator[Hit]:
+    """A token in a Secret's annotations: its data is where a token belongs, but annotations are
+    metadata — `kubectl describe secret` prints them while it hides the data, and a Secret applied from
+    `stringData` keeps its values in plain text in `kubectl.kubernetes.io/last-applied-configuration`."""
+    metadata = t.obj.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    if not isinstance(annotations, Mapping):
+        return
+    for key, value in annotations.items():
+        tokens = find_tokens(value) if isinstance(value, str) else []
+        if tokens:
+            kind = "Hugging Face token" if HF_TOKEN.search(value) else "access token"
+            yield Hit(t, ("metadata", "annotations", key),
+                      f"Secret annotation {key} holds a literal {kind} ({redact(tokens[0])}): annotations are shown where the data is not",
+                      hint)
 
 
 def _token_place(obj: Mapping[str, Any], path: Path) -> str | None:
