@@ -187,8 +187,7 @@ def literal_hf_token(ctx: ReadContext) -> Iterator[Hit]:
                 continue
             where = _token_place(obj, path)
             if where:
-                kind = "Hugging Face token" if HF_TOKEN.search(node) else "access token"
-                yield Hit(t, path, f"{where} holds a literal {kind} ({redact(tokens[0])})", hint)
+                yield Hit(t, path, f"{where} holds a literal {_token_kind(node)} ({redact(tokens[0])})", hint)
 
 
 def _secret_annotation_tokens(t: Target, hint: str) -> Iterator[Hit]:
@@ -202,10 +201,15 @@ def _secret_annotation_tokens(t: Target, hint: str) -> Iterator[Hit]:
     for key, value in annotations.items():
         tokens = find_tokens(value) if isinstance(value, str) else []
         if tokens:
-            kind = "Hugging Face token" if HF_TOKEN.search(value) else "access token"
             yield Hit(t, ("metadata", "annotations", key),
-                      f"Secret annotation {key} holds a literal {kind} ({redact(tokens[0])}): annotations are shown where the data is not",
+                      f"Secret annotation {key} holds a literal {_token_kind(value)} ({redact(tokens[0])}): "
+                      "annotations are shown where the data is not",
                       hint)
+
+
+def _token_kind(text: str) -> str:
+    """How a message names the token found in `text`."""
+    return "Hugging Face token" if HF_TOKEN.search(text) else "access token"
 
 
 def _token_place(obj: Mapping[str, Any], path: Path) -> str | None:
