@@ -7,10 +7,11 @@ import yaml
 
 from llmkube import yamlio
 from tests.support.cli import llmkube
-from tests.support.paths import EXAMPLE_FILES
+from tests.support.paths import example_params
 
 
-@pytest.mark.parametrize("example", EXAMPLE_FILES, ids=lambda p: p.name)
+# 05 (an InferenceService: quoted flags, env), 10 (a federation: the per-cluster headers); --slow runs all
+@pytest.mark.parametrize("example", example_params("05-llama-70b-vllm-endpoint.yaml", "10-two-cluster-multikueue.yaml"))
 def test_cached_quoting_changes_no_byte(example, monkeypatch):
     result = llmkube("render", str(example))
     assert result.returncode == 0, result.stderr

@@ -77,6 +77,7 @@ def _crd_names(directory: Path) -> list[tuple[str, str, str]]:
     return out
 
 
+@pytest.mark.slow  # parses all 17 MB of upstream CRDs with PyYAML as the oracle: ~10-25 s
 def test_store_counts_every_kind_once(crd_store: CRDStore, upstream_crds: Path) -> None:
     # The two mpijobs.kubeflow.org files (training-operator, mpi-operator) define one (group, kind).
     files = _crd_names(upstream_crds)

@@ -85,6 +85,7 @@ def _broken(doc: Any) -> list[dict]:
     return [extra, retyped]
 
 
+@pytest.mark.slow  # every upstream CRD's schema compiled twice: ~10 s
 def test_shared_and_inline_schemas_report_the_same_problems(crd_store, upstream_crds: Path, tmp_path: Path):
     """Schemas are shared when the translation is kept (a cache directory); --no-cache checks against the
     inline translation, where sharing would cost about what it saves. Both find the same."""
