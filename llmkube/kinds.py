@@ -90,9 +90,9 @@ def _plan_endpoint(ep: InferenceEndpoint, ctx: PlanContext) -> Plan:
 
 def _register_pools(spec: Fleet, ctx: PlanContext) -> None:
     """Endpoints and jobs are placed on a Fleet's pools: make them known first."""
-    from llmkube.plan.fleet import pool_infos
+    from llmkube.plan.fleet import register_fleet
 
-    ctx.pools.update(pool_infos(spec, ctx))
+    register_fleet(spec, ctx)
 
 
 def _fleet() -> Kind:

@@ -297,6 +297,72 @@ def test_quota_on_a_mixed_mig_pool_asks_for_slice_resources(tmp_path):
     assert cq["spec"]["resourceGroups"][0]["coveredResources"] == ["nvidia.com/mig-3g.40gb"]
 
 
+
+TWO_FLEETS = {
+    "a.yaml": HEAD + """kind: Fleet
+metadata: {name: fleet-a}
+spec:
+  pools:
+    - {name: h100-mig, gpu: h100-80gb, nodeLabels: {pool: a}, mig: {layout: {3g.40gb: 1, 2g.20gb: 2}}}
+""",
+    "b.yaml": HEAD + """kind: Fleet
+metadata: {name: fleet-b}
+spec:
+  pools:
+    - {name: a100-mig, gpu: a100-80gb, nodeLabels: {pool: b}, mig: {layout: {1g.10gb: 7}}}
+    - {name: l4-shared, gpu: l4, nodeLabels: {pool: c}, sharing: {timeSlicing: {replicas: 4}}}
+""",
+}
+
+OPERATOR_KINDS = ("ConfigMap", "ClusterPolicy")
+
+
+def _render_files(tmp_path, files: dict[str, str], order=None):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    out = llmkube("render", *(str(tmp_path / n) for n in (order or files)), "--crds", str(UPSTREAM_CRDS))
+    return out.returncode, load_all(out.stdout) if out.returncode == 0 else [], out.stderr
+
+
+def test_fleets_rendered_together_share_the_gpu_operators_configmaps(tmp_path):
+    """The operator reads one mig-parted and one device-plugin ConfigMap: two Fleets' pools land in
+    the same objects, exactly as if one Fleet held all the pools, whichever file comes first."""
+    rc, docs, err = _render_files(tmp_path, TWO_FLEETS)
+    assert rc == 0, err
+    shared = [d for d in docs if d["kind"] in OPERATOR_KINDS]
+    assert [d["kind"] for d in shared] == ["ConfigMap", "ConfigMap", "ClusterPolicy"]
+    mig_cm = next(d for d in shared if "config.yaml" in d.get("data", {}))
+    configs = YAML(typ="safe").load(mig_cm["data"]["config.yaml"])["mig-configs"]
+    assert configs["llmkube-h100-mig"][0]["mig-devices"] == {"2g.20gb": 2, "3g.40gb": 1}
+    assert configs["llmkube-a100-mig"][0]["mig-devices"] == {"1g.10gb": 7}
+    assert "device-filter" in configs["all-balanced"][0]  # stock configs for both GPU types
+    assert "llmkube-l4-shared" in next(d for d in shared if d is not mig_cm and d["kind"] == "ConfigMap")["data"]
+    assert len(by_kind(docs, "ResourceFlavor")) == 3
+
+    pools = "\n".join(t.split("pools:\n", 1)[1].rstrip() for t in TWO_FLEETS.values())
+    rc, one, err = render(HEAD + "kind: Fleet\nmetadata: {name: one}\nspec:\n  pools:\n" + pools + "\n", tmp_path)
+    assert rc == 0, err
+    assert [d for d in one if d["kind"] in OPERATOR_KINDS] == shared
+    rc, swapped, err = _render_files(tmp_path, TWO_FLEETS, order=["b.yaml", "a.yaml"])
+    assert rc == 0, err
+    assert [d for d in swapped if d["kind"] in OPERATOR_KINDS] == shared
+
+
+@pytest.mark.parametrize(
+    "change, where, message",
+    [
+        (("name: a100-mig", "name: h100-mig"), "b.yaml:6:", "pool 'h100-mig' is also a pool of Fleet 'fleet-a'"),
+        (("spec:\n", "spec:\n  gpuOperator: {namespace: nvidia}\n"), "b.yaml:5:", "gpuOperator differs from that of Fleet 'fleet-a'"),
+        (("layout: {1g.10gb: 7}", "strategy: single, layout: {1g.10gb: 7}"), "b.yaml:6:", "MIG strategy 'single' differs from Fleet 'fleet-a'"),
+    ],
+)
+def test_fleets_that_cannot_share_the_gpu_operator_are_refused_at_the_later_one(tmp_path, change, where, message):
+    files = dict(TWO_FLEETS, **{"b.yaml": TWO_FLEETS["b.yaml"].replace(*change, 1)})
+    rc, _, err = _render_files(tmp_path, files)
+    assert rc == 2 and message in err, err
+    assert f"{tmp_path / where}" in err and "Traceback" not in err
+
+
 # ---- sharing ----------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from llmkube.names import GPU_RESOURCE, KUEUE_GROUP, MANAGED_BY_LABEL
 from llmkube.options import DEFAULT_KUEUE_API, KueueAPI
@@ -54,6 +55,8 @@ class PlanContext:
     profiles: ProfileStore
     kueue_api: KueueAPI = DEFAULT_KUEUE_API
     pools: dict[str, PoolInfo] = field(default_factory=dict)
+    pool_owners: dict[str, str] = field(default_factory=dict)  # pool name → the Fleet that defines it
+    fleets: list[Any] = field(default_factory=list)  # the run's Fleets (specs.fleet.Fleet), in input order
 
     @property
     def kueue_api_version(self) -> str:

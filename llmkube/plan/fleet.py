@@ -165,16 +165,117 @@ def node_label_steps(fleet: Fleet, infos: dict[str, PoolInfo]) -> list[NodeLabel
     return steps
 
 
-def plan_fleet(fleet: Fleet, ctx: PlanContext) -> FleetPlan:
+def register_fleet(fleet: Fleet, ctx: PlanContext) -> None:
+    """Make a Fleet's pools known to the run (endpoints and jobs are placed on them), after checking
+    it against the Fleets registered before it.
+
+    A cluster has one GPU Operator, so every Fleet rendered with this one that names the same
+    ClusterPolicy shares its ConfigMaps (see `cluster_gpu_operator`): they must agree on where those
+    live and on the MIG strategy, and a pool name can be used once (it names a ResourceFlavor and
+    the pool's MIG and sharing configs).
+    """
     infos = pool_infos(fleet, ctx)
-    topology = fleet.spec.topology
-    topology_name = (topology.name or fleet.metadata.name) if topology else None
     operator = fleet.spec.gpu_operator
-    flavors = []
+    for i, pool in enumerate(fleet.spec.pools):
+        owner = ctx.pool_owners.get(pool.name)
+        if owner is not None:
+            raise PlanError(
+                ("spec", "pools", i, "name"),
+                f"pool {pool.name!r} is also a pool of Fleet {owner!r}",
+                "a pool names a Kueue ResourceFlavor and its MIG and sharing configs: use each name once across the Fleets of a cluster",
+            )
+    for other in ctx.fleets:
+        theirs = other.spec.gpu_operator
+        if theirs.cluster_policy != operator.cluster_policy or not (_uses_operator(other) and _uses_operator(fleet)):
+            continue
+        if theirs != operator:
+            raise PlanError(
+                ("spec", "gpuOperator"),
+                f"gpuOperator differs from that of Fleet {other.metadata.name!r}, which names the same ClusterPolicy {operator.cluster_policy!r}",
+                "the GPU Operator reads one MIG and one device-plugin ConfigMap, from its own namespace: give every Fleet the same gpuOperator settings",
+            )
+        ours, first = _mig_strategy(fleet), _mig_strategy(other)
+        if ours and first and ours != first:
+            i = next(i for i, p in enumerate(fleet.spec.pools) if p.mig)
+            raise PlanError(
+                ("spec", "pools", i, "mig", "strategy"),
+                f"MIG strategy {ours!r} differs from Fleet {other.metadata.name!r}, whose MIG pools use {first!r}",
+                "the strategy is cluster-wide (ClusterPolicy spec.mig.strategy): use one for every MIG pool of the cluster",
+            )
+    ctx.pools.update(infos)
+    ctx.pool_owners.update(dict.fromkeys(infos, fleet.metadata.name))
+    ctx.fleets.append(fleet)
+
+
+def _uses_operator(fleet: Fleet) -> bool:
+    """Whether a Fleet renders GPU Operator objects (a pool with MIG or sharing)."""
+    return any(p.mig or p.sharing for p in fleet.spec.pools)
+
+
+def _mig_strategy(fleet: Fleet) -> str | None:
+    return next((p.mig.strategy for p in fleet.spec.pools if p.mig), None)
+
+
+def cluster_gpu_operator(fleet: Fleet, ctx: PlanContext) -> GPUOperatorConfig | None:
+    """The GPU Operator's config for this Fleet and every other Fleet of the run naming its ClusterPolicy.
+
+    The operator reads one mig-parted ConfigMap and one device-plugin ConfigMap (the ClusterPolicy's
+    `migManager.config.name` and `devicePlugin.config.name`), so each Fleet renders the same merged
+    objects, and the pipeline keeps one copy (`pipeline.dedupe`). Each pool's configs are named
+    after the pool, and pool names are unique across the Fleets (`register_fleet`), so the merge
+    never has to choose between two layouts.
+    """
+    if not _uses_operator(fleet):
+        return None
+    operator = fleet.spec.gpu_operator
+    fleets = [f for f in ctx.fleets if f.spec.gpu_operator.cluster_policy == operator.cluster_policy]
+    if not any(f is fleet for f in fleets):  # planned without the pre-pass (a caller of plan_fleet alone)
+        fleets.append(fleet)
     mig_configs: dict[str, dict[str, int]] = {}
     mig_gpus: list[GPUProfile] = []
     sharing_configs: dict[str, str] = {}
     strategy = None
+    for f in fleets:
+        infos = {p.name: ctx.pools.get(p.name) or pool_info(f, i, ctx) for i, p in enumerate(f.spec.pools)}
+        for pool in f.spec.pools:
+            if pool.mig:
+                mig_configs[migplan.mig_parted_config_name(pool.name)] = dict(pool.mig.layout)
+                mig_gpus.append(infos[pool.name].gpu)
+                strategy = pool.mig.strategy
+            sharing = _sharing(pool)
+            if sharing:
+                names = (
+                    [migplan.mig_resource_name(p) for p in sorted(pool.mig.layout)]
+                    if pool.mig and pool.mig.strategy == "mixed"
+                    else [GPU_RESOURCE]
+                )
+                sharing_configs[migplan.mig_parted_config_name(pool.name)] = dump_yaml(
+                    device_plugin_config(*sharing, names)
+                )
+    if sharing_configs:
+        sharing_configs = {DEVICE_PLUGIN_DEFAULT_CONFIG: dump_yaml({"version": "v1"}), **dict(sorted(sharing_configs.items()))}
+    if not (mig_configs or sharing_configs):
+        return None
+    return GPUOperatorConfig(
+        namespace=operator.namespace,
+        cluster_policy=operator.cluster_policy,
+        # Shared by every Fleet of a cluster (one ClusterPolicy), so not named after this one.
+        labels=standard_labels("nvidia-gpu-operator", "gpu-config"),
+        mig_strategy=strategy,
+        mig_config_map=operator.mig_config_map if mig_configs else None,
+        # the operator's stock configs for the pools' GPUs stay selectable (see migplan.stock_configs)
+        mig_config=dump_yaml(migplan.mig_parted_config(mig_configs, mig_gpus)) if mig_configs else None,
+        device_plugin_config_map=operator.device_plugin_config_map if sharing_configs else None,
+        device_plugin_configs=sharing_configs or None,
+        device_plugin_default=DEVICE_PLUGIN_DEFAULT_CONFIG if sharing_configs else None,
+    )
+
+
+def plan_fleet(fleet: Fleet, ctx: PlanContext) -> FleetPlan:
+    infos = pool_infos(fleet, ctx)
+    topology = fleet.spec.topology
+    topology_name = (topology.name or fleet.metadata.name) if topology else None
+    flavors = []
     for pool in fleet.spec.pools:
         info = infos[pool.name]
         flavors.append(
@@ -187,37 +288,7 @@ def plan_fleet(fleet: Fleet, ctx: PlanContext) -> FleetPlan:
                 topology_name=topology_name if pool.topology else None,
             )
         )
-        if pool.mig:
-            mig_configs[migplan.mig_parted_config_name(pool.name)] = dict(pool.mig.layout)
-            mig_gpus.append(info.gpu)
-            strategy = pool.mig.strategy
-        sharing = _sharing(pool)
-        if sharing:
-            names = (
-                [migplan.mig_resource_name(p) for p in sorted(pool.mig.layout)]
-                if pool.mig and pool.mig.strategy == "mixed"
-                else [GPU_RESOURCE]
-            )
-            sharing_configs[migplan.mig_parted_config_name(pool.name)] = dump_yaml(
-                device_plugin_config(*sharing, names)
-            )
-    if sharing_configs:
-        sharing_configs = {DEVICE_PLUGIN_DEFAULT_CONFIG: dump_yaml({"version": "v1"}), **dict(sorted(sharing_configs.items()))}
-    gpu_operator = None
-    if mig_configs or sharing_configs:
-        gpu_operator = GPUOperatorConfig(
-            namespace=operator.namespace,
-            cluster_policy=operator.cluster_policy,
-            # Shared by every Fleet of a cluster (one ClusterPolicy), so not named after this one.
-            labels=standard_labels("nvidia-gpu-operator", "gpu-config"),
-            mig_strategy=strategy,
-            mig_config_map=operator.mig_config_map if mig_configs else None,
-            # the operator's stock configs for the pools' GPUs stay selectable (see migplan.stock_configs)
-            mig_config=dump_yaml(migplan.mig_parted_config(mig_configs, mig_gpus)) if mig_configs else None,
-            device_plugin_config_map=operator.device_plugin_config_map if sharing_configs else None,
-            device_plugin_configs=sharing_configs or None,
-            device_plugin_default=DEVICE_PLUGIN_DEFAULT_CONFIG if sharing_configs else None,
-        )
+    gpu_operator = cluster_gpu_operator(fleet, ctx)
     fleet_topology = None
     if topology:
         fleet_topology = FleetTopology(
