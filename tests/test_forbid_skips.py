@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 
-
 from tests.support.paths import REPO
 
 CONFTEST = """
