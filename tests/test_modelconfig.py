@@ -47,6 +47,13 @@ BUILTIN = {
     # derivatives (spec.baseProfile): the resolved profile must match the checkpoint's own config
     "qwen3-30b-a3b-instruct-2507.json": "qwen3-30b-a3b-instruct-2507",
     "qwen3-coder-30b-a3b-instruct.json": "qwen3-coder-30b-a3b-instruct",
+    "codellama-7b-hf.json": "codellama-7b",
+    "deepseek-coder-6.7b-instruct.json": "deepseek-coder-6.7b",
+    "gemma-2-2b-it.json": "gemma-2-2b",
+    "granite-3.1-2b-instruct.json": "granite-3.1-2b",
+    # full built-ins, imported from the checkpoint's config.json
+    "llama-2-70b-hf.json": "llama-2-70b",
+    "gemma-7b.json": "gemma-7b",
 }
 SHAPE_FIELDS = ("architecture", "layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "intermediate_size",
                 "vocab_size", "tie_embeddings", "experts", "mla", "sliding_window", "qkv_bias", "qk_norm",

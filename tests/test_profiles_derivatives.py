@@ -12,7 +12,7 @@ import pytest
 
 from llmkube.modelconfig import profile_from_config
 from llmkube.modelshape import parameter_counts
-from llmkube.profiles import ProfileStore
+from llmkube.profiles import ProfileStore, layer_types_of
 
 CONFIGS = Path(__file__).parent / "data" / "hf-configs"
 
@@ -69,3 +69,50 @@ def test_unsloth_llama_3_2_3b_instruct_is_the_meta_profile(store):
     s = unsloth.spec
     assert (s.layers, s.hidden_size, s.attention_heads, s.kv_heads, s.head_dim) == (28, 3072, 24, 8, 128)
     assert (s.intermediate_size, s.vocab_size, s.max_context, s.tie_embeddings) == (8192, 128256, 131072, True)
+
+
+# Checkpoints of architectures llmkube models, given built-in profiles for the start-ups of
+# benchmarks/data (issue 11): (HF id, built-in name, config.json copy, published size in billions).
+# The published sizes are the model cards' / safetensors totals, which the shapes must reproduce.
+CHECKPOINTS = [
+    ("codellama/CodeLlama-7b-hf", "codellama-7b", "codellama-7b-hf.json", 6.74),
+    ("deepseek-ai/deepseek-coder-6.7b-instruct", "deepseek-coder-6.7b", "deepseek-coder-6.7b-instruct.json", 6.74),
+    ("meta-llama/Llama-2-70b-hf", "llama-2-70b", "llama-2-70b-hf.json", 68.98),
+    ("google/gemma-7b", "gemma-7b", "gemma-7b.json", 8.54),
+    ("google/gemma-2-2b-it", "gemma-2-2b", "gemma-2-2b-it.json", 2.61),
+    ("ibm-granite/granite-3.1-2b-instruct", "granite-3.1-2b", "granite-3.1-2b-instruct.json", 2.53),
+]
+
+
+@pytest.mark.parametrize(("hf_id", "name", "config", "published"), CHECKPOINTS)
+def test_checkpoint_resolves_to_what_its_config_imports(store, hf_id, name, config, published):
+    """The built-in a spec gets for the id and the profile `llmkube profiles import` writes from
+    the checkpoint's config.json agree on every shape, the context and the weights."""
+    model = store.model(hf_id)
+    assert model is not None and model.name == name
+    path = CONFIGS / config
+    imported = profile_from_config(json.loads(path.read_text()), str(path), name, [hf_id])
+    for field in (*SHAPE_FIELDS, "qkv_bias", "rope_table_positions"):
+        assert getattr(model.spec, field) == getattr(imported.spec, field), field
+    assert layer_types_of(model.spec) == layer_types_of(imported.spec)
+    total = parameter_counts(model.spec).total
+    assert total == parameter_counts(imported.spec).total
+    assert total / 1e9 == pytest.approx(published, rel=0.002)
+    assert model.spec.parameters_b == pytest.approx(total / 1e9, abs=0.0005)
+
+
+def test_deepseek_coder_context_is_scaled_by_its_linear_rope_factor(store):
+    """max_position_embeddings 16384 with rope_scaling linear x4: vLLM's _get_and_verify_max_len
+    derives 65536 (a base Llama 2 profile would say 4096)."""
+    model = store.model("deepseek-ai/deepseek-coder-6.7b-instruct")
+    assert model is not None and model.spec.max_context == 16384 * 4
+    assert store.model("meta-llama/Llama-2-7b-hf").spec.max_context == 4096
+
+
+def test_small_derivatives_replace_every_shape_their_base_differs_in(store):
+    """gemma-2-2b and granite-3.1-2b derive from 9B / 8B profiles: a forgotten override would
+    size them as the larger model."""
+    for small, base in (("google/gemma-2-2b-it", "gemma-2-9b"), ("ibm-granite/granite-3.1-2b-instruct", "granite-3.3-8b")):
+        s, b = store.model(small).spec, store.models[base].spec
+        assert parameter_counts(s).total < parameter_counts(b).total / 3
+        assert s.architecture == b.architecture and s.max_context == b.max_context
