@@ -51,6 +51,7 @@ BUILTIN = {
     "deepseek-coder-6.7b-instruct.json": "deepseek-coder-6.7b",
     "gemma-2-2b-it.json": "gemma-2-2b",
     "granite-3.1-2b-instruct.json": "granite-3.1-2b",
+    "qwen2.5-coder-7b-instruct.json": "qwen2.5-coder-7b",
     # full built-ins, imported from the checkpoint's config.json
     "llama-2-70b-hf.json": "llama-2-70b",
     "gemma-7b.json": "gemma-7b",

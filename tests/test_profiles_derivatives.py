@@ -81,6 +81,7 @@ CHECKPOINTS = [
     ("google/gemma-7b", "gemma-7b", "gemma-7b.json", 8.54),
     ("google/gemma-2-2b-it", "gemma-2-2b", "gemma-2-2b-it.json", 2.61),
     ("ibm-granite/granite-3.1-2b-instruct", "granite-3.1-2b", "granite-3.1-2b-instruct.json", 2.53),
+    ("Qwen/Qwen2.5-Coder-7B-Instruct", "qwen2.5-coder-7b", "qwen2.5-coder-7b-instruct.json", 7.62),
 ]
 
 
