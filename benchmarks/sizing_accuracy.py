@@ -62,7 +62,7 @@ METRICS: dict[str, Callable[[Any], float | None]] = {
     "cuda_graph_gib": lambda f: getattr(f, "cuda_graph_gib", None),
 }
 HEADLINE = ("weights_gib", "kv_cache_gib", "max_concurrency")
-DEFAULT_UTILIZATION = 0.90  # vLLM's --gpu-memory-utilization default in every version in the table
+DEFAULT_UTILIZATION = 0.90  # vLLM's --gpu-memory-utilization default in every version whose rows leave it empty
 
 
 def split_for(source_group: str, source: str) -> str:
