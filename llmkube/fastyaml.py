@@ -7,10 +7,12 @@ reads them; anchors, tags and merge keys fall back to PyYAML's loader.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
 
+from llmkube import yamlresolve
 from llmkube.errors import InputError, SourceMark
 
 class _NeedsFullLoader(Exception):
@@ -232,27 +234,33 @@ class MarkedList(list[Any]):
 
 _RT_SCALARS: dict[str, Any] = {}
 _RT: Any = None
+_DECIMAL = re.compile(r"[-+]?[0-9]+")
+_DECIMAL_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+")
+_NUMBER_TAGS = {"tag:yaml.org,2002:int": int, "tag:yaml.org,2002:float": float}
 
 
 def _rt_plain(value: str) -> Any:
-    """An unquoted scalar as ruamel's round-trip loader (YAML 1.2) constructs it: same value, same type
-    (ScalarInt, ScalarFloat, ...). Timestamps, merge keys and other tags go to the reference loader."""
-    global _RT
-    if _RT is None:
-        from ruamel.yaml import YAML
+    """An unquoted scalar as ruamel's round-trip loader (YAML 1.2) reads it: the same value, of the
+    same builtin kind (ruamel's ScalarInt, HexInt and ScalarFloat are int and float subclasses that
+    only remember how the number was written, for ruamel's own dumper, which llmkube never uses).
 
-        _RT = YAML(typ="rt")
-    from ruamel.yaml.nodes import ScalarNode
-
-    tag = _RT.resolver.resolve(ScalarNode, value, (True, False))
-    if tag == "tag:yaml.org,2002:str":
+    Resolved by `yamlresolve` (ruamel's 1.2 rules); decimal integers and floats Python reads alike
+    are converted here, and only the rarer spellings (`0x1F`, `0o17`, `1_000`, `.inf`) are handed to
+    ruamel's constructor: a spec or manifest of ordinary values never imports ruamel.yaml.
+    Timestamps, merge keys and other tags go to the reference loader."""
+    tag = yamlresolve.tag(value)
+    if tag == yamlresolve.STR:
         out: Any = value
     elif tag == "tag:yaml.org,2002:null":
         out = None
-    elif tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool"):
+    elif tag == "tag:yaml.org,2002:bool":
+        out = value in ("true", "True", "TRUE")
+    elif tag in _NUMBER_TAGS:
+        kind = _NUMBER_TAGS[tag]
+        plain = (_DECIMAL if kind is int else _DECIMAL_FLOAT).fullmatch(value)
         try:
-            out = _RT.constructor.construct_object(ScalarNode(tag, value), deep=True)
-        except Exception:
+            out = kind(value) if plain else kind(_ruamel_number(tag, value))
+        except Exception:  # too many digits, or a value ruamel refuses: the reference path words it
             raise NeedsReference from None
     else:
         raise NeedsReference
@@ -260,6 +268,18 @@ def _rt_plain(value: str) -> Any:
         _RT_SCALARS.clear()
     _RT_SCALARS[value] = out
     return out
+
+
+def _ruamel_number(tag: str, value: str) -> Any:
+    """ruamel's round-trip construction of a number spelt in a way Python's int()/float() read differently."""
+    global _RT
+    from ruamel.yaml.nodes import ScalarNode
+
+    if _RT is None:
+        from ruamel.yaml import YAML
+
+        _RT = YAML(typ="rt")
+    return _RT.constructor.construct_object(ScalarNode(tag, value), deep=True)
 
 
 def _block_scalar(value: str, style: str) -> Any:

@@ -21,14 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
-from ruamel.yaml.resolver import VersionedResolver
 
+from llmkube import yamlresolve
 from llmkube.errors import InputError, InputErrors, SourceMark
-from llmkube.fastyaml import MarkedList, MarkedMap, NeedsReference, load_marked
+from llmkube.fastyaml import NeedsReference, load_marked
 from llmkube.options import MAX_NESTING, InputLimits
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
@@ -51,7 +47,11 @@ class Document:
         return mark_of(self.data, path, self.file, default_line=self.line)
 
 
-def _loader() -> YAML:
+def _loader() -> Any:
+    """ruamel's round-trip loader: imported here, on the reference path only (a render or validate
+    of ordinary input never imports ruamel.yaml)."""
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     return yaml
@@ -103,6 +103,8 @@ def parse_documents(
 def _parse_reference(text: str, file: str, limits: InputLimits) -> list[Document]:
     """The reference path: ruamel's round-trip loader (pure Python), for every input the fast path
     leaves to it and for the wording of every syntax error."""
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     yaml = _loader()
     docs: list[Document] = []
     lines: list[int] = []
@@ -200,6 +202,9 @@ def _locate_overload(text: str, file: str) -> InputError | None:
 
 def _locate_bad_value(text: str, file: str) -> InputError:
     """Find the scalar ruamel cannot construct (an impossible date, `!!int x`), by composing."""
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
     reader = _loader()
     try:
         for root in reader.compose_all(text):
@@ -568,7 +573,8 @@ def join_surrogates(text: str) -> str | None:
 def mark_of(
     node: Any, path: Sequence[PathElem], file: str, default_line: int = 1
 ) -> SourceMark:
-    """Walk `path` through ruamel nodes; return the deepest position found.
+    """Walk `path` through marked nodes (fastyaml's MarkedMap/MarkedList, ruamel's CommentedMap/
+    CommentedSeq: the containers with an `lc`); return the deepest position found.
 
     For a mapping key the mark points at the key itself, which is where a
     user looks when a field is misspelt or has the wrong value.
@@ -578,12 +584,12 @@ def mark_of(
         line, col = node.lc.line + 1, node.lc.col + 1
     cur = node
     for elem in path:
-        if isinstance(cur, (CommentedMap, MarkedMap)) and elem in cur:
+        if isinstance(cur, Mapping) and hasattr(cur, "lc") and elem in cur:
             pos = _key_pos(cur, elem)
             if pos:
                 line, col = pos[0] + 1, pos[1] + 1
             cur = cur[elem]
-        elif isinstance(cur, (CommentedSeq, MarkedList)) and isinstance(elem, int) and 0 <= elem < len(cur):
+        elif isinstance(cur, list) and hasattr(cur, "lc") and isinstance(elem, int) and 0 <= elem < len(cur):
             pos = cur.lc.item(elem)
             if pos:
                 line, col = pos[0] + 1, pos[1] + 1
@@ -630,21 +636,9 @@ def to_plain(node: Any) -> Any:
 
 # --- dumping -----------------------------------------------------------------
 
-_YAML11 = VersionedResolver(version=(1, 1))
-_YAML12 = VersionedResolver(version=(1, 2))
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _needs_quotes(value: str) -> bool:
-    """Whether a YAML 1.1 or 1.2 reader would read the plain scalar as something else than this string.
-
-    Cached: rendered manifests repeat the same keys' values (names, labels, flags) many times, and
-    ruamel's resolvers are the slow part of dumping."""
-    for resolver in (_YAML11, _YAML12):
-        tag = resolver.resolve(ScalarNode, value, (True, False))
-        if tag != "tag:yaml.org,2002:str":
-            return True
-    return False
+#: Whether a YAML 1.1 or 1.2 reader would read the plain scalar as something else than this string.
+#: Cached: rendered manifests repeat the same keys' values (names, labels, flags) many times.
+_needs_quotes = functools.lru_cache(maxsize=1 << 16)(yamlresolve.needs_quotes)
 
 
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]

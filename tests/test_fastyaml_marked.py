@@ -1,6 +1,7 @@
 """The fast parse path (libyaml, `fastyaml.load_marked`) against the reference path (ruamel round-trip).
 
-For every input both must give the same documents (values *and* their Python types), the same start
+For every input both must give the same documents (values *and* their Python types: numbers of the same
+builtin kind, as ruamel's ScalarInt/ScalarFloat only remember a number's spelling), the same start
 lines, the same mark for every path inside them, and the same error (message and position) for broken
 input; and a whole `validate` must report the same findings either way.
 """
@@ -80,13 +81,22 @@ def paths(node: Any, prefix: tuple[Any, ...] = ()) -> Any:
             yield from paths(v, (*prefix, i))
 
 
+def kind(value: Any) -> type:
+    """A scalar's type, ruamel's number subclasses (ScalarInt, HexInt, ScalarFloat ...) taken as int and float."""
+    for number in (bool, int, float):
+        if isinstance(value, number):
+            return number
+    return type(value)
+
+
 def same(a: Any, b: Any) -> bool:
-    """Equal values of the same scalar types (containers: dict vs CommentedMap, list vs CommentedSeq)."""
+    """Equal values of the same scalar types (containers: dict vs CommentedMap, list vs CommentedSeq;
+    numbers: of the same builtin kind; strings: of the same type, block scalars as ruamel types them)."""
     if isinstance(a, dict) and isinstance(b, dict):
-        return list(a) == list(b) and all(type(k1) is type(k2) for k1, k2 in zip(a, b)) and all(same(a[k], b[k]) for k in a)
+        return list(a) == list(b) and all(kind(k1) is kind(k2) for k1, k2 in zip(a, b)) and all(same(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    return type(a) is type(b) and (a == b or (a != a and b != b) or repr(a) == repr(b))
+    return kind(a) is kind(b) and (a == b or (a != a and b != b) or repr(a) == repr(b))
 
 
 def outcome(text: str, reference: bool, limits: InputLimits | None = None) -> Any:

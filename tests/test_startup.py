@@ -58,7 +58,7 @@ def _loaded(modules: list[str], *prefixes: str) -> list[str]:
 # Modules a render of one InferenceEndpoint must not import: the other kinds' models and planners, the
 # MIG planner (the endpoint uses whole GPUs), the config.json reader (its model is a profile), the
 # readers and rules `validate` runs (render runs LK501 alone), the CEL engine and the Python jsonschema
-# stack (kubernetes-validate's own import), rich, and the network clients.
+# stack (kubernetes-validate's own import), rich, the network clients, and ruamel.yaml.
 NOT_ON_RENDER = (
     "llmkube.specs.fleet", "llmkube.specs.quota", "llmkube.specs.trainingjob",
     "llmkube.plan.fleet", "llmkube.plan.quota", "llmkube.plan.training", "llmkube.plan.multinode", "llmkube.plan.llmisvc",
@@ -67,6 +67,7 @@ NOT_ON_RENDER = (
     "llmkube.check.rules.sizing", "llmkube.check.rules.serving", "llmkube.check.rules.scheduling", "llmkube.check.rules.admission",
     "llmkube.sizing_report", "llmkube.explain", "llmkube.specschema", "llmkube.kubectl", "llmkube.rollout",
     "cel", "kubernetes_validate", "jsonschema", "referencing", "rich", "urllib.request", "http.client",
+    "ruamel",  # the reference YAML loader: the spec is read by libyaml (fastyaml, yamlresolve)
 )
 
 # --help builds the command tree only: no spec models, templates, YAML or schema libraries.
