@@ -24,17 +24,18 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC = os.path.join(REPO, "docs", "examples", "05-llama-70b-vllm-endpoint.yaml")
 
-#: (module, function or attribute path, stage); wrapped once `llmkube.commands.render` is imported.
-#: A stage's own time excludes the stages nested in it and its imports.
+#: (module, function or attribute path in it, stage); wrapped once the module is imported (a class's
+#: methods before the class itself is wrapped). A stage's own time excludes the stages nested in it
+#: and its imports. The run fails when one is missing or the render fails.
 STAGES = [
     ("llmkube.pipeline", "load_inputs", "load_inputs (the rest)"),
     ("llmkube.pipeline", "read_documents", "read the spec (YAML with marks)"),
     ("llmkube.pipeline", "parse_specs", "spec validation (pydantic model build + validate)"),
     ("llmkube.pipeline", "render_specs", "plan (planner, sizing)"),
     ("llmkube.pipeline", "load_profiles", "profiles (read cache + validate)"),
-    ("llmkube.pipeline", "Renderer", "jinja2 Environment"),
-    ("llmkube.render.Renderer", "render", "template render + re-read"),
-    ("llmkube.pipeline.Run", "findings", "schema check (+ CRD store)"),
+    ("llmkube.render", "Renderer.render", "template render + re-read"),
+    ("llmkube.render", "Renderer", "jinja2 Environment"),
+    ("llmkube.pipeline", "Run.findings", "schema check (+ CRD store)"),
     ("llmkube.commands.render", "_stdout_text", "dump YAML"),
     ("llmkube.pipeline", "token_findings", "LK501 (token rule)"),
 ]
@@ -74,16 +75,16 @@ def child(spec: str, no_cache: bool) -> None:
 
             def exec_module(module):  # type: ignore[no-untyped-def]
                 if loading[0]:
-                    return real_exec(module)
-                loading[0] += 1
-                t = clock()
-                try:
-                    return real_exec(module)
-                finally:
-                    loading[0] -= 1
-                    frames[-1][1] += clock() - t
-                    if name == "llmkube.commands.render":
-                        install()
+                    real_exec(module)
+                else:
+                    loading[0] += 1
+                    t = clock()
+                    try:
+                        real_exec(module)
+                    finally:
+                        loading[0] -= 1
+                        frames[-1][1] += clock() - t
+                install(name)
 
             try:
                 loader.exec_module = exec_module
@@ -114,16 +115,16 @@ def child(spec: str, no_cache: bool) -> None:
         else:
             setattr(owner, attr, lambda *a, **k: run_stage(stage, fn, *a, **k))
 
-    def install() -> None:
-        for path, attr, stage in STAGES:
-            parts = path.split(".")
-            for i in range(len(parts), 0, -1):
-                if ".".join(parts[:i]) in sys.modules:
-                    owner: object = sys.modules[".".join(parts[:i])]
-                    for part in parts[i:]:
-                        owner = getattr(owner, part)
-                    wrap(owner, attr, stage)
-                    break
+    def install(module: str) -> None:
+        """Wrap the stages found in `module`, once it has run (nested imports too: pipeline loads
+        `llmkube.render` only when it renders)."""
+        for owner_module, path, stage in STAGES:
+            if owner_module == module:
+                owner: object = sys.modules[module]
+                *parts, attr = path.split(".")
+                for part in parts:
+                    owner = getattr(owner, part)
+                wrap(owner, attr, stage)
 
     sys.meta_path.insert(0, Timed())
     t = clock()
@@ -144,13 +145,17 @@ def child(spec: str, no_cache: bool) -> None:
     cli.cli_command = cli_command  # type: ignore[assignment]
     saved = sys.stdout
     sys.stdout = open(os.devnull, "w")
+    code: object = 0
     try:
         cli.main(["render", *(["--no-cache"] if no_cache else []), spec])
-    except SystemExit:
-        pass
+    except SystemExit as exc:
+        code = exc.code
     finally:
         sys.stdout.close()
         sys.stdout = saved
+    missing = [stage for *_, stage in STAGES if stage not in spent]
+    if code not in (0, None) or missing:
+        sys.exit(f"render_stages: the render exited {code}; stages never reached: {missing}")
     if frames[0][1]:
         add("imports outside the stages", frames[0][1])
     spent["total CPU"] = clock()
