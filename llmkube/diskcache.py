@@ -1,7 +1,8 @@
 """Side caches on disk: JSON values under a content key, safe to share between concurrent runs.
 
-Parsed CRD files (`check/crdstore.py`) and translated CRD schemas with their CEL rule trees
-(`check/schemas.py`) are kept here, each in its own directory inside the CRD cache, so that a
+Parsed CRD files (`check/crdstore.py`), translated CRD schemas with their CEL rule trees
+(`check/schemas.py`) and the loaded profiles (`profiles.py`, pickled: the one entry of Python
+objects, keyed on the code that defines them too) are kept here, each in its own directory inside the CRD cache, so that a
 pre-commit hook does not redo on every run what only changes when a file does. The rules:
 
 - the key is a content hash (of the input, and of the code that computes the value where that
@@ -39,6 +40,17 @@ def read(directory: Path | None, key: str) -> Any | None:
     except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
         return None
     return value
+
+
+def read_bytes(directory: Path, name: str) -> bytes | None:
+    """The bytes of entry `directory/name` (marked recently used), or None if it cannot be read."""
+    entry = directory / name
+    try:
+        data = entry.read_bytes()
+        os.utime(entry)
+    except OSError:
+        return None
+    return data
 
 
 def write(directory: Path | None, key: str, value: Any, *, keep: int = KEEP, max_age_s: float = MAX_AGE_S) -> None:

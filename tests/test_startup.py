@@ -215,14 +215,14 @@ def test_unsafe_character_classes_equal_their_yaml_definitions():
         assert [m.start() for m in spelled.finditer(every)] == [m.start() for m in definition.finditer(every)]
 
 
-# --------------------------------------------------------------------------- parsed profiles
+# --------------------------------------------------------------------------- the loaded profiles, kept
 
 
 def _store_contents(store) -> tuple:
     return dict(store.gpus), dict(store.models)
 
 
-def test_parsed_profiles_are_reused_and_an_edit_is_seen(tmp_path, monkeypatch):
+def test_a_kept_profile_store_is_reused_and_an_edit_is_seen(tmp_path, monkeypatch):
     from llmkube import profiles as profiles_mod
     from llmkube.profiles import ProfileStore
 
@@ -233,30 +233,65 @@ def test_parsed_profiles_are_reused_and_an_edit_is_seen(tmp_path, monkeypatch):
     (user / "mine.yaml").write_text(h100.replace("name: h100-80gb", "name: my-gpu"))
     first = ProfileStore.load([user], parsed_cache=cache)
     assert ProfileStore.load([user]).gpus["my-gpu"] == first.gpus["my-gpu"]
-    assert len(list(cache.glob("*.json"))) == 1
+    assert len(list(cache.glob("*.pickle"))) == 1
 
     def no_parsing(*_a, **_k):
         raise AssertionError("parsed again: the cache entry was not used")
 
     with monkeypatch.context() as m:
         m.setattr(profiles_mod, "load_plain", no_parsing)
-        assert _store_contents(ProfileStore.load([user], parsed_cache=cache)) == _store_contents(first)
+        kept = ProfileStore.load([user], parsed_cache=cache)
+        assert _store_contents(kept) == _store_contents(first)
+        assert kept.model("meta-llama/Llama-3.1-70B-Instruct") == first.model("meta-llama/Llama-3.1-70B-Instruct")  # by HF id
     (user / "mine.yaml").write_text(h100.replace("name: h100-80gb", "name: my-other-gpu"))
     again = ProfileStore.load([user], parsed_cache=cache)
     assert "my-other-gpu" in again.gpus and "my-gpu" not in again.gpus
 
 
-@pytest.mark.parametrize("content", [b"\x00garbage", b"{", b'{"a": 1}', b"[[1, 2]]", b'[["x", 3]]'])
+def test_the_kept_store_is_keyed_on_the_code_that_defines_the_models(tmp_path, monkeypatch):
+    import pydantic
+
+    from llmkube.profiles import ProfileStore
+
+    cache = tmp_path / ".profiles"
+    ProfileStore.load(parsed_cache=cache)
+    monkeypatch.setattr(pydantic, "VERSION", "0.0.0")  # as another pydantic (or changed model code) would
+    ProfileStore.load(parsed_cache=cache)
+    assert len(list(cache.glob("*.pickle"))) == 2
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00garbage", b"\x80\x05K\x01.", "pickled dict", "truncated"])
 def test_a_broken_profiles_entry_is_ignored_and_rewritten(tmp_path, content):
+    import pickle
+
     from llmkube.profiles import ProfileStore
 
     cache = tmp_path / ".profiles"
     expected = _store_contents(ProfileStore.load(parsed_cache=cache))
-    (entry,) = cache.glob("*.json")
+    (entry,) = cache.glob("*.pickle")
     good = entry.read_bytes()
-    entry.write_bytes(content)
+    bad = {"pickled dict": pickle.dumps({"gpus": {}}), "truncated": good[: len(good) // 2]}.get(content, content)
+    entry.write_bytes(bad)  # type: ignore[arg-type]
     assert _store_contents(ProfileStore.load(parsed_cache=cache)) == expected
-    assert entry.read_bytes() == good
+    assert pickle.loads(entry.read_bytes()).gpus == pickle.loads(good).gpus
+
+
+def test_a_warm_render_builds_no_profile_model(tmp_path):
+    """The second render in one user cache unpickles the profiles: the GPU and model profile
+    validators are never built (pydantic's `__pydantic_complete__`, with `defer_build`)."""
+    code = _PROBE.replace('sys.stderr.write("\\nPROBE "', 'from llmkube.profiles import GPUProfile, ModelProfile\n'
+                          'state["built"] = [GPUProfile.__pydantic_complete__, ModelProfile.__pydantic_complete__]\n'
+                          'sys.stderr.write("\\nPROBE "')
+    env = {**os.environ, "HOME": str(tmp_path), "KUBECACHEDIR": str(tmp_path / "kube"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("LLMKUBE_CACHE_DIR", None)
+    states = []
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-c", code, "render", str(EXAMPLE)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+        line = next(line for line in proc.stderr.splitlines() if line.startswith("PROBE "))
+        states.append(json.loads(line[len("PROBE "):]))
+    assert states[0]["built"] == [True, True]  # the first run validated them
+    assert states[1]["built"] == [False, False]
+    assert "llmkube.plan.inference" in states[1]["modules"]  # and did render
 
 
 def test_no_cache_leaves_the_profiles_cache_alone(tmp_path, monkeypatch):
@@ -267,7 +302,7 @@ def test_no_cache_leaves_the_profiles_cache_alone(tmp_path, monkeypatch):
     pipeline.run([str(EXAMPLE)], Options(use_cache=False))
     assert not (tmp_path / "cache").exists()
     pipeline.run([str(EXAMPLE)], Options())
-    assert len(list((tmp_path / "cache" / ".profiles").glob("*.json"))) == 1
+    assert len(list((tmp_path / "cache" / ".profiles").glob("*.pickle"))) == 1
 
 
 # --------------------------------------------------------------------------- compiled templates
