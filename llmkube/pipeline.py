@@ -9,7 +9,6 @@ so a command can refuse its inputs before paying for the checks.
 from __future__ import annotations
 
 import functools
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -72,6 +71,8 @@ class NodeLabelStep:
 
     def kubectl_command(self) -> str:
         """The command, shell-quoted: a value is one argument of it, never shell text."""
+        import shlex  # only for a MIG or sharing spec's output: not on every run's import path
+
         sel = ",".join(f"{k}={v}" for k, v in self.selector.items())
         labels = " ".join(shlex.quote(f"{k}={v}") for k, v in self.labels.items())
         return f"kubectl label nodes -l {shlex.quote(sel)} {labels} --overwrite"

@@ -58,7 +58,8 @@ def _loaded(modules: list[str], *prefixes: str) -> list[str]:
 # Modules a render of one InferenceEndpoint must not import: the other kinds' models and planners, the
 # MIG planner (the endpoint uses whole GPUs), the config.json reader (its model is a profile), the
 # readers and rules `validate` runs (render runs LK501 alone), the CEL engine and the Python jsonschema
-# stack (kubernetes-validate's own import), rich, the network clients, and ruamel.yaml.
+# stack (kubernetes-validate's own import), rich, the network clients, ruamel.yaml, and the heavier
+# standard-library modules of other paths.
 NOT_ON_RENDER = (
     "llmkube.specs.fleet", "llmkube.specs.quota", "llmkube.specs.trainingjob",
     "llmkube.plan.fleet", "llmkube.plan.quota", "llmkube.plan.training", "llmkube.plan.multinode", "llmkube.plan.llmisvc",
@@ -68,6 +69,9 @@ NOT_ON_RENDER = (
     "llmkube.sizing_report", "llmkube.explain", "llmkube.specschema", "llmkube.kubectl", "llmkube.rollout",
     "cel", "kubernetes_validate", "jsonschema", "referencing", "rich", "urllib.request", "http.client",
     "ruamel",  # the reference YAML loader: the spec is read by libyaml (fastyaml, yamlresolve)
+    # standard-library modules only some paths need (fork workers, JUnit reports, pyproject settings):
+    # the render's standard library is the floor's (typer, pydantic, jinja2) plus glob and pkgutil (check)
+    "multiprocessing", "concurrent", "asyncio", "xml", "tomllib", "tarfile", "ssl", "shlex",
 )
 
 # --help builds the command tree only: no spec models, templates, YAML or schema libraries.
