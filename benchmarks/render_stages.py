@@ -202,11 +202,11 @@ def _interleaved(commands: dict[str, tuple[list[str], dict[str, str]]], runs: in
     import subprocess
 
     out: dict[str, list[str]] = {label: [] for label in commands}
-    for cmd, env in commands.values():
-        subprocess.run(cmd, env=env, check=True, capture_output=True)
+    for cmd, env in commands.values():  # cwd: the empty HOME, or `python -m llmkube` would import the checkout it runs in
+        subprocess.run(cmd, env=env, check=True, capture_output=True, cwd=env["HOME"])
     for _ in range(runs):
         for label, (cmd, env) in commands.items():
-            proc = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+            proc = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, cwd=env["HOME"])
             out[label].append(proc.stdout + "\0" + proc.stderr)
     return out
 
