@@ -204,10 +204,11 @@ class ModelProfile(SpecModel):
 _PROFILE_KINDS: dict[str, type[GPUProfile] | type[ModelProfile]] = {"GPUProfile": GPUProfile, "ModelProfile": ModelProfile}
 
 
-def _cache_key(files: list[tuple[str, str]]) -> str:
+def _cache_key(files: list[tuple[str, str]]) -> str | None:
     """The profile files' paths and texts, and what the built store's objects depend on besides:
     the model definitions (this module's source and `specs/base.py`'s, whose types and validators
-    the fields use), llmkube's, pydantic's and Python's versions. Changed code is a new key."""
+    the fields use), llmkube's, pydantic's and Python's versions. Changed code is a new key; no
+    key (no caching) where the sources cannot be read (a frozen or zipped install)."""
     import hashlib
     import sys
 
@@ -217,8 +218,11 @@ def _cache_key(files: list[tuple[str, str]]) -> str:
     from llmkube.specs import base
 
     digest = hashlib.sha256(f"{__version__}\0{pydantic.VERSION}\0{sys.version}\0".encode())
-    for source in (__file__, base.__file__):
-        digest.update(Path(source).read_bytes() + b"\0")
+    for source in (__file__, getattr(base, "__file__", None)):
+        try:
+            digest.update(Path(source or "").read_bytes() + b"\0")
+        except OSError:
+            return None
     for path, text in files:
         digest.update(f"{path}\0{len(text)}\0".encode() + text.encode("utf-8") + b"\0")
     return digest.hexdigest()

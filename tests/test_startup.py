@@ -264,6 +264,15 @@ def test_the_kept_store_is_keyed_on_the_code_that_defines_the_models(tmp_path, m
     assert len(list(cache.glob("*.pickle"))) == 2
 
 
+def test_without_the_models_source_the_store_is_not_kept(tmp_path, monkeypatch):
+    from llmkube import profiles as profiles_mod
+    from llmkube.profiles import ProfileStore
+
+    monkeypatch.setattr(profiles_mod, "__file__", str(tmp_path / "zipped" / "profiles.py"))  # a zipped install
+    assert ProfileStore.load(parsed_cache=tmp_path / ".profiles").gpus
+    assert not (tmp_path / ".profiles").exists()
+
+
 @pytest.mark.parametrize("content", [b"", b"\x00garbage", b"\x80\x05K\x01.", "pickled dict", "truncated"])
 def test_a_broken_profiles_entry_is_ignored_and_rewritten(tmp_path, content):
     import pickle
