@@ -251,6 +251,7 @@ def _keep_store(directory: Path, key: str, store: ProfileStore) -> None:
 
     if diskcache.write_bytes(directory, f"{key}.pickle", pickle.dumps(store, protocol=pickle.HIGHEST_PROTOCOL)):
         diskcache.prune(directory, keep=8, pattern="*.pickle")
+        diskcache.prune(directory, keep=0, pattern="*.json")  # the parsed-files entries earlier versions kept
 
 
 @dataclass

@@ -264,6 +264,16 @@ def test_the_kept_store_is_keyed_on_the_code_that_defines_the_models(tmp_path, m
     assert len(list(cache.glob("*.pickle"))) == 2
 
 
+def test_the_earlier_parsed_profiles_entries_are_dropped(tmp_path):
+    from llmkube.profiles import ProfileStore
+
+    cache = tmp_path / ".profiles"
+    cache.mkdir()
+    (cache / ("0" * 64 + ".json")).write_text("[]")  # a parsed-files entry of an earlier llmkube
+    ProfileStore.load(parsed_cache=cache)
+    assert [p.suffix for p in cache.iterdir()] == [".pickle"]
+
+
 def test_without_the_models_source_the_store_is_not_kept(tmp_path, monkeypatch):
     from llmkube import profiles as profiles_mod
     from llmkube.profiles import ProfileStore
