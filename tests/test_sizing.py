@@ -727,3 +727,69 @@ def test_a_tp_group_across_nodes_has_no_intra_node_all_reduce_buffers(m):
     two_nodes = serving_fit(m("qwen2-7b"), 39.38, dataclasses.replace(config, tp_spans_nodes=True), gpu_name=a100)
     assert two_nodes.kv_budget_gib - one_node.kv_budget_gib == pytest.approx(0.55 - 0.03, abs=1e-9)
     assert two_nodes.kv_budget_gib == pytest.approx(11.03, rel=0.015)  # 11.15: the A100 TP 1 figure is 0.03
+
+
+# --------------------------------------------------------------------------- issue 11: mechanisms read from vLLM/NCCL source
+
+
+def test_a_two_part_version_is_its_x_y_0_release():
+    """`vllm/vllm-openai:v0.7` and a log's "0.7" mean 0.7.0: (0, 7) must not sort below (0, 7, 0)
+    and fall back to the 0.6.5 accounting (whose chunked-prefill default is 512 tokens, not 0.7's
+    2048: vllm/config.py `SchedulerConfig.__post_init__`, v0.7.3)."""
+    from llmkube.plan.engine_memory import accounting_for, big_gpu_defaults, profiling_batch, release
+    assert release((0, 7)) == (0, 7, 0) and release((0, 10, 1, 1)) == (0, 10, 1)
+    assert accounting_for("vllm", (0, 7)) == accounting_for("vllm", (0, 7, 0))
+    assert accounting_for("vllm", (0, 7)).label == "vLLM 0.7 (V0)"
+    assert accounting_for("vllm", (0, 17)) == accounting_for("vllm", (0, 17, 0))
+    # V0 0.7 above 32K tokens: chunked prefill on, 2048 tokens (0.6.x: 512)
+    assert profiling_batch("vllm", 22.07, "NVIDIA A10", 131072, accounting=accounting_for("vllm", (0, 7))).tokens == 2048
+    # the batch-default rules read the padded version too: "0.9" is 0.9.0 (no A100 large defaults)
+    assert big_gpu_defaults(79.15, "NVIDIA A100-SXM4-80GB", (0, 9)) is False
+    assert big_gpu_defaults(79.15, "NVIDIA A100-SXM4-80GB", (0, 8, 5)) is True
+
+
+def test_geforce_cards_have_no_peer_to_peer_so_tp_buffers_stay_in_host_memory(m):
+    """NCCL gives ranks without P2P (NVML reports none between GeForce cards: paths.cc
+    `ncclTopoCheckP2p`) its SHM transport, whose buffers are host memory (shm.cc); vLLM's custom
+    all-reduce needs P2P. So the device-side TP buffers are absent: non-torch is one GPU's."""
+    from llmkube.plan.engine_memory import GIB as EM_GIB, accounting_for, non_torch_bytes, peer_to_peer
+    assert peer_to_peer("NVIDIA GeForce RTX 3090 24GB") is False and peer_to_peer("rtx-4090") is False
+    assert peer_to_peer("NVIDIA A10 24GB") and peer_to_peer("NVIDIA RTX 6000 Ada Generation")
+    assert peer_to_peer("NVIDIA L40S 48GB") and peer_to_peer("NVIDIA H100 80GB HBM3")
+    assert peer_to_peer("") is None
+    gib = lambda acc, tp, name: round(non_torch_bytes(acc, tp, 1, name) / EM_GIB, 3)  # noqa: E731
+    for version in ((0, 7, 3), (0, 11, 0), (0, 18, 1), (0, 21, 0)):
+        acc = accounting_for("vllm", version)
+        for tp in (2, 4, 8):
+            assert gib(acc, tp, "NVIDIA GeForce RTX 4090") == gib(acc, 1, "NVIDIA GeForce RTX 4090")
+            # a P2P-capable PCIe card keeps the NCCL/custom all-reduce buffers
+            assert gib(acc, tp, "NVIDIA L40S 48GB") > gib(acc, 1, "NVIDIA L40S 48GB")
+    # fit row gh-lambo-qwen2.5-32b-4x3090-tp4-v0181: Qwen2.5-32B, 4 × RTX 3090 (23.58 GiB), TP 4,
+    # vLLM 0.18.1, util 0.88, 32,768 tokens, 1 sequence, 2,048 batched tokens, --enforce-eager:
+    # the log's KV cache is 5.24 GiB per GPU
+    config = ServerConfig(tensor_parallel=4, utilization=0.88, max_model_len=32768, max_num_seqs=1,
+                          max_num_batched_tokens=2048, enforce_eager=True, engine_version=(0, 18, 1))
+    geforce = serving_fit(m("qwen2.5-32b"), 23.58, config, gpu_name="NVIDIA GeForce RTX 3090 24GB")
+    pro = serving_fit(m("qwen2.5-32b"), 23.58, config, gpu_name="NVIDIA RTX A6000")
+    assert geforce.kv_budget_gib - pro.kv_budget_gib == pytest.approx(pro.non_torch_gib - geforce.non_torch_gib)
+    assert pro.non_torch_gib - geforce.non_torch_gib == pytest.approx(0.55 - 0.25)  # 0.18's TP >= 2 and TP 1 figures
+    assert geforce.kv_budget_gib == pytest.approx(5.24, rel=0.04)
+    assert pro.kv_budget_gib < 5.24 * 0.92  # with the P2P buffers it would be ~9 % short
+
+
+def test_enforce_eager_runs_v1_without_torch_compile_so_the_mlp_peak_is_the_eager_one(m):
+    """vLLM V1's --enforce-eager turns torch.compile off too (config `VllmConfig.__post_init__`,
+    v0.11.0 / v0.18.1): the forward is V0's eager code, gate_up + SiluAndMul's output (3 × the
+    intermediate width) at the MLP's peak, not the compiled graph's 4."""
+    qwen = m("qwen2.5-32b")
+    # one sequence: the sampler run is tiny, the forward binds
+    config = ServerConfig(max_model_len=8192, max_num_seqs=1, max_num_batched_tokens=2048, engine_version=(0, 18, 1))
+    compiled = serving_fit(qwen, 79.19, config, gpu_name="NVIDIA H100 80GB HBM3")
+    eager = serving_fit(qwen, 79.19, dataclasses.replace(config, enforce_eager=True), gpu_name="NVIDIA H100 80GB HBM3")
+    h, i = qwen.spec.hidden_size, qwen.spec.intermediate_size
+    assert compiled.activation_gib == pytest.approx(2048 * (2 * h + 4 * i) * 2 / GIB)
+    assert eager.activation_gib == pytest.approx(2048 * (2 * h + 3 * i) * 2 / GIB)
+    # TGI is not vLLM: the flag means nothing to its warm-up
+    tgi = ServerConfig(max_model_len=8192, max_num_batched_tokens=2048, runtime="tgi")
+    assert (serving_fit(qwen, 79.19, tgi).activation_gib
+            == serving_fit(qwen, 79.19, dataclasses.replace(tgi, enforce_eager=True)).activation_gib)

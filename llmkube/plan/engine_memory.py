@@ -74,9 +74,14 @@ SORT_FREE_SAMPLER_BYTES = 12.9
 # peaks are the forward pass (3 would give 0.63 / 0.71 / 0.91). The V0 engine runs the model
 # eagerly, without torch.compile: its MLP peak is gate_up (2) + SiluAndMul's output (1) = 3
 # (vllm/model_executor/models/llama.py `LlamaMLP.forward`, v0.6.4), the same 2N + N that
-# fused_moe's intermediate_cache1/2 hold for an MoE (`fused_experts`, v0.6.4).
+# fused_moe's intermediate_cache1/2 hold for an MoE (`fused_experts`, v0.6.4). V1 with
+# --enforce-eager runs that same eager code: `enforce_eager` turns torch.compile off as well as
+# CUDA graphs (vllm/config/__init__.py `VllmConfig.__post_init__`, v0.11.0: compilation level
+# NO_COMPILATION unless "not enforce_eager"; vllm/config/vllm.py v0.18.1: "Enforce eager set,
+# disabling torch.compile and CUDAGraphs", mode NONE), so its MLP peak is the eager 3 too.
 MLP_LIVE = 4
 V0_MLP_LIVE = 3
+EAGER_MLP_LIVE = V0_MLP_LIVE
 
 
 @dataclass(frozen=True)
@@ -201,13 +206,22 @@ ACCOUNTINGS: tuple[Accounting, ...] = (
 )
 
 
+def release(version: tuple[int, ...]) -> tuple[int, int, int]:
+    """(major, minor, patch) of a version given with fewer parts: "0.7" is 0.7.0, as the image tag
+    `vllm/vllm-openai:v0.7` reads (`engines.parse_engine_version`). Without the padding a two-part
+    version compares below its own x.y.0 release — (0, 7) < (0, 7, 0) — and got the accounting of
+    the release line before it."""
+    parts = (tuple(version[:3]) + (0, 0, 0))[:3]
+    return (parts[0], parts[1], parts[2])
+
+
 def accounting_for(runtime: str, version: tuple[int, ...] | None) -> Accounting:
     """The accounting of an engine version; an unpinned vLLM image counts as the newest release
     (vLLM 0.28 is the newest read for this model)."""
     lines = [a for a in ACCOUNTINGS if a.runtime == runtime] or [a for a in ACCOUNTINGS if a.runtime == "vllm"]
     if version is None:
         return lines[-1]
-    return [a for a in lines if tuple(version[:3]) >= a.since][-1]
+    return [a for a in lines if release(version) >= a.since][-1]
 
 
 # --------------------------------------------------------------------------- the profiling batch
@@ -228,9 +242,9 @@ def big_gpu_defaults(memory_gib: float, gpu_name: str, version: tuple[int, ...] 
       small max_num_batched_tokens for A100"), unchanged to v0.28.
     An unknown version is sized as the newest."""
     name = gpu_name.lower()
-    if version is not None and tuple(version[:3]) < (0, 8, 5):
+    if version is not None and release(version) < (0, 8, 5):
         return "h100" in name or "h200" in name
-    if version is not None and tuple(version[:3]) < (0, 9, 0):
+    if version is not None and release(version) < (0, 9, 0):
         return memory_gib >= BIG_GPU_GIB
     return memory_gib >= BIG_GPU_GIB and "a100" not in name
 TGI_DEFAULT_PREFILL_TOKENS = 4096  # TGI with a length decided at start-up: its usual 4096-token prefill budget [U]
@@ -398,7 +412,8 @@ def moe_workspace_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_
 
 def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBatch, tensor_parallel: int,
                      act_bytes: float, first_stage: bool = True, last_stage: bool = True,
-                     flashinfer_sampler: bool | None = None, persistent_bytes: float = 0.0) -> float:
+                     flashinfer_sampler: bool | None = None, persistent_bytes: float = 0.0,
+                     eager: bool = False) -> float:
     """The torch activation peak `profile_run` measures on one GPU of one pipeline stage.
 
     The forward pass and the sampler run one after the other, so the peak is the larger of the
@@ -406,10 +421,12 @@ def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBa
     `persistent_bytes` the forward left allocated (the fused-MoE workspace, `moe_workspace_bytes`;
     during the forward the same bytes are the MoE intermediates `forward_peak_bytes` counts). Stages
     after the first also hold the intermediate tensors received from the previous stage (hidden
-    state and residual, [tokens, hidden] each); only the last stage samples.
+    state and residual, [tokens, hidden] each); only the last stage samples. `eager` (vLLM's
+    --enforce-eager) runs the forward without torch.compile: the eager MLP peak (`EAGER_MLP_LIVE`).
     """
     received = 0.0 if first_stage else 2 * batch.tokens * spec.hidden_size * act_bytes
-    peak = forward_peak_bytes(spec, batch.tokens, tensor_parallel, act_bytes, accounting.mlp_live)
+    mlp_live = min(accounting.mlp_live, EAGER_MLP_LIVE) if eager else accounting.mlp_live
+    peak = forward_peak_bytes(spec, batch.tokens, tensor_parallel, act_bytes, mlp_live)
     if last_stage:
         sampling = sampler_peak_bytes(spec, min(batch.seqs, batch.tokens), accounting, act_bytes,
                                       flashinfer_sampler)
@@ -439,6 +456,40 @@ def nvswitch_hopper(gpu_name: str) -> bool | None:
     return later and "pcie" not in name and "nvl" not in name.replace("nvlink", "")
 
 
+# GeForce cards: the driver reports no peer-to-peer access between them over PCIe (the RTX 3090
+# only over its NVLink bridge, which pairs two cards), so NCCL gives their ranks its host-memory
+# transport (`peer_to_peer`).
+_GEFORCE_NAMES = ("geforce", "rtx 3090", "rtx-3090", "rtx 4090", "rtx-4090", "rtx 5090", "rtx-5090",
+                  "rtx 3080", "rtx-3080", "rtx 4080", "rtx-4080")
+
+
+def peer_to_peer(gpu_name: str) -> bool | None:
+    """Whether the GPUs of one server reach each other's memory directly (CUDA peer access), the
+    condition for NCCL's P2P transport; None when there is no name.
+
+    NCCL picks the transport per pair of ranks (src/graph/paths.cc `ncclTopoCheckP2p`, NCCL 2.2x):
+    P2P needs a PCIe path no farther than a host bridge *and* NVML's P2P read/write status OK for
+    the pair — a GeForce driver reports it not supported, so `*p2p = 0` and NCCL falls back to its
+    SHM transport, whose connection buffers are host memory (src/transport/shm.cc
+    `ncclShmAllocateShareableBuffer`: `ncclCuMemHostAlloc` or a /dev/shm mapping), not device memory.
+    vLLM's custom all-reduce, whose IPC buffers live on the GPU, needs P2P too
+    (vllm/distributed/device_communicators/custom_all_reduce.py `CustomAllreduce.__init__`,
+    v0.10 … v0.19: "Custom allreduce is disabled because your platform lacks GPU P2P capability",
+    and "not supported on more than two PCIe-only GPUs" for TP > 2 without full NVLink).
+    Datacenter and workstation cards (A10, L4, L40S, RTX A6000, RTX 6000 Ada, A100/H100 PCIe)
+    support P2P over PCIe and are taken to have it (two cards behind different CPU sockets do not;
+    the topology is not known here)."""
+    name = gpu_name.lower()
+    if not name:
+        return None
+    return not any(n in name for n in _GEFORCE_NAMES)
+
+
+def _tp1_gib(accounting: Accounting, gpu_name: str) -> float:
+    other = accounting.non_torch_tp1_other_gib
+    return other if other is not None and hopper_or_later(gpu_name) is False else accounting.non_torch_tp1_gib
+
+
 def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_parallel: int,
                     gpu_name: str = "", tp_spans_nodes: bool = False) -> float:
     """Memory outside torch that the engine counts (NCCL, cuBLAS; TGI also the CUDA context), per GPU.
@@ -466,19 +517,31 @@ def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_paral
     gh-dennislee22-qwen2-7b-2xa100-40-tp2 (TP 2 over two nodes, vLLM 0.10.1.1, "custom all-reduce
     disabled" in its log): weights + activation + non-torch leave 11.03 GiB, which is the TP 1
     non-torch figure (0.03-0.13 GiB), not 0.55.
+
+    GPUs without peer-to-peer access (`peer_to_peer`: GeForce cards) are sized as one GPU alone
+    too: NCCL connects their ranks through host memory and vLLM's custom all-reduce is off, so the
+    device-side communication buffers the TP ≥ 2 figures hold do not exist. What the engine still
+    counts there is the one-GPU part (cuBLAS and the like). Where the buffers appear does not
+    change this: V1 takes its baseline snapshot after `init_worker_distributed_environment`
+    (vllm/v1/worker/gpu_worker.py `Worker.init_device`, v0.11 … v0.19: "This ensures NCCL buffers
+    are allocated before we measure"), so the increase is what NCCL connects lazily during the
+    profiling run (its large all-reduces pick channels and protocols the init warm-up did not);
+    V0 (vllm/worker/worker.py `Worker.init_device`, v0.6.5 … v0.7.3) snapshots before it and
+    counts the init buffers as well — on a GeForce card both sets are host memory. Fit row
+    gh-lambo-qwen2.5-32b-4x3090-tp4-v0181 (4 × RTX 3090, TP 4, vLLM 0.18.1, eager, "custom
+    all-reduce disabled"): its 5.24 GiB KV cache leaves 0.12 GiB for activation and non-torch
+    together, under the 0.55 GiB of NCCL buffers alone.
     """
     gib = accounting.context_gib
-    if tensor_parallel >= 2 and tp_spans_nodes:
-        other = accounting.non_torch_tp1_other_gib
-        gib += other if other is not None and hopper_or_later(gpu_name) is False else accounting.non_torch_tp1_gib
+    if tensor_parallel >= 2 and (tp_spans_nodes or peer_to_peer(gpu_name) is False):
+        gib += _tp1_gib(accounting, gpu_name)
     elif tensor_parallel >= 2:
         nvswitch = accounting.non_torch_tp_nvswitch_gib
         gib += nvswitch if nvswitch is not None and nvswitch_hopper(gpu_name) is not False else accounting.non_torch_tp_gib
     elif pipeline_parallel >= 2:
         gib += accounting.non_torch_pp_gib
     else:
-        other = accounting.non_torch_tp1_other_gib
-        gib += other if other is not None and hopper_or_later(gpu_name) is False else accounting.non_torch_tp1_gib
+        gib += _tp1_gib(accounting, gpu_name)
     return gib * GIB
 
 

@@ -406,7 +406,8 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
         weights = ((stage_weights[stage] - stage_experts[stage]) / tp + stage_experts[stage] / (tp * dp)
                    + loaded_expert_extra_bytes(model, moe_config, gpu_name, range(start, start + n)) + rope)
         activation = em.activation_bytes(s, acc, batch, tp, act_bytes, first, last, c.flashinfer_sampler,
-                                         persistent_bytes=moe_workspace)
+                                         persistent_bytes=moe_workspace,
+                                         eager=c.enforce_eager and c.runtime == "vllm")
         graphs = em.cuda_graph_bytes(batch.seqs, n) if graphs_on else 0.0
         layout = em.kv_layout(s, kinds[start:start + n], token_layer, max_len, batch.tokens)
         start += n
