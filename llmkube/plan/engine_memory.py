@@ -456,9 +456,10 @@ def nvswitch_hopper(gpu_name: str) -> bool | None:
     return later and "pcie" not in name and "nvl" not in name.replace("nvlink", "")
 
 
-# GeForce cards: the driver reports no peer-to-peer access between them over PCIe (the RTX 3090
-# only over its NVLink bridge, which pairs two cards), so NCCL gives their ranks its host-memory
-# transport (`peer_to_peer`).
+# GeForce cards: their driver reports no peer-to-peer access between cards over PCIe (an RTX 3090
+# pair joined by an NVLink bridge is the exception, not modelled) — taken from user reports, not
+# NVIDIA's documentation; the fit row in `non_torch_bytes` agrees — so NCCL gives their ranks its
+# host-memory transport (`peer_to_peer`).
 _GEFORCE_NAMES = ("geforce", "rtx 3090", "rtx-3090", "rtx 4090", "rtx-4090", "rtx 5090", "rtx-5090",
                   "rtx 3080", "rtx-3080", "rtx 4080", "rtx-4080")
 
@@ -474,7 +475,7 @@ def peer_to_peer(gpu_name: str) -> bool | None:
     `ncclShmAllocateShareableBuffer`: `ncclCuMemHostAlloc` or a /dev/shm mapping), not device memory.
     vLLM's custom all-reduce, whose IPC buffers live on the GPU, needs P2P too
     (vllm/distributed/device_communicators/custom_all_reduce.py `CustomAllreduce.__init__`,
-    v0.10 … v0.19: "Custom allreduce is disabled because your platform lacks GPU P2P capability",
+    v0.18.1: "Custom allreduce is disabled because your platform lacks GPU P2P capability",
     and "not supported on more than two PCIe-only GPUs" for TP > 2 without full NVLink).
     Datacenter and workstation cards (A10, L4, L40S, RTX A6000, RTX 6000 Ada, A100/H100 PCIe)
     support P2P over PCIe and are taken to have it (two cards behind different CPU sockets do not;
@@ -523,10 +524,10 @@ def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_paral
     device-side communication buffers the TP ≥ 2 figures hold do not exist. What the engine still
     counts there is the one-GPU part (cuBLAS and the like). Where the buffers appear does not
     change this: V1 takes its baseline snapshot after `init_worker_distributed_environment`
-    (vllm/v1/worker/gpu_worker.py `Worker.init_device`, v0.11 … v0.19: "This ensures NCCL buffers
+    (vllm/v1/worker/gpu_worker.py `Worker.init_device`, v0.11.0 and v0.18.1: "This ensures NCCL buffers
     are allocated before we measure"), so the increase is what NCCL connects lazily during the
     profiling run (its large all-reduces pick channels and protocols the init warm-up did not);
-    V0 (vllm/worker/worker.py `Worker.init_device`, v0.6.5 … v0.7.3) snapshots before it and
+    V0 (vllm/worker/worker.py `Worker.init_device`, v0.6.5, v0.6.6, v0.7.3) snapshots before it and
     counts the init buffers as well — on a GeForce card both sets are host memory. Fit row
     gh-lambo-qwen2.5-32b-4x3090-tp4-v0181 (4 × RTX 3090, TP 4, vLLM 0.18.1, eager, "custom
     all-reduce disabled"): its 5.24 GiB KV cache leaves 0.12 GiB for activation and non-torch
