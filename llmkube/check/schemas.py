@@ -383,19 +383,20 @@ def _metadata_schema(declared: Mapping[str, Any] | None) -> dict:
     return {"allOf": [{"$ref": OBJECT_META_REF}, {"properties": extra}]}
 
 
-def _prepare(value: Any, s: Mapping[str, Any], path: Path_, problems: list, root: bool, defaulted: dict[int, list] | None = None) -> None:
-    """In place: prune non-nullable nulls, apply defaults, check list-map key uniqueness.
+def _prepared(value: Any, s: Mapping[str, Any], path: Path_, problems: list, root: bool, defaulted: dict[int, list]) -> Any:
+    """A plain copy of `value` (as `_plain` makes) with the API server's decoding applied where the
+    schema `s` reaches: non-nullable nulls pruned, defaults filled in, list-map keys checked.
 
-    `defaulted` remembers, per schema node (by id: the caller keeps the schema alive), its properties
-    that have a default: a pod template's schema has hundreds of properties and few defaults, and
-    looking through them for every object node was most of this walk."""
-    if defaulted is None:
-        defaulted = {}
-    if isinstance(value, dict):
+    One walk: copying the object and then walking the copy for the schema cost two (the object is
+    not changed: it is the run's, which the rules read). `defaulted` remembers, per schema node (by
+    id: the caller keeps the schema alive), its properties that have a default: a pod template's
+    schema has hundreds of properties and few defaults."""
+    if isinstance(value, Mapping):
+        out = {str(k): v for k, v in value.items()}
         props = s.get("properties") or {}
         add = s.get("additionalProperties")
         add = add if isinstance(add, Mapping) else None
-        for k in [k for k, v in value.items() if v is None]:
+        for k in [k for k, v in out.items() if v is None]:
             sub = props.get(k, add)
             if sub is not None and sub.get("nullable") is not True and "default" not in sub:
                 # Create and update decode the body through the CRD's defaulting, which prunes
@@ -403,7 +404,7 @@ def _prepare(value: Any, s: Mapping[str, Any], path: Path_, problems: list, root
                 # PruneNonNullableNullsWithoutDefaults); a server-side apply patch is merged
                 # without it, and the real kube-apiserver (v1.34) refuses the null there:
                 # "in body must be of type object: "null"".
-                del value[k]
+                del out[k]
                 want = sub.get("type") or "a value"
                 problems.append(
                     SchemaProblem(
@@ -417,25 +418,27 @@ def _prepare(value: Any, s: Mapping[str, Any], path: Path_, problems: list, root
         if with_default is None:
             with_default = defaulted[id(s)] = [(k, sub) for k, sub in props.items() if "default" in sub]
         for k, sub in with_default:
-            if k not in value or (value[k] is None and sub.get("nullable") is not True):
-                value[k] = copy.deepcopy(sub["default"])
-        for k, v in value.items():
-            if root and k == "metadata":
-                continue
-            sub = props.get(k, add)
-            if sub is not None and isinstance(v, (dict, list)):
-                _prepare(v, sub, path + (k,), problems, False, defaulted)
-    elif isinstance(value, list):
+            if k not in out or (out[k] is None and sub.get("nullable") is not True):
+                out[k] = copy.deepcopy(sub["default"])
+        for k, v in out.items():  # values are replaced, no key is added: iterating stays valid
+            sub = None if root and k == "metadata" else props.get(k, add)
+            if sub is not None and isinstance(v, (Mapping, list, tuple)):
+                out[k] = _prepared(v, sub, path + (k,), problems, False, defaulted)
+            else:
+                out[k] = _plain(v)
+        return out
+    if isinstance(value, (list, tuple)):
         items = s.get("items")
         if not isinstance(items, Mapping):
-            return
-        for i, item in enumerate(value):
-            if isinstance(item, (dict, list)):
-                _prepare(item, items, path + (i,), problems, False, defaulted)
+            return _plain(value)
+        copied = [
+            _prepared(item, items, path + (i,), problems, False, defaulted) if isinstance(item, (Mapping, list, tuple)) else _plain(item)
+            for i, item in enumerate(value)
+        ]
         keys = s.get("x-kubernetes-list-map-keys")
         if s.get("x-kubernetes-list-type") == "map" and keys:
             seen: dict[tuple, int] = {}
-            for i, item in enumerate(value):
+            for i, item in enumerate(copied):
                 if not isinstance(item, dict):
                     continue
                 ident = tuple(json.dumps(item.get(k), sort_keys=True) for k in keys)
@@ -449,6 +452,8 @@ def _prepare(value: Any, s: Mapping[str, Any], path: Path_, problems: list, root
                     )
                 else:
                     seen[ident] = i
+        return copied
+    return _plain(value)
 
 
 @dataclass
@@ -458,14 +463,28 @@ class _CompiledCRD:
     validator: Any
     rules: cel.RuleTree | None
     defs: dict  # the core definitions the schema reaches (ObjectMeta's), for messages
-    defaulted: dict[int, list] = field(default_factory=dict)  # `_prepare`'s memo over crd.schema's nodes
+    defaulted: dict[int, list] = field(default_factory=dict)  # `_prepared`'s memo over crd.schema's nodes
 
 
 # --------------------------------------------------------------------------- messages
 
 
+_LEAVES = (str, int, float, bool, type(None))
+
+
 def _plain(value: Any) -> Any:
-    """A plain-JSON deep copy (ruamel's CommentedMap, ScalarInt, timestamps → dict, int, str)."""
+    """A plain-JSON deep copy (ruamel's CommentedMap, ScalarInt, timestamps → dict, int, str).
+
+    The exact types come first: the run's objects are plain already (`yamlio.to_plain`, the
+    renderer's loader), and asking `isinstance(..., Mapping)` of every string and number (an ABC
+    check) cost more than the copy."""
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): _plain(v) for k, v in value.items()}
+    if kind is list:
+        return [_plain(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -662,16 +681,17 @@ class SchemaValidator:
                 if not isinstance(val, str) or not val
             ]
         problems: list[SchemaProblem] = []
-        data = _plain(obj)
         core = _core_validator(self._dir, api_version, kind, self._cache)
         if core is not None:
             validator, schema, defs = core
+            data = _plain(obj)
             problems.extend(self._run(validator, data, schema, defs))
         else:
             crd = self.crds.lookup(api_version, kind)
             if crd is None:
                 return [self._no_schema(api_version, kind)]
-            problems.extend(self._validate_custom(crd, data))
+            data, custom = self._validate_custom(crd, obj)
+            problems.extend(custom)
         problems.extend(self._api_server_rules(data))
         return sorted(set(problems), key=_sort_key)
 
@@ -707,10 +727,11 @@ class SchemaValidator:
             self._compiled[key] = compiled
         return compiled
 
-    def _validate_custom(self, crd: CRDVersion, data: dict) -> list[SchemaProblem]:
+    def _validate_custom(self, crd: CRDVersion, obj: Mapping[str, Any]) -> tuple[dict, list[SchemaProblem]]:
+        """(the object as the API server decodes it, its schema and CEL problems)."""
         compiled = self._compile(crd)
         problems: list[SchemaProblem] = []
-        _prepare(data, crd.schema, (), problems, True, compiled.defaulted)
+        data = _prepared(obj, crd.schema, (), problems, True, compiled.defaulted)
         schema_problems = self._run(compiled.validator, data, compiled.schema, compiled.defs)
         problems.extend(schema_problems)
         broken = {p.path for p in schema_problems}
@@ -721,7 +742,7 @@ class SchemaValidator:
             ):
                 continue
             problems.append(SchemaProblem(cp.path, cp.message, "cel", cp.rule))
-        return problems
+        return data, problems
 
     def _api_server_rules(self, data: Mapping[str, Any]) -> list[SchemaProblem]:
         """Checks the API server makes that schemas cannot express."""
