@@ -231,6 +231,12 @@ def _recursive_metadata_walk(node, path):
         yield from _recursive_metadata_walk(value, here)
 
 
+def yaml_dump_all(docs: list) -> str:
+    import yaml
+
+    return yaml.safe_dump_all(docs, sort_keys=False)
+
+
 def test_the_metadata_walk_finds_what_the_recursive_one_found_in_its_order():
     from llmkube.check import metadata as md
 
@@ -240,6 +246,9 @@ def test_the_metadata_walk_finds_what_the_recursive_one_found_in_its_order():
                "spec": {"nodeSelector": {"@": "1"}, "containers": [{"name": "c", "ports": [{"containerPort": 70000}, {"hostPort": 0}]}],
                         "x": [[{"metadata": {"name": "deep"}, "parallelism": 2**40}]]}}}}
     objects = [bad, {"spec": {"nodeLabels": {"a b": "c"}}, 3: {"replicas": -5}}] + [t.obj for t in every_case()]
+    # and as parsed, before `to_plain`: marked mappings and lists, ScalarInt, ruamel's own types
+    objects += [t.document.data for t in every_case() if t.document is not None]
+    objects += [d.data for d in parse_documents(yaml_dump_all([bad]), "bad.yaml")]
     found = 0
     for obj in objects:
         fast = list(md._walk(obj, ()))
@@ -316,3 +325,37 @@ def test_checking_plain_manifests_loads_no_template_engine(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, "HOME": str(tmp_path)})
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_split_words_is_shlex_split_for_every_string():
+    """`check.read.args.split_words` answers as POSIX `shlex.split` does (the same words, the same
+    ValueError), for every string of the rule cases and examples and for random strings of the
+    characters that matter: quotes, the escape, `#`, shlex's whitespace and the whitespace it keeps."""
+    import random
+    import shlex
+
+    from llmkube.check.read.args import split_words
+
+    def strings(node):
+        if isinstance(node, dict):
+            for v in node.values():
+                yield from strings(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from strings(v)
+        elif isinstance(node, str):
+            yield node
+
+    def outcome(split, text):
+        try:
+            return split(text)
+        except ValueError as exc:
+            return ("ValueError", str(exc))
+
+    texts = {s for t in every_case() for s in strings(t.obj)}
+    rng = random.Random(16)
+    alphabet = "ab=-' \"\\#\t\r\n\x0b\x0c\u00a0\u2003\x00$"
+    texts |= {"".join(rng.choice(alphabet) for _ in range(rng.randrange(12))) for _ in range(20000)}
+    assert len(texts) > 15000 and sum(1 for t in texts if len(t.split()) > 1) > 1000
+    for text in texts:
+        assert outcome(split_words, text) == outcome(shlex.split, text), repr(text)

@@ -388,7 +388,8 @@ def evaluate(tree: RuleTree | None, value: Any, path: tuple[str | int, ...] = ()
         problem = evaluate_rule(rule, value, path)
         if problem is not None:
             problems.append(problem)
-    if isinstance(value, Mapping):
+    kind = type(value)  # exact types first: the object is plain, and a Mapping check is an ABC's
+    if kind is dict or (kind is not list and isinstance(value, Mapping)):
         if tree.properties:
             for name, sub in tree.properties.items():
                 if name in value:
@@ -398,7 +399,7 @@ def evaluate(tree: RuleTree | None, value: Any, path: tuple[str | int, ...] = ()
             for name, item in value.items():
                 if name not in known:
                     problems.extend(evaluate(tree.additional, item, path + (name,)))
-    elif isinstance(value, list) and tree.items is not None:
+    elif (kind is list or isinstance(value, list)) and tree.items is not None:
         for i, item in enumerate(value):
             problems.extend(evaluate(tree.items, item, path + (i,)))
     return problems

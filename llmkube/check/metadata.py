@@ -98,43 +98,46 @@ def _object_meta(meta: Mapping[str, Any], path: Path) -> Iterator[tuple[Path, st
 def _walk(node: Any, path: Path) -> Iterator[tuple[Path, str, str]]:
     """Object metadata (the object's and its templates'), label maps and int32/port fields, anywhere.
 
-    Depth first, in document order, with a stack of iterators (one per mapping or list, none per
-    scalar): every object of a run is walked."""
-    stack: list[Iterator[tuple[Path, Any, Any, Path]]] = [iter([(path, None, node, path)])]
+    Depth first, in document order, with a stack of (path, iterator) per mapping or list: a path is
+    built for each container and for what is reported, not for every scalar (every object of a run
+    is walked, and most of its nodes are scalars)."""
+    if not isinstance(node, (Mapping, list)):
+        return
+    stack: list[tuple[Path, Iterator[tuple[Any, Any]], bool]] = [_opened(node, path)]
     while stack:
-        step = next(stack[-1], None)
+        parent, entries, is_map = stack[-1]
+        step = next(entries, None)
         if step is None:
             stack.pop()
             continue
-        here, key, value, parent = step
-        if key is not None:  # an entry of a mapping: some are judged whole, the rest walked
-            if key == "metadata" and isinstance(value, Mapping) and (not parent or parent[-1] == "template"):
-                yield from _object_meta(value, here)
+        key, value = step
+        kind = type(value)
+        if is_map:  # an entry of a mapping: some are judged whole, the rest walked
+            if type(key) is not str and not isinstance(key, str):
                 continue
-            if key in ("nodeSelector", "matchLabels") and isinstance(value, Mapping):
-                yield from _labels(value, here, key)
+            is_mapping = kind is dict or (kind is not list and kind is not str and isinstance(value, Mapping))
+            if is_mapping and key == "metadata" and (not parent or parent[-1] == "template"):
+                yield from _object_meta(value, (*parent, key))
                 continue
-            if key == "nodeLabels" and parent == ("spec",) and isinstance(value, Mapping):
-                yield from _labels(value, here, "nodeLabels")
+            if is_mapping and (key == "nodeSelector" or key == "matchLabels"):
+                yield from _labels(value, (*parent, key), key)
                 continue
-            if isinstance(value, int) and not isinstance(value, bool):
-                yield from _range(key, value, here)
+            if is_mapping and key == "nodeLabels" and parent == ("spec",):
+                yield from _labels(value, (*parent, key), "nodeLabels")
                 continue
-        if isinstance(value, list):
-            stack.append(_items(value, here))
-        elif isinstance(value, Mapping):
-            stack.append(_entries(value, here))
+            if kind is int or (kind is not bool and kind is not str and isinstance(value, int) and not isinstance(value, bool)):
+                if key in _PORT_KEYS or key in _INT32_KEYS:
+                    yield from _range(key, value, (*parent, key))
+                continue
+        if kind is dict or kind is list or (kind is not str and isinstance(value, (Mapping, list))):
+            stack.append(_opened(value, (*parent, key)))
 
 
-def _items(node: list[Any], path: Path) -> Iterator[tuple[Path, Any, Any, Path]]:
-    for i, item in enumerate(node):
-        yield (*path, i), None, item, path
-
-
-def _entries(node: Mapping[Any, Any], path: Path) -> Iterator[tuple[Path, Any, Any, Path]]:
-    for key, value in node.items():
-        if isinstance(key, str):
-            yield (*path, key), key, value, path
+def _opened(node: Mapping[Any, Any] | list[Any], path: Path) -> tuple[Path, Iterator[tuple[Any, Any]], bool]:
+    """A container to walk: its path, its (key, value) or (index, item) pairs, whether it is a mapping."""
+    if isinstance(node, list):
+        return path, enumerate(node), False
+    return path, iter(node.items()), True
 
 
 def _range(key: str, value: int, path: Path) -> Iterator[tuple[Path, str, str]]:

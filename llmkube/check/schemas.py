@@ -391,8 +391,9 @@ def _prepared(value: Any, s: Mapping[str, Any], path: Path_, problems: list, roo
     not changed: it is the run's, which the rules read). `defaulted` remembers, per schema node (by
     id: the caller keeps the schema alive), its properties that have a default: a pod template's
     schema has hundreds of properties and few defaults."""
-    if isinstance(value, Mapping):
-        out = {str(k): v for k, v in value.items()}
+    kind = type(value)
+    if kind is dict or (kind is not list and isinstance(value, Mapping)):
+        out = {k if type(k) is str else str(k): v for k, v in value.items()}
         props = s.get("properties") or {}
         add = s.get("additionalProperties")
         add = add if isinstance(add, Mapping) else None
@@ -422,17 +423,17 @@ def _prepared(value: Any, s: Mapping[str, Any], path: Path_, problems: list, roo
                 out[k] = copy.deepcopy(sub["default"])
         for k, v in out.items():  # values are replaced, no key is added: iterating stays valid
             sub = None if root and k == "metadata" else props.get(k, add)
-            if sub is not None and isinstance(v, (Mapping, list, tuple)):
+            if sub is not None and _is_container(v):
                 out[k] = _prepared(v, sub, path + (k,), problems, False, defaulted)
             else:
                 out[k] = _plain(v)
         return out
-    if isinstance(value, (list, tuple)):
+    if kind is list or isinstance(value, (list, tuple)):
         items = s.get("items")
         if not isinstance(items, Mapping):
             return _plain(value)
         copied = [
-            _prepared(item, items, path + (i,), problems, False, defaulted) if isinstance(item, (Mapping, list, tuple)) else _plain(item)
+            _prepared(item, items, path + (i,), problems, False, defaulted) if _is_container(item) else _plain(item)
             for i, item in enumerate(value)
         ]
         keys = s.get("x-kubernetes-list-map-keys")
@@ -470,6 +471,12 @@ class _CompiledCRD:
 
 
 _LEAVES = (str, int, float, bool, type(None))
+
+
+def _is_container(value: Any) -> bool:
+    """A mapping, list or tuple: what `_plain` copies as a dict or a list (exact types asked first)."""
+    kind = type(value)
+    return kind is dict or kind is list or (kind not in _LEAVES and isinstance(value, (Mapping, list, tuple)))
 
 
 def _plain(value: Any) -> Any:

@@ -12,7 +12,7 @@ args. This module reads those words back as vLLM will get them.
 from __future__ import annotations
 
 import json
-import shlex
+from llmkube.check.read.args import split_words
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -153,7 +153,7 @@ class Pool:
 
 def _split(text: str) -> list[str]:
     try:
-        return shlex.split(text)
+        return split_words(text)
     except ValueError:
         return text.split()
 

@@ -8,7 +8,7 @@ script belong to the script, not the launcher.
 
 from __future__ import annotations
 
-import shlex
+from llmkube.check.read.args import split_words
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,7 +38,7 @@ def tokens(container: Mapping[str, Any], base: Path) -> list[tuple[Path, str]]:
             text = str(item)
             if any(ch.isspace() for ch in text.strip()) and ("torchrun" in text or "torch.distributed" in text):
                 try:
-                    words = shlex.split(text)
+                    words = split_words(text)
                 except ValueError:
                     words = text.split()
                 out += [((*base, key, i), w) for w in words]

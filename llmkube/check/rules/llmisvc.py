@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from llmkube.check.findings import Severity
-from llmkube.check.read.args import flag_path
+from llmkube.check.read.args import flag_path, split_words
 from llmkube.check.read.context import ReadContext
 from llmkube.check.read.llmisvc import ADDITIONAL_ARGS_ENV, MAIN_CONTAINER, Pool
 from llmkube.check.read.shape import as_int, as_list, as_mapping, as_str, dig
@@ -255,7 +254,7 @@ def kv_config_mangled(ctx: ReadContext) -> Iterator[Hit]:
                 continue
             value = m.group(0)
             try:
-                words = shlex.split(text)
+                words = split_words(text)
             except ValueError:
                 words = []
             if any(w == value or w.endswith("=" + value) for w in words):

@@ -68,13 +68,14 @@ def _may_hold_token(obj: Mapping[str, Any]) -> bool:
     stack: list[Any] = [obj]
     while stack:
         node = stack.pop()
-        if isinstance(node, str):
+        kind = type(node)  # exact types first: most nodes are plain, and a Mapping check is an ABC's
+        if kind is str or (kind is not dict and kind is not list and isinstance(node, str)):
             strings.append(node)
-        elif isinstance(node, Mapping):
+        elif kind is dict or (kind is not list and isinstance(node, Mapping)):
             if "name" in node and str(node.get("name", "")).upper() in TOKEN_VARS and _literal(node.get("value")):
                 return True  # a token variable set to a literal (one set from a Secret is what LK501 asks for)
             stack.extend(node.values())
-        elif isinstance(node, list):
+        elif kind is list or isinstance(node, list):
             stack.extend(node)
     text = "\n".join(strings)
     return bool(TOKEN.search(text) or AWS_SECRET.search(text))
@@ -244,16 +245,18 @@ def _may_float(obj: Mapping[str, Any]) -> bool:
     stack: list[Any] = [obj]
     while stack:
         node = stack.pop()
-        if isinstance(node, Mapping):
+        values = node.values() if type(node) is dict or isinstance(node, Mapping) else node
+        if values is not node:
             for key in CONTAINER_LISTS:
                 items = node.get(key)
                 for item in items if isinstance(items, list) else ():
                     image = item.get("image") if isinstance(item, Mapping) else None
                     if isinstance(image, str) and image_reference_problem(image):
                         return True
-            stack.extend(v for v in node.values() if isinstance(v, (Mapping, list)))
-        else:
-            stack.extend(v for v in node if isinstance(v, (Mapping, list)))
+        for v in values:  # exact types first: a Mapping check is an ABC's, and most values are strings
+            kind = type(v)
+            if kind is dict or kind is list or (kind is not str and isinstance(v, (Mapping, list))):
+                stack.append(v)
     image = dig(obj, "spec", "trainer", "image") if obj.get("kind") == "TrainJob" else None
     return isinstance(image, str) and image_reference_problem(image) is not None
 
