@@ -114,3 +114,37 @@ def test_a_run_without_server_kinds_reads_no_servers(monkeypatch, tmp_path: Path
     assert calls == []
     assert run_rules(run.targets, store, dispatch=False) == []
     assert set(calls) == {"servers", "training"}
+
+
+def _kinds_compared(fn) -> set[str]:
+    """Every kind a function tests its `kind` variable against (`kind == "Pod"`, `kind in (...)`,
+    `kind in KUBEFLOW_JOB_KINDS`), read from its source."""
+    import ast
+    import inspect
+    import textwrap
+
+    module = inspect.getmodule(fn)
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(fn)))):
+        if not (isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and node.left.id == "kind"):
+            continue
+        for right in node.comparators:
+            if isinstance(right, ast.Constant):
+                found.add(right.value)
+            elif isinstance(right, (ast.Tuple, ast.List, ast.Set)):
+                found |= {e.value for e in right.elts if isinstance(e, ast.Constant)}
+            elif isinstance(right, ast.Name):
+                found |= set(getattr(module, right.id))
+            else:
+                raise AssertionError(f"{fn.__name__} compares kind with {ast.dump(right)}: teach this test to read it")
+    return found
+
+
+def test_every_kind_pod_groups_reads_is_a_pod_kind():
+    """A kind added to `_pod_groups` must be added to POD_KINDS too, or the rules that declare
+    POD_KINDS would never be handed its objects (no corpus needs to hold one for this to fail)."""
+    from llmkube.check.read import workloads
+
+    read = _kinds_compared(workloads._pod_groups)
+    assert {"Pod", "Deployment", "LeaderWorkerSet", "JobSet", "PyTorchJob"} <= read
+    assert read == set(POD_KINDS), (read ^ set(POD_KINDS))
