@@ -691,8 +691,13 @@ class SchemaValidator:
         core = _core_validator(self._dir, api_version, kind, self._cache)
         if core is not None:
             validator, schema, defs = core
-            data = _plain(obj)
-            problems.extend(self._run(validator, data, schema, defs))
+            try:  # a core kind is not decoded (no defaults, no pruning): the run's object is checked as it is
+                data: Any = obj
+                problems.extend(self._run(validator, data, schema, defs))
+            except ValueError:  # jsonschema-rs takes exact JSON types only: a timestamp, a ScalarInt, an int key
+                problems.clear()
+                data = _plain(obj)
+                problems.extend(self._run(validator, data, schema, defs))
         else:
             crd = self.crds.lookup(api_version, kind)
             if crd is None:

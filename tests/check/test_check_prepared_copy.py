@@ -155,3 +155,54 @@ def _leaves(value: Any) -> list[Any]:
     if isinstance(value, list):
         return [x for v in value for x in _leaves(v)]
     return [value]
+
+
+def _core_objects() -> list[Any]:
+    """Core-kind objects, clean and broken, as plain data and as the round-trip loader reads them."""
+    from llmkube.yamlio import parse_documents, to_plain
+    from tests.support.paths import RULE_CASES
+
+    plain, parsed = [], []
+    for path in sorted(RULE_CASES.rglob("*.yaml")):
+        for doc in parse_documents(path.read_text(), str(path), reference=True):
+            api, kind = (doc.data.get("apiVersion"), doc.data.get("kind")) if isinstance(doc.data, Mapping) else (None, None)
+            if isinstance(api, str) and isinstance(kind, str) and "." not in api.rpartition("/")[0]:
+                plain += [to_plain(doc.data), *_broken(to_plain(doc.data))]
+                parsed.append(doc.data)
+    odd = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "creationTimestamp": datetime.datetime(2024, 1, 2)}}
+    return plain + parsed + [odd, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {1: "a", True: 2}},
+                             {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": ({"name": "c"},)}}]
+
+
+def test_a_core_kind_is_checked_without_a_copy_and_finds_what_the_copy_found(monkeypatch):
+    """A core kind is not decoded, so the run's (plain) object goes to jsonschema-rs as it is; what
+    jsonschema-rs refuses (ruamel's types, timestamps, int keys) is copied plain first, as before."""
+    from llmkube.check.crdstore import CRDStore
+    from llmkube.check.schemas import SchemaValidator
+
+    objects = _core_objects()
+    assert len(objects) > 300
+    validator = SchemaValidator(CRDStore.load([], include_cache=False))
+    copies: list[int] = []
+    plain = schemas_mod._plain
+    monkeypatch.setattr(schemas_mod, "_plain", lambda v: copies.append(1) or plain(v))
+    found = []
+    for obj in objects:
+        before = len(copies)
+        found.append(validator.validate(obj))
+        if _exact(obj):
+            assert len(copies) == before, obj  # a plain object is not copied
+    monkeypatch.setattr(schemas_mod, "_plain", plain)
+    always = [validator.validate(_reference_plain(obj)) for obj in objects]
+    assert found == always
+    assert sum(1 for f in found if f) > 100 and sum(1 for o in objects if _exact(o)) > 200
+    assert len(copies) >= 3  # the timestamp, the int keys and some ruamel scalar were copied
+
+
+def _exact(value: Any) -> bool:
+    """Only exact JSON types, string keys (what jsonschema-rs takes)."""
+    if type(value) is dict:
+        return all(type(k) is str and _exact(v) for k, v in value.items())
+    if type(value) in (list, tuple):
+        return all(_exact(v) for v in value)
+    return type(value) in (str, int, float, bool, type(None))
