@@ -422,6 +422,8 @@ def _prepared(value: Any, s: Mapping[str, Any], path: Path_, problems: list, roo
             if k not in out or (out[k] is None and sub.get("nullable") is not True):
                 out[k] = copy.deepcopy(sub["default"])
         for k, v in out.items():  # values are replaced, no key is added: iterating stays valid
+            if type(v) in _LEAVES:
+                continue  # a plain scalar is its own copy
             sub = None if root and k == "metadata" else props.get(k, add)
             if sub is not None and _is_container(v):
                 out[k] = _prepared(v, sub, path + (k,), problems, False, defaulted)
@@ -433,7 +435,9 @@ def _prepared(value: Any, s: Mapping[str, Any], path: Path_, problems: list, roo
         if not isinstance(items, Mapping):
             return _plain(value)
         copied = [
-            _prepared(item, items, path + (i,), problems, False, defaulted) if _is_container(item) else _plain(item)
+            item if type(item) in _LEAVES
+            else _prepared(item, items, path + (i,), problems, False, defaulted) if _is_container(item)
+            else _plain(item)
             for i, item in enumerate(value)
         ]
         keys = s.get("x-kubernetes-list-map-keys")
@@ -489,9 +493,9 @@ def _plain(value: Any) -> Any:
     if kind in _LEAVES:
         return value
     if kind is dict:
-        return {k if type(k) is str else str(k): _plain(v) for k, v in value.items()}
+        return {k if type(k) is str else str(k): v if type(v) in _LEAVES else _plain(v) for k, v in value.items()}
     if kind is list:
-        return [_plain(v) for v in value]
+        return [v if type(v) in _LEAVES else _plain(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
