@@ -698,7 +698,7 @@ class SchemaValidator:
             try:  # a core kind is not decoded (no defaults, no pruning): the run's object is checked as it is
                 data: Any = obj
                 problems.extend(self._run(validator, data, schema, defs))
-            except ValueError:  # jsonschema-rs takes exact JSON types only: a timestamp, a ScalarInt, an int key
+            except ValueError:  # a type jsonschema-rs refuses (a timestamp, a ScalarInt, an int key): copy it plain
                 problems.clear()
                 data = _plain(obj)
                 problems.extend(self._run(validator, data, schema, defs))
