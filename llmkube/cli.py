@@ -846,12 +846,10 @@ PYDANTIC_PLUGINS_ENV = "PYDANTIC_DISABLE_PLUGINS"
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every failure ends in one of the documented exit codes."""
-    from llmkube import gcpause
+    from llmkube import gcpause, runenv
 
     collecting = gcpause.pause()  # start-up builds objects that live until exit: see gcpause
-    no_plugins = PYDANTIC_PLUGINS_ENV not in os.environ
-    if no_plugins:
-        os.environ[PYDANTIC_PLUGINS_ENV] = "__all__"
+    no_plugins = runenv.set_default(PYDANTIC_PLUGINS_ENV, "__all__")  # kubectl does not inherit it
     try:
         try:
             if COMPLETE_VAR in os.environ:  # a shell asks for completions: register typer's shells only then
@@ -863,7 +861,7 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             gcpause.restore(collecting)
             if no_plugins:  # an in-process caller keeps its environment
-                os.environ.pop(PYDANTIC_PLUGINS_ENV, None)
+                runenv.unset(PYDANTIC_PLUGINS_ENV)
             sys.stdout.flush()  # here, not at exit: a full disk or a closed pipe is seen and reported
     except InputError as exc:
         _print_input_error(exc)

@@ -21,7 +21,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from llmkube import apimachinery
+from llmkube import apimachinery, runenv
 from llmkube.errors import InputError
 
 DEFAULT_FIELD_MANAGER = "llmkube"
@@ -201,7 +201,7 @@ class Kubectl:
         """Run kubectl. A read that times out is an InputError (nothing changed); a run that
         `changes` the cluster and times out or is killed returns a result marked `unknown`."""
         argv = [self.resolve_binary(), *args]
-        env = dict(self.env if self.env is not None else os.environ)
+        env = runenv.for_children(self.env)
         if extra_env:
             env.update(extra_env)
         try:
