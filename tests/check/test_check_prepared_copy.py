@@ -170,7 +170,7 @@ def _core_objects() -> list[Any]:
                 plain += [to_plain(doc.data), *_broken(to_plain(doc.data))]
                 parsed.append(doc.data)
     odd = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "creationTimestamp": datetime.datetime(2024, 1, 2)}}
-    return plain + parsed + [odd, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {1: "a", True: 2}},
+    return plain + parsed + [odd, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {1: "a", False: 2}},
                              {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": ({"name": "c"},)}}]
 
 
