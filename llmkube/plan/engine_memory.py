@@ -41,7 +41,8 @@ Constants fitted to real start-ups say so where they are defined and name the ro
 of benchmarks/data/vllm_startups.csv); nothing was fitted to a held-out row. Not modelled: MLA and
 hybrid attention backends that pick other block sizes than 16 (tokens round differently), vLLM's
 refusal to start when util × total exceeds the memory free at start-up (the CUDA context's share),
-expert parallelism, speculative decoding and multimodal encoder profiling; FlashInfer's
+expert parallelism, speculative decoding, the vision encoder's own transient peak and towers other than
+Gemma 3's and Mistral 3's (the batch they keep through the profile run is: `mm_profile_bytes`); FlashInfer's
 top-k/top-p sampler (vllm/v1/sample/ops/topk_topp_sampler.py `TopKTopPSampler.__init__`, 0.8 on:
 "In V1, None means True", so an image with FlashInfer installed skips the full-vocabulary sort
 unless VLLM_USE_FLASHINFER_SAMPLER=0) — the 0.10–0.16 sampler constant is the sort's, because the
@@ -410,10 +411,73 @@ def moe_workspace_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_
     return float(m * e.active * (max(n // 2, k) + max(n, k)) * act_bytes)
 
 
+@dataclass(frozen=True)
+class VisionItem:
+    """The largest image a vision-language model's processor builds, as vLLM profiles it."""
+
+    side: int  # pixels per side (3 channels), as the processor resizes it
+    tokens: int  # rows the encoder and projector return for it, each the language model's hidden width
+
+
+# Vision towers whose profiling item llmkube knows, by the profile's architecture (a profile with
+# `visionParametersB` loads its tower; the same architecture without it is text-only). Shapes from
+# the checkpoints' config.json (tests/data/hf-configs): Gemma 3's SigLIP takes one 896-pixel image
+# (vision_config.image_size) to mm_tokens_per_image = 256 rows (vllm/model_executor/models/gemma3_mm.py
+# `Gemma3ProcessingInfo.get_image_size_with_most_features`, pan-and-scan off by default, v0.19.0);
+# Mistral 3's Pixtral takes a 1540-pixel image (vision_config.image_size) in 14-pixel patches merged
+# 2 × 2 (spatial_merge_size): (1540 / 28)² = 3,025 rows (models/pixtral.py
+# `PixtralHFEncoderInfo.get_num_image_tokens`, models/mistral3.py `_process_image_input`, v0.19.0).
+# Llama 4's tiled images are not read: not modelled.
+_VISION_ITEMS = {"gemma3": VisionItem(896, 256), "mistral": VisionItem(1540, (1540 // (14 * 2)) ** 2)}
+MM_UNEXPANDED_SINCE = (0, 13, 0)  # encoder outputs kept at their own size from v0.13.0 (see `mm_profile_bytes`)
+
+
+def vision_item(spec: ModelSpec) -> VisionItem | None:
+    """The profiling image of a model whose vision tower loads with it; None when text-only or unknown."""
+    if not spec.vision_parameters_b:
+        return None
+    return _VISION_ITEMS.get(spec.architecture)
+
+
+def mm_profile_bytes(spec: ModelSpec, batch: ProfilingBatch, max_model_len: int, act_bytes: float,
+                     version: tuple[int, ...] | None = None) -> float:
+    """What the multimodal part of V1's `profile_run` keeps allocated through the forward pass and
+    the sampler run, per GPU.
+
+    vllm/v1/worker/gpu_model_runner.py `GPUModelRunner.profile_run` (v0.11.0 … v0.19.0) first runs
+    the vision encoder on a dummy batch of `max_mm_items_per_batch` images of the largest size and
+    stores the outputs in `encoder_cache` (cleared only after `_dummy_sampler_run`); the batch of
+    pixel values stays referenced by the same frame (`batched_dummy_mm_inputs`). Both are therefore
+    live at the forward's and the sampler's peaks:
+    - pixel values: items × 3 × side² in the model dtype (the processor output is cast to it:
+      vllm/multimodal/processing/context.py `InputProcessingContext._postprocess_output`, v0.19.0;
+      multimodal/processing.py, v0.11.0);
+    - encoder outputs: items × rows × hidden. Up to v0.12 each output shorter than the encoder
+      budget is copied into a zero-padded [budget, hidden] tensor (`expanded_outputs`, v0.11.0 and
+      v0.12.0); from v0.13.0 the outputs are stored as they are (`encoder_cache[f"tmp_{i}"]`,
+      v0.13.0 … v0.19.0).
+    Items (vllm/multimodal/encoder_budget.py `MultiModalBudget._get_max_items`, v0.19.0): the
+    encoder budget, max(max_num_batched_tokens, rows per item)
+    (v1/core/encoder_cache_manager.py `compute_mm_encoder_budget`), divided by the rows per item,
+    at most max_num_seqs × the items one prompt of max_model_len holds, at least 1.
+    Zero for text-only models and towers llmkube does not know (`vision_item`).
+    """
+    item = vision_item(spec)
+    if item is None:
+        return 0.0
+    budget = max(batch.tokens, item.tokens)
+    per_prompt = max(1, max_model_len // item.tokens)
+    items = max(1, min(budget // item.tokens, batch.seqs * per_prompt))
+    rows = item.tokens
+    if version is not None and release(version) < MM_UNEXPANDED_SINCE:
+        rows = max(rows, budget)
+    return float(items * (3 * item.side ** 2 + rows * spec.hidden_size) * act_bytes)
+
+
 def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBatch, tensor_parallel: int,
                      act_bytes: float, first_stage: bool = True, last_stage: bool = True,
                      flashinfer_sampler: bool | None = None, persistent_bytes: float = 0.0,
-                     eager: bool = False) -> float:
+                     eager: bool = False, held_bytes: float = 0.0) -> float:
     """The torch activation peak `profile_run` measures on one GPU of one pipeline stage.
 
     The forward pass and the sampler run one after the other, so the peak is the larger of the
@@ -423,6 +487,8 @@ def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBa
     after the first also hold the intermediate tensors received from the previous stage (hidden
     state and residual, [tokens, hidden] each); only the last stage samples. `eager` (vLLM's
     --enforce-eager) runs the forward without torch.compile: the eager MLP peak (`EAGER_MLP_LIVE`).
+    `held_bytes` stay allocated through both the forward and the sampler run (the multimodal
+    profiling batch, `mm_profile_bytes`).
     """
     received = 0.0 if first_stage else 2 * batch.tokens * spec.hidden_size * act_bytes
     mlp_live = min(accounting.mlp_live, EAGER_MLP_LIVE) if eager else accounting.mlp_live
@@ -432,7 +498,7 @@ def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBa
                                       flashinfer_sampler)
         if sampling:
             peak = max(peak, sampling + batch.tokens * spec.hidden_size * act_bytes + persistent_bytes)
-    return peak + received
+    return peak + received + held_bytes
 
 
 _HOPPER_OR_LATER = ("h100", "h200", "h800", "h20", "gh200", "b100", "b200", "b300", "gb200", "gb300")

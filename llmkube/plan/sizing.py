@@ -399,6 +399,9 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     moe_workspace = (em.moe_workspace_bytes(s, batch.tokens, tp, act_bytes)
                      if c.runtime == "vllm" and acc.moe_workspace_persists and em.triton_moe_experts(s, c.quantization)
                      else 0.0)
+    # The multimodal profiling batch V1 keeps through the profile run (`em.mm_profile_bytes`)
+    mm_held = (em.mm_profile_bytes(s, batch, max_len, act_bytes, c.engine_version)
+               if c.runtime == "vllm" and acc.engine == "v1" else 0.0)
     best: ServingFit | None = None
     start = 0
     for stage, n in enumerate(em.pp_partition(s.layers, pp)):
@@ -407,7 +410,7 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
                    + loaded_expert_extra_bytes(model, moe_config, gpu_name, range(start, start + n)) + rope)
         activation = em.activation_bytes(s, acc, batch, tp, act_bytes, first, last, c.flashinfer_sampler,
                                          persistent_bytes=moe_workspace,
-                                         eager=c.enforce_eager and c.runtime == "vllm")
+                                         eager=c.enforce_eager and c.runtime == "vllm", held_bytes=mm_held)
         graphs = em.cuda_graph_bytes(batch.seqs, n) if graphs_on else 0.0
         layout = em.kv_layout(s, kinds[start:start + n], token_layer, max_len, batch.tokens)
         start += n
