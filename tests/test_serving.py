@@ -525,3 +525,25 @@ def test_pipeline_parallel_requests_tp_times_pp_gpus_and_plan_reads_it_back(tmp_
     (row,) = json.loads(out.stdout)["items"]
     assert (row["tensor_parallel"], row["pipeline_parallel"]) == (2, 2)
     assert row["cuda_graph_gib"] == 0 and row["binding_stage"] == 1
+
+
+def test_only_the_first_fleet_of_a_cluster_policy_carries_the_shared_objects():
+    """The merged ConfigMaps are built once, by the group's first Fleet: every Fleet building them
+    for the whole group cost the square of the Fleets (10,000 specs held 1,668)."""
+    from llmkube.plan.context import PlanContext
+    from llmkube.plan.fleet import plan_fleet, register_fleet
+    from llmkube.profiles import ProfileStore
+    from llmkube.specs.fleet import Fleet
+
+    def fleet_spec(i: int) -> Fleet:
+        pool = {"name": f"mig-{i}", "gpu": "h100-80gb", "nodeLabels": {"pool": str(i)}, "mig": {"layout": {"1g.10gb": 7}}}
+        return Fleet.model_validate({"apiVersion": "llmkube.dev/v1alpha1", "kind": "Fleet", "metadata": {"name": f"f{i}"}, "spec": {"pools": [pool]}})
+
+    ctx = PlanContext(profiles=ProfileStore.load())
+    fleets = [fleet_spec(i) for i in range(3)]
+    for f in fleets:
+        register_fleet(f, ctx)
+    plans = [plan_fleet(f, ctx) for f in fleets]
+    assert [p.gpu_operator is not None for p in plans] == [True, False, False]
+    configs = YAML(typ="safe").load(plans[0].gpu_operator.mig_config)["mig-configs"]
+    assert {"llmkube-mig-0", "llmkube-mig-1", "llmkube-mig-2"} <= set(configs)

@@ -56,7 +56,9 @@ class PlanContext:
     kueue_api: KueueAPI = DEFAULT_KUEUE_API
     pools: dict[str, PoolInfo] = field(default_factory=dict)
     pool_owners: dict[str, str] = field(default_factory=dict)  # pool name → the Fleet that defines it
-    fleets: list[Any] = field(default_factory=list)  # the run's Fleets (specs.fleet.Fleet), in input order
+    # ClusterPolicy name → the run's Fleets (specs.fleet.Fleet) with MIG or shared pools naming it, in input order
+    operator_fleets: dict[str, list[Any]] = field(default_factory=dict)
+    mig_strategies: dict[str, tuple[str, str]] = field(default_factory=dict)  # ClusterPolicy → (strategy, first Fleet)
 
     @property
     def kueue_api_version(self) -> str:

@@ -184,27 +184,26 @@ def register_fleet(fleet: Fleet, ctx: PlanContext) -> None:
                 f"pool {pool.name!r} is also a pool of Fleet {owner!r}",
                 "a pool names a Kueue ResourceFlavor and its MIG and sharing configs: use each name once across the Fleets of a cluster",
             )
-    for other in ctx.fleets:
-        theirs = other.spec.gpu_operator
-        if theirs.cluster_policy != operator.cluster_policy or not (_uses_operator(other) and _uses_operator(fleet)):
-            continue
-        if theirs != operator:
+    if _uses_operator(fleet):
+        sharing = ctx.operator_fleets.setdefault(operator.cluster_policy, [])
+        if sharing and sharing[0].spec.gpu_operator != operator:  # the group agrees with its first
             raise PlanError(
                 ("spec", "gpuOperator"),
-                f"gpuOperator differs from that of Fleet {other.metadata.name!r}, which names the same ClusterPolicy {operator.cluster_policy!r}",
+                f"gpuOperator differs from that of Fleet {sharing[0].metadata.name!r}, which names the same ClusterPolicy {operator.cluster_policy!r}",
                 "the GPU Operator reads one MIG and one device-plugin ConfigMap, from its own namespace: give every Fleet the same gpuOperator settings",
             )
-        ours, first = _mig_strategy(fleet), _mig_strategy(other)
-        if ours and first and ours != first:
+        ours = _mig_strategy(fleet)
+        first = ctx.mig_strategies.setdefault(operator.cluster_policy, (ours, fleet.metadata.name)) if ours else None
+        if first is not None and first[0] != ours:
             i = next(i for i, p in enumerate(fleet.spec.pools) if p.mig)
             raise PlanError(
                 ("spec", "pools", i, "mig", "strategy"),
-                f"MIG strategy {ours!r} differs from Fleet {other.metadata.name!r}, whose MIG pools use {first!r}",
+                f"MIG strategy {ours!r} differs from Fleet {first[1]!r}, whose MIG pools use {first[0]!r}",
                 "the strategy is cluster-wide (ClusterPolicy spec.mig.strategy): use one for every MIG pool of the cluster",
             )
+        sharing.append(fleet)
     ctx.pools.update(infos)
     ctx.pool_owners.update(dict.fromkeys(infos, fleet.metadata.name))
-    ctx.fleets.append(fleet)
 
 
 def _uses_operator(fleet: Fleet) -> bool:
@@ -220,17 +219,18 @@ def cluster_gpu_operator(fleet: Fleet, ctx: PlanContext) -> GPUOperatorConfig | 
     """The GPU Operator's config for this Fleet and every other Fleet of the run naming its ClusterPolicy.
 
     The operator reads one mig-parted ConfigMap and one device-plugin ConfigMap (the ClusterPolicy's
-    `migManager.config.name` and `devicePlugin.config.name`), so each Fleet renders the same merged
-    objects, and the pipeline keeps one copy (`pipeline.dedupe`). Each pool's configs are named
+    `migManager.config.name` and `devicePlugin.config.name`): the first Fleet of the group renders
+    them, merged, and the others none (each rendering the whole group would cost the square of the
+    Fleets: 10,000 specs had 1,668). Each pool's configs are named
     after the pool, and pool names are unique across the Fleets (`register_fleet`), so the merge
     never has to choose between two layouts.
     """
     if not _uses_operator(fleet):
         return None
     operator = fleet.spec.gpu_operator
-    fleets = [f for f in ctx.fleets if f.spec.gpu_operator.cluster_policy == operator.cluster_policy]
-    if not any(f is fleet for f in fleets):  # planned without the pre-pass (a caller of plan_fleet alone)
-        fleets.append(fleet)
+    fleets = ctx.operator_fleets.get(operator.cluster_policy) or [fleet]  # [fleet]: planned without the pre-pass
+    if fleets[0] is not fleet:  # the group's first Fleet renders the shared objects, once
+        return None
     mig_configs: dict[str, dict[str, int]] = {}
     mig_gpus: list[GPUProfile] = []
     sharing_configs: dict[str, str] = {}
