@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.support.cli import llmkube, load_all
-from tests.support.paths import EXAMPLE_FILES, EXAMPLES, REPO
+from tests.support.paths import EXAMPLE_FILES, EXAMPLES, REPO, example_params
 
 
 def test_version_and_help():
@@ -19,7 +19,12 @@ def test_version_and_help():
         assert command in out.stdout
 
 
-@pytest.mark.parametrize("example", EXAMPLE_FILES, ids=lambda p: p.name)
+# 01 (Fleet + Quota), 05 (an InferenceService), 10 (a federation), 12 (an LLMInferenceService over
+# nodes) stay in the quick suite; --slow (CI) renders every example.
+@pytest.mark.parametrize("example", example_params(
+    "01-h100-fleet-and-team-quota.yaml", "05-llama-70b-vllm-endpoint.yaml",
+    "10-two-cluster-multikueue.yaml", "12-deepseek-v3-wide-ep-llmisvc.yaml",
+))
 def test_every_example_renders_and_passes_the_upstream_crds(upstream_crds, example):
     out = llmkube("render", str(example), "--crds", str(upstream_crds))
     assert out.returncode == 0, out.stderr

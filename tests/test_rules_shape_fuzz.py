@@ -106,7 +106,7 @@ def test_rules_survive_each_value_replaced(case: Path) -> None:
                     raise AssertionError(f"document {i}, {'.'.join(map(str, where))} = {value!r}: {exc!r}") from exc
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_rules_survive_mutated_shapes_quick(data: st.DataObject) -> None:
     assert load_rules()  # the registry, whatever rules it holds
