@@ -367,17 +367,14 @@ def object_key(obj: dict[str, Any]) -> tuple[str, str, str, str, str]:
 def dedupe(items: list[Rendered]) -> list[Rendered]:
     """Two specs may both emit the same object (a shared Cohort): keep one.
 
-    If they emit it differently, that is a conflict the user must resolve.
+    If they emit it differently, that is a conflict the user must resolve. (The GPU Operator's
+    ClusterPolicy and ConfigMaps, which several Fleets share, are merged when planned:
+    `plan.fleet.cluster_gpu_operator`.)
     """
     seen: dict[tuple[str, str, str, str, str], Rendered] = {}
     out = []
     for item in items:
         key = object_key(item.obj)
-        if key in seen and key[1] in MERGEABLE_KINDS:
-            merged = merge_disjoint(seen[key].obj, item.obj)
-            if merged is not None:
-                seen[key].obj = merged
-                continue
         if key in seen:
             if seen[key].obj != item.obj:
                 first = seen[key].source
@@ -390,27 +387,6 @@ def dedupe(items: list[Rendered]) -> list[Rendered]:
         seen[key] = item
         out.append(item)
     return out
-
-
-# Cluster-wide singletons that several specs may each set some fields of (as
-# server-side apply would merge them): the GPU Operator's ClusterPolicy.
-MERGEABLE_KINDS = {"ClusterPolicy"}
-
-
-def merge_disjoint(a: Any, b: Any) -> Any:
-    """Deep-merge two objects; None if they set the same leaf differently."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = dict(a)
-        for k, v in b.items():
-            if k in out:
-                merged = merge_disjoint(out[k], v)
-                if merged is None:
-                    return None
-                out[k] = merged
-            else:
-                out[k] = v
-        return out
-    return a if a == b else None
 
 
 def order_objects(items: list[Rendered]) -> list[Rendered]:

@@ -185,11 +185,11 @@ def register_fleet(fleet: Fleet, ctx: PlanContext) -> None:
                 "a pool names a Kueue ResourceFlavor and its MIG and sharing configs: use each name once across the Fleets of a cluster",
             )
     if _uses_operator(fleet):
-        sharing = ctx.operator_fleets.setdefault(operator.cluster_policy, [])
-        if sharing and sharing[0].spec.gpu_operator != operator:  # the group agrees with its first
+        group = ctx.operator_fleets.setdefault(operator.cluster_policy, [])
+        if group and group[0].spec.gpu_operator != operator:  # the group agrees with its first
             raise PlanError(
                 ("spec", "gpuOperator"),
-                f"gpuOperator differs from that of Fleet {sharing[0].metadata.name!r}, which names the same ClusterPolicy {operator.cluster_policy!r}",
+                f"gpuOperator differs from that of Fleet {group[0].metadata.name!r}, which names the same ClusterPolicy {operator.cluster_policy!r}",
                 "the GPU Operator reads one MIG and one device-plugin ConfigMap, from its own namespace: give every Fleet the same gpuOperator settings",
             )
         ours = _mig_strategy(fleet)
@@ -201,7 +201,7 @@ def register_fleet(fleet: Fleet, ctx: PlanContext) -> None:
                 f"MIG strategy {ours!r} differs from Fleet {first[1]!r}, whose MIG pools use {first[0]!r}",
                 "the strategy is cluster-wide (ClusterPolicy spec.mig.strategy): use one for every MIG pool of the cluster",
             )
-        sharing.append(fleet)
+        group.append(fleet)
     ctx.pools.update(infos)
     ctx.pool_owners.update(dict.fromkeys(infos, fleet.metadata.name))
 
