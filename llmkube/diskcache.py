@@ -11,14 +11,17 @@ pre-commit hook does not redo on every run what only changes when a file does. T
   sees the old entry, the new one, or none, never half of one, however many runs write at once;
 - anything wrong with an entry (unreadable, truncated, not JSON, not the shape asked for) is a
   miss: the value is computed again and the entry rewritten. Cache trouble (a read-only home, a
-  full disk) never fails a run; `None` as the directory (`--no-cache`) neither reads nor writes.
+  full disk) never fails a run; `None` as the directory (`--no-cache`) neither reads nor writes;
+- an entry that is code to the process reading it (the pickled profiles, Jinja's compiled
+  templates) is read only if this user alone can have written it (`read_private_bytes`): a cache
+  directory another user can write to would otherwise run their code in every llmkube run.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -53,6 +56,36 @@ def read_bytes(directory: Path, name: str) -> bytes | None:
     return data
 
 
+def read_private_bytes(directory: Path, name: str) -> bytes | None:
+    """Like `read_bytes`, for entries that are loaded as code (pickle, marshal): None unless the entry
+    is a regular file (not a link) and it and its directory belong to this user and no one else can
+    write to them. Jinja's own default cache directory makes the same check (`jinja2.bccache`,
+    `FileSystemBytecodeCache._get_default_cache_dir`). Where there are no user ids (Windows) the
+    entry is read as `read_bytes` reads it."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return read_bytes(directory, name)
+    entry = directory / name
+    try:
+        fd = os.open(entry, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            if not (_private(os.fstat(fh.fileno()), getuid()) and _private(os.stat(directory), getuid())):
+                return None
+            data = fh.read()
+        os.utime(entry)
+    except OSError:
+        return None
+    return data
+
+
+def _private(st: os.stat_result, uid: int) -> bool:
+    """Owned by `uid`, writable by no group or other user, and a file or directory (not a FIFO, a device)."""
+    return st.st_uid == uid and not st.st_mode & 0o022 and (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode))
+
+
 def write(directory: Path | None, key: str, value: Any, *, keep: int = KEEP, max_age_s: float = MAX_AGE_S) -> None:
     """Store `value` under `key` atomically (best effort), then prune the directory."""
     if directory is None:
@@ -65,10 +98,17 @@ def write(directory: Path | None, key: str, value: Any, *, keep: int = KEEP, max
     prune(directory, keep=keep, max_age_s=max_age_s)
 
 
-def write_bytes(directory: Path, name: str, data: bytes) -> bool:
-    """Write `directory/name` atomically: a temporary file beside it, then `os.replace`; False on trouble."""
+def write_bytes(directory: Path, name: str, data: bytes, *, private: bool = False) -> bool:
+    """Write `directory/name` atomically: a temporary file beside it, then `os.replace`; False on trouble.
+
+    `private` is for entries `read_private_bytes` reads: the directory is made the user's alone
+    (0700), as a umask of 002 would otherwise leave it group-writable and every entry a miss."""
+    import tempfile  # only a run that writes an entry pays for it
+
     try:
         directory.mkdir(parents=True, exist_ok=True)
+        if private:
+            os.chmod(directory, 0o700)
         fd, tmp = tempfile.mkstemp(prefix=".entry.", suffix=".tmp", dir=directory)
     except OSError:
         return False

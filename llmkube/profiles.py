@@ -234,7 +234,7 @@ def _cached_store(directory: Path, key: str) -> ProfileStore | None:
 
     from llmkube import diskcache
 
-    data = diskcache.read_bytes(directory, f"{key}.pickle")
+    data = diskcache.read_private_bytes(directory, f"{key}.pickle")
     if data is None:
         return None
     try:
@@ -249,7 +249,7 @@ def _keep_store(directory: Path, key: str, store: ProfileStore) -> None:
 
     from llmkube import diskcache
 
-    if diskcache.write_bytes(directory, f"{key}.pickle", pickle.dumps(store, protocol=pickle.HIGHEST_PROTOCOL)):
+    if diskcache.write_bytes(directory, f"{key}.pickle", pickle.dumps(store, protocol=pickle.HIGHEST_PROTOCOL), private=True):
         diskcache.prune(directory, keep=8, pattern="*.pickle")
         diskcache.prune(directory, keep=0, pattern="*.json")  # the parsed-files entries earlier versions kept
 
@@ -273,8 +273,8 @@ class ProfileStore:
         the next run with the same files unpickles it (~4 ms) instead of parsing ~75 YAML files,
         building the GPUProfile and ModelProfile validators and validating every profile (~15 ms and
         more). An edited, added or removed file, or changed code, is a new key; a bad entry is a
-        miss, rewritten (llmkube.diskcache). The directory is the user's own cache, as trusted as
-        the compiled templates Jinja keeps beside it."""
+        miss, rewritten (llmkube.diskcache); an entry another user could have written is not
+        unpickled (`diskcache.read_private_bytes`)."""
         dirs = [Path(d) for d in extra_dirs] + [BUILTIN_PROFILES]
         for d in dirs:
             if not d.is_dir():

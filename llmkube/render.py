@@ -40,8 +40,9 @@ def _escape_unsafe(text: str) -> str:
 class _BytecodeCache(jinja2.BytecodeCache):
     """Compiled templates kept in the user cache (`<cache>/.jinja`), so a run does not compile its
     template again (~5 ms for an endpoint's). Jinja keys a template by its name and file and checks the
-    source's hash itself; the file name adds the Jinja version. Writes are atomic (llmkube.diskcache)
-    and an entry Jinja cannot read is a miss: the template is compiled and the entry rewritten."""
+    source's hash itself; the file name adds the Jinja version. Writes are atomic (llmkube.diskcache),
+    an entry another user could have written is never loaded (it is code), and an entry Jinja cannot
+    read is a miss: the template is compiled and the entry rewritten."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -50,8 +51,12 @@ class _BytecodeCache(jinja2.BytecodeCache):
         return f"{bucket.key}-{jinja2.__version__}.jinja"
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        from llmkube import diskcache
+
+        data = diskcache.read_private_bytes(self.directory, self._name(bucket))
+        if data is None:  # no entry, or one another user could have written: compile instead
+            return
         try:
-            data = (self.directory / self._name(bucket)).read_bytes()
             bucket.bytecode_from_string(data)
         except Exception:  # noqa: BLE001 - unreadable, truncated or foreign: compile instead
             bucket.reset()
@@ -63,7 +68,7 @@ class _BytecodeCache(jinja2.BytecodeCache):
             data = bucket.bytecode_to_string()
         except (TypeError, ValueError):
             return
-        if diskcache.write_bytes(self.directory, self._name(bucket), data):
+        if diskcache.write_bytes(self.directory, self._name(bucket), data, private=True):
             diskcache.prune(self.directory, pattern="*.jinja")
 
 
