@@ -121,6 +121,8 @@ CONFIGS = {
     "ibm-granite/granite-3.3-8b-instruct": "granite-3.x-8b-instruct.json",
     "deepseek-ai/DeepSeek-V2-Lite-Chat": "deepseek-v2-lite-chat.json",
     "meta-llama/Llama-4-Scout-17B-16E-Instruct": "llama-4-scout-17b-16e.json",
+    # no built-in profile: sized only from the config.json, as a user would (`llmkube profiles import`)
+    "microsoft/phi-2": "phi-2.json",
 }
 
 

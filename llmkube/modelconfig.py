@@ -2,7 +2,7 @@
 
 Reads the keys the transformers config classes define (transformers 4.5x: LlamaConfig,
 Qwen2/Qwen3(Moe)Config, MistralConfig, MixtralConfig, Gemma2/Gemma3(Text)Config, Phi3Config,
-GraniteConfig, DeepseekV2/V3Config, GptOssConfig, Llama4(Text)Config), falling back to a family's
+GraniteConfig, DeepseekV2/V3Config, GptOssConfig, Llama4(Text)Config, PhiConfig), falling back to a family's
 documented defaults where published configs leave keys out (google/gemma-3-*-it name only a few),
 and `quantization_config` the way vLLM's `get_quant_config` and each quantization config's
 `from_config` read it (vLLM 0.10–0.11: `AWQConfig`, `GPTQConfig`, `Fp8Config`,
@@ -31,6 +31,7 @@ ARCHITECTURES = {
     "gemma3_text": "gemma3", "phi3": "phi3", "granite": "granite", "granitemoe": "granitemoe",
     "deepseek_v2": "deepseek_v2", "deepseek_v3": "deepseek_v3", "gpt_oss": "gpt_oss",
     "llama4": "llama4", "llama4_text": "llama4", "olmo2": "olmo2", "olmoe": "olmoe",
+    "phi": "phi",
 }
 # Families whose published configs omit keys that their transformers config class defaults.
 _DEFAULTS: dict[str, dict[str, Any]] = {
@@ -496,6 +497,10 @@ def profile_from_config(data: dict[str, Any], path: str, name: str, hf_ids: list
                       "stands for every linear layer here.")
     if model_type in ("qwen2", "qwen2_moe"):
         spec["qkvBias"] = True
+    elif model_type == "phi":
+        # transformers PhiAttention / vLLM phi.py PhiAttention: q/k/v and `dense` all carry biases
+        spec["qkvBias"] = True
+        spec["attentionOutputBias"] = True
     elif text.flag("attention_bias", False):
         spec["qkvBias"] = True
         spec["attentionOutputBias"] = True
@@ -512,6 +517,9 @@ def profile_from_config(data: dict[str, Any], path: str, name: str, hf_ids: list
         notes.append(dtype_note + ".")
     if mixed_note:
         notes.append(mixed_note)
+    if model_type == "phi" and text.raw("partial_rotary_factor") is not None:
+        notes.append(f"RoPE on {text.raw('partial_rotary_factor')} of each head's dimensions (partial_rotary_factor); "
+                     "the MLP is fc1/GELU/fc2 with biases, LayerNorm with biases, the LM head has a bias.")
     if text.raw("num_nextn_predict_layers"):
         notes.append(f"{text.raw('num_nextn_predict_layers')} MTP layer(s) in the checkpoint are not loaded for serving and not counted.")
     profile = _validate(spec, name, path)

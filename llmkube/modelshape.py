@@ -131,6 +131,14 @@ def _mlp(spec: ModelSpec, i: int) -> Iterator[Tensor]:
     if e is None or not _is_moe_layer(spec, i):
         if spec.intermediate_size is None:
             raise ValueError("intermediateSize is not set")
+        if spec.architecture == "phi":
+            # transformers PhiMLP / vLLM phi.py PhiMLP: fc1 -> GELU -> fc2, both with biases (not gated)
+            fc = spec.intermediate_size
+            yield Tensor(f"{p}.fc1", "dense_mlp", i, h, fc, linear=True)
+            yield Tensor(f"{p}.fc1.bias", "dense_mlp", i, fc)
+            yield Tensor(f"{p}.fc2", "dense_mlp", i, fc, h, linear=True)
+            yield Tensor(f"{p}.fc2.bias", "dense_mlp", i, h)
+            return
         yield from _gated_mlp(p, "dense_mlp", i, h, spec.intermediate_size, 1, fused=spec.architecture == "phi3")
         return
     inter = e.intermediate_size or spec.intermediate_size
@@ -172,9 +180,13 @@ def tensors(spec: ModelSpec) -> Iterator[Tensor]:
         yield from _attention(spec, i)
         yield from _mlp(spec, i)
         yield Tensor(f"model.layers.{i}.layernorms", "norms", i, norms_per_layer * h)
-    yield Tensor("model.norm", "norms", None, h)
+    # phi: one LayerNorm (weight and bias, 2·h) per layer, as the two RMSNorm weights of the others;
+    # its final LayerNorm and LM head carry biases too (transformers PhiModel.final_layernorm, PhiForCausalLM)
+    yield Tensor("model.norm", "norms", None, 2 * h if spec.architecture == "phi" else h)
     if not spec.tie_embeddings:
         yield Tensor("lm_head", "lm_head", None, h, vocab, linear=True)
+        if spec.architecture == "phi":
+            yield Tensor("lm_head.bias", "lm_head", None, vocab)
     if spec.vision_parameters_b:
         yield Tensor("vision_tower", "vision", None, round(spec.vision_parameters_b * 1e9))
 

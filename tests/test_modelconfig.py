@@ -56,13 +56,41 @@ BUILTIN = {
     "llama-2-70b-hf.json": "llama-2-70b",
     "gemma-7b.json": "gemma-7b",
 }
+# Stored configs of checkpoints that have no built-in profile: sized only through the import,
+# as a user would (benchmarks/sizing_accuracy.py CONFIGS), with their published parameter totals.
+CONFIG_ONLY = {
+    "phi-2.json": ("microsoft/phi-2", 2_779_683_840),  # model card: 2.7B; safetensors total 2,779,683,840
+}
 SHAPE_FIELDS = ("architecture", "layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "intermediate_size",
                 "vocab_size", "tie_embeddings", "experts", "mla", "sliding_window", "qkv_bias", "qk_norm",
                 "attention_chunk_size", "quantization", "rope_table_positions")
 
 
-def test_every_stored_config_has_a_builtin():
-    assert set(BUILTIN) == {p.name for p in CONFIGS.glob("*.json")}
+def test_every_stored_config_has_a_builtin_or_is_config_only():
+    assert set(BUILTIN) | set(CONFIG_ONLY) == {p.name for p in CONFIGS.glob("*.json")}
+    assert not set(BUILTIN) & set(CONFIG_ONLY)
+    for hf_id, _ in CONFIG_ONLY.values():
+        assert STORE.model(hf_id) is None, f"{hf_id} has a built-in profile: move its config to BUILTIN"
+
+
+@pytest.mark.parametrize("config", sorted(CONFIG_ONLY))
+def test_config_only_checkpoints_import_to_their_published_size(config):
+    _, published = CONFIG_ONLY[config]
+    assert parameter_counts(import_profile(str(CONFIGS / config)).spec).total == published
+
+
+def test_phi_2_is_a_parallel_block_with_a_plain_gelu_mlp_and_biases():
+    """transformers PhiForCausalLM / vLLM phi.py: q/k/v/dense, fc1/fc2, LayerNorms and the LM head
+    all carry biases, and the MLP is not gated (two matrices, not three)."""
+    from llmkube.modelshape import tensors
+
+    spec = import_profile(str(CONFIGS / "phi-2.json")).spec
+    assert (spec.architecture, spec.qkv_bias, spec.attention_output_bias, spec.dtype) == ("phi", True, True, "float16")
+    names = {t.name for t in tensors(spec) if t.layer in (0, None)}
+    assert {"model.layers.0.mlp.fc1", "model.layers.0.mlp.fc2", "model.layers.0.mlp.fc1.bias", "lm_head.bias"} <= names
+    assert not any("gate_proj" in n or "up_proj" in n for n in names)
+    mlp = sum(t.numel for t in tensors(spec) if t.group == "dense_mlp" and t.layer == 0)
+    assert mlp == 2 * 2560 * 10240 + 10240 + 2560
 
 
 @pytest.mark.parametrize("config", sorted(BUILTIN))

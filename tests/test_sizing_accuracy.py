@@ -116,3 +116,18 @@ def test_a_model_without_a_builtin_profile_is_sized_from_its_config_json(accurac
     assert profile.spec.layers == config["num_hidden_layers"]
     assert profile.spec.kv_heads == config["num_key_value_heads"]
     assert accuracy.from_config("no/such-model") == (None, "no config.json")
+
+
+def test_a_checkpoint_without_a_builtin_profile_is_sized_from_its_config(accuracy):
+    """microsoft/phi-2 has no built-in profile; its cited config.json copy sizes it, through the
+    same import `llmkube profiles import` runs, and the row counts as sized "from a config.json"."""
+    from llmkube.profiles import ProfileStore
+
+    store = ProfileStore.load()
+    assert store.model("microsoft/phi-2") is None
+    profile, how = accuracy.find_model(store, "microsoft/phi-2")
+    assert how == "config" and profile is not None and profile.spec.architecture == "phi"
+    row = next(r for r in accuracy.load_rows() if r["model"] == "microsoft/phi-2")
+    result = accuracy.evaluate_row(store, row)
+    assert result["sizable"] and result["profile"] == "config"
+    assert result["predicted"]["weights_gib"] > 0
