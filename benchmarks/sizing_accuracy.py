@@ -123,6 +123,14 @@ CONFIGS = {
     "meta-llama/Llama-4-Scout-17B-16E-Instruct": "llama-4-scout-17b-16e.json",
     # no built-in profile: sized only from the config.json, as a user would (`llmkube profiles import`)
     "microsoft/phi-2": "phi-2.json",
+    "Qwen/Qwen2.5-0.5B": "qwen2.5-0.5b.json",
+    "Qwen/Qwen2.5-1.5B-Instruct": "qwen2.5-1.5b-instruct.json",
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": "deepseek-r1-distill-qwen-1.5b.json",
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B": "deepseek-r1-distill-qwen-7b.json",
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B": "deepseek-r1-distill-qwen-32b.json",
+    "deepseek-ai/DeepSeek-R1-Distill-Llama-8B": "deepseek-r1-distill-llama-8b.json",
+    "casperhansen/deepseek-r1-distill-llama-8b-awq": "deepseek-r1-distill-llama-8b-awq.json",
+    "hugging-quants/Meta-Llama-3.1-70B-Instruct-AWQ-INT4": "llama-3.1-70b-instruct-awq-int4.json",
 }
 
 

@@ -118,6 +118,18 @@ def test_a_model_without_a_builtin_profile_is_sized_from_its_config_json(accurac
     assert accuracy.from_config("no/such-model") == (None, "no config.json")
 
 
+def test_every_config_only_checkpoint_takes_the_config_route(accuracy):
+    """A CONFIGS entry whose id has no built-in profile is sized from its config.json (`config`)."""
+    from llmkube.profiles import ProfileStore
+
+    store = ProfileStore.load()
+    config_only = [hf_id for hf_id in accuracy.CONFIGS if store.model(hf_id) is None]
+    assert len(config_only) >= 9
+    for hf_id in config_only:
+        profile, how = accuracy.find_model(store, hf_id)
+        assert how == "config" and profile is not None, hf_id
+
+
 def test_a_checkpoint_without_a_builtin_profile_is_sized_from_its_config(accuracy):
     """microsoft/phi-2 has no built-in profile; its cited config.json copy sizes it, through the
     same import `llmkube profiles import` runs, and the row counts as sized "from a config.json"."""
