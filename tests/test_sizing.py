@@ -532,6 +532,34 @@ def test_v0_chunked_prefill_above_32k_takes_the_versions_chunked_default():
     assert (batch.tokens, batch.seqs) == (16384, 64)
 
 
+def test_v0_chunks_long_contexts_by_itself_only_from_0_5_4_and_without_a_sliding_window(m):
+    from llmkube.plan.engine_memory import accounting_for, profiling_batch, v0_chunked_by_default
+    long = 65536
+    v0 = accounting_for("vllm", (0, 5, 3))
+    # before vllm-project/vllm#6666 (0.5.4) V0 never chunks by itself: max(max_model_len, 2048) tokens
+    assert profiling_batch("vllm", 79.19, "H100", long, accounting=v0, version=(0, 5, 3)).tokens == long
+    assert profiling_batch("vllm", 79.19, "H100", long, accounting=v0, version=(0, 5, 4)).tokens == 512
+    # a sliding-window model keeps chunked prefill off in every V0 release (get_sliding_window())
+    v07 = accounting_for("vllm", (0, 7, 3))
+    assert profiling_batch("vllm", 79.19, "H100", long, accounting=v07, version=(0, 7, 3)).tokens == 2048
+    assert profiling_batch("vllm", 79.19, "H100", long, accounting=v07, version=(0, 7, 3),
+                           sliding_window=True).tokens == long
+    # an explicit --enable-chunked-prefill still chunks
+    assert profiling_batch("vllm", 79.19, "H100", long, chunked_prefill=True, accounting=v0,
+                           version=(0, 5, 3)).tokens == 512
+    assert not v0_chunked_by_default(32768, (0, 7, 3))  # "> 32K", not ">="
+    # serving_fit passes the model's window: Mistral-7B-v0.1 (4096-token window) stretched to 64K on
+    # 0.6.5 profiles a whole 64K prompt; Llama 3.1 at the same length the 512-token chunk
+    llama = m("llama-3.1-8b")
+    config = ServerConfig(max_model_len=long, engine_version=(0, 6, 5))
+    assert serving_fit(llama, H100, config, gpu_name="H100").batch.tokens == 512
+    windowed = llama.model_copy(update={"spec": llama.spec.model_copy(update={"sliding_window": 4096})})
+    assert serving_fit(windowed, H100, config, gpu_name="H100").batch.tokens == long
+    # V1 (0.8 on) is unaffected: its chunked prefill is always on
+    v1 = dataclasses.replace(config, engine_version=(0, 11, 0))
+    assert serving_fit(windowed, H100, v1, gpu_name="H100").batch.tokens == 8192
+
+
 def test_v0_activation_is_an_eager_forward_or_the_256_row_sampler(m):
     llama = m("llama-3.1-8b")
     # short context: 256 sampler rows over 128,256 logits with the full-vocabulary sort bind;

@@ -163,6 +163,29 @@ V0_DOC = "vllm/worker/worker.py determine_num_available_blocks; vllm/worker/mode
 V0_MAX_NUM_SEQS = 256  # vllm/engine/arg_utils.py `EngineArgs.max_num_seqs`, v0.4 … v0.7
 V0_MIN_BATCHED_TOKENS = 2048  # SchedulerConfig: max(max_model_len, 2048) without chunked prefill
 V0_LONG_CONTEXT = 32 * 1024  # arg_utils.py `create_engine_config`: chunked prefill on above 32K (OpenAI server)
+# The first release that turns chunked prefill on by itself above 32K: vllm-project/vllm#6666 ("Enable
+# chunked prefill by default for long context models", merged 2024-07-23) is in 0.5.4; before it V0
+# never chunks unless told to (`enable_chunked_prefill` defaulted to False). Whether 0.5.3.post1, cut
+# the same week, carries it was not read at its tag: 0.5.3 is sized without it.
+V0_AUTO_CHUNKED_SINCE = (0, 5, 4)
+
+
+def v0_chunked_by_default(max_model_len: int, version: tuple[int, ...] | None = None,
+                          sliding_window: bool = False) -> bool:
+    """Whether the V0 engine turns chunked prefill on when the flag is not given.
+
+    vllm/engine/arg_utils.py `EngineArgs.create_engine_config` (the same block from 0.5.4 through
+    0.7.3): only above 32K tokens (`use_long_context = max_model_len > 32768`), only on CUDA, and
+    only when the model has no sliding window (`model_config.get_sliding_window() is not None`
+    keeps it off: V0's block manager could not chunk sliding-window attention), no speculative
+    decoding and no LoRA (neither is modelled here); until vllm-project/vllm#8342 (2024-09-10) also
+    not with prefix caching, which llmkube does not model either. `get_sliding_window` reads the
+    config's `sliding_window` except where `use_sliding_window` is false (Qwen2), which is what the
+    profile's `slidingWindow` holds. Before 0.5.4 (`V0_AUTO_CHUNKED_SINCE`) it is never on by itself.
+    """
+    if version is not None and release(version) < V0_AUTO_CHUNKED_SINCE:
+        return False
+    return max_model_len > V0_LONG_CONTEXT and not sliding_window
 
 
 # Non-torch memory at TP 1 on GPUs that are not Hopper/Blackwell. The 0.13 GiB of the v0.11.0 H100
@@ -259,18 +282,20 @@ class ProfilingBatch:
 
 
 def v0_profiling_batch(accounting: Accounting, max_model_len: int, max_num_batched_tokens: int | None = None,
-                       max_num_seqs: int | None = None, chunked_prefill: bool | None = None) -> ProfilingBatch:
+                       max_num_seqs: int | None = None, chunked_prefill: bool | None = None,
+                       version: tuple[int, ...] | None = None, sliding_window: bool = False) -> ProfilingBatch:
     """The batch the V0 engine profiles with: no GPU-dependent defaults, 256 sequences, and
     without chunked prefill a whole `max_model_len` prompt's worth of tokens.
 
     vllm/engine/arg_utils.py `EngineArgs.create_engine_config` (v0.6.4, v0.7.3): for the OpenAI
-    server chunked prefill defaults on when max_model_len > 32K, else off; vllm/config.py
+    server chunked prefill defaults on when max_model_len > 32K, else off (and never by itself before
+    0.5.4 or for a sliding-window model: `v0_chunked_by_default`); vllm/config.py
     `SchedulerConfig.__init__`: an unset max_num_batched_tokens is max(max_model_len, 2048)
     without chunked prefill, the chunked default (512 in v0.6, 2048 in v0.7) with it;
     `_verify_args` refuses fewer tokens than max_model_len without chunking and more sequences
     than tokens, so the defaults never need capping.
     """
-    chunked = chunked_prefill if chunked_prefill is not None else max_model_len > V0_LONG_CONTEXT
+    chunked = chunked_prefill if chunked_prefill is not None else v0_chunked_by_default(max_model_len, version, sliding_window)
     seqs = max_num_seqs or V0_MAX_NUM_SEQS
     if max_num_batched_tokens is not None:
         tokens = max_num_batched_tokens
@@ -284,13 +309,15 @@ def v0_profiling_batch(accounting: Accounting, max_model_len: int, max_num_batch
 def profiling_batch(runtime: str, memory_gib: float, gpu_name: str, max_model_len: int,
                     max_num_batched_tokens: int | None = None, max_num_seqs: int | None = None,
                     chunked_prefill: bool | None = None, accounting: Accounting | None = None,
-                    version: tuple[int, ...] | None = None) -> ProfilingBatch:
+                    version: tuple[int, ...] | None = None, sliding_window: bool = False) -> ProfilingBatch:
     """The batch vLLM profiles with (arg_utils.py `_set_default_max_num_seqs_and_batched_tokens_args`,
     v0.11.0 … v0.28, OpenAI API server usage context; which GPUs get the large defaults depends on
     the `version`, see `big_gpu_defaults`); TGI's warm-up prefill for TGI; the V0 engine's
-    (`v0_profiling_batch`) when `accounting` is a V0 one."""
+    (`v0_profiling_batch`) when `accounting` is a V0 one (`sliding_window`: the model has one, which
+    keeps V0's chunked prefill off)."""
     if accounting is not None and accounting.engine == "v0" and runtime == "vllm":
-        return v0_profiling_batch(accounting, max_model_len, max_num_batched_tokens, max_num_seqs, chunked_prefill)
+        return v0_profiling_batch(accounting, max_model_len, max_num_batched_tokens, max_num_seqs, chunked_prefill,
+                                  version, sliding_window)
     if runtime == "tgi":
         # launcher/src/main.rs: --max-batch-prefill-tokens defaults to max-input-tokens + 50
         tokens = max_num_batched_tokens or (max_model_len + 49 if max_model_len > 1 else TGI_DEFAULT_PREFILL_TOKENS)
