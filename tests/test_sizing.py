@@ -560,6 +560,23 @@ def test_v0_chunks_long_contexts_by_itself_only_from_0_5_4_and_without_a_sliding
     assert serving_fit(windowed, H100, v1, gpu_name="H100").batch.tokens == 8192
 
 
+def test_v0_0_7_with_mla_profiles_the_whole_context(m):
+    from llmkube.plan.engine_memory import accounting_for, profiling_batch
+    v07 = accounting_for("vllm", (0, 7, 3))
+    # "MLA is enabled; forcing chunked prefill and prefix caching to be disabled." (0.7.1 - 0.7.3)
+    assert profiling_batch("vllm", 79.19, "H100", 65536, chunked_prefill=True, accounting=v07,
+                           version=(0, 7, 3), mla=True).tokens == 65536
+    assert profiling_batch("vllm", 79.19, "H100", 1024, accounting=v07, version=(0, 7, 3), mla=True).tokens == 2048
+    # 0.6.x had no MLA path: the usual chunk
+    v06 = accounting_for("vllm", (0, 6, 6))
+    assert profiling_batch("vllm", 79.19, "H100", 65536, accounting=v06, version=(0, 6, 6), mla=True).tokens == 512
+    # serving_fit passes the profile's MLA: DeepSeek-V2-Lite at 65,536 tokens on 0.7.3
+    lite = m("deepseek-v2-lite")
+    assert lite.spec.mla is not None
+    fit = serving_fit(lite, H100, ServerConfig(max_model_len=32768 * 2, engine_version=(0, 7, 3)), gpu_name="H100")
+    assert fit.batch.tokens == 65536
+
+
 def test_v0_activation_is_an_eager_forward_or_the_256_row_sampler(m):
     llama = m("llama-3.1-8b")
     # short context: 256 sampler rows over 128,256 logits with the full-vocabulary sort bind;

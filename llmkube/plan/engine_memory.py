@@ -281,9 +281,17 @@ class ProfilingBatch:
     defaulted: bool  # True when either came from the engine's GPU-dependent defaults
 
 
+# V0 with MLA (DeepSeek V2/V3) forces chunked prefill off from 0.7.1, when vLLM gained MLA: vllm/config.py
+# `VllmConfig.__post_init__` logs "MLA is enabled; forcing chunked prefill and prefix caching to be
+# disabled." (config.py:3257 in 0.7.1 logs, :3329 in 0.7.3); 0.8 narrows it to non-GPU platforms ("MLA
+# is enabled on a non-GPU platform", v0.8.4), and 0.8 on CUDA is sized as V1 anyway.
+V0_MLA_UNCHUNKED_SINCE = (0, 7, 1)
+
+
 def v0_profiling_batch(accounting: Accounting, max_model_len: int, max_num_batched_tokens: int | None = None,
                        max_num_seqs: int | None = None, chunked_prefill: bool | None = None,
-                       version: tuple[int, ...] | None = None, sliding_window: bool = False) -> ProfilingBatch:
+                       version: tuple[int, ...] | None = None, sliding_window: bool = False,
+                       mla: bool = False) -> ProfilingBatch:
     """The batch the V0 engine profiles with: no GPU-dependent defaults, 256 sequences, and
     without chunked prefill a whole `max_model_len` prompt's worth of tokens.
 
@@ -293,9 +301,13 @@ def v0_profiling_batch(accounting: Accounting, max_model_len: int, max_num_batch
     `SchedulerConfig.__init__`: an unset max_num_batched_tokens is max(max_model_len, 2048)
     without chunked prefill, the chunked default (512 in v0.6, 2048 in v0.7) with it;
     `_verify_args` refuses fewer tokens than max_model_len without chunking and more sequences
-    than tokens, so the defaults never need capping.
+    than tokens, so the defaults never need capping. With MLA (`mla`) 0.7.x turns chunked prefill
+    off whatever was asked (`V0_MLA_UNCHUNKED_SINCE`); the scheduler cannot then batch fewer tokens
+    than max_model_len (the same `_verify_args`), so an unset batch is max(max_model_len, 2048).
     """
     chunked = chunked_prefill if chunked_prefill is not None else v0_chunked_by_default(max_model_len, version, sliding_window)
+    if mla and version is not None and release(version) >= V0_MLA_UNCHUNKED_SINCE:
+        chunked = False
     seqs = max_num_seqs or V0_MAX_NUM_SEQS
     if max_num_batched_tokens is not None:
         tokens = max_num_batched_tokens
@@ -309,15 +321,16 @@ def v0_profiling_batch(accounting: Accounting, max_model_len: int, max_num_batch
 def profiling_batch(runtime: str, memory_gib: float, gpu_name: str, max_model_len: int,
                     max_num_batched_tokens: int | None = None, max_num_seqs: int | None = None,
                     chunked_prefill: bool | None = None, accounting: Accounting | None = None,
-                    version: tuple[int, ...] | None = None, sliding_window: bool = False) -> ProfilingBatch:
+                    version: tuple[int, ...] | None = None, sliding_window: bool = False,
+                    mla: bool = False) -> ProfilingBatch:
     """The batch vLLM profiles with (arg_utils.py `_set_default_max_num_seqs_and_batched_tokens_args`,
     v0.11.0 … v0.28, OpenAI API server usage context; which GPUs get the large defaults depends on
     the `version`, see `big_gpu_defaults`); TGI's warm-up prefill for TGI; the V0 engine's
     (`v0_profiling_batch`) when `accounting` is a V0 one (`sliding_window`: the model has one, which
-    keeps V0's chunked prefill off)."""
+    keeps V0's chunked prefill off; `mla`: the model uses MLA, which does from 0.7.1)."""
     if accounting is not None and accounting.engine == "v0" and runtime == "vllm":
         return v0_profiling_batch(accounting, max_model_len, max_num_batched_tokens, max_num_seqs, chunked_prefill,
-                                  version, sliding_window)
+                                  version, sliding_window, mla)
     if runtime == "tgi":
         # launcher/src/main.rs: --max-batch-prefill-tokens defaults to max-input-tokens + 50
         tokens = max_num_batched_tokens or (max_model_len + 49 if max_model_len > 1 else TGI_DEFAULT_PREFILL_TOKENS)

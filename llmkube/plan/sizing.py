@@ -377,7 +377,7 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     max_len = c.max_model_len or s.max_context
     batch = em.profiling_batch(c.runtime, memory_gib, gpu_name, max_len, c.max_num_batched_tokens,
                                c.max_num_seqs, c.chunked_prefill, accounting=acc, version=c.engine_version,
-                               sliding_window=s.sliding_window is not None)
+                               sliding_window=s.sliding_window is not None, mla=s.mla is not None)
     act_bytes = served_dtype_bytes(c.dtype)
     kv_bytes = kv_dtype_bytes(c.kv_cache_dtype, c.dtype)
     token_layer = em.kv_bytes_per_token_per_layer(s, kv_bytes, tp)
