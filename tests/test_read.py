@@ -104,10 +104,28 @@ def test_vllm_engine_flags_that_size_memory_are_read_back(store) -> None:
     assert (c.max_num_batched_tokens, c.chunked_prefill, c.enforce_eager) == (4000, False, True)
     assert (c.kv_cache_dtype, c.pipeline_parallel, c.dtype, c.cuda_graph_estimate) == ("fp8", 2, "float16", False)
     assert c.flashinfer_sampler is True
+    assert c.mxfp4_backend is None  # VLLM_MXFP4_USE_MARLIN unset: the device's kernel
     assert c.engine_version == (0, 21, 1)
     fit = server.fit()
     assert fit is not None and fit.batch.tokens == 4000 and fit.cuda_graph_gib == 0
     assert fit.accounting.key == "vllm-0.21" and server.gpu_name == "NVIDIA L4 24GB"
+
+
+def test_vllm_mxfp4_marlin_switch_is_read_from_the_environment(store) -> None:
+    # VLLM_MXFP4_USE_MARLIN=1 forces Marlin's MXFP4 experts (quantization/mxfp4.py get_mxfp4_backend)
+    def pod(value: str) -> Target:
+        return Target({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "oss"}, "spec": {
+            "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"},
+            "containers": [{"name": "vllm", "image": "vllm/vllm-openai:v0.11.0",
+                            "args": ["--model", "openai/gpt-oss-120b", "--max-model-len", "16000"],
+                            "env": [{"name": "VLLM_MXFP4_USE_MARLIN", "value": value}],
+                            "resources": {"limits": {"nvidia.com/gpu": 1}}}]}})
+    (on,) = ReadContext(targets=[pod("1")], profiles=store).servers
+    (off,) = ReadContext(targets=[pod("0")], profiles=store).servers
+    assert (on.config.mxfp4_backend, off.config.mxfp4_backend) == ("marlin", None)
+    fit_on, fit_off = on.fit(), off.fit()
+    assert fit_on is not None and fit_off is not None
+    assert fit_on.weights_gib > fit_off.weights_gib + 1.0  # Marlin's padded experts on Hopper
 
 
 def test_a_volcano_gang_with_a_huge_replica_count_is_counted_not_enumerated() -> None:

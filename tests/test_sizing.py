@@ -838,3 +838,26 @@ def test_enforce_eager_runs_v1_without_torch_compile_so_the_mlp_peak_is_the_eage
     tgi = ServerConfig(max_model_len=8192, max_num_batched_tokens=2048, runtime="tgi")
     assert (serving_fit(qwen, 79.19, tgi).activation_gib
             == serving_fit(qwen, 79.19, dataclasses.replace(tgi, enforce_eager=True)).activation_gib)
+
+
+# --------------------------------------------------------------------------- the MXFP4 kernel as configured
+
+
+def test_mxfp4_backend_marlin_on_hopper_loads_marlins_padded_experts(m):
+    """VLLM_MXFP4_USE_MARLIN=1, or a vLLM without triton_kernels, runs Marlin on an H100
+    (quantization/mxfp4.py `get_mxfp4_backend`): the weights are Marlin's layout, not the image's
+    Triton one; the fit rows of such pip installs read 65.97 GiB for gpt-oss-120b."""
+    from llmkube.plan import engine_memory as em
+    oss = m("gpt-oss-120b")
+    base = ServerConfig(max_model_len=16000, utilization=0.95, engine_version=(0, 11, 0))
+    image = serving_fit(oss, H100, base, gpu_name="NVIDIA H100 80GB HBM3")
+    marlin = serving_fit(oss, H100, dataclasses.replace(base, mxfp4_backend="marlin"), gpu_name="NVIDIA H100 80GB HBM3")
+    moe_layers = oss.spec.layers
+    per_layer = em.mxfp4_expert_layer_bytes(oss.spec, 1, "marlin") - em.mxfp4_expert_layer_bytes(oss.spec, 1, "triton")
+    assert marlin.weights_gib - image.weights_gib == pytest.approx(moe_layers * per_layer / GIB)
+    assert marlin.kv_budget_gib == pytest.approx(image.kv_budget_gib - moe_layers * per_layer / GIB)
+    assert marlin.weights_gib == pytest.approx(65.97, abs=0.1)
+    # on an A100 the device already picks Marlin: the switch changes nothing there
+    a100 = "NVIDIA A100-SXM4-80GB"
+    assert (serving_fit(oss, 79.15, dataclasses.replace(base, mxfp4_backend="marlin"), gpu_name=a100).weights_gib
+            == serving_fit(oss, 79.15, base, gpu_name=a100).weights_gib)

@@ -47,7 +47,8 @@ top-k/top-p sampler (vllm/v1/sample/ops/topk_topp_sampler.py `TopKTopPSampler.__
 "In V1, None means True", so an image with FlashInfer installed skips the full-vocabulary sort
 unless VLLM_USE_FLASHINFER_SAMPLER=0) — the 0.10–0.16 sampler constant is the sort's, because the
 fit rows of those releases (v0.11.0 and 0.15/0.16 images) measured the sort's peak; and the
-MXFP4 Marlin fallback of a pip install without triton_kernels on Hopper (`mxfp4_moe_backend`).
+MXFP4 Marlin fallback of a pip install without triton_kernels on Hopper (`mxfp4_moe_backend`; a
+server that says so, `ServerConfig.mxfp4_backend` or VLLM_MXFP4_USE_MARLIN=1, is sized with Marlin).
 """
 
 from __future__ import annotations

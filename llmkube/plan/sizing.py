@@ -172,6 +172,10 @@ class ServerConfig:
     enforce_eager: bool = False  # --enforce-eager: no CUDA graphs
     cuda_graph_estimate: bool | None = None  # VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS; None: the version's default
     flashinfer_sampler: bool | None = None  # FlashInfer's top-k/top-p sampler in use (VLLM_USE_FLASHINFER_SAMPLER); None: the image's default
+    # The MXFP4 MoE kernel ("marlin", "triton", "flashinfer": `em.mxfp4_moe_backend`); None: the one the
+    # vLLM image picks for the device. "marlin" when VLLM_MXFP4_USE_MARLIN=1 or vLLM was installed without
+    # triton_kernels (its log: "Using Marlin backend"), see `loaded_expert_extra_bytes`.
+    mxfp4_backend: str | None = None
     # The TP group spans nodes (TP > GPUs per node): no intra-node all-reduce buffers (`em.non_torch_bytes`)
     tp_spans_nodes: bool = False
     dtype: str | None = None
@@ -342,10 +346,20 @@ def loaded_expert_extra_bytes(model: ModelProfile, config: ServerConfig, gpu_nam
     """What one GPU holds beyond its share of the checkpoint for the MoE layers `layers` once vLLM
     has prepared an MXFP4 checkpoint's experts for its kernel (padding, float32 biases, Hopper's
     second, swizzled copy of the scales: `engine_memory.mxfp4_expert_layer_bytes`). Zero for other
-    checkpoints, for TGI and when the device name does not tell the kernel."""
+    checkpoints, for TGI and when the device name does not tell the kernel.
+
+    The kernel is `config.mxfp4_backend` when given, else the device's (`em.mxfp4_moe_backend`).
+    vllm/model_executor/layers/quantization/mxfp4.py `get_mxfp4_backend` (v0.11 … v0.14): on CUDA,
+    after the FlashInfer branches, "if envs.VLLM_MXFP4_USE_MARLIN or not triton_kernels_supported"
+    → Marlin ("Using Marlin backend"), where triton_kernels_supported needs the `triton_kernels`
+    package, torch ≥ 2.8 and 9.0 ≤ capability < 11.0. So the switch and an install without
+    triton_kernels (a pip wheel before vllm-project/vllm#28788) both give Hopper Marlin's padded
+    experts: the fit rows vllm-i27508-gpt-oss-120b-h100-util095 and
+    gh-aimo3-gpt-oss-120b-h100-fp8kv-v0112 (0.11.x pip installs whose logs say "Using Marlin
+    backend", 65.97 GiB loaded against the image's 64.38)."""
     s = model.spec
     q = s.quantization
-    backend = em.mxfp4_moe_backend(gpu_name)
+    backend = config.mxfp4_backend or em.mxfp4_moe_backend(gpu_name)
     if (q is None or q.method != "mxfp4" or s.experts is None or backend is None or config.runtime != "vllm"
             or config.quantization not in (None, "mxfp4")):
         return 0.0

@@ -29,6 +29,7 @@ from llmkube.engines import (
     SETTING,
     VLLM_CUDAGRAPH_ESTIMATE_ENV,
     VLLM_FLASHINFER_SAMPLER_ENV,
+    VLLM_MXFP4_MARLIN_ENV,
     engine_of,
     parse_engine_version,
 )
@@ -270,6 +271,7 @@ def _read_vllm(line: list[str], container: Mapping[str, Any]) -> tuple[str | Non
         enforce_eager=bool(_switch(line, "enforce_eager")),
         cuda_graph_estimate=_env_switch(container, VLLM_CUDAGRAPH_ESTIMATE_ENV),
         flashinfer_sampler=_env_switch(container, VLLM_FLASHINFER_SAMPLER_ENV),
+        mxfp4_backend="marlin" if _env_switch(container, VLLM_MXFP4_MARLIN_ENV) else None,
         quantization=quant.lower() if quant else None,
         kv_cache_dtype=arg("kv_cache_dtype"),
         runtime="vllm",
