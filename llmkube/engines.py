@@ -129,6 +129,8 @@ VLLM_FLASHINFER_SAMPLER_ENV = "VLLM_USE_FLASHINFER_SAMPLER"
 # vLLM's switch forcing the Marlin MXFP4 MoE kernel (vllm/envs.py; quantization/mxfp4.py
 # `get_mxfp4_backend`, v0.11 …; see plan/sizing.py `loaded_expert_extra_bytes`).
 VLLM_MXFP4_MARLIN_ENV = "VLLM_MXFP4_USE_MARLIN"
+# vLLM's switch turning MLA's latent KV cache off (vllm/envs.py; see plan/engine_memory.py `MLA_CACHE_SINCE`).
+VLLM_MLA_DISABLE_ENV = "VLLM_MLA_DISABLE"
 # TGI spells the fp8 KV types its own way (launcher/src/main.rs KVCacheDtype, v3.3.6).
 TGI_KV_CACHE_DTYPES = {"fp8": "fp8_e4m3fn", "fp8_e4m3": "fp8_e4m3fn", "fp8_e5m2": "fp8_e5m2"}
 SETTING = {s.name: s for s in SETTINGS}

@@ -123,9 +123,26 @@ def test_vllm_mxfp4_marlin_switch_is_read_from_the_environment(store) -> None:
     (on,) = ReadContext(targets=[pod("1")], profiles=store).servers
     (off,) = ReadContext(targets=[pod("0")], profiles=store).servers
     assert (on.config.mxfp4_backend, off.config.mxfp4_backend) == ("marlin", None)
+    assert not on.config.mla_disabled  # VLLM_MLA_DISABLE unset
     fit_on, fit_off = on.fit(), off.fit()
     assert fit_on is not None and fit_off is not None
     assert fit_on.weights_gib > fit_off.weights_gib + 1.0  # Marlin's padded experts on Hopper
+
+
+def test_vllm_mla_disable_is_read_from_the_environment(store) -> None:
+    # VLLM_MLA_DISABLE=1: DeepSeek runs without its latent KV cache (full K and V per head)
+    def pod(env: list[dict[str, str]]) -> Target:
+        return Target({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ds"}, "spec": {
+            "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"},
+            "containers": [{"name": "vllm", "image": "vllm/vllm-openai:v0.11.0",
+                            "args": ["--model", "deepseek-ai/DeepSeek-V2-Lite-Chat", "--max-model-len", "8192"],
+                            "env": env, "resources": {"limits": {"nvidia.com/gpu": 1}}}]}})
+    (off,) = ReadContext(targets=[pod([{"name": "VLLM_MLA_DISABLE", "value": "1"}])], profiles=store).servers
+    (on,) = ReadContext(targets=[pod([])], profiles=store).servers
+    assert (off.config.mla_disabled, on.config.mla_disabled) == (True, False)
+    fit_off, fit_on = off.fit(), on.fit()
+    assert fit_off is not None and fit_on is not None
+    assert fit_off.kv_token_bytes > 5 * fit_on.kv_token_bytes
 
 
 def test_a_volcano_gang_with_a_huge_replica_count_is_counted_not_enumerated() -> None:

@@ -861,3 +861,33 @@ def test_mxfp4_backend_marlin_on_hopper_loads_marlins_padded_experts(m):
     a100 = "NVIDIA A100-SXM4-80GB"
     assert (serving_fit(oss, 79.15, dataclasses.replace(base, mxfp4_backend="marlin"), gpu_name=a100).weights_gib
             == serving_fit(oss, 79.15, base, gpu_name=a100).weights_gib)
+
+
+# --------------------------------------------------------------------------- MLA without its latent cache
+
+
+def test_mla_models_keep_full_padded_kv_before_0_7_1_or_with_mla_disabled(m):
+    """vLLM caches DeepSeek's latent (kv_lora_rank + rope) from 0.7.1; before, and with
+    VLLM_MLA_DISABLE=1, DeepseekV2Attention caches K and V per head at qk_nope + qk_rope (V padded)."""
+    from llmkube.plan import engine_memory as em
+    lite = m("deepseek-v2-lite")
+    s = lite.spec
+    assert s.mla is not None
+    latent = (s.mla.kv_lora_rank + s.mla.qk_rope_head_dim) * 2.0
+    padded = 2 * s.attention_heads * (s.head_dim + s.mla.qk_rope_head_dim) * 2.0  # 16 heads × 192 × K and V
+    assert em.kv_bytes_per_token_per_layer(s, 2.0, 1) == latent
+    assert em.kv_bytes_per_token_per_layer(s, 2.0, 1, mla_cache=False) == padded
+    # heads split over TP in the padded layout; the latent is whole on every rank
+    assert em.kv_bytes_per_token_per_layer(s, 2.0, 2, mla_cache=False) == padded / 2
+    assert em.kv_bytes_per_token_per_layer(s, 2.0, 2) == latent
+    base = ServerConfig(max_model_len=8192, engine_version=(0, 7, 3))
+    new = serving_fit(lite, H100, base, gpu_name="H100")
+    old = serving_fit(lite, H100, dataclasses.replace(base, engine_version=(0, 6, 6)), gpu_name="H100")
+    off = serving_fit(lite, H100, dataclasses.replace(base, engine_version=(0, 11, 0), mla_disabled=True), gpu_name="H100")
+    assert new.kv_token_bytes == s.layers * latent
+    assert old.kv_token_bytes == off.kv_token_bytes == s.layers * padded
+    assert old.kv_tokens < new.kv_tokens / 5
+    # VLLM_MLA_DISABLE also lifts V0 0.7's forced unchunking (the model no longer uses MLA)
+    long = dataclasses.replace(base, max_model_len=65536)
+    assert serving_fit(lite, H100, long, gpu_name="H100").batch.tokens == 65536
+    assert serving_fit(lite, H100, dataclasses.replace(long, mla_disabled=True), gpu_name="H100").batch.tokens == 2048

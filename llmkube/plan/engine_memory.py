@@ -690,13 +690,29 @@ def layer_kinds(spec: ModelSpec) -> list[str]:
     return layer_types_of(spec)
 
 
-def kv_bytes_per_token_per_layer(spec: ModelSpec, kv_bytes: float, tensor_parallel: int) -> float:
+# The first vLLM release that caches MLA's latent: 0.7.1 logs "MLA is enabled" (config.py:3257, see
+# `V0_MLA_UNCHUNKED_SINCE`). Before it — and with VLLM_MLA_DISABLE=1 later — DeepSeek V2/V3 run
+# vllm/model_executor/models/deepseek_v2.py `DeepseekV2Attention`, whose `Attention` takes
+# num_kv_heads = num_local_heads and one head size qk_head_dim = qk_nope + qk_rope, V zero-padded to
+# it ("v = torch.nn.functional.pad(v, [0, self.qk_head_dim - self.v_head_dim], value=0)").
+MLA_CACHE_SINCE = (0, 7, 1)
+
+
+def kv_bytes_per_token_per_layer(spec: ModelSpec, kv_bytes: float, tensor_parallel: int,
+                                 mla_cache: bool = True) -> float:
     """K and V of one token in one layer on one GPU (vllm/v1/kv_cache_interface.py `AttentionSpec.page_size_bytes`
     ÷ block size): 2 × KV heads per rank × head size; MLA one latent of kv_lora_rank + rope dims,
-    replicated on every TP rank (`MLAAttentionSpec`). KV heads are replicated when fewer than TP."""
-    if spec.mla is not None:
+    replicated on every TP rank (`MLAAttentionSpec`). KV heads are replicated when fewer than TP.
+    An MLA model served without its latent cache (`mla_cache` False: vLLM before 0.7.1 or
+    VLLM_MLA_DISABLE=1, `MLA_CACHE_SINCE`) keeps full K and V per attention head, both of width
+    qk_nope + qk_rope (V padded to it): 2 × heads per rank × (qk_nope + qk_rope)."""
+    tp = max(1, tensor_parallel)
+    if spec.mla is not None and mla_cache:
         return (spec.mla.kv_lora_rank + spec.mla.qk_rope_head_dim) * kv_bytes
-    return 2 * max(1, spec.kv_heads // max(1, tensor_parallel)) * spec.head_dim * kv_bytes
+    if spec.mla is not None:
+        qk_head = (spec.mla.qk_nope_head_dim or spec.head_dim) + spec.mla.qk_rope_head_dim
+        return 2 * max(1, spec.attention_heads // tp) * qk_head * kv_bytes
+    return 2 * max(1, spec.kv_heads // tp) * spec.head_dim * kv_bytes
 
 
 def _window(spec: ModelSpec, kind: str) -> int | None:

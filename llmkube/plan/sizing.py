@@ -176,6 +176,8 @@ class ServerConfig:
     # vLLM image picks for the device. "marlin" when VLLM_MXFP4_USE_MARLIN=1 or vLLM was installed without
     # triton_kernels (its log: "Using Marlin backend"), see `loaded_expert_extra_bytes`.
     mxfp4_backend: str | None = None
+    # VLLM_MLA_DISABLE=1: an MLA model (DeepSeek V2/V3) runs without its latent KV cache, as before vLLM 0.7.1
+    mla_disabled: bool = False
     # The TP group spans nodes (TP > GPUs per node): no intra-node all-reduce buffers (`em.non_torch_bytes`)
     tp_spans_nodes: bool = False
     dtype: str | None = None
@@ -391,10 +393,14 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     max_len = c.max_model_len or s.max_context
     batch = em.profiling_batch(c.runtime, memory_gib, gpu_name, max_len, c.max_num_batched_tokens,
                                c.max_num_seqs, c.chunked_prefill, accounting=acc, version=c.engine_version,
-                               sliding_window=s.sliding_window is not None, mla=s.mla is not None)
+                               sliding_window=s.sliding_window is not None,
+                               mla=s.mla is not None and not c.mla_disabled)
     act_bytes = served_dtype_bytes(c.dtype)
     kv_bytes = kv_dtype_bytes(c.kv_cache_dtype, c.dtype)
-    token_layer = em.kv_bytes_per_token_per_layer(s, kv_bytes, tp)
+    # vLLM caches MLA's latent from 0.7.1 unless VLLM_MLA_DISABLE=1 (`em.MLA_CACHE_SINCE`)
+    mla_cache = c.runtime != "vllm" or not (c.mla_disabled or (c.engine_version is not None
+                                                             and em.release(c.engine_version) < em.MLA_CACHE_SINCE))
+    token_layer = em.kv_bytes_per_token_per_layer(s, kv_bytes, tp, mla_cache)
     stage_weights = stage_weight_bytes(model, c, pp)
     dp = max(1, c.data_parallel)
     stage_experts = stage_routed_expert_bytes(model, c, pp) if dp > 1 else [0.0] * pp
