@@ -86,6 +86,22 @@ def test_tp_spans_nodes_is_true_or_empty_and_only_with_tp(accuracy, rows):
     assert accuracy.server_config({**data[0], "tp": "2", "tp_spans_nodes": "true"}).tp_spans_nodes is True
 
 
+def test_mxfp4_backend_is_a_kernel_the_log_names_and_reaches_the_server_config(accuracy, rows):
+    _, data = rows
+    for r in data:
+        assert r["mxfp4_backend"] in ("", "marlin"), r["id"]
+        if r["mxfp4_backend"]:
+            assert r["quantization"] == "mxfp4", r["id"]
+    gpt_oss = next(r for r in data if r["mxfp4_backend"])
+    assert accuracy.server_config(gpt_oss).mxfp4_backend == "marlin"
+    assert accuracy.server_config({**gpt_oss, "mxfp4_backend": ""}).mxfp4_backend is None
+    # the kernel changes the sizing: Marlin pads the experts (plan/sizing.py loaded_expert_extra_bytes)
+    store = accuracy.ProfileStore.load()
+    marlin = accuracy.evaluate_row(store, gpt_oss)["predicted"]
+    default = accuracy.evaluate_row(store, {**gpt_oss, "mxfp4_backend": ""})["predicted"]
+    assert marlin["weights_gib"] > default["weights_gib"] and marlin["kv_cache_gib"] < default["kv_cache_gib"]
+
+
 def test_the_script_runs_on_the_table_and_reports_both_splits(accuracy):
     out = io.StringIO()
     with redirect_stdout(out):
