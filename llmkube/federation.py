@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from llmkube.errors import InputError
 from llmkube.names import CLUSTER_ANNOTATION
-from llmkube.plan.base import ClusterTarget
+
+if TYPE_CHECKING:  # named only: a run of plain manifests imports no planner
+    from llmkube.plan.base import ClusterTarget
 
 class _HasObj(Protocol):
     @property

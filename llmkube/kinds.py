@@ -30,8 +30,19 @@ if TYPE_CHECKING:
     from llmkube.specs.fleet import Fleet
     from llmkube.specs.inferenceendpoint import InferenceEndpoint
     from llmkube.specs.trainingjob import TrainingJob
+    from llmkube.yamlio import Document
 
 Planner = Callable[[Any, "PlanContext"], "Plan"]
+
+#: The apiVersion group of every llmkube spec: a document of another group is a plain manifest.
+SPEC_GROUP = "llmkube.dev/"
+
+
+def is_spec_document(doc: Document) -> bool:
+    """An llmkube spec (rendered by the pipeline), not a plain manifest: told without importing
+    the spec models, so a run of plain manifests never loads them."""
+    data = doc.data
+    return isinstance(data, Mapping) and str(data.get("apiVersion", "")).startswith(SPEC_GROUP)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, overload
 from pathlib import Path
 
-from llmkube import pipeline
+from llmkube import runs
 from llmkube.check.findings import Finding, Severity, object_label
 from llmkube.commands.common import detail, verbose
 from llmkube.errors import InputError, combined, each
@@ -82,7 +82,7 @@ def run_validate(
     if skip_non_manifests:
         paths = keep_manifests(paths, options)
     try:
-        result, errors = pipeline.run_partial(paths, options)
+        result, errors = runs.run_partial(paths, options)
     except InputError as exc:
         result, errors = None, each(exc)
     findings: list[Finding] = []

@@ -39,11 +39,6 @@ class LoadedSpec:
         return self.spec.metadata.name
 
 
-def is_spec_document(doc: Document) -> bool:
-    data = doc.data
-    return isinstance(data, Mapping) and str(data.get("apiVersion", "")).startswith("llmkube.dev/")
-
-
 def parse_spec(doc: Document) -> LoadedSpec:
     """Validate one llmkube document; raises InputError(s) pointing at the lines."""
     data = doc.data

@@ -7,18 +7,18 @@ computed on first use and kept for the run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from llmkube.check.read.index import IndexedTargets, RunIndex, index_of
 from llmkube.check.run import Target
-from llmkube.profiles import ProfileStore
 
 # Each reader is imported by the property that uses it: a run of one rule (`render` runs LK501
 # alone) does not load the server, training and GPU Operator readers (nor the planners they use).
 if TYPE_CHECKING:
+    from llmkube.profiles import ProfileStore
     from llmkube.check.read.gpu_operator import Embedded, Selection
     from llmkube.check.read.kueue import KueueIndex
     from llmkube.check.read.llmisvc import Pool
@@ -28,14 +28,31 @@ if TYPE_CHECKING:
     from llmkube.check.read.training import TrainingSetup
 
 
+class DeferredProfiles:
+    """The profiles, read when a reader first asks them something: a run whose objects hold no model
+    server, training job or GPU config never reads them, nor imports the profile models (pydantic)."""
+
+    def __init__(self, load: Callable[[], ProfileStore]) -> None:
+        self._load = load
+        self._store: ProfileStore | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._store is None:
+            self._store = self._load()
+        return getattr(self._store, name)
+
+
 @dataclass
 class ReadContext:
-    """Everything a rule may look at: all objects of the run, and the profiles."""
+    """Everything a rule may look at: all objects of the run, and the profiles (or what reads them
+    when first asked: `DeferredProfiles`)."""
 
     targets: Sequence[Target]
     profiles: ProfileStore
 
     def __post_init__(self) -> None:
+        if callable(self.profiles):
+            self.profiles = cast("ProfileStore", DeferredProfiles(self.profiles))
         if not isinstance(self.targets, IndexedTargets):
             self.targets = IndexedTargets(self.targets)
         self._subjects: Sequence[Target] | None = None

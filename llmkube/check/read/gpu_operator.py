@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -24,8 +24,10 @@ from llmkube.check.read.workloads import Path, pod_groups
 from llmkube.check.run import Target
 from llmkube.errors import InputError, SourceMark
 from llmkube.names import GPU_PRODUCT_LABEL, MIG_CONFIG_LABEL, NVIDIA_GROUP
-from llmkube.profiles import GPUProfile, ProfileStore
 from llmkube.yamlio import mark_of, parse_documents
+
+if TYPE_CHECKING:  # the profiles are only named here: a run with no GPU never loads them
+    from llmkube.profiles import GPUProfile, ProfileStore
 
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

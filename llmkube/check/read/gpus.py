@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from llmkube.check.read.shape import as_list, dig
 from llmkube.check.read.workloads import PodGroup
 from llmkube.names import GPU_PRODUCT_LABEL, MIG_RESOURCE
-from llmkube.profiles import GPUProfile, MigProfile, ProfileStore
+
+if TYPE_CHECKING:  # the profiles are only named here: a run with no GPU never loads them
+    from llmkube.profiles import GPUProfile, MigProfile, ProfileStore
 
 SHARED_SUFFIX = "-SHARED"
 MIG_INFIX = "-MIG-"

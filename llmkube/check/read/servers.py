@@ -5,9 +5,10 @@ The model comes from vLLM's `--model` (or `vllm serve MODEL`) / TGI's
 size the server are read as the engines table spells them; the GPU as
 `check.read.gpus` finds it. What cannot be read is left None, not guessed.
 
-The InferenceEndpoint spec models and the multi-node planner are imported where a server needs
-them: a run of manifests with no model server does without the spec and planner stack (~50 ms of
-imports, tests/test_validate_throughput.py).
+The InferenceEndpoint spec models, the sizing model (`plan.sizing`) and the multi-node planner are
+imported where a server needs them, and the profiles are only named here: a run of manifests with no
+model server does without the spec, planner and profile stack (and pydantic; tests/test_startup.py,
+tests/test_validate_throughput.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmkube.check.read import llmisvc
 from llmkube.check.read.args import FALSE, arg_value, command_line, dashed_flags, env_value, flag_on, flag_path, shell_words
@@ -35,17 +36,10 @@ from llmkube.engines import (
     parse_engine_version,
 )
 from llmkube.names import GPU_RESOURCE
-from llmkube.plan.sizing import (
-    ServerConfig,
-    ServingFit,
-    download_gbps,
-    fit_options,
-    load_seconds,
-    recommend_serving,
-    serving_fit,
-    weight_bytes,
-)
-from llmkube.profiles import ModelProfile, ProfileStore
+
+if TYPE_CHECKING:
+    from llmkube.plan.sizing import ServerConfig, ServingFit
+    from llmkube.profiles import ModelProfile, ProfileStore
 
 #: The kinds `server_setups` reads servers from: a vLLM/TGI container may run in any pod an object
 #: makes (`pod_groups`), an LLMInferenceService's pools among them. Rules over `ctx.servers` declare
@@ -124,6 +118,8 @@ class ServerSetup:
     def fit(self) -> ServingFit | None:
         if self.model is None or self.gpu is None:
             return None
+        from llmkube.plan.sizing import serving_fit
+
         return serving_fit(self.model, self.gpu.memory_gib, self.sizing_config, gpu_name=self.gpu_name)
 
     @property
@@ -156,6 +152,7 @@ class ServerSetup:
         if self.model is None:
             return None
         from llmkube.plan.multinode import node_load_seconds  # lazily: see the module docstring
+        from llmkube.plan.sizing import download_gbps, load_seconds, weight_bytes
         from llmkube.specs.inferenceendpoint import InferenceEndpoint, Startup
 
         # an InferenceEndpoint's `startup` settings; their defaults for plain manifests
@@ -175,12 +172,16 @@ class ServerSetup:
         fit = self.fit()
         if fit is None or fit.fits or self.model is None:
             return []
+        from llmkube.plan.sizing import fit_options
+
         return fit_options(self.model, fit, self.sizing_config, gpu_name=self.gpu_name)
 
     def recommendation(self) -> str | None:
         """One node's advice (`recommend_serving`); none for a server already spread over nodes."""
         if self.model is None or self.gpu is None or self.gpu.gpu is None or self.multi_node:
             return None
+        from llmkube.plan.sizing import recommend_serving
+
         return recommend_serving(self.model, self.gpu.gpu, self.sizing_config).text
 
 
@@ -253,6 +254,8 @@ def _env_switch(container: Mapping[str, Any], name: str) -> bool | None:
 
 def _read_vllm(line: list[str], container: Mapping[str, Any]) -> tuple[str | None, tuple[str, ...], str | None, ServerConfig]:
     """(model id, the flags that named it, the flag that set TP, config) of a vLLM command line."""
+    from llmkube.plan.sizing import ServerConfig
+
     def arg(setting: str) -> str | None:
         return arg_value(line, *SETTING[setting].vllm)
 
@@ -283,6 +286,8 @@ def _read_vllm(line: list[str], container: Mapping[str, Any]) -> tuple[str | Non
 
 def _read_tgi(line: list[str], container: Mapping[str, Any], gpus: tuple[str, int] | None) -> tuple[str | None, tuple[str, ...], str | None, ServerConfig]:
     """The same for TGI's launcher, whose settings may also come from its environment."""
+    from llmkube.plan.sizing import ServerConfig
+
     def arg(setting: str) -> str | None:
         return arg_value(line, *SETTING[setting].tgi)
 

@@ -17,10 +17,12 @@ weights' source, the GPU count and whether it spans nodes.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmkube.check.read.servers import ServerSetup
-from llmkube.plan.sizing import ServerConfig, ServingFit, serving_fit
+
+if TYPE_CHECKING:
+    from llmkube.plan.sizing import ServerConfig, ServingFit
 
 T = TypeVar("T")
 
@@ -54,6 +56,8 @@ class SizingCache:
         whole model on one pod). The server must have a model and a GPU."""
         assert s.model is not None and s.gpu is not None
         model, gpu = s.model, s.gpu
+        from llmkube.plan.sizing import serving_fit
+
         objects, values = self._fit_key(s)
         return self._remember("fit_at", objects, (*values, config), lambda: serving_fit(model, gpu.memory_gib, config, gpu_name=s.gpu_name))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from llmkube.check.read.args import arg_value, command_line, flag_on, flag_path
 from llmkube.check.read.gpus import GPUTarget, gpu_target
@@ -18,9 +19,11 @@ from llmkube.check.read.torchrun import runs_torchrun
 from llmkube.check.read.workloads import Path, gpu_request, pod_groups
 from llmkube.check.run import Target
 from llmkube.engines import engine_of
-from llmkube.plan.sizing import TrainingFit, training_fit
-from llmkube.profiles import ModelProfile, ProfileStore
-from llmkube.specs.parse import LoadedSpec
+
+if TYPE_CHECKING:  # the sizing model and the profiles are loaded when a job is sized
+    from llmkube.plan.sizing import TrainingFit
+    from llmkube.profiles import ModelProfile, ProfileStore
+    from llmkube.specs.parse import LoadedSpec
 
 TRAINING_KINDS = {"PyTorchJob", "TrainJob", "MPIJob", "JobSet", "Job"}
 MODEL_FLAGS = ("--model_name_or_path", "--model-name-or-path", "--model_id", "--model-id", "--base_model", "--pretrained_model_name_or_path", "--model")
@@ -60,6 +63,8 @@ class TrainingSetup:
     def fit(self) -> TrainingFit | None:
         if self.model is None or self.gpu is None or self.method is None or self.gpus < 1:
             return None
+        from llmkube.plan.sizing import training_fit
+
         return training_fit(self.model, self.method, self.gpus, self.gpu.memory_gib, self.distribution)
 
 

@@ -18,14 +18,16 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmkube.check.findings import Finding, Severity, dotted, object_label
 from llmkube.check.read.context import ReadContext
 from llmkube.check.read.shape import dig
 from llmkube.check.run import Target
 from llmkube.names import IGNORE_ANNOTATION
-from llmkube.profiles import ProfileStore
+
+if TYPE_CHECKING:
+    from llmkube.profiles import ProfileStore
 
 FAMILIES = {"1": "sizing", "2": "scheduling", "3": "serving", "4": "GPU sharing", "5": "security", "6": "admission"}
 
@@ -100,6 +102,49 @@ def _import_rule_modules() -> None:
             importlib.import_module(f"{__name__}.{info.name}")
 
 
+# The kinds each rule module's rules judge, known without importing it: the union of its rules'
+# `kinds`, or None when one of them judges every object. The dispatching runner imports only the
+# modules that judge a kind the run holds (`rules_for_kinds`), so a run of Services and ConfigMaps
+# does not load the KServe, Kubeflow, LeaderWorkerSet and LLMInferenceService readers.
+# tests/test_rule_dispatch.py holds this table to what the modules register.
+_WORKLOADS = frozenset({
+    "Pod", "Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Job", "PyTorchJob", "MPIJob", "TFJob",
+    "XGBoostJob", "PaddleJob", "JAXJob", "InferenceService", "LeaderWorkerSet", "LLMInferenceService", "JobSet",
+    "TrainJob",
+})
+MODULE_KINDS: dict[str, frozenset[str] | None] = {
+    "admission": None,
+    "admission_kserve": None,
+    "admission_kubeflow": None,
+    "admission_kueue": _WORKLOADS,
+    "admission_volcano": None,
+    "llmisvc": None,
+    "multikueue": None,
+    "scheduling": None,
+    "security": None,
+    "serving": None,
+    "serving_multinode": frozenset({"LeaderWorkerSet"}),
+    "sharing": None,
+    "sizing": _WORKLOADS,
+}
+
+
+def rules_for_kinds(kinds: Iterable[str]) -> dict[str, Rule]:
+    """The rules that may judge a run holding objects of these kinds, by code: every rule that
+    judges every object or a kind among them. Only the modules that declare such a rule are
+    imported. A rule left out would be skipped by `run_rules` anyway (none of its kinds is held),
+    so the findings are the same."""
+    held = set(kinds)
+    wanted = {m for m, judged in MODULE_KINDS.items() if judged is None or not held.isdisjoint(judged)}
+    for name in sorted(wanted):
+        importlib.import_module(f"{__name__}.{name}")
+    return {
+        code: r
+        for code, r in sorted(REGISTRY.items())
+        if r.check.__module__.rpartition(".")[2] in wanted and (r.kinds is None or not held.isdisjoint(r.kinds))
+    }
+
+
 def unknown_codes(codes: Iterable[str]) -> list[str]:
     known = load_rules()
     return sorted(c for c in codes if c not in known)
@@ -112,7 +157,7 @@ def _ignored_by_annotation(obj: dict[str, Any]) -> set[str]:
 
 def run_rules(
     targets: Sequence[Target],
-    profiles: ProfileStore,
+    profiles: ProfileStore | Callable[[], ProfileStore],
     ignore: Iterable[str] = (),
     *,
     rules: dict[str, Rule] | None = None,
@@ -122,11 +167,15 @@ def run_rules(
 
     With `dispatch` (the fast path) a rule that declares its kinds is handed only the objects of
     those kinds and is skipped when there are none; without it (the reference path) every rule is
-    handed every object. Both report the same findings (tests/test_rule_dispatch.py).
+    handed every object. Both report the same findings (tests/test_rule_dispatch.py). Without
+    `rules`, the dispatching runner imports only the rule modules that may judge a kind the run
+    holds (`rules_for_kinds`). `profiles` may be a function that reads them: it is called when a
+    reader first asks for them (`DeferredProfiles`).
     """
-    rules = load_rules() if rules is None else rules
+    if rules is None:
+        rules = rules_for_kinds(str(t.obj.get("kind")) for t in targets) if dispatch else load_rules()
     ignored = set(ignore)
-    ctx = ReadContext(targets=targets, profiles=profiles)
+    ctx = ReadContext(targets=targets, profiles=profiles)  # type: ignore[arg-type]  # a loader: DeferredProfiles
     findings: list[Finding] = []
     of_kinds: dict[tuple[str, ...], Sequence[Target]] = {}  # rules that declare the same kinds share one lookup
     for code, r in rules.items():

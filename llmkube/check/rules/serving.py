@@ -12,7 +12,6 @@ from llmkube.check.read.shape import as_mapping, dig
 from llmkube.check.rules import Hit, rule
 from llmkube.engines import flag
 from llmkube.names import KNATIVE_PROGRESS_DEADLINE_ANNOTATION, KSERVE_CANARY_ANNOTATION
-from llmkube.plan.sizing import startup_budget, tp_problems, valid_tensor_parallel
 
 
 @rule("LK301", "canary-annotation", Severity.ERROR, "canary traffic set by an annotation KServe does not read")
@@ -101,6 +100,8 @@ def tensor_parallel_heads(ctx: ReadContext) -> Iterator[Hit]:
     ```
     """
     for s in ctx.servers:
+        from llmkube.plan.sizing import tp_problems, valid_tensor_parallel  # the sizing model: loaded once a run has a server
+
         if s.model is None or s.config.tensor_parallel <= 1:
             continue
         problems = tp_problems(s.model, s.config.tensor_parallel)
@@ -276,6 +277,8 @@ def startup_budget_below_load(ctx: ReadContext) -> Iterator[Hit]:
     ```
     """
     for s in ctx.servers:
+        from llmkube.plan.sizing import startup_budget  # the sizing model: loaded once a run has a server
+
         estimate = ctx.sizing.load_estimate(s)
         if estimate is None or s.model is None:
             continue
@@ -340,6 +343,8 @@ def fixed_initial_delay(ctx: ReadContext) -> Iterator[Hit]:
     ```
     """
     for s in ctx.servers:
+        from llmkube.plan.sizing import startup_budget  # the sizing model: loaded once a run has a server
+
         for name in ("livenessProbe", "readinessProbe"):
             probe = s.container.get(name)
             delay = probe.get("initialDelaySeconds") if isinstance(probe, dict) else None
@@ -403,6 +408,8 @@ def progress_deadline_below_load(ctx: ReadContext) -> Iterator[Hit]:
     ```
     """
     for s in ctx.servers:
+        from llmkube.plan.sizing import startup_budget  # the sizing model: loaded once a run has a server
+
         estimate = ctx.sizing.load_estimate(s)
         if estimate is None or s.model is None:
             continue

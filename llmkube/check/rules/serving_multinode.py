@@ -11,7 +11,6 @@ from llmkube.check.read.context import ReadContext
 from llmkube.check.read.lws import GroupPod, LeaderWorkers, leader_worker_sets
 from llmkube.check.rules import Hit, rule
 from llmkube.engines import SETTING
-from llmkube.plan.sizing import tp_problems
 
 # Settings that must be the same on every node of vLLM's own multi-node mode: each node builds the
 # same engine config and joins the same process group (vLLM PR #23691; docs/serving/
@@ -281,6 +280,8 @@ def lws_group_larger_than_model(ctx: ReadContext) -> Iterator[Hit]:
     """
     servers = {(id(s.target), s.path): s for s in ctx.servers}
     for lws in leader_worker_sets(ctx.subjects):
+        from llmkube.plan.sizing import tp_problems  # the sizing model: loaded once a run has a server
+
         leader = lws.leader
         if lws.size < 2 or leader is None or not leader.gpus:
             continue

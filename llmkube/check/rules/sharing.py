@@ -11,6 +11,7 @@ line inside the block.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from llmkube.check.findings import Severity
 from llmkube.check.read.context import ReadContext
@@ -35,8 +36,10 @@ from llmkube.names import (
     MIG_STRATEGY_LABEL,
     NVIDIA_GROUP,
 )
-from llmkube.plan.mig import LayoutProblem, check_layout, mig_resource_name
-from llmkube.profiles import GPUProfile
+
+if TYPE_CHECKING:  # the MIG planner and the profiles are loaded by the rules that size a MIG layout
+    from llmkube.plan.mig import LayoutProblem
+    from llmkube.profiles import GPUProfile
 
 
 # ---- LK401 ---------------------------------------------------------------------
@@ -105,6 +108,8 @@ def mig_strategy_resource(ctx: ReadContext) -> Iterator[Hit]:
                 line = resource_line(c, path, name)
                 mig = MIG_RESOURCE.fullmatch(name)
                 if mig:
+                    from llmkube.plan.mig import mig_resource_name  # the MIG planner: only for a MIG or single-strategy request
+
                     profile = mig["profile"]
                     why = None
                     if single_product:
@@ -135,6 +140,8 @@ def mig_strategy_resource(ctx: ReadContext) -> Iterator[Hit]:
                                 f"request one of {', '.join(offered)}" if offered else f"pick a {MIG_CONFIG_LABEL} that creates {profile}",
                             )
                 elif name == GPU_RESOURCE and single_product:
+                    from llmkube.plan.mig import mig_resource_name  # the MIG planner: only for a MIG or single-strategy request
+
                     profile = single_product["profile"]
                     why = None
                     if label_strategy == "mixed":
@@ -217,6 +224,8 @@ def mig_layout_unplaceable(ctx: ReadContext) -> Iterator[Hit]:
                 2g.20gb: 2
     ```
     """
+    if not ctx.mig_parted_configs:
+        return  # nothing to place: the profiles (and their models) stay unread
     products = config_products(ctx.selections)
     all_gpus = list(ctx.profiles.gpus.values())
     mig_gpus = [g for g in all_gpus if g.spec.mig is not None]
@@ -227,6 +236,8 @@ def mig_layout_unplaceable(ctx: ReadContext) -> Iterator[Hit]:
     def verdict(gpu: GPUProfile, layout: dict[str, int]) -> list[LayoutProblem]:
         key = (id(gpu), tuple(layout.items()))
         if key not in verdict_of:
+            from llmkube.plan.mig import check_layout
+
             verdict_of[key] = check_layout(gpu, layout, known_gpus=all_gpus)
         return verdict_of[key]
 
