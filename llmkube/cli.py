@@ -738,10 +738,14 @@ def cli_command(argv: Sequence[str] | None = None) -> Any:
     Given a run's arguments (global options hoisted), only the command they name is built: typer
     reads the signature and evaluates the type hints of every command it builds, ~15 ms for all of
     them on every run. Root help, `--version`, completion and an unknown or mistyped command (whose
-    error lists the others) get the whole tree, as does `argv=None`.
+    error lists the others) get the whole tree, as does `argv=None`. Option values are converted
+    without pydantic where typer's conversion is plain (`cliconvert`).
     """
+    from llmkube.cliconvert import plain_everywhere
+
     command = typer.main.get_command(_narrowed(app, argv) if argv is not None else app)
     _readable_arguments(command)
+    plain_everywhere(command)  # typer's conversion without pydantic for plain values
     return command
 
 

@@ -148,3 +148,43 @@ def test_every_kind_pod_groups_reads_is_a_pod_kind():
     read = _kinds_compared(workloads._pod_groups)
     assert {"Pod", "Deployment", "LeaderWorkerSet", "JobSet", "PyTorchJob"} <= read
     assert read == set(POD_KINDS), (read ^ set(POD_KINDS))
+
+
+def test_module_kinds_are_what_the_modules_register():
+    """`MODULE_KINDS` (what lets a run import only the rule modules that judge its kinds) is each
+    module's union of its rules' kinds, None when one of its rules judges every object."""
+    import pkgutil
+
+    from llmkube.check import rules as registry
+
+    expected: dict[str, set[str] | None] = {}
+    for r in load_rules().values():
+        module = r.check.__module__.rpartition(".")[2]
+        known = expected.setdefault(module, set())
+        if known is not None:
+            expected[module] = None if r.kinds is None else known | set(r.kinds)
+    listed = {m.name for m in pkgutil.iter_modules(registry.__path__) if not m.name.startswith("_")}
+    assert set(registry.MODULE_KINDS) == listed == set(expected)
+    assert {m: (set(k) if k is not None else None) for m, k in registry.MODULE_KINDS.items()} == expected
+
+
+def test_a_run_imports_the_rule_modules_of_its_kinds_only():
+    """In a fresh interpreter: a run of Services and ConfigMaps does not import the modules whose
+    rules all judge other kinds (LeaderWorkerSets' multi-node rules, the workload sizing rules)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from llmkube.check.rules import rules_for_kinds\n"
+        "codes = rules_for_kinds(['Service', 'ConfigMap'])\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('llmkube.check.rules.'))))\n"
+        "print(' '.join(codes))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.splitlines()
+    modules, codes = set(out[0].split()), out[1].split()
+    assert "llmkube.check.rules.security" in modules and "LK502" in codes
+    assert not modules & {"llmkube.check.rules.serving_multinode", "llmkube.check.rules.sizing", "llmkube.check.rules.admission_kueue"}
+    assert "LK101" not in codes and "LK340" not in codes
+    every = load_rules()
+    assert all(every[c].kinds is None or {"Service", "ConfigMap"} & set(every[c].kinds) for c in codes)

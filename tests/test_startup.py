@@ -89,6 +89,65 @@ def test_render_of_one_endpoint_loads_only_what_it_needs(tmp_path):
     assert state["kinds_loaded"] == ["InferenceEndpoint"]
 
 
+# A validate of plain manifests of core kinds (no llmkube spec, no model server, training job or GPU
+# config) needs no spec model, planner, profile, template engine, nor pydantic: typer's option
+# conversion (llmkube.cliconvert), the specs (llmkube.runs), the profiles (DeferredProfiles) and the
+# planners the readers use are loaded only when an input needs them.
+NOT_ON_CORE_VALIDATE = (
+    "pydantic", "pydantic_core", "annotated_types", "typer._adapters", "jinja2", "ruamel",
+    "llmkube.pipeline", "llmkube.plan", "llmkube.profiles", "llmkube.specs", "llmkube.render", "llmkube.modelshape",
+    "llmkube.check.rules.serving_multinode", "llmkube.check.read.lws", "llmkube.check.read.sizing_cache",
+)
+
+CORE_MANIFESTS = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: nginx:latest
+          resources: {limits: {cpu: "1", memory: 1Gi}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web, namespace: default}
+data: {greeting: hello}
+"""
+
+
+def test_a_validate_of_core_kinds_loads_no_spec_planner_profile_or_pydantic(tmp_path):
+    manifests = tmp_path / "core.yaml"
+    manifests.write_text(CORE_MANIFESTS)
+    out = tmp_path / "report.json"
+    state = _probe(tmp_path, "validate", "--no-cache", "-o", "json", "--output-file", str(out), str(manifests))
+    assert "llmkube.check.rules.security" in state["modules"]  # the rules ran ...
+    assert [f["code"] for f in json.loads(out.read_text())["findings"]] == ["LK502"]  # ... and found the :latest image
+    assert _loaded(state["modules"], *NOT_ON_CORE_VALIDATE) == []
+
+
+def test_a_validate_of_a_model_server_still_loads_what_sizing_it_needs(tmp_path):
+    server = tmp_path / "server.yaml"
+    server.write_text(CORE_MANIFESTS.replace("image: nginx:latest", "image: vllm/vllm-openai:v0.11.0\n"
+                                             "          args: [--model, meta-llama/Llama-3.1-8B-Instruct, --tensor-parallel-size, '3']"))
+    out = tmp_path / "report.json"
+    state = _probe(tmp_path, "validate", "--no-cache", "-o", "json", "--output-file", str(out), str(server))
+    assert {"llmkube.plan.sizing", "llmkube.profiles", "pydantic"} <= set(state["modules"])
+    assert "LK302" in [f["code"] for f in json.loads(out.read_text())["findings"]]  # 3 does not divide the heads
+
+
 def test_a_run_does_not_search_for_pydantic_plugins(tmp_path, monkeypatch):
     state = _probe(tmp_path, "render", str(EXAMPLE))
     assert "llmkube.plan.inference" in state["modules"]  # models were built and validated
@@ -435,3 +494,65 @@ def test_no_model_field_has_a_default_factory_whose_signature_is_parsed_from_tex
         if getattr(info.default_factory, "__text_signature__", None) is not None
     ]
     assert parsed == []
+
+
+# --------------------------------------------------------------------------- typer's conversion
+
+
+def _params(command, path=()):
+    for param in getattr(command, "params", []):
+        yield path, param
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _params(sub, (*path, name))
+
+
+def test_every_option_is_converted_without_pydantic():
+    """Each parameter of every command has a shape `cliconvert` converts (a new option of another
+    shape would bring pydantic back onto every run of its command)."""
+    from llmkube.cli import cli_command
+    from llmkube.cliconvert import PlainParam
+
+    params = list(_params(cli_command()))
+    assert len(params) > 100
+    for path, param in params:
+        assert isinstance(param._runtime_param, PlainParam), (path, param.name)
+
+
+def _conversion(runtime, value, param, ctx):
+    from typer import BadParameter
+
+    try:
+        converted = runtime.coerce(value, param=param, ctx=ctx)
+        return "ok", converted, type(converted), [type(v) for v in converted] if isinstance(converted, (list, tuple)) else None
+    except BadParameter as exc:
+        return "error", exc.format_message()
+
+
+def test_the_plain_conversion_is_typers_for_every_option_and_value():
+    """PlainParam returns what typer's own (pydantic) conversion returns, value for value, and its
+    errors word what typer's do: over every parameter of every command, for its default and for
+    plain and odd spellings of numbers, choices, paths and lists."""
+    import enum
+    from pathlib import Path
+
+    import typer
+    from typer._coercion import build_runtime_param
+
+    from llmkube.cli import cli_command
+
+    samples = ["", " ", "0", "1", "7", "-3", "+4", "08", " 5", "5 ", "1_000", "\u0663", "1.5", "2.0", "-0.5", "1e3", ".5",
+               "nan", "inf", "abc", "-", "x.yaml", "a/b/", "~/x", "true", "False", "yes", "0x10", "\u00e9", 3, 0, 2.5, True, None,
+               Path("p"), ["a", "b"], ("1", "2"), []]
+    checked = 0
+    command = cli_command()
+    for path, param in _params(command):
+        ctx = typer.Context(command)
+        values = [*samples, param.default]
+        annotation = param.type_descriptor.annotation
+        if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+            values += [m for m in annotation] + [m.value for m in annotation] + [str(m.value).upper() for m in annotation]
+        for value in values:
+            reference = build_runtime_param(param.type_descriptor)
+            assert _conversion(param._runtime_param, value, param, ctx) == _conversion(reference, value, param, ctx), (path, param.name, value)
+            checked += 1
+    assert checked > 4000
