@@ -30,7 +30,7 @@ def _suggest(name: str) -> str:
     return fixed[:63].rstrip("-") or "my-name"
 
 
-@rule("LK601", "name-refused", Severity.ERROR, "an object name its controller's admission webhook refuses")
+@rule("LK601", "name-refused", Severity.ERROR, "an object name its controller's admission webhook refuses", kinds=("InferenceService", *DNS1035_KINDS))
 def name_refused(ctx: ReadContext) -> Iterator[Hit]:
     """KServe and the Kubeflow training operator accept narrower names than
     Kubernetes does: an InferenceService name must match

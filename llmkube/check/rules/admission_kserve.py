@@ -32,7 +32,7 @@ def _fmt(resource: str, value: str) -> str:
 # ---- LK602 -------------------------------------------------------------------
 
 
-@rule("LK602", "kserve-request-above-limit", Severity.ERROR, "a KServe container's request exceeds the limit in effect after KServe fills in defaults")
+@rule("LK602", "kserve-request-above-limit", Severity.ERROR, "a KServe container's request exceeds the limit in effect after KServe fills in defaults", kinds=("InferenceService",))
 def kserve_request_above_limit(ctx: ReadContext) -> Iterator[Hit]:
     """KServe fills a missing CPU or memory request and a missing limit
     independently, and never compares them: a container that asks for
@@ -123,7 +123,7 @@ def kserve_request_above_limit(ctx: ReadContext) -> Iterator[Hit]:
 # ---- LK603 -------------------------------------------------------------------
 
 
-@rule("LK603", "kserve-canary-mode", Severity.WARNING, "a canary setting the InferenceService's deployment mode does not honour")
+@rule("LK603", "kserve-canary-mode", Severity.WARNING, "a canary setting the InferenceService's deployment mode does not honour", kinds=("InferenceService",))
 def kserve_canary_mode(ctx: ReadContext) -> Iterator[Hit]:
     """KServe has two canary mechanisms and each works in one deployment mode
     only. `spec.<component>.canaryTrafficPercent` is read by the Knative
@@ -236,7 +236,7 @@ def _mode_note(certain: bool) -> str:
     return "" if certain else " (no deploymentMode annotation: assuming KServe's stock default, Serverless)"
 
 
-@rule("LK604", "knative-port", Severity.ERROR, "a Knative revision's container port that Knative refuses")
+@rule("LK604", "knative-port", Severity.ERROR, "a Knative revision's container port that Knative refuses", kinds=("InferenceService", "Service"))
 def knative_port(ctx: ReadContext) -> Iterator[Hit]:
     """Knative routes to one container port and uses its name only to pick
     the protocol: the name must be empty, `http1` or `h2c`, only one port may
@@ -367,7 +367,7 @@ def _flags_hint(flag: str, value: str = "enabled") -> str:
     )
 
 
-@rule("LK605", "knative-feature-flag", Severity.ERROR, "a Knative revision sets a pod field that config-features disables")
+@rule("LK605", "knative-feature-flag", Severity.ERROR, "a Knative revision sets a pod field that config-features disables", kinds=("InferenceService", "Service"))
 def knative_feature_flag(ctx: ReadContext) -> Iterator[Hit]:
     """Knative Serving admits only a subset of the pod spec. `nodeSelector`,
     `affinity`, `tolerations`, `priorityClassName`, `schedulerName`,
@@ -501,7 +501,7 @@ KPA_METRICS = ("concurrency", "rps")
 KNATIVE_HPA_CLASS = "hpa.autoscaling.knative.dev"
 
 
-@rule("LK613", "kserve-mode-fields", Severity.ERROR, "an InferenceService field its deployment mode refuses or ignores")
+@rule("LK613", "kserve-mode-fields", Severity.ERROR, "an InferenceService field its deployment mode refuses or ignores", kinds=("InferenceService",))
 def kserve_mode_fields(ctx: ReadContext) -> Iterator[Hit]:
     """KServe validates autoscaling fields by deployment mode. In Knative
     (Serverless) mode a component may not set `deploymentStrategy` (raw

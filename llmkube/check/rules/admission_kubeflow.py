@@ -27,7 +27,7 @@ def _pytorchjobs(ctx: ReadContext) -> Iterator[Target]:
             yield t
 
 
-@rule("LK606", "pytorchjob-webhook", Severity.ERROR, "a PyTorchJob the training operator's webhook refuses")
+@rule("LK606", "pytorchjob-webhook", Severity.ERROR, "a PyTorchJob the training operator's webhook refuses", kinds=("PyTorchJob",))
 def pytorchjob_webhook(ctx: ReadContext) -> Iterator[Hit]:
     """The training operator (v1.9.4) refuses a PyTorchJob when:
     `spec.nprocPerNode` and the deprecated `spec.elasticPolicy.nProcPerNode`
@@ -157,7 +157,7 @@ def pytorchjob_webhook(ctx: ReadContext) -> Iterator[Hit]:
                 yield Hit(target, (*rpath, "replicas"), f"{role} replicas must be at least 1, not {n}", "set Worker.replicas ≥ 1, or drop the Worker spec")
 
 
-@rule("LK607", "elastic-min-above-max", Severity.ERROR, "an elastic PyTorchJob whose minReplicas exceeds maxReplicas")
+@rule("LK607", "elastic-min-above-max", Severity.ERROR, "an elastic PyTorchJob whose minReplicas exceeds maxReplicas", kinds=("PyTorchJob",))
 def elastic_min_above_max(ctx: ReadContext) -> Iterator[Hit]:
     """The training operator does not check `elasticPolicy.minReplicas` against
     `maxReplicas` (no webhook rule, no CEL, no schema minimum): it passes them
@@ -228,7 +228,7 @@ def _runtime_of(ctx: ReadContext, ref: Mapping[str, object]) -> Target | None:
     return None
 
 
-@rule("LK614", "trainjob-reserved-env", Severity.ERROR, "a TrainJob sets an environment variable its torch runtime reserves")
+@rule("LK614", "trainjob-reserved-env", Severity.ERROR, "a TrainJob sets an environment variable its torch runtime reserves", kinds=("TrainJob",))
 def trainjob_reserved_env(ctx: ReadContext) -> Iterator[Hit]:
     """With a runtime whose `mlPolicy` is `torch`, Kubeflow Trainer's webhook
     refuses a TrainJob whose `spec.trainer.env` sets any of the variables the

@@ -65,7 +65,7 @@ def _pairs(ctx: ReadContext) -> Iterator[tuple[Pool, Pool]]:
             yield roles["prefill"], roles["decode"]
 
 
-@rule("LK330", "prefill-decode-disagree", Severity.ERROR, "the prefill and decode pools disagree on the KV transfer or the model")
+@rule("LK330", "prefill-decode-disagree", Severity.ERROR, "the prefill and decode pools disagree on the KV transfer or the model", kinds=("LLMInferenceService",))
 def prefill_decode_disagree(ctx: ReadContext) -> Iterator[Hit]:
     """A disaggregated LLMInferenceService (`spec.prefill` beside the main, decode, workload) runs
     the prompt on a prefill pod and sends its KV cache to a decode pod through vLLM's KV
@@ -145,7 +145,7 @@ def prefill_decode_disagree(ctx: ReadContext) -> Iterator[Hit]:
                           f"set the same {flags[0]} on both pools")
 
 
-@rule("LK331", "nixl-without-rdma", Severity.WARNING, "a NIXL KV transfer with no RDMA device on the pod")
+@rule("LK331", "nixl-without-rdma", Severity.WARNING, "a NIXL KV transfer with no RDMA device on the pod", kinds=("LLMInferenceService",))
 def nixl_without_rdma(ctx: ReadContext) -> Iterator[Hit]:
     """NIXL moves the KV cache between prefill and decode GPUs with RDMA (UCX's `rc` transport,
     GPUDirect where the NIC allows it). A pool whose `--kv-transfer-config` names
@@ -200,7 +200,7 @@ def nixl_without_rdma(ctx: ReadContext) -> Iterator[Hit]:
                   "and add the k8s.v1.cni.cncf.io/networks annotation for its network")
 
 
-@rule("LK332", "kv-config-mangled-by-preset", Severity.ERROR, "a JSON value in the main container's args loses its quotes in the preset's eval")
+@rule("LK332", "kv-config-mangled-by-preset", Severity.ERROR, "a JSON value in the main container's args loses its quotes in the preset's eval", kinds=("LLMInferenceService",))
 def kv_config_mangled(ctx: ReadContext) -> Iterator[Hit]:
     """KServe v0.20.0's presets start vLLM with `eval "exec vllm serve /mnt/models … ${VLLM_ADDITIONAL_ARGS} $@"`
     (config/llmisvcconfig/config-llm-template.yaml and the prefill/decode templates), where `$@`
@@ -272,7 +272,7 @@ def _json_object(text: str) -> bool:
 
 
 
-@rule("LK333", "prefill-without-scheduler", Severity.WARNING, "a prefill pool with no llm-d scheduler to send it prompts")
+@rule("LK333", "prefill-without-scheduler", Severity.WARNING, "a prefill pool with no llm-d scheduler to send it prompts", kinds=("LLMInferenceService",))
 def prefill_without_scheduler(ctx: ReadContext) -> Iterator[Hit]:
     """The prefill pool only gets work from llm-d's scheduler: for an LLMInferenceService with
     `spec.prefill`, KServe v0.20.0 configures the endpoint picker with a prefill profile and a
@@ -364,7 +364,7 @@ def _webhook_problems(obj: Mapping[str, Any]) -> Iterator[tuple[Path, str, str]]
             yield (("spec", "router", "scheduler", "config"), "the scheduler config has both `inline` and `ref`", "keep one")
 
 
-@rule("LK630", "llmisvc-webhook-refuses", Severity.ERROR, "KServe's LLMInferenceService webhook refuses the parallelism or router")
+@rule("LK630", "llmisvc-webhook-refuses", Severity.ERROR, "KServe's LLMInferenceService webhook refuses the parallelism or router", kinds=("LLMInferenceService",))
 def llmisvc_webhook_refuses(ctx: ReadContext) -> Iterator[Hit]:
     """Beyond its CRD schema, KServe v0.20.0 validates an LLMInferenceService in a webhook
     (`pkg/apis/serving/v1alpha1/llm_inference_service_validation.go`), and `kubectl apply` fails:
@@ -417,7 +417,7 @@ CONFIG_KIND = "LLMInferenceServiceConfig"
 
 
 @rule("LK334", "llmisvc-pipeline-worker-no-preset", Severity.WARNING,
-      "a pipeline-parallel worker needs a preset KServe v0.20.0 does not ship")
+      "a pipeline-parallel worker needs a preset KServe v0.20.0 does not ship", kinds=("LLMInferenceService",))
 def pipeline_worker_no_preset(ctx: ReadContext) -> Iterator[Hit]:
     """For a pool with a `worker` and `parallelism.pipeline`, KServe v0.20.0 merges the preset
     `kserve-config-llm-worker-pipeline-parallel` (`kserve-config-llm-decode-worker-pipeline-parallel`,
@@ -472,7 +472,7 @@ def _flag_set(words: list[str], *flags: str) -> bool:
 
 
 @rule("LK335", "llmisvc-parallelism-ignored", Severity.WARNING,
-      "data, pipeline or expert parallelism set on a pool without a worker, where the preset ignores it")
+      "data, pipeline or expert parallelism set on a pool without a worker, where the preset ignores it", kinds=("LLMInferenceService",))
 def parallelism_ignored(ctx: ReadContext) -> Iterator[Hit]:
     """Without a `worker`, KServe v0.20.0 runs a pool from its single-node preset
     (`config/llmisvcconfig/config-llm-template.yaml`, and the prefill/decode templates), whose vLLM
@@ -527,7 +527,7 @@ def parallelism_ignored(ctx: ReadContext) -> Iterator[Hit]:
 
 
 @rule("LK336", "llmisvc-data-ranks-unstarted", Severity.ERROR,
-      "data parallelism that the worker's pods cannot start: data is not a multiple of dataLocal")
+      "data parallelism that the worker's pods cannot start: data is not a multiple of dataLocal", kinds=("LLMInferenceService",))
 def data_ranks_unstarted(ctx: ReadContext) -> Iterator[Hit]:
     """KServe v0.20.0 makes a data-parallel pool's LeaderWorkerSet of `ParallelismSpec.GetSize()` =
     data ÷ dataLocal pods (integer division, at least one), and its preset starts `dataLocal` vLLM
@@ -580,7 +580,7 @@ def data_ranks_unstarted(ctx: ReadContext) -> Iterator[Hit]:
 
 
 @rule("LK337", "llmisvc-worker-gpus-differ", Severity.ERROR,
-      "the worker pods of a data-parallel pool ask for other GPUs than its ranks need")
+      "the worker pods of a data-parallel pool ask for other GPUs than its ranks need", kinds=("LLMInferenceService",))
 def worker_gpus_differ(ctx: ReadContext) -> Iterator[Hit]:
     """Every pod of a data-parallel pool — the leader from `template`, the others from `worker` —
     starts `dataLocal` vLLM engines of `tensor` GPUs each (KServe v0.20.0's data-parallel presets).
@@ -663,7 +663,7 @@ def _scaling_problems(obj: Mapping[str, Any]) -> Iterator[tuple[Path, str, str]]
 VARIANT_COST = re.compile(r"\d+(\.\d+)?")
 
 
-@rule("LK631", "llmisvc-webhook-refuses-scaling", Severity.ERROR, "KServe's LLMInferenceService webhook refuses the autoscaling")
+@rule("LK631", "llmisvc-webhook-refuses-scaling", Severity.ERROR, "KServe's LLMInferenceService webhook refuses the autoscaling", kinds=("LLMInferenceService",))
 def llmisvc_webhook_refuses_scaling(ctx: ReadContext) -> Iterator[Hit]:
     """An LLMInferenceService pool with `scaling` is scaled by the Workload Variant Autoscaler
     (KServe v0.20.0 `pkg/controller/v1alpha2/llmisvc/scaling.go`). The CRD's CEL rules already

@@ -14,7 +14,7 @@ from llmkube.engines import flag
 from llmkube.names import KNATIVE_PROGRESS_DEADLINE_ANNOTATION, KSERVE_CANARY_ANNOTATION
 
 
-@rule("LK301", "canary-annotation", Severity.ERROR, "canary traffic set by an annotation KServe does not read")
+@rule("LK301", "canary-annotation", Severity.ERROR, "canary traffic set by an annotation KServe does not read", kinds=("InferenceService",))
 def canary_annotation(ctx: ReadContext) -> Iterator[Hit]:
     """KServe splits traffic between the previous and the latest revision by the
     field `spec.predictor.canaryTrafficPercent`. The annotation
