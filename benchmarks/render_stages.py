@@ -25,19 +25,23 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC = os.path.join(REPO, "docs", "examples", "05-llama-70b-vllm-endpoint.yaml")
 
 #: (module, function or attribute path in it, stage); wrapped once the module is imported (a class's
-#: methods before the class itself is wrapped). A stage's own time excludes the stages nested in it
-#: and its imports. The run fails when one is missing or the render fails.
+#: methods before the class itself is wrapped), where it is defined: `RUN` names the modules that
+#: define the run's stages in either checkout (`llmkube.runs` since the run left `llmkube.pipeline`),
+#: and a function another module imports is wrapped in its own module before the importer binds it.
+#: A stage's own time excludes the stages nested in it and its imports. The run fails when one is
+#: missing or the render fails.
+RUN = ("llmkube.runs", "llmkube.pipeline")
 STAGES = [
-    ("llmkube.pipeline", "load_inputs", "load_inputs (the rest)"),
-    ("llmkube.pipeline", "read_documents", "read the spec (YAML with marks)"),
-    ("llmkube.pipeline", "parse_specs", "spec validation (pydantic model build + validate)"),
-    ("llmkube.pipeline", "render_specs", "plan (planner, sizing)"),
-    ("llmkube.pipeline", "load_profiles", "profiles (read cache + validate)"),
-    ("llmkube.render", "Renderer.render", "template render + re-read"),
-    ("llmkube.render", "Renderer", "jinja2 Environment"),
-    ("llmkube.pipeline", "Run.findings", "schema check (+ CRD store)"),
-    ("llmkube.commands.render", "_stdout_text", "dump YAML"),
-    ("llmkube.pipeline", "token_findings", "LK501 (token rule)"),
+    (RUN, "load_inputs", "load_inputs (the rest)"),
+    (("llmkube.yamlio",), "read_documents", "read the spec (YAML with marks)"),
+    (("llmkube.specs.parse",), "parse_specs", "spec validation (pydantic model build + validate)"),
+    (("llmkube.pipeline",), "render_specs", "plan (planner, sizing)"),
+    (RUN, "load_profiles", "profiles (read cache + validate)"),
+    (("llmkube.render",), "Renderer.render", "template render + re-read"),
+    (("llmkube.render",), "Renderer", "jinja2 Environment"),
+    (RUN, "Run.findings", "schema check (+ CRD store)"),
+    (("llmkube.commands.render",), "_stdout_text", "dump YAML"),
+    (RUN, "token_findings", "LK501 (token rule)"),
 ]
 
 
@@ -116,15 +120,18 @@ def child(spec: str, no_cache: bool) -> None:
             setattr(owner, attr, lambda *a, **k: run_stage(stage, fn, *a, **k))
 
     def install(module: str) -> None:
-        """Wrap the stages found in `module`, once it has run (nested imports too: pipeline loads
+        """Wrap the stages defined in `module`, once it has run (nested imports too: pipeline loads
         `llmkube.render` only when it renders)."""
-        for owner_module, path, stage in STAGES:
-            if owner_module == module:
+        for owners, path, stage in STAGES:
+            if module in owners:
                 owner: object = sys.modules[module]
                 *parts, attr = path.split(".")
                 for part in parts:
-                    owner = getattr(owner, part)
-                wrap(owner, attr, stage)
+                    owner = getattr(owner, part, None)
+                target = getattr(owner, attr, None)
+                home = owner if parts else target
+                if target is not None and getattr(home, "__module__", None) == module:
+                    wrap(owner, attr, stage)
 
     sys.meta_path.insert(0, Timed())
     t = clock()
@@ -137,7 +144,7 @@ def child(spec: str, no_cache: bool) -> None:
     def cli_command(argv):  # type: ignore[no-untyped-def]
         command = run_stage("build the render command (typer → click)", real_command, argv)
         real_parse = command.parse_args
-        command.parse_args = lambda ctx, args: run_stage("click parse (typer builds a TypeAdapter per option)", real_parse, ctx, args)
+        command.parse_args = lambda ctx, args: run_stage("click parse (typer converts the options: cliconvert, or a TypeAdapter each)", real_parse, ctx, args)
         real_invoke = command.invoke
         command.invoke = lambda ctx: run_stage("the command: main(), settings, the rest", real_invoke, ctx)
         return command
