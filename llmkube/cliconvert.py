@@ -10,9 +10,9 @@ for a value whose conversion is plain (a str, an int or float spelled in ASCII d
 a path), and hands any other value to typer's own adapter, so every conversion error and every odd
 spelling is typer's (held equal over the values of every option: `tests/test_startup.py`).
 
-typer has no public hook for this: the converter is typer's `RuntimeParam`, set where typer caches
-the one it builds (`_TyperParameter._runtime_param`, typer/core.py, 0.29); with another typer that
-has neither, `plain` leaves the parameter alone.
+typer has no public hook for this: the converter is a typer `RuntimeParam` (typer/_coercion.py,
+0.29), which a parameter hands out from `get_runtime_param`; with another typer that has neither,
+`plain` leaves the parameter alone.
 """
 
 from __future__ import annotations
@@ -103,14 +103,39 @@ def convertible(annotation: Any, info: Any) -> bool:
     return annotation in _LEAVES or (isinstance(annotation, type) and issubclass(annotation, Enum))
 
 
+_PLAIN_CLASSES: dict[type, type] = {}
+
+
+def _plain_class(cls: type) -> type:
+    """`cls` (typer's option or argument class, or llmkube's own subclass) converting with `PlainParam`."""
+    if cls in _PLAIN_CLASSES:
+        return _PLAIN_CLASSES[cls]
+
+    def get_runtime_param(self: Any) -> Any:
+        converter = self.__dict__.get("plain_conversion")
+        if converter is None:
+            d = self.type_descriptor
+            converter = self.plain_conversion = PlainParam(d.parameter_info, d.annotation, d)
+        return converter
+
+    members = {"get_runtime_param": get_runtime_param, "converts_plainly": True, "__doc__": cls.__doc__}
+    plain_cls = _PLAIN_CLASSES[cls] = type(f"Plain{cls.__name__}", (cls,), members)
+    return plain_cls
+
+
 def plain(param: Any) -> bool:
-    """Give a typer parameter the plain converter when its shape allows; whether it was given."""
+    """Make a typer parameter convert with `PlainParam` when its shape allows; whether it does.
+
+    typer asks a parameter for its converter (`get_runtime_param`, typer/core.py, 0.29), so the
+    parameter becomes an instance of a subclass that answers with the plain one (as `cli.py` gives
+    arguments a readable class)."""
     descriptor = getattr(param, "type_descriptor", None)
-    if RuntimeParam is None or descriptor is None or getattr(param, "_runtime_param", False) is not None:
+    if RuntimeParam is None or descriptor is None or not hasattr(param, "get_runtime_param"):
         return False
     if descriptor.file_annotation is not None or not convertible(descriptor.annotation, descriptor.parameter_info):
         return False
-    param._runtime_param = PlainParam(descriptor.parameter_info, descriptor.annotation, descriptor)
+    if not getattr(param, "converts_plainly", False):
+        param.__class__ = _plain_class(type(param))
     return True
 
 

@@ -515,7 +515,7 @@ def test_every_option_is_converted_without_pydantic():
     params = list(_params(cli_command()))
     assert len(params) > 100
     for path, param in params:
-        assert isinstance(param._runtime_param, PlainParam), (path, param.name)
+        assert isinstance(param.get_runtime_param(), PlainParam), (path, param.name)
 
 
 def _conversion(runtime, value, param, ctx):
@@ -553,6 +553,6 @@ def test_the_plain_conversion_is_typers_for_every_option_and_value():
             values += [m for m in annotation] + [m.value for m in annotation] + [str(m.value).upper() for m in annotation]
         for value in values:
             reference = build_runtime_param(param.type_descriptor)
-            assert _conversion(param._runtime_param, value, param, ctx) == _conversion(reference, value, param, ctx), (path, param.name, value)
+            assert _conversion(param.get_runtime_param(), value, param, ctx) == _conversion(reference, value, param, ctx), (path, param.name, value)
             checked += 1
     assert checked > 4000
