@@ -551,8 +551,8 @@ def test_the_plain_conversion_is_typers_for_every_option_and_value():
         annotation = param.type_descriptor.annotation
         if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
             values += [m for m in annotation] + [m.value for m in annotation] + [str(m.value).upper() for m in annotation]
+        reference = build_runtime_param(param.type_descriptor)
         for value in values:
-            reference = build_runtime_param(param.type_descriptor)
             assert _conversion(param.get_runtime_param(), value, param, ctx) == _conversion(reference, value, param, ctx), (path, param.name, value)
             checked += 1
     assert checked > 4000
