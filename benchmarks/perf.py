@@ -11,6 +11,9 @@ on a shared machine —, wall medians, the ratio to the peer, and peak RSS):
               `kubernetes-validate` CLI; cold (`--no-cache`) and warm (the side caches in use)
 - `mixed N`:  `llmkube validate --crds` of N mixed documents (upstream CRD examples + rendered examples):
               schemas, CEL and every rule, cold and warm     vs kubeconform (schemas only)
+- `gitops N`: `llmkube validate` of N documents of plain web services (benchmarks/gitops_corpus.py: full
+              pod templates, RBAC, HPAs, PDBs, Ingresses, CronJobs; no model server, nothing taken from
+              the repository's examples), cold and warm   vs kubeconform and the `kubernetes-validate` CLI
 - `specs N`:  `llmkube validate` of N llmkube specs (plan, render, check)
 - `linear`:   `mixed` at 100, 1,000 and 10,000 documents and `specs` at 10, 100 and 1,000 (add
               `--large` for 100,000 documents and 10,000 specs): time per document and peak RSS.
@@ -40,6 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import gitops_corpus  # noqa: E402
 import perf_corpus  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -198,6 +202,18 @@ class Bench:
         peer = "kubeconform" if "kubeconform" in cmds else "llmkube"
         return report(f"validate {n:,} core-kind documents", compare(cmds, self.args.runs), peer, n)
 
+    def gitops(self, n: int) -> dict:
+        where = self.tmp / f"gitops{n}"
+        files = gitops_corpus.gitops(n, where)
+        cmds = self.llmkube("validate", "--no-cache", str(where))
+        cmds |= self.warm("validate", str(where))
+        cmds |= self.kubeconform(where, files)
+        kv = shutil.which("kubernetes-validate", path=str(Path(sys.executable).parent)) or shutil.which("kubernetes-validate")
+        if kv and n <= 2000:  # ~75 documents/s: larger corpora would take minutes
+            cmds["kubernetes-validate CLI"] = ([kv, "--strict", "--quiet", "-k", "1.32.0", *map(str, files)], self.env)
+        peer = "kubeconform" if "kubeconform" in cmds else "llmkube"
+        return report(f"validate {n:,} documents of plain web services", compare(cmds, self.args.runs), peer, n)
+
     def mixed(self, n: int) -> dict:
         where = self.tmp / f"mixed{n}"
         files = perf_corpus.mixed(n, where, self.seed())
@@ -274,7 +290,7 @@ def main() -> None:
         if w.isdigit() and plan:
             plan[-1] = (plan[-1][0], int(w))
         else:
-            plan.append((w, {"core": 2000, "mixed": 2000, "specs": 200}.get(w, 0)))
+            plan.append((w, {"core": 2000, "gitops": 5000, "mixed": 2000, "specs": 200}.get(w, 0)))
     print(f"machine: {machine()}")
     figures = {}
     with tempfile.TemporaryDirectory(prefix="llmkube-perf-") as tmp:
