@@ -13,10 +13,9 @@ from typing import Any
 
 from llmkube.check.crdstore import TEMPLATES_DIR, side_cache_dir
 from llmkube.errors import InputError, combined
-from llmkube.federation import cluster_of, merge_clusters
+from llmkube.federation import ClusterMerge, cluster_of
 from llmkube.kinds import KINDS
 from llmkube.options import Options
-from llmkube.plan.base import ClusterTarget
 from llmkube.plan.context import PlanContext, PlanError
 from llmkube.runs import (  # noqa: F401 - the run, read through here by the commands and tests
     NO_SCHEMA,
@@ -102,7 +101,7 @@ def render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:
     out: list[Rendered] = []
     steps: list[NodeLabelStep] = []
     notes: list[str] = []
-    clusters: list[ClusterTarget] = []
+    clusters = ClusterMerge()
     for loaded in specs:
         kind = KINDS[loaded.kind]
         template = kind.template(loaded.spec)
@@ -116,13 +115,13 @@ def render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:
         steps.extend(NodeLabelStep(s.pool, s.selector, s.labels, source=loaded) for s in plan.node_label_steps)
         notes.extend(plan.notes)
         try:
-            clusters = merge_clusters(clusters, plan.clusters)
+            clusters.add(plan.clusters)
         except ValueError as exc:
             errors.append(InputError(str(exc), mark=loaded.document.mark(("spec",)), hint="give every Quota of one federation the same cluster names and contexts"))
     if errors:
         unique = list({str(e): e for e in errors}.values())
         raise combined(unique)
-    return Rendering(order_objects(dedupe(out)), steps, notes, clusters, profiles)
+    return Rendering(order_objects(dedupe(out)), steps, notes, clusters.clusters, profiles)
 
 
 def _plan_error(loaded: LoadedSpec, exc: PlanError) -> InputError:

@@ -359,3 +359,27 @@ def test_split_words_is_shlex_split_for_every_string():
     assert len(texts) > 15000 and sum(1 for t in texts if len(t.split()) > 1) > 1000
     for text in texts:
         assert outcome(split_words, text) == outcome(shlex.split, text), repr(text)
+
+
+def test_local_queues_by_cluster_queue_are_the_scan_s():
+    """`ClusterObjects.local_queues_of` answers from an index built once (LK210 asked per
+    ClusterQueue, scanning every LocalQueue: N² for N Quotas); the same queues, in the same order,
+    as the scan, for every ClusterQueue name the cases, examples and a rendered federation use, on
+    every cluster, and for LocalQueues whose `spec.clusterQueue` is not a string."""
+    from llmkube.check.read.multikueue import ClusterObjects, Federation
+
+    odd = [
+        Target(obj={"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "LocalQueue",
+                    "metadata": {"name": f"odd{i}", "namespace": "ml"}, "spec": {"clusterQueue": value}})
+        for i, value in enumerate([None, 5, ["team-a"], {"a": 1}, "team-a", "", "team-a"])
+    ]
+    targets = [*every_case(), *odd]
+    fed = Federation.of(targets)
+    assert len(fed.by_cluster) > 1
+    checked = 0
+    for objs in [*fed.by_cluster.values(), ClusterObjects.of(odd)]:
+        names = {str(n) for lq in objs.local_queues.values() for n in [(lq.obj.get("spec") or {}).get("clusterQueue")]}
+        for name in names | set(objs.cluster_queues) | {"", "missing"}:
+            assert objs.local_queues_of(name) == objs.local_queues_of_by_scan(name), name
+            checked += bool(objs.local_queues_of(name))
+    assert checked > 10

@@ -66,6 +66,9 @@ class ClusterObjects:
     admission_checks: dict[str, Target]
     configs: dict[str, Target]
     clusters: dict[str, Target]
+    #: `local_queues` by the ClusterQueue each names (`spec.clusterQueue`), in their order: built
+    #: once, so asking per ClusterQueue is not a scan of every LocalQueue (N² for N Quotas).
+    local_queues_by_cq: dict[str, list[Target]] | None = None
 
     @classmethod
     def of(cls, targets: Sequence[Target]) -> ClusterObjects:
@@ -74,12 +77,18 @@ class ClusterObjects:
             if is_kueue(t, "LocalQueue"):
                 key = (str(meta(t.obj).get("namespace") or ""), str(meta(t.obj).get("name")))
                 local.setdefault(key, t)
+        by_cq: dict[str, list[Target]] = {}
+        for lq in local.values():
+            cq = dig(lq.obj, "spec", "clusterQueue")
+            if isinstance(cq, str):  # only a string equals a ClusterQueue's name
+                by_cq.setdefault(cq, []).append(lq)
         return cls(
             cluster_queues=_by_name(targets, "ClusterQueue"),
             local_queues=local,
             admission_checks=_by_name(targets, "AdmissionCheck"),
             configs=_by_name(targets, "MultiKueueConfig"),
             clusters=_by_name(targets, "MultiKueueCluster"),
+            local_queues_by_cq=by_cq,
         )
 
     def multikueue_check(self, name: str) -> Target | None:
@@ -88,6 +97,13 @@ class ClusterObjects:
         return ac if ac is not None and dig(ac.obj, "spec", "controllerName") == MULTIKUEUE_CONTROLLER else None
 
     def local_queues_of(self, cq_name: str) -> list[Target]:
+        """The LocalQueues that point at this ClusterQueue, in their order."""
+        if self.local_queues_by_cq is None:
+            return self.local_queues_of_by_scan(cq_name)
+        return list(self.local_queues_by_cq.get(cq_name, ()))
+
+    def local_queues_of_by_scan(self, cq_name: str) -> list[Target]:
+        """The reference for `local_queues_of` (tests/test_validate_throughput.py)."""
         return [lq for lq in self.local_queues.values() if dig(lq.obj, "spec", "clusterQueue") == cq_name]
 
 
