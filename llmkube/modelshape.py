@@ -325,8 +325,27 @@ class WeightBytes:
         return self.embedding + self.lm_head + sum(self.layers) + self.other
 
 
+#: `weight_bytes_by_layer` per model spec, keyed by its JSON (a
+#: frozen pydantic model, but one holding lists, so not hashable): a
+#: planner asks once per server, and a run of many specs serves a few models (2,000 calls, 12 s of
+#: CPU for 3,000 specs before). Bounded: cleared when full.
+_WEIGHT_BYTES: dict[str, WeightBytes] = {}
+_WEIGHT_BYTES_MAX = 512
+
+
 def weight_bytes_by_layer(spec: ModelSpec) -> WeightBytes:
-    """Checkpoint bytes of the embeddings, the LM head and each decoder layer."""
+    """Checkpoint bytes of the embeddings, the LM head and each decoder layer (remembered per spec)."""
+    key = spec.model_dump_json()
+    wb = _WEIGHT_BYTES.get(key)
+    if wb is None:
+        if len(_WEIGHT_BYTES) >= _WEIGHT_BYTES_MAX:
+            _WEIGHT_BYTES.clear()
+        wb = _WEIGHT_BYTES[key] = weight_bytes_by_layer_uncached(spec)
+    return wb
+
+
+def weight_bytes_by_layer_uncached(spec: ModelSpec) -> WeightBytes:
+    """`weight_bytes_by_layer`, computed (the reference; tests/test_modelshape.py)."""
     if spec.quantization is None and spec.dtype == "float8":
         spec = spec.model_copy(update={"quantization": Quantization(method="fp8", weight_bits=8, weight_type="float", strategy="tensor")})
     layers = [0.0] * spec.layers

@@ -169,3 +169,25 @@ def test_glob_ignore_patterns_match_from_the_start():
     qs = s.model_copy(update={"quantization": q})
     kinds = {t.group: is_quantized(qs, t) for t in tensors(qs) if t.linear}
     assert kinds == {"attention": False, "dense_mlp": True, "lm_head": False}
+
+
+def test_bytes_by_layer_remembered_per_spec_are_the_computed_ones():
+    """`weight_bytes_by_layer` remembers its answer per spec (its JSON): the same bytes as computing
+    them, for every profile and variants of one (dtype, quantization, a changed shape), asked twice,
+    each variant its own answer."""
+    from llmkube import modelshape
+    from llmkube.modelshape import weight_bytes_by_layer_uncached
+
+    q = Quantization(method="mxfp4", weight_bits=4, weight_type="float", targets="experts")
+    base = spec("mixtral-8x7b")
+    variants = [m.spec for m in STORE.models.values()] + [
+        base.model_copy(update={"quantization": q}),
+        base.model_copy(update={"dtype": "float8"}),
+        base.model_copy(update={"dtype": "float32"}),
+        base.model_copy(update={"layers": base.layers - 1}),
+    ]
+    for _ in range(2):
+        for s in variants:
+            assert weight_bytes_by_layer(s) == weight_bytes_by_layer_uncached(s), s.architecture
+    assert len({weight_bytes_by_layer(s) for s in variants[-4:]} | {weight_bytes_by_layer(base)}) == 5
+    assert 0 < len(modelshape._WEIGHT_BYTES) <= modelshape._WEIGHT_BYTES_MAX
