@@ -330,7 +330,8 @@ def test_checking_plain_manifests_loads_no_template_engine(tmp_path):
 def test_split_words_is_shlex_split_for_every_string():
     """`check.read.args.split_words` answers as POSIX `shlex.split` does (the same words, the same
     ValueError), for every string of the rule cases and examples and for random strings of the
-    characters that matter: quotes, the escape, `#`, shlex's whitespace and the whitespace it keeps."""
+    characters that matter: quotes, the escape, `#`, shlex's whitespace and the whitespace it keeps;
+    asked again, from the splits it remembers."""
     import random
     import shlex
 
@@ -359,6 +360,13 @@ def test_split_words_is_shlex_split_for_every_string():
     assert len(texts) > 15000 and sum(1 for t in texts if len(t.split()) > 1) > 1000
     for text in texts:
         assert outcome(split_words, text) == outcome(shlex.split, text), repr(text)
+    for text in sorted(texts)[:3000]:  # twice in a row: the second from the remembered split
+        want = outcome(shlex.split, text)
+        assert outcome(split_words, text) == want and outcome(split_words, text) == want, repr(text)
+        got = outcome(split_words, text)
+        if isinstance(got, list):  # a caller's edit is its own
+            got.append("changed")
+            assert outcome(split_words, text) == want, repr(text)
 
 
 def test_local_queues_by_cluster_queue_are_the_scan_s():

@@ -31,10 +31,27 @@ def split_words(text: str) -> list[str]:
 
     Without quotes or backslashes shlex only splits on its four whitespace characters, which a
     regex does at C speed; shlex reads a character at a time in Python (a server's script line
-    was ~0.1 ms each, read for several rules)."""
+    was ~0.1 ms each, read for several rules); a quoted one is split by shlex once per text."""
     if _QUOTING.search(text) is None:
         return _WORD.findall(text)
-    return shlex.split(text)
+    known = _SHLEX_SPLIT.get(text)
+    if known is None:
+        if len(_SHLEX_SPLIT) >= 4096:
+            _SHLEX_SPLIT.clear()
+        try:
+            known = tuple(shlex.split(text))
+        except ValueError as exc:
+            known = str(exc)
+        _SHLEX_SPLIT[text] = known
+    if isinstance(known, str):
+        raise ValueError(known)
+    return list(known)
+
+
+#: `shlex.split` per quoted text (its words, or its ValueError's message): the rules read a
+#: server's script several times, and a run holds many copies of one (~0.1 s of shlex per 2,000
+#: mixed documents). Bounded: cleared when full.
+_SHLEX_SPLIT: dict[str, tuple[str, ...] | str] = {}
 
 
 def shell_words(line: list[str]) -> list[str]:
