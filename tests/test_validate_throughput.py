@@ -391,3 +391,24 @@ def test_local_queues_by_cluster_queue_are_the_scan_s():
             assert objs.local_queues_of(name) == objs.local_queues_of_by_scan(name), name
             checked += bool(objs.local_queues_of(name))
     assert checked > 10
+
+
+def test_one_pass_by_kind_and_name_is_a_scan_per_kind():
+    """`ClusterObjects.of` groups a cluster's Kueue objects by kind and name in one pass; the same
+    objects (the first of each name) as one `_by_name` scan per kind, over the cases and examples
+    and objects with odd kinds, groups and names."""
+    from llmkube.check.read import multikueue
+
+    odd = [
+        Target(obj={"apiVersion": api, "kind": kind, "metadata": {"name": name}})
+        for api in ("kueue.x-k8s.io/v1beta2", "kueue.x-k8s.io/v1beta1", "example.com/v1", None, 3)
+        for kind in ("ClusterQueue", "AdmissionCheck", ["ClusterQueue"], None, "LocalQueue")
+        for name in ("a", "a", 7, None, ["a"])
+    ]
+    targets = [*every_case(), *odd]
+    kinds = ("ClusterQueue", "AdmissionCheck", "MultiKueueConfig", "MultiKueueCluster")
+    got = multikueue._by_kind_and_name(targets, kinds)
+    for kind in kinds:
+        want = multikueue._by_name(targets, kind)
+        assert list(got[kind].items()) == list(want.items()), kind
+    assert sum(map(len, got.values())) > 20

@@ -49,11 +49,27 @@ def check_refs(cq: Target) -> list[CheckRef]:
 
 
 def _by_name(targets: Sequence[Target], kind: str) -> dict[str, Target]:
+    """The Kueue objects of one kind by name, first of each name (the reference for `_by_kind_and_name`)."""
     out: dict[str, Target] = {}
     for t in targets:
         name = meta(t.obj).get("name")
         if is_kueue(t, kind) and isinstance(name, Hashable) and isinstance(name, str):
             out.setdefault(name, t)
+    return out
+
+
+def _by_kind_and_name(targets: Sequence[Target], kinds: tuple[str, ...]) -> dict[str, dict[str, Target]]:
+    """`_by_name` for each of `kinds`, in one pass over the targets (a run with many federating
+    Quotas has a cluster per Quota, and the manager's holds nearly every object)."""
+    out: dict[str, dict[str, Target]] = {kind: {} for kind in kinds}
+    for t in targets:
+        kind = t.obj.get("kind")
+        found = out.get(kind) if isinstance(kind, str) else None
+        if found is None or not str(t.obj.get("apiVersion", "")).startswith(KUEUE_GROUP + "/"):
+            continue  # is_kueue
+        name = meta(t.obj).get("name")
+        if isinstance(name, str):
+            found.setdefault(name, t)
     return out
 
 
@@ -82,12 +98,13 @@ class ClusterObjects:
             cq = dig(lq.obj, "spec", "clusterQueue")
             if isinstance(cq, str):  # only a string equals a ClusterQueue's name
                 by_cq.setdefault(cq, []).append(lq)
+        named = _by_kind_and_name(targets, ("ClusterQueue", "AdmissionCheck", "MultiKueueConfig", "MultiKueueCluster"))
         return cls(
-            cluster_queues=_by_name(targets, "ClusterQueue"),
+            cluster_queues=named["ClusterQueue"],
             local_queues=local,
-            admission_checks=_by_name(targets, "AdmissionCheck"),
-            configs=_by_name(targets, "MultiKueueConfig"),
-            clusters=_by_name(targets, "MultiKueueCluster"),
+            admission_checks=named["AdmissionCheck"],
+            configs=named["MultiKueueConfig"],
+            clusters=named["MultiKueueCluster"],
             local_queues_by_cq=by_cq,
         )
 
