@@ -447,7 +447,7 @@ def _plainly_clean(data: Any) -> bool:
         if depth >= MAX_NESTING or id(node) in seen:
             return False
         seen.add(id(node))
-        if isinstance(node, Mapping):
+        if isinstance(node, dict) or (not isinstance(node, list) and isinstance(node, Mapping)):
             for key in node:
                 if not isinstance(key, str) or (not key.isascii() and _SURROGATE.search(key)):
                     return False
@@ -455,10 +455,13 @@ def _plainly_clean(data: Any) -> bool:
         else:
             values = node
         for value in values:
-            if isinstance(value, str):
+            kind = type(value)  # exact types first (most values): a Mapping check is an ABC's
+            if kind is str or (kind is not dict and kind is not list and isinstance(value, str)):
                 if not value.isascii() and _SURROGATE.search(value):
                     return False
-            elif isinstance(value, (Mapping, list)):
+            elif kind is bool or value is None:
+                continue
+            elif isinstance(value, (dict, list, Mapping)):
                 stack.append((value, depth + 1))
             elif isinstance(value, float):
                 if not math.isfinite(value):
@@ -619,6 +622,11 @@ def dotted(path: Iterable[PathElem]) -> str:
 
 def to_plain(node: Any) -> Any:
     """ruamel round-trip types → plain dict/list/str/int/float/bool/None."""
+    kind = type(node)  # exact builtins first: most leaves are plain already, and a Mapping check is an ABC's
+    if kind is str or kind is int or kind is float or kind is bool or node is None:
+        return node  # what the ladder below returns for them (`str(s) is s`, `int(i) is i`, ...)
+    if isinstance(node, dict):
+        return {k if type(k) is str else str(k): to_plain(v) for k, v in node.items()}
     if isinstance(node, Mapping):
         return {str(k): to_plain(v) for k, v in node.items()}
     if isinstance(node, list):

@@ -412,3 +412,47 @@ def test_one_pass_by_kind_and_name_is_a_scan_per_kind():
         want = multikueue._by_name(targets, kind)
         assert list(got[kind].items()) == list(want.items()), kind
     assert sum(map(len, got.values())) > 20
+
+
+def _reference_to_plain(node):
+    """`yamlio.to_plain` as it was, before exact builtin types went first: the reference."""
+    from collections.abc import Mapping
+
+    if isinstance(node, Mapping):
+        return {str(k): _reference_to_plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_reference_to_plain(v) for v in node]
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def test_to_plain_gives_what_the_isinstance_ladder_gave():
+    """The same plain data, with the same types at every leaf and key, from parsed documents (marked
+    mappings and lists, ruamel's scalar types, int keys, timestamps) and hostile inputs."""
+    from llmkube import yamlio
+
+    def typed(node):
+        if isinstance(node, dict):
+            return [(type(k), k, typed(v)) for k, v in node.items()]
+        if isinstance(node, list):
+            return [typed(v) for v in node]
+        return (type(node), node)
+
+    texts = list(HOSTILE) + [p.read_text() for p in sorted((RULE_CASES.parent / "validate").glob("*.yaml"))]
+    texts += ["a: {1: x, 2.5: y, true: z, null: n}\nb: 0x1F\nc: 1_000\nd: .inf\ne: 2001-12-14\nf: |\n  block\n"]
+    data = [t.document.data for t in every_case() if t.document is not None]
+    for text in texts:
+        try:
+            data += [d.data for d in parse_documents(text, "x.yaml")]
+        except Exception:
+            continue
+    for node in data:
+        assert typed(yamlio.to_plain(node)) == typed(_reference_to_plain(node)), node
+    assert len(data) > 300
