@@ -190,4 +190,39 @@ def test_bytes_by_layer_remembered_per_spec_are_the_computed_ones():
         for s in variants:
             assert weight_bytes_by_layer(s) == weight_bytes_by_layer_uncached(s), s.architecture
     assert len({weight_bytes_by_layer(s) for s in variants[-4:]} | {weight_bytes_by_layer(base)}) == 5
-    assert 0 < len(modelshape._WEIGHT_BYTES) <= modelshape._WEIGHT_BYTES_MAX
+    assert 0 < len(modelshape._WEIGHT_BYTES) <= modelshape._PER_SPEC_MAX
+
+
+def test_expert_bytes_remembered_per_spec_are_the_computed_ones_and_size_the_stages_as_before():
+    """`expert_bytes_by_layer` remembers the tensor walk per spec; `stage_routed_expert_bytes` built on it
+    gives what the walk inside it gave (kept here as the reference) for every MoE profile, PP 1-4."""
+    from llmkube import modelshape
+    from llmkube.plan import engine_memory as em
+    from llmkube.plan.sizing import ServerConfig, _served_weight_bytes, stage_count, stage_routed_expert_bytes
+
+    def reference(model, config, pp):
+        s = model.spec
+        parts = em.pp_partition(s.layers, stage_count(s.layers, pp))
+        experts, whole = [0.0] * s.layers, [0.0] * s.layers
+        for t in modelshape.tensors(s):
+            if t.layer is not None:
+                b = modelshape.tensor_bytes(s, t)
+                whole[t.layer] += b
+                if t.group == "experts":
+                    experts[t.layer] += b
+        served = _served_weight_bytes(model, config).layers
+        out, start = [], 0
+        for n in parts:
+            out.append(sum(served[i] * experts[i] / whole[i] for i in range(start, start + n) if whole[i]))
+            start += n
+        return out
+
+    moe = [m for m in STORE.models.values() if m.spec.experts is not None]
+    assert len(moe) >= 5
+    for _ in range(2):  # the second pass reads the remembered walk
+        for m in moe:
+            assert modelshape.expert_bytes_by_layer(m.spec) == modelshape.expert_bytes_by_layer_uncached(m.spec)
+            for pp in (1, 2, 3, 4):
+                config = ServerConfig(pipeline_parallel=pp)
+                assert stage_routed_expert_bytes(m, config, pp) == reference(m, config, pp), (m.metadata.name, pp)
+    assert 0 < len(modelshape._EXPERT_BYTES) <= modelshape._PER_SPEC_MAX

@@ -312,13 +312,7 @@ def stage_routed_expert_bytes(model: ModelProfile, config: ServerConfig, pipelin
     parts = em.pp_partition(s.layers, stage_count(s.layers, pipeline_parallel))
     if s.experts is None:
         return [0.0] * len(parts)
-    experts, whole = [0.0] * s.layers, [0.0] * s.layers
-    for t in modelshape.tensors(s):
-        if t.layer is not None:
-            b = modelshape.tensor_bytes(s, t)
-            whole[t.layer] += b
-            if t.group == "experts":
-                experts[t.layer] += b
+    experts, whole = modelshape.expert_bytes_by_layer(s)
     served = _served_weight_bytes(model, config).layers
     out, start = [], 0
     for n in parts:
