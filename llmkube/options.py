@@ -7,6 +7,7 @@ stays fast.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -50,3 +51,17 @@ class InputLimits:
 
 #: Deepest nesting of mappings and lists a document may have (no real manifest comes close).
 MAX_NESTING = 100
+
+
+def require_profile_dirs(dirs: Sequence[str | Path]) -> None:
+    """Refuse a `--profiles` directory that does not exist, before any profile is read: a run that
+    never reads the profiles (plain manifests: `check.read.context.DeferredProfiles`) must still
+    tell the user their flag names nothing."""
+    from llmkube.errors import InputError, SourceMark
+
+    for d in dirs:
+        if not Path(d).is_dir():
+            raise InputError(
+                "profile directory not found", mark=SourceMark(str(d)),
+                hint="--profiles takes a directory of GPUProfile/ModelProfile YAML files",
+            )

@@ -15,6 +15,7 @@ from typing import Any, Literal, Self
 from pydantic import Field, ValidationError, model_validator
 
 from llmkube.errors import InputError, SourceMark
+from llmkube.options import require_profile_dirs
 from llmkube.specs.base import DNSSubdomain, PositiveInt, SpecModel, empty_list
 from llmkube.fastyaml import load_plain
 from llmkube.resources import builtin_profiles
@@ -276,12 +277,7 @@ class ProfileStore:
         miss, rewritten (llmkube.diskcache); an entry another user could have written is not
         unpickled (`diskcache.read_private_bytes`)."""
         dirs = [Path(d) for d in extra_dirs] + [BUILTIN_PROFILES]
-        for d in dirs:
-            if not d.is_dir():
-                raise InputError(
-                    "profile directory not found", mark=SourceMark(str(d)),
-                    hint="--profiles takes a directory of GPUProfile/ModelProfile YAML files",
-                )
+        require_profile_dirs(dirs)
         files = [(path, Path(path).read_text(encoding="utf-8")) for path in expand_paths([str(d) for d in dirs])]
         key = _cache_key(files) if parsed_cache is not None else None
         if parsed_cache is not None and key is not None:

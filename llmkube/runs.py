@@ -26,7 +26,7 @@ from llmkube.check.run import Target, schema_findings
 from llmkube.check.schemas import SchemaValidator
 from llmkube.errors import InputError, combined, each
 from llmkube.kinds import is_spec_document
-from llmkube.options import InputLimits, Options
+from llmkube.options import InputLimits, Options, require_profile_dirs
 from llmkube.yamlio import Document, read_documents, to_plain
 
 if TYPE_CHECKING:
@@ -122,6 +122,7 @@ class Run:
 def run(paths: Sequence[str], options: Options) -> Run:
     """Load the inputs and render the specs; the findings follow on first use."""
     check_ignore_codes(options.ignore)
+    require_profile_dirs(options.profile_dirs)  # the profiles themselves are read only if needed
     inputs = load_inputs(paths, options.limits)
     rendering = _render_specs(inputs.specs, options) if inputs.specs else Rendering()
     manifests = [Target(obj=to_plain(d.data), document=d) for d in inputs.manifests]
@@ -139,6 +140,7 @@ def run_partial(paths: Sequence[str], options: Options) -> tuple[Run, list[Input
     (a bad --kube-version) are raised as before.
     """
     check_ignore_codes(options.ignore)
+    require_profile_dirs(options.profile_dirs)  # the profiles themselves are read only if needed
     with progress.working("reading files", progress.count_files(paths)):
         docs, errors = read_documents(paths, options.limits)
     specs: list[LoadedSpec] = []

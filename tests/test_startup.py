@@ -138,6 +138,31 @@ def test_a_validate_of_core_kinds_loads_no_spec_planner_profile_or_pydantic(tmp_
     assert _loaded(state["modules"], *NOT_ON_CORE_VALIDATE) == []
 
 
+@pytest.mark.parametrize("command", ["validate", "render"])
+def test_a_missing_profiles_directory_is_refused_though_no_profile_is_read(tmp_path, command, capsys):
+    """The profiles are read only when a rule asks, but a --profiles that names nothing is still a
+    usage error (exit 2), reported before anything is checked or written."""
+    from llmkube.cli import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as exc:
+            main(list(argv))
+        out, err = capsys.readouterr()
+        return int(exc.value.code or 0), out, err
+
+    manifests = tmp_path / "core.yaml"
+    manifests.write_text(CORE_MANIFESTS)
+    if command == "render":  # render takes specs; its profiles are read before anything is written
+        manifests = EXAMPLE
+    missing = tmp_path / "my-profles"
+    code, out, err = run(command, "--no-cache", "--profiles", str(missing), str(manifests))
+    assert code == 2 and out == "", (code, out, err)
+    assert f"{missing}: profile directory not found" in err and "--profiles takes a directory" in err
+    (tmp_path / "my-profiles").mkdir()  # the same run with a directory that exists
+    code, out, err = run(command, "--no-cache", "--profiles", str(tmp_path / "my-profiles"), str(manifests))
+    assert code in (0, 1) and "profile directory" not in err
+
+
 def test_a_validate_of_a_model_server_still_loads_what_sizing_it_needs(tmp_path):
     server = tmp_path / "server.yaml"
     server.write_text(CORE_MANIFESTS.replace("image: nginx:latest", "image: vllm/vllm-openai:v0.11.0\n"
