@@ -7,6 +7,7 @@ reads them; anchors, tags and merge keys fall back to PyYAML's loader.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -14,6 +15,7 @@ import yaml
 
 from llmkube import yamlresolve
 from llmkube.errors import InputError, SourceMark
+from llmkube.options import MAX_NESTING
 
 class _NeedsFullLoader(Exception):
     """The fast builder met YAML it does not handle (anchors, tags, merge keys)."""
@@ -233,6 +235,9 @@ class MarkedList(list[Any]):
 
 
 _RT_SCALARS: dict[str, Any] = {}
+_INT64 = 2**63
+#: An unpaired UTF-16 surrogate, which only a double-quoted `\\u` escape can bring in.
+_SURROGATE = re.compile("[\\ud800-\\udfff]")
 _RT: Any = None
 _DECIMAL = re.compile(r"[-+]?[0-9]+")
 _DECIMAL_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+")
@@ -264,6 +269,8 @@ def _rt_plain(value: str) -> Any:
             raise NeedsReference from None
     else:
         raise NeedsReference
+    if (type(out) is float and not math.isfinite(out)) or (type(out) is int and not -_INT64 <= out < _INT64):
+        return out  # not remembered: `load_marked` tells a document that is not clean by this
     if len(_RT_SCALARS) > 200_000:
         _RT_SCALARS.clear()
     _RT_SCALARS[value] = out
@@ -293,23 +300,35 @@ def _block_scalar(value: str, style: str) -> Any:
 _BREAKS_11 = ("\x85", "\u2028", "\u2029")
 
 
-def load_marked(text: str) -> list[tuple[Any, int]]:
+def load_marked(text: str) -> list[tuple[Any, int, Any]]:
     """Every document of `text` (None for an empty one) with its 1-based start line, as the
     round-trip loader reads it: same values and types for scalars (YAML 1.2), dicts and lists that
-    carry the same line/column marks. Raises NeedsReference for anything it leaves to that loader."""
+    carry the same line/column marks. Raises NeedsReference for anything it leaves to that loader.
+
+    The third item of each is the document as plain data, built in the same pass: what
+    `yamlio.to_plain` makes of it (exact dicts, lists and builtin scalars; a block scalar as a str),
+    when the document is also *clean* as `yamlio.document_problems` asks (string keys, no surrogate
+    escape, finite floats, 64-bit integers, shallower than MAX_NESTING; aliases never get here);
+    None otherwise, and the caller walks the document as before (tests/test_fastyaml_marked.py)."""
     if any(ch in text for ch in _BREAKS_11):
         raise NeedsReference
     loader = _Loader(text)
-    docs: list[tuple[Any, int]] = []
-    stack: list[Any] = []
-    keys: list[Any] = []
-    no_key = _NO_KEY
+    get_event = loader.get_event
+    docs: list[tuple[Any, int, Any]] = []
+    frames: list[tuple[Any, Any, Any, bool, Any]] = []  # the enclosing containers' (top, plain, marks, is_list, key)
+    top: Any = None  # the container being built (MarkedMap or MarkedList), None between documents
+    plain: Any = None  # its plain twin
+    marks: list[int] = []
+    is_list = False
+    key: Any = _NO_KEY  # a mapping's pending key
+    clean = True  # the document so far: see the docstring
     cache = _RT_SCALARS
     scalar_event, map_start, seq_start = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
     map_end, seq_end, doc_start = yaml.MappingEndEvent, yaml.SequenceEndEvent, yaml.DocumentStartEvent
+    no_key, marked_list, marked_map, text_type = _NO_KEY, MarkedList, MarkedMap, str
     try:
         while True:
-            event = loader.get_event()
+            event = get_event()
             if event is None:
                 break
             etype = type(event)
@@ -318,55 +337,80 @@ def load_marked(text: str) -> list[tuple[Any, int]]:
                     raise NeedsReference
                 if event.implicit[0]:
                     raw = event.value
-                    value = cache[raw] if raw in cache else _rt_plain(raw)
+                    if raw in cache:
+                        value = cache[raw]
+                    else:
+                        value = _rt_plain(raw)
+                        if raw not in cache:  # not remembered: a value that is not clean
+                            clean = False
+                    twin = value
                 elif event.style == "|" or event.style == ">":
-                    value = _block_scalar(event.value, event.style)
+                    twin = event.value
+                    value = _block_scalar(twin, event.style)
                 else:
-                    value = event.value
-                if not stack:
+                    value = twin = event.value
+                    if event.style == '"' and not value.isascii() and _SURROGATE.search(value):
+                        clean = False
+                if top is None:
                     if value is not None:
                         raise NeedsReference  # a scalar document: the reference loader places it
-                    docs.append((None, 0))
+                    docs.append((None, 0, None))
                     continue
-                mark = event.start_mark
-                pos = mark.line << _SHIFT | mark.column
+                if is_list:
+                    top.append(value)
+                    plain.append(twin)
+                    mark = event.start_mark
+                    marks.append(mark.line << _SHIFT | mark.column)
+                elif key is no_key:
+                    if value in top:
+                        raise NeedsReference  # a duplicate key: the reference loader words it
+                    if type(value) is not text_type:
+                        clean = False
+                    key = value
+                    mark = event.start_mark
+                    marks.append(mark.line << _SHIFT | mark.column)
+                else:
+                    top[key] = value
+                    plain[key] = twin
+                    key = no_key
             elif etype is map_start or etype is seq_start:
                 if event.anchor is not None or event.tag is not None:
                     raise NeedsReference
-                container: MarkedMap | MarkedList = MarkedMap() if etype is map_start else MarkedList()
+                if top is not None:
+                    if not is_list and key is no_key:
+                        raise NeedsReference  # a complex key: the reference loader words it
+                    frames.append((top, plain, marks, is_list, key))
+                    if len(frames) >= MAX_NESTING:
+                        clean = False
+                is_list = etype is seq_start
+                top = marked_list() if is_list else marked_map()
+                plain = [] if is_list else {}
                 mark = event.start_mark
-                container.start = mark.line << _SHIFT | mark.column
-                container.marks = []
-                stack.append(container)
-                keys.append(no_key)
-                continue
+                top.start = mark.line << _SHIFT | mark.column
+                top.marks = marks = []
+                key = no_key
             elif etype is map_end or etype is seq_end:
-                value = stack.pop()
-                keys.pop()
-                pos = value.start
-                if not stack:
-                    docs.append((value, (value.start >> _SHIFT) + 1))
+                value, twin = top, plain
+                if not frames:
+                    docs.append((value, (value.start >> _SHIFT) + 1, twin if clean else None))
+                    top = plain = None
+                    clean = True
                     continue
+                top, plain, marks, is_list, key = frames.pop()
+                if is_list:
+                    top.append(value)
+                    plain.append(twin)
+                    marks.append(value.start)
+                else:
+                    top[key] = value
+                    plain[key] = twin
+                    key = no_key
             elif etype is doc_start:
                 if event.version is not None or event.tags:
                     raise NeedsReference
-                continue
             elif etype is yaml.AliasEvent:
                 raise NeedsReference
-            else:  # StreamStart, StreamEnd, DocumentEnd
-                continue
-            top = stack[-1]
-            if type(top) is MarkedList:
-                top.append(value)
-                top.marks.append(pos)
-            elif keys[-1] is no_key:
-                if type(value) is MarkedMap or type(value) is MarkedList or value in top:
-                    raise NeedsReference  # a complex or duplicate key: the reference loader words it
-                keys[-1] = value
-                top.marks.append(pos)
-            else:
-                top[keys[-1]] = value
-                keys[-1] = no_key
+            # StreamStart, StreamEnd, DocumentEnd: nothing to do
     except yaml.YAMLError:
         raise NeedsReference from None
     except (ValueError, RecursionError, TypeError):

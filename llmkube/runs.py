@@ -27,7 +27,7 @@ from llmkube.check.schemas import SchemaValidator
 from llmkube.errors import InputError, combined, each
 from llmkube.kinds import is_spec_document
 from llmkube.options import InputLimits, Options, require_profile_dirs
-from llmkube.yamlio import Document, read_documents, to_plain
+from llmkube.yamlio import Document, plain_data, read_documents
 
 if TYPE_CHECKING:
     from llmkube.plan.base import ClusterTarget
@@ -125,7 +125,7 @@ def run(paths: Sequence[str], options: Options) -> Run:
     require_profile_dirs(options.profile_dirs)  # the profiles themselves are read only if needed
     inputs = load_inputs(paths, options.limits)
     rendering = _render_specs(inputs.specs, options) if inputs.specs else Rendering()
-    manifests = [Target(obj=to_plain(d.data), document=d) for d in inputs.manifests]
+    manifests = [Target(obj=plain_data(d), document=d) for d in inputs.manifests]
     gcpause.resume()  # what the run keeps is built: collect the garbage of the checks that follow
     return Run(options, rendering, manifests)
 
@@ -164,7 +164,7 @@ def run_partial(paths: Sequence[str], options: Options) -> tuple[Run, list[Input
                 rendering = _render_specs(rest, options)
             except InputError:
                 pass  # the others depend on a spec left out: its error is reported already
-    manifests = [Target(obj=to_plain(d.data), document=d) for d in docs if not is_spec_document(d)]
+    manifests = [Target(obj=plain_data(d), document=d) for d in docs if not is_spec_document(d)]
     gcpause.resume()
     return Run(options, rendering, manifests), errors
 

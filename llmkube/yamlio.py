@@ -16,7 +16,7 @@ import re
 import stat
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,9 @@ class Document:
     file: str
     index: int
     line: int  # 1-based line where the document starts
+    #: The document as plain data (`to_plain(data)`), when the fast reader built it beside `data`
+    #: and found the document clean (`document_problems` has nothing to walk for); else None.
+    plain: Any = field(default=None, repr=False, compare=False)
 
     def mark(self, path: Sequence[PathElem] = ()) -> SourceMark:
         """The source position of `path` inside this document (best effort)."""
@@ -94,7 +97,11 @@ def parse_documents(
         except NeedsReference:
             pass
         else:
-            docs = [Document(data=data, file=file, index=i, line=line) for i, (data, line) in enumerate(loaded) if data is not None]
+            docs = [
+                Document(data=data, file=file, index=i, line=line, plain=plain)
+                for i, (data, line, plain) in enumerate(loaded)
+                if data is not None
+            ]
             if len(docs) <= limits.max_documents:
                 return docs
     return _parse_reference(text, file, limits)
@@ -385,7 +392,7 @@ def document_problems(doc: Document, limits: InputLimits | None = None) -> list[
             )
         ]
     problems: list[InputError] = []
-    if not _plainly_clean(data):
+    if doc.plain is None and not _plainly_clean(data):  # a plain twin: the reader found it clean
         walker = _Walker(doc, limits)
         try:
             walker.walk(data, (), 0)
@@ -618,6 +625,11 @@ def dotted(path: Iterable[PathElem]) -> str:
         else:
             out += ("." if out else "") + str(elem)
     return out
+
+
+def plain_data(doc: Document) -> Any:
+    """`to_plain(doc.data)`: the reader's plain twin when it built one (the same data: tests/test_fastyaml_marked.py)."""
+    return to_plain(doc.data) if doc.plain is None else doc.plain
 
 
 def to_plain(node: Any) -> Any:
