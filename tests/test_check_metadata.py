@@ -161,3 +161,35 @@ def test_invalid_manifest_label_stops_apply_before_kubectl(tmp_path: Path, capsy
     )
     assert code == 1 and kc.calls == []
     assert "[label]" in capsys.readouterr().err
+
+
+def test_remembered_label_checks_answer_what_apimachinery_computes(monkeypatch):
+    """The metadata pass remembers the label key and value checks (a run repeats its labels); every
+    finding over the rule cases and examples is what the checks computed afresh give, and the
+    remembered answers are those of `apimachinery` for keys and values valid, invalid and odd."""
+    from llmkube import apimachinery as am
+    from llmkube import pipeline
+    from llmkube.check import metadata
+    from llmkube.options import Options
+    from tests.support.paths import EXAMPLES, RULE_CASES
+
+    odd = ["app", "app.kubernetes.io/name", "a/b/c", "-x", "x-", "A" * 64, "a" * 63, "", "/x", "x/", "é", "Tier", "x_y.z", "1"]
+    for _ in range(2):
+        for s in odd:
+            assert metadata._key_errors(s) == tuple(am.qualified_name_errors(s))
+            assert metadata._value_errors(s) == tuple(am.label_value_errors(s))
+    run, _ = pipeline.run_partial([str(RULE_CASES), str(EXAMPLES)], Options())
+
+    objs = [t.obj for t in run.targets]
+    for s in odd * 2:  # each twice: the second answered from memory
+        labels = {s: s, "ok": s}
+        objs.append({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": labels, "annotations": {s.upper(): "x"}},
+                     "spec": {"nodeSelector": labels, "containers": [{"name": "c", "image": "i:1"}]}})
+
+    def findings() -> list[object]:
+        return [f for obj in objs for f in metadata.metadata_findings(obj, lambda path: None)]
+
+    remembered = findings()
+    monkeypatch.setattr(metadata, "_key_errors", lambda key: tuple(am.qualified_name_errors(key)))
+    monkeypatch.setattr(metadata, "_value_errors", lambda value: tuple(am.label_value_errors(value)))
+    assert findings() == remembered and sum(f.code == "label" for f in remembered) > 20

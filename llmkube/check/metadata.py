@@ -16,6 +16,7 @@ business, this pass only skips them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -72,14 +73,20 @@ def _name_problems(kind: str, meta: Mapping[str, Any]) -> Iterator[tuple[Path, s
             yield ("metadata", "namespace"), f"namespace {ns!r}: {e}", "name"
 
 
+#: `am.qualified_name_errors` and `am.label_value_errors`, remembered: a run repeats the same label
+#: keys and values (and annotation keys) in every object, and both are pure functions of a string.
+_key_errors = functools.lru_cache(maxsize=1 << 14)(lambda key: tuple(am.qualified_name_errors(key)))
+_value_errors = functools.lru_cache(maxsize=1 << 14)(lambda value: tuple(am.label_value_errors(value)))
+
+
 def _labels(mapping: Mapping[Any, Any], path: Path, what: str) -> Iterator[tuple[Path, str, str]]:
     for key, value in mapping.items():
         if not isinstance(key, str):
             continue
-        for e in am.qualified_name_errors(key):
+        for e in _key_errors(key):
             yield (*path, key), f"{what} key {key!r}: {e}", "label"
         if isinstance(value, str):
-            for e in am.label_value_errors(value):
+            for e in _value_errors(value):
                 yield (*path, key), f"{what} {key!r} value {value!r}: {e}", "label"
 
 
@@ -91,7 +98,7 @@ def _object_meta(meta: Mapping[str, Any], path: Path) -> Iterator[tuple[Path, st
     if isinstance(annotations, Mapping):
         for key in annotations:
             if isinstance(key, str):
-                for e in am.qualified_name_errors(key.lower()):
+                for e in _key_errors(key.lower()):
                     yield (*path, "annotations", key), f"annotation key {key!r}: {e}", "label"
 
 
