@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Mapping
+from typing import Any
 
 from llmkube import pipeline
 from llmkube.check.read.context import ReadContext
@@ -456,3 +458,68 @@ def test_to_plain_gives_what_the_isinstance_ladder_gave():
     for node in data:
         assert typed(yamlio.to_plain(node)) == typed(_reference_to_plain(node)), node
     assert len(data) > 300
+
+
+def _may_hold_token_before(obj: Any) -> bool:
+    """security._may_hold_token as it was (session 24): every node pushed and popped."""
+    from llmkube.check.rules.security import AWS_SECRET, TOKEN, TOKEN_VARS, _literal
+
+    strings: list[str] = []
+    stack: list[Any] = [obj]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is str or (kind is not dict and kind is not list and isinstance(node, str)):
+            strings.append(node)
+        elif kind is dict or (kind is not list and isinstance(node, Mapping)):
+            if "name" in node and str(node.get("name", "")).upper() in TOKEN_VARS and _literal(node.get("value")):
+                return True
+            stack.extend(node.values())
+        elif kind is list or isinstance(node, list):
+            stack.extend(node)
+    text = "\n".join(strings)
+    return bool(TOKEN.search(text) or AWS_SECRET.search(text))
+
+
+def _may_float_before(obj: Any) -> bool:
+    """security._may_float as it was (session 24): three `get`s per mapping."""
+    from llmkube.check.read.shape import dig
+    from llmkube.check.rules.security import CONTAINER_LISTS, image_reference_problem
+
+    stack: list[Any] = [obj]
+    while stack:
+        node = stack.pop()
+        values = node.values() if type(node) is dict or isinstance(node, Mapping) else node
+        if values is not node:
+            for key in CONTAINER_LISTS:
+                items = node.get(key)
+                for item in items if isinstance(items, list) else ():
+                    image = item.get("image") if isinstance(item, Mapping) else None
+                    if isinstance(image, str) and image_reference_problem(image):
+                        return True
+        for v in values:
+            kind = type(v)
+            if kind is dict or kind is list or (kind is not str and isinstance(v, (Mapping, list))):
+                stack.append(v)
+    image = dig(obj, "spec", "trainer", "image") if obj.get("kind") == "TrainJob" else None
+    return isinstance(image, str) and image_reference_problem(image) is not None
+
+
+def test_lk501_and_lk502_quick_checks_answer_what_they_did_before():
+    """The quick checks were made cheaper (strings taken without a push and pop; three `in` checks
+    before the container lists are read): the same answer for every case and example, as parsed
+    (ruamel's string and mapping types on the reference path) and plain, floated, and with tokens placed."""
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
+    from llmkube.check.rules import security
+
+    objs = [t.obj for t in every_case()] + [_floated(t.obj) for t in every_case()]
+    objs += [d.data for p in sorted(RULE_CASES.rglob("*.yaml")) for d in parse_documents(p.read_text(), str(p), reference=True)]
+    for token in TOKENS:
+        objs.append({"kind": "ConfigMap", "data": {"a": LiteralScalarString(token), "b": 1, "c": None, "d": 1.5, "e": True}})
+        objs.append(CommentedMap({"kind": "Pod", "spec": CommentedMap({"containers": [{"image": "x", "args": ["a", token]}]})}))
+        objs.append({"kind": "Pod", "spec": {"initContainers": [{"image": "x:latest"}], "env": [{"name": "HF_TOKEN", "value": "v"}]}})
+    answers = [(security._may_hold_token(o), security._may_float(o)) for o in objs]
+    assert answers == [(_may_hold_token_before(o), _may_float_before(o)) for o in objs]
+    assert sum(a for a, _ in answers) > 20 and sum(b for _, b in answers) > 50 and sum(not a and not b for a, b in answers) > 50

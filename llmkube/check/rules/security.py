@@ -65,18 +65,27 @@ def _may_hold_token(obj: Mapping[str, Any]) -> bool:
     strings at once (joined by newlines, which no token pattern starts or ends inside: a token in
     one string is found in the joined text; a match across two only costs the full walk)."""
     strings: list[str] = []
+    add = strings.append
     stack: list[Any] = [obj]
     while stack:
         node = stack.pop()
         kind = type(node)  # exact types first: most nodes are plain, and a Mapping check is an ABC's
-        if kind is str or (kind is not dict and kind is not list and isinstance(node, str)):
-            strings.append(node)
-        elif kind is dict or (kind is not list and isinstance(node, Mapping)):
+        if kind is dict or (kind is not list and kind is not str and isinstance(node, Mapping)):
             if "name" in node and str(node.get("name", "")).upper() in TOKEN_VARS and _literal(node.get("value")):
                 return True  # a token variable set to a literal (one set from a Secret is what LK501 asks for)
-            stack.extend(node.values())
-        elif kind is list or isinstance(node, list):
-            stack.extend(node)
+            values: Iterable[Any] = node.values()
+        elif kind is list or (kind is not str and isinstance(node, list)):
+            values = node
+        else:  # the root only: children are sorted below
+            if isinstance(node, str):
+                add(node)
+            continue
+        for v in values:  # a string is taken here, not pushed and popped (most values are strings)
+            vkind = type(v)
+            if vkind is str:
+                add(v)
+            elif vkind is dict or vkind is list or (not isinstance(v, (bool, int, float)) and v is not None):
+                stack.append(v)
     text = "\n".join(strings)
     return bool(TOKEN.search(text) or AWS_SECRET.search(text))
 
@@ -246,8 +255,8 @@ def _may_float(obj: Mapping[str, Any]) -> bool:
     while stack:
         node = stack.pop()
         values = node.values() if type(node) is dict or isinstance(node, Mapping) else node
-        if values is not node:
-            for key in CONTAINER_LISTS:
+        if values is not node and ("containers" in node or "initContainers" in node or "ephemeralContainers" in node):
+            for key in CONTAINER_LISTS:  # (the three `in` checks first: most mappings hold none of them)
                 items = node.get(key)
                 for item in items if isinstance(items, list) else ():
                     image = item.get("image") if isinstance(item, Mapping) else None
