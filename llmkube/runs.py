@@ -143,8 +143,9 @@ def run_partial(paths: Sequence[str], options: Options) -> tuple[Run, list[Input
     require_profile_dirs(options.profile_dirs)  # the profiles themselves are read only if needed
     with progress.working("reading files", progress.count_files(paths)):
         docs, errors = read_documents(paths, options.limits)
+    spec_docs = [d for d in docs if is_spec_document(d)]  # told once: the manifests are the rest
     specs: list[LoadedSpec] = []
-    for doc in (d for d in docs if is_spec_document(d)):
+    for doc in spec_docs:
         from llmkube.specs.parse import parse_specs  # pydantic and the spec models: only for specs
 
         try:
@@ -164,7 +165,8 @@ def run_partial(paths: Sequence[str], options: Options) -> tuple[Run, list[Input
                 rendering = _render_specs(rest, options)
             except InputError:
                 pass  # the others depend on a spec left out: its error is reported already
-    manifests = [Target(obj=plain_data(d), document=d) for d in docs if not is_spec_document(d)]
+    is_spec = {id(d) for d in spec_docs}
+    manifests = [Target(obj=plain_data(d), document=d) for d in docs if id(d) not in is_spec]
     gcpause.resume()
     return Run(options, rendering, manifests), errors
 
@@ -278,8 +280,10 @@ def load_inputs(paths: Sequence[str], limits: InputLimits | None = None) -> Inpu
     """
     with progress.working("reading files", progress.count_files(paths)):
         docs, errors = read_documents(paths, limits)
-    spec_docs = [d for d in docs if is_spec_document(d)]
-    manifests = [d for d in docs if not is_spec_document(d)]
+    spec_docs: list[Document] = []
+    manifests: list[Document] = []
+    for d in docs:  # each told once
+        (spec_docs if is_spec_document(d) else manifests).append(d)
     specs: list[LoadedSpec] = []
     try:
         if spec_docs:

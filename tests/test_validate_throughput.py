@@ -523,3 +523,21 @@ def test_lk501_and_lk502_quick_checks_answer_what_they_did_before():
     answers = [(security._may_hold_token(o), security._may_float(o)) for o in objs]
     assert answers == [(_may_hold_token_before(o), _may_float_before(o)) for o in objs]
     assert sum(a for a, _ in answers) > 20 and sum(b for _, b in answers) > 50 and sum(not a and not b for a, b in answers) > 50
+
+
+def test_a_run_tells_each_document_spec_or_manifest_once_and_alike():
+    """`run_partial` and `load_inputs` ask `is_spec_document` once per document: the manifests are
+    every other document, in order, in both (specs and manifests mixed: the examples and the cases)."""
+    from llmkube import runs
+    from llmkube.kinds import is_spec_document
+    from llmkube.yamlio import read_documents
+
+    paths = [str(EXAMPLES), str(RULE_CASES / "LK501"), str(RULE_CASES / "LK101")]
+    docs, _ = read_documents(paths)
+    want = [(d.file, d.index) for d in docs if not is_spec_document(d)]
+    assert len(want) > 5 and len(want) < len(docs)
+    run, _ = runs.run_partial(paths, Options())
+    assert [(t.document.file, t.document.index) for t in run.manifests] == want
+    inputs = runs.load_inputs(paths)
+    assert [(d.file, d.index) for d in inputs.manifests] == want
+    assert [s.document.file for s in inputs.specs] == [d.file for d in docs if is_spec_document(d)]
