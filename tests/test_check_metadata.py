@@ -193,3 +193,91 @@ def test_remembered_label_checks_answer_what_apimachinery_computes(monkeypatch):
     monkeypatch.setattr(metadata, "_key_errors", lambda key: tuple(am.qualified_name_errors(key)))
     monkeypatch.setattr(metadata, "_value_errors", lambda value: tuple(am.label_value_errors(value)))
     assert findings() == remembered and sum(f.code == "label" for f in remembered) > 20
+
+
+# --- the metadata walk against the stack-of-iterators walk it replaced (session 24) ---------------
+
+from collections.abc import Iterator, Mapping  # noqa: E402 - the reference walk's names
+from typing import Any  # noqa: E402
+
+from llmkube.check import metadata  # noqa: E402
+
+Path = tuple
+
+def _walk_before(node: Any, path: Path) -> Iterator[tuple[Path, str, str]]:
+    """Object metadata (the object's and its templates'), label maps and int32/port fields, anywhere.
+
+    Depth first, in document order, with a stack of (path, iterator) per mapping or list: a path is
+    built for each container and for what is reported, not for every scalar (every object of a run
+    is walked, and most of its nodes are scalars)."""
+    if not isinstance(node, (Mapping, list)):
+        return
+    stack: list[tuple[Path, Iterator[tuple[Any, Any]], bool]] = [_opened_before(node, path)]
+    while stack:
+        parent, entries, is_map = stack[-1]
+        step = next(entries, None)
+        if step is None:
+            stack.pop()
+            continue
+        key, value = step
+        kind = type(value)
+        if is_map:  # an entry of a mapping: some are judged whole, the rest walked
+            if type(key) is not str and not isinstance(key, str):
+                continue
+            is_mapping = kind is dict or (kind is not list and kind is not str and isinstance(value, Mapping))
+            if is_mapping and key == "metadata" and (not parent or parent[-1] == "template"):
+                yield from metadata._object_meta(value, (*parent, key))
+                continue
+            if is_mapping and (key == "nodeSelector" or key == "matchLabels"):
+                yield from metadata._labels(value, (*parent, key), key)
+                continue
+            if is_mapping and key == "nodeLabels" and parent == ("spec",):
+                yield from metadata._labels(value, (*parent, key), "nodeLabels")
+                continue
+            if kind is int or (kind is not bool and kind is not str and isinstance(value, int) and not isinstance(value, bool)):
+                if key in metadata._PORT_KEYS or key in metadata._INT32_KEYS:
+                    yield from metadata._range(key, value, (*parent, key))
+                continue
+        if kind is dict or kind is list or (kind is not str and isinstance(value, (Mapping, list))):
+            stack.append(_opened_before(value, (*parent, key)))
+
+
+def _opened_before(node: Any, path: Path) -> tuple[Path, Iterator[tuple[Any, Any]], bool]:
+    if isinstance(node, list):
+        return path, enumerate(node), False
+    return path, iter(node.items()), True
+
+
+def test_the_metadata_walk_finds_what_the_walk_it_replaced_found():
+    """The recursive walk (a list, no `next` per node) against the stack of iterators it replaced,
+    kept above: the same problems in the same order over the rule cases, the examples and the
+    upstream examples (as the fast path, the reference path and plain data read them), and over
+    objects with out-of-range ints, odd keys and scalar types at the checked fields."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    from llmkube import yamlio
+    from tests.support.crds import UPSTREAM_CRDS
+    from tests.support.paths import EXAMPLES, RULE_CASES
+
+    files = sorted(RULE_CASES.rglob("*.yaml")) + sorted(EXAMPLES.glob("*.yaml")) + sorted((UPSTREAM_CRDS / "examples").rglob("*.yaml"))
+    objs: list[object] = []
+    for p in files:
+        for reference in (False, True):
+            try:
+                docs = yamlio.parse_documents(p.read_text(encoding="utf-8"), str(p), reference=reference)
+            except InputError:
+                continue
+            objs += [d.data for d in docs] + [yamlio.to_plain(d.data) for d in docs]
+    for value in (-1, 0, 70000, 2**31, True, 1.5, None, "8080", [1], {"a": 1}):
+        ports = [{"containerPort": value, "hostPort": value}]
+        objs.append({"kind": "Deployment", "metadata": {"name": "x", "labels": {"-bad": "é", 1: "x"}},
+                     "spec": {"replicas": value, "nodeLabels": {"a/b/c": "x"},
+                              "template": {"metadata": {"labels": {"ok": "-"}, "annotations": {"A_": 1}},
+                                           "spec": {"nodeSelector": {"": ""}, "containers": [{"ports": ports}], 3: {"replicas": -1}}}}})
+        objs.append(CommentedMap({"spec": CommentedMap({"minReplicas": value, "ports": CommentedSeq([{"hostPort": value}])})}))
+    found = 0
+    for obj in objs:
+        want = list(_walk_before(obj, ()))
+        assert list(metadata._walk(obj, ())) == want
+        found += len(want)
+    assert len(objs) > 1000 and found > 50

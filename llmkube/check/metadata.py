@@ -105,46 +105,46 @@ def _object_meta(meta: Mapping[str, Any], path: Path) -> Iterator[tuple[Path, st
 def _walk(node: Any, path: Path) -> Iterator[tuple[Path, str, str]]:
     """Object metadata (the object's and its templates'), label maps and int32/port fields, anywhere.
 
-    Depth first, in document order, with a stack of (path, iterator) per mapping or list: a path is
-    built for each container and for what is reported, not for every scalar (every object of a run
-    is walked, and most of its nodes are scalars)."""
+    Depth first, in document order. A path is built for each container and for what is reported,
+    not for every scalar (every object of a run is walked, and most of its nodes are scalars); the
+    walk recurses (a document is at most MAX_NESTING deep) and gathers into one list, where a stack
+    of iterators asked `next` once per node."""
     if not isinstance(node, (Mapping, list)):
+        return iter(())
+    out: list[tuple[Path, str, str]] = []
+    _walk_into(node, path, out)
+    return iter(out)
+
+
+def _walk_into(node: Mapping[Any, Any] | list[Any], parent: Path, out: list[tuple[Path, str, str]]) -> None:
+    if type(node) is list or (type(node) is not dict and isinstance(node, list)):
+        for index, value in enumerate(node):
+            kind = type(value)
+            if kind is dict or kind is list or (kind is not str and isinstance(value, (Mapping, list))):
+                _walk_into(value, (*parent, index), out)
         return
-    stack: list[tuple[Path, Iterator[tuple[Any, Any]], bool]] = [_opened(node, path)]
-    while stack:
-        parent, entries, is_map = stack[-1]
-        step = next(entries, None)
-        if step is None:
-            stack.pop()
-            continue
-        key, value = step
+    for key, value in node.items():  # an entry of a mapping: some are judged whole, the rest walked
         kind = type(value)
-        if is_map:  # an entry of a mapping: some are judged whole, the rest walked
-            if type(key) is not str and not isinstance(key, str):
-                continue
-            is_mapping = kind is dict or (kind is not list and kind is not str and isinstance(value, Mapping))
-            if is_mapping and key == "metadata" and (not parent or parent[-1] == "template"):
-                yield from _object_meta(value, (*parent, key))
-                continue
-            if is_mapping and (key == "nodeSelector" or key == "matchLabels"):
-                yield from _labels(value, (*parent, key), key)
-                continue
-            if is_mapping and key == "nodeLabels" and parent == ("spec",):
-                yield from _labels(value, (*parent, key), "nodeLabels")
-                continue
-            if kind is int or (kind is not bool and kind is not str and isinstance(value, int) and not isinstance(value, bool)):
-                if key in _PORT_KEYS or key in _INT32_KEYS:
-                    yield from _range(key, value, (*parent, key))
-                continue
-        if kind is dict or kind is list or (kind is not str and isinstance(value, (Mapping, list))):
-            stack.append(_opened(value, (*parent, key)))
-
-
-def _opened(node: Mapping[Any, Any] | list[Any], path: Path) -> tuple[Path, Iterator[tuple[Any, Any]], bool]:
-    """A container to walk: its path, its (key, value) or (index, item) pairs, whether it is a mapping."""
-    if isinstance(node, list):
-        return path, enumerate(node), False
-    return path, iter(node.items()), True
+        if kind is str or value is None or kind is bool or kind is float:
+            continue  # a scalar no check reads (the most common entry)
+        if type(key) is not str and not isinstance(key, str):
+            continue
+        is_mapping = kind is dict or (kind is not list and isinstance(value, Mapping))
+        if is_mapping and key == "metadata" and (not parent or parent[-1] == "template"):
+            out += _object_meta(value, (*parent, key))
+            continue
+        if is_mapping and (key == "nodeSelector" or key == "matchLabels"):
+            out += _labels(value, (*parent, key), key)
+            continue
+        if is_mapping and key == "nodeLabels" and parent == ("spec",):
+            out += _labels(value, (*parent, key), "nodeLabels")
+            continue
+        if kind is int or (not is_mapping and kind is not list and isinstance(value, int) and not isinstance(value, bool)):
+            if key in _PORT_KEYS or key in _INT32_KEYS:
+                out += _range(key, value, (*parent, key))
+            continue
+        if is_mapping or kind is list or isinstance(value, list):
+            _walk_into(value, (*parent, key), out)
 
 
 def _range(key: str, value: int, path: Path) -> Iterator[tuple[Path, str, str]]:
