@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from llmkube.errors import InputError, combined, each
 from llmkube.kinds import KINDS
 from llmkube.specs.base import API_VERSION
-from llmkube.yamlio import Document, dotted, kind_word, to_plain
+from llmkube.yamlio import Document, dotted, kind_word, plain_data, to_plain
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -75,7 +75,7 @@ def parse_spec(doc: Document) -> LoadedSpec:
 def validate_document(doc: Document, model: type[M]) -> M:
     """Validate a document against a pydantic model; errors carry line marks."""
     try:
-        return model.model_validate(to_plain(doc.data))
+        return model.model_validate(plain_data(doc))  # the reader's plain twin: no second walk
     except ValidationError as exc:
         raise _errors(doc, model, exc) from None
 
