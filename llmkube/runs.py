@@ -122,12 +122,12 @@ class Run:
 def run(paths: Sequence[str], options: Options) -> Run:
     """Load the inputs and render the specs; the findings follow on first use."""
     check_ignore_codes(options.ignore)
-    require_profile_dirs(options.profile_dirs)  # the profiles themselves are read only if needed
+    require_profile_dirs(options.profile_dirs)
     inputs = load_inputs(paths, options.limits)
     rendering = _render_specs(inputs.specs, options) if inputs.specs else Rendering()
     manifests = [Target(obj=plain_data(d), document=d) for d in inputs.manifests]
     gcpause.resume()  # what the run keeps is built: collect the garbage of the checks that follow
-    return Run(options, rendering, manifests)
+    return _with_user_profiles(Run(options, rendering, manifests))
 
 
 def run_partial(paths: Sequence[str], options: Options) -> tuple[Run, list[InputError]]:
@@ -140,7 +140,7 @@ def run_partial(paths: Sequence[str], options: Options) -> tuple[Run, list[Input
     (a bad --kube-version) are raised as before.
     """
     check_ignore_codes(options.ignore)
-    require_profile_dirs(options.profile_dirs)  # the profiles themselves are read only if needed
+    require_profile_dirs(options.profile_dirs)
     with progress.working("reading files", progress.count_files(paths)):
         docs, errors = read_documents(paths, options.limits)
     spec_docs = [d for d in docs if is_spec_document(d)]  # told once: the manifests are the rest
@@ -168,7 +168,17 @@ def run_partial(paths: Sequence[str], options: Options) -> tuple[Run, list[Input
     is_spec = {id(d) for d in spec_docs}
     manifests = [Target(obj=plain_data(d), document=d) for d in docs if id(d) not in is_spec]
     gcpause.resume()
-    return Run(options, rendering, manifests), errors
+    return _with_user_profiles(Run(options, rendering, manifests)), errors
+
+
+def _with_user_profiles(run: Run) -> Run:
+    """Read the profiles now when the user named profile directories (`--profiles`, a settings
+    file's `profiles`): a broken profile of theirs is an input error (exit 2) on every run, not only
+    on runs whose objects make a rule read the profiles. The built-ins alone are read when first
+    asked (`check.read.context.DeferredProfiles`), so a run of plain manifests never loads them."""
+    if run.options.profile_dirs:
+        run.profiles  # noqa: B018 - a cached property: reads and validates the profiles once
+    return run
 
 
 def _render_specs(specs: Sequence[LoadedSpec], options: Options) -> Rendering:

@@ -163,6 +163,24 @@ def test_a_missing_profiles_directory_is_refused_though_no_profile_is_read(tmp_p
     assert code in (0, 1) and "profile directory" not in err
 
 
+def test_a_broken_profile_in_a_named_directory_fails_a_run_of_plain_manifests(tmp_path, capsys):
+    """The built-in profiles are read only when a rule asks, but profile directories the user named are
+    read on every run: a broken profile of theirs is an input error (exit 2) with its file and line,
+    as before the profiles were deferred, not something only a model server's run reports."""
+    from llmkube.cli import main
+
+    manifests = tmp_path / "core.yaml"
+    manifests.write_text(CORE_MANIFESTS)
+    mine = tmp_path / "profiles"
+    mine.mkdir()
+    (mine / "gpu.yaml").write_text("apiVersion: llmkube.dev/v1alpha1\nkind: GPUProfile\nmetadata: {name: my-gpu}\nspec:\n  memoryGiB: lots\n")
+    with pytest.raises(SystemExit) as exc:
+        main(["validate", "--no-cache", "--profiles", str(mine), str(manifests)])
+    out, err = capsys.readouterr()
+    assert exc.value.code == 2 and out == ""
+    assert f"{mine / 'gpu.yaml'}:5:3: expected a number, got string 'lots'" in err
+
+
 def test_a_validate_of_a_model_server_still_loads_what_sizing_it_needs(tmp_path):
     server = tmp_path / "server.yaml"
     server.write_text(CORE_MANIFESTS.replace("image: nginx:latest", "image: vllm/vllm-openai:v0.11.0\n"
