@@ -63,13 +63,12 @@ def by_cluster(objects: Sequence[T], clusters: Sequence[ClusterTarget]) -> list[
 
 
 class ClusterMerge:
-    """A run's clusters, merged plan by plan as `merge_clusters` does, by name.
+    """A run's clusters, merged plan by plan: several Quotas may federate to the same clusters, so
+    one list, manager first; a name given two contexts, or two managers, is a conflict.
 
-    `merge_clusters` copies and scans the list it grows, once per plan: a run of N specs that
-    federate to their own clusters cost N² (10,000 specs). This keeps the clusters by name and
-    the manager apart; a plan whose clusters conflict adds none of them (as the list a failed
-    `merge_clusters` would have returned is dropped). `tests/test_federation_merge.py` holds it to
-    `merge_clusters` over random sequences of plans.
+    Kept by name with the manager apart: the list it replaced was copied and scanned once per plan,
+    N² for a run of N specs that federate to their own clusters. A plan whose clusters conflict adds
+    none of them. `tests/test_federation_merge.py` holds it to that list merge, kept there.
     """
 
     def __init__(self) -> None:
@@ -100,26 +99,6 @@ class ClusterMerge:
         """Manager first, then the others in the order they were first named."""
         head = [self._manager] if self._manager is not None else []
         return head + [c for c in self._by_name.values() if not c.manager]
-
-
-def merge_clusters(known: list[ClusterTarget], more: Sequence[ClusterTarget]) -> list[ClusterTarget]:
-    """Several Quotas may federate to the same clusters: one list, manager first; a name given
-    two contexts, or two managers, is a conflict (ValueError). The reference for `ClusterMerge`,
-    which a run uses (this copies `known`: one call per plan is quadratic)."""
-    out = list(known)
-    for c in more:
-        same = next((k for k in out if k.name == c.name), None)
-        if same is None:
-            if c.manager and any(k.manager for k in out):
-                manager = next(k.name for k in out if k.manager)
-                raise ValueError(f"manager cluster {c.name!r} differs from {manager!r}, named by another Quota")
-            if c.manager:
-                out.insert(0, c)
-            else:
-                out.append(c)
-        elif same != c:
-            raise ValueError(f"cluster {c.name!r} is given differently by two Quotas (context or role)")
-    return out
 
 
 def parse_cluster_contexts(values: Sequence[str]) -> dict[str, str]:

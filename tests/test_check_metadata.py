@@ -202,9 +202,9 @@ from typing import Any  # noqa: E402
 
 from llmkube.check import metadata  # noqa: E402
 
-Path = tuple
+FieldPath = tuple
 
-def _walk_before(node: Any, path: Path) -> Iterator[tuple[Path, str, str]]:
+def _walk_before(node: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str, str]]:
     """Object metadata (the object's and its templates'), label maps and int32/port fields, anywhere.
 
     Depth first, in document order, with a stack of (path, iterator) per mapping or list: a path is
@@ -212,7 +212,7 @@ def _walk_before(node: Any, path: Path) -> Iterator[tuple[Path, str, str]]:
     is walked, and most of its nodes are scalars)."""
     if not isinstance(node, (Mapping, list)):
         return
-    stack: list[tuple[Path, Iterator[tuple[Any, Any]], bool]] = [_opened_before(node, path)]
+    stack: list[tuple[FieldPath, Iterator[tuple[Any, Any]], bool]] = [_opened_before(node, path)]
     while stack:
         parent, entries, is_map = stack[-1]
         step = next(entries, None)
@@ -242,7 +242,7 @@ def _walk_before(node: Any, path: Path) -> Iterator[tuple[Path, str, str]]:
             stack.append(_opened_before(value, (*parent, key)))
 
 
-def _opened_before(node: Any, path: Path) -> tuple[Path, Iterator[tuple[Any, Any]], bool]:
+def _opened_before(node: Any, path: FieldPath) -> tuple[FieldPath, Iterator[tuple[Any, Any]], bool]:
     if isinstance(node, list):
         return path, enumerate(node), False
     return path, iter(node.items()), True

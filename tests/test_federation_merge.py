@@ -1,4 +1,5 @@
-"""`federation.ClusterMerge` (a run's clusters by name) against `merge_clusters` (the list it replaced).
+"""`federation.ClusterMerge` (a run's clusters by name) against `merge_clusters` (the list it replaced, kept
+here as the reference).
 
 The run merges each plan's clusters in turn; `merge_clusters` copied and scanned the growing list per
 plan (quadratic in federating specs). Both must give the same list, in the same order, and fail on the
@@ -8,9 +9,29 @@ same plan with the same message, the failed plan adding nothing.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
-from llmkube.federation import ClusterMerge, merge_clusters
+from llmkube.federation import ClusterMerge
 from llmkube.plan.base import ClusterTarget
+
+
+def merge_clusters(known: list[ClusterTarget], more: Sequence[ClusterTarget]) -> list[ClusterTarget]:
+    """The merge llmkube used before `ClusterMerge`, kept as its reference: one list, manager first;
+    a name given two contexts, or two managers, is a conflict (ValueError)."""
+    out = list(known)
+    for c in more:
+        same = next((k for k in out if k.name == c.name), None)
+        if same is None:
+            if c.manager and any(k.manager for k in out):
+                manager = next(k.name for k in out if k.manager)
+                raise ValueError(f"manager cluster {c.name!r} differs from {manager!r}, named by another Quota")
+            if c.manager:
+                out.insert(0, c)
+            else:
+                out.append(c)
+        elif same != c:
+            raise ValueError(f"cluster {c.name!r} is given differently by two Quotas (context or role)")
+    return out
 
 
 def _reference(plans: list[list[ClusterTarget]]) -> tuple[list[ClusterTarget], list[tuple[int, str]]]:
