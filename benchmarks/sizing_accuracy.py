@@ -125,6 +125,7 @@ CONFIGS = {
     "microsoft/phi-2": "phi-2.json",
     "Qwen/Qwen2.5-0.5B": "qwen2.5-0.5b.json",
     "Qwen/Qwen2.5-1.5B-Instruct": "qwen2.5-1.5b-instruct.json",
+    "Qwen/Qwen2.5-Math-1.5B": "qwen2.5-math-1.5b.json",
     "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": "deepseek-r1-distill-qwen-1.5b.json",
     "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B": "deepseek-r1-distill-qwen-7b.json",
     "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B": "deepseek-r1-distill-qwen-32b.json",

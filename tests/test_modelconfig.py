@@ -64,6 +64,7 @@ CONFIG_ONLY = {
     "phi-2.json": ("microsoft/phi-2", 2_779_683_840, 0),  # safetensors total
     "qwen2.5-0.5b.json": ("Qwen/Qwen2.5-0.5B", 494_032_768, 0),  # safetensors total
     "qwen2.5-1.5b-instruct.json": ("Qwen/Qwen2.5-1.5B-Instruct", 1_543_714_304, 0),  # safetensors total
+    "qwen2.5-math-1.5b.json": ("Qwen/Qwen2.5-Math-1.5B", 1.54e9, 0.005),  # card: 1.54B (the shapes of Qwen2.5-1.5B)
     "deepseek-r1-distill-qwen-1.5b.json": ("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", 1.78e9, 0.005),  # card: 1.78B
     "deepseek-r1-distill-qwen-7b.json": ("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", 7.62e9, 0.005),  # card: 7.62B
     "deepseek-r1-distill-qwen-32b.json": ("deepseek-ai/DeepSeek-R1-Distill-Qwen-32B", 32.8e9, 0.005),  # card: 32.8B

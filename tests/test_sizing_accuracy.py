@@ -102,6 +102,41 @@ def test_mxfp4_backend_is_a_kernel_the_log_names_and_reaches_the_server_config(a
     assert marlin["weights_gib"] > default["weights_gib"] and marlin["kv_cache_gib"] < default["kv_cache_gib"]
 
 
+def test_rows_from_0_22_record_the_utilization_their_log_prints(accuracy, rows):
+    """From 0.22 vLLM's --gpu-memory-utilization defaults to 0.92 (the 0.22.1 and 0.23.0 logs print
+    'The current --gpu-memory-utilization=0.9200' without the flag); an empty cell would be sized
+    at the script's 0.90. One 0.22.1 row was first recorded that way."""
+    _, data = rows
+    for r in data:
+        version = accuracy.version_tuple(r["vllm_version"]) or ()
+        if version >= (0, 22) and r["kv_cache_gib"].strip():
+            assert r["gpu_memory_utilization"].strip(), r["id"]
+
+
+def test_rows_from_0_21_record_the_cuda_graph_estimate_subtracted_before_sizing(accuracy, rows):
+    """From 0.21 vLLM profiles CUDA-graph memory by default and subtracts its estimate before it
+    sizes the KV cache (the log: 'CUDA graph memory profiling is enabled (default since v0.21.0)');
+    a graph-capturing row with a KV figure records that 'Estimated CUDA graph memory'. Two rows
+    first left it out."""
+    _, data = rows
+    for r in data:
+        version = accuracy.version_tuple(r["vllm_version"]) or ()
+        if version >= (0, 21) and r["kv_cache_gib"].strip() and r["enforce_eager"] != "true":
+            assert r["cuda_graph_gib"].strip(), r["id"]
+
+
+def test_a_config_only_checkpoint_in_the_table_takes_the_config_route(accuracy, rows):
+    """Qwen2.5-Math-1.5B has no built-in profile; its rows are sized from the stored config.json,
+    as `llmkube profiles import` would size them."""
+    _, data = rows
+    store = accuracy.ProfileStore.load()
+    math_rows = [r for r in data if r["model"] == "Qwen/Qwen2.5-Math-1.5B"]
+    assert math_rows
+    for r in math_rows:
+        result = accuracy.evaluate_row(store, r)
+        assert result["profile"] == "config" and result["sizable"], r["id"]
+
+
 def test_the_script_runs_on_the_table_and_reports_both_splits(accuracy):
     out = io.StringIO()
     with redirect_stdout(out):
