@@ -99,6 +99,10 @@ SETTINGS: tuple[Setting, ...] = (
     # Data-parallel engines (vllm/engine/arg_utils.py `--data-parallel-size`): read from manifests
     # only, for sizing an MoE whose experts spread over TP × DP GPUs (plan/sizing.py ServerConfig).
     Setting("data_parallel", None, ("--data-parallel-size", "-dp")),
+    # Whole routed experts per GPU (vllm/engine/arg_utils.py `--enable-expert-parallel`, `-ep`): read
+    # from manifests only, for sizing (plan/sizing.py ServerConfig.expert_parallel); llmisvc.py writes
+    # it from an LLMInferenceService's parallelism.expert.
+    Setting("expert_parallel", None, ("--enable-expert-parallel", "-ep")),
     # Data-parallel engines this pod starts (default: all of them, on one node).
     Setting("data_parallel_local", None, ("--data-parallel-size-local", "-dpl")),
     # This pod is one engine behind an external load balancer (exactly one local engine).

@@ -361,8 +361,10 @@ def test_example_12_wide_expert_parallel_over_two_nodes(store):
         assert (limits["nvidia.com/gpu"], limits["rdma/roce_gdr"]) == (8, 1)
     # each rank holds 1/16 of the routed experts (DP 2 × TP 8), so half of what DP 1 would hold
     model, gpu = store.model("deepseek-ai/DeepSeek-V3"), store.gpu("h200-141gb")
-    fit = serving_fit(model, gpu.spec.memory_gi_b, ServerConfig(tensor_parallel=8, data_parallel=2, max_model_len=32768,
-                                                                 quantization=None), gpu_name=gpu.spec.display_name)
+    # parallelism.expert: whole experts per rank, run at their whole width (--enable-expert-parallel)
+    fit = serving_fit(model, gpu.spec.memory_gi_b, ServerConfig(tensor_parallel=8, data_parallel=2, expert_parallel=True,
+                                                                 max_model_len=32768, quantization=None),
+                      gpu_name=gpu.spec.display_name)
     alone = serving_fit(model, gpu.spec.memory_gi_b, ServerConfig(tensor_parallel=8, max_model_len=32768), gpu_name=gpu.spec.display_name)
     assert fit.weights_gib < alone.weights_gib - 30
     assert fit.fits and f"{fit.kv_tokens:,} tokens" in out.stderr and "no experts" not in out.stderr

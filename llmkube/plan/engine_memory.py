@@ -41,7 +41,8 @@ Constants fitted to real start-ups say so where they are defined and name the ro
 of benchmarks/data/vllm_startups.csv); nothing was fitted to a held-out row. Not modelled: MLA and
 hybrid attention backends that pick other block sizes than 16 (tokens round differently), vLLM's
 refusal to start when util × total exceeds the memory free at start-up (the CUDA context's share),
-expert parallelism, speculative decoding, the vision encoder's own transient peak and towers other than
+expert parallelism's token dispatch across data-parallel ranks (EP's whole experts per rank are:
+`moe_width_parallel`, `local_experts`), speculative decoding, the vision encoder's own transient peak and towers other than
 Gemma 3's and Mistral 3's (the batch they keep through the profile run is: `mm_profile_bytes`); FlashInfer's
 top-k/top-p sampler (vllm/v1/sample/ops/topk_topp_sampler.py `TopKTopPSampler.__init__`, 0.8 on:
 "In V1, None means True", so an image with FlashInfer installed skips the full-vocabulary sort
@@ -357,18 +358,41 @@ def _moe_intermediate(spec: ModelSpec) -> int:
     return int(own or spec.intermediate_size or 4 * spec.hidden_size)
 
 
+def local_experts(total: int, expert_ranks: int) -> int:
+    """Routed experts the busiest rank holds under expert parallelism: vllm/model_executor/layers/
+    fused_moe/layer.py `determine_expert_map` (v0.10 … v0.19) gives every rank total // ranks and
+    one more to the first total % ranks ranks; the rank with one more binds."""
+    return -(-total // max(1, expert_ranks))
+
+
+def moe_width_parallel(tensor_parallel: int, data_parallel: int = 1, expert_parallel: bool = False) -> int:
+    """How many ways each routed expert's width is split (the fused-MoE layer's own `tp_size`).
+
+    vllm/model_executor/layers/fused_moe/config.py `FusedMoEParallelConfig.make` (v0.10 … v0.19):
+    the MoE flattens TP across DP (tp_size = DP × TP); with `--enable-expert-parallel` and more than
+    one such rank, "each device owns a set of experts fully": tp_size 1, ep_size = DP × TP, and the
+    layer's `intermediate_size_per_partition` is the whole expert width. So under EP the fused-MoE
+    caches and workspaces are as wide as one whole expert, not a 1/TP slice of it."""
+    ranks = max(1, tensor_parallel) * max(1, data_parallel)
+    return 1 if expert_parallel and ranks > 1 else ranks
+
+
 def forward_peak_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_bytes: float,
-                       mlp_live: int = MLP_LIVE) -> float:
+                       mlp_live: int = MLP_LIVE, moe_tensor_parallel: int | None = None) -> float:
     """Torch peak of one forward pass over `tokens` tokens (weights excluded), per GPU.
 
     vLLM keeps the residual and the normed hidden state ([tokens, hidden] each) alive through a
     layer; on top of them the widest intermediate: the attention's q/k/v and output
     ([tokens, (heads + 2·kv_heads)·head_dim / TP] + [tokens, heads·head_dim / TP]), the dense MLP's
     ([tokens, mlp_live·intermediate / TP]), or the fused MoE's caches
-    ([tokens·top_k, mlp_live·expert_intermediate / TP + hidden], vllm/model_executor/layers/fused_moe
-    `fused_experts` intermediate_cache1..3). `mlp_live` is the accounting's (V1 4, V0 3).
+    ([tokens·top_k, mlp_live·expert_intermediate / MoE TP + hidden], vllm/model_executor/layers/fused_moe
+    `fused_experts` intermediate_cache1..3). `mlp_live` is the accounting's (V1 4, V0 3). The
+    routed experts' width is split `moe_tensor_parallel` ways (`moe_width_parallel`: 1 under expert
+    parallelism, where every rank computes whole experts for all top-k slots — the caches are sized
+    [tokens, top_k, 2·intermediate] whatever experts are local); None: as the attention's TP.
     """
     tp = max(1, tensor_parallel)
+    moe_tp = max(1, moe_tensor_parallel) if moe_tensor_parallel is not None else tp
     h = spec.hidden_size
     attn = ((spec.attention_heads + 2 * max(1, spec.kv_heads)) * spec.head_dim + spec.attention_heads * spec.head_dim) / tp
     widest = attn
@@ -376,7 +400,7 @@ def forward_peak_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_b
         widest = max(widest, mlp_live * spec.intermediate_size / tp)
     if spec.experts is not None:
         e = spec.experts
-        widest = max(widest, e.active * (mlp_live * _moe_intermediate(spec) / tp + h))
+        widest = max(widest, e.active * (mlp_live * _moe_intermediate(spec) / moe_tp + h))
         if e.shared:  # shared experts run as one dense MLP beside the routed ones
             widest = max(widest, mlp_live * e.shared * (e.shared_intermediate_size or _moe_intermediate(spec)) / tp)
     return tokens * (2 * h + widest) * act_bytes
@@ -438,8 +462,9 @@ def moe_workspace_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_
     sampler run, which follows the forward, peaks on top of it. Its size is
     `TritonExperts.workspace_shapes` (fused_moe.py): workspace13 [M, top_k, max(N/2, K)] (the fused
     output [M, K] shares it) and workspace2 [M, top_k, max(N, K)], with M the tokens of one chunk
-    (at most VLLM_FUSED_MOE_CHUNK_SIZE), N = 2 × expert width ÷ TP (gate and up), K = hidden, in
-    the activation dtype. Fit rows (v0.19.0, H100, 8,192 tokens, activation peak observed − llmkube
+    (at most VLLM_FUSED_MOE_CHUNK_SIZE), N = 2 × expert width ÷ the MoE's TP (gate and up; the
+    whole width under expert parallelism: pass `moe_width_parallel`), K = hidden, in the
+    activation dtype. Fit rows (v0.19.0, H100, 8,192 tokens, activation peak observed − llmkube
     before this term): Qwen3-30B-A3B 0.49 GiB (this term 0.50), DeepSeek-V2-Lite 0.44 (0.45),
     Qwen1.5-MoE-A2.7B 0.28 (0.30), Llama-4-Scout at TP 4 0.24 (0.16); nothing was fitted.
     """
@@ -518,7 +543,8 @@ def mm_profile_bytes(spec: ModelSpec, batch: ProfilingBatch, max_model_len: int,
 def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBatch, tensor_parallel: int,
                      act_bytes: float, first_stage: bool = True, last_stage: bool = True,
                      flashinfer_sampler: bool | None = None, persistent_bytes: float = 0.0,
-                     eager: bool = False, held_bytes: float = 0.0) -> float:
+                     eager: bool = False, held_bytes: float = 0.0,
+                     moe_tensor_parallel: int | None = None) -> float:
     """The torch activation peak `profile_run` measures on one GPU of one pipeline stage.
 
     The forward pass and the sampler run one after the other, so the peak is the larger of the
@@ -529,11 +555,12 @@ def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBa
     state and residual, [tokens, hidden] each); only the last stage samples. `eager` (vLLM's
     --enforce-eager) runs the forward without torch.compile: the eager MLP peak (`EAGER_MLP_LIVE`).
     `held_bytes` stay allocated through both the forward and the sampler run (the multimodal
-    profiling batch, `mm_profile_bytes`).
+    profiling batch, `mm_profile_bytes`). `moe_tensor_parallel`: how many ways the routed experts'
+    width is split (`moe_width_parallel`; None: `tensor_parallel`).
     """
     received = 0.0 if first_stage else 2 * batch.tokens * spec.hidden_size * act_bytes
     mlp_live = min(accounting.mlp_live, EAGER_MLP_LIVE) if eager else accounting.mlp_live
-    peak = forward_peak_bytes(spec, batch.tokens, tensor_parallel, act_bytes, mlp_live)
+    peak = forward_peak_bytes(spec, batch.tokens, tensor_parallel, act_bytes, mlp_live, moe_tensor_parallel)
     if last_stage:
         sampling = sampler_peak_bytes(spec, min(batch.seqs, batch.tokens), accounting, act_bytes,
                                       flashinfer_sampler)

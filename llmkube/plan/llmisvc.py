@@ -336,6 +336,7 @@ def _pool_note(ep: InferenceEndpoint, ctx: PlanContext, pool: PoolPlan) -> str |
     config = ServerConfig(
         tensor_parallel=pool.tensor_parallel, pipeline_parallel=spec.pipeline_parallel,
         data_parallel=pool.data_parallel.data if pool.data_parallel else 1,
+        expert_parallel=bool(spec.llm_inference_service.expert_parallel),
         utilization=spec.gpu_memory_utilization or DEFAULT_GPU_MEMORY_UTILIZATION, max_model_len=spec.max_model_len,
         max_num_seqs=spec.max_num_seqs, max_num_batched_tokens=spec.max_batch_tokens, chunked_prefill=spec.chunked_prefill,
         enforce_eager=bool(spec.enforce_eager), dtype=spec.dtype if spec.dtype != "auto" else None,

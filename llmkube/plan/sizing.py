@@ -164,6 +164,10 @@ class ServerConfig:
     # config.py `FusedMoEParallelConfig.make`: no EP flattens TP across DP; EP gives each rank
     # experts ÷ (TP × DP) whole experts); attention, dense and shared-expert weights stay ÷ TP.
     data_parallel: int = 1
+    # --enable-expert-parallel: with more than one TP × DP rank each GPU holds whole routed experts,
+    # ceil(experts ÷ (TP × DP)) of them, and runs them at their whole width (`em.moe_width_parallel`,
+    # `em.local_experts`); attention, dense and shared-expert weights stay ÷ TP.
+    expert_parallel: bool = False
     utilization: float = DEFAULT_GPU_MEMORY_UTILIZATION  # --gpu-memory-utilization / --cuda-memory-fraction
     max_model_len: int | None = None  # None: the model's whole context (vLLM's default)
     max_num_seqs: int | None = None
@@ -338,6 +342,17 @@ def _served_weight_bytes(model: ModelProfile, config: ServerConfig) -> modelshap
     return wb
 
 
+def routed_expert_share(model: ModelProfile, config: ServerConfig) -> float:
+    """The share of the routed experts' bytes one GPU holds: 1 ÷ (TP × DP) when each expert's
+    width is split over the flattened ranks (no EP), ceil(experts ÷ ranks) ÷ experts under expert
+    parallelism (`em.local_experts`: the busiest rank, which binds, when the count does not divide)."""
+    ranks = max(1, config.tensor_parallel) * max(1, config.data_parallel)
+    e = model.spec.experts
+    if e is not None and em.moe_width_parallel(config.tensor_parallel, config.data_parallel, config.expert_parallel) == 1 and ranks > 1:
+        return em.local_experts(e.total, ranks) / e.total
+    return 1.0 / ranks
+
+
 def loaded_expert_extra_bytes(model: ModelProfile, config: ServerConfig, gpu_name: str, layers: range) -> float:
     """What one GPU holds beyond its share of the checkpoint for the MoE layers `layers` once vLLM
     has prepared an MXFP4 checkpoint's experts for its kernel (padding, float32 biases, Hopper's
@@ -359,7 +374,10 @@ def loaded_expert_extra_bytes(model: ModelProfile, config: ServerConfig, gpu_nam
     if (q is None or q.method != "mxfp4" or s.experts is None or backend is None or config.runtime != "vllm"
             or config.quantization not in (None, "mxfp4")):
         return 0.0
-    tp = max(1, config.tensor_parallel)
+    # The kernel pads each expert's width as split over the MoE's ranks (whole under EP), and the
+    # GPU holds `routed_expert_share` of the experts laid out that way.
+    width_tp = em.moe_width_parallel(config.tensor_parallel, config.data_parallel, config.expert_parallel)
+    share = routed_expert_share(model, config)
     checkpoint = [0.0] * s.layers
     quantized: set[int] = set()
     for t in modelshape.tensors(s):
@@ -367,8 +385,8 @@ def loaded_expert_extra_bytes(model: ModelProfile, config: ServerConfig, gpu_nam
             checkpoint[t.layer] += modelshape.tensor_bytes(s, t)
             if modelshape.is_quantized(s, t):
                 quantized.add(t.layer)
-    loaded = em.mxfp4_expert_layer_bytes(s, tp, backend)
-    return sum(loaded - checkpoint[i] / tp for i in layers if i in quantized)
+    loaded = em.mxfp4_expert_layer_bytes(s, width_tp, backend) * width_tp * share
+    return sum(loaded - checkpoint[i] * share for i in layers if i in quantized)
 
 
 def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = ServerConfig(), *,
@@ -397,9 +415,13 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     token_layer = em.kv_bytes_per_token_per_layer(s, kv_bytes, tp, mla_cache)
     stage_weights = stage_weight_bytes(model, c, pp)
     dp = max(1, c.data_parallel)
-    stage_experts = stage_routed_expert_bytes(model, c, pp) if dp > 1 else [0.0] * pp
-    # MXFP4 experts as prepared for the kernel: their width is split over the flattened TP × DP
-    moe_config = dataclasses.replace(c, tensor_parallel=tp * dp) if dp > 1 else c
+    # Routed experts spread over TP × DP ranks (flattened width, or whole experts under EP)
+    expert_share = routed_expert_share(model, c)
+    whole_experts = em.moe_width_parallel(tp, dp, c.expert_parallel) == 1 and tp * dp > 1
+    stage_experts = stage_routed_expert_bytes(model, c, pp) if dp > 1 or whole_experts else [0.0] * pp
+    # The fused-MoE intermediates are as wide as a whole expert under EP; without EP they stay the
+    # TP slice (with DP the flattened width shrinks but the dispatched tokens grow alike: not modelled)
+    moe_tp = 1 if whole_experts else tp
     graphs_on = c.runtime == "vllm" and not c.enforce_eager
     counted = graphs_on and (c.cuda_graph_estimate if c.cuda_graph_estimate is not None else acc.cuda_graphs_counted)
     non_torch = em.non_torch_bytes(acc, tp, pp, gpu_name, c.tp_spans_nodes)
@@ -411,7 +433,7 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     # vLLM's RoPE cos/sin table loads with the weights, one copy per GPU (`em.rope_cache_bytes`)
     rope = em.rope_cache_bytes(s, act_bytes) if c.runtime == "vllm" else 0.0
     # The fused-MoE workspace a forward pass leaves allocated (`em.moe_workspace_bytes`)
-    moe_workspace = (em.moe_workspace_bytes(s, batch.tokens, tp, act_bytes)
+    moe_workspace = (em.moe_workspace_bytes(s, batch.tokens, moe_tp, act_bytes)
                      if c.runtime == "vllm" and acc.moe_workspace_persists and em.triton_moe_experts(s, c.quantization)
                      else 0.0)
     # The multimodal profiling batch V1 keeps through the profile run (`em.mm_profile_bytes`)
@@ -421,11 +443,12 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     start = 0
     for stage, n in enumerate(em.pp_partition(s.layers, pp)):
         first, last = stage == 0, stage == pp - 1
-        weights = ((stage_weights[stage] - stage_experts[stage]) / tp + stage_experts[stage] / (tp * dp)
-                   + loaded_expert_extra_bytes(model, moe_config, gpu_name, range(start, start + n)) + rope)
+        weights = ((stage_weights[stage] - stage_experts[stage]) / tp + stage_experts[stage] * expert_share
+                   + loaded_expert_extra_bytes(model, c, gpu_name, range(start, start + n)) + rope)
         activation = em.activation_bytes(s, acc, batch, tp, act_bytes, first, last, c.flashinfer_sampler,
                                          persistent_bytes=moe_workspace,
-                                         eager=c.enforce_eager and c.runtime == "vllm", held_bytes=mm_held)
+                                         eager=c.enforce_eager and c.runtime == "vllm", held_bytes=mm_held,
+                                         moe_tensor_parallel=moe_tp if c.runtime == "vllm" else None)
         graphs = em.cuda_graph_bytes(batch.seqs, n) if graphs_on else 0.0
         layout = em.kv_layout(s, kinds[start:start + n], token_layer, max_len, batch.tokens)
         start += n

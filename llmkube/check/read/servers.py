@@ -267,6 +267,7 @@ def _read_vllm(line: list[str], container: Mapping[str, Any]) -> tuple[str | Non
         tensor_parallel=tp or 1,
         pipeline_parallel=_int_arg(arg("pipeline_parallel")) or 1,
         data_parallel=_int_arg(arg("data_parallel")) or 1,
+        expert_parallel=bool(_switch(line, "expert_parallel")),
         utilization=_float_arg(arg("gpu_memory_utilization")) or DEFAULT_GPU_MEMORY_UTILIZATION,
         max_model_len=_int_arg(arg("max_model_len")),
         max_num_seqs=_int_arg(arg("max_num_seqs")),

@@ -1,0 +1,108 @@
+"""Expert parallelism (vLLM --enable-expert-parallel) as vLLM lays out an MoE with it.
+
+vllm/model_executor/layers/fused_moe/config.py `FusedMoEParallelConfig.make` (v0.10 … v0.19): with
+EP and more than one TP × DP rank the fused-MoE layer has tp_size 1 and ep_size = TP × DP, "each
+device owns a set of experts fully"; fused_moe/layer.py `determine_expert_map` gives each rank
+experts // ranks and one more to the first experts % ranks ranks. Every figure below is derived
+from the profiles' shapes, not read off llmkube.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from llmkube.plan import engine_memory as em
+from llmkube.plan.sizing import GIB, ServerConfig, routed_expert_share, serving_fit, stage_routed_expert_bytes
+from llmkube.profiles import ProfileStore
+
+H100 = 79.19
+H100_NAME = "NVIDIA H100 80GB HBM3"
+
+
+@pytest.fixture(scope="module")
+def m():
+    store = ProfileStore.load()
+
+    def get(name: str):
+        profile = store.model(name)
+        assert profile is not None, name
+        return profile
+
+    return get
+
+
+def test_local_experts_and_moe_width_follow_vllm():
+    # 128 experts over 8 ranks: 16 each; 60 over 8: 7 or 8, the busiest rank (8) binds
+    assert em.local_experts(128, 8) == 16 and em.local_experts(60, 8) == 8 and em.local_experts(60, 1) == 60
+    # the MoE's own tp_size: TP flattened across DP without EP, 1 with EP on more than one rank
+    assert em.moe_width_parallel(8) == 8 and em.moe_width_parallel(4, 2) == 8
+    assert em.moe_width_parallel(8, 1, True) == 1 and em.moe_width_parallel(2, 2, True) == 1
+    assert em.moe_width_parallel(1, 1, True) == 1  # one rank: nothing to split either way
+
+
+def test_whole_experts_per_rank_when_the_count_does_not_divide(m):
+    """Qwen1.5-MoE-A2.7B has 60 routed experts: at TP 8 with EP the busiest rank holds 8 whole ones
+    (8/60 of the routed bytes) where TP alone gives every rank 1/8 of each expert's width."""
+    qwen = m("qwen1.5-moe-a2.7b")
+    assert qwen.spec.experts is not None and qwen.spec.experts.total == 60
+    config = ServerConfig(tensor_parallel=8, max_model_len=8192, engine_version=(0, 19, 0))
+    ep = dataclasses.replace(config, expert_parallel=True)
+    assert routed_expert_share(qwen, config) == 1 / 8 and routed_expert_share(qwen, ep) == 8 / 60
+    routed = stage_routed_expert_bytes(qwen, config, 1)[0]
+    tp_fit = serving_fit(qwen, H100, config, gpu_name=H100_NAME)
+    ep_fit = serving_fit(qwen, H100, ep, gpu_name=H100_NAME)
+    assert (ep_fit.weights_gib - tp_fit.weights_gib) * GIB == pytest.approx(routed * (8 / 60 - 1 / 8), rel=1e-9)
+    # 128 experts divide by 8: the same bytes either way
+    big = m("qwen3-30b-a3b")
+    cfg = ServerConfig(tensor_parallel=8, max_model_len=8192, engine_version=(0, 19, 0))
+    assert serving_fit(big, H100, dataclasses.replace(cfg, expert_parallel=True), gpu_name=H100_NAME).weights_gib == (
+        pytest.approx(serving_fit(big, H100, cfg, gpu_name=H100_NAME).weights_gib, rel=1e-12))
+
+
+def test_ep_runs_whole_width_experts_in_the_profiling_forward(m):
+    """Under EP the fused-MoE caches and the persistent workspace are as wide as a whole expert:
+    Qwen3-30B-A3B (hidden 2048, expert width 768, top 8) at TP 4, v0.19 on an H100 (8,192 tokens).
+    TritonExperts.workspace_shapes: N = 2 × 768 = 1536 whole, K = 2048 →
+    8192 × 8 × (max(768, 2048) + max(1536, 2048)) × 2 B = 512 MiB; at TP 4 without EP N = 384."""
+    qwen = m("qwen3-30b-a3b")
+    s = qwen.spec
+    config = ServerConfig(tensor_parallel=4, max_model_len=8192, engine_version=(0, 19, 0))
+    tp_fit = serving_fit(qwen, H100, config, gpu_name=H100_NAME)
+    ep_fit = serving_fit(qwen, H100, dataclasses.replace(config, expert_parallel=True), gpu_name=H100_NAME)
+    whole = 8192 * 8 * (2048 + 2048) * 2
+    sliced = 8192 * 8 * (max(192, 2048) + max(384, 2048)) * 2
+    assert em.moe_workspace_bytes(s, 8192, 1, 2.0) == whole and em.moe_workspace_bytes(s, 8192, 4, 2.0) == sliced
+    # the sampler run binds here and sits on top of the workspace: both are 512 MiB (K = 2048 dominates)
+    assert ep_fit.activation_gib == pytest.approx(tp_fit.activation_gib + (whole - sliced) / GIB, abs=1e-9)
+    # the forward's MoE caches: top_k × (4 × width / MoE TP + hidden) per token
+    eager_tp = em.forward_peak_bytes(s, 8192, 4, 2.0)
+    eager_ep = em.forward_peak_bytes(s, 8192, 4, 2.0, moe_tensor_parallel=1)
+    assert eager_ep - eager_tp == 8192 * 8 * (4 * 768 - 4 * 768 / 4) * 2
+
+
+def test_mxfp4_experts_under_ep_are_padded_at_their_whole_width(m):
+    """gpt-oss-120b (128 experts, width 2880) at TP 4 on an A100 (Marlin): without EP each rank pads
+    its 720-wide slice of every expert to 768; with EP it holds 32 whole experts padded 2880 → 2944
+    (Mxfp4MoEMethod.create_weights, round_up(width, 128)) — less padding, fewer bytes per GPU."""
+    oss = m("gpt-oss-120b")
+    s = oss.spec
+    config = ServerConfig(tensor_parallel=4, max_model_len=8192, engine_version=(0, 19, 0))
+    a100 = "NVIDIA A100-SXM4-80GB"
+    tp_fit = serving_fit(oss, 79.15, config, gpu_name=a100)
+    ep_fit = serving_fit(oss, 79.15, dataclasses.replace(config, expert_parallel=True), gpu_name=a100)
+    moe_layers = s.layers  # every gpt-oss layer is MoE
+    per_layer_tp = em.mxfp4_expert_layer_bytes(s, 4, "marlin")
+    per_layer_ep = em.mxfp4_expert_layer_bytes(s, 1, "marlin") / 4  # 32 of 128 whole experts
+    assert per_layer_ep < per_layer_tp
+    assert (tp_fit.weights_gib - ep_fit.weights_gib) * GIB == pytest.approx(moe_layers * (per_layer_tp - per_layer_ep), rel=1e-9)
+
+
+def test_enable_expert_parallel_is_read_from_a_vllm_command_line():
+    from llmkube.check.read.servers import _read_vllm
+
+    line = ["vllm", "serve", "Qwen/Qwen3-30B-A3B", "--tensor-parallel-size", "4", "--enable-expert-parallel"]
+    assert _read_vllm(line, {})[3].expert_parallel is True
+    assert _read_vllm([*line[:-1], "-ep"], {})[3].expert_parallel is True
+    assert _read_vllm(line[:-1], {})[3].expert_parallel is False
