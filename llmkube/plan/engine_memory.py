@@ -170,10 +170,16 @@ V0_LONG_CONTEXT = 32 * 1024  # arg_utils.py `create_engine_config`: chunked pref
 # never chunks unless told to (`enable_chunked_prefill` defaulted to False). Whether 0.5.3.post1, cut
 # the same week, carries it was not read at its tag: 0.5.3 is sized without it.
 V0_AUTO_CHUNKED_SINCE = (0, 5, 4)
+# From vllm-project/vllm#8425 ("[Hotfix][Core][VLM] Disable chunked prefill by default and prefix caching
+# for multimodal models", merged 2024-09-12) V0 no longer turns chunked prefill on by itself for a
+# multimodal model: arg_utils.py `create_engine_config`, "Chunked prefill is currently disabled for
+# multimodal models by default", `if use_long_context and not model_config.is_multimodal_model`. Taken
+# as first in 0.6.2: the hotfix may be in 0.6.1.post1, which a three-part version cannot tell from 0.6.1.
+V0_MULTIMODAL_UNCHUNKED_SINCE = (0, 6, 2)
 
 
 def v0_chunked_by_default(max_model_len: int, version: tuple[int, ...] | None = None,
-                          sliding_window: bool = False) -> bool:
+                          sliding_window: bool = False, multimodal: bool = False) -> bool:
     """Whether the V0 engine turns chunked prefill on when the flag is not given.
 
     vllm/engine/arg_utils.py `EngineArgs.create_engine_config` (the same block from 0.5.4 through
@@ -183,9 +189,14 @@ def v0_chunked_by_default(max_model_len: int, version: tuple[int, ...] | None = 
     decoding and no LoRA (neither is modelled here); until vllm-project/vllm#8342 (2024-09-10) also
     not with prefix caching, which llmkube does not model either. `get_sliding_window` reads the
     config's `sliding_window` except where `use_sliding_window` is false (Qwen2), which is what the
-    profile's `slidingWindow` holds. Before 0.5.4 (`V0_AUTO_CHUNKED_SINCE`) it is never on by itself.
+    profile's `slidingWindow` holds. Before 0.5.4 (`V0_AUTO_CHUNKED_SINCE`) it is never on by itself;
+    from 0.6.2 not for a multimodal model either (`multimodal`: a profile that loads a vision tower,
+    vLLM's `is_multimodal_model`; `V0_MULTIMODAL_UNCHUNKED_SINCE`). Neither rule looks at the entry
+    point: the offline LLM class and the OpenAI server chunk alike.
     """
     if version is not None and release(version) < V0_AUTO_CHUNKED_SINCE:
+        return False
+    if multimodal and (version is None or release(version) >= V0_MULTIMODAL_UNCHUNKED_SINCE):
         return False
     return max_model_len > V0_LONG_CONTEXT and not sliding_window
 
@@ -254,6 +265,10 @@ def accounting_for(runtime: str, version: tuple[int, ...] | None) -> Accounting:
 
 BIG_GPU_GIB = 70  # get_batch_defaults: `device_memory >= 70 * GiB_bytes and "a100" not in device_name`
 API_SERVER_DEFAULTS = {True: (8192, 1024), False: (2048, 256)}  # (max_num_batched_tokens, max_num_seqs)
+# The offline `LLM` class (UsageContext.LLM_CLASS) gets its own token defaults in the same table
+# (vllm/engine/arg_utils.py `get_batch_defaults`, v0.11 … v0.19, and the by-memory table of 0.8.5):
+# 16,384 tokens on a large GPU, 8,192 otherwise; the same sequences as the OpenAI server.
+LLM_CLASS_DEFAULTS = {True: (16384, 1024), False: (8192, 256)}
 
 
 def big_gpu_defaults(memory_gib: float, gpu_name: str, version: tuple[int, ...] | None = None) -> bool:
@@ -293,7 +308,7 @@ V0_MLA_UNCHUNKED_SINCE = (0, 7, 1)
 def v0_profiling_batch(accounting: Accounting, max_model_len: int, max_num_batched_tokens: int | None = None,
                        max_num_seqs: int | None = None, chunked_prefill: bool | None = None,
                        version: tuple[int, ...] | None = None, sliding_window: bool = False,
-                       mla: bool = False) -> ProfilingBatch:
+                       mla: bool = False, multimodal: bool = False) -> ProfilingBatch:
     """The batch the V0 engine profiles with: no GPU-dependent defaults, 256 sequences, and
     without chunked prefill a whole `max_model_len` prompt's worth of tokens.
 
@@ -307,7 +322,8 @@ def v0_profiling_batch(accounting: Accounting, max_model_len: int, max_num_batch
     off whatever was asked (`V0_MLA_UNCHUNKED_SINCE`); the scheduler cannot then batch fewer tokens
     than max_model_len (the same `_verify_args`), so an unset batch is max(max_model_len, 2048).
     """
-    chunked = chunked_prefill if chunked_prefill is not None else v0_chunked_by_default(max_model_len, version, sliding_window)
+    chunked = (chunked_prefill if chunked_prefill is not None
+               else v0_chunked_by_default(max_model_len, version, sliding_window, multimodal))
     if mla and version is not None and release(version) >= V0_MLA_UNCHUNKED_SINCE:
         chunked = False
     seqs = max_num_seqs or V0_MAX_NUM_SEQS
@@ -324,21 +340,23 @@ def profiling_batch(runtime: str, memory_gib: float, gpu_name: str, max_model_le
                     max_num_batched_tokens: int | None = None, max_num_seqs: int | None = None,
                     chunked_prefill: bool | None = None, accounting: Accounting | None = None,
                     version: tuple[int, ...] | None = None, sliding_window: bool = False,
-                    mla: bool = False) -> ProfilingBatch:
+                    mla: bool = False, multimodal: bool = False, offline: bool = False) -> ProfilingBatch:
     """The batch vLLM profiles with (arg_utils.py `_set_default_max_num_seqs_and_batched_tokens_args`,
-    v0.11.0 … v0.28, OpenAI API server usage context; which GPUs get the large defaults depends on
-    the `version`, see `big_gpu_defaults`); TGI's warm-up prefill for TGI; the V0 engine's
-    (`v0_profiling_batch`) when `accounting` is a V0 one (`sliding_window`: the model has one, which
-    keeps V0's chunked prefill off; `mla`: the model uses MLA, which does from 0.7.1)."""
+    v0.11.0 … v0.28, OpenAI API server usage context — or, with `offline`, the `LLM` class's
+    (`LLM_CLASS_DEFAULTS`); which GPUs get the large defaults depends on the `version`, see
+    `big_gpu_defaults`); TGI's warm-up prefill for TGI; the V0 engine's (`v0_profiling_batch`) when
+    `accounting` is a V0 one (`sliding_window`: the model has one, which keeps V0's chunked prefill
+    off; `mla`: the model uses MLA, which does from 0.7.1; `multimodal`: it loads a vision tower,
+    which does from 0.6.2). V0's defaults do not depend on the entry point."""
     if accounting is not None and accounting.engine == "v0" and runtime == "vllm":
         return v0_profiling_batch(accounting, max_model_len, max_num_batched_tokens, max_num_seqs, chunked_prefill,
-                                  version, sliding_window, mla)
+                                  version, sliding_window, mla, multimodal)
     if runtime == "tgi":
         # launcher/src/main.rs: --max-batch-prefill-tokens defaults to max-input-tokens + 50
         tokens = max_num_batched_tokens or (max_model_len + 49 if max_model_len > 1 else TGI_DEFAULT_PREFILL_TOKENS)
         return ProfilingBatch(tokens, max_num_seqs or 1, max_num_batched_tokens is None)
     big = big_gpu_defaults(memory_gib, gpu_name, version)
-    default_tokens, default_seqs = API_SERVER_DEFAULTS[big]
+    default_tokens, default_seqs = (LLM_CLASS_DEFAULTS if offline else API_SERVER_DEFAULTS)[big]
     seqs = max_num_seqs or default_seqs
     if max_num_batched_tokens is not None:
         tokens = max_num_batched_tokens

@@ -184,6 +184,10 @@ class ServerConfig:
     mla_disabled: bool = False
     # The TP group spans nodes (TP > GPUs per node): no intra-node all-reduce buffers (`em.non_torch_bytes`)
     tp_spans_nodes: bool = False
+    # The engine runs under Python's offline `LLM` class, not the OpenAI server (`vllm serve`): vLLM's
+    # LLM_CLASS usage context, whose default batch is larger (`em.LLM_CLASS_DEFAULTS`). llmkube renders
+    # servers; a start-up log from an offline script says so ("... for LLM_CLASS usage context").
+    offline: bool = False
     dtype: str | None = None
     quantization: str | None = None
     kv_cache_dtype: str | None = None
@@ -406,7 +410,8 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     batch = em.profiling_batch(c.runtime, memory_gib, gpu_name, max_len, c.max_num_batched_tokens,
                                c.max_num_seqs, c.chunked_prefill, accounting=acc, version=c.engine_version,
                                sliding_window=s.sliding_window is not None,
-                               mla=s.mla is not None and not c.mla_disabled)
+                               mla=s.mla is not None and not c.mla_disabled,
+                               multimodal=bool(s.vision_parameters_b), offline=c.offline)
     act_bytes = served_dtype_bytes(c.dtype)
     kv_bytes = kv_dtype_bytes(c.kv_cache_dtype, c.dtype)
     # vLLM caches MLA's latent from 0.7.1 unless VLLM_MLA_DISABLE=1 (`em.MLA_CACHE_SINCE`)
