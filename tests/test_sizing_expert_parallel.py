@@ -106,3 +106,24 @@ def test_enable_expert_parallel_is_read_from_a_vllm_command_line():
     assert _read_vllm(line, {})[3].expert_parallel is True
     assert _read_vllm([*line[:-1], "-ep"], {})[3].expert_parallel is True
     assert _read_vllm(line[:-1], {})[3].expert_parallel is False
+
+
+def test_a_data_parallel_llm_inference_service_with_expert_parallelism_is_read_so(m):
+    """KServe's data-parallel preset adds --enable-expert-parallel from parallelism.expert
+    (plan/llmisvc.py ENABLE_EXPERT_PARALLEL): the reader sizes such a pool with whole experts."""
+    from llmkube.check.read.context import ReadContext
+    from llmkube.check.run import Target
+
+    def service(expert: bool) -> Target:
+        main = {"name": "main", "image": "vllm/vllm-openai:v0.19.0", "resources": {"limits": {"nvidia.com/gpu": 4}}}
+        return Target({"apiVersion": "serving.kserve.io/v1alpha1", "kind": "LLMInferenceService",
+                       "metadata": {"name": "moe"},
+                       "spec": {"model": {"uri": "hf://Qwen/Qwen3-30B-A3B", "name": "Qwen/Qwen3-30B-A3B"},
+                                "parallelism": {"tensor": 4, "data": 2, "dataLocal": 1, "expert": expert},
+                                "template": {"containers": [main]}, "worker": {"containers": [dict(main)]}}})
+
+    store = ProfileStore.load()
+    (on,) = ReadContext(targets=[service(True)], profiles=store).servers
+    (off,) = ReadContext(targets=[service(False)], profiles=store).servers
+    assert (on.config.expert_parallel, off.config.expert_parallel) == (True, False)
+    assert (on.config.tensor_parallel, on.config.data_parallel) == (4, 2)

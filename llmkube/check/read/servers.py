@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from llmkube.check.read import llmisvc
 from llmkube.check.read.args import FALSE, arg_value, command_line, dashed_flags, env_value, flag_on, flag_path, shell_words
 from llmkube.check.read.gpus import GPUTarget, gpu_target
-from llmkube.check.read.shape import as_list
+from llmkube.check.read.shape import as_list, as_mapping
 from llmkube.check.read.workloads import POD_KINDS, Path, PodGroup, gpu_request, pod_groups
 from llmkube.check.run import Target
 from llmkube.engines import (
@@ -375,7 +375,10 @@ def llmisvc_server(profiles: ProfileStore, target: Target, group: PodGroup, pool
     # A data-parallel worker's preset passes `--data-parallel-size <parallelism.data>`; the single-node
     # presets ignore parallelism.data (LK335).
     data = pool.data if pool.worker is not None and pool.data else 1
+    # ... and `--enable-expert-parallel` from parallelism.expert (plan/llmisvc.py ENABLE_EXPERT_PARALLEL)
+    expert = pool.worker is not None and as_mapping(pool.workload.get("parallelism")).get("expert") is True
     config = replace(config, tensor_parallel=pool.tensor or 1, data_parallel=data, dtype=dtype if dtype not in (None, "auto") else None,
+                     expert_parallel=config.expert_parallel or expert,
                      engine_version=parse_engine_version(str(container.get("image", ""))))
     request = gpu_request(container)
     resource, count = request if request else (None, None)
