@@ -42,8 +42,8 @@ of benchmarks/data/vllm_startups.csv); nothing was fitted to a held-out row. Not
 hybrid attention backends that pick other block sizes than 16 (tokens round differently), vLLM's
 refusal to start when util × total exceeds the memory free at start-up (the CUDA context's share),
 expert parallelism's token dispatch across data-parallel ranks (EP's whole experts per rank are:
-`moe_width_parallel`, `local_experts`), speculative decoding, the vision encoder's own transient peak and towers other than
-Gemma 3's and Mistral 3's (the batch they keep through the profile run is: `mm_profile_bytes`); FlashInfer's
+`moe_width_parallel`, `local_experts`), speculative decoding, the vision encoder's own transient
+peak and towers other than Gemma 3's and Mistral 3's (the batch they keep through the profile run is: `mm_profile_bytes`); FlashInfer's
 top-k/top-p sampler (vllm/v1/sample/ops/topk_topp_sampler.py `TopKTopPSampler.__init__`, 0.8 on:
 "In V1, None means True", so an image with FlashInfer installed skips the full-vocabulary sort
 unless VLLM_USE_FLASHINFER_SAMPLER=0) — the 0.10–0.16 sampler constant is the sort's, because the
