@@ -50,6 +50,7 @@ def server_row(s: ServerSetup, sizing: SizingCache | None = None) -> dict[str, A
         "tensor_parallel": c.tensor_parallel,
         "pipeline_parallel": c.pipeline_parallel,
         "data_parallel": c.data_parallel,
+        "expert_parallel": c.expert_parallel,
         "gpu_memory_utilization": c.utilization,
         "max_model_len": (fit.max_model_len if fit and s.length_known else c.max_model_len),
         "max_num_seqs": c.max_num_seqs,

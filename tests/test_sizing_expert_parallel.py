@@ -76,6 +76,10 @@ def test_ep_runs_whole_width_experts_in_the_profiling_forward(m):
     assert em.moe_workspace_bytes(s, 8192, 1, 2.0) == whole and em.moe_workspace_bytes(s, 8192, 4, 2.0) == sliced
     # the sampler run binds here and sits on top of the workspace: both are 512 MiB (K = 2048 dominates)
     assert ep_fit.activation_gib == pytest.approx(tp_fit.activation_gib + (whole - sliced) / GIB, abs=1e-9)
+    # wider experts than the hidden size do grow it: Mixtral (hidden 4096, width 14336, top 2) whole
+    mixtral = m("mixtral-8x7b").spec
+    assert em.moe_workspace_bytes(mixtral, 8192, 1, 2.0) == 8192 * 2 * (14336 + 28672) * 2
+    assert em.moe_workspace_bytes(mixtral, 8192, 4, 2.0) == 8192 * 2 * (4096 + 7168) * 2
     # the forward's MoE caches: top_k × (4 × width / MoE TP + hidden) per token
     eager_tp = em.forward_peak_bytes(s, 8192, 4, 2.0)
     eager_ep = em.forward_peak_bytes(s, 8192, 4, 2.0, moe_tensor_parallel=1)
@@ -127,3 +131,30 @@ def test_a_data_parallel_llm_inference_service_with_expert_parallelism_is_read_s
     (off,) = ReadContext(targets=[service(False)], profiles=store).servers
     assert (on.config.expert_parallel, off.config.expert_parallel) == (True, False)
     assert (on.config.tensor_parallel, on.config.data_parallel) == (4, 2)
+
+
+def test_plan_json_says_whether_a_server_runs_expert_parallel():
+    from llmkube.check.run import Target
+    from llmkube.sizing_report import plan_rows
+
+    def pod(args: list[str]) -> Target:
+        return Target({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "moe"}, "spec": {
+            "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"},
+            "containers": [{"name": "vllm", "image": "vllm/vllm-openai:v0.19.0",
+                            "args": ["--model", "mistralai/Mixtral-8x7B-Instruct-v0.1", "--tensor-parallel-size", "4",
+                                     "--max-model-len", "8192", *args],
+                            "resources": {"limits": {"nvidia.com/gpu": 4}}}]}})
+
+    store = ProfileStore.load()
+    (on,) = plan_rows([pod(["--enable-expert-parallel"])], store)
+    (off,) = plan_rows([pod([])], store)
+    assert (on["expert_parallel"], off["expert_parallel"]) == (True, False)
+    # the row is sized with whole-width experts: as serving_fit with expert_parallel, not without
+    mixtral = store.model("mistralai/Mixtral-8x7B-Instruct-v0.1")
+    assert mixtral is not None
+    config = ServerConfig(tensor_parallel=4, max_model_len=8192, engine_version=(0, 19, 0))
+    ep = serving_fit(mixtral, H100, dataclasses.replace(config, expert_parallel=True), gpu_name=H100_NAME)
+    tp = serving_fit(mixtral, H100, config, gpu_name=H100_NAME)
+    assert on["activation_gib"] == pytest.approx(ep.activation_gib, abs=0.01)
+    assert off["activation_gib"] == pytest.approx(tp.activation_gib, abs=0.01)
+    assert ep.activation_gib > tp.activation_gib + 0.5  # Mixtral's 14,336-wide experts, whole
