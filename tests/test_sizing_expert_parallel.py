@@ -158,3 +158,30 @@ def test_plan_json_says_whether_a_server_runs_expert_parallel():
     assert on["activation_gib"] == pytest.approx(ep.activation_gib, abs=0.01)
     assert off["activation_gib"] == pytest.approx(tp.activation_gib, abs=0.01)
     assert ep.activation_gib > tp.activation_gib + 0.5  # Mixtral's 14,336-wide experts, whole
+
+
+def test_a_block_fp8_checkpoint_needs_whole_weight_blocks_per_rank(m):
+    """vLLM's Fp8MoEMethod.create_weights refuses "The output_size of gate's and up's weight = 192
+    is not divisible by weight quantization block_n = 128": Qwen3-235B-A22B-FP8's 1,536-wide experts
+    split over TP 8. Under expert parallelism each rank keeps whole experts, so TP 8 loads."""
+    from llmkube.plan.sizing import quantization_tp_problems, recommend_serving, valid_tensor_parallel
+
+    fp8 = m("qwen3-235b-a22b-fp8")
+    q = fp8.spec.quantization
+    assert q is not None and q.block_size == [128, 128] and fp8.spec.experts is not None
+    assert 1536 // 8 % 128 and not 1536 // 4 % 128
+    assert quantization_tp_problems(fp8, 8) and not quantization_tp_problems(fp8, 4)
+    assert not quantization_tp_problems(fp8, 8, expert_parallel=True)
+    assert quantization_tp_problems(fp8, 4, data_parallel=2)  # no EP: the width splits over TP × DP
+    assert valid_tensor_parallel(fp8, 8) == [1, 2, 4]
+    assert valid_tensor_parallel(fp8, 8, expert_parallel=True) == [1, 2, 4, 8]
+    # the unquantized checkpoint has no blocks: TP 8 is fine by its heads
+    assert valid_tensor_parallel(m("qwen3-235b-a22b"), 8) == [1, 2, 4, 8]
+    # a recommendation on 8 x H100 offers TP 8 for 16 sequences of 32K only with EP
+    store = ProfileStore.load()
+    h100 = store.gpu("h100-80gb")
+    assert h100 is not None
+    config = ServerConfig(max_model_len=32768, max_num_seqs=16)
+    plain = recommend_serving(fp8, h100, config)
+    ep = recommend_serving(fp8, h100, dataclasses.replace(config, expert_parallel=True))
+    assert "TP 8 holds 16 full sequences" in ep.text and "TP 8" not in plain.text

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from llmkube.engines import DEFAULT_GPU_MEMORY_UTILIZATION, TGI_KV_CACHE_DTYPES, flag
 from llmkube import modelshape
 from llmkube.plan import engine_memory as em
-from llmkube.profiles import GPUProfile, ModelProfile
+from llmkube.profiles import GPUProfile, ModelProfile, ModelSpec
 
 GIB = em.GIB
 BLOCK_SIZE = em.BLOCK_SIZE
@@ -486,9 +486,53 @@ def tp_problems(model: ModelProfile, tensor_parallel: int) -> list[str]:
     return out
 
 
-def valid_tensor_parallel(model: ModelProfile, gpus_per_node: int) -> list[int]:
-    """TP sizes the model's heads allow inside one node, smallest first."""
-    return [tp for tp in range(1, gpus_per_node + 1) if not tp_problems(model, tp)]
+def quantization_tp_problems(model: ModelProfile, tensor_parallel: int, data_parallel: int = 1,
+                             expert_parallel: bool = False) -> list[str]:
+    """Why vLLM would refuse to load a block-quantized fp8 checkpoint split this way (empty if none).
+
+    Every rank must hold whole weight blocks (`weight_block_size`, [block_n, block_k], 128 × 128 for
+    DeepSeek-V3 and Qwen3 FP8): vllm/model_executor/layers/quantization/fp8.py `Fp8MoEMethod.create_weights`
+    raises "The output_size of gate's and up's weight = {width ÷ TP} is not divisible by weight
+    quantization block_n = {block_n}" (and `validate_fp8_block_shape` "Weight output_partition_size
+    … is not divisible" for the dense layers). The routed experts' width is split over the MoE's
+    ranks (`em.moe_width_parallel`: TP × DP, or not at all under expert parallelism, which is how
+    such checkpoints run at TP 8: Qwen3-235B-A22B-FP8's 1,536-wide experts are 192 per rank at
+    TP 8); dense MLPs and shared experts over TP.
+    """
+    s = model.spec
+    q = s.quantization
+    if q is None or q.method != "fp8" or not q.block_size:
+        return []
+    block_n = q.block_size[0]
+    tp = max(1, tensor_parallel)
+    out: list[str] = []
+
+    def check(what: str, width: int, ways: int) -> None:
+        if ways > 1 and (width % ways or (width // ways) % block_n):
+            out.append(f"{what} {width} split {ways} ways is not a whole number of the fp8 checkpoint's "
+                       f"{block_n}-wide weight blocks")
+
+    e = s.experts
+    if e is not None:
+        check("each routed expert's width", _moe_width(s), em.moe_width_parallel(tp, data_parallel, expert_parallel))
+        if e.shared:
+            check("the shared expert's width", e.shared_intermediate_size or _moe_width(s), tp)
+    if s.intermediate_size and (e is None or e.dense_layers or e.layer_step > 1):
+        check("the dense MLP's width", s.intermediate_size, tp)
+    return out
+
+
+def _moe_width(spec: ModelSpec) -> int:
+    own = spec.experts.intermediate_size if spec.experts is not None else None
+    return int(own or spec.intermediate_size or 4 * spec.hidden_size)
+
+
+def valid_tensor_parallel(model: ModelProfile, gpus_per_node: int, data_parallel: int = 1,
+                          expert_parallel: bool = False) -> list[int]:
+    """TP sizes the model's heads — and a block-quantized fp8 checkpoint's weight blocks
+    (`quantization_tp_problems`) — allow inside one node, smallest first."""
+    return [tp for tp in range(1, gpus_per_node + 1)
+            if not tp_problems(model, tp) and not quantization_tp_problems(model, tp, data_parallel, expert_parallel)]
 
 
 @dataclass(frozen=True)
@@ -535,7 +579,7 @@ def recommend_serving(model: ModelProfile, gpu: GPUProfile, config: ServerConfig
         return Recommendation("whole", 1, None, f"share one GPU (MPS/time-slicing): needs {share:.0%} of it", whole)
     first_fit: ServingFit | None = None
     reach: ServingFit | None = None
-    for tp in valid_tensor_parallel(model, gpu.spec.gpus_per_node):
+    for tp in valid_tensor_parallel(model, gpu.spec.gpus_per_node, config.data_parallel, config.expert_parallel):
         fit = serving_fit(model, gpu.spec.memory_gi_b, at(tp), gpu_name=device)
         if not fit.fits:
             continue
