@@ -42,7 +42,7 @@ COLUMNS = (
     "id", "split", "source", "source_group", "vllm_version", "gpu", "gpu_total_gib", "model", "tp", "pp",
     "dtype", "quantization", "quantization_flag", "kv_cache_dtype", "max_model_len", "max_num_seqs",
     "max_num_batched_tokens", "gpu_memory_utilization", "enforce_eager", "block_size", "topk_topp_sampler",
-    "tp_spans_nodes", "mxfp4_backend", "weights_gib", "non_torch_gib", "activation_gib", "cuda_graph_gib", "kv_cache_gib", "kv_tokens", "gpu_blocks",
+    "tp_spans_nodes", "mxfp4_backend", "expert_parallel", "weights_gib", "non_torch_gib", "activation_gib", "cuda_graph_gib", "kv_cache_gib", "kv_tokens", "gpu_blocks",
     "max_concurrency", "defaults", "notes",
 )
 NUMERIC = ("gpu_total_gib", "tp", "pp", "max_model_len", "max_num_seqs", "max_num_batched_tokens",
@@ -194,6 +194,8 @@ def server_config(row: dict[str, str]) -> Any:
         "tp_spans_nodes": (row.get("tp_spans_nodes") or "").lower() == "true",
         # the MXFP4 MoE kernel the log names ("Using Marlin backend"): a pip install without triton_kernels
         "mxfp4_backend": (row.get("mxfp4_backend") or "").lower() or None,
+        # the log's non-default args show 'enable_expert_parallel': True (whole experts per rank)
+        "expert_parallel": (row.get("expert_parallel") or "").lower() == "true",
         "engine_version": version_tuple(row.get("vllm_version") or ""),
         "runtime": "vllm",
     }

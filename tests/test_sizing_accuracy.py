@@ -102,6 +102,18 @@ def test_mxfp4_backend_is_a_kernel_the_log_names_and_reaches_the_server_config(a
     assert marlin["weights_gib"] > default["weights_gib"] and marlin["kv_cache_gib"] < default["kv_cache_gib"]
 
 
+def test_expert_parallel_is_true_or_empty_and_reaches_the_server_config(accuracy, rows):
+    """Only a log whose non-default args show 'enable_expert_parallel': True sets the column (the
+    Qwen3-235B-FP8 TP 8 row); it reaches ServerConfig.expert_parallel, which sizes whole experts."""
+    _, data = rows
+    for r in data:
+        assert r["expert_parallel"] in ("", "true"), r["id"]
+    ep = [r for r in data if r["expert_parallel"]]
+    assert [r["id"] for r in ep] == ["gh-evaldataset-qwen3-235b-fp8-8xh100-ep-v0100"]
+    assert accuracy.server_config(ep[0]).expert_parallel is True
+    assert accuracy.server_config({**ep[0], "expert_parallel": ""}).expert_parallel is False
+
+
 def test_rows_from_0_22_record_the_utilization_their_log_prints(accuracy, rows):
     """From 0.22 vLLM's --gpu-memory-utilization defaults to 0.92 (the 0.22.1 and 0.23.0 logs print
     'The current --gpu-memory-utilization=0.9200' without the flag); an empty cell would be sized
