@@ -26,6 +26,10 @@ DEFAULT_IMAGES: dict[str, str] = {
 HEALTH_PATH: dict[str, str] = {"vllm": "/health", "tgi": "/health"}
 DEFAULT_GPU_MEMORY_UTILIZATION = 0.90  # vLLM --gpu-memory-utilization default (facts §7.1; one newer snapshot 0.92)
 DEFAULT_TGI_MEMORY_FRACTION = 1.0  # TGI --cuda-memory-fraction default
+# InferenceEndpoint `startup` defaults (specs/inferenceendpoint.py `Startup`), here so that the
+# readers size a hand-written server's start-up without importing the spec models.
+DEFAULT_LOAD_THROUGHPUT_GBPS = 0.5  # GB/s from local disk into GPU memory
+DEFAULT_STARTUP_OVERHEAD_SECONDS = 120  # engine start-up besides loading (CUDA graphs, warm-up)
 # vLLM's quantization methods among the spec's choices; TGI's --quantize takes them all.
 VLLM_QUANTIZATIONS = {"awq", "gptq", "fp8", "bitsandbytes", "marlin"}
 TGI_DTYPES = {"bfloat16", "float16"}  # what TGI's --dtype accepts

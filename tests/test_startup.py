@@ -599,3 +599,74 @@ def test_the_plain_conversion_is_typers_for_every_option_and_value():
             assert _conversion(param.get_runtime_param(), value, param, ctx) == _conversion(reference, value, param, ctx), (path, param.name, value)
             checked += 1
     assert checked > 4000
+
+
+# ---- the fixed cost of a run that holds a model server or a MIG config (session 25) ----------------
+
+VLLM_SERVER = CORE_MANIFESTS.replace(
+    "image: nginx:latest\n          resources: {limits: {cpu: \"1\", memory: 1Gi}}",
+    "image: vllm/vllm-openai:v0.11.0\n"
+    "          args: [--model, meta-llama/Llama-3.1-8B-Instruct]\n"
+    "          resources: {limits: {nvidia.com/gpu: 1}}",
+)
+
+
+def test_a_validate_of_a_plain_model_server_loads_no_spec_model_multinode_planner_or_ruamel(tmp_path):
+    """A hand-written vLLM Deployment is sized (LK101, LK305: the profiles, the sizing model) without
+    the InferenceEndpoint models (its `startup` defaults are engines.DEFAULT_*), the multi-node
+    planner (a server on one pod), a pydantic validator (none is built: no plugin search) or
+    ruamel.yaml (LK401's block-scalar check asks only once a reader has typed a block)."""
+    server = tmp_path / "server.yaml"
+    server.write_text(VLLM_SERVER)
+    out = tmp_path / "report.json"
+    _probe(tmp_path, "validate", "-o", "json", "--output-file", str(out), str(server))  # keeps the profiles
+    state = _probe(tmp_path, "validate", "-o", "json", "--output-file", str(out), str(server))
+    assert {"llmkube.plan.sizing", "llmkube.profiles", "llmkube.check.rules.serving"} <= set(state["modules"])
+    assert _loaded(state["modules"], "llmkube.specs.inferenceendpoint", "llmkube.plan.multinode", "ruamel",
+                   "pydantic.plugin._loader") == []
+    report = json.loads(out.read_text())
+    assert report["checked"] == 3, report
+
+
+def test_a_plain_servers_load_time_uses_the_startup_defaults(store):
+    """`ServerSetup.load_estimate` of a manifest with no spec: the same seconds as with the spec
+    model's own `Startup()` defaults, which it no longer imports to get them."""
+    from llmkube.check.read.context import ReadContext
+    from llmkube.check.run import Target
+    from llmkube.plan.sizing import download_gbps, load_seconds, weight_bytes
+    from llmkube.specs.inferenceendpoint import Startup
+
+    for source_env in ([], [{"name": "HF_HOME", "value": "/cache"}]):
+        pod = Target({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "vllm"}, "spec": {
+            "containers": [{"name": "vllm", "image": "vllm/vllm-openai:v0.11.0", "env": source_env,
+                            "args": ["--model", "meta-llama/Llama-3.1-8B-Instruct"],
+                            "resources": {"limits": {"nvidia.com/gpu": 1}}}],
+        }})
+        (server,) = ReadContext(targets=[pod], profiles=store).servers
+        assert server.model is not None
+        c, startup = server.config, Startup()
+        expected = load_seconds(weight_bytes(server.model, c.dtype, c.quantization), startup.load_throughput_g_bps,
+                                startup.overhead_seconds, download_gbps(server.weights_source, startup.download_throughput_g_bps))
+        assert server.load_estimate() == expected
+
+
+def test_the_block_scalar_check_needs_ruamel_only_once_a_block_was_read(monkeypatch):
+    """gpu_operator._is_block: a value typed as a ruamel block scalar is one; while the readers have
+    not imported ruamel's scalar strings, no value can be, and the answer is False without them."""
+    from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
+
+    from llmkube.check.read import gpu_operator
+    from llmkube.check.run import Target
+    from llmkube.yamlio import Document
+
+    def target(value: object) -> Target:
+        data = {"kind": "ConfigMap", "data": {"config.yaml": value}}
+        return Target(data, document=Document(data=data, file="x.yaml", index=0, line=1))
+
+    path = ("data", "config.yaml")
+    assert gpu_operator._is_block(target(LiteralScalarString("version: v1\n")), path)
+    assert gpu_operator._is_block(target(FoldedScalarString("version: v1\n")), path)
+    assert not gpu_operator._is_block(target("version: v1\n"), path)
+    monkeypatch.delitem(sys.modules, "ruamel.yaml.scalarstring")
+    assert not gpu_operator._is_block(target("version: v1\n"), path)
+

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from llmkube.engines import DEFAULT_LOAD_THROUGHPUT_GBPS, DEFAULT_STARTUP_OVERHEAD_SECONDS
 from llmkube.quantity import quantity_value
 from llmkube.specs.network import NetworkSpec, network_problems
 
@@ -95,8 +96,8 @@ class Startup(SpecModel):
     image are not downloaded. Unset, it follows `cache` (see `weights_source`).
     """
 
-    load_throughput_g_bps: float = Field(default=0.5, alias="loadThroughputGBps", gt=0)
-    overhead_seconds: int = Field(default=120, ge=0)
+    load_throughput_g_bps: float = Field(default=DEFAULT_LOAD_THROUGHPUT_GBPS, alias="loadThroughputGBps", gt=0)
+    overhead_seconds: int = Field(default=DEFAULT_STARTUP_OVERHEAD_SECONDS, ge=0)
     source: WeightSource | None = None
     download_throughput_g_bps: float | None = Field(default=None, alias="downloadThroughputGBps", gt=0)
 

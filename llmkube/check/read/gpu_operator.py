@@ -11,6 +11,7 @@ ConfigMap's block text points at the line inside the block (`InBlock`).
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -98,9 +99,14 @@ def _raw(t: Target, path: Path) -> Any:
 
 
 def _is_block(t: Target, path: Path) -> bool:
-    from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
-
-    return isinstance(_raw(t, path), LiteralScalarString | FoldedScalarString)
+    """Whether the value was written as a `|` or `>` block. The readers type such a scalar with
+    ruamel's `LiteralScalarString`/`FoldedScalarString` (fastyaml `_block_scalar`, or ruamel's own
+    loader), importing that module when they meet one: while it is not imported, no value of the run
+    can be one, and the run need not import ruamel.yaml (~10 ms) to tell."""
+    scalarstring = sys.modules.get("ruamel.yaml.scalarstring")
+    if scalarstring is None:
+        return False
+    return isinstance(_raw(t, path), scalarstring.LiteralScalarString | scalarstring.FoldedScalarString)
 
 
 def embedded_configs(targets: Iterable[Target]) -> Iterator[Embedded]:

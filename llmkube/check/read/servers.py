@@ -26,6 +26,8 @@ from llmkube.check.read.workloads import POD_KINDS, Path, PodGroup, gpu_request,
 from llmkube.check.run import Target
 from llmkube.engines import (
     DEFAULT_GPU_MEMORY_UTILIZATION,
+    DEFAULT_LOAD_THROUGHPUT_GBPS,
+    DEFAULT_STARTUP_OVERHEAD_SECONDS,
     DEFAULT_TGI_MEMORY_FRACTION,
     SETTING,
     VLLM_CUDAGRAPH_ESTIMATE_ENV,
@@ -40,6 +42,7 @@ from llmkube.names import GPU_RESOURCE
 if TYPE_CHECKING:
     from llmkube.plan.sizing import ServerConfig, ServingFit
     from llmkube.profiles import ModelProfile, ProfileStore
+    from llmkube.specs.inferenceendpoint import InferenceEndpoint
 
 #: The kinds `server_setups` reads servers from: a vLLM/TGI container may run in any pod an object
 #: makes (`pod_groups`), an LLMInferenceService's pools among them. Rules over `ctx.servers` declare
@@ -134,12 +137,22 @@ class ServerSetup:
         default), else as the manifest shows it (`manifest_weights_source`)."""
         if self.weights is not None:
             return self.weights
-        from llmkube.specs.inferenceendpoint import InferenceEndpoint, weights_source  # lazily: see the module docstring
+        endpoint = self._endpoint()
+        if endpoint is not None:
+            from llmkube.specs.inferenceendpoint import weights_source  # lazily: see the module docstring
 
-        spec = self.target.spec.spec if self.target.spec is not None else None
-        if isinstance(spec, InferenceEndpoint):
-            return weights_source(spec.spec)
+            return weights_source(endpoint.spec)
         return manifest_weights_source(self.group, self.container, self.model_id, self.runtime)
+
+    def _endpoint(self) -> InferenceEndpoint | None:
+        """The InferenceEndpoint this server was rendered from, if any. A plain manifest has no
+        spec, and its run need not import the spec models to tell."""
+        if self.target.spec is None:
+            return None
+        from llmkube.specs.inferenceendpoint import InferenceEndpoint  # lazily: see the module docstring
+
+        spec = self.target.spec.spec
+        return spec if isinstance(spec, InferenceEndpoint) else None
 
     @property
     def multi_node(self) -> bool:
@@ -151,19 +164,23 @@ class ServerSetup:
         the engine — as the InferenceEndpoint planner sizes it, so LK305–LK307 judge what it emitted."""
         if self.model is None:
             return None
-        from llmkube.plan.multinode import node_load_seconds  # lazily: see the module docstring
-        from llmkube.plan.sizing import download_gbps, load_seconds, weight_bytes
-        from llmkube.specs.inferenceendpoint import InferenceEndpoint, Startup
+        from llmkube.plan.sizing import download_gbps, load_seconds, weight_bytes  # lazily: see the module docstring
 
-        # an InferenceEndpoint's `startup` settings; their defaults for plain manifests
-        spec = self.target.spec.spec if self.target.spec is not None else None
-        startup = spec.spec.startup if isinstance(spec, InferenceEndpoint) else Startup()
+        # an InferenceEndpoint's `startup` settings; their defaults (`Startup()`'s) for plain manifests
+        endpoint = self._endpoint()
+        startup = endpoint.spec.startup if endpoint is not None else None
         c = self.config
         if self.multi_node and c.pipeline_parallel > 1 and self.gpu_count:
             # each node loads its pipeline stages (plan.multinode sizes the endpoint's probe the same way)
+            from llmkube.plan.multinode import node_load_seconds
+            from llmkube.specs.inferenceendpoint import Startup
+
             return node_load_seconds(self.model, c.dtype, c.quantization, c.tensor_parallel, c.pipeline_parallel,
-                                     self.gpu_count, startup, self.weights_source)
+                                     self.gpu_count, startup or Startup(), self.weights_source)
         weights = weight_bytes(self.model, c.dtype, c.quantization)
+        if startup is None:
+            download = download_gbps(self.weights_source, None)
+            return load_seconds(weights, DEFAULT_LOAD_THROUGHPUT_GBPS, DEFAULT_STARTUP_OVERHEAD_SECONDS, download)
         download = download_gbps(self.weights_source, startup.download_throughput_g_bps)
         return load_seconds(weights, startup.load_throughput_g_bps, startup.overhead_seconds, download)
 
