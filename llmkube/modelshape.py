@@ -326,17 +326,26 @@ class WeightBytes:
         return self.embedding + self.lm_head + sum(self.layers) + self.other
 
 
-#: Answers remembered per model spec, keyed by its JSON (a frozen pydantic model, but one holding
+#: Answers remembered per model spec, keyed by its `repr` (a frozen pydantic model, but one holding
 #: lists, so not hashable): a planner asks once per server, and a run of many specs serves a few
 #: models (`weight_bytes_by_layer`: 2,000 calls, 12 s of CPU for 3,000 specs before;
-#: `expert_bytes_by_layer`: 4.5 s). Bounded: a table is cleared when full.
+#: `expert_bytes_by_layer`: 4.5 s). Bounded: a table is cleared when full. The repr names every
+#: field with its value's repr (nested models alike; no field of the profile models is
+#: `repr=False`), so equal keys are equal specs, as with `model_dump_json`, which keyed it before
+#: but built ModelSpec's serializer on a run's first call (~12 ms of a validate's start-up; the
+#: models are built lazily, `defer_build`). tests/test_startup.py holds the key to the spec's JSON.
 _WEIGHT_BYTES: dict[str, WeightBytes] = {}
 _EXPERT_BYTES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
 _PER_SPEC_MAX = 512
 
 
+def spec_key(spec: ModelSpec) -> str:
+    """What `_per_spec` remembers a spec's answers under: equal for equal specs only."""
+    return repr(spec)
+
+
 def _per_spec(table: dict[str, Any], spec: ModelSpec, compute: Callable[[ModelSpec], Any]) -> Any:
-    key = spec.model_dump_json()
+    key = spec_key(spec)
     value = table.get(key)
     if value is None:
         if len(table) >= _PER_SPEC_MAX:

@@ -670,3 +670,29 @@ def test_the_block_scalar_check_needs_ruamel_only_once_a_block_was_read(monkeypa
     monkeypatch.delitem(sys.modules, "ruamel.yaml.scalarstring")
     assert not gpu_operator._is_block(target("version: v1\n"), path)
 
+
+def test_the_model_spec_key_tells_specs_apart_as_their_json_does(store):
+    """modelshape remembers per-layer bytes under `spec_key` (the repr): two specs share a key exactly
+    when their JSON is equal (the key before), over every built-in model and copies that differ in
+    one value, and the remembered answer is the computed one."""
+    from llmkube import modelshape
+    from llmkube.profiles import Quantization
+
+    specs = [p.spec for p in store.models.values()]
+    base = specs[0]
+    specs += [
+        base.model_copy(update={"dtype": "float8"}),
+        base.model_copy(update={"layers": base.layers + 1}),
+        base.model_copy(update={"parameters_b": base.parameters_b + 1e-9}),
+        base.model_copy(update={"quantization": Quantization(method="fp8", weight_bits=8, weight_type="float", strategy="tensor")}),
+        base.model_copy(update={"quantization": Quantization(method="fp8", weight_bits=8, weight_type="float", strategy="block")}),
+        base.model_copy(),
+    ]
+    keys = [modelshape.spec_key(s) for s in specs]
+    dumps = [s.model_dump_json() for s in specs]
+    for i in range(len(specs)):
+        for j in range(len(specs)):
+            assert (keys[i] == keys[j]) == (dumps[i] == dumps[j]), (specs[i].display_name, specs[j].display_name)
+    for s in specs:
+        assert modelshape.weight_bytes_by_layer(s) == modelshape.weight_bytes_by_layer_uncached(s)
+
