@@ -696,3 +696,57 @@ def test_the_model_spec_key_tells_specs_apart_as_their_json_does(store):
     for s in specs:
         assert modelshape.weight_bytes_by_layer(s) == modelshape.weight_bytes_by_layer_uncached(s)
 
+
+def test_the_remembered_mig_placement_is_the_search_and_valid_layouts_are_unchanged(store):
+    """plan.mig remembers `_place` per geometry and layout: for every MIG GPU and every layout of up to
+    each profile's max count (placeable or not), `place_layout` answers what the uncached search
+    does; `valid_layouts` (which no longer builds a MigSpec to search with) lists the placeable ones."""
+    import itertools
+
+    from llmkube.plan import mig
+
+    gpus = [g for g in store.gpus.values() if g.spec.mig is not None]
+    assert gpus
+    for gpu in gpus:
+        spec = gpu.spec.mig
+        assert spec is not None
+        names = sorted(p.name for p in spec.profiles)
+        small = names[:4]  # every combination of four profiles, one more than allowed of each
+        limits = {p.name: p.max_count for p in spec.profiles}
+        placeable = set()
+        for counts in itertools.product(*(range(limits[n] + 2) for n in small)):
+            layout = {n: c for n, c in zip(small, counts, strict=True) if c}
+            got = mig.place_layout(spec, layout)
+            assert got == mig._place.__wrapped__(mig._geometry(spec), tuple(layout.items()))
+            assert got is mig.place_layout(spec, dict(layout))  # remembered
+            if got is not None and layout:
+                placeable.add(tuple(sorted(layout.items())))
+        listed = {tuple(sorted(layout.items())) for layout in mig.valid_layouts(spec)}
+        assert placeable == {t for t in listed if {n for n, _ in t} <= set(small)}
+    with pytest.raises(ValueError, match="unknown MIG profile 'nope'"):
+        mig.place_layout(gpus[0].spec.mig, {"nope": 1})  # type: ignore[arg-type]
+
+
+
+MIG_CONFIG = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: custom-mig-config, namespace: gpu-operator}
+data:
+  config.yaml: "version: v1\\nmig-configs:\\n  bad:\\n    - devices: all\\n      mig-enabled: true\\n      mig-devices: {\\"3g.20gb\\": 3}\\n"
+"""
+
+
+def test_a_validate_of_a_mig_config_builds_no_pydantic_validator_and_loads_no_ruamel(tmp_path):
+    """LK402 on a layout no A100 takes, with its nearest valid layout (`valid_layouts`): the MIG
+    search runs on the profile's geometry, not on a MigSpec rebuilt (and validated) for it, so a warm
+    run builds no pydantic validator (pydantic's plugin loader, with importlib.metadata, ~15 ms);
+    the config is a quoted string, no block, so ruamel.yaml stays out too."""
+    config = tmp_path / "mig.yaml"
+    config.write_text(MIG_CONFIG)
+    out = tmp_path / "report.json"
+    _probe(tmp_path, "validate", "-o", "json", "--output-file", str(out), str(config))  # keeps the profiles
+    state = _probe(tmp_path, "validate", "-o", "json", "--output-file", str(out), str(config))
+    assert [f["code"] for f in json.loads(out.read_text())["findings"]] == ["LK402"]
+    assert "llmkube.plan.mig" in state["modules"]
+    assert _loaded(state["modules"], "pydantic.plugin._loader", "ruamel", "llmkube.specs.inferenceendpoint") == []

@@ -154,6 +154,7 @@ def place_layout(mig: MigSpec, layout: Mapping[str, int]) -> Placement | None:
 
     Raises ValueError for a profile name this GPU does not have or a negative
     count — those are input errors, not geometry (use `check_layout` to report them).
+    The search is remembered per geometry and layout (`_place`): a run asks the same few.
     """
     profiles = _by_name(mig)
     counts = _counts(layout)
@@ -162,36 +163,66 @@ def place_layout(mig: MigSpec, layout: Mapping[str, int]) -> Placement | None:
             raise ValueError(f"unknown MIG profile {name!r}")
         if n < 0:
             raise ValueError(f"negative count for MIG profile {name!r}")
-    if any(n > profiles[name].max_count for name, n in counts.items()):
+    return _place(_geometry(mig), tuple(counts.items()))
+
+
+# (name, memory slots, compute slices, max count, placements, GiB): what placing reads of a MigProfile
+_ProfileRow = tuple[str, int, int, int, tuple[int, ...], float]
+# (compute slices, memory slots, the profiles' rows in the spec's order)
+_Geometry = tuple[int, int, tuple[_ProfileRow, ...]]
+
+
+def _geometry(mig: MigSpec) -> _Geometry:
+    """Everything of a MigSpec that `_place` reads, hashable (its cache key)."""
+    return (
+        mig.compute_slices,
+        mig.memory_slots,
+        tuple((p.name, p.memory_slots, p.compute_slices, p.max_count, tuple(p.placements), p.memory_gi_b) for p in mig.profiles),
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _place(geometry: _Geometry, counts: tuple[tuple[str, int], ...]) -> Placement | None:
+    """`place_layout`'s search, on a geometry whose profiles hold every name in `counts` (non-zero,
+    non-negative). Pure, and its answer (a frozen Placement) is shared: remembered
+    (tests/test_startup.py holds it to `_place.__wrapped__`, the search uncached)."""
+    compute_total, slots_total, rows = geometry
+    profiles = {row[0]: row for row in rows}
+    if any(n > profiles[name][3] for name, n in counts):
         return None
-    if sum(n for name, n in counts.items() if is_media_variant(name)) > 1:
+    if sum(n for name, n in counts if is_media_variant(name)) > 1:
         return None
-    if sum(profiles[name].compute_slices * n for name, n in counts.items()) > mig.compute_slices:
+    if sum(profiles[name][2] * n for name, n in counts) > compute_total:
         return None
-    if sum(profiles[name].memory_slots * n for name, n in counts.items()) > mig.memory_slots:
+    if sum(profiles[name][1] * n for name, n in counts) > slots_total:
         return None
 
-    order = sorted(counts, key=lambda name: _size_key(profiles[name]), reverse=True)
-    todo = [profiles[name] for name in order for _ in range(counts[name])]
+    def size(row: _ProfileRow) -> tuple[int, int, float, str]:  # `_size_key` of the row's profile
+        return (row[2], row[1], row[5], row[0])
+
+    order = sorted((name for name, _ in counts), key=lambda name: size(profiles[name]), reverse=True)
+    count = dict(counts)
+    todo = [profiles[name] for name in order for _ in range(count[name])]
     chosen: list[int] = []
 
-    def masks(p: MigProfile) -> list[tuple[int, int]]:
+    def masks(row: _ProfileRow) -> list[tuple[int, int]]:
         """(start, occupied-slots bitmask) per allowed start that stays on the slot axis."""
         out = []
-        for start in sorted(set(p.placements)):
-            if 0 <= start and start + p.memory_slots <= mig.memory_slots:
-                out.append((start, ((1 << p.memory_slots) - 1) << start))
+        memory_slots = row[1]
+        for start in sorted(set(row[4])):
+            if 0 <= start and start + memory_slots <= slots_total:
+                out.append((start, ((1 << memory_slots) - 1) << start))
         return out
 
-    options = {p.name: masks(p) for p in todo}
+    options = {row[0]: masks(row) for row in todo}
 
     def search(i: int, used: int) -> bool:
         if i == len(todo):
             return True
-        p = todo[i]
+        row = todo[i]
         # identical instances are interchangeable: keep their starts increasing
-        floor = chosen[-1] + 1 if i and todo[i - 1].name == p.name else 0
-        for start, mask in options[p.name]:
+        floor = chosen[-1] + 1 if i and todo[i - 1][0] == row[0] else 0
+        for start, mask in options[row[0]]:
             if start < floor or used & mask:
                 continue
             chosen.append(start)
@@ -204,8 +235,8 @@ def place_layout(mig: MigSpec, layout: Mapping[str, int]) -> Placement | None:
         return None
     return Placement(
         tuple(
-            PlacedInstance(p.name, start, p.memory_slots, p.compute_slices)
-            for p, start in zip(todo, chosen, strict=True)
+            PlacedInstance(row[0], start, row[1], row[2])
+            for row, start in zip(todo, chosen, strict=True)
         )
     )
 
@@ -256,21 +287,14 @@ def _shape(mig: MigSpec) -> _MigShape:
 @functools.lru_cache(maxsize=64)
 def _valid_layouts(shape: _MigShape) -> tuple[tuple[tuple[str, int], ...], ...]:
     compute_total, slots_total, rows = shape
-    mig = MigSpec.model_validate(
-        {
-            "computeSlices": compute_total,
-            "memorySlots": slots_total,
-            "profiles": [
-                {"name": n, "memorySlots": s, "computeSlices": c, "memoryGiB": 1, "maxCount": m, "placements": list(pl)}
-                for n, s, c, m, pl in rows
-            ],
-        }
-    )
+    # every profile at 1 GiB, as the MigSpec this was once rebuilt as had it (the larger-first order
+    # then falls back to the name); the search is `_place`'s, without building a pydantic model
+    geometry: _Geometry = (compute_total, slots_total, tuple((n, s, c, m, pl, 1.0) for n, s, c, m, pl in rows))
     found: list[tuple[tuple[str, int], ...]] = []
 
     def walk(i: int, chosen: dict[str, int], compute: int, slots: int) -> None:
         if i == len(rows):
-            if chosen and place_layout(mig, chosen) is not None:
+            if chosen and _place(geometry, tuple(_counts(chosen).items())) is not None:
                 found.append(tuple(sorted(chosen.items())))
             return
         name, s, c, m, _ = rows[i]
