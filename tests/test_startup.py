@@ -750,3 +750,23 @@ def test_a_validate_of_a_mig_config_builds_no_pydantic_validator_and_loads_no_ru
     assert [f["code"] for f in json.loads(out.read_text())["findings"]] == ["LK402"]
     assert "llmkube.plan.mig" in state["modules"]
     assert _loaded(state["modules"], "pydantic.plugin._loader", "ruamel", "llmkube.specs.inferenceendpoint") == []
+
+def test_the_runs_leader_worker_sets_are_read_once_as_each_rule_read_them(store):
+    """ReadContext.leader_worker_sets (LK340-LK342 share it) equals what the rules read from their
+    subjects before, over the LeaderWorkerSet rule cases and the rendered multi-node example."""
+    from llmkube import pipeline
+    from llmkube.check.read.context import ReadContext
+    from llmkube.check.read.lws import leader_worker_sets
+    from llmkube.options import Options
+    from tests.support.paths import RULE_CASES
+
+    paths = [p for code in ("LK340", "LK341", "LK342") for p in sorted((RULE_CASES / code).glob("*/*.yaml"))]
+    paths.append(REPO / "docs" / "examples" / "11-llama-405b-multinode-lws.yaml")
+    seen = 0
+    for path in paths:
+        ctx = ReadContext(targets=pipeline.run([str(path)], Options()).targets, profiles=store)
+        lws = ctx.of_kind("LeaderWorkerSet")
+        assert ctx.leader_worker_sets == leader_worker_sets(lws) == leader_worker_sets(ctx.targets), path
+        assert ctx.leader_worker_sets is ctx.leader_worker_sets
+        seen += len(lws)
+    assert seen >= len(paths)

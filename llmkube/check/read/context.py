@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from llmkube.check.read.gpu_operator import Embedded, Selection
     from llmkube.check.read.kueue import KueueIndex
     from llmkube.check.read.llmisvc import Pool
+    from llmkube.check.read.lws import LeaderWorkers
     from llmkube.check.read.multikueue import Federation
     from llmkube.check.read.servers import ServerSetup
     from llmkube.check.read.sizing_cache import SizingCache
@@ -81,6 +82,14 @@ class ReadContext:
         from llmkube.check.read.servers import server_setups
 
         return server_setups(self.targets, self.profiles)
+
+    @cached_property
+    def leader_worker_sets(self) -> list[LeaderWorkers]:
+        """Every LeaderWorkerSet of the run, read once for LK340-LK342 (each read its pods' command
+        lines and GPU requests again before)."""
+        from llmkube.check.read.lws import leader_worker_sets
+
+        return leader_worker_sets(self.targets)
 
     @cached_property
     def sizing(self) -> SizingCache:

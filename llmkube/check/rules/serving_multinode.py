@@ -8,7 +8,7 @@ from dataclasses import replace
 from llmkube.check.findings import Severity
 from llmkube.check.read.args import flag_path
 from llmkube.check.read.context import ReadContext
-from llmkube.check.read.lws import GroupPod, LeaderWorkers, leader_worker_sets
+from llmkube.check.read.lws import GroupPod, LeaderWorkers
 from llmkube.check.rules import Hit, rule
 from llmkube.engines import SETTING
 
@@ -90,7 +90,7 @@ def lws_parallelism_vs_group(ctx: ReadContext) -> Iterator[Hit]:
                 resources: {limits: {nvidia.com/gpu: 8}}
     ```
     """
-    for lws in leader_worker_sets(ctx.subjects):
+    for lws in ctx.leader_worker_sets:
         leader, gpus = lws.leader, lws.group_gpus
         if leader is None or not leader.vllm or gpus is None or gpus == 0:
             continue
@@ -205,7 +205,7 @@ def lws_leader_worker_mismatch(ctx: ReadContext) -> Iterator[Hit]:
                 resources: {limits: {nvidia.com/gpu: 8}}
     ```
     """
-    for lws in leader_worker_sets(ctx.subjects):
+    for lws in ctx.leader_worker_sets:
         yield from _mismatches(lws)
 
 
@@ -279,7 +279,7 @@ def lws_group_larger_than_model(ctx: ReadContext) -> Iterator[Hit]:
     ```
     """
     servers = {(id(s.target), s.path): s for s in ctx.servers}
-    for lws in leader_worker_sets(ctx.subjects):
+    for lws in ctx.leader_worker_sets:
         from llmkube.plan.sizing import tp_problems  # the sizing model: loaded once a run has a server
 
         leader = lws.leader
