@@ -770,3 +770,35 @@ def test_the_runs_leader_worker_sets_are_read_once_as_each_rule_read_them(store)
         assert ctx.leader_worker_sets is ctx.leader_worker_sets
         seen += len(lws)
     assert seen >= len(paths)
+
+
+def test_a_validate_of_a_rendered_multi_node_server_loads_no_planner_or_spec_model(tmp_path):
+    """The LeaderWorkerSet of example 11 (pipeline parallel over nodes), validated as a manifest: its
+    load time (LK305) comes from plan.nodeload, not the multi-node planner with the spec models and
+    the other planners it imports."""
+    rendered = subprocess.run([sys.executable, "-m", "llmkube", "render", str(REPO / "docs" / "examples" / "11-llama-405b-multinode-lws.yaml")],
+                              capture_output=True, text=True, check=True, cwd=REPO,
+                              env={**os.environ, "HOME": str(tmp_path), "KUBECACHEDIR": str(tmp_path / "kube")}).stdout
+    assert "kind: LeaderWorkerSet" in rendered and "--pipeline-parallel-size" in rendered
+    manifests = tmp_path / "lws.yaml"
+    manifests.write_text(rendered)
+    out = tmp_path / "report.json"
+    state = _probe(tmp_path, "validate", "-o", "json", "--output-file", str(out), str(manifests))
+    assert json.loads(out.read_text())["checked"] > 1
+    assert "llmkube.plan.nodeload" in state["modules"]
+    assert _loaded(state["modules"], "llmkube.plan.multinode", "llmkube.plan.inference", "llmkube.specs.inferenceendpoint") == []
+
+
+def test_a_manifests_multi_node_load_time_is_the_planners_with_the_startup_defaults(store):
+    """plan.nodeload with engines' start-up defaults answers what plan.multinode answers with `Startup()`."""
+    from llmkube.engines import DEFAULT_LOAD_THROUGHPUT_GBPS, DEFAULT_STARTUP_OVERHEAD_SECONDS
+    from llmkube.plan import multinode, nodeload
+    from llmkube.specs.inferenceendpoint import Startup
+
+    model = store.model("meta-llama/Llama-3.1-405B-Instruct")
+    assert model is not None
+    for source in ("hub", "pvc", "object-store"):
+        for tp, pp, per_node in ((8, 2, 8), (4, 4, 8), (8, 4, 8)):
+            assert nodeload.node_load_seconds(model, None, None, tp, pp, per_node, source, load_gbps=DEFAULT_LOAD_THROUGHPUT_GBPS,
+                                              overhead_seconds=DEFAULT_STARTUP_OVERHEAD_SECONDS, download_throughput_gbps=None) \
+                == multinode.node_load_seconds(model, None, None, tp, pp, per_node, Startup(), source)

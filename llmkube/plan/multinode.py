@@ -35,7 +35,9 @@ from llmkube.names import (
     LWS_WORKER_INDEX_ENV,
     LWS_WORKER_INDEX_LABEL,
 )
+from llmkube.plan import nodeload
 from llmkube.plan.base import Plan
+from llmkube.plan.nodeload import node_weight_bytes  # noqa: F401 - named here by callers and tests
 from llmkube.plan.context import PlanContext, PlanError
 from llmkube.plan.inference import DEPLOYMENT_PORT_NAME, UNKNOWN_MODEL_LOAD_SECONDS, runtime_args
 from llmkube.plan.pods import (
@@ -51,12 +53,9 @@ from llmkube.plan.pods import (
 from llmkube.plan.sizing import (
     GIB,
     ServerConfig,
-    download_gbps,
-    load_seconds,
     serving_fit,
     stage_weight_bytes,
     startup_budget,
-    weight_bytes,
 )
 from llmkube.plan.training import nccl_env, rdma_security_context, shm_size
 from llmkube.profiles import GPUProfile, ModelProfile
@@ -202,26 +201,12 @@ def gpu_nodes(ep: InferenceEndpoint, ctx: PlanContext) -> tuple[GPUProfile, int,
     return gpu, gpu.spec.gpus_per_node, {GPU_PRODUCT_LABEL: gpu.spec.product}, ()
 
 
-def node_weight_bytes(model: ModelProfile, dtype: str | None, quantization: str | None, tp: int, pp: int, gpus_per_node: int) -> float:
-    """Checkpoint bytes the busiest node loads: its pipeline stages' layers (the first also the
-    embedding, the last the LM head: `plan.sizing.stage_weight_bytes`), scaled to the checkpoint."""
-    config = ServerConfig(tensor_parallel=tp, pipeline_parallel=pp, dtype=dtype, quantization=quantization)
-    stages = stage_weight_bytes(model, config, pp)
-    per_node = max(1, gpus_per_node // tp)  # stages a node holds
-    nodes = [sum(stages[i:i + per_node]) for i in range(0, len(stages), per_node)]
-    total = sum(stages) or 1.0
-    return weight_bytes(model, dtype, quantization) * max(nodes) / total
-
-
 def node_load_seconds(model: ModelProfile, dtype: str | None, quantization: str | None, tp: int, pp: int,
                       gpus_per_node: int, startup: Startup, source: str) -> float:
-    """Seconds until a multi-node server serves: every node loads its share of the weights in
-    parallel, but a download from the hub or an object store pulls the checkpoint's files whole onto
-    every node (vLLM downloads the repository's weight files before it loads its layers)."""
-    share = node_weight_bytes(model, dtype, quantization, tp, pp, gpus_per_node)
-    download = download_gbps(source, startup.download_throughput_g_bps)
-    pull = weight_bytes(model, dtype, quantization) / (download * 1e9) if download else 0.0
-    return pull + load_seconds(share, startup.load_throughput_g_bps, startup.overhead_seconds)
+    """Seconds until a multi-node server serves with these `startup` settings (`plan.nodeload`)."""
+    return nodeload.node_load_seconds(model, dtype, quantization, tp, pp, gpus_per_node, source,
+                                      load_gbps=startup.load_throughput_g_bps, overhead_seconds=startup.overhead_seconds,
+                                      download_throughput_gbps=startup.download_throughput_g_bps)
 
 
 def _load_estimate(model: ModelProfile | None, spec: InferenceEndpointSpec, tp: int, pp: int, gpus_per_node: int) -> float:

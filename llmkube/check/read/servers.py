@@ -168,21 +168,22 @@ class ServerSetup:
 
         # an InferenceEndpoint's `startup` settings; their defaults (`Startup()`'s) for plain manifests
         endpoint = self._endpoint()
-        startup = endpoint.spec.startup if endpoint is not None else None
+        if endpoint is not None:
+            startup = endpoint.spec.startup
+            load, overhead, download_setting = startup.load_throughput_g_bps, startup.overhead_seconds, startup.download_throughput_g_bps
+        else:
+            load, overhead, download_setting = DEFAULT_LOAD_THROUGHPUT_GBPS, DEFAULT_STARTUP_OVERHEAD_SECONDS, None
         c = self.config
         if self.multi_node and c.pipeline_parallel > 1 and self.gpu_count:
             # each node loads its pipeline stages (plan.multinode sizes the endpoint's probe the same way)
-            from llmkube.plan.multinode import node_load_seconds
-            from llmkube.specs.inferenceendpoint import Startup
+            from llmkube.plan.nodeload import node_load_seconds
 
             return node_load_seconds(self.model, c.dtype, c.quantization, c.tensor_parallel, c.pipeline_parallel,
-                                     self.gpu_count, startup or Startup(), self.weights_source)
+                                     self.gpu_count, self.weights_source, load_gbps=load, overhead_seconds=overhead,
+                                     download_throughput_gbps=download_setting)
         weights = weight_bytes(self.model, c.dtype, c.quantization)
-        if startup is None:
-            download = download_gbps(self.weights_source, None)
-            return load_seconds(weights, DEFAULT_LOAD_THROUGHPUT_GBPS, DEFAULT_STARTUP_OVERHEAD_SECONDS, download)
-        download = download_gbps(self.weights_source, startup.download_throughput_g_bps)
-        return load_seconds(weights, startup.load_throughput_g_bps, startup.overhead_seconds, download)
+        download = download_gbps(self.weights_source, download_setting)
+        return load_seconds(weights, load, overhead, download)
 
     def fit_options(self) -> list[str]:
         """Settings that would make this server fit its GPU (`plan.sizing.fit_options`), when it does not."""
