@@ -802,3 +802,39 @@ def test_a_manifests_multi_node_load_time_is_the_planners_with_the_startup_defau
             assert nodeload.node_load_seconds(model, None, None, tp, pp, per_node, source, load_gbps=DEFAULT_LOAD_THROUGHPUT_GBPS,
                                               overhead_seconds=DEFAULT_STARTUP_OVERHEAD_SECONDS, download_throughput_gbps=None) \
                 == multinode.node_load_seconds(model, None, None, tp, pp, per_node, Startup(), source)
+
+
+def test_the_shape_readers_fast_dict_path_answers_as_the_mapping_check():
+    """check/read/shape: `as_mapping`, `dig` and `meta` test `type(v) is dict` before the ABC check;
+    over plain dicts, dict subclasses (ruamel's maps), other mappings and non-mappings they answer as
+    the definitions with `isinstance(v, Mapping)` alone do."""
+    import types
+    from collections import OrderedDict
+    from collections.abc import Mapping
+
+    from ruamel.yaml.comments import CommentedMap
+
+    from llmkube.check.read import shape
+
+    def ref_as_mapping(v):
+        return v if isinstance(v, Mapping) else {}
+
+    def ref_dig(v, *keys):
+        for k in keys:
+            if not isinstance(v, Mapping):
+                return None
+            v = v.get(k)
+        return v
+
+    inner = {"name": "a"}
+    cm = CommentedMap()
+    cm["metadata"] = CommentedMap(name="b")
+    values = [inner, {"metadata": inner}, {"metadata": "x"}, {"metadata": None}, {}, cm, OrderedDict(metadata=inner),
+              types.MappingProxyType({"metadata": inner}), [inner], "metadata", None, 3, {"metadata": ["x"]}]
+    for v in values:
+        assert shape.as_mapping(v) == ref_as_mapping(v) and (shape.as_mapping(v) is v) == (ref_as_mapping(v) is v)
+        assert shape.dig(v, "metadata") is ref_dig(v, "metadata") or shape.dig(v, "metadata") == ref_dig(v, "metadata")
+        assert shape.dig(v, "metadata", "name") == ref_dig(v, "metadata", "name")
+        assert shape.meta(v) == ref_as_mapping(ref_dig(v, "metadata"))
+        got, want = shape.meta(v), ref_as_mapping(ref_dig(v, "metadata"))
+        assert (got is want) or (got == {} and want == {})
