@@ -130,3 +130,67 @@ def test_an_internal_error_line_masks_a_token_and_stays_one_line(monkeypatch, ca
         (line,) = [line for line in err.splitlines() if line.startswith("llmkube: internal error:")]
         assert "RuntimeError: cannot handle 'hf_Ab…'\\n::add-mask::x" in line
         assert ("Traceback" in err) is debug
+
+
+def _holds_token_reference(text: str) -> bool:
+    from llmkube.secrets import AWS_SECRET, TOKEN
+
+    return bool(TOKEN.search(text) or AWS_SECRET.search(text))
+
+
+#: Pieces that make and break the patterns: each alternative's literal start, a word of token
+#: characters, separators, the AWS key name in several cases, and non-ASCII letters that match ASCII
+#: ones when case is ignored (ſ and s, K and the Kelvin sign K, ı and i).
+_PIECES = [
+    "hf_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "gh_", "github_pat_", "glpat-", "AKIA", "ASIA", "sk-", "sk-proj-",
+    "sk-ant-", "xoxb-", "xox", "AIza", "nvapi-", "aws_secret_access_key", "AWS_SECRET_ACCESS_KEY", "aws_ſecret_access_key",
+    "aws_secret_access_Key", "Aws_Secret_Access_Key", "=", ": ", " ", "\n", "'", '"', "/", "+", "-", "_", "ı", "é",
+    "a1B2c3D4e5F6g7H8i9J0", "ZYXWVUTSRQPONMLKJIHG", "0123456789", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+]
+
+
+@pytest.mark.parametrize("text", [*TOKENS, "", "hf_", "plain text", "aws_secret_access_key: " + "a" * 40,
+                                  "AWS_SECRET_ACCESS_KEY='" + "B/" * 20 + "'", "aws_ſecret_access_key=" + "c" * 40,
+                                  "x hf_ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210 y", "é " + TOKENS[0]])
+def test_holds_token_answers_what_the_searches_do(text):
+    """`holds_token` rules texts out by the literal starts the patterns need: the same answer as
+    searching with both patterns (LK501's quick check asks it of every object's strings)."""
+    from llmkube.secrets import holds_token
+
+    assert holds_token(text) == _holds_token_reference(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=12))
+def test_holds_token_answers_what_the_searches_do_for_any_text(pieces):
+    from llmkube.secrets import holds_token
+
+    text = "".join(pieces)
+    assert holds_token(text) == _holds_token_reference(text)
+
+
+#: One token of each of TOKEN's alternatives, in its order.
+_ONE_OF_EACH = ["hf_" + "a" * 20, "ghs_" + "b" * 30, "github_pat_" + "c" * 40, "glpat-" + "d" * 20, "ASIA" + "E" * 16,
+                "sk-ant-" + "f" * 20, "xoxr-" + "g" * 10, "AIza" + "h" * 35, "nvapi-" + "i" * 20]
+
+
+def test_every_token_pattern_starts_with_a_literal_holds_token_looks_for():
+    """Each alternative of TOKEN needs one of `_TOKEN_STARTS` (a new pattern must add its start, and
+    a token here): each sample is a match of its own alternative, and `holds_token` finds it."""
+    import re
+
+    from llmkube.secrets import _TOKEN_STARTS, TOKEN, holds_token
+
+    body, depth, alternatives, current = TOKEN.pattern[len(r"\b(") : -1], 0, [], ""
+    for ch in body:  # split at the top level's `|` only
+        depth += ch == "(" and 1 or ch == ")" and -1 or 0
+        if ch == "|" and depth == 0:
+            alternatives.append(current)
+            current = ""
+        else:
+            current += ch
+    alternatives.append(current)
+    assert len(alternatives) == len(_ONE_OF_EACH)
+    for alt, sample in zip(alternatives, _ONE_OF_EACH):
+        assert re.fullmatch(alt, sample), (alt, sample)
+        assert holds_token(sample) and any(start in sample for start in _TOKEN_STARTS)

@@ -301,8 +301,7 @@ def test_lk501_and_lk502_quick_checks_skip_only_objects_they_would_find_nothing_
         return [(id(h.target), h.path, h.message) for code in ("LK501", "LK502") for h in rules[code].check(ctx)]
 
     quick = hits()
-    monkeypatch.setattr(security, "_may_float", lambda obj: True)
-    monkeypatch.setattr(security, "_may_hold_token", lambda obj: True)
+    monkeypatch.setattr(security, "_quick", lambda obj: (True, True))
     assert hits() == quick
     assert sum(1 for _, _, m in quick if "latest" in m or "no tag" in m) > 50
     assert sum(1 for _, _, m in quick if "token" in m) > 20
@@ -462,7 +461,8 @@ def test_to_plain_gives_what_the_isinstance_ladder_gave():
 
 def _may_hold_token_before(obj: Any) -> bool:
     """security._may_hold_token as it was (session 24): every node pushed and popped."""
-    from llmkube.check.rules.security import AWS_SECRET, TOKEN, TOKEN_VARS, _literal
+    from llmkube.check.rules.security import TOKEN_VARS, _literal
+    from llmkube.secrets import AWS_SECRET, TOKEN
 
     strings: list[str] = []
     stack: list[Any] = [obj]
@@ -520,7 +520,7 @@ def test_lk501_and_lk502_quick_checks_answer_what_they_did_before():
         objs.append({"kind": "ConfigMap", "data": {"a": LiteralScalarString(token), "b": 1, "c": None, "d": 1.5, "e": True}})
         objs.append(CommentedMap({"kind": "Pod", "spec": CommentedMap({"containers": [{"image": "x", "args": ["a", token]}]})}))
         objs.append({"kind": "Pod", "spec": {"initContainers": [{"image": "x:latest"}], "env": [{"name": "HF_TOKEN", "value": "v"}]}})
-    answers = [(security._may_hold_token(o), security._may_float(o)) for o in objs]
+    answers = [security._quick(o) for o in objs]
     assert answers == [(_may_hold_token_before(o), _may_float_before(o)) for o in objs]
     assert sum(a for a, _ in answers) > 20 and sum(b for _, b in answers) > 50 and sum(not a and not b for a, b in answers) > 50
 

@@ -11,7 +11,7 @@ from llmkube.check.read.context import ReadContext
 from llmkube.check.read.shape import dig
 from llmkube.check.rules import Hit, rule
 from llmkube.check.run import Target
-from llmkube.secrets import AWS_SECRET, TOKEN, find_tokens, redact
+from llmkube.secrets import find_tokens, holds_token, redact
 
 Path = tuple[str | int, ...]
 
@@ -59,20 +59,33 @@ def _containers(node: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
         stack.extend(reversed([((*path, k), v) for k, v in items if isinstance(v, (Mapping, list))]))
 
 
-def _may_hold_token(obj: Mapping[str, Any]) -> bool:
-    """Whether LK501 can find anything in `obj`: a token-shaped string, or an item named like a
-    token variable. Most objects have neither; this pass builds no paths, and searches all the
-    strings at once (joined by newlines, which no token pattern starts or ends inside: a token in
-    one string is found in the joined text; a match across two only costs the full walk)."""
+def _quick_answers(t: Target) -> tuple[bool, bool]:
+    """(what `_quick` answers for a target's object), kept for the run: LK501 and LK502 both ask."""
+    found = t.reads.get("security.quick")
+    if found is None:
+        found = t.reads["security.quick"] = _quick(t.obj)
+    return found
+
+
+def _quick(obj: Mapping[str, Any]) -> tuple[bool, bool]:
+    """Whether LK501 can find anything in `obj` (a token-shaped string, or an item named like a token
+    variable set to a literal), and whether LK502 can (a container image `image_reference_problem`
+    flags, or a TrainJob's trainer image). Most objects have neither: one walk that builds no paths
+    answers both, and searches all the strings at once (joined by newlines, which no token pattern
+    starts or ends inside: a token in one string is found in the joined text; a match across two
+    only costs the full walk). Held to the two walks it replaced (tests/test_validate_throughput.py)."""
     strings: list[str] = []
     add = strings.append
+    token = floating = False
     stack: list[Any] = [obj]
     while stack:
         node = stack.pop()
         kind = type(node)  # exact types first: most nodes are plain, and a Mapping check is an ABC's
         if kind is dict or (kind is not list and kind is not str and isinstance(node, Mapping)):
-            if "name" in node and str(node.get("name", "")).upper() in TOKEN_VARS and _literal(node.get("value")):
-                return True  # a token variable set to a literal (one set from a Secret is what LK501 asks for)
+            if not token and "name" in node and str(node.get("name", "")).upper() in TOKEN_VARS and _literal(node.get("value")):
+                token = True  # a token variable set to a literal (one set from a Secret is what LK501 asks for)
+            if not floating and ("containers" in node or "initContainers" in node or "ephemeralContainers" in node):
+                floating = _floating_container(node)  # (the three `in` checks first: most mappings hold none)
             values: Iterable[Any] = node.values()
         elif kind is list or (kind is not str and isinstance(node, list)):
             values = node
@@ -86,8 +99,10 @@ def _may_hold_token(obj: Mapping[str, Any]) -> bool:
                 add(v)
             elif vkind is dict or vkind is list or (not isinstance(v, (bool, int, float)) and v is not None):
                 stack.append(v)
-    text = "\n".join(strings)
-    return bool(TOKEN.search(text) or AWS_SECRET.search(text))
+    if not floating and obj.get("kind") == "TrainJob":
+        image = dig(obj, "spec", "trainer", "image")
+        floating = isinstance(image, str) and image_reference_problem(image) is not None
+    return token or holds_token("\n".join(strings)), floating
 
 
 def _literal(value: Any) -> TypeGuard[str]:
@@ -171,7 +186,7 @@ def literal_hf_token(ctx: ReadContext) -> Iterator[Hit]:
         if obj.get("kind") == "Secret":
             yield from _secret_annotation_tokens(t, hint)
             continue
-        if not _may_hold_token(obj):
+        if not _quick_answers(t)[0]:
             continue
         flagged: set[Path] = set()
         for path, item in _env_entries(obj):
@@ -248,26 +263,15 @@ def image_reference_problem(image: str) -> str | None:
     return None
 
 
-def _may_float(obj: Mapping[str, Any]) -> bool:
-    """Whether `_images` can yield a floating reference: the same images, found without building a
-    path per node (most objects pin all theirs, and LK502 looks at every object)."""
-    stack: list[Any] = [obj]
-    while stack:
-        node = stack.pop()
-        values = node.values() if type(node) is dict or isinstance(node, Mapping) else node
-        if values is not node and ("containers" in node or "initContainers" in node or "ephemeralContainers" in node):
-            for key in CONTAINER_LISTS:  # (the three `in` checks first: most mappings hold none of them)
-                items = node.get(key)
-                for item in items if isinstance(items, list) else ():
-                    image = item.get("image") if isinstance(item, Mapping) else None
-                    if isinstance(image, str) and image_reference_problem(image):
-                        return True
-        for v in values:  # exact types first: a Mapping check is an ABC's, and most values are strings
-            kind = type(v)
-            if kind is dict or kind is list or (kind is not str and isinstance(v, (Mapping, list))):
-                stack.append(v)
-    image = dig(obj, "spec", "trainer", "image") if obj.get("kind") == "TrainJob" else None
-    return isinstance(image, str) and image_reference_problem(image) is not None
+def _floating_container(node: Mapping[str, Any]) -> bool:
+    """A container of one of the mapping's container lists has an image `image_reference_problem` flags."""
+    for key in CONTAINER_LISTS:
+        items = node.get(key)
+        for item in items if isinstance(items, list) else ():
+            image = item.get("image") if isinstance(item, Mapping) else None
+            if isinstance(image, str) and image_reference_problem(image):
+                return True
+    return False
 
 
 def _images(obj: Mapping[str, Any]) -> Iterator[tuple[Path, str]]:
@@ -316,7 +320,7 @@ def floating_image(ctx: ReadContext) -> Iterator[Hit]:
     ```
     """
     for t in ctx.targets:
-        if not _may_float(t.obj):
+        if not _quick_answers(t)[1]:
             continue
         for path, image in _images(t.obj):
             problem = image_reference_problem(image)
