@@ -541,3 +541,18 @@ def test_a_run_tells_each_document_spec_or_manifest_once_and_alike():
     inputs = runs.load_inputs(paths)
     assert [(d.file, d.index) for d in inputs.manifests] == want
     assert [s.document.file for s in inputs.specs] == [d.file for d in docs if is_spec_document(d)]
+
+
+def test_lk501_and_lk502_walk_each_object_once_between_them(monkeypatch):
+    """Both rules look at every object; the quick answers of one walk are kept on the target for the other."""
+    from llmkube.check.rules import load_rules, security
+
+    targets = every_case()
+    walked: list[int] = []
+    real = security._quick
+    monkeypatch.setattr(security, "_quick", lambda obj: walked.append(id(obj)) or real(obj))
+    rules = load_rules()
+    ctx = ReadContext(targets=targets, profiles=ProfileStore.load())
+    for code in ("LK501", "LK502"):
+        list(rules[code].check(ctx))
+    assert sorted(walked) == sorted(id(t.obj) for t in targets)
