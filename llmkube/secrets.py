@@ -39,7 +39,7 @@ def redact(token: str) -> str:
 def holds_token(text: str) -> bool:
     """`bool(find_tokens(text))`, told faster: a regex search tries every alternative at every
     position, and most texts (a run's objects) hold none of the literal starts the patterns need,
-    which substring checks rule out at memory speed (tests/test_validate_throughput.py). AWS_SECRET
+    which substring checks rule out at memory speed (tests/test_secrets.py). AWS_SECRET
     ignores case: an ASCII text is ruled out by its lowercase copy; any other is searched."""
     for start in _TOKEN_STARTS:
         if start in text:

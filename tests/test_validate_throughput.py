@@ -293,12 +293,14 @@ def test_lk501_and_lk502_quick_checks_skip_only_objects_they_would_find_nothing_
     for; with the question always answered yes (the full walk for every object) they find the same."""
     from llmkube.check.rules import load_rules, security
 
-    targets = every_case() + [Target(obj=_floated(t.obj)) for t in every_case()]
+    base = every_case() + [Target(obj=_floated(t.obj)) for t in every_case()]
     rules = load_rules()
 
-    def hits() -> list[tuple[int, tuple, str]]:
+    def hits() -> list[tuple[int, tuple, str]]:  # new targets each time: the quick answers are kept on them
+        targets = [dataclasses.replace(t) for t in base]
+        position = {id(t): i for i, t in enumerate(targets)}
         ctx = ReadContext(targets=targets, profiles=ProfileStore.load())
-        return [(id(h.target), h.path, h.message) for code in ("LK501", "LK502") for h in rules[code].check(ctx)]
+        return [(position[id(h.target)], h.path, h.message) for code in ("LK501", "LK502") for h in rules[code].check(ctx)]
 
     quick = hits()
     monkeypatch.setattr(security, "_quick", lambda obj: (True, True))

@@ -60,7 +60,7 @@ def _containers(node: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
 
 
 def _quick_answers(t: Target) -> tuple[bool, bool]:
-    """(what `_quick` answers for a target's object), kept for the run: LK501 and LK502 both ask."""
+    """`_quick(t.obj)`, kept on the target for the run: LK501 and LK502 both ask it."""
     found = t.reads.get("security.quick")
     if found is None:
         found = t.reads["security.quick"] = _quick(t.obj)
