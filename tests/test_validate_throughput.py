@@ -288,23 +288,26 @@ def _floated(node):
     return node
 
 
-def test_lk501_and_lk502_quick_checks_skip_only_objects_they_would_find_nothing_in(monkeypatch):
+def test_lk501_and_lk502_quick_checks_skip_only_objects_they_would_find_nothing_in():
     """LK501 and LK502 first ask, without building paths, whether an object can hold what they look
     for; with the question always answered yes (the full walk for every object) they find the same."""
-    from llmkube.check.rules import load_rules, security
+    from llmkube.check.rules import load_rules
 
     base = every_case() + [Target(obj=_floated(t.obj)) for t in every_case()]
     rules = load_rules()
 
-    def hits() -> list[tuple[int, tuple, str]]:  # new targets each time: the quick answers are kept on them
-        targets = [dataclasses.replace(t) for t in base]
+    def hits(answers: tuple[bool, bool] | None = None) -> list[tuple[int, tuple, str]]:
+        targets = [dataclasses.replace(t) for t in base]  # new targets: the quick answers are kept on them
+        if answers is not None:
+            for t in targets:
+                t.reads["security.quick"] = answers  # the rules take the kept answer: no quick walk
         position = {id(t): i for i, t in enumerate(targets)}
         ctx = ReadContext(targets=targets, profiles=ProfileStore.load())
         return [(position[id(h.target)], h.path, h.message) for code in ("LK501", "LK502") for h in rules[code].check(ctx)]
 
     quick = hits()
-    monkeypatch.setattr(security, "_quick", lambda obj: (True, True))
-    assert hits() == quick
+    assert hits((True, True)) == quick
+    assert hits((False, False)) == [h for h in quick if base[h[0]].obj.get("kind") == "Secret"]  # LK501 asks no Secret
     assert sum(1 for _, _, m in quick if "latest" in m or "no tag" in m) > 50
     assert sum(1 for _, _, m in quick if "token" in m) > 20
 
@@ -545,16 +548,21 @@ def test_a_run_tells_each_document_spec_or_manifest_once_and_alike():
     assert [s.document.file for s in inputs.specs] == [d.file for d in docs if is_spec_document(d)]
 
 
-def test_lk501_and_lk502_walk_each_object_once_between_them(monkeypatch):
-    """Both rules look at every object; the quick answers of one walk are kept on the target for the other."""
-    from llmkube.check.rules import load_rules, security
+def test_lk501_and_lk502_walk_each_object_once_between_them():
+    """Both rules look at every object; the quick answers of one walk are kept on the target for the
+    other: LK502, run after LK501, takes LK501's answers as they were left (here: overwritten)."""
+    from llmkube.check.rules import load_rules
+    from llmkube.check.rules.security import _quick
 
-    targets = every_case()
-    walked: list[int] = []
-    real = security._quick
-    monkeypatch.setattr(security, "_quick", lambda obj: walked.append(id(obj)) or real(obj))
     rules = load_rules()
+    targets = every_case() + [Target(obj=_floated(t.obj)) for t in every_case()]
     ctx = ReadContext(targets=targets, profiles=ProfileStore.load())
-    for code in ("LK501", "LK502"):
-        list(rules[code].check(ctx))
-    assert sorted(walked) == sorted(id(t.obj) for t in targets)
+    list(rules["LK501"].check(ctx))
+    asked = [t for t in targets if "security.quick" in t.reads]
+    assert [t.reads["security.quick"] for t in asked] == [_quick(t.obj) for t in asked]
+    assert len(asked) == sum(1 for t in targets if t.obj.get("kind") != "Secret")
+    floating = sum(1 for t in asked if t.reads["security.quick"][1])
+    assert floating > 20 and list(rules["LK502"].check(ctx))
+    for t in asked:
+        t.reads["security.quick"] = (False, False)
+    assert not [h for h in rules["LK502"].check(ctx) if h.target in asked]
