@@ -17,11 +17,12 @@ typer has no public hook for this: the converter is a typer `RuntimeParam` (type
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, get_args, get_origin
+
+from llmkube.lazyre import lazy
 
 try:  # typer's runtime-conversion layer (0.2x); without it typer converts as it always did
     from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
@@ -29,8 +30,8 @@ try:  # typer's runtime-conversion layer (0.2x); without it typer converts as it
 except ImportError:  # pragma: no cover - another typer
     RuntimeParam = None  # type: ignore[assignment,misc]
 
-_INT = re.compile(r"-?[0-9]+")
-_FLOAT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_INT = lazy(r"-?[0-9]+")
+_FLOAT = lazy(r"-?[0-9]+(?:\.[0-9]+)?")
 _LEAVES: tuple[Any, ...] = (str, bool, int, float, Path)
 
 
@@ -55,12 +56,12 @@ def _leaf(annotation: Any, info: Any, value: Any, param: Any, ctx: Any) -> Any:
     elif annotation is int:
         if type(value) is int:
             return _bounded(value, info)
-        if type(value) is str and _INT.fullmatch(value):
+        if type(value) is str and _INT().fullmatch(value):
             return _bounded(int(value), info)
     elif annotation is float:
         if type(value) is float:
             return _bounded(value, info)
-        if type(value) is str and _FLOAT.fullmatch(value):
+        if type(value) is str and _FLOAT().fullmatch(value):
             return _bounded(float(value), info)
     elif isinstance(annotation, type) and issubclass(annotation, Enum):
         try:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from llmkube.errors import InputError, SourceMark
+from llmkube.lazyre import lazy
 from llmkube.options import APPLY_SET_ENV, DEFAULT_KUBE_VERSION, DEFAULT_KUEUE_API, InputLimits
 
 YAML_NAMES = (".llmkube.yaml", ".llmkube.yml")
@@ -179,8 +180,8 @@ def _toml_error_position(message: str) -> tuple[int | None, int | None]:
     return (int(found.group(1)), int(found.group(2))) if found else (None, None)
 
 
-_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
-_ASSIGN = re.compile(r"^(\s*)((?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_.\- ]+?))\s*=")
+_HEADER = lazy(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+_ASSIGN = lazy(r"^(\s*)((?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_.\- ]+?))\s*=")
 
 
 def _toml_marks(text: str, file: str) -> dict[str, SourceMark]:
@@ -191,14 +192,14 @@ def _toml_marks(text: str, file: str) -> dict[str, SourceMark]:
         if line.lstrip().startswith("[["):  # an array of tables: never ours
             table = None
             continue
-        header = _HEADER.match(line)
+        header = _HEADER().match(line)
         if header:
             name = _dotted(header.group(1))
             table = name[len(TABLE) :].lstrip(".") if name == TABLE or name.startswith(TABLE + ".") else None
             if table is not None:
                 marks.setdefault(table, SourceMark(file, number, line.index("[") + 1))
             continue
-        assign = _ASSIGN.match(line)
+        assign = _ASSIGN().match(line)
         if table is not None and assign:
             key = ".".join(p for p in (table, _dotted(assign.group(2))) if p)
             marks.setdefault(key, SourceMark(file, number, len(assign.group(1)) + 1))

@@ -15,6 +15,7 @@ import yaml
 
 from llmkube import yamlresolve
 from llmkube.errors import InputError, SourceMark
+from llmkube.lazyre import lazy
 from llmkube.options import MAX_NESTING
 
 class _NeedsFullLoader(Exception):
@@ -237,10 +238,10 @@ class MarkedList(list[Any]):
 _RT_SCALARS: dict[str, Any] = {}
 _INT64 = 2**63
 #: An unpaired UTF-16 surrogate, which only a double-quoted `\\u` escape can bring in.
-_SURROGATE = re.compile("[\\ud800-\\udfff]")
+_SURROGATE = lazy("[\\ud800-\\udfff]")
 _RT: Any = None
 _DECIMAL = re.compile(r"[-+]?[0-9]+")
-_DECIMAL_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+")
+_DECIMAL_FLOAT = lazy(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+")
 _NUMBER_TAGS = {"tag:yaml.org,2002:int": int, "tag:yaml.org,2002:float": float}
 
 
@@ -262,7 +263,7 @@ def _rt_plain(value: str) -> Any:
         out = value in ("true", "True", "TRUE")
     elif tag in _NUMBER_TAGS:
         kind = _NUMBER_TAGS[tag]
-        plain = (_DECIMAL if kind is int else _DECIMAL_FLOAT).fullmatch(value)
+        plain = (_DECIMAL if kind is int else _DECIMAL_FLOAT()).fullmatch(value)
         try:
             out = kind(value) if plain else kind(_ruamel_number(tag, value))
         except Exception:  # too many digits, or a value ruamel refuses: the reference path words it
@@ -349,7 +350,7 @@ def load_marked(text: str) -> list[tuple[Any, int, Any]]:
                     value = _block_scalar(twin, event.style)
                 else:
                     value = twin = event.value
-                    if event.style == '"' and not value.isascii() and _SURROGATE.search(value):
+                    if event.style == '"' and not value.isascii() and _SURROGATE().search(value):
                         clean = False
                 if top is None:
                     if value is not None:

@@ -9,13 +9,13 @@ characters are shown as backslash escapes instead.
 
 from __future__ import annotations
 
-import re
+from llmkube.lazyre import lazy
 
 # Characters a terminal, a CI log or a line-splitting reader may treat as a line break or control.
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 _BREAKS = {"\x85", "\u2028", "\u2029", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e"}
 #: Every character `_escape` changes but the backslash: one C scan answers for most texts.
-_ESCAPED = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ESCAPED = lazy("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _escape(c: str) -> str:
@@ -33,6 +33,6 @@ def one_line(text: str) -> str:
     Backslashes are doubled only when something else needed escaping, so an
     ordinary Windows path reads as itself.
     """
-    if not _ESCAPED.search(text):
+    if not _ESCAPED().search(text):
         return text
     return "".join(_escape(c) for c in text)

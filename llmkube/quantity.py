@@ -15,10 +15,11 @@ non-zero amount up to whole nano units, which no caller here depends on.
 from __future__ import annotations
 
 import math
-import re
 from decimal import MAX_EMAX, MIN_EMIN, Decimal, localcontext
 
-_QUANTITY = re.compile(
+from llmkube.lazyre import lazy
+
+_QUANTITY = lazy(
     r"(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
     r"(?P<suffix>[KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?"
 )
@@ -29,7 +30,7 @@ _BINARY_UNITS = ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki")
 
 def parse_quantity(text: str) -> Decimal:
     """The exact value of a quantity string; ValueError when the API server would reject it."""
-    match = _QUANTITY.fullmatch(text)
+    match = _QUANTITY().fullmatch(text)
     if match is None:
         raise ValueError(f"not a Kubernetes quantity: {text!r}")
     number, suffix = match["number"], match["suffix"] or ""

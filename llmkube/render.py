@@ -34,7 +34,7 @@ def _finalize(value: Any) -> str:
 def _escape_unsafe(text: str) -> str:
     """JSON leaves U+2028, U+2029, U+0085, DEL and C1 controls raw; a YAML reader folds
     the first three into a space and refuses the rest, so they go in as `\\uXXXX` escapes."""
-    return UNSAFE_RAW.sub(lambda m: "\\u%04x" % ord(m.group()) if ord(m.group()) < 0x10000 else m.group(), text)
+    return UNSAFE_RAW().sub(lambda m: "\\u%04x" % ord(m.group()) if ord(m.group()) < 0x10000 else m.group(), text)
 
 
 class _BytecodeCache(jinja2.BytecodeCache):

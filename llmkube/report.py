@@ -44,6 +44,7 @@ from typing import TextIO
 from llmkube.check.findings import Finding, Severity
 from llmkube.errors import InputError, SourceMark
 from llmkube.check.metadata import CODES as METADATA_CODES
+from llmkube.lazyre import lazy
 from llmkube.oneline import one_line
 from llmkube.secrets import mask
 
@@ -212,12 +213,12 @@ def _version() -> str:
 # ---- junit ----------------------------------------------------------------------
 
 
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_XML_FORBIDDEN = lazy("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 def _xml_text(text: str) -> str:
     """Characters XML 1.0 cannot carry at all (C0 controls but tab/LF/CR, surrogates, U+FFFE/F) as escapes."""
-    return _XML_FORBIDDEN.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
+    return _XML_FORBIDDEN().sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
 
 
 def _failing_severities(strict: bool) -> set[Severity]:

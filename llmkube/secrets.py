@@ -8,10 +8,11 @@ the first few characters stay so the user can tell which one it was.
 
 from __future__ import annotations
 
-import re
+from llmkube.lazyre import lazy
 
-# Shapes of well-known credentials (prefix + enough entropy that ordinary words never match).
-TOKEN = re.compile(
+# Shapes of well-known credentials (prefix + enough entropy that ordinary words never match), compiled
+# on first use: most runs' texts hold none of their starts (`holds_token`).
+TOKEN = lazy(
     r"\b("
     r"hf_[A-Za-z0-9]{20,}"  # Hugging Face
     r"|gh[pousr]_[A-Za-z0-9]{30,}"  # GitHub classic / OAuth / app tokens
@@ -25,7 +26,7 @@ TOKEN = re.compile(
     r")"
 )
 # An AWS secret access key next to its name (40 base64 characters alone are too common to flag).
-AWS_SECRET = re.compile(r"(?i)(aws_secret_access_key\s*[=:]\s*['\"]?)([A-Za-z0-9/+=]{40})")
+AWS_SECRET = lazy(r"(?i)(aws_secret_access_key\s*[=:]\s*['\"]?)([A-Za-z0-9/+=]{40})")
 _KEEP = 5
 #: The literal start of each of TOKEN's alternatives: a text holding none of them holds no TOKEN match.
 _TOKEN_STARTS = ("hf_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "AKIA", "ASIA", "sk-", "xox", "AIza", "nvapi-")
@@ -43,22 +44,22 @@ def holds_token(text: str) -> bool:
     ignores case: an ASCII text is ruled out by its lowercase copy; any other is searched."""
     for start in _TOKEN_STARTS:
         if start in text:
-            if TOKEN.search(text):
+            if TOKEN().search(text):
                 return True
             break
     if text.isascii() and "aws_secret_access_key" not in text.lower():
         return False
-    return AWS_SECRET.search(text) is not None
+    return AWS_SECRET().search(text) is not None
 
 
 def find_tokens(text: str) -> list[str]:
     """The token-shaped substrings of `text`."""
-    return [m.group(0) for m in TOKEN.finditer(text)] + [m.group(2) for m in AWS_SECRET.finditer(text)]
+    return [m.group(0) for m in TOKEN().finditer(text)] + [m.group(2) for m in AWS_SECRET().finditer(text)]
 
 
 def mask(text: str) -> str:
     """`text` with every token-shaped substring shortened to its first characters."""
-    if not text:
+    if not text or not holds_token(text):  # most messages hold none: no regex compiled or searched
         return text
-    text = TOKEN.sub(lambda m: redact(m.group(0)), text)
-    return AWS_SECRET.sub(lambda m: m.group(1) + redact(m.group(2)), text)
+    text = TOKEN().sub(lambda m: redact(m.group(0)), text)
+    return AWS_SECRET().sub(lambda m: m.group(1) + redact(m.group(2)), text)

@@ -25,6 +25,7 @@ import yaml
 from llmkube import yamlresolve
 from llmkube.errors import InputError, InputErrors, SourceMark
 from llmkube.fastyaml import NeedsReference, load_marked
+from llmkube.lazyre import lazy
 from llmkube.options import MAX_NESTING, InputLimits
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
@@ -64,7 +65,7 @@ def _loader() -> Any:
 #: (`[\\x09\\x0a\\x0d\\x20-\\x7e\\x85\\xa0-\\ud7ff\\ue000-\\ufffd\\U00010000-\\U0010ffff]`), spelled out:
 #: the negated class compiles ~10x slower, a cost every run paid at import.
 _NOT_YAML = re.compile("[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x84\\x86-\\x9f\\ud800-\\udfff\\ufffe\\uffff]")
-_SURROGATE = re.compile("[\\ud800-\\udfff]")
+_SURROGATE = lazy("[\\ud800-\\udfff]")
 _INT64 = 2**63
 
 
@@ -456,7 +457,7 @@ def _plainly_clean(data: Any) -> bool:
         seen.add(id(node))
         if isinstance(node, dict) or (not isinstance(node, list) and isinstance(node, Mapping)):
             for key in node:
-                if not isinstance(key, str) or (not key.isascii() and _SURROGATE.search(key)):
+                if not isinstance(key, str) or (not key.isascii() and _SURROGATE().search(key)):
                     return False
             values: Iterable[Any] = node.values()
         else:
@@ -464,7 +465,7 @@ def _plainly_clean(data: Any) -> bool:
         for value in values:
             kind = type(value)  # exact types first (most values): a Mapping check is an ABC's
             if kind is str or (kind is not dict and kind is not list and isinstance(value, str)):
-                if not value.isascii() and _SURROGATE.search(value):
+                if not value.isascii() and _SURROGATE().search(value):
                     return False
             elif kind is bool or value is None:
                 continue
@@ -512,7 +513,7 @@ class _Walker:
                 if not isinstance(key, str):
                     self.key_error(node, key, path)
                     continue
-                if _SURROGATE.search(key):
+                if _SURROGATE().search(key):
                     self.error((*path, key), "a key holds a UTF-16 surrogate escape", "write the character itself")
                     continue
                 total += self.child(node, key, (*path, key), depth)
@@ -534,7 +535,7 @@ class _Walker:
 
     def child(self, parent: Any, key: PathElem, path: tuple[PathElem, ...], depth: int) -> int:
         value = parent[key]
-        if isinstance(value, str) and _SURROGATE.search(value):
+        if isinstance(value, str) and _SURROGATE().search(value):
             fixed = join_surrogates(value)
             if fixed is None:
                 self.error(path, "a \\u escape is an unpaired UTF-16 surrogate", "escape a character above U+FFFF as a pair (\\ud83d\\ude80) or write it directly")
@@ -674,12 +675,12 @@ class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[mi
 #: where the emitter writes them as escapes (\\L, \\P, \\N, \\r, \\x7F, …). The complement of
 #: `[\\x09\\x0a\\x20-\\x7e\\xa0-\\u2027\\u202a-\\ud7ff\\ue000-\\ufefe\\uff00-\\ufffd\\U00010000-\\U0010ffff]`,
 #: spelled out (faster to compile; tests/test_startup.py holds the two equal).
-UNSAFE_RAW = re.compile("[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u2028\\u2029\\ud800-\\udfff\\ufeff\\ufffe\\uffff]")
+UNSAFE_RAW = lazy("[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u2028\\u2029\\ud800-\\udfff\\ufeff\\ufffe\\uffff]")
 
 
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> Any:
     style = None
-    if UNSAFE_RAW.search(data):
+    if UNSAFE_RAW().search(data):
         style = '"'
     elif "\n" in data:
         style = "|"

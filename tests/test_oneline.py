@@ -12,7 +12,7 @@ def test_the_quick_check_matches_the_escape_of_every_code_point():
         c = chr(code)
         if 0xD800 <= code <= 0xDFFF:
             continue
-        assert (oneline._ESCAPED.search(c) is not None) == (c != "\\" and oneline._escape(c) != c), hex(code)
+        assert (oneline._ESCAPED().search(c) is not None) == (c != "\\" and oneline._escape(c) != c), hex(code)
 
 
 def test_plain_text_and_backslashes_stay_as_they_are():

@@ -135,7 +135,7 @@ def test_an_internal_error_line_masks_a_token_and_stays_one_line(monkeypatch, ca
 def _holds_token_reference(text: str) -> bool:
     from llmkube.secrets import AWS_SECRET, TOKEN
 
-    return bool(TOKEN.search(text) or AWS_SECRET.search(text))
+    return bool(TOKEN().search(text) or AWS_SECRET().search(text))
 
 
 #: Pieces that make and break the patterns: each alternative's literal start, a word of token
@@ -181,7 +181,7 @@ def test_every_token_pattern_starts_with_a_literal_holds_token_looks_for():
 
     from llmkube.secrets import _TOKEN_STARTS, TOKEN, holds_token
 
-    body, depth, alternatives, current = TOKEN.pattern[len(r"\b(") : -1], 0, [], ""
+    body, depth, alternatives, current = TOKEN().pattern[len(r"\b(") : -1], 0, [], ""
     for ch in body:  # split at the top level's `|` only
         depth += ch == "(" and 1 or ch == ")" and -1 or 0
         if ch == "|" and depth == 0:

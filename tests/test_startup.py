@@ -317,7 +317,7 @@ def test_unsafe_character_classes_equal_their_yaml_definitions():
     every = "".join(map(chr, range(0x110000)))  # surrogates included: Python strings may hold them
     not_yaml = re.compile("[^\\x09\\x0a\\x0d\\x20-\\x7e\\x85\\xa0-\\ud7ff\\ue000-\\ufffd\\U00010000-\\U0010ffff]")
     unsafe = re.compile("[^\\x09\\x0a\\x20-\\x7e\\xa0-\\u2027\\u202a-\\ud7ff\\ue000-\\ufefe\\uff00-\\ufffd\\U00010000-\\U0010ffff]")
-    for spelled, definition in ((yamlio._NOT_YAML, not_yaml), (yamlio.UNSAFE_RAW, unsafe)):
+    for spelled, definition in ((yamlio._NOT_YAML, not_yaml), (yamlio.UNSAFE_RAW(), unsafe)):
         assert [m.start() for m in spelled.finditer(every)] == [m.start() for m in definition.finditer(every)]
 
 
@@ -838,3 +838,81 @@ def test_the_shape_readers_fast_dict_path_answers_as_the_mapping_check():
         assert shape.meta(v) == ref_as_mapping(ref_dig(v, "metadata"))
         got, want = shape.meta(v), ref_as_mapping(ref_dig(v, "metadata"))
         assert (got is want) or (got == {} and want == {})
+
+
+# --------------------------------------------------------------------------- plain manifests: what start-up skips
+
+# Readers a run of plain manifests never calls (a GPU, an LLMInferenceService, a Kueue placement) and
+# the CEL rules (CRDs only): their modules stay unimported.
+NOT_ON_PLAIN_VALIDATE = (
+    "llmkube.check.cel", "llmkube.check.read.llmisvc", "llmkube.check.read.gpus", "llmkube.check.read.placement",
+)
+
+# Patterns defined with `lazyre.lazy` for text a run of plain manifests does not hold (tokens,
+# JUnit-unsafe or escaped characters, a config file, quantities, floats, CRD file names).
+LAZY_ON_PLAIN_VALIDATE = {
+    "llmkube.secrets": ("TOKEN", "AWS_SECRET"),
+    "llmkube.check.rules.security": ("HF_TOKEN", "_REFERENCE"),
+    "llmkube.report": ("_XML_FORBIDDEN",),
+    "llmkube.quantity": ("_QUANTITY",),
+    "llmkube.yamlio": ("UNSAFE_RAW", "_SURROGATE"),
+    "llmkube.fastyaml": ("_DECIMAL_FLOAT", "_SURROGATE"),
+    "llmkube.oneline": ("_ESCAPED",),
+    "llmkube.cliconvert": ("_INT", "_FLOAT"),
+    "llmkube.config": ("_HEADER", "_ASSIGN"),
+    "llmkube.check.crdstore": ("_ENTRY", "_SAFE_NAME"),
+}
+
+_PATTERN_PROBE = """
+import json, re, sys
+from llmkube.cli import main
+try:
+    main(sys.argv[2:])
+except SystemExit:
+    pass
+state = {}
+for module, names in json.loads(sys.argv[1]).items():
+    for name in names:
+        value = getattr(sys.modules[module], name)
+        state[module + "." + name] = "compiled at import" if isinstance(value, re.Pattern) else (
+            "compiled" if value.cache_info().currsize else "not compiled")
+sys.stderr.write("\\nPROBE " + json.dumps({"patterns": state, "modules": sorted(sys.modules)}) + "\\n")
+"""
+
+
+def _pattern_probe(tmp_path: Path, *args: str) -> dict:
+    env = {**os.environ, "HOME": str(tmp_path), "KUBECACHEDIR": str(tmp_path / "kube"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("LLMKUBE_CACHE_DIR", None)
+    proc = subprocess.run([sys.executable, "-c", _PATTERN_PROBE, json.dumps(LAZY_ON_PLAIN_VALIDATE), *args],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    line = next(line for line in proc.stderr.splitlines() if line.startswith("PROBE "))
+    return json.loads(line[len("PROBE "):])
+
+
+@pytest.mark.parametrize("output", ["json", "text"])
+def test_a_validate_of_plain_manifests_compiles_no_pattern_it_does_not_use(tmp_path, output):
+    """A clean Deployment, Service and ConfigMap (a pre-commit hook's run): none of the lazy patterns
+    is compiled, and the CEL rules and the GPU, LLMInferenceService and placement readers are not
+    loaded. (A finding's message is masked: one that is not ASCII is searched for an AWS secret.)"""
+    manifests = tmp_path / "core.yaml"
+    manifests.write_text(CORE_MANIFESTS.replace("nginx:latest", "nginx:1.27.2"))
+    out = tmp_path / "report.json"
+    state = _pattern_probe(tmp_path, "validate", "-o", output, "--output-file", str(out), str(manifests))
+    assert "llmkube.check.rules.security" in state["modules"]  # the rules ran ...
+    report = json.loads(out.read_text())
+    assert (report["checked"], report["findings"]) == (3, [])  # ... over the three objects and found nothing
+    assert {name for name, how in state["patterns"].items() if how != "not compiled"} == set()
+    assert _loaded(state["modules"], *NOT_ON_PLAIN_VALIDATE) == []
+
+
+def test_a_lazy_pattern_is_compiled_once_as_re_compiles_it():
+    import re as stdlib_re
+
+    from llmkube.lazyre import lazy
+
+    get = lazy(r"(?P<word>[a-z]+)-\d", stdlib_re.IGNORECASE)
+    assert get.cache_info().currsize == 0
+    first = get()
+    assert first is get() and get.cache_info().currsize == 1
+    assert first.pattern == r"(?P<word>[a-z]+)-\d" and first.flags == stdlib_re.compile(r"x", stdlib_re.IGNORECASE).flags
+    assert first.fullmatch("AbC-7").group("word") == "AbC"

@@ -483,7 +483,7 @@ def _may_hold_token_before(obj: Any) -> bool:
         elif kind is list or isinstance(node, list):
             stack.extend(node)
     text = "\n".join(strings)
-    return bool(TOKEN.search(text) or AWS_SECRET.search(text))
+    return bool(TOKEN().search(text) or AWS_SECRET().search(text))
 
 
 def _may_float_before(obj: Any) -> bool:

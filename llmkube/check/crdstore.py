@@ -29,7 +29,6 @@ the pull functions and the side caches (llmkube.diskcache; `--no-cache` turns th
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ import yaml
 from llmkube import diskcache
 from llmkube.errors import InputError, SourceMark
 from llmkube.fastyaml import load_plain
+from llmkube.lazyre import lazy
 
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
 CRD_KIND = "CustomResourceDefinition"
@@ -131,7 +131,7 @@ def _crd_versions(crd: dict[str, Any], source: str, digest: str = "") -> list[CR
 
 
 #: `kind: X` / `group: X` entries in YAML (block or flow) or JSON; the value is what follows, unquoted.
-_ENTRY = re.compile(r"""(kind|group)["']?[ \t]*:[ \t]*["']?([A-Za-z0-9][A-Za-z0-9_.-]*)""")
+_ENTRY = lazy(r"""(kind|group)["']?[ \t]*:[ \t]*["']?([A-Za-z0-9][A-Za-z0-9_.-]*)""")
 
 
 class _CRDFile:
@@ -176,7 +176,7 @@ class _CRDFile:
         if self._entries is None:
             found: dict[str, set[str]] = {"kind": set(), "group": set()}
             if CRD_KIND in self.text:
-                for key, value in _ENTRY.findall(self.text):
+                for key, value in _ENTRY().findall(self.text):
                     found[key].add(value)
             self._entries = found
         return self._entries
@@ -428,7 +428,7 @@ class CRDStore:
 # --------------------------------------------------------------------------- cache
 
 
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SAFE_NAME = lazy(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _VOLATILE_META = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp")
 INDEX_FILE = ".index.json"
 
@@ -482,7 +482,7 @@ def save_crds(documents: Iterable[Any], cache_dir: Path, *, origin: str = "") ->
     by_name: dict[str, list[str]] = {}
     for crd in _crd_documents(documents):
         name = str((crd.get("metadata") or {}).get("name", ""))
-        if not _SAFE_NAME.fullmatch(name) or "~" in name:
+        if not _SAFE_NAME().fullmatch(name) or "~" in name:
             raise InputError(
                 f"CRD has no usable metadata.name ({name!r}); cannot cache it",
                 hint="a CRD is named <plural>.<group>",
@@ -628,7 +628,7 @@ def pull_project(label: str, urls: Sequence[str], cache_dir: Path, *, allow_abse
     """
     import shutil
 
-    if not _SAFE_NAME.fullmatch(label.replace("@", "-")):
+    if not _SAFE_NAME().fullmatch(label.replace("@", "-")):
         raise InputError(f"cannot cache {label!r}: not a usable directory name")
     fetched: list[Pulled] = []
     absent: list[str] = []
@@ -658,7 +658,7 @@ def pull_project(label: str, urls: Sequence[str], cache_dir: Path, *, allow_abse
         names: list[str] = []
         for pulled in fetched:
             name = pulled.source.rsplit("/", 1)[-1]
-            if name in names or not _SAFE_NAME.fullmatch(name):
+            if name in names or not _SAFE_NAME().fullmatch(name):
                 raise InputError(f"cannot cache {pulled.source}: its file name is unusable or repeated")
             names.append(name)
             (staging / name).write_bytes(pulled.data)

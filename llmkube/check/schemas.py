@@ -23,15 +23,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
 
 from llmkube import diskcache
-from llmkube.check import cel
 from llmkube.check.crdstore import CRDStore, CRDVersion
 from llmkube.errors import InputError
 from llmkube.options import DEFAULT_KUBE_VERSION
+
+if TYPE_CHECKING:  # the CEL rules are read for CRDs only: a run of core kinds does not import them
+    from llmkube.check import cel
 
 DEFS_URI = "https://kubernetes.io/api/_definitions.json"
 OBJECT_META_REF = DEFS_URI + "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
@@ -637,7 +639,7 @@ def _code_key() -> str:
     """A hash of the code that translates schemas and finds rules ("" if unreadable: no caching)."""
 
     try:
-        code = Path(__file__).read_bytes() + b"\0" + Path(cel.__file__).read_bytes()
+        code = Path(__file__).read_bytes() + b"\0" + Path(__file__).with_name("cel.py").read_bytes()
     except OSError:
         return ""
     return hashlib.sha256(code).hexdigest()
@@ -653,6 +655,8 @@ def _translation_key(crd: CRDVersion) -> str | None:
 
 def _cached_translation(cache: Path | None, crd: CRDVersion) -> tuple[dict, cel.RuleTree | None] | None:
     """The translated schema and rule tree of `crd` from the cache, or None (absent or malformed)."""
+    from llmkube.check import cel
+
     key = _translation_key(crd) if cache is not None else None
     entry = diskcache.read(cache, key) if key else None
     if not (isinstance(entry, dict) and isinstance(entry.get("schema"), dict)):
@@ -664,6 +668,8 @@ def _cached_translation(cache: Path | None, crd: CRDVersion) -> tuple[dict, cel.
 
 
 def _store_translation(cache: Path | None, crd: CRDVersion, compiled: _CompiledCRD) -> None:
+    from llmkube.check import cel
+
     key = _translation_key(crd) if cache is not None else None
     if key:
         diskcache.write(cache, key, {"schema": compiled.schema, "rules": cel.tree_to_json(compiled.rules)}, keep=TRANSLATED_KEEP)
@@ -720,6 +726,8 @@ class SchemaValidator:
         return out
 
     def _compile(self, crd: CRDVersion) -> _CompiledCRD:
+        from llmkube.check import cel
+
         key = (crd.group, crd.version, crd.kind, crd.source)
         compiled = self._compiled.get(key)
         if compiled is None:
@@ -745,6 +753,8 @@ class SchemaValidator:
 
     def _validate_custom(self, crd: CRDVersion, obj: Mapping[str, Any]) -> tuple[dict, list[SchemaProblem]]:
         """(the object as the API server decodes it, its schema and CEL problems)."""
+        from llmkube.check import cel
+
         compiled = self._compile(crd)
         problems: list[SchemaProblem] = []
         data = _prepared(obj, crd.schema, (), problems, True, compiled.defaulted)

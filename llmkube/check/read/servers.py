@@ -18,9 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from llmkube.check.read import llmisvc
 from llmkube.check.read.args import FALSE, arg_value, command_line, dashed_flags, env_value, flag_on, flag_path, shell_words
-from llmkube.check.read.gpus import GPUTarget, gpu_target
 from llmkube.check.read.shape import as_list, as_mapping
 from llmkube.check.read.workloads import POD_KINDS, Path, PodGroup, gpu_request, pod_groups
 from llmkube.check.run import Target
@@ -40,6 +38,8 @@ from llmkube.engines import (
 from llmkube.names import GPU_RESOURCE
 
 if TYPE_CHECKING:
+    from llmkube.check.read import llmisvc
+    from llmkube.check.read.gpus import GPUTarget
     from llmkube.plan.sizing import ServerConfig, ServingFit
     from llmkube.profiles import ModelProfile, ProfileStore
     from llmkube.specs.inferenceendpoint import InferenceEndpoint
@@ -342,6 +342,8 @@ def read_server(profiles: ProfileStore, target: Target, group: PodGroup, path: P
     runtime = engine_of(str(container.get("image", "")), " ".join(line))
     if runtime is None:
         return None
+    from llmkube.check.read.gpus import gpu_target
+
     if runtime == "vllm":
         line = server_line(container)
     request = gpu_request(container)
@@ -383,6 +385,9 @@ def llmisvc_server(profiles: ProfileStore, target: Target, group: PodGroup, pool
     """The vLLM server of one LLMInferenceService pool, with the command line its preset builds
     (`vllm serve` + the model + `--tensor-parallel-size <parallelism.tensor>` + the extra words) and
     the startup probe in effect (the preset's when the template has none)."""
+    from llmkube.check.read import llmisvc
+    from llmkube.check.read.gpus import gpu_target
+
     found = pool.main_container()
     if found is None:
         return None
@@ -434,7 +439,9 @@ def server_setups(targets: Iterable[Target], profiles: ProfileStore) -> list[Ser
     """Every vLLM/TGI container of the run, in manifest order (a multi-node server once, at its leader)."""
     out = []
     for target in targets:
-        if target.obj.get("kind") == llmisvc.KIND:
+        if target.obj.get("kind") == "LLMInferenceService":  # llmisvc.KIND: its reader is loaded for one
+            from llmkube.check.read import llmisvc
+
             groups = {g.spec_path: g for g in pod_groups(target)}
             for pool in llmisvc.pools(target):
                 group = groups.get(pool.template_path)

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from llmkube.check.read.args import arg_value, command_line, flag_on, flag_path
-from llmkube.check.read.gpus import GPUTarget, gpu_target
 from llmkube.check.read.shape import dig
 from llmkube.check.read.torchrun import runs_torchrun
 from llmkube.check.read.workloads import Path, gpu_request, pod_groups
 from llmkube.check.run import Target
 from llmkube.engines import engine_of
 
-if TYPE_CHECKING:  # the sizing model and the profiles are loaded when a job is sized
+if TYPE_CHECKING:  # the sizing model, the profiles and the GPU reader are loaded when a job is sized
+    from llmkube.check.read.gpus import GPUTarget
     from llmkube.plan.sizing import TrainingFit
     from llmkube.profiles import ModelProfile, ProfileStore
     from llmkube.specs.parse import LoadedSpec
@@ -69,6 +69,8 @@ class TrainingSetup:
 
 
 def _from_spec(profiles: ProfileStore, target: Target, loaded: LoadedSpec) -> TrainingSetup | None:
+    from llmkube.check.read.gpus import GPUTarget
+
     spec = loaded.spec.spec
     if not spec.model:
         return None
@@ -99,6 +101,8 @@ def _from_manifest(profiles: ProfileStore, target: Target) -> TrainingSetup | No
                 model_id = arg_value(line, *MODEL_FLAGS)
             request = gpu_request(container)
             if request:
+                from llmkube.check.read.gpus import gpu_target
+
                 per_pod += request[1]
                 gpu = gpu or gpu_target(profiles, group, request[0])
         replicas = group.replicas
@@ -131,6 +135,8 @@ def torchrun_job(profiles: ProfileStore, target: Target) -> TrainingSetup | None
     groups = pod_groups(target)
     if not any(runs_torchrun(command_line(c)) for g in groups for _, c in g.containers()):
         return None
+    from llmkube.check.read.gpus import gpu_target
+
     gpus, gpu = 0, None
     for g in groups:
         for _, c in g.containers():

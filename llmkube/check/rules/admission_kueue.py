@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmkube.check.findings import Severity
-from llmkube.check.read import placement
 from llmkube.check.read.context import ReadContext
 from llmkube.check.read.kueue import queue_label
 from llmkube.check.read.shape import as_int, as_list, as_mapping, dig, meta
@@ -20,6 +19,9 @@ from llmkube.names import (
     KUEUE_SLICE_REQUIRED_TOPOLOGY,
     KUEUE_SLICE_SIZE,
 )
+
+if TYPE_CHECKING:  # the placement reader is loaded for a workload that has a ClusterQueue in the run
+    from llmkube.check.read import placement
 
 # Integrations whose webhooks call ValidatePodSetGroupingTopology (v0.19.2: jobset, leaderworkerset,
 # mpijob, raycluster/rayjob webhooks); the others check each PodSet's annotations only.
@@ -301,6 +303,8 @@ def kueue_no_flavor_fits(ctx: ReadContext) -> Iterator[Hit]:
         found = ctx.kueue.cluster_queue_of(target)
         if not found:
             continue
+        from llmkube.check.read import placement
+
         cq, _ = found
         cq_name = meta(cq.obj).get("name")
         groups = _flavors(ctx, cq)

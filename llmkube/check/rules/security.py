@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeGuard
 
@@ -11,6 +10,7 @@ from llmkube.check.read.context import ReadContext
 from llmkube.check.read.shape import dig
 from llmkube.check.rules import Hit, rule
 from llmkube.check.run import Target
+from llmkube.lazyre import lazy
 from llmkube.secrets import find_tokens, holds_token, redact
 
 Path = tuple[str | int, ...]
@@ -25,10 +25,10 @@ TOKEN_VARS = {
     "HF_HUB_TOKEN",
 }
 # A Hugging Face access token: `hf_` and (today) 34 letters; allow some slack.
-HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b")
+HF_TOKEN = lazy(r"\bhf_[A-Za-z0-9]{20,}\b")
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 # `$HF_TOKEN`, `${HF_TOKEN}`, `$(HF_TOKEN)`, `{{ .Values.token }}`: filled in later, not a literal.
-_REFERENCE = re.compile(r"^\s*(\$\{?\(?[A-Za-z_][A-Za-z0-9_]*\)?\}?|\{\{.*\}\})\s*$")
+_REFERENCE = lazy(r"^\s*(\$\{?\(?[A-Za-z_][A-Za-z0-9_]*\)?\}?|\{\{.*\}\})\s*$")
 
 
 def _walk(node: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
@@ -107,7 +107,7 @@ def _quick(obj: Mapping[str, Any]) -> tuple[bool, bool]:
 
 def _literal(value: Any) -> TypeGuard[str]:
     """An env value LK501 reads as written: a non-blank string that is no reference (`$HF_TOKEN`, `{{ … }}`)."""
-    return isinstance(value, str) and bool(value.strip()) and not _REFERENCE.match(value)
+    return isinstance(value, str) and bool(value.strip()) and not _REFERENCE().match(value)
 
 
 def _env_entries(obj: Mapping[str, Any]) -> Iterator[tuple[Path, Mapping[str, Any]]]:
@@ -197,7 +197,7 @@ def literal_hf_token(ctx: ReadContext) -> Iterator[Hit]:
             tokens = find_tokens(value)
             if name.upper() in TOKEN_VARS or tokens:
                 flagged.add(path)
-                what = "a literal Hugging Face token" if name.upper() in TOKEN_VARS or HF_TOKEN.search(value) else "a literal access token"
+                what = "a literal Hugging Face token" if name.upper() in TOKEN_VARS or HF_TOKEN().search(value) else "a literal access token"
                 yield Hit(
                     t,
                     (*path, "value"),
@@ -234,7 +234,7 @@ def _secret_annotation_tokens(t: Target, hint: str) -> Iterator[Hit]:
 
 def _token_kind(text: str) -> str:
     """How a message names the token found in `text`."""
-    return "Hugging Face token" if HF_TOKEN.search(text) else "access token"
+    return "Hugging Face token" if HF_TOKEN().search(text) else "access token"
 
 
 def _token_place(obj: Mapping[str, Any], path: Path) -> str | None:
