@@ -916,3 +916,18 @@ def test_a_lazy_pattern_is_compiled_once_as_re_compiles_it():
     assert first is get() and get.cache_info().currsize == 1
     assert first.pattern == r"(?P<word>[a-z]+)-\d" and first.flags == stdlib_re.compile(r"x", stdlib_re.IGNORECASE).flags
     assert first.fullmatch("AbC-7").group("word") == "AbC"
+
+
+def test_the_commands_annotations_are_objects_not_text_to_compile_at_start_up():
+    """cli.py builds its commands' annotations when each `def` runs: as strings, reading every command's
+    signature (`with_options`, typer) compiled each of them again on every start-up."""
+    from llmkube import cli
+
+    def callbacks(app):
+        yield from (c.callback for c in app.registered_commands if c.callback)
+        for group in app.registered_groups:
+            yield from callbacks(group.typer_instance)
+
+    found = list(callbacks(cli.app))
+    assert len(found) > 20
+    assert [(f.__name__, name) for f in found for name, a in f.__annotations__.items() if isinstance(a, str)] == []
