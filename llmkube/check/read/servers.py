@@ -5,10 +5,10 @@ The model comes from vLLM's `--model` (or `vllm serve MODEL`) / TGI's
 size the server are read as the engines table spells them; the GPU as
 `check.read.gpus` finds it. What cannot be read is left None, not guessed.
 
-The InferenceEndpoint spec models, the sizing model (`plan.sizing`) and the multi-node planner are
-imported where a server needs them, and the profiles are only named here: a run of manifests with no
-model server does without the spec, planner and profile stack (and pydantic; tests/test_startup.py,
-tests/test_validate_throughput.py).
+The InferenceEndpoint spec models, the sizing model (`plan.sizing`), the multi-node planner and the
+GPU and LLMInferenceService readers are imported where a server needs them, and the profiles are
+only named here: a run of manifests with no model server does without the spec, planner and profile
+stack (and pydantic; tests/test_startup.py, tests/test_validate_throughput.py).
 """
 
 from __future__ import annotations
