@@ -21,7 +21,7 @@ from llmkube.check.rules import load_rules
 from llmkube.plan.sizing import GIB, ServerConfig, serving_fit
 from llmkube.profiles import ProfileStore
 from tests.support.cli import llmkube
-from tests.support.paths import EXAMPLES
+from tests.support.paths import EXAMPLES, RULE_CASES
 from tests.support.rules import expected_of, findings_for
 
 CASES = Path(__file__).parent / "cases" / "rules"
@@ -291,3 +291,15 @@ def test_plan_examples():
     rows = json.loads(proc.stdout)["items"]
     assert {r["kind"] for r in rows} == {"server", "training"}
     assert all(r["fits"] in (True, None) for r in rows)
+
+
+def test_lk302_fp8_blocks_hint_offers_expert_parallelism_and_the_sizes_valid_at_the_servers_settings(store: ProfileStore):
+    """Qwen3-235B-A22B-FP8 at TP 8: the experts' 128-wide fp8 blocks, not the heads, refuse it. The
+    hint lists TP 1, 2, 4 (8 splits an expert into 192 columns) and offers --enable-expert-parallel,
+    which gives each GPU whole experts; with that flag the same size passes (the pass case)."""
+    [hit] = [f for f in findings_for(RULE_CASES / "LK302/fail/tp8-qwen3-235b-fp8-blocks.yaml", store) if f.code == "LK302"]
+    assert "128-wide weight blocks" in hit.message and "attention heads" not in hit.message
+    assert hit.hint == "valid sizes up to 8: 1, 2, 4; or keep 8 with --enable-expert-parallel (whole experts per GPU)"
+    # a heads problem is not offered expert parallelism (it would not help)
+    [heads] = [f for f in findings_for(RULE_CASES / "LK302/fail/tp3-llama-70b.yaml", store) if f.code == "LK302"]
+    assert "expert" not in heads.hint

@@ -64,12 +64,18 @@ def canary_annotation(ctx: ReadContext) -> Iterator[Hit]:
 FIXED_DELAY_THRESHOLD = 60  # seconds of initialDelaySeconds that stand in for a startup probe
 
 
-@rule("LK302", "tensor-parallel-heads", Severity.ERROR, "the tensor-parallel size does not divide the model's attention heads", kinds=SERVER_KINDS)
+@rule("LK302", "tensor-parallel-heads", Severity.ERROR, "the tensor-parallel size does not divide the model's attention heads or its fp8 weight blocks", kinds=SERVER_KINDS)
 def tensor_parallel_heads(ctx: ReadContext) -> Iterator[Hit]:
     """Tensor parallelism splits the attention heads evenly over the GPUs: vLLM and TGI
     refuse to start when `--tensor-parallel-size` / `--num-shard` does not divide the
     model's attention heads, or its KV heads (when it has more KV heads than GPUs; with
-    fewer, the size must be a multiple of them, and each is replicated).
+    fewer, the size must be a multiple of them, and each is replicated). A block-quantized fp8
+    checkpoint (`weight_block_size` in its `quantization_config`, 128 × 128 for Qwen3 and
+    DeepSeek-V3 FP8) must also give every GPU whole weight blocks: vLLM refuses to load it when an
+    MLP's or a routed expert's width ÷ TP is not a multiple of the block (vllm/model_executor/layers/
+    quantization/fp8.py `Fp8MoEMethod.create_weights`: "The output_size of gate's and up's weight
+    … is not divisible by weight quantization block_n"). Qwen3-235B-A22B-FP8's 1,536-wide experts
+    allow TP 2 and 4 but not 8, unless `--enable-expert-parallel` gives each GPU whole experts.
 
     Fails:
 
@@ -100,17 +106,23 @@ def tensor_parallel_heads(ctx: ReadContext) -> Iterator[Hit]:
     ```
     """
     for s in ctx.servers:
-        from llmkube.plan.sizing import tp_problems, valid_tensor_parallel  # the sizing model: loaded once a run has a server
+        from llmkube.plan.sizing import quantization_tp_problems, tp_problems, valid_tensor_parallel  # the sizing model: loaded once a run has a server
 
         if s.model is None or s.config.tensor_parallel <= 1:
             continue
-        problems = tp_problems(s.model, s.config.tensor_parallel)
-        if problems:
-            valid = ", ".join(str(t) for t in valid_tensor_parallel(s.model, 8))
+        c = s.config
+        heads = tp_problems(s.model, c.tensor_parallel)
+        blocks = quantization_tp_problems(s.model, c.tensor_parallel, c.data_parallel, c.expert_parallel)
+        if heads or blocks:
+            valid = ", ".join(str(t) for t in valid_tensor_parallel(s.model, 8, c.data_parallel, c.expert_parallel))
+            hint = f"valid sizes up to 8: {valid}"
+            if blocks and not heads and s.runtime == "vllm" and not c.expert_parallel \
+                    and not quantization_tp_problems(s.model, c.tensor_parallel, c.data_parallel, True):
+                hint += f"; or keep {c.tensor_parallel} with {flag('vllm', 'expert_parallel')} (whole experts per GPU)"
             yield Hit(
                 s.target, s.tp_path,
-                f"{flag(s.runtime, 'tensor_parallel')} {s.config.tensor_parallel} does not fit {s.model.spec.display_name}: {'; '.join(problems)}",
-                f"valid sizes up to 8: {valid}",
+                f"{flag(s.runtime, 'tensor_parallel')} {c.tensor_parallel} does not fit {s.model.spec.display_name}: {'; '.join(heads + blocks)}",
+                hint,
             )
 
 
