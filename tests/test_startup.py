@@ -57,6 +57,8 @@ def _loaded(modules: list[str], *prefixes: str) -> list[str]:
 
 # Modules a render of one InferenceEndpoint must not import: the other kinds' models and planners, the
 # MIG planner (the endpoint uses whole GPUs), the config.json reader (its model is a profile), the
+# engine-memory and training-memory models and the checkpoint's tensor shapes (an endpoint's planner asks
+# sizing for load time and probe budgets only; its memory fit is LK3xx's, in validate), the
 # readers and rules `validate` runs (render runs LK501 alone), the CEL engine and the Python jsonschema
 # stack (kubernetes-validate's own import), rich, the network clients, ruamel.yaml, and the heavier
 # standard-library modules of other paths.
@@ -64,6 +66,7 @@ NOT_ON_RENDER = (
     "llmkube.specs.fleet", "llmkube.specs.quota", "llmkube.specs.trainingjob",
     "llmkube.plan.fleet", "llmkube.plan.quota", "llmkube.plan.training", "llmkube.plan.multinode", "llmkube.plan.llmisvc",
     "llmkube.plan.mig", "llmkube.modelconfig",
+    "llmkube.plan.engine_memory", "llmkube.plan.training_memory", "llmkube.modelshape",
     "llmkube.check.read.servers", "llmkube.check.read.gpu_operator", "llmkube.check.read.kueue", "llmkube.check.read.training",
     "llmkube.check.rules.sizing", "llmkube.check.rules.serving", "llmkube.check.rules.scheduling", "llmkube.check.rules.admission",
     "llmkube.sizing_report", "llmkube.explain", "llmkube.specschema", "llmkube.kubectl", "llmkube.rollout",
@@ -87,6 +90,13 @@ def test_render_of_one_endpoint_loads_only_what_it_needs(tmp_path):
     assert "llmkube.plan.inference" in state["modules"]  # the probe did render
     assert _loaded(state["modules"], *NOT_ON_RENDER) == []
     assert state["kinds_loaded"] == ["InferenceEndpoint"]
+
+
+def test_sizing_gib_is_engine_memorys():
+    # sizing defines GIB itself so that importing it does not import engine_memory
+    from llmkube.plan import engine_memory, sizing
+
+    assert sizing.GIB == engine_memory.GIB
 
 
 # A validate of plain manifests of core kinds (no llmkube spec, no model server, training job or GPU

@@ -20,10 +20,6 @@ def m(name: str):
     return STORE.models[name]
 
 
-def test_still_importable_from_sizing():
-    assert sizing.training_fit is training_fit and sizing.CUDA_CONTEXT_GIB == CUDA_CONTEXT_GIB
-
-
 def test_full_finetune_8b_needs_two_80gb_gpus_sharded():
     # facts: 8 × 16–18 ≈ 128–144 GB before activations → needs ≥ 2× 80 GB with ZeRO/FSDP
     one = training_fit(m("llama-3.1-8b"), "full", 1, H100)

@@ -10,13 +10,17 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 from llmkube.engines import DEFAULT_GPU_MEMORY_UTILIZATION, TGI_KV_CACHE_DTYPES, flag
-from llmkube import modelshape
-from llmkube.plan import engine_memory as em
 from llmkube.profiles import GPUProfile, ModelProfile, ModelSpec
 
-GIB = em.GIB
-BLOCK_SIZE = em.BLOCK_SIZE
+if TYPE_CHECKING:  # both imported by the functions that use them: an endpoint's planner (load time,
+    # probe budgets) needs neither, so a render of one endpoint does not build their dataclasses
+    from llmkube import modelshape
+    from llmkube.plan import engine_memory as em
+
+GIB = 2**30  # = engine_memory.GIB (tests/test_startup.py holds them equal)
 
 DTYPE_BYTES = {"bfloat16": 2.0, "float16": 2.0, "float32": 4.0, "float8": 1.0, "auto": 2.0}
 # Bytes per quantized weight. 4-bit schemes keep embeddings and the LM head in
@@ -296,6 +300,8 @@ def stage_weight_bytes(model: ModelProfile, config: ServerConfig, pipeline_paral
     the embedding (and a vision tower), the last the LM head — a tied head is a second copy once
     the two are on different stages (vllm/model_executor/models/utils.py `PPMissingLayer`).
     """
+    from llmkube.plan import engine_memory as em
+
     s = model.spec
     parts = em.pp_partition(s.layers, stage_count(s.layers, pipeline_parallel))
     wb = _served_weight_bytes(model, config)
@@ -316,6 +322,9 @@ def stage_weight_bytes(model: ModelProfile, config: ServerConfig, pipeline_paral
 def stage_routed_expert_bytes(model: ModelProfile, config: ServerConfig, pipeline_parallel: int) -> list[float]:
     """The part of each stage's weights (`stage_weight_bytes`) that is routed experts: each layer's
     served bytes × the experts' share of that layer in the checkpoint. Zero for a dense model."""
+    from llmkube import modelshape
+    from llmkube.plan import engine_memory as em
+
     s = model.spec
     parts = em.pp_partition(s.layers, stage_count(s.layers, pipeline_parallel))
     if s.experts is None:
@@ -331,6 +340,8 @@ def stage_routed_expert_bytes(model: ModelProfile, config: ServerConfig, pipelin
 
 def _served_weight_bytes(model: ModelProfile, config: ServerConfig) -> modelshape.WeightBytes:
     """The checkpoint's bytes per module as the engine serves them (see `stage_weight_bytes`)."""
+    from llmkube import modelshape
+
     s = model.spec
     if config.quantization in QUANT_BYTES and s.quantization is None:
         table = s.vocab_size * s.hidden_size * 2.0
@@ -350,6 +361,8 @@ def routed_expert_share(model: ModelProfile, config: ServerConfig) -> float:
     """The share of the routed experts' bytes one GPU holds: 1 ÷ (TP × DP) when each expert's
     width is split over the flattened ranks (no EP), ceil(experts ÷ ranks) ÷ experts under expert
     parallelism (`em.local_experts`: the busiest rank, which binds, when the count does not divide)."""
+    from llmkube.plan import engine_memory as em
+
     ranks = max(1, config.tensor_parallel) * max(1, config.data_parallel)
     e = model.spec.experts
     if e is not None and em.moe_width_parallel(config.tensor_parallel, config.data_parallel, config.expert_parallel) == 1 and ranks > 1:
@@ -372,6 +385,9 @@ def loaded_expert_extra_bytes(model: ModelProfile, config: ServerConfig, gpu_nam
     experts: the fit rows vllm-i27508-gpt-oss-120b-h100-util095 and
     gh-aimo3-gpt-oss-120b-h100-fp8kv-v0112 (0.11.x pip installs whose logs say "Using Marlin
     backend", 65.97 GiB loaded against the image's 64.38)."""
+    from llmkube import modelshape
+    from llmkube.plan import engine_memory as em
+
     s = model.spec
     q = s.quantization
     backend = config.mxfp4_backend or em.mxfp4_moe_backend(gpu_name)
@@ -402,6 +418,8 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     model's context (as vLLM does). Every pipeline stage is sized; the one with the fewest KV
     blocks binds.
     """
+    from llmkube.plan import engine_memory as em
+
     c = config
     s = model.spec
     acc = em.accounting_for(c.runtime, c.engine_version)
@@ -499,6 +517,8 @@ def quantization_tp_problems(model: ModelProfile, tensor_parallel: int, data_par
     such checkpoints run at TP 8: Qwen3-235B-A22B-FP8's 1,536-wide experts are 192 per rank at
     TP 8); dense MLPs and shared experts over TP.
     """
+    from llmkube.plan import engine_memory as em
+
     s = model.spec
     q = s.quantization
     if q is None or q.method != "fp8" or not q.block_size:
@@ -611,6 +631,8 @@ def _longest_fitting_context(model: ModelProfile, fit: ServingFit, config: Serve
     def fits(length: int) -> bool:
         return serving_fit(model, fit.memory_gib, dataclasses.replace(config, max_model_len=length), gpu_name=gpu_name).fits
 
+    from llmkube.plan.engine_memory import BLOCK_SIZE
+
     lo, hi = 0, (fit.max_model_len - 1) // BLOCK_SIZE  # in blocks
     if hi < 1 or not fits(BLOCK_SIZE):
         return None
@@ -649,13 +671,3 @@ def fit_options(model: ModelProfile, fit: ServingFit, config: ServerConfig, *, g
             out.append("a 4-bit (AWQ/GPTQ) checkpoint (fp8 is not enough)")
     return out
 
-
-# --------------------------------------------------------------------------- training memory model
-# Lives in llmkube/plan/training_memory.py (DDP, ZeRO-2 and FSDP/ZeRO-3; LoRA/QLoRA); re-exported
-# here for the callers that import it from this module.
-from llmkube.plan.training_memory import (  # noqa: E402
-    CUDA_CONTEXT_GIB as CUDA_CONTEXT_GIB,
-    TRAIN_BYTES_PER_PARAM as TRAIN_BYTES_PER_PARAM,
-    TrainingFit as TrainingFit,
-    training_fit as training_fit,
-)

@@ -21,7 +21,7 @@ from llmkube.engines import engine_of
 
 if TYPE_CHECKING:  # the sizing model, the profiles and the GPU reader are loaded when a job is sized
     from llmkube.check.read.gpus import GPUTarget
-    from llmkube.plan.sizing import TrainingFit
+    from llmkube.plan.training_memory import TrainingFit
     from llmkube.profiles import ModelProfile, ProfileStore
     from llmkube.specs.parse import LoadedSpec
 
@@ -63,7 +63,7 @@ class TrainingSetup:
     def fit(self) -> TrainingFit | None:
         if self.model is None or self.gpu is None or self.method is None or self.gpus < 1:
             return None
-        from llmkube.plan.sizing import training_fit
+        from llmkube.plan.training_memory import training_fit
 
         return training_fit(self.model, self.method, self.gpus, self.gpu.memory_gib, self.distribution)
 
