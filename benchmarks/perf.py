@@ -16,7 +16,8 @@ on a shared machine —, wall medians, the ratio to the peer, and peak RSS):
               the repository's examples), cold and warm   vs kubeconform and the `kubernetes-validate` CLI
 - `specs N`:  `llmkube validate` of N llmkube specs (plan, render, check)
 - `linear`:   `mixed` at 100, 1,000 and 10,000 documents and `specs` at 10, 100 and 1,000 (add
-              `--large` for 100,000 documents and 10,000 specs): time per document and peak RSS.
+              `--large` for 100,000 documents and 10,000 specs): time per document, the time per document
+              beyond the previous size (`marginal_ms`: flat when linear), and peak RSS.
 
 `--baseline DIR` adds another llmkube checkout (run with PYTHONPATH=DIR) as a column, to measure a change.
 Corpora are built by benchmarks/perf_corpus.py into a temporary directory; the user cache (HOME) is an
@@ -248,26 +249,43 @@ class Bench:
         out = {}
         sizes = (100, 1_000, 10_000, 100_000) if self.args.large else (100, 1_000, 10_000)
         print("\n## linearity: validate --crds of mixed documents")
-        print(f"{'docs':>8}{'CPU s':>9}{'ms/doc':>9}{'peak MB':>9}")
+        print(f"{'docs':>8}{'CPU s':>9}{'ms/doc':>9}{'beyond':>9}{'peak MB':>9}")
+        prev: tuple[int, float] | None = None
         for n in sizes:
             where = self.tmp / f"lin-mixed{n}"
             in_child(perf_corpus.mixed, n, where, self.seed())
             s = compare(self.llmkube("validate", "--no-cache", "--crds", str(CRDS), str(where)), max(1, self.args.runs // 2))["llmkube"]
             cpu = statistics.median(s.cpu)
-            print(f"{n:>8,}{cpu:9.2f}{1000 * cpu / n:9.3f}{max(s.rss_mb):9.0f}")
-            out[f"mixed {n}"] = {"cpu": cpu, "rss_mb": max(s.rss_mb)}
+            extra = marginal_ms(prev, (n, cpu))
+            print(f"{n:>8,}{cpu:9.2f}{1000 * cpu / n:9.3f}{'' if extra is None else f'{extra:.3f}':>9}{max(s.rss_mb):9.0f}")
+            out[f"mixed {n}"] = {"cpu": cpu, "rss_mb": max(s.rss_mb), "ms_beyond_previous": extra}
+            prev = (n, cpu)
             shutil.rmtree(where)
         print("\n## linearity: validate of llmkube specs")
-        print(f"{'specs':>8}{'CPU s':>9}{'ms/spec':>9}{'peak MB':>9}")
+        print(f"{'specs':>8}{'CPU s':>9}{'ms/spec':>9}{'beyond':>9}{'peak MB':>9}")
+        prev = None
         for n in (10, 100, 1_000, 10_000) if self.args.large else (10, 100, 1_000):
             where = self.tmp / f"lin-specs{n}"
             in_child(perf_corpus.specs, n, where)
             s = compare(self.llmkube("validate", "--no-cache", "--crds", str(CRDS), str(where)), max(1, self.args.runs // 2))["llmkube"]
             cpu = statistics.median(s.cpu)
-            print(f"{n:>8,}{cpu:9.2f}{1000 * cpu / n:9.3f}{max(s.rss_mb):9.0f}")
-            out[f"specs {n}"] = {"cpu": cpu, "rss_mb": max(s.rss_mb)}
+            extra = marginal_ms(prev, (n, cpu))
+            print(f"{n:>8,}{cpu:9.2f}{1000 * cpu / n:9.3f}{'' if extra is None else f'{extra:.3f}':>9}{max(s.rss_mb):9.0f}")
+            out[f"specs {n}"] = {"cpu": cpu, "rss_mb": max(s.rss_mb), "ms_beyond_previous": extra}
+            prev = (n, cpu)
             shutil.rmtree(where)
         return out
+
+
+def marginal_ms(prev: tuple[int, float] | None, cur: tuple[int, float]) -> float | None:
+    """Milliseconds of CPU per item beyond the previous size: (cpu - cpu_prev) / (n - n_prev).
+
+    The figure that says whether a run is linear: ms/item falls with size while start-up is
+    amortised, but a linear run's cost per *added* item stays put (a quadratic one's grows with n).
+    None for the first size."""
+    if prev is None or cur[0] <= prev[0]:
+        return None
+    return 1000 * (cur[1] - prev[1]) / (cur[0] - prev[0])
 
 
 def machine() -> str:
