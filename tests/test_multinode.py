@@ -11,7 +11,8 @@ from llmkube.errors import InputError
 from llmkube.kinds import KINDS
 from llmkube.pipeline import load_inputs
 from llmkube.plan.context import PlanContext, PlanError
-from llmkube.plan.multinode import MultiNodePlan, node_load_seconds, node_weight_bytes
+from llmkube.plan.multinode import MultiNodePlan, node_load_seconds
+from llmkube.plan.nodeload import node_weight_bytes
 from llmkube.plan.sizing import load_seconds, stage_weight_bytes, startup_budget, weight_bytes, ServerConfig
 from llmkube.profiles import ProfileStore
 from llmkube.specs.inferenceendpoint import Startup

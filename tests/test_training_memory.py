@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 
 from llmkube.modelshape import parameter_counts
-from llmkube.plan import sizing
-from llmkube.plan.training_memory import CUDA_CONTEXT_GIB, GIB, qlora_base_bytes, training_fit
+from llmkube.plan.training_memory import GIB, qlora_base_bytes, training_fit
 from llmkube.profiles import ProfileStore
 from llmkube.specs.trainingjob import Training
 

@@ -21,7 +21,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from llmkube.names import GPU_RESOURCE, MIG_RESOURCE_PREFIX
 from llmkube.profiles import GPUProfile, MigProfile, MigSpec
@@ -166,8 +166,16 @@ def place_layout(mig: MigSpec, layout: Mapping[str, int]) -> Placement | None:
     return _place(_geometry(mig), tuple(counts.items()))
 
 
-# (name, memory slots, compute slices, max count, placements, GiB): what placing reads of a MigProfile
-_ProfileRow = tuple[str, int, int, int, tuple[int, ...], float]
+class _ProfileRow(NamedTuple):
+    """What placing reads of a MigProfile (hashable: part of `_place`'s cache key)."""
+
+    name: str
+    memory_slots: int
+    compute_slices: int
+    max_count: int
+    placements: tuple[int, ...]
+    memory_gib: float
+
 # (compute slices, memory slots, the profiles' rows in the spec's order)
 _Geometry = tuple[int, int, tuple[_ProfileRow, ...]]
 
@@ -177,7 +185,8 @@ def _geometry(mig: MigSpec) -> _Geometry:
     return (
         mig.compute_slices,
         mig.memory_slots,
-        tuple((p.name, p.memory_slots, p.compute_slices, p.max_count, tuple(p.placements), p.memory_gi_b) for p in mig.profiles),
+        tuple(_ProfileRow(p.name, p.memory_slots, p.compute_slices, p.max_count, tuple(p.placements), p.memory_gi_b)
+              for p in mig.profiles),
     )
 
 
@@ -187,18 +196,18 @@ def _place(geometry: _Geometry, counts: tuple[tuple[str, int], ...]) -> Placemen
     non-negative). Pure, and its answer (a frozen Placement) is shared: remembered
     (tests/test_startup.py holds it to `_place.__wrapped__`, the search uncached)."""
     compute_total, slots_total, rows = geometry
-    profiles = {row[0]: row for row in rows}
-    if any(n > profiles[name][3] for name, n in counts):
+    profiles = {row.name: row for row in rows}
+    if any(n > profiles[name].max_count for name, n in counts):
         return None
     if sum(n for name, n in counts if is_media_variant(name)) > 1:
         return None
-    if sum(profiles[name][2] * n for name, n in counts) > compute_total:
+    if sum(profiles[name].compute_slices * n for name, n in counts) > compute_total:
         return None
-    if sum(profiles[name][1] * n for name, n in counts) > slots_total:
+    if sum(profiles[name].memory_slots * n for name, n in counts) > slots_total:
         return None
 
     def size(row: _ProfileRow) -> tuple[int, int, float, str]:  # `_size_key` of the row's profile
-        return (row[2], row[1], row[5], row[0])
+        return (row.compute_slices, row.memory_slots, row.memory_gib, row.name)
 
     order = sorted((name for name, _ in counts), key=lambda name: size(profiles[name]), reverse=True)
     count = dict(counts)
@@ -208,21 +217,21 @@ def _place(geometry: _Geometry, counts: tuple[tuple[str, int], ...]) -> Placemen
     def masks(row: _ProfileRow) -> list[tuple[int, int]]:
         """(start, occupied-slots bitmask) per allowed start that stays on the slot axis."""
         out = []
-        memory_slots = row[1]
-        for start in sorted(set(row[4])):
+        memory_slots = row.memory_slots
+        for start in sorted(set(row.placements)):
             if 0 <= start and start + memory_slots <= slots_total:
                 out.append((start, ((1 << memory_slots) - 1) << start))
         return out
 
-    options = {row[0]: masks(row) for row in todo}
+    options = {row.name: masks(row) for row in todo}
 
     def search(i: int, used: int) -> bool:
         if i == len(todo):
             return True
         row = todo[i]
         # identical instances are interchangeable: keep their starts increasing
-        floor = chosen[-1] + 1 if i and todo[i - 1][0] == row[0] else 0
-        for start, mask in options[row[0]]:
+        floor = chosen[-1] + 1 if i and todo[i - 1].name == row.name else 0
+        for start, mask in options[row.name]:
             if start < floor or used & mask:
                 continue
             chosen.append(start)
@@ -235,7 +244,7 @@ def _place(geometry: _Geometry, counts: tuple[tuple[str, int], ...]) -> Placemen
         return None
     return Placement(
         tuple(
-            PlacedInstance(row[0], start, row[1], row[2])
+            PlacedInstance(row.name, start, row.memory_slots, row.compute_slices)
             for row, start in zip(todo, chosen, strict=True)
         )
     )
@@ -289,7 +298,7 @@ def _valid_layouts(shape: _MigShape) -> tuple[tuple[tuple[str, int], ...], ...]:
     compute_total, slots_total, rows = shape
     # every profile at 1 GiB, as the MigSpec this was once rebuilt as had it (the larger-first order
     # then falls back to the name); the search is `_place`'s, without building a pydantic model
-    geometry: _Geometry = (compute_total, slots_total, tuple((n, s, c, m, pl, 1.0) for n, s, c, m, pl in rows))
+    geometry: _Geometry = (compute_total, slots_total, tuple(_ProfileRow(n, s, c, m, pl, 1.0) for n, s, c, m, pl in rows))
     found: list[tuple[tuple[str, int], ...]] = []
 
     def walk(i: int, chosen: dict[str, int], compute: int, slots: int) -> None:

@@ -37,7 +37,6 @@ from llmkube.names import (
 )
 from llmkube.plan import nodeload
 from llmkube.plan.base import Plan
-from llmkube.plan.nodeload import node_weight_bytes  # noqa: F401 - named here by callers and tests
 from llmkube.plan.context import PlanContext, PlanError
 from llmkube.plan.inference import DEPLOYMENT_PORT_NAME, UNKNOWN_MODEL_LOAD_SECONDS, runtime_args
 from llmkube.plan.pods import (
