@@ -662,13 +662,14 @@ def explain(
 
 @app.command()
 def schema(
-    kinds: Annotated[list[str], typer.Argument(metavar="KIND", help="Spec kinds to include (default: all of them).", show_default=False)] = [],
+    # None, not []: click before 8.2 refuses a default on a variadic argument.
+    kinds: Annotated[Optional[list[str]], typer.Argument(metavar="KIND", help="Spec kinds to include (default: all of them).", show_default=False)] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write the schema to this file (default: stdout).")] = None,
 ) -> None:
     """Write a JSON Schema (draft-07) of the spec kinds, for editors such as yaml-language-server."""
     from llmkube.commands.explain import run_schema
 
-    raise typer.Exit(run_schema(kinds, output=output))
+    raise typer.Exit(run_schema(kinds or [], output=output))
 
 
 class ShellChoice(str, Enum):
