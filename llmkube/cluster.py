@@ -384,3 +384,75 @@ def has_other_managers(obj: Mapping[str, Any]) -> bool:
         if m.get("operation") == "Apply" or any(k != "f:metadata" and k != "f:status" for k in fields):
             return True
     return False
+
+
+# --- the GPU Operator's shared ConfigMaps: configs another Fleet put there ------------------------
+
+#: What every pool's MIG and sharing config is named (`llmkube-<pool>`, plan.mig.CONFIG_NAME_PREFIX).
+POOL_CONFIG_PREFIX = "llmkube-"
+_GPU_CONFIG_LABELS = {"app.kubernetes.io/managed-by": "llmkube", "app.kubernetes.io/component": "gpu-config"}
+#: mig-parted reads its configs from this one key (`config.yaml`: `version`, `mig-configs`).
+MIG_PARTED_KEY = "config.yaml"
+
+
+def gpu_config_maps(objects: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The run's mig-parted and device-plugin ConfigMaps (a Fleet's, shared by every Fleet of the cluster)."""
+    out = []
+    for obj in objects:
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        if obj.get("kind") == "ConfigMap" and obj.get("apiVersion") == "v1" and all(labels.get(k) == v for k, v in _GPU_CONFIG_LABELS.items()):
+            out.append(obj)
+    return out
+
+
+def pool_config_names(config_map: Mapping[str, Any]) -> set[str]:
+    """The pool configs (`llmkube-<pool>`) a mig-parted or device-plugin ConfigMap holds.
+
+    mig-parted's are the keys of `mig-configs` inside the `config.yaml` text; the device plugin's
+    are the ConfigMap's own keys. A live ConfigMap may hold anything: text that is not such a YAML
+    mapping holds no pool configs (nothing to lose that llmkube could name)."""
+    data = config_map.get("data")
+    if not isinstance(data, Mapping):
+        return set()
+    if MIG_PARTED_KEY in data:
+        from llmkube.fastyaml import load_plain
+
+        try:
+            docs = load_plain(str(data[MIG_PARTED_KEY]), "ConfigMap", "mig-parted config")
+        except InputError:
+            return set()
+        configs = docs[0].get("mig-configs") if len(docs) == 1 and isinstance(docs[0], dict) else None
+        names: Iterable[Any] = configs if isinstance(configs, dict) else ()
+    else:
+        names = data
+    return {n for n in names if isinstance(n, str) and n.startswith(POOL_CONFIG_PREFIX)}
+
+
+def dropped_pool_config_lines(sent: Iterable[Mapping[str, Any]], live: Iterable[Mapping[str, Any]], *, for_apply: bool) -> list[str]:
+    """One line per shared GPU Operator ConfigMap whose live copy holds pool configs this run does not render.
+
+    A cluster has one mig-parted and one device-plugin ConfigMap, shared by all its Fleets; a run
+    renders the configs of the Fleets in it, and applying its ConfigMap replaces the live one's
+    (mig-parted's one `config.yaml` text; the device plugin's keys that llmkube's field manager owns).
+    So a run that leaves out a Fleet would drop that Fleet's configs, and the nodes labelled with them
+    (`nvidia.com/mig.config`, `nvidia.com/device-plugin.config`) would lose their layout."""
+    by_ref = {(o.get("metadata", {}).get("namespace"), o.get("metadata", {}).get("name")): o for o in live if o.get("kind") == "ConfigMap"}
+    lines = []
+    for cm in sent:
+        meta = cm.get("metadata") or {}
+        ns, name = meta.get("namespace"), meta.get("name")
+        current = by_ref.get((ns, name))
+        if current is None:
+            continue
+        dropped = sorted(pool_config_names(current) - pool_config_names(cm))
+        if not dropped:
+            continue
+        what = "MIG configs" if MIG_PARTED_KEY in (cm.get("data") or {}) else "device-plugin configs"
+        effect = "applying it would remove them" if for_apply else "the diff removes them"
+        lines.append(
+            f"ConfigMap {ns}/{name} on the cluster holds {what} this run does not render: {', '.join(dropped)}; "
+            f"{effect} (a Fleet left out of the run? a cluster's Fleets share this ConfigMap: render them together"
+            + (", or pass --prune if those pools are gone)" if for_apply else ")")
+        )
+    return lines
+

@@ -229,3 +229,103 @@ def test_hold_back_for_dry_run_and_the_new_object_diff():
         "+kind: Deployment",
         "+metadata: {}",
     ]
+
+
+# ---------------------------------------------------------------------------- the GPU Operator's shared ConfigMaps
+
+FLEET_A = """apiVersion: llmkube.dev/v1alpha1
+kind: Fleet
+metadata: {name: fleet-a}
+spec:
+  pools:
+    - {name: h100-mig, gpu: h100-80gb, nodeLabels: {pool: a}, mig: {layout: {3g.40gb: 1, 2g.20gb: 2}}}
+"""
+FLEET_B = """apiVersion: llmkube.dev/v1alpha1
+kind: Fleet
+metadata: {name: fleet-b}
+spec:
+  pools:
+    - {name: a100-mig, gpu: a100-80gb, nodeLabels: {pool: b}, mig: {layout: {1g.10gb: 7}}}
+    - {name: l4-shared, gpu: l4, nodeLabels: {pool: c}, sharing: {timeSlicing: {replicas: 4}}}
+"""
+
+
+def _rendered_gpu_maps(tmp_path: Path, *fleets: str) -> list[dict]:
+    """The gpu-config ConfigMaps a real render of these Fleets emits (one run)."""
+    from llmkube import pipeline
+    from llmkube.options import Options
+
+    paths = []
+    for i, text in enumerate(fleets):
+        paths.append(tmp_path / f"fleet-{i}-{len(fleets)}.yaml")
+        paths[-1].write_text(text)
+    run = pipeline.run([str(p) for p in paths], Options())
+    return [dict(cm) for cm in cluster.gpu_config_maps(t.obj for t in run.targets)]
+
+
+def test_a_run_without_another_fleet_would_drop_its_pool_configs(tmp_path: Path):
+    """Fleets A and B applied together, then A alone: its mig-parted ConfigMap lacks B's MIG pool
+    and its run has no device-plugin ConfigMap at all (nothing of A shares)."""
+    both = _rendered_gpu_maps(tmp_path, FLEET_A, FLEET_B)
+    alone = _rendered_gpu_maps(tmp_path, FLEET_A)
+    assert [cm["metadata"]["name"] for cm in both] == ["llmkube-mig-parted-config", "llmkube-device-plugin-config"]
+    assert [cluster.pool_config_names(cm) for cm in both] == [{"llmkube-h100-mig", "llmkube-a100-mig"}, {"llmkube-l4-shared"}]
+    assert [cluster.pool_config_names(cm) for cm in alone] == [{"llmkube-h100-mig"}]
+
+    (line,) = cluster.dropped_pool_config_lines(alone, both, for_apply=True)
+    assert line.startswith(
+        "ConfigMap gpu-operator/llmkube-mig-parted-config on the cluster holds MIG configs this run does not render: "
+        "llmkube-a100-mig; applying it would remove them"
+    )
+    assert "render them together, or pass --prune if those pools are gone" in line
+    (diff_line,) = cluster.dropped_pool_config_lines(alone, both, for_apply=False)
+    assert "the diff removes them" in diff_line and "--prune" not in diff_line
+    # the same Fleets again, or in one run with more pools: nothing dropped
+    assert cluster.dropped_pool_config_lines(both, both, for_apply=True) == []
+    assert cluster.dropped_pool_config_lines(both, alone, for_apply=True) == []
+
+
+def test_device_plugin_configs_are_the_config_maps_keys(tmp_path: Path):
+    both = _rendered_gpu_maps(tmp_path, FLEET_A, FLEET_B)
+    device_plugin = both[1]
+    b_without_l4 = FLEET_B.replace("    - {name: l4-shared, gpu: l4, nodeLabels: {pool: c}, sharing: {timeSlicing: {replicas: 4}}}\n", "")
+    fewer = _rendered_gpu_maps(tmp_path, FLEET_A, b_without_l4)
+    assert cluster.dropped_pool_config_lines(fewer, [device_plugin], for_apply=True) == []  # no device-plugin map sent
+    smaller = dict(device_plugin, data={k: v for k, v in device_plugin["data"].items() if k != "llmkube-l4-shared"})
+    (line,) = cluster.dropped_pool_config_lines([smaller], [device_plugin], for_apply=True)
+    assert "holds device-plugin configs this run does not render: llmkube-l4-shared" in line
+
+
+@pytest.mark.parametrize(
+    "live_data",
+    [
+        {"config.yaml": "version: v1\nmig-configs: [not, a, mapping]\n"},
+        {"config.yaml": "mig-configs: {llmkube-x: [}\n"},  # not YAML
+        {"config.yaml": "a: 1\n---\nb: 2\n"},
+        {"config.yaml": "version: v1\nmig-configs:\n  custom-layout: []\n  all-disabled: []\n"},  # not llmkube's
+        None,
+    ],
+    ids=["list", "bad-yaml", "two-documents", "foreign-configs", "no-data"],
+)
+def test_a_live_config_map_that_holds_no_pool_config_of_llmkube_loses_nothing(tmp_path: Path, live_data):
+    (mig,) = _rendered_gpu_maps(tmp_path, FLEET_A)
+    live = {**mig, "data": live_data}
+    assert cluster.dropped_pool_config_lines([mig], [live], for_apply=True) == []
+
+
+def test_only_the_same_config_map_is_compared():
+    sent = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "gpu-operator"}, "data": {}}
+    other_ns = {**sent, "metadata": {"name": "cfg", "namespace": "elsewhere"}, "data": {"llmkube-x": "v"}}
+    assert cluster.dropped_pool_config_lines([sent], [other_ns], for_apply=True) == []
+    same = {**sent, "data": {"llmkube-x": "v", "user-config": "v"}}
+    (line,) = cluster.dropped_pool_config_lines([sent], [same], for_apply=True)
+    assert ": llmkube-x;" in line and "user-config" not in line
+
+
+def test_gpu_config_maps_are_llmkubes_gpu_config_config_maps_only():
+    labels = {"app.kubernetes.io/managed-by": "llmkube", "app.kubernetes.io/component": "gpu-config"}
+    ours = obj("v1", "ConfigMap", "a", "gpu-operator", labels=labels)
+    assert cluster.gpu_config_maps([ours]) == [ours]
+    assert cluster.gpu_config_maps([obj("v1", "ConfigMap", "b", "gpu-operator", labels={**labels, "app.kubernetes.io/managed-by": "helm"})]) == []
+    assert cluster.gpu_config_maps([obj("nvidia.com/v1", "ClusterPolicy", "cluster-policy", labels=labels)]) == []
+    assert cluster.gpu_config_maps([obj("v1", "ConfigMap", "c", "gpu-operator")]) == []

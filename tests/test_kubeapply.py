@@ -252,6 +252,53 @@ def test_prune_removes_only_what_left_this_apply_set(cluster, ns, tmp_path):
     assert cluster.get("cm", "keep", ns) is not None
 
 
+def test_apply_keeps_another_fleets_pool_configs_unless_pruning(cluster, ns, tmp_path):
+    """The GPU Operator's ConfigMaps are shared by a cluster's Fleets: applied together, then one of
+    them alone, apply stops before dropping the other's configs (diff says it would), and
+    `--prune` applies the run as the whole state. The operator objects are the test's own (its
+    namespace, its ClusterPolicy name, pools and so ResourceFlavors named after its namespace), so
+    no other test's examples are touched."""
+    operator = f"gpuOperator: {{namespace: {ns}, clusterPolicy: {ns}-policy}}"
+    fleet_a = (f"apiVersion: llmkube.dev/v1alpha1\nkind: Fleet\nmetadata: {{name: fleet-a}}\nspec:\n  {operator}\n  pools:\n"
+               f"    - {{name: {ns}-a, gpu: h100-80gb, nodeLabels: {{pool: none-a}}, mig: {{layout: {{3g.40gb: 1, 2g.20gb: 2}}}}}}\n")
+    fleet_b = (f"apiVersion: llmkube.dev/v1alpha1\nkind: Fleet\nmetadata: {{name: fleet-b}}\nspec:\n  {operator}\n  pools:\n"
+               f"    - {{name: {ns}-b, gpu: a100-80gb, nodeLabels: {{pool: none-b}}, mig: {{layout: {{1g.10gb: 7}}}}}}\n")
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(fleet_a)
+    b.write_text(fleet_b)
+    set_env = {"LLMKUBE_APPLY_SET": f"fleets-{ns}"}
+
+    def mig_configs() -> set[str]:
+        live = cluster.get("cm", "llmkube-mig-parted-config", ns)
+        return set(yaml.safe_load(live["data"]["config.yaml"])["mig-configs"])
+
+    together = llmkube(cluster, "apply", str(a), str(b), env=set_env)
+    assert together.returncode == 0, together.stderr
+    config_a, config_b = f"llmkube-{ns}-a", f"llmkube-{ns}-b"
+    assert {config_a, config_b} <= mig_configs()
+
+    diff = llmkube(cluster, "diff", str(a), env=set_env)
+    assert diff.returncode == 1, diff.stderr
+    assert (f"ConfigMap {ns}/llmkube-mig-parted-config on the cluster holds MIG configs this run does not render: "
+            f"{config_b}; the diff removes them") in diff.stderr
+
+    cluster.clear_requests()
+    refused = llmkube(cluster, "apply", str(a), env=set_env)
+    assert refused.returncode == 2, refused.stderr
+    assert f"{config_b}; applying it would remove them" in refused.stderr
+    assert "or pass --prune if those pools are gone" in refused.stderr
+    assert "nothing was applied" in refused.stderr
+    assert cluster.writes() == []
+    assert config_b in mig_configs()
+
+    pruned = llmkube(cluster, "apply", str(a), "--prune", env=set_env)
+    assert pruned.returncode == 0, pruned.stderr
+    assert config_b not in mig_configs() and config_a in mig_configs()
+    cluster.delete("clusterpolicies.nvidia.com", f"{ns}-policy")
+    for pool in (f"{ns}-a", f"{ns}-b"):
+        cluster.delete("resourceflavors.kueue.x-k8s.io", pool)
+
+
 # ---------------------------------------------------------------------------- before any request
 
 

@@ -13,7 +13,9 @@ Both commands take the same path:
 4. give namespaced objects without a namespace `--namespace` (else the context's
    namespace), refuse when a target namespace does not exist, label every object
    with its apply set (`llmkube.dev/apply-set`) -- `apply --create-namespace` sends the
-   missing namespaces first instead of refusing --, and order the objects so that an
+   missing namespaces first instead of refusing --, refuse to drop another Fleet's MIG or
+   sharing configs from the GPU Operator's shared ConfigMaps (`apply --prune` drops them;
+   `diff` says what it would drop), and order the objects so that an
    empty cluster accepts them (namespaces, CRDs, Kueue flavors and cluster queues
    before local queues, ConfigMaps before what reads them, workloads last);
 5. `kubectl diff|apply --server-side --field-manager=llmkube -f -`, then the node
@@ -230,6 +232,7 @@ def _apply_one(
             ignore_missing_schemas=ignore_missing_schemas,
             run=run,
             only=only,
+            prune=prune,
         )
     except _Stopped as stop:
         return stop.code
@@ -376,6 +379,7 @@ def _prepare(
     ignore_missing_schemas: bool = False,
     run: pipeline.Run | None = None,
     only: ClusterSet[Target] | None = None,
+    prune: bool = False,
 ) -> _Plan:
     """Everything up to the kubectl diff/apply run; raises _Stopped after saying why it stops.
 
@@ -386,7 +390,8 @@ def _prepare(
     without an offline schema are not checked against the cluster's CRDs either (the API server
     still validates them), and the note about them is dropped. `only`: one cluster's objects of
     a federation (the checks still cover the whole run; node labels go with the manager's set,
-    where the Fleet's objects are)."""
+    where the Fleet's objects are). `prune` (apply): pool configs of the shared GPU Operator
+    ConfigMaps that the run no longer renders may go; without it apply stops before dropping them."""
     set_name = cluster.apply_set_name(apply_set, os.environ)
     cluster.check_namespace_name(namespace)
     what = "nothing was applied" if for_apply else "nothing was compared"
@@ -429,6 +434,7 @@ def _prepare(
     objects, held_back = _target_namespaces(
         objects, wanted, sent_along, found, create_namespace=create_namespace, dry_run_server=dry_run_server, for_apply=for_apply
     )
+    _check_shared_gpu_configs(kc, objects, for_apply=for_apply, prune=prune, what=what)
     if warnings:
         write_report(warnings, "text", checked=len(targets), stream=sys.stderr, color=color)
     return _Plan(objects=objects, node_labels=node_labels, apply_set=set_name, resources=served.by_kind(), held_back=held_back)
@@ -467,6 +473,30 @@ def _target_namespaces(
             f"its {count} object{'s were' if count != 1 else ' was'} {shown}"
         )
     return objects, held_back
+
+
+def _check_shared_gpu_configs(kc: Kubectl, objects: list[dict[str, Any]], *, for_apply: bool, prune: bool, what: str) -> None:
+    """The GPU Operator's ConfigMaps are shared by a cluster's Fleets: one that the run renders
+    without another Fleet's pool configs would drop them (cluster.dropped_pool_config_lines).
+    apply stops (exit 2) unless `--prune` says the run is the whole desired state; diff says so."""
+    maps = cluster.gpu_config_maps(objects)
+    if not maps:
+        return
+    live = []
+    for cm in maps:
+        meta = cm["metadata"]
+        try:
+            found = kc.get_object("configmaps", meta["name"], meta["namespace"])
+        except InputError as exc:  # e.g. no permission to read the operator's namespace
+            note(f"could not read ConfigMap {meta['namespace']}/{meta['name']} to keep other Fleets' pool configs ({exc.message})")
+            continue
+        if found is not None:
+            live.append(found)
+    lines = cluster.dropped_pool_config_lines(maps, live, for_apply=for_apply)
+    if for_apply and not prune:
+        _stop_on(lines, what)
+    for line in lines:
+        note(line)
 
 
 def _refuse_errors(problems: Sequence[Finding], checked: int, color: str, what: str) -> None:
