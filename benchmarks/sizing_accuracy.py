@@ -7,9 +7,17 @@ the `fit` rows and the `heldout` rows apart, per GPU and per vLLM version family
 rows llmkube can size without a hand-written profile, and the worst held-out rows.
 
 A measurement, not a test: it exits 0 whatever the errors are (non-zero only if it crashes).
+With `--logs LOG...` it sizes vLLM start-up logs directly instead of the table: each log is read by
+benchmarks/vllm_log.py into the table's columns (the settings the log shows, the figures it
+prints) and reported the same way. Every log row counts as `heldout` (nothing was fitted to it).
+The GPU is the one the log names (or `--gpu NAME`, a llmkube GPU profile); a log that names none
+is sized on the CUDA total it prints. A model given as a local path is matched to a profile by its
+directory name (`/models/Qwen3-8B` → `Qwen/Qwen3-8B`), or `--model HF_ID` names it.
+
 Run from the repository root:
 
     .venv/bin/python benchmarks/sizing_accuracy.py [--data CSV] [--json] [--worst N]
+    .venv/bin/python benchmarks/sizing_accuracy.py --logs LOG... [--gpu NAME] [--model HF_ID] [--json]
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks import vllm_log  # noqa: E402
 from llmkube.plan import sizing  # noqa: E402
 from llmkube.profiles import ModelProfile, ProfileStore  # noqa: E402
 
@@ -347,9 +356,51 @@ def render(summary: dict[str, Any], worst_n: int) -> str:
     return "\n".join(lines)
 
 
-def run(path: Path = DATA) -> dict[str, Any]:
-    rows = load_rows(path)
-    store = ProfileStore.load()
+# ----------------------------------------------------------------------------- rows from logs
+
+def known_model(store: ProfileStore, model: str) -> str:
+    """The Hugging Face id a log's model names: as printed when llmkube knows it, else the one
+    known id (a profile's or a config.json copy's) whose name is the path's last directory
+    (`/models/Qwen3-8B/` → `Qwen/Qwen3-8B`); unchanged when none or several match."""
+    if not model or store.model(model) is not None or model in CONFIGS:
+        return model
+    base = model.rstrip("/").rsplit("/", 1)[-1].lower()
+    ids = {hf for p in store.models.values() for hf in p.spec.hugging_face_ids} | set(CONFIGS)
+    found = sorted({hf for hf in ids if hf.rsplit("/", 1)[-1].lower() == base})
+    return found[0] if len(found) == 1 else model
+
+
+def gpu_by_total(store: ProfileStore, total: float | None) -> str:
+    """The GPU profile whose memory is the CUDA total a log prints (within 0.02 GiB; only when
+    exactly one matches: an A100 80GB prints 79.15 or 79.25 GiB by driver, an H100 79.19)."""
+    if total is None:
+        return ""
+    found = [name for name, g in store.gpus.items() if abs(g.spec.memory_gi_b - total) <= 0.02]
+    return found[0] if len(found) == 1 else ""
+
+
+def rows_from_logs(store: ProfileStore, paths: list[Path], gpu: str | None = None,
+                   model: str | None = None) -> list[dict[str, str]]:
+    """Table rows read from start-up logs (benchmarks/vllm_log.py), ready for `evaluate_row`."""
+    rows = vllm_log.rows_from_files(paths)
+    for row in rows:
+        row["split"] = "heldout"
+        if model:
+            row["model"] = model
+        row["model"] = known_model(store, row["model"])
+        if gpu:
+            row["gpu"] = gpu
+        elif not row["gpu"]:
+            row["gpu"] = gpu_by_total(store, num(row, "gpu_total_gib")) or "unknown"
+        for key in ("tp", "pp"):
+            row[key] = row[key] or "1"  # vLLM's default when the log shows no parallel sizes
+    return rows
+
+
+def run(path: Path = DATA, rows: list[dict[str, str]] | None = None,
+        store: ProfileStore | None = None) -> dict[str, Any]:
+    rows = load_rows(path) if rows is None else rows
+    store = store or ProfileStore.load()
     results = [evaluate_row(store, row) for row in rows]
     summary = summarise(results, rows)
     summary["results"] = results
@@ -361,8 +412,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA, help="start-up table (CSV)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--worst", type=int, default=10, help="held-out rows to list")
+    parser.add_argument("--logs", type=Path, nargs="+", metavar="LOG",
+                        help="size vLLM start-up logs (text or .ipynb) instead of the table")
+    parser.add_argument("--gpu", help="with --logs: the llmkube GPU profile of every log (default: the one the log names)")
+    parser.add_argument("--model", help="with --logs: the Hugging Face id of every log's checkpoint")
     args = parser.parse_args(argv)
-    summary = run(args.data)
+    if args.logs:
+        missing = [str(p) for p in args.logs if not p.is_file()]
+        if missing:
+            print(f"error: no such log file: {', '.join(missing)}", file=sys.stderr)
+            return 2
+        store = ProfileStore.load()
+        if args.gpu and store.gpu(args.gpu) is None:
+            print(f"error: --gpu {args.gpu}: no such GPU profile ({store.suggest_gpu(args.gpu)})", file=sys.stderr)
+            return 2
+        rows = rows_from_logs(store, args.logs, args.gpu, args.model)
+        if not rows:
+            print("error: no vLLM start-up found in the logs", file=sys.stderr)
+            return 2
+        summary = run(rows=rows, store=store)
+    else:
+        summary = run(args.data)
     if args.json:
         json.dump(summary, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")

@@ -1,0 +1,651 @@
+"""Read a vLLM start-up log into the columns of benchmarks/data/vllm_startups.csv.
+
+The table's rows were transcribed by hand; this reads the same figures off the log itself, so a
+folder of logs can be sized (`benchmarks/sizing_accuracy.py --logs`) and a row can be checked
+against its log. Every column means what benchmarks/data/README.md says it means; a figure the
+log does not print is left empty, never filled from a default.
+
+The lines read, and the vLLM code that prints them (vllm-project/vllm; the file and the version
+range are the ones the logs themselves name in their `[file.py:line]` headers):
+
+Settings
+- version: "Initializing an LLM engine (v0.6.6.post1) with config: ..." (V0 `llm_engine.py`),
+  "Initializing a V0/V1 LLM engine (v0.10.1.1) with config: ..." (`llm_engine.py` / V1
+  `v1/engine/core.py`), "vLLM API server version X" (`entrypoints/openai/api_server.py`, to
+  0.10), the banner "... version X" (`entrypoints/utils.py`/`api_utils.py`, 0.11+).
+- the engine config line (same call): `model=`, `dtype=torch.X`, `max_seq_len=`,
+  `tensor_parallel_size=`, `pipeline_parallel_size=`, `data_parallel_size=` (V1),
+  `quantization=`, `enforce_eager=`, `kv_cache_dtype=`.
+- the flags: "args: Namespace(...)" (`api_server.py` `run_server`, 0.4-0.8: every argument,
+  defaults included) and "non-default args: {...}" (`entrypoints/utils.py` `log_non_default_args`,
+  0.9+: only what the command line or `LLM(...)` set).
+- scheduler: "Chunked prefill is enabled with max_num_batched_tokens=N" (`config.py` /
+  `config/scheduler.py` `SchedulerConfig.__post_init__`), "Defaulting max_num_batched_tokens to N"
+  / "Setting max_num_batched_tokens to N for ... usage context" and the same for max_num_seqs
+  (`engine/arg_utils.py` `_set_default_args`, the usage-context defaults).
+- gpu-memory-utilization: the flags, V0's profiling message ("x gpu_memory_utilization (0.90)",
+  `worker/worker.py` `determine_num_available_blocks` 0.6.6-0.7; "gpu_memory_utilization=0.90",
+  0.6.4-0.6.5), and 0.21+'s "The current --gpu-memory-utilization=0.9200 is equivalent to ..."
+  (`v1/worker/gpu_worker.py` `determine_available_memory`).
+- block size: `--block-size` in the flags, or an attention backend's override ("Setting
+  attention block size to N tokens", "Forcing kv cache block size to N").
+- sampler: "Using FlashInfer for top-p & top-k sampling" / "FlashInfer is not available ...
+  Falling back to the PyTorch-native implementation" / "... is disabled"
+  (`v1/sample/ops/topk_topp_sampler.py` `TopKTopPSampler.__init__`).
+- "Custom allreduce is disabled because this process group spans across nodes"
+  (`distributed/device_communicators/custom_all_reduce.py`).
+- MXFP4 kernel: "Using Marlin backend" (`layers/quantization/mxfp4.py`) or "Weight-only FP4
+  compression will be used leveraging the Marlin kernel" (`utils/marlin_utils_fp4.py`).
+- expert parallel: `enable_expert_parallel` True in the flags.
+- GPU: the CUDA total ("total_gpu_memory (44.52GiB)", "total_gpu_memory=23.58GiB", 0.21+'s
+  "Free memory on device (78.84/79.25 GiB) on startup", `gpu_worker.py`) and the device name
+  when a line names it (the fused-MoE config file name "device_name=NVIDIA_A100-SXM4-80GB").
+
+Observations (per worker; see `pick_worker` for which one the row takes)
+- weights: "Loading model weights took X GB" (V0 `worker/model_runner.py` `load_model`; GiB
+  despite the label), "Model loading took X GiB [memory] and Y seconds" (V1
+  `v1/worker/gpu_model_runner.py` `load_model`), else V0/early-V1's "model weights take XGiB".
+- the profiling message of V0 0.6.6-0.7 and V1 0.8-0.10 (`worker.py` / `gpu_worker.py`
+  `determine_num_available_blocks` / `determine_available_memory`): "model weights take XGiB;
+  non_torch_memory takes XGiB; PyTorch activation peak memory takes XGiB; the rest of the
+  memory reserved for KV Cache is XGiB."; 0.6.4-0.6.5's one line "Memory profiling results:
+  total_gpu_memory=... peak_torch_memory=... non_torch_memory=... kv_cache_size=..." (its
+  peak_torch_memory includes the weights: activation = peak − weights, as the README notes).
+- "Available KV cache memory: X GiB" (V1 `gpu_worker.py`).
+- 0.21+: "Estimated CUDA graph memory: X GiB total" (`gpu_model_runner.py`), subtracted before
+  the KV cache is sized when the log says "CUDA graph memory profiling is enabled" (or the
+  version is 0.21+ and the log does not say it is off); before 0.21 the estimate is printed with
+  "In v0.21, CUDA graph memory profiling will be enabled by default" and not subtracted.
+  "Graph capturing finished in N secs, took X GiB" (after sizing) is never `cuda_graph_gib`.
+- "GPU KV cache size: N tokens" and "Maximum concurrency for N tokens per request: Xx" (V1
+  `v1/core/kv_cache_utils.py`; V0 0.6.2+ prints the concurrency from `executor_base.py` /
+  `gpu_executor.py`), "# GPU blocks: N, # CPU blocks: M" (V0 executors) / "# cuda blocks: N"
+  (V0 0.7-0.8 `executor_base.py`); V0's KV tokens are blocks × block size (16 when the log
+  shows no other), a derived figure the row's notes say.
+
+Pure functions over the text; `main` only reads files and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import dataclasses
+import io
+import json
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+# The table's columns (benchmarks/sizing_accuracy.py COLUMNS; repeated so this module imports
+# nothing from the script).
+COLUMNS = (
+    "id", "split", "source", "source_group", "vllm_version", "gpu", "gpu_total_gib", "model", "tp", "pp",
+    "dtype", "quantization", "quantization_flag", "kv_cache_dtype", "max_model_len", "max_num_seqs",
+    "max_num_batched_tokens", "gpu_memory_utilization", "enforce_eager", "block_size", "topk_topp_sampler",
+    "tp_spans_nodes", "mxfp4_backend", "expert_parallel", "weights_gib", "non_torch_gib", "activation_gib",
+    "cuda_graph_gib", "kv_cache_gib", "kv_tokens", "gpu_blocks", "max_concurrency", "defaults", "notes",
+)
+OBSERVED = ("weights_gib", "non_torch_gib", "activation_gib", "cuda_graph_gib", "kv_cache_gib", "kv_tokens",
+            "gpu_blocks", "max_concurrency")
+
+# ----------------------------------------------------------------------------- lines
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Process prefixes vLLM's multiprocessing (`_add_prefix`) and Ray put before every line:
+# "(VllmWorker rank=1 pid=123)", "(EngineCore_DP0 pid=9)", "(RayWorkerWrapper pid=345, ip=10.0.0.2)".
+_PREFIX = re.compile(r"^\s*\(([A-Za-z_][\w]*(?:[ _][^()]*?)?pid=\d+[^()]*)\)\s*")
+_REPEATED = re.compile(r"\s*\[repeated \d+x across cluster\]")
+# The logging header: "INFO 09-10 23:26:12 [api_server.py:1805] " (0.7+) or "INFO 04-05 23:43:02 api_server.py:712] ".
+# A wrapper's own tag may precede it ("vLLM STDOUT: INFO ...", Unsloth's server wrapper).
+_HEADER = re.compile(r"^(?:[^\[\]()]{0,40}?\s)?(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\s+(?:\d\d-\d\d\s+\d\d:\d\d:\d\d(?:\.\d+)?\s+)?\[?[\w./<>-]+(?::\d+)?\]\s?")
+
+
+@dataclasses.dataclass(frozen=True)
+class Line:
+    """One log message: the worker that printed it ('' = the main/engine process) and its text."""
+    number: int
+    worker: str
+    text: str
+
+
+def worker_key(label: str) -> str:
+    """A stable name for the process a prefix names: its rank when it shows one."""
+    if m := re.search(r"rank=(\d+)", label):
+        return f"rank {m.group(1)}"
+    if m := re.search(r"TP(\d+)", label):
+        return f"rank {m.group(1)}"
+    return re.sub(r"\s+", " ", label).strip()
+
+
+_WRAPPED = re.compile(r"with config:|non-default args:|^args: Namespace\(")
+
+
+def _open_brackets(text: str) -> int:
+    return sum(text.count(c) for c in "([{") - sum(text.count(c) for c in ")]}")
+
+
+def _bare(raw: str) -> bool:
+    """A line with neither a process prefix nor a log header: a continuation, a print or a bar."""
+    line = _ANSI.sub("", raw).lstrip()
+    return not _PREFIX.match(line) and not _HEADER.match(line)
+
+
+def is_wrapped(raws: Sequence[str]) -> bool:
+    """Whether a log collector wrapped long lines (kubectl/k8s dashboards, `fold`): the engine
+    config line, always long, then continues on a line without a header of its own."""
+    for i, raw in enumerate(raws[:-1]):
+        if "with config:" in raw and len(raw) >= 100 and _bare(raws[i + 1]) and raws[i + 1].strip():
+            return True
+    return False
+
+
+_JSON_STRING = re.compile(r'^\s*"(.*?)(?:\\n)?",?\s*$')
+_BAR = re.compile(r"^[\w ()/,.-]*:\s+\d+%\|")
+
+
+def split_lines(text: str) -> list[Line]:
+    """Messages with their worker, colour codes, Ray's "[repeated Nx]" and the log header removed.
+    Progress bars' carriage returns split too. A config or flags line that a terminal or a log
+    collector wrapped (its brackets still open) is joined with the lines that continue it."""
+    out: list[Line] = []
+    raws = re.split(r"\r\n|\n|\r", text)
+    wrapped_file = is_wrapped(raws)
+    for number, raw in enumerate(raws, start=1):
+        line = _ANSI.sub("", raw)
+        if m := _JSON_STRING.match(line):  # a notebook's output kept as JSON text
+            line = m.group(1).replace('\\"', '"').replace("\\u001b", "\x1b")
+            line = _ANSI.sub("", line)
+        worker = ""
+        prefixed = False
+        while m := _PREFIX.match(line):
+            worker = worker_key(m.group(1))  # the innermost prefix is the process that logged
+            line = line[m.end():]
+            prefixed = True
+        line = _REPEATED.sub("", line).rstrip()
+        headed = _HEADER.match(line.lstrip()) is not None
+        line = _HEADER.sub("", line.lstrip())
+        if not line:
+            continue
+        last = out[-1] if out else None
+        wrapped = (wrapped_file and number >= 2 and len(raws[number - 2]) >= 100
+                   and not _BAR.match(line) and len(last.text if last else "") < 20000)
+        if (last is not None and not prefixed and not headed and number - last.number <= 60
+                and (wrapped or (_WRAPPED.search(last.text) and _open_brackets(last.text) > 0)
+                     or last.text.endswith("with config:"))):
+            joint = " " if last.text.endswith(":") else ""
+            out[-1] = Line(last.number, last.worker, last.text + joint + line)
+            continue
+        out.append(Line(number, worker, line))
+    return out
+
+
+# ----------------------------------------------------------------------------- start-ups
+
+_START = re.compile(r"Initializing an? (?:V\d )?LLM engine|vLLM API server version|non-default args:|"
+                    r"^args: Namespace\(|█\s+version\s")
+_OBSERVATION = re.compile(r"Loading model weights took|Model loading took|Available KV cache memory|"
+                          r"# (?i:gpu|cuda) blocks|GPU KV cache size|reserved for KV Cache|kv_cache_size=")
+
+
+def startups(lines: Sequence[Line]) -> list[list[Line]]:
+    """One list of lines per engine start-up: a file may hold several (a script that starts the
+    engine twice, a restarted server). A start-up marker after an observation opens a new one."""
+    groups: list[list[Line]] = [[]]
+    seen_observation = False
+    for line in lines:
+        if _START.search(line.text) and seen_observation:
+            groups.append([])
+            seen_observation = False
+        groups[-1].append(line)
+        if _OBSERVATION.search(line.text):
+            seen_observation = True
+    return [g for g in groups if any(_OBSERVATION.search(x.text) or _START.search(x.text) for x in g)]
+
+
+# ----------------------------------------------------------------------------- settings
+
+_NUM = r"([0-9][0-9,]*(?:\.[0-9]+)?)"
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def _fmt(value: float | int | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1000:
+        return str(int(value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def config_fields(text: str) -> dict[str, str]:
+    """`key=value` pairs of the engine config line ("... with config: model='x', dtype=torch.bfloat16, ...")."""
+    body = (text.split("with config:", 1)[1] if "with config:" in text else text).strip()
+    fields: dict[str, str] = {}
+    for m in re.finditer(r"(?:^|,\s*)(\w+)=('(?:[^'\\]|\\.)*'|\"[^\"]*\"|[^,]*)", body):
+        key, value = m.group(1), m.group(2).strip()
+        if key not in fields:
+            fields[key] = value.strip("'\"")
+    return fields
+
+
+def arg_fields(text: str) -> dict[str, object]:
+    """The flags of "non-default args: {...}" (a dict literal) or "args: Namespace(...)"."""
+    if "non-default args:" in text:
+        body = text.split("non-default args:", 1)[1].strip()
+        try:
+            value = ast.literal_eval(body)
+            if isinstance(value, dict):
+                return {str(k): v for k, v in value.items()}
+        except (ValueError, SyntaxError):
+            pass  # a value such as KVTransferConfig(...) is no literal: read key by key below
+        out: dict[str, object] = {}
+        for m in re.finditer(r"'(\w+)':\s*('(?:[^'\\]|\\.)*'|True|False|None|-?[0-9.e+-]+)", body):
+            out[m.group(1)] = _literal(m.group(2))
+        return out
+    if text.startswith("args: Namespace("):
+        out = {}
+        for m in re.finditer(r"(?:\(|,\s*)(\w+)=('(?:[^'\\]|\\.)*'|\"[^\"]*\"|True|False|None|-?[0-9][0-9.e+-]*)", text):
+            out[m.group(1)] = _literal(m.group(2))
+        return out
+    return {}
+
+
+def _literal(text: str) -> object:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _dtype(text: str) -> str:
+    """torch.bfloat16 → bfloat16; the flag's aliases (half, float) as vLLM resolves them."""
+    name = text.replace("torch.", "").strip()
+    return {"half": "float16", "float": "float32"}.get(name, name)
+
+
+def hf_model(path: str) -> str:
+    """The checkpoint id a model path names: the Hugging Face cache's "models--org--name/..."
+    directory gives org/name; an id stays as printed; any other local path stays as printed."""
+    if m := re.search(r"models--([^/]+)--([^/]+)", path):
+        return f"{m.group(1)}/{m.group(2)}"
+    return path.rstrip("/")
+
+
+# CUDA device names (as torch and vLLM's fused-MoE config file names print them) → llmkube's GPU
+# profile names. Longest first: "a100-sxm4-80gb" before "a100", "l40s" before "l40", ...
+DEVICE_NAMES = (
+    ("h100 80gb hbm3", "h100-80gb"), ("h100-sxm", "h100-80gb"), ("h100 pcie", "h100-pcie-80gb"),
+    ("h100 nvl", "h100-nvl-94gb"), ("h200", "h200-141gb"), ("b200", "b200-180gb"),
+    ("a100-sxm4-80gb", "a100-80gb"), ("a100 80gb pcie", "a100-80gb"), ("a100-pcie-80gb", "a100-80gb"),
+    ("a100-sxm4-40gb", "a100-40gb"), ("a100-pcie-40gb", "a100-40gb"), ("a100 40gb", "a100-40gb"),
+    ("l40s", "l40s"), ("l40", "l40"), ("nvidia l4", "l4"), ("a10g", "a10g"), ("nvidia a10", "a10"),
+    ("a30", "a30-24gb"), ("tesla t4", "t4"), ("rtx 4090", "rtx-4090"), ("rtx 3090", "rtx-3090"),
+    ("rtx a6000", "rtx-a6000"), ("rtx 6000 ada", "rtx-6000-ada"),
+)
+
+
+def device_gpu(text: str) -> str | None:
+    """llmkube's GPU name for a CUDA device name in the text, if any."""
+    low = text.lower().replace("_", " ")
+    low = re.sub(r"geforce ", "", low)
+    for needle, name in DEVICE_NAMES:
+        if re.search(re.escape(needle) + r"(?![\w])", low):
+            return name
+    return None
+
+
+# ----------------------------------------------------------------------------- observations
+
+@dataclasses.dataclass
+class Worker:
+    """What one process printed about memory."""
+    weights_gib: float | None = None
+    weights_line: str = ""
+    profile_weights_gib: float | None = None  # "model weights take" (2 decimals)
+    non_torch_gib: float | None = None
+    activation_gib: float | None = None
+    peak_torch_gib: float | None = None  # 0.6.4-0.6.5: includes the weights
+    kv_cache_gib: float | None = None
+    gpu_total_gib: float | None = None
+    consumed_gib: float | None = None  # 0.2x "Actual usage is X GiB for consumed memory (weights + non-torch)"
+
+
+def _worker_figures(lines: Iterable[Line]) -> dict[str, Worker]:
+    workers: dict[str, Worker] = {}
+    for line in lines:
+        t = line.text
+        w = workers.setdefault(line.worker, Worker())
+        if m := re.search(r"Loading model weights took " + _NUM + r"\s*GB", t):
+            w.weights_gib, w.weights_line = _number(m.group(1)), t
+        elif m := re.search(r"Model loading took " + _NUM + r"\s*Gi?B", t):
+            w.weights_gib, w.weights_line = _number(m.group(1)), t
+        if m := re.search(r"model weights take " + _NUM + r"\s*GiB", t):
+            w.profile_weights_gib = _number(m.group(1))
+        if m := re.search(r"non_torch_memory (?:takes |=)" + _NUM + r"\s*GiB", t):
+            w.non_torch_gib = _number(m.group(1))
+        if m := re.search(r"PyTorch activation peak memory takes " + _NUM + r"\s*GiB", t):
+            w.activation_gib = _number(m.group(1))
+        if m := re.search(r"peak_torch_memory=" + _NUM + r"\s*GiB", t):
+            w.peak_torch_gib = _number(m.group(1))
+        if m := re.search(r"(?:reserved for KV Cache is|kv_cache_size=|Available KV cache memory:)\s*" + _NUM
+                          + r"\s*GiB", t):
+            w.kv_cache_gib = _number(m.group(1))
+        if m := re.search(r"total_gpu_memory(?: \(|=)" + _NUM + r"\s*GiB", t):
+            w.gpu_total_gib = _number(m.group(1))
+        if m := re.search(r"Free memory on device \(" + _NUM + r"/" + _NUM + r" GiB\)", t):
+            w.gpu_total_gib = _number(m.group(2))
+            if m2 := re.search(_NUM + r" GiB for peak activation", t):
+                w.activation_gib = _number(m2.group(1))
+            if m2 := re.search(_NUM + r" GiB for non-torch memory", t):
+                w.non_torch_gib = _number(m2.group(1))
+            if m2 := re.search(_NUM + r" GiB for consumed memory", t):
+                w.consumed_gib = _number(m2.group(1))
+    return {k: v for k, v in workers.items() if dataclasses.astuple(v) != dataclasses.astuple(Worker())}
+
+
+def pick_worker(workers: dict[str, Worker]) -> tuple[str, Worker]:
+    """The worker a row describes: the one whose KV cache is smallest, since the engine sizes every
+    worker's cache to the smallest (V0 `determine_num_available_blocks` takes the minimum over
+    workers, V1 `get_kv_cache_configs` the minimum of the workers' available memory), so that worker
+    binds; without a KV figure, the one with the largest weights (the first / last PP stage);
+    ties go to the first printed. A worker that printed a KV figure but no weights borrows them
+    from the worker that printed weights only when every worker printed the same weights."""
+    if not workers:
+        return "", Worker()
+    order = list(workers)
+    with_kv = [k for k in order if workers[k].kv_cache_gib is not None]
+    if with_kv:
+        key = min(with_kv, key=lambda k: (workers[k].kv_cache_gib, order.index(k)))
+    else:
+        with_w = [k for k in order if workers[k].weights_gib is not None]
+        key = max(with_w, key=lambda k: (workers[k].weights_gib, -order.index(k))) if with_w else order[0]
+    chosen = dataclasses.replace(workers[key])
+    if chosen.weights_gib is None:
+        weights = {w.weights_gib for w in workers.values() if w.weights_gib is not None}
+        if len(weights) == 1:
+            chosen.weights_gib = weights.pop()
+    if chosen.gpu_total_gib is None:
+        totals = [w.gpu_total_gib for w in workers.values() if w.gpu_total_gib is not None]
+        chosen.gpu_total_gib = totals[0] if totals else None
+    return key, chosen
+
+
+# ----------------------------------------------------------------------------- one start-up
+
+def _bool(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value).strip().lower()
+    return "true" if text == "true" else "false" if text == "false" else ""
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts: list[int] = []
+    for piece in text.split(".")[:3]:
+        digits = re.match(r"\d+", piece)
+        if not digits:
+            break
+        parts.append(int(digits.group()))
+    return tuple(parts)
+
+
+def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
+    """The table's columns for one start-up (`id`, `split`, `source`, `source_group` left empty)."""
+    row = dict.fromkeys(COLUMNS, "")
+    notes: list[str] = []
+    defaults: list[str] = []
+    config: dict[str, str] = {}
+    args: dict[str, object] = {}
+    estimate: float | None = None
+    profiling_on: bool | None = None
+    tokens: list[float] = []
+    concurrency: list[float] = []
+    blocks: list[float] = []
+    overridden_blocks: float | None = None
+    defaulted: dict[str, float] = {}
+    chunked_tokens: float | None = None
+    util_printed: float | None = None
+    block_override: float | None = None
+    sampler = ""
+    device: str | None = None
+    version = ""
+    for line in lines:
+        t = line.text
+        if m := re.search(r"Initializing an? (?:V\d )?LLM engine \(v(\d[\w.+-]*)\) with config:", t):
+            version = version or m.group(1)
+            if not config:
+                config = config_fields(t)
+        elif "LLM engine with config:" in t and not config:  # 0.2-0.3: no version in the line
+            config = config_fields(t)
+        elif m := re.search(r"vLLM API server version (\d[\w.+-]*)", t):
+            version = version or m.group(1)
+        elif m := re.search(r"█\s+version\s+(\d[\w.+-]*)", t):
+            version = version or m.group(1)
+        if "non-default args:" in t or t.startswith("args: Namespace("):
+            for key, value in arg_fields(t).items():
+                args.setdefault(key, value)
+        if m := re.search(r"Chunked prefill is enabled with max_num_batched_tokens=" + _NUM, t):
+            chunked_tokens = _number(m.group(1))
+        for name in ("max_num_batched_tokens", "max_num_seqs"):
+            if m := re.search(r"(?:Defaulting|Setting) " + name + r" to " + _NUM, t):
+                defaulted[name] = _number(m.group(1))
+                defaults.append(t)
+        if m := re.search(r"gpu_memory_utilization(?: \(|=)" + _NUM, t):
+            util_printed = util_printed or _number(m.group(1))
+        elif m := re.search(r"The current --gpu-memory-utilization=" + _NUM, t):
+            util_printed = util_printed or _number(m.group(1))
+        elif m := re.search(r"Desired GPU memory utilization is \(" + _NUM, t):
+            util_printed = util_printed or _number(m.group(1))
+        if m := re.search(r"(?:Setting attention block size to|Forcing kv cache block size to|"
+                          r"[Oo]verriding block[ _]size to)\s*" + _NUM, t):
+            block_override = _number(m.group(1))
+        if "Using FlashInfer for top-p & top-k sampling" in t:
+            sampler = "flashinfer"
+        elif ("top-p & top-k sampling" in t and ("PyTorch-native" in t or "disabled" in t)) or \
+                "Falling back to the PyTorch-native implementation of top-p" in t:
+            sampler = sampler or "torch"
+        if "process group spans across nodes" in t:
+            row["tp_spans_nodes"] = "true"
+        if re.search(r"\bmxfp4\.py\b.*Using Marlin backend|Using Marlin backend", t) and "mxfp4" in (
+                config.get("quantization", "") + t).lower() or \
+                "Weight-only FP4 compression will be used leveraging the Marlin kernel" in t:
+            row["mxfp4_backend"] = "marlin"
+        if m := re.search(r"Estimated CUDA graph memory: " + _NUM + r"\s*GiB", t):
+            estimate = _number(m.group(1))
+        if "CUDA graph memory profiling is enabled" in t:
+            profiling_on = True
+        elif "CUDA graph memory profiling will be enabled by default" in t or \
+                "VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0" in t and "is disabled" in t:
+            profiling_on = False
+        if m := re.search(r"GPU KV cache size: " + _NUM + r" tokens", t):
+            tokens.append(_number(m.group(1)))
+        if m := re.search(r"Maximum concurrency for " + _NUM + r" tokens per request: " + _NUM + r"x", t):
+            concurrency.append(_number(m.group(2)))
+        if m := re.search(r"# (?:GPU|cuda) blocks: " + _NUM, t, re.IGNORECASE):
+            blocks.append(_number(m.group(1)))
+        if m := re.search(r"num_gpu_blocks is: ?" + _NUM, t):  # V1 0.10-0.11 `v1/metrics/loggers.py`
+            blocks.append(_number(m.group(1)))
+        # --num-gpu-blocks-override (`v1/core/kv_cache_utils.py`); "num_gpu_blocks=0" is a dummy
+        # configuration (no pool), not the engine's cache
+        if (m := re.search(r"Overriding num_gpu_blocks=" + _NUM + r" with num_gpu_blocks_override=" + _NUM, t)) \
+                and _number(m.group(1)) > 0:
+            overridden_blocks = _number(m.group(2))
+        device = device or (device_gpu(t) if ("device_name=" in t or "NVIDIA" in t or "Tesla" in t) else None)
+
+    def arg(*names: str) -> object:
+        for name in names:
+            if name in args and args[name] is not None:
+                return args[name]
+        return None
+
+    # --- settings
+    row["vllm_version"] = version
+    model = config.get("model") or str(arg("model", "model_tag") or "")
+    row["model"] = hf_model(model) if model else ""
+    if model and row["model"] != model:
+        notes.append(f"model path {model!r}")
+    for column, key in (("tp", "tensor_parallel_size"), ("pp", "pipeline_parallel_size")):
+        value = config.get(key) or arg(key)
+        row[column] = _fmt(int(float(str(value)))) if value not in (None, "", "None") else ""
+    dp = config.get("data_parallel_size") or arg("data_parallel_size")
+    if dp not in (None, "", "None", "1", 1):
+        notes.append(f"data parallel {dp}")
+    if config.get("dtype"):
+        row["dtype"] = _dtype(config["dtype"])
+    elif isinstance(arg("dtype"), str) and arg("dtype") != "auto":
+        row["dtype"] = _dtype(str(arg("dtype")))
+    quant = config.get("quantization", "")
+    row["quantization"] = "" if quant in ("None", "") else quant
+    flag = arg("quantization")
+    row["quantization_flag"] = str(flag) if flag else ""
+    kv_dtype = config.get("kv_cache_dtype") or arg("kv_cache_dtype")
+    row["kv_cache_dtype"] = str(kv_dtype) if kv_dtype else ""
+    max_len = arg("max_model_len") or config.get("max_seq_len")
+    row["max_model_len"] = _fmt(int(float(str(max_len)))) if max_len not in (None, "", "None") else ""
+    if arg("max_model_len") is None and config.get("max_seq_len"):
+        defaults.append(f"max_model_len {row['max_model_len']} from the engine config's max_seq_len (flag not shown)")
+    seqs = arg("max_num_seqs") or defaulted.get("max_num_seqs")
+    row["max_num_seqs"] = _fmt(int(float(str(seqs)))) if seqs else ""
+    batched = arg("max_num_batched_tokens") or defaulted.get("max_num_batched_tokens") or chunked_tokens
+    row["max_num_batched_tokens"] = _fmt(int(float(str(batched)))) if batched else ""
+    if chunked_tokens and not arg("max_num_batched_tokens") and "max_num_batched_tokens" not in defaulted:
+        defaults.append(f"'Chunked prefill is enabled with max_num_batched_tokens={int(chunked_tokens)}'")
+    util = arg("gpu_memory_utilization")
+    row["gpu_memory_utilization"] = _fmt(float(str(util))) if util is not None else _fmt(util_printed)
+    eager = config.get("enforce_eager") or arg("enforce_eager")
+    row["enforce_eager"] = _bool(eager) if eager is not None else ""
+    block = arg("block_size") or block_override
+    row["block_size"] = _fmt(int(float(str(block)))) if block else ""
+    row["topk_topp_sampler"] = sampler
+    if arg("enable_expert_parallel") is True or config.get("enable_expert_parallel") == "True":
+        row["expert_parallel"] = "true"
+
+    # --- observations
+    workers = _worker_figures(lines)
+    key, w = pick_worker(workers)
+    if len(workers) > 1:
+        notes.append(f"figures of worker {key or 'main'!r} of {len(workers)} (the smallest KV cache binds)")
+    row["gpu_total_gib"] = _fmt(w.gpu_total_gib)
+    row["gpu"] = device or ""
+    weights = w.weights_gib if w.weights_gib is not None else w.profile_weights_gib
+    row["weights_gib"] = _fmt(weights)
+    row["non_torch_gib"] = _fmt(w.non_torch_gib)
+    if w.non_torch_gib is None and w.consumed_gib is not None and weights is not None:
+        notes.append(f"non-torch not printed apart: consumed (weights + non-torch) {w.consumed_gib:g} GiB "
+                     "measured after start-up")
+    if w.activation_gib is not None:
+        row["activation_gib"] = _fmt(w.activation_gib)
+    elif w.peak_torch_gib is not None and weights is not None:
+        row["activation_gib"] = _fmt(round(w.peak_torch_gib - weights, 2))
+        notes.append(f"activation = peak_torch_memory {w.peak_torch_gib:g} - weights {weights:g} "
+                     "(the log's peak includes the weights)")
+    row["kv_cache_gib"] = _fmt(w.kv_cache_gib)
+    vt = _version_tuple(version)
+    subtracted = profiling_on if profiling_on is not None else (bool(vt) and vt >= (0, 21))
+    if estimate is not None and subtracted:
+        row["cuda_graph_gib"] = _fmt(estimate)
+    elif estimate is not None:
+        notes.append(f"CUDA graph estimate {estimate:g} GiB printed, not subtracted before sizing")
+    gpu_blocks = overridden_blocks if overridden_blocks is not None else (min(blocks) if blocks else None)
+    if overridden_blocks is not None:
+        notes.append("num_gpu_blocks_override set")
+    row["gpu_blocks"] = _fmt(int(gpu_blocks)) if gpu_blocks is not None else ""
+    if tokens:
+        row["kv_tokens"] = _fmt(int(min(tokens)))
+    elif gpu_blocks is not None:
+        size = int(block) if block else 16
+        row["kv_tokens"] = _fmt(int(gpu_blocks) * size)
+        notes.append(f"kv_tokens = {int(gpu_blocks)} GPU blocks x {size}" + ("" if block else " (block size 16, the default)"))
+    if concurrency:
+        row["max_concurrency"] = _fmt(min(concurrency))
+    row["defaults"] = "; ".join(dict.fromkeys(defaults))
+    row["notes"] = "; ".join(dict.fromkeys(notes))
+    return row
+
+
+def parse_log(text: str) -> list[dict[str, str]]:
+    """Every start-up in a log, in order; a start-up with no settings and no figures is dropped."""
+    rows = []
+    for group in startups(split_lines(text)):
+        row = parse_startup(group)
+        if any(row[c] for c in OBSERVED) or row["model"]:
+            rows.append(row)
+    return rows
+
+
+def notebook_text(raw: str) -> str:
+    """A Jupyter notebook's output text (the logs in `.ipynb` files are cell outputs)."""
+    data = json.loads(raw)
+    parts: list[str] = []
+    for cell in data.get("cells", []):
+        for output in cell.get("outputs", []):
+            text = output.get("text")
+            if text is None:
+                text = output.get("data", {}).get("text/plain")
+            if isinstance(text, list):
+                parts.append("".join(text))
+            elif isinstance(text, str):
+                parts.append(text)
+    return "\n".join(parts)
+
+
+def read_log(path: Path) -> str:
+    raw = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix == ".ipynb":
+        try:
+            return notebook_text(raw)
+        except (ValueError, AttributeError):
+            return raw
+    return raw
+
+
+def rows_from_files(paths: Iterable[Path], source: str | None = None) -> list[dict[str, str]]:
+    """Rows for every start-up in every file; `source` (else the file name) names them, with a
+    "#N" fragment when a file holds several start-ups."""
+    rows: list[dict[str, str]] = []
+    for path in paths:
+        found = parse_log(read_log(path))
+        for i, row in enumerate(found, start=1):
+            base = source or str(path)
+            row["source"] = base if len(found) == 1 else f"{base}#{i}"
+            row["id"] = path.stem if len(found) == 1 else f"{path.stem}-{i}"
+            row["source_group"] = "log"
+            rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("logs", nargs="+", type=Path, help="vLLM start-up log files (text or .ipynb)")
+    parser.add_argument("--csv", action="store_true", help="print CSV rows (the table's columns)")
+    parser.add_argument("--source", help="the `source` of every row (default: the file name)")
+    args = parser.parse_args(argv)
+    missing = [str(p) for p in args.logs if not p.is_file()]
+    if missing:
+        print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    rows = rows_from_files(args.logs, args.source)
+    if args.csv:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        sys.stdout.write(out.getvalue())
+    else:
+        for row in rows:
+            print(row["source"])
+            for column in COLUMNS[4:]:
+                if row[column]:
+                    print(f"  {column:<24}{row[column]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
