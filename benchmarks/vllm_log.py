@@ -187,7 +187,7 @@ def split_lines(text: str) -> list[Line]:
 _START = re.compile(r"Initializing an? (?:V\d )?LLM engine|vLLM API server version|non-default args:|"
                     r"^args: Namespace\(|█\s+version\s")
 _OBSERVATION = re.compile(r"Loading model weights took|Model loading took|Available KV cache memory|"
-                          r"# (?i:gpu|cuda) blocks|GPU KV cache size|reserved for KV Cache|kv_cache_size=")
+                          r"(?i:gpu|cuda) blocks:|GPU KV cache size|reserved for KV Cache|kv_cache_size=|available_kv_cache_memory")
 
 
 def startups(lines: Sequence[Line]) -> list[list[Line]]:
@@ -326,18 +326,19 @@ def _worker_figures(lines: Iterable[Line]) -> dict[str, Worker]:
             w.weights_gib, w.weights_line = _number(m.group(1)), t
         elif m := re.search(r"Model loading took " + _NUM + r"\s*Gi?B", t):
             w.weights_gib, w.weights_line = _number(m.group(1)), t
-        if m := re.search(r"model weights take " + _NUM + r"\s*GiB", t):
+        if m := re.search(r"model weights take\s+" + _NUM + r"\s*GiB", t):
             w.profile_weights_gib = _number(m.group(1))
-        if m := re.search(r"non_torch_memory (?:takes |=)" + _NUM + r"\s*GiB", t):
+        if m := re.search(r"non_torch_memory(?:\s+takes\s+|\s*=\s*|\s+)" + _NUM + r"\s*GiB", t):
             w.non_torch_gib = _number(m.group(1))
-        if m := re.search(r"PyTorch activation peak memory takes " + _NUM + r"\s*GiB", t):
+        if m := re.search(r"PyTorch activation peak memory(?:\s+takes)?\s+" + _NUM + r"\s*GiB", t):
             w.activation_gib = _number(m.group(1))
         if m := re.search(r"peak_torch_memory=" + _NUM + r"\s*GiB", t):
             w.peak_torch_gib = _number(m.group(1))
-        if m := re.search(r"(?:reserved for KV Cache is|kv_cache_size=|Available KV cache memory:)\s*" + _NUM
+        if m := re.search(r"(?:reserved for KV Cache is|kv_cache_size=|Available KV cache memory:|"
+                          r"available_kv_cache_memory)\s*" + _NUM
                           + r"\s*GiB", t):
             w.kv_cache_gib = _number(m.group(1))
-        if m := re.search(r"total_gpu_memory(?: \(|=)" + _NUM + r"\s*GiB", t):
+        if m := re.search(r"total_gpu_memory(?:\s*\(|\s*=\s*|\s+)" + _NUM + r"\s*GiB", t):
             w.gpu_total_gib = _number(m.group(1))
         if m := re.search(r"Free memory on device \(" + _NUM + r"/" + _NUM + r" GiB\)", t):
             w.gpu_total_gib = _number(m.group(2))
@@ -437,7 +438,7 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
             if m := re.search(r"(?:Defaulting|Setting) " + name + r" to " + _NUM, t):
                 defaulted[name] = _number(m.group(1))
                 defaults.append(t)
-        if m := re.search(r"gpu_memory_utilization(?: \(|=)" + _NUM, t):
+        if m := re.search(r"gpu_memory_utilization(?:\s*\(|\s*=\s*|\s+)" + _NUM, t):
             util_printed = util_printed or _number(m.group(1))
         elif m := re.search(r"The current --gpu-memory-utilization=" + _NUM, t):
             util_printed = util_printed or _number(m.group(1))
@@ -468,7 +469,7 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
             tokens.append(_number(m.group(1)))
         if m := re.search(r"Maximum concurrency for " + _NUM + r" tokens per request: " + _NUM + r"x", t):
             concurrency.append(_number(m.group(2)))
-        if m := re.search(r"# (?:GPU|cuda) blocks: " + _NUM, t, re.IGNORECASE):
+        if m := re.search(r"(?:^|#\s*|\s)(?:GPU|cuda) blocks: " + _NUM, t, re.IGNORECASE):
             blocks.append(_number(m.group(1)))
         if m := re.search(r"num_gpu_blocks is: ?" + _NUM, t):  # V1 0.10-0.11 `v1/metrics/loggers.py`
             blocks.append(_number(m.group(1)))

@@ -1,0 +1,332 @@
+"""benchmarks/vllm_log.py reads real vLLM start-up logs into the start-up table's columns.
+
+Every log under tests/data/vllm-logs/ is a short excerpt of a public log (its header cites the
+source, pinned to a commit or a thread). Each expected value below was read off the excerpt's
+lines by hand, and the comment next to it quotes the line; none was copied from the parser.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+LOGS = REPO / "tests" / "data" / "vllm-logs"
+SCRIPT = REPO / "benchmarks" / "vllm_log.py"
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+vllm_log = _load("vllm_log_under_test", SCRIPT)
+
+
+def parse(name: str) -> list[dict[str, str]]:
+    return list(vllm_log.parse_log((LOGS / name).read_text(encoding="utf-8")))
+
+
+def one(name: str) -> dict[str, str]:
+    rows = parse(name)
+    assert len(rows) == 1, [r["notes"] for r in rows]
+    return rows[0]
+
+
+def check(row: dict[str, str], expected: dict[str, str]) -> None:
+    got = {k: row[k] for k in expected}
+    assert got == expected
+
+
+def test_v0_api_server_0_6_6() -> None:
+    """V0 engine behind the OpenAI API server, 0.6.6.post1, one L40S."""
+    check(one("v0.6.6-l40s-api-server.log"), {
+        "vllm_version": "0.6.6.post1",  # "vLLM API server version 0.6.6.post1"
+        "model": "Qwen/Qwen2.5-1.5B-Instruct",  # config line model='Qwen/Qwen2.5-1.5B-Instruct'
+        "tp": "1", "pp": "1",  # tensor_parallel_size=1, pipeline_parallel_size=1
+        "dtype": "float16",  # dtype=torch.float16
+        "max_model_len": "4096",  # Namespace max_model_len=4096
+        "gpu_memory_utilization": "0.9",  # Namespace gpu_memory_utilization=0.9
+        "enforce_eager": "false",  # enforce_eager=False
+        "gpu_total_gib": "44.52",  # "total_gpu_memory (44.52GiB)"
+        "weights_gib": "2.8875",  # "Loading model weights took 2.8875 GB"
+        "non_torch_gib": "0.23",  # "non_torch_memory takes 0.23GiB"
+        "activation_gib": "1.4",  # "PyTorch activation peak memory takes 1.40GiB"
+        "kv_cache_gib": "35.55",  # "the rest of the memory reserved for KV Cache is 35.55GiB"
+        "gpu_blocks": "83208",  # "# GPU blocks: 83208, # CPU blocks: 9362"
+        "kv_tokens": "1331328",  # 83208 blocks x 16 tokens (V0 default block size; derived)
+        "max_concurrency": "325.03",  # "Maximum concurrency for 4096 tokens per request: 325.03x"
+        "cuda_graph_gib": "",  # "Graph capturing finished in 8 secs, took 0.21 GiB" comes after sizing
+    })
+
+
+def test_one_line_profile_peak_includes_weights() -> None:
+    """The one-line "Memory profiling results: ... peak_torch_memory=..." of 0.6.4 (a 0.5.2 dev
+    build prints the same): its torch peak includes the weights, so activation = peak - weights."""
+    check(one("v0.5.2dev-one-line-profile.log"), {
+        "vllm_version": "0.5.2.dev1210+g6f078ea3c",
+        "weights_gib": "24.284",  # "Loading model weights took 24.2840 GB"
+        "activation_gib": "0.1",  # peak_torch_memory=24.38GiB - 24.284 = 0.096 -> 0.10
+        "non_torch_gib": "0.1",  # non_torch_memory=0.10GiB
+        "kv_cache_gib": "32.61",  # kv_cache_size=32.61GiB
+        "gpu_total_gib": "63.43",  # total_gpu_memory=63.43GiB
+        "max_num_seqs": "1",  # Namespace max_num_seqs=1
+        "block_size": "16",  # Namespace block_size=16
+        "gpu_blocks": "2671", "kv_tokens": "42736",  # "# GPU blocks: 2671" x 16
+        "max_concurrency": "10.43",
+    })
+    check(one("v0.6.4-rtx3090-issue-comment.log"), {
+        "weights_gib": "14.9888",  # "Loading model weights took 14.9888 GB"
+        "activation_gib": "2.07",  # peak_torch_memory=17.06GiB - 14.9888 = 2.0712
+        "non_torch_gib": "0.35", "kv_cache_gib": "3.81", "gpu_total_gib": "23.58",
+        "gpu_memory_utilization": "0.9",  # gpu_memory_utilization=0.90
+        "gpu_blocks": "1952",  # "GPU blocks: 1952, # CPU blocks: 2048" (the paste lost its "#")
+        "kv_tokens": "31232",  # 1952 x 16
+        "max_concurrency": "1.56",
+    })
+
+
+def test_tabular_profile_of_a_0_6_5_dev_build() -> None:
+    check(one("v0.6.5dev-tabular-profile.log"), {
+        "gpu_total_gib": "79.22",  # "total_gpu_memory\t79.22GiB"
+        "gpu_memory_utilization": "0.9",  # "gpu_memory_utilization\t0.90"
+        "weights_gib": "14.96",  # "model weights take\t14.96GiB"
+        "non_torch_gib": "1.79",  # "non_torch_memory\t1.79GiB"
+        "activation_gib": "1.26",  # "PyTorch activation peak memory\t1.26GiB"
+        "kv_cache_gib": "53.29",  # "available_kv_cache_memory\t53.29GiB"
+    })
+
+
+def test_cuda_blocks_line_of_0_7() -> None:
+    check(one("v0.7dev-cuda-blocks.log"), {
+        "weights_gib": "19.86", "non_torch_gib": "0.16", "activation_gib": "36.63", "kv_cache_gib": "14.65",
+        "gpu_blocks": "6001",  # "# CUDA blocks: 6001, # CPU blocks: 1638"
+        "kv_tokens": "96016",  # 6001 x 16
+    })
+
+
+def test_a_file_with_two_startups_gives_two_rows() -> None:
+    """A script that started the V0 engine twice (0.7.3, one A100 40GB): one row per start-up."""
+    rows = parse("v0.7.3-a100-40gb-two-startups.log")
+    assert len(rows) == 2
+    for row in rows:
+        check(row, {
+            "vllm_version": "0.7.3",  # "Initializing a V0 LLM engine (v0.7.3)"
+            "model": "Qwen/Qwen2.5-14B-Instruct",
+            "gpu_memory_utilization": "0.8",  # "x gpu_memory_utilization (0.80)"
+            "gpu_total_gib": "39.38",  # "total_gpu_memory (39.38GiB)"
+            "weights_gib": "27.5681",  # "Loading model weights took 27.5681 GB"
+            "kv_cache_gib": "2.33",
+            "gpu_blocks": "796",  # "# cuda blocks: 796, # CPU blocks: 1365"
+            "kv_tokens": "12736",  # 796 x 16
+            "max_concurrency": "1.55",
+        })
+
+
+def test_ray_tp4_across_nodes() -> None:
+    """V1 0.10.1.1, gpt-oss-120b at TP 4 on four A100 80GB pods through Ray: every worker line
+    carries "(EngineCore_0 pid=…) (RayWorkerWrapper pid=…, ip=…)"."""
+    check(one("v0.10.1.1-gpt-oss-120b-ray-tp4.log"), {
+        "vllm_version": "0.10.1.1",
+        "model": "gpt-oss-120b",  # the log names a local directory, not an HF id
+        "tp": "4",  # tensor_parallel_size=4
+        "quantization": "mxfp4",  # quantization=mxfp4 in the engine config (from the checkpoint)
+        "quantization_flag": "",  # not among the non-default args
+        "max_model_len": "16384",
+        "max_num_batched_tokens": "2048",  # "Chunked prefill is enabled with max_num_batched_tokens=2048."
+        "gpu_memory_utilization": "0.8",  # non-default args 'gpu_memory_utilization': 0.8
+        "topk_topp_sampler": "flashinfer",  # "Using FlashInfer for top-p & top-k sampling."
+        "tp_spans_nodes": "true",  # "Custom allreduce is disabled because this process group spans across nodes."
+        "mxfp4_backend": "marlin",  # "Weight-only FP4 compression will be used leveraging the Marlin kernel"
+        "weights_gib": "17.2217",  # "Model loading took 17.2217 GiB" (every worker)
+        "kv_cache_gib": "45.32",  # "Available KV cache memory: 45.32 GiB"
+        "kv_tokens": "2640144",  # "GPU KV cache size: 2,640,144 tokens"
+        "gpu_blocks": "330018",  # "... num_gpu_blocks is: 330018"
+        "max_concurrency": "284.25",
+    })
+
+
+def test_tp8_takes_the_binding_rank() -> None:
+    """V1 0.10.0 at TP 8 ("(VllmWorker rank=N pid=…)"): the ranks print different KV memory and the
+    engine prints one KV size per worker; the pool is the smallest (227,801 blocks x 16 =
+    3,644,816 tokens), so the row takes the smallest KV figures, not rank 0's."""
+    row = one("v0.10.0-qwen3-32b-tp8-ranks.log")
+    check(row, {
+        "tp": "8",  # tensor_parallel_size=8
+        "kv_cache_dtype": "fp8",  # kv_cache_dtype=fp8
+        "max_model_len": "32768",
+        "max_num_batched_tokens": "8192",  # "Chunked prefill is enabled with max_num_batched_tokens=8192."
+        "topk_topp_sampler": "torch",  # "FlashInfer is not available. Falling back to the PyTorch-native ..."
+        "weights_gib": "7.6871",  # "Model loading took 7.6871 GiB" on every rank
+        "kv_cache_gib": "55.62",  # ranks 1-6 print 55.62, rank 0 55.71, rank 7 56.08
+        "kv_tokens": "3644816",  # the smallest "GPU KV cache size" (3,650,960 and 3,675,536 are others)
+        "gpu_blocks": "227801",
+        "max_concurrency": "111.23",  # the smallest of 111.42 / 111.23 / 112.17
+    })
+    assert "rank 5" in row["notes"]  # the first of the ranks at 55.62 to print
+
+
+def test_wrapped_lines_are_joined() -> None:
+    """A log collector wrapped this log's long lines; the continuation lines have no header."""
+    check(one("v0.10.1.1-wrapped-lines.log"), {
+        "model": "Qwen2-7B-Instruct",  # "'model': 'Qwe" + "n2-7B-Instruct'"
+        "gpu_memory_utilization": "0.25",  # on the wrapped part of the non-default args
+        "tp": "1", "pp": "1",  # "tensor_parallel_si" + "ze=1, pipeline_parallel_size=1"
+        "dtype": "bfloat16",  # on the third line of the wrapped config
+        "enforce_eager": "false",
+        "max_num_batched_tokens": "2048",
+        "topk_topp_sampler": "flashinfer",
+        "weights_gib": "14.2488", "kv_cache_gib": "5.01", "kv_tokens": "93872", "max_concurrency": "5.73",
+        "gpu_blocks": "5867",  # "... num_gpu_blocks is" + ": 5867"
+    })
+
+
+def test_estimate_not_subtracted_before_0_21() -> None:
+    """0.18.0 prints a CUDA-graph estimate but says profiling "will be enabled by default" later:
+    the KV cache was sized without it, so cuda_graph_gib stays empty (README)."""
+    row = one("v0.18.0-h100-cudagraph-estimate.log")
+    check(row, {
+        "vllm_version": "0.18.0",  # the banner "... version 0.18.0"
+        "max_model_len": "8128", "max_num_seqs": "64", "gpu_memory_utilization": "0.95",
+        "max_num_batched_tokens": "8192",
+        "weights_gib": "15.27",  # "Model loading took 15.27 GiB memory and 3.727885 seconds"
+        "kv_cache_gib": "58.93", "kv_tokens": "429136", "max_concurrency": "52.8",
+        "cuda_graph_gib": "",  # "Estimated CUDA graph memory: 0.15 GiB total", not subtracted
+        "gpu_blocks": "",  # "Overriding num_gpu_blocks=0 with ...=128" is a dummy configuration
+    })
+    assert "0.15" in row["notes"]
+
+
+def test_estimate_subtracted_from_0_21() -> None:
+    check(one("v0.22.1-h100-cudagraph-subtracted.log"), {
+        "vllm_version": "0.22.1",
+        "gpu": "h100-80gb",  # fused-MoE config file name "device_name=NVIDIA_H100_80GB_HBM3"
+        "quantization": "fp8", "quantization_flag": "fp8",  # config quantization=fp8; args 'quantization': 'fp8'
+        "max_num_seqs": "64", "max_num_batched_tokens": "8192",
+        "gpu_memory_utilization": "0.92",  # "The current --gpu-memory-utilization=0.9200 is equivalent to ..."
+        "cuda_graph_gib": "0.14",  # "Estimated CUDA graph memory: 0.14 GiB total" + "profiling is enabled"
+        "weights_gib": "29.08", "kv_cache_gib": "42.54", "kv_tokens": "464656", "max_concurrency": "56.72",
+    })
+
+
+def test_free_memory_line_of_0_26() -> None:
+    row = one("v0.26.1-a100-free-memory-line.log")
+    check(row, {
+        "vllm_version": "0.26.1rc1.dev156+g0eec856cc.d20260731",
+        "gpu": "a100-80gb",  # "device_name=NVIDIA_A100-SXM4-80GB"
+        "gpu_total_gib": "79.25",  # "Free memory on device (78.84/79.25 GiB) on startup"
+        "activation_gib": "0.23",  # "0.23 GiB for peak activation"
+        "non_torch_gib": "",  # printed only summed with the weights ("consumed memory (weights + non-torch)")
+        "max_num_seqs": "16", "max_model_len": "131072", "gpu_memory_utilization": "0.9",
+        "cuda_graph_gib": "0.15", "weights_gib": "56.93", "kv_cache_gib": "13.84", "kv_tokens": "151216",
+        "max_concurrency": "1.15",
+    })
+    assert row["model"] == "/projects/jiangyank/models/Qwen3-Coder-30B-A3B-Instruct"
+
+
+def test_debug_setting_lines() -> None:
+    """A DEBUG log of 0.9.0.1 ("Setting max_num_batched_tokens to 16384 for LLM_CLASS usage
+    context."); "Defaulting to use mp for distributed inference" is not a batch default. The
+    engine failed, so the start-up has settings only (parse_log drops it)."""
+    lines = vllm_log.split_lines((LOGS / "v0.9.0.1-debug-defaulting-lines.log").read_text(encoding="utf-8"))
+    row = vllm_log.parse_startup(lines)
+    assert row["max_num_batched_tokens"] == "16384"
+    assert "Setting max_num_batched_tokens to 16384" in row["defaults"]
+    assert row["max_num_seqs"] == ""
+    assert vllm_log.parse_log((LOGS / "v0.9.0.1-debug-defaulting-lines.log").read_text(encoding="utf-8")) == []
+
+
+def test_defaulting_lines_of_later_versions() -> None:
+    """From 0.10 the message reads "Defaulting max_num_seqs to %d for %s usage context." (logger.debug
+    in vllm/engine/arg_utils.py `_set_default_max_num_seqs_and_batched_tokens_args`); an explicit
+    flag wins over it."""
+    lines = vllm_log.split_lines(
+        "DEBUG 10-04 12:00:00 [arg_utils.py:2797] Defaulting max_num_batched_tokens to 8192 for "
+        "openai-api-server usage context.\n"
+        "DEBUG 10-04 12:00:00 [arg_utils.py:2806] Defaulting max_num_seqs to 1024 for openai-api-server usage context.\n")
+    row = vllm_log.parse_startup(lines)
+    assert (row["max_num_batched_tokens"], row["max_num_seqs"]) == ("8192", "1024")
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in LOGS.glob("*.log")))
+def test_every_excerpt_cites_its_source(name: str) -> None:
+    head = (LOGS / name).read_text(encoding="utf-8").splitlines()[:4]
+    assert any("https://github.com/" in line for line in head if line.startswith("#"))
+
+
+def test_main_prints_csv_rows_with_the_given_source() -> None:
+    out = subprocess.run([sys.executable, str(SCRIPT), "--csv", "--source", "https://example.org/a.log",
+                          str(LOGS / "v0.22.1-h100-cudagraph-subtracted.log")],
+                         capture_output=True, text=True, check=True).stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["source"] for r in rows] == ["https://example.org/a.log"]
+    assert rows[0]["kv_cache_gib"] == "42.54"
+    assert list(rows[0]) == list(vllm_log.COLUMNS)
+
+
+def test_main_rejects_a_missing_file(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "nope.log")], capture_output=True, text=True)
+    assert done.returncode == 2 and "no such file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_columns_match_the_table() -> None:
+    table = REPO / "benchmarks" / "data" / "vllm_startups.csv"
+    with table.open(encoding="utf-8") as f:
+        assert tuple(next(csv.reader(f))) == vllm_log.COLUMNS
+
+
+# ----------------------------------------------------------------------------- sizing_accuracy.py --logs
+
+def test_sizing_accuracy_sizes_logs_directly(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--logs` reads the logs with vllm_log and reports them like table rows (held-out: nothing
+    was fitted to them). The 0.26 log names its checkpoint by a local directory, matched to the
+    profile by its name; the Ray log names neither a GPU nor a CUDA total: weights only."""
+    import json
+
+    accuracy = _load("sizing_accuracy_under_test", REPO / "benchmarks" / "sizing_accuracy.py")
+    logs = [LOGS / "v0.22.1-h100-cudagraph-subtracted.log", LOGS / "v0.10.1.1-gpt-oss-120b-ray-tp4.log",
+            LOGS / "v0.26.1-a100-free-memory-line.log"]
+    assert accuracy.main(["--logs", *map(str, logs), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    results = {r["id"]: r for r in summary["results"]}
+    assert set(results) == {p.stem for p in logs}
+    h100 = results["v0.22.1-h100-cudagraph-subtracted"]
+    assert (h100["split"], h100["gpu"], h100["sizable"]) == ("heldout", "h100-80gb", True)
+    assert h100["observed"]["kv_cache_gib"] == 42.54 and "kv_cache_gib" in h100["predicted"]
+    ray = results["v0.10.1.1-gpt-oss-120b-ray-tp4"]
+    assert ray["sizable"] and ray["tp"] == "4"
+    assert set(ray["observed"]) == {"weights_gib"}
+    local = results["v0.26.1-a100-free-memory-line"]  # model '/projects/jiangyank/models/Qwen3-Coder-30B-A3B-Instruct/'
+    assert (local["model"], local["gpu"], local["sizable"]) == ("Qwen/Qwen3-Coder-30B-A3B-Instruct", "a100-80gb", True)
+
+
+def test_sizing_accuracy_logs_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    accuracy = _load("sizing_accuracy_under_test", REPO / "benchmarks" / "sizing_accuracy.py")
+    assert accuracy.main(["--logs", str(tmp_path / "none.log")]) == 2
+    empty = tmp_path / "empty.log"
+    empty.write_text("nothing from vLLM here\n", encoding="utf-8")
+    assert accuracy.main(["--logs", str(empty)]) == 2
+    assert accuracy.main(["--logs", str(LOGS / "v0.7dev-cuda-blocks.log"), "--gpu", "h100"]) == 2
+    err = capsys.readouterr().err
+    assert "no such log file" in err and "no vLLM start-up" in err and "h100-80gb" in err
+
+
+def test_gpu_by_total_needs_one_match() -> None:
+    from llmkube.profiles import ProfileStore
+
+    accuracy = _load("sizing_accuracy_under_test", REPO / "benchmarks" / "sizing_accuracy.py")
+    store = ProfileStore.load()
+    assert accuracy.gpu_by_total(store, 39.38) == "a100-40gb"  # the A100 40GB's CUDA total
+    assert accuracy.gpu_by_total(store, 79.25) == ""  # an A100 80GB on some drivers: no profile says 79.25
+    assert accuracy.gpu_by_total(store, None) == ""
