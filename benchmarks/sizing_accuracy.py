@@ -370,15 +370,6 @@ def known_model(store: ProfileStore, model: str) -> str:
     return found[0] if len(found) == 1 else model
 
 
-def gpu_by_total(store: ProfileStore, total: float | None) -> str:
-    """The GPU profile whose memory is the CUDA total a log prints (within 0.02 GiB; only when
-    exactly one matches: an A100 80GB prints 79.15 or 79.25 GiB by driver, an H100 79.19)."""
-    if total is None:
-        return ""
-    found = [name for name, g in store.gpus.items() if abs(g.spec.memory_gi_b - total) <= 0.02]
-    return found[0] if len(found) == 1 else ""
-
-
 def rows_from_logs(store: ProfileStore, paths: list[Path], gpu: str | None = None,
                    model: str | None = None) -> list[dict[str, str]]:
     """Table rows read from start-up logs (benchmarks/vllm_log.py), ready for `evaluate_row`."""
@@ -391,7 +382,9 @@ def rows_from_logs(store: ProfileStore, paths: list[Path], gpu: str | None = Non
         if gpu:
             row["gpu"] = gpu
         elif not row["gpu"]:
-            row["gpu"] = gpu_by_total(store, num(row, "gpu_total_gib")) or "unknown"
+            # Not guessed from the CUDA total: 24 GB cards of five kinds print 22-23.7 GiB, and a
+            # wrong guess brings a wrong device name; the total the log prints is sized as is.
+            row["gpu"] = "unknown"
         for key in ("tp", "pp"):
             row[key] = row[key] or "1"  # vLLM's default when the log shows no parallel sizes
     return rows

@@ -17,12 +17,15 @@ Settings
   `tensor_parallel_size=`, `pipeline_parallel_size=`, `data_parallel_size=` (V1),
   `quantization=`, `enforce_eager=`, `kv_cache_dtype=`.
 - the flags: "args: Namespace(...)" (`api_server.py` `run_server`, 0.4-0.8: every argument,
-  defaults included) and "non-default args: {...}" (`entrypoints/utils.py` `log_non_default_args`,
-  0.9+: only what the command line or `LLM(...)` set).
+  defaults included) and "non-default args: {...}" (`log_non_default_args` in
+  `entrypoints/utils.py`, `cli_args.py` or `api_utils.py` by version, 0.9+: only what the command
+  line or `LLM(...)` set). A wrapper's tag before the header ("vLLM STDOUT: INFO ...") is allowed.
 - scheduler: "Chunked prefill is enabled with max_num_batched_tokens=N" (`config.py` /
-  `config/scheduler.py` `SchedulerConfig.__post_init__`), "Defaulting max_num_batched_tokens to N"
-  / "Setting max_num_batched_tokens to N for ... usage context" and the same for max_num_seqs
-  (`engine/arg_utils.py` `_set_default_args`, the usage-context defaults).
+  `config/scheduler.py` `SchedulerConfig.__post_init__`, INFO), and the DEBUG lines of
+  `engine/arg_utils.py` that pick the usage-context defaults: "Setting max_num_batched_tokens to N
+  for LLM_CLASS usage context." (0.8-0.9) and "Defaulting max_num_batched_tokens / max_num_seqs to
+  N for openai-api-server usage context." (0.10+, `_set_default_max_num_seqs_and_batched_tokens_args`).
+  An explicit flag wins over both.
 - gpu-memory-utilization: the flags, V0's profiling message ("x gpu_memory_utilization (0.90)",
   `worker/worker.py` `determine_num_available_blocks` 0.6.6-0.7; "gpu_memory_utilization=0.90",
   0.6.4-0.6.5), and 0.21+'s "The current --gpu-memory-utilization=0.9200 is equivalent to ..."
@@ -58,10 +61,18 @@ Observations (per worker; see `pick_worker` for which one the row takes)
   "In v0.21, CUDA graph memory profiling will be enabled by default" and not subtracted.
   "Graph capturing finished in N secs, took X GiB" (after sizing) is never `cuda_graph_gib`.
 - "GPU KV cache size: N tokens" and "Maximum concurrency for N tokens per request: Xx" (V1
-  `v1/core/kv_cache_utils.py`; V0 0.6.2+ prints the concurrency from `executor_base.py` /
-  `gpu_executor.py`), "# GPU blocks: N, # CPU blocks: M" (V0 executors) / "# cuda blocks: N"
-  (V0 0.7-0.8 `executor_base.py`); V0's KV tokens are blocks × block size (16 when the log
-  shows no other), a derived figure the row's notes say.
+  `v1/core/kv_cache_utils.py`; V0 prints the concurrency from `gpu_executor.py` /
+  `executor_base.py` too), "# GPU blocks: N, # CPU blocks: M" (V0 executors) / "# CUDA blocks: N"
+  (V0 0.7-0.8 `executor_base.py`), V1 0.10-0.11's "num_gpu_blocks is: N" (`v1/metrics/loggers.py`);
+  V0's KV tokens are blocks × block size (16 when the log shows no other), a derived figure the
+  row's notes say. Where every worker prints its own KV size, the smallest is taken (the pool).
+- the tab-separated table of the 0.6.5 development builds ("total_gpu_memory\t79.22GiB", ...,
+  "available_kv_cache_memory\t53.29GiB"), vllm-project/vllm PR #10511.
+
+Not read: settings that only a launcher script or a README shows (the GPU model when no line names
+it, a `--max-num-batched-tokens` inferred from a compile range), `--kv-cache-memory`, speculative
+decoding, LoRA, CPU offload, and non-CUDA platforms (ROCm/XPU/TPU print other lines); a log whose
+lines were re-flowed into one paragraph (as some issue digests are) splits nothing.
 
 Pure functions over the text; `main` only reads files and prints.
 """

@@ -296,7 +296,7 @@ def test_sizing_accuracy_sizes_logs_directly(capsys: pytest.CaptureFixture[str])
 
     accuracy = _load("sizing_accuracy_under_test", REPO / "benchmarks" / "sizing_accuracy.py")
     logs = [LOGS / "v0.22.1-h100-cudagraph-subtracted.log", LOGS / "v0.10.1.1-gpt-oss-120b-ray-tp4.log",
-            LOGS / "v0.26.1-a100-free-memory-line.log"]
+            LOGS / "v0.26.1-a100-free-memory-line.log", LOGS / "v0.6.6-l40s-api-server.log"]
     assert accuracy.main(["--logs", *map(str, logs), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     results = {r["id"]: r for r in summary["results"]}
@@ -309,6 +309,9 @@ def test_sizing_accuracy_sizes_logs_directly(capsys: pytest.CaptureFixture[str])
     assert set(ray["observed"]) == {"weights_gib"}
     local = results["v0.26.1-a100-free-memory-line"]  # model '/projects/jiangyank/models/Qwen3-Coder-30B-A3B-Instruct/'
     assert (local["model"], local["gpu"], local["sizable"]) == ("Qwen/Qwen3-Coder-30B-A3B-Instruct", "a100-80gb", True)
+    # no device name in the 0.6.6 log: sized on the CUDA total it prints (44.52 GiB), not a guessed card
+    unnamed = results["v0.6.6-l40s-api-server"]
+    assert (unnamed["gpu"], unnamed["gpu_memory_from"]) == ("unknown", "log") and "kv_cache_gib" in unnamed["predicted"]
 
 
 def test_sizing_accuracy_logs_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -320,13 +323,3 @@ def test_sizing_accuracy_logs_bad_input(tmp_path: Path, capsys: pytest.CaptureFi
     assert accuracy.main(["--logs", str(LOGS / "v0.7dev-cuda-blocks.log"), "--gpu", "h100"]) == 2
     err = capsys.readouterr().err
     assert "no such log file" in err and "no vLLM start-up" in err and "h100-80gb" in err
-
-
-def test_gpu_by_total_needs_one_match() -> None:
-    from llmkube.profiles import ProfileStore
-
-    accuracy = _load("sizing_accuracy_under_test", REPO / "benchmarks" / "sizing_accuracy.py")
-    store = ProfileStore.load()
-    assert accuracy.gpu_by_total(store, 39.38) == "a100-40gb"  # the A100 40GB's CUDA total
-    assert accuracy.gpu_by_total(store, 79.25) == ""  # an A100 80GB on some drivers: no profile says 79.25
-    assert accuracy.gpu_by_total(store, None) == ""
