@@ -177,6 +177,41 @@ def test_tp8_takes_the_binding_rank() -> None:
     assert "rank 5" in row["notes"]  # the first of the ranks at 55.62 to print
 
 
+def test_v0_driver_and_worker_processes() -> None:
+    """V0 at TP 4 (0.8.3): the driver logs without a prefix and prints the smallest KV cache
+    (0.04 GiB; the workers 0.13 and 0.09), and the row takes that rank's figures throughout:
+    its non-torch memory is 0.43 GiB, not a worker's 0.34 or 0.38."""
+    row = one("v0.8.3-v0-tp4-driver-and-workers.log")
+    check(row, {
+        "kv_cache_gib": "0.04",  # driver: "the rest of the memory reserved for KV Cache is 0.04GiB."
+        "non_torch_gib": "0.43",  # driver: "non_torch_memory takes 0.43GiB"
+        "activation_gib": "2.51", "weights_gib": "34.43",  # the same on every rank
+        "gpu_total_gib": "39.38", "gpu_memory_utilization": "0.95",
+    })
+    assert "'main'" in row["notes"]
+
+
+def test_v0_4_distributed_executor_blocks() -> None:
+    check(one("v0.4.3-distributed-executor-blocks.log"), {
+        "gpu_blocks": "507",  # "distributed_gpu_executor.py:45] # GPU blocks: 507, # CPU blocks: 1024"
+        "kv_tokens": "8112",  # 507 x 16 (the default block size)
+        "model": "",  # the command line above the log is not a log line
+    })
+
+
+def test_worker_tp_prefix_of_0_18() -> None:
+    """0.18.1 at TP 4 on four RTX 3090s: worker lines carry "(Worker_TP0 pid=...)" (only rank 0
+    prints them here)."""
+    check(one("v0.18.1-worker-tp-prefix.log"), {
+        "tp": "4",  # tensor_parallel_size=4
+        "enforce_eager": "true",  # non-default args 'enforce_eager': True
+        "max_num_seqs": "1", "gpu_memory_utilization": "0.88",  # non-default args
+        "max_num_batched_tokens": "2048",  # "Chunked prefill is enabled with max_num_batched_tokens=2048."
+        "weights_gib": "15.39",  # "(Worker_TP0 ...) Model loading took 15.39 GiB memory"
+        "kv_cache_gib": "5.24", "kv_tokens": "85760", "max_concurrency": "2.62",
+    })
+
+
 def test_wrapped_lines_are_joined() -> None:
     """A log collector wrapped this log's long lines; the continuation lines have no header."""
     check(one("v0.10.1.1-wrapped-lines.log"), {
