@@ -10,14 +10,15 @@ A measurement, not a test: it exits 0 whatever the errors are (non-zero only if 
 With `--logs LOG...` it sizes vLLM start-up logs directly instead of the table: each log is read by
 benchmarks/vllm_log.py into the table's columns (the settings the log shows, the figures it
 prints) and reported the same way. Every log row counts as `heldout` (nothing was fitted to it).
-The GPU is the one the log names (or `--gpu NAME`, a llmkube GPU profile); a log that names none
-is sized on the CUDA total it prints. A model given as a local path is matched to a profile by its
+The GPU is the one the log names, or `--gpu NAME` (a llmkube GPU profile) for every log, or
+`--gpu 'GLOB=NAME'` for the logs whose path matches; a log that names none is sized on the CUDA
+total it prints. A model given as a local path is matched to a profile by its
 directory name (`/models/Qwen3-8B` → `Qwen/Qwen3-8B`), or `--model HF_ID` names it.
 
 Run from the repository root:
 
     .venv/bin/python benchmarks/sizing_accuracy.py [--data CSV] [--json] [--worst N]
-    .venv/bin/python benchmarks/sizing_accuracy.py --logs LOG... [--gpu NAME] [--model HF_ID] [--json]
+    .venv/bin/python benchmarks/sizing_accuracy.py --logs LOG... [--gpu [GLOB=]NAME]... [--model HF_ID] [--json]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import fnmatch
 import hashlib
 import importlib
 import inspect
@@ -370,7 +372,18 @@ def known_model(store: ProfileStore, model: str) -> str:
     return found[0] if len(found) == 1 else model
 
 
-def rows_from_logs(store: ProfileStore, paths: list[Path], gpu: str | None = None,
+def gpu_for(path: str, choices: list[str]) -> str | None:
+    """The `--gpu` a log gets: the first `GLOB=NAME` whose glob matches its path (a folder per card:
+    `'*/h100/*=h100-80gb'`), else a bare `NAME` given for every log."""
+    for choice in choices:
+        pattern, sep, name = choice.rpartition("=")
+        if sep and fnmatch.fnmatch(path, pattern):
+            return name
+    bare = [c for c in choices if "=" not in c]
+    return bare[0] if bare else None
+
+
+def rows_from_logs(store: ProfileStore, paths: list[Path], gpus: list[str] | None = None,
                    model: str | None = None) -> list[dict[str, str]]:
     """Table rows read from start-up logs (benchmarks/vllm_log.py), ready for `evaluate_row`."""
     rows = vllm_log.rows_from_files(paths)
@@ -379,6 +392,7 @@ def rows_from_logs(store: ProfileStore, paths: list[Path], gpu: str | None = Non
         if model:
             row["model"] = model
         row["model"] = known_model(store, row["model"])
+        gpu = gpu_for(row["source"].split("#", 1)[0], gpus or [])
         if gpu:
             row["gpu"] = gpu
         elif not row["gpu"]:
@@ -407,7 +421,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worst", type=int, default=10, help="held-out rows to list")
     parser.add_argument("--logs", type=Path, nargs="+", metavar="LOG",
                         help="size vLLM start-up logs (text or .ipynb) instead of the table")
-    parser.add_argument("--gpu", help="with --logs: the llmkube GPU profile of every log (default: the one the log names)")
+    parser.add_argument("--gpu", action="append", default=[], metavar="[GLOB=]NAME",
+                        help="with --logs: the llmkube GPU profile of every log, or of the logs whose path matches "
+                             "GLOB (repeatable; default: the card the log names)")
     parser.add_argument("--model", help="with --logs: the Hugging Face id of every log's checkpoint")
     args = parser.parse_args(argv)
     if args.logs:
@@ -416,9 +432,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: no such log file: {', '.join(missing)}", file=sys.stderr)
             return 2
         store = ProfileStore.load()
-        if args.gpu and store.gpu(args.gpu) is None:
-            print(f"error: --gpu {args.gpu}: no such GPU profile ({store.suggest_gpu(args.gpu)})", file=sys.stderr)
-            return 2
+        for choice in args.gpu:
+            name = choice.rpartition("=")[2]
+            if store.gpu(name) is None:
+                print(f"error: --gpu {choice}: no such GPU profile {name!r} ({store.suggest_gpu(name)})", file=sys.stderr)
+                return 2
         rows = rows_from_logs(store, args.logs, args.gpu, args.model)
         if not rows:
             print("error: no vLLM start-up found in the logs", file=sys.stderr)

@@ -358,3 +358,22 @@ def test_sizing_accuracy_logs_bad_input(tmp_path: Path, capsys: pytest.CaptureFi
     assert accuracy.main(["--logs", str(LOGS / "v0.7dev-cuda-blocks.log"), "--gpu", "h100"]) == 2
     err = capsys.readouterr().err
     assert "no such log file" in err and "no vLLM start-up" in err and "h100-80gb" in err
+
+
+def test_sizing_accuracy_gpu_by_path(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--gpu GLOB=NAME` names the card of the logs whose path matches (a folder per card); a bare
+    NAME covers the rest; a card the log names itself is overridden only by an explicit choice."""
+    import json
+
+    accuracy = _load("sizing_accuracy_under_test", REPO / "benchmarks" / "sizing_accuracy.py")
+    assert accuracy.gpu_for("logs/h100/a.log", ["*/h100/*=h100-80gb", "l4"]) == "h100-80gb"
+    assert accuracy.gpu_for("logs/other/a.log", ["*/h100/*=h100-80gb", "l4"]) == "l4"
+    assert accuracy.gpu_for("logs/other/a.log", ["*/h100/*=h100-80gb"]) is None
+    logs = [LOGS / "v0.18.0-h100-cudagraph-estimate.log", LOGS / "v0.10.1.1-wrapped-lines.log"]
+    assert accuracy.main(["--logs", *map(str, logs), "--gpu", "*v0.18.0*=h100-80gb", "--json"]) == 0
+    results = {r["id"]: r for r in json.loads(capsys.readouterr().out)["results"]}
+    # the 0.18 log names no card and prints no CUDA total: only with --gpu are its KV figures sized
+    assert results["v0.18.0-h100-cudagraph-estimate"]["gpu"] == "h100-80gb"
+    assert "kv_cache_gib" in results["v0.18.0-h100-cudagraph-estimate"]["predicted"]
+    assert results["v0.10.1.1-wrapped-lines"]["gpu"] == "unknown"
+    assert "kv_cache_gib" not in results["v0.10.1.1-wrapped-lines"]["predicted"]
