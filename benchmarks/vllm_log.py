@@ -40,9 +40,12 @@ Settings
 - MXFP4 kernel: "Using Marlin backend" (`layers/quantization/mxfp4.py`) or "Weight-only FP4
   compression will be used leveraging the Marlin kernel" (`utils/marlin_utils_fp4.py`).
 - expert parallel: `enable_expert_parallel` True in the flags.
-- GPU: the CUDA total ("total_gpu_memory (44.52GiB)", "total_gpu_memory=23.58GiB", 0.21+'s
-  "Free memory on device (78.84/79.25 GiB) on startup", `gpu_worker.py`) and the device name
-  when a line names it (the fused-MoE config file name "device_name=NVIDIA_A100-SXM4-80GB").
+- GPU: the CUDA total ("total_gpu_memory (44.52GiB)", "total_gpu_memory=23.58GiB", and the
+  "Free memory on device (78.84/79.25 GiB) on startup. ... Actual usage is X GiB for weight, Y GiB
+  for peak activation, Z GiB for non-torch memory ..." that V1 `gpu_worker.py` prints after the
+  CUDA graphs in some 0.10.x builds and 0.21+, PR #21489; its activation and non-torch figures are
+  read too) and the device name when a line names it (the fused-MoE config file name
+  "device_name=NVIDIA_A100-SXM4-80GB").
 
 Observations (per worker; see `pick_worker` for which one the row takes)
 - weights: "Loading model weights took X GB" (V0 `worker/model_runner.py` `load_model`; GiB
