@@ -124,7 +124,8 @@ def test_kv_budget_identity_llama_8b_one_h100(m):
     activation = max(8192 * LLAMA8_FORWARD_PER_TOKEN, llama8_sampler(1024, 8192, 12.9)) / GIB
     assert fit.activation_gib == pytest.approx(activation) and fit.activation_gib == pytest.approx(1.89, abs=0.01)
     assert fit.non_torch_gib == 0.25
-    # graphs: 51 capture sizes (1, 2, 4, 8…248 by 8, 256…512 by 16) × 33 pieces (32 layers + 1)
+    # graphs: 51 piecewise capture sizes (1, 2, 4, 8…248 by 8, 256…512 by 16) and 51 FULL decode sizes,
+    # 33 pieces each (32 layers + 1), + the 512-token pool: the v0.19.0 logs' estimate
     assert fit.cuda_graph_counted and fit.cuda_graph_gib == pytest.approx(0.84)
     assert fit.kv_budget_gib == pytest.approx(71.27 - 14.99 - activation - 0.25 - fit.cuda_graph_gib, abs=0.01)
     # KV tokens: the pool ÷ 128 KiB per token, in whole 16-token blocks
@@ -326,18 +327,22 @@ def test_engine_version_from_image():
 def test_llama_70b_tp4_h100_8k(m):
     # per GPU (newest engine), 128 sequences asked: 32.85 weights + activation (the 8192-token
     # forward of Llama-70B shapes at TP 4 outweighs 128 sampler rows) + 2.1 non-torch + CUDA graphs
-    # (35 sizes up to 256 × 81 pieces) + one 8192-token sequence of 80 KiB/token = 0.625 GiB
+    # (35 + 19 captures × 81 pieces, below) + one 8192-token sequence of 80 KiB/token = 0.625 GiB
     fit = serving_fit(m("llama-3.1-70b"), H100, ServerConfig(tensor_parallel=4, max_model_len=8192, max_num_seqs=128))
     forward = 8192 * (2 * 8192 + 4 * 28672 / 4) * 2
     assert forward > 128 * 128256 * 14.9 + 8192 * 8192 * 2
     assert fit.activation_gib == pytest.approx(forward / GIB)
-    assert fit.cuda_graph_gib == pytest.approx(0.84 * 35 * 81 / (51 * 33))
+    # graphs: 35 piecewise sizes (up to 2 × 128 = 256) and 19 FULL decode sizes (up to 128): the first
+    # capture (its 81 pieces + the pool of a 256-token batch) and 34 + 18 more, 81 pieces each
+    pool = 256 * (2 * 8192 + 4 * 28672 / 4) * 2
+    piece = (0.84 * GIB - 512 * (2 * 4096 + 4 * 14336) * 2) / (101 * 33)
+    assert fit.cuda_graph_gib == pytest.approx((pool + (1 + 34 + 18) * 81 * piece) / GIB)
     assert fit.kv_sequence_gib == pytest.approx(0.625)
     assert fit.need_gib == pytest.approx(32.85 + LLAMA31_ROPE + fit.activation_gib + 2.1 + fit.cuda_graph_gib + 0.625, abs=0.01)
     assert fit.headroom_gib == pytest.approx(71.27 - fit.need_gib, abs=0.02)
     assert fit.fits
-    # KV pool ~34.2 GiB ÷ 80 KiB → ~448k tokens → 54 full 8k sequences < 128 requested
-    assert fit.max_sequences == int(fit.kv_budget_gib * GIB // (80 * KIB)) // 8192 == 54
+    # KV pool ~34.6 GiB ÷ 80 KiB → ~453k tokens → 55 full 8k sequences < 128 requested
+    assert fit.max_sequences == int(fit.kv_budget_gib * GIB // (80 * KIB)) // 8192 == 55
     assert fit.fits_requested is False
 
 

@@ -701,30 +701,74 @@ def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_paral
 # --------------------------------------------------------------------------- CUDA graphs
 
 MAX_CAPTURE_SIZE = 512  # vllm/config/vllm.py: max_cudagraph_capture_size = min(2 × max_num_seqs, 512)
-# Device memory per captured graph piece: piecewise CUDA graphs split the model at every attention
-# layer, so each capture size holds (layers + 1) pieces. Fit: 0.84 GiB estimated for Llama-3.1-8B
-# (51 sizes × 33 pieces) in the v0.19.0 H100 fit row ("Estimated CUDA graph memory"); the same
-# constant gives Qwen3-30B-A3B 1.25 (reading 1.24) and Gemma-2-27B 1.22 (1.13). The estimate is noisy
-# upstream (vLLM issue #45178: linear extrapolation over capture sizes).
-CUDA_GRAPH_PIECE_BYTES = 0.84 * GIB / (51 * 33)
+# The default cudagraph mode FULL_AND_PIECEWISE (vllm/config/compilation.py; the V1 default by v0.11:
+# vllm-project/vllm#29079 of 2025-11 calls it "the default cudagraph configuration", and a v0.17.1 log
+# prints "Profiling CUDA graph memory: PIECEWISE=3 (largest=16), FULL=3 (largest=16)") captures, besides
+# one piecewise graph set per capture size, one FULL graph per uniform-decode batch size.
+FULL_AND_PIECEWISE_SINCE = (0, 11, 0)
+# Device memory of one captured graph piece. Piecewise CUDA graphs split the model at every attention
+# layer, so one capture size holds (layers + 1) pieces; a FULL decode graph is taken to hold the same
+# kernels (attention included) in one graph, and so the same memory. Fit: the v0.19.0 H100 fit rows of
+# Llama-3.1-8B print "Estimated CUDA graph memory: 0.84 GiB total" at 1,024 sequences: 51 piecewise and
+# 51 FULL descriptors, i.e. the first capture (its graphs + the pool of a 512-token batch,
+# 512 × (2 × 4096 + 4 × 14336) × 2 B = 64 MiB) + (50 + 50) more captures, of 33 pieces each (see
+# `cuda_graph_bytes`). The estimate is noisy upstream (each per-capture sample is a `mem_get_info`
+# difference in 2 MiB steps, multiplied by ~100: vLLM issue #45178); over the 57 fit rows that print it
+# this constant is 19.5 % off on average (20.7 % for the piecewise-only count before).
+CUDA_GRAPH_PIECE_BYTES = (0.84 * GIB - 512 * (2 * 4096 + MLP_LIVE * 14336) * 2) / ((1 + 50 + 50) * 33)
 
 
-def max_capture_size(max_num_seqs: int) -> int:
-    return min(2 * max_num_seqs, MAX_CAPTURE_SIZE)
+def max_capture_size(max_num_seqs: int, max_num_batched_tokens: int | None = None) -> int:
+    """vllm/config/vllm.py `VllmConfig._set_cudagraph_sizes`: min(2 × max_num_seqs, 512), then capped
+    at max_num_batched_tokens (no graph is larger than a batch)."""
+    top = min(2 * max_num_seqs, MAX_CAPTURE_SIZE)
+    return min(top, max_num_batched_tokens) if max_num_batched_tokens else top
 
 
-def capture_sizes(max_num_seqs: int) -> int:
-    """How many batch sizes vLLM captures (vllm/config/vllm.py `_set_cudagraph_sizes`, v0.11 …):
-    1, 2, 4, then every 8 up to 248, then every 16 from 256, up to the largest capture size."""
-    top = max_capture_size(max_num_seqs)
-    sizes = [1, 2, 4, *range(8, 256, 8), *range(256, top + 1, 16)]
-    return sum(1 for n in sizes if n <= top)
+def capture_size_list(max_num_seqs: int, max_num_batched_tokens: int | None = None) -> list[int]:
+    """The batch sizes vLLM captures (vllm/config/vllm.py `_set_cudagraph_sizes`, v0.11 …): 1, 2, 4,
+    then every 8 up to 248, then every 16 from 256, up to `max_capture_size`."""
+    top = max_capture_size(max_num_seqs, max_num_batched_tokens)
+    return [n for n in (1, 2, 4, *range(8, 256, 8), *range(256, MAX_CAPTURE_SIZE + 1, 16)) if n <= top]
 
 
-def cuda_graph_bytes(max_num_seqs: int, layers: int) -> float:
-    """Device memory of the captured CUDA graphs on one GPU holding `layers` decoder layers
-    (gpu_model_runner.py `profile_cudagraph_memory` estimates the same thing)."""
-    return capture_sizes(max_num_seqs) * (layers + 1) * CUDA_GRAPH_PIECE_BYTES
+def capture_sizes(max_num_seqs: int, max_num_batched_tokens: int | None = None) -> int:
+    """How many batch sizes vLLM captures piecewise (`capture_size_list`)."""
+    return len(capture_size_list(max_num_seqs, max_num_batched_tokens))
+
+
+def full_decode_sizes(max_num_seqs: int, max_num_batched_tokens: int | None = None) -> int:
+    """How many FULL decode graphs FULL_AND_PIECEWISE captures: vllm/v1/cudagraph_dispatcher.py
+    `CudagraphDispatcher.initialize_cudagraph_keys` keeps the capture sizes x with
+    uniform_decode_query_len ≤ x ≤ uniform_decode_query_len × max_num_seqs (query length 1 without
+    speculative decoding), so a server with fewer sequences than half the largest capture size has
+    fewer FULL graphs than piecewise ones (256 sequences: 35 against 51)."""
+    return sum(1 for n in capture_size_list(max_num_seqs, max_num_batched_tokens) if n <= max_num_seqs)
+
+
+def cuda_graph_bytes(max_num_seqs: int, layers: int, max_num_batched_tokens: int | None = None,
+                     full_decode: bool = True, first_capture_bytes: float = 0.0) -> float:
+    """Device memory of the CUDA graphs on one GPU holding `layers` decoder layers, as vLLM estimates
+    it before sizing the KV cache.
+
+    vllm/v1/worker/gpu_model_runner.py `GPUModelRunner.profile_cudagraph_memory` (the estimate v0.19
+    prints and v0.21 on subtracts): per cudagraph mode (PIECEWISE, then FULL:
+    `CudagraphDispatcher.get_capture_descs`, largest batch first) it captures the first two
+    descriptors, takes the first capture's memory as shared and the second's as the cost of every
+    further one: max over modes of the first capture + Σ over modes of second × (descriptors − 1).
+    The first capture holds its graphs and the graph pool of the largest batch (`first_capture_bytes`:
+    the forward's intermediates at `max_capture_size` tokens); every capture holds (layers + 1)
+    pieces' worth of graph memory (`CUDA_GRAPH_PIECE_BYTES`). `full_decode`: the mode also captures
+    FULL decode graphs (`full_decode_sizes`; FULL_AND_PIECEWISE, the V1 default from
+    `FULL_AND_PIECEWISE_SINCE`). Not modelled: attention backends that cannot run FULL graphs (vLLM
+    falls back to PIECEWISE), speculative decoding's longer decode queries, LoRA's extra graphs.
+    """
+    piecewise = capture_sizes(max_num_seqs, max_num_batched_tokens)
+    if not piecewise:
+        return 0.0
+    full = full_decode_sizes(max_num_seqs, max_num_batched_tokens) if full_decode else 0
+    captures = 1 + (piecewise - 1) + max(0, full - 1)
+    return first_capture_bytes + captures * (layers + 1) * CUDA_GRAPH_PIECE_BYTES
 
 
 # --------------------------------------------------------------------------- KV cache layout

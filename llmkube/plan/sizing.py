@@ -462,6 +462,13 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     # The multimodal profiling batch V1 keeps through the profile run (`em.mm_profile_bytes`)
     mm_held = (em.mm_profile_bytes(s, batch, max_len, act_bytes, c.engine_version)
                if c.runtime == "vllm" and acc.engine == "v1" else 0.0)
+    # CUDA graphs as vLLM estimates them (`em.cuda_graph_bytes`): FULL decode graphs beside the
+    # piecewise ones under V1's default FULL_AND_PIECEWISE, and the first capture's graph pool (the
+    # forward's intermediates at the largest capture size)
+    full_decode = acc.engine == "v1" and (c.engine_version is None
+                                          or em.release(c.engine_version) >= em.FULL_AND_PIECEWISE_SINCE)
+    graph_pool = em.forward_peak_bytes(s, em.max_capture_size(batch.seqs, batch.tokens), tp, act_bytes,
+                                       acc.mlp_live, moe_tp) if graphs_on else 0.0
     best: ServingFit | None = None
     start = 0
     for stage, n in enumerate(em.pp_partition(s.layers, pp)):
@@ -472,7 +479,7 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
                                          persistent_bytes=moe_workspace,
                                          eager=c.enforce_eager and c.runtime == "vllm", held_bytes=mm_held,
                                          moe_tensor_parallel=moe_tp if c.runtime == "vllm" else None)
-        graphs = em.cuda_graph_bytes(batch.seqs, n) if graphs_on else 0.0
+        graphs = em.cuda_graph_bytes(batch.seqs, n, batch.tokens, full_decode, graph_pool) if graphs_on else 0.0
         layout = em.kv_layout(s, kinds[start:start + n], token_layer, max_len, batch.tokens)
         start += n
         kv_budget = c.utilization * acc.budget_factor * memory_gib * GIB - weights - activation - non_torch - (graphs if counted else 0.0)
