@@ -20,7 +20,8 @@ and caps sequences at tokens). So the same model has a ~1 GiB activation peak on
 
 The weights term is what loading the model allocated ("Model loading took"): the checkpoint's
 share on this GPU plus buffers built while loading — the RoPE cos/sin table over every position
-the config allows (`rope_cache_bytes`), whole on every GPU.
+the config allows (`rope_cache_bytes`), whole on every GPU — and the caching allocator's rounding of
+each large weight tensor to its segment (`weight_rounding_bytes`).
 
 The KV cache is then cut into blocks per KV-cache group (vllm/v1/core/kv_cache_utils.py
 `get_kv_cache_config`, `_get_kv_cache_config_uniform_page_size`, `get_max_concurrency_for_kv_cache_config`,
@@ -868,6 +869,83 @@ def kv_layout(spec: ModelSpec, layers: list[str], token_layer_bytes: float, max_
     groups = {k: math.ceil(n / group_size) for k, n in counts.items()}
     per_request = sum(g * _blocks_needed(_window(spec, k), max_model_len, batch_tokens) for k, g in groups.items())
     return KVLayout(page, group_size, sum(groups.values()), per_request, request_bytes, hybrid=True)
+
+
+# --------------------------------------------------------------------------- the caching allocator's rounding
+
+# PyTorch's CUDA caching allocator (c10/cuda/CUDACachingAllocator.cpp, the same constants in torch 2.4 …
+# 2.9): every request is rounded up to 512 B (kMinBlockSize, `round_size`); a request of 10 MiB or more
+# (kMinLargeAlloc) that no cached block serves gets a new segment rounded up to 2 MiB (kRoundLarge,
+# `get_allocation_size`), and the block is split only when what is left is more than 1 MiB (kSmallSize,
+# `should_split` for the large pool without expandable segments). Otherwise the whole segment is the
+# tensor's block, and `torch.cuda.memory_allocated` — what vLLM's "Model loading took" reads
+# (vllm/utils DeviceMemoryProfiler, `CudaPlatform.get_current_memory_usage`) — counts it.
+ALLOC_ROUND = 512
+ALLOC_SMALL = 2**20
+ALLOC_MIN_LARGE = 10 * 2**20
+ALLOC_ROUND_LARGE = 2 * 2**20
+VOCAB_PADDING = 64  # vllm/model_executor/layers/vocab_parallel_embedding.py DEFAULT_VOCAB_PADDING_SIZE
+
+
+def allocated_bytes(size: int) -> int:
+    """What the caching allocator counts as allocated for one tensor of `size` bytes that takes a
+    fresh segment: 512-byte rounding, and a large tensor's whole 2 MiB-rounded segment when the rest
+    (at most 1 MiB) is too small to split off. A tensor that reuses a cached free block, and tensors
+    under 10 MiB packed into shared 20 MiB segments, are taken as split (no rounding beyond 512 B)."""
+    rounded = _round_up(size, ALLOC_ROUND)
+    if rounded < ALLOC_MIN_LARGE:
+        return rounded
+    segment = _round_up(rounded, ALLOC_ROUND_LARGE)
+    return segment if segment - rounded <= ALLOC_SMALL else rounded
+
+
+def vllm_weight_tensors(spec: ModelSpec, tensor_parallel: int, layers: int, first_stage: bool = True,
+                        last_stage: bool = True) -> list[tuple[int, int, bool]]:
+    """(elements, count, linear) of the large weight tensors one GPU allocates for a 16-bit dense model, in
+    vLLM's fused layout: per decoder layer `QKVParallelLinear` [(heads/TP + 2 × KV heads per rank) ×
+    head_dim, hidden] (KV heads replicated when fewer than TP), `RowParallelLinear` o_proj
+    [hidden, heads/TP × head_dim], `MergedColumnParallelLinear` gate_up [2 × intermediate/TP, hidden]
+    and down [hidden, intermediate/TP] (phi's ungated fc1/fc2: [intermediate/TP, hidden] and
+    [hidden, intermediate/TP]); on the first stage `VocabParallelEmbedding` [vocab padded to 64 / TP,
+    hidden], on the last the `ParallelLMHead` of the same shape (untied, or tied across stages).
+    MLA attention and MoE layers are left out (their tensors are not listed: no rounding counted)."""
+    tp = max(1, tensor_parallel)
+    h = spec.hidden_size
+    out: list[tuple[int, int, bool]] = []
+    if spec.mla is None:
+        kv = max(1, spec.kv_heads // tp)
+        out.append(((spec.attention_heads // tp + 2 * kv) * spec.head_dim * h, layers, True))
+        out.append((h * spec.attention_heads // tp * spec.head_dim, layers, True))
+    if spec.experts is None and spec.intermediate_size:
+        inter = spec.intermediate_size // tp
+        up = inter if spec.architecture == "phi" else 2 * inter
+        out += [(up * h, layers, True), (h * inter, layers, True)]
+    table = _round_up(spec.vocab_size, VOCAB_PADDING) // tp * h
+    if first_stage:
+        out.append((table, 1, False))
+    if last_stage and (not spec.tie_embeddings or not first_stage):
+        out.append((table, 1, False))
+    return out
+
+
+def weight_rounding_bytes(spec: ModelSpec, tensor_parallel: int, param_bytes: float, layers: int,
+                          first_stage: bool = True, last_stage: bool = True,
+                          linear_bytes: float | None = None) -> float:
+    """What loading the weights allocates on one GPU beyond their bytes: the caching allocator's
+    rounding (`allocated_bytes`) of each large weight tensor (`vllm_weight_tensors`), created one by
+    one on the device when vLLM builds the model (parameters are allocated in the model's
+    `__init__` on the target device, in module order). `param_bytes`: bytes per element of the
+    16-bit tensors (embedding, LM head); `linear_bytes`: of the decoder layers' linear weights when
+    they differ (1 for an 8-bit checkpoint: compressed-tensors W8A8 and FP8 keep [out, in] int8/fp8
+    weights). Zero where all of them are whole multiples of 2 MiB (Llama-3.1-8B at any TP);
+    Qwen2.5-72B at TP 2 keeps 1 MiB per layer (down_proj [8192, 14,784] in bf16 is 231 MiB, its
+    segment 232 MiB): 80 MiB per GPU; Qwen2.5-7B 2 MiB per layer (gate_up 259 MiB, down 129.5 MiB)."""
+    per_linear = param_bytes if linear_bytes is None else linear_bytes
+    extra = 0.0
+    for elements, count, linear in vllm_weight_tensors(spec, tensor_parallel, layers, first_stage, last_stage):
+        size = int(elements * (per_linear if linear else param_bytes))
+        extra += (allocated_bytes(size) - size) * count
+    return extra
 
 
 # --------------------------------------------------------------------------- RoPE cos/sin cache

@@ -469,12 +469,17 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
                                           or em.release(c.engine_version) >= em.FULL_AND_PIECEWISE_SINCE)
     graph_pool = em.forward_peak_bytes(s, em.max_capture_size(batch.seqs, batch.tokens), tp, act_bytes,
                                        acc.mlp_live, moe_tp) if graphs_on else 0.0
+    # The caching allocator's rounding of the weight tensors (`em.weight_rounding_bytes`): 16-bit models and
+    # 8-bit checkpoints ([out, in] int8/fp8 linears); 4-bit packings and runtime quantization are left out
+    linear_bytes = _rounded_linear_bytes(model, c, act_bytes)
     best: ServingFit | None = None
     start = 0
     for stage, n in enumerate(em.pp_partition(s.layers, pp)):
         first, last = stage == 0, stage == pp - 1
         weights = ((stage_weights[stage] - stage_experts[stage]) / tp + stage_experts[stage] * expert_share
-                   + loaded_expert_extra_bytes(model, c, gpu_name, range(start, start + n)) + rope)
+                   + loaded_expert_extra_bytes(model, c, gpu_name, range(start, start + n)) + rope
+                   + (em.weight_rounding_bytes(s, tp, act_bytes, n, first, last, linear_bytes)
+                      if linear_bytes is not None else 0.0))
         activation = em.activation_bytes(s, acc, batch, tp, act_bytes, first, last, c.flashinfer_sampler,
                                          persistent_bytes=moe_workspace,
                                          eager=c.enforce_eager and c.runtime == "vllm", held_bytes=mm_held,
@@ -494,6 +499,23 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
             best = fit
     assert best is not None
     return best
+
+
+def _rounded_linear_bytes(model: ModelProfile, config: ServerConfig, act_bytes: float) -> float | None:
+    """Bytes per element of the decoder layers' linear weights as vLLM allocates them, where
+    `em.weight_rounding_bytes` knows their layout: the served 16-bit dtype for an unquantized
+    checkpoint, 1 for an 8-bit one (compressed-tensors W8A8 / FP8, fp8 checkpoints: [out, in] int8 or
+    fp8 weights); None for 4-bit packings, expert-only schemes and runtime `--quantization` (which
+    quantizes 16-bit tensors after loading them)."""
+    s = model.spec
+    if config.runtime != "vllm" or config.quantization is not None:
+        return None
+    q = s.quantization
+    if q is None:
+        return 1.0 if s.dtype == "float8" else act_bytes
+    if q.weight_bits == 8 and q.targets == "linear" and q.method in ("compressed-tensors", "fp8"):
+        return 1.0
+    return None
 
 
 def tp_problems(model: ModelProfile, tensor_parallel: int) -> list[str]:
