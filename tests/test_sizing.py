@@ -439,9 +439,10 @@ def test_quantized_checkpoint_weights_as_stored(m):
     fit = serving_fit(w4, H100, ServerConfig(max_model_len=8192))
     assert fit.weights_gib == pytest.approx(modelshape.checkpoint_weight_bytes(w4.spec) / GIB + LLAMA31_ROPE)
     assert fit.weights_gib == pytest.approx(5.38, rel=0.02)
-    # at TP 2 each rank holds half
+    # at TP 2 each rank holds half, and the caching allocator keeps 1 MiB more of each 16-bit table
+    # ([64,128, 4096] is 501 MiB: its 502 MiB segment is not split); at TP 1 every tensor is whole segments
     half = serving_fit(w4, H100, ServerConfig(tensor_parallel=2)).weights_gib
-    assert half == pytest.approx((fit.weights_gib - LLAMA31_ROPE) / 2 + LLAMA31_ROPE)
+    assert half == pytest.approx((fit.weights_gib - LLAMA31_ROPE) / 2 + LLAMA31_ROPE + 2 / 1024)
 
 
 def test_pipeline_stage_weights(m):

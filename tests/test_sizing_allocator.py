@@ -93,3 +93,17 @@ def test_serving_fit_adds_the_rounding_to_the_weights_and_takes_it_from_the_kv_c
     online = serving_fit(qwen7, H100, ServerConfig(max_model_len=8192, engine_version=(0, 19, 0), quantization="fp8"))
     assert plain.weights_gib == pytest.approx(14.25, abs=0.002)  # its fit rows print 14.25 GiB (14.193 unrounded)
     assert online.weights_gib < plain.weights_gib / 1.7  # fp8 at run time: no rounding term, as before
+
+
+def test_four_bit_packings_round_by_their_packed_bytes(store):
+    # Qwen3-32B-AWQ: int32 tensors of eight 4-bit values: qkv 5120 × 10,240 / 2 B = 25 MiB (1 MiB left),
+    # gate_up 5120 × 51,200 / 2 = 125 MiB (1 MiB), down 62.5 MiB (1.5 MiB: split), o 20 MiB; the 16-bit
+    # tables [151,936, 5120] are 1483.75 MiB each (0.25 MiB left)
+    awq = store.model("Qwen/Qwen3-32B-AWQ")
+    assert awq is not None and awq.spec.quantization is not None and awq.spec.quantization.weight_bits == 4
+    assert em.weight_rounding_bytes(awq.spec, 1, 2.0, 64, linear_bytes=0.5) == 64 * 2 * MIB + 2 * MIB // 4
+    # in serving_fit, with the checkpoint's method detected or repeated by --quantization awq; its two fit
+    # rows (v0.17.1 RTX 5090, v0.19.0 A100) print 18.14 GiB
+    for cfg in (ServerConfig(max_model_len=8192, engine_version=(0, 19, 0)),
+                ServerConfig(max_model_len=8192, engine_version=(0, 19, 0), quantization="awq")):
+        assert serving_fit(awq, H100, cfg).weights_gib == pytest.approx(18.14, abs=0.01)

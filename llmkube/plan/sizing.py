@@ -504,17 +504,27 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
 def _rounded_linear_bytes(model: ModelProfile, config: ServerConfig, act_bytes: float) -> float | None:
     """Bytes per element of the decoder layers' linear weights as vLLM allocates them, where
     `em.weight_rounding_bytes` knows their layout: the served 16-bit dtype for an unquantized
-    checkpoint, 1 for an 8-bit one (compressed-tensors W8A8 / FP8, fp8 checkpoints: [out, in] int8 or
-    fp8 weights); None for 4-bit packings, expert-only schemes and runtime `--quantization` (which
-    quantizes 16-bit tensors after loading them)."""
+    checkpoint (and for the dense layers of an expert-only scheme), 1 for an 8-bit one
+    (compressed-tensors W8A8 / FP8, fp8 checkpoints: [out, in] int8 or fp8 weights), 0.5 for 4-bit
+    integer packings (AWQ, GPTQ, compressed-tensors W4A16: int32 tensors of eight values each, as
+    large in bytes as the packed weight whichever dimension is packed; the Marlin repack after
+    loading allocates a tensor of the same size in place of each); None for other schemes, for
+    checkpoints that keep decoder linears unquantized besides the LM head, and for runtime
+    `--quantization` (which quantizes 16-bit tensors after loading them)."""
     s = model.spec
-    if config.runtime != "vllm" or config.quantization is not None:
-        return None
+    if config.runtime != "vllm" or (config.quantization is not None and s.quantization is None):
+        return None  # vLLM only, and not runtime quantization of a 16-bit checkpoint
     q = s.quantization
     if q is None:
         return 1.0 if s.dtype == "float8" else act_bytes
-    if q.weight_bits == 8 and q.targets == "linear" and q.method in ("compressed-tensors", "fp8"):
+    if q.targets == "experts":  # MXFP4 experts only: the dense layers listed stay 16-bit
+        return act_bytes
+    if any("lm_head" not in pattern for pattern in q.ignore):
+        return None  # some decoder linears stay 16-bit: which ones is not followed here
+    if q.weight_bits == 8 and q.method in ("compressed-tensors", "fp8", "fbgemm_fp8", "awq", "gptq"):
         return 1.0
+    if q.weight_bits == 4 and q.weight_type == "int" and q.method in ("compressed-tensors", "awq", "gptq"):
+        return 0.5  # eight 4-bit values per int32, packed along one dimension
     return None
 
 
