@@ -901,8 +901,8 @@ def allocated_bytes(size: int) -> int:
 
 def vllm_weight_tensors(spec: ModelSpec, tensor_parallel: int, layers: int, first_stage: bool = True,
                         last_stage: bool = True) -> list[tuple[int, int, bool]]:
-    """(elements, count, linear) of the large weight tensors one GPU allocates for a 16-bit dense model, in
-    vLLM's fused layout: per decoder layer `QKVParallelLinear` [(heads/TP + 2 × KV heads per rank) ×
+    """(elements, count, linear) of the large weight tensors one GPU allocates, in vLLM's fused layout
+    (`linear`: a decoder layer's linear weight, whose element size a quantized checkpoint changes): per decoder layer `QKVParallelLinear` [(heads/TP + 2 × KV heads per rank) ×
     head_dim, hidden] (KV heads replicated when fewer than TP), `RowParallelLinear` o_proj
     [hidden, heads/TP × head_dim], `MergedColumnParallelLinear` gate_up [2 × intermediate/TP, hidden]
     and down [hidden, intermediate/TP] (phi's ungated fc1/fc2: [intermediate/TP, hidden] and
@@ -937,7 +937,7 @@ def weight_rounding_bytes(spec: ModelSpec, tensor_parallel: int, param_bytes: fl
     `__init__` on the target device, in module order). `param_bytes`: bytes per element of the
     16-bit tensors (embedding, LM head); `linear_bytes`: of the decoder layers' linear weights when
     they differ (1 for an 8-bit checkpoint: compressed-tensors W8A8 and FP8 keep [out, in] int8/fp8
-    weights). Zero where all of them are whole multiples of 2 MiB (Llama-3.1-8B at any TP);
+    weights; 0.5 for 4-bit integer packings, eight values per int32). Zero where all of them are whole multiples of 2 MiB (Llama-3.1-8B at any TP);
     Qwen2.5-72B at TP 2 keeps 1 MiB per layer (down_proj [8192, 14,784] in bf16 is 231 MiB, its
     segment 232 MiB): 80 MiB per GPU; Qwen2.5-7B 2 MiB per layer (gate_up 259 MiB, down 129.5 MiB)."""
     per_linear = param_bytes if linear_bytes is None else linear_bytes

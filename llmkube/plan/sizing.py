@@ -469,8 +469,8 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
                                           or em.release(c.engine_version) >= em.FULL_AND_PIECEWISE_SINCE)
     graph_pool = em.forward_peak_bytes(s, em.max_capture_size(batch.seqs, batch.tokens), tp, act_bytes,
                                        acc.mlp_live, moe_tp) if graphs_on else 0.0
-    # The caching allocator's rounding of the weight tensors (`em.weight_rounding_bytes`): 16-bit models and
-    # 8-bit checkpoints ([out, in] int8/fp8 linears); 4-bit packings and runtime quantization are left out
+    # The caching allocator's rounding of the weight tensors (`em.weight_rounding_bytes`), where their
+    # layout is known (`_rounded_linear_bytes`: 16-bit, 8-bit and 4-bit integer linears)
     linear_bytes = _rounded_linear_bytes(model, c, act_bytes)
     best: ServingFit | None = None
     start = 0
