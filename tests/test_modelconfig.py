@@ -50,6 +50,7 @@ BUILTIN = {
     "codellama-7b-hf.json": "codellama-7b",
     "deepseek-coder-6.7b-instruct.json": "deepseek-coder-6.7b",
     "gemma-2-2b-it.json": "gemma-2-2b",
+    "gemma-2b.json": "gemma-2b",
     "granite-3.1-2b-instruct.json": "granite-3.1-2b",
     "qwen2.5-coder-7b-instruct.json": "qwen2.5-coder-7b",
     # full built-ins, imported from the checkpoint's config.json

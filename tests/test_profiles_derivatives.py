@@ -80,6 +80,7 @@ CHECKPOINTS = [
     ("meta-llama/Llama-2-70b-hf", "llama-2-70b", "llama-2-70b-hf.json", 68.98),
     ("google/gemma-7b", "gemma-7b", "gemma-7b.json", 8.54),
     ("google/gemma-2-2b-it", "gemma-2-2b", "gemma-2-2b-it.json", 2.61),
+    ("google/gemma-2b", "gemma-2b", "gemma-2b.json", 2.51),
     ("ibm-granite/granite-3.1-2b-instruct", "granite-3.1-2b", "granite-3.1-2b-instruct.json", 2.53),
     ("Qwen/Qwen2.5-Coder-7B-Instruct", "qwen2.5-coder-7b", "qwen2.5-coder-7b-instruct.json", 7.62),
 ]
@@ -111,9 +112,10 @@ def test_deepseek_coder_context_is_scaled_by_its_linear_rope_factor(store):
 
 
 def test_small_derivatives_replace_every_shape_their_base_differs_in(store):
-    """gemma-2-2b and granite-3.1-2b derive from 9B / 8B profiles: a forgotten override would
-    size them as the larger model."""
-    for small, base in (("google/gemma-2-2b-it", "gemma-2-9b"), ("ibm-granite/granite-3.1-2b-instruct", "granite-3.3-8b")):
+    """gemma-2-2b, gemma-2b and granite-3.1-2b derive from 9B / 7B / 8B profiles: a forgotten
+    override would size them as the larger model."""
+    for small, base in (("google/gemma-2-2b-it", "gemma-2-9b"), ("google/gemma-2b", "gemma-7b"),
+                        ("ibm-granite/granite-3.1-2b-instruct", "granite-3.3-8b")):
         s, b = store.model(small).spec, store.models[base].spec
         assert parameter_counts(s).total < parameter_counts(b).total / 3
         assert s.architecture == b.architecture and s.max_context == b.max_context
