@@ -53,6 +53,8 @@ BUILTIN = {
     "gemma-2b.json": "gemma-2b",
     "granite-3.1-2b-instruct.json": "granite-3.1-2b",
     "qwen2.5-coder-7b-instruct.json": "qwen2.5-coder-7b",
+    "qwen2.5-14b-instruct.json": "qwen2.5-14b-instruct",
+    "qwen2.5-32b-instruct.json": "qwen2.5-32b-instruct",
     # full built-ins, imported from the checkpoint's config.json
     "llama-2-70b-hf.json": "llama-2-70b",
     "gemma-7b.json": "gemma-7b",

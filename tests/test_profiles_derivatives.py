@@ -83,6 +83,8 @@ CHECKPOINTS = [
     ("google/gemma-2b", "gemma-2b", "gemma-2b.json", 2.51),
     ("ibm-granite/granite-3.1-2b-instruct", "granite-3.1-2b", "granite-3.1-2b-instruct.json", 2.53),
     ("Qwen/Qwen2.5-Coder-7B-Instruct", "qwen2.5-coder-7b", "qwen2.5-coder-7b-instruct.json", 7.62),
+    ("Qwen/Qwen2.5-14B-Instruct", "qwen2.5-14b-instruct", "qwen2.5-14b-instruct.json", 14.77),
+    ("Qwen/Qwen2.5-32B-Instruct", "qwen2.5-32b-instruct", "qwen2.5-32b-instruct.json", 32.76),
 ]
 
 
@@ -119,3 +121,14 @@ def test_small_derivatives_replace_every_shape_their_base_differs_in(store):
         s, b = store.model(small).spec, store.models[base].spec
         assert parameter_counts(s).total < parameter_counts(b).total / 3
         assert s.architecture == b.architecture and s.max_context == b.max_context
+
+
+def test_qwen2_5_instruct_checkpoints_keep_their_own_32k_context(store):
+    """Qwen2.5-14B/32B base configs say 131072 positions, their -Instruct configs 32768 (the 128K
+    needs YaRN, off by default), and vLLM serves the Instruct checkpoints at 32768 unless told
+    otherwise: the base's context must not leak into the Instruct id."""
+    for size in ("14", "32"):
+        base, instruct = store.model(f"Qwen/Qwen2.5-{size}B"), store.model(f"Qwen/Qwen2.5-{size}B-Instruct")
+        assert base is not None and instruct is not None and base is not instruct
+        assert (base.spec.max_context, instruct.spec.max_context) == (131072, 32768)
+        assert parameter_counts(base.spec).total == parameter_counts(instruct.spec).total
