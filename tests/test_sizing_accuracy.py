@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from llmkube.profiles import layer_types_of
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "sizing_accuracy.py"
 DATA = REPO / "benchmarks" / "data" / "vllm_startups.csv"
@@ -206,3 +208,41 @@ def test_a_checkpoint_without_a_builtin_profile_is_sized_from_its_config(accurac
     result = accuracy.evaluate_row(store, row)
     assert result["sizable"] and result["profile"] == "config"
     assert result["predicted"]["weights_gib"] > 0
+
+
+def test_derived_kv_token_counts_are_the_products_they_state(rows):
+    """A row whose log prints only a block count records kv_tokens = blocks x block size and says
+    so in its notes ('# GPU blocks: 3688' (x 16 = 59,008 tokens, derived)): the stated product is
+    right and is the row's kv_tokens (a transcription check: two rows once carried typos)."""
+    _, data = rows
+    pattern = re.compile(r"([\d,]+)\)?'?\s*(?:x|×)\s*(\d+)\s*=\s*([\d,]+)\s*tokens")
+    checked = 0
+    for r in data:
+        for m in pattern.finditer(r["notes"] + " " + r["defaults"]):
+            blocks, size, tokens = (int(g.replace(",", "")) for g in m.groups())
+            assert blocks * size == tokens, (r["id"], m[0])
+            if r["kv_tokens"].strip():
+                assert int(float(r["kv_tokens"])) == tokens, (r["id"], m[0])
+            checked += 1
+    assert checked >= 10
+
+
+def test_rows_without_a_max_model_len_are_sized_at_the_context_vllm_used(accuracy, rows):
+    """An empty max_model_len means the checkpoint's own context, which the profile llmkube
+    resolves for the id must carry: for a full-attention model the log's 'Maximum concurrency for
+    N tokens' is kv_tokens / N, so kv_tokens / max_concurrency recovers the context vLLM used.
+    (Qwen2.5-14B/32B-Instruct inherited their base checkpoints' 131072 until their own 32768
+    profiles; the A40 rows of step 10 print max_seq_len=32768.)"""
+    _, data = rows
+    store = accuracy.ProfileStore.load()
+    checked = 0
+    for r in data:
+        if r["max_model_len"].strip() or not (r["kv_tokens"].strip() and r["max_concurrency"].strip()):
+            continue
+        profile, _ = accuracy.find_model(store, r["model"])
+        if profile is None or set(layer_types_of(profile.spec)) != {"full_attention"}:
+            continue
+        used = float(r["kv_tokens"]) / float(r["max_concurrency"])
+        assert profile.spec.max_context == pytest.approx(used, rel=0.02), (r["id"], profile.name, used)
+        checked += 1
+    assert checked >= 15
