@@ -116,6 +116,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("kv_cache_dtype", "kvCacheDtype", ("--kv-cache-dtype",), ("--kv-cache-dtype",)),
     # No CUDA graphs (vllm/config/model.py enforce_eager): no graph memory, slower decode.
     Setting("enforce_eager", "enforceEager", ("--enforce-eager",)),
+    # vLLM 0.17+ (vllm-project/vllm#34936): "throughput" doubles the unset batch defaults; read from
+    # manifests only, for sizing (plan/sizing.py ServerConfig.performance_mode).
+    Setting("performance_mode", None, ("--performance-mode",)),
     # One server over several nodes without Ray: vLLM 0.12 on (PR #23691, "[V1] Support MP Executor for
     # multi node distributed inference"; docs/serving/parallelism_scaling.md "Running vLLM with
     # MultiProcessing"). Every node runs `vllm serve` with the same TP/PP; the others add --headless.

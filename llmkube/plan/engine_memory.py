@@ -289,6 +289,15 @@ def big_gpu_defaults(memory_gib: float, gpu_name: str, version: tuple[int, ...] 
     if version is not None and release(version) < (0, 9, 0):
         return memory_gib >= BIG_GPU_GIB
     return memory_gib >= BIG_GPU_GIB and "a100" not in name
+# `--performance-mode throughput` doubles the batch defaults it finds unset (vllm/engine/arg_utils.py
+# `_set_default_max_num_seqs_and_batched_tokens_args`: "If throughput mode is set, double
+# max_num_batched_tokens and max_num_seqs", each only when the user did not give it), before the
+# no-chunking floor of max_model_len and the caps below. The flag came with vllm-project/vllm#34936
+# ("[UX] Add `--performance-mode {balanced,interactivity,throughput}`", merged 2026-02, first in 0.17.0);
+# its default "balanced" (vllm/config/vllm.py `VllmConfig.performance_mode`) keeps the defaults as
+# they were. "interactivity" changes only the CUDA-graph capture sizes (step 1 up to 32), not modelled.
+PERFORMANCE_MODE_SINCE = (0, 17, 0)
+THROUGHPUT_MODE_FACTOR = 2
 TGI_DEFAULT_PREFILL_TOKENS = 4096  # TGI with a length decided at start-up: its usual 4096-token prefill budget [U]
 
 
@@ -341,14 +350,17 @@ def profiling_batch(runtime: str, memory_gib: float, gpu_name: str, max_model_le
                     max_num_batched_tokens: int | None = None, max_num_seqs: int | None = None,
                     chunked_prefill: bool | None = None, accounting: Accounting | None = None,
                     version: tuple[int, ...] | None = None, sliding_window: bool = False,
-                    mla: bool = False, multimodal: bool = False, offline: bool = False) -> ProfilingBatch:
+                    mla: bool = False, multimodal: bool = False, offline: bool = False,
+                    performance_mode: str | None = None) -> ProfilingBatch:
     """The batch vLLM profiles with (arg_utils.py `_set_default_max_num_seqs_and_batched_tokens_args`,
     v0.11.0 … v0.28, OpenAI API server usage context — or, with `offline`, the `LLM` class's
     (`LLM_CLASS_DEFAULTS`); which GPUs get the large defaults depends on the `version`, see
     `big_gpu_defaults`); TGI's warm-up prefill for TGI; the V0 engine's (`v0_profiling_batch`) when
     `accounting` is a V0 one (`sliding_window`: the model has one, which keeps V0's chunked prefill
     off; `mla`: the model uses MLA, which does from 0.7.1; `multimodal`: it loads a vision tower,
-    which does from 0.6.2). V0's defaults do not depend on the entry point."""
+    which does from 0.6.2). V0's defaults do not depend on the entry point. `performance_mode`
+    "throughput" (`--performance-mode`, vLLM 0.17+; an unknown version counts as the newest)
+    doubles whichever of the two V1 defaults it finds unset (`THROUGHPUT_MODE_FACTOR`)."""
     if accounting is not None and accounting.engine == "v0" and runtime == "vllm":
         return v0_profiling_batch(accounting, max_model_len, max_num_batched_tokens, max_num_seqs, chunked_prefill,
                                   version, sliding_window, mla, multimodal)
@@ -358,6 +370,8 @@ def profiling_batch(runtime: str, memory_gib: float, gpu_name: str, max_model_le
         return ProfilingBatch(tokens, max_num_seqs or 1, max_num_batched_tokens is None)
     big = big_gpu_defaults(memory_gib, gpu_name, version)
     default_tokens, default_seqs = (LLM_CLASS_DEFAULTS if offline else API_SERVER_DEFAULTS)[big]
+    if performance_mode == "throughput" and (version is None or release(version) >= PERFORMANCE_MODE_SINCE):
+        default_tokens, default_seqs = default_tokens * THROUGHPUT_MODE_FACTOR, default_seqs * THROUGHPUT_MODE_FACTOR
     seqs = max_num_seqs or default_seqs
     if max_num_batched_tokens is not None:
         tokens = max_num_batched_tokens

@@ -192,6 +192,9 @@ class ServerConfig:
     # LLM_CLASS usage context, whose default batch is larger (`em.LLM_CLASS_DEFAULTS`). llmkube renders
     # servers; a start-up log from an offline script says so ("... for LLM_CLASS usage context").
     offline: bool = False
+    # vLLM --performance-mode (0.17+): "throughput" doubles the unset batch defaults (`em.profiling_batch`);
+    # None: the engine's default, "balanced"
+    performance_mode: str | None = None
     dtype: str | None = None
     quantization: str | None = None
     kv_cache_dtype: str | None = None
@@ -429,7 +432,8 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
                                c.max_num_seqs, c.chunked_prefill, accounting=acc, version=c.engine_version,
                                sliding_window=s.sliding_window is not None,
                                mla=s.mla is not None and not c.mla_disabled,
-                               multimodal=bool(s.vision_parameters_b), offline=c.offline)
+                               multimodal=bool(s.vision_parameters_b), offline=c.offline,
+                               performance_mode=c.performance_mode)
     act_bytes = served_dtype_bytes(c.dtype)
     kv_bytes = kv_dtype_bytes(c.kv_cache_dtype, c.dtype)
     # vLLM caches MLA's latent from 0.7.1 unless VLLM_MLA_DISABLE=1 (`em.MLA_CACHE_SINCE`)

@@ -292,6 +292,7 @@ def _read_vllm(line: list[str], container: Mapping[str, Any]) -> tuple[str | Non
         max_num_batched_tokens=_int_arg(arg("max_batch_tokens")),
         chunked_prefill=_switch(line, "chunked_prefill"),
         enforce_eager=bool(_switch(line, "enforce_eager")),
+        performance_mode=arg("performance_mode"),
         cuda_graph_estimate=_env_switch(container, VLLM_CUDAGRAPH_ESTIMATE_ENV),
         flashinfer_sampler=_env_switch(container, VLLM_FLASHINFER_SAMPLER_ENV),
         mxfp4_backend="marlin" if _env_switch(container, VLLM_MXFP4_MARLIN_ENV) else None,
