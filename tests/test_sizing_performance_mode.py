@@ -70,3 +70,37 @@ def test_performance_mode_is_read_from_a_vllm_command_line():
     assert _read_vllm(line, {})[3].performance_mode == "throughput"
     assert _read_vllm(["vllm", "serve", "Qwen/Qwen3-8B", "--performance-mode=throughput"], {})[3].performance_mode == "throughput"
     assert _read_vllm(line[:3], {})[3].performance_mode is None
+
+
+def test_interactivity_mode_captures_every_batch_size_up_to_32():
+    from llmkube.plan.engine_memory import capture_size_list, cuda_graph_bytes, full_decode_sizes
+
+    # balanced: 1, 2, 4, then 8 … 248 every 8 (31), then 256 … 512 every 16 (17): 51 sizes at 1,024 sequences
+    assert len(capture_size_list(1024, 8192)) == 51
+    fine = capture_size_list(1024, 8192, fine_grained=True)
+    # interactivity: 1 … 32 (32 sizes, 8, 16, 24 and 32 among them) + 40 … 248 (27) + 256 … 512 (17)
+    assert fine[:33] == [*range(1, 33), 40] and len(fine) == 32 + 27 + 17
+    # a small batch caps both lists: max capture size min(2 × 8, 512) = 16
+    assert capture_size_list(8, 8192) == [1, 2, 4, 8, 16]
+    assert capture_size_list(8, 8192, fine_grained=True) == list(range(1, 17))
+    # FULL decode graphs keep the sizes up to max_num_seqs: 1 … 32, then 40 … 248 (27), 256 … 256 (1)
+    assert full_decode_sizes(256, 8192, fine_grained=True) == 32 + 27 + 1
+    # 25 more piecewise and 25 more FULL captures, each of (layers + 1) pieces, on the same first capture
+    layers, piece = 32, cuda_graph_bytes(1024, 32, 8192, first_capture_bytes=0.0) / ((1 + 50 + 50) * 33)
+    more = cuda_graph_bytes(1024, layers, 8192, fine_grained=True) - cuda_graph_bytes(1024, layers, 8192)
+    assert more == pytest.approx(50 * (layers + 1) * piece)
+
+
+def test_interactivity_mode_reaches_the_counted_cuda_graphs():
+    model = ProfileStore.load().model("meta-llama/Llama-3.1-8B-Instruct")
+    assert model is not None
+    h100 = H100[0]
+    balanced = serving_fit(model, h100, ServerConfig(max_model_len=8192, engine_version=(0, 27, 1)), gpu_name=H100[1])
+    fine = serving_fit(model, h100, ServerConfig(max_model_len=8192, engine_version=(0, 27, 1),
+                                                 performance_mode="interactivity"), gpu_name=H100[1])
+    assert fine.cuda_graph_counted and fine.cuda_graph_gib > balanced.cuda_graph_gib
+    assert balanced.kv_budget_gib - fine.kv_budget_gib == pytest.approx(fine.cuda_graph_gib - balanced.cuda_graph_gib)
+    # before 0.17 the flag does not exist: nothing changes
+    old = dict(max_model_len=8192, engine_version=(0, 16, 0))
+    assert (serving_fit(model, h100, ServerConfig(**old, performance_mode="interactivity"), gpu_name=H100[1]).cuda_graph_gib
+            == serving_fit(model, h100, ServerConfig(**old), gpu_name=H100[1]).cuda_graph_gib)

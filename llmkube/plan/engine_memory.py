@@ -295,7 +295,7 @@ def big_gpu_defaults(memory_gib: float, gpu_name: str, version: tuple[int, ...] 
 # no-chunking floor of max_model_len and the caps below. The flag came with vllm-project/vllm#34936
 # ("[UX] Add `--performance-mode {balanced,interactivity,throughput}`", merged 2026-02, first in 0.17.0);
 # its default "balanced" (vllm/config/vllm.py `VllmConfig.performance_mode`) keeps the defaults as
-# they were. "interactivity" changes only the CUDA-graph capture sizes (step 1 up to 32), not modelled.
+# they were; "interactivity" leaves them too and captures more CUDA graphs (`capture_size_list`).
 PERFORMANCE_MODE_SINCE = (0, 17, 0)
 THROUGHPUT_MODE_FACTOR = 2
 TGI_DEFAULT_PREFILL_TOKENS = 4096  # TGI with a length decided at start-up: its usual 4096-token prefill budget [U]
@@ -740,29 +740,39 @@ def max_capture_size(max_num_seqs: int, max_num_batched_tokens: int | None = Non
     return min(top, max_num_batched_tokens) if max_num_batched_tokens else top
 
 
-def capture_size_list(max_num_seqs: int, max_num_batched_tokens: int | None = None) -> list[int]:
+# `--performance-mode interactivity` (0.17+, `PERFORMANCE_MODE_SINCE`) captures every batch size from 1
+# up to min(max_capture_size, 32) in place of 1, 2, 4 (vllm/config/vllm.py `_set_cudagraph_sizes`:
+# "Fine-grained CUDA graphs at small batch sizes for minimal padding overhead").
+INTERACTIVITY_FINE_SIZES = 32
+
+
+def capture_size_list(max_num_seqs: int, max_num_batched_tokens: int | None = None,
+                      fine_grained: bool = False) -> list[int]:
     """The batch sizes vLLM captures (vllm/config/vllm.py `_set_cudagraph_sizes`, v0.11 …): 1, 2, 4,
-    then every 8 up to 248, then every 16 from 256, up to `max_capture_size`."""
+    then every 8 up to 248, then every 16 from 256, up to `max_capture_size`; with `fine_grained`
+    (interactivity mode) every size from 1 to 32 instead of 1, 2, 4 (the two lists merged, no
+    size twice)."""
     top = max_capture_size(max_num_seqs, max_num_batched_tokens)
-    return [n for n in (1, 2, 4, *range(8, 256, 8), *range(256, MAX_CAPTURE_SIZE + 1, 16)) if n <= top]
+    small = range(1, INTERACTIVITY_FINE_SIZES + 1) if fine_grained else (1, 2, 4)
+    return sorted({n for n in (*small, *range(8, 256, 8), *range(256, MAX_CAPTURE_SIZE + 1, 16)) if n <= top})
 
 
-def capture_sizes(max_num_seqs: int, max_num_batched_tokens: int | None = None) -> int:
+def capture_sizes(max_num_seqs: int, max_num_batched_tokens: int | None = None, fine_grained: bool = False) -> int:
     """How many batch sizes vLLM captures piecewise (`capture_size_list`)."""
-    return len(capture_size_list(max_num_seqs, max_num_batched_tokens))
+    return len(capture_size_list(max_num_seqs, max_num_batched_tokens, fine_grained))
 
 
-def full_decode_sizes(max_num_seqs: int, max_num_batched_tokens: int | None = None) -> int:
+def full_decode_sizes(max_num_seqs: int, max_num_batched_tokens: int | None = None, fine_grained: bool = False) -> int:
     """How many FULL decode graphs FULL_AND_PIECEWISE captures: vllm/v1/cudagraph_dispatcher.py
     `CudagraphDispatcher.initialize_cudagraph_keys` keeps the capture sizes x with
     uniform_decode_query_len ≤ x ≤ uniform_decode_query_len × max_num_seqs (query length 1 without
     speculative decoding), so a server with fewer sequences than half the largest capture size has
     fewer FULL graphs than piecewise ones (256 sequences: 35 against 51)."""
-    return sum(1 for n in capture_size_list(max_num_seqs, max_num_batched_tokens) if n <= max_num_seqs)
+    return sum(1 for n in capture_size_list(max_num_seqs, max_num_batched_tokens, fine_grained) if n <= max_num_seqs)
 
 
 def cuda_graph_bytes(max_num_seqs: int, layers: int, max_num_batched_tokens: int | None = None,
-                     full_decode: bool = True, first_capture_bytes: float = 0.0) -> float:
+                     full_decode: bool = True, first_capture_bytes: float = 0.0, fine_grained: bool = False) -> float:
     """Device memory of the CUDA graphs on one GPU holding `layers` decoder layers, as vLLM estimates
     it before sizing the KV cache.
 
@@ -775,13 +785,14 @@ def cuda_graph_bytes(max_num_seqs: int, layers: int, max_num_batched_tokens: int
     the forward's intermediates at `max_capture_size` tokens); every capture holds (layers + 1)
     pieces' worth of graph memory (`CUDA_GRAPH_PIECE_BYTES`). `full_decode`: the mode also captures
     FULL decode graphs (`full_decode_sizes`; FULL_AND_PIECEWISE, the V1 default from
-    `FULL_AND_PIECEWISE_SINCE`). Not modelled: attention backends that cannot run FULL graphs (vLLM
+    `FULL_AND_PIECEWISE_SINCE`). `fine_grained`: interactivity mode's capture sizes
+    (`capture_size_list`), one more capture per extra size in each mode. Not modelled: attention backends that cannot run FULL graphs (vLLM
     falls back to PIECEWISE), speculative decoding's longer decode queries, LoRA's extra graphs.
     """
-    piecewise = capture_sizes(max_num_seqs, max_num_batched_tokens)
+    piecewise = capture_sizes(max_num_seqs, max_num_batched_tokens, fine_grained)
     if not piecewise:
         return 0.0
-    full = full_decode_sizes(max_num_seqs, max_num_batched_tokens) if full_decode else 0
+    full = full_decode_sizes(max_num_seqs, max_num_batched_tokens, fine_grained) if full_decode else 0
     captures = 1 + (piecewise - 1) + max(0, full - 1)
     return first_capture_bytes + captures * (layers + 1) * CUDA_GRAPH_PIECE_BYTES
 

@@ -192,7 +192,8 @@ class ServerConfig:
     # LLM_CLASS usage context, whose default batch is larger (`em.LLM_CLASS_DEFAULTS`). llmkube renders
     # servers; a start-up log from an offline script says so ("... for LLM_CLASS usage context").
     offline: bool = False
-    # vLLM --performance-mode (0.17+): "throughput" doubles the unset batch defaults (`em.profiling_batch`);
+    # vLLM --performance-mode (0.17+): "throughput" doubles the unset batch defaults (`em.profiling_batch`),
+    # "interactivity" captures CUDA graphs at every batch size up to 32 (`em.capture_size_list`);
     # None: the engine's default, "balanced"
     performance_mode: str | None = None
     dtype: str | None = None
@@ -471,6 +472,9 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     # forward's intermediates at the largest capture size)
     full_decode = acc.engine == "v1" and (c.engine_version is None
                                           or em.release(c.engine_version) >= em.FULL_AND_PIECEWISE_SINCE)
+    # --performance-mode interactivity (0.17+) captures every batch size up to 32 (`em.capture_size_list`)
+    fine_graphs = c.performance_mode == "interactivity" and (c.engine_version is None or em.release(c.engine_version)
+                                                             >= em.PERFORMANCE_MODE_SINCE)
     graph_pool = em.forward_peak_bytes(s, em.max_capture_size(batch.seqs, batch.tokens), tp, act_bytes,
                                        acc.mlp_live, moe_tp) if graphs_on else 0.0
     # The caching allocator's rounding of the weight tensors (`em.weight_rounding_bytes`), where their
@@ -488,7 +492,8 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
                                          persistent_bytes=moe_workspace,
                                          eager=c.enforce_eager and c.runtime == "vllm", held_bytes=mm_held,
                                          moe_tensor_parallel=moe_tp if c.runtime == "vllm" else None)
-        graphs = em.cuda_graph_bytes(batch.seqs, n, batch.tokens, full_decode, graph_pool) if graphs_on else 0.0
+        graphs = (em.cuda_graph_bytes(batch.seqs, n, batch.tokens, full_decode, graph_pool, fine_graphs)
+                  if graphs_on else 0.0)
         layout = em.kv_layout(s, kinds[start:start + n], token_layer, max_len, batch.tokens)
         start += n
         kv_budget = c.utilization * acc.budget_factor * memory_gib * GIB - weights - activation - non_torch - (graphs if counted else 0.0)
