@@ -289,6 +289,8 @@ def big_gpu_defaults(memory_gib: float, gpu_name: str, version: tuple[int, ...] 
     if version is not None and release(version) < (0, 9, 0):
         return memory_gib >= BIG_GPU_GIB
     return memory_gib >= BIG_GPU_GIB and "a100" not in name
+
+
 # `--performance-mode throughput` doubles the batch defaults it finds unset (vllm/engine/arg_utils.py
 # `_set_default_max_num_seqs_and_batched_tokens_args`: "If throughput mode is set, double
 # max_num_batched_tokens and max_num_seqs", each only when the user did not give it), before the
