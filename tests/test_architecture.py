@@ -79,13 +79,21 @@ def private_names_defined_in(module_tree: ast.Module) -> set[str]:
     return {n for n in names if n.startswith("_")}
 
 
+#: Compiled accelerators (private C modules) and the one module each belongs to, which alone imports it.
+ACCELERATORS = {"llmkube._marked": "llmkube.fastyaml"}
+
+
 def test_no_module_reaches_into_another_modules_private_names():
     offenders = []
     for name, path in MODULES.items():
         module_tree = tree(path)
         for stmt, target, names in imports(name, module_tree):
             if target.startswith("llmkube"):
-                offenders += [f"{path.relative_to(REPO)}:{stmt.lineno} imports {target}.{n}" for n in names if _private(n)]
+                offenders += [
+                    f"{path.relative_to(REPO)}:{stmt.lineno} imports {target}.{n}"
+                    for n in names
+                    if _private(n) and ACCELERATORS.get(f"{target}.{n}") != name
+                ]
         own = private_names_defined_in(module_tree)
         for node in ast.walk(module_tree):
             if isinstance(node, ast.Attribute) and _private(node.attr) and node.attr not in own:
