@@ -302,6 +302,17 @@ _BREAKS_11 = ("\x85", "\u2028", "\u2029")
 
 
 def load_marked(text: str) -> list[tuple[Any, int, Any]]:
+    """`load_marked_python`'s result, built by the compiled reader (llmkube/_marked.c) when it is
+    built and current, else by that Python loop (the reference): the same documents, marks, plain
+    twins and refusals either way (tests/test_fastyaml_compiled.py)."""
+    if any(ch in text for ch in _BREAKS_11):
+        raise NeedsReference
+    if _compiled_load is not None:
+        return _compiled_load(text)
+    return load_marked_python(text)
+
+
+def load_marked_python(text: str) -> list[tuple[Any, int, Any]]:
     """Every document of `text` (None for an empty one) with its 1-based start line, as the
     round-trip loader reads it: same values and types for scalars (YAML 1.2), dicts and lists that
     carry the same line/column marks. Raises NeedsReference for anything it leaves to that loader.
@@ -422,3 +433,64 @@ def load_marked(text: str) -> list[tuple[Any, int, Any]]:
 
 
 _NO_KEY = object()
+
+
+def _compiled() -> Any:
+    """The compiled reader's `load`, handed this module's classes, cache and callbacks; None when
+    llmkube._marked is not built (no compiler or libyaml headers at install), was built for another
+    interface (rebuild with `pip install -e .`), or PyYAML's libyaml nests differently from what it
+    knows (`_libyaml_nest_limit`)."""
+    try:
+        from llmkube import _marked
+    except ImportError:
+        return None
+    if getattr(_marked, "API", None) != _MARKED_API:
+        return None
+    return _marked
+
+
+def _libyaml_nest_limit() -> int | None:
+    """The nesting PyYAML's libyaml refuses, which the compiled reader (on the system's libyaml) must
+    refuse alike (llmkube/_marked.c, LEVEL_*): 1000 levels in the libyaml PyYAML's wheels bundle
+    ("0.2.6": "exceeded maximum nesting depth"), none in 0.2.5; None for anything else. Measured
+    with block sequences (~0.2 ms; flow ones cost libyaml quadratic time)."""
+    from yaml._yaml import CParser, get_version_string
+
+    def refused(depth: int) -> bool:
+        try:
+            CParser("- " * depth + "x").raw_parse()
+        except yaml.YAMLError:
+            return True
+        return False
+
+    if not refused(_NEST_LIMIT):
+        return 0 if get_version_string() == "0.2.5" else None
+    return _NEST_LIMIT if not refused(_NEST_LIMIT - 1) else None
+
+
+def _first_load(text: str) -> list[tuple[Any, int, Any]]:
+    """The first call: set the compiled reader up (or settle on the Python loop), then read."""
+    global _compiled_load
+    module = _compiled()
+    limit = _libyaml_nest_limit() if module is not None and _Loader is not yaml.SafeLoader else None
+    if module is None or limit is None:
+        _compiled_load = None
+        return load_marked_python(text)
+    module.setup(NeedsReference, yaml.YAMLError, MarkedMap, MarkedList, _RT_SCALARS, _rt_plain, _block_scalar, MAX_NESTING, limit)
+    _compiled_load = module.load
+    return module.load(text)
+
+
+def compiled_reader() -> Any:
+    """The compiled reader's `load` in use (set up on first use), or None: the Python loop reads."""
+    if _compiled_load is _first_load:
+        _first_load("")
+    return _compiled_load
+
+
+#: The interface of llmkube/_marked.c this module speaks (its MARKED_API).
+_MARKED_API = 2
+#: The nesting limit of the libyaml PyYAML's wheels bundle (its MAX_NESTING_LEVEL).
+_NEST_LIMIT = 1000
+#: What `load_marked` reads with: `_first_load` until the first call, then the compiled reader or None.
+_compiled_load: Any = _first_load
