@@ -438,13 +438,13 @@ _NO_KEY = object()
 def _compiled() -> Any:
     """The compiled reader's `load`, handed this module's classes, cache and callbacks; None when
     llmkube._marked is not built (no compiler or libyaml headers at install), was built for another
-    interface (rebuild with `pip install -e .`), or PyYAML's libyaml nests differently from what it
-    knows (`_libyaml_nest_limit`)."""
+    interface (rebuild with `pip install -e .`), or runs on a libyaml (the system's) or beside one
+    (PyYAML's, `_libyaml_nest_limit`) whose refusals it was not written for."""
     try:
         from llmkube import _marked
     except ImportError:
         return None
-    if getattr(_marked, "API", None) != _MARKED_API:
+    if getattr(_marked, "API", None) != _MARKED_API or _marked.LIBYAML_VERSION not in _SYSTEM_LIBYAML:
         return None
     return _marked
 
@@ -490,6 +490,9 @@ def compiled_reader() -> Any:
 
 #: The interface of llmkube/_marked.c this module speaks (its MARKED_API).
 _MARKED_API = 2
+#: The libyaml releases the compiled reader may run on: 0.2.5 has no nesting limit of its own (the
+#: one PyYAML's bundled libyaml has is counted in llmkube/_marked.c); a later one may refuse otherwise.
+_SYSTEM_LIBYAML = ("0.2.5",)
 #: The nesting limit of the libyaml PyYAML's wheels bundle (its MAX_NESTING_LEVEL).
 _NEST_LIMIT = 1000
 #: What `load_marked` reads with: `_first_load` until the first call, then the compiled reader or None.

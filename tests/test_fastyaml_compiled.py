@@ -56,6 +56,7 @@ def test_the_build_is_of_the_current_source():
         "llmkube/_marked.c changed since the extension was built: run `pip install -e .` again"
     )
     assert _marked.API == fastyaml._MARKED_API
+    assert _marked.LIBYAML_VERSION in fastyaml._SYSTEM_LIBYAML, "a libyaml the compiled reader was not checked against"
     assert fastyaml.compiled_reader() is _marked.load
 
 
@@ -328,7 +329,7 @@ YAML_BITS = st.sampled_from(
 
 
 @pytestmark_compiled
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.lists(YAML_BITS, max_size=40).map("".join))
 def test_generated_text_reads_alike(text):
     assert_same(text)
