@@ -24,7 +24,7 @@
 #endif
 
 /* Bump with any change to setup()'s arguments or load()'s result; fastyaml checks it. */
-#define MARKED_API 2
+#define MARKED_API 3
 
 #define SHIFT 24
 
@@ -38,6 +38,10 @@ static PyObject *rt_plain;          /* fastyaml._rt_plain */
 static PyObject *block_scalar;      /* fastyaml._block_scalar */
 static Py_ssize_t max_nesting;      /* options.MAX_NESTING */
 static Py_ssize_t nest_limit;       /* the nesting PyYAML's libyaml refuses (0: none); see below */
+/* What setup_plain() hands in, for load_plain(). */
+static PyObject *needs_full;        /* fastyaml._NeedsFullLoader: "let the Python loop read this" */
+static PyObject *plain_scalar;      /* fastyaml._plain_scalar (YAML 1.1, as kubectl reads) */
+static PyObject *plain_cache;       /* a dict: raw plain scalar -> what plain_scalar made of it */
 
 static PyObject *str_start, *str_marks, *str_literal, *str_folded, *zero;
 
@@ -440,11 +444,246 @@ fail:
     return NULL;
 }
 
+static PyObject *
+marked_setup_plain(PyObject *self, PyObject *args)
+{
+    PyObject *nf, *ps, *cache;
+    if (!PyArg_ParseTuple(args, "OOO!:setup_plain", &nf, &ps, &PyDict_Type, &cache))
+        return NULL;
+    Py_INCREF(nf); Py_XSETREF(needs_full, nf);
+    Py_INCREF(ps); Py_XSETREF(plain_scalar, ps);
+    Py_INCREF(cache); Py_XSETREF(plain_cache, cache);
+    Py_RETURN_NONE;
+}
+
+/* One container of load_plain: a dict or list, and a mapping's pending key. */
+typedef struct {
+    PyObject *top;
+    PyObject *key;
+    int level;
+} plain_frame_t;
+
+/* `fastyaml._fast_documents` in C: the documents of `text` as plain data (YAML 1.1 scalars through
+ * `_plain_scalar`, remembered in the cache it was handed), or `_NeedsFullLoader` for anything that
+ * loop would not return as plain documents: anchors, aliases, tags other than "!", complex keys, a
+ * syntax error, PyYAML's nesting limit, or any exception of `_plain_scalar` (a merge key, a number
+ * too long). The caller then runs that Python loop, which reads or refuses it and words the error. */
+static PyObject *
+marked_load_plain(PyObject *self, PyObject *text)
+{
+    if (needs_full == NULL || needs_reference == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "llmkube._marked.setup()/setup_plain() were not called");
+        return NULL;
+    }
+    if (!PyUnicode_CheckExact(text)) {
+        PyErr_SetString(PyExc_TypeError, "a string or stream input is required");
+        return NULL;
+    }
+    PyObject *bytes = PyUnicode_AsUTF8String(text);
+    if (bytes == NULL)
+        return NULL;
+    yaml_parser_t parser;
+    yaml_event_t event;
+    int have_event = 0;
+    if (!yaml_parser_initialize(&parser)) {
+        Py_DECREF(bytes);
+        return PyErr_NoMemory();
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)PyBytes_AS_STRING(bytes),
+                                 (size_t)PyBytes_GET_SIZE(bytes));
+    PyObject *docs = PyList_New(0);
+    plain_frame_t cur = {NULL, NULL, LEVEL_NONE};
+    plain_frame_t *frames = NULL;
+    Py_ssize_t depth = 0, capacity = 0, indents = 0, flows = 0;
+    PyObject *value = NULL;
+    if (docs == NULL)
+        goto fail;
+    for (;;) {
+        if (!yaml_parser_parse(&parser, &event)) {
+            if (parser.error == YAML_MEMORY_ERROR)
+                PyErr_NoMemory();
+            else
+                PyErr_SetNone(needs_full);
+            goto fail;
+        }
+        have_event = 1;
+        int done = 0;
+        switch (event.type) {
+        case YAML_SCALAR_EVENT: {
+            if (event.data.scalar.anchor != NULL
+                || (event.data.scalar.tag != NULL && strcmp((const char *)event.data.scalar.tag, "!") != 0)) {
+                PyErr_SetNone(needs_full);
+                goto fail;
+            }
+            PyObject *raw = PyUnicode_DecodeUTF8((const char *)event.data.scalar.value,
+                                                 (Py_ssize_t)event.data.scalar.length, "strict");
+            if (raw == NULL)
+                goto fail;
+            if (event.data.scalar.plain_implicit) {
+                value = PyDict_GetItemWithError(plain_cache, raw);
+                if (value != NULL) {
+                    Py_INCREF(value);
+                } else if (PyErr_Occurred()) {
+                    Py_DECREF(raw);
+                    goto fail;
+                } else {
+                    value = PyObject_CallOneArg(plain_scalar, raw);
+                    if (value == NULL) {
+                        Py_DECREF(raw);
+                        goto fail;
+                    }
+                    if (PyDict_GET_SIZE(plain_cache) > 200000)
+                        PyDict_Clear(plain_cache);
+                    if (PyDict_SetItem(plain_cache, raw, value) < 0) {
+                        Py_DECREF(raw);
+                        goto fail;
+                    }
+                }
+                Py_DECREF(raw);
+            } else {
+                value = raw;
+            }
+            done = 1;
+            break;
+        }
+        case YAML_MAPPING_START_EVENT:
+        case YAML_SEQUENCE_START_EVENT: {
+            int is_list = event.type == YAML_SEQUENCE_START_EVENT;
+            yaml_char_t *anchor = is_list ? event.data.sequence_start.anchor : event.data.mapping_start.anchor;
+            yaml_char_t *tag = is_list ? event.data.sequence_start.tag : event.data.mapping_start.tag;
+            if (anchor != NULL || (tag != NULL && strcmp((const char *)tag, "!") != 0)) {
+                PyErr_SetNone(needs_full);
+                goto fail;
+            }
+            int level = LEVEL_NONE;
+            switch (parser.state) {
+            case YAML_PARSE_BLOCK_SEQUENCE_FIRST_ENTRY_STATE:
+            case YAML_PARSE_BLOCK_MAPPING_FIRST_KEY_STATE:
+                if (nest_limit > 0 && indents + 1 >= nest_limit) {
+                    PyErr_SetNone(needs_full);
+                    goto fail;
+                }
+                indents++;
+                level = LEVEL_INDENT;
+                break;
+            case YAML_PARSE_FLOW_SEQUENCE_FIRST_ENTRY_STATE:
+            case YAML_PARSE_FLOW_MAPPING_FIRST_KEY_STATE:
+                if (nest_limit > 0 && indents + flows >= nest_limit) {
+                    PyErr_SetNone(needs_full);
+                    goto fail;
+                }
+                flows++;
+                level = LEVEL_FLOW;
+                break;
+            default:
+                break;
+            }
+            if (cur.top != NULL) {
+                if (depth == capacity) {
+                    Py_ssize_t grown = capacity ? capacity * 2 : 32;
+                    plain_frame_t *bigger = PyMem_Realloc(frames, (size_t)grown * sizeof(plain_frame_t));
+                    if (bigger == NULL) {
+                        PyErr_NoMemory();
+                        goto fail;
+                    }
+                    frames = bigger;
+                    capacity = grown;
+                }
+                frames[depth++] = cur;
+                cur.top = NULL;
+                cur.key = NULL;
+            }
+            cur.top = is_list ? PyList_New(0) : PyDict_New();
+            cur.key = NULL;
+            cur.level = level;
+            if (cur.top == NULL)
+                goto fail;
+            break;
+        }
+        case YAML_MAPPING_END_EVENT:
+        case YAML_SEQUENCE_END_EVENT:
+            if (cur.level == LEVEL_INDENT)
+                indents--;
+            else if (cur.level == LEVEL_FLOW)
+                flows--;
+            value = cur.top;
+            Py_CLEAR(cur.key);
+            cur.top = NULL;
+            if (depth > 0)
+                cur = frames[--depth];
+            done = 1;
+            break;
+        case YAML_ALIAS_EVENT:
+            PyErr_SetNone(needs_full);
+            goto fail;
+        default:  /* stream and document start and end: nothing to do (directives are allowed) */
+            break;
+        }
+        if (done) {
+            /* `value` (owned) goes where the Python loop puts it. */
+            if (cur.top == NULL) {
+                if (PyList_Append(docs, value) < 0)
+                    goto fail;
+            } else if (PyList_CheckExact(cur.top)) {
+                if (PyList_Append(cur.top, value) < 0)
+                    goto fail;
+            } else if (cur.key == NULL) {
+                if (PyDict_CheckExact(value) || PyList_CheckExact(value)) {
+                    PyErr_SetNone(needs_full);  /* a complex key */
+                    goto fail;
+                }
+                cur.key = value;
+                value = NULL;
+            } else {
+                if (PyDict_SetItem(cur.top, cur.key, value) < 0)
+                    goto fail;
+                Py_CLEAR(cur.key);
+            }
+            Py_CLEAR(value);
+        }
+        int end = event.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&event);
+        have_event = 0;
+        if (end)
+            break;
+    }
+    yaml_parser_delete(&parser);
+    Py_DECREF(bytes);
+    PyMem_Free(frames);
+    return docs;
+
+fail:
+    /* Whatever went wrong, the Python loop reads the text again and meets it itself (or words it). */
+    if (!PyErr_ExceptionMatches(PyExc_MemoryError) && !PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+        PyErr_Clear();
+        PyErr_SetNone(needs_full);
+    }
+    if (have_event)
+        yaml_event_delete(&event);
+    yaml_parser_delete(&parser);
+    Py_DECREF(bytes);
+    Py_XDECREF(value);
+    Py_XDECREF(cur.top);
+    Py_XDECREF(cur.key);
+    while (depth > 0) {
+        depth--;
+        Py_XDECREF(frames[depth].top);
+        Py_XDECREF(frames[depth].key);
+    }
+    PyMem_Free(frames);
+    Py_XDECREF(docs);
+    return NULL;
+}
+
 static PyMethodDef marked_methods[] = {
     {"setup", marked_setup, METH_VARARGS,
      "setup(needs_reference, yaml_error, marked_map, marked_list, cache, rt_plain, block_scalar, max_nesting,\n"
      "      nest_limit)\n"
      "Hand in the classes, cache and callbacks `load` uses (fastyaml does, once, at import)."},
+    {"setup_plain", marked_setup_plain, METH_VARARGS,
+     "setup_plain(needs_full, plain_scalar, cache)\nHand in what `load_plain` uses (fastyaml does, on first use)."},
+    {"load_plain", marked_load_plain, METH_O,
+     "load_plain(text) -> list of plain documents, as fastyaml._fast_documents, or raises its _NeedsFullLoader."},
     {"load", marked_load, METH_O,
      "load(text) -> list of (document, start line, plain twin or None), as fastyaml.load_marked_python."},
     {NULL, NULL, 0, NULL},

@@ -145,7 +145,7 @@ def load_plain(text: str, source: str, what: str = "file") -> list[Any]:
     """All documents of a YAML or JSON text as plain data; bad syntax → InputError at the line."""
     try:
         try:
-            docs = _fast_documents(text)
+            docs = _plain_documents(text)
         except _NeedsFullLoader:
             docs = [_jsonable(_bounded(d, source)) for d in yaml.load_all(text, Loader=_Loader)]
     except yaml.MarkedYAMLError as exc:
@@ -307,6 +307,8 @@ def load_marked(text: str) -> list[tuple[Any, int, Any]]:
     twins and refusals either way (tests/test_fastyaml_compiled.py)."""
     if any(ch in text for ch in _BREAKS_11):
         raise NeedsReference
+    if _compiled_load is _UNSET:
+        _setup()
     if _compiled_load is not None:
         return _compiled_load(text)
     return load_marked_python(text)
@@ -468,32 +470,51 @@ def _libyaml_nest_limit() -> int | None:
     return _NEST_LIMIT if not refused(_NEST_LIMIT - 1) else None
 
 
-def _first_load(text: str) -> list[tuple[Any, int, Any]]:
-    """The first call: set the compiled reader up (or settle on the Python loop), then read."""
-    global _compiled_load
+def _setup() -> None:
+    """On first use: set the compiled readers up, or settle on the Python loops."""
+    global _compiled_load, _compiled_plain
     module = _compiled()
     limit = _libyaml_nest_limit() if module is not None and _Loader is not yaml.SafeLoader else None
     if module is None or limit is None:
-        _compiled_load = None
-        return load_marked_python(text)
+        _compiled_load = _compiled_plain = None
+        return
     module.setup(NeedsReference, yaml.YAMLError, MarkedMap, MarkedList, _RT_SCALARS, _rt_plain, _block_scalar, MAX_NESTING, limit)
-    _compiled_load = module.load
-    return module.load(text)
+    module.setup_plain(_NeedsFullLoader, _plain_scalar, _PLAIN_SCALARS)
+    _compiled_load, _compiled_plain = module.load, module.load_plain
 
 
 def compiled_reader() -> Any:
-    """The compiled reader's `load` in use (set up on first use), or None: the Python loop reads."""
-    if _compiled_load is _first_load:
-        _first_load("")
+    """The compiled marked reader's `load` in use (set up on first use), or None: the Python loop reads."""
+    if _compiled_load is _UNSET:
+        _setup()
     return _compiled_load
 
 
+def _plain_documents(text: str) -> list[Any]:
+    """`_fast_documents(text)`, by the compiled plain reader when it is built: it returns the same
+    documents or hands the text to that Python loop, which reads it or raises what it raises
+    (anchors, tags, merge keys, syntax errors: tests/test_fastyaml_compiled.py)."""
+    if _compiled_plain is _UNSET:
+        _setup()
+    if _compiled_plain is not None:
+        try:
+            return list(_compiled_plain(text))
+        except _NeedsFullLoader:
+            pass
+    return _fast_documents(text)
+
+
+#: What `_plain_scalar` made of a raw plain scalar, for the compiled plain reader (bounded there).
+_PLAIN_SCALARS: dict[str, Any] = {}
+_UNSET: Any = object()
 #: The interface of llmkube/_marked.c this module speaks (its MARKED_API).
-_MARKED_API = 2
+_MARKED_API = 3
 #: The libyaml releases the compiled reader may run on: 0.2.5 has no nesting limit of its own (the
 #: one PyYAML's bundled libyaml has is counted in llmkube/_marked.c); a later one may refuse otherwise.
 _SYSTEM_LIBYAML = ("0.2.5",)
 #: The nesting limit of the libyaml PyYAML's wheels bundle (its MAX_NESTING_LEVEL).
 _NEST_LIMIT = 1000
-#: What `load_marked` reads with: `_first_load` until the first call, then the compiled reader or None.
-_compiled_load: Any = _first_load
+#: What `load_marked` and `load_plain` read with: unset until the first call, then the compiled
+#: readers' functions, or None (the Python loops).
+_compiled_load: Any = _UNSET
+_compiled_plain: Any = _UNSET

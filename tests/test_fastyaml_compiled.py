@@ -333,3 +333,89 @@ YAML_BITS = st.sampled_from(
 @given(st.lists(YAML_BITS, max_size=40).map("".join))
 def test_generated_text_reads_alike(text):
     assert_same(text)
+
+
+# --- the plain reader: `load_plain`'s documents (fastyaml._fast_documents) -----------------------------
+
+
+def plain_outcome(text: str) -> Any:
+    """The compiled plain reader against `_fast_documents`: the same documents (exact types at every node
+    and key), or it hands the text back (`_NeedsFullLoader`) and the Python loop reads it; and
+    `load_plain` (which falls back to PyYAML's loader and words errors) gives the same either way."""
+    compiled = fastyaml.compiled_reader() and fastyaml._compiled_plain
+    assert compiled is _marked.load_plain
+    try:
+        docs = compiled(text)
+    except fastyaml._NeedsFullLoader:
+        docs = None
+    except UnicodeEncodeError:  # a lone surrogate in the str: the Python loop raises it too
+        with pytest.raises(UnicodeEncodeError):
+            fastyaml._fast_documents(text)
+        docs = None
+    if docs is not None:
+        assert [shape(d) for d in docs] == [shape(d) for d in fastyaml._fast_documents(text)]
+
+    def public() -> Any:
+        try:
+            return [shape(d) for d in fastyaml.load_plain(text, "f.yaml")]
+        except Exception as exc:  # noqa: BLE001 - the exception is the outcome compared
+            return ("raised", type(exc).__name__, str(exc))
+
+    with_c = public()
+    try:
+        fastyaml._compiled_plain = None
+        without = public()
+    finally:
+        fastyaml._compiled_plain = compiled
+    assert with_c == without
+    return docs
+
+
+@pytestmark_compiled
+def test_the_plain_reader_reads_every_crd_and_corpus_file_alike():
+    import yaml
+
+    from tests.support.crds import UPSTREAM_CRDS
+
+    files = sorted(UPSTREAM_CRDS.rglob("*.yaml")) + corpus_files()
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        if plain_outcome(text) is None:  # handed back only what the Python loop does not read either
+            with pytest.raises((fastyaml._NeedsFullLoader, yaml.YAMLError)):
+                fastyaml._fast_documents(text)
+
+
+@pytestmark_compiled
+@pytest.mark.parametrize("name", sorted(HOSTILE) + [f"edge:{k}" for k in sorted(EDGE_CASES)])
+def test_the_plain_reader_reads_hostile_input_alike(name):
+    plain_outcome(EDGE_CASES[name[5:]] if name.startswith("edge:") else HOSTILE[name])
+
+
+@pytestmark_compiled
+def test_the_plain_reader_keeps_yaml_1_1_and_its_own_refusals():
+    """What the plain reader differs from the marked one in: YAML 1.1 scalars, directives and "!" tags
+    read, duplicate keys (the last wins) and scalar documents kept; anchors, merge keys and tags handed back."""
+    assert plain_outcome("a: yes\nb: 0o12\nc: 012\nd: 2020-01-01\n") == [{"a": True, "b": "0o12", "c": 10, "d": "2020-01-01"}]
+    assert plain_outcome("%YAML 1.1\n---\na: ! 12\nb: 1\nb: 2\n---\n42\n") == [{"a": 12, "b": 2}, 42]
+    for text in ("a: &x 1\nb: *x\n", "<<: {a: 1}\n", "a: !!str 1\n", "a: [1\n", "? [a]\n: 1\n", "n: " + "9" * 5000 + "\n"):
+        assert plain_outcome(text) is None
+
+
+@pytestmark_compiled
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=st.lists(DATA, min_size=1, max_size=3), flow=st.sampled_from([None, True, False]), style=st.sampled_from([None, "'", '"', "|", ">"]))
+def test_the_plain_reader_reads_generated_yaml_alike(docs, flow, style):
+    import yaml
+
+    try:
+        text = yaml.safe_dump_all(docs, default_flow_style=flow, default_style=style, explicit_start=len(docs) > 1)
+    except yaml.YAMLError:
+        return
+    plain_outcome(text)
+
+
+@pytestmark_compiled
+@settings(max_examples=600, deadline=None)
+@given(st.lists(YAML_BITS, max_size=40).map("".join))
+def test_the_plain_reader_reads_generated_text_alike(text):
+    plain_outcome(text)
