@@ -13,6 +13,9 @@
  * encoding detected by libyaml; scalars decoded with PyUnicode_DecodeUTF8(value, length, "strict")
  * (CParser._event_to_object). Marks are libyaml's, so columns count characters as there.
  *
+ * `load_plain` does the same for `fastyaml._fast_documents` (load_plain: CRD files, profiles): plain
+ * documents, or `_NeedsFullLoader` for anything unusual, which hands the text back to that Python loop.
+ *
  * Iterative (an explicit stack of frames): nesting depth costs heap, never C stack.
  */
 #define PY_SSIZE_T_CLEAN
