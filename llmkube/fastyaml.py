@@ -498,7 +498,8 @@ def _plain_documents(text: str) -> list[Any]:
         _setup()
     if _compiled_plain is not None:
         try:
-            return list(_compiled_plain(text))
+            docs: list[Any] = _compiled_plain(text)
+            return docs
         except _NeedsFullLoader:
             pass
     return _fast_documents(text)

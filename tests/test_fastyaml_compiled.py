@@ -338,7 +338,7 @@ def test_generated_text_reads_alike(text):
 # --- the plain reader: `load_plain`'s documents (fastyaml._fast_documents) -----------------------------
 
 
-def plain_outcome(text: str) -> Any:
+def plain_outcome(text: str, public_too: bool = True) -> Any:
     """The compiled plain reader against `_fast_documents`: the same documents (exact types at every node
     and key), or it hands the text back (`_NeedsFullLoader`) and the Python loop reads it; and
     `load_plain` (which falls back to PyYAML's loader and words errors) gives the same either way."""
@@ -354,6 +354,8 @@ def plain_outcome(text: str) -> Any:
         docs = None
     if docs is not None:
         assert [shape(d) for d in docs] == [shape(d) for d in fastyaml._fast_documents(text)]
+    if not public_too:
+        return docs
 
     def public() -> Any:
         try:
@@ -380,7 +382,7 @@ def test_the_plain_reader_reads_every_crd_and_corpus_file_alike():
     files = sorted(UPSTREAM_CRDS.rglob("*.yaml")) + corpus_files()
     for path in files:
         text = path.read_text(encoding="utf-8")
-        if plain_outcome(text) is None:  # handed back only what the Python loop does not read either
+        if plain_outcome(text, public_too=False) is None:  # handed back only what the Python loop does not read either
             with pytest.raises((fastyaml._NeedsFullLoader, yaml.YAMLError)):
                 fastyaml._fast_documents(text)
 
@@ -402,7 +404,7 @@ def test_the_plain_reader_keeps_yaml_1_1_and_its_own_refusals():
 
 
 @pytestmark_compiled
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(docs=st.lists(DATA, min_size=1, max_size=3), flow=st.sampled_from([None, True, False]), style=st.sampled_from([None, "'", '"', "|", ">"]))
 def test_the_plain_reader_reads_generated_yaml_alike(docs, flow, style):
     import yaml
