@@ -160,8 +160,13 @@ class Bench:
 
     def warm(self, *args: str) -> dict[str, tuple[list[str], dict[str, str] | None]]:
         """This checkout with its side caches in use (a pre-commit hook's second run on): the untimed
-        first run fills them in the benchmark's own empty HOME."""
-        return {"llmkube (warm cache)": ([sys.executable, "-m", "llmkube", *args], {**self.env, "PYTHONPATH": str(REPO)})}
+        first run fills them in the benchmark's own empty HOME. With `--baseline`, that checkout too: the
+        translated-schema entries are keyed by the translating code, so the two do not read each other's."""
+        cmds = {"llmkube (warm cache)": ([sys.executable, "-m", "llmkube", *args], {**self.env, "PYTHONPATH": str(REPO)})}
+        if self.args.baseline:
+            base = str(Path(self.args.baseline).resolve())
+            cmds["llmkube (warm cache, baseline)"] = ([sys.executable, "-m", "llmkube", *args], {**self.env, "PYTHONPATH": base})
+        return cmds
 
     def seed(self) -> list[dict]:
         if self._seed is None:
