@@ -184,6 +184,55 @@ refuse(void)
     return NULL;
 }
 
+/* As CParser: a str is parsed as its UTF-8 bytes (a lone surrogate raises UnicodeEncodeError here).
+ * Initialises `parser` on them and returns the bytes (owned: they must outlive the parser), or NULL
+ * with an exception set and the parser not initialised. */
+static PyObject *
+start_parser(PyObject *text, yaml_parser_t *parser)
+{
+    if (!PyUnicode_CheckExact(text)) {
+        PyErr_SetString(PyExc_TypeError, "a string or stream input is required");
+        return NULL;
+    }
+    PyObject *bytes = PyUnicode_AsUTF8String(text);
+    if (bytes == NULL)
+        return NULL;
+    if (!yaml_parser_initialize(parser)) {
+        Py_DECREF(bytes);
+        return PyErr_NoMemory();
+    }
+    yaml_parser_set_input_string(parser, (const unsigned char *)PyBytes_AS_STRING(bytes),
+                                 (size_t)PyBytes_GET_SIZE(bytes));
+    return bytes;
+}
+
+/* Spend libyaml's nesting budget for a container just opened (LEVEL_*, from the parser's state after
+ * its start event): sets `*level` and returns 0, or returns -1 when PyYAML's libyaml would refuse it
+ * (the caller raises what its loop raises). */
+static int
+spend_nesting(const yaml_parser_t *parser, Py_ssize_t *indents, Py_ssize_t *flows, int *level)
+{
+    switch (parser->state) {
+    case YAML_PARSE_BLOCK_SEQUENCE_FIRST_ENTRY_STATE:
+    case YAML_PARSE_BLOCK_MAPPING_FIRST_KEY_STATE:
+        if (nest_limit > 0 && *indents + 1 >= nest_limit)
+            return -1;
+        (*indents)++;
+        *level = LEVEL_INDENT;
+        return 0;
+    case YAML_PARSE_FLOW_SEQUENCE_FIRST_ENTRY_STATE:
+    case YAML_PARSE_FLOW_MAPPING_FIRST_KEY_STATE:
+        if (nest_limit > 0 && *indents + *flows >= nest_limit)
+            return -1;
+        (*flows)++;
+        *level = LEVEL_FLOW;
+        return 0;
+    default:  /* an indentless sequence, a single-pair mapping in a flow sequence */
+        *level = LEVEL_NONE;
+        return 0;
+    }
+}
+
 static PyObject *
 marked_load(PyObject *self, PyObject *text)
 {
@@ -191,24 +240,12 @@ marked_load(PyObject *self, PyObject *text)
         PyErr_SetString(PyExc_RuntimeError, "llmkube._marked.setup() was not called");
         return NULL;
     }
-    if (!PyUnicode_CheckExact(text)) {
-        PyErr_SetString(PyExc_TypeError, "a string or stream input is required");
-        return NULL;
-    }
-    /* As CParser: a str is parsed as its UTF-8 bytes (a lone surrogate raises UnicodeEncodeError here). */
-    PyObject *bytes = PyUnicode_AsUTF8String(text);
-    if (bytes == NULL)
-        return NULL;
-
     yaml_parser_t parser;
     yaml_event_t event;
     int have_event = 0;
-    if (!yaml_parser_initialize(&parser)) {
-        Py_DECREF(bytes);
-        return PyErr_NoMemory();
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)PyBytes_AS_STRING(bytes),
-                                 (size_t)PyBytes_GET_SIZE(bytes));
+    PyObject *bytes = start_parser(text, &parser);
+    if (bytes == NULL)
+        return NULL;
 
     PyObject *docs = PyList_New(0);
     frame_t cur = {NULL, NULL, NULL, NULL, NULL, 0, LEVEL_NONE};  /* cur.top == NULL: between documents */
@@ -347,27 +384,9 @@ marked_load(PyObject *self, PyObject *text)
             }
             if (frame_open(&cur, is_list, event.start_mark) < 0)
                 goto fail;
-            switch (parser.state) {
-            case YAML_PARSE_BLOCK_SEQUENCE_FIRST_ENTRY_STATE:
-            case YAML_PARSE_BLOCK_MAPPING_FIRST_KEY_STATE:
-                if (nest_limit > 0 && indents + 1 >= nest_limit) {
-                    refuse();
-                    goto fail;
-                }
-                indents++;
-                cur.level = LEVEL_INDENT;
-                break;
-            case YAML_PARSE_FLOW_SEQUENCE_FIRST_ENTRY_STATE:
-            case YAML_PARSE_FLOW_MAPPING_FIRST_KEY_STATE:
-                if (nest_limit > 0 && indents + flows >= nest_limit) {
-                    refuse();
-                    goto fail;
-                }
-                flows++;
-                cur.level = LEVEL_FLOW;
-                break;
-            default:  /* an indentless sequence, a single-pair mapping in a flow sequence */
-                cur.level = LEVEL_NONE;
+            if (spend_nesting(&parser, &indents, &flows, &cur.level) < 0) {
+                refuse();
+                goto fail;
             }
             break;
         }
@@ -478,22 +497,12 @@ marked_load_plain(PyObject *self, PyObject *text)
         PyErr_SetString(PyExc_RuntimeError, "llmkube._marked.setup()/setup_plain() were not called");
         return NULL;
     }
-    if (!PyUnicode_CheckExact(text)) {
-        PyErr_SetString(PyExc_TypeError, "a string or stream input is required");
-        return NULL;
-    }
-    PyObject *bytes = PyUnicode_AsUTF8String(text);
-    if (bytes == NULL)
-        return NULL;
     yaml_parser_t parser;
     yaml_event_t event;
     int have_event = 0;
-    if (!yaml_parser_initialize(&parser)) {
-        Py_DECREF(bytes);
-        return PyErr_NoMemory();
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)PyBytes_AS_STRING(bytes),
-                                 (size_t)PyBytes_GET_SIZE(bytes));
+    PyObject *bytes = start_parser(text, &parser);
+    if (bytes == NULL)
+        return NULL;
     PyObject *docs = PyList_New(0);
     plain_frame_t cur = {NULL, NULL, LEVEL_NONE};
     plain_frame_t *frames = NULL;
@@ -558,28 +567,10 @@ marked_load_plain(PyObject *self, PyObject *text)
                 PyErr_SetNone(needs_full);
                 goto fail;
             }
-            int level = LEVEL_NONE;
-            switch (parser.state) {
-            case YAML_PARSE_BLOCK_SEQUENCE_FIRST_ENTRY_STATE:
-            case YAML_PARSE_BLOCK_MAPPING_FIRST_KEY_STATE:
-                if (nest_limit > 0 && indents + 1 >= nest_limit) {
-                    PyErr_SetNone(needs_full);
-                    goto fail;
-                }
-                indents++;
-                level = LEVEL_INDENT;
-                break;
-            case YAML_PARSE_FLOW_SEQUENCE_FIRST_ENTRY_STATE:
-            case YAML_PARSE_FLOW_MAPPING_FIRST_KEY_STATE:
-                if (nest_limit > 0 && indents + flows >= nest_limit) {
-                    PyErr_SetNone(needs_full);
-                    goto fail;
-                }
-                flows++;
-                level = LEVEL_FLOW;
-                break;
-            default:
-                break;
+            int level;
+            if (spend_nesting(&parser, &indents, &flows, &level) < 0) {
+                PyErr_SetNone(needs_full);
+                goto fail;
             }
             if (cur.top != NULL) {
                 if (depth == capacity) {
