@@ -233,6 +233,23 @@ spend_nesting(const yaml_parser_t *parser, Py_ssize_t *indents, Py_ssize_t *flow
     }
 }
 
+/* `cache[raw]`, or `fn(raw)` when the cache does not hold it (then `*computed` is 1): a new reference,
+ * or NULL with an exception set. */
+static PyObject *
+cached_or_called(PyObject *cache, PyObject *fn, PyObject *raw, int *computed)
+{
+    PyObject *value = PyDict_GetItemWithError(cache, raw);
+    *computed = 0;
+    if (value != NULL) {
+        Py_INCREF(value);
+        return value;
+    }
+    if (PyErr_Occurred())
+        return NULL;
+    *computed = 1;
+    return PyObject_CallOneArg(fn, raw);
+}
+
 static PyObject *
 marked_load(PyObject *self, PyObject *text)
 {
@@ -277,18 +294,13 @@ marked_load(PyObject *self, PyObject *text)
             if (raw == NULL)
                 goto fail;
             if (event.data.scalar.plain_implicit) {
-                value = PyDict_GetItemWithError(scalar_cache, raw);
-                if (value != NULL) {
-                    Py_INCREF(value);
-                } else if (PyErr_Occurred()) {
+                int computed;
+                value = cached_or_called(scalar_cache, rt_plain, raw, &computed);
+                if (value == NULL) {
                     Py_DECREF(raw);
                     goto fail;
-                } else {
-                    value = PyObject_CallOneArg(rt_plain, raw);
-                    if (value == NULL) {
-                        Py_DECREF(raw);
-                        goto fail;
-                    }
+                }
+                if (computed) {  /* _rt_plain remembers what it may: is this one remembered? */
                     int cached = PyDict_Contains(scalar_cache, raw);
                     if (cached < 0) {
                         Py_DECREF(raw);
@@ -532,18 +544,13 @@ marked_load_plain(PyObject *self, PyObject *text)
             if (raw == NULL)
                 goto fail;
             if (event.data.scalar.plain_implicit) {
-                value = PyDict_GetItemWithError(plain_cache, raw);
-                if (value != NULL) {
-                    Py_INCREF(value);
-                } else if (PyErr_Occurred()) {
+                int computed;
+                value = cached_or_called(plain_cache, plain_scalar, raw, &computed);
+                if (value == NULL) {
                     Py_DECREF(raw);
                     goto fail;
-                } else {
-                    value = PyObject_CallOneArg(plain_scalar, raw);
-                    if (value == NULL) {
-                        Py_DECREF(raw);
-                        goto fail;
-                    }
+                }
+                if (computed) {
                     if (PyDict_GET_SIZE(plain_cache) > 200000)
                         PyDict_Clear(plain_cache);
                     if (PyDict_SetItem(plain_cache, raw, value) < 0) {
