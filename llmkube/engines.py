@@ -10,7 +10,7 @@ engine flag is one row here.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -190,6 +190,25 @@ def embedding_values(version: tuple[int, ...] | None, convert: bool) -> dict[str
 def flag(engine: str, setting: str) -> str:
     """The flag llmkube writes for a setting on this engine ('--num-shard' for TGI's tensor_parallel)."""
     return SETTING[setting].flags(engine)[0]
+
+
+def arg_value(args: Sequence[str], *flags: str) -> str | None:
+    """The value of `--flag value` or `--flag=value` in a command line."""
+    for i, arg in enumerate(args):
+        for flag in flags:
+            if arg == flag and i + 1 < len(args):
+                return args[i + 1]
+            if arg.startswith(flag + "="):
+                return arg[len(flag) + 1 :]
+    return None
+
+
+def extra_value(engine: str, args: Sequence[str], setting: str) -> str | None:
+    """A setting's value among a spec's `extraArgs` (`--performance-mode throughput`), spelled with
+    dashes or, as vLLM's parser also takes, underscores: for planners that size from the spec
+    rather than from the rendered command line (which `check/read/servers.py` reads)."""
+    flags = SETTING[setting].flags(engine)
+    return arg_value(args, *flags, *("--" + f[2:].replace("-", "_") for f in flags if f.startswith("--")))
 
 
 def format_value(value: int | float | str) -> str:

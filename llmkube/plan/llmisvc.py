@@ -36,7 +36,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from llmkube.engines import DEFAULT_GPU_MEMORY_UTILIZATION, SETTING, parse_engine_version
+from llmkube.engines import DEFAULT_GPU_MEMORY_UTILIZATION, SETTING, extra_value, parse_engine_version
 from llmkube.names import (
     APP_COMPONENT_LABEL,
     APP_NAME_LABEL,
@@ -341,6 +341,7 @@ def _pool_note(ep: InferenceEndpoint, ctx: PlanContext, pool: PoolPlan) -> str |
         max_num_seqs=spec.max_num_seqs, max_num_batched_tokens=spec.max_batch_tokens, chunked_prefill=spec.chunked_prefill,
         enforce_eager=bool(spec.enforce_eager), dtype=spec.dtype if spec.dtype != "auto" else None,
         quantization=spec.quantization, kv_cache_dtype=spec.kv_cache_dtype,
+        performance_mode=extra_value(spec.runtime, spec.extra_args, "performance_mode"),
         engine_version=parse_engine_version(spec.image) if spec.image else None,
     )
     fit = serving_fit(model, gpu.spec.memory_gi_b, config, gpu_name=gpu.spec.display_name)

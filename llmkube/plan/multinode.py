@@ -20,6 +20,7 @@ from llmkube.engines import (
     VLLM_RAY_SCRIPT,
     FlagValue,
     command_line,
+    extra_value,
     parse_engine_version,
 )
 from llmkube.names import (
@@ -224,6 +225,7 @@ def memory_notes(ep: InferenceEndpoint, model: ModelProfile, memory_gib: float, 
                           quantization=spec.quantization, kv_cache_dtype=spec.kv_cache_dtype,
                           enforce_eager=bool(spec.enforce_eager), max_num_batched_tokens=spec.max_batch_tokens,
                           chunked_prefill=spec.chunked_prefill,
+                          performance_mode=extra_value(spec.runtime, spec.extra_args, "performance_mode"),
                           engine_version=parse_engine_version(spec.image or DEFAULT_IMAGES[spec.runtime]))
     stages = stage_weight_bytes(model, config, pp)
     per_node = max(1, gpus_per_node // tp)

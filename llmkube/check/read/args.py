@@ -79,17 +79,6 @@ def dashed_flags(line: list[str]) -> list[str]:
     return out
 
 
-def arg_value(args: list[str], *flags: str) -> str | None:
-    """The value of `--flag value` or `--flag=value` in a command line."""
-    for i, arg in enumerate(args):
-        for flag in flags:
-            if arg == flag and i + 1 < len(args):
-                return args[i + 1]
-            if arg.startswith(flag + "="):
-                return arg[len(flag) + 1 :]
-    return None
-
-
 def flag_on(line: list[str], *flags: str) -> bool:
     """A boolean flag is set (`--x`, `--x true`, `--x=1`; not `--x false`)."""
     for i, arg in enumerate(line):

@@ -12,12 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from llmkube.check.read.args import arg_value, command_line
+from llmkube.check.read.args import command_line
 from llmkube.check.read.servers import server_line
 from llmkube.check.read.shape import as_int, as_mapping
 from llmkube.check.read.workloads import Path, PodGroup, gpu_request, pod_groups
 from llmkube.check.run import Target
-from llmkube.engines import SETTING, engine_of
+from llmkube.engines import SETTING, arg_value, engine_of
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from llmkube.check.read.args import FALSE, arg_value, command_line, dashed_flags, env_value, flag_on, flag_path, shell_words
+from llmkube.check.read.args import FALSE, command_line, dashed_flags, env_value, flag_on, flag_path, shell_words
 from llmkube.check.read.shape import as_list, as_mapping
 from llmkube.check.read.workloads import POD_KINDS, Path, PodGroup, gpu_request, pod_groups
 from llmkube.check.run import Target
@@ -32,6 +32,7 @@ from llmkube.engines import (
     VLLM_FLASHINFER_SAMPLER_ENV,
     VLLM_MLA_DISABLE_ENV,
     VLLM_MXFP4_MARLIN_ENV,
+    arg_value,
     engine_of,
     parse_engine_version,
 )

@@ -12,12 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from llmkube.check.read.args import arg_value, command_line, flag_on, flag_path
+from llmkube.check.read.args import command_line, flag_on, flag_path
 from llmkube.check.read.shape import dig
 from llmkube.check.read.torchrun import runs_torchrun
 from llmkube.check.read.workloads import Path, gpu_request, pod_groups
 from llmkube.check.run import Target
-from llmkube.engines import engine_of
+from llmkube.engines import arg_value, engine_of
 
 if TYPE_CHECKING:  # the sizing model, the profiles and the GPU reader are loaded when a job is sized
     from llmkube.check.read.gpus import GPUTarget
