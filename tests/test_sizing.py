@@ -592,8 +592,9 @@ def test_v0_activation_is_an_eager_forward_or_the_256_row_sampler(m):
     assert short.activation_gib == pytest.approx(llama8_sampler(256, 8192, 36.4) / GIB)
     assert short.activation_gib == pytest.approx(1.26, abs=0.05)
     # long context without chunking: the forward over max_model_len tokens, MLP peak gate_up +
-    # SiluAndMul's output (3 × intermediate; V1's compiled graph holds 4)
-    v0_forward_per_token = (2 * 4096 + 3 * 14336) * 2
+    # SiluAndMul's output (3 × intermediate; V1's compiled graph holds 4), beside the residual, the
+    # normed input, the layer's input the model loop still holds and down_proj's output (4 × hidden)
+    v0_forward_per_token = (4 * 4096 + 3 * 14336) * 2
     long = serving_fit(llama, 23.58, ServerConfig(max_model_len=29000, engine_version=(0, 6, 4)), gpu_name="RTX 3090")
     assert long.activation_gib == pytest.approx(29000 * v0_forward_per_token / GIB)
     v1 = serving_fit(llama, 23.58, ServerConfig(max_model_len=29000, engine_version=(0, 11, 0)), gpu_name="RTX 3090")

@@ -86,6 +86,20 @@ SORT_FREE_SAMPLER_BYTES = 12.9
 MLP_LIVE = 4
 V0_MLP_LIVE = 3
 EAGER_MLP_LIVE = V0_MLP_LIVE
+# [tokens, hidden] tensors the V0 engine's eager decoder layer holds at its MLP peak on top of the
+# two every layer keeps (the residual and the normed hidden state). vllm/model_executor/models/llama.py
+# and qwen2.py (v0.6.4 … v0.7.3): `LlamaModel.forward` loops `hidden_states, residual = layer(...)`,
+# so the model's own `hidden_states` still references the layer's input while the layer runs; the
+# layer's `input_layernorm` normalises that tensor in place (vllm/model_executor/layers/layernorm.py
+# `RMSNorm.forward_cuda`: `ops.fused_add_rms_norm(x, residual, ...)`; return x, residual) and
+# `self_attn` rebinds the layer's name to a new tensor, so the input stays allocated — one [T, h].
+# `LlamaMLP.forward` (`gate_up, _ = self.gate_up_proj(x); x = self.act_fn(gate_up); x, _ =
+# self.down_proj(x)`) keeps gate_up and the activation alive while down_proj writes its [T, h]
+# output — the second. Peak: 4·h + 3·intermediate per token. Check on the fit rows whose batch is a
+# 32,768-token prompt (A40, offline LLM, chunked prefill off): Qwen2.5-1.5B 2.02 GiB read (0.6.4),
+# 2.02 modelled (2·h + 3·I alone: 1.83); Qwen2.5-14B 3.79 read (0.6.6), 3.78 modelled (3.16).
+# Nothing was fitted: the count follows from the code above.
+V0_MLP_HELD_HIDDEN = 2
 
 
 @dataclass(frozen=True)
@@ -124,6 +138,9 @@ class Accounting:
     context_gib: float = 0.0
     engine: str = "v1"  # "v0": the V0 engine's profiling batch (`v0_profiling_batch`)
     mlp_live: int = MLP_LIVE  # live [tokens, intermediate] tensors at the MLP's peak
+    # extra [tokens, hidden] tensors live at the dense MLP's peak (`V0_MLP_HELD_HIDDEN`); V1's
+    # torch.compile'd forward is covered by its fitted `MLP_LIVE`.
+    mlp_held_hidden: int = 0
     # V0 only: max_num_batched_tokens when chunked prefill is on and the flag is unset
     # (vllm/config.py `SchedulerConfig.__init__`: 512 in v0.6.x — a v0.6.4.dev start-up logs
     # "Chunked prefill is enabled with max_num_batched_tokens=512" after arg_utils.py's "enabled by
@@ -215,16 +232,16 @@ NON_TORCH_OTHER_GIB = 0.03
 ACCOUNTINGS: tuple[Accounting, ...] = (
     # The V0 engine (V0_DOC above): its own batch, an eager MLP, graphs captured after.
     Accounting("vllm-v0", "vLLM <0.6.4 (V0)", "vllm", (0, 0, 0), 36.4, 0.13, 0.55, 0.13, False,
-               engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=512, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
+               engine="v0", mlp_live=V0_MLP_LIVE, mlp_held_hidden=V0_MLP_HELD_HIDDEN, v0_chunked_tokens=512, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     # 0.6.4 counts the CUDA context as non-torch memory: 0.5 GiB, the bare context measured on an
     # H200 (measured-h200.md: 527 MiB; other GPUs' contexts differ).
     Accounting("vllm-v0.6.4", "vLLM 0.6.4 (V0)", "vllm", (0, 6, 4), 36.4, 0.13, 0.55, 0.13, False,
-               context_gib=0.5, engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=512,
+               context_gib=0.5, engine="v0", mlp_live=V0_MLP_LIVE, mlp_held_hidden=V0_MLP_HELD_HIDDEN, v0_chunked_tokens=512,
                non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     Accounting("vllm-v0.6.5", "vLLM 0.6.5-0.6.6 (V0)", "vllm", (0, 6, 5), 36.4, 0.13, 0.55, 0.13, False,
-               engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=512, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
+               engine="v0", mlp_live=V0_MLP_LIVE, mlp_held_hidden=V0_MLP_HELD_HIDDEN, v0_chunked_tokens=512, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     Accounting("vllm-v0.7", "vLLM 0.7 (V0)", "vllm", (0, 7, 0), 36.4, 0.13, 0.55, 0.13, False,
-               engine="v0", mlp_live=V0_MLP_LIVE, v0_chunked_tokens=2048, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
+               engine="v0", mlp_live=V0_MLP_LIVE, mlp_held_hidden=V0_MLP_HELD_HIDDEN, v0_chunked_tokens=2048, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     # 0.8 and 0.9 run V1 by default (vllm/envs.py VLLM_USE_V1, v0.8.0); sized by 0.10's V1 terms.
     Accounting("vllm-0.8", "vLLM 0.8-0.9 (V1)", "vllm", (0, 8, 0), 36.4, 0.13, 0.55, 0.13, False,
                non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
@@ -413,7 +430,8 @@ def moe_width_parallel(tensor_parallel: int, data_parallel: int = 1, expert_para
 
 
 def forward_peak_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_bytes: float,
-                       mlp_live: int = MLP_LIVE, moe_tensor_parallel: int | None = None) -> float:
+                       mlp_live: int = MLP_LIVE, moe_tensor_parallel: int | None = None,
+                       mlp_held_hidden: int = 0) -> float:
     """Torch peak of one forward pass over `tokens` tokens (weights excluded), per GPU.
 
     vLLM keeps the residual and the normed hidden state ([tokens, hidden] each) alive through a
@@ -425,6 +443,8 @@ def forward_peak_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_b
     routed experts' width is split `moe_tensor_parallel` ways (`moe_width_parallel`: 1 under expert
     parallelism, where every rank computes whole experts for all top-k slots — the caches are sized
     [tokens, top_k, 2·intermediate] whatever experts are local); None: as the attention's TP.
+    `mlp_held_hidden` more [tokens, hidden] tensors are live at the dense MLP's peak (the V0
+    engine's eager layer: its input and the down projection's output, `V0_MLP_HELD_HIDDEN`).
     """
     tp = max(1, tensor_parallel)
     moe_tp = max(1, moe_tensor_parallel) if moe_tensor_parallel is not None else tp
@@ -432,7 +452,7 @@ def forward_peak_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_b
     attn = ((spec.attention_heads + 2 * max(1, spec.kv_heads)) * spec.head_dim + spec.attention_heads * spec.head_dim) / tp
     widest = attn
     if spec.intermediate_size:
-        widest = max(widest, mlp_live * spec.intermediate_size / tp)
+        widest = max(widest, mlp_live * spec.intermediate_size / tp + mlp_held_hidden * h)
     if spec.experts is not None:
         e = spec.experts
         widest = max(widest, e.active * (mlp_live * _moe_intermediate(spec) / moe_tp + h))
@@ -595,7 +615,8 @@ def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBa
     """
     received = 0.0 if first_stage else 2 * batch.tokens * spec.hidden_size * act_bytes
     mlp_live = min(accounting.mlp_live, EAGER_MLP_LIVE) if eager else accounting.mlp_live
-    peak = forward_peak_bytes(spec, batch.tokens, tensor_parallel, act_bytes, mlp_live, moe_tensor_parallel)
+    peak = forward_peak_bytes(spec, batch.tokens, tensor_parallel, act_bytes, mlp_live, moe_tensor_parallel,
+                              accounting.mlp_held_hidden)
     if last_stage:
         sampling = sampler_peak_bytes(spec, min(batch.seqs, batch.tokens), accounting, act_bytes,
                                       flashinfer_sampler)
