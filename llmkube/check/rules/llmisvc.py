@@ -21,6 +21,7 @@ from llmkube.check.read.llmisvc import ADDITIONAL_ARGS_ENV, MAIN_CONTAINER, Pool
 from llmkube.check.read.shape import as_int, as_list, as_mapping, as_str, dig
 from llmkube.check.read.workloads import Path, gpu_request
 from llmkube.check.rules import Hit, rule
+from llmkube.engines import arg_value
 
 NIXL = "NixlConnector"
 JSON_OBJECT = re.compile(r"\{.*\}")
@@ -35,16 +36,6 @@ AGREEING_FLAGS = (
 )
 # Which side of the transfer each pool may be (vllm/config/kv_transfer.py `KVRole`).
 POOL_ROLES = {"prefill": ("kv_producer", "kv_both"), "decode": ("kv_consumer", "kv_both")}
-
-
-def _value(words: list[str], flags: tuple[str, ...]) -> str | None:
-    for i, w in enumerate(words):
-        for f in flags:
-            if w == f and i + 1 < len(words):
-                return words[i + 1]
-            if w.startswith(f + "="):
-                return w[len(f) + 1:]
-    return None
 
 
 def _flag_line(pool: Pool, flags: tuple[str, ...]) -> Path:
@@ -138,7 +129,7 @@ def prefill_decode_disagree(ctx: ReadContext) -> Iterator[Hit]:
                       "use the same kv_connector in both pools (KServe's decode preset runs the llm-d sidecar for NIXL)")
         pw, dw = prefill.words(), decode.words()
         for flags in AGREEING_FLAGS:
-            a, b = _value(pw, flags), _value(dw, flags)
+            a, b = arg_value(pw, *flags), arg_value(dw, *flags)
             if a != b:
                 yield Hit(prefill.target, _flag_line(prefill if a is not None else decode, flags),
                           f"{flags[0]} is {a or 'unset'} on the prefill pool but {b or 'unset'} on the decode pool",
