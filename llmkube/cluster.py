@@ -19,8 +19,10 @@ from llmkube.check.crdstore import CRDStore
 from llmkube.check.findings import Finding, object_label
 from llmkube.errors import InputError
 from llmkube.kubectl import DEFAULT_FIELD_MANAGER, APIResource
+from llmkube.names import APP_COMPONENT_LABEL, GPU_CONFIG_COMPONENT, POOL_CONFIG_PREFIX
 from llmkube.options import APPLY_SET_ENV, DEFAULT_APPLY_SET
 from llmkube.pipeline import KIND_ORDER, NodeLabelStep
+from llmkube.plan.context import MANAGED_BY
 
 #: Label on every object llmkube applies; `apply --prune` deletes objects of the set that left the specs.
 APPLY_SET_LABEL = "llmkube.dev/apply-set"
@@ -388,9 +390,7 @@ def has_other_managers(obj: Mapping[str, Any]) -> bool:
 
 # --- the GPU Operator's shared ConfigMaps: configs another Fleet put there ------------------------
 
-#: What every pool's MIG and sharing config is named (`llmkube-<pool>`, plan.mig.CONFIG_NAME_PREFIX).
-POOL_CONFIG_PREFIX = "llmkube-"
-_GPU_CONFIG_LABELS = {"app.kubernetes.io/managed-by": "llmkube", "app.kubernetes.io/component": "gpu-config"}
+_GPU_CONFIG_LABELS = {**MANAGED_BY, APP_COMPONENT_LABEL: GPU_CONFIG_COMPONENT}
 #: mig-parted reads its configs from this one key (`config.yaml`: `version`, `mig-configs`).
 MIG_PARTED_KEY = "config.yaml"
 

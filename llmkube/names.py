@@ -20,6 +20,11 @@ KNATIVE_SERVING_GROUP = "serving.knative.dev"  # Knative Service
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_RESOURCE_PREFIX = "nvidia.com/gpu."  # nvidia.com/gpu.shared (time-slicing with renameByDefault)
 MIG_RESOURCE_PREFIX = "nvidia.com/mig-"
+# Every pool's MIG and sharing config in the GPU Operator's ConfigMaps is `llmkube-<pool>`
+# (plan/mig.py mig_parted_config_name; cluster.py tells llmkube's configs from others by it).
+POOL_CONFIG_PREFIX = "llmkube-"
+# app.kubernetes.io/component of the GPU Operator's ConfigMaps and ClusterPolicy that Fleets emit.
+GPU_CONFIG_COMPONENT = "gpu-config"
 # nvidia.com/mig-3g.40gb, nvidia.com/mig-1g.10gb.shared: the profile is a MIG profile name
 MIG_RESOURCE = re.compile(r"^nvidia\.com/mig-(?P<profile>[0-9]+g\.[0-9]+gb(\.[a-z.]+)?)$")
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"  # set by GPU Feature Discovery

@@ -40,12 +40,12 @@ REQUIRED = os.environ.get("LLMKUBE_REQUIRE_CEXT") == "1"
 def test_the_extension_is_built_when_required():
     """CI builds it (.ci/run installs libyaml-dev): a fallback there would measure the wrong reader."""
     if not REQUIRED:
-        pytest.skip("the compiled reader is optional ($LLMKUBE_REQUIRE_CEXT=1 requires it)")
+        pytest.skip("the compiled reader is optional here: set LLMKUBE_REQUIRE_CEXT=1 (as .ci/run does) to require it")
     assert _marked is not None, "llmkube._marked does not import: install libyaml-dev and a C compiler, then `pip install -e .`"
     assert fastyaml.compiled_reader() is _marked.load
 
 
-pytestmark_compiled = pytest.mark.skipif(_marked is None, reason="llmkube._marked is not built (optional)")
+pytestmark_compiled = pytest.mark.skipif(_marked is None, reason="llmkube._marked is not built (optional): install gcc and libyaml-dev, then `pip install -e .`")
 
 
 @pytestmark_compiled

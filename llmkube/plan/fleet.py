@@ -15,6 +15,7 @@ from typing import Any
 
 from llmkube.names import (
     DEVICE_PLUGIN_CONFIG_LABEL,
+    GPU_CONFIG_COMPONENT,
     GPU_PRODUCT_LABEL,
     GPU_RESOURCE,
     GPU_RESOURCES_ANNOTATION,
@@ -260,7 +261,7 @@ def cluster_gpu_operator(fleet: Fleet, ctx: PlanContext) -> GPUOperatorConfig | 
         namespace=operator.namespace,
         cluster_policy=operator.cluster_policy,
         # Shared by every Fleet of a cluster (one ClusterPolicy), so not named after this one.
-        labels=standard_labels("nvidia-gpu-operator", "gpu-config"),
+        labels=standard_labels("nvidia-gpu-operator", GPU_CONFIG_COMPONENT),
         mig_strategy=strategy,
         mig_config_map=operator.mig_config_map if mig_configs else None,
         # the operator's stock configs for the pools' GPUs stay selectable (see migplan.stock_configs)

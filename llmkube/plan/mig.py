@@ -23,14 +23,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from llmkube.names import GPU_RESOURCE, MIG_RESOURCE_PREFIX
+from llmkube.names import GPU_RESOURCE, MIG_RESOURCE_PREFIX, POOL_CONFIG_PREFIX
 from llmkube.profiles import GPUProfile, MigProfile, MigSpec
 
 DISABLED_CONFIG = "all-disabled"
 ENABLED_CONFIG = "all-enabled"
 BALANCED_CONFIG = "all-balanced"
 STOCK_PREFIX = "all-"
-CONFIG_NAME_PREFIX = "llmkube-"
 _LABEL_VALUE_MAX = 63
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _GENERIC_NAME = re.compile(r"^(?P<g>[0-9]+)g\.(?P<gb>[0-9]+)gb(?P<suffix>[+-].*)?$")
@@ -626,7 +625,7 @@ def mig_parted_config_name(pool: str) -> str:
     value holds at most 63 characters, so a longer name is cut and ends in 8
     hex digits of its SHA-256 — stable, and still unique per pool.
     """
-    name = CONFIG_NAME_PREFIX + pool
+    name = POOL_CONFIG_PREFIX + pool
     if len(name) > _LABEL_VALUE_MAX:
         digest = hashlib.sha256(pool.encode()).hexdigest()[:8]
         name = name[: _LABEL_VALUE_MAX - 9].rstrip("-._") + "-" + digest
