@@ -116,6 +116,19 @@ def test_cuda_blocks_line_of_0_7() -> None:
     })
 
 
+def test_v0_tp2_excerpt_gives_the_figures_of_its_table_row() -> None:
+    """vllm-project/vllm#12663 (V0 0.7, Qwen2.5-32B-Instruct at TP 2 on two 47.50 GiB cards): the
+    excerpt reads back to the figures the table's row `vllm-i12663-qwen2.5-32b-2x48gb-v07` records."""
+    row = one("v0.7-48gb-tp2-issue.log")
+    with (REPO / "benchmarks" / "data" / "vllm_startups.csv").open(encoding="utf-8", newline="") as f:
+        table = next(r for r in csv.DictReader(f) if r["id"] == "vllm-i12663-qwen2.5-32b-2x48gb-v07")
+    for column in ("weights_gib", "non_torch_gib", "activation_gib", "kv_cache_gib", "kv_tokens", "gpu_blocks",
+                   "max_concurrency", "gpu_total_gib", "gpu_memory_utilization"):
+        assert float(row[column]) == float(table[column]), column
+    assert row["gpu_blocks"] == "5225"  # "# CUDA blocks: 5225, # CPU blocks: 2048"
+    assert row["kv_tokens"] == "83600"  # 5225 x 16
+
+
 def test_a_file_with_two_startups_gives_two_rows() -> None:
     """A script that started the V0 engine twice (0.7.3, one A100 40GB): one row per start-up."""
     rows = parse("v0.7.3-a100-40gb-two-startups.log")
