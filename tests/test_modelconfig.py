@@ -75,6 +75,8 @@ CONFIG_ONLY = {
     # quantized re-uploads: the count is of the unquantized shapes; the import reads quantization_config
     "deepseek-r1-distill-llama-8b-awq.json": ("casperhansen/deepseek-r1-distill-llama-8b-awq", 8.03e9, 0.005),
     "llama-3.1-70b-instruct-awq-int4.json": ("hugging-quants/Meta-Llama-3.1-70B-Instruct-AWQ-INT4", 70.6e9, 0.005),
+    # card: 14.7B (Qwen2.5-14B-Instruct; the model card truncates 14.77B)
+    "qwen2.5-14b-instruct-awq.json": ("Qwen/Qwen2.5-14B-Instruct-AWQ", 14.7e9, 0.01),
 }
 SHAPE_FIELDS = ("architecture", "layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "intermediate_size",
                 "vocab_size", "tie_embeddings", "experts", "mla", "sliding_window", "qkv_bias", "qk_norm",
@@ -107,6 +109,11 @@ def test_awq_re_uploads_are_sized_as_vllm_loads_them():
     plain = import_profile(str(CONFIGS / "deepseek-r1-distill-llama-8b.json")).spec
     assert parameter_counts(r1).total == parameter_counts(plain).total
     assert checkpoint_weight_bytes(r1) < 0.4 * checkpoint_weight_bytes(plain)
+    # Qwen2.5-14B-Instruct-AWQ: its Hub tree lists three safetensors shards of 3.99 + 3.97 + 2.02 GB
+    # = 9.98 GB = 9.29 GiB (each rounded to 10 MB); the import reads the same 4-bit/128/zero-point scheme.
+    q14 = import_profile(str(CONFIGS / "qwen2.5-14b-instruct-awq.json")).spec
+    assert q14.quantization is not None and q14.quantization.method == "awq"
+    assert checkpoint_weight_bytes(q14) / 2**30 == pytest.approx(9.98e9 / 2**30, abs=0.03)
 
 
 def test_phi_2_is_a_parallel_block_with_a_plain_gelu_mlp_and_biases():
