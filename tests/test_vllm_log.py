@@ -116,15 +116,30 @@ def test_cuda_blocks_line_of_0_7() -> None:
     })
 
 
-def test_v0_tp2_excerpt_gives_the_figures_of_its_table_row() -> None:
-    """vllm-project/vllm#12663 (V0 0.7, Qwen2.5-32B-Instruct at TP 2 on two 47.50 GiB cards): the
-    excerpt reads back to the figures the table's row `vllm-i12663-qwen2.5-32b-2x48gb-v07` records."""
-    row = one("v0.7-48gb-tp2-issue.log")
+# excerpt -> the table row it was transcribed into: every figure the excerpt prints reads back the same
+EXCERPT_ROWS = {
+    "v0.7-48gb-tp2-issue.log": "vllm-i12663-qwen2.5-32b-2x48gb-v07",  # vllm-project/vllm#12663
+    "v0.6.4-a6000-one-line-profile.log": "vllm-i10360-qwen2.5-32b-awq-a6000-v064",  # vllm-project/vllm#10360
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXCERPT_ROWS))
+def test_an_issue_excerpt_gives_the_figures_of_its_table_row(name: str) -> None:
+    row = one(name)
     with (REPO / "benchmarks" / "data" / "vllm_startups.csv").open(encoding="utf-8", newline="") as f:
-        table = next(r for r in csv.DictReader(f) if r["id"] == "vllm-i12663-qwen2.5-32b-2x48gb-v07")
-    for column in ("weights_gib", "non_torch_gib", "activation_gib", "kv_cache_gib", "kv_tokens", "gpu_blocks",
-                   "max_concurrency", "gpu_total_gib", "gpu_memory_utilization"):
+        table = next(r for r in csv.DictReader(f) if r["id"] == EXCERPT_ROWS[name])
+    printed = [c for c in ("weights_gib", "non_torch_gib", "activation_gib", "kv_cache_gib", "kv_tokens", "gpu_blocks",
+                           "max_concurrency", "gpu_total_gib", "gpu_memory_utilization") if row[c]]
+    assert {"kv_cache_gib", "gpu_total_gib"} <= set(printed)
+    for column in printed:
         assert float(row[column]) == float(table[column]), column
+    for column in ("weights_gib", "activation_gib", "kv_tokens", "gpu_blocks", "max_concurrency"):
+        if not row[column]:  # a figure the excerpt does not print stays empty in the table too
+            assert not table[column], column
+
+
+def test_v0_tp2_excerpt_derives_tokens_from_blocks() -> None:
+    row = one("v0.7-48gb-tp2-issue.log")
     assert row["gpu_blocks"] == "5225"  # "# CUDA blocks: 5225, # CPU blocks: 2048"
     assert row["kv_tokens"] == "83600"  # 5225 x 16
 
