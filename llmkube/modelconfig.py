@@ -32,7 +32,15 @@ ARCHITECTURES = {
     "deepseek_v2": "deepseek_v2", "deepseek_v3": "deepseek_v3", "gpt_oss": "gpt_oss",
     "llama4": "llama4", "llama4_text": "llama4", "olmo2": "olmo2", "olmoe": "olmoe",
     "phi": "phi",
+    # Qwen2-VL / Qwen2.5-VL: a Qwen2 decoder (M-RoPE changes positions, not shapes) beside a vision
+    # tower; their text keys sit at the top level (transformers < 4.52) or under `text_config`.
+    "qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2", "qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2",
 }
+# Qwen families that keep `sliding_window` in the config but use it only with `use_sliding_window`.
+_QWEN_WINDOW_FLAG = ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "qwen2_vl", "qwen2_5_vl", "qwen2_vl_text",
+                     "qwen2_5_vl_text")
+# Families whose q/k/v projections carry biases (transformers Qwen2Attention, Qwen2_5_VLAttention).
+_QKV_BIAS = ("qwen2", "qwen2_moe", "qwen2_vl", "qwen2_5_vl", "qwen2_vl_text", "qwen2_5_vl_text")
 # Families whose published configs omit keys that their transformers config class defaults.
 _DEFAULTS: dict[str, dict[str, Any]] = {
     # Gemma3TextConfig.__init__ defaults (transformers 4.50+)
@@ -227,7 +235,7 @@ def _sliding_window(text: ConfigReader, model_type: str, max_context: int) -> in
     window = text.raw("sliding_window")
     if window is None:
         return None
-    if model_type in ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe") and not text.flag("use_sliding_window", False):
+    if model_type in _QWEN_WINDOW_FLAG and not text.flag("use_sliding_window", False):
         return None  # Qwen keeps sliding_window in the config but only uses it with use_sliding_window
     w = text.integer("sliding_window")
     if w >= max_context and model_type not in ("gemma2", "gemma3_text", "gpt_oss"):
@@ -412,18 +420,22 @@ def _compressed_tensors(r: ConfigReader) -> tuple[dict[str, Any], list[str]]:
 def vision_parameters(top: ConfigReader, text_hidden: int) -> tuple[float | None, str | None]:
     """Parameters of the vision tower and its projector, billions, for the towers whose modules
     llmkube knows: SigLIP with Gemma 3's projector (transformers SiglipVisionModel,
-    Gemma3MultiModalProjector) and Pixtral with Mistral 3's (PixtralVisionModel,
-    Mistral3MultiModalProjector). Other towers are not counted, and the notes say so."""
+    Gemma3MultiModalProjector), Pixtral with Mistral 3's (PixtralVisionModel,
+    Mistral3MultiModalProjector) and the Qwen2-VL / Qwen2.5-VL towers with their patch mergers.
+    Other towers are not counted, and the notes say so."""
     vc = top.raw("vision_config")
     if vc is None:
         return None, None
     if not isinstance(vc, dict):
         raise top.error("vision_config", "vision_config must be an object")
     v = ConfigReader(vc, top.path, "vision_config.")
+    family = top.raw("model_type")
+    if family in ("qwen2_vl", "qwen2_5_vl"):
+        return _qwen_vl_tower(v, family) / 1e9, None
     kind = v.raw("model_type")
-    h, inter, layers = v.integer("hidden_size"), v.integer("intermediate_size"), v.integer("num_hidden_layers")
-    patch, channels = v.integer("patch_size"), v.integer("num_channels", 3)
     if kind == "siglip_vision_model":
+        h, inter, layers = v.integer("hidden_size"), v.integer("intermediate_size"), v.integer("num_hidden_layers")
+        patch, channels = v.integer("patch_size"), v.integer("num_channels", 3)
         image = v.integer("image_size")
         embed = channels * patch * patch * h + h + (image // patch) ** 2 * h
         layer = 4 * (h * h + h) + 2 * 2 * h + (h * inter + inter) + (inter * h + h)
@@ -433,12 +445,43 @@ def vision_parameters(top: ConfigReader, text_hidden: int) -> tuple[float | None
         projector = h * text_hidden + h  # mm_input_projection_weight + mm_soft_emb_norm
         return (embed + layers * layer + 2 * h + head + projector) / 1e9, None
     if kind == "pixtral":
+        h, inter, layers = v.integer("hidden_size"), v.integer("intermediate_size"), v.integer("num_hidden_layers")
+        patch, channels = v.integer("patch_size"), v.integer("num_channels", 3)
         merge = top.integer("spatial_merge_size", 2)
         bias = top.flag("multimodal_projector_bias", False)
         tower = channels * patch * patch * h + h + layers * (4 * h * h + 3 * h * inter + 2 * h)
         projector = h + h * merge * merge * h + h * text_hidden + text_hidden * text_hidden + (2 * text_hidden if bias else 0)
         return (tower + projector) / 1e9, None
-    return None, f"vision tower ({kind}) not counted in the weights"
+    return None, f"vision tower ({kind or family}) not counted in the weights"
+
+
+def _qwen_vl_tower(v: ConfigReader, family: str) -> int:
+    """Qwen2-VL / Qwen2.5-VL vision tower and patch merger (transformers
+    Qwen2VisionTransformerPretrainedModel / Qwen2_5_VisionTransformerPretrainedModel; vLLM
+    models/qwen2_vl.py, qwen2_5_vl.py load the same modules): a bias-free Conv3d patch embedding
+    over temporal_patch_size × patch_size² pixels, `depth` blocks of attention (qkv and proj with
+    biases) and MLP, then a merger that normalises, concatenates spatial_merge_size² patches and
+    projects them through two biased Linear layers to the language model's width.
+    Qwen2-VL: LayerNorm (weight + bias), MLP fc1/fc2 of width embed_dim × mlp_ratio, output width
+    `hidden_size`. Qwen2.5-VL: RMSNorm (weight only), gated MLP gate/up/down of width
+    `intermediate_size` with biases, tower width `hidden_size`, output width `out_hidden_size`."""
+    channels = v.integer("in_channels", v.integer("in_chans", 3))
+    patch, temporal = v.integer("patch_size", 14), v.integer("temporal_patch_size", 2)
+    depth, merge = v.integer("depth"), v.integer("spatial_merge_size", 2)
+    if family == "qwen2_vl":
+        width, out = v.integer("embed_dim"), v.integer("hidden_size")
+        mlp = width * v.integer("mlp_ratio", 4)
+        norm = 2 * width  # LayerNorm weight + bias
+        block_mlp = (width * mlp + mlp) + (mlp * width + width)
+    else:
+        width, out = v.integer("hidden_size"), v.integer("out_hidden_size")
+        mlp = v.integer("intermediate_size")
+        norm = width  # RMSNorm weight
+        block_mlp = 2 * (width * mlp + mlp) + (mlp * width + width)
+    attention = (width * 3 * width + 3 * width) + (width * width + width)
+    merged = width * merge * merge
+    merger = norm + (merged * merged + merged) + (merged * out + out)
+    return channels * temporal * patch * patch * width + depth * (2 * norm + attention + block_mlp) + merger
 
 
 def profile_from_config(data: dict[str, Any], path: str, name: str, hf_ids: list[str] | None = None) -> ModelProfile:
@@ -495,7 +538,7 @@ def profile_from_config(data: dict[str, Any], path: str, name: str, hf_ids: list
     if isinstance(groups, dict) and len(groups) > 1:
         mixed_note = (f"quantization_config has {len(groups)} config_groups; the scheme of the one targeting Linear "
                       "stands for every linear layer here.")
-    if model_type in ("qwen2", "qwen2_moe"):
+    if model_type in _QKV_BIAS:
         spec["qkvBias"] = True
     elif model_type == "phi":
         # transformers PhiAttention / vLLM phi.py PhiAttention: q/k/v and `dense` all carry biases
@@ -507,7 +550,7 @@ def profile_from_config(data: dict[str, Any], path: str, name: str, hf_ids: list
     if model_type in _QK_NORM:
         spec["qkNorm"] = True
     notes = [f"Imported from {Path(path).name} (model_type {model_type})."]
-    if text is not top:
+    if text is not top or top.raw("vision_config") is not None:
         vision_b, vision_note = vision_parameters(top, hidden)
         if vision_b:
             spec["visionParametersB"] = round(vision_b, 9)

@@ -77,6 +77,8 @@ CONFIG_ONLY = {
     "llama-3.1-70b-instruct-awq-int4.json": ("hugging-quants/Meta-Llama-3.1-70B-Instruct-AWQ-INT4", 70.6e9, 0.005),
     # card: 14.7B (Qwen2.5-14B-Instruct; the model card truncates 14.77B)
     "qwen2.5-14b-instruct-awq.json": ("Qwen/Qwen2.5-14B-Instruct-AWQ", 14.7e9, 0.01),
+    # card: 8.29B (language model and vision tower; test_qwen2_5_vl_counts_its_vision_tower_module_by_module)
+    "qwen2.5-vl-7b-instruct.json": ("Qwen/Qwen2.5-VL-7B-Instruct", 8.29e9, 0.001),
 }
 SHAPE_FIELDS = ("architecture", "layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "intermediate_size",
                 "vocab_size", "tie_embeddings", "experts", "mla", "sliding_window", "qkv_bias", "qk_norm",
@@ -174,6 +176,57 @@ def test_exact_counts_where_published_to_the_parameter():
     mistral = parameter_counts(import_profile(str(CONFIGS / "mistral-small-3.1-24b-instruct-2503.json")).spec)
     assert mistral.language_model == 23_572_403_200
     assert mistral.vision == 438_958_080  # Pixtral tower + Mistral 3 projector
+
+
+def _linear(inputs: int, outputs: int, bias: bool = True) -> int:
+    return inputs * outputs + (outputs if bias else 0)
+
+
+def test_qwen2_5_vl_counts_its_vision_tower_module_by_module():
+    """Qwen2.5-VL-7B-Instruct: the language model is Qwen2.5-7B's (q/k/v biases, the inert
+    sliding_window dropped as use_sliding_window is false), and the vision tower is counted from the
+    config. The expected tower is summed from a printed module tree of the real model
+    (acproject/duorou docs/qwen2.5vl_graph.md: `Qwen2_5_VisionTransformerPretrainedModel`), not from
+    the config: Conv3d(3, 1280, (2, 14, 14), bias=False); 32 blocks of two RMSNorm(1280),
+    qkv Linear(1280, 3840), proj Linear(1280, 1280), gate/up Linear(1280, 3420), down
+    Linear(3420, 1280), all with biases; merger RMSNorm(1280), Linear(5120, 5120), Linear(5120, 3584)."""
+    profile = import_profile(str(CONFIGS / "qwen2.5-vl-7b-instruct.json"))
+    s = profile.spec
+    block = 2 * 1280 + _linear(1280, 3840) + _linear(1280, 1280) + 2 * _linear(1280, 3420) + _linear(3420, 1280)
+    tower = 3 * 1280 * 2 * 14 * 14 + 32 * block + 1280 + _linear(5120, 5120) + _linear(5120, 3584)
+    counts = parameter_counts(s)
+    assert counts.vision == tower
+    qwen25_7b = parameter_counts(import_profile(str(CONFIGS / "qwen2.5-7b.json")).spec)
+    assert counts.language_model == qwen25_7b.language_model  # the same decoder, biases included
+    assert counts.total / 1e9 == pytest.approx(8.29, abs=0.005)  # the Hub's "8.29B params" (BF16 safetensors)
+    assert s.sliding_window is None and s.qkv_bias and s.architecture == "qwen2"
+    assert "not counted" not in (s.notes or "")
+
+
+def test_qwen2_vl_tower_uses_its_own_modules():
+    """Qwen2-VL-7B-Instruct has the same decoder as Qwen2.5-VL-7B (both printed trees show
+    Embedding(152064, 3584), 28 layers, k_proj 3584 → 512, MLP 18944) and an older tower
+    (zhenhua32/Qwen2-VL READ.md, `Qwen2VisionTransformerPretrainedModel`): LayerNorm(1280) with bias,
+    fc1 Linear(1280, 5120) / fc2 Linear(5120, 1280), merger LayerNorm(1280), Linear(5120, 5120),
+    Linear(5120, 3584). Its vision_config takes transformers' Qwen2VLVisionConfig keys (depth,
+    embed_dim, mlp_ratio, hidden_size = the output width); the Hub lists the model at 8.29B."""
+    data = json.loads((CONFIGS / "qwen2.5-vl-7b-instruct.json").read_text())
+    data["model_type"] = "qwen2_vl"
+    data["vision_config"] = {"depth": 32, "embed_dim": 1280, "mlp_ratio": 4, "num_heads": 16, "in_chans": 3,
+                             "hidden_size": 3584, "patch_size": 14, "spatial_merge_size": 2,
+                             "temporal_patch_size": 2}
+    counts = parameter_counts(profile_from_config(data, "config.json", "qwen2-vl-7b").spec)
+    block = 2 * 2 * 1280 + _linear(1280, 3840) + _linear(1280, 1280) + _linear(1280, 5120) + _linear(5120, 1280)
+    assert counts.vision == 3 * 1280 * 2 * 14 * 14 + 32 * block + 2 * 1280 + _linear(5120, 5120) + _linear(5120, 3584)
+    assert counts.total / 1e9 == pytest.approx(8.29, abs=0.005)
+
+
+def test_a_vision_tower_llmkube_does_not_know_is_named_in_the_notes():
+    data = json.loads((CONFIGS / "qwen2.5-7b.json").read_text())
+    data["vision_config"] = {"model_type": "some_new_vit", "depth": 4}
+    s = profile_from_config(data, "config.json", "vl").spec
+    assert "vision tower (some_new_vit) not counted" in (s.notes or "")
+    assert not s.vision_parameters_b
 
 
 def test_gemma3_minimal_config_takes_transformers_defaults():
