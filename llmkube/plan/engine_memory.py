@@ -1054,7 +1054,19 @@ _HOPPER_NAMES = ("h100", "h200", "h800", "h20", "gh200")
 _BLACKWELL_NAMES = ("b200", "b100", "gb200", "b300", "gb300")
 
 
-def mxfp4_moe_backend(gpu_name: str) -> str | None:
+# The first vLLM release whose PyPI wheel carries OpenAI's triton_kernels: vllm-project/vllm#28788
+# ("[Build] Add OpenAI triton_kernels", merged 2025-11-18, after the 0.11 branch) vendors them as
+# `vllm.third_party.triton_kernels`, and vllm/utils/import_utils.py `import_triton_kernels` (v0.12.0)
+# falls back to that copy when no `triton_kernels` package is installed. The 0.11.0 wheel has neither
+# (its requirements/cuda.txt lists no triton_kernels, vllm/third_party holds only pynvml), so
+# `has_triton_kernels()` is False there and `get_mxfp4_backend` (quantization/mxfp4.py, v0.11.0)
+# logs "Using Marlin backend" on Hopper; the fit row gh-aimo3-gpt-oss-120b-h100-fp8kv-v0112 (a
+# 0.11.2 pip install) prints that line.
+TRITON_KERNELS_IN_WHEEL_SINCE = (0, 12, 0)
+
+
+def mxfp4_moe_backend(gpu_name: str, version: tuple[int, ...] | None = None,
+                      pip_install: bool = False) -> str | None:
     """The MoE kernel vLLM picks for an MXFP4 checkpoint on this device, or None when the name
     says too little to tell (the checkpoint's own bytes are used then).
 
@@ -1064,7 +1076,9 @@ def mxfp4_moe_backend(gpu_name: str) -> str | None:
     RTX 4090) → Marlin (`Mxfp4Config.get_min_capability` is 80). The Hopper pick assumes the
     vLLM image, which ships triton_kernels; a pip install without them falls back to Marlin on
     Hopper too (vllm-project/vllm#23278, v0.10.1: "leveraging the Marlin kernel", 65.97 GiB for
-    gpt-oss-120b, which is Marlin's padding) and is not told apart here.
+    gpt-oss-120b, which is Marlin's padding). `pip_install`: vLLM came from the PyPI wheel, not the
+    image; before `TRITON_KERNELS_IN_WHEEL_SINCE` that wheel has no triton_kernels, so Hopper gets
+    Marlin too (`version` None: the newest release, whose wheel has them).
     """
     name = gpu_name.lower()
     if not name:
@@ -1072,6 +1086,8 @@ def mxfp4_moe_backend(gpu_name: str) -> str | None:
     if any(n in name for n in _BLACKWELL_NAMES):
         return "flashinfer"
     if any(n in name for n in _HOPPER_NAMES):
+        if pip_install and version is not None and release(version) < TRITON_KERNELS_IN_WHEEL_SINCE:
+            return "marlin"
         return "triton"
     return "marlin"
 

@@ -184,6 +184,10 @@ class ServerConfig:
     # vLLM image picks for the device. "marlin" when VLLM_MXFP4_USE_MARLIN=1 or vLLM was installed without
     # triton_kernels (its log: "Using Marlin backend"), see `loaded_expert_extra_bytes`.
     mxfp4_backend: str | None = None
+    # vLLM was installed from its PyPI wheel (`pip install vllm`) rather than run from the vllm-openai
+    # image: before 0.12 that wheel has no triton_kernels, so MXFP4 experts run through Marlin on
+    # Hopper (`em.mxfp4_moe_backend`, `em.TRITON_KERNELS_IN_WHEEL_SINCE`). llmkube renders the image.
+    pip_install: bool = False
     # VLLM_MLA_DISABLE=1: an MLA model (DeepSeek V2/V3) runs without its latent KV cache, as before vLLM 0.7.1
     mla_disabled: bool = False
     # The TP group spans nodes (TP > GPUs per node): no intra-node all-reduce buffers (`em.non_torch_bytes`)
@@ -394,7 +398,7 @@ def loaded_expert_extra_bytes(model: ModelProfile, config: ServerConfig, gpu_nam
 
     s = model.spec
     q = s.quantization
-    backend = config.mxfp4_backend or em.mxfp4_moe_backend(gpu_name)
+    backend = config.mxfp4_backend or em.mxfp4_moe_backend(gpu_name, config.engine_version, config.pip_install)
     if (q is None or q.method != "mxfp4" or s.experts is None or backend is None or config.runtime != "vllm"
             or config.quantization not in (None, "mxfp4")):
         return 0.0
