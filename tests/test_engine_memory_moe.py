@@ -59,3 +59,42 @@ def test_pip_install_of_0_11_sizes_gpt_oss_120b_with_marlin_experts(gpt_oss_120b
     assert padding > 1.0 * GIB
     assert (pip.weights_gib - image.weights_gib) * GIB == pytest.approx(padding, rel=1e-9)
     assert (image.kv_budget_gib - pip.kv_budget_gib) * GIB == pytest.approx(padding, rel=1e-9)
+
+
+@pytest.fixture(scope="module")
+def qwen3_235b_fp8():
+    profile = ProfileStore.load().model("Qwen/Qwen3-235B-A22B-FP8")
+    assert profile is not None
+    return profile
+
+
+def test_router_and_kv_heads_are_whole_on_every_tp_rank(qwen3_235b_fp8):
+    """Qwen3-235B-A22B-FP8: 94 layers, router [128, 4096] in bf16 (`ReplicatedLinear`, no quant
+    config), 4 KV heads of 128 on hidden 4096, k/v in fp8 with one float32 scale per 128 × 128 block.
+    At TP 8 every rank holds the whole router and one KV head (`QKVParallelLinear`: 8 ≥ 4 heads)."""
+    from llmkube.plan.sizing import replicated_weight_bytes
+
+    s = qwen3_235b_fp8.spec
+    assert (s.layers, s.kv_heads, s.head_dim, s.hidden_size) == (94, 4, 128, 4096)
+    router = 128 * 4096 * 2
+    kv_proj = 4 * 128 * 4096 * 1 + (4 * 128 // 128) * (4096 // 128) * 4  # fp8 values + block scales
+    layers = range(s.layers)
+    tp8 = replicated_weight_bytes(qwen3_235b_fp8, ServerConfig(tensor_parallel=8), layers)
+    assert tp8 == pytest.approx(94 * (router * (1 - 1 / 8) + 2 * kv_proj * (1 / 4 - 1 / 8)))
+    # at TP 4 the 4 KV heads split evenly: only the router is replicated
+    tp4 = replicated_weight_bytes(qwen3_235b_fp8, ServerConfig(tensor_parallel=4), layers)
+    assert tp4 == pytest.approx(94 * router * (1 - 1 / 4))
+    assert replicated_weight_bytes(qwen3_235b_fp8, ServerConfig(tensor_parallel=1), layers) == 0.0
+    # a pipeline stage counts only its own layers
+    half = replicated_weight_bytes(qwen3_235b_fp8, ServerConfig(tensor_parallel=8), range(47))
+    assert half == pytest.approx(tp8 / 2)
+
+
+def test_replicated_tensors_enter_the_loaded_weights(qwen3_235b_fp8):
+    """The start-up of fit row gh-evaldataset-qwen3-235b-fp8-8xh100-ep-v0100 (vLLM 0.10.0, 8 × H100,
+    --enable-expert-parallel, fp8 KV): every worker logs "Model loading took 27.6656 GiB". Without
+    the replicated routers and KV heads (0.12 GiB per GPU) llmkube read 27.54."""
+    config = ServerConfig(tensor_parallel=8, expert_parallel=True, kv_cache_dtype="fp8", max_model_len=32768,
+                          max_num_batched_tokens=8192, engine_version=(0, 10, 0))
+    fit = serving_fit(qwen3_235b_fp8, H100, config, gpu_name=H100_NAME)
+    assert fit.weights_gib == pytest.approx(27.6656, abs=0.03)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from llmkube.engines import DEFAULT_GPU_MEMORY_UTILIZATION, TGI_KV_CACHE_DTYPES, flag
-from llmkube.profiles import GPUProfile, ModelProfile, ModelSpec
+from llmkube.profiles import GPUProfile, ModelProfile, ModelSpec, Quantization
 
 if TYPE_CHECKING:  # both imported by the functions that use them: an endpoint's planner (load time,
     # probe budgets) needs neither, so a render of one endpoint does not build their dataclasses
@@ -417,6 +417,47 @@ def loaded_expert_extra_bytes(model: ModelProfile, config: ServerConfig, gpu_nam
     return sum(loaded - checkpoint[i] * share for i in layers if i in quantized)
 
 
+def replicated_weight_bytes(model: ModelProfile, config: ServerConfig, layers: range) -> float:
+    """What one GPU holds of the decoder layers `layers` beyond its 1/TP share of their non-expert
+    weights (`serving_fit` divides those by TP): the tensors vLLM replicates on every TP rank.
+
+    - An MoE router: every vLLM MoE block read builds it whole on each rank, `ReplicatedLinear`
+      (vllm/model_executor/models/qwen3_moe.py, qwen2_moe.py, mixtral.py, deepseek_v2.py,
+      granitemoe.py `self.gate`, llama4.py `self.router`, v0.10.0) or a plain `torch.nn.Linear`
+      (gpt_oss.py `self.router`, v0.11.0): (1 − 1/TP) of its bytes more per GPU.
+    - K and V projections when there are fewer KV heads than TP ranks: vllm/model_executor/layers/
+      linear.py `QKVParallelLinear.__init__` (v0.10.0) gives each rank one KV head ("if tp_size >=
+      self.total_num_kv_heads: self.num_kv_heads = 1; self.num_kv_head_replicas = tp_size //
+      total_num_kv_heads"), i.e. max(1, kv ÷ TP) heads of the checkpoint's kv.
+    Bytes per tensor as the checkpoint stores them (fp8 and other quantized linears with their
+    scales), at the served dtype for an unquantized one. Zero at TP 1, for TGI, and for a runtime
+    `--quantization` of a 16-bit checkpoint (whose per-tensor layout is not kept). Fit row
+    gh-evaldataset-qwen3-235b-fp8-8xh100-ep-v0100 (TP 8, 4 KV heads, 94 routers [128, 4096] bf16):
+    loaded 27.67 GiB against 27.54 without this term."""
+    from llmkube import modelshape
+
+    s = model.spec
+    tp = max(1, config.tensor_parallel)
+    if tp == 1 or config.runtime != "vllm" or (config.quantization in QUANT_BYTES and s.quantization is None):
+        return 0.0
+    spec = s
+    if s.quantization is None and s.dtype == "float8":
+        spec = s.model_copy(update={"quantization": Quantization(
+            method="fp8", weight_bits=8, weight_type="float", strategy="tensor")})
+    scale = (served_dtype_bytes(config.dtype) / modelshape.unquantized_bytes(s)
+             if s.quantization is None and s.dtype != "float8" else 1.0)
+    kv_share = max(1, s.kv_heads // tp) / s.kv_heads if s.kv_heads and s.mla is None else 1.0 / tp
+    extra = 0.0
+    for t in modelshape.tensors(s):
+        if t.layer is None or t.layer not in layers:
+            continue
+        if t.group == "router":
+            extra += modelshape.tensor_bytes(spec, t) * (1.0 - 1.0 / tp)
+        elif t.group == "attention" and t.name.endswith((".k_proj", ".v_proj")) and kv_share > 1.0 / tp:
+            extra += modelshape.tensor_bytes(spec, t) * (kv_share - 1.0 / tp)
+    return extra * scale
+
+
 def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = ServerConfig(), *,
                 gpu_name: str = "") -> ServingFit:
     """Per-GPU memory of one server as its engine accounts it at start-up.
@@ -490,6 +531,7 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
         first, last = stage == 0, stage == pp - 1
         weights = ((stage_weights[stage] - stage_experts[stage]) / tp + stage_experts[stage] * expert_share
                    + loaded_expert_extra_bytes(model, c, gpu_name, range(start, start + n)) + rope
+                   + replicated_weight_bytes(model, c, range(start, start + n))
                    + (em.weight_rounding_bytes(s, tp, act_bytes, n, first, last, linear_bytes)
                       if linear_bytes is not None else 0.0))
         activation = em.activation_bytes(s, acc, batch, tp, act_bytes, first, last, c.flashinfer_sampler,
