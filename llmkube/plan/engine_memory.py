@@ -32,7 +32,8 @@ the LM head and the sampler can bind.
 Versions: the accounting generations below cover vLLM 0.10.0 – 0.28 (the image llmkube renders by
 default, v0.11.0, and the newest release read, 0.28); an unpinned image is sized as the newest.
 vLLM 0.8 and 0.9 run the V1 engine by default (`VLLM_USE_V1` defaults to 1 from v0.8.0) and are
-sized as V1. Images before 0.8 run the V0 engine, which profiles differently (see `V0_DOC` below
+sized as V1 — up to 0.9.1 with the CUDA context counted as non-torch memory
+(`V1_CONTEXT_COUNTED_UNTIL`). Images before 0.8 run the V0 engine, which profiles differently (see `V0_DOC` below
 and `v0_profiling_batch`): a batch of `max_model_len` tokens while chunked prefill is off, 256
 sequences, and — in 0.6.4 only — the CUDA context counted as non-torch memory. TGI is sized by the same
 identity with its own defaults (`--cuda-memory-fraction` 1.0, a warm-up prefill of
@@ -156,6 +157,10 @@ class Accounting:
     # The fused-MoE kernels' workspaces stay allocated after the forward pass (a shared, persistent
     # buffer: see `moe_workspace_bytes`), so the profiling sampler run peaks on top of them.
     moe_workspace_persists: bool = False
+    # Non-torch memory at TP 1 under --enforce-eager (Hopper/Blackwell, other generations) where it
+    # differs from the figures above, which are those of the compiled path (see `eager_non_torch_gib`);
+    # None: no difference.
+    non_torch_tp1_eager_gib: tuple[float, float] | None = None
 
 
 # The V0 engine (vLLM 0.4 – 0.7 by default; 0.8 – 0.9 only for models V1 did not support), as
@@ -229,6 +234,33 @@ def v0_chunked_by_default(max_model_len: int, version: tuple[int, ...] | None = 
 # disagree with each other (gh-cssnoeasy-* +0.17, gh-tokenkaki-*-v0191 -0.02), so 0.18+ keeps one figure.
 NON_TORCH_OTHER_GIB = 0.03
 
+# vLLM V1 up to 0.9.1 sizes its KV cache with the V0-era formula of vllm/v1/worker/gpu_worker.py
+# `Worker.determine_available_memory` (v0.8.x): after `profile_run` it takes torch's allocated peak
+# (the weights included: `reset_peak_memory_stats` runs just before), then, after `empty_cache`,
+# `non_torch_allocations` = CUDA's used memory (`mem_get_info` total − free) − torch's allocated
+# bytes, and KV = total × util − peak − non-torch. That difference holds the CUDA context (and any
+# other process's memory on the GPU: vllm-project/vllm#19312, "V1's memory profiling incorrectly
+# counts memory used by other processes as non_torch_allocations"), like V0 0.6.4. #19312 ("[V1]
+# Reuse V0's memory_profiling util for gpu worker memory profiling", opened 2025-06-07) moved V1 to
+# `memory_profiling` with a baseline taken after the context and added the log line "Available KV
+# cache memory"; taken as first in 0.9.2 — the 0.8.4, 0.8.5 and 0.9.0.x start-ups of the table print
+# no such line, the 0.9.2 ones do; 0.9.1 (released 2025-06-10) was not read. A third-party patch of
+# vLLM 0.8.5's gpu_worker.py quotes the old formula verbatim ("gpu_memory_utilization is
+# device-wide in vLLM 0.8.5").
+V1_CONTEXT_COUNTED_UNTIL = (0, 9, 2)
+
+# Non-torch memory at TP 1 with --enforce-eager from 0.18 (Hopper/Blackwell, other generations): the
+# figures of the releases before 0.18. The 0.25 GiB that 0.18 brought (the H100 Qwen3-14B series: 0.13
+# up to 0.17, 0.25 from 0.18, every run compiled) does not appear in the 0.18+ start-ups that run
+# eager: --enforce-eager turns torch.compile off as well as CUDA graphs (vllm/config/vllm.py v0.18.1:
+# "Enforce eager set, disabling torch.compile and CUDAGraphs"), and code that is compiled and loaded
+# the first time the model runs — which is during `profile_run` — lives in device memory that torch's
+# allocator does not count. Which 0.18 change added the 0.12 GiB was not read in vLLM's source; the
+# split by --enforce-eager follows the fit rows, all 0.18+ and off the H100: eager
+# gh-lambo-qwen2.5-32b-4x3090-tp4-v0181 (its KV leaves ~0.00 GiB for non-torch) and
+# gh-cssnoeasy-qwen3-32b-a100pcie-bf16 (~0.07), compiled gh-tokenkaki-qwen3-8b-a100-40-v0191 (~0.25).
+EAGER_NON_TORCH_TP1_GIB = (0.13, NON_TORCH_OTHER_GIB)
+
 ACCOUNTINGS: tuple[Accounting, ...] = (
     # The V0 engine (V0_DOC above): its own batch, an eager MLP, graphs captured after.
     Accounting("vllm-v0", "vLLM <0.6.4 (V0)", "vllm", (0, 0, 0), 36.4, 0.13, 0.55, 0.13, False,
@@ -243,17 +275,21 @@ ACCOUNTINGS: tuple[Accounting, ...] = (
     Accounting("vllm-v0.7", "vLLM 0.7 (V0)", "vllm", (0, 7, 0), 36.4, 0.13, 0.55, 0.13, False,
                engine="v0", mlp_live=V0_MLP_LIVE, mlp_held_hidden=V0_MLP_HELD_HIDDEN, v0_chunked_tokens=2048, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     # 0.8 and 0.9 run V1 by default (vllm/envs.py VLLM_USE_V1, v0.8.0); sized by 0.10's V1 terms.
-    Accounting("vllm-0.8", "vLLM 0.8-0.9 (V1)", "vllm", (0, 8, 0), 36.4, 0.13, 0.55, 0.13, False,
+    # Up to 0.9.1 V1 counts the CUDA context as non-torch memory (`V1_CONTEXT_COUNTED_UNTIL`): the
+    # H200's bare context, as for 0.6.4.
+    Accounting("vllm-0.8", "vLLM 0.8-0.9.1 (V1)", "vllm", (0, 8, 0), 36.4, 0.13, 0.55, 0.13, False,
+               context_gib=0.5, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
+    Accounting("vllm-0.9.2", "vLLM 0.9.2-0.9 (V1)", "vllm", V1_CONTEXT_COUNTED_UNTIL, 36.4, 0.13, 0.55, 0.13, False,
                non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     Accounting("vllm-0.10", "vLLM 0.10-0.16", "vllm", (0, 10, 0), 36.4, 0.13, 0.55, 0.13, False,
                non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     Accounting("vllm-0.17", "vLLM 0.17", "vllm", (0, 17, 0), SORT_FREE_SAMPLER_BYTES, 0.13, 0.55, 0.13, False,
                non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     Accounting("vllm-0.18", "vLLM 0.18-0.20", "vllm", (0, 18, 0), SORT_FREE_SAMPLER_BYTES, 0.25, 0.55, 0.07, False,
-               non_torch_tp_nvswitch_gib=2.1, moe_workspace_persists=True),
+               non_torch_tp_nvswitch_gib=2.1, moe_workspace_persists=True, non_torch_tp1_eager_gib=EAGER_NON_TORCH_TP1_GIB),
     # gpu_worker.py v0.27.1 logs "CUDA graph memory profiling is enabled (default since v0.21.0)".
     Accounting("vllm-0.21", "vLLM >=0.21", "vllm", (0, 21, 0), SORT_FREE_SAMPLER_BYTES, 0.25, 0.55, 0.07, True,
-               non_torch_tp_nvswitch_gib=2.1, moe_workspace_persists=True),
+               non_torch_tp_nvswitch_gib=2.1, moe_workspace_persists=True, non_torch_tp1_eager_gib=EAGER_NON_TORCH_TP1_GIB),
     # TGI (flash_causal_lm.py `warmup`, v3.3.6): one prefill of --max-batch-prefill-tokens, then
     # KV = free memory − (1 − fraction × 0.95) × total. It samples the last token of each warm-up
     # request only: no vocabulary-wide buffers to speak of. CUDA graphs are captured after.
@@ -676,13 +712,22 @@ def peer_to_peer(gpu_name: str) -> bool | None:
     return not any(n in name for n in _GEFORCE_NAMES)
 
 
-def _tp1_gib(accounting: Accounting, gpu_name: str) -> float:
+def _tp1_gib(accounting: Accounting, gpu_name: str, eager: bool = False) -> float:
+    if eager and accounting.non_torch_tp1_eager_gib is not None:
+        return eager_non_torch_gib(accounting.non_torch_tp1_eager_gib, gpu_name)
     other = accounting.non_torch_tp1_other_gib
     return other if other is not None and hopper_or_later(gpu_name) is False else accounting.non_torch_tp1_gib
 
 
+def eager_non_torch_gib(figures: tuple[float, float], gpu_name: str) -> float:
+    """The TP 1 non-torch figure of an --enforce-eager server (`EAGER_NON_TORCH_TP1_GIB`): the first
+    on Hopper/Blackwell and on a GPU without a name, the second on other generations."""
+    hopper, other = figures
+    return other if hopper_or_later(gpu_name) is False else hopper
+
+
 def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_parallel: int,
-                    gpu_name: str = "", tp_spans_nodes: bool = False) -> float:
+                    gpu_name: str = "", tp_spans_nodes: bool = False, eager: bool = False) -> float:
     """Memory outside torch that the engine counts (NCCL, cuBLAS; TGI also the CUDA context), per GPU.
 
     `non_torch_memory` is what CUDA reports in use minus torch's reservation (vllm/utils
@@ -722,17 +767,22 @@ def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_paral
     gh-lambo-qwen2.5-32b-4x3090-tp4-v0181 (4 × RTX 3090, TP 4, vLLM 0.18.1, eager, "custom
     all-reduce disabled"): its 5.24 GiB KV cache leaves 0.12 GiB for activation and non-torch
     together, under the 0.55 GiB of NCCL buffers alone.
+
+    `eager` (vLLM's --enforce-eager): from 0.18 the TP 1 part is the pre-0.18 figure
+    (`EAGER_NON_TORCH_TP1_GIB`) — the 0.25 GiB appeared with 0.18's compiled path. The CUDA context
+    (`Accounting.context_gib`) is added where the engine counts it: V0 0.6.4, V1 up to 0.9.1
+    (`V1_CONTEXT_COUNTED_UNTIL`) and TGI.
     """
     gib = accounting.context_gib
     if tensor_parallel >= 2 and (tp_spans_nodes or peer_to_peer(gpu_name) is False):
-        gib += _tp1_gib(accounting, gpu_name)
+        gib += _tp1_gib(accounting, gpu_name, eager)
     elif tensor_parallel >= 2:
         nvswitch = accounting.non_torch_tp_nvswitch_gib
         gib += nvswitch if nvswitch is not None and nvswitch_hopper(gpu_name) is not False else accounting.non_torch_tp_gib
     elif pipeline_parallel >= 2:
         gib += accounting.non_torch_pp_gib
     else:
-        gib += _tp1_gib(accounting, gpu_name)
+        gib += _tp1_gib(accounting, gpu_name, eager)
     return gib * GIB
 
 

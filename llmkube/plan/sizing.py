@@ -497,7 +497,7 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     moe_tp = 1 if whole_experts else tp
     graphs_on = c.runtime == "vllm" and not c.enforce_eager
     counted = graphs_on and (c.cuda_graph_estimate if c.cuda_graph_estimate is not None else acc.cuda_graphs_counted)
-    non_torch = em.non_torch_bytes(acc, tp, pp, gpu_name, c.tp_spans_nodes)
+    non_torch = em.non_torch_bytes(acc, tp, pp, gpu_name, c.tp_spans_nodes, eager=c.enforce_eager and c.runtime == "vllm")
     kinds = em.layer_kinds(s)
     if acc.engine == "v0":
         # V0 has no hybrid allocator: vllm/worker/cache_engine.py `CacheEngine._allocate_kv_cache`

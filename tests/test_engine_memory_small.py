@@ -1,0 +1,95 @@
+"""Small cards and long contexts: the non-torch terms that follow from the engine version and its
+settings (issue 11).
+
+- vLLM V1 up to 0.9.1 counts the CUDA context as non-torch memory (vllm/v1/worker/gpu_worker.py
+  `Worker.determine_available_memory`, v0.8.x: CUDA's used memory − torch's allocated bytes, after
+  `profile_run`); vllm-project/vllm#19312 moved V1 to `memory_profiling`, whose baseline comes
+  after the context (0.9.2 on: `engine_memory.V1_CONTEXT_COUNTED_UNTIL`).
+- From 0.18, --enforce-eager (no torch.compile) keeps the pre-0.18 TP 1 non-torch figures
+  (`engine_memory.EAGER_NON_TORCH_TP1_GIB`).
+
+Expected differences below are computed from those rules, not read off llmkube's output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from llmkube.plan import engine_memory as em
+from llmkube.plan.sizing import ServerConfig, serving_fit
+from llmkube.profiles import ProfileStore
+
+L4, A100, H100 = "NVIDIA L4 24GB", "NVIDIA A100-SXM4-80GB", "NVIDIA H100 80GB HBM3"
+RTX3090 = "NVIDIA GeForce RTX 3090 24GB"
+
+
+@pytest.fixture(scope="module")
+def store() -> ProfileStore:
+    return ProfileStore.load()
+
+
+def _gib(acc: em.Accounting, tp: int, name: str, eager: bool = False) -> float:
+    return round(em.non_torch_bytes(acc, tp, 1, name, eager=eager) / em.GIB, 3)
+
+
+# --------------------------------------------------------------------------- V1 ≤ 0.9.1: the CUDA context
+
+
+@pytest.mark.parametrize("version", [(0, 8, 0), (0, 8, 4), (0, 8, 5), (0, 9, 0), (0, 9, 1)])
+def test_v1_before_0_9_2_counts_the_cuda_context(version: tuple[int, ...]) -> None:
+    old, new = em.accounting_for("vllm", version), em.accounting_for("vllm", (0, 9, 2))
+    assert old.engine == new.engine == "v1"
+    # the context (the H200's bare one, 0.5 GiB: as for V0 0.6.4) on top of the same figures, every TP size
+    for tp in (1, 2, 4):
+        for name in (L4, A100, H100):
+            assert _gib(old, tp, name) == pytest.approx(_gib(new, tp, name) + 0.5)
+    assert em.accounting_for("vllm", (0, 10, 0)).context_gib == 0.0
+
+
+def test_the_context_shrinks_the_kv_cache_of_a_0_8_start_up(store: ProfileStore) -> None:
+    # fit row gh-fastllminference-qwen2.5-7b-l4-v084: Qwen2.5-7B on an L4, vLLM 0.8.4, offline LLM,
+    # 8,192 batched tokens, util 0.90, the model's 32,768 tokens
+    model = store.model("qwen2.5-7b")
+    config = ServerConfig(max_num_batched_tokens=8192, engine_version=(0, 8, 4), offline=True,
+                          flashinfer_sampler=False)
+    v084 = serving_fit(model, 22.05, config, gpu_name=L4)
+    v092 = serving_fit(model, 22.05, dataclasses.replace(config, engine_version=(0, 9, 2)), gpu_name=L4)
+    assert v084.accounting.label == "vLLM 0.8-0.9.1 (V1)" and v092.accounting.label == "vLLM 0.9.2-0.9 (V1)"
+    assert v092.kv_budget_gib - v084.kv_budget_gib == pytest.approx(0.5, abs=1e-9)
+    assert v084.non_torch_gib == pytest.approx(0.5 + em.NON_TORCH_OTHER_GIB)
+
+
+# --------------------------------------------------------------------------- 0.18+: --enforce-eager
+
+
+def test_eager_keeps_the_pre_0_18_tp1_non_torch_figures() -> None:
+    for version in ((0, 18, 0), (0, 19, 0), (0, 21, 0), (0, 24, 0)):
+        acc = em.accounting_for("vllm", version)
+        assert _gib(acc, 1, H100) == _gib(acc, 1, A100) == 0.25  # compiled: one figure from 0.18
+        assert _gib(acc, 1, H100, eager=True) == 0.13
+        assert _gib(acc, 1, A100, eager=True) == _gib(acc, 1, L4, eager=True) == em.NON_TORCH_OTHER_GIB
+        assert _gib(acc, 1, "", eager=True) == 0.13  # no name: sized as the H100
+        # the NCCL / custom all-reduce buffers of TP >= 2 are not compiled code: eager keeps them
+        assert _gib(acc, 4, A100, eager=True) == _gib(acc, 4, A100) == 0.55
+        # without P2P (GeForce) TP >= 2 is one GPU's figure: the eager one for an eager server
+        assert _gib(acc, 4, RTX3090, eager=True) == _gib(acc, 1, RTX3090, eager=True) == em.NON_TORCH_OTHER_GIB
+    # before 0.18 the switch changes nothing
+    for version in ((0, 11, 0), (0, 17, 0)):
+        acc = em.accounting_for("vllm", version)
+        for name in (H100, A100, RTX3090):
+            assert _gib(acc, 1, name, eager=True) == _gib(acc, 1, name)
+
+
+def test_eager_fit_rows_off_the_h100(store: ProfileStore) -> None:
+    # fit row gh-lambo-qwen2.5-32b-4x3090-tp4-v0181: 4 × RTX 3090, TP 4, vLLM 0.18.1, util 0.88,
+    # 32,768 tokens, 1 sequence, 2,048 batched tokens, --enforce-eager: 5.24 GiB of KV cache per GPU
+    lambo = ServerConfig(tensor_parallel=4, utilization=0.88, max_model_len=32768, max_num_seqs=1,
+                         max_num_batched_tokens=2048, enforce_eager=True, engine_version=(0, 18, 1))
+    fit = serving_fit(store.model("qwen2.5-32b"), 23.58, lambo, gpu_name=RTX3090)
+    compiled = serving_fit(store.model("qwen2.5-32b"), 23.58,
+                           dataclasses.replace(lambo, enforce_eager=False), gpu_name=RTX3090)
+    assert fit.non_torch_gib == pytest.approx(em.NON_TORCH_OTHER_GIB)
+    assert fit.kv_budget_gib == pytest.approx(5.24, rel=0.01)  # 4.99 (4.8 % short) with 0.25
+    assert compiled.non_torch_gib == pytest.approx(0.25)
