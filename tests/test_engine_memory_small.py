@@ -93,3 +93,30 @@ def test_eager_fit_rows_off_the_h100(store: ProfileStore) -> None:
     assert fit.non_torch_gib == pytest.approx(em.NON_TORCH_OTHER_GIB)
     assert fit.kv_budget_gib == pytest.approx(5.24, rel=0.01)  # 4.99 (4.8 % short) with 0.25
     assert compiled.non_torch_gib == pytest.approx(0.25)
+
+
+# --------------------------------------------------------------------------- V0: LlamaMLP frees gate_up (vllm#10339)
+
+
+def test_llama_mlp_frees_gate_up_before_down_proj_from_0_6_5(store: ProfileStore) -> None:
+    llama, qwen = store.model("llama-3.1-8b").spec, store.model("qwen2.5-7b").spec
+    v073, v064 = em.accounting_for("vllm", (0, 7, 3)), em.accounting_for("vllm", (0, 6, 4))
+    assert em.dense_mlp_held_hidden(llama, v073, (0, 7, 3)) == 1
+    assert em.dense_mlp_held_hidden(llama, v064, (0, 6, 4)) == 2  # before the PR: gate_up lives to the end
+    assert em.dense_mlp_held_hidden(qwen, v073, (0, 7, 3)) == 2  # Qwen2MLP keeps its `gate_up` name
+    assert em.dense_mlp_held_hidden(llama, em.accounting_for("vllm", (0, 11, 0)), (0, 11, 0)) == 0  # V1
+
+    # fit row gh-fastllminference-llama31-8b-l4-v073: Llama-3.1-8B on an L4, V0 0.7.3, offline LLM,
+    # float16, max_model_len 24,576 (no chunked prefill below 32K: one 24,576-token batch), util 0.99;
+    # the log reads a 2.54 GiB activation peak and a 4.25 GiB KV cache
+    tokens, h, i = 24576, llama.hidden_size, llama.intermediate_size
+    config = ServerConfig(utilization=0.99, max_model_len=tokens, dtype="float16", engine_version=(0, 7, 3),
+                          offline=True)
+    fit = serving_fit(store.model("llama-3.1-8b"), 22.05, config, gpu_name=L4)
+    assert (fit.batch.tokens, fit.batch.seqs) == (tokens, 256)
+    forward = tokens * (3 * h + 3 * i) * 2  # the activation's step: three [T, h] + gate_up + its output
+    sampler = 256 * llama.vocab_size * (v073.sampler_fp32_bytes_per_logit + 2) + tokens * h * 2
+    assert forward > sampler
+    assert fit.activation_gib == pytest.approx(forward / em.GIB)
+    assert fit.activation_gib == pytest.approx(2.54, abs=0.02)  # 4·h + 3·I would be 2.72
+    assert fit.kv_budget_gib == pytest.approx(4.25, rel=0.01)  # 4.09 (3.7 % short) before

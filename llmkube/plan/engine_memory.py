@@ -101,6 +101,23 @@ EAGER_MLP_LIVE = V0_MLP_LIVE
 # 2.02 modelled (2·h + 3·I alone: 1.83); Qwen2.5-14B 3.79 read (0.6.6), 3.78 modelled (3.16).
 # Nothing was fitted: the count follows from the code above.
 V0_MLP_HELD_HIDDEN = 2
+# vllm-project/vllm#10339 ("[Perf] Reduce peak memory usage of llama", opened 2024-11-14: "Maintaining
+# multiple names here will cause both to be refcounted which increases the peak memory") rewrote
+# `LlamaMLP.forward` (vllm/model_executor/models/llama.py) as `x, _ = self.gate_up_proj(x); x =
+# self.act_fn(x); x, _ = self.down_proj(x)`: gate_up is freed as soon as the activation exists, so
+# down_proj's output no longer meets it. The peak is then the activation's step, the layer's three
+# [T, h] (its input, the residual, the MLP's input) + gate_up + the activation: 3·h + 3·I (the
+# down_proj step, 4·h + I, is lower) — one held [T, h] on top of the two every layer keeps. Only
+# llama.py changed ("Can add to more models as well once we review this"); Qwen2MLP (qwen2.py, the
+# 0.7-era V0 file) keeps `gate_up` and the 4·h + 3·I above. Models that run `LlamaMLP`: Llama, Mistral
+# (vLLM's registry maps MistralForCausalLM to llama.py) and Phi-3 (phi3.py: `class
+# Phi3ForCausalLM(LlamaForCausalLM)`). Taken as first in 0.6.5: the PR was reviewed on 2024-11-15,
+# the day v0.6.4 was tagged; whether 0.6.4.post1 carries it was not read. Check: fit row
+# gh-fastllminference-llama31-8b-l4-v073 (Llama-3.1-8B, V0 0.7.3, a 24,576-token prompt) reads
+# 2.54 GiB; 3·h + 3·I gives 2.53, 4·h + 3·I 2.72.
+LLAMA_MLP_ARCHITECTURES = ("llama", "mistral", "phi3")
+LLAMA_MLP_FREES_GATE_UP_SINCE = (0, 6, 5)
+LLAMA_MLP_HELD_HIDDEN = 1
 
 
 @dataclass(frozen=True)
@@ -631,11 +648,22 @@ def mm_profile_bytes(spec: ModelSpec, batch: ProfilingBatch, max_model_len: int,
     return float(items * (3 * item.side ** 2 + rows * spec.hidden_size) * act_bytes)
 
 
+def dense_mlp_held_hidden(spec: ModelSpec, accounting: Accounting, version: tuple[int, ...] | None = None) -> int:
+    """[tokens, hidden] tensors held at the dense MLP's peak beyond the two every layer keeps: the V0
+    engine's eager layer holds two (`V0_MLP_HELD_HIDDEN`), one for the models that run vLLM's
+    `LlamaMLP` from 0.6.5 (`LLAMA_MLP_ARCHITECTURES`, vllm-project/vllm#10339: gate_up freed before
+    down_proj); V1's compiled forward is covered by its fitted `MLP_LIVE` (the accounting's 0)."""
+    if (accounting.engine == "v0" and spec.architecture in LLAMA_MLP_ARCHITECTURES
+            and version is not None and release(version) >= LLAMA_MLP_FREES_GATE_UP_SINCE):
+        return min(accounting.mlp_held_hidden, LLAMA_MLP_HELD_HIDDEN)
+    return accounting.mlp_held_hidden
+
+
 def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBatch, tensor_parallel: int,
                      act_bytes: float, first_stage: bool = True, last_stage: bool = True,
                      flashinfer_sampler: bool | None = None, persistent_bytes: float = 0.0,
                      eager: bool = False, held_bytes: float = 0.0,
-                     moe_tensor_parallel: int | None = None) -> float:
+                     moe_tensor_parallel: int | None = None, mlp_held_hidden: int | None = None) -> float:
     """The torch activation peak `profile_run` measures on one GPU of one pipeline stage.
 
     The forward pass and the sampler run one after the other, so the peak is the larger of the
@@ -647,12 +675,14 @@ def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBa
     --enforce-eager) runs the forward without torch.compile: the eager MLP peak (`EAGER_MLP_LIVE`).
     `held_bytes` stay allocated through both the forward and the sampler run (the multimodal
     profiling batch, `mm_profile_bytes`). `moe_tensor_parallel`: how many ways the routed experts'
-    width is split (`moe_width_parallel`; None: `tensor_parallel`).
+    width is split (`moe_width_parallel`; None: `tensor_parallel`). `mlp_held_hidden`: the
+    [tokens, hidden] tensors held at the dense MLP's peak (`dense_mlp_held_hidden`; None: the
+    accounting's).
     """
     received = 0.0 if first_stage else 2 * batch.tokens * spec.hidden_size * act_bytes
     mlp_live = min(accounting.mlp_live, EAGER_MLP_LIVE) if eager else accounting.mlp_live
     peak = forward_peak_bytes(spec, batch.tokens, tensor_parallel, act_bytes, mlp_live, moe_tensor_parallel,
-                              accounting.mlp_held_hidden)
+                              accounting.mlp_held_hidden if mlp_held_hidden is None else mlp_held_hidden)
     if last_stage:
         sampling = sampler_peak_bytes(spec, min(batch.seqs, batch.tokens), accounting, act_bytes,
                                       flashinfer_sampler)

@@ -537,7 +537,8 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
         activation = em.activation_bytes(s, acc, batch, tp, act_bytes, first, last, c.flashinfer_sampler,
                                          persistent_bytes=moe_workspace,
                                          eager=c.enforce_eager and c.runtime == "vllm", held_bytes=mm_held,
-                                         moe_tensor_parallel=moe_tp if c.runtime == "vllm" else None)
+                                         moe_tensor_parallel=moe_tp if c.runtime == "vllm" else None,
+                                         mlp_held_hidden=em.dense_mlp_held_hidden(s, acc, c.engine_version))
         graphs = (em.cuda_graph_bytes(batch.seqs, n, batch.tokens, full_decode, graph_pool, fine_graphs)
                   if graphs_on else 0.0)
         layout = em.kv_layout(s, kinds[start:start + n], token_layer, max_len, batch.tokens)
