@@ -120,3 +120,17 @@ def test_llama_mlp_frees_gate_up_before_down_proj_from_0_6_5(store: ProfileStore
     assert fit.activation_gib == pytest.approx(forward / em.GIB)
     assert fit.activation_gib == pytest.approx(2.54, abs=0.02)  # 4·h + 3·I would be 2.72
     assert fit.kv_budget_gib == pytest.approx(4.25, rel=0.01)  # 4.09 (3.7 % short) before
+
+
+# --------------------------------------------------------------------------- V0: the chunked-prefill batch by version
+
+
+def test_v0_chunked_prefill_default_is_2048_tokens_from_0_6_5() -> None:
+    """vllm-project/vllm#10544 raised `SchedulerConfig`'s chunked-prefill default from 512 to 2048
+    tokens after 0.6.4.post1; #11319 (2024-12-19) finds it in the code with the v0.6.5 docs still at 512."""
+    long = 131072  # above 32K: V0 turns chunked prefill on by itself (no sliding window)
+    tokens = {v: em.profiling_batch("vllm", 22.07, "NVIDIA A10", long, accounting=em.accounting_for("vllm", v),
+                                    version=v).tokens
+              for v in ((0, 5, 4), (0, 6, 3), (0, 6, 4), (0, 6, 5), (0, 6, 6), (0, 7, 0), (0, 7, 3))}
+    assert tokens == {(0, 5, 4): 512, (0, 6, 3): 512, (0, 6, 4): 512, (0, 6, 5): 2048, (0, 6, 6): 2048,
+                      (0, 7, 0): 2048, (0, 7, 3): 2048}

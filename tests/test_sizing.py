@@ -555,10 +555,10 @@ def test_v0_chunks_long_contexts_by_itself_only_from_0_5_4_and_without_a_sliding
                            version=(0, 5, 3)).tokens == 512
     assert not v0_chunked_by_default(32768, (0, 7, 3))  # "> 32K", not ">="
     # serving_fit passes the model's window: Mistral-7B-v0.1 (4096-token window) stretched to 64K on
-    # 0.6.5 profiles a whole 64K prompt; Llama 3.1 at the same length the 512-token chunk
+    # 0.6.5 profiles a whole 64K prompt; Llama 3.1 at the same length the 2048-token chunk (vllm#10544)
     llama = m("llama-3.1-8b")
     config = ServerConfig(max_model_len=long, engine_version=(0, 6, 5))
-    assert serving_fit(llama, H100, config, gpu_name="H100").batch.tokens == 512
+    assert serving_fit(llama, H100, config, gpu_name="H100").batch.tokens == 2048
     windowed = llama.model_copy(update={"spec": llama.spec.model_copy(update={"sliding_window": 4096})})
     assert serving_fit(windowed, H100, config, gpu_name="H100").batch.tokens == long
     # V1 (0.8 on) is unaffected: its chunked prefill is always on
@@ -573,9 +573,9 @@ def test_v0_0_7_with_mla_profiles_the_whole_context(m):
     assert profiling_batch("vllm", 79.19, "H100", 65536, chunked_prefill=True, accounting=v07,
                            version=(0, 7, 3), mla=True).tokens == 65536
     assert profiling_batch("vllm", 79.19, "H100", 1024, accounting=v07, version=(0, 7, 3), mla=True).tokens == 2048
-    # 0.6.x had no MLA path: the usual chunk
+    # 0.6.x had no MLA path: the usual chunk (2048 from 0.6.5, vllm#10544)
     v06 = accounting_for("vllm", (0, 6, 6))
-    assert profiling_batch("vllm", 79.19, "H100", 65536, accounting=v06, version=(0, 6, 6), mla=True).tokens == 512
+    assert profiling_batch("vllm", 79.19, "H100", 65536, accounting=v06, version=(0, 6, 6), mla=True).tokens == 2048
     # serving_fit passes the profile's MLA: DeepSeek-V2-Lite at 65,536 tokens on 0.7.3
     lite = m("deepseek-v2-lite")
     assert lite.spec.mla is not None
@@ -786,14 +786,14 @@ def test_a_tp_group_across_nodes_has_no_intra_node_all_reduce_buffers(m):
 
 def test_a_two_part_version_is_its_x_y_0_release():
     """`vllm/vllm-openai:v0.7` and a log's "0.7" mean 0.7.0: (0, 7) must not sort below (0, 7, 0)
-    and fall back to the 0.6.5 accounting (whose chunked-prefill default is 512 tokens, not 0.7's
-    2048: vllm/config.py `SchedulerConfig.__post_init__`, v0.7.3)."""
+    and fall back to the 0.6.5 – 0.6.6 accounting, the release line before it (0.7's chunked-prefill
+    default, 2048 tokens: vllm/config.py `SchedulerConfig.__post_init__`, v0.7.3; 512 up to 0.6.4)."""
     from llmkube.plan.engine_memory import accounting_for, big_gpu_defaults, profiling_batch, release
     assert release((0, 7)) == (0, 7, 0) and release((0, 10, 1, 1)) == (0, 10, 1)
     assert accounting_for("vllm", (0, 7)) == accounting_for("vllm", (0, 7, 0))
     assert accounting_for("vllm", (0, 7)).label == "vLLM 0.7 (V0)"
     assert accounting_for("vllm", (0, 17)) == accounting_for("vllm", (0, 17, 0))
-    # V0 0.7 above 32K tokens: chunked prefill on, 2048 tokens (0.6.x: 512)
+    # V0 0.7 above 32K tokens: chunked prefill on, 2048 tokens (up to 0.6.4: 512)
     assert profiling_batch("vllm", 22.07, "NVIDIA A10", 131072, accounting=accounting_for("vllm", (0, 7))).tokens == 2048
     # the batch-default rules read the padded version too: "0.9" is 0.9.0 (no A100 large defaults)
     assert big_gpu_defaults(79.15, "NVIDIA A100-SXM4-80GB", (0, 9)) is False

@@ -32,10 +32,10 @@ def test_v0_does_not_chunk_a_multimodal_model_by_itself_from_0_6_2(store):
     assert v0_chunked_by_default(long, (0, 6, 1), multimodal=True)  # before the hotfix
     v065 = accounting_for("vllm", (0, 6, 5))
     assert profiling_batch("vllm", H100, "H100", long, accounting=v065, version=(0, 6, 5), multimodal=True).tokens == long
-    assert profiling_batch("vllm", H100, "H100", long, accounting=v065, version=(0, 6, 5)).tokens == 512
-    # an explicit --enable-chunked-prefill still chunks
+    assert profiling_batch("vllm", H100, "H100", long, accounting=v065, version=(0, 6, 5)).tokens == 2048
+    # an explicit --enable-chunked-prefill still chunks (2048 tokens from 0.6.5, vllm#10544)
     assert profiling_batch("vllm", H100, "H100", long, chunked_prefill=True, accounting=v065, version=(0, 6, 5),
-                           multimodal=True).tokens == 512
+                           multimodal=True).tokens == 2048
     # serving_fit reads "multimodal" off the profile: a vision tower that loads with the model
     gemma = store.model("gemma-3-27b")
     assert gemma is not None and gemma.spec.vision_parameters_b
@@ -43,7 +43,7 @@ def test_v0_does_not_chunk_a_multimodal_model_by_itself_from_0_6_2(store):
                                                                                 "sliding_window": None})})
     vision = gemma.model_copy(update={"spec": gemma.spec.model_copy(update={"sliding_window": None})})
     config = ServerConfig(max_model_len=long, engine_version=(0, 6, 5))
-    assert serving_fit(text_only, H100, config, gpu_name="H100").batch.tokens == 512
+    assert serving_fit(text_only, H100, config, gpu_name="H100").batch.tokens == 2048
     assert serving_fit(vision, H100, config, gpu_name="H100").batch.tokens == long
     # V1 chunks every generative model: 8,192 tokens on an H100 either way
     v1 = dataclasses.replace(config, engine_version=(0, 11, 0))

@@ -160,10 +160,14 @@ class Accounting:
     # torch.compile'd forward is covered by its fitted `MLP_LIVE`.
     mlp_held_hidden: int = 0
     # V0 only: max_num_batched_tokens when chunked prefill is on and the flag is unset
-    # (vllm/config.py `SchedulerConfig.__init__`: 512 in v0.6.x — a v0.6.4.dev start-up logs
+    # (vllm/config.py `SchedulerConfig.__init__`: 512 up to 0.6.4 — a v0.6.4.dev start-up logs
     # "Chunked prefill is enabled with max_num_batched_tokens=512" after arg_utils.py's "enabled by
-    # default for models with max_model_len > 32K" —; `_DEFAULT_MAX_NUM_BATCHED_TOKENS` = 2048 by
-    # v0.8; 0.7.x taken as 2048, not read at a 0.7 tag).
+    # default for models with max_model_len > 32K" —; 2048 from 0.6.5: vllm-project/vllm#10544
+    # ("Update default max_num_batch_tokens for chunked prefill to 2048", opened 2024-11-21, after
+    # 0.6.4.post1), which vllm-project/vllm#11319 (2024-12-19) reports as in the code while "the value
+    # in the documentation (docs.vllm.ai/en/v0.6.5/…)" still said 512; the fit row
+    # gh-gradproj-r1-distill-llama-8b-a40-v070 logs "Chunked prefill is enabled with
+    # max_num_batched_tokens=2048" on 0.7.0).
     v0_chunked_tokens: int = 2048
     # Non-torch memory on one GPU of another generation than Hopper/Blackwell (see `non_torch_bytes`);
     # None: the H100 figures above hold for every GPU.
@@ -288,7 +292,7 @@ ACCOUNTINGS: tuple[Accounting, ...] = (
                context_gib=0.5, engine="v0", mlp_live=V0_MLP_LIVE, mlp_held_hidden=V0_MLP_HELD_HIDDEN, v0_chunked_tokens=512,
                non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     Accounting("vllm-v0.6.5", "vLLM 0.6.5-0.6.6 (V0)", "vllm", (0, 6, 5), 36.4, 0.13, 0.55, 0.13, False,
-               engine="v0", mlp_live=V0_MLP_LIVE, mlp_held_hidden=V0_MLP_HELD_HIDDEN, v0_chunked_tokens=512, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
+               engine="v0", mlp_live=V0_MLP_LIVE, mlp_held_hidden=V0_MLP_HELD_HIDDEN, v0_chunked_tokens=2048, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     Accounting("vllm-v0.7", "vLLM 0.7 (V0)", "vllm", (0, 7, 0), 36.4, 0.13, 0.55, 0.13, False,
                engine="v0", mlp_live=V0_MLP_LIVE, mlp_held_hidden=V0_MLP_HELD_HIDDEN, v0_chunked_tokens=2048, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     # 0.8 and 0.9 run V1 by default (vllm/envs.py VLLM_USE_V1, v0.8.0); sized by 0.10's V1 terms.
@@ -398,7 +402,7 @@ def v0_profiling_batch(accounting: Accounting, max_model_len: int, max_num_batch
     server chunked prefill defaults on when max_model_len > 32K, else off (and never by itself before
     0.5.4 or for a sliding-window model: `v0_chunked_by_default`); vllm/config.py
     `SchedulerConfig.__init__`: an unset max_num_batched_tokens is max(max_model_len, 2048)
-    without chunked prefill, the chunked default (512 in v0.6, 2048 in v0.7) with it;
+    without chunked prefill, the chunked default (512 up to 0.6.4, 2048 from 0.6.5) with it;
     `_verify_args` refuses fewer tokens than max_model_len without chunking and more sequences
     than tokens, so the defaults never need capping. With MLA (`mla`) 0.7.x turns chunked prefill
     off whatever was asked (`V0_MLA_UNCHUNKED_SINCE`); the scheduler cannot then batch fewer tokens
