@@ -1,10 +1,6 @@
 """Small cards and long contexts: the non-torch terms that follow from the engine version and its
 settings (issue 11).
 
-- vLLM V1 up to 0.9.1 counts the CUDA context as non-torch memory (vllm/v1/worker/gpu_worker.py
-  `Worker.determine_available_memory`, v0.8.x: CUDA's used memory − torch's allocated bytes, after
-  `profile_run`); vllm-project/vllm#19312 moved V1 to `memory_profiling`, whose baseline comes
-  after the context (0.9.2 on: `engine_memory.V1_CONTEXT_COUNTED_UNTIL`).
 - From 0.18, --enforce-eager (no torch.compile) keeps the pre-0.18 TP 1 non-torch figures
   (`engine_memory.EAGER_NON_TORCH_TP1_GIB`).
 
@@ -32,33 +28,6 @@ def store() -> ProfileStore:
 
 def _gib(acc: em.Accounting, tp: int, name: str, eager: bool = False) -> float:
     return round(em.non_torch_bytes(acc, tp, 1, name, eager=eager) / em.GIB, 3)
-
-
-# --------------------------------------------------------------------------- V1 ≤ 0.9.1: the CUDA context
-
-
-@pytest.mark.parametrize("version", [(0, 8, 0), (0, 8, 4), (0, 8, 5), (0, 9, 0), (0, 9, 1)])
-def test_v1_before_0_9_2_counts_the_cuda_context(version: tuple[int, ...]) -> None:
-    old, new = em.accounting_for("vllm", version), em.accounting_for("vllm", (0, 9, 2))
-    assert old.engine == new.engine == "v1"
-    # the context (the H200's bare one, 0.5 GiB: as for V0 0.6.4) on top of the same figures, every TP size
-    for tp in (1, 2, 4):
-        for name in (L4, A100, H100):
-            assert _gib(old, tp, name) == pytest.approx(_gib(new, tp, name) + 0.5)
-    assert em.accounting_for("vllm", (0, 10, 0)).context_gib == 0.0
-
-
-def test_the_context_shrinks_the_kv_cache_of_a_0_8_start_up(store: ProfileStore) -> None:
-    # fit row gh-fastllminference-qwen2.5-7b-l4-v084: Qwen2.5-7B on an L4, vLLM 0.8.4, offline LLM,
-    # 8,192 batched tokens, util 0.90, the model's 32,768 tokens
-    model = store.model("qwen2.5-7b")
-    config = ServerConfig(max_num_batched_tokens=8192, engine_version=(0, 8, 4), offline=True,
-                          flashinfer_sampler=False)
-    v084 = serving_fit(model, 22.05, config, gpu_name=L4)
-    v092 = serving_fit(model, 22.05, dataclasses.replace(config, engine_version=(0, 9, 2)), gpu_name=L4)
-    assert v084.accounting.label == "vLLM 0.8-0.9.1 (V1)" and v092.accounting.label == "vLLM 0.9.2-0.9 (V1)"
-    assert v092.kv_budget_gib - v084.kv_budget_gib == pytest.approx(0.5, abs=1e-9)
-    assert v084.non_torch_gib == pytest.approx(0.5 + em.NON_TORCH_OTHER_GIB)
 
 
 # --------------------------------------------------------------------------- 0.18+: --enforce-eager

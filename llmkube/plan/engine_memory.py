@@ -32,8 +32,8 @@ the LM head and the sampler can bind.
 Versions: the accounting generations below cover vLLM 0.10.0 – 0.28 (the image llmkube renders by
 default, v0.11.0, and the newest release read, 0.28); an unpinned image is sized as the newest.
 vLLM 0.8 and 0.9 run the V1 engine by default (`VLLM_USE_V1` defaults to 1 from v0.8.0) and are
-sized as V1 — up to 0.9.1 with the CUDA context counted as non-torch memory
-(`V1_CONTEXT_COUNTED_UNTIL`). Images before 0.8 run the V0 engine, which profiles differently (see `V0_DOC` below
+sized as V1 (up to 0.9.1 V1 also counted the CUDA context as non-torch memory: not added, see the
+comment above `ACCOUNTINGS`). Images before 0.8 run the V0 engine, which profiles differently (see `V0_DOC` below
 and `v0_profiling_batch`): a batch of `max_model_len` tokens while chunked prefill is off, 256
 sequences, and — in 0.6.4 only — the CUDA context counted as non-torch memory. TGI is sized by the same
 identity with its own defaults (`--cuda-memory-fraction` 1.0, a warm-up prefill of
@@ -268,7 +268,9 @@ NON_TORCH_OTHER_GIB = 0.03
 # no such line, the 0.9.2 ones do; 0.9.1 (released 2025-06-10) was not read. A third-party patch of
 # vLLM 0.8.5's gpu_worker.py quotes the old formula verbatim ("gpu_memory_utilization is
 # device-wide in vLLM 0.8.5").
-V1_CONTEXT_COUNTED_UNTIL = (0, 9, 2)
+# Not added to the 0.8.0 – 0.9.1 accounting: the context's size differs by GPU (0.5 GiB measured on
+# the H200, ~0.28 GiB left by the two L4 fit rows of these versions), and llmkube has no per-GPU
+# model of it (docs/sizing.md, "Round of session 27"). A lead, not a term.
 
 # Non-torch memory at TP 1 with --enforce-eager from 0.18 (Hopper/Blackwell, other generations): the
 # figures of the releases before 0.18. The 0.25 GiB that 0.18 brought (the H100 Qwen3-14B series: 0.13
@@ -295,12 +297,9 @@ ACCOUNTINGS: tuple[Accounting, ...] = (
                engine="v0", mlp_live=V0_MLP_LIVE, mlp_held_hidden=V0_MLP_HELD_HIDDEN, v0_chunked_tokens=2048, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     Accounting("vllm-v0.7", "vLLM 0.7 (V0)", "vllm", (0, 7, 0), 36.4, 0.13, 0.55, 0.13, False,
                engine="v0", mlp_live=V0_MLP_LIVE, mlp_held_hidden=V0_MLP_HELD_HIDDEN, v0_chunked_tokens=2048, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
-    # 0.8 and 0.9 run V1 by default (vllm/envs.py VLLM_USE_V1, v0.8.0); sized by 0.10's V1 terms.
-    # Up to 0.9.1 V1 counts the CUDA context as non-torch memory (`V1_CONTEXT_COUNTED_UNTIL`): the
-    # H200's bare context, as for 0.6.4.
-    Accounting("vllm-0.8", "vLLM 0.8-0.9.1 (V1)", "vllm", (0, 8, 0), 36.4, 0.13, 0.55, 0.13, False,
-               context_gib=0.5, non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
-    Accounting("vllm-0.9.2", "vLLM 0.9.2-0.9 (V1)", "vllm", V1_CONTEXT_COUNTED_UNTIL, 36.4, 0.13, 0.55, 0.13, False,
+    # 0.8 and 0.9 run V1 by default (vllm/envs.py VLLM_USE_V1, v0.8.0); sized by 0.10's V1 terms
+    # (the CUDA context that V1 up to 0.9.1 counts is not added: see above).
+    Accounting("vllm-0.8", "vLLM 0.8-0.9 (V1)", "vllm", (0, 8, 0), 36.4, 0.13, 0.55, 0.13, False,
                non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     Accounting("vllm-0.10", "vLLM 0.10-0.16", "vllm", (0, 10, 0), 36.4, 0.13, 0.55, 0.13, False,
                non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
@@ -804,8 +803,8 @@ def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_paral
 
     `eager` (vLLM's --enforce-eager): from 0.18 the TP 1 part is the pre-0.18 figure
     (`EAGER_NON_TORCH_TP1_GIB`) — the 0.25 GiB appeared with 0.18's compiled path. The CUDA context
-    (`Accounting.context_gib`) is added where the engine counts it: V0 0.6.4, V1 up to 0.9.1
-    (`V1_CONTEXT_COUNTED_UNTIL`) and TGI.
+    (`Accounting.context_gib`) is added where the engine counts it: V0 0.6.4 and TGI (V1 up to 0.9.1
+    counts it too, but its size per GPU is not modelled).
     """
     gib = accounting.context_gib
     if tensor_parallel >= 2 and (tp_spans_nodes or peer_to_peer(gpu_name) is False):
