@@ -7,16 +7,14 @@ profile name or by any Hugging Face id it lists.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Self
-
-from pydantic import Field, ValidationError, model_validator
+from typing import Any, ClassVar, Literal, Self
 
 from llmkube.errors import InputError, SourceMark
 from llmkube.options import require_profile_dirs
-from llmkube.specs.base import DNSSubdomain, PositiveInt, SpecModel, empty_list
 from llmkube.fastyaml import load_plain
 from llmkube.resources import builtin_profiles
 from llmkube.suggest import nearest
@@ -25,43 +23,116 @@ from llmkube.yamlio import expand_paths
 BUILTIN_PROFILES = builtin_profiles()
 
 
-class ProfileMeta(SpecModel):
-    name: DNSSubdomain
+def _alias(name: str) -> str:
+    """A field's key in a profile file when it has no explicit alias: camelCase (pydantic's
+    `to_camel`, which `specs.base.SpecModel` generates aliases with)."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
-class MigProfile(SpecModel):
-    name: str = Field(pattern=r"^[0-9]+g\.[0-9]+gb(\+[a-z.]+|-me)?$")
-    memory_slots: PositiveInt
-    compute_slices: PositiveInt
-    memory_gi_b: float = Field(alias="memoryGiB", gt=0)
-    sms: PositiveInt | None = None
-    max_count: PositiveInt
-    placements: list[int] = Field(min_length=1)
+class _Profile:
+    """What the plain profile types share: pydantic's `model_copy`, `model_dump` and `model_validate`
+    calls, so that code and tests that derive a variant, write a profile back out or validate a
+    fragment read as they did when the profiles were pydantic models (`llmkube.profile_schema`).
+
+    `ALIASES` lists the keys that are not the camelCase of the field's name."""
+
+    ALIASES: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def model_validate(cls, data: Any) -> Self:
+        """`data` validated by the profile's pydantic model (imported only now); ValidationError if not."""
+        from llmkube.profile_schema import validated
+
+        return validated(cls, data)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Self:
+        """A copy with `update`'s fields replaced (not validated, as with pydantic)."""
+        return dataclasses.replace(self, **(update or {}))  # type: ignore[type-var]
+
+    def model_dump(self, *, by_alias: bool = False, exclude_none: bool = False, exclude_defaults: bool = False,
+                   exclude: Iterable[str] = ()) -> dict[str, Any]:
+        """The fields as plain data, nested profiles and lists of them alike, in field order;
+        what pydantic's `model_dump` returns with the same arguments (tests/test_profiles_store.py);
+        `exclude` names top-level fields to leave out."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            if f.name in exclude:
+                continue
+            value = getattr(self, f.name)
+            if exclude_none and value is None:
+                continue
+            if exclude_defaults and f.default is not dataclasses.MISSING and value == f.default:
+                continue
+            if exclude_defaults and f.default_factory is not dataclasses.MISSING and value == f.default_factory():
+                continue
+            key = (self.ALIASES.get(f.name) or _alias(f.name)) if by_alias else f.name
+            out[key] = _dumped(value, by_alias, exclude_none, exclude_defaults)
+        return out
 
 
-class MigSpec(SpecModel):
-    compute_slices: PositiveInt
-    memory_slots: PositiveInt
-    profiles: list[MigProfile] = Field(min_length=1)
+def _dumped(value: Any, by_alias: bool, exclude_none: bool, exclude_defaults: bool) -> Any:
+    if isinstance(value, _Profile):
+        return value.model_dump(by_alias=by_alias, exclude_none=exclude_none, exclude_defaults=exclude_defaults)
+    if isinstance(value, list):
+        return [_dumped(v, by_alias, exclude_none, exclude_defaults) for v in value]
+    return value
 
 
-class GPUSpec(SpecModel):
+# The profile types: plain frozen dataclasses, validated on the way in by the pydantic models of the
+# same names in llmkube.profile_schema (where each field's constraints are), so that a store read
+# back from the side cache needs neither pydantic nor those models. Keyword-only, as pydantic's are.
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileMeta(_Profile):
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MigProfile(_Profile):
+    ALIASES: ClassVar[Mapping[str, str]] = {"memory_gi_b": "memoryGiB"}
+
+    name: str
+    memory_slots: int
+    compute_slices: int
+    memory_gi_b: float
+    sms: int | None = None
+    max_count: int
+    placements: list[int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MigSpec(_Profile):
+    compute_slices: int
+    memory_slots: int
+    profiles: list[MigProfile]
+
+
+@dataclass(frozen=True, kw_only=True)
+class GPUSpec(_Profile):
+    ALIASES: ClassVar[Mapping[str, str]] = {
+        "memory_gi_b": "memoryGiB", "memory_mi_b": "memoryMiB", "memory_bandwidth_g_bps": "memoryBandwidthGBps",
+        "bf16_tflops": "bf16TFLOPS",
+    }
+
     display_name: str
     product: str
-    memory_gi_b: float = Field(alias="memoryGiB", gt=0)
-    memory_mi_b: PositiveInt | None = Field(default=None, alias="memoryMiB")
-    sms: PositiveInt | None = None
-    memory_bandwidth_g_bps: float | None = Field(default=None, alias="memoryBandwidthGBps")
-    bf16_tflops: float | None = Field(default=None, alias="bf16TFLOPS")
+    memory_gi_b: float
+    memory_mi_b: int | None = None
+    sms: int | None = None
+    memory_bandwidth_g_bps: float | None = None
+    bf16_tflops: float | None = None
     interconnect: Literal["nvlink", "pcie"]
-    gpus_per_node: PositiveInt
+    gpus_per_node: int
     compute_capability: str | None = None
-    pci_device_ids: list[str] = Field(default_factory=empty_list)
+    pci_device_ids: list[str] = field(default_factory=list)
     notes: str | None = None
     mig: MigSpec | None = None
 
 
-class GPUProfile(SpecModel):
+@dataclass(frozen=True, kw_only=True)
+class GPUProfile(_Profile):
     api_version: Literal["llmkube.dev/v1alpha1"]
     kind: Literal["GPUProfile"]
     metadata: ProfileMeta
@@ -72,103 +143,105 @@ class GPUProfile(SpecModel):
         return self.metadata.name
 
 
-class Experts(SpecModel):
+@dataclass(frozen=True, kw_only=True)
+class Experts(_Profile):
     """Mixture-of-experts shapes (HF `num_local_experts`/`n_routed_experts`, `num_experts_per_tok`,
-    `moe_intermediate_size`, `n_shared_experts`, `first_k_dense_replace`)."""
+    `moe_intermediate_size`, `n_shared_experts`, `first_k_dense_replace`); see profile_schema.Experts."""
 
-    total: PositiveInt
-    active: PositiveInt
-    # Per-expert MLP width; falls back to the spec's intermediateSize (Mixtral's config has only that).
-    intermediate_size: PositiveInt | None = None
-    shared: int = Field(default=0, ge=0)  # shared experts every token passes through
-    # Width of one shared expert when it differs from a routed one (Qwen2-MoE's shared_expert_intermediate_size).
-    shared_intermediate_size: PositiveInt | None = None
-    dense_layers: int = Field(default=0, ge=0)  # first layers with a dense MLP (first_k_dense_replace)
-    layer_step: PositiveInt = 1  # every n-th layer is MoE, the others dense (Llama 4 interleave_moe_layer_step)
-    bias: bool = False  # experts and router carry biases (gpt-oss)
+    total: int
+    active: int
+    intermediate_size: int | None = None
+    shared: int = 0
+    shared_intermediate_size: int | None = None
+    dense_layers: int = 0
+    layer_step: int = 1
+    bias: bool = False
 
 
-class MLA(SpecModel):
-    """Multi-head latent attention (DeepSeek V2/V3): KV is one latent of kvLoraRank + qkRopeHeadDim."""
+@dataclass(frozen=True, kw_only=True)
+class MLA(_Profile):
+    """Multi-head latent attention (DeepSeek V2/V3); see profile_schema.MLA."""
 
-    kv_lora_rank: PositiveInt
-    qk_rope_head_dim: PositiveInt
-    q_lora_rank: PositiveInt | None = None  # None: q is projected directly (DeepSeek-V2-Lite)
-    qk_nope_head_dim: PositiveInt | None = None  # defaults to headDim
-    v_head_dim: PositiveInt | None = None  # defaults to headDim
+    kv_lora_rank: int
+    qk_rope_head_dim: int
+    q_lora_rank: int | None = None
+    qk_nope_head_dim: int | None = None
+    v_head_dim: int | None = None
 
 
 QuantMethod = Literal["fp8", "compressed-tensors", "awq", "gptq", "mxfp4", "bitsandbytes",
                       "fbgemm_fp8", "modelopt", "nvfp4", "gguf", "other"]
 
 
-class Quantization(SpecModel):
-    """How the checkpoint stores its weights (HF `quantization_config`, as vLLM detects it)."""
+@dataclass(frozen=True, kw_only=True)
+class Quantization(_Profile):
+    """How the checkpoint stores its weights (HF `quantization_config`, as vLLM detects it); see
+    profile_schema.Quantization for what each field means."""
 
     method: QuantMethod
-    weight_bits: PositiveInt
-    group_size: int | None = Field(default=None, ge=-1)  # -1: one scale per output channel
-    activation_bits: PositiveInt | None = None  # None: weight-only (activations stay 16-bit)
-    # Weight scale granularity: tensor, channel, group or block (fp8 weight_block_size).
+    weight_bits: int
+    group_size: int | None = None
+    activation_bits: int | None = None
     strategy: Literal["tensor", "channel", "group", "block"] | None = None
-    block_size: list[PositiveInt] | None = Field(default=None, min_length=2, max_length=2)
-    symmetric: bool = True  # asymmetric schemes also store zero points
+    block_size: list[int] | None = None
+    symmetric: bool = True
     weight_type: Literal["int", "float"] = "int"
-    # Module name patterns kept unquantized (compressed-tensors `ignore`, AWQ `modules_to_not_convert`,
-    # fp8 `ignored_layers`); "re:" prefixes a regular expression, otherwise a substring of the name.
-    ignore: list[str] = Field(default_factory=empty_list)
-    format: str | None = None  # compressed-tensors format: pack-quantized, float-quantized, ...
-    # Which linear layers the scheme covers: all of them, or the MoE experts only (gpt-oss MXFP4).
+    ignore: list[str] = field(default_factory=list)
+    format: str | None = None
     targets: Literal["linear", "experts"] = "linear"
 
 
 LayerType = Literal["full_attention", "sliding_attention", "chunked_attention"]
 
 
-class ModelSpec(SpecModel):
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec(_Profile):
+    """A model's shapes; see profile_schema.ModelSpec for what each field means."""
+
+    ALIASES: ClassVar[Mapping[str, str]] = {
+        "parameters_b": "parametersB", "active_parameters_b": "activeParametersB", "vision_parameters_b": "visionParametersB",
+    }
+
     display_name: str
-    hugging_face_ids: list[str] = Field(min_length=1)
+    hugging_face_ids: list[str]
     architecture: str
-    parameters_b: float = Field(alias="parametersB", gt=0)
-    active_parameters_b: float | None = Field(default=None, alias="activeParametersB")
-    layers: PositiveInt
-    hidden_size: PositiveInt
-    attention_heads: PositiveInt
-    kv_heads: PositiveInt
-    head_dim: PositiveInt
-    intermediate_size: PositiveInt | None = None
-    vocab_size: PositiveInt
-    max_context: PositiveInt
+    parameters_b: float
+    active_parameters_b: float | None = None
+    layers: int
+    hidden_size: int
+    attention_heads: int
+    kv_heads: int
+    head_dim: int
+    intermediate_size: int | None = None
+    vocab_size: int
+    max_context: int
     tie_embeddings: bool = False
     dtype: str = "bfloat16"
     experts: Experts | None = None
-    sliding_window: PositiveInt | None = None
-    # Per layer (HF `layer_types`): full_attention, sliding_attention (window slidingWindow) or
-    # chunked_attention (Llama 4, chunk attentionChunkSize). Derived when omitted: see layer_types_of.
+    sliding_window: int | None = None
     layer_types: list[LayerType] | None = None
-    attention_chunk_size: PositiveInt | None = None
-    # Positions of vLLM's RoPE cos/sin table for the global layers when it spans more than maxContext:
-    # a linearly scaled rope the context does not already count (Gemma 3: max_position_embeddings × factor).
-    rope_table_positions: PositiveInt | None = None
+    attention_chunk_size: int | None = None
+    rope_table_positions: int | None = None
     mla: MLA | None = None
     quantization: Quantization | None = None
-    qkv_bias: bool = False  # q/k/v projections carry biases (Qwen2, gpt-oss)
-    attention_output_bias: bool = False  # o_proj carries a bias (gpt-oss attention_bias)
-    qk_norm: bool = False  # per-head RMSNorm on q and k (Qwen3, Gemma 3)
-    # Parameters outside the language model that load with it (vision tower, projector), billions.
-    vision_parameters_b: float | None = Field(default=None, alias="visionParametersB", ge=0)
-    # A derivative (fine-tune, quantized re-upload) names the profile whose spec it starts from;
-    # its own keys replace the base's (see ProfileStore._resolve_derivatives).
+    qkv_bias: bool = False
+    attention_output_bias: bool = False
+    qk_norm: bool = False
+    vision_parameters_b: float | None = None
     base_profile: str | None = None
     notes: str | None = None
 
-    @model_validator(mode="after")
-    def _layer_types_match(self) -> Self:
-        if self.layer_types is not None and len(self.layer_types) != self.layers:
-            raise ValueError(f"layerTypes lists {len(self.layer_types)} layers; layers is {self.layers}")
-        if self.layer_types and "sliding_attention" in self.layer_types and self.sliding_window is None:
-            raise ValueError("layerTypes has sliding_attention layers but slidingWindow is not set")
-        return self
+
+@dataclass(frozen=True, kw_only=True)
+class ModelProfile(_Profile):
+    api_version: Literal["llmkube.dev/v1alpha1"]
+    kind: Literal["ModelProfile"]
+    metadata: ProfileMeta
+    spec: ModelSpec
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
 
 
 def layer_types_of(spec: ModelSpec) -> list[str]:
@@ -191,35 +264,30 @@ def layer_types_of(spec: ModelSpec) -> list[str]:
     return ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(spec.layers)]
 
 
-class ModelProfile(SpecModel):
-    api_version: Literal["llmkube.dev/v1alpha1"]
-    kind: Literal["ModelProfile"]
-    metadata: ProfileMeta
-    spec: ModelSpec
+def _pydantic_version_file() -> str | None:
+    """pydantic's `version.py` (its version and the pydantic-core it requires), found without importing
+    pydantic: a cache hit must not pay for that import."""
+    from importlib.util import find_spec
 
-    @property
-    def name(self) -> str:
-        return self.metadata.name
-
-
-_PROFILE_KINDS: dict[str, type[GPUProfile] | type[ModelProfile]] = {"GPUProfile": GPUProfile, "ModelProfile": ModelProfile}
+    spec = find_spec("pydantic")
+    locations = spec.submodule_search_locations if spec is not None else None
+    return str(Path(next(iter(locations)), "version.py")) if locations else None
 
 
 def _cache_key(files: list[tuple[str, str]]) -> str | None:
     """The profile files' paths and texts, and what the built store's objects depend on besides:
-    the model definitions (this module's source and `specs/base.py`'s, whose types and validators
-    the fields use), llmkube's, pydantic's and Python's versions. Changed code is a new key; no
-    key (no caching) where the sources cannot be read (a frozen or zipped install)."""
+    the code that validates and defines them (this module's source, `profile_schema.py`'s and
+    `specs/base.py`'s, whose types and validators the fields use), llmkube's, pydantic's
+    (`version.py`) and Python's versions. Changed code is a new key; no key (no caching) where the
+    sources cannot be read (a frozen or zipped install). Imports neither pydantic nor the schema."""
     import hashlib
     import sys
 
-    import pydantic
-
     from llmkube import __version__
-    from llmkube.specs import base
 
-    digest = hashlib.sha256(f"{__version__}\0{pydantic.VERSION}\0{sys.version}\0".encode())
-    for source in (__file__, getattr(base, "__file__", None)):
+    here = Path(__file__)
+    digest = hashlib.sha256(f"{__version__}\0{sys.version}\0".encode())
+    for source in (here, here.with_name("profile_schema.py"), here.parent / "specs" / "base.py", _pydantic_version_file()):
         try:
             digest.update(Path(source or "").read_bytes() + b"\0")
         except OSError:
@@ -295,22 +363,28 @@ class ProfileStore:
 
     def _add(self, path: str, data: Any) -> None:
         kind = data.get("kind") if isinstance(data, dict) else None
-        model_cls = _PROFILE_KINDS.get(kind) if isinstance(kind, str) else None
-        if model_cls is None:
+        if kind not in ("GPUProfile", "ModelProfile"):
             raise InputError(
                 f"not a profile: kind {kind!r}",
                 mark=SourceMark(path),
                 hint="profile files hold kind GPUProfile or ModelProfile",
             )
         spec = data.get("spec")
-        if model_cls is ModelProfile and isinstance(spec, dict) and spec.get("baseProfile") is not None:
+        if kind == "ModelProfile" and isinstance(spec, dict) and spec.get("baseProfile") is not None:
             self._derivatives.append((path, data))  # validated once its base is known
             return
-        self._register(path, data, model_cls, data)
+        self._register(path, data, kind, data)
 
-    def _register(self, path: str, data: Any, model_cls: type[GPUProfile] | type[ModelProfile], original: Any) -> None:
+    def _register(self, path: str, data: Any, kind: str, original: Any) -> None:
+        """Validate one profile document (`profile_schema`'s model of its kind: pydantic is imported
+        only on this, a cache miss's, path) and keep its plain twin."""
+        from pydantic import ValidationError
+
+        from llmkube.profile_schema import PROFILE_KINDS, plain
+
+        model_cls = PROFILE_KINDS[kind]
         try:
-            profile = model_cls.model_validate(data)
+            profile: GPUProfile | ModelProfile = plain(model_cls.model_validate(data))
         except ValidationError as exc:
             name = (original.get("metadata") or {}).get("name")
             if data is not original:  # a derivative merged with its base: no line of its own
@@ -350,7 +424,7 @@ class ProfileStore:
                 spec.pop("notes", None)
                 spec.update(data["spec"])
                 spec.setdefault("notes", f"Derived from {base.name}.")
-                self._register(path, {**data, "spec": spec}, ModelProfile, data)
+                self._register(path, {**data, "spec": spec}, "ModelProfile", data)
             if len(waiting) == len(pending):
                 path, data = waiting[0]
                 ref = data["spec"]["baseProfile"]

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from llmkube.profiles import GPUProfile, ModelProfile
+from llmkube.profile_schema import GPUProfile, ModelProfile  # the pydantic models: their fields are the documented ones
 from llmkube.kinds import KINDS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -368,13 +368,16 @@ def test_a_kept_profile_store_is_reused_and_an_edit_is_seen(tmp_path, monkeypatc
 
 
 def test_the_kept_store_is_keyed_on_the_code_that_defines_the_models(tmp_path, monkeypatch):
-    import pydantic
-
+    from llmkube import profiles as profiles_mod
     from llmkube.profiles import ProfileStore
 
     cache = tmp_path / ".profiles"
     ProfileStore.load(parsed_cache=cache)
-    monkeypatch.setattr(pydantic, "VERSION", "0.0.0")  # as another pydantic (or changed model code) would
+    version = profiles_mod._pydantic_version_file()
+    assert version is not None and "VERSION" in Path(version).read_text()  # pydantic's, found without importing it
+    other = tmp_path / "version.py"
+    other.write_text(Path(version).read_text().replace("VERSION = ", "VERSION = '0.0.0' or "))
+    monkeypatch.setattr(profiles_mod, "_pydantic_version_file", lambda: str(other))  # as another pydantic would
     ProfileStore.load(parsed_cache=cache)
     assert len(list(cache.glob("*.pickle"))) == 2
 
@@ -416,8 +419,10 @@ def test_a_broken_profiles_entry_is_ignored_and_rewritten(tmp_path, content):
 
 def test_a_warm_render_builds_no_profile_model(tmp_path):
     """The second render in one user cache unpickles the profiles: the GPU and model profile
-    validators are never built (pydantic's `__pydantic_complete__`, with `defer_build`)."""
-    code = _PROBE.replace('sys.stderr.write("\\nPROBE "', 'from llmkube.profiles import GPUProfile, ModelProfile\n'
+    validators are never built (pydantic's `__pydantic_complete__`, with `defer_build`), nor their
+    module imported (llmkube.profile_schema)."""
+    code = _PROBE.replace('sys.stderr.write("\\nPROBE "', 'state["schema"] = "llmkube.profile_schema" in sys.modules\n'
+                          'from llmkube.profile_schema import GPUProfile, ModelProfile\n'
                           'state["built"] = [GPUProfile.__pydantic_complete__, ModelProfile.__pydantic_complete__]\n'
                           'sys.stderr.write("\\nPROBE "')
     env = {**os.environ, "HOME": str(tmp_path), "KUBECACHEDIR": str(tmp_path / "kube"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
@@ -427,8 +432,8 @@ def test_a_warm_render_builds_no_profile_model(tmp_path):
         proc = subprocess.run([sys.executable, "-c", code, "render", str(EXAMPLE)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
         line = next(line for line in proc.stderr.splitlines() if line.startswith("PROBE "))
         states.append(json.loads(line[len("PROBE "):]))
-    assert states[0]["built"] == [True, True]  # the first run validated them
-    assert states[1]["built"] == [False, False]
+    assert states[0]["built"] == [True, True] and states[0]["schema"]  # the first run validated them
+    assert states[1]["built"] == [False, False] and not states[1]["schema"]
     assert "llmkube.plan.inference" in states[1]["modules"]  # and did render
 
 
@@ -538,7 +543,7 @@ def test_no_model_field_has_a_default_factory_whose_signature_is_parsed_from_tex
 
     import llmkube.specs
 
-    modules = [importlib.import_module("llmkube.profiles")] + [
+    modules = [importlib.import_module("llmkube.profile_schema")] + [
         importlib.import_module(f"llmkube.specs.{m.name}") for m in pkgutil.iter_modules(llmkube.specs.__path__)
     ]
     models = [v for mod in modules for v in vars(mod).values() if isinstance(v, type) and issubclass(v, pydantic.BaseModel)]
@@ -713,7 +718,7 @@ def test_the_model_spec_key_tells_specs_apart_as_their_json_does(store):
         base.model_copy(),
     ]
     keys = [modelshape.spec_key(s) for s in specs]
-    dumps = [s.model_dump_json() for s in specs]
+    dumps = [json.dumps(s.model_dump()) for s in specs]
     for i in range(len(specs)):
         for j in range(len(specs)):
             assert (keys[i] == keys[j]) == (dumps[i] == dumps[j]), (specs[i].display_name, specs[j].display_name)
