@@ -657,6 +657,25 @@ def test_a_validate_of_a_plain_model_server_loads_no_spec_model_multinode_planne
     assert report["checked"] == 3, report
 
 
+def test_a_warm_validate_of_a_model_server_imports_no_pydantic(tmp_path):
+    """Sizing a hand-written vLLM Deployment reads the profiles; from the second run on they come from
+    the side cache as plain dataclasses, so the run imports neither pydantic nor the profile models
+    (llmkube.profile_schema) nor any spec model, and reports what the first run did. The first run
+    (and a --no-cache one) validates the profile files: pydantic and the models are imported then."""
+    server = tmp_path / "server.yaml"
+    server.write_text(VLLM_SERVER)
+    outs, states = [], []
+    for flags in (["--no-cache"], [], []):  # validating; validating and keeping; reading back
+        out = tmp_path / f"report{len(outs)}.json"
+        states.append(_probe(tmp_path, "validate", *flags, "-o", "json", "--output-file", str(out), str(server)))
+        outs.append(out.read_text())
+    cold, first, warm = states
+    assert {"pydantic", "llmkube.profile_schema"} <= set(cold["modules"]) & set(first["modules"])
+    assert {"llmkube.plan.sizing", "llmkube.profiles", "llmkube.check.rules.serving"} <= set(warm["modules"])
+    assert _loaded(warm["modules"], "pydantic", "pydantic_core", "annotated_types", "llmkube.profile_schema", "llmkube.specs") == []
+    assert outs[0] == outs[1] == outs[2] and json.loads(outs[2])["checked"] == 3
+
+
 def test_a_plain_servers_load_time_uses_the_startup_defaults(store):
     """`ServerSetup.load_estimate` of a manifest with no spec: the same seconds as with the spec
     model's own `Startup()` defaults, which it no longer imports to get them."""
