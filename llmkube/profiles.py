@@ -86,11 +86,15 @@ def _dumped(value: Any, by_alias: bool, exclude_none: bool, exclude_defaults: bo
 
 @dataclass(frozen=True, kw_only=True)
 class ProfileMeta(_Profile):
+    """A profile's `metadata`: its name."""
+
     name: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class MigProfile(_Profile):
+    """One MIG profile a GPU offers (`1g.10gb`): its slots, memory and placements."""
+
     ALIASES: ClassVar[Mapping[str, str]] = {"memory_gi_b": "memoryGiB"}
 
     name: str
@@ -104,6 +108,8 @@ class MigProfile(_Profile):
 
 @dataclass(frozen=True, kw_only=True)
 class MigSpec(_Profile):
+    """A GPU's MIG geometry: its compute and memory slots and the profiles that divide them."""
+
     compute_slices: int
     memory_slots: int
     profiles: list[MigProfile]
@@ -111,6 +117,8 @@ class MigSpec(_Profile):
 
 @dataclass(frozen=True, kw_only=True)
 class GPUSpec(_Profile):
+    """A GPU's facts: memory, SMs, bandwidth, interconnect, node size, MIG; see profile_schema.GPUSpec."""
+
     ALIASES: ClassVar[Mapping[str, str]] = {
         "memory_gi_b": "memoryGiB", "memory_mi_b": "memoryMiB", "memory_bandwidth_g_bps": "memoryBandwidthGBps",
         "bf16_tflops": "bf16TFLOPS",
@@ -133,6 +141,8 @@ class GPUSpec(_Profile):
 
 @dataclass(frozen=True, kw_only=True)
 class GPUProfile(_Profile):
+    """A GPUProfile document."""
+
     api_version: Literal["llmkube.dev/v1alpha1"]
     kind: Literal["GPUProfile"]
     metadata: ProfileMeta
@@ -234,6 +244,8 @@ class ModelSpec(_Profile):
 
 @dataclass(frozen=True, kw_only=True)
 class ModelProfile(_Profile):
+    """A ModelProfile document."""
+
     api_version: Literal["llmkube.dev/v1alpha1"]
     kind: Literal["ModelProfile"]
     metadata: ProfileMeta
