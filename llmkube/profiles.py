@@ -349,28 +349,55 @@ class ProfileStore:
     def load(cls, extra_dirs: Sequence[str | Path] = (), *, parsed_cache: Path | None = None) -> ProfileStore:
         """User dirs first (they override), then the built-ins.
 
-        With `parsed_cache` (a directory), the loaded store is kept there, pickled, under a key of the
+        When the files are the built-in ones alone, as shipped, the store is built from their
+        snapshot (`llmkube.profile_snapshot`: validated ahead of time; no pydantic). Otherwise, with
+        `parsed_cache` (a directory), the loaded store is kept there, pickled, under a key of the
         files' paths and texts and of the code that defines the profile models (`_cache_key`), and
-        the next run with the same files unpickles it (~4 ms) instead of parsing ~75 YAML files,
-        building the GPUProfile and ModelProfile validators and validating every profile (~15 ms and
-        more). An edited, added or removed file, or changed code, is a new key; a bad entry is a
-        miss, rewritten (llmkube.diskcache); an entry another user could have written is not
-        unpickled (`diskcache.read_private_bytes`)."""
+        the next run with the same files unpickles it (~1 ms) instead of parsing the YAML files,
+        importing pydantic, building the GPUProfile and ModelProfile validators and validating every
+        profile (~0.08 s). An edited, added or removed file, or changed code, is a new key; a bad
+        entry is a miss, rewritten (llmkube.diskcache); an entry another user could have written is
+        not unpickled (`diskcache.read_private_bytes`)."""
+        from llmkube import profile_snapshot
+
         dirs = [Path(d) for d in extra_dirs] + [BUILTIN_PROFILES]
         require_profile_dirs(dirs)
         files = [(path, Path(path).read_text(encoding="utf-8")) for path in expand_paths([str(d) for d in dirs])]
+        shipped = profile_snapshot.load(BUILTIN_PROFILES, files)
+        if shipped is not None:
+            return shipped
         key = _cache_key(files) if parsed_cache is not None else None
         if parsed_cache is not None and key is not None:
             cached = _cached_store(parsed_cache, key)
             if cached is not None:
                 return cached
+        store = cls.validated(files)
+        if parsed_cache is not None and key is not None:
+            _keep_store(parsed_cache, key, store)
+        return store
+
+    @classmethod
+    def validated(cls, files: Sequence[tuple[str, str]]) -> ProfileStore:
+        """The store of profile files (path, text), each document validated (pydantic, through
+        `llmkube.profile_schema`); the first of a name wins, derivatives after their bases."""
         store = cls()
         for path, text in files:
             for data in load_plain(text, path, what="profile"):
                 store._add(path, data)
         store._resolve_derivatives()
-        if parsed_cache is not None and key is not None:
-            _keep_store(parsed_cache, key, store)
+        return store
+
+    @classmethod
+    def of(cls, gpus: Iterable[GPUProfile], models: Iterable[ModelProfile]) -> ProfileStore:
+        """A store of profiles already validated (`profile_snapshot`), in the order they were
+        registered: the Hugging Face ids index as `validated` built it (the first model to list an id)."""
+        store = cls()
+        for gpu in gpus:
+            store.gpus[gpu.name] = gpu
+        for model in models:
+            store.models[model.name] = model
+            for hf_id in model.spec.hugging_face_ids:
+                store._by_hf_id.setdefault(hf_id.lower(), model)
         return store
 
     def _add(self, path: str, data: Any) -> None:

@@ -63,8 +63,11 @@ def test_a_private_write_makes_its_directory_the_users_alone(tmp_path):
 
 
 @pytest.mark.parametrize("writable_by_others", [False, True])
-def test_the_profile_store_unpickles_only_a_private_entry(tmp_path, writable_by_others):
+def test_the_profile_store_unpickles_only_a_private_entry(tmp_path, monkeypatch, writable_by_others):
+    from llmkube import profile_snapshot
     from llmkube.profiles import ProfileStore
+
+    monkeypatch.setattr(profile_snapshot, "SNAPSHOT", tmp_path / "none.json")  # the side cache, not the shipped snapshot
 
     cache = tmp_path / ".profiles"
     full = ProfileStore.load(parsed_cache=cache)

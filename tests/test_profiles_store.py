@@ -109,20 +109,91 @@ def test_a_store_read_back_from_the_cache_imports_no_pydantic_and_equals_a_valid
     assert "my-gpu" in gpus and isinstance(gpus["my-gpu"], GPUProfile)
 
 
-def test_the_sizing_gets_the_same_numbers_from_a_read_back_store(tmp_path):
-    """What the sizing computes from every built-in model on a few GPUs, with the validated store
-    and with the one read back from the cache in another process."""
+def _builtin_files() -> list[tuple[str, str]]:
+    from llmkube.yamlio import expand_paths
+
+    return [(p, Path(p).read_text(encoding="utf-8")) for p in expand_paths([str(profiles.BUILTIN_PROFILES)])]
+
+
+def test_the_shipped_snapshot_is_current():
+    """llmkube/profiles_snapshot.json is what validating the built-in profiles gives now; after
+    editing a profile (or the profile code) regenerate it: `python -m llmkube.profile_snapshot`.
+    (A stale one is not used, only slower: see below.)"""
+    from llmkube import profile_snapshot
+
+    assert profile_snapshot.SNAPSHOT.read_text(encoding="utf-8") == profile_snapshot.current(), \
+        "stale: run `.venv/bin/python -m llmkube.profile_snapshot`"
+
+
+def test_the_snapshot_store_is_the_validated_store_without_pydantic(tmp_path):
+    """Built from the snapshot (the built-in files alone, in a new process: no pydantic, no profile
+    or spec model imported), the store holds every profile the validation gives, value for value
+    (repr too: 80 stays 80, 80.0 stays 80.0) and finds each model by every Hugging Face id as before."""
+    validated = ProfileStore.validated(_builtin_files())
+    loaded, gpus, models = _read_back(tmp_path / "unused")
+    assert loaded == []
+    assert gpus == validated.gpus and models == validated.models
+    assert repr(list(gpus.values())) == repr(list(validated.gpus.values()))
+    assert repr(list(models.values())) == repr(list(validated.models.values()))
+    shipped = ProfileStore.load()
+    for name, model in validated.models.items():
+        for hf_id in model.spec.hugging_face_ids:
+            assert shipped.model(hf_id) == validated.model(hf_id), (name, hf_id)
+    assert not (tmp_path / "unused").exists()  # nothing written to the side cache either
+
+
+@pytest.mark.parametrize("damage", ["edited profile", "other key", "not json", "not a snapshot", "missing field", "no file"])
+def test_a_stale_or_broken_snapshot_is_not_used(tmp_path, monkeypatch, damage):
+    """The snapshot is used only when its key is the files' and the code's: an edited built-in
+    profile, another key, or a file that does not read as a snapshot are misses, and the files are
+    validated as before."""
+    import shutil
+
+    from llmkube import profile_snapshot
+
+    snapshot = tmp_path / "snapshot.json"
+    text = profile_snapshot.SNAPSHOT.read_text()
+    snapshot.write_text({
+        "other key": text.replace('"key": "', '"key": "0', 1),
+        "not json": text[: len(text) // 2],
+        "not a snapshot": '{"key": ' + text.split("\n", 1)[0].split(": ", 1)[1].rstrip(",") + ', "gpus": 1, "models": []}',
+        "missing field": text.replace('"display_name": ', '"displayName": ', 1),
+    }.get(damage, text))
+    if damage == "no file":
+        snapshot.unlink()
+    monkeypatch.setattr(profile_snapshot, "SNAPSHOT", snapshot)
+    builtin = tmp_path / "builtin"
+    shutil.copytree(profiles.BUILTIN_PROFILES, builtin)
+    if damage == "edited profile":
+        h100 = builtin / "gpus" / "h100-80gb.yaml"
+        h100.write_text(h100.read_text().replace("gpusPerNode: 8", "gpusPerNode: 4"))
+    monkeypatch.setattr(profiles, "BUILTIN_PROFILES", builtin)
+    validated = []
+    monkeypatch.setattr(ProfileStore, "_register", lambda self, *a, _r=ProfileStore._register: validated.append(a[0]) or _r(self, *a))
+    store = ProfileStore.load()
+    assert len(validated) == len(store.gpus) + len(store.models)  # every profile went through the models
+    assert store.gpus["h100-80gb"].spec.gpus_per_node == (4 if damage == "edited profile" else 8)
+
+
+def test_the_sizing_gets_the_same_numbers_from_every_source(tmp_path):
+    """What the sizing computes from every built-in model on a few GPUs, with the validated store, the
+    snapshot's and one read back from the side cache in another process (with a user's directory)."""
     from llmkube.plan import sizing
 
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "mine.yaml").write_text((profiles.BUILTIN_PROFILES / "gpus" / "h100-80gb.yaml").read_text().replace("name: h100-80gb", "name: my-gpu"))
     cache = tmp_path / ".profiles"
-    validated = ProfileStore.load(parsed_cache=cache)
-    _, gpus, models = _read_back(cache)
+    validated = ProfileStore.validated(_builtin_files())
+    ProfileStore.load([user], parsed_cache=cache)
+    _, gpus, models = _read_back(cache, user)
+    shipped = ProfileStore.load()
 
     def figures(gpus, models):
         return [(name, sizing.weight_bytes(m), sizing.kv_bytes_per_token(m, 2.0, 2), sizing.embedding_params(m),
                  gpus["h100-80gb"].spec.memory_gi_b) for name, m in sorted(models.items())]
 
-    assert figures(gpus, models) == figures(validated.gpus, validated.models)
+    assert figures(gpus, models) == figures(validated.gpus, validated.models) == figures(shipped.gpus, shipped.models)
 
 
 def test_a_bad_user_profile_is_still_an_input_error_at_its_line(tmp_path, capsys, monkeypatch):

@@ -200,7 +200,7 @@ def test_a_validate_of_a_model_server_still_loads_what_sizing_it_needs(tmp_path)
                                              "          args: [--model, meta-llama/Llama-3.1-8B-Instruct, --tensor-parallel-size, '3']"))
     out = tmp_path / "report.json"
     state = _probe(tmp_path, "validate", "--no-cache", "-o", "json", "--output-file", str(out), str(server))
-    assert {"llmkube.plan.sizing", "llmkube.profiles", "pydantic"} <= set(state["modules"])
+    assert {"llmkube.plan.sizing", "llmkube.profiles", "llmkube.profile_snapshot"} <= set(state["modules"])
     assert "LK302" in [f["code"] for f in json.loads(out.read_text())["findings"]]  # 3 does not divide the heads
 
 
@@ -337,6 +337,15 @@ def test_unsafe_character_classes_equal_their_yaml_definitions():
 # --------------------------------------------------------------------------- the loaded profiles, kept
 
 
+@pytest.fixture
+def no_snapshot(tmp_path, monkeypatch):
+    """The built-in profiles without their shipped snapshot (llmkube.profile_snapshot): read and
+    validated, and kept in the side cache, as a stale snapshot (or an edited install) has them."""
+    from llmkube import profile_snapshot
+
+    monkeypatch.setattr(profile_snapshot, "SNAPSHOT", tmp_path / "no-snapshot.json")
+
+
 def _store_contents(store) -> tuple:
     return dict(store.gpus), dict(store.models)
 
@@ -367,7 +376,7 @@ def test_a_kept_profile_store_is_reused_and_an_edit_is_seen(tmp_path, monkeypatc
     assert "my-other-gpu" in again.gpus and "my-gpu" not in again.gpus
 
 
-def test_the_kept_store_is_keyed_on_the_code_that_defines_the_models(tmp_path, monkeypatch):
+def test_the_kept_store_is_keyed_on_the_code_that_defines_the_models(tmp_path, monkeypatch, no_snapshot):
     from llmkube import profiles as profiles_mod
     from llmkube.profiles import ProfileStore
 
@@ -382,7 +391,7 @@ def test_the_kept_store_is_keyed_on_the_code_that_defines_the_models(tmp_path, m
     assert len(list(cache.glob("*.pickle"))) == 2
 
 
-def test_the_earlier_parsed_profiles_entries_are_dropped(tmp_path):
+def test_the_earlier_parsed_profiles_entries_are_dropped(tmp_path, no_snapshot):
     from llmkube.profiles import ProfileStore
 
     cache = tmp_path / ".profiles"
@@ -402,7 +411,7 @@ def test_without_the_models_source_the_store_is_not_kept(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("content", [b"", b"\x00garbage", b"\x80\x05K\x01.", "pickled dict", "truncated"])
-def test_a_broken_profiles_entry_is_ignored_and_rewritten(tmp_path, content):
+def test_a_broken_profiles_entry_is_ignored_and_rewritten(tmp_path, content, no_snapshot):
     import pickle
 
     from llmkube.profiles import ProfileStore
@@ -418,26 +427,35 @@ def test_a_broken_profiles_entry_is_ignored_and_rewritten(tmp_path, content):
 
 
 def test_a_warm_render_builds_no_profile_model(tmp_path):
-    """The second render in one user cache unpickles the profiles: the GPU and model profile
-    validators are never built (pydantic's `__pydantic_complete__`, with `defer_build`), nor their
-    module imported (llmkube.profile_schema)."""
+    """A render sized against the built-in profiles builds its store from their shipped snapshot, and
+    the second render with a user's profile directory unpickles what the first validated: neither
+    builds a GPU or model profile validator (pydantic's `__pydantic_complete__`, with `defer_build`)
+    nor imports their module (llmkube.profile_schema); the first with the user's directory does."""
     code = _PROBE.replace('sys.stderr.write("\\nPROBE "', 'state["schema"] = "llmkube.profile_schema" in sys.modules\n'
                           'from llmkube.profile_schema import GPUProfile, ModelProfile\n'
                           'state["built"] = [GPUProfile.__pydantic_complete__, ModelProfile.__pydantic_complete__]\n'
                           'sys.stderr.write("\\nPROBE "')
     env = {**os.environ, "HOME": str(tmp_path), "KUBECACHEDIR": str(tmp_path / "kube"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     env.pop("LLMKUBE_CACHE_DIR", None)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    from llmkube.profiles import BUILTIN_PROFILES
+
+    (mine / "gpu.yaml").write_text((BUILTIN_PROFILES / "gpus" / "h100-80gb.yaml").read_text().replace("name: h100-80gb", "name: my-gpu"))
     states = []
-    for _ in range(2):
-        proc = subprocess.run([sys.executable, "-c", code, "render", str(EXAMPLE)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    for args in (["--no-cache"], [], ["--profiles", str(mine)], ["--profiles", str(mine)]):
+        proc = subprocess.run([sys.executable, "-c", code, "render", *args, str(EXAMPLE)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
         line = next(line for line in proc.stderr.splitlines() if line.startswith("PROBE "))
         states.append(json.loads(line[len("PROBE "):]))
-    assert states[0]["built"] == [True, True] and states[0]["schema"]  # the first run validated them
-    assert states[1]["built"] == [False, False] and not states[1]["schema"]
-    assert "llmkube.plan.inference" in states[1]["modules"]  # and did render
+    assert [(s["built"], s["schema"]) for s in states] == [
+        ([False, False], False), ([False, False], False),  # the snapshot, with or without the cache
+        ([True, True], True),  # a user's profile: validated, and kept
+        ([False, False], False),  # and read back
+    ]
+    assert all("llmkube.plan.inference" in s["modules"] for s in states)  # and did render
 
 
-def test_no_cache_leaves_the_profiles_cache_alone(tmp_path, monkeypatch):
+def test_no_cache_leaves_the_profiles_cache_alone(tmp_path, monkeypatch, no_snapshot):
     from llmkube import pipeline
     from llmkube.options import Options
 
@@ -657,23 +675,30 @@ def test_a_validate_of_a_plain_model_server_loads_no_spec_model_multinode_planne
     assert report["checked"] == 3, report
 
 
-def test_a_warm_validate_of_a_model_server_imports_no_pydantic(tmp_path):
-    """Sizing a hand-written vLLM Deployment reads the profiles; from the second run on they come from
-    the side cache as plain dataclasses, so the run imports neither pydantic nor the profile models
-    (llmkube.profile_schema) nor any spec model, and reports what the first run did. The first run
-    (and a --no-cache one) validates the profile files: pydantic and the models are imported then."""
+def test_a_validate_of_a_model_server_imports_no_pydantic_for_its_profiles(tmp_path):
+    """Sizing a hand-written vLLM Deployment reads the profiles. The built-in ones come from their
+    shipped snapshot (llmkube.profile_snapshot), on every run, cache or not; with a user's profile
+    directory the first run (and a --no-cache one) validates the files, importing pydantic and the
+    profile models (llmkube.profile_schema), and the next ones read the store back from the side
+    cache as plain dataclasses: no pydantic, profile model or spec model. Every run reports the same."""
     server = tmp_path / "server.yaml"
     server.write_text(VLLM_SERVER)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    from llmkube.profiles import BUILTIN_PROFILES
+
+    (mine / "gpu.yaml").write_text((BUILTIN_PROFILES / "gpus" / "h100-80gb.yaml").read_text().replace("name: h100-80gb", "name: my-gpu"))
+    runs = [["--no-cache"], [], [], ["--no-cache", "--profiles", str(mine)], ["--profiles", str(mine)], ["--profiles", str(mine)]]
     outs, states = [], []
-    for flags in (["--no-cache"], [], []):  # validating; validating and keeping; reading back
+    for flags in runs:
         out = tmp_path / f"report{len(outs)}.json"
         states.append(_probe(tmp_path, "validate", *flags, "-o", "json", "--output-file", str(out), str(server)))
         outs.append(out.read_text())
-    cold, first, warm = states
-    assert {"pydantic", "llmkube.profile_schema"} <= set(cold["modules"]) & set(first["modules"])
-    assert {"llmkube.plan.sizing", "llmkube.profiles", "llmkube.check.rules.serving"} <= set(warm["modules"])
-    assert _loaded(warm["modules"], "pydantic", "pydantic_core", "annotated_types", "llmkube.profile_schema", "llmkube.specs") == []
-    assert outs[0] == outs[1] == outs[2] and json.loads(outs[2])["checked"] == 3
+    pydantic_free = [not _loaded(s["modules"], "pydantic", "pydantic_core", "annotated_types", "llmkube.profile_schema", "llmkube.specs")
+                     for s in states]
+    assert pydantic_free == [True, True, True, False, False, True]
+    assert all({"llmkube.plan.sizing", "llmkube.profiles", "llmkube.check.rules.serving"} <= set(s["modules"]) for s in states)
+    assert len(set(outs)) == 1 and json.loads(outs[0])["checked"] == 3
 
 
 def test_a_plain_servers_load_time_uses_the_startup_defaults(store):
