@@ -45,7 +45,9 @@ hybrid attention backends that pick other block sizes than 16 (tokens round diff
 refusal to start when util × total exceeds the memory free at start-up (the CUDA context's share),
 expert parallelism's token dispatch across data-parallel ranks (EP's whole experts per rank are:
 `moe_width_parallel`, `local_experts`), speculative decoding, the vision encoder's own transient
-peak and towers other than Gemma 3's and Mistral 3's (the batch they keep through the profile run is: `mm_profile_bytes`); FlashInfer's
+peak of towers other than Qwen2-VL's and Qwen2.5-VL's (theirs is: `encoder_peak_bytes`) and towers
+other than Gemma 3's, Mistral 3's and Qwen-VL's (the batch they keep through the profile run is:
+`mm_profile_bytes`); FlashInfer's
 top-k/top-p sampler (vllm/v1/sample/ops/topk_topp_sampler.py `TopKTopPSampler.__init__`, 0.8 on:
 "In V1, None means True", so an image with FlashInfer installed skips the full-vocabulary sort
 unless VLLM_USE_FLASHINFER_SAMPLER=0) — the 0.10–0.16 sampler constant is the sort's, because the
@@ -594,6 +596,19 @@ class VisionItem:
 
     side: int  # pixels per side (3 channels), as the processor resizes it
     tokens: int  # rows the encoder and projector return for it, each the language model's hidden width
+    # Copies of each pixel in the pixel values (Qwen-VL stacks an image temporal_patch_size = 2 times)
+    frames: int = 1
+    area: int | None = None  # pixels when the image is not side × side (None: side²)
+    # The vision tower's own forward peak, when it can exceed what the profile run keeps (`encoder_peak_bytes`):
+    # patches it runs over, its width and its MLP's live width per patch (intermediate columns).
+    patches: int = 0
+    tower_width: int = 0
+    tower_mlp_live: int = 0
+
+    @property
+    def pixel_values(self) -> int:
+        """Values in the processor's pixel tensor for this image (3 channels × frames × pixels)."""
+        return 3 * self.frames * (self.area if self.area is not None else self.side ** 2)
 
 
 # Vision towers whose profiling item llmkube knows, by the profile's architecture (a profile with
@@ -609,15 +624,107 @@ _VISION_ITEMS = {"gemma3": VisionItem(896, 256), "mistral": VisionItem(1540, (15
 MM_UNEXPANDED_SINCE = (0, 13, 0)  # encoder outputs kept at their own size from v0.13.0 (see `mm_profile_bytes`)
 
 
-def vision_item(spec: ModelSpec) -> VisionItem | None:
-    """The profiling image of a model whose vision tower loads with it; None when text-only or unknown."""
+# Qwen2-VL / Qwen2.5-VL (imported as architecture "qwen2" with `visionParametersB`: no other qwen2
+# profile loads a tower). Their processor resizes an image to multiples of patch × merge = 28 pixels
+# within [min_pixels, max_pixels] (transformers image_processing_qwen2_vl.py `smart_resize`); the
+# checkpoints' preprocessor_config.json (Qwen/Qwen2-VL-*-Instruct, Qwen/Qwen2.5-VL-*-Instruct) set
+# max_pixels = 12,845,056 = 16,384 × 28², so vLLM's dummy image is 3,584 × 3,584 pixels: 256 × 256
+# patches of 14, 65,536 patches merged 2 × 2 into 16,384 rows. `--mm-processor-kwargs
+# '{"max_pixels": N}'` lowers it (the processor kwargs are merged into the processor vLLM builds).
+QWEN_VL_MAX_PIXELS = 12_845_056
+QWEN_VL_UNIT = 28  # patch_size 14 × spatial_merge_size 2 (every Qwen2-VL / Qwen2.5-VL config)
+# vllm-project/vllm#29692 (merged 2025-11-28, first in v0.13.0): the dummy image factorises
+# max_pixels ÷ 28² rows into the pair of factors closest to square (aspect ≤ 200) instead of
+# resizing a huge square; before, the square's side is floor(√max_pixels ÷ 28) × 28.
+QWEN_VL_FACTORED_SINCE = (0, 13, 0)
+# The Qwen-VL tower (vision_config of every size: 32 blocks of width 1280; Qwen2-VL's MLP is fc1 to
+# 5,120 then QuickGELU, Qwen2.5-VL's gate_up to 2 × 3,420 then SiLU-and-mul to 3,420). At an MLP
+# the block holds the residual stream, the normed input, the MLP's input-side output and its
+# activation: 1,280 + 1,280 + 5,120 + 5,120 = 12,800 (Qwen2-VL) or 1,280 + 1,280 + 6,840 + 3,420
+# = 12,820 values per patch (Qwen2.5-VL; the 32B/72B towers' 3,456 columns add < 1 %).
+QWEN_VL_TOWER_WIDTH = 1280
+QWEN_VL_TOWER_MLP_LIVE = 6840 + 3420
+
+
+def qwen_vl_item(max_pixels: int | None = None, version: tuple[int, ...] | None = None) -> VisionItem:
+    """Qwen2-VL / Qwen2.5-VL's profiling image for a processor max_pixels (None: the checkpoints'
+    12,845,056), as vllm/model_executor/models/qwen2_vl.py `Qwen2VLProcessingInfo.get_image_size_with_most_features`
+    builds it (qwen2_5_vl.py reuses it): a square of floor(√max_pixels ÷ 28) units per side up to
+    v0.12 (`_get_vision_info` on a 9,999,999-pixel square, v0.11.0), the closest-to-square factor
+    pair of max_pixels ÷ 28² units from v0.13.0 (`closest_factor_pair`). Each unit is one row out of
+    the merger and 2 × 2 patches in the tower; the pixel values are [patches, 3 × 2 × 14²]
+    (the image repeated to temporal_patch_size = 2 frames)."""
+    pixels = QWEN_VL_MAX_PIXELS if max_pixels is None else max_pixels
+    limit = max(1, pixels // QWEN_VL_UNIT ** 2)
+    if version is not None and release(version) < QWEN_VL_FACTORED_SINCE:
+        units = max(1, math.isqrt(pixels) // QWEN_VL_UNIT)
+        h = w = units
+    else:
+        h, w = 1, limit
+        for n in range(limit, 0, -1):
+            h = next(d for d in range(math.isqrt(n), 0, -1) if n % d == 0)
+            w = n // h
+            if w / h <= 200:
+                break
+    rows = h * w
+    return VisionItem(side=h * QWEN_VL_UNIT, tokens=rows, frames=2, area=rows * QWEN_VL_UNIT ** 2,
+                      patches=4 * rows, tower_width=QWEN_VL_TOWER_WIDTH, tower_mlp_live=QWEN_VL_TOWER_MLP_LIVE)
+
+
+def vision_item(spec: ModelSpec, max_pixels: int | None = None,
+                version: tuple[int, ...] | None = None) -> VisionItem | None:
+    """The profiling image of a model whose vision tower loads with it; None when text-only or unknown.
+    `max_pixels`: the processor's max_pixels (--mm-processor-kwargs), for the towers that read it."""
     if not spec.vision_parameters_b:
         return None
+    if spec.architecture == "qwen2":
+        return qwen_vl_item(max_pixels, version)
     return _VISION_ITEMS.get(spec.architecture)
 
 
+def mm_profiled_items(item: VisionItem, batch: ProfilingBatch, max_model_len: int,
+                      limit_per_prompt: int | None = None) -> int:
+    """Images in V1's dummy encoder batch: the encoder budget, max(max_num_batched_tokens, rows per
+    item) (v1/core/encoder_cache_manager.py `compute_mm_encoder_budget`), divided by the rows per
+    item, at most max_num_seqs × the items one prompt holds, min(--limit-mm-per-prompt, max_model_len
+    ÷ rows) and at least 1 (vllm/multimodal/encoder_budget.py `MultiModalBudget._get_max_items`,
+    v0.19.0; v1/worker/utils.py, v0.11.0). A limit of 0 loads no tower and profiles nothing
+    (models/qwen2_vl.py builds `visual` only when a modality's limit is non-zero). `limit_per_prompt`
+    None: vLLM's default, 999 per modality."""
+    if limit_per_prompt is not None and limit_per_prompt <= 0:
+        return 0
+    limit = 999 if limit_per_prompt is None else limit_per_prompt
+    budget = max(batch.tokens, item.tokens)
+    per_prompt = max(1, min(limit, max_model_len // item.tokens))
+    return max(1, min(budget // item.tokens, batch.seqs * per_prompt))
+
+
+def encoder_peak_bytes(spec: ModelSpec, batch: ProfilingBatch, max_model_len: int, act_bytes: float,
+                       tensor_parallel: int = 1, version: tuple[int, ...] | None = None,
+                       limit_per_prompt: int | None = None, max_pixels: int | None = None) -> float:
+    """The vision tower's own forward peak in V1's `profile_run`, per GPU, for the towers whose
+    shape llmkube knows (Qwen2-VL / Qwen2.5-VL: `qwen_vl_item`); 0 otherwise.
+
+    `profile_run` runs `get_multimodal_embeddings` on the dummy batch before the language model's
+    dummy forward (vllm/v1/worker/gpu_model_runner.py, v0.11.0 … v0.19.0); the tower runs eagerly
+    over every patch of the batch at once. Its peak is inside a block's MLP: the residual stream and
+    the normed input at the tower's width, the MLP's up projection and its activation, split over TP
+    (ColumnParallelLinear; models/qwen2_vl.py `Qwen2VisionMLP`, qwen2_5_vl.py `Qwen2_5_VisionMLP`),
+    plus the pixel values, all in the model dtype. For Qwen-VL's 3,584-pixel dummy image that is
+    65,536 patches × (2 × 1,280 + 10,260 + 1,176) values ≈ 1.7 GiB in bf16, more than the ~0.26 GiB
+    the profile run keeps (`mm_profile_bytes`), so the activation peak is the larger of this and
+    the language model's forward plus what is kept."""
+    item = vision_item(spec, max_pixels, version)
+    if item is None or not item.patches:
+        return 0.0
+    items = mm_profiled_items(item, batch, max_model_len, limit_per_prompt)
+    per_patch = 2 * item.tower_width + -(-item.tower_mlp_live // max(1, tensor_parallel))
+    return float(items * (item.patches * per_patch + item.pixel_values) * act_bytes)
+
+
 def mm_profile_bytes(spec: ModelSpec, batch: ProfilingBatch, max_model_len: int, act_bytes: float,
-                     version: tuple[int, ...] | None = None) -> float:
+                     version: tuple[int, ...] | None = None, limit_per_prompt: int | None = None,
+                     max_pixels: int | None = None) -> float:
     """What the multimodal part of V1's `profile_run` keeps allocated through the forward pass and
     the sampler run, per GPU.
 
@@ -626,29 +733,26 @@ def mm_profile_bytes(spec: ModelSpec, batch: ProfilingBatch, max_model_len: int,
     stores the outputs in `encoder_cache` (cleared only after `_dummy_sampler_run`); the batch of
     pixel values stays referenced by the same frame (`batched_dummy_mm_inputs`). Both are therefore
     live at the forward's and the sampler's peaks:
-    - pixel values: items × 3 × side² in the model dtype (the processor output is cast to it:
+    - pixel values: items × 3 × frames × pixels in the model dtype (the processor output is cast to it:
       vllm/multimodal/processing/context.py `InputProcessingContext._postprocess_output`, v0.19.0;
       multimodal/processing.py, v0.11.0);
     - encoder outputs: items × rows × hidden. Up to v0.12 each output shorter than the encoder
       budget is copied into a zero-padded [budget, hidden] tensor (`expanded_outputs`, v0.11.0 and
       v0.12.0); from v0.13.0 the outputs are stored as they are (`encoder_cache[f"tmp_{i}"]`,
       v0.13.0 … v0.19.0).
-    Items (vllm/multimodal/encoder_budget.py `MultiModalBudget._get_max_items`, v0.19.0): the
-    encoder budget, max(max_num_batched_tokens, rows per item)
-    (v1/core/encoder_cache_manager.py `compute_mm_encoder_budget`), divided by the rows per item,
-    at most max_num_seqs × the items one prompt of max_model_len holds, at least 1.
-    Zero for text-only models and towers llmkube does not know (`vision_item`).
+    Items: `mm_profiled_items` (`limit_per_prompt`: --limit-mm-per-prompt of the profiled modality).
+    Zero for text-only models and towers llmkube does not know (`vision_item`; `max_pixels`: the
+    processor's, from --mm-processor-kwargs, for the towers that read it).
     """
-    item = vision_item(spec)
+    item = vision_item(spec, max_pixels, version)
     if item is None:
         return 0.0
+    items = mm_profiled_items(item, batch, max_model_len, limit_per_prompt)
     budget = max(batch.tokens, item.tokens)
-    per_prompt = max(1, max_model_len // item.tokens)
-    items = max(1, min(budget // item.tokens, batch.seqs * per_prompt))
     rows = item.tokens
     if version is not None and release(version) < MM_UNEXPANDED_SINCE:
         rows = max(rows, budget)
-    return float(items * (3 * item.side ** 2 + rows * spec.hidden_size) * act_bytes)
+    return float(items * (item.pixel_values + rows * spec.hidden_size) * act_bytes)
 
 
 def dense_mlp_held_hidden(spec: ModelSpec, accounting: Accounting, version: tuple[int, ...] | None = None) -> int:

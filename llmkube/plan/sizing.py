@@ -200,6 +200,11 @@ class ServerConfig:
     # "interactivity" captures CUDA graphs at every batch size up to 32 (`em.capture_size_list`);
     # None: the engine's default, "balanced"
     performance_mode: str | None = None
+    # --limit-mm-per-prompt of the modality vLLM profiles (images): 0 profiles no encoder batch;
+    # None: vLLM's default (999). --mm-processor-kwargs max_pixels: the largest image a Qwen-VL
+    # processor builds (None: the checkpoint's). See `em.mm_profiled_items`, `em.qwen_vl_item`.
+    mm_limit_per_prompt: int | None = None
+    mm_max_pixels: int | None = None
     dtype: str | None = None
     quantization: str | None = None
     kv_cache_dtype: str | None = None
@@ -510,8 +515,13 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
                      if c.runtime == "vllm" and acc.moe_workspace_persists and em.triton_moe_experts(s, c.quantization)
                      else 0.0)
     # The multimodal profiling batch V1 keeps through the profile run (`em.mm_profile_bytes`)
-    mm_held = (em.mm_profile_bytes(s, batch, max_len, act_bytes, c.engine_version)
+    mm_held = (em.mm_profile_bytes(s, batch, max_len, act_bytes, c.engine_version, c.mm_limit_per_prompt,
+                                   c.mm_max_pixels)
                if c.runtime == "vllm" and acc.engine == "v1" else 0.0)
+    # ... and the vision tower's own forward over that batch, before the language model's (`em.encoder_peak_bytes`)
+    encoder_peak = (em.encoder_peak_bytes(s, batch, max_len, act_bytes, tp, c.engine_version, c.mm_limit_per_prompt,
+                                          c.mm_max_pixels)
+                    if c.runtime == "vllm" and acc.engine == "v1" else 0.0)
     # CUDA graphs as vLLM estimates them (`em.cuda_graph_bytes`): FULL decode graphs beside the
     # piecewise ones under V1's default FULL_AND_PIECEWISE, and the first capture's graph pool (the
     # forward's intermediates at the largest capture size)
@@ -539,6 +549,8 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
                                          eager=c.enforce_eager and c.runtime == "vllm", held_bytes=mm_held,
                                          moe_tensor_parallel=moe_tp if c.runtime == "vllm" else None,
                                          mlp_held_hidden=em.dense_mlp_held_hidden(s, acc, c.engine_version))
+        if first:  # the tower runs on the first pipeline stage
+            activation = max(activation, encoder_peak)
         graphs = (em.cuda_graph_bytes(batch.seqs, n, batch.tokens, full_decode, graph_pool, fine_graphs)
                   if graphs_on else 0.0)
         layout = em.kv_layout(s, kinds[start:start + n], token_layer, max_len, batch.tokens)
