@@ -108,3 +108,14 @@ def test_gemma_and_mistral_items_are_unchanged():
     assert em.mm_profiled_items(gemma, batch, 131072, limit_per_prompt=1) == 32  # 1,024 prompts of one
     assert em.mm_profiled_items(gemma, em.ProfilingBatch(8192, 4, True), 131072, limit_per_prompt=1) == 4
     assert gemma.pixel_values == 3 * 896 * 896  # one frame, square
+
+
+def test_before_v0_11_the_attentions_fp32_rotary_copies_bind(qwen_vl):
+    # contiguous q/k/v beside qkv, q copied to fp32 and rotated into a second fp32 tensor, then cast
+    batch = em.ProfilingBatch(2048, 256, True)
+    attention = 2 * 1280 + 3 * 1280 + 3 * 1280 + 2 * 2560 + 1280
+    assert attention > 2 * 1280 + 10260  # more than the MLP's
+    before = em.encoder_peak_bytes(qwen_vl.spec, batch, 2048, 2.0, version=(0, 10, 2))
+    assert before == 65536 * (attention + 1176) * 2
+    after = em.encoder_peak_bytes(qwen_vl.spec, batch, 2048, 2.0, version=(0, 11, 0))
+    assert after == 65536 * (2 * 1280 + 10260 + 1176) * 2

@@ -644,6 +644,16 @@ QWEN_VL_FACTORED_SINCE = (0, 13, 0)
 # = 12,820 values per patch (Qwen2.5-VL; the 32B/72B towers' 3,456 columns add < 1 %).
 QWEN_VL_TOWER_WIDTH = 1280
 QWEN_VL_TOWER_MLP_LIVE = 6840 + 3420
+# Before v0.11 a block's attention binds instead (models/qwen2_vl.py / qwen2_5_vl.py
+# `Qwen2VisionAttention.forward` then: q, k and v made contiguous beside the qkv output, and each of
+# q and k rotated by `apply_rotary_pos_emb_vision`, which copies it to fp32 (`t.float()`), rotates
+# into a second fp32 tensor and casts back): beside the residual stream and the normed input,
+# 3 × 1,280 (qkv) + 3 × 1,280 (contiguous q, k, v) + 2 × 2,560 (two fp32 copies of q) + 1,280 (the
+# cast) = 14,080 values per patch, against the MLP's 12,820 (with the two 1,280-wide ones). From
+# v0.11 (the form read there) q and k are rotated together, in place of the contiguous copies, by a
+# fused kernel, and the MLP binds.
+QWEN_VL_ATTENTION_LIVE_BEFORE = 3 * 1280 + 3 * 1280 + 2 * 2 * 1280 + 1280
+QWEN_VL_FUSED_ROTARY_SINCE = (0, 11, 0)
 
 
 def qwen_vl_item(max_pixels: int | None = None, version: tuple[int, ...] | None = None) -> VisionItem:
@@ -710,15 +720,20 @@ def encoder_peak_bytes(spec: ModelSpec, batch: ProfilingBatch, max_model_len: in
     over every patch of the batch at once. Its peak is inside a block's MLP: the residual stream and
     the normed input at the tower's width, the MLP's up projection and its activation, split over TP
     (ColumnParallelLinear; models/qwen2_vl.py `Qwen2VisionMLP`, qwen2_5_vl.py `Qwen2_5_VisionMLP`),
-    plus the pixel values, all in the model dtype. For Qwen-VL's 3,584-pixel dummy image that is
-    65,536 patches × (2 × 1,280 + 10,260 + 1,176) values ≈ 1.7 GiB in bf16, more than the ~0.26 GiB
-    the profile run keeps (`mm_profile_bytes`), so the activation peak is the larger of this and
-    the language model's forward plus what is kept."""
+    plus the pixel values, all in the model dtype; before v0.11 the attention's fp32 rotary copies
+    bind instead (`QWEN_VL_ATTENTION_LIVE_BEFORE`, split over TP the same way). For Qwen-VL's
+    3,584-pixel dummy image that is 65,536 patches × (2 × 1,280 + 10,260 + 1,176) values ≈ 1.7 GiB
+    in bf16 (≈ 2.2 GiB before v0.11), more than the ~0.26 GiB the profile run keeps
+    (`mm_profile_bytes`), so the activation peak is the larger of this and the language model's
+    forward plus what is kept."""
     item = vision_item(spec, max_pixels, version)
     if item is None or not item.patches:
         return 0.0
     items = mm_profiled_items(item, batch, max_model_len, limit_per_prompt)
-    per_patch = 2 * item.tower_width + -(-item.tower_mlp_live // max(1, tensor_parallel))
+    live = item.tower_mlp_live
+    if version is not None and release(version) < QWEN_VL_FUSED_ROTARY_SINCE:
+        live = max(live, QWEN_VL_ATTENTION_LIVE_BEFORE)
+    per_patch = 2 * item.tower_width + -(-live // max(1, tensor_parallel))
     return float(items * (item.patches * per_patch + item.pixel_values) * act_bytes)
 
 
