@@ -144,6 +144,7 @@ CONFIGS = {
     "casperhansen/deepseek-r1-distill-llama-8b-awq": "deepseek-r1-distill-llama-8b-awq.json",
     "hugging-quants/Meta-Llama-3.1-70B-Instruct-AWQ-INT4": "llama-3.1-70b-instruct-awq-int4.json",
     "Qwen/Qwen2.5-14B-Instruct-AWQ": "qwen2.5-14b-instruct-awq.json",
+    "Qwen/Qwen2.5-VL-7B-Instruct": "qwen2.5-vl-7b-instruct.json",
 }
 
 
