@@ -63,35 +63,37 @@ def test_the_kept_batch_is_one_image_of_pixel_values_and_rows(qwen_vl):
     # 16,384 rows exceed the 8,192-token budget: the budget becomes 16,384 and holds one image
     batch = em.ProfilingBatch(8192, 1024, True)
     expected = (256 * 256 * 1176 + 16384 * qwen_vl.spec.hidden_size) * 2
-    assert em.mm_profile_bytes(qwen_vl.spec, batch, 32768, 2.0, (0, 19, 0)) == expected
-    assert em.mm_profile_bytes(qwen_vl.spec, batch, 32768, 2.0, (0, 19, 0), limit_per_prompt=0) == 0.0
+    assert em.mm_profile_bytes(qwen_vl.spec, batch, 16384, 2.0, (0, 19, 0)) == expected
+    assert em.mm_profile_bytes(qwen_vl.spec, batch, 16384, 2.0, (0, 19, 0), limit_per_prompt=0,
+                               video_limit=0) == 0.0
 
 
 def test_the_encoder_peak_is_the_towers_mlp_over_every_patch(qwen_vl):
     batch = em.ProfilingBatch(2048, 256, True)
     per_patch = 2 * 1280 + (2 * 3420 + 3420) + 1176  # residual + normed + gate_up + act + pixels
-    assert em.encoder_peak_bytes(qwen_vl.spec, batch, 32768, 2.0) == 65536 * per_patch * 2
+    assert em.encoder_peak_bytes(qwen_vl.spec, batch, 16384, 2.0) == 65536 * per_patch * 2
     # TP splits the MLP columns (ColumnParallelLinear), not the residual stream or the pixels
-    tp2 = em.encoder_peak_bytes(qwen_vl.spec, batch, 32768, 2.0, tensor_parallel=2)
+    tp2 = em.encoder_peak_bytes(qwen_vl.spec, batch, 16384, 2.0, tensor_parallel=2)
     assert tp2 == 65536 * (2 * 1280 + 10260 // 2 + 1176) * 2
 
 
 def test_on_a_small_gpu_the_encoder_binds_the_activation_peak(qwen_vl, text_only):
-    config = ServerConfig(max_model_len=32768, engine_version=(0, 19, 0))
+    config = ServerConfig(max_model_len=16384, engine_version=(0, 19, 0))
     vl = serving_fit(qwen_vl, L4, config, gpu_name="l4")
     text = serving_fit(text_only, L4, config, gpu_name="l4")
-    peak = em.encoder_peak_bytes(qwen_vl.spec, vl.batch, 32768, 2.0) / GIB
+    peak = em.encoder_peak_bytes(qwen_vl.spec, vl.batch, 16384, 2.0) / GIB
     assert vl.activation_gib == pytest.approx(max(peak, text.activation_gib + em.mm_profile_bytes(
-        qwen_vl.spec, vl.batch, 32768, 2.0, (0, 19, 0)) / GIB))
+        qwen_vl.spec, vl.batch, 16384, 2.0, (0, 19, 0)) / GIB))
     assert vl.activation_gib > text.activation_gib + 1.0  # ~1.7 GiB against ~0.55
     assert vl.kv_budget_gib < text.kv_budget_gib - 1.0
 
 
 def test_settings_shrink_the_profiling_memory(qwen_vl, text_only):
-    base = ServerConfig(max_model_len=32768, engine_version=(0, 19, 0))
+    base = ServerConfig(max_model_len=2048, engine_version=(0, 19, 0))
     default = serving_fit(qwen_vl, L4, base, gpu_name="l4")
     small = serving_fit(qwen_vl, L4, dataclasses.replace(base, mm_max_pixels=1_003_520), gpu_name="l4")
-    none = serving_fit(qwen_vl, L4, dataclasses.replace(base, mm_limit_per_prompt=0), gpu_name="l4")
+    none = serving_fit(qwen_vl, L4, dataclasses.replace(base, mm_limit_per_prompt=0, mm_video_limit_per_prompt=0),
+                       gpu_name="l4")
     text = serving_fit(text_only, L4, base, gpu_name="l4")
     assert small.activation_gib < default.activation_gib - 1.0
     assert none.activation_gib == pytest.approx(text.activation_gib)
@@ -119,3 +121,36 @@ def test_before_v0_11_the_attentions_fp32_rotary_copies_bind(qwen_vl):
     assert before == 65536 * (attention + 1176) * 2
     after = em.encoder_peak_bytes(qwen_vl.spec, batch, 2048, 2.0, version=(0, 11, 0))
     assert after == 65536 * (2 * 1280 + 10260 + 1176) * 2
+
+
+def test_from_twice_the_image_rows_vllm_profiles_a_dummy_video(qwen_vl):
+    # one video per prompt of max_model_len tokens: 128,000 holds 7 frame pairs of 16,384 rows
+    # (14 frames, the profiling cap), 32,767 only one pair, which ties the image: the image is kept
+    video = em.vision_item(qwen_vl.spec, max_model_len=128_000)
+    assert video is not None and video.modality == "video"
+    assert (video.tokens, video.frames, video.patches) == (7 * 16384, 14, 7 * 65536)
+    assert video.pixel_values == 14 * 3 * 3584 * 3584
+    assert em.vision_item(qwen_vl.spec, max_model_len=65_536).tokens == 4 * 16384
+    assert em.vision_item(qwen_vl.spec, max_model_len=32_767).modality == "image"
+    # --limit-mm-per-prompt drops a modality; the other is profiled alone
+    assert em.vision_item(qwen_vl.spec, max_model_len=128_000, video_limit=0).modality == "image"
+    only_video = em.vision_item(qwen_vl.spec, max_model_len=2048, image_limit=0)
+    assert only_video.modality == "video" and only_video.tokens == 16384
+    assert em.vision_item(qwen_vl.spec, max_model_len=2048, image_limit=0, video_limit=0) is None
+
+
+def test_a_long_context_profiles_gigabytes_of_video(qwen_vl):
+    # 458,752 patches through the tower: ~12 GiB on an A100 at the model's 128,000 tokens (v0.19)
+    config = ServerConfig(max_model_len=128_000, engine_version=(0, 19, 0))
+    fit = serving_fit(qwen_vl, 79.15, config, gpu_name="a100-80gb")
+    expected = 7 * 65536 * (2 * 1280 + 10260) * 2 + 14 * 3 * 3584 * 3584 * 2
+    assert fit.activation_gib == pytest.approx(expected / GIB)
+    no_video = serving_fit(qwen_vl, 79.15, dataclasses.replace(config, mm_video_limit_per_prompt=0),
+                           gpu_name="a100-80gb")
+    assert no_video.kv_budget_gib > fit.kv_budget_gib + 9.0
+
+
+def test_max_pixels_also_shrinks_the_video_but_lets_more_frames_fit(qwen_vl):
+    # at 16,384 tokens a 1,280-row image leaves room for 7 frame pairs (8,960 rows, 35,840 patches)
+    item = em.vision_item(qwen_vl.spec, max_pixels=1_003_520, version=(0, 19, 0), max_model_len=16384)
+    assert (item.modality, item.tokens, item.patches) == ("video", 7 * 1280, 7 * 5120)

@@ -58,6 +58,7 @@ server that says so, `ServerConfig.mxfp4_backend` or VLLM_MXFP4_USE_MARLIN=1, is
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -604,6 +605,7 @@ class VisionItem:
     patches: int = 0
     tower_width: int = 0
     tower_mlp_live: int = 0
+    modality: str = "image"  # the modality vLLM profiles with it ("video": Qwen-VL's dummy video)
 
     @property
     def pixel_values(self) -> int:
@@ -681,15 +683,39 @@ def qwen_vl_item(max_pixels: int | None = None, version: tuple[int, ...] | None 
                       patches=4 * rows, tower_width=QWEN_VL_TOWER_WIDTH, tower_mlp_live=QWEN_VL_TOWER_MLP_LIVE)
 
 
+QWEN_VL_MAX_FRAMES = 14  # models/qwen2_vl.py `_MAX_FRAMES_PER_VIDEO` ("For profile run"), v0.11.0 … v0.23
+
+
+def qwen_vl_video(image: VisionItem, max_model_len: int) -> VisionItem:
+    """Qwen-VL's dummy video: frames of the dummy image, as many as one video of max_model_len
+    tokens holds, at most 14 (models/qwen2_vl.py `get_num_frames_with_most_features` with one
+    video per prompt: vLLM asks each modality's largest item with mm_counts {modality: 1},
+    multimodal/registry.py `get_max_tokens_per_item_by_modality`, v0.8 … v0.23). Frames go in
+    pairs (temporal_patch_size 2, an odd count padded): min(7, max(1, max_model_len ÷ image rows))
+    pairs, each pair the image's rows and patches."""
+    pairs = min(QWEN_VL_MAX_FRAMES // 2, max(1, max_model_len // image.tokens))
+    return dataclasses.replace(image, tokens=pairs * image.tokens, frames=2 * pairs, patches=pairs * image.patches,
+                               modality="video")
+
+
 def vision_item(spec: ModelSpec, max_pixels: int | None = None,
-                version: tuple[int, ...] | None = None) -> VisionItem | None:
-    """The profiling image of a model whose vision tower loads with it; None when text-only or unknown.
-    `max_pixels`: the processor's max_pixels (--mm-processor-kwargs), for the towers that read it."""
+                version: tuple[int, ...] | None = None, max_model_len: int | None = None,
+                image_limit: int | None = None, video_limit: int | None = None) -> VisionItem | None:
+    """The item vLLM profiles a model's vision tower with; None when text-only, unknown, or every
+    modality's --limit-mm-per-prompt is 0. `max_pixels`: the processor's max_pixels
+    (--mm-processor-kwargs), for the towers that read it. Qwen-VL also takes videos: vLLM profiles
+    the modality whose largest item has the most tokens, the image on a tie (v1/worker/utils.py
+    `MultiModalBudget.get_modality_with_max_tokens`, `max` over {"image", "video"}, v0.11.0;
+    multimodal/encoder_budget.py, v0.19.0), so from max_model_len = twice the image's rows (32,768
+    by default) a video of 2-14 frames (`qwen_vl_video`); a limit of 0 drops its modality."""
     if not spec.vision_parameters_b:
         return None
     if spec.architecture == "qwen2":
-        return qwen_vl_item(max_pixels, version)
-    return _VISION_ITEMS.get(spec.architecture)
+        image = qwen_vl_item(max_pixels, version)
+        video = qwen_vl_video(image, max_model_len if max_model_len is not None else image.tokens)
+        candidates = [item for item, limit in ((image, image_limit), (video, video_limit)) if limit != 0]
+        return max(candidates, key=lambda item: item.tokens) if candidates else None
+    return None if image_limit == 0 else _VISION_ITEMS.get(spec.architecture)
 
 
 def mm_profiled_items(item: VisionItem, batch: ProfilingBatch, max_model_len: int,
@@ -711,7 +737,8 @@ def mm_profiled_items(item: VisionItem, batch: ProfilingBatch, max_model_len: in
 
 def encoder_peak_bytes(spec: ModelSpec, batch: ProfilingBatch, max_model_len: int, act_bytes: float,
                        tensor_parallel: int = 1, version: tuple[int, ...] | None = None,
-                       limit_per_prompt: int | None = None, max_pixels: int | None = None) -> float:
+                       limit_per_prompt: int | None = None, max_pixels: int | None = None,
+                       video_limit: int | None = None) -> float:
     """The vision tower's own forward peak in V1's `profile_run`, per GPU, for the towers whose
     shape llmkube knows (Qwen2-VL / Qwen2.5-VL: `qwen_vl_item`); 0 otherwise.
 
@@ -726,10 +753,10 @@ def encoder_peak_bytes(spec: ModelSpec, batch: ProfilingBatch, max_model_len: in
     in bf16 (≈ 2.2 GiB before v0.11), more than the ~0.26 GiB the profile run keeps
     (`mm_profile_bytes`), so the activation peak is the larger of this and the language model's
     forward plus what is kept."""
-    item = vision_item(spec, max_pixels, version)
+    item = vision_item(spec, max_pixels, version, max_model_len, limit_per_prompt, video_limit)
     if item is None or not item.patches:
         return 0.0
-    items = mm_profiled_items(item, batch, max_model_len, limit_per_prompt)
+    items = mm_profiled_items(item, batch, max_model_len, video_limit if item.modality == "video" else limit_per_prompt)
     live = item.tower_mlp_live
     if version is not None and release(version) < QWEN_VL_FUSED_ROTARY_SINCE:
         live = max(live, QWEN_VL_ATTENTION_LIVE_BEFORE)
@@ -739,7 +766,7 @@ def encoder_peak_bytes(spec: ModelSpec, batch: ProfilingBatch, max_model_len: in
 
 def mm_profile_bytes(spec: ModelSpec, batch: ProfilingBatch, max_model_len: int, act_bytes: float,
                      version: tuple[int, ...] | None = None, limit_per_prompt: int | None = None,
-                     max_pixels: int | None = None) -> float:
+                     max_pixels: int | None = None, video_limit: int | None = None) -> float:
     """What the multimodal part of V1's `profile_run` keeps allocated through the forward pass and
     the sampler run, per GPU.
 
@@ -755,14 +782,14 @@ def mm_profile_bytes(spec: ModelSpec, batch: ProfilingBatch, max_model_len: int,
       budget is copied into a zero-padded [budget, hidden] tensor (`expanded_outputs`, v0.11.0 and
       v0.12.0); from v0.13.0 the outputs are stored as they are (`encoder_cache[f"tmp_{i}"]`,
       v0.13.0 … v0.19.0).
-    Items: `mm_profiled_items` (`limit_per_prompt`: --limit-mm-per-prompt of the profiled modality).
-    Zero for text-only models and towers llmkube does not know (`vision_item`; `max_pixels`: the
-    processor's, from --mm-processor-kwargs, for the towers that read it).
+    Items: `mm_profiled_items` (`limit_per_prompt` / `video_limit`: --limit-mm-per-prompt of images
+    and videos). Zero for text-only models and towers llmkube does not know (`vision_item`;
+    `max_pixels`: the processor's, from --mm-processor-kwargs, for the towers that read it).
     """
-    item = vision_item(spec, max_pixels, version)
+    item = vision_item(spec, max_pixels, version, max_model_len, limit_per_prompt, video_limit)
     if item is None:
         return 0.0
-    items = mm_profiled_items(item, batch, max_model_len, limit_per_prompt)
+    items = mm_profiled_items(item, batch, max_model_len, video_limit if item.modality == "video" else limit_per_prompt)
     budget = max(batch.tokens, item.tokens)
     rows = item.tokens
     if version is not None and release(version) < MM_UNEXPANDED_SINCE:

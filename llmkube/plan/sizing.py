@@ -200,10 +200,12 @@ class ServerConfig:
     # "interactivity" captures CUDA graphs at every batch size up to 32 (`em.capture_size_list`);
     # None: the engine's default, "balanced"
     performance_mode: str | None = None
-    # --limit-mm-per-prompt of the modality vLLM profiles (images): 0 profiles no encoder batch;
-    # None: vLLM's default (999). --mm-processor-kwargs max_pixels: the largest image a Qwen-VL
-    # processor builds (None: the checkpoint's). See `em.mm_profiled_items`, `em.qwen_vl_item`.
+    # --limit-mm-per-prompt of images and of videos: 0 drops the modality from profiling (both 0:
+    # no encoder batch); None: vLLM's default (999). --mm-processor-kwargs max_pixels: the largest
+    # image a Qwen-VL processor builds (None: the checkpoint's). See `em.vision_item`,
+    # `em.mm_profiled_items`, `em.qwen_vl_item`.
     mm_limit_per_prompt: int | None = None
+    mm_video_limit_per_prompt: int | None = None
     mm_max_pixels: int | None = None
     dtype: str | None = None
     quantization: str | None = None
@@ -516,11 +518,11 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
                      else 0.0)
     # The multimodal profiling batch V1 keeps through the profile run (`em.mm_profile_bytes`)
     mm_held = (em.mm_profile_bytes(s, batch, max_len, act_bytes, c.engine_version, c.mm_limit_per_prompt,
-                                   c.mm_max_pixels)
+                                   c.mm_max_pixels, c.mm_video_limit_per_prompt)
                if c.runtime == "vllm" and acc.engine == "v1" else 0.0)
     # ... and the vision tower's own forward over that batch, before the language model's (`em.encoder_peak_bytes`)
     encoder_peak = (em.encoder_peak_bytes(s, batch, max_len, act_bytes, tp, c.engine_version, c.mm_limit_per_prompt,
-                                          c.mm_max_pixels)
+                                          c.mm_max_pixels, c.mm_video_limit_per_prompt)
                     if c.runtime == "vllm" and acc.engine == "v1" else 0.0)
     # CUDA graphs as vLLM estimates them (`em.cuda_graph_bytes`): FULL decode graphs beside the
     # piecewise ones under V1's default FULL_AND_PIECEWISE, and the first capture's graph pool (the
