@@ -9,6 +9,7 @@ engine flag is one row here.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -130,6 +131,11 @@ SETTINGS: tuple[Setting, ...] = (
     # "docs: fixes distributed executor backend config for multi-node vllm"), since the automatic
     # choice looks at the local GPUs only.
     Setting("distributed_executor_backend", None, ("--distributed-executor-backend",)),
+    # A vision-language model's profiling batch (plan/engine_memory.py `vision_item`): items per
+    # prompt of each modality (0 drops it) and the processor's kwargs (Qwen-VL's max_pixels); read
+    # from manifests only, for sizing (plan/sizing.py ServerConfig.mm_*; `mm_profiling_settings`).
+    Setting("limit_mm_per_prompt", None, ("--limit-mm-per-prompt",)),
+    Setting("mm_processor_kwargs", None, ("--mm-processor-kwargs",)),
 )
 # vLLM's switch for counting CUDA-graph memory before sizing the KV cache (vllm/envs.py; default
 # 1 from v0.21.0, see plan/engine_memory.py).
@@ -209,6 +215,44 @@ def extra_value(engine: str, args: Sequence[str], setting: str) -> str | None:
     rather than from the rendered command line (which `check/read/servers.py` reads)."""
     flags = SETTING[setting].flags(engine)
     return arg_value(args, *flags, *("--" + f[2:].replace("-", "_") for f in flags if f.startswith("--")))
+
+
+def _mm_option(args: Sequence[str], flag: str, key: str) -> str | None:
+    """One key of a vLLM dict-valued flag: `--flag '{"key": v}'` (JSON), `--flag key=v,...` or
+    `--flag.key v` (vllm/engine/arg_utils.py parses all three; the dotted form from 0.10)."""
+    dotted = arg_value(args, f"{flag}.{key}")
+    if dotted is not None:
+        return dotted
+    raw = arg_value(args, flag)
+    if raw is None:
+        return None
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        pairs = dict(part.split("=", 1) for part in raw.split(",") if "=" in part)
+        return pairs.get(key)
+    if not isinstance(parsed, dict) or key not in parsed:
+        return None
+    value = parsed[key]
+    if isinstance(value, dict):  # {"image": {"count": 2, ...}} (per-modality options, 0.11+)
+        value = value.get("count")
+    return None if value is None or isinstance(value, (dict, list)) else str(value)
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def mm_profiling_settings(args: Sequence[str]) -> tuple[int | None, int | None, int | None]:
+    """(images per prompt, videos per prompt, max_pixels) a vLLM command line sets for a
+    vision-language model's profiling batch (--limit-mm-per-prompt, --mm-processor-kwargs);
+    None where it leaves the default."""
+    limit, kwargs = SETTING["limit_mm_per_prompt"].vllm[0], SETTING["mm_processor_kwargs"].vllm[0]
+    return (_int_or_none(_mm_option(args, limit, "image")), _int_or_none(_mm_option(args, limit, "video")),
+            _int_or_none(_mm_option(args, kwargs, "max_pixels")))
 
 
 def format_value(value: int | float | str) -> str:

@@ -154,3 +154,18 @@ def test_max_pixels_also_shrinks_the_video_but_lets_more_frames_fit(qwen_vl):
     # at 16,384 tokens a 1,280-row image leaves room for 7 frame pairs (8,960 rows, 35,840 patches)
     item = em.vision_item(qwen_vl.spec, max_pixels=1_003_520, version=(0, 19, 0), max_model_len=16384)
     assert (item.modality, item.tokens, item.patches) == ("video", 7 * 1280, 7 * 5120)
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ([], (None, None, None)),
+    (["--limit-mm-per-prompt", '{"image": 2, "video": 0}'], (2, 0, None)),
+    (["--limit-mm-per-prompt=image=1,video=0"], (1, 0, None)),
+    (["--limit-mm-per-prompt.video", "0"], (None, 0, None)),
+    (["--limit-mm-per-prompt", '{"image": {"count": 3, "width": 512}}'], (3, None, None)),
+    (["--mm-processor-kwargs", '{"max_pixels": 1003520, "min_pixels": 3136}'], (None, None, 1003520)),
+    (["--mm-processor-kwargs.max_pixels", "802816"], (None, None, 802816)),
+])
+def test_the_profiling_settings_are_read_from_a_vllm_command_line(args, expected):
+    from llmkube.engines import mm_profiling_settings
+
+    assert mm_profiling_settings(["vllm", "serve", "Qwen/Qwen2.5-VL-7B-Instruct", *args]) == expected

@@ -34,6 +34,7 @@ from llmkube.engines import (
     VLLM_MXFP4_MARLIN_ENV,
     arg_value,
     engine_of,
+    mm_profiling_settings,
     parse_engine_version,
 )
 from llmkube.names import GPU_RESOURCE
@@ -282,6 +283,7 @@ def _read_vllm(line: list[str], container: Mapping[str, Any]) -> tuple[str | Non
     tp_flag = next((f for f in SETTING["tensor_parallel"].vllm if arg_value(line, f) is not None), None)
     tp = _int_arg(arg_value(line, tp_flag)) if tp_flag else 1
     quant = arg("quantization")
+    images, videos, max_pixels = mm_profiling_settings(line)
     config = ServerConfig(
         tensor_parallel=tp or 1,
         pipeline_parallel=_int_arg(arg("pipeline_parallel")) or 1,
@@ -300,6 +302,9 @@ def _read_vllm(line: list[str], container: Mapping[str, Any]) -> tuple[str | Non
         mla_disabled=bool(_env_switch(container, VLLM_MLA_DISABLE_ENV)),
         quantization=quant.lower() if quant else None,
         kv_cache_dtype=arg("kv_cache_dtype"),
+        mm_limit_per_prompt=images,
+        mm_video_limit_per_prompt=videos,
+        mm_max_pixels=max_pixels,
         runtime="vllm",
     )
     return model_id, model_flags, tp_flag, config
