@@ -228,6 +228,8 @@ def _mm_option(args: Sequence[str], flag: str, key: str) -> str | None:
         return None
     try:
         parsed = json.loads(raw)
+    except RecursionError:  # nested past the interpreter's limit: no count vLLM would read either
+        return None
     except ValueError:
         pairs = dict(part.split("=", 1) for part in raw.split(",") if "=" in part)
         return pairs.get(key)
@@ -239,11 +241,18 @@ def _mm_option(args: Sequence[str], flag: str, key: str) -> str | None:
     return None if value is None or isinstance(value, (dict, list)) else str(value)
 
 
+# The largest count or pixel budget taken from a command line: exact as a float, so that the sizing's
+# float arithmetic neither overflows nor rounds it. Beyond it, or negative, the value is unreadable.
+_MAX_COUNT = 2 ** 53
+
+
 def _int_or_none(text: str | None) -> int | None:
+    """A non-negative integer flag value, or None when absent or not one (vLLM rejects those itself)."""
     try:
-        return int(text) if text is not None else None
-    except ValueError:
+        value = int(text) if text is not None else None
+    except ValueError:  # not an integer, or more digits than int() reads
         return None
+    return value if value is not None and 0 <= value <= _MAX_COUNT else None
 
 
 def mm_profiling_settings(args: Sequence[str]) -> tuple[int | None, int | None, int | None]:

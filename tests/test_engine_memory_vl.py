@@ -164,6 +164,13 @@ def test_max_pixels_also_shrinks_the_video_but_lets_more_frames_fit(qwen_vl):
     (["--limit-mm-per-prompt", '{"image": {"count": 3, "width": 512}}'], (3, None, None)),
     (["--mm-processor-kwargs", '{"max_pixels": 1003520, "min_pixels": 3136}'], (None, None, 1003520)),
     (["--mm-processor-kwargs.max_pixels", "802816"], (None, None, 802816)),
+    # hostile values read as unset, not as a crash: nesting past the recursion limit, a negative
+    # count, more digits than int() reads, a budget beyond what a float holds exactly, infinity
+    (["--limit-mm-per-prompt", "[" * 100_000], (None, None, None)),
+    (["--limit-mm-per-prompt", '{"image": -5, "video": 1}'], (None, 1, None)),
+    (["--mm-processor-kwargs", '{"max_pixels": ' + "9" * 5000 + "}"], (None, None, None)),
+    (["--mm-processor-kwargs", '{"max_pixels": ' + str(2 ** 53 + 1) + "}"], (None, None, None)),
+    (["--limit-mm-per-prompt", '{"image": 1e400}'], (None, None, None)),
 ])
 def test_the_profiling_settings_are_read_from_a_vllm_command_line(args, expected):
     from llmkube.engines import mm_profiling_settings
