@@ -145,6 +145,7 @@ CONFIGS = {
     "hugging-quants/Meta-Llama-3.1-70B-Instruct-AWQ-INT4": "llama-3.1-70b-instruct-awq-int4.json",
     "Qwen/Qwen2.5-14B-Instruct-AWQ": "qwen2.5-14b-instruct-awq.json",
     "Qwen/Qwen2.5-VL-7B-Instruct": "qwen2.5-vl-7b-instruct.json",
+    "Qwen/Qwen2.5-VL-3B-Instruct": "qwen2.5-vl-3b-instruct.json",
 }
 
 

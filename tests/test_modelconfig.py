@@ -79,6 +79,13 @@ CONFIG_ONLY = {
     "qwen2.5-14b-instruct-awq.json": ("Qwen/Qwen2.5-14B-Instruct-AWQ", 14.7e9, 0.01),
     # card: 8.29B (language model and vision tower; test_qwen2_5_vl_counts_its_vision_tower_module_by_module)
     "qwen2.5-vl-7b-instruct.json": ("Qwen/Qwen2.5-VL-7B-Instruct", 8.29e9, 0.001),
+    # summed from the torchinfo table printed beside the config in its source (whaler404/Hf-Learn
+    # qwen2.5_vl.md, a trimmed model built from it): Conv3d 1,505,280 + 32 vision blocks x 19,702,200 +
+    # merger 1,280 + 36,707,328 + 36 decoder layers x 77,076,992 + norm 2,048 + Embedding(151936, 2048)
+    # (tied LM head): 3,754,622,976, the Hub's "3.75B params"
+    "qwen2.5-vl-3b-instruct.json": (
+        "Qwen/Qwen2.5-VL-3B-Instruct",
+        1_505_280 + 32 * 19_702_200 + 1_280 + 36_707_328 + 36 * 77_076_992 + 2_048 + 151_936 * 2_048, 0),
 }
 SHAPE_FIELDS = ("architecture", "layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "intermediate_size",
                 "vocab_size", "tie_embeddings", "experts", "mla", "sliding_window", "qkv_bias", "qk_norm",

@@ -405,3 +405,34 @@ def test_sizing_accuracy_gpu_by_path(capsys: pytest.CaptureFixture[str]) -> None
     assert "kv_cache_gib" in results["v0.18.0-h100-cudagraph-estimate"]["predicted"]
     assert results["v0.10.1.1-wrapped-lines"]["gpu"] == "unknown"
     assert "kv_cache_gib" not in results["v0.10.1.1-wrapped-lines"]["predicted"]
+
+
+def test_a_ray_data_vision_replica_gives_the_figures_of_its_table_row() -> None:
+    """V1 0.11.0 under Ray Data LLM (Qwen2.5-VL-3B on an L4, one of four replicas): the lines carry
+    "(MapWorker(MapBatches(vLLMEngineStageUDF)) pid=…, ip=…)" before the engine's own prefixes. The
+    log prints no card and no CUDA total, so the row's `l4` comes from the example's
+    accelerator_type, not from the log."""
+    row = one("v0.11.0-l4-qwen2.5-vl-3b-ray-data.log")
+    check(row, {
+        "vllm_version": "0.11.0",  # "Initializing a V1 LLM engine (v0.11.0)"
+        "model": "Qwen/Qwen2.5-VL-3B-Instruct",
+        "tp": "1",  # tensor_parallel_size=1
+        "dtype": "bfloat16",  # dtype=torch.bfloat16
+        "max_model_len": "8192",  # max_seq_len=8192
+        "max_num_batched_tokens": "2048",  # "Chunked prefill is enabled with max_num_batched_tokens=2048."
+        "topk_topp_sampler": "torch",  # "FlashInfer is not available. Falling back to the PyTorch-native ..."
+        "gpu": "", "gpu_total_gib": "",  # neither is printed
+        "weights_gib": "7.155",  # "Model loading took 7.1550 GiB"
+        "kv_cache_gib": "9.26",  # "Available KV cache memory: 9.26 GiB"
+        "kv_tokens": "269568",  # "GPU KV cache size: 269,568 tokens"
+        "max_concurrency": "32.91",  # "Maximum concurrency for 8,192 tokens per request: 32.91x"
+    })
+    with (REPO / "benchmarks" / "data" / "vllm_startups.csv").open(encoding="utf-8", newline="") as f:
+        table = next(r for r in csv.DictReader(f) if r["id"] == "gh-raydata-qwen25vl3b-l4-v0110")
+    for column in ("weights_gib", "kv_cache_gib", "kv_tokens", "max_concurrency", "max_model_len",
+                   "max_num_batched_tokens"):
+        assert float(row[column]) == float(table[column]), column
+    for column in ("vllm_version", "model", "tp", "dtype", "topk_topp_sampler"):
+        assert row[column] == table[column], column
+    for column in ("non_torch_gib", "activation_gib", "gpu_blocks", "gpu_total_gib"):  # not printed, left empty
+        assert not row[column] and not table[column], column
