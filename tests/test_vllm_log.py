@@ -120,6 +120,7 @@ def test_cuda_blocks_line_of_0_7() -> None:
 EXCERPT_ROWS = {
     "v0.7-48gb-tp2-issue.log": "vllm-i12663-qwen2.5-32b-2x48gb-v07",  # vllm-project/vllm#12663
     "v0.6.4-a6000-one-line-profile.log": "vllm-i10360-qwen2.5-32b-awq-a6000-v064",  # vllm-project/vllm#10360
+    "v0.6.6-l40s-tp8-internvl3.log": "gh-vlmdistillation-internvl3-78b-8xl40s-v066",  # gnosia93/vlm-distillation
 }
 
 
