@@ -14,7 +14,7 @@ stack (and pydantic; tests/test_startup.py, tests/test_validate_throughput.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -343,14 +343,31 @@ def _read_tgi(line: list[str], container: Mapping[str, Any], gpus: tuple[str, in
     return model_id, SETTING["model"].tgi, tp_flag, config
 
 
-def read_server(profiles: ProfileStore, target: Target, group: PodGroup, path: Path, container: Mapping[str, Any]) -> ServerSetup | None:
-    """The server one container runs, or None when it runs neither vLLM nor TGI."""
+#: The entries of a container `read_container` reads: its reading is a function of these alone, so
+#: copies of one container (a Deployment per region, team or overlay) are read once per run
+#: (`ContainerReadings`). tests/check/test_server_readings.py holds the reader to this list.
+READ_FIELDS = ("image", "command", "args", "env", "resources")
+
+
+@dataclass(frozen=True)
+class ContainerReading:
+    """What a vLLM/TGI container's own entries (`READ_FIELDS`) say about its server; `read_server`
+    adds what depends on where it runs (the pod's GPU, the model profile)."""
+
+    model_id: str | None
+    model_at: Path  # the command-line item naming the model, below the container (() = the container)
+    config: ServerConfig
+    tp_flag: str | None
+    gpu_request: tuple[str, int] | None
+    gpus_needed: int | None
+
+
+def read_container(container: Mapping[str, Any]) -> ContainerReading | None:
+    """The reading of one container, or None when it runs neither vLLM nor TGI."""
     line = command_line(container)
     runtime = engine_of(str(container.get("image", "")), " ".join(line))
     if runtime is None:
         return None
-    from llmkube.check.read.gpus import gpu_target
-
     if runtime == "vllm":
         line = server_line(container)
     request = gpu_request(container)
@@ -362,16 +379,65 @@ def read_server(profiles: ProfileStore, target: Target, group: PodGroup, path: P
         version = None
     dtype = arg_value(line, *SETTING["dtype"].flags(runtime))
     config = replace(config, dtype=dtype if dtype not in (None, "auto") else None, engine_version=version)
-    resource, count = request if request else (None, None)
+    return ContainerReading(
+        model_id=model_id,
+        model_at=flag_path((), container, *model_flags) if model_flags else (),
+        config=config, tp_flag=tp_flag, gpu_request=request,
+        gpus_needed=_data_parallel_gpus(line, config) if runtime == "vllm" else None,
+    )
+
+
+def _frozen(value: Any) -> Hashable:
+    """A hashable copy of a YAML value that tells apart whatever the reader could read differently:
+    mappings keep their order (`gpu_request` takes the first GPU resource it meets), other scalars
+    than strings their type and text (`1`, `1.0` and `true` are equal in Python, but an argument
+    reads as "1", "1.0" or "True"; -0.0 equals 0.0 but reads "-0.0")."""
+    if type(value) is str:
+        return value
+    if isinstance(value, Mapping):
+        return ("mapping", tuple((_frozen(k), _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("list", tuple(_frozen(v) for v in value))
+    return (type(value), str(value))
+
+
+class ContainerReadings:
+    """`read_container`, once per distinct container content in a run: the key is every entry the
+    reader reads (`READ_FIELDS`, present or not), frozen by `_frozen`."""
+
+    def __init__(self) -> None:
+        self._known: dict[Hashable, ContainerReading | None] = {}
+
+    def read(self, container: Mapping[str, Any]) -> ContainerReading | None:
+        key = tuple((f, _frozen(container[f])) for f in READ_FIELDS if f in container)
+        if key in self._known:
+            return self._known[key]
+        reading = self._known[key] = read_container(container)
+        return reading
+
+
+def read_server(
+    profiles: ProfileStore, target: Target, group: PodGroup, path: Path, container: Mapping[str, Any],
+    readings: ContainerReadings | None = None,
+) -> ServerSetup | None:
+    """The server one container runs, or None when it runs neither vLLM nor TGI. With `readings`,
+    a container whose entries were read before in this run is not read again."""
+    reading = readings.read(container) if readings is not None else read_container(container)
+    if reading is None:
+        return None
+    from llmkube.check.read.gpus import gpu_target
+
+    resource, count = reading.gpu_request if reading.gpu_request else (None, None)
+    model_id = reading.model_id
     return ServerSetup(
         target=target, group=group, path=path, container=container,
         model_id=model_id,
-        model_path=flag_path(path, container, *model_flags) if model_flags else path,
+        model_path=(*path, *reading.model_at),
         model=profiles.model(model_id) if model_id else None,
-        config=config, tp_flag=tp_flag,
+        config=reading.config, tp_flag=reading.tp_flag,
         gpu_resource=resource, gpu_count=count,
         gpu=gpu_target(profiles, group, resource),
-        gpus_needed=_data_parallel_gpus(line, config) if runtime == "vllm" else None,
+        gpus_needed=reading.gpus_needed,
     )
 
 
@@ -442,8 +508,13 @@ def multi_node_worker(line: list[str]) -> bool:
     return not serves and ("multi-node-serving.sh worker" in text or ("ray start" in text and "--head" not in text))
 
 
-def server_setups(targets: Iterable[Target], profiles: ProfileStore) -> list[ServerSetup]:
-    """Every vLLM/TGI container of the run, in manifest order (a multi-node server once, at its leader)."""
+def server_setups(targets: Iterable[Target], profiles: ProfileStore, *, reuse: bool = True) -> list[ServerSetup]:
+    """Every vLLM/TGI container of the run, in manifest order (a multi-node server once, at its leader).
+
+    With `reuse` (the fast path) copies of one container are read once (`ContainerReadings`); without
+    it (the reference path) each is read on its own. Both give the same servers
+    (tests/check/test_server_readings.py)."""
+    readings = ContainerReadings() if reuse else None
     out = []
     for target in targets:
         if target.obj.get("kind") == "LLMInferenceService":  # llmisvc.KIND: its reader is loaded for one
@@ -460,7 +531,7 @@ def server_setups(targets: Iterable[Target], profiles: ProfileStore) -> list[Ser
             for path, container in group.containers():
                 if multi_node_worker(shell_words(command_line(container))):
                     continue
-                setup = read_server(profiles, target, group, path, container)
+                setup = read_server(profiles, target, group, path, container, readings)
                 if setup is not None:
                     out.append(setup)
     return out
