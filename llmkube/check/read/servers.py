@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from llmkube.check.read.args import FALSE, command_line, dashed_flags, env_value, flag_on, flag_path, shell_words
@@ -133,10 +134,11 @@ class ServerSetup:
         defaults on any A100): the GPU profile's display name."""
         return self.gpu.gpu.spec.display_name if self.gpu is not None and self.gpu.gpu is not None else ""
 
-    @property
+    @cached_property
     def weights_source(self) -> str:
         """Where this server's weights come from: the InferenceEndpoint's `startup.source` (or its
-        default), else as the manifest shows it (`manifest_weights_source`)."""
+        default), else as the manifest shows it (`manifest_weights_source`). Read once: LK305-LK307
+        key their load estimate on it, and the objects do not change once checking starts."""
         if self.weights is not None:
             return self.weights
         endpoint = self._endpoint()

@@ -36,7 +36,9 @@ def tokens(container: Mapping[str, Any], base: Path) -> list[tuple[Path, str]]:
             continue
         for i, item in enumerate(items):
             text = str(item)
-            if any(ch.isspace() for ch in text.strip()) and ("torchrun" in text or "torch.distributed" in text):
+            # the launcher's name first: a substring search at C speed rules out most items (each argument
+            # of a model server), before the whitespace test walks the text a character at a time
+            if ("torchrun" in text or "torch.distributed" in text) and any(ch.isspace() for ch in text.strip()):
                 try:
                     words = split_words(text)
                 except ValueError:
@@ -50,6 +52,8 @@ def tokens(container: Mapping[str, Any], base: Path) -> list[tuple[Path, str]]:
 def launcher_nproc(toks: Sequence[tuple[Path, str]]) -> tuple[Path, str] | None:
     """(path, value) of --nproc_per_node when the line runs torchrun / torch.distributed.run."""
     words = [w for _, w in toks]
+    if not runs_torchrun(words):
+        return None  # no launcher named (the start test below looks for "torchrun" or torch.distributed.*)
     start = None
     for i, w in enumerate(words):
         if w.rsplit("/", 1)[-1] == "torchrun" or (w in LAUNCHER_MODULES and i and words[i - 1] == "-m"):

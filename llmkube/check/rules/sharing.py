@@ -94,6 +94,13 @@ def mig_strategy_resource(ctx: ReadContext) -> Iterator[Hit]:
     """
     policy = cluster_policy_strategy(ctx.targets)
     layouts = ctx.mig_layouts
+    made_by: dict[str, set[str]] = {}  # config name → the profiles its layouts make; a run's pods share few configs
+
+    def made_of(cfg: str) -> set[str]:
+        if cfg not in made_by:
+            made_by[cfg] = {p for layout in layouts[cfg] for p, n in layout.items() if n}
+        return made_by[cfg]
+
     for t in ctx.subjects:
         for g in pod_groups(t):
             sel = g.node_selector
@@ -129,7 +136,7 @@ def mig_strategy_resource(ctx: ReadContext) -> Iterator[Hit]:
                         continue
                     cfg = sel.get(MIG_CONFIG_LABEL)
                     if isinstance(cfg, str) and cfg in layouts:
-                        made = {p for layout in layouts[str(cfg)] for p, n in layout.items() if n}
+                        made = made_of(cfg)
                         offered = sorted(mig_resource_name(p) for p in made)
                         if all(mig_resource_name(p) != name for p in made):
                             yield Hit(
@@ -160,7 +167,7 @@ def mig_strategy_resource(ctx: ReadContext) -> Iterator[Hit]:
                         continue
                     cfg = sel.get(MIG_CONFIG_LABEL)
                     if cfg in layouts and layouts[str(cfg)]:
-                        kinds = sorted({p for layout in layouts[str(cfg)] for p, n in layout.items() if n})
+                        kinds = sorted(made_of(str(cfg)))
                         if kinds != [profile] and kinds != [profile.replace(".me", "+me")]:
                             yield Hit(
                                 t,
@@ -228,18 +235,21 @@ def mig_layout_unplaceable(ctx: ReadContext) -> Iterator[Hit]:
         return  # nothing to place: the profiles (and their models) stay unread
     products = config_products(ctx.selections)
     all_gpus = list(ctx.profiles.gpus.values())
-    mig_gpus = [g for g in all_gpus if g.spec.mig is not None]
+    # each MIG GPU with the names of its profiles, gathered once (not once per entry of every config)
+    mig_gpus = [(g, {p.name for p in g.spec.mig.profiles}) for g in all_gpus if g.spec.mig is not None]
     # copies of one config (a ConfigMap per cluster or region) ask the same question: one answer per
-    # (GPU profile, layout in its order); the profiles live as long as the run
-    verdict_of: dict[tuple[int, tuple[tuple[str, int], ...]], list[LayoutProblem]] = {}
+    # (GPU profiles, layout in its order); the profiles live as long as the run
+    verdicts_of: dict[tuple[tuple[int, ...], tuple[tuple[str, int], ...]], list[tuple[GPUProfile, list[LayoutProblem]]]] = {}
 
-    def verdict(gpu: GPUProfile, layout: dict[str, int]) -> list[LayoutProblem]:
-        key = (id(gpu), tuple(layout.items()))
-        if key not in verdict_of:
+    def verdicts(gpus: list[GPUProfile], layout: dict[str, int]) -> list[tuple[GPUProfile, list[LayoutProblem]]]:
+        """Each GPU, by name, with what it finds wrong in the layout."""
+        ordered = sorted(gpus, key=lambda g: g.name)
+        key = (tuple(id(g) for g in ordered), tuple(layout.items()))
+        if key not in verdicts_of:
             from llmkube.plan.mig import check_layout
 
-            verdict_of[key] = check_layout(gpu, layout, known_gpus=all_gpus)
-        return verdict_of[key]
+            verdicts_of[key] = [(g, check_layout(g, layout, known_gpus=all_gpus)) for g in ordered]
+        return verdicts_of[key]
 
     for e in ctx.mig_parted_configs:
         for name, i, entry in mig_entries(e.config):
@@ -254,19 +264,19 @@ def mig_layout_unplaceable(ctx: ReadContext) -> Iterator[Hit]:
                 basis = f"the nodes selecting {MIG_CONFIG_LABEL}={name}"
             else:
                 names = {n for n, c in layout.items() if c}
-                gpus = [g for g in mig_gpus if g.spec.mig and names <= {p.name for p in g.spec.mig.profiles}]
+                gpus = [g for g, profiles in mig_gpus if names <= profiles]
                 basis = "its profile names"
             if not gpus:
                 continue
-            verdicts = [(g, verdict(g, layout)) for g in sorted(gpus, key=lambda g: g.name)]
-            if basis == "its profile names" and not all(problems for _, problems in verdicts):
+            found = verdicts(gpus, layout)
+            if basis == "its profile names" and not all(problems for _, problems in found):
                 continue  # ambiguous: some GPU with these profile names accepts it
             path = (*e.base, "mig-configs", name, i, "mig-devices")
-            for gpu, problems in verdicts:
+            for gpu, problems in found:
                 for problem in problems:
                     if problem.code == "empty-layout":
                         continue
-                    others = [g.name for g, _ in verdicts if g is not gpu]
+                    others = [g.name for g, _ in found if g is not gpu]
                     which = f"GPU {gpu.name}" + (
                         f"; {', '.join(others)} {'has' if len(others) == 1 else 'have'} the same profile names"
                         if basis == "its profile names" and others else ""
