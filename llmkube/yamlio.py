@@ -384,7 +384,7 @@ def document_problems(doc: Document, limits: InputLimits | None = None) -> list[
     """
     limits = limits or InputLimits()
     data = doc.data
-    if not isinstance(data, Mapping):
+    if not isinstance(data, dict) and not isinstance(data, Mapping):  # a dict first: a Mapping check is an ABC's
         return [
             InputError(
                 f"a document must be a mapping (a Kubernetes object or an llmkube spec), got {kind_word(data)}",
@@ -403,7 +403,7 @@ def document_problems(doc: Document, limits: InputLimits | None = None) -> list[
     for path in (("apiVersion",), ("kind",), ("metadata",), ("metadata", "name"), ("metadata", "namespace")):
         value = _get(data, path)
         want_map = path == ("metadata",)
-        if value is None or isinstance(value, Mapping if want_map else str):
+        if value is None or isinstance(value, (dict, Mapping) if want_map else str):
             continue
         problems.append(
             InputError(
@@ -417,7 +417,7 @@ def document_problems(doc: Document, limits: InputLimits | None = None) -> list[
 
 def _get(data: Any, path: Sequence[str]) -> Any:
     for elem in path:
-        if not isinstance(data, Mapping):
+        if not isinstance(data, dict) and not isinstance(data, Mapping):
             return None
         data = data.get(elem)
     return data

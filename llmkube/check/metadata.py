@@ -48,7 +48,7 @@ def metadata_findings(obj: Mapping[str, Any], mark: Any) -> list[Finding]:
 def _problems(obj: Mapping[str, Any]) -> Iterator[tuple[Path, str, str]]:
     kind = obj.get("kind") if isinstance(obj.get("kind"), str) else ""
     meta = obj.get("metadata")
-    if isinstance(meta, Mapping):
+    if isinstance(meta, dict) or isinstance(meta, Mapping):  # a dict first: a Mapping check is an ABC's
         yield from _name_problems(str(kind), meta)
     yield from _walk(obj, ())
     if kind in _SELECTED:
@@ -92,10 +92,10 @@ def _labels(mapping: Mapping[Any, Any], path: Path, what: str) -> Iterator[tuple
 
 def _object_meta(meta: Mapping[str, Any], path: Path) -> Iterator[tuple[Path, str, str]]:
     labels = meta.get("labels")
-    if isinstance(labels, Mapping):
+    if isinstance(labels, dict) or (labels is not None and isinstance(labels, Mapping)):
         yield from _labels(labels, (*path, "labels"), "label")
     annotations = meta.get("annotations")
-    if isinstance(annotations, Mapping):
+    if isinstance(annotations, dict) or (annotations is not None and isinstance(annotations, Mapping)):
         for key in annotations:
             if isinstance(key, str):
                 for e in _key_errors(key.lower()):
@@ -109,7 +109,7 @@ def _walk(node: Any, path: Path) -> Iterator[tuple[Path, str, str]]:
     not for every scalar (every object of a run is walked, and most of its nodes are scalars); the
     walk recurses (a document is at most MAX_NESTING deep) and gathers into one list, where a stack
     of iterators asked `next` once per node."""
-    if not isinstance(node, (Mapping, list)):
+    if not isinstance(node, (dict, list)) and not isinstance(node, Mapping):
         return iter(())
     out: list[tuple[Path, str, str]] = []
     _walk_into(node, path, out)
@@ -129,7 +129,7 @@ def _walk_into(node: Mapping[Any, Any] | list[Any], parent: Path, out: list[tupl
             continue  # a scalar no check reads (the most common entry)
         if type(key) is not str and not isinstance(key, str):
             continue
-        is_mapping = kind is dict or (kind is not list and isinstance(value, Mapping))
+        is_mapping = kind is dict or (kind is not list and kind is not int and isinstance(value, Mapping))
         if is_mapping and key == "metadata" and (not parent or parent[-1] == "template"):
             out += _object_meta(value, (*parent, key))
             continue

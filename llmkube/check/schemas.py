@@ -788,7 +788,7 @@ class SchemaValidator:
     def _api_server_rules(self, data: Mapping[str, Any]) -> list[SchemaProblem]:
         """Checks the API server makes that schemas cannot express."""
         meta = data.get("metadata")
-        if not isinstance(meta, Mapping):
+        if not isinstance(meta, dict) and not isinstance(meta, Mapping):  # a dict first: a Mapping check is an ABC's
             if meta is None:
                 return [SchemaProblem((), 'missing required field "metadata"')]
             return []

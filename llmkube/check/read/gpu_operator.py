@@ -159,14 +159,14 @@ def mig_entries(config: Mapping[str, Any]) -> Iterator[tuple[str, int, Mapping[s
     """(config name, index, entry) of every entry of a mig-parted config."""
     for name, entries in as_mapping(config.get("mig-configs")).items():
         for i, entry in enumerate(entries if isinstance(entries, list) else []):
-            if isinstance(entry, Mapping):
+            if isinstance(entry, dict) or isinstance(entry, Mapping):  # a dict first: a Mapping check is an ABC's
                 yield str(name), i, entry
 
 
 def mig_layout(entry: Mapping[str, Any]) -> dict[str, int] | None:
     """profile → count per GPU of a `mig-enabled: true` entry; None when MIG is off or unreadable."""
     devices = entry.get("mig-devices")
-    if entry.get("mig-enabled") is not True or not isinstance(devices, Mapping):
+    if entry.get("mig-enabled") is not True or not (isinstance(devices, dict) or isinstance(devices, Mapping)):
         return None
     out = {}
     for k, v in devices.items():

@@ -396,7 +396,9 @@ def _frozen(value: Any) -> Hashable:
     reads as "1", "1.0" or "True"; -0.0 equals 0.0 but reads "-0.0")."""
     if type(value) is str:
         return value
-    if isinstance(value, Mapping):
+    if value is None or isinstance(value, (int, float)):  # before the Mapping check, an ABC's
+        return (type(value), str(value))
+    if isinstance(value, dict) or isinstance(value, Mapping):
         return ("mapping", tuple((_frozen(k), _frozen(v)) for k, v in value.items()))
     if isinstance(value, list):
         return ("list", tuple(_frozen(v) for v in value))

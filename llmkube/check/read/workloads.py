@@ -42,7 +42,7 @@ class PodGroup:
 
     def containers(self) -> Iterator[tuple[Path, Mapping[str, Any]]]:
         for i, c in enumerate(as_list(self.spec.get("containers"))):
-            if isinstance(c, Mapping):
+            if isinstance(c, dict) or isinstance(c, Mapping):  # a dict first: a Mapping check is an ABC's
                 yield (*self.spec_path, "containers", i), c
 
     @property
@@ -77,7 +77,7 @@ def _pod_groups(target: Target) -> list[PodGroup]:
     obj = target.obj
     kind = obj.get("kind")
     spec = obj.get("spec")
-    if not isinstance(spec, Mapping):
+    if not isinstance(spec, dict) and not isinstance(spec, Mapping):
         return []
     groups: list[PodGroup | None] = []
     if kind == "Pod":
