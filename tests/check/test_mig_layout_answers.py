@@ -42,3 +42,8 @@ def test_copies_of_a_config_each_find_what_one_finds():
     one = _lk402([_config("cm-0", A100_80, A100_40)])
     copies = _lk402([_config(f"cm-{i}", A100_80, A100_40) for i in range(3)])
     assert copies == [(o.replace("cm-0", f"cm-{i}"), m) for i in range(3) for o, m in one]
+
+
+def test_configs_that_differ_are_judged_apart():
+    found = _lk402([_config("fits", A100_80), _config("does-not", A100_40), _config("fits-too", A100_80)])
+    assert [o for o, _ in found] == ["ConfigMap/gpu-operator/does-not"]

@@ -177,10 +177,15 @@ def mig_layout(entry: Mapping[str, Any]) -> dict[str, int] | None:
 
 
 def layouts_by_name(mig_parted: Iterable[Embedded]) -> dict[str, list[dict[str, int]]]:
-    """mig-parted config name → the per-GPU layouts of its entries (MIG on only)."""
+    """mig-parted config name → the per-GPU layouts of its entries (MIG on only). Copies of one
+    config text share one parsed config (`embedded_configs`), read once here."""
     out: dict[str, list[dict[str, int]]] = {}
     disabled: set[str] = set()
+    read: dict[int, Any] = {}  # by identity; holding each config keeps its id from being reused
     for e in mig_parted:
+        if id(e.config) in read:
+            continue
+        read[id(e.config)] = e.config
         for name, _, entry in mig_entries(e.config):
             layout = mig_layout(entry)
             if layout is not None:

@@ -11,7 +11,7 @@ line inside the block.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmkube.check.findings import Severity
 from llmkube.check.read.context import ReadContext
@@ -40,6 +40,10 @@ from llmkube.names import (
 if TYPE_CHECKING:  # the MIG planner and the profiles are loaded by the rules that size a MIG layout
     from llmkube.plan.mig import LayoutProblem
     from llmkube.profiles import GPUProfile
+
+    #: LK402's reading of one mig-parted config: (config name, entry index, basis, each GPU's problems)
+    #: of the entries to report on
+    JudgedEntries = list[tuple[str, int, str, list[tuple[GPUProfile, list[LayoutProblem]]]]]
 
 
 # ---- LK401 ---------------------------------------------------------------------
@@ -251,8 +255,10 @@ def mig_layout_unplaceable(ctx: ReadContext) -> Iterator[Hit]:
             verdicts_of[key] = [(g, check_layout(g, layout, known_gpus=all_gpus)) for g in ordered]
         return verdicts_of[key]
 
-    for e in ctx.mig_parted_configs:
-        for name, i, entry in mig_entries(e.config):
+    def judge(config: Mapping[str, Any]) -> JudgedEntries:
+        """(config name, entry index, basis, each GPU's problems) of the entries of one config to report on."""
+        out: JudgedEntries = []
+        for name, i, entry in mig_entries(config):
             layout = mig_layout(entry)
             if not layout or not any(layout.values()):
                 continue
@@ -271,6 +277,16 @@ def mig_layout_unplaceable(ctx: ReadContext) -> Iterator[Hit]:
             found = verdicts(gpus, layout)
             if basis == "its profile names" and not all(problems for _, problems in found):
                 continue  # ambiguous: some GPU with these profile names accepts it
+            out.append((name, i, basis, found))
+        return out
+
+    # copies of one config text share one parsed config (`embedded_configs`), which the run holds:
+    # each is judged once, and each copy reports at its own place
+    judged: dict[int, JudgedEntries] = {}
+    for e in ctx.mig_parted_configs:
+        if id(e.config) not in judged:
+            judged[id(e.config)] = judge(e.config)
+        for name, i, basis, found in judged[id(e.config)]:
             path = (*e.base, "mig-configs", name, i, "mig-devices")
             for gpu, problems in found:
                 for problem in problems:
