@@ -65,10 +65,6 @@ class GPUProfile(SpecModel):
     metadata: ProfileMeta
     spec: GPUSpec
 
-    @property
-    def name(self) -> str:
-        return self.metadata.name
-
 
 class Experts(SpecModel):
     """Mixture-of-experts shapes (HF `num_local_experts`/`n_routed_experts`, `num_experts_per_tok`,
@@ -167,10 +163,6 @@ class ModelProfile(SpecModel):
     kind: Literal["ModelProfile"]
     metadata: ProfileMeta
     spec: ModelSpec
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name
 
 
 _PROFILE_KINDS: dict[str, type[GPUProfile] | type[ModelProfile]] = {"GPUProfile": GPUProfile, "ModelProfile": ModelProfile}

@@ -79,6 +79,16 @@ def _dumped(value: Any, by_alias: bool, exclude_none: bool, exclude_defaults: bo
     return value
 
 
+class _Document(_Profile):
+    """A profile file's document (GPUProfile, ModelProfile): named by its metadata."""
+
+    metadata: ProfileMeta
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+
 # The profile types: plain frozen dataclasses, validated on the way in by the pydantic models of the
 # same names in llmkube.profile_schema (where each field's constraints are), so that a store read
 # back from the side cache needs neither pydantic nor those models. Keyword-only, as pydantic's are.
@@ -140,17 +150,13 @@ class GPUSpec(_Profile):
 
 
 @dataclass(frozen=True, kw_only=True)
-class GPUProfile(_Profile):
+class GPUProfile(_Document):
     """A GPUProfile document."""
 
     api_version: Literal["llmkube.dev/v1alpha1"]
     kind: Literal["GPUProfile"]
     metadata: ProfileMeta
     spec: GPUSpec
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,17 +249,13 @@ class ModelSpec(_Profile):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ModelProfile(_Profile):
+class ModelProfile(_Document):
     """A ModelProfile document."""
 
     api_version: Literal["llmkube.dev/v1alpha1"]
     kind: Literal["ModelProfile"]
     metadata: ProfileMeta
     spec: ModelSpec
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name
 
 
 def layer_types_of(spec: ModelSpec) -> list[str]:
