@@ -11,7 +11,6 @@ equal, field by field), so pydantic's messages name the same types.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, Field, model_validator
