@@ -176,6 +176,27 @@ def parse_engine_version(image: str) -> tuple[int, ...] | None:
     return tuple(int(g) for g in m.groups(default="0"))
 
 
+# `pip install ... vllm[extras]==X.Y.Z` in a container's script (pip, pip3, `python -m pip`, `uv pip`):
+# the server then runs the PyPI wheel, whatever the image. The requirement list runs to the next
+# shell operator. A pin gives the version; an unpinned or ranged `vllm` installs the newest.
+_PIP_INSTALL = re.compile(r"(?:^|[\s;&|(])(?:uv\s+)?(?:pip3?|python3?\s+-m\s+pip)\s+install\s([^;&|]*)")
+_VLLM_REQUIREMENT = re.compile(
+    r"""(?:^|[\s'"])vllm(?:\[[^\]\s]*\])?(?:==v?(\d{1,4})\.(\d{1,4})(?:\.(\d{1,4}))?(?![\d.]*\d)|(?=[\s'"<>=!~,]|$))""")
+
+
+def pip_installed_vllm(words: Sequence[str]) -> tuple[bool, tuple[int, ...] | None]:
+    """(True, the pinned version or None) when a container's command line pip-installs vLLM before
+    serving: the wheel, not the vllm-openai image, decides what is installed (before 0.12 the wheel
+    carries no triton_kernels: engine_memory.mxfp4_moe_backend). (False, None) otherwise."""
+    text = " ".join(words)
+    for install in _PIP_INSTALL.finditer(text):
+        requirement = _VLLM_REQUIREMENT.search(install.group(1))
+        if requirement:
+            pinned = requirement.group(1)
+            return True, tuple(int(g) for g in requirement.groups(default="0")) if pinned else None
+    return False, None
+
+
 def vllm_has_runner(version: tuple[int, ...] | None) -> bool:
     """True when this vLLM takes `--runner`/`--convert` (0.10.1 on; an unpinned tag counts as current)."""
     return version is None or version >= VLLM_RUNNER_SINCE

@@ -37,6 +37,7 @@ from llmkube.engines import (
     engine_of,
     mm_profiling_settings,
     parse_engine_version,
+    pip_installed_vllm,
 )
 from llmkube.names import GPU_RESOURCE
 
@@ -375,7 +376,10 @@ def read_container(container: Mapping[str, Any]) -> ContainerReading | None:
     request = gpu_request(container)
     if runtime == "vllm":
         model_id, model_flags, tp_flag, config = _read_vllm(line, container)
-        version = parse_engine_version(str(container.get("image", "")))
+        pip_install, pinned = pip_installed_vllm(line)
+        # a script that pip-installs vLLM runs that wheel: its pin (or the newest), not the image's tag
+        version = pinned if pip_install else parse_engine_version(str(container.get("image", "")))
+        config = replace(config, pip_install=pip_install)
     else:
         model_id, model_flags, tp_flag, config = _read_tgi(line, container, request)
         version = None
