@@ -119,8 +119,30 @@ def test_before_v0_11_the_attentions_fp32_rotary_copies_bind(qwen_vl):
     assert attention > 2 * 1280 + 10260  # more than the MLP's
     before = em.encoder_peak_bytes(qwen_vl.spec, batch, 2048, 2.0, version=(0, 10, 2))
     assert before == 65536 * (attention + 1176) * 2
-    after = em.encoder_peak_bytes(qwen_vl.spec, batch, 2048, 2.0, version=(0, 11, 0))
+    after = em.encoder_peak_bytes(qwen_vl.spec, batch, 2048, 2.0, version=(0, 11, 1))
     assert after == 65536 * (2 * 1280 + 10260 + 1176) * 2
+
+
+def test_in_v0_11_0_q_and_k_are_rotated_together_beside_their_contiguous_copies(qwen_vl):
+    # qkv, contiguous q/k/v, their concatenation qk_concat, its fp32 copy and fp32 rotated output,
+    # and the cast back: q and k in flight at once (vllm-project/vllm#24511, before #27106)
+    batch = em.ProfilingBatch(2048, 256, True)
+    qk = 2 * 1280
+    attention = 2 * 1280 + 3 * 1280 + 3 * 1280 + qk + 2 * (2 * qk) + qk
+    assert attention == 25600
+    v0110 = em.encoder_peak_bytes(qwen_vl.spec, batch, 2048, 2.0, version=(0, 11, 0))
+    assert v0110 == 65536 * (attention + 1176) * 2
+    assert v0110 > em.encoder_peak_bytes(qwen_vl.spec, batch, 2048, 2.0, version=(0, 10, 2)) + GIB
+    # TP splits the attention's columns the same way as the MLP's
+    tp2 = em.encoder_peak_bytes(qwen_vl.spec, batch, 2048, 2.0, tensor_parallel=2, version=(0, 11, 0))
+    assert tp2 == 65536 * (2 * 1280 + (attention - 2 * 1280) // 2 + 1176) * 2
+    # ... and on an L4 it binds the activation peak: the KV cache shrinks by the difference
+    config = ServerConfig(max_model_len=2048, engine_version=(0, 11, 0))
+    fit = serving_fit(qwen_vl, L4, config, gpu_name="l4")
+    later = serving_fit(qwen_vl, L4, dataclasses.replace(config, engine_version=(0, 11, 1)), gpu_name="l4")
+    assert fit.activation_gib == pytest.approx(v0110 / GIB)
+    assert later.kv_budget_gib - fit.kv_budget_gib == pytest.approx(
+        (v0110 - em.encoder_peak_bytes(qwen_vl.spec, batch, 2048, 2.0, version=(0, 11, 1))) / GIB, rel=1e-6)
 
 
 def test_from_twice_the_image_rows_vllm_profiles_a_dummy_video(qwen_vl):

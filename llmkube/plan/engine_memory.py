@@ -651,11 +651,31 @@ QWEN_VL_TOWER_MLP_LIVE = 6840 + 3420
 # q and k rotated by `apply_rotary_pos_emb_vision`, which copies it to fp32 (`t.float()`), rotates
 # into a second fp32 tensor and casts back): beside the residual stream and the normed input,
 # 3 × 1,280 (qkv) + 3 × 1,280 (contiguous q, k, v) + 2 × 2,560 (two fp32 copies of q) + 1,280 (the
-# cast) = 14,080 values per patch, against the MLP's 12,820 (with the two 1,280-wide ones). From
-# v0.11 (the form read there) q and k are rotated together, in place of the contiguous copies, by a
-# fused kernel, and the MLP binds.
+# cast) = 14,080 values per patch, against the MLP's 12,820 (with the two 1,280-wide ones).
 QWEN_VL_ATTENTION_LIVE_BEFORE = 3 * 1280 + 3 * 1280 + 2 * 2 * 1280 + 1280
-QWEN_VL_FUSED_ROTARY_SINCE = (0, 11, 0)
+# v0.11.0 rotates q and k together (vllm-project/vllm#24511, "Fused Q,K's apply_rope into one",
+# merged 2025-09, first released in 0.11.0) but still makes q, k and v contiguous (removed by
+# vllm-project/vllm#27106, merged 2025-10-18, after 0.11.0): `Qwen2_5_VisionAttention.forward`
+# holds the qkv output (3 × 1,280), the contiguous q, k, v (3 × 1,280), their concatenation
+# `qk_concat` (2 × 1,280), and `apply_rotary_pos_emb_vision` (models/qwen2_vl.py) copies that to
+# fp32 (`t.float()`, 2 × 2 × 1,280 in bf16 units), rotates it out of place into a second fp32
+# tensor (vllm_flash_attn's `apply_rotary_emb`, same size) and casts it back (`type_as`,
+# 2 × 1,280): 23,040 values per patch beside the residual stream and the normed input, nearly
+# twice the pre-0.11 figure, because q and k are now in flight together.
+QWEN_VL_ATTENTION_LIVE_QK_CONCAT = 3 * 1280 + 3 * 1280 + 2 * 1280 + 2 * 2 * 2 * 1280 + 2 * 1280
+QWEN_VL_QK_CONCAT_SINCE = (0, 11, 0)
+# From v0.11.1 (the form read there, not checked release by release) the MLP binds.
+QWEN_VL_FUSED_ROTARY_SINCE = (0, 11, 1)
+
+
+def qwen_vl_attention_live(version: tuple[int, ...] | None) -> int:
+    """Values per patch the Qwen-VL tower's attention holds at its peak, beside the residual stream
+    and the normed input, for a vLLM version (None: the newest form, where the MLP binds: 0)."""
+    if version is None or release(version) >= QWEN_VL_FUSED_ROTARY_SINCE:
+        return 0
+    if release(version) >= QWEN_VL_QK_CONCAT_SINCE:
+        return QWEN_VL_ATTENTION_LIVE_QK_CONCAT
+    return QWEN_VL_ATTENTION_LIVE_BEFORE
 
 
 def qwen_vl_item(max_pixels: int | None = None, version: tuple[int, ...] | None = None) -> VisionItem:
@@ -747,19 +767,17 @@ def encoder_peak_bytes(spec: ModelSpec, batch: ProfilingBatch, max_model_len: in
     over every patch of the batch at once. Its peak is inside a block's MLP: the residual stream and
     the normed input at the tower's width, the MLP's up projection and its activation, split over TP
     (ColumnParallelLinear; models/qwen2_vl.py `Qwen2VisionMLP`, qwen2_5_vl.py `Qwen2_5_VisionMLP`),
-    plus the pixel values, all in the model dtype; before v0.11 the attention's fp32 rotary copies
-    bind instead (`QWEN_VL_ATTENTION_LIVE_BEFORE`, split over TP the same way). For Qwen-VL's
-    3,584-pixel dummy image that is 65,536 patches × (2 × 1,280 + 10,260 + 1,176) values ≈ 1.7 GiB
-    in bf16 (≈ 2.2 GiB before v0.11), more than the ~0.26 GiB the profile run keeps
-    (`mm_profile_bytes`), so the activation peak is the larger of this and the language model's
+    plus the pixel values, all in the model dtype; up to v0.11.0 the attention's fp32 rotary copies
+    bind instead (`qwen_vl_attention_live`: q and k one after the other before v0.11, together in
+    v0.11.0; split over TP the same way). For Qwen-VL's 3,584-pixel dummy image that is 65,536
+    patches × (2 × 1,280 + 10,260 + 1,176) values ≈ 1.7 GiB in bf16 (≈ 2.2 GiB before v0.11,
+    ≈ 3.3 GiB in v0.11.0), more than the ~0.26 GiB the profile run keeps (`mm_profile_bytes`), so the activation peak is the larger of this and the language model's
     forward plus what is kept."""
     item = vision_item(spec, max_pixels, version, max_model_len, limit_per_prompt, video_limit)
     if item is None or not item.patches:
         return 0.0
     items = mm_profiled_items(item, batch, max_model_len, video_limit if item.modality == "video" else limit_per_prompt)
-    live = item.tower_mlp_live
-    if version is not None and release(version) < QWEN_VL_FUSED_ROTARY_SINCE:
-        live = max(live, QWEN_VL_ATTENTION_LIVE_BEFORE)
+    live = max(item.tower_mlp_live, qwen_vl_attention_live(version))
     per_patch = 2 * item.tower_width + -(-live // max(1, tensor_parallel))
     return float(items * (item.patches * per_patch + item.pixel_values) * act_bytes)
 
