@@ -14,6 +14,7 @@ import pytest
 from tests.support import crds, kubeserver, skips
 from tests.support.fixtures import (
     crd_store,
+    examples_turn,
     isolated_home,
     kube_namespace,
     kube_server,
@@ -25,6 +26,7 @@ from tests.support.fixtures import (
 
 __all__ = [
     "crd_store",
+    "examples_turn",
     "isolated_home",
     "kube_namespace",
     "kube_server",

@@ -98,7 +98,7 @@ def own_server(upstream_crds, tmp_path_factory):
 # ---------------------------------------------------------------------------- examples on an empty cluster
 
 
-def test_apply_examples_to_empty_cluster_then_diff_is_clean(cluster):
+def test_apply_examples_to_empty_cluster_then_diff_is_clean(cluster, examples_turn):
     result = llmkube(cluster, "apply", *ONE_CLUSTER)
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -122,7 +122,7 @@ def test_apply_examples_to_empty_cluster_then_diff_is_clean(cluster):
     assert cluster.writes() == [] and cluster.requests  # it asked the server, and changed nothing
 
 
-def test_diff_shows_a_changed_spec(cluster, tmp_path):
+def test_diff_shows_a_changed_spec(cluster, examples_turn, tmp_path):
     changed = tmp_path / "quota.yaml"
     changed.write_text(FLEET_QUOTA.read_text().replace("gpu: 128", "gpu: 96"))
     if cluster.get("cq", "gpu-training-queue") is None:  # run alone: apply the original first
@@ -379,7 +379,7 @@ def test_served_version_mismatch_names_the_fix(own_server, tmp_path):
 
 
 @pytest.fixture
-def mig_cluster(cluster):
+def mig_cluster(cluster, examples_turn):
     """The session's server with the MIG example's objects removed (another test may have applied
     every example) and two nodes of its own, one in the example's pool."""
     cluster.delete("cm", "llmkube-mig-parted-config", "gpu-operator")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -71,13 +73,33 @@ def kube_server(upstream_crds: Path, tmp_path_factory: pytest.TempPathFactory):
     binaries are not built (tests/support/kubeserver.py)."""
     kubeserver.skip_unless_built()
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    # the run's temporary root: every worker's basetemp is a directory inside it
-    root = (tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()) / "kube-server"
+    root = _server_root(tmp_path_factory)
     server = kubeserver.shared(root, kubeserver.crd_paths(upstream_crds), worker)
     try:
         yield server
     finally:
         kubeserver.release(root)
+
+
+def _server_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run's directory for the shared server: every xdist worker's basetemp is inside the run's
+    temporary root, so all workers find the same one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return (tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()) / "kube-server"
+
+
+@pytest.fixture
+def examples_turn(kube_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The examples' cluster-wide objects (their ClusterQueues and flavors, the GPU Operator's
+    ConfigMaps in gpu-operator, the ClusterPolicy, the pool nodes' labels) exist once per server, and
+    the xdist workers share the server: a test that applies, changes or expects them takes its turn
+    under an exclusive lock beside the server, so that another worker's test cannot change them
+    between its steps (the MIG example's test labels a node that applying every example labels too)."""
+    root = _server_root(tmp_path_factory)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "examples.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 @pytest.fixture
