@@ -596,7 +596,9 @@ def import_profile(ref: str, name: str | None = None) -> ModelProfile:
     data = read_config_file(ref)
     p = Path(ref)
     where = str(p / "config.json") if p.is_dir() else ref
-    default_name = profile_name(p.name if p.is_dir() else (p.parent.name if p.name == "config.json" and p.parent.name else p.stem))
+    # a model directory, or the directory a config.json sits in (`./config.json` too: resolved), names it
+    parent = p.resolve().parent.name if p.name == "config.json" else ""
+    default_name = profile_name(p.resolve().name if p.is_dir() else (parent or p.stem))
     return profile_from_config(data, where, name or default_name)
 
 

@@ -354,6 +354,22 @@ def test_spec_may_name_a_local_config(tmp_path):
     assert store.model(str(path)) is model  # read once
 
 
+def test_a_config_json_is_named_after_its_directory_even_when_given_relatively(tmp_path, monkeypatch):
+    """`./config.json` inside a model's download is that model, not a profile called "config"."""
+    model_dir = tmp_path / "Qwen2.5-VL-7B-Instruct"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text((CONFIGS / "qwen2.5-vl-7b-instruct.json").read_text())
+    monkeypatch.chdir(model_dir)
+    assert import_profile("./config.json").name == "qwen2.5-vl-7b-instruct"
+    assert import_profile("config.json").name == "qwen2.5-vl-7b-instruct"
+    monkeypatch.chdir(tmp_path)
+    assert import_profile("Qwen2.5-VL-7B-Instruct").name == "qwen2.5-vl-7b-instruct"  # the directory
+    assert import_profile("Qwen2.5-VL-7B-Instruct/config.json").name == "qwen2.5-vl-7b-instruct"
+    renamed = tmp_path / "vl.json"
+    renamed.write_text((model_dir / "config.json").read_text())
+    assert import_profile("vl.json").name == "vl"  # any other file: its stem
+
+
 def test_a_missing_config_is_an_unknown_model_with_a_hint(tmp_path):
     store = ProfileStore.load()
     missing = str(tmp_path / "missing" / "config.json")
