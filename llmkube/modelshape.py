@@ -301,14 +301,21 @@ def unquantized_bytes(spec: ModelSpec) -> float:
     return 2.0 if b < 2.0 else b
 
 
+def stored_spec(spec: ModelSpec) -> ModelSpec:
+    """The spec with the quantization its checkpoint is stored with: without a `quantization` block a
+    float8 dtype (the old profiles' way of saying "fp8 checkpoint") is fp8 with per-tensor scales."""
+    if spec.quantization is None and spec.dtype == "float8":
+        return spec.model_copy(update={"quantization": Quantization(method="fp8", weight_bits=8, weight_type="float", strategy="tensor")})
+    return spec
+
+
 def checkpoint_weight_bytes(spec: ModelSpec) -> float:
     """Bytes of the weights as the checkpoint stores them and vLLM loads them (no MTP layers).
 
     Without a `quantization` block a float8 dtype counts every linear at one byte (the old
     profiles' way of saying "fp8 checkpoint") with per-tensor scales.
     """
-    if spec.quantization is None and spec.dtype == "float8":
-        spec = spec.model_copy(update={"quantization": Quantization(method="fp8", weight_bits=8, weight_type="float", strategy="tensor")})
+    spec = stored_spec(spec)
     return sum(tensor_bytes(spec, t) for t in tensors(spec))
 
 
@@ -381,8 +388,7 @@ def expert_bytes_by_layer_uncached(spec: ModelSpec) -> tuple[tuple[float, ...], 
 
 def weight_bytes_by_layer_uncached(spec: ModelSpec) -> WeightBytes:
     """`weight_bytes_by_layer`, computed (the reference; tests/test_modelshape.py)."""
-    if spec.quantization is None and spec.dtype == "float8":
-        spec = spec.model_copy(update={"quantization": Quantization(method="fp8", weight_bits=8, weight_type="float", strategy="tensor")})
+    spec = stored_spec(spec)
     layers = [0.0] * spec.layers
     embedding = lm_head = other = 0.0
     for t in tensors(spec):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from llmkube.engines import DEFAULT_GPU_MEMORY_UTILIZATION, TGI_KV_CACHE_DTYPES, flag
-from llmkube.profiles import GPUProfile, ModelProfile, ModelSpec, Quantization
+from llmkube.profiles import GPUProfile, ModelProfile, ModelSpec
 
 if TYPE_CHECKING:  # both imported by the functions that use them: an endpoint's planner (load time,
     # probe budgets) needs neither, so a render of one endpoint does not build their dataclasses
@@ -447,10 +447,7 @@ def replicated_weight_bytes(model: ModelProfile, config: ServerConfig, layers: r
     tp = max(1, config.tensor_parallel)
     if tp == 1 or config.runtime != "vllm" or (config.quantization in QUANT_BYTES and s.quantization is None):
         return 0.0
-    spec = s
-    if s.quantization is None and s.dtype == "float8":
-        spec = s.model_copy(update={"quantization": Quantization(
-            method="fp8", weight_bits=8, weight_type="float", strategy="tensor")})
+    spec = modelshape.stored_spec(s)
     scale = (served_dtype_bytes(config.dtype) / modelshape.unquantized_bytes(s)
              if s.quantization is None and s.dtype != "float8" else 1.0)
     kv_share = max(1, s.kv_heads // tp) / s.kv_heads if s.kv_heads and s.mla is None else 1.0 / tp
