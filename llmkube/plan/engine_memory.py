@@ -755,6 +755,16 @@ def mm_profiled_items(item: VisionItem, batch: ProfilingBatch, max_model_len: in
     return max(1, min(budget // item.tokens, batch.seqs * per_prompt))
 
 
+def _profiled_batch(spec: ModelSpec, batch: ProfilingBatch, max_model_len: int, version: tuple[int, ...] | None,
+                    image_limit: int | None, max_pixels: int | None, video_limit: int | None) -> tuple[VisionItem, int] | None:
+    """(the item, how many of it) in V1's dummy encoder batch, each modality counted against its own
+    --limit-mm-per-prompt; None when nothing is profiled (`vision_item`)."""
+    item = vision_item(spec, max_pixels, version, max_model_len, image_limit, video_limit)
+    if item is None:
+        return None
+    return item, mm_profiled_items(item, batch, max_model_len, video_limit if item.modality == "video" else image_limit)
+
+
 def encoder_peak_bytes(spec: ModelSpec, batch: ProfilingBatch, max_model_len: int, act_bytes: float,
                        tensor_parallel: int = 1, version: tuple[int, ...] | None = None,
                        limit_per_prompt: int | None = None, max_pixels: int | None = None,
@@ -773,10 +783,10 @@ def encoder_peak_bytes(spec: ModelSpec, batch: ProfilingBatch, max_model_len: in
     patches × (2 × 1,280 + 10,260 + 1,176) values ≈ 1.7 GiB in bf16 (≈ 2.2 GiB before v0.11,
     ≈ 3.3 GiB in v0.11.0), more than the ~0.26 GiB the profile run keeps (`mm_profile_bytes`), so the activation peak is the larger of this and the language model's
     forward plus what is kept."""
-    item = vision_item(spec, max_pixels, version, max_model_len, limit_per_prompt, video_limit)
-    if item is None or not item.patches:
+    profiled = _profiled_batch(spec, batch, max_model_len, version, limit_per_prompt, max_pixels, video_limit)
+    if profiled is None or not profiled[0].patches:
         return 0.0
-    items = mm_profiled_items(item, batch, max_model_len, video_limit if item.modality == "video" else limit_per_prompt)
+    item, items = profiled
     live = max(item.tower_mlp_live, qwen_vl_attention_live(version))
     per_patch = 2 * item.tower_width + -(-live // max(1, tensor_parallel))
     return float(items * (item.patches * per_patch + item.pixel_values) * act_bytes)
@@ -804,10 +814,10 @@ def mm_profile_bytes(spec: ModelSpec, batch: ProfilingBatch, max_model_len: int,
     and videos). Zero for text-only models and towers llmkube does not know (`vision_item`;
     `max_pixels`: the processor's, from --mm-processor-kwargs, for the towers that read it).
     """
-    item = vision_item(spec, max_pixels, version, max_model_len, limit_per_prompt, video_limit)
-    if item is None:
+    profiled = _profiled_batch(spec, batch, max_model_len, version, limit_per_prompt, max_pixels, video_limit)
+    if profiled is None:
         return 0.0
-    items = mm_profiled_items(item, batch, max_model_len, video_limit if item.modality == "video" else limit_per_prompt)
+    item, items = profiled
     budget = max(batch.tokens, item.tokens)
     rows = item.tokens
     if version is not None and release(version) < MM_UNEXPANDED_SINCE:
