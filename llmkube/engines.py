@@ -169,8 +169,16 @@ VLLM_TASK_REMOVED_IN = (0, 13, 0)
 
 
 def parse_engine_version(image: str) -> tuple[int, ...] | None:
-    """(major, minor, patch) from an image tag such as vllm/vllm-openai:v0.11.0; None if not pinned."""
-    m = re.search(r":v?(\d+)\.(\d+)(?:\.(\d+))?", image.rsplit("/", 1)[-1])
+    """(major, minor, patch) from an image tag such as vllm/vllm-openai:v0.11.0; None if not pinned.
+
+    Only an image named for vLLM (`vllm` in its repository's last path part: vllm/vllm-openai,
+    rocm/vllm, a vllm-cpu build) has vLLM's version as its tag. Another image's tag is its own
+    release (llm-d's ghcr.io/llm-d/llm-d-cuda:v0.3.0 ships a 0.11-era vLLM; an in-house
+    `serving:1.4.2`), so it pins nothing and counts as current, like an unpinned tag."""
+    name, _, tag = image.rsplit("/", 1)[-1].partition(":")
+    if "vllm" not in name.lower():
+        return None
+    m = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", tag)
     if not m:
         return None
     return tuple(int(g) for g in m.groups(default="0"))

@@ -307,6 +307,12 @@ def test_engine_version_from_image():
     assert parse_engine_version("docker.io/vllm/vllm-openai:0.19.1") == (0, 19, 1)
     assert parse_engine_version("vllm/vllm-openai:latest") is None
     assert parse_engine_version("registry:5000/vllm/vllm-openai") is None
+    assert parse_engine_version("vllm/vllm-openai:v0.7") == (0, 7, 0)
+    assert parse_engine_version("vllm/vllm-openai:v0.11.0@sha256:" + "0" * 64) == (0, 11, 0)
+    assert parse_engine_version("public.ecr.aws/q9t5s3a7/vllm-cpu-release-repo:v0.19.0") == (0, 19, 0)
+    # another image's tag is its own release, not vLLM's: it pins nothing (counts as current)
+    assert parse_engine_version("ghcr.io/llm-d/llm-d-cuda:v0.3.0") is None
+    assert parse_engine_version("registry.example.com/ml/serving:0.5.1") is None
     assert accounting_for("vllm", (0, 11, 0)).key == "vllm-0.10"
     assert accounting_for("vllm", (0, 16, 3)).key == "vllm-0.10"
     assert accounting_for("vllm", (0, 5, 5)).key == "vllm-v0"

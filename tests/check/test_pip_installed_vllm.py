@@ -79,3 +79,18 @@ def test_the_pin_wins_over_the_image_tag():
     assert server.config.engine_version == (0, 11, 0)
     unpinned = _server(store, "vllm/vllm-openai:v0.10.0", f"pip install -U vllm && {SERVE}")
     assert unpinned.config.engine_version is None  # the newest release: sized as the newest
+
+
+def test_only_an_image_named_for_vllm_pins_the_version():
+    """llm-d's image tag is llm-d's release (v0.3.0 ships a 0.11-era vLLM): reading it as vLLM 0.3
+    sized the server with V0's accounting. Such an image pins nothing, like an unpinned tag."""
+    store = ProfileStore.load()
+    llmd = _server(store, "ghcr.io/llm-d/llm-d-cuda:v0.3.0", SERVE)
+    unpinned = _server(store, "vllm/vllm-openai:latest", SERVE)
+    v03 = _server(store, "vllm/vllm-openai:v0.3.0", SERVE)
+    assert llmd.config.engine_version is None
+    assert v03.config.engine_version == (0, 3, 0)
+    llmd_fit, unpinned_fit, v03_fit = llmd.fit(), unpinned.fit(), v03.fit()
+    assert llmd_fit is not None and unpinned_fit is not None and v03_fit is not None
+    assert llmd_fit.kv_budget_gib == pytest.approx(unpinned_fit.kv_budget_gib)
+    assert llmd_fit.kv_budget_gib != pytest.approx(v03_fit.kv_budget_gib)
