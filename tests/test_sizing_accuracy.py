@@ -115,14 +115,19 @@ def test_mxfp4_backend_is_a_kernel_the_log_names_and_reaches_the_server_config(a
 
 def test_expert_parallel_is_true_or_empty_and_reaches_the_server_config(accuracy, rows):
     """Only a log whose non-default args show 'enable_expert_parallel': True sets the column (the
-    Qwen3-235B-FP8 TP 8 row); it reaches ServerConfig.expert_parallel, which sizes whole experts."""
+    Qwen3-235B-FP8 TP 8 row; Qwen1.5-MoE at TP 2 on two RTX 4090s); it reaches
+    ServerConfig.expert_parallel, which sizes whole experts."""
     _, data = rows
     for r in data:
         assert r["expert_parallel"] in ("", "true"), r["id"]
     ep = [r for r in data if r["expert_parallel"]]
-    assert [r["id"] for r in ep] == ["gh-evaldataset-qwen3-235b-fp8-8xh100-ep-v0100"]
-    assert accuracy.server_config(ep[0]).expert_parallel is True
-    assert accuracy.server_config({**ep[0], "expert_parallel": ""}).expert_parallel is False
+    assert "gh-evaldataset-qwen3-235b-fp8-8xh100-ep-v0100" in [r["id"] for r in ep]
+    for r in ep:
+        # the row names the flag it read from the log
+        said = r["defaults"] + " " + r["notes"]
+        assert "enable_expert_parallel': True" in said or "--enable-expert-parallel" in said, r["id"]
+        assert accuracy.server_config(r).expert_parallel is True
+        assert accuracy.server_config({**r, "expert_parallel": ""}).expert_parallel is False
 
 
 def test_rows_from_0_22_record_the_utilization_their_log_prints(accuracy, rows):
@@ -140,12 +145,23 @@ def test_rows_from_0_21_record_the_cuda_graph_estimate_subtracted_before_sizing(
     """From 0.21 vLLM profiles CUDA-graph memory by default and subtracts its estimate before it
     sizes the KV cache (the log: 'CUDA graph memory profiling is enabled (default since v0.21.0)');
     a graph-capturing row with a KV figure records that 'Estimated CUDA graph memory'. Two rows
-    first left it out."""
+    first left it out. The one exception is Model Runner V2 before it had an estimator: its
+    0.25.1 logs print neither line and capture the graphs after sizing the KV cache, so nothing
+    was subtracted and the row says so in its notes (and stays empty: the column holds printed
+    figures only)."""
     _, data = rows
+    mrv2_without_estimate = "Model Runner V2 without a CUDA-graph estimate"
+    exempt = 0
     for r in data:
         version = accuracy.version_tuple(r["vllm_version"]) or ()
         if version >= (0, 21) and r["kv_cache_gib"].strip() and r["enforce_eager"] != "true":
+            if mrv2_without_estimate in r["notes"]:
+                assert "Using V2 Model Runner" in r["notes"] and not r["cuda_graph_gib"].strip(), r["id"]
+                exempt += 1
+                continue
             assert r["cuda_graph_gib"].strip(), r["id"]
+    # the exception is narrow: rows that say it, and only a few
+    assert exempt <= 3
 
 
 def test_a_config_only_checkpoint_in_the_table_takes_the_config_route(accuracy, rows):
