@@ -139,6 +139,33 @@ def test_an_issue_excerpt_gives_the_figures_of_its_table_row(name: str) -> None:
             assert not table[column], column
 
 
+# V1 excerpts of repository log files (session 28): most print no CUDA total, so only the figures they
+# print are compared, and those left out of the excerpt stay empty in the row
+V1_EXCERPT_ROWS = {
+    "v0.16.0-2xl40s-tp2-awq-lab.log": "gh-kagaho-llama3-70b-awq-2xl40s-tp2-v0160",
+    "v0.25.1-2x4090-tp2-mrv2.log": "gh-vllmexperience-qwen2-7b-2x4090-tp2-v0251",
+    "v0.29.0-rtx5090-mrv2-warm.log": "gh-vllmservebench-qwen2.5-7b-rtx5090-v0290",
+}
+
+
+@pytest.mark.parametrize("name", sorted(V1_EXCERPT_ROWS))
+def test_a_v1_excerpt_gives_the_figures_of_its_table_row(name: str) -> None:
+    row = one(name)
+    with (REPO / "benchmarks" / "data" / "vllm_startups.csv").open(encoding="utf-8", newline="") as f:
+        table = next(r for r in csv.DictReader(f) if r["id"] == V1_EXCERPT_ROWS[name])
+    printed = [c for c in ("weights_gib", "non_torch_gib", "activation_gib", "kv_cache_gib", "kv_tokens",
+                           "max_concurrency", "gpu_total_gib", "gpu_memory_utilization", "max_model_len",
+                           "max_num_batched_tokens", "tp") if row[c]]
+    assert {"weights_gib", "kv_cache_gib", "kv_tokens", "max_concurrency", "tp"} <= set(printed)
+    for column in printed:
+        assert float(row[column]) == float(table[column]), column
+    for column in ("non_torch_gib", "activation_gib", "gpu_total_gib", "gpu_memory_utilization"):
+        if not row[column]:  # a figure or setting the log does not print stays empty in the table too
+            assert not table[column], column
+    assert (row["vllm_version"], row["dtype"], row["topk_topp_sampler"]) == (
+        table["vllm_version"], table["dtype"], table["topk_topp_sampler"])
+
+
 def test_v0_tp2_excerpt_derives_tokens_from_blocks() -> None:
     row = one("v0.7-48gb-tp2-issue.log")
     assert row["gpu_blocks"] == "5225"  # "# CUDA blocks: 5225, # CPU blocks: 2048"
