@@ -72,7 +72,8 @@ def test_serving_fit_counts_the_loaded_experts(store):
     cfg = ServerConfig(max_model_len=16384)
     unknown = serving_fit(model, 79.19, cfg, gpu_name="")
     hopper = serving_fit(model, 79.19, cfg, gpu_name="NVIDIA H100 80GB HBM3")
-    extra = 36 * (em.mxfp4_expert_layer_bytes(model.spec, 1, "triton") - checkpoint_expert_layer_bytes(model.spec, 0))
+    extra = 36 * (em.mxfp4_expert_layer_bytes(model.spec, 1, "triton") - checkpoint_expert_layer_bytes(model.spec, 0)
+                  + em.mxfp4_expert_rounding_bytes(model.spec, 1, "triton", 128))
     assert hopper.weights_gib - unknown.weights_gib == pytest.approx(extra / GIB)
     # the checkpoint's own bytes (and the RoPE table) without a device name; the weights the KV budget loses
     rope = em.rope_cache_bytes(model.spec, 2.0)
@@ -98,3 +99,43 @@ def test_marlin_on_one_gpu_pads_2880_to_2944_and_3072(store):
     e, i, h = 128, 2944, 3072
     expected = e * (2 * i * h // 2 + h * i // 2 + 2 * i * h // 32 + h * i // 32 + (2 * i + h) * 2)
     assert em.mxfp4_expert_layer_bytes(s, 1, "marlin") == expected
+
+
+def test_scale_tensors_round_to_the_caching_allocators_segments(store):
+    """gpt-oss-120b at TP 1: the e8m0 scale tensors are not whole multiples of 2 MiB, and the caching
+    allocator keeps a large tensor's whole 2 MiB-rounded segment when the rest is 1 MiB or less
+    (`allocated_bytes`). Triton (Hopper): w13 scales [128, 5760, 90] 63.28 MiB → 64, w2 scales
+    [128, 2880, 90] 31.64 → 32, the swizzled w2 copy [128, 3072, 90] 33.75 → 34 (the w13 copy,
+    64.69 MiB, splits). Marlin: w13 scales [128, 5888, 96] are 69 MiB → 70; the rest split or are
+    whole multiples of 2 MiB."""
+    s = store.model("gpt-oss-120b").spec
+    mib = 2 ** 20
+    triton_scales = [128 * 5760 * 90, 128 * 2880 * 90, 128 * 3072 * 90]
+    expected = sum(-(-size // (2 * mib)) * 2 * mib - size for size in triton_scales)
+    assert em.mxfp4_expert_rounding_bytes(s, 1, "triton", 128) == expected
+    assert em.mxfp4_expert_rounding_bytes(s, 1, "marlin", 128) == 70 * mib - 128 * 5888 * 96 == 1 * mib
+    # the tensor list is the layout mxfp4_expert_layer_bytes sums
+    assert sum(em.mxfp4_expert_layer_tensors(s, 1, "triton")) == em.mxfp4_expert_layer_bytes(s, 1, "triton")
+
+
+def test_gpt_oss_rope_table_is_float32(store):
+    """vllm/model_executor/models/gpt_oss.py builds its YaRN table with dtype=torch.float32 whatever
+    the served dtype: 131,072 positions × 64 × 4 B. Other models keep the served dtype."""
+    oss = store.model("gpt-oss-120b").spec
+    assert em.rope_cache_bytes(oss, 2.0) == 131072 * 64 * 4
+    llama = store.model("llama-3.1-8b").spec
+    assert em.rope_cache_bytes(llama, 2.0) == 131072 * 128 * 2
+
+
+def test_loaded_weights_meet_the_v011_readings(store):
+    """The two gpt-oss-120b loading readings on one H100 (fit rows): the vllm-openai image's Triton
+    path logs 'Model loading took 64.38 GiB' (llm-d planner, v0.11.0), a pip install's Marlin path
+    65.9651 GiB (vllm-project/vllm#23278, jxm020202/aimo3). Both follow from the checkpoint, the
+    kernel's layout, the allocator's rounding and the float32 RoPE table, with nothing fitted."""
+    model = store.model("gpt-oss-120b")
+    cfg = ServerConfig(max_model_len=16000, utilization=0.95, engine_version=(0, 11, 0))
+    triton = serving_fit(model, 79.18, cfg, gpu_name="NVIDIA H100 80GB HBM3")
+    marlin = serving_fit(model, 79.18, ServerConfig(max_model_len=16000, utilization=0.95, engine_version=(0, 11, 0),
+                                                    mxfp4_backend="marlin"), gpu_name="NVIDIA H100 80GB HBM3")
+    assert triton.weights_gib == pytest.approx(64.38, abs=0.005)
+    assert marlin.weights_gib == pytest.approx(65.9651, abs=0.005)

@@ -870,7 +870,9 @@ def test_mxfp4_backend_marlin_on_hopper_loads_marlins_padded_experts(m):
     image = serving_fit(oss, H100, base, gpu_name="NVIDIA H100 80GB HBM3")
     marlin = serving_fit(oss, H100, dataclasses.replace(base, mxfp4_backend="marlin"), gpu_name="NVIDIA H100 80GB HBM3")
     moe_layers = oss.spec.layers
-    per_layer = em.mxfp4_expert_layer_bytes(oss.spec, 1, "marlin") - em.mxfp4_expert_layer_bytes(oss.spec, 1, "triton")
+    per_layer = (em.mxfp4_expert_layer_bytes(oss.spec, 1, "marlin") - em.mxfp4_expert_layer_bytes(oss.spec, 1, "triton")
+                 + em.mxfp4_expert_rounding_bytes(oss.spec, 1, "marlin", 128)
+                 - em.mxfp4_expert_rounding_bytes(oss.spec, 1, "triton", 128))
     assert marlin.weights_gib - image.weights_gib == pytest.approx(moe_layers * per_layer / GIB)
     assert marlin.kv_budget_gib == pytest.approx(image.kv_budget_gib - moe_layers * per_layer / GIB)
     assert marlin.weights_gib == pytest.approx(65.97, abs=0.1)

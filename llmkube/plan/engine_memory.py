@@ -1259,6 +1259,13 @@ def weight_rounding_bytes(spec: ModelSpec, tensor_parallel: int, param_bytes: fl
 # beside the global layers' one: two caches per GPU (vllm/model_executor/models/gemma3.py
 # `Gemma3Attention.__init__`: `rope_local_base_freq` for sliding layers).
 _TWO_ROPE_ARCHITECTURES = ("gemma3", "gemma3_text")
+# Architectures whose vLLM model builds its rotary table in float32 whatever the served dtype:
+# vllm/model_executor/models/gpt_oss.py `OAIAttention.__init__` passes `dtype=torch.float32` to
+# `get_rope` (read in the v0.10.1-era file and in the later `rope_parameters` form that imports
+# vllm.v1.attention.backend; the YaRN table spans original_max_position 4,096 × factor 32 = 131,072
+# positions × head_dim 64), so the table is 32 MiB per GPU, not the 16 MiB of a bf16 one. Part of
+# the shared gpt-oss-120b weights miss of the v0.11.0 fit rows (see `mxfp4_expert_rounding_bytes`).
+_FP32_ROPE_ARCHITECTURES = ("gpt_oss",)
 
 
 def rope_cache_bytes(spec: ModelSpec, act_bytes: float) -> float:
@@ -1287,6 +1294,8 @@ def rope_cache_bytes(spec: ModelSpec, act_bytes: float) -> float:
     positions = spec.rope_table_positions or spec.max_context
     if spec.architecture in _TWO_ROPE_ARCHITECTURES:
         positions += spec.max_context
+    if spec.architecture in _FP32_ROPE_ARCHITECTURES:
+        act_bytes = 4.0
     return float(positions * rotary * act_bytes)
 
 
@@ -1357,6 +1366,34 @@ MXFP4_BLOCK = 32  # values per e8m0 scale byte
 HOPPER_SCALE_NUM_WARPS = 8  # Mxfp4MoEMethod.process_weights_after_loading: num_warps 8 without batched (EP) MoE
 
 
+def mxfp4_expert_layer_tensors(spec: ModelSpec, tensor_parallel: int, backend: str,
+                               experts: int | None = None) -> list[int]:
+    """The bytes of each tensor one GPU allocates for one MoE layer's MXFP4 experts once vLLM has
+    loaded and prepared them (`experts` of them, whole or as the TP slice; None: all of the
+    checkpoint's), in the layout `mxfp4_expert_layer_bytes` describes: w13 and w2 values, their
+    e8m0 scales, Hopper's swizzled scale copies (Triton only) and the two biases."""
+    e = spec.experts
+    assert e is not None
+    n = e.total if experts is None else experts
+    h = spec.hidden_size
+    i_part = -(-_moe_intermediate(spec) // max(1, tensor_parallel))
+    if backend == "marlin":
+        i_pad, h_pad, bias_bytes = _round_up(i_part, 128), _round_up(h, 256), 2
+    elif backend == "flashinfer":
+        i_pad, h_pad, bias_bytes = _round_up(i_part, 256), _round_up(h, 256), 4
+    else:
+        i_pad, h_pad, bias_bytes = _round_up(i_part, 64), h, 4
+    out = [n * (2 * i_pad * h_pad // 2), n * (h_pad * i_pad // 2),  # w13, w2 values (two fp4 per byte)
+           n * 2 * i_pad * (h_pad // MXFP4_BLOCK), n * h_pad * (i_pad // MXFP4_BLOCK)]  # their scales
+    if backend == "triton":
+        align = 2 * HOPPER_SCALE_NUM_WARPS * 2 * 8
+        out += [n * _round_up(2 * i_pad, align) * _round_up(h_pad // MXFP4_BLOCK, 2),
+                n * _round_up(h_pad, align) * _round_up(-(-i_pad // MXFP4_BLOCK), 2)]
+    if e.bias:
+        out += [n * 2 * i_pad * bias_bytes, n * h_pad * bias_bytes]
+    return out
+
+
 def mxfp4_expert_layer_bytes(spec: ModelSpec, tensor_parallel: int, backend: str) -> float:
     """Bytes one GPU holds for one MoE layer's MXFP4 experts once vLLM has loaded and prepared them.
 
@@ -1374,21 +1411,24 @@ def mxfp4_expert_layer_bytes(spec: ModelSpec, tensor_parallel: int, backend: str
     For gpt-oss (H = I = 2880) this is why vLLM reports ~6 % more than the checkpoint on an H100
     (the duplicated, padded scales) and ~14 % more per GPU at TP 4 on an A100 (Marlin's padding).
     """
-    e = spec.experts
-    assert e is not None
-    h = spec.hidden_size
-    i_part = -(-_moe_intermediate(spec) // max(1, tensor_parallel))
-    if backend == "marlin":
-        i_pad, h_pad, bias_bytes = _round_up(i_part, 128), _round_up(h, 256), 2.0
-    elif backend == "flashinfer":
-        i_pad, h_pad, bias_bytes = _round_up(i_part, 256), _round_up(h, 256), 4.0
-    else:
-        i_pad, h_pad, bias_bytes = _round_up(i_part, 64), h, 4.0
-    values = 2 * i_pad * h_pad // 2 + h_pad * i_pad // 2
-    scales = 2 * i_pad * (h_pad // MXFP4_BLOCK) + h_pad * (i_pad // MXFP4_BLOCK)
-    if backend == "triton":
-        align = 2 * HOPPER_SCALE_NUM_WARPS * 2 * 8
-        scales += (_round_up(2 * i_pad, align) * _round_up(h_pad // MXFP4_BLOCK, 2)
-                   + _round_up(h_pad, align) * _round_up(-(-i_pad // MXFP4_BLOCK), 2))
-    biases = (2 * i_pad + h_pad) * bias_bytes if e.bias else 0.0
-    return float(e.total * (values + scales + biases))
+    return float(sum(mxfp4_expert_layer_tensors(spec, tensor_parallel, backend)))
+
+
+def mxfp4_expert_rounding_bytes(spec: ModelSpec, tensor_parallel: int, backend: str, experts: int) -> float:
+    """What the caching allocator adds to one MoE layer's MXFP4 expert tensors on one GPU
+    (`allocated_bytes` of each of `mxfp4_expert_layer_tensors`, `experts` the GPU holds).
+
+    The expert parameters are allocated one by one on the device (`Mxfp4MoEMethod.create_weights`,
+    and the copies `process_weights_after_loading` makes), each of 10 MiB or more in its own
+    2 MiB-rounded segment, kept whole when the rest is 1 MiB or less. gpt-oss's e8m0 scales are the
+    tensors that round: at TP 1 on Hopper the w13 scales [128, 5,760, 90] are 63.28 MiB (a 64 MiB
+    block), the w2 scales [128, 2,880, 90] 31.64 MiB (32) and the swizzled w2 copy 33.75 MiB (34):
+    1.33 MiB per layer, 48 MiB over gpt-oss-120b's 36 layers. With the float32 RoPE table
+    (`_FP32_ROPE_ARCHITECTURES`, +16 MiB) this is the 0.062 GiB by which the v0.11.0 H100 fit row
+    llmd-v0.11-gpt-oss-120b's "Model loading took 64.38 GiB" exceeded llmkube's 64.318. Marlin's
+    padded w13 scales [128, 5,888, 96] are 69 MiB, kept in a whole 70 MiB segment (1 MiB per layer;
+    its other tensors split or are whole multiples of 2 MiB): with the RoPE table 65.964 GiB against
+    the 65.9651 the fit rows gh-aimo3-gpt-oss-120b-h100-fp8kv-v0112 and vllm-i23278 read (65.913
+    before). Nothing was fitted."""
+    return float(sum(allocated_bytes(size) - size
+                     for size in mxfp4_expert_layer_tensors(spec, tensor_parallel, backend, experts)))

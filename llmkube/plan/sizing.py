@@ -388,7 +388,8 @@ def routed_expert_share(model: ModelProfile, config: ServerConfig) -> float:
 def loaded_expert_extra_bytes(model: ModelProfile, config: ServerConfig, gpu_name: str, layers: range) -> float:
     """What one GPU holds beyond its share of the checkpoint for the MoE layers `layers` once vLLM
     has prepared an MXFP4 checkpoint's experts for its kernel (padding, float32 biases, Hopper's
-    second, swizzled copy of the scales: `engine_memory.mxfp4_expert_layer_bytes`). Zero for other
+    second, swizzled copy of the scales: `engine_memory.mxfp4_expert_layer_bytes`; the caching
+    allocator's rounding of those tensors: `engine_memory.mxfp4_expert_rounding_bytes`). Zero for other
     checkpoints, for TGI and when the device name does not tell the kernel.
 
     The kernel is `config.mxfp4_backend` when given, else the device's (`em.mxfp4_moe_backend`).
@@ -421,6 +422,9 @@ def loaded_expert_extra_bytes(model: ModelProfile, config: ServerConfig, gpu_nam
             if modelshape.is_quantized(s, t):
                 quantized.add(t.layer)
     loaded = em.mxfp4_expert_layer_bytes(s, width_tp, backend) * width_tp * share
+    # ... and the caching allocator's rounding of those tensors as this GPU allocates them (all the
+    # experts at the split width, or its whole experts under EP: `em.mxfp4_expert_rounding_bytes`)
+    loaded += em.mxfp4_expert_rounding_bytes(s, width_tp, backend, round(s.experts.total * share * width_tp))
     return sum(loaded - checkpoint[i] * share for i in layers if i in quantized)
 
 
