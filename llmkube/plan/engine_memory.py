@@ -1288,7 +1288,8 @@ def rope_cache_bytes(spec: ModelSpec, act_bytes: float) -> float:
     `LinearScalingRotaryEmbedding._compute_cos_sin_cache`: "the maximum length after applying the
     rope scaling"): Gemma 3's global layers (factor 8: 1,048,576 positions, 512 MiB), whose
     context does not count the factor — the profile's `ropeTablePositions`; its sliding layers'
-    unscaled table spans `maxContext`.
+    unscaled table spans `maxContext`. gpt-oss builds its table in float32 whatever the served
+    dtype (`_FP32_ROPE_ARCHITECTURES`).
     """
     rotary = spec.mla.qk_rope_head_dim if spec.mla is not None else spec.head_dim
     positions = spec.rope_table_positions or spec.max_context
