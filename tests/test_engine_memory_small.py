@@ -103,3 +103,34 @@ def test_v0_chunked_prefill_default_is_2048_tokens_from_0_6_5() -> None:
               for v in ((0, 5, 4), (0, 6, 3), (0, 6, 4), (0, 6, 5), (0, 6, 6), (0, 7, 0), (0, 7, 3))}
     assert tokens == {(0, 5, 4): 512, (0, 6, 3): 512, (0, 6, 4): 512, (0, 6, 5): 2048, (0, 6, 6): 2048,
                       (0, 7, 0): 2048, (0, 7, 3): 2048}
+
+
+def test_v0_long_context_batch_samples_max_num_seqs_rows(store: ProfileStore) -> None:
+    """V0's `profile_run` (worker/model_runner.py `_dummy_run`, v0.6.4 … v0.7.3) spreads the chunked
+    batch's 2,048 tokens over `max_num_seqs` dummy prompts and samples one row of logits per prompt:
+    the forward pass follows the tokens, the sampler the sequences. At 256 sequences Llama-3.1-8B's
+    128,256-entry vocabulary makes the sampler the peak; with a few dozen the 2,048-token forward is."""
+    llama = store.model("llama-3.1-8b")
+    s = llama.spec
+    h, i, tokens = s.hidden_size, s.intermediate_size, 2048
+    acc = em.accounting_for("vllm", (0, 7, 0))
+    forward = tokens * (3 * h + 3 * i) * 2  # Llama's eager V0 MLP from 0.6.5: three [T, h] + gate_up + act
+
+    def sampler(rows: int) -> float:  # the rows' logits (bf16 + the sort's fp32 work) + the forward's output
+        return rows * s.vocab_size * (acc.sampler_fp32_bytes_per_logit + 2) + tokens * h * 2
+
+    config = ServerConfig(max_model_len=131072, engine_version=(0, 7, 0))
+    default = serving_fit(llama, 22.07, config, gpu_name="NVIDIA A10")
+    assert (default.batch.tokens, default.batch.seqs) == (tokens, 256)
+    assert sampler(256) > forward
+    assert default.activation_gib == pytest.approx(sampler(256) / em.GIB)
+    # fit row gh-gradproj-r1-distill-llama-8b-a40-v070 (the same shape, V0 0.7.0, chunked at 2,048 with
+    # 256 sequences, both printed) reads 1.19 GiB: the 256-row sampler
+    assert default.activation_gib == pytest.approx(1.19, abs=0.01)
+    few = serving_fit(llama, 22.07, dataclasses.replace(config, max_num_seqs=32), gpu_name="NVIDIA A10")
+    assert few.batch.tokens == tokens and sampler(32) < forward
+    assert few.activation_gib == pytest.approx(forward / em.GIB)
+    # fit row gh-oci-aqua-llama31-8b-a10-131k (V0 0.7 on an A10, the same 131,072 tokens) reads 0.22 GiB,
+    # the forward alone: no 256-row sampler ran there (its log does not print max_num_seqs)
+    assert few.activation_gib == pytest.approx(0.22, abs=0.015)
+    assert default.activation_gib > 5 * 0.22

@@ -34,8 +34,9 @@ default, v0.11.0, and the newest release read, 0.28); an unpinned image is sized
 vLLM 0.8 and 0.9 run the V1 engine by default (`VLLM_USE_V1` defaults to 1 from v0.8.0) and are
 sized as V1 (up to 0.9.1 V1 also counted the CUDA context as non-torch memory: not added, see the
 comment above `ACCOUNTINGS`). Images before 0.8 run the V0 engine, which profiles differently (see `V0_DOC` below
-and `v0_profiling_batch`): a batch of `max_model_len` tokens while chunked prefill is off, 256
-sequences, and — in 0.6.4 only — the CUDA context counted as non-torch memory. TGI is sized by the same
+and `v0_profiling_batch`): a batch of `max_model_len` tokens while chunked prefill is off (at least
+5,120 for a multimodal model from 0.6.0), 256 sequences, and — in 0.6.4 only — the CUDA context
+counted as non-torch memory. TGI is sized by the same
 identity with its own defaults (`--cuda-memory-fraction` 1.0, a warm-up prefill of
 `--max-batch-prefill-tokens`, server/text_generation_server/models/flash_causal_lm.py `warmup`).
 
@@ -223,6 +224,16 @@ V0_AUTO_CHUNKED_SINCE = (0, 5, 4)
 # multimodal models by default", `if use_long_context and not model_config.is_multimodal_model`. Taken
 # as first in 0.6.2: the hotfix may be in 0.6.1.post1, which a three-part version cannot tell from 0.6.1.
 V0_MULTIMODAL_UNCHUNKED_SINCE = (0, 6, 2)
+# An unset max_num_batched_tokens is raised to at least 5,120 for a multimodal model, chunked prefill
+# or not: vllm/config.py `SchedulerConfig` (`_MULTIMODAL_MODEL_MAX_NUM_BATCHED_TOKENS = 5120`, "The
+# value needs to be at least the number of multimodal tokens"), applied after the chunked (512 / 2048)
+# or unchunked (max(max_model_len, 2048)) default and only when the flag is unset. It came with
+# vllm-project/vllm#8028 ("[Core] Increase default `max_num_batched_tokens` for multimodal models",
+# opened and approved 2024-08-30, before v0.6.0 was tagged): taken as first in 0.6.0. The same lines
+# are in `SchedulerConfig.__post_init__` of the 0.7 line (next to `_POOLING_MODEL_MAX_NUM_BATCHED_TOKENS`,
+# whose pooling runner llmkube does not size).
+V0_MULTIMODAL_MIN_BATCHED_TOKENS = 5120
+V0_MULTIMODAL_FLOOR_SINCE = (0, 6, 0)
 
 
 def v0_chunked_by_default(max_model_len: int, version: tuple[int, ...] | None = None,
@@ -409,18 +420,29 @@ def v0_profiling_batch(accounting: Accounting, max_model_len: int, max_num_batch
     than tokens, so the defaults never need capping. With MLA (`mla`) 0.7.x turns chunked prefill
     off whatever was asked (`V0_MLA_UNCHUNKED_SINCE`); the scheduler cannot then batch fewer tokens
     than max_model_len (the same `_verify_args`), so an unset batch is max(max_model_len, 2048).
+    A `multimodal` model's unset batch is at least 5,120 tokens from 0.6.0, chunked or not
+    (`V0_MULTIMODAL_MIN_BATCHED_TOKENS`); where MLA forced chunking off (DeepSeek-VL2, the one
+    multimodal MLA model) the floor is not applied, as the MLA override was not read at its tag.
+
+    The batch's two sizes act on different parts of the peak (`activation_bytes`): `profile_run`
+    (vllm/worker/model_runner.py `_dummy_run`, v0.6.4 … v0.7.3) builds `max_num_seqs` dummy prompts
+    that share the `tokens` (tokens // seqs each) for the forward pass, and samples one row per
+    prompt, so the sampler's logits are seqs × vocab whatever the tokens; at the long-context
+    chunked default (2,048 tokens, 256 prompts of 8) the sampler binds.
     """
     chunked = (chunked_prefill if chunked_prefill is not None
                else v0_chunked_by_default(max_model_len, version, sliding_window, multimodal))
-    if mla and version is not None and release(version) >= V0_MLA_UNCHUNKED_SINCE:
+    mla_unchunked = mla and version is not None and release(version) >= V0_MLA_UNCHUNKED_SINCE
+    if mla_unchunked:
         chunked = False
     seqs = max_num_seqs or V0_MAX_NUM_SEQS
     if max_num_batched_tokens is not None:
         tokens = max_num_batched_tokens
-    elif chunked:
-        tokens = accounting.v0_chunked_tokens
     else:
-        tokens = max(max_model_len, V0_MIN_BATCHED_TOKENS)
+        tokens = accounting.v0_chunked_tokens if chunked else max(max_model_len, V0_MIN_BATCHED_TOKENS)
+        if (multimodal and not mla_unchunked
+                and (version is None or release(version) >= V0_MULTIMODAL_FLOOR_SINCE)):
+            tokens = max(tokens, V0_MULTIMODAL_MIN_BATCHED_TOKENS)
     return ProfilingBatch(tokens, min(seqs, tokens), max_num_batched_tokens is None or max_num_seqs is None)
 
 
@@ -436,7 +458,8 @@ def profiling_batch(runtime: str, memory_gib: float, gpu_name: str, max_model_le
     `big_gpu_defaults`); TGI's warm-up prefill for TGI; the V0 engine's (`v0_profiling_batch`) when
     `accounting` is a V0 one (`sliding_window`: the model has one, which keeps V0's chunked prefill
     off; `mla`: the model uses MLA, which does from 0.7.1; `multimodal`: it loads a vision tower,
-    which does from 0.6.2). V0's defaults do not depend on the entry point. `performance_mode`
+    which does from 0.6.2, and raises an unset V0 batch to 5,120 tokens from 0.6.0). V0's defaults
+    do not depend on the entry point. `performance_mode`
     "throughput" (`--performance-mode`, vLLM 0.17+; an unknown version counts as the newest)
     doubles whichever of the two V1 defaults it finds unset (`THROUGHPUT_MODE_FACTOR`)."""
     if accounting is not None and accounting.engine == "v0" and runtime == "vllm":
