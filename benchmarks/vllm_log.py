@@ -99,7 +99,7 @@ COLUMNS = (
     "id", "split", "source", "source_group", "vllm_version", "gpu", "gpu_total_gib", "model", "tp", "pp",
     "dtype", "quantization", "quantization_flag", "kv_cache_dtype", "max_model_len", "max_num_seqs",
     "max_num_batched_tokens", "gpu_memory_utilization", "enforce_eager", "block_size", "topk_topp_sampler",
-    "tp_spans_nodes", "mxfp4_backend", "expert_parallel", "weights_gib", "non_torch_gib", "activation_gib",
+    "tp_spans_nodes", "mxfp4_backend", "expert_parallel", "install", "weights_gib", "non_torch_gib", "activation_gib",
     "cuda_graph_gib", "kv_cache_gib", "kv_tokens", "gpu_blocks", "max_concurrency", "defaults", "notes",
 )
 OBSERVED = ("weights_gib", "non_torch_gib", "activation_gib", "cuda_graph_gib", "kv_cache_gib", "kv_tokens",

@@ -45,8 +45,11 @@ def test_pip_install_changes_nothing_off_hopper():
 def test_pip_install_of_0_11_sizes_gpt_oss_120b_with_marlin_experts(gpt_oss_120b):
     """`vllm serve openai/gpt-oss-120b --gpu-memory-utilization 0.95 --max-num-batched-tokens 1024`
     from a 0.11.0 pip install on one H100: the same start-up as with the Marlin kernel named, which
-    loads each expert padded to Marlin's tiles, so the KV budget shrinks by exactly that padding."""
-    base = ServerConfig(utilization=0.95, max_num_batched_tokens=1024, engine_version=(0, 11, 0))
+    loads each expert padded to Marlin's tiles, so the KV budget shrinks by exactly that padding
+    (the sampler pinned to the sort for all three: a pip install of 0.11.0 has no FlashInfer either,
+    `em.flashinfer_sampler_by_default`, where the image would sample with it)."""
+    base = ServerConfig(utilization=0.95, max_num_batched_tokens=1024, engine_version=(0, 11, 0),
+                        flashinfer_sampler=False)
     image = serving_fit(gpt_oss_120b, H100, base, gpu_name=H100_NAME)
     pip = serving_fit(gpt_oss_120b, H100, dataclasses.replace(base, pip_install=True), gpu_name=H100_NAME)
     named = serving_fit(gpt_oss_120b, H100, dataclasses.replace(base, mxfp4_backend="marlin"), gpu_name=H100_NAME)

@@ -98,7 +98,9 @@ def test_lk101_message_has_the_numbers_and_the_fix(store: ProfileStore):
     assert f"{fit.need_gib:.1f} GiB per GPU at TP 1" in f.message and "131.4 weights" in f.message
     assert f"+ {fit.overhead_gib:.1f} runtime" in f.message and fit.overhead_gib == pytest.approx(fit.activation_gib + 0.13)
     assert "71.3 GiB (0.9 × 79.19 GiB h100-80gb; vLLM 0.10-0.16 accounting)" in f.message
-    assert "TP 4" in f.hint
+    # TP 2 is enough: 65.7 weights + 1.25 KV + the v0.11.0 image's sort-free sampler run (~1.9 GiB)
+    # + 0.55 non-torch < 71.3 (the sort's 4.8 GiB would have asked for TP 4)
+    assert "TP 2" in f.hint
 
 
 def test_lk101_hint_lists_the_settings_that_fit(store: ProfileStore, tmp_path: Path):
@@ -209,10 +211,11 @@ def test_plan_json_for_the_70b_endpoint(tmp_path: Path):
     assert row["model"] == "llama-3.1-70b" and row["gpu"] == "h100-80gb" and row["tensor_parallel"] == 4
     # rendered with the pinned vLLM v0.11.0 image: 32.88 weights (32.85 + the 1/32 GiB RoPE table) + runtime + 0.625 KV, the runtime being
     # the activation of its profiling batch — the larger of the forward pass over 8192 tokens of
-    # Llama-70B shapes at TP 4 and 128 sequences through the sort-based sampler (38.4 B per logit)
-    # while the [8192, 8192] output is held — + 0.55 non-torch; CUDA graphs are captured after
+    # Llama-70B shapes at TP 4 and 128 sequences through FlashInfer's sort-free sampler (the v0.11.0
+    # image's default: 12.9 + 2 B per logit) while the [8192, 8192] output is held — + 0.55 non-torch;
+    # CUDA graphs are captured after
     forward = 8192 * (2 * 8192 + 4 * 28672 / 4) * 2
-    activation = max(forward, 128 * 128256 * 38.4 + 8192 * 8192 * 2) / GIB
+    activation = max(forward, 128 * 128256 * (12.9 + 2) + 8192 * 8192 * 2) / GIB
     assert row["engine_accounting"] == "vLLM 0.10-0.16"
     assert (row["profiling_batch_tokens"], row["profiling_batch_seqs"]) == (8192, 128)
     assert row["weights_gib"] == pytest.approx(32.88, abs=0.01)
@@ -278,7 +281,7 @@ def test_plan_reads_plain_manifests_and_training_jobs():
     assert proc.returncode == 1, proc.stderr  # something does not fit
     rows = {r["object"]: r for r in json.loads(proc.stdout)["items"]}
     server = rows["Deployment/serving/llama-70b"]
-    assert server["fits"] is False and "TP 4" in server["recommendation"]
+    assert server["fits"] is False and "TP 2" in server["recommendation"]
     lora = rows["PyTorchJob/training/lora-405b"]
     assert lora["method"] == "lora" and lora["gpus"] == 8 and lora["fits"] is False
     unknown = rows["PyTorchJob/training/train-70b"]

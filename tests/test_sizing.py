@@ -138,17 +138,21 @@ def test_kv_budget_identity_llama_8b_one_h100(m):
 def test_issue_example_llama_8b_one_l4_8k_fits(store, m):
     # Issue 11: Llama-3.1-8B on one L4 at 8,192 tokens with the pinned vLLM v0.11.0 image.
     # The L4 has < 70 GiB, so vLLM profiles 2048 tokens and 256 sequences (get_batch_defaults):
-    # forward 2048 × 131072 B = 0.25 GiB; sampler 256 × 128256 × 38.4 B (sort path) = 1.18 GiB.
+    # forward 2048 × 131072 B = 0.25 GiB; sampler 256 × 128256 × 14.9 B = 0.46 GiB (FlashInfer's
+    # sort-free kernel, the v0.11.0 image's default; a pip install of 0.11.0 sorts: 38.4 B, 1.18 GiB).
     l4 = store.gpu("l4")
     config = ServerConfig(max_model_len=8192, engine_version=(0, 11, 0))
     fit = serving_fit(m("llama-3.1-8b"), l4.spec.memory_gi_b, config, gpu_name=l4.spec.display_name)
     assert (fit.batch.tokens, fit.batch.seqs) == (2048, 256)
-    assert fit.activation_gib == pytest.approx(llama8_sampler(256, 2048, 36.4) / GIB)
+    assert fit.activation_gib == pytest.approx(llama8_sampler(256, 2048, 12.9) / GIB)
+    pip = serving_fit(m("llama-3.1-8b"), l4.spec.memory_gi_b, dataclasses.replace(config, pip_install=True),
+                      gpu_name=l4.spec.display_name)
+    assert pip.activation_gib == pytest.approx(llama8_sampler(256, 2048, 36.4) / GIB)
     assert not fit.cuda_graph_counted  # v0.11 captures graphs after sizing the KV cache
     # non-torch memory on an Ada card: the other-generation figure, not the H100's 0.13 GiB
     assert fit.non_torch_gib == pytest.approx(0.03)
-    # 0.9 × memory − 14.99 − 1.19 − 0.03 leaves room for one 8192-token sequence (1 GiB)
-    assert fit.kv_budget_gib == pytest.approx(0.9 * l4.spec.memory_gi_b - 14.99 - 1.19 - 0.03, abs=0.01)
+    # 0.9 × memory − 14.99 − 0.47 − 0.03 leaves room for several 8192-token sequences (1 GiB each)
+    assert fit.kv_budget_gib == pytest.approx(0.9 * l4.spec.memory_gi_b - 14.99 - 0.47 - 0.03, abs=0.01)
     assert fit.fits and fit.kv_budget_gib > 3 * fit.kv_sequence_gib
     # the old per-image constant (4.8 GiB activation) left 0.2 GiB and refused it
     assert 0.9 * l4.spec.memory_gi_b - 14.96 - 4.8 - 0.13 < fit.kv_sequence_gib
@@ -156,15 +160,15 @@ def test_issue_example_llama_8b_one_l4_8k_fits(store, m):
 
 def test_activation_follows_the_profiling_batch(m):
     llama = m("llama-3.1-8b")
-    h100 = serving_fit(llama, H100, ServerConfig(max_model_len=8192, engine_version=(0, 11, 0)), gpu_name="H100")
-    a100 = serving_fit(llama, 79.15, ServerConfig(max_model_len=8192, engine_version=(0, 11, 0)), gpu_name="NVIDIA A100-SXM4-80GB")
+    h100 = serving_fit(llama, H100, ServerConfig(max_model_len=8192, engine_version=(0, 14, 0)), gpu_name="H100")
+    a100 = serving_fit(llama, 79.15, ServerConfig(max_model_len=8192, engine_version=(0, 14, 0)), gpu_name="NVIDIA A100-SXM4-80GB")
     assert (h100.batch.tokens, h100.batch.seqs) == (8192, 1024)
     assert (a100.batch.tokens, a100.batch.seqs) == (2048, 256)  # an A100 keeps the small defaults
-    assert h100.activation_gib == pytest.approx(4.76, abs=0.05)  # the v0.11.0 H100 reading (fit row)
+    assert h100.activation_gib == pytest.approx(4.76, abs=0.05)  # the H100 reading of llmd-v0.11-llama-3.1-8b (0.14.0 image)
     assert a100.activation_gib < h100.activation_gib / 3
     # set flags are taken as they are; fewer sequences, a smaller sampler run
     fewer = serving_fit(llama, H100, ServerConfig(max_model_len=8192, max_num_seqs=64, max_num_batched_tokens=4096,
-                                                  engine_version=(0, 11, 0)))
+                                                  engine_version=(0, 14, 0)))
     assert (fewer.batch.tokens, fewer.batch.seqs) == (4096, 64)
     # 64 rows: the sampler run (0.32 GiB) is now below the forward pass (0.5 GiB)
     assert fewer.activation_gib == pytest.approx(4096 * LLAMA8_FORWARD_PER_TOKEN / GIB)
@@ -261,11 +265,11 @@ REAL_STARTUPS = [
     ("llama-3.1-8b", 79.19, 0.95, 4, 1, None, (0, 19, 0), 3.77, 67.44, None),
     # same sweep, PP 2: weights 7.51, activation 1.10, non-torch 0.07 → KV 66.55
     ("llama-3.1-8b", 79.19, 0.95, 1, 2, None, (0, 19, 0), 7.51, 66.55, None),
-    # vLLM 0.11.0 profile on H100 (79.18 GiB), util 0.9: weights 14.99, activation 4.76,
-    # non-torch 0.13, KV 51.38 GiB
-    ("llama-3.1-8b", 79.18, 0.90, 1, 1, None, (0, 11, 0), 14.99, 51.38, None),
-    # vLLM 0.11.0, Llama-3.3-70B FP8 (same shapes as 3.1-70B) at TP 2: weights 33.88, KV 32.00 GiB
-    ("llama-3.1-70b", 79.18, 0.90, 2, 1, "fp8", (0, 11, 0), 33.88, 32.00, None),
+    # vllm/vllm-openai:latest of January 2026 (0.14.0; llm-d-benchmark#622) on H100 (79.18 GiB), util 0.9:
+    # weights 14.99, activation 4.76 (the sort sampler of 0.11.1+), non-torch 0.13, KV 51.38 GiB
+    ("llama-3.1-8b", 79.18, 0.90, 1, 1, None, (0, 14, 0), 14.99, 51.38, None),
+    # the same, Llama-3.3-70B FP8 (same shapes as 3.1-70B) at TP 2: weights 33.88, KV 32.00 GiB
+    ("llama-3.1-70b", 79.18, 0.90, 2, 1, "fp8", (0, 14, 0), 33.88, 32.00, None),
 ]
 
 
@@ -479,12 +483,39 @@ def test_flashinfer_sampler_drops_the_full_vocabulary_sort(m):
     # on an A100 the 0.10 server samples 256 rows: FlashInfer frees 256 x vocab x (sort - sort-free) bytes
     qwen = m("qwen2-7b")
     base = ServerConfig(max_model_len=16384, utilization=0.5, engine_version=(0, 10, 1))
-    sort = serving_fit(qwen, 79.15, base, gpu_name="NVIDIA A100-SXM4-80GB")
+    sort = serving_fit(qwen, 79.15, dataclasses.replace(base, flashinfer_sampler=False), gpu_name="NVIDIA A100-SXM4-80GB")
     flash = serving_fit(qwen, 79.15, dataclasses.replace(base, flashinfer_sampler=True), gpu_name="NVIDIA A100-SXM4-80GB")
     assert (sort.batch.tokens, sort.batch.seqs) == (2048, 256)
     freed = 256 * qwen.spec.vocab_size * (v10.sampler_fp32_bytes_per_logit - SORT_FREE_SAMPLER_BYTES) / 2**30
     assert sort.activation_gib - flash.activation_gib == pytest.approx(freed, rel=0.01)
     assert flash.kv_budget_gib > sort.kv_budget_gib
+
+
+def test_the_image_samples_with_flashinfer_from_0_8_to_0_11_0(m):
+    """vllm/v1/sample/ops/topk_topp_sampler.py `TopKTopPSampler.__init__`: V1 uses FlashInfer's
+    sort-free top-k/top-p kernel unless VLLM_USE_FLASHINFER_SAMPLER is 0 (v0.8.0 … v0.11.0; the
+    vllm-openai image installs FlashInfer, the PyPI wheel does not) and only on request from v0.11.1
+    (vllm-project/vllm#26859); V0 never by default."""
+    from llmkube.plan.engine_memory import accounting_for, flashinfer_sampler_by_default
+    on = [(0, 8, 0), (0, 8, 5), (0, 9, 0, 1), (0, 10, 1, 1), (0, 11, 0)]
+    off = [(0, 7, 3), (0, 11, 1), (0, 14, 0), (0, 16, 0), (0, 19, 0), None]
+    assert all(flashinfer_sampler_by_default(accounting_for("vllm", v), v) for v in on)
+    assert not any(flashinfer_sampler_by_default(accounting_for("vllm", v), v) for v in off)
+    assert not any(flashinfer_sampler_by_default(accounting_for("vllm", v), v, pip_install=True) for v in on)
+    assert not flashinfer_sampler_by_default(accounting_for("tgi", None), (0, 11, 0))
+    # Llama-3.1-8B on one H100 at the 0.11 defaults (8,192 tokens, 1,024 sequences of 128,256 logits):
+    # the v0.11.0 image's sampler run is the sort-free one; a pip install's, 0.11.1's, or one told
+    # VLLM_USE_FLASHINFER_SAMPLER=0, sorts
+    llama = m("llama-3.1-8b")
+    cfg = ServerConfig(max_model_len=16000, engine_version=(0, 11, 0))
+    image = serving_fit(llama, H100, cfg, gpu_name="NVIDIA H100 80GB HBM3")
+    pip = serving_fit(llama, H100, dataclasses.replace(cfg, pip_install=True), gpu_name="NVIDIA H100 80GB HBM3")
+    later = serving_fit(llama, H100, dataclasses.replace(cfg, engine_version=(0, 11, 1)), gpu_name="NVIDIA H100 80GB HBM3")
+    told = serving_fit(llama, H100, dataclasses.replace(cfg, flashinfer_sampler=False), gpu_name="NVIDIA H100 80GB HBM3")
+    assert image.activation_gib == pytest.approx(llama8_sampler(1024, 8192, 12.9) / GIB)
+    assert pip.activation_gib == later.activation_gib == told.activation_gib == pytest.approx(
+        llama8_sampler(1024, 8192, 36.4) / GIB)
+    assert image.kv_budget_gib - pip.kv_budget_gib == pytest.approx(1024 * 128256 * (36.4 - 12.9) / GIB)
 
 
 def test_which_gpus_get_the_large_v1_batch_defaults_depends_on_the_version():

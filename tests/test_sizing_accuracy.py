@@ -130,6 +130,27 @@ def test_expert_parallel_is_true_or_empty_and_reaches_the_server_config(accuracy
         assert accuracy.server_config({**r, "expert_parallel": ""}).expert_parallel is False
 
 
+def test_install_is_pip_or_empty_and_picks_the_sampler_of_0_8_to_0_11_0(accuracy, rows):
+    """`install` = pip (vLLM from its PyPI wheel, no FlashInfer up to 0.11.0) reaches
+    ServerConfig.pip_install; on a 0.8 - 0.11.0 row whose log does not name the sampler it turns the
+    image's FlashInfer sampler into the sort (`em.flashinfer_sampler_by_default`), so its activation
+    grows, and on a row of another version it changes no sampler."""
+    _, data = rows
+    store = accuracy.ProfileStore.load()
+    for r in data:
+        assert r["install"] in ("", "pip"), r["id"]
+    pip = {r["id"]: r for r in data if r["install"] == "pip"}
+    assert "vllm-i27508-gpt-oss-120b-h100-util095" in pip and "gh-tokenkaki-qwen3-8b-a100-40-v092" in pip
+    for r in pip.values():
+        assert accuracy.server_config(r).pip_install is True
+        assert accuracy.server_config({**r, "install": ""}).pip_install is False
+    lmcache = pip["lmcache-i1739-qwen3-14b-a100-40"]  # 0.10.2, the sampler not shown in its excerpt
+    assert lmcache["topk_topp_sampler"] == ""
+    as_pip = accuracy.evaluate_row(store, lmcache)["predicted"]
+    as_image = accuracy.evaluate_row(store, {**lmcache, "install": ""})["predicted"]
+    assert as_image["kv_cache_gib"] > as_pip["kv_cache_gib"] + 0.5  # 256 rows x 151,936 logits x 23.5 B
+
+
 def test_rows_from_0_22_record_the_utilization_their_log_prints(accuracy, rows):
     """From 0.22 vLLM's --gpu-memory-utilization defaults to 0.92 (the 0.22.1 and 0.23.0 logs print
     'The current --gpu-memory-utilization=0.9200' without the flag); an empty cell would be sized

@@ -48,11 +48,10 @@ expert parallelism's token dispatch across data-parallel ranks (EP's whole exper
 `moe_width_parallel`, `local_experts`), speculative decoding, the vision encoder's own transient
 peak of towers other than Qwen2-VL's and Qwen2.5-VL's (theirs is: `encoder_peak_bytes`) and towers
 other than Gemma 3's, Mistral 3's and Qwen-VL's (the batch they keep through the profile run is:
-`mm_profile_bytes`); FlashInfer's
-top-k/top-p sampler (vllm/v1/sample/ops/topk_topp_sampler.py `TopKTopPSampler.__init__`, 0.8 on:
-"In V1, None means True", so an image with FlashInfer installed skips the full-vocabulary sort
-unless VLLM_USE_FLASHINFER_SAMPLER=0) — the 0.10–0.16 sampler constant is the sort's, because the
-fit rows of those releases (v0.11.0 and 0.15/0.16 images) measured the sort's peak; and the
+`mm_profile_bytes`). The top-k/top-p sampler is the install's default
+(`flashinfer_sampler_by_default`: FlashInfer's sort-free kernel in the vllm-openai image of 0.8.0 –
+0.11.0, the full-vocabulary sort for a pip install of those releases and from 0.11.1 to 0.16) unless
+the server names it; the
 MXFP4 Marlin fallback of a pip install without triton_kernels on Hopper (`mxfp4_moe_backend`; a
 server that says so, `ServerConfig.mxfp4_backend` or VLLM_MXFP4_USE_MARLIN=1, is sized with Marlin).
 """
@@ -137,14 +136,15 @@ class Accounting:
     # full-vocabulary torch sort (vllm/v1/sample/ops/topk_topp_sampler.py `apply_top_k_top_p`; the
     # dummy run sets top_k = vocab − 1, top_p < 1): fp32 copy 4 + sorted values 4 + int64 indices 8
     # + the sort's double buffer 12 + softmax 4 + probabilities 4 ≈ 36 B; fit: 36.4 B from the
-    # v0.11.0 H100 Llama-3.1-8B row (4.76 GiB), which then gives Qwen3 5.56 and gpt-oss 7.36 GiB
+    # H100 Llama-3.1-8B row llmd-v0.11-llama-3.1-8b (4.76 GiB; the vllm-openai:latest image of January
+    # 2026, 0.14.0, whose sampler sorts by default: see `flashinfer_sampler_by_default`), which then gives Qwen3 5.56 and gpt-oss 7.36 GiB
     # (readings 5.56 / 7.38, fit rows). From 0.17 (Qwen3-14B: 5.64 GiB on 0.16, 2.23 on 0.17) the
     # sort-free Triton/FlashInfer sampler (PR #33538, #40376) keeps fp32 logits 4 + probabilities 4
     # + log-probabilities 4 (the dummy asks for 20 logprobs) ≈ 12 B; fit: 12.9 B from the v0.19.0
     # H100 Llama-3.1-8B row (1.89 GiB).
     sampler_fp32_bytes_per_logit: float
     # Memory outside torch that appears during profiling (cuBLAS workspace, NCCL and custom all-reduce
-    # buffers), per GPU. Fit rows: facts §7.1b (v0.11.0: 0.13 / 0.55 GiB; v0.19.0: 0.25 / 2.1 / 0.07;
+    # buffers), per GPU. Fit rows: facts §7.1b (the llmd-v0.11 rows, 0.11.0 and 0.14.0 images: 0.13 / 0.55 GiB; v0.19.0: 0.25 / 2.1 / 0.07;
     # the Qwen3-14B series: 0.13 up to 0.17, 0.25 from 0.18).
     non_torch_tp1_gib: float
     non_torch_tp_gib: float
@@ -259,7 +259,7 @@ def v0_chunked_by_default(max_model_len: int, version: tuple[int, ...] | None = 
     return max_model_len > V0_LONG_CONTEXT and not sliding_window
 
 
-# Non-torch memory at TP 1 on GPUs that are not Hopper/Blackwell. The 0.13 GiB of the v0.11.0 H100
+# Non-torch memory at TP 1 on GPUs that are not Hopper/Blackwell. The 0.13 GiB of the llmd-v0.11 H100
 # rows is not what other generations see: a 24 GB card with vLLM 0.10.2 prints 0.02 GiB
 # (gh-memory-aware-rlhf-qwen2.5-3b-v0102), an A10 with 0.7 0.05 (gh-oci-aqua-llama31-8b-a10-131k),
 # and the A100 rows that print only the KV cache (lmcache-i1739-*, gh-dennislee22-qwen2-7b-a100-80-*,
@@ -546,24 +546,55 @@ def forward_peak_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_b
 def sampler_bytes_per_logit(accounting: Accounting, flashinfer_sampler: bool | None = None) -> float:
     """fp32 bytes per logit the profiling sampler run holds at its peak.
 
-    The accounting's own figure is that of the vLLM image's default sampler. With FlashInfer's
-    top-k/top-p sampler the sort goes away: vllm/v1/sample/ops/topk_topp_sampler.py
-    `TopKTopPSampler.__init__` (v0.9 … v0.16) picks `forward_cuda` when FlashInfer ≥ 0.2.3 is
-    installed and VLLM_USE_FLASHINFER_SAMPLER is not 0 ("In V0, None means False, while in V1,
-    None means True"; log "Using FlashInfer for top-p & top-k sampling."), and `flashinfer_sample`
-    calls `flashinfer.sampling.top_k_top_p_sampling_from_logits` on the fp32 logits — a
-    rejection sampler that "avoids sorting the logits tensor": a masked copy and the
-    probabilities, the sort-free sampler's `SORT_FREE_SAMPLER_BYTES`. The default stays the
-    sort for 0.8 … 0.16 because the v0.11.0 image's fit rows measured the sort's peak (and 0.8
-    refuses FlashInfer ≥ 0.2.3: "FlashInfer top-p & top-k sampling sampler is disabled because
-    FlashInfer>=v0.2.3 is not backward compatible", v0.8.4 log); `flashinfer_sampler` True says
-    the server does use it (an install with FlashInfer, or VLLM_USE_FLASHINFER_SAMPLER=1), False
-    that it does not. From 0.17 every sampler is sort-free, so the flag changes nothing there.
+    The accounting's own figure is that of PyTorch's top-k/top-p sampler, a full-vocabulary sort
+    up to 0.16. With FlashInfer's top-k/top-p sampler the sort goes away:
+    vllm/v1/sample/ops/topk_topp_sampler.py `TopKTopPSampler.__init__` picks `forward_cuda`
+    ("Using FlashInfer for top-p & top-k sampling."), and `flashinfer_sample` calls
+    `flashinfer.sampling.top_k_top_p_sampling_from_logits` on the fp32 logits — a rejection sampler
+    that "avoids sorting the logits tensor": a masked copy and the probabilities (v0.11.0:
+    bf16 logits, their fp32 copy, the masked copy and the probabilities, 2 + 12 B), the sort-free
+    sampler's `SORT_FREE_SAMPLER_BYTES`. `flashinfer_sampler` True says the server uses it, False
+    that it does not; None is the install's default, which the caller resolves
+    (`flashinfer_sampler_by_default`). From 0.17 every sampler is sort-free, so the flag changes
+    nothing there.
     """
     base = accounting.sampler_fp32_bytes_per_logit
     if base and flashinfer_sampler:
         return min(base, SORT_FREE_SAMPLER_BYTES)
     return base
+
+
+# V1's sampler uses FlashInfer's top-k/top-p kernel by default wherever FlashInfer is installed, from
+# the first release that runs V1 by default (0.8.0) to 0.11.0; from 0.11.1 the kernel is opt-in.
+# vllm/v1/sample/ops/topk_topp_sampler.py `TopKTopPSampler.__init__`:
+#   v0.8.0, v0.8.5: FlashInfer unless VLLM_USE_FLASHINFER_SAMPLER is False ("In V0, None means False,
+#     while in V1, None means True"), except FlashInfer >= 0.2.3 ("not backward compatible"); the image
+#     installs 0.2.1.post2 (Dockerfile / docker/Dockerfile: flashinfer_python-0.2.1.post2+cu124torch2.6).
+#   v0.9.0.1, v0.10.0, v0.11.0: the same default, now requiring FlashInfer >= 0.2.3; the image installs
+#     0.2.5 (0.9.0.1), v0.2.8rc1 (0.10.0), v0.3.1 (0.11.0, docker/Dockerfile FLASHINFER_GIT_REF).
+#   v0.11.1: `if envs.VLLM_USE_FLASHINFER_SAMPLER:` — "Users must opt in explicitly"
+#     (vllm-project/vllm#26859, "Disable FlashInfer sampler by default", opened 2025-10-15).
+# The PyPI wheel up to 0.11.0 does not install FlashInfer (requirements/cuda.txt lists none; it is
+# setup.py's "flashinfer" extra, v0.11.0): a pip install logs "FlashInfer is not available. Falling
+# back to the PyTorch-native implementation" and sorts. 0.11.1's wheel requires flashinfer-python
+# 0.5.2, but the kernel is opt-in by then.
+FLASHINFER_SAMPLER_DEFAULT_SINCE = (0, 8, 0)
+FLASHINFER_SAMPLER_OPT_IN_SINCE = (0, 11, 1)
+
+
+def flashinfer_sampler_by_default(accounting: Accounting, version: tuple[int, ...] | None,
+                                  pip_install: bool = False) -> bool:
+    """Whether a vLLM server that does not set VLLM_USE_FLASHINFER_SAMPLER samples with FlashInfer's
+    sort-free kernel: the V1 engine of the vllm-openai image from 0.8.0 to 0.11.0 does
+    (`FLASHINFER_SAMPLER_DEFAULT_SINCE`, `FLASHINFER_SAMPLER_OPT_IN_SINCE`); a `pip_install` of those
+    releases does not (its wheel has no FlashInfer); V0 does not ("In V0, None means False"), and
+    from 0.11.1 nothing does unless told to. An unpinned version is the newest (opt-in). Fit row
+    `llmd-v0.11-mistral-small-3.2-24b` (the vllm/vllm-openai:v0.11.0 image, H100, 1,024 sequences
+    of Mistral Small's 131,072 logits): 2.12 GiB of activation, the sort-free sampler's 1.86 GiB plus
+    the forward's output and the multimodal batch, where the sort would take 4.8 GiB."""
+    if accounting.runtime != "vllm" or accounting.engine != "v1" or version is None or pip_install:
+        return False
+    return FLASHINFER_SAMPLER_DEFAULT_SINCE <= release(version) < FLASHINFER_SAMPLER_OPT_IN_SINCE
 
 
 def sampler_peak_bytes(spec: ModelSpec, requests: int, accounting: Accounting, act_bytes: float,

@@ -179,14 +179,17 @@ class ServerConfig:
     chunked_prefill: bool | None = None  # --[no-]enable-chunked-prefill; None: on (V1 default for generative models)
     enforce_eager: bool = False  # --enforce-eager: no CUDA graphs
     cuda_graph_estimate: bool | None = None  # VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS; None: the version's default
-    flashinfer_sampler: bool | None = None  # FlashInfer's top-k/top-p sampler in use (VLLM_USE_FLASHINFER_SAMPLER); None: the image's default
+    # FlashInfer's top-k/top-p sampler in use (VLLM_USE_FLASHINFER_SAMPLER); None: the install's default
+    # (`em.flashinfer_sampler_by_default`: on in the vllm-openai image from 0.8.0 to 0.11.0, off for a pip install)
+    flashinfer_sampler: bool | None = None
     # The MXFP4 MoE kernel ("marlin", "triton", "flashinfer": `em.mxfp4_moe_backend`); None: the one the
     # vLLM image picks for the device. "marlin" when VLLM_MXFP4_USE_MARLIN=1 or vLLM was installed without
     # triton_kernels (its log: "Using Marlin backend"), see `loaded_expert_extra_bytes`.
     mxfp4_backend: str | None = None
     # vLLM was installed from its PyPI wheel (`pip install vllm`) rather than run from the vllm-openai
     # image: before 0.12 that wheel has no triton_kernels, so MXFP4 experts run through Marlin on
-    # Hopper (`em.mxfp4_moe_backend`, `em.TRITON_KERNELS_IN_WHEEL_SINCE`). llmkube renders the image.
+    # Hopper (`em.mxfp4_moe_backend`, `em.TRITON_KERNELS_IN_WHEEL_SINCE`), and up to 0.11.0 it has no
+    # FlashInfer, so the sampler sorts (`em.flashinfer_sampler_by_default`). llmkube renders the image.
     pip_install: bool = False
     # VLLM_MLA_DISABLE=1: an MLA model (DeepSeek V2/V3) runs without its latent KV cache, as before vLLM 0.7.1
     mla_disabled: bool = False
@@ -517,6 +520,10 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     moe_workspace = (em.moe_workspace_bytes(s, batch.tokens, moe_tp, act_bytes)
                      if c.runtime == "vllm" and acc.moe_workspace_persists and em.triton_moe_experts(s, c.quantization)
                      else 0.0)
+    # The top-k/top-p sampler the profiling sampler run uses: the server's setting, else the install's
+    # default (FlashInfer's sort-free kernel in the vllm-openai image 0.8 - 0.11.0: `em.flashinfer_sampler_by_default`)
+    flashinfer_sampler = (c.flashinfer_sampler if c.flashinfer_sampler is not None
+                          else em.flashinfer_sampler_by_default(acc, c.engine_version, c.pip_install))
     # The multimodal profiling batch V1 keeps through the profile run (`em.mm_profile_bytes`)
     mm_held = (em.mm_profile_bytes(s, batch, max_len, act_bytes, c.engine_version, c.mm_limit_per_prompt,
                                    c.mm_max_pixels, c.mm_video_limit_per_prompt)
@@ -547,7 +554,7 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
                    + replicated_weight_bytes(model, c, range(start, start + n))
                    + (em.weight_rounding_bytes(s, tp, act_bytes, n, first, last, linear_bytes)
                       if linear_bytes is not None else 0.0))
-        activation = em.activation_bytes(s, acc, batch, tp, act_bytes, first, last, c.flashinfer_sampler,
+        activation = em.activation_bytes(s, acc, batch, tp, act_bytes, first, last, flashinfer_sampler,
                                          persistent_bytes=moe_workspace,
                                          eager=c.enforce_eager and c.runtime == "vllm", held_bytes=mm_held,
                                          moe_tensor_parallel=moe_tp if c.runtime == "vllm" else None,
