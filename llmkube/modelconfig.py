@@ -187,11 +187,26 @@ def _max_context(text: ConfigReader, model_type: str) -> int:
     return derived
 
 
+# vLLM's multimodal RoPE builds its cos/sin table over 4 × max_position_embeddings positions:
+# vllm/model_executor/layers/rotary_embedding/mrope.py `MRotaryEmbedding.__init__` ("In Qwen2.5-VL,
+# the maximum index value is related to the duration of the input video. We enlarge
+# max_position_embeddings to 4 times to get a larger the cos and sin cache": cache_max_position_num =
+# max_position_embeddings * 4; v0.11.0, v0.19.0; rotary_embedding.py, v0.9.0.1). `get_rope` builds it
+# for any rope_scaling with "mrope_section" (Qwen2-VL, Qwen2.5-VL, Qwen3-VL; rotary_embedding/__init__.py).
+MROPE_TABLE_FACTOR = 4
+
+
 def _rope_table_positions(text: ConfigReader, model_type: str) -> int | None:
     """Positions of vLLM's RoPE cos/sin table when the context does not count them: Gemma 3's
     global layers scale linearly (vllm/model_executor/layers/rotary_embedding/linear_scaling_rope.py:
-    max_position_embeddings × factor) while its context is max_position_embeddings itself."""
-    rope = text.raw("rope_scaling")
+    max_position_embeddings × factor) while its context is max_position_embeddings itself; a
+    multimodal RoPE ("mrope_section") spans `MROPE_TABLE_FACTOR` × max_position_embeddings. Fit rows
+    gh-openshiftaibootstrap-qwen25vl7b-l4-v0901 and gh-raydata-qwen25vl3b-l4-v0110 (Qwen2.5-VL-7B and
+    -3B, 128,000 positions × 128 × 2 B): "Model loading took" 0.0956 and 0.0953 GiB above the
+    one-table figure; the three further copies' worth is 0.0916 GiB."""
+    rope = text.raw("rope_scaling") or text.raw("rope_parameters")
+    if isinstance(rope, dict) and "mrope_section" in rope:
+        return MROPE_TABLE_FACTOR * text.integer("max_position_embeddings")
     if "gemma3" not in model_type or not isinstance(rope, dict):
         return None
     factor = rope.get("factor")

@@ -255,6 +255,24 @@ def test_max_context_follows_vllm_rope_scaling():
     assert import_profile(str(CONFIGS / "llama-3.1-8b.json")).spec.rope_table_positions is None
 
 
+def test_a_multimodal_rope_table_spans_four_times_the_positions():
+    """vLLM's `MRotaryEmbedding` (rope_scaling with "mrope_section") builds cos/sin over
+    4 × max_position_embeddings ("We enlarge max_position_embeddings to 4 times", mrope.py v0.11.0,
+    v0.19.0), counted in "Model loading took"; the context stays max_position_embeddings. Fit rows:
+    Qwen2.5-VL-7B (vLLM 0.9.0.1) and -3B (0.11.0) on an L4 load 0.0956 / 0.0953 GiB more than one
+    128,000-position table; three more copies are 0.0916 GiB."""
+    from llmkube.plan.engine_memory import rope_cache_bytes
+    for name in ("qwen2.5-vl-7b-instruct.json", "qwen2.5-vl-3b-instruct.json"):
+        spec = import_profile(str(CONFIGS / name)).spec
+        assert spec.max_context == 128000 and spec.rope_table_positions == 4 * 128000
+        assert rope_cache_bytes(spec, 2) == 4 * 128000 * 128 * 2
+    data = json.loads((CONFIGS / "qwen2.5-vl-7b-instruct.json").read_text())
+    plain = dict(data, rope_scaling={"rope_type": "default", "type": "default"})  # no mrope_section
+    assert profile_from_config(plain, "config.json", "plain").spec.rope_table_positions is None
+    # the text-only Qwen2.5 (use_mrope false, no mrope_section) keeps one table of its context
+    assert import_profile(str(CONFIGS / "qwen2.5-7b.json")).spec.rope_table_positions is None
+
+
 def test_quantization_as_vllm_reads_it():
     gpt = import_profile(str(CONFIGS / "gpt-oss-20b.json")).spec.quantization
     assert gpt is not None and (gpt.method, gpt.weight_bits, gpt.targets) == ("mxfp4", 4, "experts")
