@@ -65,6 +65,21 @@ def test_items_fill_the_encoder_budget_and_outputs_keep_their_size_from_0_13(sto
     padded = items * (3 * 896 * 896 + 8192 * spec.hidden_size) * 2
     assert em.mm_profile_bytes(spec, batch, 8192, 2, (0, 12, 0)) == padded
     assert em.mm_profile_bytes(spec, batch, 8192, 2, (0, 11)) == padded
+    # ... and only from v0.11.0: v0.8.0 - v0.10.2 cache the outputs as they are (`encoder_cache["tmp"]`)
+    for version in ((0, 8, 5), (0, 9, 0, 1), (0, 10, 0), (0, 10, 2)):
+        assert em.mm_profile_bytes(spec, batch, 8192, 2, version) == expected
+
+
+def test_how_many_items_v1_profiles_changed_in_0_10():
+    """gpu_model_runner.py `profile_run`: up to 0.9.2 cdiv(budget, rows) items (Mistral 3's 3,025-row
+    image fills an 8,192-token budget three times), from 0.10.0 budget // rows (twice); from 0.10.1
+    a prompt holds at most max_model_len // rows items (v1/worker/utils.py `get_max_items`)."""
+    mistral = em.VisionItem(1540, 3025)
+    batch = em.ProfilingBatch(8192, 1024, True)
+    assert [em.mm_profiled_items(mistral, batch, 32768, None, v) for v in ((0, 9, 2), (0, 10, 0), (0, 11, 0), None)] == [3, 2, 2, 2]
+    one_seq = em.ProfilingBatch(8192, 1, True)
+    # a 4,096-token context holds one such image per prompt: one sequence profiles one from 0.10.1 on
+    assert [em.mm_profiled_items(mistral, one_seq, 4096, None, v) for v in ((0, 10, 0), (0, 10, 1), (0, 19, 0))] == [2, 1, 1]
 
 
 def test_items_are_capped_by_what_the_scheduled_prompts_can_hold(store):

@@ -677,7 +677,9 @@ class VisionItem:
 # `PixtralHFEncoderInfo.get_num_image_tokens`, models/mistral3.py `_process_image_input`, v0.19.0).
 # Llama 4's tiled images are not read: not modelled.
 _VISION_ITEMS = {"gemma3": VisionItem(896, 256), "mistral": VisionItem(1540, (1540 // (14 * 2)) ** 2)}
-MM_UNEXPANDED_SINCE = (0, 13, 0)  # encoder outputs kept at their own size from v0.13.0 (see `mm_profile_bytes`)
+# Encoder outputs padded to the encoder budget in the profile run only from v0.11.0 to v0.12.x (see `mm_profile_bytes`)
+MM_EXPANDED_SINCE = (0, 11, 0)
+MM_UNEXPANDED_SINCE = (0, 13, 0)
 
 
 # Qwen2-VL / Qwen2.5-VL (imported as architecture "qwen2" with `visionParametersB`: no other qwen2
@@ -792,20 +794,34 @@ def vision_item(spec: ModelSpec, max_pixels: int | None = None,
     return None if image_limit == 0 else _VISION_ITEMS.get(spec.architecture)
 
 
+# How V1 counts the dummy encoder batch changed twice (vllm/v1/worker/gpu_model_runner.py `profile_run`):
+# up to 0.9.2 (read at v0.8.0, v0.8.5, v0.9.0.1, v0.9.2) items = min(cdiv(budget, rows), max_num_seqs ×
+# the modality's limit), rounding up; v0.10.0 rounds down (`encoder_budget // max_tokens_per_mm_item`,
+# at least 1); from v0.10.1 (v1/worker/utils.py `MultiModalBudget.get_max_items`, v0.10.1.1, v0.10.2,
+# v0.11.0) a prompt also holds at most max_model_len ÷ rows items.
+MM_ITEMS_FLOORED_SINCE = (0, 10, 0)
+MM_ITEMS_PER_PROMPT_BY_LENGTH_SINCE = (0, 10, 1)
+
+
 def mm_profiled_items(item: VisionItem, batch: ProfilingBatch, max_model_len: int,
-                      limit_per_prompt: int | None = None) -> int:
+                      limit_per_prompt: int | None = None, version: tuple[int, ...] | None = None) -> int:
     """Images in V1's dummy encoder batch: the encoder budget, max(max_num_batched_tokens, rows per
     item) (v1/core/encoder_cache_manager.py `compute_mm_encoder_budget`), divided by the rows per
     item, at most max_num_seqs × the items one prompt holds, min(--limit-mm-per-prompt, max_model_len
     ÷ rows) and at least 1 (vllm/multimodal/encoder_budget.py `MultiModalBudget._get_max_items`,
     v0.19.0; v1/worker/utils.py, v0.11.0). A limit of 0 loads no tower and profiles nothing
     (models/qwen2_vl.py builds `visual` only when a modality's limit is non-zero). `limit_per_prompt`
-    None: vLLM's default, 999 per modality."""
+    None: vLLM's default, 999 per modality. Before 0.10.1 a prompt's share is the limit alone, and
+    before 0.10.0 the budget's quotient rounds up (`MM_ITEMS_FLOORED_SINCE`): Mistral 3's 3,025-row
+    image fills an 8,192-token budget three times on 0.9, twice from 0.10."""
     if limit_per_prompt is not None and limit_per_prompt <= 0:
         return 0
     limit = 999 if limit_per_prompt is None else limit_per_prompt
     budget = max(batch.tokens, item.tokens)
-    per_prompt = max(1, min(limit, max_model_len // item.tokens))
+    old = version is not None and release(version) < MM_ITEMS_PER_PROMPT_BY_LENGTH_SINCE
+    per_prompt = limit if old else max(1, min(limit, max_model_len // item.tokens))
+    if version is not None and release(version) < MM_ITEMS_FLOORED_SINCE:
+        return min(-(-budget // item.tokens), batch.seqs * per_prompt)
     return max(1, min(budget // item.tokens, batch.seqs * per_prompt))
 
 
@@ -816,7 +832,8 @@ def _profiled_batch(spec: ModelSpec, batch: ProfilingBatch, max_model_len: int, 
     item = vision_item(spec, max_pixels, version, max_model_len, image_limit, video_limit)
     if item is None:
         return None
-    return item, mm_profiled_items(item, batch, max_model_len, video_limit if item.modality == "video" else image_limit)
+    return item, mm_profiled_items(item, batch, max_model_len, video_limit if item.modality == "video" else image_limit,
+                                   version)
 
 
 def encoder_peak_bytes(spec: ModelSpec, batch: ProfilingBatch, max_model_len: int, act_bytes: float,
@@ -852,18 +869,22 @@ def mm_profile_bytes(spec: ModelSpec, batch: ProfilingBatch, max_model_len: int,
     """What the multimodal part of V1's `profile_run` keeps allocated through the forward pass and
     the sampler run, per GPU.
 
-    vllm/v1/worker/gpu_model_runner.py `GPUModelRunner.profile_run` (v0.11.0 … v0.19.0) first runs
+    vllm/v1/worker/gpu_model_runner.py `GPUModelRunner.profile_run` (v0.8.0 … v0.19.0) first runs
     the vision encoder on a dummy batch of `max_mm_items_per_batch` images of the largest size and
     stores the outputs in `encoder_cache` (cleared only after `_dummy_sampler_run`); the batch of
     pixel values stays referenced by the same frame (`batched_dummy_mm_inputs`). Both are therefore
     live at the forward's and the sampler's peaks:
     - pixel values: items × 3 × frames × pixels in the model dtype (the processor output is cast to it:
       vllm/multimodal/processing/context.py `InputProcessingContext._postprocess_output`, v0.19.0;
-      multimodal/processing.py, v0.11.0);
-    - encoder outputs: items × rows × hidden. Up to v0.12 each output shorter than the encoder
-      budget is copied into a zero-padded [budget, hidden] tensor (`expanded_outputs`, v0.11.0 and
-      v0.12.0); from v0.13.0 the outputs are stored as they are (`encoder_cache[f"tmp_{i}"]`,
-      v0.13.0 … v0.19.0).
+      multimodal/processing.py, v0.11.0; inputs/registry.py, v0.10.0). Up to 0.9.x the processor
+      kept float32 (vllm-project/vllm#18862 moved the cast into it) but `profile_run` cast the
+      batch before moving it to the GPU (multimodal/inputs.py `MultiModalKwargs.as_kwargs(...,
+      dtype=self.model_config.dtype)`: "Cast the dtype before sending it to device", v0.9.0.1),
+      so the GPU copy is in the model dtype there too;
+    - encoder outputs: items × rows × hidden. In v0.11.0 and v0.12.0 each output shorter than the
+      encoder budget is copied into a zero-padded [budget, hidden] tensor (`expanded_outputs`;
+      `MM_EXPANDED_SINCE` … `MM_UNEXPANDED_SINCE`); before (v0.8.0 … v0.10.2) and from v0.13.0 the
+      outputs are stored as they are (`encoder_cache["tmp"]`, `encoder_cache[f"tmp_{i}"]`).
     Items: `mm_profiled_items` (`limit_per_prompt` / `video_limit`: --limit-mm-per-prompt of images
     and videos). Zero for text-only models and towers llmkube does not know (`vision_item`;
     `max_pixels`: the processor's, from --mm-processor-kwargs, for the towers that read it).
@@ -874,7 +895,7 @@ def mm_profile_bytes(spec: ModelSpec, batch: ProfilingBatch, max_model_len: int,
     item, items = profiled
     budget = max(batch.tokens, item.tokens)
     rows = item.tokens
-    if version is not None and release(version) < MM_UNEXPANDED_SINCE:
+    if version is not None and MM_EXPANDED_SINCE <= release(version) < MM_UNEXPANDED_SINCE:
         rows = max(rows, budget)
     return float(items * (item.pixel_values + rows * spec.hidden_size) * act_bytes)
 
