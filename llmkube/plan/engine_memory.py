@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 
 from llmkube.profiles import ModelSpec, layer_types_of
@@ -340,13 +341,71 @@ def release(version: tuple[int, ...]) -> tuple[int, int, int]:
     return (parts[0], parts[1], parts[2])
 
 
-def accounting_for(runtime: str, version: tuple[int, ...] | None) -> Accounting:
+def accounting_for(runtime: str, version: tuple[int, ...] | None, *, gpu_name: str = "",
+                   kv_cache_dtype: str | None = None, mla: bool = False) -> Accounting:
     """The accounting of an engine version; an unpinned vLLM image counts as the newest release
-    (vLLM 0.28 is the newest read for this model)."""
+    (vLLM 0.28 is the newest read for this model). A 0.8 – 0.10 server that vLLM's V1 oracle sends
+    back to the V0 engine (`falls_back_to_v0`: a GPU before Ampere, an fp8 KV cache the device's
+    attention backend cannot hold) is sized by the last V0 line."""
     lines = [a for a in ACCOUNTINGS if a.runtime == runtime] or [a for a in ACCOUNTINGS if a.runtime == "vllm"]
     if version is None:
         return lines[-1]
+    if runtime == "vllm" and falls_back_to_v0(version, gpu_name, kv_cache_dtype, mla):
+        v0 = [a for a in lines if a.engine == "v0"][-1]
+        return dataclasses.replace(v0, key="vllm-0.8-v0", label=V0_FALLBACK_LABEL)
     return [a for a in lines if release(version) >= a.since][-1]
+
+
+# vLLM 0.8 made V1 the default engine, but `EngineArgs._is_v1_supported_oracle`
+# (vllm/engine/arg_utils.py) sends a server whose settings V1 cannot serve back to V0 ("... is not
+# supported by the V1 Engine. Falling back to V0") unless VLLM_USE_V1=1 is set; 0.11.0's oracle no
+# longer checks the two conditions below (read in the PyPI sdists of 0.8.0 – 0.8.5, 0.9.0.1, 0.9.2,
+# 0.10.0, 0.10.1.1, 0.10.2 and 0.11.0):
+# - "Compute Capability < 8.0" ("Need at least Ampere for now (FA support required)"): a T4, a V100,
+#   a Turing Quadro/Titan/GeForce — 0.8.0 to 0.10.1.1; 0.10.2 dropped the check.
+# - "--kv-cache-dtype": any value but auto in 0.8.0 – 0.8.1 ("No Fp8 KV cache so far"); from 0.8.2
+#   an fp8 cache stays on V1 only where FlashAttention 3 holds it (`flash_attn_supports_fp8`: FA
+#   version 3 and compute capability 9.x, Hopper); from 0.10.0 also on SM 10.0 (B200/GB200:
+#   `CudaPlatform.is_kv_cache_dtype_supported`, `is_device_capability(100)`); from 0.10.2 also for
+#   MLA models (FlashMLA and CUTLASS MLA hold fp8).
+V1_DEFAULT_SINCE = (0, 8, 0)
+V0_ORACLE_GONE_SINCE = (0, 11, 0)
+PRE_AMPERE_V1_SINCE = (0, 10, 2)
+FP8_KV_ON_HOPPER_V1_SINCE = (0, 8, 2)
+FP8_KV_ON_SM100_V1_SINCE = (0, 10, 0)
+FP8_KV_MLA_V1_SINCE = (0, 10, 2)
+V0_FALLBACK_LABEL = "vLLM 0.8-0.10 (V0 fallback)"
+# Device names of GPUs before Ampere (compute capability < 8.0) that serve LLMs: Turing (T4, Quadro
+# RTX, Titan RTX, GeForce RTX 20xx / GTX 16xx), Volta (V100, Titan V), Pascal (P100, P40, P4).
+_PRE_AMPERE = re.compile(r"\b(?:t4|v100|titan (?:v|rtx)|quadro rtx|rtx 20[5-8]0|gtx 1[0-6][5-8]0|p100|p40|p4)\b")
+_SM100_NAMES = ("b200", "b100", "gb200")  # compute capability 10.0 exactly (B300 is 10.3)
+
+
+def pre_ampere(gpu_name: str) -> bool:
+    """Whether the device name is a GPU of compute capability below 8.0 (`_PRE_AMPERE`)."""
+    return _PRE_AMPERE.search(gpu_name.lower()) is not None
+
+
+def falls_back_to_v0(version: tuple[int, ...], gpu_name: str, kv_cache_dtype: str | None,
+                     mla: bool = False) -> bool:
+    """Whether vLLM `version` serves on the V0 engine although V1 is its default (the oracle
+    above). An unknown device name counts as one V1 can serve."""
+    v = release(version)
+    if not V1_DEFAULT_SINCE <= v < V0_ORACLE_GONE_SINCE:
+        return False
+    name = gpu_name.lower()
+    if v < PRE_AMPERE_V1_SINCE and pre_ampere(name):
+        return True
+    if kv_cache_dtype in (None, "", "auto"):
+        return False
+    fp8 = kv_cache_dtype.startswith("fp8")
+    if v < FP8_KV_ON_HOPPER_V1_SINCE:
+        return True
+    if v >= FP8_KV_MLA_V1_SINCE and (mla or not fp8):  # 0.10.2: only an fp8 cache asks FA3 of the device
+        return False
+    if v >= FP8_KV_ON_SM100_V1_SINCE and any(n in name for n in _SM100_NAMES):
+        return False
+    return not (fp8 and any(n in name for n in _HOPPER_NAMES))
 
 
 # --------------------------------------------------------------------------- the profiling batch

@@ -482,7 +482,8 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
 
     c = config
     s = model.spec
-    acc = em.accounting_for(c.runtime, c.engine_version)
+    acc = em.accounting_for(c.runtime, c.engine_version, gpu_name=gpu_name, kv_cache_dtype=c.kv_cache_dtype,
+                            mla=s.mla is not None and not c.mla_disabled)
     tp, pp = max(1, c.tensor_parallel), stage_count(s.layers, c.pipeline_parallel)
     max_len = c.max_model_len or s.max_context
     batch = em.profiling_batch(c.runtime, memory_gib, gpu_name, max_len, c.max_num_batched_tokens,
