@@ -148,6 +148,9 @@ VLLM_FLASHINFER_SAMPLER_ENV = "VLLM_USE_FLASHINFER_SAMPLER"
 VLLM_MXFP4_MARLIN_ENV = "VLLM_MXFP4_USE_MARLIN"
 # vLLM's switch turning MLA's latent KV cache off (vllm/envs.py; see plan/engine_memory.py `MLA_CACHE_SINCE`).
 VLLM_MLA_DISABLE_ENV = "VLLM_MLA_DISABLE"
+# vLLM's engine switch (vllm/envs.py, 0.8 - 0.10): 0 runs V0; 1 runs V1 and refuses settings V1 cannot
+# serve instead of falling back (see plan/engine_memory.py `falls_back_to_v0`).
+VLLM_USE_V1_ENV = "VLLM_USE_V1"
 # TGI spells the fp8 KV types its own way (launcher/src/main.rs KVCacheDtype, v3.3.6).
 TGI_KV_CACHE_DTYPES = {"fp8": "fp8_e4m3fn", "fp8_e4m3": "fp8_e4m3fn", "fp8_e5m2": "fp8_e5m2"}
 SETTING = {s.name: s for s in SETTINGS}

@@ -91,3 +91,25 @@ def test_a_manifest_is_sized_with_the_engine_vllm_falls_back_to(image, product, 
     fit = server.fit()
     assert fit is not None
     assert (fit.accounting.label == em.V0_FALLBACK_LABEL) is (label is not None)
+
+
+@pytest.mark.parametrize(("env", "product", "args", "v0"), [
+    ("0", "NVIDIA-A100-SXM4-80GB", [], True),  # V0 by choice
+    ("1", "Tesla-T4", ["--dtype", "half", "--max-model-len", "4096"], False),  # V1 insisted on: no fallback
+    ("true", "NVIDIA-L40S", ["--kv-cache-dtype", "fp8"], False),
+    (None, "NVIDIA-A100-SXM4-80GB", [], False),
+])
+def test_vllm_use_v1_in_the_container_picks_the_engine(env, product, args, v0):
+    deployment = _deployment("vllm/vllm-openai:v0.9.2", product, args)
+    if env is not None:
+        deployment["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "VLLM_USE_V1", "value": env}]
+    (server,) = server_setups([Target(obj=deployment)], ProfileStore.load())
+    fit = server.fit()
+    assert fit is not None
+    assert (fit.accounting.label == em.V0_FALLBACK_LABEL) is v0
+
+
+def test_vllm_use_v1_means_nothing_outside_0_8_to_0_10():
+    assert em.accounting_for("vllm", (0, 11, 0), use_v1=False).engine == "v1"
+    assert em.accounting_for("vllm", (0, 7, 3), use_v1=True).engine == "v0"
+    assert em.accounting_for("vllm", None, use_v1=False).engine == "v1"  # unpinned: the newest release

@@ -342,15 +342,18 @@ def release(version: tuple[int, ...]) -> tuple[int, int, int]:
 
 
 def accounting_for(runtime: str, version: tuple[int, ...] | None, *, gpu_name: str = "",
-                   kv_cache_dtype: str | None = None, mla: bool = False) -> Accounting:
+                   kv_cache_dtype: str | None = None, mla: bool = False, use_v1: bool | None = None) -> Accounting:
     """The accounting of an engine version; an unpinned vLLM image counts as the newest release
     (vLLM 0.28 is the newest read for this model). A 0.8 – 0.10 server that vLLM's V1 oracle sends
     back to the V0 engine (`falls_back_to_v0`: a GPU before Ampere, an fp8 KV cache the device's
-    attention backend cannot hold) is sized by the last V0 line."""
+    attention backend cannot hold), or that runs V0 by `VLLM_USE_V1=0` (`use_v1` False), is sized by
+    the last V0 line; `VLLM_USE_V1=1` (`use_v1` True) keeps V1."""
     lines = [a for a in ACCOUNTINGS if a.runtime == runtime] or [a for a in ACCOUNTINGS if a.runtime == "vllm"]
     if version is None:
         return lines[-1]
-    if runtime == "vllm" and falls_back_to_v0(version, gpu_name, kv_cache_dtype, mla):
+    in_v0_era = V1_DEFAULT_SINCE <= release(version) < V0_ORACLE_GONE_SINCE
+    if runtime == "vllm" and in_v0_era and use_v1 is not True and (
+            use_v1 is False or falls_back_to_v0(version, gpu_name, kv_cache_dtype, mla)):
         v0 = [a for a in lines if a.engine == "v0"][-1]
         return dataclasses.replace(v0, key="vllm-0.8-v0", label=V0_FALLBACK_LABEL)
     return [a for a in lines if release(version) >= a.since][-1]

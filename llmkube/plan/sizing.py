@@ -193,6 +193,9 @@ class ServerConfig:
     pip_install: bool = False
     # VLLM_MLA_DISABLE=1: an MLA model (DeepSeek V2/V3) runs without its latent KV cache, as before vLLM 0.7.1
     mla_disabled: bool = False
+    # VLLM_USE_V1 (vLLM 0.8 - 0.10): False runs the V0 engine; True keeps V1 (no fallback: vLLM refuses
+    # what V1 cannot serve); None lets vLLM choose (`em.falls_back_to_v0`)
+    use_v1: bool | None = None
     # The TP group spans nodes (TP > GPUs per node): no intra-node all-reduce buffers (`em.non_torch_bytes`)
     tp_spans_nodes: bool = False
     # The engine runs under Python's offline `LLM` class, not the OpenAI server (`vllm serve`): vLLM's
@@ -483,7 +486,7 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     c = config
     s = model.spec
     acc = em.accounting_for(c.runtime, c.engine_version, gpu_name=gpu_name, kv_cache_dtype=c.kv_cache_dtype,
-                            mla=s.mla is not None and not c.mla_disabled)
+                            mla=s.mla is not None and not c.mla_disabled, use_v1=c.use_v1)
     tp, pp = max(1, c.tensor_parallel), stage_count(s.layers, c.pipeline_parallel)
     max_len = c.max_model_len or s.max_context
     batch = em.profiling_batch(c.runtime, memory_gib, gpu_name, max_len, c.max_num_batched_tokens,
