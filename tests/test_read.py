@@ -106,6 +106,7 @@ def test_vllm_engine_flags_that_size_memory_are_read_back(store) -> None:
     assert c.flashinfer_sampler is True
     assert c.mxfp4_backend is None  # VLLM_MXFP4_USE_MARLIN unset: the device's kernel
     assert c.engine_version == (0, 21, 1)
+    assert c.model_runner_v2 is None  # VLLM_USE_V2_MODEL_RUNNER unset: the version's choice
     fit = server.fit()
     assert fit is not None and fit.batch.tokens == 4000 and fit.cuda_graph_gib == 0
     assert fit.accounting.key == "vllm-0.21" and server.gpu_name == "NVIDIA L4 24GB"
@@ -143,6 +144,25 @@ def test_vllm_mla_disable_is_read_from_the_environment(store) -> None:
     fit_off, fit_on = off.fit(), on.fit()
     assert fit_off is not None and fit_on is not None
     assert fit_off.kv_token_bytes > 5 * fit_on.kv_token_bytes
+
+
+def test_vllm_model_runner_switch_is_read_from_the_environment(store) -> None:
+    # VLLM_USE_V2_MODEL_RUNNER=0 keeps a 0.25 Qwen2 server on the V1 runner, whose CUDA-graph
+    # estimate comes out of the KV budget; unset, 0.25 picks Model Runner V2, which has none
+    def pod(env: list[dict[str, str]]) -> Target:
+        return Target({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "qwen"}, "spec": {
+            "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-GeForce-RTX-4090"},
+            "containers": [{"name": "vllm", "image": "vllm/vllm-openai:v0.25.1",
+                            "args": ["--model", "Qwen/Qwen2-7B-Instruct", "--max-model-len", "16384"],
+                            "env": env, "resources": {"limits": {"nvidia.com/gpu": 1}}}]}})
+    (v1,) = ReadContext(targets=[pod([{"name": "VLLM_USE_V2_MODEL_RUNNER", "value": "0"}])], profiles=store).servers
+    (default,) = ReadContext(targets=[pod([])], profiles=store).servers
+    assert (v1.config.model_runner_v2, default.config.model_runner_v2) == (False, None)
+    fit_v1, fit_default = v1.fit(), default.fit()
+    assert fit_v1 is not None and fit_default is not None
+    assert fit_v1.cuda_graph_counted and not fit_v1.model_runner_v2
+    assert fit_default.model_runner_v2 and not fit_default.cuda_graph_counted
+    assert fit_default.kv_budget_gib > fit_v1.kv_budget_gib
 
 
 def test_a_volcano_gang_with_a_huge_replica_count_is_counted_not_enumerated() -> None:

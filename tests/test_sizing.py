@@ -206,6 +206,49 @@ def test_cuda_graphs_counted_from_0_21(m):
     assert off.kv_budget_gib - serving_fit(llama, H100, ServerConfig(engine_version=(0, 21, 0))).kv_budget_gib == pytest.approx(off.cuda_graph_gib)
 
 
+def test_model_runner_v2_default_follows_the_release_and_the_architecture():
+    """vLLM's default runner grew release by release (vllm/config/vllm.py `use_v2_model_runner`):
+    Qwen3 dense from 0.22, Llama/Mistral from 0.23, the Qwen/DeepSeek-V2/Granite MoE families and
+    quantized checkpoints from 0.24, every dense model from 0.25, every family from 0.29;
+    VLLM_USE_V2_MODEL_RUNNER overrides it either way."""
+    from llmkube.plan.engine_memory import uses_model_runner_v2 as v2
+
+    assert not v2("qwen3", False, False, (0, 21, 0)) and v2("qwen3", False, False, (0, 22, 0))
+    assert not v2("llama", False, False, (0, 22, 1)) and v2("llama", False, False, (0, 23, 0))
+    assert not v2("qwen2", False, False, (0, 24, 0)) and v2("qwen2", False, False, (0, 25, 1))
+    assert not v2("qwen2_moe", True, False, (0, 23, 0)) and v2("qwen2_moe", True, False, (0, 24, 0))
+    # an MoE family the rollout had not reached stays on V1 until 0.29
+    assert not v2("mixtral", True, False, (0, 28, 0)) and v2("mixtral", True, False, (0, 29, 0))
+    # quantized checkpoints of an enabled family join in 0.24
+    assert not v2("llama", False, True, (0, 23, 0)) and v2("llama", False, True, (0, 24, 0))
+    assert not v2("qwen3", False, False, (0, 25, 1), forced=False) and v2("qwen2", False, False, (0, 11, 0), forced=True)
+    assert v2("mixtral", True, False, None)  # an unpinned image: the newest release read
+
+
+def test_model_runner_v2_takes_no_cuda_graph_estimate_before_0_29(m):
+    """MRV2's `profile_cudagraph_memory` returns 0 until 0.29 (vllm-project/vllm#53306), so a
+    Qwen2 server on 0.25.1 sizes its KV cache as if graphs were free and captures them after; the
+    same server on 0.24 (V1 runner) or 0.29 (MRV2 with its estimator) subtracts them first."""
+    qwen2 = m("qwen2-7b")
+    cfg = ServerConfig(max_model_len=16384, utilization=0.92, engine_version=(0, 25, 1))
+    mrv2 = serving_fit(qwen2, 23.64, cfg)
+    assert mrv2.model_runner_v2 and not mrv2.cuda_graph_counted and mrv2.cuda_graph_gib > 0
+    # the estimate switch cannot add what the runner does not estimate
+    assert not serving_fit(qwen2, 23.64, dataclasses.replace(cfg, cuda_graph_estimate=True)).cuda_graph_counted
+    v1 = serving_fit(qwen2, 23.64, dataclasses.replace(cfg, model_runner_v2=False))
+    assert not v1.model_runner_v2 and v1.cuda_graph_counted
+    assert mrv2.kv_budget_gib - v1.kv_budget_gib == pytest.approx(v1.cuda_graph_gib)
+    before = serving_fit(qwen2, 23.64, dataclasses.replace(cfg, engine_version=(0, 24, 0)))
+    after = serving_fit(qwen2, 23.64, dataclasses.replace(cfg, engine_version=(0, 29, 0)))
+    assert not before.model_runner_v2 and before.cuda_graph_counted
+    assert after.model_runner_v2 and after.cuda_graph_counted
+    # --enforce-eager: no graphs under either runner
+    eager = serving_fit(qwen2, 23.64, dataclasses.replace(cfg, enforce_eager=True))
+    assert eager.cuda_graph_gib == 0 and not eager.cuda_graph_counted
+    # TGI has no vLLM runner
+    assert not serving_fit(qwen2, 23.64, dataclasses.replace(cfg, runtime="tgi", engine_version=None)).model_runner_v2
+
+
 def test_float32_server_keeps_a_4_byte_cache(m):
     llama = m("llama-3.1-8b")
     bf16 = serving_fit(llama, H100, ServerConfig(max_model_len=8192))

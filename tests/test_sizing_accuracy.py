@@ -185,6 +185,32 @@ def test_rows_from_0_21_record_the_cuda_graph_estimate_subtracted_before_sizing(
     assert exempt <= 3
 
 
+def test_fit_rows_are_sized_under_the_runner_their_log_names(accuracy, rows):
+    """The runner decides whether CUDA graphs are taken from the KV budget (plan/engine_memory.py
+    `uses_model_runner_v2`): a fit row whose log says 'Using V2 Model Runner' before 0.29 is sized
+    under Model Runner V2 with nothing subtracted for graphs; one whose log prints V1's 'Estimated
+    CUDA graph memory' line is sized under the V1 runner, estimate subtracted. Checked from each
+    row's own settings (model, version), not from its figures."""
+    _, data = rows
+    store = accuracy.ProfileStore.load()
+    seen = {"v2": 0, "v1": 0}
+    for r in data:
+        version = accuracy.version_tuple(r["vllm_version"]) or ()
+        if r["split"] != "fit" or version < (0, 21) or r["enforce_eager"] == "true":
+            continue
+        v2_log = "Using V2 Model Runner" in r["notes"]
+        v1_log = "Estimated CUDA graph memory" in r["notes"]
+        if not (v2_log or v1_log) or version >= (0, 29):
+            continue
+        profile, _ = accuracy.find_model(store, r["model"])
+        memory, _ = accuracy.gpu_memory(store, r)
+        fit = accuracy.fit_row(profile, memory or 0.0, accuracy.server_config(r), accuracy.gpu_name(store, r))
+        assert fit.model_runner_v2 is v2_log, r["id"]
+        assert fit.cuda_graph_counted is (not v2_log), r["id"]
+        seen["v2" if v2_log else "v1"] += 1
+    assert seen["v2"] >= 2 and seen["v1"] >= 1
+
+
 def test_a_config_only_checkpoint_in_the_table_takes_the_config_route(accuracy, rows):
     """Qwen2.5-Math-1.5B has no built-in profile; its rows are sized from the stored config.json,
     as `llmkube profiles import` would size them."""

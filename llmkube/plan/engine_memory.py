@@ -1214,6 +1214,90 @@ def cuda_graph_bytes(max_num_seqs: int, layers: int, max_num_batched_tokens: int
     return first_capture_bytes + captures * (layers + 1) * CUDA_GRAPH_PIECE_BYTES
 
 
+# --------------------------------------------------------------------------- Model Runner V2
+
+# vLLM's rewritten GPU model runner (vllm/v1/worker/gpu/model_runner.py, "Model Runner V2", MRV2;
+# the worker logs "Using V2 Model Runner") runs under the same worker and the same KV-cache
+# identity as V1's runner (vllm/v1/worker/gpu_worker.py `Worker.determine_available_memory`
+# subtracts `model_runner.profile_cudagraph_memory()`), but until 0.29 that method is a stub:
+#     def profile_cudagraph_memory(self) -> int:
+#         # NOTE(woosuk): It is TBD whether we keep this API or not.
+#         return 0
+# (vllm-project/vllm#36520, "[Model Runner V2] Add dummy profile_cudagraph_memory API"; issue #49224,
+# "Model Runner V2 (now default for dense models) skips CUDA graph memory reservation"). So under
+# MRV2 nothing is taken from the KV budget for CUDA graphs — with or without
+# VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS — and `capture_model` captures them after the KV cache
+# is allocated, as before 0.21. vllm-project/vllm#53306 ("[Model Runner V2] Reserve CUDA graph
+# memory", merged 2026-08-23, after 0.28.0 was released on 2026-08-20) gives MRV2 a real
+# estimate: it captures every graph into the global pool over a minimal KV cache and reserves the
+# free-memory drop; taken as first in 0.29.0 (the release that also makes MRV2 the default for
+# every model family, #53183; a 0.29.0 start-up logs "Graph capturing finished … took 0.32 GiB"
+# before "Available KV cache memory" and then "CUDA graph memory profiling is enabled").
+# Fit rows: gh-vllmexperience-qwen2-7b-4090-v0251 and gh-vllmexperience-qwen2-7b-2x4090-tp2-v0251
+# (0.25.1, "Using V2 Model Runner", no estimate line, graphs "took 0.53 / 0.68 GiB" after sizing).
+MRV2_GRAPH_ESTIMATE_SINCE = (0, 29, 0)
+
+# Which models MRV2 runs when VLLM_USE_V2_MODEL_RUNNER is unset (vllm/config/vllm.py
+# `VllmConfig.use_v2_model_runner`, a three-state switch from vllm-project/vllm#39337: 1 forces
+# MRV2, 0 forces V1, unset lets vLLM choose by architecture and falls back to V1 for features MRV2
+# lacks). The default grew release by release (release notes of each tag; the rollout table of
+# vLLM's blog post "From Opt-In to Default: Migrating vLLM to Model Runner V2", 2026-08-31):
+# - 0.22.0: Qwen3 dense (Qwen3ForCausalLM; #39337);
+# - 0.23.0: also Llama and Mistral dense (#43458);
+# - 0.24.0: also the Qwen and DeepSeek-V2 MoE families (#42667, merged 2026-06-12), Granite MoE
+#   (#45461, 06-16) and quantized variants of the enabled families (#44446, 06-18; the 0.25.0 notes:
+#   "building on quantized-model support from the previous release") — taken as first in 0.24.0
+#   by their merge dates (0.23.0's notes name only Llama/Mistral; 0.24.0 was out by 2026-07-01);
+# - 0.25.0: every dense model (#44443; `_is_default_v2_model_runner_model` of v0.27.0 ends
+#   "return is_default_v2_architecture or not model_config.is_moe", generative models only);
+# - 0.29.0: every model family (#53183; "the first tagged release with this default will be v0.29.0").
+# Before 0.24 a quantized checkpoint stays on V1 ("before 0.25.1 dense FP8 models used the legacy
+# runner anyway", #49233). The feature fallbacks (speculative decoding, LoRA, custom logits
+# processors, sequence parallelism, …) are not modelled: llmkube sizes none of those features.
+MRV2_DEFAULT_SINCE = (0, 22, 0)
+MRV2_ALL_DENSE_SINCE = (0, 25, 0)
+MRV2_ALL_FAMILIES_SINCE = (0, 29, 0)
+MRV2_QUANTIZED_SINCE = (0, 24, 0)
+# llmkube architecture (modelconfig.ARCHITECTURES) -> the release whose MRV2 default first covers it
+# before every dense model (0.25) or every family (0.29) does.
+MRV2_ARCHITECTURES_SINCE: dict[str, tuple[int, int, int]] = {
+    "qwen3": (0, 22, 0),
+    "llama": (0, 23, 0), "mistral": (0, 23, 0),
+    "qwen2_moe": (0, 24, 0), "qwen3_moe": (0, 24, 0), "deepseek_v2": (0, 24, 0), "granitemoe": (0, 24, 0),
+}
+
+
+def uses_model_runner_v2(architecture: str, moe: bool, quantized: bool, version: tuple[int, ...] | None,
+                         forced: bool | None = None) -> bool:
+    """Whether vLLM runs this model under Model Runner V2 (see `MRV2_DEFAULT_SINCE`).
+
+    `forced` is VLLM_USE_V2_MODEL_RUNNER when set (1 / 0); an unpinned image counts as the newest
+    release read (0.29: MRV2 for every family). `moe`: the model has routed experts (vLLM's
+    `is_moe`); `quantized`: a quantized checkpoint or a runtime `--quantization`."""
+    if forced is not None:
+        return forced
+    if version is None:
+        return True
+    v = release(version)
+    if v < MRV2_DEFAULT_SINCE:
+        return False
+    if v >= MRV2_ALL_FAMILIES_SINCE:
+        return True
+    if quantized and v < MRV2_QUANTIZED_SINCE:
+        return False
+    since = MRV2_ARCHITECTURES_SINCE.get(architecture)
+    if since is not None and v >= since:
+        return True
+    return not moe and v >= MRV2_ALL_DENSE_SINCE
+
+
+def mrv2_counts_graphs(version: tuple[int, ...] | None) -> bool:
+    """Whether Model Runner V2 estimates CUDA-graph memory before sizing the KV cache: from 0.29.0
+    (`MRV2_GRAPH_ESTIMATE_SINCE`); before it `profile_cudagraph_memory` returns 0 and graphs are
+    captured after. An unpinned image counts as the newest release read."""
+    return version is None or release(version) >= MRV2_GRAPH_ESTIMATE_SINCE
+
+
 # --------------------------------------------------------------------------- KV cache layout
 
 

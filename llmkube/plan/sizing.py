@@ -179,6 +179,10 @@ class ServerConfig:
     chunked_prefill: bool | None = None  # --[no-]enable-chunked-prefill; None: on (V1 default for generative models)
     enforce_eager: bool = False  # --enforce-eager: no CUDA graphs
     cuda_graph_estimate: bool | None = None  # VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS; None: the version's default
+    # VLLM_USE_V2_MODEL_RUNNER (1 / 0): vLLM's Model Runner V2, which before 0.29 takes nothing for
+    # CUDA graphs from the KV budget (`em.uses_model_runner_v2`, `em.mrv2_counts_graphs`); None: the
+    # runner the version picks for the model by default
+    model_runner_v2: bool | None = None
     # FlashInfer's top-k/top-p sampler in use (VLLM_USE_FLASHINFER_SAMPLER); None: the install's default
     # (`em.flashinfer_sampler_by_default`: on in the vllm-openai image from 0.8.0 to 0.11.0, off for a pip install)
     flashinfer_sampler: bool | None = None
@@ -241,11 +245,12 @@ class ServingFit:
     activation_gib: float
     non_torch_gib: float
     cuda_graph_gib: float  # 0 with --enforce-eager
-    cuda_graph_counted: bool  # taken from the KV budget (vLLM ≥ 0.21 by default); else captured after
+    cuda_graph_counted: bool  # taken from the KV budget (vLLM ≥ 0.21 by default, not Model Runner V2 < 0.29); else captured after
     kv_token_bytes: float  # per GPU, all the stage's layers, as if every layer kept every token
     layout: em.KVLayout
     kv_blocks: int
     stage: int = 0
+    model_runner_v2: bool = False  # vLLM runs the model under Model Runner V2 (`em.uses_model_runner_v2`)
 
     @property
     def budget_gib(self) -> float:
@@ -512,6 +517,14 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     moe_tp = 1 if whole_experts else tp
     graphs_on = c.runtime == "vllm" and not c.enforce_eager
     counted = graphs_on and (c.cuda_graph_estimate if c.cuda_graph_estimate is not None else acc.cuda_graphs_counted)
+    # Model Runner V2 (vLLM 0.22+ for some models, `em.uses_model_runner_v2`) has no CUDA-graph
+    # estimate before 0.29: graphs are captured after the KV cache is sized, whatever the switch says
+    mrv2 = (c.runtime == "vllm" and acc.engine == "v1"
+            and em.uses_model_runner_v2(s.architecture, s.experts is not None,
+                                        s.quantization is not None or c.quantization is not None,
+                                        c.engine_version, c.model_runner_v2))
+    if mrv2 and not em.mrv2_counts_graphs(c.engine_version):
+        counted = False
     non_torch = em.non_torch_bytes(acc, tp, pp, gpu_name, c.tp_spans_nodes, eager=c.enforce_eager and c.runtime == "vllm")
     kinds = em.layer_kinds(s)
     if acc.engine == "v0":
@@ -576,6 +589,7 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
             weights_gib=weights / GIB, activation_gib=activation / GIB, non_torch_gib=non_torch / GIB,
             cuda_graph_gib=graphs / GIB, cuda_graph_counted=counted, kv_token_bytes=token_layer * n,
             layout=layout, kv_blocks=layout.blocks(kv_budget) if kv_budget > 0 else 0, stage=stage,
+            model_runner_v2=mrv2,
         )
         if best is None or (fit.kv_blocks, fit.kv_budget_gib) < (best.kv_blocks, best.kv_budget_gib):
             best = fit
