@@ -115,8 +115,11 @@ def llama8_sampler(requests: int, tokens: int, fp32_bytes: float) -> float:
 
 def test_kv_budget_identity_llama_8b_one_h100(m):
     # util 0.9 × 79.19 = 71.27 GiB; − 14.99 weights (with the RoPE table) − activation − non-torch − CUDA graphs (≥ 0.21)
-    fit = serving_fit(m("llama-3.1-8b"), H100, ServerConfig(utilization=0.9, max_model_len=8192), gpu_name="NVIDIA H100 80GB HBM3")
-    assert fit.accounting.key == "vllm-0.21"  # unpinned: the newest accounting
+    # 0.22: the newest accounting, and a release whose V1 runner still serves Llama (Model Runner V2
+    # takes Llama from 0.23: `test_model_runner_v2_default_follows_the_release_and_the_architecture`)
+    fit = serving_fit(m("llama-3.1-8b"), H100, ServerConfig(utilization=0.9, max_model_len=8192, engine_version=(0, 22, 0)),
+                      gpu_name="NVIDIA H100 80GB HBM3")
+    assert fit.accounting.key == "vllm-0.21" and not fit.model_runner_v2
     assert (fit.batch.tokens, fit.batch.seqs) == (8192, 1024)  # ≥ 70 GiB and not an A100
     assert fit.budget_gib == pytest.approx(71.27, abs=0.01)
     assert fit.weights_gib == pytest.approx(14.96 + LLAMA31_ROPE, abs=0.01)  # the v0.19.0 logs: 14.99
@@ -133,6 +136,12 @@ def test_kv_budget_identity_llama_8b_one_h100(m):
     assert fit.kv_tokens == tokens and tokens % 16 == 0
     assert fit.max_sequences == tokens // 8192 == 53
     assert fit.max_concurrency == pytest.approx(tokens / 8192)
+    # unpinned: the newest release, whose Model Runner V2 profiles a lighter sampler run (the forward
+    # at 8192 tokens binds) and estimates its graphs before sizing (0.29)
+    newest = serving_fit(m("llama-3.1-8b"), H100, ServerConfig(utilization=0.9, max_model_len=8192),
+                         gpu_name="NVIDIA H100 80GB HBM3")
+    assert newest.model_runner_v2 and newest.cuda_graph_counted
+    assert newest.activation_gib == pytest.approx(8192 * LLAMA8_FORWARD_PER_TOKEN / GIB)
 
 
 def test_issue_example_llama_8b_one_l4_8k_fits(store, m):
@@ -237,7 +246,9 @@ def test_model_runner_v2_takes_no_cuda_graph_estimate_before_0_29(m):
     assert not serving_fit(qwen2, 23.64, dataclasses.replace(cfg, cuda_graph_estimate=True)).cuda_graph_counted
     v1 = serving_fit(qwen2, 23.64, dataclasses.replace(cfg, model_runner_v2=False))
     assert not v1.model_runner_v2 and v1.cuda_graph_counted
-    assert mrv2.kv_budget_gib - v1.kv_budget_gib == pytest.approx(v1.cuda_graph_gib)
+    # the KV pool gains the graphs V1 would subtract (and the lighter sampler run's difference)
+    assert mrv2.kv_budget_gib - v1.kv_budget_gib == pytest.approx(
+        v1.cuda_graph_gib + v1.activation_gib - mrv2.activation_gib)
     before = serving_fit(qwen2, 23.64, dataclasses.replace(cfg, engine_version=(0, 24, 0)))
     after = serving_fit(qwen2, 23.64, dataclasses.replace(cfg, engine_version=(0, 29, 0)))
     assert not before.model_runner_v2 and before.cuda_graph_counted
@@ -247,6 +258,24 @@ def test_model_runner_v2_takes_no_cuda_graph_estimate_before_0_29(m):
     assert eager.cuda_graph_gib == 0 and not eager.cuda_graph_counted
     # TGI has no vLLM runner
     assert not serving_fit(qwen2, 23.64, dataclasses.replace(cfg, runtime="tgi", engine_version=None)).model_runner_v2
+
+
+def test_model_runner_v2_profiles_a_lighter_sampler(m):
+    """MRV2's dummy sampler run asks for no top-k/top-p or logprobs: the fp32 copy of the logits
+    (4 B per logit) beside them, not V1's 12.9 B; the forward pass is the same."""
+    from llmkube.plan import engine_memory as em
+
+    qwen2 = m("qwen2-7b")
+    cfg = ServerConfig(max_model_len=16384, utilization=0.92, engine_version=(0, 25, 1))
+    mrv2 = serving_fit(qwen2, 23.64, cfg)
+    v1 = serving_fit(qwen2, 23.64, dataclasses.replace(cfg, model_runner_v2=False))
+    seqs = min(mrv2.batch.seqs, mrv2.batch.tokens)
+    assert em.sampler_peak_bytes(qwen2.spec, seqs, mrv2.accounting, 2, model_runner_v2=True) == (
+        seqs * qwen2.spec.vocab_size * (em.MRV2_SAMPLER_BYTES + 2))
+    forward = em.forward_peak_bytes(qwen2.spec, mrv2.batch.tokens, 1, 2)
+    # V1: the sampler run binds; MRV2: the forward pass does
+    assert v1.activation_gib * sizing.GIB > forward
+    assert mrv2.activation_gib * sizing.GIB == pytest.approx(forward)
 
 
 def test_float32_server_keeps_a_4_byte_cache(m):

@@ -659,11 +659,25 @@ def flashinfer_sampler_by_default(accounting: Accounting, version: tuple[int, ..
     return FLASHINFER_SAMPLER_DEFAULT_SINCE <= release(version) < FLASHINFER_SAMPLER_OPT_IN_SINCE
 
 
+# Model Runner V2's profiling sampler run (vllm/v1/worker/gpu/model_runner.py `_dummy_sampler_run`:
+# "During the initial memory profiling, the sampler may skip top_k, top_p, and logprobs, using less
+# GPU memory than what is possible during actual execution") samples a dummy batch whose requests
+# ask for no top-k/top-p, penalties or logprobs: vllm/v1/worker/gpu/sample/sampler.py
+# `Sampler.sample` copies the logits to fp32 ("Copy logits to a new FP32 tensor") and draws with
+# `gumbel_sample`, a Triton kernel that keeps per-block maxima only. So 4 B per logit beside the
+# logits, not V1's 12.9 (`SORT_FREE_SAMPLER_BYTES`). Later releases skip even the copy when no
+# request needs logits processing (`Sampler._requires_logits_processing`); which release first
+# did was not read, so the copy is kept: at most 4 B per logit too many (0.09 GiB for 256 requests
+# over Qwen2's 152,064 tokens).
+MRV2_SAMPLER_BYTES = 4.0
+
+
 def sampler_peak_bytes(spec: ModelSpec, requests: int, accounting: Accounting, act_bytes: float,
-                       flashinfer_sampler: bool | None = None) -> float:
+                       flashinfer_sampler: bool | None = None, model_runner_v2: bool = False) -> float:
     """Peak of the profiling sampler run: `requests` rows of logits over the whole vocabulary (the
-    LM head's output is gathered to every TP rank), in the model dtype plus the sampler's fp32 work."""
-    per_logit = sampler_bytes_per_logit(accounting, flashinfer_sampler)
+    LM head's output is gathered to every TP rank), in the model dtype plus the sampler's fp32 work
+    (Model Runner V2's: `MRV2_SAMPLER_BYTES`)."""
+    per_logit = MRV2_SAMPLER_BYTES if model_runner_v2 else sampler_bytes_per_logit(accounting, flashinfer_sampler)
     if not per_logit:
         return 0.0
     return requests * spec.vocab_size * (per_logit + act_bytes)
@@ -977,7 +991,8 @@ def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBa
                      act_bytes: float, first_stage: bool = True, last_stage: bool = True,
                      flashinfer_sampler: bool | None = None, persistent_bytes: float = 0.0,
                      eager: bool = False, held_bytes: float = 0.0,
-                     moe_tensor_parallel: int | None = None, mlp_held_hidden: int | None = None) -> float:
+                     moe_tensor_parallel: int | None = None, mlp_held_hidden: int | None = None,
+                     model_runner_v2: bool = False) -> float:
     """The torch activation peak `profile_run` measures on one GPU of one pipeline stage.
 
     The forward pass and the sampler run one after the other, so the peak is the larger of the
@@ -991,7 +1006,8 @@ def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBa
     profiling batch, `mm_profile_bytes`). `moe_tensor_parallel`: how many ways the routed experts'
     width is split (`moe_width_parallel`; None: `tensor_parallel`). `mlp_held_hidden`: the
     [tokens, hidden] tensors held at the dense MLP's peak (`dense_mlp_held_hidden`; None: the
-    accounting's).
+    accounting's). `model_runner_v2`: the profile run of vLLM's Model Runner V2, the same forward
+    and a lighter sampler run (`MRV2_SAMPLER_BYTES`).
     """
     received = 0.0 if first_stage else 2 * batch.tokens * spec.hidden_size * act_bytes
     mlp_live = min(accounting.mlp_live, EAGER_MLP_LIVE) if eager else accounting.mlp_live
@@ -999,7 +1015,7 @@ def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBa
                               accounting.mlp_held_hidden if mlp_held_hidden is None else mlp_held_hidden)
     if last_stage:
         sampling = sampler_peak_bytes(spec, min(batch.seqs, batch.tokens), accounting, act_bytes,
-                                      flashinfer_sampler)
+                                      flashinfer_sampler, model_runner_v2)
         if sampling:
             peak = max(peak, sampling + batch.tokens * spec.hidden_size * act_bytes + persistent_bytes)
     return peak + received + held_bytes
