@@ -5,7 +5,8 @@ vLLM sizes its KV cache once, in the worker, before serving (vllm/v1/worker/gpu_
 
     KV bytes = util × CUDA total − (weights + torch activation peak + non-torch increase)
                − CUDA-graph estimate (v0.21.0 on: VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS
-                 defaults to 1; graphs were captured after the KV cache before)
+                 defaults to 1; graphs were captured after the KV cache before — and still are
+                 under Model Runner V2 before 0.29, see `uses_model_runner_v2`)
 
 The activation peak is whatever `GPUModelRunner.profile_run` allocates: one forward pass of
 `max_num_batched_tokens` dummy tokens spread over `min(max_num_seqs, tokens)` requests, then
