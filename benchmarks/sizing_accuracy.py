@@ -175,13 +175,20 @@ def from_config(hf_id: str) -> tuple[ModelProfile | None, str]:
     return (made, "config") if isinstance(made, ModelProfile) else (None, "import gave no profile")
 
 
-def find_model(store: ProfileStore, hf_id: str) -> tuple[ModelProfile | None, str]:
-    """(profile, how): a built-in profile by HF id, else one imported from a config.json."""
+def find_model(store: ProfileStore, hf_id: str, config: str = "") -> tuple[ModelProfile | None, str]:
+    """(profile, how): one imported from a local config.json or model directory when `config`
+    names one (`--model PATH`, or the log's own model path when it exists here), else a built-in
+    profile by HF id, else one imported from a config.json copy."""
+    if config:
+        try:
+            return importlib.import_module("llmkube.modelconfig").import_profile(config), "config"
+        except Exception as exc:  # a config llmkube refuses is a finding, recorded per row
+            return None, f"none (import of {config} failed: {type(exc).__name__}: {exc})"
     profile = store.model(hf_id)
     if profile is not None:
         return profile, "builtin"
     made, how = from_config(hf_id)
-    return made, (how if made is not None else f"none ({how})")
+    return made, (how if made is not None else f"none (no built-in profile; {how})")
 
 
 # ----------------------------------------------------------------------------- one row
@@ -251,7 +258,11 @@ def evaluate_row(store: ProfileStore, row: dict[str, str]) -> dict[str, Any]:
         "tp": row["tp"], "pp": row["pp"], "source": row["source"], "errors": {},
         "observed": {}, "predicted": {},
     }
-    profile, how = find_model(store, row["model"])
+    if row.get("platform") not in (None, "", "cuda"):  # a log's "Automatically detected platform rocm."
+        out["sizable"] = False
+        out["profile"] = f"not sized: platform {row['platform']} (llmkube sizes vLLM on NVIDIA GPUs)"
+        return out
+    profile, how = find_model(store, row["model"], row.get("model_config", ""))
     out["profile"] = how
     out["sizable"] = profile is not None
     if profile is None:
@@ -359,8 +370,17 @@ def render(summary: dict[str, Any], worst_n: int) -> str:
                          for m in HEADLINE if m in r["errors"])
         lines.append(f"  {r['id']} [{r['gpu']}, vLLM {r['vllm_version']}, TP {r['tp']}]: {errs}")
     lines += ["", f"not sizable: {len(summary['not_sizable'])} rows"]
-    models = sorted({u["model"] for u in summary["not_sizable"]})
-    lines.append("  " + ", ".join(models))
+    if "skipped_files" not in summary:  # the table
+        models = sorted({u["model"] for u in summary["not_sizable"]})
+        lines.append("  " + ", ".join(models))
+        return "\n".join(lines)
+    for u in summary["not_sizable"]:  # logs: which log, which model, why
+        lines.append(f"  {u['id']}: model {repr(u['model']) if u['model'] else '(not in the log)'}: {u['why']}")
+    if any(u["why"].startswith("none") for u in summary["not_sizable"]):
+        lines.append("  name a log's checkpoint with --model [GLOB=]HF_ID (a model llmkube knows) or "
+                     "--model [GLOB=]CONFIG.json|MODEL_DIR (imported from its config.json)")
+    for path, why in summary["skipped_files"].items():
+        lines.append(f"  {path}: {why}")
     return "\n".join(lines)
 
 
@@ -378,27 +398,47 @@ def known_model(store: ProfileStore, model: str) -> str:
     return found[0] if len(found) == 1 else model
 
 
-def gpu_for(path: str, choices: list[str]) -> str | None:
-    """The `--gpu` a log gets: the first `GLOB=NAME` whose glob matches its path (a folder per card:
-    `'*/h100/*=h100-80gb'`), else a bare `NAME` given for every log."""
+def choice_for(path: str, choices: list[str]) -> str | None:
+    """The `--gpu` / `--model` a log gets: the first `GLOB=VALUE` whose glob matches its path (a
+    folder per card: `'*/h100/*=h100-80gb'`), else a bare `VALUE` given for every log."""
     for choice in choices:
-        pattern, sep, name = choice.rpartition("=")
+        pattern, sep, value = choice.partition("=")
         if sep and fnmatch.fnmatch(path, pattern):
-            return name
+            return value
     bare = [c for c in choices if "=" not in c]
     return bare[0] if bare else None
 
 
+gpu_for = choice_for
+
+
+def local_config(path: str) -> str:
+    """`path` when it is a config.json file or a model directory holding one on this machine."""
+    if not path.strip():
+        return ""
+    p = Path(path).expanduser()
+    return str(p) if (p.is_file() and p.suffix == ".json") or (p / "config.json").is_file() else ""
+
+
 def rows_from_logs(store: ProfileStore, paths: list[Path], gpus: list[str] | None = None,
-                   model: str | None = None) -> list[dict[str, str]]:
-    """Table rows read from start-up logs (benchmarks/vllm_log.py), ready for `evaluate_row`."""
-    rows = vllm_log.rows_from_files(paths)
+                   models: list[str] | str | None = None,
+                   problems: dict[str, str] | None = None) -> list[dict[str, str]]:
+    """Table rows read from start-up logs (benchmarks/vllm_log.py), ready for `evaluate_row`.
+    `models`: `[GLOB=]HF_ID` or `[GLOB=]PATH` (a local config.json or model directory)."""
+    rows = vllm_log.rows_from_files(paths, problems=problems)
+    choices = [models] if isinstance(models, str) else list(models or [])
     for row in rows:
         row["split"] = "heldout"
-        if model:
+        path = row["source"].split("#", 1)[0]
+        model = choice_for(path, choices)
+        if model and local_config(model):
+            row["model_config"] = local_config(model)
+        elif model:
             row["model"] = model
+        elif local_config(row["model"]):  # the log's checkpoint directory exists on this machine
+            row["model_config"] = local_config(row["model"])
         row["model"] = known_model(store, row["model"])
-        gpu = gpu_for(row["source"].split("#", 1)[0], gpus or [])
+        gpu = choice_for(path, gpus or [])
         if gpu:
             row["gpu"] = gpu
         elif not row["gpu"]:
@@ -426,28 +466,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--worst", type=int, default=10, help="held-out rows to list")
     parser.add_argument("--logs", type=Path, nargs="+", metavar="LOG",
-                        help="size vLLM start-up logs (text or .ipynb) instead of the table")
+                        help="size vLLM start-up logs (text, .gz or .ipynb files, or directories of them) "
+                             "instead of the table")
     parser.add_argument("--gpu", action="append", default=[], metavar="[GLOB=]NAME",
                         help="with --logs: the llmkube GPU profile of every log, or of the logs whose path matches "
                              "GLOB (repeatable; default: the card the log names)")
-    parser.add_argument("--model", help="with --logs: the Hugging Face id of every log's checkpoint")
+    parser.add_argument("--model", action="append", default=[], metavar="[GLOB=]MODEL",
+                        help="with --logs: the checkpoint of every log, or of the logs whose path matches GLOB "
+                             "(repeatable): a Hugging Face id llmkube knows, or a local config.json / model "
+                             "directory to import (default: the model the log names)")
     args = parser.parse_args(argv)
+    status = 0
     if args.logs:
-        missing = [str(p) for p in args.logs if not p.is_file()]
+        files, missing = vllm_log.log_files(args.logs)
         if missing:
-            print(f"error: no such log file: {', '.join(missing)}", file=sys.stderr)
+            print(f"error: no such log file or directory: {', '.join(map(str, missing))}", file=sys.stderr)
             return 2
         store = ProfileStore.load()
         for choice in args.gpu:
-            name = choice.rpartition("=")[2]
+            name = choice.partition("=")[2] if "=" in choice else choice
             if store.gpu(name) is None:
                 print(f"error: --gpu {choice}: no such GPU profile {name!r} ({store.suggest_gpu(name)})", file=sys.stderr)
                 return 2
-        rows = rows_from_logs(store, args.logs, args.gpu, args.model)
+        for choice in args.model:
+            value = choice.partition("=")[2] if "=" in choice else choice
+            if value.endswith(".json") or value.startswith(("/", "./", "../", "~")):
+                if not local_config(value):
+                    print(f"error: --model {choice}: {value} is neither a config.json nor a directory holding one",
+                          file=sys.stderr)
+                    return 2
+        problems: dict[str, str] = {}
+        rows = rows_from_logs(store, files, args.gpu, args.model, problems)
+        for path, why in problems.items():
+            print(f"{'warning' if why.startswith('cannot') else 'note'}: {path}: {why}", file=sys.stderr)
         if not rows:
             print("error: no vLLM start-up found in the logs", file=sys.stderr)
             return 2
         summary = run(rows=rows, store=store)
+        summary["skipped_files"] = problems
+        # 1: some file could not be read (the others are measured and printed)
+        status = 1 if any(why.startswith("cannot read") for why in problems.values()) else 0
     else:
         summary = run(args.data)
     if args.json:
@@ -455,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write("\n")
     else:
         print(render(summary, args.worst))
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@ Settings
   "Initializing a V0/V1 LLM engine (v0.10.1.1) with config: ..." (`llm_engine.py` / V1
   `v1/engine/core.py`), "vLLM API server version X" (`entrypoints/openai/api_server.py`, to
   0.10), the banner "... version X" (`entrypoints/utils.py`/`api_utils.py`, 0.11+).
+- the model, when neither the config line nor the flags show it (a log whose start was cut): the
+  0.11+ banner's "model   Qwen/Qwen3-8B" and "Starting to load model X..." (V0
+  `worker/model_runner.py` `load_model`, V1 `v1/worker/gpu_model_runner.py` `load_model`).
 - the engine config line (same call): `model=`, `dtype=torch.X`, `max_seq_len=`,
   `tensor_parallel_size=`, `pipeline_parallel_size=`, `data_parallel_size=` (V1),
   `quantization=`, `enforce_eager=`, `kv_cache_dtype=`.
@@ -28,7 +31,10 @@ Settings
   An explicit flag wins over both.
 - gpu-memory-utilization: the flags, V0's profiling message ("x gpu_memory_utilization (0.90)",
   `worker/worker.py` `determine_num_available_blocks` 0.6.6-0.7; "gpu_memory_utilization=0.90",
-  0.6.4-0.6.5), and 0.21+'s "The current --gpu-memory-utilization=0.9200 is equivalent to ..."
+  0.6.4-0.6.5), 0.18-0.20's "In v0.19, CUDA graph memory profiling will be enabled by default ...
+  increase --gpu-memory-utilization from 0.9000 to 0.9616 ..." (`v1/worker/gpu_worker.py`
+  `determine_available_memory`, the setting first), and 0.21+'s "The current
+  --gpu-memory-utilization=0.9200 is equivalent to ..."
   (`v1/worker/gpu_worker.py` `determine_available_memory`).
 - block size: `--block-size` in the flags, or an attention backend's override ("Setting
   attention block size to N tokens", "Forcing kv cache block size to N").
@@ -86,6 +92,7 @@ import argparse
 import ast
 import csv
 import dataclasses
+import gzip
 import io
 import json
 import re
@@ -112,6 +119,43 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # "(VllmWorker rank=1 pid=123)", "(EngineCore_DP0 pid=9)", "(RayWorkerWrapper pid=345, ip=10.0.0.2)".
 _PREFIX = re.compile(r"^\s*\(([A-Za-z_][\w]*(?:[ _][^()]*?)?pid=\d+[^()]*)\)\s*")
 _REPEATED = re.compile(r"\s*\[repeated \d+x across cluster\]")
+# What a log collector writes before each line it stores, never vLLM's text (stripped before
+# anything else, in any combination): `kubectl logs --prefix` ("[pod/NAME/CONTAINER] "), an RFC 3339
+# time stamp (`docker logs -t`, `kubectl logs --timestamps`) or a logging wrapper's own date, the
+# CRI log files of a Kubernetes node ("2025-03-01T10:11:12.1Z stdout F "), journald/syslog
+# ("Mar 01 10:11:12 host vllm[1234]: ") and `docker compose logs` ("service-1  | ").
+_COLLECTOR = re.compile(
+    r"^(?:\[pod/[^\]\s]+\]\s"
+    r"|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?(?:\s+(?:stdout|stderr)\s+[FP](?=\s|$))?"
+    r"(?:\s*\|\s?|\s+|$)"
+    r"|[A-Z][a-z]{2}\s+\d{1,2}\s\d\d:\d\d:\d\d\s\S+\s[\w./@-]+(?:\[\d+\])?:\s"
+    r"|[A-Za-z0-9][\w.-]*\s+\|(?:\s|$))")
+_CRI_PARTIAL = re.compile(r"\s(?:stdout|stderr)\sP(?:\s|$)")
+
+
+def collected(raws: Sequence[str]) -> list[str]:
+    """The lines without colour codes and without what a log collector put before them. A CRI
+    partial line ("... stdout P ...", the runtime splits a line longer than 16 KiB) is joined with
+    the lines that finish it; the joined line keeps the last one's place (blank before it)."""
+    out: list[str] = []
+    pending = ""
+    for raw in raws:
+        line = _ANSI.sub("", raw)
+        partial = False
+        while m := _COLLECTOR.match(line):
+            partial = partial or bool(_CRI_PARTIAL.search(m.group(0)))
+            line = line[m.end():]
+            if not m.group(0):
+                break
+        if partial:
+            pending += line
+            out.append("")
+            continue
+        out.append(pending + line)
+        pending = ""
+    if pending:
+        out.append(pending)
+    return out
 # The logging header: "INFO 09-10 23:26:12 [api_server.py:1805] " (0.7+) or "INFO 04-05 23:43:02 api_server.py:712] ".
 # A wrapper's own tag may precede it ("vLLM STDOUT: INFO ...", Unsloth's server wrapper).
 _HEADER = re.compile(r"^(?:[^\[\]()]{0,40}?\s)?(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\s+(?:\d\d-\d\d\s+\d\d:\d\d:\d\d(?:\.\d+)?\s+)?\[?[\w./<>-]+(?::\d+)?\]\s?")
@@ -165,7 +209,7 @@ def split_lines(text: str) -> list[Line]:
     Progress bars' carriage returns split too. A config or flags line that a terminal or a log
     collector wrapped (its brackets still open) is joined with the lines that continue it."""
     out: list[Line] = []
-    raws = re.split(r"\r\n|\n|\r", text)
+    raws = collected(re.split(r"\r\n|\n|\r", text))
     wrapped_file = is_wrapped(raws)
     for number, raw in enumerate(raws, start=1):
         line = _ANSI.sub("", raw)
@@ -431,6 +475,7 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
     sampler = ""
     device: str | None = None
     version = ""
+    named_model = ""  # the banner's or "Starting to load model X...", when no config or flags line shows it
     for line in lines:
         t = line.text
         if m := re.search(r"Initializing an? (?:V\d )?LLM engine \(v(\d[\w.+-]*)\) with config:", t):
@@ -443,6 +488,10 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
             version = version or m.group(1)
         elif m := re.search(r"█\s+version\s+(\d[\w.+-]*)", t):
             version = version or m.group(1)
+        elif m := re.search(r"█\s+model\s+(\S+)\s*$", t):  # the 0.11+ banner's second line
+            named_model = named_model or m.group(1)
+        elif m := re.search(r"Starting to load model (\S+?)\.\.\.", t):  # V0 model_runner / V1 gpu_model_runner
+            named_model = named_model or m.group(1)
         if "non-default args:" in t or t.startswith("args: Namespace("):
             for key, value in arg_fields(t).items():
                 args.setdefault(key, value)
@@ -456,6 +505,8 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
             util_printed = util_printed or _number(m.group(1))
         elif m := re.search(r"The current --gpu-memory-utilization=" + _NUM, t):
             util_printed = util_printed or _number(m.group(1))
+        elif m := re.search(r"increase --gpu-memory-utilization from " + _NUM + r" to ", t):
+            util_printed = util_printed or _number(m.group(1))  # 0.18-0.20: "from" is the current setting
         elif m := re.search(r"Desired GPU memory utilization is \(" + _NUM, t):
             util_printed = util_printed or _number(m.group(1))
         if m := re.search(r"(?:Setting attention block size to|Forcing kv cache block size to|"
@@ -502,7 +553,7 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
 
     # --- settings
     row["vllm_version"] = version
-    model = config.get("model") or str(arg("model", "model_tag") or "")
+    model = config.get("model") or str(arg("model", "model_tag") or "") or named_model
     row["model"] = hf_model(model) if model else ""
     if model and row["model"] != model:
         notes.append(f"model path {model!r}")
@@ -585,12 +636,33 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
     return row
 
 
+# The platform vLLM runs on: "Automatically detected platform rocm." (`vllm/platforms/__init__.py`
+# `resolve_current_platform_cls_qualname`, 0.7+; "cuda" on NVIDIA) or an out-of-tree plugin's
+# "Platform plugin ascend is activated". A log that names none is taken to be CUDA.
+# ROCm's attention backends name it too: "Using ROCmFlashAttention backend." (V0 `attention/selector.py`)
+# and "Using Rocm Attention backend." (V1 `platforms/rocm.py`; logs where the platform line is DEBUG).
+_PLATFORM = re.compile(r"Automatically detected platform (\w+)\.|Platform plugin (\w+) is activated|"
+                       r"Using (ROCm)FlashAttention backend|Using (Rocm) Attention backend")
+
+
+def platform(lines: Iterable[Line]) -> str:
+    """The platform a log names ('' when none); CUDA when several are named and one is CUDA."""
+    named = {next(g for g in m.groups() if g).lower() for x in lines if (m := _PLATFORM.search(x.text))}
+    return "cuda" if "cuda" in named else min(named) if named else ""
+
+
 def parse_log(text: str) -> list[dict[str, str]]:
-    """Every start-up in a log, in order; a start-up with no settings and no figures is dropped."""
+    """Every start-up in a log, in order; a start-up with no settings and no figures is dropped.
+    Each row also carries `platform` (not a table column): the platform the log names."""
     rows = []
-    for group in startups(split_lines(text)):
+    lines = split_lines(text)
+    where = platform(lines)
+    for group in startups(lines):
         row = parse_startup(group)
         if any(row[c] for c in OBSERVED) or row["model"]:
+            row["platform"] = platform(group) or where
+            if row["platform"] not in ("", "cuda"):
+                row["notes"] = "; ".join(x for x in (row["notes"], f"platform {row['platform']} (not CUDA)") if x)
             rows.append(row)
     return rows
 
@@ -612,8 +684,16 @@ def notebook_text(raw: str) -> str:
 
 
 def read_log(path: Path) -> str:
-    raw = path.read_text(encoding="utf-8", errors="replace")
-    if path.suffix == ".ipynb":
+    """A log's text: UTF-8 with undecodable bytes replaced, gzip-compressed when the name ends in
+    `.gz` (rotated logs), a notebook's cell outputs for `.ipynb`. Raises OSError when unreadable."""
+    if path.suffix == ".gz":
+        with gzip.open(path, "rb") as f:
+            data = f.read()
+        inner = path.with_suffix("")
+    else:
+        data, inner = path.read_bytes(), path
+    raw = data.decode("utf-8", errors="replace")
+    if inner.suffix == ".ipynb":
         try:
             return notebook_text(raw)
         except (ValueError, AttributeError):
@@ -621,35 +701,78 @@ def read_log(path: Path) -> str:
     return raw
 
 
-def rows_from_files(paths: Iterable[Path], source: str | None = None) -> list[dict[str, str]]:
-    """Rows for every start-up in every file; `source` (else the file name) names them, with a
-    "#N" fragment when a file holds several start-ups."""
-    rows: list[dict[str, str]] = []
+def log_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """(files to read, paths that do not exist): a file as given; a directory's files, every level
+    down, in name order, hidden ones (".name") left out."""
+    files: list[Path] = []
+    missing: list[Path] = []
     for path in paths:
-        found = parse_log(read_log(path))
+        if path.is_dir():
+            files += sorted(f for f in path.rglob("*") if f.is_file()
+                            and not any(part.startswith(".") for part in f.relative_to(path).parts))
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(path)
+    return files, missing
+
+
+def rows_from_files(paths: Iterable[Path], source: str | None = None,
+                    problems: dict[str, str] | None = None) -> list[dict[str, str]]:
+    """Rows for every start-up in every file; `source` (else the file name) names them, with a
+    "#N" fragment when a file holds several start-ups. A file that cannot be read, or holds no
+    start-up, gives no row and is noted in `problems` (path → why)."""
+    rows: list[dict[str, str]] = []
+    stems: set[str] = set()
+    for path in paths:
+        try:
+            text = read_log(path)
+        except (OSError, EOFError) as exc:  # permissions, a broken .gz
+            if problems is not None:
+                problems[str(path)] = f"cannot read: {exc.strerror or exc}" if isinstance(exc, OSError) \
+                    else f"cannot read: {exc}"
+            continue
+        found = parse_log(text)
+        # ids stay unique when several folders hold the same file name (a folder per card)
+        stem = path.stem if path.stem not in stems or not path.parent.name else f"{path.parent.name}/{path.stem}"
+        n = 2
+        while stem in stems:
+            stem, n = f"{stem.rsplit('~', 1)[0]}~{n}", n + 1
+        stems.add(stem)
+        if not found and problems is not None:
+            problems[str(path)] = "no vLLM start-up found" if text.strip() else "empty file"
         for i, row in enumerate(found, start=1):
             base = source or str(path)
             row["source"] = base if len(found) == 1 else f"{base}#{i}"
-            row["id"] = path.stem if len(found) == 1 else f"{path.stem}-{i}"
+            row["id"] = stem if len(found) == 1 else f"{stem}-{i}"
             row["source_group"] = "log"
             rows.append(row)
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit status: 0 = every file read, 1 = some file could not be read (the others are
+    printed), 2 = a path does not exist or no file holds a start-up."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("logs", nargs="+", type=Path, help="vLLM start-up log files (text or .ipynb)")
+    parser.add_argument("logs", nargs="+", type=Path,
+                        help="vLLM start-up log files (text, .gz or .ipynb) or directories of them")
     parser.add_argument("--csv", action="store_true", help="print CSV rows (the table's columns)")
     parser.add_argument("--source", help="the `source` of every row (default: the file name)")
     args = parser.parse_args(argv)
-    missing = [str(p) for p in args.logs if not p.is_file()]
+    files, missing = log_files(args.logs)
     if missing:
-        print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
+        print(f"error: no such file: {', '.join(map(str, missing))}", file=sys.stderr)
         return 2
-    rows = rows_from_files(args.logs, args.source)
+    problems: dict[str, str] = {}
+    rows = rows_from_files(files, args.source, problems)
+    for path, why in problems.items():
+        print(f"{path}: {why}", file=sys.stderr)
+    if not rows:
+        print("error: no vLLM start-up found", file=sys.stderr)
+        return 2
     if args.csv:
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
         sys.stdout.write(out.getvalue())
@@ -659,7 +782,7 @@ def main(argv: list[str] | None = None) -> int:
             for column in COLUMNS[4:]:
                 if row[column]:
                     print(f"  {column:<24}{row[column]}")
-    return 0
+    return 1 if any(why.startswith("cannot read") for why in problems.values()) else 0
 
 
 if __name__ == "__main__":

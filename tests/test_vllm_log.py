@@ -464,3 +464,193 @@ def test_a_ray_data_vision_replica_gives_the_figures_of_its_table_row() -> None:
         assert row[column] == table[column], column
     for column in ("non_torch_gib", "activation_gib", "gpu_blocks", "gpu_total_gib"):  # not printed, left empty
         assert not row[column] and not table[column], column
+
+
+# ----------------------------------------------------------------------------- what collectors add
+
+# What a log collector writes before each line (never vLLM's own text): `docker logs -t` /
+# `kubectl logs --timestamps`, `kubectl logs --prefix`, both, `docker compose logs` (its service name
+# coloured), journald, a log viewer's export ("2026-04-19 11:23:08.488 | ..."), and a wrapper's own
+# Python-logging date.
+COLLECTORS = {
+    "docker -t": lambda line: "2025-03-01T10:11:12.123456789Z " + line,
+    "kubectl --prefix": lambda line: "[pod/vllm-7d9f6c-x2x/vllm] " + line,
+    "kubectl --prefix --timestamps": lambda line: "[pod/vllm-7d9f6c-x2x/vllm] 2025-03-01T10:11:12.123456789Z " + line,
+    "docker compose": lambda line: "\x1b[36mvllm-server-1  |\x1b[0m " + line,
+    "journald": lambda line: "Mar 01 10:11:12 gpu-node-3 vllm[4711]: " + line,
+    "viewer export": lambda line: "2026-04-19 11:23:08.488 | " + line,
+    "logging date": lambda line: "2025-03-01 10:11:12,345 " + line,
+}
+
+
+def _body(name: str) -> list[str]:
+    """The excerpt's log lines (its comment header left out)."""
+    return [x for x in (LOGS / name).read_text(encoding="utf-8").splitlines() if not x.startswith("# ")]
+
+
+@pytest.mark.parametrize("collector", sorted(COLLECTORS))
+@pytest.mark.parametrize("name", ["v0.10.0-qwen3-32b-tp8-ranks.log", "v0.7.3-a100-40gb-two-startups.log",
+                                  "v0.8.3-v0-tp4-driver-and-workers.log", "v0.10.1.1-wrapped-lines.log"])
+def test_a_collectors_prefix_changes_nothing(name: str, collector: str) -> None:
+    """Every line carrying a collector's prefix reads as the bare log does. Before the prefixes
+    were stripped, the worker prefixes behind them went unseen: the TP 8 log lost its binding rank
+    (3,650,960 KV tokens instead of 3,644,816), the V0 TP 4 log took a worker's KV cache for the
+    driver's, and a wrapped config line or a second start-up was not found."""
+    lines = _body(name)
+    plain = vllm_log.parse_log("\n".join(lines))
+    prefixed = vllm_log.parse_log("\n".join(COLLECTORS[collector](x) if x.strip() else x for x in lines))
+    assert prefixed == plain
+    if name.startswith("v0.10.0"):
+        assert (prefixed[0]["kv_tokens"], prefixed[0]["tp"]) == ("3644816", "8")
+    if name.startswith("v0.7.3"):
+        assert len(prefixed) == 2
+
+
+def test_windows_line_endings_and_cri_partial_lines() -> None:
+    """CRLF line ends read as LF. A Kubernetes node's CRI log file splits a line longer than 16 KiB
+    into partial records ("<time> stdout P <chunk>") finished by an "F" record; the chunks join."""
+    lines = _body("v0.10.0-qwen3-32b-tp8-ranks.log")
+    plain = vllm_log.parse_log("\n".join(lines))
+    assert vllm_log.parse_log("\r\n".join(lines)) == plain
+    cri: list[str] = []
+    for x in lines:
+        if "with config:" in x:  # the engine config line, cut in three records
+            third = len(x) // 3
+            cri += [f"2025-03-01T10:11:12.1Z stdout P {x[:third]}", f"2025-03-01T10:11:12.1Z stdout P {x[third:2 * third]}",
+                    f"2025-03-01T10:11:12.1Z stdout F {x[2 * third:]}"]
+        else:
+            cri.append(f"2025-03-01T10:11:12.1Z stderr F {x}")
+    assert vllm_log.parse_log("\n".join(cri)) == plain
+    assert plain[0]["max_model_len"] == "32768"  # max_seq_len=32768, on the config line
+
+
+def test_utilization_from_the_0_19_advice_line() -> None:
+    """0.18-0.20 print "In v0.19, CUDA graph memory profiling will be enabled by default ... increase
+    --gpu-memory-utilization from 0.9000 to 0.9616 ..." (`v1/worker/gpu_worker.py`, vllm#30515): the
+    first figure is the setting the KV cache was sized with. This pod's flags do not show one."""
+    row = one("v0.19.0-4xl40s-tp4-kubectl-util-from.log")
+    check(row, {
+        "vllm_version": "0.19.0",  # "version 0.19.0" and "Initializing a V1 LLM engine (v0.19.0)"
+        "model": "Qwen/Qwen2.5-72B-Instruct",
+        "tp": "4",  # 'tensor_parallel_size': 4
+        "max_model_len": "8192",  # 'max_model_len': 8192
+        "gpu_memory_utilization": "0.9",  # "increase --gpu-memory-utilization from 0.9000 to 0.9616"
+        "weights_gib": "33.98",  # "Model loading took 33.98 GiB memory"
+        "cuda_graph_gib": "",  # "Estimated CUDA graph memory: 2.73 GiB total", not subtracted before 0.21
+        "kv_cache_gib": "5.11",  # "Available KV cache memory: 5.11 GiB"
+        "kv_tokens": "67024",  # "GPU KV cache size: 67,024 tokens"
+        "gpu_blocks": "",  # "Overriding num_gpu_blocks=0 with num_gpu_blocks_override=512": the dummy profiling cache
+        "max_concurrency": "8.18",
+    })
+    assert "'gpu_memory_utilization'" not in (LOGS / "v0.19.0-4xl40s-tp4-kubectl-util-from.log").read_text()
+
+
+def test_a_rocm_log_is_read_but_marked() -> None:
+    """A ROCm start-up ("Using Rocm Attention backend.") is read, its platform noted; the model comes
+    from "Starting to load model ibm-granite/granite-4.0-h-small..." when no flags line shows it."""
+    row = one("v0.11.1rc6-rocm-strix-halo-granite.log")
+    check(row, {
+        "vllm_version": "0.11.1rc6.dev115+gbc926c122",  # "vLLM API server version 0.11.1rc6.dev115+gbc926c122"
+        "model": "ibm-granite/granite-4.0-h-small",
+        "block_size": "528",  # "Setting attention block size to 528 tokens"
+        "weights_gib": "78.4272",  # "Model loading took 78.4272 GiB"
+        "platform": "rocm",
+    })
+    assert "platform rocm" in row["notes"]
+
+
+# ----------------------------------------------------------------------------- files and folders
+
+def test_a_folder_of_logs(tmp_path: Path) -> None:
+    """A directory is read every level down (hidden files left out), a rotated `.gz` log is read,
+    an empty file and a file without a start-up are noted, and one file name in two folders gives
+    two ids."""
+    import gzip
+
+    (tmp_path / "h100").mkdir()
+    (tmp_path / "l40s").mkdir()
+    src = (LOGS / "v0.22.1-h100-cudagraph-subtracted.log").read_bytes()
+    (tmp_path / "h100" / "run.log").write_bytes(src)
+    (tmp_path / "l40s" / "run.log").write_bytes((LOGS / "v0.6.6-l40s-api-server.log").read_bytes())
+    (tmp_path / "old.log.gz").write_bytes(gzip.compress(src))
+    (tmp_path / ".hidden.log").write_bytes(src)
+    (tmp_path / "empty.log").write_text("", encoding="utf-8")
+    (tmp_path / "README.md").write_text("no vLLM here\n", encoding="utf-8")
+    files, missing = vllm_log.log_files([tmp_path])
+    assert missing == [] and ".hidden.log" not in {f.name for f in files}
+    problems: dict[str, str] = {}
+    rows = vllm_log.rows_from_files(files, problems=problems)
+    assert sorted(r["id"] for r in rows) == ["l40s/run", "old.log", "run"]
+    assert {r["kv_cache_gib"] for r in rows if r["id"] != "l40s/run"} == {"42.54"}
+    assert problems == {str(tmp_path / "empty.log"): "empty file", str(tmp_path / "README.md"): "no vLLM start-up found"}
+
+
+def test_main_exit_status(tmp_path: Path) -> None:
+    """0 when every file is read; 1 when a file cannot be read (the others still printed); 2 when a
+    path does not exist or nothing holds a start-up."""
+    good = tmp_path / "a.log"
+    good.write_bytes((LOGS / "v0.22.1-h100-cudagraph-subtracted.log").read_bytes())
+    broken = tmp_path / "b.log.gz"
+    broken.write_bytes(b"not gzip at all")
+    ok = subprocess.run([sys.executable, str(SCRIPT), str(good)], capture_output=True, text=True)
+    assert ok.returncode == 0 and "42.54" in ok.stdout
+    partial = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)], capture_output=True, text=True)
+    assert partial.returncode == 1 and "42.54" in partial.stdout
+    assert f"{broken}: cannot read" in partial.stderr and "Traceback" not in partial.stderr
+    (tmp_path / "empty").mkdir()
+    none = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "empty")], capture_output=True, text=True)
+    assert none.returncode == 2 and "no vLLM start-up found" in none.stderr
+
+
+def test_sizing_accuracy_names_a_local_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A log whose model llmkube has no profile for is listed with why and what to do; `--model`
+    names a local config.json or model directory to import, per log by GLOB= as `--gpu` does; a
+    log whose model path exists on this machine (a directory holding config.json) is imported
+    without being named; a `--model` path that does not exist is refused."""
+    import json
+
+    accuracy = _load("sizing_accuracy_under_test", REPO / "benchmarks" / "sizing_accuracy.py")
+    log = tmp_path / "logs" / "internvl.log"
+    log.parent.mkdir()
+    log.write_bytes((LOGS / "v0.6.6-l40s-tp8-internvl3.log").read_bytes())  # model='/models/internvl3-78b'
+    assert accuracy.main(["--logs", str(log.parent)]) == 0
+    out = capsys.readouterr().out
+    assert "internvl: model '/models/internvl3-78b': none (no built-in profile; no config.json)" in out
+    assert "--model [GLOB=]CONFIG.json|MODEL_DIR" in out
+    # the checkpoint directory of another log, present here: imported from its config.json
+    model_dir = tmp_path / "Qwen2.5-14B-Instruct"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_bytes((REPO / "tests" / "data" / "hf-configs" / "qwen2.5-14b-instruct.json").read_bytes())
+    two = tmp_path / "logs" / "two.log"
+    two.write_bytes((LOGS / "v0.7.3-a100-40gb-two-startups.log").read_bytes())
+    assert accuracy.main(["--logs", str(two), "--model", f"*two*={model_dir}", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert [(r["profile"], r["sizable"]) for r in results] == [("config", True), ("config", True)]
+    assert all("kv_cache_gib" in r["predicted"] for r in results)  # sized on the log's CUDA total
+    text = two.read_text(encoding="utf-8").replace("Qwen/Qwen2.5-14B-Instruct", str(model_dir))
+    local = tmp_path / "logs" / "local.log"
+    local.write_text(text, encoding="utf-8")
+    assert accuracy.main(["--logs", str(local), "--json"]) == 0
+    assert {r["profile"] for r in json.loads(capsys.readouterr().out)["results"]} == {"config"}
+    assert accuracy.main(["--logs", str(two), "--model", str(tmp_path / "nope" / "config.json")]) == 2
+    assert "neither a config.json nor a directory holding one" in capsys.readouterr().err
+
+
+def test_sizing_accuracy_folder_and_platform(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--logs DIR` sizes every log under it; a ROCm log is listed as not sized, with the reason;
+    an unreadable file is reported and the run exits 1 after measuring the others."""
+    import json
+
+    accuracy = _load("sizing_accuracy_under_test", REPO / "benchmarks" / "sizing_accuracy.py")
+    for name in ("v0.22.1-h100-cudagraph-subtracted.log", "v0.11.1rc6-rocm-strix-halo-granite.log"):
+        (tmp_path / name).write_bytes((LOGS / name).read_bytes())
+    assert accuracy.main(["--logs", str(tmp_path), "--json"]) == 0
+    results = {r["id"]: r for r in json.loads(capsys.readouterr().out)["results"]}
+    assert results["v0.22.1-h100-cudagraph-subtracted"]["sizable"]
+    rocm = results["v0.11.1rc6-rocm-strix-halo-granite"]
+    assert not rocm["sizable"] and "platform rocm" in rocm["profile"]
+    (tmp_path / "broken.log.gz").write_bytes(b"not gzip")
+    assert accuracy.main(["--logs", str(tmp_path), "--json"]) == 1
+    done = capsys.readouterr()
+    assert json.loads(done.out)["skipped_files"][str(tmp_path / "broken.log.gz")].startswith("cannot read")
+    assert "warning:" in done.err and "broken.log.gz" in done.err
