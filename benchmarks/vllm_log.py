@@ -122,10 +122,14 @@ _REPEATED = re.compile(r"\s*\[repeated \d+x across cluster\]")
 # What a log collector writes before each line it stores, never vLLM's text (stripped before
 # anything else, in any combination): `kubectl logs --prefix` ("[pod/NAME/CONTAINER] "), an RFC 3339
 # time stamp (`docker logs -t`, `kubectl logs --timestamps`) or a logging wrapper's own date, the
-# CRI log files of a Kubernetes node ("2025-03-01T10:11:12.1Z stdout F "), journald/syslog
-# ("Mar 01 10:11:12 host vllm[1234]: ") and `docker compose logs` ("service-1  | ").
+# CRI log files of a Kubernetes node ("2025-03-01T10:11:12.1Z stdout F "), a bracketed one (CI
+# output: "[2026-08-21T19:42:37Z] "), TorchServe's worker log ("<time> [INFO ] W-9000-model_1.0-stdout
+# MODEL_LOG - "), journald/syslog ("Mar 01 10:11:12 host vllm[1234]: ") and `docker compose logs`
+# ("service-1  | ").
 _COLLECTOR = re.compile(
     r"^(?:\[pod/[^\]\s]+\]\s"
+    r"|\[\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]\s?"
+    r"|\[(?:TRACE|DEBUG|INFO|WARN|ERROR)\s*\]\s+\S+\s+MODEL_LOG\s+-\s"
     r"|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?(?:\s+(?:stdout|stderr)\s+[FP](?=\s|$))?"
     r"(?:\s*\|\s?|\s+|$)"
     r"|[A-Z][a-z]{2}\s+\d{1,2}\s\d\d:\d\d:\d\d\s\S+\s[\w./@-]+(?:\[\d+\])?:\s"
@@ -159,6 +163,12 @@ def collected(raws: Sequence[str]) -> list[str]:
 # The logging header: "INFO 09-10 23:26:12 [api_server.py:1805] " (0.7+) or "INFO 04-05 23:43:02 api_server.py:712] ".
 # A wrapper's own tag may precede it ("vLLM STDOUT: INFO ...", Unsloth's server wrapper).
 _HEADER = re.compile(r"^(?:[^\[\]()]{0,40}?\s)?(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\s+(?:\d\d-\d\d\s+\d\d:\d\d:\d\d(?:\.\d+)?\s+)?\[?[\w./<>-]+(?::\d+)?\]\s?")
+
+
+# vLLM's header with its date ("INFO 10-07 22:54:54 llm_engine.py:226] ", "INFO 04-16 11:16:06 [utils.py:299] "),
+# distinctive enough to be found after any prefix.
+_DATED_HEADER = re.compile(r"\b(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) \d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? "
+                           r"\[?[\w./<>-]+:\d+\] ")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,6 +232,13 @@ def split_lines(text: str) -> list[Line]:
             worker = worker_key(m.group(1))  # the innermost prefix is the process that logged
             line = line[m.end():]
             prefixed = True
+        if not prefixed and not _HEADER.match(line.lstrip()) and (m := _DATED_HEADER.search(line, 0, 300)):
+            # an unknown wrapper's own prefix before vLLM's dated header (TorchServe's "<time> [INFO ]
+            # W-9000-model_1.0-stdout MODEL_LOG - ", a progress bar the line was glued to): the
+            # process prefix, if any, is the last "(... pid=N ...)" before the header
+            procs = re.findall(r"\(([A-Za-z_][^()]*pid=\d+[^()]*)\)", line[:m.start()])
+            worker = worker_key(procs[-1]) if procs else worker
+            line, prefixed = line[m.start():], bool(procs)
         line = _REPEATED.sub("", line).rstrip()
         headed = _HEADER.match(line.lstrip()) is not None
         line = _HEADER.sub("", line.lstrip())
@@ -478,8 +495,11 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
     named_model = ""  # the banner's or "Starting to load model X...", when no config or flags line shows it
     for line in lines:
         t = line.text
-        if m := re.search(r"Initializing an? (?:V\d )?LLM engine \(v(\d[\w.+-]*)\) with config:", t):
-            version = version or m.group(1)
+        if m := re.search(r"Initializing an? (?:V\d )?LLM engine \(v([^()\s]*)\) with config:", t):
+            # "(vdev)": a source build without a version tag (`vllm/version.py` falls back to "dev")
+            version = version or (m.group(1) if m.group(1)[:1].isdigit() else "")
+            if not m.group(1)[:1].isdigit():
+                notes.append(f"engine version printed as v{m.group(1)} (a build without a version tag)")
             if not config:
                 config = config_fields(t)
         elif "LLM engine with config:" in t and not config:  # 0.2-0.3: no version in the line

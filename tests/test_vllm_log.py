@@ -480,6 +480,8 @@ COLLECTORS = {
     "journald": lambda line: "Mar 01 10:11:12 gpu-node-3 vllm[4711]: " + line,
     "viewer export": lambda line: "2026-04-19 11:23:08.488 | " + line,
     "logging date": lambda line: "2025-03-01 10:11:12,345 " + line,
+    "CI time stamp": lambda line: "[2026-08-21T19:42:37Z] " + line,
+    "TorchServe": lambda line: "2024-10-07T22:54:54,595 [INFO ] W-9000-model_1.0-stdout MODEL_LOG - " + line,
 }
 
 
@@ -654,3 +656,30 @@ def test_sizing_accuracy_folder_and_platform(tmp_path: Path, capsys: pytest.Capt
     done = capsys.readouterr()
     assert json.loads(done.out)["skipped_files"][str(tmp_path / "broken.log.gz")].startswith("cannot read")
     assert "warning:" in done.err and "broken.log.gz" in done.err
+
+
+def test_a_source_build_under_docker_compose() -> None:
+    """A source build prints "Initializing an LLM engine (vdev) with config: ..." (`vllm/version.py`
+    falls back to "dev" without a version tag); the config line is read all the same (before, a
+    version not starting with a digit dropped the whole start-up). `docker compose` prefixes every
+    line with "runner-llm-1  | "."""
+    row = one("vdev-compose-llama3.1-8b-tp2.log")
+    check(row, {
+        "vllm_version": "",  # "(vdev)": no version to size by
+        "model": "meta-llama/Meta-Llama-3.1-8B-Instruct",  # the HF cache path's models--meta-llama--...
+        "tp": "2",  # tensor_parallel_size=2
+        "dtype": "bfloat16",  # dtype=torch.bfloat16
+        "max_model_len": "8192",  # max_seq_len=8192
+        "enforce_eager": "false",
+    })
+    assert "vdev" in row["notes"]
+
+
+@pytest.mark.parametrize("name", ["v0.10.0-qwen3-32b-tp8-ranks.log", "v0.8.3-v0-tp4-driver-and-workers.log"])
+def test_an_unknown_wrappers_prefix(name: str) -> None:
+    """A prefix no rule knows, before vLLM's dated header ("INFO 08-05 12:00:01 [file.py:12] "), is
+    dropped, and a process prefix inside it still names the worker (the binding rank is found)."""
+    lines = _body(name)
+    plain = vllm_log.parse_log("\n".join(lines))
+    wrapped = vllm_log.parse_log("\n".join(f"<my-launcher job=7 [node-2]> {x}" if x.strip() else x for x in lines))
+    assert wrapped == plain
