@@ -425,7 +425,13 @@ def rows_from_logs(store: ProfileStore, paths: list[Path], gpus: list[str] | Non
                    problems: dict[str, str] | None = None) -> list[dict[str, str]]:
     """Table rows read from start-up logs (benchmarks/vllm_log.py), ready for `evaluate_row`.
     `models`: `[GLOB=]HF_ID` or `[GLOB=]PATH` (a local config.json or model directory)."""
-    rows = vllm_log.rows_from_files(paths, problems=problems)
+    read = vllm_log.rows_from_files(paths, problems=problems)
+    # a start-up that ended before printing any memory figure (a launch refused for free memory,
+    # then retried) has nothing to measure: noted, not counted
+    rows = [r for r in read if any(r[c] for c in vllm_log.OBSERVED)]
+    for r in read:
+        if r not in rows and problems is not None:
+            problems[r["source"]] = "start-up printed no memory figure (it ended before loading the weights)"
     choices = [models] if isinstance(models, str) else list(models or [])
     for row in rows:
         row["split"] = "heldout"

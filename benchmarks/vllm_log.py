@@ -16,6 +16,8 @@ Settings
 - the model, when neither the config line nor the flags show it (a log whose start was cut): the
   0.11+ banner's "model   Qwen/Qwen3-8B" and "Starting to load model X..." (V0
   `worker/model_runner.py` `load_model`, V1 `v1/worker/gpu_model_runner.py` `load_model`).
+- max_model_len, when neither the flags nor the config line show it: "Using max model len N"
+  (`ModelConfig.get_and_verify_max_len` in `config.py`, `config/__init__.py` or `config/model.py` by version).
 - the engine config line (same call): `model=`, `dtype=torch.X`, `max_seq_len=`,
   `tensor_parallel_size=`, `pipeline_parallel_size=`, `data_parallel_size=` (V1),
   `quantization=`, `enforce_eager=`, `kv_cache_dtype=`.
@@ -265,15 +267,29 @@ _OBSERVATION = re.compile(r"Loading model weights took|Model loading took|Availa
                           r"(?i:gpu|cuda) blocks:|GPU KV cache size|reserved for KV Cache|kv_cache_size=|available_kv_cache_memory")
 
 
+def _process(worker: str) -> str:
+    """The kind of process a prefix names, without its pid / ip ("EngineCore_DP0 pid=9" ->
+    "EngineCore_DP0"): a relaunched server's processes have new pids, data-parallel engines keep
+    their own names."""
+    return re.sub(r",?\s*(?:pid|ip)=[^\s,]+", "", worker).strip()
+
+
 def startups(lines: Sequence[Line]) -> list[list[Line]]:
     """One list of lines per engine start-up: a file may hold several (a script that starts the
-    engine twice, a restarted server). A start-up marker after an observation opens a new one."""
+    engine twice, a restarted server). A start-up marker opens a new one after an observation,
+    or when the same process already printed that marker (a launch that failed before printing
+    any figure, then a retry, often with other flags)."""
     groups: list[list[Line]] = [[]]
     seen_observation = False
+    seen_markers: set[tuple[str, str]] = set()
     for line in lines:
-        if _START.search(line.text) and seen_observation:
-            groups.append([])
-            seen_observation = False
+        if m := _START.search(line.text):
+            marker = (_process(line.worker), re.sub(r"\s+", " ", m.group(0)))
+            if seen_observation or marker in seen_markers:
+                groups.append([])
+                seen_observation = False
+                seen_markers = set()
+            seen_markers.add(marker)
         groups[-1].append(line)
         if _OBSERVATION.search(line.text):
             seen_observation = True
@@ -493,6 +509,7 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
     device: str | None = None
     version = ""
     named_model = ""  # the banner's or "Starting to load model X...", when no config or flags line shows it
+    resolved_len: float | None = None  # "Using max model len N" (`ModelConfig.get_and_verify_max_len`)
     for line in lines:
         t = line.text
         if m := re.search(r"Initializing an? (?:V\d )?LLM engine \(v([^()\s]*)\) with config:", t):
@@ -515,6 +532,8 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
         if "non-default args:" in t or t.startswith("args: Namespace("):
             for key, value in arg_fields(t).items():
                 args.setdefault(key, value)
+        if m := re.search(r"^Using max model len " + _NUM + r"$", t):
+            resolved_len = resolved_len or _number(m.group(1))
         if m := re.search(r"Chunked prefill is enabled with max_num_batched_tokens=" + _NUM, t):
             chunked_tokens = _number(m.group(1))
         for name in ("max_num_batched_tokens", "max_num_seqs"):
@@ -593,10 +612,12 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
     row["quantization_flag"] = str(flag) if flag else ""
     kv_dtype = config.get("kv_cache_dtype") or arg("kv_cache_dtype")
     row["kv_cache_dtype"] = str(kv_dtype) if kv_dtype else ""
-    max_len = arg("max_model_len") or config.get("max_seq_len")
+    max_len = arg("max_model_len") or config.get("max_seq_len") or resolved_len
     row["max_model_len"] = _fmt(int(float(str(max_len)))) if max_len not in (None, "", "None") else ""
     if arg("max_model_len") is None and config.get("max_seq_len"):
         defaults.append(f"max_model_len {row['max_model_len']} from the engine config's max_seq_len (flag not shown)")
+    elif arg("max_model_len") is None and resolved_len:
+        defaults.append(f"max_model_len {row['max_model_len']} from 'Using max model len' (flag and config line not shown)")
     seqs = arg("max_num_seqs") or defaulted.get("max_num_seqs")
     row["max_num_seqs"] = _fmt(int(float(str(seqs)))) if seqs else ""
     batched = arg("max_num_batched_tokens") or defaulted.get("max_num_batched_tokens") or chunked_tokens

@@ -555,6 +555,7 @@ def test_a_rocm_log_is_read_but_marked() -> None:
         "vllm_version": "0.11.1rc6.dev115+gbc926c122",  # "vLLM API server version 0.11.1rc6.dev115+gbc926c122"
         "model": "ibm-granite/granite-4.0-h-small",
         "block_size": "528",  # "Setting attention block size to 528 tokens"
+        "max_model_len": "131072",  # "Using max model len 131072" (no flags or config line in the excerpt)
         "weights_gib": "78.4272",  # "Model loading took 78.4272 GiB"
         "platform": "rocm",
     })
@@ -683,3 +684,39 @@ def test_an_unknown_wrappers_prefix(name: str) -> None:
     plain = vllm_log.parse_log("\n".join(lines))
     wrapped = vllm_log.parse_log("\n".join(f"<my-launcher job=7 [node-2]> {x}" if x.strip() else x for x in lines))
     assert wrapped == plain
+
+
+def test_a_failed_launch_then_a_retry() -> None:
+    """nohup.out of two launches (0.10.2, colour codes kept): the first stops on "Free memory on
+    device (13.58/15.99 GiB) on startup is less than desired ..." before printing a figure, the
+    second starts. Before, the second launch's markers, coming with no figure in between, were
+    taken as the same start-up (had the retry changed a flag, the first launch's would have been
+    read). Two rows; sizing_accuracy
+    counts only the one with figures and notes the other."""
+    rows = parse("v0.10.2-wsl-llava-awq-failed-then-retried.log")
+    assert len(rows) == 2
+    first, second = rows
+    assert not any(first[c] for c in vllm_log.OBSERVED)
+    assert (first["gpu_total_gib"], first["gpu_memory_utilization"]) == ("15.99", "0.85")  # from the refusal
+    check(second, {
+        "vllm_version": "0.10.2",  # "vLLM API server version 0.10.2"
+        "model": "/home/stewa/ai-models/weights/ybelkada/llava-1.5-7b-hf-awq",
+        "quantization": "awq_marlin",  # quantization=awq_marlin
+        "dtype": "float16",
+        "max_model_len": "4096",  # 'max_model_len': 4096
+        "gpu_memory_utilization": "0.85",
+        "gpu_total_gib": "15.99",  # "Free memory on device (14.66/15.99 GiB) on startup."
+        "weights_gib": "4.253",  # "Model loading took 4.2530 GiB"
+        "activation_gib": "0.34",  # "0.34 GiB for peak activation"
+        "non_torch_gib": "0.02",  # "0.02 GiB for non-torch memory"
+        "kv_cache_gib": "8.99",  # "Available KV cache memory: 8.99 GiB"
+        "kv_tokens": "18400",  # "GPU KV cache size: 18,400 tokens"
+        "gpu_blocks": "1150",  # "num_gpu_blocks is: 1150"
+        "max_concurrency": "4.49",
+    })
+    accuracy = _load("sizing_accuracy_under_test", REPO / "benchmarks" / "sizing_accuracy.py")
+    problems: dict[str, str] = {}
+    store = accuracy.ProfileStore.load()
+    sized = accuracy.rows_from_logs(store, [LOGS / "v0.10.2-wsl-llava-awq-failed-then-retried.log"], problems=problems)
+    assert [r["id"] for r in sized] == ["v0.10.2-wsl-llava-awq-failed-then-retried-2"]
+    assert list(problems.values()) == ["start-up printed no memory figure (it ended before loading the weights)"]
