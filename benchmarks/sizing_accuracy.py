@@ -258,9 +258,15 @@ def evaluate_row(store: ProfileStore, row: dict[str, str]) -> dict[str, Any]:
         "tp": row["tp"], "pp": row["pp"], "source": row["source"], "errors": {},
         "observed": {}, "predicted": {},
     }
+    if row.get("source_group") == "log":  # what was read off the log, to check against its lines
+        out["read"] = {k: row[k] for k in COLUMNS[4:] if row.get(k) and k not in ("defaults", "notes")}
+        out["defaults"], out["notes"] = row.get("defaults", ""), row.get("notes", "")
     if row.get("platform") not in (None, "", "cuda"):  # a log's "Automatically detected platform rocm."
         out["sizable"] = False
         out["profile"] = f"not sized: platform {row['platform']} (llmkube sizes vLLM on NVIDIA GPUs)"
+        return out
+    if not row["model"] and not row.get("model_config"):
+        out["sizable"], out["profile"] = False, "none (the log names no model)"
         return out
     profile, how = find_model(store, row["model"], row.get("model_config", ""))
     out["profile"] = how
@@ -431,7 +437,7 @@ def rows_from_logs(store: ProfileStore, paths: list[Path], gpus: list[str] | Non
     rows = [r for r in read if any(r[c] for c in vllm_log.OBSERVED)]
     for r in read:
         if r not in rows and problems is not None:
-            problems[r["source"]] = "start-up printed no memory figure (it ended before loading the weights)"
+            problems[r["source"]] = "start-up printed no memory figure (it ended, or the log was cut, before the weights were loaded)"
     choices = [models] if isinstance(models, str) else list(models or [])
     for row in rows:
         row["split"] = "heldout"
@@ -470,7 +476,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA, help="start-up table (CSV)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--worst", type=int, default=10, help="held-out rows to list")
+    parser.add_argument("--worst", type=int, default=None,
+                        help="held-out rows to list (default: 10; with --logs every log with an error)")
     parser.add_argument("--logs", type=Path, nargs="+", metavar="LOG",
                         help="size vLLM start-up logs (text, .gz or .ipynb files, or directories of them) "
                              "instead of the table")
@@ -518,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(summary, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:
-        print(render(summary, args.worst))
+        print(render(summary, args.worst if args.worst is not None else (len(summary["results"]) if args.logs else 10)))
     return status
 
 
