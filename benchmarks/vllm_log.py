@@ -175,10 +175,15 @@ _DATED_HEADER = re.compile(r"\b(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) \d\d-\d\d \
 
 @dataclasses.dataclass(frozen=True)
 class Line:
-    """One log message: the worker that printed it ('' = the main/engine process) and its text."""
+    """One log message: the worker that printed it ('' = the main/engine process) and its text;
+    `process` is the innermost prefix as printed (pid included), `outer` the outermost one when a
+    line carries two or more (`nested`): a replica's server around its engine's processes."""
     number: int
     worker: str
     text: str
+    process: str = ""
+    outer: str = ""
+    nested: bool = False
 
 
 def worker_key(label: str) -> str:
@@ -230,8 +235,10 @@ def split_lines(text: str) -> list[Line]:
             line = _ANSI.sub("", line)
         worker = ""
         prefixed = False
+        labels: list[str] = []
         while m := _PREFIX.match(line):
             worker = worker_key(m.group(1))  # the innermost prefix is the process that logged
+            labels.append(m.group(1))
             line = line[m.end():]
             prefixed = True
         if not prefixed and not _HEADER.match(line.lstrip()) and (m := _DATED_HEADER.search(line, 0, 300)):
@@ -240,6 +247,7 @@ def split_lines(text: str) -> list[Line]:
             # process prefix, if any, is the last "(... pid=N ...)" before the header
             procs = re.findall(r"\(([A-Za-z_][^()]*pid=\d+[^()]*)\)", line[:m.start()])
             worker = worker_key(procs[-1]) if procs else worker
+            labels = procs
             line, prefixed = line[m.start():], bool(procs)
         line = _REPEATED.sub("", line).rstrip()
         headed = _HEADER.match(line.lstrip()) is not None
@@ -253,9 +261,10 @@ def split_lines(text: str) -> list[Line]:
                 and (wrapped or (_WRAPPED.search(last.text) and _open_brackets(last.text) > 0)
                      or last.text.endswith("with config:"))):
             joint = " " if last.text.endswith(":") else ""
-            out[-1] = Line(last.number, last.worker, last.text + joint + line)
+            out[-1] = dataclasses.replace(last, text=last.text + joint + line)
             continue
-        out.append(Line(number, worker, line))
+        out.append(Line(number, worker, line, labels[-1] if labels else "", labels[0] if labels else "",
+                        len(labels) >= 2))
     return out
 
 
@@ -274,22 +283,54 @@ def _process(worker: str) -> str:
     return re.sub(r",?\s*(?:pid|ip)=[^\s,]+", "", worker).strip()
 
 
+def replicas(lines: Sequence[Line]) -> list[list[Line]]:
+    """The lines of each engine replica when several run side by side in one log (verl's or Ray
+    Serve's servers, each prefixing its engine's lines: "(vLLMHttpServer pid=1) (EngineCore_DP0
+    pid=2) ..."): one list per outermost prefix that wraps another, in order of appearance; a line
+    with no such prefix (a progress bar) stays with the replica before it. One list when a log has
+    at most one such prefix."""
+    wrappers = list(dict.fromkeys(x.outer for x in lines if x.nested))
+    if len(wrappers) < 2:
+        return [list(lines)]
+    parts: dict[str, list[Line]] = {w: [] for w in wrappers}
+    current = wrappers[0]
+    for line in lines:
+        if line.outer in parts:
+            current = line.outer
+        parts[current].append(line)
+    return list(parts.values())
+
+
+def _pid(process: str) -> str:
+    return m.group(1) if (m := re.search(r"pid=(\d+)", process)) else ""
+
+
 def startups(lines: Sequence[Line]) -> list[list[Line]]:
     """One list of lines per engine start-up: a file may hold several (a script that starts the
-    engine twice, a restarted server). A start-up marker opens a new one after an observation,
-    or when the same process already printed that marker (a launch that failed before printing
-    any figure, then a retry, often with other flags)."""
+    engine twice, a restarted server, replicas side by side: `replicas`). A start-up marker opens
+    a new one after an observation, or when the same kind of process already printed that marker
+    with another pid or other text (a launch that failed before printing any figure, then a
+    retry, often with other flags); the same line printed twice (a notebook's doubled output) is
+    one."""
+    groups: list[list[Line]] = []
+    for part in replicas(lines):
+        groups += _startups(part)
+    return groups
+
+
+def _startups(lines: Sequence[Line]) -> list[list[Line]]:
     groups: list[list[Line]] = [[]]
     seen_observation = False
-    seen_markers: set[tuple[str, str]] = set()
+    seen_markers: dict[tuple[str, str], tuple[str, str]] = {}
     for line in lines:
         if m := _START.search(line.text):
             marker = (_process(line.worker), re.sub(r"\s+", " ", m.group(0)))
-            if seen_observation or marker in seen_markers:
+            printed = (_pid(line.process), line.text)
+            if seen_observation or (marker in seen_markers and seen_markers[marker] != printed):
                 groups.append([])
                 seen_observation = False
-                seen_markers = set()
-            seen_markers.add(marker)
+                seen_markers = {}
+            seen_markers[marker] = printed
         groups[-1].append(line)
         if _OBSERVATION.search(line.text):
             seen_observation = True

@@ -724,3 +724,46 @@ def test_a_failed_launch_then_a_retry() -> None:
     sized = accuracy.rows_from_logs(store, [LOGS / "v0.10.2-wsl-llava-awq-failed-then-retried.log"], problems=problems)
     assert [r["id"] for r in sized] == ["v0.10.2-wsl-llava-awq-failed-then-retried-2"]
     assert list(problems.values()) == ["start-up printed no memory figure (it ended, or the log was cut, before the weights were loaded)"]
+
+
+def test_replicas_side_by_side_are_two_startups() -> None:
+    """An RL run's two vLLM replicas start at once, each server prefixing its engine's lines
+    ("(vLLMHttpServer pid=542833) (EngineCore_DP0 pid=548418) ..."): one row per replica, each with
+    its own server's settings and figures. Before, they were one start-up, its figures the
+    smaller of the two replicas' whatever their settings."""
+    rows = parse("v0.12.0-verl-two-replicas.log")
+    assert len(rows) == 2
+    for row in rows:
+        check(row, {
+            "vllm_version": "0.12.0",  # "Initializing a V1 LLM engine (v0.12.0)"
+            "model": "/home2/ycj/Models/Qwen3-4B",
+            "max_model_len": "40960",  # max_seq_len=40960
+            "max_num_batched_tokens": "8192",  # each server's "Chunked prefill is enabled with max_num_batched_tokens=8192."
+            "gpu_memory_utilization": "0.5",  # "Desired GPU memory utilization is (0.5, ...)"
+            "gpu_total_gib": "94.97",  # "Free memory on device (93.47/94.97 GiB) on startup."
+            "weights_gib": "7.5552",  # "Model loading took 7.5552 GiB memory"
+            "kv_cache_gib": "39.28",  # "Available KV cache memory: 39.28 GiB"
+            "kv_tokens": "285984",  # "GPU KV cache size: 285,984 tokens"
+            "max_concurrency": "6.98",
+        })
+        assert "of 2" not in row["notes"]  # each row holds one replica's worker
+
+
+def test_a_notebooks_doubled_lines_are_one_startup() -> None:
+    """A Kaggle notebook's log prints every vLLM line twice, after the run's elapsed time and a line
+    number ("331.5s 304 (EngineCore pid=163) INFO ..."): the doubled "Initializing a V1 LLM engine"
+    line from the same process is one start-up, not a relaunch."""
+    row = one("v0.22.0-kaggle-2xt4-tp2-doubled.log")
+    check(row, {
+        "vllm_version": "0.22.0",
+        "gpu": "t4",  # the notebook's "GPU 0    : Tesla T4  (14.6 GB)"
+        "tp": "2",  # 'tensor_parallel_size': 2
+        "dtype": "float16",  # 'dtype': 'half'
+        "max_model_len": "8192",
+        "max_num_batched_tokens": "8192",  # "Chunked prefill is enabled with max_num_batched_tokens=8192."
+        "gpu_memory_utilization": "0.85",
+        "weights_gib": "7.71",  # "Model loading took 7.71 GiB"
+        "kv_cache_gib": "3.92",  # "Available KV cache memory: 3.92 GiB"
+        "kv_tokens": "57120",  # "GPU KV cache size: 57,120 tokens"
+        "max_concurrency": "6.97",
+    })
