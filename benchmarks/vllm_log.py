@@ -176,7 +176,7 @@ _DATED_HEADER = re.compile(r"\b(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) \d\d-\d\d \
 @dataclasses.dataclass(frozen=True)
 class Line:
     """One log message: the worker that printed it ('' = the main/engine process) and its text;
-    `process` is the innermost prefix as printed (pid included), `outer` the outermost one when a
+    `process` is the innermost prefix as printed (pid included), `outer` the one around it when a
     line carries two or more (`nested`): a replica's server around its engine's processes."""
     number: int
     worker: str
@@ -263,7 +263,7 @@ def split_lines(text: str) -> list[Line]:
             joint = " " if last.text.endswith(":") else ""
             out[-1] = dataclasses.replace(last, text=last.text + joint + line)
             continue
-        out.append(Line(number, worker, line, labels[-1] if labels else "", labels[0] if labels else "",
+        out.append(Line(number, worker, line, labels[-1] if labels else "", labels[-2] if len(labels) >= 2 else "",
                         len(labels) >= 2))
     return out
 
@@ -286,19 +286,25 @@ def _process(worker: str) -> str:
 def replicas(lines: Sequence[Line]) -> list[list[Line]]:
     """The lines of each engine replica when several run side by side in one log (verl's or Ray
     Serve's servers, each prefixing its engine's lines: "(vLLMHttpServer pid=1) (EngineCore_DP0
-    pid=2) ..."): one list per outermost prefix that wraps another, in order of appearance; a line
-    with no such prefix (a progress bar) stays with the replica before it. One list when a log has
-    at most one such prefix."""
-    wrappers = list(dict.fromkeys(x.outer for x in lines if x.nested))
+    pid=2) ..."): one list per prefix, not vLLM's own, that wraps a process's (whatever wraps it in
+    turn: a trainer's), in order of appearance; the server's own lines join its list, a line with
+    neither (a progress bar) stays with the replica before it. One list when a log has at most one
+    such prefix (Ray's engine around its TP workers is vLLM's own: one start-up)."""
+    wrappers = list(dict.fromkeys(x.outer for x in lines if x.nested and not _VLLM_PROCESS.match(x.outer)))
     if len(wrappers) < 2:
         return [list(lines)]
     parts: dict[str, list[Line]] = {w: [] for w in wrappers}
     current = wrappers[0]
     for line in lines:
-        if line.outer in parts:
-            current = line.outer
+        current = next((k for k in (line.process, line.outer) if k in parts), current)
         parts[current].append(line)
     return list(parts.values())
+
+
+# vLLM's own processes (`_add_prefix` in `multiproc_executor.py` / `multiproc_worker_utils.py`, Ray's
+# actor names): an engine around its workers is one start-up, never a replica of its own.
+_VLLM_PROCESS = re.compile(r"(?:EngineCore|VllmWorker|Worker|RayWorkerWrapper|RayWorkerVllm|APIServer)\b|"
+                           r"(?:EngineCore|Worker)_")
 
 
 def _pid(process: str) -> str:

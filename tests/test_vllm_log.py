@@ -767,3 +767,12 @@ def test_a_notebooks_doubled_lines_are_one_startup() -> None:
         "kv_tokens": "57120",  # "GPU KV cache size: 57,120 tokens"
         "max_concurrency": "6.97",
     })
+
+
+def test_replicas_inside_a_trainers_prefix() -> None:
+    """The same two replicas when a trainer's own prefix wraps both servers' lines (three levels,
+    as Ray prints a task's children): still one row per replica, split by the prefix that wraps
+    each engine's processes, not by the trainer's."""
+    lines = _body("v0.12.0-verl-two-replicas.log")
+    rows = vllm_log.parse_log("\n".join(f"(TaskRunner pid=4242) {x}" if x.strip() else x for x in lines))
+    assert rows == parse("v0.12.0-verl-two-replicas.log")
