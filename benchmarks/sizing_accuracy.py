@@ -7,18 +7,22 @@ the `fit` rows and the `heldout` rows apart, per GPU and per vLLM version family
 rows llmkube can size without a hand-written profile, and the worst held-out rows.
 
 A measurement, not a test: it exits 0 whatever the errors are (non-zero only if it crashes).
-With `--logs LOG...` it sizes vLLM start-up logs directly instead of the table: each log is read by
-benchmarks/vllm_log.py into the table's columns (the settings the log shows, the figures it
-prints) and reported the same way. Every log row counts as `heldout` (nothing was fitted to it).
+With `--logs LOG|DIR...` it sizes vLLM start-up logs directly instead of the table: each log (a
+folder is read every level down; `.gz` and `.ipynb` too) is read by benchmarks/vllm_log.py into the
+table's columns (the settings the log shows, the figures it prints) and reported the same way, with
+what was read in the JSON's `read`. Every log row counts as `heldout` (nothing was fitted to it).
 The GPU is the one the log names, or `--gpu NAME` (a llmkube GPU profile) for every log, or
 `--gpu 'GLOB=NAME'` for the logs whose path matches; a log that names none is sized on the CUDA
-total it prints. A model given as a local path is matched to a profile by its
-directory name (`/models/Qwen3-8B` → `Qwen/Qwen3-8B`), or `--model HF_ID` names it.
+total it prints. The model is the one the log names (a local path is matched to a profile by its
+directory name, `/models/Qwen3-8B` -> `Qwen/Qwen3-8B`, or imported from its config.json when the
+directory exists here), or `--model [GLOB=]HF_ID|CONFIG.json|MODEL_DIR`. A file that cannot be
+read is reported and the exit status is 1; no start-up at all, a missing path or a bad `--gpu` /
+`--model` is status 2.
 
 Run from the repository root:
 
     .venv/bin/python benchmarks/sizing_accuracy.py [--data CSV] [--json] [--worst N]
-    .venv/bin/python benchmarks/sizing_accuracy.py --logs LOG... [--gpu [GLOB=]NAME]... [--model HF_ID] [--json]
+    .venv/bin/python benchmarks/sizing_accuracy.py --logs LOG|DIR... [--gpu [GLOB=]NAME]... [--model [GLOB=]MODEL]... [--json]
 """
 
 from __future__ import annotations

@@ -80,6 +80,11 @@ Observations (per worker; see `pick_worker` for which one the row takes)
 - the tab-separated table of the 0.6.5 development builds ("total_gpu_memory\t79.22GiB", ...,
   "available_kv_cache_memory\t53.29GiB"), vllm-project/vllm PR #10511.
 
+Around the lines: colour codes, Windows line ends and what log collectors add are stripped
+(`_COLLECTOR`, `_DATED_HEADER`), process prefixes name the worker (`_PREFIX`), wrapped lines are
+joined, and a file is cut into start-ups (`startups`: relaunches, replicas side by side). The
+platform a log names is kept (`platform`) so that a ROCm or Ascend start-up is not taken for CUDA.
+
 Not read: settings that only a launcher script or a README shows (the GPU model when no line names
 it, a `--max-num-batched-tokens` inferred from a compile range), `--kv-cache-memory`, speculative
 decoding, LoRA, CPU offload, and non-CUDA platforms (ROCm/XPU/TPU print other lines); a log whose
