@@ -776,16 +776,28 @@ def notebook_text(raw: str) -> str:
     return "\n".join(parts)
 
 
+def decode(data: bytes) -> str:
+    """A log's bytes as text: UTF-16 when it says so or looks so (Windows PowerShell's `>` writes
+    UTF-16 with a byte-order mark), else UTF-8 (a byte-order mark dropped, undecodable bytes
+    replaced)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    head = data[:4096]
+    if len(head) >= 64 and head.count(b"\x00") > len(head) // 3:  # UTF-16 without a mark
+        return data.decode("utf-16-le" if head[1:2] == b"\x00" else "utf-16-be", errors="replace")
+    return data.decode("utf-8-sig", errors="replace")
+
+
 def read_log(path: Path) -> str:
-    """A log's text: UTF-8 with undecodable bytes replaced, gzip-compressed when the name ends in
-    `.gz` (rotated logs), a notebook's cell outputs for `.ipynb`. Raises OSError when unreadable."""
+    """A log's text (`decode`), gzip-compressed when the name ends in `.gz` (rotated logs), a
+    notebook's cell outputs for `.ipynb`. Raises OSError when unreadable."""
     if path.suffix == ".gz":
         with gzip.open(path, "rb") as f:
             data = f.read()
         inner = path.with_suffix("")
     else:
         data, inner = path.read_bytes(), path
-    raw = data.decode("utf-8", errors="replace")
+    raw = decode(data)
     if inner.suffix == ".ipynb":
         try:
             return notebook_text(raw)
@@ -799,7 +811,7 @@ def log_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     down, in name order, hidden ones (".name") left out."""
     files: list[Path] = []
     missing: list[Path] = []
-    for path in paths:
+    for path in dict.fromkeys(paths):  # a path given twice is read once
         if path.is_dir():
             files += sorted(f for f in path.rglob("*") if f.is_file()
                             and not any(part.startswith(".") for part in f.relative_to(path).parts))

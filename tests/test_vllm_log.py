@@ -776,3 +776,17 @@ def test_replicas_inside_a_trainers_prefix() -> None:
     lines = _body("v0.12.0-verl-two-replicas.log")
     rows = vllm_log.parse_log("\n".join(f"(TaskRunner pid=4242) {x}" if x.strip() else x for x in lines))
     assert rows == parse("v0.12.0-verl-two-replicas.log")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-8-sig"])
+def test_a_log_written_by_windows_powershell(tmp_path: Path, encoding: str) -> None:
+    """PowerShell's `>` writes UTF-16 (with a byte-order mark; some tools without one), and some
+    editors a UTF-8 byte-order mark: the file reads as the same start-up, CRLF line ends and all."""
+    text = "\r\n".join(_body("v0.22.1-h100-cudagraph-subtracted.log"))
+    path = tmp_path / "vllm.log"
+    path.write_bytes(text.encode(encoding))
+    rows = vllm_log.rows_from_files([path])
+    for row in rows:
+        row.update(id="", source="", source_group="")  # the file's name, not what it read
+    assert rows == vllm_log.parse_log(text)
+    assert [r["kv_cache_gib"] for r in rows] == ["42.54"]  # "Available KV cache memory: 42.54 GiB"
