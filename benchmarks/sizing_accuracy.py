@@ -57,7 +57,7 @@ COLUMNS = (
     "id", "split", "source", "source_group", "vllm_version", "gpu", "gpu_total_gib", "model", "tp", "pp",
     "dtype", "quantization", "quantization_flag", "kv_cache_dtype", "max_model_len", "max_num_seqs",
     "max_num_batched_tokens", "gpu_memory_utilization", "enforce_eager", "block_size", "topk_topp_sampler",
-    "tp_spans_nodes", "mxfp4_backend", "expert_parallel", "install", "weights_gib", "non_torch_gib", "activation_gib", "cuda_graph_gib", "kv_cache_gib", "kv_tokens", "gpu_blocks",
+    "tp_spans_nodes", "mxfp4_backend", "expert_parallel", "install", "engine", "weights_gib", "non_torch_gib", "activation_gib", "cuda_graph_gib", "kv_cache_gib", "kv_tokens", "gpu_blocks",
     "max_concurrency", "defaults", "notes",
 )
 NUMERIC = ("gpu_total_gib", "tp", "pp", "max_model_len", "max_num_seqs", "max_num_batched_tokens",
@@ -224,6 +224,8 @@ def server_config(row: dict[str, str]) -> Any:
         # vLLM from its PyPI wheel rather than the vllm-openai image: no FlashInfer up to 0.11.0 (the
         # sampler sorts) and no triton_kernels before 0.12 (`em.flashinfer_sampler_by_default`, `em.mxfp4_moe_backend`)
         "pip_install": (row.get("install") or "").lower() == "pip",
+        # the log shows vLLM 0.8 - 0.10 on the V0 engine ("Initializing a V0 LLM engine", "Falling back to V0")
+        "use_v1": False if (row.get("engine") or "").lower() == "v0" else None,
         "engine_version": version_tuple(row.get("vllm_version") or ""),
         "runtime": "vllm",
     }

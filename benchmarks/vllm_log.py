@@ -113,7 +113,7 @@ COLUMNS = (
     "id", "split", "source", "source_group", "vllm_version", "gpu", "gpu_total_gib", "model", "tp", "pp",
     "dtype", "quantization", "quantization_flag", "kv_cache_dtype", "max_model_len", "max_num_seqs",
     "max_num_batched_tokens", "gpu_memory_utilization", "enforce_eager", "block_size", "topk_topp_sampler",
-    "tp_spans_nodes", "mxfp4_backend", "expert_parallel", "install", "weights_gib", "non_torch_gib", "activation_gib",
+    "tp_spans_nodes", "mxfp4_backend", "expert_parallel", "install", "engine", "weights_gib", "non_torch_gib", "activation_gib",
     "cuda_graph_gib", "kv_cache_gib", "kv_tokens", "gpu_blocks", "max_concurrency", "defaults", "notes",
 )
 OBSERVED = ("weights_gib", "non_torch_gib", "activation_gib", "cuda_graph_gib", "kv_cache_gib", "kv_tokens",
@@ -562,6 +562,7 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
     version = ""
     named_model = ""  # the banner's or "Starting to load model X...", when no config or flags line shows it
     resolved_len: float | None = None  # "Using max model len N" (`ModelConfig.get_and_verify_max_len`)
+    v0_shown = False
     for line in lines:
         t = line.text
         if m := re.search(r"Initializing an? (?:V\d )?LLM engine \(v([^()\s]*)\) with config:", t):
@@ -603,6 +604,10 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
         if m := re.search(r"(?:Setting attention block size to|Forcing kv cache block size to|"
                           r"[Oo]verriding block[ _]size to)\s*" + _NUM, t):
             block_override = _number(m.group(1))
+        # the V0 engine's own lines: its engine line (0.8+ names the engine), the V1 oracle's "Falling
+        # back to V0", V0 model_runner.py's "Loading model weights took" (V1 prints "Model loading took")
+        if re.search(r"Initializing a V0 LLM engine|[Ff]alling back to V0|Loading model weights took", t):
+            v0_shown = True
         if "Using FlashInfer for top-p & top-k sampling" in t:
             sampler = "flashinfer"
         elif ("top-p & top-k sampling" in t and ("PyTorch-native" in t or "disabled" in t)) or \
@@ -635,6 +640,10 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
                 and _number(m.group(1)) > 0:
             overridden_blocks = _number(m.group(2))
         device = device or (device_gpu(t) if ("device_name=" in t or "NVIDIA" in t or "Tesla" in t) else None)
+    # vLLM 0.8 - 0.10 on the V0 engine (`VLLM_USE_V1=0`, or the V1 oracle's fallback): a setting the
+    # log shows, passed as ServerConfig.use_v1 = False (before 0.8 V0 is the only engine: left empty)
+    if v0_shown and (v := re.match(r"(\d+)\.(\d+)", version)) and (0, 8) <= (int(v[1]), int(v[2])) < (0, 11):
+        row["engine"] = "v0"
 
     def arg(*names: str) -> object:
         for name in names:

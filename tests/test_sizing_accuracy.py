@@ -318,3 +318,18 @@ def test_rows_without_a_max_model_len_are_sized_at_the_context_vllm_used(accurac
         assert profile.spec.max_context == pytest.approx(used, rel=0.02), (r["id"], profile.name, used)
         checked += 1
     assert checked >= 15
+
+
+def test_engine_is_v0_or_empty_and_reaches_use_v1(accuracy, rows):
+    """`engine` = v0: the log shows vLLM 0.8 - 0.10 on its V0 engine (VLLM_USE_V1=0 or the V1
+    oracle's "Falling back to V0"); the script passes it as ServerConfig.use_v1 = False."""
+    _, data = rows
+    for r in data:
+        assert r["engine"] in ("", "v0"), r["id"]
+        if r["engine"] == "v0":
+            assert (0, 8) <= accuracy.version_tuple(r["vllm_version"])[:2] < (0, 11), r["id"]
+            assert "V0" in r["notes"] + r["defaults"], r["id"]
+            assert accuracy.server_config(r).use_v1 is False
+        else:
+            assert accuracy.server_config(r).use_v1 is None
+    assert any(r["engine"] == "v0" for r in data)

@@ -790,3 +790,15 @@ def test_a_log_written_by_windows_powershell(tmp_path: Path, encoding: str) -> N
         row.update(id="", source="", source_group="")  # the file's name, not what it read
     assert rows == vllm_log.parse_log(text)
     assert [r["kv_cache_gib"] for r in rows] == ["42.54"]  # "Available KV cache memory: 42.54 GiB"
+
+
+def test_v0_engine_of_0_8_to_0_10_is_read() -> None:
+    """vLLM 0.8.2 on a T4 falls back to V0 ("Compute Capability < 8.0 is not supported by the V1
+    Engine. Falling back to V0", "Initializing a V0 LLM engine (v0.8.2)"): the row says so, and the
+    script sizes it on V0 (ServerConfig.use_v1 = False). Before 0.8 V0 is the only engine and the
+    column stays empty; a V1 start-up leaves it empty too."""
+    row = one("v0.8.2-t4-v0-fallback.log")
+    check(row, {"engine": "v0", "vllm_version": "0.8.2", "kv_cache_gib": "6.22", "gpu_blocks": "3637",
+                "gpu_memory_utilization": "0.89", "max_model_len": "2048", "dtype": "float16"})
+    assert one("v0.6.6-l40s-api-server.log")["engine"] == ""
+    assert one("v0.10.1.1-gpt-oss-120b-ray-tp4.log")["engine"] == ""
