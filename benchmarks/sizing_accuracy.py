@@ -191,6 +191,11 @@ def find_model(store: ProfileStore, hf_id: str, config: str = "") -> tuple[Model
     profile = store.model(hf_id)
     if profile is not None:
         return profile, "builtin"
+    # a path on the machine that ran the log (`/models/org/name`, `/mnt/Name`): the checkpoint its
+    # last parts name, as `validate` reads a server's model path (ProfileStore.model_at_path)
+    at_path = getattr(store, "model_at_path", None)
+    if at_path is not None and (profile := at_path(hf_id)) is not None:
+        return profile, "builtin"
     made, how = from_config(hf_id)
     return made, (how if made is not None else f"none (no built-in profile; {how})")
 

@@ -8,6 +8,7 @@ profile name or by any Hugging Face id it lists.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -494,6 +495,24 @@ class ProfileStore:
                 self._from_configs[name_or_id] = import_profile(name_or_id)
             return self._from_configs[name_or_id]
         return None
+
+    def model_at_path(self, path: str) -> ModelProfile | None:
+        """The built-in checkpoint a server's model path names, when the path is not a Hugging Face
+        id llmkube knows and no config.json there can be read (a path inside the container): the
+        Hugging Face cache's `models--org--name` directory, or the path's last two parts as
+        `org/name` (`/models/meta-llama/Llama-3.1-8B-Instruct`), or its last part alone when exactly
+        one known id has that name (`/mnt/Llama-3.1-8B-Instruct`, a bare `Llama-3.1-8B-Instruct`). Case-insensitive; a name that
+        differs in any character (a quantized `...-AWQ` copy) matches nothing."""
+        text = path.split("@", 1)[0].strip().rstrip("/").lower()
+        if m := re.search(r"models--([^/]+)--([^/]+)", text):
+            return self._by_hf_id.get(f"{m.group(1)}/{m.group(2)}")
+        parts = [p for p in text.split("/") if p]
+        if not parts:
+            return None
+        if len(parts) >= 2 and (found := self._by_hf_id.get("/".join(parts[-2:]))) is not None:
+            return found
+        named = {id(m): m for key, m in self._by_hf_id.items() if key.rsplit("/", 1)[-1] == parts[-1]}
+        return next(iter(named.values())) if len(named) == 1 else None
 
     def suggest_gpu(self, name: str) -> str:
         """The nearest GPU profiles to a mistyped name: `H100` → `h100-80gb`, and the product label or

@@ -445,7 +445,7 @@ def read_server(
         target=target, group=group, path=path, container=container,
         model_id=model_id,
         model_path=(*path, *reading.model_at),
-        model=profiles.model(model_id) if model_id else None,
+        model=(profiles.model(model_id) or profiles.model_at_path(model_id)) if model_id else None,
         config=reading.config, tp_flag=reading.tp_flag,
         gpu_resource=resource, gpu_count=count,
         gpu=gpu_target(profiles, group, resource),
@@ -494,7 +494,7 @@ def llmisvc_server(profiles: ProfileStore, target: Target, group: PodGroup, pool
     return ServerSetup(
         target=target, group=group, path=path, container=effective,
         model_id=model_id, model_path=("spec", "model", "uri"),
-        model=profiles.model(model_id) if model_id else None,
+        model=(profiles.model(model_id) or profiles.model_at_path(model_id)) if model_id else None,
         config=config, tp_flag=None,
         gpu_resource=resource, gpu_count=count,
         gpu=gpu_target(profiles, group, resource),
