@@ -188,8 +188,10 @@ def render_table(rows: Sequence[dict[str, Any]], *, color: bool, stream: TextIO)
         t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1),
                   collapse_padding=True)
         for i, col in enumerate(columns):
-            # names fold; numbers and the model name stay whole
-            t.add_column(col, overflow="fold", justify="left" if i < 3 else "right", no_wrap=i not in (0, 2))
+            # names fold (the server's and the GPU's never narrower than a short name: "h100-80gb×8"),
+            # as does the engine's label; numbers and the model name stay whole
+            t.add_column(col, overflow="fold", justify="left" if i < 3 else "right", no_wrap=i not in (0, 2, 8),
+                         min_width={0: 10, 2: 11}.get(i))
         return t
 
     if servers:

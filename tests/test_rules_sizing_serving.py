@@ -266,6 +266,43 @@ def test_plan_text_table_without_colour(tmp_path: Path):
     assert max(len(line) for line in proc.stdout.splitlines()) <= 100
 
 
+def _vllm_deployment(name: str, product: str, image: str, model: str, length: int) -> str:
+    return f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: serving}}
+spec:
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      nodeSelector: {{nvidia.com/gpu.product: {product}}}
+      containers:
+      - name: server
+        image: {image}
+        command: [vllm, serve, {model}, --dtype, half, --max-model-len, "{length}"]
+        resources: {{limits: {{nvidia.com/gpu: 1}}}}
+"""
+
+
+def test_plan_table_with_an_engine_column_keeps_names_readable(tmp_path: Path):
+    """Two engine versions add the engine column; the server and GPU names keep at least a short
+    name's width (they folded to five characters beside a long engine label before)."""
+    manifests = tmp_path / "servers.yaml"
+    manifests.write_text(
+        _vllm_deployment("qwen-t4-with-a-long-name", "Tesla-T4", "vllm/vllm-openai:v0.9.2",
+                         "/models/meta-llama/Llama-3.2-3B-Instruct", 4096)
+        + "---\n" + _vllm_deployment("llama-h100", "NVIDIA-H100-80GB-HBM3", "vllm/vllm-openai:v0.19.0",
+                                     "meta-llama/Llama-3.1-8B-Instruct", 8192))
+    proc = llmkube("plan", str(manifests))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert any(line.split()[:1] == ["engine"] or "engine" in line.split() for line in lines)
+    assert any("h100-80gb×1" in line for line in lines)  # the GPU whole on one line
+    assert any(line.lstrip().startswith("llama-h100 ") for line in lines)  # the server's name whole
+    assert "V0" in proc.stdout  # the T4 on 0.9.2 runs V0 (engine_memory.falls_back_to_v0)
+
+
 def test_plan_colour_on_request(tmp_path: Path):
     spec = tmp_path / "endpoint.yaml"
     spec.write_text(ENDPOINT_70B)
