@@ -38,9 +38,10 @@ _PORT_KEYS = {"containerPort", "hostPort"}
 
 def metadata_findings(obj: Mapping[str, Any], mark: Any) -> list[Finding]:
     """Every problem of this pass in one object; `mark(path)` gives the user's line for a path."""
-    label = object_label(obj)
-    out = []
+    out: list[Finding] = []
+    label = ""  # the object's label, made for its first problem (most objects have none)
     for path, message, code in _problems(obj):
+        label = label or object_label(obj)
         out.append(Finding(code=code, severity=Severity.ERROR, message=message, object=label, path=dotted(path), mark=mark(path)))
     return out
 

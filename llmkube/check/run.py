@@ -62,9 +62,10 @@ def schema_findings(targets: Iterable[Target], validator: Any) -> list[Finding]:
     """Schema, CEL and missing-schema problems, and what apimachinery refuses (check.metadata), as findings."""
     findings: list[Finding] = []
     for target in targets:
-        label = object_label(target.obj)
         findings += metadata_findings(target.obj, target.mark)
-        for problem in validator.validate(target.obj):
+        problems = validator.validate(target.obj)
+        label = object_label(target.obj) if problems else ""  # most objects have none
+        for problem in problems:
             if problem.source == "no-schema" and _is_fictional_mig_config(target.obj):
                 continue  # rule LK406 says what to use instead
             if problem.source == "no-schema":
