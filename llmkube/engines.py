@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from llmkube.lazyre import lazy
+
 Engine = Literal["vllm", "tgi"]
 ENGINES: tuple[Engine, ...] = ("vllm", "tgi")
 FlagValue = int | float | str | bool | None  # None: not set; True/False: a switch
@@ -193,8 +195,9 @@ def parse_engine_version(image: str) -> tuple[int, ...] | None:
 # `pip install ... vllm[extras]==X.Y.Z` in a container's script (pip, pip3, `python -m pip`, `uv pip`):
 # the server then runs the PyPI wheel, whatever the image. The requirement list runs to the next
 # shell operator. A pin gives the version; an unpinned or ranged `vllm` installs the newest.
-_PIP_INSTALL = re.compile(r"(?:^|[\s;&|(])(?:uv\s+)?(?:pip3?|python3?\s+-m\s+pip)\s+install\s([^;&|]*)")
-_VLLM_REQUIREMENT = re.compile(
+# Compiled when a command line holds "install" (most servers' never do: `pip_installed_vllm`).
+_PIP_INSTALL = lazy(r"(?:^|[\s;&|(])(?:uv\s+)?(?:pip3?|python3?\s+-m\s+pip)\s+install\s([^;&|]*)")
+_VLLM_REQUIREMENT = lazy(
     r"""(?:^|[\s'"])vllm(?:\[[^\]\s]*\])?(?:==v?(\d{1,4})\.(\d{1,4})(?:\.(\d{1,4}))?(?![\d.]*\d)|(?=[\s'"<>=!~,]|$))""")
 
 
@@ -203,8 +206,10 @@ def pip_installed_vllm(words: Sequence[str]) -> tuple[bool, tuple[int, ...] | No
     serving: the wheel, not the vllm-openai image, decides what is installed (before 0.12 the wheel
     carries no triton_kernels: engine_memory.mxfp4_moe_backend). (False, None) otherwise."""
     text = " ".join(words)
-    for install in _PIP_INSTALL.finditer(text):
-        requirement = _VLLM_REQUIREMENT.search(install.group(1))
+    if "install" not in text:  # `_PIP_INSTALL` matches nothing: no pattern compiled or searched
+        return False, None
+    for install in _PIP_INSTALL().finditer(text):
+        requirement = _VLLM_REQUIREMENT().search(install.group(1))
         if requirement:
             pinned = requirement.group(1)
             return True, tuple(int(g) for g in requirement.groups(default="0")) if pinned else None

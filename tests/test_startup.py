@@ -330,9 +330,21 @@ def test_unsafe_character_classes_equal_their_yaml_definitions():
     every = "".join(map(chr, range(0x110000)))  # surrogates included: Python strings may hold them
     not_yaml = re.compile("[^\\x09\\x0a\\x0d\\x20-\\x7e\\x85\\xa0-\\ud7ff\\ue000-\\ufffd\\U00010000-\\U0010ffff]")
     unsafe = re.compile("[^\\x09\\x0a\\x20-\\x7e\\xa0-\\u2027\\u202a-\\ud7ff\\ue000-\\ufefe\\uff00-\\ufffd\\U00010000-\\U0010ffff]")
-    for spelled, definition in ((yamlio._NOT_YAML, not_yaml), (yamlio.UNSAFE_RAW(), unsafe)):
+    for spelled, definition in ((yamlio._NOT_YAML(), not_yaml), (yamlio.UNSAFE_RAW(), unsafe)):
         assert [m.start() for m in spelled.finditer(every)] == [m.start() for m in definition.finditer(every)]
 
+
+
+def test_the_printable_ascii_shortcut_answers_as_the_not_yaml_search():
+    """`parse_documents` skips the `_NOT_YAML` search for a text `_printable_ascii` clears: it must
+    clear exactly the ASCII texts the search finds nothing in, and no text holding another character."""
+    from llmkube import yamlio
+
+    for code in range(0x80):
+        for text in (chr(code), f"kind: a{chr(code)}b\n", f"{chr(code)}\t\r\n"):
+            assert yamlio._printable_ascii(text) == (yamlio._NOT_YAML().search(text) is None), hex(code)
+    assert not any(yamlio._printable_ascii(f"kind: a{chr(code)}b\n") for code in range(0x80, 0x110000))
+    assert yamlio._printable_ascii("apiVersion: v1\nkind: Service\r\n\tmetadata: {name: a}\n") and yamlio._printable_ascii("")
 
 # --------------------------------------------------------------------------- the loaded profiles, kept
 
@@ -928,12 +940,13 @@ LAZY_ON_PLAIN_VALIDATE = {
     "llmkube.check.rules.security": ("HF_TOKEN", "_REFERENCE"),
     "llmkube.report": ("_XML_FORBIDDEN",),
     "llmkube.quantity": ("_QUANTITY",),
-    "llmkube.yamlio": ("UNSAFE_RAW", "_SURROGATE"),
+    "llmkube.yamlio": ("UNSAFE_RAW", "_SURROGATE", "_NOT_YAML"),
     "llmkube.fastyaml": ("_DECIMAL_FLOAT", "_SURROGATE"),
     "llmkube.oneline": ("_ESCAPED",),
     "llmkube.cliconvert": ("_INT", "_FLOAT"),
     "llmkube.config": ("_HEADER", "_ASSIGN"),
     "llmkube.check.crdstore": ("_ENTRY", "_SAFE_NAME"),
+    "llmkube.engines": ("_PIP_INSTALL", "_VLLM_REQUIREMENT"),
 }
 
 _PATTERN_PROBE = """

@@ -29,7 +29,6 @@ the pull functions and the side caches (llmkube.diskcache; `--no-cache` turns th
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -453,6 +452,8 @@ def _dump(crd: dict[str, Any]) -> str:
 
 def _write_atomic(target: Path, data: bytes) -> None:
     """Write via a temporary file in the same directory and a rename: never a half-written file."""
+    import tempfile  # only `crds pull` writes: kept off every other command's start-up
+
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -653,6 +654,8 @@ def pull_project(label: str, urls: Sequence[str], cache_dir: Path, *, allow_abse
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     project = label.split("@", 1)[0]
+    import tempfile
+
     staging = Path(tempfile.mkdtemp(prefix=f".{project}.", dir=cache_dir))
     try:
         names: list[str] = []
