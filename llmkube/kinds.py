@@ -47,6 +47,8 @@ def is_spec_document(doc: Document) -> bool:
 
 @dataclass(frozen=True)
 class Kind:
+    """What llmkube does with one spec kind: its model, semantic checks, planner and template."""
+
     model: type[BaseModel]
     semantic: Callable[[Any], list[SpecProblem]]
     planner: Planner

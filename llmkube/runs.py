@@ -279,6 +279,8 @@ def split_missing_schemas(findings: Sequence[Finding]) -> tuple[list[Finding], l
 
 @dataclass
 class Inputs:
+    """A run's documents, split into llmkube specs and plain manifests."""
+
     specs: list[LoadedSpec] = field(default_factory=list)
     manifests: list[Document] = field(default_factory=list)
 

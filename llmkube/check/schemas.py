@@ -480,6 +480,8 @@ def _prepared(value: Any, s: Mapping[str, Any], path: Path_, problems: list, roo
 
 @dataclass
 class _CompiledCRD:
+    """A CRD version made ready to check objects: its translated schema, validator and CEL rules."""
+
     crd: CRDVersion
     schema: dict  # translated JSON Schema
     validator: Any

@@ -455,6 +455,8 @@ TGI_DEFAULT_PREFILL_TOKENS = 4096  # TGI with a length decided at start-up: its 
 
 @dataclass(frozen=True)
 class ProfilingBatch:
+    """The batch vLLM profiles its activation peak with at start-up."""
+
     tokens: int  # max_num_batched_tokens as the engine resolves it
     seqs: int  # max_num_seqs as the engine resolves it
     defaulted: bool  # True when either came from the engine's GPU-dependent defaults

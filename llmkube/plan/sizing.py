@@ -85,6 +85,8 @@ def load_seconds(weights: float, throughput_gbps: float, overhead_seconds: int, 
 
 @dataclass(frozen=True)
 class ProbeBudget:
+    """A start-up probe's period and failure threshold: how long it lets a server load."""
+
     period_seconds: int
     failure_threshold: int
 
@@ -693,6 +695,8 @@ def valid_tensor_parallel(model: ModelProfile, gpus_per_node: int, data_parallel
 
 @dataclass(frozen=True)
 class Recommendation:
+    """What to change so that a server fits: a MIG profile, a tensor-parallel size, or nothing that does."""
+
     kind: str  # "mig", "whole", "none"
     tensor_parallel: int | None
     mig_profile: str | None

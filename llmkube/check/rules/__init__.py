@@ -49,6 +49,8 @@ Check = Callable[[ReadContext], Iterable[Hit]]
 
 @dataclass(frozen=True)
 class Rule:
+    """A registered rule: its code, name, default severity, summary, check and the kinds it judges."""
+
     code: str
     name: str
     severity: Severity
