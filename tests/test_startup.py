@@ -151,6 +151,21 @@ def test_a_validate_of_core_kinds_loads_no_spec_planner_profile_or_pydantic(tmp_
     assert _loaded(state["modules"], *NOT_ON_CORE_VALIDATE) == []
 
 
+def test_a_validate_that_writes_no_file_loads_no_tempfile(tmp_path):
+    """tempfile (and the `random` it imports) is for writing a file safely: an output file, a side
+    cache's entry, a pulled CRD. A report on standard output with the caches off writes none."""
+    manifests = tmp_path / "core.yaml"
+    manifests.write_text(CORE_MANIFESTS)
+    probe = ("import sys\nfrom llmkube.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             "sys.stderr.write('\\nMODULES ' + ' '.join(sorted(sys.modules)) + '\\n')")  # (_probe imports importlib.metadata: tempfile)
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, "-c", probe, "validate", "--no-cache", "-o", "json", str(manifests)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    modules = next(line for line in proc.stderr.splitlines() if line.startswith("MODULES ")).split()[1:]
+    assert json.loads(proc.stdout)["checked"] == 3 and "llmkube.check.rules.security" in modules  # it checked, ran the rules
+    assert "tempfile" not in modules
+
+
 @pytest.mark.parametrize("command", ["validate", "render"])
 def test_a_missing_profiles_directory_is_refused_though_no_profile_is_read(tmp_path, command, capsys):
     """The profiles are read only when a rule asks, but a --profiles that names nothing is still a
