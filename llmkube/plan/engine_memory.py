@@ -146,7 +146,8 @@ class Accounting:
     # H100 Llama-3.1-8B row (1.89 GiB).
     sampler_fp32_bytes_per_logit: float
     # Memory outside torch that appears during profiling (cuBLAS workspace, NCCL and custom all-reduce
-    # buffers), per GPU. Fit rows: facts §7.1b (the llmd-v0.11 rows, 0.11.0 and 0.14.0 images: 0.13 / 0.55 GiB; v0.19.0: 0.25 / 2.1 / 0.07;
+    # buffers), per GPU. Fit rows: facts §7.1b (the llmd-v0.11 rows, 0.11.0 and 0.14.0 images: 0.13 / 0.55 GiB; v0.19.0: 0.25 / 2.1 / 0.07,
+    # where 2.1 = 0.6 + FlashInfer's 1.5 GiB all-reduce fusion workspace, `fi_allreduce_fusion_workspace_bytes`;
     # the Qwen3-14B series: 0.13 up to 0.17, 0.25 from 0.18).
     non_torch_tp1_gib: float
     non_torch_tp_gib: float
@@ -179,7 +180,8 @@ class Accounting:
     # None: the H100 figures above hold for every GPU.
     non_torch_tp1_other_gib: float | None = None
     # Non-torch memory per GPU at TP >= 2 on NVSwitch-connected Hopper/Blackwell GPUs when it differs
-    # from `non_torch_tp_gib` (see `non_torch_bytes`); None: no difference.
+    # from `non_torch_tp_gib` (see `non_torch_bytes`), FlashInfer's all-reduce fusion workspace not
+    # included (`fi_allreduce_fusion_workspace_bytes`); None: no difference.
     non_torch_tp_nvswitch_gib: float | None = None
     # The fused-MoE kernels' workspaces stay allocated after the forward pass (a shared, persistent
     # buffer: see `moe_workspace_bytes`), so the profiling sampler run peaks on top of them.
@@ -300,6 +302,13 @@ NON_TORCH_OTHER_GIB = 0.03
 # gh-cssnoeasy-qwen3-32b-a100pcie-bf16 (~0.07), compiled gh-tokenkaki-qwen3-8b-a100-40-v0191 (~0.25).
 EAGER_NON_TORCH_TP1_GIB = (0.13, NON_TORCH_OTHER_GIB)
 
+# Non-torch memory per GPU at TP >= 2 on NVSwitch Hopper/Blackwell from 0.18, besides FlashInfer's
+# all-reduce fusion workspace (`fi_allreduce_fusion_workspace_bytes`, 1.5 GiB, added by the sizing). Fit:
+# the 14 v0.19.0 H100 TP 2/4 fit rows read 2.06-2.21 GiB (mean 2.11); less the workspace, 0.6 — the
+# 2.1 GiB the accounting held before the workspace was read, so no fit row's figure moves. What the
+# 0.05 GiB over 0.14.0's 0.55 is (and the TP 4 rows' further ~0.09) was not found in source.
+NON_TORCH_TP_NVSWITCH_GIB = 0.6
+
 ACCOUNTINGS: tuple[Accounting, ...] = (
     # The V0 engine (V0_DOC above): its own batch, an eager MLP, graphs captured after.
     Accounting("vllm-v0", "vLLM <0.6.4 (V0)", "vllm", (0, 0, 0), 36.4, 0.13, 0.55, 0.13, False,
@@ -322,10 +331,10 @@ ACCOUNTINGS: tuple[Accounting, ...] = (
     Accounting("vllm-0.17", "vLLM 0.17", "vllm", (0, 17, 0), SORT_FREE_SAMPLER_BYTES, 0.13, 0.55, 0.13, False,
                non_torch_tp1_other_gib=NON_TORCH_OTHER_GIB),
     Accounting("vllm-0.18", "vLLM 0.18-0.20", "vllm", (0, 18, 0), SORT_FREE_SAMPLER_BYTES, 0.25, 0.55, 0.07, False,
-               non_torch_tp_nvswitch_gib=2.1, moe_workspace_persists=True, non_torch_tp1_eager_gib=EAGER_NON_TORCH_TP1_GIB),
+               non_torch_tp_nvswitch_gib=NON_TORCH_TP_NVSWITCH_GIB, moe_workspace_persists=True, non_torch_tp1_eager_gib=EAGER_NON_TORCH_TP1_GIB),
     # gpu_worker.py v0.27.1 logs "CUDA graph memory profiling is enabled (default since v0.21.0)".
     Accounting("vllm-0.21", "vLLM >=0.21", "vllm", (0, 21, 0), SORT_FREE_SAMPLER_BYTES, 0.25, 0.55, 0.07, True,
-               non_torch_tp_nvswitch_gib=2.1, moe_workspace_persists=True, non_torch_tp1_eager_gib=EAGER_NON_TORCH_TP1_GIB),
+               non_torch_tp_nvswitch_gib=NON_TORCH_TP_NVSWITCH_GIB, moe_workspace_persists=True, non_torch_tp1_eager_gib=EAGER_NON_TORCH_TP1_GIB),
     # TGI (flash_causal_lm.py `warmup`, v3.3.6): one prefill of --max-batch-prefill-tokens, then
     # KV = free memory − (1 − fraction × 0.95) × total. It samples the last token of each warm-up
     # request only: no vocabulary-wide buffers to speak of. CUDA graphs are captured after.
@@ -1098,13 +1107,13 @@ def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_paral
     Two of its parts depend on the GPU, not only on the engine:
     - at TP 1 the H100 rows read 0.13 GiB (0.25 from 0.18) and other generations much less
       (`NON_TORCH_OTHER_GIB`);
-    - at TP ≥ 2 the v0.19.0 H100 rows read 2.07-2.21 GiB where v0.11.0 read 0.55. Every one of
-      them is an SXM H100, so the jump is kept to NVSwitch-connected Hopper/Blackwell GPUs: the
-      communication buffers that large exist only there (NCCL's NVLink SHARP multicast buffers —
-      frameworks set NCCL_NVLS_ENABLE=0 "for memory saving", NVIDIA/NeMo-Framework-Launcher#127 —
-      and vLLM's torch symmetric-memory all-reduce, enabled by default by vllm-project/vllm#24111,
-      which needs Hopper or Blackwell with NVLink). Other GPUs keep the 0.55 GiB of the
-      NCCL/custom all-reduce buffers. No fit row checks a 0.18+ TP ≥ 2 start-up off the H100.
+    - at TP ≥ 2 the v0.19.0 H100 rows read 2.06-2.21 GiB where v0.11.0 and v0.14.0 read 0.55. 1.5 GiB
+      of it is FlashInfer's all-reduce fusion workspace, which exists only where the fusion pass runs
+      (0.17+, compiled, NVSwitch Hopper/Blackwell, TP 2/4/8, no PP/DP) and which the sizing adds
+      separately (`fi_allreduce_fusion_workspace_bytes`); what this function returns is the rest:
+      `non_torch_tp_nvswitch_gib` (0.6 from 0.18, the rows less the workspace) on NVSwitch-connected
+      Hopper/Blackwell GPUs, the 0.55 GiB of the NCCL/custom all-reduce buffers elsewhere. No fit row
+      checks a 0.18+ TP ≥ 2 start-up off the H100.
     A GPU without a name is sized with the H100 figures.
 
     A TP group that spans nodes (`tp_spans_nodes`: more TP ranks than GPUs per node) gets none of
@@ -1147,6 +1156,124 @@ def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_paral
     else:
         gib += _tp1_gib(accounting, gpu_name, eager)
     return gib * GIB
+
+
+# --------------------------------------------------------------------------- FlashInfer all-reduce fusion
+
+# vLLM's all-reduce + RMSNorm fusion pass (vllm/compilation/passes/fusion/allreduce_rms_fusion.py
+# `AllReduceFusionPass`, v0.17.0 – v0.19.0) replaces each all-reduce that feeds an RMSNorm with
+# FlashInfer's fused TensorRT-LLM kernel. Optimization level O2 (the default) turns it on through
+# vllm/config/vllm.py `enable_allreduce_rms_fusion`: TP > 1, CUDA, FlashInfer installed, compute
+# capability 9.0 or 10.0 (0.17.0, 0.18.0; from 0.19.0 any 10.x: `is_device_capability_family(100)`),
+# data parallel 1 and pipeline parallel 1 ("tp-dp combination broken" #34458, "tp-pp combination broken"
+# #35426). O0/O1 keep it off, and so did every level of 0.16.0 and 0.14.0 (`"fuse_allreduce_rms": False`
+# in all four `OPTIMIZATION_LEVEL_0x` of their config/vllm.py) — which is why the 0.14.0 H100 TP 2 rows
+# read 0.55 GiB and the 0.19.0 ones 2.1. --enforce-eager sets compilation mode NONE: no Inductor, no pass.
+FI_AR_FUSION_SINCE = (0, 17, 0)
+FI_AR_FUSION_BLACKWELL_FAMILY_SINCE = (0, 19, 0)
+# 0.21.0 drops the PP == 1 and DP == 1 conditions (read in 0.20.0, 0.21.0, 0.22.0, 0.25.1, 0.29.0).
+FI_AR_FUSION_WITH_PP_DP_SINCE = (0, 21, 0)
+# The 512 MiB rounding below was read in flashinfer-python 0.6.4 – 0.6.8.post1, which vLLM 0.17.0 – 0.21.0
+# pin. From vLLM 0.22.0 (flashinfer 0.6.11.post2) the TRT-LLM workspace is allocated differently:
+# torch symmetric memory (`_alloc_symm_buffer_bytes`: torch's CUDASymmetricMemoryAllocator rounds to
+# the 2 MiB allocation granularity, no multicast check), later SymmDeviceMemory with multicast off
+# (0.6.16.post3, 0.6.18: 2 MiB), and vLLM 0.25+ picks the MNNVL backend by default on one node too
+# (`_resolve_fi_ar_backend`, falling back to trtllm without multicast), whose buffer is sized by
+# `MNNVLAllReduceFusionWorkspace`. Those were not modelled: from 0.22 the 0.17 – 0.21 figure is
+# carried forward (what llmkube held before this mechanism was read), for a later round to replace.
+FI_AR_WORKSPACE_READ_UNTIL = (0, 22, 0)
+# The pass's input-size limit (MiB) by compute capability and TP (`FI_ALLREDUCE_FUSION_MAX_SIZE_MB`,
+# identical in 0.17.0 and 0.18.0; 0.19.0 adds 10.3); other TP sizes have no entry and no pass
+# (`PassConfig.flashinfer_max_size`: world sizes 2, 4, 8 only).
+FI_AR_FUSION_MAX_SIZE_MIB: dict[int, dict[int, float]] = {
+    90: {2: 64, 4: 2, 8: 0.5},
+    100: {2: 64, 4: 32, 8: 1},
+    103: {2: 64, 4: 64, 8: 2},
+}
+# flashinfer/comm/trtllm_ar.py (flashinfer-python 0.6.4, which vLLM 0.17.0 pins, and 0.6.6, pinned by
+# 0.18.0 and 0.19.0): `BarrierFlagCount`, `MAX_COMM_SIZE`; flashinfer/comm/mnnvl.py `SIGNAL_PAD_SIZE`.
+FI_BARRIER_FLAG_COUNT = 256
+FI_MAX_COMM_SIZE = 2147483647 & ~((1 << 21) - 1)
+FI_SIGNAL_PAD_BYTES = 2048
+# CU_MULTICAST_GRANULARITY_RECOMMENDED, to which every symmetric buffer is rounded: 512 MiB. Read from
+# a FlashInfer workspace's own addresses, not from NVIDIA's documentation: sgl-project/sglang#18341
+# (2026-02-07, the same `create_allreduce_fusion_workspace`, TP 2) logs three buffers of 24, 2 and
+# 68 MiB whose per-rank pointers lie 0x20000000 apart ("rank 1 allocated ipc_handles:
+# [['0x5360000000', '0x5380000000'], ['0x53a0000000', '0x53c0000000'], ...]"). Three such buffers
+# are the 1.5 GiB by which the 0.19.0 H100 TP >= 2 rows exceed the 0.55 GiB of 0.14.0.
+MULTICAST_GRANULARITY_BYTES = 512 * 2**20
+_ALIGN_2MIB = 1 << 21
+
+
+def compute_capability(gpu_name: str) -> int | None:
+    """The compute capability × 10 of a Hopper/Blackwell datacenter GPU by name (H100/H200/H800/H20/
+    GH200: 90; B100/B200/GB200: 100; B300/GB300: 103); None for other or unnamed GPUs."""
+    name = gpu_name.lower()
+    if any(n in name for n in ("b300", "gb300")):
+        return 103
+    if any(n in name for n in ("b100", "b200", "gb200")):
+        return 100
+    if any(n in name for n in ("h100", "h200", "h800", "h20", "gh200")):
+        return 90
+    return None
+
+
+def fi_allreduce_fusion_workspace_bytes(version: tuple[int, ...] | None, gpu_name: str, tensor_parallel: int,
+                                        hidden_size: int, dtype_bytes: float, max_num_batched_tokens: int, *,
+                                        pipeline_parallel: int = 1, data_parallel: int = 1, eager: bool = False,
+                                        tp_spans_nodes: bool = False) -> float:
+    """Device memory of FlashInfer's all-reduce fusion workspace, per GPU, which vLLM counts as
+    non-torch memory (0 where the pass is off).
+
+    The workspace is made when the pass is built — at the first torch.compile, inside `profile_run`,
+    after the baseline snapshot (vllm/v1/worker/gpu_worker.py `init_device` takes it right after the
+    distributed init) — or, on a compile-cache hit, by the fused op's first call (`get_fi_ar_workspace`),
+    also inside `profile_run`; it is allocated with CUDA's virtual-memory API, not torch, so it lands in
+    the `non_torch_increase` that is taken from the KV budget. Sizes (vLLM v0.17.0 – v0.19.0):
+    - `AllReduceFusionPass.__init__`: max_token_num = min(max size ÷ (hidden × element size),
+      max_num_batched_tokens), max size from `FI_AR_FUSION_MAX_SIZE_MIB`;
+    - vllm/distributed/device_communicators/flashinfer_all_reduce.py: one workspace, backend "trtllm"
+      on one node (the quantized patterns' workspace aliases it), through flashinfer
+      `create_allreduce_fusion_workspace` → `TRTLLMAllReduceFusionWorkspace`, which calls
+      flashinfer/comm/trtllm_ar.py `trtllm_create_ipc_workspace_for_all_reduce_fusion(...,
+      use_symm_dev_mem=True)`: three buffers — TP × tokens × hidden × 2 B, TP × 256 × 4 B of flags, and
+      3 × TP × tokens × hidden × 2 B (4 B for float32 models) of Lamport buffers — each rounded to 2 MiB;
+    - flashinfer/comm/mnnvl.py `SymmDeviceMemory`: each buffer plus a 2 KiB signal pad is rounded up
+      to the multicast granularity (`MULTICAST_GRANULARITY_BYTES`) and created on this GPU with
+      `cuMemCreate` (the peers' buffers are only mapped). A device without multicast (no NVSwitch:
+      PCIe and NVL cards) raises "Device does not support multicasting", which vLLM catches ("expected
+      on GPUs without NVSwitch") and runs without the fusion: nothing allocated.
+    So at the default limits every buffer is under 512 MiB and the workspace is 1.5 GiB whatever the
+    model; larger limits (SM 10.3 at TP 4) take more. A TP group spanning nodes is sized as one GPU
+    (`non_torch_bytes`), so no workspace either. A GPU without a name is sized as the H100. From 0.21
+    PP > 1 and DP > 1 keep the pass (`FI_AR_FUSION_WITH_PP_DP_SINCE`); from 0.22 the allocation was not
+    re-read and the same figure is carried forward (`FI_AR_WORKSPACE_READ_UNTIL`).
+    """
+    if tensor_parallel < 2 or eager or tp_spans_nodes:
+        return 0.0
+    if version is not None and release(version) < FI_AR_FUSION_SINCE:
+        return 0.0
+    if (pipeline_parallel > 1 or data_parallel > 1) and (
+            version is not None and release(version) < FI_AR_FUSION_WITH_PP_DP_SINCE):
+        return 0.0
+    if nvswitch_hopper(gpu_name) is False:
+        return 0.0
+    capability = compute_capability(gpu_name) if gpu_name else 90
+    if capability is None:
+        return 0.0
+    if capability == 103 and version is not None and release(version) < FI_AR_FUSION_BLACKWELL_FAMILY_SINCE:
+        return 0.0
+    max_size_mib = FI_AR_FUSION_MAX_SIZE_MIB[capability].get(tensor_parallel)
+    if max_size_mib is None:
+        return 0.0
+    element = int(dtype_bytes)
+    tokens = min(int(max_size_mib * 2**20) // (hidden_size * element), max_num_batched_tokens)
+    lamport_element = 4 if element == 4 else 2
+    buffer = tensor_parallel * tokens * hidden_size * 2
+    flags = tensor_parallel * FI_BARRIER_FLAG_COUNT * 4
+    lamport = 3 * min(tensor_parallel * tokens * hidden_size * lamport_element, FI_MAX_COMM_SIZE)
+    return float(sum(_round_up(_round_up(size, _ALIGN_2MIB) + FI_SIGNAL_PAD_BYTES, MULTICAST_GRANULARITY_BYTES)
+                     for size in (buffer, flags, lamport)))
 
 
 # --------------------------------------------------------------------------- CUDA graphs
