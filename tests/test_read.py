@@ -112,15 +112,20 @@ def test_vllm_engine_flags_that_size_memory_are_read_back(store) -> None:
     assert fit.accounting.key == "vllm-0.21" and server.gpu_name == "NVIDIA L4 24GB"
 
 
+def _vllm_pod(name: str, product: str, image: str, args: list[str], env: list[dict[str, str]]) -> Target:
+    """A one-GPU Pod running vLLM with `args` and `env`, on the GPU `product` labels."""
+    return Target({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {
+        "nodeSelector": {"nvidia.com/gpu.product": product},
+        "containers": [{"name": "vllm", "image": image, "args": args, "env": env,
+                        "resources": {"limits": {"nvidia.com/gpu": 1}}}]}})
+
+
 def test_vllm_mxfp4_marlin_switch_is_read_from_the_environment(store) -> None:
     # VLLM_MXFP4_USE_MARLIN=1 forces Marlin's MXFP4 experts (quantization/mxfp4.py get_mxfp4_backend)
     def pod(value: str) -> Target:
-        return Target({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "oss"}, "spec": {
-            "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"},
-            "containers": [{"name": "vllm", "image": "vllm/vllm-openai:v0.11.0",
-                            "args": ["--model", "openai/gpt-oss-120b", "--max-model-len", "16000"],
-                            "env": [{"name": "VLLM_MXFP4_USE_MARLIN", "value": value}],
-                            "resources": {"limits": {"nvidia.com/gpu": 1}}}]}})
+        return _vllm_pod("oss", "NVIDIA-H100-80GB-HBM3", "vllm/vllm-openai:v0.11.0",
+                         ["--model", "openai/gpt-oss-120b", "--max-model-len", "16000"],
+                         [{"name": "VLLM_MXFP4_USE_MARLIN", "value": value}])
     (on,) = ReadContext(targets=[pod("1")], profiles=store).servers
     (off,) = ReadContext(targets=[pod("0")], profiles=store).servers
     assert (on.config.mxfp4_backend, off.config.mxfp4_backend) == ("marlin", None)
@@ -133,11 +138,8 @@ def test_vllm_mxfp4_marlin_switch_is_read_from_the_environment(store) -> None:
 def test_vllm_mla_disable_is_read_from_the_environment(store) -> None:
     # VLLM_MLA_DISABLE=1: DeepSeek runs without its latent KV cache (full K and V per head)
     def pod(env: list[dict[str, str]]) -> Target:
-        return Target({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ds"}, "spec": {
-            "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"},
-            "containers": [{"name": "vllm", "image": "vllm/vllm-openai:v0.11.0",
-                            "args": ["--model", "deepseek-ai/DeepSeek-V2-Lite-Chat", "--max-model-len", "8192"],
-                            "env": env, "resources": {"limits": {"nvidia.com/gpu": 1}}}]}})
+        return _vllm_pod("ds", "NVIDIA-H100-80GB-HBM3", "vllm/vllm-openai:v0.11.0",
+                         ["--model", "deepseek-ai/DeepSeek-V2-Lite-Chat", "--max-model-len", "8192"], env)
     (off,) = ReadContext(targets=[pod([{"name": "VLLM_MLA_DISABLE", "value": "1"}])], profiles=store).servers
     (on,) = ReadContext(targets=[pod([])], profiles=store).servers
     assert (off.config.mla_disabled, on.config.mla_disabled) == (True, False)
@@ -150,11 +152,8 @@ def test_vllm_model_runner_switch_is_read_from_the_environment(store) -> None:
     # VLLM_USE_V2_MODEL_RUNNER=0 keeps a 0.25 Qwen2 server on the V1 runner, whose CUDA-graph
     # estimate comes out of the KV budget; unset, 0.25 picks Model Runner V2, which has none
     def pod(env: list[dict[str, str]]) -> Target:
-        return Target({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "qwen"}, "spec": {
-            "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-GeForce-RTX-4090"},
-            "containers": [{"name": "vllm", "image": "vllm/vllm-openai:v0.25.1",
-                            "args": ["--model", "Qwen/Qwen2-7B-Instruct", "--max-model-len", "16384"],
-                            "env": env, "resources": {"limits": {"nvidia.com/gpu": 1}}}]}})
+        return _vllm_pod("qwen", "NVIDIA-GeForce-RTX-4090", "vllm/vllm-openai:v0.25.1",
+                         ["--model", "Qwen/Qwen2-7B-Instruct", "--max-model-len", "16384"], env)
     (v1,) = ReadContext(targets=[pod([{"name": "VLLM_USE_V2_MODEL_RUNNER", "value": "0"}])], profiles=store).servers
     (default,) = ReadContext(targets=[pod([])], profiles=store).servers
     assert (v1.config.model_runner_v2, default.config.model_runner_v2) == (False, None)
