@@ -58,15 +58,17 @@ BUILTIN = {
     # full built-ins, imported from the checkpoint's config.json
     "llama-2-70b-hf.json": "llama-2-70b",
     "gemma-7b.json": "gemma-7b",
+    "qwen2.5-0.5b.json": "qwen2.5-0.5b",
+    "qwen2.5-1.5b-instruct.json": "qwen2.5-1.5b-instruct",
 }
+# Built-ins imported from a stored config whose Hub safetensors metadata gives the exact total.
+BUILTIN_PUBLISHED = {"qwen2.5-0.5b": 494_032_768, "qwen2.5-1.5b-instruct": 1_543_714_304}
 # Stored configs of checkpoints that have no built-in profile: sized only through the import,
 # as a user would (benchmarks/sizing_accuracy.py CONFIGS), with their published parameter totals.
 # (Hugging Face id, published parameter total, relative tolerance): an exact total where the Hub's
 # safetensors metadata gives one, else the model card's rounded figure.
 CONFIG_ONLY = {
     "phi-2.json": ("microsoft/phi-2", 2_779_683_840, 0),  # safetensors total
-    "qwen2.5-0.5b.json": ("Qwen/Qwen2.5-0.5B", 494_032_768, 0),  # safetensors total
-    "qwen2.5-1.5b-instruct.json": ("Qwen/Qwen2.5-1.5B-Instruct", 1_543_714_304, 0),  # safetensors total
     "qwen2.5-math-1.5b.json": ("Qwen/Qwen2.5-Math-1.5B", 1.54e9, 0.005),  # card: 1.54B (the shapes of Qwen2.5-1.5B)
     "deepseek-r1-distill-qwen-1.5b.json": ("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", 1.78e9, 0.005),  # card: 1.78B
     "deepseek-r1-distill-qwen-7b.json": ("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", 7.62e9, 0.005),  # card: 7.62B
@@ -97,6 +99,11 @@ def test_every_stored_config_has_a_builtin_or_is_config_only():
     assert not set(BUILTIN) & set(CONFIG_ONLY)
     for hf_id, _, _ in CONFIG_ONLY.values():
         assert STORE.model(hf_id) is None, f"{hf_id} has a built-in profile: move its config to BUILTIN"
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_PUBLISHED))
+def test_builtins_from_stored_configs_count_their_published_size(name):
+    assert parameter_counts(STORE.models[name].spec).total == BUILTIN_PUBLISHED[name]
 
 
 @pytest.mark.parametrize("config", sorted(CONFIG_ONLY))
