@@ -152,6 +152,15 @@ def _short(label: str | None) -> str:
     return "—" if label is None else label.replace("vLLM ", "v")
 
 
+def _model(row: dict[str, Any]) -> str:
+    """The model column: a profile's name, or an unknown checkpoint's id; a local path (often long:
+    a cache volume's) is shortened to its last part, the whole path staying in `-o json`."""
+    model = row["model"]
+    if not row.get("model_known") and isinstance(model, str) and model.startswith("/") and model.rstrip("/").count("/") > 1:
+        return "…/" + model.rstrip("/").rsplit("/", 1)[-1]
+    return _fmt(model)
+
+
 def _name(label: str) -> str:
     """An object's name without kind and namespace (both are in the notes under the table)."""
     return label.rsplit("/", 1)[-1]
@@ -208,7 +217,7 @@ def render_table(rows: Sequence[dict[str, Any]], *, color: bool, stream: TextIO)
             gpus = (f"{_fmt(r['gpu'])}×{r['tensor_parallel']}" + (f"×{r['pipeline_parallel']}" if r["pipeline_parallel"] > 1 else "")
                     + (f"×{r['data_parallel']}" if r["data_parallel"] > 1 else ""))
             conc = "—" if r["max_concurrency"] is None else f"{r['max_concurrency']:.1f} @ {r['max_model_len']}"
-            t.add_row(_name(r["object"]) + _pool(r), _fmt(r["model"]), gpus, _fmt(r["weights_gib"]),
+            t.add_row(_name(r["object"]) + _pool(r), _model(r), gpus, _fmt(r["weights_gib"]),
                       status(r, _fmt(r["kv_cache_gib"])), _tokens(r["kv_tokens"]), conc,
                       status(r, _fmt(r["headroom_gib"])), *([_short(r["engine_accounting"])] if len(columns) > 8 else []))
             advice = list(r.get("fit_options") or [])
@@ -233,7 +242,7 @@ def render_table(rows: Sequence[dict[str, Any]], *, color: bool, stream: TextIO)
         notes = []
         for r in jobs:
             need = "—" if r["need_gib"] is None else f"{r['need_gib']:.1f}–{r['need_high_gib']:.1f}"
-            t.add_row(r["object"], _fmt(r["model"]), _fmt(r["method"]), _fmt(r["gpu"]), _fmt(r["gpus"]),
+            t.add_row(r["object"], _model(r), _fmt(r["method"]), _fmt(r["gpu"]), _fmt(r["gpus"]),
                       status(r, need), _fmt(r["gpu_memory_gib"]), status(r, _fmt(r["headroom_gib"])))
             if r["recommendation"]:
                 notes.append(f"{r['object']}: {r['recommendation']}")

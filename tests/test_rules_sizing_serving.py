@@ -303,6 +303,19 @@ def test_plan_table_with_an_engine_column_keeps_names_readable(tmp_path: Path):
     assert "V0" in proc.stdout  # the T4 on 0.9.2 runs V0 (engine_memory.falls_back_to_v0)
 
 
+def test_plan_table_shortens_an_unknown_models_path(tmp_path: Path):
+    """A server loading an unknown checkpoint from a long cache path shows the path's last part in
+    the table; `-o json` keeps the whole path."""
+    path = "/mnt/cache/volumes/team-a/checkpoints/My-Private-FineTune-v3"
+    manifests = tmp_path / "server.yaml"
+    manifests.write_text(_vllm_deployment("finetune", "NVIDIA-L4", "vllm/vllm-openai:v0.19.0", path, 4096))
+    proc = llmkube("plan", str(manifests))
+    assert proc.returncode == 0, proc.stderr
+    assert "…/My-Private-FineTune-v3" in proc.stdout and path not in proc.stdout
+    (row,) = json.loads(llmkube("plan", str(manifests), "-o", "json").stdout)["items"]
+    assert row["model"] == path and row["model_known"] is False
+
+
 def test_plan_colour_on_request(tmp_path: Path):
     spec = tmp_path / "endpoint.yaml"
     spec.write_text(ENDPOINT_70B)
