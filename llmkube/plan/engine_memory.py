@@ -391,7 +391,6 @@ V0_FALLBACK_LABEL = "vLLM 0.8-0.10 (V0 fallback)"
 # Device names of GPUs before Ampere (compute capability < 8.0) that serve LLMs: Turing (T4, Quadro
 # RTX, Titan RTX, GeForce RTX 20xx / GTX 16xx), Volta (V100, Titan V), Pascal (P100, P40, P4).
 _PRE_AMPERE = re.compile(r"\b(?:t4|v100|titan (?:v|rtx)|quadro rtx|rtx 20[5-8]0|gtx 1[0-6][5-8]0|p100|p40|p4)\b")
-_SM100_NAMES = ("b200", "b100", "gb200")  # compute capability 10.0 exactly (B300 is 10.3)
 
 
 def pre_ampere(gpu_name: str) -> bool:
@@ -416,9 +415,10 @@ def falls_back_to_v0(version: tuple[int, ...], gpu_name: str, kv_cache_dtype: st
         return True
     if v >= FP8_KV_MLA_V1_SINCE and (mla or not fp8):  # 0.10.2: only an fp8 cache asks FA3 of the device
         return False
-    if v >= FP8_KV_ON_SM100_V1_SINCE and any(n in name for n in _SM100_NAMES):
+    capability = compute_capability(name)  # SM 10.0 exactly (`is_device_capability(100)`); B300 is 10.3
+    if v >= FP8_KV_ON_SM100_V1_SINCE and capability == 100:
         return False
-    return not (fp8 and any(n in name for n in _HOPPER_NAMES))
+    return not (fp8 and capability == 90)
 
 
 # --------------------------------------------------------------------------- the profiling batch
@@ -1033,7 +1033,11 @@ def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBa
     return peak + received + held_bytes
 
 
-_HOPPER_OR_LATER = ("h100", "h200", "h800", "h20", "gh200", "b100", "b200", "b300", "gb200", "gb300")
+# Device-name fragments of the Hopper (SM 9.0) and Blackwell datacenter (SM 10.x) GPUs: the one
+# table `compute_capability` reads them from.
+_HOPPER_NAMES = ("h100", "h200", "h800", "h20", "gh200")
+_BLACKWELL_NAMES = ("b200", "b100", "gb200", "b300", "gb300")
+_BLACKWELL_ULTRA_NAMES = ("b300", "gb300")  # SM 10.3
 
 
 def hopper_or_later(gpu_name: str) -> bool | None:
@@ -1041,7 +1045,7 @@ def hopper_or_later(gpu_name: str) -> bool | None:
     name = gpu_name.lower()
     if not name:
         return None
-    return any(n in name for n in _HOPPER_OR_LATER)
+    return compute_capability(name) is not None
 
 
 def nvswitch_hopper(gpu_name: str) -> bool | None:
@@ -1209,11 +1213,11 @@ def compute_capability(gpu_name: str) -> int | None:
     """The compute capability × 10 of a Hopper/Blackwell datacenter GPU by name (H100/H200/H800/H20/
     GH200: 90; B100/B200/GB200: 100; B300/GB300: 103); None for other or unnamed GPUs."""
     name = gpu_name.lower()
-    if any(n in name for n in ("b300", "gb300")):
+    if any(n in name for n in _BLACKWELL_ULTRA_NAMES):
         return 103
-    if any(n in name for n in ("b100", "b200", "gb200")):
+    if any(n in name for n in _BLACKWELL_NAMES):
         return 100
-    if any(n in name for n in ("h100", "h200", "h800", "h20", "gh200")):
+    if any(n in name for n in _HOPPER_NAMES):
         return 90
     return None
 
@@ -1682,11 +1686,6 @@ def pp_partition(layers: int, pipeline_parallel: int) -> list[int]:
 
 # --------------------------------------------------------------------------- MXFP4 experts as loaded
 
-# Device-name fragments of the GPUs whose compute capability picks a non-Marlin MXFP4 MoE kernel:
-# Hopper (SM 9.0) runs OpenAI's Triton kernels, Blackwell datacenter parts (SM 10.x) FlashInfer.
-_HOPPER_NAMES = ("h100", "h200", "h800", "h20", "gh200")
-_BLACKWELL_NAMES = ("b200", "b100", "gb200", "b300", "gb300")
-
 
 # The first vLLM release whose PyPI wheel carries OpenAI's triton_kernels: vllm-project/vllm#28788
 # ("[Build] Add OpenAI triton_kernels", merged 2025-11-18, after the 0.11 branch) vendors them as
@@ -1717,9 +1716,10 @@ def mxfp4_moe_backend(gpu_name: str, version: tuple[int, ...] | None = None,
     name = gpu_name.lower()
     if not name:
         return None
-    if any(n in name for n in _BLACKWELL_NAMES):
+    capability = compute_capability(name)
+    if capability in (100, 103):
         return "flashinfer"
-    if any(n in name for n in _HOPPER_NAMES):
+    if capability == 90:
         if pip_install and version is not None and release(version) < TRITON_KERNELS_IN_WHEEL_SINCE:
             return "marlin"
         return "triton"
