@@ -428,6 +428,14 @@ class ContainerReadings:
         return reading
 
 
+def _server_model(profiles: ProfileStore, model_id: str | None) -> ModelProfile | None:
+    """The profile of the checkpoint a server names: by name, id or readable config.json, else the
+    built-in checkpoint its path inside the container ends with (`ProfileStore.model_at_path`)."""
+    if not model_id:
+        return None
+    return profiles.model(model_id) or profiles.model_at_path(model_id)
+
+
 def read_server(
     profiles: ProfileStore, target: Target, group: PodGroup, path: Path, container: Mapping[str, Any],
     readings: ContainerReadings | None = None,
@@ -445,7 +453,7 @@ def read_server(
         target=target, group=group, path=path, container=container,
         model_id=model_id,
         model_path=(*path, *reading.model_at),
-        model=(profiles.model(model_id) or profiles.model_at_path(model_id)) if model_id else None,
+        model=_server_model(profiles, model_id),
         config=reading.config, tp_flag=reading.tp_flag,
         gpu_resource=resource, gpu_count=count,
         gpu=gpu_target(profiles, group, resource),
@@ -494,7 +502,7 @@ def llmisvc_server(profiles: ProfileStore, target: Target, group: PodGroup, pool
     return ServerSetup(
         target=target, group=group, path=path, container=effective,
         model_id=model_id, model_path=("spec", "model", "uri"),
-        model=(profiles.model(model_id) or profiles.model_at_path(model_id)) if model_id else None,
+        model=_server_model(profiles, model_id),
         config=config, tp_flag=None,
         gpu_resource=resource, gpu_count=count,
         gpu=gpu_target(profiles, group, resource),
