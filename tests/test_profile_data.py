@@ -40,7 +40,7 @@ EXPECTED_MODELS = {
     "llama-3.3-70b-w8a8", "qwen2.5-7b-fp8-dynamic", "qwen2.5-7b-w8a8", "mistral-small-3.1-24b-w8a8", "qwen3-32b-awq", "qwen2-7b",
     "llama-4-scout-instruct", "qwen3-30b-a3b-instruct-2507", "qwen3-coder-30b-a3b-instruct",
     "codellama-7b", "deepseek-coder-6.7b", "gemma-2-2b", "gemma-2b", "granite-3.1-2b", "qwen2.5-coder-7b",
-    "qwen2.5-14b-instruct", "qwen2.5-32b-instruct",
+    "qwen2.5-14b-instruct", "qwen2.5-32b-instruct", "qwen2.5-coder-14b",
     # issue 11: checkpoints of the start-up table (benchmarks/data), shapes from config.json copies
     "llama-2-70b", "gemma-7b", "qwen2.5-0.5b", "qwen2.5-1.5b-instruct",
 }

@@ -79,6 +79,17 @@ def test_a_repository_file_is_cited_at_one_commit(accuracy, rows):
     assert {f: c for f, c in commits.items() if len(c) > 1} == {}
 
 
+def test_each_start_up_is_cited_once(accuracy, rows):
+    """One row per cited start-up: a source (with its #fragment) names one start-up, so two rows
+    with the same source are the same observation counted twice (session 29 nearly added two such
+    twins, a log file already in the table read again under a new id)."""
+    _, data = rows
+    seen: dict[str, str] = {}
+    for r in data:
+        assert r["source"] not in seen, (r["id"], seen.get(r["source"]))
+        seen[r["source"]] = r["id"]
+
+
 def test_tp_spans_nodes_is_true_or_empty_and_only_with_tp(accuracy, rows):
     _, data = rows
     for r in data:
