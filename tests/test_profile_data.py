@@ -24,6 +24,8 @@ EXPECTED_GPUS = {
     "a100-40gb", "a30-24gb", "l40s", "l4", "b200-180gb", "a10g",
     # issue 11: the cards people serve on
     "l40", "a10", "t4", "rtx-4090", "rtx-3090", "rtx-6000-ada", "rtx-a6000",
+    # session 29: the A40 of the start-up table, memory from cited CUDA totals
+    "a40",
 }
 EXPECTED_MODELS = {
     "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "llama-3.2-1b", "llama-3.2-3b", "llama-2-7b",
@@ -101,6 +103,7 @@ EXPECTED_PRODUCT = {
     "rtx-3090": "NVIDIA-GeForce-RTX-3090",
     "rtx-6000-ada": "NVIDIA-RTX-6000-Ada-Generation",
     "rtx-a6000": "NVIDIA-RTX-A6000",
+    "a40": "NVIDIA-A40",
 }
 
 # facts §1.2/§1.3: the MIG profile names listed for each GPU (L4, L40S, A10G: no MIG, §5).
@@ -118,7 +121,7 @@ EXPECTED_MIG_PROFILES = {
     "l40s": None,
     "l4": None,
     "a10g": None,
-    **{n: None for n in ("l40", "a10", "t4", "rtx-4090", "rtx-3090", "rtx-6000-ada", "rtx-a6000")},
+    **{n: None for n in ("l40", "a10", "t4", "rtx-4090", "rtx-3090", "rtx-6000-ada", "rtx-a6000", "a40")},
 }
 
 # facts §1.1: 7-slice GPUs have 7 compute slices / 8 memory slots; A30 4 / 4.
