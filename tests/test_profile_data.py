@@ -44,7 +44,7 @@ EXPECTED_MODELS = {
     "codellama-7b", "deepseek-coder-6.7b", "gemma-2-2b", "gemma-2b", "granite-3.1-2b", "qwen2.5-coder-7b",
     "qwen2.5-14b-instruct", "qwen2.5-32b-instruct", "qwen2.5-coder-14b",
     # issue 11: checkpoints of the start-up table (benchmarks/data), shapes from config.json copies
-    "llama-2-70b", "gemma-7b", "qwen2.5-0.5b", "qwen2.5-1.5b-instruct",
+    "llama-2-70b", "gemma-7b", "qwen2.5-0.5b", "qwen2.5-1.5b-instruct", "rho-1b",
 }
 
 # ---- allowed keys -----------------------------------------------------------
