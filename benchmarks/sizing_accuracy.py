@@ -202,6 +202,35 @@ def find_model(store: ProfileStore, hf_id: str, config: str = "") -> tuple[Model
 
 # ----------------------------------------------------------------------------- one row
 
+# How vLLM was installed, for a row whose log and source show neither the install nor the sampler
+# (docs/sizing.md, "The install when nothing says"). It matters from 0.8.0 (V1's sampler: FlashInfer
+# in the vllm-openai image, the sort for the PyPI wheel, to 0.11.0) to 0.11.x (the MXFP4 kernel on
+# Hopper: the wheel has no triton_kernels before 0.12). Decided from the fit rows only, before any
+# held-out row was measured with it: of the 19 fit rows of 0.8.0 - 0.11.0 on V1 whose source shows
+# the install or whose log names the sampler, 13 ran without FlashInfer (a pip/uv/conda install, or
+# the sort named) and 6 with it (the vllm-openai image, or FlashInfer's sampler named), so a row that
+# shows nothing is sized as the majority: a pip install. The benchmark's assumption only; llmkube
+# itself sizes a server as the image it renders (`ServerConfig.pip_install` False) unless a
+# container's script pip-installs vLLM.
+INSTALL_PRIOR = "pip"
+INSTALL_PRIOR_SINCE = (0, 8, 0)
+INSTALL_PRIOR_BEFORE = (0, 12, 0)
+
+
+def install_for(row: dict[str, str]) -> tuple[str, bool]:
+    """(install, assumed): the row's `install` as its source shows it (`pip`, `image`), else
+    `INSTALL_PRIOR` with assumed True for a V1 row of 0.8.0 - 0.11.x whose log names no sampler
+    either (a named sampler already settles the default the install would decide); else ""."""
+    install = (row.get("install") or "").strip().lower()
+    if install:
+        return install, False
+    version = version_tuple(row.get("vllm_version") or "")
+    if (version is None or not INSTALL_PRIOR_SINCE <= version < INSTALL_PRIOR_BEFORE
+            or (row.get("topk_topp_sampler") or "").strip() or (row.get("engine") or "").lower() == "v0"):
+        return "", False
+    return INSTALL_PRIOR, True
+
+
 def server_config(row: dict[str, str]) -> Any:
     """The row's settings as a ServerConfig; fields the current ServerConfig lacks are skipped."""
     wanted: dict[str, Any] = {
@@ -227,8 +256,10 @@ def server_config(row: dict[str, str]) -> Any:
         # the log's non-default args show 'enable_expert_parallel': True (whole experts per rank)
         "expert_parallel": (row.get("expert_parallel") or "").lower() == "true",
         # vLLM from its PyPI wheel rather than the vllm-openai image: no FlashInfer up to 0.11.0 (the
-        # sampler sorts) and no triton_kernels before 0.12 (`em.flashinfer_sampler_by_default`, `em.mxfp4_moe_backend`)
-        "pip_install": (row.get("install") or "").lower() == "pip",
+        # sampler sorts) and no triton_kernels before 0.12 (`em.flashinfer_sampler_by_default`,
+        # `em.mxfp4_moe_backend`); `image` or empty: the image. `evaluate_row` fills an empty cell
+        # with the benchmark's prior first (`install_for`)
+        "pip_install": (row.get("install") or "").strip().lower() == "pip",
         # the log shows vLLM 0.8 - 0.10 on the V0 engine ("Initializing a V0 LLM engine", "Falling back to V0")
         "use_v1": False if (row.get("engine") or "").lower() == "v0" else None,
         "engine_version": version_tuple(row.get("vllm_version") or ""),
@@ -286,8 +317,11 @@ def evaluate_row(store: ProfileStore, row: dict[str, str]) -> dict[str, Any]:
         return out
     memory, memory_from = gpu_memory(store, row)
     out["gpu_memory_from"] = memory_from
+    install, assumed = install_for(row)
+    out["install"] = install
+    out["install_assumed"] = assumed  # the benchmark's prior, not the log (`INSTALL_PRIOR`)
     try:
-        fit = fit_row(profile, memory or 0.0, server_config(row), gpu_name(store, row))
+        fit = fit_row(profile, memory or 0.0, server_config({**row, "install": install}), gpu_name(store, row))
     except Exception as exc:  # a row llmkube cannot size is a finding, not a crash of the measurement
         out["sizable"] = False
         out["profile"] = f"error: {type(exc).__name__}: {exc}"
@@ -340,6 +374,7 @@ def summarise(results: list[dict[str, Any]], rows: list[dict[str, str]]) -> dict
     heldout = [r for r in results if r["split"] == "heldout" and r["errors"]]
     worst = sorted(heldout, key=lambda r: -max(r["errors"].get(m, 0.0) for m in HEADLINE))
     unsized = [{"id": r["id"], "model": r["model"], "why": r["profile"]} for r in results if not r["sizable"]]
+    assumed = [r["id"] for r in results if r.get("install_assumed")]
     n = len(results)
     return {
         "rows": n,
@@ -352,6 +387,8 @@ def summarise(results: list[dict[str, Any]], rows: list[dict[str, str]]) -> dict
         "by_version_family": groups["family"],
         "worst_heldout": worst,
         "not_sizable": unsized,
+        # rows sized with the install the benchmark assumes (`INSTALL_PRIOR`), not one their log shows
+        "install_assumed": {"install": INSTALL_PRIOR, "rows": assumed},
         "sources": sorted({row["source"].split("#", 1)[0] for row in rows}),
     }
 
@@ -385,7 +422,12 @@ def render(summary: dict[str, Any], worst_n: int) -> str:
     for r in summary["worst_heldout"][:worst_n]:
         errs = ", ".join(f"{m} {r['errors'][m]:.1f}% ({r['predicted'][m]:g} vs {r['observed'][m]:g})"
                          for m in HEADLINE if m in r["errors"])
-        lines.append(f"  {r['id']} [{r['gpu']}, vLLM {r['vllm_version']}, TP {r['tp']}]: {errs}")
+        mark = f", install {r['install']} (assumed)" if r.get("install_assumed") else ""
+        lines.append(f"  {r['id']} [{r['gpu']}, vLLM {r['vllm_version']}, TP {r['tp']}{mark}]: {errs}")
+    prior = summary["install_assumed"]
+    lines += ["", f"install assumed {prior['install']} (the log shows neither install nor sampler; V1, vLLM "
+              f"0.8.0 - 0.11.x): {len(prior['rows'])} rows" + (":" if prior["rows"] else "")]
+    lines += [f"  {i}" for i in prior["rows"]]
     lines += ["", f"not sizable: {len(summary['not_sizable'])} rows"]
     if "skipped_files" not in summary:  # the table
         models = sorted({u["model"] for u in summary["not_sizable"]})

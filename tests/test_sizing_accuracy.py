@@ -110,18 +110,21 @@ def test_mxfp4_backend_is_a_kernel_the_log_names_and_reaches_the_server_config(a
         assert accuracy.server_config(r).mxfp4_backend == "marlin", r["id"]
         assert accuracy.server_config({**r, "mxfp4_backend": ""}).mxfp4_backend is None, r["id"]
     # On Hopper the kernel changes the sizing: Marlin pads the experts (plan/sizing.py
-    # loaded_expert_extra_bytes), where the device's default is Triton's kernels; on an A100
-    # Marlin is the default already, so naming it changes nothing.
+    # loaded_expert_extra_bytes), where the vllm-openai image's default is Triton's kernels; on an
+    # A100 Marlin is the default already, so naming it changes nothing. A pip install before 0.12
+    # (shown, or the benchmark's prior when nothing says) has no triton_kernels: Marlin by default.
     store = accuracy.ProfileStore.load()
     by_gpu = {}
     for r in marlin_rows:
         marlin = accuracy.evaluate_row(store, r)["predicted"]
-        default = accuracy.evaluate_row(store, {**r, "mxfp4_backend": ""})["predicted"]
-        by_gpu[r["gpu"]] = (marlin, default)
-    marlin, default = by_gpu["h100-80gb"]
-    assert marlin["weights_gib"] > default["weights_gib"] and marlin["kv_cache_gib"] < default["kv_cache_gib"]
-    marlin, default = by_gpu["a100-80gb"]
-    assert marlin == default
+        image = accuracy.evaluate_row(store, {**r, "mxfp4_backend": "", "install": "image"})["predicted"]
+        pip = accuracy.evaluate_row(store, {**r, "mxfp4_backend": "", "install": "pip"})["predicted"]
+        by_gpu[r["gpu"]] = (marlin, image, pip)
+    marlin, image, pip = by_gpu["h100-80gb"]
+    assert marlin["weights_gib"] > image["weights_gib"] and marlin["kv_cache_gib"] < image["kv_cache_gib"]
+    assert pip == marlin
+    marlin, image, pip = by_gpu["a100-80gb"]
+    assert marlin == image == pip
 
 
 def test_expert_parallel_is_true_or_empty_and_reaches_the_server_config(accuracy, rows):
@@ -141,25 +144,70 @@ def test_expert_parallel_is_true_or_empty_and_reaches_the_server_config(accuracy
         assert accuracy.server_config({**r, "expert_parallel": ""}).expert_parallel is False
 
 
-def test_install_is_pip_or_empty_and_picks_the_sampler_of_0_8_to_0_11_0(accuracy, rows):
+def test_install_is_pip_image_or_empty_and_picks_the_sampler_of_0_8_to_0_11_0(accuracy, rows):
     """`install` = pip (vLLM from its PyPI wheel, no FlashInfer up to 0.11.0) reaches
-    ServerConfig.pip_install; on a 0.8 - 0.11.0 row whose log does not name the sampler it turns the
-    image's FlashInfer sampler into the sort (`em.flashinfer_sampler_by_default`), so its activation
-    grows, and on a row of another version it changes no sampler."""
+    ServerConfig.pip_install; `image` (the vllm-openai image) does not. On a 0.8 - 0.11.0 row whose log
+    does not name the sampler, pip turns the image's FlashInfer sampler into the sort
+    (`em.flashinfer_sampler_by_default`), so its activation grows."""
     _, data = rows
     store = accuracy.ProfileStore.load()
     for r in data:
-        assert r["install"] in ("", "pip"), r["id"]
+        assert r["install"] in ("", "pip", "image"), r["id"]
     pip = {r["id"]: r for r in data if r["install"] == "pip"}
     assert "vllm-i27508-gpt-oss-120b-h100-util095" in pip and "gh-tokenkaki-qwen3-8b-a100-40-v092" in pip
+    assert {r["id"] for r in data if r["install"] == "image"} >= {"llmd-v0.11-mistral-small-3.2-24b"}
     for r in pip.values():
         assert accuracy.server_config(r).pip_install is True
-        assert accuracy.server_config({**r, "install": ""}).pip_install is False
+        assert accuracy.server_config({**r, "install": "image"}).pip_install is False
     lmcache = pip["lmcache-i1739-qwen3-14b-a100-40"]  # 0.10.2, the sampler not shown in its excerpt
     assert lmcache["topk_topp_sampler"] == ""
     as_pip = accuracy.evaluate_row(store, lmcache)["predicted"]
-    as_image = accuracy.evaluate_row(store, {**lmcache, "install": ""})["predicted"]
+    as_image = accuracy.evaluate_row(store, {**lmcache, "install": "image"})["predicted"]
     assert as_image["kv_cache_gib"] > as_pip["kv_cache_gib"] + 0.5  # 256 rows x 151,936 logits x 23.5 B
+
+
+def test_the_install_prior_applies_only_where_nothing_says(accuracy, rows):
+    """A V1 row of 0.8.0 - 0.11.x whose log shows neither its install nor its sampler is sized as the
+    benchmark's prior (pip, decided on fit rows: docs/sizing.md "How vLLM was installed") and marked
+    assumed; an install or a sampler the row shows, the V0 engine, and releases outside that range
+    keep what they show."""
+    _, data = rows
+    lmcache = next(r for r in data if r["id"] == "lmcache-i1739-qwen3-14b-a100-40")  # 0.10.2, V1, no sampler
+    assert accuracy.INSTALL_PRIOR == "pip"
+    assert accuracy.install_for(lmcache) == ("pip", False)
+    assert accuracy.install_for({**lmcache, "install": ""}) == ("pip", True)
+    assert accuracy.install_for({**lmcache, "install": "image"}) == ("image", False)
+    assert accuracy.install_for({**lmcache, "install": "", "topk_topp_sampler": "flashinfer"}) == ("", False)
+    assert accuracy.install_for({**lmcache, "install": "", "engine": "v0"}) == ("", False)
+    for version, assumed in (("0.7.3", False), ("0.8.0", True), ("0.11.2", True), ("0.12.0", False), ("", False)):
+        assert accuracy.install_for({**lmcache, "install": "", "vllm_version": version})[1] is assumed, version
+    # the prior sizes the row as the pip row it is, and says so
+    store = accuracy.ProfileStore.load()
+    shown = accuracy.evaluate_row(store, lmcache)
+    assumed = accuracy.evaluate_row(store, {**lmcache, "install": ""})
+    assert assumed["predicted"] == shown["predicted"]
+    assert (shown["install"], shown["install_assumed"], assumed["install"], assumed["install_assumed"]) == (
+        "pip", False, "pip", True)
+
+
+def test_the_output_lists_the_rows_sized_with_the_assumed_install(accuracy):
+    """The JSON's `install_assumed` and the text output name every row the prior was used for."""
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert accuracy.main(["--json"]) == 0
+    summary = json.loads(out.getvalue())
+    marked = [r["id"] for r in summary["results"] if r.get("install_assumed")]
+    assert marked and summary["install_assumed"] == {"install": "pip", "rows": marked}
+    for r in summary["results"]:
+        if r["id"] in marked:
+            assert r["install"] == "pip"
+    text = io.StringIO()
+    with redirect_stdout(text):
+        assert accuracy.main([]) == 0
+    listed = text.getvalue().split("install assumed pip", 1)[1]
+    assert f"{len(marked)} rows" in listed.splitlines()[0]
+    for rid in marked:
+        assert f"  {rid}" in listed
 
 
 def test_rows_from_0_22_record_the_utilization_their_log_prints(accuracy, rows):
