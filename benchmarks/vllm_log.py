@@ -41,8 +41,14 @@ Settings
 - block size: `--block-size` in the flags, or an attention backend's override ("Setting
   attention block size to N tokens", "Forcing kv cache block size to N").
 - sampler: "Using FlashInfer for top-p & top-k sampling" / "FlashInfer is not available ...
-  Falling back to the PyTorch-native implementation" / "... is disabled"
-  (`v1/sample/ops/topk_topp_sampler.py` `TopKTopPSampler.__init__`).
+  Falling back to the PyTorch-native implementation" / "... is disabled" / "FlashInfer is
+  available, but it is not enabled" / "FlashInfer version >= 0.2.3 required. Falling back to
+  default sampling implementation." (`v1/sample/ops/topk_topp_sampler.py`
+  `TopKTopPSampler.__init__`, 0.8.0 - 0.11.0: on CUDA it always logs one of them, INFO or WARNING,
+  so a V1 log of those releases that names none is an excerpt).
+- install (`install_evidence`): `pip` or `image` (the vllm/vllm-openai image) where the log shows
+  it — the Python paths its warnings and tracebacks print, the sampler's "FlashInfer is not
+  available", a notebook's Colab/Kaggle paths or pip's own "Successfully installed ... vllm-X".
 - "Custom allreduce is disabled because this process group spans across nodes"
   (`distributed/device_communicators/custom_all_reduce.py`).
 - MXFP4 kernel: "Using Marlin backend" (`layers/quantization/mxfp4.py`) or "Weight-only FP4
@@ -611,7 +617,8 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
         if "Using FlashInfer for top-p & top-k sampling" in t:
             sampler = "flashinfer"
         elif ("top-p & top-k sampling" in t and ("PyTorch-native" in t or "disabled" in t)) or \
-                "Falling back to the PyTorch-native implementation of top-p" in t:
+                "Falling back to the PyTorch-native implementation of top-p" in t or \
+                "FlashInfer version >= 0.2.3 required. Falling back to default sampling" in t:
             sampler = sampler or "torch"
         if "process group spans across nodes" in t:
             row["tp_spans_nodes"] = "true"
@@ -753,9 +760,111 @@ def platform(lines: Iterable[Line]) -> str:
     return "cuda" if "cuda" in named else min(named) if named else ""
 
 
+# ----------------------------------------------------------------------------- install
+
+# How vLLM was installed decides two defaults llmkube sizes (`ServerConfig.pip_install`): the top-k/
+# top-p sampler of 0.8.0 - 0.11.0 (FlashInfer's sort-free kernel in the vllm/vllm-openai image, the
+# full-vocabulary sort for the PyPI wheel, which brings no FlashInfer: `engine_memory.
+# flashinfer_sampler_by_default`) and the MXFP4 MoE kernel on Hopper before 0.12 (the wheel has no
+# triton_kernels: `engine_memory.mxfp4_moe_backend`). What a log shows of it:
+#
+# - Where the image keeps Python's packages. vllm-project/vllm docker/Dockerfile, stage `vllm-base`
+#   (read in the sdists of 0.8.0 - 0.8.5, 0.9.0.1, 0.9.2, 0.10.0, 0.10.1.1, 0.10.2, 0.11.0): 0.8.0 and
+#   0.8.1 make a venv (`uv venv --python 3.12 --seed /opt/venv`, then `uv pip install dist/*.whl`), so
+#   vLLM lives in /opt/venv/lib/python3.12/site-packages; from 0.8.2 the stage installs deadsnakes'
+#   python3.12 and runs `uv pip install --system dist/*.whl`, which Debian's Python puts in
+#   /usr/local/lib/python3.12/dist-packages — the path of the image's tracebacks and of vLLM's own
+#   messages that name a file ("Config file not found at /usr/local/lib/python3.12/dist-packages/
+#   vllm/model_executor/layers/fused_moe/configs/..."). A path of any other environment (a conda env,
+#   a venv, ~/.local, another Python's dist-packages, Windows' Lib\site-packages) is not the image.
+# - The image's FlashInfer. Every vllm-openai image of 0.8.0 - 0.11.0 installs it (Dockerfile: the
+#   0.2.1.post2 wheel at 0.8.x, 0.2.5 at 0.9.0.1 on CUDA 12.8, source builds from 0.9.2; x86-64 only
+#   before 0.10.1), so the sampler's "FlashInfer is not available. Falling back to the PyTorch-native
+#   implementation of top-p & top-k sampling" (v1/sample/ops/topk_topp_sampler.py, WARNING) is not
+#   the image: a pip/uv install of the wheel, or a source build, without FlashInfer.
+# - A notebook's own environment: Colab (google.colab, colab_kernel_launcher, or a notebook whose
+#   metadata has a "colab" key: `notebook_host`) and Kaggle (/kaggle/, a "kaggle" key) run no vLLM image, and pip's "Successfully installed ... vllm-0.9.2", "Requirement already
+#   satisfied: vllm" or uv's "+ vllm==0.9.2" printed in the log installed the wheel.
+# - Who runs it: the image runs as root, so a compile cache under /home/NAME is another install
+#   (`_USER_CACHE`).
+# /usr/local/lib/python3.12/dist-packages is also Colab's own Python (3.12 since 2025) and that of
+# NVIDIA's NGC containers, so it is read as the image only when nothing in the log says otherwise,
+# and an NGC container's banner ("NVIDIA Release 25.11 (build 231063344)") or its vLLM build's version
+# ("vLLM API server version 0.11.0+582e4e37.nv25.11") says neither. Before 0.8.0 nothing is read
+# (no default there depends on the install).
+_PACKAGES_PATH = re.compile(r"(\S*?)/lib(?:64)?/python(\d+)\.(\d+)/(site|dist)-packages/(\w+)")
+_WINDOWS_PACKAGES = re.compile(r"\\Lib\\site-packages\\", re.IGNORECASE)
+_PIP_INSTALLED = re.compile(r"Successfully installed\b.*\bvllm-\d|Requirement already satisfied: vllm\b|"
+                            r"^\s*\+ vllm==\d|Installing collected packages:.*\bvllm\b")
+_NOTEBOOK = re.compile(r"google\.colab|/google/colab/|colab_kernel_launcher|/kaggle/(?:input|working|lib)/")
+_NGC_BANNER = re.compile(r"^NVIDIA Release \d\d\.\d\d\b")
+# V1's torch.compile cache, "Using cache directory: /home/ubuntu/.cache/vllm/torch_compile_cache/..."
+# (compilation/backends.py, INFO, every compiled start-up from 0.8): VLLM_CACHE_ROOT defaults to
+# ~/.cache/vllm (envs.py), and the vllm-openai image sets no USER (docker/Dockerfile, 0.8.0 - 0.11.0),
+# so it runs as root with its cache in /root/.cache/vllm; a user's home directory is another install.
+_USER_CACHE = re.compile(r"Using cache directory: /home/[^/\s]+/\.cache/vllm/")
+INSTALL_SINCE = (0, 8, 0)  # the first release whose defaults depend on the install (V1's sampler)
+
+
+def _path_install(root: str, python: tuple[int, int], kind: str, version: tuple[int, ...]) -> str:
+    """`image` when a packages directory (`root`/lib/pythonX.Y/`kind`-packages) is where that
+    release's vllm-openai image keeps them, else `pip` (not the image)."""
+    if python != (3, 12):
+        return "pip"
+    if kind == "dist" and root == "/usr/local" and (not version or version >= (0, 8, 2)):
+        return "image"
+    if kind == "site" and root == "/opt/venv" and version and version < (0, 8, 2):
+        return "image"
+    return "pip"
+
+
+def install_evidence(lines: Sequence[Line], version: str = "") -> tuple[str, str]:
+    """(install, why): `pip` or `image` as the lines show it (see the comment above), `why` the
+    evidence in a few words; ("", why-not) when they show nothing or contradict themselves."""
+    vt = _version_tuple(version)
+    if vt and vt < INSTALL_SINCE:
+        return "", ""
+    pip_why = ""
+    vllm_paths: dict[str, str] = {}
+    other_paths: dict[str, str] = {}
+    ngc = False
+    for line in lines:
+        t = line.text
+        if not pip_why and "FlashInfer is not available" in t and "top-k sampling" in t:
+            pip_why = "'FlashInfer is not available' (the vllm-openai image ships FlashInfer)"
+        elif not pip_why and (m := _PIP_INSTALLED.search(t)):
+            pip_why = f"pip/uv output {m.group(0).strip()[:60]!r}"
+        elif not pip_why and (m := _NOTEBOOK.search(t)):
+            pip_why = f"a notebook's environment ({m.group(0)!r})"
+        elif not pip_why and _WINDOWS_PACKAGES.search(t):
+            pip_why = "a Windows Lib\\site-packages path"
+        elif not pip_why and _USER_CACHE.search(t):
+            pip_why = "vLLM's compile cache in a user's home (the vllm-openai image runs as root)"
+        if _NGC_BANNER.match(t) or re.search(r"\+\w+\.nv\d\d\.\d\d\b", t):  # NGC's build: "0.11.0+582e4e37.nv25.11"
+            ngc = True
+        for m in _PACKAGES_PATH.finditer(t):
+            root = re.split(r"[\"'(=:]", m.group(1))[-1]  # without the quote or bracket before the path
+            verdict = _path_install(root, (int(m.group(2)), int(m.group(3))), m.group(4), vt)
+            where = f"{root}/lib/python{m.group(2)}.{m.group(3)}/{m.group(4)}-packages"
+            (vllm_paths if m.group(5) == "vllm" else other_paths).setdefault(verdict, where)
+    if pip_why:
+        return "pip", pip_why
+    paths = vllm_paths or other_paths
+    if len(paths) > 1:
+        return "", f"packages of two environments ({', '.join(paths.values())})"
+    if "pip" in paths:
+        return "pip", f"packages in {paths['pip']} (not the vllm-openai image's)"
+    if "image" in paths:
+        if ngc:
+            return "", f"packages in {paths['image']} in an NGC container (NVIDIA Release banner)"
+        return "image", f"packages in {paths['image']} (the vllm-openai image's)"
+    return "", ""
+
+
 def parse_log(text: str) -> list[dict[str, str]]:
     """Every start-up in a log, in order; a start-up with no settings and no figures is dropped.
-    Each row also carries `platform` (not a table column): the platform the log names."""
+    Each row also carries `platform` (not a table column): the platform the log names. The install
+    is read from the start-up's own lines, else from the whole file (`install_evidence`)."""
     rows = []
     lines = split_lines(text)
     where = platform(lines)
@@ -763,8 +872,16 @@ def parse_log(text: str) -> list[dict[str, str]]:
         row = parse_startup(group)
         if any(row[c] for c in OBSERVED) or row["model"]:
             row["platform"] = platform(group) or where
+            notes = [row["notes"]] if row["notes"] else []
             if row["platform"] not in ("", "cuda"):
-                row["notes"] = "; ".join(x for x in (row["notes"], f"platform {row['platform']} (not CUDA)") if x)
+                notes.append(f"platform {row['platform']} (not CUDA)")
+            install, why = install_evidence(group, row["vllm_version"])
+            if not install and not why:
+                install, why = install_evidence(lines, row["vllm_version"])
+            row["install"] = install
+            if why:
+                notes.append(f"install {install or 'not read'}: {why}")
+            row["notes"] = "; ".join(notes)
             rows.append(row)
     return rows
 
@@ -785,6 +902,17 @@ def notebook_text(raw: str) -> str:
     return "\n".join(parts)
 
 
+def notebook_host(raw: str) -> str:
+    """`colab` or `kaggle` when a notebook's metadata says where it ran (Colab writes a "colab" key,
+    Kaggle a "kaggle" one), else ''. Neither runs the vllm-openai image: vLLM in such a notebook
+    was pip-installed (`install_evidence`)."""
+    try:
+        meta = json.loads(raw).get("metadata", {})
+    except (ValueError, AttributeError):
+        return ""
+    return next((host for host in ("colab", "kaggle") if isinstance(meta, dict) and host in meta), "")
+
+
 def decode(data: bytes) -> str:
     """A log's bytes as text: UTF-16 when it says so or looks so (Windows PowerShell's `>` writes
     UTF-16 with a byte-order mark), else UTF-8 (a byte-order mark dropped, undecodable bytes
@@ -797,16 +925,18 @@ def decode(data: bytes) -> str:
     return data.decode("utf-8-sig", errors="replace")
 
 
+def _decoded(path: Path) -> tuple[str, Path]:
+    """(the file's text, its name without `.gz`)."""
+    if path.suffix == ".gz":
+        with gzip.open(path, "rb") as f:
+            return decode(f.read()), path.with_suffix("")
+    return decode(path.read_bytes()), path
+
+
 def read_log(path: Path) -> str:
     """A log's text (`decode`), gzip-compressed when the name ends in `.gz` (rotated logs), a
     notebook's cell outputs for `.ipynb`. Raises OSError when unreadable."""
-    if path.suffix == ".gz":
-        with gzip.open(path, "rb") as f:
-            data = f.read()
-        inner = path.with_suffix("")
-    else:
-        data, inner = path.read_bytes(), path
-    raw = decode(data)
+    raw, inner = _decoded(path)
     if inner.suffix == ".ipynb":
         try:
             return notebook_text(raw)
@@ -847,6 +977,13 @@ def rows_from_files(paths: Iterable[Path], source: str | None = None,
                     else f"cannot read: {exc}"
             continue
         found = parse_log(text)
+        raw, inner = _decoded(path) if path.name.endswith((".ipynb", ".ipynb.gz")) else ("", path)
+        host = notebook_host(raw) if inner.suffix == ".ipynb" else ""
+        for row in found:
+            if host and not row["install"]:
+                row["install"] = "pip"
+                why = f"install pip: a {host.capitalize()} notebook (its metadata), which runs no vLLM image"
+                row["notes"] = "; ".join(x for x in (row["notes"], why) if x)
         # ids stay unique when several folders hold the same file name (a folder per card)
         stem = path.stem if path.stem not in stems or not path.parent.name else f"{path.parent.name}/{path.stem}"
         n = 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -802,3 +803,154 @@ def test_v0_engine_of_0_8_to_0_10_is_read() -> None:
                 "gpu_memory_utilization": "0.89", "max_model_len": "2048", "dtype": "float16"})
     assert one("v0.6.6-l40s-api-server.log")["engine"] == ""
     assert one("v0.10.1.1-gpt-oss-120b-ray-tp4.log")["engine"] == ""
+
+
+# ----------------------------------------------------------------------------- how vLLM was installed
+
+def _lines(name: str) -> list[str]:
+    return [x for x in (LOGS / name).read_text(encoding="utf-8").splitlines() if not x.startswith("# ")]
+
+
+def test_flashinfer_missing_is_not_the_image_and_a_conda_path_says_so_too() -> None:
+    """The vllm-openai image of 0.8.0 - 0.11.0 always installs FlashInfer, so V1's "FlashInfer is not
+    available" (topk_topp_sampler.py) is another install; this 0.10.0 log also prints a conda env's
+    site-packages path ("/home/.../.conda/envs/llmbench/lib/python3.12/site-packages/transformers/..."),
+    and either alone says pip; without both the log says nothing."""
+    row = one("v0.10.0-qwen3-32b-tp8-ranks.log")
+    assert (row["install"], row["topk_topp_sampler"]) == ("pip", "torch")
+    assert "install pip: 'FlashInfer is not available'" in row["notes"]
+    lines = _lines("v0.10.0-qwen3-32b-tp8-ranks.log")
+    without_sampler = [x for x in lines if "FlashInfer is not available" not in x]
+    (row,) = vllm_log.parse_log("\n".join(without_sampler))
+    assert row["install"] == "pip" and row["topk_topp_sampler"] == ""
+    assert "/home/Competition2025/P12/P12U017/.conda/envs/llmbench/lib/python3.12/site-packages" in row["notes"]
+    bare = [x for x in without_sampler if "site-packages" not in x]
+    (row,) = vllm_log.parse_log("\n".join(bare))
+    assert row["install"] == "" and "install" not in row["notes"]
+
+
+def test_the_image_python_path_reads_as_the_image() -> None:
+    """0.22.1 log: "Config file not found at /usr/local/lib/python3.12/dist-packages/vllm/model_executor/
+    layers/fused_moe/configs/..." is where the vllm-openai image keeps vLLM (docker/Dockerfile from
+    0.8.2: deadsnakes' python3.12, `uv pip install --system`)."""
+    row = one("v0.22.1-h100-cudagraph-subtracted.log")
+    assert row["install"] == "image"
+    assert "/usr/local/lib/python3.12/dist-packages (the vllm-openai image's)" in row["notes"]
+
+
+def test_the_image_path_says_nothing_in_an_ngc_container() -> None:
+    """NVIDIA's NGC vLLM container keeps the same /usr/local/lib/python3.12/dist-packages; its banner
+    ("NVIDIA Release 25.11 (build 231063344)") or its build's version ("0.11.0+582e4e37.nv25.11", as
+    the NGC 25.11 container prints it) leaves the install unread."""
+    lines = _lines("v0.22.1-h100-cudagraph-subtracted.log")
+    for extra in ("NVIDIA Release 25.11 (build 231063344)",
+                  "(APIServer pid=1) INFO 01-23 15:48:29 [api_server.py:1842] vLLM API server version 0.11.0+582e4e37.nv25.11"):
+        (row,) = vllm_log.parse_log("\n".join([extra, *lines]))
+        assert row["install"] == "", extra
+        assert "NGC" in row["notes"], extra
+
+
+def test_a_compile_cache_in_a_users_home_is_not_the_image() -> None:
+    """dennislee22's 0.10.1.1 log (a pip install in ~/.local, FlashInfer added by hand) prints no Python
+    path in this excerpt, but "Using cache directory: /home/cdsw/.cache/vllm/torch_compile_cache/...":
+    VLLM_CACHE_ROOT is ~/.cache/vllm and the image runs as root. The sampler it names stays as read."""
+    row = one("v0.10.1.1-wrapped-lines.log")
+    assert (row["install"], row["topk_topp_sampler"]) == ("pip", "flashinfer")
+    assert "compile cache in a user's home" in row["notes"]
+
+
+def test_a_root_cache_and_no_path_say_nothing() -> None:
+    """vllm-kvcache's 0.9.0 log: run as root (/root/.cache/vllm), FlashInfer's sampler named, no Python
+    path: neither pip nor the image is shown, and its table row leaves `install` empty too."""
+    row = one("v0.9.0-root-cache-flashinfer.log")
+    check(row, {
+        "vllm_version": "0.9.0",  # "vLLM API server version 0.9.0"
+        "topk_topp_sampler": "flashinfer",  # "Using FlashInfer for top-p & top-k sampling."
+        "install": "",
+        "weights_gib": "14.9889",  # "Model loading took 14.9889 GiB"
+        "kv_tokens": "93056",  # "GPU KV cache size: 93,056 tokens"
+        "max_concurrency": "5.68",  # "Maximum concurrency for 16,384 tokens per request: 5.68x"
+    })
+    with (REPO / "benchmarks" / "data" / "vllm_startups.csv").open(encoding="utf-8", newline="") as f:
+        table = next(r for r in csv.DictReader(f) if r["id"] == "gh-vllmkvcache-llama31-8b-lmcache-v090")
+    assert (table["install"], table["topk_topp_sampler"], table["kv_tokens"]) == ("", "flashinfer", "93056")
+
+
+def test_a_colab_notebook_is_a_pip_install() -> None:
+    """orca3's Colab notebook (metadata "colab", gpuType T4; vLLM 0.8.5.post1 on V0): its outputs in
+    this excerpt print no path and no pip line, so only the notebook's metadata says where it ran;
+    Colab runs no vLLM image."""
+    path = LOGS / "v0.8.5-colab-t4-notebook.ipynb"
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    assert "https://github.com/orca3/llm-model-inference/blob/" in "".join(cells[0]["source"])
+    assert vllm_log.notebook_host(path.read_text(encoding="utf-8")) == "colab"
+    (parsed,) = vllm_log.parse_log(vllm_log.read_log(path))
+    assert parsed["install"] == ""  # the outputs alone do not say it
+    (row,) = vllm_log.rows_from_files([path])
+    assert (row["vllm_version"], row["engine"], row["install"]) == ("0.8.5.post1", "v0", "pip")
+    assert "a Colab notebook" in row["notes"]
+
+
+# A traceback line of vllm-project/vllm#27508 (matheusfvesco, vLLM 0.11.0 on an H100): vLLM in a conda env.
+I27508_TRACEBACK = ('(EngineCore_DP0 pid=223840) ERROR 10-25 13:08:43 [core.py:708]   File '
+                    '"/opt/conda/envs/vllm_env/lib/python3.13/site-packages/vllm/v1/core/kv_cache_utils.py", '
+                    'line 1243, in get_kv_cache_configs')
+
+
+def test_vllms_own_path_decides_and_two_of_them_say_nothing() -> None:
+    """vLLM's own package path decides over another package's (a client's or a tool's environment
+    printed in the same log); two vLLM paths of different environments (two logs pasted together:
+    the 0.22.1 excerpt's image path and #27508's conda env) read neither."""
+    image = _lines("v0.22.1-h100-cudagraph-subtracted.log")
+    conda_transformers = [x for x in _lines("v0.10.0-qwen3-32b-tp8-ranks.log") if "site-packages" in x]
+    assert conda_transformers
+    install, _ = vllm_log.install_evidence(vllm_log.split_lines("\n".join(image + conda_transformers)), "0.22.1")
+    assert install == "image"
+    install, why = vllm_log.install_evidence(vllm_log.split_lines("\n".join([*image, I27508_TRACEBACK])), "0.22.1")
+    assert install == "" and "two environments" in why
+    assert "/opt/conda/envs/vllm_env/lib/python3.13/site-packages" in why
+
+
+def test_flashinfer_version_too_old_is_the_sort() -> None:
+    """0.9 - 0.11's "FlashInfer version >= 0.2.3 required. Falling back to default sampling
+    implementation." (topk_topp_sampler.py `TopKTopPSampler.__init__`) is the torch sampler."""
+    lines = _lines("v0.9.0-root-cache-flashinfer.log")
+    swapped = [x.replace("Using FlashInfer for top-p & top-k sampling.",
+                         "FlashInfer version >= 0.2.3 required. Falling back to default sampling implementation.")
+               for x in lines]
+    (row,) = vllm_log.parse_log("\n".join(swapped))
+    assert row["topk_topp_sampler"] == "torch"
+
+
+def test_before_0_8_no_install_is_read() -> None:
+    """Nothing before 0.8.0 depends on the install, so the same traceback path is read at 0.11.0 and
+    not at 0.7.3."""
+    lines = vllm_log.split_lines(I27508_TRACEBACK)
+    assert vllm_log.install_evidence(lines, "0.7.3") == ("", "")
+    install, why = vllm_log.install_evidence(lines, "0.11.0")
+    assert install == "pip" and "not the vllm-openai image" in why
+
+
+def test_sizing_accuracy_logs_assume_the_prior_only_where_the_log_says_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--logs` sizes a 0.8 - 0.11 V1 log that shows neither install nor sampler with the benchmark's
+    prior (pip: the sort) and marks it; the same log as printed (conda path, "FlashInfer is not
+    available") reads pip itself. Both are sized alike (Qwen3-32B at TP 8 on H100s, the sort)."""
+    accuracy = _load("sizing_accuracy_under_test", REPO / "benchmarks" / "sizing_accuracy.py")
+    name = "v0.10.0-qwen3-32b-tp8-ranks.log"
+    (tmp_path / "printed.log").write_text("\n".join(_lines(name)), encoding="utf-8")
+    (tmp_path / "cut.log").write_text("\n".join(x for x in _lines(name) if "FlashInfer" not in x
+                                                and "site-packages" not in x), encoding="utf-8")
+    args = ["--logs", str(tmp_path / "printed.log"), str(tmp_path / "cut.log"), "--gpu", "h100-80gb"]
+    assert accuracy.main([*args, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    results = {r["id"]: r for r in summary["results"]}
+    printed, cut = results["printed"], results["cut"]
+    assert (printed["install"], printed["install_assumed"], printed["read"]["install"]) == ("pip", False, "pip")
+    assert (cut["install"], cut["install_assumed"]) == ("pip", True) and "install" not in cut["read"]
+    assert summary["install_assumed"] == {"install": "pip", "rows": ["cut"]}
+    assert printed["predicted"] == cut["predicted"] and "kv_cache_gib" in cut["predicted"]
+    assert accuracy.main(args) == 0
+    text = capsys.readouterr().out
+    assert "  cut [h100-80gb, vLLM 0.10.0, TP 8, install pip (assumed)]" in text
+    assert "install assumed pip" in text and "\n  cut\n" in text
