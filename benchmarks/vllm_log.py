@@ -792,7 +792,7 @@ def platform(lines: Iterable[Line]) -> str:
 # and an NGC container's banner ("NVIDIA Release 25.11 (build 231063344)") or its vLLM build's version
 # ("vLLM API server version 0.11.0+582e4e37.nv25.11") says neither. Before 0.8.0 nothing is read
 # (no default there depends on the install).
-_PACKAGES_PATH = re.compile(r"(\S*?)/lib(?:64)?/python(\d+)\.(\d+)/(site|dist)-packages/(\w+)")
+_PACKAGES_PATH = re.compile(r"(\S{0,300}?)/lib(?:64)?/python(\d+)\.(\d+)/(site|dist)-packages/(\w+)")
 _WINDOWS_PACKAGES = re.compile(r"\\Lib\\site-packages\\", re.IGNORECASE)
 _PIP_INSTALLED = re.compile(r"Successfully installed\b.*\bvllm-\d|Requirement already satisfied: vllm\b|"
                             r"^\s*\+ vllm==\d|Installing collected packages:.*\bvllm\b")
@@ -842,7 +842,7 @@ def install_evidence(lines: Sequence[Line], version: str = "") -> tuple[str, str
             pip_why = "vLLM's compile cache in a user's home (the vllm-openai image runs as root)"
         if _NGC_BANNER.match(t) or re.search(r"\+\w+\.nv\d\d\.\d\d\b", t):  # NGC's build: "0.11.0+582e4e37.nv25.11"
             ngc = True
-        for m in _PACKAGES_PATH.finditer(t):
+        for m in (_PACKAGES_PATH.finditer(t) if "-packages/" in t else ()):
             root = re.split(r"[\"'(=:]", m.group(1))[-1]  # without the quote or bracket before the path
             verdict = _path_install(root, (int(m.group(2)), int(m.group(3))), m.group(4), vt)
             where = f"{root}/lib/python{m.group(2)}.{m.group(3)}/{m.group(4)}-packages"
