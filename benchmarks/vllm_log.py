@@ -788,7 +788,8 @@ def platform(lines: Iterable[Line]) -> str:
 # - Who runs it: the image runs as root, so a compile cache under /home/NAME is another install
 #   (`_USER_CACHE`).
 # /usr/local/lib/python3.12/dist-packages is also Colab's own Python (3.12 since 2025) and that of
-# NVIDIA's NGC containers, so it is read as the image only when nothing in the log says otherwise,
+# NVIDIA's NGC containers, so it is read as the image only when nothing in the log says otherwise
+# (Red Hat's UBI images, /opt/app-root/lib64/python3.12/site-packages, say neither),
 # and an NGC container's banner ("NVIDIA Release 25.11 (build 231063344)") or its vLLM build's version
 # ("vLLM API server version 0.11.0+582e4e37.nv25.11") says neither. Before 0.8.0 nothing is read
 # (no default there depends on the install).
@@ -808,7 +809,11 @@ INSTALL_SINCE = (0, 8, 0)  # the first release whose defaults depend on the inst
 
 def _path_install(root: str, python: tuple[int, int], kind: str, version: tuple[int, ...]) -> str:
     """`image` when a packages directory (`root`/lib/pythonX.Y/`kind`-packages) is where that
-    release's vllm-openai image keeps them, else `pip` (not the image)."""
+    release's vllm-openai image keeps them, `other` for Red Hat's UBI images (OpenShift AI, RHAIIS:
+    /opt/app-root/lib64/pythonX.Y/site-packages), which are neither that image nor the wheel (the
+    OpenShift AI 0.9.0.1 fit row names FlashInfer's sampler), else `pip` (not the image)."""
+    if root.startswith("/opt/app-root"):
+        return "other"
     if python != (3, 12):
         return "pip"
     if kind == "dist" and root == "/usr/local" and (not version or version >= (0, 8, 2)):
@@ -854,6 +859,8 @@ def install_evidence(lines: Sequence[Line], version: str = "") -> tuple[str, str
         return "", f"packages of two environments ({', '.join(paths.values())})"
     if "pip" in paths:
         return "pip", f"packages in {paths['pip']} (not the vllm-openai image's)"
+    if "other" in paths:
+        return "", f"packages in {paths['other']} (Red Hat's image: neither the vllm-openai image nor the wheel)"
     if "image" in paths:
         if ngc:
             return "", f"packages in {paths['image']} in an NGC container (NVIDIA Release banner)"

@@ -954,3 +954,14 @@ def test_sizing_accuracy_logs_assume_the_prior_only_where_the_log_says_nothing(
     text = capsys.readouterr().out
     assert "  cut [h100-80gb, vLLM 0.10.0, TP 8, install pip (assumed)]" in text
     assert "install assumed pip" in text and "\n  cut\n" in text
+
+
+def test_red_hats_image_path_says_neither() -> None:
+    """Red Hat's UBI images (OpenShift AI, RHAIIS) keep vLLM in /opt/app-root/lib64/python3.12/site-packages:
+    neither the vllm-openai image nor the wheel (the OpenShift AI 0.9.0.1 fit row names FlashInfer's
+    sampler), so the path alone reads neither. The line is #27508's traceback line with that layout
+    (no log in the table prints it); the same line with #27508's own conda path reads pip."""
+    red_hat = I27508_TRACEBACK.replace("/opt/conda/envs/vllm_env/lib/python3.13", "/opt/app-root/lib64/python3.12")
+    install, why = vllm_log.install_evidence(vllm_log.split_lines(red_hat), "0.11.0")
+    assert install == "" and "Red Hat" in why
+    assert vllm_log.install_evidence(vllm_log.split_lines(I27508_TRACEBACK), "0.11.0")[0] == "pip"
