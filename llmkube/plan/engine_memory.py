@@ -1177,15 +1177,49 @@ FI_AR_FUSION_SINCE = (0, 17, 0)
 FI_AR_FUSION_BLACKWELL_FAMILY_SINCE = (0, 19, 0)
 # 0.21.0 drops the PP == 1 and DP == 1 conditions (read in 0.20.0, 0.21.0, 0.22.0, 0.25.1, 0.29.0).
 FI_AR_FUSION_WITH_PP_DP_SINCE = (0, 21, 0)
-# The 512 MiB rounding below was read in flashinfer-python 0.6.4 – 0.6.8.post1, which vLLM 0.17.0 – 0.21.0
-# pin. From vLLM 0.22.0 (flashinfer 0.6.11.post2) the TRT-LLM workspace is allocated differently:
-# torch symmetric memory (`_alloc_symm_buffer_bytes`: torch's CUDASymmetricMemoryAllocator rounds to
-# the 2 MiB allocation granularity, no multicast check), later SymmDeviceMemory with multicast off
-# (0.6.16.post3, 0.6.18: 2 MiB), and vLLM 0.25+ picks the MNNVL backend by default on one node too
-# (`_resolve_fi_ar_backend`, falling back to trtllm without multicast), whose buffer is sized by
-# `MNNVLAllReduceFusionWorkspace`. Those were not modelled: from 0.22 the 0.17 – 0.21 figure is
-# carried forward (what llmkube held before this mechanism was read), for a later round to replace.
-FI_AR_WORKSPACE_READ_UNTIL = (0, 22, 0)
+# How FlashInfer allocates the workspace changed with the flashinfer-python that vLLM pins
+# (requirements/cuda.txt: 0.6.4 – 0.6.8.post1 for vLLM 0.17 – 0.21, 0.6.11.post2 for 0.22, 0.6.12 for
+# 0.23 – 0.24, 0.6.13 for 0.25, 0.6.14 for 0.26, 0.6.16.post3 for 0.27 – 0.28, 0.6.18 for 0.29), and
+# vLLM changed which backend it asks for (see `fi_allreduce_fusion_workspace_bytes`):
+# - 0.17 – 0.21: trtllm's three buffers as `SymmDeviceMemory` with multicast, each rounded to the
+#   512 MiB multicast granularity (`MULTICAST_GRANULARITY_BYTES`); no NVSwitch, no workspace.
+# - 0.22 – 0.24 (flashinfer 0.6.11.post2, 0.6.12): flashinfer/comm/trtllm_ar.py
+#   `trtllm_create_ipc_workspace_for_all_reduce_fusion` allocates each buffer with torch symmetric
+#   memory (flashinfer/comm/torch_symmetric_memory.py `_alloc_symm_buffer_bytes`: `symm_mem.empty` +
+#   `rendezvous`). torch's `CUDASymmetricMemoryAllocator::alloc` puts a 2,048 B signal pad beside the
+#   buffer and rounds the block to the allocation granularity (`cuMemGetAllocationGranularity`,
+#   RECOMMENDED: 2 MiB), and binds a multicast object only where the device has one, skipping it
+#   "gracefully" otherwise — so the workspace no longer needs NVSwitch, only peer access.
+FI_AR_TORCH_SYMM_MEM_SINCE = (0, 22, 0)
+# - 0.25: `_resolve_fi_ar_backend` (vllm/distributed/device_communicators/flashinfer_all_reduce.py,
+#   read in 0.25.1) picks "mnnvl" on one node too (vllm-project/vllm#47219, "Default FlashInfer
+#   allreduce to mnnvl on single node", merged 2026-06-30 against the 0.6.13 pin that 0.25 carries;
+#   0.25.0's own file was not read). flashinfer's `MNNVLAllReduceFusionWorkspace` (0.6.13, 0.6.14)
+#   is one torch symmetric buffer of 3 Lamport slots (`_mnnvl_buffer_bytes`), rounded to 2 MiB.
+#   The quantized patterns still ask for a trtllm workspace (`get_fi_ar_quant_workspace`: "Always uses
+#   trtllm backend"; the pass calls it right after the first), so 0.25 holds both.
+FI_AR_MNNVL_DEFAULT_SINCE = (0, 25, 0)
+# - 0.26: `get_fi_ar_quant_workspace` follows the same backend and reuses the mnnvl workspace.
+FI_AR_QUANT_REUSES_SINCE = (0, 26, 0)
+# - 0.27 – 0.29 (flashinfer 0.6.16.post3, 0.6.18): the mnnvl workspace is a `McastGPUBuffer`, i.e.
+#   `SymmDeviceMemory` with multicast on, rounded to the 512 MiB granularity again; where the device
+#   has no multicast it raises ("Device does not support multicasting"), vLLM's `_create_workspace`
+#   returns None (0.27 also drops an mnnvl workspace without a multicast pointer) and falls back to
+#   trtllm, whose buffers are `SymmDeviceMemory(enable_multicast=False)`: 2 MiB rounding.
+FI_AR_MNNVL_MULTICAST_SINCE = (0, 27, 0)
+# - 0.29: `VLLM_ALLREDUCE_USE_FLASHINFER` defaults to 1 (vllm/envs.py; vllm-project/vllm#52998,
+#   "Enable FlashInfer all-reduce by default", merged 2026-08-19; 0.28's cuda_communicator.py has
+#   neither the default nor the batch-invariance guard that came with it). The standalone all-reduce
+#   (`FlashInferAllReduce`) creates the same workspace the first time an all-reduce fits its limit —
+#   without torch.compile too, i.e. under --enforce-eager — sized by the limit alone
+#   (`max_workspace_size // (hidden × element size)` tokens, not capped by the batch).
+FI_AR_STANDALONE_DEFAULT_SINCE = (0, 29, 0)
+# The allocation granularity torch's and FlashInfer's symmetric allocators round to
+# (CU_MEM_ALLOC_GRANULARITY_RECOMMENDED on Hopper/Blackwell).
+ALLOC_GRANULARITY_BYTES = 2 * 2**20
+# flashinfer/comm/trtllm_mnnvl_ar.py `MNNVL_ONE_SHOT_THRESHOLD` (0.6.11.post2 – 0.6.18): the one-shot
+# strategy's largest problem, tokens × hidden × TP × element size.
+MNNVL_ONE_SHOT_THRESHOLD = 64 * 1024 * 8 * 2
 # The pass's input-size limit (MiB) by compute capability and TP (`FI_ALLREDUCE_FUSION_MAX_SIZE_MB`,
 # identical in 0.17.0 and 0.18.0; 0.19.0 adds 10.3); other TP sizes have no entry and no pass
 # (`PassConfig.flashinfer_max_size`: world sizes 2, 4, 8 only).
@@ -1194,6 +1228,15 @@ FI_AR_FUSION_MAX_SIZE_MIB: dict[int, dict[int, float]] = {
     100: {2: 64, 4: 32, 8: 1},
     103: {2: 64, 4: 64, 8: 2},
 }
+# 0.29.0's table (allreduce_rms_fusion.py) raises SM 10.3 at TP 8 to 4 MiB (0.25.1 still had 2; 0.26 –
+# 0.28 were not read: taken from 0.29). Its TP 16 entries (0.25.1+) serve multi-node MNNVL groups,
+# which llmkube sizes as spanning nodes, without the workspace.
+FI_AR_FUSION_MAX_SIZE_MIB_029: dict[int, dict[int, float]] = {103: {8: 4}}
+# 0.29's standalone all-reduce on mnnvl raises the workspace to a tuned size where it has one
+# (vllm/distributed/device_communicators/all_reduce_utils.py `FI_MNNVL_ALLREDUCE_MAX_SIZE_MB`, keyed by
+# capability, world size and node count; one node only here): `get_fi_ar_workspace` takes
+# max(tokens, (size − 1 B) ÷ (hidden × element size)) when VLLM_ALLREDUCE_USE_FLASHINFER is on.
+FI_MNNVL_STANDALONE_MAX_SIZE_MIB: dict[tuple[int, int], float] = {(103, 4): 80, (103, 8): 64}
 # flashinfer/comm/trtllm_ar.py (flashinfer-python 0.6.4, which vLLM 0.17.0 pins, and 0.6.6, pinned by
 # 0.18.0 and 0.19.0): `BarrierFlagCount`, `MAX_COMM_SIZE`; flashinfer/comm/mnnvl.py `SIGNAL_PAD_SIZE`.
 FI_BARRIER_FLAG_COUNT = 256
@@ -1206,7 +1249,6 @@ FI_SIGNAL_PAD_BYTES = 2048
 # [['0x5360000000', '0x5380000000'], ['0x53a0000000', '0x53c0000000'], ...]"). Three such buffers
 # are the 1.5 GiB by which the 0.19.0 H100 TP >= 2 rows exceed the 0.55 GiB of 0.14.0.
 MULTICAST_GRANULARITY_BYTES = 512 * 2**20
-_ALIGN_2MIB = 1 << 21
 
 
 def compute_capability(gpu_name: str) -> int | None:
@@ -1220,6 +1262,47 @@ def compute_capability(gpu_name: str) -> int | None:
     if any(n in name for n in _HOPPER_NAMES):
         return 90
     return None
+
+
+def _fusion_max_size_mib(version: tuple[int, ...] | None, capability: int, tensor_parallel: int) -> float | None:
+    """The pass's input-size limit for this device and TP (`FI_AR_FUSION_MAX_SIZE_MIB`), None without one."""
+    if version is None or release(version) >= FI_AR_STANDALONE_DEFAULT_SINCE:
+        newer = FI_AR_FUSION_MAX_SIZE_MIB_029.get(capability, {}).get(tensor_parallel)
+        if newer is not None:
+            return newer
+    return FI_AR_FUSION_MAX_SIZE_MIB[capability].get(tensor_parallel)
+
+
+def trtllm_workspace_buffers(tensor_parallel: int, tokens: int, hidden_size: int, element: int) -> tuple[int, int, int]:
+    """The three buffers of flashinfer's TensorRT-LLM fusion workspace, in bytes (flashinfer/comm/trtllm_ar.py
+    `trtllm_create_ipc_workspace_for_all_reduce_fusion`, the same in 0.6.4 – 0.6.18): TP × tokens ×
+    hidden × 2 B, TP × 256 × 4 B of barrier flags, and three Lamport buffers of TP × tokens × hidden ×
+    2 B (4 B for a float32 model), each capped at `MAX_COMM_SIZE`."""
+    lamport_element = 4 if element == 4 else 2
+    buffer = tensor_parallel * tokens * hidden_size * 2
+    flags = tensor_parallel * FI_BARRIER_FLAG_COUNT * 4
+    lamport = 3 * min(tensor_parallel * tokens * hidden_size * lamport_element, FI_MAX_COMM_SIZE)
+    return buffer, flags, lamport
+
+
+def mnnvl_workspace_bytes(tensor_parallel: int, tokens: int, hidden_size: int, element: int) -> int:
+    """The bytes flashinfer's MNNVL fusion workspace asks for (flashinfer/comm/trtllm_mnnvl_ar.py
+    `MNNVLAllReduceFusionWorkspace.__init__`, 0.6.13 – 0.6.18): three Lamport slots, each the larger
+    of the one-shot need at its threshold (min(threshold ÷ (TP × element × hidden), tokens) × hidden ×
+    TP × element) and the two-shot need (2 × ⌈tokens ÷ TP⌉ × TP × hidden × element,
+    `get_required_buffer_size_bytes`). 0.6.18 rounds a slot to 32 B first, which these sizes already are."""
+    one_shot_tokens = min(MNNVL_ONE_SHOT_THRESHOLD // (tensor_parallel * element * hidden_size), tokens)
+    one_shot = one_shot_tokens * hidden_size * tensor_parallel * element
+    two_shot = 2 * -(-tokens // tensor_parallel) * tensor_parallel * hidden_size * element
+    return 3 * max(one_shot, two_shot)
+
+
+def _symmetric_block(size: int, multicast: bool) -> int:
+    """Device memory of one symmetric buffer: the size plus FlashInfer's / torch's 2,048 B signal pad,
+    rounded to the 2 MiB allocation granularity, and to the 512 MiB multicast granularity when the
+    allocator binds a multicast object of its own size (flashinfer `SymmDeviceMemory` with multicast)."""
+    block = _round_up(_round_up(size, 16) + FI_SIGNAL_PAD_BYTES, ALLOC_GRANULARITY_BYTES)
+    return _round_up(block, MULTICAST_GRANULARITY_BYTES) if multicast else block
 
 
 def fi_allreduce_fusion_workspace_bytes(version: tuple[int, ...] | None, gpu_name: str, tensor_parallel: int,
@@ -1240,8 +1323,7 @@ def fi_allreduce_fusion_workspace_bytes(version: tuple[int, ...] | None, gpu_nam
       on one node (the quantized patterns' workspace aliases it), through flashinfer
       `create_allreduce_fusion_workspace` → `TRTLLMAllReduceFusionWorkspace`, which calls
       flashinfer/comm/trtllm_ar.py `trtllm_create_ipc_workspace_for_all_reduce_fusion(...,
-      use_symm_dev_mem=True)`: three buffers — TP × tokens × hidden × 2 B, TP × 256 × 4 B of flags, and
-      3 × TP × tokens × hidden × 2 B (4 B for float32 models) of Lamport buffers — each rounded to 2 MiB;
+      use_symm_dev_mem=True)`: three buffers (`trtllm_workspace_buffers`), each rounded to 2 MiB;
     - flashinfer/comm/mnnvl.py `SymmDeviceMemory`: each buffer plus a 2 KiB signal pad is rounded up
       to the multicast granularity (`MULTICAST_GRANULARITY_BYTES`) and created on this GPU with
       `cuMemCreate` (the peers' buffers are only mapped). A device without multicast (no NVSwitch:
@@ -1250,34 +1332,70 @@ def fi_allreduce_fusion_workspace_bytes(version: tuple[int, ...] | None, gpu_nam
     So at the default limits every buffer is under 512 MiB and the workspace is 1.5 GiB whatever the
     model; larger limits (SM 10.3 at TP 4) take more. A TP group spanning nodes is sized as one GPU
     (`non_torch_bytes`), so no workspace either. A GPU without a name is sized as the H100. From 0.21
-    PP > 1 and DP > 1 keep the pass (`FI_AR_FUSION_WITH_PP_DP_SINCE`); from 0.22 the allocation was not
-    re-read and the same figure is carried forward (`FI_AR_WORKSPACE_READ_UNTIL`).
+    PP > 1 and DP > 1 keep the pass (`FI_AR_FUSION_WITH_PP_DP_SINCE`).
+
+    From 0.22 the allocator and the backend change by release (the constants above, read in vLLM
+    0.22.0, 0.25.1, 0.26.0, 0.27.0, 0.28.0, 0.29.0 and flashinfer-python 0.6.11.post2 – 0.6.18):
+    - 0.22 – 0.24: the three trtllm buffers in torch symmetric memory, 2 MiB each — about 0.5 GiB at
+      the SM 9.0 TP 2 limit (128 + 2 + 386 MiB at hidden 4,096), a few MiB at TP 4/8 — on any
+      Hopper/Blackwell group with peer access (PCIe and NVL cards included: no multicast needed);
+    - 0.25: the mnnvl workspace (one buffer, 2 MiB rounding) and the trtllm one for the quantized patterns;
+    - 0.26: the mnnvl workspace alone;
+    - 0.27 on: with multicast (NVSwitch) the mnnvl workspace rounded to 512 MiB — one granule at the
+      default limits —; without it the trtllm buffers at 2 MiB each;
+    - 0.29: also under --enforce-eager, by the standalone FlashInfer all-reduce, when the profiling
+      batch's all-reduce (tokens × hidden × element size) fits its limit; its token count is the
+      limit's, not capped by the batch.
+    An unpinned image (`version` None) is sized as the newest release read, 0.29.
     """
-    if tensor_parallel < 2 or eager or tp_spans_nodes:
+    if tensor_parallel < 2 or tp_spans_nodes:
         return 0.0
-    if version is not None and release(version) < FI_AR_FUSION_SINCE:
+    v = release(version) if version is not None else None
+    if v is not None and v < FI_AR_FUSION_SINCE:
         return 0.0
-    if (pipeline_parallel > 1 or data_parallel > 1) and (
-            version is not None and release(version) < FI_AR_FUSION_WITH_PP_DP_SINCE):
+    if (pipeline_parallel > 1 or data_parallel > 1) and v is not None and v < FI_AR_FUSION_WITH_PP_DP_SINCE:
         return 0.0
-    if nvswitch_hopper(gpu_name) is False:
+    standalone = v is None or v >= FI_AR_STANDALONE_DEFAULT_SINCE
+    if eager and not standalone:
         return 0.0
     capability = compute_capability(gpu_name) if gpu_name else 90
     if capability is None:
         return 0.0
-    if capability == 103 and version is not None and release(version) < FI_AR_FUSION_BLACKWELL_FAMILY_SINCE:
+    if capability == 103 and v is not None and v < FI_AR_FUSION_BLACKWELL_FAMILY_SINCE:
         return 0.0
-    max_size_mib = FI_AR_FUSION_MAX_SIZE_MIB[capability].get(tensor_parallel)
+    max_size_mib = _fusion_max_size_mib(version, capability, tensor_parallel)
     if max_size_mib is None:
         return 0.0
     element = int(dtype_bytes)
-    tokens = min(int(max_size_mib * 2**20) // (hidden_size * element), max_num_batched_tokens)
-    lamport_element = 4 if element == 4 else 2
-    buffer = tensor_parallel * tokens * hidden_size * 2
-    flags = tensor_parallel * FI_BARRIER_FLAG_COUNT * 4
-    lamport = 3 * min(tensor_parallel * tokens * hidden_size * lamport_element, FI_MAX_COMM_SIZE)
-    return float(sum(_round_up(_round_up(size, _ALIGN_2MIB) + FI_SIGNAL_PAD_BYTES, MULTICAST_GRANULARITY_BYTES)
-                     for size in (buffer, flags, lamport)))
+    max_size = int(max_size_mib * 2**20)
+    multicast = nvswitch_hopper(gpu_name) is not False
+    if eager:
+        # the standalone all-reduce builds it only for an all-reduce within its limit
+        if max_num_batched_tokens * hidden_size * element > max_size:
+            return 0.0
+        tokens = max_size // (hidden_size * element)
+    else:
+        tokens = min(max_size // (hidden_size * element), max_num_batched_tokens)
+    if v is not None and v < FI_AR_TORCH_SYMM_MEM_SINCE:
+        if not multicast:
+            return 0.0
+        return float(sum(_round_up(_round_up(size, ALLOC_GRANULARITY_BYTES) + FI_SIGNAL_PAD_BYTES,
+                                   MULTICAST_GRANULARITY_BYTES)
+                         for size in trtllm_workspace_buffers(tensor_parallel, tokens, hidden_size, element)))
+    if peer_to_peer(gpu_name) is False:
+        return 0.0
+    tuned = FI_MNNVL_STANDALONE_MAX_SIZE_MIB.get((capability, tensor_parallel)) if standalone else None
+    if tuned is not None:  # asked for mnnvl (the default), before any fallback to trtllm
+        tokens = max(tokens, (int(tuned * 2**20) - 1) // (hidden_size * element))
+    trtllm = sum(_symmetric_block(size, multicast=False)
+                 for size in trtllm_workspace_buffers(tensor_parallel, tokens, hidden_size, element))
+    if v is not None and v < FI_AR_MNNVL_DEFAULT_SINCE:
+        return float(trtllm)
+    mnnvl_size = mnnvl_workspace_bytes(tensor_parallel, tokens, hidden_size, element)
+    if v is not None and v < FI_AR_MNNVL_MULTICAST_SINCE:
+        mnnvl = _symmetric_block(mnnvl_size, multicast=False)
+        return float(mnnvl + trtllm) if v < FI_AR_QUANT_REUSES_SINCE else float(mnnvl)
+    return float(_symmetric_block(mnnvl_size, multicast=True)) if multicast else float(trtllm)
 
 
 # --------------------------------------------------------------------------- CUDA graphs
