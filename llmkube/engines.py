@@ -153,6 +153,9 @@ VLLM_MLA_DISABLE_ENV = "VLLM_MLA_DISABLE"
 # vLLM's engine switch (vllm/envs.py, 0.8 - 0.10): 0 runs V0; 1 runs V1 and refuses settings V1 cannot
 # serve instead of falling back (see plan/engine_memory.py `falls_back_to_v0`).
 VLLM_USE_V1_ENV = "VLLM_USE_V1"
+# vLLM's attention backend override (vllm/envs.py: read as given, no case folding): on 0.8 - 0.10 a name
+# V1 does not list sends the server to V0 (plan/engine_memory.py `v1_attention_backend`).
+VLLM_ATTENTION_BACKEND_ENV = "VLLM_ATTENTION_BACKEND"
 # vLLM's runner switch (vllm/envs.py; 1 forces Model Runner V2, 0 the V1 runner, unset lets the
 # version choose by architecture: plan/engine_memory.py `uses_model_runner_v2`).
 VLLM_MODEL_RUNNER_V2_ENV = "VLLM_USE_V2_MODEL_RUNNER"

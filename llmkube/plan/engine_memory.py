@@ -352,18 +352,20 @@ def release(version: tuple[int, ...]) -> tuple[int, int, int]:
 
 
 def accounting_for(runtime: str, version: tuple[int, ...] | None, *, gpu_name: str = "",
-                   kv_cache_dtype: str | None = None, mla: bool = False, use_v1: bool | None = None) -> Accounting:
+                   kv_cache_dtype: str | None = None, mla: bool = False, use_v1: bool | None = None,
+                   attention_backend: str | None = None) -> Accounting:
     """The accounting of an engine version; an unpinned vLLM image counts as the newest release
     (vLLM 0.28 is the newest read for this model). A 0.8 – 0.10 server that vLLM's V1 oracle sends
     back to the V0 engine (`falls_back_to_v0`: a GPU before Ampere, an fp8 KV cache the device's
-    attention backend cannot hold), or that runs V0 by `VLLM_USE_V1=0` (`use_v1` False), is sized by
-    the last V0 line; `VLLM_USE_V1=1` (`use_v1` True) keeps V1."""
+    attention backend cannot hold, a `VLLM_ATTENTION_BACKEND` V1 does not list), or that runs V0 by
+    `VLLM_USE_V1=0` (`use_v1` False), is sized by the last V0 line; `VLLM_USE_V1=1` (`use_v1` True)
+    keeps V1."""
     lines = [a for a in ACCOUNTINGS if a.runtime == runtime] or [a for a in ACCOUNTINGS if a.runtime == "vllm"]
     if version is None:
         return lines[-1]
     in_v0_era = V1_DEFAULT_SINCE <= release(version) < V0_ORACLE_GONE_SINCE
     if runtime == "vllm" and in_v0_era and use_v1 is not True and (
-            use_v1 is False or falls_back_to_v0(version, gpu_name, kv_cache_dtype, mla)):
+            use_v1 is False or falls_back_to_v0(version, gpu_name, kv_cache_dtype, mla, attention_backend)):
         v0 = [a for a in lines if a.engine == "v0"][-1]
         return dataclasses.replace(v0, key="vllm-0.8-v0", label=V0_FALLBACK_LABEL)
     return [a for a in lines if release(version) >= a.since][-1]
@@ -388,6 +390,29 @@ FP8_KV_ON_HOPPER_V1_SINCE = (0, 8, 2)
 FP8_KV_ON_SM100_V1_SINCE = (0, 10, 0)
 FP8_KV_MLA_V1_SINCE = (0, 10, 2)
 V0_FALLBACK_LABEL = "vLLM 0.8-0.10 (V0 fallback)"
+# A third condition of the same oracle, in every release from 0.8.0 to 0.10.2: `VLLM_ATTENTION_BACKEND`
+# set to a backend its `V1_BACKENDS` list does not hold (`envs.is_set("VLLM_ATTENTION_BACKEND") and
+# envs.VLLM_ATTENTION_BACKEND not in V1_BACKENDS` → `_raise_or_fallback(feature_name=
+# "VLLM_ATTENTION_BACKEND=…")`): XFORMERS — the usual choice on Turing/Volta — at every release up to
+# 0.10 (0.10.1 lists only "XFORMERS_VLLM_V1"), FLASHINFER before 0.8.5. The lists as read, each kept
+# until the next read release changes it (0.9.1 was not read and is given 0.9.0.1's list; 0.10.1 is
+# read as 0.10.1.1). 0.11.0 keeps a list but has no V0 to fall back to.
+_V1_BACKENDS_080 = frozenset({"FLASH_ATTN_VLLM_V1", "FLASH_ATTN", "PALLAS", "PALLAS_VLLM_V1", "TRITON_MLA", "FLASHMLA"})
+_V1_BACKENDS_082 = _V1_BACKENDS_080 | {"TRITON_ATTN_VLLM_V1"}
+_V1_BACKENDS_085 = _V1_BACKENDS_082 | {"FLASHINFER", "FLASHINFER_VLLM_V1"}
+_V1_BACKENDS_090 = _V1_BACKENDS_085 | {"ROCM_AITER_MLA"}
+_V1_BACKENDS_092 = _V1_BACKENDS_090 | {"CUTLASS_MLA_VLLM_V1", "TORCH_SDPA_VLLM_V1", "FLEX_ATTENTION"}
+_V1_BACKENDS_0101 = (_V1_BACKENDS_092 - {"CUTLASS_MLA_VLLM_V1"}) | {"CUTLASS_MLA", "TREE_ATTN", "XFORMERS_VLLM_V1"}
+_V1_BACKENDS_0102 = _V1_BACKENDS_0101 | {"FLASHMLA_VLLM_V1", "FLASH_ATTN_MLA", "FLASHINFER_MLA"}
+V1_ATTENTION_BACKENDS: tuple[tuple[tuple[int, int, int], frozenset[str]], ...] = (
+    ((0, 8, 0), _V1_BACKENDS_080),  # 0.8.0, 0.8.1
+    ((0, 8, 2), _V1_BACKENDS_082),  # 0.8.2 – 0.8.4
+    ((0, 8, 5), _V1_BACKENDS_085),
+    ((0, 9, 0), _V1_BACKENDS_090),  # 0.9.0.1
+    ((0, 9, 2), _V1_BACKENDS_092),  # 0.9.2, 0.10.0
+    ((0, 10, 1), _V1_BACKENDS_0101),  # 0.10.1.1
+    ((0, 10, 2), _V1_BACKENDS_0102),
+)
 # Device names of GPUs before Ampere (compute capability < 8.0) that serve LLMs: Turing (T4, Quadro
 # RTX, Titan RTX, GeForce RTX 20xx / GTX 16xx), Volta (V100, Titan V), Pascal (P100, P40, P4).
 _PRE_AMPERE = re.compile(r"\b(?:t4|v100|titan (?:v|rtx)|quadro rtx|rtx 20[5-8]0|gtx 1[0-6][5-8]0|p100|p40|p4)\b")
@@ -398,13 +423,27 @@ def pre_ampere(gpu_name: str) -> bool:
     return _PRE_AMPERE.search(gpu_name.lower()) is not None
 
 
+def v1_attention_backend(version: tuple[int, ...], backend: str) -> bool:
+    """Whether the V1 oracle of vLLM `version` (0.8 – 0.10) accepts `VLLM_ATTENTION_BACKEND=backend`
+    (`V1_ATTENTION_BACKENDS`; the comparison is vLLM's, exact and case-sensitive)."""
+    v = release(version)
+    allowed: frozenset[str] = frozenset()
+    for since, names in V1_ATTENTION_BACKENDS:
+        if v >= since:
+            allowed = names
+    return backend in allowed
+
+
 def falls_back_to_v0(version: tuple[int, ...], gpu_name: str, kv_cache_dtype: str | None,
-                     mla: bool = False) -> bool:
+                     mla: bool = False, attention_backend: str | None = None) -> bool:
     """Whether vLLM `version` serves on the V0 engine although V1 is its default (the oracle
-    above). An unknown device name counts as one V1 can serve."""
+    above; `attention_backend` is the container's VLLM_ATTENTION_BACKEND, `v1_attention_backend`).
+    An unknown device name counts as one V1 can serve."""
     v = release(version)
     if not V1_DEFAULT_SINCE <= v < V0_ORACLE_GONE_SINCE:
         return False
+    if attention_backend and not v1_attention_backend(version, attention_backend):
+        return True
     name = gpu_name.lower()
     if v < PRE_AMPERE_V1_SINCE and pre_ampere(name):
         return True
@@ -419,6 +458,32 @@ def falls_back_to_v0(version: tuple[int, ...], gpu_name: str, kv_cache_dtype: st
     if v >= FP8_KV_ON_SM100_V1_SINCE and capability == 100:
         return False
     return not (fp8 and capability == 90)
+
+
+# V0's FlashInfer attention backend (vllm/attention/backends/flashinfer.py, the V0 file as shipped in
+# 0.8.0, 0.8.5 and 0.10.0): `FlashInferState._get_workspace_buffer` allocates
+# FLASHINFER_WORKSPACE_BUFFER_SIZE = 256 MiB (`torch.empty(..., dtype=torch.uint8)`) the first time
+# `begin_forward` asks for its prefill or decode wrapper, and V0's `ModelRunner.execute_model`
+# (vllm/worker/model_runner.py) calls `self.attn_state.begin_forward(model_input)` on every forward,
+# the profiling one included. So the buffer is in the torch peak `profile_run` measures and stays
+# allocated through the sampler run. The other V0 backends' `CommonAttentionState.begin_forward` does
+# nothing. V1's FlashInfer metadata builder (vllm/v1/attention/backends/flashinfer.py, 0.10.0) makes
+# its 256 MiB buffer only when it builds attention metadata, which the profiling `_dummy_run` does not
+# (`attn_metadata = None` unless `capture_attn_cudagraph`): nothing for V1. V0 releases before 0.8 were
+# not read for this and get nothing.
+V0_FLASHINFER_WORKSPACE_BYTES = 256 * 2**20
+V0_FLASHINFER_WORKSPACE_READ_SINCE = (0, 8, 0)
+
+
+def attention_workspace_bytes(accounting: Accounting, version: tuple[int, ...] | None,
+                              attention_backend: str | None) -> float:
+    """Torch memory the attention backend holds through the profile run (`V0_FLASHINFER_WORKSPACE_BYTES`):
+    256 MiB for V0 (0.8+, i.e. the V0 fallback) with VLLM_ATTENTION_BACKEND=FLASHINFER, else 0."""
+    if accounting.runtime != "vllm" or accounting.engine != "v0" or attention_backend != "FLASHINFER":
+        return 0.0
+    if version is None or release(version) < V0_FLASHINFER_WORKSPACE_READ_SINCE:
+        return 0.0
+    return float(V0_FLASHINFER_WORKSPACE_BYTES)
 
 
 # --------------------------------------------------------------------------- the profiling batch

@@ -202,6 +202,10 @@ class ServerConfig:
     # VLLM_USE_V1 (vLLM 0.8 - 0.10): False runs the V0 engine; True keeps V1 (no fallback: vLLM refuses
     # what V1 cannot serve); None lets vLLM choose (`em.falls_back_to_v0`)
     use_v1: bool | None = None
+    # VLLM_ATTENTION_BACKEND as set in the container (FLASH_ATTN, FLASHINFER, XFORMERS, ...); None: the
+    # platform's choice. On 0.8 - 0.10 a name V1's oracle does not list sends the server to V0
+    # (`em.falls_back_to_v0`); V0's FlashInfer backend holds a 256 MiB workspace (`em.attention_workspace_bytes`)
+    attention_backend: str | None = None
     # The TP group spans nodes (TP > GPUs per node): no intra-node all-reduce buffers (`em.non_torch_bytes`)
     tp_spans_nodes: bool = False
     # The engine runs under Python's offline `LLM` class, not the OpenAI server (`vllm serve`): vLLM's
@@ -493,7 +497,8 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     c = config
     s = model.spec
     acc = em.accounting_for(c.runtime, c.engine_version, gpu_name=gpu_name, kv_cache_dtype=c.kv_cache_dtype,
-                            mla=s.mla is not None and not c.mla_disabled, use_v1=c.use_v1)
+                            mla=s.mla is not None and not c.mla_disabled, use_v1=c.use_v1,
+                            attention_backend=c.attention_backend)
     tp, pp = max(1, c.tensor_parallel), stage_count(s.layers, c.pipeline_parallel)
     max_len = c.max_model_len or s.max_context
     batch = em.profiling_batch(c.runtime, memory_gib, gpu_name, max_len, c.max_num_batched_tokens,
@@ -552,6 +557,8 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
     mm_held = (em.mm_profile_bytes(s, batch, max_len, act_bytes, c.engine_version, c.mm_limit_per_prompt,
                                    c.mm_max_pixels, c.mm_video_limit_per_prompt)
                if c.runtime == "vllm" and acc.engine == "v1" else 0.0)
+    # V0's FlashInfer attention workspace, allocated by the profiling forward (`em.attention_workspace_bytes`)
+    attention_held = em.attention_workspace_bytes(acc, c.engine_version, c.attention_backend)
     # ... and the vision tower's own forward over that batch, before the language model's (`em.encoder_peak_bytes`)
     encoder_peak = (em.encoder_peak_bytes(s, batch, max_len, act_bytes, tp, c.engine_version, c.mm_limit_per_prompt,
                                           c.mm_max_pixels, c.mm_video_limit_per_prompt)
@@ -580,7 +587,7 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
                       if linear_bytes is not None else 0.0))
         activation = em.activation_bytes(s, acc, batch, tp, act_bytes, first, last, flashinfer_sampler,
                                          persistent_bytes=moe_workspace,
-                                         eager=c.enforce_eager and c.runtime == "vllm", held_bytes=mm_held,
+                                         eager=c.enforce_eager and c.runtime == "vllm", held_bytes=mm_held + attention_held,
                                          moe_tensor_parallel=moe_tp if c.runtime == "vllm" else None,
                                          mlp_held_hidden=em.dense_mlp_held_hidden(s, acc, c.engine_version),
                                          model_runner_v2=mrv2)
