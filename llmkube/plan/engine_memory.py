@@ -1178,7 +1178,8 @@ def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_paral
       (`NON_TORCH_OTHER_GIB`);
     - at TP ≥ 2 the v0.19.0 H100 rows read 2.06-2.21 GiB where v0.11.0 and v0.14.0 read 0.55. 1.5 GiB
       of it is FlashInfer's all-reduce fusion workspace, which exists only where the fusion pass runs
-      (0.17+, compiled, NVSwitch Hopper/Blackwell, TP 2/4/8, no PP/DP) and which the sizing adds
+      (0.17 – 0.21: compiled, NVSwitch Hopper/Blackwell, TP 2/4/8, no PP/DP up to 0.20; from 0.22 it is
+      allocated otherwise, 0.4 – 0.9 GiB and without NVSwitch too) and which the sizing adds
       separately (`fi_allreduce_fusion_workspace_bytes`); what this function returns is the rest:
       `non_torch_tp_nvswitch_gib` (0.6 from 0.18, the rows less the workspace) on NVSwitch-connected
       Hopper/Blackwell GPUs, the 0.55 GiB of the NCCL/custom all-reduce buffers elsewhere. No fit row

@@ -534,7 +534,7 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
         counted = False
     non_torch = em.non_torch_bytes(acc, tp, pp, gpu_name, c.tp_spans_nodes, eager=c.enforce_eager and c.runtime == "vllm")
     if c.runtime == "vllm" and acc.engine == "v1":
-        # FlashInfer's all-reduce fusion workspace (0.17+, NVSwitch Hopper/Blackwell, TP 2/4/8): 1.5 GiB
+        # FlashInfer's all-reduce fusion workspace (0.17+, Hopper/Blackwell, TP 2/4/8): 1.5 GiB on 0.17 - 0.21, less after
         non_torch += em.fi_allreduce_fusion_workspace_bytes(
             c.engine_version, gpu_name, tp, s.hidden_size, act_bytes, batch.tokens, pipeline_parallel=pp,
             data_parallel=dp, eager=c.enforce_eager, tp_spans_nodes=c.tp_spans_nodes)
