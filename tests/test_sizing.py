@@ -319,7 +319,10 @@ def test_hybrid_sliding_window_kv(m):
 
 def test_non_torch_by_tensor_parallel(m):
     assert serving_fit(m("llama-3.1-8b"), H100, ServerConfig(tensor_parallel=1)).non_torch_gib == 0.25
-    assert serving_fit(m("llama-3.1-8b"), H100, ServerConfig(tensor_parallel=2)).non_torch_gib == 2.1
+    # TP 2, newest release (0.29: FlashInfer's mnnvl workspace, one 512 MiB multicast granule) and 0.19
+    # (the TensorRT-LLM workspace's three granules): 0.6 GiB of NCCL/custom all-reduce buffers besides
+    assert serving_fit(m("llama-3.1-8b"), H100, ServerConfig(tensor_parallel=2)).non_torch_gib == pytest.approx(0.6 + 0.5)
+    assert serving_fit(m("llama-3.1-8b"), H100, ServerConfig(tensor_parallel=2, engine_version=(0, 19, 0))).non_torch_gib == pytest.approx(2.1)
     assert serving_fit(m("llama-3.1-8b"), H100, ServerConfig(pipeline_parallel=2)).non_torch_gib == 0.07
 
 
@@ -408,7 +411,8 @@ def test_engine_version_from_image():
 
 def test_llama_70b_tp4_h100_8k(m):
     # per GPU (newest engine), 128 sequences asked: 32.85 weights + activation (the 8192-token
-    # forward of Llama-70B shapes at TP 4 outweighs 128 sampler rows) + 2.1 non-torch + CUDA graphs
+    # forward of Llama-70B shapes at TP 4 outweighs 128 sampler rows) + 1.1 non-torch (0.6 + FlashInfer's
+    # mnnvl all-reduce workspace, one 512 MiB multicast granule from 0.27) + CUDA graphs
     # (35 + 19 captures × 81 pieces, below) + one 8192-token sequence of 80 KiB/token = 0.625 GiB
     fit = serving_fit(m("llama-3.1-70b"), H100, ServerConfig(tensor_parallel=4, max_model_len=8192, max_num_seqs=128))
     forward = 8192 * (2 * 8192 + 4 * 28672 / 4) * 2
@@ -420,11 +424,12 @@ def test_llama_70b_tp4_h100_8k(m):
     piece = (0.84 * GIB - 512 * (2 * 4096 + 4 * 14336) * 2) / (101 * 33)
     assert fit.cuda_graph_gib == pytest.approx((pool + (1 + 34 + 18) * 81 * piece) / GIB)
     assert fit.kv_sequence_gib == pytest.approx(0.625)
-    assert fit.need_gib == pytest.approx(32.85 + LLAMA31_ROPE + fit.activation_gib + 2.1 + fit.cuda_graph_gib + 0.625, abs=0.01)
+    assert fit.non_torch_gib == pytest.approx(0.6 + 0.5)
+    assert fit.need_gib == pytest.approx(32.85 + LLAMA31_ROPE + fit.activation_gib + 1.1 + fit.cuda_graph_gib + 0.625, abs=0.01)
     assert fit.headroom_gib == pytest.approx(71.27 - fit.need_gib, abs=0.02)
     assert fit.fits
-    # KV pool ~34.6 GiB ÷ 80 KiB → ~453k tokens → 55 full 8k sequences < 128 requested
-    assert fit.max_sequences == int(fit.kv_budget_gib * GIB // (80 * KIB)) // 8192 == 55
+    # KV pool ~35.6 GiB ÷ 80 KiB → ~466k tokens → 56 full 8k sequences < 128 requested
+    assert fit.max_sequences == int(fit.kv_budget_gib * GIB // (80 * KIB)) // 8192 == 56
     assert fit.fits_requested is False
 
 
@@ -453,9 +458,13 @@ def test_tp_must_divide_heads(m):
 
 def test_recommendations(store, m):
     h100 = store.gpu("h100-80gb")
-    # TP 2: 65.7 weights + 4.9 activation (1024 sequences through the sampler) + 2.1 + 0.3 + 1.25 KV > 71.27
-    big = recommend_serving(m("llama-3.1-70b"), h100, ServerConfig(max_model_len=8192))
+    # vLLM 0.21, TP 2: 65.7 weights + 1.9 activation + 2.1 non-torch (1.5 of it FlashInfer's all-reduce
+    # workspace) + 2.0 CUDA graphs + 1.25 KV > 71.27
+    big = recommend_serving(m("llama-3.1-70b"), h100, ServerConfig(max_model_len=8192, engine_version=(0, 21, 0)))
     assert big.kind == "whole" and big.tensor_parallel == 4
+    # the newest release's workspace is 1 GiB smaller (and Model Runner V2 samples lighter): TP 2 fits
+    newest = recommend_serving(m("llama-3.1-70b"), h100, ServerConfig(max_model_len=8192))
+    assert newest.kind == "whole" and newest.tensor_parallel == 2
     # with 128 sequences vLLM 0.19 (CUDA graphs captured after the KV cache) starts at TP 2; TP 8 holds them all
     many = recommend_serving(m("llama-3.1-70b"), h100, ServerConfig(max_model_len=8192, max_num_seqs=128, engine_version=(0, 19, 0)))
     assert many.tensor_parallel == 2 and "TP 8 holds 128" in many.text
