@@ -1276,7 +1276,8 @@ FI_AR_MNNVL_MULTICAST_SINCE = (0, 27, 0)
 # - 0.29: `VLLM_ALLREDUCE_USE_FLASHINFER` defaults to 1 (vllm/envs.py; vllm-project/vllm#52998,
 #   "Enable FlashInfer all-reduce by default", merged 2026-08-19; 0.28's cuda_communicator.py has
 #   neither the default nor the batch-invariance guard that came with it). The standalone all-reduce
-#   (`FlashInferAllReduce`) creates the same workspace the first time an all-reduce fits its limit —
+#   (`FlashInferAllReduce`, which `CudaCommunicator.all_reduce` asks before any other backend;
+#   `should_use_fi_ar` builds the workspace) creates it the first time an all-reduce fits its limit —
 #   without torch.compile too, i.e. under --enforce-eager — sized by the limit alone
 #   (`max_workspace_size // (hidden × element size)` tokens, not capped by the batch).
 FI_AR_STANDALONE_DEFAULT_SINCE = (0, 29, 0)
