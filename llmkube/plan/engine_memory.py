@@ -123,6 +123,19 @@ V0_MLP_HELD_HIDDEN = 2
 LLAMA_MLP_ARCHITECTURES = ("llama", "mistral", "phi3")
 LLAMA_MLP_FREES_GATE_UP_SINCE = (0, 6, 5)
 LLAMA_MLP_HELD_HIDDEN = 1
+# From 0.6.5 the V0 engine's tensor-parallel all-reduce writes a new tensor instead of reducing in place:
+# vllm/distributed/parallel_state.py `GroupCoordinator.all_reduce` returns `torch.ops.vllm.all_reduce`,
+# whose `_all_reduce_out_place` tries the custom all-reduce (`CustomAllreduce.all_reduce`: `out =
+# torch.empty_like(inp)`) and then pynccl (vllm/distributed/device_communicators/pynccl.py
+# `PyNcclCommunicator.all_reduce`: `out_tensor = torch.empty_like(in_tensor)`) — read in the PyPI
+# sdists of 0.6.5, 0.6.6.post1, 0.7.0, 0.7.1, 0.7.2, 0.7.3, and through `CudaCommunicator.all_reduce` in
+# 0.8.5 and 0.10.1.1 (the V0 fallback of 0.8 – 0.10). 0.6.4.post1 and 0.6.3 still reduce a large tensor
+# in place (`torch.ops.vllm.inplace_all_reduce` → `pynccl_comm.all_reduce(input_)` /
+# `torch.distributed.all_reduce(input_)`); only inputs small enough for the custom all-reduce went out of
+# place there. `RowParallelLinear.forward` keeps its `output_parallel` while the reduced copy is written,
+# so at TP >= 2 the down projection's step holds one more [tokens, hidden]: see
+# `v0_down_projection_step`. V1's compiled forward (fitted `MLP_LIVE`) is not given the term.
+V0_ALL_REDUCE_OUT_OF_PLACE_SINCE = (0, 6, 5)
 
 
 @dataclass(frozen=True)
@@ -652,7 +665,7 @@ def moe_width_parallel(tensor_parallel: int, data_parallel: int = 1, expert_para
 
 def forward_peak_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_bytes: float,
                        mlp_live: int = MLP_LIVE, moe_tensor_parallel: int | None = None,
-                       mlp_held_hidden: int = 0) -> float:
+                       mlp_held_hidden: int = 0, down_step: tuple[int, int] | None = None) -> float:
     """Torch peak of one forward pass over `tokens` tokens (weights excluded), per GPU.
 
     vLLM keeps the residual and the normed hidden state ([tokens, hidden] each) alive through a
@@ -666,6 +679,9 @@ def forward_peak_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_b
     [tokens, top_k, 2·intermediate] whatever experts are local); None: as the attention's TP.
     `mlp_held_hidden` more [tokens, hidden] tensors are live at the dense MLP's peak (the V0
     engine's eager layer: its input and the down projection's output, `V0_MLP_HELD_HIDDEN`).
+    `down_step` (intermediates, hidden): the [tokens, intermediate / TP] and [tokens, hidden] tensors
+    live while a dense MLP's down projection is all-reduced, on top of the two every layer keeps,
+    where that step can be the peak (`v0_down_projection_step`); None: not modelled apart.
     """
     tp = max(1, tensor_parallel)
     moe_tp = max(1, moe_tensor_parallel) if moe_tensor_parallel is not None else tp
@@ -674,6 +690,8 @@ def forward_peak_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_b
     widest = attn
     if spec.intermediate_size:
         widest = max(widest, mlp_live * spec.intermediate_size / tp + mlp_held_hidden * h)
+        if down_step is not None:
+            widest = max(widest, down_step[0] * spec.intermediate_size / tp + down_step[1] * h)
     if spec.experts is not None:
         e = spec.experts
         widest = max(widest, e.active * (mlp_live * _moe_intermediate(spec) / moe_tp + h))
@@ -1064,12 +1082,38 @@ def dense_mlp_held_hidden(spec: ModelSpec, accounting: Accounting, version: tupl
     return accounting.mlp_held_hidden
 
 
+def v0_down_projection_step(spec: ModelSpec, accounting: Accounting, version: tuple[int, ...] | None,
+                            tensor_parallel: int) -> tuple[int, int] | None:
+    """What the V0 engine's eager dense MLP holds while its down projection is all-reduced out of place
+    (`V0_ALL_REDUCE_OUT_OF_PLACE_SINCE`, TP >= 2): (intermediates, hidden) beyond the residual and the
+    normed state every layer keeps. The hidden ones are the layer's input (`V0_MLP_HELD_HIDDEN`),
+    down_proj's `output_parallel` and the all-reduce's new output: 3. The intermediates: gate_up and
+    the activation (3) where the MLP keeps its `gate_up` name (Qwen2MLP and the rest: the step is then
+    the MLP's peak, 3·I/TP + 3·h), the activation alone (1) for vLLM's `LlamaMLP` from 0.6.5, which
+    frees gate_up first (vllm-project/vllm#10339, `dense_mlp_held_hidden`: its peak stays the
+    activation's step unless I/TP < h). None — nothing apart — at TP 1 (no all-reduce), on V1, before
+    0.6.5, for MoE models (the fused experts' caches are freed before their all-reduce; not modelled
+    here) and without a dense MLP.
+    Check on the two V0 0.7 TP 2 fit rows whose forward is the peak (Qwen2.5, which keeps gate_up):
+    gh-distagentgc-qwen2.5-14b-tp2-40gb-v072 reads 2.84 GiB (32,768 tokens: 4·h + 3·I/2 gives 2.52,
+    5·h + 3·I/2 2.83) and vllm-i12663-qwen2.5-32b-2x48gb-v07 1.54 (12,288 tokens: 1.42 + 0.12 = 1.54;
+    the sampler's 1.51 was the modelled peak). Nothing fitted.
+    """
+    if (tensor_parallel < 2 or accounting.engine != "v0" or version is None
+            or release(version) < V0_ALL_REDUCE_OUT_OF_PLACE_SINCE
+            or spec.experts is not None or not spec.intermediate_size):
+        return None
+    held = dense_mlp_held_hidden(spec, accounting, version)
+    intermediates = 1 if held == LLAMA_MLP_HELD_HIDDEN else accounting.mlp_live
+    return intermediates, V0_MLP_HELD_HIDDEN + 1
+
+
 def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBatch, tensor_parallel: int,
                      act_bytes: float, first_stage: bool = True, last_stage: bool = True,
                      flashinfer_sampler: bool | None = None, persistent_bytes: float = 0.0,
                      eager: bool = False, held_bytes: float = 0.0,
                      moe_tensor_parallel: int | None = None, mlp_held_hidden: int | None = None,
-                     model_runner_v2: bool = False) -> float:
+                     model_runner_v2: bool = False, down_step: tuple[int, int] | None = None) -> float:
     """The torch activation peak `profile_run` measures on one GPU of one pipeline stage.
 
     The forward pass and the sampler run one after the other, so the peak is the larger of the
@@ -1084,12 +1128,14 @@ def activation_bytes(spec: ModelSpec, accounting: Accounting, batch: ProfilingBa
     width is split (`moe_width_parallel`; None: `tensor_parallel`). `mlp_held_hidden`: the
     [tokens, hidden] tensors held at the dense MLP's peak (`dense_mlp_held_hidden`; None: the
     accounting's). `model_runner_v2`: the profile run of vLLM's Model Runner V2, the same forward
-    and a lighter sampler run (`MRV2_SAMPLER_BYTES`).
+    and a lighter sampler run (`MRV2_SAMPLER_BYTES`). `down_step`: the V0 down projection's
+    out-of-place all-reduce step (`v0_down_projection_step`).
     """
     received = 0.0 if first_stage else 2 * batch.tokens * spec.hidden_size * act_bytes
     mlp_live = min(accounting.mlp_live, EAGER_MLP_LIVE) if eager else accounting.mlp_live
     peak = forward_peak_bytes(spec, batch.tokens, tensor_parallel, act_bytes, mlp_live, moe_tensor_parallel,
-                              accounting.mlp_held_hidden if mlp_held_hidden is None else mlp_held_hidden)
+                              accounting.mlp_held_hidden if mlp_held_hidden is None else mlp_held_hidden,
+                              down_step)
     if last_stage:
         sampling = sampler_peak_bytes(spec, min(batch.seqs, batch.tokens), accounting, act_bytes,
                                       flashinfer_sampler, model_runner_v2)

@@ -590,7 +590,8 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
                                          eager=c.enforce_eager and c.runtime == "vllm", held_bytes=mm_held + attention_held,
                                          moe_tensor_parallel=moe_tp if c.runtime == "vllm" else None,
                                          mlp_held_hidden=em.dense_mlp_held_hidden(s, acc, c.engine_version),
-                                         model_runner_v2=mrv2)
+                                         model_runner_v2=mrv2,
+                                         down_step=em.v0_down_projection_step(s, acc, c.engine_version, tp))
         if first:  # the tower runs on the first pipeline stage
             activation = max(activation, encoder_peak)
         graphs = (em.cuda_graph_bytes(batch.seqs, n, batch.tokens, full_decode, graph_pool, fine_graphs)
