@@ -7,12 +7,14 @@ reads of preparation and hangs where told, and send SIGINT as a terminal's Ctrl-
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,25 @@ elif args[0] == "apply":
 '''
 
 
+@contextlib.contextmanager
+def _sigint_not_ignored() -> Iterator[None]:
+    """Start children with SIGINT at its default, as a terminal's foreground job has it.
+
+    A shell without job control starts a background job (`pytest ... &`) with SIGINT and SIGQUIT
+    ignored, and an ignored signal stays ignored across fork and exec: llmkube would then start with
+    Ctrl-C ignored (Python installs its KeyboardInterrupt handler only over a default disposition)
+    and these tests would wait for the fake kubectl's minute. A handled signal is reset to the
+    default at exec, so handling SIGINT here while the child starts gives it the default."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _interrupt_apply(tmp_path: Path, hang: str, *extra: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """`llmkube apply` with kubectl hanging at the `hang` subcommand; SIGINT once it hangs there."""
     bindir = tmp_path / "bin"
@@ -64,10 +85,11 @@ def _interrupt_apply(tmp_path: Path, hang: str, *extra: str) -> tuple[subprocess
         "HOME": str(tmp_path),
         "KUBECACHEDIR": str(tmp_path / "kube-cache"),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llmkube", "apply", str(manifest), *extra],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    with _sigint_not_ignored():
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llmkube", "apply", str(manifest), *extra],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
     deadline = time.monotonic() + 60
     while not any(line.split(" ")[0] == hang for line in log.read_text().splitlines()):
         assert proc.poll() is None, proc.communicate()
