@@ -417,10 +417,12 @@ def _frozen(value: Any) -> Hashable:
 
 class ContainerReadings:
     """`read_container`, once per distinct container content in a run: the key is every entry the
-    reader reads (`READ_FIELDS`, present or not), frozen by `_frozen`."""
+    reader reads (`READ_FIELDS`, present or not), frozen by `_frozen`. And `_server_model`, once
+    per model name the run's servers give (a lookup by name, id or path in one `ProfileStore`)."""
 
     def __init__(self) -> None:
         self._known: dict[Hashable, ContainerReading | None] = {}
+        self._models: dict[tuple[int, str | None], tuple[ProfileStore, ModelProfile | None]] = {}
 
     def read(self, container: Mapping[str, Any]) -> ContainerReading | None:
         key = tuple((f, _frozen(container[f])) for f in READ_FIELDS if f in container)
@@ -428,6 +430,17 @@ class ContainerReadings:
             return self._known[key]
         reading = self._known[key] = read_container(container)
         return reading
+
+    def model(self, profiles: ProfileStore, model_id: str | None) -> ModelProfile | None:
+        """`_server_model(profiles, model_id)`, remembered for the run (the store is kept with the
+        answer, so an identity cannot be reused)."""
+        key = (id(profiles), model_id)
+        found = self._models.get(key)
+        if found is not None and found[0] is profiles:
+            return found[1]
+        model = _server_model(profiles, model_id)
+        self._models[key] = (profiles, model)
+        return model
 
 
 def _server_model(profiles: ProfileStore, model_id: str | None) -> ModelProfile | None:
@@ -455,7 +468,7 @@ def read_server(
         target=target, group=group, path=path, container=container,
         model_id=model_id,
         model_path=(*path, *reading.model_at),
-        model=_server_model(profiles, model_id),
+        model=readings.model(profiles, model_id) if readings is not None else _server_model(profiles, model_id),
         config=reading.config, tp_flag=reading.tp_flag,
         gpu_resource=resource, gpu_count=count,
         gpu=gpu_target(profiles, group, resource),
