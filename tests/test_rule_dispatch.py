@@ -180,11 +180,43 @@ def test_a_run_imports_the_rule_modules_of_its_kinds_only():
         "codes = rules_for_kinds(['Service', 'ConfigMap'])\n"
         "print(' '.join(sorted(m for m in sys.modules if m.startswith('llmkube.check.rules.'))))\n"
         "print(' '.join(codes))\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('llmkube.check.read.'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.splitlines()
     modules, codes = set(out[0].split()), out[1].split()
     assert "llmkube.check.rules.security" in modules and "LK502" in codes
     assert not modules & {"llmkube.check.rules.serving_multinode", "llmkube.check.rules.sizing", "llmkube.check.rules.admission_kueue"}
     assert "LK101" not in codes and "LK340" not in codes
+    # core Services are not Knative ones: neither the KServe/Knative rules nor their reader load
+    assert "llmkube.check.rules.admission_kserve" not in modules and "LK604" not in codes
+    assert "llmkube.check.read.kserve" not in out[2].split()
     every = load_rules()
     assert all(every[c].kinds is None or {"Service", "ConfigMap"} & set(every[c].kinds) for c in codes)
+
+
+def test_kinds_of_one_api_group_dispatch_by_group():
+    """The Knative rules (LK604, LK605) judge Knative Services, not core ones, and the Volcano
+    rules (LK610-LK612) Volcano Jobs, not batch Jobs; `rules_for_kinds` is handed each object's
+    kind both ways (`qualified_kinds`)."""
+    from llmkube.check.rules import rules_for_kinds
+
+    assert {"LK604", "LK605"} <= set(rules_for_kinds(["Service", "Service.serving.knative.dev"]))
+    assert not {"LK604", "LK605"} & set(rules_for_kinds(["Service", "Service.v1"]))
+    assert {"LK610", "LK611", "LK612"} <= set(rules_for_kinds(["Job", "Job.batch.volcano.sh"]))
+    assert not {"LK610", "LK611", "LK612"} & set(rules_for_kinds(["Job", "Job.batch"]))
+
+
+def test_core_and_group_kinds_of_one_name_in_one_run(tmp_path: Path):
+    """A core Service and a Knative Service, a batch Job and a Volcano Job in one run: dispatch
+    finds what the reference finds, the group rules' findings among them."""
+    core = (
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n---\n"
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: once}\nspec:\n  template:\n    spec:\n"
+        "      restartPolicy: Never\n      containers: [{name: c, image: 'busybox:1.36'}]\n"
+    )
+    (tmp_path / "core.yaml").write_text(core)
+    fast, reference = both([tmp_path, RULE_CASES / "LK604" / "fail", RULE_CASES / "LK610" / "fail"])
+    assert fast == reference
+    assert any("'LK604'" in f for f in fast) and any("'LK610'" in f for f in fast)
+    alone, alone_reference = both([tmp_path])
+    assert alone == alone_reference

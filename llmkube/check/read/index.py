@@ -9,6 +9,7 @@ keeps it linear. Answers keep the run's order, so findings do not depend on how 
     index.named("ConfigMap", "cfg")      # objects of a kind with this metadata.name, in run order
     index.named(("ServingRuntime", "ClusterServingRuntime"), "vllm")   # of either kind
     index.named("LocalQueue", "q", namespace="team")   # ... in this namespace only
+    index.of_kind("Service.serving.knative.dev")   # a kind of one API group only (`qualified_kinds`)
 
 Objects whose kind or name is not a string (schema-invalid) are in `targets` only: no lookup by
 kind or name finds them, as no comparison with a string would.
@@ -24,6 +25,22 @@ from llmkube.check.run import Target
 
 #: `namespace=` left out: any namespace (and none).
 ANY: Any = object()
+
+
+def api_group(obj: Any) -> str:
+    """The API group of an object's apiVersion: `serving.knative.dev` of `serving.knative.dev/v1`,
+    "" for the core group (`v1`)."""
+    group, slash, _ = str(obj.get("apiVersion", "")).partition("/")
+    return group if slash else ""
+
+
+def qualified_kinds(obj: Any) -> tuple[str, ...]:
+    """The names an object's kind goes by in a kind list: its kind, and for a kind of a named API
+    group also `Kind.group` (kubectl's `kind.group`, as in `services.serving.knative.dev`), which
+    tells a Knative `Service` from a core one. Kinds hold no dot, so the first dot starts the group."""
+    kind = str(obj.get("kind"))
+    group = api_group(obj)
+    return (kind, f"{kind}.{group}") if group else (kind,)
 
 
 class RunIndex:
@@ -44,11 +61,18 @@ class RunIndex:
                 self._by_name.setdefault((kind, name), []).append(t)
 
     def of_kind(self, *kinds: str) -> list[Target]:
-        """Every object of these kinds, in run order."""
+        """Every object of these kinds, in run order. A kind may name its API group
+        (`Service.serving.knative.dev`: only the Knative Services, `qualified_kinds`)."""
         if len(kinds) == 1:
-            return list(self._by_kind.get(kinds[0], ()))
-        found = [t for kind in dict.fromkeys(kinds) for t in self._by_kind.get(kind, ())]
+            return self._of_one(kinds[0])
+        found = [t for kind in dict.fromkeys(kinds) for t in self._of_one(kind)]
         return sorted(found, key=lambda t: self._position[id(t)])
+
+    def _of_one(self, kind: str) -> list[Target]:
+        if "." not in kind:
+            return list(self._by_kind.get(kind, ()))
+        kind, _, group = kind.partition(".")
+        return [t for t in self._by_kind.get(kind, ()) if api_group(t.obj) == group]
 
     def named(self, kinds: str | tuple[str, ...], name: Any, namespace: Any = ANY) -> list[Target]:
         """Objects of the kind (or kinds) named `name`, in run order; in `namespace` when given

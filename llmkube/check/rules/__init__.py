@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from llmkube.check.findings import Finding, Severity, dotted, object_label
 from llmkube.check.read.context import ReadContext
+from llmkube.check.read.index import qualified_kinds
 from llmkube.check.read.shape import dig
 from llmkube.check.run import Target
-from llmkube.names import IGNORE_ANNOTATION
+from llmkube.names import IGNORE_ANNOTATION, KNATIVE_SERVING_GROUP, VOLCANO_BATCH_GROUP
 
 if TYPE_CHECKING:
     from llmkube.profiles import ProfileStore
@@ -107,7 +108,9 @@ def _import_rule_modules() -> None:
 # The kinds each rule module's rules judge, known without importing it: the union of its rules'
 # `kinds`, or None when one of them judges every object. The dispatching runner imports only the
 # modules that judge a kind the run holds (`rules_for_kinds`), so a run of Services and ConfigMaps
-# does not load the KServe, Kubeflow, LeaderWorkerSet and LLMInferenceService readers.
+# does not load the KServe, Kubeflow, LeaderWorkerSet and LLMInferenceService readers. A kind of one
+# API group is named with it (`Service.serving.knative.dev`, `index.qualified_kinds`): core Services
+# and batch Jobs do not load the Knative and Volcano rules.
 # tests/test_rule_dispatch.py holds this table to what the modules register.
 _WORKLOADS = frozenset({
     "Pod", "Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Job", "PyTorchJob", "MPIJob", "TFJob",
@@ -116,10 +119,10 @@ _WORKLOADS = frozenset({
 })
 MODULE_KINDS: dict[str, frozenset[str] | None] = {
     "admission": frozenset({"InferenceService", "PyTorchJob", "TFJob", "XGBoostJob", "PaddleJob", "JAXJob"}),
-    "admission_kserve": frozenset({"InferenceService", "Service"}),
+    "admission_kserve": frozenset({"InferenceService", f"Service.{KNATIVE_SERVING_GROUP}"}),
     "admission_kubeflow": frozenset({"PyTorchJob", "TrainJob"}),
     "admission_kueue": _WORKLOADS,
-    "admission_volcano": frozenset({"Job"}),
+    "admission_volcano": frozenset({f"Job.{VOLCANO_BATCH_GROUP}"}),
     "llmisvc": frozenset({"LLMInferenceService"}),
     "multikueue": None,
     "scheduling": None,
@@ -135,7 +138,8 @@ def rules_for_kinds(kinds: Iterable[str]) -> dict[str, Rule]:
     """The rules that may judge a run holding objects of these kinds, by code: every rule that
     judges every object or a kind among them. Only the modules that declare such a rule are
     imported. A rule left out would be skipped by `run_rules` anyway (none of its kinds is held),
-    so the findings are the same."""
+    so the findings are the same. `kinds` names each object's kind both ways
+    (`index.qualified_kinds`): `Service` and `Service.serving.knative.dev` for a Knative Service."""
     held = set(kinds)
     wanted = {m for m, judged in MODULE_KINDS.items() if judged is None or not held.isdisjoint(judged)}
     for name in sorted(wanted):
@@ -175,7 +179,7 @@ def run_rules(
     reader first asks for them (`DeferredProfiles`).
     """
     if rules is None:
-        rules = rules_for_kinds(str(t.obj.get("kind")) for t in targets) if dispatch else load_rules()
+        rules = rules_for_kinds(k for t in targets for k in qualified_kinds(t.obj)) if dispatch else load_rules()
     ignored = set(ignore)
     ctx = ReadContext(targets=targets, profiles=profiles)  # type: ignore[arg-type]  # a loader: DeferredProfiles
     findings: list[Finding] = []

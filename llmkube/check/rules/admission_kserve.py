@@ -19,6 +19,7 @@ from llmkube.check.rules import Hit, rule
 from llmkube.names import (
     KNATIVE_AUTOSCALING_CLASS_ANNOTATION,
     KNATIVE_FEATURES_CONFIG_MAP,
+    KNATIVE_SERVING_GROUP,
     KSERVE_AUTOSCALER_CLASS_ANNOTATION,
     KSERVE_DEPLOYMENT_MODE_ANNOTATION,
 )
@@ -236,7 +237,7 @@ def _mode_note(certain: bool) -> str:
     return "" if certain else " (no deploymentMode annotation: assuming KServe's stock default, Serverless)"
 
 
-@rule("LK604", "knative-port", Severity.ERROR, "a Knative revision's container port that Knative refuses", kinds=("InferenceService", "Service"))
+@rule("LK604", "knative-port", Severity.ERROR, "a Knative revision's container port that Knative refuses", kinds=("InferenceService", f"Service.{KNATIVE_SERVING_GROUP}"))
 def knative_port(ctx: ReadContext) -> Iterator[Hit]:
     """Knative routes to one container port and uses its name only to pick
     the protocol: the name must be empty, `http1` or `h2c`, only one port may
@@ -367,7 +368,7 @@ def _flags_hint(flag: str, value: str = "enabled") -> str:
     )
 
 
-@rule("LK605", "knative-feature-flag", Severity.ERROR, "a Knative revision sets a pod field that config-features disables", kinds=("InferenceService", "Service"))
+@rule("LK605", "knative-feature-flag", Severity.ERROR, "a Knative revision sets a pod field that config-features disables", kinds=("InferenceService", f"Service.{KNATIVE_SERVING_GROUP}"))
 def knative_feature_flag(ctx: ReadContext) -> Iterator[Hit]:
     """Knative Serving admits only a subset of the pod spec. `nodeSelector`,
     `affinity`, `tolerations`, `priorityClassName`, `schedulerName`,

@@ -17,6 +17,7 @@ from llmkube.check.read.shape import as_int, meta
 from llmkube.check.read.workloads import Path, is_volcano
 from llmkube.check.rules import Hit, rule
 from llmkube.check.run import Target
+from llmkube.names import VOLCANO_BATCH_GROUP
 
 # pkg/webhooks/admission/jobs/validate/util.go policyEventMap / policyActionMap (v1.15.1): the
 # values users may write (OutOfSync, CommandIssued, PodRunning and the internal actions are refused).
@@ -90,7 +91,7 @@ def _policy_problems(policies: Any, path: Path) -> Iterator[tuple[Path, str]]:
         yield path, "the event '*' leaves no room for other event policies"
 
 
-@rule("LK610", "volcano-job-webhook", Severity.ERROR, "a Volcano Job its admission webhook refuses", kinds=("Job",))
+@rule("LK610", "volcano-job-webhook", Severity.ERROR, "a Volcano Job its admission webhook refuses", kinds=(f"Job.{VOLCANO_BATCH_GROUP}",))
 def volcano_job_webhook(ctx: ReadContext) -> Iterator[Hit]:
     """Volcano's vcjob webhook refuses a Job when: two tasks share a name; a
     lifecycle policy (job- or task-level) sets both or neither of
@@ -185,7 +186,7 @@ def volcano_job_webhook(ctx: ReadContext) -> Iterator[Hit]:
                         yield Hit(target, ("spec", "plugins", "mpi"), f"the mpi plugin's master task {master!r} is not among the tasks: Volcano refuses the Job", f"name the launcher task {master!r} or pass --master=<task>")
 
 
-@rule("LK611", "volcano-policy-never-fires", Severity.WARNING, "a Volcano failure policy that pods restarted in place never trigger", kinds=("Job",))
+@rule("LK611", "volcano-policy-never-fires", Severity.WARNING, "a Volcano failure policy that pods restarted in place never trigger", kinds=(f"Job.{VOLCANO_BATCH_GROUP}",))
 def volcano_policy_never_fires(ctx: ReadContext) -> Iterator[Hit]:
     """Volcano sees `PodFailed` (and exit-code policies) only when a pod's
     phase turns Failed. With the pod template's `restartPolicy` `OnFailure`
@@ -261,7 +262,7 @@ def volcano_policy_never_fires(ctx: ReadContext) -> Iterator[Hit]:
                     yield Hit(target, (*where, k), "a PodPending policy without timeout is ignored by Volcano", "add timeout (e.g. 10m) to the policy")
 
 
-@rule("LK612", "volcano-priority-on-pods-only", Severity.WARNING, "a Volcano Job whose priority class is set on pods but not on the Job", kinds=("Job",))
+@rule("LK612", "volcano-priority-on-pods-only", Severity.WARNING, "a Volcano Job whose priority class is set on pods but not on the Job", kinds=(f"Job.{VOLCANO_BATCH_GROUP}",))
 def volcano_priority_on_pods_only(ctx: ReadContext) -> Iterator[Hit]:
     """Volcano orders and preempts whole jobs by their PodGroup's priority,
     which comes from the Job's `spec.priorityClassName`; a
