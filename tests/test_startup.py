@@ -110,6 +110,8 @@ NOT_ON_CORE_VALIDATE = (
     "pydantic", "pydantic_core", "annotated_types", "typer._adapters", "jinja2", "ruamel",
     "llmkube.pipeline", "llmkube.plan", "llmkube.profiles", "llmkube.specs", "llmkube.render", "llmkube.modelshape",
     "llmkube.check.rules.serving_multinode", "llmkube.check.read.lws", "llmkube.check.read.sizing_cache",
+    # the run's Service is a core one, not a Knative Service: the KServe/Knative rules and reader stay out
+    "llmkube.check.rules.admission_kserve", "llmkube.check.read.kserve",
 )
 
 CORE_MANIFESTS = """\
