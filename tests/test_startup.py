@@ -112,6 +112,7 @@ NOT_ON_CORE_VALIDATE = (
     "llmkube.check.rules.serving_multinode", "llmkube.check.read.lws", "llmkube.check.read.sizing_cache",
     # the run's Service is a core one, not a Knative Service: the KServe/Knative rules and reader stay out
     "llmkube.check.rules.admission_kserve", "llmkube.check.read.kserve",
+    "pkgutil",  # the rule modules' listing (load_rules): a dispatching run imports its modules by name
 )
 
 CORE_MANIFESTS = """\

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import pkgutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -100,6 +99,8 @@ def load_rules() -> dict[str, Rule]:
 @functools.cache
 def _import_rule_modules() -> None:
     """Registering happens on import; the modules are imported once, in name order."""
+    import pkgutil  # here: a dispatching run imports its modules by name (`rules_for_kinds`)
+
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if not info.name.startswith("_"):
             importlib.import_module(f"{__name__}.{info.name}")
