@@ -162,3 +162,29 @@ def test_the_key_tells_apart_what_python_takes_for_equal():
         c["args"][5] = value
         assert readings.read(c) == reading(value) == read_container(c), value
     assert reading(1).config.utilization == 1.0 and reading(True).config.utilization == 0.9
+
+
+def test_a_model_is_looked_up_once_per_name_and_store():
+    """`ContainerReadings.model`: the lookup (`_server_model`) runs once per model name in one
+    store; another store (or name) is asked itself, and None answers are remembered too."""
+    from llmkube.check.read.servers import ContainerReadings
+
+    class Store:
+        def __init__(self, known: dict[str, object]) -> None:
+            self.known, self.asked = known, []
+
+        def model(self, name: str) -> object:
+            self.asked.append(name)
+            return self.known.get(name)
+
+        def model_at_path(self, path: str) -> object:
+            self.asked.append(f"path:{path}")
+            return None
+
+    one, other = Store({"m": "one's m"}), Store({"m": "other's m"})
+    readings = ContainerReadings()
+    assert [readings.model(one, "m") for _ in range(3)] == ["one's m"] * 3
+    assert readings.model(other, "m") == "other's m"
+    assert [readings.model(one, "/mnt/x") for _ in range(2)] == [None, None]
+    assert readings.model(one, None) is None and readings.model(one, "") is None
+    assert one.asked == ["m", "/mnt/x", "path:/mnt/x"] and other.asked == ["m"]
