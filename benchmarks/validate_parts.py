@@ -5,7 +5,8 @@ core kinds imports (typer, llmkube's CLI, PyYAML, jsonschema-rs, validate's own 
 modules (timed inside the run, where it asks for them), the sizing model), then runs `llmkube validate ARGS` in itself with
 clocks around its parts: reading (and of it the compiled reader), the schema checks with the
 metadata pass (and of it that pass), the profiles, each rule. The dataclasses created while importing
-are timed too (`dataclasses._process_class`: part of the import groups, not beside them). The
+are timed too (`dataclasses._process_class`: part of the import groups, not beside them), and of
+that the generated methods' compiling (`dataclasses._create_fn`, on Pythons that have it). The
 interpreter's own start-up is `python -c pass` in the same environment. The first run (untimed)
 compiles bytecode into a private PYTHONPYCACHEPREFIX and fills the side caches of an empty user
 cache (HOME): the runs are warm, as a pre-commit hook from its second run on. Medians of CPU time
@@ -46,6 +47,9 @@ PARTS = [  # (module, function, part): wrapped where the caller looks it up
 ]
 
 
+METHODS = "    of it, compiling their generated methods (dataclasses._create_fn)"
+
+
 def child(args: list[str]) -> None:
     """One measured run in this process: prints {part: CPU seconds} as JSON on stderr."""
     import contextlib
@@ -67,6 +71,16 @@ def child(args: list[str]) -> None:
             spent["  (dataclass creation, inside the imports)"] = spent.get("  (dataclass creation, inside the imports)", 0.0) + clock() - t
 
     dataclasses._process_class = timed_class  # type: ignore[attr-defined]
+    make_fn = getattr(dataclasses, "_create_fn", None)  # Python 3.11/3.12: one exec of generated text per method
+    if make_fn is not None:
+        def timed_fn(*a, **k):
+            t = clock()
+            try:
+                return make_fn(*a, **k)
+            finally:
+                spent[METHODS] = spent.get(METHODS, 0.0) + clock() - t
+
+        dataclasses._create_fn = timed_fn  # type: ignore[attr-defined]
     for label, modules in IMPORTS:
         t = clock()
         for name in modules:
@@ -158,7 +172,7 @@ def main() -> None:
     print(f"validate {' '.join(argv)}: CPU ms, medians of {runs} runs (load {os.getloadavg()[0]:.1f})")
     print(f"{'part':75s}" + "".join(f"{name:>16s}" for name in trees))
     print(f"{'interpreter start-up (python -c pass)':75s}" + "".join(f"{statistics.median(p for _, p in found[n]) * 1000:16.1f}" for n in trees))
-    order = [label for label, _ in IMPORTS] + ["  (dataclass creation, inside the imports)", "rule modules' imports (for the kinds held)"]
+    order = [label for label, _ in IMPORTS] + ["  (dataclass creation, inside the imports)", METHODS, "rule modules' imports (for the kinds held)"]
     order += [label for _, _, label in PARTS]
     names = sorted(dict.fromkeys(k for n in trees for parts, _ in found[n] for k in parts),
                    key=lambda k: (order.index(k) if k in order else len(order) + (not k.startswith("rule ")), k))
