@@ -170,8 +170,9 @@ def load_plain(text: str, source: str, what: str = "file") -> list[Any]:
 
 class NeedsReference(Exception):
     """The fast marked loader met input it leaves to the reference (ruamel round-trip) loader:
-    anchors, aliases, tags, directives, merge keys, timestamps, duplicate or complex keys, scalar
-    documents, or a syntax error (whose message the reference loader words)."""
+    anchored scalars, aliases the Python loop does not take (see `load_marked_python`), tags,
+    directives, merge keys, timestamps, duplicate or complex keys, scalar documents, or a syntax
+    error (whose message the reference loader words)."""
 
 
 class _LineCol:
@@ -310,7 +311,14 @@ def load_marked(text: str) -> list[tuple[Any, int, Any]]:
     if _compiled_load is _UNSET:
         _setup()
     if _compiled_load is not None:
-        return _compiled_load(text)
+        try:
+            return _compiled_load(text)
+        except NeedsReference:
+            if "&" not in text:
+                raise
+            # The compiled reader refuses every anchor; the Python loop reads anchored mappings and
+            # sequences and their aliases (what hand-written manifests and PyYAML's dumper write),
+            # ~2.5x the compiled reader's time where the reference loader takes ~100x.
     return load_marked_python(text)
 
 
@@ -323,18 +331,28 @@ def load_marked_python(text: str) -> list[tuple[Any, int, Any]]:
     `yamlio.to_plain` makes of it (exact dicts, lists and builtin scalars; a block scalar as a str),
     when the document is also *clean* as `yamlio.document_problems` asks (string keys, no surrogate
     escape, finite floats, 64-bit integers, shallower than MAX_NESTING; aliases never get here);
-    None otherwise, and the caller walks the document as before (tests/test_fastyaml_marked.py)."""
+    None otherwise, and the caller walks the document as before (tests/test_fastyaml_marked.py).
+
+    Anchors on mappings and sequences (`labels: &labels {...}`) and their aliases (`*labels`) are
+    read as the reference reads them: the alias is the anchored container itself, the same object
+    with the same marks, so `yamlio.document_problems` counts what aliases bring in (its alias
+    budget) on the same tree. Such a document is not clean (its walker must count them). Left to
+    the reference: an anchor on a scalar (ruamel types it as PlainScalarString, ScalarInt, ...),
+    an alias to an anchor not yet closed (a recursive node) or not defined in the document, an
+    anchor defined twice, and an alias as a key or as a whole document."""
     if any(ch in text for ch in _BREAKS_11):
         raise NeedsReference
     loader = _Loader(text)
     get_event = loader.get_event
     docs: list[tuple[Any, int, Any]] = []
-    frames: list[tuple[Any, Any, Any, bool, Any]] = []  # the enclosing containers' (top, plain, marks, is_list, key)
+    frames: list[tuple[Any, Any, Any, bool, Any, Any]] = []  # the enclosing containers' (top, plain, marks, is_list, key, anchor)
     top: Any = None  # the container being built (MarkedMap or MarkedList), None between documents
     plain: Any = None  # its plain twin
     marks: list[int] = []
     is_list = False
     key: Any = _NO_KEY  # a mapping's pending key
+    anchor: Any = None  # the anchor of the container being built
+    anchors: dict[str, tuple[Any, Any]] = {}  # the document's closed anchored containers: name -> (node, plain twin)
     clean = True  # the document so far: see the docstring
     cache = _RT_SCALARS
     scalar_event, map_start, seq_start = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
@@ -388,14 +406,15 @@ def load_marked_python(text: str) -> list[tuple[Any, int, Any]]:
                     plain[key] = twin
                     key = no_key
             elif etype is map_start or etype is seq_start:
-                if event.anchor is not None or event.tag is not None:
+                if event.tag is not None or (event.anchor is not None and event.anchor in anchors):
                     raise NeedsReference
                 if top is not None:
                     if not is_list and key is no_key:
                         raise NeedsReference  # a complex key: the reference loader words it
-                    frames.append((top, plain, marks, is_list, key))
+                    frames.append((top, plain, marks, is_list, key, anchor))
                     if len(frames) >= MAX_NESTING:
                         clean = False
+                anchor = event.anchor
                 is_list = etype is seq_start
                 top = marked_list() if is_list else marked_map()
                 plain = [] if is_list else {}
@@ -405,12 +424,16 @@ def load_marked_python(text: str) -> list[tuple[Any, int, Any]]:
                 key = no_key
             elif etype is map_end or etype is seq_end:
                 value, twin = top, plain
+                if anchor is not None:
+                    if anchor in anchors:
+                        raise NeedsReference  # defined twice (nested): the reference loader words it
+                    anchors[anchor] = (value, twin)
                 if not frames:
                     docs.append((value, (value.start >> _SHIFT) + 1, twin if clean else None))
-                    top = plain = None
+                    top = plain = anchor = None
                     clean = True
                     continue
-                top, plain, marks, is_list, key = frames.pop()
+                top, plain, marks, is_list, key, anchor = frames.pop()
                 if is_list:
                     top.append(value)
                     plain.append(twin)
@@ -422,8 +445,21 @@ def load_marked_python(text: str) -> list[tuple[Any, int, Any]]:
             elif etype is doc_start:
                 if event.version is not None or event.tags:
                     raise NeedsReference
+                anchors = {}  # an alias refers to an anchor of its own document only
             elif etype is yaml.AliasEvent:
-                raise NeedsReference
+                found = anchors.get(event.anchor)
+                if found is None or top is None or (not is_list and key is no_key):
+                    raise NeedsReference  # undefined, still open (recursive), a whole document or a key
+                value, twin = found
+                clean = False  # what the alias brings in is counted by the document's walker
+                if is_list:
+                    top.append(value)
+                    plain.append(twin)
+                    marks.append(value.start)
+                else:
+                    top[key] = value
+                    plain[key] = twin
+                    key = no_key
             # StreamStart, StreamEnd, DocumentEnd: nothing to do
     except yaml.YAMLError:
         raise NeedsReference from None

@@ -43,8 +43,22 @@ EDGE_CASES = {
     "unicode": "a: h\u00e9llo \U0001F680\nb: \"\\u00e9\\U0001F680\"\n",
     "surrogate-pair": "a: \"\\ud83d\\ude80\"\n",
     "json": '{"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "1", "b": [1, 2.5, true, null]}}',
-    # left to the reference path
+    # anchored mappings and sequences and their aliases: the Python loop reads them (the compiled reader hands them to it)
     "anchors": "a: &x {b: 1}\nc: *x\n",
+    "anchors-block": "metadata:\n  labels: &labels\n    app: x\n    tier: web\nspec:\n  selector:\n    matchLabels: *labels\n  template:\n    metadata:\n      labels: *labels\n",
+    "anchors-in-lists": "a: &l [1, 2]\nb:\n- *l\n- *l\n- x\nc: [*l, *l]\nd: &m\n- 1\ne: *m\n",
+    "anchored-items": "items:\n- &d\n  name: a\n  v: 1\n- *d\n- {b: *d}\n",
+    "anchored-document": "--- &top\na: &x {b: 1}\nc: *x\n---\na: &x {b: 2}\nc: *x\n",
+    "aliases-nested": "a: &a [x, x, x]\nb: &b [*a, *a, *a]\nc: &c [*b, *b, *b]\nd: [*c, *c, *c]\n",
+    # left to the reference path
+    "alias-to-other-document": "a: &x {b: 1}\n---\nc: *x\n",
+    "alias-recursive": "a: &x\n  b: *x\n",
+    "anchor-defined-twice": "a: &x {b: 1}\nc: &x {d: 2}\ne: *x\n",
+    "anchor-nested-twice": "a: &x {b: &x {c: 1}}\n",
+    "alias-as-key": "a: &x {b: 1}\n*x : 2\n",
+    "anchored-scalar": "a: &x 1\nb: *x\nc: &y text\nd: *y\n",
+    "alias-document": "a: &x {b: 1}\n---\n*x\n",
+    "anchors-and-a-timestamp": "a: &x {b: 1}\nc: *x\nd: \"x && y\"\ne: 2020-01-01\n",
     "merge": "a: &x {b: 1}\nc:\n  <<: *x\n  d: 2\n",
     "tags": "a: !!str 12\nb: !custom x\n",
     "timestamp": "a: 2020-01-01\n",
@@ -133,11 +147,40 @@ def test_both_paths_read_edge_cases_and_broken_input_alike(name):
 
 def test_the_fast_path_takes_the_common_input_and_leaves_the_rest():
     """Otherwise the test above would compare the reference path with itself."""
-    for name in ("scalars-1.2", "keys", "block-scalars", "flow", "comments", "empty-docs", "crlf", "json", "unicode"):
+    for name in ("scalars-1.2", "keys", "block-scalars", "flow", "comments", "empty-docs", "crlf", "json", "unicode",
+                 "anchors", "anchors-block", "anchors-in-lists", "anchored-items", "anchored-document", "aliases-nested"):
         load_marked(EDGE_CASES[name])
-    for name in ("anchors", "merge", "tags", "timestamp", "directive", "scalar-document", "nel", "complex-key", "duplicate-key", "unclosed-flow"):
+    for name in ("alias-to-other-document", "alias-recursive", "anchor-defined-twice", "anchor-nested-twice", "alias-as-key",
+                 "anchored-scalar", "alias-document", "anchors-and-a-timestamp", "merge", "tags", "timestamp", "directive", "scalar-document", "nel", "complex-key", "duplicate-key", "unclosed-flow"):
         with pytest.raises(NeedsReference):
             load_marked(EDGE_CASES[name])
+
+
+def test_aliases_share_the_anchored_node_and_its_marks_as_on_the_reference_path():
+    """An alias is the anchored container itself (one object, as ruamel builds it), so the plain data
+    expands it and the document's walker counts what it brings in; the document has no plain twin."""
+    (doc,) = yamlio.parse_documents(EDGE_CASES["anchors-block"], "f.yaml")
+    labels = doc.data["metadata"]["labels"]
+    assert doc.data["spec"]["selector"]["matchLabels"] is labels
+    assert doc.data["spec"]["template"]["metadata"]["labels"] is labels
+    assert doc.plain is None
+    plain = yamlio.plain_data(doc)
+    assert plain["spec"]["selector"]["matchLabels"] == {"app": "x", "tier": "web"}
+    assert plain["spec"]["selector"]["matchLabels"] is not plain["metadata"]["labels"]
+    assert doc.mark(("spec", "selector", "matchLabels", "app")).line == 3  # the anchored node's key
+
+
+@pytest.mark.parametrize("budget", [5, 12, 40, 1000])
+def test_the_alias_budget_is_counted_alike(budget):
+    """A "billion laughs" read on the fast path is refused by the same walker, at the same place."""
+    text = "a: &a [x, x, x, x]\nb: &b [*a, *a, *a, *a]\nc: &c [*b, *b, *b, *b]\nd: [*c, *c, *c, *c]\n"
+    limits = InputLimits(max_alias_nodes=budget)
+    load_marked(text)  # taken by the fast path
+    assert_same(text, limits)
+    (fast,), (ref,) = yamlio.parse_documents(text, "f.yaml", limits), yamlio.parse_documents(text, "f.yaml", limits, reference=True)
+    words = [str(e) for e in yamlio.document_problems(fast, limits)]
+    assert words == [str(e) for e in yamlio.document_problems(ref, limits)]
+    assert bool(words) == (budget < 100)
 
 
 def test_the_document_limit_is_worded_alike():
