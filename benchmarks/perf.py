@@ -15,6 +15,12 @@ on a shared machine —, wall medians, the ratio to the peer, and peak RSS):
               pod templates, RBAC, HPAs, PDBs, Ingresses, CronJobs; no model server, nothing taken from
               the repository's examples), cold and warm   vs kubeconform and the `kubernetes-validate` CLI
 - `specs N`:  `llmkube validate` of N llmkube specs (plan, render, check)
+- `shape NAME N`: `llmkube validate` of N documents in one of benchmarks/shapes_corpus.py's shapes (one
+              document per file, one file, Helm or kustomize output, `kind: List`, JSON, MiB-sized
+              ConfigMaps, anchors, CRLF, a BOM, many CRD kinds, ...), cold and warm   vs kubeconform;
+              `shape all N` runs every shape in turn
+- `render-each`: `llmkube render` of each spec of docs/examples alone, and of all of them with `--crds`,
+              vs `kubectl kustomize` on the same output
 - `linear`:   `mixed` at 100, 1,000 and 10,000 documents and `specs` at 10, 100 and 1,000 (add
               `--large` for 100,000 documents and 10,000 specs): time per document, the time per document
               beyond the previous size (`marginal_ms`: flat when linear), and peak RSS.
@@ -24,7 +30,7 @@ Corpora are built by benchmarks/perf_corpus.py into a temporary directory; the u
 empty temporary directory; bytecode is compiled once into a private PYTHONPYCACHEPREFIX (as an installed
 package has it) even when PYTHONDONTWRITEBYTECODE is set. Asserts nothing.
 
-Usage: .venv/bin/python benchmarks/perf.py [--runs N] [--baseline DIR] [--large] [SCENARIO [N]]...
+Usage: .venv/bin/python benchmarks/perf.py [--runs N] [--baseline DIR] [--large] [SCENARIO [NAME] [N]]...
        (no scenario: help, render, core 2000, mixed 2000, specs 200)
 """
 
@@ -46,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gitops_corpus  # noqa: E402
 import perf_corpus  # noqa: E402
+import shapes_corpus  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CRDS = perf_corpus.CRDS
@@ -235,7 +242,38 @@ class Bench:
         cmds = self.llmkube("validate", "--no-cache", "--crds", str(CRDS), str(where))
         return report(f"validate {n:,} llmkube specs (plan, render, check)", compare(cmds, self.args.runs), "llmkube", n)
 
-    def kubeconform(self, where: Path, files: list[Path], with_crds: bool = False) -> dict:
+    def shape(self, name: str, n: int) -> dict:
+        if name == "all":
+            return {s: self.shape(s, n) for s in shapes_corpus.SHAPES}
+        where = self.tmp / f"shape-{name}{n}"
+        in_child(shapes_corpus.SHAPES[name], n, where)
+        files = sorted(p for p in where.rglob("*") if p.is_file())
+        crds = where.with_name(where.name + "-crds")
+        extra = ["--crds", str(crds)] if crds.is_dir() else []
+        cmds = self.llmkube("validate", "--no-cache", *extra, str(where))
+        cmds |= self.warm("validate", *extra, str(where))
+        cmds |= self.kubeconform(where, files, crd_dir=crds if crds.is_dir() else None)
+        peer = "kubeconform" if "kubeconform" in cmds else "llmkube"
+        rows = report(f"validate {n:,} documents, shape {name!r} ({len(files):,} files)", compare(cmds, self.args.runs), peer, n)
+        shutil.rmtree(where)
+        return rows
+
+    def render_each(self) -> dict:
+        out = {}
+        examples = sorted((REPO / "docs" / "examples").glob("*.yaml"))
+        for spec in [*examples, None]:
+            args = ["render", str(spec)] if spec else ["render", "--crds", str(CRDS), str(REPO / "docs" / "examples")]
+            label = spec.name if spec else "all examples --crds"
+            kdir = self.tmp / f"kustomize-{label.replace(' ', '_')}"
+            kdir.mkdir(exist_ok=True)
+            done = subprocess.run([sys.executable, "-m", "llmkube", *args], capture_output=True, text=True, env={**self.env, "PYTHONPATH": str(REPO)})
+            (kdir / "all.yaml").write_text(done.stdout)
+            (kdir / "kustomization.yaml").write_text("resources: [all.yaml]\n")
+            cmds = {**self.llmkube(*args), "kubectl kustomize": (["kubectl", "kustomize", str(kdir)], self.env)}
+            out[label] = report(f"render {label}", compare(cmds, self.args.runs), "kubectl kustomize")
+        return out
+
+    def kubeconform(self, where: Path, files: list[Path], with_crds: bool = False, crd_dir: Path | None = None) -> dict:
         if not os.access(KUBECONFORM, os.X_OK):
             print(f"(kubeconform not found at {KUBECONFORM}: build it with scripts/kube-test-server kubeconform)")
             return {}
@@ -243,8 +281,10 @@ class Bench:
 
         from llmkube.check.crdstore import CRDStore
 
-        docs = [(f, d) for f in files for d in perf_corpus._load_all(f.read_text())]
-        locations = kubeconform_peer.write_schemas(where.with_name(where.name + "-schemas"), docs, CRDStore.load([CRDS], include_cache=False))
+        docs = [(f, d) for f in files for d in perf_corpus._load_all(f.read_text(encoding="utf-8-sig"))]
+        docs += [(f, item) for f, d in list(docs) if d.get("kind") == "List" for item in d.get("items") or []]
+        store = CRDStore.load([crd_dir or CRDS], include_cache=False)
+        locations = kubeconform_peer.write_schemas(where.with_name(where.name + "-schemas"), docs, store)
         cmd = [str(KUBECONFORM), "-strict", "-summary", "-n", str(os.cpu_count() or 1)]
         for loc in locations:
             cmd += ["-schema-location", loc]
@@ -307,20 +347,25 @@ def main() -> None:
     parser.add_argument("--json", help="also write the figures here")
     parser.add_argument("scenario", nargs="*")
     args = parser.parse_args()
-    plan: list[tuple[str, int]] = []
+    plan: list[tuple[str, int, str]] = []
     words = args.scenario or ["help", "render", "core", "2000", "mixed", "2000", "specs", "200"]
     for w in words:
         if w.isdigit() and plan:
-            plan[-1] = (plan[-1][0], int(w))
+            plan[-1] = (plan[-1][0], int(w), plan[-1][2])
+        elif plan and plan[-1][0] == "shape" and not plan[-1][2]:
+            plan[-1] = ("shape", plan[-1][1], w)
         else:
-            plan.append((w, {"core": 2000, "gitops": 5000, "mixed": 2000, "specs": 200}.get(w, 0)))
+            plan.append((w.replace("-", "_"), {"core": 2000, "gitops": 5000, "mixed": 2000, "specs": 200, "shape": 5000}.get(w, 0), ""))
     print(f"machine: {machine()}")
     figures = {}
     with tempfile.TemporaryDirectory(prefix="llmkube-perf-") as tmp:
         bench = Bench(args, Path(tmp))
-        for name, n in plan:
+        for name, n, what in plan:
             method = getattr(bench, name)
-            figures[f"{name} {n}" if n else name] = method(n) if n else method()
+            if what:
+                figures[f"{name} {what} {n}"] = method(what, n)
+            else:
+                figures[f"{name} {n}" if n else name] = method(n) if n else method()
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine(), "figures": figures}, indent=2))
 
