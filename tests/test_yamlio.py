@@ -132,3 +132,46 @@ def test_spec_values_arrive_exactly_in_yaml_and_json_output(value):
         assert isvc["metadata"]["annotations"]["note"] == value
         env = {e["name"]: e.get("value") for e in isvc["spec"]["predictor"]["containers"][0]["env"]}
         assert env["USER_VALUE"] == value
+
+
+# --- directories walked: the same files, in the same order, as pathlib's rglob found them ---------
+
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from llmkube.yamlio import YAML_SUFFIXES, expand_paths  # noqa: E402
+
+
+def _rglob_reference(root: str) -> list[str]:
+    """What expand_paths found for a directory before session 29 (pathlib's rglob, a stat per file)."""
+    path = Path(root)
+    return sorted(
+        str(f)
+        for f in path.rglob("*")
+        if f.is_file() and f.suffix in YAML_SUFFIXES and not any(part.startswith(".") for part in f.relative_to(path).parts)
+    )
+
+
+def _tricky_tree(root: Path) -> None:
+    for rel in ("a.yaml", "b.yml", "c.json", "d.txt", "yaml", ".yaml", "e.yaml.", "f.YAML", "x.y.yaml",
+                "sub/g.yaml", "sub/deeper/h.yml", "sub/deeper/i.json", ".hidden/j.yaml", "sub/.k.yaml",
+                "sub/.git/l.yaml", "dir.yaml/m.yaml", "z/n.yaml", "A/o.yaml", "0/p.yaml"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("a: 1\n")
+    (root / "linked-dir").symlink_to(root / "sub", target_is_directory=True)
+    (root / "linked.yaml").symlink_to(root / "a.yaml")
+    (root / "broken.yaml").symlink_to(root / "missing.yaml")
+    (root / "sub" / "loop").symlink_to(root, target_is_directory=True)
+    os.mkfifo(root / "fifo.yaml")
+
+
+def test_directories_are_walked_as_rglob_walked_them(tmp_path, monkeypatch):
+    _tricky_tree(tmp_path / "t")
+    monkeypatch.chdir(tmp_path)
+    for root in (str(tmp_path / "t"), str(tmp_path / "t") + "/", "t", "./t", "t/sub", "t/dir.yaml"):
+        found = expand_paths([root])
+        assert found == _rglob_reference(root), root
+    monkeypatch.chdir(tmp_path / "t")
+    assert expand_paths(["."]) == _rglob_reference(".")
+    assert "a.yaml" in expand_paths(["."]) and "linked.yaml" in expand_paths(["."])
+    assert not any("linked-dir" in p or ".hidden" in p or "broken" in p or "fifo" in p for p in expand_paths(["."]))
