@@ -281,10 +281,17 @@ class Bench:
 
         from llmkube.check.crdstore import CRDStore
 
-        docs = [(f, d) for f in files for d in perf_corpus._load_all(f.read_text(encoding="utf-8-sig"))]
-        docs += [(f, item) for f, d in list(docs) if d.get("kind") == "List" for item in d.get("items") or []]
-        store = CRDStore.load([crd_dir or CRDS], include_cache=False)
-        locations = kubeconform_peer.write_schemas(where.with_name(where.name + "-schemas"), docs, store)
+        root = where.with_name(where.name + "-schemas")
+
+        def write() -> None:  # in a child: the corpus read here would raise every later child's peak RSS
+            docs = [(f, d) for f in files for d in perf_corpus._load_all(f.read_text(encoding="utf-8-sig"))]
+            docs += [(f, item) for f, d in list(docs) if d.get("kind") == "List" for item in d.get("items") or []]
+            store = CRDStore.load([crd_dir or CRDS], include_cache=False)
+            (root / "locations.json").parent.mkdir(parents=True, exist_ok=True)
+            (root / "locations.json").write_text(json.dumps(kubeconform_peer.write_schemas(root, docs, store)))
+
+        in_child(write)
+        locations = json.loads((root / "locations.json").read_text())
         cmd = [str(KUBECONFORM), "-strict", "-summary", "-n", str(os.cpu_count() or 1)]
         for loc in locations:
             cmd += ["-schema-location", loc]

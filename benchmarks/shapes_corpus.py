@@ -7,7 +7,8 @@ is built from `gitops_corpus.service` (plain web services, valid against the Kub
 so llmkube and kubeconform should both find nothing but where a shape says otherwise), reshaped:
 
 - `perdoc`:     one document per file, in nested directories (namespace/service/kind.yaml)
-- `single`:     every document in one file
+- `single`:     every document in one file; `single-merge`: the same with a merge key (`<<: *labels`)
+                in its first document
 - `helm`:       `helm template` output: `---` and a `# Source:` comment before each document, empty
                 documents (templates that rendered to nothing), trailing spaces, a closing `---`;
                 one file per release of 100 documents
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -114,6 +116,17 @@ def single(n: int, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     f = out / "all.yaml"
     f.write_text(_dump_all([d for _i, d in documents(n)]))
+    return [f]
+
+
+def single_merge(n: int, out: Path) -> list[Path]:
+    """`single`, with one merge key in its first document (a hand-written object in a generated stream)."""
+    out.mkdir(parents=True, exist_ok=True)
+    f = out / "all.yaml"
+    text = _dump_all([d for _i, d in documents(n)])
+    first, sep, rest = text.partition("\n---\n")
+    first = first.replace("\n  labels:\n", "\n  labels: &labels\n", 1).replace("\n      labels:\n", "\n      labels:\n        <<: *labels\n", 1)
+    f.write_text(first + sep + rest)
     return [f]
 
 
@@ -301,14 +314,14 @@ def bom(n: int, out: Path) -> list[Path]:
 
 
 def tabs(n: int, out: Path) -> list[Path]:
-    """Tabs inside ConfigMap data (a TSV table, Makefile-style lines) and between a value and a comment."""
+    """Tabs inside ConfigMap data (a TSV table) and inside double-quoted annotations, raw and escaped."""
     out.mkdir(parents=True, exist_ok=True)
     files = []
     for k, batch in _grouped(n, 10):
         for doc in batch:
             if doc["kind"] == "ConfigMap":
                 doc["data"]["table.tsv"] = "".join(f"row{r}\t{r * 3}\tok\n" for r in range(30))
-        text = _dump_all(batch).replace("kind: Service\n", "kind: Service\t# the front door\n")
+        text = re.sub(r"\n( +)prometheus.io/scrape: 'true'\n", lambda m: f"\n{m[1]}prometheus.io/scrape: 'true'\n{m[1]}note: \"a\\tb\tc\"\n", _dump_all(batch))
         f = out / f"m{k:05d}.yaml"
         f.write_text(text)
         files.append(f)
@@ -403,7 +416,7 @@ def crdkinds(n: int, out: Path) -> list[Path]:
 
 
 SHAPES: dict[str, Callable[[int, Path], list[Path]]] = {
-    "perdoc": perdoc, "single": single, "helm": helm, "kustomize": kustomize, "list": as_list, "json": as_json,
+    "perdoc": perdoc, "single": single, "single-merge": single_merge, "helm": helm, "kustomize": kustomize, "list": as_list, "json": as_json,
     "bigdata": bigdata, "lastapplied": lastapplied, "labels": labels, "anchors": anchors, "merge": merge, "unicode": unicode,
     "crlf": crlf, "bom": bom, "tabs": tabs, "namespaces": namespaces, "unknown": unknown, "crdkinds": crdkinds,
 }

@@ -12,6 +12,7 @@ import functools
 import json
 import math
 import os
+import re
 import stat
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,7 +24,7 @@ import yaml
 
 from llmkube import yamlresolve
 from llmkube.errors import InputError, InputErrors, SourceMark
-from llmkube.fastyaml import NeedsReference, load_marked
+from llmkube.fastyaml import _SHIFT, NeedsReference, load_marked
 from llmkube.lazyre import lazy
 from llmkube.options import MAX_NESTING, InputLimits
 
@@ -98,7 +99,9 @@ def parse_documents(
         try:
             loaded = load_marked(text)
         except NeedsReference:
-            pass
+            parts = _parse_by_parts(text, file, limits)
+            if parts is not None:
+                return parts
         else:
             docs = [
                 Document(data=data, file=file, index=i, line=line, plain=plain)
@@ -110,6 +113,102 @@ def parse_documents(
     return _parse_reference(text, file, limits)
 
 
+#: A line that starts a document: `---` at a line's start, then a space, a tab or the line's end.
+#: YAML forbids it inside a scalar or a flow collection (the readers stop there or refuse), and a
+#: block collection or block scalar of a document's root mapping or sequence is indented, so in
+#: a text that reads it is where a document starts.
+_DOCUMENT_START = lazy(r"^---(?=[ \t\r\n]|\Z)", re.MULTILINE)
+#: What keeps a text whole on the reference path: line breaks `str.count("\n")` does not count as
+#: YAML does (a lone CR; the YAML 1.1 breaks), and what libyaml and ruamel read differently (a tab
+#: as separating space, `a:\tb`; a byte-order mark after the start), where a part read by the fast
+#: reader would not read as the whole text does on the reference path.
+_NOT_SPLIT = lazy("\r(?!\n)|[\x85\u2028\u2029\t]|[\\s\\S]\ufeff")
+
+
+def _parse_by_parts(text: str, file: str, limits: InputLimits) -> list[Document] | None:
+    """A text the fast reader left to the reference, read a document at a time: each part from one
+    document-start line to the next by the fast reader, and only the parts it leaves by the
+    reference loader (a merge key, a tag, a timestamp in one document of a 10,000-document stream
+    no longer sends all of it through the pure-Python loader, ~100x slower). Marks are moved down
+    by the lines before the part; indexes count on across parts.
+
+    None, and the caller reads the whole text with the reference loader as before, when the text
+    has fewer than two parts, something in `_NOT_SPLIT` (other line breaks, a tab, a byte-order
+    mark after its start), a part the reference cannot read
+    (its error is worded on the whole text, at the same place as before), a part the reference
+    reads as a scalar document, or more documents than the limit (worded likewise)."""
+    starts = [m.start() for m in _DOCUMENT_START().finditer(text)]
+    bounds = [0, *(s for s in starts if s), len(text)]
+    if len(bounds) < 3 or _NOT_SPLIT().search(text):
+        return None
+    unbounded = InputLimits(limits.max_input_mb, sys.maxsize, limits.max_alias_nodes)
+    docs: list[Document] = []
+    index = line = 0
+    for start, end in zip(bounds, bounds[1:]):
+        part = text[start:end]
+        try:
+            loaded = load_marked(part)
+        except NeedsReference:
+            try:
+                found, count = _reference_documents(part, file, unbounded)
+            except InputError:
+                return None
+            if any(not isinstance(d.data, (Mapping, list)) for d in found):
+                return None  # a scalar document: where a `---` line may be its text, the whole text decides
+            if line:
+                _shift_reference_marks([d.data for d in found], line)
+            for d in found:
+                d.index += index
+                d.line += line
+            docs += found
+        else:
+            count = len(loaded)
+            for i, (data, first, plain) in enumerate(loaded):
+                if data is not None:
+                    if line:
+                        _shift_marks(data, line)
+                    docs.append(Document(data=data, file=file, index=index + i, line=first + line, plain=plain))
+        index += count
+        line += part.count("\n")
+    return docs if len(docs) <= limits.max_documents else None
+
+
+def _shift_marks(root: Any, lines: int) -> None:
+    """Move the marks of the fast reader's containers (MarkedMap, MarkedList) `lines` down; an
+    aliased container once."""
+    offset = lines << _SHIFT
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        node.start += offset
+        node.marks = [m + offset for m in node.marks]
+        stack.extend(v for v in (node.values() if isinstance(node, dict) else node) if isinstance(v, (dict, list)))
+
+
+def _shift_reference_marks(roots: list[Any], lines: int) -> None:
+    """Move the line marks of ruamel's containers (CommentedMap, CommentedSeq: `lc.line` and the
+    key, value and item lines in `lc.data`) `lines` down; an aliased or merged container once."""
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or not hasattr(node, "lc"):
+            continue
+        seen.add(id(node))
+        lc = node.lc
+        if lc.line is not None:
+            lc.line += lines
+        for pos in (lc.data or {}).values():  # None where ruamel recorded no key or item
+            pos[0] += lines
+            if len(pos) > 2:
+                pos[2] += lines
+        stack.extend(v for v in (node.values() if isinstance(node, Mapping) else node) if isinstance(v, (Mapping, list)))
+
+
 def _printable_ascii(text: str) -> bool:
     """Whether `text` is ASCII with no character `_NOT_YAML` matches: what most inputs are, told
     ~10x faster than searching for the class (the printable bytes deleted by one C loop leave none)."""
@@ -119,13 +218,20 @@ def _printable_ascii(text: str) -> bool:
 def _parse_reference(text: str, file: str, limits: InputLimits) -> list[Document]:
     """The reference path: ruamel's round-trip loader (pure Python), for every input the fast path
     leaves to it and for the wording of every syntax error."""
+    return _reference_documents(text, file, limits)[0]
+
+
+def _reference_documents(text: str, file: str, limits: InputLimits) -> tuple[list[Document], int]:
+    """`_parse_reference`'s documents, and how many documents the text has (empty ones too)."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     yaml = _loader()
     docs: list[Document] = []
     lines: list[int] = []
+    count = 0
     try:
         for index, data in enumerate(yaml.load_all(text)):
+            count = index + 1
             if data is not None and len(docs) >= limits.max_documents:
                 start = data.lc.line + 1 if hasattr(data, "lc") and data.lc.line is not None else None
                 raise InputError(
@@ -155,7 +261,7 @@ def _parse_reference(text: str, file: str, limits: InputLimits) -> list[Document
         # ruamel's composer recurses once per level; int() refuses > 4300 digits; a
         # timestamp like 2020-02-30 or `!!int x` fails to construct
         raise _locate_overload(text, file) or _locate_bad_value(text, file) from None
-    return docs
+    return docs, count
 
 
 def position(text: str, offset: int, file: str) -> SourceMark:

@@ -183,6 +183,44 @@ def test_the_alias_budget_is_counted_alike(budget):
     assert bool(words) == (budget < 100)
 
 
+#: Streams whose whole text the fast reader leaves to the reference (a timestamp, a merge key, a tag):
+#: read a document at a time, each edge case in one of their documents must read as the reference
+#: reads the whole stream.
+STREAMS = {
+    "timestamp-before": "a: 1\n---\nb: 2020-01-01\n---\n{case}\n---\nc: [1, 2]\n",
+    "merge-before": "x: &a {{y: 1}}\nz:\n  <<: *a\n---\n{case}",
+    "tag-after": "{case}\n---\nb: !!str 5\n---\n- d\n- {{e: f}}\n",
+    "crlf": "a: 1\r\n---\r\nb: 2020-01-01\r\n---\r\n{case}",
+}
+
+
+@pytest.mark.parametrize("stream", sorted(STREAMS))
+@pytest.mark.parametrize("name", sorted(EDGE_CASES))
+def test_a_stream_read_a_document_at_a_time_reads_as_the_whole(name, stream):
+    assert_same(STREAMS[stream].format(case=EDGE_CASES[name]))
+
+
+def test_only_the_documents_the_fast_reader_leaves_go_to_the_reference(monkeypatch):
+    """One merge key in a 300-document stream: the reference loader reads that document, not the stream."""
+    read: list[str] = []
+    reference = yamlio._reference_documents
+    monkeypatch.setattr(yamlio, "_reference_documents", lambda text, *a: read.append(text) or reference(text, *a))
+    docs = [f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\ndata:\n  k: v\n" for i in range(300)]
+    docs[150] = "x: &a {y: 1}\nz:\n  <<: *a\n  w: 2\n"
+    text = "---\n" + "---\n".join(docs)
+    fast = yamlio.parse_documents(text, "f.yaml")
+    assert read == ["---\n" + docs[150]]
+    starts = [n + 2 for n, line in enumerate(text.splitlines()) if line == "---"]  # each document's first line
+    assert [(d.index, d.line) for d in fast] == list(enumerate(starts))
+    assert fast[150].mark(("z", "w")).line == 2 + 7 * 150 + 3
+    assert_same(text)
+    read.clear()
+    for whole in (text.replace("  k: v", '  k: "a\tb"', 1), "\ufeff" + text.replace("name: c7", "\ufeffname: c7")):
+        yamlio.parse_documents(whole, "f.yaml")  # a tab, a byte-order mark after the start: read whole
+        assert read == [whole]
+        read.clear()
+
+
 def test_the_document_limit_is_worded_alike():
     assert_same("a: 1\n---\nb: 2\n---\nc: 3\n", InputLimits(max_documents=2))
 
