@@ -382,7 +382,8 @@ def _crd(k: int) -> dict[str, Any]:
             "names": {"kind": f"Gadget{k}", "plural": f"gadget{k}s", "singular": f"gadget{k}", "listKind": f"Gadget{k}List"},
             "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
                 "type": "object",
-                "properties": {"spec": {"type": "object", "required": ["size"], "properties": props,
+                "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"},
+                               "spec": {"type": "object", "required": ["size"], "properties": props,
                                         "x-kubernetes-validations": [{"rule": "self.size % 2 == 0 || self.color != 'red'",
                                                                       "message": "odd sizes are not red"}]}},
             }}}],
