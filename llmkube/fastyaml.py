@@ -224,6 +224,22 @@ class MarkedMap(dict[Any, Any]):
         return _LineCol(self)
 
 
+def shift_lines(root: MarkedMap | MarkedList, lines: int) -> None:
+    """Move the marks of `root` and every container in it `lines` down (a document read apart from
+    the lines before it); an aliased container once."""
+    offset = lines << _SHIFT
+    seen: set[int] = set()
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        node.start += offset
+        node.marks = [m + offset for m in node.marks]
+        stack.extend(v for v in (node.values() if isinstance(node, dict) else node) if isinstance(v, (MarkedMap, MarkedList)))
+
+
 class MarkedList(list[Any]):
     """A plain list that also knows where it and each of its items start."""
 

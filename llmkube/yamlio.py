@@ -24,7 +24,7 @@ import yaml
 
 from llmkube import yamlresolve
 from llmkube.errors import InputError, InputErrors, SourceMark
-from llmkube.fastyaml import _SHIFT, NeedsReference, load_marked
+from llmkube.fastyaml import NeedsReference, load_marked, shift_lines
 from llmkube.lazyre import lazy
 from llmkube.options import MAX_NESTING, InputLimits
 
@@ -166,27 +166,11 @@ def _parse_by_parts(text: str, file: str, limits: InputLimits) -> list[Document]
             for i, (data, first, plain) in enumerate(loaded):
                 if data is not None:
                     if line:
-                        _shift_marks(data, line)
+                        shift_lines(data, line)
                     docs.append(Document(data=data, file=file, index=index + i, line=first + line, plain=plain))
         index += count
         line += part.count("\n")
     return docs if len(docs) <= limits.max_documents else None
-
-
-def _shift_marks(root: Any, lines: int) -> None:
-    """Move the marks of the fast reader's containers (MarkedMap, MarkedList) `lines` down; an
-    aliased container once."""
-    offset = lines << _SHIFT
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        node.start += offset
-        node.marks = [m + offset for m in node.marks]
-        stack.extend(v for v in (node.values() if isinstance(node, dict) else node) if isinstance(v, (dict, list)))
 
 
 def _shift_reference_marks(roots: list[Any], lines: int) -> None:
