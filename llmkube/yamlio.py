@@ -15,7 +15,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -473,12 +473,34 @@ def read_documents(paths: Iterable[str], limits: InputLimits | None = None) -> t
             errors.append(exc)
             continue
         count += len(parsed)
-        for doc in parsed:
+        for doc in unpack_lists(parsed):
             problems = document_problems(doc, limits)
             errors.extend(problems)
             if not problems:
                 docs.append(doc)
     return docs, errors
+
+
+def unpack_lists(docs: Iterable[Document]) -> Iterator[Document]:
+    """Each document, with a `kind: List` replaced by its items, each an object at its own line.
+
+    `kubectl get -o yaml` writes several objects as one `v1` List, and `kubectl apply -f` sends its
+    items (the resource builder flattens a list: k8s.io/cli-runtime pkg/resource `FlattenListVisitor`,
+    nested lists too); kubeconform checks the items as well. A List with no `items` sequence is left
+    as it is, and is then checked as an object of kind List (which has no schema)."""
+    for doc in docs:
+        data = doc.data
+        items = data.get("items") if isinstance(data, Mapping) and data.get("kind") == "List" else None
+        if not isinstance(items, list):
+            yield doc
+            continue
+        plain_items = doc.plain.get("items") if isinstance(doc.plain, dict) else None
+        for i, item in enumerate(items):
+            line = doc.line
+            if hasattr(items, "lc") and (pos := items.lc.item(i)):
+                line = pos[0] + 1
+            plain = plain_items[i] if isinstance(plain_items, list) and i < len(plain_items) else None
+            yield from unpack_lists([Document(data=item, file=doc.file, index=doc.index, line=line, plain=plain)])
 
 
 def load_paths(paths: Iterable[str], limits: InputLimits | None = None) -> list[Document]:
