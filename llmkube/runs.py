@@ -20,7 +20,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from llmkube import gcpause, parallel, progress
-from llmkube.check.crdstore import PROFILES_DIR, CRDStore, side_cache_dir
+from llmkube.check.crdstore import CRD_API_VERSION, CRD_KIND, PROFILES_DIR, CRDStore, side_cache_dir
 from llmkube.check.findings import Finding, Severity
 from llmkube.check.run import Target, schema_findings
 from llmkube.check.schemas import SchemaValidator
@@ -95,8 +95,8 @@ class Run:
 
     @cached_property
     def crds(self) -> CRDStore:
-        """The CRD schemas at hand: --crds directories, then the user cache."""
-        return load_crds(self.options)
+        """The CRD schemas at hand: the CRDs among the inputs, --crds directories, then the user cache."""
+        return load_crds(self.options).with_inputs(input_crds(self.manifests))
 
     @cached_property
     def findings(self) -> list[Finding]:
@@ -209,6 +209,15 @@ def check_ignore_codes(codes: Sequence[str]) -> None:
     unknown = unknown_codes(c for c in codes if c.startswith("LK"))
     if unknown:
         raise InputError(f"--ignore names unknown rule codes: {', '.join(unknown)}", hint="see docs/rules.md for the codes")
+
+
+def input_crds(manifests: Sequence[Target]) -> list[tuple[dict[str, Any], str]]:
+    """The `apiextensions.k8s.io/v1` CustomResourceDefinitions among the manifests, each with its file."""
+    return [
+        (t.obj, t.document.file if t.document is not None else "")
+        for t in manifests
+        if t.obj.get("kind") == CRD_KIND and t.obj.get("apiVersion") == CRD_API_VERSION
+    ]
 
 
 def load_crds(options: Options) -> CRDStore:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import yaml
 
@@ -180,6 +180,11 @@ class _CRDFile:
             self._entries = found
         return self._entries
 
+    @property
+    def holds_crds(self) -> bool:
+        """Whether the file may hold a CRD at all (it names CustomResourceDefinition)."""
+        return CRD_KIND in self.text
+
     def may_define(self, group: str, kind: str) -> bool:
         """Whether the file has `kind: <kind>` and `group: <group>` entries (YAML or JSON, exact values):
         a file defining (group, kind) spells both out, so no other file is parsed. Exact values, not
@@ -204,6 +209,31 @@ class _CRDFile:
                         known.append(v)
             self._defs = defs
         return self._defs
+
+
+class _InputCRDs:
+    """The CRDs among a run's own manifests, as a `_CRDFile` answers for a file: a repository that
+    holds a CRD beside its custom resources is checked against it (kubectl applies both). Not kept
+    in the side caches: no content hash, so their schemas are translated per run."""
+
+    def __init__(self, crds: Sequence[tuple[Mapping[str, Any], str]]) -> None:
+        defs: dict[tuple[str, str], list[CRDVersion]] = {}
+        for crd, source in crds:
+            for v in _crd_versions(dict(crd), source):
+                known = defs.setdefault((v.group, v.kind), [])
+                if all(k.version != v.version for k in known):
+                    known.append(v)  # the first document wins a version two of them define
+        self._defs = defs
+
+    def may_define(self, group: str, kind: str) -> bool:
+        return (group, kind) in self._defs
+
+    def definitions(self) -> dict[tuple[str, str], list[CRDVersion]]:
+        return self._defs
+
+    @property
+    def holds_crds(self) -> bool:
+        return bool(self._defs)
 
 
 #: The version of the file index's entry layout (`_indexed_files`).
@@ -334,7 +364,7 @@ def _files_under(root: Path) -> list[Path]:
 class CRDStore:
     """CRD schemas by (group, kind, version); the first definition in load order wins."""
 
-    def __init__(self, files: Sequence[_CRDFile] = (), translated_cache: Path | None = None) -> None:
+    def __init__(self, files: Sequence[_CRDFile | _InputCRDs] = (), translated_cache: Path | None = None) -> None:
         self._files = list(files)
         self._resolved: dict[tuple[str, str], list[CRDVersion] | None] = {}
         self.translated_cache = translated_cache  # where check/schemas.py keeps translated schemas (None: nowhere)
@@ -371,6 +401,13 @@ class CRDStore:
         else:
             files = _indexed_files(paths, parsed, cache / FILES_DIR)
         return cls(files, cache / TRANSLATED_DIR if include_cache else None)
+
+    def with_inputs(self, crds: Sequence[tuple[Mapping[str, Any], str]]) -> CRDStore:
+        """This store with the run's own CRDs (each with the file it is in) first: what the run
+        applies defines its kinds before --crds and the cache do."""
+        if not crds:
+            return self
+        return CRDStore([_InputCRDs(crds), *self._files], self.translated_cache)
 
     def _versions(self, group: str, kind: str) -> list[CRDVersion] | None:
         """Every version of (group, kind) across the files; the first file wins per version.
@@ -415,7 +452,7 @@ class CRDStore:
         """Every (group, kind) defined; parses all candidate files."""
         seen: dict[tuple[str, str], None] = {}
         for f in self._files:
-            if CRD_KIND in f.text:
+            if f.holds_crds:
                 for key in f.definitions():
                     seen.setdefault(key, None)
         return list(seen)

@@ -134,6 +134,8 @@ def _walk_into(node: Mapping[Any, Any] | list[Any], parent: Path, out: list[tupl
         if is_mapping and key == "metadata" and (not parent or parent[-1] == "template"):
             out += _object_meta(value, (*parent, key))
             continue
+        if key == "openAPIV3Schema":
+            continue  # a CRD's schema: its `properties.matchLabels` is a field's schema, not labels
         if is_mapping and (key == "nodeSelector" or key == "matchLabels"):
             out += _labels(value, (*parent, key), key)
             continue

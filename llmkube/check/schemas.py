@@ -276,6 +276,11 @@ def _translate(s: Mapping[str, Any], *, structural: bool = True, root: bool = Fa
         props.setdefault("kind", {"type": "string"})
         props["metadata"] = _metadata_schema(s.get("properties", {}).get("metadata"))
     if root:
+        # A custom resource's apiVersion and kind are always allowed at its root, declared or not:
+        # the API server's pruning skips TypeMeta and ObjectMeta there (apiextensions-apiserver
+        # pkg/apiserver/schema/pruning `PruneWithOptions`, isResourceRoot), and checks their values itself.
+        props.setdefault("apiVersion", {"type": "string"})
+        props.setdefault("kind", {"type": "string"})
         props["metadata"] = _metadata_schema((get("properties") or {}).get("metadata"))
     if props:
         out["properties"] = props

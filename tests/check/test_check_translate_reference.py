@@ -20,7 +20,8 @@ _VALUE_KEYWORDS = (
 
 
 def reference_translate(s: Mapping[str, Any], *, structural: bool = True, root: bool = False) -> dict:
-    """`_translate` as it was before the ninth round (session 26), verbatim."""
+    """`_translate` as it was before the ninth round (session 26), verbatim but for the root's
+    apiVersion and kind (session 29: the API server never prunes them from a custom resource)."""
     out: dict[str, Any] = {}
     nullable = structural and s.get("nullable") is True
     preserve = s.get("x-kubernetes-preserve-unknown-fields") is True
@@ -50,7 +51,9 @@ def reference_translate(s: Mapping[str, Any], *, structural: bool = True, root: 
         props.setdefault("apiVersion", {"type": "string"})
         props.setdefault("kind", {"type": "string"})
         props["metadata"] = reference_metadata_schema(s.get("properties", {}).get("metadata"))
-    if root:
+    if root:  # apiVersion and kind allowed at the root whether declared or not: added in session 29
+        props.setdefault("apiVersion", {"type": "string"})
+        props.setdefault("kind", {"type": "string"})
         props["metadata"] = reference_metadata_schema((s.get("properties") or {}).get("metadata"))
     if props:
         out["properties"] = props
