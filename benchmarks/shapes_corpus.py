@@ -212,40 +212,43 @@ def bigdata(n: int, out: Path) -> list[Path]:
     return files
 
 
-def lastapplied(n: int, out: Path) -> list[Path]:
+def _batch_files(n: int, out: Path, text_of: Callable[[int, list[dict[str, Any]]], str]) -> list[Path]:
+    """Ten documents to a file, `m00000.yaml` on: each file's text made from its number and batch."""
     out.mkdir(parents=True, exist_ok=True)
     files = []
     for k, batch in _grouped(n, 10):
-        for doc in batch:
-            ann = doc["metadata"].setdefault("annotations", {})
-            ann["kubectl.kubernetes.io/last-applied-configuration"] = json.dumps(doc, separators=(",", ":")) + "\n"
         f = out / f"m{k:05d}.yaml"
-        f.write_text(_dump_all(batch))
+        f.write_bytes(text_of(k, batch).encode("utf-8"))
         files.append(f)
     return files
 
 
+def lastapplied(n: int, out: Path) -> list[Path]:
+    def text(_k: int, batch: list[dict[str, Any]]) -> str:
+        for doc in batch:
+            ann = doc["metadata"].setdefault("annotations", {})
+            ann["kubectl.kubernetes.io/last-applied-configuration"] = json.dumps(doc, separators=(",", ":")) + "\n"
+        return _dump_all(batch)
+
+    return _batch_files(n, out, text)
+
+
 def labels(n: int, out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    files = []
-    for k, batch in _grouped(n, 10):
+    def text(k: int, batch: list[dict[str, Any]]) -> str:
         for j, doc in enumerate(batch):
             meta = doc["metadata"]
             meta["labels"] = {**meta.get("labels", {}), **{f"acme.io/label-{m}": f"v{(k + j + m) % 13}" for m in range(40)}}
             meta["annotations"] = {f"acme.io/note-{m}": f"owner team {m}; ticket ACME-{k * 10 + j}" for m in range(40)}
-        f = out / f"m{k:05d}.yaml"
-        f.write_text(_dump_all(batch))
-        files.append(f)
-    return files
+        return _dump_all(batch)
+
+    return _batch_files(n, out, text)
 
 
 def anchors(n: int, out: Path) -> list[Path]:
     """Anchors and aliases inside each document: every object's labels are one mapping, shared by
     its pod template and its selector, which PyYAML's dumper writes as `&id001` and `*id001` (what
     a generator in Python writes unless it copies; hand-written manifests do the same with names)."""
-    out.mkdir(parents=True, exist_ok=True)
-    files = []
-    for k, batch in _grouped(n, 10):
+    def text(_k: int, batch: list[dict[str, Any]]) -> str:
         for doc in batch:
             labels = doc["metadata"].get("labels")
             spec = doc.get("spec")
@@ -254,10 +257,9 @@ def anchors(n: int, out: Path) -> list[Path]:
                     spec["template"]["metadata"]["labels"] = labels
                 if isinstance(spec.get("selector"), dict) and "matchLabels" in spec["selector"]:
                     spec["selector"]["matchLabels"] = labels
-        f = out / f"m{k:05d}.yaml"
-        f.write_text(_dump_all(batch))
-        files.append(f)
-    return files
+        return _dump_all(batch)
+
+    return _batch_files(n, out, text)
 
 
 def merge(n: int, out: Path) -> list[Path]:
@@ -281,51 +283,33 @@ _UNICODE = ("Überprüfung der Zahlungsströme", "配置服务 — 日本語の�
 
 
 def unicode(n: int, out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    files = []
-    for k, batch in _grouped(n, 10):
+    def text(k: int, batch: list[dict[str, Any]]) -> str:
         for j, doc in enumerate(batch):
             doc["metadata"]["annotations"] = {"description": _UNICODE[(k + j) % 4], "owner": "Zoë Ødegård"}
             if doc["kind"] == "ConfigMap":
                 doc["data"]["messages.txt"] = "\n".join(_UNICODE) * 20 + "\n"
-        f = out / f"m{k:05d}.yaml"
-        f.write_text(_dump_all(batch))
-        files.append(f)
-    return files
+        return _dump_all(batch)
 
-
-def _transformed(n: int, out: Path, fn: Callable[[str], str], *, binary: bool = False) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    files = []
-    for k, batch in _grouped(n, 10):
-        f = out / f"m{k:05d}.yaml"
-        text = fn(_dump_all(batch))
-        f.write_bytes(text.encode("utf-8"))
-        files.append(f)
-    return files
+    return _batch_files(n, out, text)
 
 
 def crlf(n: int, out: Path) -> list[Path]:
-    return _transformed(n, out, lambda t: t.replace("\n", "\r\n"))
+    return _batch_files(n, out, lambda _k, batch: _dump_all(batch).replace("\n", "\r\n"))
 
 
 def bom(n: int, out: Path) -> list[Path]:
-    return _transformed(n, out, lambda t: "\ufeff" + t)
+    return _batch_files(n, out, lambda _k, batch: "\ufeff" + _dump_all(batch))
 
 
 def tabs(n: int, out: Path) -> list[Path]:
     """Tabs inside ConfigMap data (a TSV table) and inside double-quoted annotations, raw and escaped."""
-    out.mkdir(parents=True, exist_ok=True)
-    files = []
-    for k, batch in _grouped(n, 10):
+    def text(_k: int, batch: list[dict[str, Any]]) -> str:
         for doc in batch:
             if doc["kind"] == "ConfigMap":
                 doc["data"]["table.tsv"] = "".join(f"row{r}\t{r * 3}\tok\n" for r in range(30))
-        text = re.sub(r"\n( +)prometheus.io/scrape: 'true'\n", lambda m: f"\n{m[1]}prometheus.io/scrape: 'true'\n{m[1]}note: \"a\\tb\tc\"\n", _dump_all(batch))
-        f = out / f"m{k:05d}.yaml"
-        f.write_text(text)
-        files.append(f)
-    return files
+        return re.sub(r"\n( +)prometheus.io/scrape: 'true'\n", lambda m: f"\n{m[1]}prometheus.io/scrape: 'true'\n{m[1]}note: \"a\\tb\tc\"\n", _dump_all(batch))
+
+    return _batch_files(n, out, text)
 
 
 def namespaces(n: int, out: Path) -> list[Path]:
@@ -346,9 +330,7 @@ def namespaces(n: int, out: Path) -> list[Path]:
 
 
 def unknown(n: int, out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    files = []
-    for k, batch in _grouped(n, 10):
+    def text(k: int, batch: list[dict[str, Any]]) -> str:
         docs = []
         for j, doc in enumerate(batch):
             if j % 2:
@@ -357,10 +339,9 @@ def unknown(n: int, out: Path) -> list[Path]:
                        "metadata": {"name": f"w{k}-{j}", "namespace": doc["metadata"]["namespace"]},
                        "spec": {"size": j, "color": "blue", "parts": [{"name": f"p{m}", "count": m} for m in range(5)]}}
             docs.append(doc)
-        f = out / f"m{k:05d}.yaml"
-        f.write_text(_dump_all(docs))
-        files.append(f)
-    return files
+        return _dump_all(docs)
+
+    return _batch_files(n, out, text)
 
 
 CRD_KINDS = 200
@@ -398,9 +379,7 @@ def crdkinds(n: int, out: Path) -> list[Path]:
     crds.mkdir(parents=True, exist_ok=True)
     for k in range(CRD_KINDS):
         (crds / f"gadget{k}.yaml").write_text(_dump(_crd(k)))
-    out.mkdir(parents=True, exist_ok=True)
-    files = []
-    for k, batch in _grouped(n, 10):
+    def text(k: int, batch: list[dict[str, Any]]) -> str:
         docs = []
         for j, doc in enumerate(batch):
             if j % 2:
@@ -410,10 +389,9 @@ def crdkinds(n: int, out: Path) -> list[Path]:
                        "spec": {"size": 2 * j, "color": "blue", "parts": [{"name": f"p{m}", "count": m} for m in range(5)],
                                 "selector": {"app": "x"}}}
             docs.append(doc)
-        f = out / f"m{k:05d}.yaml"
-        f.write_text(_dump_all(docs))
-        files.append(f)
-    return files
+        return _dump_all(docs)
+
+    return _batch_files(n, out, text)
 
 
 SHAPES: dict[str, Callable[[int, Path], list[Path]]] = {
