@@ -479,6 +479,31 @@ def test_builtin_derivatives_resolve():
     assert (counts.active - counts.embedding) / 1e9 == pytest.approx(5.13, abs=0.01)
 
 
+def test_quantized_re_upload_derivatives_store_what_their_checkpoints_hold():
+    """The AWQ re-uploads of the start-up table resolve to their base's shapes with the checkpoint's
+    quantization_config (4-bit, groups of 128, zero points, float16)."""
+    # TechxGenus/Meta-Llama-3-70B-Instruct-AWQ: Llama 3 70B (8,192 positions) with the same AWQ scheme
+    # as hugging-quants' Llama 3.1 70B re-upload, whose stored config.json has the same shapes: the two
+    # must store the same bytes (only the context and the RoPE scaling differ)
+    llama3 = STORE.model("TechxGenus/Meta-Llama-3-70B-Instruct-AWQ")
+    assert llama3 is not None and llama3.name == "llama-3-70b-instruct-awq"
+    spec = llama3.spec
+    assert (spec.max_context, spec.dtype, spec.layers, spec.intermediate_size) == (8192, "float16", 80, 28672)
+    assert spec.quantization is not None and spec.quantization.method == "awq"
+    assert (spec.quantization.weight_bits, spec.quantization.group_size, spec.quantization.symmetric) == (4, 128, False)
+    llama31 = import_profile(str(CONFIGS / "llama-3.1-70b-instruct-awq-int4.json")).spec
+    assert checkpoint_weight_bytes(spec) == checkpoint_weight_bytes(llama31)
+    # Qwen/Qwen2.5-32B-Instruct-AWQ: its Hub tree lists five safetensors shards of 3.94 + 3.98 + 3.95 +
+    # 3.98 + 3.48 GB = 19.33 GB (each rounded to 10 MB): the unpadded 27,648-wide MLP in AWQ 4-bit/128
+    qwen = STORE.model("Qwen/Qwen2.5-32B-Instruct-AWQ")
+    assert qwen is not None and qwen.name == "qwen2.5-32b-instruct-awq"
+    assert (qwen.spec.max_context, qwen.spec.dtype, qwen.spec.intermediate_size) == (32768, "float16", 27648)
+    assert checkpoint_weight_bytes(qwen.spec) / 1e9 == pytest.approx(19.33, abs=0.025)
+    base = STORE.models["qwen2.5-32b-instruct"].spec
+    assert parameter_counts(qwen.spec).total == parameter_counts(base).total
+    assert checkpoint_weight_bytes(qwen.spec) < 0.3 * checkpoint_weight_bytes(base)
+
+
 # ---- the command -------------------------------------------------------------------------
 
 

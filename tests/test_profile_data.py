@@ -45,6 +45,8 @@ EXPECTED_MODELS = {
     "qwen2.5-14b-instruct", "qwen2.5-32b-instruct", "qwen2.5-coder-14b",
     # issue 11: checkpoints of the start-up table (benchmarks/data), shapes from config.json copies
     "llama-2-70b", "gemma-7b", "qwen2.5-0.5b", "qwen2.5-1.5b-instruct", "rho-1b",
+    # session 29: quantized re-uploads of the start-up table (derivatives, cited Hub configs and listings)
+    "llama-3-70b-instruct-awq", "qwen2.5-32b-instruct-awq",
 }
 
 # ---- allowed keys -----------------------------------------------------------
