@@ -55,7 +55,7 @@ BUILTIN_FUNCTIONS = frozenset(
 # "could not be evaluated" rather than passed silently.
 KNOWN_GAPS = frozenset(
     {
-        "quantity", "isQuantity", "url", "isURL", "ip", "isIP", "cidr", "isCIDR",
+        "quantity", "isQuantity", "ip", "isIP", "cidr", "isCIDR",
         "format", "semver", "isSemver",
         "base64.encode", "base64.decode", "math.greatest", "math.least",
         "sets.contains", "sets.equivalent", "sets.intersects",
@@ -164,6 +164,146 @@ def _char_at(s: str, i: int) -> str:
     return s[i : i + 1]
 
 
+# --------------------------------------------------------------------------- URLs
+#
+# Kubernetes' URL library (k8s.io/apiserver/pkg/cel/library/urls.go): `url(s)` parses with Go's
+# `url.ParseRequestURI` (an evaluation error when it fails), `isURL(s)` says whether it would, and a
+# URL's getScheme/getHost/getHostname/getPort/getEscapedPath/getQuery read its parts. Istio's
+# RequestAuthentication and WasmPlugin CRDs use them (`url(self).getScheme() in ["http", "https"]`);
+# they were "could not be evaluated" errors the API server does not raise. A URL is kept as its
+# string (the engine takes no new types); the methods parse it again.
+
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.")
+_HEX = frozenset("0123456789abcdefABCDEF")
+#: What Go's `shouldEscape(c, encodeHost)` lets stand in a host (and %, checked as escapes).
+_HOST_CHARS = _SCHEME_CHARS | frozenset("_~!$&'()*,;=:[]<>\"%")
+
+
+@dataclass(frozen=True)
+class _URL:
+    scheme: str
+    opaque: str
+    host: str
+    path: str
+    query: str
+
+
+def _check_escapes(s: str, what: str) -> None:
+    """Go's `unescape`: every % starts a two-digit hex escape."""
+    i = s.find("%")
+    while i >= 0:
+        if len(s[i + 1 : i + 3]) < 2 or not set(s[i + 1 : i + 3]) <= _HEX:
+            raise ValueError(f"invalid URL escape in {what}: {s[i : i + 3]!r}")
+        i = s.find("%", i + 3)
+
+
+def _parse_url(raw: str) -> _URL:
+    """Go's `net/url.ParseRequestURI` (go1.24 url.go `parse` with viaRequest): an absolute URI or
+    an absolute path; raises ValueError where it returns an error."""
+    if not isinstance(raw, str):
+        raise ValueError("url() wants a string")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
+        raise ValueError("invalid control character in URL")
+    if raw == "":
+        raise ValueError("empty url")
+    if raw == "*":
+        return _URL("", "", "", "*", "")
+    scheme, rest = "", raw
+    for i, c in enumerate(raw):
+        if c.isascii() and c.isalpha():
+            continue
+        if c in _SCHEME_CHARS and i > 0:
+            continue
+        if c == ":":
+            if i == 0:
+                raise ValueError("missing protocol scheme")
+            scheme, rest = raw[:i].lower(), raw[i + 1 :]
+        break
+    rest, _, query = rest.partition("?")
+    if not rest.startswith("/"):
+        if scheme:
+            return _URL(scheme, rest, "", "", query)  # rootless: opaque
+        raise ValueError("invalid URI for request")
+    host = ""
+    if scheme and rest.startswith("//"):
+        authority, slash, path = rest[2:].partition("/")
+        rest = slash + path
+        userinfo, at, hostport = authority.rpartition("@")
+        if not at:
+            hostport = authority
+        elif any(c not in _SCHEME_CHARS and c not in "_~!$&'()*,;=%:" for c in userinfo):
+            raise ValueError("net/url: invalid userinfo")
+        if hostport.startswith("["):
+            end = hostport.find("]")
+            if end < 0:
+                raise ValueError("missing ']' in host")
+            port = hostport[end + 1 :]
+            if port and not (port.startswith(":") and (port == ":" or port[1:].isascii() and port[1:].isdigit())):
+                raise ValueError(f"invalid port {port!r} after host")
+        elif ":" in hostport:
+            port = hostport[hostport.rfind(":") + 1 :]
+            if port and not (port.isascii() and port.isdigit()):
+                raise ValueError(f"invalid port {':' + port!r} after host")
+        if any(c.isascii() and c not in _HOST_CHARS for c in hostport):
+            raise ValueError("invalid character in host name")
+        _check_escapes(hostport, "host")
+        host = hostport
+    _check_escapes(rest, "path")
+    return _URL(scheme, "", host, rest, query)
+
+
+def _split_host_port(host: str) -> tuple[str, str]:
+    """Go's `splitHostPort` as `URL.Hostname`/`Port` use it: brackets dropped, a non-numeric port ignored."""
+    hostname, port = host, ""
+    colon = host.rfind(":")
+    if colon >= 0 and (not host.startswith("[") or host.rfind("]") < colon):
+        candidate = host[colon + 1 :]
+        if candidate.isascii() and candidate.isdigit() or candidate == "":
+            hostname, port = host[:colon], candidate
+    if hostname.startswith("[") and hostname.endswith("]"):
+        hostname = hostname[1:-1]
+    return hostname, port
+
+
+def _is_url(s: Any) -> bool:
+    try:
+        _parse_url(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _url(s: Any) -> str:
+    _parse_url(s)  # an error here fails the rule, as cel-go's conversion error does
+    return s
+
+
+def _escaped_path(u: str) -> str:
+    path = _parse_url(u).path
+    allowed = _SCHEME_CHARS | frozenset("_~!$&'()*,;=:@[]/%")
+    from urllib.parse import quote
+
+    return path if all(c in allowed for c in path) else quote(path, safe="/_~!$&'()*,;=:@[]%.-+")
+
+
+def _query(u: str) -> dict[str, list[str]]:
+    """Go's `url.ParseQuery` with errors dropped (`URL.Query`): pairs split on &, one with a ; skipped."""
+    from urllib.parse import unquote_plus
+
+    out: dict[str, list[str]] = {}
+    for part in _parse_url(u).query.split("&"):
+        if not part or ";" in part:
+            continue
+        key, _, value = part.partition("=")
+        try:
+            _check_escapes(key, "query")
+            _check_escapes(value, "query")
+        except ValueError:
+            continue
+        out.setdefault(unquote_plus(key), []).append(unquote_plus(value))
+    return out
+
+
 # Kubernetes' strings and lists extensions (and bool()), same semantics as cel-go's.
 EXTENSION_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "lowerAscii": lambda s: s.lower() if s.isascii() else "".join(
@@ -186,6 +326,14 @@ EXTENSION_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "sum": _sum,
     "min": _min,
     "max": _max,
+    "url": _url,
+    "isURL": _is_url,
+    "getScheme": lambda u: _parse_url(u).scheme,
+    "getHost": lambda u: _parse_url(u).host,
+    "getHostname": lambda u: _split_host_port(_parse_url(u).host)[0],
+    "getPort": lambda u: _split_host_port(_parse_url(u).host)[1],
+    "getEscapedPath": _escaped_path,
+    "getQuery": _query,
 }
 
 
