@@ -17,7 +17,7 @@ from typing import Any
 from llmkube.check.findings import Severity
 from llmkube.check.read.args import flag_path, split_words
 from llmkube.check.read.context import ReadContext
-from llmkube.check.read.llmisvc import ADDITIONAL_ARGS_ENV, MAIN_CONTAINER, Pool
+from llmkube.check.read.llmisvc import ADDITIONAL_ARGS_ENV, MAIN_CONTAINER, KVTransfer, Pool
 from llmkube.check.read.shape import as_int, as_list, as_mapping, as_str, dig
 from llmkube.check.read.workloads import Path, gpu_request
 from llmkube.check.rules import Hit, rule
@@ -56,6 +56,49 @@ def _pairs(ctx: ReadContext) -> Iterator[tuple[Pool, Pool]]:
             yield roles["prefill"], roles["decode"]
 
 
+#: KServe's own presets (config/llmisvcconfig/*.yaml, `kserve-config-llm-…`): none sets a P/D connector.
+KSERVE_PRESET_PREFIX = "kserve-config-llm-"
+
+
+def _base_refs(pool: Pool) -> list[str]:
+    spec = as_mapping(pool.target.obj.get("spec"))
+    return [n for n in (as_str(as_mapping(r).get("name")) for r in as_list(spec.get("baseRefs"))) if n]
+
+
+def _unknown_base_ref(pool: Pool, configs: Mapping[str | None, Any]) -> bool:
+    """Whether the service merges an LLMInferenceServiceConfig that is neither in the run nor KServe's."""
+    return any(n not in configs and not n.startswith(KSERVE_PRESET_PREFIX) for n in _base_refs(pool))
+
+
+def _kv_with_base_refs(pool: Pool, configs: Mapping[str | None, Any]) -> KVTransfer | None:
+    """The pool's KV transfer as KServe runs it: the service's `main` container merged over its
+    `baseRefs` in order (pkg/controller/v1alpha2/llmisvc/config_merge.go `combineBaseRefsConfig`, a
+    strategic merge: env entries by name, `args` replaced whole), so a connector set in
+    VLLM_ADDITIONAL_ARGS by an LLMInferenceServiceConfig of the run counts (KServe's
+    docs/samples/llmisvc/e2e-gpt-oss keeps it there). Reported at the service's own container."""
+    own = pool.kv_transfer()
+    if own is not None or not _base_refs(pool):
+        return own
+    env: dict[str, Any] = {}
+    args: list[Any] | None = None
+    layers = [configs[n] for n in _base_refs(pool) if n in configs] + [pool.target.obj]
+    for layer in layers:
+        workload = as_mapping(dig(layer, *(str(k) for k in pool.path)))
+        template = as_mapping(workload.get("template"))
+        for c in as_list(template.get("containers")):
+            if isinstance(c, Mapping) and c.get("name") == MAIN_CONTAINER:
+                env.update({e["name"]: e for e in as_list(c.get("env")) if isinstance(e, Mapping) and isinstance(e.get("name"), str)})
+                if "args" in c:
+                    args = as_list(c.get("args"))
+    merged = {"name": MAIN_CONTAINER, "env": list(env.values()), **({"args": args} if args is not None else {})}
+    found = Pool(pool.target, pool.role, pool.path, {"template": {"containers": [merged]}}, pool.replicas,
+                 pool.tensor, pool.data, pool.data_local, pool.pipeline, pool.worker).kv_transfer()
+    if found is None:
+        return None
+    where = pool.main_container()
+    return KVTransfer(found.connector, found.role, where[0] if where else pool.template_path)
+
+
 @rule("LK330", "prefill-decode-disagree", Severity.ERROR, "the prefill and decode pools disagree on the KV transfer or the model", kinds=("LLMInferenceService",))
 def prefill_decode_disagree(ctx: ReadContext) -> Iterator[Hit]:
     """A disaggregated LLMInferenceService (`spec.prefill` beside the main, decode, workload) runs
@@ -66,7 +109,11 @@ def prefill_decode_disagree(ctx: ReadContext) -> Iterator[Hit]:
     and serve the same model the same way: a different dtype, quantization, KV-cache dtype or
     block size makes the transferred blocks unreadable (NIXL's handshake refuses the remote agent),
     a different served name or context length breaks routing. Without a connector on a pool
-    nothing is transferred and decode recomputes every prompt.
+    nothing is transferred and decode recomputes every prompt. A pool's `main` container is read
+    merged over the LLMInferenceServiceConfigs its `baseRefs` name, when the run holds them (env
+    entries by name, args whole, the service's last); a baseRef the run does not hold (other than
+    KServe's own `kserve-config-llm-…` presets) may set the connector, so a pool without one is then
+    not judged.
 
     Fails:
 
@@ -108,12 +155,15 @@ def prefill_decode_disagree(ctx: ReadContext) -> Iterator[Hit]:
               args: [--kv-transfer-config, '''{"kv_connector":"NixlConnector","kv_role":"kv_producer"}''']
     ```
     """
+    configs = {as_str(as_mapping(t.obj.get("metadata")).get("name")): t.obj for t in ctx.of_kind(CONFIG_KIND)}
     for prefill, decode in _pairs(ctx):
-        kv = {p.role: p.kv_transfer() for p in (prefill, decode)}
+        kv = {p.role: _kv_with_base_refs(p, configs) for p in (prefill, decode)}
         for p in (prefill, decode):
             t = kv[p.role]
             found = p.main_container()
             where = found[0] if found else p.template_path
+            if t is None and _unknown_base_ref(p, configs):
+                continue  # a baseRef the run does not hold may set the connector: nothing to judge
             if t is None:
                 yield Hit(p.target, where, f"the {p.role} pool has no --kv-transfer-config: no KV cache moves between "
                           "prefill and decode, so decode recomputes every prompt",
