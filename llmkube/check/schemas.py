@@ -266,7 +266,7 @@ def _builtin_validation(data: Mapping[str, Any]) -> list[SchemaProblem]:
             if isinstance(subject, Mapping) and subject.get("kind") == "ServiceAccount" and not subject.get("namespace"):
                 out.append(SchemaProblem(("subjects", i), 'missing required field "namespace": a ClusterRoleBinding\'s ServiceAccount subject names its namespace'))
     elif kind == "Service" and api_version == "v1":
-        spec = data.get("spec")
+        spec = data.get("spec") or {}  # no spec at all: a ClusterIP Service without ports
         if isinstance(spec, Mapping) and not spec.get("ports") and spec.get("clusterIP") != "None" and spec.get("type") != "ExternalName":
             out.append(SchemaProblem(("spec",), 'missing required field "ports": only a headless (clusterIP: None) or ExternalName Service may have none'))
     return out

@@ -51,6 +51,7 @@ CORE_CASES: list[tuple[dict, str | None]] = [
       "subjects": [{"kind": "User", "name": "alice"}, {"kind": "ServiceAccount", "name": "sa", "namespace": "kubeflow"}]}, None),
     ({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "knative-local-gateway"},
       "spec": {"selector": {"istio": "ingressgateway"}}}, "ports"),
+    ({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "no-spec", "labels": {"app": "gw"}}}, "ports"),
     ({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "headless"},
       "spec": {"clusterIP": "None", "selector": {"app": "db"}}}, None),
     ({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "external"},
