@@ -133,7 +133,12 @@ def write_schemas(root: Path, docs: list[tuple[Path, dict]], store: CRDStore) ->
             if not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 schema = openapi_to_jsonschema(copy.deepcopy(crd.schema))
-                schema.setdefault("properties", {})["metadata"] = {"type": "object"}
+                props = schema.setdefault("properties", {})
+                props["metadata"] = {"type": "object"}
+                # the root's apiVersion and kind, allowed whether the CRD declares them or not (the
+                # API server never prunes them; llmkube's translation adds them the same way)
+                props.setdefault("apiVersion", {"type": "string"})
+                props.setdefault("kind", {"type": "string"})
                 target.write_text(json.dumps(schema))
             continue
         name = core_file_name(group, version, kind)
