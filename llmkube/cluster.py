@@ -124,6 +124,72 @@ class Served:
         return api_version == preferred or api_version in self.versions
 
 
+    def with_new_crds(self, defined: Sequence[DefinedKind]) -> Served:
+        """What the cluster will serve once the run's new CRDs are Established: their kinds and
+        versions added (a CRD that adds a version to a served kind replaces its entry)."""
+        resources = {**self._by_kind, **{(d.resource.group, d.resource.kind): d.resource for d in defined}}
+        if not defined:
+            return self  # nothing new: and `versions` would ask the cluster
+        versions = self.versions | {v for d in defined for v in d.group_versions}
+        return Served(list(resources.values()), lambda: versions)
+
+
+@dataclass(frozen=True)
+class DefinedKind:
+    """A kind one of the run's CustomResourceDefinitions defines, as discovery lists it once the
+    CRD is Established: the resource type (its first served version) and every served group/version."""
+
+    crd: str  # the CRD's metadata.name, `<plural>.<group>`
+    resource: APIResource
+    group_versions: tuple[str, ...]
+
+
+def defined_kinds(objects: Iterable[Mapping[str, Any]]) -> list[DefinedKind]:
+    """The kinds the CustomResourceDefinitions among `objects` define (apiextensions.k8s.io/v1:
+    spec.group, spec.names.kind/plural, spec.scope, spec.versions[].served). A CRD too broken to
+    read defines nothing here; the offline checks have reported it."""
+    out = []
+    for obj in objects:
+        if obj.get("kind") != "CustomResourceDefinition" or api_group(obj) != "apiextensions.k8s.io":
+            continue
+        spec = obj.get("spec")
+        names = spec.get("names") if isinstance(spec, Mapping) else None
+        if not isinstance(spec, Mapping) or not isinstance(names, Mapping):
+            continue
+        group, kind, plural = spec.get("group"), names.get("kind"), names.get("plural")
+        versions = [str(v["name"]) for v in spec.get("versions") or ()
+                    if isinstance(v, Mapping) and v.get("served") is True and isinstance(v.get("name"), str) and v["name"]]
+        if not (isinstance(group, str) and isinstance(kind, str) and isinstance(plural, str) and versions):
+            continue
+        resource = APIResource(name=plural, group=group, version=versions[0], kind=kind,
+                               namespaced=spec.get("scope") != "Cluster")
+        name = str((obj.get("metadata") or {}).get("name") or f"{plural}.{group}")
+        out.append(DefinedKind(name, resource, tuple(f"{group}/{v}" for v in versions)))
+    return out
+
+
+def waiting_for_crds(
+    objects: Sequence[dict[str, Any]], served: Served, defined: Sequence[DefinedKind]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """Split the objects to send at the run's new CRDs: (what the cluster accepts now, the custom
+    resources whose kind or version only a CRD of the run makes served, the names of those CRDs).
+    kubectl applies a stream in one pass and refuses a resource whose CRD it has just created
+    ("no matches for kind", the CRD not yet Established), so these go after the CRDs, as Helm
+    installs a chart's crds/ first."""
+    after = served.with_new_crds(defined)
+    crd_of = {(d.resource.group, d.resource.kind): d.crd for d in defined}
+    now, later, crds = [], [], []
+    for obj in objects:
+        if served.serves(obj) or not after.serves(obj):
+            now.append(obj)
+            continue
+        later.append(obj)
+        name = crd_of[(api_group(obj), str(obj.get("kind")))]
+        if name not in crds:
+            crds.append(name)
+    return now, later, crds
+
+
 def unserved_lines(objects: Iterable[Mapping[str, Any]], served: Served, crds: CRDStore | None) -> list[str]:
     """One line per apiVersion/kind the cluster does not serve, naming the CRD to install."""
     seen: dict[tuple[str, str], None] = {}

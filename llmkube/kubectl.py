@@ -18,7 +18,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from llmkube import apimachinery, runenv
@@ -443,6 +443,15 @@ class Kubectl:
         if namespace:
             args.append(f"--namespace={namespace}")
         return self.run([*args, "-f", "-"], input=manifest_yaml, extra_env=extra_env, changes=not dry_run_server)
+
+    def wait_established(self, crd_names: Sequence[str]) -> KubectlResult:
+        """`kubectl wait --for=condition=Established` on CustomResourceDefinitions: the API server
+        serves a CRD's kinds only once its names are accepted and it is Established. kubectl's own
+        --timeout is a little under the run's, so that it reports which CRD is still waiting
+        (no run timeout: kubectl's "negative means wait for a week")."""
+        wait_s = -1 if self.timeout is None else max(1, int(self.timeout) - 5)
+        args = ["wait", "--for=condition=Established", f"--timeout={wait_s}s"]
+        return self.run([*args, *(f"customresourcedefinitions.apiextensions.k8s.io/{n}" for n in crd_names)])
 
     def label_nodes(
         self,

@@ -86,6 +86,52 @@ def test_unserved_lines_name_the_crd_to_install_or_upgrade():
     ]
 
 
+def crd(group: str, kind: str, plural: str, *versions: tuple[str, bool], scope: str = "Namespaced") -> dict:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {"group": group, "scope": scope, "names": {"kind": kind, "plural": plural},
+                 "versions": [{"name": v, "served": on, "storage": i == 0} for i, (v, on) in enumerate(versions)]},
+    }
+
+
+def test_defined_kinds_reads_group_kind_scope_and_served_versions():
+    widgets = crd("example.com", "Widget", "widgets", ("v1", True), ("v1beta1", True), ("v1alpha1", False))
+    gadgets = crd("example.com", "Gadget", "gadgets", ("v2", True), scope="Cluster")
+    broken = {**crd("example.com", "Broken", "brokens", ("v1", True)), "spec": {"group": "example.com"}}
+    none_served = crd("example.com", "Off", "offs", ("v1", False))
+    not_a_crd = obj("v1", "ConfigMap", "c")
+    (w, g) = cluster.defined_kinds([widgets, not_a_crd, gadgets, broken, none_served])
+    assert (w.crd, w.resource.kind, w.resource.name, w.resource.namespaced) == ("widgets.example.com", "Widget", "widgets", True)
+    assert w.group_versions == ("example.com/v1", "example.com/v1beta1")  # v1alpha1 is not served
+    assert (g.crd, g.resource.namespaced, g.group_versions) == ("gadgets.example.com", False, ("example.com/v2",))
+
+
+def test_custom_resources_of_a_new_crd_wait_for_it_and_others_do_not():
+    widgets = crd("example.com", "Widget", "widgets", ("v1", True))
+    # the cluster serves ClusterQueue at v1beta1/v1beta2; this CRD of the run adds v1
+    queues = crd("kueue.x-k8s.io", "ClusterQueue", "clusterqueues", ("v1", True), ("v1beta2", True), scope="Cluster")
+    objects = [
+        widgets, queues, obj("v1", "ConfigMap", "c"),
+        obj("example.com/v1", "Widget", "w", "ns"),
+        obj("kueue.x-k8s.io/v1beta2", "ClusterQueue", "served-now"),
+        obj("kueue.x-k8s.io/v1", "ClusterQueue", "new-version"),
+        obj("example.com/v9", "Widget", "no-such-version", "ns"),  # the CRD does not serve it: left to the unserved check
+    ]
+    defined = cluster.defined_kinds(objects)
+    now, later, crds = cluster.waiting_for_crds(objects, served(), defined)
+    assert [o["metadata"]["name"] for o in later] == ["w", "new-version"]
+    assert crds == ["widgets.example.com", "clusterqueues.kueue.x-k8s.io"]
+    assert [o["metadata"]["name"] for o in now] == [
+        "widgets.example.com", "clusterqueues.kueue.x-k8s.io", "c", "served-now", "no-such-version"]
+    after = served().with_new_crds(defined)
+    assert cluster.unserved_lines(objects[2:], after, None) == [
+        "the cluster serves Widget (example.com) at v1, not v9: upgrade the CRD widgets.example.com"]
+    assert not after.resource(obj("kueue.x-k8s.io/v1", "ClusterQueue", "q")).namespaced  # the CRD's scope
+    assert after.serves(obj("kueue.x-k8s.io/v1beta1", "ClusterQueue", "q"))  # still served: the cluster's versions stay
+    assert cluster.waiting_for_crds(objects, served(), []) == (objects, [], [])
+
+
 def test_crd_plural_prefers_a_local_crd_then_english(tmp_path: Path):
     crd = tmp_path / "crd.yaml"
     crd.write_text(

@@ -549,3 +549,54 @@ def test_ignore_missing_schemas_skips_the_cluster_crd_check(cluster, ns, tmp_pat
         assert not any("customresourcedefinitions" in r for r in cluster.requests), command
         assert "not checked" not in skipped.stderr
     assert cluster.get("localqueue", "q", ns) is not None
+
+
+def test_custom_resources_of_a_crd_in_the_same_run_go_after_it(cluster, ns, tmp_path):
+    """A CRD and its custom resources in one run: kubectl alone would refuse the resources ("no matches
+    for kind", the CRD not yet Established); apply sends them once the CRD is Established, and a
+    server dry run, which creates no CRD, shows or checks them offline only."""
+    group = f"{tmp_path.name[-20:].lower().replace('_', '-').strip('-')}.example.com"
+    schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{group}"},
+        "spec": {"group": group, "scope": "Namespaced",
+                 "names": {"kind": "Widget", "plural": "widgets", "singular": "widget", "listKind": "WidgetList"},
+                 "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": schema}}]},
+    }
+    widget = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": ns}, "spec": {"size": 3}}
+    path = write_docs(tmp_path / "widgets.yaml", widget, crd, cm("beside", ns))
+    note = f"1 custom resource of the run's new CustomResourceDefinitions (widgets.{group}) was"
+
+    bad = write_docs(tmp_path / "bad.yaml", {**widget, "spec": {"size": "big"}}, crd)
+    refused = llmkube(cluster, "apply", bad)  # the run's CRD is its schema offline: refused before kubectl
+    assert refused.returncode == 1 and "spec.size" in refused.stderr, refused.stderr
+    assert cluster.get("customresourcedefinitions", f"widgets.{group}") is None
+
+    diff = llmkube(cluster, "diff", path)
+    assert diff.returncode == 1, diff.stderr
+    assert f"{note} shown as new" in diff.stderr
+    assert f"diff -u -N LIVE/{group}.v1.Widget.{ns}.w MERGED/{group}.v1.Widget.{ns}.w\n" in diff.stdout
+    assert f"+  name: widgets.{group}" in diff.stdout  # the CRD itself, from kubectl diff
+
+    dry = llmkube(cluster, "apply", path, "--dry-run=server")
+    assert dry.returncode == 0, dry.stderr
+    assert f"{note} checked offline only" in dry.stderr
+    assert f"customresourcedefinition.apiextensions.k8s.io/widgets.{group} serverside-applied (server dry run)" in dry.stdout
+    assert "widget." not in dry.stdout and cluster.get("customresourcedefinitions", f"widgets.{group}") is None
+
+    applied = llmkube(cluster, "apply", path)
+    assert applied.returncode == 0, applied.stderr
+    lines = applied.stdout.splitlines()
+    assert lines.index(f"customresourcedefinition.apiextensions.k8s.io/widgets.{group} serverside-applied") < lines.index(
+        f"widget.{group}/w serverside-applied")
+    assert "configmap/beside serverside-applied" in lines
+    live = cluster.get(f"widgets.{group}", "w", ns)
+    assert live is not None and live["spec"] == {"size": 3}
+    assert live["metadata"]["labels"][SET_LABEL] == DEFAULT_APPLY_SET
+
+    again = llmkube(cluster, "diff", path)  # now the cluster serves Widget: an ordinary, clean diff
+    assert (again.returncode, again.stdout) == (0, ""), again.stderr
+    assert "new CustomResourceDefinitions" not in again.stderr
+    cluster.delete(f"widgets.{group}", "w", ns)
+    cluster.delete("customresourcedefinitions", f"widgets.{group}")

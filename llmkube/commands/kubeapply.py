@@ -8,8 +8,11 @@ Both commands take the same path:
    at all; warnings are shown and do not stop;
 3. ask the cluster (through `llmkube.kubectl`, the only module that runs kubectl)
    which kinds it serves: a kind it does not serve is refused with one line naming
-   the CRD to install, before anything is sent; custom resources that had no schema
-   offline are checked against the CRDs fetched from the cluster;
+   the CRD to install, before anything is sent -- unless a CRD among the inputs
+   defines it: `apply` then sends the custom resources of those new CRDs once the
+   CRDs are Established, and a server dry run (`diff`, `apply --dry-run=server`),
+   which creates no CRD, holds them back (checked offline only); custom resources
+   that had no schema offline are checked against the CRDs fetched from the cluster;
 4. give namespaced objects without a namespace `--namespace` (else the context's
    namespace), refuse when a target namespace does not exist, label every object
    with its apply set (`llmkube.dev/apply-set`) -- `apply --create-namespace` sends the
@@ -18,7 +21,9 @@ Both commands take the same path:
    `diff` says what it would drop), and order the objects so that an
    empty cluster accepts them (namespaces, CRDs, Kueue flavors and cluster queues
    before local queues, ConfigMaps before what reads them, workloads last);
-5. `kubectl diff|apply --server-side --field-manager=llmkube -f -`, then the node
+5. `kubectl diff|apply --server-side --field-manager=llmkube -f -` (for `apply`, then
+   `kubectl wait --for=condition=Established` on the new CRDs and a second apply of
+   their custom resources), then the node
    labels MIG and GPU sharing need (`diff` lists them, `apply` sets them), then --
    for `apply --prune` -- delete what llmkube applied earlier to the same apply set
    that left the specs (`diff` says how many there are; `diff --prune` lists them).
@@ -292,24 +297,29 @@ class _Progress:
 
 
 def _send(kc: Kubectl, plan: _Plan, progress: _Progress, *, dry_run_server: bool, force_conflicts: bool, prune: bool) -> int:
-    """The kubectl runs that change the cluster: apply, node labels, prune."""
+    """The kubectl runs that change the cluster: apply (the custom resources of the run's new
+    CRDs once those are Established), node labels, prune."""
+    rest = "node labels were not set and nothing was pruned"
+    later = f"{_count(plan.after_crds, 'custom resource')} of the new CRDs {'were' if len(plan.after_crds) != 1 else 'was'} not applied"
     if plan.objects:
-        progress.start("kubectl apply", "node labels were not set and nothing was pruned")
-        result = kc.apply(
-            plan.manifest, dry_run_server=dry_run_server, force_conflicts=force_conflicts, field_manager=FIELD_MANAGER
-        )
-        sys.stdout.write(result.stdout)
-        if result.unknown:
-            return _unknown("kubectl apply", result, kc, "node labels were not set and nothing was pruned")
-        if not result.ok:
-            error(f"kubectl apply failed: {_why(result)}")
-            if "conflict" in result.stderr.lower() and not force_conflicts:
-                sys.stderr.write("  hint: another field manager owns these fields; --force-conflicts takes them over\n")
-            sys.stderr.write("llmkube: node labels were not set and nothing was pruned\n")
+        pending = f"{later}, {rest}" if plan.after_crds else rest
+        code = _apply(kc, plan.manifest, progress, "kubectl apply", pending, dry_run_server=dry_run_server, force_conflicts=force_conflicts)
+        if code:
+            return code
+    if plan.after_crds:
+        progress.start("waiting for the new CRDs to be Established", f"the other objects were applied; {later}, {rest}")
+        waited = kc.wait_established(plan.new_crds)
+        if not waited.ok:
+            error(f"the new CustomResourceDefinitions were not Established: {_why(waited)}")
+            sys.stderr.write(f"llmkube: the other objects were applied; {later}, {rest}\n")
             return 1
+        code = _apply(kc, dump_yaml_documents(plan.after_crds), progress, "kubectl apply (custom resources of the new CRDs)",
+                      f"the other objects were applied; {rest}", dry_run_server=dry_run_server, force_conflicts=force_conflicts)
+        if code:
+            return code
 
     for step in plan.node_labels:
-        done = "the objects were applied" if plan.objects else "no objects to apply"
+        done = "the objects were applied" if plan.objects or plan.after_crds else "no objects to apply"
         progress.start(f"kubectl label nodes (pool {step.pool!r})", f"{done}; nothing was pruned")
         result = kc.label_nodes(step.selector, step.labels, dry_run=dry_run_server)
         out = result.stdout.strip()
@@ -326,6 +336,25 @@ def _send(kc: Kubectl, plan: _Plan, progress: _Progress, *, dry_run_server: bool
     if prune:
         progress.start("pruning", "the objects were applied and the nodes labelled")
         return _prune(kc, plan, dry_run_server)
+    return 0
+
+
+def _apply(
+    kc: Kubectl, manifest: str, progress: _Progress, step: str, not_done: str, *, dry_run_server: bool, force_conflicts: bool
+) -> int:
+    """One `kubectl apply` of `manifest`: 0 applied, else the exit code after saying what failed
+    and what was `not_done` because of it."""
+    progress.start(step, not_done)
+    result = kc.apply(manifest, dry_run_server=dry_run_server, force_conflicts=force_conflicts, field_manager=FIELD_MANAGER)
+    sys.stdout.write(result.stdout)
+    if result.unknown:
+        return _unknown(step, result, kc, not_done)
+    if not result.ok:
+        error(f"{step} failed: {_why(result)}")
+        if "conflict" in result.stderr.lower() and not force_conflicts:
+            sys.stderr.write("  hint: another field manager owns these fields; --force-conflicts takes them over\n")
+        sys.stderr.write(f"llmkube: {not_done}\n")
+        return 1
     return 0
 
 
@@ -351,10 +380,18 @@ class _Plan:
     apply_set: str
     resources: dict[tuple[str, str], APIResource]
     held_back: list[dict[str, Any]] = field(default_factory=list)  # in a namespace a dry run cannot create
+    # custom resources of kinds only the run's new CRDs serve: applied once those are Established
+    after_crds: list[dict[str, Any]] = field(default_factory=list)
+    new_crds: list[str] = field(default_factory=list)  # the names of those CRDs
 
     @property
     def manifest(self) -> str:
         return dump_yaml_documents(self.objects)
+
+    @property
+    def everything(self) -> list[dict[str, Any]]:
+        """Every object of the run, sent now, after the CRDs, or held back from a dry run."""
+        return [*self.objects, *self.after_crds, *self.held_back]
 
 
 class _Stopped(Exception):
@@ -406,13 +443,15 @@ def _prepare(
     _refuse_errors(run.problems, len(targets), color, f"{what} (kubectl was not run)")
     warnings = list(run.problems)
 
-    # 2. the cluster: context, served kinds
+    # 2. the cluster: context, served kinds (and those the run's new CRDs will serve)
     kc.check_context()
     served = cluster.Served(kc.api_resources(), kc.api_versions)
-    _stop_on(cluster.unserved_lines([t.obj for t in targets], served, run.crds), what)
+    defined = cluster.defined_kinds(t.obj for t in targets)
+    served_after = served.with_new_crds(defined)
+    _stop_on(cluster.unserved_lines([t.obj for t in targets], served_after, run.crds), what)
 
     # 3. namespaces and the apply-set label, on copies
-    objects = cluster.objects_to_send([t.obj for t in targets], served, set_name, namespace, kc.default_namespace)
+    objects = cluster.objects_to_send([t.obj for t in targets], served_after, set_name, namespace, kc.default_namespace)
 
     # 4. one read for what the checks still need: the target namespaces, and the CRDs
     #    of custom resources that had no schema offline
@@ -434,10 +473,42 @@ def _prepare(
     objects, held_back = _target_namespaces(
         objects, wanted, sent_along, found, create_namespace=create_namespace, dry_run_server=dry_run_server, for_apply=for_apply
     )
-    _check_shared_gpu_configs(kc, objects, for_apply=for_apply, prune=prune, what=what)
+    objects, held_back, after_crds, new_crds = _after_new_crds(
+        objects, held_back, served, defined, dry_run_server=dry_run_server, for_apply=for_apply)
+    _check_shared_gpu_configs(kc, [*objects, *after_crds], for_apply=for_apply, prune=prune, what=what)
     if warnings:
         write_report(warnings, "text", checked=len(targets), stream=sys.stderr, color=color)
-    return _Plan(objects=objects, node_labels=node_labels, apply_set=set_name, resources=served.by_kind(), held_back=held_back)
+    return _Plan(
+        objects=objects, node_labels=node_labels, apply_set=set_name, resources=served.by_kind(), held_back=held_back,
+        after_crds=after_crds, new_crds=new_crds,
+    )
+
+
+def _after_new_crds(
+    objects: list[dict[str, Any]],
+    held_back: list[dict[str, Any]],
+    served: cluster.Served,
+    defined: Sequence[cluster.DefinedKind],
+    *,
+    dry_run_server: bool,
+    for_apply: bool,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """The custom resources of the run's new CRDs, split off the objects sent first: applied once the
+    CRDs are Established, or held back from a server dry run, which creates no CRD (with a note).
+    Returns (objects, held back, after the CRDs, the CRDs to wait for)."""
+    objects, after_crds, new_crds = cluster.waiting_for_crds(objects, served, defined)
+    if not (after_crds and dry_run_server):
+        return objects, held_back, after_crds, new_crds
+    shown = "checked offline only, not by the API server" if for_apply else "shown as new, as sent (not defaulted by the server)"
+    note(
+        f"{_count(after_crds, 'custom resource')} of the run's new CustomResourceDefinitions ({', '.join(new_crds)}) "
+        f"{'were' if len(after_crds) != 1 else 'was'} {shown}: a server dry run creates no CRD"
+    )
+    return objects, [*held_back, *after_crds], [], []
+
+
+def _count(objects: Sequence[Any], what: str) -> str:
+    return f"{len(objects)} {what}{'s' if len(objects) != 1 else ''}"
 
 
 def _target_namespaces(
@@ -556,12 +627,12 @@ def _check_with_crds(
 def _prune_candidates(kc: Kubectl, plan: _Plan, *, quiet: bool = False) -> cluster.PruneCandidates:
     """The objects of this apply set that left the specs (`cluster.prune_candidates` decides)."""
     found = kc.get_objects(
-        cluster.prune_resources(plan.objects, plan.resources),
+        cluster.prune_resources(plan.everything, plan.resources),
         selector={cluster.APPLY_SET_LABEL: plan.apply_set},
         all_namespaces=True,
         managed_fields=True,
     )
-    candidates = cluster.prune_candidates(found, plan.objects)
+    candidates = cluster.prune_candidates(found, plan.everything)
     for obj in [] if quiet else candidates.shared:
         note(f"{object_label(obj)} left the specs but other field managers own it too; not pruned")
     return candidates
