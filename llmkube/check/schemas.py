@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 import jsonschema_rs
 
 from llmkube import diskcache
+from llmkube.check import builtin_validation
 from llmkube.check.crdstore import CRDStore, CRDVersion
 from llmkube.errors import InputError
 from llmkube.options import DEFAULT_KUBE_VERSION
@@ -249,27 +250,9 @@ def _is_builtin_group(version_dir: Path, group: str) -> bool:
 
 
 def _builtin_validation(data: Mapping[str, Any]) -> list[SchemaProblem]:
-    """Checks of the API server's validation code for built-in kinds that their schemas do not carry,
-    for mistakes seen in public repositories (kube-apiserver v1.34.4 refuses each; the schemas pass it):
-
-    - a ClusterRoleBinding's ServiceAccount subject needs a namespace (pkg/apis/rbac/validation
-      `ValidateRoleBindingSubject`: only a RoleBinding's defaults to its own); kustomize's namespace
-      transformer fills it, so a base applied as it is fails (kubeflow/manifests, kserve config/rbac);
-    - a Service needs ports unless it is headless (clusterIP None) or an ExternalName
-      (pkg/apis/core/validation `ValidateService`).
-    """
-    api_version, kind = data.get("apiVersion"), data.get("kind")
-    out: list[SchemaProblem] = []
-    if kind == "ClusterRoleBinding" and api_version == "rbac.authorization.k8s.io/v1":
-        subjects = data.get("subjects")
-        for i, subject in enumerate(subjects if isinstance(subjects, list) else ()):
-            if isinstance(subject, Mapping) and subject.get("kind") == "ServiceAccount" and not subject.get("namespace"):
-                out.append(SchemaProblem(("subjects", i), 'missing required field "namespace": a ClusterRoleBinding\'s ServiceAccount subject names its namespace'))
-    elif kind == "Service" and api_version == "v1":
-        spec = data.get("spec") or {}  # no spec at all: a ClusterIP Service without ports
-        if isinstance(spec, Mapping) and not spec.get("ports") and spec.get("clusterIP") != "None" and spec.get("type") != "ExternalName":
-            out.append(SchemaProblem(("spec",), 'missing required field "ports": only a headless (clusterIP: None) or ExternalName Service may have none'))
-    return out
+    """Checks of the API server's validation code for built-in kinds that their schemas do not carry
+    (`builtin_validation`: probed on kube-apiserver v1.34.4, cited there)."""
+    return [SchemaProblem(path, message) for path, message in builtin_validation.problems(data)]
 
 
 # --------------------------------------------------------------------------- CRD schemas

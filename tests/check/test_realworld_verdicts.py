@@ -30,6 +30,16 @@ from tests.support.cli import llmkube
 
 POD_TEMPLATE = {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "db", "image": "postgres:16"}]}}
 
+
+def _pod(volumes: list | None = None, serviceAccountName: str | None = None, restartPolicy: str | None = None,
+         **container: object) -> dict:
+    """POD_TEMPLATE with these container fields (and pod volumes / service account / restart policy)."""
+    spec: dict = {"containers": [{"name": "db", "image": "postgres:16", **container}]}
+    for key, value in (("volumes", volumes), ("serviceAccountName", serviceAccountName), ("restartPolicy", restartPolicy)):
+        if value is not None:
+            spec[key] = value
+    return {"metadata": {"labels": {"app": "db"}}, "spec": spec}
+
 #: (object, what llmkube and the server say: None = accepted, else a text of the refusal)
 CORE_CASES: list[tuple[dict, str | None]] = [
     ({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "model-catalog-postgres"},
@@ -56,6 +66,41 @@ CORE_CASES: list[tuple[dict, str | None]] = [
       "spec": {"clusterIP": "None", "selector": {"app": "db"}}}, None),
     ({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "external"},
       "spec": {"type": "ExternalName", "externalName": "db.example.com"}}, None),
+    # Session 30: the candidates session 29 left, each probed on the server.
+    ({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "tcp-lowercase"},
+      "spec": {"selector": {"matchLabels": {"app": "db"}}, "template": _pod(ports=[{"containerPort": 80, "protocol": "tcp"}])}},
+     'Unsupported value: "tcp"'),
+    ({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc-tcp-lowercase"},
+      "spec": {"selector": {"app": "db"}, "ports": [{"port": 80, "protocol": "tcp"}]}}, 'Unsupported value: "tcp"'),
+    ({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc-udp"},
+      "spec": {"selector": {"app": "db"}, "ports": [{"port": 53, "protocol": "UDP"}]}}, None),
+    ({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "mount-without-volume"},
+      "spec": {"selector": {"matchLabels": {"app": "db"}}, "template": _pod(volumeMounts=[{"name": "data", "mountPath": "/data"}])}},
+     'Not found: "data"'),
+    ({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "mount-with-volume"},
+      "spec": {"selector": {"matchLabels": {"app": "db"}}, "template": _pod(
+          volumes=[{"name": "data", "emptyDir": {}}], volumeMounts=[{"name": "data", "mountPath": "/data"}])}}, None),
+    ({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "device-without-volume"},
+      "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": _pod(
+          restartPolicy="Never", volumeDevices=[{"name": "dev", "devicePath": "/dev/x"}])}}}}, 'Not found: "dev"'),
+    ({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "kustomize-var-account"},
+      "spec": {"selector": {"matchLabels": {"app": "db"}}, "template": _pod(serviceAccountName="$(llmisvc-serviceAccountName)")}},
+     'Invalid value: "$(llmisvc-serviceAccountName)"'),
+    ({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "kustomize-var-subject"},
+      "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+      "subjects": [{"kind": "ServiceAccount", "name": "$(kfp-sa)"}, {"kind": "User", "name": "Alice@Example"}]},
+     'Invalid value: "$(kfp-sa)"'),
+    ({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "patch-without-containers"},
+      "spec": {"selector": {"matchLabels": {"app": "db"}}, "template": {"metadata": {"labels": {"app": "db"}}}}},
+     "Required value"),
+    ({"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "rc-without-template"},
+      "spec": {"replicas": 1, "selector": {"app": "db"}}}, "Required value"),
+    ({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "plain-text-data"}, "data": {"password": "not base64!"}},
+     "illegal base64 data"),
+    ({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "base64-data"},
+      "data": {"wrapped": "YWJj\nZGVm", "empty": "", "padded": "YWJjZA=="}}, None),
+    ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "binary-not-base64"}, "binaryData": {"b": "%%%"}},
+     "illegal base64 data"),
 ]
 
 
