@@ -1214,7 +1214,8 @@ def eager_non_torch_gib(figures: tuple[float, float], gpu_name: str) -> float:
 
 
 def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_parallel: int,
-                    gpu_name: str = "", tp_spans_nodes: bool = False, eager: bool = False) -> float:
+                    gpu_name: str = "", tp_spans_nodes: bool = False, eager: bool = False,
+                    version: tuple[int, ...] | None = None) -> float:
     """Memory outside torch that the engine counts (NCCL, cuBLAS; TGI also the CUDA context), per GPU.
 
     `non_torch_memory` is what CUDA reports in use minus torch's reservation (vllm/utils
@@ -1260,10 +1261,19 @@ def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_paral
     (`EAGER_NON_TORCH_TP1_GIB`) — the 0.25 GiB appeared with 0.18's compiled path. The CUDA context
     (`Accounting.context_gib`) is added where the engine counts it: V0 0.6.4 and TGI (V1 up to 0.9.1
     counts it too, but its size per GPU is not modelled).
+
+    `version`: a vLLM release from 0.6.4 to 0.10 counts NCCL's init-time buffers; on an SXM H100/H200/
+    H20 the TP ≥ 2 figure is then built from NCCL's source (`nccl_init_buffer_bytes`) instead of the
+    0.11+ figure. Elsewhere (PCIe cards, unnamed GPUs) the topology that sets NCCL's channel count is
+    not known and the 0.55 GiB stays.
     """
     gib = accounting.context_gib
     if tensor_parallel >= 2 and (tp_spans_nodes or peer_to_peer(gpu_name) is False):
         gib += _tp1_gib(accounting, gpu_name, eager)
+    elif tensor_parallel >= 2 and (nccl := nccl_init_buffer_bytes(version, accounting.engine, gpu_name,
+                                                                    tensor_parallel)) is not None:
+        custom_ar = CUSTOM_AR_DEVICE_BYTES if tensor_parallel in CUSTOM_AR_WORLD_SIZES else 0
+        gib += _tp1_gib(accounting, gpu_name, eager) + (nccl + custom_ar) / GIB
     elif tensor_parallel >= 2:
         nvswitch = accounting.non_torch_tp_nvswitch_gib
         gib += nvswitch if nvswitch is not None and nvswitch_hopper(gpu_name) is not False else accounting.non_torch_tp_gib
@@ -1272,6 +1282,159 @@ def non_torch_bytes(accounting: Accounting, tensor_parallel: int, pipeline_paral
     else:
         gib += _tp1_gib(accounting, gpu_name, eager)
     return gib * GIB
+
+
+# --------------------------------------------------------------------------- NCCL's init-time buffers (vLLM 0.6.4 – 0.10)
+
+# Until 0.11 vLLM took its memory baseline *before* `init_worker_distributed_environment` (V0:
+# vllm/worker/worker.py `Worker.init_device`, read in 0.7.2; V1: vllm/v1/worker/gpu_worker.py
+# `Worker.init_device`, read in 0.10.0: "take current memory snapshot" precedes the distributed init;
+# vllm-project/vllm#25359 moved it after, for 0.11; V1 up to 0.9.1 counts all CUDA memory outside
+# torch's allocation after profiling, see `vllm-0.8` in ACCOUNTINGS) and forced NCCL_CUMEM_ENABLE=0 (vllm/__init__.py
+# 0.7.2, vllm/env_override.py 0.10.0; vllm-project/vllm#24141 stopped it for 0.11). Without cuMem NCCL
+# has no runtime connect (src/init.cc v2.26.2: `runtimeConn = cuMemSupport && ncclParamRuntimeConnect()`;
+# v2.21.5 has none), so `ncclCommInitRank` connects every ring and tree channel, and sets up NVLS,
+# at once — and the engine counts all of it as non-torch memory. Two communicators of the TP ranks
+# hold such buffers by the end of the profile run:
+# - vLLM's PyNccl communicator, created eagerly with a warm-up all-reduce
+#   (vllm/distributed/device_communicators/pynccl.py `PyNcclCommunicator.__init__`, 0.7.2, 0.10.0);
+# - torch's NCCL process group of the TP device group, created lazily (no `device_id` is passed to
+#   `init_process_group`) by the first collective on it: the logits — V0 `LogitsProcessor` gathers
+#   them to rank 0 with `torch.distributed.gather(..., group=self.device_group)`
+#   (vllm/model_executor/layers/logits_processor.py and vllm/distributed/parallel_state.py
+#   `GroupCoordinator.gather`, 0.7.2: `use_all_gather` only on TPU, V1 or external_launcher); V1
+#   all-gathers them through `DeviceCommunicatorBase.all_gather` → `dist.all_gather_into_tensor`
+#   (`CudaCommunicator` overrides only `all_gatherv`, 0.10.0).
+# torch 2.5.1 (vLLM 0.6.4 – 0.7.3) and 2.6.0 (0.8.x) bundle NCCL 2.21.5, torch 2.7.x (0.9 – 0.10) 2.26.2.
+NCCL_INIT_COUNTED: tuple[tuple[tuple[int, int, int], tuple[int, int, int] | None], ...] = (
+    ((0, 6, 4), (2, 21, 5)),
+    ((0, 9, 0), (2, 26, 2)),
+    ((0, 11, 0), None),
+)
+NCCL_COMMUNICATORS = 2
+# src/graph/paths.cc `ncclTopoComputeP2pChannels` (v2.21.5): point-to-point channels per peer =
+# nextPow2(min(coll channels 24, 2 × 18 NVLinks)) on an HGX Hopper board — "32 p2p channels per peer",
+# as NVIDIA/nccl#1685 counts on 8 × H100.
+NCCL_P2P_CHANNELS_PER_PEER = 32
+# src/include/device.h and src/init.cc (v2.21.5, v2.26.2): the per-connection FIFO of each protocol,
+# NCCL_STEPS (8) slots each: LL 8 lines × 512 threads × 8 × 16 B (DEFAULT_LL_BUFFSIZE), LL128 120
+# elements × 640 threads × 8 × 8 B (DEFAULT_LL128_BUFFSIZE), SIMPLE 4 MiB (DEFAULT_BUFFSIZE, NCCL_BUFFSIZE).
+NCCL_LL_BUFFSIZE = 8 * 512 * 8 * 16
+NCCL_LL128_BUFFSIZE = 120 * 640 * 8 * 8
+NCCL_SIMPLE_BUFFSIZE = 1 << 22
+# src/include/comm.h: `ncclSendMem` / `ncclRecvMem` are padded to MEM_ALIGN (4096 B); src/transport/p2p.cc
+# rounds each side's buffer to CUDA_IPC_MIN (2 MiB).
+NCCL_CONN_HEADER_BYTES = 4096
+CUDA_IPC_MIN_BYTES = 2 * 2**20
+# NVLS (src/transport/nvls.cc `ncclNvlsSetup` v2.21.5, `ncclNvlsBufferSetup` v2.26.2): per head (one per
+# GPU) 2 FIFOs per channel, each NVLS_CHUNKSIZE 128 KiB × NCCL_STEPS. v2.21.5 counts the communicator's
+# channels (24), adds a 2 MiB head/tail block (NVLS_MEM_ALIGN_SIZE) to each FIFO and rounds the whole
+# to the multicast granularity (`nvlsGetProperties`), which is what it allocates; v2.26.2 counts the
+# 16 NVLS channels of SM 9.0 (NVLS_NCHANNELS_SM90), rounds to the allocation granularity only, and
+# adds a credit buffer of 64 B per coll channel and FIFO. vllm-project/vllm#9699 (8 × H200, NCCL of
+# torch 2.4, 512 KiB chunks) logs the older formula: "nHeads 8 buffSize 4194304 memSize 2097152
+# nvlsPerRankSize 301989888" = 24 channels × 2 × (4 + 2) MiB.
+NCCL_NVLS_CHANNELS = 16
+NCCL_NVLS_FIFO_BYTES = 128 * 1024 * 8
+NCCL_NVLS_MEM_ALIGN_BYTES = 2 * 2**20
+# vLLM's custom all-reduce (vllm/distributed/device_communicators/custom_all_reduce.py
+# `CustomAllreduce.__init__`, 0.7.2 and 0.10.0): two cudaMalloc'd IPC buffers, `meta_size() + max_size`
+# and `max_size` (8 MiB; the Signal struct is a few KiB), each rounded to the 2 MiB allocation
+# granularity; its 8 MiB `rank_data` is a torch tensor, and the peers' buffers it maps through
+# cudaIpcOpenMemHandle are the peers' memory. Graph buffers are registered at capture, after sizing.
+# It runs at `_SUPPORTED_WORLD_SIZES` only.
+CUSTOM_AR_WORLD_SIZES = (2, 4, 6, 8)
+CUSTOM_AR_MAX_SIZE = 8 * 2**20
+CUSTOM_AR_DEVICE_BYTES = math.ceil((CUSTOM_AR_MAX_SIZE + 4096) / (2 * 2**20)) * 2 * 2**20 + CUSTOM_AR_MAX_SIZE
+
+
+def nccl_connection_bytes(read: bool) -> tuple[int, int]:
+    """Device memory of one P2P connection, (sender's, receiver's), per NCCL's src/transport/p2p.cc
+    `p2pSendSetup` / `p2pRecvSetup` (v2.21.5, v2.26.2): the receiver holds the LL and LL128 FIFOs, and
+    the SIMPLE one unless P2P read is on, in which case the sender holds it. Read is on only between
+    two compute capability 8.0 GPUs over NVLink (src/graph/paths.cc `ncclTopoCheckP2p`)."""
+    def side(size: int) -> int:
+        return math.ceil(size / CUDA_IPC_MIN_BYTES) * CUDA_IPC_MIN_BYTES
+
+    simple = NCCL_SIMPLE_BUFFSIZE
+    send = side(NCCL_CONN_HEADER_BYTES + (simple if read else 0))
+    recv = side(NCCL_CONN_HEADER_BYTES + NCCL_LL_BUFFSIZE + NCCL_LL128_BUFFSIZE + (0 if read else simple))
+    return send, recv
+
+
+# SXM Hopper parts with 18 NVLinks into NVSwitch (H100, H200, H20); the H800 has 8 and gets fewer
+# channels, the PCIe/NVL cards and GH200 are not NVSwitch-connected.
+_NVSWITCH_18_LINK_NAMES = ("h100", "h200", "h20")
+
+
+def nccl_channels(gpu_name: str) -> int | None:
+    """The ring/tree channels NCCL 2.21/2.26 builds for the GPUs of one HGX board; None where the
+    topology is not known from the name (PCIe cards, whose count depends on the PCIe generation and
+    path, and unnamed GPUs).
+
+    src/graph/search.cc `ncclTopoCompute` (v2.21.5, v2.26.2): 18 NVLinks × SM90_NVLINK_BW 20.6 GB/s
+    = 370.8 GB/s per GPU; the SM 9.0 speeds (60, 50, 40, 30 ...) give 6 channels at 60 (no lower speed
+    carries more than 360), `ncclTopoDupChannels` doubles them (bandwidth ≥ 50) to 12, and
+    src/graph/connect.cc `ncclTopoPostset` doubles again: 24 ("24 coll channels"). The fit row
+    gh-evaldataset-qwen3-235b-fp8-8xh100-ep-v0100 confirms it: its ranks' KV caches differ by exactly
+    the tree ends' missing connections of two communicators at 24 channels (docs/sizing.md)."""
+    name = gpu_name.lower()
+    if compute_capability(name) != 90 or "pcie" in name or "nvl" in name.replace("nvlink", "") \
+            or "h800" in name or "gh200" in name:
+        return None
+    return 24 if any(n in name for n in _NVSWITCH_18_LINK_NAMES) else None
+
+
+def nccl_nvls_bytes(nccl: tuple[int, int, int], tensor_parallel: int, channels: int) -> int:
+    """NVLS buffers per rank of one communicator on NVSwitch Hopper with `channels` coll channels:
+    none at two GPUs or fewer (src/transport/nvls.cc `ncclNvlsInit`: "gpuCount <= 2")."""
+    if tensor_parallel <= 2:
+        return 0
+    if nccl < (2, 26, 0):
+        size = channels * 2 * (NCCL_NVLS_FIFO_BYTES + NCCL_NVLS_MEM_ALIGN_BYTES) * tensor_parallel
+        return math.ceil(size / MULTICAST_GRANULARITY_BYTES) * MULTICAST_GRANULARITY_BYTES
+    credits = channels * 2 * 64 * tensor_parallel
+    return (NCCL_NVLS_CHANNELS * 2 * NCCL_NVLS_FIFO_BYTES * tensor_parallel
+            + math.ceil(credits / ALLOC_GRANULARITY_BYTES) * ALLOC_GRANULARITY_BYTES)
+
+
+def nccl_version_counted(version: tuple[int, ...] | None) -> tuple[int, int, int] | None:
+    """The NCCL release whose init-time buffers the engine counts (`NCCL_INIT_COUNTED`); None from 0.11,
+    before 0.6.4, or without a version."""
+    if version is None:
+        return None
+    nccl = None
+    for since, bundled in NCCL_INIT_COUNTED:
+        if release(version) >= since:
+            nccl = bundled
+    return nccl
+
+
+def nccl_init_buffer_bytes(version: tuple[int, ...] | None, engine: str, gpu_name: str,
+                           tensor_parallel: int) -> float | None:
+    """NCCL device memory per GPU that a vLLM 0.6.4 – 0.10 start-up at TP ≥ 2 counts as non-torch
+    (`NCCL_INIT_COUNTED`): the largest rank's, since the engine sizes every rank's KV cache by the
+    smallest. None where it does not apply or the channel count is not known (`nccl_channels`).
+
+    Per communicator (`NCCL_COMMUNICATORS`: PyNccl and torch's TP group), every channel has a ring
+    connection to the next rank and from the previous one (src/init.cc v2.21.5, src/transport/generic.cc
+    `ncclTransportRingConnect` v2.26.2); from three ranks the intra-node tree, a chain, adds a
+    connection from the rank below and one to the rank above (at two ranks the tree's peer is the
+    ring's and the connection is reused: `ncclTransportP2pConnect` skips connected ones); and NVLS
+    (`nccl_nvls_bytes`). V0 gathers the logits to rank 0 point-to-point: rank 0 opens a receiving
+    connection from each other rank on `p2pnChannelsPerPeer` channels (src/enqueue.cc, v2.21.5:
+    `NCCL_P2P_CHANNELS_PER_PEER`).
+    Not counted: the NCCL kernels each `ncclCommInitRank` loads (`ncclInitKernelsForDevice`) and the
+    local memory they may reserve — no source gives their size."""
+    nccl = nccl_version_counted(version)
+    channels = nccl_channels(gpu_name)
+    if nccl is None or channels is None or tensor_parallel < 2:
+        return None
+    send, recv = nccl_connection_bytes(read=False)  # SM 9.0: no P2P read
+    links = 2 if tensor_parallel >= 3 else 1  # ring, plus the tree's second pair from three ranks
+    per_comm = channels * links * (send + recv) + nccl_nvls_bytes(nccl, tensor_parallel, channels)
+    gather = (tensor_parallel - 1) * NCCL_P2P_CHANNELS_PER_PEER * recv if engine == "v0" else 0
+    return float(NCCL_COMMUNICATORS * per_comm + gather)
 
 
 # --------------------------------------------------------------------------- FlashInfer all-reduce fusion

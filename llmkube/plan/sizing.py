@@ -532,7 +532,8 @@ def serving_fit(model: ModelProfile, memory_gib: float, config: ServerConfig = S
                                         c.engine_version, c.model_runner_v2))
     if mrv2 and not em.mrv2_counts_graphs(c.engine_version):
         counted = False
-    non_torch = em.non_torch_bytes(acc, tp, pp, gpu_name, c.tp_spans_nodes, eager=c.enforce_eager and c.runtime == "vllm")
+    non_torch = em.non_torch_bytes(acc, tp, pp, gpu_name, c.tp_spans_nodes, eager=c.enforce_eager and c.runtime == "vllm",
+                                   version=c.engine_version if c.runtime == "vllm" else None)
     if c.runtime == "vllm" and acc.engine == "v1":
         # FlashInfer's all-reduce fusion workspace (0.17+, Hopper/Blackwell, TP 2/4/8): 1.5 GiB on 0.17 - 0.21, less after
         non_torch += em.fi_allreduce_fusion_workspace_bytes(
