@@ -27,7 +27,14 @@ DEFAULT_IMAGES: dict[str, str] = {
     "tgi": "ghcr.io/huggingface/text-generation-inference:3.3.6",
 }
 HEALTH_PATH: dict[str, str] = {"vllm": "/health", "tgi": "/health"}
-DEFAULT_GPU_MEMORY_UTILIZATION = 0.90  # vLLM --gpu-memory-utilization default (facts §7.1; one newer snapshot 0.92)
+DEFAULT_GPU_MEMORY_UTILIZATION = 0.90  # vLLM --gpu-memory-utilization default before 0.21 (facts §7.1)
+# From v0.21.0 vLLM's default is 0.92: vllm-project/vllm#38284 ("[Startup][UX] Enable CUDAGraph memory
+# profiling by default") raised `CacheConfig.gpu_memory_utilization` (vllm/config/cache.py,
+# `Field(default=0.92, ...)`) with the CUDA-graph estimate it turned on, and 0.21+ logs print "CUDA graph
+# memory profiling is enabled (default since v0.21.0). The current --gpu-memory-utilization=0.9200 ..."
+# for a server started without the flag. llmkube's spec always writes the flag (its own default 0.90).
+DEFAULT_GPU_MEMORY_UTILIZATION_V021 = 0.92
+GPU_MEMORY_UTILIZATION_092_SINCE = (0, 21, 0)
 DEFAULT_TGI_MEMORY_FRACTION = 1.0  # TGI --cuda-memory-fraction default
 # InferenceEndpoint `startup` defaults (specs/inferenceendpoint.py `Startup`), here so that the
 # readers size a hand-written server's start-up without importing the spec models.
@@ -197,11 +204,31 @@ def parse_engine_version(image: str) -> tuple[int, ...] | None:
 
 # `pip install ... vllm[extras]==X.Y.Z` in a container's script (pip, pip3, `python -m pip`, `uv pip`):
 # the server then runs the PyPI wheel, whatever the image. The requirement list runs to the next
-# shell operator. A pin gives the version; an unpinned or ranged `vllm` installs the newest.
+# shell operator. A pin gives the version (a fourth part, as PyPI's vllm 0.10.1.1, is a patch of the
+# third: its release is x.y.z); an unpinned or ranged `vllm` installs the newest.
 # Compiled when a command line holds "install" (most servers' never do: `pip_installed_vllm`).
 _PIP_INSTALL = lazy(r"(?:^|[\s;&|(])(?:uv\s+)?(?:pip3?|python3?\s+-m\s+pip)\s+install\s([^;&|]*)")
 _VLLM_REQUIREMENT = lazy(
-    r"""(?:^|[\s'"])vllm(?:\[[^\]\s]*\])?(?:==v?(\d{1,4})\.(\d{1,4})(?:\.(\d{1,4}))?(?![\d.]*\d)|(?=[\s'"<>=!~,]|$))""")
+    r"""(?:^|[\s'"])vllm(?:\[[^\]\s]*\])?(?:==v?(\d{1,4})\.(\d{1,4})(?:\.(\d{1,4}))?(?:\.\d{1,4})?(?![\d.]*\d)|(?=[\s'"<>=!~,]|$))""")
+
+
+# How the image's vLLM was installed, said on the object or its pod template when neither the image
+# nor the script shows it: `pip` (the PyPI wheel, e.g. an image built `FROM python` with `pip install
+# vllm==X`) or `image` (the vllm/vllm-openai build). The wheel differs in two defaults llmkube sizes:
+# no FlashInfer up to 0.11.0 (the sampler sorts) and no triton_kernels before 0.12 (MXFP4 experts
+# through Marlin on Hopper); see plan/sizing.py ServerConfig.pip_install, docs/spec-reference.md.
+VLLM_INSTALL_ANNOTATION = "llmkube.dev/vllm-install"
+VLLM_INSTALLS = ("pip", "image")
+
+
+def install_annotation(*annotations: Mapping[str, object]) -> bool | None:
+    """True for `llmkube.dev/vllm-install: pip`, False for `image`, None when unset (the first
+    mapping that sets it decides: the pod template's before the object's)."""
+    for found in annotations:
+        value = found.get(VLLM_INSTALL_ANNOTATION)
+        if isinstance(value, str) and value.strip().lower() in VLLM_INSTALLS:
+            return value.strip().lower() == "pip"
+    return None
 
 
 def pip_installed_vllm(words: Sequence[str]) -> tuple[bool, tuple[int, ...] | None]:
@@ -217,6 +244,14 @@ def pip_installed_vllm(words: Sequence[str]) -> tuple[bool, tuple[int, ...] | No
             pinned = requirement.group(1)
             return True, tuple(int(g) for g in requirement.groups(default="0")) if pinned else None
     return False, None
+
+
+def vllm_default_utilization(version: tuple[int, ...] | None) -> float:
+    """vLLM's --gpu-memory-utilization when a command line leaves it out: 0.92 from 0.21.0 (and for
+    an unpinned tag, taken as current), 0.90 before."""
+    if version is None or tuple(version[:3]) >= GPU_MEMORY_UTILIZATION_092_SINCE:
+        return DEFAULT_GPU_MEMORY_UTILIZATION_V021
+    return DEFAULT_GPU_MEMORY_UTILIZATION
 
 
 def vllm_has_runner(version: tuple[int, ...] | None) -> bool:

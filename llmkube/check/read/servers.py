@@ -38,9 +38,11 @@ from llmkube.engines import (
     VLLM_USE_V1_ENV,
     arg_value,
     engine_of,
+    install_annotation,
     mm_profiling_settings,
     parse_engine_version,
     pip_installed_vllm,
+    vllm_default_utilization,
 )
 from llmkube.names import GPU_RESOURCE
 
@@ -391,6 +393,8 @@ def read_container(container: Mapping[str, Any]) -> ContainerReading | None:
         version = None
     dtype = arg_value(line, *SETTING["dtype"].flags(runtime))
     config = replace(config, dtype=dtype if dtype not in (None, "auto") else None, engine_version=version)
+    if runtime == "vllm" and _float_arg(arg_value(line, *SETTING["gpu_memory_utilization"].vllm)) is None:
+        config = replace(config, utilization=vllm_default_utilization(version))
     return ContainerReading(
         model_id=model_id,
         model_at=flag_path((), container, *model_flags) if model_flags else (),
@@ -464,16 +468,41 @@ def read_server(
 
     resource, count = reading.gpu_request if reading.gpu_request else (None, None)
     model_id = reading.model_id
+    config = reading.config
+    if tp_spans_pods(target, group, container, config, count):
+        config = replace(config, tp_spans_nodes=True)
+    pip = install_annotation(group.annotations, as_mapping(as_mapping(target.obj.get("metadata")).get("annotations")))
+    if pip is not None and config.runtime == "vllm":
+        config = replace(config, pip_install=pip)
     return ServerSetup(
         target=target, group=group, path=path, container=container,
         model_id=model_id,
         model_path=(*path, *reading.model_at),
         model=readings.model(profiles, model_id) if readings is not None else _server_model(profiles, model_id),
-        config=reading.config, tp_flag=reading.tp_flag,
+        config=config, tp_flag=reading.tp_flag,
         gpu_resource=resource, gpu_count=count,
         gpu=gpu_target(profiles, group, resource),
         gpus_needed=reading.gpus_needed,
     )
+
+
+def tp_spans_pods(target: Target, group: PodGroup, container: Mapping[str, Any], config: ServerConfig,
+                  gpus: int | None) -> bool:
+    """Whether a vLLM server's tensor-parallel group reaches past its own pod: a multi-node server
+    (a LeaderWorkerSet, KServe's `workerSpec`, a Ray executor, `--nnodes` > 1) whose TP is more than
+    the GPUs the pod holds. vLLM then sees ranks on other nodes and allocates no custom all-reduce
+    buffers ("Custom allreduce is disabled because this process group spans across nodes":
+    vllm/distributed/device_communicators/custom_all_reduce.py `CustomAllreduce.__init__`, which
+    tests `in_the_same_node_as`, v0.10.1.1; another pod's ranks are another node to it, whose
+    shared-memory test cannot reach them), so the sizing leaves them out (ServerConfig.tp_spans_nodes)."""
+    if config.runtime != "vllm" or not gpus or config.tensor_parallel <= gpus:
+        return False
+    if target.obj.get("kind") == "LeaderWorkerSet" or group.spec.get("workerSpec"):
+        return True
+    line = server_line(container)
+    nodes = _int_arg(arg_value(line, *SETTING["nnodes"].vllm))
+    backend = arg_value(line, *SETTING["distributed_executor_backend"].vllm)
+    return backend == "ray" or (nodes is not None and nodes > 1) or "ray start" in " ".join(line)
 
 
 def _data_parallel_gpus(line: list[str], config: ServerConfig) -> int | None:
@@ -508,9 +537,14 @@ def llmisvc_server(profiles: ProfileStore, target: Target, group: PodGroup, pool
     data = pool.data if pool.worker is not None and pool.data else 1
     # ... and `--enable-expert-parallel` from parallelism.expert (plan/llmisvc.py ENABLE_EXPERT_PARALLEL)
     expert = pool.worker is not None and as_mapping(pool.workload.get("parallelism")).get("expert") is True
+    version = parse_engine_version(str(container.get("image", "")))
     config = replace(config, tensor_parallel=pool.tensor or 1, data_parallel=data, dtype=dtype if dtype not in (None, "auto") else None,
-                     expert_parallel=config.expert_parallel or expert,
-                     engine_version=parse_engine_version(str(container.get("image", ""))))
+                     expert_parallel=config.expert_parallel or expert, engine_version=version)
+    if _float_arg(arg_value(pool.words(), *SETTING["gpu_memory_utilization"].vllm)) is None:
+        config = replace(config, utilization=vllm_default_utilization(version))
+    pip = install_annotation(group.annotations, as_mapping(as_mapping(target.obj.get("metadata")).get("annotations")))
+    if pip is not None:
+        config = replace(config, pip_install=pip)
     request = gpu_request(container)
     resource, count = request if request else (None, None)
     effective = {**container, "startupProbe": pool.startup_probe(container)}
