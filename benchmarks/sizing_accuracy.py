@@ -36,6 +36,7 @@ import importlib
 import inspect
 import json
 import math
+import re
 import statistics
 import sys
 from collections.abc import Callable, Iterable
@@ -287,9 +288,11 @@ def fit_row(profile: ModelProfile, memory: float, config: Any, name: str) -> Any
 def gpu_memory(store: ProfileStore, row: dict[str, str]) -> tuple[float | None, str]:
     """The GPU memory llmkube would use: its GPU profile's, else the CUDA total the log shows."""
     gpu = store.gpu(row.get("gpu") or "")
+    total = num(row, "gpu_total_gib")
+    if gpu is not None and total and row.get("gpu_from_total"):
+        return total, "log"  # the card was recognised by this very total
     if gpu is not None:
         return gpu.spec.memory_gi_b, "profile"
-    total = num(row, "gpu_total_gib")
     return (total, "log") if total else (None, "none")
 
 
@@ -301,22 +304,27 @@ def evaluate_row(store: ProfileStore, row: dict[str, str]) -> dict[str, Any]:
         "observed": {}, "predicted": {},
     }
     if row.get("source_group") == "log":  # what was read off the log, to check against its lines
-        out["read"] = {k: row[k] for k in COLUMNS[4:] if row.get(k) and k not in ("defaults", "notes")}
+        out["read"] = {k: row[k] for k in (*COLUMNS[4:], "served_model_name", "tokenizer", "architecture", "device_name")
+                       if row.get(k) and k not in ("defaults", "notes")}
         out["defaults"], out["notes"] = row.get("defaults", ""), row.get("notes", "")
     if row.get("platform") not in (None, "", "cuda"):  # a log's "Automatically detected platform rocm."
         out["sizable"] = False
         out["profile"] = f"not sized: platform {row['platform']} (llmkube sizes vLLM on NVIDIA GPUs)"
         return out
     if not row["model"] and not row.get("model_config"):
-        out["sizable"], out["profile"] = False, "none (the log names no model)"
+        out["sizable"], out["profile"] = False, "none (the log names no model: pass --model [GLOB=]HF_ID|CONFIG.json|MODEL_DIR)"
         return out
     profile, how = find_model(store, row["model"], row.get("model_config", ""))
     out["profile"] = how
     out["sizable"] = profile is not None
     if profile is None:
+        if row.get("source_group") == "log" and how.startswith("none (no built-in"):
+            out["profile"] = model_needs(row)
         return out
     memory, memory_from = gpu_memory(store, row)
     out["gpu_memory_from"] = memory_from
+    if memory is None and row.get("source_group") == "log":
+        out["needs"] = gpu_needs(row)
     install, assumed = install_for(row)
     out["install"] = install
     out["install_assumed"] = assumed  # the benchmark's prior, not the log (`INSTALL_PRIOR`)
@@ -435,11 +443,13 @@ def render(summary: dict[str, Any], worst_n: int) -> str:
         return "\n".join(lines)
     for u in summary["not_sizable"]:  # logs: which log, which model, why
         lines.append(f"  {u['id']}: model {repr(u['model']) if u['model'] else '(not in the log)'}: {u['why']}")
-    if any(u["why"].startswith("none") for u in summary["not_sizable"]):
-        lines.append("  name a log's checkpoint with --model [GLOB=]HF_ID (a model llmkube knows) or "
-                     "--model [GLOB=]CONFIG.json|MODEL_DIR (imported from its config.json)")
     for path, why in summary["skipped_files"].items():
         lines.append(f"  {path}: {why}")
+    no_gpu = [r for r in summary.get("results", []) if r.get("needs")]
+    if no_gpu:
+        lines += ["", f"sized without the GPU's memory: {len(no_gpu)} logs (KV cache, KV tokens and concurrency "
+                  "need it: pass --gpu [GLOB=]NAME, a llmkube GPU profile)"]
+        lines += [f"  {r['id']}: {r['needs']}" for r in no_gpu]
     return "\n".join(lines)
 
 
@@ -451,10 +461,106 @@ def known_model(store: ProfileStore, model: str) -> str:
     (`/models/Qwen3-8B/` → `Qwen/Qwen3-8B`); unchanged when none or several match."""
     if not model or store.model(model) is not None or model in CONFIGS:
         return model
-    base = model.rstrip("/").rsplit("/", 1)[-1].lower()
+    base = model.rstrip("/").rsplit("/", 1)[-1].lower().replace("___", ".")  # ModelScope's cache: dots as ___
     ids = {hf for p in store.models.values() for hf in p.spec.hugging_face_ids} | set(CONFIGS)
     found = sorted({hf for hf in ids if hf.rsplit("/", 1)[-1].lower() == base})
     return found[0] if len(found) == 1 else model
+
+
+def resolved_model(store: ProfileStore, name: str) -> str:
+    """The name as `find_model` will find it (a built-in profile, a checkpoint a model path names, or a
+    config.json copy), or '' when llmkube knows no such checkpoint."""
+    if not name.strip():
+        return ""
+    name = known_model(store, name.strip())
+    at_path = getattr(store, "model_at_path", None)
+    if store.model(name) is not None or config_path(name) is not None or (at_path is not None and at_path(name)):
+        return name
+    return ""
+
+
+# What a log offers for its checkpoint, in the order tried (vllm_log.parse_startup reads them): the
+# model it loads, then the name it serves it under (`--served-model-name`, often the Hub id when the
+# model is a local copy) and its tokenizer (`--tokenizer`, a Hub id beside a local checkpoint).
+MODEL_SOURCES = (("model", "the model"), ("served_model_name", "served_model_name"), ("tokenizer", "tokenizer"))
+
+
+def model_candidates(row: dict[str, str]) -> list[tuple[str, str]]:
+    """(name, where) for each distinct name the log gives its checkpoint (`MODEL_SOURCES`)."""
+    out: list[tuple[str, str]] = []
+    for key, where in MODEL_SOURCES:
+        value = (row.get(key) or "").strip()
+        if value and value not in (v for v, _ in out):
+            out.append((value, where))
+    return out
+
+
+def choose_model(store: ProfileStore, row: dict[str, str]) -> tuple[str, str]:
+    """(model, note): the first of the log's names for its checkpoint that llmkube knows, and a note when
+    it is not the model the log loads; the model as printed when none is known."""
+    candidates = model_candidates(row)
+    for name, where in candidates:
+        if found := resolved_model(store, name):
+            note = "" if where == "the model" else f"model {found!r} from the log's {where} (the model {row['model']!r} names no checkpoint llmkube knows)"
+            return found, note
+    return known_model(store, row.get("model") or ""), ""
+
+
+# vLLM's architecture class (the log's "Resolved architecture: X") -> whether llmkube reads that
+# family's config.json (llmkube.modelconfig.ARCHITECTURES, keyed by model_type): the class name less
+# its head (`ForCausalLM`, `ForConditionalGeneration`, ...) and underscores against the model_type
+# less its underscores (`Qwen2_5_VLForConditionalGeneration` ~ `qwen2_5_vl`, `GptOssForCausalLM` ~ `gpt_oss`).
+def architecture_modelled(architecture: str) -> bool | None:
+    """True when llmkube imports the architecture a log names, False when it does not, None when the
+    log names none (or llmkube.modelconfig is missing)."""
+    if not architecture:
+        return None
+    try:
+        known = importlib.import_module("llmkube.modelconfig").ARCHITECTURES
+    except (ImportError, AttributeError):
+        return None
+    stem = re.sub(r"(?:For(?:CausalLM|ConditionalGeneration)|Model|LMHeadModel)$", "", architecture)
+    return stem.replace("_", "").lower() in {k.replace("_", "").lower() for k in known}
+
+
+def model_needs(row: dict[str, str]) -> str:
+    """What `--logs` needs to size a log whose model it could not find, in one sentence."""
+    others = [f"{where} {name!r}" for name, where in model_candidates(row)[1:]]
+    tried = f", nor for its {' or '.join(others)}" if others else ""
+    arch = row.get("architecture") or ""
+    modelled = architecture_modelled(arch)
+    if modelled is False:
+        return f"none (architecture {arch}, which llmkube does not model{tried})"
+    tail = f"; architecture {arch}, which llmkube imports" if modelled else ""
+    return (f"none (no built-in profile{tried}{tail}: pass --model [GLOB=]CONFIG.json|MODEL_DIR, or "
+            "--model [GLOB=]HF_ID of a checkpoint llmkube knows)")
+
+
+def gpu_needs(row: dict[str, str]) -> str:
+    """Why a sized log was compared without its GPU's memory (weights, activation and non-torch only: the
+    KV cache, its tokens and the concurrency depend on the memory), and what to pass."""
+    named = (row.get("device_name") or "").strip()
+    gpu = f"the log names the GPU {named!r}, which no llmkube GPU profile describes," if named else "the log names no GPU"
+    return f"{gpu} and prints no CUDA total"
+
+
+# CUDA totals (GiB, as vLLM prints them) that only one card prints, so a log that names no GPU is
+# sized with that card's device name. Only the HBM cards whose figure no other card comes near: the
+# 16, 24, 32 and 48 GB classes hold several cards each (T4 / A2 / A16, A10 / A10G / L4, RTX 3090 /
+# 4090 / A30 / A5000, A40 / L40 / L40S / RTX 6000 Ada / RTX A6000 / Quadro RTX 8000), and 79.1-79.3 GiB
+# is A100 80GB and H100 alike, so those are never guessed; nor is H200's 139.80 (the H200 NVL, on NVLink
+# bridges, prints the same and sizes differently at TP >= 2). Sources: the A100 40GB profile's CUDA
+# totals (profiles/gpus/a100-40gb.yaml: 39.38 from vllm-project/vllm#16570, 39.50 in an OOM report;
+# the table's A100 40GB rows print 39.38) and the B200 profile's (178.35, vLLM's "Free memory on device
+# cuda:0 (x/178.35 GiB)"); the A100 PCIe 40GB shares the profile.
+TOTAL_BANDS = (((39.2, 39.7), "a100-40gb"), ((178.0, 178.7), "b200-180gb"))
+
+
+def gpu_for_total(total: float | None) -> str:
+    """The GPU profile whose card alone prints this CUDA total (`TOTAL_BANDS`), else ''."""
+    if total is None:
+        return ""
+    return next((name for (low, high), name in TOTAL_BANDS if low <= total <= high), "")
 
 
 def choice_for(path: str, choices: list[str]) -> str | None:
@@ -499,16 +605,21 @@ def rows_from_logs(store: ProfileStore, paths: list[Path], gpus: list[str] | Non
         if model and local_config(model):
             row["model_config"] = local_config(model)
         elif model:
-            row["model"] = model
+            row["model"] = known_model(store, model)
         elif local_config(row["model"]):  # the log's checkpoint directory exists on this machine
             row["model_config"] = local_config(row["model"])
-        row["model"] = known_model(store, row["model"])
+        else:  # the model it loads, else its served name or tokenizer (`choose_model`)
+            row["model"], note = choose_model(store, row)
+            if note:
+                row["notes"] = "; ".join(x for x in (row.get("notes", ""), note) if x)
         gpu = choice_for(path, gpus or [])
         if gpu:
             row["gpu"] = gpu
+        elif not row["gpu"] and (named := gpu_for_total(num(row, "gpu_total_gib"))):
+            row["gpu"], row["gpu_from_total"] = named, "true"
+            row["notes"] = "; ".join(x for x in (row.get("notes", ""), f"GPU {named} from the CUDA total "
+                                                 f"{row['gpu_total_gib']} GiB (no other card prints it)") if x)
         elif not row["gpu"]:
-            # Not guessed from the CUDA total: 24 GB cards of five kinds print 22-23.7 GiB, and a
-            # wrong guess brings a wrong device name; the total the log prints is sized as is.
             row["gpu"] = "unknown"
         for key in ("tp", "pp"):
             row[key] = row[key] or "1"  # vLLM's default when the log shows no parallel sizes

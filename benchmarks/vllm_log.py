@@ -434,10 +434,24 @@ DEVICE_NAMES = (
     ("h100 nvl", "h100-nvl-94gb"), ("h200", "h200-141gb"), ("b200", "b200-180gb"),
     ("a100-sxm4-80gb", "a100-80gb"), ("a100 80gb pcie", "a100-80gb"), ("a100-pcie-80gb", "a100-80gb"),
     ("a100-sxm4-40gb", "a100-40gb"), ("a100-pcie-40gb", "a100-40gb"), ("a100 40gb", "a100-40gb"),
+    ("a100-sxm-80gb", "a100-80gb"),
     ("l40s", "l40s"), ("l40", "l40"), ("nvidia l4", "l4"), ("a10g", "a10g"), ("nvidia a10", "a10"),
+    ("nvidia a40", "a40"),
     ("a30", "a30-24gb"), ("tesla t4", "t4"), ("rtx 4090", "rtx-4090"), ("rtx 3090", "rtx-3090"),
     ("rtx a6000", "rtx-a6000"), ("rtx 6000 ada", "rtx-6000-ada"),
 )
+
+
+# Lines that may name the device: a fused-MoE config file name ("device_name=NVIDIA_H100_80GB_HBM3"),
+# nvidia-smi's table and `-L` ("GPU 0: NVIDIA A100-SXM4-80GB (UUID: ...)"), vLLM's collect_env
+# ("GPU 0: NVIDIA A100 80GB PCIe"), torch's `get_device_name` as scripts print it; older drivers
+# print "Tesla T4", "GeForce RTX 3090" or "Quadro ..." without "NVIDIA".
+_DEVICE_LINE = re.compile(r"device_name=|NVIDIA|Tesla|GeForce|Quadro")
+
+
+# A device named as nvidia-smi -L, collect_env or a banner prints it ("GPU 0: NVIDIA GB10 (UUID: ...)",
+# "NVIDIA GPU: NVIDIA GB10"), for a card no profile in DEVICE_NAMES matches.
+_DEVICE_NAMED = re.compile(r"\bGPU(?: \d+)?: ((?:NVIDIA|Tesla|Quadro|GeForce) [\w .-]+?)\s*(?:\(UUID|$)")
 
 
 def device_gpu(text: str) -> str | None:
@@ -565,9 +579,11 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
     block_override: float | None = None
     sampler = ""
     device: str | None = None
+    device_named = ""  # a device name as printed, kept when no GPU profile matches it (`_DEVICE_NAMED`)
     version = ""
     named_model = ""  # the banner's or "Starting to load model X...", when no config or flags line shows it
     resolved_len: float | None = None  # "Using max model len N" (`ModelConfig.get_and_verify_max_len`)
+    architecture = ""  # "Resolved architecture: Qwen3ForCausalLM" (`ModelConfig.__post_init__`, 0.10+)
     v0_shown = False
     for line in lines:
         t = line.text
@@ -580,6 +596,12 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
                 config = config_fields(t)
         elif "LLM engine with config:" in t and not config:  # 0.2-0.3: no version in the line
             config = config_fields(t)
+        elif m := re.search(r"Dumping input data for (?:V\d )?LLM engine \(v([^()\s]*)\) with config:", t):
+            # the engine's crash dump (`vllm/logging_utils/dump_input.py` `dump_engine_exception`, 0.9+)
+            # repeats the config line: the settings of a log whose start was cut
+            version = version or (m.group(1) if m.group(1)[:1].isdigit() else "")
+            if not config:
+                config = config_fields(t)
         elif m := re.search(r"vLLM API server version (\d[\w.+-]*)", t):
             version = version or m.group(1)
         elif m := re.search(r"█\s+version\s+(\d[\w.+-]*)", t):
@@ -591,6 +613,8 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
         if "non-default args:" in t or t.startswith("args: Namespace("):
             for key, value in arg_fields(t).items():
                 args.setdefault(key, value)
+        if m := re.search(r"^Resolved architecture: (\w+)", t):
+            architecture = architecture or m.group(1)
         if m := re.search(r"^Using max model len " + _NUM + r"$", t):
             resolved_len = resolved_len or _number(m.group(1))
         if m := re.search(r"Chunked prefill is enabled with max_num_batched_tokens=" + _NUM, t):
@@ -646,7 +670,9 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
         if (m := re.search(r"Overriding num_gpu_blocks=" + _NUM + r" with num_gpu_blocks_override=" + _NUM, t)) \
                 and _number(m.group(1)) > 0:
             overridden_blocks = _number(m.group(2))
-        device = device or (device_gpu(t) if ("device_name=" in t or "NVIDIA" in t or "Tesla" in t) else None)
+        device = device or (device_gpu(t) if _DEVICE_LINE.search(t) else None)
+        if not device_named and (m := _DEVICE_NAMED.search(t)):
+            device_named = m.group(1).strip()
     # vLLM 0.8 - 0.10 on the V0 engine (`VLLM_USE_V1=0`, or the V1 oracle's fallback): a setting the
     # log shows, passed as ServerConfig.use_v1 = False (before 0.8 V0 is the only engine: left empty)
     if v0_shown and (v := re.match(r"(\d+)\.(\d+)", version)) and (0, 8) <= (int(v[1]), int(v[2])) < (0, 11):
@@ -664,6 +690,16 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
     row["model"] = hf_model(model) if model else ""
     if model and row["model"] != model:
         notes.append(f"model path {model!r}")
+    # other names of the checkpoint, for a model path that names none llmkube knows: the served
+    # name and the tokenizer (the engine config line's `served_model_name=` / `tokenizer=`, or the
+    # flags; `--served-model-name` is a list from 0.5). Not table columns: `sizing_accuracy.py --logs`
+    # tries them in turn (`sizing_accuracy.model_candidates`).
+    served = config.get("served_model_name") or arg("served_model_name")
+    if isinstance(served, (list, tuple)):
+        served = served[0] if served else ""
+    row["served_model_name"] = str(served or "").strip()
+    row["tokenizer"] = hf_model(str(config.get("tokenizer") or arg("tokenizer") or "").strip())
+    row["architecture"] = architecture
     for column, key in (("tp", "tensor_parallel_size"), ("pp", "pipeline_parallel_size")):
         value = config.get(key) or arg(key)
         row[column] = _fmt(int(float(str(value)))) if value not in (None, "", "None") else ""
@@ -709,6 +745,7 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
         notes.append(f"figures of worker {key or 'main'!r} of {len(workers)} (the smallest KV cache binds)")
     row["gpu_total_gib"] = _fmt(w.gpu_total_gib)
     row["gpu"] = device or ""
+    row["device_name"] = "" if device else device_named  # not a column: what `--logs` reports it cannot size
     weights = w.weights_gib if w.weights_gib is not None else w.profile_weights_gib
     row["weights_gib"] = _fmt(weights)
     row["non_torch_gib"] = _fmt(w.non_torch_gib)
@@ -751,7 +788,10 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
 # ROCm's attention backends name it too: "Using ROCmFlashAttention backend." (V0 `attention/selector.py`)
 # and "Using Rocm Attention backend." (V1 `platforms/rocm.py`; logs where the platform line is DEBUG).
 _PLATFORM = re.compile(r"Automatically detected platform (\w+)\.|Platform plugin (\w+) is activated|"
-                       r"Using (ROCm)FlashAttention backend|Using (Rocm) Attention backend")
+                       r"Using (ROCm)FlashAttention backend|Using (Rocm) Attention backend|"
+                       # an out-of-tree platform's own modules at work ("Using custom scheduler class
+                       # vllm_neuron.core.scheduler...", "vllm_ascend.worker..."): the log of a cut start
+                       r"\bvllm_(neuron|ascend|spyre|gaudi)\.")
 
 
 def platform(lines: Iterable[Line]) -> str:

@@ -502,8 +502,10 @@ class ProfileStore:
         Hugging Face cache's `models--org--name` directory, or the path's last two parts as
         `org/name` (`/models/meta-llama/Llama-3.1-8B-Instruct`), or its last part alone when exactly
         one known id has that name (`/mnt/Llama-3.1-8B-Instruct`, a bare `Llama-3.1-8B-Instruct`). Case-insensitive; a name that
-        differs in any character (a quantized `...-AWQ` copy) matches nothing."""
-        text = path.split("@", 1)[0].strip().rstrip("/").lower()
+        differs in any character (a quantized `...-AWQ` copy) matches nothing. ModelScope's cache writes a
+        name's dots as `___` (`Qwen/Qwen2___5-7B-Instruct`: modelscope/hub/file_download.py
+        `create_temporary_directory_and_cache`), read back as dots."""
+        text = path.split("@", 1)[0].strip().rstrip("/").lower().replace("___", ".")
         if m := re.search(r"models--([^/]+)--([^/]+)", text):
             return self._by_hf_id.get(f"{m.group(1)}/{m.group(2)}")
         parts = [p for p in text.split("/") if p]

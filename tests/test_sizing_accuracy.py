@@ -392,3 +392,106 @@ def test_engine_is_v0_or_empty_and_reaches_use_v1(accuracy, rows):
         else:
             assert accuracy.server_config(r).use_v1 is None
     assert any(r["engine"] == "v0" for r in data)
+
+
+# --- session 30 (i11-logs): --logs on unseen logs: the names a log gives its checkpoint, the GPU a CUDA
+# total names, and what it says when it cannot size a log
+
+def test_a_model_path_is_tried_before_the_served_name_and_the_tokenizer(accuracy):
+    """vllm-project/vllm's engine line of rust-lang/www.rust-lang.org#2107 (vLLM 0.6.6): the model is a
+    Hub cache directory (`models--Qwen--Qwen2-0.5B`) served as 'llama3-405b-instruct'. The model comes
+    first; a served name is taken only when it is a checkpoint llmkube knows, never a near name."""
+    from llmkube.profiles import ProfileStore
+
+    store = ProfileStore.load()
+    row = {"model": "Qwen/Qwen2-0.5B", "served_model_name": "llama3-405b-instruct",
+           "tokenizer": "Qwen/Qwen2-0.5B"}  # vllm_log.hf_model of '/workspace/models/models--Qwen--Qwen2-0.5B'
+    assert accuracy.model_candidates(row) == [("Qwen/Qwen2-0.5B", "the model"),
+                                              ("llama3-405b-instruct", "served_model_name")]
+    assert accuracy.choose_model(store, row) == ("Qwen/Qwen2-0.5B", "")  # nothing known: the model as printed
+    # the form of a KServe / fine-tune server: an opaque directory served under the Hub id (names substituted)
+    row = {"model": "/mnt/models", "served_model_name": "meta-llama/Llama-3.1-8B-Instruct", "tokenizer": "/mnt/models"}
+    model, note = accuracy.choose_model(store, row)
+    assert model == "meta-llama/Llama-3.1-8B-Instruct" and "served_model_name" in note and "/mnt/models" in note
+    row = {"model": "/data/ckpt-500", "served_model_name": "", "tokenizer": "Qwen/Qwen3-8B"}
+    assert accuracy.choose_model(store, row)[0] == "Qwen/Qwen3-8B"
+
+
+def test_a_modelscope_cache_path_names_its_checkpoint(accuracy):
+    """ModelScope's cache writes a name's dots as '___' (modelscope/hub/file_download.py
+    `create_temporary_directory_and_cache`: `name = name.replace('.', '___')`)."""
+    from llmkube.profiles import ProfileStore
+
+    store = ProfileStore.load()
+    path = "/root/.cache/modelscope/hub/Qwen/Qwen2___5-7B-Instruct"
+    assert store.model_at_path(path) is not None and store.model_at_path(path).name == "qwen2.5-7b"
+    assert accuracy.resolved_model(store, "/mnt/Qwen2___5-7B-Instruct") == "Qwen/Qwen2.5-7B-Instruct"
+    assert accuracy.resolved_model(store, "/mnt/Qwen2___5-7B-Instruct-AWQ-x") == ""
+
+
+@pytest.mark.parametrize(("architecture", "modelled"), [
+    ("Qwen3ForCausalLM", True), ("LlamaForCausalLM", True), ("GptOssForCausalLM", True),
+    ("Qwen2_5_VLForConditionalGeneration", True), ("DeepseekV2ForCausalLM", True),
+    ("OPTForCausalLM", False), ("DeciLMForCausalLM", False), ("Qwen3_5ForConditionalGeneration", False),
+    ("", None),
+])
+def test_the_architecture_a_log_names_says_whether_a_config_json_can_help(accuracy, architecture, modelled):
+    """vLLM's "Resolved architecture: X" (ModelConfig.__post_init__) against llmkube.modelconfig.ARCHITECTURES."""
+    assert accuracy.architecture_modelled(architecture) is modelled
+
+
+@pytest.mark.parametrize(("total", "gpu"), [
+    (39.38, "a100-40gb"), (39.5, "a100-40gb"), (178.35, "b200-180gb"),
+    # several cards print these: never guessed
+    (14.56, ""), (22.05, ""), (23.58, ""), (44.42, ""), (47.54, ""), (79.19, ""), (79.25, ""), (139.8, ""),
+    (None, ""),
+])
+def test_only_a_cuda_total_one_card_prints_names_the_gpu(accuracy, total, gpu):
+    assert accuracy.gpu_for_total(total) == gpu
+
+
+def test_logs_say_what_they_need(accuracy, tmp_path):
+    """--logs on three real excerpts: a log of a model llmkube imports but has no profile for (its
+    architecture named), one of an architecture llmkube does not model, one sized but naming no GPU;
+    and a log whose CUDA total only the A100 40GB prints is sized as that card, on the total it prints."""
+    import json
+
+    logs = REPO / "tests" / "data" / "vllm-logs"
+    # Srichakra-D/ContextMatch1 vllm_log.txt at 6d3d4e0 (tests/test_vllm_log.py SERVED_023; flags shortened)
+    (tmp_path / "awq.log").write_text(
+        "(APIServer pid=3407862) INFO 06-22 01:25:41 [api_utils.py:273] non-default args: {'model': "
+        "'Qwen/Qwen3-14B-AWQ', 'max_model_len': 24576, 'served_model_name': ['qwen3-14b-awq'], "
+        "'gpu_memory_utilization': 0.4}\n"
+        "(APIServer pid=3407862) INFO 06-22 01:25:43 [model.py:611] Resolved architecture: Qwen3ForCausalLM\n"
+        "(EngineCore pid=3408798) INFO 06-22 01:26:04 [gpu_model_runner.py:5187] Model loading took 9.44 GiB "
+        "memory and 7.446122 seconds\n", encoding="utf-8")
+    # liujonathan24/vllm_benchmark log.txt at e696ad281058116f790b554165802d1a2bfff814 (vLLM 0.11.0), lines 47,
+    # 48, 52 (its config line shortened after load_format) and 66
+    (tmp_path / "opt.log").write_text(
+        "INFO 11-02 00:11:14 [utils.py:233] non-default args: {'disable_log_stats': True, 'model': 'facebook/opt-125m'}\n"
+        "INFO 11-02 00:11:15 [model.py:547] Resolved architecture: OPTForCausalLM\n"
+        "(EngineCore_DP0 pid=1539649) INFO 11-02 00:11:15 [core.py:77] Initializing a V1 LLM engine (v0.11.0) with "
+        "config: model='facebook/opt-125m', speculative_config=None, tokenizer='facebook/opt-125m', "
+        "skip_tokenizer_init=False, tokenizer_mode=auto, revision=None, tokenizer_revision=None, "
+        "trust_remote_code=False, dtype=torch.float16, max_seq_len=2048, download_dir=None, load_format=auto\n"
+        "(EngineCore_DP0 pid=1539649) INFO 11-02 00:11:22 [gpu_model_runner.py:2653] Model loading took 0.2389 GiB "
+        "and 1.413025 seconds\n", encoding="utf-8")
+    (tmp_path / "a100.log").write_bytes((logs / "v0.7.3-a100-40gb-two-startups.log").read_bytes())
+    (tmp_path / "nogpu.log").write_bytes((logs / "v0.18.0-h100-cudagraph-estimate.log").read_bytes())
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert accuracy.main(["--logs", str(tmp_path), "--json"]) == 0
+    results = {r["id"]: r for r in json.loads(out.getvalue())["results"]}
+    awq = results["awq"]["profile"]
+    assert "served_model_name 'qwen3-14b-awq'" in awq and "architecture Qwen3ForCausalLM, which llmkube imports" in awq
+    assert "--model [GLOB=]CONFIG.json|MODEL_DIR" in awq
+    assert results["opt"]["profile"] == "none (architecture OPTForCausalLM, which llmkube does not model)"
+    assert results["nogpu"]["sizable"] and "names no GPU and prints no CUDA total" in results["nogpu"]["needs"]
+    for key in ("a100-1", "a100-2"):  # 39.38 GiB printed, no card named
+        assert (results[key]["gpu"], results[key]["gpu_memory_from"]) == ("a100-40gb", "log")
+        assert "from the CUDA total 39.38 GiB" in results[key]["notes"] and "needs" not in results[key]
+    text = io.StringIO()
+    with redirect_stdout(text):
+        accuracy.main(["--logs", str(tmp_path)])
+    assert "sized without the GPU's memory: 1 logs" in text.getvalue()
+    assert "nogpu: the log names no GPU and prints no CUDA total" in text.getvalue()

@@ -619,7 +619,7 @@ def test_sizing_accuracy_names_a_local_config(tmp_path: Path, capsys: pytest.Cap
     log.write_bytes((LOGS / "v0.6.6-l40s-tp8-internvl3.log").read_bytes())  # model='/models/internvl3-78b'
     assert accuracy.main(["--logs", str(log.parent)]) == 0
     out = capsys.readouterr().out
-    assert "internvl: model '/models/internvl3-78b': none (no built-in profile; no config.json)" in out
+    assert "internvl: model '/models/internvl3-78b': none (no built-in profile: pass --model" in out
     assert "--model [GLOB=]CONFIG.json|MODEL_DIR" in out
     # the checkpoint directory of another log, present here: imported from its config.json
     model_dir = tmp_path / "Qwen2.5-14B-Instruct"
@@ -965,3 +965,68 @@ def test_red_hats_image_path_says_neither() -> None:
     install, why = vllm_log.install_evidence(vllm_log.split_lines(red_hat), "0.11.0")
     assert install == "" and "Red Hat" in why
     assert vllm_log.install_evidence(vllm_log.split_lines(I27508_TRACEBACK), "0.11.0")[0] == "pip"
+
+
+# --- session 30 (i11-logs): what a log offers beyond its model path, a cut log, a device without a profile
+
+SERVED_023 = """\
+(APIServer pid=3407862) INFO 06-22 01:25:41 [api_utils.py:339]  ▄▄ ▄█ █     █     █ ▀▄▀ █  version 0.23.0
+(APIServer pid=3407862) INFO 06-22 01:25:41 [api_utils.py:273] non-default args: {'model_tag': 'Qwen/Qwen3-14B-AWQ', 'host': '127.0.0.1', 'model': 'Qwen/Qwen3-14B-AWQ', 'max_model_len': 24576, 'served_model_name': ['qwen3-14b-awq'], 'reasoning_parser': 'qwen3', 'gpu_memory_utilization': 0.4, 'enable_prefix_caching': True, 'max_num_seqs': 32}
+(APIServer pid=3407862) INFO 06-22 01:25:43 [model.py:611] Resolved architecture: Qwen3ForCausalLM
+(EngineCore pid=3408798) INFO 06-22 01:26:04 [gpu_model_runner.py:5187] Model loading took 9.44 GiB memory and 7.446122 seconds
+"""
+
+
+def test_the_served_name_tokenizer_and_architecture_are_read() -> None:
+    """Lines of Srichakra-D/ContextMatch1 vllm_log.txt at 6d3d4e09e4931aaa2d11af33f14e5e3fbaaa2c39 (vLLM 0.23.0,
+    the structured-outputs flag left out): `--served-model-name` is a list in the flags, the architecture
+    is ModelConfig's "Resolved architecture" line; none of them is a table column."""
+    (row,) = vllm_log.parse_log(SERVED_023)
+    assert (row["model"], row["served_model_name"], row["architecture"]) == (
+        "Qwen/Qwen3-14B-AWQ", "qwen3-14b-awq", "Qwen3ForCausalLM")
+    assert row["tokenizer"] == ""  # neither the flags nor a config line show it
+    assert (row["vllm_version"], row["max_model_len"], row["gpu_memory_utilization"], row["weights_gib"]) == (
+        "0.23.0", "24576", "0.4", "9.44")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=vllm_log.COLUMNS, extrasaction="ignore")
+    writer.writerow(row)
+    assert "qwen3-14b-awq" not in out.getvalue()  # not a table column
+
+
+# xbill9/gemma4-tips-aws gpu-2B-inf-devops-agent/scratch/docker_logs_vllm_full.txt at
+# 44645af9376913cfcaf4423eaf2bd73d5aa98096: the tail of a vLLM 0.16.0 start-up on AWS Neuron (its platform
+# line and config line were cut), then the engine's crash dump; the dump line is shortened after its
+# config's quantization.
+NEURON_TAIL = """\
+(EngineCore_DP0 pid=243) INFO 06-27 02:22:33 [kv_cache_utils.py:819] Overriding num_gpu_blocks=3 with num_gpu_blocks_override=129
+(EngineCore_DP0 pid=243) INFO 06-27 02:22:33 [kv_cache_utils.py:1307] GPU KV cache size: 132,096 tokens
+(EngineCore_DP0 pid=243) INFO 06-27 02:22:33 [kv_cache_utils.py:1312] Maximum concurrency for 1,024 tokens per request: 129.00x
+(EngineCore_DP0 pid=243) WARNING 06-27 02:22:33 [scheduler.py:166] Using custom scheduler class vllm_neuron.core.scheduler.ContinuousBatchingNeuronScheduler. This scheduler interface is not public and compatibility may not be maintained.
+(EngineCore_DP0 pid=243) ERROR 06-27 02:23:02 [dump_input.py:72] Dumping input data for V1 LLM engine (v0.16.0) with config: model='google/gemma-4-12B-it', speculative_config=None, tokenizer='google/gemma-4-12B-it', skip_tokenizer_init=False, tokenizer_mode=auto, revision=None, tokenizer_revision=None, trust_remote_code=False, dtype=torch.bfloat16, max_seq_len=1024, download_dir=None, load_format=auto, tensor_parallel_size=2, pipeline_parallel_size=1, data_parallel_size=1, disable_custom_all_reduce=True, quantization=neuron_quant,
+"""
+
+
+def test_a_cut_log_takes_its_settings_from_the_crash_dump_and_a_plugins_modules_name_the_platform() -> None:
+    """The crash dump (`dump_input.py`) repeats the engine config: model, version, TP and length of a
+    log whose start was cut; `vllm_neuron.` modules at work say the platform is Neuron, not CUDA."""
+    (row,) = vllm_log.parse_log(NEURON_TAIL)
+    assert (row["model"], row["vllm_version"], row["tp"], row["max_model_len"], row["dtype"]) == (
+        "google/gemma-4-12B-it", "0.16.0", "2", "1024", "bfloat16")
+    assert row["platform"] == "neuron" and "platform neuron (not CUDA)" in row["notes"]
+    assert (row["kv_tokens"], row["gpu_blocks"], row["max_concurrency"]) == ("132096", "129", "129")
+
+
+def test_a_device_without_a_profile_is_named_and_an_a40_is_known() -> None:
+    """TW-10519/VLLM-ROUTER logs/vllm.log at 43179adf4b1f340d0bb9dad4628f9919bf97753d prints the DGX Spark's
+    "NVIDIA GB10", a card without a llmkube profile: kept as printed, `gpu` empty. nvidia-smi's row of an
+    A40 (0xayman/graduation-project-notebooks Deepseek/deepseek-coder-1.3b-FC-v1.ipynb at b106c6f5df02c5e1)
+    names the a40 profile."""
+    spark = ("✅ NVIDIA GPU: NVIDIA GB10\n"
+             "(EngineCore_DP0 pid=165) INFO 02-05 00:06:12 [gpu_model_runner.py:3659] Model loading took 13.7193 GiB "
+             "memory and 26.704744 seconds\n")  # lines 9 and 107 of that log
+    (row,) = vllm_log.parse_log(spark)
+    assert (row["gpu"], row["device_name"]) == ("", "NVIDIA GB10")
+    smi = "|   0  NVIDIA A40                     On  |   00000000:D2:00.0 Off |                    0 |"
+    assert vllm_log.device_gpu(smi) == "a40"
+    assert vllm_log.device_gpu("GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-0)") == "a100-40gb"
+    assert vllm_log.device_gpu("|   0  NVIDIA A4000  Off |") is None  # an A4000 is not an A40
