@@ -503,6 +503,11 @@ def _worker_figures(lines: Iterable[Line]) -> dict[str, Worker]:
             w.kv_cache_gib = _number(m.group(1))
         if m := re.search(r"total_gpu_memory(?:\s*\(|\s*=\s*|\s+)" + _NUM + r"\s*GiB", t):
             w.gpu_total_gib = _number(m.group(1))
+        # torch's CUDA OOM text names the device's total (c10/cuda/CUDACachingAllocator.cpp: "GPU 0 has a
+        # total capacity of 15.47 GiB of which ...", torch < 2.2 "(GPU 0; 22.20 GiB total capacity; ...)")
+        if w.gpu_total_gib is None and (m := re.search(r"GPU \d+ has a total capacity of " + _NUM + r" GiB|"
+                                                       r"\(GPU \d+; " + _NUM + r" GiB total capacity", t)):
+            w.gpu_total_gib = _number(m.group(1) or m.group(2))
         if m := re.search(r"Free memory on device \(" + _NUM + r"/" + _NUM + r" GiB\)", t):
             w.gpu_total_gib = _number(m.group(2))
             if m2 := re.search(_NUM + r" GiB for peak activation", t):

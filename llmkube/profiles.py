@@ -504,7 +504,9 @@ class ProfileStore:
         one known id has that name (`/mnt/Llama-3.1-8B-Instruct`, a bare `Llama-3.1-8B-Instruct`). Case-insensitive; a name that
         differs in any character (a quantized `...-AWQ` copy) matches nothing. ModelScope's cache writes a
         name's dots as `___` (`Qwen/Qwen2___5-7B-Instruct`: modelscope/hub/file_download.py
-        `create_temporary_directory_and_cache`), read back as dots."""
+        `create_temporary_directory_and_cache`), read back as dots. A directory named `org` + `-`, `_`
+        or `--` + `name` (`/mnt/model/mistralai-Pixtral-12B-2409`, vLLM's engine line in
+        mostlygeek/llama-swap#35) is that `org/name`."""
         text = path.split("@", 1)[0].strip().rstrip("/").lower().replace("___", ".")
         if m := re.search(r"models--([^/]+)--([^/]+)", text):
             return self._by_hf_id.get(f"{m.group(1)}/{m.group(2)}")
@@ -514,6 +516,9 @@ class ProfileStore:
         if len(parts) >= 2 and (found := self._by_hf_id.get("/".join(parts[-2:]))) is not None:
             return found
         named = {id(m): m for key, m in self._by_hf_id.items() if key.rsplit("/", 1)[-1] == parts[-1]}
+        if not named:  # org and name in one directory name
+            named = {id(m): m for key, m in self._by_hf_id.items()
+                     if any(parts[-1] == key.replace("/", sep, 1) for sep in ("-", "_", "--", "__"))}
         return next(iter(named.values())) if len(named) == 1 else None
 
     def suggest_gpu(self, name: str) -> str:

@@ -429,6 +429,22 @@ def test_a_modelscope_cache_path_names_its_checkpoint(accuracy):
     assert accuracy.resolved_model(store, "/mnt/Qwen2___5-7B-Instruct-AWQ-x") == ""
 
 
+@pytest.mark.parametrize(("path", "profile"), [
+    # vLLM's engine line in mostlygeek/llama-swap#35: model='/mnt/model/mistralai-Pixtral-12B-2409' (org-name
+    # in one directory name; no Pixtral profile), and the same form for checkpoints llmkube knows
+    ("/mnt/model/mistralai-Pixtral-12B-2409", None),
+    ("/mnt/model/meta-llama-Llama-3.1-8B-Instruct", "llama-3.1-8b"),
+    ("/models/Qwen_Qwen3-8B", "qwen3-8b"),
+    ("/models/Qwen--Qwen3-8B", "qwen3-8b"),
+    ("/models/foo-Qwen3-8B", None),  # not the checkpoint's organisation
+])
+def test_a_directory_named_org_and_name_is_that_checkpoint(path, profile):
+    from llmkube.profiles import ProfileStore
+
+    found = ProfileStore.load().model_at_path(path)
+    assert (found.name if found is not None else None) == profile
+
+
 @pytest.mark.parametrize(("architecture", "modelled"), [
     ("Qwen3ForCausalLM", True), ("LlamaForCausalLM", True), ("GptOssForCausalLM", True),
     ("Qwen2_5_VLForConditionalGeneration", True), ("DeepseekV2ForCausalLM", True),

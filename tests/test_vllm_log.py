@@ -1030,3 +1030,20 @@ def test_a_device_without_a_profile_is_named_and_an_a40_is_known() -> None:
     assert vllm_log.device_gpu(smi) == "a40"
     assert vllm_log.device_gpu("GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-0)") == "a100-40gb"
     assert vllm_log.device_gpu("|   0  NVIDIA A4000  Off |") is None  # an A4000 is not an A40
+
+
+def test_torchs_out_of_memory_text_gives_the_cuda_total() -> None:
+    """Kelsidavis/rusteze vllm.log at 116ad7a50662d3623056b4eb7b62f7dd63fc4819 (vLLM 0.13.0; lines 21 and 111,
+    the second cut after its first sentence on memory): the start-up ran out of memory while compiling, and
+    torch's message names the card's total, 15.47 GiB; the older form "(GPU 0; 22.20 GiB total capacity;"
+    (torch < 2.2, the A10G profile's source) too."""
+    text = ("(EngineCore_DP0 pid=558551) INFO 01-19 23:55:08 [gpu_model_runner.py:3659] Model loading took 14.1931 GiB "
+            "memory and 880.678751 seconds\n"
+            "(EngineCore_DP0 pid=558551) ERROR 01-19 23:55:19 [core.py:866] torch._inductor.exc.InductorError: "
+            "RuntimeError: Failed to run autotuning code block: CUDA out of memory. Tried to allocate 1.02 GiB. GPU 0 "
+            "has a total capacity of 15.47 GiB of which 857.31 MiB is free.\n")
+    (row,) = vllm_log.parse_log(text)
+    assert (row["weights_gib"], row["gpu_total_gib"], row["kv_cache_gib"]) == ("14.1931", "15.47", "")
+    old = text.replace("GPU 0 has a total capacity of 15.47 GiB of which 857.31 MiB is free",
+                       "(GPU 0; 22.20 GiB total capacity;")  # the form as the A10G profile quotes it
+    assert vllm_log.parse_log(old)[0]["gpu_total_gib"] == "22.2"
