@@ -16,6 +16,12 @@ Settings
 - the model, when neither the config line nor the flags show it (a log whose start was cut): the
   0.11+ banner's "model   Qwen/Qwen3-8B" and "Starting to load model X..." (V0
   `worker/model_runner.py` `load_model`, V1 `v1/worker/gpu_model_runner.py` `load_model`).
+- other names of the checkpoint (not table columns; `sizing_accuracy.py --logs` tries them when the
+  model path names none llmkube knows): the config line's `served_model_name=` / `--served-model-name`
+  and `tokenizer=` / `--tokenizer`; the architecture vLLM resolved, "Resolved architecture: X"
+  (`ModelConfig.__post_init__`, `config.py` / `config/model.py`, 0.10+).
+- a log whose start was cut: the engine's crash dump "Dumping input data for V1 LLM engine (vX) with
+  config: ..." (`logging_utils/dump_input.py` `dump_engine_exception`, 0.9+) stands for the config line.
 - max_model_len, when neither the flags nor the config line show it: "Using max model len N"
   (`ModelConfig.get_and_verify_max_len` in `config.py`, `config/__init__.py` or `config/model.py` by version).
 - the engine config line (same call): `model=`, `dtype=torch.X`, `max_seq_len=`,
@@ -58,8 +64,10 @@ Settings
   "Free memory on device (78.84/79.25 GiB) on startup. ... Actual usage is X GiB for weight, Y GiB
   for peak activation, Z GiB for non-torch memory ..." that V1 `gpu_worker.py` prints after the
   CUDA graphs in some 0.10.x builds and 0.21+, PR #21489; its activation and non-torch figures are
-  read too) and the device name when a line names it (the fused-MoE config file name
-  "device_name=NVIDIA_A100-SXM4-80GB").
+  read too), torch's out-of-memory text ("GPU 0 has a total capacity of 15.47 GiB", c10
+  `CUDACachingAllocator.cpp`), and the device name when a line names it (the fused-MoE config file
+  name "device_name=NVIDIA_A100-SXM4-80GB", nvidia-smi's table and `-L`, collect_env's "GPU 0: ...");
+  a card no GPU profile matches is kept as printed (`device_name`, not a column: "NVIDIA GB10").
 
 Observations (per worker; see `pick_worker` for which one the row takes)
 - weights: "Loading model weights took X GB" (V0 `worker/model_runner.py` `load_model`; GiB
@@ -89,7 +97,9 @@ Observations (per worker; see `pick_worker` for which one the row takes)
 Around the lines: colour codes, Windows line ends and what log collectors add are stripped
 (`_COLLECTOR`, `_DATED_HEADER`), process prefixes name the worker (`_PREFIX`), wrapped lines are
 joined, and a file is cut into start-ups (`startups`: relaunches, replicas side by side). The
-platform a log names is kept (`platform`) so that a ROCm or Ascend start-up is not taken for CUDA.
+platform a log names is kept (`platform`) so that a ROCm, Ascend or Neuron start-up is not taken for
+CUDA (the platform line, a ROCm attention backend, or an out-of-tree plugin's modules at work:
+`vllm_neuron.`, `vllm_ascend.`, ...).
 
 Not read: settings that only a launcher script or a README shows (the GPU model when no line names
 it, a `--max-num-batched-tokens` inferred from a compile range), `--kv-cache-memory`, speculative
