@@ -619,6 +619,10 @@ def rows_from_logs(store: ProfileStore, paths: list[Path], gpus: list[str] | Non
             row["gpu"], row["gpu_from_total"] = named, "true"
             row["notes"] = "; ".join(x for x in (row.get("notes", ""), f"GPU {named} from the CUDA total "
                                                  f"{row['gpu_total_gib']} GiB (no other card prints it)") if x)
+        elif not row["gpu"] and row.get("device_name"):
+            # a card the log names but no profile describes ("NVIDIA GeForce RTX 5090"): its name reaches
+            # the sizing as the device name (GeForce P2P, pre-Ampere fallbacks), its memory is the total
+            row["gpu"] = row["device_name"]
         elif not row["gpu"]:
             row["gpu"] = "unknown"
         for key in ("tp", "pp"):

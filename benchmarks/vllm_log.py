@@ -460,8 +460,10 @@ _DEVICE_LINE = re.compile(r"device_name=|NVIDIA|Tesla|GeForce|Quadro")
 
 
 # A device named as nvidia-smi -L, collect_env or a banner prints it ("GPU 0: NVIDIA GB10 (UUID: ...)",
-# "NVIDIA GPU: NVIDIA GB10"), for a card no profile in DEVICE_NAMES matches.
-_DEVICE_NAMED = re.compile(r"\bGPU(?: \d+)?: ((?:NVIDIA|Tesla|Quadro|GeForce) [\w .-]+?)\s*(?:\(UUID|$)")
+# "NVIDIA GPU: NVIDIA GB10"), or as nvidia-smi's table row ("|   0  NVIDIA GeForce RTX 5090        On  |"),
+# for a card no profile in DEVICE_NAMES matches.
+_DEVICE_NAMED = re.compile(r"\bGPU(?: \d+)?: ((?:NVIDIA|Tesla|Quadro|GeForce) [\w .-]+?)\s*(?:\(UUID|$)|"
+                           r"^\|\s+\d+\s+((?:NVIDIA|Tesla|Quadro|GeForce) [\w .-]+?)\s{2,}(?:On|Off)\s")
 
 
 def device_gpu(text: str) -> str | None:
@@ -687,7 +689,7 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
             overridden_blocks = _number(m.group(2))
         device = device or (device_gpu(t) if _DEVICE_LINE.search(t) else None)
         if not device_named and (m := _DEVICE_NAMED.search(t)):
-            device_named = m.group(1).strip()
+            device_named = (m.group(1) or m.group(2)).strip()
     # vLLM 0.8 - 0.10 on the V0 engine (`VLLM_USE_V1=0`, or the V1 oracle's fallback): a setting the
     # log shows, passed as ServerConfig.use_v1 = False (before 0.8 V0 is the only engine: left empty)
     if v0_shown and (v := re.match(r"(\d+)\.(\d+)", version)) and (0, 8) <= (int(v[1]), int(v[2])) < (0, 11):
@@ -923,10 +925,23 @@ def install_evidence(lines: Sequence[Line], version: str = "") -> tuple[str, str
     return "", ""
 
 
+def file_device(lines: Iterable[Line]) -> tuple[str, str]:
+    """(GPU profile, device name as printed) when the file names exactly one card, else ("", "")."""
+    found: set[tuple[str, str]] = set()
+    for line in lines:
+        t = line.text
+        if _DEVICE_LINE.search(t) and (gpu := device_gpu(t)):
+            found.add((gpu, ""))
+        elif m := _DEVICE_NAMED.search(t):
+            found.add(("", (m.group(1) or m.group(2)).strip()))
+    return found.pop() if len(found) == 1 else ("", "")
+
+
 def parse_log(text: str) -> list[dict[str, str]]:
     """Every start-up in a log, in order; a start-up with no settings and no figures is dropped.
     Each row also carries `platform` (not a table column): the platform the log names. The install
-    is read from the start-up's own lines, else from the whole file (`install_evidence`)."""
+    is read from the start-up's own lines, else from the whole file (`install_evidence`); so is the
+    GPU, when the file names one card only (`file_device`)."""
     rows = []
     lines = split_lines(text)
     where = platform(lines)
@@ -937,6 +952,10 @@ def parse_log(text: str) -> list[dict[str, str]]:
             notes = [row["notes"]] if row["notes"] else []
             if row["platform"] not in ("", "cuda"):
                 notes.append(f"platform {row['platform']} (not CUDA)")
+            if not row["gpu"] and not row["device_name"] and (named := file_device(lines)) != ("", ""):
+                # one machine's file (a notebook's nvidia-smi cell, a script's banner) naming one card
+                row["gpu"], row["device_name"] = named
+                notes.append(f"GPU {named[0] or named[1]!r} named elsewhere in the file")
             install, why = install_evidence(group, row["vllm_version"])
             if not install and not why:
                 install, why = install_evidence(lines, row["vllm_version"])

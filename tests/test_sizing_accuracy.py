@@ -511,3 +511,37 @@ def test_logs_say_what_they_need(accuracy, tmp_path):
         accuracy.main(["--logs", str(tmp_path)])
     assert "sized without the GPU's memory: 1 logs" in text.getvalue()
     assert "nogpu: the log names no GPU and prints no CUDA total" in text.getvalue()
+
+
+def test_a_modelscope_notebook_on_an_unprofiled_card(accuracy, tmp_path):
+    """lujiaju6555/Chinese-LLM-Tuning vllm.ipynb at 05657b5e9748dc31894f948ca3c6fc90dd35b33b (vLLM 0.16.0): the
+    model is ModelScope's cache copy of Qwen2.5-1.5B-Instruct (`qwen/Qwen2___5-1___5B-Instruct`, lowercase
+    organisation), and a later cell's nvidia-smi names an RTX 5090, a card without a llmkube profile: it
+    reaches both start-ups of the file as the device name, and `--logs` asks for `--gpu`. Lines of cells
+    2 and 9 (the flags shortened)."""
+    import json
+
+    log = tmp_path / "modelscope.log"
+    log.write_text(
+        "INFO 03-03 11:47:24 [utils.py:223] non-default args: {'tokenizer': '/root/.cache/modelscope/hub/models/qwen/"
+        "Qwen2___5-1___5B-Instruct', 'dtype': 'bfloat16', 'model': '/root/.cache/modelscope/hub/models/qwen/"
+        "Qwen2___5-1___5B-Instruct'}\n"
+        "INFO 03-03 11:47:30 [model.py:529] Resolved architecture: Qwen2ForCausalLM\n"
+        "(EngineCore_DP0 pid=1964) INFO 03-03 11:47:46 [gpu_model_runner.py:4221] Model loading took 2.89 GiB memory "
+        "and 14.222162 seconds\n"
+        "(EngineCore_DP0 pid=1964) INFO 03-03 11:47:57 [gpu_worker.py:373] Available KV cache memory: 23.84 GiB\n"
+        "|   0  NVIDIA GeForce RTX 5090        On  |   00000000:63:00.0 Off |                  N/A |\n",
+        encoding="utf-8")
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert accuracy.main(["--logs", str(log), "--json"]) == 0
+    (result,) = json.loads(out.getvalue())["results"]
+    assert result["sizable"] and result["profile"] == "builtin"
+    assert result["gpu"] == "NVIDIA GeForce RTX 5090" and result["read"]["device_name"] == "NVIDIA GeForce RTX 5090"
+    assert result["observed"] == {"weights_gib": 2.89}  # the KV cache needs the card's memory
+    assert "'NVIDIA GeForce RTX 5090', which no llmkube GPU profile describes" in result["needs"]
+    named = io.StringIO()
+    with redirect_stdout(named):  # a card named with --gpu: the KV cache is compared
+        assert accuracy.main(["--logs", str(log), "--gpu", "rtx-4090", "--json"]) == 0
+    (result,) = json.loads(named.getvalue())["results"]
+    assert result["gpu"] == "rtx-4090" and "kv_cache_gib" in result["predicted"] and "needs" not in result
