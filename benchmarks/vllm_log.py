@@ -596,7 +596,7 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
     block_override: float | None = None
     sampler = ""
     device: str | None = None
-    device_named = ""  # a device name as printed, kept when no GPU profile matches it (`_DEVICE_NAMED`)
+    named_device = ""  # a device name as printed, kept when no GPU profile matches it (`_DEVICE_NAMED`)
     version = ""
     named_model = ""  # the banner's or "Starting to load model X...", when no config or flags line shows it
     resolved_len: float | None = None  # "Using max model len N" (`ModelConfig.get_and_verify_max_len`)
@@ -688,8 +688,8 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
                 and _number(m.group(1)) > 0:
             overridden_blocks = _number(m.group(2))
         device = device or (device_gpu(t) if _DEVICE_LINE.search(t) else None)
-        if not device_named and (m := _DEVICE_NAMED.search(t)):
-            device_named = (m.group(1) or m.group(2)).strip()
+        if not named_device and (m := _DEVICE_NAMED.search(t)):
+            named_device = device_named(m)
     # vLLM 0.8 - 0.10 on the V0 engine (`VLLM_USE_V1=0`, or the V1 oracle's fallback): a setting the
     # log shows, passed as ServerConfig.use_v1 = False (before 0.8 V0 is the only engine: left empty)
     if v0_shown and (v := re.match(r"(\d+)\.(\d+)", version)) and (0, 8) <= (int(v[1]), int(v[2])) < (0, 11):
@@ -762,7 +762,7 @@ def parse_startup(lines: Sequence[Line]) -> dict[str, str]:
         notes.append(f"figures of worker {key or 'main'!r} of {len(workers)} (the smallest KV cache binds)")
     row["gpu_total_gib"] = _fmt(w.gpu_total_gib)
     row["gpu"] = device or ""
-    row["device_name"] = "" if device else device_named  # not a column: what `--logs` reports it cannot size
+    row["device_name"] = "" if device else named_device  # not a column: what `--logs` reports it cannot size
     weights = w.weights_gib if w.weights_gib is not None else w.profile_weights_gib
     row["weights_gib"] = _fmt(weights)
     row["non_torch_gib"] = _fmt(w.non_torch_gib)
@@ -933,8 +933,17 @@ def file_device(lines: Iterable[Line]) -> tuple[str, str]:
         if _DEVICE_LINE.search(t) and (gpu := device_gpu(t)):
             found.add((gpu, ""))
         elif m := _DEVICE_NAMED.search(t):
-            found.add(("", (m.group(1) or m.group(2)).strip()))
+            found.add(("", device_named(m)))
+    # nvidia-smi cuts a long name ("NVIDIA GeForce RTX 4050 ..." for "... RTX 4050 Laptop GPU"): one card
+    names = sorted((n for g, n in found if not g), key=len)
+    if names and not any(g for g, _ in found) and all(names[-1].startswith(n) for n in names):
+        return "", names[-1]
     return found.pop() if len(found) == 1 else ("", "")
+
+
+def device_named(m: re.Match[str]) -> str:
+    """The device name a `_DEVICE_NAMED` match prints, without nvidia-smi's "..." of a cut name."""
+    return (m.group(1) or m.group(2)).strip().removesuffix("...").strip()
 
 
 def parse_log(text: str) -> list[dict[str, str]]:

@@ -1047,3 +1047,14 @@ def test_torchs_out_of_memory_text_gives_the_cuda_total() -> None:
     old = text.replace("GPU 0 has a total capacity of 15.47 GiB of which 857.31 MiB is free",
                        "(GPU 0; 22.20 GiB total capacity;")  # the form as the A10G profile quotes it
     assert vllm_log.parse_log(old)[0]["gpu_total_gib"] == "22.2"
+
+
+def test_nvidia_smi_cuts_a_long_name_and_it_is_still_one_card() -> None:
+    """Ssunbell/skeleton-4 vllm.ipynb at 2d966109667ebeb14c5a261dda236a289de531a0: a script's "GPU: ..." line and
+    nvidia-smi's row, which cuts the name with "...": one card, named in full."""
+    lines = vllm_log.split_lines(
+        "GPU: NVIDIA GeForce RTX 4050 Laptop GPU\n"
+        "|   0  NVIDIA GeForce RTX 4050 ...    On  |   00000000:01:00.0 Off |                  N/A |\n")
+    assert vllm_log.file_device(lines) == ("", "NVIDIA GeForce RTX 4050 Laptop GPU")
+    two = vllm_log.split_lines("GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-0)\nGPU: NVIDIA GeForce RTX 4050 Laptop GPU\n")
+    assert vllm_log.file_device(two) == ("", "")  # two cards: none taken
