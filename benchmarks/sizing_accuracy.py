@@ -78,7 +78,7 @@ METRICS: dict[str, Callable[[Any], float | None]] = {
     "cuda_graph_gib": lambda f: getattr(f, "cuda_graph_gib", None),
 }
 HEADLINE = ("weights_gib", "kv_cache_gib", "max_concurrency")
-DEFAULT_UTILIZATION = 0.90  # vLLM's --gpu-memory-utilization default in every version whose rows leave it empty
+DEFAULT_UTILIZATION = 0.90  # vLLM's --gpu-memory-utilization default before 0.21.0 (`default_utilization`), and for a row without a version
 
 
 def split_for(source_group: str, source: str) -> str:
@@ -102,13 +102,25 @@ def num(row: dict[str, str], key: str) -> float | None:
 
 
 def version_tuple(text: str) -> tuple[int, ...] | None:
+    """(0, 26, 1) for "0.26.1rc1.dev156+g…": each part's leading digits (not every digit of "1rc1")."""
     parts = []
     for piece in text.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        if not digits:
+        m = re.match(r"\d+", piece)
+        if m is None:
             break
-        parts.append(int(digits))
+        parts.append(int(m.group()))
     return tuple(parts) or None
+
+
+def default_utilization(row: dict[str, str]) -> float:
+    """vLLM's --gpu-memory-utilization for a row that leaves it empty: what `plan` assumes for the
+    same version (`engines.vllm_default_utilization`: 0.92 from 0.21.0, 0.90 before)."""
+    version = version_tuple(row.get("vllm_version") or "")
+    if version is None:
+        return DEFAULT_UTILIZATION
+    from llmkube import engines
+
+    return engines.vllm_default_utilization(version)
 
 
 def version_family(text: str) -> str:
@@ -237,7 +249,7 @@ def server_config(row: dict[str, str]) -> Any:
     wanted: dict[str, Any] = {
         "tensor_parallel": int(num(row, "tp") or 1),
         "pipeline_parallel": int(num(row, "pp") or 1),
-        "utilization": num(row, "gpu_memory_utilization") or DEFAULT_UTILIZATION,
+        "utilization": num(row, "gpu_memory_utilization") or default_utilization(row),
         "max_model_len": int(v) if (v := num(row, "max_model_len")) else None,
         "max_num_seqs": int(v) if (v := num(row, "max_num_seqs")) else None,
         "max_num_batched_tokens": int(v) if (v := num(row, "max_num_batched_tokens")) else None,

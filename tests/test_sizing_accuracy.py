@@ -545,3 +545,14 @@ def test_a_modelscope_notebook_on_an_unprofiled_card(accuracy, tmp_path):
         assert accuracy.main(["--logs", str(log), "--gpu", "rtx-4090", "--json"]) == 0
     (result,) = json.loads(named.getvalue())["results"]
     assert result["gpu"] == "rtx-4090" and "kv_cache_gib" in result["predicted"] and "needs" not in result
+
+
+def test_versions_and_default_utilization_read_as_plan_reads_them(accuracy):
+    """A dev build's parts are their leading digits, and an empty utilization is vLLM's default for
+    that version, as `plan` assumes it for a command line (llmkube.engines.vllm_default_utilization)."""
+    assert accuracy.version_tuple("0.26.1rc1.dev156+g0123abc") == (0, 26, 1)
+    assert accuracy.version_tuple("0.10.1.1") == (0, 10, 1)
+    assert accuracy.version_tuple("main") is None
+    assert accuracy.default_utilization({"vllm_version": "0.20.2"}) == 0.90
+    assert accuracy.default_utilization({"vllm_version": "0.21.0"}) == 0.92
+    assert accuracy.default_utilization({"vllm_version": ""}) == 0.90
