@@ -35,10 +35,14 @@ ARCHITECTURES = {
     # Qwen2-VL / Qwen2.5-VL: a Qwen2 decoder (M-RoPE changes positions, not shapes) beside a vision
     # tower; their text keys sit at the top level (transformers < 4.52) or under `text_config`.
     "qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2", "qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2",
+    # Qwen3-VL: the Qwen3 / Qwen3-MoE decoder (q/k norms, no biases; transformers modeling_qwen3_vl.py
+    # Qwen3VLTextAttention, modeling_qwen3_vl_moe.py Qwen3VLMoeTextSparseMoeBlock) under `text_config`
+    # (whose model_type is qwen3_vl_text / qwen3_vl_moe_text, or the top-level one in early uploads).
+    "qwen3_vl": "qwen3", "qwen3_vl_text": "qwen3", "qwen3_vl_moe": "qwen3_moe", "qwen3_vl_moe_text": "qwen3_moe",
 }
 # Qwen families that keep `sliding_window` in the config but use it only with `use_sliding_window`.
 _QWEN_WINDOW_FLAG = ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "qwen2_vl", "qwen2_5_vl", "qwen2_vl_text",
-                     "qwen2_5_vl_text")
+                     "qwen2_5_vl_text", "qwen3_vl", "qwen3_vl_text", "qwen3_vl_moe", "qwen3_vl_moe_text")
 # Families whose q/k/v projections carry biases (transformers Qwen2Attention, Qwen2_5_VLAttention).
 _QKV_BIAS = ("qwen2", "qwen2_moe", "qwen2_vl", "qwen2_5_vl", "qwen2_vl_text", "qwen2_5_vl_text")
 # Families whose published configs omit keys that their transformers config class defaults.
@@ -53,7 +57,46 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
                "tie_word_embeddings": True},
     "gemma": {"vocab_size": 256000, "head_dim": 256, "max_position_embeddings": 8192, "tie_word_embeddings": True},
 }
-_QK_NORM = {"qwen3", "qwen3_moe", "gemma3_text", "olmo2"}
+# Recurrent-state layers (Mamba / SSM, Gated DeltaNet and lightning linear attention, short
+# convolutions): vLLM keeps a fixed-size state per request for each of them (vllm/v1/kv_cache_interface.py
+# `MambaSpec`) and sizes the attention layers' blocks to the same page ("Ensure that page size of
+# attention layers is greater than or equal to the mamba layers. If not, automatically set the
+# attention block size", vllm/model_executor/models/config.py
+# `HybridAttentionMambaModelConfig.verify_and_update_config`, v0.10.2 – v0.11; later
+# `Platform.update_block_size_for_backend`). llmkube's KV model has no such layer: refused.
+_RECURRENT = ("its linear-attention / state-space layers keep a fixed-size state per request, which vLLM "
+              "allocates beside the attention KV blocks and pads to one page size (MambaSpec); llmkube's KV "
+              "model has no such layer")
+_UNMODELLED: dict[str, str] = {
+    **dict.fromkeys(("qwen3_next", "qwen3_5", "qwen3_5_text", "qwen3_5_moe", "qwen3_5_moe_text", "kimi_linear",
+                     "minimax", "minimax_text_01", "minimax_m1", "jamba", "nemotron_h", "falcon_h1", "bamba",
+                     "granitemoehybrid", "zamba", "zamba2", "mamba", "mamba2", "plamo2", "lfm2", "lfm2_moe",
+                     "rwkv", "rwkv7"), _RECURRENT),
+    # transformers MllamaTextConfig.cross_attention_layers; vLLM mllama.py caches the image tokens' keys
+    # and values in those layers (encoder-decoder cross-attention), not the prompt's.
+    **dict.fromkeys(("mllama", "mllama_text_model"),
+                    "its cross_attention_layers cache the image's keys and values, not the prompt's; llmkube's "
+                    "KV model has no cross-attention layer"),
+    # transformers Gemma4TextConfig: full-attention layers take global_head_dim (default 512) and
+    # num_global_key_value_heads, the small variants reuse earlier layers' KV (num_kv_shared_layers)
+    # and add per-layer embeddings (hidden_size_per_layer_input); Gemma3nTextConfig likewise.
+    **dict.fromkeys(("gemma4", "gemma4_text", "gemma3n", "gemma3n_text"),
+                    "its layers differ in head size and KV heads, and may share KV across layers or add per-layer "
+                    "embeddings; a profile holds one head shape per model"),
+}
+# Keys that name the same layer kinds in a config whose model_type llmkube does not know.
+_UNMODELLED_KEYS: dict[str, str] = {
+    **dict.fromkeys(("linear_num_value_heads", "linear_num_key_heads", "full_attention_interval",
+                     "hybrid_override_pattern", "attn_layer_period", "layers_block_type", "mamba_d_state",
+                     "ssm_state_size", "mamba_n_heads", "attn_type_list", "mamba_expand"), _RECURRENT),
+    "cross_attention_layers": _UNMODELLED["mllama"],
+    **dict.fromkeys(("global_head_dim", "num_global_key_value_heads", "hidden_size_per_layer_input"),
+                    _UNMODELLED["gemma4"]),
+}
+_BY_HAND = ("write its ModelProfile by hand (docs/profiles.md) with the shapes of the layers vLLM allocates KV for, "
+            "or size a model llmkube reads")
+_QK_NORM = {"qwen3", "qwen3_moe", "gemma3_text", "olmo2", "qwen3_vl", "qwen3_vl_text", "qwen3_vl_moe",
+            "qwen3_vl_moe_text"}
 # vLLM `_get_and_verify_max_len`: the keys that may bound the context, smallest wins.
 _MAX_LEN_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "model_max_length",
                  "max_sequence_length", "max_seq_length", "seq_len")
@@ -144,9 +187,16 @@ def _model_type(top: ConfigReader, text: ConfigReader) -> str:
     if not isinstance(mt, str):
         raise top.error("model_type", "config.json has no model_type",
                         "is this a Hugging Face transformers config.json?")
+    reason = _UNMODELLED.get(mt)
+    if reason is None and mt not in ARCHITECTURES:
+        reason = next((why for key, why in _UNMODELLED_KEYS.items() if text.raw(key) not in (None, 0, [], "")), None)
+    if reason is not None:
+        raise text.error("model_type", f"cannot size model_type {mt!r}: {reason}", _BY_HAND)
     if mt not in ARCHITECTURES and not _looks_like_decoder(text):
         raise text.error("model_type", f"unsupported model_type {mt!r}",
-                         "llmkube reads decoder-only transformers (" + ", ".join(sorted(ARCHITECTURES)) + ")")
+                         "llmkube reads decoder-only transformers (" + ", ".join(sorted(ARCHITECTURES))
+                         + ") and decoders with their keys (hidden_size, num_hidden_layers, num_attention_heads, "
+                         "intermediate_size, vocab_size); otherwise " + _BY_HAND)
     return mt
 
 
@@ -223,8 +273,8 @@ def _layer_types(text: ConfigReader, model_type: str, layers: int, window: int |
         known = {"full_attention", "sliding_attention", "chunked_attention"}
         bad = sorted({str(t) for t in lt} - known)
         if bad:
-            raise text.error("layer_types", f"unsupported layer types {bad}",
-                             "llmkube sizes full, sliding-window and chunked attention layers")
+            raise text.error("layer_types", f"cannot size model_type {model_type!r}: unsupported layer types {bad}",
+                             "llmkube sizes full, sliding-window and chunked attention layers; " + _BY_HAND)
         return list(lt)
     if model_type == "llama4_text":
         chunk = text.raw("attention_chunk_size")
@@ -447,6 +497,8 @@ def vision_parameters(top: ConfigReader, text_hidden: int) -> tuple[float | None
     family = top.raw("model_type")
     if family in ("qwen2_vl", "qwen2_5_vl"):
         return _qwen_vl_tower(v, family) / 1e9, None
+    if family in ("qwen3_vl", "qwen3_vl_moe"):
+        return _qwen3_vl_tower(v) / 1e9, None
     kind = v.raw("model_type")
     if kind == "siglip_vision_model":
         h, inter, layers = v.integer("hidden_size"), v.integer("intermediate_size"), v.integer("num_hidden_layers")
@@ -499,8 +551,33 @@ def _qwen_vl_tower(v: ConfigReader, family: str) -> int:
     return channels * temporal * patch * patch * width + depth * (2 * norm + attention + block_mlp) + merger
 
 
-def profile_from_config(data: dict[str, Any], path: str, name: str, hf_ids: list[str] | None = None) -> ModelProfile:
-    """A ModelProfile from a parsed config.json (`path` is where it came from, for errors)."""
+def _qwen3_vl_tower(v: ConfigReader) -> int:
+    """Qwen3-VL vision tower (transformers modeling_qwen3_vl.py `Qwen3VLVisionModel`, 4.57; the
+    `model.visual.*` tensors of the Qwen3-VL-8B / 30B-A3B checkpoints): a Conv3d patch embedding with bias, a learned
+    position table of num_position_embeddings rows, `depth` blocks of two LayerNorms (weight + bias),
+    attention qkv/proj and MLP linear_fc1/linear_fc2 (all with biases), then the merger and one
+    DeepStack merger per deepstack_visual_indexes entry: each a LayerNorm (over the tower width in the
+    merger, over the merged width in the DeepStack ones), linear_fc1 (merged → merged) and linear_fc2
+    (merged → out_hidden_size), with biases."""
+    h, inter, depth = v.integer("hidden_size"), v.integer("intermediate_size"), v.integer("depth")
+    channels, patch = v.integer("in_channels", 3), v.integer("patch_size", 16)
+    temporal, merge = v.integer("temporal_patch_size", 2), v.integer("spatial_merge_size", 2)
+    out, positions = v.integer("out_hidden_size"), v.integer("num_position_embeddings")
+    deepstack = v.raw("deepstack_visual_indexes") or []
+    if not isinstance(deepstack, list):
+        raise v.error("deepstack_visual_indexes", "deepstack_visual_indexes must be a list of block indexes")
+    embed = channels * temporal * patch * patch * h + h + positions * h
+    block = 2 * 2 * h + (h * 3 * h + 3 * h) + (h * h + h) + (h * inter + inter) + (inter * h + h)
+    merged = h * merge * merge
+    mlp = (merged * merged + merged) + (merged * out + out)
+    return embed + depth * block + (2 * h + mlp) + len(deepstack) * (2 * merged + mlp)
+
+
+def profile_from_config(data: dict[str, Any], path: str, name: str, hf_ids: list[str] | None = None,
+                        caveats: list[str] | None = None) -> ModelProfile:
+    """A ModelProfile from a parsed config.json (`path` is where it came from, for errors).
+    What the profile leaves out or only approximates is in its notes and, when `caveats` is given,
+    appended to it (the `profiles import` command prints them as warnings)."""
     top, text = _text_config(data, path)
     model_type = _model_type(top, text)
     text.defaults = _DEFAULTS.get(model_type, {})
@@ -565,12 +642,23 @@ def profile_from_config(data: dict[str, Any], path: str, name: str, hf_ids: list
     if model_type in _QK_NORM:
         spec["qkNorm"] = True
     notes = [f"Imported from {Path(path).name} (model_type {model_type})."]
+    warned: list[str] = []
+    if model_type not in ARCHITECTURES:
+        warned.append(f"model_type {model_type!r} is not one whose modules llmkube has read: counted as a Llama-style "
+                      "decoder (gated MLP, RMSNorm, no biases unless attention_bias); check parametersB against the "
+                      "checkpoint's size")
     if text is not top or top.raw("vision_config") is not None:
         vision_b, vision_note = vision_parameters(top, hidden)
         if vision_b:
             spec["visionParametersB"] = round(vision_b, 9)
         if vision_note:
-            notes.append(vision_note + ".")
+            warned.append(vision_note)
+        if vision_b and top.raw("model_type") in ("qwen3_vl", "qwen3_vl_moe"):
+            warned.append("the vision encoder's activation peak in vLLM's profiling run is not modelled (the KV "
+                          "cache is overestimated by it)")
+    notes.extend(w[0].upper() + w[1:] + "." for w in warned)
+    if caveats is not None:
+        caveats.extend(warned)
     if dtype_note:
         notes.append(dtype_note + ".")
     if mixed_note:
@@ -606,7 +694,7 @@ def profile_name(text: str) -> str:
     return base[:253] or "model"
 
 
-def import_profile(ref: str, name: str | None = None) -> ModelProfile:
+def import_profile(ref: str, name: str | None = None, caveats: list[str] | None = None) -> ModelProfile:
     """A ModelProfile from a local config.json / model directory."""
     data = read_config_file(ref)
     p = Path(ref)
@@ -614,7 +702,7 @@ def import_profile(ref: str, name: str | None = None) -> ModelProfile:
     # a model directory, or the directory a config.json sits in (`./config.json` too: resolved), names it
     parent = p.resolve().parent.name if p.name == "config.json" else ""
     default_name = profile_name(p.resolve().name if p.is_dir() else (parent or p.stem))
-    return profile_from_config(data, where, name or default_name)
+    return profile_from_config(data, where, name or default_name, caveats=caveats)
 
 
 def fetch_hub_config(hf_id: str) -> tuple[dict[str, Any], str]:
@@ -633,9 +721,9 @@ def fetch_hub_config(hf_id: str) -> tuple[dict[str, Any], str]:
     return read_config_file(path), path
 
 
-def import_hub_profile(hf_id: str, name: str | None = None) -> ModelProfile:
+def import_hub_profile(hf_id: str, name: str | None = None, caveats: list[str] | None = None) -> ModelProfile:
     data, path = fetch_hub_config(hf_id)
-    return profile_from_config(data, path, name or profile_name(hf_id), [hf_id])
+    return profile_from_config(data, path, name or profile_name(hf_id), [hf_id], caveats)
 
 
 def is_hub_id(ref: str) -> bool:

@@ -53,13 +53,16 @@ def run_import(source: str, *, name: str | None, output: Path | None, output_dir
 
     if output is not None and output_dir is not None:
         raise InputError("give either --output or --output-dir, not both")
+    caveats: list[str] = []
     if looks_like_config_path(source) or Path(source).exists():
-        profile = import_profile(source, name)
+        profile = import_profile(source, name, caveats)
     elif is_hub_id(source):
-        profile = import_hub_profile(source, name)
+        profile = import_hub_profile(source, name, caveats)
     else:
         raise InputError(f"{source!r} is neither a config.json file, a model directory nor a Hugging Face id",
                          hint="e.g. llmkube profiles import ./Qwen3-8B/config.json, or Qwen/Qwen3-8B (online)")
+    for caveat in caveats:  # what the profile leaves out: said on stderr too, not only in its notes
+        sys.stderr.write(f"warning: {profile.name}: {caveat}\n")
     text = dump_yaml(_compact(profile_document(profile)))
     if output_dir is not None:
         output_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,164 @@
+"""Architectures beyond the first list: Qwen3-VL (dense and MoE) imported module by module, and
+the layer kinds llmkube cannot size (recurrent-state hybrids, cross-attention, per-layer head
+shapes) refused by name instead of being sized as something else. Configs: tests/data/hf-configs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from llmkube.cli import main
+from llmkube.errors import InputError
+from llmkube.modelconfig import import_profile, profile_from_config
+from llmkube.modelshape import checkpoint_weight_bytes, parameter_counts
+
+CONFIGS = Path(__file__).parent / "data" / "hf-configs"
+
+
+def _run(argv: list[str], capsys) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+def _config(name: str) -> dict:
+    return json.loads((CONFIGS / name).read_text())
+
+
+# ---- Qwen3-VL --------------------------------------------------------------------------------
+
+# The tower of both checkpoints, summed from the `model.visual.*` rows of their safetensors listing
+# (the source's "详细权重列表"): patch_embed 1152 x 3 x 2 x 16 x 16 + 1152, pos_embed 2304 x 1152,
+# 27 blocks of norm1/norm2 (2 x 2 x 1152), qkv 3456 x 1152 + 3456, proj 1152 x 1152 + 1152,
+# linear_fc1 4304 x 1152 + 4304, linear_fc2 1152 x 4304 + 1152; the merger's norm 2 x 1152 and
+# the three DeepStack mergers' norms 2 x 4608, each with linear_fc1 4608 x 4608 + 4608 and
+# linear_fc2 out x 4608 + out (out: the language model's width).
+def _tower(out: int) -> int:
+    block = 4 * 1152 + (3456 * 1152 + 3456) + (1152 * 1152 + 1152) + (4304 * 1152 + 4304) + (1152 * 4304 + 1152)
+    mlp = 4608 * 4608 + 4608 + out * 4608 + out
+    return (1152 * 3 * 2 * 16 * 16 + 1152) + 2304 * 1152 + 27 * block + (2 * 1152 + mlp) + 3 * (2 * 4608 + mlp)
+
+
+def test_qwen3_vl_8b_is_a_qwen3_decoder_with_its_tower_counted():
+    cav: list[str] = []
+    s = import_profile(str(CONFIGS / "qwen3-vl-8b-instruct.json"), caveats=cav).spec
+    assert (s.architecture, s.layers, s.hidden_size, s.attention_heads, s.kv_heads, s.head_dim) == ("qwen3", 36, 4096, 32, 8, 128)
+    assert (s.intermediate_size, s.vocab_size, s.tie_embeddings, s.qk_norm, s.qkv_bias) == (12288, 151936, False, True, False)
+    assert s.experts is None and s.sliding_window is None and s.dtype == "bfloat16"
+    # M-RoPE (rope_scaling.mrope_section): vLLM's table spans 4 x max_position_embeddings
+    assert (s.max_context, s.rope_table_positions) == (262144, 4 * 262144)
+    c = parameter_counts(s)
+    assert c.vision == _tower(4096) == 576_388_336
+    assert c.total == 8_767_123_696  # the listing's 参数总量 (parameter total)
+    # its four shards: "文件总大小 16.33 GB" in binary units (lm_head [151936, 4096] bf16 is listed as 1.16 GB)
+    assert checkpoint_weight_bytes(s) / 2**30 == pytest.approx(16.33, abs=0.005)
+    assert any("activation peak" in c for c in cav)
+
+
+def test_qwen3_vl_30b_a3b_is_a_qwen3_moe_decoder_with_its_tower_counted():
+    s = import_profile(str(CONFIGS / "qwen3-vl-30b-a3b-instruct.json")).spec
+    assert (s.architecture, s.layers, s.hidden_size, s.attention_heads, s.kv_heads, s.head_dim) == ("qwen3_moe", 48, 2048, 32, 4, 128)
+    assert s.experts is not None
+    assert (s.experts.total, s.experts.active, s.experts.intermediate_size, s.experts.shared) == (128, 8, 768, 0)
+    assert s.qk_norm and not s.tie_embeddings
+    c = parameter_counts(s)
+    assert c.vision == _tower(2048)
+    assert c.total == 31_070_754_032  # the listing's total; experts.gate_up_proj [128, 2048, 1536] per layer
+    assert checkpoint_weight_bytes(s) / 2**30 == pytest.approx(57.87, abs=0.005)  # "文件总大小 57.87 GB"
+
+
+def test_qwen3_vl_sizes_on_one_gpu():
+    from llmkube.plan.sizing import ServerConfig, serving_fit
+
+    for name, length in (("qwen3-vl-8b-instruct.json", 32768), ("qwen3-vl-30b-a3b-instruct.json", 8192)):
+        fit = serving_fit(import_profile(str(CONFIGS / name)), 79.19, ServerConfig(tensor_parallel=1, max_model_len=length))
+        assert fit.weights_gib > 0 and fit.kv_tokens >= length, (name, fit.weights_gib, fit.kv_tokens)
+
+
+# ---- refused layer kinds ---------------------------------------------------------------------
+
+def test_main_no_longer_sizes_qwen3_next_as_48_attention_layers():
+    """Qwen3-Next-80B-A3B: 36 of its 48 layers are Gated DeltaNet (full_attention_interval 4). Its
+    keys look like a decoder's, so llmkube used to size it as 48 full-attention layers."""
+    with pytest.raises(InputError) as exc:
+        import_profile(str(CONFIGS / "qwen3-next-80b-a3b-instruct.json"))
+    e = exc.value
+    assert "qwen3_next" in e.message and "fixed-size state per request" in e.message
+    assert e.hint is not None and "by hand" in e.hint
+
+
+# Excerpts of published configs (the keys that decide), as other projects' tests quote them:
+# Gemma 4 26B-A4B's text_config, Qwen3.5's hybrid layer_types, Llama 3.2 Vision's text_config.
+GEMMA4_TEXT = {"model_type": "gemma4_text", "hidden_size": 2816, "intermediate_size": 2112, "num_attention_heads": 16,
+               "num_hidden_layers": 30, "num_key_value_heads": 8, "num_global_key_value_heads": 2, "head_dim": 256,
+               "global_head_dim": 512, "vocab_size": 262144, "max_position_embeddings": 262144,
+               "sliding_window": 1024, "enable_moe_block": True, "num_experts": 128, "top_k_experts": 8,
+               "moe_intermediate_size": 704, "attention_k_eq_v": True}
+MLLAMA_TEXT = {"model_type": "mllama_text_model", "hidden_size": 4096, "intermediate_size": 14336,
+               "num_attention_heads": 32, "num_key_value_heads": 8, "num_hidden_layers": 40, "vocab_size": 128256,
+               "max_position_embeddings": 131072, "cross_attention_layers": [3, 8, 13, 18, 23, 28, 33, 38]}
+
+
+@pytest.mark.parametrize(("data", "model_type", "words"), [
+    ({"model_type": "gemma4", "text_config": GEMMA4_TEXT}, "gemma4_text", "head size"),
+    ({"model_type": "mllama", "text_config": MLLAMA_TEXT}, "mllama_text_model", "cross_attention_layers"),
+    ({**_config("llama-3.1-8b.json"), "model_type": "qwen3_5_text",
+      "layer_types": ["linear_attention", "linear_attention", "linear_attention", "full_attention"] * 8},
+     "qwen3_5_text", "fixed-size state"),
+    # a model_type llmkube has never heard of, with a key that names a layer kind it cannot size
+    ({**_config("llama-3.1-8b.json"), "model_type": "new_hybrid", "hybrid_override_pattern": "M-M-M*-"},
+     "new_hybrid", "fixed-size state"),
+    ({**_config("llama-3.1-8b.json"), "model_type": "new_vlm", "cross_attention_layers": [3, 8]}, "new_vlm",
+     "cross_attention_layers"),
+    ({**_config("llama-3.1-8b.json"), "model_type": "new_mixed", "global_head_dim": 256}, "new_mixed", "head size"),
+])
+def test_layer_kinds_llmkube_cannot_size_are_refused_by_name(data, model_type, words):
+    with pytest.raises(InputError) as exc:
+        profile_from_config(data, "x/config.json", "x")
+    assert repr(model_type) in exc.value.message and words in exc.value.message
+
+
+def test_an_unknown_layer_type_names_the_model_type():
+    data = {**_config("llama-3.1-8b.json"), "layer_types": ["mamba"] * 32}
+    with pytest.raises(InputError, match=r"'llama'.*unsupported layer types \['mamba'\]"):
+        profile_from_config(data, "x/config.json", "x")
+
+
+def test_refusal_exits_2_naming_architecture_and_remedy(tmp_path, capsys):
+    code, out, err = _run(["profiles", "import", str(CONFIGS / "qwen3-next-80b-a3b-instruct.json")], capsys)
+    assert code == 2 and not out
+    assert "qwen3_next" in err and "ModelProfile by hand" in err and "Traceback" not in err
+
+
+def test_unsupported_model_type_exits_2_with_what_to_do(tmp_path, capsys):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"model_type": "whisper", "d_model": 1280, "encoder_layers": 32}))
+    code, _, err = _run(["profiles", "import", str(path)], capsys)
+    assert code == 2 and "unsupported model_type 'whisper'" in err and "by hand" in err and "Traceback" not in err
+
+
+# ---- what an import only approximates is said on stderr ---------------------------------------
+
+def test_a_decoder_of_unknown_model_type_is_imported_with_a_warning(tmp_path, capsys):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**_config("llama-3.1-8b.json"), "model_type": "exaone"}))
+    code, out, err = _run(["profiles", "import", str(path)], capsys)
+    assert code == 0 and "architecture: exaone" in out
+    assert "warning:" in err and "'exaone' is not one whose modules llmkube has read" in err
+    assert "Llama-style decoder" in out  # and in the profile's notes
+
+
+def test_a_vlm_whose_tower_is_not_counted_says_so_on_stderr(tmp_path, capsys):
+    data = {**_config("qwen2.5-7b.json"), "vision_config": {"model_type": "intern_vit_6b", "hidden_size": 3200}}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    code, _, err = _run(["profiles", "import", str(path)], capsys)
+    assert code == 0 and "warning:" in err and "vision tower (intern_vit_6b) not counted in the weights" in err
+
+
+def test_a_counted_tower_gives_no_tower_warning(capsys):
+    code, _, err = _run(["profiles", "import", str(CONFIGS / "qwen2.5-vl-7b-instruct.json")], capsys)
+    assert code == 0 and "not counted" not in err
