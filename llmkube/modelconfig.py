@@ -39,6 +39,12 @@ ARCHITECTURES = {
     # Qwen3VLTextAttention, modeling_qwen3_vl_moe.py Qwen3VLMoeTextSparseMoeBlock) under `text_config`
     # (whose model_type is qwen3_vl_text / qwen3_vl_moe_text, or the top-level one in early uploads).
     "qwen3_vl": "qwen3", "qwen3_vl_text": "qwen3", "qwen3_vl_moe": "qwen3_moe", "qwen3_vl_moe_text": "qwen3_moe",
+    # GLM-4.5 / 4.6 (transformers Glm4MoeConfig; vLLM models/glm4_moe.py): GQA with q/k/v biases
+    # (`attention_bias`) but none on o_proj, q/k norms only with `use_qk_norm`, DeepSeek-style MoE
+    # (first_k_dense_replace dense layers of intermediate_size, n_routed_experts + n_shared_experts
+    # of moe_intermediate_size, a sigmoid router with e_score_correction_bias); its MTP layer
+    # (num_nextn_predict_layers) is skipped on load (`skip_spec_layers`).
+    "glm4_moe": "glm4_moe",
 }
 # Qwen families that keep `sliding_window` in the config but use it only with `use_sliding_window`.
 _QWEN_WINDOW_FLAG = ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "qwen2_vl", "qwen2_5_vl", "qwen2_vl_text",
@@ -636,10 +642,14 @@ def profile_from_config(data: dict[str, Any], path: str, name: str, hf_ids: list
         # transformers PhiAttention / vLLM phi.py PhiAttention: q/k/v and `dense` all carry biases
         spec["qkvBias"] = True
         spec["attentionOutputBias"] = True
+    elif model_type == "glm4_moe":
+        # vLLM Glm4MoeAttention: QKVParallelLinear(bias=config.attention_bias), o_proj bias=False
+        if text.flag("attention_bias", False):
+            spec["qkvBias"] = True
     elif text.flag("attention_bias", False):
         spec["qkvBias"] = True
         spec["attentionOutputBias"] = True
-    if model_type in _QK_NORM:
+    if model_type in _QK_NORM or (model_type == "glm4_moe" and text.flag("use_qk_norm", False)):
         spec["qkNorm"] = True
     notes = [f"Imported from {Path(path).name} (model_type {model_type})."]
     warned: list[str] = []

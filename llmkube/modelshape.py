@@ -149,7 +149,7 @@ def _mlp(spec: ModelSpec, i: int) -> Iterator[Tensor]:
     yield Tensor(router, "router", i, h, e.total, linear=True)
     if e.bias:
         yield Tensor(f"{router}.bias", "router", i, e.total)
-    if spec.architecture == "deepseek_v3":
+    if spec.architecture in ("deepseek_v3", "glm4_moe"):  # noaux_tc routing (vLLM glm4_moe.py `Glm4MoE.gate`)
         yield Tensor(f"{router}.e_score_correction_bias", "router", i, e.total)
     if spec.architecture == "gpt_oss":
         # fused per-layer expert tensors with biases (GptOssExperts)

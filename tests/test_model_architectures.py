@@ -78,6 +78,27 @@ def test_qwen3_vl_sizes_on_one_gpu():
         assert fit.weights_gib > 0 and fit.kv_tokens >= length, (name, fit.weights_gib, fit.kv_tokens)
 
 
+# ---- GLM-4.5 (glm4_moe) ----------------------------------------------------------------------
+
+def test_glm_4_5_air_counts_the_modules_vllm_builds():
+    """vLLM models/glm4_moe.py: q/k/v with biases and o_proj without, one dense layer of
+    intermediate_size (first_k_dense_replace), then 45 MoE layers of 128 routed experts and one
+    shared expert of moe_intermediate_size under an fp32 gate with an e_score_correction_bias;
+    the MTP layer (num_nextn_predict_layers) is skipped on load."""
+    s = import_profile(str(CONFIGS / "glm-4.5-air.json")).spec
+    assert (s.architecture, s.layers, s.hidden_size, s.attention_heads, s.kv_heads, s.head_dim) == ("glm4_moe", 46, 4096, 96, 8, 128)
+    assert s.qkv_bias and not s.attention_output_bias and not s.qk_norm
+    assert s.experts is not None
+    assert (s.experts.total, s.experts.active, s.experts.shared, s.experts.dense_layers) == (128, 8, 1, 1)
+    c = parameter_counts(s)
+    q, kv = 96 * 128, 8 * 128
+    assert c.attention == 46 * (4096 * q + 2 * 4096 * kv + (q + 2 * kv) + q * 4096)
+    assert c.dense_mlp == 3 * 4096 * 10944
+    assert c.experts == 45 * 128 * 3 * 4096 * 1408 and c.shared_experts == 45 * 3 * 4096 * 1408
+    assert c.router == 45 * (4096 * 128 + 128)
+    assert "MTP" in (s.notes or "")
+
+
 # ---- refused layer kinds ---------------------------------------------------------------------
 
 def test_main_no_longer_sizes_qwen3_next_as_48_attention_layers():

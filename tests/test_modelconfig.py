@@ -91,6 +91,9 @@ CONFIG_ONLY = {
     # the safetensors totals printed beside each config in its source (tests/data/hf-configs/README.md)
     "qwen3-vl-8b-instruct.json": ("Qwen/Qwen3-VL-8B-Instruct", 8_767_123_696, 0),
     "qwen3-vl-30b-a3b-instruct.json": ("Qwen/Qwen3-VL-30B-A3B-Instruct", 31_070_754_032, 0),
+    # transformers docs/source/en/model_doc/glm4_moe.md: "GLM-4.5-Air ... 106 billion total parameters"
+    # (the MTP layer vLLM skips is not counted: 106.85B)
+    "glm-4.5-air.json": ("zai-org/GLM-4.5-Air", 106e9, 0.01),
 }
 # Stored configs of architectures llmkube refuses to size (tests/test_model_architectures.py).
 REFUSED = {"qwen3-next-80b-a3b-instruct.json"}
