@@ -99,6 +99,9 @@ _UNMODELLED_KEYS: dict[str, str] = {
     **dict.fromkeys(("global_head_dim", "num_global_key_value_heads", "hidden_size_per_layer_input"),
                     _UNMODELLED["gemma4"]),
 }
+# Mixture-of-experts keys of families llmkube does not read (transformers Ernie4_5_MoeConfig
+# `moe_num_experts`/`moe_k`, DbrxConfig `ffn_config`, ...).
+_UNREAD_MOE_KEYS = ("moe_num_experts", "moe_k", "num_moe_experts", "ffn_config", "moe_num_shared_experts")
 _BY_HAND = ("write its ModelProfile by hand (docs/profiles.md) with the shapes of the layers vLLM allocates KV for, "
             "or size a model llmkube reads")
 _QK_NORM = {"qwen3", "qwen3_moe", "gemma3_text", "olmo2", "qwen3_vl", "qwen3_vl_text", "qwen3_vl_moe",
@@ -198,6 +201,11 @@ def _model_type(top: ConfigReader, text: ConfigReader) -> str:
         reason = next((why for key, why in _UNMODELLED_KEYS.items() if text.raw(key) not in (None, 0, [], "")), None)
     if reason is not None:
         raise text.error("model_type", f"cannot size model_type {mt!r}: {reason}", _BY_HAND)
+    unread = [k for k in _UNREAD_MOE_KEYS if text.raw(k) is not None] if mt not in ARCHITECTURES else []
+    if unread:  # e.g. ERNIE 4.5 MoE: counted as a dense decoder its parameters would be a fraction
+        raise text.error(unread[0], f"cannot size model_type {mt!r}: its mixture-of-experts keys ({', '.join(unread)}) "
+                         "are not ones llmkube reads (num_experts / num_local_experts / n_routed_experts with "
+                         "num_experts_per_tok)", _BY_HAND)
     if mt not in ARCHITECTURES and not _looks_like_decoder(text):
         raise text.error("model_type", f"unsupported model_type {mt!r}",
                          "llmkube reads decoder-only transformers (" + ", ".join(sorted(ARCHITECTURES))
@@ -299,6 +307,12 @@ def _layer_types(text: ConfigReader, model_type: str, layers: int, window: int |
         return ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(layers)]
     if model_type == "gemma2":
         return ["sliding_attention" if (i + 1) % 2 else "full_attention" for i in range(layers)]
+    if text.raw("sliding_window_pattern") is not None:
+        # transformers' convention wherever the key exists (Gemma3TextConfig, Cohere2Config: "the
+        # last layer of every sliding_window_pattern is global"); without it every layer would be
+        # taken as windowed and the KV cache of the global layers left out.
+        pattern = text.integer("sliding_window_pattern")
+        return ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(layers)]
     return None
 
 

@@ -183,3 +183,24 @@ def test_a_vlm_whose_tower_is_not_counted_says_so_on_stderr(tmp_path, capsys):
 def test_a_counted_tower_gives_no_tower_warning(capsys):
     code, _, err = _run(["profiles", "import", str(CONFIGS / "qwen2.5-vl-7b-instruct.json")], capsys)
     assert code == 0 and "not counted" not in err
+
+
+# ---- generic decoders: keys whose meaning transformers fixes -----------------------------------
+
+def test_a_sliding_window_pattern_makes_every_nth_layer_global():
+    """Cohere2Config / Gemma3TextConfig: with `sliding_window_pattern` N every N-th layer is global.
+    Without reading it a Command R7B-style config (window 4096, pattern 4) had all 32 layers
+    windowed and the KV cache of its 8 global layers left out."""
+    data = {**_config("llama-3.1-8b.json"), "model_type": "cohere2", "sliding_window": 4096, "sliding_window_pattern": 4}
+    s = profile_from_config(data, "x/config.json", "x").spec
+    assert s.sliding_window == 4096 and s.layer_types is not None
+    assert s.layer_types.count("full_attention") == 8
+    assert [t == "full_attention" for t in s.layer_types[:4]] == [False, False, False, True]
+
+
+def test_experts_under_keys_llmkube_does_not_read_are_refused():
+    """ERNIE 4.5 MoE names its experts `moe_num_experts` / `moe_k`: counted as a dense decoder its
+    parameters would be a fraction of the checkpoint's."""
+    data = {**_config("llama-3.1-8b.json"), "model_type": "ernie4_5_moe", "moe_num_experts": 64, "moe_k": 8}
+    with pytest.raises(InputError, match=r"'ernie4_5_moe'.*mixture-of-experts keys \(moe_num_experts, moe_k\)"):
+        profile_from_config(data, "x/config.json", "x")
