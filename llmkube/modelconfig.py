@@ -520,7 +520,10 @@ def vision_parameters(top: ConfigReader, text_hidden: int) -> tuple[float | None
     if family in ("qwen3_vl", "qwen3_vl_moe"):
         return _qwen3_vl_tower(v) / 1e9, None
     kind = v.raw("model_type")
-    if kind == "siglip_vision_model":
+    # the projector below is Gemma 3's: a SigLIP tower under another family (LLaVA-NeXT's Granite
+    # Vision, whose vLLM tower stops at its deepest vision_feature_layer and whose projector is a
+    # two-layer MLP) is not counted rather than counted with the wrong modules
+    if kind == "siglip_vision_model" and family == "gemma3":
         h, inter, layers = v.integer("hidden_size"), v.integer("intermediate_size"), v.integer("num_hidden_layers")
         patch, channels = v.integer("patch_size"), v.integer("num_channels", 3)
         image = v.integer("image_size")
@@ -531,7 +534,7 @@ def vision_parameters(top: ConfigReader, text_hidden: int) -> tuple[float | None
             head = h + 3 * h * h + 3 * h + h * h + h + 2 * h + h * inter + inter + inter * h + h
         projector = h * text_hidden + h  # mm_input_projection_weight + mm_soft_emb_norm
         return (embed + layers * layer + 2 * h + head + projector) / 1e9, None
-    if kind == "pixtral":
+    if kind == "pixtral" and family == "mistral3":
         h, inter, layers = v.integer("hidden_size"), v.integer("intermediate_size"), v.integer("num_hidden_layers")
         patch, channels = v.integer("patch_size"), v.integer("num_channels", 3)
         merge = top.integer("spatial_merge_size", 2)

@@ -204,3 +204,19 @@ def test_experts_under_keys_llmkube_does_not_read_are_refused():
     data = {**_config("llama-3.1-8b.json"), "model_type": "ernie4_5_moe", "moe_num_experts": 64, "moe_k": 8}
     with pytest.raises(InputError, match=r"'ernie4_5_moe'.*mixture-of-experts keys \(moe_num_experts, moe_k\)"):
         profile_from_config(data, "x/config.json", "x")
+
+
+def test_a_siglip_tower_outside_gemma_3_is_not_counted_with_gemma_3s_projector():
+    """Granite Vision (llava_next + granite + SigLIP, vision_feature_layer [-24, -20, -12, -1], as
+    other projects' tests quote its config): its projector is LLaVA's two-layer MLP over four
+    concatenated layers, not Gemma 3's; the tower was counted with Gemma 3's modules before."""
+    data = {"model_type": "llava_next", "vision_feature_layer": [-24, -20, -12, -1],
+            "text_config": {**_config("granite-3.1-2b-instruct.json"), "model_type": "granite"},
+            "vision_config": {"model_type": "siglip_vision_model", "num_hidden_layers": 27, "hidden_size": 1152,
+                              "intermediate_size": 4304, "num_attention_heads": 16, "patch_size": 14, "image_size": 384}}
+    cav: list[str] = []
+    s = profile_from_config(data, "x/config.json", "x", caveats=cav).spec
+    assert not s.vision_parameters_b
+    assert cav == ["vision tower (siglip_vision_model) not counted in the weights"]
+    gemma = import_profile(str(CONFIGS / "gemma-3-4b-it.json")).spec  # the same tower kind under Gemma 3 still counts
+    assert gemma.vision_parameters_b
