@@ -58,6 +58,10 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
                     "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
                     "max_position_embeddings": 131072, "sliding_window": 4096, "sliding_window_pattern": 6,
                     "tie_word_embeddings": True},
+    # LlamaConfig.__init__ defaults, for a `text_config` that names only what differs (LLaVA-1.5's
+    # lists vocab_size and max_position_embeddings; LlavaConfig builds the rest from LlamaConfig)
+    "llama_nested": {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+                     "num_attention_heads": 32, "max_position_embeddings": 2048, "tie_word_embeddings": False},
     # Gemma2Config.__init__ defaults
     "gemma2": {"vocab_size": 256000, "head_dim": 256, "max_position_embeddings": 8192, "sliding_window": 4096,
                "tie_word_embeddings": True},
@@ -529,11 +533,11 @@ def vision_parameters(top: ConfigReader, text_hidden: int) -> tuple[float | None
         image = v.integer("image_size")
         embed = channels * patch * patch * h + h + (image // patch) ** 2 * h
         layer = 4 * (h * h + h) + 2 * 2 * h + (h * inter + inter) + (inter * h + h)
-        head = 0
-        if v.flag("vision_use_head", True):  # attention-pooling head
-            head = h + 3 * h * h + 3 * h + h * h + h + 2 * h + h * inter + inter + inter * h + h
+        head = _siglip_head(h, inter) if v.flag("vision_use_head", True) else 0  # attention-pooling head
         projector = h * text_hidden + h  # mm_input_projection_weight + mm_soft_emb_norm
         return (embed + layers * layer + 2 * h + head + projector) / 1e9, None
+    if family in ("llava", "llava_next") and kind in ("clip_vision_model", "siglip_vision_model"):
+        return _llava_tower(top, v, kind, family, text_hidden) / 1e9, None
     if kind == "pixtral" and family == "mistral3":
         h, inter, layers = v.integer("hidden_size"), v.integer("intermediate_size"), v.integer("num_hidden_layers")
         patch, channels = v.integer("patch_size"), v.integer("num_channels", 3)
@@ -574,6 +578,47 @@ def _qwen_vl_tower(v: ConfigReader, family: str) -> int:
     return channels * temporal * patch * patch * width + depth * (2 * norm + attention + block_mlp) + merger
 
 
+def _llava_tower(top: ConfigReader, v: ConfigReader, kind: str, family: str, text_hidden: int) -> int:
+    """A LLaVA / LLaVA-NeXT tower and projector as vLLM builds them (models/llava.py
+    `init_vision_tower_for_llava`, `_get_num_hidden_layers`; models/clip.py, siglip.py): the CLIP
+    or SigLIP encoder up to its deepest `vision_feature_layer` (-2, LlavaConfig's default, keeps
+    num_hidden_layers - 1 layers; a negative index i keeps num_hidden_layers + i + 1), the
+    post-layernorm only when every layer is kept ("If possible, skip post_layernorm to conserve
+    memory"), SigLIP's attention-pooling head unless `vision_use_head` is false; then
+    `LlavaMultiModalProjector` (linear_1 over the feature layers' concatenated width to the text
+    width, GELU, linear_2, biases unless multimodal_projector_bias is false) and LLaVA-NeXT's
+    `image_newline` (one text-width vector). CLIP (transformers CLIPVisionEmbeddings): a class
+    embedding, a bias-free patch Conv2d, (image/patch)² + 1 positions and a pre-layernorm; SigLIP:
+    a patch Conv2d with bias, (image/patch)² positions, no pre-layernorm."""
+    h, inter, n = v.integer("hidden_size"), v.integer("intermediate_size"), v.integer("num_hidden_layers")
+    patch, image, channels = v.integer("patch_size"), v.integer("image_size"), v.integer("num_channels", 3)
+    feature = top.raw("vision_feature_layer")
+    feature = -2 if feature is None else feature
+    layers = feature if isinstance(feature, list) else [feature]
+    if not layers or not all(isinstance(i, int) and not isinstance(i, bool) and -n <= i <= n for i in layers):
+        raise top.error("vision_feature_layer", f"vision_feature_layer must be a layer index or a list of them, not {feature!r}")
+    kept = max(n + i + 1 if i < 0 else i for i in layers)
+    block = 4 * (h * h + h) + 2 * 2 * h + (h * inter + inter) + (inter * h + h)
+    grid = (image // patch) ** 2
+    if kind == "clip_vision_model":
+        tower = h + channels * patch * patch * h + (grid + 1) * h + 2 * h
+    else:
+        tower = channels * patch * patch * h + h + grid * h
+        if v.flag("vision_use_head", True):
+            tower += _siglip_head(h, inter)
+    tower += kept * block + (2 * h if kept == n else 0)
+    width = h * len(layers) if isinstance(feature, list) else h
+    bias = top.flag("multimodal_projector_bias", True)
+    projector = width * text_hidden + text_hidden * text_hidden + (2 * text_hidden if bias else 0)
+    return tower + projector + (text_hidden if family == "llava_next" else 0)
+
+
+def _siglip_head(h: int, inter: int) -> int:
+    """SigLIP's attention-pooling head: probe, in-projection (3h x h + 3h), out-projection,
+    LayerNorm and MLP (transformers SiglipMultiheadAttentionPoolingHead; vLLM siglip.py)."""
+    return h + 3 * h * h + 3 * h + h * h + h + 2 * h + h * inter + inter + inter * h + h
+
+
 def _qwen3_vl_tower(v: ConfigReader) -> int:
     """Qwen3-VL vision tower (transformers modeling_qwen3_vl.py `Qwen3VLVisionModel`, 4.57; the
     `model.visual.*` tensors of the Qwen3-VL-8B / 30B-A3B checkpoints): a Conv3d patch embedding with bias, a learned
@@ -604,6 +649,8 @@ def profile_from_config(data: dict[str, Any], path: str, name: str, hf_ids: list
     top, text = _text_config(data, path)
     model_type = _model_type(top, text)
     text.defaults = _DEFAULTS.get(model_type, {})
+    if text is not top and model_type == "llama":
+        text.defaults = _DEFAULTS["llama_nested"]
     arch = ARCHITECTURES.get(model_type, model_type)
     hidden = text.integer("hidden_size")
     layers = text.integer("num_hidden_layers")
@@ -680,7 +727,8 @@ def profile_from_config(data: dict[str, Any], path: str, name: str, hf_ids: list
             spec["visionParametersB"] = round(vision_b, 9)
         if vision_note:
             warned.append(vision_note)
-        if vision_b and top.raw("model_type") in ("qwen3_vl", "qwen3_vl_moe"):
+        # plan/engine_memory.py `vision_item` knows the profiling item of these families' towers only
+        if vision_b and top.raw("model_type") not in ("gemma3", "mistral3", "qwen2_vl", "qwen2_5_vl"):
             warned.append("the vision encoder's activation peak in vLLM's profiling run is not modelled (the KV "
                           "cache is overestimated by it)")
     notes.extend(w[0].upper() + w[1:] + "." for w in warned)

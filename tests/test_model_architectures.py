@@ -206,17 +206,52 @@ def test_experts_under_keys_llmkube_does_not_read_are_refused():
         profile_from_config(data, "x/config.json", "x")
 
 
-def test_a_siglip_tower_outside_gemma_3_is_not_counted_with_gemma_3s_projector():
-    """Granite Vision (llava_next + granite + SigLIP, vision_feature_layer [-24, -20, -12, -1], as
-    other projects' tests quote its config): its projector is LLaVA's two-layer MLP over four
-    concatenated layers, not Gemma 3's; the tower was counted with Gemma 3's modules before."""
-    data = {"model_type": "llava_next", "vision_feature_layer": [-24, -20, -12, -1],
-            "text_config": {**_config("granite-3.1-2b-instruct.json"), "model_type": "granite"},
+def test_a_tower_under_a_family_llmkube_has_no_projector_for_is_not_counted():
+    """A SigLIP tower under a family whose projector llmkube does not know (Idefics 3 here) is
+    left out with a warning; it used to be counted with Gemma 3's projector."""
+    data = {"model_type": "idefics3", "text_config": {**_config("llama-3.1-8b.json")},
             "vision_config": {"model_type": "siglip_vision_model", "num_hidden_layers": 27, "hidden_size": 1152,
                               "intermediate_size": 4304, "num_attention_heads": 16, "patch_size": 14, "image_size": 384}}
     cav: list[str] = []
     s = profile_from_config(data, "x/config.json", "x", caveats=cav).spec
     assert not s.vision_parameters_b
     assert cav == ["vision tower (siglip_vision_model) not counted in the weights"]
-    gemma = import_profile(str(CONFIGS / "gemma-3-4b-it.json")).spec  # the same tower kind under Gemma 3 still counts
-    assert gemma.vision_parameters_b
+    assert import_profile(str(CONFIGS / "gemma-3-4b-it.json")).spec.vision_parameters_b  # still counted under Gemma 3
+
+
+# ---- LLaVA ------------------------------------------------------------------------------------
+
+def test_llava_1_5_counts_the_clip_layers_vllm_builds():
+    """llava-hf/llava-1.5-7b-hf: 7,063,427,072 parameters in the checkpoint. vLLM builds the CLIP
+    tower only up to vision_feature_layer -2 (models/llava.py `_get_num_hidden_layers`: 23 of 24
+    layers) and without its post-layernorm (models/clip.py: "If possible, skip post_layernorm"),
+    so it loads one CLIP layer (4 x (1024² + 1024) + 4 x 1024 + 2 x 1024 x 4096 + 4096 + 1024 =
+    12,596,224) and 2,048 norm parameters less. Its text_config names only vocab_size and the
+    context; LlamaConfig's defaults give the rest (4096 wide, 32 layers, 11008 MLP)."""
+    cav: list[str] = []
+    s = import_profile(str(CONFIGS / "llava-1.5-7b-hf.json"), caveats=cav).spec
+    assert (s.architecture, s.layers, s.hidden_size, s.attention_heads, s.kv_heads, s.intermediate_size) == ("llama", 32, 4096, 32, 32, 11008)
+    assert (s.vocab_size, s.max_context, s.dtype, s.tie_embeddings) == (32064, 4096, "float16", False)
+    c = parameter_counts(s)
+    clip_layer = 4 * (1024 * 1024 + 1024) + 4 * 1024 + (1024 * 4096 + 4096) + (4096 * 1024 + 1024)
+    assert clip_layer == 12_596_224
+    assert c.total == 7_063_427_072 - clip_layer - 2 * 1024
+    projector = 1024 * 4096 + 4096 + 4096 * 4096 + 4096
+    assert c.vision == (1024 + 3 * 14 * 14 * 1024 + (24 * 24 + 1) * 1024 + 2 * 1024) + 23 * clip_layer + projector
+    assert any("activation peak" in w for w in cav)
+
+
+def test_llava_next_concatenates_its_feature_layers_and_keeps_the_newline_vector():
+    """Granite Vision's feature layers [-24, -20, -12, -1]: every SigLIP layer is kept (so the
+    post-layernorm too), linear_1 reads 4 x 1152 columns, and LLaVA-NeXT adds image_newline."""
+    data = {"model_type": "llava_next", "vision_feature_layer": [-24, -20, -12, -1],
+            "text_config": {**_config("granite-3.1-2b-instruct.json"), "model_type": "granite"},
+            "vision_config": {"model_type": "siglip_vision_model", "num_hidden_layers": 27, "hidden_size": 1152,
+                              "intermediate_size": 4304, "num_attention_heads": 16, "patch_size": 14,
+                              "image_size": 384, "vision_use_head": False}}
+    s = profile_from_config(data, "x/config.json", "x").spec
+    h, inter, text = 1152, 4304, s.hidden_size
+    block = 4 * (h * h + h) + 4 * h + (h * inter + inter) + (inter * h + h)
+    tower = 3 * 14 * 14 * h + h + (384 // 14) ** 2 * h + 27 * block + 2 * h
+    projector = 4 * h * text + text + text * text + text
+    assert parameter_counts(s).vision == tower + projector + text

@@ -94,6 +94,9 @@ CONFIG_ONLY = {
     # transformers docs/source/en/model_doc/glm4_moe.md: "GLM-4.5-Air ... 106 billion total parameters"
     # (the MTP layer vLLM skips is not counted: 106.85B)
     "glm-4.5-air.json": ("zai-org/GLM-4.5-Air", 106e9, 0.01),
+    # 7,063,427,072 (tests/data/hf-configs/README.md) less what vLLM does not build: the CLIP tower's
+    # last layer (vision_feature_layer -2) and its post-layernorm (test_model_architectures.py)
+    "llava-1.5-7b-hf.json": ("llava-hf/llava-1.5-7b-hf", 7_063_427_072 - 12_596_224 - 2 * 1024, 0),
 }
 # Stored configs of architectures llmkube refuses to size (tests/test_model_architectures.py).
 REFUSED = {"qwen3-next-80b-a3b-instruct.json"}
