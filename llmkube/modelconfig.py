@@ -45,7 +45,17 @@ ARCHITECTURES = {
     # of moe_intermediate_size, a sigmoid router with e_score_correction_bias); its MTP layer
     # (num_nextn_predict_layers) is skipped on load (`skip_spec_layers`).
     "glm4_moe": "glm4_moe",
+    # GLM-4-9B / ChatGLM2-3 (THUDM's remote-code ChatGLMConfig; vLLM models/chatglm.py): the
+    # decoder of a Llama with GQA, q/k/v biases (add_qkv_bias), RMSNorm, gated MLP, under its own
+    # key names (`_CHATGLM_KEYS`)
+    "chatglm": "chatglm",
 }
+# ChatGLMConfig's keys -> the transformers names the reader uses. vLLM chatglm.py builds the
+# embedding and output layer of padded_vocab_size rows, multi_query_group_num KV heads when
+# multi_query_attention is set, head size kv_channels, the MLP of ffn_hidden_size and reads the
+# context from seq_length.
+_CHATGLM_KEYS = {"num_layers": "num_hidden_layers", "padded_vocab_size": "vocab_size",
+                 "ffn_hidden_size": "intermediate_size", "kv_channels": "head_dim"}
 # Qwen families that keep `sliding_window` in the config but use it only with `use_sliding_window`.
 _QWEN_WINDOW_FLAG = ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "qwen2_vl", "qwen2_5_vl", "qwen2_vl_text",
                      "qwen2_5_vl_text", "qwen3_vl", "qwen3_vl_text", "qwen3_vl_moe", "qwen3_vl_moe_text")
@@ -216,6 +226,22 @@ def _model_type(top: ConfigReader, text: ConfigReader) -> str:
                          + ") and decoders with their keys (hidden_size, num_hidden_layers, num_attention_heads, "
                          "intermediate_size, vocab_size); otherwise " + _BY_HAND)
     return mt
+
+
+def _chatglm_keys(text: ConfigReader) -> None:
+    """Read a ChatGLMConfig under the transformers key names (its own names win where both exist:
+    vLLM sizes the embedding by padded_vocab_size). LayerNorm instead of RMSNorm, or biases on
+    every linear layer (add_bias_linear), are not modelled: refused."""
+    data = dict(text.data)
+    for theirs, ours in _CHATGLM_KEYS.items():
+        if data.get(theirs) is not None:
+            data[ours] = data[theirs]
+    kv = data.get("multi_query_group_num") if data.get("multi_query_attention") else None
+    data["num_key_value_heads"] = kv if kv is not None else data.get("num_attention_heads")
+    text.data = data
+    if not text.flag("rmsnorm", True) or text.flag("add_bias_linear", False):
+        raise text.error("rmsnorm" if not text.flag("rmsnorm", True) else "add_bias_linear",
+                         "cannot size this ChatGLM: LayerNorm or biases on every linear layer are not modelled", _BY_HAND)
 
 
 def _looks_like_decoder(r: ConfigReader) -> bool:
@@ -651,6 +677,8 @@ def profile_from_config(data: dict[str, Any], path: str, name: str, hf_ids: list
     text.defaults = _DEFAULTS.get(model_type, {})
     if text is not top and model_type == "llama":
         text.defaults = _DEFAULTS["llama_nested"]
+    if model_type == "chatglm":
+        _chatglm_keys(text)
     arch = ARCHITECTURES.get(model_type, model_type)
     hidden = text.integer("hidden_size")
     layers = text.integer("num_hidden_layers")
@@ -706,6 +734,9 @@ def profile_from_config(data: dict[str, Any], path: str, name: str, hf_ids: list
         # transformers PhiAttention / vLLM phi.py PhiAttention: q/k/v and `dense` all carry biases
         spec["qkvBias"] = True
         spec["attentionOutputBias"] = True
+    elif model_type == "chatglm":
+        if text.flag("add_qkv_bias", False):  # vLLM GLMAttention: QKVParallelLinear(bias=add_bias_linear or add_qkv_bias)
+            spec["qkvBias"] = True
     elif model_type == "glm4_moe":
         # vLLM Glm4MoeAttention: QKVParallelLinear(bias=config.attention_bias), o_proj bias=False
         if text.flag("attention_bias", False):

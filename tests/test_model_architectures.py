@@ -255,3 +255,22 @@ def test_llava_next_concatenates_its_feature_layers_and_keeps_the_newline_vector
     tower = 3 * 14 * 14 * h + h + (384 // 14) ** 2 * h + 27 * block + 2 * h
     projector = 4 * h * text + text + text * text + text
     assert parameter_counts(s).vision == tower + projector + text
+
+
+# ---- ChatGLM (GLM-4-9B) --------------------------------------------------------------------------
+
+def test_glm_4_9b_chat_is_read_under_chatglms_key_names():
+    """THUDM's ChatGLMConfig: num_layers, padded_vocab_size, ffn_hidden_size, kv_channels and
+    multi_query_group_num (with multi_query_attention) are vLLM chatglm.py's layers, embedding rows,
+    MLP width, head size and KV heads; seq_length the context; add_qkv_bias puts biases on q/k/v."""
+    s = import_profile(str(CONFIGS / "glm-4-9b-chat.json")).spec
+    assert (s.architecture, s.layers, s.hidden_size, s.attention_heads, s.kv_heads, s.head_dim) == ("chatglm", 40, 4096, 32, 2, 128)
+    assert (s.intermediate_size, s.vocab_size, s.max_context, s.tie_embeddings) == (13696, 151552, 131072, False)
+    assert s.qkv_bias and not s.attention_output_bias
+    assert parameter_counts(s).total == 9_399_951_360
+
+
+def test_a_chatglm_with_biases_everywhere_is_refused():
+    data = {**_config("glm-4-9b-chat.json"), "add_bias_linear": True}
+    with pytest.raises(InputError, match="ChatGLM"):
+        profile_from_config(data, "x/config.json", "x")

@@ -97,6 +97,8 @@ CONFIG_ONLY = {
     # 7,063,427,072 (tests/data/hf-configs/README.md) less what vLLM does not build: the CLIP tower's
     # last layer (vision_feature_layer -2) and its post-layernorm (test_model_architectures.py)
     "llava-1.5-7b-hf.json": ("llava-hf/llava-1.5-7b-hf", 7_063_427_072 - 12_596_224 - 2 * 1024, 0),
+    # GLM-4's demo banner: "You are served by GLM-4, with 9399951360 (9.4B) parameters."
+    "glm-4-9b-chat.json": ("THUDM/glm-4-9b-chat", 9_399_951_360, 0),
 }
 # Stored configs of architectures llmkube refuses to size (tests/test_model_architectures.py).
 REFUSED = {"qwen3-next-80b-a3b-instruct.json"}
