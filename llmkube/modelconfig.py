@@ -49,6 +49,10 @@ ARCHITECTURES = {
     # decoder of a Llama with GQA, q/k/v biases (add_qkv_bias), RMSNorm, gated MLP, under its own
     # key names (`_CHATGLM_KEYS`)
     "chatglm": "chatglm",
+    # EXAONE 3.0 / 3.5 (LG's remote-code ExaoneConfig, `num_layers`; vLLM models/exaone.py): a
+    # Llama decoder under other module names (wte, h.N.attn.attention.{q,k,v,out}_proj, mlp.c_fc_0/1,
+    # c_proj, ln_1/ln_2 RMSNorm), no biases
+    "exaone": "exaone",
 }
 # ChatGLMConfig's keys -> the transformers names the reader uses. vLLM chatglm.py builds the
 # embedding and output layer of padded_vocab_size rows, multi_query_group_num KV heads when
@@ -679,6 +683,8 @@ def profile_from_config(data: dict[str, Any], path: str, name: str, hf_ids: list
         text.defaults = _DEFAULTS["llama_nested"]
     if model_type == "chatglm":
         _chatglm_keys(text)
+    if model_type == "exaone" and text.raw("num_hidden_layers") is None and text.raw("num_layers") is not None:
+        text.data = {**text.data, "num_hidden_layers": text.raw("num_layers")}  # ExaoneConfig.attribute_map
     arch = ARCHITECTURES.get(model_type, model_type)
     hidden = text.integer("hidden_size")
     layers = text.integer("num_hidden_layers")

@@ -165,10 +165,10 @@ def test_unsupported_model_type_exits_2_with_what_to_do(tmp_path, capsys):
 
 def test_a_decoder_of_unknown_model_type_is_imported_with_a_warning(tmp_path, capsys):
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({**_config("llama-3.1-8b.json"), "model_type": "exaone"}))
+    path.write_text(json.dumps({**_config("llama-3.1-8b.json"), "model_type": "internlm3"}))
     code, out, err = _run(["profiles", "import", str(path)], capsys)
-    assert code == 0 and "architecture: exaone" in out
-    assert "warning:" in err and "'exaone' is not one whose modules llmkube has read" in err
+    assert code == 0 and "architecture: internlm3" in out
+    assert "warning:" in err and "'internlm3' is not one whose modules llmkube has read" in err
     assert "Llama-style decoder" in out  # and in the profile's notes
 
 

@@ -99,6 +99,9 @@ CONFIG_ONLY = {
     "llava-1.5-7b-hf.json": ("llava-hf/llava-1.5-7b-hf", 7_063_427_072 - 12_596_224 - 2 * 1024, 0),
     # GLM-4's demo banner: "You are served by GLM-4, with 9399951360 (9.4B) parameters."
     "glm-4-9b-chat.json": ("THUDM/glm-4-9b-chat", 9_399_951_360, 0),
+    # the module tree printed beside the config (no biases, untied head); EXAONE-3.5-7.8B has the same
+    # shapes and a run of it counts "exact model parameters: 7,818,448,896" (README)
+    "exaone-3.0-7.8b-instruct.json": ("LGAI-EXAONE/EXAONE-3.0-7.8B-Instruct", 7_818_448_896, 0),
 }
 # Stored configs of architectures llmkube refuses to size (tests/test_model_architectures.py).
 REFUSED = {"qwen3-next-80b-a3b-instruct.json"}
