@@ -193,14 +193,17 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 def _text_config(data: dict[str, Any], path: str) -> tuple[ConfigReader, ConfigReader]:
     """(top-level reader, reader of the language model's keys): multimodal configs (Gemma 3,
-    Llama 4, ...) nest the language model under `text_config`."""
+    Llama 4, ...) nest the language model under `text_config`, InternVL's remote-code
+    InternVLChatConfig under `llm_config` (vLLM models/internvl.py builds the language model
+    from `config.llm_config`)."""
     top = ConfigReader(data, path)
-    text = data.get("text_config")
+    key = "text_config" if data.get("text_config") is not None else "llm_config"
+    text = data.get(key)
     if text is None:
         return top, top
     if not isinstance(text, dict):
-        raise top.error("text_config", "text_config must be an object")
-    return top, ConfigReader(text, path, "text_config.")
+        raise top.error(key, f"{key} must be an object")
+    return top, ConfigReader(text, path, f"{key}.")
 
 
 def _model_type(top: ConfigReader, text: ConfigReader) -> str:

@@ -274,3 +274,17 @@ def test_a_chatglm_with_biases_everywhere_is_refused():
     data = {**_config("glm-4-9b-chat.json"), "add_bias_linear": True}
     with pytest.raises(InputError, match="ChatGLM"):
         profile_from_config(data, "x/config.json", "x")
+
+
+# ---- InternVL ---------------------------------------------------------------------------------
+
+def test_internvl_reads_its_llm_config_and_says_the_tower_is_not_counted(capsys):
+    """InternVLChatConfig nests the language model under `llm_config` (vLLM internvl.py builds it
+    from config.llm_config): InternVL3-1B's is Qwen2.5-0.5B's decoder. Its InternViT tower is not
+    counted (vLLM pads its heads to a multiple of the TP size), which the import says."""
+    code, out, err = _run(["profiles", "import", str(CONFIGS / "internvl3-1b.json")], capsys)
+    assert code == 0 and "warning:" in err and "vision tower (intern_vit_6b) not counted" in err
+    s = import_profile(str(CONFIGS / "internvl3-1b.json")).spec
+    assert (s.architecture, s.layers, s.hidden_size, s.attention_heads, s.kv_heads, s.intermediate_size) == ("qwen2", 24, 896, 14, 2, 4864)
+    assert (s.vocab_size, s.qkv_bias, s.tie_embeddings) == (151674, True, False)
+    assert not s.vision_parameters_b

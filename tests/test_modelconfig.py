@@ -105,13 +105,15 @@ CONFIG_ONLY = {
 }
 # Stored configs of architectures llmkube refuses to size (tests/test_model_architectures.py).
 REFUSED = {"qwen3-next-80b-a3b-instruct.json"}
+# Stored configs imported with a caveat (their vision tower is not counted), so no published total applies.
+CAVEATED = {"internvl3-1b.json"}
 SHAPE_FIELDS = ("architecture", "layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "intermediate_size",
                 "vocab_size", "tie_embeddings", "experts", "mla", "sliding_window", "qkv_bias", "qk_norm",
                 "attention_chunk_size", "quantization", "rope_table_positions")
 
 
 def test_every_stored_config_has_a_builtin_or_is_config_only():
-    assert set(BUILTIN) | set(CONFIG_ONLY) | REFUSED == {p.name for p in CONFIGS.glob("*.json")}
+    assert set(BUILTIN) | set(CONFIG_ONLY) | REFUSED | CAVEATED == {p.name for p in CONFIGS.glob("*.json")}
     assert not set(BUILTIN) & set(CONFIG_ONLY)
     for hf_id, _, _ in CONFIG_ONLY.values():
         assert STORE.model(hf_id) is None, f"{hf_id} has a built-in profile: move its config to BUILTIN"
