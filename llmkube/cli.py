@@ -578,11 +578,12 @@ def profiles_import(
     name: Annotated[Optional[str], typer.Option("--name", metavar="NAME", help="metadata.name of the profile (default: from the id or directory).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write the profile to this file (default: stdout).")] = None,
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-d", metavar="DIR", help="Write <name>.yaml into this profile directory.")] = None,
+    hf_id: Annotated[Optional[list[str]], typer.Option("--hf-id", metavar="ORG/NAME", help="The checkpoint's Hugging Face id, by which a spec's model finds the profile (repeatable; a local file otherwise gets local/<name>).")] = None,
 ) -> None:
     """Write a ModelProfile from a Hugging Face config.json: shapes, context, dtype, quantization."""
     from llmkube.commands.profiles import run_import
 
-    raise typer.Exit(run_import(source, name=name, output=output, output_dir=output_dir))
+    raise typer.Exit(run_import(source, name=name, output=output, output_dir=output_dir, hf_ids=hf_id or ()))
 
 
 @profiles_app.command("list")

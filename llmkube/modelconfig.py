@@ -809,15 +809,17 @@ def profile_name(text: str) -> str:
     return base[:253] or "model"
 
 
-def import_profile(ref: str, name: str | None = None, caveats: list[str] | None = None) -> ModelProfile:
-    """A ModelProfile from a local config.json / model directory."""
+def import_profile(ref: str, name: str | None = None, caveats: list[str] | None = None,
+                   hf_ids: list[str] | None = None) -> ModelProfile:
+    """A ModelProfile from a local config.json / model directory; `hf_ids` are the checkpoint's Hugging
+    Face ids (a spec's `model` finds the profile by them), else it gets `local/<name>`."""
     data = read_config_file(ref)
     p = Path(ref)
     where = str(p / "config.json") if p.is_dir() else ref
     # a model directory, or the directory a config.json sits in (`./config.json` too: resolved), names it
     parent = p.resolve().parent.name if p.name == "config.json" else ""
     default_name = profile_name(p.resolve().name if p.is_dir() else (parent or p.stem))
-    return profile_from_config(data, where, name or default_name, caveats=caveats)
+    return profile_from_config(data, where, name or default_name, hf_ids or None, caveats=caveats)
 
 
 def fetch_hub_config(hf_id: str) -> tuple[dict[str, Any], str]:
@@ -836,9 +838,12 @@ def fetch_hub_config(hf_id: str) -> tuple[dict[str, Any], str]:
     return read_config_file(path), path
 
 
-def import_hub_profile(hf_id: str, name: str | None = None, caveats: list[str] | None = None) -> ModelProfile:
+def import_hub_profile(hf_id: str, name: str | None = None, caveats: list[str] | None = None,
+                       hf_ids: list[str] | None = None) -> ModelProfile:
+    """A ModelProfile from a Hugging Face repo's config.json; its id comes first among `hf_ids`."""
     data, path = fetch_hub_config(hf_id)
-    return profile_from_config(data, path, name or profile_name(hf_id), [hf_id], caveats)
+    ids = [hf_id, *(i for i in hf_ids or () if i != hf_id)]
+    return profile_from_config(data, path, name or profile_name(hf_id), ids, caveats)
 
 
 def is_hub_id(ref: str) -> bool:

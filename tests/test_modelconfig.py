@@ -548,6 +548,20 @@ def test_import_to_stdout_and_file(tmp_path, capsys):
     assert code == 0 and "architecture: phi3" in target.read_text()
 
 
+def test_import_with_hf_ids_is_found_by_them(tmp_path, capsys):
+    """--hf-id: a downloaded config.json's profile answers to the checkpoint's ids (a spec's
+    `model`, a server's `--model`), not only to `local/<name>`."""
+    argv = ["profiles", "import", str(CONFIGS / "phi-4.json"), "--name", "my-phi", "-d", str(tmp_path),
+            "--hf-id", "my-org/phi-4-ft", "--hf-id", "my-org/phi-4-ft-awq", "--hf-id", "my-org/phi-4-ft"]
+    code, _, _ = _run(argv, capsys)
+    assert code == 0
+    store = ProfileStore.load([tmp_path])
+    assert store.models["my-phi"].spec.hugging_face_ids == ["my-org/phi-4-ft", "my-org/phi-4-ft-awq"]
+    assert store.model("my-org/phi-4-ft-awq").name == "my-phi"
+    code, _, err = _run(["profiles", "import", str(CONFIGS / "phi-4.json"), "--hf-id", "phi-4"], capsys)
+    assert code == 2 and "--hf-id 'phi-4' is not a Hugging Face id" in err and "Traceback" not in err
+
+
 def test_import_by_id_offline_says_what_to_do(capsys, monkeypatch):
     import builtins
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from llmkube.errors import InputError
 from llmkube.options import Options
 from llmkube.profiles import GPUProfile, ModelProfile, ProfileStore
+
+#: A Hugging Face repo id, as the Hub spells them: ORG/NAME of letters, digits, '.', '_' and '-'.
+HF_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def profile_document(profile: ModelProfile | GPUProfile) -> dict[str, Any]:
@@ -44,20 +49,27 @@ def _compact(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def run_import(source: str, *, name: str | None, output: Path | None, output_dir: Path | None) -> int:
+def run_import(
+    source: str, *, name: str | None, output: Path | None, output_dir: Path | None, hf_ids: Sequence[str] = ()
+) -> int:
     """Write the ModelProfile of a local config.json / model directory, or of a Hugging Face id
-    (fetched through huggingface_hub)."""
+    (fetched through huggingface_hub). `hf_ids`: the checkpoint's Hugging Face ids, by which a
+    spec's `model` finds the profile (a local file otherwise gets only `local/<name>`)."""
     from llmkube.modelconfig import import_hub_profile, import_profile, is_hub_id
     from llmkube.profiles import looks_like_config_path
     from llmkube.yamlio import dump_yaml
 
     if output is not None and output_dir is not None:
         raise InputError("give either --output or --output-dir, not both")
+    for hf_id in hf_ids:
+        if not HF_ID.fullmatch(hf_id):
+            raise InputError(f"--hf-id {hf_id!r} is not a Hugging Face id", hint="an id is ORG/NAME, e.g. my-org/my-llama-8b")
+    ids = list(dict.fromkeys(hf_ids))
     caveats: list[str] = []
     if looks_like_config_path(source) or Path(source).exists():
-        profile = import_profile(source, name, caveats)
+        profile = import_profile(source, name, caveats, ids)
     elif is_hub_id(source):
-        profile = import_hub_profile(source, name, caveats)
+        profile = import_hub_profile(source, name, caveats, ids)
     else:
         raise InputError(f"{source!r} is neither a config.json file, a model directory nor a Hugging Face id",
                          hint="e.g. llmkube profiles import ./Qwen3-8B/config.json, or Qwen/Qwen3-8B (online)")
