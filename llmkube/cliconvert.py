@@ -17,12 +17,12 @@ typer has no public hook for this: the converter is a typer `RuntimeParam` (type
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
 from llmkube.lazyre import lazy
+from llmkube.records import record
 
 try:  # typer's runtime-conversion layer (0.2x); without it typer converts as it always did
     from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
@@ -76,7 +76,7 @@ def _leaf(annotation: Any, info: Any, value: Any, param: Any, ctx: Any) -> Any:
 
 if RuntimeParam is not None:
 
-    @dataclass(frozen=True)
+    @record(frozen=True)
     class PlainParam(RuntimeParam):
         """typer's conversion of one parameter: plain values here, the rest by typer's adapter."""
 

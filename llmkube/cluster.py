@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from llmkube.apimachinery import api_group
@@ -23,6 +22,7 @@ from llmkube.names import APP_COMPONENT_LABEL, GPU_CONFIG_COMPONENT, POOL_CONFIG
 from llmkube.options import APPLY_SET_ENV, DEFAULT_APPLY_SET
 from llmkube.pipeline import KIND_ORDER, NodeLabelStep
 from llmkube.plan.context import MANAGED_BY
+from llmkube.records import record
 
 #: Label on every object llmkube applies; `apply --prune` deletes objects of the set that left the specs.
 APPLY_SET_LABEL = "llmkube.dev/apply-set"
@@ -352,7 +352,7 @@ def namespace_objects(names: Iterable[str]) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- node labels
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LabelChange:
     """Labels one node would get: (key, current value or None, new value)."""
 
@@ -401,7 +401,7 @@ def prune_resources(objects: Iterable[Mapping[str, Any]], resources: Mapping[tup
     return [resources[k].qualified_name for k in sorted(kinds) if k in resources and "list" in resources[k].verbs]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PruneCandidates:
     doomed: list[dict[str, Any]]  # to delete, in reverse apply order
     shared: list[dict[str, Any]]  # left the specs, but other field managers own them too

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from llmkube.errors import InputError, SourceMark
 from llmkube.lazyre import lazy
 from llmkube.options import APPLY_SET_ENV, DEFAULT_KUBE_VERSION, DEFAULT_KUEUE_API, InputLimits
+from llmkube.records import record
 
 YAML_NAMES = (".llmkube.yaml", ".llmkube.yml")
 PYPROJECT = "pyproject.toml"
@@ -35,7 +36,7 @@ TABLE = "tool.llmkube"
 SEVERITIES = ("error", "warning", "info")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Key:
     """One setting: its name in the file, what it takes, its default and the flag that overrides it."""
 
@@ -83,7 +84,7 @@ BY_PARAM = {k.param: k for k in KEYS.values()}
 ENV_VARS = {"apply-set": APPLY_SET_ENV}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Config:
     """The settings one file makes (empty when there is none): key → value, and where each stands."""
 
@@ -92,7 +93,7 @@ class Config:
     marks: Mapping[str, SourceMark] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Setting:
     """A setting's effective value and where it came from: "flag", "default", or the file's path:line."""
 

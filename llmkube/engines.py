@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from llmkube.lazyre import lazy
+from llmkube.records import record
 
 Engine = Literal["vllm", "tgi"]
 ENGINES: tuple[Engine, ...] = ("vllm", "tgi")
@@ -51,7 +51,7 @@ METRIC_QUERIES = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Setting:
     """One server setting: the InferenceEndpoint field it comes from and each engine's spelling.
 

@@ -7,10 +7,11 @@ traceback: `file:line:col: message`, then the field path and a hint.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from llmkube.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SourceMark:
     """Where something came from in a user's file (1-based line and column)."""
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import textwrap
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from typing import Any
 
 from llmkube.errors import InputError
 from llmkube.fielddocs import FieldDoc, field_docs, kind_summary, plain
+from llmkube.records import record
 from llmkube.specs.base import API_VERSION
 from llmkube.specschema import Schema, alternatives, children, kind_schema, spec_kinds
 from llmkube.suggest import nearest
@@ -22,7 +23,7 @@ from llmkube.suggest import nearest
 _NONE = ("", "—", "-", "none")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Child:
     name: str
     type: str
@@ -30,7 +31,7 @@ class Child:
     summary: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Explanation:
     kind: str
     api_version: str

@@ -9,11 +9,11 @@ send each set with its cluster's kubectl context, the rules keep clusters apart.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from llmkube.errors import InputError
 from llmkube.names import CLUSTER_ANNOTATION
+from llmkube.records import record
 
 if TYPE_CHECKING:  # named only: a run of plain manifests imports no planner
     from llmkube.plan.base import ClusterTarget
@@ -34,7 +34,7 @@ def cluster_of(obj: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ClusterSet(Generic[T]):
     """The objects that go to one cluster of a federation (or the one set of a plain run)."""
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
+from llmkube.records import record
 from llmkube.resources import builtin_dir
 
 COMMON_SECTION = "Common fields"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FieldDoc:
     """One row of a field table; cells as written (Markdown), `\\|` unescaped."""
 

@@ -18,8 +18,9 @@ read every entry and so load them all.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from llmkube.records import record
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -45,7 +46,7 @@ def is_spec_document(doc: Document) -> bool:
     return isinstance(data, Mapping) and str(data.get("apiVersion", "")).startswith(SPEC_GROUP)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Kind:
     """What llmkube does with one spec kind: its model, semantic checks, planner and template."""
 

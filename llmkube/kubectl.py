@@ -19,10 +19,10 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 from llmkube import apimachinery, runenv
 from llmkube.errors import InputError
+from llmkube.records import record
 
 DEFAULT_FIELD_MANAGER = "llmkube"
 DEFAULT_TIMEOUT = 300.0  # seconds for one kubectl run (`--timeout`): a large apply takes minutes, not hours
@@ -39,7 +39,7 @@ _KLOG = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+:\d+\]")
 
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class KubectlResult:
     """What one kubectl run produced (like `subprocess.CompletedProcess`)."""
 
@@ -82,7 +82,7 @@ def _check_label_value(key: str, value: str) -> None:
         )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class APIResource:
     """One resource type the API server serves (a row of `kubectl api-resources`)."""
 

@@ -12,17 +12,17 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from llmkube.profiles import ModelSpec, Quantization
+from llmkube.records import record
 
 DTYPE_BYTES = {"bfloat16": 2.0, "float16": 2.0, "float32": 4.0, "float8": 1.0, "auto": 2.0}
 
 GROUPS = ("embedding", "lm_head", "attention", "dense_mlp", "experts", "shared_experts", "router", "norms", "vision")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Tensor:
     """One weight (or a stack of `copies` identical ones, e.g. the experts of a layer).
 
@@ -43,7 +43,7 @@ class Tensor:
         return self.fan_in * self.fan_out * self.copies
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ParamCounts:
     """Parameters by module group. `experts` is every routed expert; `active` what one token uses."""
 
@@ -319,7 +319,7 @@ def checkpoint_weight_bytes(spec: ModelSpec) -> float:
     return sum(tensor_bytes(spec, t) for t in tensors(spec))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WeightBytes:
     """Checkpoint bytes split the way pipeline stages split them."""
 

@@ -8,9 +8,11 @@ stays fast.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Literal
+
+from llmkube.records import record
 
 KueueAPI = Literal["v1beta1", "v1beta2"]
 
@@ -23,7 +25,7 @@ DEFAULT_APPLY_SET = "default"
 APPLY_SET_ENV = "LLMKUBE_APPLY_SET"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Options:
     """How to read, render and check: profiles, templates, schemas and which checks run."""
 
@@ -40,7 +42,7 @@ class Options:
     jobs: int = 1  # processes for the schema and CEL checks (validate -j; 0: auto, see llmkube.parallel)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InputLimits:
     """How much input one run reads before it refuses (each raised by a flag)."""
 

@@ -8,7 +8,6 @@ manifests imports that module only, not this one (nor the spec models, planners 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from llmkube.check.crdstore import TEMPLATES_DIR, side_cache_dir
@@ -17,6 +16,7 @@ from llmkube.federation import ClusterMerge, cluster_of
 from llmkube.kinds import KINDS
 from llmkube.options import Options
 from llmkube.plan.context import PlanContext, PlanError
+from llmkube.records import record
 from llmkube.runs import (  # noqa: F401 - the run, read through here by the commands and tests
     NO_SCHEMA,
     Inputs,
@@ -56,7 +56,7 @@ KIND_ORDER = [
     "PodDisruptionBudget",
 ]
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RuleEntry:
     """A rule as `llmkube rules` shows it: its code, name, severity, family, summary and
     documentation (the rule's docstring, dedented: what docs/rules.md holds)."""

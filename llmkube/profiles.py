@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
 from llmkube.errors import InputError, SourceMark
 from llmkube.options import require_profile_dirs
 from llmkube.fastyaml import load_plain
+from llmkube.records import record
 from llmkube.resources import builtin_profiles
 from llmkube.suggest import nearest
 from llmkube.yamlio import expand_paths
@@ -95,14 +96,14 @@ class _Document(_Profile):
 # back from the side cache needs neither pydantic nor those models. Keyword-only, as pydantic's are.
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class ProfileMeta(_Profile):
     """A profile's `metadata`: its name."""
 
     name: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class MigProfile(_Profile):
     """One MIG profile a GPU offers (`1g.10gb`): its slots, memory and placements."""
 
@@ -117,7 +118,7 @@ class MigProfile(_Profile):
     placements: list[int]
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class MigSpec(_Profile):
     """A GPU's MIG geometry: its compute and memory slots and the profiles that divide them."""
 
@@ -126,7 +127,7 @@ class MigSpec(_Profile):
     profiles: list[MigProfile]
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class GPUSpec(_Profile):
     """A GPU's facts: memory, SMs, bandwidth, interconnect, node size, MIG; see profile_schema.GPUSpec."""
 
@@ -150,7 +151,7 @@ class GPUSpec(_Profile):
     mig: MigSpec | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class GPUProfile(_Document):
     """A GPUProfile document."""
 
@@ -160,7 +161,7 @@ class GPUProfile(_Document):
     spec: GPUSpec
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class Experts(_Profile):
     """Mixture-of-experts shapes (HF `num_local_experts`/`n_routed_experts`, `num_experts_per_tok`,
     `moe_intermediate_size`, `n_shared_experts`, `first_k_dense_replace`); see profile_schema.Experts."""
@@ -175,7 +176,7 @@ class Experts(_Profile):
     bias: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class MLA(_Profile):
     """Multi-head latent attention (DeepSeek V2/V3); see profile_schema.MLA."""
 
@@ -190,7 +191,7 @@ QuantMethod = Literal["fp8", "compressed-tensors", "awq", "gptq", "mxfp4", "bits
                       "fbgemm_fp8", "modelopt", "nvfp4", "gguf", "other"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class Quantization(_Profile):
     """How the checkpoint stores its weights (HF `quantization_config`, as vLLM detects it); see
     profile_schema.Quantization for what each field means."""
@@ -211,7 +212,7 @@ class Quantization(_Profile):
 LayerType = Literal["full_attention", "sliding_attention", "chunked_attention"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class ModelSpec(_Profile):
     """A model's shapes; see profile_schema.ModelSpec for what each field means."""
 
@@ -249,7 +250,7 @@ class ModelSpec(_Profile):
     notes: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class ModelProfile(_Document):
     """A ModelProfile document."""
 
@@ -338,7 +339,7 @@ def _keep_store(directory: Path, key: str, store: ProfileStore) -> None:
         diskcache.prune(directory, keep=0, pattern="*.json")  # the parsed-files entries earlier versions kept
 
 
-@dataclass
+@record
 class ProfileStore:
     """All profiles found on the search path, by name (and models by HF id)."""
 

@@ -37,7 +37,6 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -46,6 +45,7 @@ from llmkube.errors import InputError, SourceMark
 from llmkube.check.metadata import CODES as METADATA_CODES
 from llmkube.lazyre import lazy
 from llmkube.oneline import one_line
+from llmkube.records import record
 from llmkube.secrets import mask
 
 FORMATS = ("text", "json", "junit", "sarif", "github")
@@ -69,7 +69,7 @@ _OTHER_DOCS = {code: "cli.md#llmkube-validate" for code in _OTHER_CODES}
 _OTHER_DOCS[INPUT_ERROR] = "cli.md#exit-codes"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Subject:
     """One object checked: its label (Kind/namespace/name) and where it is."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from llmkube.check.schemas import SchemaValidator
 from llmkube.errors import InputError, combined, each
 from llmkube.kinds import is_spec_document
 from llmkube.options import InputLimits, Options, require_profile_dirs
+from llmkube.records import record
 from llmkube.yamlio import Document, plain_data, read_documents
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 NO_SCHEMA = "no-schema"
 
 
-@dataclass
+@record
 class Rendered:
     """One output object and the spec it came from."""
 
@@ -46,7 +47,7 @@ class Rendered:
     source: LoadedSpec | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NodeLabelStep:
     """Labels to put on the nodes a selector matches (MIG or sharing config)."""
 
@@ -64,7 +65,7 @@ class NodeLabelStep:
         return f"kubectl label nodes -l {shlex.quote(sel)} {labels} --overwrite"
 
 
-@dataclass
+@record
 class Rendering:
     """Everything the specs produce: objects to apply, and node labels to set."""
 
@@ -75,7 +76,7 @@ class Rendering:
     profiles: ProfileStore | None = field(default=None, repr=False, compare=False)  # what the specs were planned with
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Run:
     """One pass of the pipeline over the inputs: what was rendered, what to check, what was found."""
 
@@ -286,7 +287,7 @@ def split_missing_schemas(findings: Sequence[Finding]) -> tuple[list[Finding], l
     return missing, rest
 
 
-@dataclass
+@record
 class Inputs:
     """A run's documents, split into llmkube specs and plain manifests."""
 

@@ -16,7 +16,7 @@ import re
 import stat
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from llmkube.errors import InputError, InputErrors, SourceMark
 from llmkube.fastyaml import NeedsReference, load_marked, shift_lines
 from llmkube.lazyre import lazy
 from llmkube.options import MAX_NESTING, InputLimits
+from llmkube.records import record
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN_NAME = "<stdin>"
@@ -34,7 +35,7 @@ STDIN_NAME = "<stdin>"
 PathElem = str | int
 
 
-@dataclass
+@record
 class Document:
     """One YAML document of a file, with its line marks kept."""
 

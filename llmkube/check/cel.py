@@ -30,9 +30,10 @@ import importlib.machinery
 import importlib.util
 import os
 import re
-from dataclasses import dataclass
 from collections.abc import Callable, Mapping
 from typing import Any, TypeGuard
+
+from llmkube.records import record
 
 _engine: Any = None
 _programs: dict[str, Any] = {}
@@ -179,7 +180,7 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 _HOST_CHARS = _SCHEME_CHARS | frozenset("_~!$&'()*,;=:[]<>\"%")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _URL:
     scheme: str
     opaque: str
@@ -356,7 +357,7 @@ def compile_rule(rule: str) -> Any:
     return program
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rule:
     """One `x-kubernetes-validations` entry."""
 
@@ -377,7 +378,7 @@ class Rule:
         )
 
 
-@dataclass
+@record
 class RuleTree:
     """Only the schema branches that hold rules, so evaluation never walks a 2 MB schema."""
 
@@ -453,7 +454,7 @@ def tree_from_json(data: Any) -> RuleTree | None:
     return RuleTree(tuple(rules), properties or None, tree_from_json(data.get("items")), tree_from_json(data.get("additional")))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CelProblem:
     """A rule that returned false or could not be evaluated, at a path in the object."""
 

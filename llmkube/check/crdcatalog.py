@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+
+from llmkube.records import record
 
 #: Where raw files are served: `{base}/{owner}/{repo}/{tag}/{path}`.
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com"
@@ -24,7 +25,7 @@ BASE_URL_ENV = "LLMKUBE_CRD_CATALOG_URL"
 _TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Project:
     """One upstream project: where its CRD files are, and the release llmkube targets."""
 
@@ -160,7 +161,7 @@ def base_url() -> str:
     return os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Wanted:
     """A parsed `project[@version]` argument."""
 

@@ -29,7 +29,7 @@ the pull functions and the side caches (llmkube.diskcache; `--no-cache` turns th
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -39,6 +39,7 @@ from llmkube import diskcache
 from llmkube.errors import InputError, SourceMark
 from llmkube.fastyaml import load_plain
 from llmkube.lazyre import lazy
+from llmkube.records import record
 
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
 CRD_KIND = "CustomResourceDefinition"
@@ -46,7 +47,7 @@ _SUFFIXES = (".yaml", ".yml", ".json")
 _FETCH_TIMEOUT_S = 30
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CRDVersion:
     """One served version of a CRD: what a custom resource is validated against."""
 
@@ -469,7 +470,7 @@ _VOLATILE_META = ("managedFields", "resourceVersion", "uid", "generation", "crea
 INDEX_FILE = ".index.json"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Pulled:
     """One file fetched for the cache: where from, and the sha256 of the bytes fetched."""
 
@@ -645,7 +646,7 @@ def pull_from_source(source: str, cache_dir: Path) -> list[Path]:
     return save_crds(docs, cache_dir, origin=source)
 
 
-@dataclass
+@record
 class ProjectPull:
     """What a catalog pull stored: the directory, its files, and the catalog files the tag lacks."""
 

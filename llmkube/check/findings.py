@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from typing import Any
 
 from llmkube.errors import SourceMark
+from llmkube.records import record
 from llmkube.yamlio import dotted
 
 __all__ = ["Finding", "Severity", "dotted", "object_label"]
@@ -19,7 +20,7 @@ class Severity(str, Enum):
     INFO = "info"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Finding:
     """One problem with one object, pointing at the line that caused it."""
 

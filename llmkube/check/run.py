@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from llmkube.apimachinery import api_group
 from llmkube.check.findings import Finding, Severity, dotted, object_label
 from llmkube.check.metadata import metadata_findings
 from llmkube.errors import SourceMark
+from llmkube.records import record
 from llmkube.yamlio import Document
 
 if TYPE_CHECKING:  # checking plain manifests needs no spec models
     from llmkube.specs.parse import LoadedSpec
 
 
-@dataclass
+@record
 class Target:
     """An object to check, and where it came from: a manifest or a spec."""
 

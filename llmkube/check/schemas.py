@@ -19,7 +19,7 @@ import hashlib
 import importlib.util
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import lru_cache
 from pathlib import Path
 from collections.abc import Iterator, Mapping
@@ -32,6 +32,7 @@ from llmkube.check import builtin_validation
 from llmkube.check.crdstore import CRDStore, CRDVersion
 from llmkube.errors import InputError
 from llmkube.options import DEFAULT_KUBE_VERSION
+from llmkube.records import record
 
 if TYPE_CHECKING:  # the CEL rules are read for CRDs only: a run of core kinds does not import them
     from llmkube.check import cel
@@ -48,7 +49,7 @@ _VERSION_DIR = re.compile(r"^v(\d+)\.(\d+)\.0-local-strict$")
 Path_ = tuple[str | int, ...]
 
 
-@dataclass(frozen=True, order=True)
+@record(frozen=True, order=True)
 class SchemaProblem:
     """One way an object breaks its schema: where, what, and which checker said so."""
 
@@ -518,7 +519,7 @@ def _prepared(value: Any, s: Mapping[str, Any], path: Path_, problems: list, roo
     return _plain(value)
 
 
-@dataclass
+@record
 class _CompiledCRD:
     """A CRD version made ready to check objects: its translated schema, validator and CEL rules."""
 

@@ -46,7 +46,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ from llmkube.federation import ClusterSet, by_cluster, cluster_contexts, parse_c
 from llmkube.kubectl import DEFAULT_TIMEOUT, APIResource, Kubectl, KubectlResult
 from llmkube.options import Options
 from llmkube.pipeline import NodeLabelStep
+from llmkube.records import record
 from llmkube.report import write_report
 from llmkube.yamlio import dump_yaml, dump_yaml_documents
 
@@ -283,7 +284,7 @@ def _kubectls(
     return out
 
 
-@dataclass
+@record
 class _Progress:
     """The change being sent, for an interrupt: before the first one (or in a dry run) nothing was applied."""
 
@@ -373,7 +374,7 @@ def _why(result: KubectlResult) -> str:
 # --------------------------------------------------------------------------- preparation
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Plan:
     objects: list[dict[str, Any]]
     node_labels: list[NodeLabelStep]

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from llmkube.records import record
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class NodeLabels:
     """Labels to put on the nodes a selector matches (a pool's MIG or sharing config)."""
 
@@ -23,7 +24,7 @@ class NodeLabels:
     labels: dict[str, str]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ClusterTarget:
     """A cluster a plan renders for: its name (the `llmkube.dev/cluster` annotation of its
     objects, the folder of `render -d`) and the kubectl context `llmkube apply` uses.
@@ -36,7 +37,7 @@ class ClusterTarget:
     manager: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class Plan:
     """Base of every plan: node labels to set before applying, and notes for the user."""
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from llmkube.names import GPU_RESOURCE, KUEUE_GROUP, MANAGED_BY_LABEL
 from llmkube.options import DEFAULT_KUEUE_API, KueueAPI
 from llmkube.profiles import GPUProfile, ModelProfile, ProfileStore
+from llmkube.records import record
 
 MANAGED_BY = {MANAGED_BY_LABEL: "llmkube"}
 
@@ -22,7 +23,7 @@ class PlanError(Exception):
         self.hint = hint
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PoolInfo:
     """A Fleet pool as other specs see it: flavor name, GPU resources, node selection.
 
@@ -50,7 +51,7 @@ class PoolInfo:
         return next(iter(self.resources), GPU_RESOURCE)
 
 
-@dataclass
+@record
 class PlanContext:
     profiles: ProfileStore
     kueue_api: KueueAPI = DEFAULT_KUEUE_API

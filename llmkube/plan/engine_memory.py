@@ -62,9 +62,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from dataclasses import dataclass
 
 from llmkube.profiles import ModelSpec, layer_types_of
+from llmkube.records import record
 
 GIB = 2**30
 BLOCK_SIZE = 16  # vllm/config/cache.py: CUDA default block size
@@ -138,7 +138,7 @@ LLAMA_MLP_HELD_HIDDEN = 1
 V0_ALL_REDUCE_OUT_OF_PLACE_SINCE = (0, 6, 5)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Accounting:
     """One engine release line: the parts of its start-up accounting that changed between releases."""
 
@@ -540,7 +540,7 @@ THROUGHPUT_MODE_FACTOR = 2
 TGI_DEFAULT_PREFILL_TOKENS = 4096  # TGI with a length decided at start-up: its usual 4096-token prefill budget [U]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ProfilingBatch:
     """The batch vLLM profiles its activation peak with at start-up."""
 
@@ -816,7 +816,7 @@ def moe_workspace_bytes(spec: ModelSpec, tokens: int, tensor_parallel: int, act_
     return float(m * e.active * (max(n // 2, k) + max(n, k)) * act_bytes)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VisionItem:
     """The largest image a vision-language model's processor builds, as vLLM profiles it."""
 
@@ -1891,7 +1891,7 @@ def _blocks_needed(window: int | None, max_model_len: int, batch_tokens: int) ->
     return math.ceil(min(window - 1 + batch_tokens, max_model_len) / BLOCK_SIZE) + 1
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class KVLayout:
     """How one worker cuts its KV memory: `pools` tensors of `page_bytes` per block, shared by
     `groups` KV-cache groups (one per attention kind in a uniform model)."""

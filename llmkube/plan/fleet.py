@@ -10,7 +10,6 @@ node label. There is no MIGConfig kind.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from llmkube.names import (
@@ -26,13 +25,14 @@ from llmkube.plan.base import NodeLabels, Plan
 from llmkube.plan.context import PlanContext, PlanError, PoolInfo
 from llmkube.plan.pods import standard_labels, tolerations
 from llmkube.profiles import GPUProfile
+from llmkube.records import record
 from llmkube.specs.fleet import Fleet, Pool, SharingReplicas
 from llmkube.yamlio import dump_yaml
 
 DEVICE_PLUGIN_DEFAULT_CONFIG = "default"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FleetTopology:
     """A Kueue Topology: node-label levels, widest first."""
 
@@ -41,7 +41,7 @@ class FleetTopology:
     levels: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Flavor:
     """One pool as a Kueue ResourceFlavor."""
 
@@ -53,7 +53,7 @@ class Flavor:
     topology_name: str | None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GPUOperatorConfig:
     """The GPU Operator's MIG and device-plugin ConfigMaps and the ClusterPolicy fields that use them."""
 
@@ -68,7 +68,7 @@ class GPUOperatorConfig:
     device_plugin_default: str | None
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class FleetPlan(Plan):
     """One Fleet, decided: what fleet.yaml.j2 renders, and the node labels to set."""
 

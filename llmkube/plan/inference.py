@@ -7,7 +7,6 @@ GPU resources and node selection are decided here, not in templates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from llmkube import promql
@@ -50,6 +49,7 @@ from llmkube.plan.pods import (
 )
 from llmkube.plan.sizing import ProbeBudget, download_gbps, load_seconds, startup_budget, weight_bytes
 from llmkube.quantity import quantity_value
+from llmkube.records import record
 from llmkube.specs.inferenceendpoint import KNATIVE_MODES, InferenceEndpoint, InferenceEndpointSpec, weights_source
 
 UNKNOWN_MODEL_LOAD_SECONDS = 1800
@@ -170,7 +170,7 @@ def _num(value: float) -> str:
     return f"{value:g}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GPUPlacement:
     """Where one server runs: the GPU resource and count it requests, and on which nodes."""
 
@@ -180,7 +180,7 @@ class GPUPlacement:
     tolerations: tuple[dict[str, str], ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Probes:
     """core/v1 probes of the server: startup sized for the model load."""
 
@@ -189,7 +189,7 @@ class Probes:
     liveness: K8sObject
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ServerContainer:
     """The model server container (vLLM or TGI)."""
 
@@ -203,12 +203,12 @@ class ServerContainer:
     probes: Probes
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DisruptionBudget:
     max_unavailable: int
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class EndpointPlan(Plan):
     """One InferenceEndpoint, decided: what inferenceservice/deployment.yaml.j2 render."""
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
 from typing import Any
 
 from llmkube.engines import DEFAULT_GPU_MEMORY_UTILIZATION, SETTING, extra_value, parse_engine_version
@@ -52,6 +51,7 @@ from llmkube.plan.multinode import gpu_nodes
 from llmkube.plan.pods import K8sObject, merge_env, standard_labels
 from llmkube.plan.sizing import ServerConfig, serving_fit
 from llmkube.plan.training import nccl_env
+from llmkube.records import record
 from llmkube.specs.inferenceendpoint import InferenceEndpoint, InferenceEndpointSpec, Startup
 from llmkube.specs.llmisvc import Disaggregation, LLMServiceOptions
 from llmkube.specs.network import RdmaSpec, effective_rdma
@@ -80,7 +80,7 @@ UCX_TLS = "rc,sm,self,cuda_copy,cuda_ipc"
 ENABLE_EXPERT_PARALLEL = "--enable-expert-parallel"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LLMContainer:
     """The `main` container's fields llmkube sets; the preset supplies the rest."""
 
@@ -92,7 +92,7 @@ class LLMContainer:
     startup_probe: K8sObject | None  # None: a worker (the presets probe only the leader)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DataParallel:
     """A pool's data parallelism over `pods` pods per replica (`parallelism.data`/`dataLocal`)."""
 
@@ -106,7 +106,7 @@ class DataParallel:
         return max(self.data // self.local, 1)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PoolPlan:
     """One pool (the main/decode workload, or prefill): its pods and how many."""
 
@@ -128,7 +128,7 @@ class PoolPlan:
     load_estimate_seconds: int
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class LLMServicePlan(Plan):
     """One InferenceEndpoint as an LLMInferenceService: what llminferenceservice.yaml.j2 renders."""
 

@@ -20,11 +20,11 @@ import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from llmkube.names import GPU_RESOURCE, MIG_RESOURCE_PREFIX, POOL_CONFIG_PREFIX
 from llmkube.profiles import GPUProfile, MigProfile, MigSpec
+from llmkube.records import record
 
 DISABLED_CONFIG = "all-disabled"
 ENABLED_CONFIG = "all-enabled"
@@ -40,7 +40,7 @@ Strategy = Literal["single", "mixed"]
 # ---- data --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PlacedInstance:
     """One GPU instance at a concrete start slot; `slots` is what it occupies."""
 
@@ -54,7 +54,7 @@ class PlacedInstance:
         return range(self.start, self.start + self.memory_slots)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Placement:
     """A geometry the driver could create: instances in search order (larger first)."""
 
@@ -69,7 +69,7 @@ class Placement:
         return sum(i.memory_slots for i in self.instances)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LayoutProblem:
     """Why a layout cannot be applied, and what to write instead.
 
@@ -90,7 +90,7 @@ class LayoutError(ValueError):
         self.problem = problem
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Alternative:
     """A valid layout near a rejected one, with the edits that lead there."""
 

@@ -10,7 +10,7 @@ pipeline parallel = the nodes; a spec that sets either must still fill every GPU
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from llmkube.engines import (
@@ -59,6 +59,7 @@ from llmkube.plan.sizing import (
 )
 from llmkube.plan.training import nccl_env, rdma_security_context, shm_size
 from llmkube.profiles import GPUProfile, ModelProfile
+from llmkube.records import record
 from llmkube.specs.inferenceendpoint import LEADER_SERVICE_SUFFIX, InferenceEndpoint, InferenceEndpointSpec, Startup, weights_source
 from llmkube.specs.network import effective_rdma
 
@@ -85,7 +86,7 @@ INTERCONNECT_NOTE = (
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NodeContainer:
     """The vLLM container of one pod of the group (leader or worker)."""
 
@@ -104,7 +105,7 @@ class NodeContainer:
     liveness_probe: K8sObject | None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NodePod:
     """One pod template of the group."""
 
@@ -112,7 +113,7 @@ class NodePod:
     container: NodeContainer
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class MultiNodePlan(Plan):
     """One InferenceEndpoint over several nodes, decided: what leaderworkerset.yaml.j2 and
     inferenceservice-multinode.yaml.j2 render."""

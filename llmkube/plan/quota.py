@@ -4,7 +4,6 @@ and, per worker cluster, the same queues and their ResourceFlavors."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 from llmkube.names import CLUSTER_ANNOTATION, GPU_RESOURCE, GPU_RESOURCES_ANNOTATION, KUEUE_GROUP, MULTIKUEUE_CONTROLLER
@@ -12,11 +11,12 @@ from llmkube.plan.base import ClusterTarget, Plan
 from llmkube.plan.context import MANAGED_BY, PlanContext, PlanError
 from llmkube.plan.pods import standard_labels
 from llmkube.quantity import human_bytes, parse_quantity
+from llmkube.records import record
 from llmkube.specs.base import Quantity
 from llmkube.specs.quota import MultiKueue, PoolQuota, Quota, ResourceAmounts
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FlavorResource:
     """One covered resource of a flavor; Kueue reads an absent nominal quota as 0."""
 
@@ -26,7 +26,7 @@ class FlavorResource:
     lending_limit: Quantity | None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FlavorQuota:
     """A pool's quota: every covered resource, in the resource group's order."""
 
@@ -34,27 +34,27 @@ class FlavorQuota:
     resources: tuple[FlavorResource, ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BorrowWithinCohort:
     policy: str
     max_priority_threshold: int | None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Preemption:
     reclaim_within_cohort: str
     within_cluster_queue: str
     borrow_within_cohort: BorrowWithinCohort | None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LocalQueue:
     name: str
     namespace: str
     labels: dict[str, str]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PriorityClass:
     """A Kueue WorkloadPriorityClass."""
 
@@ -64,7 +64,7 @@ class PriorityClass:
     labels: dict[str, str]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MultiKueueClusterPlan:
     """A MultiKueueCluster: the worker's name, and the Secret or ClusterProfile that reaches it."""
 
@@ -74,7 +74,7 @@ class MultiKueueClusterPlan:
     cluster_profile: str | None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MultiKueuePlan:
     """The manager-side objects: AdmissionCheck → MultiKueueConfig → MultiKueueClusters.
 
@@ -91,7 +91,7 @@ class MultiKueuePlan:
     clusters: tuple[MultiKueueClusterPlan, ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WorkerFlavor:
     """A ResourceFlavor on a worker: the pool's node labels and tolerations when its Fleet is known."""
 
@@ -102,7 +102,7 @@ class WorkerFlavor:
     tolerations: tuple[dict[str, str], ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WorkerPlan:
     """One worker cluster's objects: the manager's queues (same names), without the admission check."""
 
@@ -113,7 +113,7 @@ class WorkerPlan:
     resource_flavors: tuple[WorkerFlavor, ...]
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class QuotaPlan(Plan):
     """One Quota, decided: what quota.yaml.j2 renders."""
 

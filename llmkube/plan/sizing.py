@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
 
 from typing import TYPE_CHECKING
 
 from llmkube.engines import DEFAULT_GPU_MEMORY_UTILIZATION, TGI_KV_CACHE_DTYPES, flag
 from llmkube.profiles import GPUProfile, ModelProfile, ModelSpec
+from llmkube.records import record
 
 if TYPE_CHECKING:  # both imported by the functions that use them: an endpoint's planner (load time,
     # probe budgets) needs neither, so a render of one endpoint does not build their dataclasses
@@ -83,7 +83,7 @@ def load_seconds(weights: float, throughput_gbps: float, overhead_seconds: int, 
     return pull + weights / (throughput_gbps * 1e9) + overhead_seconds
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ProbeBudget:
     """A start-up probe's period and failure threshold: how long it lets a server load."""
 
@@ -155,7 +155,7 @@ def kv_dtype_bytes(kv_cache_dtype: str | None, dtype: str | None = None) -> floa
     return served_dtype_bytes(dtype)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ServerConfig:
     """What sizes one model server's memory: its parallelism and the engine flags that matter.
 
@@ -230,7 +230,7 @@ class ServerConfig:
     engine_version: tuple[int, ...] | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ServingFit:
     """One server's memory on one GPU (GiB) against what it may use, as the engine accounts it.
 
@@ -707,7 +707,7 @@ def valid_tensor_parallel(model: ModelProfile, gpus_per_node: int, data_parallel
             if not tp_problems(model, tp) and not quantization_tp_problems(model, tp, data_parallel, expert_parallel)]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Recommendation:
     """What to change so that a server fits: a MIG profile, a tensor-parallel size, or nothing that does."""
 

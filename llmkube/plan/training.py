@@ -6,7 +6,6 @@ size) is decided in Python and reaches the templates as a plain value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from llmkube.names import (
@@ -32,6 +31,7 @@ from llmkube.plan.pods import (
     standard_labels,
     tolerations,
 )
+from llmkube.records import record
 from llmkube.specs.base import Quantity
 from llmkube.specs.trainingjob import NetworkSpec, NodeRange, RdmaSpec, TrainingJob, effective_rdma, effective_scheduler
 
@@ -45,7 +45,7 @@ EVICTION_ACTIONS = {"restart-job": "RestartJob", "restart-task": "RestartTask", 
 PODSET_GROUP = "pytorch"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rendezvous:
     """torchrun's explicit rendezvous, where no operator injects PET_* variables."""
 
@@ -54,7 +54,7 @@ class Rendezvous:
     id: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrainingPod:
     """The pod every node of the job runs (the same for master and workers)."""
 
@@ -75,7 +75,7 @@ class TrainingPod:
     security_context: K8sObject | None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RuntimeRef:
     """The TrainingRuntime a TrainJob runs on."""
 
@@ -83,7 +83,7 @@ class RuntimeRef:
     kind: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class TrainingPlan(Plan):
     """One TrainingJob, decided: what every framework's template needs."""
 

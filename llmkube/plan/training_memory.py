@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
 from typing import Literal
 
 from llmkube.modelshape import checkpoint_weight_bytes
 from llmkube.profiles import ModelProfile, Quantization
+from llmkube.records import record
 
 GIB = 2**30
 
@@ -90,7 +90,7 @@ def state_bytes_per_gpu(model: ModelProfile, method: str, gpus: int, distributio
     return (total[0] / n, total[1] / n)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrainingFit:
     model: str
     method: str

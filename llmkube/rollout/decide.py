@@ -9,9 +9,10 @@ a verdict on a handful of requests is noise, in either direction.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
+from llmkube.records import record
 from llmkube.specs.rollout import ErrorGate, LatencyGate, RolloutPolicy
 
 Action = Literal["advance", "promote", "wait", "rollback", "rolled-back", "refused", "idle"]
@@ -27,7 +28,7 @@ GATE_LABELS = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Sample:
     """One revision's numbers over the window. Latencies in seconds, None: no data."""
 
@@ -43,7 +44,7 @@ class Sample:
         return (self.errors or 0.0) / self.answered
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GateResult:
     gate: str  # key, e.g. ttftP99
     canary: float | None
@@ -57,7 +58,7 @@ class GateResult:
         return GATE_LABELS.get(self.gate, self.gate)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Decision:
     action: Action
     percent: int | None  # canaryTrafficPercent now

@@ -18,11 +18,11 @@ would start a new revision — a new canary — at every step. It lives in a Con
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from llmkube.errors import InputError
+from llmkube.records import record
 from llmkube.specs.inferenceendpoint import KNATIVE_MODES
 
 ISVC_RESOURCE = "inferenceservices.serving.kserve.io"
@@ -32,7 +32,7 @@ STATE_SUFFIX = "-llmkube-rollout"
 HISTORY_KEPT = 50
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Revisions:
     """One InferenceService as a rollout sees it."""
 
@@ -97,7 +97,7 @@ def traffic_patch(percent: int | None) -> dict:
     return {"spec": {"predictor": {"canaryTrafficPercent": percent}}}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StageRecord:
     revision: str
     percent: int

@@ -29,9 +29,9 @@ Metric names, from the servers at the versions llmkube renders (engines.DEFAULT_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from llmkube import promql
+from llmkube.records import record
 
 #: Gate key → (label, quantile, engine → histogram base names, first found wins; none: not exported).
 LATENCY: dict[str, tuple[str, float, dict[str, tuple[str, ...]]]] = {
@@ -65,7 +65,7 @@ ERRORS: dict[str, tuple[tuple[tuple[str, str], tuple[str, str]], ...]] = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Selector:
     """Which series belong to one revision: its namespace, and its pods or a revision label.
 

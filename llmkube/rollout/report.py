@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
+from llmkube.records import record
 from llmkube.rollout.decide import Decision, GateResult, Sample, format_ratio, format_seconds
 from llmkube.rollout.kserve import Revisions
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Evidence:
     command: str  # status | step | promote | rollback
     revisions: Revisions

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from llmkube.quantity import parse_quantity
+from llmkube.records import record
 
 API_VERSION = "llmkube.dev/v1alpha1"
 
@@ -167,7 +167,7 @@ class HuggingFace(SpecModel):
     token_secret: SecretKeyRef | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SpecProblem:
     """A mistake found after the shape is known valid: a path, a message, a hint."""
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from llmkube.errors import InputError, combined, each
 from llmkube.kinds import KINDS
+from llmkube.records import record
 from llmkube.specs.base import API_VERSION
 from llmkube.yamlio import Document, dotted, kind_word, plain_data, to_plain
 
@@ -23,7 +23,7 @@ from llmkube.yamlio import Document, dotted, kind_word, plain_data, to_plain
 M = TypeVar("M", bound=BaseModel)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LoadedSpec:
     """A validated spec and the document it came from (for line marks)."""
 

@@ -8,12 +8,12 @@ computed on first use and kept for the run.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 from llmkube.check.read.index import IndexedTargets, RunIndex, index_of
 from llmkube.check.run import Target
+from llmkube.records import record
 
 # Each reader is imported by the property that uses it: a run of one rule (`render` runs LK501
 # alone) does not load the server, training and GPU Operator readers (nor the planners they use).
@@ -43,7 +43,7 @@ class DeferredProfiles:
         return getattr(self._store, name)
 
 
-@dataclass
+@record
 class ReadContext:
     """Everything a rule may look at: all objects of the run, and the profiles (or what reads them
     when first asked: `DeferredProfiles`)."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,7 @@ from llmkube.check.read.workloads import Path, pod_groups
 from llmkube.check.run import Target
 from llmkube.errors import InputError, SourceMark
 from llmkube.names import GPU_PRODUCT_LABEL, MIG_CONFIG_LABEL, NVIDIA_GROUP
+from llmkube.records import record
 from llmkube.yamlio import mark_of, parse_documents
 
 if TYPE_CHECKING:  # the profiles are only named here: a run with no GPU never loads them
@@ -36,7 +36,7 @@ _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MIG_PRODUCT = re.compile(r"^(?P<gpu>.+)-MIG-(?P<profile>[0-9]+g\.[0-9]+gb[.a-z-]*?)(?:-SHARED)?$")
 
 
-@dataclass
+@record
 class InBlock(Target):
     """A target whose marks are shifted into a ConfigMap's block text.
 
@@ -72,7 +72,7 @@ class InBlock(Target):
         return docs[0].data if docs else None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Embedded:
     """One config document: where it is, and what it says."""
 
@@ -209,7 +209,7 @@ def mps_configs(plugin_configs: Iterable[Embedded]) -> dict[str, Embedded]:
 # ---- node selection -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Selection:
     """Node labels an object selects by: a ResourceFlavor's nodeLabels or a pod's nodeSelector."""
 

@@ -9,12 +9,12 @@ matched to a GPU profile by its product label.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from llmkube.check.read.shape import as_list, dig
 from llmkube.check.read.workloads import PodGroup
 from llmkube.names import GPU_PRODUCT_LABEL, MIG_RESOURCE
+from llmkube.records import record
 
 if TYPE_CHECKING:  # the profiles are only named here: a run with no GPU never loads them
     from llmkube.profiles import GPUProfile, MigProfile, ProfileStore
@@ -23,7 +23,7 @@ SHARED_SUFFIX = "-SHARED"
 MIG_INFIX = "-MIG-"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GPUTarget:
     """Which GPU (or MIG slice) a pod lands on, as far as the manifest says."""
 

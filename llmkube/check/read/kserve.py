@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 
@@ -30,6 +29,7 @@ from llmkube.names import (
     KSERVE_CONFIG_MAP,
     KSERVE_DEPLOYMENT_MODE_ANNOTATION,
 )
+from llmkube.records import record
 
 KNATIVE = "Knative"
 STANDARD = "Standard"
@@ -45,7 +45,7 @@ FRAMEWORKS = ("sklearn", "xgboost", "tensorflow", "pytorch", "triton", "onnx", "
 DEFAULT_RESOURCES = {"cpu": "1", "memory": "2Gi"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Mode:
     """An InferenceService's deployment mode, and whether the object says so itself."""
 
@@ -120,7 +120,7 @@ def components(target: Target) -> Iterator[tuple[str, Path, Mapping[str, Any]]]:
             yield name, ("spec", name), comp
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Served:
     """A container KServe runs for a component, with what it merges in."""
 
@@ -182,7 +182,7 @@ def knative_features(targets: Sequence[Target]) -> dict[str, str]:
     return {str(k): str(v).strip().lower() for k, v in data.items() if not str(k).startswith("_")}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RevisionPod:
     """A pod spec Knative's webhook validates: a Knative Service's template, or a Knative-mode ISVC component."""
 

@@ -10,13 +10,14 @@ ambiguous and is not followed (the answer would depend on the input order).
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from llmkube.check.read.shape import as_mapping, dig, meta
 from llmkube.check.read.workloads import Path, pod_groups
 from llmkube.check.run import Target
 from llmkube.names import KUEUE_GROUP, KUEUE_QUEUE_LABEL
+from llmkube.records import record
 
 
 def is_kueue(target: Target, kind: str) -> bool:
@@ -75,7 +76,7 @@ def _cluster_queue_name(local_queue: Target) -> Any:
     return name if isinstance(name, Hashable) else None  # a list or map: schema-invalid, names nothing
 
 
-@dataclass
+@record
 class KueueIndex:
     """LocalQueues, ClusterQueues and ResourceFlavors of one run, by name."""
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 from llmkube.check.read.args import split_words
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from llmkube.check.read.shape import as_int, as_list, as_mapping, as_str, count, dig
 from llmkube.check.read.workloads import Path, llmisvc_pods_per_replica
 from llmkube.check.run import Target
+from llmkube.records import record
 
 KIND = "LLMInferenceService"
 MAIN_CONTAINER = "main"  # the presets' vLLM container, merged with the user's by this name
@@ -33,7 +33,7 @@ RDMA_PREFIXES = ("rdma/",)
 EFA_RESOURCE = "vpc.amazonaws.com/efa"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class KVTransfer:
     """A pool's `--kv-transfer-config`: connector and role, and where it was written."""
 
@@ -42,7 +42,7 @@ class KVTransfer:
     path: Path
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Pool:
     """One workload of an LLMInferenceService: main (or decode) or prefill."""
 

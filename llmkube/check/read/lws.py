@@ -9,7 +9,6 @@ vLLM parses it (`servers.server_line`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from llmkube.check.read.args import command_line
@@ -18,9 +17,10 @@ from llmkube.check.read.shape import as_int, as_mapping
 from llmkube.check.read.workloads import Path, PodGroup, gpu_request, pod_groups
 from llmkube.check.run import Target
 from llmkube.engines import SETTING, arg_value, engine_of
+from llmkube.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GroupPod:
     """The server container of one pod template of the group."""
 
@@ -44,7 +44,7 @@ class GroupPod:
         return int(value) if value is not None and value.strip().isdigit() else None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LeaderWorkers:
     """One LeaderWorkerSet: the group's size and its leader and worker pods."""
 

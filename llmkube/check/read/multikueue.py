@@ -13,18 +13,18 @@ MultiKueueConfig `spec.clusters` → MultiKueueCluster names.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Sequence
-from dataclasses import dataclass
 
 from llmkube.check.read.kueue import is_kueue
 from llmkube.check.read.shape import as_list, as_mapping, as_str, dig, meta
 from llmkube.check.run import Target
 from llmkube.federation import cluster_of
 from llmkube.names import KUEUE_GROUP, MULTIKUEUE_CONTROLLER
+from llmkube.records import record
 
 Path = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CheckRef:
     """One admission check a ClusterQueue names, and where."""
 
@@ -73,7 +73,7 @@ def _by_kind_and_name(targets: Sequence[Target], kinds: tuple[str, ...]) -> dict
     return out
 
 
-@dataclass
+@record
 class ClusterObjects:
     """The Kueue objects of one cluster of the run, by name (LocalQueues by namespace and name)."""
 
@@ -142,7 +142,7 @@ def config_clusters(config: Target) -> list[tuple[str, Path]]:
     return [(c, ("spec", "clusters", i)) for i, c in enumerate(items) if isinstance(c, str)]
 
 
-@dataclass
+@record
 class Federation:
     """Each cluster's Kueue objects: the manager (None: objects without the annotation) and the workers."""
 

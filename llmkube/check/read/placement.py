@@ -12,15 +12,15 @@ matching, so they do not walk pod specs themselves.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from llmkube.check.read.shape import as_list, as_mapping, dig
 from llmkube.check.read.workloads import Path, pod_groups
 from llmkube.check.run import Target
+from llmkube.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PodSet:
     """One PodSet's node selection and requested resource names."""
 

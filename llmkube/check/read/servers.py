@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,7 @@ from llmkube.engines import (
     vllm_default_utilization,
 )
 from llmkube.names import GPU_RESOURCE
+from llmkube.records import record
 
 if TYPE_CHECKING:
     from llmkube.check.read import llmisvc
@@ -78,7 +79,7 @@ def _float_arg(value: str | None) -> float | None:
         return None
 
 
-@dataclass
+@record
 class ServerSetup:
     """One vLLM/TGI container as the rules see it."""
 
@@ -360,7 +361,7 @@ def _read_tgi(line: list[str], container: Mapping[str, Any], gpus: tuple[str, in
 READ_FIELDS = ("image", "command", "args", "env", "resources")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ContainerReading:
     """What a vLLM/TGI container's own entries (`READ_FIELDS`) say about its server; `read_server`
     adds what depends on where it runs (the pod's GPU, the model profile)."""

@@ -9,7 +9,6 @@ LoRA); without them the job is not sized (full fine-tuning is not assumed).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from llmkube.check.read.args import command_line, flag_on, flag_path
@@ -18,6 +17,7 @@ from llmkube.check.read.torchrun import runs_torchrun
 from llmkube.check.read.workloads import Path, gpu_request, pod_groups
 from llmkube.check.run import Target
 from llmkube.engines import arg_value, engine_of
+from llmkube.records import record
 
 if TYPE_CHECKING:  # the sizing model, the profiles and the GPU reader are loaded when a job is sized
     from llmkube.check.read.gpus import GPUTarget
@@ -41,7 +41,7 @@ def method_from_args(line: list[str]) -> str | None:
     return None
 
 
-@dataclass
+@record
 class TrainingSetup:
     """One training job: what it trains, how, on how many of which GPU.
 

@@ -10,12 +10,12 @@ rules do not.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from llmkube.check.read.shape import as_int, as_list, as_mapping, count, dig, meta
 from llmkube.check.run import Target
 from llmkube.names import KUEUE_GROUP, VOLCANO_BATCH_GROUP, is_gpu_resource
+from llmkube.records import record
 
 Path = tuple[str | int, ...]
 KUBEFLOW_JOB_KINDS = ("PyTorchJob", "MPIJob", "TFJob", "XGBoostJob", "PaddleJob", "JAXJob")
@@ -28,7 +28,7 @@ POD_KINDS = (
 WORKLOAD_KINDS = (*POD_KINDS, "TrainJob")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PodGroup:
     """A set of identical pods an object makes: where its pod spec is, and how many."""
 
@@ -229,7 +229,7 @@ def gpu_line(group: PodGroup) -> tuple[Path, str] | None:
     return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class JobPods:
     """Pods of one role of a job, normalised across job kinds (TrainJob included)."""
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from llmkube.check.findings import Finding, Severity, dotted, object_label
@@ -25,6 +25,7 @@ from llmkube.check.read.index import qualified_kinds
 from llmkube.check.read.shape import dig
 from llmkube.check.run import Target
 from llmkube.names import IGNORE_ANNOTATION, KNATIVE_SERVING_GROUP, VOLCANO_BATCH_GROUP
+from llmkube.records import record
 
 if TYPE_CHECKING:
     from llmkube.profiles import ProfileStore
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 FAMILIES = {"1": "sizing", "2": "scheduling", "3": "serving", "4": "GPU sharing", "5": "security", "6": "admission"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Hit:
     """What a rule reports: the object, the field path, a message and a hint."""
 
@@ -47,7 +48,7 @@ class Hit:
 Check = Callable[[ReadContext], Iterable[Hit]]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rule:
     """A registered rule: its code, name, default severity, summary, check and the kinds it judges."""
 
