@@ -11,6 +11,7 @@ import gc
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,8 +41,14 @@ except SystemExit:
     pass
 modules = sorted(sys.modules)
 kinds = sys.modules.get("llmkube.kinds")
+import dataclasses
+generated = sorted(  # llmkube's dataclasses whose methods dataclasses generated (compiled), not llmkube.records'
+    f"{name}.{c.__qualname__}" for name in modules if name.startswith("llmkube")
+    for c in list(vars(sys.modules[name]).values())
+    if isinstance(c, type) and c.__module__ == name and dataclasses.is_dataclass(c) and c.__eq__.__module__ != "llmkube.records")
 state = {"modules": modules, "gc_enabled": gc.isenabled(), "frozen": gc.get_freeze_count(),
-         "kinds_loaded": kinds.KINDS.loaded() if kinds else [], "entry_point_groups": asked}
+         "kinds_loaded": kinds.KINDS.loaded() if kinds else [], "entry_point_groups": asked,
+         "generated": generated}
 sys.stderr.write("\\nPROBE " + json.dumps(state) + "\\n")
 """
 
@@ -220,6 +227,23 @@ def test_a_validate_of_a_model_server_still_loads_what_sizing_it_needs(tmp_path)
     state = _probe(tmp_path, "validate", "--no-cache", "-o", "json", "--output-file", str(out), str(server))
     assert {"llmkube.plan.sizing", "llmkube.profiles", "llmkube.profile_snapshot"} <= set(state["modules"])
     assert "LK302" in [f["code"] for f in json.loads(out.read_text())["findings"]]  # 3 does not divide the heads
+
+
+def test_a_run_creates_no_dataclass_whose_methods_are_compiled(tmp_path):
+    """Python 3.11 compiles each generated dataclass method apart (~0.1 ms each, six for a frozen
+    class): llmkube's classes are `llmkube.records.record`s, whose equality, hash and repr are shared
+    functions (docs/performance.md, "validate, thirteenth round"). A render, a validate of core kinds
+    and one of a model server (the sizing model's classes) create no other dataclass of llmkube's."""
+    manifests = tmp_path / "in"
+    manifests.mkdir()
+    (manifests / "core.yaml").write_text(CORE_MANIFESTS)
+    shutil.copytree(REPO / "tests" / "cases" / "rules" / "LK101", manifests / "LK101")  # model servers, sized
+    out = tmp_path / "report.json"
+    for args in (["render", str(EXAMPLE)], ["validate", "--no-cache", "-o", "json", "--output-file", str(out), str(manifests)]):
+        state = _probe(tmp_path, *args)
+        assert {"llmkube.plan.inference", "llmkube.plan.sizing", "llmkube.check.rules.security"} & set(state["modules"])
+        assert state["generated"] == []
+    assert {"llmkube.plan.engine_memory", "llmkube.check.read.servers"} <= set(state["modules"])  # the server was sized
 
 
 def test_a_run_does_not_search_for_pydantic_plugins(tmp_path, monkeypatch):
