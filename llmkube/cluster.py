@@ -134,7 +134,7 @@ class Served:
         return Served(list(resources.values()), lambda: versions)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DefinedKind:
     """A kind one of the run's CustomResourceDefinitions defines, as discovery lists it once the
     CRD is Established: the resource type (its first served version) and every served group/version."""
