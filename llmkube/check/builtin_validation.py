@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from llmkube.apimachinery import dns1123_subdomain_errors
+from llmkube.check.read.shape import dig
 
 Path_ = tuple[str | int, ...]
 Problem = tuple[Path_, str]
@@ -74,16 +75,8 @@ def problems(data: Mapping[str, Any]) -> list[Problem]:
     return []
 
 
-def _walk(data: Any, path: Path_) -> Any:
-    for key in path:
-        if not isinstance(data, Mapping):
-            return None
-        data = data.get(key)
-    return data
-
-
 def _template_problems(data: Mapping[str, Any], template_at: Path_) -> Iterator[Problem]:
-    template = _walk(data, template_at)
+    template = dig(data, *(str(k) for k in template_at))
     if isinstance(template, Mapping):  # no template at all is the schema's `required` (or RC's, below)
         yield from _pod_spec_problems(template.get("spec"), (*template_at, "spec"))
     elif template is None and template_at == ("spec", "template") and data.get("kind") == "ReplicationController":

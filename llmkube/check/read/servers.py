@@ -472,7 +472,7 @@ def read_server(
     config = reading.config
     if tp_spans_pods(target, group, container, config, count):
         config = replace(config, tp_spans_nodes=True)
-    pip = install_annotation(group.annotations, as_mapping(as_mapping(target.obj.get("metadata")).get("annotations")))
+    pip = _install_said(target, group)
     if pip is not None and config.runtime == "vllm":
         config = replace(config, pip_install=pip)
     return ServerSetup(
@@ -485,6 +485,11 @@ def read_server(
         gpu=gpu_target(profiles, group, resource),
         gpus_needed=reading.gpus_needed,
     )
+
+
+def _install_said(target: Target, group: PodGroup) -> bool | None:
+    """`llmkube.dev/vllm-install` on the pod template, else on the object (`engines.install_annotation`)."""
+    return install_annotation(group.annotations, as_mapping(as_mapping(target.obj.get("metadata")).get("annotations")))
 
 
 def tp_spans_pods(target: Target, group: PodGroup, container: Mapping[str, Any], config: ServerConfig,
@@ -543,7 +548,7 @@ def llmisvc_server(profiles: ProfileStore, target: Target, group: PodGroup, pool
                      expert_parallel=config.expert_parallel or expert, engine_version=version)
     if _float_arg(arg_value(pool.words(), *SETTING["gpu_memory_utilization"].vllm)) is None:
         config = replace(config, utilization=vllm_default_utilization(version))
-    pip = install_annotation(group.annotations, as_mapping(as_mapping(target.obj.get("metadata")).get("annotations")))
+    pip = _install_said(target, group)
     if pip is not None:
         config = replace(config, pip_install=pip)
     request = gpu_request(container)
